@@ -1,0 +1,31 @@
+#ifndef EMBEDSCOPE_JPEG_SHIM_H
+#define EMBEDSCOPE_JPEG_SHIM_H
+
+#include <stddef.h>
+
+/// Why a decode failed. The Swift side switches on this code; it never parses `message`.
+typedef enum {
+    ES_JPEG_OK = 0,
+    ES_JPEG_CORRUPT = 1,            ///< libjpeg raised a fatal error (bad marker, bad Huffman data, not a JPEG, ...)
+    ES_JPEG_TRUNCATED = 2,          ///< the data ended before the image did (libjpeg's JWRN_JPEG_EOF)
+    ES_JPEG_UNSUPPORTED_COLOR = 3,  ///< CMYK / YCCK / unknown colour space
+    ES_JPEG_TOO_LARGE = 4,          ///< width * height above the caller's limit
+    ES_JPEG_OUT_OF_MEMORY = 5,
+} es_jpeg_status;
+
+typedef struct {
+    int status;          ///< an es_jpeg_status
+    int width;
+    int height;
+    int components;      ///< components in the file (1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK)
+    int jpeg_msg_code;   ///< libjpeg's message code for the failure, 0 if none
+    char message[200];   ///< libjpeg's human-readable text, for display only
+} es_jpeg_result;
+
+/// Decodes a whole JPEG held in memory into interleaved 8-bit RGB (grayscale is expanded).
+/// On success `*out_rgb` is a malloc'd buffer of width*height*3 bytes owned by the caller (free()).
+/// On failure `*out_rgb` is NULL and `result->status` says why. Never prints, never exits.
+void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
+                        unsigned char **out_rgb, es_jpeg_result *result);
+
+#endif

@@ -1,0 +1,104 @@
+#include "jpeg_shim.h"
+
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <jpeglib.h>
+#include <jerror.h>
+
+typedef struct {
+    struct jpeg_error_mgr base;
+    jmp_buf jump;
+    int status;
+} es_error_mgr;
+
+static void es_error_exit(j_common_ptr cinfo) {
+    es_error_mgr *err = (es_error_mgr *)cinfo->err;
+    if (err->status == ES_JPEG_OK) err->status = ES_JPEG_CORRUPT;
+    longjmp(err->jump, 1);
+}
+
+/// Warnings are silent, except premature end of data: a truncated file is an error, not a gray image.
+static void es_emit_message(j_common_ptr cinfo, int msg_level) {
+    es_error_mgr *err = (es_error_mgr *)cinfo->err;
+    if (msg_level < 0 && err->base.msg_code == JWRN_JPEG_EOF) {
+        err->status = ES_JPEG_TRUNCATED;
+        longjmp(err->jump, 1);
+    }
+    if (msg_level < 0) err->base.num_warnings++;
+}
+
+static void es_output_message(j_common_ptr cinfo) { (void)cinfo; }
+
+void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
+                        unsigned char **out_rgb, es_jpeg_result *result) {
+    struct jpeg_decompress_struct cinfo;
+    es_error_mgr err;
+    unsigned char *volatile buffer = NULL;
+
+    memset(result, 0, sizeof(*result));
+    *out_rgb = NULL;
+    memset(&cinfo, 0, sizeof(cinfo));
+    cinfo.err = jpeg_std_error(&err.base);
+    err.base.error_exit = es_error_exit;
+    err.base.emit_message = es_emit_message;
+    err.base.output_message = es_output_message;
+    err.status = ES_JPEG_OK;
+
+    if (setjmp(err.jump)) {
+        result->status = err.status;
+        result->jpeg_msg_code = err.base.msg_code;
+        err.base.format_message((j_common_ptr)&cinfo, result->message);
+        free(buffer);
+        jpeg_destroy_decompress(&cinfo);
+        return;
+    }
+
+    jpeg_CreateDecompress(&cinfo, JPEG_LIB_VERSION, sizeof(cinfo));
+    jpeg_mem_src(&cinfo, data, (unsigned long)size);
+    jpeg_read_header(&cinfo, TRUE);
+    result->width = (int)cinfo.image_width;
+    result->height = (int)cinfo.image_height;
+    result->components = cinfo.num_components;
+
+    switch (cinfo.jpeg_color_space) {
+    case JCS_GRAYSCALE:
+    case JCS_YCbCr:
+    case JCS_RGB:
+        cinfo.out_color_space = JCS_RGB;
+        break;
+    default:
+        result->status = ES_JPEG_UNSUPPORTED_COLOR;
+        snprintf(result->message, sizeof(result->message),
+                 "colour space %d (%d components) is not supported; convert the image to RGB",
+                 (int)cinfo.jpeg_color_space, cinfo.num_components);
+        jpeg_destroy_decompress(&cinfo);
+        return;
+    }
+    if (max_pixels > 0 && (long)cinfo.image_width * (long)cinfo.image_height > max_pixels) {
+        result->status = ES_JPEG_TOO_LARGE;
+        snprintf(result->message, sizeof(result->message), "%ux%u pixels is above the limit of %ld",
+                 cinfo.image_width, cinfo.image_height, max_pixels);
+        jpeg_destroy_decompress(&cinfo);
+        return;
+    }
+
+    jpeg_start_decompress(&cinfo);
+    size_t stride = (size_t)cinfo.output_width * 3;
+    buffer = malloc(stride * cinfo.output_height);
+    if (buffer == NULL) {
+        err.status = ES_JPEG_OUT_OF_MEMORY;
+        longjmp(err.jump, 1);
+    }
+    while (cinfo.output_scanline < cinfo.output_height) {
+        JSAMPROW row = buffer + stride * cinfo.output_scanline;
+        jpeg_read_scanlines(&cinfo, &row, 1);
+    }
+    jpeg_finish_decompress(&cinfo);
+    result->width = (int)cinfo.output_width;
+    result->height = (int)cinfo.output_height;
+    jpeg_destroy_decompress(&cinfo);
+    *out_rgb = buffer;
+    result->status = ES_JPEG_OK;
+}

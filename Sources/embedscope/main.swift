@@ -1,0 +1,2 @@
+import EmbedScope
+print(EmbedScopeVersion.string)

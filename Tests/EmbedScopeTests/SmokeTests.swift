@@ -1,0 +1,3 @@
+import XCTest
+@testable import EmbedScope
+final class SmokeTests: XCTestCase { func testVersion() { XCTAssertFalse(EmbedScopeVersion.string.isEmpty) } }
