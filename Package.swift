@@ -6,7 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "EmbedScope", targets: ["EmbedScope"]),
-        .executable(name: "embedscope", targets: ["embedscope"]),
+        .executable(name: "embedscope", targets: ["EmbedScopeCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,7 +23,7 @@ let package = Package(
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
         ),
         .executableTarget(
-            name: "embedscope",
+            name: "EmbedScopeCLI",
             dependencies: [
                 "EmbedScope",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -1,0 +1,110 @@
+import CZlib
+import Foundation
+
+/// The IDX format of MNIST-style data sets (big-endian header: two zero bytes, a type code,
+/// the number of dimensions, one u32 per dimension, then the data), gzip-compressed or not.
+public struct IDXArray: Sendable {
+    public var shape: [Int]
+    public var bytes: [UInt8]
+
+    /// Reads an unsigned-byte IDX file (`.gz` or plain: zlib's gzread handles both).
+    public static func read(_ url: URL) throws -> IDXArray {
+        guard let gz = gzopen(url.path, "rb") else {
+            throw EmbedScopeError(errno == ENOENT ? .notFound : .io, "cannot open IDX file", path: url.path,
+                                  hint: "install the data set: Scripts/setup.sh (Debian package dataset-fashion-mnist)")
+        }
+        defer { gzclose(gz) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { gzread(gz, $0.baseAddress, UInt32($0.count)) }
+            if n < 0 { throw EmbedScopeError(.dataset, "corrupt gzip stream", path: url.path) }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<Int(n)])
+        }
+        guard out.count >= 4, out[0] == 0, out[1] == 0 else {
+            throw EmbedScopeError(.dataset, "not an IDX file (bad magic)", path: url.path)
+        }
+        guard out[2] == 0x08 else {
+            throw EmbedScopeError(.dataset, "IDX element type 0x\(String(out[2], radix: 16)) is not unsigned byte", path: url.path)
+        }
+        let ndim = Int(out[3])
+        guard ndim >= 1, out.count >= 4 + 4 * ndim else { throw EmbedScopeError(.dataset, "truncated IDX header", path: url.path) }
+        var shape: [Int] = []
+        for i in 0..<ndim {
+            let o = 4 + 4 * i
+            shape.append(Int(out[o]) << 24 | Int(out[o + 1]) << 16 | Int(out[o + 2]) << 8 | Int(out[o + 3]))
+        }
+        let count = shape.reduce(1, *)
+        let start = 4 + 4 * ndim
+        guard out.count - start == count else {
+            throw EmbedScopeError(.dataset, "IDX payload is \(out.count - start) bytes, shape \(shape) needs \(count)", path: url.path)
+        }
+        return IDXArray(shape: shape, bytes: Array(out[start...]))
+    }
+}
+
+/// Fashion-MNIST from the Debian package, written out as an image folder of real PNG files.
+public enum FashionMNIST {
+    public static let defaultDirectory = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
+    /// Class names in label order (0…9), as published with the data set.
+    public static let classNames = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat",
+                                    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot"]
+
+    public enum Split: String, Sendable, CaseIterable { case train, test }
+
+    public struct Summary: Sendable { public var written: Int; public var perClass: [Int] }
+
+    /// Writes `out/<class>/<split>-<index>.png` for the first `limit` images of `split`
+    /// (all when nil), in a temporary sibling renamed into place when complete.
+    public static func export(split: Split, limit: Int?, to out: URL, source: URL = defaultDirectory,
+                              force: Bool = false, progress: ProgressSink = SilentProgress()) throws -> Summary {
+        let prefix = split == .train ? "train" : "t10k"
+        let images = try IDXArray.read(source.appendingPathComponent("\(prefix)-images-idx3-ubyte.gz"))
+        let labels = try IDXArray.read(source.appendingPathComponent("\(prefix)-labels-idx1-ubyte.gz"))
+        guard images.shape.count == 3, labels.shape.count == 1, images.shape[0] == labels.shape[0] else {
+            throw EmbedScopeError(.dataset, "images \(images.shape) and labels \(labels.shape) do not match", path: source.path)
+        }
+        let (n, h, w) = (images.shape[0], images.shape[1], images.shape[2])
+        let count = min(n, limit ?? n)
+        guard count > 0 else { throw EmbedScopeError(.invalidArgument, "--limit must be at least 1") }
+        let fm = FileManager.default
+        if fm.fileExists(atPath: out.path) {
+            guard force else {
+                throw EmbedScopeError(.alreadyExists, "folder exists", path: out.path, hint: "pass --force to replace it, or choose another --out")
+            }
+        }
+        let parent = out.standardizedFileURL.deletingLastPathComponent()
+        let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
+        do {
+            try? fm.removeItem(at: tmp)
+            try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
+            for c in classNames { try fm.createDirectory(at: tmp.appendingPathComponent(c), withIntermediateDirectories: true) }
+        } catch {
+            throw EmbedScopeError(.io, "cannot create folder", path: tmp.path, underlying: error)
+        }
+        var perClass = [Int](repeating: 0, count: classNames.count)
+        progress.begin("fashion-mnist \(split.rawValue)", total: count)
+        do {
+            for i in 0..<count {
+                let label = Int(labels.bytes[i])
+                guard label < classNames.count else { throw EmbedScopeError(.dataset, "label \(label) at \(i) out of range", path: source.path) }
+                let px = Array(images.bytes[(i * h * w)..<((i + 1) * h * w)])
+                let name = String(format: "%@-%05d.png", split.rawValue, i)
+                try PNGWriter.write(width: w, height: h, channels: 1, pixels: px,
+                                    to: tmp.appendingPathComponent(classNames[label]).appendingPathComponent(name))
+                perClass[label] += 1
+                if i & 255 == 0 { progress.update(i) }
+            }
+            progress.update(count)
+            progress.end()
+            if fm.fileExists(atPath: out.path) { try fm.removeItem(at: out) }
+            try fm.moveItem(at: tmp, to: out)
+        } catch {
+            progress.end()
+            try? fm.removeItem(at: tmp)
+            throw error
+        }
+        return Summary(written: count, perClass: perClass)
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+
+/// `embedscope import`: vectors made by any model (.npy [N, d]) + a manifest (path, class) +
+/// optionally a classifier head → a space (and prototype set) in an index.
+public struct ImportRequest: Sendable {
+    public var vectors: URL
+    public var manifest: URL
+    public var out: URL
+    public var space: String = "embedding"
+    public var model: String = "imported"
+    public var head: URL? = nil
+    public var bias: URL? = nil
+    public var headClasses: URL? = nil
+    public var prototypeSet: String = "head"
+    /// Compute the pixel space from the manifest's images when they all exist.
+    public var pixels: Bool = true
+    public var pixelSize: Int = 32
+    /// Replace an existing index whose rows differ from the manifest.
+    public var force: Bool = false
+
+    public init(vectors: URL, manifest: URL, out: URL) {
+        self.vectors = vectors; self.manifest = manifest; self.out = out
+    }
+}
+
+public struct ImportSummary: Sendable {
+    public var rows: Int
+    public var dim: Int
+    public var classes: [String]
+    public var space: String
+    public var addedToExisting: Bool
+    public var prototypeCount: Int?
+    public var prototypeNamesFrom: String?
+    public var pixelSpace: PixelSpaceSummary?
+}
+
+public enum Importer {
+    public static func run(_ req: ImportRequest, progress: ProgressSink = SilentProgress()) throws -> ImportSummary {
+        try IndexBuilder.validateName(req.space, what: "space")
+        let manifest = try Manifest.read(contentsOf: req.manifest)
+        let x = try NPYArray.read(contentsOf: req.vectors)
+        guard x.shape.count == 2 else {
+            throw EmbedScopeError(.npy, "vectors must be 2-D [N, d], got shape \(x.shape)", path: req.vectors.path)
+        }
+        let (n, d) = (x.rows, x.cols)
+        guard n > 0, d > 0 else {
+            throw EmbedScopeError(.npy, "vectors have shape \(x.shape): nothing to import", path: req.vectors.path)
+        }
+        guard n == manifest.entries.count else {
+            throw EmbedScopeError(.shapeMismatch, "\(req.vectors.lastPathComponent) has \(n) rows but \(req.manifest.lastPathComponent) lists \(manifest.entries.count) images",
+                                  hint: "row i of the vectors must be the image on data line i of the manifest")
+        }
+        // Validate every row before anything is written.
+        try x.values.withUnsafeBufferPointer { v in
+            for i in 0..<n {
+                let row = UnsafeBufferPointer(rebasing: v[(i * d)..<((i + 1) * d)])
+                if let bad = row.first(where: { !$0.isFinite }) {
+                    throw EmbedScopeError(.nonFinite, "row \(i) (\(manifest.entries[i].path)) contains \(bad.isNaN ? "NaN" : "infinity")",
+                                          path: req.vectors.path, hint: "fix or drop that image's vector; nothing was written")
+                }
+                if Normalize.norm(row) == 0 {
+                    throw EmbedScopeError(.zeroVector, "row \(i) (\(manifest.entries[i].path)) is all zeros", path: req.vectors.path,
+                                          hint: "drop that image; a zero vector has no direction. Nothing was written")
+                }
+            }
+        }
+        let classes = Array(Set(manifest.entries.map(\.className))).sorted()
+        let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
+
+        // Head (prototypes), validated before writing too.
+        var head: (weights: [Float], bias: [Float], names: [String], from: String)?
+        if let headURL = req.head {
+            let w = try NPYArray.read(contentsOf: headURL)
+            guard w.shape.count == 2, w.cols == d else {
+                throw EmbedScopeError(.shapeMismatch, "head weights have shape \(w.shape); expected [C, \(d)] to match the vectors", path: headURL.path)
+            }
+            let c = w.rows
+            var b = [Float](repeating: 0, count: c)
+            if let biasURL = req.bias {
+                let bb = try NPYArray.read(contentsOf: biasURL)
+                guard bb.values.count == c, bb.shape.count == 1 || (bb.shape.count == 2 && bb.shape.contains(1)) else {
+                    throw EmbedScopeError(.shapeMismatch, "bias has shape \(bb.shape); expected [\(c)]", path: biasURL.path)
+                }
+                b = bb.values
+            }
+            var names: [String], from: String
+            if let namesURL = req.headClasses {
+                names = try readLines(namesURL)
+                from = namesURL.lastPathComponent
+                guard names.count == c else {
+                    throw EmbedScopeError(.shapeMismatch, "\(names.count) class names for \(c) head rows", path: namesURL.path)
+                }
+            } else if c == classes.count {
+                names = classes
+                from = "manifest classes, sorted (torchvision ImageFolder order)"
+            } else {
+                names = (0..<c).map(String.init)
+                from = "row numbers (pass --head-classes for names)"
+            }
+            head = (w.values, b, names, from)
+        }
+
+        // Add to an existing index with the same rows, or write a new one.
+        let images = manifest.entries.enumerated().map { i, e in
+            ImageRecord(row: i, path: e.path, classId: classIndex[e.className]!, split: e.split)
+        }
+        var basedOn: URL?
+        if FileManager.default.fileExists(atPath: req.out.appendingPathComponent(Catalog.fileName).path) {
+            let existing = try Index.open(req.out)
+            let old = try existing.catalog.allImages()
+            let same = old.count == images.count && zip(old, images).allSatisfy { $0.path == $1.path && $0.classId == $1.classId }
+            if same {
+                basedOn = req.out
+            } else if !req.force {
+                throw EmbedScopeError(.alreadyExists, "an index with different rows exists here (\(old.count) images)", path: req.out.path,
+                                      hint: "pass --force to replace it, or import into another --out")
+            }
+        } else if FileManager.default.fileExists(atPath: req.out.path), !req.force {
+            throw EmbedScopeError(.alreadyExists, "destination exists and is not an index", path: req.out.path, hint: "pass --force or choose another --out")
+        }
+
+        let builder = try IndexBuilder(destination: req.out, overwrite: req.force, basedOn: basedOn)
+        if basedOn == nil {
+            try builder.setImages(classes: classes, images: images, meta: ["created": isoNow(), "source": "import"])
+        }
+        let writer = try builder.beginSpace(name: req.space, model: req.model, dim: d,
+                                            preprocessing: "imported from \(req.vectors.lastPathComponent), L2-normalized")
+        progress.begin("import \(req.space)", total: n)
+        try x.values.withUnsafeBufferPointer { v in
+            for i in 0..<n {
+                try writer.append(UnsafeBufferPointer(rebasing: v[(i * d)..<((i + 1) * d)]), what: "row \(i)")
+                if i & 4095 == 0 { progress.update(i) }
+            }
+        }
+        progress.end()
+        try writer.finish()
+        if let head {
+            try builder.addPrototypeSet(name: req.prototypeSet, space: req.space, dim: d, source: req.head!.lastPathComponent,
+                                        names: head.names, weights: head.weights, bias: head.bias)
+        }
+        var pixelSummary: PixelSpaceSummary?
+        if req.pixels && basedOn == nil {
+            let urls = manifest.entries.map { manifest.resolve($0.path) }
+            if urls.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) {
+                pixelSummary = try PixelSpace.write(images: urls, size: req.pixelSize, builder: builder, progress: progress)
+            }
+        }
+        try builder.commit()
+        return ImportSummary(rows: n, dim: d, classes: classes, space: req.space, addedToExisting: basedOn != nil,
+                             prototypeCount: head?.names.count, prototypeNamesFrom: head?.from, pixelSpace: pixelSummary)
+    }
+
+    static func readLines(_ url: URL) throws -> [String] {
+        do {
+            return try String(contentsOf: url, encoding: .utf8).split(whereSeparator: \.isNewline)
+                .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        } catch {
+            throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
+        }
+    }
+}
+
+func isoNow() -> String { ISO8601DateFormatter().string(from: Date()) }

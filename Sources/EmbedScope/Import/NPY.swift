@@ -1,0 +1,132 @@
+import Foundation
+
+/// A 2-D (or 1-D) numeric array read from NumPy's .npy format (versions 1.0, 2.0, 3.0),
+/// converted to Float32. Only C-order little-endian float32/float64 (and, for integers
+/// given as class-free data, none) are accepted — anything else is refused with a reason.
+public struct NPYArray: Sendable {
+    public var shape: [Int]
+    public var values: [Float]
+
+    public var rows: Int { shape.first ?? 1 }
+    public var cols: Int { shape.count >= 2 ? shape[1] : 1 }
+
+    public init(shape: [Int], values: [Float]) {
+        self.shape = shape
+        self.values = values
+    }
+
+    public static func read(contentsOf url: URL) throws -> NPYArray {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url, options: .alwaysMapped)
+        } catch {
+            throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
+        }
+        return try parse(data, path: url.path)
+    }
+
+    public static func parse(_ data: Data, path: String) throws -> NPYArray {
+        func fail(_ why: String, hint: String? = nil) -> EmbedScopeError {
+            EmbedScopeError(.npy, why, path: path, hint: hint ?? "write it with numpy.save(path, np.ascontiguousarray(x, dtype=np.float32))")
+        }
+        let magic: [UInt8] = [0x93] + Array("NUMPY".utf8)
+        guard data.count >= 10, Array(data.prefix(6)) == magic else { throw fail("not a .npy file (bad magic)") }
+        let major = data[data.startIndex + 6]
+        let headerLen: Int, headerStart: Int
+        switch major {
+        case 1:
+            headerLen = Int(data[data.startIndex + 8]) | Int(data[data.startIndex + 9]) << 8
+            headerStart = 10
+        case 2, 3:
+            guard data.count >= 12 else { throw fail("truncated header") }
+            headerLen = (0..<4).reduce(0) { $0 | Int(data[data.startIndex + 8 + $1]) << (8 * $1) }
+            headerStart = 12
+        default:
+            throw fail("unsupported .npy format version \(major)")
+        }
+        guard data.count >= headerStart + headerLen else { throw fail("truncated header") }
+        let headerBytes = data[(data.startIndex + headerStart)..<(data.startIndex + headerStart + headerLen)]
+        guard let header = String(data: headerBytes, encoding: major == 3 ? .utf8 : .isoLatin1) else { throw fail("unreadable header") }
+        let dict = try parseHeader(header, fail: fail)
+        guard let descr = dict["descr"] else { throw fail("header has no 'descr'") }
+        guard let fortran = dict["fortran_order"] else { throw fail("header has no 'fortran_order'") }
+        guard fortran == "False" else {
+            throw fail("array is in Fortran order", hint: "save np.ascontiguousarray(x) instead")
+        }
+        guard let shapeText = dict["shape"] else { throw fail("header has no 'shape'") }
+        let shape = try parseShape(shapeText, fail: fail)
+        guard shape.count == 1 || shape.count == 2 else {
+            throw fail("array has \(shape.count) dimensions \(shape); expected [N, d] (or [N] for a bias)")
+        }
+        let count = shape.reduce(1, *)
+        let elem: Int
+        switch descr {
+        case "<f4", "=f4", "|f4": elem = 4
+        case "<f8", "=f8", "|f8": elem = 8
+        case ">f4", ">f8": throw fail("big-endian floats (\(descr)) are not supported", hint: "save x.astype('<f4')")
+        default: throw fail("dtype \(descr) is not supported (float32 or float64 only)", hint: "save x.astype(np.float32)")
+        }
+        let payloadStart = headerStart + headerLen
+        let expected = count * elem
+        guard data.count - payloadStart >= expected else {
+            throw fail("file holds \(data.count - payloadStart) data bytes, shape \(shape) needs \(expected) (truncated)")
+        }
+        var values = [Float](repeating: 0, count: count)
+        data.withUnsafeBytes { raw in
+            let p = raw.baseAddress! + payloadStart
+            values.withUnsafeMutableBufferPointer { out in
+                if elem == 4 {
+                    _ = memcpy(out.baseAddress!, p, expected)
+                } else {
+                    for i in 0..<count { out[i] = Float(p.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
+                }
+            }
+        }
+        return NPYArray(shape: shape, values: values)
+    }
+
+    /// Minimal parser for the header's Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+    static func parseHeader(_ s: String, fail: (String, String?) -> EmbedScopeError) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for key in ["descr", "fortran_order", "shape"] {
+            guard let r = s.range(of: "'\(key)':") else { continue }
+            var rest = s[r.upperBound...].drop(while: { $0 == " " })
+            if rest.first == "'" {
+                rest = rest.dropFirst()
+                out[key] = String(rest.prefix(while: { $0 != "'" }))
+            } else if rest.first == "(" {
+                out[key] = String(rest.prefix(while: { $0 != ")" }).dropFirst())
+            } else {
+                out[key] = String(rest.prefix(while: { $0 != "," && $0 != "}" })).trimmingCharacters(in: .whitespaces)
+            }
+        }
+        return out
+    }
+
+    static func parseShape(_ s: String, fail: (String, String?) -> EmbedScopeError) throws -> [Int] {
+        let parts = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+        var shape: [Int] = []
+        for p in parts {
+            guard let v = Int(p.hasSuffix("L") ? String(p.dropLast()) : p), v >= 0 else { throw fail("bad shape '(\(s))'", nil) }
+            shape.append(v)
+        }
+        return shape
+    }
+
+    /// Writes a float32 C-order .npy (version 1.0). For exports and tests.
+    public static func write(shape: [Int], values: [Float], to url: URL) throws {
+        precondition(shape.reduce(1, *) == values.count)
+        let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
+        var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
+        let total = 10 + header.utf8.count + 1
+        header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xff), UInt8(header.utf8.count >> 8)])
+        data.append(contentsOf: Array(header.utf8))
+        values.withUnsafeBytes { data.append(contentsOf: $0) }
+        do {
+            try data.write(to: url, options: .atomic)
+        } catch {
+            throw EmbedScopeError(.io, "cannot write", path: url.path, underlying: error)
+        }
+    }
+}

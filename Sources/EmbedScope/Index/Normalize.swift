@@ -1,0 +1,36 @@
+import Foundation
+
+/// L2 normalization with the checks every input path needs.
+public enum Normalize {
+    /// The Euclidean norm accumulated in Double (no overflow or loss for any finite Float row).
+    @inline(__always)
+    public static func norm(_ v: UnsafeBufferPointer<Float>) -> Double {
+        var s = 0.0
+        for x in v { s += Double(x) * Double(x) }
+        return s.squareRoot()
+    }
+
+    /// Scales `v` in place to unit length and returns the original norm. Throws on NaN/Inf or
+    /// a zero vector; `what` names the vector in the message ("row 17 of X.npy").
+    public static func toUnit(_ v: UnsafeMutableBufferPointer<Float>, what: @autoclosure () -> String) throws -> Double {
+        var s = 0.0
+        for x in v {
+            guard x.isFinite else {
+                throw EmbedScopeError(.nonFinite, "\(what()) contains \(x.isNaN ? "NaN" : "infinity")",
+                                      hint: "fix or drop that vector; EmbedScope does not guess a replacement")
+            }
+            s += Double(x) * Double(x)
+        }
+        let n = s.squareRoot()
+        guard n > 0, n.isFinite else {
+            throw EmbedScopeError(.zeroVector, "\(what()) is all zeros and has no direction", hint: "drop that vector")
+        }
+        let inv = 1.0 / n
+        for i in v.indices { v[i] = Float(Double(v[i]) * inv) }
+        return n
+    }
+
+    public static func toUnit(_ v: inout [Float], what: @autoclosure () -> String) throws -> Double {
+        try v.withUnsafeMutableBufferPointer { try toUnit($0, what: what()) }
+    }
+}

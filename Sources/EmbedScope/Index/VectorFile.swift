@@ -1,0 +1,157 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A read-only, memory-mapped vector file. Opening validates the 64-byte header and maps the
+/// file: O(1), no load step. The payload checksum is checked by `verify()` (O(n)), not on open.
+public final class VectorFile: @unchecked Sendable {
+    public let url: URL
+    public let header: VectorFileHeader
+    private let mapping: UnsafeMutableRawPointer
+    private let mappedLength: Int
+
+    public var rows: Int { Int(header.rows) }
+    public var dim: Int { Int(header.dim) }
+    /// Row stride in Float elements (a multiple of 16).
+    public var stride: Int { Int(header.strideBytes) / 4 }
+    public var fileSize: Int { mappedLength }
+
+    /// First element of row 0. Valid while `self` is alive.
+    public var base: UnsafePointer<Float> {
+        UnsafePointer(mapping.advanced(by: Int(header.payloadOffset)).assumingMemoryBound(to: Float.self))
+    }
+
+    public init(url: URL) throws {
+        self.url = url
+        let path = url.path
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw EmbedScopeError(errno == ENOENT ? .notFound : .io, "cannot open vector file: \(String(cString: strerror(errno)))", path: path)
+        }
+        defer { close(fd) }
+        var st = stat()
+        guard fstat(fd, &st) == 0 else {
+            throw EmbedScopeError(.io, "cannot stat: \(String(cString: strerror(errno)))", path: path)
+        }
+        let size = Int(st.st_size)
+        guard size >= VectorFileHeader.size else {
+            throw EmbedScopeError(.truncated, "file is \(size) bytes, shorter than the \(VectorFileHeader.size)-byte header",
+                                  path: path, hint: "the index is damaged; rebuild it")
+        }
+        guard let m = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), m != MAP_FAILED else {
+            throw EmbedScopeError(.io, "mmap failed: \(String(cString: strerror(errno)))", path: path)
+        }
+        do {
+            header = try VectorFileHeader.decode(UnsafeRawBufferPointer(start: m, count: VectorFileHeader.size), fileSize: size, path: path)
+        } catch {
+            munmap(m, size)
+            throw error
+        }
+        mapping = m
+        mappedLength = size
+    }
+
+    deinit {
+        munmap(mapping, mappedLength)
+    }
+
+    /// Row `i` (its `dim` data elements, not the padding).
+    @inline(__always)
+    public func row(_ i: Int) -> UnsafeBufferPointer<Float> {
+        UnsafeBufferPointer(start: base + i * stride, count: dim)
+    }
+
+    /// Recomputes the payload CRC-32 and compares it with the header's. Reads the whole file.
+    public func verify() throws {
+        let payload = UnsafeRawBufferPointer(start: UnsafeRawPointer(base), count: Int(header.payloadLength))
+        let crc = Checksum.crc32(payload)
+        guard crc == header.payloadCRC else {
+            throw EmbedScopeError(.checksumMismatch, "payload checksum mismatch (stored \(hex(header.payloadCRC)), computed \(hex(crc)))",
+                                  path: url.path, hint: "the index is damaged; rebuild it")
+        }
+    }
+
+    /// Hint the kernel that the whole payload will be read sequentially.
+    public func adviseSequential() {
+        _ = madvise(mapping, mappedLength, MADV_SEQUENTIAL | MADV_WILLNEED)
+    }
+}
+
+/// Streams rows into a new vector file: header placeholder, rows padded to the stride, then the
+/// final header (row count, checksums) and fsync. Used only inside a temporary build directory.
+public final class VectorFileWriter {
+    public let url: URL
+    public let dim: Int
+    public let flags: VectorFileHeader.Flags
+    private let strideBytes: Int
+    private var fd: Int32
+    private var buffer: [UInt8]
+    private var buffered = 0
+    private var crc: UInt32 = 0
+    public private(set) var rows = 0
+
+    public init(url: URL, dim: Int, flags: VectorFileHeader.Flags) throws {
+        guard dim >= 1 else { throw EmbedScopeError(.invalidArgument, "vector dimension must be at least 1, got \(dim)") }
+        self.url = url
+        self.dim = dim
+        self.flags = flags
+        self.strideBytes = VectorFileHeader.stride(dim: dim, elementType: .float32)
+        fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EmbedScopeError(.io, "cannot create: \(String(cString: strerror(errno)))", path: url.path) }
+        buffer = [UInt8](repeating: 0, count: max(1 << 22, strideBytes))
+        try writeAll(VectorFileHeader(rows: 0, dim: dim, flags: flags).encoded(), at: 0)
+        _ = lseek(fd, off_t(VectorFileHeader.size), SEEK_SET)
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Appends one row of exactly `dim` values.
+    public func append(_ row: UnsafeBufferPointer<Float>) throws {
+        precondition(row.count == dim, "row has \(row.count) values, file dim is \(dim)")
+        if buffered + strideBytes > buffer.count { try flush() }
+        buffer.withUnsafeMutableBytes { dst in
+            let p = dst.baseAddress! + buffered
+            memcpy(p, row.baseAddress!, dim * 4)
+            let pad = strideBytes - dim * 4
+            if pad > 0 { memset(p + dim * 4, 0, pad) }
+        }
+        buffered += strideBytes
+        rows += 1
+    }
+
+    public func append(_ row: [Float]) throws {
+        try row.withUnsafeBufferPointer { try append($0) }
+    }
+
+    /// Writes the header, fsyncs and closes. The file is complete only after this returns.
+    public func finish() throws {
+        try flush()
+        let header = VectorFileHeader(rows: rows, dim: dim, flags: flags, payloadCRC: crc)
+        try writeAll(header.encoded(), at: 0)
+        guard fsync(fd) == 0 else { throw EmbedScopeError(.io, "fsync failed: \(String(cString: strerror(errno)))", path: url.path) }
+        close(fd)
+        fd = -1
+    }
+
+    private func flush() throws {
+        guard buffered > 0 else { return }
+        try buffer.withUnsafeBytes { b in
+            let chunk = UnsafeRawBufferPointer(rebasing: b[0..<buffered])
+            crc = Checksum.crc32(chunk, seed: crc)
+            var done = 0
+            while done < chunk.count {
+                let n = write(fd, chunk.baseAddress! + done, chunk.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw EmbedScopeError(.io, "write failed: \(String(cString: strerror(errno)))", path: url.path) }
+                done += n
+            }
+        }
+        buffered = 0
+    }
+
+    private func writeAll(_ bytes: [UInt8], at offset: Int) throws {
+        let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(offset)) }
+        guard n == bytes.count else { throw EmbedScopeError(.io, "write failed: \(String(cString: strerror(errno)))", path: url.path) }
+    }
+}

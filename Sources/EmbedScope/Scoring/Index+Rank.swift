@@ -1,0 +1,61 @@
+import Foundation
+
+extension Index {
+    /// Finds a prototype by name, in `set` or — when nil — in the only set that has it.
+    public func findPrototype(_ name: String, set: String?) throws -> (set: String, index: Int) {
+        let candidates = set.map { [$0] } ?? prototypeSets.map(\.name)
+        guard set == nil || prototypeSets.contains(where: { $0.name == set }) else { _ = try prototypeSet(set!); return ("", 0) }
+        var found: [(String, Int)] = []
+        for s in candidates {
+            for p in try catalog.prototypes(inSet: s) where p.name == name { found.append((s, p.idx)) }
+        }
+        guard !found.isEmpty else {
+            if prototypeSets.isEmpty {
+                throw EmbedScopeError(.notFound, "this index has no prototype sets", path: url.path,
+                                      hint: "import a classifier head with `embedscope import --head W.npy --bias b.npy`")
+            }
+            let sample = try candidates.flatMap { try catalog.prototypes(inSet: $0).prefix(12).map(\.name) }
+            throw EmbedScopeError(.notFound, "no prototype named '\(name)' in \(set.map { "set '\($0)'" } ?? "any set") (e.g. \(sample.joined(separator: ", ")))",
+                                  path: url.path)
+        }
+        guard found.count == 1 else {
+            throw EmbedScopeError(.invalidArgument, "prototype '\(name)' is in several sets (\(found.map(\.0).joined(separator: ", "))); pass --set")
+        }
+        return found[0]
+    }
+
+    /// The classifier's logit for one prototype on every row:
+    /// logit_i = ‖x_i‖ · ‖w‖ · (x̂_i · ŵ) + b, which equals x_i · w + b.
+    public func logits(set: String, prototype: Int) throws -> [Float] {
+        let p = try prototypes(set: set)
+        let space = p.set.space
+        let v = try vectors(space: space)
+        let norms = try self.norms(space: space)
+        let rec = p.records[prototype]
+        var dots = [Float](repeating: 0, count: v.rows)
+        let m = RowMatrix(v)
+        let parts = Scorer.partitions(rows: v.rows, threads: Scorer.defaultThreads)
+        dots.withUnsafeMutableBufferPointer { out in
+            let o = out
+            DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                Kernels.dots(m, rows: parts[t], query: p.vectors.row(prototype).baseAddress!, out: o.baseAddress! + parts[t].lowerBound)
+            }
+        }
+        let n = norms.row(0)
+        let wn = rec.norm, b = rec.bias
+        for i in dots.indices { dots[i] = Float(Double(n[i]) * wn * Double(dots[i]) + b) }
+        return dots
+    }
+
+    /// Images ordered by a prototype's logit: highest first, or lowest with `least`.
+    public func rank(prototype name: String, set: String?, least: Bool, k: Int, className: String? = nil) throws -> [ResultRow] {
+        guard k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(k)") }
+        let (s, idx) = try findPrototype(name, set: set)
+        let logits = try self.logits(set: s, prototype: idx)
+        let filter = try classFilter(className)
+        var heap = TopK(k: min(k, filter.eligible(total: logits.count)))
+        let sign: Float = least ? -1 : 1
+        for (i, l) in logits.enumerated() where filter.accepts(i) { heap.push(sign * l, i) }
+        return try describe(heap.sorted().map { ($0.row, Double(sign * $0.score)) })
+    }
+}

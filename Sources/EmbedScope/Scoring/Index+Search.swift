@@ -1,0 +1,98 @@
+import Foundation
+
+/// What to search with.
+public enum QuerySource: Sendable {
+    /// A row already in the index.
+    case row(Int)
+    /// An image in the index, by its catalog path.
+    case path(String)
+    /// A raw vector of the space's dimension (normalized here).
+    case vector([Float])
+}
+
+public struct SearchOptions: Sendable {
+    public var space = "embedding"
+    public var k = 10
+    public var farthest = false
+    public var includeSelf = false
+    /// Only return images of this class.
+    public var className: String? = nil
+    public var kernel: ScoreKernel = .simd
+    public init() {}
+}
+
+/// One result line: what `embedscope query --json` prints.
+public struct ResultRow: Codable, Sendable, Equatable {
+    public var rank: Int
+    public var row: Int
+    public var path: String
+    public var `class`: String
+    public var score: Double
+}
+
+extension Index {
+    /// Resolves a row or path query to its row number.
+    public func row(for source: QuerySource) throws -> Int? {
+        switch source {
+        case .row(let r):
+            guard r >= 0 && r < rowCount else {
+                throw EmbedScopeError(.notFound, "row \(r) is out of range (the index has rows 0…\(rowCount - 1))", path: url.path)
+            }
+            return r
+        case .path(let p):
+            guard let rec = try catalog.image(path: p) else {
+                throw EmbedScopeError(.notFound, "no image with path '\(p)' in this index", path: url.path,
+                                      hint: "paths are relative to the data set root, as `embedscope query --json` prints them")
+            }
+            return rec.row
+        case .vector:
+            return nil
+        }
+    }
+
+    /// The unit query vector for a source in a space.
+    public func queryVector(_ source: QuerySource, space: String) throws -> [Float] {
+        let v = try vectors(space: space)
+        if case .vector(var q) = source {
+            guard q.count == v.dim else {
+                throw EmbedScopeError(.shapeMismatch, "query vector has \(q.count) values, space '\(space)' has dim \(v.dim)")
+            }
+            _ = try Normalize.toUnit(&q, what: "query vector")
+            return q
+        }
+        let r = try row(for: source)!
+        return Array(v.row(r))
+    }
+
+    /// Rows allowed by a class filter, or nil for all.
+    public func classFilter(_ className: String?) throws -> RowFilter {
+        guard let className else { return RowFilter() }
+        let classes = try catalog.classes()
+        guard let c = classes.first(where: { $0.name == className }) else {
+            throw EmbedScopeError(.notFound, "no class '\(className)' (classes: \(classes.map(\.name).joined(separator: ", ")))", path: url.path)
+        }
+        let ids = try catalog.classIds()
+        return RowFilter.allowing(rows: ids.indices.filter { ids[$0] == c.id }, total: ids.count)
+    }
+
+    /// Nearest (highest cosine) or farthest (lowest cosine) images to a query.
+    public func search(_ source: QuerySource, options o: SearchOptions) throws -> [ResultRow] {
+        guard o.k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(o.k)") }
+        let v = try vectors(space: o.space)
+        let q = try queryVector(source, space: o.space)
+        var filter = try classFilter(o.className)
+        if !o.includeSelf, let r = try row(for: source) { filter.excluded.insert(r) }
+        let hits = Scorer.search(RowMatrix(v), query: q, k: o.k, farthest: o.farthest, filter: filter, kernel: o.kernel)
+        return try describe(hits.map { ($0.row, Double($0.score)) })
+    }
+
+    /// Attaches path and class to (row, score) pairs, ranks from 1.
+    public func describe(_ hits: [(row: Int, score: Double)]) throws -> [ResultRow] {
+        let recs = try catalog.images(rows: hits.map(\.row))
+        let names = try classNames()
+        return hits.enumerated().map { i, h in
+            let rec = recs[h.row]
+            return ResultRow(rank: i + 1, row: h.row, path: rec?.path ?? "?", class: rec.flatMap { names[$0.classId] } ?? "?", score: h.score)
+        }
+    }
+}

@@ -1,0 +1,54 @@
+import ArgumentParser
+import EmbedScope
+import Foundation
+
+extension Root {
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import embeddings made by any model (.npy) with a manifest (path,class) into an index.",
+            discussion: """
+            X.npy: float32 or float64, C order, shape [N, d]; row i is the image on data line i of rows.csv.
+            rows.csv: a header naming `path` and `class` (optional `split`), then N rows.
+            --head W.npy [C, d] and --bias b.npy [C] become the prototype set `head` (names from
+            --head-classes, one per line, or the manifest's classes sorted when C matches).
+            Importing into an index with the same rows adds the space (e.g. --space resnet50).
+            """)
+
+        @Option(help: "Vectors, .npy [N, d].") var vectors: String
+        @Option(help: "Manifest CSV with header path,class.") var manifest: String
+        @Option(help: "Index directory to write (or add a space to).") var out: String
+        @Option(help: "Space name.") var space = "embedding"
+        @Option(help: "Model name recorded in the catalog.") var model = "imported"
+        @Option(help: "Classifier head weights, .npy [C, d].") var head: String?
+        @Option(help: "Classifier head bias, .npy [C].") var bias: String?
+        @Option(help: "Class names of the head rows, one per line.") var headClasses: String?
+        @Option(help: "Name of the prototype set made from the head.") var prototypeSet = "head"
+        @Option(help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
+        @Flag(help: "Do not compute the pixel space even when the images exist.") var noPixels = false
+        @Flag(help: "Replace an existing index with different rows.") var force = false
+
+        func validate() throws {
+            if bias != nil && head == nil { throw ValidationError("--bias needs --head") }
+            if headClasses != nil && head == nil { throw ValidationError("--head-classes needs --head") }
+        }
+
+        func run() throws {
+            try EmbedScopeCLI.run {
+                var r = ImportRequest(vectors: resolveURL(vectors), manifest: resolveURL(manifest), out: resolveURL(out))
+                r.space = space; r.model = model; r.force = force
+                r.head = head.map(resolveURL); r.bias = bias.map(resolveURL); r.headClasses = headClasses.map(resolveURL)
+                r.prototypeSet = prototypeSet; r.pixels = !noPixels; r.pixelSize = pixelSize
+                let s = try Importer.run(r, progress: TerminalProgress())
+                print("imported \(s.rows) × \(s.dim) as space '\(s.space)' \(s.addedToExisting ? "into the existing" : "in a new") index \(out) (\(s.classes.count) classes)")
+                if let c = s.prototypeCount { print("prototype set '\(prototypeSet)': \(c) prototypes, names from \(s.prototypeNamesFrom ?? "?")") }
+                if let p = s.pixelSpace {
+                    if p.written { print("pixel space: \(p.size)×\(p.size) RGB from the manifest's images") } else {
+                        note("warning: pixel space not written: \(p.failures.count) image(s) could not be used, e.g. \(p.failures.first.map { "\($0.0): \($0.1)" } ?? "")")
+                    }
+                } else if !noPixels {
+                    note("note: no pixel space (the manifest's image paths do not all exist)")
+                }
+            }
+        }
+    }
+}

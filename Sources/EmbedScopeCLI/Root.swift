@@ -1,0 +1,69 @@
+import ArgumentParser
+import EmbedScope
+import Foundation
+
+@main
+struct Root: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embedscope",
+        abstract: "Embedding similarity search for image datasets.",
+        discussion: """
+        Start with `embedscope demo`. An index is a directory: one memory-mapped vector file per
+        space (embedding, pixel, …), prototype sets from classifier heads, and catalog.sqlite.
+        """,
+        version: "0.1.0",
+        subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Query.self, Rank.self, Info.self, Verify.self, Bench.self]
+    )
+}
+
+/// Flags shared by commands that print results.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON to stdout instead of a table.")
+    var json = false
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    let data = try enc.encode(value)
+    FileHandle.standardOutput.write(data)
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// Writes a line to stderr (notes, warnings).
+func note(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+/// Runs a command body and turns an EmbedScopeError into a clean message + exit code 1.
+func run(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as EmbedScopeError {
+        note("error: \(e.description)")
+        throw ExitCode(1)
+    } catch let e as ImageError {
+        note("error: \(e.description)")
+        throw ExitCode(1)
+    }
+}
+
+func formatTable(_ rows: [ResultRow]) -> String {
+    guard !rows.isEmpty else { return "(no results)" }
+    let pw = min(60, max(4, rows.map(\.path.count).max() ?? 4))
+    let cw = max(5, rows.map(\.class.count).max() ?? 5)
+    var lines = ["rank    row  " + "path".padding(toLength: pw, withPad: " ", startingAt: 0) + "  " + "class".padding(toLength: cw, withPad: " ", startingAt: 0) + "    score"]
+    for r in rows {
+        var p = r.path
+        if p.count > pw { p = "…" + p.suffix(pw - 1) }
+        lines.append(String(format: "%4d %6d  ", r.rank, r.row) + p.padding(toLength: pw, withPad: " ", startingAt: 0) + "  "
+                     + r.class.padding(toLength: cw, withPad: " ", startingAt: 0) + String(format: "  %7.4f", r.score))
+    }
+    return lines.joined(separator: "\n")
+}
+
+struct ResultsJSON: Encodable {
+    var results: [ResultRow]
+}
+
+func resolveURL(_ path: String) -> URL { URL(fileURLWithPath: path).standardizedFileURL }

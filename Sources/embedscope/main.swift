@@ -1,2 +1,0 @@
-import EmbedScope
-print(EmbedScopeVersion.string)

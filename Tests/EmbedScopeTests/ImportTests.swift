@@ -1,0 +1,199 @@
+import Foundation
+import XCTest
+@testable import EmbedScope
+
+final class ImportTests: XCTestCase {
+    let classes = ["bag", "coat", "shirt"]
+
+    func classList(_ n: Int) -> [String] { (0..<n).map { classes[$0 % 3] } }
+
+    func testRoundTripKeepsUnitRowsNormsAndCatalog() throws {
+        let dir = try temporaryDirectory(self)
+        let (n, d) = (50, 20)
+        let x = randomMatrix(rows: n, dim: d, seed: 11).map { $0 * 3 }
+        let url = try makeImportedIndex(in: dir, vectors: x, rows: n, dim: d, classes: classList(n))
+        let idx = try Index.open(url)
+        XCTAssertEqual(idx.rowCount, n)
+        XCTAssertEqual(try idx.catalog.classes().map(\.name), classes)
+        let v = try idx.vectors(space: "embedding"), norms = try idx.norms(space: "embedding")
+        XCTAssertEqual(v.header.flags, [.unitRows])
+        for i in 0..<n {
+            var s = 0.0
+            for j in 0..<d { s += Double(x[i * d + j]) * Double(x[i * d + j]) }
+            XCTAssertEqual(Double(norms.row(0)[i]), s.squareRoot(), accuracy: 1e-5 * s.squareRoot())
+            for j in 0..<d {
+                // unit row × norm reproduces the original to float precision
+                XCTAssertEqual(Double(v.row(i)[j]) * Double(norms.row(0)[i]), Double(x[i * d + j]), accuracy: 1e-5 * s.squareRoot())
+            }
+        }
+        XCTAssertNoThrow(try idx.verify())
+        XCTAssertEqual(try idx.catalog.image(path: "img/coat/1.png")?.row, 1)
+        // No temporary directories left behind.
+        XCTAssertFalse(try FileManager.default.contentsOfDirectory(atPath: dir.path).contains { $0.hasPrefix(".") })
+    }
+
+    func testQueryByRowExcludesSelfUnlessAsked() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 40, dim: 8, seed: 3), rows: 40, dim: 8, classes: classList(40))
+        let idx = try Index.open(url)
+        var o = SearchOptions(); o.k = 5
+        XCTAssertFalse(try idx.search(.row(7), options: o).contains { $0.row == 7 })
+        o.includeSelf = true
+        let r = try idx.search(.row(7), options: o)
+        XCTAssertEqual(r.first?.row, 7)
+        XCTAssertEqual(r.first?.score ?? 0, 1, accuracy: 1e-6)
+        XCTAssertEqual(r.first?.path, "img/coat/7.png")
+        XCTAssertEqual(r.map(\.rank), [1, 2, 3, 4, 5])
+        o.className = "bag"
+        XCTAssertTrue(try idx.search(.path("img/coat/7.png"), options: o).allSatisfy { $0.class == "bag" })
+        o.k = 1000
+        XCTAssertEqual(try idx.search(.row(0), options: o).count, 14) // bags: rows 0,3,…,39; self included
+        XCTAssertThrowsKind(.notFound, try idx.search(.row(40), options: o))
+        XCTAssertThrowsKind(.notFound, try idx.search(.path("nope.png"), options: o))
+        XCTAssertThrowsKind(.shapeMismatch, try idx.search(.vector([1, 2, 3]), options: o))
+        XCTAssertThrowsKind(.nonFinite, try idx.search(.vector([Float](repeating: .nan, count: 8)), options: o))
+        XCTAssertThrowsKind(.zeroVector, try idx.search(.vector([Float](repeating: 0, count: 8)), options: o))
+        o.space = "pixel"
+        XCTAssertThrowsKind(.notFound, try idx.search(.row(0), options: o))
+    }
+
+    /// Prototype scores are the classifier's logits: x · w + b for the original (unnormalized) x.
+    func testPrototypeRankingReproducesLogits() throws {
+        let dir = try temporaryDirectory(self)
+        let (n, d, c) = (300, 16, 3)
+        let x = randomMatrix(rows: n, dim: d, seed: 41).enumerated().map { Float(1 + $0.offset % 7) * $0.element }
+        let w = randomMatrix(rows: c, dim: d, seed: 42).map { $0 * 0.7 }
+        let b: [Float] = [0.25, -1.5, 3]
+        let url = try makeImportedIndex(in: dir, vectors: x, rows: n, dim: d, classes: classList(n), head: (w, b, ["bag", "coat", "shirt"]))
+        let idx = try Index.open(url)
+        for p in 0..<c {
+            let logits = try idx.logits(set: "head", prototype: p)
+            var ref = [Double](repeating: 0, count: n)
+            for i in 0..<n {
+                var s = Double(b[p])
+                for j in 0..<d { s += Double(x[i * d + j]) * Double(w[p * d + j]) }
+                ref[i] = s
+                // tolerance: float32 relative error on the sum of |terms|
+                var mag = abs(Double(b[p]))
+                for j in 0..<d { mag += abs(Double(x[i * d + j]) * Double(w[p * d + j])) }
+                XCTAssertEqual(Double(logits[i]), s, accuracy: 1e-5 * mag, "row \(i) prototype \(p)")
+            }
+            let top = try idx.rank(prototype: ["bag", "coat", "shirt"][p], set: nil, least: false, k: 5)
+            let order = ref.indices.sorted { ref[$0] > ref[$1] }
+            XCTAssertEqual(top.map(\.row), Array(order.prefix(5)))
+            let least = try idx.rank(prototype: ["bag", "coat", "shirt"][p], set: "head", least: true, k: 5)
+            XCTAssertEqual(least.map(\.row), Array(order.suffix(5).reversed()))
+        }
+        XCTAssertThrowsKind(.notFound, try idx.rank(prototype: "dog", set: nil, least: false, k: 3))
+        XCTAssertThrowsKind(.notFound, try idx.rank(prototype: "bag", set: "probe", least: false, k: 3))
+    }
+
+    // MARK: import errors
+
+    func writeNPY(_ dir: URL, _ name: String, header: String, payload: [UInt8]) throws -> URL {
+        var h = header
+        let total = 10 + h.utf8.count + 1
+        h += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(h.utf8.count), 0])
+        data.append(contentsOf: Array(h.utf8)); data.append(contentsOf: payload)
+        let url = dir.appendingPathComponent(name)
+        try data.write(to: url)
+        return url
+    }
+
+    func request(_ dir: URL, vectors: URL, rows: Int = 4) throws -> ImportRequest {
+        let m = dir.appendingPathComponent("rows.csv")
+        try ("path,class\n" + (0..<rows).map { "a/\($0).png,c\($0 % 2)\n" }.joined()).write(to: m, atomically: true, encoding: .utf8)
+        return ImportRequest(vectors: vectors, manifest: m, out: dir.appendingPathComponent("idx"))
+    }
+
+    func testMalformedNPYIsRefusedAndNothingIsWritten() throws {
+        let dir = try temporaryDirectory(self)
+        let floats4x2 = [Float](repeating: 1, count: 8).withUnsafeBytes { Array($0) }
+        let cases: [(String, URL, EmbedScopeError.Kind)] = [
+            ("bad magic", try { let u = dir.appendingPathComponent("m.npy"); try Data("hello world, not numpy".utf8).write(to: u); return u }(), .npy),
+            ("fortran", try writeNPY(dir, "f.npy", header: "{'descr': '<f4', 'fortran_order': True, 'shape': (4, 2), }", payload: floats4x2), .npy),
+            ("int dtype", try writeNPY(dir, "i.npy", header: "{'descr': '<i4', 'fortran_order': False, 'shape': (4, 2), }", payload: floats4x2), .npy),
+            ("3-D", try writeNPY(dir, "t.npy", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2, 2), }", payload: floats4x2), .npy),
+            ("truncated", try writeNPY(dir, "s.npy", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2), }", payload: Array(floats4x2.prefix(20))), .npy),
+            ("rows ≠ manifest", try writeNPY(dir, "r.npy", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", payload: floats4x2), .shapeMismatch),
+            ("zero rows", try writeNPY(dir, "z.npy", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4), }", payload: []), .npy),
+        ]
+        for (what, url, kind) in cases {
+            XCTAssertThrowsKind(kind, try Importer.run(try request(dir, vectors: url)), "\(what)")
+        }
+        var withNaN = [Float](repeating: 1, count: 8); withNaN[5] = .nan
+        try NPYArray.write(shape: [4, 2], values: withNaN, to: dir.appendingPathComponent("nan.npy"))
+        XCTAssertThrowsKind(.nonFinite, try Importer.run(try request(dir, vectors: dir.appendingPathComponent("nan.npy"))))
+        var withInf = [Float](repeating: 1, count: 8); withInf[0] = .infinity
+        try NPYArray.write(shape: [4, 2], values: withInf, to: dir.appendingPathComponent("inf.npy"))
+        XCTAssertThrowsKind(.nonFinite, try Importer.run(try request(dir, vectors: dir.appendingPathComponent("inf.npy"))))
+        var zero = [Float](repeating: 1, count: 8); zero[2] = 0; zero[3] = 0
+        try NPYArray.write(shape: [4, 2], values: zero, to: dir.appendingPathComponent("zero.npy"))
+        XCTAssertThrowsKind(.zeroVector, try Importer.run(try request(dir, vectors: dir.appendingPathComponent("zero.npy"))))
+        // Nothing was written: no index, no temporary directory.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0 == "idx" || $0.hasPrefix(".") }, [])
+    }
+
+    func testFloat64IsAcceptedAndHeadShapeChecked() throws {
+        let dir = try temporaryDirectory(self)
+        let doubles: [Double] = (0..<8).map { Double($0 + 1) }
+        let url = try writeNPY(dir, "d.npy", header: "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 2), }", payload: doubles.withUnsafeBytes { Array($0) })
+        var r = try request(dir, vectors: url)
+        r.pixels = false
+        try NPYArray.write(shape: [2, 3], values: [Float](repeating: 1, count: 6), to: dir.appendingPathComponent("W.npy"))
+        r.head = dir.appendingPathComponent("W.npy")
+        XCTAssertThrowsKind(.shapeMismatch, try Importer.run(r))
+        r.head = nil
+        let s = try Importer.run(r)
+        XCTAssertEqual(s.rows, 4); XCTAssertEqual(s.dim, 2)
+        let v = try Index.open(r.out).vectors(space: "embedding")
+        XCTAssertEqual(Double(v.row(1)[0]), 3 / (9.0 + 16).squareRoot(), accuracy: 1e-7)
+    }
+
+    func testManifestErrors() throws {
+        let base = URL(fileURLWithPath: "/tmp")
+        XCTAssertThrowsKind(.manifest, try Manifest.parse("file,label\na,b\n", path: "m.csv", baseDirectory: base))
+        XCTAssertThrowsKind(.manifest, try Manifest.parse("path,class\n", path: "m.csv", baseDirectory: base))
+        XCTAssertThrowsKind(.manifest, try Manifest.parse("path,class\na,b,c\n", path: "m.csv", baseDirectory: base))
+        XCTAssertThrowsKind(.manifest, try Manifest.parse("path,class\n\"a,b\n", path: "m.csv", baseDirectory: base))
+        let m = try Manifest.parse("class,path,split\r\n\"T-shirt, top\",\"x/\"\"q\"\".png\",train\r\ncoat,y.png,\r\n", path: "m.csv", baseDirectory: base)
+        XCTAssertEqual(m.entries, [.init(path: "x/\"q\".png", className: "T-shirt, top", split: "train"), .init(path: "y.png", className: "coat", split: nil)])
+    }
+
+    func testAddingASpaceToAnExistingIndex() throws {
+        let dir = try temporaryDirectory(self)
+        let (n, d) = (30, 6)
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 1), rows: n, dim: d, classes: classList(n))
+        var r = ImportRequest(vectors: dir.appendingPathComponent("X2.npy"), manifest: dir.appendingPathComponent("rows-index.csv"), out: url)
+        try NPYArray.write(shape: [n, 10], values: randomMatrix(rows: n, dim: 10, seed: 2), to: r.vectors)
+        r.space = "resnet"
+        let s = try Importer.run(r)
+        XCTAssertTrue(s.addedToExisting)
+        let idx = try Index.open(url)
+        XCTAssertEqual(idx.spaces.map(\.name), ["embedding", "resnet"])
+        XCTAssertEqual(try idx.vectors(space: "resnet").dim, 10)
+        XCTAssertNoThrow(try idx.verify())
+        // A different manifest is refused without --force.
+        let other = dir.appendingPathComponent("other.csv")
+        try ("path,class\n" + (0..<n).map { "z/\($0).png,a\n" }.joined()).write(to: other, atomically: true, encoding: .utf8)
+        r.manifest = other
+        XCTAssertThrowsKind(.alreadyExists, try Importer.run(r))
+    }
+
+    func testDamagedIndexGivesTypedErrors() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 20, dim: 4, seed: 7), rows: 20, dim: 4, classes: classList(20))
+        let vec = url.appendingPathComponent("embedding.vec")
+        var b = [UInt8](try Data(contentsOf: vec))
+        b.removeLast(64)
+        try Data(b).write(to: vec)
+        let idx = try Index.open(url)
+        XCTAssertThrowsKind(.truncated, try idx.search(.row(0), options: SearchOptions()))
+        try FileManager.default.removeItem(at: url.appendingPathComponent("catalog.sqlite"))
+        XCTAssertThrowsKind(.notFound, try Index.open(url))
+        try Data("garbage".utf8).write(to: url.appendingPathComponent("catalog.sqlite"))
+        XCTAssertThrowsKind(.catalog, try Index.open(url))
+        XCTAssertThrowsKind(.notFound, try Index.open(dir.appendingPathComponent("nowhere")))
+    }
+}
