@@ -66,6 +66,8 @@ public enum Scorer {
         let q = farthest ? query.map { -$0 } : query
         let parts = partitions(rows: matrix.rows, threads: threads)
         var heaps = [TopK](repeating: TopK(k: kk), count: parts.count)
+        // Only the BLAS kernel needs OpenBLAS held to one thread per worker.
+        BLASThreads.single(if: kernel == .blas) {
         q.withUnsafeBufferPointer { qp in
             heaps.withUnsafeMutableBufferPointer { hp in
                 let heapBase = hp.baseAddress!
@@ -89,6 +91,7 @@ public enum Scorer {
                     heapBase[t] = heap
                 }
             }
+        }
         }
         var all = heaps[0]
         for h in heaps.dropFirst() { all.merge(h) }
@@ -182,7 +185,8 @@ public enum Scorer {
 public enum BLASThreads {
     private static let lock = NSLock()
 
-    public static func single<T>(_ body: () throws -> T) rethrows -> T {
+    public static func single<T>(if condition: Bool = true, _ body: () throws -> T) rethrows -> T {
+        guard condition else { return try body() }
         lock.lock()
         let before = openblas_get_num_threads()
         openblas_set_num_threads(1)
