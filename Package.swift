@@ -39,7 +39,7 @@ let package = Package(
 
         .testTarget(
             name: "EmbedScopeTests",
-            dependencies: ["EmbedScope"],
+            dependencies: ["EmbedScope", "EmbedScopeCLI"],
             resources: [.copy("Fixtures")]
         ),
     ],

@@ -1,0 +1,80 @@
+import Foundation
+import XCTest
+@testable import EmbedScope
+
+/// The `embedscope` binary, run as a user runs it: results on stdout, errors on stderr with a
+/// non-zero exit status.
+final class CLITests: XCTestCase {
+    struct Run { var status: Int32; var stdout: String; var stderr: String }
+
+    var binary: URL {
+        // Tests run from .build/<config>/EmbedScopePackageTests.xctest; the tool is beside it.
+        Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent().appendingPathComponent("embedscope")
+    }
+
+    func run(_ args: [String]) throws -> Run {
+        let p = Process()
+        p.executableURL = binary
+        p.arguments = args
+        let out = Pipe(), err = Pipe()
+        p.standardOutput = out; p.standardError = err
+        try p.run()
+        let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+    }
+
+    func testQueryJSONRankAndErrors() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            XCTFail("embedscope binary not found at \(binary.path); run `swift build --build-tests` first")
+            return
+        }
+        let dir = try temporaryDirectory(self)
+        let n = 60, d = 12
+        let names = (0..<n).map { ["ant", "bee", "cat"][$0 % 3] }
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 5), rows: n, dim: d, classes: names,
+                                        head: (randomMatrix(rows: 3, dim: d, seed: 6), [0, 1, 2], ["ant", "bee", "cat"]))
+
+        let q = try run(["query", idx.path, "--row", "4", "-k", "3", "--json"])
+        XCTAssertEqual(q.status, 0, q.stderr)
+        struct R: Decodable { var results: [ResultRow] }
+        let parsed = try JSONDecoder().decode(R.self, from: Data(q.stdout.utf8))
+        XCTAssertEqual(parsed.results.map(\.rank), [1, 2, 3])
+        XCTAssertFalse(parsed.results.contains { $0.row == 4 })
+        let api = try Index.open(idx).search(.row(4), options: { var o = SearchOptions(); o.k = 3; return o }())
+        XCTAssertEqual(parsed.results, api)
+        // Exact JSON keys promised in the README.
+        let obj = try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: [[String: Any]]]
+        XCTAssertEqual(Set(obj?["results"]?.first?.keys.map { $0 } ?? []), ["rank", "row", "path", "class", "score"])
+
+        let table = try run(["query", idx.path, "--row", "4", "-k", "1000", "--include-self"])
+        XCTAssertEqual(table.status, 0)
+        XCTAssertEqual(table.stdout.split(separator: "\n").count, n + 1) // header + every row
+
+        let r = try run(["rank", idx.path, "--prototype", "bee", "-k", "5", "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+
+        let bad = try run(["query", idx.path, "--row", "999"])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stdout.isEmpty)
+        XCTAssertTrue(bad.stderr.contains("out of range"), bad.stderr)
+
+        let usage = try run(["query", idx.path])
+        XCTAssertNotEqual(usage.status, 0)
+        XCTAssertTrue(usage.stderr.contains("exactly one of"), usage.stderr)
+
+        let missing = try run(["info", dir.appendingPathComponent("nope").path])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertTrue(missing.stderr.contains("no such index"), missing.stderr)
+
+        let info = try run(["info", idx.path, "--json"])
+        XCTAssertEqual(info.status, 0, info.stderr)
+        let decoded = try JSONDecoder().decode(IndexInfo.self, from: Data(info.stdout.utf8))
+        XCTAssertEqual(decoded.rows, n)
+        XCTAssertEqual(decoded.classes.map(\.count), [20, 20, 20])
+        XCTAssertEqual(decoded.prototypeSets.first?.count, 3)
+
+        let verify = try run(["verify", idx.path])
+        XCTAssertEqual(verify.status, 0, verify.stderr)
+    }
+}

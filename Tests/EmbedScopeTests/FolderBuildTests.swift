@@ -1,0 +1,134 @@
+import Foundation
+import XCTest
+@testable import EmbedScope
+
+final class FolderBuildTests: XCTestCase {
+    /// Writes root/<class>/... PNGs of solid colours; returns the root.
+    func makeFolder(_ dir: URL) throws -> URL {
+        let root = dir.appendingPathComponent("data")
+        let colours: [(String, String, [UInt8])] = [
+            ("red", "a.png", [250, 10, 10]), ("red", "deep/b.png", [200, 30, 20]), ("red", "c.PNG", [255, 0, 40]),
+            ("blue", "a.png", [10, 10, 250]), ("blue", "b.png", [30, 20, 200]),
+        ]
+        for (c, name, rgb) in colours {
+            let url = root.appendingPathComponent(c).appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            let px = (0..<(6 * 5)).flatMap { i in rgb.map { UInt8(clamping: Int($0) + (i % 3)) } }
+            try PNGWriter.write(width: 6, height: 5, channels: 3, pixels: px, to: url)
+        }
+        try FileManager.default.createDirectory(at: root.appendingPathComponent("empty"), withIntermediateDirectories: true)
+        try "not an image".write(to: root.appendingPathComponent("red/notes.txt"), atomically: true, encoding: .utf8)
+        return root
+    }
+
+    func testBuildIndexesEveryImageWithSortedClassesAndPaths() throws {
+        let dir = try temporaryDirectory(self)
+        let root = try makeFolder(dir)
+        var req = BuildRequest(dataset: root, out: dir.appendingPathComponent("idx"))
+        req.pixelSize = 8
+        let s = try FolderBuilder.run(req)
+        XCTAssertEqual(s.rows, 5)
+        XCTAssertEqual(s.classes, ["blue", "red"])          // "empty" has no images: not a class
+        XCTAssertEqual(s.classCounts, [2, 3])
+        XCTAssertTrue(s.skipped.isEmpty)
+        XCTAssertEqual(s.ignoredFiles, 1)                    // notes.txt
+        let idx = try Index.open(req.out)
+        XCTAssertEqual(try idx.catalog.allImages().map(\.path), ["blue/a.png", "blue/b.png", "red/a.png", "red/c.PNG", "red/deep/b.png"])
+        XCTAssertEqual(try idx.vectors(space: "pixel").dim, 3 * 8 * 8)
+        XCTAssertNoThrow(try idx.verify())
+        // Nearest neighbour of a red image in pixel space is red.
+        var o = SearchOptions(); o.space = "pixel"; o.k = 2
+        XCTAssertEqual(try idx.search(.path("red/a.png"), options: o).map(\.class), ["red", "red"])
+        o.farthest = true
+        XCTAssertEqual(try idx.search(.path("red/a.png"), options: o).first?.class, "blue")
+    }
+
+    func testUndecodableImagesAreSkippedOrFailWithStrict() throws {
+        let dir = try temporaryDirectory(self)
+        let root = try makeFolder(dir)
+        try Data("garbage, not a jpeg".utf8).write(to: root.appendingPathComponent("blue/broken.jpg"))
+        let good = try Data(contentsOf: root.appendingPathComponent("red/a.png"))
+        try good.prefix(good.count / 2).write(to: root.appendingPathComponent("red/truncated.png"))
+        var req = BuildRequest(dataset: root, out: dir.appendingPathComponent("idx"))
+        req.pixelSize = 8
+        let s = try FolderBuilder.run(req)
+        XCTAssertEqual(s.rows, 5)
+        XCTAssertEqual(Set(s.skipped.map(\.path)), ["blue/broken.jpg", "red/truncated.png"])
+        XCTAssertTrue(s.skipped.allSatisfy { !$0.reason.isEmpty })
+
+        req.out = dir.appendingPathComponent("strict")
+        req.strict = true
+        XCTAssertThrowsKind(.dataset, try FolderBuilder.run(req))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: req.out.path), "strict failure must not leave an index")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }, [])
+    }
+
+    func testEmptyOrMissingFolderIsAClearError() throws {
+        let dir = try temporaryDirectory(self)
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent("none/cls"), withIntermediateDirectories: true)
+        XCTAssertThrowsKind(.dataset, try FolderBuilder.run(BuildRequest(dataset: dir.appendingPathComponent("none"), out: dir.appendingPathComponent("i"))))
+        XCTAssertThrowsKind(.notFound, try FolderBuilder.run(BuildRequest(dataset: dir.appendingPathComponent("missing"), out: dir.appendingPathComponent("i"))))
+    }
+
+    func testExistingIndexIsKeptWithoutForce() throws {
+        let dir = try temporaryDirectory(self)
+        let root = try makeFolder(dir)
+        var req = BuildRequest(dataset: root, out: dir.appendingPathComponent("idx"))
+        req.pixelSize = 4
+        _ = try FolderBuilder.run(req)
+        XCTAssertThrowsKind(.alreadyExists, try FolderBuilder.run(req))
+        req.force = true
+        req.pixelSize = 6
+        _ = try FolderBuilder.run(req)
+        XCTAssertEqual(try Index.open(req.out).vectors(space: "pixel").dim, 3 * 36)
+    }
+}
+
+final class PixelSpaceTests: XCTestCase {
+    /// Pins the definition: x/255, no centering, (y, x, RGB) order, then L2 normalization.
+    func testDefinitionIsPinned() throws {
+        let img = RGBImage(width: 2, height: 2, pixels: [255, 0, 0, 0, 255, 0, 0, 0, 255, 51, 102, 153])
+        let raw = PixelSpace.vector(of: img, size: 2) // same size: the resize is the identity
+        let expected: [Float] = [1, 0, 0, 0, 1, 0, 0, 0, 1, 0.2, 0.4, 0.6]
+        for (o, e) in zip(raw, expected) { XCTAssertEqual(o, e, accuracy: 1e-6) }
+        var v = raw
+        let n = try Normalize.toUnit(&v, what: "test")
+        XCTAssertEqual(n, (3 + 0.04 + 0.16 + 0.36).squareRoot(), accuracy: 1e-6)
+        XCTAssertEqual(v[0], Float(1 / n), accuracy: 1e-6)
+    }
+
+    func testDownscaleAveragesAColourBlock() {
+        // A 4x4 image of one grey level resizes to the same level everywhere.
+        let img = RGBImage(width: 4, height: 4, pixels: [UInt8](repeating: 128, count: 48))
+        let v = PixelSpace.vector(of: img, size: 2)
+        XCTAssertEqual(v.count, 12)
+        for x in v { XCTAssertEqual(x, 128 / 255, accuracy: 1e-5) }
+    }
+}
+
+final class FashionMNISTTests: XCTestCase {
+    func testExportWritesRealPNGsMatchingTheIDXFiles() throws {
+        let src = FashionMNIST.defaultDirectory
+        guard FileManager.default.fileExists(atPath: src.appendingPathComponent("t10k-images-idx3-ubyte.gz").path) else {
+            throw XCTSkip("dataset-fashion-mnist is not installed (Scripts/setup.sh installs it)")
+        }
+        let dir = try temporaryDirectory(self)
+        let out = dir.appendingPathComponent("fm")
+        let s = try FashionMNIST.export(split: .test, limit: 40, to: out)
+        XCTAssertEqual(s.written, 40)
+        XCTAssertEqual(s.perClass.reduce(0, +), 40)
+        let images = try IDXArray.read(src.appendingPathComponent("t10k-images-idx3-ubyte.gz"))
+        let labels = try IDXArray.read(src.appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
+        XCTAssertEqual(images.shape, [10000, 28, 28])
+        XCTAssertEqual(labels.shape, [10000])
+        for i in [0, 7, 39] {
+            let cls = FashionMNIST.classNames[Int(labels.bytes[i])]
+            let img = try ImageDecoder.decode(contentsOf: out.appendingPathComponent(cls).appendingPathComponent(String(format: "test-%05d.png", i)))
+            XCTAssertEqual(img.width, 28); XCTAssertEqual(img.height, 28)
+            let gray = Array(images.bytes[(i * 784)..<((i + 1) * 784)])
+            XCTAssertEqual(img.pixels, gray.flatMap { [$0, $0, $0] }, "image \(i)")
+        }
+        XCTAssertThrowsKind(.alreadyExists, try FashionMNIST.export(split: .test, limit: 5, to: out))
+        XCTAssertThrowsKind(.notFound, try IDXArray.read(dir.appendingPathComponent("missing.gz")))
+    }
+}
