@@ -10,12 +10,23 @@
 typedef struct {
     struct jpeg_error_mgr base;
     jmp_buf jump;
-    int status;
+    /* volatile: written after setjmp (by the handlers below) and read after longjmp returns to it. */
+    volatile int status;
 } es_error_mgr;
 
 static void es_error_exit(j_common_ptr cinfo) {
     es_error_mgr *err = (es_error_mgr *)cinfo->err;
-    if (err->status == ES_JPEG_OK) err->status = ES_JPEG_CORRUPT;
+    if (err->status == ES_JPEG_OK) {
+        switch (err->base.msg_code) {
+        case JERR_BAD_PRECISION:     /* 12-bit or 16-bit samples */
+        case JERR_ARITH_NOTIMPL:
+        case JERR_NOT_COMPILED:
+            err->status = ES_JPEG_UNSUPPORTED_FEATURE;
+            break;
+        default:
+            err->status = ES_JPEG_CORRUPT;
+        }
+    }
     longjmp(err->jump, 1);
 }
 
@@ -48,8 +59,14 @@ void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
 
     if (setjmp(err.jump)) {
         result->status = err.status;
-        result->jpeg_msg_code = err.base.msg_code;
-        err.base.format_message((j_common_ptr)&cinfo, result->message);
+        if (err.status == ES_JPEG_OUT_OF_MEMORY) {
+            /* raised by this shim, not libjpeg: msg_code would be stale */
+            snprintf(result->message, sizeof(result->message), "cannot allocate %dx%d RGB pixels",
+                     result->width, result->height);
+        } else {
+            result->jpeg_msg_code = err.base.msg_code;
+            err.base.format_message((j_common_ptr)&cinfo, result->message);
+        }
         free(buffer);
         jpeg_destroy_decompress(&cinfo);
         return;
@@ -61,6 +78,7 @@ void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
     result->width = (int)cinfo.image_width;
     result->height = (int)cinfo.image_height;
     result->components = cinfo.num_components;
+    result->color_space = (int)cinfo.jpeg_color_space;
 
     switch (cinfo.jpeg_color_space) {
     case JCS_GRAYSCALE:

@@ -11,6 +11,7 @@ typedef enum {
     ES_JPEG_UNSUPPORTED_COLOR = 3,  ///< CMYK / YCCK / unknown colour space
     ES_JPEG_TOO_LARGE = 4,          ///< width * height above the caller's limit
     ES_JPEG_OUT_OF_MEMORY = 5,
+    ES_JPEG_UNSUPPORTED_FEATURE = 6, ///< a valid JPEG this libjpeg cannot decode (12-bit samples, arithmetic coding not built in)
 } es_jpeg_status;
 
 typedef struct {
@@ -18,6 +19,7 @@ typedef struct {
     int width;
     int height;
     int components;      ///< components in the file (1 gray, 3 YCbCr/RGB, 4 CMYK/YCCK)
+    int color_space;     ///< the file's colour space as libjpeg's J_COLOR_SPACE (JCS_CMYK, JCS_YCCK, ...), 0 if unknown
     int jpeg_msg_code;   ///< libjpeg's message code for the failure, 0 if none
     char message[200];   ///< libjpeg's human-readable text, for display only
 } es_jpeg_result;

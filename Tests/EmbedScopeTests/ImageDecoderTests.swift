@@ -1,0 +1,192 @@
+import EmbedScope
+import Foundation
+import XCTest
+
+final class ImageDecoderTests: XCTestCase {
+    /// Every fixture variant decodes to the pixels the fixture script computed.
+    /// Tolerance: 0 for 8-bit PNGs and for JPEGs; 1 LSB against Pillow for 16-bit PNGs (Pillow keeps
+    /// the high byte, libpng rounds), and 0 against round(v / 257).
+    func testEveryVariantDecodesToExpectedPixels() throws {
+        let expected = try ImageFixtures.expected()
+        XCTAssertGreaterThanOrEqual(expected.count, 18)
+        for (name, want) in expected.sorted(by: { $0.key < $1.key }) {
+            let image = try ImageDecoder.decode(contentsOf: ImageFixtures.url(name))
+            XCTAssertEqual(image.width, want.width, name)
+            XCTAssertEqual(image.height, want.height, name)
+            XCTAssertEqual(image.pixels.count, want.width * want.height * 3, name)
+            guard image.pixels.count == want.rgb.count else { continue }
+            let tolerance = want.bits == 16 ? 1 : 0
+            assertPixels(image.pixels, want.rgb, tolerance: tolerance, name, "Pillow convention")
+            if let rounded = want.rgb_rounded {
+                assertPixels(image.pixels, rounded, tolerance: 0, name, "round(v / 257)")
+            }
+        }
+    }
+
+    private func assertPixels(_ observed: [UInt8], _ expected: [Int], tolerance: Int,
+                              _ name: String, _ what: String, line: UInt = #line) {
+        var worst = 0, worstIndex = 0
+        for i in expected.indices where abs(Int(observed[i]) - expected[i]) > worst {
+            worst = abs(Int(observed[i]) - expected[i])
+            worstIndex = i
+        }
+        XCTAssertLessThanOrEqual(worst, tolerance, """
+            \(name) (\(what)): byte \(worstIndex) (pixel \(worstIndex / 3), channel \(worstIndex % 3)): \
+            expected \(expected[worstIndex]), observed \(observed[worstIndex]), tolerance \(tolerance)
+            """, line: line)
+    }
+
+    func testFormatIsSniffedFromContentNotName() throws {
+        let png = try ImageFixtures.data("rgb8.png")
+        let jpeg = try ImageFixtures.data("rgb.jpg")
+        let asPNG = try ImageDecoder.decode(data: png, path: "rgb8.png")
+        XCTAssertEqual(try ImageDecoder.decode(data: png, path: "misnamed.jpg"), asPNG)
+        let asJPEG = try ImageDecoder.decode(data: jpeg, path: "rgb.jpg")
+        XCTAssertEqual(try ImageDecoder.decode(data: jpeg, path: "misnamed.png"), asJPEG)
+        XCTAssertEqual(try ImageDecoder.decode(data: jpeg, path: "no-extension"), asJPEG)
+    }
+
+    func testGammaChunkIsIgnoredLikePillow() throws {
+        let plain = try ImageDecoder.decode(contentsOf: ImageFixtures.url("rgba8.png"))
+        let linear = try ImageDecoder.decode(contentsOf: ImageFixtures.url("rgba8_gamma_linear.png"))
+        XCTAssertEqual(plain, linear)
+    }
+
+    func testBytesAfterIENDAreIgnored() throws {
+        let png = try ImageFixtures.data("rgb8.png")
+        let image = try ImageDecoder.decode(data: png, path: "rgb8.png")
+        XCTAssertEqual(try ImageDecoder.decode(data: png + Data(repeating: 0x42, count: 100), path: "trailing.png"), image)
+    }
+
+    // MARK: - Typed errors
+
+    func testTruncatedFilesAreTruncated() throws {
+        assertKind(.truncated, "truncated.png")
+        assertKind(.truncated, "truncated.jpg")
+    }
+
+    func testCorruptFilesAreCorrupt() throws {
+        assertKind(.corrupt, "garbage.jpg")   // random bytes named .jpg
+        assertKind(.corrupt, "bad_crc.png")   // IDAT CRC wrong
+        assertKind(.corrupt, "bad_zlib.png")  // CRCs right, deflate stream damaged
+        assertKind(.corrupt, "bad_sof.jpg")   // SOF length disagrees with its component count
+    }
+
+    func testCMYKJPEGIsUnsupported() throws {
+        let error = assertKind(.unsupported, "cmyk.jpg")
+        XCTAssertTrue(error?.reason.contains("CMYK") ?? false, error?.reason ?? "")
+    }
+
+    func testTwelveBitJPEGIsUnsupported() throws {
+        var bytes = [UInt8](try ImageFixtures.data("rgb.jpg"))
+        // Patch the SOF0 precision byte (marker, 2-byte length, precision) from 8 to 12.
+        let sof = try XCTUnwrap((2..<bytes.count - 1).first { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xC0 })
+        XCTAssertEqual(bytes[sof + 4], 8)
+        bytes[sof + 4] = 12
+        XCTAssertThrowsError(try ImageDecoder.decode(data: Data(bytes), path: "twelve.jpg")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .unsupported, "\(error)")
+        }
+    }
+
+    func testTextFileIsNotAnImage() throws {
+        assertKind(.notAnImage, "notes.txt")
+    }
+
+    func testOtherFormatsAreUnsupported() {
+        let gif = Data("GIF89a".utf8) + Data(repeating: 0, count: 20)
+        XCTAssertThrowsError(try ImageDecoder.decode(data: gif, path: "a.gif")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .unsupported)
+            XCTAssertTrue("\(error)".contains("GIF"), "\(error)")
+        }
+    }
+
+    func testEmptyFiles() {
+        XCTAssertThrowsError(try ImageDecoder.decode(data: Data(), path: "a.png")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .truncated)
+        }
+        XCTAssertThrowsError(try ImageDecoder.decode(data: Data(), path: "a.txt")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .notAnImage)
+        }
+    }
+
+    func testMissingFileAndDirectoryAreUnreadable() throws {
+        let missing = try ImageFixtures.url("does-not-exist.png")
+        XCTAssertThrowsError(try ImageDecoder.decode(contentsOf: missing)) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .unreadable)
+            XCTAssertTrue("\(error)".hasPrefix(missing.path + ": "), "\(error)")
+        }
+        XCTAssertThrowsError(try ImageDecoder.decode(contentsOf: ImageFixtures.directory())) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .unreadable)
+        }
+    }
+
+    func testImageAboveMaxPixelsIsRefusedBeforeDecoding() {
+        // A header-only PNG claiming 20000 x 20000 (4e8 pixels > maxPixels).
+        let ihdr: [UInt8] = [0, 0, 0x4E, 0x20, 0, 0, 0x4E, 0x20, 8, 2, 0, 0, 0]
+        let bytes = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + pngChunk("IHDR", ihdr)
+            + pngChunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]) + pngChunk("IEND", [])
+        XCTAssertThrowsError(try ImageDecoder.decode(data: Data(bytes), path: "huge.png")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .tooLarge, "\(error)")
+        }
+    }
+
+    func testDescriptionSaysPathReasonAndAdvice() {
+        let error = ImageError(kind: .truncated, path: "/data/cat.png", reason: "truncated PNG: the data ends at byte 10")
+        XCTAssertTrue(error.description.hasPrefix("/data/cat.png: truncated PNG: the data ends at byte 10"))
+        XCTAssertTrue(error.description.contains("copy it again"), error.description)
+    }
+
+    // MARK: - Robustness: damaged files throw typed errors, never crash
+
+    func testEveryPrefixOfAPNGOrJPEGIsTruncatedOrCorrupt() throws {
+        for name in ["rgb8.png", "rgba16.png", "rgb8_interlaced.png", "rgb.jpg", "rgb_progressive_17x11.jpg"] {
+            let bytes = try ImageFixtures.data(name)
+            for cut in 0..<bytes.count {
+                do {
+                    _ = try ImageDecoder.decode(data: bytes.prefix(cut), path: name)
+                    XCTFail("\(name) cut to \(cut) of \(bytes.count) bytes decoded without error")
+                } catch let error as ImageError {
+                    XCTAssertTrue([.truncated, .corrupt].contains(error.kind), "\(name) cut at \(cut): \(error)")
+                }
+            }
+        }
+    }
+
+    func testRandomByteDamageNeverCrashes() throws {
+        let seed: UInt64 = 0xE5_1A_6E
+        var rng = SplitMix64(seed: seed)
+        for name in ["rgb8.png", "palette8_trns.png", "gray16.png", "rgb.jpg", "gray.jpg"] {
+            let original = [UInt8](try ImageFixtures.data(name))
+            for trial in 0..<200 {
+                var bytes = original
+                for _ in 0..<Int.random(in: 1...4, using: &rng) {
+                    bytes[Int.random(in: 8..<bytes.count, using: &rng)] = UInt8.random(in: 0...255, using: &rng)
+                }
+                do {
+                    let image = try ImageDecoder.decode(data: Data(bytes), path: name)
+                    XCTAssertEqual(image.pixels.count, image.width * image.height * 3,
+                                   "\(name) trial \(trial) seed \(seed)")
+                } catch let error as ImageError {
+                    XCTAssertFalse([.unreadable, .tooLarge].contains(error.kind),
+                                   "\(name) trial \(trial) seed \(seed): \(error)")
+                }
+            }
+        }
+    }
+
+    @discardableResult
+    private func assertKind(_ kind: ImageError.Kind, _ name: String, line: UInt = #line) -> ImageError? {
+        var caught: ImageError?
+        do {
+            let image = try ImageDecoder.decode(contentsOf: ImageFixtures.url(name))
+            XCTFail("\(name) decoded (\(image.width)x\(image.height)), expected \(kind)", line: line)
+        } catch let error as ImageError {
+            caught = error
+            XCTAssertEqual(error.kind, kind, "\(name): \(error)", line: line)
+            XCTAssertTrue(error.description.contains(name), error.description, line: line)
+        } catch {
+            XCTFail("\(name): untyped error \(error)", line: line)
+        }
+        return caught
+    }
+}
