@@ -3,8 +3,8 @@
 
     python3 Scripts/bench_images.py        # needs numpy + Pillow (Scripts/setup.sh --bench)
 
-Writes a ~1 MB JPEG to bench-data/ (git-ignored), times Pillow, then runs the gated XCTest
-ImageBenchmarks with EMBEDSCOPE_BENCH=1 and prints its figures.
+Writes a ~1 MB JPEG to bench-data/ (git-ignored), times Pillow, then runs
+`embedscope bench images` on the same JPEG and prints its figures.
 """
 import io
 import os
@@ -53,13 +53,11 @@ def main():
     print(f"  PNG 2000x1500 ({len(png_bytes) / 1e6:.2f} MB, Pillow-encoded): decode {ms:.1f} ms")
 
     print("EmbedScope (release):")
-    env = dict(os.environ, EMBEDSCOPE_BENCH="1", EMBEDSCOPE_BENCH_JPEG=jpeg_path)
-    out = subprocess.run(
-        ["swift", "test", "-c", "release", "-Xswiftc", "-enable-testing", "--scratch-path", ".build-images",
-         "--filter", "ImageBenchmarks"],
-        cwd=ROOT, env=env, capture_output=True, text=True)
-    lines = [l for l in (out.stdout + out.stderr).splitlines() if l.startswith("bench:") or "error" in l]
-    print("\n".join("  " + l for l in lines) or out.stdout[-2000:] + out.stderr[-2000:])
+    binary = os.path.join(ROOT, ".build/release/embedscope")
+    if not os.path.exists(binary):
+        subprocess.run(["swift", "build", "-c", "release", "--product", "embedscope"], cwd=ROOT, check=True)
+    out = subprocess.run([binary, "bench", "images", "--jpeg", jpeg_path], check=True, capture_output=True, text=True)
+    print("\n".join("  " + l for l in out.stdout.splitlines()))
 
 
 if __name__ == "__main__":

@@ -7,9 +7,11 @@ import XCTest
 final class CLITests: XCTestCase {
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
+    /// The tool is built beside the test bundle (`.build/<triple>/<config>/`).
     var binary: URL {
-        // Tests run from .build/<config>/EmbedScopePackageTests.xctest; the tool is beside it.
-        Bundle(for: CLITests.self).bundleURL.deletingLastPathComponent().appendingPathComponent("embedscope")
+        let bundle = Bundle(for: CLITests.self).bundleURL
+        let candidates = [bundle.appendingPathComponent("embedscope"), bundle.deletingLastPathComponent().appendingPathComponent("embedscope")]
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
     func run(_ args: [String]) throws -> Run {
