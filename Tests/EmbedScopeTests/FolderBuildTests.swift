@@ -2,25 +2,25 @@ import Foundation
 import XCTest
 @testable import EmbedScope
 
-final class FolderBuildTests: XCTestCase {
-    /// Writes root/<class>/... PNGs of solid colours; returns the root.
-    func makeFolder(_ dir: URL) throws -> URL {
-        let root = dir.appendingPathComponent("data")
-        let colours: [(String, String, [UInt8])] = [
-            ("red", "a.png", [250, 10, 10]), ("red", "deep/b.png", [200, 30, 20]), ("red", "c.PNG", [255, 0, 40]),
-            ("blue", "a.png", [10, 10, 250]), ("blue", "b.png", [30, 20, 200]),
-        ]
-        for (c, name, rgb) in colours {
-            let url = root.appendingPathComponent(c).appendingPathComponent(name)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            let px = (0..<(6 * 5)).flatMap { i in rgb.map { UInt8(clamping: Int($0) + (i % 3)) } }
-            try PNGWriter.write(width: 6, height: 5, channels: 3, pixels: px, to: url)
-        }
-        try FileManager.default.createDirectory(at: root.appendingPathComponent("empty"), withIntermediateDirectories: true)
-        try "not an image".write(to: root.appendingPathComponent("red/notes.txt"), atomically: true, encoding: .utf8)
-        return root
+/// Writes root/<class>/... PNGs of solid colours; returns the root.
+func makeFolder(_ dir: URL) throws -> URL {
+    let root = dir.appendingPathComponent("data")
+    let colours: [(String, String, [UInt8])] = [
+        ("red", "a.png", [250, 10, 10]), ("red", "deep/b.png", [200, 30, 20]), ("red", "c.PNG", [255, 0, 40]),
+        ("blue", "a.png", [10, 10, 250]), ("blue", "b.png", [30, 20, 200]),
+    ]
+    for (c, name, rgb) in colours {
+        let url = root.appendingPathComponent(c).appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let px = (0..<(6 * 5)).flatMap { i in rgb.map { UInt8(clamping: Int($0) + (i % 3)) } }
+        try PNGWriter.write(width: 6, height: 5, channels: 3, pixels: px, to: url)
     }
+    try FileManager.default.createDirectory(at: root.appendingPathComponent("empty"), withIntermediateDirectories: true)
+    try "not an image".write(to: root.appendingPathComponent("red/notes.txt"), atomically: true, encoding: .utf8)
+    return root
+}
 
+final class FolderBuildTests: XCTestCase {
     func testBuildIndexesEveryImageWithSortedClassesAndPaths() throws {
         let dir = try temporaryDirectory(self)
         let root = try makeFolder(dir)
@@ -130,5 +130,34 @@ final class FashionMNISTTests: XCTestCase {
         }
         XCTAssertThrowsKind(.alreadyExists, try FashionMNIST.export(split: .test, limit: 5, to: out))
         XCTAssertThrowsKind(.notFound, try IDXArray.read(dir.appendingPathComponent("missing.gz")))
+    }
+}
+
+final class ImportPixelSpaceTests: XCTestCase {
+    /// Import computes the pixel space from the manifest's images, identical to `build`'s.
+    func testImportComputesTheSamePixelSpaceAsBuild() throws {
+        let dir = try temporaryDirectory(self)
+        let root = try makeFolder(dir)
+        var breq = BuildRequest(dataset: root, out: dir.appendingPathComponent("built"))
+        breq.pixelSize = 8
+        _ = try FolderBuilder.run(breq)
+        let built = try Index.open(breq.out)
+        let images = try built.catalog.allImages()
+        let names = try built.classNames()
+        // Manifest beside the data root, with paths relative to it.
+        var csv = "path,class\n"
+        for im in images { csv += "data/\(im.path),\(names[im.classId]!)\n" }
+        let manifest = dir.appendingPathComponent("rows.csv")
+        try csv.write(to: manifest, atomically: true, encoding: .utf8)
+        let x = dir.appendingPathComponent("X.npy")
+        try NPYArray.write(shape: [images.count, 4], values: randomMatrix(rows: images.count, dim: 4, seed: 1), to: x)
+        var r = ImportRequest(vectors: x, manifest: manifest, out: dir.appendingPathComponent("imported"))
+        r.pixelSize = 8
+        let s = try Importer.run(r)
+        XCTAssertEqual(s.pixelSpace?.written, true)
+        let imported = try Index.open(r.out)
+        XCTAssertEqual(imported.spaces.map(\.name), ["embedding", "pixel"])
+        let a = try built.vectors(space: "pixel"), b = try imported.vectors(space: "pixel")
+        for i in 0..<images.count { XCTAssertEqual(Array(a.row(i)), Array(b.row(i)), "row \(i)") }
     }
 }

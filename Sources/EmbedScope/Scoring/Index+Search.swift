@@ -11,7 +11,8 @@ public enum QuerySource: Sendable {
 }
 
 public struct SearchOptions: Sendable {
-    public var space = "embedding"
+    /// nil: `embedding` if the index has it, else its only (or first) space.
+    public var space: String? = nil
     public var k = 10
     public var farthest = false
     public var includeSelf = false
@@ -31,6 +32,13 @@ public struct ResultRow: Codable, Sendable, Equatable {
 }
 
 extension Index {
+    /// The space used when none is named: `embedding` if present, else the first by name.
+    public func defaultSpace() throws -> String {
+        if spaces.contains(where: { $0.name == "embedding" }) { return "embedding" }
+        guard let first = spaces.first else { throw EmbedScopeError(.catalog, "this index has no spaces", path: url.path) }
+        return first.name
+    }
+
     /// Resolves a row or path query to its row number.
     public func row(for source: QuerySource) throws -> Int? {
         switch source {
@@ -78,8 +86,9 @@ extension Index {
     /// Nearest (highest cosine) or farthest (lowest cosine) images to a query.
     public func search(_ source: QuerySource, options o: SearchOptions) throws -> [ResultRow] {
         guard o.k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(o.k)") }
-        let v = try vectors(space: o.space)
-        let q = try queryVector(source, space: o.space)
+        let space = try o.space ?? defaultSpace()
+        let v = try vectors(space: space)
+        let q = try queryVector(source, space: space)
         var filter = try classFilter(o.className)
         if !o.includeSelf, let r = try row(for: source) { filter.excluded.insert(r) }
         let hits = Scorer.search(RowMatrix(v), query: q, k: o.k, farthest: o.farthest, filter: filter, kernel: o.kernel)

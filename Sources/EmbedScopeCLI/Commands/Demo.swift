@@ -8,7 +8,7 @@ extension Root {
             abstract: "The main job on the embedded default: Fashion-MNIST → PNG folder → index → queries.",
             discussion: "Uses the Debian package dataset-fashion-mnist (installed by Scripts/setup.sh); nothing is downloaded.")
 
-        @Option(help: "Images from the Fashion-MNIST test split to use.") var limit = 2000
+        @Option(help: "Images from the Fashion-MNIST test split to use (all 10,000 by default).") var limit = 10000
         @Option(help: "Where the image folder and the index are written.") var workdir = "Indexes"
         @Option(help: "Row of the sample query.") var row = 0
 

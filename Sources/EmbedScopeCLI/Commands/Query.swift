@@ -14,7 +14,7 @@ extension Root {
         @Option(help: "Query by a vector: a .npy of shape [d] or [1, d].") var vector: String?
         @Option(name: .shortAndLong, help: "Number of results (all rows if larger than the index).") var k = 10
         @Flag(help: "Lowest cosine first instead of highest.") var farthest = false
-        @Option(help: "Space to search (embedding, pixel, …).") var space = "embedding"
+        @Option(help: "Space to search (default: embedding if the index has it, else its first space).") var space: String?
         @Option(name: .customLong("class"), help: "Only return images of this class.") var className: String?
         @Flag(help: "Keep the query image in its own result list.") var includeSelf = false
         @Option(help: "Scoring kernel: simd (ours) or blas (OpenBLAS sgemv, the reference).") var kernel: String = "simd"
