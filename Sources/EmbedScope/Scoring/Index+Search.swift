@@ -48,7 +48,13 @@ extension Index {
             }
             return r
         case .path(let p):
-            guard let rec = try catalog.image(path: p) else {
+            var rec = try catalog.image(path: p)
+            // Also accept a file-system path into the data set the index was built from.
+            if rec == nil, let root = try catalog.meta()["datasetRoot"] {
+                let abs = URL(fileURLWithPath: p).standardizedFileURL.path
+                if abs.hasPrefix(root + "/") { rec = try catalog.image(path: String(abs.dropFirst(root.count + 1))) }
+            }
+            guard let rec else {
                 throw EmbedScopeError(.notFound, "no image with path '\(p)' in this index", path: url.path,
                                       hint: "paths are relative to the data set root, as `embedscope query --json` prints them")
             }
