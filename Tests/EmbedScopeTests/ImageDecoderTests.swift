@@ -154,7 +154,7 @@ final class ImageDecoderTests: XCTestCase {
 
     func testRandomByteDamageNeverCrashes() throws {
         let seed: UInt64 = 0xE5_1A_6E
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         for name in ["rgb8.png", "palette8_trns.png", "gray16.png", "rgb.jpg", "gray.jpg"] {
             let original = [UInt8](try ImageFixtures.data(name))
             for trial in 0..<200 {

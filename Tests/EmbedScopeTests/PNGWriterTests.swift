@@ -17,7 +17,7 @@ final class PNGWriterTests: XCTestCase {
 
     func testRGBRoundTripIsExact() throws {
         let seed: UInt64 = 11
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         for (w, h) in [(1, 1), (7, 5), (64, 3), (200, 150)] {
             let pixels = (0..<(w * h * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             let data = try PNGWriter.encode(width: w, height: h, channels: 3, pixels: pixels)

@@ -29,7 +29,7 @@ final class ResizeTests: XCTestCase {
     }
 
     func testIdentityResizeReturnsInputExactly() {
-        var rng = SplitMix64(seed: 7)
+        var rng = SeededGenerator(seed: 7)
         let pixels = (0..<(13 * 7 * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let image = RGBImage(width: 13, height: 7, pixels: pixels)
         XCTAssertEqual(ImageResize.resize(image, width: 13, height: 7), pixels.map(Float.init))
@@ -50,7 +50,7 @@ final class ResizeTests: XCTestCase {
     /// separable filter. Seeded; the seed is printed on failure.
     func testFloatAccumulationAtLargeReductionFactor() {
         let seed: UInt64 = 2024
-        var rng = SplitMix64(seed: seed)
+        var rng = SeededGenerator(seed: seed)
         let (w, h, ow, oh) = (400, 300, 34, 26)
         let pixels = (0..<(w * h * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
         let out = ImageResize.resize(RGBImage(width: w, height: h, pixels: pixels), width: ow, height: oh)

@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 @testable import EmbedScope
 
-/// SplitMix64: a seeded generator, so every test's data is the same on every run.
+/// SeededGenerator: a seeded generator, so every test's data is the same on every run.
 struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
