@@ -2,11 +2,17 @@ import Dispatch
 import Foundation
 
 /// `embedscope build`: an image folder → an index. Each image is read and decoded once;
-/// every space is computed from that one decode. Images that cannot be decoded are
+/// every space (pixels, the model's embedding) is computed from that one decode, and the
+/// model's classifier head becomes a prototype set. Images that cannot be decoded are
 /// reported and skipped (or, with `strict`, fail the build before anything is written).
 public struct BuildRequest: Sendable {
     public var dataset: URL
     public var out: URL
+    /// A native model name (`ModelRegistry.names`) or nil for pixels only.
+    public var model: String? = nil
+    public var weights: URL? = nil
+    /// Images per forward pass.
+    public var batchSize = 32
     public var pixelSize: Int = PixelSpace.defaultSize
     public var strict = false
     public var force = false
@@ -22,6 +28,9 @@ public struct BuildSummary: Sendable {
     public var ignoredFiles: Int
     public var spaces: [(name: String, dim: Int)]
     public var seconds: Double
+    /// Seconds spent in the model's forward pass (0 without a model).
+    public var forwardSeconds: Double = 0
+    public var prototypeSet: (name: String, count: Int, namesFrom: String)? = nil
 }
 
 public enum FolderBuilder {
@@ -32,18 +41,24 @@ public enum FolderBuilder {
         }
         var folder = try DatasetFolder.scan(req.dataset)
         if let limit = req.limit { folder.entries = Array(folder.entries.prefix(limit)) }
+        let model = try req.model.map { try ModelRegistry.load($0, weights: req.weights, datasetClasses: folder.classes) }
         let builder = try IndexBuilder(destination: req.out, overwrite: req.force)
         let s = req.pixelSize
         let pixelDim = 3 * s * s
         let pixels = try builder.beginSpace(name: "pixel", model: "pixels", dim: pixelDim, preprocessing: PixelSpace.describe(size: s))
+        let embedding = try model.map {
+            try builder.beginSpace(name: "embedding", model: $0.extractor.name, dim: $0.extractor.featureDim,
+                                   preprocessing: $0.preprocessing.summary + "; penultimate features (global average pool)")
+        }
         var images: [ImageRecord] = []
         var skipped: [(String, String)] = []
         var counts = [Int](repeating: 0, count: folder.classes.count)
+        var forwardSeconds = 0.0
 
-        struct Decoded { var vector: [Float]; var width: Int; var height: Int; var bytes: Int; var hash: String }
+        struct Decoded { var vector: [Float]; var input: [Float]; var width: Int; var height: Int; var bytes: Int; var hash: String }
         let total = folder.entries.count
-        progress.begin("build", total: total)
-        let batch = 256
+        progress.begin(model.map { "build (\($0.extractor.name))" } ?? "build", total: total)
+        let batch = model == nil ? 256 : max(1, req.batchSize)
         var start = 0
         while start < total {
             let end = min(total, start + batch)
@@ -62,19 +77,16 @@ public enum FolderBuilder {
                         guard v.contains(where: { $0 != 0 }) else {
                             throw ImageError(kind: .unsupported, path: url.path, reason: "all-black image: its pixel vector has no direction")
                         }
-                        return Decoded(vector: v, width: img.width, height: img.height, bytes: data.count,
-                                       hash: hex(Checksum.crc32(data)))
+                        return Decoded(vector: v, input: model?.preprocessing.apply(img) ?? [], width: img.width, height: img.height,
+                                       bytes: data.count, hash: hex(Checksum.crc32(data)))
                     }
                 }
             }
+            var good: [(entry: DatasetFolder.Entry, decoded: Decoded)] = []
             for (j, r) in results.enumerated() {
                 let e = folder.entries[start + j]
                 switch r! {
-                case .success(let d):
-                    try pixels.append(d.vector, what: e.path)
-                    images.append(ImageRecord(row: images.count, path: e.path, classId: e.classId, width: d.width,
-                                              height: d.height, bytes: d.bytes, contentHash: d.hash))
-                    counts[e.classId] += 1
+                case .success(let d): good.append((e, d))
                 case .failure(let err):
                     if req.strict {
                         progress.end()
@@ -83,6 +95,22 @@ public enum FolderBuilder {
                     }
                     skipped.append((e.path, (err as? ImageError)?.reason ?? String(describing: err)))
                 }
+            }
+            var features: [Float] = []
+            if let model, !good.isEmpty {
+                let t = DispatchTime.now().uptimeNanoseconds
+                features = try model.extractor.forward(good.flatMap(\.decoded.input), count: good.count).features
+                forwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
+            }
+            for (i, g) in good.enumerated() {
+                try pixels.append(g.decoded.vector, what: g.entry.path)
+                if let embedding {
+                    let d = embedding.dim
+                    try features.withUnsafeBufferPointer { try embedding.append(UnsafeBufferPointer(rebasing: $0[(i * d)..<((i + 1) * d)]), what: "features of \(g.entry.path)") }
+                }
+                images.append(ImageRecord(row: images.count, path: g.entry.path, classId: g.entry.classId, width: g.decoded.width,
+                                          height: g.decoded.height, bytes: g.decoded.bytes, contentHash: g.decoded.hash))
+                counts[g.entry.classId] += 1
             }
             start = end
             progress.update(end)
@@ -93,12 +121,25 @@ public enum FolderBuilder {
         }
         // A class whose every image was skipped keeps its id (ids stay ImageFolder's) with zero rows.
         try pixels.finish()
-        try builder.setImages(classes: folder.classes, images: images, meta: [
-            "created": isoNow(), "source": "build", "datasetRoot": req.dataset.standardizedFileURL.path,
-        ])
+        var spaces = [("pixel", pixelDim)]
+        var meta = ["created": isoNow(), "source": "build", "datasetRoot": req.dataset.standardizedFileURL.path]
+        var protoSummary: (String, Int, String)?
+        if let model, let embedding {
+            try embedding.finish()
+            spaces.insert(("embedding", embedding.dim), at: 0)
+            let head = model.extractor.head
+            try builder.addPrototypeSet(name: model.prototypeSet, space: "embedding", dim: embedding.dim,
+                                        source: "\(model.extractor.name) classifier head (\(model.weights.lastPathComponent))",
+                                        names: model.headNames, weights: head.weights, bias: head.bias)
+            protoSummary = (model.prototypeSet, model.headNames.count, model.headNamesSource)
+            meta["model"] = model.extractor.name
+            meta["weights"] = model.weights.standardizedFileURL.path
+        }
+        try builder.setImages(classes: folder.classes, images: images, meta: meta)
         try builder.commit()
         let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
         return BuildSummary(rows: images.count, classes: folder.classes, classCounts: counts, skipped: skipped,
-                            ignoredFiles: folder.ignored, spaces: [("pixel", pixelDim)], seconds: secs)
+                            ignoredFiles: folder.ignored, spaces: spaces, seconds: secs, forwardSeconds: forwardSeconds,
+                            prototypeSet: protoSummary)
     }
 }
