@@ -5,6 +5,8 @@ import Foundation
 public struct ImportRequest: Sendable {
     public var vectors: URL
     public var manifest: URL
+    /// Folder the manifest's relative paths are relative to (default: the manifest's folder).
+    public var root: URL? = nil
     public var out: URL
     public var space: String = "embedding"
     public var model: String = "imported"
@@ -37,7 +39,8 @@ public struct ImportSummary: Sendable {
 public enum Importer {
     public static func run(_ req: ImportRequest, progress: ProgressSink = SilentProgress()) throws -> ImportSummary {
         try IndexBuilder.validateName(req.space, what: "space")
-        let manifest = try Manifest.read(contentsOf: req.manifest)
+        var manifest = try Manifest.read(contentsOf: req.manifest)
+        if let root = req.root { manifest.baseDirectory = root }
         let x = try NPYArray.read(contentsOf: req.vectors)
         guard x.shape.count == 2 else {
             throw EmbedScopeError(.npy, "vectors must be 2-D [N, d], got shape \(x.shape)", path: req.vectors.path)
@@ -121,7 +124,9 @@ public enum Importer {
 
         let builder = try IndexBuilder(destination: req.out, overwrite: req.force, basedOn: basedOn)
         if basedOn == nil {
-            try builder.setImages(classes: classes, images: images, meta: ["created": isoNow(), "source": "import"])
+            var meta = ["created": isoNow(), "source": "import"]
+            if let root = req.root { meta["datasetRoot"] = root.standardizedFileURL.path }
+            try builder.setImages(classes: classes, images: images, meta: meta)
         }
         let writer = try builder.beginSpace(name: req.space, model: req.model, dim: d,
                                             preprocessing: "imported from \(req.vectors.lastPathComponent), L2-normalized")

@@ -16,6 +16,7 @@ extension Root {
 
         @Option(help: "Vectors, .npy [N, d].") var vectors: String
         @Option(help: "Manifest CSV with header path,class.") var manifest: String
+        @Option(help: "Folder the manifest's relative paths start from (default: the manifest's folder).") var root: String?
         @Option(help: "Index directory to write (or add a space to).") var out: String
         @Option(help: "Space name.") var space = "embedding"
         @Option(help: "Model name recorded in the catalog.") var model = "imported"
@@ -35,7 +36,7 @@ extension Root {
         func run() throws {
             try EmbedScopeCLI.run {
                 var r = ImportRequest(vectors: resolveURL(vectors), manifest: resolveURL(manifest), out: resolveURL(out))
-                r.space = space; r.model = model; r.force = force
+                r.space = space; r.model = model; r.force = force; r.root = root.map(resolveURL)
                 r.head = head.map(resolveURL); r.bias = bias.map(resolveURL); r.headClasses = headClasses.map(resolveURL)
                 r.prototypeSet = prototypeSet; r.pixels = !noPixels; r.pixelSize = pixelSize
                 let s = try Importer.run(r, progress: TerminalProgress())
