@@ -1,0 +1,62 @@
+import ArgumentParser
+import EmbedScope
+import Foundation
+
+extension Root.Bench {
+    /// Forward-pass throughput; Scripts/bench_extract.py runs it beside PyTorch and ONNX Runtime.
+    struct Extract: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Time the native forward pass on preprocessed inputs (.npy [N, 3·224·224]).")
+
+        @Option(help: "Model.") var model = "efficientnet-lite0"
+        @Option(help: "Weights (default: the installed ImageNet weights).") var weights: String?
+        @Option(help: "Preprocessed inputs, .npy [N, 3*224*224] float32, CHW per row.") var inputs: String
+        @Option(parsing: .upToNextOption, help: "Batch sizes to time.") var batch: [Int] = [1, 8, 32]
+        @Option(help: "Timed passes over the inputs per batch size (median reported).") var runs = 3
+        @Option(help: "Write the features of all inputs to this .npy (for parity checks).") var saveFeatures: String?
+        @Flag var json = false
+
+        struct Row: Encodable { var batch: Int; var imagesPerSecond: Double; var msPerImage: Double }
+        struct Figures: Encodable { var model: String; var images: Int; var macsPerImage: Double?; var rows: [Row] }
+
+        func run() throws {
+            try EmbedScopeCLI.run {
+                let m = try ModelRegistry.load(model, weights: weights.map(resolveURL))
+                let x = try NPYArray.read(contentsOf: resolveURL(inputs))
+                let per = 3 * m.extractor.inputSize * m.extractor.inputSize
+                guard x.shape.count == 2, x.cols == per, x.rows >= 1 else {
+                    throw EmbedScopeError(.shapeMismatch, "inputs have shape \(x.shape); expected [N, \(per)]", path: inputs)
+                }
+                let n = x.rows
+                if let saveFeatures {
+                    let f = try m.extractor.forward(x.values, count: n).features
+                    try NPYArray.write(shape: [n, m.extractor.featureDim], values: f, to: resolveURL(saveFeatures))
+                }
+                _ = try m.extractor.forward(Array(x.values[0..<per]), count: 1) // warm-up
+                var rows: [Row] = []
+                for b in batch where b >= 1 {
+                    var times: [Double] = []
+                    for _ in 0..<max(1, runs) {
+                        let t0 = DispatchTime.now().uptimeNanoseconds
+                        var s = 0
+                        while s < n {
+                            let e = min(n, s + b)
+                            _ = try m.extractor.forward(Array(x.values[(s * per)..<(e * per)]), count: e - s)
+                            s = e
+                        }
+                        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9)
+                    }
+                    let med = times.sorted()[times.count / 2]
+                    rows.append(Row(batch: b, imagesPerSecond: Double(n) / med, msPerImage: med * 1000 / Double(n)))
+                }
+                let macs: Double? = model == "efficientnet-lite0" ? 385.2e6 : nil
+                let f = Figures(model: m.extractor.name, images: n, macsPerImage: macs, rows: rows)
+                if json { try printJSON(f) } else {
+                    for r in rows {
+                        let gf = macs.map { String(format: ", %.1f GFLOP/s", 2 * $0 * r.imagesPerSecond / 1e9) } ?? ""
+                        print(String(format: "%@ batch %2d: %.1f images/s (%.2f ms/image%@)", m.extractor.name, r.batch, r.imagesPerSecond, r.msPerImage, gf))
+                    }
+                }
+            }
+        }
+    }
+}
