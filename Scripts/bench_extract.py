@@ -30,11 +30,10 @@ MACS = 385.2e6
 def photos():
     import skimage.data as d
     out = []
-    for name in ["chelsea", "coffee", "astronaut", "rocket", "motorcycle_left", "camera", "cat", "hubble_deep_field"]:
-        try:
-            img = getattr(d, name)()
-        except Exception:
-            continue
+    for name in ["chelsea", "coffee", "astronaut", "rocket", "stereo_motorcycle", "camera", "hubble_deep_field"]:
+        img = getattr(d, name)()
+        if isinstance(img, tuple):
+            img = img[0]
         if img.ndim == 2:
             img = np.stack([img] * 3, -1)
         out.append(img[..., :3])
