@@ -62,30 +62,24 @@ public enum FolderBuilder {
         var start = 0
         while start < total {
             let end = min(total, start + batch)
-            var results = [Result<Decoded, Error>?](repeating: nil, count: end - start)
-            results.withUnsafeMutableBufferPointer { out in
-                let o = out
-                DispatchQueue.concurrentPerform(iterations: end - start) { j in
-                    let url = folder.root.appendingPathComponent(folder.entries[start + j].path)
-                    o[j] = Result {
-                        let data: Data
-                        do { data = try Data(contentsOf: url) } catch {
-                            throw ImageError(kind: .unreadable, path: url.path, reason: "cannot read file (\(error.localizedDescription))")
-                        }
-                        let img = try ImageDecoder.decode(data: data, path: url.path)
-                        let v = PixelSpace.vector(of: img, size: s)
-                        guard v.contains(where: { $0 != 0 }) else {
-                            throw ImageError(kind: .unsupported, path: url.path, reason: "all-black image: its pixel vector has no direction")
-                        }
-                        return Decoded(vector: v, input: model?.preprocessing.apply(img) ?? [], width: img.width, height: img.height,
-                                       bytes: data.count, hash: hex(Checksum.crc32(data)))
-                    }
+            let results = parallelResults(end - start) { j -> Decoded in
+                let url = folder.root.appendingPathComponent(folder.entries[start + j].path)
+                let data: Data
+                do { data = try Data(contentsOf: url) } catch {
+                    throw ImageError(kind: .unreadable, path: url.path, reason: "cannot read file (\(error.localizedDescription))")
                 }
+                let img = try ImageDecoder.decode(data: data, path: url.path)
+                let v = PixelSpace.vector(of: img, size: s)
+                guard v.contains(where: { $0 != 0 }) else {
+                    throw ImageError(kind: .unsupported, path: url.path, reason: "all-black image: its pixel vector has no direction")
+                }
+                return Decoded(vector: v, input: model?.preprocessing.apply(img) ?? [], width: img.width, height: img.height,
+                               bytes: data.count, hash: hex(Checksum.crc32(data)))
             }
             var good: [(entry: DatasetFolder.Entry, decoded: Decoded)] = []
             for (j, r) in results.enumerated() {
                 let e = folder.entries[start + j]
-                switch r! {
+                switch r {
                 case .success(let d): good.append((e, d))
                 case .failure(let err):
                     if req.strict {

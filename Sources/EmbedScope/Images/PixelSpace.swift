@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 /// The raw-pixel baseline space. Definition (pinned by `PixelSpaceTests`):
@@ -33,15 +32,11 @@ public enum PixelSpace {
         var start = 0
         while start < images.count {
             let end = min(images.count, start + batch)
-            var results = [Result<[Float], Error>?](repeating: nil, count: end - start)
-            results.withUnsafeMutableBufferPointer { out in
-                let o = out
-                DispatchQueue.concurrentPerform(iterations: end - start) { j in
-                    o[j] = Result { vector(of: try ImageDecoder.decode(contentsOf: images[start + j]), size: size) }
-                }
+            let results = parallelResults(end - start) { j in
+                vector(of: try ImageDecoder.decode(contentsOf: images[start + j]), size: size)
             }
             for (j, r) in results.enumerated() {
-                switch r! {
+                switch r {
                 case .success(let v): vectors[start + j] = v
                 case .failure(let e): failures.append((images[start + j].path, String(describing: e)))
                 }

@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 
 extension Index {
@@ -26,14 +25,10 @@ extension Index {
         var start = 0
         while start < images.count {
             let end = min(images.count, start + batchSize)
-            var inputs = [Result<[Float], Error>?](repeating: nil, count: end - start)
-            inputs.withUnsafeMutableBufferPointer { buf in
-                let b = buf
-                DispatchQueue.concurrentPerform(iterations: end - start) { j in
-                    b[j] = Result { model.preprocessing.apply(try ImageDecoder.decode(contentsOf: images[start + j])) }
-                }
+            let inputs = parallelResults(end - start) { j in
+                model.preprocessing.apply(try ImageDecoder.decode(contentsOf: images[start + j]))
             }
-            let batch = try inputs.map { try $0!.get() }
+            let batch = try inputs.map { try $0.get() }
             let f = try model.extractor.forward(batch.flatMap { $0 }, count: batch.count).features
             for i in 0..<batch.count { out.append(Array(f[(i * d)..<((i + 1) * d)])) }
             start = end
