@@ -161,6 +161,13 @@ final class TorchCheckpointTests: XCTestCase {
             i.stop()
             assertRefused(i, naming: shown)
         }
+        // Tensors of dtypes this reader does not convert are refused by name.
+        for (module, name) in [("torch._utils", "_rebuild_tensor_v3"), ("torch", "ComplexFloatStorage")] {
+            var p = PickleBytes()
+            p.global(module, name)
+            p.stop()
+            assertRefused(p, naming: "`\(module).\(name)`")
+        }
         // Re-typing a tensor as anything but Tensor/Parameter is refused too.
         var p = PickleBytes()
         p.global("torch._tensor", "_rebuild_from_type_v2")

@@ -85,7 +85,12 @@ struct TorchGlobal: Sendable, Equatable {
         let shown = String(qualified.prefix(200))
         if module == "torch", name.hasSuffix("Storage") {
             return unpickler.error("holds a tensor of storage type `\(shown)`, which this reader does not convert",
-                                   hint: "float32/16/64, bfloat16, integer and bool tensors are read; convert the others with tensor.float() before saving")
+                                   hint: "float32/16/64, bfloat16, int64/32/16/8, uint8 and bool tensors are read; convert the others with tensor.float() before saving")
+        }
+        if qualified == "torch._utils._rebuild_tensor_v3" {
+            // PyTorch's form for dtypes without a typed storage class (uint16/32/64, float8, …).
+            return unpickler.error("holds a tensor of a dtype saved through `\(shown)` (uint16/32/64, float8, …), which this reader does not convert",
+                                   hint: "float32/16/64, bfloat16, int64/32/16/8, uint8 and bool tensors are read; convert the others with tensor.float() before saving")
         }
         if module.hasPrefix("__torch__") {
             return unpickler.error("refers to `\(shown)`: this is a TorchScript archive (torch.jit.save), not a torch.save checkpoint",
@@ -94,6 +99,6 @@ struct TorchGlobal: Sendable, Equatable {
         return unpickler.error(
             "refers to `\(shown)`, which is not on the list of allowed globals. Loading a checkpoint never executes code, "
                 + "so objects that need `\(shown)` to be rebuilt cannot be read",
-            hint: "save the weights alone: torch.save(model.state_dict(), path) — tensors in plain dicts and lists load fine")
+            hint: "save the weights alone: torch.save(model.state_dict(), path)")
     }
 }
