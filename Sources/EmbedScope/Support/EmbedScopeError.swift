@@ -36,6 +36,9 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         case invalidArgument
         /// A data set (image folder, IDX file) is empty or malformed.
         case dataset
+        /// A PyTorch checkpoint is malformed, truncated, of an unsupported kind, or refers to code
+        /// the restricted unpickler does not run.
+        case checkpoint
     }
 
     public let kind: Kind
