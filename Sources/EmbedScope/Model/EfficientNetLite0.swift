@@ -1,0 +1,237 @@
+import Foundation
+
+/// EfficientNet-Lite0 (TensorFlow's EfficientNet-Lite as converted by `efficientnet-lite-pytorch`):
+/// stem 3×3/2 conv → 16 MBConv blocks → 1×1 conv to 1280 → global average pool (the
+/// embedding) → Linear 1280 → classes. Every conv is followed by BatchNorm (eps 1e-3, folded
+/// into the conv at load time) and ReLU6, except the project convs (no activation). Padding is
+/// TensorFlow "SAME" (asymmetric on stride 2). No squeeze-excite.
+///
+/// Layout: activations are NHWC (see DepthwiseConv for why). Work: the batch is split across
+/// `threads` workers, each with its own buffers and single-threaded OpenBLAS; a worker runs the
+/// high-resolution blocks one image at a time (their activations stay in cache) and the 14×14
+/// and 7×7 blocks on groups of `groupSize` images (wider GEMMs).
+public final class EfficientNetLite0: FeatureExtractor {
+    public let name = "efficientnet-lite0"
+    public let inputSize = 224
+    public let featureDim = 1280
+    public var classCount: Int { fc.outFeatures }
+    public var head: (weights: [Float], bias: [Float]) { (fc.weights, fc.bias) }
+
+    /// Worker threads (default: the active cores).
+    public let threads: Int
+
+    static let bnEps = 1e-3
+    /// Images per group in the low-resolution part of the network.
+    static let groupSize = 8
+    /// Blocks whose input is at least this many pixels high run one image at a time.
+    static let perImageMinSize = 28
+
+    /// (repeats, kernel, first stride, in, out, expand ratio) per stage: efficientnet_lite_builder's
+    /// 'r1_k3_s11_e1_i32_o16', 'r2_k3_s22_e6_i16_o24', ... (Lite0: no width/depth scaling).
+    static let stages: [(repeats: Int, kernel: Int, stride: Int, inC: Int, outC: Int, expand: Int)] = [
+        (1, 3, 1, 32, 16, 1), (2, 3, 2, 16, 24, 6), (2, 5, 2, 24, 40, 6), (3, 3, 2, 40, 80, 6),
+        (3, 5, 1, 80, 112, 6), (4, 5, 2, 112, 192, 6), (1, 3, 1, 192, 320, 6),
+    ]
+
+    let stem: Conv2D
+    let blocks: [MBConvBlock]
+    let headConv: Pointwise
+    let fc: Linear
+    private let pool = WorkspacePool(keep: 4)
+
+    public init(stateDict: StateDict, threads: Int? = nil) throws {
+        let r = StateDictReader(stateDict, model: "efficientnet-lite0")
+        let eps = Self.bnEps
+        var size = 224
+        stem = try Conv2D(r, conv: "_conv_stem", bn: "_bn0", in: 3, out: 32, kernel: 3, stride: 2,
+                          padding: .tfSame(height: size, width: size, kernel: 3, stride: 2), inputLayout: .planar,
+                          eps: eps, activation: .relu6)
+        size = stem.outputSize(height: size, width: size).height
+        var blocks: [MBConvBlock] = []
+        for st in Self.stages {
+            for rep in 0..<st.repeats {
+                let inC = rep == 0 ? st.inC : st.outC, s = rep == 0 ? st.stride : 1
+                let block = try MBConvBlock(r, index: blocks.count, inC: inC, outC: st.outC, expand: st.expand,
+                                            kernel: st.kernel, stride: s, inputSize: size, eps: eps)
+                size = block.outputSize
+                blocks.append(block)
+            }
+        }
+        self.blocks = blocks
+        headConv = try Pointwise(r, conv: "_conv_head", bn: "_bn1", in: 320, out: 1280, eps: eps, activation: .relu6)
+        fc = try Linear(r, "_fc", inFeatures: 1280)
+        self.threads = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    public func forward(_ input: [Float], count n: Int) throws -> (features: [Float], logits: [Float]) {
+        let r = try run(input, count: n, profile: false)
+        return (r.features, r.logits)
+    }
+
+    /// `forward`, plus the time spent in each layer type.
+    public func profiledForward(_ input: [Float], count n: Int) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
+        try run(input, count: n, profile: true)
+    }
+
+    // MARK: - Execution
+
+    enum Kind: Int, CaseIterable {
+        case stem, expand, depthwise, project, headConv, pool, classifier
+        var label: String {
+            switch self {
+            case .stem: return "stem 3×3 conv (im2col + GEMM)"
+            case .expand: return "expand 1×1 conv (GEMM)"
+            case .depthwise: return "depthwise conv (SIMD)"
+            case .project: return "project 1×1 conv (GEMM)"
+            case .headConv: return "head 1×1 conv (GEMM)"
+            case .pool: return "global average pool"
+            case .classifier: return "classifier (GEMM)"
+            }
+        }
+    }
+
+    /// Buffers: 0, 1 stream ping-pong; 2 expanded; 3 depthwise output; 4 group input (the
+    /// per-image part's output); 5 head conv output; 6 im2col scratch.
+    private var capacities: [Int] {
+        let g = Self.groupSize
+        var stream = 224 / 2 * 224 / 2 * 32, expanded = 0, dw = 0, groupIn = 0
+        for b in blocks {
+            let m = b.inputSize >= Self.perImageMinSize ? 1 : g
+            stream = Swift.max(stream, m * b.outputSize * b.outputSize * b.outC)
+            if b.expand != nil { expanded = Swift.max(expanded, m * b.inputSize * b.inputSize * b.hidden) }
+            dw = Swift.max(dw, m * b.outputSize * b.outputSize * b.hidden)
+            if b.inputSize >= Self.perImageMinSize { groupIn = g * b.outputSize * b.outputSize * b.outC }
+        }
+        let last = blocks[blocks.count - 1].outputSize
+        return [stream, stream, expanded, dw, groupIn, g * last * last * 1280, Pointwise.chunkRows * stem.patchLength]
+    }
+
+    private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
+        try checkInput(input, count: n)
+        let start = Stopwatch.now()
+        var features = [Float](repeating: 0, count: n * featureDim)
+        var logits = [Float](repeating: 0, count: n * classCount)
+        let workers = Swift.min(threads, n)
+        var times = [[Double]](repeating: [], count: workers)
+        let caps = capacities
+        input.withUnsafeBufferPointer { xb in
+            features.withUnsafeMutableBufferPointer { fb in
+                logits.withUnsafeMutableBufferPointer { lb in
+                    times.withUnsafeMutableBufferPointer { tb in
+                        let x = xb.baseAddress!, f = fb.baseAddress!, l = lb.baseAddress!, t = tb.baseAddress!
+                        BLASThreads.single {
+                            runWorkers(workers) { w in
+                                let ws = pool.take(caps)
+                                var clock = Stopwatch(kinds: Kind.allCases.count, enabled: profile)
+                                runImages(x, partition(n, parts: workers, w), ws, f, l, &clock)
+                                pool.give(ws)
+                                t[w] = clock.seconds
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var seconds = [Double](repeating: 0, count: Kind.allCases.count)
+        for tw in times where profile { for (i, s) in tw.enumerated() { seconds[i] += s } }
+        let p = ForwardProfile(layers: Kind.allCases.map { ($0.label, seconds[$0.rawValue]) },
+                               wall: Stopwatch.now() - start, threads: workers)
+        return (features, logits, p)
+    }
+
+    /// One worker: images `range` of the batch, in groups.
+    private func runImages(_ input: UnsafePointer<Float>, _ range: Range<Int>, _ ws: Workspace,
+                           _ features: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ clock: inout Stopwatch) {
+        let perImage = 3 * inputSize * inputSize
+        let split = blocks.firstIndex { $0.inputSize < Self.perImageMinSize } ?? blocks.count
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let g = Swift.min(Self.groupSize, range.upperBound - i)
+            var x: UnsafeMutablePointer<Float>
+            if split > 0 {
+                // High resolution, one image at a time; the last of these blocks writes into the group buffer.
+                let slot = blocks[split - 1].outputSize * blocks[split - 1].outputSize * blocks[split - 1].outC
+                for j in 0..<g {
+                    x = runStem(input + (i + j) * perImage, images: 1, ws, &clock)
+                    x = runBlocks(0..<split, x, images: 1, ws, last: ws[4] + j * slot, &clock)
+                }
+                x = ws[4]
+            } else {
+                x = runStem(input + i * perImage, images: g, ws, &clock)
+            }
+            x = runBlocks(split..<blocks.count, x, images: g, ws, last: nil, &clock)
+            // Head: 1×1 conv to 1280 + ReLU6, average pool, classifier.
+            let hw = blocks[blocks.count - 1].outputSize * blocks[blocks.count - 1].outputSize
+            headConv.run(x, rows: g * hw, ws[5])
+            clock.lap(Kind.headConv.rawValue)
+            Pooling.globalAverage(ws[5], images: g, pixels: hw, channels: featureDim, features + i * featureDim)
+            clock.lap(Kind.pool.rawValue)
+            fc.run(features + i * featureDim, rows: g, logits + i * classCount)
+            clock.lap(Kind.classifier.rawValue)
+            i += g
+        }
+    }
+
+    private func runStem(_ x: UnsafePointer<Float>, images: Int, _ ws: Workspace, _ clock: inout Stopwatch) -> UnsafeMutablePointer<Float> {
+        stem.run(x, images: images, height: inputSize, width: inputSize, ws[0], scratch: ws[6], scratchCapacity: ws.capacities[6])
+        clock.lap(Kind.stem.rawValue)
+        return ws[0]
+    }
+
+    /// Runs `range` of the blocks on `x` (in buffer 0 or 1, or the group buffer); returns where the output is.
+    private func runBlocks(_ range: Range<Int>, _ x0: UnsafeMutablePointer<Float>, images: Int, _ ws: Workspace,
+                           last: UnsafeMutablePointer<Float>?, _ clock: inout Stopwatch) -> UnsafeMutablePointer<Float> {
+        var x = x0
+        for bi in range {
+            let y: UnsafeMutablePointer<Float> = (bi == range.upperBound - 1 && last != nil) ? last! : (x == ws[0] ? ws[1] : ws[0])
+            blocks[bi].run(x, images: images, y, expanded: ws[2], depthwise: ws[3], &clock)
+            x = y
+        }
+        return x
+    }
+}
+
+/// One MBConv block: [1×1 expand + ReLU6] → k×k depthwise + ReLU6 → 1×1 project (no activation)
+/// [+ input, when stride 1 and in == out].
+struct MBConvBlock: Sendable {
+    let inC: Int, hidden: Int, outC: Int
+    let inputSize: Int, outputSize: Int
+    let expand: Pointwise?
+    let depthwise: DepthwiseConv
+    let project: Pointwise
+    let residual: Bool
+
+    init(_ r: StateDictReader, index: Int, inC: Int, outC: Int, expand ratio: Int, kernel: Int, stride: Int,
+         inputSize: Int, eps: Double) throws {
+        let p = "_blocks.\(index)."
+        self.inC = inC
+        self.outC = outC
+        hidden = inC * ratio
+        self.inputSize = inputSize
+        expand = ratio == 1 ? nil
+            : try Pointwise(r, conv: p + "_expand_conv", bn: p + "_bn0", in: inC, out: hidden, eps: eps, activation: .relu6)
+        let dwWeight = try r.tensor(p + "_depthwise_conv.weight", shape: [hidden, 1, kernel, kernel])
+        let (scale, shift) = try r.batchNorm(p + "_bn1", channels: hidden, eps: eps)
+        depthwise = DepthwiseConv(weight: dwWeight.data, channels: hidden, kernel: kernel, stride: stride,
+                                  padding: .tfSame(height: inputSize, width: inputSize, kernel: kernel, stride: stride),
+                                  scale: scale, shift: shift, activation: .relu6)
+        outputSize = depthwise.outputSize(height: inputSize, width: inputSize).height
+        project = try Pointwise(r, conv: p + "_project_conv", bn: p + "_bn2", in: hidden, out: outC, eps: eps, activation: .none)
+        residual = stride == 1 && inC == outC
+    }
+
+    /// x: [images × in × in × inC] → y: [images × out × out × outC]; y must not alias x.
+    func run(_ x: UnsafeMutablePointer<Float>, images: Int, _ y: UnsafeMutablePointer<Float>,
+             expanded: UnsafeMutablePointer<Float>, depthwise dwOut: UnsafeMutablePointer<Float>, _ clock: inout Stopwatch) {
+        var h = UnsafePointer(x)
+        if let expand {
+            expand.run(x, rows: images * inputSize * inputSize, expanded)
+            h = UnsafePointer(expanded)
+            clock.lap(EfficientNetLite0.Kind.expand.rawValue)
+        }
+        depthwise.run(h, height: inputSize, width: inputSize, dwOut, rows: 0..<(images * outputSize))
+        clock.lap(EfficientNetLite0.Kind.depthwise.rawValue)
+        project.run(dwOut, rows: images * outputSize * outputSize, y, residual: residual ? UnsafePointer(x) : nil)
+        clock.lap(EfficientNetLite0.Kind.project.rawValue)
+    }
+}

@@ -1,0 +1,43 @@
+import Foundation
+
+/// Where the time of a forward pass went, by layer type. Seconds are summed over the worker
+/// threads (CPU time, so they add up to about threads × wall time).
+public struct ForwardProfile: Sendable {
+    /// (layer type, seconds), in network order.
+    public var layers: [(kind: String, seconds: Double)]
+    /// Wall-clock seconds of the whole call.
+    public var wall: Double
+    /// Worker threads used.
+    public var threads: Int
+
+    public var total: Double { layers.reduce(0) { $0 + $1.seconds } }
+}
+
+/// Per-worker accumulator behind `ForwardProfile`; a no-op unless enabled.
+struct Stopwatch {
+    let enabled: Bool
+    private(set) var seconds: [Double]
+    private var last: Double = 0
+
+    init(kinds: Int, enabled: Bool) {
+        self.enabled = enabled
+        seconds = [Double](repeating: 0, count: kinds)
+        if enabled { last = Stopwatch.now() }
+    }
+
+    /// Charges the time since the previous lap (or start) to `kind`.
+    @inline(__always)
+    mutating func lap(_ kind: Int) {
+        guard enabled else { return }
+        let t = Stopwatch.now()
+        seconds[kind] += t - last
+        last = t
+    }
+
+    @inline(__always)
+    static func now() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+}

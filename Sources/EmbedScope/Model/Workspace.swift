@@ -1,0 +1,62 @@
+import Foundation
+
+/// The activation buffers of one worker thread: allocated once, 64-byte aligned, reused by
+/// every layer of every forward call (no allocation in the hot path).
+final class Workspace {
+    let capacities: [Int]
+    private let buffers: [UnsafeMutablePointer<Float>]
+
+    init(capacities: [Int]) {
+        self.capacities = capacities
+        buffers = capacities.map { n in
+            UnsafeMutableRawPointer.allocate(byteCount: Swift.max(1, n) * 4, alignment: 64).bindMemory(to: Float.self, capacity: Swift.max(1, n))
+        }
+    }
+
+    deinit {
+        for b in buffers { b.deallocate() }
+    }
+
+    subscript(_ i: Int) -> UnsafeMutablePointer<Float> { buffers[i] }
+}
+
+/// Workspaces kept between forward calls: allocating and first-touching tens of MB on every
+/// call would cost milliseconds of page faults.
+final class WorkspacePool: @unchecked Sendable {
+    private let lock = NSLock()
+    private var free: [Workspace] = []
+    private let keep: Int
+
+    init(keep: Int) { self.keep = keep }
+
+    /// A workspace with exactly these capacities (a cached one if there is one).
+    func take(_ capacities: [Int]) -> Workspace {
+        lock.lock()
+        defer { lock.unlock() }
+        if let i = free.firstIndex(where: { $0.capacities == capacities }) { return free.remove(at: i) }
+        return Workspace(capacities: capacities)
+    }
+
+    func give(_ w: Workspace) {
+        lock.lock()
+        defer { lock.unlock() }
+        if free.count < keep { free.append(w) }
+    }
+}
+
+/// Runs `body(0..<workers)` on that many threads (the calling thread is one of them).
+@inline(__always)
+func runWorkers(_ workers: Int, _ body: (Int) -> Void) {
+    if workers <= 1 {
+        body(0)
+    } else {
+        DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+    }
+}
+
+/// Splits `0..<count` into `parts` contiguous ranges of near-equal size.
+func partition(_ count: Int, parts: Int, _ i: Int) -> Range<Int> {
+    let base = count / parts, extra = count % parts
+    let lo = i * base + Swift.min(i, extra)
+    return lo..<(lo + base + (i < extra ? 1 : 0))
+}
