@@ -34,6 +34,17 @@ func activate(_ x: Float, _ activation: Activation) -> Float {
     }
 }
 
+/// acc += a · b, fused into one instruction where the build has FMA (see Package.swift);
+/// a separate multiply and add otherwise (never a per-lane libm fma call).
+@inline(__always)
+func multiplyAdd(_ acc: inout SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>) {
+    #if EMBEDSCOPE_FMA
+    acc.addProduct(a, b)
+    #else
+    acc += a * b
+    #endif
+}
+
 enum Epilogue {
     typealias V = SIMD8<Float>
 
