@@ -1,7 +1,8 @@
 import Foundation
 
-/// Where the time of a forward pass went, by layer type. Seconds are summed over the worker
-/// threads (CPU time, so they add up to about threads × wall time).
+/// Where the time of a forward pass went, by layer type: CPU time of the worker threads,
+/// summed over them (so about threads × wall time on an idle machine; unlike wall time, it
+/// does not grow when other processes take the cores).
 public struct ForwardProfile: Sendable {
     /// (layer type, seconds), in network order.
     public var layers: [(kind: String, seconds: Double)]
@@ -22,18 +23,26 @@ struct Stopwatch {
     init(kinds: Int, enabled: Bool) {
         self.enabled = enabled
         seconds = [Double](repeating: 0, count: kinds)
-        if enabled { last = Stopwatch.now() }
+        if enabled { last = Stopwatch.threadTime() }
     }
 
     /// Charges the time since the previous lap (or start) to `kind`.
     @inline(__always)
     mutating func lap(_ kind: Int) {
         guard enabled else { return }
-        let t = Stopwatch.now()
+        let t = Stopwatch.threadTime()
         seconds[kind] += t - last
         last = t
     }
 
+    /// CPU seconds of the calling thread.
+    static func threadTime() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) * 1e-9
+    }
+
+    /// Wall-clock seconds.
     @inline(__always)
     static func now() -> Double {
         var ts = timespec()
