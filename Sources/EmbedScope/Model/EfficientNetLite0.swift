@@ -111,21 +111,33 @@ public final class EfficientNetLite0: FeatureExtractor {
         let start = Stopwatch.now()
         var features = [Float](repeating: 0, count: n * featureDim)
         var logits = [Float](repeating: 0, count: n * classCount)
-        let workers = Swift.min(threads, n)
-        var times = [[Double]](repeating: [], count: workers)
+        // Images that divide evenly among the threads go to independent workers (no
+        // synchronisation at all); the rest (all of them when n < threads) run with every
+        // layer split across the threads.
+        let t = threads, perWorker = n / t, shared = n - perWorker * t
+        var times = [[Double]](repeating: [], count: t + 1)
         let caps = capacities
         input.withUnsafeBufferPointer { xb in
             features.withUnsafeMutableBufferPointer { fb in
                 logits.withUnsafeMutableBufferPointer { lb in
                     times.withUnsafeMutableBufferPointer { tb in
-                        let x = xb.baseAddress!, f = fb.baseAddress!, l = lb.baseAddress!, t = tb.baseAddress!
+                        let x = xb.baseAddress!, f = fb.baseAddress!, l = lb.baseAddress!, times = tb
                         BLASThreads.single {
-                            runWorkers(workers) { w in
+                            if perWorker > 0 {
+                                runWorkers(t) { w in
+                                    let ws = pool.take(caps)
+                                    var clock = Stopwatch(kinds: Kind.allCases.count, enabled: profile)
+                                    runImages(x, (w * perWorker)..<((w + 1) * perWorker), ws, .alone, f, l, &clock)
+                                    pool.give(ws)
+                                    times[w] = clock.seconds
+                                }
+                            }
+                            if shared > 0 {
                                 let ws = pool.take(caps)
                                 var clock = Stopwatch(kinds: Kind.allCases.count, enabled: profile)
-                                runImages(x, partition(n, parts: workers, w), ws, f, l, &clock)
+                                runImages(x, (n - shared)..<n, ws, Team(threads: t), f, l, &clock)
                                 pool.give(ws)
-                                t[w] = clock.seconds
+                                times[t] = clock.seconds
                             }
                         }
                     }
@@ -135,12 +147,12 @@ public final class EfficientNetLite0: FeatureExtractor {
         var seconds = [Double](repeating: 0, count: Kind.allCases.count)
         for tw in times where profile { for (i, s) in tw.enumerated() { seconds[i] += s } }
         let p = ForwardProfile(layers: Kind.allCases.map { ($0.label, seconds[$0.rawValue]) },
-                               wall: Stopwatch.now() - start, threads: workers)
+                               wall: Stopwatch.now() - start, threads: Swift.min(t, n))
         return (features, logits, p)
     }
 
-    /// One worker: images `range` of the batch, in groups.
-    private func runImages(_ input: UnsafePointer<Float>, _ range: Range<Int>, _ ws: Workspace,
+    /// Images `range` of the batch, in groups, on one worker (`team` alone) or on all threads.
+    private func runImages(_ input: UnsafePointer<Float>, _ range: Range<Int>, _ ws: Workspace, _ team: Team,
                            _ features: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ clock: inout Stopwatch) {
         let perImage = 3 * inputSize * inputSize
         let split = blocks.firstIndex { $0.inputSize < Self.perImageMinSize } ?? blocks.count
@@ -152,18 +164,20 @@ public final class EfficientNetLite0: FeatureExtractor {
                 // High resolution, one image at a time; the last of these blocks writes into the group buffer.
                 let slot = blocks[split - 1].outputSize * blocks[split - 1].outputSize * blocks[split - 1].outC
                 for j in 0..<g {
-                    x = runStem(input + (i + j) * perImage, images: 1, ws, &clock)
-                    x = runBlocks(0..<split, x, images: 1, ws, last: ws[4] + j * slot, &clock)
+                    x = runStem(input + (i + j) * perImage, images: 1, ws, team, &clock)
+                    x = runBlocks(0..<split, x, images: 1, ws, team, last: ws[4] + j * slot, &clock)
                 }
                 x = ws[4]
             } else {
-                x = runStem(input + i * perImage, images: g, ws, &clock)
+                x = runStem(input + i * perImage, images: g, ws, team, &clock)
             }
-            x = runBlocks(split..<blocks.count, x, images: g, ws, last: nil, &clock)
+            x = runBlocks(split..<blocks.count, x, images: g, ws, team, last: nil, &clock)
             // Head: 1×1 conv to 1280 + ReLU6, average pool, classifier.
             let hw = blocks[blocks.count - 1].outputSize * blocks[blocks.count - 1].outputSize
-            headConv.run(x, rows: g * hw, ws[5])
-            clock.lap(Kind.headConv.rawValue)
+            let hx = UnsafePointer(x), hy = ws[5], c = headConv.inChannels, d = featureDim
+            team.split(g * hw, Kind.headConv.rawValue, &clock, minimumPerPart: 16) { r, _ in
+                headConv.run(hx + r.lowerBound * c, rows: r.count, hy + r.lowerBound * d)
+            }
             Pooling.globalAverage(ws[5], images: g, pixels: hw, channels: featureDim, features + i * featureDim)
             clock.lap(Kind.pool.rawValue)
             fc.run(features + i * featureDim, rows: g, logits + i * classCount)
@@ -172,19 +186,24 @@ public final class EfficientNetLite0: FeatureExtractor {
         }
     }
 
-    private func runStem(_ x: UnsafePointer<Float>, images: Int, _ ws: Workspace, _ clock: inout Stopwatch) -> UnsafeMutablePointer<Float> {
-        stem.run(x, images: images, height: inputSize, width: inputSize, ws[0], scratch: ws[6], scratchCapacity: ws.capacities[6])
-        clock.lap(Kind.stem.rawValue)
+    private func runStem(_ x: UnsafePointer<Float>, images: Int, _ ws: Workspace, _ team: Team, _ clock: inout Stopwatch) -> UnsafeMutablePointer<Float> {
+        let (oh, ow) = stem.outputSize(height: inputSize, width: inputSize)
+        let y = ws[0], scratch = ws[6], cap = ws.capacities[6], size = inputSize
+        // Split by whole output rows (the im2col scratch is only used by the fallback path).
+        team.split(images * oh, Kind.stem.rawValue, &clock) { rows, _ in
+            stem.run(x, images: images, height: size, width: size, y, scratch: scratch, scratchCapacity: cap,
+                     pixels: (rows.lowerBound * ow)..<(rows.upperBound * ow))
+        }
         return ws[0]
     }
 
     /// Runs `range` of the blocks on `x` (in buffer 0 or 1, or the group buffer); returns where the output is.
-    private func runBlocks(_ range: Range<Int>, _ x0: UnsafeMutablePointer<Float>, images: Int, _ ws: Workspace,
+    private func runBlocks(_ range: Range<Int>, _ x0: UnsafeMutablePointer<Float>, images: Int, _ ws: Workspace, _ team: Team,
                            last: UnsafeMutablePointer<Float>?, _ clock: inout Stopwatch) -> UnsafeMutablePointer<Float> {
         var x = x0
         for bi in range {
             let y: UnsafeMutablePointer<Float> = (bi == range.upperBound - 1 && last != nil) ? last! : (x == ws[0] ? ws[1] : ws[0])
-            blocks[bi].run(x, images: images, y, expanded: ws[2], depthwise: ws[3], &clock)
+            blocks[bi].run(x, images: images, y, expanded: ws[2], depthwise: ws[3], team, &clock)
             x = y
         }
         return x
@@ -222,16 +241,24 @@ struct MBConvBlock: Sendable {
 
     /// x: [images × in × in × inC] → y: [images × out × out × outC]; y must not alias x.
     func run(_ x: UnsafeMutablePointer<Float>, images: Int, _ y: UnsafeMutablePointer<Float>,
-             expanded: UnsafeMutablePointer<Float>, depthwise dwOut: UnsafeMutablePointer<Float>, _ clock: inout Stopwatch) {
+             expanded: UnsafeMutablePointer<Float>, depthwise dwOut: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch) {
+        typealias Kind = EfficientNetLite0.Kind
         var h = UnsafePointer(x)
+        let xc = UnsafePointer(x)
         if let expand {
-            expand.run(x, rows: images * inputSize * inputSize, expanded)
+            team.split(images * inputSize * inputSize, Kind.expand.rawValue, &clock, minimumPerPart: 32) { r, _ in
+                expand.run(xc + r.lowerBound * inC, rows: r.count, expanded + r.lowerBound * hidden)
+            }
             h = UnsafePointer(expanded)
-            clock.lap(EfficientNetLite0.Kind.expand.rawValue)
         }
-        depthwise.run(h, height: inputSize, width: inputSize, dwOut, rows: 0..<(images * outputSize))
-        clock.lap(EfficientNetLite0.Kind.depthwise.rawValue)
-        project.run(dwOut, rows: images * outputSize * outputSize, y, residual: residual ? UnsafePointer(x) : nil)
-        clock.lap(EfficientNetLite0.Kind.project.rawValue)
+        let dwIn = h, size = inputSize
+        team.split(images * outputSize, Kind.depthwise.rawValue, &clock) { r, _ in
+            depthwise.run(dwIn, height: size, width: size, dwOut, rows: r)
+        }
+        let res = residual ? xc : nil, dwo = UnsafePointer(dwOut)
+        team.split(images * outputSize * outputSize, Kind.project.rawValue, &clock, minimumPerPart: 32) { r, _ in
+            project.run(dwo + r.lowerBound * hidden, rows: r.count, y + r.lowerBound * outC,
+                        residual: res.map { $0 + r.lowerBound * outC })
+        }
     }
 }

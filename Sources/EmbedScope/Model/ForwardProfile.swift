@@ -35,6 +35,14 @@ struct Stopwatch {
         last = t
     }
 
+    /// Charges `seconds` (measured elsewhere, e.g. on other threads) to `kind` and restarts the lap.
+    @inline(__always)
+    mutating func charge(_ kind: Int, _ seconds: Double) {
+        guard enabled else { return }
+        self.seconds[kind] += seconds
+        last = Stopwatch.threadTime()
+    }
+
     /// CPU seconds of the calling thread.
     static func threadTime() -> Double {
         var ts = timespec()

@@ -120,28 +120,33 @@ public final class ResNet: FeatureExtractor {
         let start = Stopwatch.now()
         var features = [Float](repeating: 0, count: n * featureDim)
         var logits = [Float](repeating: 0, count: n * classCount)
-        let workers = Swift.min(threads, n)
-        var times = [[Double]](repeating: [], count: workers)
+        // As in EfficientNetLite0: whole images per worker, the remainder with split layers.
+        let t = threads, perWorker = n / t, shared = n - perWorker * t
+        var times = [[Double]](repeating: [], count: t + 1)
         let caps = capacities
         input.withUnsafeBufferPointer { xb in
             features.withUnsafeMutableBufferPointer { fb in
                 logits.withUnsafeMutableBufferPointer { lb in
                     times.withUnsafeMutableBufferPointer { tb in
-                        let x = xb.baseAddress!, f = fb.baseAddress!, l = lb.baseAddress!, t = tb.baseAddress!
-                        BLASThreads.single {
-                            runWorkers(workers) { w in
-                                let ws = pool.take(caps)
-                                var clock = Stopwatch(kinds: Kind.allCases.count, enabled: profile)
-                                let range = partition(n, parts: workers, w)
-                                var i = range.lowerBound
-                                while i < range.upperBound {
-                                    let g = Swift.min(Self.groupSize, range.upperBound - i)
-                                    runGroup(x + i * 3 * inputSize * inputSize, images: g, ws, f + i * featureDim, l + i * classCount, &clock)
-                                    i += g
-                                }
-                                pool.give(ws)
-                                t[w] = clock.seconds
+                        let x = xb.baseAddress!, f = fb.baseAddress!, l = lb.baseAddress!, times = tb
+                        let per = 3 * inputSize * inputSize
+                        func images(_ range: Range<Int>, _ team: Team, _ slot: Int) {
+                            let ws = pool.take(caps)
+                            var clock = Stopwatch(kinds: Kind.allCases.count, enabled: profile)
+                            var i = range.lowerBound
+                            while i < range.upperBound {
+                                let g = Swift.min(Self.groupSize, range.upperBound - i)
+                                runGroup(x + i * per, images: g, ws, team, f + i * featureDim, l + i * classCount, &clock)
+                                i += g
                             }
+                            pool.give(ws)
+                            times[slot] = clock.seconds
+                        }
+                        BLASThreads.single {
+                            if perWorker > 0 {
+                                runWorkers(t) { w in images((w * perWorker)..<((w + 1) * perWorker), .alone, w) }
+                            }
+                            if shared > 0 { images((n - shared)..<n, Team(threads: t), t) }
                         }
                     }
                 }
@@ -150,20 +155,19 @@ public final class ResNet: FeatureExtractor {
         var seconds = [Double](repeating: 0, count: Kind.allCases.count)
         for tw in times where profile { for (i, s) in tw.enumerated() { seconds[i] += s } }
         let p = ForwardProfile(layers: Kind.allCases.map { ($0.label, seconds[$0.rawValue]) },
-                               wall: Stopwatch.now() - start, threads: workers)
+                               wall: Stopwatch.now() - start, threads: Swift.min(t, n))
         return (features, logits, p)
     }
 
-    private func runGroup(_ input: UnsafePointer<Float>, images g: Int, _ ws: Workspace,
+    private func runGroup(_ input: UnsafePointer<Float>, images g: Int, _ ws: Workspace, _ team: Team,
                           _ features: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ clock: inout Stopwatch) {
         let s = stem.outputSize(height: inputSize, width: inputSize)
-        stem.run(input, images: g, height: inputSize, width: inputSize, ws[2], scratch: ws[5], scratchCapacity: ws.capacities[5])
-        clock.lap(Kind.stem.rawValue)
+        ResidualBlock.conv(stem, input, images: g, size: inputSize, ws[2], residual: nil, ws, team, Kind.stem.rawValue, &clock)
         Pooling.max(ws[2], images: g, height: s.height, width: s.width, channels: 64, kernel: 3, stride: 2, pad: 1, ws[0])
         clock.lap(Kind.maxpool.rawValue)
         var x = ws[0], y = ws[1]
         for b in blocks {
-            b.run(x, images: g, y, ws, &clock)
+            b.run(x, images: g, y, ws, team, &clock)
             swap(&x, &y)
         }
         let last = blocks[blocks.count - 1].outputSize
@@ -212,25 +216,34 @@ struct ResidualBlock: Sendable {
     }
 
     /// x (buffer 0 or 1) → y (the other one), using buffers 2–5 of `ws`.
-    func run(_ x: UnsafeMutablePointer<Float>, images g: Int, _ y: UnsafeMutablePointer<Float>, _ ws: Workspace, _ clock: inout Stopwatch) {
-        let scratch = ws[5], cap = ws.capacities[5]
+    func run(_ x: UnsafeMutablePointer<Float>, images g: Int, _ y: UnsafeMutablePointer<Float>, _ ws: Workspace, _ team: Team,
+             _ clock: inout Stopwatch) {
+        typealias Kind = ResNet.Kind
         var identity = UnsafePointer(x)
         if let downsample {
-            downsample.run(x, images: g, height: inputSize, width: inputSize, ws[4], scratch: scratch, scratchCapacity: cap)
+            Self.conv(downsample, x, images: g, size: inputSize, ws[4], residual: nil, ws, team, Kind.downsample.rawValue, &clock)
             identity = UnsafePointer(ws[4])
-            clock.lap(ResNet.Kind.downsample.rawValue)
         }
-        func lap(_ c: Conv2D) { clock.lap(c.kernel == 1 ? ResNet.Kind.conv1x1.rawValue : ResNet.Kind.conv3x3.rawValue) }
-        conv1.run(x, images: g, height: inputSize, width: inputSize, ws[2], scratch: scratch, scratchCapacity: cap)
-        lap(conv1)
+        func kind(_ c: Conv2D) -> Int { c.kernel == 1 ? Kind.conv1x1.rawValue : Kind.conv3x3.rawValue }
+        Self.conv(conv1, x, images: g, size: inputSize, ws[2], residual: nil, ws, team, kind(conv1), &clock)
         if let conv3 {
-            conv2.run(ws[2], images: g, height: conv1Size, width: conv1Size, ws[3], scratch: scratch, scratchCapacity: cap)
-            lap(conv2)
-            conv3.run(ws[3], images: g, height: outputSize, width: outputSize, y, residual: identity, scratch: scratch, scratchCapacity: cap)
-            lap(conv3)
+            Self.conv(conv2, ws[2], images: g, size: conv1Size, ws[3], residual: nil, ws, team, kind(conv2), &clock)
+            Self.conv(conv3, ws[3], images: g, size: outputSize, y, residual: identity, ws, team, kind(conv3), &clock)
         } else {
-            conv2.run(ws[2], images: g, height: conv1Size, width: conv1Size, y, residual: identity, scratch: scratch, scratchCapacity: cap)
-            lap(conv2)
+            Self.conv(conv2, ws[2], images: g, size: conv1Size, y, residual: identity, ws, team, kind(conv2), &clock)
+        }
+    }
+
+    /// One convolution over `images` inputs of size×size, its output pixels split across the
+    /// team; each part gets its own share of the im2col scratch (buffer 5).
+    static func conv(_ c: Conv2D, _ x: UnsafePointer<Float>, images: Int, size: Int, _ y: UnsafeMutablePointer<Float>,
+                     residual: UnsafePointer<Float>?, _ ws: Workspace, _ team: Team, _ kind: Int, _ clock: inout Stopwatch) {
+        let (oh, ow) = c.outputSize(height: size, width: size)
+        let pixels = images * oh * ow
+        let share = ws.capacities[5] / team.parts(pixels, minimumPerPart: 64), scratch = ws[5]
+        team.split(pixels, kind, &clock, minimumPerPart: 64) { r, part in
+            c.run(x, images: images, height: size, width: size, y, residual: residual,
+                  scratch: scratch + part * share, scratchCapacity: share, pixels: r)
         }
     }
 }

@@ -54,6 +54,46 @@ func runWorkers(_ workers: Int, _ body: (Int) -> Void) {
     }
 }
 
+/// How a stream of work runs its layers: alone on the calling thread (a worker that owns its
+/// images), or with every layer split by rows across `threads` threads (the images left over
+/// when the batch does not divide among the workers — all of them at batch 1).
+struct Team {
+    let threads: Int
+
+    static let alone = Team(threads: 1)
+
+    /// Parts `split` cuts `count` items into.
+    func parts(_ count: Int, minimumPerPart: Int = 1) -> Int {
+        Swift.max(1, Swift.min(threads, count / Swift.max(1, minimumPerPart)))
+    }
+
+    /// Runs `body(range, part)` over `0..<count` in `parts(count)` contiguous parts (on the
+    /// calling thread when alone or when there is too little to split) and charges the CPU
+    /// time to `kind`.
+    func split(_ count: Int, _ kind: Int, _ clock: inout Stopwatch, minimumPerPart: Int = 1, _ body: (Range<Int>, Int) -> Void) {
+        let parts = parts(count, minimumPerPart: minimumPerPart)
+        if parts <= 1 {
+            body(0..<count, 0)
+            clock.lap(kind)
+            return
+        }
+        if clock.enabled {
+            var cpu = [Double](repeating: 0, count: parts)
+            cpu.withUnsafeMutableBufferPointer { c in
+                let c = c
+                DispatchQueue.concurrentPerform(iterations: parts) { t in
+                    let t0 = Stopwatch.threadTime()
+                    body(partition(count, parts: parts, t), t)
+                    c[t] = Stopwatch.threadTime() - t0
+                }
+            }
+            clock.charge(kind, cpu.reduce(0, +))
+        } else {
+            DispatchQueue.concurrentPerform(iterations: parts) { t in body(partition(count, parts: parts, t), t) }
+        }
+    }
+}
+
 /// Splits `0..<count` into `parts` contiguous ranges of near-equal size.
 func partition(_ count: Int, parts: Int, _ i: Int) -> Range<Int> {
     let base = count / parts, extra = count % parts
