@@ -111,6 +111,34 @@ final class ModelKernelTests: XCTestCase {
         }
     }
 
+    /// A band of input rows (`firstRow` > 0), as the banded MBConv path passes it.
+    func testDepthwiseOnARowBand() {
+        for (k, s) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
+            let h = 23, w = 19, c = 40
+            let pad = Padding2D.tfSame(height: h, width: w, kernel: k, stride: s)
+            let x = seededFloats(h * w * c, seed: 77)
+            let wt = seededFloats(c * k * k, seed: 78, scale: 0.5)
+            let (scale, shift) = Self.affine(c, seed: 79)
+            let dw = DepthwiseConv(weight: wt, channels: c, kernel: k, stride: s, padding: pad, scale: scale, shift: shift, activation: .relu6)
+            let (oh, ow) = dw.outputSize(height: h, width: w)
+            var full = [Float](repeating: .nan, count: oh * ow * c), banded = full
+            x.withUnsafeBufferPointer { xb in
+                full.withUnsafeMutableBufferPointer { dw.run(xb.baseAddress!, height: h, width: w, $0.baseAddress!, rows: 0..<oh) }
+                banded.withUnsafeMutableBufferPointer { yb in
+                    var r0 = 0
+                    while r0 < oh {
+                        let r1 = min(r0 + 3, oh)
+                        let lo = max(0, r0 * s - pad.top), hi = min(h, (r1 - 1) * s - pad.top + k)
+                        let band = Array(x[(lo * w * c)..<(hi * w * c)])   // only the rows the band needs
+                        band.withUnsafeBufferPointer { dw.run($0.baseAddress!, height: h, width: w, yb.baseAddress!, rows: r0..<r1, firstRow: lo) }
+                        r0 = r1
+                    }
+                }
+            }
+            XCTAssertEqual(Self.maxDiff(full, banded), 0, "k\(k) s\(s): bands of rows must give the whole-image result")
+        }
+    }
+
     // MARK: - Pointwise
 
     func testPointwiseMatchesReference() {

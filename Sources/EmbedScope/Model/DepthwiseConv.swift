@@ -42,9 +42,12 @@ struct DepthwiseConv: Sendable {
 
     /// x: [images × height × width × C]; y: [images × oh × ow × C]. Computes the output rows
     /// `rows`, indices into the images × oh output rows (so callers can split the work).
-    func run(_ x: UnsafePointer<Float>, height: Int, width: Int, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+    /// With `firstRow` > 0, x holds one image's input rows from `firstRow` on (a band): the
+    /// rows read by output rows `rows` must be in it.
+    func run(_ x: UnsafePointer<Float>, height: Int, width: Int, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>, firstRow: Int = 0) {
         let (oh, ow) = outputSize(height: height, width: width)
-        let g = DepthwiseGeometry(h: height, w: width, c: channels, oh: oh, ow: ow, padTop: padding.top, padLeft: padding.left)
+        let g = DepthwiseGeometry(h: height, w: width, c: channels, oh: oh, ow: ow, padTop: padding.top, padLeft: padding.left,
+                                  firstRow: firstRow)
         weights.withUnsafeBufferPointer { wb in
             bias.withUnsafeBufferPointer { bb in
                 let w = wb.baseAddress!, b = bb.baseAddress!
@@ -62,6 +65,9 @@ struct DepthwiseConv: Sendable {
 
 struct DepthwiseGeometry {
     let h: Int, w: Int, c: Int, oh: Int, ow: Int, padTop: Int, padLeft: Int
+    /// The first input row present at x (rows before it are never read): 0 for whole images,
+    /// the band's first row when the input is a band of rows of one image.
+    var firstRow: Int = 0
 }
 
 /// Kernel size and stride as compile-time constants: each specialization of DepthwiseKernel
@@ -102,21 +108,23 @@ enum DepthwiseKernel<Shape: KernelShape, Act: VectorActivation> {
                 let img = r / g.oh, orow = r - img * g.oh
                 let ihBase = orow * s - g.padTop
                 let khLo = max(0, -ihBase), khHi = min(k, g.h - ihBase)
-                let xImg = x + img * g.h * g.w * c
+                // Element offset of the image's row 0 from x (negative inside a band: only rows
+                // from firstRow on are addressed, so every address formed is inside x's buffer).
+                let xImg = (img * g.h - g.firstRow) * g.w * c
                 let yRow = y + r * g.ow * c
                 // Interior: 8 pixels × 8 channels per tile.
                 var cb = chunk
                 while cb < chunkEnd {
                     var o = owLo
                     while o < blockEnd {
-                        interior8(xImg, g, ihBase: ihBase, khLo: khLo, khHi: khHi, o: o, cb: cb, w, b, yRow)
+                        interior8(x, xImg, g, ihBase: ihBase, khLo: khLo, khHi: khHi, o: o, cb: cb, w, b, yRow)
                         o += 8
                     }
                     cb += 8
                 }
                 // Borders and the interior remainder: one pixel × the chunk's channels per tile.
                 for o in 0..<g.ow where o < owLo || o >= blockEnd {
-                    pixel(xImg, g, ihBase: ihBase, khLo: khLo, khHi: khHi, o: o, channels: chunk..<chunkEnd, w, b, yRow)
+                    pixel(x, xImg, g, ihBase: ihBase, khLo: khLo, khHi: khHi, o: o, channels: chunk..<chunkEnd, w, b, yRow)
                 }
             }
             chunk = chunkEnd
@@ -131,7 +139,7 @@ enum DepthwiseKernel<Shape: KernelShape, Act: VectorActivation> {
 
     /// Output pixels o..<o+8 of one row, channels cb..<cb+8; the whole window is inside.
     @inline(__always)
-    static func interior8(_ x: UnsafePointer<Float>, _ g: DepthwiseGeometry, ihBase: Int, khLo: Int, khHi: Int, o: Int, cb: Int,
+    static func interior8(_ x: UnsafePointer<Float>, _ xImg: Int, _ g: DepthwiseGeometry, ihBase: Int, khLo: Int, khHi: Int, o: Int, cb: Int,
                           _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let k = Shape.k, s = Shape.s, c = g.c
         let xr = UnsafeRawPointer(x), wr = UnsafeRawPointer(w), yr = UnsafeMutableRawPointer(y)
@@ -140,7 +148,7 @@ enum DepthwiseKernel<Shape: KernelShape, Act: VectorActivation> {
         var a0 = bias, a1 = bias, a2 = bias, a3 = bias, a4 = bias, a5 = bias, a6 = bias, a7 = bias
         let iw0 = o * s - g.padLeft
         for kh in khLo..<khHi {
-            let p = ((ihBase + kh) * g.w + iw0) * cs + cb * 4
+            let p = xImg * 4 + ((ihBase + kh) * g.w + iw0) * cs + cb * 4
             let wrow = kh * k * cs + cb * 4
             for kw in 0..<k {
                 let wv = wr.loadUnaligned(fromByteOffset: wrow + kw * cs, as: V.self)
@@ -169,7 +177,7 @@ enum DepthwiseKernel<Shape: KernelShape, Act: VectorActivation> {
     /// One output pixel, `channels` (a multiple of 8 long): 32 channels per tile (four
     /// independent accumulation chains), else 8 at a time. The window is clipped once per pixel.
     @inline(__always)
-    static func pixel(_ x: UnsafePointer<Float>, _ g: DepthwiseGeometry, ihBase: Int, khLo: Int, khHi: Int, o: Int,
+    static func pixel(_ x: UnsafePointer<Float>, _ xImg: Int, _ g: DepthwiseGeometry, ihBase: Int, khLo: Int, khHi: Int, o: Int,
                       channels: Range<Int>, _ w: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>) {
         let k = Shape.k, s = Shape.s, c = g.c
         let xr = UnsafeRawPointer(x), wr = UnsafeRawPointer(w), br = UnsafeRawPointer(b), yr = UnsafeMutableRawPointer(y)
@@ -185,7 +193,7 @@ enum DepthwiseKernel<Shape: KernelShape, Act: VectorActivation> {
             var a2 = br.loadUnaligned(fromByteOffset: cbo + 64, as: V.self)
             var a3 = br.loadUnaligned(fromByteOffset: cbo + 96, as: V.self)
             for kh in khLo..<khHi {
-                let p = ((ihBase + kh) * g.w + iw0) * cs + cbo
+                let p = xImg * 4 + ((ihBase + kh) * g.w + iw0) * cs + cbo
                 let wrow = kh * k * cs + cbo
                 for kw in kwLo..<kwHi {
                     let q = p + kw * cs, wq = wrow + kw * cs
@@ -205,7 +213,7 @@ enum DepthwiseKernel<Shape: KernelShape, Act: VectorActivation> {
             let cbo = cb * 4
             var a0 = br.loadUnaligned(fromByteOffset: cbo, as: V.self)
             for kh in khLo..<khHi {
-                let p = ((ihBase + kh) * g.w + iw0) * cs + cbo
+                let p = xImg * 4 + ((ihBase + kh) * g.w + iw0) * cs + cbo
                 let wrow = kh * k * cs + cbo
                 for kw in kwLo..<kwHi {
                     multiplyAdd(&a0, xr.loadUnaligned(fromByteOffset: p + kw * cs, as: V.self), wr.loadUnaligned(fromByteOffset: wrow + kw * cs, as: V.self))
@@ -242,7 +250,7 @@ enum DepthwiseReference {
                     for kw in 0..<k {
                         let iw = iw0 + kw
                         if iw < 0 || iw >= g.w { continue }
-                        acc += x[((img * g.h + ih) * g.w + iw) * c + ch] * w[(kh * k + kw) * c + ch]
+                        acc += x[((img * g.h + ih - g.firstRow) * g.w + iw) * c + ch] * w[(kh * k + kw) * c + ch]
                     }
                 }
                 y[((img * g.oh + orow) * g.ow + o) * c + ch] = activate(acc, activation)
