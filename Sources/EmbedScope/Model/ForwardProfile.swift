@@ -22,8 +22,24 @@ struct Stopwatch {
 
     init(kinds: Int, enabled: Bool) {
         self.enabled = enabled
-        seconds = [Double](repeating: 0, count: kinds)
+        seconds = enabled ? [Double](repeating: 0, count: kinds) : []
         if enabled { last = Stopwatch.threadTime() }
+    }
+
+    /// Starts a new lap now (on the thread that will lap it).
+    @inline(__always)
+    mutating func restart() {
+        if enabled { last = Stopwatch.threadTime() }
+    }
+
+    /// A stopwatch for work done on another thread on behalf of this one (see Team.split).
+    func child() -> Stopwatch { Stopwatch(kinds: seconds.count, enabled: enabled) }
+
+    /// Adds a child's times and restarts the lap.
+    mutating func absorb(_ other: Stopwatch) {
+        guard enabled else { return }
+        for i in seconds.indices { seconds[i] += other.seconds[i] }
+        last = Stopwatch.threadTime()
     }
 
     /// Charges the time since the previous lap (or start) to `kind`.
@@ -33,14 +49,6 @@ struct Stopwatch {
         let t = Stopwatch.threadTime()
         seconds[kind] += t - last
         last = t
-    }
-
-    /// Charges `seconds` (measured elsewhere, e.g. on other threads) to `kind` and restarts the lap.
-    @inline(__always)
-    mutating func charge(_ kind: Int, _ seconds: Double) {
-        guard enabled else { return }
-        self.seconds[kind] += seconds
-        last = Stopwatch.threadTime()
     }
 
     /// CPU seconds of the calling thread.

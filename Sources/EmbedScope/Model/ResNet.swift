@@ -241,7 +241,7 @@ struct ResidualBlock: Sendable {
         let (oh, ow) = c.outputSize(height: size, width: size)
         let pixels = images * oh * ow
         let share = ws.capacities[5] / team.parts(pixels, minimumPerPart: 64), scratch = ws[5]
-        team.split(pixels, kind, &clock, minimumPerPart: 64) { r, part in
+        team.split(pixels, kind, &clock, minimumPerPart: 64) { r, part, _ in
             c.run(x, images: images, height: size, width: size, y, residual: residual,
                   scratch: scratch + part * share, scratchCapacity: share, pixels: r)
         }

@@ -67,30 +67,31 @@ struct Team {
         Swift.max(1, Swift.min(threads, count / Swift.max(1, minimumPerPart)))
     }
 
-    /// Runs `body(range, part)` over `0..<count` in `parts(count)` contiguous parts (on the
-    /// calling thread when alone or when there is too little to split) and charges the CPU
-    /// time to `kind`.
-    func split(_ count: Int, _ kind: Int, _ clock: inout Stopwatch, minimumPerPart: Int = 1, _ body: (Range<Int>, Int) -> Void) {
+    /// Runs `body(range, part, clock)` over `0..<count` in `parts(count)` contiguous parts (on
+    /// the calling thread when alone or when there is too little to split). Time the body does
+    /// not lap to a kind of its own is charged to `kind`.
+    func split(_ count: Int, _ kind: Int, _ clock: inout Stopwatch, minimumPerPart: Int = 1,
+               _ body: (Range<Int>, Int, inout Stopwatch) -> Void) {
         let parts = parts(count, minimumPerPart: minimumPerPart)
         if parts <= 1 {
-            body(0..<count, 0)
+            body(0..<count, 0, &clock)
             clock.lap(kind)
             return
         }
-        if clock.enabled {
-            var cpu = [Double](repeating: 0, count: parts)
-            cpu.withUnsafeMutableBufferPointer { c in
-                let c = c
-                DispatchQueue.concurrentPerform(iterations: parts) { t in
-                    let t0 = Stopwatch.threadTime()
-                    body(partition(count, parts: parts, t), t)
-                    c[t] = Stopwatch.threadTime() - t0
-                }
+        var clocks = [Stopwatch]()
+        clocks.reserveCapacity(parts)
+        for _ in 0..<parts { clocks.append(clock.child()) }
+        clocks.withUnsafeMutableBufferPointer { cb in
+            let cb = cb
+            DispatchQueue.concurrentPerform(iterations: parts) { t in
+                var c = cb[t]
+                c.restart()
+                body(partition(count, parts: parts, t), t, &c)
+                c.lap(kind)
+                cb[t] = c
             }
-            clock.charge(kind, cpu.reduce(0, +))
-        } else {
-            DispatchQueue.concurrentPerform(iterations: parts) { t in body(partition(count, parts: parts, t), t) }
         }
+        for c in clocks { clock.absorb(c) }
     }
 }
 
