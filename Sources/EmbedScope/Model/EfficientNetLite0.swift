@@ -7,9 +7,10 @@ import Foundation
 /// TensorFlow "SAME" (asymmetric on stride 2). No squeeze-excite.
 ///
 /// Layout: activations are NHWC (see DepthwiseConv for why). Work: the batch is split across
-/// `threads` workers, each with its own buffers and single-threaded OpenBLAS; a worker runs the
-/// high-resolution blocks one image at a time (their activations stay in cache) and the 14×14
-/// and 7×7 blocks on groups of `groupSize` images (wider GEMMs).
+/// `threads` workers, each with its own buffers and single-threaded OpenBLAS (images left over,
+/// e.g. at batch 1, run with each layer split across the threads). A worker runs the
+/// high-resolution blocks one image at a time, expand → depthwise → project in bands of rows
+/// that stay in L2, and the 14×14 and 7×7 blocks on groups of `groupSize` images (wider GEMMs).
 public final class EfficientNetLite0: FeatureExtractor {
     public let name = "efficientnet-lite0"
     public let inputSize = 224
@@ -90,20 +91,24 @@ public final class EfficientNetLite0: FeatureExtractor {
         }
     }
 
-    /// Buffers: 0, 1 stream ping-pong; 2 expanded; 3 depthwise output; 4 group input (the
-    /// per-image part's output); 5 head conv output; 6 im2col scratch.
+    /// Buffers: 0, 1 stream ping-pong; 2 expanded (unbanded blocks); 3 depthwise output;
+    /// 4 group input (the per-image part's output); 5 head conv output; 6 im2col scratch;
+    /// 7 one expanded-rows band per thread (banded blocks).
     private var capacities: [Int] {
         let g = Self.groupSize
-        var stream = 224 / 2 * 224 / 2 * 32, expanded = 0, dw = 0, groupIn = 0
+        var stream = 224 / 2 * 224 / 2 * 32, expanded = 0, dw = 0, groupIn = 0, band = 0
         for b in blocks {
-            let m = b.inputSize >= Self.perImageMinSize ? 1 : g
+            let perImage = b.inputSize >= Self.perImageMinSize, m = perImage ? 1 : g
             stream = Swift.max(stream, m * b.outputSize * b.outputSize * b.outC)
-            if b.expand != nil { expanded = Swift.max(expanded, m * b.inputSize * b.inputSize * b.hidden) }
+            if b.expand != nil {
+                if perImage && b.banded { band = Swift.max(band, b.bandCapacity) }
+                else { expanded = Swift.max(expanded, m * b.inputSize * b.inputSize * b.hidden) }
+            }
             dw = Swift.max(dw, m * b.outputSize * b.outputSize * b.hidden)
-            if b.inputSize >= Self.perImageMinSize { groupIn = g * b.outputSize * b.outputSize * b.outC }
+            if perImage { groupIn = g * b.outputSize * b.outputSize * b.outC }
         }
         let last = blocks[blocks.count - 1].outputSize
-        return [stream, stream, expanded, dw, groupIn, g * last * last * 1280, Pointwise.chunkRows * stem.patchLength]
+        return [stream, stream, expanded, dw, groupIn, g * last * last * 1280, Pointwise.chunkRows * stem.patchLength, threads * band]
     }
 
     private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
@@ -175,7 +180,7 @@ public final class EfficientNetLite0: FeatureExtractor {
             // Head: 1×1 conv to 1280 + ReLU6, average pool, classifier.
             let hw = blocks[blocks.count - 1].outputSize * blocks[blocks.count - 1].outputSize
             let hx = UnsafePointer(x), hy = ws[5], c = headConv.inChannels, d = featureDim
-            team.split(g * hw, Kind.headConv.rawValue, &clock, minimumPerPart: 16) { r, _ in
+            team.split(g * hw, Kind.headConv.rawValue, &clock, minimumPerPart: 16) { r, _, _ in
                 headConv.run(hx + r.lowerBound * c, rows: r.count, hy + r.lowerBound * d)
             }
             Pooling.globalAverage(ws[5], images: g, pixels: hw, channels: featureDim, features + i * featureDim)
@@ -190,7 +195,7 @@ public final class EfficientNetLite0: FeatureExtractor {
         let (oh, ow) = stem.outputSize(height: inputSize, width: inputSize)
         let y = ws[0], scratch = ws[6], cap = ws.capacities[6], size = inputSize
         // Split by whole output rows (the im2col scratch is only used by the fallback path).
-        team.split(images * oh, Kind.stem.rawValue, &clock) { rows, _ in
+        team.split(images * oh, Kind.stem.rawValue, &clock) { rows, _, _ in
             stem.run(x, images: images, height: size, width: size, y, scratch: scratch, scratchCapacity: cap,
                      pixels: (rows.lowerBound * ow)..<(rows.upperBound * ow))
         }
@@ -203,7 +208,11 @@ public final class EfficientNetLite0: FeatureExtractor {
         var x = x0
         for bi in range {
             let y: UnsafeMutablePointer<Float> = (bi == range.upperBound - 1 && last != nil) ? last! : (x == ws[0] ? ws[1] : ws[0])
-            blocks[bi].run(x, images: images, y, expanded: ws[2], depthwise: ws[3], team, &clock)
+            if images == 1 && blocks[bi].banded && blocks[bi].expand != nil {
+                blocks[bi].runBanded(x, y, depthwise: ws[3], bands: ws[7], team, &clock)
+            } else {
+                blocks[bi].run(x, images: images, y, expanded: ws[2], depthwise: ws[3], team, &clock)
+            }
             x = y
         }
         return x
@@ -219,6 +228,16 @@ struct MBConvBlock: Sendable {
     let depthwise: DepthwiseConv
     let project: Pointwise
     let residual: Bool
+    /// Output rows per band in `runBanded`, and the band buffer (floats) that needs.
+    let bandRows: Int
+    let bandCapacity: Int
+    /// Blocks this large run expand → depthwise → project band by band, one image at a time.
+    var banded: Bool { inputSize >= 28 }
+
+    /// Expanded rows per band are sized to this (L2 is 1 MB per core here).
+    /// (Measured on the 2-core machines: 128 KB 14.4, 256 KB 13.4, 512 KB 13.3, 768 KB 13.4
+    /// CPU ms/img; unbanded 13.9.)
+    static let bandBytes = 512 * 1024
 
     init(_ r: StateDictReader, index: Int, inC: Int, outC: Int, expand ratio: Int, kernel: Int, stride: Int,
          inputSize: Int, eps: Double) throws {
@@ -237,6 +256,50 @@ struct MBConvBlock: Sendable {
         outputSize = depthwise.outputSize(height: inputSize, width: inputSize).height
         project = try Pointwise(r, conv: p + "_project_conv", bn: p + "_bn2", in: hidden, out: outC, eps: eps, activation: .none)
         residual = stride == 1 && inC == outC
+        let rowFloats = inputSize * hidden
+        let inputRows = Swift.max(kernel, Self.bandBytes / (rowFloats * 4))
+        bandRows = Swift.max(1, (inputRows - kernel) / stride + 1)
+        bandCapacity = ((bandRows - 1) * stride + kernel) * rowFloats
+    }
+
+    /// One image, expand → depthwise → project fused over bands of output rows: each band's
+    /// expanded input rows are computed right before the depthwise reads them (rows shared
+    /// with the previous band are kept), and its depthwise output is projected right away, so
+    /// the wide tensors never leave L2. The output rows are split across the team; each part
+    /// has its own band buffer in `bands`.
+    func runBanded(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, depthwise dwOut: UnsafeMutablePointer<Float>,
+                   bands: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch) {
+        typealias Kind = EfficientNetLite0.Kind
+        guard let expand else { return }
+        let s = depthwise.stride, k = depthwise.kernel, pt = depthwise.padding.top
+        let w = inputSize, rowLen = w * hidden
+        let xc = UnsafePointer(x)
+        team.split(outputSize, Kind.depthwise.rawValue, &clock, minimumPerPart: 2) { rows, part, clock in
+            let band = bands + part * bandCapacity
+            var lo = 0, hi = 0                       // expanded input rows held in `band`: [lo, hi)
+            var r0 = rows.lowerBound
+            while r0 < rows.upperBound {
+                let r1 = Swift.min(r0 + bandRows, rows.upperBound)
+                let needLo = Swift.max(0, r0 * s - pt), needHi = Swift.min(inputSize, (r1 - 1) * s - pt + k)
+                var from = needLo
+                if needLo >= lo && needLo < hi {
+                    if needLo > lo { memmove(band, band + (needLo - lo) * rowLen, (hi - needLo) * rowLen * 4) }
+                    from = hi
+                }
+                if from < needHi {
+                    expand.run(xc + from * w * inC, rows: (needHi - from) * w, band + (from - needLo) * rowLen)
+                }
+                lo = needLo
+                hi = needHi
+                clock.lap(Kind.expand.rawValue)
+                depthwise.run(band, height: inputSize, width: inputSize, dwOut, rows: r0..<r1, firstRow: needLo)
+                clock.lap(Kind.depthwise.rawValue)
+                let p0 = r0 * outputSize, pixels = (r1 - r0) * outputSize
+                project.run(dwOut + p0 * hidden, rows: pixels, y + p0 * outC, residual: residual ? xc + p0 * outC : nil)
+                clock.lap(Kind.project.rawValue)
+                r0 = r1
+            }
+        }
     }
 
     /// x: [images × in × in × inC] → y: [images × out × out × outC]; y must not alias x.
@@ -246,17 +309,17 @@ struct MBConvBlock: Sendable {
         var h = UnsafePointer(x)
         let xc = UnsafePointer(x)
         if let expand {
-            team.split(images * inputSize * inputSize, Kind.expand.rawValue, &clock, minimumPerPart: 32) { r, _ in
+            team.split(images * inputSize * inputSize, Kind.expand.rawValue, &clock, minimumPerPart: 32) { r, _, _ in
                 expand.run(xc + r.lowerBound * inC, rows: r.count, expanded + r.lowerBound * hidden)
             }
             h = UnsafePointer(expanded)
         }
         let dwIn = h, size = inputSize
-        team.split(images * outputSize, Kind.depthwise.rawValue, &clock) { r, _ in
+        team.split(images * outputSize, Kind.depthwise.rawValue, &clock) { r, _, _ in
             depthwise.run(dwIn, height: size, width: size, dwOut, rows: r)
         }
         let res = residual ? xc : nil, dwo = UnsafePointer(dwOut)
-        team.split(images * outputSize * outputSize, Kind.project.rawValue, &clock, minimumPerPart: 32) { r, _ in
+        team.split(images * outputSize * outputSize, Kind.project.rawValue, &clock, minimumPerPart: 32) { r, _, _ in
             project.run(dwo + r.lowerBound * hidden, rows: r.count, y + r.lowerBound * outC,
                         residual: res.map { $0 + r.lowerBound * outC })
         }
