@@ -48,29 +48,30 @@ func multiplyAdd(_ acc: inout SIMD8<Float>, _ a: SIMD8<Float>, _ b: SIMD8<Float>
 enum Epilogue {
     typealias V = SIMD8<Float>
 
-    /// y[r, c] = act(y[r, c] + bias[c] (+ residual[r, c])) for `rows` rows of `cols` values
-    /// (row stride `cols`). `residual`, when given, has the same layout as `y`.
+    /// y[r, c] = act(y[r, c] + bias[c] (+ residual[r, c])) for `rows` rows of `cols` values,
+    /// row stride `ld` (default `cols`). `residual`, when given, has the same layout as `y`.
     @inline(__always)
-    static func apply(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, bias: UnsafePointer<Float>,
+    static func apply(_ y: UnsafeMutablePointer<Float>, rows: Int, cols: Int, ld: Int? = nil, bias: UnsafePointer<Float>,
                       residual: UnsafePointer<Float>?, activation: Activation) {
+        let ld = ld ?? cols
         switch (activation, residual == nil) {
-        case (.none, true): run(y, rows, cols, bias, nil, .none)
-        case (.none, false): run(y, rows, cols, bias, residual, .none)
-        case (.relu, true): run(y, rows, cols, bias, nil, .relu)
-        case (.relu, false): run(y, rows, cols, bias, residual, .relu)
-        case (.relu6, true): run(y, rows, cols, bias, nil, .relu6)
-        case (.relu6, false): run(y, rows, cols, bias, residual, .relu6)
+        case (.none, true): run(y, rows, cols, ld, bias, nil, .none)
+        case (.none, false): run(y, rows, cols, ld, bias, residual, .none)
+        case (.relu, true): run(y, rows, cols, ld, bias, nil, .relu)
+        case (.relu, false): run(y, rows, cols, ld, bias, residual, .relu)
+        case (.relu6, true): run(y, rows, cols, ld, bias, nil, .relu6)
+        case (.relu6, false): run(y, rows, cols, ld, bias, residual, .relu6)
         }
     }
 
     @inline(__always)
-    private static func run(_ y: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ bias: UnsafePointer<Float>,
+    private static func run(_ y: UnsafeMutablePointer<Float>, _ rows: Int, _ cols: Int, _ ld: Int, _ bias: UnsafePointer<Float>,
                             _ residual: UnsafePointer<Float>?, _ activation: Activation) {
         let c8 = cols & ~7
         let yr = UnsafeMutableRawPointer(y), br = UnsafeRawPointer(bias)
         let rr = residual.map { UnsafeRawPointer($0) }
         for r in 0..<rows {
-            let rowOffset = r * cols * 4
+            let rowOffset = r * ld * 4
             var c = 0
             while c < c8 {
                 let off = rowOffset + c * 4
@@ -80,7 +81,7 @@ enum Epilogue {
                 c += 8
             }
             while c < cols {
-                let i = r * cols + c
+                let i = r * ld + c
                 var v = y[i] + bias[c]
                 if let residual { v += residual[i] }
                 y[i] = activate(v, activation)

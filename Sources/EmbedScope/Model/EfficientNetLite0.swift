@@ -179,14 +179,10 @@ public final class EfficientNetLite0: FeatureExtractor {
             x = runBlocks(split..<blocks.count, x, images: g, ws, team, last: nil, &clock)
             // Head: 1×1 conv to 1280 + ReLU6, average pool, classifier.
             let hw = blocks[blocks.count - 1].outputSize * blocks[blocks.count - 1].outputSize
-            let hx = UnsafePointer(x), hy = ws[5], c = headConv.inChannels, d = featureDim
-            team.split(g * hw, Kind.headConv.rawValue, &clock, minimumPerPart: 16) { r, _, _ in
-                headConv.run(hx + r.lowerBound * c, rows: r.count, hy + r.lowerBound * d)
-            }
+            headConv.run(x, rows: g * hw, ws[5], team: team, kind: Kind.headConv.rawValue, &clock)
             Pooling.globalAverage(ws[5], images: g, pixels: hw, channels: featureDim, features + i * featureDim)
             clock.lap(Kind.pool.rawValue)
-            fc.run(features + i * featureDim, rows: g, logits + i * classCount)
-            clock.lap(Kind.classifier.rawValue)
+            fc.run(features + i * featureDim, rows: g, logits + i * classCount, team: team, kind: Kind.classifier.rawValue, &clock)
             i += g
         }
     }
@@ -309,19 +305,14 @@ struct MBConvBlock: Sendable {
         var h = UnsafePointer(x)
         let xc = UnsafePointer(x)
         if let expand {
-            team.split(images * inputSize * inputSize, Kind.expand.rawValue, &clock, minimumPerPart: 32) { r, _, _ in
-                expand.run(xc + r.lowerBound * inC, rows: r.count, expanded + r.lowerBound * hidden)
-            }
+            expand.run(xc, rows: images * inputSize * inputSize, expanded, team: team, kind: Kind.expand.rawValue, &clock)
             h = UnsafePointer(expanded)
         }
         let dwIn = h, size = inputSize
         team.split(images * outputSize, Kind.depthwise.rawValue, &clock) { r, _, _ in
             depthwise.run(dwIn, height: size, width: size, dwOut, rows: r)
         }
-        let res = residual ? xc : nil, dwo = UnsafePointer(dwOut)
-        team.split(images * outputSize * outputSize, Kind.project.rawValue, &clock, minimumPerPart: 32) { r, _, _ in
-            project.run(dwo + r.lowerBound * hidden, rows: r.count, y + r.lowerBound * outC,
-                        residual: res.map { $0 + r.lowerBound * outC })
-        }
+        project.run(dwOut, rows: images * outputSize * outputSize, y, residual: residual ? xc : nil,
+                    team: team, kind: Kind.project.rawValue, &clock)
     }
 }

@@ -12,6 +12,13 @@ enum GEMM {
                     1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
     }
 
+    /// y[m] = a[m × n] · x[n] (row-major a with leading dimension lda).
+    @inline(__always)
+    static func av(m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>) {
+        guard m > 0 else { return }
+        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(m), Int32(n), 1, a, Int32(lda), x, 1, 0, y, 1)
+    }
+
     /// c[m × n] = a[m × k] · b[k × n] (+ beta · c).
     @inline(__always)
     static func ab(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,

@@ -18,14 +18,27 @@ struct Linear: Sendable {
         self.inFeatures = inFeatures
     }
 
-    /// y[rows × out] = x[rows × in] · Wᵀ + b.
-    func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>) {
+    /// y[rows × out] = x[rows × in] · Wᵀ + b, for the output features `outputs` (all by default).
+    func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, outputs: Range<Int>? = nil) {
+        let o = outputs ?? 0..<outFeatures
+        guard !o.isEmpty else { return }
         weights.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
-                GEMM.abt(m: rows, n: outFeatures, k: inFeatures, a: x, lda: inFeatures, b: w.baseAddress!, ldb: inFeatures,
-                         c: y, ldc: outFeatures)
-                Epilogue.apply(y, rows: rows, cols: outFeatures, bias: b.baseAddress!, residual: nil, activation: .none)
+                if rows == 1 {
+                    // One image: a matrix-vector product (sgemm with m = 1 is ~2× slower here).
+                    GEMM.av(m: o.count, n: inFeatures, a: w.baseAddress! + o.lowerBound * inFeatures, lda: inFeatures, x: x, y: y + o.lowerBound)
+                } else {
+                    GEMM.abt(m: rows, n: o.count, k: inFeatures, a: x, lda: inFeatures, b: w.baseAddress! + o.lowerBound * inFeatures,
+                             ldb: inFeatures, c: y + o.lowerBound, ldc: outFeatures)
+                }
+                Epilogue.apply(y + o.lowerBound, rows: rows, cols: o.count, ld: outFeatures, bias: b.baseAddress! + o.lowerBound,
+                               residual: nil, activation: .none)
             }
         }
+    }
+
+    /// Split by output features across `team` (each thread streams its share of W).
+    func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, team: Team, kind: Int, _ clock: inout Stopwatch) {
+        team.split(outFeatures, kind, &clock, minimumPerPart: 64) { o, _, _ in run(x, rows: rows, y, outputs: o) }
     }
 }

@@ -61,6 +61,38 @@ struct Pointwise: Sendable {
     /// 24→144 49 vs 47 on one core) and loses beyond (40→240: 44 vs 58).
     var usesKernel: Bool { inChannels <= 32 && outChannels % 8 == 0 }
 
+    /// Output channels `columns` only (all rows): how a team splits a layer with few rows (the
+    /// 14×14 and 7×7 layers of one image), so that each thread packs only its share of W.
+    func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
+             columns: Range<Int>) {
+        let n = outChannels
+        weights.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                GEMM.ab(m: rows, n: columns.count, k: inChannels, a: x, lda: inChannels, b: w.baseAddress! + columns.lowerBound, ldb: n,
+                        c: y + columns.lowerBound, ldc: n)
+                Epilogue.apply(y + columns.lowerBound, rows: rows, cols: columns.count, ld: n, bias: b.baseAddress! + columns.lowerBound,
+                               residual: residual.map { $0 + columns.lowerBound }, activation: activation)
+            }
+        }
+    }
+
+    /// Splits this layer over `rows` rows for `team`: by rows when there are many (or few
+    /// channels), else by output channels in multiples of 8.
+    func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
+             team: Team, kind: Int, _ clock: inout Stopwatch) {
+        if team.threads > 1 && rows < 256 && outChannels >= 64 && !usesKernel {
+            let groups = outChannels / 8
+            team.split(groups, kind, &clock) { g, _, _ in
+                run(x, rows: rows, y, residual: residual, columns: (g.lowerBound * 8)..<(g.upperBound == groups ? outChannels : g.upperBound * 8))
+            }
+        } else {
+            let k = inChannels, n = outChannels
+            team.split(rows, kind, &clock, minimumPerPart: 32) { r, _, _ in
+                run(x + r.lowerBound * k, rows: r.count, y + r.lowerBound * n, residual: residual.map { $0 + r.lowerBound * n })
+            }
+        }
+    }
+
     /// The OpenBLAS path: chunked sgemm, then the epilogue on each chunk while it is in cache.
     func runBLAS(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil) {
         weights.withUnsafeBufferPointer { w in

@@ -173,8 +173,7 @@ public final class ResNet: FeatureExtractor {
         let last = blocks[blocks.count - 1].outputSize
         Pooling.globalAverage(x, images: g, pixels: last * last, channels: featureDim, features)
         clock.lap(Kind.pool.rawValue)
-        fc.run(features, rows: g, logits)
-        clock.lap(Kind.classifier.rawValue)
+        fc.run(features, rows: g, logits, team: team, kind: Kind.classifier.rawValue, &clock)
     }
 }
 
