@@ -4,7 +4,8 @@
 /// The input is NHWC (activations) or CHW planar (the network input). For NHWC the patch of
 /// one output pixel is k rows of k·C contiguous floats, so im2col is k memcpy's per pixel in the
 /// interior. Chunks of at most `scratchCapacity / patchLength` pixels keep the patch matrix
-/// and the GEMM output in cache for the epilogue. A 1×1 stride-1 convolution skips im2col.
+/// and the GEMM output in cache for the epilogue. A 1×1 stride-1 convolution skips im2col, and
+/// the first convolution (planar input, a multiple of 32 outputs) runs PlanarDirectConv.
 struct Conv2D: Sendable {
     enum InputLayout: Sendable { case nhwc, planar }
 

@@ -80,13 +80,13 @@ public final class EfficientNetLite0: FeatureExtractor {
         case stem, expand, depthwise, project, headConv, pool, classifier
         var label: String {
             switch self {
-            case .stem: return "stem 3×3 conv (im2col + GEMM)"
-            case .expand: return "expand 1×1 conv (GEMM)"
-            case .depthwise: return "depthwise conv (SIMD)"
-            case .project: return "project 1×1 conv (GEMM)"
-            case .headConv: return "head 1×1 conv (GEMM)"
+            case .stem: return "stem 3×3 conv (direct SIMD)"
+            case .expand: return "expand 1×1 convs (sgemm; SIMD kernel for K ≤ 32)"
+            case .depthwise: return "depthwise convs (SIMD)"
+            case .project: return "project 1×1 convs (sgemm; SIMD kernel for K ≤ 32)"
+            case .headConv: return "head 1×1 conv (sgemm)"
             case .pool: return "global average pool"
-            case .classifier: return "classifier (GEMM)"
+            case .classifier: return "classifier (sgemm / sgemv)"
             }
         }
     }
@@ -152,7 +152,7 @@ public final class EfficientNetLite0: FeatureExtractor {
         var seconds = [Double](repeating: 0, count: Kind.allCases.count)
         for tw in times where profile { for (i, s) in tw.enumerated() { seconds[i] += s } }
         let p = ForwardProfile(layers: Kind.allCases.map { ($0.label, seconds[$0.rawValue]) },
-                               wall: Stopwatch.now() - start, threads: Swift.min(t, n))
+                               wall: Stopwatch.now() - start, threads: n > 0 ? t : 0)
         return (features, logits, p)
     }
 

@@ -87,13 +87,13 @@ public final class ResNet: FeatureExtractor {
         case stem, maxpool, conv3x3, conv1x1, downsample, pool, classifier
         var label: String {
             switch self {
-            case .stem: return "stem 7×7 conv (im2col + GEMM)"
+            case .stem: return "stem 7×7 conv (direct SIMD)"
             case .maxpool: return "max pool"
-            case .conv3x3: return "3×3 convs (im2col + GEMM)"
-            case .conv1x1: return "1×1 convs (GEMM)"
-            case .downsample: return "downsample 1×1 convs (GEMM)"
+            case .conv3x3: return "3×3 convs (im2col + sgemm)"
+            case .conv1x1: return "1×1 convs (sgemm)"
+            case .downsample: return "downsample 1×1 convs (gather + sgemm)"
             case .pool: return "global average pool"
-            case .classifier: return "classifier (GEMM)"
+            case .classifier: return "classifier (sgemm / sgemv)"
             }
         }
     }
@@ -155,7 +155,7 @@ public final class ResNet: FeatureExtractor {
         var seconds = [Double](repeating: 0, count: Kind.allCases.count)
         for tw in times where profile { for (i, s) in tw.enumerated() { seconds[i] += s } }
         let p = ForwardProfile(layers: Kind.allCases.map { ($0.label, seconds[$0.rawValue]) },
-                               wall: Stopwatch.now() - start, threads: Swift.min(t, n))
+                               wall: Stopwatch.now() - start, threads: n > 0 ? t : 0)
         return (features, logits, p)
     }
 
