@@ -118,6 +118,7 @@ public final class ResNet: FeatureExtractor {
     private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
         try checkInput(input, count: n)
         let start = Stopwatch.now()
+        guard n > 0 else { return ([], [], ForwardProfile(layers: [], wall: 0, threads: 0)) }
         var features = [Float](repeating: 0, count: n * featureDim)
         var logits = [Float](repeating: 0, count: n * classCount)
         // As in EfficientNetLite0: whole images per worker, the remainder with split layers.
