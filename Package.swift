@@ -1,6 +1,24 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// SIMD kernels (depthwise convolution, epilogues, scoring) are written with SIMD8<Float>.
+// Swift's default x86-64 target is SSE2, which runs each 8-lane operation as two 4-lane ones
+// and has no fused multiply-add (SIMD.addProduct becomes a libm call per lane). AVX2 + FMA
+// (x86-64-v3: every x86-64 server CPU since 2013–2015) runs them as one instruction; the
+// EMBEDSCOPE_FMA condition tells the kernels that addProduct is one instruction.
+// EMBEDSCOPE_PORTABLE=1 builds for baseline x86-64 instead.
+#if arch(x86_64)
+let portable = Context.environment["EMBEDSCOPE_PORTABLE"] != nil
+let simdSettings: [SwiftSetting] = portable ? [] : [
+    .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"]),
+    .define("EMBEDSCOPE_FMA"),
+]
+#elseif arch(arm64)
+let simdSettings: [SwiftSetting] = [.define("EMBEDSCOPE_FMA")]  // NEON always has fused multiply-add
+#else
+let simdSettings: [SwiftSetting] = []
+#endif
+
 let package = Package(
     name: "EmbedScope",
     platforms: [.macOS(.v14)],
@@ -20,7 +38,7 @@ let package = Package(
                 "CBLAS", "CPNG", "CJPEG", "CJPEGShim", "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))] + simdSettings
         ),
         .executableTarget(
             name: "EmbedScopeCLI",

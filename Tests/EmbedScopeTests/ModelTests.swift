@@ -1,0 +1,158 @@
+import Foundation
+import XCTest
+@testable import EmbedScope
+
+/// Whole-model behaviour on seeded synthetic weights (no checkpoint needed): the ways a batch
+/// can be executed agree, state dicts are validated with messages that name the key, and
+/// heads of any size are accepted.
+final class ModelTests: XCTestCase {
+    static let effnet = SyntheticWeights.efficientNetLite0(classes: 7)
+
+    func testEfficientNetExecutionPathsAgree() throws {
+        let two = try EfficientNetLite0(stateDict: Self.effnet, threads: 2)
+        let one = try EfficientNetLite0(stateDict: Self.effnet, threads: 1)
+        XCTAssertEqual(two.classCount, 7)
+        XCTAssertEqual(two.featureDim, 1280)
+        let n = 3, per = 3 * 224 * 224
+        let x = seededFloats(n * per, seed: 42)
+        // n = 3 on 2 threads: one image per worker, the third with every layer split across both.
+        let a = try two.forward(x, count: n)
+        let b = try one.forward(x, count: n)
+        XCTAssertEqual(a.features.count, n * 1280)
+        XCTAssertEqual(a.logits.count, n * 7)
+        XCTAssertTrue(a.features.allSatisfy { $0.isFinite && $0 >= 0 && $0 <= 6 }, "features are means of ReLU6 outputs")
+        XCTAssertGreaterThan(a.features.reduce(0, +), 0, "features are not all zero")
+        // Different row splits make OpenBLAS sum in a different order: float32 noise, relative
+        // to the magnitudes (features up to 6).
+        let featureTol = 1e-5 * max(1, a.features.map { abs($0) }.max() ?? 0)
+        let logitTol = 5e-5 * max(1, a.logits.map { abs($0) }.max() ?? 0)
+        XCTAssertLessThanOrEqual(ModelKernelTests.maxDiff(a.features, b.features), featureTol, "2 threads vs 1")
+        XCTAssertLessThanOrEqual(ModelKernelTests.maxDiff(a.logits, b.logits), logitTol, "2 threads vs 1")
+        let last = try two.forward(Array(x[(2 * per)...]), count: 1)
+        XCTAssertLessThanOrEqual(ModelKernelTests.maxDiff(last.features, Array(a.features[(2 * 1280)...])), featureTol, "alone vs in a batch")
+        // Images are independent: a different first image leaves the others' outputs unchanged.
+        var x2 = x
+        for i in 0..<per { x2[i] = -x2[i] }
+        let c = try two.forward(x2, count: n)
+        XCTAssertGreaterThan(ModelKernelTests.maxDiff(Array(c.features[..<1280]), Array(a.features[..<1280])), 1e-3)
+        XCTAssertLessThanOrEqual(ModelKernelTests.maxDiff(Array(c.features[1280...]), Array(a.features[1280...])), featureTol)
+        // The head is the classifier: logits = features · Wᵀ + b.
+        let (w, bias) = two.head
+        XCTAssertEqual(w.count, 7 * 1280)
+        for j in 0..<7 {
+            let l = (0..<1280).reduce(Double(bias[j])) { $0 + Double(a.features[$1]) * Double(w[j * 1280 + $1]) }
+            XCTAssertEqual(Double(a.logits[j]), l, accuracy: 1e-3, "logit \(j) from the head")
+        }
+        // Profiling returns the same numbers and a breakdown.
+        let p = try two.profiledForward(Array(x[(2 * per)...]), count: 1)
+        XCTAssertEqual(p.features, last.features)
+        XCTAssertEqual(p.profile.layers.count, 7)
+        XCTAssertGreaterThan(p.profile.total, 0)
+        let empty = try two.forward([], count: 0)
+        XCTAssertTrue(empty.features.isEmpty && empty.logits.isEmpty)
+    }
+
+    func testEfficientNetValidatesTheStateDict() throws {
+        var sd = Self.effnet
+        sd["_blocks.3._bn1.weight"] = nil
+        XCTAssertThrowsKind(.notFound, try EfficientNetLite0(stateDict: sd), "missing key")
+        do {
+            _ = try EfficientNetLite0(stateDict: sd)
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.message, "this checkpoint is not an efficientnet-lite0: _blocks.3._bn1.weight missing")
+        }
+
+        sd = Self.effnet
+        sd["_conv_stem.weight"] = Tensor(shape: [32, 3, 5, 5], data: [Float](repeating: 0, count: 32 * 75))
+        do {
+            _ = try EfficientNetLite0(stateDict: sd)
+            XCTFail("a 5×5 stem must be refused")
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.kind, .shapeMismatch)
+            XCTAssertEqual(e.message, "this checkpoint is not an efficientnet-lite0: _conv_stem.weight has shape [32, 3, 5, 5], expected [32, 3, 3, 3]")
+        }
+
+        // Saved from DataParallel: every key prefixed with "module.".
+        let prefixed = StateDict(uniqueKeysWithValues: Self.effnet.map { ("module." + $0.key, $0.value) })
+        do {
+            _ = try EfficientNetLite0(stateDict: prefixed)
+            XCTFail("prefixed keys must be refused")
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.kind, .notFound)
+            XCTAssertTrue(e.hint?.contains("module.") == true, "hint: \(e.hint ?? "none")")
+        }
+
+        sd = Self.effnet
+        sd["_fc.weight"] = Tensor(shape: [7, 1000], data: [Float](repeating: 0, count: 7000))
+        XCTAssertThrowsKind(.shapeMismatch, try EfficientNetLite0(stateDict: sd), "fc with the wrong input width")
+
+        sd = Self.effnet
+        sd["_blocks.0._bn1.running_var"] = Tensor(shape: [32], data: [Float](repeating: -1, count: 32))
+        XCTAssertThrowsKind(.invalidArgument, try EfficientNetLite0(stateDict: sd), "negative variance")
+
+        // A ResNet state dict is not an EfficientNet.
+        XCTAssertThrowsKind(.notFound, try EfficientNetLite0(stateDict: SyntheticWeights.resnet(.r18, classes: 3, random: false)))
+    }
+
+    func testEfficientNetChecksTheInput() throws {
+        let m = try EfficientNetLite0(stateDict: Self.effnet)
+        XCTAssertThrowsKind(.shapeMismatch, try m.forward([Float](repeating: 0, count: 3 * 224 * 224 - 1), count: 1))
+        XCTAssertThrowsKind(.shapeMismatch, try m.forward([Float](repeating: 0, count: 3 * 224 * 224), count: 2))
+        XCTAssertThrowsKind(.invalidArgument, try m.forward([], count: -1))
+    }
+
+    func testResNet18ExecutionPathsAgree() throws {
+        let sd = SyntheticWeights.resnet(.r18, classes: 5)
+        let two = try ResNet(depth: .r18, stateDict: sd, threads: 2)
+        let one = try ResNet(depth: .r18, stateDict: sd, threads: 1)
+        XCTAssertEqual(two.name, "resnet18")
+        XCTAssertEqual(two.featureDim, 512)
+        XCTAssertEqual(two.classCount, 5)
+        // n = 2 on 2 threads: one image per worker; on 1 thread: a group of 2; alone: split layers.
+        let n = 2, per = 3 * 224 * 224
+        let x = seededFloats(n * per, seed: 43)
+        let a = try two.forward(x, count: n)
+        let b = try one.forward(x, count: n)
+        XCTAssertTrue(a.features.allSatisfy { $0.isFinite && $0 >= 0 })
+        XCTAssertGreaterThan(a.features.reduce(0, +), 0)
+        let tol = 1e-5 * max(1, a.features.map { abs($0) }.max() ?? 0)
+        XCTAssertLessThanOrEqual(ModelKernelTests.maxDiff(a.features, b.features), tol)
+        XCTAssertLessThanOrEqual(ModelKernelTests.maxDiff(a.logits, b.logits), 1e-5 * max(1, a.logits.map { abs($0) }.max() ?? 0))
+        let first = try two.forward(Array(x[..<per]), count: 1)
+        XCTAssertLessThanOrEqual(ModelKernelTests.maxDiff(first.features, Array(a.features[..<512])), tol)
+    }
+
+    func testResNetValidatesTheStateDict() throws {
+        var sd = SyntheticWeights.resnet(.r50, classes: 10, random: false)
+        XCTAssertEqual(try ResNet(depth: .r50, stateDict: sd).featureDim, 2048)
+        sd["layer4.2.conv3.weight"] = nil
+        do {
+            _ = try ResNet(depth: .r50, stateDict: sd)
+            XCTFail("missing key must be refused")
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.kind, .notFound)
+            XCTAssertEqual(e.message, "this checkpoint is not a resnet50: layer4.2.conv3.weight missing")
+        }
+        // A ResNet-18 state dict is neither a ResNet-34 (missing blocks) nor a ResNet-50 (shapes).
+        let r18 = SyntheticWeights.resnet(.r18, classes: 10, random: false)
+        XCTAssertThrowsKind(.notFound, try ResNet(depth: .r34, stateDict: r18))
+        XCTAssertThrowsKind(.shapeMismatch, try ResNet(depth: .r50, stateDict: r18))
+        XCTAssertEqual(try ResNet(depth: .r34, stateDict: SyntheticWeights.resnet(.r34, classes: 2, random: false)).classCount, 2)
+    }
+
+    func testLoadNPYDirectory() throws {
+        let dir = try temporaryDirectory(self)
+        try NPYArray.write(shape: [6], values: [1, 2, 3, 4, 5, 6], to: dir.appendingPathComponent("0000.npy"))
+        try NPYArray.write(shape: [1], values: [7], to: dir.appendingPathComponent("0001.npy"))
+        try "a.weight\t0000.npy\t2,3,1,1\na.num_batches_tracked\t0001.npy\t\n".write(to: dir.appendingPathComponent("names.txt"), atomically: true, encoding: .utf8)
+        let sd = try StateDict.loadNPYDirectory(dir)
+        XCTAssertEqual(sd["a.weight"], Tensor(shape: [2, 3, 1, 1], data: [1, 2, 3, 4, 5, 6]))
+        XCTAssertEqual(sd["a.num_batches_tracked"], Tensor(shape: [], data: [7]))
+
+        try "a.weight\t0000.npy\t4,2\n".write(to: dir.appendingPathComponent("names.txt"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsKind(.shapeMismatch, try StateDict.loadNPYDirectory(dir), "6 values for shape [4, 2]")
+        try "a.weight 0000.npy 2,3\n".write(to: dir.appendingPathComponent("names.txt"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsKind(.npy, try StateDict.loadNPYDirectory(dir), "not tab-separated")
+        XCTAssertThrowsKind(.io, try StateDict.loadNPYDirectory(dir.appendingPathComponent("nothing-here")))
+    }
+}
