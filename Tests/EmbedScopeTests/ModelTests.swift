@@ -139,20 +139,4 @@ final class ModelTests: XCTestCase {
         XCTAssertThrowsKind(.shapeMismatch, try ResNet(depth: .r50, stateDict: r18))
         XCTAssertEqual(try ResNet(depth: .r34, stateDict: SyntheticWeights.resnet(.r34, classes: 2, random: false)).classCount, 2)
     }
-
-    func testLoadNPYDirectory() throws {
-        let dir = try temporaryDirectory(self)
-        try NPYArray.write(shape: [6], values: [1, 2, 3, 4, 5, 6], to: dir.appendingPathComponent("0000.npy"))
-        try NPYArray.write(shape: [1], values: [7], to: dir.appendingPathComponent("0001.npy"))
-        try "a.weight\t0000.npy\t2,3,1,1\na.num_batches_tracked\t0001.npy\t\n".write(to: dir.appendingPathComponent("names.txt"), atomically: true, encoding: .utf8)
-        let sd = try StateDict.loadNPYDirectory(dir)
-        XCTAssertEqual(sd["a.weight"], Tensor(shape: [2, 3, 1, 1], data: [1, 2, 3, 4, 5, 6]))
-        XCTAssertEqual(sd["a.num_batches_tracked"], Tensor(shape: [], data: [7]))
-
-        try "a.weight\t0000.npy\t4,2\n".write(to: dir.appendingPathComponent("names.txt"), atomically: true, encoding: .utf8)
-        XCTAssertThrowsKind(.shapeMismatch, try StateDict.loadNPYDirectory(dir), "6 values for shape [4, 2]")
-        try "a.weight 0000.npy 2,3\n".write(to: dir.appendingPathComponent("names.txt"), atomically: true, encoding: .utf8)
-        XCTAssertThrowsKind(.npy, try StateDict.loadNPYDirectory(dir), "not tab-separated")
-        XCTAssertThrowsKind(.io, try StateDict.loadNPYDirectory(dir.appendingPathComponent("nothing-here")))
-    }
 }

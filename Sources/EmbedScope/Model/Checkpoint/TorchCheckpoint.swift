@@ -55,13 +55,14 @@ public enum TorchCheckpoint {
 
         // Memory: a state dict's tensors normally hold no more elements than its storages, i.e.
         // fewer than the file has bytes; views that repeat elements (expand, overlapping strides)
-        // may hold more. Refuse anything beyond 16 elements per byte of file before allocating.
-        let budget = max(raw.count, 1 << 20) * 16
+        // may hold more. Refuse, before allocating, anything beyond 16 elements per byte of file
+        // or 64 Mi elements (256 MB of Float, a ResNet-50 is 25 M), whichever is more.
+        let budget = max(raw.count * 16, 1 << 26)
         var total = 0
         for entry in entries {
             let count = heap.tensors[entry.tensor].count
             guard count <= budget - total else {
-                throw EmbedScopeError(.checkpoint, "its tensors would expand to more than \(budget) values (16 per byte of the file); refusing to allocate that much",
+                throw EmbedScopeError(.checkpoint, "its tensors would expand to more than \(budget) values (16 per byte of the file, at least 64 Mi); refusing to allocate that much",
                                       path: path, hint: "the file is corrupt, or saves huge expanded views: save tensor.clone() instead")
             }
             total += count
