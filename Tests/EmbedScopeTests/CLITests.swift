@@ -4,17 +4,17 @@ import XCTest
 
 /// The `embedscope` binary, run as a user runs it: results on stdout, errors on stderr with a
 /// non-zero exit status.
-final class CLITests: XCTestCase {
+/// Runs the `embedscope` binary built beside the test bundle (`.build/<triple>/<config>/`).
+enum CLI {
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
-    /// The tool is built beside the test bundle (`.build/<triple>/<config>/`).
-    var binary: URL {
+    static var binary: URL {
         let bundle = Bundle(for: CLITests.self).bundleURL
         let candidates = [bundle.appendingPathComponent("embedscope"), bundle.deletingLastPathComponent().appendingPathComponent("embedscope")]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
-    func run(_ args: [String]) throws -> Run {
+    static func run(_ args: [String]) throws -> Run {
         let p = Process()
         p.executableURL = binary
         p.arguments = args
@@ -25,6 +25,12 @@ final class CLITests: XCTestCase {
         p.waitUntilExit()
         return Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
     }
+}
+
+final class CLITests: XCTestCase {
+    typealias Run = CLI.Run
+    var binary: URL { CLI.binary }
+    func run(_ args: [String]) throws -> Run { try CLI.run(args) }
 
     func testQueryJSONRankAndErrors() throws {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else {
