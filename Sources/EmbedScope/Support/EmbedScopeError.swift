@@ -36,6 +36,9 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         case invalidArgument
         /// A data set (image folder, IDX file) is empty or malformed.
         case dataset
+        /// A quantity is not defined for this input (e.g. a cluster metric with fewer than two
+        /// classes, or with every sample in a class of its own).
+        case undefined
     }
 
     public let kind: Kind
