@@ -11,7 +11,6 @@ extension Index {
             throw EmbedScopeError(.catalog, "the catalog lists \(labels.count) images but space '\(name)' has \(v.rows) rows",
                                   path: url.path, hint: "the index is damaged; rebuild it")
         }
-        v.adviseSequential()
         return try ClusterMetrics.all(RowMatrix(v), labels: labels, options: options, progress: progress)
     }
 }
