@@ -22,6 +22,7 @@ import sklearn
 from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+SPREAD = 1.0
 
 
 def median_seconds(fn, runs):
@@ -35,7 +36,7 @@ def median_seconds(fn, runs):
 
 
 def ours(binary, rows, dim, seed, repeat, extra):
-    cmd = [binary, "bench", "metrics", "--rows", str(rows), "--dim", str(dim), "--seed", str(seed),
+    cmd = [binary, "bench", "metrics", "--rows", str(rows), "--dim", str(dim), "--seed", str(seed), "--spread", str(SPREAD),
            "--repeat", str(repeat), "--json"] + extra
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
@@ -50,17 +51,20 @@ def main():
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--dim", type=int, default=1280)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--spread", type=float, default=1.0, help="noise around the class centres (small: tight classes)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--big-rows", type=int, default=100_000, help="rows of the large timing (0: skip)")
     ap.add_argument("--big-sklearn", action="store_true", help="also time scikit-learn on the large run")
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build/release/embedscope"))
     a = ap.parse_args()
+    global SPREAD
+    SPREAD = a.spread
 
     if not os.path.exists(a.binary):
         subprocess.run(["swift", "build", "-c", "release", "--product", "embedscope"], cwd=ROOT, check=True)
-    data = os.path.join(ROOT, "bench-data", f"metrics-{a.rows}x{a.dim}-seed{a.seed}")
+    data = os.path.join(ROOT, "bench-data", f"metrics-{a.rows}x{a.dim}-seed{a.seed}-spread{a.spread:g}")
 
-    print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}; {a.rows} × {a.dim}, seed {a.seed}")
+    print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}; {a.rows} × {a.dim}, seed {a.seed}, spread {a.spread:g}")
     f = ours(a.binary, a.rows, a.dim, a.seed, 1, ["--save", data, "--compare-float64", "--sample", str(a.rows // 10)])
     x = np.load(os.path.join(data, "X.npy"))
     y = np.loadtxt(os.path.join(data, "labels.txt"), dtype=np.int64)
@@ -86,7 +90,8 @@ def main():
 
     print(f"  scikit-learn silhouette_score (float32 rows)  {s32:.9f}  {t32:8.3f} s  (median of {a.repeat})")
     print(f"  scikit-learn silhouette_score (float64 copy)  {s64:.9f}  {t64:8.3f} s  (median of {a.repeat})")
-    print(f"  EmbedScope exact silhouette (float32 GEMM)    {f['silhouette']:.9f}  {t:8.3f} s  (median of {a.repeat})")
+    print(f"  EmbedScope exact silhouette (float32 GEMM)    {f['silhouette']:.9f}  {t:8.3f} s  (median of {a.repeat}; "
+          f"{f['refinedPairs']} near-duplicate distances refined in Double)")
     print(f"  EmbedScope exact silhouette (float64 GEMM)    {f['float64Silhouette']:.9f}  {f['float64Seconds']:8.3f} s  "
           f"({f['float64Seconds'] / t:.2f}× the float32 time)")
     print(f"  EmbedScope sampled ({f['sample']} rows vs all)       {f['sampledSilhouette']:.6f} ± {f['sampledStandardError']:.6f}  "
@@ -101,7 +106,7 @@ def main():
 
     if a.big_rows > 0:
         print(f"{a.big_rows} × {a.dim}, seed {a.seed}")
-        extra = ["--save", os.path.join(ROOT, "bench-data", f"metrics-{a.big_rows}x{a.dim}-seed{a.seed}")] if a.big_sklearn else []
+        extra = ["--save", os.path.join(ROOT, "bench-data", f"metrics-{a.big_rows}x{a.dim}-seed{a.seed}-spread{a.spread:g}")] if a.big_sklearn else []
         b = ours(a.binary, a.big_rows, a.dim, a.seed, 1, extra)
         tb = b["silhouetteMedianSeconds"]
         print(f"  EmbedScope exact silhouette (float32 GEMM)    {b['silhouette']:.9f}  {tb:8.1f} s  "
