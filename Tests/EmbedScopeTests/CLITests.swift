@@ -85,4 +85,52 @@ final class CLITests: XCTestCase {
         let verify = try run(["verify", idx.path])
         XCTAssertEqual(verify.status, 0, verify.stderr)
     }
+
+    func testMetricsCommand() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            XCTFail("embedscope binary not found at \(binary.path); run `swift build --build-tests` first")
+            return
+        }
+        let dir = try temporaryDirectory(self)
+        let n = 60, d = 12
+        let names = (0..<n).map { ["ant", "bee", "cat"][$0 % 3] }
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 8), rows: n, dim: d, classes: names)
+        let api = try Index.open(idx).clusterScores(space: "embedding")
+
+        let j = try run(["metrics", idx.path, "--json"])
+        XCTAssertEqual(j.status, 0, j.stderr)
+        let report = try JSONDecoder().decode(ClusterMetricsReport.self, from: Data(j.stdout.utf8))
+        XCTAssertEqual(report.space, "embedding")
+        XCTAssertEqual(report.classes, 3)
+        XCTAssertTrue(report.silhouette.exact)
+        XCTAssertEqual(report.silhouette.mean, api.silhouette.mean, accuracy: 1e-12)
+        XCTAssertEqual(report.daviesBouldin, api.daviesBouldin, accuracy: 1e-12)
+        XCTAssertEqual(report.perClass.map(\.name), ["ant", "bee", "cat"])
+
+        let table = try run(["metrics", idx.path])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        for word in ["silhouette", "Davies-Bouldin", "Calinski-Harabasz", "ant", "bee", "cat"] {
+            XCTAssertTrue(table.stdout.contains(word), "missing \(word) in\n\(table.stdout)")
+        }
+
+        let sampled = try run(["metrics", idx.path, "--sample", "20", "--seed", "3", "--json"])
+        XCTAssertEqual(sampled.status, 0, sampled.stderr)
+        let s = try JSONDecoder().decode(ClusterMetricsReport.self, from: Data(sampled.stdout.utf8))
+        XCTAssertEqual(s.silhouette.sample, 20)
+        XCTAssertEqual(s.silhouette.seed, 3)
+        XCTAssertNotNil(s.silhouette.standardError)
+        XCTAssertEqual(s.perClass.map(\.evaluated).reduce(0, +), 20)
+
+        // One class: the metrics are undefined — a message on stderr, exit status 1.
+        let one = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 10, dim: d, seed: 9), rows: 10, dim: d,
+                                        classes: [String](repeating: "ant", count: 10), name: "one")
+        let undefined = try run(["metrics", one.path])
+        XCTAssertEqual(undefined.status, 1)
+        XCTAssertTrue(undefined.stdout.isEmpty)
+        XCTAssertTrue(undefined.stderr.contains("single class"), undefined.stderr)
+
+        let usage = try run(["metrics", idx.path, "--seed", "3"])
+        XCTAssertNotEqual(usage.status, 0)
+        XCTAssertTrue(usage.stderr.contains("--sample"), usage.stderr)
+    }
 }

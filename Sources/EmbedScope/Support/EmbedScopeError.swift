@@ -39,6 +39,9 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         /// A PyTorch checkpoint is malformed, truncated, of an unsupported kind, or refers to code
         /// the restricted unpickler does not run.
         case checkpoint
+        /// A quantity is not defined for this input (e.g. a cluster metric with fewer than two
+        /// classes, or with every sample in a class of its own).
+        case undefined
     }
 
     public let kind: Kind

@@ -1,0 +1,69 @@
+import ArgumentParser
+import EmbedScope
+import Foundation
+
+extension Root {
+    struct Metrics: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "How well the classes separate: silhouette (mean and per class), Davies-Bouldin, Calinski-Harabasz.",
+            discussion: """
+            Euclidean distance on the index's unit rows (d² = 2 − 2·cos), with the catalog's classes as \
+            labels; the definitions are scikit-learn's. The silhouette is exact over all pairs unless \
+            --sample N is given: then N seeded rows are each measured against all rows, and the mean is \
+            reported with its standard error.
+            """)
+
+        @Argument(help: "Index directory.") var index: String
+        @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
+        @Option(help: "Estimate the silhouette from this many seeded rows (each against all rows).") var sample: Int?
+        @Option(help: "Seed of the sample.") var seed: UInt64?
+        @Option(help: "GEMM precision: float32 (default) or float64 (the reference, about 2× slower).") var kernel = "float32"
+        @Option(help: "Threads (default: all active cores).") var threads: Int?
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            if let sample, sample < 2 { throw ValidationError("--sample must be at least 2 (leave it out for the exact silhouette)") }
+            if seed != nil && sample == nil { throw ValidationError("--seed only applies with --sample N") }
+            guard SilhouetteKernel(rawValue: kernel) != nil else { throw ValidationError("--kernel must be float32 or float64") }
+            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        }
+
+        func run() throws {
+            try EmbedScopeCLI.run {
+                let idx = try Index.open(resolveURL(index))
+                let name = try space ?? idx.defaultSpace()
+                var o = SilhouetteOptions(sample: sample, seed: seed ?? 0)
+                o.kernel = SilhouetteKernel(rawValue: kernel) ?? .float32
+                if let threads { o.threads = threads }
+                let scores = try idx.clusterScores(space: name, options: o, progress: TerminalProgress())
+                let report = ClusterMetricsReport(scores, space: name, classNames: try idx.classNames())
+                if output.json { try printJSON(report) } else { print(Self.text(report)) }
+            }
+        }
+
+        static func text(_ r: ClusterMetricsReport) -> String {
+            var lines = ["space \(r.space): \(r.rows) rows × \(r.dim), \(r.classes) classes; \(r.distance)"]
+            let s = r.silhouette
+            if let n = s.sample, let se = s.standardError {
+                lines.append(String(format: "silhouette          %8.4f  ± %.4f (standard error; %d sampled rows, seed %llu, each against all rows)",
+                                    s.mean, se, n, s.seed ?? 0))
+            } else {
+                lines.append(String(format: "silhouette          %8.4f  (exact, all %d rows)", s.mean, r.rows))
+            }
+            lines.append(String(format: "Davies-Bouldin      %8.4f  (lower is better)", r.daviesBouldin))
+            lines.append(String(format: "Calinski-Harabasz   %8.1f  (higher is better)", r.calinskiHarabasz))
+            lines.append("")
+            let w = max(5, min(40, r.perClass.map(\.name.count).max() ?? 5))
+            let sampled = !s.exact
+            lines.append("class".padding(toLength: w, withPad: " ", startingAt: 0) + "     rows" + (sampled ? "  sampled" : "") + "  silhouette")
+            for c in r.perClass {
+                var name = c.name
+                if name.count > w { name = String(name.prefix(w - 1)) + "…" }
+                let value = c.silhouette.map { String(format: "%10.4f", $0) } ?? "         –"
+                lines.append(name.padding(toLength: w, withPad: " ", startingAt: 0) + String(format: "  %7d", c.rows)
+                             + (sampled ? String(format: "  %7d", c.evaluated) : "") + "  " + value)
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+}

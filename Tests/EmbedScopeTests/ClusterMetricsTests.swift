@@ -1,0 +1,231 @@
+import Foundation
+import XCTest
+@testable import EmbedScope
+
+/// Cluster metrics against scikit-learn 1.9 (Fixtures/metrics, made by
+/// Scripts/make_metrics_fixtures.py): silhouette per sample and mean, Davies–Bouldin,
+/// Calinski–Harabasz, to a relative 1e-5.
+final class ClusterMetricsTests: XCTestCase {
+    struct Reference: Decodable {
+        let rows: Int
+        let dim: Int
+        let labels: [Int32]
+        let silhouette_samples: [Double]
+        let silhouette_samples_direct: [Double]
+        let silhouette_score: Double
+        let davies_bouldin_score: Double
+        let calinski_harabasz_score: Double
+    }
+
+    struct Fixture {
+        let name: String
+        let x: [Float]
+        let ref: Reference
+    }
+
+    static let names = ["blobs", "tight", "tiny"]
+    static let tolerance = 1e-5
+
+    func fixture(_ name: String) throws -> Fixture {
+        let root = try XCTUnwrap(Bundle.module.resourceURL, "test bundle has no resources")
+            .appendingPathComponent("Fixtures/metrics", isDirectory: true)
+        let ref = try JSONDecoder().decode(Reference.self, from: Data(contentsOf: root.appendingPathComponent("\(name).json")))
+        let x = try NPYArray.read(contentsOf: root.appendingPathComponent("\(name).npy"))
+        XCTAssertEqual(x.shape, [ref.rows, ref.dim])
+        return Fixture(name: name, x: x.values, ref: ref)
+    }
+
+    func withMatrix<R>(_ x: [Float], rows: Int, dim: Int, _ body: (RowMatrix) throws -> R) rethrows -> R {
+        try x.withUnsafeBufferPointer { try body(RowMatrix(base: $0.baseAddress!, rows: rows, dim: dim, stride: dim)) }
+    }
+
+    /// |observed − expected| ≤ tolerance · |expected|; prints all three on failure.
+    func assertRelative(_ observed: Double, _ expected: Double, _ tolerance: Double, _ what: String,
+                        file: StaticString = #filePath, line: UInt = #line) {
+        let error = abs(observed - expected)
+        XCTAssertTrue(error <= tolerance * abs(expected),
+                      "\(what): expected \(expected), observed \(observed), relative error \(error / abs(expected)), tolerance \(tolerance)",
+                      file: file, line: line)
+    }
+
+    /// Silhouettes live in [−1, 1] and are computed as 1 − a/b: their error is absolute, so
+    /// per-sample values are compared with tolerance · max(|expected|, 0.01) (relative for
+    /// |s| ≥ 0.01; at most 1e-7 absolute below). A class of one row must give exactly 0.
+    func assertSamples(_ observed: [Double], _ expected: [Double], _ what: String,
+                       file: StaticString = #filePath, line: UInt = #line) -> Double {
+        XCTAssertEqual(observed.count, expected.count, file: file, line: line)
+        var worst = 0.0
+        for (i, (o, e)) in zip(observed, expected).enumerated() {
+            let scale = max(abs(e), 0.01)
+            worst = max(worst, abs(o - e) / scale)
+            if abs(o - e) > Self.tolerance * scale || (e == 0 && o != 0) {
+                XCTFail("\(what) row \(i): expected \(e), observed \(o), tolerance \(Self.tolerance * scale)", file: file, line: line)
+                return worst
+            }
+        }
+        return worst
+    }
+
+    func testMatchesScikitLearn() throws {
+        for name in Self.names {
+            let f = try fixture(name)
+            try withMatrix(f.x, rows: f.ref.rows, dim: f.ref.dim) { m in
+                for kernel in SilhouetteKernel.allCases {
+                    for (block, threads) in [(512, 2), (64, 2), (7, 3), (100, 1)] {
+                        let what = "\(name) \(kernel) block \(block) threads \(threads)"
+                        let o = SilhouetteOptions(kernel: kernel, blockRows: block, threads: threads)
+                        let s = try ClusterMetrics.all(m, labels: f.ref.labels, options: o)
+                        assertRelative(s.silhouette.mean, f.ref.silhouette_score, Self.tolerance, "\(what) mean silhouette")
+                        XCTAssertEqual(s.silhouette.rows, Array(0..<f.ref.rows))
+                        _ = assertSamples(s.silhouette.values, f.ref.silhouette_samples, "\(what) silhouette")
+                        assertRelative(s.daviesBouldin, f.ref.davies_bouldin_score, Self.tolerance, "\(what) Davies-Bouldin")
+                        assertRelative(s.calinskiHarabasz, f.ref.calinski_harabasz_score, Self.tolerance, "\(what) Calinski-Harabasz")
+                        XCTAssertTrue(s.silhouette.isExact)
+                        XCTAssertNil(s.silhouette.standardError)
+                        // Per-class means are the means of the per-sample values.
+                        for c in s.silhouette.perClass {
+                            let own = zip(f.ref.labels, f.ref.silhouette_samples).filter { Int($0.0) == c.classId }.map(\.1)
+                            XCTAssertEqual(c.rows, own.count)
+                            XCTAssertEqual(c.evaluated, own.count)
+                            let expected = own.reduce(0, +) / Double(own.count)
+                            XCTAssertEqual(try XCTUnwrap(c.mean), expected, accuracy: Self.tolerance * max(abs(expected), 0.01),
+                                           "\(what) class \(c.classId)")
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// The float32 path against a direct-difference Double reference (sharper than
+    /// scikit-learn's own float64 shortcut on the near-duplicate case): the agreement we claim.
+    func testFloat32PathIsAccurateOnNearDuplicates() throws {
+        for name in Self.names {
+            let f = try fixture(name)
+            let s = try withMatrix(f.x, rows: f.ref.rows, dim: f.ref.dim) { try ClusterMetrics.silhouette($0, labels: f.ref.labels) }
+            let direct = f.ref.silhouette_samples_direct
+            let mean = direct.reduce(0, +) / Double(direct.count)
+            assertRelative(s.mean, mean, 1e-6, "\(name) mean vs direct")
+            let worst = zip(s.values, direct).map { abs($0 - $1) }.max() ?? 0
+            XCTAssertLessThan(worst, 1e-6, "\(name): largest per-sample error vs direct \(worst), tolerance 1e-6")
+            // Only the near-duplicate case needs the exact Double path (its duplicated rows).
+            if name == "tight" { XCTAssertGreaterThan(s.refinedPairs, 0) } else { XCTAssertEqual(s.refinedPairs, 0, name) }
+        }
+    }
+
+    func testSamplingIsSeededAndUnbiasedPerRow() throws {
+        let f = try fixture("blobs")
+        try withMatrix(f.x, rows: f.ref.rows, dim: f.ref.dim) { m in
+            let a = try ClusterMetrics.silhouette(m, labels: f.ref.labels, options: SilhouetteOptions(sample: 150, seed: 7))
+            let b = try ClusterMetrics.silhouette(m, labels: f.ref.labels, options: SilhouetteOptions(sample: 150, seed: 7))
+            let c = try ClusterMetrics.silhouette(m, labels: f.ref.labels, options: SilhouetteOptions(sample: 150, seed: 8))
+            XCTAssertEqual(a.rows, b.rows)
+            XCTAssertEqual(a.values, b.values)
+            XCTAssertEqual(a.mean, b.mean)
+            XCTAssertEqual(a.standardError, b.standardError)
+            XCTAssertNotEqual(a.rows, c.rows)
+            XCTAssertEqual(a.rows.count, 150)
+            XCTAssertEqual(Set(a.rows).count, 150)
+            XCTAssertEqual(a.rows, a.rows.sorted())
+            XCTAssertEqual(a.sample, 150)
+            XCTAssertEqual(a.seed, 7)
+            XCTAssertFalse(a.isExact)
+            // Each sampled row is measured against all rows: its value is the exact one.
+            for (r, v) in zip(a.rows, a.values) {
+                let e = f.ref.silhouette_samples[r]
+                XCTAssertEqual(v, e, accuracy: Self.tolerance * max(abs(e), 0.01), "row \(r)")
+            }
+            let se = try XCTUnwrap(a.standardError)
+            XCTAssertTrue(se > 0 && se < 0.05, "standard error \(se)")
+            // Seeded, so not flaky: the estimate is within 4 standard errors of the exact mean.
+            XCTAssertLessThan(abs(a.mean - f.ref.silhouette_score), 4 * se)
+            XCTAssertEqual(a.perClass.map(\.evaluated).reduce(0, +), 150)
+            XCTAssertEqual(a.perClass.map(\.rows).reduce(0, +), f.ref.rows)
+            // A sample as large as the data is the exact computation.
+            let all = try ClusterMetrics.silhouette(m, labels: f.ref.labels, options: SilhouetteOptions(sample: 10_000, seed: 7))
+            XCTAssertTrue(all.isExact)
+            XCTAssertNil(all.standardError)
+            assertRelative(all.mean, f.ref.silhouette_score, Self.tolerance, "sample ≥ rows")
+        }
+    }
+
+    func testUndefinedCasesThrow() throws {
+        let x = randomMatrix(rows: 6, dim: 4, seed: 3)
+        try withMatrix(x, rows: 6, dim: 4) { m in
+            for labels: [Int32] in [[1, 1, 1, 1, 1, 1], [0, 1, 2, 3, 4, 5], [5, 4, 3, 2, 1, 0]] {
+                XCTAssertThrowsKind(.undefined, try ClusterMetrics.silhouette(m, labels: labels), "silhouette \(labels)")
+                XCTAssertThrowsKind(.undefined, try ClusterMetrics.daviesBouldin(m, labels: labels), "DB \(labels)")
+                XCTAssertThrowsKind(.undefined, try ClusterMetrics.calinskiHarabasz(m, labels: labels), "CH \(labels)")
+                XCTAssertThrowsKind(.undefined, try ClusterMetrics.all(m, labels: labels), "all \(labels)")
+            }
+            XCTAssertThrowsKind(.shapeMismatch, try ClusterMetrics.silhouette(m, labels: [0, 1, 0]))
+            XCTAssertThrowsKind(.invalidArgument, try ClusterMetrics.silhouette(m, labels: [0, 1, 0, 1, 0, 1], options: SilhouetteOptions(sample: 1)))
+            // Two classes of five rows and one of one is defined (6 rows, 2 classes: fine).
+            XCTAssertNoThrow(try ClusterMetrics.all(m, labels: [0, 0, 0, 0, 0, 1]))
+        }
+        let empty: [Float] = [0]
+        try withMatrix(empty, rows: 0, dim: 1) { m in
+            XCTAssertThrowsKind(.undefined, try ClusterMetrics.silhouette(m, labels: []))
+        }
+        var bad = randomMatrix(rows: 6, dim: 4, seed: 4)
+        bad[5] = .nan
+        try withMatrix(bad, rows: 6, dim: 4) { m in
+            XCTAssertThrowsKind(.nonFinite, try ClusterMetrics.silhouette(m, labels: [0, 0, 0, 1, 1, 1]))
+            XCTAssertThrowsKind(.nonFinite, try ClusterMetrics.calinskiHarabasz(m, labels: [0, 0, 0, 1, 1, 1]))
+        }
+    }
+
+    /// Identical rows across classes make a = b = 0: silhouette 0 (scikit-learn's nan_to_num),
+    /// DB 0 and CH 1 by its conventions.
+    func testDegenerateConventions() throws {
+        let x = [Float](repeating: 0.5, count: 4 * 4)
+        try withMatrix(x, rows: 4, dim: 4) { m in
+            let s = try ClusterMetrics.all(m, labels: [0, 0, 1, 1])
+            XCTAssertEqual(s.silhouette.values, [0, 0, 0, 0])
+            XCTAssertEqual(s.silhouette.mean, 0)
+            XCTAssertEqual(s.daviesBouldin, 0)
+            XCTAssertEqual(s.calinskiHarabasz, 1)
+        }
+    }
+
+    func testProgressCountsEveryTile() throws {
+        final class Recorder: ProgressSink, @unchecked Sendable {
+            let lock = NSLock()
+            var total: Int?
+            var last = 0
+            var ended = false
+            func begin(_ label: String, total: Int?) { lock.lock(); self.total = total; lock.unlock() }
+            func update(_ done: Int) { lock.lock(); last = max(last, done); lock.unlock() }
+            func end() { lock.lock(); ended = true; lock.unlock() }
+        }
+        let f = try fixture("blobs")
+        let r = Recorder()
+        _ = try withMatrix(f.x, rows: f.ref.rows, dim: f.ref.dim) {
+            try ClusterMetrics.silhouette($0, labels: f.ref.labels, options: SilhouetteOptions(blockRows: 100), progress: r)
+        }
+        XCTAssertEqual(r.total, 21) // 6 blocks: 6·7/2 tiles
+        XCTAssertEqual(r.last, 21)
+        XCTAssertTrue(r.ended)
+    }
+
+    /// Through an imported index: the catalog's class ids as labels, class names in the report.
+    func testIndexReport() throws {
+        let f = try fixture("blobs")
+        let dir = try temporaryDirectory(self)
+        let names = f.ref.labels.map { "class\($0)" } // sorts like the label values (all one digit)
+        let url = try makeImportedIndex(in: dir, vectors: f.x, rows: f.ref.rows, dim: f.ref.dim, classes: names)
+        let idx = try Index.open(url)
+        let scores = try idx.clusterScores(space: "embedding")
+        // Import re-normalizes the (already unit) rows: agreement to float32 rounding.
+        assertRelative(scores.silhouette.mean, f.ref.silhouette_score, Self.tolerance, "index mean silhouette")
+        _ = assertSamples(scores.silhouette.values, f.ref.silhouette_samples, "index silhouette")
+        assertRelative(scores.daviesBouldin, f.ref.davies_bouldin_score, Self.tolerance, "index Davies-Bouldin")
+        assertRelative(scores.calinskiHarabasz, f.ref.calinski_harabasz_score, Self.tolerance, "index Calinski-Harabasz")
+        let report = ClusterMetricsReport(scores, space: "embedding", classNames: try idx.classNames())
+        XCTAssertEqual(report.perClass.map(\.name), ["class0", "class1", "class2", "class4", "class7", "class9"])
+        XCTAssertEqual(report.perClass.map(\.rows), [230, 150, 100, 70, 49, 1])
+        XCTAssertEqual(report.perClass.last?.silhouette, 0)
+        XCTAssertTrue(report.silhouette.exact)
+        XCTAssertThrowsKind(.notFound, try idx.clusterScores(space: "pixel"))
+    }
+}
