@@ -8,12 +8,19 @@ extension Root {
             abstract: "The main job on the embedded default: Fashion-MNIST → PNG folder → index → queries.",
             discussion: "Uses the Debian package dataset-fashion-mnist (installed by Scripts/setup.sh); nothing is downloaded.")
 
-        @Option(help: "Images from the Fashion-MNIST test split to use (all 10,000 by default).") var limit = 10000
+        @Option(help: "Images from the Fashion-MNIST test split to use (10–10,000).") var limit = 2000
+        @Option(help: "Native model for the embedding space (efficientnet-lite0, resnet18/34/50 with --weights), or none for pixels only.")
+        var model = "efficientnet-lite0"
+        @Option(help: "Weights for --model (default: the EfficientNet-Lite0 ImageNet weights Scripts/setup.sh installs).") var weights: String?
         @Option(help: "Where the image folder and the index are written.") var workdir = "Indexes"
         @Option(help: "Row of the sample query.") var row = 0
+        @Option(help: "ImageNet class whose prototype ranks the images (with an ImageNet head).") var prototype = "running shoe"
 
         func validate() throws {
             guard (10...10000).contains(limit) else { throw ValidationError("--limit must be between 10 and 10000") }
+            guard model == "none" || ModelRegistry.names.contains(model) else {
+                throw ValidationError("--model must be none or one of \(ModelRegistry.names.joined(separator: ", "))")
+            }
         }
 
         func run() throws {
@@ -22,6 +29,7 @@ extension Root {
                 let folder = dir.appendingPathComponent("fashion-mnist-test-\(limit)")
                 let indexURL = dir.appendingPathComponent("fashion-mnist")
                 func clock() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
+                func indent(_ s: String) -> String { s.split(separator: "\n").map { "   " + $0 }.joined(separator: "\n") }
 
                 print("EmbedScope demo — Fashion-MNIST (Debian package dataset-fashion-mnist)\n")
                 var t = clock()
@@ -29,45 +37,72 @@ extension Root {
                 print(String(format: "1. wrote %d test images as 28×28 grayscale PNGs, one folder per class: %@  (%.2fs)", ex.written, folder.path, clock() - t))
                 print("   " + zip(FashionMNIST.classNames, ex.perClass).map { "\($0) \($1)" }.joined(separator: ", "))
 
-                t = clock()
                 var req = BuildRequest(dataset: folder, out: indexURL)
                 req.force = true
+                if model != "none" {
+                    req.model = model
+                    req.weights = weights.map(resolveURL)
+                }
                 let b = try FolderBuilder.run(req, progress: TerminalProgress())
-                print(String(format: "\n2. indexed %d images into %@  (%.2fs, %.0f images/s; each PNG decoded with libpng)", b.rows, indexURL.path, b.seconds, Double(b.rows) / b.seconds))
+                print(String(format: "\n2. indexed %d images into %@  (%.2fs, %.0f images/s; each PNG decoded once with libpng)",
+                             b.rows, indexURL.path, b.seconds, Double(b.rows) / b.seconds))
+                if b.forwardSeconds > 0 {
+                    print(String(format: "   %@ forward pass (native, OpenBLAS): %.1fs, %.0f images/s at 224×224 on %d cores",
+                                 model, b.forwardSeconds, Double(b.rows) / b.forwardSeconds, ProcessInfo.processInfo.activeProcessorCount))
+                }
                 let idx = try Index.open(indexURL)
                 let info = try IndexInfo.collect(idx)
                 for s in info.spaces { print("   space \(s.name): \(s.rows) × \(s.dim), \(ByteCount.format(s.bytes)) — \(s.preprocessing)") }
+                if let p = b.prototypeSet { print("   prototype set '\(p.name)': \(p.count) classifier rows, names from \(p.namesFrom)") }
+                let spaces = info.spaces.map(\.name).sorted { $0 == "embedding" || $1 != "embedding" && $0 < $1 }
 
                 let q = try idx.catalog.images(rows: [row])[row]
                 let names = try idx.classNames()
-                print("\n3. query: row \(row), \(q?.path ?? "?") (class \(q.flatMap { names[$0.classId] } ?? "?")), space pixel")
-                var o = SearchOptions()
-                o.space = "pixel"; o.k = 5
-                t = clock()
-                let near = try idx.search(.row(row), options: o)
-                let tNear = clock() - t
-                o.farthest = true
-                let far = try idx.search(.row(row), options: o)
-                print(String(format: "   nearest 5 (highest cosine), %.2f ms:", tNear * 1000))
-                print(formatTable(near).split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
-                print("   farthest 5 (lowest cosine):")
-                print(formatTable(far).split(separator: "\n").map { "   " + $0 }.joined(separator: "\n"))
-
-                // A quick read of the pixel space: how often is the nearest neighbour of the same class?
-                t = clock()
-                let v = try idx.vectors(space: "pixel")
-                let ids = try idx.catalog.classIds()
-                var same = 0
-                let n = v.rows
-                let all = Array(UnsafeBufferPointer(start: v.base, count: n * v.stride))
-                let hits = Scorer.searchBatch(RowMatrix(v), queries: stripPadding(all, rows: n, dim: v.dim, stride: v.stride), count: n, k: 2)
-                for i in 0..<n {
-                    let nn = hits[i].first(where: { $0.row != i })?.row ?? i
-                    if ids[nn] == ids[i] { same += 1 }
+                print("\n3. query: row \(row), \(q?.path ?? "?") (class \(q.flatMap { names[$0.classId] } ?? "?"))")
+                for space in spaces {
+                    var o = SearchOptions()
+                    o.space = space; o.k = 5
+                    t = clock()
+                    let near = try idx.search(.row(row), options: o)
+                    let tNear = clock() - t
+                    o.farthest = true
+                    let far = try idx.search(.row(row), options: o)
+                    print(String(format: "   %@ space — nearest 5 (highest cosine), %.2f ms:", space, tNear * 1000))
+                    print(indent(formatTable(near)))
+                    print("   \(space) space — farthest 5 (lowest cosine):")
+                    print(indent(formatTable(far)))
                 }
-                print(String(format: "\n4. leave-one-out 1-NN in the pixel space: %.1f%% of images have a nearest neighbour of their own class (%d queries in %.2fs, batched sgemm)",
-                             100 * Double(same) / Double(n), n, clock() - t))
-                print("\nnext: embedscope info \(indexURL.path) · embedscope query \(indexURL.path) --space pixel --row 42 --json")
+
+                if let set = b.prototypeSet, set.name == "imagenet" {
+                    let top = try idx.rank(prototype: prototype, set: "imagenet", least: false, k: 5)
+                    let classes = try idx.rank(prototype: prototype, set: "imagenet", least: false, k: 100)
+                    let counts = Dictionary(grouping: classes, by: \.class).mapValues(\.count).sorted { $0.value > $1.value }
+                    print("\n4. prototype: the images the ImageNet head scores highest for '\(prototype)' (score = logit):")
+                    print(indent(formatTable(top)))
+                    print("   classes of its top 100: " + counts.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+                }
+
+                // Leave-one-out 1-NN agreement and cluster quality, per space.
+                print("\n5. how well each space separates the classes:")
+                let ids = try idx.catalog.classIds()
+                for space in spaces {
+                    t = clock()
+                    let v = try idx.vectors(space: space)
+                    let n = v.rows
+                    let all = Array(UnsafeBufferPointer(start: v.base, count: n * v.stride))
+                    let hits = Scorer.searchBatch(RowMatrix(v), queries: stripPadding(all, rows: n, dim: v.dim, stride: v.stride), count: n, k: 2)
+                    var same = 0
+                    for i in 0..<n {
+                        let nn = hits[i].first(where: { $0.row != i })?.row ?? i
+                        if ids[nn] == ids[i] { same += 1 }
+                    }
+                    let tKNN = clock() - t
+                    t = clock()
+                    let c = try idx.clusterScores(space: space)
+                    print(String(format: "   %-9@ 1-NN same class %.1f%% (%.2fs) · silhouette %.4f, Davies-Bouldin %.3f, Calinski-Harabasz %.1f (exact, %.2fs)",
+                                 space, 100 * Double(same) / Double(n), tKNN, c.silhouette.mean, c.daviesBouldin, c.calinskiHarabasz, clock() - t))
+                }
+                print("\nnext: embedscope info \(indexURL.path) · embedscope query \(indexURL.path) --row 42 --json · embedscope metrics \(indexURL.path) --space pixel")
             }
         }
     }
