@@ -111,10 +111,14 @@ def preprocess(path, mean, std):
     img = img.convert("RGB")
     w, h = img.size
     ow, oh = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
-    img = img.resize((ow, oh), Image.Resampling.BILINEAR)
+    # Pillow's antialiased bilinear resize on float planes ("F" mode), so nothing is rounded to
+    # uint8 — exactly EmbedScope's native preprocessing (Sources/EmbedScope/Images/Resize.swift).
+    # EfficientNet-Lite0 is sensitive to that rounding: on upscaled 28×28 images, uint8 rounding
+    # alone moves its embeddings to cosine ~0.99 of the unrounded ones.
+    planes = [c.convert("F").resize((ow, oh), Image.Resampling.BILINEAR) for c in img.split()]
+    x = np.stack([np.asarray(c, dtype=np.float32) for c in planes], axis=-1)
     top, left = int(round((oh - 224) / 2.0)), int(round((ow - 224) / 2.0))
-    img = img.crop((left, top, left + 224, top + 224))
-    x = np.asarray(img, dtype=np.float32)
+    x = x[top:top + 224, left:left + 224]
     x = (x - np.array(mean, np.float32)) / np.array(std, np.float32)
     return x.transpose(2, 0, 1)
 
