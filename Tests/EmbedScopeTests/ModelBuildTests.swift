@@ -59,6 +59,44 @@ final class ModelBuildTests: XCTestCase {
         XCTAssertEqual(try idx.findPrototype("tiger cat", set: nil).index, 282)
     }
 
+    /// A fine-tuned head whose row count matches the data set's classes becomes the prototype
+    /// set `head`, named by the classes in sorted (ImageFolder) order.
+    func testFineTunedHeadBecomesThePrototypeSetOfTheDatasetClasses() throws {
+        let dir = try temporaryDirectory(self)
+        let root = dir.appendingPathComponent("ten")
+        let classes = (0..<10).map { "class-\($0)" }
+        for (i, c) in classes.enumerated() {
+            let url = root.appendingPathComponent(c).appendingPathComponent("x.png")
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            var px: [UInt8] = []
+            for p in 0..<(12 * 12) {
+                let g: Int = (p * 7 + i * 31) % 256
+                px += [UInt8(25 * i), UInt8(g), UInt8(255 - 20 * i)]
+            }
+            try PNGWriter.write(width: 12, height: 12, channels: 3, pixels: px, to: url)
+        }
+        var req = BuildRequest(dataset: root, out: dir.appendingPathComponent("idx"))
+        req.model = "resnet50"
+        req.weights = try ModelFixtures.url("resnet50_zip.pt")  // 10-class fc
+        let s = try FolderBuilder.run(req)
+        XCTAssertEqual(s.prototypeSet?.name, "head")
+        XCTAssertEqual(s.prototypeSet?.count, 10)
+        let idx = try Index.open(req.out)
+        XCTAssertEqual(try idx.findPrototype("class-7", set: "head").index, 7)
+        XCTAssertEqual(try idx.vectors(space: "embedding").dim, 2048)
+
+        let model = try ModelRegistry.load("resnet50", weights: req.weights, datasetClasses: classes)
+        let files = try idx.catalog.allImages().map { root.appendingPathComponent($0.path) }
+        let input = try files.flatMap { model.preprocessing.apply(try ImageDecoder.decode(contentsOf: $0)) }
+        let logits = try model.extractor.forward(input, count: files.count).logits
+        for c in [0, 7] {
+            let l = try idx.logits(set: "head", prototype: c)
+            for r in 0..<files.count {
+                XCTAssertEqual(l[r], logits[r * 10 + c], accuracy: 1e-4 * max(1, abs(logits[r * 10 + c])))
+            }
+        }
+    }
+
     func testBuildWithMissingOrBrokenWeightsFailsBeforeWritingAnything() throws {
         let dir = try temporaryDirectory(self)
         let root = try photoFolder(dir)
