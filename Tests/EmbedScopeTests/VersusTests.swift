@@ -274,8 +274,17 @@ final class VersusTests: XCTestCase {
         let pe = try idx.evaluate(set: "probe")
         XCTAssertGreaterThan(pe.classification.accuracy, 0.8)
         req.seed = 1
+        let before = idx                                     // holds the first probe's files
         _ = try idx.probe(req)
+        // The replaced set was a new file: the old one (hard-linked into the copy) is intact.
+        XCTAssertNoThrow(try before.prototypes(set: "probe").vectors.verify())
         idx = try Index.open(url)
+        // A failing write changes nothing.
+        XCTAssertThrowsKind(.shapeMismatch, try Index.writePrototypeSet(at: url, name: "probe", space: "embedding", source: "bad",
+                                                                        names: ["c0", "c1"], weights: [1, 2, 3], bias: [0, 0]))
+        XCTAssertThrowsKind(.notFound, try Index.writePrototypeSet(at: url, name: "x", space: "nope", source: "bad",
+                                                                   names: ["c0"], weights: [1], bias: [0]))
+        XCTAssertEqual(try Index.open(url).prototypes(set: "probe").records, try idx.prototypes(set: "probe").records)
         XCTAssertEqual(idx.prototypeSets.map(\.name), ["head", "probe"])
         XCTAssertNoThrow(try idx.verify())
         XCTAssertEqual(try idx.evaluate(set: "head").classification, expected)   // the head is untouched
