@@ -97,7 +97,12 @@ public final class VectorFileWriter {
         self.dim = dim
         self.flags = flags
         self.strideBytes = VectorFileHeader.stride(dim: dim, elementType: .float32)
-        fd = open(url.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        // A new inode every time: in a builder based on an existing index the name may be a hard
+        // link to the live index's file, and truncating it in place would damage that index.
+        if unlink(url.path) != 0 && errno != ENOENT {
+            throw EmbedScopeError(.io, "cannot replace: \(String(cString: strerror(errno)))", path: url.path)
+        }
+        fd = open(url.path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw EmbedScopeError(.io, "cannot create: \(String(cString: strerror(errno)))", path: url.path) }
         buffer = [UInt8](repeating: 0, count: max(1 << 22, strideBytes))
         try writeAll(VectorFileHeader(rows: 0, dim: dim, flags: flags).encoded(), at: 0)

@@ -1,0 +1,59 @@
+import ArgumentParser
+import EmbedScope
+import Foundation
+
+extension Root {
+    struct Evaluate: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "A prototype set (classifier head) as a classifier of the index's classes: accuracy, confusion, P/R/F1, lowest margins.",
+            discussion: """
+            Prototypes are matched to classes by name. Prediction = argmax of logit = x·w + b over the \
+            matched prototypes (tie: the lower prototype index); rows whose class has no prototype are \
+            left out and counted. Precision / recall / F1 are scikit-learn's (zero_division=0). The \
+            margin of an image is its own class's logit minus the best other logit: the lowest margins \
+            are likely mislabels or hard examples.
+            """)
+
+        @Argument(help: "Index directory.") var index: String
+        @Option(help: "Prototype set, e.g. head or probe.") var set: String
+        @Option(help: "Space (must be the set's own; default: the set's).") var space: String?
+        @Option(help: "List this many lowest-margin images.") var lowest = 20
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws { guard lowest >= 0 else { throw ValidationError("--lowest must be 0 or more") } }
+
+        func run() throws {
+            try EmbedScopeCLI.run {
+                let idx = try Index.open(resolveURL(index))
+                let r = try idx.evaluate(set: set, space: space, lowest: lowest)
+                if output.json { try printJSON(r) } else { print(Self.text(r)) }
+            }
+        }
+
+        static func text(_ r: PrototypeEvaluation) -> String {
+            var lines = ["set \(r.set) on space \(r.space): \(r.evaluatedRows) of \(r.rows) rows evaluated; \(r.predictionRule)"]
+            if !r.classesWithoutPrototype.isEmpty {
+                lines.append("left out: \(r.excludedRows) rows of classes with no prototype (\(r.classesWithoutPrototype.prefix(10).joined(separator: ", "))\(r.classesWithoutPrototype.count > 10 ? ", …" : ""))")
+            }
+            if !r.prototypesWithoutClass.isEmpty {
+                lines.append("ignored: \(r.prototypesWithoutClass.count) prototypes named like no class (\(r.prototypesWithoutClass.prefix(5).joined(separator: ", "))\(r.prototypesWithoutClass.count > 5 ? ", …" : ""))")
+            }
+            lines.append("")
+            lines += classificationText(r.classification)
+            lines.append("")
+            lines.append(String(format: "mean margin %.4f; lowest margins (own-class logit − best other; negative = misclassified):", r.meanMargin))
+            let pw = min(50, max(4, r.lowestMargins.map(\.path.count).max() ?? 4))
+            let cw = max(9, min(20, r.lowestMargins.map { max($0.class.count, $0.predicted.count) }.max() ?? 5))
+            lines.append("   row  " + "path".padding(toLength: pw, withPad: " ", startingAt: 0) + "  " + "class".padding(toLength: cw, withPad: " ", startingAt: 0)
+                         + "  " + "predicted".padding(toLength: cw, withPad: " ", startingAt: 0) + "    margin")
+            for m in r.lowestMargins {
+                var p = m.path
+                if p.count > pw { p = "…" + p.suffix(pw - 1) }
+                lines.append(String(format: "%6d  ", m.row) + p.padding(toLength: pw, withPad: " ", startingAt: 0) + "  "
+                             + String(m.class.prefix(cw)).padding(toLength: cw, withPad: " ", startingAt: 0) + "  "
+                             + String(m.predicted.prefix(cw)).padding(toLength: cw, withPad: " ", startingAt: 0) + String(format: "  %8.4f", m.margin))
+            }
+            return lines.joined(separator: "\n")
+        }
+    }
+}
