@@ -12,7 +12,7 @@ struct Root: ParsableCommand {
         space (embedding, pixel, …), prototype sets from classifier heads, and catalog.sqlite.
         """,
         version: "0.1.0",
-        subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Checkpoint.self, Bench.self]
+        subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Project.self, Compare.self, Checkpoint.self, Bench.self]
     )
 }
 
@@ -64,6 +64,16 @@ func formatTable(_ rows: [ResultRow]) -> String {
 
 struct ResultsJSON: Encodable {
     var results: [ResultRow]
+}
+
+/// Records results in the index's metrics.json; a failure to write it is a warning (the
+/// results themselves are printed either way), a damaged file that was replaced a note.
+func recordMetrics(_ body: () throws -> Bool) throws {
+    do {
+        if try body() { note("note: metrics.json was damaged and has been rewritten") }
+    } catch let e as EmbedScopeError {
+        note("warning: results not recorded in metrics.json: \(e.description)")
+    }
 }
 
 func resolveURL(_ path: String) -> URL { URL(fileURLWithPath: path).standardizedFileURL }

@@ -37,6 +37,7 @@ extension Root {
                 if let threads { o.threads = threads }
                 let scores = try idx.clusterScores(space: name, options: o, progress: TerminalProgress())
                 let report = ClusterMetricsReport(scores, space: name, classNames: try idx.classNames())
+                try recordMetrics { try idx.recordCluster(scores, space: name) }
                 if output.json { try printJSON(report) } else { print(Self.text(report)) }
             }
         }

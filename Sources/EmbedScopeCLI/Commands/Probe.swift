@@ -49,6 +49,7 @@ extension Root {
                         note(String(format: "iteration %4d  loss %.6f  max|gradient| %.2e", step.iteration, step.loss, step.gradientMax))
                     }
                 }
+                try recordMetrics { try idx.recordProbe(r) }
                 if output.json { try printJSON(r) } else { print(Self.text(r)) }
             }
         }

@@ -35,6 +35,7 @@ extension Root {
                 if let spaces { o.spaces = spaces.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
                 if let threads { o.threads = threads }
                 let r = try idx.versus(options: o, progress: TerminalProgress())
+                try recordMetrics { try idx.recordVersus(r) }
                 if output.json { try printJSON(r) } else { print(Self.text(r)) }
             }
         }

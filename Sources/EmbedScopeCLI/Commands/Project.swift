@@ -1,0 +1,83 @@
+import ArgumentParser
+import EmbedScope
+import Foundation
+
+extension Root {
+    struct Project: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "PCA or LDA of a space: explained variance per component, coordinates (CSV/JSON), prototypes as directions.",
+            discussion: """
+            PCA is scikit-learn's PCA (covariance eigen-decomposition, n − 1 denominator, each axis's \
+            largest entry positive). LDA is scikit-learn's LinearDiscriminantAnalysis(solver='eigen'): \
+            at most classes − 1 components, coordinates x·V (uncentred), signs arbitrary. When the \
+            within-class covariance is singular (more dimensions than images), LDA shrinks it toward \
+            a multiple of the identity by the smallest amount that works and says so (--shrinkage sets it).
+            """)
+
+        @Argument(help: "Index directory.") var index: String
+        @Option(help: "pca or lda.") var method: String = "pca"
+        @Option(help: "Components to keep (LDA: at most classes − 1).") var components: Int?
+        @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
+        @Option(help: "LDA only: shrinkage in [0, 1] of the within-class covariance.") var shrinkage: Double?
+        @Option(help: "Write row,path,class,<axis>1..N to this CSV file.") var csv: String?
+        @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            guard Projection.Method(rawValue: method) != nil else { throw ValidationError("--method must be pca or lda") }
+            if let components, components < 1 { throw ValidationError("--components must be at least 1") }
+            if shrinkage != nil && method != "lda" { throw ValidationError("--shrinkage applies to --method lda only") }
+        }
+
+        func run() throws {
+            try EmbedScopeCLI.run {
+                let idx = try Index.open(resolveURL(index))
+                let m = Projection.Method(rawValue: method) ?? .pca
+                var k = components ?? 6
+                if components == nil, m == .lda {
+                    k = min(k, max(1, Set(try idx.catalog.classIds()).count - 1))
+                }
+                let r = try idx.projection(space: space, method: m, components: k, shrinkage: shrinkage, progress: TerminalProgress())
+                if let csv { try Self.writeCSV(r, to: resolveURL(csv)) }
+                if output.json { try printJSON(r) } else { print(Self.text(r, csv: csv)) }
+            }
+        }
+
+        static func writeCSV(_ r: ProjectionReport, to url: URL) throws {
+            let prefix = r.method == .pca ? "pc" : "ld"
+            var out = "row,path,class," + (1...r.components).map { "\(prefix)\($0)" }.joined(separator: ",") + "\n"
+            for p in r.points {
+                out += "\(p.row),\(csvField(p.path)),\(csvField(p.class)),"
+                out += p.coordinates.map { String(format: "%.9g", $0) }.joined(separator: ",") + "\n"
+            }
+            do {
+                try Data(out.utf8).write(to: url, options: .atomic)
+            } catch {
+                throw EmbedScopeError(.io, "cannot write the CSV file", path: url.path, underlying: error)
+            }
+        }
+
+        static func csvField(_ s: String) -> String {
+            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
+        }
+
+        static func text(_ r: ProjectionReport, csv: String?) -> String {
+            var lines = ["\(r.method.rawValue.uppercased()) of space \(r.space): \(r.rows) rows × \(r.dim), \(r.components) components"]
+            if let s = r.shrinkage, s > 0 {
+                lines.append(String(format: "within-class covariance shrunk by %g (it is singular without)", s))
+            }
+            var cumulative = 0.0
+            lines.append(r.method == .pca ? "component   variance   ratio   cumulative" : "component  eigenvalue   ratio   cumulative")
+            for c in 0..<r.components {
+                cumulative += r.explainedVarianceRatio[c]
+                lines.append(String(format: "%@%-9d %10.5g  %6.2f%%  %8.2f%%", r.method == .pca ? "PC" : "LD", c + 1,
+                                    r.explainedVariance[c], 100 * r.explainedVarianceRatio[c], 100 * cumulative))
+            }
+            if !r.prototypes.isEmpty {
+                let sets = Dictionary(grouping: r.prototypes, by: \.set).map { "\($0.key) (\($0.value.count))" }.sorted()
+                lines.append("prototype directions: " + sets.joined(separator: ", ") + " — in --json")
+            }
+            lines.append(csv.map { "coordinates: \($0)" } ?? "coordinates: --csv FILE or --json")
+            return lines.joined(separator: "\n")
+        }
+    }
+}

@@ -1,0 +1,181 @@
+import Foundation
+import XCTest
+@testable import EmbedScope
+
+/// PCA and LDA against scikit-learn (Fixtures/projection, Scripts/make_projection_fixtures.py).
+///
+/// Tolerances: explained-variance ratios to 1e-4 absolute (observed ~1e-12: both sides solve the
+/// same Double eigenproblem); PCA axes and coordinates, whose signs follow the same rule on both
+/// sides, to 1e-6 absolute; LDA coordinates up to the sign of each axis, to 1e-6 relative to the
+/// axis's largest |coordinate|.
+final class ProjectionTests: XCTestCase {
+    struct Fixture: Decodable {
+        struct PCA: Decodable {
+            let components: Int
+            let explained_variance: [Double]
+            let explained_variance_ratio: [Double]
+            let axes: [[Double]]
+            let coordinates: [[Double]]
+        }
+        struct LDA: Decodable {
+            let components: Int
+            let shrinkage: Double?
+            let explained_variance_ratio: [Double]
+            let coordinates: [[Double]]
+        }
+        let labels: [Int]
+        let pca: PCA
+        let lda: LDA
+    }
+
+    func load(_ name: String) throws -> (rows: [Float], n: Int, d: Int, fixture: Fixture) {
+        let root = try XCTUnwrap(Bundle.module.resourceURL).appendingPathComponent("Fixtures/projection")
+        let x = try NPYArray.read(contentsOf: root.appendingPathComponent(name + ".npy"))
+        let f = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: root.appendingPathComponent(name + ".json")))
+        return (x.values, x.shape[0], x.shape[1], f)
+    }
+
+    func testPCAMatchesScikitLearn() throws {
+        for name in ["blobs", "fmnist"] {
+            let (rows, n, d, f) = try load(name)
+            let r = try rows.withUnsafeBufferPointer { b in
+                try Projection.pca(RowMatrix(base: b.baseAddress!, rows: n, dim: d, stride: d), components: f.pca.components)
+            }
+            let k = f.pca.components
+            for c in 0..<k {
+                XCTAssertEqual(r.explainedVarianceRatio[c], f.pca.explained_variance_ratio[c], accuracy: 1e-4, "\(name) ratio \(c)")
+                XCTAssertEqual(r.explainedVariance[c], f.pca.explained_variance[c], accuracy: 1e-6 * f.pca.explained_variance[0], "\(name) variance \(c)")
+                let axisDiff = (0..<d).map { abs(r.axes[c * d + $0] - f.pca.axes[c][$0]) }.max() ?? 0
+                XCTAssertLessThan(axisDiff, 1e-6, "\(name) axis \(c) (same sign rule as svd_flip)")
+            }
+            var worst = 0.0
+            for i in 0..<n { for c in 0..<k { worst = max(worst, abs(r.coordinates[i * k + c] - f.pca.coordinates[i][c])) } }
+            XCTAssertLessThan(worst, 1e-6, "\(name) coordinates")
+        }
+    }
+
+    func testLDAMatchesScikitLearnUpToSign() throws {
+        for name in ["blobs", "fmnist"] {
+            let (rows, n, d, f) = try load(name)
+            let r = try rows.withUnsafeBufferPointer { b in
+                try Projection.lda(RowMatrix(base: b.baseAddress!, rows: n, dim: d, stride: d), labels: f.labels.map(Int32.init),
+                                   components: f.lda.components, shrinkage: f.lda.shrinkage ?? 0)
+            }
+            let k = f.lda.components
+            for c in 0..<k {
+                XCTAssertEqual(r.explainedVarianceRatio[c], f.lda.explained_variance_ratio[c], accuracy: 1e-4, "\(name) ratio \(c)")
+                let ours = (0..<n).map { r.coordinates[$0 * k + c] }, theirs = (0..<n).map { f.lda.coordinates[$0][c] }
+                let dot = zip(ours, theirs).reduce(0) { $0 + $1.0 * $1.1 }
+                let sign: Double = dot < 0 ? -1 : 1
+                let scale = theirs.map(abs).max() ?? 1
+                let diff = zip(ours, theirs).map { abs(sign * $0 - $1) }.max() ?? 0
+                XCTAssertLessThan(diff / scale, 1e-6, "\(name) LD\(c + 1) (up to sign)")
+            }
+        }
+    }
+
+    func testSingularWithinClassCovarianceIsShrunkOnlyAsMuchAsNeeded() throws {
+        // 3 classes in 8 dimensions but only 6 rows: Sw has rank ≤ 3.
+        let n = 6, d = 8
+        let rows = (0..<(n * d)).map { Float(sin(Double($0) * 0.7) + 1.5) }
+        let labels: [Int32] = [0, 0, 1, 1, 2, 2]
+        let r = try rows.withUnsafeBufferPointer { b in
+            try Projection.lda(RowMatrix(base: b.baseAddress!, rows: n, dim: d, stride: d), labels: labels, components: 2)
+        }
+        XCTAssertGreaterThan(r.shrinkage ?? 0, 0)
+        XCTAssertTrue(r.coordinates.allSatisfy(\.isFinite))
+        XCTAssertThrowsKind(.undefined, try rows.withUnsafeBufferPointer { b in
+            try Projection.lda(RowMatrix(base: b.baseAddress!, rows: n, dim: d, stride: d), labels: labels, components: 2, shrinkage: 0)
+        }, "explicitly no shrinkage on a singular Sw")
+    }
+
+    func testBadRequestsAreClearErrors() throws {
+        let rows = [Float](repeating: 0.5, count: 4 * 3)
+        try rows.withUnsafeBufferPointer { b in
+            let x = RowMatrix(base: b.baseAddress!, rows: 4, dim: 3, stride: 3)
+            XCTAssertThrowsKind(.invalidArgument, try Projection.pca(x, components: 4), "more components than dims")
+            XCTAssertThrowsKind(.invalidArgument, try Projection.pca(x, components: 0))
+            XCTAssertThrowsKind(.undefined, try Projection.lda(x, labels: [1, 1, 1, 1], components: 1), "one class")
+            XCTAssertThrowsKind(.invalidArgument, try Projection.lda(x, labels: [0, 0, 1, 1], components: 2), "classes - 1 = 1")
+            XCTAssertThrowsKind(.shapeMismatch, try Projection.lda(x, labels: [0, 1], components: 1))
+            XCTAssertThrowsKind(.invalidArgument, try Projection.lda(x, labels: [0, 0, 1, 1], components: 1, shrinkage: 2))
+        }
+    }
+}
+
+/// metrics.json and the comparison table.
+final class MetricsRecordTests: XCTestCase {
+    func index(_ dir: URL, name: String = "idx") throws -> Index {
+        let n = 30, d = 6
+        let sub = dir.appendingPathComponent(name)
+        try FileManager.default.createDirectory(at: sub, withIntermediateDirectories: true)
+        let url = try makeImportedIndex(in: sub, vectors: randomMatrix(rows: n, dim: d, seed: 3), rows: n, dim: d,
+                                        classes: (0..<n).map { ["a", "b", "c"][$0 % 3] })
+        return try Index.open(url)
+    }
+
+    func testSectionsMergeAndSurviveRoundTrip() throws {
+        let dir = try temporaryDirectory(self)
+        let idx = try index(dir)
+        XCTAssertNil(try idx.readMetrics())
+        let scores = try idx.clusterScores(space: "embedding")
+        XCTAssertFalse(try idx.recordCluster(scores, space: "embedding"))
+        let p = try idx.projection(method: .pca, components: 2)
+        let record = try XCTUnwrap(idx.readMetrics())
+        let e = try XCTUnwrap(record.spaces["embedding"])
+        XCTAssertEqual(e.cluster?.silhouette, scores.silhouette.mean, "cluster kept when the PCA section was added")
+        XCTAssertEqual(e.pca?.explainedVarianceRatio, p.explainedVarianceRatio)
+        XCTAssertEqual(e.dim, 6)
+        XCTAssertEqual(record.samples, 30)
+        XCTAssertEqual(record.classes, 3)
+        XCTAssertEqual(Set(e.cluster?.perClass.keys.map { $0 } ?? []), ["a", "b", "c"])
+        XCTAssertNotNil(ISO8601DateFormatter().date(from: e.cluster?.computedAt ?? ""))
+    }
+
+    func testDamagedFileIsAnErrorToReadersAndReplacedByWriters() throws {
+        let dir = try temporaryDirectory(self)
+        let idx = try index(dir)
+        try Data("{ not json".utf8).write(to: idx.metricsURL)
+        XCTAssertThrowsKind(.catalog, try idx.readMetrics())
+        let scores = try idx.clusterScores(space: "embedding")
+        XCTAssertTrue(try idx.recordCluster(scores, space: "embedding"), "reports that it replaced a damaged file")
+        XCTAssertNotNil(try idx.readMetrics()?.spaces["embedding"]?.cluster)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: idx.url.appendingPathComponent(".metrics.json.\(getpid()).tmp").path))
+    }
+
+    func testComparisonSortsEachMetricTheRightWayAndFormats() throws {
+        func row(_ name: String, s: Double?, db: Double?) -> ComparisonRow {
+            ComparisonRow(index: name, path: "/x/" + name, space: "embedding", model: "m", weights: nil, samples: 10, classes: 2, dim: 4,
+                          silhouette: s, daviesBouldin: db, calinskiHarabasz: nil, precisionAtK: nil, k: nil, knnAccuracy: nil, probeAccuracy: nil)
+        }
+        let rows = [row("a", s: 0.1, db: 2.0), row("b", s: 0.3, db: 3.0), row("c", s: nil, db: 1.0)]
+        XCTAssertEqual(Comparison.sorted(rows, by: .silhouette).map(\.index), ["b", "a", "c"], "higher first, missing last")
+        XCTAssertEqual(Comparison.sorted(rows, by: .db).map(\.index), ["c", "a", "b"], "Davies-Bouldin: lower first")
+        XCTAssertEqual(Comparison.sorted(rows, by: .name).map(\.index), ["a", "b", "c"])
+        let one = [row("a,b", s: 0.25, db: nil)]
+        XCTAssertEqual(Comparison.csv(one), """
+            index,space,model,weights,samples,classes,dim,silhouette,davies_bouldin,calinski_harabasz,precision_at_k,k,knn_accuracy,probe_accuracy
+            "a,b",embedding,m,,10,2,4,0.2500,,,,,,
+
+            """)
+        XCTAssertEqual(Comparison.markdown(one).split(separator: "\n").last, "| a,b | embedding | m | — | 10 | 2 | 4 | 0.2500 | — | — | — | — | — | — |")
+    }
+
+    func testCompareCommandComputesMissingMetricsAndPrintsJSON() throws {
+        let dir = try temporaryDirectory(self)
+        let a = try index(dir, name: "a"), b = try index(dir, name: "b")
+        let r = try CLI.run(["compare", a.url.path, b.url.path, "--json"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        struct Out: Decodable { var rows: [ComparisonRow] }
+        let out = try JSONDecoder().decode(Out.self, from: Data(r.stdout.utf8))
+        XCTAssertEqual(out.rows.count, 2)
+        XCTAssertTrue(out.rows.allSatisfy { $0.silhouette != nil })
+        XCTAssertTrue(r.stderr.contains("computing cluster metrics"))
+        let none = try CLI.run(["compare", dir.appendingPathComponent("c-missing").path])
+        XCTAssertEqual(none.status, 1)
+        try FileManager.default.removeItem(at: a.metricsURL)
+        let strict = try CLI.run(["compare", a.url.path, "--no-compute"])
+        XCTAssertEqual(strict.status, 1)
+        XCTAssertTrue(strict.stderr.contains("embedscope metrics"), strict.stderr)
+    }
+}
