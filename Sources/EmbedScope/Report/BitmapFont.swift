@@ -1,6 +1,7 @@
 /// A fixed-width bitmap font for text drawn into PNG image sheets (captions under tiles).
 /// The one font is `fixed13`: 7×13 cells of the public-domain X11 misc-fixed design (see
-/// `BitmapFont+Fixed13.swift` for the source). Characters outside printable ASCII draw as '?'.
+/// `BitmapFont+Fixed13.swift` for the source). A few typographic characters draw as ASCII stand-ins (· as |, … as ~, − as -);
+/// other characters outside printable ASCII draw as '?'.
 public struct BitmapFont: Sendable {
     public let advance: Int
     public let height: Int
@@ -21,9 +22,13 @@ public struct BitmapFont: Sendable {
 
     /// Rows of the glyph for `c` ('?' for anything not printable ASCII).
     public func rows(of c: Character) -> [UInt8] {
+        let c = Self.substitutes[c] ?? c
         guard let a = c.asciiValue, a >= 32, a <= 126 else { return glyphs[Int(UInt8(ascii: "?")) - 32] }
         return glyphs[Int(a) - 32]
     }
+
+    /// ASCII stand-ins for a few characters that captions use.
+    static let substitutes: [Character: Character] = ["·": "|", "…": "~", "−": "-", "–": "-", "—": "-", "×": "x", "’": "'", "‘": "'", "“": "\"", "”": "\""]
 
     /// Width in pixels of a string drawn in this font.
     public func width(of s: String) -> Int { s.count * advance }
