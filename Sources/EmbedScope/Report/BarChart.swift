@@ -52,7 +52,10 @@ public struct BarChart: Sendable {
         var values = bars.compactMap(\.value).filter(\.isFinite) + [0]
         if let reference { values.append(reference.value) }
         let lo = domain?.lowerBound ?? values.min()!, hi = domain?.upperBound ?? values.max()!
-        let t = NiceTicks.ticks(min(lo, 0), max(hi, 0), count: 6)
+        // Room for the value printed beyond each bar's end.
+        let span = max(hi, 0) - min(lo, 0)
+        let pad = domain == nil ? 0.14 * span : 0
+        let t = NiceTicks.ticks(min(lo, 0) - (lo < 0 ? pad : 0), max(hi, 0) + (hi > 0 ? pad : 0), count: 6)
         let step = t.ticks.count > 1 ? t.ticks[1] - t.ticks[0] : 1
         func px(_ v: Double) -> Double { left + (min(max(v, t.lo), t.hi) - t.lo) / (t.hi - t.lo) * (right - left) }
 
