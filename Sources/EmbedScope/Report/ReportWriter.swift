@@ -170,7 +170,7 @@ public enum ReportWriter {
             var chart = BarChart(title: "Silhouette per class · \(m.space)", valueLabel: "mean silhouette of the class's rows (−1 … 1)",
                                  bars: m.perClass.map { BarChart.Bar(label: $0.name, value: $0.silhouette) },
                                  reference: (m.silhouette.mean, "mean " + String(format: "%.3f", m.silhouette.mean)))
-            chart.width = 620
+            chart.width = 580
             let file = try pictures.add(prefix + "silhouette-\(slug(m.space)).svg", Data(chart.svg().utf8))
             h.figure(file, alt: "per-class silhouette, space \(m.space)", width: chart.width, height: chart.height, caption: nil)
         }

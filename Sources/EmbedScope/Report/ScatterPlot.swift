@@ -40,8 +40,14 @@ public struct ScatterPlot: Sendable {
         let left = 64.0, right = Double(width) - legendWidth - 12, top = 44.0, bottom = Double(height) - 52
         var xsAll = Array(xs.prefix(n)).filter(\.isFinite), ysAll = Array(ys.prefix(n)).filter(\.isFinite)
         if !arrows.isEmpty { xsAll += arrows.map(\.x) + [0]; ysAll += arrows.map(\.y) + [0] }
-        let xt = NiceTicks.ticks(xsAll.min() ?? 0, xsAll.max() ?? 1)
-        let yt = NiceTicks.ticks(ysAll.min() ?? 0, ysAll.max() ?? 1)
+        // 4% of margin on each side, so points at the extremes stay off the frame.
+        func padded(_ v: [Double]) -> (Double, Double) {
+            let lo = v.min() ?? 0, hi = v.max() ?? 1, m = 0.04 * (hi - lo)
+            return (lo - m, hi + m)
+        }
+        let (x0, x1) = padded(xsAll), (y0, y1) = padded(ysAll)
+        let xt = NiceTicks.ticks(x0, x1)
+        let yt = NiceTicks.ticks(y0, y1)
         func px(_ v: Double) -> Double { left + (v - xt.lo) / (xt.hi - xt.lo) * (right - left) }
         func py(_ v: Double) -> Double { bottom - (v - yt.lo) / (yt.hi - yt.lo) * (bottom - top) }
 
