@@ -67,6 +67,12 @@ extension Root {
                 }
                 print(String(format: "\n4. leave-one-out 1-NN in the pixel space: %.1f%% of images have a nearest neighbour of their own class (%d queries in %.2fs, batched sgemm)",
                              100 * Double(same) / Double(n), n, clock() - t))
+                t = clock()
+                let reportURL = dir.appendingPathComponent("fashion-mnist-report")
+                let section = try idx.reportSection(name: "fashion-mnist", options: ReportOptions(), progress: TerminalProgress())
+                _ = try ReportWriter.write(ReportDocument(title: "EmbedScope demo — Fashion-MNIST", indexes: [section]), to: reportURL, progress: TerminalProgress())
+                print(String(format: "\n5. wrote the report (cluster metrics, per-class silhouette chart, contact sheets) in %.2fs; open it from disk:\n   %@",
+                             clock() - t, reportURL.appendingPathComponent("index.html").path))
                 print("\nnext: embedscope info \(indexURL.path) · embedscope query \(indexURL.path) --space pixel --row 42 --json")
             }
         }
