@@ -77,13 +77,15 @@ public struct SVGWriter {
     public enum Anchor: String { case start, middle, end }
 
     public mutating func text(_ s: String, x: Double, y: Double, size: Double = 12, anchor: Anchor = .start,
-                              fill: String = "#222222", weight: String? = nil, rotate: Double? = nil) {
+                              fill: String = "#222222", weight: String? = nil, rotate: Double? = nil, halo: Bool = false) {
         let n = Self.num
         var e = "<text x=\"\(n(x))\" y=\"\(n(y))\" font-size=\"\(n(size))\""
         if anchor != .start { e += " text-anchor=\"\(anchor.rawValue)\"" }
         if fill != "#222222" { e += " fill=\"\(fill)\"" }
         if let weight { e += " font-weight=\"\(weight)\"" }
         if let rotate { e += " transform=\"rotate(\(n(rotate)) \(n(x)) \(n(y)))\"" }
+        // A white outline under the glyphs keeps a label readable over points and lines.
+        if halo { e += " stroke=\"#ffffff\" stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\"" }
         body.append(e + ">\(Self.escape(s))</text>")
     }
 
@@ -121,6 +123,18 @@ enum NiceTicks {
         var v = a
         while v <= b + s * 1e-9 { t.append(abs(v) < s * 1e-9 ? 0 : v); v += s }
         return (a, b, t)
+    }
+
+    /// The range kept as is (widened only when empty) and the nice ticks that fall inside it.
+    static func inside(_ lo: Double, _ hi: Double, count: Int = 5) -> (lo: Double, hi: Double, ticks: [Double]) {
+        var lo = lo, hi = hi
+        if !(lo.isFinite && hi.isFinite) { lo = 0; hi = 1 }
+        if hi - lo < 1e-12 { lo -= 0.5; hi += 0.5 }
+        let s = step(for: hi - lo, count: count)
+        var t: [Double] = []
+        var v = ceil(lo / s) * s
+        while v <= hi + s * 1e-9 { t.append(abs(v) < s * 1e-9 ? 0 : v); v += s }
+        return (lo, hi, t)
     }
 
     static func label(_ v: Double, step: Double) -> String {

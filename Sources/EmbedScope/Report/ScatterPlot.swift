@@ -46,8 +46,8 @@ public struct ScatterPlot: Sendable {
             return (lo - m, hi + m)
         }
         let (x0, x1) = padded(xsAll), (y0, y1) = padded(ysAll)
-        let xt = NiceTicks.ticks(x0, x1)
-        let yt = NiceTicks.ticks(y0, y1)
+        let xt = NiceTicks.inside(x0, x1, count: 6)
+        let yt = NiceTicks.inside(y0, y1, count: 6)
         func px(_ v: Double) -> Double { left + (v - xt.lo) / (xt.hi - xt.lo) * (right - left) }
         func py(_ v: Double) -> Double { bottom - (v - yt.lo) / (yt.hi - yt.lo) * (bottom - top) }
 
@@ -79,7 +79,7 @@ public struct ScatterPlot: Sendable {
             w.line(x1: x0, y1: y0, x2: x1 - ux * head, y2: y1 - uy * head, stroke: color, width: 2)
             w.polygon([(x1, y1), (x1 - ux * head - uy * head * 0.45, y1 - uy * head + ux * head * 0.45),
                        (x1 - ux * head + uy * head * 0.45, y1 - uy * head - ux * head * 0.45)], fill: color)
-            w.text(a.label, x: x1 + ux * 6, y: y1 + uy * 6 + 4, size: 11, anchor: ux < -0.3 ? .end : .start, fill: "#333333", weight: "600")
+            w.text(a.label, x: x1 + ux * 6, y: y1 + uy * 6 + 4, size: 11, anchor: ux < -0.3 ? .end : .start, fill: "#333333", weight: "600", halo: true)
         }
 
         // Legend: one line per class, at most as many as fit; the rest summarised.
