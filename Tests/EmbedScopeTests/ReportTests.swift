@@ -131,9 +131,6 @@ final class ReportTests: XCTestCase {
     }
 
     func testHeatMapDimensionsAndDegradation() {
-        func cells(_ svg: String) -> [(name: String, attributes: [String: String])] {
-            XMLCollector.parse(svg).elements.filter { $0.name == "rect" && $0.attributes["width"] == $0.attributes["height"] && $0.attributes["x"] != "0" }
-        }
         func names(_ n: Int) -> [String] { (0..<n).map { "class \($0)" } }
         func counts(_ n: Int) -> [[Int]] { (0..<n).map { i in (0..<n).map { j in i == j ? 10 : (i + j) % 3 } } }
         let small = ConfusionHeatMap(title: "m", classNames: names(3), counts: counts(3))
@@ -155,7 +152,6 @@ final class ReportTests: XCTestCase {
         let bx = XMLCollector.parse(big.svg())
         XCTAssertTrue(bx.texts.contains { $0.contains("60 of 100 classes") })
         XCTAssertEqual(bx.elements.filter { $0.name == "title" }.count, 1 + 60 * 60)
-        _ = cells
     }
 
     func testClassificationScoresFromCounts() {
@@ -221,6 +217,12 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(missing.first?.note, "image file not found")
         let decoded = try ImageDecoder.decode(data: try spaces.render().pngData(), path: "spaces.png")
         XCTAssertEqual(decoded.width, spaces.size.width); XCTAssertEqual(decoded.height, spaces.size.height)
+
+        // Large images are kept as thumbnails.
+        let small = ImageResolver(roots: [dir], maxSide: 20)
+        guard case .success(let shrunk) = small.image("images/circle/0.png") else { return XCTFail("image not found") }
+        XCTAssertEqual([shrunk.width, shrunk.height], [20, 15])
+        XCTAssertTrue(shrunk.isWellFormed)
 
         // Seeded sample queries: the same seed gives the same rows, from different classes.
         let a = try idx.sampleQueryRows(count: 3, seed: 4), b = try idx.sampleQueryRows(count: 3, seed: 4)

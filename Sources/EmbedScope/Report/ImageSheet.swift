@@ -108,7 +108,21 @@ public final class ImageResolver: @unchecked Sendable {
 
     public struct ResolveFailure: Error, Sendable { public var note: String }
 
-    public init(roots: [URL]) { self.roots = roots }
+    /// Decoded images larger than this (either side) are kept downscaled to it, so that a sheet
+    /// of large photos holds thumbnails in memory, not full-size decodes.
+    public let maxSide: Int
+
+    public init(roots: [URL], maxSide: Int = 256) { self.roots = roots; self.maxSide = max(1, maxSide) }
+
+    /// `img` scaled down (aspect kept, antialiased) so that neither side exceeds `maxSide`.
+    func shrink(_ img: RGBImage) -> RGBImage {
+        let side = max(img.width, img.height)
+        guard side > maxSide else { return img }
+        let scale = Double(maxSide) / Double(side)
+        let w = max(1, Int((Double(img.width) * scale).rounded())), h = max(1, Int((Double(img.height) * scale).rounded()))
+        let px = ImageResize.resize(img, width: w, height: h).map { UInt8(max(0, min(255, $0.rounded()))) }
+        return RGBImage(width: w, height: h, pixels: px)
+    }
 
     /// The file a catalog path refers to, or nil when none of the candidates exists.
     public func locate(_ path: String) -> URL? {
@@ -123,7 +137,7 @@ public final class ImageResolver: @unchecked Sendable {
         lock.unlock()
         let r: Result<RGBImage, ResolveFailure>
         if let url = locate(path) {
-            do { r = .success(try ImageDecoder.decode(contentsOf: url)) } catch let e as ImageError {
+            do { r = .success(shrink(try ImageDecoder.decode(contentsOf: url))) } catch let e as ImageError {
                 r = .failure(ResolveFailure(note: Self.note(for: e.kind)))
             } catch {
                 r = .failure(ResolveFailure(note: "unreadable image"))
@@ -150,13 +164,13 @@ public final class ImageResolver: @unchecked Sendable {
 extension Index {
     /// An image resolver for this index: `extraRoot` first, then the data-set root recorded at
     /// build time, the working directory and the index's parent directory.
-    public func imageResolver(extraRoot: URL? = nil) -> ImageResolver {
+    public func imageResolver(extraRoot: URL? = nil, maxSide: Int = 256) -> ImageResolver {
         var roots: [URL] = []
         if let extraRoot { roots.append(extraRoot) }
         if let root = try? catalog.meta()["datasetRoot"] { roots.append(URL(fileURLWithPath: root)) }
         roots.append(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
         roots.append(url.deletingLastPathComponent())
-        return ImageResolver(roots: roots)
+        return ImageResolver(roots: roots, maxSide: maxSide)
     }
 
     /// `count` seeded query rows, from as many different classes as possible (a seeded shuffle

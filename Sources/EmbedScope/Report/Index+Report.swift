@@ -49,7 +49,7 @@ extension Index {
         }
 
         let rows = try sampleQueryRows(count: options.queries, seed: options.seed)
-        let resolver = imageResolver(extraRoot: options.imageRoot)
+        let resolver = imageResolver(extraRoot: options.imageRoot, maxSide: max(2 * options.thumb, 64))
         let k = max(1, min(options.neighbours, rowCount - 1))
         guard rowCount > 1 else { return report }
         progress.begin("report: queries", total: rows.count)
