@@ -236,7 +236,7 @@ public enum ReportWriter {
     static func sheetFigure(_ sheet: ImageSheet, file: String, _ h: inout HTML, _ pictures: inout PictureSink) throws {
         let canvas = sheet.render()
         let rel = try pictures.add(file, try canvas.pngData())
-        h.figure(rel, alt: sheet.title, width: canvas.width, height: canvas.height, caption: nil, pixelated: false)
+        h.figure(rel, alt: sheet.title, width: canvas.width, height: canvas.height, caption: nil)
     }
 
     static func classification(_ c: ClassificationSection, file: String, _ h: inout HTML, _ pictures: inout PictureSink) throws {
@@ -341,7 +341,7 @@ struct HTML {
     mutating func line(_ s: String) { text += s + "\n" }
     func esc(_ s: String) -> String { SVGWriter.escape(s) }
 
-    mutating func figure(_ src: String, alt: String, width: Int, height: Int, caption: String?, pixelated: Bool = false) {
+    mutating func figure(_ src: String, alt: String, width: Int, height: Int, caption: String?) {
         line("<figure><img src=\"\(esc(src))\" alt=\"\(esc(alt))\" width=\"\(width)\" height=\"\(height)\" loading=\"eager\">"
              + (caption.map { "<figcaption>\(esc($0))</figcaption>" } ?? "") + "</figure>")
     }
