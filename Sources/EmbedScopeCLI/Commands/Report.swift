@@ -11,8 +11,9 @@ extension Root {
             linked relatively: open OUT/index.html from disk. For each index: summary, cluster \
             metrics per space with the per-class silhouette chart, contact sheets (nearest and \
             farthest neighbours) of seeded sample queries, and embedding-vs-pixel sheets when the \
-            index has both. With several indexes, a comparison table comes first. An existing \
-            report at OUT is replaced atomically.
+            index has both. With several indexes, a comparison table comes first. The report is \
+            built beside OUT and renamed into place: an existing report at OUT is replaced, any \
+            other non-empty folder is refused.
             """)
 
         @Argument(help: "Index directories.") var indexes: [String]
