@@ -200,7 +200,10 @@ final class ReportTests: XCTestCase {
         try FileManager.default.removeItem(at: images.appendingPathComponent("square/0.png"))
         let idx = try Index.open(url)
         XCTAssertEqual(Set(idx.spaces.map(\.name)), ["embedding", "pixel"])
+        // The importer records the manifest's folder as the data-set root; the resolver looks there.
+        XCTAssertEqual(try idx.catalog.meta()["datasetRoot"], dir.standardizedFileURL.path)
         let resolver = idx.imageResolver()
+        XCTAssertEqual(resolver.locate("images/circle/0.png")?.path, dir.standardizedFileURL.appendingPathComponent("images/circle/0.png").path)
         let sheet = try idx.contactSheet(row: 0, space: "embedding", k: 5, resolver: resolver, thumb: 48)
         XCTAssertEqual(sheet.rows.map(\.tiles.count), [5, 5])
         XCTAssertEqual(sheet.query.lines, [classes[0], "row 0"])

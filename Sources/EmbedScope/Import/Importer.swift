@@ -121,7 +121,11 @@ public enum Importer {
 
         let builder = try IndexBuilder(destination: req.out, overwrite: req.force, basedOn: basedOn)
         if basedOn == nil {
-            try builder.setImages(classes: classes, images: images, meta: ["created": isoNow(), "source": "import"])
+            // Relative manifest paths are relative to the manifest's folder: recorded as the data-set
+            // root, like `build` does, so `query --path` and the report's image sheets find the files.
+            try builder.setImages(classes: classes, images: images, meta: [
+                "created": isoNow(), "source": "import", "datasetRoot": manifest.baseDirectory.standardizedFileURL.path,
+            ])
         }
         let writer = try builder.beginSpace(name: req.space, model: req.model, dim: d,
                                             preprocessing: "imported from \(req.vectors.lastPathComponent), L2-normalized")
