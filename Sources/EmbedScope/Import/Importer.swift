@@ -124,9 +124,12 @@ public enum Importer {
 
         let builder = try IndexBuilder(destination: req.out, overwrite: req.force, basedOn: basedOn)
         if basedOn == nil {
-            var meta = ["created": isoNow(), "source": "import"]
-            if let root = req.root { meta["datasetRoot"] = root.standardizedFileURL.path }
-            try builder.setImages(classes: classes, images: images, meta: meta)
+            // Relative manifest paths resolve against --root, else the manifest's folder: recorded as
+            // the data-set root, like `build` does, so `query --path` and the report's image sheets find the files.
+            let root = req.root ?? manifest.baseDirectory
+            try builder.setImages(classes: classes, images: images, meta: [
+                "created": isoNow(), "source": "import", "datasetRoot": root.standardizedFileURL.path,
+            ])
         }
         let writer = try builder.beginSpace(name: req.space, model: req.model, dim: d,
                                             preprocessing: "imported from \(req.vectors.lastPathComponent), L2-normalized")

@@ -102,7 +102,14 @@ extension Root {
                     print(String(format: "   %-9@ 1-NN same class %.1f%% (%.2fs) · silhouette %.4f, Davies-Bouldin %.3f, Calinski-Harabasz %.1f (exact, %.2fs)",
                                  space, 100 * Double(same) / Double(n), tKNN, c.silhouette.mean, c.daviesBouldin, c.calinskiHarabasz, clock() - t))
                 }
-                print("\nnext: embedscope info \(indexURL.path) · embedscope query \(indexURL.path) --row 42 --json · embedscope metrics \(indexURL.path) --space pixel")
+
+                t = clock()
+                let reportURL = dir.appendingPathComponent("fashion-mnist-report")
+                let section = try idx.reportSection(name: "fashion-mnist", options: ReportOptions(), progress: TerminalProgress())
+                _ = try ReportWriter.write(ReportDocument(title: "EmbedScope demo — Fashion-MNIST", indexes: [section]), to: reportURL, progress: TerminalProgress())
+                print(String(format: "\n6. wrote the report in %.2fs; open it from disk:\n   %@",
+                             clock() - t, reportURL.appendingPathComponent("index.html").path))
+                print("\nnext: embedscope info \(indexURL.path) · embedscope query \(indexURL.path) --row 42 --json · embedscope compare \(indexURL.path)")
             }
         }
     }
