@@ -234,6 +234,38 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual(Set(a.map { ids[$0] }).count, 3)
     }
 
+    /// `reportSection` feeds every analysis section from the library: PCA and LDA per space,
+    /// neighbour quality, an evaluation of the prototype set named like the classes, the probe
+    /// from metrics.json; and records what it measured in metrics.json.
+    func testReportSectionFillsTheAnalysisSections() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 60, d = 8
+        let names = (0..<n).map { ["ant", "bee", "cat"][$0 % 3] }
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 8), rows: n, dim: d, classes: names,
+                                        head: (randomMatrix(rows: 3, dim: d, seed: 9), [0, 0, 0], ["ant", "bee", "cat"]))
+        let idx = try Index.open(url)
+        var req = ProbeRequest()
+        req.storeAs = nil
+        _ = try idx.recordProbe(try idx.probe(req))
+        var o = ReportOptions()
+        o.queries = 1
+        let r = try Index.open(url).reportSection(name: "x", options: o)
+        XCTAssertEqual(r.projections.count, 2, "PCA and LDA of the one space")
+        XCTAssertEqual(r.projections.map(\.axisPrefix), ["PC", "LD"])
+        XCTAssertEqual(r.projections[0].plot.xs.count, n)
+        XCTAssertEqual(r.projections[0].plot.arrows.count, 3, "the head's prototypes, named like the classes, as arrows")
+        XCTAssertEqual(r.versus?.overall.count, 1)
+        XCTAssertEqual(r.classifications.count, 1)
+        XCTAssertEqual(r.classifications.first?.counts.flatMap { $0 }.reduce(0, +), n)
+        XCTAssertNotNil(r.probe)
+        let record = try XCTUnwrap(idx.readMetrics()?.spaces["embedding"])
+        XCTAssertNotNil(record.cluster)
+        XCTAssertNotNil(record.neighbours)
+        XCTAssertNotNil(record.pca)
+        XCTAssertNotNil(record.lda)
+        XCTAssertNotNil(record.probe)
+    }
+
     func testReportWriterReplacesAtomicallyAndRefusesOtherFolders() throws {
         let dir = try temporaryDirectory(self)
         let (url, _, _) = try makeImageIndex(in: dir, perClass: 4)

@@ -14,6 +14,9 @@ public struct ReportOptions: Sendable {
     /// Tried first when looking for the images of a catalog path.
     public var imageRoot: URL?
     public var thumb = 96
+    /// Also PCA and LDA scatter plots, neighbour quality (versus), prototype-set evaluations
+    /// and the probe's accuracy (from metrics.json). Off: metrics and sheets only.
+    public var analyses = true
     public init() {}
 }
 
@@ -42,10 +45,15 @@ extension Index {
                 var o = SilhouetteOptions(sample: options.sample, seed: options.seed)
                 if let n = options.sample, n >= rowCount { o.sample = nil }
                 let scores = try clusterScores(space: s.name, options: o, progress: progress)
+                _ = try? recordCluster(scores, space: s.name)
                 report.metrics.append(ClusterMetricsReport(scores, space: s.name, classNames: names))
             } catch let e as EmbedScopeError where e.kind == .undefined {
                 report.metricNotes.append("space \(s.name): \(e.message)")
             }
+        }
+
+        if options.analyses {
+            try addAnalyses(to: &report, options: options, classNames: names, progress: progress)
         }
 
         let rows = try sampleQueryRows(count: options.queries, seed: options.seed)
@@ -71,5 +79,82 @@ extension Index {
                 : "This index has only the pixel space: import or extract embeddings to compare them with raw pixels."
         }
         return report
+    }
+}
+
+extension Index {
+    /// Projections, neighbour quality, prototype evaluations and the probe, each section left
+    /// out with a note when it is undefined for this index (one class, no matching prototypes).
+    func addAnalyses(to report: inout IndexReport, options: ReportOptions, classNames names: [Int: String],
+                     progress: ProgressSink) throws {
+        let measured = spaces.map(\.name).filter { options.space == nil || $0 == options.space }
+        let ordered = names.keys.sorted().compactMap { names[$0] }
+        let classCount = Set(try catalog.classIds()).count
+        let matchingSets = prototypeSets.filter { set in
+            guard let recs = try? catalog.prototypes(inSet: set.name) else { return false }
+            return recs.contains { r in ordered.contains(r.name) }
+        }
+        for space in measured {
+            for method in [Projection.Method.pca, .lda] {
+                if method == .lda && classCount < 3 {
+                    report.metricNotes.append("space \(space): LDA needs 3 classes for a 2-D plot")
+                    continue
+                }
+                do {
+                    let p = try projection(space: space, method: method, components: 2,
+                                           prototypeSets: matchingSets.filter { $0.space == space }.map(\.name), progress: progress)
+                    report.projections.append(ProjectionSection(plot: scatter(p, classNames: ordered), varianceRatios: p.explainedVarianceRatio,
+                                                                note: p.shrinkage.flatMap { $0 > 0 ? String(format: "within-class covariance shrunk by %g (singular without)", $0) : nil },
+                                                                axisPrefix: method == .pca ? "PC" : "LD"))
+                } catch let e as EmbedScopeError where e.kind == .undefined || e.kind == .invalidArgument {
+                    report.metricNotes.append("space \(space): \(method.rawValue.uppercased()): \(e.message)")
+                }
+            }
+        }
+        if rowCount > 10, classCount >= 2 {
+            var o = VersusOptions()
+            o.k = 10
+            o.spaces = measured
+            let v = try versus(options: o, progress: progress)
+            _ = try? recordVersus(v)
+            let classRows = v.spaces.first?.perClass.map(\.name) ?? []
+            report.versus = VersusSection(
+                k: v.k, spaces: v.spaces.map(\.space),
+                perClass: classRows.enumerated().map { i, name in (name, v.spaces.map { $0.perClass[i].precisionAtK }) },
+                overall: v.spaces.map(\.precisionAtK), knnAccuracy: v.spaces.map(\.knnAccuracy), meanJaccard: v.agreement?.meanJaccard)
+        }
+        for set in matchingSets {
+            let e = try evaluate(set: set.name, lowest: 12)
+            let c = e.classification
+            report.classifications.append(ClassificationSection(
+                title: "prototype set '\(set.name)' (\(set.source)) — argmax of logits, \(e.evaluatedRows) rows",
+                classNames: c.labels, counts: c.confusion,
+                lowMargins: e.lowestMargins.map { ClassificationSection.MarginEntry(row: $0.row, path: $0.path, trueClass: $0.class, predicted: $0.predicted, margin: $0.margin) },
+                note: set.name == "probe" ? "All rows, including the probe's training rows; the probe's validation accuracy is below." : nil))
+        }
+        if let record = try? readMetrics() {
+            for space in measured {
+                if let p = record.spaces[space]?.probe {
+                    report.probe = ProbeSection(space: space, accuracy: p.validationAccuracy, trainRows: p.trainRows,
+                                                validationRows: p.validationRows, seed: p.seed)
+                }
+            }
+        }
+    }
+
+    /// A scatter plot of the first two axes, prototype directions as arrows scaled to the data.
+    func scatter(_ p: ProjectionReport, classNames: [String]) -> ScatterPlot {
+        let index = Dictionary(uniqueKeysWithValues: classNames.enumerated().map { ($1, $0) })
+        let xs = p.points.map { $0.coordinates[0] }, ys = p.points.map { $0.coordinates[1] }
+        let radius = zip(xs, ys).map { ($0 * $0 + $1 * $1).squareRoot() }.max() ?? 1
+        let longest = p.prototypes.map { ($0.coordinates[0] * $0.coordinates[0] + $0.coordinates[1] * $0.coordinates[1]).squareRoot() }.max() ?? 1
+        let scale = longest > 0 ? 0.8 * radius / longest : 1
+        let arrows = p.prototypes.map {
+            ScatterPlot.Arrow(x: scale * $0.coordinates[0], y: scale * $0.coordinates[1], label: $0.name, classIndex: index[$0.name])
+        }
+        let what = p.method == .pca ? "PCA" : "LDA"
+        return ScatterPlot(title: "\(what) of the \(p.space) space (\(p.rows) images)" + (arrows.isEmpty ? "" : "; arrows: prototype directions"),
+                           xLabel: p.axisLabel(0), yLabel: p.axisLabel(1), classNames: classNames, xs: xs, ys: ys,
+                           classes: p.points.map { index[$0.class] ?? 0 }, arrows: arrows)
     }
 }

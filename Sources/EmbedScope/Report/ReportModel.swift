@@ -90,8 +90,10 @@ public struct ProjectionSection: Sendable {
     public var plot: ScatterPlot
     public var varianceRatios: [Double]?
     public var note: String?
-    public init(plot: ScatterPlot, varianceRatios: [Double]? = nil, note: String? = nil) {
-        self.plot = plot; self.varianceRatios = varianceRatios; self.note = note
+    /// Axis names in the caption: "PC" (PCA) or "LD" (LDA).
+    public var axisPrefix: String
+    public init(plot: ScatterPlot, varianceRatios: [Double]? = nil, note: String? = nil, axisPrefix: String = "PC") {
+        self.plot = plot; self.varianceRatios = varianceRatios; self.note = note; self.axisPrefix = axisPrefix
     }
 }
 

@@ -179,14 +179,14 @@ public enum ReportWriter {
         // Projections.
         h.line("<h3>Projections (PCA, LDA)</h3>")
         if ix.projections.isEmpty {
-            h.line("<p class=\"note\">No projection in this report: PCA / LDA coordinates are not computed by <code>embedscope report</code> yet.</p>")
+            h.line("<p class=\"note\">No projection in this report (see the notes under the cluster metrics).</p>")
         }
         h.line("<div class=\"grid\">")
         for (i, p) in ix.projections.enumerated() {
             let file = try pictures.add(prefix + "projection-\(i + 1)-\(slug(p.plot.title)).svg", Data(p.plot.svg().utf8))
             var caption = p.note ?? ""
             if let v = p.varianceRatios, !v.isEmpty {
-                caption += (caption.isEmpty ? "" : " · ") + "explained variance ratio: " + v.enumerated().map { "PC\($0.offset + 1) \(String(format: "%.1f%%", 100 * $0.element))" }.joined(separator: ", ")
+                caption += (caption.isEmpty ? "" : " · ") + "explained variance ratio: " + v.enumerated().map { "\(p.axisPrefix)\($0.offset + 1) \(String(format: "%.1f%%", 100 * $0.element))" }.joined(separator: ", ")
             }
             h.figure(file, alt: p.plot.title, width: p.plot.width, height: p.plot.height, caption: caption.isEmpty ? nil : caption)
         }
@@ -242,7 +242,7 @@ public enum ReportWriter {
     static func classification(_ c: ClassificationSection, file: String, _ h: inout HTML, _ pictures: inout PictureSink) throws {
         h.line("<h4>\(h.esc(c.title))</h4>")
         h.line("<p>Accuracy <b>\(String(format: "%.2f%%", 100 * c.accuracy))</b> over \(c.counts.reduce(0) { $0 + $1.reduce(0, +) }) rows.\(c.note.map { " " + h.esc($0) } ?? "")</p>")
-        let map = ConfusionHeatMap(title: c.title, classNames: c.classNames, counts: c.counts)
+        let map = ConfusionHeatMap(title: "confusion matrix (\(c.classNames.count) classes)", classNames: c.classNames, counts: c.counts)
         let shown = map.shownClasses.count
         let size = ConfusionHeatMap.size(classes: shown, labelChars: min(22, map.shownClasses.map { c.classNames[$0].count }.max() ?? 4))
         let rel = try pictures.add(file + ".svg", Data(map.svg().utf8))

@@ -103,11 +103,21 @@ extension Root {
                                  space, 100 * Double(same) / Double(n), tKNN, c.silhouette.mean, c.daviesBouldin, c.calinskiHarabasz, clock() - t))
                 }
 
+                if spaces.contains("embedding") {
+                    t = clock()
+                    var req = ProbeRequest()
+                    req.space = "embedding"
+                    let p = try idx.probe(req)
+                    try recordMetrics { try idx.recordProbe(p) }
+                    print(String(format: "\n6. linear probe on the embedding (multinomial logistic regression, L2, C=1, native L-BFGS on BLAS): validation accuracy %.1f%% (%d train / %d validation images, %.2fs); stored as prototype set 'probe'",
+                                 100 * p.validation.accuracy, p.trainRows, p.validationRows, clock() - t))
+                }
+
                 t = clock()
                 let reportURL = dir.appendingPathComponent("fashion-mnist-report")
-                let section = try idx.reportSection(name: "fashion-mnist", options: ReportOptions(), progress: TerminalProgress())
+                let section = try Index.open(indexURL).reportSection(name: "fashion-mnist", options: ReportOptions(), progress: TerminalProgress())
                 _ = try ReportWriter.write(ReportDocument(title: "EmbedScope demo — Fashion-MNIST", indexes: [section]), to: reportURL, progress: TerminalProgress())
-                print(String(format: "\n6. wrote the report in %.2fs; open it from disk:\n   %@",
+                print(String(format: "\n7. wrote the report (PCA/LDA plots, cluster metrics, neighbour quality, confusion matrices, contact sheets) in %.2fs; open it from disk:\n   %@",
                              clock() - t, reportURL.appendingPathComponent("index.html").path))
                 print("\nnext: embedscope info \(indexURL.path) · embedscope query \(indexURL.path) --row 42 --json · embedscope compare \(indexURL.path)")
             }
