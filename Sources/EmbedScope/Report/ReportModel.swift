@@ -1,9 +1,9 @@
 import Foundation
 
-/// Everything the HTML report shows, as plain values. `Index.reportSection` fills what the
-/// engine computes today (summary, cluster metrics, image sheets); the other sections are
-/// filled by whoever has the numbers (projections, classification, versus, probe) and are
-/// shown as "not computed" while empty.
+/// Everything the HTML report shows, as plain values. `Index.reportSection` fills every section
+/// (summary, cluster metrics, projections, classification, versus, probe, image sheets); a
+/// section that is undefined for an index (one class, no prototype set named like the classes,
+/// no probe yet) is shown with a note instead.
 public struct ReportDocument: Sendable {
     public var title: String
     public var indexes: [IndexReport]
@@ -19,7 +19,9 @@ public struct ReportDocument: Sendable {
                 ReportComparisonRow(index: ix.name, model: ix.summary.spaces.first(where: { $0.name == m.space })?.model ?? "",
                               space: m.space, rows: m.rows, classes: m.classes, silhouette: m.silhouette.mean,
                               silhouetteExact: m.silhouette.exact, daviesBouldin: m.daviesBouldin,
-                              calinskiHarabasz: m.calinskiHarabasz)
+                              calinskiHarabasz: m.calinskiHarabasz,
+                              precisionAtK: ix.versus.flatMap { v in v.spaces.firstIndex(of: m.space).map { v.overall[$0] } },
+                              probeAccuracy: ix.probe.flatMap { $0.space == m.space ? $0.accuracy : nil })
             }
         }
     }
@@ -35,6 +37,9 @@ public struct ReportComparisonRow: Sendable, Equatable {
     public var silhouetteExact: Bool
     public var daviesBouldin: Double
     public var calinskiHarabasz: Double
+    /// precision@k (k = 10 in the report) and the probe's validation accuracy, when measured.
+    public var precisionAtK: Double? = nil
+    public var probeAccuracy: Double? = nil
 }
 
 /// What is known about one index.
