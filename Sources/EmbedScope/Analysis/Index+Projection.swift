@@ -73,8 +73,8 @@ extension Index {
             }
         }
         let definition = method == .pca
-            ? "PCA of the unit rows (mean-centred; covariance with n − 1; eigen-decomposition in Double, LAPACK dsyevd); each axis's largest entry is positive (scikit-learn's svd_flip)"
-            : "LDA (scikit-learn solver='eigen'): Sb v = λ Sw v with class priors, vᵀ Sw v = 1 (LAPACK dsygvd); coordinates x·V, uncentred; signs arbitrary"
+            ? "PCA of the unit rows (mean-centred; covariance with n − 1 in Double; top eigenpairs by LAPACK dsyevr); each axis's largest entry is positive (scikit-learn's svd_flip)"
+            : "LDA (scikit-learn solver='eigen'): Sb v = λ Sw v with class priors, vᵀ Sw v = 1 (LAPACK dpotrf, dsygst, dsyevr); coordinates x·V, uncentred; signs arbitrary"
         _ = try recordProjection(result, space: name)
         return ProjectionReport(method: method, space: name, rows: result.rows, dim: result.dim, components: k,
                                 explainedVariance: result.explainedVariance, explainedVarianceRatio: result.explainedVarianceRatio,
