@@ -14,7 +14,12 @@ enum CLI {
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
     }
 
+    struct MissingBinary: Error, CustomStringConvertible {
+        var description: String { "embedscope binary not found at \(CLI.binary.path); run `swift build --build-tests` first" }
+    }
+
     static func run(_ args: [String]) throws -> Run {
+        guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw MissingBinary() }
         let p = Process()
         p.executableURL = binary
         p.arguments = args
@@ -33,10 +38,6 @@ final class CLITests: XCTestCase {
     func run(_ args: [String]) throws -> Run { try CLI.run(args) }
 
     func testQueryJSONRankAndErrors() throws {
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            XCTFail("embedscope binary not found at \(binary.path); run `swift build --build-tests` first")
-            return
-        }
         let dir = try temporaryDirectory(self)
         let n = 60, d = 12
         let names = (0..<n).map { ["ant", "bee", "cat"][$0 % 3] }
@@ -87,10 +88,6 @@ final class CLITests: XCTestCase {
     }
 
     func testMetricsCommand() throws {
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            XCTFail("embedscope binary not found at \(binary.path); run `swift build --build-tests` first")
-            return
-        }
         let dir = try temporaryDirectory(self)
         let n = 60, d = 12
         let names = (0..<n).map { ["ant", "bee", "cat"][$0 % 3] }
@@ -134,10 +131,6 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(usage.stderr.contains("--sample"), usage.stderr)
     }
     func testReportCommand() throws {
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            XCTFail("embedscope binary not found at \(binary.path); run `swift build --build-tests` first")
-            return
-        }
         let dir = try temporaryDirectory(self)
         let (images, _, _) = try makeImageIndex(in: dir)
         // An imported index whose images do not exist (grey tiles) and a one-class index (metrics undefined: a note).

@@ -5,10 +5,6 @@ import XCTest
 extension CLITests {
     /// versus, probe, evaluate and rank --set probe through the binary.
     func testVersusProbeEvaluateCommands() throws {
-        guard FileManager.default.isExecutableFile(atPath: binary.path) else {
-            XCTFail("embedscope binary not found at \(binary.path); run `swift build --build-tests` first")
-            return
-        }
         let dir = try temporaryDirectory(self)
         let n = 90, d = 8
         let names = (0..<n).map { ["ant", "bee", "cat"][$0 % 3] }

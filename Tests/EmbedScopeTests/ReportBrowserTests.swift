@@ -32,14 +32,16 @@ final class ReportBrowserTests: XCTestCase {
         try p.run()
         let watchdog = DispatchWorkItem { if p.isRunning { p.terminate() } }
         DispatchQueue.global().asyncAfter(deadline: .now() + 90, execute: watchdog)
-        var o = Data(), e = Data()
+        // Both pipes are drained at once, so a full stderr never blocks Chromium's stdout.
+        final class Drained: @unchecked Sendable { var data = Data() }
+        let o = Drained(), e = Drained()
         let group = DispatchGroup()
-        group.enter(); DispatchQueue.global().async { o = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
-        group.enter(); DispatchQueue.global().async { e = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { o.data = out.fileHandleForReading.readDataToEndOfFile(); group.leave() }
+        group.enter(); DispatchQueue.global().async { e.data = err.fileHandleForReading.readDataToEndOfFile(); group.leave() }
         group.wait()
         p.waitUntilExit()
         watchdog.cancel()
-        return (p.terminationStatus, String(decoding: o, as: UTF8.self), String(decoding: e, as: UTF8.self))
+        return (p.terminationStatus, String(decoding: o.data, as: UTF8.self), String(decoding: e.data, as: UTF8.self))
     }
 
     /// An attribute of the `<html>` start tag of a dumped DOM.
