@@ -121,6 +121,8 @@ final class MetricsRecordTests: XCTestCase {
         let scores = try idx.clusterScores(space: "embedding")
         XCTAssertFalse(try idx.recordCluster(scores, space: "embedding"))
         let p = try idx.projection(method: .pca, components: 2)
+        XCTAssertNil(try idx.readMetrics()?.spaces["embedding"]?.pca, "projection() itself writes nothing")
+        XCTAssertFalse(try idx.recordProjection(p))
         let record = try XCTUnwrap(idx.readMetrics())
         let e = try XCTUnwrap(record.spaces["embedding"])
         XCTAssertEqual(e.cluster?.silhouette, scores.silhouette.mean, "cluster kept when the PCA section was added")

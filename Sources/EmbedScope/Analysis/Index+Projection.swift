@@ -38,8 +38,8 @@ public struct ProjectionReport: Sendable, Codable, Equatable {
 
 extension Index {
     /// PCA or LDA of a space (see `Projection`), with every row's coordinates and every
-    /// prototype set's directions (or only `prototypeSets`), and records the variance ratios in
-    /// metrics.json.
+    /// prototype set's directions (or only `prototypeSets`). `recordProjection` puts the
+    /// variance ratios in metrics.json.
     public func projection(space: String? = nil, method: Projection.Method, components: Int,
                            shrinkage: Double? = nil, prototypeSets: [String]? = nil,
                            progress: ProgressSink = SilentProgress()) throws -> ProjectionReport {
@@ -75,7 +75,6 @@ extension Index {
         let definition = method == .pca
             ? "PCA of the unit rows (mean-centred; covariance with n − 1 in Double; top eigenpairs by LAPACK dsyevr); each axis's largest entry is positive (scikit-learn's svd_flip)"
             : "LDA (scikit-learn solver='eigen'): Sb v = λ Sw v with class priors, vᵀ Sw v = 1 (LAPACK dpotrf, dsygst, dsyevr); coordinates x·V, uncentred; signs arbitrary"
-        _ = try recordProjection(result, space: name)
         return ProjectionReport(method: method, space: name, rows: result.rows, dim: result.dim, components: k,
                                 explainedVariance: result.explainedVariance, explainedVarianceRatio: result.explainedVarianceRatio,
                                 shrinkage: result.shrinkage, definition: definition, points: points, prototypes: directions)

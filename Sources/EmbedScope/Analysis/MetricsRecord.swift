@@ -176,8 +176,9 @@ extension Index {
         }
     }
 
-    public func recordProjection(_ p: Projection.Result, space: String) throws -> Bool {
+    public func recordProjection(_ p: ProjectionReport) throws -> Bool {
         try updateMetrics { r in
+            let space = p.space
             var e = try metricsSpace(&r, space)
             let entry = MetricsRecord.Projected(components: p.components, explainedVarianceRatio: p.explainedVarianceRatio,
                                                 shrinkage: p.shrinkage, computedAt: MetricsRecord.timestamp())

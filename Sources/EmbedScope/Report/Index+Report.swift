@@ -103,6 +103,7 @@ extension Index {
                 do {
                     let p = try projection(space: space, method: method, components: 2,
                                            prototypeSets: matchingSets.filter { $0.space == space }.map(\.name), progress: progress)
+                    _ = try? recordProjection(p)  // derived data: a read-only index still gets its report
                     report.projections.append(ProjectionSection(plot: scatter(p, classNames: ordered), varianceRatios: p.explainedVarianceRatio,
                                                                 note: p.shrinkage.flatMap { $0 > 0 ? String(format: "within-class covariance shrunk by %g (singular without)", $0) : nil },
                                                                 axisPrefix: method == .pca ? "PC" : "LD"))

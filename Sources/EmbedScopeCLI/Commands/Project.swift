@@ -37,6 +37,7 @@ extension Root {
                     k = min(k, max(1, Set(try idx.catalog.classIds()).count - 1))
                 }
                 let r = try idx.projection(space: space, method: m, components: k, shrinkage: shrinkage, progress: TerminalProgress())
+                try recordMetrics { try idx.recordProjection(r) }
                 if let csv { try Self.writeCSV(r, to: resolveURL(csv)) }
                 if output.json { try printJSON(r) } else { print(Self.text(r, csv: csv)) }
             }
