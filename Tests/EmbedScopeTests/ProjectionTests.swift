@@ -163,6 +163,14 @@ final class MetricsRecordTests: XCTestCase {
         XCTAssertEqual(Comparison.markdown(one).split(separator: "\n").last, "| a,b | embedding | m | — | 10 | 2 | 4 | 0.2500 | — | — | — | — | — | — |")
     }
 
+    func testCSVFieldsReadBackThroughTheManifestParser() throws {
+        let nasty = ["plain", "a,b", "say \"hi\"", "two\nlines", "cr\rhere", ""]
+        XCTAssertEqual(CSV.field("plain"), "plain")
+        XCTAssertEqual(CSV.field("a,b"), "\"a,b\"")
+        let text = nasty.map(CSV.field).joined(separator: ",") + "\n"
+        XCTAssertEqual(try CSV.parse(text, path: "t").first?.fields, nasty)
+    }
+
     func testCompareCommandComputesMissingMetricsAndPrintsJSON() throws {
         let dir = try temporaryDirectory(self)
         let a = try index(dir, name: "a"), b = try index(dir, name: "b")

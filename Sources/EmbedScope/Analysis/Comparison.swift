@@ -75,10 +75,7 @@ public enum Comparison {
     }
 
     public static func csv(_ rows: [ComparisonRow]) -> String {
-        func field(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-        }
-        return ([headers] + rows.map { fields($0, missing: "") }).map { $0.map(field).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        ([headers] + rows.map { fields($0, missing: "") }).map { $0.map(CSV.field).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
     public static func markdown(_ rows: [ComparisonRow]) -> String {

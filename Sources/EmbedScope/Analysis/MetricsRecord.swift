@@ -131,7 +131,7 @@ extension Index {
     }
 
     /// The space's entry, created with its dimension if missing.
-    func metricsSpace(_ record: inout MetricsRecord, _ space: String) throws -> MetricsRecord.Space {
+    func metricsSpace(_ record: MetricsRecord, _ space: String) throws -> MetricsRecord.Space {
         try record.spaces[space] ?? MetricsRecord.Space(dim: vectors(space: space).dim)
     }
 
@@ -147,7 +147,7 @@ extension Index {
     public func recordCluster(_ s: ClusterScores, space: String) throws -> Bool {
         let names = try classNames()
         return try updateMetrics { r in
-            var e = try metricsSpace(&r, space)
+            var e = try metricsSpace(r, space)
             var per: [String: Double?] = [:]
             for c in s.silhouette.perClass { per[names[c.classId] ?? String(c.classId)] = .some(c.mean) }
             e.cluster = .init(silhouette: s.silhouette.mean, exact: s.silhouette.isExact, sample: s.silhouette.sample,
@@ -160,7 +160,7 @@ extension Index {
     public func recordVersus(_ v: VersusReport) throws -> Bool {
         try updateMetrics { r in
             for s in v.spaces {
-                var e = try metricsSpace(&r, s.space)
+                var e = try metricsSpace(r, s.space)
                 e.neighbours = .init(k: s.k, precisionAtK: s.precisionAtK, knnAccuracy: s.knnAccuracy, computedAt: MetricsRecord.timestamp())
                 r.spaces[s.space] = e
             }
@@ -169,7 +169,7 @@ extension Index {
 
     public func recordProbe(_ p: ProbeReport) throws -> Bool {
         try updateMetrics { r in
-            var e = try metricsSpace(&r, p.space)
+            var e = try metricsSpace(r, p.space)
             e.probe = .init(validationAccuracy: p.validation.accuracy, trainRows: p.trainRows, validationRows: p.validationRows,
                             c: p.c, seed: p.seed, computedAt: MetricsRecord.timestamp())
             r.spaces[p.space] = e
@@ -179,7 +179,7 @@ extension Index {
     public func recordProjection(_ p: ProjectionReport) throws -> Bool {
         try updateMetrics { r in
             let space = p.space
-            var e = try metricsSpace(&r, space)
+            var e = try metricsSpace(r, space)
             let entry = MetricsRecord.Projected(components: p.components, explainedVarianceRatio: p.explainedVarianceRatio,
                                                 shrinkage: p.shrinkage, computedAt: MetricsRecord.timestamp())
             switch p.method {

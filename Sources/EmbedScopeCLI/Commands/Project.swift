@@ -47,7 +47,7 @@ extension Root {
             let prefix = r.method == .pca ? "pc" : "ld"
             var out = "row,path,class," + (1...r.components).map { "\(prefix)\($0)" }.joined(separator: ",") + "\n"
             for p in r.points {
-                out += "\(p.row),\(csvField(p.path)),\(csvField(p.class)),"
+                out += "\(p.row),\(CSV.field(p.path)),\(CSV.field(p.class)),"
                 out += p.coordinates.map { String(format: "%.9g", $0) }.joined(separator: ",") + "\n"
             }
             do {
@@ -55,10 +55,6 @@ extension Root {
             } catch {
                 throw EmbedScopeError(.io, "cannot write the CSV file", path: url.path, underlying: error)
             }
-        }
-
-        static func csvField(_ s: String) -> String {
-            s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
         }
 
         static func text(_ r: ProjectionReport, csv: String?) -> String {
