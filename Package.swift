@@ -38,7 +38,9 @@ let package = Package(
                 "CBLAS", "CPNG", "CJPEG", "CJPEGShim", "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))] + simdSettings
+            // Release is plain -O: overflow and bounds checks stay on in code that parses files
+            // (issue 9). Measured before/after in docs/index-format.md ("Checked arithmetic").
+            swiftSettings: simdSettings
         ),
         .executableTarget(
             name: "EmbedScopeCLI",

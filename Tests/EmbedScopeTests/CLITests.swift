@@ -8,7 +8,12 @@ import XCTest
 enum CLI {
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
+    /// `EMBEDSCOPE_CLI` picks another binary (Scripts/test.sh runs the CLI tests again against
+    /// the release build, the configuration users run).
     static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["EMBEDSCOPE_CLI"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
         let bundle = Bundle(for: CLITests.self).bundleURL
         let candidates = [bundle.appendingPathComponent("embedscope"), bundle.deletingLastPathComponent().appendingPathComponent("embedscope")]
         return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]

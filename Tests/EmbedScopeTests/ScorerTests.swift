@@ -47,10 +47,10 @@ final class ScorerTests: XCTestCase {
         }
     }
 
-    func testNearestAndFarthestMatchDoubleReference() {
+    func testNearestAndFarthestMatchDoubleReference() throws {
         for (n, d, seed) in [(5000, 64, UInt64(1)), (3001, 37, 2), (1024, 512, 3), (7, 16, 4)] {
             let x = unitRows(n: n, d: d, seed: seed)
-            x.withUnsafeBufferPointer { xp in
+            try x.withUnsafeBufferPointer { xp in
                 let m = RowMatrix(base: xp.baseAddress!, rows: n, dim: d, stride: d)
                 var g = SeededGenerator(seed: seed &+ 100)
                 for trial in 0..<4 {
@@ -60,7 +60,7 @@ final class ScorerTests: XCTestCase {
                         for kernel in ScoreKernel.allCases {
                             for threads in [1, 2, 3] {
                                 let k = [1, 10, 100][trial % 3]
-                                let hits = Scorer.search(m, query: q, k: k, farthest: farthest, kernel: kernel, threads: threads)
+                                let hits = try Scorer.search(m, query: q, k: k, farthest: farthest, kernel: kernel, threads: threads)
                                 check(hits, reference(x, n: n, d: d, q: q, k: k, farthest: farthest), d: d)
                             }
                         }
@@ -70,14 +70,14 @@ final class ScorerTests: XCTestCase {
         }
     }
 
-    func testBatchMatchesSingleQueries() {
+    func testBatchMatchesSingleQueries() throws {
         let (n, d, b) = (4100, 48, 13)
         let x = unitRows(n: n, d: d, seed: 9)
         let q = Array(x[0..<(b * d)])
-        x.withUnsafeBufferPointer { xp in
+        try x.withUnsafeBufferPointer { xp in
             let m = RowMatrix(base: xp.baseAddress!, rows: n, dim: d, stride: d)
             for farthest in [false, true] {
-                let batch = Scorer.searchBatch(m, queries: q, count: b, k: 7, farthest: farthest)
+                let batch = try Scorer.searchBatch(m, queries: q, count: b, k: 7, farthest: farthest)
                 for i in 0..<b {
                     let qi = Array(q[(i * d)..<((i + 1) * d)])
                     check(batch[i], reference(x, n: n, d: d, q: qi, k: 7, farthest: farthest), d: d)
@@ -86,7 +86,7 @@ final class ScorerTests: XCTestCase {
         }
     }
 
-    func testEverySelfQueryFindsItselfFirst() {
+    func testEverySelfQueryFindsItselfFirst() throws {
         // No duplicates here: with exact duplicates the lower row legitimately wins the tie.
         let (n, d) = (2000, 32)
         var x = randomMatrix(rows: n, dim: d, seed: 21)
@@ -95,30 +95,30 @@ final class ScorerTests: XCTestCase {
             for j in 0..<d { s += x[i * d + j] * x[i * d + j] }
             for j in 0..<d { x[i * d + j] /= s.squareRoot() }
         }
-        x.withUnsafeBufferPointer { xp in
+        try x.withUnsafeBufferPointer { xp in
             let m = RowMatrix(base: xp.baseAddress!, rows: n, dim: d, stride: d)
-            let hits = Scorer.searchBatch(m, queries: x, count: n, k: 1)
+            let hits = try Scorer.searchBatch(m, queries: x, count: n, k: 1)
             for i in 0..<n { XCTAssertEqual(hits[i].first?.row, i, "row \(i)") }
             for i in stride(from: 0, to: n, by: 97) {
-                XCTAssertEqual(Scorer.search(m, query: Array(x[(i * d)..<((i + 1) * d)]), k: 1).first?.row, i)
+                XCTAssertEqual(try Scorer.search(m, query: Array(x[(i * d)..<((i + 1) * d)]), k: 1).first?.row, i)
             }
         }
     }
 
-    func testFiltersAndLargeK() {
+    func testFiltersAndLargeK() throws {
         let (n, d) = (3000, 24)
         let x = unitRows(n: n, d: d, seed: 5)
         let q = Array(x[(17 * d)..<(18 * d)])
-        x.withUnsafeBufferPointer { xp in
+        try x.withUnsafeBufferPointer { xp in
             let m = RowMatrix(base: xp.baseAddress!, rows: n, dim: d, stride: d)
             // k larger than the index returns every row, once, best first.
-            let all = Scorer.search(m, query: q, k: n + 50)
+            let all = try Scorer.search(m, query: q, k: n + 50)
             XCTAssertEqual(all.count, n)
             XCTAssertEqual(Set(all.map(\.row)).count, n)
             // Exclude self; allow only multiples of 3.
             var f = RowFilter.allowing(rows: stride(from: 0, to: n, by: 3), total: n)
             f.excluded = [18]
-            let hits = Scorer.search(m, query: q, k: 5000, filter: f)
+            let hits = try Scorer.search(m, query: q, k: 5000, filter: f)
             XCTAssertEqual(hits.count, n / 3 - 1)
             XCTAssertTrue(hits.allSatisfy { $0.row % 3 == 0 && $0.row != 18 })
             check(Array(hits.prefix(20)), reference(x, n: n, d: d, q: q, k: 20, farthest: false, accept: { $0 % 3 == 0 && $0 != 18 }), d: d)

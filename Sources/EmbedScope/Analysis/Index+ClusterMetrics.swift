@@ -5,6 +5,7 @@ extension Index {
     /// catalog's classes as labels. Euclidean distance on unit rows: d² = 2 − 2·cos.
     public func clusterScores(space name: String, options: SilhouetteOptions = SilhouetteOptions(),
                               progress: ProgressSink = SilentProgress()) throws -> ClusterScores {
+        try requireFinite(space: name)
         let v = try vectors(space: name)
         let labels = try catalog.classIds()
         guard labels.count == v.rows else {

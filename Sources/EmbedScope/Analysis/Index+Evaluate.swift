@@ -35,6 +35,8 @@ extension Index {
     /// row-major, in Double; the dot products come from `sgemm` in row chunks.
     public func logitMatrix(set: String, prototypes protos: [Int], rows: [Int]? = nil) throws -> [Double] {
         let p = try prototypes(set: set)
+        try requireFinite(space: p.set.space)
+        try requireFinite(prototypeSet: set)
         let v = try vectors(space: p.set.space)
         let norms = try self.norms(space: p.set.space).row(0)
         let d = v.dim, c = protos.count

@@ -41,6 +41,7 @@ extension Index {
     /// the stored set's logits in `rank` / `evaluate` (x·w + b) are the probe's own logits.
     public func probe(_ req: ProbeRequest, onStep: (LinearProbe.Step) -> Void = { _ in }) throws -> ProbeReport {
         let spaceName = try req.space ?? defaultSpace()
+        try requireFinite(space: spaceName)
         let v = try vectors(space: spaceName)
         let norms = Array(try self.norms(space: spaceName).row(0))
         let labels = try catalog.classIds()

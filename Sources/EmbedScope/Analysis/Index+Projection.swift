@@ -44,6 +44,8 @@ extension Index {
                            shrinkage: Double? = nil, prototypeSets: [String]? = nil,
                            progress: ProgressSink = SilentProgress()) throws -> ProjectionReport {
         let name = try space ?? defaultSpace()
+        try requireFinite(space: name)
+        for set in self.prototypeSets where set.space == name { try requireFinite(prototypeSet: set.name) }
         let v = try vectors(space: name)
         let x = RowMatrix(v)
         let result: Projection.Result

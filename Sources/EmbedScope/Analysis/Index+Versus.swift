@@ -68,6 +68,7 @@ extension Index {
         var lists: [String: NeighbourLists] = [:]
         var entries: [NeighbourQuality.SpaceEntry] = []
         for s in names {
+            try requireFinite(space: s)
             let v = try vectors(space: s)
             guard v.rows == labels.count else {
                 throw EmbedScopeError(.catalog, "space '\(s)' has \(v.rows) rows but the catalog lists \(labels.count) images", path: url.path)

@@ -93,7 +93,9 @@ public final class Catalog: @unchecked Sendable {
         do {
             let queue = try DatabaseQueue(path: url.path)
             try migrator.migrate(queue)
-            return Catalog(queue)
+            let c = Catalog(queue)
+            c.sealsOnClose = true
+            return c
         } catch let e as EmbedScopeError {
             throw e
         } catch {
@@ -107,6 +109,9 @@ public final class Catalog: @unchecked Sendable {
             throw EmbedScopeError(.notFound, "no catalog.sqlite here", path: url.deletingLastPathComponent().path,
                                   hint: "is this an index directory? Build one with `embedscope build` or `embedscope import`")
         }
+        // SQLite's open() would block forever on a FIFO: refuse anything but a regular file first.
+        try RegularFile.requireRegular(url.path)
+        try checkFileSize(url)
         var config = Configuration()
         config.readonly = true
         do {
@@ -130,6 +135,15 @@ public final class Catalog: @unchecked Sendable {
     }
 
     private init(_ q: DatabaseQueue) { dbQueue = q }
+
+    /// A catalog opened by `create` (a writer's) records its content checksum when it is
+    /// closed, so every committed index carries one (`Catalog+ContentHash.swift`). A failure is
+    /// not hidden: `verify` then reports a missing or wrong checksum.
+    private var sealsOnClose = false
+
+    deinit {
+        if sealsOnClose { try? seal() }
+    }
 
     static var migrator: DatabaseMigrator {
         var m = DatabaseMigrator()

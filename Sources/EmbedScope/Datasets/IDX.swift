@@ -35,8 +35,10 @@ public struct IDXArray: Sendable {
             let o = 4 + 4 * i
             shape.append(Int(out[o]) << 24 | Int(out[o + 1]) << 16 | Int(out[o + 2]) << 8 | Int(out[o + 3]))
         }
-        let count = shape.reduce(1, *)
         let start = 4 + 4 * ndim
+        guard let count = CheckedSize.product(shape) else {
+            throw EmbedScopeError(.dataset, "IDX shape \(shape) overflows (the header is corrupt)", path: url.path)
+        }
         guard out.count - start == count else {
             throw EmbedScopeError(.dataset, "IDX payload is \(out.count - start) bytes, shape \(shape) needs \(count)", path: url.path)
         }

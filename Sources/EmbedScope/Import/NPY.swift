@@ -58,7 +58,6 @@ public struct NPYArray: Sendable {
         guard shape.count == 1 || shape.count == 2 else {
             throw fail("array has \(shape.count) dimensions \(shape); expected [N, d] (or [N] for a bias)")
         }
-        let count = shape.reduce(1, *)
         let elem: Int
         switch descr {
         case "<f4", "=f4", "|f4": elem = 4
@@ -67,9 +66,14 @@ public struct NPYArray: Sendable {
         default: throw fail("dtype \(descr) is not supported (float32 or float64 only)", hint: "save x.astype(np.float32)")
         }
         let payloadStart = headerStart + headerLen
-        let expected = count * elem
-        guard data.count - payloadStart >= expected else {
-            throw fail("file holds \(data.count - payloadStart) data bytes, shape \(shape) needs \(expected) (truncated)")
+        let present = data.count - payloadStart
+        // Every size from the header is multiplied with overflow checks and bounded by the bytes
+        // actually present before anything is allocated: shape (2**60, 2) is an error, not a wrap.
+        guard let count = CheckedSize.product(shape), let expected = CheckedSize.product([count, elem]) else {
+            throw fail("shape \(shape) of \(elem)-byte values is larger than any file (the size overflows); the header is corrupt")
+        }
+        guard present >= expected else {
+            throw fail("file holds \(present) data bytes, shape \(shape) needs \(expected) (truncated)")
         }
         var values = [Float](repeating: 0, count: count)
         data.withUnsafeBytes { raw in

@@ -34,6 +34,7 @@ public final class Index: @unchecked Sendable {
         } catch {
             throw EmbedScopeError(.catalog, "cannot read catalog", path: url.path, hint: "the index is damaged; rebuild it", underlying: error)
         }
+        try checkConsistency()
     }
 
     public func space(_ name: String) throws -> SpaceRecord {
@@ -89,15 +90,11 @@ public final class Index: @unchecked Sendable {
         return f
     }
 
-    /// Every vector file's payload checksum, and the catalog's agreement with them. O(bytes).
+    /// Everything `embedscope verify` checks (`Index+Verify.swift`); throws the first failure.
     public func verify() throws {
-        for s in spaces {
-            try vectors(space: s.name).verify()
-            try norms(space: s.name).verify()
-        }
-        for p in prototypeSets { try prototypes(set: p.name).vectors.verify() }
-        guard spaces.allSatisfy({ $0.rows == rowCount }) else {
-            throw EmbedScopeError(.catalog, "a space's row count differs from the catalog's \(rowCount) images", path: url.path)
+        let report = Index.verifyReport(url)
+        if let f = report.failures.first {
+            throw EmbedScopeError(EmbedScopeError.Kind(rawValue: f.kind ?? "") ?? .catalog, f.message ?? "verification failed", hint: "run `embedscope verify \(url.path)` for every failure")
         }
     }
 

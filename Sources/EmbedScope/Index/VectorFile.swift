@@ -25,16 +25,9 @@ public final class VectorFile: @unchecked Sendable {
     public init(url: URL) throws {
         self.url = url
         let path = url.path
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw EmbedScopeError(errno == ENOENT ? .notFound : .io, "cannot open vector file: \(String(cString: strerror(errno)))", path: path)
-        }
+        // Never blocks: a FIFO or device in place of a vector file is refused (RegularFile).
+        let (fd, size) = try RegularFile.open(path)
         defer { close(fd) }
-        var st = stat()
-        guard fstat(fd, &st) == 0 else {
-            throw EmbedScopeError(.io, "cannot stat: \(String(cString: strerror(errno)))", path: path)
-        }
-        let size = Int(st.st_size)
         guard size >= VectorFileHeader.size else {
             throw EmbedScopeError(.truncated, "file is \(size) bytes, shorter than the \(VectorFileHeader.size)-byte header",
                                   path: path, hint: "the index is damaged; rebuild it")

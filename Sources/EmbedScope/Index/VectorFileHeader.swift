@@ -139,14 +139,17 @@ public struct VectorFileHeader: Equatable, Sendable {
         h.payloadCRC = get(UInt32.self, Offset.payloadCRC)
         h.headerCRC = storedHeaderCRC
         let (len, overflow) = h.rows.multipliedReportingOverflow(by: h.strideBytes)
-        guard h.dim >= 1, h.dim < 1 << 24, h.rows < 1 << 40,
+        guard h.dim >= 1, h.dim < 1 << 24, h.rows < 1 << 40, h.strideBytes < 1 << 32,
               h.strideBytes % UInt64(alignment) == 0, h.strideBytes >= h.dim * UInt64(elementType.byteSize),
               h.payloadOffset == UInt64(size), !overflow, len == h.payloadLength else {
             throw EmbedScopeError(.corruptHeader, "inconsistent header (rows \(h.rows), dim \(h.dim), stride \(h.strideBytes), payload \(h.payloadOffset)+\(h.payloadLength))",
                                   path: path, hint: "the index is damaged; rebuild it")
         }
-        guard UInt64(fileSize) >= h.payloadOffset + h.payloadLength else {
-            throw EmbedScopeError(.truncated, "file is \(fileSize) bytes but its header announces \(h.payloadOffset + h.payloadLength)",
+        // payloadOffset is 64 and payloadLength = rows × stride < 2^72 was refused above if it
+        // overflowed; the sum is checked too, and bounded by the bytes present.
+        let (end, endOverflow) = h.payloadOffset.addingReportingOverflow(h.payloadLength)
+        guard !endOverflow, UInt64(fileSize) >= end else {
+            throw EmbedScopeError(.truncated, "file is \(fileSize) bytes but its header announces \(endOverflow ? "more than 2^64" : String(end))",
                                   path: path, hint: "the index was cut short (disk full or interrupted copy); rebuild it")
         }
         return h

@@ -31,7 +31,14 @@ extension Index {
         let space = p.set.space
         let v = try vectors(space: space)
         let norms = try self.norms(space: space)
+        guard prototype >= 0, prototype < p.records.count, p.records[prototype].idx == prototype else {
+            throw EmbedScopeError(.catalog, "prototype \(prototype) is not in set '\(set)' (it has \(p.records.count))", path: url.path,
+                                  hint: "run `embedscope verify \(url.path)`")
+        }
         let rec = p.records[prototype]
+        guard Finite.all(p.vectors.row(prototype)), rec.norm.isFinite, rec.bias.isFinite else {
+            throw Finite.damagedRows([prototype], count: 1, what: "prototype set '\(set)':", path: p.vectors.url.path, index: url.path)
+        }
         var dots = [Float](repeating: 0, count: v.rows)
         let m = RowMatrix(v)
         let parts = Scorer.partitions(rows: v.rows, threads: Scorer.defaultThreads)
@@ -43,7 +50,18 @@ extension Index {
         }
         let n = norms.row(0)
         let wn = rec.norm, b = rec.bias
-        for i in dots.indices { dots[i] = Float(Double(n[i]) * wn * Double(dots[i]) + b) }
+        var bad = DamagedRows()
+        dots.withUnsafeMutableBufferPointer { d in
+            var sum: Float = 0
+            for i in d.indices {
+                d[i] = Float(Double(n[i]) * wn * Double(d[i]) + b)
+                sum += d[i] * 0
+            }
+            if !sum.isFinite || sum != 0 { bad.note(d.baseAddress!, count: d.count, firstRow: 0) }
+        }
+        if bad.count > 0 {
+            throw Finite.damagedRows(bad.rows, count: bad.count, what: "space '\(space)' (rows or norms):", path: v.url.path, index: url.path)
+        }
         return dots
     }
 

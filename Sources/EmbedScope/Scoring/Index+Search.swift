@@ -75,7 +75,11 @@ extension Index {
             return q
         }
         let r = try row(for: source)!
-        return Array(v.row(r))
+        let q = Array(v.row(r))
+        guard q.withUnsafeBufferPointer(Finite.all) else {
+            throw Finite.damagedRows([r], count: 1, what: "space '\(space)': query", path: v.url.path, index: url.path)
+        }
+        return q
     }
 
     /// Rows allowed by a class filter, or nil for all.
@@ -97,7 +101,9 @@ extension Index {
         let q = try queryVector(source, space: space)
         var filter = try classFilter(o.className)
         if !o.includeSelf, let r = try row(for: source) { filter.excluded.insert(r) }
-        let hits = Scorer.search(RowMatrix(v), query: q, k: o.k, farthest: o.farthest, filter: filter, kernel: o.kernel)
+        let hits = try rethrowingNonFinite(space: space, file: v) {
+            try Scorer.search(RowMatrix(v), query: q, k: o.k, farthest: o.farthest, filter: filter, kernel: o.kernel)
+        }
         return try describe(hits.map { ($0.row, Double($0.score)) })
     }
 

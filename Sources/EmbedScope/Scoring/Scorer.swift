@@ -54,10 +54,11 @@ public enum Scorer {
     public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
 
     /// Top-k for one query. `query` must have `matrix.dim` values (it is used as given: pass a
-    /// unit vector for cosine scores).
+    /// unit vector for cosine scores). Throws `NonFiniteScores` naming the rows if any score is
+    /// NaN or ±Inf (a damaged row, or a damaged query): a NaN is never silently left out.
     public static func search(_ matrix: RowMatrix, query: [Float], k: Int, farthest: Bool = false,
                               filter: RowFilter = RowFilter(), kernel: ScoreKernel = .simd,
-                              threads: Int = defaultThreads) -> [Hit] {
+                              threads: Int = defaultThreads) throws -> [Hit] {
         precondition(query.count == matrix.dim, "query has \(query.count) values, matrix dim is \(matrix.dim)")
         let kk = min(k, filter.eligible(total: matrix.rows))
         guard kk > 0 else { return [] }
@@ -66,13 +67,16 @@ public enum Scorer {
         let q = farthest ? query.map { -$0 } : query
         let parts = partitions(rows: matrix.rows, threads: threads)
         var heaps = [TopK](repeating: TopK(k: kk), count: parts.count)
+        var damaged = [DamagedRows](repeating: DamagedRows(), count: parts.count)
         // Only the BLAS kernel needs OpenBLAS held to one thread per worker.
         BLASThreads.single(if: kernel == .blas) {
         q.withUnsafeBufferPointer { qp in
             heaps.withUnsafeMutableBufferPointer { hp in
-                let heapBase = hp.baseAddress!
+              damaged.withUnsafeMutableBufferPointer { dp in
+                let heapBase = hp.baseAddress!, damagedBase = dp.baseAddress!
                 DispatchQueue.concurrentPerform(iterations: parts.count) { t in
                     var heap = TopK(k: kk)
+                    var bad = DamagedRows()
                     var buf = [Float](repeating: 0, count: chunkRows)
                     buf.withUnsafeMutableBufferPointer { bp in
                         var start = parts[t].lowerBound
@@ -84,15 +88,20 @@ public enum Scorer {
                                 cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(matrix.dim), 1,
                                             matrix.row(start), Int32(matrix.stride), qp.baseAddress!, 1, 0, bp.baseAddress!, 1)
                             }
-                            select(bp.baseAddress!, count: n, firstRow: start, into: &heap, filter: filter)
+                            if !select(bp.baseAddress!, count: n, firstRow: start, into: &heap, filter: filter) {
+                                bad.note(bp.baseAddress!, count: n, firstRow: start)
+                            }
                             start += n
                         }
                     }
                     heapBase[t] = heap
+                    damagedBase[t] = bad
                 }
+              }
             }
         }
         }
+        try DamagedRows.check(damaged)
         var all = heaps[0]
         for h in heaps.dropFirst() { all.merge(h) }
         return all.sorted().map { Hit(row: $0.row, score: $0.score * sign) }
@@ -102,11 +111,11 @@ public enum Scorer {
     /// each worker multiplies the whole batch by a chunk of rows, then selects per query.
     public static func searchBatch(_ matrix: RowMatrix, queries: [Float], count b: Int, k: Int, farthest: Bool = false,
                                    filters: [RowFilter]? = nil, kernel: ScoreKernel = .blas,
-                                   threads: Int = defaultThreads) -> [[Hit]] {
+                                   threads: Int = defaultThreads) throws -> [[Hit]] {
         precondition(queries.count == b * matrix.dim, "queries must be count × dim")
         guard b > 0 else { return [] }
         if kernel == .simd && b == 1 {
-            return [search(matrix, query: queries, k: k, farthest: farthest, filter: filters?[0] ?? RowFilter(), kernel: .simd, threads: threads)]
+            return [try search(matrix, query: queries, k: k, farthest: farthest, filter: filters?[0] ?? RowFilter(), kernel: .simd, threads: threads)]
         }
         let fs = filters ?? [RowFilter](repeating: RowFilter(), count: b)
         let ks = fs.map { min(k, $0.eligible(total: matrix.rows)) }
@@ -115,13 +124,16 @@ public enum Scorer {
         let parts = partitions(rows: matrix.rows, threads: threads)
         let chunk = 2048
         var heapsPerPart = [[TopK]](repeating: [], count: parts.count)
+        var damaged = [DamagedRows](repeating: DamagedRows(), count: parts.count)
         let d = matrix.dim
         BLASThreads.single {
             q.withUnsafeBufferPointer { qp in
                 heapsPerPart.withUnsafeMutableBufferPointer { hp in
-                    let out = hp.baseAddress!
+                  damaged.withUnsafeMutableBufferPointer { dp in
+                    let out = hp.baseAddress!, damagedBase = dp.baseAddress!
                     DispatchQueue.concurrentPerform(iterations: parts.count) { t in
                         var heaps = ks.map { TopK(k: $0) }
+                        var bad = DamagedRows()
                         var c = [Float](repeating: 0, count: b * chunk)
                         c.withUnsafeMutableBufferPointer { cp in
                             var start = parts[t].lowerBound
@@ -130,17 +142,25 @@ public enum Scorer {
                                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(b), Int32(n), Int32(d), 1,
                                             qp.baseAddress!, Int32(d), matrix.row(start), Int32(matrix.stride), 0,
                                             cp.baseAddress!, Int32(n))
+                                var noted = false
                                 for i in 0..<b where ks[i] > 0 {
-                                    select(cp.baseAddress! + i * n, count: n, firstRow: start, into: &heaps[i], filter: fs[i])
+                                    if !select(cp.baseAddress! + i * n, count: n, firstRow: start, into: &heaps[i], filter: fs[i]) && !noted {
+                                        // A damaged row scores NaN for every query: note its rows once.
+                                        bad.note(cp.baseAddress! + i * n, count: n, firstRow: start)
+                                        noted = true
+                                    }
                                 }
                                 start += n
                             }
                         }
                         out[t] = heaps
+                        damagedBase[t] = bad
                     }
+                  }
                 }
             }
         }
+        try DamagedRows.check(damaged)
         return (0..<b).map { i in
             var all = TopK(k: ks[i])
             for part in heapsPerPart { all.merge(part[i]) }
@@ -163,11 +183,17 @@ public enum Scorer {
         return out.filter { !$0.isEmpty }
     }
 
-    @inline(__always)
-    static func select(_ scores: UnsafePointer<Float>, count n: Int, firstRow: Int, into heap: inout TopK, filter: RowFilter) {
+    /// Offers a chunk of scores to the heap. Returns false if a score was NaN or ±Inf: the sum of
+    /// the scores, kept on the way (one add per score, the loop reads them anyway), is then not
+    /// finite. (A finite sum can only overflow for scores near 1e35, i.e. not from unit rows;
+    /// the caller's rescan then finds no damaged row and nothing is reported.)
+    @inline(__always) @discardableResult
+    static func select(_ scores: UnsafePointer<Float>, count n: Int, firstRow: Int, into heap: inout TopK, filter: RowFilter) -> Bool {
         var threshold = heap.threshold
+        var sum: Float = 0
         for j in 0..<n {
             let s = scores[j]
+            sum += s
             // `>=` lets equal scores through; TopK.push breaks the tie by row.
             if s >= threshold && !s.isNaN {
                 let r = firstRow + j
@@ -177,6 +203,26 @@ public enum Scorer {
                 }
             }
         }
+        return sum.isFinite
+    }
+}
+
+/// Rows whose score was NaN or ±Inf in one worker's part of a scan (the first few, and how many).
+struct DamagedRows {
+    var rows: [Int] = []
+    var count = 0
+
+    mutating func note(_ scores: UnsafePointer<Float>, count n: Int, firstRow: Int) {
+        for j in 0..<n where !scores[j].isFinite {
+            count += 1
+            if rows.count < 10 { rows.append(firstRow + j) }
+        }
+    }
+
+    static func check(_ parts: [DamagedRows]) throws {
+        let count = parts.reduce(0) { $0 + $1.count }
+        guard count > 0 else { return }
+        throw NonFiniteScores(rows: Array(parts.flatMap(\.rows).sorted().prefix(10)), count: count)
     }
 }
 

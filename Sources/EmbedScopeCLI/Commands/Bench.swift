@@ -42,9 +42,9 @@ extension Root {
                     let t = threads ?? Scorer.defaultThreads
                     let bytes = Int(v.header.payloadLength)
                     func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
-                    func time(_ body: () -> Void) -> Double {
+                    func time(_ body: () throws -> Void) rethrows -> Double {
                         let t0 = DispatchTime.now().uptimeNanoseconds
-                        body()
+                        try body()
                         return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
                     }
                     var sink: Float = 0
@@ -53,22 +53,22 @@ extension Root {
                     let bw = median((0..<repeats).map { _ in time { sink += Kernels.bandwidthPass(UnsafeRawPointer(v.base), bytes: bytes, threads: t) } })
                     func query(_ i: Int) -> [Float] { Array(q.values[(i % q.rows) * q.cols..<((i % q.rows) + 1) * q.cols]) }
                     var first: [Int] = []
-                    let simd = median((0..<repeats).map { i in
+                    let simd = median(try (0..<repeats).map { i in
                         let qi = query(i)
                         var hits: [Hit] = []
-                        let ms = time { hits = Scorer.search(m, query: qi, k: k, kernel: .simd, threads: t) }
+                        let ms = try time { hits = try Scorer.search(m, query: qi, k: k, kernel: .simd, threads: t) }
                         if i == 0 { first = hits.map(\.row) }
                         return ms
                     })
-                    let blas = median((0..<repeats).map { i in
+                    let blas = median(try (0..<repeats).map { i in
                         let qi = query(i)
-                        return time { _ = Scorer.search(m, query: qi, k: k, kernel: .blas, threads: t) }
+                        return try time { _ = try Scorer.search(m, query: qi, k: k, kernel: .blas, threads: t) }
                     })
                     let qb = Array(q.values[0..<(batch * q.cols)])
                     var tops: [[Int]] = []
-                    let batchMs = median((0..<max(3, repeats / 3)).map { i in
+                    let batchMs = median(try (0..<max(3, repeats / 3)).map { i in
                         var r: [[Hit]] = []
-                        let ms = time { r = Scorer.searchBatch(m, queries: qb, count: batch, k: k, kernel: .blas, threads: t) }
+                        let ms = try time { r = try Scorer.searchBatch(m, queries: qb, count: batch, k: k, kernel: .blas, threads: t) }
                         if i == 0 { tops = r.map { $0.map(\.row) } }
                         return ms
                     })

@@ -18,14 +18,17 @@ extension Root {
     }
 
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check every file's checksum and the catalog's agreement with the vector files.")
+        static let configuration = CommandConfiguration(
+            abstract: "Check everything: file checksums, the catalog (SQLite integrity, foreign keys, content checksum), the catalog against the vector files, finite values.",
+            discussion: "Reads every byte. Exit status 0 only when every check passed; --json lists every check.")
         @Argument(help: "Index directory.") var index: String
+        @OptionGroup var output: OutputOptions
 
         func run() throws {
             try EmbedScopeCLI.run {
-                let idx = try Index.open(resolveURL(index))
-                try idx.verify()
-                print("ok: \(idx.rowCount) rows, \(idx.spaces.count) spaces, \(idx.prototypeSets.count) prototype sets, checksums match")
+                let report = Index.verifyReport(resolveURL(index))
+                if output.json { try printJSON(report) } else if report.ok { print(report.text) } else { note(report.text) }
+                if !report.ok { throw ExitCode(1) }
             }
         }
     }

@@ -1,0 +1,107 @@
+import Dispatch
+import Foundation
+
+/// Finding NaN and ±Inf in stored vectors. A damaged row must never reach a result: the scans
+/// (query, rank) detect it from their own scores at no extra pass, the analyses (metrics,
+/// versus, probe, project, evaluate) run `Index.requireFinite` first — one read of the rows,
+/// small next to the O(n²·d) or iterative work that follows — and `verify` scans every file.
+public enum Finite {
+    /// Rows of `m` holding a NaN or ±Inf: the first `limit` of them (ascending) and how many in all.
+    public static func nonFiniteRows(_ m: RowMatrix, limit: Int = 10, threads: Int = Scorer.defaultThreads) -> (rows: [Int], count: Int) {
+        let parts = Scorer.partitions(rows: m.rows, threads: threads)
+        var found = [[Int]](repeating: [], count: parts.count)
+        var counts = [Int](repeating: 0, count: parts.count)
+        found.withUnsafeMutableBufferPointer { fp in
+            counts.withUnsafeMutableBufferPointer { cp in
+                let f = fp, c = cp
+                DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                    var rows: [Int] = [], n = 0
+                    for i in parts[t] where !rowIsFinite(m.row(i), count: m.dim) {
+                        n += 1
+                        if rows.count < limit { rows.append(i) }
+                    }
+                    f[t] = rows
+                    c[t] = n
+                }
+            }
+        }
+        return (Array(found.joined().prefix(limit)), counts.reduce(0, +))
+    }
+
+    /// True when every one of `count` values is finite: x·0 is 0 for a finite x and NaN for NaN or
+    /// ±Inf, so one SIMD accumulator answers for the whole row.
+    @inline(__always)
+    public static func rowIsFinite(_ p: UnsafePointer<Float>, count: Int) -> Bool {
+        var acc = SIMD8<Float>()
+        var j = 0
+        let raw = UnsafeRawPointer(p)
+        while j + 8 <= count {
+            acc += raw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self) * 0
+            j += 8
+        }
+        var s = acc.sum()
+        while j < count { s += p[j] * 0; j += 1 }
+        return s == 0
+    }
+
+    /// True when every value is finite.
+    public static func all(_ v: UnsafeBufferPointer<Float>) -> Bool {
+        guard let b = v.baseAddress else { return true }
+        return rowIsFinite(b, count: v.count)
+    }
+
+    /// The error for damaged rows, naming them and pointing at `verify`.
+    public static func damagedRows(_ rows: [Int], count: Int, what: String, path: String?, index: String?) -> EmbedScopeError {
+        let list = rows.map(String.init).joined(separator: ", ") + (count > rows.count ? " … (\(count) in all)" : "")
+        return EmbedScopeError(.nonFinite, "\(what) \(count == 1 ? "row" : "rows") \(list) \(count == 1 ? "holds" : "hold") NaN or infinity: the stored vectors are damaged",
+                               path: path,
+                               hint: "run `embedscope verify \(index ?? "INDEX")` to see every damaged file, then rebuild the index")
+    }
+}
+
+/// Thrown by `Scorer` when a scan scored a NaN or ±Inf: the rows (first few, ascending) and
+/// how many. `Index` turns it into an `EmbedScopeError` naming the file.
+public struct NonFiniteScores: Error, Sendable {
+    public var rows: [Int]
+    public var count: Int
+}
+
+extension Index {
+    /// Throws `.nonFinite` naming the damaged rows if a space's rows or norms hold NaN or ±Inf.
+    public func requireFinite(space name: String) throws {
+        let v = try vectors(space: name)
+        let bad = Finite.nonFiniteRows(RowMatrix(v))
+        if bad.count > 0 {
+            throw Finite.damagedRows(bad.rows, count: bad.count, what: "space '\(name)':", path: v.url.path, index: url.path)
+        }
+        let n = try norms(space: name)
+        let norms = n.row(0)
+        if !Finite.all(norms) {
+            let rows = norms.indices.filter { !norms[$0].isFinite }
+            throw Finite.damagedRows(Array(rows.prefix(10)), count: rows.count, what: "norms of space '\(name)':", path: n.url.path, index: url.path)
+        }
+    }
+
+    /// Throws `.nonFinite` if a prototype set's vectors, norms or biases hold NaN or ±Inf.
+    public func requireFinite(prototypeSet name: String) throws {
+        let p = try prototypes(set: name)
+        let bad = Finite.nonFiniteRows(RowMatrix(p.vectors))
+        if bad.count > 0 {
+            throw Finite.damagedRows(bad.rows, count: bad.count, what: "prototype set '\(name)':", path: p.vectors.url.path, index: url.path)
+        }
+        let badRecords = p.records.filter { !$0.bias.isFinite || !$0.norm.isFinite }.map(\.idx)
+        if !badRecords.isEmpty {
+            throw Finite.damagedRows(Array(badRecords.prefix(10)), count: badRecords.count, what: "bias or norm of prototype set '\(name)':",
+                                     path: url.appendingPathComponent(Catalog.fileName).path, index: url.path)
+        }
+    }
+
+    /// Re-throws a scan's `NonFiniteScores` as an `EmbedScopeError` naming the file.
+    func rethrowingNonFinite<T>(space: String, file: VectorFile, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let e as NonFiniteScores {
+            throw Finite.damagedRows(e.rows, count: e.count, what: "space '\(space)':", path: file.url.path, index: url.path)
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import GRDB
+import XCTest
+@testable import EmbedScope
+
+/// Issue 9, the reader side: hostile sizes, inconsistent indexes, FIFOs, non-finite data, and
+/// `verify` catching catalog damage. Each test failed (crash, hang, wrong answer or exit 0) before.
+final class TrustTests: XCTestCase {
+    let classes = ["ant", "bee", "cat"]
+
+    func makeIndex(_ dir: URL, n: Int = 40, d: Int = 8, name: String = "index", seed: UInt64 = 3) throws -> URL {
+        try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: seed), rows: n, dim: d,
+                              classes: (0..<n).map { classes[$0 % 3] },
+                              head: (randomMatrix(rows: 3, dim: d, seed: seed + 1), [0, 1, 2], classes), name: name)
+    }
+
+    func writeCatalog(_ idx: URL, _ sql: String) throws {
+        let q = try DatabaseQueue(path: idx.appendingPathComponent(Catalog.fileName).path)
+        try q.write { try $0.execute(sql: sql) }
+    }
+
+    /// Item 1: a shape whose byte size overflows is an error, not a wrapped size (was a trap / abort).
+    func testNPYShapeOverflowIsAnError() throws {
+        var header = "{'descr': '<f8', 'fortran_order': False, 'shape': (1152921504606846976, 2), }"
+        header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
+        var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xff), UInt8(header.utf8.count >> 8)])
+        data.append(contentsOf: Array(header.utf8))
+        data.append(Data(count: 64))
+        XCTAssertThrowsKind(.npy, try NPYArray.parse(data, path: "big.npy"))
+        XCTAssertNil(CheckedSize.product([1 << 62, 4]))
+        XCTAssertEqual(CheckedSize.product([3, 0, 1 << 62]), 0)
+    }
+
+    /// Item 1: a vector header with an absurd stride (and no rows) is refused, not converted to Int.
+    func testVectorHeaderHugeStrideRefused() throws {
+        var h = VectorFileHeader(rows: 0, dim: 4, flags: [])
+        h.strideBytes = UInt64(1) << 63
+        h.payloadLength = 0
+        XCTAssertThrowsKind(.corruptHeader, try h.encoded().withUnsafeBytes { try VectorFileHeader.decode($0, fileSize: 64, path: "x.vec") })
+    }
+
+    /// Item 2: the catalog listing more images than the space's file holds (was SIGSEGV on query --row).
+    func testOpenRefusesCatalogWithMoreImagesThanVectors() throws {
+        let idx = try makeIndex(try temporaryDirectory(self))
+        try writeCatalog(idx, "INSERT INTO images(row, path, classId) VALUES (40, 'extra.png', 0)")
+        XCTAssertThrowsKind(.catalog, try Index.open(idx))
+    }
+
+    /// Item 2: a shorter `.vec` (a valid file of another index) under the catalog is named on open.
+    func testOpenRefusesShortVectorFile() throws {
+        let dir = try temporaryDirectory(self)
+        let idx = try makeIndex(dir)
+        let small = try makeIndex(dir, n: 30, name: "small")
+        try FileManager.default.removeItem(at: idx.appendingPathComponent("embedding.vec"))
+        try FileManager.default.copyItem(at: small.appendingPathComponent("embedding.vec"), to: idx.appendingPathComponent("embedding.vec"))
+        do {
+            _ = try Index.open(idx)
+            XCTFail("opened an index whose embedding.vec has 30 rows for 40 images")
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.kind, .catalog)
+            XCTAssertTrue(e.path?.hasSuffix("embedding.vec") == true, e.description)
+        }
+    }
+
+    /// Item 2: a prototype index outside the prototype file (was SIGSEGV in rank, and verify said ok).
+    func testOpenRefusesPrototypeIndexOutsideFile() throws {
+        let idx = try makeIndex(try temporaryDirectory(self))
+        try writeCatalog(idx, "UPDATE prototypes SET idx = 7 WHERE idx = 2")
+        XCTAssertThrowsKind(.catalog, try Index.open(idx))
+        XCTAssertFalse(Index.verifyReport(idx).ok)
+    }
+
+    /// Item 2: a FIFO in place of a vector file or the catalog is refused without blocking.
+    func testFIFOInsteadOfIndexFileIsRefusedWithoutBlocking() throws {
+        for name in ["embedding.vec", "embedding.norms.vec", Catalog.fileName] {
+            let idx = try makeIndex(try temporaryDirectory(self))
+            let path = idx.appendingPathComponent(name).path
+            try FileManager.default.removeItem(atPath: path)
+            XCTAssertEqual(mkfifo(path, 0o644), 0)
+            let done = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var outcome: Error?
+            Thread.detachNewThread {
+                do { _ = try Index.open(idx) } catch { outcome = error }
+                done.signal()
+            }
+            guard done.wait(timeout: .now() + 10) == .success else {
+                XCTFail("Index.open blocked on a FIFO named \(name)")
+                continue
+            }
+            let e = try XCTUnwrap(outcome as? EmbedScopeError, "\(name): \(String(describing: outcome))")
+            XCTAssertTrue(e.message.contains("FIFO"), e.description)
+        }
+    }
+
+    /// Writes NaN into row `row` of a space's vector file (the header and its CRC stay as they were).
+    func damage(_ idx: URL, row: Int, value: Float = .nan, file: String = "embedding.vec") throws {
+        let f = try VectorFile(url: idx.appendingPathComponent(file))
+        let offset = 64 + row * f.stride * 4
+        let h = try FileHandle(forWritingTo: f.url)
+        try h.seek(toOffset: UInt64(offset))
+        try h.write(contentsOf: withUnsafeBytes(of: value) { Data($0) })
+        try h.close()
+    }
+
+    /// Item 3: a NaN row never reaches a result (was: silently dropped, or `-nan` printed with exit 0).
+    func testNonFiniteRowIsAnErrorEverywhere() throws {
+        let idx = try makeIndex(try temporaryDirectory(self))
+        try damage(idx, row: 5)
+        try damage(idx, row: 17, value: .infinity)
+        let i = try Index.open(idx)
+        var o = SearchOptions(); o.k = 3
+        func assertNamesRows(_ body: @autoclosure () throws -> Any, _ what: String) {
+            do {
+                _ = try body()
+                XCTFail("\(what): no error on NaN rows")
+            } catch let e as EmbedScopeError {
+                XCTAssertEqual(e.kind, .nonFinite, "\(what): \(e.description)")
+                XCTAssertTrue(e.description.contains("5") && e.description.contains("verify"), "\(what): \(e.description)")
+            } catch { XCTFail("\(what): \(error)") }
+        }
+        assertNamesRows(try i.search(.row(0), options: o), "query --row 0")
+        assertNamesRows(try i.search(.row(5), options: o), "query --row 5 (the damaged row)")
+        o.farthest = true
+        assertNamesRows(try i.search(.row(1), options: o), "query --farthest")
+        o.kernel = .blas
+        assertNamesRows(try i.search(.row(1), options: o), "query --kernel blas")
+        assertNamesRows(try i.rank(prototype: "bee", set: nil, least: false, k: 3), "rank")
+        assertNamesRows(try i.clusterScores(space: "embedding"), "metrics")
+        assertNamesRows(try i.versus(), "versus")
+        assertNamesRows(try i.probe(ProbeRequest()), "probe")
+        assertNamesRows(try i.projection(method: .pca, components: 2), "project")
+        // The batch scanner reports the rows too.
+        let v = try i.vectors(space: "embedding")
+        XCTAssertThrowsError(try Scorer.searchBatch(RowMatrix(v), queries: Array(v.row(0)) + Array(v.row(1)), count: 2, k: 3)) { e in
+            XCTAssertEqual((e as? NonFiniteScores)?.rows, [5, 17])
+        }
+        let report = Index.verifyReport(idx)
+        XCTAssertFalse(report.ok)
+        XCTAssertTrue(report.failures.contains { $0.check == "finite" }, report.text)
+    }
+
+    /// Item 3: a NaN query vector is refused (it would score NaN against every row).
+    func testNonFiniteQueryVectorRefused() throws {
+        let i = try Index.open(try makeIndex(try temporaryDirectory(self)))
+        var q = [Float](repeating: 0.5, count: 8)
+        q[3] = .nan
+        XCTAssertThrowsKind(.nonFinite, try i.search(.vector(q), options: SearchOptions()))
+    }
+
+    /// Item 8: a fresh index verifies; a catalog cut by one byte, or one flipped byte in a stored
+    /// path, does not (SQLite keeps no checksum of its own).
+    func testVerifyCatchesTruncatedCatalogAndFlippedPathByte() throws {
+        let dir = try temporaryDirectory(self)
+        let idx = try makeIndex(dir)
+        let good = Index.verifyReport(idx)
+        XCTAssertTrue(good.ok, good.text)
+        XCTAssertTrue(good.checks.contains { $0.check == "catalog-checksum" && $0.ok })
+
+        let cat = idx.appendingPathComponent(Catalog.fileName)
+        let original = try Data(contentsOf: cat)
+        try original.dropLast().write(to: cat)
+        XCTAssertFalse(Index.verifyReport(idx).ok, "one byte cut off the catalog")
+
+        var flipped = original
+        let needle = Data("img/bee/1.png".utf8)
+        let at = try XCTUnwrap(flipped.range(of: needle), "path not found in catalog bytes")
+        flipped[at.lowerBound + 4] = UInt8(ascii: "c")   // img/bee → img/cee
+        try flipped.write(to: cat)
+        let report = Index.verifyReport(idx)
+        XCTAssertFalse(report.ok)
+        XCTAssertTrue(report.failures.contains { $0.check == "catalog-checksum" }, report.text)
+        XCTAssertThrowsError(try Index.open(idx).verify())
+    }
+
+    /// Item 8 through the binary: exit status and --json.
+    func testVerifyCommandExitStatusAndJSON() throws {
+        let idx = try makeIndex(try temporaryDirectory(self))
+        let ok = try CLI.run(["verify", idx.path, "--json"])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        let parsed = try JSONDecoder().decode(VerifyReport.self, from: Data(ok.stdout.utf8))
+        XCTAssertTrue(parsed.ok)
+        try damage(idx, row: 2)
+        let bad = try CLI.run(["verify", idx.path])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("checksum") && bad.stderr.contains("finite"), bad.stderr)
+        let q = try CLI.run(["query", idx.path, "--row", "2"])
+        XCTAssertNotEqual(q.status, 0)
+        XCTAssertFalse(q.stdout.lowercased().contains("nan"), q.stdout)
+        XCTAssertTrue(q.stderr.contains("verify"), q.stderr)
+        let r = try CLI.run(["rank", idx.path, "--prototype", "ant"])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertFalse(r.stdout.lowercased().contains("nan"), r.stdout)
+    }
+}
