@@ -121,11 +121,14 @@ public enum FolderBuilder {
         if let model, let embedding {
             try embedding.finish()
             spaces.insert(("embedding", embedding.dim), at: 0)
-            let head = model.extractor.head
-            try builder.addPrototypeSet(name: model.prototypeSet, space: "embedding", dim: embedding.dim,
-                                        source: "\(model.extractor.name) classifier head (\(model.weights.lastPathComponent))",
-                                        names: model.headNames, weights: head.weights, bias: head.bias)
-            protoSummary = (model.prototypeSet, model.headNames.count, model.headNamesSource)
+            // A headless backbone (no classifier in the checkpoint) gives embeddings only.
+            if model.extractor.classCount > 0 {
+                let head = model.extractor.head
+                try builder.addPrototypeSet(name: model.prototypeSet, space: "embedding", dim: embedding.dim,
+                                            source: "\(model.extractor.name) classifier head (\(model.weights.lastPathComponent))",
+                                            names: model.headNames, weights: head.weights, bias: head.bias)
+                protoSummary = (model.prototypeSet, model.headNames.count, model.headNamesSource)
+            }
             meta["model"] = model.extractor.name
             meta["weights"] = model.weights.standardizedFileURL.path
         }

@@ -60,7 +60,8 @@ public final class EfficientNetLite0: FeatureExtractor {
         }
         self.blocks = blocks
         headConv = try Pointwise(r, conv: "_conv_head", bn: "_bn1", in: 320, out: 1280, eps: eps, activation: .relu6)
-        fc = try Linear(r, "_fc", inFeatures: 1280)
+        fc = try Linear(r, "_fc", inFeatures: 1280, optional: true)
+        try r.requireNoUnexpectedKeys()
         self.threads = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
@@ -116,7 +117,7 @@ public final class EfficientNetLite0: FeatureExtractor {
         let start = Stopwatch.now()
         guard n > 0 else { return ([], [], ForwardProfile(layers: [], wall: 0, threads: 0)) }
         var features = [Float](repeating: 0, count: n * featureDim)
-        var logits = [Float](repeating: 0, count: n * classCount)
+        var logits = [Float](repeating: 0, count: Swift.max(1, n * classCount)) // a pointer even for a headless model
         // Images that divide evenly among the threads go to independent workers (no
         // synchronisation at all); the rest (all of them when n < threads) run with every
         // layer split across the threads.
@@ -154,7 +155,7 @@ public final class EfficientNetLite0: FeatureExtractor {
         for tw in times where profile { for (i, s) in tw.enumerated() { seconds[i] += s } }
         let p = ForwardProfile(layers: Kind.allCases.map { ($0.label, seconds[$0.rawValue]) },
                                wall: Stopwatch.now() - start, threads: n > 0 ? t : 0)
-        return (features, logits, p)
+        return (features, classCount == 0 ? [] : logits, p)
     }
 
     /// Images `range` of the batch, in groups, on one worker (`team` alone) or on all threads.

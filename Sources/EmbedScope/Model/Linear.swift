@@ -6,8 +6,14 @@ struct Linear: Sendable {
     let weights: [Float]
     let bias: [Float]
 
-    /// Reads `prefix.weight` [out, inFeatures] (any out ≥ 1) and `prefix.bias` [out].
-    init(_ reader: StateDictReader, _ prefix: String, inFeatures: Int) throws {
+    /// Reads `prefix.weight` [out, inFeatures] (any out ≥ 1) and `prefix.bias` [out]. With
+    /// `optional`, a checkpoint with neither (a headless backbone) gives a head of 0 outputs:
+    /// embeddings only, no prototype set.
+    init(_ reader: StateDictReader, _ prefix: String, inFeatures: Int, optional: Bool = false) throws {
+        if optional && !reader.has(prefix + ".weight") && !reader.has(prefix + ".bias") {
+            (outFeatures, weights, bias, self.inFeatures) = (0, [], [], inFeatures)
+            return
+        }
         let shape = try reader.shape(prefix + ".weight")
         guard shape.count == 2, shape[1] == inFeatures, shape[0] >= 1 else {
             throw EmbedScopeError(.shapeMismatch, reader.notThisModel("\(prefix).weight has shape \(shape), expected [classes, \(inFeatures)]"))
@@ -39,6 +45,7 @@ struct Linear: Sendable {
 
     /// Split by output features across `team` (each thread streams its share of W).
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, team: Team, kind: Int, _ clock: inout Stopwatch) {
+        guard outFeatures > 0 else { return }
         team.split(outFeatures, kind, &clock, minimumPerPart: 64) { o, _, _ in run(x, rows: rows, y, outputs: o) }
     }
 }

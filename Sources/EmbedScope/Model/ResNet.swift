@@ -67,7 +67,8 @@ public final class ResNet: FeatureExtractor {
         }
         self.blocks = blocks
         featureDim = inC
-        fc = try Linear(r, "fc", inFeatures: inC)
+        fc = try Linear(r, "fc", inFeatures: inC, optional: true)
+        try r.requireNoUnexpectedKeys()
         self.threads = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 
@@ -120,7 +121,7 @@ public final class ResNet: FeatureExtractor {
         let start = Stopwatch.now()
         guard n > 0 else { return ([], [], ForwardProfile(layers: [], wall: 0, threads: 0)) }
         var features = [Float](repeating: 0, count: n * featureDim)
-        var logits = [Float](repeating: 0, count: n * classCount)
+        var logits = [Float](repeating: 0, count: Swift.max(1, n * classCount)) // a pointer even for a headless model
         // As in EfficientNetLite0: whole images per worker, the remainder with split layers.
         let t = threads, perWorker = n / t, shared = n - perWorker * t
         var times = [[Double]](repeating: [], count: t + 1)
@@ -157,7 +158,7 @@ public final class ResNet: FeatureExtractor {
         for tw in times where profile { for (i, s) in tw.enumerated() { seconds[i] += s } }
         let p = ForwardProfile(layers: Kind.allCases.map { ($0.label, seconds[$0.rawValue]) },
                                wall: Stopwatch.now() - start, threads: n > 0 ? t : 0)
-        return (features, logits, p)
+        return (features, classCount == 0 ? [] : logits, p)
     }
 
     private func runGroup(_ input: UnsafePointer<Float>, images g: Int, _ ws: Workspace, _ team: Team,

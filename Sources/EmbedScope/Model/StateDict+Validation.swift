@@ -5,6 +5,9 @@ struct StateDictReader {
     /// Used in messages: "this checkpoint is not an efficientnet-lite0: ...".
     let model: String
 
+    /// Keys read so far (a class: the reader is passed by value to every layer's init).
+    let readKeys = KeyLog()
+
     init(_ stateDict: StateDict, model: String) {
         self.stateDict = stateDict
         self.model = model
@@ -17,6 +20,7 @@ struct StateDictReader {
     }
 
     func tensor(_ key: String, shape: [Int]) throws -> Tensor {
+        readKeys.keys.insert(key)
         guard let t = stateDict[key] else {
             var hint = "export the model's state_dict() (torch.save(model.state_dict(), path)) from the matching architecture"
             if stateDict["module." + key] != nil {
@@ -32,10 +36,25 @@ struct StateDictReader {
 
     /// The shape stored under `key`, or a "missing" error.
     func shape(_ key: String) throws -> [Int] {
+        readKeys.keys.insert(key)
         guard let t = stateDict[key] else {
             throw EmbedScopeError(.notFound, notThisModel("\(key) missing"))
         }
         return t.shape
+    }
+
+    /// True when the state dict has `key` (an optional part, e.g. a classifier head).
+    func has(_ key: String) -> Bool { stateDict[key] != nil }
+
+    /// Strict keys: after a model has read everything it needs, a key it did not read means the
+    /// checkpoint is of another architecture (ResNet-34 weights given as resnet18 read fine for
+    /// 18 layers and leave 96 keys over). BatchNorm's `num_batches_tracked` counters are not weights.
+    func requireNoUnexpectedKeys() throws {
+        let unexpected = stateDict.keys.filter { !readKeys.keys.contains($0) && !$0.hasSuffix(".num_batches_tracked") }.sorted()
+        guard unexpected.isEmpty else {
+            throw EmbedScopeError(.checkpoint, notThisModel("\(unexpected.count) unexpected \(unexpected.count == 1 ? "key" : "keys") (\(unexpected.prefix(5).joined(separator: ", "))\(unexpected.count > 5 ? ", …" : ""))"),
+                                  hint: "pick the --model the checkpoint was trained as; for other architectures use Scripts/extract.py and `embedscope import`")
+        }
     }
 
     /// A BatchNorm layer (`prefix.weight`, `.bias`, `.running_mean`, `.running_var`) as the
@@ -56,4 +75,9 @@ struct StateDictReader {
         }
         return (scale, shift)
     }
+}
+
+/// The keys a `StateDictReader` has read.
+final class KeyLog {
+    var keys: Set<String> = []
 }

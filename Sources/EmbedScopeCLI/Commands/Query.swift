@@ -52,7 +52,7 @@ extension Root {
             }
         }
 
-        /// --image FILE|DIR: embed each image with the index's model, then search the embedding space.
+        /// --image FILE|DIR: embed each image with the index's model (or as pixels), then search.
         func runImages(_ idx: Index, image: URL, options: SearchOptions) throws {
             var isDir: ObjCBool = false
             guard FileManager.default.fileExists(atPath: image.path, isDirectory: &isDir) else {
@@ -65,10 +65,10 @@ extension Root {
                     .map { image.appendingPathComponent($0) }
                 guard !files.isEmpty else { throw EmbedScopeError(.dataset, "no .jpg/.jpeg/.png files in this folder", path: image.path) }
             }
-            let model = try idx.loadModel(weights: weights.map(resolveURL))
+            // Only the pixel space and the spaces the index's own model made can embed a new image.
+            let (space, vectors) = try idx.imageQueryVectors(images: files, space: options.space, weights: weights.map(resolveURL))
             var o = options
-            o.space = o.space ?? "embedding"
-            let vectors = try Index.embed(images: files, with: model)
+            o.space = space
             struct One: Encodable { var image: String; var results: [ResultRow] }
             var all: [One] = []
             for (f, v) in zip(files, vectors) {

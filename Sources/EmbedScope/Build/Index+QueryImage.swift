@@ -1,0 +1,47 @@
+import Foundation
+
+extension Index {
+    /// Which space a new image (`query --image`) is searched in, and its raw vectors there.
+    ///
+    /// Only a space this build can compute for a new image is searchable: the pixel space
+    /// (no model needed — any index that has one, imported or built) and the spaces the index's
+    /// own native model produced (`meta.model`, loaded from the recorded or given weights). A
+    /// space of imported vectors was made by a model EmbedScope does not run, so searching it
+    /// with our embedding would compare unrelated vectors: refused, naming the searchable spaces.
+    /// Default: `embedding` when the model made it, else `pixel`.
+    public func imageQueryVectors(images: [URL], space requested: String?, weights: URL? = nil) throws -> (space: String, vectors: [[Float]]) {
+        let model = try catalog.meta()["model"]
+        func isPixel(_ s: SpaceRecord) -> Bool {
+            guard s.model == "pixels", s.dim % 3 == 0 else { return false }
+            let side = Int(Double(s.dim / 3).squareRoot().rounded())
+            return side * side * 3 == s.dim && s.preprocessing == PixelSpace.describe(size: side)
+        }
+        let searchable = spaces.filter { isPixel($0) || (model != nil && $0.model == model) }
+        let name: String
+        if let requested {
+            let s = try space(requested)
+            guard searchable.contains(s) else {
+                throw EmbedScopeError(.invalidArgument,
+                                      "space '\(requested)' holds vectors made by '\(s.model)', which EmbedScope cannot compute for a new image",
+                                      path: url.path,
+                                      hint: searchable.isEmpty ? "embed the image with the same model yourself and use --vector"
+                                          : "search \(searchable.map { "--space \($0.name)" }.joined(separator: " or ")), or embed the image with '\(s.model)' yourself and use --vector")
+            }
+            name = requested
+        } else if let e = searchable.first(where: { !isPixel($0) && $0.name == "embedding" }) ?? searchable.first(where: { !isPixel($0) }) {
+            name = e.name
+        } else if let p = searchable.first(where: isPixel) {
+            name = p.name
+        } else {
+            throw EmbedScopeError(.invalidArgument, "no space of this index can be computed for a new image (it has no pixel space and no native model space)",
+                                  path: url.path, hint: "embed the image yourself and use --vector")
+        }
+        let s = try space(name)
+        if isPixel(s) {
+            let side = Int(Double(s.dim / 3).squareRoot().rounded())
+            let vectors = try images.map { try PixelSpace.vector(of: ImageDecoder.decode(contentsOf: $0), size: side) }
+            return (name, vectors)
+        }
+        return (name, try Index.embed(images: images, with: loadModel(weights: weights)))
+    }
+}
