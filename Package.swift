@@ -50,6 +50,9 @@ let package = Package(
             ]
         ),
 
+        // Mutates seeded valid inputs and runs the release binary on each (Scripts/fuzz.sh).
+        .executableTarget(name: "EmbedScopeFuzz", dependencies: ["EmbedScope"]),
+
         // C interop: one system library target per library, plus one shim for libjpeg's longjmp.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Fuzz the release binary: mutate seeded valid inputs (vector files, catalog.sqlite, .npy,
+# manifest CSV, PNG, JPEG, legacy pickle .pt, zip .pt/.ckpt) and run `embedscope` on each
+# (info/query/rank/verify/metrics, import, build, query --image, checkpoint). Counts crashes
+# (killed by a signal), hangs (> 10 s) and exit-0 outputs printing nan/inf; exit 1 if any.
+#
+#   Scripts/fuzz.sh            short seeded pass for CI (40 inputs per format, ~1–2 min)
+#   Scripts/fuzz.sh --long     long pass for people (1,000 inputs per format, seed from $FUZZ_SEED or 1)
+#   Scripts/fuzz.sh --inputs 200 --seed 7 --formats npy,zip    any embedscope-fuzz options
+set -euo pipefail
+cd "$(dirname "$0")/.."
+args=()
+if [[ "${1:-}" == "--long" ]]; then
+    shift
+    args=(--inputs 1000 --seed "${FUZZ_SEED:-1}")
+fi
+swift build -c release --product embedscope
+swift build -c release --product EmbedScopeFuzz
+exec .build/release/EmbedScopeFuzz --binary .build/release/embedscope --timeout 10 "${args[@]}" "$@"
