@@ -1,6 +1,10 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
 
 /// Issue 9, item 7: models are what they say, and `query --image` searches only spaces it can
 /// compute for a new image.

@@ -2,6 +2,10 @@ import Foundation
 import GRDB
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
 
 /// Issue 9, the reader side: hostile sizes, inconsistent indexes, FIFOs, non-finite data, and
 /// `verify` catching catalog damage. Each test failed (crash, hang, wrong answer or exit 0) before.
