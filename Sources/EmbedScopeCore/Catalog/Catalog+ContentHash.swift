@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 
 /// A checksum of the catalog's content, recorded in `meta` under `contentHash` when a writer
 /// closes the catalog and recomputed by `embedscope verify`. SQLite keeps no checksum of its

@@ -1,5 +1,5 @@
 import Foundation
-import GRDB
+internal import GRDB
 
 /// What `embedscope verify` checks, all of it: the catalog (SQLite `integrity_check`,
 /// `foreign_key_check`, the content checksum recorded at build time), the catalog against the
