@@ -48,6 +48,9 @@ public struct IDXArray: Sendable {
 public enum FashionMNIST {
     public static let defaultDirectory = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
     /// Class names in label order (0…9), as published with the data set.
+    /// Written into an exported folder; `--force` replaces only a folder holding it.
+    public static let datasetMarkerName = ".embedscope-dataset"
+
     public static let classNames = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat",
                                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot"]
 
@@ -59,6 +62,20 @@ public enum FashionMNIST {
     /// (all when nil), in a temporary sibling renamed into place when complete.
     public static func export(split: Split, limit: Int?, to out: URL, source: URL = defaultDirectory,
                               force: Bool = false, progress: ProgressSink = SilentProgress()) throws -> Summary {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: out.path) {
+            guard force else {
+                throw EmbedScopeError(.alreadyExists, "folder exists", path: out.path, hint: "pass --force to replace it, or choose another --out")
+            }
+            // --force replaces only a folder this command wrote (its marker), or an empty one.
+            var isDir: ObjCBool = false
+            let contents = (try? fm.contentsOfDirectory(atPath: out.path)) ?? []
+            guard fm.fileExists(atPath: out.path, isDirectory: &isDir), isDir.boolValue,
+                  contents.isEmpty || contents.contains(datasetMarkerName) else {
+                throw EmbedScopeError(.refused, "exists and is not a data set folder `embedscope dataset` wrote (no \(datasetMarkerName) in it)",
+                                      path: out.path, hint: "choose another --out; even with --force only a folder it wrote is replaced. Nothing was changed")
+            }
+        }
         let prefix = split == .train ? "train" : "t10k"
         let images = try IDXArray.read(source.appendingPathComponent("\(prefix)-images-idx3-ubyte.gz"))
         let labels = try IDXArray.read(source.appendingPathComponent("\(prefix)-labels-idx1-ubyte.gz"))
@@ -68,12 +85,6 @@ public enum FashionMNIST {
         let (n, h, w) = (images.shape[0], images.shape[1], images.shape[2])
         let count = min(n, limit ?? n)
         guard count > 0 else { throw EmbedScopeError(.invalidArgument, "--limit must be at least 1") }
-        let fm = FileManager.default
-        if fm.fileExists(atPath: out.path) {
-            guard force else {
-                throw EmbedScopeError(.alreadyExists, "folder exists", path: out.path, hint: "pass --force to replace it, or choose another --out")
-            }
-        }
         let parent = out.standardizedFileURL.deletingLastPathComponent()
         let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
         do {
@@ -98,6 +109,8 @@ public enum FashionMNIST {
             }
             progress.update(count)
             progress.end()
+            try Data("EmbedScope data set export: `embedscope dataset … --force` replaces this folder as a whole.\n".utf8)
+                .write(to: tmp.appendingPathComponent(datasetMarkerName))
             if fm.fileExists(atPath: out.path) { try fm.removeItem(at: out) }
             try fm.moveItem(at: tmp, to: out)
         } catch {
