@@ -58,6 +58,20 @@ public enum FashionMNIST {
 
     public struct Summary: Sendable { public var written: Int; public var perClass: [Int] }
 
+    /// An export written before the marker existed: only class folders holding only
+    /// `<split>-NNNNN.png` files.
+    static func isUnmarkedExport(_ out: URL, _ contents: [String]) -> Bool {
+        let fm = FileManager.default
+        return contents.allSatisfy { c in
+            guard classNames.contains(c), let files = try? fm.contentsOfDirectory(atPath: out.appendingPathComponent(c).path) else { return false }
+            return files.allSatisfy { f in
+                let parts = f.split(separator: "-")
+                return parts.count == 2 && Split(rawValue: String(parts[0])) != nil && parts[1].hasSuffix(".png")
+                    && parts[1].dropLast(4).count == 5 && parts[1].dropLast(4).allSatisfy { $0.isASCII && $0.isNumber }
+            }
+        }
+    }
+
     /// Writes `out/<class>/<split>-<index>.png` for the first `limit` images of `split`
     /// (all when nil), in a temporary sibling renamed into place when complete.
     public static func export(split: Split, limit: Int?, to out: URL, source: URL = defaultDirectory,
@@ -71,7 +85,7 @@ public enum FashionMNIST {
             var isDir: ObjCBool = false
             let contents = (try? fm.contentsOfDirectory(atPath: out.path)) ?? []
             guard fm.fileExists(atPath: out.path, isDirectory: &isDir), isDir.boolValue,
-                  contents.isEmpty || contents.contains(datasetMarkerName) else {
+                  contents.isEmpty || contents.contains(datasetMarkerName) || isUnmarkedExport(out, contents) else {
                 throw EmbedScopeError(.refused, "exists and is not a data set folder `embedscope dataset` wrote (no \(datasetMarkerName) in it)",
                                       path: out.path, hint: "choose another --out; even with --force only a folder it wrote is replaced. Nothing was changed")
             }
