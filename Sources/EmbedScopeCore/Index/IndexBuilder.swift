@@ -1,0 +1,242 @@
+import Foundation
+internal import GRDB
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes one new generation of an index crash-safely (docs/index-format.md, "Generations"):
+/// everything goes into a temporary folder inside the index (`INDEX/.tmp-gen-N-PID-R`), every
+/// file is fsynced, and only `commit()` renames it to `gen-N` and switches `INDEX/current` to
+/// it with one `rename(2)`. Readers see the old generation or the new one, never a mix; a
+/// crash at any point leaves the old one current. The builder holds the index's writer lock
+/// (`IndexWriterLock`) from `init` to `commit`/`abort`.
+///
+/// Adding a space or a prototype set to an existing index (`basedOn:`) reads the generation
+/// that is current once the lock is held, hard-links its immutable vector files and copies
+/// its catalog and metrics.json into the new generation.
+public final class IndexBuilder {
+    /// The index folder.
+    public let destination: URL
+    /// Where the new generation is being written.
+    public let temporary: URL
+    public private(set) var catalog: Catalog?
+    private let overwrite: Bool
+    private var committed = false
+    private var lock: IndexWriterLock?
+    private let ownsLock: Bool
+    private let generation: String
+
+    /// - Parameters:
+    ///   - overwrite: replace an index that is there (`--force`); without it an existing index
+    ///     is refused. A path that is not an EmbedScope index folder is refused either way.
+    ///   - basedOn: an index (normally `destination`) whose current generation the new one
+    ///     starts from.
+    ///   - lock: the writer lock, when the caller already holds it (it then stays the caller's).
+    ///   - protecting: folders the destination must not be, nor hold (the data set).
+    public init(destination: URL, overwrite: Bool, basedOn existing: URL? = nil, lock: IndexWriterLock? = nil,
+                protecting: [URL] = []) throws {
+        let fm = FileManager.default
+        self.destination = destination.standardizedFileURL
+        self.overwrite = overwrite || existing != nil
+        try IndexDirectory.refuseOverlap(self.destination, protecting: protecting)
+        let held = try lock ?? IndexWriterLock.acquire(self.destination, create: true)
+        self.lock = held
+        ownsLock = lock == nil
+        let listing: IndexDirectory.Listing
+        do {
+            listing = try IndexDirectory.list(self.destination)
+        } catch {
+            if ownsLock { held.release() }
+            throw error
+        }
+        if listing.current != nil || listing.flat, !self.overwrite {
+            if ownsLock { held.release() }
+            throw EmbedScopeError(.alreadyExists, "an index already exists here", path: self.destination.path,
+                                  hint: "pass --force to replace it, or choose another --out")
+        }
+        let n = (listing.generations.last ?? 0) + 1
+        generation = IndexDirectory.generationName(n)
+        temporary = self.destination.appendingPathComponent("\(IndexDirectory.temporaryPrefix)\(n)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        do {
+            try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
+            if let existing {
+                // Under the lock: the generation current now, not one opened earlier.
+                let source = try IndexDirectory.openGeneration(existing.standardizedFileURL)
+                for name in try fm.contentsOfDirectory(atPath: source.directory.path) where !name.hasPrefix(".") {
+                    let src = source.directory.appendingPathComponent(name), dst = temporary.appendingPathComponent(name)
+                    var st = stat()
+                    guard lstat(src.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
+                    if name.hasSuffix(".vec") {
+                        // Vector files are immutable once written: share them.
+                        if link(src.path, dst.path) != 0 { try fm.copyItem(at: src, to: dst) }
+                    } else if name == Catalog.fileName || name == MetricsFile.fileName {
+                        try fm.copyItem(at: src, to: dst)
+                    }
+                }
+            }
+            catalog = try Catalog.create(at: temporary.appendingPathComponent(Catalog.fileName))
+        } catch {
+            try? fm.removeItem(at: temporary)
+            if ownsLock { held.release() }
+            if let e = error as? EmbedScopeError { throw e }
+            throw EmbedScopeError(.io, "cannot prepare the index", path: temporary.path, underlying: error)
+        }
+    }
+
+    deinit { if !committed { abort() } }
+
+    /// Removes the temporary folder and releases the writer lock (if this builder took it).
+    /// Safe to call more than once.
+    public func abort() {
+        catalog = nil
+        try? FileManager.default.removeItem(at: temporary)
+        if ownsLock { lock?.release() }
+        lock = nil
+    }
+
+    func write(_ body: (Database) throws -> Void) throws {
+        guard let catalog else { throw EmbedScopeError(.invalidArgument, "builder already committed") }
+        do {
+            try catalog.dbQueue.write(body)
+        } catch let e as EmbedScopeError {
+            throw e
+        } catch {
+            throw EmbedScopeError(.catalog, "cannot write catalog", path: temporary.path, underlying: error)
+        }
+    }
+
+    /// Records the classes and images (the rows). Replaces any previous rows.
+    public func setImages(classes: [String], images: [ImageRecord], meta: [String: String] = [:]) throws {
+        try write { db in
+            try Stored<ImageRecord>.deleteAll(db)
+            try Stored<ClassRecord>.deleteAll(db)
+            for (i, c) in classes.enumerated() { try Stored(ClassRecord(id: i, name: c)).insert(db) }
+            for img in images { try Stored(img).insert(db) }
+            for (k, v) in meta { try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", arguments: [k, v]) }
+        }
+    }
+
+    public func setMeta(_ meta: [String: String]) throws {
+        try write { db in
+            for (k, v) in meta { try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", arguments: [k, v]) }
+        }
+    }
+
+    /// Starts a space; append raw rows to the returned writer, then `finish()` it.
+    public func beginSpace(name: String, model: String, dim: Int, preprocessing: String) throws -> SpaceWriter {
+        try Self.validateName(name, what: "space")
+        let record = SpaceRecord(name: name, model: model, dim: dim, rows: 0, preprocessing: preprocessing)
+        return try SpaceWriter(builder: self, record: record)
+    }
+
+    /// Stores a classifier head `weights` [C × dim] (row-major) + `bias` [C] as unit prototype rows
+    /// with their norms and biases, so that logit = ‖x‖·‖w‖·(x̂·ŵ) + b reproduces the head exactly.
+    public func addPrototypeSet(name: String, space: String, dim: Int, source: String, names: [String],
+                                weights: [Float], bias: [Float]) throws {
+        try Self.validateName(name, what: "prototype set")
+        let c = names.count
+        guard c > 0, weights.count == c * dim, bias.count == c else {
+            throw EmbedScopeError(.shapeMismatch, "prototype set '\(name)': \(names.count) names, \(weights.count / max(dim, 1)) weight rows of dim \(dim), \(bias.count) biases — they must agree")
+        }
+        let record = PrototypeSetRecord(name: name, space: space, source: source, count: c)
+        let writer = try VectorFileWriter(url: temporary.appendingPathComponent(record.file), dim: dim, flags: [.unitRows])
+        var records: [PrototypeRecord] = []
+        var row = [Float](repeating: 0, count: dim)
+        for i in 0..<c {
+            for j in 0..<dim { row[j] = weights[i * dim + j] }
+            let n = try Normalize.toUnit(&row, what: "prototype \(i) ('\(names[i])') of set '\(name)'")
+            guard bias[i].isFinite else { throw EmbedScopeError(.nonFinite, "bias \(i) of set '\(name)' is not finite") }
+            try writer.append(row)
+            records.append(PrototypeRecord(setName: name, idx: i, name: names[i], bias: Double(bias[i]), norm: n))
+        }
+        try writer.finish()
+        try write { db in
+            try Stored<PrototypeSetRecord>.deleteOne(db, key: name)
+            try Stored(record).insert(db)
+            for r in records { try Stored(r).insert(db) }
+        }
+    }
+
+    /// fsyncs every file and the new generation's folder, renames it to `gen-N`, switches
+    /// `current` to it (atomic, durable), then removes what no reader holds any more (older
+    /// generations, leftovers of interrupted writers, a format 1.0 flat layout) and releases
+    /// the writer lock.
+    public func commit() throws {
+        guard !committed else { return }
+        catalog = nil // closes the database
+        let fm = FileManager.default
+        for name in (try? fm.contentsOfDirectory(atPath: temporary.path)) ?? [] {
+            try IndexDirectory.fsyncPath(temporary.appendingPathComponent(name).path)
+        }
+        try IndexDirectory.fsyncPath(temporary.path)
+        let final = destination.appendingPathComponent(generation)
+        guard rename(temporary.path, final.path) == 0 else {
+            throw EmbedScopeError(.io, "cannot move the new generation into place: \(String(cString: strerror(errno)))", path: final.path)
+        }
+        try IndexDirectory.fsyncPath(destination.path)
+        try IndexDirectory.switchCurrent(destination, to: generation)
+        committed = true
+        IndexDirectory.collectGarbage(destination, keep: generation)
+        if ownsLock { lock?.release() }
+        lock = nil
+    }
+
+    package static func validateName(_ name: String, what: String) throws {
+        let ok = !name.isEmpty && name.count <= 64 && name.allSatisfy { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "." } && !name.hasPrefix(".")
+        guard ok else {
+            throw EmbedScopeError(.invalidArgument, "\(what) name '\(name)' must be 1–64 letters, digits, '-', '_' or '.', not starting with '.'")
+        }
+    }
+}
+
+/// Streams the rows of one space into its vector file: each raw row is checked (finite,
+/// non-zero), normalized, written, and its norm kept for the side file.
+public final class SpaceWriter {
+    private let builder: IndexBuilder
+    private var record: SpaceRecord
+    private let writer: VectorFileWriter
+    private var norms: [Float] = []
+    private var scratch: [Float]
+
+    init(builder: IndexBuilder, record: SpaceRecord) throws {
+        self.builder = builder
+        self.record = record
+        writer = try VectorFileWriter(url: builder.temporary.appendingPathComponent(record.file), dim: record.dim, flags: [.unitRows])
+        scratch = [Float](repeating: 0, count: record.dim)
+    }
+
+    public var dim: Int { record.dim }
+    public var rows: Int { writer.rows }
+
+    /// Appends one raw row (not yet normalized). `what` names it for error messages.
+    public func append(_ raw: UnsafeBufferPointer<Float>, what: @autoclosure () -> String) throws {
+        guard raw.count == record.dim else {
+            throw EmbedScopeError(.shapeMismatch, "\(what()) has \(raw.count) values, space '\(record.name)' has dim \(record.dim)")
+        }
+        _ = scratch.withUnsafeMutableBufferPointer { $0.initialize(from: raw) }
+        let n = try Normalize.toUnit(&scratch, what: what())
+        try writer.append(scratch)
+        norms.append(Float(n))
+    }
+
+    public func append(_ raw: [Float], what: @autoclosure () -> String) throws {
+        try raw.withUnsafeBufferPointer { try append($0, what: what()) }
+    }
+
+    /// Writes the vector file's header, the norms side file and the catalog row.
+    public func finish() throws {
+        guard writer.rows > 0 else {
+            throw EmbedScopeError(.dataset, "space '\(record.name)' has no rows", hint: "there was nothing to index")
+        }
+        try writer.finish()
+        let nw = try VectorFileWriter(url: builder.temporary.appendingPathComponent(record.normsFile), dim: norms.count, flags: [])
+        try nw.append(norms)
+        try nw.finish()
+        record.rows = writer.rows
+        let r = record
+        try builder.write { db in
+            try Stored<SpaceRecord>.deleteOne(db, key: r.name)
+            try Stored(r).insert(db)
+        }
+    }
+}
