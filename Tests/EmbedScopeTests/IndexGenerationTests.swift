@@ -60,6 +60,15 @@ final class IndexGenerationTests: XCTestCase {
         XCTAssertEqual(names, [".embedscope-index", "current", "gen-2", "gen-3"], "gen-2 is still held by `new`")
         XCTAssertEqual(try Index.open(url).prototypeSets.map(\.name), ["p", "q"])
         XCTAssertNoThrow(try Index.open(url).verify())
+        // A generation named directly reads that generation (symlinks resolved once), and is never written.
+        let viaLink = try Index.open(url.appendingPathComponent("current"))
+        XCTAssertEqual(viaLink.directory.lastPathComponent, "gen-3")
+        XCTAssertEqual(viaLink.prototypeSets.map(\.name), ["p", "q"])
+        for g in ["current", "gen-3"] {
+            XCTAssertThrowsKind(.refused, try Index.writePrototypeSet(at: url.appendingPathComponent(g), name: "r", space: "embedding", source: "t",
+                                                                      names: ["a"], weights: [1, 2, 3, 4, 5, 6], bias: [0]), g)
+        }
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: url.appendingPathComponent("gen-3").path).filter { $0.hasPrefix(".") }, [])
     }
 
     /// A hostile or damaged `current` is refused, never followed out of the index folder.
@@ -143,7 +152,7 @@ final class IndexGenerationTests: XCTestCase {
         try "user notes".write(to: url.appendingPathComponent("NOTES.txt"), atomically: true, encoding: .utf8)
         var o = SearchOptions(); o.k = 3
         var flat: Index! = try Index.open(url)
-        XCTAssertEqual(flat.directory.standardizedFileURL, url.standardizedFileURL)
+        XCTAssertEqual(flat.directory.path, url.standardizedFileURL.path)
         let before = try flat.search(.row(2), options: o)
         try Index.writePrototypeSet(at: url, name: "p", space: "embedding", source: "t", names: ["x"], weights: [1, 2, 3, 4, 5], bias: [0])
         // The flat reader still holds the folder: its files stay until a later writer.

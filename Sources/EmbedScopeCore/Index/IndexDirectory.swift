@@ -90,6 +90,17 @@ public enum IndexDirectory {
         return .foreign("is a folder that does not hold an EmbedScope index (it contains \(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", …" : ""))")
     }
 
+    /// Refuses to write into one generation of an index (`INDEX/gen-N`, `INDEX/current`): the
+    /// writer is pointed at INDEX instead.
+    static func refuseGenerationFolder(_ url: URL) throws {
+        let name = url.lastPathComponent, parent = url.deletingLastPathComponent()
+        guard generationNumber(name) != nil || name == currentName else { return }
+        var st = stat()
+        guard lstat(parent.appendingPathComponent(markerName).path, &st) == 0 else { return }
+        throw EmbedScopeError(.refused, "this is one generation of the index \(parent.path); generations are never modified", path: url.path,
+                              hint: "write to the index folder itself: \(parent.path)")
+    }
+
     /// Refuses a writer's destination that is the data set itself or a folder holding it (`.`,
     /// a parent of the data set), compared after resolving symlinks.
     public static func refuseOverlap(_ destination: URL, protecting sources: [URL], what: String = "the data set") throws {
@@ -175,11 +186,14 @@ public enum IndexDirectory {
                 throw EmbedScopeError(.notFound, unfinished ? "no index here yet (an unfinished or interrupted build left a temporary folder)" : "no index here (no catalog.sqlite, no 'current' generation)",
                                       path: index.path, hint: "build one with `embedscope build DATASET --out \(index.path)` or `embedscope import`")
             }
-            // Format 1.0 flat folder: hold the folder itself; a writer converting it removes the
-            // flat files only when it can hold the folder exclusively.
-            guard let fd = try holdShared(index) else { continue }
-            if try readCurrent(index) != nil || !hasFlatCatalog(index) { close(fd); continue }
-            return Generation(directory: index, name: nil, fd: fd)
+            // Format 1.0 flat folder (or a generation folder named directly, e.g. INDEX/current):
+            // hold the folder itself, symlinks resolved so later files come from this very
+            // folder; a writer converting it removes the flat files only when it can hold the
+            // folder exclusively.
+            let real = URL(fileURLWithPath: canonicalPath(index))
+            guard let fd = try holdShared(real) else { continue }
+            if try readCurrent(real) != nil || !hasFlatCatalog(real) { close(fd); continue }
+            return Generation(directory: real, name: nil, fd: fd)
         }
         throw EmbedScopeError(.io, "the index kept changing while being opened", path: index.path, hint: "try again")
     }

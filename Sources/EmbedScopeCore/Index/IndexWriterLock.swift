@@ -52,6 +52,7 @@ public final class IndexWriterLock: @unchecked Sendable {
     /// before anything is written.
     public static func acquire(_ index: URL, create: Bool, policy: Policy = IndexWriterLock.policy) throws -> IndexWriterLock {
         let index = index.standardizedFileURL
+        try IndexDirectory.refuseGenerationFolder(index)
         let start = DispatchTime.now().uptimeNanoseconds
         var told = false
         for _ in 0..<64 {
