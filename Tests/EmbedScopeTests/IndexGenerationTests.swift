@@ -187,12 +187,15 @@ final class IndexGenerationTests: XCTestCase {
         XCTAssertEqual(notes.get().count, 1)
         XCTAssertTrue(notes.get().first?.contains("waiting for the writer lock held by PID \(getpid())") == true, "\(notes.get())")
         // Released: the waiter gets it.
+        let waited = DispatchSemaphore(value: 0)
         let waiter = Thread {
-            do { _ = try IndexWriterLock.acquire(url, create: false, policy: .init(timeout: 10) { _ in }) } catch { XCTFail("\(error)") }
+            do { _ = try IndexWriterLock.acquire(url, create: false, policy: .init(timeout: 30) { _ in }) } catch { XCTFail("\(error)") }
+            waited.signal()
         }
         waiter.start()
         usleep(100_000)
         held.release()
+        XCTAssertEqual(waited.wait(timeout: .now() + 60), .success, "the waiter got the lock once it was released")
         // A writer of the index waits for the lock as well (metrics here).
         let idx = try Index.open(url)
         let again = try IndexWriterLock.acquire(url, create: false, policy: .init(timeout: 10) { _ in })
