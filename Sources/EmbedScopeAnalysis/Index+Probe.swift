@@ -73,7 +73,7 @@ extension Index {
             try Index.writePrototypeSet(at: url, name: name, space: spaceName,
                                         source: "embedscope probe (C=\(req.options.c), seed \(req.seed), val \(req.validationFraction))",
                                         names: model.classes.map { names[Int($0)] ?? "class \($0)" },
-                                        weights: model.weights, bias: model.bias)
+                                        weights: model.weights, bias: model.bias, basis: self)
         }
         return ProbeReport(space: spaceName, features: "x = norm · unit row (the vectors as imported)",
                            objective: "multinomial logistic regression: Σ cross-entropy + ½/C·‖W‖² (bias not penalized)",

@@ -1,10 +1,12 @@
 import Foundation
 import EmbedScopeCore
 
-/// `INDEX/metrics.json`: what has been measured on an index, per space, with when. Written
-/// (atomically, merged with what is there) by `metrics`, `versus`, `probe` and `project`, and
-/// read by `compare` and `report`. A rebuilt index starts without one: the build replaces the
-/// whole directory, so numbers never outlive the vectors they describe.
+/// `INDEX/gen-N/metrics.json`: what has been measured on an index, per space, with when.
+/// Written by `metrics`, `versus`, `probe` and `project` (read-modify-write under the index's
+/// writer lock, replaced atomically), and read by `compare` and `report`. It lives in the
+/// generation it describes: adding a space or a prototype set carries it into the next
+/// generation, a rebuild starts without one, and a result computed from vectors that were
+/// replaced meanwhile is not recorded — numbers never outlive the vectors they describe.
 public struct MetricsRecord: Codable, Sendable, Equatable {
     public static let fileName = "metrics.json"
     public static let currentVersion = 1
@@ -75,11 +77,13 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
 }
 
 extension Index {
-    public var metricsURL: URL { url.appendingPathComponent(MetricsRecord.fileName) }
+    /// metrics.json of the generation this value reads.
+    public var metricsURL: URL { directory.appendingPathComponent(MetricsRecord.fileName) }
 
     /// The index's metrics.json, or nil if nothing has been measured yet. A damaged file is an
     /// error naming the file (it is derived data: any measuring command rewrites it).
     public func readMetrics() throws -> MetricsRecord? {
+        let metricsURL = self.metricsURL
         guard FileManager.default.fileExists(atPath: metricsURL.path) else { return nil }
         let data: Data
         do { data = try Data(contentsOf: metricsURL) } catch {
@@ -100,14 +104,26 @@ extension Index {
         }
     }
 
-    /// Reads metrics.json (a missing or damaged one starts afresh), applies `change`, and writes it
-    /// back atomically (temporary file + rename). Returns whether a damaged file was replaced.
+    /// Under the index's writer lock: reads the current generation's metrics.json (a missing or
+    /// damaged one starts afresh), applies `change`, and writes it back atomically (temporary
+    /// file + fsync + rename). `spaces` are the spaces the change describes: if the current
+    /// generation's vectors of one of them are not the ones this value read (the index was
+    /// rebuilt meanwhile), nothing is written and the error says so. Returns whether a damaged
+    /// file was replaced.
     @discardableResult
-    public func updateMetrics(_ change: (inout MetricsRecord) throws -> Void) throws -> Bool {
+    public func updateMetrics(spaces: [String], _ change: (inout MetricsRecord) throws -> Void) throws -> Bool {
+        let lock = try IndexWriterLock.acquire(url, create: false)
+        defer { lock.release() }
+        let latest = try Index.open(url)
+        for s in spaces where !(try latest.hasSameVectors(as: self, space: s)) {
+            throw EmbedScopeError(.refused, "space '\(s)' was replaced while it was being measured; results not recorded",
+                                  path: url.path, hint: "run the command again on the new index")
+        }
+        let metricsURL = latest.metricsURL
         var damaged = false
         var record: MetricsRecord
         do {
-            record = try readMetrics() ?? freshMetrics()
+            record = try latest.readMetrics() ?? freshMetrics()
         } catch {
             damaged = true
             record = try freshMetrics()
@@ -117,9 +133,10 @@ extension Index {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try enc.encode(record)
-        let tmp = url.appendingPathComponent(".metrics.json.\(ProcessInfo.processInfo.processIdentifier).tmp")
+        let tmp = latest.directory.appendingPathComponent(".metrics.json.\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
             try data.write(to: tmp)
+            try IndexDirectory.fsyncPath(tmp.path)
             guard rename(tmp.path, metricsURL.path) == 0 else {
                 throw EmbedScopeError(.io, "cannot replace metrics.json (errno \(errno))", path: metricsURL.path)
             }
@@ -147,7 +164,7 @@ extension Index {
 
     public func recordCluster(_ s: ClusterScores, space: String) throws -> Bool {
         let names = try classNames()
-        return try updateMetrics { r in
+        return try updateMetrics(spaces: [space]) { r in
             var e = try metricsSpace(r, space)
             var per: [String: Double?] = [:]
             for c in s.silhouette.perClass { per[names[c.classId] ?? String(c.classId)] = .some(c.mean) }
@@ -159,7 +176,7 @@ extension Index {
     }
 
     public func recordVersus(_ v: VersusReport) throws -> Bool {
-        try updateMetrics { r in
+        try updateMetrics(spaces: v.spaces.map(\.space)) { r in
             for s in v.spaces {
                 var e = try metricsSpace(r, s.space)
                 e.neighbours = .init(k: s.k, precisionAtK: s.precisionAtK, knnAccuracy: s.knnAccuracy, computedAt: MetricsRecord.timestamp())
@@ -169,7 +186,7 @@ extension Index {
     }
 
     public func recordProbe(_ p: ProbeReport) throws -> Bool {
-        try updateMetrics { r in
+        try updateMetrics(spaces: [p.space]) { r in
             var e = try metricsSpace(r, p.space)
             e.probe = .init(validationAccuracy: p.validation.accuracy, trainRows: p.trainRows, validationRows: p.validationRows,
                             c: p.c, seed: p.seed, computedAt: MetricsRecord.timestamp())
@@ -178,7 +195,7 @@ extension Index {
     }
 
     public func recordProjection(_ p: ProjectionReport) throws -> Bool {
-        try updateMetrics { r in
+        try updateMetrics(spaces: [p.space]) { r in
             let space = p.space
             var e = try metricsSpace(r, space)
             let entry = MetricsRecord.Projected(components: p.components, explainedVarianceRatio: p.explainedVarianceRatio,

@@ -17,6 +17,9 @@ public enum ReportWriter {
         public var files: [String]
     }
 
+    /// Written into every report folder; only a folder holding it (or an empty one) is replaced.
+    public static let markerName = ".embedscope-report"
+
     public static func write(_ doc: ReportDocument, to dir: URL, progress: ProgressSink = SilentProgress()) throws -> Written {
         let fm = FileManager.default
         let dir = dir.standardizedFileURL
@@ -24,9 +27,9 @@ public enum ReportWriter {
         var isDir: ObjCBool = false
         if fm.fileExists(atPath: dir.path, isDirectory: &isDir) {
             let contents = (try? fm.contentsOfDirectory(atPath: dir.path)) ?? []
-            guard isDir.boolValue, contents.isEmpty || contents.contains("index.html") else {
-                throw EmbedScopeError(.alreadyExists, "exists and is not a report directory", path: dir.path,
-                                      hint: "choose another --out (an existing report, or an empty directory, is replaced)")
+            guard isDir.boolValue, contents.isEmpty || contents.contains(markerName) else {
+                throw EmbedScopeError(.refused, "exists and is not a report folder EmbedScope wrote (no \(markerName) in it)", path: dir.path,
+                                      hint: "choose another --out (a report EmbedScope wrote, or an empty folder, is replaced); nothing was changed")
             }
         }
         do { try fm.createDirectory(at: parent, withIntermediateDirectories: true) } catch {
@@ -42,6 +45,8 @@ public enum ReportWriter {
             let html = try render(doc, pictures: &pictures) { progress.update($0) }
             progress.end()
             try Data(html.utf8).write(to: temp.appendingPathComponent("index.html"))
+            try Data("EmbedScope report folder: `embedscope report --out` replaces this folder as a whole.\n".utf8)
+                .write(to: temp.appendingPathComponent(markerName))
             files = ["index.html"] + pictures.written
             if fm.fileExists(atPath: dir.path) {
                 let old = parent.appendingPathComponent(".\(dir.lastPathComponent).old-\(UUID().uuidString)")

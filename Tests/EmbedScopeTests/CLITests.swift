@@ -28,11 +28,12 @@ enum CLI {
         var description: String { "embedscope binary not found at \(CLI.binary.path); run `swift build --build-tests` first" }
     }
 
-    static func run(_ args: [String]) throws -> Run {
+    static func run(_ args: [String], cwd: URL? = nil) throws -> Run {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw MissingBinary() }
         let p = Process()
         p.executableURL = binary
         p.arguments = args
+        if let cwd { p.currentDirectoryURL = cwd }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()
@@ -173,7 +174,7 @@ final class CLITests: XCTestCase {
 
         let refused = try run(["report", images.path, "--out", dir.path])
         XCTAssertEqual(refused.status, 1)
-        XCTAssertTrue(refused.stderr.contains("not a report directory"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("not a report folder"), refused.stderr)
         let usage = try run(["report", images.path])
         XCTAssertNotEqual(usage.status, 0)
         XCTAssertTrue(usage.stderr.contains("--out"), usage.stderr)

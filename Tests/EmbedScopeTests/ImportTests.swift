@@ -189,15 +189,16 @@ final class ImportTests: XCTestCase {
     func testDamagedIndexGivesTypedErrors() throws {
         let dir = try temporaryDirectory(self)
         let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 20, dim: 4, seed: 7), rows: 20, dim: 4, classes: classList(20))
-        let vec = url.appendingPathComponent("embedding.vec")
+        let gen = try Index.open(url).directory // the current generation's folder holds the files
+        let vec = gen.appendingPathComponent("embedding.vec")
         var b = [UInt8](try Data(contentsOf: vec))
         b.removeLast(64)
         try Data(b).write(to: vec)
         // Open reads every vector file's header (O(1)), so a cut-short file is refused there.
         XCTAssertThrowsKind(.truncated, try Index.open(url))
-        try FileManager.default.removeItem(at: url.appendingPathComponent("catalog.sqlite"))
+        try FileManager.default.removeItem(at: gen.appendingPathComponent("catalog.sqlite"))
         XCTAssertThrowsKind(.notFound, try Index.open(url))
-        try Data("garbage".utf8).write(to: url.appendingPathComponent("catalog.sqlite"))
+        try Data("garbage".utf8).write(to: gen.appendingPathComponent("catalog.sqlite"))
         XCTAssertThrowsKind(.catalog, try Index.open(url))
         XCTAssertThrowsKind(.notFound, try Index.open(dir.appendingPathComponent("nowhere")))
     }

@@ -297,7 +297,12 @@ final class ReportTests: XCTestCase {
         let other = dir.appendingPathComponent("other")
         try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
         try "keep".write(to: other.appendingPathComponent("notes.txt"), atomically: true, encoding: .utf8)
-        XCTAssertThrowsKind(.alreadyExists, try ReportWriter.write(ReportDocument(indexes: [section]), to: other))
+        XCTAssertThrowsKind(.refused, try ReportWriter.write(ReportDocument(indexes: [section]), to: other))
         XCTAssertTrue(FileManager.default.fileExists(atPath: other.appendingPathComponent("notes.txt").path))
+        // Nor is a folder that merely contains an index.html (fails on main: it was replaced).
+        try "<html></html>".write(to: other.appendingPathComponent("index.html"), atomically: true, encoding: .utf8)
+        XCTAssertThrowsKind(.refused, try ReportWriter.write(ReportDocument(indexes: [section]), to: other))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: other.appendingPathComponent("notes.txt").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent(ReportWriter.markerName).path))
     }
 }

@@ -44,10 +44,11 @@ public enum FolderBuilder {
         guard (4...256).contains(req.pixelSize) else {
             throw EmbedScopeError(.invalidArgument, "--pixel-size \(req.pixelSize) is out of range (4…256)")
         }
+        try IndexDirectory.refuseOverlap(req.out, protecting: [req.dataset])
         var folder = try DatasetFolder.scan(req.dataset)
         if let limit = req.limit { folder.entries = Array(folder.entries.prefix(limit)) }
         let model = try req.model.map { try ModelRegistry.load($0, weights: req.weights, datasetClasses: folder.classes) }
-        let builder = try IndexBuilder(destination: req.out, overwrite: req.force)
+        let builder = try IndexBuilder(destination: req.out, overwrite: req.force, protecting: [req.dataset])
         let s = req.pixelSize
         let pixelDim = 3 * s * s
         let pixels = try builder.beginSpace(name: "pixel", model: "pixels", dim: pixelDim, preprocessing: PixelSpace.describe(size: s))

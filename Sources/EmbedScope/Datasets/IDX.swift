@@ -55,6 +55,9 @@ public struct IDXArray: Sendable {
 public enum FashionMNIST {
     public static let defaultDirectory = URL(fileURLWithPath: "/usr/share/datasets/fashion-mnist")
     /// Class names in label order (0…9), as published with the data set.
+    /// Written into an exported folder; `--force` replaces only a folder holding it.
+    public static let datasetMarkerName = ".embedscope-dataset"
+
     public static let classNames = ["T-shirt_top", "Trouser", "Pullover", "Dress", "Coat",
                                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle_boot"]
 
@@ -62,10 +65,38 @@ public enum FashionMNIST {
 
     public struct Summary: Sendable { public var written: Int; public var perClass: [Int] }
 
+    /// An export written before the marker existed: only class folders holding only
+    /// `<split>-NNNNN.png` files.
+    static func isUnmarkedExport(_ out: URL, _ contents: [String]) -> Bool {
+        let fm = FileManager.default
+        return contents.allSatisfy { c in
+            guard classNames.contains(c), let files = try? fm.contentsOfDirectory(atPath: out.appendingPathComponent(c).path) else { return false }
+            return files.allSatisfy { f in
+                let parts = f.split(separator: "-")
+                return parts.count == 2 && Split(rawValue: String(parts[0])) != nil && parts[1].hasSuffix(".png")
+                    && parts[1].dropLast(4).count == 5 && parts[1].dropLast(4).allSatisfy { $0.isASCII && $0.isNumber }
+            }
+        }
+    }
+
     /// Writes `out/<class>/<split>-<index>.png` for the first `limit` images of `split`
     /// (all when nil), in a temporary sibling renamed into place when complete.
     public static func export(split: Split, limit: Int?, to out: URL, source: URL = defaultDirectory,
                               force: Bool = false, progress: ProgressSink = SilentProgress()) throws -> Summary {
+        let fm = FileManager.default
+        if fm.fileExists(atPath: out.path) {
+            guard force else {
+                throw EmbedScopeError(.alreadyExists, "folder exists", path: out.path, hint: "pass --force to replace it, or choose another --out")
+            }
+            // --force replaces only a folder this command wrote (its marker), or an empty one.
+            var isDir: ObjCBool = false
+            let contents = (try? fm.contentsOfDirectory(atPath: out.path)) ?? []
+            guard fm.fileExists(atPath: out.path, isDirectory: &isDir), isDir.boolValue,
+                  contents.isEmpty || contents.contains(datasetMarkerName) || isUnmarkedExport(out, contents) else {
+                throw EmbedScopeError(.refused, "exists and is not a data set folder `embedscope dataset` wrote (no \(datasetMarkerName) in it)",
+                                      path: out.path, hint: "choose another --out; even with --force only a folder it wrote is replaced. Nothing was changed")
+            }
+        }
         let prefix = split == .train ? "train" : "t10k"
         let images = try IDXArray.read(source.appendingPathComponent("\(prefix)-images-idx3-ubyte.gz"))
         let labels = try IDXArray.read(source.appendingPathComponent("\(prefix)-labels-idx1-ubyte.gz"))
@@ -75,12 +106,6 @@ public enum FashionMNIST {
         let (n, h, w) = (images.shape[0], images.shape[1], images.shape[2])
         let count = min(n, limit ?? n)
         guard count > 0 else { throw EmbedScopeError(.invalidArgument, "--limit must be at least 1") }
-        let fm = FileManager.default
-        if fm.fileExists(atPath: out.path) {
-            guard force else {
-                throw EmbedScopeError(.alreadyExists, "folder exists", path: out.path, hint: "pass --force to replace it, or choose another --out")
-            }
-        }
         let parent = out.standardizedFileURL.deletingLastPathComponent()
         let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
         do {
@@ -105,6 +130,8 @@ public enum FashionMNIST {
             }
             progress.update(count)
             progress.end()
+            try Data("EmbedScope data set export: `embedscope dataset … --force` replaces this folder as a whole.\n".utf8)
+                .write(to: tmp.appendingPathComponent(datasetMarkerName))
             if fm.fileExists(atPath: out.path) { try fm.removeItem(at: out) }
             try fm.moveItem(at: tmp, to: out)
         } catch {

@@ -112,8 +112,14 @@ public enum Importer {
         let images = manifest.entries.enumerated().map { i, e in
             ImageRecord(row: i, path: e.path, classId: classIndex[e.className]!, split: e.split)
         }
+        // Under the writer lock, so the decision is made on the index as it is now and no other
+        // writer changes it before this one's generation is current.
+        let dataRoot = req.root ?? manifest.baseDirectory
+        try IndexDirectory.refuseOverlap(req.out, protecting: [dataRoot, req.manifest, req.vectors])
+        let lock = try IndexWriterLock.acquire(req.out, create: true)
+        defer { lock.release() }
         var basedOn: URL?
-        if FileManager.default.fileExists(atPath: req.out.appendingPathComponent(Catalog.fileName).path) {
+        if IndexDirectory.classify(req.out) == .index {
             let existing = try Index.open(req.out)
             let old = try existing.catalog.allImages()
             let same = old.count == images.count && zip(old, images).allSatisfy { $0.path == $1.path && $0.classId == $1.classId }
@@ -123,11 +129,9 @@ public enum Importer {
                 throw EmbedScopeError(.alreadyExists, "an index with different rows exists here (\(old.count) images)", path: req.out.path,
                                       hint: "pass --force to replace it, or import into another --out")
             }
-        } else if FileManager.default.fileExists(atPath: req.out.path), !req.force {
-            throw EmbedScopeError(.alreadyExists, "destination exists and is not an index", path: req.out.path, hint: "pass --force or choose another --out")
         }
 
-        let builder = try IndexBuilder(destination: req.out, overwrite: req.force, basedOn: basedOn)
+        let builder = try IndexBuilder(destination: req.out, overwrite: req.force, basedOn: basedOn, lock: lock)
         if basedOn == nil {
             // Relative manifest paths resolve against --root, else the manifest's folder: recorded as
             // the data-set root, like `build` does, so `query --path` and the report's image sheets find the files.

@@ -24,6 +24,7 @@ extension Root {
         @Flag(help: "Fail on the first image that cannot be decoded instead of skipping it.") var strict = false
         @Flag(help: "Replace an existing index.") var force = false
         @OptionGroup var output: OutputOptions
+        @OptionGroup var lockOptions: LockOptions
 
         func validate() throws {
             guard model == "none" || ModelRegistry.names.contains(model) else {
@@ -35,6 +36,7 @@ extension Root {
         }
 
         func run() throws {
+            lockOptions.apply()
             try EmbedScopeCLI.run {
                 let root = resolveURL(dataset)
                 let dest = out.map(resolveURL) ?? resolveURL("Indexes/\(root.lastPathComponent)")

@@ -52,9 +52,9 @@ extension Root {
                     } catch {
                         throw EmbedScopeError(.io, "cannot create the export directory", path: dir.path, underlying: error)
                     }
+                    let fileNames = try CheckpointExport.fileNames(names, in: dir)
                     for name in names {
-                        guard let t = stateDict[name] else { continue }
-                        let fileName = name.replacingOccurrences(of: "/", with: "_") + ".npy"
+                        guard let t = stateDict[name], let fileName = fileNames[name] else { continue }
                         try NPYArray.write(shape: t.shape, values: t.data, to: dir.appendingPathComponent(fileName))
                     }
                 }

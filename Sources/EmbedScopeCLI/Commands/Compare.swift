@@ -20,6 +20,7 @@ extension Root {
         @Flag(help: "Print CSV.") var csv = false
         @Flag(help: "Print a Markdown table.") var markdown = false
         @OptionGroup var output: OutputOptions
+        @OptionGroup var lockOptions: LockOptions
 
         func validate() throws {
             guard !indexes.isEmpty else { throw ValidationError("give at least one index") }
@@ -30,6 +31,7 @@ extension Root {
         }
 
         func run() throws {
+            lockOptions.apply()
             try EmbedScopeCLI.run {
                 var rows: [ComparisonRow] = []
                 for path in indexes {

@@ -27,6 +27,7 @@ extension Root {
         @Option(help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
         @Flag(help: "Do not compute the pixel space even when the images exist.") var noPixels = false
         @Flag(help: "Replace an existing index with different rows.") var force = false
+        @OptionGroup var lockOptions: LockOptions
 
         func validate() throws {
             if bias != nil && head == nil { throw ValidationError("--bias needs --head") }
@@ -34,6 +35,7 @@ extension Root {
         }
 
         func run() throws {
+            lockOptions.apply()
             try EmbedScopeCLI.run {
                 var r = ImportRequest(vectors: resolveURL(vectors), manifest: resolveURL(manifest), out: resolveURL(out))
                 r.space = space; r.model = model; r.force = force; r.root = root.map(resolveURL)

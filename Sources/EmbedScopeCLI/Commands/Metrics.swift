@@ -20,6 +20,7 @@ extension Root {
         @Option(help: "GEMM precision: float32 (default) or float64 (the reference, about 2× slower).") var kernel = "float32"
         @Option(help: "Threads (default: all active cores).") var threads: Int?
         @OptionGroup var output: OutputOptions
+        @OptionGroup var lockOptions: LockOptions
 
         func validate() throws {
             if let sample, sample < 2 { throw ValidationError("--sample must be at least 2 (leave it out for the exact silhouette)") }
@@ -29,6 +30,7 @@ extension Root {
         }
 
         func run() throws {
+            lockOptions.apply()
             try EmbedScopeCLI.run {
                 let idx = try Index.open(resolveURL(index))
                 let name = try space ?? idx.defaultSpace()

@@ -28,6 +28,7 @@ extension Root {
         @Option(help: "Prototype set to store the head as.") var set = "probe"
         @Flag(help: "Do not store the head.") var noStore = false
         @OptionGroup var output: OutputOptions
+        @OptionGroup var lockOptions: LockOptions
 
         func validate() throws {
             guard val > 0 && val < 1 else { throw ValidationError("--val must be between 0 and 1 (exclusive)") }
@@ -37,6 +38,7 @@ extension Root {
         }
 
         func run() throws {
+            lockOptions.apply()
             try EmbedScopeCLI.run {
                 let idx = try Index.open(resolveURL(index))
                 var req = ProbeRequest()

@@ -21,6 +21,7 @@ extension Root {
         @Option(help: "LDA only: shrinkage in [0, 1] of the within-class covariance.") var shrinkage: Double?
         @Option(help: "Write row,path,class,<axis>1..N to this CSV file.") var csv: String?
         @OptionGroup var output: OutputOptions
+        @OptionGroup var lockOptions: LockOptions
 
         func validate() throws {
             guard Projection.Method(rawValue: method) != nil else { throw ValidationError("--method must be pca or lda") }
@@ -29,6 +30,7 @@ extension Root {
         }
 
         func run() throws {
+            lockOptions.apply()
             try EmbedScopeCLI.run {
                 let idx = try Index.open(resolveURL(index))
                 let m = Projection.Method(rawValue: method) ?? .pca

@@ -24,6 +24,7 @@ extension Root {
         @Option(name: .shortAndLong, help: "Neighbours per sheet row.") var k = 8
         @Option(help: "Estimate silhouettes from this many seeded rows (default: exact).") var sample: Int?
         @Option(help: "Folder to look for the images in first (catalog paths are relative to it).") var images: String?
+        @OptionGroup var lockOptions: LockOptions
 
         func validate() throws {
             guard !indexes.isEmpty else { throw ValidationError("give at least one index directory") }
@@ -33,6 +34,7 @@ extension Root {
         }
 
         func run() throws {
+            lockOptions.apply()
             try EmbedScopeCLI.run {
                 let progress = TerminalProgress()
                 var sections: [IndexReport] = []

@@ -20,6 +20,7 @@ extension Root {
         @Option(help: "Only these spaces (comma-separated; default: all).") var spaces: String?
         @Option(help: "Threads (default: all active cores).") var threads: Int?
         @OptionGroup var output: OutputOptions
+        @OptionGroup var lockOptions: LockOptions
 
         func validate() throws {
             guard k >= 1 else { throw ValidationError("-k must be at least 1") }
@@ -28,6 +29,7 @@ extension Root {
         }
 
         func run() throws {
+            lockOptions.apply()
             try EmbedScopeCLI.run {
                 let idx = try Index.open(resolveURL(index))
                 var o = VersusOptions()

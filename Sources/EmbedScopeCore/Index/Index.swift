@@ -4,7 +4,13 @@ internal import GRDB
 /// An index directory, opened for reading: the catalog (read-only) and, on first use, the
 /// memory-mapped vector file of each space. Opening never reads the vectors.
 public final class Index: @unchecked Sendable {
+    /// The index folder, as given.
     public let url: URL
+    /// The folder of the generation this value reads (`url/gen-N`, or `url` itself for a
+    /// format 1.0 flat index): resolved once on open and held until this value is freed.
+    public var directory: URL { generation.directory }
+    /// The generation held open (docs/index-format.md, "Generations").
+    public let generation: IndexDirectory.Generation
     public let catalog: Catalog
     public let spaces: [SpaceRecord]
     public let prototypeSets: [PrototypeSetRecord]
@@ -21,12 +27,13 @@ public final class Index: @unchecked Sendable {
         guard isDir.boolValue else {
             throw EmbedScopeError(.invalidArgument, "an index is a directory, this is a file", path: url.path)
         }
-        return try Index(url: url)
+        return try Index(url: url, generation: IndexDirectory.openGeneration(url))
     }
 
-    private init(url: URL) throws {
+    private init(url: URL, generation: IndexDirectory.Generation) throws {
         self.url = url
-        catalog = try Catalog.openReadOnly(at: url.appendingPathComponent(Catalog.fileName))
+        self.generation = generation
+        catalog = try Catalog.openReadOnly(at: generation.directory.appendingPathComponent(Catalog.fileName))
         do {
             spaces = try catalog.spaces()
             prototypeSets = try catalog.prototypeSets()
@@ -81,7 +88,7 @@ public final class Index: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let f = openFiles[name] { return f }
-        let f = try VectorFile(url: url.appendingPathComponent(name))
+        let f = try VectorFile(url: directory.appendingPathComponent(name))
         guard f.rows == rows, f.dim == dim else {
             throw EmbedScopeError(.catalog, "vector file is \(f.rows)×\(f.dim) but the catalog says \(rows)×\(dim)",
                                   path: f.url.path, hint: "the index is damaged; rebuild it")

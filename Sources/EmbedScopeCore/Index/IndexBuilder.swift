@@ -4,43 +4,72 @@ internal import GRDB
 import Glibc
 #endif
 
-/// Writes an index crash-safely: everything goes into a temporary sibling directory
-/// (`.NAME.tmp-PID-N`), every file is fsynced, and only `commit()` renames it into place.
-/// A reader never sees a half-written index; an error or a crash leaves the old one intact.
+/// Writes one new generation of an index crash-safely (docs/index-format.md, "Generations"):
+/// everything goes into a temporary folder inside the index (`INDEX/.tmp-gen-N-PID-R`), every
+/// file is fsynced, and only `commit()` renames it to `gen-N` and switches `INDEX/current` to
+/// it with one `rename(2)`. Readers see the old generation or the new one, never a mix; a
+/// crash at any point leaves the old one current. The builder holds the index's writer lock
+/// (`IndexWriterLock`) from `init` to `commit`/`abort`.
 ///
-/// Adding a space to an existing index (`basedOn:`) hard-links its immutable vector files and
-/// copies its catalog into the temporary directory, then swaps the directories.
+/// Adding a space or a prototype set to an existing index (`basedOn:`) reads the generation
+/// that is current once the lock is held, hard-links its immutable vector files and copies
+/// its catalog and metrics.json into the new generation.
 public final class IndexBuilder {
+    /// The index folder.
     public let destination: URL
+    /// Where the new generation is being written.
     public let temporary: URL
     public private(set) var catalog: Catalog?
     private let overwrite: Bool
     private var committed = false
+    private var lock: IndexWriterLock?
+    private let ownsLock: Bool
+    private let generation: String
 
-    public init(destination: URL, overwrite: Bool, basedOn existing: URL? = nil) throws {
+    /// - Parameters:
+    ///   - overwrite: replace an index that is there (`--force`); without it an existing index
+    ///     is refused. A path that is not an EmbedScope index folder is refused either way.
+    ///   - basedOn: an index (normally `destination`) whose current generation the new one
+    ///     starts from.
+    ///   - lock: the writer lock, when the caller already holds it (it then stays the caller's).
+    ///   - protecting: folders the destination must not be, nor hold (the data set).
+    public init(destination: URL, overwrite: Bool, basedOn existing: URL? = nil, lock: IndexWriterLock? = nil,
+                protecting: [URL] = []) throws {
         let fm = FileManager.default
         self.destination = destination.standardizedFileURL
         self.overwrite = overwrite || existing != nil
-        if fm.fileExists(atPath: self.destination.path), !self.overwrite {
+        try IndexDirectory.refuseOverlap(self.destination, protecting: protecting)
+        let held = try lock ?? IndexWriterLock.acquire(self.destination, create: true)
+        self.lock = held
+        ownsLock = lock == nil
+        let listing: IndexDirectory.Listing
+        do {
+            listing = try IndexDirectory.list(self.destination)
+        } catch {
+            if ownsLock { held.release() }
+            throw error
+        }
+        if listing.current != nil || listing.flat, !self.overwrite {
+            if ownsLock { held.release() }
             throw EmbedScopeError(.alreadyExists, "an index already exists here", path: self.destination.path,
                                   hint: "pass --force to replace it, or choose another --out")
         }
-        let parent = self.destination.deletingLastPathComponent()
-        do {
-            try fm.createDirectory(at: parent, withIntermediateDirectories: true)
-        } catch {
-            throw EmbedScopeError(.io, "cannot create directory", path: parent.path, underlying: error)
-        }
-        temporary = parent.appendingPathComponent(".\(self.destination.lastPathComponent).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        let n = (listing.generations.last ?? 0) + 1
+        generation = IndexDirectory.generationName(n)
+        temporary = self.destination.appendingPathComponent("\(IndexDirectory.temporaryPrefix)\(n)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         do {
             try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
             if let existing {
-                for name in try fm.contentsOfDirectory(atPath: existing.path) where !name.hasPrefix(".") {
-                    let src = existing.appendingPathComponent(name), dst = temporary.appendingPathComponent(name)
+                // Under the lock: the generation current now, not one opened earlier.
+                let source = try IndexDirectory.openGeneration(existing.standardizedFileURL)
+                for name in try fm.contentsOfDirectory(atPath: source.directory.path) where !name.hasPrefix(".") {
+                    let src = source.directory.appendingPathComponent(name), dst = temporary.appendingPathComponent(name)
+                    var st = stat()
+                    guard lstat(src.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { continue }
                     if name.hasSuffix(".vec") {
                         // Vector files are immutable once written: share them.
                         if link(src.path, dst.path) != 0 { try fm.copyItem(at: src, to: dst) }
-                    } else if !name.hasPrefix(Catalog.fileName + "-") {
+                    } else if name == Catalog.fileName || name == MetricsFile.fileName {
                         try fm.copyItem(at: src, to: dst)
                     }
                 }
@@ -48,6 +77,7 @@ public final class IndexBuilder {
             catalog = try Catalog.create(at: temporary.appendingPathComponent(Catalog.fileName))
         } catch {
             try? fm.removeItem(at: temporary)
+            if ownsLock { held.release() }
             if let e = error as? EmbedScopeError { throw e }
             throw EmbedScopeError(.io, "cannot prepare the index", path: temporary.path, underlying: error)
         }
@@ -55,10 +85,13 @@ public final class IndexBuilder {
 
     deinit { if !committed { abort() } }
 
-    /// Removes the temporary directory. Safe to call more than once.
+    /// Removes the temporary folder and releases the writer lock (if this builder took it).
+    /// Safe to call more than once.
     public func abort() {
         catalog = nil
         try? FileManager.default.removeItem(at: temporary)
+        if ownsLock { lock?.release() }
+        lock = nil
     }
 
     func write(_ body: (Database) throws -> Void) throws {
@@ -124,41 +157,28 @@ public final class IndexBuilder {
         }
     }
 
-    /// fsyncs the directory, renames it into place (replacing an older index if allowed), and
-    /// fsyncs the parent so the rename itself is durable.
+    /// fsyncs every file and the new generation's folder, renames it to `gen-N`, switches
+    /// `current` to it (atomic, durable), then removes what no reader holds any more (older
+    /// generations, leftovers of interrupted writers, a format 1.0 flat layout) and releases
+    /// the writer lock.
     public func commit() throws {
+        guard !committed else { return }
         catalog = nil // closes the database
         let fm = FileManager.default
-        try fsyncPath(temporary.path)
-        let parent = destination.deletingLastPathComponent()
-        if fm.fileExists(atPath: destination.path) {
-            guard overwrite else {
-                throw EmbedScopeError(.alreadyExists, "an index already exists here", path: destination.path, hint: "pass --force to replace it")
-            }
-            let trash = parent.appendingPathComponent(".\(destination.lastPathComponent).old-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
-            guard rename(destination.path, trash.path) == 0 else {
-                throw EmbedScopeError(.io, "cannot move the old index aside: \(String(cString: strerror(errno)))", path: destination.path)
-            }
-            guard rename(temporary.path, destination.path) == 0 else {
-                let err = errno
-                _ = rename(trash.path, destination.path)
-                throw EmbedScopeError(.io, "cannot move the new index into place: \(String(cString: strerror(err)))", path: destination.path)
-            }
-            try? fm.removeItem(at: trash)
-        } else {
-            guard rename(temporary.path, destination.path) == 0 else {
-                throw EmbedScopeError(.io, "cannot move the new index into place: \(String(cString: strerror(errno)))", path: destination.path)
-            }
+        for name in (try? fm.contentsOfDirectory(atPath: temporary.path)) ?? [] {
+            try IndexDirectory.fsyncPath(temporary.appendingPathComponent(name).path)
         }
+        try IndexDirectory.fsyncPath(temporary.path)
+        let final = destination.appendingPathComponent(generation)
+        guard rename(temporary.path, final.path) == 0 else {
+            throw EmbedScopeError(.io, "cannot move the new generation into place: \(String(cString: strerror(errno)))", path: final.path)
+        }
+        try IndexDirectory.fsyncPath(destination.path)
+        try IndexDirectory.switchCurrent(destination, to: generation)
         committed = true
-        try fsyncPath(parent.path)
-    }
-
-    private func fsyncPath(_ path: String) throws {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw EmbedScopeError(.io, "cannot open for fsync: \(String(cString: strerror(errno)))", path: path) }
-        defer { close(fd) }
-        _ = fsync(fd)
+        IndexDirectory.collectGarbage(destination, keep: generation)
+        if ownsLock { lock?.release() }
+        lock = nil
     }
 
     package static func validateName(_ name: String, what: String) throws {

@@ -18,9 +18,9 @@ public struct IndexInfo: Codable, Sendable {
     public static func collect(_ idx: Index) throws -> IndexInfo {
         let counts = try idx.catalog.classCounts()
         var files: [String: Int] = [:]
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: idx.url.path)) ?? []
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: idx.directory.path)) ?? []
         for n in names.sorted() where !n.hasPrefix(".") {
-            let a = try? FileManager.default.attributesOfItem(atPath: idx.url.appendingPathComponent(n).path)
+            let a = try? FileManager.default.attributesOfItem(atPath: idx.directory.appendingPathComponent(n).path)
             files[n] = (a?[.size] as? NSNumber)?.intValue ?? 0
         }
         var version = "\(VectorFileHeader.currentMajor).\(VectorFileHeader.currentMinor)"

@@ -42,6 +42,11 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         /// A quantity is not defined for this input (e.g. a cluster metric with fewer than two
         /// classes, or with every sample in a class of its own).
         case undefined
+        /// Another writer holds the index's writer lock and the wait timed out.
+        case locked
+        /// The destination may not be written: not an EmbedScope index (or report / data set),
+        /// the data set itself or a folder holding it, or a read-only folder. Nothing was changed.
+        case refused
     }
 
     public let kind: Kind

@@ -1,0 +1,314 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The layout of an index folder on disk (docs/index-format.md, "Generations"):
+///
+///     INDEX/
+///       .embedscope-index     marker + writer lock file (flock), never replaced
+///       current -> gen-7      relative symlink, switched by rename(2): the one live generation
+///       gen-7/                catalog.sqlite, *.vec, metrics.json (immutable but metrics.json)
+///       gen-6/                an older generation a reader still holds (removed by a later writer)
+///       .tmp-gen-8-…/         a generation being written (or left by a crash; removed by the next writer)
+///
+/// An index written before generations (format 1.0's flat folder: `catalog.sqlite` and the
+/// `.vec` files directly in INDEX) still opens; the next writer converts it.
+public enum IndexDirectory {
+    /// Marks a folder as an EmbedScope index and is the file writers `flock`.
+    public static let markerName = ".embedscope-index"
+    /// The symlink naming the live generation.
+    public static let currentName = "current"
+    static let generationPrefix = "gen-"
+    static let temporaryPrefix = ".tmp-gen-"
+    static let trashPrefix = ".trash-"
+    static let currentTemporaryPrefix = ".current.tmp-"
+
+    /// `gen-<n>` → n, for names this build writes (decimal, no sign, no leading zeros beyond "0").
+    static func generationNumber(_ name: String) -> Int? {
+        guard name.hasPrefix(generationPrefix) else { return nil }
+        let digits = name.dropFirst(generationPrefix.count)
+        guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
+              digits == "0" || digits.first != "0" else { return nil }
+        return Int(digits)
+    }
+
+    static func generationName(_ n: Int) -> String { "\(generationPrefix)\(n)" }
+
+    /// The target of `INDEX/current`: `.some(name)` for a valid generation name, `nil` when there
+    /// is no `current`. A `current` that is not a symlink to `gen-<n>` (hostile or damaged) is an error.
+    static func readCurrent(_ index: URL) throws -> String? {
+        let path = index.appendingPathComponent(currentName).path
+        var buf = [CChar](repeating: 0, count: 256)
+        let n = readlink(path, &buf, buf.count - 1)
+        if n < 0 {
+            if errno == ENOENT { return nil }
+            if errno == EINVAL {
+                throw EmbedScopeError(.catalog, "'current' is not a symlink", path: path,
+                                      hint: "the index is damaged; rebuild it with `embedscope build … --force`")
+            }
+            throw EmbedScopeError(.io, "cannot read the 'current' link: \(String(cString: strerror(errno)))", path: path)
+        }
+        let target = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard generationNumber(target) != nil else {
+            throw EmbedScopeError(.catalog, "'current' points to '\(target)', not to a generation folder gen-<n> inside the index", path: path,
+                                  hint: "the index is damaged; rebuild it with `embedscope build … --force`")
+        }
+        return target
+    }
+
+    /// True when `INDEX/catalog.sqlite` exists directly in the folder (format 1.0's flat layout).
+    static func hasFlatCatalog(_ index: URL) -> Bool {
+        var st = stat()
+        return lstat(index.appendingPathComponent(Catalog.fileName).path, &st) == 0
+    }
+
+    /// What is at a path a writer was pointed at.
+    public enum Kind: Equatable, Sendable {
+        case missing
+        /// A folder holding an index (a current generation, or a format 1.0 flat catalog).
+        case index
+        /// A folder with nothing to lose: empty, or only EmbedScope's marker and leftovers of
+        /// an unfinished first build.
+        case reusable
+        /// Anything else: a file, or a folder with other contents.
+        case foreign(String)
+    }
+
+    public static func classify(_ url: URL) -> Kind {
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { return errno == ENOENT ? .missing : .foreign("cannot be inspected: \(String(cString: strerror(errno)))") }
+        guard (st.st_mode & S_IFMT) == S_IFDIR else { return .foreign("is a file, not an index folder") }
+        if ((try? readCurrent(url)) ?? nil) != nil || hasFlatCatalog(url) { return .index }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        let ours = names.filter { name in
+            name == markerName || name == currentName || name.hasPrefix(temporaryPrefix) || name.hasPrefix(trashPrefix)
+                || name.hasPrefix(currentTemporaryPrefix) || generationNumber(name) != nil
+        }
+        if ours.count == names.count { return .reusable }
+        let others = names.filter { !ours.contains($0) }.sorted()
+        return .foreign("is a folder that does not hold an EmbedScope index (it contains \(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", …" : ""))")
+    }
+
+    /// Refuses to write into one generation of an index (`INDEX/gen-N`, `INDEX/current`): the
+    /// writer is pointed at INDEX instead.
+    static func refuseGenerationFolder(_ url: URL) throws {
+        let name = url.lastPathComponent, parent = url.deletingLastPathComponent()
+        guard generationNumber(name) != nil || name == currentName else { return }
+        var st = stat()
+        guard lstat(parent.appendingPathComponent(markerName).path, &st) == 0 else { return }
+        throw EmbedScopeError(.refused, "this is one generation of the index \(parent.path); generations are never modified", path: url.path,
+                              hint: "write to the index folder itself: \(parent.path)")
+    }
+
+    /// Refuses a writer's destination that is the data set itself or a folder holding it (`.`,
+    /// a parent of the data set), compared after resolving symlinks.
+    public static func refuseOverlap(_ destination: URL, protecting sources: [URL], what: String = "the data set") throws {
+        let d = canonicalPath(destination)
+        for s in sources {
+            let p = canonicalPath(s)
+            if p == d || p.hasPrefix(d.hasSuffix("/") ? d : d + "/") {
+                throw EmbedScopeError(.refused, "refusing to write an index here: it is \(p == d ? what : "a folder holding \(what) (\(s.path))")",
+                                      path: destination.path, hint: "choose an --out outside \(what), e.g. Indexes/<name>; nothing was changed")
+            }
+        }
+    }
+
+    /// `realpath` of the longest existing prefix, with the rest appended.
+    static func canonicalPath(_ url: URL) -> String {
+        var existing = url.standardizedFileURL
+        var rest: [String] = []
+        while existing.path != "/" {
+            if let r = realpath(existing.path, nil) {
+                defer { free(r) }
+                var path = String(cString: r)
+                for c in rest.reversed() { path += (path.hasSuffix("/") ? "" : "/") + c }
+                return path
+            }
+            rest.append(existing.lastPathComponent)
+            existing = existing.deletingLastPathComponent()
+        }
+        return "/" + rest.reversed().joined(separator: "/")
+    }
+
+    /// Refuses to write into a folder that was made read-only (mode bits, checked even for root,
+    /// which `access(2)` would let through), or on a read-only file system.
+    static func refuseReadOnly(_ url: URL) throws {
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { return }
+        var vfs = statvfs()
+        let roFS = statvfs(url.path, &vfs) == 0 && (vfs.f_flag & UInt(ST_RDONLY)) != 0
+        if (st.st_mode & S_IWUSR) == 0 || roFS || access(url.path, W_OK) != 0 {
+            throw EmbedScopeError(.refused, "the index folder is read-only\(roFS ? " (read-only file system)" : "")", path: url.path,
+                                  hint: roFS ? "copy the index to a writable place first; nothing was changed"
+                                             : "make it writable (chmod u+w '\(url.path)') to let EmbedScope write it; nothing was changed")
+        }
+    }
+
+    // MARK: - Readers: one generation, held while open
+
+    /// The generation an `Index` reads from, held with a shared `flock` on its folder for as
+    /// long as this value lives: a writer removes an old generation only when it can take that
+    /// lock exclusively, so a reader's files stay in place while it reads them.
+    public final class Generation: @unchecked Sendable {
+        /// The folder holding catalog.sqlite and the vector files of this generation.
+        public let directory: URL
+        /// `gen-<n>`, or nil for a format 1.0 flat folder.
+        public let name: String?
+        private let fd: Int32
+
+        init(directory: URL, name: String?, fd: Int32) { self.directory = directory; self.name = name; self.fd = fd }
+        deinit { close(fd) }
+    }
+
+    /// Resolves `INDEX/current` once and takes a shared hold on that generation. Retries (a
+    /// bounded number of times) when a writer removed the generation between the two steps.
+    public static func openGeneration(_ index: URL) throws -> Generation {
+        var dangling: String?
+        for _ in 0..<64 {
+            if let name = try readCurrent(index) {
+                let dir = index.appendingPathComponent(name)
+                guard let fd = try holdShared(dir) else {
+                    // Removed by a writer after we read `current`: read it again. The same name
+                    // missing twice is damage, not a race.
+                    if dangling == name, !FileManager.default.fileExists(atPath: dir.path) {
+                        throw EmbedScopeError(.catalog, "'current' points to \(name), which does not exist", path: index.path,
+                                              hint: "the index is damaged; rebuild it with `embedscope build … --force`")
+                    }
+                    dangling = name
+                    continue
+                }
+                return Generation(directory: dir, name: name, fd: fd)
+            }
+            guard hasFlatCatalog(index) else {
+                let names = (try? FileManager.default.contentsOfDirectory(atPath: index.path)) ?? []
+                let unfinished = names.contains { $0.hasPrefix(temporaryPrefix) }
+                throw EmbedScopeError(.notFound, unfinished ? "no index here yet (an unfinished or interrupted build left a temporary folder)" : "no index here (no catalog.sqlite, no 'current' generation)",
+                                      path: index.path, hint: "build one with `embedscope build DATASET --out \(index.path)` or `embedscope import`")
+            }
+            // Format 1.0 flat folder (or a generation folder named directly, e.g. INDEX/current):
+            // hold the folder itself, symlinks resolved so later files come from this very
+            // folder; a writer converting it removes the flat files only when it can hold the
+            // folder exclusively.
+            let real = URL(fileURLWithPath: canonicalPath(index))
+            guard let fd = try holdShared(real) else { continue }
+            if try readCurrent(real) != nil || !hasFlatCatalog(real) { close(fd); continue }
+            return Generation(directory: real, name: nil, fd: fd)
+        }
+        throw EmbedScopeError(.io, "the index kept changing while being opened", path: index.path, hint: "try again")
+    }
+
+    /// Opens `dir` and takes a shared flock on it; nil when the folder vanished or was replaced
+    /// meanwhile (the caller resolves `current` again).
+    private static func holdShared(_ dir: URL) throws -> Int32? {
+        let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw EmbedScopeError(errno == ENOTDIR ? .catalog : .io, "cannot open the generation folder: \(String(cString: strerror(errno)))", path: dir.path)
+        }
+        while flock(fd, LOCK_SH) != 0 {
+            if errno == EINTR { continue }
+            let e = errno
+            close(fd)
+            throw EmbedScopeError(.io, "cannot lock the generation folder for reading: \(String(cString: strerror(e)))", path: dir.path)
+        }
+        var a = stat(), b = stat()
+        guard fstat(fd, &a) == 0, stat(dir.path, &b) == 0, a.st_dev == b.st_dev, a.st_ino == b.st_ino else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    // MARK: - Writers (all under the writer lock)
+
+    struct Listing {
+        var current: String?
+        var flat: Bool
+        var generations: [Int]
+        var leftovers: [String]
+    }
+
+    static func list(_ index: URL) throws -> Listing {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: index.path)) ?? []
+        return Listing(current: try readCurrent(index), flat: hasFlatCatalog(index),
+                       generations: names.compactMap(generationNumber).sorted(),
+                       leftovers: names.filter { $0.hasPrefix(temporaryPrefix) || $0.hasPrefix(trashPrefix) || $0.hasPrefix(currentTemporaryPrefix) })
+    }
+
+    /// Points `INDEX/current` at `name` atomically: a new symlink under a temporary name is
+    /// renamed over `current`, then the folder is fsynced so the switch is durable.
+    static func switchCurrent(_ index: URL, to name: String) throws {
+        let tmp = index.appendingPathComponent("\(currentTemporaryPrefix)\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        guard symlink(name, tmp.path) == 0 else {
+            throw EmbedScopeError(.io, "cannot create the 'current' link: \(String(cString: strerror(errno)))", path: tmp.path)
+        }
+        guard rename(tmp.path, index.appendingPathComponent(currentName).path) == 0 else {
+            let e = errno
+            unlink(tmp.path)
+            throw EmbedScopeError(.io, "cannot switch 'current' to \(name): \(String(cString: strerror(e)))", path: index.path)
+        }
+        try fsyncPath(index.path)
+    }
+
+    /// Removes what no reader and no writer uses any more: temporary and trash folders, stale
+    /// link names, generations other than `keep` that no reader holds, and the files of a
+    /// format 1.0 flat layout once a generation is current. Best effort: anything held or that
+    /// cannot be removed stays for a later writer. Returns the names removed.
+    @discardableResult
+    static func collectGarbage(_ index: URL, keep: String) -> [String] {
+        let fm = FileManager.default
+        var removed: [String] = []
+        let names = (try? fm.contentsOfDirectory(atPath: index.path)) ?? []
+        for name in names where name.hasPrefix(temporaryPrefix) || name.hasPrefix(trashPrefix) || name.hasPrefix(currentTemporaryPrefix) {
+            if (try? fm.removeItem(at: index.appendingPathComponent(name))) != nil { removed.append(name) }
+        }
+        for name in names where generationNumber(name) != nil && name != keep {
+            let dir = index.appendingPathComponent(name)
+            let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { close(fd); continue } // a reader holds it
+            let trash = index.appendingPathComponent("\(trashPrefix)\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+            let moved = rename(dir.path, trash.path) == 0
+            close(fd)
+            if moved {
+                try? fm.removeItem(at: trash)
+                removed.append(name)
+            }
+        }
+        if hasFlatCatalog(index) {
+            let fd = open(index.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            if fd >= 0 {
+                if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                    for name in names where isFlatIndexFile(name) {
+                        let p = index.appendingPathComponent(name).path
+                        var st = stat()
+                        if lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, unlink(p) == 0 { removed.append(name) }
+                    }
+                }
+                close(fd)
+            }
+        }
+        if !removed.isEmpty { try? fsyncPath(index.path) }
+        return removed
+    }
+
+    /// The files of a format 1.0 flat index (nothing else in the folder is touched).
+    static func isFlatIndexFile(_ name: String) -> Bool {
+        name == Catalog.fileName || name.hasPrefix(Catalog.fileName + "-") || name.hasSuffix(".vec")
+            || name == MetricsFile.fileName || (name.hasPrefix(".\(MetricsFile.fileName).") && name.hasSuffix(".tmp"))
+    }
+
+    package static func fsyncPath(_ path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw EmbedScopeError(.io, "cannot open for fsync: \(String(cString: strerror(errno)))", path: path) }
+        defer { close(fd) }
+        _ = fsync(fd)
+    }
+}
+
+/// The name of the per-generation metrics file (owned by the analysis layer's `MetricsRecord`;
+/// named here so the index layer can carry it from one generation to the next).
+enum MetricsFile {
+    static let fileName = "metrics.json"
+}

@@ -1,0 +1,162 @@
+import Dispatch
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The writer lock of an index: an exclusive `flock` on `INDEX/.embedscope-index`, a file that
+/// stays in place across generation switches. Every writer (build, import, adding a space or a
+/// prototype set, recording metrics) holds it from before it reads the index it changes until
+/// after the new generation is current, so writers run one after another and none loses
+/// another's work. Readers never take it. The kernel releases it when the holder exits, even
+/// on `kill -9`, so a stale lock cannot exist.
+///
+/// Not re-entrant: a second `acquire` of the same index in the same process waits for the
+/// first to be released (pass the held lock along instead, e.g. `IndexBuilder(lock:)`).
+public final class IndexWriterLock: @unchecked Sendable {
+    /// How long a writer waits for another writer, and where it says that it waits.
+    public struct Policy: Sendable {
+        /// Seconds to wait; nil waits as long as the other writer runs, 0 fails at once.
+        public var timeout: Double?
+        /// Receives "waiting for the writer lock held by PID …" once per wait.
+        public var notice: @Sendable (String) -> Void
+        public init(timeout: Double? = nil, notice: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
+            self.timeout = timeout; self.notice = notice
+        }
+    }
+
+    private static let policyLock = NSLock()
+    nonisolated(unsafe) private static var _policy = Policy(timeout: ProcessInfo.processInfo.environment["EMBEDSCOPE_LOCK_TIMEOUT"].flatMap(Double.init))
+    /// The process-wide policy (the CLI sets it from `--lock-timeout`; default from the
+    /// environment variable `EMBEDSCOPE_LOCK_TIMEOUT`, else no limit).
+    public static var policy: Policy {
+        get { policyLock.lock(); defer { policyLock.unlock() }; return _policy }
+        set { policyLock.lock(); _policy = newValue; policyLock.unlock() }
+    }
+
+    /// The index folder.
+    public let index: URL
+    private let stateLock = NSLock()
+    private var fd: Int32
+
+    /// This lock created the index folder: if nothing was committed into it by the time the
+    /// lock is released, the folder (holding only the marker) is removed again.
+    private let createdFolder: Bool
+
+    private init(index: URL, fd: Int32, createdFolder: Bool) { self.index = index; self.fd = fd; self.createdFolder = createdFolder }
+    deinit { release() }
+
+    /// Takes the writer lock of the index at `index`. With `create`, a missing folder is
+    /// created (a writer's destination); otherwise the folder must exist. A path that is not
+    /// an index folder (a file, a folder with other contents) or is read-only is refused
+    /// before anything is written.
+    public static func acquire(_ index: URL, create: Bool, policy: Policy = IndexWriterLock.policy) throws -> IndexWriterLock {
+        let index = index.standardizedFileURL
+        try IndexDirectory.refuseGenerationFolder(index)
+        let start = DispatchTime.now().uptimeNanoseconds
+        var told = false
+        for _ in 0..<64 {
+            var created = false
+            switch IndexDirectory.classify(index) {
+            case .missing:
+                guard create else {
+                    throw EmbedScopeError(.notFound, "no such index", path: index.path,
+                                          hint: "build one with `embedscope build DATASET --out \(index.path)` or `embedscope import`")
+                }
+                do {
+                    try FileManager.default.createDirectory(at: index, withIntermediateDirectories: true)
+                    created = true
+                } catch {
+                    if case .missing = IndexDirectory.classify(index) {
+                        throw EmbedScopeError(.io, "cannot create the index folder", path: index.path, underlying: error)
+                    }
+                }
+            case .index, .reusable:
+                break
+            case .foreign(let why):
+                throw EmbedScopeError(.refused, "refusing to write an index here: it \(why)", path: index.path,
+                                      hint: "EmbedScope replaces only an index it wrote (even with --force); choose another --out, or move that folder away yourself. Nothing was changed")
+            }
+            try IndexDirectory.refuseReadOnly(index)
+            let path = index.appendingPathComponent(IndexDirectory.markerName).path
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                let e = errno
+                if e == ENOENT { continue } // the folder went away meanwhile
+                if e == EACCES || e == EROFS || e == EPERM {
+                    throw EmbedScopeError(.refused, "cannot write the index's lock file: \(String(cString: strerror(e)))", path: path,
+                                          hint: "the index folder is not writable; nothing was changed")
+                }
+                throw EmbedScopeError(.io, "cannot open the index's lock file: \(String(cString: strerror(e)))", path: path)
+            }
+            var st = stat()
+            guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else {
+                close(fd)
+                throw EmbedScopeError(.refused, "the index's lock file is not a regular file", path: path, hint: "remove it; nothing was changed")
+            }
+            var pause: UInt32 = 10_000
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                let e = errno
+                if e == EINTR { continue }
+                guard e == EWOULDBLOCK || e == EAGAIN else {
+                    close(fd)
+                    throw EmbedScopeError(.io, "cannot lock the index for writing: \(String(cString: strerror(e)))", path: path)
+                }
+                let holder = holderDescription(fd)
+                let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if let timeout = policy.timeout, waited >= timeout {
+                    close(fd)
+                    throw EmbedScopeError(.locked, "the index is being written by \(holder)", path: index.path,
+                                          hint: timeout == 0 ? "try again when it has finished, or pass --lock-timeout SECONDS to wait"
+                                                              : "waited \(Int(timeout)) s; try again when it has finished, or pass a longer --lock-timeout")
+                }
+                if !told {
+                    policy.notice("waiting for the writer lock held by \(holder) on \(index.path)"
+                                  + (policy.timeout.map { " (at most \(Int($0)) s)" } ?? ""))
+                    told = true
+                }
+                usleep(pause)
+                pause = min(pause * 2, 100_000)
+            }
+            // The lock counts only if the marker is still the file at that path (a writer that
+            // created the folder and failed removes both; then start again).
+            var now = stat()
+            guard stat(path, &now) == 0, now.st_dev == st.st_dev, now.st_ino == st.st_ino else {
+                close(fd)
+                continue
+            }
+            // Say who holds it, for the next waiter's message.
+            let args = ProcessInfo.processInfo.arguments
+            let what = ([URL(fileURLWithPath: args.first ?? "?").lastPathComponent] + args.dropFirst().prefix(1)).joined(separator: " ")
+            let line = Array("pid \(getpid()) \(what)\n".utf8)
+            _ = ftruncate(fd, 0)
+            _ = line.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+            return IndexWriterLock(index: index, fd: fd, createdFolder: created)
+        }
+        throw EmbedScopeError(.io, "the index folder kept changing while taking its writer lock", path: index.path, hint: "try again")
+    }
+
+    /// "PID 1234 (embedscope probe)" from the lock file, or "another process".
+    private static func holderDescription(_ fd: Int32) -> String {
+        var buf = [UInt8](repeating: 0, count: 256)
+        let n = buf.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard n > 0 else { return "another process" }
+        let text = String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n").first ?? ""
+        let parts = text.split(separator: " ", maxSplits: 2)
+        guard parts.count >= 2, parts[0] == "pid", Int32(parts[1]) != nil else { return "another process" }
+        return "PID \(parts[1])" + (parts.count == 3 ? " (\(parts[2]))" : "")
+    }
+
+    /// Releases the lock (also done when the value is freed or the process exits).
+    public func release() {
+        stateLock.lock(); defer { stateLock.unlock() }
+        guard fd >= 0 else { return }
+        if createdFolder, (try? FileManager.default.contentsOfDirectory(atPath: index.path)) == [IndexDirectory.markerName] {
+            unlink(index.appendingPathComponent(IndexDirectory.markerName).path)
+            rmdir(index.path)
+        }
+        _ = flock(fd, LOCK_UN)
+        close(fd)
+        fd = -1
+    }
+}

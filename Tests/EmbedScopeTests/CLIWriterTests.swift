@@ -1,0 +1,219 @@
+import Foundation
+import XCTest
+@testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writers as users run them (separate `embedscope` processes): serialized by the writer lock,
+/// killed at random moments, pointed at folders they must not replace.
+final class CLIWriterTests: XCTestCase {
+    /// Starts the binary with stdout and stderr going to files (no pipes to drain).
+    private func spawn(_ args: [String], log: URL) throws -> Process {
+        guard FileManager.default.isExecutableFile(atPath: CLI.binary.path) else { throw CLI.MissingBinary() }
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let p = Process()
+        p.executableURL = CLI.binary
+        p.arguments = args
+        let h = try FileHandle(forWritingTo: log)
+        p.standardOutput = h
+        p.standardError = h
+        try p.run()
+        return p
+    }
+
+    /// Fails on main: concurrent writers each copied the index and renamed their copy into place,
+    /// so all but one writer's work was lost (or a writer failed to move the old index aside).
+    func testConcurrentWritersAllSurvive() throws {
+        let dir = try temporaryDirectory(self)
+        let (index, _, _) = try makeImageIndex(in: dir)
+        let rows = 18
+        for s in ["s1", "s2"] {
+            try NPYArray.write(shape: [rows, 5], values: randomMatrix(rows: rows, dim: 5, seed: s == "s1" ? 1 : 2), to: dir.appendingPathComponent("\(s).npy"))
+        }
+        let manifest = dir.appendingPathComponent("rows.csv").path
+        let jobs: [[String]] = [
+            ["probe", index.path, "--set", "p1", "--seed", "1", "--max-iter", "30"],
+            ["probe", index.path, "--set", "p2", "--space", "pixel", "--max-iter", "30"],
+            ["import", "--vectors", dir.appendingPathComponent("s1.npy").path, "--manifest", manifest, "--out", index.path, "--space", "s1", "--no-pixels"],
+            ["import", "--vectors", dir.appendingPathComponent("s2.npy").path, "--manifest", manifest, "--out", index.path, "--space", "s2", "--no-pixels"],
+            ["metrics", index.path],
+            ["versus", index.path, "-k", "3", "--spaces", "embedding,pixel"],
+            ["project", index.path, "--space", "embedding"],
+        ]
+        let procs = try jobs.enumerated().map { i, a in (a, dir.appendingPathComponent("log-\(i).txt"), try spawn(a, log: dir.appendingPathComponent("log-\(i).txt"))) }
+        for (args, log, p) in procs {
+            p.waitUntilExit()
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            XCTAssertEqual(p.terminationStatus, 0, "\(args.joined(separator: " ")): \(text)")
+            XCTAssertFalse(text.contains("warning: results not recorded"), "\(args[0]): \(text)")
+        }
+        let idx = try Index.open(index)
+        XCTAssertEqual(Set(idx.prototypeSets.map(\.name)), ["p1", "p2"])
+        XCTAssertEqual(Set(idx.spaces.map(\.name)), ["embedding", "pixel", "s1", "s2"])
+        let m = try XCTUnwrap(idx.readMetrics())
+        XCTAssertNotNil(m.spaces["embedding"]?.cluster, "metrics")
+        XCTAssertNotNil(m.spaces["embedding"]?.neighbours, "versus")
+        XCTAssertNotNil(m.spaces["embedding"]?.pca, "project")
+        XCTAssertNotNil(m.spaces["embedding"]?.probe, "probe p1")
+        XCTAssertNotNil(m.spaces["pixel"]?.probe, "probe p2")
+        XCTAssertNoThrow(try idx.verify())
+
+        // A writer that cannot wait says who holds the lock.
+        let held = try IndexWriterLock.acquire(index, create: false)
+        let r = try CLI.run(["probe", index.path, "--set", "p3", "--lock-timeout", "0.2"])
+        held.release()
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("waiting for the writer lock held by PID \(getpid())"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("is being written by PID \(getpid())"), r.stderr)
+    }
+
+    /// Fails on main: a killed writer could leave no index at the path (between its two renames)
+    /// and readers saw a mix of generations or missing files. Here `build`, `import` and `probe`
+    /// are each killed (SIGKILL) at ≥ 30 seeded random moments while a reader queries in a
+    /// loop: the path always holds an index that verifies, every answer equals the reference
+    /// build's, and leftovers of killed writers are removed by the next writer.
+    func testKilledWritersNeverLeaveABrokenIndex() throws {
+        let dir = try temporaryDirectory(self)
+        let (_, images, _) = try makeImageIndex(in: dir, perClass: 3)
+        let ref = dir.appendingPathComponent("ref"), live = dir.appendingPathComponent("live")
+        for out in [ref, live] {
+            let b = try CLI.run(["build", images.path, "--out", out.path, "--pixel-size", "8"])
+            XCTAssertEqual(b.status, 0, b.stderr)
+        }
+        // A manifest with the build's rows, and vectors for an imported space.
+        let refIndex = try Index.open(ref)
+        let catalogRows = try refIndex.catalog.allImages()
+        let names = try refIndex.classNames()
+        func csv(_ s: String) -> String { "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        let manifest = dir.appendingPathComponent("rows.csv")
+        try ("path,class\n" + catalogRows.map { csv($0.path) + "," + csv(names[$0.classId]!) + "\n" }.joined()).write(to: manifest, atomically: true, encoding: .utf8)
+        let n = catalogRows.count
+        let xs = dir.appendingPathComponent("extra.npy")
+        try NPYArray.write(shape: [n, 6], values: randomMatrix(rows: n, dim: 6, seed: 9), to: xs)
+        let importArgs = ["import", "--vectors", xs.path, "--manifest", manifest.path, "--out", live.path, "--space", "extra", "--root", images.path]
+        let refImport = try CLI.run(importArgs.map { $0 == live.path ? ref.path : $0 })
+        XCTAssertEqual(refImport.status, 0, refImport.stderr)
+        let refAll = try Index.open(ref)
+        var o = SearchOptions(); o.k = 4
+        var reference: [String: [[ResultRow]]] = [:]
+        for s in ["pixel", "extra"] {
+            o.space = s
+            reference[s] = try (0..<n).map { try refAll.search(.row($0), options: o) }
+        }
+
+        let writers: [(name: String, args: [String])] = [
+            ("build", ["build", images.path, "--out", live.path, "--pixel-size", "8", "--force"]),
+            ("import", importArgs),
+            ("probe", ["probe", live.path, "--space", "pixel", "--set", "p", "--max-iter", "20"]),
+        ]
+        // How long each runs uninterrupted (kill moments are drawn within that).
+        var duration: [String: Double] = [:]
+        for w in writers {
+            let t0 = Date()
+            let r = try CLI.run(w.args)
+            XCTAssertEqual(r.status, 0, "\(w.name): \(r.stderr)")
+            duration[w.name] = max(0.05, Date().timeIntervalSince(t0))
+        }
+
+        let want = reference
+        // The reader: open, query both spaces, compare with the reference, in a loop.
+        let stop = Atomic(false)
+        let problems = Atomic<[String]>([])
+        let queries = Atomic(0)
+        let reader = Thread {
+            var g = SeededGenerator(seed: 77)
+            while !stop.get() {
+                let row = Int(g.next() % UInt64(n))
+                do {
+                    let idx = try Index.open(live)
+                    for s in ["pixel", "extra"] where idx.spaces.contains(where: { $0.name == s }) {
+                        var o = SearchOptions(); o.k = 4; o.space = s
+                        let got = try idx.search(.row(row), options: o), want = want[s]![row]
+                        if !(got.count == want.count && zip(got, want).allSatisfy({ $0.row == $1.row && $0.path == $1.path && abs($0.score - $1.score) <= 1e-5 })) {
+                            problems.update { $0.append("\(s) row \(row): got \(got.map(\.row)), want \(want.map(\.row))") }
+                        }
+                    }
+                } catch {
+                    problems.update { $0.append("row \(row): \(error)") }
+                }
+                queries.update { $0 += 1 }
+            }
+        }
+        reader.start()
+        defer { stop.set(true) }
+
+        var g = SeededGenerator(seed: 2026)
+        var kills: [String: Int] = [:], midWrite: [String: Int] = [:], attempts = 0
+        let fm = FileManager.default
+        func leftovers() -> [String] {
+            ((try? fm.contentsOfDirectory(atPath: live.path)) ?? []).filter { $0.hasPrefix(".tmp-") || $0.hasPrefix(".trash-") || $0.hasPrefix(".current.tmp-") }
+        }
+        while writers.contains(where: { kills[$0.name, default: 0] < 30 }) && attempts < 400 {
+            let w = writers[attempts % writers.count]
+            attempts += 1
+            if kills[w.name, default: 0] >= 30 { continue }
+            // Most of a run is start-up and reading; draw kill moments from its later 70 %, where it writes.
+            let delay = (0.3 + 0.7 * Double(g.next() % 1000) / 1000) * duration[w.name]!
+            let before = Set(leftovers())
+            let p = try spawn(w.args, log: dir.appendingPathComponent("kill.log"))
+            usleep(useconds_t(delay * 1e6))
+            let wasRunning = p.isRunning
+            if wasRunning { kill(p.processIdentifier, SIGKILL) }
+            p.waitUntilExit()
+            if p.terminationReason == .uncaughtSignal {
+                kills[w.name, default: 0] += 1
+                if !Set(leftovers()).subtracting(before).isEmpty { midWrite[w.name, default: 0] += 1 }
+            } else {
+                XCTAssertEqual(p.terminationStatus, 0, "\(w.name) finished with an error: \((try? String(contentsOf: dir.appendingPathComponent("kill.log"), encoding: .utf8)) ?? "")")
+                XCTAssertEqual(leftovers(), [], "a writer that finished removes what killed writers left")
+            }
+            // The path always holds an index that verifies.
+            do { try Index.open(live).verify() } catch { XCTFail("after \(w.name) killed at \(delay) s: \(error)"); break }
+        }
+        stop.set(true)
+        while reader.isExecuting { usleep(10_000) }
+        for w in writers { XCTAssertGreaterThanOrEqual(kills[w.name, default: 0], 30, "\(w.name) killed mid-run") }
+        XCTAssertEqual(problems.get(), [], "\(problems.get().count) of \(queries.get()) reader queries wrong")
+        XCTAssertGreaterThan(queries.get(), 100)
+        // One more writer cleans up everything killed writers left.
+        XCTAssertEqual(try CLI.run(writers[2].args).status, 0)
+        XCTAssertEqual(leftovers(), [])
+        XCTAssertNoThrow(try Index.open(live).verify())
+        print("fault test: kills \(kills) (with a generation half-written: \(midWrite)), \(attempts) runs, \(queries.get()) reader queries")
+    }
+
+    /// Fails on main: `--force` deleted the data set, the working folder, or any folder.
+    func testForceRefusesWhatIsNotAnIndex() throws {
+        let dir = try temporaryDirectory(self)
+        let (index, images, _) = try makeImageIndex(in: dir, perClass: 2)
+        for out in [images.path, dir.path, images.appendingPathComponent("..").path] {
+            let r = try CLI.run(["build", images.path, "--out", out, "--force"])
+            XCTAssertEqual(r.status, 1, out)
+            XCTAssertTrue(r.stderr.contains("refusing"), r.stderr)
+        }
+        let r = try CLI.run(["build", "images", "--out", ".", "--force"], cwd: dir)
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: images.appendingPathComponent("circle/0.png").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("rows.csv").path))
+        // dataset --force replaces only a folder it wrote.
+        let d = try CLI.run(["dataset", "fashion-mnist", "--out", index.path, "--limit", "10", "--force"])
+        XCTAssertEqual(d.status, 1, d.stderr)
+        XCTAssertTrue(d.stderr.contains("not a data set folder"), d.stderr)
+        XCTAssertNoThrow(try Index.open(index).verify())
+        // checkpoint --export: two tensors that map to one file are refused.
+        let ckpt = dir.appendingPathComponent("two.pth")
+        try legacyFile(tensors: [("a/b", offset: 0, size: [2], stride: [1]), ("a_b", offset: 2, size: [2], stride: [1])],
+                       numel: 4, data: [1, 2, 3, 4]).write(to: ckpt)
+        let export = dir.appendingPathComponent("export")
+        let c = try CLI.run(["checkpoint", ckpt.path, "--export", export.path])
+        XCTAssertEqual(c.status, 1, c.stdout)
+        XCTAssertTrue(c.stderr.contains("'a/b' and 'a_b' would both be exported as a_b.npy"), c.stderr)
+        XCTAssertEqual((try? FileManager.default.contentsOfDirectory(atPath: export.path)) ?? [], [])
+    }
+}

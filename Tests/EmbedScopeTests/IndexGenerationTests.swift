@@ -1,0 +1,279 @@
+import Foundation
+import XCTest
+@testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One generation at a time (docs/index-format.md, "Generations"), the writer lock, and what
+/// a writer may replace.
+final class IndexGenerationTests: XCTestCase {
+    private func classes(_ n: Int) -> [String] { (0..<n).map { ["ant", "bee", "cat"][$0 % 3] } }
+
+    private func writeImport(_ dir: URL, tag: String, rows n: Int, dim d: Int, seed: UInt64) throws -> (x: URL, m: URL) {
+        let x = dir.appendingPathComponent("X-\(tag).npy")
+        try NPYArray.write(shape: [n, d], values: randomMatrix(rows: n, dim: d, seed: seed), to: x)
+        let m = dir.appendingPathComponent("rows-\(tag).csv")
+        let names = classes(n)
+        try ("path,class\n" + (0..<n).map { "\(tag)/\(names[$0])/\($0).png,\(names[$0])\n" }.joined()).write(to: m, atomically: true, encoding: .utf8)
+        return (x, m)
+    }
+
+    /// Fails on main: there was no `current` link, no marker, and an old reader's files were removed.
+    func testLayoutAndReadersKeepTheirGeneration() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 30, dim: 6, seed: 1), rows: 30, dim: 6, classes: classes(30))
+        let fm = FileManager.default
+        XCTAssertEqual(try fm.destinationOfSymbolicLink(atPath: url.appendingPathComponent("current").path), "gen-1")
+        XCTAssertTrue(fm.fileExists(atPath: url.appendingPathComponent(".embedscope-index").path))
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: url.path).sorted(), [".embedscope-index", "current", "gen-1"])
+
+        var o = SearchOptions(); o.k = 5
+        var old: Index? = try Index.open(url)
+        let before = try old!.search(.row(3), options: o)
+        XCTAssertEqual(old!.directory.lastPathComponent, "gen-1")
+        // A writer adds a prototype set: a new generation; the open reader keeps answering from its own.
+        try Index.writePrototypeSet(at: url, name: "p", space: "embedding", source: "test", names: ["a", "b"],
+                                    weights: randomMatrix(rows: 2, dim: 6, seed: 2), bias: [0, 1])
+        XCTAssertEqual(try fm.destinationOfSymbolicLink(atPath: url.appendingPathComponent("current").path), "gen-2")
+        XCTAssertTrue(fm.fileExists(atPath: url.appendingPathComponent("gen-1/catalog.sqlite").path), "held by a reader: kept")
+        XCTAssertEqual(try old!.search(.row(3), options: o), before)
+        XCTAssertEqual(old!.prototypeSets.map(\.name), [])
+        let new = try Index.open(url)
+        XCTAssertEqual(new.prototypeSets.map(\.name), ["p"])
+        XCTAssertEqual(try new.search(.row(3), options: o), before)
+        // The vector files are shared (hard links), not copied.
+        var a = stat(), b = stat()
+        XCTAssertEqual(stat(url.appendingPathComponent("gen-1/embedding.vec").path, &a), 0)
+        XCTAssertEqual(stat(url.appendingPathComponent("gen-2/embedding.vec").path, &b), 0)
+        XCTAssertEqual(a.st_ino, b.st_ino)
+        // Once the reader is gone, the next writer removes the old generation.
+        old = nil
+        try Index.writePrototypeSet(at: url, name: "q", space: "embedding", source: "test", names: ["a"],
+                                    weights: randomMatrix(rows: 1, dim: 6, seed: 3), bias: [0])
+        let names = try fm.contentsOfDirectory(atPath: url.path).sorted()
+        XCTAssertEqual(names, [".embedscope-index", "current", "gen-2", "gen-3"], "gen-2 is still held by `new`")
+        XCTAssertEqual(try Index.open(url).prototypeSets.map(\.name), ["p", "q"])
+        XCTAssertNoThrow(try Index.open(url).verify())
+        // A generation named directly reads that generation (symlinks resolved once), and is never written.
+        let viaLink = try Index.open(url.appendingPathComponent("current"))
+        XCTAssertEqual(viaLink.directory.lastPathComponent, "gen-3")
+        XCTAssertEqual(viaLink.prototypeSets.map(\.name), ["p", "q"])
+        for g in ["current", "gen-3"] {
+            XCTAssertThrowsKind(.refused, try Index.writePrototypeSet(at: url.appendingPathComponent(g), name: "r", space: "embedding", source: "t",
+                                                                      names: ["a"], weights: [1, 2, 3, 4, 5, 6], bias: [0]), g)
+        }
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: url.appendingPathComponent("gen-3").path).filter { $0.hasPrefix(".") }, [])
+    }
+
+    /// A hostile or damaged `current` is refused, never followed out of the index folder.
+    func testCurrentMustNameAGenerationInside() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 10, dim: 4, seed: 1), rows: 10, dim: 4, classes: classes(10))
+        let current = url.appendingPathComponent("current").path
+        for target in ["../index", "/etc", "gen-01", "gen-1/..", "x"] {
+            XCTAssertEqual(unlink(current), 0)
+            XCTAssertEqual(symlink(target, current), 0)
+            XCTAssertThrowsKind(.catalog, try Index.open(url), target)
+        }
+        XCTAssertEqual(unlink(current), 0)
+        XCTAssertEqual(symlink("gen-7", current), 0)
+        XCTAssertThrowsKind(.catalog, try Index.open(url), "dangling")
+    }
+
+    /// Fails on main: a query racing a rebuild at the same path mixed the catalog of one
+    /// generation with the vectors of the other (or found no index at all for a moment).
+    func testQueriesRacingRebuildsSeeOneGeneration() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 120, d = 16
+        let a = try writeImport(dir, tag: "a", rows: n, dim: d, seed: 21)
+        let b = try writeImport(dir, tag: "b", rows: n, dim: d, seed: 22)
+        var o = SearchOptions(); o.k = 4
+        var reference: [String: [[ResultRow]]] = [:]
+        for (tag, files) in [("a", a), ("b", b)] {
+            let out = dir.appendingPathComponent("ref-\(tag)")
+            _ = try Importer.run(ImportRequest(vectors: files.x, manifest: files.m, out: out))
+            let idx = try Index.open(out)
+            reference[tag] = try (0..<n).map { try idx.search(.row($0), options: o) }
+        }
+        let url = dir.appendingPathComponent("live")
+        _ = try Importer.run(ImportRequest(vectors: a.x, manifest: a.m, out: url))
+
+        let done = Atomic(false)
+        let writer = Thread {
+            for i in 0..<40 {
+                let f = i % 2 == 0 ? b : a
+                var r = ImportRequest(vectors: f.x, manifest: f.m, out: url)
+                r.force = true
+                do { _ = try Importer.run(r) } catch { XCTFail("writer: \(error)") }
+            }
+            done.set(true)
+        }
+        writer.start()
+        var queries = 0, wrong: [String] = []
+        var g = SeededGenerator(seed: 5)
+        while !done.get() || queries < 50 {
+            let row = Int(g.next() % UInt64(n))
+            do {
+                let idx = try Index.open(url)
+                let got = try idx.search(.row(row), options: o)
+                let tag = got.first?.path.hasPrefix("a/") == true ? "a" : "b"
+                let want = reference[tag]![row]
+                let same = got.count == want.count && zip(got, want).allSatisfy { $0.row == $1.row && $0.path == $1.path && abs($0.score - $1.score) <= 1e-5 }
+                if !same { wrong.append("row \(row): \(got.map(\.row)) \(got.map(\.path)) vs \(want.map(\.row))") }
+            } catch {
+                wrong.append("row \(row): \(error)")
+            }
+            queries += 1
+        }
+        XCTAssertEqual(wrong, [], "\(wrong.count) of \(queries) queries wrong")
+        XCTAssertGreaterThan(queries, 50)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: url.path).filter { $0.hasPrefix(".tmp") || $0.hasPrefix(".trash") }
+        XCTAssertEqual(leftovers, [])
+    }
+
+    /// An index written before generations (flat folder) opens, and the next writer converts it.
+    func testFlatIndexOpensAndIsConverted() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 20, dim: 5, seed: 4), rows: 20, dim: 5, classes: classes(20))
+        let fm = FileManager.default
+        // Lay it out as format 1.0 did: the files directly in the folder, no marker, no link.
+        for name in try fm.contentsOfDirectory(atPath: url.appendingPathComponent("gen-1").path) {
+            try fm.moveItem(at: url.appendingPathComponent("gen-1/\(name)"), to: url.appendingPathComponent(name))
+        }
+        try fm.removeItem(at: url.appendingPathComponent("gen-1"))
+        try fm.removeItem(at: url.appendingPathComponent("current"))
+        try fm.removeItem(at: url.appendingPathComponent(".embedscope-index"))
+        try "user notes".write(to: url.appendingPathComponent("NOTES.txt"), atomically: true, encoding: .utf8)
+        var o = SearchOptions(); o.k = 3
+        var flat: Index! = try Index.open(url)
+        XCTAssertEqual(flat.directory.path, url.standardizedFileURL.path)
+        let before = try flat.search(.row(2), options: o)
+        try Index.writePrototypeSet(at: url, name: "p", space: "embedding", source: "t", names: ["x"], weights: [1, 2, 3, 4, 5], bias: [0])
+        // The flat reader still holds the folder: its files stay until a later writer.
+        XCTAssertEqual(try flat.search(.row(2), options: o), before)
+        XCTAssertTrue(fm.fileExists(atPath: url.appendingPathComponent("embedding.vec").path))
+        let converted = try Index.open(url)
+        XCTAssertEqual(converted.directory.lastPathComponent, "gen-1")
+        XCTAssertEqual(converted.prototypeSets.map(\.name), ["p"])
+        XCTAssertEqual(try converted.search(.row(2), options: o), before)
+        flat = nil
+        try Index.writePrototypeSet(at: url, name: "q", space: "embedding", source: "t", names: ["x"], weights: [5, 4, 3, 2, 1], bias: [0])
+        let names = try fm.contentsOfDirectory(atPath: url.path).sorted()
+        XCTAssertEqual(names, [".embedscope-index", "NOTES.txt", "current", "gen-1", "gen-2"], "flat files removed, the user's file kept")
+    }
+
+    /// Fails on main (no lock): a second writer waits, says who it waits for, and gives up after its timeout.
+    func testWriterLockWaitsAndTimesOut() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 10, dim: 4, seed: 1), rows: 10, dim: 4, classes: classes(10))
+        let held = try IndexWriterLock.acquire(url, create: false)
+        let notes = Atomic<[String]>([])
+        let policy = IndexWriterLock.Policy(timeout: 0.3) { s in notes.update { $0.append(s) } }
+        let t0 = Date()
+        do {
+            _ = try IndexWriterLock.acquire(url, create: false, policy: policy)
+            XCTFail("acquired a held lock")
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.kind, .locked)
+            XCTAssertTrue(e.description.contains("PID \(getpid())"), e.description)
+        }
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(t0), 0.3)
+        XCTAssertEqual(notes.get().count, 1)
+        XCTAssertTrue(notes.get().first?.contains("waiting for the writer lock held by PID \(getpid())") == true, "\(notes.get())")
+        // Released: the waiter gets it.
+        let waited = DispatchSemaphore(value: 0)
+        let waiter = Thread {
+            do { _ = try IndexWriterLock.acquire(url, create: false, policy: .init(timeout: 30) { _ in }) } catch { XCTFail("\(error)") }
+            waited.signal()
+        }
+        waiter.start()
+        usleep(100_000)
+        held.release()
+        XCTAssertEqual(waited.wait(timeout: .now() + 60), .success, "the waiter got the lock once it was released")
+        // A writer of the index waits for the lock as well (metrics here).
+        let idx = try Index.open(url)
+        let again = try IndexWriterLock.acquire(url, create: false, policy: .init(timeout: 10) { _ in })
+        IndexWriterLock.policy.timeout = 0
+        defer { IndexWriterLock.policy.timeout = nil }
+        XCTAssertThrowsKind(.locked, try idx.updateMetrics(spaces: ["embedding"]) { _ in })
+        again.release()
+        XCTAssertNoThrow(try idx.updateMetrics(spaces: ["embedding"]) { _ in })
+    }
+
+    /// Fails on main: metrics measured on vectors that a rebuild replaced were recorded on the new index.
+    func testMetricsOfReplacedVectorsAreNotRecorded() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 30, dim: 4, seed: 1), rows: 30, dim: 4, classes: classes(30))
+        let old = try Index.open(url)
+        _ = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 30, dim: 4, seed: 2), rows: 30, dim: 4, classes: classes(30), name: "index-b")
+        var r = ImportRequest(vectors: dir.appendingPathComponent("X-index-b.npy"), manifest: dir.appendingPathComponent("rows-index.csv"), out: url)
+        r.force = true
+        _ = try Importer.run(r)
+        XCTAssertThrowsKind(.refused, try old.updateMetrics(spaces: ["embedding"]) { _ in })
+        XCTAssertNil(try Index.open(url).readMetrics())
+        // Adding a prototype set keeps the vectors (hard links): a measurement still applies.
+        let current = try Index.open(url)
+        try Index.writePrototypeSet(at: url, name: "p", space: "embedding", source: "t", names: ["x"], weights: [1, 2, 3, 4], bias: [0])
+        XCTAssertNoThrow(try current.updateMetrics(spaces: ["embedding"]) { $0.spaces["embedding"] = .init(dim: 4) })
+        XCTAssertEqual(try Index.open(url).readMetrics()?.spaces["embedding"]?.dim, 4)
+        // ... and is carried into the next generation.
+        try Index.writePrototypeSet(at: url, name: "q", space: "embedding", source: "t", names: ["x"], weights: [1, 2, 3, 4], bias: [0])
+        XCTAssertEqual(try Index.open(url).readMetrics()?.spaces["embedding"]?.dim, 4)
+    }
+
+    /// Fails on main: `--force` replaced any folder, the data set and its parents included, and
+    /// a read-only index folder.
+    func testWritersReplaceOnlyAnIndex() throws {
+        let dir = try temporaryDirectory(self)
+        let fm = FileManager.default
+        let (index, images, _) = try makeImageIndex(in: dir, perClass: 2)
+        let foreign = dir.appendingPathComponent("photos")
+        try fm.createDirectory(at: foreign, withIntermediateDirectories: true)
+        try "keep".write(to: foreign.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
+        for out in [foreign, images, dir, images.appendingPathComponent("circle"), dir.appendingPathComponent("X.npy")] {
+            var r = BuildRequest(dataset: images, out: out); r.force = true
+            XCTAssertThrowsKind(.refused, try FolderBuilder.run(r), out.path)
+        }
+        XCTAssertTrue(fm.fileExists(atPath: foreign.appendingPathComponent("a.txt").path))
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: images.path).sorted(), ["a<b & \"c\"", "circle", "square"])
+        var imp = ImportRequest(vectors: dir.appendingPathComponent("X.npy"), manifest: dir.appendingPathComponent("rows.csv"), out: dir)
+        imp.force = true
+        XCTAssertThrowsKind(.refused, try Importer.run(imp), "import into the manifest's folder")
+        imp.out = foreign
+        XCTAssertThrowsKind(.refused, try Importer.run(imp), "import into a foreign folder")
+        XCTAssertTrue(fm.fileExists(atPath: foreign.appendingPathComponent("a.txt").path))
+        // An empty folder is fine; an index is replaced with --force, refused without.
+        let empty = dir.appendingPathComponent("empty")
+        try fm.createDirectory(at: empty, withIntermediateDirectories: true)
+        var ok = BuildRequest(dataset: images, out: empty)
+        XCTAssertNoThrow(try FolderBuilder.run(ok))
+        XCTAssertThrowsKind(.alreadyExists, try FolderBuilder.run(ok))
+        ok.force = true
+        XCTAssertNoThrow(try FolderBuilder.run(ok))
+        // A read-only index folder is refused (even for root), and stays readable.
+        XCTAssertEqual(chmod(index.path, 0o555), 0)
+        defer { chmod(index.path, 0o755) }
+        var ro = BuildRequest(dataset: images, out: index); ro.force = true
+        XCTAssertThrowsKind(.refused, try FolderBuilder.run(ro))
+        XCTAssertThrowsKind(.refused, try Index.writePrototypeSet(at: index, name: "p", space: "embedding", source: "t", names: ["x"],
+                                                                  weights: [Float](repeating: 1, count: 8), bias: [0]))
+        XCTAssertNoThrow(try Index.open(index).verify())
+        XCTAssertEqual(try Index.open(index).prototypeSets.count, 0)
+    }
+}
+
+/// A value shared between a test and its threads.
+final class Atomic<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: T
+    init(_ v: T) { value = v }
+    func get() -> T { lock.lock(); defer { lock.unlock() }; return value }
+    func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
+    func update(_ f: (inout T) -> Void) { lock.lock(); f(&value); lock.unlock() }
+}
