@@ -11,13 +11,14 @@ extension Index {
     /// `weights` is `names.count × dim` row-major (a classifier head), `bias` one per row; they
     /// are stored as unit rows + norms + biases, as import stores a head.
     public static func writePrototypeSet(at url: URL, name: String, space: String, source: String, names: [String],
-                                         weights: [Float], bias: [Float]) throws {
+                                         weights: [Float], bias: [Float], meta: [String: String] = [:]) throws {
         let idx = try Index.open(url)
         let s = try idx.space(space)
         let builder = try IndexBuilder(destination: url, overwrite: true, basedOn: url)
         do {
             try builder.addPrototypeSet(name: name, space: space, dim: s.dim, source: source, names: names,
                                         weights: weights, bias: bias)
+            if !meta.isEmpty { try builder.setMeta(meta) }
             try builder.commit()
         } catch {
             builder.abort()

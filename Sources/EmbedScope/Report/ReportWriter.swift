@@ -115,14 +115,14 @@ public enum ReportWriter {
         for r in rows {
             func b(_ s: String, _ best: Bool) -> String { best && rows.count > 1 ? "<b>\(s)</b>" : s }
             h.line("<tr><td>\(h.esc(r.index))</td><td>\(h.esc(r.model))</td><td>\(h.esc(r.space))</td><td class=\"num\">\(r.rows)</td><td class=\"num\">\(r.classes)</td>"
-                   + "<td class=\"num\">\(b(f4(r.silhouette) + (r.silhouetteExact ? "" : "*"), r.silhouette == bestS))</td>"
+                   + "<td class=\"num\">\(b(f4(r.silhouette) + (r.silhouetteExact ? "" : " ± " + f4(r.silhouetteStandardError ?? .nan) + "*"), r.silhouette == bestS))</td>"
                    + "<td class=\"num\">\(b(f4(r.daviesBouldin), r.daviesBouldin == bestDB))</td>"
                    + "<td class=\"num\">\(b(String(format: "%.1f", r.calinskiHarabasz), r.calinskiHarabasz == bestCH))</td>"
                    + "<td class=\"num\">\(r.precisionAtK.map { b(f4($0), $0 == bestP) } ?? "—")</td>"
                    + "<td class=\"num\">\(r.probeAccuracy.map { b(f4($0), $0 == bestProbe) } ?? "—")</td></tr>")
         }
         h.line("</tbody></table>")
-        if rows.contains(where: { !$0.silhouetteExact }) { h.line("<p class=\"note\">* estimated from a seeded sample of rows.</p>") }
+        if rows.contains(where: { !$0.silhouetteExact }) { h.line("<p class=\"note\">* estimated from a seeded sample of rows (± its standard error); Davies–Bouldin and Calinski–Harabasz are exact.</p>") }
         h.line("</section>")
     }
 
