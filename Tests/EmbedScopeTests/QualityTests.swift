@@ -247,6 +247,32 @@ final class QualityTests: XCTestCase {
         }
     }
 
+    // MARK: - Item 6: the report's quality section
+
+    func testReportHasAQualitySectionWithLeakageFirst() throws {
+        let dir = try temporaryDirectory(self)
+        var req = BuildRequest(dataset: try Self.fixtures.appendingPathComponent("dups"), out: dir.appendingPathComponent("idx"))
+        req.pixelSize = 16
+        _ = try FolderBuilder.run(req)
+        var o = ReportOptions()
+        o.queries = 1; o.analyses = false; o.thumb = 32
+        let section = try Index.open(req.out).reportSection(name: "dups", options: o)
+        let q = try XCTUnwrap(section.quality, section.qualityNote ?? "no quality section")
+        XCTAssertEqual(q.pairCount, 6)
+        XCTAssertEqual(q.leakagePairs, 4)
+        XCTAssertEqual(q.duplicateSheets.count, 4)
+        XCTAssertTrue(q.groups[0].leakage)
+        XCTAssertNotNil(q.mislabels)
+        let out = dir.appendingPathComponent("report")
+        _ = try ReportWriter.write(ReportDocument(indexes: [section]), to: out)
+        let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("Data quality: duplicates, leakage, likely mislabels"))
+        XCTAssertTrue(html.contains("<b>4</b> cross a split"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: out.appendingPathComponent("img/1-duplicates-1.png").path))
+        o.quality = false
+        XCTAssertNil(try Index.open(req.out).reportSection(name: "dups", options: o).quality)
+    }
+
     /// Seeded Gaussian classes: centres N(0, 1), points centre + spread · N(0, 1).
     func clusters(rows n: Int, dim d: Int, classes: Int, spread: Double, seed: UInt64) -> ([Float], [Int]) {
         var g = SeededGenerator(seed: seed)

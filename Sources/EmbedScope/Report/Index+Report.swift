@@ -17,6 +17,10 @@ public struct ReportOptions: Sendable {
     /// Also PCA and LDA scatter plots, neighbour quality (versus), prototype-set evaluations
     /// and the probe's accuracy (from metrics.json). Off: metrics and sheets only.
     public var analyses = true
+    /// Also the data-quality section (duplicates at `duplicateThreshold`, leakage, likely
+    /// mislabels) in the sheet space.
+    public var quality = true
+    public var duplicateThreshold = 0.98
     public init() {}
 }
 
@@ -60,6 +64,14 @@ extension Index {
         let resolver = imageResolver(extraRoot: options.imageRoot, maxSide: max(2 * options.thumb, 64))
         let k = max(1, min(options.neighbours, rowCount - 1))
         guard rowCount > 1 else { return report }
+        if options.quality {
+            do {
+                report.quality = try qualitySection(space: sheetSpace, threshold: options.duplicateThreshold, neighbours: k,
+                                                    resolver: resolver, thumb: options.thumb, seed: options.seed, progress: progress)
+            } catch let e as EmbedScopeError where e.kind == .undefined || e.kind == .invalidArgument {
+                report.qualityNote = e.message
+            }
+        }
         progress.begin("report: queries", total: rows.count)
         for (i, r) in rows.enumerated() {
             report.contactSheets.append(try contactSheet(row: r, space: sheetSpace, k: k, resolver: resolver, thumb: options.thumb))

@@ -62,6 +62,9 @@ public struct IndexReport: Sendable {
     public var versus: VersusSection?
     /// Linear-probe results (from `embedscope probe`).
     public var probe: ProbeSection?
+    /// Duplicates, leakage and likely mislabels (nil: not computed, see `qualityNote`).
+    public var quality: QualitySection?
+    public var qualityNote: String?
     /// Query image with nearest and farthest neighbours.
     public var contactSheets: [ImageSheet] = []
     /// Query image with nearest neighbours in the embedding space and in the pixel space.
