@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 extension CLITests {
     /// evaluate --split, duplicates and mislabels through the binary, on the planted fixture.

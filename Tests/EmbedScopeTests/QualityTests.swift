@@ -1,6 +1,9 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// Data-set quality and honest evaluation: stratified --limit, splits (probe trains on train,
 /// evaluate scores held-out rows), LDA on a singular scatter, sampled metrics kept apart,

@@ -1,4 +1,9 @@
 import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+import EmbedScopeModels
+import EmbedScopeAnalysis
+import EmbedScopeReport
 
 /// An image folder: `root/<class>/**/*.{jpg,jpeg,png}`, or `root/{train,val,test}/<class>/**/…`
 /// (every top-level folder a split name; each row's split is recorded). Every file below a

@@ -1,4 +1,5 @@
 import Foundation
+import EmbedScopeCore
 
 /// `--limit N` over a labelled list: N spread over the classes in proportion to their sizes,
 /// seeded, so a limited build or data set looks like the whole one (not the first N in sorted
