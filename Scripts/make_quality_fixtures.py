@@ -20,6 +20,9 @@
              with r chosen by our rule (the fewest components keeping 95% of the variance, at
              most (rows - classes) // 2, at least classes - 1): r, the variance kept, the LDA
              explained_variance_ratio_ and transform() coordinates (signs arbitrary).
+  uniqueness.json
+             FiftyOne Brain's uniqueness of those 60 rows: sklearn NearestNeighbors (Euclidean)
+             distances to the 3 nearest others, mean of (0.6, 0.3, 0.1)-weighted, / max.
 
 The test builds a pixel index of the folder and checks `duplicates` against a brute-force
 Double all-pairs list of the stored rows, and that every planted pair is found.
@@ -124,6 +127,20 @@ def lda_reduced():
     print("lda_reduced: r =", r, "variance kept", out["varianceKept"])
 
 
+def uniqueness():
+    """FiftyOne Brain's uniqueness on the lda_reduced rows (Euclidean, sklearn NearestNeighbors)."""
+    from sklearn.neighbors import NearestNeighbors
+    with open(os.path.join(OUT, "lda_reduced.json")) as f:
+        x = np.array(json.load(f)["x"], dtype=np.float32).astype(np.float64)
+    dists, _ = NearestNeighbors(n_neighbors=4).fit(x).kneighbors(x)
+    u = np.mean(dists[:, 1:] * [0.6, 0.3, 0.1], axis=1)
+    u /= u.max()
+    with open(os.path.join(OUT, "uniqueness.json"), "w") as f:
+        json.dump({"uniqueness": u.tolist()}, f)
+        f.write("\n")
+
+
 if __name__ == "__main__":
     main()
     lda_reduced()
+    uniqueness()

@@ -250,6 +250,32 @@ final class QualityTests: XCTestCase {
         }
     }
 
+    func testUniquenessIsFiftyOnesDefinition() throws {
+        struct X: Decodable { var rows: Int; var dim: Int; var x: [[Float]] }
+        struct U: Decodable { var uniqueness: [Double] }
+        let ref = try JSONDecoder().decode(X.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("lda_reduced.json")))
+        let expected = try JSONDecoder().decode(U.self, from: Data(contentsOf: Self.fixtures.appendingPathComponent("uniqueness.json"))).uniqueness
+        let flat = ref.x.flatMap { $0 }
+        let ours = try flat.withUnsafeBufferPointer { b in
+            try Uniqueness.scores(RowMatrix(base: b.baseAddress!, rows: ref.rows, dim: ref.dim, stride: ref.dim))
+        }
+        XCTAssertEqual(ours.count, expected.count)
+        let err = zip(ours, expected).map { abs($0 - $1) }.max() ?? .nan
+        XCTAssertLessThanOrEqual(err, 1e-6, "max |Δ| against sklearn NearestNeighbors + FiftyOne's formula")
+        XCTAssertEqual(ours.max() ?? 0, 1, accuracy: 1e-12)
+        XCTAssertEqual(try flat.withUnsafeBufferPointer { b in try Uniqueness.scores(RowMatrix(base: b.baseAddress!, rows: 3, dim: ref.dim, stride: ref.dim)) }, [1, 1, 1])
+        // The index command: every row, most unique first; the planted copies (d1 ≈ 0) are the least unique.
+        let dir = try temporaryDirectory(self)
+        var req = BuildRequest(dataset: try Self.fixtures.appendingPathComponent("dups"), out: dir.appendingPathComponent("idx"))
+        req.pixelSize = 16
+        _ = try FolderBuilder.run(req)
+        let r = try Index.open(req.out).uniqueness(space: "pixel")
+        XCTAssertEqual(r.results.count, 35)
+        XCTAssertEqual(r.results.map(\.score), r.results.map(\.score).sorted(by: >))
+        XCTAssertTrue(r.results.suffix(10).contains { $0.path == "train/stripes/ring-3-as-stripes.png" },
+                      r.results.map { "\($0.path) \($0.score)" }.joined(separator: "; "))
+    }
+
     // MARK: - Item 6: the report's quality section
 
     func testReportHasAQualitySectionWithLeakageFirst() throws {
