@@ -13,6 +13,11 @@ public struct ComparisonRow: Sendable, Codable, Equatable {
     public var classes: Int
     public var dim: Int
     public var silhouette: Double?
+    /// true when the silhouette is an estimate from `silhouetteSample` seeded rows (only shown
+    /// when the index has no exact figure), with its standard error; false when exact; nil when missing.
+    public var silhouetteSampled: Bool?
+    public var silhouetteSample: Int?
+    public var silhouetteStandardError: Double?
     public var daviesBouldin: Double?
     public var calinskiHarabasz: Double?
     /// precision@k of same-class neighbours and the k it was measured at (`embedscope versus`).
@@ -43,11 +48,13 @@ public enum Comparison {
     public static func rows(_ record: MetricsRecord, path: String, spaces: [String]? = nil) -> [ComparisonRow] {
         record.spaces.keys.sorted().filter { spaces?.contains($0) ?? true }.map { name in
             let s = record.spaces[name]!
+            let cluster = s.cluster ?? s.clusterSampled
             return ComparisonRow(index: record.index, path: path, space: name, model: name == "pixel" ? "pixels" : record.model,
                                  weights: name == "pixel" ? nil : record.weights.map { URL(fileURLWithPath: $0).lastPathComponent },
                                  samples: record.samples, classes: record.classes, dim: s.dim,
-                                 silhouette: s.cluster?.silhouette, daviesBouldin: s.cluster?.daviesBouldin,
-                                 calinskiHarabasz: s.cluster?.calinskiHarabasz, precisionAtK: s.neighbours?.precisionAtK,
+                                 silhouette: cluster?.silhouette, silhouetteSampled: cluster.map { !$0.exact },
+                                 silhouetteSample: cluster?.sample, silhouetteStandardError: cluster?.standardError,
+                                 daviesBouldin: cluster?.daviesBouldin, calinskiHarabasz: cluster?.calinskiHarabasz, precisionAtK: s.neighbours?.precisionAtK,
                                  k: s.neighbours?.k, knnAccuracy: s.neighbours?.knnAccuracy, probeAccuracy: s.probe?.validationAccuracy)
         }
     }
@@ -71,8 +78,15 @@ public enum Comparison {
     static func fields(_ r: ComparisonRow, missing: String) -> [String] {
         func f(_ v: Double?, _ format: String) -> String { v.map { String(format: format, $0) } ?? missing }
         return [r.index, r.space, r.model ?? missing, r.weights ?? missing, String(r.samples), String(r.classes), String(r.dim),
-                f(r.silhouette, "%.4f"), f(r.daviesBouldin, "%.4f"), f(r.calinskiHarabasz, "%.1f"), f(r.precisionAtK, "%.4f"),
+                silhouetteText(r, missing: missing), f(r.daviesBouldin, "%.4f"), f(r.calinskiHarabasz, "%.1f"), f(r.precisionAtK, "%.4f"),
                 r.k.map(String.init) ?? missing, f(r.knnAccuracy, "%.4f"), f(r.probeAccuracy, "%.4f")]
+    }
+
+    /// "0.1234", or "0.1234 ± 0.0040 (sampled, n = 100)" for an estimate.
+    static func silhouetteText(_ r: ComparisonRow, missing: String) -> String {
+        guard let v = r.silhouette else { return missing }
+        guard r.silhouetteSampled == true else { return String(format: "%.4f", v) }
+        return String(format: "%.4f ± %.4f (sampled, n = %d)", v, r.silhouetteStandardError ?? .nan, r.silhouetteSample ?? 0)
     }
 
     public static func csv(_ rows: [ComparisonRow]) -> String {

@@ -15,7 +15,10 @@ public struct PrototypeEvaluation: Sendable, Codable, Equatable {
 
     public var set: String
     public var space: String
-    /// Rows of the index, and those evaluated (their class has a prototype).
+    /// The rows scored (`EvaluationSplit`: heldout, val, test, train, all) and what they are.
+    public var split: String
+    public var splitNote: String
+    /// Rows of the index, and those evaluated (in the split, and their class has a prototype).
     public var rows: Int
     public var evaluatedRows: Int
     /// Classes of the index with no prototype of that name; their rows are left out.
@@ -72,7 +75,8 @@ extension Index {
     /// A prototype set as a classifier of the index's classes. Prototypes are matched to
     /// classes by name; the prediction is the argmax of the matched prototypes' logits (ties:
     /// the lower prototype index). Rows whose class has no prototype are excluded (and counted).
-    public func evaluate(set name: String, space: String? = nil, lowest: Int = 20) throws -> PrototypeEvaluation {
+    /// `split` chooses the rows (`evaluationRows`); the default leaves out a probe's training rows.
+    public func evaluate(set name: String, space: String? = nil, lowest: Int = 20, split: EvaluationSplit = .heldout) throws -> PrototypeEvaluation {
         guard lowest >= 0 else { throw EmbedScopeError(.invalidArgument, "lowest must be ≥ 0, got \(lowest)") }
         let p = try prototypes(set: name)
         if let space, space != p.set.space {
@@ -101,8 +105,9 @@ extension Index {
         let protos = evalClasses.map { protoOfClass[$0.id]! }
         let column = Dictionary(uniqueKeysWithValues: evalClasses.enumerated().map { ($1.id, $0) })
         let labels = try catalog.classIds()
-        let rows = labels.indices.filter { column[Int(labels[$0])] != nil }
-        guard !rows.isEmpty else { throw EmbedScopeError(.undefined, "no image belongs to a class that has a prototype", path: url.path) }
+        let (splitRows, splitNote) = try evaluationRows(set: name, split: split)
+        let rows = splitRows.filter { column[Int(labels[$0])] != nil }
+        guard !rows.isEmpty else { throw EmbedScopeError(.undefined, "no image of the \(split.rawValue) rows belongs to a class that has a prototype", path: url.path) }
         let z = try logitMatrix(set: name, prototypes: protos, rows: rows)
         let c = protos.count
         var truth = [Int](), pred = [Int](), margins = [Double]()
@@ -126,8 +131,9 @@ extension Index {
             PrototypeEvaluation.Margin(row: rows[i], path: recs[rows[i]]?.path ?? "?", class: names[truth[i]], predicted: names[pred[i]], margin: margins[i])
         }
         let excluded = classes.filter { protoOfClass[$0.id] == nil }
-        return PrototypeEvaluation(set: name, space: p.set.space, rows: labels.count, evaluatedRows: rows.count,
-                                   classesWithoutPrototype: excluded.map(\.name), excludedRows: labels.count - rows.count,
+        return PrototypeEvaluation(set: name, space: p.set.space, split: split.rawValue, splitNote: splitNote,
+                                   rows: labels.count, evaluatedRows: rows.count,
+                                   classesWithoutPrototype: excluded.map(\.name), excludedRows: splitRows.count - rows.count,
                                    prototypesWithoutClass: unmatched,
                                    predictionRule: "argmax over the matched prototypes of logit = x·w + b; tie: the lower prototype index",
                                    classification: report, meanMargin: margins.reduce(0, +) / Double(margins.count),

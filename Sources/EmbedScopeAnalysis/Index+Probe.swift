@@ -32,6 +32,8 @@ public struct ProbeReport: Sendable, Codable, Equatable {
     public var validation: ClassificationReport
     /// The prototype set the head was stored as (nil if not stored).
     public var storedAs: String?
+    /// Where the training and validation rows came from (catalog splits or a seeded stratified split).
+    public var split: ProbeSplitRecord
 }
 
 extension Index {
@@ -53,7 +55,7 @@ extension Index {
             throw EmbedScopeError(.undefined, "a probe needs at least 2 classes; this index has \(Set(labels).count)", path: url.path)
         }
         if let name = req.storeAs { try IndexBuilder.validateName(name, what: "prototype set") }
-        let split = try LinearProbe.stratifiedSplit(labels: labels, validationFraction: req.validationFraction, seed: req.seed)
+        let split = try probeSplit(labels: labels, validationFraction: req.validationFraction, seed: req.seed)
         guard !split.validation.isEmpty else {
             throw EmbedScopeError(.undefined, "the validation split is empty (every class has a single image)", path: url.path)
         }
@@ -63,7 +65,8 @@ extension Index {
         let column = Dictionary(uniqueKeysWithValues: model.classes.enumerated().map { ($1, $0) })
         func report(_ rows: [Int]) throws -> ClassificationReport {
             let pred = LinearProbe.predict(model, x, scales: norms, rows: rows)
-            // Every class is in training (stratified split keeps ≥ 1 row of each in train).
+            // Every class is in training (a stratified split keeps ≥ 1 row of each in train; `probeSplit`
+            // refuses catalog splits whose validation rows have a class the train rows lack).
             return try ClassificationReport(truth: rows.map { column[labels[$0]]! }, predicted: pred.map { column[$0]! },
                                             names: model.classes.map { names[Int($0)] ?? "class \($0)" })
         }
@@ -71,15 +74,16 @@ extension Index {
         let train = try report(split.train)
         if let name = req.storeAs {
             try Index.writePrototypeSet(at: url, name: name, space: spaceName,
-                                        source: "embedscope probe (C=\(req.options.c), seed \(req.seed), val \(req.validationFraction))",
+                                        source: "embedscope probe (C=\(req.options.c), \(split.record.summary))",
                                         names: model.classes.map { names[Int($0)] ?? "class \($0)" },
-                                        weights: model.weights, bias: model.bias, basis: self)
+                                        weights: model.weights, bias: model.bias, basis: self,
+                                        meta: [ProbeSplitRecord.metaKey(name): String(decoding: try JSONEncoder().encode(split.record), as: UTF8.self)])
         }
         return ProbeReport(space: spaceName, features: "x = norm · unit row (the vectors as imported)",
                            objective: "multinomial logistic regression: Σ cross-entropy + ½/C·‖W‖² (bias not penalized)",
                            c: req.options.c, seed: req.seed, validationFraction: req.validationFraction,
                            trainRows: split.train.count, validationRows: split.validation.count, iterations: model.iterations,
                            converged: model.converged, stopReason: model.stopReason, loss: model.loss, gradientMax: model.gradientMax,
-                           trainAccuracy: train.accuracy, validation: validation, storedAs: req.storeAs)
+                           trainAccuracy: train.accuracy, validation: validation, storedAs: req.storeAs, split: split.record)
     }
 }

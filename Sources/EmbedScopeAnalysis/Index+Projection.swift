@@ -26,6 +26,8 @@ public struct ProjectionReport: Sendable, Codable, Equatable {
     public var explainedVariance: [Double]
     public var explainedVarianceRatio: [Double]
     public var shrinkage: Double?
+    /// LDA on a PCA-reduced space (why, how many components, the variance they keep); nil otherwise.
+    public var reducedBy: Projection.Reduction?
     public var definition: String
     public var points: [Point]
     public var prototypes: [Direction]
@@ -48,7 +50,7 @@ extension Index {
     }
 
     public func projection(space: String? = nil, method: Projection.Method, components: Int,
-                           shrinkage: Double? = nil, prototypeSets: [String]? = nil,
+                           shrinkage: Double? = nil, reduce: Bool = true, prototypeSets: [String]? = nil,
                            progress: ProgressSink = SilentProgress()) throws -> ProjectionReport {
         let name = try space ?? defaultSpace()
         try requireFinite(space: name)
@@ -65,7 +67,7 @@ extension Index {
                 throw EmbedScopeError(.catalog, "the catalog lists \(labels.count) images but space '\(name)' has \(v.rows) rows",
                                       path: url.path, hint: "the index is damaged; rebuild it")
             }
-            result = try Projection.lda(x, labels: labels, components: components, shrinkage: shrinkage, progress: progress)
+            result = try Projection.lda(x, labels: labels, components: components, shrinkage: shrinkage, reduce: reduce, progress: progress)
         }
         let images = try catalog.allImages()
         let names = try classNames()
@@ -86,7 +88,7 @@ extension Index {
             : "LDA (scikit-learn solver='eigen'): Sb v = λ Sw v with class priors, vᵀ Sw v = 1 (LAPACK dpotrf, dsygst, dsyevr); coordinates x·V, uncentred; signs arbitrary"
         return ProjectionReport(method: method, space: name, rows: result.rows, dim: result.dim, components: k,
                                 explainedVariance: result.explainedVariance, explainedVarianceRatio: result.explainedVarianceRatio,
-                                shrinkage: result.shrinkage, definition: definition, points: points, prototypes: directions)
+                                shrinkage: result.shrinkage, reducedBy: result.reduction, definition: definition, points: points, prototypes: directions)
     }
 }
 

@@ -23,7 +23,11 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
 
     public struct Space: Codable, Sendable, Equatable {
         public var dim: Int
+        /// Exact cluster metrics (every pair of rows). Sampled results never go here.
         public var cluster: Cluster?
+        /// Cluster metrics whose silhouette was estimated from a seeded sample (`metrics --sample`),
+        /// kept apart so an estimate is never shown as, or overwrites, the exact figure.
+        public var clusterSampled: Cluster?
         public var neighbours: Neighbours?
         public var probe: Probe?
         public var pca: Projected?
@@ -58,6 +62,8 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         public var validationRows: Int
         public var c: Double
         public var seed: UInt64
+        /// Where the training and validation rows came from (nil in files written before splits were recorded).
+        public var split: ProbeSplitRecord? = nil
         public var computedAt: String
     }
 
@@ -65,6 +71,8 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         public var components: Int
         public var explainedVarianceRatio: [Double]
         public var shrinkage: Double?
+        /// LDA run on a PCA-reduced space (nil: on the space itself).
+        public var reducedBy: Projection.Reduction? = nil
         public var computedAt: String
     }
 
@@ -90,7 +98,13 @@ extension Index {
             throw EmbedScopeError(.io, "cannot read metrics.json", path: metricsURL.path, underlying: error)
         }
         do {
-            let record = try JSONDecoder().decode(MetricsRecord.self, from: data)
+            var record = try JSONDecoder().decode(MetricsRecord.self, from: data)
+            // Files written before sampled results were kept apart: move an estimate out of `cluster`.
+            for (name, var s) in record.spaces where s.cluster?.exact == false {
+                if s.clusterSampled == nil { s.clusterSampled = s.cluster }
+                s.cluster = nil
+                record.spaces[name] = s
+            }
             guard record.version == MetricsRecord.currentVersion else {
                 throw EmbedScopeError(.unsupportedVersion, "metrics.json version \(record.version); this build reads \(MetricsRecord.currentVersion)",
                                       path: metricsURL.path, hint: "run `embedscope metrics` to rewrite it")
@@ -168,9 +182,10 @@ extension Index {
             var e = try metricsSpace(r, space)
             var per: [String: Double?] = [:]
             for c in s.silhouette.perClass { per[names[c.classId] ?? String(c.classId)] = .some(c.mean) }
-            e.cluster = .init(silhouette: s.silhouette.mean, exact: s.silhouette.isExact, sample: s.silhouette.sample,
-                              standardError: s.silhouette.standardError, daviesBouldin: s.daviesBouldin,
-                              calinskiHarabasz: s.calinskiHarabasz, perClass: per, computedAt: MetricsRecord.timestamp())
+            let entry = MetricsRecord.Cluster(silhouette: s.silhouette.mean, exact: s.silhouette.isExact, sample: s.silhouette.sample,
+                                              standardError: s.silhouette.standardError, daviesBouldin: s.daviesBouldin,
+                                              calinskiHarabasz: s.calinskiHarabasz, perClass: per, computedAt: MetricsRecord.timestamp())
+            if s.silhouette.isExact { e.cluster = entry } else { e.clusterSampled = entry }
             r.spaces[space] = e
         }
     }
@@ -189,7 +204,7 @@ extension Index {
         try updateMetrics(spaces: [p.space]) { r in
             var e = try metricsSpace(r, p.space)
             e.probe = .init(validationAccuracy: p.validation.accuracy, trainRows: p.trainRows, validationRows: p.validationRows,
-                            c: p.c, seed: p.seed, computedAt: MetricsRecord.timestamp())
+                            c: p.c, seed: p.seed, split: p.split, computedAt: MetricsRecord.timestamp())
             r.spaces[p.space] = e
         }
     }
@@ -199,7 +214,7 @@ extension Index {
             let space = p.space
             var e = try metricsSpace(r, space)
             let entry = MetricsRecord.Projected(components: p.components, explainedVarianceRatio: p.explainedVarianceRatio,
-                                                shrinkage: p.shrinkage, computedAt: MetricsRecord.timestamp())
+                                                shrinkage: p.shrinkage, reducedBy: p.reducedBy, computedAt: MetricsRecord.timestamp())
             switch p.method {
             case .pca: e.pca = entry
             case .lda: e.lda = entry

@@ -33,83 +33,111 @@ public struct NeighbourLists: Sendable, Equatable {
 public enum NearestNeighbours {
     public static func leaveOneOut(_ x: RowMatrix, k: Int, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
                                    progress: ProgressSink = SilentProgress()) throws -> NeighbourLists {
-        let n = x.rows, d = x.dim
+        let n = x.rows
         guard k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(k)") }
         guard k < n else {
             throw EmbedScopeError(.invalidArgument, "k = \(k) needs at least \(k + 1) rows (each row's neighbours exclude itself); this space has \(n)",
                                   hint: "use -k \(max(1, n - 1)) or less")
         }
         guard blockRows >= 1, threads >= 1 else { throw EmbedScopeError(.invalidArgument, "blockRows and threads must be at least 1") }
-        let b = blockRows
-        let blocks = (n + b - 1) / b
-        var tiles: [(Int, Int)] = []
-        tiles.reserveCapacity(blocks * (blocks + 1) / 2)
-        for i in 0..<blocks { for j in i..<blocks { tiles.append((i, j)) } }
-        let workers = min(threads, tiles.count)
-        var banks = [HeapBank?](repeating: nil, count: workers)
-        let lock = NSLock()
-        var nextTile = 0
-        progress.begin("neighbours (tiles)", total: tiles.count)
-        BLASThreads.single {
-            banks.withUnsafeMutableBufferPointer { bp in
-                let out = bp
-                DispatchQueue.concurrentPerform(iterations: workers) { w in
-                    var bank = HeapBank(rows: n, k: k)
-                    var tile = [Float](repeating: 0, count: b * b)
-                    tile.withUnsafeMutableBufferPointer { tp in
-                        let t = tp.baseAddress!
-                        while true {
-                            lock.lock()
-                            let ti = nextTile
-                            nextTile += 1
-                            lock.unlock()
-                            if ti >= tiles.count { break }
-                            if ti & 15 == 0 { progress.update(ti) }
-                            let (bi, bj) = tiles[ti]
-                            let r0 = bi * b, rn = min(b, n - r0), c0 = bj * b, cn = min(b, n - c0)
-                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rn), Int32(cn), Int32(d), 1,
-                                        x.row(r0), Int32(x.stride), x.row(c0), Int32(x.stride), 0, t, Int32(cn))
-                            // Row side: row r0 + i against columns c0 + j.
-                            for i in 0..<rn {
-                                let s = t + i * cn, me = r0 + i
-                                var threshold = bank.threshold(me)
-                                for j in 0..<cn {
-                                    let v = s[j]
-                                    // `>=`: an equal score may still win on the lower row.
-                                    if v >= threshold && c0 + j != me {
-                                        bank.push(me, v, Int32(c0 + j))
-                                        threshold = bank.threshold(me)
-                                    }
-                                }
-                            }
-                            // Column side (off the diagonal only: there the row side saw both orders).
-                            if bi != bj {
-                                for j in 0..<cn {
-                                    let me = c0 + j
-                                    var threshold = bank.threshold(me)
-                                    for i in 0..<rn {
-                                        let v = t[i * cn + j]
-                                        if v >= threshold {
-                                            bank.push(me, v, Int32(r0 + i))
-                                            threshold = bank.threshold(me)
-                                        }
-                                    }
-                                }
-                            }
+        let banks = forEachTile(x, threads: threads, blockRows: blockRows, progress: progress, label: "neighbours (tiles)",
+                                makeState: { HeapBank(rows: n, k: k) }) { bank, tile in
+            let t = tile.scores, r0 = tile.rowStart, rn = tile.rowCount, c0 = tile.columnStart, cn = tile.columnCount
+            // Row side: row r0 + i against columns c0 + j.
+            for i in 0..<rn {
+                let s = t + i * cn, me = r0 + i
+                var threshold = bank.threshold(me)
+                for j in 0..<cn {
+                    let v = s[j]
+                    // `>=`: an equal score may still win on the lower row.
+                    if v >= threshold && c0 + j != me {
+                        bank.push(me, v, Int32(c0 + j))
+                        threshold = bank.threshold(me)
+                    }
+                }
+            }
+            // Column side (off the diagonal only: there the row side saw both orders).
+            if !tile.isDiagonal {
+                for j in 0..<cn {
+                    let me = c0 + j
+                    var threshold = bank.threshold(me)
+                    for i in 0..<rn {
+                        let v = t[i * cn + j]
+                        if v >= threshold {
+                            bank.push(me, v, Int32(r0 + i))
+                            threshold = bank.threshold(me)
                         }
                     }
-                    out[w] = bank
                 }
             }
         }
-        progress.end()
-        var merged = banks[0]!
-        for other in banks.dropFirst() { merged.merge(other!) }
+        var merged = banks[0]
+        for other in banks.dropFirst() { merged.merge(other) }
         guard let indices = merged.sortedRows() else {
             throw EmbedScopeError(.nonFinite, "some similarities are NaN: the rows contain NaN or infinity",
                                   hint: "check the vectors (an index built by EmbedScope never holds them)")
         }
         return NeighbourLists(rows: n, k: k, indices: indices)
+    }
+}
+
+extension NearestNeighbours {
+    /// One tile of the all-pairs product: rows `rowStart ..< rowStart + rowCount` against columns
+    /// `columnStart ..< columnStart + columnCount`, `scores` row-major (columnCount wide). On a
+    /// diagonal tile (`isDiagonal`) the columns are the rows themselves, so each unordered pair
+    /// appears twice there (and every row meets itself); off the diagonal each pair appears once.
+    public struct Tile {
+        public let rowStart: Int, rowCount: Int, columnStart: Int, columnCount: Int
+        public let scores: UnsafePointer<Float>
+        public var isDiagonal: Bool { rowStart == columnStart }
+    }
+
+    /// The tile machinery of `leaveOneOut`, for any all-pairs scan: rows cut into blocks of
+    /// `blockRows`, every pair of blocks (I ≤ J) one `sgemm` tile of inner products, the tiles
+    /// shared out to `threads` workers, each with its own `State` (from `makeState`) that `body`
+    /// updates. Returns the workers' states (at least one). Memory: one tile per worker.
+    public static func forEachTile<State>(_ x: RowMatrix, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
+                                          progress: ProgressSink = SilentProgress(), label: String = "all pairs (tiles)", makeState: () -> State,
+                                          body: (inout State, Tile) -> Void) -> [State] {
+        let n = x.rows, d = x.dim
+        let b = max(1, blockRows)
+        let blocks = (n + b - 1) / b
+        var tiles: [(Int, Int)] = []
+        tiles.reserveCapacity(blocks * (blocks + 1) / 2)
+        for i in 0..<blocks { for j in i..<blocks { tiles.append((i, j)) } }
+        let workers = max(1, min(max(1, threads), tiles.count))
+        var states = (0..<workers).map { _ in makeState() }
+        let lock = NSLock()
+        var nextTile = 0
+        progress.begin(label, total: tiles.count)
+        withoutActuallyEscaping(body) { body in
+            BLASThreads.single {
+                states.withUnsafeMutableBufferPointer { sp in
+                    let out = sp
+                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                        var tile = [Float](repeating: 0, count: b * b)
+                        tile.withUnsafeMutableBufferPointer { tp in
+                            let t = tp.baseAddress!
+                            while true {
+                                lock.lock()
+                                let ti = nextTile
+                                nextTile += 1
+                                lock.unlock()
+                                if ti >= tiles.count { break }
+                                if ti & 15 == 0 { progress.update(ti) }
+                                let (bi, bj) = tiles[ti]
+                                let r0 = bi * b, rn = min(b, n - r0), c0 = bj * b, cn = min(b, n - c0)
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rn), Int32(cn), Int32(d), 1,
+                                            x.row(r0), Int32(x.stride), x.row(c0), Int32(x.stride), 0, t, Int32(cn))
+                                body(&out[w], Tile(rowStart: r0, rowCount: rn, columnStart: c0, columnCount: cn, scores: UnsafePointer(t)))
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        progress.end()
+        return states
     }
 }
 

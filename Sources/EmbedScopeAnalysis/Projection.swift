@@ -35,6 +35,9 @@ public enum Projection {
         public var mean: [Double]
         /// LDA: the shrinkage applied to the within-class covariance (0 when none was needed).
         public var shrinkage: Double?
+        /// LDA: the PCA reduction it ran on (nil: on the space itself). `axes` are then in the
+        /// original space (LDA directions composed with the principal axes).
+        public var reduction: Reduction? = nil
 
         /// Coordinates of a direction (a unit prototype row) in this projection: axes · w.
         public func project(direction w: UnsafePointer<Float>) -> [Double] {
@@ -44,6 +47,14 @@ public enum Projection {
                 return s
             }
         }
+    }
+
+    /// LDA on a PCA-reduced space: how many principal components, the share of the total variance
+    /// they keep, and why.
+    public struct Reduction: Sendable, Codable, Equatable {
+        public var components: Int
+        public var varianceKept: Double
+        public var reason: String
     }
 
     /// Rows per Double block of the scatter accumulation.
@@ -92,7 +103,12 @@ public enum Projection {
     /// Signs are LAPACK's (compare up to sign). `shrinkage` s replaces each covariance S by
     /// (1 − s)·S + s·tr(S)/d·I, as scikit-learn's `shrinkage=s`; nil = none if Sw is positive
     /// definite, else the smallest of 1e-6, 1e-4, 1e-2, 0.1, 0.5 that makes it so (reported).
-    public static func lda(_ x: RowMatrix, labels: [Int32], components k: Int, shrinkage: Double? = nil,
+    ///
+    /// When the within-class scatter is singular (dim ≥ rows − classes: it has rank ≤ rows −
+    /// classes), LDA on the space itself only finds directions that collapse every class of these
+    /// rows to a point — an artifact, not separation. Unless `reduce` is false or a `shrinkage` is
+    /// given, LDA then runs on the top r principal components instead (`reducedLDA`).
+    public static func lda(_ x: RowMatrix, labels: [Int32], components k: Int, shrinkage: Double? = nil, reduce: Bool = true,
                            progress: ProgressSink = SilentProgress()) throws -> Result {
         let n = x.rows, d = x.dim
         guard labels.count == n else { throw EmbedScopeError(.shapeMismatch, "\(labels.count) labels for \(n) rows") }
@@ -107,6 +123,9 @@ public enum Projection {
                                   hint: "choose between 1 and \(maxK)")
         }
         if let s = shrinkage, !(0...1).contains(s) { throw EmbedScopeError(.invalidArgument, "shrinkage must be in [0, 1], not \(s)") }
+        if reduce && shrinkage == nil && d >= n - classes {
+            return try reducedLDA(x, labels: labels, classes: classes, components: k, progress: progress)
+        }
         progress.begin("LDA", total: 2 * n)
 
         // Class means (Double), the overall mean, priors.
@@ -165,6 +184,41 @@ public enum Projection {
         progress.end()
         return Result(method: .lda, rows: n, dim: d, components: k, axes: axes, explainedVariance: values,
                       explainedVarianceRatio: ratio, coordinates: coords, mean: mu, shrinkage: solved.shrinkage)
+    }
+
+    /// The share of variance the PCA before a reduced LDA keeps, and the most rows per kept
+    /// dimension's worth of degrees of freedom: r ≤ (rows − classes) / 2.
+    public static let reductionVariance = 0.95
+
+    /// LDA on the top r principal components, r = the fewest components keeping 95% of the
+    /// variance, at most ⌊(rows − classes)/2⌋ (so the within-class scatter has at least twice as
+    /// many degrees of freedom as dimensions) and at least the components asked for.
+    static func reducedLDA(_ x: RowMatrix, labels: [Int32], classes: Int, components k: Int, progress: ProgressSink) throws -> Result {
+        let n = x.rows, d = x.dim
+        let cap = min(min(n, d), max(k, (n - classes) / 2))
+        let p = try pca(x, components: cap, progress: progress)
+        var r = cap, kept = 0.0
+        for (i, v) in p.explainedVarianceRatio.enumerated() {
+            kept += v
+            if kept >= reductionVariance { r = i + 1; break }
+        }
+        r = max(r, min(cap, max(k, classes - 1)))
+        let keptShare = p.explainedVarianceRatio.prefix(r).reduce(0, +)
+        var z = [Float](repeating: 0, count: n * r)
+        for i in 0..<n { for t in 0..<r { z[i * r + t] = Float(p.coordinates[i * cap + t]) } }
+        let inner = try z.withUnsafeBufferPointer { zb in
+            try lda(RowMatrix(base: zb.baseAddress!, rows: n, dim: r, stride: r), labels: labels, components: k, reduce: false, progress: progress)
+        }
+        // Directions in the original space: LDA axis (in PC coordinates) · principal axes.
+        var axes = [Double](repeating: 0, count: k * d)
+        for c in 0..<k { for t in 0..<r {
+            let a = inner.axes[c * r + t]
+            for j in 0..<d { axes[c * d + j] += a * p.axes[t * d + j] }
+        } }
+        let reason = "the within-class scatter is singular (dim \(d) ≥ rows − classes = \(n - classes)); LDA ran on the top \(r) principal components, which keep \(String(format: "%.1f%%", 100 * keptShare)) of the variance"
+        return Result(method: .lda, rows: n, dim: d, components: k, axes: axes, explainedVariance: inner.explainedVariance,
+                      explainedVarianceRatio: inner.explainedVarianceRatio, coordinates: inner.coordinates, mean: p.mean,
+                      shrinkage: inner.shrinkage, reduction: Reduction(components: r, varianceKept: keptShare, reason: reason))
     }
 
     // MARK: - Pieces

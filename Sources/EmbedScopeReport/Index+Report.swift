@@ -20,6 +20,10 @@ public struct ReportOptions: Sendable {
     /// Also PCA and LDA scatter plots, neighbour quality (versus), prototype-set evaluations
     /// and the probe's accuracy (from metrics.json). Off: metrics and sheets only.
     public var analyses = true
+    /// Also the data-quality section (duplicates at `duplicateThreshold`, leakage, likely
+    /// mislabels) in the sheet space.
+    public var quality = true
+    public var duplicateThreshold = 0.98
     public init() {}
 }
 
@@ -63,6 +67,14 @@ extension Index {
         let resolver = imageResolver(extraRoot: options.imageRoot, maxSide: max(2 * options.thumb, 64))
         let k = max(1, min(options.neighbours, rowCount - 1))
         guard rowCount > 1 else { return report }
+        if options.quality {
+            do {
+                report.quality = try qualitySection(space: sheetSpace, threshold: options.duplicateThreshold, neighbours: k,
+                                                    resolver: resolver, thumb: options.thumb, seed: options.seed, progress: progress)
+            } catch let e as EmbedScopeError where e.kind == .undefined || e.kind == .invalidArgument {
+                report.qualityNote = e.message
+            }
+        }
         progress.begin("report: queries", total: rows.count)
         for (i, r) in rows.enumerated() {
             report.contactSheets.append(try contactSheet(row: r, space: sheetSpace, k: k, resolver: resolver, thumb: options.thumb))
@@ -108,7 +120,7 @@ extension Index {
                                            prototypeSets: matchingSets.filter { $0.space == space }.map(\.name), progress: progress)
                     _ = try? recordProjection(p)  // derived data: a read-only index still gets its report
                     report.projections.append(ProjectionSection(plot: scatter(p, classNames: ordered), varianceRatios: p.explainedVarianceRatio,
-                                                                note: p.shrinkage.flatMap { $0 > 0 ? String(format: "within-class covariance shrunk by %g (singular without)", $0) : nil },
+                                                                note: [p.reducedBy?.reason, p.shrinkage.flatMap { $0 > 0 ? String(format: "within-class covariance shrunk by %g (singular without)", $0) : nil }].compactMap { $0 }.joined(separator: "; ").nilIfEmpty,
                                                                 axisPrefix: method == .pca ? "PC" : "LD"))
                 } catch let e as EmbedScopeError where e.kind == .undefined || e.kind == .invalidArgument {
                     report.metricNotes.append("space \(space): \(method.rawValue.uppercased()): \(e.message)")
@@ -128,13 +140,18 @@ extension Index {
                 overall: v.spaces.map(\.precisionAtK), knnAccuracy: v.spaces.map(\.knnAccuracy), meanJaccard: v.agreement?.meanJaccard)
         }
         for set in matchingSets {
-            let e = try evaluate(set: set.name, lowest: 12)
+            // Held-out rows only: a probe's training rows (its recorded split) are left out.
+            let e: PrototypeEvaluation
+            do { e = try evaluate(set: set.name, lowest: 12, split: .heldout) } catch let err as EmbedScopeError where err.kind == .undefined || err.kind == .notFound {
+                report.metricNotes.append("prototype set '\(set.name)': \(err.message)")
+                continue
+            }
             let c = e.classification
             report.classifications.append(ClassificationSection(
-                title: "prototype set '\(set.name)' (\(set.source)) — argmax of logits, \(e.evaluatedRows) rows",
+                title: "prototype set '\(set.name)' (\(set.source)) — argmax of logits, \(e.evaluatedRows) \(e.split) rows",
                 classNames: c.labels, counts: c.confusion,
                 lowMargins: e.lowestMargins.map { ClassificationSection.MarginEntry(row: $0.row, path: $0.path, trueClass: $0.class, predicted: $0.predicted, margin: $0.margin) },
-                note: set.name == "probe" ? "All rows, including the probe's training rows; the probe's validation accuracy is below." : nil))
+                note: "Rows: " + e.splitNote + "."))
         }
         if let record = try? readMetrics() {
             for space in measured {
@@ -161,4 +178,9 @@ extension Index {
                            xLabel: p.axisLabel(0), yLabel: p.axisLabel(1), classNames: classNames, xs: xs, ys: ys,
                            classes: p.points.map { index[$0.class] ?? 0 }, arrows: arrows)
     }
+}
+
+extension String {
+    /// nil for the empty string (optional notes).
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }

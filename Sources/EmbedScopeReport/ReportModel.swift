@@ -21,7 +21,8 @@ public struct ReportDocument: Sendable {
             ix.metrics.map { m in
                 ReportComparisonRow(index: ix.name, model: ix.summary.spaces.first(where: { $0.name == m.space })?.model ?? "",
                               space: m.space, rows: m.rows, classes: m.classes, silhouette: m.silhouette.mean,
-                              silhouetteExact: m.silhouette.exact, daviesBouldin: m.daviesBouldin,
+                              silhouetteExact: m.silhouette.exact, silhouetteStandardError: m.silhouette.standardError,
+                              daviesBouldin: m.daviesBouldin,
                               calinskiHarabasz: m.calinskiHarabasz,
                               precisionAtK: ix.versus.flatMap { v in v.spaces.firstIndex(of: m.space).map { v.overall[$0] } },
                               probeAccuracy: ix.probe.flatMap { $0.space == m.space ? $0.accuracy : nil })
@@ -38,6 +39,8 @@ public struct ReportComparisonRow: Sendable, Equatable {
     public var classes: Int
     public var silhouette: Double
     public var silhouetteExact: Bool
+    /// The estimate's standard error when the silhouette was sampled.
+    public var silhouetteStandardError: Double? = nil
     public var daviesBouldin: Double
     public var calinskiHarabasz: Double
     /// precision@k (k = 10 in the report) and the probe's validation accuracy, when measured.
@@ -62,6 +65,9 @@ public struct IndexReport: Sendable {
     public var versus: VersusSection?
     /// Linear-probe results (from `embedscope probe`).
     public var probe: ProbeSection?
+    /// Duplicates, leakage and likely mislabels (nil: not computed, see `qualityNote`).
+    public var quality: QualitySection?
+    public var qualityNote: String?
     /// Query image with nearest and farthest neighbours.
     public var contactSheets: [ImageSheet] = []
     /// Query image with nearest neighbours in the embedding space and in the pixel space.

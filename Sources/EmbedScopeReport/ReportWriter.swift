@@ -40,7 +40,8 @@ public enum ReportWriter {
         do {
             try fm.createDirectory(at: temp.appendingPathComponent("img"), withIntermediateDirectories: true)
             var pictures = PictureSink(root: temp)
-            let total = doc.indexes.reduce(0) { $0 + $1.contactSheets.count + $1.spaceSheets.count }
+            let total = doc.indexes.reduce(0) { $0 + $1.contactSheets.count + $1.spaceSheets.count
+                + ($1.quality.map { $0.duplicateSheets.count + $0.mislabelSheets.count } ?? 0) }
             progress.begin("report: image sheets", total: total)
             let html = try render(doc, pictures: &pictures) { progress.update($0) }
             progress.end()
@@ -123,14 +124,14 @@ public enum ReportWriter {
         for r in rows {
             func b(_ s: String, _ best: Bool) -> String { best && rows.count > 1 ? "<b>\(s)</b>" : s }
             h.line("<tr><td>\(h.esc(r.index))</td><td>\(h.esc(r.model))</td><td>\(h.esc(r.space))</td><td class=\"num\">\(r.rows)</td><td class=\"num\">\(r.classes)</td>"
-                   + "<td class=\"num\">\(b(f4(r.silhouette) + (r.silhouetteExact ? "" : "*"), r.silhouette == bestS))</td>"
+                   + "<td class=\"num\">\(b(f4(r.silhouette) + (r.silhouetteExact ? "" : " ± " + f4(r.silhouetteStandardError ?? .nan) + "*"), r.silhouette == bestS))</td>"
                    + "<td class=\"num\">\(b(f4(r.daviesBouldin), r.daviesBouldin == bestDB))</td>"
                    + "<td class=\"num\">\(b(String(format: "%.1f", r.calinskiHarabasz), r.calinskiHarabasz == bestCH))</td>"
                    + "<td class=\"num\">\(r.precisionAtK.map { b(f4($0), $0 == bestP) } ?? "—")</td>"
                    + "<td class=\"num\">\(r.probeAccuracy.map { b(f4($0), $0 == bestProbe) } ?? "—")</td></tr>")
         }
         h.line("</tbody></table>")
-        if rows.contains(where: { !$0.silhouetteExact }) { h.line("<p class=\"note\">* estimated from a seeded sample of rows.</p>") }
+        if rows.contains(where: { !$0.silhouetteExact }) { h.line("<p class=\"note\">* estimated from a seeded sample of rows (± its standard error); Davies–Bouldin and Calinski–Harabasz are exact.</p>") }
         h.line("</section>")
     }
 
@@ -225,6 +226,8 @@ public enum ReportWriter {
             h.line("<p class=\"note\">Not in this report: the probe's accuracy comes from <code>embedscope probe</code>.</p>")
         }
 
+        try qualityPart(ix, prefix: prefix, &h, &pictures, sheetDone)
+
         // Sheets.
         h.line("<h3>Nearest and farthest neighbours</h3>")
         h.line("<p class=\"sub\">Seeded sample queries. Green frame: same class as the query; red: another class. Under each image: its class and cosine similarity to the query.</p>")
@@ -242,6 +245,40 @@ public enum ReportWriter {
             pictures.done += 1; sheetDone(pictures.done)
         }
         h.line("</section>")
+    }
+
+    /// Data quality: duplicate groups (leakage first) and likely mislabels, with sheets and tables.
+    static func qualityPart(_ ix: IndexReport, prefix: String, _ h: inout HTML, _ pictures: inout PictureSink, _ sheetDone: (Int) -> Void) throws {
+        h.line("<h3 id=\"quality-\(prefix)\">Data quality: duplicates, leakage, likely mislabels</h3>")
+        guard let q = ix.quality else {
+            h.line("<p class=\"note\">\(h.esc(ix.qualityNote ?? "Not in this report."))</p>")
+            return
+        }
+        h.line("<p><b>\(q.pairCount)</b> pairs of images with cosine ≥ \(String(format: "%g", q.threshold)) in space <code>\(h.esc(q.space))</code> (exact, all pairs of \(q.rows) rows), in \(q.groupCount) groups; "
+               + "<b>\(q.leakagePairs)</b> cross a split (leakage: the same picture on both sides of an evaluation), \(q.differentClassPairs) carry different labels. "
+               + "Command: <code>embedscope duplicates INDEX --space \(h.esc(q.space)) --threshold \(String(format: "%g", q.threshold))</code>.</p>")
+        for (i, sheet) in q.duplicateSheets.enumerated() {
+            try sheetFigure(sheet, file: prefix + "duplicates-\(i + 1).png", &h, &pictures)
+            pictures.done += 1; sheetDone(pictures.done)
+        }
+        if q.groupCount > q.groups.count { h.line("<p class=\"note\">\(q.groupCount - q.groups.count) more groups: <code>embedscope duplicates</code> lists them all.</p>") }
+        if let m = q.mislabels {
+            h.line("<p><b>\(m.flagged)</b> of \(m.rows) images disagree with their label: \(h.esc(m.evidence)).</p>")
+            if !m.candidates.isEmpty {
+                h.line("<table><thead><tr><th class=\"num\">row</th><th>path</th><th>label</th><th>suggested</th><th class=\"num\">score</th><th class=\"num\">P(label)</th><th class=\"num\">k-NN share of label</th></tr></thead><tbody>")
+                for c in m.candidates.prefix(12) {
+                    h.line("<tr><td class=\"num\">\(c.row)</td><td><code>\(h.esc(c.path))</code></td><td>\(h.esc(c.class))</td><td>\(h.esc(c.suggested))</td>"
+                           + "<td class=\"num\">\(f3(c.score))</td><td class=\"num\">\(f3(c.probeProbability))</td><td class=\"num\">\(f3(c.knnAgreement))</td></tr>")
+                }
+                h.line("</tbody></table>")
+            }
+            for (i, sheet) in q.mislabelSheets.enumerated() {
+                try sheetFigure(sheet, file: prefix + "mislabel-\(i + 1).png", &h, &pictures)
+                pictures.done += 1; sheetDone(pictures.done)
+            }
+        } else {
+            h.line("<p class=\"note\">Likely mislabels: \(h.esc(q.mislabelNote ?? "not computed"))</p>")
+        }
     }
 
     static func sheetFigure(_ sheet: ImageSheet, file: String, _ h: inout HTML, _ pictures: inout PictureSink) throws {

@@ -126,7 +126,11 @@ final class FashionMNISTTests: XCTestCase {
         let labels = try IDXArray.read(src.appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
         XCTAssertEqual(images.shape, [10000, 28, 28])
         XCTAssertEqual(labels.shape, [10000])
-        for i in [0, 7, 39] {
+        // --limit is stratified: 4 of each class, seeded; files keep their IDX position in the name.
+        XCTAssertEqual(s.perClass, [Int](repeating: 4, count: 10))
+        let chosen = StratifiedLimit.select(labels: labels.bytes.map(Int.init), limit: 40, seed: 0)
+        XCTAssertEqual(chosen.count, 40)
+        for i in [chosen[0], chosen[17], chosen[39]] {
             let cls = FashionMNIST.classNames[Int(labels.bytes[i])]
             let img = try ImageDecoder.decode(contentsOf: out.appendingPathComponent(cls).appendingPathComponent(String(format: "test-%05d.png", i)))
             XCTAssertEqual(img.width, 28); XCTAssertEqual(img.height, 28)

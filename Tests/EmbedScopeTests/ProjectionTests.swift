@@ -85,13 +85,20 @@ final class ProjectionTests: XCTestCase {
         let rows = (0..<(n * d)).map { Float(sin(Double($0) * 0.7) + 1.5) }
         let labels: [Int32] = [0, 0, 1, 1, 2, 2]
         let r = try rows.withUnsafeBufferPointer { b in
-            try Projection.lda(RowMatrix(base: b.baseAddress!, rows: n, dim: d, stride: d), labels: labels, components: 2)
+            try Projection.lda(RowMatrix(base: b.baseAddress!, rows: n, dim: d, stride: d), labels: labels, components: 2, reduce: false)
         }
         XCTAssertGreaterThan(r.shrinkage ?? 0, 0)
+        XCTAssertNil(r.reduction)
         XCTAssertTrue(r.coordinates.allSatisfy(\.isFinite))
         XCTAssertThrowsKind(.undefined, try rows.withUnsafeBufferPointer { b in
             try Projection.lda(RowMatrix(base: b.baseAddress!, rows: n, dim: d, stride: d), labels: labels, components: 2, shrinkage: 0)
         }, "explicitly no shrinkage on a singular Sw")
+        // Without `reduce: false` the singular scatter sends LDA to a PCA-reduced space instead.
+        let reduced = try rows.withUnsafeBufferPointer { b in
+            try Projection.lda(RowMatrix(base: b.baseAddress!, rows: n, dim: d, stride: d), labels: labels, components: 2)
+        }
+        XCTAssertEqual(reduced.reduction?.components, 2)
+        XCTAssertTrue(reduced.coordinates.allSatisfy(\.isFinite))
     }
 
     func testBadRequestsAreClearErrors() throws {

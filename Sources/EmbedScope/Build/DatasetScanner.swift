@@ -5,8 +5,9 @@ import EmbedScopeModels
 import EmbedScopeAnalysis
 import EmbedScopeReport
 
-/// An image folder: `root/<class>/**/*.{jpg,jpeg,png}`. Every file below a class folder, at
-/// any depth, belongs to that class. Classes and files are sorted (bytewise), so row order
+/// An image folder: `root/<class>/**/*.{jpg,jpeg,png}`, or `root/{train,val,test}/<class>/**/…`
+/// (every top-level folder a split name; each row's split is recorded). Every file below a
+/// class folder, at any depth, belongs to that class. Classes and files are sorted (bytewise), so row order
 /// and class ids are the same on every machine — and class ids follow torchvision's
 /// ImageFolder, which also sorts class folder names.
 public struct DatasetFolder: Sendable {
@@ -14,6 +15,8 @@ public struct DatasetFolder: Sendable {
         /// Path relative to the root, with `/` separators.
         public var path: String
         public var classId: Int
+        /// `train`, `val` or `test` when the folder is laid out as `root/{train,val,test}/<class>/…`.
+        public var split: String? = nil
     }
     public var root: URL
     public var classes: [String]
@@ -22,6 +25,27 @@ public struct DatasetFolder: Sendable {
     public var ignored: Int
 
     public static let extensions: Set<String> = ["jpg", "jpeg", "png"]
+    /// Top-level folder names that make a split layout (`validation` is recorded as `val`).
+    public static let splitNames: Set<String> = ["train", "val", "validation", "test"]
+
+    static func canonicalSplit(_ name: String) -> String {
+        let l = name.lowercased()
+        return l == "validation" ? "val" : l
+    }
+
+    static func isDirectory(_ url: URL) -> Bool {
+        var d: ObjCBool = false
+        return FileManager.default.fileExists(atPath: url.path, isDirectory: &d) && d.boolValue
+    }
+
+    static func sortedListing(_ dir: URL) throws -> [String] {
+        do {
+            return try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { !$0.hasPrefix(".") }
+                .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+        } catch {
+            throw EmbedScopeError(.io, "cannot list folder", path: dir.path, underlying: error)
+        }
+    }
 
     public static func scan(_ root: URL) throws -> DatasetFolder {
         let fm = FileManager.default
@@ -32,37 +56,46 @@ public struct DatasetFolder: Sendable {
         guard isDir.boolValue else {
             throw EmbedScopeError(.dataset, "a data set is a folder with one sub-folder per class; this is a file", path: root.path)
         }
-        let top: [String]
-        do {
-            top = try fm.contentsOfDirectory(atPath: root.path).filter { !$0.hasPrefix(".") }.sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-        } catch {
-            throw EmbedScopeError(.io, "cannot list folder", path: root.path, underlying: error)
+        let top = try sortedListing(root)
+        // `root/{train,val,test}/<class>/…`: every top-level folder is a split name.
+        let topDirs = top.filter { isDirectory(root.appendingPathComponent($0)) }
+        let splitLayout = !topDirs.isEmpty && topDirs.allSatisfy { splitNames.contains($0.lowercased()) }
+        var perClass: [String: [(path: String, split: String?)]] = [:]
+        var ignored = 0
+        for part in splitLayout ? topDirs : [""] {
+            let base = part.isEmpty ? root : root.appendingPathComponent(part)
+            let names = part.isEmpty ? top : try sortedListing(base)
+            let split = part.isEmpty ? nil : canonicalSplit(part)
+            for name in names {
+                let dir = base.appendingPathComponent(name)
+                guard isDirectory(dir) else { ignored += 1; continue }
+                var files: [String] = []
+                guard let walker = fm.enumerator(atPath: dir.path) else {
+                    throw EmbedScopeError(.io, "cannot list folder", path: dir.path)
+                }
+                while let rel = walker.nextObject() as? String {
+                    let last = (rel as NSString).lastPathComponent
+                    if last.hasPrefix(".") { continue }
+                    if extensions.contains((last as NSString).pathExtension.lowercased()) {
+                        files.append(rel)
+                    } else if walker.fileAttributes?[.type] as? FileAttributeType != .typeDirectory {
+                        ignored += 1
+                    }
+                }
+                files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
+                let prefix = part.isEmpty ? name + "/" : part + "/" + name + "/"
+                perClass[name, default: []] += files.map { (prefix + $0, split) }
+            }
         }
+        // A folder with no images is not a class. Ids: class names sorted (ImageFolder's order);
+        // rows: by class, then split folder, then file (all bytewise).
         var classes: [String] = []
         var entries: [Entry] = []
-        var ignored = 0
-        for name in top {
-            let dir = root.appendingPathComponent(name)
-            var sub: ObjCBool = false
-            guard fm.fileExists(atPath: dir.path, isDirectory: &sub), sub.boolValue else { ignored += 1; continue }
-            var files: [String] = []
-            guard let walker = fm.enumerator(atPath: dir.path) else {
-                throw EmbedScopeError(.io, "cannot list folder", path: dir.path)
-            }
-            while let rel = walker.nextObject() as? String {
-                let last = (rel as NSString).lastPathComponent
-                if last.hasPrefix(".") { continue }
-                if extensions.contains((last as NSString).pathExtension.lowercased()) {
-                    files.append(rel)
-                } else if walker.fileAttributes?[.type] as? FileAttributeType != .typeDirectory {
-                    ignored += 1
-                }
-            }
-            guard !files.isEmpty else { continue } // a folder with no images is not a class
+        for name in perClass.keys.sorted(by: { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }) {
+            guard let files = perClass[name], !files.isEmpty else { continue }
             let id = classes.count
             classes.append(name)
-            files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
-            entries += files.map { Entry(path: name + "/" + $0, classId: id) }
+            entries += files.map { Entry(path: $0.path, classId: id, split: $0.split) }
         }
         guard !entries.isEmpty else {
             throw EmbedScopeError(.dataset, "no images found (looked for \(root.lastPathComponent)/<class>/**/*.{jpg,jpeg,png})", path: root.path,

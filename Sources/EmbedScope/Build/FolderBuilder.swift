@@ -21,7 +21,9 @@ public struct BuildRequest: Sendable {
     public var pixelSize: Int = PixelSpace.defaultSize
     public var strict = false
     public var force = false
+    /// Index at most this many images, spread over the classes (`StratifiedLimit`, seeded by `limitSeed`).
     public var limit: Int? = nil
+    public var limitSeed: UInt64 = 0
     public init(dataset: URL, out: URL) { self.dataset = dataset; self.out = out }
 }
 
@@ -46,7 +48,9 @@ public enum FolderBuilder {
         }
         try IndexDirectory.refuseOverlap(req.out, protecting: [req.dataset])
         var folder = try DatasetFolder.scan(req.dataset)
-        if let limit = req.limit { folder.entries = Array(folder.entries.prefix(limit)) }
+        if let limit = req.limit {
+            folder.entries = StratifiedLimit.select(labels: folder.entries.map(\.classId), limit: limit, seed: req.limitSeed).map { folder.entries[$0] }
+        }
         let model = try req.model.map { try ModelRegistry.load($0, weights: req.weights, datasetClasses: folder.classes) }
         let builder = try IndexBuilder(destination: req.out, overwrite: req.force, protecting: [req.dataset])
         let s = req.pixelSize
@@ -108,7 +112,7 @@ public enum FolderBuilder {
                     let d = embedding.dim
                     try features.withUnsafeBufferPointer { try embedding.append(UnsafeBufferPointer(rebasing: $0[(i * d)..<((i + 1) * d)]), what: "features of \(g.entry.path)") }
                 }
-                images.append(ImageRecord(row: images.count, path: g.entry.path, classId: g.entry.classId, width: g.decoded.width,
+                images.append(ImageRecord(row: images.count, path: g.entry.path, classId: g.entry.classId, split: g.entry.split, width: g.decoded.width,
                                           height: g.decoded.height, bytes: g.decoded.bytes, contentHash: g.decoded.hash))
                 counts[g.entry.classId] += 1
             }

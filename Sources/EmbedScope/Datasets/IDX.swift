@@ -79,9 +79,10 @@ public enum FashionMNIST {
         }
     }
 
-    /// Writes `out/<class>/<split>-<index>.png` for the first `limit` images of `split`
-    /// (all when nil), in a temporary sibling renamed into place when complete.
-    public static func export(split: Split, limit: Int?, to out: URL, source: URL = defaultDirectory,
+    /// Writes `out/<class>/<split>-<index>.png` for `limit` images of `split` spread over the
+    /// classes in proportion (`StratifiedLimit`, seeded; all images when nil), in a temporary
+    /// sibling renamed into place when complete. `<index>` is the image's position in the IDX file.
+    public static func export(split: Split, limit: Int?, seed: UInt64 = 0, to out: URL, source: URL = defaultDirectory,
                               force: Bool = false, progress: ProgressSink = SilentProgress()) throws -> Summary {
         let fm = FileManager.default
         if fm.fileExists(atPath: out.path) {
@@ -104,8 +105,9 @@ public enum FashionMNIST {
             throw EmbedScopeError(.dataset, "images \(images.shape) and labels \(labels.shape) do not match", path: source.path)
         }
         let (n, h, w) = (images.shape[0], images.shape[1], images.shape[2])
-        let count = min(n, limit ?? n)
-        guard count > 0 else { throw EmbedScopeError(.invalidArgument, "--limit must be at least 1") }
+        guard limit.map({ $0 > 0 }) ?? true else { throw EmbedScopeError(.invalidArgument, "--limit must be at least 1") }
+        let chosen = StratifiedLimit.select(labels: labels.bytes.prefix(n).map(Int.init), limit: min(n, limit ?? n), seed: seed)
+        let count = chosen.count
         let parent = out.standardizedFileURL.deletingLastPathComponent()
         let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
         do {
@@ -118,7 +120,7 @@ public enum FashionMNIST {
         var perClass = [Int](repeating: 0, count: classNames.count)
         progress.begin("fashion-mnist \(split.rawValue)", total: count)
         do {
-            for i in 0..<count {
+            for (done, i) in chosen.enumerated() {
                 let label = Int(labels.bytes[i])
                 guard label < classNames.count else { throw EmbedScopeError(.dataset, "label \(label) at \(i) out of range", path: source.path) }
                 let px = Array(images.bytes[(i * h * w)..<((i + 1) * h * w)])
@@ -126,7 +128,7 @@ public enum FashionMNIST {
                 try PNGWriter.write(width: w, height: h, channels: 1, pixels: px,
                                     to: tmp.appendingPathComponent(classNames[label]).appendingPathComponent(name))
                 perClass[label] += 1
-                if i & 255 == 0 { progress.update(i) }
+                if done & 255 == 0 { progress.update(done) }
             }
             progress.update(count)
             progress.end()

@@ -20,7 +20,8 @@ extension Root {
         @Option(help: "Weights file (.pth/.pt/.ckpt); default: the model's installed ImageNet weights.") var weights: String?
         @Option(help: "Images per forward pass.") var batch = 32
         @Option(help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
-        @Option(help: "Index only the first N images (in sorted order).") var limit: Int?
+        @Option(help: "Index at most N images, spread over the classes in proportion to their sizes (seeded by --seed).") var limit: Int?
+        @Option(help: "Seed of --limit's per-class choice.") var seed: UInt64 = 0
         @Flag(help: "Fail on the first image that cannot be decoded instead of skipping it.") var strict = false
         @Flag(help: "Replace an existing index.") var force = false
         @OptionGroup var output: OutputOptions
@@ -41,7 +42,7 @@ extension Root {
                 let root = resolveURL(dataset)
                 let dest = out.map(resolveURL) ?? resolveURL("Indexes/\(root.lastPathComponent)")
                 var r = BuildRequest(dataset: root, out: dest)
-                r.pixelSize = pixelSize; r.strict = strict; r.force = force; r.limit = limit
+                r.pixelSize = pixelSize; r.strict = strict; r.force = force; r.limit = limit; r.limitSeed = seed
                 r.model = model == "none" ? nil : model; r.weights = weights.map(resolveURL); r.batchSize = batch
                 let s = try FolderBuilder.run(r, progress: TerminalProgress())
                 for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }

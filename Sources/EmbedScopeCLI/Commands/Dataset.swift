@@ -15,7 +15,8 @@ extension Root {
 
             @Option(help: "Folder to write.") var out: String
             @Option(help: "train (60,000) or test (10,000).") var split: String = "test"
-            @Option(help: "Write only the first N images.") var limit: Int?
+            @Option(help: "Write N images, spread over the classes in proportion to their sizes (seeded by --seed).") var limit: Int?
+            @Option(help: "Seed of --limit's per-class choice.") var seed: UInt64 = 0
             @Option(help: "Folder holding the IDX .gz files.") var source = FashionMNIST.defaultDirectory.path
             @Flag(help: "Replace OUT if it exists.") var force = false
 
@@ -26,7 +27,7 @@ extension Root {
 
             func run() throws {
                 try EmbedScopeCLI.run {
-                    let s = try FashionMNIST.export(split: FashionMNIST.Split(rawValue: split)!, limit: limit, to: resolveURL(out),
+                    let s = try FashionMNIST.export(split: FashionMNIST.Split(rawValue: split)!, limit: limit, seed: seed, to: resolveURL(out),
                                                     source: resolveURL(source), force: force, progress: TerminalProgress())
                     print("wrote \(s.written) PNG images in \(FashionMNIST.classNames.count) class folders to \(out)")
                 }

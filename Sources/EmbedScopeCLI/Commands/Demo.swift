@@ -114,6 +114,10 @@ extension Root {
                 _ = try ReportWriter.write(ReportDocument(title: "EmbedScope demo — Fashion-MNIST", indexes: [section]), to: reportURL, progress: TerminalProgress())
                 print(String(format: "\n7. wrote the report (PCA/LDA plots, cluster metrics, neighbour quality, confusion matrices, contact sheets) in %.2fs; open it from disk:\n   %@",
                              clock() - t, reportURL.appendingPathComponent("index.html").path))
+                if let q = section.quality {
+                    print("   data quality (\(q.space)): \(q.pairCount) near-duplicate pairs at cosine ≥ \(q.threshold) (\(q.leakagePairs) across splits), "
+                          + "\(q.mislabels?.flagged ?? 0) images whose label disagrees with held-out evidence (embedscope duplicates / mislabels)")
+                }
                 print("\nnext: embedscope info \(indexURL.path) · embedscope query \(indexURL.path) --row 42 --json · embedscope compare \(indexURL.path)")
             }
         }

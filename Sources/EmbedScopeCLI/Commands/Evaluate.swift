@@ -11,27 +11,35 @@ extension Root {
             matched prototypes (tie: the lower prototype index); rows whose class has no prototype are \
             left out and counted. Precision / recall / F1 are scikit-learn's (zero_division=0). The \
             margin of an image is its own class's logit minus the best other logit: the lowest margins \
-            are likely mislabels or hard examples.
+            are likely mislabels or hard examples. By default (--split heldout) a probe's training rows \
+            are left out (its recorded split); --split val scores exactly the probe's validation rows.
             """)
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Prototype set, e.g. head or probe.") var set: String
         @Option(help: "Space (must be the set's own; default: the set's).") var space: String?
         @Option(help: "List this many lowest-margin images.") var lowest = 20
+        @Option(help: "Rows to score: heldout (default: every row the set did not train on), val, test, train, all.") var split = "heldout"
         @OptionGroup var output: OutputOptions
 
-        func validate() throws { guard lowest >= 0 else { throw ValidationError("--lowest must be 0 or more") } }
+        func validate() throws {
+            guard lowest >= 0 else { throw ValidationError("--lowest must be 0 or more") }
+            guard EvaluationSplit(rawValue: split) != nil else {
+                throw ValidationError("--split must be one of \(EvaluationSplit.allCases.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
 
         func run() throws {
             try EmbedScopeCLI.run {
                 let idx = try Index.open(resolveURL(index))
-                let r = try idx.evaluate(set: set, space: space, lowest: lowest)
+                let r = try idx.evaluate(set: set, space: space, lowest: lowest, split: EvaluationSplit(rawValue: split) ?? .heldout)
                 if output.json { try printJSON(r) } else { print(Self.text(r)) }
             }
         }
 
         static func text(_ r: PrototypeEvaluation) -> String {
-            var lines = ["set \(r.set) on space \(r.space): \(r.evaluatedRows) of \(r.rows) rows evaluated; \(r.predictionRule)"]
+            var lines = ["set \(r.set) on space \(r.space): \(r.evaluatedRows) of \(r.rows) rows evaluated; \(r.predictionRule)",
+                         "rows (--split \(r.split)): \(r.splitNote)"]
             if !r.classesWithoutPrototype.isEmpty {
                 lines.append("left out: \(r.excludedRows) rows of classes with no prototype (\(r.classesWithoutPrototype.prefix(10).joined(separator: ", "))\(r.classesWithoutPrototype.count > 10 ? ", …" : ""))")
             }

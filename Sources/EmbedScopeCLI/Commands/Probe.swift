@@ -12,8 +12,11 @@ extension Root {
             discussion: """
             Same objective as scikit-learn's LogisticRegression(C, lbfgs, fit_intercept=True): \
             Σ cross-entropy + ½/C·‖W‖², the bias not penalized, on the vectors x = norm · unit row. \
-            Trained natively (sgemm, our L-BFGS). The split is stratified and seeded: within each class \
+            Trained natively (sgemm, our L-BFGS). When the index records splits (a root/{train,val,test}/… \
+            folder, or a manifest's split column) it trains on train and validates on val (or test). \
+            Otherwise the split is stratified and seeded: within each class \
             round(val · n) seeded rows (at least 1 when the class has 2 or more) are held out. \
+            The split is recorded with the stored head, and `evaluate` leaves its training rows out. \
             Afterwards `embedscope rank INDEX --set probe --prototype CLASS` and \
             `embedscope evaluate INDEX --set probe` use the stored head.
             """)
@@ -57,7 +60,7 @@ extension Root {
         }
 
         static func text(_ r: ProbeReport) -> String {
-            var lines = ["linear probe on space \(r.space): \(r.trainRows) training rows, \(r.validationRows) validation rows (stratified, seed \(r.seed), val \(r.validationFraction))",
+            var lines = ["linear probe on space \(r.space): \(r.trainRows) training rows, \(r.validationRows) validation rows (\(r.split.summary))",
                          String(format: "C = %g; %d L-BFGS iterations, %@; loss %.6f, max|gradient| %.2e", r.c, r.iterations,
                                 r.converged ? "converged" : "stopped: \(r.stopReason)", r.loss, r.gradientMax),
                          String(format: "train accuracy %.4f; validation accuracy %.4f", r.trainAccuracy, r.validation.accuracy), ""]

@@ -10,8 +10,11 @@ extension Root {
             PCA is scikit-learn's PCA (covariance eigen-decomposition, n − 1 denominator, each axis's \
             largest entry positive). LDA is scikit-learn's LinearDiscriminantAnalysis(solver='eigen'): \
             at most classes − 1 components, coordinates x·V (uncentred), signs arbitrary. When the \
-            within-class covariance is singular (more dimensions than images), LDA shrinks it toward \
-            a multiple of the identity by the smallest amount that works and says so (--shrinkage sets it).
+            within-class scatter is singular (dim ≥ rows − classes), LDA would collapse each class to a \
+            point; it runs instead on the top r principal components (the fewest keeping 95% of the \
+            variance, at most (rows − classes)/2) and says so. With --no-reduce (or --shrinkage) it runs \
+            on the space itself, shrinking a singular within-class covariance toward a multiple of the \
+            identity by the smallest amount that works (--shrinkage sets it).
             """)
 
         @Argument(help: "Index directory.") var index: String
@@ -19,6 +22,7 @@ extension Root {
         @Option(help: "Components to keep (LDA: at most classes − 1).") var components: Int?
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
         @Option(help: "LDA only: shrinkage in [0, 1] of the within-class covariance.") var shrinkage: Double?
+        @Flag(help: "LDA only: never reduce by PCA first, even when the within-class scatter is singular.") var noReduce = false
         @Option(help: "Write row,path,class,<axis>1..N to this CSV file.") var csv: String?
         @OptionGroup var output: OutputOptions
         @OptionGroup var lockOptions: LockOptions
@@ -27,6 +31,7 @@ extension Root {
             guard Projection.Method(rawValue: method) != nil else { throw ValidationError("--method must be pca or lda") }
             if let components, components < 1 { throw ValidationError("--components must be at least 1") }
             if shrinkage != nil && method != "lda" { throw ValidationError("--shrinkage applies to --method lda only") }
+            if noReduce && method != "lda" { throw ValidationError("--no-reduce applies to --method lda only") }
         }
 
         func run() throws {
@@ -35,7 +40,7 @@ extension Root {
                 let idx = try Index.open(resolveURL(index))
                 let m = Projection.Method(rawValue: method) ?? .pca
                 let k = try components ?? idx.defaultComponents(method: m)
-                let r = try idx.projection(space: space, method: m, components: k, shrinkage: shrinkage, progress: TerminalProgress())
+                let r = try idx.projection(space: space, method: m, components: k, shrinkage: shrinkage, reduce: !noReduce, progress: TerminalProgress())
                 try recordMetrics { try idx.recordProjection(r) }
                 if let csv { try r.writeCSV(to: resolveURL(csv)) }
                 if output.json { try printJSON(r) } else { print(Self.text(r, csv: csv)) }
@@ -44,6 +49,7 @@ extension Root {
 
         static func text(_ r: ProjectionReport, csv: String?) -> String {
             var lines = ["\(r.method.rawValue.uppercased()) of space \(r.space): \(r.rows) rows × \(r.dim), \(r.components) components"]
+            if let red = r.reducedBy { lines.append(red.reason) }
             if let s = r.shrinkage, s > 0 {
                 lines.append(String(format: "within-class covariance shrunk by %g (it is singular without)", s))
             }

@@ -25,12 +25,15 @@ extension Root {
         @Option(help: "Estimate silhouettes from this many seeded rows (default: exact).") var sample: Int?
         @Option(help: "Folder to look for the images in first (catalog paths are relative to it).") var images: String?
         @OptionGroup var lockOptions: LockOptions
+        @Option(help: "Cosine at or above which two images are near-duplicates in the quality section.") var duplicateThreshold = 0.98
+        @Flag(help: "Leave out the data-quality section (duplicates, leakage, likely mislabels).") var noQuality = false
 
         func validate() throws {
             guard !indexes.isEmpty else { throw ValidationError("give at least one index directory") }
             guard (0...64).contains(queries) else { throw ValidationError("--queries must be between 0 and 64") }
             guard (1...32).contains(k) else { throw ValidationError("-k must be between 1 and 32") }
             if let sample, sample < 2 { throw ValidationError("--sample must be at least 2 (leave it out for the exact silhouette)") }
+            guard duplicateThreshold > -1 && duplicateThreshold <= 1 else { throw ValidationError("--duplicate-threshold is a cosine in (−1, 1]") }
         }
 
         func run() throws {
@@ -50,6 +53,7 @@ extension Root {
                     var o = ReportOptions()
                     o.space = space; o.queries = queries; o.seed = seed; o.neighbours = k; o.sample = sample
                     o.imageRoot = images.map(resolveURL)
+                    o.quality = !noQuality; o.duplicateThreshold = duplicateThreshold
                     sections.append(try idx.reportSection(name: names[i], options: o, progress: progress))
                 }
                 let written = try ReportWriter.write(ReportDocument(indexes: sections), to: resolveURL(out), progress: progress)

@@ -16,7 +16,8 @@ extension Index {
     /// space's vectors of the current generation are not those (the index was rebuilt
     /// meanwhile), nothing is written and the error says so.
     public static func writePrototypeSet(at url: URL, name: String, space: String, source: String, names: [String],
-                                         weights: [Float], bias: [Float], basis: Index? = nil) throws {
+                                         weights: [Float], bias: [Float], basis: Index? = nil,
+                                         meta: [String: String] = [:]) throws {
         let lock = try IndexWriterLock.acquire(url, create: false)
         defer { lock.release() }
         let dim: Int
@@ -32,6 +33,7 @@ extension Index {
         do {
             try builder.addPrototypeSet(name: name, space: space, dim: dim, source: source, names: names,
                                         weights: weights, bias: bias)
+            if !meta.isEmpty { try builder.setMeta(meta) }
             try builder.commit()
         } catch {
             builder.abort()

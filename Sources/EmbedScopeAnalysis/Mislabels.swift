@@ -1,0 +1,172 @@
+import CBLAS
+import Foundation
+import EmbedScopeCore
+
+public struct MislabelOptions: Sendable {
+    /// nil: `embedding` if the index has it, else its first space.
+    public var space: String? = nil
+    /// Neighbours of the leave-one-out k-NN vote.
+    public var k = 10
+    /// Folds of the cross-validated probe.
+    public var folds = 5
+    public var seed: UInt64 = 0
+    public var probe = LinearProbe.Options()
+    /// List at most this many candidates (nil: all).
+    public var limit: Int? = 50
+    public init() {}
+}
+
+/// What `embedscope mislabels --json` prints: images whose label disagrees with held-out evidence.
+public struct MislabelReport: Sendable, Codable, Equatable {
+    public struct Candidate: Sendable, Codable, Equatable {
+        public var row: Int
+        public var path: String
+        /// The label the image carries, and the one the evidence suggests.
+        public var `class`: String
+        public var suggested: String
+        /// E(suggested) − E(class), in (0, 1]: how strongly the evidence prefers the suggestion.
+        public var score: Double
+        /// The cross-validated probe (trained without this image's fold): probability of the
+        /// image's own class, of the suggested class, and own logit − best other logit.
+        public var probeProbability: Double
+        public var probeSuggestedProbability: Double
+        /// null when the image's class had no training rows in the other folds.
+        public var probeMargin: Double?
+        /// Share of the k nearest other images (leave-one-out) that carry the image's own label,
+        /// and the suggested one.
+        public var knnAgreement: Double
+        public var knnSuggested: Double
+    }
+
+    public var space: String
+    public var rows: Int
+    public var k: Int
+    public var folds: Int
+    public var seed: UInt64
+    public var evidence: String
+    /// Images whose suggested label differs from their own (all of them, before `limit`).
+    public var flagged: Int
+    /// Highest score first (ties: lower row).
+    public var candidates: [Candidate]
+}
+
+/// Likely label errors from two kinds of held-out evidence, each image judged by models that
+/// never saw its label: a linear probe trained on the other folds of a stratified seeded k-fold
+/// split (softmax probabilities P), and the vote V of its k nearest other images (share of each
+/// label). E = ½·P + ½·V per class; an image whose argmax E (ties: the lower class) is not its
+/// own label is a candidate, scored E(suggested) − E(own) — the idea of confident learning
+/// (Northcutt et al., 2021) with out-of-sample probabilities, plus the neighbourhood vote.
+public enum Mislabels {
+    /// Fold of every row: within each class (ascending label) the rows are shuffled with
+    /// SplitMix64(seed) (Fisher–Yates) and dealt to folds 0, 1, …, folds − 1 in turn.
+    public static func stratifiedFolds(labels: [Int32], folds: Int, seed: UInt64) -> [Int] {
+        var byClass: [Int32: [Int]] = [:]
+        for (r, l) in labels.enumerated() { byClass[l, default: []].append(r) }
+        var g = SplitMix64(seed: seed)
+        var fold = [Int](repeating: 0, count: labels.count)
+        for c in byClass.keys.sorted() {
+            var rs = byClass[c]!
+            for i in stride(from: rs.count - 1, to: 0, by: -1) { rs.swapAt(i, Int(g.below(UInt64(i + 1)))) }
+            for (p, r) in rs.enumerated() { fold[r] = p % folds }
+        }
+        return fold
+    }
+
+    /// Out-of-fold softmax probabilities, rows × classes (class ids 0..<classes), and the
+    /// out-of-fold logit margins (own − best other). A class absent from a fold's training rows
+    /// gets probability 0 for that fold's rows.
+    public static func crossValidatedProbabilities(_ x: RowMatrix, scales: [Float]?, labels: [Int32], classes: Int, folds: Int,
+                                                   seed: UInt64, options: LinearProbe.Options,
+                                                   progress: ProgressSink = SilentProgress()) throws -> (probabilities: [Double], margins: [Double]) {
+        let n = x.rows, d = x.dim
+        guard folds >= 2, folds <= n else { throw EmbedScopeError(.invalidArgument, "folds must be between 2 and the row count, got \(folds)") }
+        let fold = stratifiedFolds(labels: labels, folds: folds, seed: seed)
+        var prob = [Double](repeating: 0, count: n * classes)
+        var margin = [Double](repeating: 0, count: n)
+        progress.begin("mislabels: cross-validated probe", total: folds)
+        for f in 0..<folds {
+            let test = (0..<n).filter { fold[$0] == f }, train = (0..<n).filter { fold[$0] != f }
+            if test.isEmpty { continue }
+            let model = try LinearProbe.train(x, scales: scales, labels: labels, rows: train, options: options)
+            let k = model.classes.count
+            var a = [Float](repeating: 0, count: test.count * d), z = [Float](repeating: 0, count: test.count * k)
+            for (i, r) in test.enumerated() {
+                let s = scales?[r] ?? 1, src = x.row(r)
+                for t in 0..<d { a[i * d + t] = s * src[t] }
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(test.count), Int32(k), Int32(d), 1, a, Int32(d),
+                        model.weights, Int32(d), 0, &z, Int32(k))
+            for (i, r) in test.enumerated() {
+                let logits = (0..<k).map { Double(z[i * k + $0]) + Double(model.bias[$0]) }
+                let mx = logits.max() ?? 0
+                let e = logits.map { Foundation.exp($0 - mx) }
+                let sum = e.reduce(0, +)
+                var own = -Double.infinity, other = -Double.infinity
+                for j in 0..<k {
+                    let c = Int(model.classes[j])
+                    prob[r * classes + c] = e[j] / sum
+                    if model.classes[j] == labels[r] { own = logits[j] } else { other = max(other, logits[j]) }
+                }
+                margin[r] = own - other  // −∞ when the own class was not in training
+            }
+            progress.update(f + 1)
+        }
+        progress.end()
+        guard prob.allSatisfy(\.isFinite) else { throw EmbedScopeError(.nonFinite, "the probe's probabilities are not finite", hint: "try a smaller --C") }
+        return (prob, margin)
+    }
+}
+
+extension Index {
+    public func mislabels(options o: MislabelOptions = MislabelOptions(), progress: ProgressSink = SilentProgress()) throws -> MislabelReport {
+        guard o.k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(o.k)") }
+        let name = try o.space ?? defaultSpace()
+        let v = try vectors(space: name)
+        let norms = Array(try self.norms(space: name).row(0))
+        let labels = try catalog.classIds()
+        guard labels.count == v.rows else {
+            throw EmbedScopeError(.catalog, "space '\(name)' has \(v.rows) rows but the catalog lists \(labels.count) images", path: url.path)
+        }
+        guard Set(labels).count >= 2 else {
+            throw EmbedScopeError(.undefined, "finding mislabels needs at least 2 classes; this index has \(Set(labels).count)", path: url.path)
+        }
+        guard o.k < v.rows else {
+            throw EmbedScopeError(.invalidArgument, "k = \(o.k) needs at least \(o.k + 1) rows; this index has \(v.rows)", hint: "use -k \(max(1, v.rows - 1)) or less")
+        }
+        let classRecords = try catalog.classes()
+        let classes = (classRecords.map(\.id).max() ?? 0) + 1
+        let x = RowMatrix(v)
+        let cv = try Mislabels.crossValidatedProbabilities(x, scales: norms, labels: labels, classes: classes, folds: o.folds, seed: o.seed,
+                                                           options: o.probe, progress: progress)
+        let nn = try NearestNeighbours.leaveOneOut(x, k: o.k, progress: progress)
+        let images = try catalog.allImages()
+        let names = try classNames()
+        var found: [(row: Int, sug: Int, score: Double, vote: [Double])] = []
+        for r in 0..<v.rows {
+            var vote = [Double](repeating: 0, count: classes)
+            for nb in nn.neighbours(of: r) { vote[Int(labels[Int(nb)])] += 1 / Double(o.k) }
+            var best = 0, bestE = -Double.infinity
+            for c in 0..<classes {
+                let e = 0.5 * cv.probabilities[r * classes + c] + 0.5 * vote[c]
+                if e > bestE { best = c; bestE = e }
+            }
+            let own = Int(labels[r])
+            let ownE = 0.5 * cv.probabilities[r * classes + own] + 0.5 * vote[own]
+            if best != own { found.append((r, best, bestE - ownE, vote)) }
+        }
+        found.sort { $0.score != $1.score ? $0.score > $1.score : $0.row < $1.row }
+        let listed = o.limit.map { Array(found.prefix($0)) } ?? found
+        let candidates = listed.map { f in
+            let own = Int(labels[f.row])
+            return MislabelReport.Candidate(
+                row: f.row, path: images[f.row].path, class: names[own] ?? String(own), suggested: names[f.sug] ?? String(f.sug),
+                score: f.score, probeProbability: cv.probabilities[f.row * classes + own],
+                probeSuggestedProbability: cv.probabilities[f.row * classes + f.sug],
+                probeMargin: cv.margins[f.row].isFinite ? cv.margins[f.row] : nil,
+                knnAgreement: f.vote[own], knnSuggested: f.vote[f.sug])
+        }
+        return MislabelReport(space: name, rows: v.rows, k: o.k, folds: o.folds, seed: o.seed,
+                              evidence: "E = ½·P(class | image) from a linear probe trained on the other \(o.folds - 1) of \(o.folds) stratified folds (seed \(o.seed)) + ½·share of the \(o.k) nearest other images with that label; candidate when argmax E is not the image's label; score = E(suggested) − E(label)",
+                              flagged: found.count, candidates: candidates)
+    }
+}
