@@ -17,6 +17,7 @@ enum Page {
     <meta charset="utf-8">
     <meta name="viewport" content="width=device-width, initial-scale=1">
     <title>EmbedScope</title>
+    <link rel="icon" href="data:,">
     <link rel="stylesheet" href="/static/app.css">
     </head>
     <body>

@@ -1,6 +1,6 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
+#if canImport(Glibc)
+import Glibc
 #endif
 
 /// A minimal W3C WebDriver client (plain HTTP + JSON) for Debian's chromedriver driving
@@ -58,11 +58,16 @@ final class WebDriver: @unchecked Sendable {
         base = URL(string: "http://127.0.0.1:\(port)")!
         // Wait for the driver to listen.
         var ready = false
+        var last = ""
         for _ in 0..<100 {
-            if let s = try? await request("GET", "/status"), (s["value"] as? [String: Any])?["ready"] as? Bool == true { ready = true; break }
+            do {
+                let s = try await request("GET", "/status")
+                if (s["value"] as? [String: Any])?["ready"] as? Bool == true { ready = true; break }
+                last = "\(s)"
+            } catch { last = "\(error)" }
             try await Task.sleep(nanoseconds: 100_000_000)
         }
-        guard ready else { driver.terminate(); throw Failure(description: "chromedriver did not start on port \(port)") }
+        guard ready else { stop(); throw Failure(description: "chromedriver did not start on port \(port): \(last)") }
         let caps: [String: Any] = ["capabilities": ["alwaysMatch": [
             "browserName": "chrome",
             "goog:chromeOptions": ["binary": chromium.path,
@@ -74,7 +79,7 @@ final class WebDriver: @unchecked Sendable {
         ] as [String: Any]]]
         let r = try await request("POST", "/session", caps)
         guard let v = r["value"] as? [String: Any], let id = v["sessionId"] as? String else {
-            driver.terminate()
+            stop()
             throw Failure(description: "no WebDriver session: \(r)")
         }
         session = id
@@ -82,23 +87,24 @@ final class WebDriver: @unchecked Sendable {
 
     func quit() async {
         if !session.isEmpty { _ = try? await request("DELETE", "/session/\(session)") }
-        if driver.isRunning { driver.terminate() }
+        stop()
+    }
+
+    /// chromedriver does not always exit on SIGTERM: it gets SIGKILL.
+    func stop() {
+        if driver.isRunning { kill(driver.processIdentifier, SIGKILL) }
         driver.waitUntilExit()
     }
 
     @discardableResult
     func request(_ method: String, _ path: String, _ body: [String: Any]? = nil) async throws -> [String: Any] {
-        var req = URLRequest(url: base.appendingPathComponent(path))
-        req.httpMethod = method
-        req.timeoutInterval = 60
-        if let body {
-            req.httpBody = try JSONSerialization.data(withJSONObject: body)
-            req.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        } else if method == "POST" {
-            req.httpBody = Data("{}".utf8)
-            req.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        let payload = try body.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data(method == "POST" ? "{}".utf8 : "".utf8)
+        let port = base.port ?? 0
+        let data = try await withCheckedThrowingContinuation { (c: CheckedContinuation<Data, Error>) in
+            DispatchQueue.global().async {
+                do { c.resume(returning: try Self.http(method, port: port, path: path, body: payload)) } catch { c.resume(throwing: error) }
+            }
         }
-        let data = try await Self.send(req)
         guard let obj = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
             throw Failure(description: "\(method) \(path): not a JSON object")
         }
@@ -108,12 +114,65 @@ final class WebDriver: @unchecked Sendable {
         return obj
     }
 
-    static func send(_ req: URLRequest) async throws -> Data {
-        try await withCheckedThrowingContinuation { c in
-            URLSession.shared.dataTask(with: req) { d, _, e in
-                if let e { c.resume(throwing: e) } else { c.resume(returning: d ?? Data()) }
-            }.resume()
+    /// One HTTP/1.1 exchange on 127.0.0.1 over a plain socket, `Connection: close` (the response
+    /// ends when the connection closes; a chunked body is decoded). Returns the body.
+    static func http(_ method: String, port: Int, path: String, body: Data) throws -> Data {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket() failed") }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: 120, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
+        guard connected else { throw Failure(description: "cannot connect to 127.0.0.1:\(port)") }
+        var request = Data("\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: \(body.count)\r\n\r\n".utf8)
+        request += body
+        try request.withUnsafeBytes { (p: UnsafeRawBufferPointer) in
+            var sent = 0
+            while sent < p.count {
+                let n = send(fd, p.baseAddress! + sent, p.count - sent, 0)
+                guard n > 0 else { throw Failure(description: "send() failed") }
+                sent += n
+            }
+        }
+        var response = Data()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = recv(fd, &buf, buf.count, 0)
+            if n < 0 { throw Failure(description: "recv() failed or timed out (\(method) \(path))") }
+            if n == 0 { break }
+            response.append(contentsOf: buf[0..<n])
+            // Done when the body has Content-Length bytes (the driver may keep the connection open).
+            if let split = response.range(of: Data("\r\n\r\n".utf8)) {
+                let head = String(decoding: response[..<split.lowerBound], as: UTF8.self).lowercased()
+                if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+                   let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)),
+                   response.distance(from: split.upperBound, to: response.endIndex) >= length { break }
+                if head.contains("transfer-encoding: chunked"), response.suffix(5) == Data("0\r\n\r\n".utf8) { break }
+            }
+        }
+        guard let split = response.range(of: Data("\r\n\r\n".utf8)) else { throw Failure(description: "no HTTP response to \(method) \(path)") }
+        let head = String(decoding: response[..<split.lowerBound], as: UTF8.self).lowercased()
+        var rest = response.subdata(in: split.upperBound..<response.endIndex)
+        guard head.contains("transfer-encoding: chunked") else { return rest }
+        // Chunked: size line (hex), data, CRLF; a zero size ends it.
+        var out = Data()
+        while let line = rest.range(of: Data("\r\n".utf8)) {
+            let size = Int(String(decoding: rest[rest.startIndex..<line.lowerBound], as: UTF8.self).split(separator: ";")[0]
+                .trimmingCharacters(in: .whitespaces), radix: 16) ?? 0
+            if size == 0 { break }
+            let start = line.upperBound
+            guard rest.distance(from: start, to: rest.endIndex) >= size else { break }
+            let end = rest.index(start, offsetBy: size)
+            out += rest[start..<end]
+            rest = rest.subdata(in: min(rest.endIndex, rest.index(end, offsetBy: 2))..<rest.endIndex)
+        }
+        return out
     }
 
     func s(_ p: String) -> String { "/session/\(session)\(p)" }
