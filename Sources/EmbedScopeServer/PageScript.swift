@@ -69,7 +69,7 @@ function selectIndex(name) {
   $("#classFilter").replaceChildren(el("option", { value: "", text: "all classes" }), ...S.index.classes.map((c) => el("option", { value: c.name, text: `${c.name} (${c.count})` })));
   const sets = S.index.prototypeSets.map((p) => p.name);
   for (const id of ["#protoSet", "#evalSet"]) $(id).replaceChildren(...sets.map((s) => el("option", { value: s, text: s })));
-  S.proj = null; S.selectedRow = null; S.hidden.clear();
+  S.proj = null; S.selectedRow = null; S.rowInfo = null; S.hidden.clear();
   $("#panel").replaceChildren(el("p", { class: "hint", text: "Hover a point to see its image; click it for its neighbours." }));
   for (const c of document.querySelectorAll(".card")) c.classList.toggle("selected", c.dataset.name === name);
   if (S.tab && S.tab !== "overview") showTab(S.tab);
@@ -146,6 +146,7 @@ async function loadProjection() {
     const p = await api(idxURL(`projection?space=${enc(S.space)}&method=${S.method}`));
     if (key !== `${S.index.name}|${S.space}|${S.method}`) return;
     p.key = key; p.classIndex = new Map(S.index.classes.map((c, i) => [c.name, i]));
+    S.rowInfo = new Map(p.points.map((q) => [q.row, q]));
     S.proj = p; status("");
     $("#axes").textContent = p.axisLabels.join(" · ");
     $("#legend").replaceChildren(...S.index.classes.map((c, i) => {
@@ -241,7 +242,7 @@ async function openRow(row) {
     jobs.push(S.index.prototypeSets.length ? api(idxURL(`prototypes?row=${row}&k=5`)) : Promise.resolve({ sets: [] }));
     const [near, far, onear, ofar, protos] = await Promise.all(other ? jobs : [jobs[0], jobs[1], null, null, jobs[2]]);
     if (S.selectedRow !== row) return;
-    const pt = S.proj && S.proj.points.find((p) => p.row === row);
+    const pt = S.rowInfo && S.rowInfo.get(row);
     const cls = pt ? pt.class : (near.results[0] || {}).class;
     const block = (title, res, space) => el("div", { class: "block", "data-space": space, "data-kind": title.startsWith("nearest") ? "nearest" : "farthest" },
       el("h3", { text: `${title} · ${space}` }), el("div", { class: "grid" }, ...res.results.map((r) => tile(r, cls))));
