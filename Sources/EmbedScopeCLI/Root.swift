@@ -3,7 +3,7 @@ import EmbedScope
 import Foundation
 
 @main
-struct Root: ParsableCommand {
+struct Root: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embedscope",
         abstract: "Embedding similarity search for image datasets.",
@@ -12,7 +12,7 @@ struct Root: ParsableCommand {
         space (embedding, pixel, …), prototype sets from classifier heads, and catalog.sqlite.
         """,
         version: "0.1.0",
-        subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Project.self, Compare.self, Duplicates.self, Mislabels.self, Uniqueness.self, Report.self, Checkpoint.self, Bench.self]
+        subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Project.self, Compare.self, Duplicates.self, Mislabels.self, Uniqueness.self, Report.self, Serve.self, Checkpoint.self, Bench.self]
     )
 }
 

@@ -14,7 +14,8 @@ final class LayeringTests: XCTestCase {
         "EmbedScopeAnalysis": ["EmbedScopeCore", "CBLAS"],
         "EmbedScopeReport": ["EmbedScopeCore", "EmbedScopeImages", "EmbedScopeAnalysis"],
         "EmbedScope": ["EmbedScopeCore", "EmbedScopeImages", "EmbedScopeModels", "EmbedScopeAnalysis", "EmbedScopeReport", "CZlib"],
-        "EmbedScopeCLI": ["EmbedScope", "ArgumentParser"],
+        "EmbedScopeServer": ["EmbedScope", "Hummingbird"],
+        "EmbedScopeCLI": ["EmbedScope", "EmbedScopeServer", "ArgumentParser"],
         "EmbedScopeFuzz": ["EmbedScope"],
     ]
     /// Modules that are ours or a dependency's (anything else, like Foundation, is the platform's).

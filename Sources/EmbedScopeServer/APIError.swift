@@ -1,0 +1,88 @@
+import EmbedScope
+import Foundation
+import Hummingbird
+
+/// An error as the API reports it: `{"error":{"kind","message"}}` with a 4xx/5xx status.
+/// Every error a handler throws is turned into one of these by `ErrorMiddleware`; no stack
+/// trace or internal type name reaches a client.
+public struct APIError: Error, Sendable {
+    public var status: HTTPResponse.Status
+    public var kind: String
+    public var message: String
+
+    public init(_ status: HTTPResponse.Status, _ kind: String, _ message: String) {
+        self.status = status; self.kind = kind; self.message = message
+    }
+
+    static func badRequest(_ message: String) -> APIError { APIError(.badRequest, "invalidArgument", message) }
+    static func notFound(_ message: String) -> APIError { APIError(.notFound, "notFound", message) }
+
+    /// The API's view of any error: library errors keep their kind; paths of the server's file
+    /// system are left out of the message.
+    static func from(_ error: Error) -> APIError {
+        switch error {
+        case let e as APIError:
+            return e
+        case let e as EmbedScopeError:
+            let status: HTTPResponse.Status
+            switch e.kind {
+            case .notFound: status = .notFound
+            case .invalidArgument, .shapeMismatch, .zeroVector, .undefined, .nonFinite, .npy, .dataset: status = .badRequest
+            default: status = .internalServerError
+            }
+            return APIError(status, e.kind.rawValue, e.message + (e.hint.map { " (\($0))" } ?? ""))
+        case let e as ImageError:
+            let status: HTTPResponse.Status = e.kind == .tooLarge ? .contentTooLarge : .badRequest
+            return APIError(status, "image", e.reason + " (\(e.advice))")
+        case let e as any HTTPResponseError:
+            let kind = e.status == .contentTooLarge ? "tooLarge" : e.status == .notFound ? "notFound" : "http"
+            let message = e.status == .contentTooLarge ? "the request body is too large" : e.status.reasonPhrase
+            return APIError(e.status, kind, message)
+        default:
+            return APIError(.internalServerError, "internal", "\(error)")
+        }
+    }
+
+    var response: Response {
+        struct Body: Encodable { struct E: Encodable { var kind: String; var message: String }; var error: E }
+        let data = (try? JSONCoding.encoder.encode(Body(error: .init(kind: kind, message: message)))) ?? Data("{\"error\":{\"kind\":\"internal\",\"message\":\"\"}}".utf8)
+        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+enum JSONCoding {
+    static let encoder: JSONEncoder = {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        return e
+    }()
+
+    static func response<T: Encodable>(_ value: T, cache: Bool = false) throws -> Response {
+        let data = try encoder.encode(value)
+        var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+        headers[.cacheControl] = cache ? "private, max-age=60" : "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// Turns every thrown error into the API's JSON error, and logs one line per request.
+struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    let log: (@Sendable (String) -> Void)?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = DispatchTime.now().uptimeNanoseconds
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch {
+            response = APIError.from(error).response
+        }
+        if let log {
+            let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+            log(String(format: "%@ %@ %d %.1f ms", request.method.rawValue, request.uri.path, response.status.code, ms))
+        }
+        return response
+    }
+}

@@ -1,0 +1,78 @@
+import EmbedScope
+import Foundation
+
+/// Coalesces concurrent queries on one space into one pass over its vectors.
+///
+/// The first query that finds the batcher idle schedules a pass `window` seconds later; every
+/// query that arrives before the pass starts, or while one is running, joins the next pass. A
+/// pass takes all waiting queries, groups them by direction (nearest / farthest), and scores
+/// each group with `Scorer.searchBatch` (one sgemm per row chunk for the whole group; a group of
+/// one goes through the same SIMD kernel as `embedscope query`). Each query keeps its own k and
+/// row filter; the group is searched at the largest k and each list cut to its own k, which
+/// gives the same list because results are ordered by score, then row.
+final class QueryBatcher: @unchecked Sendable {
+    struct Request {
+        var query: [Float]
+        var k: Int
+        var farthest: Bool
+        var filter: RowFilter
+        var done: CheckedContinuation<[Hit], Error>
+    }
+
+    let matrix: RowMatrix
+    let window: Double
+    private let lock = NSLock()
+    private var waiting: [Request] = []
+    private var scheduled = false
+    private let queue: DispatchQueue
+    /// Statistics: passes run and queries answered (for tests and the log).
+    private(set) var passes = 0
+    private(set) var answered = 0
+    private(set) var largestBatch = 0
+
+    init(matrix: RowMatrix, window: Double) {
+        self.matrix = matrix
+        self.window = window
+        queue = DispatchQueue(label: "embedscope.batcher", qos: .userInitiated)
+    }
+
+    func search(_ query: [Float], k: Int, farthest: Bool, filter: RowFilter) async throws -> [Hit] {
+        precondition(query.count == matrix.dim)
+        return try await withCheckedThrowingContinuation { c in
+            lock.lock()
+            waiting.append(Request(query: query, k: k, farthest: farthest, filter: filter, done: c))
+            let start = !scheduled
+            scheduled = true
+            lock.unlock()
+            if start { queue.asyncAfter(deadline: .now() + window) { self.drain() } }
+        }
+    }
+
+    /// Runs passes until no query is waiting.
+    private func drain() {
+        while true {
+            lock.lock()
+            let batch = waiting
+            waiting = []
+            if batch.isEmpty { scheduled = false; lock.unlock(); return }
+            passes += 1; answered += batch.count; largestBatch = max(largestBatch, batch.count)
+            lock.unlock()
+            for farthest in [false, true] {
+                let group = batch.filter { $0.farthest == farthest }
+                guard !group.isEmpty else { continue }
+                let k = group.map(\.k).max() ?? 1
+                var q = [Float]()
+                q.reserveCapacity(group.count * matrix.dim)
+                for r in group { q += r.query }
+                let hits = Scorer.searchBatch(matrix, queries: q, count: group.count, k: k, farthest: farthest,
+                                              filters: group.map(\.filter), kernel: .simd)
+                for (r, h) in zip(group, hits) { r.done.resume(returning: Array(h.prefix(r.k))) }
+            }
+        }
+    }
+
+    var stats: (passes: Int, answered: Int, largestBatch: Int) {
+        lock.lock(); defer { lock.unlock() }
+        return (passes, answered, largestBatch)
+    }
+}

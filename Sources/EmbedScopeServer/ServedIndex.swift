@@ -1,0 +1,106 @@
+import EmbedScope
+import Foundation
+
+/// One generation of an index as the server holds it: the opened index and everything the
+/// server computed from it (projections, evaluations, cluster metrics, thumbnails, the model),
+/// each computed once and kept until the index changes on disk.
+final class ServedIndex: @unchecked Sendable {
+    let name: String
+    let index: Index
+    let stamp: IndexLibrary.Stamp
+    let options: ServerOptions
+    let classNames: [Int: String]
+    let classIds: [Int32]
+    let datasetRoot: String?
+
+    private let lock = NSLock()
+    private var batchers: [String: QueryBatcher] = [:]
+    private var computed: [String: Task<any Sendable, Error>] = [:]
+    private var clusters: [String: ClusterMetricsReport] = [:]
+    private var thumbs: [Int64: Data] = [:]
+    private var thumbOrder: [Int64] = []
+
+    init(name: String, index: Index, stamp: IndexLibrary.Stamp, options: ServerOptions) {
+        self.name = name
+        self.index = index
+        self.stamp = stamp
+        self.options = options
+        classNames = (try? index.classNames()) ?? [:]
+        classIds = (try? index.catalog.classIds()) ?? []
+        datasetRoot = (try? index.catalog.meta())?["datasetRoot"]
+    }
+
+    /// The batcher of a space (one per space and generation).
+    func batcher(space: String) throws -> QueryBatcher {
+        let matrix = try RowMatrix(index.vectors(space: space))
+        lock.lock(); defer { lock.unlock() }
+        if let b = batchers[space] { return b }
+        let b = QueryBatcher(matrix: matrix, window: options.batchWindow)
+        batchers[space] = b
+        return b
+    }
+
+    /// Computes `body` once per key (concurrent callers wait for the same computation); a
+    /// failure is not kept, so the next request tries again. The work runs off the
+    /// cooperative thread pool.
+    func once<T: Sendable>(_ key: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
+        let task: Task<any Sendable, Error> = lock.withLock {
+            if let t = computed[key] { return t }
+            let t = Task<any Sendable, Error> { try await offPool { try body() } }
+            computed[key] = t
+            return t
+        }
+        do {
+            let v = try await task.value
+            guard let typed = v as? T else { throw APIError(.internalServerError, "internal", "cache entry '\(key)' has another type") }
+            return typed
+        } catch {
+            lock.withLock { if computed[key] == task { computed[key] = nil } }
+            throw error
+        }
+    }
+
+    func thumbnail(row: Int, size: Int, make: () throws -> Data) throws -> Data {
+        let key = Int64(row) << 16 | Int64(size)
+        lock.lock()
+        if let d = thumbs[key] { lock.unlock(); return d }
+        lock.unlock()
+        let d = try make()
+        lock.lock()
+        if thumbs[key] == nil {
+            thumbs[key] = d
+            thumbOrder.append(key)
+            if thumbOrder.count > options.thumbnailCacheEntries {
+                let drop = thumbOrder.count - options.thumbnailCacheEntries
+                for k in thumbOrder.prefix(drop) { thumbs[k] = nil }
+                thumbOrder.removeFirst(drop)
+            }
+        }
+        lock.unlock()
+        return d
+    }
+
+    func rememberCluster(_ r: ClusterMetricsReport, space: String) {
+        lock.lock(); clusters[space] = r; lock.unlock()
+    }
+
+    func cachedCluster(space: String) -> ClusterMetricsReport? {
+        lock.lock(); defer { lock.unlock() }
+        return clusters[space]
+    }
+
+    func className(ofRow r: Int) -> String {
+        guard r >= 0 && r < classIds.count else { return "?" }
+        return classNames[Int(classIds[r])] ?? "?"
+    }
+}
+
+/// Runs blocking work (BLAS, decoding, file reads) on Dispatch's global queue rather than on
+/// Swift's cooperative thread pool, which has as many threads as cores and must not block.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { (c: CheckedContinuation<T, Error>) in
+        DispatchQueue.global().async {
+            do { c.resume(returning: try body()) } catch { c.resume(throwing: error) }
+        }
+    }
+}

@@ -1,0 +1,380 @@
+import EmbedScope
+import Foundation
+import Hummingbird
+import Logging
+
+/// The HTTP server of `embedscope serve`: the JSON API under `/api/` and the explorer page at `/`.
+///
+/// Built by functions so that tests run it in process (`app.test(.router)`) or live on
+/// 127.0.0.1 port 0 (the browser test).
+public func buildApplication(_ options: ServerOptions,
+                             onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+    var logger = Logger(label: "embedscope.serve")
+    logger.logLevel = .warning
+    return Application(
+        router: buildRouter(options),
+        configuration: .init(address: .hostname(options.host, port: options.port), serverName: "embedscope"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
+        logger: logger)
+}
+
+public func buildRouter(_ options: ServerOptions) -> Router<BasicRequestContext> {
+    let api = ServerAPI(library: IndexLibrary(options: options))
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: ErrorAndLogMiddleware(log: options.log))
+    api.register(router)
+    return router
+}
+
+/// Query results: what `embedscope query --json` and `rank --json` print.
+struct Results: Codable, Sendable { var results: [ResultRow] }
+
+struct ServerAPI: Sendable {
+    let library: IndexLibrary
+    var options: ServerOptions { library.options }
+
+    func register(_ router: Router<BasicRequestContext>) {
+        router.get("/") { _, _ in Page.response(Page.html, type: "text/html; charset=utf-8") }
+        router.get("/index.html") { _, _ in Page.response(Page.html, type: "text/html; charset=utf-8") }
+        router.get("/static/app.js") { _, _ in Page.response(Page.script, type: "text/javascript; charset=utf-8") }
+        router.get("/static/app.css") { _, _ in Page.response(Page.style, type: "text/css; charset=utf-8") }
+        router.get("/api/openapi.json") { _, _ in Page.response(OpenAPIDocument.json, type: "application/json; charset=utf-8") }
+        router.get("/api/indexes") { _, _ in try await self.indexes() }
+        router.get("/api/indexes/:name") { _, c in try await self.indexInfo(c) }
+        router.get("/api/indexes/:name/query") { r, c in try await self.query(r, c) }
+        router.post("/api/indexes/:name/query") { r, c in try await self.queryUpload(r, c) }
+        router.get("/api/indexes/:name/rank") { r, c in try await self.rank(r, c) }
+        router.get("/api/indexes/:name/projection") { r, c in try await self.projection(r, c) }
+        router.get("/api/indexes/:name/metrics") { r, c in try await self.metrics(r, c) }
+        router.get("/api/indexes/:name/evaluate") { r, c in try await self.evaluate(r, c) }
+        router.get("/api/indexes/:name/evaluate/cell") { r, c in try await self.evaluateCell(r, c) }
+        router.get("/api/indexes/:name/prototypes") { r, c in try await self.prototypeScores(r, c) }
+        router.get("/api/indexes/:name/images/:row") { _, c in try await self.image(c) }
+        router.get("/api/indexes/:name/thumbs/:row") { r, c in try await self.thumb(r, c) }
+        router.get("/api/compare") { r, _ in try await self.compare(r) }
+    }
+
+    // MARK: - Parameters
+
+    func served(_ c: BasicRequestContext) throws -> ServedIndex {
+        let raw = c.parameters.get("name") ?? ""
+        return try library.index(raw.removingPercentEncoding ?? raw)
+    }
+
+    static func int(_ r: Request, _ key: String, default d: Int, in range: ClosedRange<Int>) throws -> Int {
+        guard let s = r.uri.queryParameters[Substring(key)] else { return d }
+        guard let v = Int(s) else { throw APIError.badRequest("\(key) must be an integer, got '\(s.prefix(40))'") }
+        guard range.contains(v) else { throw APIError.badRequest("\(key) must be in \(range.lowerBound)…\(range.upperBound), got \(v)") }
+        return v
+    }
+
+    static func bool(_ r: Request, _ key: String) throws -> Bool {
+        guard let s = r.uri.queryParameters[Substring(key)] else { return false }
+        switch s.lowercased() {
+        case "true", "1", "yes", "": return true
+        case "false", "0", "no": return false
+        default: throw APIError.badRequest("\(key) must be true or false, got '\(s.prefix(40))'")
+        }
+    }
+
+    /// A name parameter (space, set, class, prototype): any text, compared with the catalog's names only.
+    static func name(_ r: Request, _ key: String) throws -> String? {
+        guard let s = r.uri.queryParameters[Substring(key)] else { return nil }
+        guard !s.isEmpty, s.count <= 1000, !s.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+            throw APIError.badRequest("\(key) must be a non-empty name without control characters")
+        }
+        return String(s)
+    }
+
+    static func space(_ r: Request, _ s: ServedIndex) throws -> String {
+        let name = try Self.name(r, "space") ?? s.index.defaultSpace()
+        return try s.index.space(name).name
+    }
+
+    static func row(_ c: BasicRequestContext) throws -> Int {
+        let s = c.parameters.get("row") ?? ""
+        guard let r = Int(s) else { throw APIError.badRequest("row must be an integer, got '\(s.prefix(40))'") }
+        return r
+    }
+
+    // MARK: - Indexes
+
+    struct IndexEntry: Encodable {
+        var name: String
+        var info: IndexInfo
+        var model: String?
+        var weights: String?
+        var metrics: [ComparisonRow]
+
+        enum Keys: String, CodingKey { case name, model, weights, metrics }
+        func encode(to encoder: Encoder) throws {
+            try info.encode(to: encoder)
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encode(name, forKey: .name)
+            try c.encode(model, forKey: .model)
+            try c.encode(weights, forKey: .weights)
+            try c.encode(metrics, forKey: .metrics)
+        }
+    }
+
+    func entry(_ s: ServedIndex) async throws -> IndexEntry {
+        let info = try await s.once("info") { try IndexInfo.collect(s.index) }
+        let meta = (try? s.index.catalog.meta()) ?? [:]
+        return IndexEntry(name: s.name, info: info, model: meta["model"], weights: meta["weights"].map { URL(fileURLWithPath: $0).lastPathComponent },
+                          metrics: try await comparisonRows(s))
+    }
+
+    func indexes() async throws -> Response {
+        struct List: Encodable { var indexes: [IndexEntry] }
+        var out: [IndexEntry] = []
+        for n in library.names() {
+            // An index that cannot be opened is left out of the list, not a failure of the list.
+            guard let s = try? library.index(n), let e = try? await entry(s) else { continue }
+            out.append(e)
+        }
+        return try JSONCoding.response(List(indexes: out))
+    }
+
+    func indexInfo(_ c: BasicRequestContext) async throws -> Response {
+        try JSONCoding.response(try await entry(served(c)))
+    }
+
+    /// Comparison rows from metrics.json, with cluster metrics this server computed in memory.
+    func comparisonRows(_ s: ServedIndex) async throws -> [ComparisonRow] {
+        let record = try (try? s.index.readMetrics()) ?? s.index.freshMetrics()
+        var rows = Comparison.rows(record, path: s.index.url.path, spaces: nil)
+        let missing = s.index.spaces.map(\.name).filter { n in !rows.contains { $0.space == n } }
+        if !missing.isEmpty {
+            var r = record
+            for n in missing { r.spaces[n] = MetricsRecord.Space(dim: (try? s.index.space(n).dim) ?? 0) }
+            rows = Comparison.rows(r, path: s.index.url.path, spaces: nil)
+        }
+        for i in rows.indices where rows[i].silhouette == nil {
+            if let m = s.cachedCluster(space: rows[i].space) {
+                rows[i].silhouette = m.silhouette.mean
+                rows[i].daviesBouldin = m.daviesBouldin
+                rows[i].calinskiHarabasz = m.calinskiHarabasz
+            }
+        }
+        for i in rows.indices { rows[i].index = s.name; rows[i].path = s.name }
+        return rows
+    }
+
+    // MARK: - Queries
+
+    func query(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        let q = r.uri.queryParameters
+        let source: QuerySource
+        switch (q["row"], q["path"]) {
+        case (let row?, nil):
+            guard let v = Int(row) else { throw APIError.badRequest("row must be an integer, got '\(row.prefix(40))'") }
+            source = .row(v)
+        case (nil, let path?):
+            let p = String(path)
+            let parts = p.split(separator: "/", omittingEmptySubsequences: false)
+            guard !p.isEmpty, !p.hasPrefix("/"), !parts.contains(".."), !p.contains("\0") else {
+                throw APIError.badRequest("path is a catalog path relative to the data set root (no leading '/', no '..')")
+            }
+            source = .path(p)
+        default:
+            throw APIError.badRequest("give exactly one of row=R or path=P (or POST an image)")
+        }
+        let space = try Self.space(r, s)
+        let k = try Self.int(r, "k", default: 10, in: 1...options.maxK)
+        let farthest = try Self.bool(r, "farthest")
+        let includeSelf = try Self.bool(r, "includeSelf")
+        let className = try Self.name(r, "class")
+        let vector = try s.index.queryVector(source, space: space)
+        var filter = try s.index.classFilter(className)
+        if !includeSelf, let row = try s.index.row(for: source) { filter.excluded.insert(row) }
+        let hits = try await s.batcher(space: space).search(vector, k: k, farthest: farthest, filter: filter)
+        return try JSONCoding.response(Results(results: s.index.describe(hits.map { ($0.row, Double($0.score)) })))
+    }
+
+    func queryUpload(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        let space = try Self.space(r, s)
+        let k = try Self.int(r, "k", default: 10, in: 1...options.maxK)
+        let farthest = try Self.bool(r, "farthest")
+        let className = try Self.name(r, "class")
+        var filter = try s.index.classFilter(className)
+        filter.excluded = []
+        let buffer = try await r.body.collect(upTo: options.maxUploadBytes)
+        var data = Data(buffer.readableBytesView)
+        if let type = r.headers[.contentType], type.lowercased().hasPrefix("multipart/form-data") {
+            data = try Multipart.firstFile(data, contentType: type)
+        }
+        let maxPixels = options.maxUploadPixels
+        let upload = data
+        let image = try await offPool { try ImageAccess.decodeBounded(upload, maxPixels: maxPixels, what: "the uploaded image") }
+        let raw = try await embed(image, space: space, in: s)
+        let vector = try s.index.queryVector(.vector(raw), space: space)
+        let hits = try await s.batcher(space: space).search(vector, k: k, farthest: farthest, filter: filter)
+        return try JSONCoding.response(Results(results: s.index.describe(hits.map { ($0.row, Double($0.score)) })))
+    }
+
+    /// A new image as a vector of `space`: pixels for the pixel space, the index's model for its embedding.
+    func embed(_ image: RGBImage, space: String, in s: ServedIndex) async throws -> [Float] {
+        let rec = try s.index.space(space)
+        if space == "pixel" {
+            let side = Int(Double(rec.dim / 3).squareRoot().rounded())
+            guard side > 0, side * side * 3 == rec.dim else {
+                throw APIError.badRequest("space 'pixel' has dim \(rec.dim), not 3·S·S: cannot make a pixel vector for it")
+            }
+            return PixelSpace.vector(of: image, size: side)
+        }
+        guard space == "embedding" else {
+            throw APIError.badRequest("space '\(space)' holds imported vectors; EmbedScope cannot embed a new image into it (use space=pixel, or an index built with a model)")
+        }
+        let model = try await s.once("model") { try s.index.loadModel() }
+        return try await offPool {
+            let input = model.preprocessing.apply(image)
+            let f = try model.extractor.forward(input, count: 1).features
+            return Array(f.prefix(model.extractor.featureDim))
+        }
+    }
+
+    func rank(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        guard let prototype = try Self.name(r, "prototype") else { throw APIError.badRequest("give prototype=NAME (a class of the head)") }
+        let set = try Self.name(r, "set")
+        let k = try Self.int(r, "k", default: 10, in: 1...options.maxK)
+        let least = try Self.bool(r, "least")
+        let className = try Self.name(r, "class")
+        let results = try await offPool { try s.index.rank(prototype: prototype, set: set, least: least, k: k, className: className) }
+        return try JSONCoding.response(Results(results: results))
+    }
+
+    // MARK: - Analyses
+
+    struct ProjectionJSON: Codable, Sendable {
+        struct Point: Codable, Sendable { var row: Int; var x: Double; var y: Double; var `class`: String; var path: String }
+        struct Direction: Codable, Sendable { var set: String; var name: String; var x: Double; var y: Double }
+        var index: String
+        var space: String
+        var method: String
+        var rows: Int
+        var dim: Int
+        var components: Int
+        var explainedVariance: [Double]
+        var explainedVarianceRatio: [Double]
+        var axisLabels: [String]
+        var shrinkage: Double?
+        var classes: [String]
+        var points: [Point]
+        var prototypes: [Direction]
+    }
+
+    func projection(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        let space = try Self.space(r, s)
+        let methodName = try Self.name(r, "method") ?? "pca"
+        guard let method = Projection.Method(rawValue: methodName) else { throw APIError.badRequest("method must be pca or lda, got '\(methodName.prefix(40))'") }
+        let writable = options.writable
+        let p: ProjectionJSON = try await s.once("projection/\(space)/\(method.rawValue)") {
+            let classCount = Set(s.classIds).count
+            let k = method == .lda ? min(2, max(1, classCount - 1)) : min(2, max(1, s.index.rowCount - 1))
+            let rep = try s.index.projection(space: space, method: method, components: k)
+            if writable { _ = try? s.writeLocked { try s.index.recordProjection(rep) } }
+            let classes = Set(rep.points.map(\.class)).sorted()
+            return ProjectionJSON(
+                index: s.name, space: rep.space, method: rep.method.rawValue, rows: rep.rows, dim: rep.dim, components: rep.components,
+                explainedVariance: rep.explainedVariance, explainedVarianceRatio: rep.explainedVarianceRatio,
+                axisLabels: (0..<rep.components).map(rep.axisLabel), shrinkage: rep.shrinkage, classes: classes,
+                points: rep.points.map { .init(row: $0.row, x: $0.coordinates.first ?? 0, y: $0.coordinates.count > 1 ? $0.coordinates[1] : 0, class: $0.class, path: $0.path) },
+                prototypes: rep.prototypes.map { .init(set: $0.set, name: $0.name, x: $0.coordinates.first ?? 0, y: $0.coordinates.count > 1 ? $0.coordinates[1] : 0) })
+        }
+        return try JSONCoding.response(p, cache: true)
+    }
+
+    func metrics(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        let space = try Self.space(r, s)
+        let report = try await s.clusterReport(space: space)
+        return try JSONCoding.response(report)
+    }
+
+    func evaluate(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        guard let set = try Self.name(r, "set") else { throw APIError.badRequest("give set=NAME (a prototype set of the index)") }
+        let lowest = try Self.int(r, "lowest", default: 20, in: 0...options.maxK)
+        _ = try s.index.prototypeSet(set)
+        let e = try await s.once("evaluate/\(set)/\(lowest)") { try s.index.evaluate(set: set, lowest: lowest) }
+        return try JSONCoding.response(e)
+    }
+
+    /// The images of one confusion-matrix cell: true class `true`, predicted `predicted`.
+    func evaluateCell(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        guard let set = try Self.name(r, "set"), let truth = try Self.name(r, "true"), let predicted = try Self.name(r, "predicted") else {
+            throw APIError.badRequest("give set=NAME, true=CLASS and predicted=CLASS")
+        }
+        let k = try Self.int(r, "k", default: 48, in: 1...options.maxK)
+        _ = try s.index.prototypeSet(set)
+        let p = try await s.once("predictions/\(set)") { try Predictions.compute(s.index, set: set) }
+        guard let ti = p.classes.firstIndex(of: truth) else { throw APIError.notFound("no evaluated class '\(truth)' for set '\(set)'") }
+        guard let pi = p.classes.firstIndex(of: predicted) else { throw APIError.notFound("no evaluated class '\(predicted)' for set '\(set)'") }
+        // Most confident first: highest margin of the predicted class over the true one.
+        var cell = p.rows.indices.filter { p.truth[$0] == ti && p.predicted[$0] == pi }
+        cell.sort { (p.score[$0], p.rows[$1]) > (p.score[$1], p.rows[$0]) }
+        struct Cell: Encodable { var set: String; var `true`: String; var predicted: String; var count: Int; var results: [ResultRow] }
+        let picked = cell.prefix(k)
+        let results = try s.index.describe(picked.map { (p.rows[$0], p.score[$0]) })
+        return try JSONCoding.response(Cell(set: set, true: truth, predicted: predicted, count: cell.count, results: results))
+    }
+
+    /// The logits of one row for every prototype of each set (top `k` per set).
+    func prototypeScores(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        let row = try Self.int(r, "row", default: -1, in: -1...Int.max)
+        guard row >= 0 && row < s.index.rowCount else { throw APIError.notFound("give row=R with R in 0…\(s.index.rowCount - 1)") }
+        let k = try Self.int(r, "k", default: 5, in: 1...1000)
+        struct Score: Encodable { var name: String; var logit: Double }
+        struct SetScores: Encodable { var set: String; var space: String; var top: [Score] }
+        var out: [SetScores] = []
+        for set in s.index.prototypeSets {
+            let n = set.count
+            let z = try s.index.logitMatrix(set: set.name, prototypes: Array(0..<n), rows: [row])
+            let names = try s.index.catalog.prototypes(inSet: set.name).map(\.name)
+            let order = z.indices.sorted { (z[$0], $1) > (z[$1], $0) }.prefix(k)
+            out.append(SetScores(set: set.name, space: set.space, top: order.map { Score(name: names[$0], logit: z[$0]) }))
+        }
+        struct All: Encodable { var row: Int; var sets: [SetScores] }
+        return try JSONCoding.response(All(row: row, sets: out))
+    }
+
+    // MARK: - Images
+
+    func image(_ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        let row = try Self.row(c)
+        let (data, type) = try await offPool { try ImageAccess.original(row: row, in: s) }
+        return Response(status: .ok, headers: [.contentType: type, .cacheControl: "private, max-age=300"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    func thumb(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        let row = try Self.row(c)
+        let size = try Self.int(r, "size", default: 96, in: 8...512)
+        let data = try await offPool { try ImageAccess.thumbnail(row: row, size: size, in: s) }
+        return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, max-age=300"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    // MARK: - Comparison
+
+    func compare(_ r: Request) async throws -> Response {
+        var names = r.uri.queryParameters[values: "index"].map(String.init)
+        if names.isEmpty { names = library.names() }
+        var rows: [ComparisonRow] = []
+        for n in names { rows += try await comparisonRows(library.index(n)) }
+        let sortName = try Self.name(r, "sort") ?? "silhouette"
+        guard let key = Comparison.SortKey(rawValue: sortName) else {
+            throw APIError.badRequest("sort must be one of \(Comparison.SortKey.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        struct Table: Encodable { var rows: [ComparisonRow] }
+        return try JSONCoding.response(Table(rows: Comparison.sorted(rows, by: key)))
+    }
+}

@@ -1,0 +1,409 @@
+import EmbedScope
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import XCTest
+@testable import EmbedScopeServer
+
+/// Every endpoint in process (`app.test(.router)`), compared with what the library (and so the
+/// CLI's --json) answers, and every refusal of docs/http-api.md's safety section.
+final class ServerAPITests: XCTestCase {
+    struct Results: Decodable, Equatable { var results: [ResultRow] }
+    struct ErrorBody: Decodable { struct E: Decodable { var kind: String; var message: String }; var error: E }
+
+    func app(_ f: ServerFixture, configure: (inout ServerOptions) -> Void = { _ in }) -> some ApplicationProtocol {
+        var o = ServerOptions(roots: [f.root])
+        o.log = nil
+        configure(&o)
+        return buildApplication(o)
+    }
+
+    func decode<T: Decodable>(_ type: T.Type, _ r: TestResponse, file: StaticString = #filePath, line: UInt = #line) throws -> T {
+        do { return try JSONDecoder().decode(T.self, from: Data(r.body.readableBytesView)) } catch {
+            XCTFail("cannot decode \(T.self) from \(r.status): \(String(decoding: r.body.readableBytesView, as: UTF8.self).prefix(500))", file: file, line: line)
+            throw error
+        }
+    }
+
+    /// Expects an error status with the API's JSON error body.
+    func expectError(_ client: some TestClientProtocol, _ uri: String, method: HTTPRequest.Method = .get, body: ByteBuffer? = nil,
+                     headers: HTTPFields = [:], _ status: HTTPResponse.Status, file: StaticString = #filePath, line: UInt = #line) async throws {
+        try await client.execute(uri: uri, method: method, headers: headers, body: body) { r in
+            XCTAssertEqual(r.status, status, "\(method) \(uri): \(String(decoding: r.body.readableBytesView, as: UTF8.self).prefix(300))", file: file, line: line)
+            let e = try? JSONDecoder().decode(ErrorBody.self, from: Data(r.body.readableBytesView))
+            XCTAssertNotNil(e, "\(uri): error body is {\"error\":{\"kind\",\"message\"}}", file: file, line: line)
+            XCTAssertFalse(e?.error.message.isEmpty ?? true, file: file, line: line)
+            XCTAssertEqual(r.headers[.contentType]?.hasPrefix("application/json"), true, file: file, line: line)
+        }
+    }
+
+    func assertSameResults(_ a: [ResultRow], _ b: [ResultRow], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertEqual(a.map(\.row), b.map(\.row), what, file: file, line: line)
+        XCTAssertEqual(a.map(\.path), b.map(\.path), what, file: file, line: line)
+        XCTAssertEqual(a.map(\.class), b.map(\.class), what, file: file, line: line)
+        XCTAssertEqual(a.map(\.rank), b.map(\.rank), what, file: file, line: line)
+        for (x, y) in zip(a, b) {
+            XCTAssertTrue(abs(x.score - y.score) <= 1e-6, "\(what): score \(x.score) vs \(y.score) (tolerance 1e-6)", file: file, line: line)
+        }
+    }
+
+    func testIndexesAndInfo() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        try await app(f).test(.router) { client in
+            try await client.execute(uri: "/api/indexes", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                struct List: Decodable {
+                    struct Entry: Decodable {
+                        struct Space: Decodable { var name: String; var dim: Int }
+                        struct Class: Decodable { var name: String; var count: Int }
+                        struct PSet: Decodable { var name: String }
+                        var name: String; var rows: Int; var spaces: [Space]; var classes: [Class]; var prototypeSets: [PSet]; var metrics: [ComparisonRow]
+                    }
+                    var indexes: [Entry]
+                }
+                let l = try self.decode(List.self, r)
+                XCTAssertEqual(l.indexes.map(\.name), ["tiny"])
+                let e = try XCTUnwrap(l.indexes.first)
+                XCTAssertEqual(e.rows, f.rows)
+                XCTAssertEqual(e.spaces.map(\.name), ["embedding", "pixel"])
+                XCTAssertEqual(e.spaces.map(\.dim), [8, 3 * 8 * 8])
+                XCTAssertEqual(e.classes.map(\.name), f.classes)
+                XCTAssertEqual(e.classes.map(\.count), [8, 8, 8])
+                XCTAssertEqual(e.prototypeSets.map(\.name), ["head"])
+                XCTAssertEqual(Set(e.metrics.map(\.space)), ["embedding", "pixel"])
+            }
+            try await client.execute(uri: "/api/indexes/tiny", method: .get) { r in XCTAssertEqual(r.status, .ok) }
+            try await client.execute(uri: "/api/openapi.json", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                let doc = try JSONSerialization.jsonObject(with: Data(r.body.readableBytesView)) as? [String: Any]
+                let paths = try XCTUnwrap(doc?["paths"] as? [String: Any])
+                for p in ["/api/indexes", "/api/indexes/{name}/query", "/api/indexes/{name}/rank", "/api/indexes/{name}/projection",
+                          "/api/indexes/{name}/metrics", "/api/indexes/{name}/evaluate", "/api/indexes/{name}/images/{row}",
+                          "/api/indexes/{name}/thumbs/{row}", "/api/compare"] {
+                    XCTAssertNotNil(paths[p], "openapi.json documents \(p)")
+                }
+            }
+            try await client.execute(uri: "/", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                let html = String(decoding: r.body.readableBytesView, as: UTF8.self)
+                XCTAssertTrue(html.contains("<canvas id=\"scatter\""))
+                XCTAssertFalse(html.contains("http://") || html.contains("https://"), "the page fetches nothing from outside")
+            }
+            for asset in ["/static/app.js", "/static/app.css"] {
+                try await client.execute(uri: asset, method: .get) { r in
+                    XCTAssertEqual(r.status, .ok)
+                    let text = String(decoding: r.body.readableBytesView, as: UTF8.self)
+                    XCTAssertFalse(text.contains("http://") || text.contains("https://"), "\(asset) fetches nothing from outside")
+                }
+            }
+        }
+    }
+
+    func testQueriesEqualTheLibrarysAnswers() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        let idx = try Index.open(f.index)
+        try await app(f).test(.router) { client in
+            let cases: [(String, QuerySource, SearchOptions)] = [
+                ("row=3&k=5", .row(3), { var o = SearchOptions(); o.k = 5; return o }()),
+                ("row=3&k=5&farthest=true", .row(3), { var o = SearchOptions(); o.k = 5; o.farthest = true; return o }()),
+                ("row=10&k=4&space=pixel", .row(10), { var o = SearchOptions(); o.k = 4; o.space = "pixel"; return o }()),
+                ("path=images/square/2.png&k=3&class=circle", .path("images/square/2.png"), { var o = SearchOptions(); o.k = 3; o.className = "circle"; return o }()),
+                ("row=0&k=2&includeSelf=true", .row(0), { var o = SearchOptions(); o.k = 2; o.includeSelf = true; return o }()),
+                ("row=1&k=100000&space=pixel", .row(1), { var o = SearchOptions(); o.k = 10_000; o.space = "pixel"; return o }()),
+            ]
+            for (q, source, o) in cases {
+                let expected = try idx.search(source, options: o)
+                if q.contains("k=100000") {
+                    try await self.expectError(client, "/api/indexes/tiny/query?\(q)", .badRequest)
+                    continue
+                }
+                try await client.execute(uri: "/api/indexes/tiny/query?\(q)", method: .get) { r in
+                    XCTAssertEqual(r.status, .ok, q)
+                    self.assertSameResults(try self.decode(Results.self, r).results, expected, q)
+                }
+            }
+            // rank, as `embedscope rank --json`
+            let ranked = try idx.rank(prototype: "square", set: "head", least: true, k: 4)
+            try await client.execute(uri: "/api/indexes/tiny/rank?prototype=square&set=head&k=4&least=true", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                self.assertSameResults(try self.decode(Results.self, r).results, ranked, "rank")
+            }
+        }
+    }
+
+    func testAnalysesEqualTheLibrarysAnswers() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        let idx = try Index.open(f.index)
+        try await app(f).test(.router) { client in
+            for method in [Projection.Method.pca, .lda] {
+                let expected = try idx.projection(space: "embedding", method: method, components: 2)
+                try await client.execute(uri: "/api/indexes/tiny/projection?space=embedding&method=\(method.rawValue)", method: .get) { r in
+                    XCTAssertEqual(r.status, .ok)
+                    let p = try self.decode(ServerAPI.ProjectionJSON.self, r)
+                    XCTAssertEqual(p.points.count, f.rows)
+                    XCTAssertEqual(p.points.map(\.row), expected.points.map(\.row))
+                    XCTAssertEqual(p.points.map(\.class), expected.points.map(\.class))
+                    for (a, b) in zip(p.points, expected.points) {
+                        XCTAssertTrue(abs(a.x - b.coordinates[0]) <= 1e-9 && abs(a.y - b.coordinates[1]) <= 1e-9, "\(method) row \(a.row)")
+                    }
+                    XCTAssertEqual(p.explainedVarianceRatio.count, 2)
+                    for (a, b) in zip(p.explainedVarianceRatio, expected.explainedVarianceRatio) { XCTAssertTrue(abs(a - b) <= 1e-12) }
+                }
+            }
+            let scores = try idx.clusterScores(space: "pixel")
+            let report = ClusterMetricsReport(scores, space: "pixel", classNames: try idx.classNames())
+            try await client.execute(uri: "/api/indexes/tiny/metrics?space=pixel", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                let m = try self.decode(ClusterMetricsReport.self, r)
+                XCTAssertTrue(abs(m.silhouette.mean - report.silhouette.mean) <= 1e-9, "silhouette \(m.silhouette.mean) vs \(report.silhouette.mean)")
+                XCTAssertTrue(abs(m.daviesBouldin - report.daviesBouldin) <= 1e-9)
+                XCTAssertEqual(m.perClass.map(\.name), report.perClass.map(\.name))
+            }
+            let evaluation = try idx.evaluate(set: "head", lowest: 5)
+            try await client.execute(uri: "/api/indexes/tiny/evaluate?set=head&lowest=5", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                let e = try self.decode(PrototypeEvaluation.self, r)
+                XCTAssertEqual(e.classification.confusion, evaluation.classification.confusion)
+                XCTAssertEqual(e.lowestMargins.map(\.row), evaluation.lowestMargins.map(\.row))
+            }
+            // Each confusion cell lists exactly its count of images, of the right class.
+            let labels = evaluation.classification.labels
+            for (i, t) in labels.enumerated() {
+                for (j, p) in labels.enumerated() {
+                    try await client.execute(uri: "/api/indexes/tiny/evaluate/cell?set=head&true=\(t)&predicted=\(p)&k=1000", method: .get) { r in
+                        XCTAssertEqual(r.status, .ok)
+                        struct Cell: Decodable { var count: Int; var results: [ResultRow] }
+                        let c = try self.decode(Cell.self, r)
+                        XCTAssertEqual(c.count, evaluation.classification.confusion[i][j], "cell \(t)→\(p)")
+                        XCTAssertEqual(c.results.count, c.count)
+                        XCTAssertTrue(c.results.allSatisfy { $0.class == t })
+                    }
+                }
+            }
+            try await client.execute(uri: "/api/indexes/tiny/prototypes?row=4&k=2", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                struct P: Decodable { struct S: Decodable { struct T: Decodable { var name: String; var logit: Double }; var set: String; var top: [T] }; var sets: [S] }
+                let p = try self.decode(P.self, r)
+                let z = try idx.logitMatrix(set: "head", prototypes: [0, 1, 2], rows: [4])
+                XCTAssertEqual(p.sets.first?.top.count, 2)
+                XCTAssertTrue(abs((p.sets.first?.top.first?.logit ?? .nan) - (z.max() ?? .nan)) <= 1e-9)
+            }
+            try await client.execute(uri: "/api/compare?index=tiny&sort=db", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                struct T: Decodable { var rows: [ComparisonRow] }
+                let t = try self.decode(T.self, r)
+                XCTAssertEqual(Set(t.rows.map(\.space)), ["embedding", "pixel"])
+                XCTAssertNotNil(t.rows.first { $0.space == "pixel" }?.silhouette, "cluster metrics computed by /metrics show in the table")
+            }
+        }
+        // Read-only: nothing was written into the index.
+        XCTAssertFalse(FileManager.default.fileExists(atPath: f.index.appendingPathComponent("metrics.json").path))
+    }
+
+    func testWritableRecordsAnalysesInMetricsJSON() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        try await app(f, configure: { $0.writable = true }).test(.router) { client in
+            try await client.execute(uri: "/api/indexes/tiny/metrics?space=embedding", method: .get) { r in XCTAssertEqual(r.status, .ok) }
+        }
+        let record = try XCTUnwrap(try Index.open(f.index).readMetrics())
+        XCTAssertNotNil(record.spaces["embedding"]?.cluster)
+    }
+
+    func testImagesAndThumbnails() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        let idx = try Index.open(f.index)
+        let path = try XCTUnwrap(try idx.catalog.images(rows: [5])[5]).path
+        let bytes = try Data(contentsOf: f.images.deletingLastPathComponent().appendingPathComponent(path))
+        try await app(f).test(.router) { client in
+            try await client.execute(uri: "/api/indexes/tiny/images/5", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(r.headers[.contentType], "image/png")
+                XCTAssertEqual(Data(r.body.readableBytesView), bytes, "the original bytes")
+            }
+            for _ in 0..<2 {  // the second answer comes from the cache
+                try await client.execute(uri: "/api/indexes/tiny/thumbs/5?size=20", method: .get) { r in
+                    XCTAssertEqual(r.status, .ok)
+                    let img = try ImageDecoder.decode(data: Data(r.body.readableBytesView), path: "thumb")
+                    XCTAssertEqual(img.width, 20); XCTAssertEqual(img.height, 15)
+                }
+            }
+        }
+    }
+
+    func testUploadQueryFindsTheSameImageInPixelSpace() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        let idx = try Index.open(f.index)
+        let path = try XCTUnwrap(try idx.catalog.images(rows: [9])[9]).path
+        let bytes = try Data(contentsOf: f.images.deletingLastPathComponent().appendingPathComponent(path))
+        var o = SearchOptions(); o.space = "pixel"; o.k = 4; o.includeSelf = true
+        let expected = try idx.search(.row(9), options: o)
+        try await app(f).test(.router) { client in
+            try await client.execute(uri: "/api/indexes/tiny/query?space=pixel&k=4", method: .post, headers: [.contentType: "image/png"],
+                                     body: ByteBuffer(bytes: bytes)) { r in
+                XCTAssertEqual(r.status, .ok)
+                let res = try self.decode(Results.self, r).results
+                XCTAssertEqual(res.first?.row, 9, "the image itself comes first")
+                XCTAssertTrue(abs((res.first?.score ?? 0) - 1) <= 1e-5)
+                XCTAssertEqual(res.map(\.row), expected.map(\.row))
+            }
+            // The same file as multipart/form-data (what a browser form sends).
+            let boundary = "----es\(UUID().uuidString)"
+            var body = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"file\"; filename=\"q.png\"\r\nContent-Type: image/png\r\n\r\n".utf8)
+            body += bytes + Data("\r\n--\(boundary)--\r\n".utf8)
+            try await client.execute(uri: "/api/indexes/tiny/query?space=pixel&k=4&farthest=false", method: .post,
+                                     headers: [.contentType: "multipart/form-data; boundary=\(boundary)"], body: ByteBuffer(bytes: body)) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(try self.decode(Results.self, r).results.first?.row, 9)
+            }
+            // The embedding space holds imported vectors: no model to embed a new image with.
+            try await self.expectError(client, "/api/indexes/tiny/query?space=embedding", method: .post, body: ByteBuffer(bytes: bytes), .badRequest)
+        }
+    }
+
+    func testRefusals() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        // A secret outside the data-set root, and a catalog image that is a symlink to it.
+        let secret = dir.appendingPathComponent("secret.png")
+        try PNGWriter.write(width: 2, height: 2, channels: 3, pixels: [UInt8](repeating: 7, count: 12), to: secret)
+        let victim = f.images.appendingPathComponent("circle/0.png")
+        try FileManager.default.removeItem(at: victim)
+        try FileManager.default.createSymbolicLink(at: victim, withDestinationURL: secret)
+        let png = try PNGWriter.encode(width: 4, height: 4, channels: 3, pixels: [UInt8](repeating: 200, count: 48))
+        // A PNG header that claims 60000 × 60000 pixels (nothing behind it).
+        var huge = Data(png.prefix(33))
+        huge.replaceSubrange(16..<24, with: [0, 0, 0xEA, 0x60, 0, 0, 0xEA, 0x60])
+        let hugeHeader = huge
+        try await app(f, configure: { $0.maxUploadBytes = 64 << 10 }).test(.router) { client in
+            let e = { (uri: String, s: HTTPResponse.Status) in try await self.expectError(client, uri, s) }
+            // Unknown things.
+            try await e("/api/indexes/nope/query?row=1", .notFound)
+            try await e("/api/indexes/tiny/query?row=1&space=nope", .notFound)
+            try await e("/api/indexes/tiny/query?row=1&class=nope", .notFound)
+            try await e("/api/indexes/tiny/query?row=100000", .notFound)
+            try await e("/api/indexes/tiny/query?path=images/none.png", .notFound)
+            try await e("/api/indexes/tiny/rank?prototype=nope&set=head", .notFound)
+            try await e("/api/indexes/tiny/rank?prototype=circle&set=nope", .notFound)
+            try await e("/api/indexes/tiny/evaluate?set=nope", .notFound)
+            try await e("/api/indexes/tiny/evaluate/cell?set=head&true=nope&predicted=circle", .notFound)
+            try await e("/api/indexes/tiny/metrics?space=nope", .notFound)
+            try await e("/api/indexes/tiny/projection?space=nope", .notFound)
+            try await e("/api/indexes/tiny/images/100000", .notFound)
+            try await e("/api/indexes/tiny/thumbs/-1", .notFound)
+            try await e("/api/compare?index=nope", .notFound)
+            try await e("/api/nothing-here", .notFound)
+            // Bad numbers and missing parameters.
+            for q in ["row=abc", "row=1&k=0", "row=1&k=-3", "row=1&k=abc", "row=1&k=1e3", "row=1&k=99999999999999999999", "row=1&farthest=maybe",
+                      "", "row=1&path=images/circle/1.png", "row=1&space="] {
+                try await e("/api/indexes/tiny/query?\(q)", .badRequest)
+            }
+            try await e("/api/indexes/tiny/thumbs/1?size=0", .badRequest)
+            try await e("/api/indexes/tiny/thumbs/1?size=100000", .badRequest)
+            try await e("/api/indexes/tiny/thumbs/x", .badRequest)
+            try await e("/api/indexes/tiny/projection?method=tsne", .badRequest)
+            try await e("/api/indexes/tiny/rank?set=head", .badRequest)
+            try await e("/api/indexes/tiny/evaluate", .badRequest)
+            try await e("/api/indexes/tiny/evaluate?set=head&lowest=-1", .badRequest)
+            try await e("/api/compare?sort=nope", .badRequest)
+            // Path traversal in every parameter that could name a file.
+            try await e("/api/indexes/tiny/query?path=../../etc/passwd", .badRequest)
+            try await e("/api/indexes/tiny/query?path=/etc/passwd", .badRequest)
+            try await e("/api/indexes/tiny/query?path=images/../../secret.png", .badRequest)
+            try await e("/api/indexes/..%2F..%2Fetc/query?row=1", .badRequest)
+            try await e("/api/indexes/../query?row=1", .badRequest)
+            try await e("/api/indexes/tiny/images/..%2F..%2Fsecret.png", .badRequest)
+            try await e("/api/indexes/tiny/thumbs/%2Fetc%2Fpasswd", .badRequest)
+            try await e("/api/indexes/tiny/query?row=1&space=../../etc/passwd", .notFound)
+            try await e("/api/indexes/tiny/query?row=1&class=../secret", .notFound)
+            try await e("/api/indexes/tiny/evaluate?set=../../secret", .notFound)
+            try await e("/api/compare?index=..", .badRequest)
+            // A symlink in the data set that leads out of its root is not followed.
+            try await e("/api/indexes/tiny/images/0", .forbidden)
+            try await e("/api/indexes/tiny/thumbs/0", .forbidden)
+            // Uploads: too many bytes, too many pixels, not an image, nothing.
+            let big = ByteBuffer(bytes: [UInt8](repeating: 0x89, count: 65 << 10))
+            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: big, .contentTooLarge)
+            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(bytes: hugeHeader), .contentTooLarge)
+            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(string: "GIF89a not really"), .unsupportedMediaType)
+            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(string: "hello"), .unsupportedMediaType)
+            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(), .badRequest)
+            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(bytes: png.prefix(40)), .badRequest)
+            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(string: "garbage"),
+                                       headers: [.contentType: "multipart/form-data; boundary=x"], .badRequest)
+            // And the server is still up and answering.
+            try await client.execute(uri: "/api/indexes/tiny/query?row=1&k=1", method: .get) { r in XCTAssertEqual(r.status, .ok) }
+        }
+    }
+
+    func testIndexesThatAppearOrAreReplacedArePickedUp() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir, perClass: 4)
+        try await app(f).test(.router) { client in
+            try await client.execute(uri: "/api/indexes/tiny/query?row=0&k=1000", method: .get) { r in
+                XCTAssertEqual(try self.decode(Results.self, r).results.count, 11)
+            }
+            // Rebuilt with more rows and renamed into place, as `embedscope import --force` does.
+            let other = try ServerFixture.make(in: dir.appendingPathComponent("b"), name: "tiny", perClass: 6, seed: 5)
+            let old = f.index.deletingLastPathComponent().appendingPathComponent(".old")
+            try FileManager.default.moveItem(at: f.index, to: old)
+            try FileManager.default.moveItem(at: other.index, to: f.index)
+            try FileManager.default.removeItem(at: old)
+            try await client.execute(uri: "/api/indexes/tiny/query?row=0&k=1000", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(try self.decode(Results.self, r).results.count, 17, "the new generation is served")
+            }
+            // A new index folder is found without a restart.
+            _ = try ServerFixture.make(in: dir.appendingPathComponent("c"), name: "fresh", perClass: 3)
+            try FileManager.default.moveItem(at: dir.appendingPathComponent("c/Indexes/fresh"), to: f.root.appendingPathComponent("fresh"))
+            try await client.execute(uri: "/api/indexes/fresh/query?row=0&k=2", method: .get) { r in XCTAssertEqual(r.status, .ok) }
+        }
+    }
+
+    /// Concurrent queries on one space are answered by fewer passes than queries, with the
+    /// same lists as one query at a time.
+    func testConcurrentQueriesAreCoalesced() async throws {
+        let n = 5000, d = 64, queries = 24
+        var g = TestRNG(state: 3)
+        var x = [Float](repeating: 0, count: n * d)
+        for i in 0..<n {
+            var norm: Float = 0
+            for j in 0..<d { let v = Float(g.gaussian()); x[i * d + j] = v; norm += v * v }
+            for j in 0..<d { x[i * d + j] /= norm.squareRoot() }
+        }
+        let storage = UnsafeMutableBufferPointer<Float>.allocate(capacity: x.count)
+        _ = storage.initialize(from: x)
+        defer { storage.deallocate() }
+        let xp = UnsafeBufferPointer(storage)
+        do {
+            let matrix = RowMatrix(base: xp.baseAddress!, rows: n, dim: d, stride: d)
+            let batcher = QueryBatcher(matrix: matrix, window: 0.02)
+            let results = try await withThrowingTaskGroup(of: (Int, [Hit]).self) { group in
+                for i in 0..<queries {
+                    group.addTask {
+                        let q = Array(xp[(i * 7 * d)..<((i * 7 + 1) * d)])
+                        return (i, try await batcher.search(q, k: 3 + i % 5, farthest: i % 3 == 0, filter: RowFilter(excluded: [i * 7])))
+                    }
+                }
+                var out = [[Hit]](repeating: [], count: queries)
+                for try await (i, h) in group { out[i] = h }
+                return out
+            }
+            let stats = batcher.stats
+            XCTAssertEqual(stats.answered, queries)
+            XCTAssertLessThan(stats.passes, queries, "queries were coalesced (passes \(stats.passes), largest batch \(stats.largestBatch))")
+            XCTAssertGreaterThan(stats.largestBatch, 1)
+            for i in 0..<queries {
+                let q = Array(xp[(i * 7 * d)..<((i * 7 + 1) * d)])
+                let one = Scorer.search(matrix, query: q, k: 3 + i % 5, farthest: i % 3 == 0, filter: RowFilter(excluded: [i * 7]))
+                XCTAssertEqual(results[i].map(\.row), one.map(\.row), "query \(i)")
+                for (a, b) in zip(results[i], one) { XCTAssertTrue(abs(a.score - b.score) <= 1e-5, "query \(i): \(a.score) vs \(b.score)") }
+            }
+        }
+    }
+}
