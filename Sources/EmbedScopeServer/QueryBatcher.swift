@@ -64,9 +64,14 @@ final class QueryBatcher: @unchecked Sendable {
                 var q = [Float]()
                 q.reserveCapacity(group.count * matrix.dim)
                 for r in group { q += r.query }
-                let hits = Scorer.searchBatch(matrix, queries: q, count: group.count, k: k, farthest: farthest,
-                                              filters: group.map(\.filter), kernel: .simd)
-                for (r, h) in zip(group, hits) { r.done.resume(returning: Array(h.prefix(r.k))) }
+                do {
+                    let hits = try Scorer.searchBatch(matrix, queries: q, count: group.count, k: k, farthest: farthest,
+                                                      filters: group.map(\.filter), kernel: .simd)
+                    for (r, h) in zip(group, hits) { r.done.resume(returning: Array(h.prefix(r.k))) }
+                } catch {
+                    // Damaged (non-finite) rows: every query of the pass gets the error, none a result.
+                    for r in group { r.done.resume(throwing: error) }
+                }
             }
         }
     }

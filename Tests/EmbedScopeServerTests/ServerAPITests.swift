@@ -400,7 +400,8 @@ final class ServerAPITests: XCTestCase {
             XCTAssertGreaterThan(stats.largestBatch, 1)
             for i in 0..<queries {
                 let q = Array(xp[(i * 7 * d)..<((i * 7 + 1) * d)])
-                let one = Scorer.search(matrix, query: q, k: 3 + i % 5, farthest: i % 3 == 0, filter: RowFilter(excluded: [i * 7]))
+                let one = try Scorer.search(matrix, query: q, k: 3 + i % 5, farthest: i % 3 == 0, filter: RowFilter(excluded: [i * 7]))
+                XCTAssertEqual(results[i].count, one.count, "query \(i)")
                 XCTAssertEqual(results[i].map(\.row), one.map(\.row), "query \(i)")
                 for (a, b) in zip(results[i], one) { XCTAssertTrue(abs(a.score - b.score) <= 1e-5, "query \(i): \(a.score) vs \(b.score)") }
             }
