@@ -35,7 +35,7 @@ let package = Package(
         .target(
             name: "EmbedScope",
             dependencies: [
-                "CBLAS", "CPNG", "CJPEG", "CJPEGShim", "CZlib",
+                "CBLAS", "CKernels", "CPNG", "CJPEG", "CJPEGShim", "CZlib",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))] + simdSettings
@@ -54,6 +54,9 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CJPEGShim", dependencies: ["CJPEG"]),
+        // Packed SGEMM micro-kernels: AVX-512 / AVX2 chosen at run time by CPUID (function target
+        // attributes, no global -m flags). Always optimized: a -O0 kernel would make debug test runs crawl.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         .testTarget(
             name: "EmbedScopeTests",

@@ -116,6 +116,36 @@ public enum Scorer {
         let chunk = 2048
         var heapsPerPart = [[TopK]](repeating: [], count: parts.count)
         let d = matrix.dim
+        if SGEMM.path != .openblas {
+            // Own kernel: the batch is the packed operand (packed once), the rows stream through as A:
+            // scores come out [rows × b] and are turned per query before selection.
+            let packed = q.withUnsafeBufferPointer { qp in
+                PackedMatrix(k: d, n: b, b: qp.baseAddress!, ldb: d, transposed: true)
+            }
+            heapsPerPart.withUnsafeMutableBufferPointer { hp in
+                let out = hp.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                    var heaps = ks.map { TopK(k: $0) }
+                    let rowsFirst = UnsafeMutablePointer<Float>.allocate(capacity: b * chunk)
+                    let perQuery = UnsafeMutablePointer<Float>.allocate(capacity: b * chunk)
+                    defer { rowsFirst.deallocate(); perQuery.deallocate() }
+                    var start = parts[t].lowerBound
+                    while start < parts[t].upperBound {
+                        let n = min(chunk, parts[t].upperBound - start)
+                        packed.multiply(m: n, a: matrix.row(start), lda: matrix.stride, c: rowsFirst, ldc: b)
+                        for r in 0..<n {
+                            for i in 0..<b { perQuery[i * n + r] = rowsFirst[r * b + i] }
+                        }
+                        for i in 0..<b where ks[i] > 0 {
+                            select(perQuery + i * n, count: n, firstRow: start, into: &heaps[i], filter: fs[i])
+                        }
+                        start += n
+                    }
+                    out[t] = heaps
+                }
+            }
+        } else {
+        BLASInfo.warnIfGeneric()
         BLASThreads.single {
             q.withUnsafeBufferPointer { qp in
                 heapsPerPart.withUnsafeMutableBufferPointer { hp in
@@ -140,6 +170,7 @@ public enum Scorer {
                     }
                 }
             }
+        }
         }
         return (0..<b).map { i in
             var all = TopK(k: ks[i])

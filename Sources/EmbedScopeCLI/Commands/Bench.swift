@@ -6,7 +6,7 @@ extension Root {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks (figures, not tests). Scripts/bench_search.py runs these beside numpy and FAISS.",
-            subcommands: [Search.self, Images.self, Extract.self, Metrics.self])
+            subcommands: [Search.self, Images.self, Extract.self, Metrics.self, Gemm.self])
 
         struct Search: ParsableCommand {
             static let configuration = CommandConfiguration(
