@@ -54,9 +54,12 @@ for e in "${ENVS[@]}"; do
   done
 done
 if python3 -c "import torch, onnxruntime" 2>/dev/null; then
-  for e in "${ENVS[@]}"; do run "$e" python3 Scripts/bench_extract.py --images 64 --batches 1,32 --runs 3; done
+  for e in "${ENVS[@]}"; do
+    run "$e" python3 Scripts/bench_extract.py --images 64 --batches 1,32 --runs 3
+    run "$e" python3 Scripts/bench_resnet.py --models resnet18,resnet50 --batch 32 --runs 3
+  done
 else
-  echo "(PyTorch / ONNX Runtime not installed: Scripts/setup.sh --torch for the bench_extract.py rows)"
+  echo "(PyTorch / ONNX Runtime not installed: Scripts/setup.sh --torch for the bench_extract.py / bench_resnet.py rows)"
 fi
 
 echo "## Exact silhouette 10,000 × 1,280 against scikit-learn"
