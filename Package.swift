@@ -23,6 +23,7 @@ let package = Package(
     name: "EmbedScope",
     platforms: [.macOS(.v14)],
     products: [
+        // One library for users: `import EmbedScope` brings every public layer below.
         .library(name: "EmbedScope", targets: ["EmbedScope"]),
         .executable(name: "embedscope", targets: ["EmbedScopeCLI"]),
     ],
@@ -31,14 +32,44 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
-        // Public API first.
+        // Layers, lowest first. Each depends only on the ones above it (docs/architecture.md;
+        // Tests/EmbedScopeTests/LayeringTests.swift fails if an import points upwards).
+
+        // Core: vector files, the catalog (GRDB stays inside), the index, scoring and top-k, the one
+        // BLAS wrapper, partitioner, heap and thread team, errors, progress, checksums.
+        .target(
+            name: "EmbedScopeCore",
+            dependencies: ["CBLAS", "CKernels", "CZlib", .product(name: "GRDB", package: "GRDB.swift")],
+            swiftSettings: simdSettings
+        ),
+        // Images: decode (libjpeg, libpng), encode PNG, resize, the pixel-space function.
+        .target(
+            name: "EmbedScopeImages",
+            dependencies: ["EmbedScopeCore", "CPNG", "CJPEG", "CJPEGShim", "CZlib"],
+            swiftSettings: simdSettings
+        ),
+        // Models: the safe checkpoint reader, the native CNNs, their kernels, preprocessing.
+        .target(
+            name: "EmbedScopeModels",
+            dependencies: ["EmbedScopeCore", "EmbedScopeImages", "CBLAS"],
+            swiftSettings: simdSettings
+        ),
+        // Analysis: cluster metrics, neighbours, probe, projections, evaluation; owns metrics.json.
+        .target(
+            name: "EmbedScopeAnalysis",
+            dependencies: ["EmbedScopeCore", "CBLAS"],
+            swiftSettings: simdSettings
+        ),
+        // Report: SVG, the RGB canvas and bitmap font, image sheets, the HTML report.
+        .target(
+            name: "EmbedScopeReport",
+            dependencies: ["EmbedScopeCore", "EmbedScopeImages", "EmbedScopeAnalysis"]
+        ),
+        // Pipelines: folder build, import, data sets, query by image. Re-exports the layers above.
         .target(
             name: "EmbedScope",
-            dependencies: [
-                "CBLAS", "CKernels", "CPNG", "CJPEG", "CJPEGShim", "CZlib",
-                .product(name: "GRDB", package: "GRDB.swift"),
-            ],
-            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))] + simdSettings
+            dependencies: ["EmbedScopeCore", "EmbedScopeImages", "EmbedScopeModels", "EmbedScopeAnalysis", "EmbedScopeReport",
+                           "CZlib"]  // gzip'd IDX files
         ),
         .executableTarget(
             name: "EmbedScopeCLI",
@@ -47,7 +78,6 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-
         // C interop: one system library target per library, plus one shim for libjpeg's longjmp.
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev", "liblapacke-dev"])]),
         .systemLibrary(name: "CPNG", pkgConfig: "libpng16", providers: [.apt(["libpng-dev"])]),

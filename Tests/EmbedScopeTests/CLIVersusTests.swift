@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 extension CLITests {
     /// versus, probe, evaluate and rank --set probe through the binary.

@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// Cluster metrics against scikit-learn 1.9 (Fixtures/metrics, made by
 /// Scripts/make_metrics_fixtures.py): silhouette per sample and mean, Davies–Bouldin,
@@ -57,7 +62,7 @@ final class ClusterMetricsTests: XCTestCase {
         var worst = 0.0
         for (i, (o, e)) in zip(observed, expected).enumerated() {
             let scale = max(abs(e), 0.01)
-            worst = max(worst, abs(o - e) / scale)
+            worst = maxKeepingNaN(worst, abs(o - e) / scale)
             if abs(o - e) > Self.tolerance * scale || (e == 0 && o != 0) {
                 XCTFail("\(what) row \(i): expected \(e), observed \(o), tolerance \(Self.tolerance * scale)", file: file, line: line)
                 return worst
@@ -106,7 +111,7 @@ final class ClusterMetricsTests: XCTestCase {
             let direct = f.ref.silhouette_samples_direct
             let mean = direct.reduce(0, +) / Double(direct.count)
             assertRelative(s.mean, mean, 1e-6, "\(name) mean vs direct")
-            let worst = zip(s.values, direct).map { abs($0 - $1) }.max() ?? 0
+            let worst = maxAbsDifference(s.values, direct)
             XCTAssertLessThan(worst, 1e-6, "\(name): largest per-sample error vs direct \(worst), tolerance 1e-6")
             // Only the near-duplicate case needs the exact Double path (its duplicated rows).
             if name == "tight" { XCTAssertGreaterThan(s.refinedPairs, 0) } else { XCTAssertEqual(s.refinedPairs, 0, name) }
@@ -131,6 +136,7 @@ final class ClusterMetricsTests: XCTestCase {
             XCTAssertEqual(a.seed, 7)
             XCTAssertFalse(a.isExact)
             // Each sampled row is measured against all rows: its value is the exact one.
+            XCTAssertEqual(a.rows.count, a.values.count)
             for (r, v) in zip(a.rows, a.values) {
                 let e = f.ref.silhouette_samples[r]
                 XCTAssertEqual(v, e, accuracy: Self.tolerance * max(abs(e), 0.01), "row \(r)")

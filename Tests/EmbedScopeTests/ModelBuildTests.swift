@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// `build --model` and `query --image` end to end, with the committed pooled-weight ResNet-18
 /// checkpoint (Fixtures/models/resnet18_legacy.pth, a full ResNet-18 with a 1000-class head).

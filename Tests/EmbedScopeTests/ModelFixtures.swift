@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// Fixtures/models, written by Scripts/make_model_fixtures.py: four preprocessed photos (PNG),
 /// PyTorch's features and logits for them, small pooled-weight ResNet-18/34/50 checkpoints in
@@ -78,7 +83,7 @@ struct RowAgreement {
             for j in 0..<dim {
                 let a = Double(observed[r * dim + j]), b = Double(expected[r * dim + j])
                 dot += a * b; na += a * a; nb += b * b
-                m = max(m, abs(a - b))
+                m = maxKeepingNaN(m, abs(a - b))
             }
             cosine.append(dot / (na.squareRoot() * nb.squareRoot()))
             maxAbs.append(m)

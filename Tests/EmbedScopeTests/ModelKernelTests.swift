@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// The layer kernels against plain Double loops written from the definitions (PyTorch's
 /// conv2d with explicit zero padding, BatchNorm as y = scale·x + shift).
@@ -47,13 +52,8 @@ final class ModelKernelTests: XCTestCase {
     /// Largest |a − b|; infinity if either holds a NaN (outputs start as NaN, so an element a
     /// kernel never wrote fails).
     static func maxDiff(_ a: [Float], _ b: [Float]) -> Float {
-        precondition(a.count == b.count)
-        var m: Float = 0
-        for (x, y) in zip(a, b) {
-            if x.isNaN || y.isNaN { return .infinity }
-            m = max(m, abs(x - y))
-        }
-        return m
+        let d = maxAbsDifference(a, b)
+        return d.isNaN ? .infinity : Float(d)
     }
 
     static func affine(_ c: Int, seed: UInt64) -> (scale: [Double], shift: [Double]) {

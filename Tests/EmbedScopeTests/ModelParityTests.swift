@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// Our native forward pass against PyTorch (float64) on four photos, with the weights read by
 /// our own checkpoint reader: the ImageNet EfficientNet-Lite0 .pth that Scripts/setup.sh

@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// Whole-model behaviour on seeded synthetic weights (no checkpoint needed): the ways a batch
 /// can be executed agree, state dicts are validated with messages that name the key, and

@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// PCA and LDA against scikit-learn (Fixtures/projection, Scripts/make_projection_fixtures.py).
 ///
@@ -49,7 +54,7 @@ final class ProjectionTests: XCTestCase {
                 XCTAssertLessThan(axisDiff, 1e-6, "\(name) axis \(c) (same sign rule as svd_flip)")
             }
             var worst = 0.0
-            for i in 0..<n { for c in 0..<k { worst = max(worst, abs(r.coordinates[i * k + c] - f.pca.coordinates[i][c])) } }
+            for i in 0..<n { for c in 0..<k { worst = maxKeepingNaN(worst, abs(r.coordinates[i * k + c] - f.pca.coordinates[i][c])) } }
             XCTAssertLessThan(worst, 1e-6, "\(name) coordinates")
         }
     }
@@ -68,7 +73,7 @@ final class ProjectionTests: XCTestCase {
                 let dot = zip(ours, theirs).reduce(0) { $0 + $1.0 * $1.1 }
                 let sign: Double = dot < 0 ? -1 : 1
                 let scale = theirs.map(abs).max() ?? 1
-                let diff = zip(ours, theirs).map { abs(sign * $0 - $1) }.max() ?? 0
+                let diff = maxAbsDifference(ours.map { sign * $0 }, theirs)
                 XCTAssertLessThan(diff / scale, 1e-6, "\(name) LD\(c + 1) (up to sign)")
             }
         }

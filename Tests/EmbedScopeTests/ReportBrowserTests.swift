@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// The report as a person sees it: rendered by a real headless Chromium (Debian package
 /// `chromium`, installed by Scripts/setup.sh). The page's own load check writes

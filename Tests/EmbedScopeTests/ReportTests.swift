@@ -4,6 +4,11 @@ import FoundationXML
 #endif
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// A tiny image data set on disk and its index: three classes of 6 coloured 40×30 PNGs (one
 /// class name full of XML/CSV special characters), an imported 8-d "embedding" space with

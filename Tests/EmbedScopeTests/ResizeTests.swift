@@ -66,7 +66,7 @@ final class ResizeTests: XCTestCase {
                         for (x, wxv) in wx[ox] { row += wxv * Double(pixels[(y * w + x) * 3 + c]) }
                         sum += wyv * row
                     }
-                    worst = max(worst, abs(Double(out[(oy * ow + ox) * 3 + c]) - sum))
+                    worst = maxKeepingNaN(worst, abs(Double(out[(oy * ow + ox) * 3 + c]) - sum))
                 }
             }
         }

@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// Query results against a brute-force Double-precision reference on seeded data.
 final class ScorerTests: XCTestCase {

@@ -1,5 +1,10 @@
 import Foundation
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// Seeded state dicts with the key names and shapes of the real checkpoints, written from the
 /// architecture tables independently of the model code (so a wrong table in either shows up).

@@ -1,23 +1,30 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
-/// SeededGenerator: a seeded generator, so every test's data is the same on every run.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    /// Standard normal (Box–Muller).
-    mutating func gaussian() -> Double {
-        let u1 = max(Double.random(in: 0..<1, using: &self), 1e-300), u2 = Double.random(in: 0..<1, using: &self)
-        return (-2 * log(u1)).squareRoot() * cos(2 * .pi * u2)
-    }
+/// The tests draw from the library's own generator (SplitMix64), so test data and library
+/// sampling share one documented stream.
+typealias SeededGenerator = SplitMix64
+
+/// `max` that keeps NaN: Swift's `max(m, .nan)` returns `m`, which lets a NaN pass a tolerance
+/// check. Once either side is NaN the result stays NaN, and `XCTAssertLessThanOrEqual(x, tol)` fails.
+func maxKeepingNaN<T: FloatingPoint>(_ a: T, _ b: T) -> T {
+    (a.isNaN || b.isNaN) ? .nan : Swift.max(a, b)
+}
+
+/// Largest |a − b| of two equally long sequences: NaN if either holds a NaN, +∞ if the counts
+/// differ (never a silently shortened `zip`).
+func maxAbsDifference<A: Collection, B: Collection>(_ a: A, _ b: B) -> Double
+where A.Element: BinaryFloatingPoint, B.Element: BinaryFloatingPoint {
+    guard a.count == b.count else { return .infinity }
+    var m = 0.0
+    for (x, y) in zip(a, b) { m = maxKeepingNaN(m, abs(Double(x) - Double(y))) }
+    return m
 }
 
 /// A fresh temporary directory, removed when the test ends.

@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// TorchCheckpoint against the fixtures of Scripts/make_checkpoint_fixtures.py: expected values are
 /// the float32 bit patterns of PyTorch's own `tensor.float()`, so comparisons are exact (a format

@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 final class VectorFileHeaderTests: XCTestCase {
     /// Pins the on-disk layout documented in docs/index-format.md. Changing any of these is a

@@ -1,6 +1,11 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+@testable import EmbedScopeAnalysis
+@testable import EmbedScopeReport
 
 /// Neighbour quality, classification reports and the linear probe against numpy / scikit-learn
 /// 1.9 (Fixtures/versus, made by Scripts/make_versus_fixtures.py).
@@ -176,8 +181,8 @@ final class VersusTests: XCTestCase {
                            "\(name): objective ours \(model.loss) vs scikit-learn \(p.objective)")
             let w = p.coef.flatMap { $0 }
             let scale = w.map(abs).max() ?? 1
-            let dw = zip(model.weights, w).map { abs(Double($0) - $1) }.max() ?? 0
-            let db = zip(model.bias, p.intercept).map { abs(Double($0) - $1) }.max() ?? 0
+            let dw = maxAbsDifference(model.weights, w)
+            let db = maxAbsDifference(model.bias, p.intercept)
             XCTAssertLessThanOrEqual(dw, Self.coefficientTolerance * scale, "\(name): max |ΔW| \(dw), max |W| \(scale)")
             XCTAssertLessThanOrEqual(db, Self.coefficientTolerance * max(scale, p.intercept.map(abs).max() ?? 1), "\(name): max |Δb| \(db)")
             print("probe \(name): accuracy ours \(acc) sklearn \(p.validation_accuracy); objective ours \(model.loss) sklearn \(p.objective); max|ΔW| \(dw) of max|W| \(scale); max|Δb| \(db); \(model.iterations) iterations, \(model.stopReason)")

@@ -1,4 +1,9 @@
 import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+import EmbedScopeModels
+import EmbedScopeAnalysis
+import EmbedScopeReport
 
 /// An image folder: `root/<class>/**/*.{jpg,jpeg,png}`. Every file below a class folder, at
 /// any depth, belongs to that class. Classes and files are sorted (bytewise), so row order

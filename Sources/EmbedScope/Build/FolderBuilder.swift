@@ -1,5 +1,10 @@
 import Dispatch
 import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+import EmbedScopeModels
+import EmbedScopeAnalysis
+import EmbedScopeReport
 
 /// `embedscope build`: an image folder → an index. Each image is read and decoded once;
 /// every space (pixels, the model's embedding) is computed from that one decode, and the

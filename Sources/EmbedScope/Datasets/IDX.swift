@@ -1,5 +1,10 @@
 import CZlib
 import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+import EmbedScopeModels
+import EmbedScopeAnalysis
+import EmbedScopeReport
 
 /// The IDX format of MNIST-style data sets (big-endian header: two zero bytes, a type code,
 /// the number of dimensions, one u32 per dimension, then the data), gzip-compressed or not.

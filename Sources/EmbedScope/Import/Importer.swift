@@ -1,4 +1,9 @@
 import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+import EmbedScopeModels
+import EmbedScopeAnalysis
+import EmbedScopeReport
 
 /// `embedscope import`: vectors made by any model (.npy [N, d]) + a manifest (path, class) +
 /// optionally a classifier head → a space (and prototype set) in an index.
@@ -168,4 +173,3 @@ public enum Importer {
     }
 }
 
-func isoNow() -> String { ISO8601DateFormatter().string(from: Date()) }

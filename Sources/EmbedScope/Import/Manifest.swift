@@ -1,4 +1,9 @@
 import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+import EmbedScopeModels
+import EmbedScopeAnalysis
+import EmbedScopeReport
 
 /// The rows of an import: `rows.csv` with a header naming at least `path` and `class`
 /// (an optional `split` column is kept). RFC 4180 quoting ("a, b" and "" for a quote).
@@ -53,59 +58,5 @@ public struct Manifest: Sendable {
 
     public func resolve(_ path: String) -> URL {
         path.hasPrefix("/") ? URL(fileURLWithPath: path) : baseDirectory.appendingPathComponent(path)
-    }
-}
-
-/// A small RFC 4180 reader that keeps line numbers for error messages, and the matching writer.
-public enum CSV {
-    struct Record { var fields: [String]; var line: Int }
-
-    /// One field as RFC 4180 writes it: quoted (with "" for a quote) when it holds a comma, a
-    /// quote or a line break; as it is otherwise. `parse` reads it back unchanged.
-    public static func field(_ s: String) -> String {
-        s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
-            ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
-    }
-
-    static func parse(_ text: String, path: String) throws -> [Record] {
-        var records: [Record] = []
-        var fields: [String] = []
-        var field = ""
-        var inQuotes = false
-        var line = 1, recordLine = 1
-        var chars = Array(text.unicodeScalars)
-        if chars.first == "\u{FEFF}" { chars.removeFirst() }
-        var i = 0
-        while i < chars.count {
-            let c = chars[i]
-            if inQuotes {
-                if c == "\"" {
-                    if i + 1 < chars.count && chars[i + 1] == "\"" { field.unicodeScalars.append("\""); i += 1 } else { inQuotes = false }
-                } else {
-                    if c == "\n" { line += 1 }
-                    field.unicodeScalars.append(c)
-                }
-            } else if c == "\"" && field.isEmpty {
-                inQuotes = true
-            } else if c == "," {
-                fields.append(field); field = ""
-            } else if c == "\n" || c == "\r" {
-                if c == "\r" && i + 1 < chars.count && chars[i + 1] == "\n" { i += 1 }
-                fields.append(field); field = ""
-                records.append(Record(fields: fields, line: recordLine))
-                fields = []
-                line += 1
-                recordLine = line
-            } else {
-                field.unicodeScalars.append(c)
-            }
-            i += 1
-        }
-        if inQuotes { throw EmbedScopeError(.manifest, "unterminated quoted field starting on line \(recordLine)", path: path) }
-        if !field.isEmpty || !fields.isEmpty {
-            fields.append(field)
-            records.append(Record(fields: fields, line: recordLine))
-        }
-        return records
     }
 }

@@ -1,4 +1,9 @@
 import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+import EmbedScopeModels
+import EmbedScopeAnalysis
+import EmbedScopeReport
 
 /// A 2-D (or 1-D) numeric array read from NumPy's .npy format (versions 1.0, 2.0, 3.0),
 /// converted to Float32. Only C-order little-endian float32/float64 (and, for integers

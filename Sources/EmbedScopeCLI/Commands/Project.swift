@@ -32,28 +32,11 @@ extension Root {
             try EmbedScopeCLI.run {
                 let idx = try Index.open(resolveURL(index))
                 let m = Projection.Method(rawValue: method) ?? .pca
-                var k = components ?? 6
-                if components == nil, m == .lda {
-                    k = min(k, max(1, Set(try idx.catalog.classIds()).count - 1))
-                }
+                let k = try components ?? idx.defaultComponents(method: m)
                 let r = try idx.projection(space: space, method: m, components: k, shrinkage: shrinkage, progress: TerminalProgress())
                 try recordMetrics { try idx.recordProjection(r) }
-                if let csv { try Self.writeCSV(r, to: resolveURL(csv)) }
+                if let csv { try r.writeCSV(to: resolveURL(csv)) }
                 if output.json { try printJSON(r) } else { print(Self.text(r, csv: csv)) }
-            }
-        }
-
-        static func writeCSV(_ r: ProjectionReport, to url: URL) throws {
-            let prefix = r.method == .pca ? "pc" : "ld"
-            var out = "row,path,class," + (1...r.components).map { "\(prefix)\($0)" }.joined(separator: ",") + "\n"
-            for p in r.points {
-                out += "\(p.row),\(CSV.field(p.path)),\(CSV.field(p.class)),"
-                out += p.coordinates.map { String(format: "%.9g", $0) }.joined(separator: ",") + "\n"
-            }
-            do {
-                try Data(out.utf8).write(to: url, options: .atomic)
-            } catch {
-                throw EmbedScopeError(.io, "cannot write the CSV file", path: url.path, underlying: error)
             }
         }
 

@@ -1,0 +1,100 @@
+import Foundation
+import EmbedScopeCore
+
+/// The table for choosing between models and checkpoints: one row per index and space, from
+/// each index's metrics.json.
+public struct ComparisonRow: Sendable, Codable, Equatable {
+    public var index: String
+    public var path: String
+    public var space: String
+    public var model: String?
+    public var weights: String?
+    public var samples: Int
+    public var classes: Int
+    public var dim: Int
+    public var silhouette: Double?
+    public var daviesBouldin: Double?
+    public var calinskiHarabasz: Double?
+    /// precision@k of same-class neighbours and the k it was measured at (`embedscope versus`).
+    public var precisionAtK: Double?
+    public var k: Int?
+    public var knnAccuracy: Double?
+    public var probeAccuracy: Double?
+}
+
+public enum Comparison {
+    public enum SortKey: String, CaseIterable, Sendable {
+        case silhouette, db, ch, precision, knn, probe, name
+
+        /// Davies-Bouldin: lower is better; the others: higher is better.
+        func value(_ r: ComparisonRow) -> Double? {
+            switch self {
+            case .silhouette: return r.silhouette
+            case .db: return r.daviesBouldin.map { -$0 }
+            case .ch: return r.calinskiHarabasz
+            case .precision: return r.precisionAtK
+            case .knn: return r.knnAccuracy
+            case .probe: return r.probeAccuracy
+            case .name: return nil
+            }
+        }
+    }
+
+    public static func rows(_ record: MetricsRecord, path: String, spaces: [String]? = nil) -> [ComparisonRow] {
+        record.spaces.keys.sorted().filter { spaces?.contains($0) ?? true }.map { name in
+            let s = record.spaces[name]!
+            return ComparisonRow(index: record.index, path: path, space: name, model: name == "pixel" ? "pixels" : record.model,
+                                 weights: name == "pixel" ? nil : record.weights.map { URL(fileURLWithPath: $0).lastPathComponent },
+                                 samples: record.samples, classes: record.classes, dim: s.dim,
+                                 silhouette: s.cluster?.silhouette, daviesBouldin: s.cluster?.daviesBouldin,
+                                 calinskiHarabasz: s.cluster?.calinskiHarabasz, precisionAtK: s.neighbours?.precisionAtK,
+                                 k: s.neighbours?.k, knnAccuracy: s.neighbours?.knnAccuracy, probeAccuracy: s.probe?.validationAccuracy)
+        }
+    }
+
+    /// Best first; rows without the value last; ties (and `.name`) by index then space.
+    public static func sorted(_ rows: [ComparisonRow], by key: SortKey) -> [ComparisonRow] {
+        rows.sorted { a, b in
+            let va = key.value(a), vb = key.value(b)
+            switch (va, vb) {
+            case let (x?, y?) where x != y: return x > y
+            case (.some, nil): return true
+            case (nil, .some): return false
+            default: return (a.index, a.space) < (b.index, b.space)
+            }
+        }
+    }
+
+    static let headers = ["index", "space", "model", "weights", "samples", "classes", "dim", "silhouette",
+                          "davies_bouldin", "calinski_harabasz", "precision_at_k", "k", "knn_accuracy", "probe_accuracy"]
+
+    static func fields(_ r: ComparisonRow, missing: String) -> [String] {
+        func f(_ v: Double?, _ format: String) -> String { v.map { String(format: format, $0) } ?? missing }
+        return [r.index, r.space, r.model ?? missing, r.weights ?? missing, String(r.samples), String(r.classes), String(r.dim),
+                f(r.silhouette, "%.4f"), f(r.daviesBouldin, "%.4f"), f(r.calinskiHarabasz, "%.1f"), f(r.precisionAtK, "%.4f"),
+                r.k.map(String.init) ?? missing, f(r.knnAccuracy, "%.4f"), f(r.probeAccuracy, "%.4f")]
+    }
+
+    public static func csv(_ rows: [ComparisonRow]) -> String {
+        ([headers] + rows.map { fields($0, missing: "") }).map { $0.map(CSV.field).joined(separator: ",") }.joined(separator: "\n") + "\n"
+    }
+
+    public static func markdown(_ rows: [ComparisonRow]) -> String {
+        let esc = { (s: String) in s.replacingOccurrences(of: "|", with: "\\|") }
+        var lines = ["| " + headers.joined(separator: " | ") + " |",
+                     "|" + headers.map { _ in "---" }.joined(separator: "|") + "|"]
+        for r in rows { lines.append("| " + fields(r, missing: "—").map(esc).joined(separator: " | ") + " |") }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    public static func table(_ rows: [ComparisonRow]) -> String {
+        let all = [headers] + rows.map { fields($0, missing: "—") }
+        let widths = headers.indices.map { c in all.map { $0[c].count }.max() ?? 0 }
+        return all.map { row in
+            row.enumerated().map { c, v in
+                c < 4 ? v.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                      : String(repeating: " ", count: widths[c] - v.count) + v
+            }.joined(separator: "  ")
+        }.joined(separator: "\n")
+    }
+}

@@ -1,0 +1,65 @@
+import Foundation
+import EmbedScopeCore
+
+extension Index {
+    /// Silhouette, Davies–Bouldin and Calinski–Harabasz of a space's unit rows, with the
+    /// catalog's classes as labels. Euclidean distance on unit rows: d² = 2 − 2·cos.
+    public func clusterScores(space name: String, options: SilhouetteOptions = SilhouetteOptions(),
+                              progress: ProgressSink = SilentProgress()) throws -> ClusterScores {
+        let v = try vectors(space: name)
+        let labels = try catalog.classIds()
+        guard labels.count == v.rows else {
+            throw EmbedScopeError(.catalog, "the catalog lists \(labels.count) images but space '\(name)' has \(v.rows) rows",
+                                  path: url.path, hint: "the index is damaged; rebuild it")
+        }
+        return try ClusterMetrics.all(RowMatrix(v), labels: labels, options: options, progress: progress)
+    }
+}
+
+/// The numbers of `ClusterScores` with class names, as printed by `embedscope metrics --json`
+/// (per-row silhouettes are left out; they are in `ClusterScores.silhouette`).
+public struct ClusterMetricsReport: Sendable, Codable, Equatable {
+    public struct Silhouette: Sendable, Codable, Equatable {
+        public var mean: Double
+        /// True when every row was evaluated.
+        public var exact: Bool
+        public var sample: Int?
+        public var seed: UInt64?
+        /// Standard error of `mean` as an estimate of the exact mean (sampling only).
+        public var standardError: Double?
+    }
+
+    public struct ClassEntry: Sendable, Codable, Equatable {
+        public var id: Int
+        public var name: String
+        public var rows: Int
+        public var evaluated: Int
+        public var silhouette: Double?
+    }
+
+    public var space: String
+    public var rows: Int
+    public var dim: Int
+    public var classes: Int
+    public var distance: String
+    public var silhouette: Silhouette
+    public var daviesBouldin: Double
+    public var calinskiHarabasz: Double
+    public var perClass: [ClassEntry]
+
+    public init(_ s: ClusterScores, space: String, classNames: [Int: String]) {
+        self.space = space
+        rows = s.rows
+        dim = s.dim
+        classes = s.classes
+        distance = "euclidean on unit rows (d² = 2 − 2·cos)"
+        silhouette = Silhouette(mean: s.silhouette.mean, exact: s.silhouette.isExact, sample: s.silhouette.sample,
+                                seed: s.silhouette.seed, standardError: s.silhouette.standardError)
+        daviesBouldin = s.daviesBouldin
+        calinskiHarabasz = s.calinskiHarabasz
+        perClass = s.silhouette.perClass.map {
+            ClassEntry(id: $0.classId, name: classNames[$0.classId] ?? "class \($0.classId)", rows: $0.rows,
+                       evaluated: $0.evaluated, silhouette: $0.mean)
+        }
+    }
+}

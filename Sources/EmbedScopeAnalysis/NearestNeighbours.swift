@@ -1,0 +1,183 @@
+import CBLAS
+import Dispatch
+import Foundation
+import EmbedScopeCore
+
+/// The k nearest neighbours of every row among the other rows (leave-one-out), by inner
+/// product — the cosine for an index's unit rows — exact.
+public struct NeighbourLists: Sendable, Equatable {
+    public let rows: Int
+    public let k: Int
+    /// rows × k row numbers, nearest first.
+    public let indices: [Int32]
+
+    public init(rows: Int, k: Int, indices: [Int32]) {
+        precondition(indices.count == rows * k)
+        self.rows = rows; self.k = k; self.indices = indices
+    }
+
+    public func neighbours(of row: Int) -> ArraySlice<Int32> { indices[(row * k)..<((row + 1) * k)] }
+}
+
+/// All-vs-all k-NN, blocked on `sgemm`, each pair of rows computed once.
+///
+/// Rows are cut into blocks of `blockRows`; a tile is a pair of blocks (I ≤ J) and its
+/// blockRows² dot products come from one `sgemm`. Every score of a tile is offered to the heap
+/// of its row (I side) and, off the diagonal, to the heap of its column (J side), so the
+/// product is symmetric work done once. The two cores take tiles in turn, each with its own
+/// bank of per-row top-k heaps; the banks are merged at the end. Memory: per thread one tile
+/// and rows × k heap entries (the size of the result), never rows × rows.
+///
+/// Ties: a higher score is nearer; at an equal score the lower row number is nearer, so the
+/// lists do not depend on the block size, the order tiles are visited or the thread count.
+public enum NearestNeighbours {
+    public static func leaveOneOut(_ x: RowMatrix, k: Int, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
+                                   progress: ProgressSink = SilentProgress()) throws -> NeighbourLists {
+        let n = x.rows, d = x.dim
+        guard k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(k)") }
+        guard k < n else {
+            throw EmbedScopeError(.invalidArgument, "k = \(k) needs at least \(k + 1) rows (each row's neighbours exclude itself); this space has \(n)",
+                                  hint: "use -k \(max(1, n - 1)) or less")
+        }
+        guard blockRows >= 1, threads >= 1 else { throw EmbedScopeError(.invalidArgument, "blockRows and threads must be at least 1") }
+        let b = blockRows
+        let blocks = (n + b - 1) / b
+        var tiles: [(Int, Int)] = []
+        tiles.reserveCapacity(blocks * (blocks + 1) / 2)
+        for i in 0..<blocks { for j in i..<blocks { tiles.append((i, j)) } }
+        let workers = min(threads, tiles.count)
+        var banks = [HeapBank?](repeating: nil, count: workers)
+        let lock = NSLock()
+        var nextTile = 0
+        progress.begin("neighbours (tiles)", total: tiles.count)
+        BLASThreads.single {
+            banks.withUnsafeMutableBufferPointer { bp in
+                let out = bp
+                DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    var bank = HeapBank(rows: n, k: k)
+                    var tile = [Float](repeating: 0, count: b * b)
+                    tile.withUnsafeMutableBufferPointer { tp in
+                        let t = tp.baseAddress!
+                        while true {
+                            lock.lock()
+                            let ti = nextTile
+                            nextTile += 1
+                            lock.unlock()
+                            if ti >= tiles.count { break }
+                            if ti & 15 == 0 { progress.update(ti) }
+                            let (bi, bj) = tiles[ti]
+                            let r0 = bi * b, rn = min(b, n - r0), c0 = bj * b, cn = min(b, n - c0)
+                            SGEMM.multiply(m: rn, n: cn, k: d, a: x.row(r0), lda: x.stride, b: x.row(c0), ldb: x.stride,
+                                           bTransposed: true, c: t, ldc: cn)
+                            // Row side: row r0 + i against columns c0 + j.
+                            for i in 0..<rn {
+                                let s = t + i * cn, me = r0 + i
+                                var threshold = bank.threshold(me)
+                                for j in 0..<cn {
+                                    let v = s[j]
+                                    // `>=`: an equal score may still win on the lower row.
+                                    if v >= threshold && c0 + j != me {
+                                        bank.push(me, v, Int32(c0 + j))
+                                        threshold = bank.threshold(me)
+                                    }
+                                }
+                            }
+                            // Column side (off the diagonal only: there the row side saw both orders).
+                            if bi != bj {
+                                for j in 0..<cn {
+                                    let me = c0 + j
+                                    var threshold = bank.threshold(me)
+                                    for i in 0..<rn {
+                                        let v = t[i * cn + j]
+                                        if v >= threshold {
+                                            bank.push(me, v, Int32(r0 + i))
+                                            threshold = bank.threshold(me)
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                    out[w] = bank
+                }
+            }
+        }
+        progress.end()
+        var merged = banks[0]!
+        for other in banks.dropFirst() { merged.merge(other!) }
+        guard let indices = merged.sortedRows() else {
+            throw EmbedScopeError(.nonFinite, "some similarities are NaN: the rows contain NaN or infinity",
+                                  hint: "check the vectors (an index built by EmbedScope never holds them)")
+        }
+        return NeighbourLists(rows: n, k: k, indices: indices)
+    }
+}
+
+/// `rows` top-k heaps in flat arrays (one min-heap of k (score, row) pairs per row; the root is
+/// the worst kept). The order is `TopK`'s: higher score, then lower row, is better.
+struct HeapBank {
+    let k: Int
+    var scores: [Float]
+    var rowsOf: [Int32]
+    var counts: [Int32]
+
+    init(rows: Int, k: Int) {
+        self.k = k
+        scores = [Float](repeating: -.infinity, count: rows * k)
+        rowsOf = [Int32](repeating: .max, count: rows * k)
+        counts = [Int32](repeating: 0, count: rows)
+    }
+
+    @inline(__always) static func better(_ s1: Float, _ r1: Int32, than s2: Float, _ r2: Int32) -> Bool {
+        s1 > s2 || (s1 == s2 && r1 < r2)
+    }
+
+    @inline(__always) func threshold(_ h: Int) -> Float { Int(counts[h]) < k ? -.infinity : scores[h * k] }
+
+    @inline(__always) mutating func push(_ h: Int, _ score: Float, _ row: Int32) {
+        let base = h * k, k = self.k
+        scores.withUnsafeMutableBufferPointer { sp in
+            rowsOf.withUnsafeMutableBufferPointer { rp in
+                let s = sp.baseAddress! + base, r = rp.baseAddress! + base
+                let count = Int(counts[h])
+                if count < k {
+                    var i = count
+                    while i > 0 {
+                        let p = (i - 1) >> 1
+                        if Self.better(s[p], r[p], than: score, row) { s[i] = s[p]; r[i] = r[p]; i = p } else { break }
+                    }
+                    s[i] = score; r[i] = row
+                    counts[h] = Int32(count + 1)
+                } else if Self.better(score, row, than: s[0], r[0]) {
+                    var i = 0
+                    while true {
+                        let l = 2 * i + 1
+                        if l >= k { break }
+                        var c = l
+                        if l + 1 < k && Self.better(s[l], r[l], than: s[l + 1], r[l + 1]) { c = l + 1 }
+                        if Self.better(score, row, than: s[c], r[c]) { s[i] = s[c]; r[i] = r[c]; i = c } else { break }
+                    }
+                    s[i] = score; r[i] = row
+                }
+            }
+        }
+    }
+
+    mutating func merge(_ other: HeapBank) {
+        for h in 0..<counts.count {
+            for e in 0..<Int(other.counts[h]) { push(h, other.scores[h * k + e], other.rowsOf[h * k + e]) }
+        }
+    }
+
+    /// Each row's entries, best first, row-major; nil if some heap is not full (NaN scores).
+    func sortedRows() -> [Int32]? {
+        var out = [Int32](repeating: 0, count: rowsOf.count)
+        for h in 0..<counts.count {
+            guard Int(counts[h]) == k else { return nil }
+            let e = (0..<k).map { (scores[h * k + $0], rowsOf[h * k + $0]) }
+                .sorted { Self.better($0.0, $0.1, than: $1.0, $1.1) }
+            for (i, v) in e.enumerated() { out[h * k + i] = v.1 }
+        }
+        return out
+    }
+}

@@ -1,0 +1,356 @@
+import CBLAS
+import Dispatch
+import Foundation
+import EmbedScopeCore
+
+/// The exact silhouette, blocked on BLAS.
+///
+/// For every evaluated row i we need S[i][c] = Σ_{j in class c} ‖x_i − x_j‖ for all classes c
+/// (scikit-learn's `_silhouette_reduce`). Rows are taken in class order (positions, see
+/// `ClassLayout`) and cut into blocks of `blockRows`; a tile is a pair of blocks, its dot
+/// products come from one GEMM, and its distances are added to per-class sums in Double.
+/// Exact mode visits each unordered block pair once and adds every distance to both sides;
+/// sampled mode visits (sample block × every block).
+///
+/// Precision. On unit rows d² = 2 − 2cos, and computing it as ‖a‖² + ‖b‖² − 2a·b from a
+/// float32 dot product cancels badly when a and b are close (tight classes, near-duplicates):
+/// the dot product's rounding error (≈ ε₃₂·√dim·‖a‖‖b‖) is then comparable to d² itself.
+/// Two measures remove this:
+/// 1. Class centering. With a' = a − μ_{c(a)} (μ the class centroid, rounded to Float),
+///    d² = ‖a'‖² + ‖b'‖² − 2a'·b' + ‖μ_{c(a)} − μ_{c(b)}‖² + 2Q[a][c(b)] + 2Q[b][c(a)],
+///    Q[p][c] = a'_p·(μ_{c(p)} − μ_c). Only a'·b' comes from the GEMM; its error now scales with
+///    ‖a'‖‖b'‖ (the class spread), not with 1. Norms, Q and the centroid distances are Double.
+/// 2. Refinement. A pair whose computed d² is below `refineBelow`·‖a'‖‖b'‖ — where the GEMM's
+///    error could still matter: near-duplicates, and every row with itself — is recomputed as
+///    Σ(a_k − b_k)² in Double from the stored rows. In ordinary data this touches only
+///    self-pairs and duplicates.
+/// The `.float64` kernel runs the same scheme on converted blocks through `dgemm`, as a
+/// reference.
+struct SilhouetteEngine {
+    let x: RowMatrix
+    let layout: ClassLayout
+    let moments: ClassMoments
+    let options: SilhouetteOptions
+
+    /// Per-class distance sums S (rows × K) for the evaluated positions `rowPositions`
+    /// (ascending; nil means every position, computed with symmetry), and the number of
+    /// distance evaluations (other than a row with itself) that took the exact Double path.
+    func classDistanceSums(rowPositions: [Int]?, progress: ProgressSink) -> (sums: [Double], refinedPairs: Int) {
+        switch options.kernel {
+        case .float32: return run(Float.self, rowPositions: rowPositions, progress: progress)
+        case .float64: return run(Double.self, rowPositions: rowPositions, progress: progress)
+        }
+    }
+
+    private struct Block {
+        let start: Int   // offset into the positions array
+        let count: Int
+    }
+
+    private struct Run {
+        let cls: Int
+        let lo: Int      // offsets within the block
+        let hi: Int
+    }
+
+    private func run<T: SilhouetteScalar>(_: T.Type, rowPositions: [Int]?, progress: ProgressSink) -> (sums: [Double], refinedPairs: Int) {
+        let n = x.rows, d = x.dim, k = layout.classCount
+        let b = max(1, options.blockRows)
+        let threads = max(1, options.threads)
+        let symmetric = rowPositions == nil
+
+        // Centroids rounded to Float (what the centered rows are relative to), and in Double.
+        let mf = moments.means.map { Float($0) }
+        let md = mf.map { Double($0) }
+        // ‖μ_a − μ_b‖², K × K, from direct differences.
+        var cc = [Double](repeating: 0, count: k * k)
+        for i in 0..<k {
+            for j in (i + 1)..<max(i + 1, k) {
+                var s = 0.0
+                for t in 0..<d { let e = md[i * d + t] - md[j * d + t]; s += e * e }
+                cc[i * k + j] = s; cc[j * k + i] = s
+            }
+        }
+
+        let allPositions = Array(0..<n)
+        let rowPos = rowPositions ?? allPositions
+        let rowBlocks = stride(from: 0, to: rowPos.count, by: b).map { Block(start: $0, count: min(b, rowPos.count - $0)) }
+        let colBlocks = stride(from: 0, to: n, by: b).map { Block(start: $0, count: min(b, n - $0)) }
+        var tiles: [(Int, Int)] = []
+        for i in 0..<rowBlocks.count {
+            for j in (symmetric ? i : 0)..<colBlocks.count { tiles.append((i, j)) }
+        }
+
+        // ‖a'‖² and Q for every position.
+        var na = [Double](repeating: 0, count: n)
+        var q = [Double](repeating: 0, count: n * k)
+        let prepBlocks = colBlocks
+        mf.withUnsafeBufferPointer { mfp in
+        md.withUnsafeBufferPointer { mdp in
+        na.withUnsafeMutableBufferPointer { nap in
+        q.withUnsafeMutableBufferPointer { qp in
+            let naBase = nap.baseAddress!, qBase = qp.baseAddress!
+            BLASThreads.single {
+                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    let buf = UnsafeMutablePointer<T>.allocate(capacity: b * d)
+                    let dbuf = UnsafeMutablePointer<Double>.allocate(capacity: b * d)
+                    let pbuf = UnsafeMutablePointer<Double>.allocate(capacity: b * k)
+                    defer { buf.deallocate(); dbuf.deallocate(); pbuf.deallocate() }
+                    for blk in stride(from: t, to: prepBlocks.count, by: threads) {
+                        let p0 = prepBlocks[blk].start, m = prepBlocks[blk].count
+                        for r in 0..<m {
+                            let p = p0 + r, c = Int(layout.classAt[p])
+                            T.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: buf + r * d)
+                            var s = 0.0
+                            for j in 0..<d {
+                                let v = Double(buf[r * d + j])
+                                dbuf[r * d + j] = v
+                                s += v * v
+                            }
+                            naBase[p] = s
+                        }
+                        // P = A'·μᵀ (m × K); Q[p][c] = P[p][c(p)] − P[p][c].
+                        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(k), Int32(d), 1,
+                                    dbuf, Int32(d), mdp.baseAddress!, Int32(d), 0, pbuf, Int32(k))
+                        for r in 0..<m {
+                            let p = p0 + r, own = pbuf[r * k + Int(layout.classAt[p])]
+                            for c in 0..<k { qBase[p * k + c] = own - pbuf[r * k + c] }
+                        }
+                    }
+                }
+            }
+        }}}}
+        let sn = na.map { $0.squareRoot() }
+
+        // Per-worker sums (rows of S indexed like rowPos), merged in worker order at the end.
+        let sRows = rowPos.count
+        var partial = [[Double]](repeating: [], count: threads)
+        var refinedPerWorker = [Int](repeating: 0, count: threads)
+        let rho = max(0, options.refineBelow)
+        let counter = TileCounter(progress: progress, total: tiles.count)
+        progress.begin("silhouette", total: tiles.count)
+        mf.withUnsafeBufferPointer { mfp in
+        md.withUnsafeBufferPointer { mdp in
+        na.withUnsafeBufferPointer { nap in
+        sn.withUnsafeBufferPointer { snp in
+        q.withUnsafeBufferPointer { qp in
+        cc.withUnsafeBufferPointer { ccp in
+        rowPos.withUnsafeBufferPointer { rpp in
+        partial.withUnsafeMutableBufferPointer { outp in
+        refinedPerWorker.withUnsafeMutableBufferPointer { refp in
+            let outBase = outp.baseAddress!, refinedOut = refp.baseAddress!
+            let naAll = nap.baseAddress!, snAll = snp.baseAddress!, qAll = qp.baseAddress!, ccBase = ccp.baseAddress!
+            BLASThreads.single {
+                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                    var sums = [Double](repeating: 0, count: sRows * k)
+                    let bufI = UnsafeMutablePointer<T>.allocate(capacity: b * d)
+                    let bufJ = UnsafeMutablePointer<T>.allocate(capacity: b * d)
+                    let g = UnsafeMutablePointer<T>.allocate(capacity: b * b)
+                    let scratch = UnsafeMutablePointer<Double>.allocate(capacity: 10 * b + 2 * b * k)
+                    defer { bufI.deallocate(); bufJ.deallocate(); g.deallocate(); scratch.deallocate() }
+                    let naI = scratch, snI = scratch + b, naJ = scratch + 2 * b, snJ = scratch + 3 * b
+                    let w = scratch + 4 * b, colAcc = scratch + 5 * b, rowScratch = scratch + 6 * b
+                    let qI = scratch + 10 * b, qJ = qI + b * k
+                    var posI = [Int](repeating: 0, count: b), posJ = [Int](repeating: 0, count: b)
+                    var runsI: [Run] = [], runsJ: [Run] = []
+                    var loadedI = -1
+                    var refined = 0
+
+                    func load(_ positions: UnsafePointer<Int>, _ m: Int, into buf: UnsafeMutablePointer<T>,
+                              na naOut: UnsafeMutablePointer<Double>, sn snOut: UnsafeMutablePointer<Double>,
+                              q qOut: UnsafeMutablePointer<Double>, pos: inout [Int], runs: inout [Run], scale: Double) {
+                        runs.removeAll(keepingCapacity: true)
+                        for r in 0..<m {
+                            let p = positions[r], c = Int(layout.classAt[p])
+                            pos[r] = p
+                            T.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: buf + r * d)
+                            naOut[r] = naAll[p]
+                            snOut[r] = snAll[p] * scale
+                            (qOut + r * k).update(from: qAll + p * k, count: k)
+                            if let last = runs.last, last.cls == c { runs[runs.count - 1] = Run(cls: c, lo: last.lo, hi: r + 1) } else {
+                                runs.append(Run(cls: c, lo: r, hi: r + 1))
+                            }
+                        }
+                    }
+
+                    sums.withUnsafeMutableBufferPointer { sp in
+                        let s = sp.baseAddress!
+                        for tile in stride(from: t, to: tiles.count, by: threads) {
+                            let (bi, bj) = tiles[tile]
+                            let blockI = rowBlocks[bi], blockJ = colBlocks[bj]
+                            let mI = blockI.count, mJ = blockJ.count
+                            if loadedI != bi {
+                                load(rpp.baseAddress! + blockI.start, mI, into: bufI, na: naI, sn: snI, q: qI, pos: &posI, runs: &runsI, scale: 1)
+                                loadedI = bi
+                            }
+                            let diagonal = symmetric && bi == bj
+                            let jBuf: UnsafeMutablePointer<T>
+                            if diagonal {
+                                jBuf = bufI
+                                for r in 0..<mJ { naJ[r] = naI[r]; snJ[r] = snI[r] * rho; posJ[r] = posI[r] }
+                                (qJ).update(from: qI, count: mJ * k)
+                                runsJ = runsI
+                            } else {
+                                allPositions.withUnsafeBufferPointer { ap in
+                                    load(ap.baseAddress! + blockJ.start, mJ, into: bufJ, na: naJ, sn: snJ, q: qJ, pos: &posJ, runs: &runsJ, scale: rho)
+                                }
+                                jBuf = bufJ
+                            }
+                            T.gemm(mI, mJ, d, bufI, jBuf, g)
+                            // A row with itself: force the exact path (which returns 0).
+                            let j0 = posJ[0]
+                            for i in 0..<mI {
+                                let off = posI[i] - j0
+                                if off >= 0 && off < mJ && posJ[off] == posI[i] { g[i * mJ + off] = .infinity }
+                            }
+                            let colSide = symmetric && !diagonal
+                            let rowBase = s + blockI.start * k
+                            let colBase = s + blockJ.start * k
+                            for rI in runsI {
+                                let ci = rI.cls
+                                for rJ in runsJ {
+                                    let cj = rJ.cls
+                                    let c2 = ccBase[ci * k + cj]
+                                    for j in rJ.lo..<rJ.hi { w[j] = naJ[j] + 2 * qJ[j * k + ci]; colAcc[j] = 0 }
+                                    for i in rI.lo..<rI.hi {
+                                        let u = naI[i] + c2 + 2 * qI[i * k + cj]
+                                        let acc = accumulateRow(T.self, g + i * mJ, lo: rJ.lo, hi: rJ.hi, u: u, w: w, ti: snI[i], tj: snJ,
+                                                                r: rowScratch, colAcc: colSide ? colAcc : nil) { j in
+                                            let a = layout.order[posI[i]], b = layout.order[posJ[j]]
+                                            if a != b { refined += 1 }
+                                            return exactSquaredDistance(a, b)
+                                        }
+                                        rowBase[i * k + cj] += acc
+                                    }
+                                    if colSide {
+                                        for j in rJ.lo..<rJ.hi { colBase[j * k + ci] += colAcc[j] }
+                                    }
+                                }
+                            }
+                            counter.tick()
+                        }
+                    }
+                    outBase[t] = sums
+                    refinedOut[t] = refined
+                }
+            }
+        }}}}}}}}}
+        progress.end()
+        var total = partial[0]
+        for p in partial.dropFirst() where !p.isEmpty {
+            for i in 0..<total.count { total[i] += p[i] }
+        }
+        return (total, refinedPerWorker.reduce(0, +))
+    }
+
+    /// Σ_j sqrt(d²_j) over j in lo..<hi of one tile row, where d²_j = u + w[j] − 2·g[j]; pairs
+    /// with d²_j < ti·tj[j] are recomputed by `exact`. Adds each distance to colAcc[j] if given.
+    /// Written as plain loops over a scratch row `r` so that each one vectorizes (conversion,
+    /// compare-and-count, sqrt, column sums); only the row sum keeps a fixed 4-lane order.
+    @inline(__always)
+    private func accumulateRow<T: SilhouetteScalar>(_: T.Type, _ g: UnsafePointer<T>, lo: Int, hi: Int, u: Double,
+                                                    w: UnsafePointer<Double>, ti: Double, tj: UnsafePointer<Double>,
+                                                    r: UnsafeMutablePointer<Double>,
+                                                    colAcc: UnsafeMutablePointer<Double>?, exact: (Int) -> Double) -> Double {
+        for j in lo..<hi { r[j] = u + w[j] - 2 * T.double(g[j]) }
+        // Any r[j] < ti·tj[j]? The sign bits of the differences, OR-ed (a reduction that
+        // vectorizes; a NaN may raise a false alarm, which the exact test below ignores).
+        var signs: UInt64 = 0
+        for j in lo..<hi { signs |= (r[j] - ti * tj[j]).bitPattern }
+        if signs >> 63 != 0 {
+            for j in lo..<hi where r[j] < ti * tj[j] { r[j] = exact(j) }
+        }
+        // Every r[j] is ≥ 0 here; saying so lets the compiler drop sqrt's errno path and vectorize.
+        for j in lo..<hi { r[j] = (r[j] < 0 ? 0 : r[j]).squareRoot() }
+        if let colAcc {
+            for j in lo..<hi { colAcc[j] += r[j] }
+        }
+        var acc4 = SIMD4<Double>()
+        var j = lo
+        while j + 4 <= hi {
+            acc4 += UnsafeRawPointer(r + j).loadUnaligned(as: SIMD4<Double>.self)
+            j += 4
+        }
+        var acc = acc4.sum()
+        while j < hi { acc += r[j]; j += 1 }
+        return acc
+    }
+
+    /// ‖x_a − x_b‖² in Double from the stored rows (0 for a row with itself).
+    private func exactSquaredDistance(_ a: Int, _ b: Int) -> Double {
+        if a == b { return 0 }
+        let pa = x.row(a), pb = x.row(b), d = x.dim
+        var s4 = SIMD4<Double>()
+        var t = 0
+        while t + 4 <= d {
+            let e = SIMD4<Double>(Double(pa[t]) - Double(pb[t]), Double(pa[t + 1]) - Double(pb[t + 1]),
+                                  Double(pa[t + 2]) - Double(pb[t + 2]), Double(pa[t + 3]) - Double(pb[t + 3]))
+            s4 += e * e
+            t += 4
+        }
+        var s = s4.sum()
+        while t < d {
+            let e = Double(pa[t]) - Double(pb[t])
+            s += e * e
+            t += 1
+        }
+        return s
+    }
+}
+
+/// Counts finished tiles across workers and forwards them to the progress sink.
+private final class TileCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var done = 0
+    private let progress: ProgressSink
+
+    init(progress: ProgressSink, total: Int) { self.progress = progress }
+
+    func tick() {
+        lock.lock()
+        done += 1
+        let n = done
+        lock.unlock()
+        progress.update(n)
+    }
+}
+
+/// The element type of the GEMM in the silhouette: float32 (sgemm) or float64 (dgemm).
+protocol SilhouetteScalar: BinaryFloatingPoint {
+    /// C[m × n] = A[m × k] · B[n × k]ᵀ, all packed row-major, single-threaded BLAS.
+    static func gemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Self>, _ b: UnsafePointer<Self>, _ c: UnsafeMutablePointer<Self>)
+    /// out = x − μ (μ given in Float and in Double).
+    static func center(_ x: UnsafePointer<Float>, _ mf: UnsafePointer<Float>, _ md: UnsafePointer<Double>, _ d: Int,
+                       into out: UnsafeMutablePointer<Self>)
+    static func double(_ v: Self) -> Double
+}
+
+extension Float: SilhouetteScalar {
+    @inline(__always)
+    static func gemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ c: UnsafeMutablePointer<Float>) {
+        SGEMM.multiply(m: m, n: n, k: k, a: a, lda: k, b: b, ldb: k, bTransposed: true, c: c, ldc: n)
+    }
+
+    @inline(__always)
+    static func center(_ x: UnsafePointer<Float>, _ mf: UnsafePointer<Float>, _ md: UnsafePointer<Double>, _ d: Int,
+                       into out: UnsafeMutablePointer<Float>) {
+        for j in 0..<d { out[j] = x[j] - mf[j] }
+    }
+
+    @inline(__always) static func double(_ v: Float) -> Double { Double(v) }
+}
+
+extension Double: SilhouetteScalar {
+    @inline(__always)
+    static func gemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(k), 0, c, Int32(n))
+    }
+
+    @inline(__always)
+    static func center(_ x: UnsafePointer<Float>, _ mf: UnsafePointer<Float>, _ md: UnsafePointer<Double>, _ d: Int,
+                       into out: UnsafeMutablePointer<Double>) {
+        for j in 0..<d { out[j] = Double(x[j]) - md[j] }
+    }
+
+    @inline(__always) static func double(_ v: Double) -> Double { v }
+}

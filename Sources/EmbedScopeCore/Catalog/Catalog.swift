@@ -1,0 +1,265 @@
+import Foundation
+internal import GRDB
+
+/// Row → image mapping and everything else about an index that is not a vector: classes,
+/// spaces, prototype sets, metrics. One SQLite file (`catalog.sqlite`) through GRDB.
+public struct ImageRecord: Codable, Sendable, Equatable {
+    static let databaseTableName = "images"
+    public var row: Int
+    /// Path relative to the data set root (or as given in an import manifest).
+    public var path: String
+    public var classId: Int
+    public var split: String?
+    public var width: Int?
+    public var height: Int?
+    public var bytes: Int?
+    /// CRC-32 of the file's bytes, hex; nil when the file was not read (import without images).
+    public var contentHash: String?
+
+    public init(row: Int, path: String, classId: Int, split: String? = nil, width: Int? = nil, height: Int? = nil,
+                bytes: Int? = nil, contentHash: String? = nil) {
+        self.row = row; self.path = path; self.classId = classId; self.split = split
+        self.width = width; self.height = height; self.bytes = bytes; self.contentHash = contentHash
+    }
+}
+
+public struct ClassRecord: Codable, Sendable, Equatable {
+    static let databaseTableName = "classes"
+    public var id: Int
+    public var name: String
+    public init(id: Int, name: String) { self.id = id; self.name = name }
+}
+
+public struct SpaceRecord: Codable, Sendable, Equatable {
+    static let databaseTableName = "spaces"
+    /// `embedding`, `pixel`, or any name given at import.
+    public var name: String
+    /// What produced the vectors: `pixels`, `efficientnet-lite0`, `imported`, ...
+    public var model: String
+    public var dim: Int
+    public var rows: Int
+    /// Human-readable description of the preprocessing, e.g. "resize 32x32 antialiased, RGB, x/255".
+    public var preprocessing: String
+    public var file: String
+    public var normsFile: String
+    public init(name: String, model: String, dim: Int, rows: Int, preprocessing: String) {
+        self.name = name; self.model = model; self.dim = dim; self.rows = rows; self.preprocessing = preprocessing
+        self.file = "\(name).vec"; self.normsFile = "\(name).norms.vec"
+    }
+}
+
+public struct PrototypeSetRecord: Codable, Sendable, Equatable {
+    static let databaseTableName = "prototypeSets"
+    public var name: String
+    public var space: String
+    public var source: String
+    public var count: Int
+    public var file: String
+    public init(name: String, space: String, source: String, count: Int) {
+        self.name = name; self.space = space; self.source = source; self.count = count
+        self.file = "prototypes-\(name).vec"
+    }
+}
+
+public struct PrototypeRecord: Codable, Sendable, Equatable {
+    static let databaseTableName = "prototypes"
+    public var setName: String
+    /// Row in the set's vector file (= class index of the classifier head).
+    public var idx: Int
+    public var name: String
+    public var bias: Double
+    /// L2 norm of the original weight row (the file stores the unit row).
+    public var norm: Double
+    public init(setName: String, idx: Int, name: String, bias: Double, norm: Double) {
+        self.setName = setName; self.idx = idx; self.name = name; self.bias = bias; self.norm = norm
+    }
+}
+
+// GRDB persistence stays inside the core: the public record types are plain Codable values, and
+// `Stored<T>` is their internal GRDB face (same columns, same coding), so no GRDB protocol appears
+// in a public conformance.
+protocol CatalogTable: Codable { static var databaseTableName: String { get } }
+extension ImageRecord: CatalogTable {}
+extension ClassRecord: CatalogTable {}
+extension SpaceRecord: CatalogTable {}
+extension PrototypeSetRecord: CatalogTable {}
+extension PrototypeRecord: CatalogTable {}
+
+struct Stored<Value: CatalogTable>: Codable, FetchableRecord, PersistableRecord {
+    var value: Value
+    static var databaseTableName: String { Value.databaseTableName }
+    init(_ value: Value) { self.value = value }
+    init(from decoder: any Decoder) throws { value = try Value(from: decoder) }
+    func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+}
+
+/// The catalog database: opened read-only for queries, read-write only inside a build.
+public final class Catalog: @unchecked Sendable {
+    public static let fileName = "catalog.sqlite"
+    let dbQueue: DatabaseQueue
+
+    /// Creates (or migrates) a catalog at `url`. Used by builders only.
+    public static func create(at url: URL) throws -> Catalog {
+        do {
+            let queue = try DatabaseQueue(path: url.path)
+            try migrator.migrate(queue)
+            return Catalog(queue)
+        } catch let e as EmbedScopeError {
+            throw e
+        } catch {
+            throw EmbedScopeError(.catalog, "cannot create catalog", path: url.path, underlying: error)
+        }
+    }
+
+    /// Opens an existing catalog read-only and checks that its schema is one this build knows.
+    public static func openReadOnly(at url: URL) throws -> Catalog {
+        guard FileManager.default.fileExists(atPath: url.path) else {
+            throw EmbedScopeError(.notFound, "no catalog.sqlite here", path: url.deletingLastPathComponent().path,
+                                  hint: "is this an index directory? Build one with `embedscope build` or `embedscope import`")
+        }
+        var config = Configuration()
+        config.readonly = true
+        do {
+            let queue = try DatabaseQueue(path: url.path, configuration: config)
+            let applied = try queue.read { try migrator.appliedIdentifiers($0) }
+            let known = Set(migrator.migrations)
+            if let unknown = applied.first(where: { !known.contains($0) }) {
+                throw EmbedScopeError(.unsupportedVersion, "catalog has migration '\(unknown)' that this build does not know",
+                                      path: url.path, hint: "upgrade embedscope")
+            }
+            // Read-only: an older catalog is read as it is. v1 differs from v2 only by the unused
+            // `metrics` table, so any complete prefix of the migrations is a readable schema.
+            guard !applied.isEmpty, migrator.migrations.prefix(applied.count).elementsEqual(migrator.migrations.filter(applied.contains)) else {
+                throw EmbedScopeError(.catalog, "catalog schema is incomplete (\(applied.count) of \(known.count) migrations)",
+                                      path: url.path, hint: "rebuild the index")
+            }
+            return Catalog(queue)
+        } catch let e as EmbedScopeError {
+            throw e
+        } catch {
+            throw EmbedScopeError(.catalog, "cannot read catalog", path: url.path, hint: "the index is damaged; rebuild it", underlying: error)
+        }
+    }
+
+    private init(_ q: DatabaseQueue) { dbQueue = q }
+
+    static var migrator: DatabaseMigrator {
+        var m = DatabaseMigrator()
+        m.registerMigration("v1") { db in
+            try db.create(table: "meta") { t in
+                t.primaryKey("key", .text)
+                t.column("value", .text).notNull()
+            }
+            try db.create(table: "classes") { t in
+                t.primaryKey("id", .integer)
+                t.column("name", .text).notNull().unique()
+            }
+            try db.create(table: "images") { t in
+                t.primaryKey("row", .integer)
+                t.column("path", .text).notNull()
+                t.column("classId", .integer).notNull().references("classes")
+                t.column("split", .text)
+                t.column("width", .integer)
+                t.column("height", .integer)
+                t.column("bytes", .integer)
+                t.column("contentHash", .text)
+            }
+            try db.create(index: "images_path", on: "images", columns: ["path"])
+            try db.create(index: "images_class", on: "images", columns: ["classId"])
+            try db.create(table: "spaces") { t in
+                t.primaryKey("name", .text)
+                t.column("model", .text).notNull()
+                t.column("dim", .integer).notNull()
+                t.column("rows", .integer).notNull()
+                t.column("preprocessing", .text).notNull()
+                t.column("file", .text).notNull()
+                t.column("normsFile", .text).notNull()
+            }
+            try db.create(table: "prototypeSets") { t in
+                t.primaryKey("name", .text)
+                t.column("space", .text).notNull().references("spaces")
+                t.column("source", .text).notNull()
+                t.column("count", .integer).notNull()
+                t.column("file", .text).notNull()
+            }
+            try db.create(table: "prototypes") { t in
+                t.column("setName", .text).notNull().references("prototypeSets", onDelete: .cascade)
+                t.column("idx", .integer).notNull()
+                t.column("name", .text).notNull()
+                t.column("bias", .double).notNull()
+                t.column("norm", .double).notNull()
+                t.primaryKey(["setName", "idx"])
+            }
+            try db.create(table: "metrics") { t in
+                t.column("space", .text).notNull()
+                t.column("name", .text).notNull()
+                t.column("value", .double).notNull()
+                t.column("computedAt", .text).notNull()
+                t.primaryKey(["space", "name"])
+            }
+        }
+        // v2: metrics live in metrics.json (one owner, EmbedScopeAnalysis); the v1 table was never written.
+        m.registerMigration("v2") { db in
+            try db.drop(table: "metrics")
+        }
+        return m
+    }
+}
+
+extension Catalog {
+    public func classes() throws -> [ClassRecord] {
+        try dbQueue.read { try Stored<ClassRecord>.order(Column("id")).fetchAll($0).map(\.value) }
+    }
+    public func spaces() throws -> [SpaceRecord] {
+        try dbQueue.read { try Stored<SpaceRecord>.order(Column("name")).fetchAll($0).map(\.value) }
+    }
+    public func prototypeSets() throws -> [PrototypeSetRecord] {
+        try dbQueue.read { try Stored<PrototypeSetRecord>.order(Column("name")).fetchAll($0).map(\.value) }
+    }
+    public func prototypes(inSet name: String) throws -> [PrototypeRecord] {
+        try dbQueue.read { try Stored<PrototypeRecord>.filter(Column("setName") == name).order(Column("idx")).fetchAll($0).map(\.value) }
+    }
+    public func imageCount() throws -> Int {
+        try dbQueue.read { try Stored<ImageRecord>.fetchCount($0) }
+    }
+    public func images(rows: [Int]) throws -> [Int: ImageRecord] {
+        try dbQueue.read { db in
+            var out: [Int: ImageRecord] = [:]
+            for r in try Stored<ImageRecord>.filter(keys: rows).fetchAll(db).map(\.value) { out[r.row] = r }
+            return out
+        }
+    }
+    public func allImages() throws -> [ImageRecord] {
+        try dbQueue.read { try Stored<ImageRecord>.order(Column("row")).fetchAll($0).map(\.value) }
+    }
+    public func image(path: String) throws -> ImageRecord? {
+        try dbQueue.read { try Stored<ImageRecord>.filter(Column("path") == path).fetchOne($0)?.value }
+    }
+    /// Class id of every row, in row order.
+    public func classIds() throws -> [Int32] {
+        try dbQueue.read { db in
+            try Int.fetchAll(db, sql: "SELECT classId FROM images ORDER BY row").map { Int32($0) }
+        }
+    }
+    public func classCounts() throws -> [Int: Int] {
+        try dbQueue.read { db in
+            var out: [Int: Int] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT classId, COUNT(*) AS n FROM images GROUP BY classId") {
+                out[row["classId"]] = row["n"]
+            }
+            return out
+        }
+    }
+    /// The schema migrations this catalog has, in the order they were registered ("v1", "v2", …).
+    package func appliedMigrations() throws -> [String] {
+        let applied = try dbQueue.read { try Catalog.migrator.appliedIdentifiers($0) }
+        return Catalog.migrator.migrations.filter(applied.contains)
+    }
+    public func meta() throws -> [String: String] {
+        try dbQueue.read { db in
+            var out: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM meta") { out[row["key"]] = row["value"] }
+            return out
+        }
+    }
+}

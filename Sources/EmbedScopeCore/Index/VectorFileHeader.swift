@@ -1,0 +1,156 @@
+import Foundation
+
+/// The fixed 64-byte header at the start of every vector file (`*.vec`). Byte layout, all
+/// integers little-endian (spec: docs/index-format.md; pinned by `VectorFileHeaderTests`):
+///
+/// | offset | size | field                                                        |
+/// |-------:|-----:|--------------------------------------------------------------|
+/// |      0 |    8 | magic `EMBSCVEC`                                             |
+/// |      8 |    2 | format major version (readers refuse a higher major)         |
+/// |     10 |    2 | format minor version (additive changes only)                 |
+/// |     12 |    1 | element type: 1 = float32 (2 = float16, reserved)            |
+/// |     13 |    1 | flags: bit 0 = rows are unit-normalized                      |
+/// |     14 |    2 | reserved, zero                                               |
+/// |     16 |    8 | rows                                                         |
+/// |     24 |    8 | dim (elements per row that carry data)                       |
+/// |     32 |    8 | row stride in bytes: multiple of 64, ≥ dim × element size    |
+/// |     40 |    8 | payload offset in bytes (64: the payload follows the header) |
+/// |     48 |    8 | payload length in bytes (= rows × stride)                    |
+/// |     56 |    4 | CRC-32 of the payload                                        |
+/// |     60 |    4 | CRC-32 of header bytes 0..<60                                |
+///
+/// Rows start 64-byte aligned (the mapping is page-aligned, the payload starts at 64, the
+/// stride is a multiple of 64); padding bytes between `dim` and the stride are zero.
+public struct VectorFileHeader: Equatable, Sendable {
+    public static let size = 64
+    public static let magic: [UInt8] = Array("EMBSCVEC".utf8)
+    public static let currentMajor: UInt16 = 1
+    public static let currentMinor: UInt16 = 0
+    public static let alignment = 64
+
+    public enum ElementType: UInt8, Sendable {
+        case float32 = 1
+        case float16 = 2
+        public var byteSize: Int { self == .float32 ? 4 : 2 }
+    }
+
+    public struct Flags: OptionSet, Sendable {
+        public let rawValue: UInt8
+        public init(rawValue: UInt8) { self.rawValue = rawValue }
+        public static let unitRows = Flags(rawValue: 1 << 0)
+    }
+
+    public var major: UInt16 = currentMajor
+    public var minor: UInt16 = currentMinor
+    public var elementType: ElementType = .float32
+    public var flags: Flags = []
+    public var rows: UInt64
+    public var dim: UInt64
+    public var strideBytes: UInt64
+    public var payloadOffset: UInt64 = UInt64(size)
+    public var payloadLength: UInt64
+    public var payloadCRC: UInt32
+    public var headerCRC: UInt32 = 0
+
+    public init(rows: Int, dim: Int, elementType: ElementType = .float32, flags: Flags, payloadCRC: UInt32 = 0) {
+        self.elementType = elementType
+        self.flags = flags
+        self.rows = UInt64(rows)
+        self.dim = UInt64(dim)
+        self.strideBytes = UInt64(Self.stride(dim: dim, elementType: elementType))
+        self.payloadLength = UInt64(rows) * self.strideBytes
+        self.payloadCRC = payloadCRC
+    }
+
+    /// Bytes per row: `dim × element size` rounded up to the 64-byte alignment (at least 64).
+    public static func stride(dim: Int, elementType: ElementType) -> Int {
+        let raw = max(dim * elementType.byteSize, 1)
+        return (raw + alignment - 1) / alignment * alignment
+    }
+
+    // Field offsets, named so the layout test can pin them.
+    public enum Offset {
+        public static let magic = 0, major = 8, minor = 10, elementType = 12, flags = 13, reserved = 14
+        public static let rows = 16, dim = 24, stride = 32, payloadOffset = 40, payloadLength = 48
+        public static let payloadCRC = 56, headerCRC = 60
+    }
+
+    /// The 64 bytes, with the header CRC computed over bytes 0..<60.
+    public func encoded() -> [UInt8] {
+        var b = [UInt8](repeating: 0, count: Self.size)
+        func put<T: FixedWidthInteger>(_ v: T, at o: Int) {
+            withUnsafeBytes(of: v.littleEndian) { for (i, x) in $0.enumerated() { b[o + i] = x } }
+        }
+        for (i, x) in Self.magic.enumerated() { b[i] = x }
+        put(major, at: Offset.major)
+        put(minor, at: Offset.minor)
+        b[Offset.elementType] = elementType.rawValue
+        b[Offset.flags] = flags.rawValue
+        put(rows, at: Offset.rows)
+        put(dim, at: Offset.dim)
+        put(strideBytes, at: Offset.stride)
+        put(payloadOffset, at: Offset.payloadOffset)
+        put(payloadLength, at: Offset.payloadLength)
+        put(payloadCRC, at: Offset.payloadCRC)
+        put(Checksum.crc32(b[0..<Offset.headerCRC].withUnsafeBytes { Array($0) }), at: Offset.headerCRC)
+        return b
+    }
+
+    /// Parses and validates a header. `fileSize` is checked against the payload it announces.
+    public static func decode(_ raw: UnsafeRawBufferPointer, fileSize: Int, path: String) throws -> VectorFileHeader {
+        guard raw.count >= size, fileSize >= size else {
+            throw EmbedScopeError(.truncated, "file is \(fileSize) bytes, shorter than the \(size)-byte header",
+                                  path: path, hint: "the index is damaged; rebuild it")
+        }
+        func get<T: FixedWidthInteger>(_: T.Type, _ o: Int) -> T {
+            T(littleEndian: raw.loadUnaligned(fromByteOffset: o, as: T.self))
+        }
+        guard Array(raw[0..<8]) == magic else {
+            throw EmbedScopeError(.badMagic, "not an EmbedScope vector file (bad magic)", path: path,
+                                  hint: "point at an index directory written by `embedscope build` or `embedscope import`")
+        }
+        let major = get(UInt16.self, Offset.major)
+        guard major <= currentMajor else {
+            throw EmbedScopeError(.unsupportedVersion,
+                                  "written by index format \(major).\(get(UInt16.self, Offset.minor)); this build reads up to \(currentMajor).x",
+                                  path: path, hint: "upgrade embedscope, or rebuild the index with this version")
+        }
+        guard major >= 1 else {
+            throw EmbedScopeError(.unsupportedVersion, "format version 0 does not exist", path: path,
+                                  hint: "the index is damaged; rebuild it")
+        }
+        let storedHeaderCRC = get(UInt32.self, Offset.headerCRC)
+        let computed = Checksum.crc32(UnsafeRawBufferPointer(rebasing: raw[0..<Offset.headerCRC]))
+        guard storedHeaderCRC == computed else {
+            throw EmbedScopeError(.checksumMismatch, "header checksum mismatch (stored \(hex(storedHeaderCRC)), computed \(hex(computed)))",
+                                  path: path, hint: "the index is damaged; rebuild it")
+        }
+        guard let elementType = ElementType(rawValue: raw[Offset.elementType]), elementType == .float32 else {
+            throw EmbedScopeError(.corruptHeader, "element type \(raw[Offset.elementType]) is not supported (float32 only)", path: path)
+        }
+        var h = VectorFileHeader(rows: 0, dim: 0, elementType: elementType, flags: Flags(rawValue: raw[Offset.flags]))
+        h.major = major
+        h.minor = get(UInt16.self, Offset.minor)
+        h.rows = get(UInt64.self, Offset.rows)
+        h.dim = get(UInt64.self, Offset.dim)
+        h.strideBytes = get(UInt64.self, Offset.stride)
+        h.payloadOffset = get(UInt64.self, Offset.payloadOffset)
+        h.payloadLength = get(UInt64.self, Offset.payloadLength)
+        h.payloadCRC = get(UInt32.self, Offset.payloadCRC)
+        h.headerCRC = storedHeaderCRC
+        let (len, overflow) = h.rows.multipliedReportingOverflow(by: h.strideBytes)
+        guard h.dim >= 1, h.dim < 1 << 24, h.rows < 1 << 40,
+              h.strideBytes % UInt64(alignment) == 0, h.strideBytes >= h.dim * UInt64(elementType.byteSize),
+              h.payloadOffset == UInt64(size), !overflow, len == h.payloadLength else {
+            throw EmbedScopeError(.corruptHeader, "inconsistent header (rows \(h.rows), dim \(h.dim), stride \(h.strideBytes), payload \(h.payloadOffset)+\(h.payloadLength))",
+                                  path: path, hint: "the index is damaged; rebuild it")
+        }
+        guard UInt64(fileSize) >= h.payloadOffset + h.payloadLength else {
+            throw EmbedScopeError(.truncated, "file is \(fileSize) bytes but its header announces \(h.payloadOffset + h.payloadLength)",
+                                  path: path, hint: "the index was cut short (disk full or interrupted copy); rebuild it")
+        }
+        return h
+    }
+}
+
+package func hex(_ v: UInt32) -> String { String(format: "%08x", v) }

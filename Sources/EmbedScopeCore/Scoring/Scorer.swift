@@ -1,0 +1,230 @@
+import CBLAS
+import Dispatch
+import Foundation
+
+/// How dot products are computed. `.simd` is our kernel (one row at a time with four 8-wide
+/// SIMD accumulators, streamed once through memory); `.blas` is OpenBLAS sgemv/sgemm, kept as the reference
+/// and selectable everywhere (`--kernel blas`).
+public enum ScoreKernel: String, CaseIterable, Sendable {
+    case simd, blas
+}
+
+/// Which rows may appear in results. Checked only for candidates that would enter a top-k,
+/// so a filter costs nothing on rows that score below the current threshold.
+public struct RowFilter: Sendable {
+    /// Rows never returned (e.g. the query's own row).
+    public var excluded: Set<Int> = []
+    /// If set, only rows whose bit is set are returned (e.g. one class).
+    public var allowed: [UInt64]? = nil
+
+    public init(excluded: Set<Int> = [], allowed: [UInt64]? = nil) {
+        self.excluded = excluded
+        self.allowed = allowed
+    }
+
+    public static func allowing(rows: some Sequence<Int>, total: Int) -> RowFilter {
+        var bits = [UInt64](repeating: 0, count: (total + 63) / 64)
+        for r in rows { bits[r >> 6] |= 1 << UInt64(r & 63) }
+        return RowFilter(allowed: bits)
+    }
+
+    @inline(__always) func isAllowed(_ row: Int) -> Bool {
+        guard let allowed else { return true }
+        return allowed[row >> 6] & (1 << UInt64(row & 63)) != 0
+    }
+
+    @inline(__always) func accepts(_ row: Int) -> Bool {
+        isAllowed(row) && (excluded.isEmpty || !excluded.contains(row))
+    }
+
+    /// Number of rows out of `total` that can be returned.
+    func eligible(total: Int) -> Int {
+        let allowedCount = allowed.map { $0.reduce(0) { $0 + $1.nonzeroBitCount } } ?? total
+        return allowedCount - excluded.filter { $0 >= 0 && $0 < total && isAllowed($0) }.count
+    }
+}
+
+/// Exact (brute-force) top-k by inner product over unit rows: cosine similarity.
+/// Nearest = highest cosine; farthest = lowest cosine. Ties go to the lower row.
+public enum Scorer {
+    /// Rows per chunk: each worker scores a chunk into a small buffer, then selects from it.
+    static let chunkRows = 1024
+
+    /// Threads used for a scan (the machine's active cores).
+    public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+
+    /// Top-k for one query. `query` must have `matrix.dim` values (it is used as given: pass a
+    /// unit vector for cosine scores).
+    public static func search(_ matrix: RowMatrix, query: [Float], k: Int, farthest: Bool = false,
+                              filter: RowFilter = RowFilter(), kernel: ScoreKernel = .simd,
+                              threads: Int = defaultThreads) -> [Hit] {
+        precondition(query.count == matrix.dim, "query has \(query.count) values, matrix dim is \(matrix.dim)")
+        let kk = min(k, filter.eligible(total: matrix.rows))
+        guard kk > 0 else { return [] }
+        let sign: Float = farthest ? -1 : 1
+        // For farthest, score with −q: the k best of −cos are the k lowest cos.
+        let q = farthest ? query.map { -$0 } : query
+        let parts = partitions(rows: matrix.rows, threads: threads)
+        var heaps = [TopK](repeating: TopK(k: kk), count: parts.count)
+        // Only the BLAS kernel needs OpenBLAS held to one thread per worker.
+        BLASThreads.single(if: kernel == .blas) {
+        q.withUnsafeBufferPointer { qp in
+            heaps.withUnsafeMutableBufferPointer { hp in
+                let heapBase = hp.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                    var heap = TopK(k: kk)
+                    var buf = [Float](repeating: 0, count: chunkRows)
+                    buf.withUnsafeMutableBufferPointer { bp in
+                        var start = parts[t].lowerBound
+                        while start < parts[t].upperBound {
+                            let n = min(chunkRows, parts[t].upperBound - start)
+                            switch kernel {
+                            case .simd: Kernels.dots(matrix, rows: start..<(start + n), query: qp.baseAddress!, out: bp.baseAddress!)
+                            case .blas:
+                                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(matrix.dim), 1,
+                                            matrix.row(start), Int32(matrix.stride), qp.baseAddress!, 1, 0, bp.baseAddress!, 1)
+                            }
+                            select(bp.baseAddress!, count: n, firstRow: start, into: &heap, filter: filter)
+                            start += n
+                        }
+                    }
+                    heapBase[t] = heap
+                }
+            }
+        }
+        }
+        var all = heaps[0]
+        for h in heaps.dropFirst() { all.merge(h) }
+        return all.sorted().map { Hit(row: $0.row, score: $0.score * sign) }
+    }
+
+    /// Top-k for a batch of queries (row-major `queries`, `count × dim`), through sgemm:
+    /// each worker multiplies the whole batch by a chunk of rows, then selects per query.
+    public static func searchBatch(_ matrix: RowMatrix, queries: [Float], count b: Int, k: Int, farthest: Bool = false,
+                                   filters: [RowFilter]? = nil, kernel: ScoreKernel = .blas,
+                                   threads: Int = defaultThreads) -> [[Hit]] {
+        precondition(queries.count == b * matrix.dim, "queries must be count × dim")
+        guard b > 0 else { return [] }
+        if kernel == .simd && b == 1 {
+            return [search(matrix, query: queries, k: k, farthest: farthest, filter: filters?[0] ?? RowFilter(), kernel: .simd, threads: threads)]
+        }
+        let fs = filters ?? [RowFilter](repeating: RowFilter(), count: b)
+        let ks = fs.map { min(k, $0.eligible(total: matrix.rows)) }
+        let sign: Float = farthest ? -1 : 1
+        let q = farthest ? queries.map { -$0 } : queries
+        let parts = partitions(rows: matrix.rows, threads: threads)
+        let chunk = 2048
+        var heapsPerPart = [[TopK]](repeating: [], count: parts.count)
+        let d = matrix.dim
+        if SGEMM.path != .openblas {
+            // Own kernel: the batch is the packed operand (packed once), the rows stream through as A:
+            // scores come out [rows × b] and are turned per query before selection.
+            let packed = q.withUnsafeBufferPointer { qp in
+                PackedMatrix(k: d, n: b, b: qp.baseAddress!, ldb: d, transposed: true)
+            }
+            heapsPerPart.withUnsafeMutableBufferPointer { hp in
+                let out = hp.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                    var heaps = ks.map { TopK(k: $0) }
+                    let rowsFirst = UnsafeMutablePointer<Float>.allocate(capacity: b * chunk)
+                    let perQuery = UnsafeMutablePointer<Float>.allocate(capacity: b * chunk)
+                    defer { rowsFirst.deallocate(); perQuery.deallocate() }
+                    var start = parts[t].lowerBound
+                    while start < parts[t].upperBound {
+                        let n = min(chunk, parts[t].upperBound - start)
+                        packed.multiply(m: n, a: matrix.row(start), lda: matrix.stride, c: rowsFirst, ldc: b)
+                        for r in 0..<n {
+                            for i in 0..<b { perQuery[i * n + r] = rowsFirst[r * b + i] }
+                        }
+                        for i in 0..<b where ks[i] > 0 {
+                            select(perQuery + i * n, count: n, firstRow: start, into: &heaps[i], filter: fs[i])
+                        }
+                        start += n
+                    }
+                    out[t] = heaps
+                }
+            }
+        } else {
+        BLASInfo.warnIfGeneric()
+        BLASThreads.single {
+            q.withUnsafeBufferPointer { qp in
+                heapsPerPart.withUnsafeMutableBufferPointer { hp in
+                    let out = hp.baseAddress!
+                    DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                        var heaps = ks.map { TopK(k: $0) }
+                        var c = [Float](repeating: 0, count: b * chunk)
+                        c.withUnsafeMutableBufferPointer { cp in
+                            var start = parts[t].lowerBound
+                            while start < parts[t].upperBound {
+                                let n = min(chunk, parts[t].upperBound - start)
+                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(b), Int32(n), Int32(d), 1,
+                                            qp.baseAddress!, Int32(d), matrix.row(start), Int32(matrix.stride), 0,
+                                            cp.baseAddress!, Int32(n))
+                                for i in 0..<b where ks[i] > 0 {
+                                    select(cp.baseAddress! + i * n, count: n, firstRow: start, into: &heaps[i], filter: fs[i])
+                                }
+                                start += n
+                            }
+                        }
+                        out[t] = heaps
+                    }
+                }
+            }
+        }
+        }
+        return (0..<b).map { i in
+            var all = TopK(k: ks[i])
+            for part in heapsPerPart { all.merge(part[i]) }
+            return all.sorted().map { Hit(row: $0.row, score: $0.score * sign) }
+        }
+    }
+
+    /// Contiguous, chunk-aligned row ranges, one per thread.
+    static func partitions(rows: Int, threads: Int) -> [Range<Int>] {
+        let t = max(1, min(threads, (rows + chunkRows - 1) / chunkRows))
+        let chunks = (rows + chunkRows - 1) / chunkRows
+        var out: [Range<Int>] = []
+        var start = 0
+        for i in 0..<t {
+            let endChunk = chunks * (i + 1) / t
+            let end = min(rows, endChunk * chunkRows)
+            out.append(start..<end)
+            start = end
+        }
+        return out.filter { !$0.isEmpty }
+    }
+
+    @inline(__always)
+    static func select(_ scores: UnsafePointer<Float>, count n: Int, firstRow: Int, into heap: inout TopK, filter: RowFilter) {
+        var threshold = heap.threshold
+        for j in 0..<n {
+            let s = scores[j]
+            // `>=` lets equal scores through; TopK.push breaks the tie by row.
+            if s >= threshold && !s.isNaN {
+                let r = firstRow + j
+                if filter.accepts(r) {
+                    heap.push(s, r)
+                    threshold = heap.threshold
+                }
+            }
+        }
+    }
+}
+
+/// OpenBLAS threading: EmbedScope runs its own workers over row ranges, so each BLAS call
+/// inside them must be single-threaded or the two cores are oversubscribed.
+public enum BLASThreads {
+    private static let lock = NSLock()
+
+    public static func single<T>(if condition: Bool = true, _ body: () throws -> T) rethrows -> T {
+        guard condition else { return try body() }
+        lock.lock()
+        let before = openblas_get_num_threads()
+        openblas_set_num_threads(1)
+        defer {
+            openblas_set_num_threads(before)
+            lock.unlock()
+        }
+        return try body()
+    }
+}

@@ -1,0 +1,98 @@
+import CPNG
+import Foundation
+import EmbedScopeCore
+
+extension ImageDecoder {
+    /// Decodes a PNG with libpng's simplified API into 8-bit RGB, compositing alpha on white.
+    ///
+    /// Contract (pinned by Tests/EmbedScopeTests/Fixtures/images/expected.json):
+    /// * every PNG variant: gray 1/2/4/8/16-bit, gray+alpha, RGB, RGBA, palette with or without
+    ///   tRNS, interlaced or not;
+    /// * alpha is composited on white on the 8-bit values, `(a*c + (255-a)*255 + 127) / 255`,
+    ///   bit-identical to Pillow's `alpha_composite` on white. libpng is asked for RGBA and the
+    ///   compositing is done here, because libpng's own background compositing works in linear light;
+    /// * gAMA chunks are ignored, as Pillow ignores them: they are cut out of the data before libpng
+    ///   sees it, otherwise libpng would gamma-correct the samples to sRGB;
+    /// * 16-bit samples are reduced by libpng (`png_set_scale_16`, round(v / 257)); Pillow keeps the
+    ///   high byte (v >> 8), so 16-bit files can differ from Pillow by 1 LSB. 8-bit files are exact.
+    static func decodePNG(_ data: Data, path: String) throws -> RGBImage {
+        try data.withUnsafeBytes { raw in
+            let layout: PNGChunkLayout
+            do {
+                layout = try PNGChunkLayout(raw)
+            } catch PNGChunkLayout.Problem.truncated(let why) {
+                throw ImageError(kind: .truncated, path: path, reason: "truncated PNG: \(why)")
+            } catch PNGChunkLayout.Problem.corrupt(let why) {
+                throw ImageError(kind: .corrupt, path: path, reason: "corrupt PNG: \(why)")
+            }
+            if layout.gammaChunks.isEmpty {
+                return try decodePNGChunks(UnsafeRawBufferPointer(rebasing: raw[0..<layout.end]), path: path)
+            }
+            var stripped = [UInt8]()
+            stripped.reserveCapacity(layout.end)
+            var from = 0
+            for chunk in layout.gammaChunks {
+                stripped.append(contentsOf: raw[from..<chunk.lowerBound])
+                from = chunk.upperBound
+            }
+            stripped.append(contentsOf: raw[from..<layout.end])
+            return try stripped.withUnsafeBytes { try decodePNGChunks($0, path: path) }
+        }
+    }
+
+    /// Runs libpng on a structurally complete PNG (signature through IEND).
+    private static func decodePNGChunks(_ bytes: UnsafeRawBufferPointer, path: String) throws -> RGBImage {
+        let png = LibPNGImage()
+        func libpngError(_ stage: String) -> ImageError {
+            let message = png.message
+            return ImageError(kind: .corrupt, path: path,
+                              reason: "corrupt PNG (libpng \(stage): \(message.isEmpty ? "unknown error" : message))")
+        }
+        guard let base = bytes.baseAddress,
+              png_image_begin_read_from_memory(png.image, base, bytes.count) != 0 else {
+            throw libpngError("reading the header")
+        }
+        let width = Int(png.image.pointee.width)
+        let height = Int(png.image.pointee.height)
+        guard width > 0, height > 0 else {
+            throw ImageError(kind: .corrupt, path: path, reason: "corrupt PNG: header says \(width)x\(height) pixels")
+        }
+        guard width <= maxPixels / height else {
+            throw ImageError(kind: .tooLarge, path: path,
+                             reason: "\(width)x\(height) pixels is above the limit of \(maxPixels)")
+        }
+        let hasAlpha = png.image.pointee.format & LibPNGImage.formatFlagAlpha != 0
+        png.image.pointee.format = hasAlpha ? LibPNGImage.formatRGBA : LibPNGImage.formatRGB
+        // 16-bit samples without gAMA/sRGB are sRGB-encoded (as Pillow assumes), not linear.
+        png.image.pointee.flags |= png_uint_32(PNG_IMAGE_FLAG_16BIT_sRGB)
+        let channels = hasAlpha ? 4 : 3
+        let decoded = [UInt8](unsafeUninitializedCapacity: width * height * channels) { buffer, count in
+            count = buffer.count
+            if png_image_finish_read(png.image, nil, buffer.baseAddress, 0, nil) == 0 {
+                count = 0
+            }
+        }
+        guard decoded.count == width * height * channels, !png.failed else {
+            throw libpngError("decoding the pixels")
+        }
+        guard hasAlpha else { return RGBImage(width: width, height: height, pixels: decoded) }
+        return RGBImage(width: width, height: height, pixels: compositeOnWhite(rgba: decoded))
+    }
+
+    /// RGBA → RGB over an opaque white background: `(a*c + (255-a)*255 + 127) / 255` per channel.
+    static func compositeOnWhite(rgba: [UInt8]) -> [UInt8] {
+        let n = rgba.count / 4
+        return [UInt8](unsafeUninitializedCapacity: n * 3) { out, count in
+            rgba.withUnsafeBufferPointer { src in
+                for i in 0..<n {
+                    let a = UInt32(src[4 * i + 3])
+                    let background = (255 - a) * 255 + 127
+                    out[3 * i] = UInt8((a * UInt32(src[4 * i]) + background) / 255)
+                    out[3 * i + 1] = UInt8((a * UInt32(src[4 * i + 1]) + background) / 255)
+                    out[3 * i + 2] = UInt8((a * UInt32(src[4 * i + 2]) + background) / 255)
+                }
+            }
+            count = n * 3
+        }
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import EmbedScopeCore
+
+/// Decodes PNG and JPEG files into `RGBImage`. The format is chosen by the file's signature
+/// (magic bytes), never by its name; the name only helps word the error when no signature matches.
+public enum ImageDecoder {
+    /// Images with more pixels than this are refused with `.tooLarge` before any pixel is decoded
+    /// (10⁸ pixels is 300 MB of RGB).
+    public static let maxPixels: Int = 100_000_000
+
+    /// Reads and decodes the file at `url`.
+    public static func decode(contentsOf url: URL) throws -> RGBImage {
+        let path = url.path
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ImageError(kind: .unreadable, path: path,
+                             reason: "cannot read the file: \(error.localizedDescription)")
+        }
+        return try decode(data: data, path: path)
+    }
+
+    /// Decodes an image held in memory. `path` is used only to describe errors.
+    public static func decode(data: Data, path: String) throws -> RGBImage {
+        switch ImageFormat.sniff(data) {
+        case .png:
+            return try decodePNG(data, path: path)
+        case .jpeg:
+            return try decodeJPEG(data, path: path)
+        case .other(let name):
+            throw ImageError(kind: .unsupported, path: path,
+                             reason: "\(name) images are not supported, only PNG and JPEG")
+        case .signaturePrefix(let name):
+            throw ImageError(kind: .truncated, path: path,
+                             reason: "the file is \(data.count) bytes long, shorter than the \(name) signature")
+        case .unknown:
+            throw unrecognised(data, path: path)
+        }
+    }
+
+    /// No known signature: a file named like an image is a damaged image, anything else is not an image.
+    private static func unrecognised(_ data: Data, path: String) -> ImageError {
+        let ext = (path as NSString).pathExtension.lowercased()
+        let claimsImage = ImageFormat.imageExtensions.contains(ext)
+        if data.isEmpty {
+            return ImageError(kind: claimsImage ? .truncated : .notAnImage, path: path,
+                              reason: "the file is empty (0 bytes)")
+        }
+        let head = data.prefix(8).map { String(format: "%02x", $0) }.joined(separator: " ")
+        if claimsImage {
+            return ImageError(kind: .corrupt, path: path,
+                              reason: "named like an image (.\(ext)) but starts with neither the PNG nor the JPEG signature (first bytes: \(head))")
+        }
+        return ImageError(kind: .notAnImage, path: path,
+                          reason: "no PNG or JPEG signature (first bytes: \(head))")
+    }
+}
+
+/// What the first bytes of a file say it is.
+enum ImageFormat: Equatable {
+    case png
+    case jpeg
+    /// A recognised image format that this build does not decode.
+    case other(String)
+    /// Fewer bytes than a signature, all of them matching it.
+    case signaturePrefix(String)
+    case unknown
+
+    static let pngSignature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+    static let jpegSignature: [UInt8] = [0xFF, 0xD8, 0xFF]
+
+    static let imageExtensions: Set<String> = [
+        "png", "jpg", "jpeg", "jpe", "jfif", "gif", "bmp", "webp", "tif", "tiff", "heic", "heif", "avif",
+    ]
+
+    static func sniff(_ data: Data) -> ImageFormat {
+        let head = [UInt8](data.prefix(16))
+        func starts(_ sig: [UInt8], at offset: Int = 0) -> Bool {
+            head.count >= offset + sig.count && Array(head[offset..<offset + sig.count]) == sig
+        }
+        if starts(pngSignature) { return .png }
+        if starts(jpegSignature) { return .jpeg }
+        if !head.isEmpty {
+            if head.count < pngSignature.count && pngSignature.starts(with: head) { return .signaturePrefix("PNG") }
+            if head.count < jpegSignature.count && jpegSignature.starts(with: head) { return .signaturePrefix("JPEG") }
+        }
+        if starts(Array("GIF87a".utf8)) || starts(Array("GIF89a".utf8)) { return .other("GIF") }
+        if starts(Array("RIFF".utf8)) && starts(Array("WEBP".utf8), at: 8) { return .other("WebP") }
+        if starts([0x49, 0x49, 0x2A, 0x00]) || starts([0x4D, 0x4D, 0x00, 0x2A]) { return .other("TIFF") }
+        if starts(Array("BM".utf8)) && head.count >= 14 { return .other("BMP") }
+        if starts(Array("ftyp".utf8), at: 4) {
+            if starts(Array("avif".utf8), at: 8) { return .other("AVIF") }
+            if starts(Array("heic".utf8), at: 8) || starts(Array("heix".utf8), at: 8)
+                || starts(Array("mif1".utf8), at: 8) { return .other("HEIF") }
+        }
+        return .unknown
+    }
+}

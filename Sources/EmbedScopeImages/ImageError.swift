@@ -1,0 +1,45 @@
+import EmbedScopeCore
+/// Why an image could not be read. `kind` is for code to switch on; `description` is for people.
+public struct ImageError: Error, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The file could not be read at all (missing, permission denied, a directory, I/O error).
+        case unreadable
+        /// The bytes are not an image (no known signature, and the name does not claim to be one).
+        case notAnImage
+        /// An image whose data is damaged: bad checksum, bad compressed data, inconsistent headers.
+        case corrupt
+        /// An image whose data stops before the image does (an interrupted copy or download).
+        case truncated
+        /// A real image in a format or variant this build does not decode (CMYK JPEG, GIF, ...).
+        case unsupported
+        /// Width × height above `ImageDecoder.maxPixels`, or more memory than could be allocated.
+        case tooLarge
+    }
+
+    public let kind: Kind
+    /// The file the error is about, as given by the caller.
+    public let path: String
+    /// What went wrong, with the detail the decoder knows (sizes, byte offsets, the codec's message).
+    public let reason: String
+
+    public init(kind: Kind, path: String, reason: String) {
+        self.kind = kind
+        self.path = path
+        self.reason = reason
+    }
+
+    /// What the user can do about it.
+    public var advice: String {
+        switch kind {
+        case .unreadable: return "check that the file exists and is readable"
+        case .notAnImage: return "remove the file from the dataset folder or exclude it"
+        case .corrupt: return "the file is damaged: re-export or re-download it, or remove it from the dataset"
+        case .truncated: return "the file is incomplete (interrupted copy or download?): copy it again, or remove it"
+        case .unsupported: return "convert it to an 8-bit RGB or grayscale PNG or JPEG"
+        case .tooLarge: return "downscale it below \(ImageDecoder.maxPixels) pixels before indexing"
+        }
+    }
+
+    /// "path: reason (advice)".
+    public var description: String { "\(path): \(reason) (\(advice))" }
+}

@@ -1,0 +1,57 @@
+import Foundation
+import EmbedScopeCore
+
+/// The chunk structure of a PNG held in memory, found by walking chunk headers only
+/// (no CRC check, no decompression: libpng does those).
+///
+/// It answers two questions before libpng sees the data:
+/// * is the file complete? A PNG ends with an IEND chunk; data that stops before it is truncated.
+///   Bytes after IEND are ignored, as every decoder does.
+/// * where are the gAMA chunks? See `ImageDecoder.decodePNG` for why they are removed.
+struct PNGChunkLayout {
+    enum Problem: Error {
+        case truncated(String)
+        case corrupt(String)
+    }
+
+    /// Byte ranges of the whole gAMA chunks (length, type, data, CRC).
+    var gammaChunks: [Range<Int>] = []
+    /// Offset one past the IEND chunk.
+    var end = 0
+
+    /// Walks `bytes`, which must start with the 8-byte PNG signature.
+    init(_ bytes: UnsafeRawBufferPointer) throws {
+        let count = bytes.count
+        var offset = ImageFormat.pngSignature.count
+        func u32(_ at: Int) -> Int {
+            Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3])
+        }
+        while true {
+            if offset == count {
+                throw Problem.truncated("the data ends at byte \(count) without an IEND chunk")
+            }
+            guard offset + 8 <= count else {
+                throw Problem.truncated("the data ends at byte \(count), inside the header of the chunk at byte \(offset)")
+            }
+            let length = u32(offset)
+            let typeBytes = (4..<8).map { bytes[offset + $0] }
+            let type = String(decoding: typeBytes, as: UTF8.self)
+            guard length <= 0x7FFF_FFFF else {
+                throw Problem.corrupt("chunk \"\(type)\" at byte \(offset) declares an impossible length \(length)")
+            }
+            guard typeBytes.allSatisfy({ (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }) else {
+                throw Problem.corrupt("invalid chunk type at byte \(offset) (bytes \(typeBytes.map { String(format: "%02x", $0) }.joined(separator: " ")))")
+            }
+            let chunkEnd = offset + 12 + length
+            guard chunkEnd <= count else {
+                throw Problem.truncated("chunk \(type) at byte \(offset) needs \(12 + length) bytes but only \(count - offset) remain")
+            }
+            if type == "gAMA" { gammaChunks.append(offset..<chunkEnd) }
+            if type == "IEND" {
+                end = chunkEnd
+                return
+            }
+            offset = chunkEnd
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import EmbedScopeCore
+/// Antialiased image resizing, numerically Pillow's `Image.resize(size, BILINEAR, reducing_gap=None)`
+/// without its uint8 rounding.
+public enum ImageResize {
+    /// Antialiased resize (separable triangle / bilinear filter whose support scales with the
+    /// downscale factor, like Pillow's Image.resize(BILINEAR, reducing_gap=None)) of an RGB image to
+    /// w×h; output Float RGB interleaved in [0, 255].
+    ///
+    /// The algorithm is Pillow's `ImagingResample`: for each axis, output sample `i` is centred at
+    /// `(i + 0.5) * scale` in input coordinates, the triangle filter's support is
+    /// `max(scale, 1)` input pixels on each side, and the weights are normalised to sum to 1. The
+    /// horizontal pass runs first, then the vertical one; an axis whose size does not change is
+    /// skipped, so a same-size resize returns the input exactly. Unlike Pillow there is no rounding
+    /// to uint8 between or after the passes (Pillow's output is within 1 of this one).
+    ///
+    /// Returns `[]` if `width` or `height` is not positive, and `width * height * 3` zeros if the
+    /// image is empty or not well-formed (`image.isWellFormed`).
+    public static func resize(_ image: RGBImage, width: Int, height: Int) -> [Float] {
+        guard width > 0, height > 0 else { return [] }
+        guard image.isWellFormed, image.width > 0, image.height > 0 else {
+            return [Float](repeating: 0, count: width * height * 3)
+        }
+        let needHorizontal = width != image.width
+        let needVertical = height != image.height
+        switch (needHorizontal, needVertical) {
+        case (false, false):
+            return image.pixels.map(Float.init)
+        case (true, false):
+            return horizontalPass(image, weights: ResampleWeights(inSize: image.width, outSize: width))
+        case (false, true):
+            return verticalPass(image.pixels, rowLength: image.width * 3,
+                                weights: ResampleWeights(inSize: image.height, outSize: height))
+        case (true, true):
+            let rows = horizontalPass(image, weights: ResampleWeights(inSize: image.width, outSize: width))
+            return verticalPass(rows, rowLength: width * 3,
+                                weights: ResampleWeights(inSize: image.height, outSize: height))
+        }
+    }
+
+    /// Resamples every row to `weights.outSize` pixels.
+    static func horizontalPass(_ image: RGBImage, weights: ResampleWeights) -> [Float] {
+        let inWidth = image.width, outWidth = weights.outSize, rows = image.height
+        let taps = weights.taps
+        return [Float](unsafeUninitializedCapacity: outWidth * rows * 3) { out, count in
+            image.pixels.withUnsafeBufferPointer { src in
+                weights.start.withUnsafeBufferPointer { start in
+                    weights.count.withUnsafeBufferPointer { n in
+                        weights.weights.withUnsafeBufferPointer { w in
+                            for y in 0..<rows {
+                                let row = y * inWidth * 3
+                                let outRow = y * outWidth * 3
+                                for x in 0..<outWidth {
+                                    var r: Float = 0, g: Float = 0, b: Float = 0
+                                    var p = row + start[x] * 3
+                                    let k0 = x * taps
+                                    for k in k0..<(k0 + n[x]) {
+                                        let wk = w[k]
+                                        r += wk * Float(src[p])
+                                        g += wk * Float(src[p + 1])
+                                        b += wk * Float(src[p + 2])
+                                        p += 3
+                                    }
+                                    out[outRow + 3 * x] = r
+                                    out[outRow + 3 * x + 1] = g
+                                    out[outRow + 3 * x + 2] = b
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            count = outWidth * rows * 3
+        }
+    }
+
+    /// Resamples every column to `weights.outSize` rows: each output row is a weighted sum of input rows.
+    static func verticalPass<Sample: ResampleSample>(_ input: [Sample], rowLength: Int,
+                                                     weights: ResampleWeights) -> [Float] {
+        let outHeight = weights.outSize, taps = weights.taps
+        return [Float](unsafeUninitializedCapacity: outHeight * rowLength) { out, count in
+            out.initialize(repeating: 0)
+            count = outHeight * rowLength
+            input.withUnsafeBufferPointer { src in
+                guard let outBase = out.baseAddress, let srcBase = src.baseAddress else { return }
+                for y in 0..<outHeight {
+                    let dst = outBase + y * rowLength
+                    for k in 0..<weights.count[y] {
+                        let wk = weights.weights[y * taps + k]
+                        let srcRow = srcBase + (weights.start[y] + k) * rowLength
+                        for i in 0..<rowLength {
+                            dst[i] += wk * srcRow[i].floatValue
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An input sample type of the vertical pass: uint8 pixels, or the horizontal pass's floats.
+protocol ResampleSample {
+    var floatValue: Float { get }
+}
+
+extension UInt8: ResampleSample {
+    @inline(__always) var floatValue: Float { Float(self) }
+}
+
+extension Float: ResampleSample {
+    @inline(__always) var floatValue: Float { self }
+}
+
+/// The filter weights of one axis, computed once per resize (Pillow's `precompute_coeffs` with the
+/// bilinear filter, support 1): output sample `i` is
+/// `sum(weights[i * taps + k] * input[start[i] + k] for k in 0..<count[i])`.
+struct ResampleWeights {
+    let outSize: Int
+    /// Row stride of `weights`: the largest possible tap count, `2 * ceil(support) + 1`.
+    let taps: Int
+    var start: [Int]
+    var count: [Int]
+    var weights: [Float]
+
+    init(inSize: Int, outSize: Int) {
+        self.outSize = outSize
+        let scale = Double(inSize) / Double(outSize)
+        let filterScale = max(scale, 1.0)
+        let support = 1.0 * filterScale
+        let taps = Int(support.rounded(.up)) * 2 + 1
+        self.taps = taps
+        start = [Int](repeating: 0, count: outSize)
+        count = [Int](repeating: 0, count: outSize)
+        weights = [Float](repeating: 0, count: outSize * taps)
+        let inverseScale = 1.0 / filterScale
+        var w = [Double](repeating: 0, count: taps)
+        for i in 0..<outSize {
+            let center = (Double(i) + 0.5) * scale
+            // Pillow: xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
+            // C's truncation equals floor here because negative values are clamped to 0 anyway.
+            let lo = max(Int((center - support + 0.5).rounded(.down)), 0)
+            let hi = min(Int((center + support + 0.5).rounded(.down)), inSize)
+            let n = min(max(hi - lo, 0), taps)
+            var total = 0.0
+            for k in 0..<n {
+                let t = abs((Double(lo + k) - center + 0.5) * inverseScale)
+                w[k] = t < 1 ? 1 - t : 0
+                total += w[k]
+            }
+            for k in 0..<n {
+                weights[i * taps + k] = Float(total != 0 ? w[k] / total : 0)
+            }
+            start[i] = lo
+            count[i] = n
+        }
+    }
+}

@@ -1,0 +1,321 @@
+import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+
+/// EfficientNet-Lite0 (TensorFlow's EfficientNet-Lite as converted by `efficientnet-lite-pytorch`):
+/// stem 3×3/2 conv → 16 MBConv blocks → 1×1 conv to 1280 → global average pool (the
+/// embedding) → Linear 1280 → classes. Every conv is followed by BatchNorm (eps 1e-3, folded
+/// into the conv at load time) and ReLU6, except the project convs (no activation). Padding is
+/// TensorFlow "SAME" (asymmetric on stride 2). No squeeze-excite.
+///
+/// Layout: activations are NHWC (see DepthwiseConv for why). Work: the batch is split across
+/// `threads` workers, each with its own buffers and single-threaded OpenBLAS (images left over,
+/// e.g. at batch 1, run with each layer split across the threads). A worker runs the
+/// high-resolution blocks one image at a time, expand → depthwise → project in bands of rows
+/// that stay in L2, and the 14×14 and 7×7 blocks on groups of `groupSize` images (wider GEMMs).
+public final class EfficientNetLite0: FeatureExtractor {
+    public let name = "efficientnet-lite0"
+    public let inputSize = 224
+    public let featureDim = 1280
+    public var classCount: Int { fc.outFeatures }
+    public var head: (weights: [Float], bias: [Float]) { (fc.weights, fc.bias) }
+
+    /// Worker threads (default: the active cores).
+    public let threads: Int
+
+    static let bnEps = 1e-3
+    /// Images per group in the low-resolution part of the network.
+    static let groupSize = 8
+    /// Blocks whose input is at least this many pixels high run one image at a time.
+    static let perImageMinSize = 28
+
+    /// (repeats, kernel, first stride, in, out, expand ratio) per stage: efficientnet_lite_builder's
+    /// 'r1_k3_s11_e1_i32_o16', 'r2_k3_s22_e6_i16_o24', ... (Lite0: no width/depth scaling).
+    static let stages: [(repeats: Int, kernel: Int, stride: Int, inC: Int, outC: Int, expand: Int)] = [
+        (1, 3, 1, 32, 16, 1), (2, 3, 2, 16, 24, 6), (2, 5, 2, 24, 40, 6), (3, 3, 2, 40, 80, 6),
+        (3, 5, 1, 80, 112, 6), (4, 5, 2, 112, 192, 6), (1, 3, 1, 192, 320, 6),
+    ]
+
+    let stem: Conv2D
+    let blocks: [MBConvBlock]
+    let headConv: Pointwise
+    let fc: Linear
+    private let pool = WorkspacePool(keep: 4)
+
+    public init(stateDict: StateDict, threads: Int? = nil) throws {
+        let r = StateDictReader(stateDict, model: "efficientnet-lite0")
+        let eps = Self.bnEps
+        var size = 224
+        stem = try Conv2D(r, conv: "_conv_stem", bn: "_bn0", in: 3, out: 32, kernel: 3, stride: 2,
+                          padding: .tfSame(height: size, width: size, kernel: 3, stride: 2), inputLayout: .planar,
+                          eps: eps, activation: .relu6)
+        size = stem.outputSize(height: size, width: size).height
+        var blocks: [MBConvBlock] = []
+        for st in Self.stages {
+            for rep in 0..<st.repeats {
+                let inC = rep == 0 ? st.inC : st.outC, s = rep == 0 ? st.stride : 1
+                let block = try MBConvBlock(r, index: blocks.count, inC: inC, outC: st.outC, expand: st.expand,
+                                            kernel: st.kernel, stride: s, inputSize: size, eps: eps)
+                size = block.outputSize
+                blocks.append(block)
+            }
+        }
+        self.blocks = blocks
+        headConv = try Pointwise(r, conv: "_conv_head", bn: "_bn1", in: 320, out: 1280, eps: eps, activation: .relu6)
+        fc = try Linear(r, "_fc", inFeatures: 1280)
+        self.threads = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    public func forward(_ input: [Float], count n: Int) throws -> (features: [Float], logits: [Float]) {
+        let r = try run(input, count: n, profile: false)
+        return (r.features, r.logits)
+    }
+
+    /// `forward`, plus the time spent in each layer type.
+    public func profiledForward(_ input: [Float], count n: Int) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
+        try run(input, count: n, profile: true)
+    }
+
+    // MARK: - Execution
+
+    enum Kind: Int, CaseIterable {
+        case stem, expand, depthwise, project, headConv, pool, classifier
+        var label: String {
+            switch self {
+            case .stem: return "stem 3×3 conv (direct SIMD)"
+            case .expand: return "expand 1×1 convs (sgemm; SIMD kernel for K ≤ 32)"
+            case .depthwise: return "depthwise convs (SIMD)"
+            case .project: return "project 1×1 convs (sgemm; SIMD kernel for K ≤ 32)"
+            case .headConv: return "head 1×1 conv (sgemm)"
+            case .pool: return "global average pool"
+            case .classifier: return "classifier (sgemm / sgemv)"
+            }
+        }
+    }
+
+    /// Buffers: 0, 1 stream ping-pong; 2 expanded (unbanded blocks); 3 depthwise output;
+    /// 4 group input (the per-image part's output); 5 head conv output; 6 im2col scratch;
+    /// 7 one expanded-rows band per thread (banded blocks).
+    private var capacities: [Int] {
+        let g = Self.groupSize
+        var stream = 224 / 2 * 224 / 2 * 32, expanded = 0, dw = 0, groupIn = 0, band = 0
+        for b in blocks {
+            let perImage = b.inputSize >= Self.perImageMinSize, m = perImage ? 1 : g
+            stream = Swift.max(stream, m * b.outputSize * b.outputSize * b.outC)
+            if b.expand != nil {
+                if perImage && b.banded { band = Swift.max(band, b.bandCapacity) }
+                else { expanded = Swift.max(expanded, m * b.inputSize * b.inputSize * b.hidden) }
+            }
+            dw = Swift.max(dw, m * b.outputSize * b.outputSize * b.hidden)
+            if perImage { groupIn = g * b.outputSize * b.outputSize * b.outC }
+        }
+        let last = blocks[blocks.count - 1].outputSize
+        return [stream, stream, expanded, dw, groupIn, g * last * last * 1280, Pointwise.chunkRows * stem.patchLength, threads * band]
+    }
+
+    private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
+        try checkInput(input, count: n)
+        let start = Stopwatch.now()
+        guard n > 0 else { return ([], [], ForwardProfile(layers: [], wall: 0, threads: 0)) }
+        var features = [Float](repeating: 0, count: n * featureDim)
+        var logits = [Float](repeating: 0, count: n * classCount)
+        // Images that divide evenly among the threads go to independent workers (no
+        // synchronisation at all); the rest (all of them when n < threads) run with every
+        // layer split across the threads.
+        let t = threads, perWorker = n / t, shared = n - perWorker * t
+        var times = [[Double]](repeating: [], count: t + 1)
+        let caps = capacities
+        input.withUnsafeBufferPointer { xb in
+            features.withUnsafeMutableBufferPointer { fb in
+                logits.withUnsafeMutableBufferPointer { lb in
+                    times.withUnsafeMutableBufferPointer { tb in
+                        let x = xb.baseAddress!, f = fb.baseAddress!, l = lb.baseAddress!, times = tb
+                        BLASThreads.single {
+                            if perWorker > 0 {
+                                runWorkers(t) { w in
+                                    let ws = pool.take(caps)
+                                    var clock = Stopwatch(kinds: Kind.allCases.count, enabled: profile)
+                                    runImages(x, (w * perWorker)..<((w + 1) * perWorker), ws, .alone, f, l, &clock)
+                                    pool.give(ws)
+                                    times[w] = clock.seconds
+                                }
+                            }
+                            if shared > 0 {
+                                let ws = pool.take(caps)
+                                var clock = Stopwatch(kinds: Kind.allCases.count, enabled: profile)
+                                runImages(x, (n - shared)..<n, ws, Team(threads: t), f, l, &clock)
+                                pool.give(ws)
+                                times[t] = clock.seconds
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var seconds = [Double](repeating: 0, count: Kind.allCases.count)
+        for tw in times where profile { for (i, s) in tw.enumerated() { seconds[i] += s } }
+        let p = ForwardProfile(layers: Kind.allCases.map { ($0.label, seconds[$0.rawValue]) },
+                               wall: Stopwatch.now() - start, threads: n > 0 ? t : 0)
+        return (features, logits, p)
+    }
+
+    /// Images `range` of the batch, in groups, on one worker (`team` alone) or on all threads.
+    private func runImages(_ input: UnsafePointer<Float>, _ range: Range<Int>, _ ws: Workspace, _ team: Team,
+                           _ features: UnsafeMutablePointer<Float>, _ logits: UnsafeMutablePointer<Float>, _ clock: inout Stopwatch) {
+        let perImage = 3 * inputSize * inputSize
+        let split = blocks.firstIndex { $0.inputSize < Self.perImageMinSize } ?? blocks.count
+        var i = range.lowerBound
+        while i < range.upperBound {
+            let g = Swift.min(Self.groupSize, range.upperBound - i)
+            var x: UnsafeMutablePointer<Float>
+            if split > 0 {
+                // High resolution, one image at a time; the last of these blocks writes into the group buffer.
+                let slot = blocks[split - 1].outputSize * blocks[split - 1].outputSize * blocks[split - 1].outC
+                for j in 0..<g {
+                    x = runStem(input + (i + j) * perImage, images: 1, ws, team, &clock)
+                    x = runBlocks(0..<split, x, images: 1, ws, team, last: ws[4] + j * slot, &clock)
+                }
+                x = ws[4]
+            } else {
+                x = runStem(input + i * perImage, images: g, ws, team, &clock)
+            }
+            x = runBlocks(split..<blocks.count, x, images: g, ws, team, last: nil, &clock)
+            // Head: 1×1 conv to 1280 + ReLU6, average pool, classifier.
+            let hw = blocks[blocks.count - 1].outputSize * blocks[blocks.count - 1].outputSize
+            headConv.run(x, rows: g * hw, ws[5], team: team, kind: Kind.headConv.rawValue, &clock)
+            Pooling.globalAverage(ws[5], images: g, pixels: hw, channels: featureDim, features + i * featureDim)
+            clock.lap(Kind.pool.rawValue)
+            fc.run(features + i * featureDim, rows: g, logits + i * classCount, team: team, kind: Kind.classifier.rawValue, &clock)
+            i += g
+        }
+    }
+
+    private func runStem(_ x: UnsafePointer<Float>, images: Int, _ ws: Workspace, _ team: Team, _ clock: inout Stopwatch) -> UnsafeMutablePointer<Float> {
+        let (oh, ow) = stem.outputSize(height: inputSize, width: inputSize)
+        let y = ws[0], scratch = ws[6], cap = ws.capacities[6], size = inputSize
+        // Split by whole output rows (the im2col scratch is only used by the fallback path).
+        team.split(images * oh, Kind.stem.rawValue, &clock) { rows, _, _ in
+            stem.run(x, images: images, height: size, width: size, y, scratch: scratch, scratchCapacity: cap,
+                     pixels: (rows.lowerBound * ow)..<(rows.upperBound * ow))
+        }
+        return ws[0]
+    }
+
+    /// Runs `range` of the blocks on `x` (in buffer 0 or 1, or the group buffer); returns where the output is.
+    private func runBlocks(_ range: Range<Int>, _ x0: UnsafeMutablePointer<Float>, images: Int, _ ws: Workspace, _ team: Team,
+                           last: UnsafeMutablePointer<Float>?, _ clock: inout Stopwatch) -> UnsafeMutablePointer<Float> {
+        var x = x0
+        for bi in range {
+            let y: UnsafeMutablePointer<Float> = (bi == range.upperBound - 1 && last != nil) ? last! : (x == ws[0] ? ws[1] : ws[0])
+            if images == 1 && blocks[bi].banded && blocks[bi].expand != nil {
+                blocks[bi].runBanded(x, y, depthwise: ws[3], bands: ws[7], team, &clock)
+            } else {
+                blocks[bi].run(x, images: images, y, expanded: ws[2], depthwise: ws[3], team, &clock)
+            }
+            x = y
+        }
+        return x
+    }
+}
+
+/// One MBConv block: [1×1 expand + ReLU6] → k×k depthwise + ReLU6 → 1×1 project (no activation)
+/// [+ input, when stride 1 and in == out].
+struct MBConvBlock: Sendable {
+    let inC: Int, hidden: Int, outC: Int
+    let inputSize: Int, outputSize: Int
+    let expand: Pointwise?
+    let depthwise: DepthwiseConv
+    let project: Pointwise
+    let residual: Bool
+    /// Output rows per band in `runBanded`, and the band buffer (floats) that needs.
+    let bandRows: Int
+    let bandCapacity: Int
+    /// Blocks this large run expand → depthwise → project band by band, one image at a time.
+    var banded: Bool { inputSize >= 28 }
+
+    /// Expanded rows per band are sized to this (L2 is 1 MB per core here).
+    /// (Measured on the 2-core machines: 128 KB 14.4, 256 KB 13.4, 512 KB 13.3, 768 KB 13.4
+    /// CPU ms/img; unbanded 13.9.)
+    static let bandBytes = 512 * 1024
+
+    init(_ r: StateDictReader, index: Int, inC: Int, outC: Int, expand ratio: Int, kernel: Int, stride: Int,
+         inputSize: Int, eps: Double) throws {
+        let p = "_blocks.\(index)."
+        self.inC = inC
+        self.outC = outC
+        hidden = inC * ratio
+        self.inputSize = inputSize
+        expand = ratio == 1 ? nil
+            : try Pointwise(r, conv: p + "_expand_conv", bn: p + "_bn0", in: inC, out: hidden, eps: eps, activation: .relu6)
+        let dwWeight = try r.tensor(p + "_depthwise_conv.weight", shape: [hidden, 1, kernel, kernel])
+        let (scale, shift) = try r.batchNorm(p + "_bn1", channels: hidden, eps: eps)
+        depthwise = DepthwiseConv(weight: dwWeight.data, channels: hidden, kernel: kernel, stride: stride,
+                                  padding: .tfSame(height: inputSize, width: inputSize, kernel: kernel, stride: stride),
+                                  scale: scale, shift: shift, activation: .relu6)
+        outputSize = depthwise.outputSize(height: inputSize, width: inputSize).height
+        project = try Pointwise(r, conv: p + "_project_conv", bn: p + "_bn2", in: hidden, out: outC, eps: eps, activation: .none)
+        residual = stride == 1 && inC == outC
+        let rowFloats = inputSize * hidden
+        let inputRows = Swift.max(kernel, Self.bandBytes / (rowFloats * 4))
+        bandRows = Swift.max(1, (inputRows - kernel) / stride + 1)
+        bandCapacity = ((bandRows - 1) * stride + kernel) * rowFloats
+    }
+
+    /// One image, expand → depthwise → project fused over bands of output rows: each band's
+    /// expanded input rows are computed right before the depthwise reads them (rows shared
+    /// with the previous band are kept), and its depthwise output is projected right away, so
+    /// the wide tensors never leave L2. The output rows are split across the team; each part
+    /// has its own band buffer in `bands`.
+    func runBanded(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, depthwise dwOut: UnsafeMutablePointer<Float>,
+                   bands: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch) {
+        typealias Kind = EfficientNetLite0.Kind
+        guard let expand else { return }
+        let s = depthwise.stride, k = depthwise.kernel, pt = depthwise.padding.top
+        let w = inputSize, rowLen = w * hidden
+        let xc = UnsafePointer(x)
+        team.split(outputSize, Kind.depthwise.rawValue, &clock, minimumPerPart: 2) { rows, part, clock in
+            let band = bands + part * bandCapacity
+            var lo = 0, hi = 0                       // expanded input rows held in `band`: [lo, hi)
+            var r0 = rows.lowerBound
+            while r0 < rows.upperBound {
+                let r1 = Swift.min(r0 + bandRows, rows.upperBound)
+                let needLo = Swift.max(0, r0 * s - pt), needHi = Swift.min(inputSize, (r1 - 1) * s - pt + k)
+                var from = needLo
+                if needLo >= lo && needLo < hi {
+                    if needLo > lo { memmove(band, band + (needLo - lo) * rowLen, (hi - needLo) * rowLen * 4) }
+                    from = hi
+                }
+                if from < needHi {
+                    expand.run(xc + from * w * inC, rows: (needHi - from) * w, band + (from - needLo) * rowLen)
+                }
+                lo = needLo
+                hi = needHi
+                clock.lap(Kind.expand.rawValue)
+                depthwise.run(band, height: inputSize, width: inputSize, dwOut, rows: r0..<r1, firstRow: needLo)
+                clock.lap(Kind.depthwise.rawValue)
+                let p0 = r0 * outputSize, pixels = (r1 - r0) * outputSize
+                project.run(dwOut + p0 * hidden, rows: pixels, y + p0 * outC, residual: residual ? xc + p0 * outC : nil)
+                clock.lap(Kind.project.rawValue)
+                r0 = r1
+            }
+        }
+    }
+
+    /// x: [images × in × in × inC] → y: [images × out × out × outC]; y must not alias x.
+    func run(_ x: UnsafeMutablePointer<Float>, images: Int, _ y: UnsafeMutablePointer<Float>,
+             expanded: UnsafeMutablePointer<Float>, depthwise dwOut: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch) {
+        typealias Kind = EfficientNetLite0.Kind
+        var h = UnsafePointer(x)
+        let xc = UnsafePointer(x)
+        if let expand {
+            expand.run(xc, rows: images * inputSize * inputSize, expanded, team: team, kind: Kind.expand.rawValue, &clock)
+            h = UnsafePointer(expanded)
+        }
+        let dwIn = h, size = inputSize
+        team.split(images * outputSize, Kind.depthwise.rawValue, &clock) { r, _, _ in
+            depthwise.run(dwIn, height: size, width: size, dwOut, rows: r)
+        }
+        project.run(dwOut, rows: images * outputSize * outputSize, y, residual: residual ? xc : nil,
+                    team: team, kind: Kind.project.rawValue, &clock)
+    }
+}

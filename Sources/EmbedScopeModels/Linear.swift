@@ -1,0 +1,63 @@
+import EmbedScopeCore
+import EmbedScopeImages
+/// A fully connected layer y = x · Wᵀ + b: the classifier head. Weights stay in PyTorch's
+/// [out × in] layout, which is also the prototype matrix the index stores.
+struct Linear: Sendable {
+    let inFeatures: Int
+    let outFeatures: Int
+    let weights: [Float]
+    let bias: [Float]
+    /// Wᵀ packed for our GEMM kernel (nil: the OpenBLAS path is selected); used for batches.
+    let packed: PackedMatrix?
+
+    /// Reads `prefix.weight` [out, inFeatures] (any out ≥ 1) and `prefix.bias` [out].
+    init(_ reader: StateDictReader, _ prefix: String, inFeatures: Int) throws {
+        let shape = try reader.shape(prefix + ".weight")
+        guard shape.count == 2, shape[1] == inFeatures, shape[0] >= 1 else {
+            throw EmbedScopeError(.shapeMismatch, reader.notThisModel("\(prefix).weight has shape \(shape), expected [classes, \(inFeatures)]"))
+        }
+        outFeatures = shape[0]
+        weights = try reader.tensor(prefix + ".weight", shape: shape).data
+        bias = try reader.tensor(prefix + ".bias", shape: [shape[0]]).data
+        self.inFeatures = inFeatures
+        packed = SGEMM.path == .openblas ? nil : PackedMatrix.packing(weights, k: inFeatures, n: shape[0], transposed: true)
+    }
+
+    /// y[rows × out] = x[rows × in] · Wᵀ + b, for the output features `outputs` (all by default).
+    func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, outputs: Range<Int>? = nil) {
+        let o = outputs ?? 0..<outFeatures
+        guard !o.isEmpty else { return }
+        if rows > 1, let packed, o.lowerBound % packed.panelWidth == 0 {
+            bias.withUnsafeBufferPointer { b in
+                packed.multiply(m: rows, a: x, lda: inFeatures, c: y, ldc: outFeatures, bias: b.baseAddress!, columns: o)
+            }
+            return
+        }
+        weights.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                if rows == 1 {
+                    // One image: a matrix-vector product (sgemm with m = 1 is ~2× slower here).
+                    GEMM.av(m: o.count, n: inFeatures, a: w.baseAddress! + o.lowerBound * inFeatures, lda: inFeatures, x: x, y: y + o.lowerBound)
+                } else {
+                    GEMM.abt(m: rows, n: o.count, k: inFeatures, a: x, lda: inFeatures, b: w.baseAddress! + o.lowerBound * inFeatures,
+                             ldb: inFeatures, c: y + o.lowerBound, ldc: outFeatures)
+                }
+                Epilogue.apply(y + o.lowerBound, rows: rows, cols: o.count, ld: outFeatures, bias: b.baseAddress! + o.lowerBound,
+                               residual: nil, activation: .none)
+            }
+        }
+    }
+
+    /// Split by output features across `team` (each thread streams its share of W).
+    func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, team: Team, kind: Int, _ clock: inout Stopwatch) {
+        if rows > 1, let packed {
+            // Whole panels per thread.
+            let unit = packed.panelWidth, groups = (outFeatures + unit - 1) / unit
+            team.split(groups, kind, &clock, minimumPerPart: 2) { g, _, _ in
+                run(x, rows: rows, y, outputs: (g.lowerBound * unit)..<min(outFeatures, g.upperBound * unit))
+            }
+            return
+        }
+        team.split(outFeatures, kind, &clock, minimumPerPart: 64) { o, _, _ in run(x, rows: rows, y, outputs: o) }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+
+/// A loaded model ready to embed images: the network, its input recipe, and the names of its
+/// head's rows.
+public struct LoadedModel: @unchecked Sendable {
+    public var extractor: FeatureExtractor
+    public var preprocessing: Preprocessing
+    public var weights: URL
+    /// Names of the classifier head's rows (the prototype set), and where they came from.
+    public var headNames: [String]
+    public var headNamesSource: String
+    /// Prototype set name: `imagenet` for a 1000-class ImageNet head, else `head`.
+    public var prototypeSet: String
+}
+
+/// The models EmbedScope runs natively.
+public enum ModelRegistry {
+    public static let names = ["efficientnet-lite0", "resnet18", "resnet34", "resnet50"]
+
+    /// Loads `name` from `weights` (or its default location). `datasetClasses` names a
+    /// fine-tuned head whose row count matches the data set's classes (sorted, as ImageFolder).
+    public static func load(_ name: String, weights: URL?, datasetClasses: [String] = []) throws -> LoadedModel {
+        let url = try ModelWeights.locate(model: name, override: weights)
+        let state = try TorchCheckpoint.load(contentsOf: url)
+        let extractor: FeatureExtractor
+        let prep: Preprocessing
+        switch name {
+        case "efficientnet-lite0":
+            extractor = try EfficientNetLite0(stateDict: state)
+            prep = .efficientNetLite
+        case "resnet18", "resnet34", "resnet50":
+            let depth: ResNet.Depth = name == "resnet18" ? .r18 : name == "resnet34" ? .r34 : .r50
+            extractor = try ResNet(depth: depth, stateDict: state)
+            prep = .torchvisionImageNet
+        default:
+            throw EmbedScopeError(.invalidArgument, "unknown model '\(name)' (native models: \(names.joined(separator: ", ")))",
+                                  hint: "for any other PyTorch model, export embeddings with Scripts/extract.py and use `embedscope import`")
+        }
+        let c = extractor.classCount
+        let headNames: [String], source: String, set: String
+        if c == ImageNetClasses.names.count {
+            (headNames, source, set) = (ImageNetClasses.names, "ImageNet-1k class names", "imagenet")
+        } else if c == datasetClasses.count {
+            (headNames, source, set) = (datasetClasses, "the data set's classes, sorted (ImageFolder order)", "head")
+        } else {
+            (headNames, source, set) = ((0..<c).map(String.init), "row numbers", "head")
+        }
+        return LoadedModel(extractor: extractor, preprocessing: prep, weights: url, headNames: headNames,
+                           headNamesSource: source, prototypeSet: set)
+    }
+}

@@ -1,0 +1,131 @@
+import EmbedScopeCore
+import EmbedScopeImages
+/// A 1×1 convolution (BatchNorm folded in) over NHWC activations: one GEMM,
+/// y[pixels × out] = x[pixels × in] · W + b, followed by the epilogue (residual, activation).
+///
+/// The rows are processed in chunks of `chunkRows` pixels: each chunk's GEMM output is still
+/// in L2 when the epilogue reads it back, so the epilogue costs no memory traffic.
+struct Pointwise: Sendable {
+    let inChannels: Int
+    let outChannels: Int
+    /// [in × out] row-major: the transpose of PyTorch's [out, in, 1, 1]. (OpenBLAS runs this
+    /// orientation 2–7% faster than a transposed [out × in] operand on the 7×7 and 14×14 layers.)
+    let weights: [Float]
+    let bias: [Float]
+    let activation: Activation
+    /// `weights` packed for our GEMM kernel (nil: the OpenBLAS path is selected).
+    let packed: PackedMatrix?
+
+    /// Rows per GEMM call: large enough for OpenBLAS to run at speed, small enough that the
+    /// chunk's output stays in L2 for the epilogue.
+    static let chunkRows = 1024
+
+    /// `weight` in PyTorch's layout [out, in] (or [out, in, 1, 1]); `scale`/`shift` from the BatchNorm
+    /// that follows (nil: none), `convBias` the conv's own bias if it has one.
+    init(weight: [Float], out: Int, in inC: Int, scale: [Double]?, shift: [Double]?, convBias: [Float]? = nil, activation: Activation) {
+        precondition(weight.count == out * inC)
+        inChannels = inC
+        outChannels = out
+        var w = [Float](repeating: 0, count: inC * out)
+        var b = [Float](repeating: 0, count: out)
+        for o in 0..<out {
+            let s = scale?[o] ?? 1
+            for i in 0..<inC { w[i * out + o] = Float(Double(weight[o * inC + i]) * s) }
+            let b0 = Double(convBias?[o] ?? 0)
+            b[o] = Float(b0 * s + (shift?[o] ?? 0))
+        }
+        weights = w
+        bias = b
+        self.activation = activation
+        packed = packedWeights(w, k: inC, n: out)
+    }
+
+    /// Reads `prefix.weight` [out, in, 1, 1] and the BatchNorm `bn` from the state dict.
+    init(_ reader: StateDictReader, conv: String, bn: String, in inC: Int, out: Int, eps: Double, activation: Activation) throws {
+        let w = try reader.tensor(conv + ".weight", shape: [out, inC, 1, 1])
+        let (scale, shift) = try reader.batchNorm(bn, channels: out, eps: eps)
+        self.init(weight: w.data, out: out, in: inC, scale: scale, shift: shift, activation: activation)
+    }
+
+    /// y[rows × out] = act(x[rows × in] · W + b (+ residual)). `residual` has y's layout and may not alias y.
+    func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil) {
+        if let packed, !usesKernel {
+            bias.withUnsafeBufferPointer { b in
+                packed.multiply(m: rows, a: x, lda: inChannels, c: y, ldc: outChannels, bias: b.baseAddress!,
+                                residual: residual, ldr: outChannels, activation: activation.gemm)
+            }
+        } else if usesKernel {
+            weights.withUnsafeBufferPointer { w in
+                bias.withUnsafeBufferPointer { b in
+                    PointwiseKernel.run(x, rows: rows, k: inChannels, n: outChannels, w.baseAddress!, b.baseAddress!, y,
+                                        residual: residual, activation: activation)
+                }
+            }
+        } else {
+            runBLAS(x, rows: rows, y, residual: residual)
+        }
+    }
+
+    /// Few input channels: the hand-written kernel (fused epilogue, no packing) beats OpenBLAS
+    /// + epilogue pass up to K = 32 (EfficientNet-Lite0: 32→16 56 vs 37 GFLOP/s, 16→96 54 vs 36,
+    /// 24→144 49 vs 47 on one core) and loses beyond (40→240: 44 vs 58).
+    var usesKernel: Bool { inChannels <= 32 && outChannels % 8 == 0 }
+
+    /// Output channels `columns` only (all rows): how a team splits a layer with few rows (the
+    /// 14×14 and 7×7 layers of one image), so that each thread packs only its share of W.
+    func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
+             columns: Range<Int>) {
+        let n = outChannels
+        if let packed {
+            bias.withUnsafeBufferPointer { b in
+                packed.multiply(m: rows, a: x, lda: inChannels, c: y, ldc: n, bias: b.baseAddress!,
+                                residual: residual, ldr: n, activation: activation.gemm, columns: columns)
+            }
+            return
+        }
+        weights.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                GEMM.ab(m: rows, n: columns.count, k: inChannels, a: x, lda: inChannels, b: w.baseAddress! + columns.lowerBound, ldb: n,
+                        c: y + columns.lowerBound, ldc: n)
+                Epilogue.apply(y + columns.lowerBound, rows: rows, cols: columns.count, ld: n, bias: b.baseAddress! + columns.lowerBound,
+                               residual: residual.map { $0 + columns.lowerBound }, activation: activation)
+            }
+        }
+    }
+
+    /// Splits this layer over `rows` rows for `team`: by rows when there are many (or few
+    /// channels), else by output channels in multiples of 8.
+    func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
+             team: Team, kind: Int, _ clock: inout Stopwatch) {
+        if team.threads > 1 && rows < 256 && outChannels >= 64 && !usesKernel {
+            let unit = packed?.panelWidth ?? 8
+            let groups = outChannels / unit
+            team.split(groups, kind, &clock) { g, _, _ in
+                run(x, rows: rows, y, residual: residual, columns: (g.lowerBound * unit)..<(g.upperBound == groups ? outChannels : g.upperBound * unit))
+            }
+        } else {
+            let k = inChannels, n = outChannels
+            team.split(rows, kind, &clock, minimumPerPart: 32) { r, _, _ in
+                run(x + r.lowerBound * k, rows: r.count, y + r.lowerBound * n, residual: residual.map { $0 + r.lowerBound * n })
+            }
+        }
+    }
+
+    /// The OpenBLAS path: chunked sgemm, then the epilogue on each chunk while it is in cache.
+    func runBLAS(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil) {
+        weights.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                var r = 0
+                while r < rows {
+                    let m = min(Self.chunkRows, rows - r)
+                    let yc = y + r * outChannels
+                    GEMM.ab(m: m, n: outChannels, k: inChannels, a: x + r * inChannels, lda: inChannels,
+                            b: w.baseAddress!, ldb: outChannels, c: yc, ldc: outChannels)
+                    Epilogue.apply(yc, rows: m, cols: outChannels, bias: b.baseAddress!,
+                                   residual: residual.map { $0 + r * outChannels }, activation: activation)
+                    r += m
+                }
+            }
+        }
+    }
+}

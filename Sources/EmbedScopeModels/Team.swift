@@ -1,0 +1,61 @@
+import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+
+/// Runs `body(0..<workers)` on that many threads (the calling thread is one of them).
+@inline(__always)
+func runWorkers(_ workers: Int, _ body: (Int) -> Void) {
+    if workers <= 1 {
+        body(0)
+    } else {
+        DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+    }
+}
+
+/// How a stream of work runs its layers: alone on the calling thread (a worker that owns its
+/// images), or with every layer split by rows across `threads` threads (the images left over
+/// when the batch does not divide among the workers — all of them at batch 1).
+struct Team {
+    let threads: Int
+
+    static let alone = Team(threads: 1)
+
+    /// Parts `split` cuts `count` items into.
+    func parts(_ count: Int, minimumPerPart: Int = 1) -> Int {
+        Swift.max(1, Swift.min(threads, count / Swift.max(1, minimumPerPart)))
+    }
+
+    /// Runs `body(range, part, clock)` over `0..<count` in `parts(count)` contiguous parts (on
+    /// the calling thread when alone or when there is too little to split). Time the body does
+    /// not lap to a kind of its own is charged to `kind`.
+    func split(_ count: Int, _ kind: Int, _ clock: inout Stopwatch, minimumPerPart: Int = 1,
+               _ body: (Range<Int>, Int, inout Stopwatch) -> Void) {
+        let parts = parts(count, minimumPerPart: minimumPerPart)
+        if parts <= 1 {
+            body(0..<count, 0, &clock)
+            clock.lap(kind)
+            return
+        }
+        var clocks = [Stopwatch]()
+        clocks.reserveCapacity(parts)
+        for _ in 0..<parts { clocks.append(clock.child()) }
+        clocks.withUnsafeMutableBufferPointer { cb in
+            let cb = cb
+            DispatchQueue.concurrentPerform(iterations: parts) { t in
+                var c = cb[t]
+                c.restart()
+                body(partition(count, parts: parts, t), t, &c)
+                c.lap(kind)
+                cb[t] = c
+            }
+        }
+        for c in clocks { clock.absorb(c) }
+    }
+}
+
+/// Splits `0..<count` into `parts` contiguous ranges of near-equal size.
+func partition(_ count: Int, parts: Int, _ i: Int) -> Range<Int> {
+    let base = count / parts, extra = count % parts
+    let lo = i * base + Swift.min(i, extra)
+    return lo..<(lo + base + (i < extra ? 1 : 0))
+}
