@@ -22,6 +22,20 @@ final class SGEMMTests: XCTestCase {
         var pad: Int  // extra leading-dimension padding of A, B, C, R
     }
 
+    /// `info --system`: what it reports agrees with what the kernels use; OPENBLAS_CORETYPE is only read.
+    func testSystemInfoReportsTheKernelInUse() throws {
+        let info = SystemInfo.collect()
+        XCTAssertEqual(info.gemmPath, SGEMM.path.rawValue)
+        XCTAssertTrue(info.gemmSupportedPaths.contains("portable"))
+        XCTAssertEqual(info.blas.library, "OpenBLAS")
+        XCTAssertFalse(info.blas.core.isEmpty)
+        XCTAssertEqual(info.blas.coretypeEnvironment, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : $0 })
+        XCTAssertFalse(info.hotPaths.isEmpty)
+        XCTAssertTrue(info.text.contains("core \(info.blas.core)"), info.text)
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(info)) as? [String: Any]
+        XCTAssertNotNil(json?["hotPaths"] as? [Any])
+    }
+
     func testPathsAreReported() {
         XCTAssertTrue(GEMMPath.portable.isSupported)
         XCTAssertTrue(SGEMM.bestPath.isSupported)
