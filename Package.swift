@@ -40,7 +40,7 @@ let package = Package(
         // BLAS wrapper, partitioner, heap and thread team, errors, progress, checksums.
         .target(
             name: "EmbedScopeCore",
-            dependencies: ["CBLAS", "CZlib", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["CBLAS", "CKernels", "CZlib", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: simdSettings
         ),
         // Images: decode (libjpeg, libpng), encode PNG, resize, the pixel-space function.
@@ -98,6 +98,9 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CJPEGShim", dependencies: ["CJPEG"]),
+        // Packed SGEMM micro-kernels: AVX-512 / AVX2 chosen at run time by CPUID (function target
+        // attributes, no global -m flags). Always optimized: a -O0 kernel would make debug test runs crawl.
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
 
         .testTarget(
             name: "EmbedScopeTests",

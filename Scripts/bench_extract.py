@@ -117,7 +117,7 @@ def main():
     print(f"EfficientNet-Lite0 forward pass, {len(x)} images (scikit-image photos), {threads} threads, median of {args.runs} runs")
     print(f"torch {torch.__version__}, onnxruntime {ort.__version__}")
     print(f"{'engine':34s}" + "".join(f"{'batch ' + str(b):>14s}" for b in batches) + "   (images/s; GFLOP/s at the largest batch)")
-    for name, r in [("EmbedScope (Swift, OpenBLAS)", es), ("PyTorch eager (NCHW)", pt), ("PyTorch eager (channels_last)", pt_cl), ("ONNX Runtime CPU", ox)]:
+    for name, r in [("EmbedScope (Swift, own SGEMM)", es), ("PyTorch eager (NCHW)", pt), ("PyTorch eager (channels_last)", pt_cl), ("ONNX Runtime CPU", ox)]:
         print(f"{name:34s}" + "".join(f"{r[b]:14.1f}" for b in batches) + f"   {2 * MACS * r[batches[-1]] / 1e9:6.1f}")
     b = batches[-1]
     print(f"ratios at batch {b}: EmbedScope / ONNX Runtime {es[b] / ox[b]:.2f}, EmbedScope / PyTorch eager {es[b] / pt[b]:.2f}")

@@ -142,7 +142,8 @@ def main():
             ("EmbedScope single, BLAS sgemv", es["singleBlasMs"], None),
             ("numpy single (x @ q, argpartition)", np_single, None),
             ("FAISS IndexFlatIP single", fa_single, None),
-            (f"EmbedScope batch {args.batch}, sgemm", es["batchBlasMs"], args.batch),
+            (f"EmbedScope batch {args.batch}, {es.get('batchPath', 'sgemm')}", es["batchBlasMs"], args.batch),
+            (f"EmbedScope batch {args.batch}, OpenBLAS sgemm", es.get("batchOpenBLASMs", float("nan")), args.batch),
             (f"numpy batch {args.batch}", np_batch, args.batch),
             (f"FAISS IndexFlatIP batch {args.batch}", fa_batch, args.batch),
         ]

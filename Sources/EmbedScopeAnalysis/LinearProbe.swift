@@ -150,8 +150,7 @@ public enum LinearProbe {
                 let r = rows[start + i], s = scales?[r] ?? 1, src = x.row(r)
                 for t in 0..<d { a[i * d + t] = s * src[t] }
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(k), Int32(d), 1, a, Int32(d),
-                        model.weights, Int32(d), 0, &z, Int32(k))
+            SGEMM.multiply(m: n, n: k, k: d, a: a, lda: d, b: model.weights, ldb: d, bTransposed: true, c: &z, ldc: k)
             for i in 0..<n {
                 var best = 0, bv = Double(z[i * k]) + Double(model.bias[0])
                 for j in 1..<k {
@@ -240,8 +239,7 @@ public enum LinearProbe {
                             while start < ranges[t].upperBound {
                                 let nb = min(b, ranges[t].upperBound - start)
                                 let xb = f + start * d
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(nb), Int32(k), Int32(d), 1, xb, Int32(d),
-                                            w, Int32(d), 0, &z, Int32(k))
+                                SGEMM.multiply(m: nb, n: k, k: d, a: xb, lda: d, b: w, ldb: d, bTransposed: true, c: &z, ldc: k)
                                 for i in 0..<nb {
                                     let yi = y[start + i]
                                     var mx = -Double.infinity

@@ -127,8 +127,8 @@ extension NearestNeighbours {
                                 if ti & 15 == 0 { progress.update(ti) }
                                 let (bi, bj) = tiles[ti]
                                 let r0 = bi * b, rn = min(b, n - r0), c0 = bj * b, cn = min(b, n - c0)
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rn), Int32(cn), Int32(d), 1,
-                                            x.row(r0), Int32(x.stride), x.row(c0), Int32(x.stride), 0, t, Int32(cn))
+                                SGEMM.multiply(m: rn, n: cn, k: d, a: x.row(r0), lda: x.stride, b: x.row(c0), ldb: x.stride,
+                                               bTransposed: true, c: t, ldc: cn)
                                 body(&out[w], Tile(rowStart: r0, rowCount: rn, columnStart: c0, columnCount: cn, scores: UnsafePointer(t)))
                             }
                         }

@@ -21,6 +21,8 @@ struct Conv2D: Sendable {
     let weights: [Float]
     let bias: [Float]
     let activation: Activation
+    /// `weights` packed for our GEMM kernel (nil: the OpenBLAS path is selected).
+    let packed: PackedMatrix?
 
     var patchLength: Int { kernel * kernel * inChannels }
     var isPointwise: Bool { kernel == 1 && stride == 1 && padding == .zero && inputLayout == .nhwc }
@@ -49,6 +51,7 @@ struct Conv2D: Sendable {
         }
         weights = w
         bias = shift.map { Float($0) }
+        packed = packedWeights(w, k: plen, n: out)
     }
 
     init(_ reader: StateDictReader, conv: String, bn: String, in inC: Int, out: Int, kernel: Int, stride: Int,
@@ -102,6 +105,13 @@ struct Conv2D: Sendable {
                         a = UnsafePointer(scratch)
                     }
                     let yc = y + p0 * outChannels
+                    if let packed {
+                        packed.multiply(m: m, a: a, lda: plen, c: yc, ldc: outChannels, bias: bb.baseAddress!,
+                                        residual: residual.map { $0 + p0 * outChannels }, ldr: outChannels,
+                                        activation: activation.gemm)
+                        p0 += m
+                        continue
+                    }
                     GEMM.ab(m: m, n: outChannels, k: plen, a: a, lda: plen, b: wb.baseAddress!, ldb: outChannels,
                             c: yc, ldc: outChannels)
                     Epilogue.apply(yc, rows: m, cols: outChannels, bias: bb.baseAddress!,

@@ -7,6 +7,8 @@ struct Linear: Sendable {
     let outFeatures: Int
     let weights: [Float]
     let bias: [Float]
+    /// Wᵀ packed for our GEMM kernel (nil: the OpenBLAS path is selected); used for batches.
+    let packed: PackedMatrix?
 
     /// Reads `prefix.weight` [out, inFeatures] (any out ≥ 1) and `prefix.bias` [out]. With
     /// `optional`, a checkpoint with neither (a headless backbone) gives a head of 0 outputs:
@@ -24,12 +26,19 @@ struct Linear: Sendable {
         weights = try reader.tensor(prefix + ".weight", shape: shape).data
         bias = try reader.tensor(prefix + ".bias", shape: [shape[0]]).data
         self.inFeatures = inFeatures
+        packed = SGEMM.path == .openblas ? nil : PackedMatrix.packing(weights, k: inFeatures, n: shape[0], transposed: true)
     }
 
     /// y[rows × out] = x[rows × in] · Wᵀ + b, for the output features `outputs` (all by default).
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, outputs: Range<Int>? = nil) {
         let o = outputs ?? 0..<outFeatures
         guard !o.isEmpty else { return }
+        if rows > 1, let packed, o.lowerBound % packed.panelWidth == 0 {
+            bias.withUnsafeBufferPointer { b in
+                packed.multiply(m: rows, a: x, lda: inFeatures, c: y, ldc: outFeatures, bias: b.baseAddress!, columns: o)
+            }
+            return
+        }
         weights.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 if rows == 1 {
@@ -47,7 +56,15 @@ struct Linear: Sendable {
 
     /// Split by output features across `team` (each thread streams its share of W).
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, team: Team, kind: Int, _ clock: inout Stopwatch) {
-        guard outFeatures > 0 else { return }
+        guard outFeatures > 0 else { return } // a headless backbone has no head to run
+        if rows > 1, let packed {
+            // Whole panels per thread.
+            let unit = packed.panelWidth, groups = (outFeatures + unit - 1) / unit
+            team.split(groups, kind, &clock, minimumPerPart: 2) { g, _, _ in
+                run(x, rows: rows, y, outputs: (g.lowerBound * unit)..<min(outFeatures, g.upperBound * unit))
+            }
+            return
+        }
         team.split(outFeatures, kind, &clock, minimumPerPart: 64) { o, _, _ in run(x, rows: rows, y, outputs: o) }
     }
 }

@@ -13,6 +13,8 @@ struct Pointwise: Sendable {
     let weights: [Float]
     let bias: [Float]
     let activation: Activation
+    /// `weights` packed for our GEMM kernel (nil: the OpenBLAS path is selected).
+    let packed: PackedMatrix?
 
     /// Rows per GEMM call: large enough for OpenBLAS to run at speed, small enough that the
     /// chunk's output stays in L2 for the epilogue.
@@ -35,6 +37,7 @@ struct Pointwise: Sendable {
         weights = w
         bias = b
         self.activation = activation
+        packed = packedWeights(w, k: inC, n: out)
     }
 
     /// Reads `prefix.weight` [out, in, 1, 1] and the BatchNorm `bn` from the state dict.
@@ -46,7 +49,12 @@ struct Pointwise: Sendable {
 
     /// y[rows × out] = act(x[rows × in] · W + b (+ residual)). `residual` has y's layout and may not alias y.
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil) {
-        if usesKernel {
+        if let packed, !usesKernel {
+            bias.withUnsafeBufferPointer { b in
+                packed.multiply(m: rows, a: x, lda: inChannels, c: y, ldc: outChannels, bias: b.baseAddress!,
+                                residual: residual, ldr: outChannels, activation: activation.gemm)
+            }
+        } else if usesKernel {
             weights.withUnsafeBufferPointer { w in
                 bias.withUnsafeBufferPointer { b in
                     PointwiseKernel.run(x, rows: rows, k: inChannels, n: outChannels, w.baseAddress!, b.baseAddress!, y,
@@ -68,6 +76,13 @@ struct Pointwise: Sendable {
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
              columns: Range<Int>) {
         let n = outChannels
+        if let packed {
+            bias.withUnsafeBufferPointer { b in
+                packed.multiply(m: rows, a: x, lda: inChannels, c: y, ldc: n, bias: b.baseAddress!,
+                                residual: residual, ldr: n, activation: activation.gemm, columns: columns)
+            }
+            return
+        }
         weights.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 GEMM.ab(m: rows, n: columns.count, k: inChannels, a: x, lda: inChannels, b: w.baseAddress! + columns.lowerBound, ldb: n,
@@ -83,9 +98,10 @@ struct Pointwise: Sendable {
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
              team: Team, kind: Int, _ clock: inout Stopwatch) {
         if team.threads > 1 && rows < 256 && outChannels >= 64 && !usesKernel {
-            let groups = outChannels / 8
+            let unit = packed?.panelWidth ?? 8
+            let groups = outChannels / unit
             team.split(groups, kind, &clock) { g, _, _ in
-                run(x, rows: rows, y, residual: residual, columns: (g.lowerBound * 8)..<(g.upperBound == groups ? outChannels : g.upperBound * 8))
+                run(x, rows: rows, y, residual: residual, columns: (g.lowerBound * unit)..<(g.upperBound == groups ? outChannels : g.upperBound * unit))
             }
         } else {
             let k = inChannels, n = outChannels

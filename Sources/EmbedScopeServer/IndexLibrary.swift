@@ -37,7 +37,7 @@ final class IndexLibrary: @unchecked Sendable {
             lock.lock(); url = locations[name]; lock.unlock()
         }
         guard let url else { throw APIError.notFound("no index named '\(name)' (GET /api/indexes lists them)") }
-        let stamp = Self.stamp(of: url.appendingPathComponent("catalog.sqlite"))
+        let stamp = Self.stamp(of: Self.catalogURL(url))
         lock.lock()
         if let e = entries[name], e.stamp == stamp, stamp != nil {
             lock.unlock()
@@ -79,8 +79,16 @@ final class IndexLibrary: @unchecked Sendable {
             && !s.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
     }
 
+    /// The live catalog: `INDEX/current/catalog.sqlite` (the generation `current` names; a new
+    /// generation is a new file, so its stamp changes), or `INDEX/catalog.sqlite` in a format-1.0
+    /// flat index.
+    static func catalogURL(_ index: URL) -> URL {
+        let live = index.appendingPathComponent("current").appendingPathComponent("catalog.sqlite")
+        return FileManager.default.fileExists(atPath: live.path) ? live : index.appendingPathComponent("catalog.sqlite")
+    }
+
     static func isIndex(_ url: URL) -> Bool {
-        FileManager.default.fileExists(atPath: url.appendingPathComponent("catalog.sqlite").path)
+        FileManager.default.fileExists(atPath: catalogURL(url).path)
     }
 
     /// Finds the indexes under the roots: a root that is an index, or the index folders directly in it.

@@ -13,6 +13,8 @@ extension Root.Bench {
         @Option(parsing: .upToNextOption, help: "Batch sizes to time.") var batch: [Int] = [1, 8, 32]
         @Option(help: "Timed passes over the inputs per batch size (median reported).") var runs = 3
         @Option(help: "Write the features of all inputs to this .npy (for parity checks).") var saveFeatures: String?
+        @Flag(help: "Also print where the CPU time of one pass at the largest batch went, by layer type (CPU time is robust to other processes on the machine).")
+        var profile = false
         @Flag var json = false
 
         struct Row: Encodable { var batch: Int; var imagesPerSecond: Double; var msPerImage: Double }
@@ -47,6 +49,19 @@ extension Root.Bench {
                     }
                     let med = times.sorted()[times.count / 2]
                     rows.append(Row(batch: b, imagesPerSecond: Double(n) / med, msPerImage: med * 1000 / Double(n)))
+                }
+                if profile, let b = batch.max(), b >= 1 {
+                    let e = min(n, b)
+                    let slice = Array(x.values[0..<(e * per)])
+                    let p: ForwardProfile?
+                    if let net = m.extractor as? EfficientNetLite0 { p = try net.profiledForward(slice, count: e).profile }
+                    else if let net = m.extractor as? ResNet { p = try net.profiledForward(slice, count: e).profile }
+                    else { p = nil }
+                    if let p {
+                        let detail = p.layers.filter { $0.seconds > 0 }.map { String(format: "%@ %.1f", $0.kind as NSString, $0.seconds * 1000 / Double(e)) }
+                        FileHandle.standardError.write(Data(String(format: "profile batch %d: %.2f CPU ms/image (%@ ms/image)\n",
+                                                                   e, p.total * 1000 / Double(e), detail.joined(separator: ", ")).utf8))
+                    }
                 }
                 let macs: Double? = model == "efficientnet-lite0" ? 385.2e6 : nil
                 let f = Figures(model: m.extractor.name, images: n, macsPerImage: macs, rows: rows)

@@ -6,7 +6,7 @@ extension Root {
     struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Benchmarks (figures, not tests). Scripts/bench_search.py runs these beside numpy and FAISS.",
-            subcommands: [Search.self, Images.self, Extract.self, Metrics.self])
+            subcommands: [Search.self, Images.self, Extract.self, Metrics.self, Gemm.self])
 
         struct Search: ParsableCommand {
             static let configuration = CommandConfiguration(
@@ -25,7 +25,10 @@ extension Root {
                 var rows: Int, dim: Int, bytes: Int, threads: Int, k: Int, batch: Int, repeats: Int
                 var bandwidthMs: Double, bandwidthGBs: Double
                 var singleSimdMs: Double, singleBlasMs: Double
+                /// The batch on the GEMM path in use (`batchPath`: own kernel unless EMBEDSCOPE_GEMM=openblas), and on OpenBLAS.
                 var batchBlasMs: Double
+                var batchPath: String
+                var batchOpenBLASMs: Double
                 var firstQueryTop: [Int]
                 var firstBatchTops: [[Int]]
             }
@@ -72,17 +75,24 @@ extension Root {
                         if i == 0 { tops = r.map { $0.map(\.row) } }
                         return ms
                     })
+                    let batchOpenBLAS = median((0..<max(3, repeats / 3)).map { _ in
+                        SGEMM.withPath(.openblas) {
+                            time { _ = Scorer.searchBatch(m, queries: qb, count: batch, k: k, kernel: .blas, threads: t) }
+                        }
+                    })
                     if sink.isNaN { note("(sink \(sink))") }
                     let f = Figures(rows: v.rows, dim: v.dim, bytes: bytes, threads: t, k: k, batch: batch, repeats: repeats,
                                     bandwidthMs: bw, bandwidthGBs: Double(bytes) / bw / 1e6,
                                     singleSimdMs: simd, singleBlasMs: blas, batchBlasMs: batchMs,
+                                    batchPath: SGEMM.path.rawValue, batchOpenBLASMs: batchOpenBLAS,
                                     firstQueryTop: first, firstBatchTops: tops)
                     if json { try printJSON(f) } else {
                         print(String(format: "%d × %d float32 (%.2f GB), %d threads, k=%d, median of %d", v.rows, v.dim, Double(bytes) / 1e9, t, k, repeats))
                         print(String(format: "bandwidth pass      %8.2f ms  (%.1f GB/s)", bw, f.bandwidthGBs))
                         print(String(format: "single query simd   %8.2f ms  (%.2f× the bandwidth floor)", simd, simd / bw))
                         print(String(format: "single query blas   %8.2f ms  (%.2f× the bandwidth floor)", blas, blas / bw))
-                        print(String(format: "batch of %d (sgemm) %8.2f ms  (%.3f ms per query)", batch, batchMs, batchMs / Double(batch)))
+                        print(String(format: "batch of %d (%@) %8.2f ms  (%.3f ms per query)", batch, SGEMM.path.rawValue as NSString, batchMs, batchMs / Double(batch)))
+                        print(String(format: "batch of %d (OpenBLAS) %8.2f ms", batch, batchOpenBLAS))
                     }
                 }
             }

@@ -4,14 +4,27 @@ import Foundation
 
 extension Root {
     struct Info: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "What an index holds: spaces, classes, prototype sets, files.")
+        static let configuration = CommandConfiguration(
+            abstract: "What an index holds: spaces, classes, prototype sets, files; or, with --system, this machine's CPU, BLAS and kernels.")
 
-        @Argument(help: "Index directory.") var index: String
+        @Argument(help: "Index directory (not with --system).") var index: String?
+        @Flag(help: "CPU model and features, BLAS library, version and core, the kernel each hot path uses, threads.")
+        var system = false
         @OptionGroup var output: OutputOptions
+
+        func validate() throws {
+            if system && index != nil { throw ValidationError("give either an index or --system, not both") }
+            if !system && index == nil { throw ValidationError("give an index directory (or --system for this machine's kernels)") }
+        }
 
         func run() throws {
             try EmbedScopeCLI.run {
-                let report = try IndexInfo.collect(Index.open(resolveURL(index)))
+                if system {
+                    let info = SystemInfo.collect()
+                    if output.json { try printJSON(info) } else { print(info.text) }
+                    return
+                }
+                let report = try IndexInfo.collect(Index.open(resolveURL(index ?? "")))
                 if output.json { try printJSON(report) } else { print(report.text) }
             }
         }

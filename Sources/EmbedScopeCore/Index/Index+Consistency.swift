@@ -11,7 +11,7 @@ import Glibc
 extension Index {
     func checkConsistency() throws {
         let hint = "the index is damaged; run `embedscope verify \(url.path)` and rebuild it"
-        let catalogPath = url.appendingPathComponent(Catalog.fileName).path
+        let catalogPath = directory.appendingPathComponent(Catalog.fileName).path
         // Rows are 0..<rowCount with no gaps (the primary key makes them unique).
         let (minRow, maxRow) = try readCatalog { db -> (Int?, Int?) in
             let r = try Row.fetchOne(db, sql: "SELECT MIN(row) AS lo, MAX(row) AS hi FROM images")
@@ -31,15 +31,15 @@ extension Index {
             }
             try Self.checkName(s.file, catalogPath: catalogPath)
             try Self.checkName(s.normsFile, catalogPath: catalogPath)
-            let v = try VectorFileHeader.read(url.appendingPathComponent(s.file))
+            let v = try VectorFileHeader.read(directory.appendingPathComponent(s.file))
             guard v.rows == UInt64(s.rows), v.dim == UInt64(s.dim) else {
                 throw EmbedScopeError(.catalog, "vector file is \(v.rows)×\(v.dim) but the catalog says \(s.rows)×\(s.dim) for space '\(s.name)'",
-                                      path: url.appendingPathComponent(s.file).path, hint: hint)
+                                      path: directory.appendingPathComponent(s.file).path, hint: hint)
             }
-            let n = try VectorFileHeader.read(url.appendingPathComponent(s.normsFile))
+            let n = try VectorFileHeader.read(directory.appendingPathComponent(s.normsFile))
             guard n.rows == 1, n.dim == UInt64(s.rows) else {
                 throw EmbedScopeError(.catalog, "norms file is \(n.rows)×\(n.dim) but space '\(s.name)' has \(s.rows) rows (expected 1×\(s.rows))",
-                                      path: url.appendingPathComponent(s.normsFile).path, hint: hint)
+                                      path: directory.appendingPathComponent(s.normsFile).path, hint: hint)
             }
         }
         let protoStats = try readCatalog { db -> [String: (n: Int, lo: Int, hi: Int)] in
@@ -60,10 +60,10 @@ extension Index {
                                       path: catalogPath, hint: hint)
             }
             try Self.checkName(p.file, catalogPath: catalogPath)
-            let h = try VectorFileHeader.read(url.appendingPathComponent(p.file))
+            let h = try VectorFileHeader.read(directory.appendingPathComponent(p.file))
             guard h.rows == UInt64(p.count), h.dim == UInt64(s.dim) else {
                 throw EmbedScopeError(.catalog, "prototype file is \(h.rows)×\(h.dim) but the catalog says \(p.count)×\(s.dim) for set '\(p.name)'",
-                                      path: url.appendingPathComponent(p.file).path, hint: hint)
+                                      path: directory.appendingPathComponent(p.file).path, hint: hint)
             }
         }
         if let orphan = Set(protoStats.keys).subtracting(prototypeSets.map(\.name)).sorted().first {

@@ -50,7 +50,10 @@ extension Index {
                 checks.append(.init(check: check, path: path, ok: false, message: "\(path): \(error)", kind: EmbedScopeError.Kind.io.rawValue))
             }
         }
-        let catalogURL = url.appendingPathComponent(Catalog.fileName)
+        // The generation `current` names, held (shared) while the checks run, so the catalog and
+        // files checked are one generation's even if a writer switches meanwhile.
+        let generation = try? IndexDirectory.openGeneration(url)
+        let catalogURL = (generation?.directory ?? url).appendingPathComponent(Catalog.fileName)
         var catalog: Catalog?
         run("catalog-open", catalogURL.path) { catalog = try Catalog.openReadOnly(at: catalogURL) }
         if let catalog {
@@ -63,6 +66,7 @@ extension Index {
         var idx: Index?
         run("open", url.path) { idx = try Index.open(url) }
         if let idx { checks += idx.fileChecks() }
+        withExtendedLifetime(generation) {}
         return VerifyReport(path: url.path, ok: checks.allSatisfy(\.ok), rows: idx?.rowCount, spaces: idx?.spaces.count,
                             prototypeSets: idx?.prototypeSets.count, checks: checks)
     }
@@ -81,13 +85,13 @@ extension Index {
             }
         }
         for s in spaces {
-            let vp = url.appendingPathComponent(s.file).path, np = url.appendingPathComponent(s.normsFile).path
+            let vp = directory.appendingPathComponent(s.file).path, np = directory.appendingPathComponent(s.normsFile).path
             run("checksum", vp) { try vectors(space: s.name).verify() }
             run("checksum", np) { try norms(space: s.name).verify() }
             run("finite", vp) { try requireFinite(space: s.name) }
         }
         for p in prototypeSets {
-            let pp = url.appendingPathComponent(p.file).path
+            let pp = directory.appendingPathComponent(p.file).path
             run("checksum", pp) { try prototypes(set: p.name).vectors.verify() }
             run("finite", pp) { try requireFinite(prototypeSet: p.name) }
         }

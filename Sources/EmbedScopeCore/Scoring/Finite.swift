@@ -92,7 +92,7 @@ extension Index {
         let badRecords = p.records.filter { !$0.bias.isFinite || !$0.norm.isFinite }.map(\.idx)
         if !badRecords.isEmpty {
             throw Finite.damagedRows(Array(badRecords.prefix(10)), count: badRecords.count, what: "bias or norm of prototype set '\(name)':",
-                                     path: url.appendingPathComponent(Catalog.fileName).path, index: url.path)
+                                     path: directory.appendingPathComponent(Catalog.fileName).path, index: url.path)
         }
     }
 

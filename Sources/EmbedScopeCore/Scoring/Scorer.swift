@@ -126,6 +126,45 @@ public enum Scorer {
         var heapsPerPart = [[TopK]](repeating: [], count: parts.count)
         var damaged = [DamagedRows](repeating: DamagedRows(), count: parts.count)
         let d = matrix.dim
+        if SGEMM.path != .openblas {
+            // Own kernel: the batch is the packed operand (packed once), the rows stream through as A:
+            // scores come out [rows × b] and are turned per query before selection.
+            let packed = q.withUnsafeBufferPointer { qp in
+                PackedMatrix(k: d, n: b, b: qp.baseAddress!, ldb: d, transposed: true)
+            }
+            heapsPerPart.withUnsafeMutableBufferPointer { hp in
+              damaged.withUnsafeMutableBufferPointer { dp in
+                let out = hp.baseAddress!, damagedBase = dp.baseAddress!
+                DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                    var heaps = ks.map { TopK(k: $0) }
+                    var bad = DamagedRows()
+                    let rowsFirst = UnsafeMutablePointer<Float>.allocate(capacity: b * chunk)
+                    let perQuery = UnsafeMutablePointer<Float>.allocate(capacity: b * chunk)
+                    defer { rowsFirst.deallocate(); perQuery.deallocate() }
+                    var start = parts[t].lowerBound
+                    while start < parts[t].upperBound {
+                        let n = min(chunk, parts[t].upperBound - start)
+                        packed.multiply(m: n, a: matrix.row(start), lda: matrix.stride, c: rowsFirst, ldc: b)
+                        for r in 0..<n {
+                            for i in 0..<b { perQuery[i * n + r] = rowsFirst[r * b + i] }
+                        }
+                        var noted = false
+                        for i in 0..<b where ks[i] > 0 {
+                            if !select(perQuery + i * n, count: n, firstRow: start, into: &heaps[i], filter: fs[i]) && !noted {
+                                // A damaged row scores NaN for every query: note its rows once.
+                                bad.note(perQuery + i * n, count: n, firstRow: start)
+                                noted = true
+                            }
+                        }
+                        start += n
+                    }
+                    out[t] = heaps
+                    damagedBase[t] = bad
+                }
+              }
+            }
+        } else {
+        BLASInfo.warnIfGeneric()
         BLASThreads.single {
             q.withUnsafeBufferPointer { qp in
                 heapsPerPart.withUnsafeMutableBufferPointer { hp in
@@ -159,6 +198,7 @@ public enum Scorer {
                   }
                 }
             }
+        }
         }
         try DamagedRows.check(damaged)
         return (0..<b).map { i in

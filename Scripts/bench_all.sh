@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Reruns every figure of docs/performance.md, each with the default environment and with
+# OPENBLAS_CORETYPE=Prescott forced (OpenBLAS's generic fallback, what Debian's 0.3.21 runs on
+# CPUs it does not know), and — for the GEMM-bound rows — with our kernels (default) and with
+# EMBEDSCOPE_GEMM=openblas (the reference). Only ratios within one run mean anything: the
+# machines are shared and noisy.
+#
+#   Scripts/bench_all.sh [--quick]     # --quick: smaller search/silhouette data, fewer runs
+#
+# Needs a release build (built if missing) and Scripts/setup.sh --bench (numpy, scikit-learn,
+# faiss-cpu). The PyTorch / ONNX Runtime rows need Scripts/setup.sh --torch and are skipped
+# when torch is not importable. Data goes to bench-data/ (git-ignored).
+set -uo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$ROOT"
+BIN="$ROOT/.build/release/embedscope"
+DATA="$ROOT/bench-data"
+QUICK=0
+[[ "${1:-}" == "--quick" ]] && QUICK=1
+mkdir -p "$DATA"
+[[ -x "$BIN" ]] || swift build -c release --product embedscope
+
+ENVS=("" "OPENBLAS_CORETYPE=Prescott")
+run() {  # run ENV CMD...: prints the command line, then runs it with ENV added
+  local env="$1"; shift
+  echo "\$ ${env:+$env }$*"
+  env $env "$@"
+  echo
+}
+
+echo "# $(date -u '+%Y-%m-%d %H:%M UTC')"
+run "" "$BIN" info --system
+run "OPENBLAS_CORETYPE=Prescott" "$BIN" info --system
+
+echo "## GEMM kernels on the hot shapes (one thread; every path in the same process)"
+for e in "${ENVS[@]}"; do run "$e" "$BIN" bench gemm --threads 1 --repeat 5; done
+
+echo "## Forward passes (synthetic preprocessed inputs; compute does not depend on the values)"
+python3 - "$DATA/forward_inputs.npy" <<'PY'
+import sys, numpy as np
+p = sys.argv[1]
+try:
+    if np.load(p, mmap_mode="r").shape == (32, 3 * 224 * 224): sys.exit(0)
+except Exception: pass
+np.save(p, np.random.default_rng(10).standard_normal((32, 3 * 224 * 224), dtype=np.float32))
+PY
+FIX="$ROOT/Tests/EmbedScopeTests/Fixtures/models"
+for e in "${ENVS[@]}"; do
+  for g in "" "EMBEDSCOPE_GEMM=openblas"; do
+    run "$e $g" "$BIN" bench extract --model efficientnet-lite0 --inputs "$DATA/forward_inputs.npy" --batch 1 32 --runs 3
+    # ResNets with the pooled-weight fixtures (same shapes and FLOPs as the ImageNet weights).
+    run "$e $g" "$BIN" bench extract --model resnet18 --weights "$FIX/resnet18_legacy.pth" --inputs "$DATA/forward_inputs.npy" --batch 32 --runs 3
+    run "$e $g" "$BIN" bench extract --model resnet50 --weights "$FIX/resnet50_zip.pt" --inputs "$DATA/forward_inputs.npy" --batch 32 --runs 3
+  done
+done
+if python3 -c "import torch, onnxruntime" 2>/dev/null; then
+  for e in "${ENVS[@]}"; do
+    run "$e" python3 Scripts/bench_extract.py --images 64 --batches 1,32 --runs 3
+    run "$e" python3 Scripts/bench_resnet.py --models resnet18,resnet50 --batch 32 --runs 3
+  done
+else
+  echo "(PyTorch / ONNX Runtime not installed: Scripts/setup.sh --torch for the bench_extract.py / bench_resnet.py rows)"
+fi
+
+echo "## Exact silhouette 10,000 × 1,280 against scikit-learn"
+for e in "${ENVS[@]}"; do
+  for g in "" "EMBEDSCOPE_GEMM=openblas"; do
+    if [[ $QUICK == 1 ]]; then run "$e $g" python3 Scripts/bench_metrics.py --repeat 1 --big-rows 0
+    else run "$e $g" python3 Scripts/bench_metrics.py --repeat 3 --big-rows 0; fi
+  done
+done
+
+echo "## 64 queries on 1,000,000 × 512 against numpy and FAISS"
+SIZE=1000000x512; [[ $QUICK == 1 ]] && SIZE=200000x512
+for e in "${ENVS[@]}"; do run "$e" python3 Scripts/bench_search.py --sizes "$SIZE" --repeat 5; done

@@ -1,0 +1,63 @@
+#ifndef EMBEDSCOPE_CKERNELS_H
+#define EMBEDSCOPE_CKERNELS_H
+
+#include <stddef.h>
+
+/// Packed single-precision GEMM with a fused epilogue, single-threaded (callers split the work
+/// into tiles on their own threads). Row-major throughout:
+///
+///   C[m × n] = act(A[m × k] · B[k × n] + beta · C + bias[n] (+ R[m × n]))
+///
+/// B is packed once (`ck_pack_b`) into panels of `ck_nr(path)` columns, each panel k × nr
+/// contiguous and zero-padded; A is packed internally into slivers of `ck_mr(path)` rows.
+/// The path is chosen by the caller (`ck_best_path()` is what the CPU supports); a packed B
+/// is only valid for the path it was packed for.
+
+typedef enum {
+    CK_PATH_PORTABLE = 0,  ///< plain C, any CPU
+    CK_PATH_AVX2 = 1,      ///< AVX2 + FMA, 6 × 16 micro-kernel
+    CK_PATH_AVX512 = 2,    ///< AVX-512F, 12 × 32 micro-kernel
+} ck_path;
+
+typedef enum {
+    CK_ACT_NONE = 0,
+    CK_ACT_RELU = 1,   ///< max(x, 0), NaN kept
+    CK_ACT_RELU6 = 2,  ///< min(max(x, 0), 6), NaN kept
+} ck_activation;
+
+typedef struct {
+    float beta;              ///< 0: C is written without being read (NaN in C is ignored, as BLAS does)
+    const float *bias;       ///< n values or NULL
+    const float *residual;   ///< m × n with row stride ldr, or NULL; may not alias C
+    long ldr;
+    int activation;          ///< a ck_activation
+} ck_epilogue;
+
+/// The best path this CPU (and OS) supports.
+int ck_best_path(void);
+/// 1 when `path` can run on this CPU.
+int ck_path_supported(int path);
+/// Rows per A sliver and columns per B panel of `path`.
+int ck_mr(int path);
+int ck_nr(int path);
+
+/// Floats a packed B of k × n occupies for `path` (a multiple of 16, so 64-byte aligned panels stay aligned).
+size_t ck_packed_b_count(int path, long k, long n);
+
+/// Packs B (element (p, j) at b[p * rsb + j * csb]: rsb = ldb, csb = 1 for a [k × n] matrix;
+/// rsb = 1, csb = ldb for Bᵀ stored [n × k]) into `packed` (ck_packed_b_count floats, 64-byte aligned).
+void ck_pack_b(int path, long k, long n, const float *b, long rsb, long csb, float *packed);
+
+/// C[m × n] for the columns of `packed_b` starting at its first panel (pass
+/// packed + (j0 / nr) * ck_panel_stride to start at column j0, j0 a multiple of nr; `ep->bias`
+/// and C then start at column j0 too). `k` is the full depth the panels were packed with.
+void ck_sgemm_packed(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
+                     float *c, long ldc, const ck_epilogue *ep);
+
+/// Floats between two consecutive panels of a packed B of depth k.
+size_t ck_panel_stride(int path, long k);
+
+/// The epilogue alone (after a BLAS GEMM that applied beta): C = act(C + bias (+ R)).
+void ck_epilogue_apply(long m, long n, float *c, long ldc, const ck_epilogue *ep);
+
+#endif

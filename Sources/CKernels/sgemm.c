@@ -1,0 +1,336 @@
+// Packed SGEMM after the GotoBLAS / BLIS / MLAS design: B packed once into k × NR panels,
+// A packed per (MC × KC) block into MR-row slivers, a register-blocked micro-kernel that keeps
+// the MR × NR tile of C in registers across a KC slice, and the epilogue (beta, bias, residual,
+// activation) applied when the tile is stored after the last KC slice.
+//
+// No global -m flags: the AVX2 and AVX-512 kernels carry target attributes and are only called
+// after a CPUID check (ck_path_supported).
+#include "ckernels.h"
+
+#include <immintrin.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KC 256
+
+// ---------------------------------------------------------------- dispatch
+
+int ck_path_supported(int path) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    switch (path) {
+    case CK_PATH_PORTABLE: return 1;
+    case CK_PATH_AVX2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case CK_PATH_AVX512: return __builtin_cpu_supports("avx512f");
+    default: return 0;
+    }
+#else
+    return path == CK_PATH_PORTABLE;
+#endif
+}
+
+int ck_best_path(void) {
+    if (ck_path_supported(CK_PATH_AVX512)) return CK_PATH_AVX512;
+    if (ck_path_supported(CK_PATH_AVX2)) return CK_PATH_AVX2;
+    return CK_PATH_PORTABLE;
+}
+
+int ck_mr(int path) { return path == CK_PATH_AVX512 ? 12 : path == CK_PATH_AVX2 ? 6 : 4; }
+int ck_nr(int path) { return path == CK_PATH_AVX512 ? 32 : 16; }
+
+size_t ck_panel_stride(int path, long k) {
+    size_t s = (size_t)(k > 0 ? k : 0) * (size_t)ck_nr(path);
+    return (s + 15) & ~(size_t)15;
+}
+
+size_t ck_packed_b_count(int path, long k, long n) {
+    long nr = ck_nr(path);
+    long panels = (n + nr - 1) / nr;
+    size_t total = (size_t)panels * ck_panel_stride(path, k);
+    return total > 0 ? total : 16;
+}
+
+void ck_pack_b(int path, long k, long n, const float *b, long rsb, long csb, float *packed) {
+    const long nr = ck_nr(path);
+    const size_t stride = ck_panel_stride(path, k);
+    for (long j0 = 0; j0 < n; j0 += nr) {
+        float *dst = packed + (size_t)(j0 / nr) * stride;
+        const long w = n - j0 < nr ? n - j0 : nr;
+        if (csb == 1) {
+            for (long p = 0; p < k; p++) {
+                const float *src = b + p * rsb + j0;
+                float *d = dst + p * nr;
+                memcpy(d, src, (size_t)w * sizeof(float));
+                for (long j = w; j < nr; j++) d[j] = 0;
+            }
+        } else {
+            for (long p = 0; p < k; p++)
+                for (long j = w; j < nr; j++) dst[p * nr + j] = 0;
+            for (long j = 0; j < w; j++) {
+                const float *src = b + (j0 + j) * csb;
+                for (long p = 0; p < k; p++) dst[p * nr + j] = src[p * rsb];
+            }
+        }
+        for (size_t t = (size_t)k * (size_t)nr; t < stride; t++) dst[t] = 0;
+    }
+}
+
+// Packs rows [0, mc) × columns [0, kc) of A into slivers of mr rows: sliver s holds
+// a[(s*mr + i) * lda + p] at [s * mr * kc + p * mr + i], zero rows past mc.
+static void pack_a(long mc, long kc, const float *a, long lda, int mr, float *dst) {
+    for (long i0 = 0; i0 < mc; i0 += mr) {
+        const long h = mc - i0 < mr ? mc - i0 : mr;
+        float *d = dst + i0 * kc;
+        if (h == mr && mr == 4) {
+            const float *r0 = a + i0 * lda, *r1 = r0 + lda, *r2 = r1 + lda, *r3 = r2 + lda;
+            for (long p = 0; p < kc; p++) { d[4 * p] = r0[p]; d[4 * p + 1] = r1[p]; d[4 * p + 2] = r2[p]; d[4 * p + 3] = r3[p]; }
+            continue;
+        }
+        for (long i = 0; i < h; i++) {
+            const float *src = a + (i0 + i) * lda;
+            for (long p = 0; p < kc; p++) d[p * mr + i] = src[p];
+        }
+        for (long i = h; i < mr; i++)
+            for (long p = 0; p < kc; p++) d[p * mr + i] = 0;
+    }
+}
+
+// A per-thread scratch for the packed A block.
+static _Thread_local float *scratch_buf;
+static _Thread_local size_t scratch_cap;
+
+static float *scratch(size_t count) {
+    if (count > scratch_cap) {
+        free(scratch_buf);
+        scratch_buf = NULL;
+        scratch_cap = 0;
+        void *p = NULL;
+        if (posix_memalign(&p, 64, count * sizeof(float)) != 0) return NULL;
+        scratch_buf = p;
+        scratch_cap = count;
+    }
+    return scratch_buf;
+}
+
+// How a micro-kernel stores its tile.
+typedef struct {
+    int load;            // 0: C = acc; 1: C += acc; 2: C = acc + beta * C
+    float beta;
+    int last;            // apply bias / residual / activation
+    const float *bias;   // at the tile's first column, or NULL
+    const float *res;    // at the tile's first element, or NULL
+    long ldr;
+    int act;
+} store_mode;
+
+static inline float act1(float x, int act) {
+    if (act == CK_ACT_NONE) return x;
+    x = x < 0 ? 0 : x;
+    if (act == CK_ACT_RELU6) x = x > 6 ? 6 : x;
+    return x;
+}
+
+static inline float store1(float acc, const float *cp, int i, int j, const store_mode *s) {
+    float v = acc;
+    if (s->load == 1) v += *cp;
+    else if (s->load == 2) v += s->beta * *cp;
+    if (s->last) {
+        if (s->bias) v += s->bias[j];
+        if (s->res) v += s->res[i * s->ldr + j];
+        v = act1(v, s->act);
+    }
+    return v;
+}
+
+// ---------------------------------------------------------------- portable 4 × 16
+
+enum { P_MR = 4, P_NR = 16 };
+
+static void kernel_portable(long kc, const float *ap, const float *bp, float *c, long ldc, int mr, int nr, const store_mode *s) {
+    float acc[P_MR][P_NR];
+    for (int i = 0; i < P_MR; i++)
+        for (int j = 0; j < P_NR; j++) acc[i][j] = 0;
+    for (long p = 0; p < kc; p++) {
+        const float *b = bp + p * P_NR;
+        for (int i = 0; i < P_MR; i++) {
+            const float a = ap[p * P_MR + i];
+            for (int j = 0; j < P_NR; j++) acc[i][j] += a * b[j];
+        }
+    }
+    for (int i = 0; i < mr; i++)
+        for (int j = 0; j < nr; j++) {
+            float *cp = c + i * ldc + j;
+            *cp = store1(acc[i][j], cp, i, j, s);
+        }
+}
+
+// ---------------------------------------------------------------- AVX2 + FMA 6 × 16
+
+#if defined(__x86_64__)
+#define AVX2_ATTR __attribute__((target("avx2,fma")))
+
+AVX2_ATTR static inline __m256 avx2_store_vec(__m256 v, float *cp, const float *bias, const float *res, __m256i mask, int full,
+                                              const store_mode *s) {
+    if (s->load == 1) v = _mm256_add_ps(v, full ? _mm256_loadu_ps(cp) : _mm256_maskload_ps(cp, mask));
+    else if (s->load == 2) v = _mm256_fmadd_ps(_mm256_set1_ps(s->beta), full ? _mm256_loadu_ps(cp) : _mm256_maskload_ps(cp, mask), v);
+    if (s->last) {
+        if (bias) v = _mm256_add_ps(v, full ? _mm256_loadu_ps(bias) : _mm256_maskload_ps(bias, mask));
+        if (res) v = _mm256_add_ps(v, full ? _mm256_loadu_ps(res) : _mm256_maskload_ps(res, mask));
+        // max(0, v) / min(6, v) return v when v is NaN (the second operand wins on unordered).
+        if (s->act != CK_ACT_NONE) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+        if (s->act == CK_ACT_RELU6) v = _mm256_min_ps(_mm256_set1_ps(6), v);
+    }
+    if (full) _mm256_storeu_ps(cp, v); else _mm256_maskstore_ps(cp, mask, v);
+    return v;
+}
+
+AVX2_ATTR static inline __m256i avx2_mask(int count) {
+    const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(count), idx);
+}
+
+#define AVX2_KERNEL(NAME, NV)                                                                                        \
+    AVX2_ATTR static void NAME(long kc, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,         \
+                               const store_mode *s) {                                                                \
+        __m256 acc[6][NV];                                                                                           \
+        for (int i = 0; i < 6; i++)                                                                                  \
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();                                            \
+        for (long p = 0; p < kc; p++) {                                                                              \
+            __m256 b[NV];                                                                                            \
+            for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(bp + p * 16 + 8 * v);                                 \
+            for (int i = 0; i < 6; i++) {                                                                            \
+                const __m256 a = _mm256_broadcast_ss(ap + p * 6 + i);                                                \
+                for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(a, b[v], acc[i][v]);                        \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int v = 0; v < NV; v++) {                                                                               \
+            const int cols = nr - 8 * v;                                                                             \
+            if (cols <= 0) break;                                                                                    \
+            const int full = cols >= 8;                                                                              \
+            const __m256i mask = avx2_mask(cols);                                                                    \
+            for (int i = 0; i < 6; i++) {                                                                            \
+                if (i >= mr) break;                                                                                  \
+                avx2_store_vec(acc[i][v], c + i * ldc + 8 * v, s->bias ? s->bias + 8 * v : NULL,                     \
+                               s->res ? s->res + i * s->ldr + 8 * v : NULL, mask, full, s);                          \
+            }                                                                                                        \
+        }                                                                                                            \
+    }
+
+AVX2_KERNEL(kernel_avx2_16, 2)
+AVX2_KERNEL(kernel_avx2_8, 1)
+
+// ---------------------------------------------------------------- AVX-512F 12 × 32
+
+#define AVX512_ATTR __attribute__((target("avx512f")))
+
+AVX512_ATTR static inline void avx512_store_vec(__m512 v, float *cp, const float *bias, const float *res, __mmask16 mask,
+                                                const store_mode *s) {
+    if (s->load == 1) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, cp));
+    else if (s->load == 2) v = _mm512_fmadd_ps(_mm512_set1_ps(s->beta), _mm512_maskz_loadu_ps(mask, cp), v);
+    if (s->last) {
+        if (bias) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, bias));
+        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mask, res));
+        if (s->act != CK_ACT_NONE) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+        if (s->act == CK_ACT_RELU6) v = _mm512_min_ps(_mm512_set1_ps(6), v);
+    }
+    _mm512_mask_storeu_ps(cp, mask, v);
+}
+
+#define AVX512_KERNEL(NAME, NV)                                                                                      \
+    AVX512_ATTR static void NAME(long kc, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,       \
+                                 const store_mode *s) {                                                              \
+        __m512 acc[12][NV];                                                                                          \
+        for (int i = 0; i < 12; i++)                                                                                 \
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();                                            \
+        for (long p = 0; p < kc; p++) {                                                                              \
+            __m512 b[NV];                                                                                            \
+            for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(bp + p * 32 + 16 * v);                               \
+            for (int i = 0; i < 12; i++) {                                                                           \
+                const __m512 a = _mm512_set1_ps(ap[p * 12 + i]);                                                     \
+                for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);                        \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int v = 0; v < NV; v++) {                                                                               \
+            const int cols = nr - 16 * v;                                                                            \
+            if (cols <= 0) break;                                                                                    \
+            const __mmask16 mask = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);                   \
+            for (int i = 0; i < 12; i++) {                                                                           \
+                if (i >= mr) break;                                                                                  \
+                avx512_store_vec(acc[i][v], c + i * ldc + 16 * v, s->bias ? s->bias + 16 * v : NULL,                 \
+                                 s->res ? s->res + i * s->ldr + 16 * v : NULL, mask, s);                             \
+            }                                                                                                        \
+        }                                                                                                            \
+    }
+
+AVX512_KERNEL(kernel_avx512_32, 2)
+AVX512_KERNEL(kernel_avx512_16, 1)
+#endif
+
+// ---------------------------------------------------------------- driver
+
+typedef void (*kernel_fn)(long, const float *, const float *, float *, long, int, int, const store_mode *);
+
+void ck_sgemm_packed(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
+                     float *c, long ldc, const ck_epilogue *ep) {
+    if (m <= 0 || n <= 0) return;
+#if !defined(__x86_64__)
+    path = CK_PATH_PORTABLE;
+#endif
+    const int mr = ck_mr(path), nr = ck_nr(path);
+    kernel_fn wide = kernel_portable, narrow = kernel_portable;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { wide = kernel_avx512_32; narrow = kernel_avx512_16; }
+    else if (path == CK_PATH_AVX2) { wide = kernel_avx2_16; narrow = kernel_avx2_8; }
+#endif
+    const int half = nr / 2;
+    const size_t pstride = ck_panel_stride(path, k);
+    // MC: A block (MC × KC) in L2; NC: the B slab swept per A block.
+    const long mcMax = (long)mr * (path == CK_PATH_AVX512 ? 16 : 24);
+    const long ncMax = 2048;
+    float *abuf = scratch((size_t)mcMax * KC);
+    if (!abuf) return;
+    const float beta = ep ? ep->beta : 0;
+    for (long jc = 0; jc < n; jc += ncMax) {
+        const long nc = n - jc < ncMax ? n - jc : ncMax;
+        long pc = 0;
+        do {
+            const long kc = k - pc < KC ? k - pc : KC;
+            store_mode s;
+            s.load = pc == 0 ? (beta != 0 ? 2 : 0) : 1;
+            s.beta = beta;
+            s.last = pc + kc >= k;
+            s.ldr = ep ? ep->ldr : 0;
+            s.act = ep ? ep->activation : CK_ACT_NONE;
+            for (long ic = 0; ic < m; ic += mcMax) {
+                const long mc = m - ic < mcMax ? m - ic : mcMax;
+                pack_a(mc, kc, a + ic * lda + pc, lda, mr, abuf);
+                for (long jr = jc; jr < jc + nc; jr += nr) {
+                    const int w = (int)(jc + nc - jr < nr ? jc + nc - jr : nr);
+                    const float *bp = packed_b + (size_t)(jr / nr) * pstride + (size_t)pc * nr;
+                    const kernel_fn kern = w <= half ? narrow : wide;
+                    for (long ir = 0; ir < mc; ir += mr) {
+                        const int h = (int)(mc - ir < mr ? mc - ir : mr);
+                        s.bias = ep && ep->bias ? ep->bias + jr : NULL;
+                        s.res = ep && ep->residual ? ep->residual + (ic + ir) * ep->ldr + jr : NULL;
+                        kern(kc, abuf + ir * kc, bp, c + (ic + ir) * ldc + jr, ldc, h, w, &s);
+                    }
+                }
+            }
+            pc += kc;
+        } while (pc < k);
+    }
+}
+
+void ck_epilogue_apply(long m, long n, float *c, long ldc, const ck_epilogue *ep) {
+    if (!ep || (!ep->bias && !ep->residual && ep->activation == CK_ACT_NONE)) return;
+    for (long i = 0; i < m; i++) {
+        float *row = c + i * ldc;
+        const float *res = ep->residual ? ep->residual + i * ep->ldr : NULL;
+        for (long j = 0; j < n; j++) {
+            float v = row[j];
+            if (ep->bias) v += ep->bias[j];
+            if (res) v += res[j];
+            row[j] = act1(v, ep->activation);
+        }
+    }
+}

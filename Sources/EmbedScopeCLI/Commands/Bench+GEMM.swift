@@ -1,0 +1,63 @@
+import ArgumentParser
+import EmbedScope
+import Foundation
+
+extension Root.Bench {
+    /// GFLOP/s of every GEMM path on the hot shapes, same process, same data.
+    struct Gemm: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time every SGEMM path (own AVX-512 / AVX2 / portable kernels, OpenBLAS) on the model's and the analysis' shapes.")
+
+        @Option(help: "Shapes m×n×k, comma-separated (default: EfficientNet-Lite0 / ResNet layers and a silhouette tile).")
+        var shapes: String?
+        @Option(help: "Threads (rows split across them; OpenBLAS threads itself).") var threads = 1
+        @Option(name: .customLong("repeat"), help: "Timed repetitions (the best is reported).") var repeats = 5
+        @Flag var json = false
+
+        struct Row: Encodable { var m: Int, n: Int, k: Int, path: String, ms: Double, gflops: Double }
+
+        func run() throws {
+            try EmbedScopeCLI.run {
+                let list = try (shapes ?? "12544x96x16,3136x144x24,784x240x40,196x672x112,49x1152x192,49x1280x320,3136x64x576,784x512x128,1024x1024x1280")
+                    .split(separator: ",").map { s -> (Int, Int, Int) in
+                        let p = s.split(separator: "x").compactMap { Int($0) }
+                        guard p.count == 3, p.allSatisfy({ $0 > 0 }) else {
+                            throw EmbedScopeError(.invalidArgument, "shape '\(s)' is not m×n×k, e.g. 3136x144x24")
+                        }
+                        return (p[0], p[1], p[2])
+                    }
+                var rng = SplitMix64(seed: 3)
+                var rows = [Row]()
+                for (m, n, k) in list {
+                    let a = (0..<(m * k)).map { _ in Float(rng.gaussian()) }
+                    let b = (0..<(k * n)).map { _ in Float(rng.gaussian()) }
+                    let bias = (0..<n).map { _ in Float(rng.gaussian()) }
+                    var c = [Float](repeating: 0, count: m * n)
+                    for path in GEMMPath.allCases where path.isSupported {
+                        let packed = PackedMatrix.packing(b, k: k, n: n, path: path)
+                        var best = Double.infinity
+                        for _ in 0..<(repeats + 1) {
+                            let t0 = DispatchTime.now().uptimeNanoseconds
+                            a.withUnsafeBufferPointer { ap in
+                                bias.withUnsafeBufferPointer { bp in
+                                    c.withUnsafeMutableBufferPointer { cp in
+                                        packed.multiply(m: m, a: ap.baseAddress!, lda: k, c: cp.baseAddress!, ldc: n,
+                                                        bias: bp.baseAddress!, activation: .relu6, threads: threads)
+                                    }
+                                }
+                            }
+                            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                        }
+                        rows.append(Row(m: m, n: n, k: k, path: path.rawValue, ms: best, gflops: 2.0 * Double(m * n * k) / best / 1e6))
+                    }
+                }
+                if json { try printJSON(rows) } else {
+                    print(SystemInfo.collect().summary)
+                    for r in rows {
+                        print(String(format: "%6d × %5d × %5d  %-9@ %9.3f ms  %7.1f GFLOP/s", r.m, r.n, r.k, r.path as NSString, r.ms, r.gflops))
+                    }
+                }
+            }
+        }
+    }
+}

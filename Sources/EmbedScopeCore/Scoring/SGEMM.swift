@@ -1,0 +1,213 @@
+import CBLAS
+import CKernels
+import Dispatch
+import Foundation
+
+/// Which single-precision GEMM runs the hot paths (model convolutions, silhouette and
+/// neighbour tiles, batch queries, the probe). Our packed kernels (CKernels) run at the
+/// machine's speed whatever OpenBLAS detects; OpenBLAS stays selectable as the reference.
+public enum GEMMPath: String, CaseIterable, Sendable {
+    case avx512
+    case avx2
+    case portable
+    case openblas
+
+    var kernelPath: Int32? {
+        switch self {
+        case .avx512: return Int32(CK_PATH_AVX512.rawValue)
+        case .avx2: return Int32(CK_PATH_AVX2.rawValue)
+        case .portable: return Int32(CK_PATH_PORTABLE.rawValue)
+        case .openblas: return nil
+        }
+    }
+
+    /// Whether this CPU can run the path.
+    public var isSupported: Bool {
+        guard let p = kernelPath else { return true }
+        return ck_path_supported(p) != 0
+    }
+}
+
+/// The activation a GEMM epilogue applies (NaN propagates through all of them).
+public enum GEMMActivation: Int32, Sendable {
+    case none = 0
+    case relu = 1
+    case relu6 = 2
+}
+
+public enum SGEMM {
+    /// The best own kernel this CPU supports.
+    public static let bestPath: GEMMPath = {
+        switch ck_best_path() {
+        case Int32(CK_PATH_AVX512.rawValue): return .avx512
+        case Int32(CK_PATH_AVX2.rawValue): return .avx2
+        default: return .portable
+        }
+    }()
+
+    /// The environment variable that forces a path (`avx512`, `avx2`, `portable`, `openblas`).
+    public static let environmentVariable = "EMBEDSCOPE_GEMM"
+
+    /// The path chosen by `EMBEDSCOPE_GEMM` when it names a path this CPU supports, else `bestPath`.
+    public static let environmentPath: GEMMPath = {
+        if let v = ProcessInfo.processInfo.environment[environmentVariable]?.lowercased(),
+           let p = GEMMPath(rawValue: v), p.isSupported {
+            return p
+        }
+        return bestPath
+    }()
+
+    /// The value of `EMBEDSCOPE_GEMM` when it is set but names no path this CPU runs (for `info --system`).
+    public static var environmentRejected: String? {
+        guard let v = ProcessInfo.processInfo.environment[environmentVariable], !v.isEmpty else { return nil }
+        if let p = GEMMPath(rawValue: v.lowercased()), p.isSupported { return nil }
+        return v
+    }
+
+    nonisolated(unsafe) private static var overridePath: GEMMPath?
+    private static let lock = NSLock()
+
+    /// The path new packed matrices and one-shot products use: an override set by `withPath`
+    /// (tests, benchmarks), else `environmentPath`.
+    public static var path: GEMMPath {
+        lock.lock()
+        defer { lock.unlock() }
+        return overridePath ?? environmentPath
+    }
+
+    /// Runs `body` with `path` as the default (for tests and benchmarks; not reentrant across threads).
+    public static func withPath<T>(_ path: GEMMPath, _ body: () throws -> T) rethrows -> T {
+        lock.lock()
+        let before = overridePath
+        overridePath = path
+        lock.unlock()
+        defer {
+            lock.lock()
+            overridePath = before
+            lock.unlock()
+        }
+        return try body()
+    }
+
+    /// c[m × n] = act(a[m × k] · B + beta · c + bias (+ residual)), B given as `b` with leading
+    /// dimension `ldb`: [k × n] when `bTransposed` is false, [n × k] (Bᵀ, one row per output
+    /// column) when true. Packs B for this call; for a B used many times, keep a `PackedMatrix`.
+    /// Runs on the calling thread (`threads: 1`) or splits the rows over `threads` threads.
+    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                                b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool,
+                                c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0,
+                                bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, ldr: Int = 0,
+                                activation: GEMMActivation = .none, path: GEMMPath? = nil, threads: Int = 1) {
+        guard m > 0, n > 0 else { return }
+        let p = path ?? Self.path
+        if p == .openblas { BLASInfo.warnIfGeneric() }
+        if p == .openblas && threads <= 1 {
+            // No copy of B: OpenBLAS reads it where it is.
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+                        1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            var ep = ck_epilogue(beta: 0, bias: bias, residual: residual, ldr: ldr, activation: activation.rawValue)
+            ck_epilogue_apply(m, n, c, ldc, &ep)
+            return
+        }
+        let packed = PackedMatrix(k: k, n: n, b: b, ldb: ldb, transposed: bTransposed, path: p)
+        packed.multiply(m: m, a: a, lda: lda, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
+                        activation: activation, threads: threads)
+    }
+}
+
+/// The B operand of a GEMM ([k × n]: the weights of a layer, a tile of rows, a batch of
+/// queries), packed once into the panel layout of one path. Immutable after init.
+public final class PackedMatrix: @unchecked Sendable {
+    public let k: Int
+    public let n: Int
+    public let path: GEMMPath
+    /// Columns per panel; a column range handed to `multiply` starts at a multiple of it.
+    public let panelWidth: Int
+    private let storage: UnsafeMutablePointer<Float>
+    private let count: Int
+
+    /// `b` is [k × n] with leading dimension `ldb`, or its transpose [n × k] when `transposed`.
+    public init(k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, transposed: Bool, path: GEMMPath? = nil) {
+        precondition(k >= 0 && n >= 0)
+        self.k = k
+        self.n = n
+        let p = path ?? SGEMM.path
+        self.path = p
+        if let kp = p.kernelPath {
+            panelWidth = Int(ck_nr(kp))
+            count = ck_packed_b_count(kp, k, n)
+            storage = Self.allocate(count)
+            ck_pack_b(kp, k, n, b, transposed ? 1 : ldb, transposed ? ldb : 1, storage)
+        } else {
+            // OpenBLAS: a plain row-major [k × n] copy.
+            panelWidth = 1
+            count = max(1, k * n)
+            storage = Self.allocate(count)
+            for p in 0..<k {
+                for j in 0..<n { storage[p * n + j] = transposed ? b[j * ldb + p] : b[p * ldb + j] }
+            }
+        }
+    }
+
+    /// Packs a Swift array: `b` row-major [k × n] (or [n × k] when `transposed`).
+    public static func packing(_ b: [Float], k: Int, n: Int, transposed: Bool = false, path: GEMMPath? = nil) -> PackedMatrix {
+        precondition(b.count >= k * n, "B holds \(b.count) values, k × n = \(k * n)")
+        let dummy: [Float] = [0]
+        let src = b.isEmpty ? dummy : b
+        return src.withUnsafeBufferPointer {
+            PackedMatrix(k: k, n: n, b: $0.baseAddress!, ldb: transposed ? k : n, transposed: transposed, path: path)
+        }
+    }
+
+    private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
+        return raw.bindMemory(to: Float.self, capacity: max(1, count))
+    }
+
+    deinit { storage.deallocate() }
+
+    /// c[m × columns] = act(a[m × k] · B[:, columns] + beta · c + bias (+ residual)); `c`, `bias`
+    /// and `residual` point at column 0 (the range is applied here). `columns.lowerBound` must be
+    /// a multiple of `panelWidth`. Splits rows over `threads` threads (1: the calling thread).
+    public func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                         beta: Float = 0, bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
+                         ldr: Int = 0, activation: GEMMActivation = .none, columns: Range<Int>? = nil, threads: Int = 1) {
+        let cols = columns ?? 0..<n
+        guard m > 0, !cols.isEmpty else { return }
+        precondition(cols.lowerBound >= 0 && cols.upperBound <= n && cols.lowerBound % panelWidth == 0,
+                     "columns \(cols) of \(n) must start on a panel boundary (\(panelWidth))")
+        // OpenBLAS threads itself (unless the caller holds it to one thread).
+        let parts = path == .openblas ? 1 : max(1, min(threads, m / 16))
+        if parts <= 1 {
+            run(rows: 0..<m, a: a, lda: lda, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
+                activation: activation, columns: cols)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: parts) { t in
+            let base = m / parts, extra = m % parts
+            let lo = t * base + min(t, extra)
+            let rows = lo..<(lo + base + (t < extra ? 1 : 0))
+            run(rows: rows, a: a, lda: lda, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
+                activation: activation, columns: cols)
+        }
+    }
+
+    private func run(rows: Range<Int>, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                     beta: Float, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, ldr: Int,
+                     activation: GEMMActivation, columns: Range<Int>) {
+        guard !rows.isEmpty else { return }
+        let j0 = columns.lowerBound, r0 = rows.lowerBound
+        let cp = c + r0 * ldc + j0
+        var ep = ck_epilogue(beta: beta, bias: bias.map { $0 + j0 }, residual: residual.map { $0 + r0 * ldr + j0 },
+                             ldr: ldr, activation: activation.rawValue)
+        if let kp = path.kernelPath {
+            let panel = storage + (j0 / panelWidth) * ck_panel_stride(kp, k)
+            ck_sgemm_packed(kp, rows.count, columns.count, k, a + r0 * lda, lda, panel, cp, ldc, &ep)
+        } else {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(columns.count), Int32(k),
+                        1, a + r0 * lda, Int32(lda), storage + j0, Int32(max(1, n)), beta, cp, Int32(ldc))
+            ep.beta = 0
+            ck_epilogue_apply(rows.count, columns.count, cp, ldc, &ep)
+        }
+    }
+}

@@ -1,0 +1,148 @@
+import CBLAS
+import Foundation
+
+/// What this machine is and which kernel each hot path runs on: `embedscope info --system`.
+public struct SystemInfo: Codable, Sendable {
+    public struct CPU: Codable, Sendable {
+        public var model: String
+        public var vendor: String
+        public var family: Int?
+        public var modelNumber: Int?
+        /// The SIMD features the kernels care about (from /proc/cpuinfo on Linux).
+        public var features: [String]
+        public var logicalCores: Int
+    }
+
+    public struct BLAS: Codable, Sendable {
+        public var library: String
+        public var version: String
+        public var config: String
+        /// The core OpenBLAS runs its kernels for (`openblas_get_corename()`).
+        public var core: String
+        /// OpenBLAS fell back to a generic core (Prescott, Core2, …): its GEMMs run 3–5× slower.
+        public var genericCore: Bool
+        /// `OPENBLAS_CORETYPE` as the user set it (always respected; never changed by EmbedScope).
+        public var coretypeEnvironment: String?
+        public var threads: Int
+    }
+
+    public struct HotPath: Codable, Sendable {
+        public var work: String
+        public var kernel: String
+    }
+
+    public var cpu: CPU
+    public var blas: BLAS
+    /// The GEMM path our hot paths use, the best this CPU supports, and all it supports.
+    public var gemmPath: String
+    public var gemmBestPath: String
+    public var gemmSupportedPaths: [String]
+    /// `EMBEDSCOPE_GEMM` when set but naming no path this CPU runs (then the best path is used).
+    public var gemmEnvironmentIgnored: String?
+    public var hotPaths: [HotPath]
+    public var threads: Int
+
+    public static func collect() -> SystemInfo {
+        let path = SGEMM.path
+        let blas = BLASInfo.current
+        let gemmKernel = path == .openblas ? "OpenBLAS sgemm (core \(blas.core))" : "own packed SGEMM (\(path.rawValue))"
+        let hot: [HotPath] = [
+            HotPath(work: "convolutions (1×1, stem and 3×3 im2col), fused bias + activation", kernel: gemmKernel),
+            HotPath(work: "silhouette / neighbour tiles", kernel: gemmKernel),
+            HotPath(work: "batch queries", kernel: gemmKernel),
+            HotPath(work: "linear probe", kernel: gemmKernel),
+            HotPath(work: "single query", kernel: "own SIMD dot kernel (memory-bound)"),
+            HotPath(work: "classifier head, projections (PCA/LDA), LAPACK", kernel: "OpenBLAS (core \(blas.core))"),
+        ]
+        return SystemInfo(cpu: CPUInfo.current, blas: blas, gemmPath: path.rawValue, gemmBestPath: SGEMM.bestPath.rawValue,
+                          gemmSupportedPaths: GEMMPath.allCases.filter(\.isSupported).map(\.rawValue),
+                          gemmEnvironmentIgnored: SGEMM.environmentRejected, hotPaths: hot,
+                          threads: ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    public var text: String {
+        var lines = [String]()
+        var cpuLine = "CPU: \(cpu.model)"
+        if let f = cpu.family, let m = cpu.modelNumber { cpuLine += " (\(cpu.vendor) family \(f) model \(m))" }
+        lines.append(cpuLine + ", \(cpu.logicalCores) logical cores")
+        lines.append("features: " + (cpu.features.isEmpty ? "(none of interest)" : cpu.features.joined(separator: " ")))
+        var blasLine = "BLAS: \(blas.library) \(blas.version), core \(blas.core)"
+        if blas.genericCore { blasLine += " (generic fallback: OpenBLAS GEMMs run 3–5× slower here)" }
+        if let env = blas.coretypeEnvironment { blasLine += ", OPENBLAS_CORETYPE=\(env) (set by you)" }
+        lines.append(blasLine + ", \(blas.threads) threads")
+        var gemm = "GEMM kernel: \(gemmPath) (best here: \(gemmBestPath); supported: \(gemmSupportedPaths.joined(separator: ", "))"
+        gemm += "; force with \(SGEMM.environmentVariable)=avx512|avx2|portable|openblas)"
+        lines.append(gemm)
+        if let ignored = gemmEnvironmentIgnored {
+            lines.append("note: \(SGEMM.environmentVariable)=\(ignored) names no path this CPU runs; using \(gemmPath)")
+        }
+        for h in hotPaths { lines.append("  \(h.work): \(h.kernel)") }
+        lines.append("threads: \(threads)")
+        return lines.joined(separator: "\n")
+    }
+
+    /// One line for the demo and logs.
+    public var summary: String {
+        "\(cpu.model); BLAS \(blas.library) \(blas.version) core \(blas.core)\(blas.genericCore ? " (generic)" : ""); GEMM \(gemmPath); \(threads) threads"
+    }
+}
+
+enum CPUInfo {
+    static let interesting = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq", "avx512bw", "avx512vl",
+                              "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve"]
+
+    static var current: SystemInfo.CPU {
+        let text = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
+        var fields = [String: String]()
+        for line in text.split(separator: "\n") {
+            if line.isEmpty { break }  // the first processor's block is enough
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            let key = line[..<colon].trimmingCharacters(in: .whitespaces)
+            let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            if fields[key] == nil { fields[key] = value }
+        }
+        let flags = Set((fields["flags"] ?? fields["Features"] ?? "").split(separator: " ").map(String.init))
+        var features = interesting.filter { flags.contains($0) }
+        if features.isEmpty {
+            #if arch(x86_64)
+            // No /proc/cpuinfo (not Linux): what the kernels' CPUID check says.
+            if GEMMPath.avx2.isSupported { features.append("avx2+fma") }
+            if GEMMPath.avx512.isSupported { features.append("avx512f") }
+            #endif
+        }
+        return SystemInfo.CPU(model: fields["model name"] ?? fields["Model"] ?? "unknown", vendor: fields["vendor_id"] ?? "unknown",
+                              family: fields["cpu family"].flatMap { Int($0) }, modelNumber: fields["model"].flatMap { Int($0) },
+                              features: features, logicalCores: ProcessInfo.processInfo.activeProcessorCount)
+    }
+}
+
+/// OpenBLAS as loaded: version, configuration and the core it picked.
+public enum BLASInfo {
+    /// OpenBLAS's generic fallback cores: what it runs when it does not know the CPU.
+    static let genericCores: Set<String> = ["prescott", "core2", "katmai", "coppermine", "northwood", "banias", "atom", "nehalem", "generic"]
+
+    public static var current: SystemInfo.BLAS {
+        let config = openblas_get_config().map { String(cString: $0) } ?? ""
+        let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+        // The config string starts "OpenBLAS 0.3.21 …".
+        let words = config.split(separator: " ")
+        let version = words.count > 1 && words[0] == "OpenBLAS" ? String(words[1]) : "unknown"
+        let env = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : $0 }
+        return SystemInfo.BLAS(library: "OpenBLAS", version: version, config: config, core: core,
+                               genericCore: genericCores.contains(core.lowercased()), coretypeEnvironment: env,
+                               threads: Int(openblas_get_num_threads()))
+    }
+
+    private static let warning: Void = {
+        let b = current
+        guard b.genericCore else { return }
+        let set = b.coretypeEnvironment.map { " (OPENBLAS_CORETYPE=\($0) is set)" } ?? ""
+        let message = "embedscope: warning: OpenBLAS \(b.version) runs its generic \(b.core) kernels on this CPU\(set); "
+            + "GEMMs left on OpenBLAS run 3–5× slower (the own kernels run them unless \(SGEMM.environmentVariable)=openblas; "
+            + "see `embedscope info --system`).\n"
+        FileHandle.standardError.write(Data(message.utf8))
+    }()
+
+    /// Says once on stderr when a hot path runs on OpenBLAS and OpenBLAS fell back to a generic core.
+    public static func warnIfGeneric() { _ = warning }
+}

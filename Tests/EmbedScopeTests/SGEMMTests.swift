@@ -1,0 +1,189 @@
+import XCTest
+@testable import EmbedScope
+
+/// Every GEMM path (forced), OpenBLAS included, against a Double reference on odd shapes,
+/// padded leading dimensions, beta, bias, residual and each activation.
+///
+/// Error measure per element: |got − ref| / (Σ_p |a_ip · b_pj| + |beta · c_ij| + |bias_j| + |res_ij| + 1e-30),
+/// the scale a float32 sum of these terms is rounded against. Bar: 1e-5 (float32 accumulation over
+/// k ≤ 1,280 in blocks, observed ≤ ~1e-6). NaN fails the comparison (`!(err <= bar)`).
+final class SGEMMTests: XCTestCase {
+    static let bar = 1e-5
+
+    var paths: [GEMMPath] { GEMMPath.allCases.filter(\.isSupported) }
+
+    struct Case {
+        var m: Int, n: Int, k: Int
+        var transposed: Bool
+        var beta: Float
+        var bias: Bool
+        var residual: Bool
+        var activation: GEMMActivation
+        var pad: Int  // extra leading-dimension padding of A, B, C, R
+    }
+
+    /// `info --system`: what it reports agrees with what the kernels use; OPENBLAS_CORETYPE is only read.
+    func testSystemInfoReportsTheKernelInUse() throws {
+        let info = SystemInfo.collect()
+        XCTAssertEqual(info.gemmPath, SGEMM.path.rawValue)
+        XCTAssertTrue(info.gemmSupportedPaths.contains("portable"))
+        XCTAssertEqual(info.blas.library, "OpenBLAS")
+        XCTAssertFalse(info.blas.core.isEmpty)
+        XCTAssertEqual(info.blas.coretypeEnvironment, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : $0 })
+        XCTAssertFalse(info.hotPaths.isEmpty)
+        XCTAssertTrue(info.text.contains("core \(info.blas.core)"), info.text)
+        let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(info)) as? [String: Any]
+        XCTAssertNotNil(json?["hotPaths"] as? [Any])
+    }
+
+    func testPathsAreReported() {
+        XCTAssertTrue(GEMMPath.portable.isSupported)
+        XCTAssertTrue(SGEMM.bestPath.isSupported)
+        print("SGEMM paths supported here: \(paths.map(\.rawValue)), best \(SGEMM.bestPath.rawValue)")
+    }
+
+    func testOddShapesEveryPath() {
+        var cases = [Case]()
+        var rng = SplitMix64(seed: 10)
+        let acts: [GEMMActivation] = [.none, .relu, .relu6]
+        for m in [1, 7, 13, 65] {
+            for n in [1, 7, 17, 33, 63, 65] {
+                for k in [1, 7, 63, 65, 300] {
+                    let v = Int(rng.below(8))
+                    cases.append(Case(m: m, n: n, k: k, transposed: v & 1 != 0, beta: v & 2 != 0 ? 0.5 : 0,
+                                      bias: v & 4 != 0, residual: v % 3 == 0, activation: acts[v % 3], pad: v % 2 == 0 ? 3 : 0))
+                }
+            }
+        }
+        // Shapes of the hot paths: 1×1 convolutions, a 3×3 im2col, a silhouette/query tile.
+        cases.append(Case(m: 1280, n: 40, k: 24, transposed: false, beta: 0, bias: true, residual: true, activation: .none, pad: 0))
+        cases.append(Case(m: 49, n: 1280, k: 320, transposed: false, beta: 0, bias: true, residual: false, activation: .relu6, pad: 0))
+        cases.append(Case(m: 65, n: 96, k: 1152, transposed: false, beta: 1, bias: true, residual: false, activation: .relu, pad: 5))
+        cases.append(Case(m: 33, n: 130, k: 1280, transposed: true, beta: 0, bias: false, residual: false, activation: .none, pad: 1))
+        cases.append(Case(m: 0, n: 5, k: 5, transposed: false, beta: 0, bias: false, residual: false, activation: .none, pad: 0))
+        cases.append(Case(m: 5, n: 5, k: 0, transposed: false, beta: 0.5, bias: true, residual: true, activation: .relu, pad: 0))
+        for path in paths {
+            for (i, c) in cases.enumerated() { check(c, path: path, seed: UInt64(i)) }
+        }
+    }
+
+    /// Columns from a panel boundary on, as the model splits a layer by output channels.
+    func testColumnRangeAndThreads() {
+        for path in paths {
+            var rng = SplitMix64(seed: 77)
+            let m = 70, k = 45, n = 100
+            let a = (0..<(m * k)).map { _ in Float(rng.gaussian()) }
+            let b = (0..<(k * n)).map { _ in Float(rng.gaussian()) }
+            let bias = (0..<n).map { _ in Float(rng.gaussian()) }
+            let packed = PackedMatrix.packing(b, k: k, n: n, path: path)
+            var whole = [Float](repeating: .nan, count: m * n)
+            var pieces = [Float](repeating: .nan, count: m * n)
+            let w = packed.panelWidth
+            a.withUnsafeBufferPointer { ap in
+                bias.withUnsafeBufferPointer { bp in
+                    packed.multiply(m: m, a: ap.baseAddress!, lda: k, c: &whole, ldc: n, bias: bp.baseAddress!, activation: .relu, threads: 2)
+                    let cuts = [0, min(w, n), min(3 * w, n), n]
+                    for i in 0..<(cuts.count - 1) where cuts[i] < cuts[i + 1] {
+                        packed.multiply(m: m, a: ap.baseAddress!, lda: k, c: &pieces, ldc: n, bias: bp.baseAddress!,
+                                        activation: .relu, columns: cuts[i]..<cuts[i + 1])
+                    }
+                }
+            }
+            // Our kernels compute each element the same way whatever the split; OpenBLAS may not (edge kernels).
+            var worst = 0.0
+            for i in 0..<(m * n) {
+                let e = Double(abs(whole[i] - pieces[i])) / (1 + Double(abs(whole[i])))
+                if !(e <= worst) { worst = e; if e.isNaN { break } }
+            }
+            XCTAssertTrue(worst <= 1e-5, "\(path): column pieces differ from the whole by \(worst) relative (bar 1e-5)")
+        }
+    }
+
+    /// beta = 0 never reads C (NaN there is ignored); a NaN in A reaches its output row through ReLU.
+    func testNaNHandling() {
+        for path in paths {
+            let m = 9, n = 20, k = 11
+            var a = [Float](repeating: 0.25, count: m * k)
+            a[3 * k + 5] = .nan
+            let b = [Float](repeating: 0.5, count: k * n)
+            var c = [Float](repeating: .nan, count: m * n)
+            a.withUnsafeBufferPointer { ap in
+                b.withUnsafeBufferPointer { bp in
+                    SGEMM.multiply(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n, bTransposed: false,
+                                   c: &c, ldc: n, activation: .relu6, path: path)
+                }
+            }
+            for i in 0..<m {
+                for j in 0..<n {
+                    let v = c[i * n + j]
+                    if i == 3 {
+                        XCTAssertTrue(v.isNaN, "\(path): row with a NaN input gave \(v) at (\(i), \(j)), expected NaN")
+                    } else {
+                        XCTAssertEqual(Double(v), min(6, 11 * 0.125), accuracy: 1e-6, "\(path) at (\(i), \(j))")
+                    }
+                }
+            }
+        }
+    }
+
+    func check(_ t: Case, path: GEMMPath, seed: UInt64) {
+        var rng = SplitMix64(seed: 1000 + seed)
+        let lda = t.k + t.pad, ldc = t.n + t.pad, ldr = t.n + 2 * t.pad
+        let ldb = (t.transposed ? t.k : t.n) + t.pad
+        let bRows = t.transposed ? t.n : t.k
+        func draw(_ count: Int) -> [Float] { (0..<count).map { _ in Float(rng.gaussian()) } }
+        let a = draw(max(1, t.m * lda)), b = draw(max(1, bRows * ldb))
+        let c0 = draw(max(1, t.m * ldc)), bias = draw(max(1, t.n)), res = draw(max(1, t.m * ldr))
+        var c = c0
+        a.withUnsafeBufferPointer { ap in
+            b.withUnsafeBufferPointer { bp in
+                bias.withUnsafeBufferPointer { biasp in
+                    res.withUnsafeBufferPointer { rp in
+                        SGEMM.multiply(m: t.m, n: t.n, k: t.k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
+                                       bTransposed: t.transposed, c: &c, ldc: ldc, beta: t.beta,
+                                       bias: t.bias ? biasp.baseAddress! : nil, residual: t.residual ? rp.baseAddress! : nil,
+                                       ldr: ldr, activation: t.activation, path: path)
+                    }
+                }
+            }
+        }
+        var worst = 0.0, at = (0, 0), expected = 0.0, observed: Float = 0
+        outer: for i in 0..<t.m {
+            for j in 0..<t.n {
+                var s = 0.0, scale = 0.0
+                for p in 0..<t.k {
+                    let bv = Double(t.transposed ? b[j * ldb + p] : b[p * ldb + j])
+                    s += Double(a[i * lda + p]) * bv
+                    scale += abs(Double(a[i * lda + p]) * bv)
+                }
+                let bc = Double(t.beta) * Double(c0[i * ldc + j])
+                s += bc; scale += abs(bc)
+                if t.bias { s += Double(bias[j]); scale += abs(Double(bias[j])) }
+                if t.residual { s += Double(res[i * ldr + j]); scale += abs(Double(res[i * ldr + j])) }
+                switch t.activation {
+                case .none: break
+                case .relu: s = max(0, s)
+                case .relu6: s = min(6, max(0, s))
+                }
+                let got = c[i * ldc + j]
+                let e = abs(Double(got) - s) / (scale + 1e-30)
+                if !(e <= worst) {
+                    worst = e; at = (i, j); expected = s; observed = got
+                    if e.isNaN { break outer }
+                }
+            }
+        }
+        XCTAssertTrue(worst <= Self.bar,
+                      "\(path) m \(t.m) n \(t.n) k \(t.k) transposed \(t.transposed) beta \(t.beta) bias \(t.bias) residual \(t.residual) "
+                      + "\(t.activation) pad \(t.pad): relative error \(worst) at \(at) (expected \(expected), observed \(observed)), bar \(Self.bar)")
+        // Padding between rows of C is never written.
+        if t.pad > 0 {
+            for i in 0..<t.m {
+                for j in t.n..<ldc where c[i * ldc + j].bitPattern != c0[i * ldc + j].bitPattern {
+                    XCTFail("\(path): wrote C padding at (\(i), \(j))")
+                    return
+                }
+            }
+        }
+    }
+}
