@@ -15,7 +15,7 @@ struct Linear: Sendable {
     /// embeddings only, no prototype set.
     init(_ reader: StateDictReader, _ prefix: String, inFeatures: Int, optional: Bool = false) throws {
         if optional && !reader.has(prefix + ".weight") && !reader.has(prefix + ".bias") {
-            (outFeatures, weights, bias, self.inFeatures) = (0, [], [], inFeatures)
+            (outFeatures, weights, bias, self.inFeatures, packed) = (0, [], [], inFeatures, nil)
             return
         }
         let shape = try reader.shape(prefix + ".weight")

@@ -75,9 +75,9 @@ extension Root {
                         if i == 0 { tops = r.map { $0.map(\.row) } }
                         return ms
                     })
-                    let batchOpenBLAS = median((0..<max(3, repeats / 3)).map { _ in
-                        SGEMM.withPath(.openblas) {
-                            time { _ = Scorer.searchBatch(m, queries: qb, count: batch, k: k, kernel: .blas, threads: t) }
+                    let batchOpenBLAS = median(try (0..<max(3, repeats / 3)).map { _ in
+                        try SGEMM.withPath(.openblas) {
+                            try time { _ = try Scorer.searchBatch(m, queries: qb, count: batch, k: k, kernel: .blas, threads: t) }
                         }
                     })
                     if sink.isNaN { note("(sink \(sink))") }
