@@ -195,8 +195,9 @@ do { try makeSeeds() } catch {
 
 func seedFiles(_ format: Format) -> [URL] {
     switch format {
-    case .vec: return ["embedding.vec", "embedding.norms.vec", "prototypes-head.vec"].map { seeds.appendingPathComponent("index/" + $0) }
-    case .catalog: return [seeds.appendingPathComponent("index/catalog.sqlite")]
+    // An index's files live in the generation `current` names (docs/index-format.md).
+    case .vec: return ["embedding.vec", "embedding.norms.vec", "prototypes-head.vec"].map { seeds.appendingPathComponent("index/current/" + $0) }
+    case .catalog: return [seeds.appendingPathComponent("index/current/catalog.sqlite")]
     case .npy: return ["X.npy", "q.npy", "W.npy"].map { seeds.appendingPathComponent($0) }
     case .csv: return [seeds.appendingPathComponent("rows.csv")]
     case .png: return ["rgb8.png", "palette8_trns.png", "gray16.png", "rgb8_interlaced.png"].map { fixtures.appendingPathComponent("images/" + $0) }
@@ -206,7 +207,8 @@ func seedFiles(_ format: Format) -> [URL] {
     }
 }
 
-/// Copies a directory's regular files (a fresh, writable copy of a seed index).
+/// Copies a directory's entries (a fresh, writable copy of a seed index: its `current` link,
+/// relative, and the generation folder it names).
 func copyDir(_ from: URL, _ to: URL) throws {
     try fm.createDirectory(at: to, withIntermediateDirectories: true)
     for name in try fm.contentsOfDirectory(atPath: from.path) where !name.hasPrefix(".") {
@@ -221,7 +223,7 @@ func prepare(_ format: Format, seed: URL, bytes: [UInt8], in dir: URL) throws ->
     case .vec, .catalog:
         let idx = dir.appendingPathComponent("index")
         try copyDir(seeds.appendingPathComponent("index"), idx)
-        try data.write(to: idx.appendingPathComponent(seed.lastPathComponent))
+        try data.write(to: idx.appendingPathComponent("current").appendingPathComponent(seed.lastPathComponent))
         let row = String(below(34))
         return [["info", "index"], ["query", "index", "--row", row, "-k", "5"], ["query", "index", "--row", row, "--farthest", "--json"],
                 ["rank", "index", "--prototype", "bee", "-k", "3"], ["verify", "index"], ["metrics", "index"]]

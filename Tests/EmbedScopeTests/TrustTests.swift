@@ -18,8 +18,11 @@ final class TrustTests: XCTestCase {
                               head: (randomMatrix(rows: 3, dim: d, seed: seed + 1), [0, 1, 2], classes), name: name)
     }
 
+    /// The folder holding the index's files: the generation `current` names (docs/index-format.md).
+    func files(_ idx: URL) -> URL { idx.appendingPathComponent("current") }
+
     func writeCatalog(_ idx: URL, _ sql: String) throws {
-        let q = try DatabaseQueue(path: idx.appendingPathComponent(Catalog.fileName).path)
+        let q = try DatabaseQueue(path: files(idx).appendingPathComponent(Catalog.fileName).path)
         try q.write { try $0.execute(sql: sql) }
     }
 
@@ -55,8 +58,8 @@ final class TrustTests: XCTestCase {
         let dir = try temporaryDirectory(self)
         let idx = try makeIndex(dir)
         let small = try makeIndex(dir, n: 30, name: "small")
-        try FileManager.default.removeItem(at: idx.appendingPathComponent("embedding.vec"))
-        try FileManager.default.copyItem(at: small.appendingPathComponent("embedding.vec"), to: idx.appendingPathComponent("embedding.vec"))
+        try FileManager.default.removeItem(at: files(idx).appendingPathComponent("embedding.vec"))
+        try FileManager.default.copyItem(at: files(small).appendingPathComponent("embedding.vec"), to: files(idx).appendingPathComponent("embedding.vec"))
         do {
             _ = try Index.open(idx)
             XCTFail("opened an index whose embedding.vec has 30 rows for 40 images")
@@ -78,7 +81,7 @@ final class TrustTests: XCTestCase {
     func testFIFOInsteadOfIndexFileIsRefusedWithoutBlocking() throws {
         for name in ["embedding.vec", "embedding.norms.vec", Catalog.fileName] {
             let idx = try makeIndex(try temporaryDirectory(self))
-            let path = idx.appendingPathComponent(name).path
+            let path = files(idx).appendingPathComponent(name).path
             try FileManager.default.removeItem(atPath: path)
             XCTAssertEqual(mkfifo(path, 0o644), 0)
             let done = DispatchSemaphore(value: 0)
@@ -98,7 +101,7 @@ final class TrustTests: XCTestCase {
 
     /// Writes NaN into row `row` of a space's vector file (the header and its CRC stay as they were).
     func damage(_ idx: URL, row: Int, value: Float = .nan, file: String = "embedding.vec") throws {
-        let f = try VectorFile(url: idx.appendingPathComponent(file))
+        let f = try VectorFile(url: files(idx).appendingPathComponent(file))
         let offset = 64 + row * f.stride * 4
         let h = try FileHandle(forWritingTo: f.url)
         try h.seek(toOffset: UInt64(offset))
@@ -160,7 +163,7 @@ final class TrustTests: XCTestCase {
         XCTAssertTrue(good.ok, good.text)
         XCTAssertTrue(good.checks.contains { $0.check == "catalog-checksum" && $0.ok })
 
-        let cat = idx.appendingPathComponent(Catalog.fileName)
+        let cat = files(idx).appendingPathComponent(Catalog.fileName)
         let original = try Data(contentsOf: cat)
         try original.dropLast().write(to: cat)
         XCTAssertFalse(Index.verifyReport(idx).ok, "one byte cut off the catalog")
