@@ -36,20 +36,25 @@ public struct VerifyReport: Codable, Sendable {
     }
 }
 
+extension VerifyReport.Check {
+    /// Runs one check: passed, or failed with the error's message, kind and path.
+    static func outcome(_ check: String, _ path: String, _ body: () throws -> Void) -> Self {
+        do {
+            try body()
+            return .init(check: check, path: path, ok: true)
+        } catch let e as EmbedScopeError {
+            return .init(check: check, path: e.path ?? path, ok: false, message: e.description, kind: e.kind.rawValue)
+        } catch {
+            return .init(check: check, path: path, ok: false, message: "\(path): \(error)", kind: EmbedScopeError.Kind.io.rawValue)
+        }
+    }
+}
+
 extension Index {
     /// Runs every check on the index at `url`; never throws (a failure is a failed check).
     public static func verifyReport(_ url: URL) -> VerifyReport {
         var checks: [VerifyReport.Check] = []
-        func run(_ check: String, _ path: String, _ body: () throws -> Void) {
-            do {
-                try body()
-                checks.append(.init(check: check, path: path, ok: true))
-            } catch let e as EmbedScopeError {
-                checks.append(.init(check: check, path: e.path ?? path, ok: false, message: e.description, kind: e.kind.rawValue))
-            } catch {
-                checks.append(.init(check: check, path: path, ok: false, message: "\(path): \(error)", kind: EmbedScopeError.Kind.io.rawValue))
-            }
-        }
+        func run(_ check: String, _ path: String, _ body: () throws -> Void) { checks.append(.outcome(check, path, body)) }
         // The generation `current` names, held (shared) while the checks run, so the catalog and
         // files checked are one generation's even if a writer switches meanwhile.
         let generation = try? IndexDirectory.openGeneration(url)
@@ -74,16 +79,7 @@ extension Index {
     /// Payload checksums and finite values of every vector file, and the prototypes' biases and norms.
     func fileChecks() -> [VerifyReport.Check] {
         var checks: [VerifyReport.Check] = []
-        func run(_ check: String, _ path: String, _ body: () throws -> Void) {
-            do {
-                try body()
-                checks.append(.init(check: check, path: path, ok: true))
-            } catch let e as EmbedScopeError {
-                checks.append(.init(check: check, path: e.path ?? path, ok: false, message: e.description, kind: e.kind.rawValue))
-            } catch {
-                checks.append(.init(check: check, path: path, ok: false, message: "\(path): \(error)", kind: EmbedScopeError.Kind.io.rawValue))
-            }
-        }
+        func run(_ check: String, _ path: String, _ body: () throws -> Void) { checks.append(.outcome(check, path, body)) }
         for s in spaces {
             let vp = directory.appendingPathComponent(s.file).path, np = directory.appendingPathComponent(s.normsFile).path
             run("checksum", vp) { try vectors(space: s.name).verify() }
