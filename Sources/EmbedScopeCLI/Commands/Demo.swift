@@ -47,8 +47,9 @@ extension Root {
                 print(String(format: "\n2. indexed %d images into %@  (%.2fs, %.0f images/s; each PNG decoded once with libpng)",
                              b.rows, indexURL.path, b.seconds, Double(b.rows) / b.seconds))
                 if b.forwardSeconds > 0 {
-                    print(String(format: "   %@ forward pass (native, OpenBLAS): %.1fs, %.0f images/s at 224×224 on %d cores",
+                    print(String(format: "   %@ forward pass (native): %.1fs, %.0f images/s at 224×224 on %d cores",
                                  model, b.forwardSeconds, Double(b.rows) / b.forwardSeconds, ProcessInfo.processInfo.activeProcessorCount))
+                    print("   machine: \(SystemInfo.collect().summary) (embedscope info --system)")
                 }
                 let idx = try Index.open(indexURL)
                 let info = try IndexInfo.collect(idx)
