@@ -45,15 +45,7 @@ extension Index {
     public func probe(_ req: ProbeRequest, onStep: (LinearProbe.Step) -> Void = { _ in }) throws -> ProbeReport {
         let spaceName = try req.space ?? defaultSpace()
         try requireFinite(space: spaceName)
-        let v = try vectors(space: spaceName)
-        let norms = Array(try self.norms(space: spaceName).row(0))
-        let labels = try catalog.classIds()
-        guard labels.count == v.rows else {
-            throw EmbedScopeError(.catalog, "space '\(spaceName)' has \(v.rows) rows but the catalog lists \(labels.count) images", path: url.path)
-        }
-        guard Set(labels).count >= 2 else {
-            throw EmbedScopeError(.undefined, "a probe needs at least 2 classes; this index has \(Set(labels).count)", path: url.path)
-        }
+        let (v, norms, labels) = try labelledRows(space: spaceName, purpose: "a probe needs")
         if let name = req.storeAs { try IndexBuilder.validateName(name, what: "prototype set") }
         let split = try probeSplit(labels: labels, validationFraction: req.validationFraction, seed: req.seed)
         guard !split.validation.isEmpty else {
@@ -85,5 +77,22 @@ extension Index {
                            trainRows: split.train.count, validationRows: split.validation.count, iterations: model.iterations,
                            converged: model.converged, stopReason: model.stopReason, loss: model.loss, gradientMax: model.gradientMax,
                            trainAccuracy: train.accuracy, validation: validation, storedAs: req.storeAs, split: split.record)
+    }
+}
+
+extension Index {
+    /// A space's unit rows, their original norms and the catalog's class of every row, checked to
+    /// agree, with at least 2 classes (`purpose` starts the error, e.g. "a probe needs").
+    func labelledRows(space name: String, purpose: String) throws -> (vectors: VectorFile, norms: [Float], labels: [Int32]) {
+        let v = try vectors(space: name)
+        let norms = Array(try self.norms(space: name).row(0))
+        let labels = try catalog.classIds()
+        guard labels.count == v.rows else {
+            throw EmbedScopeError(.catalog, "space '\(name)' has \(v.rows) rows but the catalog lists \(labels.count) images", path: url.path)
+        }
+        guard Set(labels).count >= 2 else {
+            throw EmbedScopeError(.undefined, "\(purpose) at least 2 classes; this index has \(Set(labels).count)", path: url.path)
+        }
+        return (v, norms, labels)
     }
 }

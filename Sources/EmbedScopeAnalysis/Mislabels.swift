@@ -121,15 +121,7 @@ extension Index {
     public func mislabels(options o: MislabelOptions = MislabelOptions(), progress: ProgressSink = SilentProgress()) throws -> MislabelReport {
         guard o.k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(o.k)") }
         let name = try o.space ?? defaultSpace()
-        let v = try vectors(space: name)
-        let norms = Array(try self.norms(space: name).row(0))
-        let labels = try catalog.classIds()
-        guard labels.count == v.rows else {
-            throw EmbedScopeError(.catalog, "space '\(name)' has \(v.rows) rows but the catalog lists \(labels.count) images", path: url.path)
-        }
-        guard Set(labels).count >= 2 else {
-            throw EmbedScopeError(.undefined, "finding mislabels needs at least 2 classes; this index has \(Set(labels).count)", path: url.path)
-        }
+        let (v, norms, labels) = try labelledRows(space: name, purpose: "finding mislabels needs")
         guard o.k < v.rows else {
             throw EmbedScopeError(.invalidArgument, "k = \(o.k) needs at least \(o.k + 1) rows; this index has \(v.rows)", hint: "use -k \(max(1, v.rows - 1)) or less")
         }
