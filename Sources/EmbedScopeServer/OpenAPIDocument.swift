@@ -51,10 +51,14 @@ enum OpenAPIDocument {
       "parameters": [{"$ref": "#/components/parameters/name"}, {"$ref": "#/components/parameters/row"},
         {"name": "size", "in": "query", "schema": {"type": "integer", "minimum": 8, "maximum": 512}}],
       "responses": {"200": {"description": "PNG", "content": {"image/png": {}}}, "404": {"$ref": "#/components/responses/Error"}}}},
-    "/api/compare": {"get": {"summary": "The comparison table of `embedscope compare --json` (from metrics.json; nothing computed)",
+    "/api/indexes/{name}/predictions": {"get": {"summary": "Every row's top prototype of a set and its margin (top-1 − top-2 logit), for colouring the scatter",
+      "parameters": [{"$ref": "#/components/parameters/name"}, {"name": "set", "in": "query", "required": true, "schema": {"type": "string"}}],
+      "responses": {"200": {"description": "{\"set\",\"space\",\"rows\",\"names\":[…],\"predicted\":[index into names per row],\"margin\":[per row]}"}}}},
+    "/api/compare": {"get": {"summary": "The comparison table of `embedscope compare --json` (from metrics.json; with perClass=true also per-class silhouette and precision@k, computed once)",
       "parameters": [{"name": "index", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
-        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["silhouette", "db", "ch", "precision", "knn", "probe", "name"]}}],
-      "responses": {"200": {"description": "{\"rows\":[…]}"}}}},
+        {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["silhouette", "db", "ch", "precision", "knn", "probe", "name"]}},
+        {"name": "perClass", "in": "query", "schema": {"type": "boolean"}}, {"$ref": "#/components/parameters/k"}],
+      "responses": {"200": {"description": "{\"rows\":[…, \"perClass\":[{\"name\",\"rows\",\"silhouette\",\"precisionAtK\"}], \"perClassK\", \"perClassSample\"]}"}}}},
     "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
   },
   "components": {

@@ -46,14 +46,21 @@ enum Page {
         <label>Projection <select id="method"><option value="pca">PCA</option><option value="lda">LDA</option></select></label>
         <label>Class <select id="classFilter"><option value="">all classes</option></select></label>
         <label>Path <input id="pathFilter" placeholder="filter by path text"></label>
+        <label>Colour <select id="colorBy"><option value="class">by class</option><option value="predicted">by predicted class</option><option value="margin">by margin (top1 − top2)</option></select></label>
+        <label id="colorSetLabel" class="hidden">of set <select id="colorSet"></select></label>
+        <label>Drag <select id="selectMode"><option value="box">box select</option><option value="lasso">lasso select</option></select></label>
         <label>k <input id="kInput" type="number" min="1" max="100" value="8"></label>
         <span id="axes"></span>
       </div>
       <div class="split">
         <div class="plotwrap">
-          <canvas id="scatter" width="760" height="560"></canvas>
-          <div id="hover" class="hover hidden"><img alt=""><div class="cap"></div></div>
+          <div class="stack">
+            <canvas id="scatter" width="760" height="560"></canvas>
+            <canvas id="overlay" width="760" height="560"></canvas>
+            <div id="hover" class="hover hidden"><img alt=""><div class="cap"></div></div>
+          </div>
           <div id="legend" class="legend"></div>
+          <div id="selection" class="selection" data-count="0"></div>
         </div>
         <aside id="panel" class="panel"><p class="hint">Hover a point to see its image; click it for its neighbours.</p></aside>
       </div>
@@ -115,7 +122,13 @@ enum Page {
     #axes { color: var(--muted); font-size:12px; }
     .split { display:flex; gap:14px; align-items:flex-start; }
     .plotwrap { position:relative; }
-    canvas { background:#fff; border:1px solid var(--line); border-radius:4px; cursor:crosshair; max-width:100%; }
+    .stack { position:relative; width:762px; height:562px; background:#fff; border:1px solid var(--line); border-radius:4px; }
+    .stack canvas { display:block; position:absolute; left:0; top:0; }
+    #overlay { cursor:crosshair; }
+    .selection { max-width:762px; margin-top:8px; font-size:12px; }
+    .selbar { display:flex; gap:10px; align-items:center; margin-bottom:4px; }
+    .sellist { max-height:150px; overflow:auto; border:1px solid var(--line); border-radius:4px; }
+    .table.sel { width:100%; } .table.sel tr { cursor:pointer; } .table.sel td:last-child { text-align:left; }
     .legend { display:flex; flex-wrap:wrap; gap:4px 10px; max-width:760px; margin-top:6px; font-size:12px; }
     .legend span { cursor:pointer; } .legend i { display:inline-block; width:10px; height:10px; border-radius:50%; margin-right:4px; vertical-align:-1px; }
     .legend .off { opacity:.35; }

@@ -16,7 +16,7 @@ const el = (tag, attrs = {}, ...kids) => {
 const PALETTE = ["#1f77b4","#ff7f0e","#2ca02c","#d62728","#9467bd","#8c564b","#e377c2","#7f7f7f","#bcbd22","#17becf",
   "#aec7e8","#ffbb78","#98df8a","#ff9896","#c5b0d5","#c49c94","#f7b6d2","#c7c7c7","#dbdb8d","#9edae5"];
 const S = window.__es = { errors: [], indexes: [], index: null, space: null, method: "pca", proj: null, selectedRow: null,
-  panel: null, scatterReady: false, uploadDone: 0, cellDone: 0, hidden: new Set(), compareSel: new Set(), sortKey: "silhouette", sortDir: -1 };
+  panel: null, scatterReady: false, selection: [], selectionIdx: [], lastCSV: null, perClass: null, uploadDone: 0, cellDone: 0, hidden: new Set(), compareSel: new Set(), sortKey: "silhouette", sortDir: -1 };
 window.addEventListener("error", (e) => S.errors.push(String(e.message || e)));
 window.addEventListener("unhandledrejection", (e) => S.errors.push(String(e.reason && e.reason.message || e.reason)));
 
@@ -46,6 +46,7 @@ $("#index").addEventListener("change", () => selectIndex($("#index").value));
 $("#space").addEventListener("change", () => { S.space = $("#space").value; S.proj = null; if (S.tab === "explorer") loadProjection(); if (S.selectedRow != null) openRow(S.selectedRow); });
 $("#method").addEventListener("change", () => { S.method = $("#method").value; S.proj = null; loadProjection(); });
 $("#classFilter").addEventListener("change", draw);
+for (const id of ["#colorBy", "#colorSet"]) $(id).addEventListener("change", () => colourAndDraw().catch((e) => status(e.message, true)));
 $("#pathFilter").addEventListener("input", draw);
 
 async function init() {
@@ -68,7 +69,7 @@ function selectIndex(name) {
   $("#space").value = S.space;
   $("#classFilter").replaceChildren(el("option", { value: "", text: "all classes" }), ...S.index.classes.map((c) => el("option", { value: c.name, text: `${c.name} (${c.count})` })));
   const sets = S.index.prototypeSets.map((p) => p.name);
-  for (const id of ["#protoSet", "#evalSet"]) $(id).replaceChildren(...sets.map((s) => el("option", { value: s, text: s })));
+  for (const id of ["#protoSet", "#evalSet", "#colorSet"]) $(id).replaceChildren(...sets.map((s) => el("option", { value: s, text: s })));
   S.proj = null; S.selectedRow = null; S.rowInfo = null; S.hidden.clear();
   $("#panel").replaceChildren(el("p", { class: "hint", text: "Hover a point to see its image; click it for its neighbours." }));
   for (const c of document.querySelectorAll(".card")) c.classList.toggle("selected", c.dataset.name === name);
@@ -105,6 +106,7 @@ function renderCompare() {
   $("#compare tbody").replaceChildren(...rows.map((r) => {
     const id = `${r.index}\u0000${r.space}`;
     const box = el("input", { type: "checkbox" }); box.checked = S.compareSel.has(id);
+    box.dataset.index = r.index; box.dataset.space = r.space;
     box.addEventListener("change", () => { box.checked ? S.compareSel.add(id) : S.compareSel.delete(id); renderCompare(); perClass(); });
     const tr = el("tr", { class: S.compareSel.has(id) ? "selected" : "" }, el("td", {}, box), ...COLS.map(([key]) => {
       const v = r[key]; return el("td", { text: typeof v === "number" ? (Number.isInteger(v) ? String(v) : fmt(v, key === "calinskiHarabasz" ? 1 : 4)) : (v == null ? "—" : String(v)) });
@@ -115,31 +117,49 @@ function renderCompare() {
 async function perClass() {
   const out = $("#perclass");
   const sel = [...S.compareSel].map((s) => s.split("\u0000"));
+  S.perClass = null;
   if (sel.length < 2) { out.replaceChildren(sel.length ? el("p", { class: "hint", text: "Tick one more row to compare per class." }) : ""); return; }
-  out.replaceChildren(el("p", { class: "hint", text: "computing per-class silhouettes…" }));
+  out.replaceChildren(el("p", { class: "hint", text: "computing per-class silhouette and precision@10…" }));
   try {
-    const reps = await Promise.all(sel.map(([i, s]) => api(`/api/indexes/${enc(i)}/metrics?space=${enc(s)}`)));
-    const names = [...new Set(reps.flatMap((r) => r.perClass.map((c) => c.name)))];
-    const head = el("tr", {}, el("th", { text: "class" }), ...sel.map(([i, s]) => el("th", { text: `${i} · ${s}` })), ...sel.slice(1).map(([i, s]) => el("th", { text: `Δ ${i} · ${s}` })));
-    const body = names.map((n) => {
-      const v = reps.map((r) => { const c = r.perClass.find((c) => c.name === n); return c ? c.silhouette : null; });
-      return el("tr", {}, el("td", { text: n }), ...v.map((x) => el("td", { text: fmt(x, 3) })), ...v.slice(1).map((x) => {
+    const names = [...new Set(sel.map(([i]) => i))];
+    const r = await api(`/api/compare?perClass=true&k=10&${names.map((n) => "index=" + enc(n)).join("&")}`);
+    const rows = sel.map(([i, s]) => r.rows.find((x) => x.index === i && x.space === s));
+    if (rows.some((x) => !x)) throw new Error("a ticked row is no longer served: reload the page");
+    const classes = [...new Set(rows.flatMap((x) => x.perClass.map((c) => c.name)))];
+    const metrics = [["silhouette", "silhouette"], ["precisionAtK", `precision@${rows[0].perClassK}`]];
+    const value = (row, cls, m) => { const c = row.perClass.find((c) => c.name === cls); return c && c[m] != null ? c[m] : null; };
+    const label = ([i, s]) => `${i} · ${s}`;
+    const head = el("tr", {}, el("th", { text: "class" }), ...metrics.flatMap(([, title]) => [
+      ...sel.map((x) => el("th", { text: `${title} ${label(x)}` })), ...sel.slice(1).map((x) => el("th", { text: `Δ ${title} ${label(x)}` }))]));
+    const deltas = {};
+    const body = classes.map((n) => el("tr", {}, el("td", { text: n }), ...metrics.flatMap(([m]) => {
+      const v = rows.map((row) => value(row, n, m));
+      return [...v.map((x) => el("td", { text: fmt(x, 3) })), ...v.slice(1).map((x, j) => {
         const d = x != null && v[0] != null ? x - v[0] : null;
-        return el("td", { class: "delta " + (d > 0 ? "up" : d < 0 ? "down" : ""), text: d == null ? "—" : (d > 0 ? "+" : "") + d.toFixed(3) });
-      }));
-    });
-    out.replaceChildren(el("h2", {}, "Per-class silhouette ", el("small", { text: "Δ against the first ticked row: green = that class separates better" })),
-      el("table", { class: "table bars" }, el("thead", {}, head), el("tbody", {}, ...body)));
+        (deltas[m] = deltas[m] || {})[n] = (deltas[m][n] || []).concat([d]);
+        return el("td", { class: "delta " + (d > 0 ? "up" : d < 0 ? "down" : ""), "data-class": n, "data-metric": m, "data-col": String(j + 1),
+          "data-value": d == null ? "" : String(d), text: d == null ? "—" : (d > 0 ? "+" : "") + d.toFixed(3) });
+      })];
+    })));
+    const sampled = rows.find((x) => x.perClassSample != null);
+    out.replaceChildren(el("h2", {}, "Per class ", el("small", { text: `Δ against the first ticked row (${label(sel[0])}): green = that class got better` +
+        (sampled ? ` · precision@k from ${sampled.perClassSample} sampled rows` : "") })),
+      el("table", { id: "perclassTable", class: "table bars" }, el("thead", {}, head), el("tbody", {}, ...body)));
+    S.perClass = { selected: sel, classes, deltas };
   } catch (e) { out.replaceChildren(el("p", { class: "err", text: e.message })); }
 }
 
 // ---------- explorer ----------
-const canvas = $("#scatter"), ctx = canvas.getContext("2d");
-let view = null, grid = null;
+// The scatter is drawn into an ImageData buffer (a few ms for 100k points); a second canvas on
+// top holds what changes with the mouse (hover ring, the selection being dragged, selected rows).
+const canvas = $("#scatter"), ctx = canvas.getContext("2d"), overlay = $("#overlay"), octx = overlay.getContext("2d");
+const PW = 760, PH = 560, CELL = 8;
+let view = null;
+const P = { n: 0, sx: null, sy: null, col: null, vis: null, gridStart: null, gridRows: null };
 async function loadProjection() {
   if (!S.index) return;
   const key = `${S.index.name}|${S.space}|${S.method}`;
-  if (S.proj && S.proj.key === key) { draw(); return; }
+  if (S.proj && S.proj.key === key) { await colourAndDraw(); return; }
   S.scatterReady = false;
   status(`projecting ${S.space} (${S.method.toUpperCase()})…`);
   try {
@@ -149,67 +169,243 @@ async function loadProjection() {
     S.rowInfo = new Map(p.points.map((q) => [q.row, q]));
     S.proj = p; status("");
     $("#axes").textContent = p.axisLabels.join(" · ");
-    $("#legend").replaceChildren(...S.index.classes.map((c, i) => {
-      const s = el("span", { class: S.hidden.has(c.name) ? "off" : "", onclick: () => { S.hidden.has(c.name) ? S.hidden.delete(c.name) : S.hidden.add(c.name); s.classList.toggle("off"); draw(); } },
-        el("i", { style: `background:${PALETTE[i % 20]}` }), c.name);
-      return s;
-    }));
-    draw();
+    setSelection([]);
+    await colourAndDraw();
   } catch (e) { status(e.message, true); }
 }
 function visible(pt) {
   const cf = $("#classFilter").value, pf = $("#pathFilter").value.trim().toLowerCase();
   return !S.hidden.has(pt.class) && (!cf || pt.class === cf) && (!pf || (pt.path || "").toLowerCase().includes(pf));
 }
-function draw() {
+const hex = (h) => { const v = parseInt(h.slice(1), 16); return 0xff000000 | ((v & 0xff) << 16) | (v & 0xff00) | (v >> 16); };  // ABGR (little-endian RGBA)
+const RAMP = ["#d0433a", "#f08a3c", "#f2cf4a", "#8ccf6a", "#2e9d8f", "#2f6fdb"];
+function ramp(t) { const i = Math.max(0, Math.min(RAMP.length - 1, Math.round(t * (RAMP.length - 1)))); return RAMP[i]; }
+/// Colours for the current mode: class, predicted class (top prototype of a set) or margin (top1 − top2 logit).
+async function colourAndDraw() {
   const p = S.proj; if (!p) return;
-  const dpr = window.devicePixelRatio || 1, W = 760, H = 560;
-  canvas.width = W * dpr; canvas.height = H * dpr; canvas.style.width = W + "px"; canvas.style.height = H + "px";
-  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
+  const mode = $("#colorBy").value, set = $("#colorSet").value;
+  $("#colorSetLabel").classList.toggle("hidden", mode === "class");
+  const n = p.points.length, col = new Uint32Array(n);
+  const legend = [];
+  if (mode === "class" || !set) {
+    if (mode !== "class") status("this index has no prototype set: colouring by class", true);
+    for (let i = 0; i < n; i++) col[i] = hex(PALETTE[(p.classIndex.get(p.points[i].class) || 0) % 20]);
+    S.index.classes.forEach((c, i) => {
+      const s = el("span", { class: S.hidden.has(c.name) ? "off" : "", title: "click to hide or show",
+        onclick: () => { S.hidden.has(c.name) ? S.hidden.delete(c.name) : S.hidden.add(c.name); s.classList.toggle("off"); draw(); } },
+        el("i", { style: `background:${PALETTE[i % 20]}` }), c.name);
+      legend.push(s);
+    });
+  } else {
+    const key = `${S.index.name}|${set}`;
+    if (!S.pred || S.pred.key !== key) {
+      status(`predicting with ${set}…`);
+      const r = await api(idxURL(`predictions?set=${enc(set)}`));
+      r.key = key; S.pred = r; status("");
+    }
+    const pr = S.pred;
+    if ($("#colorBy").value !== mode || !S.proj || S.proj !== p) return;
+    if (mode === "predicted") {
+      // A predicted name that is a class keeps that class's colour; others by frequency.
+      const counts = new Map();
+      for (const q of p.points) { const nm = pr.names[pr.predicted[q.row]]; counts.set(nm, (counts.get(nm) || 0) + 1); }
+      const order = [...counts.keys()].sort((a, b) => counts.get(b) - counts.get(a));
+      const colour = new Map(); let next = S.index.classes.length;
+      for (const nm of order) colour.set(nm, p.classIndex.has(nm) ? PALETTE[p.classIndex.get(nm) % 20] : next < 20 ? PALETTE[next++] : "#b8b8b8");
+      for (let i = 0; i < n; i++) col[i] = hex(colour.get(pr.names[pr.predicted[p.points[i].row]]));
+      for (const nm of order.slice(0, 24)) legend.push(el("span", {}, el("i", { style: `background:${colour.get(nm)}` }), `${nm} (${counts.get(nm)})`));
+      if (order.length > 24) legend.push(el("span", { text: `+ ${order.length - 24} more (grey)` }));
+    } else {
+      const m = p.points.map((q) => pr.margin[q.row]).sort((a, b) => a - b);
+      const hi = m[Math.floor(0.95 * (m.length - 1))] || 1;
+      for (let i = 0; i < n; i++) col[i] = hex(ramp(Math.min(1, pr.margin[p.points[i].row] / hi)));
+      legend.push(el("span", { text: "margin (top1 − top2 logit of " + set + "): " }),
+        ...RAMP.map((c, i) => el("span", {}, el("i", { style: `background:${c}` }), (i === 0 ? "0" : i === RAMP.length - 1 ? `≥ ${hi.toFixed(2)}` : (hi * i / (RAMP.length - 1)).toFixed(2)))));
+    }
+  }
+  P.col = col;
+  $("#legend").replaceChildren(...legend);
+  S.colorMode = mode;
+  draw();
+}
+function layout(points) {
   let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
-  for (const pt of p.points) { if (pt.x < x0) x0 = pt.x; if (pt.x > x1) x1 = pt.x; if (pt.y < y0) y0 = pt.y; if (pt.y > y1) y1 = pt.y; }
+  for (const pt of points) { if (pt.x < x0) x0 = pt.x; if (pt.x > x1) x1 = pt.x; if (pt.y < y0) y0 = pt.y; if (pt.y > y1) y1 = pt.y; }
   if (!(x1 > x0)) { x0 -= 1; x1 += 1; } if (!(y1 > y0)) { y0 -= 1; y1 += 1; }
   const m = 28;
-  view = { sx: (W - 2 * m) / (x1 - x0), sy: (H - 2 * m) / (y1 - y0), x0, y1, m, W, H };
-  ctx.strokeStyle = "#e3e7ec"; ctx.lineWidth = 1;
-  if (x0 < 0 && x1 > 0) { const zx = px(0); ctx.beginPath(); ctx.moveTo(zx, m); ctx.lineTo(zx, H - m); ctx.stroke(); }
-  if (y0 < 0 && y1 > 0) { const zy = py(0); ctx.beginPath(); ctx.moveTo(m, zy); ctx.lineTo(W - m, zy); ctx.stroke(); }
-  ctx.fillStyle = "#5f6b7a"; ctx.font = "11px DejaVu Sans, sans-serif";
-  ctx.fillText(p.axisLabels[0] || "", m, H - 8);
-  if (p.axisLabels[1]) { ctx.save(); ctx.translate(12, H - m); ctx.rotate(-Math.PI / 2); ctx.fillText(p.axisLabels[1], 0, 0); ctx.restore(); }
-  const r = p.points.length > 20000 ? 1 : p.points.length > 2000 ? 1.5 : 3;
-  const cell = 12; grid = new Map();
-  for (const pt of p.points) {
-    if (!visible(pt)) continue;
-    const X = px(pt.x), Y = py(pt.y);
-    ctx.fillStyle = PALETTE[(p.classIndex.get(pt.class) || 0) % 20];
-    if (r <= 1.5) ctx.fillRect(X - r, Y - r, 2 * r, 2 * r); else { ctx.beginPath(); ctx.arc(X, Y, r, 0, 6.2832); ctx.fill(); }
-    const g = `${Math.floor(X / cell)},${Math.floor(Y / cell)}`; (grid.get(g) || grid.set(g, []).get(g)).push(pt);
-  }
-  if (S.selectedRow != null) {
-    const pt = p.points.find((q) => q.row === S.selectedRow);
-    if (pt) { ctx.strokeStyle = "#000"; ctx.lineWidth = 2; ctx.beginPath(); ctx.arc(px(pt.x), py(pt.y), 7, 0, 6.2832); ctx.stroke(); }
-  }
+  view = S.view = { sx: (PW - 2 * m) / (x1 - x0), sy: (PH - 2 * m) / (y1 - y0), x0, y1, m, W: PW, H: PH };
+}
+/// Draws every visible point of S.proj with the colours in P.col.
+function draw() {
+  const p = S.proj; if (!p || !P.col || P.col.length !== p.points.length) return;
+  const t0 = performance.now();
+  const n = p.points.length;
+  layout(p.points);
+  P.n = n; P.sx = new Float64Array(n); P.sy = new Float64Array(n); P.vis = new Uint8Array(n);
+  for (let i = 0; i < n; i++) { const q = p.points[i]; P.sx[i] = px(q.x); P.sy[i] = py(q.y); P.vis[i] = visible(q) ? 1 : 0; }
+  render(p.axisLabels);
+  // Hover grid: the visible points by 8-pixel cell (counting sort into one array).
+  const gw = Math.ceil(PW / CELL), gh = Math.ceil(PH / CELL), start = new Int32Array(gw * gh + 1), rows = new Int32Array(n);
+  const cellOf = (i) => Math.min(gh - 1, Math.max(0, Math.floor(P.sy[i] / CELL))) * gw + Math.min(gw - 1, Math.max(0, Math.floor(P.sx[i] / CELL)));
+  for (let i = 0; i < n; i++) if (P.vis[i]) start[cellOf(i) + 1]++;
+  for (let c = 0; c < gw * gh; c++) start[c + 1] += start[c];
+  const fill = start.slice(0, gw * gh);
+  for (let i = 0; i < n; i++) if (P.vis[i]) rows[fill[cellOf(i)]++] = i;
+  P.gridStart = start; P.gridRows = rows; P.gw = gw; P.gh = gh;
+  drawOverlay();
+  S.lastDrawMs = performance.now() - t0;
   S.scatterReady = true;
+}
+/// The point layer: P.sx / P.sy / P.col / P.vis into an ImageData, then axes and labels.
+function render(axisLabels) {
+  const dpr = window.devicePixelRatio || 1, cw = Math.round(PW * dpr), ch = Math.round(PH * dpr);
+  if (canvas.width !== cw || canvas.height !== ch) {
+    for (const c of [canvas, overlay]) { c.width = cw; c.height = ch; c.style.width = PW + "px"; c.style.height = PH + "px"; }
+  }
+  if (!P.img || P.img.width !== cw || P.img.height !== ch) { P.img = ctx.createImageData(cw, ch); P.buf = new Uint32Array(P.img.data.buffer); }
+  const buf = P.buf, n = P.n, visCount = P.vis.reduce((a, v) => a + v, 0);
+  buf.fill(0xffffffff);
+  const r = Math.max(1, Math.round((visCount > 20000 ? 1 : visCount > 2000 ? 1.5 : 2.5) * dpr)), r2 = r * r + r;
+  for (let i = 0; i < n; i++) {
+    if (!P.vis[i]) continue;
+    const cx = Math.round(P.sx[i] * dpr), cy = Math.round(P.sy[i] * dpr), c = P.col[i];
+    for (let dy = -r; dy < r; dy++) {
+      const y = cy + dy; if (y < 0 || y >= ch) continue;
+      const o = y * cw;
+      for (let dx = -r; dx < r; dx++) {
+        const x = cx + dx; if (x < 0 || x >= cw) continue;
+        if (r > 1 && (dx + 0.5) * (dx + 0.5) + (dy + 0.5) * (dy + 0.5) > r2) continue;
+        buf[o + x] = c;
+      }
+    }
+  }
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.putImageData(P.img, 0, 0);
+  ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  const { m, x0, y1, sx, sy } = view, x1 = x0 + (PW - 2 * m) / sx, y0 = y1 - (PH - 2 * m) / sy;
+  ctx.strokeStyle = "#d5dae1"; ctx.lineWidth = 1;
+  if (x0 < 0 && x1 > 0) { const zx = px(0); ctx.beginPath(); ctx.moveTo(zx, m); ctx.lineTo(zx, PH - m); ctx.stroke(); }
+  if (y0 < 0 && y1 > 0) { const zy = py(0); ctx.beginPath(); ctx.moveTo(m, zy); ctx.lineTo(PW - m, zy); ctx.stroke(); }
+  ctx.fillStyle = "#5f6b7a"; ctx.font = "11px DejaVu Sans, sans-serif";
+  ctx.fillText(axisLabels[0] || "", m, PH - 8);
+  if (axisLabels[1]) { ctx.save(); ctx.translate(12, PH - m); ctx.rotate(-Math.PI / 2); ctx.fillText(axisLabels[1], 0, 0); ctx.restore(); }
+}
+/// Selected rows (dark rings), the clicked row, and a selection being dragged.
+function drawOverlay(shape) {
+  const dpr = window.devicePixelRatio || 1;
+  octx.setTransform(1, 0, 0, 1, 0, 0); octx.clearRect(0, 0, overlay.width, overlay.height); octx.setTransform(dpr, 0, 0, dpr, 0, 0);
+  if (S.selection.length && S.selection.length <= 5000) {
+    octx.strokeStyle = "#1d2330"; octx.lineWidth = 1; octx.beginPath();
+    for (const i of S.selectionIdx) { octx.moveTo(P.sx[i] + 3.5, P.sy[i]); octx.arc(P.sx[i], P.sy[i], 3.5, 0, 6.2832); }
+    octx.stroke();
+  }
+  if (S.selectedRow != null && S.proj) {
+    const i = S.proj.points.findIndex((q) => q.row === S.selectedRow);
+    if (i >= 0) { octx.strokeStyle = "#000"; octx.lineWidth = 2; octx.beginPath(); octx.arc(P.sx[i], P.sy[i], 7, 0, 6.2832); octx.stroke(); }
+  }
+  if (shape && shape.length > 1) {
+    octx.strokeStyle = "#2f6fdb"; octx.fillStyle = "#2f6fdb22"; octx.lineWidth = 1.5; octx.setLineDash([5, 3]);
+    octx.beginPath(); octx.moveTo(shape[0][0], shape[0][1]); for (const [x, y] of shape.slice(1)) octx.lineTo(x, y); octx.closePath(); octx.fill(); octx.stroke();
+    octx.setLineDash([]);
+  }
 }
 const px = (x) => view.m + (x - view.x0) * view.sx;
 const py = (y) => view.m + (view.y1 - y) * view.sy;
 /// Where a row is drawn, in CSS pixels from the canvas's top-left corner (for the browser test).
 S.pointPosition = (row) => { const pt = S.proj && S.proj.points.find((q) => q.row === row); return pt ? { x: px(pt.x), y: py(pt.y) } : null; };
+/// The colour drawn at a row's position on the point layer, as [r, g, b] (for the browser test).
+S.pixelAt = (row) => { const q = S.pointPosition(row), dpr = window.devicePixelRatio || 1; if (!q) return null;
+  const d = ctx.getImageData(Math.round(q.x * dpr), Math.round(q.y * dpr), 1, 1).data; return [d[0], d[1], d[2]]; };
+const canvasXY = (ev) => { const b = overlay.getBoundingClientRect(); return [ev.clientX - b.left, ev.clientY - b.top]; };
 function pick(ev) {
-  if (!grid) return null;
-  const b = canvas.getBoundingClientRect(), X = ev.clientX - b.left, Y = ev.clientY - b.top, cell = 12;
-  let best = null, bd = 100;
-  for (let i = -1; i <= 1; i++) for (let j = -1; j <= 1; j++) {
-    for (const pt of grid.get(`${Math.floor(X / cell) + i},${Math.floor(Y / cell) + j}`) || []) {
-      const d = (px(pt.x) - X) ** 2 + (py(pt.y) - Y) ** 2; if (d < bd) { bd = d; best = pt; }
+  if (!P.gridStart) return null;
+  const [X, Y] = canvasXY(ev);
+  let best = -1, bd = 100;
+  const gx = Math.floor(X / CELL), gy = Math.floor(Y / CELL);
+  for (let j = gy - 1; j <= gy + 1; j++) for (let i = gx - 1; i <= gx + 1; i++) {
+    if (i < 0 || j < 0 || i >= P.gw || j >= P.gh) continue;
+    const c = j * P.gw + i;
+    for (let t = P.gridStart[c]; t < P.gridStart[c + 1]; t++) {
+      const k = P.gridRows[t], d = (P.sx[k] - X) ** 2 + (P.sy[k] - Y) ** 2; if (d < bd) { bd = d; best = k; }
     }
   }
-  return best ? { pt: best, X, Y } : null;
+  return best >= 0 ? { pt: S.proj.points[best], X, Y } : null;
 }
-let hoverRow = null;
-canvas.addEventListener("mousemove", (ev) => {
+// ---------- selection: drag = box (or lasso, by the mode); shift-drag = box, alt-drag = lasso ----------
+let drag = null, hoverRow = null;
+overlay.addEventListener("mousedown", (ev) => {
+  if (ev.button !== 0 || !S.proj) return;
+  const mode = ev.shiftKey ? "box" : ev.altKey ? "lasso" : $("#selectMode").value;
+  drag = { mode, start: canvasXY(ev), path: [canvasXY(ev)] };
+  ev.preventDefault();
+});
+window.addEventListener("mousemove", (ev) => {
+  if (!drag) return;
+  const p = canvasXY(ev);
+  drag.path.push(p);
+  drawOverlay(dragShape());
+});
+function dragShape() {
+  if (drag.mode === "lasso") return drag.path;
+  const [a, b] = drag.start, [c, d] = drag.path[drag.path.length - 1];
+  return [[a, b], [c, b], [c, d], [a, d]];
+}
+window.addEventListener("mouseup", (ev) => {
+  if (!drag) return;
+  const d = drag; drag = null;
+  const [x, y] = canvasXY(ev), moved = Math.hypot(x - d.start[0], y - d.start[1]);
+  if (moved < 4) { drawOverlay(); const h = pick(ev); if (h) openRow(h.pt.row); return; }
+  d.path.push([x, y]);
+  const shape = d.mode === "lasso" ? d.path : null;
+  const x0 = Math.min(d.start[0], x), x1 = Math.max(d.start[0], x), y0 = Math.min(d.start[1], y), y1 = Math.max(d.start[1], y);
+  S.lastBox = shape ? null : { x0, y0, x1, y1 };
+  const idx = [];
+  for (let i = 0; i < P.n; i++) {
+    if (!P.vis[i]) continue;
+    const X = P.sx[i], Y = P.sy[i];
+    if (shape ? inside(shape, X, Y) : X >= x0 && X <= x1 && Y >= y0 && Y <= y1) idx.push(i);
+  }
+  setSelection(idx);
+});
+function inside(poly, x, y) {
+  let c = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const [xi, yi] = poly[i], [xj, yj] = poly[j];
+    if ((yi > y) !== (yj > y) && x < (xj - xi) * (y - yi) / (yj - yi) + xi) c = !c;
+  }
+  return c;
+}
+const csvField = (v) => /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+function selectionCSV() {
+  return "row,path,class\n" + S.selection.map((r) => { const q = S.rowInfo.get(r); return `${r},${csvField(q.path || "")},${csvField(q.class)}`; }).join("\n") + "\n";
+}
+function setSelection(idx) {
+  S.selectionIdx = idx;
+  S.selection = idx.map((i) => S.proj.points[i].row).sort((a, b) => a - b);
+  const box = $("#selection"), shown = 300;
+  if (!S.selection.length) {
+    box.replaceChildren(el("span", { class: "hint", text: "Drag on the plot to select rows (shift-drag: box, alt-drag: lasso); click a point for its neighbours." }));
+  } else {
+    const list = el("table", { class: "table sel" }, el("thead", {}, el("tr", {}, el("th", { text: "row" }), el("th", { text: "class" }), el("th", { text: "path" }))),
+      el("tbody", {}, ...S.selection.slice(0, shown).map((r) => { const q = S.rowInfo.get(r);
+        return el("tr", { "data-row": String(r), onclick: () => openRow(r) }, el("td", { text: String(r) }), el("td", { text: q.class }), el("td", { text: q.path || "" })); })));
+    box.replaceChildren(el("div", { class: "selbar" }, el("b", { text: `${S.selection.length} selected` }),
+        el("button", { id: "exportCSV", onclick: exportCSV }, "Export CSV"), el("button", { onclick: () => { setSelection([]); drawOverlay(); } }, "Clear"),
+        S.selection.length > shown ? el("span", { class: "hint", text: `first ${shown} listed; the CSV has all` }) : null),
+      el("div", { class: "sellist" }, list));
+  }
+  box.dataset.count = String(S.selection.length);
+  if (P.sx) drawOverlay();
+}
+function exportCSV() {
+  const text = selectionCSV();
+  S.lastCSV = text;
+  const a = el("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })), download: `${S.index.name}-${S.space}-selection.csv` });
+  document.body.append(a); a.click(); a.remove();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+overlay.addEventListener("mousemove", (ev) => {
+  if (drag) return;
   const h = pick(ev), box = $("#hover");
   if (!h) { box.classList.add("hidden"); hoverRow = null; return; }
   if (hoverRow !== h.pt.row) {
@@ -217,11 +413,25 @@ canvas.addEventListener("mousemove", (ev) => {
     box.querySelector("img").src = thumbURL(h.pt.row, 96);
     box.querySelector(".cap").textContent = `#${h.pt.row} ${h.pt.class} — ${h.pt.path || ""}`;
   }
-  box.style.left = Math.min(h.X + 14, 760 - 190) + "px"; box.style.top = Math.min(h.Y + 14, 560 - 150) + "px";
+  box.style.left = Math.min(h.X + 14, PW - 190) + "px"; box.style.top = Math.min(h.Y + 14, PH - 150) + "px";
   box.classList.remove("hidden");
 });
-canvas.addEventListener("mouseleave", () => $("#hover").classList.add("hidden"));
-canvas.addEventListener("click", (ev) => { const h = pick(ev); if (h) openRow(h.pt.row); });
+overlay.addEventListener("mouseleave", () => $("#hover").classList.add("hidden"));
+/// Frame time of the point layer for n synthetic points (seeded), median of `frames` redraws,
+/// without touching the page's data (the browser test reports it).
+S.benchScatter = (n, frames) => {
+  const save = { ...P }, saveView = view;
+  let s = 12345; const rnd = () => (s = (s * 1103515245 + 12345) >>> 0) / 4294967296;
+  P.n = n; P.sx = new Float64Array(n); P.sy = new Float64Array(n); P.vis = new Uint8Array(n).fill(1); P.col = new Uint32Array(n);
+  for (let i = 0; i < n; i++) { const c = i % 10; P.sx[i] = 28 + (0.1 + 0.08 * c + 0.05 * (rnd() + rnd() - 1)) * 700; P.sy[i] = 28 + rnd() * 500; P.col[i] = hex(PALETTE[c]); }
+  view = { sx: 1, sy: 1, x0: 0, y1: 0, m: 28 };
+  const times = [];
+  for (let f = 0; f < frames; f++) { const t0 = performance.now(); render(["synthetic", "frame-time test"]); times.push(performance.now() - t0); }
+  Object.assign(P, save); view = saveView;
+  if (S.proj) render(S.proj.axisLabels);
+  times.sort((a, b) => a - b);
+  return { n, frames, medianMs: times[Math.floor(frames / 2)], maxMs: times[frames - 1] };
+};
 
 function tile(r, queryClass, onclick) {
   const same = queryClass != null && r.class === queryClass;
@@ -231,7 +441,7 @@ function tile(r, queryClass, onclick) {
     el("div", { class: "c", text: r.class }), el("div", { text: r.score != null ? r.score.toFixed(4) : "" }));
 }
 async function openRow(row) {
-  S.selectedRow = row; S.panel = null; draw();
+  S.selectedRow = row; S.panel = null; if (P.sx) drawOverlay();
   const k = Math.max(1, Math.min(100, parseInt($("#kInput").value, 10) || 8));
   const spaces = S.index.spaces.map((s) => s.name), other = spaces.find((s) => s !== S.space);
   const panel = $("#panel"); panel.dataset.state = "loading"; panel.dataset.row = String(row);

@@ -49,6 +49,7 @@ struct ServerAPI: Sendable {
         router.get("/api/indexes/:name/evaluate") { r, c in try await self.evaluate(r, c) }
         router.get("/api/indexes/:name/evaluate/cell") { r, c in try await self.evaluateCell(r, c) }
         router.get("/api/indexes/:name/prototypes") { r, c in try await self.prototypeScores(r, c) }
+        router.get("/api/indexes/:name/predictions") { r, c in try await self.predictions(r, c) }
         router.get("/api/indexes/:name/images/:row") { _, c in try await self.image(c) }
         router.get("/api/indexes/:name/thumbs/:row") { r, c in try await self.thumb(r, c) }
         router.get("/api/compare") { r, _ in try await self.compare(r) }
@@ -374,7 +375,7 @@ struct ServerAPI: Sendable {
         guard let key = Comparison.SortKey(rawValue: sortName) else {
             throw APIError.badRequest("sort must be one of \(Comparison.SortKey.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        struct Table: Encodable { var rows: [ComparisonRow] }
-        return try JSONCoding.response(Table(rows: Comparison.sorted(rows, by: key)))
+        struct Table: Encodable { var rows: [CompareRow] }
+        return try JSONCoding.response(Table(rows: try await compareRows(r, names: names, rows: Comparison.sorted(rows, by: key))))
     }
 }

@@ -23,6 +23,7 @@ final class ServerBrowserTests: XCTestCase {
         }
         let dir = try serverTemporaryDirectory(self)
         let f = try ServerFixture.make(in: dir, perClass: 12)
+        _ = try ServerFixture.make(in: dir, name: "tiny2", perClass: 12, seed: 12)   // a second checkpoint to compare
         let query = dir.appendingPathComponent("query.png")
         try PNGWriter.write(width: 40, height: 30, channels: 3, pixels: ServerFixture.picture(1, 3), to: query)
         var o = ServerOptions(roots: [f.root])
@@ -67,6 +68,53 @@ final class ServerBrowserTests: XCTestCase {
                 let imagesOK = try await wd.execute("return [...document.querySelectorAll('#panel img')].every(i => i.complete && i.naturalWidth > 0)") as? Bool
                 XCTAssertEqual(imagesOK, true, "every thumbnail in the panel loaded")
 
+                // Colour modes: by predicted class (the head's top prototype) and by margin; each
+                // point's drawn colour is the one the API's predictions give it.
+                struct Predictions: Decodable { var names: [String]; var predicted: [Int]; var margin: [Double] }
+                struct Projection: Decodable { struct Point: Decodable { var row: Int; var x: Double; var y: Double; var `class`: String; var path: String }; var points: [Point] }
+                let pred = try await api(Predictions.self, "/api/indexes/tiny/predictions?set=head")
+                let proj = try await api(Projection.self, "/api/indexes/tiny/projection?space=embedding&method=pca")
+                XCTAssertEqual(pred.predicted.count, f.rows)
+                let palette = ["#1f77b4", "#ff7f0e", "#2ca02c"]
+                func rgb(_ hex: String) -> [Int] { let v = Int(hex.dropFirst(), radix: 16) ?? 0; return [v >> 16, (v >> 8) & 255, v & 255] }
+                func drawnColours() async throws -> [Int: [Int]] {
+                    let v = try await wd.execute("return window.__es.proj.points.map(q => [q.row].concat(window.__es.pixelAt(q.row)))") as? [[Int]] ?? []
+                    return Dictionary(v.map { ($0[0], Array($0.dropFirst())) }, uniquingKeysWith: { a, _ in a })
+                }
+                func agreement(_ expected: (Int) -> [Int]) async throws -> Double {
+                    let drawn = try await drawnColours()
+                    XCTAssertEqual(drawn.count, f.rows)
+                    return Double(drawn.filter { $0.value == expected($0.key) }.count) / Double(max(1, drawn.count))
+                }
+                try await wd.click("#colorBy option[value=predicted]")
+                try await wd.waitUntil("the predicted-class colours", "return window.__es.colorMode === 'predicted' && window.__es.scatterReady")
+                let byPrediction = try await agreement { row in rgb(palette[ServerFixture.classes.firstIndex(of: pred.names[pred.predicted[row]]) ?? 0]) }
+                XCTAssertGreaterThanOrEqual(byPrediction, 0.75, "points drawn in their predicted class's colour (overlaps hide a few)")
+                let legend = try await wd.execute("return document.querySelector('#legend').textContent") as? String ?? ""
+                for (i, name) in pred.names.enumerated() {
+                    XCTAssertTrue(legend.contains("\(name) (\(pred.predicted.filter { $0 == i }.count))"), "legend counts: \(legend)")
+                }
+                try await wd.click("#colorBy option[value=margin]")
+                try await wd.waitUntil("the margin colours", "return window.__es.colorMode === 'margin' && window.__es.scatterReady")
+                let ramp = ["#d0433a", "#f08a3c", "#f2cf4a", "#8ccf6a", "#2e9d8f", "#2f6fdb"]
+                let sortedMargins = proj.points.map { pred.margin[$0.row] }.sorted()
+                let hi = sortedMargins[Int((0.95 * Double(sortedMargins.count - 1)).rounded(.down))]
+                let byMargin = try await agreement { row in
+                    let t = min(1, pred.margin[row] / hi)
+                    return rgb(ramp[max(0, min(ramp.count - 1, Int((t * Double(ramp.count - 1)).rounded(.toNearestOrAwayFromZero))))])
+                }
+                XCTAssertGreaterThanOrEqual(byMargin, 0.75, "points drawn in their margin's colour")
+                try await wd.click("#colorBy option[value=class]")
+                try await wd.waitUntil("the class colours", "return window.__es.colorMode === 'class' && window.__es.scatterReady")
+                let byClass = try await agreement { row in rgb(palette[ServerFixture.classes.firstIndex(of: proj.points.first { $0.row == row }?.class ?? "") ?? 0]) }
+                XCTAssertGreaterThanOrEqual(byClass, 0.75)
+
+                // Frame time of the point layer at 100k synthetic points.
+                let bench = try await wd.execute("return window.__es.benchScatter(100000, 30)") as? [String: Any]
+                let median = try XCTUnwrap(bench?["medianMs"] as? Double)
+                print("scatter frame time, 100,000 points: median \(String(format: "%.1f", median)) ms, max \(String(format: "%.1f", bench?["maxMs"] as? Double ?? .nan)) ms over 30 frames")
+                XCTAssertLessThan(median, 100, "a frame of 100k points must stay interactive")
+
                 // Switch space: the scatter and the panel follow.
                 try await wd.click("#space option[value=pixel]")
                 try await wd.waitUntil("the pixel scatter and panel", """
@@ -75,6 +123,29 @@ final class ServerBrowserTests: XCTestCase {
                 let pixelNear = try await api(Results.self, "/api/indexes/tiny/query?row=\(row)&k=8&space=pixel")
                 let shownPixel = try await wd.execute("return window.__es.panel.nearest") as? [Int]
                 XCTAssertEqual(shownPixel, pixelNear.results.map(\.row))
+
+                // Box selection around row 7: the list is every row the API's projection puts in the box.
+                let q = try await wd.execute("const p = window.__es.pointPosition(7); return [p.x, p.y]") as? [Double] ?? [380, 280]
+                let (cx, cy) = (Int(q[0].rounded()) - 380, Int(q[1].rounded()) - 280)
+                let from = (max(-370, cx - 90), max(-270, cy - 70)), to = (min(370, cx + 90), min(270, cy + 70))
+                try await wd.drag(at: "#scatter", from: from, to: to)
+                try await wd.waitUntil("the selection list", "return +document.querySelector('#selection').dataset.count > 0")
+                let boxValue = try await wd.execute("const b = window.__es.lastBox, v = window.__es.view; return [b.x0, b.y0, b.x1, b.y1, v.m, v.x0, v.y1, v.sx, v.sy]") as? [Double]
+                let b = try XCTUnwrap(boxValue)
+                XCTAssertEqual(b[0], Double(380 + from.0), accuracy: 2); XCTAssertEqual(b[3], Double(280 + to.1), accuracy: 2)
+                let pixelProj = try await api(Projection.self, "/api/indexes/tiny/projection?space=pixel&method=pca")
+                let inBox = pixelProj.points.filter { pt in
+                    let x = b[4] + (pt.x - b[5]) * b[7], y = b[4] + (b[6] - pt.y) * b[8]
+                    return x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3]
+                }.sorted { $0.row < $1.row }
+                XCTAssertFalse(inBox.isEmpty)
+                let selected = try await wd.execute("return window.__es.selection") as? [Int]
+                XCTAssertEqual(selected, inBox.map(\.row), "the selection is the rows inside the box")
+                let listed = try await wd.execute("return [...document.querySelectorAll('#selection tbody tr')].map(t => +t.dataset.row)") as? [Int]
+                XCTAssertEqual(listed, inBox.map(\.row))
+                try await wd.click("#exportCSV")
+                let csv = try await wd.execute("return window.__es.lastCSV") as? String
+                XCTAssertEqual(csv, "row,path,class\n" + inBox.map { "\($0.row),\($0.path),\($0.class)\n" }.joined())
 
                 // Query by image: choose a file.
                 try await wd.click("#tabs button[data-tab=upload]")
@@ -99,6 +170,29 @@ final class ServerBrowserTests: XCTestCase {
                 // Prototypes tab renders its grids.
                 try await wd.click("#tabs button[data-tab=prototypes]")
                 try await wd.waitUntil("the prototype grids", "return document.querySelectorAll('#protoMost .tile').length > 0")
+
+                // Overview: tick two checkpoints → per-class silhouette and precision@k with deltas.
+                try await wd.click("#tabs button[data-tab=overview]")
+                try await wd.click("#compare input[data-index=tiny][data-space=embedding]")
+                try await wd.click("#compare input[data-index=tiny2][data-space=embedding]")
+                try await wd.waitUntil("the per-class comparison", "return !!window.__es.perClass")
+                struct PerClass: Decodable { var name: String; var silhouette: Double?; var precisionAtK: Double? }
+                struct CompareRow: Decodable { var index: String; var space: String; var perClass: [PerClass]; var perClassK: Int }
+                struct Compared: Decodable { var rows: [CompareRow] }
+                let compared = try await api(Compared.self, "/api/compare?perClass=true&k=10&index=tiny&index=tiny2")
+                let a = try XCTUnwrap(compared.rows.first { $0.index == "tiny" && $0.space == "embedding" })
+                let c2 = try XCTUnwrap(compared.rows.first { $0.index == "tiny2" && $0.space == "embedding" })
+                var checked = 0
+                for cls in ServerFixture.classes {
+                    for metric in ["silhouette", "precisionAtK"] {
+                        func v(_ r: CompareRow) -> Double? { let e = r.perClass.first { $0.name == cls }; return metric == "silhouette" ? e?.silhouette : e?.precisionAtK }
+                        let expected = try XCTUnwrap(v(c2)) - XCTUnwrap(v(a))
+                        let shown = try await wd.execute("return document.querySelector(`#perclassTable td[data-class='\(cls)'][data-metric='\(metric)'][data-col='1']`).dataset.value") as? String
+                        XCTAssertEqual(Double(shown ?? "") ?? .nan, expected, accuracy: 1e-12, "Δ \(metric) of \(cls)")
+                        checked += 1
+                    }
+                }
+                XCTAssertEqual(checked, 6)
 
                 // Back to the explorer for the picture; then errors.
                 try await wd.click("#tabs button[data-tab=explorer]")

@@ -1,0 +1,145 @@
+import EmbedScope
+import Foundation
+import Hummingbird
+
+/// What the explorer's colour modes and the overview's per-class comparison need beyond the
+/// CLI's outputs: every row's top prototype and margin in one set, and per-class silhouette and
+/// precision@k beside a comparison row.
+extension ServerAPI {
+    /// Every row's top prototype of a set and its margin (top-1 − top-2 logit), for colouring the
+    /// scatter. `names` are the prototypes that are some row's top one; `predicted[i]` indexes it.
+    struct PredictionsJSON: Codable, Sendable {
+        var set: String
+        var space: String
+        var rows: Int
+        var names: [String]
+        var predicted: [Int]
+        var margin: [Double]
+    }
+
+    func predictions(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        guard let set = try Self.name(r, "set") else { throw APIError.badRequest("give set=NAME (a prototype set of the index)") }
+        let info = try s.index.prototypeSet(set)
+        let p: PredictionsJSON = try await s.once("top/\(set)") {
+            let records = try s.index.catalog.prototypes(inSet: set)
+            let protos = Array(0..<info.count)
+            let n = s.index.rowCount, cCount = protos.count
+            var used: [Int: Int] = [:], names: [String] = []
+            var predicted = [Int](repeating: 0, count: n), margin = [Double](repeating: 0, count: n)
+            // Row chunks bound the logit matrix (an ImageNet head has 1,000 prototypes).
+            let chunk = max(1, 1 << 22 / max(1, cCount))
+            var start = 0
+            while start < n {
+                let rows = Array(start..<min(n, start + chunk))
+                let z = try s.index.logitMatrix(set: set, prototypes: protos, rows: rows)
+                for (i, row) in rows.enumerated() {
+                    var best = 0, second = -1
+                    for j in 1..<max(1, cCount) {
+                        let v = z[i * cCount + j]
+                        if v > z[i * cCount + best] { second = best; best = j } else if second < 0 || v > z[i * cCount + second] { second = j }
+                    }
+                    if used[best] == nil { used[best] = names.count; names.append(records[best].name) }
+                    predicted[row] = used[best] ?? 0
+                    margin[row] = second >= 0 ? z[i * cCount + best] - z[i * cCount + second] : 0
+                }
+                start += chunk
+            }
+            return PredictionsJSON(set: set, space: info.space, rows: n, names: names, predicted: predicted, margin: margin)
+        }
+        return try JSONCoding.response(p, cache: true)
+    }
+
+    /// One class's entry beside a comparison row: `silhouette` as `metrics --json` reports it
+    /// per class, `precisionAtK` as `versus --json` does (same-class neighbours / (rows · k)).
+    struct PerClassEntry: Codable, Sendable {
+        var name: String
+        var rows: Int
+        var silhouette: Double?
+        var precisionAtK: Double?
+    }
+
+    /// A row of `compare --json` with, on request, its per-class figures.
+    struct CompareRow: Encodable {
+        var row: ComparisonRow
+        var perClass: [PerClassEntry]?
+        var perClassK: Int?
+        /// Rows whose neighbours were counted for per-class precision@k (nil: every row).
+        var perClassSample: Int?
+
+        enum Keys: String, CodingKey { case perClass, perClassK, perClassSample }
+        func encode(to encoder: Encoder) throws {
+            try row.encode(to: encoder)
+            var c = encoder.container(keyedBy: Keys.self)
+            try c.encodeIfPresent(perClass, forKey: .perClass)
+            try c.encodeIfPresent(perClassK, forKey: .perClassK)
+            try c.encodeIfPresent(perClassSample, forKey: .perClassSample)
+        }
+    }
+
+    /// Rows above which per-class precision@k counts the neighbours of a seeded sample of rows.
+    static let exactNeighbourRows = 20_000
+    static let neighbourSample = 5_000
+
+    struct ClassNeighbours: Sendable { var k: Int; var sample: Int?; var hits: [Int32: Int]; var rows: [Int32: Int] }
+
+    /// Leave-one-out same-class neighbour counts per class: every row's k nearest other rows
+    /// (ties: lower row first, as `versus`), from a seeded sample of 5,000 rows above 20,000.
+    func classNeighbours(_ s: ServedIndex, space: String, k: Int) async throws -> ClassNeighbours {
+        let matrix = try RowMatrix(s.index.vectors(space: space))
+        try s.index.requireFinite(space: space)
+        let labels = s.classIds
+        guard labels.count == matrix.rows, matrix.rows > k else {
+            throw APIError.badRequest("per-class precision@\(k) needs more than \(k) rows with labels; space '\(space)' has \(matrix.rows)")
+        }
+        return try await s.once("neighbours/\(space)/\(k)") {
+            var queries = Array(0..<matrix.rows)
+            var sample: Int? = nil
+            if matrix.rows > Self.exactNeighbourRows {
+                var g = SplitMix64(seed: 0)
+                queries.shuffle(using: &g)
+                queries = Array(queries.prefix(Self.neighbourSample)).sorted()
+                sample = queries.count
+            }
+            var hits: [Int32: Int] = [:], rows: [Int32: Int] = [:]
+            let d = matrix.dim, batch = 128
+            var start = 0
+            while start < queries.count {
+                let part = Array(queries[start..<min(queries.count, start + batch)])
+                var q = [Float](); q.reserveCapacity(part.count * d)
+                for r in part { q += UnsafeBufferPointer(start: matrix.row(r), count: d) }
+                let lists = try Scorer.searchBatch(matrix, queries: q, count: part.count, k: k,
+                                                   filters: part.map { RowFilter(excluded: [$0]) })
+                for (r, list) in zip(part, lists) {
+                    let own = labels[r]
+                    rows[own, default: 0] += 1
+                    hits[own, default: 0] += list.filter { labels[$0.row] == own }.count
+                }
+                start += batch
+            }
+            return ClassNeighbours(k: k, sample: sample, hits: hits, rows: rows)
+        }
+    }
+
+    /// `compare --json`'s rows; with `perClass=true`, each row also carries per-class silhouette
+    /// and precision@k (k = `k`, default 10).
+    func compareRows(_ r: Request, names: [String], rows: [ComparisonRow]) async throws -> [CompareRow] {
+        guard try Self.bool(r, "perClass") else { return rows.map { CompareRow(row: $0) } }
+        let k = try Self.int(r, "k", default: 10, in: 1...options.maxK)
+        var out: [CompareRow] = []
+        for row in rows {
+            let s = try library.index(row.index)
+            let cluster = try await s.clusterReport(space: row.space)
+            let nb = try await classNeighbours(s, space: row.space, k: k)
+            var per: [PerClassEntry] = []
+            for (id, name) in s.classNames.sorted(by: { $0.key < $1.key }) {
+                let sil = cluster.perClass.first { $0.id == id }
+                let n = nb.rows[Int32(id)] ?? 0
+                per.append(PerClassEntry(name: name, rows: sil?.rows ?? n, silhouette: sil?.silhouette,
+                                         precisionAtK: n > 0 ? Double(nb.hits[Int32(id)] ?? 0) / Double(n * k) : nil))
+            }
+            out.append(CompareRow(row: row, perClass: per, perClassK: k, perClassSample: nb.sample))
+        }
+        return out
+    }
+}

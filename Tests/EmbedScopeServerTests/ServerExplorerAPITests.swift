@@ -1,0 +1,88 @@
+import EmbedScope
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import XCTest
+@testable import EmbedScopeServer
+
+/// The endpoints behind the explorer's colour modes and the overview's per-class comparison,
+/// against the library's own answers (`versus --json`, `metrics --json`, the logit matrix).
+final class ServerExplorerAPITests: XCTestCase {
+    func app(_ f: ServerFixture) -> some ApplicationProtocol {
+        var o = ServerOptions(roots: [f.root])
+        o.log = nil
+        return buildApplication(o)
+    }
+
+    static func body(_ r: TestResponse) -> Data { Data(r.body.readableBytesView) }
+
+    func testPredictionsAreTopPrototypeAndMargin() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        let idx = try Index.open(f.index)
+        let z = try idx.logitMatrix(set: "head", prototypes: [0, 1, 2])
+        let names = try idx.catalog.prototypes(inSet: "head").map(\.name)
+        try await app(f).test(.router) { client in
+            try await client.execute(uri: "/api/indexes/tiny/predictions?set=head", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                struct P: Decodable { var set: String; var rows: Int; var names: [String]; var predicted: [Int]; var margin: [Double] }
+                let p = try JSONDecoder().decode(P.self, from: Self.body(r))
+                XCTAssertEqual(p.rows, f.rows)
+                XCTAssertEqual(p.predicted.count, f.rows)
+                XCTAssertEqual(p.margin.count, f.rows)
+                for row in 0..<f.rows {
+                    let v = Array(z[row * 3..<row * 3 + 3])
+                    let order = v.indices.sorted { (v[$0], $1) > (v[$1], $0) }
+                    XCTAssertEqual(p.names[p.predicted[row]], names[order[0]], "row \(row)")
+                    XCTAssertEqual(p.margin[row], v[order[0]] - v[order[1]], accuracy: 1e-12, "row \(row)")
+                    XCTAssertGreaterThanOrEqual(p.margin[row], 0)
+                }
+            }
+            for (uri, status) in [("/api/indexes/tiny/predictions", HTTPResponse.Status.badRequest),
+                                  ("/api/indexes/tiny/predictions?set=nope", .notFound),
+                                  ("/api/indexes/tiny/predictions?set=../x", .notFound),
+                                  ("/api/indexes/nope/predictions?set=head", .notFound)] {
+                try await client.execute(uri: uri, method: .get) { r in XCTAssertEqual(r.status, status, uri) }
+            }
+        }
+    }
+
+    func testComparePerClassMatchesVersusAndMetrics() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        _ = try ServerFixture.make(in: dir, name: "tiny2", seed: 12)
+        try await app(f).test(.router) { client in
+            try await client.execute(uri: "/api/compare?index=tiny&index=tiny2&perClass=true&k=5", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                struct C: Decodable { var name: String; var rows: Int; var silhouette: Double?; var precisionAtK: Double? }
+                struct Row: Decodable { var index: String; var space: String; var perClass: [C]; var perClassK: Int; var perClassSample: Int? }
+                struct T: Decodable { var rows: [Row] }
+                let t = try JSONDecoder().decode(T.self, from: Self.body(r))
+                XCTAssertEqual(Set(t.rows.map { "\($0.index)/\($0.space)" }), ["tiny/embedding", "tiny/pixel", "tiny2/embedding", "tiny2/pixel"])
+                for row in t.rows {
+                    let idx = try Index.open(f.root.appendingPathComponent(row.index))
+                    var versus = VersusOptions()
+                    versus.k = 5; versus.worst = 0; versus.spaces = [row.space]
+                    let expected = try XCTUnwrap(idx.versus(options: versus).spaces.first)
+                    let cluster = ClusterMetricsReport(try idx.clusterScores(space: row.space), space: row.space, classNames: try idx.classNames())
+                    XCTAssertEqual(row.perClassK, 5)
+                    XCTAssertNil(row.perClassSample, "every row counted")
+                    XCTAssertEqual(row.perClass.map(\.name), expected.perClass.map(\.name))
+                    for (a, e) in zip(row.perClass, expected.perClass) {
+                        XCTAssertEqual(a.rows, e.rows)
+                        XCTAssertEqual(try XCTUnwrap(a.precisionAtK), e.precisionAtK, accuracy: 1e-12, "\(row.index)/\(row.space) \(a.name)")
+                        let s = try XCTUnwrap(cluster.perClass.first { $0.name == a.name }?.silhouette)
+                        XCTAssertEqual(try XCTUnwrap(a.silhouette), s, accuracy: 1e-12)
+                    }
+                }
+            }
+            // Without perClass the rows are compare --json's, with no extra fields.
+            try await client.execute(uri: "/api/compare?index=tiny", method: .get) { r in
+                XCTAssertFalse(String(decoding: Self.body(r), as: UTF8.self).contains("perClass"))
+            }
+            for uri in ["/api/compare?perClass=maybe", "/api/compare?perClass=true&k=0", "/api/compare?perClass=true&k=x"] {
+                try await client.execute(uri: uri, method: .get) { r in XCTAssertEqual(r.status, .badRequest, uri) }
+            }
+        }
+    }
+}
