@@ -57,6 +57,7 @@ with open(f"{out}/rows.csv", "w") as f:
 EOF
 fi
 if [ ! -e "$INDEX/current" ]; then
+  echo "importing into $INDEX"
   "$BIN" import --vectors "$DATA/X.npy" --manifest "$DATA/rows.csv" --out "$INDEX" --no-pixels
 fi
 
@@ -89,11 +90,14 @@ EOF
 result() { grep '^RESULT' | tail -1; }
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
 echo "== $(date -u +%F\ %H:%M) UTC; $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(nproc) cores; load $(cut -d' ' -f1-3 /proc/loadavg)"
-"$BIN" info --system 2>/dev/null | grep -iE 'openblas|gemm' || true
+"$BIN" info --system 2>/dev/null || true
+echo "environment: OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-<unset>} EMBEDSCOPE_GEMM=${EMBEDSCOPE_GEMM:-<unset>}"
 echo "== wrk -t2 -c$CONNECTIONS -d${DURATION}s --timeout 10s (rows varied per request)"
-MANY=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s -s "$LUA" "$BASE/" | tee /dev/stderr | result)
+OUT=$(wrk -t2 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s --latency -s "$LUA" "$BASE/"); echo "$OUT"
+MANY=$(echo "$OUT" | result)
 echo "== wrk -t1 -c1 -d${SEQUENTIAL}s (one client, sequential)"
-ONE=$(wrk -t1 -c1 -d"${SEQUENTIAL}s" --timeout 10s -s "$LUA" "$BASE/" | tee /dev/stderr | result)
+OUT=$(wrk -t1 -c1 -d"${SEQUENTIAL}s" --timeout 10s --latency -s "$LUA" "$BASE/"); echo "$OUT"
+ONE=$(echo "$OUT" | result)
 echo "many: $MANY"
 echo "one:  $ONE"
 RATIO=$(python3 -c "print(f'{$(echo "$MANY" | field rps) / $(echo "$ONE" | field rps):.2f}')")

@@ -57,7 +57,7 @@ enum OpenAPIDocument {
     "/api/compare": {"get": {"summary": "The comparison table of `embedscope compare --json` (from metrics.json; with perClass=true also per-class silhouette and precision@k, computed once)",
       "parameters": [{"name": "index", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
         {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["silhouette", "db", "ch", "precision", "knn", "probe", "name"]}},
-        {"name": "perClass", "in": "query", "schema": {"type": "boolean"}}, {"$ref": "#/components/parameters/k"}],
+        {"name": "space", "in": "query", "schema": {"type": "string"}}, {"name": "perClass", "in": "query", "schema": {"type": "boolean"}}, {"$ref": "#/components/parameters/k"}],
       "responses": {"200": {"description": "{\"rows\":[…, \"perClass\":[{\"name\",\"rows\",\"silhouette\",\"precisionAtK\"}], \"perClassK\", \"perClassSample\"]}"}}}},
     "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
   },

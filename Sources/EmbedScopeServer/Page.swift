@@ -152,6 +152,7 @@ enum Page {
     .drop { border:2px dashed #9aa7b8; border-radius:8px; padding:28px; text-align:center; background:#fff; color: var(--muted); }
     .drop.over { border-color: var(--accent); background:#eef4ff; }
     .filebtn { color: var(--accent); cursor:pointer; text-decoration: underline; } .filebtn input { display:none; }
+    .table.bars td, .table.bars th { text-align:right; } .table.bars td:first-child, .table.bars th:first-child { text-align:left; }
     .bars { font-size:12px; border-collapse:collapse; } .bars td { padding:2px 6px; } .delta.up { color: var(--same); } .delta.down { color: var(--other); }
     .err { color: var(--other); }
     """

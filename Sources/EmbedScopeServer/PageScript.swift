@@ -122,7 +122,8 @@ async function perClass() {
   out.replaceChildren(el("p", { class: "hint", text: "computing per-class silhouette and precision@10…" }));
   try {
     const names = [...new Set(sel.map(([i]) => i))];
-    const r = await api(`/api/compare?perClass=true&k=10&${names.map((n) => "index=" + enc(n)).join("&")}`);
+    const spaces = [...new Set(sel.map(([, s]) => s))];
+    const r = await api(`/api/compare?perClass=true&k=10&${names.map((n) => "index=" + enc(n)).join("&")}${spaces.length === 1 ? "&space=" + enc(spaces[0]) : ""}`);
     const rows = sel.map(([i, s]) => r.rows.find((x) => x.index === i && x.space === s));
     if (rows.some((x) => !x)) throw new Error("a ticked row is no longer served: reload the page");
     const classes = [...new Set(rows.flatMap((x) => x.perClass.map((c) => c.name)))];
@@ -146,6 +147,14 @@ async function perClass() {
         (sampled ? ` · precision@k from ${sampled.perClassSample} sampled rows` : "") })),
       el("table", { id: "perclassTable", class: "table bars" }, el("thead", {}, head), el("tbody", {}, ...body)));
     S.perClass = { selected: sel, classes, deltas };
+    // Cluster metrics computed for this comparison fill the table's empty cells.
+    let filled = false;
+    for (const row of r.rows) {
+      const m = (S.indexes.find((i) => i.name === row.index) || { metrics: [] }).metrics.find((x) => x.space === row.space);
+      if (m && m.silhouette == null && row.silhouette != null) { Object.assign(m, { silhouette: row.silhouette, daviesBouldin: row.daviesBouldin, calinskiHarabasz: row.calinskiHarabasz }); filled = true; }
+      if (m && m.precisionAtK == null && row.precisionAtK != null) { Object.assign(m, { precisionAtK: row.precisionAtK, k: row.k }); filled = true; }
+    }
+    if (filled) renderOverview();
   } catch (e) { out.replaceChildren(el("p", { class: "err", text: e.message })); }
 }
 
@@ -265,7 +274,7 @@ function render(axisLabels) {
   if (!P.img || P.img.width !== cw || P.img.height !== ch) { P.img = ctx.createImageData(cw, ch); P.buf = new Uint32Array(P.img.data.buffer); }
   const buf = P.buf, n = P.n, visCount = P.vis.reduce((a, v) => a + v, 0);
   buf.fill(0xffffffff);
-  const r = Math.max(1, Math.round((visCount > 20000 ? 1 : visCount > 2000 ? 1.5 : 2.5) * dpr)), r2 = r * r + r;
+  const r = Math.max(1, Math.round((visCount > 20000 ? 1 : visCount > 2000 ? 1.5 : 3.5) * dpr)), r2 = r * r + r;
   for (let i = 0; i < n; i++) {
     if (!P.vis[i]) continue;
     const cx = Math.round(P.sx[i] * dpr), cy = Math.round(P.sy[i] * dpr), c = P.col[i];

@@ -371,6 +371,10 @@ struct ServerAPI: Sendable {
         if names.isEmpty { names = library.names() }
         var rows: [ComparisonRow] = []
         for n in names { rows += try await comparisonRows(library.index(n)) }
+        if let space = try Self.name(r, "space") {
+            rows = rows.filter { $0.space == space }
+            guard !rows.isEmpty else { throw APIError.notFound("no index of the comparison has a space '\(space.prefix(100))'") }
+        }
         let sortName = try Self.name(r, "sort") ?? "silhouette"
         guard let key = Comparison.SortKey(rawValue: sortName) else {
             throw APIError.badRequest("sort must be one of \(Comparison.SortKey.allCases.map(\.rawValue).joined(separator: ", "))")

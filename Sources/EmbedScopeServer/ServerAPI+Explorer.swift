@@ -127,10 +127,21 @@ extension ServerAPI {
         guard try Self.bool(r, "perClass") else { return rows.map { CompareRow(row: $0) } }
         let k = try Self.int(r, "k", default: 10, in: 1...options.maxK)
         var out: [CompareRow] = []
-        for row in rows {
+        for var row in rows {
             let s = try library.index(row.index)
             let cluster = try await s.clusterReport(space: row.space)
+            // Cluster metrics just computed fill a row metrics.json had none for (as /api/indexes does).
+            if row.silhouette == nil {
+                row.silhouette = cluster.silhouette.mean
+                row.daviesBouldin = cluster.daviesBouldin
+                row.calinskiHarabasz = cluster.calinskiHarabasz
+            }
             let nb = try await classNeighbours(s, space: row.space, k: k)
+            if row.precisionAtK == nil && nb.sample == nil {
+                let rowsCounted = nb.rows.values.reduce(0, +)
+                row.precisionAtK = Double(nb.hits.values.reduce(0, +)) / Double(max(1, rowsCounted * k))
+                row.k = k
+            }
             var per: [PerClassEntry] = []
             for (id, name) in s.classNames.sorted(by: { $0.key < $1.key }) {
                 let sil = cluster.perClass.first { $0.id == id }

@@ -193,6 +193,8 @@ final class ServerBrowserTests: XCTestCase {
                     }
                 }
                 XCTAssertEqual(checked, 6)
+                let overviewShot = try await wd.screenshot()
+                try overviewShot.write(to: URL(fileURLWithPath: shotPath.replacingOccurrences(of: ".png", with: "-overview.png")))
 
                 // Back to the explorer for the picture; then errors.
                 try await wd.click("#tabs button[data-tab=explorer]")

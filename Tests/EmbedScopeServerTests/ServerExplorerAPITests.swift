@@ -80,6 +80,21 @@ final class ServerExplorerAPITests: XCTestCase {
             try await client.execute(uri: "/api/compare?index=tiny", method: .get) { r in
                 XCTAssertFalse(String(decoding: Self.body(r), as: UTF8.self).contains("perClass"))
             }
+            // space= keeps that space's rows only (compare --space); the overall precision@k is filled in.
+            try await client.execute(uri: "/api/compare?index=tiny&index=tiny2&space=pixel&perClass=true&k=5", method: .get) { r in
+                struct Row: Decodable { var index: String; var space: String; var precisionAtK: Double?; var k: Int? }
+                struct T: Decodable { var rows: [Row] }
+                let t = try JSONDecoder().decode(T.self, from: Self.body(r))
+                XCTAssertEqual(t.rows.map(\.space), ["pixel", "pixel"])
+                for row in t.rows {
+                    var versus = VersusOptions()
+                    versus.k = 5; versus.worst = 0; versus.spaces = ["pixel"]
+                    let e = try XCTUnwrap(Index.open(f.root.appendingPathComponent(row.index)).versus(options: versus).spaces.first)
+                    XCTAssertEqual(try XCTUnwrap(row.precisionAtK), e.precisionAtK, accuracy: 1e-12)
+                    XCTAssertEqual(row.k, 5)
+                }
+            }
+            try await client.execute(uri: "/api/compare?index=tiny&space=nope", method: .get) { r in XCTAssertEqual(r.status, .notFound) }
             for uri in ["/api/compare?perClass=maybe", "/api/compare?perClass=true&k=0", "/api/compare?perClass=true&k=x"] {
                 try await client.execute(uri: uri, method: .get) { r in XCTAssertEqual(r.status, .badRequest, uri) }
             }
