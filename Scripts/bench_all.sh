@@ -73,3 +73,13 @@ done
 echo "## 64 queries on 1,000,000 × 512 against numpy and FAISS"
 SIZE=1000000x512; [[ $QUICK == 1 ]] && SIZE=200000x512
 for e in "${ENVS[@]}"; do run "$e" python3 Scripts/bench_search.py --sizes "$SIZE" --repeat 5; done
+
+echo "## embedscope serve under wrk: 64 connections against one client, 200,000 × 1,280"
+if command -v wrk >/dev/null; then
+  for e in "" "OPENBLAS_CORETYPE=Prescott" "EMBEDSCOPE_GEMM=openblas"; do
+    if [[ $QUICK == 1 ]]; then run "$e" Scripts/bench_serve.sh --duration 10 --sequential 5
+    else run "$e" Scripts/bench_serve.sh; fi
+  done
+else
+  echo "(wrk not installed: Scripts/setup.sh installs it)"
+fi
