@@ -362,7 +362,8 @@ function dragShape() {
 window.addEventListener("mouseup", (ev) => {
   if (!drag) return;
   const d = drag; drag = null;
-  const [x, y] = canvasXY(ev), moved = Math.hypot(x - d.start[0], y - d.start[1]);
+  // A click unless the pointer went somewhere (a lasso may end where it started).
+  const [x, y] = canvasXY(ev), moved = Math.max(Math.hypot(x - d.start[0], y - d.start[1]), ...d.path.map(([a, b]) => Math.hypot(a - d.start[0], b - d.start[1])));
   if (moved < 4) { drawOverlay(); const h = pick(ev); if (h) openRow(h.pt.row); return; }
   d.path.push([x, y]);
   const shape = d.mode === "lasso" ? d.path : null;

@@ -147,6 +147,16 @@ final class ServerBrowserTests: XCTestCase {
                 let csv = try await wd.execute("return window.__es.lastCSV") as? String
                 XCTAssertEqual(csv, "row,path,class\n" + inBox.map { "\($0.row),\($0.path),\($0.class)\n" }.joined())
 
+                // Lasso mode: a lasso along the same rectangle selects the same rows; Clear empties the list.
+                try await wd.click("#selection button:nth-of-type(2)")
+                try await wd.waitUntil("the cleared selection", "return document.querySelector('#selection').dataset.count === '0'")
+                try await wd.click("#selectMode option[value=lasso]")
+                try await wd.drag(at: "#scatter", path: [from, (to.0, from.1), to, (from.0, to.1), from])
+                try await wd.waitUntil("the lasso selection", "return +document.querySelector('#selection').dataset.count > 0")
+                let lassoed = try await wd.execute("return window.__es.selection") as? [Int]
+                XCTAssertEqual(lassoed, inBox.map(\.row), "a lasso around the box selects the box's rows")
+                try await wd.click("#selectMode option[value=box]")
+
                 // Query by image: choose a file.
                 try await wd.click("#tabs button[data-tab=upload]")
                 try await wd.sendKeys("#file", query.path)

@@ -207,13 +207,21 @@ final class WebDriver: @unchecked Sendable {
     /// Presses the left button at (x0, y0) from the centre of an element, moves to (x1, y1) in
     /// `steps` moves, and releases there (a drag: box or lasso selection).
     func drag(at css: String, from: (Int, Int), to: (Int, Int), steps: Int = 8) async throws {
+        try await drag(at: css, path: [from, to], steps: steps)
+    }
+
+    /// A drag through the corners of `path`, `steps` moves per segment (a lasso).
+    func drag(at css: String, path: [(Int, Int)], steps: Int = 8) async throws {
+        guard let first = path.first else { return }
         let id = try await element(css)
         let origin: [String: Any] = [Self.elementKey: id]
-        var acts: [[String: Any]] = [["type": "pointerMove", "duration": 0, "origin": origin, "x": from.0, "y": from.1],
+        var acts: [[String: Any]] = [["type": "pointerMove", "duration": 0, "origin": origin, "x": first.0, "y": first.1],
                                      ["type": "pointerDown", "button": 0]]
-        for i in 1...max(1, steps) {
-            let x = from.0 + (to.0 - from.0) * i / max(1, steps), y = from.1 + (to.1 - from.1) * i / max(1, steps)
-            acts.append(["type": "pointerMove", "duration": 20, "origin": origin, "x": x, "y": y])
+        for (from, to) in zip(path, path.dropFirst()) {
+            for i in 1...max(1, steps) {
+                let x = from.0 + (to.0 - from.0) * i / max(1, steps), y = from.1 + (to.1 - from.1) * i / max(1, steps)
+                acts.append(["type": "pointerMove", "duration": 20, "origin": origin, "x": x, "y": y])
+            }
         }
         acts.append(["type": "pointerUp", "button": 0])
         try await request("POST", s("/actions"), ["actions": [["type": "pointer", "id": "mouse", "parameters": ["pointerType": "mouse"], "actions": acts]]])
