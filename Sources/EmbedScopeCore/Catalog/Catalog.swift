@@ -119,6 +119,7 @@ public final class Catalog: Sendable {
         }
         // SQLite's open() would block forever on a FIFO: refuse anything but a regular file first.
         try RegularFile.requireRegular(url.path)
+        for sidecar in ["-journal", "-wal", "-shm"] { try RegularFile.requireRegularIfPresent(url.path + sidecar) }
         try checkFileSize(url)
         var config = Configuration()
         config.readonly = true
