@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -37,7 +38,7 @@ extension Root {
 
         func run() throws {
             lockOptions.apply()
-            try EmbedScopeCLI.run {
+            try runCommand {
                 var r = ImportRequest(vectors: resolveURL(vectors), manifest: resolveURL(manifest), out: resolveURL(out))
                 r.space = space; r.model = model; r.force = force; r.root = root.map(resolveURL)
                 r.head = head.map(resolveURL); r.bias = bias.map(resolveURL); r.headClasses = headClasses.map(resolveURL)
