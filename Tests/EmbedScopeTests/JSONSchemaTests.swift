@@ -180,6 +180,7 @@ final class JSONSchemaTests: XCTestCase {
         try json(["duplicates", px], "duplicates")
         try json(["mislabels", px], "mislabels")
         try json(["uniqueness", px], "uniqueness")
+        try json(["representativeness", px, "--clusters", "3"], "representativeness")
         try json(["project", px, "--method", "pca"], "project")
         try json(["project", px, "--method", "lda"], "project")
         try json(["compare", px, imp], "compare")
