@@ -173,6 +173,7 @@ final class JSONSchemaTests: XCTestCase {
         try json(["verify", px], "verify")
         try json(["metrics", px], "metrics")
         try json(["metrics", px, "--sample", "20", "--seed", "1"], "metrics")
+        try json(["metrics", px, "--split", "val"], "metrics")
         try json(["versus", px, "-k", "3"], "versus")
         try json(["probe", px], "probe")
         try json(["evaluate", px, "--set", "probe"], "evaluate")
