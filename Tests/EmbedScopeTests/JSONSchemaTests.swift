@@ -175,6 +175,7 @@ final class JSONSchemaTests: XCTestCase {
         try json(["metrics", px, "--sample", "20", "--seed", "1"], "metrics")
         try json(["metrics", px, "--split", "val"], "metrics")
         try json(["versus", px, "-k", "3"], "versus")
+        try json(["versus", px, "-k", "3", "--split", "val"], "versus")
         try json(["probe", px], "probe")
         try json(["evaluate", px, "--set", "probe"], "evaluate")
         try json(["evaluate", imp, "--set", "head"], "evaluate")

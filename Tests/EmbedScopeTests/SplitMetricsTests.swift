@@ -38,6 +38,17 @@ final class SplitMetricsTests: XCTestCase {
         XCTAssertFalse(split.silhouette.mean.isNaN)
         XCTAssertThrowsKind(.notFound, try a.clusterScores(space: "embedding", split: "test"))
 
+        // Neighbour quality of the split alone: the same figures as the val-only index, the worst
+        // disagreements named by the full index's rows.
+        var o = VersusOptions(); o.k = 4; o.worst = 5
+        let vs = try a.versus(options: { var p = o; p.split = "val"; return p }())
+        let va = try v.versus(options: o)
+        XCTAssertEqual(vs.split, "val")
+        XCTAssertEqual(vs.rows, valRows.count)
+        XCTAssertEqual(vs.spaces.map(\.precisionAtK), va.spaces.map(\.precisionAtK))
+        XCTAssertEqual(vs.spaces.map(\.knnAccuracy), va.spaces.map(\.knnAccuracy))
+        XCTAssertFalse(vs.spaces.contains { $0.precisionAtK.isNaN })
+
         // The CLI prints the split's figures and does not record them over the whole index's.
         let r = try CLI.run(["metrics", all.path, "--split", "val", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
