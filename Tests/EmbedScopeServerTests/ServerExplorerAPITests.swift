@@ -76,9 +76,11 @@ final class ServerExplorerAPITests: XCTestCase {
                     }
                 }
             }
-            // Without perClass the rows are compare --json's, with no extra fields.
+            // Without perClass the rows are compare --json's; the per-class fields are null.
             try await client.execute(uri: "/api/compare?index=tiny", method: .get) { r in
-                XCTAssertFalse(String(decoding: Self.body(r), as: UTF8.self).contains("perClass"))
+                let rows = (try JSONSerialization.jsonObject(with: Self.body(r)) as? [String: Any])?["rows"] as? [[String: Any]] ?? []
+                XCTAssertFalse(rows.isEmpty)
+                XCTAssertTrue(rows.allSatisfy { ($0["perClass"] ?? NSNull()) is NSNull && ($0["perClassK"] ?? NSNull()) is NSNull }, "\(rows)")
             }
             // space= keeps that space's rows only (compare --space); the overall precision@k is filled in.
             try await client.execute(uri: "/api/compare?index=tiny&index=tiny2&space=pixel&perClass=true&k=5", method: .get) { r in
