@@ -47,6 +47,10 @@ public enum IndexExport {
             }
         }
         try IndexDirectory.refuseOverlap(out, protecting: [url], what: "the index")
+        let (o, i) = (Growth.canonical(out), Growth.canonical(url))
+        if o.hasPrefix(i.hasSuffix("/") ? i : i + "/") {
+            throw EmbedScopeError(.refused, "--out is inside the index folder", path: out.path, hint: "export to a folder outside the index; nothing was changed")
+        }
         // The head: the named set, else the space's `head`, `imagenet`, or only set (probes included).
         let onSpace = index.prototypeSets.filter { $0.space == space }.map(\.name)
         var setName = prototypeSet
@@ -92,6 +96,24 @@ public enum IndexExport {
             throw e
         } catch {
             throw EmbedScopeError(.io, "cannot write the export", path: out.path, underlying: error)
+        }
+    }
+}
+
+extension Importer {
+    /// Scales row i of `x` by `norms[i]` (`import --norms`, the inverse of `export`'s split
+    /// into unit rows and norms). Norms must be finite and positive, one per row.
+    static func applyNorms(_ x: inout NPYArray, from url: URL) throws {
+        let norms = try NPYArray.read(contentsOf: url)
+        let n = x.rows, d = x.cols
+        guard norms.values.count == n, norms.shape.count == 1 || (norms.shape.count == 2 && norms.shape.contains(1)) else {
+            throw EmbedScopeError(.shapeMismatch, "norms have shape \(norms.shape); expected [\(n)], one per row of the vectors", path: url.path)
+        }
+        for (i, s) in norms.values.enumerated() {
+            guard s.isFinite, s > 0 else {
+                throw EmbedScopeError(.nonFinite, "norm \(i) is \(s); norms must be finite and positive", path: url.path, hint: "nothing was written")
+            }
+            for j in 0..<d { x.values[i * d + j] *= s }
         }
     }
 }
