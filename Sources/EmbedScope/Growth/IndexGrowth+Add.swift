@@ -292,11 +292,11 @@ extension IndexGrowth {
         }
         let sets = Growth.prototypeSets(of: index, meta: meta)
         let plan = ComposedGeneration(classes: classes, images: images, sources: sources, meta: Growth.carriedMeta(meta),
-                                      spaces: index.spaces, newVectors: newVectors, prototypeSets: sets.kept.map { (0, $0) })
+                                      spaces: index.spaces, newVectors: newVectors, prototypeSets: sets.kept.map { (input: 0, name: $0) })
         let builder = try Growth.write(plan, inputs: [index], to: r.index, overwrite: true, lock: lock, progress: progress)
         summary.rowsAfter = images.count
         summary.paths = newEntries.map(\.entry.path)
-        summary.spaces = index.spaces.map { ($0.name, $0.dim) }
+        summary.spaces = index.spaces.map { (name: $0.name, dim: $0.dim) }
         summary.droppedPrototypeSets = sets.dropped
         summary.classes = classes
         return (builder, summary)
@@ -378,10 +378,10 @@ extension IndexGrowth {
         }
         let sets = Growth.prototypeSets(of: index, meta: meta)
         let plan = ComposedGeneration(classes: classes, images: images, sources: sources, meta: Growth.carriedMeta(meta),
-                                      spaces: index.spaces, newVectors: newVectors, prototypeSets: sets.kept.map { (0, $0) })
+                                      spaces: index.spaces, newVectors: newVectors, prototypeSets: sets.kept.map { (input: 0, name: $0) })
         let builder = try Growth.write(plan, inputs: [index], to: r.index, overwrite: true, lock: lock, progress: progress)
         var summary = GrowthSummary(index: r.index, rowsBefore: old.count, rowsAfter: images.count, paths: manifest.entries.map(\.path))
-        summary.spaces = index.spaces.map { ($0.name, $0.dim) }
+        summary.spaces = index.spaces.map { (name: $0.name, dim: $0.dim) }
         summary.droppedPrototypeSets = sets.dropped
         summary.classes = classes
         return (builder, summary)

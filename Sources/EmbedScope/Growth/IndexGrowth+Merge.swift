@@ -120,11 +120,11 @@ extension IndexGrowth {
         let roots = Set(metas.compactMap { $0["datasetRoot"] })
         if roots.count > 1 { notes.append("note: the inputs record different data-set roots; the merged index records \(m0["datasetRoot"] ?? "?")") }
         let plan = ComposedGeneration(classes: classes, images: rows, sources: sources, meta: meta, spaces: first.spaces,
-                                      prototypeSets: sets0.kept.map { (0, $0) })
+                                      prototypeSets: sets0.kept.map { (input: 0, name: $0) })
         let builder = try Growth.write(plan, inputs: indexes, to: out.standardizedFileURL, overwrite: force, lock: nil,
                                        protecting: urls, progress: progress)
         var summary = GrowthSummary(index: out, rowsBefore: 0, rowsAfter: rows.count, paths: [])
-        summary.spaces = first.spaces.map { ($0.name, $0.dim) }
+        summary.spaces = first.spaces.map { (name: $0.name, dim: $0.dim) }
         summary.droppedPrototypeSets = Array(Set(indexes.enumerated().flatMap { Growth.prototypeSets(of: $1, meta: metas[$0]).dropped })).sorted()
         summary.classes = classes
         summary.notes = notes

@@ -17,7 +17,7 @@ public enum RowSelection: Sendable, Equatable {
 
     /// Row numbers from a file: one per line (blank lines and `#` comments ignored), or a CSV
     /// whose header names a `row` column (e.g. `rows.csv` of `export`).
-    public static func rows(fromFile url: URL) throws -> RowSelection {
+    public static func readRows(from url: URL) throws -> RowSelection {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
@@ -119,11 +119,11 @@ extension IndexGrowth {
         }
         let sets = Growth.prototypeSets(of: index, meta: meta)
         let plan = ComposedGeneration(classes: classes.map { oldClasses[$0] }, images: images, sources: sources, meta: Growth.carriedMeta(meta),
-                                      spaces: index.spaces, prototypeSets: sets.kept.map { (0, $0) })
+                                      spaces: index.spaces, prototypeSets: sets.kept.map { (input: 0, name: $0) })
         let builder = try Growth.write(plan, inputs: [index], to: url, overwrite: true, lock: lock, progress: progress)
         var summary = GrowthSummary(index: url, rowsBefore: old.count, rowsAfter: images.count,
                                     paths: old.filter { drop.contains($0.row) }.map(\.path))
-        summary.spaces = index.spaces.map { ($0.name, $0.dim) }
+        summary.spaces = index.spaces.map { (name: $0.name, dim: $0.dim) }
         summary.droppedPrototypeSets = sets.dropped
         summary.classes = plan.classes
         return (builder, summary)

@@ -28,7 +28,7 @@ extension Root {
             lockOptions.apply()
             try EmbedScopeCLI.run {
                 let selection: RowSelection
-                if let rows { selection = try RowSelection.rows(fromFile: resolveURL(rows)) }
+                if let rows { selection = try RowSelection.readRows(from: resolveURL(rows)) }
                 else if !paths.isEmpty { selection = .paths(paths) }
                 else { selection = .classes(classes) }
                 let s = try IndexGrowth.remove(index: resolveURL(index), selection, progress: TerminalProgress())
