@@ -30,7 +30,7 @@ final class CLIGrowthTests: XCTestCase {
         // Remove a class, add it back: the same rows as the build.
         let r = try CLI.run(["remove", idx, "--class", "blue", "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        struct GrowJ: Decodable { var rowsBefore: Int; var rowsAfter: Int; var added: [String]?; var removed: [String]?; var metricsJSON: String }
+        struct GrowJ: Decodable { var rowsBefore: Int; var rowsAfter: Int; var added: [String]; var removed: [String]; var metricsJSON: String }
         let rj = try JSONDecoder().decode(GrowJ.self, from: Data(r.stdout.utf8))
         XCTAssertEqual(rj.rowsBefore, 5); XCTAssertEqual(rj.rowsAfter, 3)
         XCTAssertEqual(rj.removed, ["blue/a.png", "blue/b.png"])
@@ -51,6 +51,7 @@ final class CLIGrowthTests: XCTestCase {
         let e = try CLI.run(["export", idx, "--space", "pixel", "--out", dir.appendingPathComponent("exp").path, "--json"])
         XCTAssertEqual(e.status, 0, e.stderr)
         XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent("exp/X.npy").path))
+        XCTAssertTrue(e.stdout.contains("\"prototypeSet\" : null"), e.stdout)
         let foreign = try CLI.run(["export", idx, "--out", root.path])
         XCTAssertNotEqual(foreign.status, 0)
         XCTAssertTrue(foreign.stderr.contains("did not write"), foreign.stderr)

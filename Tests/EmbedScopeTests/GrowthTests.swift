@@ -100,7 +100,16 @@ final class GrowthTests: XCTestCase {
         // A measurement of the old rows must not survive the add.
         try Data("{}".utf8).write(to: try currentGeneration(idx).appendingPathComponent("metrics.json"))
         for f in Self.files.dropFirst(7) { try write(f, into: root) }
-        let s = try IndexGrowth.addImages(AddImagesRequest(index: idx, images: [root]))
+        // A reader that opened the index before keeps answering from its generation.
+        let s: GrowthSummary
+        do {
+            let reader = try Index.open(idx)
+            var o = SearchOptions(); o.space = "pixel"; o.k = 3
+            let answer = try reader.search(.row(0), options: o)
+            s = try IndexGrowth.addImages(AddImagesRequest(index: idx, images: [root]))
+            XCTAssertEqual(reader.rowCount, 7)
+            XCTAssertEqual(try reader.search(.row(0), options: o), answer)
+        }
         XCTAssertEqual(s.rowsBefore, 7)
         XCTAssertEqual(s.rowsAfter, 12)
         XCTAssertEqual(s.alreadyIndexed, 7)
@@ -110,8 +119,6 @@ final class GrowthTests: XCTestCase {
         let full = dir.appendingPathComponent("full")
         try build(root, full)
         try assertSameIndex(idx, full)
-        // Only the current generation is left (no reader holds the old one).
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: idx.path).filter { $0.hasPrefix("gen-") }.count, 1)
 
         // Nothing new: an error, nothing written.
         XCTAssertThrowsKind(.alreadyExists, try IndexGrowth.addImages(AddImagesRequest(index: idx, images: [root])))
@@ -120,6 +127,7 @@ final class GrowthTests: XCTestCase {
         try write(("train", "dog", "g.png"), into: root)
         let t = try IndexGrowth.addImages(AddImagesRequest(index: idx, images: [root.appendingPathComponent("train/dog")]))
         XCTAssertEqual(t.paths, ["train/dog/g.png"])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: idx.path).filter { $0.hasPrefix("gen-") }.count, 1)
         // Outside the data set: refused.
         let other = try folder(dir, "other", files: [("train", "cat", "o.png")])
         XCTAssertThrowsKind(.refused, try IndexGrowth.addImages(AddImagesRequest(index: idx, images: [other])))

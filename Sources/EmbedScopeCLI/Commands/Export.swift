@@ -29,7 +29,15 @@ extension Root {
                 }()
                 let s = try IndexExport.run(index: url, space: name, out: resolveURL(out), prototypeSet: set)
                 if output.json {
-                    struct J: Encodable { var out: String; var space: String; var rows: Int; var dim: Int; var prototypeSet: String?; var files: [String] }
+                    struct J: Encodable {
+                        var out: String; var space: String; var rows: Int; var dim: Int; var prototypeSet: String?; var files: [String]
+                        enum CodingKeys: String, CodingKey { case out, space, rows, dim, prototypeSet, files }
+                        func encode(to encoder: any Encoder) throws { // prototypeSet: null when there is none
+                            var c = encoder.container(keyedBy: CodingKeys.self)
+                            try c.encode(out, forKey: .out); try c.encode(space, forKey: .space); try c.encode(rows, forKey: .rows)
+                            try c.encode(dim, forKey: .dim); try c.encode(prototypeSet, forKey: .prototypeSet); try c.encode(files, forKey: .files)
+                        }
+                    }
                     try printJSON(J(out: s.out.path, space: s.space, rows: s.rows, dim: s.dim, prototypeSet: s.prototypeSet, files: s.files))
                 } else {
                     print("exported space '\(s.space)' (\(s.rows) × \(s.dim)) to \(s.out.path): \(s.files.joined(separator: ", "))"

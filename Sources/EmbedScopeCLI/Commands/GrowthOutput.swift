@@ -7,8 +7,8 @@ struct GrowthJSON: Encodable {
     var index: String
     var rowsBefore: Int
     var rowsAfter: Int
-    var added: [String]?
-    var removed: [String]?
+    var added: [String]
+    var removed: [String]
     var alreadyIndexed: Int
     var skipped: [[String]]
     var spaces: [String: Int]
@@ -28,7 +28,7 @@ func printGrowth(_ s: GrowthSummary, verb: String, json: Bool) throws {
     }
     if json {
         try printJSON(GrowthJSON(index: s.index.path, rowsBefore: s.rowsBefore, rowsAfter: s.rowsAfter,
-                                 added: verb == "removed" ? nil : s.paths, removed: verb == "removed" ? s.paths : nil,
+                                 added: verb == "removed" ? [] : s.paths, removed: verb == "removed" ? s.paths : [],
                                  alreadyIndexed: s.alreadyIndexed, skipped: s.skipped.map { [$0.path, $0.reason] },
                                  spaces: Dictionary(s.spaces.map { ($0.name, $0.dim) }, uniquingKeysWith: { a, _ in a }),
                                  classes: s.classes, droppedPrototypeSets: s.droppedPrototypeSets,
