@@ -160,7 +160,8 @@ final class GrowthTests: XCTestCase {
             try FileManager.default.copyItem(at: try ModelFixtures.url(name + ".png"), to: to)
         }
         try copy("cat", "chelsea"); try copy("other", "rocket")
-        let weights = try ModelFixtures.url("resnet18_legacy.pth")
+        let weights = dir.appendingPathComponent("weights.pth")
+        try FileManager.default.copyItem(at: try ModelFixtures.url("resnet18_legacy.pth"), to: weights)
         let idx = dir.appendingPathComponent("idx"), full = dir.appendingPathComponent("full")
         try build(root, idx, model: "resnet18", weights: weights)
         try copy("other", "coffee")
@@ -175,6 +176,16 @@ final class GrowthTests: XCTestCase {
         try copy("cat", "astronaut")
         r.weights = try ModelFixtures.url("resnet50_zip.pt")
         XCTAssertThrowsKind(.refused, try IndexGrowth.addImages(r))
+        // The recorded weights file moved: refused without --weights; changed in place: refused (checksum).
+        r.weights = nil
+        let moved = dir.appendingPathComponent("moved.pth")
+        try FileManager.default.moveItem(at: weights, to: moved)
+        XCTAssertThrowsKind(.refused, try IndexGrowth.addImages(r))
+        var bytes = try Data(contentsOf: moved)
+        bytes.append(0)
+        try bytes.write(to: weights)
+        XCTAssertThrowsKind(.refused, try IndexGrowth.addImages(r))
+        XCTAssertEqual(try Index.open(idx).rowCount, 3, "refusals write nothing")
     }
 
     // MARK: add --vectors

@@ -207,6 +207,10 @@ extension IndexGrowth {
             throw EmbedScopeError(.refused, "the index records no data-set root", path: r.index.path, hint: "rebuild it with `embedscope build`")
         }
         let root = URL(fileURLWithPath: rootPath)
+        guard FileManager.default.fileExists(atPath: root.path) else {
+            throw EmbedScopeError(.notFound, "the index's data-set root is gone", path: root.path,
+                                  hint: "its image paths are relative to that folder: put the data set back there (or rebuild the index from where it is now); nothing was changed")
+        }
         let recipe = try recipe(of: index, meta: meta, request: r)
         let folder = try DatasetFolder.scan(root)
         let wanted = try prefixes(r.images.isEmpty ? [root] : r.images, root: root)
