@@ -31,8 +31,10 @@ public enum IndexExport {
     public static let markerName = ".embedscope-export"
     static let ours = ["X.npy", "norms.npy", "rows.csv", "W.npy", "b.npy", "head-classes.txt"]
 
-    public static func run(index url: URL, space: String, out: URL, prototypeSet: String? = nil) throws -> ExportSummary {
+    /// `space` nil: `embedding` if the index has it, else its first space.
+    public static func run(index url: URL, space name: String?, out: URL, prototypeSet: String? = nil) throws -> ExportSummary {
         let index = try Index.open(url)
+        let space = try name ?? index.defaultSpace()
         let s = try index.space(space)
         let fm = FileManager.default
         var isDir: ObjCBool = false

@@ -22,12 +22,7 @@ extension Root {
 
         func run() throws {
             try EmbedScopeCLI.run {
-                let url = resolveURL(index)
-                let name = try space ?? {
-                    let idx = try Index.open(url)
-                    return idx.spaces.contains { $0.name == "embedding" } ? "embedding" : (idx.spaces.first?.name ?? "embedding")
-                }()
-                let s = try IndexExport.run(index: url, space: name, out: resolveURL(out), prototypeSet: set)
+                let s = try IndexExport.run(index: resolveURL(index), space: space, out: resolveURL(out), prototypeSet: set)
                 if output.json {
                     struct J: Encodable {
                         var out: String; var space: String; var rows: Int; var dim: Int; var prototypeSet: String?; var files: [String]
