@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 @main
@@ -12,40 +13,8 @@ struct Root: AsyncParsableCommand {
         space (embedding, pixel, …), prototype sets from classifier heads, and catalog.sqlite.
         """,
         version: "0.1.0",
-        subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Add.self, Remove.self, Merge.self, Export.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Project.self, Compare.self, Duplicates.self, Mislabels.self, Uniqueness.self, Report.self, Serve.self, Checkpoint.self, Bench.self]
+        subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Add.self, Remove.self, Merge.self, Export.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Project.self, Compare.self, Duplicates.self, Mislabels.self, Uniqueness.self, Report.self, Serve.self, Checkpoint.self]
     )
-}
-
-/// Flags shared by commands that print results.
-struct OutputOptions: ParsableArguments {
-    @Flag(name: .long, help: "Print JSON to stdout instead of a table.")
-    var json = false
-}
-
-func printJSON<T: Encodable>(_ value: T) throws {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    let data = try enc.encode(value)
-    FileHandle.standardOutput.write(data)
-    FileHandle.standardOutput.write(Data("\n".utf8))
-}
-
-/// Writes a line to stderr (notes, warnings).
-func note(_ s: String) {
-    FileHandle.standardError.write(Data((s + "\n").utf8))
-}
-
-/// Runs a command body and turns an EmbedScopeError into a clean message + exit code 1.
-func run(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let e as EmbedScopeError {
-        note("error: \(e.description)")
-        throw ExitCode(1)
-    } catch let e as ImageError {
-        note("error: \(e.description)")
-        throw ExitCode(1)
-    }
 }
 
 func formatTable(_ rows: [ResultRow]) -> String {
@@ -76,4 +45,4 @@ func recordMetrics(_ body: () throws -> Bool) throws {
     }
 }
 
-func resolveURL(_ path: String) -> URL { URL(fileURLWithPath: path).standardizedFileURL }
+

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -43,7 +44,7 @@ extension Root {
 
         func run() throws {
             lockOptions.apply()
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let url = resolveURL(index)
                 let s: GrowthSummary
                 if let vectors, let manifest {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -32,7 +33,7 @@ extension Root {
 
         func run() throws {
             lockOptions.apply()
-            try EmbedScopeCLI.run {
+            try runCommand {
                 var rows: [ComparisonRow] = []
                 for path in indexes {
                     let idx = try Index.open(resolveURL(path))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -21,7 +22,7 @@ extension Root {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let s = try IndexExport.run(index: resolveURL(index), space: space, out: resolveURL(out), prototypeSet: set)
                 if output.json {
                     struct J: Encodable {

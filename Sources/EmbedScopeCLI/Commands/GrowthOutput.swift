@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 /// The JSON and text `add`, `remove` and `merge` print.

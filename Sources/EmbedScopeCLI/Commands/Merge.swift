@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -25,7 +26,7 @@ extension Root {
 
         func run() throws {
             lockOptions.apply()
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let s = try IndexGrowth.merge(indexes.map(resolveURL), out: resolveURL(out), force: force, progress: TerminalProgress())
                 for n in s.notes { note(n) }
                 if output.json {

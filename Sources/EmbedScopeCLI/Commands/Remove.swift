@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -26,7 +27,7 @@ extension Root {
 
         func run() throws {
             lockOptions.apply()
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let selection: RowSelection
                 if let rows { selection = try RowSelection.readRows(from: resolveURL(rows)) }
                 else if !paths.isEmpty { selection = .paths(paths) }

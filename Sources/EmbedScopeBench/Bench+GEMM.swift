@@ -1,8 +1,9 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
-extension Root.Bench {
+extension Bench {
     /// GFLOP/s of every GEMM path on the hot shapes, same process, same data.
     struct Gemm: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -17,7 +18,7 @@ extension Root.Bench {
         struct Row: Encodable { var m: Int, n: Int, k: Int, path: String, ms: Double, gflops: Double }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let list = try (shapes ?? "12544x96x16,3136x144x24,784x240x40,196x672x112,49x1152x192,49x1280x320,3136x64x576,784x512x128,1024x1024x1280")
                     .split(separator: ",").map { s -> (Int, Int, Int) in
                         let p = s.split(separator: "x").compactMap { Int($0) }
@@ -51,7 +52,7 @@ extension Root.Bench {
                         rows.append(Row(m: m, n: n, k: k, path: path.rawValue, ms: best, gflops: 2.0 * Double(m * n * k) / best / 1e6))
                     }
                 }
-                if json { try printJSON(rows) } else {
+                if json { try printJSON(["rows": rows]) } else {
                     print(SystemInfo.collect().summary)
                     for r in rows {
                         print(String(format: "%6d × %5d × %5d  %-9@ %9.3f ms  %7.1f GFLOP/s", r.m, r.n, r.k, r.path as NSString, r.ms, r.gflops))
