@@ -24,6 +24,8 @@ public struct BuildRequest: Sendable {
     /// Index at most this many images, spread over the classes (`StratifiedLimit`, seeded by `limitSeed`).
     public var limit: Int? = nil
     public var limitSeed: UInt64 = 0
+    /// Index only the images of this shard (`build --shard i/n`, after `limit`); `merge` joins the shards.
+    public var shard: Shard? = nil
     public init(dataset: URL, out: URL) { self.dataset = dataset; self.out = out }
 }
 
@@ -41,6 +43,11 @@ public struct BuildSummary: Sendable {
 }
 
 public enum FolderBuilder {
+    /// The `preprocessing` text of a model's embedding space (compared by `add`).
+    public static func embeddingPreprocessing(_ model: LoadedModel) -> String {
+        model.preprocessing.summary + "; penultimate features (global average pool)"
+    }
+
     public static func run(_ req: BuildRequest, progress: ProgressSink = SilentProgress()) throws -> BuildSummary {
         let t0 = DispatchTime.now()
         guard (4...256).contains(req.pixelSize) else {
@@ -51,6 +58,7 @@ public enum FolderBuilder {
         if let limit = req.limit {
             folder.entries = StratifiedLimit.select(labels: folder.entries.map(\.classId), limit: limit, seed: req.limitSeed).map { folder.entries[$0] }
         }
+        if let shard = req.shard { folder.entries = try shard.select(folder.entries, root: req.dataset) }
         let model = try req.model.map { try ModelRegistry.load($0, weights: req.weights, datasetClasses: folder.classes) }
         let builder = try IndexBuilder(destination: req.out, overwrite: req.force, protecting: [req.dataset])
         let s = req.pixelSize
@@ -58,7 +66,7 @@ public enum FolderBuilder {
         let pixels = try builder.beginSpace(name: "pixel", model: "pixels", dim: pixelDim, preprocessing: PixelSpace.describe(size: s))
         let embedding = try model.map {
             try builder.beginSpace(name: "embedding", model: $0.extractor.name, dim: $0.extractor.featureDim,
-                                   preprocessing: $0.preprocessing.summary + "; penultimate features (global average pool)")
+                                   preprocessing: embeddingPreprocessing($0))
         }
         var images: [ImageRecord] = []
         var skipped: [(String, String)] = []
@@ -141,7 +149,9 @@ public enum FolderBuilder {
             }
             meta["model"] = model.extractor.name
             meta["weights"] = model.weights.standardizedFileURL.path
+            meta["weightsHash"] = try IndexGrowth.fileHash(model.weights)
         }
+        if let shard = req.shard { meta[Growth.shardKey] = shard.description }
         try builder.setImages(classes: folder.classes, images: images, meta: meta)
         try builder.commit()
         let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9

@@ -18,6 +18,9 @@ public struct ImportRequest: Sendable {
     public var head: URL? = nil
     public var bias: URL? = nil
     public var headClasses: URL? = nil
+    /// Norms of the rows, .npy [N] (`export`'s norms.npy): row i is scaled by norms[i] first, so
+    /// unit rows come back with their original norms (and a head's logits with them).
+    public var norms: URL? = nil
     public var prototypeSet: String = "head"
     /// Compute the pixel space from the manifest's images when they all exist.
     public var pixels: Bool = true
@@ -46,7 +49,7 @@ public enum Importer {
         try IndexBuilder.validateName(req.space, what: "space")
         var manifest = try Manifest.read(contentsOf: req.manifest)
         if let root = req.root { manifest.baseDirectory = root }
-        let x = try NPYArray.read(contentsOf: req.vectors)
+        var x = try NPYArray.read(contentsOf: req.vectors)
         guard x.shape.count == 2 else {
             throw EmbedScopeError(.npy, "vectors must be 2-D [N, d], got shape \(x.shape)", path: req.vectors.path)
         }
@@ -58,6 +61,7 @@ public enum Importer {
             throw EmbedScopeError(.shapeMismatch, "\(req.vectors.lastPathComponent) has \(n) rows but \(req.manifest.lastPathComponent) lists \(manifest.entries.count) images",
                                   hint: "row i of the vectors must be the image on data line i of the manifest")
         }
+        if let norms = req.norms { try applyNorms(&x, from: norms) }
         // Validate every row before anything is written.
         try x.values.withUnsafeBufferPointer { v in
             for i in 0..<n {

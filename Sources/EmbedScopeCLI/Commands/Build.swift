@@ -23,6 +23,7 @@ extension Root {
         @Option(help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
         @Option(help: "Index at most N images, spread over the classes in proportion to their sizes (seeded by --seed).") var limit: Int?
         @Option(help: "Seed of --limit's per-class choice.") var seed: UInt64 = 0
+        @Option(help: "Index only shard i of n (1…n; an image's shard is CRC-32 of its relative path mod n, + 1); `embedscope merge` joins the shards.") var shard: String?
         @Flag(help: "Fail on the first image that cannot be decoded instead of skipping it.") var strict = false
         @Flag(help: "Replace an existing index.") var force = false
         @OptionGroup var output: OutputOptions
@@ -35,6 +36,7 @@ extension Root {
             if weights != nil && model == "none" { throw ValidationError("--weights needs --model") }
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
             if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+            if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError("--shard must be i/n with 1 ≤ i ≤ n, e.g. 2/4") } }
         }
 
         func run() throws {
@@ -44,6 +46,7 @@ extension Root {
                 let dest = out.map(resolveURL) ?? resolveURL("Indexes/\(root.lastPathComponent)")
                 var r = BuildRequest(dataset: root, out: dest)
                 r.pixelSize = pixelSize; r.strict = strict; r.force = force; r.limit = limit; r.limitSeed = seed
+                r.shard = try shard.map { try Shard(parsing: $0) }
                 r.model = model == "none" ? nil : model; r.weights = weights.map(resolveURL); r.batchSize = batch
                 let s = try FolderBuilder.run(r, progress: TerminalProgress())
                 for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }

@@ -24,6 +24,7 @@ extension Root {
         @Option(help: "Classifier head weights, .npy [C, d].") var head: String?
         @Option(help: "Classifier head bias, .npy [C].") var bias: String?
         @Option(help: "Class names of the head rows, one per line.") var headClasses: String?
+        @Option(help: "Row norms, .npy [N] (export's norms.npy): X's unit rows are scaled back to their original norms.") var norms: String?
         @Option(help: "Name of the prototype set made from the head.") var prototypeSet = "head"
         @Option(help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
         @Flag(help: "Do not compute the pixel space even when the images exist.") var noPixels = false
@@ -42,6 +43,7 @@ extension Root {
                 var r = ImportRequest(vectors: resolveURL(vectors), manifest: resolveURL(manifest), out: resolveURL(out))
                 r.space = space; r.model = model; r.force = force; r.root = root.map(resolveURL)
                 r.head = head.map(resolveURL); r.bias = bias.map(resolveURL); r.headClasses = headClasses.map(resolveURL)
+                r.norms = norms.map(resolveURL)
                 r.prototypeSet = prototypeSet; r.pixels = !noPixels; r.pixelSize = pixelSize
                 let s = try Importer.run(r, progress: TerminalProgress())
                 if output.json {

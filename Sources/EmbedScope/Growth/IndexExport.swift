@@ -1,0 +1,121 @@
+import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+import EmbedScopeModels
+import EmbedScopeAnalysis
+import EmbedScopeReport
+
+/// What `export` wrote.
+public struct ExportSummary: Sendable {
+    public var out: URL
+    public var rows: Int
+    public var dim: Int
+    public var space: String
+    /// The prototype set written as `W.npy` / `b.npy` / `head-classes.txt`, if any.
+    public var prototypeSet: String?
+    public var files: [String]
+}
+
+/// `embedscope export INDEX --space S --out DIR`: one space of an index in the formats other
+/// tools (and `import`) read:
+/// - `X.npy`: float32 [n, d], the unit rows as stored (row i = catalog row i);
+/// - `norms.npy`: float32 [n], each row's original L2 norm (`X * norms[:, None]` are the vectors
+///   as they were embedded or imported);
+/// - `rows.csv`: `row,path,class,split` (RFC 4180; `split` empty when none is recorded) — the
+///   manifest `import` reads;
+/// - with a prototype set on that space: `W.npy` [C, d] (the head's weight rows, unit row ×
+///   norm), `b.npy` [C] and `head-classes.txt` (one name per line);
+/// - `.embedscope-export`: the marker that lets a later export replace the folder.
+/// DIR may be missing, empty, or a folder an earlier export wrote; anything else is refused.
+public enum IndexExport {
+    public static let markerName = ".embedscope-export"
+    static let ours = ["X.npy", "norms.npy", "rows.csv", "W.npy", "b.npy", "head-classes.txt"]
+
+    /// `space` nil: `embedding` if the index has it, else its first space.
+    public static func run(index url: URL, space name: String?, out: URL, prototypeSet: String? = nil) throws -> ExportSummary {
+        let index = try Index.open(url)
+        let space = try name ?? index.defaultSpace()
+        let s = try index.space(space)
+        let fm = FileManager.default
+        var isDir: ObjCBool = false
+        if fm.fileExists(atPath: out.path, isDirectory: &isDir) {
+            guard isDir.boolValue else {
+                throw EmbedScopeError(.refused, "--out is a file", path: out.path, hint: "give a folder (missing, empty, or written by `embedscope export`)")
+            }
+            let names = (try? fm.contentsOfDirectory(atPath: out.path)) ?? []
+            guard names.isEmpty || names.contains(markerName) else {
+                throw EmbedScopeError(.refused, "--out is a folder that `embedscope export` did not write (it contains \(names.sorted().prefix(3).joined(separator: ", ")))",
+                                      path: out.path, hint: "export into an empty or new folder; nothing was changed")
+            }
+        }
+        try IndexDirectory.refuseOverlap(out, protecting: [url], what: "the index")
+        let (o, i) = (Growth.canonical(out), Growth.canonical(url))
+        if o.hasPrefix(i.hasSuffix("/") ? i : i + "/") {
+            throw EmbedScopeError(.refused, "--out is inside the index folder", path: out.path, hint: "export to a folder outside the index; nothing was changed")
+        }
+        // The head: the named set, else the space's `head`, `imagenet`, or only set (probes included).
+        let onSpace = index.prototypeSets.filter { $0.space == space }.map(\.name)
+        var setName = prototypeSet
+        if let p = prototypeSet {
+            guard onSpace.contains(p) else {
+                throw EmbedScopeError(.notFound, "space '\(space)' has no prototype set '\(p)' (it has: \(onSpace.isEmpty ? "none" : onSpace.joined(separator: ", ")))", path: url.path)
+            }
+        } else {
+            setName = ["head", "imagenet"].first(where: onSpace.contains) ?? (onSpace.count == 1 ? onSpace.first : nil)
+        }
+        let vectors = try index.vectors(space: space), norms = try index.norms(space: space)
+        let n = s.rows, d = s.dim
+        let (count, overflow) = n.multipliedReportingOverflow(by: d)
+        guard !overflow else { throw EmbedScopeError(.corruptHeader, "\(n) × \(d) overflows", path: url.path) }
+        var x = [Float](); x.reserveCapacity(count)
+        for i in 0..<n { x += vectors.row(i) }
+        let nv = Array(norms.row(0))
+        let images = try index.catalog.allImages()
+        let classes = try index.classNames()
+        var csv = "row,path,class,split\n"
+        for img in images {
+            csv += "\(img.row),\(CSV.field(img.path)),\(CSV.field(classes[img.classId] ?? String(img.classId))),\(CSV.field(img.split ?? ""))\n"
+        }
+        do {
+            try fm.createDirectory(at: out, withIntermediateDirectories: true)
+            for name in ours { try? fm.removeItem(at: out.appendingPathComponent(name)) }
+            try Data().write(to: out.appendingPathComponent(markerName))
+            try NPYArray.write(shape: [n, d], values: x, to: out.appendingPathComponent("X.npy"))
+            try NPYArray.write(shape: [n], values: nv, to: out.appendingPathComponent("norms.npy"))
+            try Data(csv.utf8).write(to: out.appendingPathComponent("rows.csv"), options: .atomic)
+            var files = ["X.npy", "norms.npy", "rows.csv"]
+            if let setName {
+                let p = try index.prototypes(set: setName)
+                var w = [Float](); w.reserveCapacity(p.set.count * d)
+                for (i, r) in p.records.enumerated() { w += p.vectors.row(i).map { $0 * Float(r.norm) } }
+                try NPYArray.write(shape: [p.set.count, d], values: w, to: out.appendingPathComponent("W.npy"))
+                try NPYArray.write(shape: [p.set.count], values: p.records.map { Float($0.bias) }, to: out.appendingPathComponent("b.npy"))
+                try Data((p.records.map(\.name).joined(separator: "\n") + "\n").utf8).write(to: out.appendingPathComponent("head-classes.txt"), options: .atomic)
+                files += ["W.npy", "b.npy", "head-classes.txt"]
+            }
+            return ExportSummary(out: out, rows: n, dim: d, space: space, prototypeSet: setName, files: files)
+        } catch let e as EmbedScopeError {
+            throw e
+        } catch {
+            throw EmbedScopeError(.io, "cannot write the export", path: out.path, underlying: error)
+        }
+    }
+}
+
+extension Importer {
+    /// Scales row i of `x` by `norms[i]` (`import --norms`, the inverse of `export`'s split
+    /// into unit rows and norms). Norms must be finite and positive, one per row.
+    static func applyNorms(_ x: inout NPYArray, from url: URL) throws {
+        let norms = try NPYArray.read(contentsOf: url)
+        let n = x.rows, d = x.cols
+        guard norms.values.count == n, norms.shape.count == 1 || (norms.shape.count == 2 && norms.shape.contains(1)) else {
+            throw EmbedScopeError(.shapeMismatch, "norms have shape \(norms.shape); expected [\(n)], one per row of the vectors", path: url.path)
+        }
+        for (i, s) in norms.values.enumerated() {
+            guard s.isFinite, s > 0 else {
+                throw EmbedScopeError(.nonFinite, "norm \(i) is \(s); norms must be finite and positive", path: url.path, hint: "nothing was written")
+            }
+            for j in 0..<d { x.values[i * d + j] *= s }
+        }
+    }
+}
