@@ -19,7 +19,8 @@ extension FolderBuilder {
 
         init(model: LoadedModel?, out: URL, req: BuildRequest) throws {
             self.model = model
-            builder = try IndexBuilder(destination: out, overwrite: req.force, protecting: [req.dataset])
+            let builder = try IndexBuilder(destination: out, overwrite: req.force, protecting: [req.dataset])
+            self.builder = builder
             let s = req.pixelSize
             pixels = try builder.beginSpace(name: "pixel", model: "pixels", dim: 3 * s * s, preprocessing: PixelSpace.describe(size: s))
             embedding = try model.map {
