@@ -42,6 +42,7 @@ extension Root {
             try EmbedScopeCLI.run {
                 var rows: [ComparisonRow] = []
                 var opened: [(name: String, given: String, index: Index, spaces: [String])] = []
+                var picked: [[String]] = []
                 for path in indexes {
                     let idx = try Index.open(resolveURL(path))
                     opened.append((idx.url.lastPathComponent, path, idx, idx.spaces.map(\.name)))
@@ -55,14 +56,19 @@ extension Root {
                         }
                         record = try idx.readMetrics()
                     }
-                    guard let record else {
+                    guard record != nil else {
                         throw EmbedScopeError(.notFound, "no metrics.json (or a damaged one) and --no-compute", path: idx.metricsURL.path,
                                               hint: "run `embedscope metrics \(path)` first")
                     }
-                    rows += try idx.withCheckpoint(Comparison.rows(record, path: idx.url.path, spaces: spaces))
+                    picked.append(spaces)
+                }
+                // The deltas first: they may record precision@10, which the table then shows.
+                let deltas = try perClassDeltas(opened)
+                for (o, spaces) in zip(opened, picked) {
+                    let record = try o.index.readMetrics() ?? o.index.freshMetrics()
+                    rows += try o.index.withCheckpoint(Comparison.rows(record, path: o.index.url.path, spaces: spaces))
                 }
                 rows = Comparison.sorted(rows, by: Comparison.SortKey(rawValue: sort) ?? .silhouette)
-                let deltas = try perClassDeltas(opened)
                 if output.json {
                     struct J: Encodable { var rows: [ComparisonRow]; var perClass: [PerClassComparison] }
                     try printJSON(J(rows: rows, perClass: deltas))
