@@ -229,5 +229,14 @@ final class CheckpointSweepTests: XCTestCase {
                 XCTAssertNotNil(v.precisionAtK)
             }
         }
+
+        // The report's comparison names the weights and epoch/step, and tables per-class deltas.
+        let reportDir = dir.appendingPathComponent("report")
+        let rep = try CLI.run(["report"] + paths + ["--out", reportDir.path, "--no-quality", "--queries", "1"])
+        XCTAssertEqual(rep.status, 0, rep.stderr)
+        let html = try String(contentsOf: reportDir.appendingPathComponent("index.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("<td>epoch=3-step=12.ckpt</td><td class=\"num\">3</td><td class=\"num\">12</td>"), "comparison row with weights, epoch, step")
+        XCTAssertTrue(html.contains("Per-class change against version_0-epoch=0-step=3 (space embedding)"))
+        XCTAssertTrue(html.contains("<th class=\"num\">Δ version_0-epoch=3-step=12</th>"))
     }
 }
