@@ -21,7 +21,7 @@ let simdSettings: [SwiftSetting] = []
 
 let package = Package(
     name: "EmbedScope",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         // One library for users: `import EmbedScope` brings every public layer below.
         .library(name: "EmbedScope", targets: ["EmbedScope"]),
@@ -115,5 +115,5 @@ let package = Package(
             ]
         ),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -79,7 +79,7 @@ struct ClassMoments: Sendable {
         var partial = [[Double]](repeating: [], count: parts.count)
         partial.withUnsafeMutableBufferPointer { out in
             let outBase = out.baseAddress!
-            DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+            parallelFor(parts.count) { t in
                 var sums = [Double](repeating: 0, count: k * d)
                 sums.withUnsafeMutableBufferPointer { s in
                     for r in parts[t] {
@@ -113,7 +113,7 @@ struct ClassMoments: Sendable {
         means.withUnsafeBufferPointer { mp in
             partial.withUnsafeMutableBufferPointer { out in
                 let outBase = out.baseAddress!, m = mp.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                parallelFor(parts.count) { t in
                     var dist = [Double](repeating: 0, count: k), sq = [Double](repeating: 0, count: k)
                     for r in parts[t] {
                         let c = Int(layout.classOfRow[r])

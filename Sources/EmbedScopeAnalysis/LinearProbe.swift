@@ -229,7 +229,7 @@ public enum LinearProbe {
                     let f = fp.baseAddress!
                     partial.withUnsafeMutableBufferPointer { out in
                         let o = out
-                        DispatchQueue.concurrentPerform(iterations: p) { t in
+                        parallelFor(p) { t in
                             let b = Self.blockRows
                             var z = [Float](repeating: 0, count: b * k), r = [Float](repeating: 0, count: b * k)
                             var g = [Float](repeating: 0, count: k * d), gb = [Double](repeating: 0, count: k)

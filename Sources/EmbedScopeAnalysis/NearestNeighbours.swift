@@ -114,7 +114,7 @@ extension NearestNeighbours {
             BLASThreads.single {
                 states.withUnsafeMutableBufferPointer { sp in
                     let out = sp
-                    DispatchQueue.concurrentPerform(iterations: workers) { w in
+                    parallelFor(workers) { w in
                         var tile = [Float](repeating: 0, count: b * b)
                         tile.withUnsafeMutableBufferPointer { tp in
                             let t = tp.baseAddress!

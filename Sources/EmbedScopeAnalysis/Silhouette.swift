@@ -1,6 +1,7 @@
 import CBLAS
 import Dispatch
 import Foundation
+import Synchronization
 import EmbedScopeCore
 
 /// The exact silhouette, blocked on BLAS.
@@ -91,7 +92,7 @@ struct SilhouetteEngine {
         q.withUnsafeMutableBufferPointer { qp in
             let naBase = nap.baseAddress!, qBase = qp.baseAddress!
             BLASThreads.single {
-                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                parallelFor(threads) { t in
                     let buf = UnsafeMutablePointer<T>.allocate(capacity: b * d)
                     let dbuf = UnsafeMutablePointer<Double>.allocate(capacity: b * d)
                     let pbuf = UnsafeMutablePointer<Double>.allocate(capacity: b * k)
@@ -141,7 +142,7 @@ struct SilhouetteEngine {
             let outBase = outp.baseAddress!, refinedOut = refp.baseAddress!
             let naAll = nap.baseAddress!, snAll = snp.baseAddress!, qAll = qp.baseAddress!, ccBase = ccp.baseAddress!
             BLASThreads.single {
-                DispatchQueue.concurrentPerform(iterations: threads) { t in
+                parallelFor(threads) { t in
                     var sums = [Double](repeating: 0, count: sRows * k)
                     let bufI = UnsafeMutablePointer<T>.allocate(capacity: b * d)
                     let bufJ = UnsafeMutablePointer<T>.allocate(capacity: b * d)
@@ -299,19 +300,14 @@ struct SilhouetteEngine {
 }
 
 /// Counts finished tiles across workers and forwards them to the progress sink.
-private final class TileCounter: @unchecked Sendable {
-    private let lock = NSLock()
-    private var done = 0
+private final class TileCounter: Sendable {
+    private let done = Atomic<Int>(0)
     private let progress: ProgressSink
 
     init(progress: ProgressSink, total: Int) { self.progress = progress }
 
     func tick() {
-        lock.lock()
-        done += 1
-        let n = done
-        lock.unlock()
-        progress.update(n)
+        progress.update(done.add(1, ordering: .relaxed).newValue)
     }
 }
 

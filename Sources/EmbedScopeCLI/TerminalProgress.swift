@@ -1,20 +1,23 @@
 import EmbedScope
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// A one-line progress display on stderr — count, rate, ETA — redrawn at most 10 times a
 /// second, and only when stderr is a terminal: quiet when piped or in CI.
-final class TerminalProgress: ProgressSink, @unchecked Sendable {
+final class TerminalProgress: ProgressSink {
     private let enabled: Bool
     var isEnabled: Bool { enabled }
-    private let lock = NSLock()
-    private var label = ""
-    private var total: Int?
-    private var start = 0.0
-    private var lastDraw = 0.0
-    private var drawn = false
+    private struct State {
+        var label = ""
+        var total: Int?
+        var start = 0.0
+        var lastDraw = 0.0
+        var drawn = false
+    }
+    private let state = Mutex(State())
 
     init(enabled: Bool = isatty(STDERR_FILENO) == 1) {
         self.enabled = enabled
@@ -23,33 +26,34 @@ final class TerminalProgress: ProgressSink, @unchecked Sendable {
     private static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
     func begin(_ label: String, total: Int?) {
-        lock.lock(); defer { lock.unlock() }
-        self.label = label; self.total = total; start = Self.now(); lastDraw = 0; drawn = false
+        state.withLock { $0 = State(label: label, total: total, start: Self.now()) }
     }
 
     func update(_ done: Int) {
         guard enabled else { return }
-        lock.lock(); defer { lock.unlock() }
-        let t = Self.now()
-        guard t - lastDraw >= 0.1 else { return }
-        lastDraw = t
-        let elapsed = max(t - start, 1e-9)
-        let rate = Double(done) / elapsed
-        var s = "\r\u{1B}[K\(label): \(done)"
-        if let total {
-            s += "/\(total) (\(total > 0 ? 100 * done / total : 100)%)"
-            if rate > 0 && done < total { s += " · ETA \(Self.duration(Double(total - done) / rate))" }
+        state.withLock { st in
+            let t = Self.now()
+            guard t - st.lastDraw >= 0.1 else { return }
+            st.lastDraw = t
+            let elapsed = max(t - st.start, 1e-9)
+            let rate = Double(done) / elapsed
+            var s = "\r\u{1B}[K\(st.label): \(done)"
+            if let total = st.total {
+                s += "/\(total) (\(total > 0 ? 100 * done / total : 100)%)"
+                if rate > 0 && done < total { s += " · ETA \(Self.duration(Double(total - done) / rate))" }
+            }
+            s += String(format: " · %.0f/s", rate)
+            FileHandle.standardError.write(Data(s.utf8))
+            st.drawn = true
         }
-        s += String(format: " · %.0f/s", rate)
-        FileHandle.standardError.write(Data(s.utf8))
-        drawn = true
     }
 
     func end() {
         guard enabled else { return }
-        lock.lock(); defer { lock.unlock() }
-        if drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        drawn = false
+        state.withLock { st in
+            if st.drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            st.drawn = false
+        }
     }
 
     static func duration(_ s: Double) -> String {

@@ -23,7 +23,7 @@ enum Format: String, CaseIterable {
     case vec, catalog, npy, csv, png, jpeg, pickle, zip
 }
 
-func usage() -> Never {
+@MainActor func usage() -> Never {
     print("""
     usage: embedscope-fuzz [--binary PATH] [--seed N] [--inputs N per format] [--timeout S]
                            [--formats vec,catalog,npy,csv,png,jpeg,pickle,zip] [--work DIR] [--keep]
@@ -58,7 +58,7 @@ guard FileManager.default.isExecutableFile(atPath: opt.binary) else {
 enum Outcome { case ok, error, crash(Int32), hang, nan }
 
 /// Runs the binary with a timeout; a run past it is killed (SIGKILL) and counted as a hang.
-func runBinary(_ arguments: [String], cwd: URL) -> (Outcome, String) {
+@MainActor func runBinary(_ arguments: [String], cwd: URL) -> (Outcome, String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: opt.binary)
     p.arguments = arguments
@@ -97,14 +97,14 @@ func runBinary(_ arguments: [String], cwd: URL) -> (Outcome, String) {
 // MARK: - Mutations
 
 var rng = SplitMix64(seed: opt.seed)
-func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(rng.below(UInt64(n))) }
+@MainActor func below(_ n: Int) -> Int { n <= 1 ? 0 : Int(rng.below(UInt64(n))) }
 
 let interestingBytes: [UInt8] = [0, 1, 0x7F, 0x80, 0xFF, 0xFE, 0x40]
 let interestingWords: [UInt64] = [0, 1, UInt64.max, UInt64(Int64.max), 1 << 31, 1 << 32, 1 << 60, 0x7FFF_FFFF, 0xFFFF_FFFF, 64, 1 << 40]
 let interestingText = ["1152921504606846976", "-1", "0", "nan", "inf", "99999999999999999999", "2147483648", "'", ",", "\"", "\n", ""]
 
 /// One to three random edits; half of the positions are in the first 128 bytes (headers).
-func mutate(_ input: [UInt8], text: Bool, csvText: Bool = false) -> [UInt8] {
+@MainActor func mutate(_ input: [UInt8], text: Bool, csvText: Bool = false) -> [UInt8] {
     var b = input
     for _ in 0...below(3) {
         func pos() -> Int { b.isEmpty ? 0 : (below(2) == 0 ? below(min(b.count, 128)) : below(b.count)) }
@@ -160,7 +160,7 @@ let seeds = work.appendingPathComponent("seeds")
 try fm.createDirectory(at: seeds, withIntermediateDirectories: true)
 let fixtures = URL(fileURLWithPath: opt.fixtures)
 
-func makeSeeds() throws {
+@MainActor func makeSeeds() throws {
     var g = SplitMix64(seed: 7)
     let (n, d) = (30, 8)
     let classes = ["ant", "bee", "cat"]
@@ -193,7 +193,7 @@ do { try makeSeeds() } catch {
     exit(2)
 }
 
-func seedFiles(_ format: Format) -> [URL] {
+@MainActor func seedFiles(_ format: Format) -> [URL] {
     switch format {
     // An index's files live in the generation `current` names (docs/index-format.md).
     case .vec: return ["embedding.vec", "embedding.norms.vec", "prototypes-head.vec"].map { seeds.appendingPathComponent("index/current/" + $0) }
@@ -209,7 +209,7 @@ func seedFiles(_ format: Format) -> [URL] {
 
 /// Copies a directory's entries (a fresh, writable copy of a seed index: its `current` link,
 /// relative, and the generation folder it names).
-func copyDir(_ from: URL, _ to: URL) throws {
+@MainActor func copyDir(_ from: URL, _ to: URL) throws {
     try fm.createDirectory(at: to, withIntermediateDirectories: true)
     for name in try fm.contentsOfDirectory(atPath: from.path) where !name.hasPrefix(".") {
         try fm.copyItem(at: from.appendingPathComponent(name), to: to.appendingPathComponent(name))
@@ -217,7 +217,7 @@ func copyDir(_ from: URL, _ to: URL) throws {
 }
 
 /// Writes the mutated input where the command expects it and returns the command lines to run.
-func prepare(_ format: Format, seed: URL, bytes: [UInt8], in dir: URL) throws -> [[String]] {
+@MainActor func prepare(_ format: Format, seed: URL, bytes: [UInt8], in dir: URL) throws -> [[String]] {
     let data = Data(bytes)
     switch format {
     case .vec, .catalog:

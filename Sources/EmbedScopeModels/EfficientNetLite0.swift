@@ -63,7 +63,7 @@ public final class EfficientNetLite0: FeatureExtractor {
         self.blocks = blocks
         headConv = try Pointwise(r, conv: "_conv_head", bn: "_bn1", in: 320, out: 1280, eps: eps, activation: .relu6)
         fc = try Linear(r, "_fc", inFeatures: 1280, optional: true)
-        try r.requireNoUnexpectedKeys()
+        try r.requireExactKeys()
         self.threads = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 

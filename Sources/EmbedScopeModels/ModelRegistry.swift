@@ -4,7 +4,7 @@ import EmbedScopeImages
 
 /// A loaded model ready to embed images: the network, its input recipe, and the names of its
 /// head's rows.
-public struct LoadedModel: @unchecked Sendable {
+public struct LoadedModel: Sendable {
     public var extractor: FeatureExtractor
     public var preprocessing: Preprocessing
     public var weights: URL

@@ -75,7 +75,7 @@ public final class ResNet: FeatureExtractor {
         self.blocks = blocks
         featureDim = inC
         fc = try Linear(r, "fc", inFeatures: inC, optional: true)
-        try r.requireNoUnexpectedKeys()
+        try r.requireExactKeys()
         self.threads = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
     }
 

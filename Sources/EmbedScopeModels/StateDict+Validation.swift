@@ -21,14 +21,14 @@ struct StateDictReader {
         return "this checkpoint is not \(article) \(model): \(detail)"
     }
 
+    /// The tensor under `key`, checked against the shape the architecture fixes. A missing key is
+    /// noted and stands in as zeros of that shape, so that the model reads on and
+    /// `requireExactKeys` can list every missing key at once, not only the first.
     func tensor(_ key: String, shape: [Int]) throws -> Tensor {
         readKeys.keys.insert(key)
         guard let t = stateDict[key] else {
-            var hint = "export the model's state_dict() (torch.save(model.state_dict(), path)) from the matching architecture"
-            if stateDict["module." + key] != nil {
-                hint = "the keys carry a 'module.' prefix (saved from DataParallel): strip it, or save model.module.state_dict()"
-            }
-            throw EmbedScopeError(.notFound, notThisModel("\(key) missing"), hint: hint)
+            readKeys.missing.append(key)
+            return Tensor(shape: shape, data: [Float](repeating: 0, count: shape.reduce(1, *)))
         }
         guard t.shape == shape else {
             throw EmbedScopeError(.shapeMismatch, notThisModel("\(key) has shape \(t.shape), expected \(shape)"))
@@ -40,7 +40,8 @@ struct StateDictReader {
     func shape(_ key: String) throws -> [Int] {
         readKeys.keys.insert(key)
         guard let t = stateDict[key] else {
-            throw EmbedScopeError(.notFound, notThisModel("\(key) missing"))
+            readKeys.missing.append(key)
+            throw missingKeysError()
         }
         return t.shape
     }
@@ -48,15 +49,34 @@ struct StateDictReader {
     /// True when the state dict has `key` (an optional part, e.g. a classifier head).
     func has(_ key: String) -> Bool { stateDict[key] != nil }
 
-    /// Strict keys: after a model has read everything it needs, a key it did not read means the
+    /// Strict keys: after a model has read everything it needs, a missing key (listed all
+    /// together, see `tensor`) or a key it did not read means the
     /// checkpoint is of another architecture (ResNet-34 weights given as resnet18 read fine for
     /// 18 layers and leave 96 keys over). BatchNorm's `num_batches_tracked` counters are not weights.
-    func requireNoUnexpectedKeys() throws {
+    func requireExactKeys() throws {
+        guard readKeys.missing.isEmpty else { throw missingKeysError() }
         let unexpected = stateDict.keys.filter { !readKeys.keys.contains($0) && !$0.hasSuffix(".num_batches_tracked") }.sorted()
         guard unexpected.isEmpty else {
             throw EmbedScopeError(.checkpoint, notThisModel("\(unexpected.count) unexpected \(unexpected.count == 1 ? "key" : "keys") (\(unexpected.prefix(5).joined(separator: ", "))\(unexpected.count > 5 ? ", …" : ""))"),
                                   hint: "pick the --model the checkpoint was trained as; for other architectures use Scripts/extract.py and `embedscope import`")
         }
+    }
+
+    /// "N missing keys (first five…), M unexpected keys (…)": everything the model looked for
+    /// and did not find so far, and what the checkpoint has that the model did not read.
+    func missingKeysError() -> EmbedScopeError {
+        let missing = readKeys.missing
+        let unexpected = stateDict.keys.filter { !readKeys.keys.contains($0) && !$0.hasSuffix(".num_batches_tracked") }.sorted()
+        func list(_ keys: [String], _ what: String) -> String {
+            "\(keys.count) \(what) \(keys.count == 1 ? "key" : "keys") (\(keys.prefix(5).joined(separator: ", "))\(keys.count > 5 ? ", …" : ""))"
+        }
+        var detail = list(missing, "missing")
+        if !unexpected.isEmpty { detail += "; " + list(unexpected, "unexpected") }
+        var hint = "export the model's state_dict() (torch.save(model.state_dict(), path)) from the matching architecture"
+        if missing.contains(where: { stateDict["module." + $0] != nil }) {
+            hint = "the keys carry a 'module.' prefix (saved from DataParallel): strip it, or save model.module.state_dict()"
+        }
+        return EmbedScopeError(.notFound, notThisModel(detail), hint: hint)
     }
 
     /// A BatchNorm layer (`prefix.weight`, `.bias`, `.running_mean`, `.running_var`) as the
@@ -82,4 +102,6 @@ struct StateDictReader {
 /// The keys a `StateDictReader` has read.
 final class KeyLog {
     var keys: Set<String> = []
+    /// Keys the model asked for that the state dict does not have, in the order asked.
+    var missing: [String] = []
 }

@@ -8,7 +8,7 @@ func runWorkers(_ workers: Int, _ body: (Int) -> Void) {
     if workers <= 1 {
         body(0)
     } else {
-        DispatchQueue.concurrentPerform(iterations: workers, execute: body)
+        parallelFor(workers, body)
     }
 }
 
@@ -41,7 +41,7 @@ struct Team {
         for _ in 0..<parts { clocks.append(clock.child()) }
         clocks.withUnsafeMutableBufferPointer { cb in
             let cb = cb
-            DispatchQueue.concurrentPerform(iterations: parts) { t in
+            parallelFor(parts) { t in
                 var c = cb[t]
                 c.restart()
                 body(partition(count, parts: parts, t), t, &c)

@@ -24,6 +24,10 @@ final class Workspace {
 
 /// Workspaces kept between forward calls: allocating and first-touching tens of MB on every
 /// call would cost milliseconds of page faults.
+///
+/// `@unchecked`: `free` is only touched under `lock`, and a `Workspace` (raw buffers, not
+/// Sendable) belongs to exactly one caller between `take` and `give`; a `Mutex` would need the
+/// forward passes to prove that hand-over with `sending`, which their worker loops cannot.
 final class WorkspacePool: @unchecked Sendable {
     private let lock = NSLock()
     private var free: [Workspace] = []

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import EmbedScopeCore
 import EmbedScopeImages
 import EmbedScopeAnalysis
@@ -104,10 +105,9 @@ extension RGB {
 /// as given when absolute; under each root (`--images`, then the data-set root the index was
 /// built from, which is how `query --path` resolves paths); relative to the working directory;
 /// relative to the index's parent directory. Decoded images are cached.
-public final class ImageResolver: @unchecked Sendable {
+public final class ImageResolver: Sendable {
     public let roots: [URL]
-    private var cache: [String: Result<RGBImage, ResolveFailure>] = [:]
-    private let lock = NSLock()
+    private let cache = Mutex<[String: Result<RGBImage, ResolveFailure>]>([:])
 
     public struct ResolveFailure: Error, Sendable { public var note: String }
 
@@ -135,9 +135,7 @@ public final class ImageResolver: @unchecked Sendable {
 
     /// The decoded image, or a short note for a grey tile ("missing file", "unreadable: …").
     public func image(_ path: String) -> Result<RGBImage, ResolveFailure> {
-        lock.lock()
-        if let r = cache[path] { lock.unlock(); return r }
-        lock.unlock()
+        if let r = cache.withLock({ $0[path] }) { return r }
         let r: Result<RGBImage, ResolveFailure>
         if let url = locate(path) {
             do { r = .success(shrink(try ImageDecoder.decode(contentsOf: url))) } catch let e as ImageError {
@@ -148,7 +146,7 @@ public final class ImageResolver: @unchecked Sendable {
         } else {
             r = .failure(ResolveFailure(note: "image file not found"))
         }
-        lock.lock(); cache[path] = r; lock.unlock()
+        cache.withLock { $0[path] = r }
         return r
     }
 

@@ -18,7 +18,7 @@ final class ServerAPITests: XCTestCase {
         return buildApplication(o)
     }
 
-    func decode<T: Decodable>(_ type: T.Type, _ r: TestResponse, file: StaticString = #filePath, line: UInt = #line) throws -> T {
+    static func decode<T: Decodable>(_ type: T.Type, _ r: TestResponse, file: StaticString = #filePath, line: UInt = #line) throws -> T {
         do { return try JSONDecoder().decode(T.self, from: Data(r.body.readableBytesView)) } catch {
             XCTFail("cannot decode \(T.self) from \(r.status): \(String(decoding: r.body.readableBytesView, as: UTF8.self).prefix(500))", file: file, line: line)
             throw error
@@ -26,7 +26,7 @@ final class ServerAPITests: XCTestCase {
     }
 
     /// Expects an error status with the API's JSON error body.
-    func expectError(_ client: some TestClientProtocol, _ uri: String, method: HTTPRequest.Method = .get, body: ByteBuffer? = nil,
+    static func expectError(_ client: some TestClientProtocol, _ uri: String, method: HTTPRequest.Method = .get, body: ByteBuffer? = nil,
                      headers: HTTPFields = [:], _ status: HTTPResponse.Status, file: StaticString = #filePath, line: UInt = #line) async throws {
         try await client.execute(uri: uri, method: method, headers: headers, body: body) { r in
             XCTAssertEqual(r.status, status, "\(method) \(uri): \(String(decoding: r.body.readableBytesView, as: UTF8.self).prefix(300))", file: file, line: line)
@@ -37,7 +37,7 @@ final class ServerAPITests: XCTestCase {
         }
     }
 
-    func assertSameResults(_ a: [ResultRow], _ b: [ResultRow], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
+    static func assertSameResults(_ a: [ResultRow], _ b: [ResultRow], _ what: String, file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(a.map(\.row), b.map(\.row), what, file: file, line: line)
         XCTAssertEqual(a.map(\.path), b.map(\.path), what, file: file, line: line)
         XCTAssertEqual(a.map(\.class), b.map(\.class), what, file: file, line: line)
@@ -62,7 +62,7 @@ final class ServerAPITests: XCTestCase {
                     }
                     var indexes: [Entry]
                 }
-                let l = try self.decode(List.self, r)
+                let l = try ServerAPITests.decode(List.self, r)
                 XCTAssertEqual(l.indexes.map(\.name), ["tiny"])
                 let e = try XCTUnwrap(l.indexes.first)
                 XCTAssertEqual(e.rows, f.rows)
@@ -116,19 +116,19 @@ final class ServerAPITests: XCTestCase {
             for (q, source, o) in cases {
                 let expected = try idx.search(source, options: o)
                 if q.contains("k=100000") {
-                    try await self.expectError(client, "/api/indexes/tiny/query?\(q)", .badRequest)
+                    try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?\(q)", .badRequest)
                     continue
                 }
                 try await client.execute(uri: "/api/indexes/tiny/query?\(q)", method: .get) { r in
                     XCTAssertEqual(r.status, .ok, q)
-                    self.assertSameResults(try self.decode(Results.self, r).results, expected, q)
+                    ServerAPITests.assertSameResults(try ServerAPITests.decode(Results.self, r).results, expected, q)
                 }
             }
             // rank, as `embedscope rank --json`
             let ranked = try idx.rank(prototype: "square", set: "head", least: true, k: 4)
             try await client.execute(uri: "/api/indexes/tiny/rank?prototype=square&set=head&k=4&least=true", method: .get) { r in
                 XCTAssertEqual(r.status, .ok)
-                self.assertSameResults(try self.decode(Results.self, r).results, ranked, "rank")
+                ServerAPITests.assertSameResults(try ServerAPITests.decode(Results.self, r).results, ranked, "rank")
             }
         }
     }
@@ -142,7 +142,7 @@ final class ServerAPITests: XCTestCase {
                 let expected = try idx.projection(space: "embedding", method: method, components: 2)
                 try await client.execute(uri: "/api/indexes/tiny/projection?space=embedding&method=\(method.rawValue)", method: .get) { r in
                     XCTAssertEqual(r.status, .ok)
-                    let p = try self.decode(ServerAPI.ProjectionJSON.self, r)
+                    let p = try ServerAPITests.decode(ServerAPI.ProjectionJSON.self, r)
                     XCTAssertEqual(p.points.count, f.rows)
                     XCTAssertEqual(p.points.map(\.row), expected.points.map(\.row))
                     XCTAssertEqual(p.points.map(\.class), expected.points.map(\.class))
@@ -157,7 +157,7 @@ final class ServerAPITests: XCTestCase {
             let report = ClusterMetricsReport(scores, space: "pixel", classNames: try idx.classNames())
             try await client.execute(uri: "/api/indexes/tiny/metrics?space=pixel", method: .get) { r in
                 XCTAssertEqual(r.status, .ok)
-                let m = try self.decode(ClusterMetricsReport.self, r)
+                let m = try ServerAPITests.decode(ClusterMetricsReport.self, r)
                 XCTAssertTrue(abs(m.silhouette.mean - report.silhouette.mean) <= 1e-9, "silhouette \(m.silhouette.mean) vs \(report.silhouette.mean)")
                 XCTAssertTrue(abs(m.daviesBouldin - report.daviesBouldin) <= 1e-9)
                 XCTAssertEqual(m.perClass.map(\.name), report.perClass.map(\.name))
@@ -165,7 +165,7 @@ final class ServerAPITests: XCTestCase {
             let evaluation = try idx.evaluate(set: "head", lowest: 5)
             try await client.execute(uri: "/api/indexes/tiny/evaluate?set=head&lowest=5", method: .get) { r in
                 XCTAssertEqual(r.status, .ok)
-                let e = try self.decode(PrototypeEvaluation.self, r)
+                let e = try ServerAPITests.decode(PrototypeEvaluation.self, r)
                 XCTAssertEqual(e.classification.confusion, evaluation.classification.confusion)
                 XCTAssertEqual(e.lowestMargins.map(\.row), evaluation.lowestMargins.map(\.row))
             }
@@ -176,7 +176,7 @@ final class ServerAPITests: XCTestCase {
                     try await client.execute(uri: "/api/indexes/tiny/evaluate/cell?set=head&true=\(t)&predicted=\(p)&k=1000", method: .get) { r in
                         XCTAssertEqual(r.status, .ok)
                         struct Cell: Decodable { var count: Int; var results: [ResultRow] }
-                        let c = try self.decode(Cell.self, r)
+                        let c = try ServerAPITests.decode(Cell.self, r)
                         XCTAssertEqual(c.count, evaluation.classification.confusion[i][j], "cell \(t)→\(p)")
                         XCTAssertEqual(c.results.count, c.count)
                         XCTAssertTrue(c.results.allSatisfy { $0.class == t })
@@ -186,7 +186,7 @@ final class ServerAPITests: XCTestCase {
             try await client.execute(uri: "/api/indexes/tiny/prototypes?row=4&k=2", method: .get) { r in
                 XCTAssertEqual(r.status, .ok)
                 struct P: Decodable { struct S: Decodable { struct T: Decodable { var name: String; var logit: Double }; var set: String; var top: [T] }; var sets: [S] }
-                let p = try self.decode(P.self, r)
+                let p = try ServerAPITests.decode(P.self, r)
                 let z = try idx.logitMatrix(set: "head", prototypes: [0, 1, 2], rows: [4])
                 XCTAssertEqual(p.sets.first?.top.count, 2)
                 XCTAssertTrue(abs((p.sets.first?.top.first?.logit ?? .nan) - (z.max() ?? .nan)) <= 1e-9)
@@ -194,7 +194,7 @@ final class ServerAPITests: XCTestCase {
             try await client.execute(uri: "/api/compare?index=tiny&sort=db", method: .get) { r in
                 XCTAssertEqual(r.status, .ok)
                 struct T: Decodable { var rows: [ComparisonRow] }
-                let t = try self.decode(T.self, r)
+                let t = try ServerAPITests.decode(T.self, r)
                 XCTAssertEqual(Set(t.rows.map(\.space)), ["embedding", "pixel"])
                 XCTAssertNotNil(t.rows.first { $0.space == "pixel" }?.silhouette, "cluster metrics computed by /metrics show in the table")
             }
@@ -247,7 +247,7 @@ final class ServerAPITests: XCTestCase {
             try await client.execute(uri: "/api/indexes/tiny/query?space=pixel&k=4", method: .post, headers: [.contentType: "image/png"],
                                      body: ByteBuffer(bytes: bytes)) { r in
                 XCTAssertEqual(r.status, .ok)
-                let res = try self.decode(Results.self, r).results
+                let res = try ServerAPITests.decode(Results.self, r).results
                 XCTAssertEqual(res.first?.row, 9, "the image itself comes first")
                 XCTAssertTrue(abs((res.first?.score ?? 0) - 1) <= 1e-5)
                 XCTAssertEqual(res.map(\.row), expected.map(\.row))
@@ -259,10 +259,10 @@ final class ServerAPITests: XCTestCase {
             try await client.execute(uri: "/api/indexes/tiny/query?space=pixel&k=4&farthest=false", method: .post,
                                      headers: [.contentType: "multipart/form-data; boundary=\(boundary)"], body: ByteBuffer(bytes: body)) { r in
                 XCTAssertEqual(r.status, .ok)
-                XCTAssertEqual(try self.decode(Results.self, r).results.first?.row, 9)
+                XCTAssertEqual(try ServerAPITests.decode(Results.self, r).results.first?.row, 9)
             }
             // The embedding space holds imported vectors: no model to embed a new image with.
-            try await self.expectError(client, "/api/indexes/tiny/query?space=embedding", method: .post, body: ByteBuffer(bytes: bytes), .badRequest)
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?space=embedding", method: .post, body: ByteBuffer(bytes: bytes), .badRequest)
         }
     }
 
@@ -281,7 +281,7 @@ final class ServerAPITests: XCTestCase {
         huge.replaceSubrange(16..<24, with: [0, 0, 0xEA, 0x60, 0, 0, 0xEA, 0x60])
         let hugeHeader = huge
         try await app(f, configure: { $0.maxUploadBytes = 64 << 10 }).test(.router) { client in
-            let e = { (uri: String, s: HTTPResponse.Status) in try await self.expectError(client, uri, s) }
+            let e = { (uri: String, s: HTTPResponse.Status) in try await ServerAPITests.expectError(client, uri, s) }
             // Unknown things.
             try await e("/api/indexes/nope/query?row=1", .notFound)
             try await e("/api/indexes/tiny/query?row=1&space=nope", .notFound)
@@ -328,13 +328,13 @@ final class ServerAPITests: XCTestCase {
             try await e("/api/indexes/tiny/thumbs/0", .forbidden)
             // Uploads: too many bytes, too many pixels, not an image, nothing.
             let big = ByteBuffer(bytes: [UInt8](repeating: 0x89, count: 65 << 10))
-            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: big, .contentTooLarge)
-            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(bytes: hugeHeader), .contentTooLarge)
-            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(string: "GIF89a not really"), .unsupportedMediaType)
-            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(string: "hello"), .unsupportedMediaType)
-            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(), .badRequest)
-            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(bytes: png.prefix(40)), .badRequest)
-            try await self.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(string: "garbage"),
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: big, .contentTooLarge)
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(bytes: hugeHeader), .contentTooLarge)
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(string: "GIF89a not really"), .unsupportedMediaType)
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(string: "hello"), .unsupportedMediaType)
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(), .badRequest)
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(bytes: png.prefix(40)), .badRequest)
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?space=pixel", method: .post, body: ByteBuffer(string: "garbage"),
                                        headers: [.contentType: "multipart/form-data; boundary=x"], .badRequest)
             // And the server is still up and answering.
             try await client.execute(uri: "/api/indexes/tiny/query?row=1&k=1", method: .get) { r in XCTAssertEqual(r.status, .ok) }
@@ -346,7 +346,7 @@ final class ServerAPITests: XCTestCase {
         let f = try ServerFixture.make(in: dir, perClass: 4)
         try await app(f).test(.router) { client in
             try await client.execute(uri: "/api/indexes/tiny/query?row=0&k=1000", method: .get) { r in
-                XCTAssertEqual(try self.decode(Results.self, r).results.count, 11)
+                XCTAssertEqual(try ServerAPITests.decode(Results.self, r).results.count, 11)
             }
             // Rebuilt with more rows and renamed into place, as `embedscope import --force` does.
             let other = try ServerFixture.make(in: dir.appendingPathComponent("b"), name: "tiny", perClass: 6, seed: 5)
@@ -356,7 +356,7 @@ final class ServerAPITests: XCTestCase {
             try FileManager.default.removeItem(at: old)
             try await client.execute(uri: "/api/indexes/tiny/query?row=0&k=1000", method: .get) { r in
                 XCTAssertEqual(r.status, .ok)
-                XCTAssertEqual(try self.decode(Results.self, r).results.count, 17, "the new generation is served")
+                XCTAssertEqual(try ServerAPITests.decode(Results.self, r).results.count, 17, "the new generation is served")
             }
             // A new index folder is found without a restart.
             _ = try ServerFixture.make(in: dir.appendingPathComponent("c"), name: "fresh", perClass: 3)
@@ -383,10 +383,11 @@ final class ServerAPITests: XCTestCase {
         do {
             let matrix = RowMatrix(base: xp.baseAddress!, rows: n, dim: d, stride: d)
             let batcher = QueryBatcher(matrix: matrix, window: 0.02)
+            let qs = (0..<queries).map { i in Array(xp[(i * 7 * d)..<((i * 7 + 1) * d)]) }
             let results = try await withThrowingTaskGroup(of: (Int, [Hit]).self) { group in
                 for i in 0..<queries {
                     group.addTask {
-                        let q = Array(xp[(i * 7 * d)..<((i * 7 + 1) * d)])
+                        let q = qs[i]
                         return (i, try await batcher.search(q, k: 3 + i % 5, farthest: i % 3 == 0, filter: RowFilter(excluded: [i * 7])))
                     }
                 }

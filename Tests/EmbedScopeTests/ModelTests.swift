@@ -64,7 +64,23 @@ final class ModelTests: XCTestCase {
         do {
             _ = try EfficientNetLite0(stateDict: sd)
         } catch let e as EmbedScopeError {
-            XCTAssertEqual(e.message, "this checkpoint is not an efficientnet-lite0: _blocks.3._bn1.weight missing")
+            XCTAssertEqual(e.message, "this checkpoint is not an efficientnet-lite0: 1 missing key (_blocks.3._bn1.weight)")
+        }
+        // Every missing key is counted (not only the first), with the first five named, and the
+        // keys the model did not read are listed beside them.
+        sd = Self.effnet
+        let gone = ["_blocks.3._bn1.weight", "_blocks.5._depthwise_conv.weight", "_blocks.9._bn2.running_var",
+                    "_blocks.12._project_conv.weight", "_bn1.bias", "_conv_head.weight", "_fc.bias"]
+        for k in gone { sd[k] = nil }
+        sd["extra.weight"] = Tensor(shape: [1], data: [0])
+        do {
+            _ = try EfficientNetLite0(stateDict: sd)
+            XCTFail("missing keys must be refused")
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.kind, .notFound)
+            XCTAssertTrue(e.message.contains("7 missing keys ("), e.message)
+            XCTAssertTrue(e.message.contains("1 unexpected key (extra.weight)"), e.message)
+            XCTAssertEqual(gone.filter { e.message.contains($0) }.count, 5, e.message)
         }
 
         sd = Self.effnet
@@ -136,7 +152,7 @@ final class ModelTests: XCTestCase {
             XCTFail("missing key must be refused")
         } catch let e as EmbedScopeError {
             XCTAssertEqual(e.kind, .notFound)
-            XCTAssertEqual(e.message, "this checkpoint is not a resnet50: layer4.2.conv3.weight missing")
+            XCTAssertEqual(e.message, "this checkpoint is not a resnet50: 1 missing key (layer4.2.conv3.weight)")
         }
         // A ResNet-18 state dict is neither a ResNet-34 (missing blocks) nor a ResNet-50 (shapes).
         let r18 = SyntheticWeights.resnet(.r18, classes: 10, random: false)

@@ -45,3 +45,43 @@ extension Index {
         return (name, try Index.embed(images: images, with: loadModel(weights: weights)))
     }
 }
+
+/// The answers for one new image (`query --image`).
+public struct ImageQueryResult: Sendable {
+    /// The image file, as given (or found in the given folder).
+    public var image: String
+    public var results: [ResultRow]
+}
+
+extension Index {
+    /// The image files a `query --image` argument names: the file itself, or every
+    /// .jpg/.jpeg/.png directly inside a folder, sorted by name.
+    public static func queryImageFiles(at url: URL) throws -> [URL] {
+        var isDir: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDir) else {
+            throw EmbedScopeError(.notFound, "no such image or folder", path: url.path)
+        }
+        guard isDir.boolValue else { return [url] }
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: url.path) } catch {
+            throw EmbedScopeError(.io, "cannot list this folder: \(error.localizedDescription)", path: url.path)
+        }
+        let files = names.filter { DatasetFolder.extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
+            .map { url.appendingPathComponent($0) }
+        guard !files.isEmpty else { throw EmbedScopeError(.dataset, "no .jpg/.jpeg/.png files in this folder", path: url.path) }
+        return files
+    }
+
+    /// Query by new images: each image (a file, or every image in a folder) is embedded with the
+    /// index's own model (or as pixels, for the pixel space; see `imageQueryVectors`) and all of
+    /// them are searched in one batched pass.
+    public func searchImages(at url: URL, options: SearchOptions, weights: URL? = nil,
+                             progress: ProgressSink = SilentProgress()) throws -> [ImageQueryResult] {
+        let files = try Index.queryImageFiles(at: url)
+        let (space, vectors) = try imageQueryVectors(images: files, space: options.space, weights: weights)
+        var o = options
+        o.space = space
+        let answers = try searchBatch(vectors.map { QuerySource.vector($0) }, options: o, progress: progress)
+        return zip(files, answers).map { ImageQueryResult(image: $0.path, results: $1) }
+    }
+}

@@ -145,7 +145,7 @@ extension Root.Bench {
                 labels.withUnsafeMutableBufferPointer { lp in
                     let xb = xp.baseAddress!, lb = lp.baseAddress!
                     let chunks = max(1, threads * 8)
-                    DispatchQueue.concurrentPerform(iterations: chunks) { part in
+                    parallelFor(chunks) { part in
                         var v = [Double](repeating: 0, count: d)
                         for r in (n * part / chunks)..<(n * (part + 1) / chunks) {
                             var rowSeed = SplitMix64(seed: seed ^ 0x5EED_0000_0000_0000 ^ UInt64(r))

@@ -12,6 +12,8 @@ extension Root {
         @Option(help: "Query by a row of the index.") var row: Int?
         @Option(help: "Query by an image path as stored in the catalog.") var path: String?
         @Option(help: "Query by a vector: a .npy of shape [d] or [1, d].") var vector: String?
+        @Option(help: "Query by many vectors in one pass: a .npy of shape [n, d].") var vectors: String?
+        @Option(help: "Query by many rows in one pass: a text file with one row number per line (# comments allowed).") var rows: String?
         @Option(help: "Query by a new image file (or every image in a folder), embedded with the index's model.") var image: String?
         @Option(help: "Weights for --image (default: those the index was built with).") var weights: String?
         @Option(name: .shortAndLong, help: "Number of results (all rows if larger than the index).") var k = 10
@@ -19,12 +21,12 @@ extension Root {
         @Option(help: "Space to search (default: embedding if the index has it, else its first space).") var space: String?
         @Option(name: .customLong("class"), help: "Only return images of this class.") var className: String?
         @Flag(help: "Keep the query image in its own result list.") var includeSelf = false
-        @Option(help: "Scoring kernel: simd (ours) or blas (OpenBLAS sgemv, the reference).") var kernel: String = "simd"
+        @Option(help: "Scoring kernel: simd (ours) or blas (OpenBLAS sgemv, the reference). Many queries always run as GEMM passes.") var kernel: String = "simd"
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
-            let given = [row != nil, path != nil, vector != nil, image != nil].filter { $0 }.count
-            guard given == 1 else { throw ValidationError("give exactly one of --row, --path, --vector, --image") }
+            let given = [row != nil, path != nil, vector != nil, vectors != nil, rows != nil, image != nil].filter { $0 }.count
+            guard given == 1 else { throw ValidationError("give exactly one of --row, --path, --vector, --vectors, --rows, --image") }
             guard k >= 1 else { throw ValidationError("-k must be at least 1") }
             guard ScoreKernel(rawValue: kernel) != nil else { throw ValidationError("--kernel must be simd or blas") }
         }
@@ -36,56 +38,107 @@ extension Root {
                 o.space = space; o.k = k; o.farthest = farthest; o.includeSelf = includeSelf
                 o.className = className; o.kernel = ScoreKernel(rawValue: kernel)!
                 if let image {
-                    try runImages(idx, image: resolveURL(image), options: o)
+                    let answers = try idx.searchImages(at: resolveURL(image), options: o, weights: weights.map(resolveURL),
+                                                       progress: TerminalProgress())
+                    if answers.count == 1 && !isFolder(image) {
+                        try printOne(answers[0].results)
+                    } else {
+                        try printMany(answers.map { (BatchQueryJSON.Query(image: $0.image), $0.results) })
+                    }
+                    return
+                }
+                if let vectors {
+                    let a = try NPYArray.read(contentsOf: resolveURL(vectors))
+                    guard a.shape.count == 2, a.rows >= 1 else {
+                        throw EmbedScopeError(.shapeMismatch, "query vectors file has shape \(a.shape); expected [n, d] with n ≥ 1", path: vectors)
+                    }
+                    let d = a.cols
+                    let sources = (0..<a.rows).map { QuerySource.vector(Array(a.values[$0 * d ..< ($0 + 1) * d])) }
+                    let answers = try idx.searchBatch(sources, options: o, progress: TerminalProgress())
+                    try printMany(answers.indices.map { (BatchQueryJSON.Query(vector: $0), answers[$0]) })
+                    return
+                }
+                if let rows {
+                    let list = try Query.readRows(resolveURL(rows))
+                    let answers = try idx.searchBatch(list.map { QuerySource.row($0) }, options: o, progress: TerminalProgress())
+                    let recs = try idx.catalog.images(rows: list)
+                    try printMany(list.indices.map { (BatchQueryJSON.Query(row: list[$0], path: recs[list[$0]]?.path), answers[$0]) })
                     return
                 }
                 let source: QuerySource
                 if let row { source = .row(row) } else if let path { source = .path(path) } else {
                     let a = try NPYArray.read(contentsOf: resolveURL(vector!))
                     guard a.shape.count == 1 || a.shape.first == 1 else {
-                        throw EmbedScopeError(.shapeMismatch, "query vector file has shape \(a.shape); expected [d] or [1, d]", path: vector)
+                        throw EmbedScopeError(.shapeMismatch, "query vector file has shape \(a.shape); expected [d] or [1, d] (use --vectors for many)", path: vector)
                     }
                     source = .vector(a.values)
                 }
-                let results = try idx.search(source, options: o)
-                if output.json { try printJSON(ResultsJSON(results: results)) } else { print(formatTable(results)) }
+                try printOne(idx.search(source, options: o))
             }
         }
 
-        /// --image FILE|DIR: embed each image with the index's model (or as pixels), then search.
-        func runImages(_ idx: Index, image: URL, options: SearchOptions) throws {
+        func isFolder(_ p: String) -> Bool {
             var isDir: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: image.path, isDirectory: &isDir) else {
-                throw EmbedScopeError(.notFound, "no such image or folder", path: image.path)
-            }
-            var files = [image]
-            if isDir.boolValue {
-                let names = (try? FileManager.default.contentsOfDirectory(atPath: image.path)) ?? []
-                files = names.filter { DatasetFolder.extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
-                    .map { image.appendingPathComponent($0) }
-                guard !files.isEmpty else { throw EmbedScopeError(.dataset, "no .jpg/.jpeg/.png files in this folder", path: image.path) }
-            }
-            // Only the pixel space and the spaces the index's own model made can embed a new image.
-            let (space, vectors) = try idx.imageQueryVectors(images: files, space: options.space, weights: weights.map(resolveURL))
-            var o = options
-            o.space = space
-            struct One: Encodable { var image: String; var results: [ResultRow] }
-            var all: [One] = []
-            for (f, v) in zip(files, vectors) {
-                let r = try idx.search(.vector(v), options: o)
-                all.append(One(image: f.path, results: r))
-            }
+            return FileManager.default.fileExists(atPath: resolveURL(p).path, isDirectory: &isDir) && isDir.boolValue
+        }
+
+        func printOne(_ results: [ResultRow]) throws {
+            if output.json { try printJSON(ResultsJSON(results: results)) } else { print(formatTable(results)) }
+        }
+
+        func printMany(_ answers: [(BatchQueryJSON.Query, [ResultRow])]) throws {
             if output.json {
-                if all.count == 1 { try printJSON(ResultsJSON(results: all[0].results)) } else {
-                    struct Many: Encodable { var queries: [One] }
-                    try printJSON(Many(queries: all))
-                }
-            } else {
-                for (i, q) in all.enumerated() {
-                    if all.count > 1 { print((i > 0 ? "\n" : "") + "query \(q.image):") }
-                    print(formatTable(q.results))
-                }
+                try printJSON(BatchQueryJSON(queries: answers.map { BatchQueryJSON.Answer(query: $0.0, results: $0.1) }))
+                return
+            }
+            for (i, (q, results)) in answers.enumerated() {
+                print((i > 0 ? "\n" : "") + "query \(q.label):")
+                print(formatTable(results))
             }
         }
+
+        /// One row number per line; blank lines and `#` comments are skipped.
+        static func readRows(_ url: URL) throws -> [Int] {
+            let text: String
+            do { text = try String(contentsOf: url, encoding: .utf8) } catch {
+                throw EmbedScopeError(.io, "cannot read the rows file: \(error.localizedDescription)", path: url.path)
+            }
+            var rows: [Int] = []
+            for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
+                    .trimmingCharacters(in: .whitespaces) ?? ""
+                if line.isEmpty { continue }
+                guard let r = Int(line) else {
+                    throw EmbedScopeError(.invalidArgument, "line \(n + 1) is not a row number: '\(line)'", path: url.path)
+                }
+                rows.append(r)
+            }
+            guard !rows.isEmpty else { throw EmbedScopeError(.invalidArgument, "the rows file lists no rows", path: url.path) }
+            return rows
+        }
     }
+}
+
+/// `query --vectors/--rows/--image DIR --json`: one answer per query, in input order.
+struct BatchQueryJSON: Encodable {
+    struct Query: Encodable {
+        /// Exactly one of these identifies the query; the others are null.
+        var row: Int? = nil
+        var path: String? = nil
+        var vector: Int? = nil
+        var image: String? = nil
+        var label: String {
+            if let row { return "row \(row)" + (path.map { " (\($0))" } ?? "") }
+            if let vector { return "vector \(vector)" }
+            return image ?? "?"
+        }
+        enum CodingKeys: String, CodingKey { case row, path, vector, image }
+        func encode(to encoder: Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(row, forKey: .row); try c.encode(path, forKey: .path)
+            try c.encode(vector, forKey: .vector); try c.encode(image, forKey: .image)
+        }
+    }
+    struct Answer: Encodable { var query: Query; var results: [ResultRow] }
+    var queries: [Answer]
 }

@@ -94,7 +94,7 @@ struct Stored<Value: CatalogTable>: Codable, FetchableRecord, PersistableRecord 
 }
 
 /// The catalog database: opened read-only for queries, read-write only inside a build.
-public final class Catalog: @unchecked Sendable {
+public final class Catalog: Sendable {
     public static let fileName = "catalog.sqlite"
     let dbQueue: DatabaseQueue
 
@@ -103,9 +103,7 @@ public final class Catalog: @unchecked Sendable {
         do {
             let queue = try DatabaseQueue(path: url.path)
             try migrator.migrate(queue)
-            let c = Catalog(queue)
-            c.sealsOnClose = true
-            return c
+            return Catalog(queue, sealsOnClose: true)
         } catch let e as EmbedScopeError {
             throw e
         } catch {
@@ -121,6 +119,7 @@ public final class Catalog: @unchecked Sendable {
         }
         // SQLite's open() would block forever on a FIFO: refuse anything but a regular file first.
         try RegularFile.requireRegular(url.path)
+        for sidecar in ["-journal", "-wal", "-shm"] { try RegularFile.requireRegularIfPresent(url.path + sidecar) }
         try checkFileSize(url)
         var config = Configuration()
         config.readonly = true
@@ -146,12 +145,12 @@ public final class Catalog: @unchecked Sendable {
         }
     }
 
-    private init(_ q: DatabaseQueue) { dbQueue = q }
+    private init(_ q: DatabaseQueue, sealsOnClose: Bool = false) { dbQueue = q; self.sealsOnClose = sealsOnClose }
 
     /// A catalog opened by `create` (a writer's) records its content checksum when it is
     /// closed, so every committed index carries one (`Catalog+ContentHash.swift`). A failure is
     /// not hidden: `verify` then reports a missing or wrong checksum.
-    private var sealsOnClose = false
+    private let sealsOnClose: Bool
 
     deinit {
         if sealsOnClose { try? seal() }

@@ -112,6 +112,15 @@ public enum RegularFile {
         return (fd, Int(st.st_size))
     }
 
+    /// Throws if `path` exists and is not a regular file; nothing when it does not exist. For
+    /// files another library opens by name beside ours (SQLite's `-journal`, `-wal`, `-shm`): a
+    /// FIFO there would block SQLite's open() forever.
+    public static func requireRegularIfPresent(_ path: String) throws {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        try requireRegular(path)
+    }
+
     /// Throws unless `path` exists and is a regular file (symbolic links are followed).
     public static func requireRegular(_ path: String) throws {
         var st = stat()

@@ -1,9 +1,10 @@
 import Foundation
+import Synchronization
 internal import GRDB
 
 /// An index directory, opened for reading: the catalog (read-only) and, on first use, the
 /// memory-mapped vector file of each space. Opening never reads the vectors.
-public final class Index: @unchecked Sendable {
+public final class Index: Sendable {
     /// The index folder, as given.
     public let url: URL
     /// The folder of the generation this value reads (`url/gen-N`, or `url` itself for a
@@ -15,8 +16,8 @@ public final class Index: @unchecked Sendable {
     public let spaces: [SpaceRecord]
     public let prototypeSets: [PrototypeSetRecord]
     public let rowCount: Int
-    private let lock = NSLock()
-    private var openFiles: [String: VectorFile] = [:]
+    /// Vector files mapped so far, by file name.
+    private let openFiles = Mutex<[String: VectorFile]>([:])
 
     public static func open(_ url: URL) throws -> Index {
         var isDir: ObjCBool = false
@@ -85,16 +86,19 @@ public final class Index: @unchecked Sendable {
     }
 
     private func file(_ name: String, rows: Int, dim: Int) throws -> VectorFile {
-        lock.lock()
-        defer { lock.unlock() }
-        if let f = openFiles[name] { return f }
-        let f = try VectorFile(url: directory.appendingPathComponent(name))
-        guard f.rows == rows, f.dim == dim else {
-            throw EmbedScopeError(.catalog, "vector file is \(f.rows)×\(f.dim) but the catalog says \(rows)×\(dim)",
-                                  path: f.url.path, hint: "the index is damaged; rebuild it")
+        try openFiles.withLock { (open: inout [String: VectorFile]) throws(EmbedScopeError) -> VectorFile in
+            if let f = open[name] { return f }
+            let f: VectorFile
+            do { f = try VectorFile(url: directory.appendingPathComponent(name)) } catch let e as EmbedScopeError { throw e } catch {
+                throw EmbedScopeError(.io, "cannot open the vector file", path: directory.appendingPathComponent(name).path, underlying: error)
+            }
+            guard f.rows == rows, f.dim == dim else {
+                throw EmbedScopeError(.catalog, "vector file is \(f.rows)×\(f.dim) but the catalog says \(rows)×\(dim)",
+                                      path: f.url.path, hint: "the index is damaged; rebuild it")
+            }
+            open[name] = f
+            return f
         }
-        openFiles[name] = f
-        return f
     }
 
     /// Everything `embedscope verify` checks (`Index+Verify.swift`); throws the first failure.

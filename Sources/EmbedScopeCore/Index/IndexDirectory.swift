@@ -150,7 +150,7 @@ public enum IndexDirectory {
     /// The generation an `Index` reads from, held with a shared `flock` on its folder for as
     /// long as this value lives: a writer removes an old generation only when it can take that
     /// lock exclusively, so a reader's files stay in place while it reads them.
-    public final class Generation: @unchecked Sendable {
+    public final class Generation: Sendable {
         /// The folder holding catalog.sqlite and the vector files of this generation.
         public let directory: URL
         /// `gen-<n>`, or nil for a format 1.0 flat folder.

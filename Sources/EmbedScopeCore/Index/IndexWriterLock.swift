@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,7 +14,7 @@ import Glibc
 ///
 /// Not re-entrant: a second `acquire` of the same index in the same process waits for the
 /// first to be released (pass the held lock along instead, e.g. `IndexBuilder(lock:)`).
-public final class IndexWriterLock: @unchecked Sendable {
+public final class IndexWriterLock: Sendable {
     /// How long a writer waits for another writer, and where it says that it waits.
     public struct Policy: Sendable {
         /// Seconds to wait; nil waits as long as the other writer runs, 0 fails at once.
@@ -25,25 +26,24 @@ public final class IndexWriterLock: @unchecked Sendable {
         }
     }
 
-    private static let policyLock = NSLock()
-    nonisolated(unsafe) private static var _policy = Policy(timeout: ProcessInfo.processInfo.environment["EMBEDSCOPE_LOCK_TIMEOUT"].flatMap(Double.init))
+    private static let _policy = Mutex(Policy(timeout: ProcessInfo.processInfo.environment["EMBEDSCOPE_LOCK_TIMEOUT"].flatMap(Double.init)))
     /// The process-wide policy (the CLI sets it from `--lock-timeout`; default from the
     /// environment variable `EMBEDSCOPE_LOCK_TIMEOUT`, else no limit).
     public static var policy: Policy {
-        get { policyLock.lock(); defer { policyLock.unlock() }; return _policy }
-        set { policyLock.lock(); _policy = newValue; policyLock.unlock() }
+        get { _policy.withLock { $0 } }
+        set { _policy.withLock { $0 = newValue } }
     }
 
     /// The index folder.
     public let index: URL
-    private let stateLock = NSLock()
-    private var fd: Int32
+    /// The lock file's descriptor while held, -1 once released.
+    private let fd: Mutex<Int32>
 
     /// This lock created the index folder: if nothing was committed into it by the time the
     /// lock is released, the folder (holding only the marker) is removed again.
     private let createdFolder: Bool
 
-    private init(index: URL, fd: Int32, createdFolder: Bool) { self.index = index; self.fd = fd; self.createdFolder = createdFolder }
+    private init(index: URL, fd: Int32, createdFolder: Bool) { self.index = index; self.fd = Mutex(fd); self.createdFolder = createdFolder }
     deinit { release() }
 
     /// Takes the writer lock of the index at `index`. With `create`, a missing folder is
@@ -149,14 +149,15 @@ public final class IndexWriterLock: @unchecked Sendable {
 
     /// Releases the lock (also done when the value is freed or the process exits).
     public func release() {
-        stateLock.lock(); defer { stateLock.unlock() }
-        guard fd >= 0 else { return }
-        if createdFolder, (try? FileManager.default.contentsOfDirectory(atPath: index.path)) == [IndexDirectory.markerName] {
-            unlink(index.appendingPathComponent(IndexDirectory.markerName).path)
-            rmdir(index.path)
+        fd.withLock { fd in
+            guard fd >= 0 else { return }
+            if createdFolder, (try? FileManager.default.contentsOfDirectory(atPath: index.path)) == [IndexDirectory.markerName] {
+                unlink(index.appendingPathComponent(IndexDirectory.markerName).path)
+                rmdir(index.path)
+            }
+            _ = flock(fd, LOCK_UN)
+            close(fd)
+            fd = -1
         }
-        _ = flock(fd, LOCK_UN)
-        close(fd)
-        fd = -1
     }
 }

@@ -5,6 +5,8 @@ import Glibc
 
 /// A read-only, memory-mapped vector file. Opening validates the 64-byte header and maps the
 /// file: O(1), no load step. The payload checksum is checked by `verify()` (O(n)), not on open.
+/// `@unchecked`: the mapping is a raw pointer to a read-only (`PROT_READ`) map, unmapped only
+/// in `deinit`; every stored property is immutable.
 public final class VectorFile: @unchecked Sendable {
     public let url: URL
     public let header: VectorFileHeader

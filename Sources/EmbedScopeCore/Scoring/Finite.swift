@@ -14,7 +14,7 @@ public enum Finite {
         found.withUnsafeMutableBufferPointer { fp in
             counts.withUnsafeMutableBufferPointer { cp in
                 let f = fp, c = cp
-                DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                parallelFor(parts.count) { t in
                     var rows: [Int] = [], n = 0
                     for i in parts[t] where !rowIsFinite(m.row(i), count: m.dim) {
                         n += 1

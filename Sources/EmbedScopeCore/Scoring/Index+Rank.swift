@@ -44,7 +44,7 @@ extension Index {
         let parts = Scorer.partitions(rows: v.rows, threads: Scorer.defaultThreads)
         dots.withUnsafeMutableBufferPointer { out in
             let o = out
-            DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+            parallelFor(parts.count) { t in
                 Kernels.dots(m, rows: parts[t], query: p.vectors.row(prototype).baseAddress!, out: o.baseAddress! + parts[t].lowerBound)
             }
         }

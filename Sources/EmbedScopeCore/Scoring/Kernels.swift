@@ -50,7 +50,7 @@ extension Kernels {
         var partial = [Float](repeating: 0, count: t)
         partial.withUnsafeMutableBufferPointer { out in
             let o = out
-            DispatchQueue.concurrentPerform(iterations: t) { i in
+            parallelFor(t) { i in
                 let start = i * per
                 let end = i == t - 1 ? bytes & ~31 : start + per
                 var a0 = V(), a1 = V(), a2 = V(), a3 = V()

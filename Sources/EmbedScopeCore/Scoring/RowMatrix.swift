@@ -1,5 +1,7 @@
 /// A read-only view of row-major Float rows with a stride (in elements): a mapped vector
 /// file or an in-memory array. The owner keeps the memory alive while the view is used.
+/// `@unchecked`: a raw pointer is not Sendable, but the rows are never written through a
+/// `RowMatrix`, so sharing the view between threads is a read of immutable memory.
 public struct RowMatrix: @unchecked Sendable {
     public let base: UnsafePointer<Float>
     public let rows: Int

@@ -2,6 +2,7 @@ import CBLAS
 import CKernels
 import Dispatch
 import Foundation
+import Synchronization
 
 /// Which single-precision GEMM runs the hot paths (model convolutions, silhouette and
 /// neighbour tiles, batch queries, the probe). Our packed kernels (CKernels) run at the
@@ -64,28 +65,21 @@ public enum SGEMM {
         return v
     }
 
-    nonisolated(unsafe) private static var overridePath: GEMMPath?
-    private static let lock = NSLock()
+    private static let overridePath = Mutex<GEMMPath?>(nil)
 
     /// The path new packed matrices and one-shot products use: an override set by `withPath`
     /// (tests, benchmarks), else `environmentPath`.
     public static var path: GEMMPath {
-        lock.lock()
-        defer { lock.unlock() }
-        return overridePath ?? environmentPath
+        overridePath.withLock { $0 } ?? environmentPath
     }
 
     /// Runs `body` with `path` as the default (for tests and benchmarks; not reentrant across threads).
     public static func withPath<T>(_ path: GEMMPath, _ body: () throws -> T) rethrows -> T {
-        lock.lock()
-        let before = overridePath
-        overridePath = path
-        lock.unlock()
-        defer {
-            lock.lock()
-            overridePath = before
-            lock.unlock()
+        let before = overridePath.withLock { current in
+            defer { current = path }
+            return current
         }
+        defer { overridePath.withLock { $0 = before } }
         return try body()
     }
 
@@ -117,6 +111,7 @@ public enum SGEMM {
 
 /// The B operand of a GEMM ([k × n]: the weights of a layer, a tile of rows, a batch of
 /// queries), packed once into the panel layout of one path. Immutable after init.
+/// `@unchecked`: the panel storage is a raw allocation written only in `init`, read-only after.
 public final class PackedMatrix: @unchecked Sendable {
     public let k: Int
     public let n: Int
@@ -183,7 +178,7 @@ public final class PackedMatrix: @unchecked Sendable {
                 activation: activation, columns: cols)
             return
         }
-        DispatchQueue.concurrentPerform(iterations: parts) { t in
+        parallelFor(parts) { t in
             let base = m / parts, extra = m % parts
             let lo = t * base + min(t, extra)
             let rows = lo..<(lo + base + (t < extra ? 1 : 0))

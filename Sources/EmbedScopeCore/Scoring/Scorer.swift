@@ -1,6 +1,7 @@
 import CBLAS
 import Dispatch
 import Foundation
+import Synchronization
 
 /// How dot products are computed. `.simd` is our kernel (one row at a time with four 8-wide
 /// SIMD accumulators, streamed once through memory); `.blas` is OpenBLAS sgemv/sgemm, kept as the reference
@@ -74,7 +75,7 @@ public enum Scorer {
             heaps.withUnsafeMutableBufferPointer { hp in
               damaged.withUnsafeMutableBufferPointer { dp in
                 let heapBase = hp.baseAddress!, damagedBase = dp.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                parallelFor(parts.count) { t in
                     var heap = TopK(k: kk)
                     var bad = DamagedRows()
                     var buf = [Float](repeating: 0, count: chunkRows)
@@ -135,7 +136,7 @@ public enum Scorer {
             heapsPerPart.withUnsafeMutableBufferPointer { hp in
               damaged.withUnsafeMutableBufferPointer { dp in
                 let out = hp.baseAddress!, damagedBase = dp.baseAddress!
-                DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                parallelFor(parts.count) { t in
                     var heaps = ks.map { TopK(k: $0) }
                     var bad = DamagedRows()
                     let rowsFirst = UnsafeMutablePointer<Float>.allocate(capacity: b * chunk)
@@ -170,7 +171,7 @@ public enum Scorer {
                 heapsPerPart.withUnsafeMutableBufferPointer { hp in
                   damaged.withUnsafeMutableBufferPointer { dp in
                     let out = hp.baseAddress!, damagedBase = dp.baseAddress!
-                    DispatchQueue.concurrentPerform(iterations: parts.count) { t in
+                    parallelFor(parts.count) { t in
                         var heaps = ks.map { TopK(k: $0) }
                         var bad = DamagedRows()
                         var c = [Float](repeating: 0, count: b * chunk)
@@ -268,17 +269,33 @@ struct DamagedRows {
 
 /// OpenBLAS threading: EmbedScope runs its own workers over row ranges, so each BLAS call
 /// inside them must be single-threaded or the two cores are oversubscribed.
+///
+/// `single` is safe to call from several threads at once and re-entrant (a `single` inside a
+/// `single`, on the same thread or another): scopes are counted, the first one to open saves
+/// OpenBLAS's thread count and sets it to 1, the last one to close restores it. The body runs
+/// outside the lock, so concurrent callers (server requests, nested analyses) never wait on one
+/// another. While any scope is open, every OpenBLAS call in the process is single-threaded.
 public enum BLASThreads {
-    private static let lock = NSLock()
+    private struct State { var open = 0; var saved: Int32 = 1 }
+    private static let state = Mutex(State())
+
+    /// Number of `single` scopes open in the process (for tests).
+    package static var openScopes: Int { state.withLock { $0.open } }
 
     public static func single<T>(if condition: Bool = true, _ body: () throws -> T) rethrows -> T {
         guard condition else { return try body() }
-        lock.lock()
-        let before = openblas_get_num_threads()
-        openblas_set_num_threads(1)
+        state.withLock { s in
+            if s.open == 0 {
+                s.saved = openblas_get_num_threads()
+                openblas_set_num_threads(1)
+            }
+            s.open += 1
+        }
         defer {
-            openblas_set_num_threads(before)
-            lock.unlock()
+            state.withLock { s in
+                s.open -= 1
+                if s.open == 0 { openblas_set_num_threads(s.saved) }
+            }
         }
         return try body()
     }

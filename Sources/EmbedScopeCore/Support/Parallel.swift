@@ -1,12 +1,32 @@
 import Dispatch
 
+/// Runs `body(i)` for i in 0..<iterations on all cores (Dispatch's `concurrentPerform`) and
+/// returns when every iteration has finished.
+///
+/// This is the one place the package crosses the Sendable check for data-parallel loops: the
+/// kernels hand each iteration raw pointers into buffers that the iterations split between them
+/// (disjoint rows, disjoint output slots), which Swift cannot prove. The closure never outlives
+/// the call (`concurrentPerform` joins before returning), so the box below is sound as long as
+/// iterations write disjoint memory — the contract of every caller.
+package func parallelFor(_ iterations: Int, _ body: (Int) -> Void) {
+    withoutActuallyEscaping(body) { body in
+        let shared = SharedLoopBody(run: body)
+        DispatchQueue.concurrentPerform(iterations: iterations) { shared.run($0) }
+    }
+}
+
+/// The loop body of `parallelFor`, shared by the worker threads for the duration of the call.
+private struct SharedLoopBody: @unchecked Sendable {
+    let run: (Int) -> Void
+}
+
 /// Runs `body(i)` for i in 0..<count on all cores and returns each outcome in order —
 /// success or the error it threw — so one bad input never stops the others.
 package func parallelResults<T>(_ count: Int, _ body: (Int) throws -> T) -> [Result<T, Error>] {
     var out = [Result<T, Error>?](repeating: nil, count: count)
     out.withUnsafeMutableBufferPointer { buf in
         let b = buf
-        DispatchQueue.concurrentPerform(iterations: count) { i in b[i] = Result { try body(i) } }
+        parallelFor(count) { i in b[i] = Result { try body(i) } }
     }
     return out.map { $0! }
 }

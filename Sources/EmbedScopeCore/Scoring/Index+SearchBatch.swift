@@ -1,0 +1,50 @@
+import Foundation
+
+extension Index {
+    /// Queries per pass over the vectors: each pass is one GEMM per row chunk for the whole group,
+    /// so the rows are streamed once per group instead of once per query. 256 queries keep a
+    /// worker's score buffer (queries × 2,048 rows × 4 B × 2) at 4 MiB.
+    public static let batchQueriesPerPass = 256
+
+    /// Top-k for many queries in one space, answered in passes of `batchQueriesPerPass` queries
+    /// over the rows (GEMM tiles and a heap per query), not one scan per query.
+    ///
+    /// Each query is resolved exactly as `search` resolves it (row/path/vector, class filter, the
+    /// query's own row excluded unless `includeSelf`), so answers equal `search` one at a time up
+    /// to float rounding of the scores (a GEMM sums in another order than the one-row kernel).
+    /// `progress` counts queries answered.
+    public func searchBatch(_ sources: [QuerySource], options o: SearchOptions,
+                            progress: ProgressSink = SilentProgress()) throws -> [[ResultRow]] {
+        guard o.k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(o.k)") }
+        guard !sources.isEmpty else { return [] }
+        let space = try o.space ?? defaultSpace()
+        let v = try vectors(space: space)
+        let classFilter = try self.classFilter(o.className)
+        let matrix = RowMatrix(v)
+        var out: [[ResultRow]] = []
+        out.reserveCapacity(sources.count)
+        progress.begin("query", total: sources.count)
+        defer { progress.end() }
+        var start = 0
+        while start < sources.count {
+            let group = sources[start..<min(start + Index.batchQueriesPerPass, sources.count)]
+            var queries: [Float] = []
+            queries.reserveCapacity(group.count * v.dim)
+            var filters: [RowFilter] = []
+            for source in group {
+                queries += try queryVector(source, space: space)
+                var f = classFilter
+                if !o.includeSelf, let r = try row(for: source) { f.excluded.insert(r) }
+                filters.append(f)
+            }
+            let hits = try rethrowingNonFinite(space: space, file: v) {
+                try Scorer.searchBatch(matrix, queries: queries, count: group.count, k: o.k, farthest: o.farthest,
+                                       filters: filters, kernel: o.kernel)
+            }
+            for h in hits { out.append(try describe(h.map { ($0.row, Double($0.score)) })) }
+            start += group.count
+            progress.update(start)
+        }
+        return out
+    }
+}
