@@ -110,7 +110,8 @@ public struct DuplicateReport: Sendable, Codable, Equatable {
         /// Highest and lowest cosine among the group's pairs.
         public var maxScore: Double
         public var minScore: Double
-        public var pairs: Int
+        /// Number of pairs above the threshold inside the group.
+        public var pairCount: Int
         public var leakage: Bool
         public var differentClass: Bool
     }
@@ -168,7 +169,7 @@ extension Index {
             stats[g] = (max(stats[g].maxS, p.score), min(stats[g].minS, p.score), stats[g].count + 1)
         }
         let groups = groupRows.enumerated().map { g, rows in
-            DuplicateReport.Group(images: rows.map(image), maxScore: stats[g].maxS, minScore: stats[g].minS, pairs: stats[g].count,
+            DuplicateReport.Group(images: rows.map(image), maxScore: stats[g].maxS, minScore: stats[g].minS, pairCount: stats[g].count,
                                   leakage: Set(rows.compactMap { splits[$0] }).count > 1,
                                   differentClass: Set(rows.map { images[$0].classId }).count > 1)
         }.sorted { x, y in

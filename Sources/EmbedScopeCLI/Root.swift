@@ -22,12 +22,28 @@ struct OutputOptions: ParsableArguments {
     var json = false
 }
 
+/// The version of the JSON every command prints (docs/json.md, docs/json-schema.json).
+let jsonSchemaVersion = 1
+
+/// Prints one command's result as JSON: the value's own fields plus `schemaVersion`, sorted
+/// keys, missing values as `null` (`Core/Support/JSONNulls.swift`).
 func printJSON<T: Encodable>(_ value: T) throws {
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    let data = try enc.encode(value)
+    let data = try enc.encode(Versioned(value: value))
     FileHandle.standardOutput.write(data)
     FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// A top-level JSON object with `schemaVersion` added beside the value's own fields.
+private struct Versioned<T: Encodable>: Encodable {
+    var value: T
+    enum Key: String, CodingKey { case schemaVersion }
+    func encode(to encoder: Encoder) throws {
+        try value.encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(jsonSchemaVersion, forKey: .schemaVersion)
+    }
 }
 
 /// Writes a line to stderr (notes, warnings).

@@ -64,8 +64,9 @@ final class CLITests: XCTestCase {
         let api = try Index.open(idx).search(.row(4), options: { var o = SearchOptions(); o.k = 3; return o }())
         XCTAssertEqual(parsed.results, api)
         // Exact JSON keys promised in the README.
-        let obj = try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: [[String: Any]]]
-        XCTAssertEqual(Set(obj?["results"]?.first?.keys.map { $0 } ?? []), ["rank", "row", "path", "class", "score"])
+        let obj = try JSONSerialization.jsonObject(with: Data(q.stdout.utf8)) as? [String: Any]
+        XCTAssertEqual(Set(obj?.keys.map { $0 } ?? []), ["results", "schemaVersion"])
+        XCTAssertEqual(Set((obj?["results"] as? [[String: Any]])?.first?.keys.map { $0 } ?? []), ["rank", "row", "path", "class", "score"])
 
         let table = try run(["query", idx.path, "--row", "4", "-k", "1000", "--include-self"])
         XCTAssertEqual(table.status, 0)

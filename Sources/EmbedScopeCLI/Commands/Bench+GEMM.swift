@@ -51,7 +51,7 @@ extension Root.Bench {
                         rows.append(Row(m: m, n: n, k: k, path: path.rawValue, ms: best, gflops: 2.0 * Double(m * n * k) / best / 1e6))
                     }
                 }
-                if json { try printJSON(rows) } else {
+                if json { try printJSON(["rows": rows]) } else {
                     print(SystemInfo.collect().summary)
                     for r in rows {
                         print(String(format: "%6d × %5d × %5d  %-9@ %9.3f ms  %7.1f GFLOP/s", r.m, r.n, r.k, r.path as NSString, r.ms, r.gflops))

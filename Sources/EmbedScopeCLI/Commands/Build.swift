@@ -77,9 +77,11 @@ extension Root {
                 for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }
                 if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
                 if output.json {
-                    struct J: Encodable { var index: String; var rows: Int; var classes: [String: Int]; var skipped: [[String]]; var seconds: Double }
-                    try printJSON(J(index: dest.path, rows: s.rows, classes: Dictionary(uniqueKeysWithValues: zip(s.classes, s.classCounts)),
-                                    skipped: s.skipped.map { [$0.path, $0.reason] }, seconds: s.seconds))
+                    // `classes` as `info --json` lists them (id, name, count), read back from the new index.
+                    struct Skipped: Encodable { var path: String; var reason: String }
+                    struct J: Encodable { var index: String; var rows: Int; var classes: [IndexInfo.Class]; var skipped: [Skipped]; var seconds: Double }
+                    try printJSON(J(index: dest.path, rows: s.rows, classes: IndexInfo.collect(Index.open(dest)).classes,
+                                    skipped: s.skipped.map { Skipped(path: $0.path, reason: $0.reason) }, seconds: s.seconds))
                 } else {
                     print(String(format: "indexed %d images in %d classes into %@ in %.1fs (%.0f images/s)", s.rows, s.classes.count, dest.path, s.seconds, Double(s.rows) / s.seconds))
                     print("spaces: " + s.spaces.map { "\($0.name) (dim \($0.dim))" }.joined(separator: ", ")

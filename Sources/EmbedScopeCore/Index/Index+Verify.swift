@@ -19,8 +19,9 @@ public struct VerifyReport: Codable, Sendable {
     public var path: String
     public var ok: Bool
     public var rows: Int?
-    public var spaces: Int?
-    public var prototypeSets: Int?
+    /// Number of spaces and of prototype sets (null when the index does not open).
+    public var spaceCount: Int?
+    public var prototypeSetCount: Int?
     public var checks: [Check]
 
     public var failures: [Check] { checks.filter { !$0.ok } }
@@ -28,7 +29,7 @@ public struct VerifyReport: Codable, Sendable {
     /// One line per failure, or the one-line summary.
     public var text: String {
         if ok {
-            return "ok: \(rows ?? 0) rows, \(spaces ?? 0) spaces, \(prototypeSets ?? 0) prototype sets; \(checks.count) checks passed "
+            return "ok: \(rows ?? 0) rows, \(spaceCount ?? 0) spaces, \(prototypeSetCount ?? 0) prototype sets; \(checks.count) checks passed "
                 + "(catalog integrity, foreign keys and content checksum, file checksums, catalog against files, finite values)"
         }
         return failures.map { "FAILED \($0.check): \($0.message ?? "")" }.joined(separator: "\n")
@@ -72,8 +73,8 @@ extension Index {
         run("open", url.path) { idx = try Index.open(url) }
         if let idx { checks += idx.fileChecks() }
         withExtendedLifetime(generation) {}
-        return VerifyReport(path: url.path, ok: checks.allSatisfy(\.ok), rows: idx?.rowCount, spaces: idx?.spaces.count,
-                            prototypeSets: idx?.prototypeSets.count, checks: checks)
+        return VerifyReport(path: url.path, ok: checks.allSatisfy(\.ok), rows: idx?.rowCount, spaceCount: idx?.spaces.count,
+                            prototypeSetCount: idx?.prototypeSets.count, checks: checks)
     }
 
     /// Payload checksums and finite values of every vector file, and the prototypes' biases and norms.
