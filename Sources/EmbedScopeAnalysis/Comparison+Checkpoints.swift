@@ -31,16 +31,10 @@ public struct PerClassComparison: Sendable, Codable, Equatable {
         /// This index minus the baseline (null when either is missing; 0 for the baseline itself).
         public var deltaSilhouette: Double?
         public var deltaPrecisionAtK: Double?
-
-        public func encode(to encoder: Encoder) throws {  // missing values as null, not omitted
-            var c = encoder.container(keyedBy: CodingKeys.self)
-            try c.encode(index, forKey: .index); try c.encode(silhouette, forKey: .silhouette)
-            try c.encode(precisionAtK, forKey: .precisionAtK); try c.encode(deltaSilhouette, forKey: .deltaSilhouette)
-            try c.encode(deltaPrecisionAtK, forKey: .deltaPrecisionAtK)
-        }
     }
     public struct ClassRow: Sendable, Codable, Equatable {
-        public var `class`: String
+        /// The class name (per-class figures are lists of objects with `name`, docs/json.md).
+        public var name: String
         /// One per index, the baseline first.
         public var values: [Value]
     }
@@ -50,12 +44,6 @@ public struct PerClassComparison: Sendable, Codable, Equatable {
     public var k: Int?
     public var indexes: [String]
     public var classes: [ClassRow]
-
-    public func encode(to encoder: Encoder) throws {
-        var c = encoder.container(keyedBy: CodingKeys.self)
-        try c.encode(space, forKey: .space); try c.encode(baseline, forKey: .baseline); try c.encode(k, forKey: .k)
-        try c.encode(indexes, forKey: .indexes); try c.encode(classes, forKey: .classes)
-    }
 }
 
 extension Comparison {
@@ -81,7 +69,7 @@ extension Comparison {
                 return .init(index: names[i], silhouette: s, precisionAtK: p,
                              deltaSilhouette: s.flatMap { x in bs.map { x - $0 } }, deltaPrecisionAtK: p.flatMap { x in bp.map { x - $0 } })
             }
-            return .init(class: c, values: values)
+            return .init(name: c, values: values)
         }
         return PerClassComparison(space: space, baseline: names[baseline], k: k, indexes: order.map { names[$0] }, classes: rows)
     }
@@ -95,7 +83,7 @@ extension Comparison {
         let kText = p.k.map { "precision@\($0)" } ?? "precision@k"
         var table = [["class"] + p.indexes.enumerated().map { i, n in i == 0 ? "\(n) (baseline)" : "Δ \(n)" }]
         for row in p.classes {
-            table.append([row.class] + row.values.enumerated().map { i, v in
+            table.append([row.name] + row.values.enumerated().map { i, v in
                 i == 0 ? "\(f(v.silhouette, false)) / \(f(v.precisionAtK, false))"
                        : "\(f(v.deltaSilhouette, true)) / \(f(v.deltaPrecisionAtK, true))"
             })
@@ -113,7 +101,7 @@ extension Comparison {
         var lines = ["| class | " + p.indexes.enumerated().map { i, n in esc(i == 0 ? "\(n) (baseline)" : "Δ \(n)") }.joined(separator: " | ") + " |",
                      "|" + Array(repeating: "---", count: p.indexes.count + 1).joined(separator: "|") + "|"]
         for row in p.classes {
-            lines.append("| \(esc(row.class)) | " + row.values.enumerated().map { i, v in
+            lines.append("| \(esc(row.name)) | " + row.values.enumerated().map { i, v in
                 i == 0 ? "\(f(v.silhouette, false)) / \(f(v.precisionAtK, false))" : "\(f(v.deltaSilhouette, true)) / \(f(v.deltaPrecisionAtK, true))"
             }.joined(separator: " | ") + " |")
         }

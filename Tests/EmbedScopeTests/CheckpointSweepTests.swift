@@ -188,6 +188,14 @@ final class CheckpointSweepTests: XCTestCase {
             struct Entry: Decodable { var name: String; var index: String; var epoch: Int?; var globalStep: Int?; var version: Int?; var keyPrefix: String }
             var rows: Int; var decodes: Int; var indexes: [Entry]
         }
+        let schema = try JSONSchemaTests.loadSchema()
+        func validate(_ output: String, _ def: String) throws {
+            let value = try JSONSerialization.jsonObject(with: Data(output.utf8))
+            var errors: [String] = []
+            schema.validate(value, try XCTUnwrap(schema.defs[def] as? [String: Any]), at: def, into: &errors)
+            XCTAssertEqual(errors, [], "\(def) does not match docs/json-schema.json")
+        }
+        try validate(b.stdout, "buildSweep")
         let built = try JSONDecoder().decode(Built.self, from: Data(b.stdout.utf8))
         XCTAssertEqual(built.rows, 12); XCTAssertEqual(built.decodes, 12)
         XCTAssertEqual(built.indexes.map(\.globalStep), [3, 6, 12]); XCTAssertEqual(built.indexes.map(\.epoch), [0, 1, 3])
@@ -204,10 +212,11 @@ final class CheckpointSweepTests: XCTestCase {
         struct Compared: Decodable {
             struct Row: Decodable { var index: String; var space: String; var weights: String?; var epoch: Int?; var globalStep: Int? }
             struct Value: Decodable { var index: String; var silhouette: Double?; var precisionAtK: Double?; var deltaSilhouette: Double?; var deltaPrecisionAtK: Double? }
-            struct ClassRow: Decodable { var `class`: String; var values: [Value] }
+            struct ClassRow: Decodable { var name: String; var values: [Value] }
             struct PerClass: Decodable { var space: String; var baseline: String; var k: Int?; var indexes: [String]; var classes: [ClassRow] }
             var rows: [Row]; var perClass: [PerClass]
         }
+        try validate(j.stdout, "compare")
         let c = try JSONDecoder().decode(Compared.self, from: Data(j.stdout.utf8))
         let emb = c.rows.filter { $0.space == "embedding" }.sorted { ($0.globalStep ?? 0) < ($1.globalStep ?? 0) }
         XCTAssertEqual(emb.map(\.weights), ["epoch=0-step=3.ckpt", "epoch=1-step=6.ckpt", "epoch=3-step=12.ckpt"])
@@ -215,7 +224,7 @@ final class CheckpointSweepTests: XCTestCase {
         XCTAssertEqual(c.perClass.map(\.space), ["embedding"])
         let p = try XCTUnwrap(c.perClass.first)
         XCTAssertEqual(p.baseline, "version_0-epoch=0-step=3"); XCTAssertEqual(p.k, 10)
-        XCTAssertEqual(p.classes.map(\.class), ["blue-square", "green-stripes", "red-disc"])
+        XCTAssertEqual(p.classes.map(\.name), ["blue-square", "green-stripes", "red-disc"])
         // Deltas are each index minus the baseline, which is first with Δ 0; the text run above
         // recorded precision@10 per class, so --no-compute finds it.
         let metrics = try [0, 1, 2].map { try XCTUnwrap(try Index.open(URL(fileURLWithPath: paths[$0])).readMetrics()) }
@@ -223,7 +232,7 @@ final class CheckpointSweepTests: XCTestCase {
             XCTAssertEqual(row.values.count, 3)
             XCTAssertEqual(row.values[0].deltaSilhouette, 0); XCTAssertEqual(row.values[0].deltaPrecisionAtK, 0)
             for (i, v) in row.values.enumerated() {
-                let s = try XCTUnwrap(metrics[i].spaces["embedding"]?.cluster?.perClass[row.class] ?? nil)
+                let s = try XCTUnwrap(metrics[i].spaces["embedding"]?.cluster?.perClass[row.name] ?? nil)
                 XCTAssertEqual(try XCTUnwrap(v.silhouette), s, accuracy: 1e-12)
                 XCTAssertEqual(try XCTUnwrap(v.deltaSilhouette), s - (try XCTUnwrap(row.values[0].silhouette)), accuracy: 1e-12)
                 XCTAssertNotNil(v.precisionAtK)

@@ -113,21 +113,16 @@ extension Root {
                 struct Entry: Encodable {
                     var name: String; var index: String; var weights: String; var epoch: Int?; var globalStep: Int?; var version: Int?
                     var keyPrefix: String; var ignoredKeys: [String]; var forwardSeconds: Double; var prototypeSet: String?; var prototypes: Int?
-                    func encode(to encoder: Encoder) throws {  // nil as null, not omitted
-                        var c = encoder.container(keyedBy: CodingKeys.self)
-                        try c.encode(name, forKey: .name); try c.encode(index, forKey: .index); try c.encode(weights, forKey: .weights)
-                        try c.encode(epoch, forKey: .epoch); try c.encode(globalStep, forKey: .globalStep); try c.encode(version, forKey: .version)
-                        try c.encode(keyPrefix, forKey: .keyPrefix); try c.encode(ignoredKeys, forKey: .ignoredKeys)
-                        try c.encode(forwardSeconds, forKey: .forwardSeconds); try c.encode(prototypeSet, forKey: .prototypeSet); try c.encode(prototypes, forKey: .prototypes)
-                    }
-                    enum CodingKeys: String, CodingKey { case name, index, weights, epoch, globalStep, version, keyPrefix, ignoredKeys, forwardSeconds, prototypeSet, prototypes }
                 }
+                struct Skipped: Encodable { var path: String; var reason: String }
                 struct J: Encodable {
-                    var out: String; var rows: Int; var classes: [String: Int]; var skipped: [[String]]; var decodes: Int
+                    var out: String; var rows: Int; var classes: [IndexInfo.Class]; var skipped: [Skipped]; var decodes: Int
                     var decodeSeconds: Double; var seconds: Double; var indexes: [Entry]
                 }
-                try printJSON(J(out: req.build.out.path, rows: s.rows, classes: Dictionary(uniqueKeysWithValues: zip(s.classes, s.classCounts)),
-                                skipped: s.skipped.map { [$0.path, $0.reason] }, decodes: s.decodes, decodeSeconds: s.decodeSeconds, seconds: s.seconds,
+                // `classes` as `build --json` and `info --json` list them, read back from the first index.
+                let classes = try s.indexes.first.map { try IndexInfo.collect(Index.open($0.index)).classes } ?? []
+                try printJSON(J(out: req.build.out.path, rows: s.rows, classes: classes, skipped: s.skipped.map { Skipped(path: $0.path, reason: $0.reason) },
+                                decodes: s.decodes, decodeSeconds: s.decodeSeconds, seconds: s.seconds,
                                 indexes: s.indexes.map { e in
                                     Entry(name: e.name, index: e.index.path, weights: e.weights.path, epoch: e.checkpoint.epoch, globalStep: e.checkpoint.globalStep,
                                           version: e.checkpoint.version, keyPrefix: e.keyPrefix.prefix, ignoredKeys: e.keyPrefix.ignoredKeys,
