@@ -26,6 +26,7 @@ let package = Package(
         // One library for users: `import EmbedScope` brings every public layer below.
         .library(name: "EmbedScope", targets: ["EmbedScope"]),
         .executable(name: "embedscope", targets: ["EmbedScopeCLI"]),
+        .executable(name: "embedscope-bench", targets: ["EmbedScopeBench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -80,13 +81,24 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
             ]
         ),
+        // What the two command-line tools share: JSON output, errors, paths, terminal progress.
+        .target(
+            name: "EmbedScopeCommandLine",
+            dependencies: ["EmbedScope", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+        ),
         .executableTarget(
             name: "EmbedScopeCLI",
             dependencies: [
                 "EmbedScope",
                 "EmbedScopeServer",
+                "EmbedScopeCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // `embedscope-bench`: benchmarks apart from the user's CLI (Scripts/bench_*.py run it).
+        .executableTarget(
+            name: "EmbedScopeBench",
+            dependencies: ["EmbedScope", "EmbedScopeCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
 
         // Mutates seeded valid inputs and runs the release binary on each (Scripts/fuzz.sh).

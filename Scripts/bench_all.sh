@@ -14,11 +14,13 @@ set -uo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$ROOT"
 BIN="$ROOT/.build/release/embedscope"
+BENCH="$ROOT/.build/release/embedscope-bench"
 DATA="$ROOT/bench-data"
 QUICK=0
 [[ "${1:-}" == "--quick" ]] && QUICK=1
 mkdir -p "$DATA"
 [[ -x "$BIN" ]] || swift build -c release --product embedscope
+[[ -x "$BENCH" ]] || swift build -c release --product embedscope-bench
 
 ENVS=("" "OPENBLAS_CORETYPE=Prescott")
 run() {  # run ENV CMD...: prints the command line, then runs it with ENV added
@@ -33,7 +35,7 @@ run "" "$BIN" info --system
 run "OPENBLAS_CORETYPE=Prescott" "$BIN" info --system
 
 echo "## GEMM kernels on the hot shapes (one thread; every path in the same process)"
-for e in "${ENVS[@]}"; do run "$e" "$BIN" bench gemm --threads 1 --repeat 5; done
+for e in "${ENVS[@]}"; do run "$e" "$BENCH" gemm --threads 1 --repeat 5; done
 
 echo "## Forward passes (synthetic preprocessed inputs; compute does not depend on the values)"
 python3 - "$DATA/forward_inputs.npy" <<'PY'
@@ -47,10 +49,10 @@ PY
 FIX="$ROOT/Tests/EmbedScopeTests/Fixtures/models"
 for e in "${ENVS[@]}"; do
   for g in "" "EMBEDSCOPE_GEMM=openblas"; do
-    run "$e $g" "$BIN" bench extract --model efficientnet-lite0 --inputs "$DATA/forward_inputs.npy" --batch 1 32 --runs 3
+    run "$e $g" "$BENCH" extract --model efficientnet-lite0 --inputs "$DATA/forward_inputs.npy" --batch 1 32 --runs 3
     # ResNets with the pooled-weight fixtures (same shapes and FLOPs as the ImageNet weights).
-    run "$e $g" "$BIN" bench extract --model resnet18 --weights "$FIX/resnet18_legacy.pth" --inputs "$DATA/forward_inputs.npy" --batch 32 --runs 3
-    run "$e $g" "$BIN" bench extract --model resnet50 --weights "$FIX/resnet50_zip.pt" --inputs "$DATA/forward_inputs.npy" --batch 32 --runs 3
+    run "$e $g" "$BENCH" extract --model resnet18 --weights "$FIX/resnet18_legacy.pth" --inputs "$DATA/forward_inputs.npy" --batch 32 --runs 3
+    run "$e $g" "$BENCH" extract --model resnet50 --weights "$FIX/resnet50_zip.pt" --inputs "$DATA/forward_inputs.npy" --batch 32 --runs 3
   done
 done
 if python3 -c "import torch, onnxruntime" 2>/dev/null; then

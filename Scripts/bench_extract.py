@@ -66,7 +66,7 @@ def main():
     ap.add_argument("--images", type=int, default=64)
     ap.add_argument("--batches", default="1,8,32")
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--binary", default=str(ROOT / ".build/release/embedscope"))
+    ap.add_argument("--binary", default=str(ROOT / ".build/release/embedscope-bench"))
     args = ap.parse_args()
     batches = [int(b) for b in args.batches.split(",")]
     threads = os.cpu_count()
@@ -107,7 +107,7 @@ def main():
     sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
     ox = {b: timed(lambda s, e: sess.run(None, {"x": x[s:e]}), len(x), b, args.runs) for b in batches}
 
-    out = subprocess.run([args.binary, "bench", "extract", "--inputs", str(tmp / "inputs.npy"), "--batch", *map(str, batches),
+    out = subprocess.run([args.binary, "extract", "--inputs", str(tmp / "inputs.npy"), "--batch", *map(str, batches),
                           "--runs", str(args.runs), "--save-features", str(tmp / "ours.npy"), "--json"],
                          check=True, capture_output=True, text=True).stdout
     es = {r["batch"]: r["imagesPerSecond"] for r in json.loads(out)["rows"]}

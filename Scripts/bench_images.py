@@ -4,7 +4,7 @@
     python3 Scripts/bench_images.py        # needs numpy + Pillow (Scripts/setup.sh --bench)
 
 Writes a ~1 MB JPEG to bench-data/ (git-ignored), times Pillow, then runs
-`embedscope bench images` on the same JPEG and prints its figures.
+`embedscope-bench images` on the same JPEG and prints its figures.
 """
 import io
 import os
@@ -53,10 +53,10 @@ def main():
     print(f"  PNG 2000x1500 ({len(png_bytes) / 1e6:.2f} MB, Pillow-encoded): decode {ms:.1f} ms")
 
     print("EmbedScope (release):")
-    binary = os.path.join(ROOT, ".build/release/embedscope")
+    binary = os.path.join(ROOT, ".build/release/embedscope-bench")
     if not os.path.exists(binary):
         subprocess.run(["swift", "build", "-c", "release", "--product", "embedscope"], cwd=ROOT, check=True)
-    out = subprocess.run([binary, "bench", "images", "--jpeg", jpeg_path], check=True, capture_output=True, text=True)
+    out = subprocess.run([binary, "images", "--jpeg", jpeg_path], check=True, capture_output=True, text=True)
     print("\n".join("  " + l for l in out.stdout.splitlines()))
 
 

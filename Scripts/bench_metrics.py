@@ -5,7 +5,7 @@
     python3 Scripts/bench_metrics.py --big-rows 0         # skip the 100,000-row run
     python3 Scripts/bench_metrics.py --big-sklearn        # also time scikit-learn at 100,000 rows (~5 min)
 
-Needs numpy + scikit-learn (Scripts/setup.sh --bench). `embedscope bench metrics` generates
+Needs numpy + scikit-learn (Scripts/setup.sh --bench). `embedscope-bench metrics` generates
 seeded clustered unit vectors (float32) and writes them to bench-data/ (git-ignored) as X.npy +
 labels.txt; this script times scikit-learn's silhouette_score on them — on the float32 rows as
 stored, and on their float64 copy (the accuracy reference) — compares the values (relative 1e-6)
@@ -36,7 +36,7 @@ def median_seconds(fn, runs):
 
 
 def ours(binary, rows, dim, seed, repeat, extra):
-    cmd = [binary, "bench", "metrics", "--rows", str(rows), "--dim", str(dim), "--seed", str(seed), "--spread", str(SPREAD),
+    cmd = [binary, "metrics", "--rows", str(rows), "--dim", str(dim), "--seed", str(seed), "--spread", str(SPREAD),
            "--repeat", str(repeat), "--json"] + extra
     out = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(out.stdout)
@@ -55,7 +55,7 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--big-rows", type=int, default=100_000, help="rows of the large timing (0: skip)")
     ap.add_argument("--big-sklearn", action="store_true", help="also time scikit-learn on the large run")
-    ap.add_argument("--binary", default=os.path.join(ROOT, ".build/release/embedscope"))
+    ap.add_argument("--binary", default=os.path.join(ROOT, ".build/release/embedscope-bench"))
     a = ap.parse_args()
     global SPREAD
     SPREAD = a.spread

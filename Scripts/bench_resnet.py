@@ -30,7 +30,7 @@ def main():
     ap.add_argument("--models", default="resnet18,resnet50")
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--binary", default=str(ROOT / ".build/release/embedscope"))
+    ap.add_argument("--binary", default=str(ROOT / ".build/release/embedscope-bench"))
     a = ap.parse_args()
     import torch
     import torchvision
@@ -62,7 +62,7 @@ def main():
 
         ours, pt, ptcl = [], [], []
         for _ in range(a.runs):
-            r = subprocess.run([a.binary, "bench", "extract", "--model", name, "--weights", str(WEIGHTS[name]),
+            r = subprocess.run([a.binary, "extract", "--model", name, "--weights", str(WEIGHTS[name]),
                                 "--inputs", str(inputs), "--batch", str(a.batch), "--runs", "1", "--json"],
                                check=True, capture_output=True, text=True)
             ours.append(json.loads(r.stdout)["rows"][0]["imagesPerSecond"])

@@ -86,6 +86,7 @@ def main():
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--data", default=str(ROOT / "bench-data"))
     ap.add_argument("--binary", default=str(ROOT / ".build/release/embedscope"))
+    ap.add_argument("--bench-binary", default=str(ROOT / ".build/release/embedscope-bench"))
     args = ap.parse_args()
 
     import faiss  # imported late so --help works without it
@@ -111,7 +112,7 @@ def main():
             subprocess.run([args.binary, "import", "--vectors", x_path, "--manifest", m_path, "--out", index,
                             "--no-pixels", "--force"], check=True, stdout=subprocess.DEVNULL)
             print(f"[{n}x{d}] embedscope import: {time.perf_counter() - t0:.1f}s")
-        out = subprocess.run([args.binary, "bench", "search", index, "--queries", q_path, "-k", str(args.k),
+        out = subprocess.run([args.bench_binary, "search", index, "--queries", q_path, "-k", str(args.k),
                               "--repeat", str(args.repeat), "--batch", str(args.batch), "--json"],
                              check=True, capture_output=True, text=True).stdout
         es = json.loads(out)

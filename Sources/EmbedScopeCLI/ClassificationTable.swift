@@ -1,4 +1,5 @@
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 /// The text form of a `ClassificationReport`: accuracy, per-class P/R/F1, confusion matrix.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 
 /// `--lock-timeout` for commands that write an index (build, import, probe, and the commands
 /// that record results in metrics.json): how long to wait for another writer of the same index.

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 @main
@@ -12,56 +13,8 @@ struct Root: AsyncParsableCommand {
         space (embedding, pixel, …), prototype sets from classifier heads, and catalog.sqlite.
         """,
         version: "0.1.0",
-        subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Project.self, Compare.self, Duplicates.self, Mislabels.self, Uniqueness.self, Report.self, Serve.self, Checkpoint.self, Bench.self]
+        subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Project.self, Compare.self, Duplicates.self, Mislabels.self, Uniqueness.self, Report.self, Serve.self, Checkpoint.self]
     )
-}
-
-/// Flags shared by commands that print results.
-struct OutputOptions: ParsableArguments {
-    @Flag(name: .long, help: "Print JSON to stdout instead of a table.")
-    var json = false
-}
-
-/// The version of the JSON every command prints (docs/json.md, docs/json-schema.json).
-let jsonSchemaVersion = 1
-
-/// Prints one command's result as JSON: the value's own fields plus `schemaVersion`, sorted
-/// keys, missing values as `null` (`Core/Support/JSONNulls.swift`).
-func printJSON<T: Encodable>(_ value: T) throws {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    let data = try enc.encode(Versioned(value: value))
-    FileHandle.standardOutput.write(data)
-    FileHandle.standardOutput.write(Data("\n".utf8))
-}
-
-/// A top-level JSON object with `schemaVersion` added beside the value's own fields.
-private struct Versioned<T: Encodable>: Encodable {
-    var value: T
-    enum Key: String, CodingKey { case schemaVersion }
-    func encode(to encoder: Encoder) throws {
-        try value.encode(to: encoder)
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(jsonSchemaVersion, forKey: .schemaVersion)
-    }
-}
-
-/// Writes a line to stderr (notes, warnings).
-func note(_ s: String) {
-    FileHandle.standardError.write(Data((s + "\n").utf8))
-}
-
-/// Runs a command body and turns an EmbedScopeError into a clean message + exit code 1.
-func run(_ body: () throws -> Void) throws {
-    do {
-        try body()
-    } catch let e as EmbedScopeError {
-        note("error: \(e.description)")
-        throw ExitCode(1)
-    } catch let e as ImageError {
-        note("error: \(e.description)")
-        throw ExitCode(1)
-    }
 }
 
 func formatTable(_ rows: [ResultRow]) -> String {
@@ -92,4 +45,4 @@ func recordMetrics(_ body: () throws -> Bool) throws {
     }
 }
 
-func resolveURL(_ path: String) -> URL { URL(fileURLWithPath: path).standardizedFileURL }
+

@@ -155,6 +155,12 @@ final class JSONSchemaTests: XCTestCase {
         let names = (0..<n).map { ["a", "b", "c"][$0 % 3] }
         let imp = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 5), rows: n, dim: d, classes: names,
                                         head: (randomMatrix(rows: 3, dim: d, seed: 6), [0, 1, 2], ["a", "b", "c"])).path
+        let imp2 = dir.appendingPathComponent("imp2").path
+        try json(["import", "--vectors", dir.appendingPathComponent("X-index.npy").path, "--manifest", dir.appendingPathComponent("rows-index.csv").path,
+                  "--out", imp2, "--head", dir.appendingPathComponent("W-index.npy").path, "--bias", dir.appendingPathComponent("b-index.npy").path,
+                  "--head-classes", dir.appendingPathComponent("names-index.txt").path], "import")
+        try json(["import", "--vectors", dir.appendingPathComponent("X-index.npy").path, "--manifest", dir.appendingPathComponent("rows-index.csv").path,
+                  "--out", imp2, "--space", "second"], "import")
         let q = dir.appendingPathComponent("Q.npy")
         try NPYArray.write(shape: [2, d], values: randomMatrix(rows: 2, dim: d, seed: 7), to: q)
 

@@ -15,7 +15,9 @@ final class LayeringTests: XCTestCase {
         "EmbedScopeReport": ["EmbedScopeCore", "EmbedScopeImages", "EmbedScopeAnalysis"],
         "EmbedScope": ["EmbedScopeCore", "EmbedScopeImages", "EmbedScopeModels", "EmbedScopeAnalysis", "EmbedScopeReport", "CZlib"],
         "EmbedScopeServer": ["EmbedScope", "Hummingbird"],
-        "EmbedScopeCLI": ["EmbedScope", "EmbedScopeServer", "ArgumentParser"],
+        "EmbedScopeCommandLine": ["EmbedScope", "ArgumentParser"],
+        "EmbedScopeCLI": ["EmbedScope", "EmbedScopeServer", "EmbedScopeCommandLine", "ArgumentParser"],
+        "EmbedScopeBench": ["EmbedScope", "EmbedScopeCommandLine", "ArgumentParser"],
         "EmbedScopeFuzz": ["EmbedScope"],
     ]
     /// Modules that are ours or a dependency's (anything else, like Foundation, is the platform's).

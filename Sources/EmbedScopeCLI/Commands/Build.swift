@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -59,7 +60,7 @@ extension Root {
 
         func run() throws {
             lockOptions.apply()
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let root = resolveURL(dataset)
                 let dest = out.map(resolveURL) ?? resolveURL("Indexes/\(root.lastPathComponent)")
                 var r = BuildRequest(dataset: root, out: dest)

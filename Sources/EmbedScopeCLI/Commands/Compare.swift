@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -39,7 +40,7 @@ extension Root {
 
         func run() throws {
             lockOptions.apply()
-            try EmbedScopeCLI.run {
+            try runCommand {
                 var rows: [ComparisonRow] = []
                 var opened: [(name: String, given: String, index: Index, spaces: [String])] = []
                 var picked: [[String]] = []

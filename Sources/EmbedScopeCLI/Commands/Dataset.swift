@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -26,7 +27,7 @@ extension Root {
             }
 
             func run() throws {
-                try EmbedScopeCLI.run {
+                try runCommand {
                     let s = try FashionMNIST.export(split: FashionMNIST.Split(rawValue: split)!, limit: limit, seed: seed, to: resolveURL(out),
                                                     source: resolveURL(source), force: force, progress: TerminalProgress())
                     print("wrote \(s.written) PNG images in \(FashionMNIST.classNames.count) class folders to \(out)")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -24,7 +25,7 @@ extension Root {
         }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let dir = resolveURL(workdir)
                 let folder = dir.appendingPathComponent("fashion-mnist-test-\(limit)")
                 let indexURL = dir.appendingPathComponent("fashion-mnist")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -28,7 +29,7 @@ extension Root {
         }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let idx = try Index.open(resolveURL(index))
                 let r = try idx.duplicates(space: space, threshold: threshold, maxPairs: maxPairs, progress: TerminalProgress())
                 if output.json { try printJSON(r) } else { print(Self.text(r, show: show)) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -30,7 +31,7 @@ extension Root {
         }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let idx = try Index.open(resolveURL(index))
                 let r = try idx.evaluate(set: set, space: space, lowest: lowest, split: EvaluationSplit(rawValue: split) ?? .heldout)
                 if output.json { try printJSON(r) } else { print(Self.text(r)) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -28,6 +29,7 @@ extension Root {
         @Flag(help: "Do not compute the pixel space even when the images exist.") var noPixels = false
         @Flag(help: "Replace an existing index with different rows.") var force = false
         @OptionGroup var lockOptions: LockOptions
+        @OptionGroup var output: OutputOptions
 
         func validate() throws {
             if bias != nil && head == nil { throw ValidationError("--bias needs --head") }
@@ -36,12 +38,27 @@ extension Root {
 
         func run() throws {
             lockOptions.apply()
-            try EmbedScopeCLI.run {
+            try runCommand {
                 var r = ImportRequest(vectors: resolveURL(vectors), manifest: resolveURL(manifest), out: resolveURL(out))
                 r.space = space; r.model = model; r.force = force; r.root = root.map(resolveURL)
                 r.head = head.map(resolveURL); r.bias = bias.map(resolveURL); r.headClasses = headClasses.map(resolveURL)
                 r.prototypeSet = prototypeSet; r.pixels = !noPixels; r.pixelSize = pixelSize
                 let s = try Importer.run(r, progress: TerminalProgress())
+                if output.json {
+                    // `classes` as `info --json` lists them, read back from the index just written.
+                    struct PixelSpaceJSON: Encodable { var written: Bool; var size: Int; var failures: Int }
+                    struct J: Encodable {
+                        var index: String; var rows: Int; var dim: Int; var space: String; var addedToExisting: Bool
+                        var classes: [IndexInfo.Class]; var prototypeSet: String?; var prototypeCount: Int?
+                        var prototypeNamesFrom: String?; var pixelSpace: PixelSpaceJSON?
+                    }
+                    try printJSON(J(index: r.out.path, rows: s.rows, dim: s.dim, space: s.space, addedToExisting: s.addedToExisting,
+                                    classes: IndexInfo.collect(Index.open(r.out)).classes,
+                                    prototypeSet: s.prototypeCount == nil ? nil : prototypeSet, prototypeCount: s.prototypeCount,
+                                    prototypeNamesFrom: s.prototypeNamesFrom,
+                                    pixelSpace: s.pixelSpace.map { PixelSpaceJSON(written: $0.written, size: $0.size, failures: $0.failures.count) }))
+                    return
+                }
                 print("imported \(s.rows) × \(s.dim) as space '\(s.space)' \(s.addedToExisting ? "into the existing" : "in a new") index \(out) (\(s.classes.count) classes)")
                 if let c = s.prototypeCount { print("prototype set '\(prototypeSet)': \(c) prototypes, names from \(s.prototypeNamesFrom ?? "?")") }
                 if let p = s.pixelSpace {

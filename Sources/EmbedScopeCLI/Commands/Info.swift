@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -18,7 +19,7 @@ extension Root {
         }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 if system {
                     let info = SystemInfo.collect()
                     if output.json { try printJSON(info) } else { print(info.text) }
@@ -38,7 +39,7 @@ extension Root {
         @OptionGroup var output: OutputOptions
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let report = Index.verifyReport(resolveURL(index))
                 if output.json { try printJSON(report) } else if report.ok { print(report.text) } else { note(report.text) }
                 if !report.ok { throw ExitCode(1) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -31,7 +32,7 @@ extension Root {
 
         func run() throws {
             lockOptions.apply()
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let idx = try Index.open(resolveURL(index))
                 let name = try space ?? idx.defaultSpace()
                 var o = SilhouetteOptions(sample: sample, seed: seed ?? 0)

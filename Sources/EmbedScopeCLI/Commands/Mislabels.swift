@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -30,7 +31,7 @@ extension Root {
         }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let idx = try Index.open(resolveURL(index))
                 var o = MislabelOptions()
                 o.space = space; o.k = k; o.folds = folds; o.seed = seed; o.probe.c = c; o.limit = limit

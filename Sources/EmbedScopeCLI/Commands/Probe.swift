@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -42,7 +43,7 @@ extension Root {
 
         func run() throws {
             lockOptions.apply()
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let idx = try Index.open(resolveURL(index))
                 var req = ProbeRequest()
                 req.space = space; req.validationFraction = val; req.seed = seed

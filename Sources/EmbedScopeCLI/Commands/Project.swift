@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -36,7 +37,7 @@ extension Root {
 
         func run() throws {
             lockOptions.apply()
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let idx = try Index.open(resolveURL(index))
                 let m = Projection.Method(rawValue: method) ?? .pca
                 let k = try components ?? idx.defaultComponents(method: m)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -32,7 +33,7 @@ extension Root {
         }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let idx = try Index.open(resolveURL(index))
                 var o = SearchOptions()
                 o.space = space; o.k = k; o.farthest = farthest; o.includeSelf = includeSelf

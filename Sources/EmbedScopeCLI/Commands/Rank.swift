@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -19,7 +20,7 @@ extension Root {
         func validate() throws { guard k >= 1 else { throw ValidationError("-k must be at least 1") } }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let idx = try Index.open(resolveURL(index))
                 let results = try idx.rank(prototype: prototype, set: set, least: least, k: k, className: className)
                 if output.json { try printJSON(ResultsJSON(results: results)) } else { print(formatTable(results)) }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
 extension Root {
@@ -20,7 +21,7 @@ extension Root {
         func validate() throws { guard show >= 0 else { throw ValidationError("--show must be 0 or more") } }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let r = try Index.open(resolveURL(index)).uniqueness(space: space, progress: TerminalProgress())
                 if output.json { try printJSON(r); return }
                 print("space \(r.space), \(r.rows) images: \(r.definition)")

@@ -1,8 +1,9 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
-extension Root.Bench {
+extension Bench {
     /// Image-layer timings; Scripts/bench_images.py prints Pillow's beside them.
     struct Images: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Time JPEG/PNG decoding, PNG encoding and the antialiased resize.")
@@ -11,7 +12,7 @@ extension Root.Bench {
         @Option(help: "Median of this many runs.") var runs = 5
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 func median(_ n: Int, _ body: () throws -> Void) rethrows -> Double {
                     var t: [Double] = []
                     for _ in 0..<n {

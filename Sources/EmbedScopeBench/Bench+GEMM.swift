@@ -1,8 +1,9 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
-extension Root.Bench {
+extension Bench {
     /// GFLOP/s of every GEMM path on the hot shapes, same process, same data.
     struct Gemm: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -17,7 +18,7 @@ extension Root.Bench {
         struct Row: Encodable { var m: Int, n: Int, k: Int, path: String, ms: Double, gflops: Double }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let list = try (shapes ?? "12544x96x16,3136x144x24,784x240x40,196x672x112,49x1152x192,49x1280x320,3136x64x576,784x512x128,1024x1024x1280")
                     .split(separator: ",").map { s -> (Int, Int, Int) in
                         let p = s.split(separator: "x").compactMap { Int($0) }

@@ -1,8 +1,9 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
-extension Root.Bench {
+extension Bench {
     /// Forward-pass throughput; Scripts/bench_extract.py runs it beside PyTorch and ONNX Runtime.
     struct Extract: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Time the native forward pass on preprocessed inputs (.npy [N, 3·224·224]).")
@@ -21,7 +22,7 @@ extension Root.Bench {
         struct Figures: Encodable { var model: String; var images: Int; var macsPerImage: Double?; var rows: [Row] }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let m = try ModelRegistry.load(model, weights: weights.map(resolveURL))
                 let x = try NPYArray.read(contentsOf: resolveURL(inputs))
                 let per = 3 * m.extractor.inputSize * m.extractor.inputSize

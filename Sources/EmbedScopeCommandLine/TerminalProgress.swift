@@ -7,9 +7,9 @@ import Glibc
 
 /// A one-line progress display on stderr — count, rate, ETA — redrawn at most 10 times a
 /// second, and only when stderr is a terminal: quiet when piped or in CI.
-final class TerminalProgress: ProgressSink {
+package final class TerminalProgress: ProgressSink {
     private let enabled: Bool
-    var isEnabled: Bool { enabled }
+    package var isEnabled: Bool { enabled }
     private struct State {
         var label = ""
         var total: Int?
@@ -19,17 +19,17 @@ final class TerminalProgress: ProgressSink {
     }
     private let state = Mutex(State())
 
-    init(enabled: Bool = isatty(STDERR_FILENO) == 1) {
+    package init(enabled: Bool = isatty(STDERR_FILENO) == 1) {
         self.enabled = enabled
     }
 
     private static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
-    func begin(_ label: String, total: Int?) {
+    package func begin(_ label: String, total: Int?) {
         state.withLock { $0 = State(label: label, total: total, start: Self.now()) }
     }
 
-    func update(_ done: Int) {
+    package func update(_ done: Int) {
         guard enabled else { return }
         state.withLock { st in
             let t = Self.now()
@@ -48,7 +48,7 @@ final class TerminalProgress: ProgressSink {
         }
     }
 
-    func end() {
+    package func end() {
         guard enabled else { return }
         state.withLock { st in
             if st.drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
@@ -56,7 +56,7 @@ final class TerminalProgress: ProgressSink {
         }
     }
 
-    static func duration(_ s: Double) -> String {
+    package static func duration(_ s: Double) -> String {
         s < 60 ? String(format: "%.0fs", s) : s < 3600 ? String(format: "%dm%02ds", Int(s) / 60, Int(s) % 60) : String(format: "%dh%02dm", Int(s) / 3600, Int(s) / 60 % 60)
     }
 }

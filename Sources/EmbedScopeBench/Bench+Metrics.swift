@@ -1,8 +1,9 @@
 import ArgumentParser
 import EmbedScope
+import EmbedScopeCommandLine
 import Foundation
 
-extension Root.Bench {
+extension Bench {
     /// Cluster-metric timings on seeded synthetic clusters; Scripts/bench_metrics.py times
     /// scikit-learn on the same rows (written with --save) in the same run.
     struct Metrics: ParsableCommand {
@@ -50,7 +51,7 @@ extension Root.Bench {
         }
 
         func run() throws {
-            try EmbedScopeCLI.run {
+            try runCommand {
                 let t = threads ?? Scorer.defaultThreads
                 func time<R>(_ body: () throws -> R) rethrows -> (R, Double) {
                     let t0 = DispatchTime.now().uptimeNanoseconds

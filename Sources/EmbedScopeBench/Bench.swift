@@ -1,0 +1,105 @@
+import ArgumentParser
+import EmbedScope
+import EmbedScopeCommandLine
+import Foundation
+
+/// `embedscope-bench`: the benchmark executable (figures, not tests), kept apart from the user's
+/// CLI. The scripts in Scripts/bench_*.py run it beside numpy, FAISS, ONNX Runtime, PyTorch and
+/// scikit-learn and print the ratios.
+@main
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "embedscope-bench",
+        abstract: "Benchmarks (figures, not tests). Scripts/bench_search.py runs these beside numpy and FAISS.",
+        subcommands: [Search.self, Images.self, Extract.self, Metrics.self, Gemm.self])
+
+    struct Search: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Time single and batched top-k queries on an index, and a memory-bandwidth pass over the same bytes.")
+
+        @Argument(help: "Index directory.") var index: String
+        @Option(help: "Queries: .npy [Q, d] (unit rows). At least --batch rows.") var queries: String
+        @Option(help: "Space to scan.") var space = "embedding"
+        @Option(name: .shortAndLong) var k = 10
+        @Option(name: .customLong("repeat"), help: "Timed repetitions per measurement (the median is reported).") var repeats: Int = 10
+        @Option(help: "Batch size for the batched measurement.") var batch = 64
+        @Option(help: "Threads (default: all active cores).") var threads: Int?
+        @Flag var json = false
+
+        struct Figures: Encodable {
+            var rows: Int, dim: Int, bytes: Int, threads: Int, k: Int, batch: Int, repeats: Int
+            var bandwidthMs: Double, bandwidthGBs: Double
+            var singleSimdMs: Double, singleBlasMs: Double
+            /// The batch on the GEMM path in use (`batchPath`: own kernel unless EMBEDSCOPE_GEMM=openblas), and on OpenBLAS.
+            var batchBlasMs: Double
+            var batchPath: String
+            var batchOpenBLASMs: Double
+            var firstQueryTop: [Int]
+            var firstBatchTops: [[Int]]
+        }
+
+        func run() throws {
+            try runCommand {
+                let idx = try Index.open(resolveURL(index))
+                let v = try idx.vectors(space: space)
+                let q = try NPYArray.read(contentsOf: resolveURL(queries))
+                guard q.shape.count == 2, q.cols == v.dim, q.rows >= batch, q.rows >= 1 else {
+                    throw EmbedScopeError(.shapeMismatch, "queries have shape \(q.shape); need [≥\(batch), \(v.dim)]")
+                }
+                let m = RowMatrix(v)
+                let t = threads ?? Scorer.defaultThreads
+                let bytes = Int(v.header.payloadLength)
+                func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+                func time(_ body: () throws -> Void) rethrows -> Double {
+                    let t0 = DispatchTime.now().uptimeNanoseconds
+                    try body()
+                    return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+                }
+                var sink: Float = 0
+                // Warm the page cache once.
+                sink += Kernels.bandwidthPass(UnsafeRawPointer(v.base), bytes: bytes, threads: t)
+                let bw = median((0..<repeats).map { _ in time { sink += Kernels.bandwidthPass(UnsafeRawPointer(v.base), bytes: bytes, threads: t) } })
+                func query(_ i: Int) -> [Float] { Array(q.values[(i % q.rows) * q.cols..<((i % q.rows) + 1) * q.cols]) }
+                var first: [Int] = []
+                let simd = median(try (0..<repeats).map { i in
+                    let qi = query(i)
+                    var hits: [Hit] = []
+                    let ms = try time { hits = try Scorer.search(m, query: qi, k: k, kernel: .simd, threads: t) }
+                    if i == 0 { first = hits.map(\.row) }
+                    return ms
+                })
+                let blas = median(try (0..<repeats).map { i in
+                    let qi = query(i)
+                    return try time { _ = try Scorer.search(m, query: qi, k: k, kernel: .blas, threads: t) }
+                })
+                let qb = Array(q.values[0..<(batch * q.cols)])
+                var tops: [[Int]] = []
+                let batchMs = median(try (0..<max(3, repeats / 3)).map { i in
+                    var r: [[Hit]] = []
+                    let ms = try time { r = try Scorer.searchBatch(m, queries: qb, count: batch, k: k, kernel: .blas, threads: t) }
+                    if i == 0 { tops = r.map { $0.map(\.row) } }
+                    return ms
+                })
+                let batchOpenBLAS = median(try (0..<max(3, repeats / 3)).map { _ in
+                    try SGEMM.withPath(.openblas) {
+                        try time { _ = try Scorer.searchBatch(m, queries: qb, count: batch, k: k, kernel: .blas, threads: t) }
+                    }
+                })
+                if sink.isNaN { note("(sink \(sink))") }
+                let f = Figures(rows: v.rows, dim: v.dim, bytes: bytes, threads: t, k: k, batch: batch, repeats: repeats,
+                                bandwidthMs: bw, bandwidthGBs: Double(bytes) / bw / 1e6,
+                                singleSimdMs: simd, singleBlasMs: blas, batchBlasMs: batchMs,
+                                batchPath: SGEMM.path.rawValue, batchOpenBLASMs: batchOpenBLAS,
+                                firstQueryTop: first, firstBatchTops: tops)
+                if json { try printJSON(f) } else {
+                    print(String(format: "%d × %d float32 (%.2f GB), %d threads, k=%d, median of %d", v.rows, v.dim, Double(bytes) / 1e9, t, k, repeats))
+                    print(String(format: "bandwidth pass      %8.2f ms  (%.1f GB/s)", bw, f.bandwidthGBs))
+                    print(String(format: "single query simd   %8.2f ms  (%.2f× the bandwidth floor)", simd, simd / bw))
+                    print(String(format: "single query blas   %8.2f ms  (%.2f× the bandwidth floor)", blas, blas / bw))
+                    print(String(format: "batch of %d (%@) %8.2f ms  (%.3f ms per query)", batch, SGEMM.path.rawValue as NSString, batchMs, batchMs / Double(batch)))
+                    print(String(format: "batch of %d (OpenBLAS) %8.2f ms", batch, batchOpenBLAS))
+                }
+            }
+        }
+    }
+}

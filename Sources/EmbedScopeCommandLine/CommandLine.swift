@@ -1,0 +1,58 @@
+import ArgumentParser
+import EmbedScope
+import Foundation
+
+// What the command-line tools share (`embedscope`, `embedscope-bench`): JSON output in the one
+// schema, errors to stderr with a non-zero exit, paths, progress on a terminal.
+
+/// Flags shared by commands that print results.
+package struct OutputOptions: ParsableArguments {
+    package init() {}
+    @Flag(name: .long, help: "Print JSON to stdout instead of a table.")
+    package var json = false
+}
+
+/// The version of the JSON every command prints (docs/json.md, docs/json-schema.json).
+package let jsonSchemaVersion = 1
+
+/// Prints one command's result as JSON: the value's own fields plus `schemaVersion`, sorted
+/// keys, missing values as `null` (`Core/Support/JSONNulls.swift`).
+package func printJSON<T: Encodable>(_ value: T) throws {
+    let enc = JSONEncoder()
+    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    let data = try enc.encode(Versioned(value: value))
+    FileHandle.standardOutput.write(data)
+    FileHandle.standardOutput.write(Data("\n".utf8))
+}
+
+/// A top-level JSON object with `schemaVersion` added beside the value's own fields.
+private struct Versioned<T: Encodable>: Encodable {
+    var value: T
+    enum Key: String, CodingKey { case schemaVersion }
+    func encode(to encoder: Encoder) throws {
+        try value.encode(to: encoder)
+        var c = encoder.container(keyedBy: Key.self)
+        try c.encode(jsonSchemaVersion, forKey: .schemaVersion)
+    }
+}
+
+/// Writes a line to stderr (notes, warnings).
+package func note(_ s: String) {
+    FileHandle.standardError.write(Data((s + "\n").utf8))
+}
+
+/// Runs a command body and turns an EmbedScopeError into a clean message + exit code 1.
+package func runCommand(_ body: () throws -> Void) throws {
+    do {
+        try body()
+    } catch let e as EmbedScopeError {
+        note("error: \(e.description)")
+        throw ExitCode(1)
+    } catch let e as ImageError {
+        note("error: \(e.description)")
+        throw ExitCode(1)
+    }
+}
+
+/// A path from the command line, absolute and standardized.
+package func resolveURL(_ path: String) -> URL { URL(fileURLWithPath: path).standardizedFileURL }
