@@ -4,7 +4,10 @@ import EmbedScopeCore
 extension Index {
     /// Silhouette, Davies–Bouldin and Calinski–Harabasz of a space's unit rows, with the
     /// catalog's classes as labels. Euclidean distance on unit rows: d² = 2 − 2·cos.
-    public func clusterScores(space name: String, options: SilhouetteOptions = SilhouetteOptions(),
+    ///
+    /// With `split`, only the rows of that split (the catalog's `split` column: `train`, `val`,
+    /// `test`, …) are scored, as a data set of their own.
+    public func clusterScores(space name: String, split: String? = nil, options: SilhouetteOptions = SilhouetteOptions(),
                               progress: ProgressSink = SilentProgress()) throws -> ClusterScores {
         try requireFinite(space: name)
         let v = try vectors(space: name)
@@ -13,7 +16,34 @@ extension Index {
             throw EmbedScopeError(.catalog, "the catalog lists \(labels.count) images but space '\(name)' has \(v.rows) rows",
                                   path: url.path, hint: "the index is damaged; rebuild it")
         }
-        return try ClusterMetrics.all(RowMatrix(v), labels: labels, options: options, progress: progress)
+        guard let split else {
+            return try ClusterMetrics.all(RowMatrix(v), labels: labels, options: options, progress: progress)
+        }
+        let rows = try self.rows(inSplit: split)
+        // The split's rows, gathered into one contiguous matrix (d floats each).
+        let d = v.dim
+        var x = [Float](repeating: 0, count: rows.count * d)
+        for (i, r) in rows.enumerated() {
+            let p = v.row(r)
+            for t in 0..<d { x[i * d + t] = p[t] }
+        }
+        let subset = rows.map { labels[$0] }
+        return try x.withUnsafeBufferPointer { xp in
+            try ClusterMetrics.all(RowMatrix(base: xp.baseAddress!, rows: rows.count, dim: d, stride: d), labels: subset,
+                                   options: options, progress: progress)
+        }
+    }
+
+    /// Rows whose catalog split is `split`, in row order; an unknown split names the known ones.
+    public func rows(inSplit split: String) throws -> [Int] {
+        let images = try catalog.allImages()
+        let rows = images.filter { $0.split == split }.map(\.row).sorted()
+        guard !rows.isEmpty else {
+            let known = Set(images.compactMap(\.split)).sorted()
+            throw EmbedScopeError(.notFound, "no rows in split '\(split)'" + (known.isEmpty ? " (this index records no splits)" : " (splits: \(known.joined(separator: ", ")))"),
+                                  path: url.path)
+        }
+        return rows
     }
 }
 
@@ -39,6 +69,8 @@ public struct ClusterMetricsReport: Sendable, Codable, Equatable {
     }
 
     public var space: String
+    /// The split the rows were taken from, or null for every row.
+    public var split: String?
     public var rows: Int
     public var dim: Int
     public var classes: Int
@@ -48,8 +80,9 @@ public struct ClusterMetricsReport: Sendable, Codable, Equatable {
     public var calinskiHarabasz: Double
     public var perClass: [ClassEntry]
 
-    public init(_ s: ClusterScores, space: String, classNames: [Int: String]) {
+    public init(_ s: ClusterScores, space: String, split: String? = nil, classNames: [Int: String]) {
         self.space = space
+        self.split = split
         rows = s.rows
         dim = s.dim
         classes = s.classes

@@ -7,6 +7,8 @@ public struct VersusOptions: Sendable {
     public var worst = 10
     /// Spaces to compare; nil: every space of the index.
     public var spaces: [String]? = nil
+    /// Only the rows of this split, as a data set of their own (their neighbours from the same split).
+    public var split: String? = nil
     public var threads = Scorer.defaultThreads
     public init() {}
 }
@@ -36,6 +38,8 @@ public struct VersusReport: Sendable, Codable, Equatable {
         public var worst: [Disagreement]
     }
 
+    /// The split the rows were taken from, or null for every row.
+    public var split: String?
     public var rows: Int
     public var k: Int
     public var similarity: String
@@ -56,11 +60,16 @@ extension Index {
         let names = try o.spaces ?? spaces.map(\.name)
         guard !names.isEmpty else { throw EmbedScopeError(.catalog, "this index has no spaces", path: url.path) }
         for s in names { _ = try space(s) }
-        guard o.k < rowCount else {
-            throw EmbedScopeError(.invalidArgument, "k = \(o.k) needs at least \(o.k + 1) rows (each row's neighbours exclude itself); this index has \(rowCount)",
-                                  hint: "use -k \(max(1, rowCount - 1)) or less")
+        // The rows scored: every row, or one split's (a list index i stands for row subset[i]).
+        let subset: [Int]? = try o.split.map { try rows(inSplit: $0) }
+        let count = subset?.count ?? rowCount
+        guard o.k < count else {
+            throw EmbedScopeError(.invalidArgument, "k = \(o.k) needs at least \(o.k + 1) rows (each row's neighbours exclude itself); \(o.split.map { "split '\($0)' has" } ?? "this index has") \(count)",
+                                  hint: "use -k \(max(1, count - 1)) or less")
         }
-        let labels = try catalog.classIds()
+        let allLabels = try catalog.classIds()
+        let labels = subset.map { $0.map { allLabels[$0] } } ?? allLabels
+        func rowOf(_ i: Int) -> Int { subset?[i] ?? i }
         guard Set(labels).count >= 2 else {
             throw EmbedScopeError(.undefined, "neighbour quality needs at least 2 classes; this index has \(Set(labels).count)",
                                   hint: "precision@k and k-NN accuracy are trivially 1 with a single class")
@@ -71,10 +80,21 @@ extension Index {
         for s in names {
             try requireFinite(space: s)
             let v = try vectors(space: s)
-            guard v.rows == labels.count else {
-                throw EmbedScopeError(.catalog, "space '\(s)' has \(v.rows) rows but the catalog lists \(labels.count) images", path: url.path)
+            guard v.rows == allLabels.count else {
+                throw EmbedScopeError(.catalog, "space '\(s)' has \(v.rows) rows but the catalog lists \(allLabels.count) images", path: url.path)
             }
-            let l = try NearestNeighbours.leaveOneOut(RowMatrix(v), k: o.k, threads: o.threads, progress: progress)
+            let l: NeighbourLists
+            if let subset {
+                let d = v.dim
+                var x = [Float](repeating: 0, count: subset.count * d)
+                for (i, r) in subset.enumerated() { let p = v.row(r); for t in 0..<d { x[i * d + t] = p[t] } }
+                l = try x.withUnsafeBufferPointer { xp in
+                    try NearestNeighbours.leaveOneOut(RowMatrix(base: xp.baseAddress!, rows: subset.count, dim: d, stride: d),
+                                                      k: o.k, threads: o.threads, progress: progress)
+                }
+            } else {
+                l = try NearestNeighbours.leaveOneOut(RowMatrix(v), k: o.k, threads: o.threads, progress: progress)
+            }
             lists[s] = l
             entries.append(try NeighbourQuality.space(l, labels: labels, space: s, dim: v.dim, classNames: classNames))
         }
@@ -86,11 +106,11 @@ extension Index {
             let j = try NeighbourQuality.jaccard(la, lb)
             let order = j.indices.sorted { j[$0] < j[$1] || (j[$0] == j[$1] && $0 < $1) }
             let worstRows = Array(order.prefix(o.worst))
-            let recs = try catalog.images(rows: worstRows)
+            let recs = try catalog.images(rows: worstRows.map(rowOf))
             let worst = worstRows.map { r in
                 let own = labels[r]
                 return VersusReport.Disagreement(
-                    row: r, path: recs[r]?.path ?? "?", class: classNames[Int(own)] ?? "?", jaccard: j[r],
+                    row: rowOf(r), path: recs[rowOf(r)]?.path ?? "?", class: classNames[Int(own)] ?? "?", jaccard: j[r],
                     sameClassA: la.neighbours(of: r).filter { labels[Int($0)] == own }.count,
                     sameClassB: lb.neighbours(of: r).filter { labels[Int($0)] == own }.count)
             }
@@ -100,7 +120,7 @@ extension Index {
         } else {
             note = "only one space (\(names[0])): nothing to compare neighbour lists with"
         }
-        return VersusReport(rows: rowCount, k: o.k, similarity: "cosine of unit rows; each row's own entry is excluded",
+        return VersusReport(split: o.split, rows: count, k: o.k, similarity: "cosine of unit rows; each row's own entry is excluded",
                             tieRule: "equal cosine: the lower row is nearer",
                             voteRule: "majority class among the k neighbours; tie: the class of the nearest tied neighbour",
                             spaces: entries, agreement: agreement, agreementNote: note)

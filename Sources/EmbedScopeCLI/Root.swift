@@ -13,7 +13,7 @@ struct Root: AsyncParsableCommand {
         space (embedding, pixel, …), prototype sets from classifier heads, and catalog.sqlite.
         """,
         version: "0.1.0",
-        subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Project.self, Compare.self, Duplicates.self, Mislabels.self, Uniqueness.self, Report.self, Serve.self, Checkpoint.self]
+        subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Project.self, Compare.self, Duplicates.self, Mislabels.self, Uniqueness.self, Representativeness.self, Report.self, Serve.self, Checkpoint.self]
     )
 }
 

@@ -18,6 +18,7 @@ extension Root {
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
         @Option(help: "Estimate the silhouette from this many seeded rows (each against all rows).") var sample: Int?
         @Option(help: "Seed of the sample.") var seed: UInt64?
+        @Option(help: "Score only the rows of this split (train, val, test, …); printed, not recorded in metrics.json.") var split: String?
         @Option(help: "GEMM precision: float32 (default) or float64 (the reference, about 2× slower).") var kernel = "float32"
         @Option(help: "Threads (default: all active cores).") var threads: Int?
         @OptionGroup var output: OutputOptions
@@ -38,15 +39,16 @@ extension Root {
                 var o = SilhouetteOptions(sample: sample, seed: seed ?? 0)
                 o.kernel = SilhouetteKernel(rawValue: kernel) ?? .float32
                 if let threads { o.threads = threads }
-                let scores = try idx.clusterScores(space: name, options: o, progress: TerminalProgress())
-                let report = ClusterMetricsReport(scores, space: name, classNames: try idx.classNames())
-                try recordMetrics { try idx.recordCluster(scores, space: name) }
+                let scores = try idx.clusterScores(space: name, split: split, options: o, progress: TerminalProgress())
+                let report = ClusterMetricsReport(scores, space: name, split: split, classNames: try idx.classNames())
+                // metrics.json holds the whole index's figures; a split's are printed only.
+                if split == nil { try recordMetrics { try idx.recordCluster(scores, space: name) } }
                 if output.json { try printJSON(report) } else { print(Self.text(report)) }
             }
         }
 
         static func text(_ r: ClusterMetricsReport) -> String {
-            var lines = ["space \(r.space): \(r.rows) rows × \(r.dim), \(r.classes) classes; \(r.distance)"]
+            var lines = ["space \(r.space)\(r.split.map { " (split \($0))" } ?? ""): \(r.rows) rows × \(r.dim), \(r.classes) classes; \(r.distance)"]
             let s = r.silhouette
             if let n = s.sample, let se = s.standardError {
                 lines.append(String(format: "silhouette          %8.4f  ± %.4f (standard error; %d sampled rows, seed %llu, each against all rows)",

@@ -20,6 +20,7 @@ extension Root {
         @Option(help: "List this many images whose two neighbour lists disagree most.") var worst = 10
         @Option(help: "Only these spaces (comma-separated; default: all).") var spaces: String?
         @Option(help: "Threads (default: all active cores).") var threads: Int?
+        @Option(help: "Only the rows of this split, their neighbours from the same split; printed, not recorded in metrics.json.") var split: String?
         @OptionGroup var output: OutputOptions
         @OptionGroup var lockOptions: LockOptions
 
@@ -37,8 +38,10 @@ extension Root {
                 o.k = k; o.worst = worst
                 if let spaces { o.spaces = spaces.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
                 if let threads { o.threads = threads }
+                o.split = split
                 let r = try idx.versus(options: o, progress: TerminalProgress())
-                try recordMetrics { try idx.recordVersus(r) }
+                // metrics.json holds the whole index's figures; a split's are printed only.
+                if split == nil { try recordMetrics { try idx.recordVersus(r) } }
                 if output.json { try printJSON(r) } else { print(Self.text(r)) }
             }
         }
