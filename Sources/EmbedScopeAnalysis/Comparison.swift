@@ -9,6 +9,9 @@ public struct ComparisonRow: Sendable, Codable, Equatable {
     public var space: String
     public var model: String?
     public var weights: String?
+    /// Epoch and global step of the checkpoint (catalog `meta`, from a Lightning checkpoint), for the model's spaces.
+    public var epoch: Int? = nil
+    public var globalStep: Int? = nil
     public var samples: Int
     public var classes: Int
     public var dim: Int
@@ -72,12 +75,13 @@ public enum Comparison {
         }
     }
 
-    static let headers = ["index", "space", "model", "weights", "samples", "classes", "dim", "silhouette",
+    static let headers = ["index", "space", "model", "weights", "epoch", "step", "samples", "classes", "dim", "silhouette",
                           "davies_bouldin", "calinski_harabasz", "precision_at_k", "k", "knn_accuracy", "probe_accuracy"]
 
     static func fields(_ r: ComparisonRow, missing: String) -> [String] {
         func f(_ v: Double?, _ format: String) -> String { v.map { String(format: format, $0) } ?? missing }
-        return [r.index, r.space, r.model ?? missing, r.weights ?? missing, String(r.samples), String(r.classes), String(r.dim),
+        return [r.index, r.space, r.model ?? missing, r.weights ?? missing, r.epoch.map(String.init) ?? missing,
+                r.globalStep.map(String.init) ?? missing, String(r.samples), String(r.classes), String(r.dim),
                 silhouetteText(r, missing: missing), f(r.daviesBouldin, "%.4f"), f(r.calinskiHarabasz, "%.1f"), f(r.precisionAtK, "%.4f"),
                 r.k.map(String.init) ?? missing, f(r.knnAccuracy, "%.4f"), f(r.probeAccuracy, "%.4f")]
     }

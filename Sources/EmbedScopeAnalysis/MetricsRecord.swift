@@ -54,6 +54,8 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         public var precisionAtK: Double
         public var knnAccuracy: Double
         public var computedAt: String
+        /// precision@k per class name (absent in files written before it was recorded).
+        public var perClass: [String: Double]? = nil
     }
 
     public struct Probe: Codable, Sendable, Equatable {
@@ -194,7 +196,8 @@ extension Index {
         try updateMetrics(spaces: v.spaces.map(\.space)) { r in
             for s in v.spaces {
                 var e = try metricsSpace(r, s.space)
-                e.neighbours = .init(k: s.k, precisionAtK: s.precisionAtK, knnAccuracy: s.knnAccuracy, computedAt: MetricsRecord.timestamp())
+                e.neighbours = .init(k: s.k, precisionAtK: s.precisionAtK, knnAccuracy: s.knnAccuracy, computedAt: MetricsRecord.timestamp(),
+                                     perClass: Dictionary(s.perClass.map { ($0.name, $0.precisionAtK) }, uniquingKeysWith: { a, _ in a }))
                 r.spaces[s.space] = e
             }
         }

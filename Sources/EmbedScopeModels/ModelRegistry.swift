@@ -13,6 +13,10 @@ public struct LoadedModel: Sendable {
     public var headNamesSource: String
     /// Prototype set name: `imagenet` for a 1000-class ImageNet head, else `head`.
     public var prototypeSet: String
+    /// Epoch / step / version of the training run, when the checkpoint says (`CheckpointInfo`).
+    public var checkpoint = CheckpointInfo()
+    /// The key prefix removed from the checkpoint's keys and the tensors left out (`KeyPrefix`).
+    public var keyPrefix = KeyPrefix(prefix: "", detected: true)
 }
 
 /// The models EmbedScope runs natively.
@@ -21,19 +25,25 @@ public enum ModelRegistry {
 
     /// Loads `name` from `weights` (or its default location). `datasetClasses` names a
     /// fine-tuned head whose row count matches the data set's classes (sorted, as ImageFolder).
-    public static func load(_ name: String, weights: URL?, datasetClasses: [String] = []) throws -> LoadedModel {
+    public static func load(_ name: String, weights: URL?, datasetClasses: [String] = [], options: ModelOptions = ModelOptions()) throws -> LoadedModel {
         let url = try ModelWeights.locate(model: name, override: weights)
-        let state = try TorchCheckpoint.load(contentsOf: url)
+        let anchors = name == "efficientnet-lite0" ? ["_conv_stem.weight", "_bn0.weight"] : ["conv1.weight", "bn1.weight", "layer1.0.conv1.weight"]
+        guard names.contains(name) else {
+            throw EmbedScopeError(.invalidArgument, "unknown model '\(name)' (native models: \(names.joined(separator: ", ")))",
+                                  hint: "for any other PyTorch model, export embeddings with Scripts/extract.py and use `embedscope import`")
+        }
+        let (raw, info) = try TorchCheckpoint.loadWithInfo(contentsOf: url, stripPrefix: "")
+        let (state, keyPrefix) = try StateDictPrefix.select(raw, anchors: anchors, given: options.stripPrefix, model: name, path: url.path)
         let extractor: FeatureExtractor
         let prep: Preprocessing
         switch name {
         case "efficientnet-lite0":
             extractor = try EfficientNetLite0(stateDict: state)
-            prep = .efficientNetLite
+            prep = try options.preprocessing(from: .efficientNetLite, model: name)
         case "resnet18", "resnet34", "resnet50":
             let depth: ResNet.Depth = name == "resnet18" ? .r18 : name == "resnet34" ? .r34 : .r50
-            extractor = try ResNet(depth: depth, stateDict: state)
-            prep = .torchvisionImageNet
+            prep = try options.preprocessing(from: .torchvisionImageNet, model: name)
+            extractor = try ResNet(depth: depth, stateDict: state, inputSize: prep.crop)
         default:
             throw EmbedScopeError(.invalidArgument, "unknown model '\(name)' (native models: \(names.joined(separator: ", ")))",
                                   hint: "for any other PyTorch model, export embeddings with Scripts/extract.py and use `embedscope import`")
@@ -48,6 +58,6 @@ public enum ModelRegistry {
             (headNames, source, set) = ((0..<c).map(String.init), "row numbers", "head")
         }
         return LoadedModel(extractor: extractor, preprocessing: prep, weights: url, headNames: headNames,
-                           headNamesSource: source, prototypeSet: set)
+                           headNamesSource: source, prototypeSet: set, checkpoint: info, keyPrefix: keyPrefix)
     }
 }

@@ -30,7 +30,8 @@ public final class ResNet: FeatureExtractor {
     }
 
     public let name: String
-    public let inputSize = 224
+    /// Side of the square input (default 224; any side ≥ 32 works: the pool is global).
+    public let inputSize: Int
     public let featureDim: Int
     public var classCount: Int { fc.outFeatures }
     public var head: (weights: [Float], bias: [Float]) { (fc.weights, fc.bias) }
@@ -46,14 +47,18 @@ public final class ResNet: FeatureExtractor {
     let fc: Linear
     private let pool = WorkspacePool(keep: 4)
 
-    public init(depth: Depth, stateDict: StateDict, threads: Int? = nil) throws {
+    public init(depth: Depth, stateDict: StateDict, threads: Int? = nil, inputSize: Int = 224) throws {
+        guard (32...1024).contains(inputSize) else {
+            throw EmbedScopeError(.invalidArgument, "\(depth.name): input size \(inputSize) is out of range (32…1024)")
+        }
+        self.inputSize = inputSize
         let r = StateDictReader(stateDict, model: depth.name)
         let eps = Self.bnEps
         self.depth = depth
         name = depth.name
         stem = try Conv2D(r, conv: "conv1", bn: "bn1", in: 3, out: 64, kernel: 7, stride: 2, padding: .symmetric(3),
                           inputLayout: .planar, eps: eps, activation: .relu)
-        var size = Padding2D.outputSize(stem.outputSize(height: 224, width: 224).height, before: 1, after: 1, kernel: 3, stride: 2)
+        var size = Padding2D.outputSize(stem.outputSize(height: inputSize, width: inputSize).height, before: 1, after: 1, kernel: 3, stride: 2)
         var inC = 64
         var blocks: [ResidualBlock] = []
         for (stage, count) in depth.blocksPerStage.enumerated() {
@@ -105,7 +110,7 @@ public final class ResNet: FeatureExtractor {
     /// output; 5 im2col scratch.
     private var capacities: [Int] {
         let g = Self.groupSize
-        let stemOut = stem.outputSize(height: 224, width: 224)
+        let stemOut = stem.outputSize(height: inputSize, width: inputSize)
         var stream = 0, t1 = g * stemOut.height * stemOut.width * 64, t2 = 0, ds = 0, patch = stem.patchLength
         stream = g * blocks[0].inputSize * blocks[0].inputSize * blocks[0].inC
         for b in blocks {

@@ -41,7 +41,8 @@ extension Index {
             classes: classRecords.map { ($0.name, counts[$0.id] ?? 0) },
             spaces: spaces.map { .init(name: $0.name, model: $0.model, dim: $0.dim, preprocessing: $0.preprocessing) },
             prototypeSets: prototypeSets.map { .init(name: $0.name, space: $0.space, count: $0.count, source: $0.source) },
-            meta: ["source", "created", "datasetRoot"].compactMap { k in meta[k].map { (k, $0) } })
+            meta: ["source", "created", "datasetRoot", "model", "weights", MetaKey.checkpointEpoch, MetaKey.checkpointStep,
+                   MetaKey.checkpointVersion].compactMap { k in meta[k].map { (k, $0) } })
         var report = IndexReport(name: name, path: url.path, summary: summary)
 
         let sheetSpace = try options.space ?? defaultSpace()

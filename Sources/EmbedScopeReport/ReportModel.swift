@@ -25,7 +25,8 @@ public struct ReportDocument: Sendable {
                               daviesBouldin: m.daviesBouldin,
                               calinskiHarabasz: m.calinskiHarabasz,
                               precisionAtK: ix.versus.flatMap { v in v.spaces.firstIndex(of: m.space).map { v.overall[$0] } },
-                              probeAccuracy: ix.probe.flatMap { $0.space == m.space ? $0.accuracy : nil })
+                              probeAccuracy: ix.probe.flatMap { $0.space == m.space ? $0.accuracy : nil },
+                              checkpoint: ix.checkpoint(space: m.space))
             }
         }
     }
@@ -46,6 +47,8 @@ public struct ReportComparisonRow: Sendable, Equatable {
     /// precision@k (k = 10 in the report) and the probe's validation accuracy, when measured.
     public var precisionAtK: Double? = nil
     public var probeAccuracy: Double? = nil
+    /// The weights file and its epoch / step, for the space the index's model made.
+    public var checkpoint: ReportCheckpoint? = nil
 }
 
 /// What is known about one index.

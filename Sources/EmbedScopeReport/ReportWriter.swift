@@ -104,7 +104,7 @@ public enum ReportWriter {
             h.line("<nav>" + doc.indexes.enumerated().map { "<a href=\"#index-\($0.offset + 1)\">\(h.esc($0.element.name))</a>" }.joined(separator: " · ") + "</nav>")
         }
         h.line("</header>")
-        if doc.indexes.count > 1 { comparisonTable(doc.comparison, &h) }
+        if doc.indexes.count > 1 { comparisonTable(doc.comparison, &h); perClassDeltas(doc, &h) }
         for (i, ix) in doc.indexes.enumerated() {
             try indexSection(ix, number: i + 1, &h, &pictures, sheetDone)
         }
@@ -119,11 +119,11 @@ public enum ReportWriter {
         guard !rows.isEmpty else { h.line("<p class=\"note\">No cluster metrics were computed.</p></section>"); return }
         h.line("<p class=\"sub\">Higher silhouette and Calinski–Harabasz, lower Davies–Bouldin separate classes better. Best per column in bold.</p>")
         let bestS = rows.map(\.silhouette).max(), bestDB = rows.map(\.daviesBouldin).min(), bestCH = rows.map(\.calinskiHarabasz).max()
-        h.line("<table><thead><tr><th>index</th><th>model</th><th>space</th><th class=\"num\">rows</th><th class=\"num\">classes</th><th class=\"num\">silhouette</th><th class=\"num\">Davies–Bouldin</th><th class=\"num\">Calinski–Harabasz</th><th class=\"num\">precision@10</th><th class=\"num\">probe accuracy</th></tr></thead><tbody>")
+        h.line("<table><thead><tr><th>index</th><th>model</th><th>weights</th><th class=\"num\">epoch</th><th class=\"num\">step</th><th>space</th><th class=\"num\">rows</th><th class=\"num\">classes</th><th class=\"num\">silhouette</th><th class=\"num\">Davies–Bouldin</th><th class=\"num\">Calinski–Harabasz</th><th class=\"num\">precision@10</th><th class=\"num\">probe accuracy</th></tr></thead><tbody>")
         let bestP = rows.compactMap(\.precisionAtK).max(), bestProbe = rows.compactMap(\.probeAccuracy).max()
         for r in rows {
             func b(_ s: String, _ best: Bool) -> String { best && rows.count > 1 ? "<b>\(s)</b>" : s }
-            h.line("<tr><td>\(h.esc(r.index))</td><td>\(h.esc(r.model))</td><td>\(h.esc(r.space))</td><td class=\"num\">\(r.rows)</td><td class=\"num\">\(r.classes)</td>"
+            h.line("<tr><td>\(h.esc(r.index))</td><td>\(h.esc(r.model))</td>" + checkpointCells(r.checkpoint, h) + "<td>\(h.esc(r.space))</td><td class=\"num\">\(r.rows)</td><td class=\"num\">\(r.classes)</td>"
                    + "<td class=\"num\">\(b(f4(r.silhouette) + (r.silhouetteExact ? "" : " ± " + f4(r.silhouetteStandardError ?? .nan) + "*"), r.silhouette == bestS))</td>"
                    + "<td class=\"num\">\(b(f4(r.daviesBouldin), r.daviesBouldin == bestDB))</td>"
                    + "<td class=\"num\">\(b(String(format: "%.1f", r.calinskiHarabasz), r.calinskiHarabasz == bestCH))</td>"

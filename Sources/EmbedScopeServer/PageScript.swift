@@ -77,7 +77,7 @@ function selectIndex(name) {
 }
 
 // ---------- overview ----------
-const COLS = [["index", "index"], ["space", "space"], ["model", "model"], ["weights", "weights"], ["samples", "rows"], ["classes", "classes"], ["dim", "dim"],
+const COLS = [["index", "index"], ["space", "space"], ["model", "model"], ["weights", "weights"], ["epoch", "epoch"], ["globalStep", "step"], ["samples", "rows"], ["classes", "classes"], ["dim", "dim"],
   ["silhouette", "silhouette"], ["daviesBouldin", "Davies–Bouldin"], ["calinskiHarabasz", "Calinski–Harabasz"], ["precisionAtK", "precision@k"], ["knnAccuracy", "k-NN acc."], ["probeAccuracy", "probe acc."]];
 function renderOverview() {
   $("#cards").replaceChildren(...S.indexes.map((i) => {

@@ -158,7 +158,7 @@ struct ServerAPI: Sendable {
             }
         }
         for i in rows.indices { rows[i].index = s.name; rows[i].path = s.name }
-        return rows
+        return try s.index.withCheckpoint(rows)  // weights file and epoch / step from the catalog
     }
 
     // MARK: - Queries

@@ -168,11 +168,11 @@ final class MetricsRecordTests: XCTestCase {
         XCTAssertEqual(Comparison.sorted(rows, by: .name).map(\.index), ["a", "b", "c"])
         let one = [row("a,b", s: 0.25, db: nil)]
         XCTAssertEqual(Comparison.csv(one), """
-            index,space,model,weights,samples,classes,dim,silhouette,davies_bouldin,calinski_harabasz,precision_at_k,k,knn_accuracy,probe_accuracy
-            "a,b",embedding,m,,10,2,4,0.2500,,,,,,
+            index,space,model,weights,epoch,step,samples,classes,dim,silhouette,davies_bouldin,calinski_harabasz,precision_at_k,k,knn_accuracy,probe_accuracy
+            "a,b",embedding,m,,,,10,2,4,0.2500,,,,,,
 
             """)
-        XCTAssertEqual(Comparison.markdown(one).split(separator: "\n").last, "| a,b | embedding | m | — | 10 | 2 | 4 | 0.2500 | — | — | — | — | — | — |")
+        XCTAssertEqual(Comparison.markdown(one).split(separator: "\n").last, "| a,b | embedding | m | — | — | — | 10 | 2 | 4 | 0.2500 | — | — | — | — | — | — |")
     }
 
     func testCSVFieldsReadBackThroughTheManifestParser() throws {

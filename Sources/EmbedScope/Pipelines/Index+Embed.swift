@@ -7,7 +7,7 @@ import EmbedScopeReport
 
 extension Index {
     /// The model that made this index's embedding space, loaded from the weights recorded at
-    /// build time (or `weights`, which overrides them).
+    /// build time (or `weights`, which overrides them), with the recorded preprocessing.
     public func loadModel(weights: URL? = nil) throws -> LoadedModel {
         let meta = try catalog.meta()
         guard let name = meta["model"] else {
@@ -19,7 +19,8 @@ extension Index {
         let recorded = meta["weights"].map { URL(fileURLWithPath: $0) }
         let w = weights ?? recorded.flatMap { FileManager.default.fileExists(atPath: $0.path) ? $0 : nil }
         let classes = try catalog.classes().map(\.name)
-        return try ModelRegistry.load(name, weights: w, datasetClasses: classes)
+        // The key prefix and preprocessing the build recorded (an older index has neither: defaults).
+        return try ModelRegistry.load(name, weights: w, datasetClasses: classes, options: CheckpointMeta.options(meta))
     }
 
     /// Embeds image files with `model` (decode → preprocessing → forward), in batches.

@@ -12,13 +12,27 @@ extension Root {
             penultimate features), and the model's classifier head as a prototype set
             (`imagenet` for a 1000-class ImageNet head, else `head`).
             Models: efficientnet-lite0 (ImageNet weights installed by Scripts/setup.sh),
-            resnet18/34/50 (--weights: a torchvision-style checkpoint, .pth/.pt/.ckpt, any head size).
+            resnet18/34/50 (--weights: a torchvision-style checkpoint, .pth/.pt/.ckpt, any head size;
+            key prefixes such as model. / model.backbone. / module. are found, or give --strip-prefix).
+            Checkpoint sweep: several --weights, or --weights-dir DIR (its *.pth/*.pt/*.ckpt and
+            version_*/checkpoints/*.ckpt): every image is decoded once and run through each
+            checkpoint; one index per checkpoint is written under --out (OUT/<checkpoint name>),
+            with the checkpoint's epoch / step / version in its catalog. Compare them with
+            `embedscope compare OUT/*`.
             """)
 
         @Argument(help: "Image folder: one sub-folder per class.") var dataset: String
         @Option(help: "Index directory (default Indexes/<folder name>).") var out: String?
         @Option(help: "Model for the embedding space: efficientnet-lite0, resnet18, resnet34, resnet50, or none (pixels only).") var model = "none"
-        @Option(help: "Weights file (.pth/.pt/.ckpt); default: the model's installed ImageNet weights.") var weights: String?
+        @Option(parsing: .upToNextOption, help: "Weights file (.pth/.pt/.ckpt); default: the model's installed ImageNet weights. Several files: a checkpoint sweep.")
+        var weights: [String] = []
+        @Option(help: "A checkpoint sweep over every *.pth/*.pt/*.ckpt in this folder and its version_*/checkpoints/*.ckpt (Lightning).") var weightsDir: String?
+        @Option(help: "Key prefix to strip from the checkpoint's keys (default: found from the model's own keys, e.g. 'model.', 'model.backbone.'; '' keeps keys).")
+        var stripPrefix: String?
+        @Option(help: "Resize the short side to N before the crop (default 256).") var resize: Int?
+        @Option(help: "Center crop N×N = the network's input (default 224; ResNets take any N ≥ 32).") var crop: Int?
+        @Option(help: "Per-channel mean R,G,B on [0,1] inputs, as torchvision's Normalize (default: the model's).") var mean: String?
+        @Option(help: "Per-channel std R,G,B on [0,1] inputs, as torchvision's Normalize (default: the model's).") var std: String?
         @Option(help: "Images per forward pass.") var batch = 32
         @Option(help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
         @Option(help: "Index at most N images, spread over the classes in proportion to their sizes (seeded by --seed).") var limit: Int?
@@ -33,7 +47,14 @@ extension Root {
             guard model == "none" || ModelRegistry.names.contains(model) else {
                 throw ValidationError("--model must be none or one of \(ModelRegistry.names.joined(separator: ", ")); for other models use Scripts/extract.py and `embedscope import`")
             }
-            if weights != nil && model == "none" { throw ValidationError("--weights needs --model") }
+            if (!weights.isEmpty || weightsDir != nil) && model == "none" { throw ValidationError("--weights and --weights-dir need --model") }
+            if !weights.isEmpty && weightsDir != nil { throw ValidationError("give --weights or --weights-dir, not both") }
+            if model == "none" && (stripPrefix != nil || resize != nil || crop != nil || mean != nil || std != nil) {
+                throw ValidationError("--strip-prefix, --resize, --crop, --mean and --std need --model")
+            }
+            for (name, v) in [("--mean", mean), ("--std", std)] {
+                if let v, Self.triple(v) == nil { throw ValidationError("\(name) needs three numbers R,G,B, e.g. \(name) 0.485,0.456,0.406") }
+            }
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
             if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
             if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError("--shard must be i/n with 1 ≤ i ≤ n, e.g. 2/4") } }
@@ -47,8 +68,16 @@ extension Root {
                 var r = BuildRequest(dataset: root, out: dest)
                 r.pixelSize = pixelSize; r.strict = strict; r.force = force; r.limit = limit; r.limitSeed = seed
                 r.shard = try shard.map { try Shard(parsing: $0) }
-                r.model = model == "none" ? nil : model; r.weights = weights.map(resolveURL); r.batchSize = batch
+                r.model = model == "none" ? nil : model; r.weights = weights.first.map(resolveURL); r.batchSize = batch
+                r.modelOptions = ModelOptions(stripPrefix: stripPrefix, resize: resize, crop: crop, mean: mean.flatMap(Self.triple), std: std.flatMap(Self.triple))
+                if weights.count > 1 || weightsDir != nil {
+                    r.out = out.map(resolveURL) ?? resolveURL("Indexes/\(root.lastPathComponent)-sweep")
+                    let files = try weightsDir.map { try CheckpointSweep.discover(resolveURL($0)) } ?? weights.map(resolveURL)
+                    try sweep(SweepRequest(build: r, checkpoints: files))
+                    return
+                }
                 let s = try FolderBuilder.run(r, progress: TerminalProgress())
+                if let k = s.keyPrefix, !k.ignoredKeys.isEmpty { note("left out \(k.ignoredKeys.count) tensor(s) outside '\(k.prefix)': \(k.ignoredKeys.prefix(5).joined(separator: ", "))\(k.ignoredKeys.count > 5 ? ", …" : "")") }
                 for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }
                 if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
                 if output.json {
@@ -65,7 +94,52 @@ extension Root {
                         print(String(format: "model: %@, forward pass %.1fs (%.1f images/s)", model, s.forwardSeconds, Double(s.rows) / s.forwardSeconds))
                     }
                     if let p = s.prototypeSet { print("prototype set '\(p.name)': \(p.count) prototypes, names from \(p.namesFrom)") }
+                    if let c = s.checkpoint?.summary { print("checkpoint: \(c)" + (s.keyPrefix.map { $0.prefix.isEmpty ? "" : "; keys under '\($0.prefix)'" } ?? "")) }
                 }
+            }
+        }
+
+        /// "0.485,0.456,0.406" → three Floats.
+        static func triple(_ s: String) -> [Float]? {
+            let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
+            guard v.count == 3, v.allSatisfy({ $0 != nil }) else { return nil }
+            return v.compactMap { $0 }
+        }
+
+        func sweep(_ req: SweepRequest) throws {
+            let s = try CheckpointSweep.run(req, progress: TerminalProgress())
+            for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }
+            if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
+            for e in s.indexes where !e.keyPrefix.ignoredKeys.isEmpty {
+                note("\(e.name): left out \(e.keyPrefix.ignoredKeys.count) tensor(s) outside '\(e.keyPrefix.prefix)': \(e.keyPrefix.ignoredKeys.prefix(5).joined(separator: ", "))")
+            }
+            if output.json {
+                struct Entry: Encodable {
+                    var name: String; var index: String; var weights: String; var epoch: Int?; var globalStep: Int?; var version: Int?
+                    var keyPrefix: String; var ignoredKeys: [String]; var forwardSeconds: Double; var prototypeSet: String?; var prototypes: Int?
+                }
+                struct Skipped: Encodable { var path: String; var reason: String }
+                struct J: Encodable {
+                    var out: String; var rows: Int; var classes: [IndexInfo.Class]; var skipped: [Skipped]; var decodes: Int
+                    var decodeSeconds: Double; var seconds: Double; var indexes: [Entry]
+                }
+                // `classes` as `build --json` and `info --json` list them, read back from the first index.
+                let classes = try s.indexes.first.map { try IndexInfo.collect(Index.open($0.index)).classes } ?? []
+                try printJSON(J(out: req.build.out.path, rows: s.rows, classes: classes, skipped: s.skipped.map { Skipped(path: $0.path, reason: $0.reason) },
+                                decodes: s.decodes, decodeSeconds: s.decodeSeconds, seconds: s.seconds,
+                                indexes: s.indexes.map { e in
+                                    Entry(name: e.name, index: e.index.path, weights: e.weights.path, epoch: e.checkpoint.epoch, globalStep: e.checkpoint.globalStep,
+                                          version: e.checkpoint.version, keyPrefix: e.keyPrefix.prefix, ignoredKeys: e.keyPrefix.ignoredKeys,
+                                          forwardSeconds: e.forwardSeconds, prototypeSet: e.prototypeSet?.name, prototypes: e.prototypeSet?.count)
+                                }))
+            } else {
+                print(String(format: "indexed %d images in %d classes with %d checkpoints into %@ in %.1fs (each image decoded once: %d decodes, %.1fs)",
+                             s.rows, s.classes.count, s.indexes.count, req.build.out.path, s.seconds, s.decodes, s.decodeSeconds))
+                for e in s.indexes {
+                    print(String(format: "  %@  %@  forward %.1fs%@", e.name, e.checkpoint.summary ?? "no epoch/step recorded", e.forwardSeconds,
+                                 e.prototypeSet.map { "  prototype set '\($0.name)' (\($0.count))" } ?? "  no head (embeddings only)"))
+                }
+                print("compare them: embedscope compare \(s.indexes.map { $0.index.path }.joined(separator: " "))")
             }
         }
     }

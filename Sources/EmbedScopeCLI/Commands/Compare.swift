@@ -11,13 +11,20 @@ extension Root {
             Reads each index's metrics.json (written by metrics, versus, probe and project). A space \
             with no cluster metrics yet gets them computed (exact silhouette) unless --no-compute; \
             precision@k and probe accuracy appear once `embedscope versus` / `embedscope probe` have run. \
-            Missing values print as — (null in JSON).
+            Missing values print as — (null in JSON). The weights file and the checkpoint's epoch / step
+            come from each index's catalog. With two or more indexes, per-class deltas follow: each
+            class's silhouette and precision@10 in the baseline (--baseline, default the first index
+            given) and their change in every other index, for --space or else every space all
+            indexes have except pixel (the same in every index of a checkpoint sweep); precision@10
+            per class is computed (`versus -k 10`) when metrics.json lacks it, unless --no-compute.
             """)
 
         @Argument(help: "Index directories.") var indexes: [String]
         @Option(help: "Only this space.") var space: String?
         @Option(help: "Sort by silhouette, db (lower first), ch, precision, knn, probe or name.") var sort = "silhouette"
         @Flag(help: "Do not compute missing cluster metrics.") var noCompute = false
+        @Option(help: "The index the per-class deltas are measured against: its folder name or path as given (default: the first).") var baseline: String?
+        @Flag(help: "Leave out the per-class deltas.") var noDeltas = false
         @Flag(help: "Print CSV.") var csv = false
         @Flag(help: "Print a Markdown table.") var markdown = false
         @OptionGroup var output: OutputOptions
@@ -35,8 +42,11 @@ extension Root {
             lockOptions.apply()
             try runCommand {
                 var rows: [ComparisonRow] = []
+                var opened: [(name: String, given: String, index: Index, spaces: [String])] = []
+                var picked: [[String]] = []
                 for path in indexes {
                     let idx = try Index.open(resolveURL(path))
+                    opened.append((idx.url.lastPathComponent, path, idx, idx.spaces.map(\.name)))
                     let spaces = try space.map { [try idx.space($0).name] } ?? idx.spaces.map(\.name)
                     var record: MetricsRecord? = try? idx.readMetrics()
                     if !noCompute {
@@ -47,23 +57,67 @@ extension Root {
                         }
                         record = try idx.readMetrics()
                     }
-                    guard let record else {
+                    guard record != nil else {
                         throw EmbedScopeError(.notFound, "no metrics.json (or a damaged one) and --no-compute", path: idx.metricsURL.path,
                                               hint: "run `embedscope metrics \(path)` first")
                     }
-                    rows += Comparison.rows(record, path: idx.url.path, spaces: spaces)
+                    picked.append(spaces)
+                }
+                // The deltas first: they may record precision@10, which the table then shows.
+                let deltas = try perClassDeltas(opened)
+                for (o, spaces) in zip(opened, picked) {
+                    let record = try o.index.readMetrics() ?? o.index.freshMetrics()
+                    rows += try o.index.withCheckpoint(Comparison.rows(record, path: o.index.url.path, spaces: spaces))
                 }
                 rows = Comparison.sorted(rows, by: Comparison.SortKey(rawValue: sort) ?? .silhouette)
                 if output.json {
-                    try printJSON(["rows": rows])
+                    struct J: Encodable { var rows: [ComparisonRow]; var perClass: [PerClassComparison] }
+                    try printJSON(J(rows: rows, perClass: deltas))
                 } else if csv {
                     print(Comparison.csv(rows), terminator: "")
                 } else if markdown {
                     print(Comparison.markdown(rows), terminator: "")
+                    for d in deltas { print("\n" + Comparison.perClassMarkdown(d), terminator: "") }
                 } else {
                     print(Comparison.table(rows))
+                    for d in deltas { print("\n" + Comparison.perClassTable(d)) }
                 }
             }
+        }
+
+        /// Per-class silhouette and precision@10 against the baseline, per compared space.
+        func perClassDeltas(_ opened: [(name: String, given: String, index: Index, spaces: [String])]) throws -> [PerClassComparison] {
+            guard opened.count >= 2, !noDeltas else { return [] }
+            let b: Int
+            if let baseline {
+                guard let i = opened.firstIndex(where: { $0.name == baseline || $0.given == baseline || $0.index.url.path == resolveURL(baseline).standardizedFileURL.path }) else {
+                    throw EmbedScopeError(.invalidArgument, "--baseline '\(baseline)' is none of the compared indexes (\(opened.map(\.name).joined(separator: ", ")))")
+                }
+                b = i
+            } else { b = 0 }
+            var common = opened.dropFirst().reduce(Set(opened[0].spaces)) { $0.intersection($1.spaces) }
+            if let space { common = common.intersection([space]) } else if common.count > 1 { common.remove("pixel") }
+            let k = 10
+            var out: [PerClassComparison] = []
+            for s in common.sorted() {
+                var records: [MetricsRecord] = []
+                for o in opened {
+                    if !noCompute, o.index.rowCount > k, (try? o.index.readMetrics())?.spaces[s]?.neighbours.map({ $0.k != k || $0.perClass == nil }) ?? true {
+                        note("compare: computing precision@\(k) per class for \(o.name)/\(s)")
+                        var v = VersusOptions(); v.k = k; v.spaces = [s]
+                        do {
+                            let report = try o.index.versus(options: v, progress: TerminalProgress())
+                            try recordMetrics { try o.index.recordVersus(report) }
+                        } catch let e as EmbedScopeError {
+                            note("compare: no precision@\(k) for \(o.name)/\(s): \(e.description)")
+                        }
+                    }
+                    records.append(try o.index.readMetrics() ?? o.index.freshMetrics())
+                }
+                let names = opened.map { o in opened.filter { $0.name == o.name }.count > 1 ? o.given : o.name }
+                out.append(try Comparison.perClass(records, names: names, baseline: b, space: s))
+            }
+            return out
         }
     }
 }

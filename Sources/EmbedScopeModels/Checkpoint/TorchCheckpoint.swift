@@ -46,6 +46,11 @@ public enum TorchCheckpoint {
     }
 
     static func load(_ raw: UnsafeRawBufferPointer, path: String, stripPrefix: String?) throws -> StateDict {
+        try loadWithInfo(raw, path: path, stripPrefix: stripPrefix).stateDict
+    }
+
+    /// `load`, plus what the top-level dict says about the training run (`CheckpointInfo`).
+    static func loadWithInfo(_ raw: UnsafeRawBufferPointer, path: String, stripPrefix: String?) throws -> (stateDict: StateDict, info: CheckpointInfo) {
         let decoded: Decoded
         switch try Format.detect(raw, path: path) {
         case .zip: decoded = try readZip(raw, path: path)
@@ -92,7 +97,7 @@ public enum TorchCheckpoint {
             let view = UnsafeRawBufferPointer(rebasing: raw[start..<(start + storage.count * size)])
             result[name] = tensor.materialize(dtype: storage.dtype, elements: view)
         }
-        return result
+        return (result, CheckpointInfo(root: decoded.root, heap: heap))
     }
 
     // MARK: - Format detection

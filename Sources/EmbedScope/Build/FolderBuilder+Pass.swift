@@ -1,0 +1,148 @@
+import Dispatch
+import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+import EmbedScopeModels
+
+/// The one pass over an image folder that `build` and a checkpoint sweep share: each image is
+/// read and decoded once, its pixel vector and its network input are computed once, and every
+/// target index (one per checkpoint; one for a plain build) gets the pixel row and its own
+/// model's features of those same inputs.
+extension FolderBuilder {
+    /// One index being written by the pass.
+    final class Target {
+        let model: LoadedModel?
+        let builder: IndexBuilder
+        let pixels: SpaceWriter
+        let embedding: SpaceWriter?
+        var forwardSeconds = 0.0
+
+        init(model: LoadedModel?, out: URL, req: BuildRequest) throws {
+            self.model = model
+            let builder = try IndexBuilder(destination: out, overwrite: req.force, protecting: [req.dataset])
+            self.builder = builder
+            let s = req.pixelSize
+            pixels = try builder.beginSpace(name: "pixel", model: "pixels", dim: 3 * s * s, preprocessing: PixelSpace.describe(size: s))
+            embedding = try model.map {
+                try builder.beginSpace(name: "embedding", model: $0.extractor.name, dim: $0.extractor.featureDim,
+                                       preprocessing: FolderBuilder.embeddingPreprocessing($0))
+            }
+        }
+    }
+
+    /// What the pass saw, shared by every target.
+    struct Pass {
+        var images: [ImageRecord] = []
+        var skipped: [(path: String, reason: String)] = []
+        var counts: [Int]
+        /// Images decoded (each file once, however many targets).
+        var decodes = 0
+        /// Wall time of reading, decoding and preprocessing (both cores).
+        var decodeSeconds = 0.0
+    }
+
+    /// Decodes every entry of `folder` once and appends its rows to every target.
+    static func decodePass(_ folder: DatasetFolder, targets: [Target], req: BuildRequest, label: String, progress: ProgressSink) throws -> Pass {
+        let s = req.pixelSize
+        // One input recipe for every target: a sweep runs one architecture with one preprocessing.
+        let prep = targets.first?.model?.preprocessing
+        if let prep, targets.contains(where: { $0.model?.preprocessing != prep }) {
+            throw EmbedScopeError(.invalidArgument, "the checkpoints of one build must share one preprocessing")
+        }
+        var result = Pass(counts: [Int](repeating: 0, count: folder.classes.count))
+        struct Decoded { var vector: [Float]; var input: [Float]; var width: Int; var height: Int; var bytes: Int; var hash: String }
+        let total = folder.entries.count
+        progress.begin(label, total: total)
+        defer { progress.end() }
+        let batch = prep == nil ? 256 : max(1, req.batchSize)
+        var start = 0
+        while start < total {
+            let end = min(total, start + batch)
+            let t0 = DispatchTime.now().uptimeNanoseconds
+            let results = parallelResults(end - start) { j -> Decoded in
+                let url = folder.root.appendingPathComponent(folder.entries[start + j].path)
+                let data: Data
+                do { data = try Data(contentsOf: url) } catch {
+                    throw ImageError(kind: .unreadable, path: url.path, reason: "cannot read file (\(error.localizedDescription))")
+                }
+                let img = try ImageDecoder.decode(data: data, path: url.path)
+                let v = PixelSpace.vector(of: img, size: s)
+                guard v.contains(where: { $0 != 0 }) else {
+                    throw ImageError(kind: .unsupported, path: url.path, reason: "all-black image: its pixel vector has no direction")
+                }
+                return Decoded(vector: v, input: prep?.apply(img) ?? [], width: img.width, height: img.height,
+                               bytes: data.count, hash: hex(Checksum.crc32(data)))
+            }
+            result.decodes += results.count
+            result.decodeSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            var good: [(entry: DatasetFolder.Entry, decoded: Decoded)] = []
+            for (j, r) in results.enumerated() {
+                let e = folder.entries[start + j]
+                switch r {
+                case .success(let d): good.append((e, d))
+                case .failure(let err):
+                    if req.strict {
+                        throw EmbedScopeError(.dataset, "cannot use \(e.path): \(err)", path: req.dataset.path,
+                                              hint: "remove or fix the file, or build without --strict to skip such files")
+                    }
+                    result.skipped.append((e.path, (err as? ImageError)?.reason ?? String(describing: err)))
+                }
+            }
+            if !good.isEmpty {
+                let inputs = prep == nil ? [] : good.flatMap(\.decoded.input)
+                for target in targets {
+                    for g in good { try target.pixels.append(g.decoded.vector, what: g.entry.path) }
+                    guard let model = target.model, let embedding = target.embedding else { continue }
+                    let t = DispatchTime.now().uptimeNanoseconds
+                    let features = try model.extractor.forward(inputs, count: good.count).features
+                    target.forwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
+                    let d = embedding.dim
+                    for (i, g) in good.enumerated() {
+                        try features.withUnsafeBufferPointer { try embedding.append(UnsafeBufferPointer(rebasing: $0[(i * d)..<((i + 1) * d)]), what: "features of \(g.entry.path)") }
+                    }
+                }
+            }
+            for g in good {
+                result.images.append(ImageRecord(row: result.images.count, path: g.entry.path, classId: g.entry.classId, split: g.entry.split,
+                                                 width: g.decoded.width, height: g.decoded.height, bytes: g.decoded.bytes, contentHash: g.decoded.hash))
+                result.counts[g.entry.classId] += 1
+            }
+            start = end
+            progress.update(end)
+        }
+        guard !result.images.isEmpty else {
+            throw EmbedScopeError(.dataset, "none of the \(total) images could be decoded", path: req.dataset.path)
+        }
+        return result
+    }
+
+    /// Finishes one target's spaces, prototype set and catalog, and commits it.
+    static func commit(_ target: Target, pass: Pass, folder: DatasetFolder, req: BuildRequest)
+        throws -> (spaces: [(name: String, dim: Int)], prototypeSet: (name: String, count: Int, namesFrom: String)?) {
+        // A class whose every image was skipped keeps its id (ids stay ImageFolder's) with zero rows.
+        try target.pixels.finish()
+        var spaces = [("pixel", target.pixels.dim)]
+        var meta = ["created": isoNow(), "source": "build", "datasetRoot": req.dataset.standardizedFileURL.path]
+        var protoSummary: (String, Int, String)?
+        if let model = target.model, let embedding = target.embedding {
+            try embedding.finish()
+            spaces.insert(("embedding", embedding.dim), at: 0)
+            // A headless backbone (no classifier in the checkpoint) gives embeddings only.
+            if model.extractor.classCount > 0 {
+                let head = model.extractor.head
+                try target.builder.addPrototypeSet(name: model.prototypeSet, space: "embedding", dim: embedding.dim,
+                                                   source: "\(model.extractor.name) classifier head (\(model.weights.lastPathComponent))",
+                                                   names: model.headNames, weights: head.weights, bias: head.bias)
+                protoSummary = (model.prototypeSet, model.headNames.count, model.headNamesSource)
+            }
+            meta["model"] = model.extractor.name
+            meta["weights"] = model.weights.standardizedFileURL.path
+            meta["weightsHash"] = try IndexGrowth.fileHash(model.weights)
+            meta.merge(CheckpointMeta.entries(model), uniquingKeysWith: { $1 })
+        }
+        if let shard = req.shard { meta[Growth.shardKey] = shard.description }
+        try target.builder.setImages(classes: folder.classes, images: pass.images, meta: meta)
+        try target.builder.commit()
+        return (spaces, protoSummary)
+    }
+}

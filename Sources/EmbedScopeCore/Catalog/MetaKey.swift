@@ -1,0 +1,18 @@
+/// Names of `meta` keys that more than one layer reads (docs/index-format.md lists every key).
+public enum MetaKey {
+    /// `epoch` of the checkpoint the embedding space was made with (PyTorch Lightning's top-level int).
+    public static let checkpointEpoch = "checkpointEpoch"
+    /// Its `global_step`.
+    public static let checkpointStep = "checkpointStep"
+    /// `k` of the `version_<k>` folder the checkpoint was found in (Lightning's logger layout).
+    public static let checkpointVersion = "checkpointVersion"
+    /// The prefix removed from the checkpoint's keys ("" none), so the model reloads the same way.
+    public static let keyPrefix = "keyPrefix"
+    /// The network input recipe as JSON (`resizeShort`, `crop`, `mean`, `std` on [0, 255]).
+    public static let preprocessing = "preprocessing"
+
+    /// Epoch, step and version recorded in `meta` (each nil when absent or not an integer).
+    public static func checkpoint(_ meta: [String: String]) -> (epoch: Int?, step: Int?, version: Int?) {
+        (meta[checkpointEpoch].flatMap { Int($0) }, meta[checkpointStep].flatMap { Int($0) }, meta[checkpointVersion].flatMap { Int($0) })
+    }
+}

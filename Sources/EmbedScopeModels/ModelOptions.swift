@@ -1,0 +1,73 @@
+import Foundation
+import EmbedScopeCore
+import EmbedScopeImages
+
+/// How to read a checkpoint and feed its network, beyond the architecture's defaults: the key
+/// prefix (`--strip-prefix`; nil = found from the architecture's anchor keys, see `KeyPrefix`) and
+/// the preprocessing the checkpoint was trained with (`--resize`, `--crop`, `--mean`, `--std`; each
+/// nil keeps the model's default, docs/preprocessing.md).
+public struct ModelOptions: Sendable, Equatable {
+    public var stripPrefix: String? = nil
+    /// Short side after resizing, in pixels.
+    public var resize: Int? = nil
+    /// Side of the center crop = the network's input side.
+    public var crop: Int? = nil
+    /// Per-channel mean and std on [0, 1] inputs, as torchvision's `Normalize` takes them
+    /// (stored ×255, since `Preprocessing` works on [0, 255]).
+    public var mean: [Float]? = nil
+    public var std: [Float]? = nil
+    /// A whole recorded preprocessing (from `meta.preprocessing`), used instead of the model's default.
+    public var recordedPreprocessing: Preprocessing? = nil
+
+    public init(stripPrefix: String? = nil, resize: Int? = nil, crop: Int? = nil, mean: [Float]? = nil, std: [Float]? = nil) {
+        self.stripPrefix = stripPrefix; self.resize = resize; self.crop = crop; self.mean = mean; self.std = std
+    }
+
+    /// `base` with the given fields replaced, checked.
+    public func preprocessing(from base: Preprocessing, model: String) throws -> Preprocessing {
+        var p = recordedPreprocessing ?? base
+        if let resize {
+            guard (1...8192).contains(resize) else { throw EmbedScopeError(.invalidArgument, "--resize \(resize) is out of range (1…8192)") }
+            p.resizeShort = resize
+        }
+        if let crop {
+            guard (32...1024).contains(crop) else { throw EmbedScopeError(.invalidArgument, "--crop \(crop) is out of range (32…1024)") }
+            p.crop = crop
+        }
+        for (name, v) in [("--mean", mean), ("--std", std)] {
+            guard let v else { continue }
+            guard v.count == 3, v.allSatisfy({ $0.isFinite }) else {
+                throw EmbedScopeError(.invalidArgument, "\(name) needs 3 finite values (R,G,B), got \(v.count)", hint: "e.g. \(name) 0.485,0.456,0.406")
+            }
+        }
+        if let mean { p.mean = mean.map { $0 * 255 } }
+        if let std {
+            guard std.allSatisfy({ $0 > 0 }) else { throw EmbedScopeError(.invalidArgument, "--std values must be > 0, got \(std)") }
+            p.std = std.map { $0 * 255 }
+        }
+        if p.resizeShort < p.crop {
+            throw EmbedScopeError(.invalidArgument, "--resize \(p.resizeShort) is smaller than the crop \(p.crop): the crop would reach outside the image",
+                                  hint: "resize the short side to at least the crop (torchvision: Resize(\(p.crop)) then CenterCrop(\(p.crop)))")
+        }
+        if model == "efficientnet-lite0" && p.crop != 224 {
+            throw EmbedScopeError(.invalidArgument, "efficientnet-lite0 runs on 224×224 inputs only (not yet any --crop)", hint: "leave --crop out (224)")
+        }
+        return p
+    }
+
+    /// Preprocessing as recorded in the catalog (`meta.preprocessing`): JSON of `Preprocessing`.
+    public static func record(_ p: Preprocessing) -> String {
+        let e = JSONEncoder()
+        e.outputFormatting = [.sortedKeys]
+        return (try? e.encode(p)).flatMap { String(data: $0, encoding: .utf8) } ?? ""
+    }
+
+    /// The options that reproduce a recorded preprocessing and key prefix (for `query --image`).
+    public static func recorded(preprocessing json: String?, prefix: String?) -> ModelOptions {
+        var o = ModelOptions(stripPrefix: prefix)
+        if let json, let p = try? JSONDecoder().decode(Preprocessing.self, from: Data(json.utf8)) {
+            o.recordedPreprocessing = p
+        }
+        return o
+    }
+}
