@@ -21,10 +21,12 @@ final class CLIGrowthTests: XCTestCase {
         }
         let m = try CLI.run(["merge", dir.appendingPathComponent("part1").path, dir.appendingPathComponent("part2").path, "--out", idx, "--json"])
         XCTAssertEqual(m.status, 0, m.stderr)
-        struct MergeJ: Decodable { var rows: Int; var classes: [String] }
+        struct ClassJ: Decodable { var id: Int; var name: String; var count: Int }
+        struct MergeJ: Decodable { var rows: Int; var classes: [ClassJ] }
         let mj = try JSONDecoder().decode(MergeJ.self, from: Data(m.stdout.utf8))
         XCTAssertEqual(mj.rows, 5)
-        XCTAssertEqual(mj.classes, ["blue", "red"])
+        XCTAssertEqual(mj.classes.map(\.name), ["blue", "red"])
+        XCTAssertEqual(mj.classes.reduce(0) { $0 + $1.count }, mj.rows)
         XCTAssertEqual(try CLI.run(["build", root.path, "--out", idx, "--shard", "3/2"]).status == 0, false)
 
         // Remove a class, add it back: the same rows as the build.

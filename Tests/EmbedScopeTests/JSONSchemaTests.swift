@@ -188,5 +188,15 @@ final class JSONSchemaTests: XCTestCase {
         try json(["compare", px, imp], "compare")
         let metricsFile = try String(contentsOf: Index.open(URL(fileURLWithPath: px)).metricsURL, encoding: .utf8)
         check(metricsFile, against: "metricsFile", v, topLevel: false)
+
+        // The commands that change an index: export, remove, add, shards and merge.
+        let data = dir.appendingPathComponent("data").path
+        try json(["export", px, "--space", "pixel", "--out", dir.appendingPathComponent("exported").path], "export")
+        try json(["remove", px, "--class", "c"], "growth")
+        try json(["add", px, data], "growth")
+        let s1 = dir.appendingPathComponent("s1").path, s2 = dir.appendingPathComponent("s2").path
+        XCTAssertEqual(try CLI.run(["build", data, "--model", "none", "--shard", "1/2", "--out", s1]).status, 0)
+        XCTAssertEqual(try CLI.run(["build", data, "--model", "none", "--shard", "2/2", "--out", s2]).status, 0)
+        try json(["merge", s1, s2, "--out", dir.appendingPathComponent("merged").path], "merge")
     }
 }

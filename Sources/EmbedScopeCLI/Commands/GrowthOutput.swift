@@ -3,7 +3,12 @@ import EmbedScope
 import EmbedScopeCommandLine
 import Foundation
 
-/// The JSON and text `add`, `remove` and `merge` print.
+/// A space as the growth commands list it (docs/json.md: lists of objects, not maps).
+struct SpaceDimJSON: Encodable { var name: String; var dim: Int }
+/// A skipped image: its path and why.
+struct SkippedJSON: Encodable { var path: String; var reason: String }
+
+/// The JSON and text `add` and `remove` print.
 struct GrowthJSON: Encodable {
     var index: String
     var rowsBefore: Int
@@ -11,9 +16,10 @@ struct GrowthJSON: Encodable {
     var added: [String]
     var removed: [String]
     var alreadyIndexed: Int
-    var skipped: [[String]]
-    var spaces: [String: Int]
-    var classes: [String]
+    var skipped: [SkippedJSON]
+    var spaces: [SpaceDimJSON]
+    /// As `info --json` lists them: id, name, count, read back from the index just written.
+    var classes: [IndexInfo.Class]
     var droppedPrototypeSets: [String]
     var metricsJSON: String
     var notes: [String]
@@ -30,9 +36,9 @@ func printGrowth(_ s: GrowthSummary, verb: String, json: Bool) throws {
     if json {
         try printJSON(GrowthJSON(index: s.index.path, rowsBefore: s.rowsBefore, rowsAfter: s.rowsAfter,
                                  added: verb == "removed" ? [] : s.paths, removed: verb == "removed" ? s.paths : [],
-                                 alreadyIndexed: s.alreadyIndexed, skipped: s.skipped.map { [$0.path, $0.reason] },
-                                 spaces: Dictionary(s.spaces.map { ($0.name, $0.dim) }, uniquingKeysWith: { a, _ in a }),
-                                 classes: s.classes, droppedPrototypeSets: s.droppedPrototypeSets,
+                                 alreadyIndexed: s.alreadyIndexed, skipped: s.skipped.map { SkippedJSON(path: $0.path, reason: $0.reason) },
+                                 spaces: s.spaces.map { SpaceDimJSON(name: $0.name, dim: $0.dim) },
+                                 classes: IndexInfo.collect(Index.open(s.index)).classes, droppedPrototypeSets: s.droppedPrototypeSets,
                                  metricsJSON: "dropped (it described the old rows; measuring commands write a new one)",
                                  notes: s.notes, seconds: s.seconds))
         return

@@ -30,9 +30,9 @@ extension Root {
                 let s = try IndexGrowth.merge(indexes.map(resolveURL), out: resolveURL(out), force: force, progress: TerminalProgress())
                 for n in s.notes { note(n) }
                 if output.json {
-                    struct J: Encodable { var index: String; var inputs: [String]; var rows: Int; var classes: [String]; var spaces: [String: Int]; var droppedPrototypeSets: [String]; var notes: [String]; var seconds: Double }
-                    try printJSON(J(index: s.index.path, inputs: indexes, rows: s.rowsAfter, classes: s.classes,
-                                    spaces: Dictionary(s.spaces.map { ($0.name, $0.dim) }, uniquingKeysWith: { a, _ in a }),
+                    struct J: Encodable { var index: String; var inputs: [String]; var rows: Int; var classes: [IndexInfo.Class]; var spaces: [SpaceDimJSON]; var droppedPrototypeSets: [String]; var notes: [String]; var seconds: Double }
+                    try printJSON(J(index: s.index.path, inputs: indexes, rows: s.rowsAfter, classes: IndexInfo.collect(Index.open(s.index)).classes,
+                                    spaces: s.spaces.map { SpaceDimJSON(name: $0.name, dim: $0.dim) },
                                     droppedPrototypeSets: s.droppedPrototypeSets, notes: s.notes, seconds: s.seconds))
                 } else {
                     print(String(format: "merged %d indexes into %@: %d rows in %d classes, %.1fs", indexes.count, s.index.path, s.rowsAfter, s.classes.count, s.seconds))
