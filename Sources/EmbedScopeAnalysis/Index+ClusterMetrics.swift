@@ -20,17 +20,8 @@ extension Index {
             return try ClusterMetrics.all(RowMatrix(v), labels: labels, options: options, progress: progress)
         }
         let rows = try self.rows(inSplit: split)
-        // The split's rows, gathered into one contiguous matrix (d floats each).
-        let d = v.dim
-        var x = [Float](repeating: 0, count: rows.count * d)
-        for (i, r) in rows.enumerated() {
-            let p = v.row(r)
-            for t in 0..<d { x[i * d + t] = p[t] }
-        }
-        let subset = rows.map { labels[$0] }
-        return try x.withUnsafeBufferPointer { xp in
-            try ClusterMetrics.all(RowMatrix(base: xp.baseAddress!, rows: rows.count, dim: d, stride: d), labels: subset,
-                                   options: options, progress: progress)
+        return try RowMatrix(v).gathering(rows: rows) { x in
+            try ClusterMetrics.all(x, labels: rows.map { labels[$0] }, options: options, progress: progress)
         }
     }
 

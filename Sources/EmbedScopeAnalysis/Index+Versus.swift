@@ -85,12 +85,8 @@ extension Index {
             }
             let l: NeighbourLists
             if let subset {
-                let d = v.dim
-                var x = [Float](repeating: 0, count: subset.count * d)
-                for (i, r) in subset.enumerated() { let p = v.row(r); for t in 0..<d { x[i * d + t] = p[t] } }
-                l = try x.withUnsafeBufferPointer { xp in
-                    try NearestNeighbours.leaveOneOut(RowMatrix(base: xp.baseAddress!, rows: subset.count, dim: d, stride: d),
-                                                      k: o.k, threads: o.threads, progress: progress)
+                l = try RowMatrix(v).gathering(rows: subset) { x in
+                    try NearestNeighbours.leaveOneOut(x, k: o.k, threads: o.threads, progress: progress)
                 }
             } else {
                 l = try NearestNeighbours.leaveOneOut(RowMatrix(v), k: o.k, threads: o.threads, progress: progress)

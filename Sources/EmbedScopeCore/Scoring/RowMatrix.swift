@@ -18,4 +18,17 @@ public struct RowMatrix: @unchecked Sendable {
     }
 
     @inline(__always) public func row(_ i: Int) -> UnsafePointer<Float> { base + i * stride }
+
+    /// Runs `body` on a contiguous copy of the given rows, in the given order (row i of the copy
+    /// is `rows[i]` here): a subset (one split) scored as a data set of its own.
+    public func gathering<T>(rows: [Int], _ body: (RowMatrix) throws -> T) rethrows -> T {
+        var x = [Float](repeating: 0, count: rows.count * dim)
+        for (i, r) in rows.enumerated() {
+            let p = row(r)
+            for t in 0..<dim { x[i * dim + t] = p[t] }
+        }
+        return try x.withUnsafeBufferPointer { xp in
+            try body(RowMatrix(base: xp.baseAddress!, rows: rows.count, dim: dim, stride: dim))
+        }
+    }
 }
