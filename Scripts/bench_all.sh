@@ -52,13 +52,14 @@ for e in "${ENVS[@]}"; do
     run "$e $g" "$BENCH" extract --model efficientnet-lite0 --inputs "$DATA/forward_inputs.npy" --batch 1 32 --runs 3
     # ResNets with the pooled-weight fixtures (same shapes and FLOPs as the ImageNet weights).
     run "$e $g" "$BENCH" extract --model resnet18 --weights "$FIX/resnet18_legacy.pth" --inputs "$DATA/forward_inputs.npy" --batch 32 --runs 3
+    [[ -z "$g" ]] && run "$e EMBEDSCOPE_CONV3X3=im2col" "$BENCH" extract --model resnet18 --weights "$FIX/resnet18_legacy.pth" --inputs "$DATA/forward_inputs.npy" --batch 32 --runs 3 --profile
     run "$e $g" "$BENCH" extract --model resnet50 --weights "$FIX/resnet50_zip.pt" --inputs "$DATA/forward_inputs.npy" --batch 32 --runs 3
   done
 done
 if python3 -c "import torch, onnxruntime" 2>/dev/null; then
   for e in "${ENVS[@]}"; do
     run "$e" python3 Scripts/bench_extract.py --images 64 --batches 1,32 --runs 3
-    run "$e" python3 Scripts/bench_resnet.py --models resnet18,resnet50 --batch 32 --runs 3
+    run "$e" python3 Scripts/bench_resnet.py --models resnet18,resnet50 --batch 32 --runs 3 --im2col
   done
 else
   echo "(PyTorch / ONNX Runtime not installed: Scripts/setup.sh --torch for the bench_extract.py / bench_resnet.py rows)"

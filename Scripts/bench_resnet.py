@@ -8,7 +8,8 @@ PyTorch runs torchvision's resnet18 / resnet50 (seeded random weights: the speed
 does not depend on its weights). Rounds alternate between the engines; medians and ratios of the
 same run are printed.
 
-Usage: python3 Scripts/bench_resnet.py [--models resnet18,resnet50] [--batch 32] [--runs 3]
+Usage: python3 Scripts/bench_resnet.py [--models resnet18,resnet50] [--batch 32] [--runs 3] [--im2col]
+(--im2col: also time ours with EMBEDSCOPE_CONV3X3=im2col, the path before Winograd, in the same rounds)
 Needs: torch, torchvision (Scripts/setup.sh --torch) and a release build.
 """
 import argparse
@@ -31,6 +32,7 @@ def main():
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--binary", default=str(ROOT / ".build/release/embedscope-bench"))
+    ap.add_argument("--im2col", action="store_true", help="also time ours with EMBEDSCOPE_CONV3X3=im2col")
     a = ap.parse_args()
     import torch
     import torchvision
@@ -60,12 +62,18 @@ def main():
                     m(inp[s:s + a.batch])
                 return n / (time.perf_counter() - t0)
 
-        ours, pt, ptcl = [], [], []
-        for _ in range(a.runs):
+        ours, pt, ptcl, im2col = [], [], [], []
+
+        def ours_time(env=None):
             r = subprocess.run([a.binary, "extract", "--model", name, "--weights", str(WEIGHTS[name]),
                                 "--inputs", str(inputs), "--batch", str(a.batch), "--runs", "1", "--json"],
-                               check=True, capture_output=True, text=True)
-            ours.append(json.loads(r.stdout)["rows"][0]["imagesPerSecond"])
+                               check=True, capture_output=True, text=True, env=env)
+            return json.loads(r.stdout)["rows"][0]["imagesPerSecond"]
+
+        for _ in range(a.runs):
+            ours.append(ours_time())
+            if a.im2col:
+                im2col.append(ours_time(dict(os.environ, EMBEDSCOPE_CONV3X3="im2col")))
             pt.append(torch_time(model, xt))
             ptcl.append(torch_time(model_cl, xcl))
         med = lambda v: sorted(v)[len(v) // 2]
@@ -73,6 +81,11 @@ def main():
         print(f"{name} batch {a.batch}: EmbedScope {o:.1f} img/s; PyTorch eager NCHW {p:.1f} img/s; channels_last {c:.1f} img/s; "
               f"ours / channels_last {o / c:.2f}x, ours / NCHW {o / p:.2f}x")
         out[name] = {"embedscope": o, "torch_nchw": p, "torch_channels_last": c, "ratio_vs_channels_last": o / c}
+        if im2col:
+            i = med(im2col)
+            print(f"{name} batch {a.batch}: EmbedScope with EMBEDSCOPE_CONV3X3=im2col {i:.1f} img/s "
+                  f"(/ channels_last {i / c:.2f}x); Winograd / im2col {o / i:.2f}x")
+            out[name]["embedscope_im2col"] = i
     print(json.dumps(out))
 
 

@@ -56,7 +56,10 @@ extension Bench {
                     let slice = Array(x.values[0..<(e * per)])
                     let p: ForwardProfile?
                     if let net = m.extractor as? EfficientNetLite0 { p = try net.profiledForward(slice, count: e).profile }
-                    else if let net = m.extractor as? ResNet { p = try net.profiledForward(slice, count: e).profile }
+                    else if let net = m.extractor as? ResNet {
+                        p = try net.profiledForward(slice, count: e).profile
+                        FileHandle.standardError.write(Data(("kernels:\n  " + net.kernelChoices.joined(separator: "\n  ") + "\n").utf8))
+                    }
                     else { p = nil }
                     if let p {
                         let detail = p.layers.filter { $0.seconds > 0 }.map { String(format: "%@ %.1f", $0.kind as NSString, $0.seconds * 1000 / Double(e)) }

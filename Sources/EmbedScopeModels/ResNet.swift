@@ -92,12 +92,13 @@ public final class ResNet: FeatureExtractor {
     // MARK: - Execution
 
     enum Kind: Int, CaseIterable {
-        case stem, maxpool, conv3x3, conv1x1, downsample, pool, classifier
+        case stem, maxpool, conv3x3, conv3x3Winograd, conv1x1, downsample, pool, classifier
         var label: String {
             switch self {
             case .stem: return "stem 7×7 conv (direct SIMD)"
             case .maxpool: return "max pool"
             case .conv3x3: return "3×3 convs (im2col + sgemm)"
+            case .conv3x3Winograd: return "3×3 stride-1 convs (Winograd F(2×2,3×3) + sgemm)"
             case .conv1x1: return "1×1 convs (sgemm)"
             case .downsample: return "downsample 1×1 convs (gather + sgemm)"
             case .pool: return "global average pool"
@@ -111,7 +112,7 @@ public final class ResNet: FeatureExtractor {
     private var capacities: [Int] {
         let g = Self.groupSize
         let stemOut = stem.outputSize(height: inputSize, width: inputSize)
-        var stream = 0, t1 = g * stemOut.height * stemOut.width * 64, t2 = 0, ds = 0, patch = stem.patchLength
+        var stream = 0, t1 = g * stemOut.height * stemOut.width * 64, t2 = 0, ds = 0, patch = stem.patchLength, wino = 0
         stream = g * blocks[0].inputSize * blocks[0].inputSize * blocks[0].inC
         for b in blocks {
             stream = Swift.max(stream, g * b.outputSize * b.outputSize * b.outC)
@@ -119,8 +120,9 @@ public final class ResNet: FeatureExtractor {
             t2 = Swift.max(t2, g * b.outputSize * b.outputSize * b.width)
             if b.downsample != nil { ds = Swift.max(ds, g * b.outputSize * b.outputSize * b.outC) }
             for c in b.convs { patch = Swift.max(patch, c.patchLength) }
+            for w in b.winograd { wino = Swift.max(wino, threads * w.minimumScratch) }
         }
-        return [stream, stream, t1, t2, ds, Swift.max(1 << 20, 128 * patch)]
+        return [stream, stream, t1, t2, ds, Swift.max(1 << 20, 128 * patch, wino)]
     }
 
     private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
@@ -195,8 +197,11 @@ struct ResidualBlock: Sendable {
     let conv1Size: Int
     let conv1: Conv2D, conv2: Conv2D, conv3: Conv2D?
     let downsample: Conv2D?
+    /// conv1 / conv2 as Winograd F(2×2, 3×3) when they are 3×3 stride 1 (nil: im2col).
+    let conv1Winograd: Winograd3x3?, conv2Winograd: Winograd3x3?
 
     var convs: [Conv2D] { [conv1, conv2] + (conv3.map { [$0] } ?? []) + (downsample.map { [$0] } ?? []) }
+    var winograd: [Winograd3x3] { [conv1Winograd, conv2Winograd].compactMap { $0 } }
 
     init(_ r: StateDictReader, prefix p: String, inC: Int, width: Int, bottleneck: Bool, stride: Int, inputSize: Int, eps: Double) throws {
         self.inC = inC
@@ -221,6 +226,8 @@ struct ResidualBlock: Sendable {
         } else {
             downsample = nil
         }
+        conv1Winograd = Winograd3x3(conv1)
+        conv2Winograd = Winograd3x3(conv2)
     }
 
     /// x (buffer 0 or 1) → y (the other one), using buffers 2–5 of `ws`.
@@ -233,19 +240,30 @@ struct ResidualBlock: Sendable {
             identity = UnsafePointer(ws[4])
         }
         func kind(_ c: Conv2D) -> Int { c.kernel == 1 ? Kind.conv1x1.rawValue : Kind.conv3x3.rawValue }
-        Self.conv(conv1, x, images: g, size: inputSize, ws[2], residual: nil, ws, team, kind(conv1), &clock)
+        Self.conv(conv1, x, images: g, size: inputSize, ws[2], residual: nil, ws, team, kind(conv1), &clock, winograd: conv1Winograd)
         if let conv3 {
-            Self.conv(conv2, ws[2], images: g, size: conv1Size, ws[3], residual: nil, ws, team, kind(conv2), &clock)
+            Self.conv(conv2, ws[2], images: g, size: conv1Size, ws[3], residual: nil, ws, team, kind(conv2), &clock, winograd: conv2Winograd)
             Self.conv(conv3, ws[3], images: g, size: outputSize, y, residual: identity, ws, team, kind(conv3), &clock)
         } else {
-            Self.conv(conv2, ws[2], images: g, size: conv1Size, y, residual: identity, ws, team, kind(conv2), &clock)
+            Self.conv(conv2, ws[2], images: g, size: conv1Size, y, residual: identity, ws, team, kind(conv2), &clock, winograd: conv2Winograd)
         }
     }
 
     /// One convolution over `images` inputs of size×size, its output pixels split across the
-    /// team; each part gets its own share of the im2col scratch (buffer 5).
+    /// team; each part gets its own share of the im2col scratch (buffer 5). With `winograd`,
+    /// its 2×2 output tiles are split instead, and the scratch holds the blocks' transforms.
     static func conv(_ c: Conv2D, _ x: UnsafePointer<Float>, images: Int, size: Int, _ y: UnsafeMutablePointer<Float>,
-                     residual: UnsafePointer<Float>?, _ ws: Workspace, _ team: Team, _ kind: Int, _ clock: inout Stopwatch) {
+                     residual: UnsafePointer<Float>?, _ ws: Workspace, _ team: Team, _ kind: Int, _ clock: inout Stopwatch,
+                     winograd: Winograd3x3? = nil) {
+        if let w = winograd {
+            let tiles = Winograd3x3.tiles(images: images, height: size, width: size)
+            let share = ws.capacities[5] / team.parts(tiles, minimumPerPart: Winograd3x3.minBlock), scratch = ws[5]
+            team.split(tiles, ResNet.Kind.conv3x3Winograd.rawValue, &clock, minimumPerPart: Winograd3x3.minBlock) { r, part, _ in
+                w.run(x, images: images, height: size, width: size, y, residual: residual,
+                      scratch: scratch + part * share, scratchCapacity: share, tiles: r)
+            }
+            return
+        }
         let (oh, ow) = c.outputSize(height: size, width: size)
         let pixels = images * oh * ow
         let share = ws.capacities[5] / team.parts(pixels, minimumPerPart: 64), scratch = ws[5]

@@ -48,6 +48,8 @@ public struct SystemInfo: Codable, Sendable {
         let gemmKernel = path == .openblas ? "OpenBLAS sgemm (core \(blas.core))" : "own packed SGEMM (\(path.rawValue))"
         let hot: [HotPath] = [
             HotPath(work: "convolutions (1×1, stem and 3×3 im2col), fused bias + activation", kernel: gemmKernel),
+            HotPath(work: "3×3 stride-1 convolutions (ResNet)",
+                    kernel: Conv3x3Algorithm.current == .winograd ? "Winograd F(2×2,3×3) + \(gemmKernel)" : "im2col + \(gemmKernel)"),
             HotPath(work: "silhouette / neighbour tiles", kernel: gemmKernel),
             HotPath(work: "batch queries", kernel: gemmKernel),
             HotPath(work: "linear probe", kernel: gemmKernel),
