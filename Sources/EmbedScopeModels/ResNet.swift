@@ -256,7 +256,7 @@ struct ResidualBlock: Sendable {
                      residual: UnsafePointer<Float>?, _ ws: Workspace, _ team: Team, _ kind: Int, _ clock: inout Stopwatch,
                      winograd: Winograd3x3? = nil) {
         if let w = winograd {
-            let tiles = Winograd3x3.tiles(images: images, height: size, width: size)
+            let tiles = w.tiles(images: images, height: size, width: size)
             let share = ws.capacities[5] / team.parts(tiles, minimumPerPart: Winograd3x3.minBlock), scratch = ws[5]
             team.split(tiles, ResNet.Kind.conv3x3Winograd.rawValue, &clock, minimumPerPart: Winograd3x3.minBlock) { r, part, _ in
                 w.run(x, images: images, height: size, width: size, y, residual: residual,

@@ -13,13 +13,19 @@ import EmbedScopeImages
 ///
 /// The im2col path of `Conv2D` stays the reference and the fallback: stride 2, other kernels,
 /// the OpenBLAS GEMM path (`EMBEDSCOPE_GEMM=openblas`) and `EMBEDSCOPE_CONV3X3=im2col`.
+///
+/// `tile: 4` gives F(4×4, 3×3) (36 products per 16 outputs, 4× fewer than direct), tested but not
+/// used by the models: measured here its transforms cost more than the GEMM time it saves on
+/// ResNet's layer1/2 shapes, and its float32 error is 10–20× that of F(2×2) (docs/performance.md).
 struct Winograd3x3: Sendable {
+    /// Output tile side m (2 or 4); α = m + 2.
+    let tile: Int
     let inChannels: Int
     let outChannels: Int
     let bias: [Float]
     let activation: Activation
     let path: GEMMPath
-    /// U[ξ], ξ = 4·row + col, each [in × out] packed for `path`.
+    /// U[ξ], ξ = α·row + col, each [in × out] packed for `path`.
     let transformed: [PackedMatrix]
 
     /// Tiles of at most this many per block (the GEMMs' m).
@@ -31,29 +37,33 @@ struct Winograd3x3: Sendable {
 
     /// nil unless `conv` is 3×3, stride 1, pad 1 on NHWC input and `algorithm` is Winograd on
     /// one of our own GEMM paths.
-    init?(_ conv: Conv2D, path: GEMMPath? = nil, algorithm: Conv3x3Algorithm = .selected) {
+    init?(_ conv: Conv2D, path: GEMMPath? = nil, algorithm: Conv3x3Algorithm = .selected, tile: Int = 2) {
         let p = path ?? SGEMM.path
         guard algorithm == .winograd, p != .openblas, conv.kernel == 3, conv.stride == 1,
-              conv.padding == .symmetric(1), conv.inputLayout == .nhwc else { return nil }
+              conv.padding == .symmetric(1), conv.inputLayout == .nhwc, WinogradKernels.tileSizes.contains(tile) else { return nil }
+        self.tile = tile
         inChannels = conv.inChannels
         outChannels = conv.outChannels
         bias = conv.bias
         activation = conv.activation
         self.path = p
-        let u = WinogradKernels.transformWeights(conv.weights, cin: conv.inChannels, cout: conv.outChannels)
+        let u = WinogradKernels.transformWeights(conv.weights, tile: tile, cin: conv.inChannels, cout: conv.outChannels)
         let plane = conv.inChannels * conv.outChannels
-        transformed = (0..<16).map { xi in
+        transformed = (0..<((tile + 2) * (tile + 2))).map { xi in
             PackedMatrix.packing(Array(u[(xi * plane)..<((xi + 1) * plane)]), k: conv.inChannels, n: conv.outChannels, path: p)
         }
     }
 
-    /// 2×2 output tiles of `images` outputs of height × width (the input's size: stride 1, pad 1).
-    static func tiles(images: Int, height: Int, width: Int) -> Int {
-        images * ((height + 1) / 2) * ((width + 1) / 2)
+    /// Output tiles of `images` outputs of height × width (the input's size: stride 1, pad 1).
+    func tiles(images: Int, height: Int, width: Int) -> Int {
+        images * ((height + tile - 1) / tile) * ((width + tile - 1) / tile)
     }
 
+    /// Products per tile, α².
+    var products: Int { (tile + 2) * (tile + 2) }
+
     /// Scratch floats per tile of a block (V and M).
-    var floatsPerTile: Int { 16 * (inChannels + outChannels) }
+    var floatsPerTile: Int { products * (inChannels + outChannels) }
 
     /// Scratch floats a part needs at least (one block of `minBlock` tiles).
     var minimumScratch: Int { Self.minBlock * floatsPerTile }
@@ -64,7 +74,7 @@ struct Winograd3x3: Sendable {
     func run(_ x: UnsafePointer<Float>, images: Int, height: Int, width: Int, _ y: UnsafeMutablePointer<Float>,
              residual: UnsafePointer<Float>? = nil, scratch: UnsafeMutablePointer<Float>, scratchCapacity: Int,
              tiles: Range<Int>? = nil) {
-        let range = tiles ?? 0..<Self.tiles(images: images, height: height, width: width)
+        let range = tiles ?? 0..<self.tiles(images: images, height: height, width: width)
         guard !range.isEmpty else { return }
         let perTile = floatsPerTile
         precondition(scratchCapacity >= perTile, "Winograd scratch holds \(scratchCapacity) floats, a tile needs \(perTile)")
@@ -79,12 +89,12 @@ struct Winograd3x3: Sendable {
             while t0 < range.upperBound {
                 let count = Swift.min(size, range.upperBound - t0)
                 let block = t0..<(t0 + count)
-                let v = scratch, m = scratch + 16 * count * cin
-                WinogradKernels.input(path: path, x, height: height, width: width, cin: cin, tiles: block, v, ldv: cin)
-                for xi in 0..<16 {
+                let v = scratch, m = scratch + products * count * cin
+                WinogradKernels.input(tile: tile, path: path, x, height: height, width: width, cin: cin, tiles: block, v, ldv: cin)
+                for xi in 0..<products {
                     transformed[xi].multiply(m: count, a: v + xi * count * cin, lda: cin, c: m + xi * count * cout, ldc: cout)
                 }
-                WinogradKernels.output(path: path, m, ldm: cout, tiles: block, height: height, width: width, cout: cout,
+                WinogradKernels.output(tile: tile, path: path, m, ldm: cout, tiles: block, height: height, width: width, cout: cout,
                                        bias: bb.baseAddress, residual: residual, activation: activation.gemm, y)
                 t0 += count
             }

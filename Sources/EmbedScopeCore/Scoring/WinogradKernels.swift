@@ -40,35 +40,39 @@ public enum Conv3x3Algorithm: String, CaseIterable, Sendable {
     }
 }
 
-/// The transforms of Winograd F(2×2, 3×3) over NHWC activations (`CKernels/winograd.c`); the
-/// caller runs the 16 GEMMs between them with `PackedMatrix`.
+/// The transforms of Winograd F(m×m, 3×3), m = 2 or 4, over NHWC activations
+/// (`CKernels/winograd.c`); the caller runs the (m + 2)² GEMMs between them with `PackedMatrix`.
 public enum WinogradKernels {
-    /// The 16 transformed weight matrices U = G g Gᵀ, each [cin × cout] row-major (ξ-major), from
-    /// 3×3 weights in the im2col layout [(kh·3 + kw)·cin + c][o]; computed in Double.
-    public static func transformWeights(_ w: [Float], cin: Int, cout: Int) -> [Float] {
+    /// The tile sizes the transforms support.
+    public static let tileSizes = [2, 4]
+
+    /// The (m + 2)² transformed weight matrices U = G g Gᵀ, each [cin × cout] row-major (ξ-major),
+    /// from 3×3 weights in the im2col layout [(kh·3 + kw)·cin + c][o]; computed in Double.
+    public static func transformWeights(_ w: [Float], tile m: Int, cin: Int, cout: Int) -> [Float] {
+        precondition(tileSizes.contains(m), "Winograd tile \(m) (2 or 4)")
         precondition(w.count == 9 * cin * cout, "3×3 weights hold \(w.count) values, expected \(9 * cin * cout)")
-        var u = [Float](repeating: 0, count: 16 * cin * cout)
+        var u = [Float](repeating: 0, count: (m + 2) * (m + 2) * cin * cout)
         w.withUnsafeBufferPointer { wb in
             u.withUnsafeMutableBufferPointer { ub in
                 guard let wp = wb.baseAddress, let up = ub.baseAddress else { return }
-                ck_wino_weights(cin, cout, wp, up)
+                ck_wino_weights(Int32(m), cin, cout, wp, up)
             }
         }
         return u
     }
 
     /// V[ξ] (ξ at `v + ξ · ldv · count`) of tiles `tiles` of an NHWC input of height × width × cin.
-    public static func input(path: GEMMPath, _ x: UnsafePointer<Float>, height: Int, width: Int, cin: Int,
+    public static func input(tile m: Int, path: GEMMPath, _ x: UnsafePointer<Float>, height: Int, width: Int, cin: Int,
                              tiles: Range<Int>, _ v: UnsafeMutablePointer<Float>, ldv: Int) {
-        ck_wino_input(simdPath(path), x, height, width, cin, tiles.lowerBound, tiles.count, v, ldv)
+        ck_wino_input(Int32(m), simdPath(path), x, height, width, cin, tiles.lowerBound, tiles.count, v, ldv)
     }
 
     /// y = act(Aᵀ M A + bias (+ residual)) for the output pixels of tiles `tiles` (NHWC, same
     /// height × width as the input), M[ξ] at `m + ξ · ldm · count`.
-    public static func output(path: GEMMPath, _ m: UnsafePointer<Float>, ldm: Int, tiles: Range<Int>, height: Int, width: Int,
-                              cout: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+    public static func output(tile t: Int, path: GEMMPath, _ m: UnsafePointer<Float>, ldm: Int, tiles: Range<Int>, height: Int,
+                              width: Int, cout: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
                               activation: GEMMActivation, _ y: UnsafeMutablePointer<Float>) {
-        ck_wino_output(simdPath(path), m, ldm, tiles.lowerBound, tiles.count, height, width, cout, bias, residual,
+        ck_wino_output(Int32(t), simdPath(path), m, ldm, tiles.lowerBound, tiles.count, height, width, cout, bias, residual,
                        activation.rawValue, y)
     }
 
