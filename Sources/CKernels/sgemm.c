@@ -66,9 +66,17 @@ void ck_pack_b(int path, long k, long n, const float *b, long rsb, long csb, flo
         } else {
             for (long p = 0; p < k; p++)
                 for (long j = w; j < nr; j++) dst[p * nr + j] = 0;
-            for (long j = 0; j < w; j++) {
-                const float *src = b + (j0 + j) * csb;
-                for (long p = 0; p < k; p++) dst[p * nr + j] = src[p * rsb];
+            // Blocked over p so the destination block (PB × nr floats) stays in L1 while the
+            // w source rows are read; a whole panel (k × nr) written column by column would
+            // miss L1 on every store.
+            enum { PB = 16 };
+            for (long p0 = 0; p0 < k; p0 += PB) {
+                const long pe = k - p0 < PB ? k - p0 : PB;
+                for (long j = 0; j < w; j++) {
+                    const float *src = b + (j0 + j) * csb + p0 * rsb;
+                    float *d = dst + p0 * nr + j;
+                    for (long p = 0; p < pe; p++) d[p * nr] = src[p * rsb];
+                }
             }
         }
         for (size_t t = (size_t)k * (size_t)nr; t < stride; t++) dst[t] = 0;

@@ -123,6 +123,15 @@ struct SilhouetteEngine {
         }}}}
         let sn = na.map { $0.squareRoot() }
 
+        // Float32 on our own kernels: every column block's centered rows are packed once into
+        // the GEMM's panel layout here, instead of re-centered and re-packed in every tile that
+        // uses them (each block is the B side of up to n / b tiles). Costs one more copy of the
+        // rows, so only below `prepackLimitBytes`; above it tiles pack their own B.
+        let packedBlocks: [PackedMatrix]? = (T.self == Float.self && SGEMM.path != .openblas
+            && n.multipliedReportingOverflow(by: d).partialValue <= options.prepackLimitBytes / 4
+            && !n.multipliedReportingOverflow(by: d).overflow)
+            ? prepackBlocks(colBlocks, mf: mf, threads: threads) : nil
+
         // Per-worker sums (rows of S indexed like rowPos), merged in worker order at the end.
         let sRows = rowPos.count
         var partial = [[Double]](repeating: [], count: threads)
@@ -157,14 +166,16 @@ struct SilhouetteEngine {
                     var loadedI = -1
                     var refined = 0
 
-                    func load(_ positions: UnsafePointer<Int>, _ m: Int, into buf: UnsafeMutablePointer<T>,
+                    func load(_ positions: UnsafePointer<Int>, _ m: Int, into buf: UnsafeMutablePointer<T>?,
                               na naOut: UnsafeMutablePointer<Double>, sn snOut: UnsafeMutablePointer<Double>,
                               q qOut: UnsafeMutablePointer<Double>, pos: inout [Int], runs: inout [Run], scale: Double) {
                         runs.removeAll(keepingCapacity: true)
                         for r in 0..<m {
                             let p = positions[r], c = Int(layout.classAt[p])
                             pos[r] = p
-                            T.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: buf + r * d)
+                            if let buf {
+                                T.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: buf + r * d)
+                            }
                             naOut[r] = naAll[p]
                             snOut[r] = snAll[p] * scale
                             (qOut + r * k).update(from: qAll + p * k, count: k)
@@ -193,11 +204,21 @@ struct SilhouetteEngine {
                                 runsJ = runsI
                             } else {
                                 allPositions.withUnsafeBufferPointer { ap in
-                                    load(ap.baseAddress! + blockJ.start, mJ, into: bufJ, na: naJ, sn: snJ, q: qJ, pos: &posJ, runs: &runsJ, scale: rho)
+                                    load(ap.baseAddress! + blockJ.start, mJ, into: packedBlocks == nil ? bufJ : nil,
+                                         na: naJ, sn: snJ, q: qJ, pos: &posJ, runs: &runsJ, scale: rho)
                                 }
                                 jBuf = bufJ
                             }
-                            T.gemm(mI, mJ, d, bufI, jBuf, g)
+                            if let packedBlocks {
+                                // T is Float here (packedBlocks is nil otherwise).
+                                bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { a in
+                                    g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
+                                        packedBlocks[bj].multiply(m: mI, a: a, lda: d, c: c, ldc: mJ)
+                                    }
+                                }
+                            } else {
+                                T.gemm(mI, mJ, d, bufI, jBuf, g)
+                            }
                             // A row with itself: force the exact path (which returns 0).
                             let j0 = posJ[0]
                             for i in 0..<mI {
@@ -242,6 +263,32 @@ struct SilhouetteEngine {
             for i in 0..<total.count { total[i] += p[i] }
         }
         return (total, refinedPerWorker.reduce(0, +))
+    }
+
+    /// Each column block's rows, centered on their class centroid (rounded to Float, as the
+    /// tiles' A side is), packed as the B operand [d × block rows] of `X_I · X_Jᵀ`.
+    private func prepackBlocks(_ blocks: [Block], mf: [Float], threads: Int) -> [PackedMatrix] {
+        let d = x.dim, b = max(1, options.blockRows)
+        var packed = [PackedMatrix?](repeating: nil, count: blocks.count)
+        mf.withUnsafeBufferPointer { mfp in
+        packed.withUnsafeMutableBufferPointer { out in
+            let outBase = out.baseAddress!
+            let mean = mfp.baseAddress!
+            parallelFor(threads) { t in
+                let buf = UnsafeMutablePointer<Float>.allocate(capacity: max(1, b * d))
+                defer { buf.deallocate() }
+                for blk in stride(from: t, to: blocks.count, by: threads) {
+                    let p0 = blocks[blk].start, m = blocks[blk].count
+                    for r in 0..<m {
+                        let p = p0 + r, c = Int(layout.classAt[p])
+                        let row = x.row(layout.order[p]), mu = mean + c * d, o = buf + r * d
+                        for j in 0..<d { o[j] = row[j] - mu[j] }
+                    }
+                    outBase[blk] = PackedMatrix(k: d, n: m, b: buf, ldb: d, transposed: true)
+                }
+            }
+        }}
+        return packed.compactMap { $0 }
     }
 
     /// Σ_j sqrt(d²_j) over j in lo..<hi of one tile row, where d²_j = u + w[j] − 2·g[j]; pairs
