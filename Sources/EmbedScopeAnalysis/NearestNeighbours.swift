@@ -106,6 +106,11 @@ extension NearestNeighbours {
         tiles.reserveCapacity(blocks * (blocks + 1) / 2)
         for i in 0..<blocks { for j in i..<blocks { tiles.append((i, j)) } }
         let workers = max(1, min(max(1, threads), tiles.count))
+        // On our own kernels each block is packed once as a B operand here (one more copy of the
+        // rows, so only up to `prepackLimitBytes`), not once for every tile it is the column side of.
+        let bytes = n.multipliedReportingOverflow(by: d)
+        let packed: [PackedMatrix]? = SGEMM.path != .openblas && !bytes.overflow && bytes.partialValue <= prepackLimitBytes / 4
+            ? prepackBlocks(x, blockRows: b, threads: workers) : nil
         var states = (0..<workers).map { _ in makeState() }
         let lock = NSLock()
         var nextTile = 0
@@ -127,8 +132,12 @@ extension NearestNeighbours {
                                 if ti & 15 == 0 { progress.update(ti) }
                                 let (bi, bj) = tiles[ti]
                                 let r0 = bi * b, rn = min(b, n - r0), c0 = bj * b, cn = min(b, n - c0)
-                                SGEMM.multiply(m: rn, n: cn, k: d, a: x.row(r0), lda: x.stride, b: x.row(c0), ldb: x.stride,
-                                               bTransposed: true, c: t, ldc: cn)
+                                if let packed {
+                                    packed[bj].multiply(m: rn, a: x.row(r0), lda: x.stride, c: t, ldc: cn)
+                                } else {
+                                    SGEMM.multiply(m: rn, n: cn, k: d, a: x.row(r0), lda: x.stride, b: x.row(c0), ldb: x.stride,
+                                                   bTransposed: true, c: t, ldc: cn)
+                                }
                                 body(&out[w], Tile(rowStart: r0, rowCount: rn, columnStart: c0, columnCount: cn, scores: UnsafePointer(t)))
                             }
                         }
@@ -138,6 +147,26 @@ extension NearestNeighbours {
         }
         progress.end()
         return states
+    }
+
+    /// Above this many bytes of rows, `forEachTile` packs each tile's column block itself.
+    static let prepackLimitBytes = 2 << 30
+
+    /// Every block of `blockRows` rows packed as the B operand [dim × block rows] of `X_I · X_Jᵀ`.
+    static func prepackBlocks(_ x: RowMatrix, blockRows b: Int, threads: Int) -> [PackedMatrix] {
+        let n = x.rows, d = x.dim
+        let blocks = (n + b - 1) / b
+        var packed = [PackedMatrix?](repeating: nil, count: blocks)
+        packed.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            parallelFor(max(1, min(threads, blocks))) { t in
+                for blk in stride(from: t, to: blocks, by: max(1, min(threads, blocks))) {
+                    let c0 = blk * b
+                    base[blk] = PackedMatrix(k: d, n: min(b, n - c0), b: x.row(c0), ldb: x.stride, transposed: true)
+                }
+            }
+        }
+        return packed.compactMap { $0 }
     }
 }
 
