@@ -121,6 +121,10 @@ extension NearestNeighbours {
                     let out = sp
                     parallelFor(workers) { w in
                         var tile = [Float](repeating: 0, count: b * b)
+                        // Tiles are taken in row-block order, so a worker meets the same row block
+                        // several times running: it is packed once for all of them.
+                        let packedRows = packed.flatMap { $0.first.map { PackedRows(path: $0.path) } }
+                        var packedRowBlock = -1
                         tile.withUnsafeMutableBufferPointer { tp in
                             let t = tp.baseAddress!
                             while true {
@@ -132,8 +136,12 @@ extension NearestNeighbours {
                                 if ti & 15 == 0 { progress.update(ti) }
                                 let (bi, bj) = tiles[ti]
                                 let r0 = bi * b, rn = min(b, n - r0), c0 = bj * b, cn = min(b, n - c0)
-                                if let packed {
-                                    packed[bj].multiply(m: rn, a: x.row(r0), lda: x.stride, c: t, ldc: cn)
+                                if let packed, let packedRows {
+                                    if packedRowBlock != bi {
+                                        packedRows.pack(m: rn, k: d, a: x.row(r0), lda: x.stride)
+                                        packedRowBlock = bi
+                                    }
+                                    packedRows.multiply(by: packed[bj], c: t, ldc: cn)
                                 } else {
                                     SGEMM.multiply(m: rn, n: cn, k: d, a: x.row(r0), lda: x.stride, b: x.row(c0), ldb: x.stride,
                                                    bTransposed: true, c: t, ldc: cn)

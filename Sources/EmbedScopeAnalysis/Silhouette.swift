@@ -165,6 +165,8 @@ struct SilhouetteEngine {
                     var runsI: [Run] = [], runsJ: [Run] = []
                     var loadedI = -1
                     var refined = 0
+                    // With prepacked column blocks, the row block is packed once per block too.
+                    let packedI = packedBlocks.flatMap { $0.first.map { PackedRows(path: $0.path) } }
 
                     func load(_ positions: UnsafePointer<Int>, _ m: Int, into buf: UnsafeMutablePointer<T>?,
                               na naOut: UnsafeMutablePointer<Double>, sn snOut: UnsafeMutablePointer<Double>,
@@ -194,6 +196,9 @@ struct SilhouetteEngine {
                             if loadedI != bi {
                                 load(rpp.baseAddress! + blockI.start, mI, into: bufI, na: naI, sn: snI, q: qI, pos: &posI, runs: &runsI, scale: 1)
                                 loadedI = bi
+                                if let packedI {
+                                    bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { packedI.pack(m: mI, k: d, a: $0, lda: d) }
+                                }
                             }
                             let diagonal = symmetric && bi == bj
                             let jBuf: UnsafeMutablePointer<T>
@@ -209,12 +214,10 @@ struct SilhouetteEngine {
                                 }
                                 jBuf = bufJ
                             }
-                            if let packedBlocks {
+                            if let packedBlocks, let packedI {
                                 // T is Float here (packedBlocks is nil otherwise).
-                                bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { a in
-                                    g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
-                                        packedBlocks[bj].multiply(m: mI, a: a, lda: d, c: c, ldc: mJ)
-                                    }
+                                g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
+                                    packedI.multiply(by: packedBlocks[bj], c: c, ldc: mJ)
                                 }
                             } else {
                                 T.gemm(mI, mJ, d, bufI, jBuf, g)

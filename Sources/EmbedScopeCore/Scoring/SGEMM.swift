@@ -118,7 +118,7 @@ public final class PackedMatrix: @unchecked Sendable {
     public let path: GEMMPath
     /// Columns per panel; a column range handed to `multiply` starts at a multiple of it.
     public let panelWidth: Int
-    private let storage: UnsafeMutablePointer<Float>
+    fileprivate let storage: UnsafeMutablePointer<Float>
     private let count: Int
 
     /// `b` is [k × n] with leading dimension `ldb`, or its transpose [n × k] when `transposed`.
@@ -205,4 +205,54 @@ public final class PackedMatrix: @unchecked Sendable {
             ck_epilogue_apply(rows.count, columns.count, cp, ldc, &ep)
         }
     }
+}
+
+/// The A operand of a GEMM packed whole (one block of rows used against many packed Bs, e.g. a
+/// row block of an all-pairs scan), in a buffer reused from one block to the next. Our own
+/// kernels only (`path` is never `.openblas`). `@unchecked`: one owner at a time (a worker).
+package final class PackedRows: @unchecked Sendable {
+    package let path: GEMMPath
+    package private(set) var m = 0
+    package private(set) var k = 0
+    private var storage: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+
+    /// `path` must be one of our kernels (the path of the `PackedMatrix`es it will meet).
+    package init(path: GEMMPath) {
+        precondition(path.kernelPath != nil, "PackedRows is for our own kernels")
+        self.path = path
+    }
+
+    deinit { storage?.deallocate() }
+
+    /// Packs `a` [m × k] (row stride `lda`), replacing what was packed before.
+    package func pack(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
+        guard let kp = path.kernelPath else { return }
+        let count = ck_packed_a_count(kp, m, k)
+        if count > capacity {
+            storage?.deallocate()
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+            storage = raw.bindMemory(to: Float.self, capacity: count)
+            capacity = count
+        }
+        self.m = m
+        self.k = k
+        if let storage { ck_pack_a(kp, m, k, a, lda, storage) }
+    }
+
+    /// c[m × b.n] = (packed rows) · B on the calling thread; the same values, bit for bit, as
+    /// `b.multiply(m:a:lda:c:ldc:)` on the rows that were packed.
+    package func multiply(by b: PackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(b.path == path && b.k == k, "packed operands of different paths or depths")
+        guard m > 0, b.n > 0, let kp = path.kernelPath, let storage else { return }
+        b.withPanels { panels in
+            var ep = ck_epilogue(beta: 0, bias: nil, residual: nil, ldr: 0, activation: GEMMActivation.none.rawValue)
+            ck_sgemm_prepacked(kp, m, b.n, k, storage, panels, c, ldc, &ep)
+        }
+    }
+}
+
+extension PackedMatrix {
+    /// The packed panels (own kernels' layout) for the duration of `body`.
+    func withPanels<T>(_ body: (UnsafePointer<Float>) -> T) -> T { body(storage) }
 }
