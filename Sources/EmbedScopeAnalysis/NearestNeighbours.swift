@@ -110,7 +110,8 @@ extension NearestNeighbours {
         // rows, so only up to `prepackLimitBytes`), not once for every tile it is the column side of.
         let bytes = n.multipliedReportingOverflow(by: d)
         let packed: [PackedMatrix]? = SGEMM.path != .openblas && !bytes.overflow && bytes.partialValue <= prepackLimitBytes / 4
-            ? prepackBlocks(x, blockRows: b, threads: workers) : nil
+            ? PackedMatrix.rowBlocks(count: n, dim: d, blockRows: b, threads: workers) { start, _, _ in (x.row(start), x.stride) }
+            : nil
         var states = (0..<workers).map { _ in makeState() }
         let lock = NSLock()
         var nextTile = 0
@@ -159,23 +160,6 @@ extension NearestNeighbours {
 
     /// Above this many bytes of rows, `forEachTile` packs each tile's column block itself.
     static let prepackLimitBytes = 2 << 30
-
-    /// Every block of `blockRows` rows packed as the B operand [dim × block rows] of `X_I · X_Jᵀ`.
-    static func prepackBlocks(_ x: RowMatrix, blockRows b: Int, threads: Int) -> [PackedMatrix] {
-        let n = x.rows, d = x.dim
-        let blocks = (n + b - 1) / b
-        var packed = [PackedMatrix?](repeating: nil, count: blocks)
-        packed.withUnsafeMutableBufferPointer { out in
-            let base = out.baseAddress!
-            parallelFor(max(1, min(threads, blocks))) { t in
-                for blk in stride(from: t, to: blocks, by: max(1, min(threads, blocks))) {
-                    let c0 = blk * b
-                    base[blk] = PackedMatrix(k: d, n: min(b, n - c0), b: x.row(c0), ldb: x.stride, transposed: true)
-                }
-            }
-        }
-        return packed.compactMap { $0 }
-    }
 }
 
 /// `rows` top-k heaps in flat arrays (one min-heap of k (score, row) pairs per row; the root is

@@ -130,7 +130,15 @@ struct SilhouetteEngine {
         let packedBlocks: [PackedMatrix]? = (T.self == Float.self && SGEMM.path != .openblas
             && n.multipliedReportingOverflow(by: d).partialValue <= options.prepackLimitBytes / 4
             && !n.multipliedReportingOverflow(by: d).overflow)
-            ? prepackBlocks(colBlocks, mf: mf, threads: threads) : nil
+            ? mf.withUnsafeBufferPointer { mfp in md.withUnsafeBufferPointer { mdp in
+                PackedMatrix.rowBlocks(count: n, dim: d, blockRows: b, threads: threads) { p0, m, out in
+                    for r in 0..<m {
+                        let p = p0 + r, c = Int(layout.classAt[p])
+                        Float.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: out + r * d)
+                    }
+                    return (UnsafePointer(out), d)
+                }
+            }} : nil
 
         // Per-worker sums (rows of S indexed like rowPos), merged in worker order at the end.
         let sRows = rowPos.count
@@ -266,32 +274,6 @@ struct SilhouetteEngine {
             for i in 0..<total.count { total[i] += p[i] }
         }
         return (total, refinedPerWorker.reduce(0, +))
-    }
-
-    /// Each column block's rows, centered on their class centroid (rounded to Float, as the
-    /// tiles' A side is), packed as the B operand [d × block rows] of `X_I · X_Jᵀ`.
-    private func prepackBlocks(_ blocks: [Block], mf: [Float], threads: Int) -> [PackedMatrix] {
-        let d = x.dim, b = max(1, options.blockRows)
-        var packed = [PackedMatrix?](repeating: nil, count: blocks.count)
-        mf.withUnsafeBufferPointer { mfp in
-        packed.withUnsafeMutableBufferPointer { out in
-            let outBase = out.baseAddress!
-            let mean = mfp.baseAddress!
-            parallelFor(threads) { t in
-                let buf = UnsafeMutablePointer<Float>.allocate(capacity: max(1, b * d))
-                defer { buf.deallocate() }
-                for blk in stride(from: t, to: blocks.count, by: threads) {
-                    let p0 = blocks[blk].start, m = blocks[blk].count
-                    for r in 0..<m {
-                        let p = p0 + r, c = Int(layout.classAt[p])
-                        let row = x.row(layout.order[p]), mu = mean + c * d, o = buf + r * d
-                        for j in 0..<d { o[j] = row[j] - mu[j] }
-                    }
-                    outBase[blk] = PackedMatrix(k: d, n: m, b: buf, ldb: d, transposed: true)
-                }
-            }
-        }}
-        return packed.compactMap { $0 }
     }
 
     /// Σ_j sqrt(d²_j) over j in lo..<hi of one tile row, where d²_j = u + w[j] − 2·g[j]; pairs
