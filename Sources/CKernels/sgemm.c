@@ -103,6 +103,22 @@ static void pack_a(long mc, long kc, const float *a, long lda, int mr, float *ds
     }
 }
 
+// pack_a for A given transposed: element (i, p) at a[p * lda + i], so each k step of a sliver
+// is mr contiguous floats.
+static void pack_a_t(long mc, long kc, const float *a, long lda, int mr, float *dst) {
+    for (long i0 = 0; i0 < mc; i0 += mr) {
+        const long h = mc - i0 < mr ? mc - i0 : mr;
+        float *d = dst + i0 * kc;
+        for (long p = 0; p < kc; p++) {
+            const float *src = a + p * lda + i0;
+            float *dp = d + p * mr;
+            long i = 0;
+            for (; i < h; i++) dp[i] = src[i];
+            for (; i < mr; i++) dp[i] = 0;
+        }
+    }
+}
+
 // A per-thread scratch for the packed A block.
 static _Thread_local float *scratch_buf;
 static _Thread_local size_t scratch_cap;
@@ -298,21 +314,26 @@ void ck_pack_a(int path, long m, long k, const float *a, long lda, float *packed
     }
 }
 
-static void sgemm_driver(int path, long m, long n, long k, const float *a, long lda, const float *packed_a,
-                         const float *packed_b, float *c, long ldc, const ck_epilogue *ep);
+static void sgemm_driver(int path, long m, long n, long k, const float *a, long lda, int a_transposed,
+                         const float *packed_a, const float *packed_b, float *c, long ldc, const ck_epilogue *ep);
 
 void ck_sgemm_packed(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
                      float *c, long ldc, const ck_epilogue *ep) {
-    sgemm_driver(path, m, n, k, a, lda, NULL, packed_b, c, ldc, ep);
+    sgemm_driver(path, m, n, k, a, lda, 0, NULL, packed_b, c, ldc, ep);
+}
+
+void ck_sgemm_packed_at(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
+                        float *c, long ldc, const ck_epilogue *ep) {
+    sgemm_driver(path, m, n, k, a, lda, 1, NULL, packed_b, c, ldc, ep);
 }
 
 void ck_sgemm_prepacked(int path, long m, long n, long k, const float *packed_a, const float *packed_b,
                         float *c, long ldc, const ck_epilogue *ep) {
-    sgemm_driver(path, m, n, k, NULL, 0, packed_a, packed_b, c, ldc, ep);
+    sgemm_driver(path, m, n, k, NULL, 0, 0, packed_a, packed_b, c, ldc, ep);
 }
 
-static void sgemm_driver(int path, long m, long n, long k, const float *a, long lda, const float *packed_a,
-                         const float *packed_b, float *c, long ldc, const ck_epilogue *ep) {
+static void sgemm_driver(int path, long m, long n, long k, const float *a, long lda, int a_transposed,
+                         const float *packed_a, const float *packed_b, float *c, long ldc, const ck_epilogue *ep) {
     if (m <= 0 || n <= 0) return;
 #if !defined(__x86_64__)
     path = CK_PATH_PORTABLE;
@@ -349,7 +370,8 @@ static void sgemm_driver(int path, long m, long n, long k, const float *a, long 
                 if (packed_a) {
                     ablk = packed_a + pc * mp + ic * kc;
                 } else {
-                    pack_a(mc, kc, a + ic * lda + pc, lda, mr, abuf);
+                    if (a_transposed) pack_a_t(mc, kc, a + pc * lda + ic, lda, mr, abuf);
+                    else pack_a(mc, kc, a + ic * lda + pc, lda, mr, abuf);
                     ablk = abuf;
                 }
                 for (long jr = jc; jr < jc + nc; jr += nr) {

@@ -20,6 +20,7 @@ final class SGEMMTests: XCTestCase {
         var residual: Bool
         var activation: GEMMActivation
         var pad: Int  // extra leading-dimension padding of A, B, C, R
+        var aTransposed = false  // A given as [k × m]
     }
 
     /// `info --system`: what it reports agrees with what the kernels use; OPENBLAS_CORETYPE is only read.
@@ -62,6 +63,16 @@ final class SGEMMTests: XCTestCase {
         cases.append(Case(m: 33, n: 130, k: 1280, transposed: true, beta: 0, bias: false, residual: false, activation: .none, pad: 1))
         cases.append(Case(m: 0, n: 5, k: 5, transposed: false, beta: 0, bias: false, residual: false, activation: .none, pad: 0))
         cases.append(Case(m: 5, n: 5, k: 0, transposed: false, beta: 0.5, bias: true, residual: true, activation: .relu, pad: 0))
+        // A given transposed (the probe's gradient Rᵀ·X): every third case again, and the gradient's shape.
+        for (i, c) in cases.enumerated() where i % 3 == 0 {
+            var t = c
+            t.aTransposed = true
+            cases.append(t)
+        }
+        cases.append(Case(m: 10, n: 1280, k: 256, transposed: false, beta: 1, bias: false, residual: false, activation: .none, pad: 0,
+                          aTransposed: true))
+        cases.append(Case(m: 200, n: 33, k: 300, transposed: true, beta: 0, bias: true, residual: true, activation: .relu, pad: 2,
+                          aTransposed: true))
         for path in paths {
             for (i, c) in cases.enumerated() { check(c, path: path, seed: UInt64(i)) }
         }
@@ -153,18 +164,21 @@ final class SGEMMTests: XCTestCase {
 
     func check(_ t: Case, path: GEMMPath, seed: UInt64) {
         var rng = SplitMix64(seed: 1000 + seed)
-        let lda = t.k + t.pad, ldc = t.n + t.pad, ldr = t.n + 2 * t.pad
+        let lda = (t.aTransposed ? t.m : t.k) + t.pad, ldc = t.n + t.pad, ldr = t.n + 2 * t.pad
+        let aRows = t.aTransposed ? t.k : t.m
         let ldb = (t.transposed ? t.k : t.n) + t.pad
         let bRows = t.transposed ? t.n : t.k
         func draw(_ count: Int) -> [Float] { (0..<count).map { _ in Float(rng.gaussian()) } }
-        let a = draw(max(1, t.m * lda)), b = draw(max(1, bRows * ldb))
+        let a = draw(max(1, aRows * lda)), b = draw(max(1, bRows * ldb))
+        func av(_ i: Int, _ p: Int) -> Double { Double(t.aTransposed ? a[p * lda + i] : a[i * lda + p]) }
         let c0 = draw(max(1, t.m * ldc)), bias = draw(max(1, t.n)), res = draw(max(1, t.m * ldr))
         var c = c0
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 bias.withUnsafeBufferPointer { biasp in
                     res.withUnsafeBufferPointer { rp in
-                        SGEMM.multiply(m: t.m, n: t.n, k: t.k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
+                        SGEMM.multiply(m: t.m, n: t.n, k: t.k, a: ap.baseAddress!, lda: lda, aTransposed: t.aTransposed,
+                                       b: bp.baseAddress!, ldb: ldb,
                                        bTransposed: t.transposed, c: &c, ldc: ldc, beta: t.beta,
                                        bias: t.bias ? biasp.baseAddress! : nil, residual: t.residual ? rp.baseAddress! : nil,
                                        ldr: ldr, activation: t.activation, path: path)
@@ -178,8 +192,8 @@ final class SGEMMTests: XCTestCase {
                 var s = 0.0, scale = 0.0
                 for p in 0..<t.k {
                     let bv = Double(t.transposed ? b[j * ldb + p] : b[p * ldb + j])
-                    s += Double(a[i * lda + p]) * bv
-                    scale += abs(Double(a[i * lda + p]) * bv)
+                    s += av(i, p) * bv
+                    scale += abs(av(i, p) * bv)
                 }
                 let bc = Double(t.beta) * Double(c0[i * ldc + j])
                 s += bc; scale += abs(bc)

@@ -54,6 +54,11 @@ void ck_pack_b(int path, long k, long n, const float *b, long rsb, long csb, flo
 void ck_sgemm_packed(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
                      float *c, long ldc, const ck_epilogue *ep);
 
+/// `ck_sgemm_packed` with A given transposed: element (i, p) of A at a[p * lda + i] (Aᵀ stored
+/// [k × m], row stride lda ≥ m), e.g. a gradient Rᵀ·X from the residuals R [k × m].
+void ck_sgemm_packed_at(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
+                        float *c, long ldc, const ck_epilogue *ep);
+
 /// Floats a packed A of m × k occupies for `path`.
 size_t ck_packed_a_count(int path, long m, long k);
 

@@ -85,9 +85,10 @@ public enum SGEMM {
 
     /// c[m × n] = act(a[m × k] · B + beta · c + bias (+ residual)), B given as `b` with leading
     /// dimension `ldb`: [k × n] when `bTransposed` is false, [n × k] (Bᵀ, one row per output
-    /// column) when true. Packs B for this call; for a B used many times, keep a `PackedMatrix`.
+    /// column) when true; A likewise [m × k], or [k × m] (Aᵀ) when `aTransposed`. Packs B for
+    /// this call; for a B used many times, keep a `PackedMatrix`.
     /// Runs on the calling thread (`threads: 1`) or splits the rows over `threads` threads.
-    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, aTransposed: Bool = false,
                                 b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0,
                                 bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, ldr: Int = 0,
@@ -97,15 +98,15 @@ public enum SGEMM {
         if p == .openblas { BLASInfo.warnIfGeneric() }
         if p == .openblas && threads <= 1 {
             // No copy of B: OpenBLAS reads it where it is.
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+            cblas_sgemm(CblasRowMajor, aTransposed ? CblasTrans : CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
                         1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
             var ep = ck_epilogue(beta: 0, bias: bias, residual: residual, ldr: ldr, activation: activation.rawValue)
             ck_epilogue_apply(m, n, c, ldc, &ep)
             return
         }
         let packed = PackedMatrix(k: k, n: n, b: b, ldb: ldb, transposed: bTransposed, path: p)
-        packed.multiply(m: m, a: a, lda: lda, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
-                        activation: activation, threads: threads)
+        packed.multiply(m: m, a: a, lda: lda, aTransposed: aTransposed, c: c, ldc: ldc, beta: beta, bias: bias,
+                        residual: residual, ldr: ldr, activation: activation, threads: threads)
     }
 }
 
@@ -161,10 +162,11 @@ public final class PackedMatrix: @unchecked Sendable {
 
     deinit { storage.deallocate() }
 
-    /// c[m × columns] = act(a[m × k] · B[:, columns] + beta · c + bias (+ residual)); `c`, `bias`
+    /// c[m × columns] = act(a[m × k] · B[:, columns] + beta · c + bias (+ residual)), a given as
+    /// [k × m] (Aᵀ) when `aTransposed`; `c`, `bias`
     /// and `residual` point at column 0 (the range is applied here). `columns.lowerBound` must be
     /// a multiple of `panelWidth`. Splits rows over `threads` threads (1: the calling thread).
-    public func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    public func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, aTransposed: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int,
                          beta: Float = 0, bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
                          ldr: Int = 0, activation: GEMMActivation = .none, columns: Range<Int>? = nil, threads: Int = 1) {
         let cols = columns ?? 0..<n
@@ -174,7 +176,7 @@ public final class PackedMatrix: @unchecked Sendable {
         // OpenBLAS threads itself (unless the caller holds it to one thread).
         let parts = path == .openblas ? 1 : max(1, min(threads, m / 16))
         if parts <= 1 {
-            run(rows: 0..<m, a: a, lda: lda, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
+            run(rows: 0..<m, a: a, lda: lda, aTransposed: aTransposed, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
                 activation: activation, columns: cols)
             return
         }
@@ -182,12 +184,12 @@ public final class PackedMatrix: @unchecked Sendable {
             let base = m / parts, extra = m % parts
             let lo = t * base + min(t, extra)
             let rows = lo..<(lo + base + (t < extra ? 1 : 0))
-            run(rows: rows, a: a, lda: lda, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
+            run(rows: rows, a: a, lda: lda, aTransposed: aTransposed, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
                 activation: activation, columns: cols)
         }
     }
 
-    private func run(rows: Range<Int>, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    private func run(rows: Range<Int>, a: UnsafePointer<Float>, lda: Int, aTransposed: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
                      beta: Float, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, ldr: Int,
                      activation: GEMMActivation, columns: Range<Int>) {
         guard !rows.isEmpty else { return }
@@ -197,10 +199,14 @@ public final class PackedMatrix: @unchecked Sendable {
                              ldr: ldr, activation: activation.rawValue)
         if let kp = path.kernelPath {
             let panel = storage + (j0 / panelWidth) * ck_panel_stride(kp, k)
-            ck_sgemm_packed(kp, rows.count, columns.count, k, a + r0 * lda, lda, panel, cp, ldc, &ep)
+            if aTransposed {
+                ck_sgemm_packed_at(kp, rows.count, columns.count, k, a + r0, lda, panel, cp, ldc, &ep)
+            } else {
+                ck_sgemm_packed(kp, rows.count, columns.count, k, a + r0 * lda, lda, panel, cp, ldc, &ep)
+            }
         } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(columns.count), Int32(k),
-                        1, a + r0 * lda, Int32(lda), storage + j0, Int32(max(1, n)), beta, cp, Int32(ldc))
+            cblas_sgemm(CblasRowMajor, aTransposed ? CblasTrans : CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(columns.count), Int32(k),
+                        1, aTransposed ? a + r0 : a + r0 * lda, Int32(lda), storage + j0, Int32(max(1, n)), beta, cp, Int32(ldc))
             ep.beta = 0
             ck_epilogue_apply(rows.count, columns.count, cp, ldc, &ep)
         }
