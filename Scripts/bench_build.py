@@ -205,7 +205,7 @@ def main():
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--parity", type=int, default=8)
     ap.add_argument("--uint8", action="store_true", help="also time the uint8 Pillow recipe (not the same preprocessing)")
-    ap.add_argument("--no-sequential", action="store_true", help="skip ours-seq and ort-seq")
+    ap.add_argument("--engines", default="ours,ours-seq,ort,ort-seq", help="comma-separated subset of ours,ours-seq,ort,ort-seq (ours and ort are always run)")
     ap.add_argument("--binary", default=str(ROOT / ".build/release/embedscope"))
     args = ap.parse_args()
 
@@ -231,8 +231,9 @@ def main():
             "ort": lambda: timed_self(lambda: run_reference(onnx_path, paths, args.batch, args.threads, True, False, tmp)),
             "ort-seq": lambda: timed_self(lambda: run_reference(onnx_path, paths, args.batch, args.threads, False, False, tmp)),
         }
-        if args.no_sequential:
-            del engines["ours-seq"], engines["ort-seq"]
+        keep = set(args.engines.split(",")) | {"ours", "ort"}
+        for k in [k for k in engines if k not in keep]:
+            del engines[k]
         if args.uint8:
             (tmp / "u8").mkdir()
             engines["ort-uint8"] = lambda: timed_self(lambda: run_reference(onnx_path, paths, args.batch, args.threads, True, True, tmp / "u8"))
@@ -267,11 +268,14 @@ def main():
             wall = statistics.median(w for w, _ in rs)
             util = statistics.median(c / w / cores for w, c in rs)
             med[name] = n / wall
-            print(f"  {name:10s} {med[name]:7.1f} img/s   wall {wall:6.2f} s   CPU utilisation {util * 100:5.1f} %   "
+            cpu_ms = statistics.median(c for _, c in rs) / n * 1000
+            print(f"  {name:10s} {med[name]:7.1f} img/s   wall {wall:6.2f} s   CPU utilisation {util * 100:5.1f} %   CPU {cpu_ms:5.1f} ms/img   "
                   f"(runs: {', '.join(f'{n / w:.1f}' for w, _ in rs)} img/s)")
         print(f"ratio ours / ort (prefetching ONNX Runtime + Pillow): {med['ours'] / med['ort']:.2f}")
         if "ort-seq" in med:
-            print(f"ratio ours / ort-seq: {med['ours'] / med['ort-seq']:.2f};  overlap gain ours / ours-seq: {med['ours'] / med['ours-seq']:.2f}")
+            print(f"ratio ours / ort-seq: {med['ours'] / med['ort-seq']:.2f}")
+        if "ours-seq" in med:
+            print(f"overlap gain ours / ours-seq: {med['ours'] / med['ours-seq']:.2f}")
         print(f"parity on {len(pick)} images: cosine(ours, ONNX Runtime) features min {cos_e.min():.7f}; pixel vectors min {cos_p.min():.7f}")
         if cos_e.min() < 0.9999:
             print("PARITY FAILED: the two pipelines do not compute the same features", file=sys.stderr)
