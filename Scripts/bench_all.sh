@@ -65,6 +65,16 @@ else
   echo "(PyTorch / ONNX Runtime not installed: Scripts/setup.sh --torch for the bench_extract.py / bench_resnet.py rows)"
 fi
 
+echo "## build of a 700-JPEG folder (EfficientNet-Lite0) against ONNX Runtime + Pillow doing the same work"
+if python3 -c "import torch, onnxruntime, skimage" 2>/dev/null; then
+  for e in "${ENVS[@]}"; do
+    if [[ $QUICK == 1 ]]; then run "$e" python3 Scripts/bench_build.py --images 200 --rounds 1
+    else run "$e" python3 Scripts/bench_build.py --rounds 3; fi
+  done
+else
+  echo "(PyTorch / ONNX Runtime / scikit-image not installed: Scripts/setup.sh --torch for the bench_build.py rows)"
+fi
+
 echo "## Exact silhouette 10,000 × 1,280 against scikit-learn"
 for e in "${ENVS[@]}"; do
   for g in "" "EMBEDSCOPE_GEMM=openblas"; do

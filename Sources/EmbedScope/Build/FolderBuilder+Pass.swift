@@ -37,7 +37,8 @@ extension FolderBuilder {
         var counts: [Int]
         /// Images decoded (each file once, however many targets).
         var decodes = 0
-        /// Wall time of reading, decoding and preprocessing (both cores).
+        /// Wall time of reading, decoding and preprocessing (both cores), summed over the batches
+        /// (with `overlap`, that time runs beside the forward pass).
         var decodeSeconds = 0.0
     }
 
@@ -50,31 +51,21 @@ extension FolderBuilder {
             throw EmbedScopeError(.invalidArgument, "the checkpoints of one build must share one preprocessing")
         }
         var result = Pass(counts: [Int](repeating: 0, count: folder.classes.count))
-        struct Decoded { var vector: [Float]; var input: [Float]; var width: Int; var height: Int; var bytes: Int; var hash: String }
         let total = folder.entries.count
         progress.begin(label, total: total)
         defer { progress.end() }
         let batch = prep == nil ? 256 : max(1, req.batchSize)
-        var start = 0
-        while start < total {
-            let end = min(total, start + batch)
-            let t0 = DispatchTime.now().uptimeNanoseconds
-            let results = parallelResults(end - start) { j -> Decoded in
-                let url = folder.root.appendingPathComponent(folder.entries[start + j].path)
-                let data: Data
-                do { data = try Data(contentsOf: url) } catch {
-                    throw ImageError(kind: .unreadable, path: url.path, reason: "cannot read file (\(error.localizedDescription))")
-                }
-                let img = try ImageDecoder.decode(data: data, path: url.path)
-                let v = PixelSpace.vector(of: img, size: s)
-                guard v.contains(where: { $0 != 0 }) else {
-                    throw ImageError(kind: .unsupported, path: url.path, reason: "all-black image: its pixel vector has no direction")
-                }
-                return Decoded(vector: v, input: prep?.apply(img) ?? [], width: img.width, height: img.height,
-                               bytes: data.count, hash: hex(Checksum.crc32(data)))
-            }
+        let ranges = stride(from: 0, to: total, by: batch).map { $0..<min(total, $0 + batch) }
+        // The decode stage (FolderBuilder+Pipeline): on its own thread, ahead of the forward pass,
+        // unless the request asks for the stages one after the other.
+        let decode: @Sendable (Range<Int>) -> DecodedBatch = { decodeBatch(folder, $0, pixelSize: s, prep: prep) }
+        let ahead = req.overlap && ranges.count > 1 ? DecodeAhead(batches: ranges, depth: decodeAhead, decode: decode) : nil
+        defer { ahead?.stop() }
+        for range in ranges {
+            let decoded = ahead?.next() ?? decode(range)
+            let (start, end, results) = (range.lowerBound, range.upperBound, decoded.results)
             result.decodes += results.count
-            result.decodeSeconds += Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+            result.decodeSeconds += decoded.seconds
             var good: [(entry: DatasetFolder.Entry, decoded: Decoded)] = []
             for (j, r) in results.enumerated() {
                 let e = folder.entries[start + j]
@@ -89,7 +80,7 @@ extension FolderBuilder {
                 }
             }
             if !good.isEmpty {
-                let inputs = prep == nil ? [] : good.flatMap(\.decoded.input)
+                let inputs = decoded.inputs
                 for target in targets {
                     for g in good { try target.pixels.append(g.decoded.vector, what: g.entry.path) }
                     guard let model = target.model, let embedding = target.embedding else { continue }
@@ -107,7 +98,6 @@ extension FolderBuilder {
                                                  width: g.decoded.width, height: g.decoded.height, bytes: g.decoded.bytes, contentHash: g.decoded.hash))
                 result.counts[g.entry.classId] += 1
             }
-            start = end
             progress.update(end)
         }
         guard !result.images.isEmpty else {

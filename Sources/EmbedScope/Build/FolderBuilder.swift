@@ -28,6 +28,10 @@ public struct BuildRequest: Sendable {
     public var shard: Shard? = nil
     /// Key prefix and preprocessing overrides for the model (`--strip-prefix`, `--resize`, `--crop`, `--mean`, `--std`).
     public var modelOptions = ModelOptions()
+    /// Decode the next batches while the network runs the current one (`FolderBuilder+Pipeline`);
+    /// false runs the stages one after the other (same output). Default true, unless the
+    /// environment sets `EMBEDSCOPE_BUILD_OVERLAP=0` (for benchmarks).
+    public var overlap = ProcessInfo.processInfo.environment["EMBEDSCOPE_BUILD_OVERLAP"] != "0"
     public init(dataset: URL, out: URL) { self.dataset = dataset; self.out = out }
 }
 
