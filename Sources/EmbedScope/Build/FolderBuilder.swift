@@ -28,6 +28,8 @@ public struct BuildRequest: Sendable {
     public var shard: Shard? = nil
     /// Key prefix and preprocessing overrides for the model (`--strip-prefix`, `--resize`, `--crop`, `--mean`, `--std`).
     public var modelOptions = ModelOptions()
+    /// Also write a half-precision copy of every space (`--storage f16|bf16`); nil: float32 only.
+    public var storage: HalfStorage? = nil
     public init(dataset: URL, out: URL) { self.dataset = dataset; self.out = out }
 }
 
