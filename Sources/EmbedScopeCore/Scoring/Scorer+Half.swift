@@ -283,3 +283,15 @@ struct Candidates {
         limit = max(4096, 2 * w)
     }
 }
+
+extension Scorer {
+    /// The half scan's scores of every row (one thread), for tests and benchmarks.
+    public static func halfScores(_ half: HalfRows, query: [Float], path: HalfPath = HalfPath.current) -> [Float] {
+        precondition(query.count == half.dim)
+        var qpad = [Float](repeating: 0, count: half.paddedDim)
+        for j in 0..<query.count { qpad[j] = query[j] }
+        var out = [Float](repeating: 0, count: max(1, half.rows))
+        ck_half_dots(path.kernelPath, half.storage.kernelType, half.base, half.stride, half.rows, half.paddedDim, qpad, &out)
+        return Array(out.prefix(half.rows))
+    }
+}
