@@ -11,8 +11,9 @@ extension Bench {
         static let configuration = CommandConfiguration(
             abstract: "Time one query on the float32 rows and on their f16/bf16 copy (exact re-scoring), beside the bandwidth pass.")
 
-        @Argument(help: "Index directory.") var index: String
-        @Option(help: "Queries: .npy [Q, d].") var queries: String
+        @Argument(help: "Index directory (or give --synthetic).") var index: String?
+        @Option(help: "Queries: .npy [Q, d] (default with --synthetic: 16 seeded Gaussian queries).") var queries: String?
+        @Option(help: "Instead of an index: N×D seeded Gaussian unit rows made in memory (SplitMix64), e.g. 1000000x512.") var synthetic: String?
         @Option(help: "Space to scan.") var space = "embedding"
         @Option(help: "f16 or bf16: the index's copy when it has one of this type, else one converted in memory here.") var storage = "f16"
         @Option(name: .shortAndLong) var k = 10
@@ -34,34 +35,78 @@ extension Bench {
         func run() throws {
             try runCommand {
                 guard let st = HalfStorage(rawValue: storage) else { throw ValidationError("--storage must be f16 or bf16") }
-                let idx = try Index.open(resolveURL(index))
-                let v = try idx.vectors(space: space)
-                let q = try NPYArray.read(contentsOf: resolveURL(queries))
-                guard q.shape.count == 2, q.cols == v.dim, q.rows >= 1 else {
-                    throw EmbedScopeError(.shapeMismatch, "queries have shape \(q.shape); need [≥1, \(v.dim)]")
+                var floats: UnsafeMutablePointer<Float>?
+                defer { floats?.deallocate() }
+                let m: RowMatrix
+                var fileHalf: HalfVectorFile?
+                var idx: Index?
+                if let synthetic {
+                    let parts = synthetic.lowercased().split(separator: "x").compactMap { Int($0) }
+                    guard parts.count == 2, parts[0] >= 1, parts[1] >= 1 else { throw ValidationError("--synthetic is N×D, e.g. 1000000x512") }
+                    let (n, d) = (parts[0], parts[1])
+                    let fstride = (d + 15) & ~15
+                    let p = UnsafeMutablePointer<Float>.allocate(capacity: n * fstride)
+                    p.initialize(repeating: 0, count: n * fstride)
+                    floats = p
+                    let t = max(1, threads ?? Scorer.defaultThreads)
+                    parallelFor(t) { w in
+                        var g = SplitMix64(seed: 0x5EED &+ UInt64(w))
+                        for r in stride(from: w, to: n, by: t) {
+                            let row = p + r * fstride
+                            var s = 0.0
+                            for j in 0..<d { let x = g.gaussian(); row[j] = Float(x); s += Double(row[j]) * Double(row[j]) }
+                            let inv = 1 / s.squareRoot()
+                            for j in 0..<d { row[j] = Float(Double(row[j]) * inv) }
+                        }
+                    }
+                    m = RowMatrix(base: p, rows: n, dim: d, stride: fstride)
+                } else {
+                    guard let index else { throw ValidationError("give an index directory or --synthetic N×D") }
+                    let i = try Index.open(resolveURL(index))
+                    let v = try i.vectors(space: space)
+                    m = RowMatrix(v)
+                    fileHalf = try i.halfVectors(space: space)
+                    idx = i
                 }
-                let m = RowMatrix(v)
+                let q: NPYArray
+                if let queries {
+                    q = try NPYArray.read(contentsOf: resolveURL(queries))
+                } else {
+                    var g = SplitMix64(seed: 1)
+                    var vals = [Float]()
+                    for _ in 0..<16 {
+                        var row = (0..<m.dim).map { _ in Float(g.gaussian()) }
+                        _ = try Normalize.toUnit(&row, what: "query")
+                        vals += row
+                    }
+                    q = NPYArray(shape: [16, m.dim], values: vals)
+                }
+                guard q.shape.count == 2, q.cols == m.dim, q.rows >= 1 else {
+                    throw EmbedScopeError(.shapeMismatch, "queries have shape \(q.shape); need [≥1, \(m.dim)]")
+                }
+                withExtendedLifetime(idx) {}
                 let t = threads ?? Scorer.defaultThreads
                 // The index's copy, or one made here (same rounding as `--storage` writes).
                 var owned: UnsafeMutablePointer<UInt16>?
                 defer { owned?.deallocate() }
                 let half: HalfRows
                 let source: String
-                if let f = try idx.halfVectors(space: space), f.storage == st {
+                if let f = fileHalf, f.storage == st {
                     half = HalfRows(f)
                     source = f.url.lastPathComponent
                 } else {
-                    let stride = (v.dim + 31) & ~31
-                    let p = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, v.rows * stride))
-                    p.initialize(repeating: 0, count: max(1, v.rows * stride))
-                    for r in 0..<v.rows {
-                        HalfConvert.toHalf(v.row(r), UnsafeMutableBufferPointer(start: p + r * stride, count: v.dim), storage: st)
+                    let stride = (m.dim + 31) & ~31
+                    let p = UnsafeMutablePointer<UInt16>.allocate(capacity: max(1, m.rows * stride))
+                    p.initialize(repeating: 0, count: max(1, m.rows * stride))
+                    for r in 0..<m.rows {
+                        HalfConvert.toHalf(UnsafeBufferPointer(start: m.row(r), count: m.dim),
+                                           UnsafeMutableBufferPointer(start: p + r * stride, count: m.dim), storage: st)
                     }
                     owned = p
-                    half = HalfRows(base: p, rows: v.rows, dim: v.dim, stride: stride, storage: st)
+                    half = HalfRows(base: p, rows: m.rows, dim: m.dim, stride: stride, storage: st)
                     source = "converted in memory"
                 }
-                let floatBytes = Int(v.header.payloadLength), halfBytes = half.rows * half.stride * 2
+                let floatBytes = m.rows * m.stride * 4, halfBytes = half.rows * half.stride * 2
                 func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
                 func time(_ body: () throws -> Void) rethrows -> Double {
                     let t0 = DispatchTime.now().uptimeNanoseconds
@@ -70,7 +115,7 @@ extension Bench {
                 }
                 func query(_ i: Int) -> [Float] { Array(q.values[(i % q.rows) * q.cols..<((i % q.rows) + 1) * q.cols]) }
                 var sink: Float = 0
-                sink += Kernels.bandwidthPass(UnsafeRawPointer(v.base), bytes: floatBytes, threads: t)
+                sink += Kernels.bandwidthPass(UnsafeRawPointer(m.base), bytes: floatBytes, threads: t)
                 sink += Kernels.bandwidthPass(UnsafeRawPointer(half.base), bytes: halfBytes, threads: t)
                 var identical = true
                 var rescored: [Int] = []
@@ -78,7 +123,7 @@ extension Bench {
                 // Interleaved, so drift on a shared machine hits every measurement alike.
                 for i in 0..<repeats {
                     let qi = query(i)
-                    bw.append(time { sink += Kernels.bandwidthPass(UnsafeRawPointer(v.base), bytes: floatBytes, threads: t) })
+                    bw.append(time { sink += Kernels.bandwidthPass(UnsafeRawPointer(m.base), bytes: floatBytes, threads: t) })
                     hbw.append(time { sink += Kernels.bandwidthPass(UnsafeRawPointer(half.base), bytes: halfBytes, threads: t) })
                     var want: [Hit] = [], got: (hits: [Hit], stats: HalfScanStats)?
                     fl.append(try time { want = try Scorer.search(m, query: qi, k: k, kernel: .simd, threads: t) })
@@ -89,7 +134,7 @@ extension Bench {
                     rescored.append(got?.stats.rescored ?? 0)
                 }
                 if sink.isNaN { note("(sink \(sink))") }
-                let f = Figures(rows: v.rows, dim: v.dim, threads: t, k: k, repeats: repeats, storage: st.rawValue,
+                let f = Figures(rows: m.rows, dim: m.dim, threads: t, k: k, repeats: repeats, storage: st.rawValue,
                                 halfPath: HalfPath.current.rawValue, halfSource: source, floatBytes: floatBytes, halfBytes: halfBytes,
                                 bandwidthMs: median(bw), halfBandwidthMs: median(hbw), floatScanMs: median(fl), halfScanMs: median(hf),
                                 halfOverFloatBandwidth: median(hf) / median(bw), rescoredMedian: rescored.sorted()[rescored.count / 2],
