@@ -1,7 +1,9 @@
 // Half-precision conversions and the half-copy dot-product scan (ckhalf.h).
 //
 // No global -m flags, as in sgemm.c: the F16C / AVX2 and AVX-512 functions carry target
-// attributes and are only called after a CPUID check (ck_half_path_supported).
+// attributes and are only called after a CPUID check (ck_half_path_supported). The SIMD scans
+// prefetch the row 8 ahead (a prefetch never faults, so reading past the last row is harmless):
+// under load the hardware prefetcher alone left the f16 scan ~1.5× its bandwidth pass.
 #include "ckhalf.h"
 #include "ckernels.h"
 
@@ -143,6 +145,7 @@ HALF_AVX2_ATTR static inline float avx2_hsum(__m256 v) {
             const uint16_t *x = rows + r * stride;                                                              \
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                         \
             for (long j = 0; j < dp; j += 32) {                                                                 \
+                _mm_prefetch((const char *)(x + 8 * stride + j), _MM_HINT_T0);                                  \
                 a0 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j), _mm256_loadu_ps(q + j), a0);                      \
                 a1 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 8), _mm256_loadu_ps(q + j + 8), a1);              \
                 a2 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 16), _mm256_loadu_ps(q + j + 16), a2);            \
@@ -187,6 +190,8 @@ HALF_AVX512_ATTR static void to_float_avx512(int type, const uint16_t *src, floa
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                         \
             long j = 0;                                                                                         \
             for (; j + 64 <= dp; j += 64) {                                                                     \
+                _mm_prefetch((const char *)(x + 8 * stride + j), _MM_HINT_T0);                                  \
+                _mm_prefetch((const char *)(x + 8 * stride + j + 32), _MM_HINT_T0);                             \
                 a0 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j), _mm512_loadu_ps(q + j), a0);                   \
                 a1 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j + 16), _mm512_loadu_ps(q + j + 16), a1);         \
                 a2 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j + 32), _mm512_loadu_ps(q + j + 32), a2);         \
