@@ -1,4 +1,3 @@
-import CBLAS
 import Foundation
 import EmbedScopeCore
 
@@ -94,8 +93,7 @@ public enum Mislabels {
                 let s = scales?[r] ?? 1, src = x.row(r)
                 for t in 0..<d { a[i * d + t] = s * src[t] }
             }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(test.count), Int32(k), Int32(d), 1, a, Int32(d),
-                        model.weights, Int32(d), 0, &z, Int32(k))
+            SGEMM.multiply(m: test.count, n: k, k: d, a: a, lda: d, b: model.weights, ldb: d, bTransposed: true, c: &z, ldc: k)
             for (i, r) in test.enumerated() {
                 let logits = (0..<k).map { Double(z[i * k + $0]) + Double(model.bias[$0]) }
                 let mx = logits.max() ?? 0
