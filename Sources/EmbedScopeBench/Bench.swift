@@ -11,7 +11,7 @@ struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embedscope-bench",
         abstract: "Benchmarks (figures, not tests). Scripts/bench_search.py runs these beside numpy and FAISS.",
-        subcommands: [Search.self, Images.self, Extract.self, Metrics.self, Gemm.self])
+        subcommands: [Search.self, Half.self, Images.self, Extract.self, Metrics.self, Gemm.self])
 
     struct Search: ParsableCommand {
         static let configuration = CommandConfiguration(

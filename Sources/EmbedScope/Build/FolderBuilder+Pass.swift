@@ -131,6 +131,9 @@ extension FolderBuilder {
             meta.merge(CheckpointMeta.entries(model), uniquingKeysWith: { $1 })
         }
         if let shard = req.shard { meta[Growth.shardKey] = shard.description }
+        if let storage = req.storage {
+            for (name, _) in spaces { try target.builder.writeHalfCopy(space: name, storage: storage) }
+        }
         try target.builder.setImages(classes: folder.classes, images: pass.images, meta: meta)
         try target.builder.commit()
         return (spaces, protoSummary)

@@ -32,6 +32,8 @@ public struct BuildRequest: Sendable {
     /// false runs the stages one after the other (same output). Default true, unless the
     /// environment sets `EMBEDSCOPE_BUILD_OVERLAP=0` (for benchmarks).
     public var overlap = ProcessInfo.processInfo.environment["EMBEDSCOPE_BUILD_OVERLAP"] != "0"
+    /// Also write a half-precision copy of every space (`--storage f16|bf16`); nil: float32 only.
+    public var storage: HalfStorage? = nil
     public init(dataset: URL, out: URL) { self.dataset = dataset; self.out = out }
 }
 

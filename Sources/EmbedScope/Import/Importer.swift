@@ -27,6 +27,8 @@ public struct ImportRequest: Sendable {
     public var pixelSize: Int = 32
     /// Replace an existing index whose rows differ from the manifest.
     public var force: Bool = false
+    /// Also write a half-precision copy of the imported space (and the pixel space) (`--storage`).
+    public var storage: HalfStorage? = nil
 
     public init(vectors: URL, manifest: URL, out: URL) {
         self.vectors = vectors; self.manifest = manifest; self.out = out
@@ -165,6 +167,10 @@ public enum Importer {
             if urls.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) {
                 pixelSummary = try PixelSpace.write(images: urls, size: req.pixelSize, builder: builder, progress: progress)
             }
+        }
+        if let storage = req.storage {
+            try builder.writeHalfCopy(space: req.space, storage: storage)
+            if pixelSummary?.written == true { try builder.writeHalfCopy(space: "pixel", storage: storage) }
         }
         try builder.commit()
         return ImportSummary(rows: n, dim: d, classes: classes, space: req.space, addedToExisting: basedOn != nil,

@@ -40,6 +40,7 @@ extension Root {
         @Option(help: "Index only shard i of n (1…n; an image's shard is CRC-32 of its relative path mod n, + 1); `embedscope merge` joins the shards.") var shard: String?
         @Flag(help: "Fail on the first image that cannot be decoded instead of skipping it.") var strict = false
         @Flag(help: "Replace an existing index.") var force = false
+        @Option(help: "Vector storage: f32 (default), or f16 / bf16 to add a half-precision copy of every space that queries scan (answers stay exactly float32's).") var storage = "f32"
         @OptionGroup var output: OutputOptions
         @OptionGroup var lockOptions: LockOptions
 
@@ -57,6 +58,7 @@ extension Root {
             }
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
             if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
+            guard storage == "f32" || HalfStorage(rawValue: storage) != nil else { throw ValidationError("--storage must be f32, f16 or bf16") }
             if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError("--shard must be i/n with 1 ≤ i ≤ n, e.g. 2/4") } }
         }
 
@@ -68,6 +70,7 @@ extension Root {
                 var r = BuildRequest(dataset: root, out: dest)
                 r.pixelSize = pixelSize; r.strict = strict; r.force = force; r.limit = limit; r.limitSeed = seed
                 r.shard = try shard.map { try Shard(parsing: $0) }
+                r.storage = HalfStorage(rawValue: storage)
                 r.model = model == "none" ? nil : model; r.weights = weights.first.map(resolveURL); r.batchSize = batch
                 r.modelOptions = ModelOptions(stripPrefix: stripPrefix, resize: resize, crop: crop, mean: mean.flatMap(Self.triple), std: std.flatMap(Self.triple))
                 if weights.count > 1 || weightsDir != nil {

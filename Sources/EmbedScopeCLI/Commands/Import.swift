@@ -29,12 +29,14 @@ extension Root {
         @Option(help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
         @Flag(help: "Do not compute the pixel space even when the images exist.") var noPixels = false
         @Flag(help: "Replace an existing index with different rows.") var force = false
+        @Option(help: "Vector storage: f32 (default), or f16 / bf16 to add a half-precision copy of the space that queries scan (answers stay exactly float32's).") var storage = "f32"
         @OptionGroup var lockOptions: LockOptions
         @OptionGroup var output: OutputOptions
 
         func validate() throws {
             if bias != nil && head == nil { throw ValidationError("--bias needs --head") }
             if headClasses != nil && head == nil { throw ValidationError("--head-classes needs --head") }
+            guard storage == "f32" || HalfStorage(rawValue: storage) != nil else { throw ValidationError("--storage must be f32, f16 or bf16") }
         }
 
         func run() throws {
@@ -45,6 +47,7 @@ extension Root {
                 r.head = head.map(resolveURL); r.bias = bias.map(resolveURL); r.headClasses = headClasses.map(resolveURL)
                 r.norms = norms.map(resolveURL)
                 r.prototypeSet = prototypeSet; r.pixels = !noPixels; r.pixelSize = pixelSize
+                r.storage = HalfStorage(rawValue: storage)
                 let s = try Importer.run(r, progress: TerminalProgress())
                 if output.json {
                     // `classes` as `info --json` lists them, read back from the index just written.

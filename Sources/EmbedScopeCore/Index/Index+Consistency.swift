@@ -36,6 +36,7 @@ extension Index {
                 throw EmbedScopeError(.catalog, "vector file is \(v.rows)×\(v.dim) but the catalog says \(s.rows)×\(s.dim) for space '\(s.name)'",
                                       path: directory.appendingPathComponent(s.file).path, hint: hint)
             }
+            try checkHalfCopy(space: s, vectors: v, catalogPath: catalogPath)
             let n = try VectorFileHeader.read(directory.appendingPathComponent(s.normsFile))
             guard n.rows == 1, n.dim == UInt64(s.rows) else {
                 throw EmbedScopeError(.catalog, "norms file is \(n.rows)×\(n.dim) but space '\(s.name)' has \(s.rows) rows (expected 1×\(s.rows))",

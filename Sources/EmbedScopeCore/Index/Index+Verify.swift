@@ -7,7 +7,8 @@ internal import GRDB
 /// every stored value finite (a full scan). `ok` only when every check passed.
 public struct VerifyReport: Codable, Sendable {
     public struct Check: Codable, Sendable, Equatable {
-        /// `catalog-integrity`, `catalog-foreign-keys`, `catalog-checksum`, `open`, `checksum`, `finite`.
+        /// `catalog-integrity`, `catalog-foreign-keys`, `catalog-checksum`, `open`, `checksum`, `finite`,
+        /// `half-copy` (a half-precision copy within one rounding of its float32 rows).
         public var check: String
         public var path: String
         public var ok: Bool
@@ -86,6 +87,11 @@ extension Index {
             run("checksum", vp) { try vectors(space: s.name).verify() }
             run("checksum", np) { try norms(space: s.name).verify() }
             run("finite", vp) { try requireFinite(space: s.name) }
+            if let storage = halfStorage[s.name] {
+                let hp = directory.appendingPathComponent(storage.fileName(space: s.name)).path
+                run("checksum", hp) { try halfVectors(space: s.name)?.verify() }
+                run("half-copy", hp) { try checkHalfValues(space: s.name) }
+            }
         }
         for p in prototypeSets {
             let pp = directory.appendingPathComponent(p.file).path

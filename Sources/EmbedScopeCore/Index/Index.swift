@@ -18,6 +18,10 @@ public final class Index: Sendable {
     public let rowCount: Int
     /// Vector files mapped so far, by file name.
     private let openFiles = Mutex<[String: VectorFile]>([:])
+    /// Half-precision copies mapped so far, by file name (`Index+HalfStorage.swift`).
+    let openHalfFiles = Mutex<[String: HalfVectorFile]>([:])
+    /// Space name → its half copy's storage, from `meta` (`storage.<space>`).
+    public let halfStorage: [String: HalfStorage]
 
     public static func open(_ url: URL) throws -> Index {
         var isDir: ObjCBool = false
@@ -42,6 +46,7 @@ public final class Index: Sendable {
         } catch {
             throw EmbedScopeError(.catalog, "cannot read catalog", path: url.path, hint: "the index is damaged; rebuild it", underlying: error)
         }
+        halfStorage = try Self.readHalfStorage(catalog, spaces: spaces, path: url.path)
         try checkConsistency()
     }
 

@@ -135,6 +135,8 @@ extension IndexBuilder {
                 try Stored<SpaceRecord>.deleteOne(db, key: record.name)
                 try Stored(record).insert(db)
             }
+            // A space with a half copy (`storage.<space>` in meta) gets one of its new rows.
+            try writeRecordedHalfCopy(space: record.name, meta: g.meta)
         }
         for (input, name) in g.prototypeSets {
             guard inputs.indices.contains(input) else { throw EmbedScopeError(.invalidArgument, "composed generation: no input \(input)") }

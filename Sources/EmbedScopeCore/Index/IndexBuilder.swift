@@ -238,5 +238,7 @@ public final class SpaceWriter {
             try Stored<SpaceRecord>.deleteOne(db, key: r.name)
             try Stored(r).insert(db)
         }
+        // New rows: a half copy of the old ones (an index this builder started from) is dropped.
+        try builder.dropHalfCopy(space: r.name)
     }
 }

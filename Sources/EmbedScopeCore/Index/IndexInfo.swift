@@ -2,7 +2,11 @@ import Foundation
 
 /// The summary `embedscope info` prints.
 public struct IndexInfo: Codable, Sendable {
-    public struct Space: Codable, Sendable { public var name, model, preprocessing, file: String; public var dim, rows, bytes: Int }
+    public struct Space: Codable, Sendable {
+        public var name, model, preprocessing, file: String; public var dim, rows, bytes: Int
+        /// `f32`, or `f16` / `bf16` when the space has a half-precision copy that queries scan.
+        public var storage: String
+    }
     public struct Class: Codable, Sendable { public var id: Int; public var name: String; public var count: Int }
     public struct PrototypeSet: Codable, Sendable { public var name, space, source: String; public var count: Int; public var sample: [String] }
     public var path: String
@@ -27,7 +31,8 @@ public struct IndexInfo: Codable, Sendable {
         let spaces = try idx.spaces.map { s -> Space in
             let f = try idx.vectors(space: s.name)
             version = "\(f.header.major).\(f.header.minor)"
-            return Space(name: s.name, model: s.model, preprocessing: s.preprocessing, file: s.file, dim: s.dim, rows: s.rows, bytes: f.fileSize)
+            return Space(name: s.name, model: s.model, preprocessing: s.preprocessing, file: s.file, dim: s.dim, rows: s.rows, bytes: f.fileSize,
+                         storage: idx.halfStorage[s.name]?.rawValue ?? "f32")
         }
         let sets = try idx.prototypeSets.map { p in
             PrototypeSet(name: p.name, space: p.space, source: p.source, count: p.count,
@@ -42,7 +47,8 @@ public struct IndexInfo: Codable, Sendable {
         var s = ["index \(path)  (format \(formatVersion), \(rows) images, \(ByteCount.format(totalBytes)))"]
         s.append("spaces:")
         for sp in spaces {
-            s.append("  \(sp.name.padding(toLength: 12, withPad: " ", startingAt: 0)) dim \(sp.dim)  rows \(sp.rows)  \(ByteCount.format(sp.bytes))  model \(sp.model)")
+            s.append("  \(sp.name.padding(toLength: 12, withPad: " ", startingAt: 0)) dim \(sp.dim)  rows \(sp.rows)  \(ByteCount.format(sp.bytes))  model \(sp.model)"
+                     + (sp.storage == "f32" ? "" : "  storage f32 + \(sp.storage) copy (scanned)"))
             s.append("  \(String(repeating: " ", count: 12)) \(sp.preprocessing)")
         }
         s.append("classes (\(classes.count)):")

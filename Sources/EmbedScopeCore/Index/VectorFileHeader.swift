@@ -8,7 +8,7 @@ import Foundation
 /// |      0 |    8 | magic `EMBSCVEC`                                             |
 /// |      8 |    2 | format major version (readers refuse a higher major)         |
 /// |     10 |    2 | format minor version (additive changes only)                 |
-/// |     12 |    1 | element type: 1 = float32 (2 = float16, reserved)            |
+/// |     12 |    1 | element type: 1 = float32, 2 = float16, 3 = bfloat16         |
 /// |     13 |    1 | flags: bit 0 = rows are unit-normalized                      |
 /// |     14 |    2 | reserved, zero                                               |
 /// |     16 |    8 | rows                                                         |
@@ -21,6 +21,9 @@ import Foundation
 ///
 /// Rows start 64-byte aligned (the mapping is page-aligned, the payload starts at 64, the
 /// stride is a multiple of 64); padding bytes between `dim` and the stride are zero.
+///
+/// Half-precision copies (element type 2 or 3, minor version 1; `HalfVectorFile`) have a
+/// 64-byte header extension at 64 and their payload at 128.
 public struct VectorFileHeader: Equatable, Sendable {
     public static let size = 64
     public static let magic: [UInt8] = Array("EMBSCVEC".utf8)
@@ -31,7 +34,10 @@ public struct VectorFileHeader: Equatable, Sendable {
     public enum ElementType: UInt8, Sendable {
         case float32 = 1
         case float16 = 2
+        case bfloat16 = 3
         public var byteSize: Int { self == .float32 ? 4 : 2 }
+        /// Where the payload starts: float32 files at 64, half copies after their 64-byte extension.
+        public var payloadOffset: Int { self == .float32 ? VectorFileHeader.size : 2 * VectorFileHeader.size }
     }
 
     public struct Flags: OptionSet, Sendable {
@@ -58,6 +64,8 @@ public struct VectorFileHeader: Equatable, Sendable {
         self.rows = UInt64(rows)
         self.dim = UInt64(dim)
         self.strideBytes = UInt64(Self.stride(dim: dim, elementType: elementType))
+        self.payloadOffset = UInt64(elementType.payloadOffset)
+        if elementType != .float32 { self.minor = 1 }
         self.payloadLength = UInt64(rows) * self.strideBytes
         self.payloadCRC = payloadCRC
     }
@@ -97,7 +105,9 @@ public struct VectorFileHeader: Equatable, Sendable {
     }
 
     /// Parses and validates a header. `fileSize` is checked against the payload it announces.
-    public static func decode(_ raw: UnsafeRawBufferPointer, fileSize: Int, path: String) throws -> VectorFileHeader {
+    /// `accepting`: the element types the caller reads (float32 unless it reads half copies).
+    public static func decode(_ raw: UnsafeRawBufferPointer, fileSize: Int, path: String,
+                              accepting: [ElementType] = [.float32]) throws -> VectorFileHeader {
         guard raw.count >= size, fileSize >= size else {
             throw EmbedScopeError(.truncated, "file is \(fileSize) bytes, shorter than the \(size)-byte header",
                                   path: path, hint: "the index is damaged; rebuild it")
@@ -125,8 +135,8 @@ public struct VectorFileHeader: Equatable, Sendable {
             throw EmbedScopeError(.checksumMismatch, "header checksum mismatch (stored \(hex(storedHeaderCRC)), computed \(hex(computed)))",
                                   path: path, hint: "the index is damaged; rebuild it")
         }
-        guard let elementType = ElementType(rawValue: raw[Offset.elementType]), elementType == .float32 else {
-            throw EmbedScopeError(.corruptHeader, "element type \(raw[Offset.elementType]) is not supported (float32 only)", path: path)
+        guard let elementType = ElementType(rawValue: raw[Offset.elementType]), accepting.contains(elementType) else {
+            throw EmbedScopeError(.corruptHeader, "element type \(raw[Offset.elementType]) is not supported here (\(accepting.map { "\($0)" }.joined(separator: ", ")) only)", path: path)
         }
         var h = VectorFileHeader(rows: 0, dim: 0, elementType: elementType, flags: Flags(rawValue: raw[Offset.flags]))
         h.major = major
@@ -141,7 +151,7 @@ public struct VectorFileHeader: Equatable, Sendable {
         let (len, overflow) = h.rows.multipliedReportingOverflow(by: h.strideBytes)
         guard h.dim >= 1, h.dim < 1 << 24, h.rows < 1 << 40, h.strideBytes < 1 << 32,
               h.strideBytes % UInt64(alignment) == 0, h.strideBytes >= h.dim * UInt64(elementType.byteSize),
-              h.payloadOffset == UInt64(size), !overflow, len == h.payloadLength else {
+              h.payloadOffset == UInt64(elementType.payloadOffset), !overflow, len == h.payloadLength else {
             throw EmbedScopeError(.corruptHeader, "inconsistent header (rows \(h.rows), dim \(h.dim), stride \(h.strideBytes), payload \(h.payloadOffset)+\(h.payloadLength))",
                                   path: path, hint: "the index is damaged; rebuild it")
         }

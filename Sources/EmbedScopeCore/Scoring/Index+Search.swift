@@ -19,6 +19,8 @@ public struct SearchOptions: Sendable {
     /// Only return images of this class.
     public var className: String? = nil
     public var kernel: ScoreKernel = .simd
+    /// Scan the space's half-precision copy when it has one (re-scored exactly: the same answer).
+    public var halfCopy = true
     public init() {}
 }
 
@@ -101,9 +103,7 @@ extension Index {
         let q = try queryVector(source, space: space)
         var filter = try classFilter(o.className)
         if !o.includeSelf, let r = try row(for: source) { filter.excluded.insert(r) }
-        let hits = try rethrowingNonFinite(space: space, file: v) {
-            try Scorer.search(RowMatrix(v), query: q, k: o.k, farthest: o.farthest, filter: filter, kernel: o.kernel)
-        }
+        let hits = try scan(space: space, vectors: v, query: q, options: o, filter: filter)
         return try describe(hits.map { ($0.row, Double($0.score)) })
     }
 

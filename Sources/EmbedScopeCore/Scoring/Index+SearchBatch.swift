@@ -20,7 +20,6 @@ extension Index {
         let space = try o.space ?? defaultSpace()
         let v = try vectors(space: space)
         let classFilter = try self.classFilter(o.className)
-        let matrix = RowMatrix(v)
         var out: [[ResultRow]] = []
         out.reserveCapacity(sources.count)
         progress.begin("query", total: sources.count)
@@ -37,10 +36,7 @@ extension Index {
                 if !o.includeSelf, let r = try row(for: source) { f.excluded.insert(r) }
                 filters.append(f)
             }
-            let hits = try rethrowingNonFinite(space: space, file: v) {
-                try Scorer.searchBatch(matrix, queries: queries, count: group.count, k: o.k, farthest: o.farthest,
-                                       filters: filters, kernel: o.kernel)
-            }
+            let hits = try scanBatch(space: space, vectors: v, queries: queries, count: group.count, options: o, filters: filters)
             for h in hits { out.append(try describe(h.map { ($0.row, Double($0.score)) })) }
             start += group.count
             progress.update(start)

@@ -1,0 +1,251 @@
+// Half-precision conversions and the half-copy dot-product scan (ckhalf.h).
+//
+// No global -m flags, as in sgemm.c: the F16C / AVX2 and AVX-512 functions carry target
+// attributes and are only called after a CPUID check (ck_half_path_supported). The SIMD scans
+// prefetch the row 8 ahead (a prefetch never faults, so reading past the last row is harmless):
+// under load the hardware prefetcher alone left the f16 scan ~1.5× its bandwidth pass.
+#include "ckhalf.h"
+#include "ckernels.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+// ---------------------------------------------------------------- dispatch
+
+int ck_half_path_supported(int path) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    switch (path) {
+    case CK_PATH_PORTABLE: return 1;
+    case CK_PATH_AVX2:
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    case CK_PATH_AVX512: return __builtin_cpu_supports("avx512f");
+    default: return 0;
+    }
+#else
+    return path == CK_PATH_PORTABLE;
+#endif
+}
+
+int ck_half_best_path(void) {
+    if (ck_half_path_supported(CK_PATH_AVX512)) return CK_PATH_AVX512;
+    if (ck_half_path_supported(CK_PATH_AVX2)) return CK_PATH_AVX2;
+    return CK_PATH_PORTABLE;
+}
+
+// ---------------------------------------------------------------- portable scalar conversions
+
+static inline uint32_t f_bits(float f) { uint32_t u; memcpy(&u, &f, 4); return u; }
+static inline float f_from(uint32_t u) { float f; memcpy(&f, &u, 4); return f; }
+
+// float → binary16, round to nearest, ties to even (F. Giesen's float_to_half_fast3_rtne): the
+// subnormal range is rounded by one float addition (which rounds to nearest even), the normal
+// range by adding 0xfff + the lowest kept mantissa bit before truncating; a carry out of the
+// mantissa moves to the next binade, and out of the largest one to infinity.
+static inline uint16_t f32_to_f16(float f) {
+    const uint32_t f32infty = 255u << 23;
+    const uint32_t f16max = (127u + 16u) << 23;             // 65536: at or above is Inf (or NaN)
+    const uint32_t denorm_magic = ((127u - 15u) + (23u - 10u) + 1u) << 23;
+    uint32_t x = f_bits(f);
+    const uint32_t sign = x & 0x80000000u;
+    x ^= sign;
+    uint16_t o;
+    if (x >= f16max) {
+        o = x > f32infty ? 0x7e00 : 0x7c00;
+    } else if (x < (113u << 23)) {                          // below 2^-14: subnormal or zero
+        const float fx = f_from(x) + f_from(denorm_magic);
+        o = (uint16_t)(f_bits(fx) - denorm_magic);
+    } else {
+        const uint32_t odd = (x >> 13) & 1u;
+        x += ((uint32_t)(15 - 127) << 23) + 0xfffu;
+        x += odd;
+        o = (uint16_t)(x >> 13);
+    }
+    return (uint16_t)(o | (sign >> 16));
+}
+
+static inline float f16_to_f32(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    const uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0) {
+        const float v = (float)m * 0x1p-24f;                  // exact: m < 2^10
+        return f_from(f_bits(v) | sign);
+    }
+    if (e == 31) return f_from(sign | 0x7f800000u | (m << 13));
+    return f_from(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+// float → bfloat16, round to nearest, ties to even; NaN stays a quiet NaN.
+static inline uint16_t f32_to_bf16(float f) {
+    uint32_t x = f_bits(f);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((x >> 16) | 0x40u);
+    x += 0x7fffu + ((x >> 16) & 1u);
+    return (uint16_t)(x >> 16);
+}
+
+static inline float bf16_to_f32(uint16_t h) { return f_from((uint32_t)h << 16); }
+
+static void to_half_portable(int type, const float *src, uint16_t *dst, long n) {
+    if (type == CK_HALF_BF16) for (long i = 0; i < n; i++) dst[i] = f32_to_bf16(src[i]);
+    else for (long i = 0; i < n; i++) dst[i] = f32_to_f16(src[i]);
+}
+
+static void to_float_portable(int type, const uint16_t *src, float *dst, long n) {
+    if (type == CK_HALF_BF16) for (long i = 0; i < n; i++) dst[i] = bf16_to_f32(src[i]);
+    else for (long i = 0; i < n; i++) dst[i] = f16_to_f32(src[i]);
+}
+
+static void dots_portable(int type, const uint16_t *rows, long stride, long n, long dp, const float *q, float *out) {
+    for (long r = 0; r < n; r++) {
+        const uint16_t *x = rows + r * stride;
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        for (long j = 0; j < dp; j += 8)
+            for (int t = 0; t < 8; t++) {
+                const float v = type == CK_HALF_BF16 ? bf16_to_f32(x[j + t]) : f16_to_f32(x[j + t]);
+                acc[t] += v * q[j + t];
+            }
+        out[r] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+    }
+}
+
+// ---------------------------------------------------------------- AVX2 + FMA + F16C
+
+#if defined(__x86_64__)
+#define HALF_AVX2_ATTR __attribute__((target("avx2,fma,f16c")))
+
+HALF_AVX2_ATTR static inline __m256 avx2_load8(int type, const uint16_t *p) {
+    const __m128i h = _mm_loadu_si128((const __m128i *)p);
+    if (type == CK_HALF_BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    return _mm256_cvtph_ps(h);
+}
+
+HALF_AVX2_ATTR static void to_half_avx2(int type, const float *src, uint16_t *dst, long n) {
+    if (type == CK_HALF_BF16) { to_half_portable(type, src, dst, n); return; }
+    long i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+    for (; i < n; i++) dst[i] = f32_to_f16(src[i]);
+}
+
+HALF_AVX2_ATTR static void to_float_avx2(int type, const uint16_t *src, float *dst, long n) {
+    long i = 0;
+    for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, avx2_load8(type, src + i));
+    for (; i < n; i++) dst[i] = type == CK_HALF_BF16 ? bf16_to_f32(src[i]) : f16_to_f32(src[i]);
+}
+
+HALF_AVX2_ATTR static inline float avx2_hsum(__m256 v) {
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
+}
+
+#define HALF_DOTS_AVX2(NAME, TYPE)                                                                              \
+    HALF_AVX2_ATTR static void NAME(const uint16_t *rows, long stride, long n, long dp, const float *q, float *out) { \
+        for (long r = 0; r < n; r++) {                                                                          \
+            const uint16_t *x = rows + r * stride;                                                              \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                         \
+            for (long j = 0; j < dp; j += 32) {                                                                 \
+                _mm_prefetch((const char *)(x + 8 * stride + j), _MM_HINT_T0);                                  \
+                a0 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j), _mm256_loadu_ps(q + j), a0);                      \
+                a1 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 8), _mm256_loadu_ps(q + j + 8), a1);              \
+                a2 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 16), _mm256_loadu_ps(q + j + 16), a2);            \
+                a3 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 24), _mm256_loadu_ps(q + j + 24), a3);            \
+            }                                                                                                   \
+            out[r] = avx2_hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                    \
+        }                                                                                                       \
+    }
+
+HALF_DOTS_AVX2(dots_avx2_f16, CK_HALF_F16)
+HALF_DOTS_AVX2(dots_avx2_bf16, CK_HALF_BF16)
+
+// ---------------------------------------------------------------- AVX-512F
+
+#define HALF_AVX512_ATTR __attribute__((target("avx512f")))
+
+HALF_AVX512_ATTR static inline __m512 avx512_load16(int type, const uint16_t *p) {
+    const __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    if (type == CK_HALF_BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+    return _mm512_cvtph_ps(h);
+}
+
+HALF_AVX512_ATTR static void to_half_avx512(int type, const float *src, uint16_t *dst, long n) {
+    if (type == CK_HALF_BF16) { to_half_portable(type, src, dst, n); return; }
+    long i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(dst + i),
+                            _mm512_cvtps_ph(_mm512_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    for (; i < n; i++) dst[i] = f32_to_f16(src[i]);
+}
+
+HALF_AVX512_ATTR static void to_float_avx512(int type, const uint16_t *src, float *dst, long n) {
+    long i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, avx512_load16(type, src + i));
+    for (; i < n; i++) dst[i] = type == CK_HALF_BF16 ? bf16_to_f32(src[i]) : f16_to_f32(src[i]);
+}
+
+#define HALF_DOTS_AVX512(NAME, TYPE)                                                                            \
+    HALF_AVX512_ATTR static void NAME(const uint16_t *rows, long stride, long n, long dp, const float *q, float *out) { \
+        for (long r = 0; r < n; r++) {                                                                          \
+            const uint16_t *x = rows + r * stride;                                                              \
+            __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                         \
+            long j = 0;                                                                                         \
+            for (; j + 64 <= dp; j += 64) {                                                                     \
+                _mm_prefetch((const char *)(x + 8 * stride + j), _MM_HINT_T0);                                  \
+                _mm_prefetch((const char *)(x + 8 * stride + j + 32), _MM_HINT_T0);                             \
+                a0 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j), _mm512_loadu_ps(q + j), a0);                   \
+                a1 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j + 16), _mm512_loadu_ps(q + j + 16), a1);         \
+                a2 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j + 32), _mm512_loadu_ps(q + j + 32), a2);         \
+                a3 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j + 48), _mm512_loadu_ps(q + j + 48), a3);         \
+            }                                                                                                   \
+            if (j < dp) {                                                                                       \
+                a0 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j), _mm512_loadu_ps(q + j), a0);                   \
+                a1 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j + 16), _mm512_loadu_ps(q + j + 16), a1);         \
+            }                                                                                                   \
+            out[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));         \
+        }                                                                                                       \
+    }
+
+HALF_DOTS_AVX512(dots_avx512_f16, CK_HALF_F16)
+HALF_DOTS_AVX512(dots_avx512_bf16, CK_HALF_BF16)
+#endif
+
+// ---------------------------------------------------------------- entry points
+
+void ck_float_to_half(int path, int type, const float *src, uint16_t *dst, long n) {
+    if (n <= 0) return;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { to_half_avx512(type, src, dst, n); return; }
+    if (path == CK_PATH_AVX2) { to_half_avx2(type, src, dst, n); return; }
+#endif
+    (void)path;
+    to_half_portable(type, src, dst, n);
+}
+
+void ck_half_to_float(int path, int type, const uint16_t *src, float *dst, long n) {
+    if (n <= 0) return;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { to_float_avx512(type, src, dst, n); return; }
+    if (path == CK_PATH_AVX2) { to_float_avx2(type, src, dst, n); return; }
+#endif
+    (void)path;
+    to_float_portable(type, src, dst, n);
+}
+
+void ck_half_dots(int path, int type, const uint16_t *rows, long stride, long n, long dimPadded, const float *q,
+                  float *out) {
+    if (n <= 0) return;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) {
+        if (type == CK_HALF_BF16) dots_avx512_bf16(rows, stride, n, dimPadded, q, out);
+        else dots_avx512_f16(rows, stride, n, dimPadded, q, out);
+        return;
+    }
+    if (path == CK_PATH_AVX2) {
+        if (type == CK_HALF_BF16) dots_avx2_bf16(rows, stride, n, dimPadded, q, out);
+        else dots_avx2_f16(rows, stride, n, dimPadded, q, out);
+        return;
+    }
+#endif
+    (void)path;
+    dots_portable(type, rows, stride, n, dimPadded, q, out);
+}
