@@ -141,8 +141,8 @@ final class MetricsRecordTests: XCTestCase {
         XCTAssertEqual(e.pca?.explainedVarianceRatio, p.explainedVarianceRatio)
         XCTAssertEqual(e.dim, 6)
         XCTAssertEqual(record.samples, 30)
-        XCTAssertEqual(record.classes, 3)
-        XCTAssertEqual(Set(e.cluster?.perClass.keys.map { $0 } ?? []), ["a", "b", "c"])
+        XCTAssertEqual(record.classCount, 3)
+        XCTAssertEqual(Set(e.cluster?.perClass.map(\.name) ?? []), ["a", "b", "c"])
         XCTAssertNotNil(ISO8601DateFormatter().date(from: e.cluster?.computedAt ?? ""))
     }
 
@@ -159,7 +159,7 @@ final class MetricsRecordTests: XCTestCase {
 
     func testComparisonSortsEachMetricTheRightWayAndFormats() throws {
         func row(_ name: String, s: Double?, db: Double?) -> ComparisonRow {
-            ComparisonRow(index: name, path: "/x/" + name, space: "embedding", model: "m", weights: nil, samples: 10, classes: 2, dim: 4,
+            ComparisonRow(index: name, path: "/x/" + name, space: "embedding", model: "m", weights: nil, samples: 10, classCount: 2, dim: 4,
                           silhouette: s, daviesBouldin: db, calinskiHarabasz: nil, precisionAtK: nil, k: nil, knnAccuracy: nil, probeAccuracy: nil)
         }
         let rows = [row("a", s: 0.1, db: 2.0), row("b", s: 0.3, db: 3.0), row("c", s: nil, db: 1.0)]
