@@ -15,7 +15,9 @@ extension SplitMetricsTests {
         // Class means apart, so the probe and neighbours have something to find.
         var x = randomMatrix(rows: n, dim: d, seed: 41)
         for i in 0..<n { x[i * d + i % 3] += 2.5 }
-        let rows = (0..<n).map { i in (path: "img/\(i).png", cls: ["a", "b", "c"][i % 3], split: i % 5 < 3 ? "train" : (i % 5 == 3 ? "val" : "test")) }
+        func split(_ i: Int) -> String { i % 5 < 3 ? "train" : (i % 5 == 3 ? "val" : "test") }
+        let classes = ["a", "b", "c"]
+        let rows: [(path: String, cls: String, split: String)] = (0..<n).map { i in (path: "img/\(i).png", cls: classes[i % 3], split: split(i)) }
         let url = try importIndex(dir, name: "all", x: x, d: d, rows: rows)
         _ = try Index.open(url).probe(ProbeRequest())
         let idx = try Index.open(url)
