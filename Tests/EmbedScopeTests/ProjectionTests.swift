@@ -188,10 +188,10 @@ final class MetricsRecordTests: XCTestCase {
         let a = try index(dir, name: "a"), b = try index(dir, name: "b")
         let r = try CLI.run(["compare", a.url.path, b.url.path, "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        struct Out: Decodable { var rows: [ComparisonRow] }
+        struct Out: Decodable { var entries: [ComparisonRow] }
         let out = try JSONDecoder().decode(Out.self, from: Data(r.stdout.utf8))
-        XCTAssertEqual(out.rows.count, 2)
-        XCTAssertTrue(out.rows.allSatisfy { $0.silhouette != nil })
+        XCTAssertEqual(out.entries.count, 2)
+        XCTAssertTrue(out.entries.allSatisfy { $0.silhouette != nil })
         XCTAssertTrue(r.stderr.contains("computing cluster metrics"))
         let none = try CLI.run(["compare", dir.appendingPathComponent("c-missing").path])
         XCTAssertEqual(none.status, 1)
