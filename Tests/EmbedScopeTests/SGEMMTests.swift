@@ -67,6 +67,31 @@ final class SGEMMTests: XCTestCase {
         }
     }
 
+    /// A packed whole (`PackedRows`, the all-pairs scans' row blocks) gives the same values, bit
+    /// for bit, as A packed block by block inside the GEMM, on every own path, across the MC (192)
+    /// and KC (256) block edges; an empty pack gives nothing.
+    func testPrepackedRowsEqualPackingInside() {
+        for path in paths where path != .openblas {
+            var rng = SplitMix64(seed: 77)
+            for (m, n, k, lda) in [(1, 1, 1, 1), (13, 33, 7, 9), (193, 65, 257, 260), (400, 70, 600, 600), (12, 32, 1280, 1281)] {
+                let a = (0..<(m * lda)).map { _ in Float(rng.gaussian()) }
+                let b = (0..<(n * k)).map { _ in Float(rng.gaussian()) }
+                let pb = PackedMatrix.packing(b, k: k, n: n, transposed: true, path: path)
+                var inside = [Float](repeating: .nan, count: m * n)
+                var prepacked = [Float](repeating: .nan, count: m * n)
+                a.withUnsafeBufferPointer { ap in
+                    pb.multiply(m: m, a: ap.baseAddress!, lda: lda, c: &inside, ldc: n)
+                    let rows = PackedRows(path: path)
+                    rows.pack(m: 3, k: k, a: ap.baseAddress!, lda: lda)  // reused buffer: packed again below
+                    rows.pack(m: m, k: k, a: ap.baseAddress!, lda: lda)
+                    prepacked.withUnsafeMutableBufferPointer { rows.multiply(by: pb, c: $0.baseAddress!, ldc: n) }
+                }
+                XCTAssertFalse(inside.contains { $0.isNaN }, "\(path) \(m)×\(n)×\(k)")
+                XCTAssertEqual(prepacked.map(\.bitPattern), inside.map(\.bitPattern), "\(path) \(m)×\(n)×\(k)")
+            }
+        }
+    }
+
     /// Columns from a panel boundary on, as the model splits a layer by output channels.
     func testColumnRangeAndThreads() {
         for path in paths {

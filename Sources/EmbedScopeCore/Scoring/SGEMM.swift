@@ -118,7 +118,7 @@ public final class PackedMatrix: @unchecked Sendable {
     public let path: GEMMPath
     /// Columns per panel; a column range handed to `multiply` starts at a multiple of it.
     public let panelWidth: Int
-    private let storage: UnsafeMutablePointer<Float>
+    fileprivate let storage: UnsafeMutablePointer<Float>
     private let count: Int
 
     /// `b` is [k × n] with leading dimension `ldb`, or its transpose [n × k] when `transposed`.
@@ -204,5 +204,84 @@ public final class PackedMatrix: @unchecked Sendable {
             ep.beta = 0
             ck_epilogue_apply(rows.count, columns.count, cp, ldc, &ep)
         }
+    }
+}
+
+/// The A operand of a GEMM packed whole (one block of rows used against many packed Bs, e.g. a
+/// row block of an all-pairs scan), in a buffer reused from one block to the next. Our own
+/// kernels only (`path` is never `.openblas`). `@unchecked`: one owner at a time (a worker).
+package final class PackedRows: @unchecked Sendable {
+    package let path: GEMMPath
+    package private(set) var m = 0
+    package private(set) var k = 0
+    private var storage: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+
+    /// `path` must be one of our kernels (the path of the `PackedMatrix`es it will meet).
+    package init(path: GEMMPath) {
+        precondition(path.kernelPath != nil, "PackedRows is for our own kernels")
+        self.path = path
+    }
+
+    deinit { storage?.deallocate() }
+
+    /// Packs `a` [m × k] (row stride `lda`), replacing what was packed before.
+    package func pack(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
+        guard let kp = path.kernelPath else { return }
+        let count = ck_packed_a_count(kp, m, k)
+        if count > capacity {
+            storage?.deallocate()
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+            storage = raw.bindMemory(to: Float.self, capacity: count)
+            capacity = count
+        }
+        self.m = m
+        self.k = k
+        if let storage { ck_pack_a(kp, m, k, a, lda, storage) }
+    }
+
+    /// c[m × b.n] = (packed rows) · B on the calling thread; the same values, bit for bit, as
+    /// `b.multiply(m:a:lda:c:ldc:)` on the rows that were packed.
+    package func multiply(by b: PackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(b.path == path && b.k == k, "packed operands of different paths or depths")
+        guard m > 0, b.n > 0, let kp = path.kernelPath, let storage else { return }
+        b.withPanels { panels in
+            var ep = ck_epilogue(beta: 0, bias: nil, residual: nil, ldr: 0, activation: GEMMActivation.none.rawValue)
+            ck_sgemm_prepacked(kp, m, b.n, k, storage, panels, c, ldc, &ep)
+        }
+    }
+}
+
+extension PackedMatrix {
+    /// The packed panels (own kernels' layout) for the duration of `body`.
+    func withPanels<T>(_ body: (UnsafePointer<Float>) -> T) -> T { body(storage) }
+}
+
+extension PackedMatrix {
+    /// `count` rows cut into blocks of `blockRows`, each packed (the blocks shared out to
+    /// `threads` threads) as the B operand [dim × block rows] of an all-pairs product X_I · X_Jᵀ,
+    /// for the all-pairs scans that meet every block many times. `rows(start, count, scratch)`
+    /// gives a block's rows and their row stride: rows that already exist, or rows it wrote into
+    /// `scratch` (room for `blockRows × dim` floats; e.g. centered rows) with stride `dim`.
+    package static func rowBlocks(count n: Int, dim d: Int, blockRows: Int, threads: Int,
+                                  rows: (_ start: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, Int))
+        -> [PackedMatrix] {
+        let b = max(1, blockRows)
+        let blocks = (n + b - 1) / b
+        let workers = max(1, min(threads, blocks))
+        var packed = [PackedMatrix?](repeating: nil, count: blocks)
+        packed.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            parallelFor(workers) { t in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, b * d))
+                defer { scratch.deallocate() }
+                for blk in stride(from: t, to: blocks, by: workers) {
+                    let start = blk * b, m = min(b, n - start)
+                    let (p, stride) = rows(start, m, scratch)
+                    base[blk] = PackedMatrix(k: d, n: m, b: p, ldb: stride, transposed: true)
+                }
+            }
+        }
+        return packed.compactMap { $0 }
     }
 }
