@@ -11,8 +11,8 @@ public struct ClassificationReport: Sendable, Codable, Equatable {
         public var name: String
         /// Rows truly of this class.
         public var support: Int
-        /// Rows predicted as this class.
-        public var predicted: Int
+        /// Rows predicted as this class (`predicted` in schema version 1).
+        public var predictedCount: Int
         public var truePositives: Int
         public var precision: Double
         public var recall: Double
@@ -52,7 +52,7 @@ public struct ClassificationReport: Sendable, Codable, Equatable {
         perClass = (0..<c).map { k in
             let tp = m[k][k], support = m[k].reduce(0, +), pred = (0..<c).reduce(0) { $0 + m[$1][k] }
             func div(_ a: Int, _ b: Int) -> Double { b == 0 ? 0 : Double(a) / Double(b) }
-            return ClassEntry(name: names[k], support: support, predicted: pred, truePositives: tp,
+            return ClassEntry(name: names[k], support: support, predictedCount: pred, truePositives: tp,
                               precision: div(tp, pred), recall: div(tp, support), f1: div(2 * tp, support + pred))
         }
         macroPrecision = perClass.map(\.precision).reduce(0, +) / Double(c)

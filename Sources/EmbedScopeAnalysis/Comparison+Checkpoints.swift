@@ -57,8 +57,12 @@ extension Comparison {
         let order = [baseline] + records.indices.filter { $0 != baseline }
         let entries = order.map { records[$0].spaces[space] }
         let k = entries[0]?.neighbours?.k ?? entries.compactMap { $0?.neighbours?.k }.first
-        func silhouettes(_ e: MetricsRecord.Space?) -> [String: Double?] { (e?.cluster ?? e?.clusterSampled)?.perClass ?? [:] }
-        func precision(_ e: MetricsRecord.Space?) -> [String: Double] { e?.neighbours?.k == k ? (e?.neighbours?.perClass ?? [:]) : [:] }
+        func silhouettes(_ e: MetricsRecord.Space?) -> [String: Double?] {
+            Dictionary(((e?.cluster ?? e?.clusterSampled)?.perClass ?? []).map { ($0.name, $0.silhouette) }, uniquingKeysWith: { a, _ in a })
+        }
+        func precision(_ e: MetricsRecord.Space?) -> [String: Double] {
+            e?.neighbours?.k == k ? Dictionary((e?.neighbours?.perClass ?? []).map { ($0.name, $0.precisionAtK) }, uniquingKeysWith: { a, _ in a }) : [:]
+        }
         var classes = Set<String>()
         for e in entries { classes.formUnion(silhouettes(e).keys); classes.formUnion(precision(e).keys) }
         let base = entries[0]

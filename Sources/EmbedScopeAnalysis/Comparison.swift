@@ -13,7 +13,8 @@ public struct ComparisonRow: Sendable, Codable, Equatable {
     public var epoch: Int? = nil
     public var globalStep: Int? = nil
     public var samples: Int
-    public var classes: Int
+    /// The number of classes (`classes` in schema version 1).
+    public var classCount: Int
     public var dim: Int
     public var silhouette: Double?
     /// true when the silhouette is an estimate from `silhouetteSample` seeded rows (only shown
@@ -54,7 +55,7 @@ public enum Comparison {
             let cluster = s.cluster ?? s.clusterSampled
             return ComparisonRow(index: record.index, path: path, space: name, model: name == "pixel" ? "pixels" : record.model,
                                  weights: name == "pixel" ? nil : record.weights.map { URL(fileURLWithPath: $0).lastPathComponent },
-                                 samples: record.samples, classes: record.classes, dim: s.dim,
+                                 samples: record.samples, classCount: record.classCount, dim: s.dim,
                                  silhouette: cluster?.silhouette, silhouetteSampled: cluster.map { !$0.exact },
                                  silhouetteSample: cluster?.sample, silhouetteStandardError: cluster?.standardError,
                                  daviesBouldin: cluster?.daviesBouldin, calinskiHarabasz: cluster?.calinskiHarabasz, precisionAtK: s.neighbours?.precisionAtK,
@@ -81,7 +82,7 @@ public enum Comparison {
     static func fields(_ r: ComparisonRow, missing: String) -> [String] {
         func f(_ v: Double?, _ format: String) -> String { v.map { String(format: format, $0) } ?? missing }
         return [r.index, r.space, r.model ?? missing, r.weights ?? missing, r.epoch.map(String.init) ?? missing,
-                r.globalStep.map(String.init) ?? missing, String(r.samples), String(r.classes), String(r.dim),
+                r.globalStep.map(String.init) ?? missing, String(r.samples), String(r.classCount), String(r.dim),
                 silhouetteText(r, missing: missing), f(r.daviesBouldin, "%.4f"), f(r.calinskiHarabasz, "%.1f"), f(r.precisionAtK, "%.4f"),
                 r.k.map(String.init) ?? missing, f(r.knnAccuracy, "%.4f"), f(r.probeAccuracy, "%.4f")]
     }

@@ -64,7 +64,8 @@ public struct ClusterMetricsReport: Sendable, Codable, Equatable {
     public var split: String?
     public var rows: Int
     public var dim: Int
-    public var classes: Int
+    /// The number of classes (`classes` in schema version 1).
+    public var classCount: Int
     public var distance: String
     public var silhouette: Silhouette
     public var daviesBouldin: Double
@@ -76,7 +77,7 @@ public struct ClusterMetricsReport: Sendable, Codable, Equatable {
         self.split = split
         rows = s.rows
         dim = s.dim
-        classes = s.classes
+        classCount = s.classes
         distance = "euclidean on unit rows (d² = 2 − 2·cos)"
         silhouette = Silhouette(mean: s.silhouette.mean, exact: s.silhouette.isExact, sample: s.silhouette.sample,
                                 seed: s.silhouette.seed, standardError: s.silhouette.standardError)

@@ -32,8 +32,9 @@ public struct ProbeReport: Sendable, Codable, Equatable {
     public var validation: ClassificationReport
     /// The prototype set the head was stored as (nil if not stored).
     public var storedAs: String?
-    /// Where the training and validation rows came from (catalog splits or a seeded stratified split).
-    public var split: ProbeSplitRecord
+    /// Where the training and validation rows came from (catalog splits or a seeded stratified split;
+    /// `split` in schema version 1, a name `split` keeps for a row's split everywhere else).
+    public var splitPlan: ProbeSplitRecord
 }
 
 extension Index {
@@ -76,7 +77,7 @@ extension Index {
                            c: req.options.c, seed: req.seed, validationFraction: req.validationFraction,
                            trainRows: split.train.count, validationRows: split.validation.count, iterations: model.iterations,
                            converged: model.converged, stopReason: model.stopReason, loss: model.loss, gradientMax: model.gradientMax,
-                           trainAccuracy: train.accuracy, validation: validation, storedAs: req.storeAs, split: split.record)
+                           trainAccuracy: train.accuracy, validation: validation, storedAs: req.storeAs, splitPlan: split.record)
     }
 }
 

@@ -9,7 +9,7 @@ import EmbedScopeCore
 /// replaced meanwhile is not recorded — numbers never outlive the vectors they describe.
 public struct MetricsRecord: Codable, Sendable, Equatable {
     public static let fileName = "metrics.json"
-    public static let currentVersion = 1
+    public static let currentVersion = 2
 
     public var version = MetricsRecord.currentVersion
     /// The index directory's name.
@@ -17,7 +17,8 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
     public var model: String?
     public var weights: String?
     public var samples: Int
-    public var classes: Int
+    /// The number of classes (`classes` in version 1).
+    public var classCount: Int
     public var updatedAt: String
     public var spaces: [String: Space] = [:]
 
@@ -44,8 +45,9 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         public var standardError: Double?
         public var daviesBouldin: Double
         public var calinskiHarabasz: Double
-        /// Mean silhouette per class name (nil for a class of one image).
-        public var perClass: [String: Double?]
+        /// Mean silhouette per class, in class order (silhouette null for a class of one image;
+        /// version 1 kept a map from class name to silhouette).
+        public var perClass: [ClassSilhouette]
         public var computedAt: String
     }
 
@@ -54,8 +56,9 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         public var precisionAtK: Double
         public var knnAccuracy: Double
         public var computedAt: String
-        /// precision@k per class name (absent in files written before it was recorded).
-        public var perClass: [String: Double]? = nil
+        /// precision@k per class, in class order (null in files written before it was recorded;
+        /// version 1 kept a map from class name to precision@k).
+        public var perClass: [ClassPrecision]? = nil
     }
 
     public struct Probe: Codable, Sendable, Equatable {
@@ -64,8 +67,9 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         public var validationRows: Int
         public var c: Double
         public var seed: UInt64
-        /// Where the training and validation rows came from (nil in files written before splits were recorded).
-        public var split: ProbeSplitRecord? = nil
+        /// Where the training and validation rows came from (nil in files written before splits were
+        /// recorded; `split` in version 1).
+        public var splitPlan: ProbeSplitRecord? = nil
         public var computedAt: String
     }
 
@@ -107,9 +111,14 @@ extension Index {
                 s.cluster = nil
                 record.spaces[name] = s
             }
-            guard record.version == MetricsRecord.currentVersion else {
-                throw EmbedScopeError(.unsupportedVersion, "metrics.json version \(record.version); this build reads \(MetricsRecord.currentVersion)",
+            guard (1...MetricsRecord.currentVersion).contains(record.version) else {
+                throw EmbedScopeError(.unsupportedVersion, "metrics.json version \(record.version); this build reads 1 to \(MetricsRecord.currentVersion)",
                                       path: metricsURL.path, hint: "run `embedscope metrics` to rewrite it")
+            }
+            if record.version < MetricsRecord.currentVersion {
+                // Version 1 (maps keyed by class name): read in the version-2 shape, ids from the catalog.
+                record = record.withClassIds(try classNames())
+                record.version = MetricsRecord.currentVersion
             }
             return record
         } catch let e as EmbedScopeError {
@@ -173,7 +182,7 @@ extension Index {
         let meta = try catalog.meta()
         let ids = try catalog.classIds()
         return MetricsRecord(index: url.lastPathComponent, model: meta["model"], weights: meta["weights"],
-                             samples: ids.count, classes: Set(ids).count, updatedAt: MetricsRecord.timestamp())
+                             samples: ids.count, classCount: Set(ids).count, updatedAt: MetricsRecord.timestamp())
     }
 
     // MARK: - Recording each kind of result
@@ -182,8 +191,9 @@ extension Index {
         let names = try classNames()
         return try updateMetrics(spaces: [space]) { r in
             var e = try metricsSpace(r, space)
-            var per: [String: Double?] = [:]
-            for c in s.silhouette.perClass { per[names[c.classId] ?? String(c.classId)] = .some(c.mean) }
+            let per = s.silhouette.perClass.map {
+                MetricsRecord.ClassSilhouette(id: $0.classId, name: names[$0.classId] ?? "class \($0.classId)", silhouette: $0.mean)
+            }
             let entry = MetricsRecord.Cluster(silhouette: s.silhouette.mean, exact: s.silhouette.isExact, sample: s.silhouette.sample,
                                               standardError: s.silhouette.standardError, daviesBouldin: s.daviesBouldin,
                                               calinskiHarabasz: s.calinskiHarabasz, perClass: per, computedAt: MetricsRecord.timestamp())
@@ -197,7 +207,7 @@ extension Index {
             for s in v.spaces {
                 var e = try metricsSpace(r, s.space)
                 e.neighbours = .init(k: s.k, precisionAtK: s.precisionAtK, knnAccuracy: s.knnAccuracy, computedAt: MetricsRecord.timestamp(),
-                                     perClass: Dictionary(s.perClass.map { ($0.name, $0.precisionAtK) }, uniquingKeysWith: { a, _ in a }))
+                                     perClass: s.perClass.map { MetricsRecord.ClassPrecision(id: $0.id, name: $0.name, precisionAtK: $0.precisionAtK) })
                 r.spaces[s.space] = e
             }
         }
@@ -207,7 +217,7 @@ extension Index {
         try updateMetrics(spaces: [p.space]) { r in
             var e = try metricsSpace(r, p.space)
             e.probe = .init(validationAccuracy: p.validation.accuracy, trainRows: p.trainRows, validationRows: p.validationRows,
-                            c: p.c, seed: p.seed, split: p.split, computedAt: MetricsRecord.timestamp())
+                            c: p.c, seed: p.seed, splitPlan: p.splitPlan, computedAt: MetricsRecord.timestamp())
             r.spaces[p.space] = e
         }
     }

@@ -12,7 +12,7 @@ func classificationText(_ r: ClassificationReport) -> [String] {
     }
     lines.append(name("class") + "  support  predicted  precision  recall      F1")
     for c in r.perClass {
-        lines.append(name(c.name) + String(format: "  %7d  %9d  %9.4f  %6.4f  %6.4f", c.support, c.predicted, c.precision, c.recall, c.f1))
+        lines.append(name(c.name) + String(format: "  %7d  %9d  %9.4f  %6.4f  %6.4f", c.support, c.predictedCount, c.precision, c.recall, c.f1))
     }
     lines.append("")
     lines.append("confusion matrix (rows: true class, columns: predicted, in the order above)")

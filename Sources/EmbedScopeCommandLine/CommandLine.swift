@@ -13,7 +13,7 @@ package struct OutputOptions: ParsableArguments {
 }
 
 /// The version of the JSON every command prints (docs/json.md, docs/json-schema.json).
-package let jsonSchemaVersion = 1
+package let jsonSchemaVersion = 2
 
 /// Prints one command's result as JSON: the value's own fields plus `schemaVersion`, sorted
 /// keys, missing values as `null` (`Core/Support/JSONNulls.swift`).

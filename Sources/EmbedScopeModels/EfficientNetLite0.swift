@@ -15,7 +15,10 @@ import EmbedScopeImages
 /// that stay in L2, and the 14×14 and 7×7 blocks on groups of `groupSize` images (wider GEMMs).
 public final class EfficientNetLite0: FeatureExtractor {
     public let name = "efficientnet-lite0"
-    public let inputSize = 224
+    /// Side of the square input (the crop; 224 by default). The network is convolutional with a
+    /// global average pool, so any side from 32 works: the geometry (TF "SAME" padding, buffer
+    /// sizes) is computed from it at load time.
+    public let inputSize: Int
     public let featureDim = 1280
     public var classCount: Int { fc.outFeatures }
     public var head: (weights: [Float], bias: [Float]) { (fc.weights, fc.bias) }
@@ -42,10 +45,14 @@ public final class EfficientNetLite0: FeatureExtractor {
     let fc: Linear
     private let pool = WorkspacePool(keep: 4)
 
-    public init(stateDict: StateDict, threads: Int? = nil) throws {
+    public init(stateDict: StateDict, threads: Int? = nil, inputSize: Int = 224) throws {
+        guard (32...1024).contains(inputSize) else {
+            throw EmbedScopeError(.invalidArgument, "efficientnet-lite0: input size \(inputSize) is out of range (32…1024)")
+        }
+        self.inputSize = inputSize
         let r = StateDictReader(stateDict, model: "efficientnet-lite0")
         let eps = Self.bnEps
-        var size = 224
+        var size = inputSize
         stem = try Conv2D(r, conv: "_conv_stem", bn: "_bn0", in: 3, out: 32, kernel: 3, stride: 2,
                           padding: .tfSame(height: size, width: size, kernel: 3, stride: 2), inputLayout: .planar,
                           eps: eps, activation: .relu6)
@@ -99,7 +106,10 @@ public final class EfficientNetLite0: FeatureExtractor {
     /// 7 one expanded-rows band per thread (banded blocks).
     private var capacities: [Int] {
         let g = Self.groupSize
-        var stream = 224 / 2 * 224 / 2 * 32, expanded = 0, dw = 0, groupIn = 0, band = 0
+        // The stem's output: one image at a time, or a group when no block runs per image.
+        let stemSide = stem.outputSize(height: inputSize, width: inputSize).height
+        let stemImages = (blocks.first?.inputSize ?? 0) >= Self.perImageMinSize ? 1 : g
+        var stream = stemImages * stemSide * stemSide * 32, expanded = 0, dw = 0, groupIn = 0, band = 0
         for b in blocks {
             let perImage = b.inputSize >= Self.perImageMinSize, m = perImage ? 1 : g
             stream = Swift.max(stream, m * b.outputSize * b.outputSize * b.outC)

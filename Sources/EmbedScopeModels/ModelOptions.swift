@@ -49,9 +49,6 @@ public struct ModelOptions: Sendable, Equatable {
             throw EmbedScopeError(.invalidArgument, "--resize \(p.resizeShort) is smaller than the crop \(p.crop): the crop would reach outside the image",
                                   hint: "resize the short side to at least the crop (torchvision: Resize(\(p.crop)) then CenterCrop(\(p.crop)))")
         }
-        if model == "efficientnet-lite0" && p.crop != 224 {
-            throw EmbedScopeError(.invalidArgument, "efficientnet-lite0 runs on 224×224 inputs only (not yet any --crop)", hint: "leave --crop out (224)")
-        }
         return p
     }
 

@@ -38,8 +38,8 @@ public enum ModelRegistry {
         let prep: Preprocessing
         switch name {
         case "efficientnet-lite0":
-            extractor = try EfficientNetLite0(stateDict: state)
             prep = try options.preprocessing(from: .efficientNetLite, model: name)
+            extractor = try EfficientNetLite0(stateDict: state, inputSize: prep.crop)
         case "resnet18", "resnet34", "resnet50":
             let depth: ResNet.Depth = name == "resnet18" ? .r18 : name == "resnet34" ? .r34 : .r50
             prep = try options.preprocessing(from: .torchvisionImageNet, model: name)

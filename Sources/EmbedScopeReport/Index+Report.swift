@@ -24,6 +24,11 @@ public struct ReportOptions: Sendable {
     /// mislabels) in the sheet space.
     public var quality = true
     public var duplicateThreshold = 0.98
+    /// Cluster metrics, precision@k and the prototype evaluations on this split's rows only (the
+    /// catalog's `split`), as `metrics --split` / `versus --split` / `evaluate --split` compute them;
+    /// not recorded in metrics.json (which holds whole-index figures). Projections, sheets and the
+    /// quality section keep every row. nil: every row.
+    public var split: String?
     public init() {}
 }
 
@@ -44,6 +49,9 @@ extension Index {
             meta: ["source", "created", "datasetRoot", "model", "weights", MetaKey.checkpointEpoch, MetaKey.checkpointStep,
                    MetaKey.checkpointVersion].compactMap { k in meta[k].map { (k, $0) } })
         var report = IndexReport(name: name, path: url.path, summary: summary)
+        if let split = options.split {
+            report.split = IndexReport.SplitScope(name: split, rows: try rows(inSplit: split).count)
+        }
 
         let sheetSpace = try options.space ?? defaultSpace()
         _ = try space(sheetSpace)
@@ -52,9 +60,10 @@ extension Index {
             do {
                 var o = SilhouetteOptions(sample: options.sample, seed: options.seed)
                 if let n = options.sample, n >= rowCount { o.sample = nil }
-                let scores = try clusterScores(space: s.name, options: o, progress: progress)
-                _ = try? recordCluster(scores, space: s.name)
-                report.metrics.append(ClusterMetricsReport(scores, space: s.name, classNames: names))
+                if let n = options.sample, let r = report.split?.rows, n >= r { o.sample = nil }
+                let scores = try clusterScores(space: s.name, split: options.split, options: o, progress: progress)
+                if options.split == nil { _ = try? recordCluster(scores, space: s.name) }
+                report.metrics.append(ClusterMetricsReport(scores, space: s.name, split: options.split, classNames: names))
             } catch let e as EmbedScopeError where e.kind == .undefined {
                 report.metricNotes.append("space \(s.name): \(e.message)")
             }
@@ -128,12 +137,14 @@ extension Index {
                 }
             }
         }
-        if rowCount > 10, classCount >= 2 {
+        let scoredRows = try options.split.map { try rows(inSplit: $0).count } ?? rowCount
+        if scoredRows > 10, classCount >= 2 {
             var o = VersusOptions()
             o.k = 10
             o.spaces = measured
+            o.split = options.split
             let v = try versus(options: o, progress: progress)
-            _ = try? recordVersus(v)
+            if options.split == nil { _ = try? recordVersus(v) }
             let classRows = v.spaces.first?.perClass.map(\.name) ?? []
             report.versus = VersusSection(
                 k: v.k, spaces: v.spaces.map(\.space),
@@ -143,7 +154,16 @@ extension Index {
         for set in matchingSets {
             // Held-out rows only: a probe's training rows (its recorded split) are left out.
             let e: PrototypeEvaluation
-            do { e = try evaluate(set: set.name, lowest: 12, split: .heldout) } catch let err as EmbedScopeError where err.kind == .undefined || err.kind == .notFound {
+            // With a report split: that split's rows (evaluate --split val|test|train).
+            let which: EvaluationSplit
+            if let s = options.split {
+                guard let w = EvaluationSplit(rawValue: s.lowercased() == "validation" ? "val" : s.lowercased()), w != .heldout, w != .all else {
+                    report.metricNotes.append("prototype set '\(set.name)': not evaluated on split '\(s)' (evaluate --split takes val, test or train)")
+                    continue
+                }
+                which = w
+            } else { which = .heldout }
+            do { e = try evaluate(set: set.name, lowest: 12, split: which) } catch let err as EmbedScopeError where err.kind == .undefined || err.kind == .notFound {
                 report.metricNotes.append("prototype set '\(set.name)': \(err.message)")
                 continue
             }

@@ -20,7 +20,7 @@ public struct ReportDocument: Sendable {
         indexes.flatMap { ix in
             ix.metrics.map { m in
                 ReportComparisonRow(index: ix.name, model: ix.summary.spaces.first(where: { $0.name == m.space })?.model ?? "",
-                              space: m.space, rows: m.rows, classes: m.classes, silhouette: m.silhouette.mean,
+                              space: m.space, rows: m.rows, classes: m.classCount, silhouette: m.silhouette.mean,
                               silhouetteExact: m.silhouette.exact, silhouetteStandardError: m.silhouette.standardError,
                               daviesBouldin: m.daviesBouldin,
                               calinskiHarabasz: m.calinskiHarabasz,
@@ -77,6 +77,9 @@ public struct IndexReport: Sendable {
     public var spaceSheets: [ImageSheet] = []
     /// Why there are no embedding-vs-pixel sheets, when there are none.
     public var spaceSheetNote: String?
+    /// The split the metrics, precision@k and evaluations were computed on (`report --split`), nil: every row.
+    public var split: SplitScope?
+    public struct SplitScope: Sendable { public var name: String; public var rows: Int }
 
     public init(name: String, path: String, summary: IndexSummary) {
         self.name = name; self.path = path; self.summary = summary

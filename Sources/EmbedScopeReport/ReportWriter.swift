@@ -140,6 +140,10 @@ public enum ReportWriter {
         h.line("<section class=\"card\" id=\"index-\(number)\">")
         h.line("<h2>\(h.esc(ix.name))</h2>")
         h.line("<p class=\"sub\"><code>\(h.esc(ix.path))</code></p>")
+        if let sp = ix.split {
+            h.line("<p class=\"note\" id=\"split-\(number)\">Split <b>\(h.esc(sp.name))</b>: cluster metrics, precision@k and the prototype evaluations use its \(sp.rows) of \(ix.summary.rows) rows only "
+                   + "(neighbours from the same split); projections, image sheets and the quality section use every row.</p>")
+        }
 
         // Summary.
         let s = ix.summary

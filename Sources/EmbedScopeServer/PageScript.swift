@@ -77,7 +77,7 @@ function selectIndex(name) {
 }
 
 // ---------- overview ----------
-const COLS = [["index", "index"], ["space", "space"], ["model", "model"], ["weights", "weights"], ["epoch", "epoch"], ["globalStep", "step"], ["samples", "rows"], ["classes", "classes"], ["dim", "dim"],
+const COLS = [["index", "index"], ["space", "space"], ["model", "model"], ["weights", "weights"], ["epoch", "epoch"], ["globalStep", "step"], ["samples", "rows"], ["classCount", "classes"], ["dim", "dim"],
   ["silhouette", "silhouette"], ["daviesBouldin", "Davies–Bouldin"], ["calinskiHarabasz", "Calinski–Harabasz"], ["precisionAtK", "precision@k"], ["knnAccuracy", "k-NN acc."], ["probeAccuracy", "probe acc."]];
 function renderOverview() {
   $("#cards").replaceChildren(...S.indexes.map((i) => {
@@ -124,7 +124,7 @@ async function perClass() {
     const names = [...new Set(sel.map(([i]) => i))];
     const spaces = [...new Set(sel.map(([, s]) => s))];
     const r = await api(`/api/compare?perClass=true&k=10&${names.map((n) => "index=" + enc(n)).join("&")}${spaces.length === 1 ? "&space=" + enc(spaces[0]) : ""}`);
-    const rows = sel.map(([i, s]) => r.rows.find((x) => x.index === i && x.space === s));
+    const rows = sel.map(([i, s]) => r.entries.find((x) => x.index === i && x.space === s));
     if (rows.some((x) => !x)) throw new Error("a ticked row is no longer served: reload the page");
     const classes = [...new Set(rows.flatMap((x) => x.perClass.map((c) => c.name)))];
     const metrics = [["silhouette", "silhouette"], ["precisionAtK", `precision@${rows[0].perClassK}`]];
@@ -149,7 +149,7 @@ async function perClass() {
     S.perClass = { selected: sel, classes, deltas };
     // Cluster metrics computed for this comparison fill the table's empty cells.
     let filled = false;
-    for (const row of r.rows) {
+    for (const row of r.entries) {
       const m = (S.indexes.find((i) => i.name === row.index) || { metrics: [] }).metrics.find((x) => x.space === row.space);
       if (m && m.silhouette == null && row.silhouette != null) { Object.assign(m, { silhouette: row.silhouette, daviesBouldin: row.daviesBouldin, calinskiHarabasz: row.calinskiHarabasz }); filled = true; }
       if (m && m.precisionAtK == null && row.precisionAtK != null) { Object.assign(m, { precisionAtK: row.precisionAtK, k: row.k }); filled = true; }

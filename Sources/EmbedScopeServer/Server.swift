@@ -379,7 +379,7 @@ struct ServerAPI: Sendable {
         guard let key = Comparison.SortKey(rawValue: sortName) else {
             throw APIError.badRequest("sort must be one of \(Comparison.SortKey.allCases.map(\.rawValue).joined(separator: ", "))")
         }
-        struct Table: Encodable { var rows: [CompareRow] }
-        return try JSONCoding.response(Table(rows: try await compareRows(r, names: names, rows: Comparison.sorted(rows, by: key))))
+        struct Table: Encodable { var entries: [CompareRow] }
+        return try JSONCoding.response(Table(entries: try await compareRows(r, names: names, rows: Comparison.sorted(rows, by: key))))
     }
 }

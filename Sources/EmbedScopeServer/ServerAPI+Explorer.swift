@@ -53,6 +53,7 @@ extension ServerAPI {
     /// One class's entry beside a comparison row: `silhouette` as `metrics --json` reports it
     /// per class, `precisionAtK` as `versus --json` does (same-class neighbours / (rows · k)).
     struct PerClassEntry: Codable, Sendable {
+        var id: Int
         var name: String
         var rows: Int
         var silhouette: Double?
@@ -146,7 +147,7 @@ extension ServerAPI {
             for (id, name) in s.classNames.sorted(by: { $0.key < $1.key }) {
                 let sil = cluster.perClass.first { $0.id == id }
                 let n = nb.rows[Int32(id)] ?? 0
-                per.append(PerClassEntry(name: name, rows: sil?.rows ?? n, silhouette: sil?.silhouette,
+                per.append(PerClassEntry(id: id, name: name, rows: sil?.rows ?? n, silhouette: sil?.silhouette,
                                          precisionAtK: n > 0 ? Double(nb.hits[Int32(id)] ?? 0) / Double(n * k) : nil))
             }
             out.append(CompareRow(row: row, perClass: per, perClassK: k, perClassSample: nb.sample))

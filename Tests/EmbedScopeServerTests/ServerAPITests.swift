@@ -193,10 +193,10 @@ final class ServerAPITests: XCTestCase {
             }
             try await client.execute(uri: "/api/compare?index=tiny&sort=db", method: .get) { r in
                 XCTAssertEqual(r.status, .ok)
-                struct T: Decodable { var rows: [ComparisonRow] }
+                struct T: Decodable { var entries: [ComparisonRow] }
                 let t = try ServerAPITests.decode(T.self, r)
-                XCTAssertEqual(Set(t.rows.map(\.space)), ["embedding", "pixel"])
-                XCTAssertNotNil(t.rows.first { $0.space == "pixel" }?.silhouette, "cluster metrics computed by /metrics show in the table")
+                XCTAssertEqual(Set(t.entries.map(\.space)), ["embedding", "pixel"])
+                XCTAssertNotNil(t.entries.first { $0.space == "pixel" }?.silhouette, "cluster metrics computed by /metrics show in the table")
             }
         }
         // Read-only: nothing was written into the index.

@@ -188,10 +188,10 @@ final class ServerBrowserTests: XCTestCase {
                 try await wd.waitUntil("the per-class comparison", "return !!window.__es.perClass")
                 struct PerClass: Decodable { var name: String; var silhouette: Double?; var precisionAtK: Double? }
                 struct CompareRow: Decodable { var index: String; var space: String; var perClass: [PerClass]; var perClassK: Int }
-                struct Compared: Decodable { var rows: [CompareRow] }
+                struct Compared: Decodable { var entries: [CompareRow] }
                 let compared = try await api(Compared.self, "/api/compare?perClass=true&k=10&index=tiny&index=tiny2")
-                let a = try XCTUnwrap(compared.rows.first { $0.index == "tiny" && $0.space == "embedding" })
-                let c2 = try XCTUnwrap(compared.rows.first { $0.index == "tiny2" && $0.space == "embedding" })
+                let a = try XCTUnwrap(compared.entries.first { $0.index == "tiny" && $0.space == "embedding" })
+                let c2 = try XCTUnwrap(compared.entries.first { $0.index == "tiny2" && $0.space == "embedding" })
                 var checked = 0
                 for cls in ServerFixture.classes {
                     for metric in ["silhouette", "precisionAtK"] {

@@ -56,10 +56,10 @@ final class ServerExplorerAPITests: XCTestCase {
                 XCTAssertEqual(r.status, .ok)
                 struct C: Decodable { var name: String; var rows: Int; var silhouette: Double?; var precisionAtK: Double? }
                 struct Row: Decodable { var index: String; var space: String; var perClass: [C]; var perClassK: Int; var perClassSample: Int? }
-                struct T: Decodable { var rows: [Row] }
+                struct T: Decodable { var entries: [Row] }
                 let t = try JSONDecoder().decode(T.self, from: Self.body(r))
-                XCTAssertEqual(Set(t.rows.map { "\($0.index)/\($0.space)" }), ["tiny/embedding", "tiny/pixel", "tiny2/embedding", "tiny2/pixel"])
-                for row in t.rows {
+                XCTAssertEqual(Set(t.entries.map { "\($0.index)/\($0.space)" }), ["tiny/embedding", "tiny/pixel", "tiny2/embedding", "tiny2/pixel"])
+                for row in t.entries {
                     let idx = try Index.open(f.root.appendingPathComponent(row.index))
                     var versus = VersusOptions()
                     versus.k = 5; versus.worst = 0; versus.spaces = [row.space]
@@ -78,17 +78,17 @@ final class ServerExplorerAPITests: XCTestCase {
             }
             // Without perClass the rows are compare --json's; the per-class fields are null.
             try await client.execute(uri: "/api/compare?index=tiny", method: .get) { r in
-                let rows = (try JSONSerialization.jsonObject(with: Self.body(r)) as? [String: Any])?["rows"] as? [[String: Any]] ?? []
+                let rows = (try JSONSerialization.jsonObject(with: Self.body(r)) as? [String: Any])?["entries"] as? [[String: Any]] ?? []
                 XCTAssertFalse(rows.isEmpty)
                 XCTAssertTrue(rows.allSatisfy { ($0["perClass"] ?? NSNull()) is NSNull && ($0["perClassK"] ?? NSNull()) is NSNull }, "\(rows)")
             }
             // space= keeps that space's rows only (compare --space); the overall precision@k is filled in.
             try await client.execute(uri: "/api/compare?index=tiny&index=tiny2&space=pixel&perClass=true&k=5", method: .get) { r in
                 struct Row: Decodable { var index: String; var space: String; var precisionAtK: Double?; var k: Int? }
-                struct T: Decodable { var rows: [Row] }
+                struct T: Decodable { var entries: [Row] }
                 let t = try JSONDecoder().decode(T.self, from: Self.body(r))
-                XCTAssertEqual(t.rows.map(\.space), ["pixel", "pixel"])
-                for row in t.rows {
+                XCTAssertEqual(t.entries.map(\.space), ["pixel", "pixel"])
+                for row in t.entries {
                     var versus = VersusOptions()
                     versus.k = 5; versus.worst = 0; versus.spaces = ["pixel"]
                     let e = try XCTUnwrap(Index.open(f.root.appendingPathComponent(row.index)).versus(options: versus).spaces.first)

@@ -17,7 +17,7 @@ extension CLITests {
         let p = try run(["probe", idx.path, "--json"])
         XCTAssertEqual(p.status, 0, p.stderr)
         let probe = try JSONDecoder().decode(ProbeReport.self, from: Data(p.stdout.utf8))
-        XCTAssertEqual(probe.split.source, "catalog")
+        XCTAssertEqual(probe.splitPlan.source, "catalog")
         let e = try run(["evaluate", idx.path, "--set", "probe", "--split", "val", "--json"])
         XCTAssertEqual(e.status, 0, e.stderr)
         let ev = try JSONDecoder().decode(PrototypeEvaluation.self, from: Data(e.stdout.utf8))

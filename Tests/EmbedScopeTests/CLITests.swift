@@ -110,7 +110,7 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(j.status, 0, j.stderr)
         let report = try JSONDecoder().decode(ClusterMetricsReport.self, from: Data(j.stdout.utf8))
         XCTAssertEqual(report.space, "embedding")
-        XCTAssertEqual(report.classes, 3)
+        XCTAssertEqual(report.classCount, 3)
         XCTAssertTrue(report.silhouette.exact)
         XCTAssertEqual(report.silhouette.mean, api.silhouette.mean, accuracy: 1e-12)
         XCTAssertEqual(report.daviesBouldin, api.daviesBouldin, accuracy: 1e-12)

@@ -152,7 +152,7 @@ final class CheckpointSweepTests: XCTestCase {
         XCTAssertThrowsKind(.invalidArgument, try ModelOptions(resize: 50, crop: 64).preprocessing(from: base, model: "resnet18"))
         XCTAssertThrowsKind(.invalidArgument, try ModelOptions(std: [1, 0, 1]).preprocessing(from: base, model: "resnet18"))
         XCTAssertThrowsKind(.invalidArgument, try ModelOptions(mean: [1, 1]).preprocessing(from: base, model: "resnet18"))
-        XCTAssertThrowsKind(.invalidArgument, try ModelOptions(crop: 128).preprocessing(from: .efficientNetLite, model: "efficientnet-lite0"))
+        XCTAssertEqual(try ModelOptions(crop: 128).preprocessing(from: .efficientNetLite, model: "efficientnet-lite0").crop, 128, "efficientnet-lite0 takes any crop ≥ 32")
         // Recorded and read back exactly.
         let back = ModelOptions.recorded(preprocessing: ModelOptions.record(p), prefix: "model.")
         XCTAssertEqual(try back.preprocessing(from: base, model: "resnet18"), p)
@@ -214,11 +214,11 @@ final class CheckpointSweepTests: XCTestCase {
             struct Value: Decodable { var index: String; var silhouette: Double?; var precisionAtK: Double?; var deltaSilhouette: Double?; var deltaPrecisionAtK: Double? }
             struct ClassRow: Decodable { var name: String; var values: [Value] }
             struct PerClass: Decodable { var space: String; var baseline: String; var k: Int?; var indexes: [String]; var classes: [ClassRow] }
-            var rows: [Row]; var perClass: [PerClass]
+            var entries: [Row]; var perClass: [PerClass]
         }
         try validate(j.stdout, "compare")
         let c = try JSONDecoder().decode(Compared.self, from: Data(j.stdout.utf8))
-        let emb = c.rows.filter { $0.space == "embedding" }.sorted { ($0.globalStep ?? 0) < ($1.globalStep ?? 0) }
+        let emb = c.entries.filter { $0.space == "embedding" }.sorted { ($0.globalStep ?? 0) < ($1.globalStep ?? 0) }
         XCTAssertEqual(emb.map(\.weights), ["epoch=0-step=3.ckpt", "epoch=1-step=6.ckpt", "epoch=3-step=12.ckpt"])
         XCTAssertEqual(emb.map(\.epoch), [0, 1, 3])
         XCTAssertEqual(c.perClass.map(\.space), ["embedding"])
@@ -232,10 +232,26 @@ final class CheckpointSweepTests: XCTestCase {
             XCTAssertEqual(row.values.count, 3)
             XCTAssertEqual(row.values[0].deltaSilhouette, 0); XCTAssertEqual(row.values[0].deltaPrecisionAtK, 0)
             for (i, v) in row.values.enumerated() {
-                let s = try XCTUnwrap(metrics[i].spaces["embedding"]?.cluster?.perClass[row.name] ?? nil)
+                let s = try XCTUnwrap(metrics[i].spaces["embedding"]?.cluster?.perClass.first { $0.name == row.name }?.silhouette ?? nil)
                 XCTAssertEqual(try XCTUnwrap(v.silhouette), s, accuracy: 1e-12)
                 XCTAssertEqual(try XCTUnwrap(v.deltaSilhouette), s - (try XCTUnwrap(row.values[0].silhouette)), accuracy: 1e-12)
                 XCTAssertNotNil(v.precisionAtK)
+            }
+        }
+        // compare --csv: the table, one empty line, then the same per-class values and deltas in long form.
+        let csv = try CLI.run(["compare"] + paths + ["--csv", "--no-compute"])
+        XCTAssertEqual(csv.status, 0, csv.stderr)
+        let blocks = csv.stdout.components(separatedBy: "\n\n")
+        XCTAssertEqual(blocks.count, 2, csv.stdout)
+        let perClassLines = (blocks.last ?? "").split(separator: "\n").map { $0.split(separator: ",", omittingEmptySubsequences: false).map(String.init) }
+        XCTAssertEqual(perClassLines.first, ["space", "baseline", "class", "index", "k", "silhouette", "precision_at_k", "delta_silhouette", "delta_precision_at_k"])
+        XCTAssertEqual(perClassLines.count, 1 + p.classes.count * 3)
+        for row in p.classes {
+            for v in row.values {
+                let line = try XCTUnwrap(perClassLines.first { $0.count == 9 && $0[2] == row.name && $0[3] == v.index }, "\(row.name) \(v.index)")
+                XCTAssertEqual(line[0], "embedding"); XCTAssertEqual(line[1], p.baseline); XCTAssertEqual(line[4], "10")
+                XCTAssertEqual(Double(line[5]), v.silhouette); XCTAssertEqual(Double(line[6]), v.precisionAtK)
+                XCTAssertEqual(Double(line[7]), v.deltaSilhouette); XCTAssertEqual(Double(line[8]), v.deltaPrecisionAtK)
             }
         }
 

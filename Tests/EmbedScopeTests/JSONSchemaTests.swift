@@ -101,7 +101,7 @@ final class JSONSchemaTests: XCTestCase {
         var errors: [String] = []
         v.validate(value, schema, at: name, into: &errors)
         if topLevel {
-            XCTAssertEqual((value as? [String: Any])?["schemaVersion"] as? Int, 1, "\(name): schemaVersion", file: file, line: line)
+            XCTAssertEqual((value as? [String: Any])?["schemaVersion"] as? Int, 2, "\(name): schemaVersion", file: file, line: line)
         }
         XCTAssertEqual(errors, [], "\(name) does not match docs/json-schema.json", file: file, line: line)
     }
@@ -111,16 +111,16 @@ final class JSONSchemaTests: XCTestCase {
         let v = try Self.loadSchema()
         var errors: [String] = []
         let row: [String: Any] = ["rank": 1, "row": 2, "path": "a.png", "class": "x", "score": 0.5]
-        v.validate(["results": [row], "schemaVersion": 1], v.defs["query"] as! [String: Any], at: "q", into: &errors)
+        v.validate(["results": [row], "schemaVersion": 2], v.defs["query"] as! [String: Any], at: "q", into: &errors)
         XCTAssertEqual(errors, [])
         var missing = row; missing["class"] = nil
-        v.validate(["results": [missing], "schemaVersion": 1], v.defs["query"] as! [String: Any], at: "q", into: &errors)
+        v.validate(["results": [missing], "schemaVersion": 2], v.defs["query"] as! [String: Any], at: "q", into: &errors)
         var extra = row; extra["note"] = "x"
-        v.validate(["results": [extra], "schemaVersion": 1], v.defs["query"] as! [String: Any], at: "q", into: &errors)
+        v.validate(["results": [extra], "schemaVersion": 2], v.defs["query"] as! [String: Any], at: "q", into: &errors)
         var listForCount = row; listForCount["row"] = [2]
-        v.validate(["results": [listForCount], "schemaVersion": 1], v.defs["query"] as! [String: Any], at: "q", into: &errors)
+        v.validate(["results": [listForCount], "schemaVersion": 2], v.defs["query"] as! [String: Any], at: "q", into: &errors)
         var nullScore = row; nullScore["score"] = NSNull()
-        v.validate(["results": [nullScore], "schemaVersion": 1], v.defs["query"] as! [String: Any], at: "q", into: &errors)
+        v.validate(["results": [nullScore], "schemaVersion": 2], v.defs["query"] as! [String: Any], at: "q", into: &errors)
         XCTAssertEqual(errors.count, 4, "\(errors)")
     }
 

@@ -141,8 +141,8 @@ final class MetricsRecordTests: XCTestCase {
         XCTAssertEqual(e.pca?.explainedVarianceRatio, p.explainedVarianceRatio)
         XCTAssertEqual(e.dim, 6)
         XCTAssertEqual(record.samples, 30)
-        XCTAssertEqual(record.classes, 3)
-        XCTAssertEqual(Set(e.cluster?.perClass.keys.map { $0 } ?? []), ["a", "b", "c"])
+        XCTAssertEqual(record.classCount, 3)
+        XCTAssertEqual(Set(e.cluster?.perClass.map(\.name) ?? []), ["a", "b", "c"])
         XCTAssertNotNil(ISO8601DateFormatter().date(from: e.cluster?.computedAt ?? ""))
     }
 
@@ -159,7 +159,7 @@ final class MetricsRecordTests: XCTestCase {
 
     func testComparisonSortsEachMetricTheRightWayAndFormats() throws {
         func row(_ name: String, s: Double?, db: Double?) -> ComparisonRow {
-            ComparisonRow(index: name, path: "/x/" + name, space: "embedding", model: "m", weights: nil, samples: 10, classes: 2, dim: 4,
+            ComparisonRow(index: name, path: "/x/" + name, space: "embedding", model: "m", weights: nil, samples: 10, classCount: 2, dim: 4,
                           silhouette: s, daviesBouldin: db, calinskiHarabasz: nil, precisionAtK: nil, k: nil, knnAccuracy: nil, probeAccuracy: nil)
         }
         let rows = [row("a", s: 0.1, db: 2.0), row("b", s: 0.3, db: 3.0), row("c", s: nil, db: 1.0)]
@@ -188,10 +188,10 @@ final class MetricsRecordTests: XCTestCase {
         let a = try index(dir, name: "a"), b = try index(dir, name: "b")
         let r = try CLI.run(["compare", a.url.path, b.url.path, "--json"])
         XCTAssertEqual(r.status, 0, r.stderr)
-        struct Out: Decodable { var rows: [ComparisonRow] }
+        struct Out: Decodable { var entries: [ComparisonRow] }
         let out = try JSONDecoder().decode(Out.self, from: Data(r.stdout.utf8))
-        XCTAssertEqual(out.rows.count, 2)
-        XCTAssertTrue(out.rows.allSatisfy { $0.silhouette != nil })
+        XCTAssertEqual(out.entries.count, 2)
+        XCTAssertTrue(out.entries.allSatisfy { $0.silhouette != nil })
         XCTAssertTrue(r.stderr.contains("computing cluster metrics"))
         let none = try CLI.run(["compare", dir.appendingPathComponent("c-missing").path])
         XCTAssertEqual(none.status, 1)

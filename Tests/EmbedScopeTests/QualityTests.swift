@@ -56,12 +56,12 @@ final class QualityTests: XCTestCase {
         var pr = ProbeRequest()
         pr.space = "pixel"
         let p = try idx.probe(pr)
-        XCTAssertEqual(p.split.source, "catalog")
-        XCTAssertEqual(p.split.validationSplit, "val")
+        XCTAssertEqual(p.splitPlan.source, "catalog")
+        XCTAssertEqual(p.splitPlan.validationSplit, "val")
         XCTAssertEqual(p.trainRows, 20)
         XCTAssertEqual(p.validationRows, 8)
         idx = try Index.open(req.out)
-        XCTAssertEqual(try idx.recordedProbeSplit(set: "probe"), p.split)
+        XCTAssertEqual(try idx.recordedProbeSplit(set: "probe"), p.splitPlan)
         let val = try idx.evaluate(set: "probe", split: .val)
         XCTAssertEqual(val.evaluatedRows, p.validationRows)
         XCTAssertEqual(val.classification.accuracy, p.validation.accuracy, accuracy: 1e-12)
@@ -82,7 +82,7 @@ final class QualityTests: XCTestCase {
         var req = ProbeRequest()
         req.seed = 7; req.validationFraction = 0.25
         let p = try Index.open(url).probe(req)
-        XCTAssertEqual(p.split, ProbeSplitRecord(source: "stratified", seed: 7, validationFraction: 0.25, validationSplit: nil,
+        XCTAssertEqual(p.splitPlan, ProbeSplitRecord(source: "stratified", seed: 7, validationFraction: 0.25, validationSplit: nil,
                                                  trainRows: p.trainRows, validationRows: p.validationRows))
         let idx = try Index.open(url)
         let val = try idx.evaluate(set: "probe", split: .val)
@@ -97,7 +97,7 @@ final class QualityTests: XCTestCase {
         XCTAssertThrowsKind(.notFound, try idx.evaluate(set: "probe", split: .test), "no test split without catalog splits")
         // metrics.json records where the rows came from.
         XCTAssertTrue(try idx.recordProbe(p) == false)
-        XCTAssertEqual(try idx.readMetrics()?.spaces["embedding"]?.probe?.split, p.split)
+        XCTAssertEqual(try idx.readMetrics()?.spaces["embedding"]?.probe?.splitPlan, p.splitPlan)
     }
 
     // MARK: - Item 3: LDA on a singular within-class scatter

@@ -149,7 +149,7 @@ final class VersusTests: XCTestCase {
         XCTAssertEqual(ours.perClass.map(\.recall), r.recall)
         XCTAssertEqual(ours.perClass.map(\.f1), r.f1)
         XCTAssertEqual(ours.perClass.map(\.support), r.support)
-        XCTAssertTrue(ours.perClass.contains { $0.predicted == 0 && $0.precision == 0 })
+        XCTAssertTrue(ours.perClass.contains { $0.predictedCount == 0 && $0.precision == 0 })
         XCTAssertEqual(ours.correct, zip(r.truth, r.predicted).filter { $0 == $1 }.count)
         XCTAssertThrowsKind(.shapeMismatch, try ClassificationReport(truth: [0, 1], predicted: [0], names: ["a", "b"]))
         XCTAssertThrowsKind(.invalidArgument, try ClassificationReport(truth: [0, 2], predicted: [0, 1], names: ["a", "b"]))

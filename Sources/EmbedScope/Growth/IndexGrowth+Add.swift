@@ -109,7 +109,8 @@ extension IndexGrowth {
                 throw EmbedScopeError(.refused, "\(weights.path) changed since the index was built (checksum \(try fileHash(weights)), recorded \(h))",
                                       path: index.url.path, hint: "restore the original weights, or rebuild the index; nothing was changed")
             }
-            let loaded = try ModelRegistry.load(name, weights: weights, datasetClasses: try index.catalog.classes().map(\.name))
+            let loaded = try ModelRegistry.load(name, weights: weights, datasetClasses: try index.catalog.classes().map(\.name),
+                                                options: CheckpointMeta.options(meta))  // the recorded prefix and preprocessing (--resize, --crop, --mean, --std)
             guard loaded.extractor.featureDim == space.dim, FolderBuilder.embeddingPreprocessing(loaded) == space.preprocessing else {
                 throw EmbedScopeError(.refused, "model '\(name)' now gives dim \(loaded.extractor.featureDim) with '\(FolderBuilder.embeddingPreprocessing(loaded))'; the index has dim \(space.dim) with '\(space.preprocessing)'",
                                       path: index.url.path, hint: "rebuild the index with this build of embedscope; nothing was changed")

@@ -17,6 +17,9 @@ extension Root {
             given) and their change in every other index, for --space or else every space all
             indexes have except pixel (the same in every index of a checkpoint sweep); precision@10
             per class is computed (`versus -k 10`) when metrics.json lacks it, unless --no-compute.
+            With --csv the deltas follow the table after one empty line, as a second CSV table
+            (space, baseline, class, index, k, silhouette, precision_at_k, delta_silhouette,
+            delta_precision_at_k: one line per class and index); --no-deltas prints the table alone.
             """)
 
         @Argument(help: "Index directories.") var indexes: [String]
@@ -71,10 +74,12 @@ extension Root {
                 }
                 rows = Comparison.sorted(rows, by: Comparison.SortKey(rawValue: sort) ?? .silhouette)
                 if output.json {
-                    struct J: Encodable { var rows: [ComparisonRow]; var perClass: [PerClassComparison] }
-                    try printJSON(J(rows: rows, perClass: deltas))
+                    struct J: Encodable { var entries: [ComparisonRow]; var perClass: [PerClassComparison] }
+                    try printJSON(J(entries: rows, perClass: deltas))
                 } else if csv {
                     print(Comparison.csv(rows), terminator: "")
+                    // The per-class deltas follow after one empty line, as a second CSV table.
+                    if !deltas.isEmpty { print("\n" + Comparison.perClassCSV(deltas), terminator: "") }
                 } else if markdown {
                     print(Comparison.markdown(rows), terminator: "")
                     for d in deltas { print("\n" + Comparison.perClassMarkdown(d), terminator: "") }

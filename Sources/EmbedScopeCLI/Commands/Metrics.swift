@@ -48,7 +48,7 @@ extension Root {
         }
 
         static func text(_ r: ClusterMetricsReport) -> String {
-            var lines = ["space \(r.space)\(r.split.map { " (split \($0))" } ?? ""): \(r.rows) rows × \(r.dim), \(r.classes) classes; \(r.distance)"]
+            var lines = ["space \(r.space)\(r.split.map { " (split \($0))" } ?? ""): \(r.rows) rows × \(r.dim), \(r.classCount) classes; \(r.distance)"]
             let s = r.silhouette
             if let n = s.sample, let se = s.standardError {
                 lines.append(String(format: "silhouette          %8.4f  ± %.4f (standard error; %d sampled rows, seed %llu, each against all rows)",

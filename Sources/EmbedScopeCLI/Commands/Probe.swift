@@ -61,7 +61,7 @@ extension Root {
         }
 
         static func text(_ r: ProbeReport) -> String {
-            var lines = ["linear probe on space \(r.space): \(r.trainRows) training rows, \(r.validationRows) validation rows (\(r.split.summary))",
+            var lines = ["linear probe on space \(r.space): \(r.trainRows) training rows, \(r.validationRows) validation rows (\(r.splitPlan.summary))",
                          String(format: "C = %g; %d L-BFGS iterations, %@; loss %.6f, max|gradient| %.2e", r.c, r.iterations,
                                 r.converged ? "converged" : "stopped: \(r.stopReason)", r.loss, r.gradientMax),
                          String(format: "train accuracy %.4f; validation accuracy %.4f", r.trainAccuracy, r.validation.accuracy), ""]

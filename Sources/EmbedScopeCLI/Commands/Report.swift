@@ -14,7 +14,10 @@ extension Root {
             farthest neighbours) of seeded sample queries, and embedding-vs-pixel sheets when the \
             index has both. With several indexes, a comparison table comes first. The report is \
             built beside OUT and renamed into place: an existing report at OUT is replaced, any \
-            other non-empty folder is refused.
+            other non-empty folder is refused. With --split S, cluster metrics, precision@10 and the \
+            prototype evaluations are computed on split S's rows only (as metrics/versus/evaluate \
+            --split); projections, image sheets and the quality section keep every row. Run it once \
+            per split for a report per split.
             """)
 
         @Argument(help: "Index directories.") var indexes: [String]
@@ -28,6 +31,7 @@ extension Root {
         @OptionGroup var lockOptions: LockOptions
         @Option(help: "Cosine at or above which two images are near-duplicates in the quality section.") var duplicateThreshold = 0.98
         @Flag(help: "Leave out the data-quality section (duplicates, leakage, likely mislabels).") var noQuality = false
+        @Option(help: "Compute cluster metrics, precision@k and the prototype evaluations on this split's rows only (train, val, test, …: the catalog's split); not recorded in metrics.json.") var split: String?
 
         func validate() throws {
             guard !indexes.isEmpty else { throw ValidationError("give at least one index directory") }
@@ -55,6 +59,7 @@ extension Root {
                     o.space = space; o.queries = queries; o.seed = seed; o.neighbours = k; o.sample = sample
                     o.imageRoot = images.map(resolveURL)
                     o.quality = !noQuality; o.duplicateThreshold = duplicateThreshold
+                    o.split = split
                     sections.append(try idx.reportSection(name: names[i], options: o, progress: progress))
                 }
                 let written = try ReportWriter.write(ReportDocument(indexes: sections), to: resolveURL(out), progress: progress)
