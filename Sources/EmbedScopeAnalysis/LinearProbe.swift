@@ -140,18 +140,8 @@ public enum LinearProbe {
         let d = model.dim, k = model.classes.count
         var out: [Int32] = []
         out.reserveCapacity(rows.count)
-        let chunk = 4096
-        var a = [Float](repeating: 0, count: min(chunk, max(rows.count, 1)) * d)
-        var z = [Float](repeating: 0, count: min(chunk, max(rows.count, 1)) * k)
-        var start = 0
-        while start < rows.count {
-            let n = min(chunk, rows.count - start)
-            for i in 0..<n {
-                let r = rows[start + i], s = scales?[r] ?? 1, src = x.row(r)
-                for t in 0..<d { a[i * d + t] = s * src[t] }
-            }
-            SGEMM.multiply(m: n, n: k, k: d, a: a, lda: d, b: model.weights, ldb: d, bTransposed: true, c: &z, ldc: k)
-            for i in 0..<n {
+        RowLogits.forEachBlock(x, rows: rows, scales: scales, weights: model.weights, columns: k) { _, z in
+            for i in 0..<(z.count / k) {
                 var best = 0, bv = Double(z[i * k]) + Double(model.bias[0])
                 for j in 1..<k {
                     let v = Double(z[i * k + j]) + Double(model.bias[j])
@@ -159,7 +149,6 @@ public enum LinearProbe {
                 }
                 out.append(model.classes[best])
             }
-            start += n
         }
         return out
     }

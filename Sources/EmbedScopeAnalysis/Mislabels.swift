@@ -89,25 +89,21 @@ public enum Mislabels {
             if test.isEmpty { continue }
             let model = try LinearProbe.train(x, scales: scales, labels: labels, rows: train, options: options)
             let k = model.classes.count
-            var a = [Float](repeating: 0, count: test.count * d), z = [Float](repeating: 0, count: test.count * k)
-            for (i, r) in test.enumerated() {
-                let s = scales?[r] ?? 1, src = x.row(r)
-                for t in 0..<d { a[i * d + t] = s * src[t] }
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(test.count), Int32(k), Int32(d), 1, a, Int32(d),
-                        model.weights, Int32(d), 0, &z, Int32(k))
-            for (i, r) in test.enumerated() {
-                let logits = (0..<k).map { Double(z[i * k + $0]) + Double(model.bias[$0]) }
-                let mx = logits.max() ?? 0
-                let e = logits.map { Foundation.exp($0 - mx) }
-                let sum = e.reduce(0, +)
-                var own = -Double.infinity, other = -Double.infinity
-                for j in 0..<k {
-                    let c = Int(model.classes[j])
-                    prob[r * classes + c] = e[j] / sum
-                    if model.classes[j] == labels[r] { own = logits[j] } else { other = max(other, logits[j]) }
+            RowLogits.forEachBlock(x, rows: test, scales: scales, weights: model.weights, columns: k, path: .openblas) { start, z in
+                for i in 0..<(z.count / k) {
+                    let r = test[start + i]
+                    let logits = (0..<k).map { Double(z[i * k + $0]) + Double(model.bias[$0]) }
+                    let mx = logits.max() ?? 0
+                    let e = logits.map { Foundation.exp($0 - mx) }
+                    let sum = e.reduce(0, +)
+                    var own = -Double.infinity, other = -Double.infinity
+                    for j in 0..<k {
+                        let c = Int(model.classes[j])
+                        prob[r * classes + c] = e[j] / sum
+                        if model.classes[j] == labels[r] { own = logits[j] } else { other = max(other, logits[j]) }
+                    }
+                    margin[r] = own - other  // −∞ when the own class was not in training
                 }
-                margin[r] = own - other  // −∞ when the own class was not in training
             }
             progress.update(f + 1)
         }

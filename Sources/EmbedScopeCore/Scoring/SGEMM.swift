@@ -179,9 +179,7 @@ public final class PackedMatrix: @unchecked Sendable {
             return
         }
         parallelFor(parts) { t in
-            let base = m / parts, extra = m % parts
-            let lo = t * base + min(t, extra)
-            let rows = lo..<(lo + base + (t < extra ? 1 : 0))
+            let rows = RowPartition.range(t, of: parts, count: m)
             run(rows: rows, a: a, lda: lda, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
                 activation: activation, columns: cols)
         }

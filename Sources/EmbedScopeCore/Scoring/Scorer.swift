@@ -209,19 +209,10 @@ public enum Scorer {
         }
     }
 
-    /// Contiguous, chunk-aligned row ranges, one per thread.
+    /// Contiguous, chunk-aligned row ranges, one per thread (`RowPartition`).
     static func partitions(rows: Int, threads: Int) -> [Range<Int>] {
-        let t = max(1, min(threads, (rows + chunkRows - 1) / chunkRows))
         let chunks = (rows + chunkRows - 1) / chunkRows
-        var out: [Range<Int>] = []
-        var start = 0
-        for i in 0..<t {
-            let endChunk = chunks * (i + 1) / t
-            let end = min(rows, endChunk * chunkRows)
-            out.append(start..<end)
-            start = end
-        }
-        return out.filter { !$0.isEmpty }
+        return RowPartition.ranges(rows, parts: max(1, min(threads, chunks)), alignment: chunkRows)
     }
 
     /// Offers a chunk of scores to the heap. Returns false if a score was NaN or ±Inf: the sum of
