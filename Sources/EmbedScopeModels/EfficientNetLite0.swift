@@ -42,7 +42,7 @@ public final class EfficientNetLite0: FeatureExtractor {
     let fc: Linear
     private let pool = WorkspacePool(keep: 4)
 
-    public init(stateDict: StateDict, threads: Int? = nil) throws {
+    package init(stateDict: StateDict, threads: Int? = nil) throws {
         let r = StateDictReader(stateDict, model: "efficientnet-lite0")
         let eps = Self.bnEps
         var size = 224

@@ -47,7 +47,7 @@ public final class ResNet: FeatureExtractor {
     let fc: Linear
     private let pool = WorkspacePool(keep: 4)
 
-    public init(depth: Depth, stateDict: StateDict, threads: Int? = nil, inputSize: Int = 224) throws {
+    package init(depth: Depth, stateDict: StateDict, threads: Int? = nil, inputSize: Int = 224) throws {
         guard (32...1024).contains(inputSize) else {
             throw EmbedScopeError(.invalidArgument, "\(depth.name): input size \(inputSize) is out of range (32…1024)")
         }
