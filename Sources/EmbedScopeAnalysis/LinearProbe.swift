@@ -47,7 +47,7 @@ public enum LinearProbe {
     }
 
     /// Feature of row i: `scales[i] · x.row(i)` (scales nil: the rows as they are).
-    public static func train(_ x: RowMatrix, scales: [Float]? = nil, labels: [Int32], rows: [Int], options o: Options = Options(),
+    package static func train(_ x: RowMatrix, scales: [Float]? = nil, labels: [Int32], rows: [Int], options o: Options = Options(),
                              onStep: (Step) -> Void = { _ in }) throws -> Model {
         guard labels.count == x.rows else { throw EmbedScopeError(.shapeMismatch, "\(labels.count) labels for \(x.rows) rows") }
         if let scales, scales.count != x.rows { throw EmbedScopeError(.shapeMismatch, "\(scales.count) scales for \(x.rows) rows") }
@@ -136,7 +136,7 @@ public enum LinearProbe {
     }
 
     /// Predicted label of each of `rows` (argmax of logits; ties: the lower class).
-    public static func predict(_ model: Model, _ x: RowMatrix, scales: [Float]? = nil, rows: [Int]) -> [Int32] {
+    package static func predict(_ model: Model, _ x: RowMatrix, scales: [Float]? = nil, rows: [Int]) -> [Int32] {
         let d = model.dim, k = model.classes.count
         var out: [Int32] = []
         out.reserveCapacity(rows.count)
@@ -157,7 +157,7 @@ public enum LinearProbe {
     /// with SplitMix64(seed) (Fisher–Yates, drawn in that order), and the first
     /// round(fraction · n_c) go to validation — at least 1 and at most n_c − 1 when n_c ≥ 2,
     /// none for a class of one row. Both lists are returned in ascending row order.
-    public static func stratifiedSplit(labels: [Int32], validationFraction: Double, seed: UInt64) throws -> (train: [Int], validation: [Int]) {
+    package static func stratifiedSplit(labels: [Int32], validationFraction: Double, seed: UInt64) throws -> (train: [Int], validation: [Int]) {
         guard validationFraction > 0, validationFraction < 1 else {
             throw EmbedScopeError(.invalidArgument, "the validation fraction must be between 0 and 1 (exclusive), got \(validationFraction)")
         }

@@ -59,7 +59,7 @@ public struct MislabelReport: Sendable, Codable, Equatable {
 public enum Mislabels {
     /// Fold of every row: within each class (ascending label) the rows are shuffled with
     /// SplitMix64(seed) (Fisher–Yates) and dealt to folds 0, 1, …, folds − 1 in turn.
-    public static func stratifiedFolds(labels: [Int32], folds: Int, seed: UInt64) -> [Int] {
+    package static func stratifiedFolds(labels: [Int32], folds: Int, seed: UInt64) -> [Int] {
         var byClass: [Int32: [Int]] = [:]
         for (r, l) in labels.enumerated() { byClass[l, default: []].append(r) }
         var g = SplitMix64(seed: seed)
@@ -75,7 +75,7 @@ public enum Mislabels {
     /// Out-of-fold softmax probabilities, rows × classes (class ids 0..<classes), and the
     /// out-of-fold logit margins (own − best other). A class absent from a fold's training rows
     /// gets probability 0 for that fold's rows.
-    public static func crossValidatedProbabilities(_ x: RowMatrix, scales: [Float]?, labels: [Int32], classes: Int, folds: Int,
+    package static func crossValidatedProbabilities(_ x: RowMatrix, scales: [Float]?, labels: [Int32], classes: Int, folds: Int,
                                                    seed: UInt64, options: LinearProbe.Options,
                                                    progress: ProgressSink = SilentProgress()) throws -> (probabilities: [Double], margins: [Double]) {
         let n = x.rows, d = x.dim

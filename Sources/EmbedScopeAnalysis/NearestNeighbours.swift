@@ -31,7 +31,7 @@ public struct NeighbourLists: Sendable, Equatable {
 /// Ties: a higher score is nearer; at an equal score the lower row number is nearer, so the
 /// lists do not depend on the block size, the order tiles are visited or the thread count.
 public enum NearestNeighbours {
-    public static func leaveOneOut(_ x: RowMatrix, k: Int, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
+    package static func leaveOneOut(_ x: RowMatrix, k: Int, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
                                    progress: ProgressSink = SilentProgress()) throws -> NeighbourLists {
         let n = x.rows
         guard k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(k)") }
@@ -96,7 +96,7 @@ extension NearestNeighbours {
     /// `blockRows`, every pair of blocks (I ≤ J) one `sgemm` tile of inner products, the tiles
     /// shared out to `threads` workers, each with its own `State` (from `makeState`) that `body`
     /// updates. Returns the workers' states (at least one). Memory: one tile per worker.
-    public static func forEachTile<State>(_ x: RowMatrix, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
+    package static func forEachTile<State>(_ x: RowMatrix, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
                                           progress: ProgressSink = SilentProgress(), label: String = "all pairs (tiles)", makeState: () -> State,
                                           body: (inout State, Tile) -> Void) -> [State] {
         let n = x.rows, d = x.dim
