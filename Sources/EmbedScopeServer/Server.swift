@@ -7,7 +7,7 @@ import Logging
 ///
 /// Built by functions so that tests run it in process (`app.test(.router)`) or live on
 /// 127.0.0.1 port 0 (the browser test).
-public func buildApplication(_ options: ServerOptions,
+package func buildApplication(_ options: ServerOptions,
                              onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
     var logger = Logger(label: "embedscope.serve")
     logger.logLevel = .warning
@@ -18,7 +18,7 @@ public func buildApplication(_ options: ServerOptions,
         logger: logger)
 }
 
-public func buildRouter(_ options: ServerOptions) -> Router<BasicRequestContext> {
+package func buildRouter(_ options: ServerOptions) -> Router<BasicRequestContext> {
     let api = ServerAPI(library: IndexLibrary(options: options))
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorAndLogMiddleware(log: options.log))
