@@ -14,6 +14,7 @@ and prints the time ratios. Machines drift: only ratios from the same run mean a
 import argparse
 import json
 import os
+import resource
 import subprocess
 import time
 
@@ -33,6 +34,49 @@ def median_seconds(fn, runs):
         value = fn()
         times.append(time.perf_counter() - t)
     return sorted(times)[runs // 2], value
+
+
+def timed_in_process(fn):
+    """(wall seconds, CPU seconds of this process over all its threads, value) of one call."""
+    w, c = time.perf_counter(), time.process_time()
+    value = fn()
+    return time.perf_counter() - w, time.process_time() - c, value
+
+
+def timed_child(cmd):
+    """(wall seconds, CPU seconds of the child, stdout) of one command."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    w = time.perf_counter()
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    wall = time.perf_counter() - w
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), out
+
+
+def whole_command(cli, data, x, y, repeat):
+    """Imports the rows as an index once, then times `embedscope metrics INDEX --json` (open,
+    finiteness check, exact silhouette, Davies-Bouldin, Calinski-Harabasz, metrics.json) against
+    scikit-learn's silhouette_score on the same float32 rows, wall and CPU time, rounds interleaved."""
+    index = os.path.join(data, "index")
+    if not os.path.exists(os.path.join(index, ".embedscope-index")):
+        manifest = os.path.join(data, "rows.csv")
+        with open(manifest, "w") as f:
+            f.write("path,class\n")
+            f.writelines(f"synthetic/{i}.png,c{int(c)}\n" for i, c in enumerate(y))
+        subprocess.run([cli, "import", "--vectors", os.path.join(data, "X.npy"), "--manifest", manifest, "--out", index,
+                        "--no-pixels", "--force"], check=True, stdout=subprocess.DEVNULL)
+    rounds = []
+    for _ in range(repeat):
+        ow, oc, out = timed_child([cli, "metrics", index, "--json"])
+        sw, sc, sv = timed_in_process(lambda: silhouette_score(x, y))
+        rounds.append((ow, oc, sw, sc))
+        value = json.loads(out)["silhouette"]["mean"]
+        print(f"  whole command: embedscope metrics {ow:.3f} s wall / {oc:.3f} s CPU, scikit-learn silhouette_score "
+              f"{sw:.3f} s wall / {sc:.3f} s CPU: {sw / ow:.2f}× wall, {sc / oc:.2f}× CPU "
+              f"(values {value:.9f} / {sv:.9f})")
+    med = lambda i: sorted(r[i] for r in rounds)[len(rounds) // 2]
+    print(f"  whole command, medians of {repeat}: ours {med(0):.3f} s, scikit-learn {med(2):.3f} s: "
+          f"{med(2) / med(0):.2f}× wall; CPU {med(3) / med(1):.2f}×")
 
 
 def ours(binary, rows, dim, seed, repeat, extra):
@@ -56,12 +100,13 @@ def main():
     ap.add_argument("--big-rows", type=int, default=100_000, help="rows of the large timing (0: skip)")
     ap.add_argument("--big-sklearn", action="store_true", help="also time scikit-learn on the large run")
     ap.add_argument("--binary", default=os.path.join(ROOT, ".build/release/embedscope-bench"))
+    ap.add_argument("--cli", default=os.path.join(ROOT, ".build/release/embedscope"))
     a = ap.parse_args()
     global SPREAD
     SPREAD = a.spread
 
     if not os.path.exists(a.binary):
-        subprocess.run(["swift", "build", "-c", "release", "--product", "embedscope"], cwd=ROOT, check=True)
+        subprocess.run(["swift", "build", "-c", "release", "--product", "embedscope-bench"], cwd=ROOT, check=True)
     data = os.path.join(ROOT, "bench-data", f"metrics-{a.rows}x{a.dim}-seed{a.seed}-spread{a.spread:g}")
 
     print(f"scikit-learn {sklearn.__version__}, numpy {np.__version__}; {a.rows} × {a.dim}, seed {a.seed}, spread {a.spread:g}")
@@ -103,6 +148,11 @@ def main():
     print(f"  Davies-Bouldin {f['daviesBouldin']:.9f} vs {db:.9f} (relative {rel(f['daviesBouldin'], db):.1e}), "
           f"Calinski-Harabasz {f['calinskiHarabasz']:.6f} vs {ch:.6f} (relative {rel(f['calinskiHarabasz'], ch):.1e}); "
           f"ours {f['centroidMetricsSeconds']:.3f} s, scikit-learn {tdb + tch:.3f} s")
+
+    if os.path.exists(a.cli):
+        whole_command(a.cli, data, x, y, a.repeat)
+    else:
+        print(f"  (no {a.cli}: the whole-command rows need `swift build -c release --product embedscope`)")
 
     if a.big_rows > 0:
         print(f"{a.big_rows} × {a.dim}, seed {a.seed}")

@@ -107,7 +107,7 @@ def main():
         n, d = map(int, size.lower().split("x"))
         x_path, q_path, m_path = make_data(n, d, seed=n + d, out=data)
         index = data / f"index-{n}x{d}"
-        if not (index / "catalog.sqlite").exists():
+        if not (index / ".embedscope-index").exists():
             t0 = time.perf_counter()
             subprocess.run([args.binary, "import", "--vectors", x_path, "--manifest", m_path, "--out", index,
                             "--no-pixels", "--force"], check=True, stdout=subprocess.DEVNULL)

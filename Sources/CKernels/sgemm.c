@@ -66,9 +66,17 @@ void ck_pack_b(int path, long k, long n, const float *b, long rsb, long csb, flo
         } else {
             for (long p = 0; p < k; p++)
                 for (long j = w; j < nr; j++) dst[p * nr + j] = 0;
-            for (long j = 0; j < w; j++) {
-                const float *src = b + (j0 + j) * csb;
-                for (long p = 0; p < k; p++) dst[p * nr + j] = src[p * rsb];
+            // Blocked over p so the destination block (PB × nr floats) stays in L1 while the
+            // w source rows are read; a whole panel (k × nr) written column by column would
+            // miss L1 on every store.
+            enum { PB = 16 };
+            for (long p0 = 0; p0 < k; p0 += PB) {
+                const long pe = k - p0 < PB ? k - p0 : PB;
+                for (long j = 0; j < w; j++) {
+                    const float *src = b + (j0 + j) * csb + p0 * rsb;
+                    float *d = dst + p0 * nr + j;
+                    for (long p = 0; p < pe; p++) d[p * nr] = src[p * rsb];
+                }
             }
         }
         for (size_t t = (size_t)k * (size_t)nr; t < stride; t++) dst[t] = 0;
@@ -92,6 +100,22 @@ static void pack_a(long mc, long kc, const float *a, long lda, int mr, float *ds
         }
         for (long i = h; i < mr; i++)
             for (long p = 0; p < kc; p++) d[p * mr + i] = 0;
+    }
+}
+
+// pack_a for A given transposed: element (i, p) at a[p * lda + i], so each k step of a sliver
+// is mr contiguous floats.
+static void pack_a_t(long mc, long kc, const float *a, long lda, int mr, float *dst) {
+    for (long i0 = 0; i0 < mc; i0 += mr) {
+        const long h = mc - i0 < mr ? mc - i0 : mr;
+        float *d = dst + i0 * kc;
+        for (long p = 0; p < kc; p++) {
+            const float *src = a + p * lda + i0;
+            float *dp = d + p * mr;
+            long i = 0;
+            for (; i < h; i++) dp[i] = src[i];
+            for (; i < mr; i++) dp[i] = 0;
+        }
     }
 }
 
@@ -270,8 +294,46 @@ AVX512_KERNEL(kernel_avx512_16, 1)
 
 typedef void (*kernel_fn)(long, const float *, const float *, float *, long, int, int, const store_mode *);
 
+static long round_up(long v, long to) { return (v + to - 1) / to * to; }
+
+size_t ck_packed_a_count(int path, long m, long k) {
+    if (m <= 0 || k <= 0) return 16;
+    return (size_t)round_up(m, ck_mr(path)) * (size_t)k;
+}
+
+// Slice pc of depth kc (every slice but the last is KC deep) holds all round_up(m, mr) rows as
+// slivers, at packed + pc * round_up(m, mr); within it, the rows from ic (a multiple of mr) on
+// start at + ic * kc: exactly what pack_a writes for a block of rows starting at ic.
+void ck_pack_a(int path, long m, long k, const float *a, long lda, float *packed) {
+    if (m <= 0 || k <= 0) return;
+    const int mr = ck_mr(path);
+    const long mp = round_up(m, mr);
+    for (long pc = 0; pc < k; pc += KC) {
+        const long kc = k - pc < KC ? k - pc : KC;
+        pack_a(m, kc, a + pc, lda, mr, packed + pc * mp);
+    }
+}
+
+static void sgemm_driver(int path, long m, long n, long k, const float *a, long lda, int a_transposed,
+                         const float *packed_a, const float *packed_b, float *c, long ldc, const ck_epilogue *ep);
+
 void ck_sgemm_packed(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
                      float *c, long ldc, const ck_epilogue *ep) {
+    sgemm_driver(path, m, n, k, a, lda, 0, NULL, packed_b, c, ldc, ep);
+}
+
+void ck_sgemm_packed_at(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
+                        float *c, long ldc, const ck_epilogue *ep) {
+    sgemm_driver(path, m, n, k, a, lda, 1, NULL, packed_b, c, ldc, ep);
+}
+
+void ck_sgemm_prepacked(int path, long m, long n, long k, const float *packed_a, const float *packed_b,
+                        float *c, long ldc, const ck_epilogue *ep) {
+    sgemm_driver(path, m, n, k, NULL, 0, 0, packed_a, packed_b, c, ldc, ep);
+}
+
+static void sgemm_driver(int path, long m, long n, long k, const float *a, long lda, int a_transposed,
+                         const float *packed_a, const float *packed_b, float *c, long ldc, const ck_epilogue *ep) {
     if (m <= 0 || n <= 0) return;
 #if !defined(__x86_64__)
     path = CK_PATH_PORTABLE;
@@ -287,8 +349,9 @@ void ck_sgemm_packed(int path, long m, long n, long k, const float *a, long lda,
     // MC: A block (MC × KC) in L2; NC: the B slab swept per A block.
     const long mcMax = (long)mr * (path == CK_PATH_AVX512 ? 16 : 24);
     const long ncMax = 2048;
-    float *abuf = scratch((size_t)mcMax * KC);
-    if (!abuf) return;
+    float *abuf = packed_a ? NULL : scratch((size_t)mcMax * KC);
+    if (!packed_a && !abuf) return;
+    const long mp = round_up(m, mr);
     const float beta = ep ? ep->beta : 0;
     for (long jc = 0; jc < n; jc += ncMax) {
         const long nc = n - jc < ncMax ? n - jc : ncMax;
@@ -303,7 +366,14 @@ void ck_sgemm_packed(int path, long m, long n, long k, const float *a, long lda,
             s.act = ep ? ep->activation : CK_ACT_NONE;
             for (long ic = 0; ic < m; ic += mcMax) {
                 const long mc = m - ic < mcMax ? m - ic : mcMax;
-                pack_a(mc, kc, a + ic * lda + pc, lda, mr, abuf);
+                const float *ablk;
+                if (packed_a) {
+                    ablk = packed_a + pc * mp + ic * kc;
+                } else {
+                    if (a_transposed) pack_a_t(mc, kc, a + pc * lda + ic, lda, mr, abuf);
+                    else pack_a(mc, kc, a + ic * lda + pc, lda, mr, abuf);
+                    ablk = abuf;
+                }
                 for (long jr = jc; jr < jc + nc; jr += nr) {
                     const int w = (int)(jc + nc - jr < nr ? jc + nc - jr : nr);
                     const float *bp = packed_b + (size_t)(jr / nr) * pstride + (size_t)pc * nr;
@@ -312,7 +382,7 @@ void ck_sgemm_packed(int path, long m, long n, long k, const float *a, long lda,
                         const int h = (int)(mc - ir < mr ? mc - ir : mr);
                         s.bias = ep && ep->bias ? ep->bias + jr : NULL;
                         s.res = ep && ep->residual ? ep->residual + (ic + ir) * ep->ldr + jr : NULL;
-                        kern(kc, abuf + ir * kc, bp, c + (ic + ir) * ldc + jr, ldc, h, w, &s);
+                        kern(kc, ablk + ir * kc, bp, c + (ic + ir) * ldc + jr, ldc, h, w, &s);
                     }
                 }
             }

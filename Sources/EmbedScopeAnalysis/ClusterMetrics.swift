@@ -201,6 +201,9 @@ public struct SilhouetteOptions: Sendable {
     /// rows × classes Doubles table — never rows × rows.
     public var blockRows: Int
     public var threads: Int
+    /// Up to this many bytes of rows, the float32 kernel packs every column block once (one more
+    /// copy of the rows) instead of once per tile; above it, each tile packs its own.
+    var prepackLimitBytes = 2 << 30
 
     public init(sample: Int? = nil, seed: UInt64 = 0, kernel: SilhouetteKernel = .float32, refineBelow: Double = 0.05,
                 blockRows: Int = 512, threads: Int = Scorer.defaultThreads) {

@@ -1,4 +1,3 @@
-import CBLAS
 import Dispatch
 import Foundation
 import EmbedScopeCore
@@ -244,8 +243,9 @@ public enum LinearProbe {
                                         gb[j] += v
                                     }
                                 }
-                                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(k), Int32(d), Int32(nb), 1, r, Int32(k),
-                                            xb, Int32(d), 1, &g, Int32(d))
+                                // g[k × d] += Rᵀ · X_block (R given as [nb × k], i.e. A transposed).
+                                SGEMM.multiply(m: k, n: d, k: nb, a: r, lda: k, aTransposed: true, b: xb, ldb: d, bTransposed: false,
+                                               c: &g, ldc: d, beta: 1)
                                 start += nb
                             }
                             o[t] = (loss, g, gb)

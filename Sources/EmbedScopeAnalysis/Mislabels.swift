@@ -1,4 +1,3 @@
-import CBLAS
 import Foundation
 import EmbedScopeCore
 
@@ -89,7 +88,7 @@ public enum Mislabels {
             if test.isEmpty { continue }
             let model = try LinearProbe.train(x, scales: scales, labels: labels, rows: train, options: options)
             let k = model.classes.count
-            RowLogits.forEachBlock(x, rows: test, scales: scales, weights: model.weights, columns: k, path: .openblas) { start, z in
+            RowLogits.forEachBlock(x, rows: test, scales: scales, weights: model.weights, columns: k) { start, z in
                 for i in 0..<(z.count / k) {
                     let r = test[start + i]
                     let logits = (0..<k).map { Double(z[i * k + $0]) + Double(model.bias[$0]) }

@@ -106,6 +106,12 @@ extension NearestNeighbours {
         tiles.reserveCapacity(blocks * (blocks + 1) / 2)
         for i in 0..<blocks { for j in i..<blocks { tiles.append((i, j)) } }
         let workers = max(1, min(max(1, threads), tiles.count))
+        // On our own kernels each block is packed once as a B operand here (one more copy of the
+        // rows, so only up to `prepackLimitBytes`), not once for every tile it is the column side of.
+        let bytes = n.multipliedReportingOverflow(by: d)
+        let packed: [PackedMatrix]? = SGEMM.path != .openblas && !bytes.overflow && bytes.partialValue <= prepackLimitBytes / 4
+            ? PackedMatrix.rowBlocks(count: n, dim: d, blockRows: b, threads: workers) { start, _, _ in (x.row(start), x.stride) }
+            : nil
         var states = (0..<workers).map { _ in makeState() }
         let lock = NSLock()
         var nextTile = 0
@@ -116,6 +122,10 @@ extension NearestNeighbours {
                     let out = sp
                     parallelFor(workers) { w in
                         var tile = [Float](repeating: 0, count: b * b)
+                        // Tiles are taken in row-block order, so a worker meets the same row block
+                        // several times running: it is packed once for all of them.
+                        let packedRows = packed.flatMap { $0.first.map { PackedRows(path: $0.path) } }
+                        var packedRowBlock = -1
                         tile.withUnsafeMutableBufferPointer { tp in
                             let t = tp.baseAddress!
                             while true {
@@ -127,8 +137,16 @@ extension NearestNeighbours {
                                 if ti & 15 == 0 { progress.update(ti) }
                                 let (bi, bj) = tiles[ti]
                                 let r0 = bi * b, rn = min(b, n - r0), c0 = bj * b, cn = min(b, n - c0)
-                                SGEMM.multiply(m: rn, n: cn, k: d, a: x.row(r0), lda: x.stride, b: x.row(c0), ldb: x.stride,
-                                               bTransposed: true, c: t, ldc: cn)
+                                if let packed, let packedRows {
+                                    if packedRowBlock != bi {
+                                        packedRows.pack(m: rn, k: d, a: x.row(r0), lda: x.stride)
+                                        packedRowBlock = bi
+                                    }
+                                    packedRows.multiply(by: packed[bj], c: t, ldc: cn)
+                                } else {
+                                    SGEMM.multiply(m: rn, n: cn, k: d, a: x.row(r0), lda: x.stride, b: x.row(c0), ldb: x.stride,
+                                                   bTransposed: true, c: t, ldc: cn)
+                                }
                                 body(&out[w], Tile(rowStart: r0, rowCount: rn, columnStart: c0, columnCount: cn, scores: UnsafePointer(t)))
                             }
                         }
@@ -139,6 +157,9 @@ extension NearestNeighbours {
         progress.end()
         return states
     }
+
+    /// Above this many bytes of rows, `forEachTile` packs each tile's column block itself.
+    static let prepackLimitBytes = 2 << 30
 }
 
 /// `rows` top-k heaps in flat arrays (one min-heap of k (score, row) pairs per row; the root is

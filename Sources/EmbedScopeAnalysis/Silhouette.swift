@@ -123,6 +123,23 @@ struct SilhouetteEngine {
         }}}}
         let sn = na.map { $0.squareRoot() }
 
+        // Float32 on our own kernels: every column block's centered rows are packed once into
+        // the GEMM's panel layout here, instead of re-centered and re-packed in every tile that
+        // uses them (each block is the B side of up to n / b tiles). Costs one more copy of the
+        // rows, so only below `prepackLimitBytes`; above it tiles pack their own B.
+        let packedBlocks: [PackedMatrix]? = (T.self == Float.self && SGEMM.path != .openblas
+            && n.multipliedReportingOverflow(by: d).partialValue <= options.prepackLimitBytes / 4
+            && !n.multipliedReportingOverflow(by: d).overflow)
+            ? mf.withUnsafeBufferPointer { mfp in md.withUnsafeBufferPointer { mdp in
+                PackedMatrix.rowBlocks(count: n, dim: d, blockRows: b, threads: threads) { p0, m, out in
+                    for r in 0..<m {
+                        let p = p0 + r, c = Int(layout.classAt[p])
+                        Float.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: out + r * d)
+                    }
+                    return (UnsafePointer(out), d)
+                }
+            }} : nil
+
         // Per-worker sums (rows of S indexed like rowPos), merged in worker order at the end.
         let sRows = rowPos.count
         var partial = [[Double]](repeating: [], count: threads)
@@ -156,15 +173,19 @@ struct SilhouetteEngine {
                     var runsI: [Run] = [], runsJ: [Run] = []
                     var loadedI = -1
                     var refined = 0
+                    // With prepacked column blocks, the row block is packed once per block too.
+                    let packedI = packedBlocks.flatMap { $0.first.map { PackedRows(path: $0.path) } }
 
-                    func load(_ positions: UnsafePointer<Int>, _ m: Int, into buf: UnsafeMutablePointer<T>,
+                    func load(_ positions: UnsafePointer<Int>, _ m: Int, into buf: UnsafeMutablePointer<T>?,
                               na naOut: UnsafeMutablePointer<Double>, sn snOut: UnsafeMutablePointer<Double>,
                               q qOut: UnsafeMutablePointer<Double>, pos: inout [Int], runs: inout [Run], scale: Double) {
                         runs.removeAll(keepingCapacity: true)
                         for r in 0..<m {
                             let p = positions[r], c = Int(layout.classAt[p])
                             pos[r] = p
-                            T.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: buf + r * d)
+                            if let buf {
+                                T.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: buf + r * d)
+                            }
                             naOut[r] = naAll[p]
                             snOut[r] = snAll[p] * scale
                             (qOut + r * k).update(from: qAll + p * k, count: k)
@@ -183,6 +204,9 @@ struct SilhouetteEngine {
                             if loadedI != bi {
                                 load(rpp.baseAddress! + blockI.start, mI, into: bufI, na: naI, sn: snI, q: qI, pos: &posI, runs: &runsI, scale: 1)
                                 loadedI = bi
+                                if let packedI {
+                                    bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { packedI.pack(m: mI, k: d, a: $0, lda: d) }
+                                }
                             }
                             let diagonal = symmetric && bi == bj
                             let jBuf: UnsafeMutablePointer<T>
@@ -193,11 +217,19 @@ struct SilhouetteEngine {
                                 runsJ = runsI
                             } else {
                                 allPositions.withUnsafeBufferPointer { ap in
-                                    load(ap.baseAddress! + blockJ.start, mJ, into: bufJ, na: naJ, sn: snJ, q: qJ, pos: &posJ, runs: &runsJ, scale: rho)
+                                    load(ap.baseAddress! + blockJ.start, mJ, into: packedBlocks == nil ? bufJ : nil,
+                                         na: naJ, sn: snJ, q: qJ, pos: &posJ, runs: &runsJ, scale: rho)
                                 }
                                 jBuf = bufJ
                             }
-                            T.gemm(mI, mJ, d, bufI, jBuf, g)
+                            if let packedBlocks, let packedI {
+                                // T is Float here (packedBlocks is nil otherwise).
+                                g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
+                                    packedI.multiply(by: packedBlocks[bj], c: c, ldc: mJ)
+                                }
+                            } else {
+                                T.gemm(mI, mJ, d, bufI, jBuf, g)
+                            }
                             // A row with itself: force the exact path (which returns 0).
                             let j0 = posJ[0]
                             for i in 0..<mI {

@@ -20,6 +20,7 @@ final class SGEMMTests: XCTestCase {
         var residual: Bool
         var activation: GEMMActivation
         var pad: Int  // extra leading-dimension padding of A, B, C, R
+        var aTransposed = false  // A given as [k × m]
     }
 
     /// `info --system`: what it reports agrees with what the kernels use; OPENBLAS_CORETYPE is only read.
@@ -62,8 +63,43 @@ final class SGEMMTests: XCTestCase {
         cases.append(Case(m: 33, n: 130, k: 1280, transposed: true, beta: 0, bias: false, residual: false, activation: .none, pad: 1))
         cases.append(Case(m: 0, n: 5, k: 5, transposed: false, beta: 0, bias: false, residual: false, activation: .none, pad: 0))
         cases.append(Case(m: 5, n: 5, k: 0, transposed: false, beta: 0.5, bias: true, residual: true, activation: .relu, pad: 0))
+        // A given transposed (the probe's gradient Rᵀ·X): every third case again, and the gradient's shape.
+        for (i, c) in cases.enumerated() where i % 3 == 0 {
+            var t = c
+            t.aTransposed = true
+            cases.append(t)
+        }
+        cases.append(Case(m: 10, n: 1280, k: 256, transposed: false, beta: 1, bias: false, residual: false, activation: .none, pad: 0,
+                          aTransposed: true))
+        cases.append(Case(m: 200, n: 33, k: 300, transposed: true, beta: 0, bias: true, residual: true, activation: .relu, pad: 2,
+                          aTransposed: true))
         for path in paths {
             for (i, c) in cases.enumerated() { check(c, path: path, seed: UInt64(i)) }
+        }
+    }
+
+    /// A packed whole (`PackedRows`, the all-pairs scans' row blocks) gives the same values, bit
+    /// for bit, as A packed block by block inside the GEMM, on every own path, across the MC (192)
+    /// and KC (256) block edges; an empty pack gives nothing.
+    func testPrepackedRowsEqualPackingInside() {
+        for path in paths where path != .openblas {
+            var rng = SplitMix64(seed: 77)
+            for (m, n, k, lda) in [(1, 1, 1, 1), (13, 33, 7, 9), (193, 65, 257, 260), (400, 70, 600, 600), (12, 32, 1280, 1281)] {
+                let a = (0..<(m * lda)).map { _ in Float(rng.gaussian()) }
+                let b = (0..<(n * k)).map { _ in Float(rng.gaussian()) }
+                let pb = PackedMatrix.packing(b, k: k, n: n, transposed: true, path: path)
+                var inside = [Float](repeating: .nan, count: m * n)
+                var prepacked = [Float](repeating: .nan, count: m * n)
+                a.withUnsafeBufferPointer { ap in
+                    pb.multiply(m: m, a: ap.baseAddress!, lda: lda, c: &inside, ldc: n)
+                    let rows = PackedRows(path: path)
+                    rows.pack(m: 3, k: k, a: ap.baseAddress!, lda: lda)  // reused buffer: packed again below
+                    rows.pack(m: m, k: k, a: ap.baseAddress!, lda: lda)
+                    prepacked.withUnsafeMutableBufferPointer { rows.multiply(by: pb, c: $0.baseAddress!, ldc: n) }
+                }
+                XCTAssertFalse(inside.contains { $0.isNaN }, "\(path) \(m)×\(n)×\(k)")
+                XCTAssertEqual(prepacked.map(\.bitPattern), inside.map(\.bitPattern), "\(path) \(m)×\(n)×\(k)")
+            }
         }
     }
 
@@ -128,18 +164,21 @@ final class SGEMMTests: XCTestCase {
 
     func check(_ t: Case, path: GEMMPath, seed: UInt64) {
         var rng = SplitMix64(seed: 1000 + seed)
-        let lda = t.k + t.pad, ldc = t.n + t.pad, ldr = t.n + 2 * t.pad
+        let lda = (t.aTransposed ? t.m : t.k) + t.pad, ldc = t.n + t.pad, ldr = t.n + 2 * t.pad
+        let aRows = t.aTransposed ? t.k : t.m
         let ldb = (t.transposed ? t.k : t.n) + t.pad
         let bRows = t.transposed ? t.n : t.k
         func draw(_ count: Int) -> [Float] { (0..<count).map { _ in Float(rng.gaussian()) } }
-        let a = draw(max(1, t.m * lda)), b = draw(max(1, bRows * ldb))
+        let a = draw(max(1, aRows * lda)), b = draw(max(1, bRows * ldb))
+        func av(_ i: Int, _ p: Int) -> Double { Double(t.aTransposed ? a[p * lda + i] : a[i * lda + p]) }
         let c0 = draw(max(1, t.m * ldc)), bias = draw(max(1, t.n)), res = draw(max(1, t.m * ldr))
         var c = c0
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 bias.withUnsafeBufferPointer { biasp in
                     res.withUnsafeBufferPointer { rp in
-                        SGEMM.multiply(m: t.m, n: t.n, k: t.k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!, ldb: ldb,
+                        SGEMM.multiply(m: t.m, n: t.n, k: t.k, a: ap.baseAddress!, lda: lda, aTransposed: t.aTransposed,
+                                       b: bp.baseAddress!, ldb: ldb,
                                        bTransposed: t.transposed, c: &c, ldc: ldc, beta: t.beta,
                                        bias: t.bias ? biasp.baseAddress! : nil, residual: t.residual ? rp.baseAddress! : nil,
                                        ldr: ldr, activation: t.activation, path: path)
@@ -153,8 +192,8 @@ final class SGEMMTests: XCTestCase {
                 var s = 0.0, scale = 0.0
                 for p in 0..<t.k {
                     let bv = Double(t.transposed ? b[j * ldb + p] : b[p * ldb + j])
-                    s += Double(a[i * lda + p]) * bv
-                    scale += abs(Double(a[i * lda + p]) * bv)
+                    s += av(i, p) * bv
+                    scale += abs(av(i, p) * bv)
                 }
                 let bc = Double(t.beta) * Double(c0[i * ldc + j])
                 s += bc; scale += abs(bc)

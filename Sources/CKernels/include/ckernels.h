@@ -54,6 +54,22 @@ void ck_pack_b(int path, long k, long n, const float *b, long rsb, long csb, flo
 void ck_sgemm_packed(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
                      float *c, long ldc, const ck_epilogue *ep);
 
+/// `ck_sgemm_packed` with A given transposed: element (i, p) of A at a[p * lda + i] (Aᵀ stored
+/// [k × m], row stride lda ≥ m), e.g. a gradient Rᵀ·X from the residuals R [k × m].
+void ck_sgemm_packed_at(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
+                        float *c, long ldc, const ck_epilogue *ep);
+
+/// Floats a packed A of m × k occupies for `path`.
+size_t ck_packed_a_count(int path, long m, long k);
+
+/// Packs A [m × k] (row stride lda) whole, as `ck_sgemm_packed` packs it block by block, into
+/// `packed` (ck_packed_a_count floats, 64-byte aligned): for an A used against many packed Bs.
+void ck_pack_a(int path, long m, long k, const float *a, long lda, float *packed);
+
+/// `ck_sgemm_packed` with A already packed by `ck_pack_a` (same path, m and k): same results, bit for bit.
+void ck_sgemm_prepacked(int path, long m, long n, long k, const float *packed_a, const float *packed_b,
+                        float *c, long ldc, const ck_epilogue *ep);
+
 /// Floats between two consecutive panels of a packed B of depth k.
 size_t ck_panel_stride(int path, long k);
 

@@ -85,9 +85,10 @@ package enum SGEMM {
 
     /// c[m × n] = act(a[m × k] · B + beta · c + bias (+ residual)), B given as `b` with leading
     /// dimension `ldb`: [k × n] when `bTransposed` is false, [n × k] (Bᵀ, one row per output
-    /// column) when true. Packs B for this call; for a B used many times, keep a `PackedMatrix`.
+    /// column) when true; A likewise [m × k], or [k × m] (Aᵀ) when `aTransposed`. Packs B for
+    /// this call; for a B used many times, keep a `PackedMatrix`.
     /// Runs on the calling thread (`threads: 1`) or splits the rows over `threads` threads.
-    package static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+    package static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, aTransposed: Bool = false,
                                 b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0,
                                 bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, ldr: Int = 0,
@@ -97,15 +98,15 @@ package enum SGEMM {
         if p == .openblas { BLASInfo.warnIfGeneric() }
         if p == .openblas && threads <= 1 {
             // No copy of B: OpenBLAS reads it where it is.
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
+            cblas_sgemm(CblasRowMajor, aTransposed ? CblasTrans : CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
                         1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
             var ep = ck_epilogue(beta: 0, bias: bias, residual: residual, ldr: ldr, activation: activation.rawValue)
             ck_epilogue_apply(m, n, c, ldc, &ep)
             return
         }
         let packed = PackedMatrix(k: k, n: n, b: b, ldb: ldb, transposed: bTransposed, path: p)
-        packed.multiply(m: m, a: a, lda: lda, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
-                        activation: activation, threads: threads)
+        packed.multiply(m: m, a: a, lda: lda, aTransposed: aTransposed, c: c, ldc: ldc, beta: beta, bias: bias,
+                        residual: residual, ldr: ldr, activation: activation, threads: threads)
     }
 }
 
@@ -118,7 +119,7 @@ package final class PackedMatrix: @unchecked Sendable {
     package let path: GEMMPath
     /// Columns per panel; a column range handed to `multiply` starts at a multiple of it.
     package let panelWidth: Int
-    private let storage: UnsafeMutablePointer<Float>
+    fileprivate let storage: UnsafeMutablePointer<Float>
     private let count: Int
 
     /// `b` is [k × n] with leading dimension `ldb`, or its transpose [n × k] when `transposed`.
@@ -161,10 +162,11 @@ package final class PackedMatrix: @unchecked Sendable {
 
     deinit { storage.deallocate() }
 
-    /// c[m × columns] = act(a[m × k] · B[:, columns] + beta · c + bias (+ residual)); `c`, `bias`
+    /// c[m × columns] = act(a[m × k] · B[:, columns] + beta · c + bias (+ residual)), a given as
+    /// [k × m] (Aᵀ) when `aTransposed`; `c`, `bias`
     /// and `residual` point at column 0 (the range is applied here). `columns.lowerBound` must be
     /// a multiple of `panelWidth`. Splits rows over `threads` threads (1: the calling thread).
-    package func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    package func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, aTransposed: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int,
                          beta: Float = 0, bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
                          ldr: Int = 0, activation: GEMMActivation = .none, columns: Range<Int>? = nil, threads: Int = 1) {
         let cols = columns ?? 0..<n
@@ -174,18 +176,18 @@ package final class PackedMatrix: @unchecked Sendable {
         // OpenBLAS threads itself (unless the caller holds it to one thread).
         let parts = path == .openblas ? 1 : max(1, min(threads, m / 16))
         if parts <= 1 {
-            run(rows: 0..<m, a: a, lda: lda, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
+            run(rows: 0..<m, a: a, lda: lda, aTransposed: aTransposed, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
                 activation: activation, columns: cols)
             return
         }
         parallelFor(parts) { t in
             let rows = RowPartition.range(t, of: parts, count: m)
-            run(rows: rows, a: a, lda: lda, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
+            run(rows: rows, a: a, lda: lda, aTransposed: aTransposed, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
                 activation: activation, columns: cols)
         }
     }
 
-    private func run(rows: Range<Int>, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+    private func run(rows: Range<Int>, a: UnsafePointer<Float>, lda: Int, aTransposed: Bool, c: UnsafeMutablePointer<Float>, ldc: Int,
                      beta: Float, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, ldr: Int,
                      activation: GEMMActivation, columns: Range<Int>) {
         guard !rows.isEmpty else { return }
@@ -195,12 +197,95 @@ package final class PackedMatrix: @unchecked Sendable {
                              ldr: ldr, activation: activation.rawValue)
         if let kp = path.kernelPath {
             let panel = storage + (j0 / panelWidth) * ck_panel_stride(kp, k)
-            ck_sgemm_packed(kp, rows.count, columns.count, k, a + r0 * lda, lda, panel, cp, ldc, &ep)
+            if aTransposed {
+                ck_sgemm_packed_at(kp, rows.count, columns.count, k, a + r0, lda, panel, cp, ldc, &ep)
+            } else {
+                ck_sgemm_packed(kp, rows.count, columns.count, k, a + r0 * lda, lda, panel, cp, ldc, &ep)
+            }
         } else {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(columns.count), Int32(k),
-                        1, a + r0 * lda, Int32(lda), storage + j0, Int32(max(1, n)), beta, cp, Int32(ldc))
+            cblas_sgemm(CblasRowMajor, aTransposed ? CblasTrans : CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(columns.count), Int32(k),
+                        1, aTransposed ? a + r0 : a + r0 * lda, Int32(lda), storage + j0, Int32(max(1, n)), beta, cp, Int32(ldc))
             ep.beta = 0
             ck_epilogue_apply(rows.count, columns.count, cp, ldc, &ep)
         }
+    }
+}
+
+/// The A operand of a GEMM packed whole (one block of rows used against many packed Bs, e.g. a
+/// row block of an all-pairs scan), in a buffer reused from one block to the next. Our own
+/// kernels only (`path` is never `.openblas`). `@unchecked`: one owner at a time (a worker).
+package final class PackedRows: @unchecked Sendable {
+    package let path: GEMMPath
+    package private(set) var m = 0
+    package private(set) var k = 0
+    private var storage: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+
+    /// `path` must be one of our kernels (the path of the `PackedMatrix`es it will meet).
+    package init(path: GEMMPath) {
+        precondition(path.kernelPath != nil, "PackedRows is for our own kernels")
+        self.path = path
+    }
+
+    deinit { storage?.deallocate() }
+
+    /// Packs `a` [m × k] (row stride `lda`), replacing what was packed before.
+    package func pack(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
+        guard let kp = path.kernelPath else { return }
+        let count = ck_packed_a_count(kp, m, k)
+        if count > capacity {
+            storage?.deallocate()
+            let raw = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+            storage = raw.bindMemory(to: Float.self, capacity: count)
+            capacity = count
+        }
+        self.m = m
+        self.k = k
+        if let storage { ck_pack_a(kp, m, k, a, lda, storage) }
+    }
+
+    /// c[m × b.n] = (packed rows) · B on the calling thread; the same values, bit for bit, as
+    /// `b.multiply(m:a:lda:c:ldc:)` on the rows that were packed.
+    package func multiply(by b: PackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        precondition(b.path == path && b.k == k, "packed operands of different paths or depths")
+        guard m > 0, b.n > 0, let kp = path.kernelPath, let storage else { return }
+        b.withPanels { panels in
+            var ep = ck_epilogue(beta: 0, bias: nil, residual: nil, ldr: 0, activation: GEMMActivation.none.rawValue)
+            ck_sgemm_prepacked(kp, m, b.n, k, storage, panels, c, ldc, &ep)
+        }
+    }
+}
+
+extension PackedMatrix {
+    /// The packed panels (own kernels' layout) for the duration of `body`.
+    func withPanels<T>(_ body: (UnsafePointer<Float>) -> T) -> T { body(storage) }
+}
+
+extension PackedMatrix {
+    /// `count` rows cut into blocks of `blockRows`, each packed (the blocks shared out to
+    /// `threads` threads) as the B operand [dim × block rows] of an all-pairs product X_I · X_Jᵀ,
+    /// for the all-pairs scans that meet every block many times. `rows(start, count, scratch)`
+    /// gives a block's rows and their row stride: rows that already exist, or rows it wrote into
+    /// `scratch` (room for `blockRows × dim` floats; e.g. centered rows) with stride `dim`.
+    package static func rowBlocks(count n: Int, dim d: Int, blockRows: Int, threads: Int,
+                                  rows: (_ start: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, Int))
+        -> [PackedMatrix] {
+        let b = max(1, blockRows)
+        let blocks = (n + b - 1) / b
+        let workers = max(1, min(threads, blocks))
+        var packed = [PackedMatrix?](repeating: nil, count: blocks)
+        packed.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            parallelFor(workers) { t in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, b * d))
+                defer { scratch.deallocate() }
+                for blk in stride(from: t, to: blocks, by: workers) {
+                    let start = blk * b, m = min(b, n - start)
+                    let (p, stride) = rows(start, m, scratch)
+                    base[blk] = PackedMatrix(k: d, n: m, b: p, ldb: stride, transposed: true)
+                }
+            }
+        }
+        return packed.compactMap { $0 }
     }
 }

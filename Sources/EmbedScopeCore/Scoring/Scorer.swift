@@ -146,8 +146,17 @@ public enum Scorer {
                     while start < parts[t].upperBound {
                         let n = min(chunk, parts[t].upperBound - start)
                         packed.multiply(m: n, a: matrix.row(start), lda: matrix.stride, c: rowsFirst, ldc: b)
-                        for r in 0..<n {
-                            for i in 0..<b { perQuery[i * n + r] = rowsFirst[r * b + i] }
+                        // Turned in strips of 32 rows: the strip's source lines (32 × b floats) stay in
+                        // L1 while each query's 32 scores are written contiguously (a plain r-then-i
+                        // loop writes every score to another line, n floats apart).
+                        var r0 = 0
+                        while r0 < n {
+                            let r1 = min(r0 + 32, n)
+                            for i in 0..<b {
+                                let dst = perQuery + i * n
+                                for r in r0..<r1 { dst[r] = rowsFirst[r * b + i] }
+                            }
+                            r0 = r1
                         }
                         var noted = false
                         for i in 0..<b where ks[i] > 0 {
