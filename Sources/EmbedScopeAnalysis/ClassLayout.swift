@@ -139,6 +139,6 @@ struct ClassMoments: Sendable {
 
     static func ranges(_ n: Int, _ threads: Int) -> [Range<Int>] {
         let t = max(1, min(threads, n / 256 + 1))
-        return (0..<t).map { i in (n * i / t)..<(n * (i + 1) / t) }
+        return (0..<t).map { RowPartition.range($0, of: t, count: n) }
     }
 }

@@ -15,7 +15,7 @@ import EmbedScopeCore
 public enum ClusterMetrics {
     /// Silhouette of every row (or of a seeded sample of rows, each still measured against all
     /// rows), its mean and the per-class means. O(N²·dim) exact; see `SilhouetteOptions`.
-    public static func silhouette(_ x: RowMatrix, labels: [Int32], options: SilhouetteOptions = SilhouetteOptions(),
+    package static func silhouette(_ x: RowMatrix, labels: [Int32], options: SilhouetteOptions = SilhouetteOptions(),
                                   progress: ProgressSink = SilentProgress()) throws -> SilhouetteResult {
         let layout = try prepare(x, labels, "the silhouette")
         try options.validate()
@@ -24,21 +24,21 @@ public enum ClusterMetrics {
     }
 
     /// Davies–Bouldin index (lower is better; 0 is the minimum).
-    public static func daviesBouldin(_ x: RowMatrix, labels: [Int32], threads: Int = Scorer.defaultThreads) throws -> Double {
+    package static func daviesBouldin(_ x: RowMatrix, labels: [Int32], threads: Int = Scorer.defaultThreads) throws -> Double {
         let layout = try prepare(x, labels, "the Davies-Bouldin index")
         let moments = ClassMoments(x, layout: layout, threads: threads)
         return try centroidScores(x, layout: layout, moments: moments, threads: threads).daviesBouldin
     }
 
     /// Calinski–Harabasz index (variance ratio; higher is better).
-    public static func calinskiHarabasz(_ x: RowMatrix, labels: [Int32], threads: Int = Scorer.defaultThreads) throws -> Double {
+    package static func calinskiHarabasz(_ x: RowMatrix, labels: [Int32], threads: Int = Scorer.defaultThreads) throws -> Double {
         let layout = try prepare(x, labels, "the Calinski-Harabasz index")
         let moments = ClassMoments(x, layout: layout, threads: threads)
         return try centroidScores(x, layout: layout, moments: moments, threads: threads).calinskiHarabasz
     }
 
     /// All three, sharing the centroid pass.
-    public static func all(_ x: RowMatrix, labels: [Int32], options: SilhouetteOptions = SilhouetteOptions(),
+    package static func all(_ x: RowMatrix, labels: [Int32], options: SilhouetteOptions = SilhouetteOptions(),
                            progress: ProgressSink = SilentProgress()) throws -> ClusterScores {
         let layout = try prepare(x, labels, "cluster metrics")
         try options.validate()

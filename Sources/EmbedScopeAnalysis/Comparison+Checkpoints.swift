@@ -79,7 +79,7 @@ extension Comparison {
     }
 
     /// A text table: the baseline's values, then each other index's deltas (silhouette / precision@k).
-    public static func perClassTable(_ p: PerClassComparison) -> String {
+    package static func perClassTable(_ p: PerClassComparison) -> String {
         func f(_ v: Double?, _ signed: Bool) -> String {
             guard let v else { return "—" }
             return String(format: signed ? "%+.4f" : "%.4f", v)
@@ -99,7 +99,7 @@ extension Comparison {
     }
 
     /// The same as Markdown.
-    public static func perClassMarkdown(_ p: PerClassComparison) -> String {
+    package static func perClassMarkdown(_ p: PerClassComparison) -> String {
         let esc = { (s: String) in s.replacingOccurrences(of: "|", with: "\\|") }
         func f(_ v: Double?, _ signed: Bool) -> String { v.map { String(format: signed ? "%+.4f" : "%.4f", $0) } ?? "—" }
         var lines = ["| class | " + p.indexes.enumerated().map { i, n in esc(i == 0 ? "\(n) (baseline)" : "Δ \(n)") }.joined(separator: " | ") + " |",

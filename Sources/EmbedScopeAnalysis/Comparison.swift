@@ -94,11 +94,11 @@ public enum Comparison {
         return String(format: "%.4f ± %.4f (sampled, n = %d)", v, r.silhouetteStandardError ?? .nan, r.silhouetteSample ?? 0)
     }
 
-    public static func csv(_ rows: [ComparisonRow]) -> String {
+    package static func csv(_ rows: [ComparisonRow]) -> String {
         ([headers] + rows.map { fields($0, missing: "") }).map { $0.map(CSV.field).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
-    public static func markdown(_ rows: [ComparisonRow]) -> String {
+    package static func markdown(_ rows: [ComparisonRow]) -> String {
         let esc = { (s: String) in s.replacingOccurrences(of: "|", with: "\\|") }
         var lines = ["| " + headers.joined(separator: " | ") + " |",
                      "|" + headers.map { _ in "---" }.joined(separator: "|") + "|"]
@@ -106,7 +106,7 @@ public enum Comparison {
         return lines.joined(separator: "\n") + "\n"
     }
 
-    public static func table(_ rows: [ComparisonRow]) -> String {
+    package static func table(_ rows: [ComparisonRow]) -> String {
         let all = [headers] + rows.map { fields($0, missing: "—") }
         let widths = headers.indices.map { c in all.map { $0[c].count }.max() ?? 0 }
         return all.map { row in

@@ -18,7 +18,7 @@ public enum Duplicates {
 
     public static let recheckMargin: Float = 1e-4
 
-    public static func pairs(_ x: RowMatrix, threshold: Double, maxPairs: Int = 1_000_000, threads: Int = Scorer.defaultThreads,
+    package static func pairs(_ x: RowMatrix, threshold: Double, maxPairs: Int = 1_000_000, threads: Int = Scorer.defaultThreads,
                              blockRows: Int = 256, progress: ProgressSink = SilentProgress()) throws -> [Pair] {
         guard threshold.isFinite, threshold > -1, threshold <= 1 else {
             throw EmbedScopeError(.invalidArgument, "the threshold is a cosine in (−1, 1], got \(threshold)")
@@ -63,7 +63,7 @@ public enum Duplicates {
 
     /// Connected components of the pair graph (union–find): each group's rows ascending, groups
     /// ordered by their first row. Rows in no pair are in no group.
-    public static func groups(_ pairs: [Pair]) -> [[Int]] {
+    package static func groups(_ pairs: [Pair]) -> [[Int]] {
         var parent: [Int: Int] = [:]
         func find(_ v: Int) -> Int {
             var r = v

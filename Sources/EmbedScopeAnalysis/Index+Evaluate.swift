@@ -52,22 +52,12 @@ extension Index {
         }
         let wn = protos.map { p.records[$0].norm }, bias = protos.map { p.records[$0].bias }
         var out = [Double](repeating: 0, count: rowList.count * c)
-        let chunk = 4096
-        var a = [Float](repeating: 0, count: min(chunk, max(rowList.count, 1)) * d)
-        var dots = [Float](repeating: 0, count: min(chunk, max(rowList.count, 1)) * c)
-        var start = 0
-        while start < rowList.count {
-            let n = min(chunk, rowList.count - start)
-            for i in 0..<n {
-                let src = v.row(rowList[start + i])
-                a.withUnsafeMutableBufferPointer { ap in for t in 0..<d { ap[i * d + t] = src[t] } }
-            }
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(c), Int32(d), 1, a, Int32(d), w, Int32(d), 0, &dots, Int32(c))
-            for i in 0..<n {
+        // OpenBLAS's sgemm, as before the shared helper: the figures stay bit for bit.
+        RowLogits.forEachBlock(RowMatrix(v), rows: rowList, weights: w, columns: c, path: .openblas) { start, dots in
+            for i in 0..<(dots.count / max(c, 1)) {
                 let xn = Double(norms[rowList[start + i]])
                 for j in 0..<c { out[(start + i) * c + j] = xn * wn[j] * Double(dots[i * c + j]) + bias[j] }
             }
-            start += n
         }
         return out
     }

@@ -46,7 +46,7 @@ public enum LinearProbe {
     }
 
     /// Feature of row i: `scales[i] · x.row(i)` (scales nil: the rows as they are).
-    public static func train(_ x: RowMatrix, scales: [Float]? = nil, labels: [Int32], rows: [Int], options o: Options = Options(),
+    package static func train(_ x: RowMatrix, scales: [Float]? = nil, labels: [Int32], rows: [Int], options o: Options = Options(),
                              onStep: (Step) -> Void = { _ in }) throws -> Model {
         guard labels.count == x.rows else { throw EmbedScopeError(.shapeMismatch, "\(labels.count) labels for \(x.rows) rows") }
         if let scales, scales.count != x.rows { throw EmbedScopeError(.shapeMismatch, "\(scales.count) scales for \(x.rows) rows") }
@@ -135,22 +135,12 @@ public enum LinearProbe {
     }
 
     /// Predicted label of each of `rows` (argmax of logits; ties: the lower class).
-    public static func predict(_ model: Model, _ x: RowMatrix, scales: [Float]? = nil, rows: [Int]) -> [Int32] {
+    package static func predict(_ model: Model, _ x: RowMatrix, scales: [Float]? = nil, rows: [Int]) -> [Int32] {
         let d = model.dim, k = model.classes.count
         var out: [Int32] = []
         out.reserveCapacity(rows.count)
-        let chunk = 4096
-        var a = [Float](repeating: 0, count: min(chunk, max(rows.count, 1)) * d)
-        var z = [Float](repeating: 0, count: min(chunk, max(rows.count, 1)) * k)
-        var start = 0
-        while start < rows.count {
-            let n = min(chunk, rows.count - start)
-            for i in 0..<n {
-                let r = rows[start + i], s = scales?[r] ?? 1, src = x.row(r)
-                for t in 0..<d { a[i * d + t] = s * src[t] }
-            }
-            SGEMM.multiply(m: n, n: k, k: d, a: a, lda: d, b: model.weights, ldb: d, bTransposed: true, c: &z, ldc: k)
-            for i in 0..<n {
+        RowLogits.forEachBlock(x, rows: rows, scales: scales, weights: model.weights, columns: k) { _, z in
+            for i in 0..<(z.count / k) {
                 var best = 0, bv = Double(z[i * k]) + Double(model.bias[0])
                 for j in 1..<k {
                     let v = Double(z[i * k + j]) + Double(model.bias[j])
@@ -158,7 +148,6 @@ public enum LinearProbe {
                 }
                 out.append(model.classes[best])
             }
-            start += n
         }
         return out
     }
@@ -167,7 +156,7 @@ public enum LinearProbe {
     /// with SplitMix64(seed) (Fisher–Yates, drawn in that order), and the first
     /// round(fraction · n_c) go to validation — at least 1 and at most n_c − 1 when n_c ≥ 2,
     /// none for a class of one row. Both lists are returned in ascending row order.
-    public static func stratifiedSplit(labels: [Int32], validationFraction: Double, seed: UInt64) throws -> (train: [Int], validation: [Int]) {
+    package static func stratifiedSplit(labels: [Int32], validationFraction: Double, seed: UInt64) throws -> (train: [Int], validation: [Int]) {
         guard validationFraction > 0, validationFraction < 1 else {
             throw EmbedScopeError(.invalidArgument, "the validation fraction must be between 0 and 1 (exclusive), got \(validationFraction)")
         }

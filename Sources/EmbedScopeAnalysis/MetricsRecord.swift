@@ -83,7 +83,7 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
     }
 
     /// ISO-8601 UTC, seconds.
-    public static func timestamp(_ date: Date = Date()) -> String {
+    package static func timestamp(_ date: Date = Date()) -> String {
         let f = ISO8601DateFormatter()
         f.formatOptions = [.withInternetDateTime]
         return f.string(from: date)
@@ -136,7 +136,7 @@ extension Index {
     /// rebuilt meanwhile), nothing is written and the error says so. Returns whether a damaged
     /// file was replaced.
     @discardableResult
-    public func updateMetrics(spaces: [String], _ change: (inout MetricsRecord) throws -> Void) throws -> Bool {
+    package func updateMetrics(spaces: [String], _ change: (inout MetricsRecord) throws -> Void) throws -> Bool {
         let lock = try IndexWriterLock.acquire(url, create: false)
         defer { lock.release() }
         let latest = try Index.open(url)
@@ -178,7 +178,7 @@ extension Index {
         try record.spaces[space] ?? MetricsRecord.Space(dim: vectors(space: space).dim)
     }
 
-    public func freshMetrics() throws -> MetricsRecord {
+    package func freshMetrics() throws -> MetricsRecord {
         let meta = try catalog.meta()
         let ids = try catalog.classIds()
         return MetricsRecord(index: url.lastPathComponent, model: meta["model"], weights: meta["weights"],
@@ -187,7 +187,7 @@ extension Index {
 
     // MARK: - Recording each kind of result
 
-    public func recordCluster(_ s: ClusterScores, space: String) throws -> Bool {
+    package func recordCluster(_ s: ClusterScores, space: String) throws -> Bool {
         let names = try classNames()
         return try updateMetrics(spaces: [space]) { r in
             var e = try metricsSpace(r, space)
@@ -202,7 +202,7 @@ extension Index {
         }
     }
 
-    public func recordVersus(_ v: VersusReport) throws -> Bool {
+    package func recordVersus(_ v: VersusReport) throws -> Bool {
         try updateMetrics(spaces: v.spaces.map(\.space)) { r in
             for s in v.spaces {
                 var e = try metricsSpace(r, s.space)
@@ -213,7 +213,7 @@ extension Index {
         }
     }
 
-    public func recordProbe(_ p: ProbeReport) throws -> Bool {
+    package func recordProbe(_ p: ProbeReport) throws -> Bool {
         try updateMetrics(spaces: [p.space]) { r in
             var e = try metricsSpace(r, p.space)
             e.probe = .init(validationAccuracy: p.validation.accuracy, trainRows: p.trainRows, validationRows: p.validationRows,
@@ -222,7 +222,7 @@ extension Index {
         }
     }
 
-    public func recordProjection(_ p: ProjectionReport) throws -> Bool {
+    package func recordProjection(_ p: ProjectionReport) throws -> Bool {
         try updateMetrics(spaces: [p.space]) { r in
             let space = p.space
             var e = try metricsSpace(r, space)

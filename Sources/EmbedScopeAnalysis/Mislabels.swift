@@ -58,7 +58,7 @@ public struct MislabelReport: Sendable, Codable, Equatable {
 public enum Mislabels {
     /// Fold of every row: within each class (ascending label) the rows are shuffled with
     /// SplitMix64(seed) (Fisher–Yates) and dealt to folds 0, 1, …, folds − 1 in turn.
-    public static func stratifiedFolds(labels: [Int32], folds: Int, seed: UInt64) -> [Int] {
+    package static func stratifiedFolds(labels: [Int32], folds: Int, seed: UInt64) -> [Int] {
         var byClass: [Int32: [Int]] = [:]
         for (r, l) in labels.enumerated() { byClass[l, default: []].append(r) }
         var g = SplitMix64(seed: seed)
@@ -74,7 +74,7 @@ public enum Mislabels {
     /// Out-of-fold softmax probabilities, rows × classes (class ids 0..<classes), and the
     /// out-of-fold logit margins (own − best other). A class absent from a fold's training rows
     /// gets probability 0 for that fold's rows.
-    public static func crossValidatedProbabilities(_ x: RowMatrix, scales: [Float]?, labels: [Int32], classes: Int, folds: Int,
+    package static func crossValidatedProbabilities(_ x: RowMatrix, scales: [Float]?, labels: [Int32], classes: Int, folds: Int,
                                                    seed: UInt64, options: LinearProbe.Options,
                                                    progress: ProgressSink = SilentProgress()) throws -> (probabilities: [Double], margins: [Double]) {
         let n = x.rows, d = x.dim
@@ -88,24 +88,21 @@ public enum Mislabels {
             if test.isEmpty { continue }
             let model = try LinearProbe.train(x, scales: scales, labels: labels, rows: train, options: options)
             let k = model.classes.count
-            var a = [Float](repeating: 0, count: test.count * d), z = [Float](repeating: 0, count: test.count * k)
-            for (i, r) in test.enumerated() {
-                let s = scales?[r] ?? 1, src = x.row(r)
-                for t in 0..<d { a[i * d + t] = s * src[t] }
-            }
-            SGEMM.multiply(m: test.count, n: k, k: d, a: a, lda: d, b: model.weights, ldb: d, bTransposed: true, c: &z, ldc: k)
-            for (i, r) in test.enumerated() {
-                let logits = (0..<k).map { Double(z[i * k + $0]) + Double(model.bias[$0]) }
-                let mx = logits.max() ?? 0
-                let e = logits.map { Foundation.exp($0 - mx) }
-                let sum = e.reduce(0, +)
-                var own = -Double.infinity, other = -Double.infinity
-                for j in 0..<k {
-                    let c = Int(model.classes[j])
-                    prob[r * classes + c] = e[j] / sum
-                    if model.classes[j] == labels[r] { own = logits[j] } else { other = max(other, logits[j]) }
+            RowLogits.forEachBlock(x, rows: test, scales: scales, weights: model.weights, columns: k) { start, z in
+                for i in 0..<(z.count / k) {
+                    let r = test[start + i]
+                    let logits = (0..<k).map { Double(z[i * k + $0]) + Double(model.bias[$0]) }
+                    let mx = logits.max() ?? 0
+                    let e = logits.map { Foundation.exp($0 - mx) }
+                    let sum = e.reduce(0, +)
+                    var own = -Double.infinity, other = -Double.infinity
+                    for j in 0..<k {
+                        let c = Int(model.classes[j])
+                        prob[r * classes + c] = e[j] / sum
+                        if model.classes[j] == labels[r] { own = logits[j] } else { other = max(other, logits[j]) }
+                    }
+                    margin[r] = own - other  // −∞ when the own class was not in training
                 }
-                margin[r] = own - other  // −∞ when the own class was not in training
             }
             progress.update(f + 1)
         }

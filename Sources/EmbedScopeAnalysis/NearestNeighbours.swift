@@ -31,7 +31,7 @@ public struct NeighbourLists: Sendable, Equatable {
 /// Ties: a higher score is nearer; at an equal score the lower row number is nearer, so the
 /// lists do not depend on the block size, the order tiles are visited or the thread count.
 public enum NearestNeighbours {
-    public static func leaveOneOut(_ x: RowMatrix, k: Int, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
+    package static func leaveOneOut(_ x: RowMatrix, k: Int, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
                                    progress: ProgressSink = SilentProgress()) throws -> NeighbourLists {
         let n = x.rows
         guard k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(k)") }
@@ -96,7 +96,7 @@ extension NearestNeighbours {
     /// `blockRows`, every pair of blocks (I ≤ J) one `sgemm` tile of inner products, the tiles
     /// shared out to `threads` workers, each with its own `State` (from `makeState`) that `body`
     /// updates. Returns the workers' states (at least one). Memory: one tile per worker.
-    public static func forEachTile<State>(_ x: RowMatrix, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
+    package static func forEachTile<State>(_ x: RowMatrix, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
                                           progress: ProgressSink = SilentProgress(), label: String = "all pairs (tiles)", makeState: () -> State,
                                           body: (inout State, Tile) -> Void) -> [State] {
         let n = x.rows, d = x.dim
@@ -178,38 +178,19 @@ struct HeapBank {
     }
 
     @inline(__always) static func better(_ s1: Float, _ r1: Int32, than s2: Float, _ r2: Int32) -> Bool {
-        s1 > s2 || (s1 == s2 && r1 < r2)
+        BoundedHeap.better(s1, r1, than: s2, r2)
     }
 
     @inline(__always) func threshold(_ h: Int) -> Float { Int(counts[h]) < k ? -.infinity : scores[h * k] }
 
     @inline(__always) mutating func push(_ h: Int, _ score: Float, _ row: Int32) {
-        let base = h * k, k = self.k
-        scores.withUnsafeMutableBufferPointer { sp in
+        let base = h * k, k = self.k, count = Int(counts[h])
+        let n = scores.withUnsafeMutableBufferPointer { sp in
             rowsOf.withUnsafeMutableBufferPointer { rp in
-                let s = sp.baseAddress! + base, r = rp.baseAddress! + base
-                let count = Int(counts[h])
-                if count < k {
-                    var i = count
-                    while i > 0 {
-                        let p = (i - 1) >> 1
-                        if Self.better(s[p], r[p], than: score, row) { s[i] = s[p]; r[i] = r[p]; i = p } else { break }
-                    }
-                    s[i] = score; r[i] = row
-                    counts[h] = Int32(count + 1)
-                } else if Self.better(score, row, than: s[0], r[0]) {
-                    var i = 0
-                    while true {
-                        let l = 2 * i + 1
-                        if l >= k { break }
-                        var c = l
-                        if l + 1 < k && Self.better(s[l], r[l], than: s[l + 1], r[l + 1]) { c = l + 1 }
-                        if Self.better(score, row, than: s[c], r[c]) { s[i] = s[c]; r[i] = r[c]; i = c } else { break }
-                    }
-                    s[i] = score; r[i] = row
-                }
+                BoundedHeap.push(score, row, scores: sp.baseAddress! + base, rows: rp.baseAddress! + base, count: count, k: k)
             }
         }
+        counts[h] = Int32(n)
     }
 
     mutating func merge(_ other: HeapBank) {

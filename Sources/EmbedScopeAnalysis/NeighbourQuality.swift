@@ -13,7 +13,7 @@ import EmbedScopeCore
 /// - Jaccard@k of a row between two spaces: |A ∩ B| / |A ∪ B| of its two neighbour sets.
 public enum NeighbourQuality {
     /// The majority class of a neighbour list (tie: the class reached first in the list).
-    public static func vote(_ neighbours: ArraySlice<Int32>, labels: [Int32]) -> Int32 {
+    package static func vote(_ neighbours: ArraySlice<Int32>, labels: [Int32]) -> Int32 {
         var counts: [Int32: Int] = [:]
         var best: Int32 = labels[Int(neighbours.first!)], bestCount = 0
         for r in neighbours { counts[labels[Int(r)], default: 0] += 1 }
@@ -53,7 +53,7 @@ public enum NeighbourQuality {
     }
 
     /// precision@k and k-NN accuracy, overall and per class (ascending label value).
-    public static func space(_ lists: NeighbourLists, labels: [Int32], space: String = "", dim: Int = 0,
+    package static func space(_ lists: NeighbourLists, labels: [Int32], space: String = "", dim: Int = 0,
                              classNames: [Int: String] = [:]) throws -> SpaceEntry {
         guard labels.count == lists.rows else {
             throw EmbedScopeError(.shapeMismatch, "\(labels.count) labels for \(lists.rows) rows")
@@ -82,7 +82,7 @@ public enum NeighbourQuality {
     }
 
     /// Jaccard@k of every row between two neighbour lists of the same rows and k.
-    public static func jaccard(_ a: NeighbourLists, _ b: NeighbourLists) throws -> [Double] {
+    package static func jaccard(_ a: NeighbourLists, _ b: NeighbourLists) throws -> [Double] {
         guard a.rows == b.rows, a.k == b.k else {
             throw EmbedScopeError(.shapeMismatch, "neighbour lists disagree: \(a.rows) rows × k \(a.k) vs \(b.rows) rows × k \(b.k)")
         }
@@ -96,7 +96,7 @@ public enum NeighbourQuality {
     }
 
     /// numpy's median: the middle value, or the mean of the two middle values.
-    public static func median(_ values: [Double]) -> Double {
+    package static func median(_ values: [Double]) -> Double {
         guard !values.isEmpty else { return 0 }
         let s = values.sorted(), m = s.count / 2
         return s.count % 2 == 1 ? s[m] : (s[m - 1] + s[m]) / 2

@@ -64,7 +64,7 @@ public enum Projection {
 
     /// Principal components of `x`'s rows. Signs follow scikit-learn (`svd_flip` with
     /// `u_based_decision=False`): each axis's largest-magnitude entry is positive.
-    public static func pca(_ x: RowMatrix, components k: Int, progress: ProgressSink = SilentProgress()) throws -> Result {
+    package static func pca(_ x: RowMatrix, components k: Int, progress: ProgressSink = SilentProgress()) throws -> Result {
         let n = x.rows, d = x.dim
         guard n >= 2 else { throw EmbedScopeError(.undefined, "PCA needs at least 2 rows, the space has \(n)") }
         guard (1...min(n, d)).contains(k) else {
@@ -108,7 +108,7 @@ public enum Projection {
     /// classes), LDA on the space itself only finds directions that collapse every class of these
     /// rows to a point — an artifact, not separation. Unless `reduce` is false or a `shrinkage` is
     /// given, LDA then runs on the top r principal components instead (`reducedLDA`).
-    public static func lda(_ x: RowMatrix, labels: [Int32], components k: Int, shrinkage: Double? = nil, reduce: Bool = true,
+    package static func lda(_ x: RowMatrix, labels: [Int32], components k: Int, shrinkage: Double? = nil, reduce: Bool = true,
                            progress: ProgressSink = SilentProgress()) throws -> Result {
         let n = x.rows, d = x.dim
         guard labels.count == n else { throw EmbedScopeError(.shapeMismatch, "\(labels.count) labels for \(n) rows") }

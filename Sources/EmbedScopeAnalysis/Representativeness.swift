@@ -47,7 +47,7 @@ public enum Representativeness {
     }
 
     /// Seeded k-means (k-means++ start, Lloyd iterations until no assignment changes).
-    public static func kMeans(_ x: RowMatrix, clusters requested: Int, seed: UInt64) -> Clustering {
+    package static func kMeans(_ x: RowMatrix, clusters requested: Int, seed: UInt64) -> Clustering {
         let n = x.rows, d = x.dim
         let k = max(1, min(requested, n))
         var g = SplitMix64(seed: seed)
@@ -115,7 +115,7 @@ public enum Representativeness {
 
     /// 1 − d / max d within each cluster (d: Euclidean distance to the cluster's centre, in Double);
     /// a cluster whose members all sit on its centre scores 1.
-    public static func scores(_ x: RowMatrix, clustering c: Clustering) -> [Double] {
+    package static func scores(_ x: RowMatrix, clustering c: Clustering) -> [Double] {
         let n = x.rows, d = x.dim
         var dist = [Double](repeating: 0, count: n)
         for i in 0..<n {

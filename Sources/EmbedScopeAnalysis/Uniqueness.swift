@@ -27,7 +27,7 @@ public struct UniquenessReport: Sendable, Codable, Equatable {
 public enum Uniqueness {
     public static let weights = [0.6, 0.3, 0.1]
 
-    public static func scores(_ x: RowMatrix, progress: ProgressSink = SilentProgress()) throws -> [Double] {
+    package static func scores(_ x: RowMatrix, progress: ProgressSink = SilentProgress()) throws -> [Double] {
         let n = x.rows, k = weights.count
         guard n > k else { return [Double](repeating: 1, count: n) }
         let nn = try NearestNeighbours.leaveOneOut(x, k: k, progress: progress)

@@ -20,20 +20,14 @@ package let jsonSchemaVersion = 2
 package func printJSON<T: Encodable>(_ value: T) throws {
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    let data = try enc.encode(Versioned(value: value))
+    let data = try enc.encode(Merged(value, SchemaVersion()))
     FileHandle.standardOutput.write(data)
     FileHandle.standardOutput.write(Data("\n".utf8))
 }
 
 /// A top-level JSON object with `schemaVersion` added beside the value's own fields.
-private struct Versioned<T: Encodable>: Encodable {
-    var value: T
-    enum Key: String, CodingKey { case schemaVersion }
-    func encode(to encoder: Encoder) throws {
-        try value.encode(to: encoder)
-        var c = encoder.container(keyedBy: Key.self)
-        try c.encode(jsonSchemaVersion, forKey: .schemaVersion)
-    }
+private struct SchemaVersion: Encodable {
+    var schemaVersion = jsonSchemaVersion
 }
 
 /// Writes a line to stderr (notes, warnings).

@@ -3,13 +3,13 @@ import EmbedScopeCore
 
 /// Decodes PNG and JPEG files into `RGBImage`. The format is chosen by the file's signature
 /// (magic bytes), never by its name; the name only helps word the error when no signature matches.
-public enum ImageDecoder {
+package enum ImageDecoder {
     /// Images with more pixels than this are refused with `.tooLarge` before any pixel is decoded
     /// (10⁸ pixels is 300 MB of RGB).
-    public static let maxPixels: Int = 100_000_000
+    package static let maxPixels: Int = 100_000_000
 
     /// Reads and decodes the file at `url`.
-    public static func decode(contentsOf url: URL) throws -> RGBImage {
+    package static func decode(contentsOf url: URL) throws -> RGBImage {
         let path = url.path
         let data: Data
         do {
@@ -22,7 +22,7 @@ public enum ImageDecoder {
     }
 
     /// Decodes an image held in memory. `path` is used only to describe errors.
-    public static func decode(data: Data, path: String) throws -> RGBImage {
+    package static func decode(data: Data, path: String) throws -> RGBImage {
         switch ImageFormat.sniff(data) {
         case .png:
             return try decodePNG(data, path: path)

@@ -9,17 +9,17 @@ import EmbedScopeCore
 
 /// Encodes 8-bit grayscale or RGB pixels as PNG with libpng's simplified write API.
 /// The files carry an sRGB chunk (libpng's default for 8-bit data) and decode back exactly.
-public enum PNGWriter {
+package enum PNGWriter {
     /// Encodes `pixels` (row-major, `channels` interleaved bytes per pixel, no padding).
     /// - Parameter channels: 1 for grayscale, 3 for RGB.
-    public static func encode(width: Int, height: Int, channels: Int, pixels: [UInt8]) throws -> Data {
+    package static func encode(width: Int, height: Int, channels: Int, pixels: [UInt8]) throws -> Data {
         try encode(width: width, height: height, channels: channels, pixels: pixels, path: "<memory>")
     }
 
     /// Encodes and writes atomically: the PNG goes to a temporary file in the destination's
     /// directory, which is then renamed over `url`, so readers see the old file or the new one,
     /// never a partial one.
-    public static func write(width: Int, height: Int, channels: Int, pixels: [UInt8], to url: URL) throws {
+    package static func write(width: Int, height: Int, channels: Int, pixels: [UInt8], to url: URL) throws {
         let path = url.path
         let data = try encode(width: width, height: height, channels: channels, pixels: pixels, path: path)
         let directory = url.deletingLastPathComponent()

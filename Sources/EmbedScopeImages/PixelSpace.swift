@@ -8,15 +8,15 @@ import EmbedScopeCore
 /// 3. scale to [0, 1] (x / 255), no centering;
 /// 4. flatten row-major, channels interleaved (y, x, RGB): dim = 3·S²;
 /// 5. L2-normalize (the norm is kept). An all-black image has no direction and is refused.
-public enum PixelSpace {
-    public static let defaultSize = 32
+package enum PixelSpace {
+    package static let defaultSize = 32
 
-    public static func describe(size: Int) -> String {
+    package static func describe(size: Int) -> String {
         "RGB \(size)x\(size), whole image resized (antialiased bilinear, no crop), x/255, no centering, flattened HWC, L2-normalized"
     }
 
     /// The raw (not yet normalized) pixel vector of a decoded image.
-    public static func vector(of image: RGBImage, size: Int) -> [Float] {
+    package static func vector(of image: RGBImage, size: Int) -> [Float] {
         var v = ImageResize.resize(image, width: size, height: size)
         for i in v.indices { v[i] = min(max(v[i], 0), 255) / 255 }
         return v

@@ -3,20 +3,20 @@ import EmbedScopeCore
 ///
 /// `pixels.count` is expected to be `width * height * 3`; `isWellFormed` checks it. The decoders
 /// only produce well-formed images; code that builds one by hand should check it before use.
-public struct RGBImage: Sendable, Equatable {
-    public var width: Int
-    public var height: Int
+package struct RGBImage: Sendable, Equatable {
+    package var width: Int
+    package var height: Int
     /// Interleaved RGB, row-major: pixel (x, y) channel c is at `(y * width + x) * 3 + c`.
-    public var pixels: [UInt8]
+    package var pixels: [UInt8]
 
-    public init(width: Int, height: Int, pixels: [UInt8]) {
+    package init(width: Int, height: Int, pixels: [UInt8]) {
         self.width = width
         self.height = height
         self.pixels = pixels
     }
 
     /// True when both dimensions are non-negative and `pixels` holds exactly `width * height * 3` bytes.
-    public var isWellFormed: Bool {
+    package var isWellFormed: Bool {
         guard width >= 0, height >= 0 else { return false }
         let (area, o1) = width.multipliedReportingOverflow(by: height)
         let (bytes, o2) = area.multipliedReportingOverflow(by: 3)

@@ -1,7 +1,7 @@
 import EmbedScopeCore
 /// Antialiased image resizing, numerically Pillow's `Image.resize(size, BILINEAR, reducing_gap=None)`
 /// without its uint8 rounding.
-public enum ImageResize {
+package enum ImageResize {
     /// Antialiased resize (separable triangle / bilinear filter whose support scales with the
     /// downscale factor, like Pillow's Image.resize(BILINEAR, reducing_gap=None)) of an RGB image to
     /// w×h; output Float RGB interleaved in [0, 255].
@@ -15,7 +15,7 @@ public enum ImageResize {
     ///
     /// Returns `[]` if `width` or `height` is not positive, and `width * height * 3` zeros if the
     /// image is empty or not well-formed (`image.isWellFormed`).
-    public static func resize(_ image: RGBImage, width: Int, height: Int) -> [Float] {
+    package static func resize(_ image: RGBImage, width: Int, height: Int) -> [Float] {
         guard width > 0, height > 0 else { return [] }
         guard image.isWellFormed, image.width > 0, image.height > 0 else {
             return [Float](repeating: 0, count: width * height * 3)

@@ -2,12 +2,12 @@ import EmbedScopeCore
 import Foundation
 
 /// File names for `embedscope checkpoint --export`: one `<name>.npy` per tensor, `/` → `_`.
-public enum CheckpointExport {
+package enum CheckpointExport {
     /// Tensor name → file name. Two tensors whose names map to the same file (`a/b` and `a_b`,
     /// or names differing only in case on a case-insensitive file system) are refused before
     /// anything is written, instead of one silently overwriting the other; so is a name that
     /// would not be a plain file name.
-    public static func fileNames(_ names: [String], in dir: URL) throws -> [String: String] {
+    package static func fileNames(_ names: [String], in dir: URL) throws -> [String: String] {
         var byFile: [String: String] = [:]
         var result: [String: String] = [:]
         for name in names {

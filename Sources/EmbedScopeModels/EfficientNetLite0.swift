@@ -45,7 +45,7 @@ public final class EfficientNetLite0: FeatureExtractor {
     let fc: Linear
     private let pool = WorkspacePool(keep: 4)
 
-    public init(stateDict: StateDict, threads: Int? = nil, inputSize: Int = 224) throws {
+    package init(stateDict: StateDict, threads: Int? = nil, inputSize: Int = 224) throws {
         guard (32...1024).contains(inputSize) else {
             throw EmbedScopeError(.invalidArgument, "efficientnet-lite0: input size \(inputSize) is out of range (32…1024)")
         }
@@ -125,49 +125,10 @@ public final class EfficientNetLite0: FeatureExtractor {
     }
 
     private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
-        try checkInput(input, count: n)
-        let start = Stopwatch.now()
-        guard n > 0 else { return ([], [], ForwardProfile(layers: [], wall: 0, threads: 0)) }
-        var features = [Float](repeating: 0, count: n * featureDim)
-        var logits = [Float](repeating: 0, count: Swift.max(1, n * classCount)) // a pointer even for a headless model
-        // Images that divide evenly among the threads go to independent workers (no
-        // synchronisation at all); the rest (all of them when n < threads) run with every
-        // layer split across the threads.
-        let t = threads, perWorker = n / t, shared = n - perWorker * t
-        var times = [[Double]](repeating: [], count: t + 1)
-        let caps = capacities
-        input.withUnsafeBufferPointer { xb in
-            features.withUnsafeMutableBufferPointer { fb in
-                logits.withUnsafeMutableBufferPointer { lb in
-                    times.withUnsafeMutableBufferPointer { tb in
-                        let x = xb.baseAddress!, f = fb.baseAddress!, l = lb.baseAddress!, times = tb
-                        BLASThreads.single {
-                            if perWorker > 0 {
-                                runWorkers(t) { w in
-                                    let ws = pool.take(caps)
-                                    var clock = Stopwatch(kinds: Kind.allCases.count, enabled: profile)
-                                    runImages(x, (w * perWorker)..<((w + 1) * perWorker), ws, .alone, f, l, &clock)
-                                    pool.give(ws)
-                                    times[w] = clock.seconds
-                                }
-                            }
-                            if shared > 0 {
-                                let ws = pool.take(caps)
-                                var clock = Stopwatch(kinds: Kind.allCases.count, enabled: profile)
-                                runImages(x, (n - shared)..<n, ws, Team(threads: t), f, l, &clock)
-                                pool.give(ws)
-                                times[t] = clock.seconds
-                            }
-                        }
-                    }
-                }
-            }
+        try runBatch(input, count: n, threads: threads, pool: pool, kinds: Kind.allCases.map(\.label),
+                     capacities: { capacities }, profile: profile) { b, range, ws, team, clock in
+            runImages(b.input, range, ws, team, b.features, b.logits, &clock)
         }
-        var seconds = [Double](repeating: 0, count: Kind.allCases.count)
-        for tw in times where profile { for (i, s) in tw.enumerated() { seconds[i] += s } }
-        let p = ForwardProfile(layers: Kind.allCases.map { ($0.label, seconds[$0.rawValue]) },
-                               wall: Stopwatch.now() - start, threads: n > 0 ? t : 0)
-        return (features, classCount == 0 ? [] : logits, p)
     }
 
     /// Images `range` of the batch, in groups, on one worker (`team` alone) or on all threads.

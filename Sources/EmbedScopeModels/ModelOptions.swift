@@ -53,14 +53,14 @@ public struct ModelOptions: Sendable, Equatable {
     }
 
     /// Preprocessing as recorded in the catalog (`meta.preprocessing`): JSON of `Preprocessing`.
-    public static func record(_ p: Preprocessing) -> String {
+    package static func record(_ p: Preprocessing) -> String {
         let e = JSONEncoder()
         e.outputFormatting = [.sortedKeys]
         return (try? e.encode(p)).flatMap { String(data: $0, encoding: .utf8) } ?? ""
     }
 
     /// The options that reproduce a recorded preprocessing and key prefix (for `query --image`).
-    public static func recorded(preprocessing json: String?, prefix: String?) -> ModelOptions {
+    package static func recorded(preprocessing json: String?, prefix: String?) -> ModelOptions {
         var o = ModelOptions(stripPrefix: prefix)
         if let json, let p = try? JSONDecoder().decode(Preprocessing.self, from: Data(json.utf8)) {
             o.recordedPreprocessing = p

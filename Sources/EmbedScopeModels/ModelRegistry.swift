@@ -14,9 +14,9 @@ public struct LoadedModel: Sendable {
     /// Prototype set name: `imagenet` for a 1000-class ImageNet head, else `head`.
     public var prototypeSet: String
     /// Epoch / step / version of the training run, when the checkpoint says (`CheckpointInfo`).
-    public var checkpoint = CheckpointInfo()
+    package var checkpoint = CheckpointInfo()
     /// The key prefix removed from the checkpoint's keys and the tensors left out (`KeyPrefix`).
-    public var keyPrefix = KeyPrefix(prefix: "", detected: true)
+    package var keyPrefix = KeyPrefix(prefix: "", detected: true)
 }
 
 /// The models EmbedScope runs natively.

@@ -4,11 +4,11 @@ import EmbedScopeImages
 
 /// Where model weights are found. Scripts/setup.sh puts the ImageNet EfficientNet-Lite0
 /// weights in the weights directory; `--weights PATH` overrides the lookup for any model.
-public enum ModelWeights {
-    public static let efficientNetLite0File = "efficientnet-lite0-57934424.pth"
+package enum ModelWeights {
+    package static let efficientNetLite0File = "efficientnet-lite0-57934424.pth"
 
     /// `$EMBEDSCOPE_WEIGHTS_DIR`, else `${XDG_CACHE_HOME:-~/.cache}/embedscope/weights`.
-    public static var directory: URL {
+    package static var directory: URL {
         let env = ProcessInfo.processInfo.environment
         if let d = env["EMBEDSCOPE_WEIGHTS_DIR"], !d.isEmpty { return URL(fileURLWithPath: d) }
         let cache = env["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
@@ -17,7 +17,7 @@ public enum ModelWeights {
     }
 
     /// The weights file for `model`, or a clear error naming the command that fetches it.
-    public static func locate(model: String, override: URL?) throws -> URL {
+    package static func locate(model: String, override: URL?) throws -> URL {
         if let override {
             guard FileManager.default.fileExists(atPath: override.path) else {
                 throw EmbedScopeError(.notFound, "weights file not found", path: override.path)

@@ -38,14 +38,14 @@ public struct Preprocessing: Sendable, Equatable, Codable {
     }
 
     /// 3 × crop × crop planar floats, normalized.
-    public func apply(_ image: RGBImage) -> [Float] {
+    package func apply(_ image: RGBImage) -> [Float] {
         var out = [Float](repeating: 0, count: 3 * crop * crop)
         out.withUnsafeMutableBufferPointer { apply(image, into: $0.baseAddress!) }
         return out
     }
 
     /// Writes 3 × crop × crop planar floats at `out`.
-    public func apply(_ image: RGBImage, into out: UnsafeMutablePointer<Float>) {
+    package func apply(_ image: RGBImage, into out: UnsafeMutablePointer<Float>) {
         let (rw, rh) = resizedSize(width: max(image.width, 1), height: max(image.height, 1))
         let resized = ImageResize.resize(image, width: rw, height: rh)
         // Crop offsets as torchvision.transforms.functional.center_crop: int(round((size - crop) / 2)).

@@ -47,7 +47,7 @@ public final class ResNet: FeatureExtractor {
     let fc: Linear
     private let pool = WorkspacePool(keep: 4)
 
-    public init(depth: Depth, stateDict: StateDict, threads: Int? = nil, inputSize: Int = 224) throws {
+    package init(depth: Depth, stateDict: StateDict, threads: Int? = nil, inputSize: Int = 224) throws {
         guard (32...1024).contains(inputSize) else {
             throw EmbedScopeError(.invalidArgument, "\(depth.name): input size \(inputSize) is out of range (32…1024)")
         }
@@ -126,48 +126,16 @@ public final class ResNet: FeatureExtractor {
     }
 
     private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
-        try checkInput(input, count: n)
-        let start = Stopwatch.now()
-        guard n > 0 else { return ([], [], ForwardProfile(layers: [], wall: 0, threads: 0)) }
-        var features = [Float](repeating: 0, count: n * featureDim)
-        var logits = [Float](repeating: 0, count: Swift.max(1, n * classCount)) // a pointer even for a headless model
-        // As in EfficientNetLite0: whole images per worker, the remainder with split layers.
-        let t = threads, perWorker = n / t, shared = n - perWorker * t
-        var times = [[Double]](repeating: [], count: t + 1)
-        let caps = capacities
-        input.withUnsafeBufferPointer { xb in
-            features.withUnsafeMutableBufferPointer { fb in
-                logits.withUnsafeMutableBufferPointer { lb in
-                    times.withUnsafeMutableBufferPointer { tb in
-                        let x = xb.baseAddress!, f = fb.baseAddress!, l = lb.baseAddress!, times = tb
-                        let per = 3 * inputSize * inputSize
-                        func images(_ range: Range<Int>, _ team: Team, _ slot: Int) {
-                            let ws = pool.take(caps)
-                            var clock = Stopwatch(kinds: Kind.allCases.count, enabled: profile)
-                            var i = range.lowerBound
-                            while i < range.upperBound {
-                                let g = Swift.min(Self.groupSize, range.upperBound - i)
-                                runGroup(x + i * per, images: g, ws, team, f + i * featureDim, l + i * classCount, &clock)
-                                i += g
-                            }
-                            pool.give(ws)
-                            times[slot] = clock.seconds
-                        }
-                        BLASThreads.single {
-                            if perWorker > 0 {
-                                runWorkers(t) { w in images((w * perWorker)..<((w + 1) * perWorker), .alone, w) }
-                            }
-                            if shared > 0 { images((n - shared)..<n, Team(threads: t), t) }
-                        }
-                    }
-                }
+        let per = 3 * inputSize * inputSize
+        return try runBatch(input, count: n, threads: threads, pool: pool, kinds: Kind.allCases.map(\.label),
+                            capacities: { capacities }, profile: profile) { b, range, ws, team, clock in
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let g = Swift.min(Self.groupSize, range.upperBound - i)
+                runGroup(b.input + i * per, images: g, ws, team, b.features + i * featureDim, b.logits + i * classCount, &clock)
+                i += g
             }
         }
-        var seconds = [Double](repeating: 0, count: Kind.allCases.count)
-        for tw in times where profile { for (i, s) in tw.enumerated() { seconds[i] += s } }
-        let p = ForwardProfile(layers: Kind.allCases.map { ($0.label, seconds[$0.rawValue]) },
-                               wall: Stopwatch.now() - start, threads: n > 0 ? t : 0)
-        return (features, classCount == 0 ? [] : logits, p)
     }
 
     private func runGroup(_ input: UnsafePointer<Float>, images g: Int, _ ws: Workspace, _ team: Team,

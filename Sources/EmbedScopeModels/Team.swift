@@ -22,7 +22,7 @@ struct Team {
 
     /// Parts `split` cuts `count` items into.
     func parts(_ count: Int, minimumPerPart: Int = 1) -> Int {
-        Swift.max(1, Swift.min(threads, count / Swift.max(1, minimumPerPart)))
+        RowPartition.parts(count, threads: threads, minimumPerPart: minimumPerPart)
     }
 
     /// Runs `body(range, part, clock)` over `0..<count` in `parts(count)` contiguous parts (on
@@ -44,7 +44,7 @@ struct Team {
             parallelFor(parts) { t in
                 var c = cb[t]
                 c.restart()
-                body(partition(count, parts: parts, t), t, &c)
+                body(RowPartition.range(t, of: parts, count: count), t, &c)
                 c.lap(kind)
                 cb[t] = c
             }
@@ -53,9 +53,3 @@ struct Team {
     }
 }
 
-/// Splits `0..<count` into `parts` contiguous ranges of near-equal size.
-func partition(_ count: Int, parts: Int, _ i: Int) -> Range<Int> {
-    let base = count / parts, extra = count % parts
-    let lo = i * base + Swift.min(i, extra)
-    return lo..<(lo + base + (i < extra ? 1 : 0))
-}

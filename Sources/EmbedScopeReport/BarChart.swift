@@ -6,32 +6,32 @@ import EmbedScopeAnalysis
 /// A horizontal bar chart (per-class silhouette and the like): one bar per label, sorted by
 /// value (highest first), bars growing left or right from zero so negative values read as
 /// such, the value printed at each bar's end, and an optional dashed reference line (the mean).
-public struct BarChart: Sendable {
-    public struct Bar: Sendable {
-        public var label: String
+package struct BarChart: Sendable {
+    package struct Bar: Sendable {
+        package var label: String
         /// nil: no value (e.g. a class with no evaluated rows); drawn as "n/a", sorted last.
-        public var value: Double?
+        package var value: Double?
         /// nil: blue for positive, red for negative values.
-        public var color: RGB?
-        public init(label: String, value: Double?, color: RGB? = nil) { self.label = label; self.value = value; self.color = color }
+        package var color: RGB?
+        package init(label: String, value: Double?, color: RGB? = nil) { self.label = label; self.value = value; self.color = color }
     }
 
-    public var title: String
-    public var valueLabel: String
-    public var bars: [Bar]
-    public var sorted = true
+    package var title: String
+    package var valueLabel: String
+    package var bars: [Bar]
+    package var sorted = true
     /// A dashed vertical line, e.g. the mean, with its label.
-    public var reference: (value: Double, label: String)?
+    package var reference: (value: Double, label: String)?
     /// Fixed axis range (e.g. -1…1); nil fits the data (always including 0).
-    public var domain: ClosedRange<Double>?
-    public var width = 720
+    package var domain: ClosedRange<Double>?
+    package var width = 720
 
-    public init(title: String, valueLabel: String, bars: [Bar], reference: (value: Double, label: String)? = nil) {
+    package init(title: String, valueLabel: String, bars: [Bar], reference: (value: Double, label: String)? = nil) {
         self.title = title; self.valueLabel = valueLabel; self.bars = bars; self.reference = reference
     }
 
     /// Bars in drawing order: highest value first, missing values last, ties by label.
-    public var orderedBars: [Bar] {
+    package var orderedBars: [Bar] {
         guard sorted else { return bars }
         return bars.enumerated().sorted { a, b in
             switch (a.element.value, b.element.value) {
@@ -43,10 +43,10 @@ public struct BarChart: Sendable {
         }.map(\.element)
     }
 
-    public var height: Int { 56 + 40 + max(1, bars.count) * Self.rowHeight }
+    package var height: Int { 56 + 40 + max(1, bars.count) * Self.rowHeight }
     static let rowHeight = 22
 
-    public func svg() -> String {
+    package func svg() -> String {
         let bars = orderedBars
         var w = SVGWriter(width: width, height: height)
         let labelWidth = Double(min(200, max(60, (bars.map(\.label.count).max() ?? 4) * 7 + 12)))

@@ -5,13 +5,13 @@ import EmbedScopeAnalysis
 /// The one font is `fixed13`: 7×13 cells of the public-domain X11 misc-fixed design (see
 /// `BitmapFont+Fixed13.swift` for the source). A few typographic characters draw as ASCII stand-ins (· as |, … as ~, − as -);
 /// other characters outside printable ASCII draw as '?'.
-public struct BitmapFont: Sendable {
-    public let advance: Int
-    public let height: Int
+package struct BitmapFont: Sendable {
+    package let advance: Int
+    package let height: Int
     /// Rows of each glyph, code point 32 first; the leftmost pixel in the high bit.
     let glyphs: [[UInt8]]
 
-    public static let fixed13: BitmapFont = {
+    package static let fixed13: BitmapFont = {
         let glyphs = fixed13Rows.map { hex -> [UInt8] in
             let u = Array(hex.utf8)
             return stride(from: 0, to: u.count, by: 2).map { UInt8(hexDigit(u[$0]) << 4 | hexDigit(u[$0 + 1])) }
@@ -24,7 +24,7 @@ public struct BitmapFont: Sendable {
     }
 
     /// Rows of the glyph for `c` ('?' for anything not printable ASCII).
-    public func rows(of c: Character) -> [UInt8] {
+    package func rows(of c: Character) -> [UInt8] {
         let c = Self.substitutes[c] ?? c
         guard let a = c.asciiValue, a >= 32, a <= 126 else { return glyphs[Int(UInt8(ascii: "?")) - 32] }
         return glyphs[Int(a) - 32]
@@ -34,10 +34,10 @@ public struct BitmapFont: Sendable {
     static let substitutes: [Character: Character] = ["·": "|", "…": "~", "−": "-", "–": "-", "—": "-", "×": "x", "’": "'", "‘": "'", "“": "\"", "”": "\""]
 
     /// Width in pixels of a string drawn in this font.
-    public func width(of s: String) -> Int { s.count * advance }
+    package func width(of s: String) -> Int { s.count * advance }
 
     /// `s` shortened with a trailing "~" so that it fits in `pixels`.
-    public func fit(_ s: String, pixels: Int) -> String {
+    package func fit(_ s: String, pixels: Int) -> String {
         let n = max(0, pixels / advance)
         guard s.count > n else { return s }
         guard n >= 2 else { return String(s.prefix(n)) }
@@ -45,7 +45,7 @@ public struct BitmapFont: Sendable {
     }
 
     /// A string as text art, one line per pixel row ('#' ink, '.' background): for tests and debugging.
-    public func render(_ s: String) -> [String] {
+    package func render(_ s: String) -> [String] {
         (0..<height).map { y in
             s.map { c -> String in
                 let bits = rows(of: c)[y]

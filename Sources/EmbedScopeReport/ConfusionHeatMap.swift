@@ -8,20 +8,20 @@ import EmbedScopeAnalysis
 /// names on both axes. Readable up to ~20 classes; from 21 to `maxClasses` the counts are
 /// left out and the cells shrink; beyond that only the `maxClasses` classes with the most
 /// errors are drawn (the title says so).
-public struct ConfusionHeatMap: Sendable {
-    public var title: String
-    public var classNames: [String]
+package struct ConfusionHeatMap: Sendable {
+    package var title: String
+    package var classNames: [String]
     /// counts[true][predicted].
-    public var counts: [[Int]]
-    public var maxClasses = 60
+    package var counts: [[Int]]
+    package var maxClasses = 60
 
-    public init(title: String, classNames: [String], counts: [[Int]]) {
+    package init(title: String, classNames: [String], counts: [[Int]]) {
         self.title = title; self.classNames = classNames; self.counts = counts
     }
 
     /// The classes drawn, in order: all, or the `maxClasses` with the most errors (row + column
     /// off-diagonal), kept in their original order.
-    public var shownClasses: [Int] {
+    package var shownClasses: [Int] {
         let n = classNames.count
         guard n > maxClasses else { return Array(0..<n) }
         var errors = [Int](repeating: 0, count: n)
@@ -32,16 +32,16 @@ public struct ConfusionHeatMap: Sendable {
     }
 
     /// Cell side in pixels for `n` drawn classes.
-    public static func cellSize(classes n: Int) -> Int { n <= 10 ? 46 : n <= 20 ? 34 : max(8, 640 / n) }
+    package static func cellSize(classes n: Int) -> Int { n <= 10 ? 46 : n <= 20 ? 34 : max(8, 640 / n) }
 
     /// Overall size of the SVG for `n` drawn classes with labels of at most `labelChars` characters.
-    public static func size(classes n: Int, labelChars: Int) -> (width: Int, height: Int) {
+    package static func size(classes n: Int, labelChars: Int) -> (width: Int, height: Int) {
         let label = min(160, labelChars * 7 + 16)
         let side = cellSize(classes: n) * n
         return (label + 30 + side + 120, 56 + side + Int(Double(label) * 0.75) + 40)
     }
 
-    public func svg() -> String {
+    package func svg() -> String {
         let shown = shownClasses
         let n = shown.count
         let labelChars = min(22, shown.map { classNames[$0].count }.max() ?? 4)

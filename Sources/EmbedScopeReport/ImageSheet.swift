@@ -7,15 +7,15 @@ import EmbedScopeAnalysis
 /// One picture of an image sheet with the text printed under it.
 public struct SheetTile: Sendable {
     /// nil draws a grey tile with `note` in it (a missing or unreadable image).
-    public var image: RGBImage?
+    package var image: RGBImage?
     /// Caption lines under the tile (class, score), each shortened to the tile's width.
     public var lines: [String]
     /// Text shown inside a grey tile.
     public var note: String?
     /// Frame colour (e.g. green: same class as the query; red: another class); nil: none.
-    public var frame: RGB?
+    package var frame: RGB?
 
-    public init(image: RGBImage?, lines: [String], note: String? = nil, frame: RGB? = nil) {
+    package init(image: RGBImage?, lines: [String], note: String? = nil, frame: RGB? = nil) {
         self.image = image; self.lines = lines; self.note = note; self.frame = frame
     }
 }
@@ -49,7 +49,7 @@ public struct ImageSheet: Sendable {
         return (width, height)
     }
 
-    public func render() -> Canvas {
+    package func render() -> Canvas {
         let (width, height) = size
         var c = Canvas(width: width, height: height)
         let font = BitmapFont.fixed13
@@ -134,7 +134,7 @@ public final class ImageResolver: Sendable {
     }
 
     /// The decoded image, or a short note for a grey tile ("missing file", "unreadable: …").
-    public func image(_ path: String) -> Result<RGBImage, ResolveFailure> {
+    package func image(_ path: String) -> Result<RGBImage, ResolveFailure> {
         if let r = cache.withLock({ $0[path] }) { return r }
         let r: Result<RGBImage, ResolveFailure>
         if let url = locate(path) {

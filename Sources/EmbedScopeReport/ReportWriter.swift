@@ -35,7 +35,7 @@ public enum ReportWriter {
         do { try fm.createDirectory(at: parent, withIntermediateDirectories: true) } catch {
             throw EmbedScopeError(.io, "cannot create the parent directory", path: parent.path, underlying: error)
         }
-        let temp = parent.appendingPathComponent(".\(dir.lastPathComponent).tmp-\(UUID().uuidString)")
+        let temp = DirectorySwap.temporary(beside: dir)
         var files: [String] = []
         do {
             try fm.createDirectory(at: temp.appendingPathComponent("img"), withIntermediateDirectories: true)
@@ -49,26 +49,13 @@ public enum ReportWriter {
             try Data("EmbedScope report folder: `embedscope report --out` replaces this folder as a whole.\n".utf8)
                 .write(to: temp.appendingPathComponent(markerName))
             files = ["index.html"] + pictures.written
-            if fm.fileExists(atPath: dir.path) {
-                let old = parent.appendingPathComponent(".\(dir.lastPathComponent).old-\(UUID().uuidString)")
-                try move(dir, old)
-                do { try move(temp, dir) } catch { try? move(old, dir); throw error }
-                try? fm.removeItem(at: old)
-            } else {
-                try move(temp, dir)
-            }
+            try DirectorySwap.install(temp, at: dir)
         } catch {
             try? fm.removeItem(at: temp)
             if error is EmbedScopeError || error is ImageWriteError { throw error }
             throw EmbedScopeError(.io, "cannot write the report", path: dir.path, underlying: error)
         }
         return Written(directory: dir, files: files)
-    }
-
-    private static func move(_ a: URL, _ b: URL) throws {
-        if rename(a.path, b.path) != 0 {
-            throw EmbedScopeError(.io, "cannot rename \(a.lastPathComponent) to \(b.lastPathComponent): \(String(cString: strerror(errno)))", path: b.path)
-        }
     }
 
     /// Collects picture files: writes them under `root/img/` (or, with no root, only names them).

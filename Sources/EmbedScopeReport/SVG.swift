@@ -7,21 +7,21 @@ import EmbedScopeAnalysis
 /// and text escaped, numbers printed with a fixed number of decimals so that the same input
 /// always gives the same bytes. Output is a standalone SVG 1.1 document (it opens in a
 /// browser through `<img src=…>` and parses with any XML parser).
-public struct SVGWriter {
-    public let width: Int
-    public let height: Int
+package struct SVGWriter {
+    package let width: Int
+    package let height: Int
     private var body: [String] = []
 
     /// Font stack of all text: DejaVu Sans is what a Debian machine has; the rest are fallbacks.
-    public static let fontFamily = "DejaVu Sans, Helvetica, Arial, sans-serif"
+    package static let fontFamily = "DejaVu Sans, Helvetica, Arial, sans-serif"
 
-    public init(width: Int, height: Int) {
+    package init(width: Int, height: Int) {
         self.width = width
         self.height = height
     }
 
     /// Escapes text or an attribute value for XML: & < > " ' and drops characters XML 1.0 forbids.
-    public static func escape(_ s: String) -> String {
+    package static func escape(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
         for u in s.unicodeScalars {
@@ -42,7 +42,7 @@ public struct SVGWriter {
     }
 
     /// A coordinate or length with at most two decimals, no "-0", no exponent.
-    public static func num(_ v: Double) -> String {
+    package static func num(_ v: Double) -> String {
         guard v.isFinite else { return "0" }
         var s = String(format: "%.2f", v)
         while s.hasSuffix("0") { s.removeLast() }
@@ -50,9 +50,9 @@ public struct SVGWriter {
         return s == "-0" ? "0" : s
     }
 
-    public mutating func raw(_ element: String) { body.append(element) }
+    package mutating func raw(_ element: String) { body.append(element) }
 
-    public mutating func rect(x: Double, y: Double, width w: Double, height h: Double, fill: String,
+    package mutating func rect(x: Double, y: Double, width w: Double, height h: Double, fill: String,
                               stroke: String? = nil, extra: String = "", title: String? = nil) {
         let n = Self.num
         var e = "<rect x=\"\(n(x))\" y=\"\(n(y))\" width=\"\(n(max(0, w)))\" height=\"\(n(max(0, h)))\" fill=\"\(fill)\""
@@ -62,24 +62,24 @@ public struct SVGWriter {
         body.append(e)
     }
 
-    public mutating func line(x1: Double, y1: Double, x2: Double, y2: Double, stroke: String, width w: Double = 1, extra: String = "") {
+    package mutating func line(x1: Double, y1: Double, x2: Double, y2: Double, stroke: String, width w: Double = 1, extra: String = "") {
         let n = Self.num
         body.append("<line x1=\"\(n(x1))\" y1=\"\(n(y1))\" x2=\"\(n(x2))\" y2=\"\(n(y2))\" stroke=\"\(stroke)\" stroke-width=\"\(n(w))\"\(extra.isEmpty ? "" : " " + extra)/>")
     }
 
-    public mutating func circle(cx: Double, cy: Double, r: Double, fill: String, extra: String = "") {
+    package mutating func circle(cx: Double, cy: Double, r: Double, fill: String, extra: String = "") {
         let n = Self.num
         body.append("<circle cx=\"\(n(cx))\" cy=\"\(n(cy))\" r=\"\(n(r))\" fill=\"\(fill)\"\(extra.isEmpty ? "" : " " + extra)/>")
     }
 
-    public mutating func polygon(_ points: [(Double, Double)], fill: String) {
+    package mutating func polygon(_ points: [(Double, Double)], fill: String) {
         let p = points.map { "\(Self.num($0.0)),\(Self.num($0.1))" }.joined(separator: " ")
         body.append("<polygon points=\"\(p)\" fill=\"\(fill)\"/>")
     }
 
-    public enum Anchor: String { case start, middle, end }
+    package enum Anchor: String { case start, middle, end }
 
-    public mutating func text(_ s: String, x: Double, y: Double, size: Double = 12, anchor: Anchor = .start,
+    package mutating func text(_ s: String, x: Double, y: Double, size: Double = 12, anchor: Anchor = .start,
                               fill: String = "#222222", weight: String? = nil, rotate: Double? = nil, halo: Bool = false) {
         let n = Self.num
         var e = "<text x=\"\(n(x))\" y=\"\(n(y))\" font-size=\"\(n(size))\""
@@ -93,7 +93,7 @@ public struct SVGWriter {
     }
 
     /// The finished document.
-    public func document(title: String) -> String {
+    package func document(title: String) -> String {
         var s = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
         s += "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"\(width)\" height=\"\(height)\" viewBox=\"0 0 \(width) \(height)\""
         s += " font-family=\"\(Self.fontFamily)\" fill=\"#222222\">\n"

@@ -36,7 +36,7 @@ public struct ScatterPlot: Sendable {
         self.xs = xs; self.ys = ys; self.classes = classes; self.arrows = arrows
     }
 
-    public func svg() -> String {
+    package func svg() -> String {
         var w = SVGWriter(width: width, height: height)
         let n = min(xs.count, ys.count, classes.count)
         let legendWidth = 170.0

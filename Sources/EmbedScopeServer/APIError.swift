@@ -5,12 +5,12 @@ import Hummingbird
 /// An error as the API reports it: `{"error":{"kind","message"}}` with a 4xx/5xx status.
 /// Every error a handler throws is turned into one of these by `ErrorMiddleware`; no stack
 /// trace or internal type name reaches a client.
-public struct APIError: Error, Sendable {
-    public var status: HTTPResponse.Status
-    public var kind: String
-    public var message: String
+package struct APIError: Error, Sendable {
+    package var status: HTTPResponse.Status
+    package var kind: String
+    package var message: String
 
-    public init(_ status: HTTPResponse.Status, _ kind: String, _ message: String) {
+    package init(_ status: HTTPResponse.Status, _ kind: String, _ message: String) {
         self.status = status; self.kind = kind; self.message = message
     }
 

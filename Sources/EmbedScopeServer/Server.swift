@@ -7,7 +7,7 @@ import Logging
 ///
 /// Built by functions so that tests run it in process (`app.test(.router)`) or live on
 /// 127.0.0.1 port 0 (the browser test).
-public func buildApplication(_ options: ServerOptions,
+package func buildApplication(_ options: ServerOptions,
                              onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
     var logger = Logger(label: "embedscope.serve")
     logger.logLevel = .warning
@@ -18,7 +18,7 @@ public func buildApplication(_ options: ServerOptions,
         logger: logger)
 }
 
-public func buildRouter(_ options: ServerOptions) -> Router<BasicRequestContext> {
+package func buildRouter(_ options: ServerOptions) -> Router<BasicRequestContext> {
     let api = ServerAPI(library: IndexLibrary(options: options))
     let router = Router(context: BasicRequestContext.self)
     router.add(middleware: ErrorAndLogMiddleware(log: options.log))
@@ -100,29 +100,20 @@ struct ServerAPI: Sendable {
 
     // MARK: - Indexes
 
-    struct IndexEntry: Encodable {
+    /// An entry of the index list: the index's `IndexInfo` plus these fields.
+    struct IndexEntryFields: Encodable {
         var name: String
-        var info: IndexInfo
         var model: String?
         var weights: String?
         var metrics: [ComparisonRow]
-
-        enum Keys: String, CodingKey { case name, model, weights, metrics }
-        func encode(to encoder: Encoder) throws {
-            try info.encode(to: encoder)
-            var c = encoder.container(keyedBy: Keys.self)
-            try c.encode(name, forKey: .name)
-            try c.encode(model, forKey: .model)
-            try c.encode(weights, forKey: .weights)
-            try c.encode(metrics, forKey: .metrics)
-        }
     }
+    typealias IndexEntry = Merged<IndexInfo, IndexEntryFields>
 
     func entry(_ s: ServedIndex) async throws -> IndexEntry {
         let info = try await s.once("info") { try IndexInfo.collect(s.index) }
         let meta = (try? s.index.catalog.meta()) ?? [:]
-        return IndexEntry(name: s.name, info: info, model: meta["model"], weights: meta["weights"].map { URL(fileURLWithPath: $0).lastPathComponent },
-                          metrics: try await comparisonRows(s))
+        return IndexEntry(info, IndexEntryFields(name: s.name, model: meta["model"], weights: meta["weights"].map { URL(fileURLWithPath: $0).lastPathComponent },
+                                                 metrics: try await comparisonRows(s)))
     }
 
     func indexes() async throws -> Response {

@@ -61,22 +61,13 @@ extension ServerAPI {
     }
 
     /// A row of `compare --json` with, on request, its per-class figures.
-    struct CompareRow: Encodable {
-        var row: ComparisonRow
+    struct PerClassFields: Encodable {
         var perClass: [PerClassEntry]?
         var perClassK: Int?
         /// Rows whose neighbours were counted for per-class precision@k (nil: every row).
         var perClassSample: Int?
-
-        enum Keys: String, CodingKey { case perClass, perClassK, perClassSample }
-        func encode(to encoder: Encoder) throws {
-            try row.encode(to: encoder)
-            var c = encoder.container(keyedBy: Keys.self)
-            try c.encodeIfPresent(perClass, forKey: .perClass)
-            try c.encodeIfPresent(perClassK, forKey: .perClassK)
-            try c.encodeIfPresent(perClassSample, forKey: .perClassSample)
-        }
     }
+    typealias CompareRow = Merged<ComparisonRow, PerClassFields>
 
     /// Rows above which per-class precision@k counts the neighbours of a seeded sample of rows.
     static let exactNeighbourRows = 20_000
@@ -125,7 +116,7 @@ extension ServerAPI {
     /// `compare --json`'s rows; with `perClass=true`, each row also carries per-class silhouette
     /// and precision@k (k = `k`, default 10).
     func compareRows(_ r: Request, names: [String], rows: [ComparisonRow]) async throws -> [CompareRow] {
-        guard try Self.bool(r, "perClass") else { return rows.map { CompareRow(row: $0) } }
+        guard try Self.bool(r, "perClass") else { return rows.map { CompareRow($0, PerClassFields()) } }
         let k = try Self.int(r, "k", default: 10, in: 1...options.maxK)
         var out: [CompareRow] = []
         for var row in rows {
@@ -150,7 +141,7 @@ extension ServerAPI {
                 per.append(PerClassEntry(id: id, name: name, rows: sil?.rows ?? n, silhouette: sil?.silhouette,
                                          precisionAtK: n > 0 ? Double(nb.hits[Int32(id)] ?? 0) / Double(n * k) : nil))
             }
-            out.append(CompareRow(row: row, perClass: per, perClassK: k, perClassSample: nb.sample))
+            out.append(CompareRow(row, PerClassFields(perClass: per, perClassK: k, perClassSample: nb.sample)))
         }
         return out
     }

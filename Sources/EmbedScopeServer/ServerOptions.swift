@@ -2,28 +2,28 @@ import Foundation
 
 /// What `embedscope serve` was asked to do: where the indexes are, where to listen, and the
 /// bounds that keep a server that is exposed safe.
-public struct ServerOptions: Sendable {
+package struct ServerOptions: Sendable {
     /// Index directories, or folders whose sub-folders are indexes (an index's API name is its folder's name).
-    public var roots: [URL]
-    public var host = "127.0.0.1"
+    package var roots: [URL]
+    package var host = "127.0.0.1"
     /// 0 picks a free port (tests).
-    public var port = 8080
+    package var port = 8080
     /// Record analyses computed on demand in the index's metrics.json (otherwise they are kept in memory only).
-    public var writable = false
+    package var writable = false
     /// Largest upload accepted by POST …/query (bytes).
-    public var maxUploadBytes = 16 << 20
+    package var maxUploadBytes = 16 << 20
     /// Largest decoded image accepted by POST …/query (width × height), checked from the header before decoding.
-    public var maxUploadPixels = 40_000_000
+    package var maxUploadPixels = 40_000_000
     /// Largest k a query may ask for.
-    public var maxK = 10_000
+    package var maxK = 10_000
     /// How long the first query of a batch waits for others on the same space (seconds).
-    public var batchWindow: Double = 0.0015
+    package var batchWindow: Double = 0.0015
     /// Thumbnails kept in memory per index.
-    public var thumbnailCacheEntries = 4096
+    package var thumbnailCacheEntries = 4096
     /// Where request log lines go (nil: none).
-    public var log: (@Sendable (String) -> Void)? = { line in
+    package var log: (@Sendable (String) -> Void)? = { line in
         FileHandle.standardError.write(Data((line + "\n").utf8))
     }
 
-    public init(roots: [URL]) { self.roots = roots }
+    package init(roots: [URL]) { self.roots = roots }
 }

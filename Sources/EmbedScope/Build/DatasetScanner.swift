@@ -10,23 +10,23 @@ import EmbedScopeReport
 /// class folder, at any depth, belongs to that class. Classes and files are sorted (bytewise), so row order
 /// and class ids are the same on every machine — and class ids follow torchvision's
 /// ImageFolder, which also sorts class folder names.
-public struct DatasetFolder: Sendable {
-    public struct Entry: Sendable, Equatable {
+package struct DatasetFolder: Sendable {
+    package struct Entry: Sendable, Equatable {
         /// Path relative to the root, with `/` separators.
-        public var path: String
-        public var classId: Int
+        package var path: String
+        package var classId: Int
         /// `train`, `val` or `test` when the folder is laid out as `root/{train,val,test}/<class>/…`.
-        public var split: String? = nil
+        package var split: String? = nil
     }
-    public var root: URL
-    public var classes: [String]
-    public var entries: [Entry]
+    package var root: URL
+    package var classes: [String]
+    package var entries: [Entry]
     /// Files that were skipped because of their extension (count only).
-    public var ignored: Int
+    package var ignored: Int
 
-    public static let extensions: Set<String> = ["jpg", "jpeg", "png"]
+    package static let extensions: Set<String> = ["jpg", "jpeg", "png"]
     /// Top-level folder names that make a split layout (`validation` is recorded as `val`).
-    public static let splitNames: Set<String> = ["train", "val", "validation", "test"]
+    package static let splitNames: Set<String> = ["train", "val", "validation", "test"]
 
     static func canonicalSplit(_ name: String) -> String {
         let l = name.lowercased()
@@ -47,7 +47,7 @@ public struct DatasetFolder: Sendable {
         }
     }
 
-    public static func scan(_ root: URL) throws -> DatasetFolder {
+    package static func scan(_ root: URL) throws -> DatasetFolder {
         let fm = FileManager.default
         var isDir: ObjCBool = false
         guard fm.fileExists(atPath: root.path, isDirectory: &isDir) else {

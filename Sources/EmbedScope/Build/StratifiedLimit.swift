@@ -10,8 +10,8 @@ import EmbedScopeCore
 /// Within a class the rows are shuffled by Fisher–Yates with SplitMix64(seed), classes in
 /// ascending order, and the first quota kept. The kept positions are returned ascending, so the
 /// limited list keeps the original (sorted) order.
-public enum StratifiedLimit {
-    public static func select(labels: [Int], limit: Int, seed: UInt64) -> [Int] {
+package enum StratifiedLimit {
+    package static func select(labels: [Int], limit: Int, seed: UInt64) -> [Int] {
         let n = labels.count
         guard limit < n else { return Array(0..<n) }
         guard limit > 0 else { return [] }

@@ -7,17 +7,17 @@ import EmbedScopeReport
 
 /// The rows of an import: `rows.csv` with a header naming at least `path` and `class`
 /// (an optional `split` column is kept). RFC 4180 quoting ("a, b" and "" for a quote).
-public struct Manifest: Sendable {
-    public struct Entry: Sendable, Equatable {
-        public var path: String
-        public var className: String
-        public var split: String?
+package struct Manifest: Sendable {
+    package struct Entry: Sendable, Equatable {
+        package var path: String
+        package var className: String
+        package var split: String?
     }
-    public var entries: [Entry]
+    package var entries: [Entry]
     /// Directory relative paths are resolved against (the manifest's folder).
-    public var baseDirectory: URL
+    package var baseDirectory: URL
 
-    public static func read(contentsOf url: URL) throws -> Manifest {
+    package static func read(contentsOf url: URL) throws -> Manifest {
         let text: String
         do {
             text = try String(contentsOf: url, encoding: .utf8)
@@ -27,7 +27,7 @@ public struct Manifest: Sendable {
         return try parse(text, path: url.path, baseDirectory: url.deletingLastPathComponent())
     }
 
-    public static func parse(_ text: String, path: String, baseDirectory: URL) throws -> Manifest {
+    package static func parse(_ text: String, path: String, baseDirectory: URL) throws -> Manifest {
         let records = try CSV.parse(text, path: path)
         guard let header = records.first else {
             throw EmbedScopeError(.manifest, "manifest is empty", path: path, hint: "the first line must be the header `path,class`")
@@ -56,7 +56,7 @@ public struct Manifest: Sendable {
         return Manifest(entries: entries, baseDirectory: baseDirectory)
     }
 
-    public func resolve(_ path: String) -> URL {
+    package func resolve(_ path: String) -> URL {
         path.hasPrefix("/") ? URL(fileURLWithPath: path) : baseDirectory.appendingPathComponent(path)
     }
 }

@@ -8,19 +8,19 @@ import EmbedScopeReport
 /// A 2-D (or 1-D) numeric array read from NumPy's .npy format (versions 1.0, 2.0, 3.0),
 /// converted to Float32. Only C-order little-endian float32/float64 (and, for integers
 /// given as class-free data, none) are accepted — anything else is refused with a reason.
-public struct NPYArray: Sendable {
-    public var shape: [Int]
-    public var values: [Float]
+package struct NPYArray: Sendable {
+    package var shape: [Int]
+    package var values: [Float]
 
-    public var rows: Int { shape.first ?? 1 }
-    public var cols: Int { shape.count >= 2 ? shape[1] : 1 }
+    package var rows: Int { shape.first ?? 1 }
+    package var cols: Int { shape.count >= 2 ? shape[1] : 1 }
 
-    public init(shape: [Int], values: [Float]) {
+    package init(shape: [Int], values: [Float]) {
         self.shape = shape
         self.values = values
     }
 
-    public static func read(contentsOf url: URL) throws -> NPYArray {
+    package static func read(contentsOf url: URL) throws -> NPYArray {
         let data: Data
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)
@@ -30,7 +30,7 @@ public struct NPYArray: Sendable {
         return try parse(data, path: url.path)
     }
 
-    public static func parse(_ data: Data, path: String) throws -> NPYArray {
+    package static func parse(_ data: Data, path: String) throws -> NPYArray {
         func fail(_ why: String, hint: String? = nil) -> EmbedScopeError {
             EmbedScopeError(.npy, why, path: path, hint: hint ?? "write it with numpy.save(path, np.ascontiguousarray(x, dtype=np.float32))")
         }
@@ -123,7 +123,7 @@ public struct NPYArray: Sendable {
     }
 
     /// Writes a float32 C-order .npy (version 1.0). For exports and tests.
-    public static func write(shape: [Int], values: [Float], to url: URL) throws {
+    package static func write(shape: [Int], values: [Float], to url: URL) throws {
         precondition(shape.reduce(1, *) == values.count)
         let shapeText = shape.count == 1 ? "(\(shape[0]),)" : "(" + shape.map(String.init).joined(separator: ", ") + ")"
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"

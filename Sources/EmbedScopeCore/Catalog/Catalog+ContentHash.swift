@@ -9,7 +9,7 @@ internal import GRDB
 /// (each table by its primary key), each value tagged by type (null, integer, real, text, blob)
 /// and length-prefixed, the `contentHash` row itself left out (docs/index-format.md).
 extension Catalog {
-    public static let contentHashKey = "contentHash"
+    package static let contentHashKey = "contentHash"
 
     /// Tables and their orders, fixed: adding a table to the schema means adding it here.
     static let hashedTables: [(table: String, order: String)] = [
@@ -19,12 +19,12 @@ extension Catalog {
     ]
 
     /// Recomputes the content checksum (reads every row: O(catalog)).
-    public func computeContentHash() throws -> String {
+    package func computeContentHash() throws -> String {
         try dbQueue.read { db in try Self.contentHash(db) }
     }
 
     /// The checksum recorded by the writer, if any.
-    public func recordedContentHash() throws -> String? {
+    package func recordedContentHash() throws -> String? {
         try dbQueue.read { db in
             try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [Self.contentHashKey])
         }
@@ -75,7 +75,7 @@ extension Catalog {
     /// size (bytes 16–17) and, when valid (bytes 92–95 equal the change counter at 24–27), the
     /// page count (28–31). A file cut short by even one byte no longer matches; SQLite itself
     /// would silently read the partial last page as missing.
-    public static func checkFileSize(_ url: URL) throws {
+    package static func checkFileSize(_ url: URL) throws {
         let (fd, size) = try RegularFile.open(url.path)
         defer { close(fd) }
         var h = [UInt8](repeating: 0, count: 100)

@@ -91,10 +91,10 @@ extension Index {
 
 /// Opening a path that must be a regular file without ever blocking on it: a FIFO or a device
 /// in place of an index file is refused (a plain `open` of a FIFO waits for a writer forever).
-public enum RegularFile {
+package enum RegularFile {
     /// `stat` first (a FIFO is refused before `open`), then `open` with `O_NONBLOCK` and `fstat`
     /// again (the name may have been replaced in between). Returns the descriptor and the size.
-    public static func open(_ path: String) throws -> (fd: Int32, size: Int) {
+    package static func open(_ path: String) throws -> (fd: Int32, size: Int) {
         try requireRegular(path)
         let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else {
@@ -116,14 +116,14 @@ public enum RegularFile {
     /// Throws if `path` exists and is not a regular file; nothing when it does not exist. For
     /// files another library opens by name beside ours (SQLite's `-journal`, `-wal`, `-shm`): a
     /// FIFO there would block SQLite's open() forever.
-    public static func requireRegularIfPresent(_ path: String) throws {
+    package static func requireRegularIfPresent(_ path: String) throws {
         var st = stat()
         guard lstat(path, &st) == 0 else { return }
         try requireRegular(path)
     }
 
     /// Throws unless `path` exists and is a regular file (symbolic links are followed).
-    public static func requireRegular(_ path: String) throws {
+    package static func requireRegular(_ path: String) throws {
         var st = stat()
         guard stat(path, &st) == 0 else {
             throw EmbedScopeError(errno == ENOENT ? .notFound : .io, "cannot open: \(String(cString: strerror(errno)))", path: path)
@@ -148,7 +148,7 @@ public enum RegularFile {
 
 extension VectorFileHeader {
     /// Reads and validates only the 64-byte header of a vector file (O(1), no mapping).
-    public static func read(_ url: URL) throws -> VectorFileHeader {
+    package static func read(_ url: URL) throws -> VectorFileHeader {
         let (fd, size) = try RegularFile.open(url.path)
         defer { close(fd) }
         var raw = [UInt8](repeating: 0, count: Self.size)

@@ -11,7 +11,7 @@ public final class Index: Sendable {
     /// format 1.0 flat index): resolved once on open and held until this value is freed.
     public var directory: URL { generation.directory }
     /// The generation held open (docs/index-format.md, "Generations").
-    public let generation: IndexDirectory.Generation
+    package let generation: IndexDirectory.Generation
     public let catalog: Catalog
     public let spaces: [SpaceRecord]
     public let prototypeSets: [PrototypeSetRecord]

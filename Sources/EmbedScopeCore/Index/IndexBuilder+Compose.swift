@@ -2,7 +2,7 @@ import Foundation
 internal import GRDB
 
 /// Where one row of a composed generation comes from (`IndexBuilder.writeComposed`).
-public enum RowSource: Sendable, Equatable {
+package enum RowSource: Sendable, Equatable {
     /// Row `row` of input index `input`: its stored unit vector and norm are copied bit for bit
     /// in every space (never recomputed).
     case stored(input: Int, row: Int)
@@ -13,23 +13,23 @@ public enum RowSource: Sendable, Equatable {
 
 /// A generation made from the rows of existing indexes and new raw vectors: what `add`,
 /// `remove` and `merge` write (docs/index-format.md, "Rows added, removed, merged").
-public struct ComposedGeneration: Sendable {
+package struct ComposedGeneration: Sendable {
     /// Class names; a row's `classId` indexes this list.
-    public var classes: [String]
+    package var classes: [String]
     /// The rows, numbered 0…n−1 in this order.
-    public var images: [ImageRecord]
+    package var images: [ImageRecord]
     /// One per image: where its vectors come from.
-    public var sources: [RowSource]
+    package var sources: [RowSource]
     /// The whole `meta` table of the new catalog (`contentHash` is recomputed on close).
-    public var meta: [String: String]
+    package var meta: [String: String]
     /// The spaces to write (name, model, dim, preprocessing; rows and files are set here).
-    public var spaces: [SpaceRecord]
+    package var spaces: [SpaceRecord]
     /// Space name → the raw vectors of the `.new` rows, row-major (new count × dim).
-    public var newVectors: [String: [Float]]
+    package var newVectors: [String: [Float]]
     /// Prototype sets copied exactly (unit rows, norms, biases) from an input index.
-    public var prototypeSets: [(input: Int, name: String)]
+    package var prototypeSets: [(input: Int, name: String)]
 
-    public init(classes: [String], images: [ImageRecord], sources: [RowSource], meta: [String: String],
+    package init(classes: [String], images: [ImageRecord], sources: [RowSource], meta: [String: String],
                 spaces: [SpaceRecord], newVectors: [String: [Float]] = [:], prototypeSets: [(input: Int, name: String)] = []) {
         self.classes = classes; self.images = images; self.sources = sources; self.meta = meta
         self.spaces = spaces; self.newVectors = newVectors; self.prototypeSets = prototypeSets
@@ -42,7 +42,7 @@ extension IndexBuilder {
     /// copied from their inputs. Nothing of an input is modified; `commit()` makes it current.
     /// Every reference is checked first (input, row, space and dimension), so a bad plan is an
     /// error before anything is written.
-    public func writeComposed(_ g: ComposedGeneration, inputs: [Index], progress: ProgressSink = SilentProgress()) throws {
+    package func writeComposed(_ g: ComposedGeneration, inputs: [Index], progress: ProgressSink = SilentProgress()) throws {
         let n = g.images.count
         guard g.sources.count == n else {
             throw EmbedScopeError(.invalidArgument, "composed generation: \(n) images but \(g.sources.count) row sources")

@@ -164,16 +164,7 @@ public final class IndexBuilder {
     public func commit() throws {
         guard !committed else { return }
         catalog = nil // closes the database
-        let fm = FileManager.default
-        for name in (try? fm.contentsOfDirectory(atPath: temporary.path)) ?? [] {
-            try IndexDirectory.fsyncPath(temporary.appendingPathComponent(name).path)
-        }
-        try IndexDirectory.fsyncPath(temporary.path)
-        let final = destination.appendingPathComponent(generation)
-        guard rename(temporary.path, final.path) == 0 else {
-            throw EmbedScopeError(.io, "cannot move the new generation into place: \(String(cString: strerror(errno)))", path: final.path)
-        }
-        try IndexDirectory.fsyncPath(destination.path)
+        try DirectorySwap.install(temporary, at: destination.appendingPathComponent(generation))
         try IndexDirectory.switchCurrent(destination, to: generation)
         committed = true
         IndexDirectory.collectGarbage(destination, keep: generation)

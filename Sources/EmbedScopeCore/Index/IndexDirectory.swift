@@ -14,11 +14,11 @@ import Glibc
 ///
 /// An index written before generations (format 1.0's flat folder: `catalog.sqlite` and the
 /// `.vec` files directly in INDEX) still opens; the next writer converts it.
-public enum IndexDirectory {
+package enum IndexDirectory {
     /// Marks a folder as an EmbedScope index and is the file writers `flock`.
-    public static let markerName = ".embedscope-index"
+    package static let markerName = ".embedscope-index"
     /// The symlink naming the live generation.
-    public static let currentName = "current"
+    package static let currentName = "current"
     static let generationPrefix = "gen-"
     static let temporaryPrefix = ".tmp-gen-"
     static let trashPrefix = ".trash-"
@@ -64,7 +64,7 @@ public enum IndexDirectory {
     }
 
     /// What is at a path a writer was pointed at.
-    public enum Kind: Equatable, Sendable {
+    package enum Kind: Equatable, Sendable {
         case missing
         /// A folder holding an index (a current generation, or a format 1.0 flat catalog).
         case index
@@ -75,7 +75,7 @@ public enum IndexDirectory {
         case foreign(String)
     }
 
-    public static func classify(_ url: URL) -> Kind {
+    package static func classify(_ url: URL) -> Kind {
         var st = stat()
         guard stat(url.path, &st) == 0 else { return errno == ENOENT ? .missing : .foreign("cannot be inspected: \(String(cString: strerror(errno)))") }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { return .foreign("is a file, not an index folder") }
@@ -103,7 +103,7 @@ public enum IndexDirectory {
 
     /// Refuses a writer's destination that is the data set itself or a folder holding it (`.`,
     /// a parent of the data set), compared after resolving symlinks.
-    public static func refuseOverlap(_ destination: URL, protecting sources: [URL], what: String = "the data set") throws {
+    package static func refuseOverlap(_ destination: URL, protecting sources: [URL], what: String = "the data set") throws {
         let d = canonicalPath(destination)
         for s in sources {
             let p = canonicalPath(s)
@@ -150,11 +150,11 @@ public enum IndexDirectory {
     /// The generation an `Index` reads from, held with a shared `flock` on its folder for as
     /// long as this value lives: a writer removes an old generation only when it can take that
     /// lock exclusively, so a reader's files stay in place while it reads them.
-    public final class Generation: Sendable {
+    package final class Generation: Sendable {
         /// The folder holding catalog.sqlite and the vector files of this generation.
-        public let directory: URL
+        package let directory: URL
         /// `gen-<n>`, or nil for a format 1.0 flat folder.
-        public let name: String?
+        package let name: String?
         private let fd: Int32
 
         init(directory: URL, name: String?, fd: Int32) { self.directory = directory; self.name = name; self.fd = fd }
@@ -163,7 +163,7 @@ public enum IndexDirectory {
 
     /// Resolves `INDEX/current` once and takes a shared hold on that generation. Retries (a
     /// bounded number of times) when a writer removed the generation between the two steps.
-    public static func openGeneration(_ index: URL) throws -> Generation {
+    package static func openGeneration(_ index: URL) throws -> Generation {
         var dangling: String?
         for _ in 0..<64 {
             if let name = try readCurrent(index) {

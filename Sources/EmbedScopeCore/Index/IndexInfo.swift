@@ -65,8 +65,8 @@ public struct IndexInfo: Codable, Sendable {
     }
 }
 
-public enum ByteCount {
-    public static func format(_ b: Int) -> String {
+package enum ByteCount {
+    package static func format(_ b: Int) -> String {
         let d = Double(b)
         if d < 1024 { return "\(b) B" }
         if d < 1024 * 1024 { return String(format: "%.1f KiB", d / 1024) }

@@ -1,10 +1,10 @@
 import Foundation
 
 /// L2 normalization with the checks every input path needs.
-public enum Normalize {
+package enum Normalize {
     /// The Euclidean norm accumulated in Double (no overflow or loss for any finite Float row).
     @inline(__always)
-    public static func norm(_ v: UnsafeBufferPointer<Float>) -> Double {
+    package static func norm(_ v: UnsafeBufferPointer<Float>) -> Double {
         var s = 0.0
         for x in v { s += Double(x) * Double(x) }
         return s.squareRoot()
@@ -12,7 +12,7 @@ public enum Normalize {
 
     /// Scales `v` in place to unit length and returns the original norm. Throws on NaN/Inf or
     /// a zero vector; `what` names the vector in the message ("row 17 of X.npy").
-    public static func toUnit(_ v: UnsafeMutableBufferPointer<Float>, what: @autoclosure () -> String) throws -> Double {
+    package static func toUnit(_ v: UnsafeMutableBufferPointer<Float>, what: @autoclosure () -> String) throws -> Double {
         var s = 0.0
         for x in v {
             guard x.isFinite else {
@@ -30,7 +30,7 @@ public enum Normalize {
         return n
     }
 
-    public static func toUnit(_ v: inout [Float], what: @autoclosure () -> String) throws -> Double {
+    package static func toUnit(_ v: inout [Float], what: @autoclosure () -> String) throws -> Double {
         try v.withUnsafeMutableBufferPointer { try toUnit($0, what: what()) }
     }
 }

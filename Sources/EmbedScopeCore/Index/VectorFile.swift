@@ -9,7 +9,7 @@ import Glibc
 /// in `deinit`; every stored property is immutable.
 public final class VectorFile: @unchecked Sendable {
     public let url: URL
-    public let header: VectorFileHeader
+    package let header: VectorFileHeader
     private let mapping: UnsafeMutableRawPointer
     private let mappedLength: Int
 
@@ -24,7 +24,7 @@ public final class VectorFile: @unchecked Sendable {
         UnsafePointer(mapping.advanced(by: Int(header.payloadOffset)).assumingMemoryBound(to: Float.self))
     }
 
-    public init(url: URL) throws {
+    package init(url: URL) throws {
         self.url = url
         let path = url.path
         // Never blocks: a FIFO or device in place of a vector file is refused (RegularFile).
@@ -75,10 +75,10 @@ public final class VectorFile: @unchecked Sendable {
 
 /// Streams rows into a new vector file: header placeholder, rows padded to the stride, then the
 /// final header (row count, checksums) and fsync. Used only inside a temporary build directory.
-public final class VectorFileWriter {
-    public let url: URL
-    public let dim: Int
-    public let flags: VectorFileHeader.Flags
+package final class VectorFileWriter {
+    package let url: URL
+    package let dim: Int
+    package let flags: VectorFileHeader.Flags
     private let strideBytes: Int
     private var fd: Int32
     private var buffer: [UInt8]
@@ -86,7 +86,7 @@ public final class VectorFileWriter {
     private var crc: UInt32 = 0
     public private(set) var rows = 0
 
-    public init(url: URL, dim: Int, flags: VectorFileHeader.Flags) throws {
+    package init(url: URL, dim: Int, flags: VectorFileHeader.Flags) throws {
         guard dim >= 1 else { throw EmbedScopeError(.invalidArgument, "vector dimension must be at least 1, got \(dim)") }
         self.url = url
         self.dim = dim
@@ -107,7 +107,7 @@ public final class VectorFileWriter {
     deinit { if fd >= 0 { close(fd) } }
 
     /// Appends one row of exactly `dim` values.
-    public func append(_ row: UnsafeBufferPointer<Float>) throws {
+    package func append(_ row: UnsafeBufferPointer<Float>) throws {
         precondition(row.count == dim, "row has \(row.count) values, file dim is \(dim)")
         if buffered + strideBytes > buffer.count { try flush() }
         buffer.withUnsafeMutableBytes { dst in
@@ -120,12 +120,12 @@ public final class VectorFileWriter {
         rows += 1
     }
 
-    public func append(_ row: [Float]) throws {
+    package func append(_ row: [Float]) throws {
         try row.withUnsafeBufferPointer { try append($0) }
     }
 
     /// Writes the header, fsyncs and closes. The file is complete only after this returns.
-    public func finish() throws {
+    package func finish() throws {
         try flush()
         let header = VectorFileHeader(rows: rows, dim: dim, flags: flags, payloadCRC: crc)
         try writeAll(header.encoded(), at: 0)

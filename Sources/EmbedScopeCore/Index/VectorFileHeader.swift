@@ -24,41 +24,41 @@ import Foundation
 ///
 /// Half-precision copies (element type 2 or 3, minor version 1; `HalfVectorFile`) have a
 /// 64-byte header extension at 64 and their payload at 128.
-public struct VectorFileHeader: Equatable, Sendable {
-    public static let size = 64
-    public static let magic: [UInt8] = Array("EMBSCVEC".utf8)
-    public static let currentMajor: UInt16 = 1
-    public static let currentMinor: UInt16 = 0
-    public static let alignment = 64
+package struct VectorFileHeader: Equatable, Sendable {
+    package static let size = 64
+    package static let magic: [UInt8] = Array("EMBSCVEC".utf8)
+    package static let currentMajor: UInt16 = 1
+    package static let currentMinor: UInt16 = 0
+    package static let alignment = 64
 
-    public enum ElementType: UInt8, Sendable {
+    package enum ElementType: UInt8, Sendable {
         case float32 = 1
         case float16 = 2
         case bfloat16 = 3
-        public var byteSize: Int { self == .float32 ? 4 : 2 }
+        package var byteSize: Int { self == .float32 ? 4 : 2 }
         /// Where the payload starts: float32 files at 64, half copies after their 64-byte extension.
-        public var payloadOffset: Int { self == .float32 ? VectorFileHeader.size : 2 * VectorFileHeader.size }
+        package var payloadOffset: Int { self == .float32 ? VectorFileHeader.size : 2 * VectorFileHeader.size }
     }
 
-    public struct Flags: OptionSet, Sendable {
-        public let rawValue: UInt8
-        public init(rawValue: UInt8) { self.rawValue = rawValue }
-        public static let unitRows = Flags(rawValue: 1 << 0)
+    package struct Flags: OptionSet, Sendable {
+        package let rawValue: UInt8
+        package init(rawValue: UInt8) { self.rawValue = rawValue }
+        package static let unitRows = Flags(rawValue: 1 << 0)
     }
 
-    public var major: UInt16 = currentMajor
-    public var minor: UInt16 = currentMinor
-    public var elementType: ElementType = .float32
-    public var flags: Flags = []
-    public var rows: UInt64
-    public var dim: UInt64
-    public var strideBytes: UInt64
-    public var payloadOffset: UInt64 = UInt64(size)
-    public var payloadLength: UInt64
-    public var payloadCRC: UInt32
-    public var headerCRC: UInt32 = 0
+    package var major: UInt16 = currentMajor
+    package var minor: UInt16 = currentMinor
+    package var elementType: ElementType = .float32
+    package var flags: Flags = []
+    package var rows: UInt64
+    package var dim: UInt64
+    package var strideBytes: UInt64
+    package var payloadOffset: UInt64 = UInt64(size)
+    package var payloadLength: UInt64
+    package var payloadCRC: UInt32
+    package var headerCRC: UInt32 = 0
 
-    public init(rows: Int, dim: Int, elementType: ElementType = .float32, flags: Flags, payloadCRC: UInt32 = 0) {
+    package init(rows: Int, dim: Int, elementType: ElementType = .float32, flags: Flags, payloadCRC: UInt32 = 0) {
         self.elementType = elementType
         self.flags = flags
         self.rows = UInt64(rows)
@@ -71,20 +71,20 @@ public struct VectorFileHeader: Equatable, Sendable {
     }
 
     /// Bytes per row: `dim × element size` rounded up to the 64-byte alignment (at least 64).
-    public static func stride(dim: Int, elementType: ElementType) -> Int {
+    package static func stride(dim: Int, elementType: ElementType) -> Int {
         let raw = max(dim * elementType.byteSize, 1)
         return (raw + alignment - 1) / alignment * alignment
     }
 
     // Field offsets, named so the layout test can pin them.
-    public enum Offset {
-        public static let magic = 0, major = 8, minor = 10, elementType = 12, flags = 13, reserved = 14
-        public static let rows = 16, dim = 24, stride = 32, payloadOffset = 40, payloadLength = 48
-        public static let payloadCRC = 56, headerCRC = 60
+    package enum Offset {
+        package static let magic = 0, major = 8, minor = 10, elementType = 12, flags = 13, reserved = 14
+        package static let rows = 16, dim = 24, stride = 32, payloadOffset = 40, payloadLength = 48
+        package static let payloadCRC = 56, headerCRC = 60
     }
 
     /// The 64 bytes, with the header CRC computed over bytes 0..<60.
-    public func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var b = [UInt8](repeating: 0, count: Self.size)
         func put<T: FixedWidthInteger>(_ v: T, at o: Int) {
             withUnsafeBytes(of: v.littleEndian) { for (i, x) in $0.enumerated() { b[o + i] = x } }
@@ -106,7 +106,7 @@ public struct VectorFileHeader: Equatable, Sendable {
 
     /// Parses and validates a header. `fileSize` is checked against the payload it announces.
     /// `accepting`: the element types the caller reads (float32 unless it reads half copies).
-    public static func decode(_ raw: UnsafeRawBufferPointer, fileSize: Int, path: String,
+    package static func decode(_ raw: UnsafeRawBufferPointer, fileSize: Int, path: String,
                               accepting: [ElementType] = [.float32]) throws -> VectorFileHeader {
         guard raw.count >= size, fileSize >= size else {
             throw EmbedScopeError(.truncated, "file is \(fileSize) bytes, shorter than the \(size)-byte header",

@@ -5,9 +5,9 @@ import Foundation
 /// (query, rank) detect it from their own scores at no extra pass, the analyses (metrics,
 /// versus, probe, project, evaluate) run `Index.requireFinite` first — one read of the rows,
 /// small next to the O(n²·d) or iterative work that follows — and `verify` scans every file.
-public enum Finite {
+package enum Finite {
     /// Rows of `m` holding a NaN or ±Inf: the first `limit` of them (ascending) and how many in all.
-    public static func nonFiniteRows(_ m: RowMatrix, limit: Int = 10, threads: Int = Scorer.defaultThreads) -> (rows: [Int], count: Int) {
+    package static func nonFiniteRows(_ m: RowMatrix, limit: Int = 10, threads: Int = Scorer.defaultThreads) -> (rows: [Int], count: Int) {
         let parts = Scorer.partitions(rows: m.rows, threads: threads)
         var found = [[Int]](repeating: [], count: parts.count)
         var counts = [Int](repeating: 0, count: parts.count)
@@ -31,7 +31,7 @@ public enum Finite {
     /// True when every one of `count` values is finite: x·0 is 0 for a finite x and NaN for NaN or
     /// ±Inf, so one SIMD accumulator answers for the whole row.
     @inline(__always)
-    public static func rowIsFinite(_ p: UnsafePointer<Float>, count: Int) -> Bool {
+    package static func rowIsFinite(_ p: UnsafePointer<Float>, count: Int) -> Bool {
         var acc = SIMD8<Float>()
         var j = 0
         let raw = UnsafeRawPointer(p)
@@ -45,13 +45,13 @@ public enum Finite {
     }
 
     /// True when every value is finite.
-    public static func all(_ v: UnsafeBufferPointer<Float>) -> Bool {
+    package static func all(_ v: UnsafeBufferPointer<Float>) -> Bool {
         guard let b = v.baseAddress else { return true }
         return rowIsFinite(b, count: v.count)
     }
 
     /// The error for damaged rows, naming them and pointing at `verify`.
-    public static func damagedRows(_ rows: [Int], count: Int, what: String, path: String?, index: String?) -> EmbedScopeError {
+    package static func damagedRows(_ rows: [Int], count: Int, what: String, path: String?, index: String?) -> EmbedScopeError {
         let list = rows.map(String.init).joined(separator: ", ") + (count > rows.count ? " … (\(count) in all)" : "")
         return EmbedScopeError(.nonFinite, "\(what) \(count == 1 ? "row" : "rows") \(list) \(count == 1 ? "holds" : "hold") NaN or infinity: the stored vectors are damaged",
                                path: path,

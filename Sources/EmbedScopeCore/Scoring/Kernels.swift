@@ -2,7 +2,7 @@ import Dispatch
 
 /// Hand-written dot-product kernels for the single-query scan. Memory-bound: each row is read
 /// once, in order, one row at a time with four independent 8-lane accumulators.
-public enum Kernels {
+package enum Kernels {
     typealias V = SIMD8<Float>
 
     /// out[i - rows.lowerBound] = row(i) · query for i in rows.
@@ -44,7 +44,7 @@ public enum Kernels {
 extension Kernels {
     /// Reads every byte of `bytes` (as Float lanes) and returns their sum: the memory-bandwidth
     /// floor a scan of the same bytes cannot beat. Multi-threaded like the scan.
-    public static func bandwidthPass(_ base: UnsafeRawPointer, bytes: Int, threads: Int) -> Float {
+    package static func bandwidthPass(_ base: UnsafeRawPointer, bytes: Int, threads: Int) -> Float {
         let t = max(1, threads)
         let per = (bytes / t) & ~63
         var partial = [Float](repeating: 0, count: t)

@@ -7,7 +7,7 @@ import Synchronization
 /// Which single-precision GEMM runs the hot paths (model convolutions, silhouette and
 /// neighbour tiles, batch queries, the probe). Our packed kernels (CKernels) run at the
 /// machine's speed whatever OpenBLAS detects; OpenBLAS stays selectable as the reference.
-public enum GEMMPath: String, CaseIterable, Sendable {
+package enum GEMMPath: String, CaseIterable, Sendable {
     case avx512
     case avx2
     case portable
@@ -23,22 +23,22 @@ public enum GEMMPath: String, CaseIterable, Sendable {
     }
 
     /// Whether this CPU can run the path.
-    public var isSupported: Bool {
+    package var isSupported: Bool {
         guard let p = kernelPath else { return true }
         return ck_path_supported(p) != 0
     }
 }
 
 /// The activation a GEMM epilogue applies (NaN propagates through all of them).
-public enum GEMMActivation: Int32, Sendable {
+package enum GEMMActivation: Int32, Sendable {
     case none = 0
     case relu = 1
     case relu6 = 2
 }
 
-public enum SGEMM {
+package enum SGEMM {
     /// The best own kernel this CPU supports.
-    public static let bestPath: GEMMPath = {
+    package static let bestPath: GEMMPath = {
         switch ck_best_path() {
         case Int32(CK_PATH_AVX512.rawValue): return .avx512
         case Int32(CK_PATH_AVX2.rawValue): return .avx2
@@ -47,10 +47,10 @@ public enum SGEMM {
     }()
 
     /// The environment variable that forces a path (`avx512`, `avx2`, `portable`, `openblas`).
-    public static let environmentVariable = "EMBEDSCOPE_GEMM"
+    package static let environmentVariable = "EMBEDSCOPE_GEMM"
 
     /// The path chosen by `EMBEDSCOPE_GEMM` when it names a path this CPU supports, else `bestPath`.
-    public static let environmentPath: GEMMPath = {
+    package static let environmentPath: GEMMPath = {
         if let v = ProcessInfo.processInfo.environment[environmentVariable]?.lowercased(),
            let p = GEMMPath(rawValue: v), p.isSupported {
             return p
@@ -59,7 +59,7 @@ public enum SGEMM {
     }()
 
     /// The value of `EMBEDSCOPE_GEMM` when it is set but names no path this CPU runs (for `info --system`).
-    public static var environmentRejected: String? {
+    package static var environmentRejected: String? {
         guard let v = ProcessInfo.processInfo.environment[environmentVariable], !v.isEmpty else { return nil }
         if let p = GEMMPath(rawValue: v.lowercased()), p.isSupported { return nil }
         return v
@@ -69,12 +69,12 @@ public enum SGEMM {
 
     /// The path new packed matrices and one-shot products use: an override set by `withPath`
     /// (tests, benchmarks), else `environmentPath`.
-    public static var path: GEMMPath {
+    package static var path: GEMMPath {
         overridePath.withLock { $0 } ?? environmentPath
     }
 
     /// Runs `body` with `path` as the default (for tests and benchmarks; not reentrant across threads).
-    public static func withPath<T>(_ path: GEMMPath, _ body: () throws -> T) rethrows -> T {
+    package static func withPath<T>(_ path: GEMMPath, _ body: () throws -> T) rethrows -> T {
         let before = overridePath.withLock { current in
             defer { current = path }
             return current
@@ -88,7 +88,7 @@ public enum SGEMM {
     /// column) when true; A likewise [m × k], or [k × m] (Aᵀ) when `aTransposed`. Packs B for
     /// this call; for a B used many times, keep a `PackedMatrix`.
     /// Runs on the calling thread (`threads: 1`) or splits the rows over `threads` threads.
-    public static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, aTransposed: Bool = false,
+    package static func multiply(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, aTransposed: Bool = false,
                                 b: UnsafePointer<Float>, ldb: Int, bTransposed: Bool,
                                 c: UnsafeMutablePointer<Float>, ldc: Int, beta: Float = 0,
                                 bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil, ldr: Int = 0,
@@ -113,17 +113,17 @@ public enum SGEMM {
 /// The B operand of a GEMM ([k × n]: the weights of a layer, a tile of rows, a batch of
 /// queries), packed once into the panel layout of one path. Immutable after init.
 /// `@unchecked`: the panel storage is a raw allocation written only in `init`, read-only after.
-public final class PackedMatrix: @unchecked Sendable {
-    public let k: Int
-    public let n: Int
-    public let path: GEMMPath
+package final class PackedMatrix: @unchecked Sendable {
+    package let k: Int
+    package let n: Int
+    package let path: GEMMPath
     /// Columns per panel; a column range handed to `multiply` starts at a multiple of it.
-    public let panelWidth: Int
+    package let panelWidth: Int
     fileprivate let storage: UnsafeMutablePointer<Float>
     private let count: Int
 
     /// `b` is [k × n] with leading dimension `ldb`, or its transpose [n × k] when `transposed`.
-    public init(k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, transposed: Bool, path: GEMMPath? = nil) {
+    package init(k: Int, n: Int, b: UnsafePointer<Float>, ldb: Int, transposed: Bool, path: GEMMPath? = nil) {
         precondition(k >= 0 && n >= 0)
         self.k = k
         self.n = n
@@ -146,7 +146,7 @@ public final class PackedMatrix: @unchecked Sendable {
     }
 
     /// Packs a Swift array: `b` row-major [k × n] (or [n × k] when `transposed`).
-    public static func packing(_ b: [Float], k: Int, n: Int, transposed: Bool = false, path: GEMMPath? = nil) -> PackedMatrix {
+    package static func packing(_ b: [Float], k: Int, n: Int, transposed: Bool = false, path: GEMMPath? = nil) -> PackedMatrix {
         precondition(b.count >= k * n, "B holds \(b.count) values, k × n = \(k * n)")
         let dummy: [Float] = [0]
         let src = b.isEmpty ? dummy : b
@@ -166,7 +166,7 @@ public final class PackedMatrix: @unchecked Sendable {
     /// [k × m] (Aᵀ) when `aTransposed`; `c`, `bias`
     /// and `residual` point at column 0 (the range is applied here). `columns.lowerBound` must be
     /// a multiple of `panelWidth`. Splits rows over `threads` threads (1: the calling thread).
-    public func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, aTransposed: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int,
+    package func multiply(m: Int, a: UnsafePointer<Float>, lda: Int, aTransposed: Bool = false, c: UnsafeMutablePointer<Float>, ldc: Int,
                          beta: Float = 0, bias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>? = nil,
                          ldr: Int = 0, activation: GEMMActivation = .none, columns: Range<Int>? = nil, threads: Int = 1) {
         let cols = columns ?? 0..<n
@@ -181,9 +181,7 @@ public final class PackedMatrix: @unchecked Sendable {
             return
         }
         parallelFor(parts) { t in
-            let base = m / parts, extra = m % parts
-            let lo = t * base + min(t, extra)
-            let rows = lo..<(lo + base + (t < extra ? 1 : 0))
+            let rows = RowPartition.range(t, of: parts, count: m)
             run(rows: rows, a: a, lda: lda, aTransposed: aTransposed, c: c, ldc: ldc, beta: beta, bias: bias, residual: residual, ldr: ldr,
                 activation: activation, columns: cols)
         }

@@ -57,7 +57,7 @@ public enum Scorer {
     /// Top-k for one query. `query` must have `matrix.dim` values (it is used as given: pass a
     /// unit vector for cosine scores). Throws `NonFiniteScores` naming the rows if any score is
     /// NaN or ±Inf (a damaged row, or a damaged query): a NaN is never silently left out.
-    public static func search(_ matrix: RowMatrix, query: [Float], k: Int, farthest: Bool = false,
+    package static func search(_ matrix: RowMatrix, query: [Float], k: Int, farthest: Bool = false,
                               filter: RowFilter = RowFilter(), kernel: ScoreKernel = .simd,
                               threads: Int = defaultThreads) throws -> [Hit] {
         precondition(query.count == matrix.dim, "query has \(query.count) values, matrix dim is \(matrix.dim)")
@@ -110,7 +110,7 @@ public enum Scorer {
 
     /// Top-k for a batch of queries (row-major `queries`, `count × dim`), through sgemm:
     /// each worker multiplies the whole batch by a chunk of rows, then selects per query.
-    public static func searchBatch(_ matrix: RowMatrix, queries: [Float], count b: Int, k: Int, farthest: Bool = false,
+    package static func searchBatch(_ matrix: RowMatrix, queries: [Float], count b: Int, k: Int, farthest: Bool = false,
                                    filters: [RowFilter]? = nil, kernel: ScoreKernel = .blas,
                                    threads: Int = defaultThreads) throws -> [[Hit]] {
         precondition(queries.count == b * matrix.dim, "queries must be count × dim")
@@ -218,19 +218,10 @@ public enum Scorer {
         }
     }
 
-    /// Contiguous, chunk-aligned row ranges, one per thread.
+    /// Contiguous, chunk-aligned row ranges, one per thread (`RowPartition`).
     static func partitions(rows: Int, threads: Int) -> [Range<Int>] {
-        let t = max(1, min(threads, (rows + chunkRows - 1) / chunkRows))
         let chunks = (rows + chunkRows - 1) / chunkRows
-        var out: [Range<Int>] = []
-        var start = 0
-        for i in 0..<t {
-            let endChunk = chunks * (i + 1) / t
-            let end = min(rows, endChunk * chunkRows)
-            out.append(start..<end)
-            start = end
-        }
-        return out.filter { !$0.isEmpty }
+        return RowPartition.ranges(rows, parts: max(1, min(threads, chunks)), alignment: chunkRows)
     }
 
     /// Offers a chunk of scores to the heap. Returns false if a score was NaN or ±Inf: the sum of
@@ -284,14 +275,14 @@ struct DamagedRows {
 /// OpenBLAS's thread count and sets it to 1, the last one to close restores it. The body runs
 /// outside the lock, so concurrent callers (server requests, nested analyses) never wait on one
 /// another. While any scope is open, every OpenBLAS call in the process is single-threaded.
-public enum BLASThreads {
+package enum BLASThreads {
     private struct State { var open = 0; var saved: Int32 = 1 }
     private static let state = Mutex(State())
 
     /// Number of `single` scopes open in the process (for tests).
     package static var openScopes: Int { state.withLock { $0.open } }
 
-    public static func single<T>(if condition: Bool = true, _ body: () throws -> T) rethrows -> T {
+    package static func single<T>(if condition: Bool = true, _ body: () throws -> T) rethrows -> T {
         guard condition else { return try body() }
         state.withLock { s in
             if s.open == 0 {

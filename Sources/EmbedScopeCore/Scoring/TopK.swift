@@ -24,35 +24,15 @@ struct TopK {
     @inline(__always) var threshold: Float { count < k ? -.infinity : scores[0] }
 
     @inline(__always) static func better(_ s1: Float, _ r1: Int, than s2: Float, _ r2: Int) -> Bool {
-        s1 > s2 || (s1 == s2 && r1 < r2)
+        BoundedHeap.better(s1, r1, than: s2, r2)
     }
 
     @inline(__always) mutating func push(_ score: Float, _ row: Int) {
-        guard k > 0 else { return }
-        if count < k {
-            var i = count
-            count += 1
-            // sift up: parent worse-or-equal stays above
-            while i > 0 {
-                let p = (i - 1) >> 1
-                if Self.better(scores[p], rows[p], than: score, row) {
-                    scores[i] = scores[p]; rows[i] = rows[p]; i = p
-                } else { break }
+        let k = self.k, n = count
+        count = scores.withUnsafeMutableBufferPointer { sp in
+            rows.withUnsafeMutableBufferPointer { rp in
+                BoundedHeap.push(score, row, scores: sp.baseAddress!, rows: rp.baseAddress!, count: n, k: k)
             }
-            scores[i] = score; rows[i] = row
-        } else if Self.better(score, row, than: scores[0], rows[0]) {
-            var i = 0
-            while true {
-                let l = 2 * i + 1
-                if l >= k { break }
-                var c = l
-                let r = l + 1
-                if r < k && Self.better(scores[l], rows[l], than: scores[r], rows[r]) { c = r }
-                if Self.better(score, row, than: scores[c], rows[c]) {
-                    scores[i] = scores[c]; rows[i] = rows[c]; i = c
-                } else { break }
-            }
-            scores[i] = score; rows[i] = row
         }
     }
 

@@ -1,12 +1,12 @@
 import Foundation
 
 /// A small RFC 4180 reader that keeps line numbers for error messages, and the matching writer.
-public enum CSV {
+package enum CSV {
     package struct Record { package var fields: [String]; package var line: Int }
 
     /// One field as RFC 4180 writes it: quoted (with "" for a quote) when it holds a comma, a
     /// quote or a line break; as it is otherwise. `parse` reads it back unchanged.
-    public static func field(_ s: String) -> String {
+    package static func field(_ s: String) -> String {
         s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" })
             ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }

@@ -2,9 +2,9 @@
 /// with overflow checks, so a crafted header gives nil — an error for the caller to report —
 /// instead of a wrapped size. Callers then bound the result by the bytes actually present
 /// before allocating anything.
-public enum CheckedSize {
+package enum CheckedSize {
     /// The product of `factors` (1 for none), or nil if a factor is negative or it overflows `Int`.
-    public static func product(_ factors: some Sequence<Int>) -> Int? {
+    package static func product(_ factors: some Sequence<Int>) -> Int? {
         var total = 1
         for f in factors {
             guard f >= 0 else { return nil }
@@ -16,7 +16,7 @@ public enum CheckedSize {
     }
 
     /// `a + b`, or nil if either is negative or the sum overflows.
-    public static func sum(_ a: Int, _ b: Int) -> Int? {
+    package static func sum(_ a: Int, _ b: Int) -> Int? {
         guard a >= 0, b >= 0 else { return nil }
         let (s, overflow) = a.addingReportingOverflow(b)
         return overflow ? nil : s

@@ -3,12 +3,12 @@ import Foundation
 /// SplitMix64 (Steele, Lea, Flood 2014): a small seeded generator whose stream is fixed by
 /// the seed on every platform and Swift version. Used wherever the library draws at random
 /// (silhouette sampling) and by benchmarks that generate data.
-public struct SplitMix64: RandomNumberGenerator, Sendable {
+package struct SplitMix64: RandomNumberGenerator, Sendable {
     public private(set) var state: UInt64
 
-    public init(seed: UInt64) { state = seed }
+    package init(seed: UInt64) { state = seed }
 
-    public mutating func next() -> UInt64 {
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -18,7 +18,7 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     /// Uniform in `0..<bound` (Lemire's multiply-and-reject, unbiased). Spelled out here rather
     /// than `Int.random(in:using:)` so the sequence cannot change with the standard library.
-    public mutating func below(_ bound: UInt64) -> UInt64 {
+    package mutating func below(_ bound: UInt64) -> UInt64 {
         precondition(bound > 0)
         var m = next().multipliedFullWidth(by: bound)
         if m.low < bound {
@@ -29,10 +29,10 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
     }
 
     /// Uniform in [0, 1) with 53 random bits.
-    public mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
+    package mutating func unit() -> Double { Double(next() >> 11) * 0x1.0p-53 }
 
     /// Standard normal (Box–Muller, one value per call).
-    public mutating func gaussian() -> Double {
+    package mutating func gaussian() -> Double {
         let u1 = max(unit(), 0x1.0p-60), u2 = unit()
         return (-2 * Foundation.log(u1)).squareRoot() * Foundation.cos(2 * Double.pi * u2)
     }

@@ -2,47 +2,47 @@ import CBLAS
 import Foundation
 
 /// What this machine is and which kernel each hot path runs on: `embedscope info --system`.
-public struct SystemInfo: Codable, Sendable {
-    public struct CPU: Codable, Sendable {
-        public var model: String
-        public var vendor: String
-        public var family: Int?
-        public var modelNumber: Int?
+package struct SystemInfo: Codable, Sendable {
+    package struct CPU: Codable, Sendable {
+        package var model: String
+        package var vendor: String
+        package var family: Int?
+        package var modelNumber: Int?
         /// The SIMD features the kernels care about (from /proc/cpuinfo on Linux).
-        public var features: [String]
-        public var logicalCores: Int
+        package var features: [String]
+        package var logicalCores: Int
     }
 
-    public struct BLAS: Codable, Sendable {
-        public var library: String
-        public var version: String
-        public var config: String
+    package struct BLAS: Codable, Sendable {
+        package var library: String
+        package var version: String
+        package var config: String
         /// The core OpenBLAS runs its kernels for (`openblas_get_corename()`).
-        public var core: String
+        package var core: String
         /// OpenBLAS fell back to a generic core (Prescott, Core2, …): its GEMMs run 3–5× slower.
-        public var genericCore: Bool
+        package var genericCore: Bool
         /// `OPENBLAS_CORETYPE` as the user set it (always respected; never changed by EmbedScope).
-        public var coretypeEnvironment: String?
-        public var threads: Int
+        package var coretypeEnvironment: String?
+        package var threads: Int
     }
 
-    public struct HotPath: Codable, Sendable {
-        public var work: String
-        public var kernel: String
+    package struct HotPath: Codable, Sendable {
+        package var work: String
+        package var kernel: String
     }
 
-    public var cpu: CPU
-    public var blas: BLAS
+    package var cpu: CPU
+    package var blas: BLAS
     /// The GEMM path our hot paths use, the best this CPU supports, and all it supports.
-    public var gemmPath: String
-    public var gemmBestPath: String
-    public var gemmSupportedPaths: [String]
+    package var gemmPath: String
+    package var gemmBestPath: String
+    package var gemmSupportedPaths: [String]
     /// `EMBEDSCOPE_GEMM` when set but naming no path this CPU runs (then the best path is used).
-    public var gemmEnvironmentIgnored: String?
-    public var hotPaths: [HotPath]
-    public var threads: Int
+    package var gemmEnvironmentIgnored: String?
+    package var hotPaths: [HotPath]
+    package var threads: Int
 
-    public static func collect() -> SystemInfo {
+    package static func collect() -> SystemInfo {
         let path = SGEMM.path
         let blas = BLASInfo.current
         let gemmKernel = path == .openblas ? "OpenBLAS sgemm (core \(blas.core))" : "own packed SGEMM (\(path.rawValue))"
@@ -62,7 +62,7 @@ public struct SystemInfo: Codable, Sendable {
                           threads: ProcessInfo.processInfo.activeProcessorCount)
     }
 
-    public var text: String {
+    package var text: String {
         var lines = [String]()
         var cpuLine = "CPU: \(cpu.model)"
         if let f = cpu.family, let m = cpu.modelNumber { cpuLine += " (\(cpu.vendor) family \(f) model \(m))" }
@@ -84,7 +84,7 @@ public struct SystemInfo: Codable, Sendable {
     }
 
     /// One line for the demo and logs.
-    public var summary: String {
+    package var summary: String {
         "\(cpu.model); BLAS \(blas.library) \(blas.version) core \(blas.core)\(blas.genericCore ? " (generic)" : ""); GEMM \(gemmPath); \(threads) threads"
     }
 }
@@ -119,11 +119,11 @@ enum CPUInfo {
 }
 
 /// OpenBLAS as loaded: version, configuration and the core it picked.
-public enum BLASInfo {
+package enum BLASInfo {
     /// OpenBLAS's generic fallback cores: what it runs when it does not know the CPU.
     static let genericCores: Set<String> = ["prescott", "core2", "katmai", "coppermine", "northwood", "banias", "atom", "nehalem", "generic"]
 
-    public static var current: SystemInfo.BLAS {
+    package static var current: SystemInfo.BLAS {
         let config = openblas_get_config().map { String(cString: $0) } ?? ""
         let core = openblas_get_corename().map { String(cString: $0) } ?? "unknown"
         // The config string starts "OpenBLAS 0.3.21 …".
@@ -146,5 +146,5 @@ public enum BLASInfo {
     }()
 
     /// Says once on stderr when a hot path runs on OpenBLAS and OpenBLAS fell back to a generic core.
-    public static func warnIfGeneric() { _ = warning }
+    package static func warnIfGeneric() { _ = warning }
 }

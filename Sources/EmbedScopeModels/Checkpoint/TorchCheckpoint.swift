@@ -13,7 +13,7 @@ import EmbedScopeImages
 /// The pickle is decoded by a restricted unpickler (`Unpickler`) that accepts only the globals
 /// in `TorchGlobal.allowList`. Tensors are resolved through their offset and strides into
 /// C-contiguous Float tensors (`TorchCheckpoint+Tensors.swift`).
-public enum TorchCheckpoint {
+package enum TorchCheckpoint {
     /// Reads a state_dict from a .pth/.pt/.ckpt in either PyTorch format. If the top-level object is a dict
     /// holding a nested state dict (PyTorch Lightning: key "state_dict"; also "model", "model_state_dict", "module"
     /// when they hold tensors), that one is used. `stripPrefix`: remove this key prefix when every tensor key has it
@@ -22,7 +22,7 @@ public enum TorchCheckpoint {
     /// Only tensors end up in the result; other entries (ints, strings, optimizer settings) are
     /// skipped. Every dtype is converted to Float; 0-d tensors have shape `[]` and one value.
     /// `stripPrefix: ""` keeps the keys as they are.
-    public static func load(contentsOf url: URL, stripPrefix: String? = nil) throws -> StateDict {
+    package static func load(contentsOf url: URL, stripPrefix: String? = nil) throws -> StateDict {
         let data: Data
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)
