@@ -37,6 +37,10 @@ run "OPENBLAS_CORETYPE=Prescott" "$BIN" info --system
 echo "## GEMM kernels on the hot shapes (one thread; every path in the same process)"
 for e in "${ENVS[@]}"; do run "$e" "$BENCH" gemm --threads 1 --repeat 5; done
 
+echo "## One query on 1M x 512: float32 scan, f16/bf16 copy scan (exact re-scoring), bandwidth pass"
+for e in "${ENVS[@]}"; do run "$e" "$BENCH" half --synthetic 1000000x512 --storage f16 --repeat 7; done
+run "" "$BENCH" half --synthetic 1000000x512 --storage bf16 --repeat 7
+
 echo "## Forward passes (synthetic preprocessed inputs; compute does not depend on the values)"
 python3 - "$DATA/forward_inputs.npy" <<'PY'
 import sys, numpy as np
