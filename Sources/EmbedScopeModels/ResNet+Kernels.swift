@@ -5,7 +5,7 @@ extension ResNet {
     /// Which kernel each convolution runs, in network order, one line per layer
     /// ("layer1.0.conv1 3×3/1 64→64: Winograd F(2×2,3×3) + sgemm (avx512)"), for
     /// `embedscope-bench extract --profile` and anyone asking why a layer is slow.
-    public var kernelChoices: [String] {
+    package var kernelChoices: [String] {
         let gemm = SGEMM.path == .openblas ? "OpenBLAS sgemm" : "sgemm (\(SGEMM.path.rawValue))"
         func line(_ name: String, _ c: Conv2D, _ w: Winograd3x3?) -> String {
             let shape = "\(c.kernel)×\(c.kernel)/\(c.stride) \(c.inChannels)→\(c.outChannels)"

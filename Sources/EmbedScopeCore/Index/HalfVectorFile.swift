@@ -15,22 +15,22 @@ public enum HalfStorage: String, CaseIterable, Sendable, Codable {
     /// bfloat16: the upper half of a float32 (8 significant bits, float32's range).
     case bf16
 
-    public var elementType: VectorFileHeader.ElementType { self == .f16 ? .float16 : .bfloat16 }
+    package var elementType: VectorFileHeader.ElementType { self == .f16 ? .float16 : .bfloat16 }
     var kernelType: Int32 { self == .f16 ? Int32(CK_HALF_F16.rawValue) : Int32(CK_HALF_BF16.rawValue) }
 
     /// Unit roundoff of round-to-nearest into this type: |x̃ − x| ≤ u·|x| in the normal range.
-    public var unitRoundoff: Double { self == .f16 ? 0x1p-11 : 0x1p-8 }
+    package var unitRoundoff: Double { self == .f16 ? 0x1p-11 : 0x1p-8 }
     /// Absolute error bound below the normal range (half the spacing of the subnormals).
-    public var subnormalError: Double { self == .f16 ? 0x1p-25 : 0x1p-134 }
+    package var subnormalError: Double { self == .f16 ? 0x1p-25 : 0x1p-134 }
 
     /// The copy's file name beside `<space>.vec`.
-    public func fileName(space: String) -> String { "\(space).\(rawValue).vec" }
+    package func fileName(space: String) -> String { "\(space).\(rawValue).vec" }
 
     /// The `meta` key that records a space's half copy (value: `f16` or `bf16`).
-    public static func metaKey(space: String) -> String { "storage.\(space)" }
+    package static func metaKey(space: String) -> String { "storage.\(space)" }
 
     /// The storage a space has according to `meta` (nil: float32 only). An unknown value is an error.
-    public static func recorded(in meta: [String: String], space: String, path: String) throws -> HalfStorage? {
+    package static func recorded(in meta: [String: String], space: String, path: String) throws -> HalfStorage? {
         guard let v = meta[metaKey(space: space)] else { return nil }
         guard let s = HalfStorage(rawValue: v) else {
             throw EmbedScopeError(.catalog, "meta key \(metaKey(space: space)) is '\(v)', not f16 or bf16", path: path,
@@ -41,7 +41,7 @@ public enum HalfStorage: String, CaseIterable, Sendable, Codable {
 
     /// Rows are unit vectors; a writer refuses a row whose norm (in Double) exceeds this, so the
     /// bound of `HalfBound` may use it.
-    public static let rowNormBound = 1 + 0x1p-12
+    package static let rowNormBound = 1 + 0x1p-12
 }
 
 /// The 64-byte extension after the header of a half copy (bytes 64..<128, little-endian):
@@ -51,12 +51,12 @@ public enum HalfStorage: String, CaseIterable, Sendable, Codable {
 /// |     64 |    4 | CRC-32 of the payload of the float32 `.vec` this was made from |
 /// |     68 |   56 | reserved, zero                                                 |
 /// |    124 |    4 | CRC-32 of bytes 64..<124                                       |
-public struct HalfExtension: Equatable, Sendable {
-    public static let offset = 64
-    public static let sourceCRCOffset = 64, crcOffset = 124
-    public var sourcePayloadCRC: UInt32
+package struct HalfExtension: Equatable, Sendable {
+    package static let offset = 64
+    package static let sourceCRCOffset = 64, crcOffset = 124
+    package var sourcePayloadCRC: UInt32
 
-    public func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var b = [UInt8](repeating: 0, count: 64)
         withUnsafeBytes(of: sourcePayloadCRC.littleEndian) { for (i, x) in $0.enumerated() { b[i] = x } }
         let crc = b[0..<60].withUnsafeBytes { Checksum.crc32($0) }
@@ -65,7 +65,7 @@ public struct HalfExtension: Equatable, Sendable {
     }
 
     /// `raw` is the 64 bytes at file offset 64.
-    public static func decode(_ raw: UnsafeRawBufferPointer, path: String) throws -> HalfExtension {
+    package static func decode(_ raw: UnsafeRawBufferPointer, path: String) throws -> HalfExtension {
         precondition(raw.count >= 64)
         let stored = UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: 60, as: UInt32.self))
         let computed = Checksum.crc32(UnsafeRawBufferPointer(rebasing: raw[0..<60]))
@@ -82,7 +82,7 @@ public struct HalfExtension: Equatable, Sendable {
 }
 
 /// Which half kernels run (conversions and the scan): AVX-512F, AVX2 + FMA + F16C, or portable C.
-public enum HalfPath: String, CaseIterable, Sendable {
+package enum HalfPath: String, CaseIterable, Sendable {
     case avx512, avx2, portable
 
     var kernelPath: Int32 {
@@ -93,10 +93,10 @@ public enum HalfPath: String, CaseIterable, Sendable {
         }
     }
 
-    public var isSupported: Bool { ck_half_path_supported(kernelPath) != 0 }
+    package var isSupported: Bool { ck_half_path_supported(kernelPath) != 0 }
 
     /// The best path this CPU runs.
-    public static let best: HalfPath = {
+    package static let best: HalfPath = {
         switch ck_half_best_path() {
         case Int32(CK_PATH_AVX512.rawValue): return .avx512
         case Int32(CK_PATH_AVX2.rawValue): return .avx2
@@ -107,10 +107,10 @@ public enum HalfPath: String, CaseIterable, Sendable {
     private static let override = Mutex<HalfPath?>(nil)
 
     /// The path in use: an override set by `withPath` (tests, benchmarks), else `best`.
-    public static var current: HalfPath { override.withLock { $0 } ?? best }
+    package static var current: HalfPath { override.withLock { $0 } ?? best }
 
     /// Runs `body` with `path` in use (tests and benchmarks; not reentrant across threads).
-    public static func withPath<T>(_ path: HalfPath, _ body: () throws -> T) rethrows -> T {
+    package static func withPath<T>(_ path: HalfPath, _ body: () throws -> T) rethrows -> T {
         precondition(path.isSupported, "half path \(path) does not run on this CPU")
         let before = override.withLock { current in
             defer { current = path }
@@ -122,28 +122,28 @@ public enum HalfPath: String, CaseIterable, Sendable {
 }
 
 /// Conversions between float32 and a half type (round to nearest, ties to even; exact back).
-public enum HalfConvert {
-    public static func toHalf(_ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<UInt16>, storage: HalfStorage,
+package enum HalfConvert {
+    package static func toHalf(_ src: UnsafeBufferPointer<Float>, _ dst: UnsafeMutableBufferPointer<UInt16>, storage: HalfStorage,
                               path: HalfPath = HalfPath.current) {
         precondition(dst.count >= src.count)
         guard let s = src.baseAddress, let d = dst.baseAddress else { return }
         ck_float_to_half(path.kernelPath, storage.kernelType, s, d, src.count)
     }
 
-    public static func toFloat(_ src: UnsafeBufferPointer<UInt16>, _ dst: UnsafeMutableBufferPointer<Float>, storage: HalfStorage,
+    package static func toFloat(_ src: UnsafeBufferPointer<UInt16>, _ dst: UnsafeMutableBufferPointer<Float>, storage: HalfStorage,
                                path: HalfPath = HalfPath.current) {
         precondition(dst.count >= src.count)
         guard let s = src.baseAddress, let d = dst.baseAddress else { return }
         ck_half_to_float(path.kernelPath, storage.kernelType, s, d, src.count)
     }
 
-    public static func toHalf(_ v: [Float], storage: HalfStorage, path: HalfPath = HalfPath.current) -> [UInt16] {
+    package static func toHalf(_ v: [Float], storage: HalfStorage, path: HalfPath = HalfPath.current) -> [UInt16] {
         var out = [UInt16](repeating: 0, count: v.count)
         v.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { toHalf(s, $0, storage: storage, path: path) } }
         return out
     }
 
-    public static func toFloat(_ v: [UInt16], storage: HalfStorage, path: HalfPath = HalfPath.current) -> [Float] {
+    package static func toFloat(_ v: [UInt16], storage: HalfStorage, path: HalfPath = HalfPath.current) -> [Float] {
         var out = [Float](repeating: 0, count: v.count)
         v.withUnsafeBufferPointer { s in out.withUnsafeMutableBufferPointer { toFloat(s, $0, storage: storage, path: path) } }
         return out
@@ -158,25 +158,25 @@ public enum HalfConvert {
 /// A read-only, memory-mapped half copy (`<space>.f16.vec` / `.bf16.vec`): the vector-file
 /// header (element type 2 or 3, payload at 128) and the extension naming its float32 source.
 /// `@unchecked`: as `VectorFile`, an immutable read-only mapping unmapped in `deinit`.
-public final class HalfVectorFile: @unchecked Sendable {
-    public let url: URL
-    public let header: VectorFileHeader
-    public let ext: HalfExtension
-    public let storage: HalfStorage
+package final class HalfVectorFile: @unchecked Sendable {
+    package let url: URL
+    package let header: VectorFileHeader
+    package let ext: HalfExtension
+    package let storage: HalfStorage
     private let mapping: UnsafeMutableRawPointer
     private let mappedLength: Int
 
-    public var rows: Int { Int(header.rows) }
-    public var dim: Int { Int(header.dim) }
+    package var rows: Int { Int(header.rows) }
+    package var dim: Int { Int(header.dim) }
     /// Row stride in 16-bit elements (a multiple of 32).
-    public var stride: Int { Int(header.strideBytes) / 2 }
-    public var fileSize: Int { mappedLength }
+    package var stride: Int { Int(header.strideBytes) / 2 }
+    package var fileSize: Int { mappedLength }
 
-    public var base: UnsafePointer<UInt16> {
+    package var base: UnsafePointer<UInt16> {
         UnsafePointer(mapping.advanced(by: Int(header.payloadOffset)).assumingMemoryBound(to: UInt16.self))
     }
 
-    public init(url: URL) throws {
+    package init(url: URL) throws {
         self.url = url
         let path = url.path
         let (fd, size) = try RegularFile.open(path)
@@ -205,12 +205,12 @@ public final class HalfVectorFile: @unchecked Sendable {
 
     deinit { munmap(mapping, mappedLength) }
 
-    @inline(__always) public func row(_ i: Int) -> UnsafeBufferPointer<UInt16> {
+    @inline(__always) package func row(_ i: Int) -> UnsafeBufferPointer<UInt16> {
         UnsafeBufferPointer(start: base + i * stride, count: dim)
     }
 
     /// Recomputes the payload CRC-32 and compares it with the header's. Reads the whole file.
-    public func verify() throws {
+    package func verify() throws {
         let crc = Checksum.crc32(UnsafeRawBufferPointer(start: UnsafeRawPointer(base), count: Int(header.payloadLength)))
         guard crc == header.payloadCRC else {
             throw EmbedScopeError(.checksumMismatch, "payload checksum mismatch (stored \(hex(header.payloadCRC)), computed \(hex(crc)))",
@@ -221,7 +221,7 @@ public final class HalfVectorFile: @unchecked Sendable {
     /// Checks that this copy is `source` rounded: same shape, made from that payload (CRC), and
     /// every value within one rounding of its float32 value, |x̃ − x| ≤ u·|x| + η (the
     /// assumption of `HalfBound`). Returns the first offending (row, column), or nil. Reads both files.
-    public func mismatch(against source: VectorFile) -> (row: Int, column: Int)? {
+    package func mismatch(against source: VectorFile) -> (row: Int, column: Int)? {
         guard rows == source.rows, dim == source.dim, ext.sourcePayloadCRC == source.header.payloadCRC else { return (-1, -1) }
         let u = storage.unitRoundoff, eta = storage.subnormalError
         var f = [Float](repeating: 0, count: dim)
@@ -243,7 +243,7 @@ public final class HalfVectorFile: @unchecked Sendable {
     /// Writes the half copy of `source` (unit rows) to `url` (a new file; fsynced). Refuses, before
     /// the file is complete, a non-finite value, a value the type cannot hold (overflow) and a
     /// row whose norm exceeds `HalfStorage.rowNormBound`.
-    public static func write(from source: VectorFile, storage: HalfStorage, to url: URL, what: String) throws {
+    package static func write(from source: VectorFile, storage: HalfStorage, to url: URL, what: String) throws {
         let dim = source.dim
         var header = VectorFileHeader(rows: source.rows, dim: dim, elementType: storage.elementType, flags: source.header.flags)
         let strideBytes = Int(header.strideBytes)

@@ -19,7 +19,7 @@ extension Index {
     }
 
     /// The half copy of a space, mapped on first use, or nil when the space has none.
-    public func halfVectors(space name: String) throws -> HalfVectorFile? {
+    package func halfVectors(space name: String) throws -> HalfVectorFile? {
         let s = try space(name)
         guard let storage = halfStorage[name] else { return nil }
         let fileName = storage.fileName(space: name)
@@ -62,7 +62,7 @@ extension Index {
 
 extension HalfVectorFile {
     /// Reads and validates only the header and its extension (O(1), no mapping).
-    public static func readHeader(_ url: URL) throws -> (VectorFileHeader, HalfExtension) {
+    package static func readHeader(_ url: URL) throws -> (VectorFileHeader, HalfExtension) {
         let (fd, size) = try RegularFile.open(url.path)
         defer { close(fd) }
         let need = 2 * VectorFileHeader.size

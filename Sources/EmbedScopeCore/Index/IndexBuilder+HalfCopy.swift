@@ -9,7 +9,7 @@ import Glibc
 extension IndexBuilder {
     /// Writes `<space>.<storage>.vec` from the space's finished float32 file in this builder and
     /// records `storage.<space>` in `meta`. Refuses non-unit, non-finite or overflowing rows.
-    public func writeHalfCopy(space: String, storage: HalfStorage) throws {
+    package func writeHalfCopy(space: String, storage: HalfStorage) throws {
         guard let catalog else { throw EmbedScopeError(.invalidArgument, "builder already committed") }
         let spaces = try catalog.spaces()
         guard let s = spaces.first(where: { $0.name == space }) else {

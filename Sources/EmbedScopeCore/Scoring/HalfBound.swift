@@ -14,9 +14,9 @@
 /// off by at most half the smallest subnormal; sums of subnormals are exact). ‖q‖ is summed in
 /// Double and everything is evaluated in Double, then raised by 2^-40 relative so the Double
 /// rounding of this formula cannot make B too small.
-public enum HalfBound {
+package enum HalfBound {
     /// B for a query of norm `queryNorm` (an upper bound of ‖q‖) in dimension `dim`.
-    public static func bound(queryNorm: Double, dim: Int, storage: HalfStorage) -> Double {
+    package static func bound(queryNorm: Double, dim: Int, storage: HalfStorage) -> Double {
         let d = Double(dim)
         let eps = 0x1p-24, tau = 0x1p-150
         let de = d * eps
@@ -30,13 +30,13 @@ public enum HalfBound {
     }
 
     /// B for the query `q` as scanned (its norm summed in Double, rounded up).
-    public static func bound(query q: UnsafeBufferPointer<Float>, storage: HalfStorage) -> Double {
+    package static func bound(query q: UnsafeBufferPointer<Float>, storage: HalfStorage) -> Double {
         var s = 0.0
         for x in q { s += Double(x) * Double(x) }
         return bound(queryNorm: s.squareRoot() * (1 + 0x1p-40), dim: q.count, storage: storage)
     }
 
-    public static func bound(query q: [Float], storage: HalfStorage) -> Double {
+    package static func bound(query q: [Float], storage: HalfStorage) -> Double {
         q.withUnsafeBufferPointer { bound(query: $0, storage: storage) }
     }
 

@@ -4,19 +4,19 @@ import Foundation
 /// A read-only view of half-precision rows (a mapped half copy, or memory in tests and
 /// benchmarks): `stride` elements per row, a multiple of 32, zero padding after `dim`.
 /// `@unchecked`: like `RowMatrix`, a view of memory never written through it.
-public struct HalfRows: @unchecked Sendable {
-    public let base: UnsafePointer<UInt16>
-    public let rows: Int
-    public let dim: Int
-    public let stride: Int
-    public let storage: HalfStorage
+package struct HalfRows: @unchecked Sendable {
+    package let base: UnsafePointer<UInt16>
+    package let rows: Int
+    package let dim: Int
+    package let stride: Int
+    package let storage: HalfStorage
 
-    public init(base: UnsafePointer<UInt16>, rows: Int, dim: Int, stride: Int, storage: HalfStorage) {
+    package init(base: UnsafePointer<UInt16>, rows: Int, dim: Int, stride: Int, storage: HalfStorage) {
         precondition(stride % 32 == 0 && stride >= dim && rows >= 0, "half rows need a stride that is a multiple of 32 and ≥ dim")
         self.base = base; self.rows = rows; self.dim = dim; self.stride = stride; self.storage = storage
     }
 
-    public init(_ file: HalfVectorFile) {
+    package init(_ file: HalfVectorFile) {
         self.init(base: file.base, rows: file.rows, dim: file.dim, stride: file.stride, storage: file.storage)
     }
 
@@ -25,31 +25,31 @@ public struct HalfRows: @unchecked Sendable {
 }
 
 /// The half scan found NaN or ±Inf in the half copy's scores (rows of the half file).
-public struct NonFiniteHalfScores: Error, Sendable {
-    public var rows: [Int]
-    public var count: Int
+package struct NonFiniteHalfScores: Error, Sendable {
+    package var rows: [Int]
+    package var count: Int
 }
 
 /// What a half scan did, besides its answer (for tests and benchmarks).
-public struct HalfScanStats: Sendable, Equatable {
+package struct HalfScanStats: Sendable, Equatable {
     /// Rows re-scored against the float32 rows (the candidates within 2B of the k-th half score).
-    public var rescored: Int
+    package var rescored: Int
     /// The bound B used (per query for a batch: the largest).
-    public var bound: Double
+    package var bound: Double
 }
 
 extension Scorer {
     /// Top-k for one query from the half copy, re-scored exactly: the same rows, order and
     /// bitwise scores as `search(matrix, query:, kernel: .simd)` (docs/index-format.md,
     /// "Half-precision copies"). `matrix` and `half` hold the same rows.
-    public static func searchHalf(_ matrix: RowMatrix, half: HalfRows, query: [Float], k: Int, farthest: Bool = false,
+    package static func searchHalf(_ matrix: RowMatrix, half: HalfRows, query: [Float], k: Int, farthest: Bool = false,
                                   filter: RowFilter = RowFilter(), threads: Int = defaultThreads,
                                   path: HalfPath = HalfPath.current) throws -> [Hit] {
         try searchHalfWithStats(matrix, half: half, query: query, k: k, farthest: farthest, filter: filter,
                                 threads: threads, path: path).hits
     }
 
-    public static func searchHalfWithStats(_ matrix: RowMatrix, half: HalfRows, query: [Float], k: Int, farthest: Bool = false,
+    package static func searchHalfWithStats(_ matrix: RowMatrix, half: HalfRows, query: [Float], k: Int, farthest: Bool = false,
                                            filter: RowFilter = RowFilter(), threads: Int = defaultThreads,
                                            path: HalfPath = HalfPath.current) throws -> (hits: [Hit], stats: HalfScanStats) {
         precondition(query.count == matrix.dim, "query has \(query.count) values, matrix dim is \(matrix.dim)")
@@ -129,7 +129,7 @@ extension Scorer {
     /// candidates within 2B_i of query i's k-th half score are gathered (float32 rows) and
     /// multiplied by the same packed batch: the own kernels compute every element of C with the
     /// same operations wherever its row sits in A, so these are the float32 search's scores.
-    public static func searchBatchHalf(_ matrix: RowMatrix, half: HalfRows, queries: [Float], count b: Int, k: Int,
+    package static func searchBatchHalf(_ matrix: RowMatrix, half: HalfRows, queries: [Float], count b: Int, k: Int,
                                        farthest: Bool = false, filters: [RowFilter]? = nil, threads: Int = defaultThreads,
                                        path: HalfPath = HalfPath.current) throws -> [[Hit]] {
         precondition(queries.count == b * matrix.dim, "queries must be count × dim")
@@ -286,7 +286,7 @@ struct Candidates {
 
 extension Scorer {
     /// The half scan's scores of every row (one thread), for tests and benchmarks.
-    public static func halfScores(_ half: HalfRows, query: [Float], path: HalfPath = HalfPath.current) -> [Float] {
+    package static func halfScores(_ half: HalfRows, query: [Float], path: HalfPath = HalfPath.current) -> [Float] {
         precondition(query.count == half.dim)
         var qpad = [Float](repeating: 0, count: half.paddedDim)
         for j in 0..<query.count { qpad[j] = query[j] }

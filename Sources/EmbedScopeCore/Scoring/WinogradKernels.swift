@@ -5,16 +5,16 @@ import Synchronization
 /// How the 3×3 stride-1 pad-1 convolutions of the native CNNs run: Winograd F(2×2, 3×3)
 /// (2.25× fewer multiplications, our packed SGEMM for the 16 products) or im2col + SGEMM (the
 /// reference, and the only path for stride 2, other kernels and the OpenBLAS GEMM path).
-public enum Conv3x3Algorithm: String, CaseIterable, Sendable {
+package enum Conv3x3Algorithm: String, CaseIterable, Sendable {
     case winograd
     case im2col
 
     /// Forces the algorithm at model load (`winograd`, `im2col`); benchmarks use it for before/after.
-    public static let environmentVariable = "EMBEDSCOPE_CONV3X3"
+    package static let environmentVariable = "EMBEDSCOPE_CONV3X3"
 
     /// `EMBEDSCOPE_CONV3X3` when it names an algorithm; else Winograd. Either way Winograd needs
     /// one of our own GEMM paths (not `EMBEDSCOPE_GEMM=openblas`).
-    public static let environment: Conv3x3Algorithm = {
+    package static let environment: Conv3x3Algorithm = {
         ProcessInfo.processInfo.environment[environmentVariable].flatMap { Conv3x3Algorithm(rawValue: $0.lowercased()) } ?? .winograd
     }()
 
@@ -22,15 +22,15 @@ public enum Conv3x3Algorithm: String, CaseIterable, Sendable {
 
     /// The algorithm models loaded now are asked for: an override set by `withAlgorithm`
     /// (tests, benchmarks), else `environment`.
-    public static var selected: Conv3x3Algorithm { override.withLock { $0 } ?? environment }
+    package static var selected: Conv3x3Algorithm { override.withLock { $0 } ?? environment }
 
     /// What a model loaded now uses for its stride-1 3×3 convolutions (Winograd needs our own GEMM).
-    public static var current: Conv3x3Algorithm {
+    package static var current: Conv3x3Algorithm {
         selected == .winograd && SGEMM.path.kernelPath != nil ? .winograd : .im2col
     }
 
     /// Runs `body` with `algorithm` selected (for tests and benchmarks; not reentrant across threads).
-    public static func withAlgorithm<T>(_ algorithm: Conv3x3Algorithm, _ body: () throws -> T) rethrows -> T {
+    package static func withAlgorithm<T>(_ algorithm: Conv3x3Algorithm, _ body: () throws -> T) rethrows -> T {
         let before = override.withLock { current in
             defer { current = algorithm }
             return current
@@ -42,13 +42,13 @@ public enum Conv3x3Algorithm: String, CaseIterable, Sendable {
 
 /// The transforms of Winograd F(m×m, 3×3), m = 2 or 4, over NHWC activations
 /// (`CKernels/winograd.c`); the caller runs the (m + 2)² GEMMs between them with `PackedMatrix`.
-public enum WinogradKernels {
+package enum WinogradKernels {
     /// The tile sizes the transforms support.
-    public static let tileSizes = [2, 4]
+    package static let tileSizes = [2, 4]
 
     /// The (m + 2)² transformed weight matrices U = G g Gᵀ, each [cin × cout] row-major (ξ-major),
     /// from 3×3 weights in the im2col layout [(kh·3 + kw)·cin + c][o]; computed in Double.
-    public static func transformWeights(_ w: [Float], tile m: Int, cin: Int, cout: Int) -> [Float] {
+    package static func transformWeights(_ w: [Float], tile m: Int, cin: Int, cout: Int) -> [Float] {
         precondition(tileSizes.contains(m), "Winograd tile \(m) (2 or 4)")
         precondition(w.count == 9 * cin * cout, "3×3 weights hold \(w.count) values, expected \(9 * cin * cout)")
         var u = [Float](repeating: 0, count: (m + 2) * (m + 2) * cin * cout)
@@ -62,14 +62,14 @@ public enum WinogradKernels {
     }
 
     /// V[ξ] (ξ at `v + ξ · ldv · count`) of tiles `tiles` of an NHWC input of height × width × cin.
-    public static func input(tile m: Int, path: GEMMPath, _ x: UnsafePointer<Float>, height: Int, width: Int, cin: Int,
+    package static func input(tile m: Int, path: GEMMPath, _ x: UnsafePointer<Float>, height: Int, width: Int, cin: Int,
                              tiles: Range<Int>, _ v: UnsafeMutablePointer<Float>, ldv: Int) {
         ck_wino_input(Int32(m), simdPath(path), x, height, width, cin, tiles.lowerBound, tiles.count, v, ldv)
     }
 
     /// y = act(Aᵀ M A + bias (+ residual)) for the output pixels of tiles `tiles` (NHWC, same
     /// height × width as the input), M[ξ] at `m + ξ · ldm · count`.
-    public static func output(tile t: Int, path: GEMMPath, _ m: UnsafePointer<Float>, ldm: Int, tiles: Range<Int>, height: Int,
+    package static func output(tile t: Int, path: GEMMPath, _ m: UnsafePointer<Float>, ldm: Int, tiles: Range<Int>, height: Int,
                               width: Int, cout: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
                               activation: GEMMActivation, _ y: UnsafeMutablePointer<Float>) {
         ck_wino_output(Int32(t), simdPath(path), m, ldm, tiles.lowerBound, tiles.count, height, width, cout, bias, residual,
