@@ -28,6 +28,12 @@ package struct HalfRows: @unchecked Sendable {
 package struct NonFiniteHalfScores: Error, Sendable {
     package var rows: [Int]
     package var count: Int
+
+    /// Throws when any worker of a half scan noted damaged rows (the first ten named, all counted).
+    static func check(_ damaged: [DamagedRows]) throws {
+        let count = damaged.reduce(0) { $0 + $1.count }
+        if count > 0 { throw NonFiniteHalfScores(rows: Array(damaged.flatMap(\.rows).sorted().prefix(10)), count: count) }
+    }
 }
 
 /// What a half scan did, besides its answer (for tests and benchmarks).
@@ -95,10 +101,7 @@ extension Scorer {
               }
             }
         }
-        let halfDamage = damaged.reduce(0) { $0 + $1.count }
-        if halfDamage > 0 {
-            throw NonFiniteHalfScores(rows: Array(damaged.flatMap(\.rows).sorted().prefix(10)), count: halfDamage)
-        }
+        try NonFiniteHalfScores.check(damaged)
         var all = heaps[0]
         for h in heaps.dropFirst() { all.merge(h) }
         let finalCut = all.count < kk ? -Float.infinity : HalfBound.cut(kth: all.threshold, margin: margin)
@@ -191,10 +194,7 @@ extension Scorer {
             }
           }
         }
-        let halfDamage = damaged.reduce(0) { $0 + $1.count }
-        if halfDamage > 0 {
-            throw NonFiniteHalfScores(rows: Array(damaged.flatMap(\.rows).sorted().prefix(10)), count: halfDamage)
-        }
+        try NonFiniteHalfScores.check(damaged)
         // Per query: the final cut, then its candidates; the union of their rows is re-scored once.
         var perQueryRows = [[Int]](repeating: [], count: b)
         var union = Set<Int>()
