@@ -28,7 +28,7 @@ public final class EfficientNetLite0: FeatureExtractor {
 
     static let bnEps = 1e-3
     /// Images per group in the low-resolution part of the network.
-    static let groupSize = 8
+    static let groupSize = Int(ProcessInfo.processInfo.environment["EMBEDSCOPE_EXP_GROUP"] ?? "8") ?? 8
     /// Blocks whose input is at least this many pixels high run one image at a time.
     static let perImageMinSize = 28
 
@@ -208,7 +208,7 @@ struct MBConvBlock: Sendable {
     /// Expanded rows per band are sized to this (L2 is 1 MB per core here).
     /// (Measured on the 2-core machines: 128 KB 14.4, 256 KB 13.4, 512 KB 13.3, 768 KB 13.4
     /// CPU ms/img; unbanded 13.9.)
-    static let bandBytes = 512 * 1024
+    static let bandBytes = (Int(ProcessInfo.processInfo.environment["EMBEDSCOPE_EXP_BAND"] ?? "512") ?? 512) * 1024
 
     init(_ r: StateDictReader, index: Int, inC: Int, outC: Int, expand ratio: Int, kernel: Int, stride: Int,
          inputSize: Int, eps: Double) throws {

@@ -1,3 +1,4 @@
+import Foundation
 import EmbedScopeCore
 import EmbedScopeImages
 /// A 1×1 convolution (BatchNorm folded in) over NHWC activations: one GEMM,
@@ -49,10 +50,22 @@ struct Pointwise: Sendable {
 
     /// y[rows × out] = act(x[rows × in] · W + b (+ residual)). `residual` has y's layout and may not alias y.
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil) {
-        if let packed, !usesKernel {
+        if let packed, usesSmallKernel {
+            weights.withUnsafeBufferPointer { w in
+                bias.withUnsafeBufferPointer { b in
+                    ConvKernels.pointwiseSmall(path: packed.path, rows: rows, k: inChannels, n: outChannels, x, weights: w.baseAddress!,
+                                               bias: b.baseAddress!, residual: residual, activation: activation.gemm, y)
+                }
+            }
+        } else if let packed, !usesKernel || Self.expPW == "gemm" {
             bias.withUnsafeBufferPointer { b in
+                if Self.expGP == "c" {
+                    ConvKernels.pointwise(packed, m: rows, x, lda: inChannels, bias: b.baseAddress!, residual: residual, ldr: outChannels,
+                                          activation: activation.gemm, y, ldc: outChannels)
+                } else {
                 packed.multiply(m: rows, a: x, lda: inChannels, c: y, ldc: outChannels, bias: b.baseAddress!,
                                 residual: residual, ldr: outChannels, activation: activation.gemm)
+                }
             }
         } else if usesKernel {
             weights.withUnsafeBufferPointer { w in
@@ -71,6 +84,12 @@ struct Pointwise: Sendable {
     /// 24→144 49 vs 47 on one core) and loses beyond (40→240: 44 vs 58).
     var usesKernel: Bool { inChannels <= 32 && outChannels % 8 == 0 }
 
+    /// K ≤ 32 on one of our own GEMM paths: the C kernel (`ConvKernels.pointwiseSmall`: unpacked
+    /// W, fused epilogue, the path's SIMD width).
+    var usesSmallKernel: Bool { packed != nil && inChannels <= 32 && Self.expPW == "c" }
+    static let expPW = ProcessInfo.processInfo.environment["EMBEDSCOPE_EXP_PW"] ?? "c"
+    static let expGP = ProcessInfo.processInfo.environment["EMBEDSCOPE_EXP_GP"] ?? "c"
+
     /// Output channels `columns` only (all rows): how a team splits a layer with few rows (the
     /// 14×14 and 7×7 layers of one image), so that each thread packs only its share of W.
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
@@ -78,8 +97,13 @@ struct Pointwise: Sendable {
         let n = outChannels
         if let packed {
             bias.withUnsafeBufferPointer { b in
+                if Self.expGP == "c" {
+                    ConvKernels.pointwise(packed, m: rows, x, lda: inChannels, bias: b.baseAddress!, residual: residual, ldr: n,
+                                          activation: activation.gemm, y, ldc: n, columns: columns)
+                } else {
                 packed.multiply(m: rows, a: x, lda: inChannels, c: y, ldc: n, bias: b.baseAddress!,
                                 residual: residual, ldr: n, activation: activation.gemm, columns: columns)
+                }
             }
             return
         }
@@ -97,7 +121,7 @@ struct Pointwise: Sendable {
     /// channels), else by output channels in multiples of 8.
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
              team: Team, kind: Int, _ clock: inout Stopwatch) {
-        if team.threads > 1 && rows < 256 && outChannels >= 64 && !usesKernel {
+        if team.threads > 1 && rows < 256 && outChannels >= 64 && !usesKernel && !usesSmallKernel {
             let unit = packed?.panelWidth ?? 8
             let groups = outChannels / unit
             team.split(groups, kind, &clock) { g, _, _ in
