@@ -15,6 +15,9 @@
 #include <immintrin.h>
 #endif
 
+// Taps (cin · k · k) the planar convolution takes: the stem has 27.
+#define CP_MAX_TAPS CK_CONV_PLANAR_MAX_TAPS
+
 typedef struct {
     const float *x;
     long h, w, c, first_row, pad_top, pad_left, oh, ow;
@@ -124,6 +127,7 @@ static void pw_portable(long rows, long k, long n, const float *x, const float *
 #define VW 16
 #define PW_R 8
 #define GP_MR 12
+#define CP_P 12
 #define ATTR __attribute__((target("avx512f")))
 #define SFX(name) name##_avx512
 #define V_LOAD(p) _mm512_loadu_ps(p)
@@ -151,6 +155,7 @@ ATTR static inline __m512 act_avx512(__m512 v, int act) {
 #undef VW
 #undef PW_R
 #undef GP_MR
+#undef CP_P
 #undef ATTR
 #undef SFX
 #undef V_LOAD
@@ -171,6 +176,7 @@ ATTR static inline __m512 act_avx512(__m512 v, int act) {
 #define VW 8
 #define PW_R 4
 #define GP_MR 6
+#define CP_P 4
 #define ATTR __attribute__((target("avx2,fma")))
 #define SFX(name) name##_avx2
 #define V_LOAD(p) _mm256_loadu_ps(p)
@@ -217,6 +223,43 @@ void ck_pointwise_packed(int path, long m, long n, long k, const float *a, long 
     if (path == CK_PATH_AVX2) { gp_run_avx2(m, n, k, a, lda, packed_b, pstride, bias, residual, ldr, activation, c, ldc); return; }
 #endif
     gp_portable(m, n, k, a, lda, packed_b, pstride, bias, residual, ldr, activation, c, ldc);
+}
+
+static void cp_portable(const float *x, long h, long w, long cin, long k, long s, long pad_top, long pad_left, long oh, long ow,
+                        const float *wt, long out, const float *bias, int act, float *y, long p0, long p1) {
+    enum { CH = 64 };
+    for (long p = p0; p < p1; p++) {
+        const long img = p / (oh * ow), rem = p - img * oh * ow;
+        const long oy = rem / ow, ox = rem - oy * ow;
+        const float *planes = x + img * cin * h * w;
+        for (long j0 = 0; j0 < out; j0 += CH) {
+            const long nc = lmin(CH, out - j0);
+            float acc[CH];
+            for (long j = 0; j < nc; j++) acc[j] = bias[j0 + j];
+            long t = 0;
+            for (long ch = 0; ch < cin; ch++)
+                for (long kh = 0; kh < k; kh++)
+                    for (long kw = 0; kw < k; kw++, t++) {
+                        const long iy = oy * s - pad_top + kh, ix = ox * s - pad_left + kw;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                        const float v = planes[(ch * h + iy) * w + ix];
+                        for (long j = 0; j < nc; j++) acc[j] += v * wt[t * out + j0 + j];
+                    }
+            for (long j = 0; j < nc; j++) y[p * out + j0 + j] = act1(acc[j], act);
+        }
+    }
+}
+
+void ck_conv_planar(int path, const float *x, long h, long w, long cin, int k, int s, long pad_top, long pad_left, long oh, long ow,
+                    const float *weights, long out, const float *bias, int activation, float *y, long pixel_begin, long pixel_end) {
+    if (k < 1 || s < 1 || out <= 0 || pixel_begin >= pixel_end) return;
+#if defined(__x86_64__)
+    if (cin * k * k <= CP_MAX_TAPS) {
+        if (path == CK_PATH_AVX512) { cp_run_avx512(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, pixel_begin, pixel_end); return; }
+        if (path == CK_PATH_AVX2) { cp_run_avx2(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, pixel_begin, pixel_end); return; }
+    }
+#endif
+    cp_portable(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, pixel_begin, pixel_end);
 }
 
 void ck_pointwise_small(int path, long rows, long k, long n, const float *x, const float *weights, const float *bias,

@@ -216,6 +216,26 @@ INL void SFX(gp_tile)(const int MR, long p0, long kc, long h, const float *a, lo
             acc[i][1] = V_FMA(av, b1, acc[i][1]);
         }
     }
+    if (h == MR && w == 2 * VW) {
+        // A whole tile: straight-line stores, the accumulators stay in registers.
+        const VT bv0 = (last && bias) ? V_LOAD(bias) : V_SET1(0), bv1 = (last && bias) ? V_LOAD(bias + VW) : V_SET1(0);
+        for (int i = 0; i < MR; i++) {
+            VT x0 = acc[i][0], x1 = acc[i][1];
+            if (last) {
+                x0 = V_ADD(x0, bv0);
+                x1 = V_ADD(x1, bv1);
+                if (res) {
+                    x0 = V_ADD(x0, V_LOAD(res + i * ldr));
+                    x1 = V_ADD(x1, V_LOAD(res + i * ldr + VW));
+                }
+                x0 = V_ACT(x0, act);
+                x1 = V_ACT(x1, act);
+            }
+            V_STORE(c + i * ldc, x0);
+            V_STORE(c + i * ldc + VW, x1);
+        }
+        return;
+    }
     for (int v = 0; v < 2; v++) {
         if (w <= v * VW) break;
         const MT m = v == 0 ? m0 : m1;
@@ -253,6 +273,80 @@ ATTR static void SFX(gp_run)(long m, long n, long k, const float *a, long lda, c
             }
             if (k <= 0) break;
         }
+    }
+}
+
+// ---------------------------------------------------------------- dense conv on planar input (the stem)
+
+// CP_P pixels × output channels [j, j + 2·VW) (the lanes of m0, m1; two: the second vector is
+// used), T taps: tap t's input for pixel i at tp[t][i · ps] (in the image, or a zero-padded
+// patch); weights w[t · out + j]. Stores the first np pixels (row stride out).
+INL void SFX(cp_tile)(long T, const float *const *tp, long ps, const float *w, long out, MT m0, MT m1, const int two, const float *bias,
+                      int act, float *y, long np) {
+    VT acc[CP_P][2];
+    const VT b0 = V_MLOAD(m0, bias), b1 = two ? V_MLOAD(m1, bias + VW) : V_SET1(0);
+    for (int i = 0; i < CP_P; i++) { acc[i][0] = b0; acc[i][1] = b1; }
+    for (long t = 0; t < T; t++) {
+        const float *q = tp[t];
+        const VT w0 = V_MLOAD(m0, w + t * out), w1 = two ? V_MLOAD(m1, w + t * out + VW) : V_SET1(0);
+        for (int i = 0; i < CP_P; i++) {
+            const VT v = V_SET1(q[i * ps]);
+            acc[i][0] = V_FMA(v, w0, acc[i][0]);
+            if (two) acc[i][1] = V_FMA(v, w1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < CP_P; i++) {
+        if (i >= np) break;
+        V_MSTORE(y + i * out, m0, V_ACT(acc[i][0], act));
+        if (two) V_MSTORE(y + i * out + VW, m1, V_ACT(acc[i][1], act));
+    }
+}
+
+ATTR static void SFX(cp_run)(const float *x, long h, long w, long cin, long k, long s, long pad_top, long pad_left, long oh, long ow,
+                             const float *wt, long out, const float *bias, int act, float *y, long p0, long p1) {
+    const long T = cin * k * k;
+    const float *tp[CP_MAX_TAPS];
+    float patch[CP_MAX_TAPS * CP_P];
+    long p = p0;
+    while (p < p1) {
+        const long img = p / (oh * ow), rem = p - img * oh * ow;
+        const long oy = rem / ow, ox = rem - oy * ow;
+        const long np = lmin(CP_P, lmin(ow - ox, p1 - p));   // pixels of this tile, all in one row
+        const long iy0 = oy * s - pad_top, ix0 = ox * s - pad_left;
+        const float *planes = x + img * cin * h * w;
+        const int inside = np == CP_P && iy0 >= 0 && iy0 + k <= h && ix0 >= 0 && ix0 + (CP_P - 1) * s + k <= w;
+        long ps;
+        if (inside) {
+            long t = 0;
+            for (long ch = 0; ch < cin; ch++)
+                for (long kh = 0; kh < k; kh++)
+                    for (long kw = 0; kw < k; kw++) tp[t++] = planes + (ch * h + iy0 + kh) * w + ix0 + kw;
+            ps = s;
+        } else {
+            long t = 0;
+            for (long ch = 0; ch < cin; ch++)
+                for (long kh = 0; kh < k; kh++)
+                    for (long kw = 0; kw < k; kw++, t++) {
+                        float *d = patch + t * CP_P;
+                        const long iy = iy0 + kh;
+                        for (long i = 0; i < CP_P; i++) {
+                            const long ix = ix0 + i * s + kw;
+                            d[i] = i < np && iy >= 0 && iy < h && ix >= 0 && ix < w ? planes[(ch * h + iy) * w + ix] : 0.0f;
+                        }
+                        tp[t] = d;
+                    }
+            ps = 1;
+        }
+        float *yp = y + p * out;
+        for (long j = 0; j < out; j += 2 * VW) {
+            const long cols = out - j;
+            const MT m0 = cols >= VW ? V_FULL : V_MASK((int)cols);
+            const int two = cols > VW;
+            const MT m1 = cols >= 2 * VW ? V_FULL : V_MASK((int)(two ? cols - VW : 0));
+            if (two) SFX(cp_tile)(T, tp, ps, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
+            else SFX(cp_tile)(T, tp, ps, wt + j, out, m0, m1, 0, bias + j, act, yp + j, np);
+        }
+        p += np;
     }
 }
 

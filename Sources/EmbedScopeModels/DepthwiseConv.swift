@@ -1,4 +1,3 @@
-import Foundation
 import EmbedScopeCore
 import EmbedScopeImages
 /// A depthwise k×k convolution (one filter per channel, BatchNorm folded in) over NHWC
@@ -21,7 +20,6 @@ struct DepthwiseConv: Sendable {
     /// The SIMD width of the C kernels (`ConvKernels.depthwise`, the GEMM path in use at load);
     /// with the OpenBLAS path, the Swift kernels below (the engine as it was before the C kernels).
     let path: GEMMPath
-    static let expDW = ProcessInfo.processInfo.environment["EMBEDSCOPE_EXP_DW"] ?? "c"
 
     /// `weight` in PyTorch's layout [C, 1, k, k].
     init(weight: [Float], channels: Int, kernel: Int, stride: Int, padding: Padding2D,
@@ -59,7 +57,7 @@ struct DepthwiseConv: Sendable {
         weights.withUnsafeBufferPointer { wb in
             bias.withUnsafeBufferPointer { bb in
                 let w = wb.baseAddress!, b = bb.baseAddress!
-                if path != .openblas && DepthwiseConv.expDW == "c" {
+                if path != .openblas {
                     ConvKernels.depthwise(path: path, kernel: kernel, stride: stride, x, height: height, width: width, channels: channels,
                                           firstRow: firstRow, padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow,
                                           weights: w, bias: b, activation: activation.gemm, y, rows: rows)

@@ -188,6 +188,121 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    // MARK: - 1×1 on packed weights, A in place (K > 32)
+
+    func testPackedPointwiseMatchesDoubleReferenceOnEveryPath() {
+        var seed: UInt64 = 1300
+        // Rows across the 8-tile row block (96 on AVX-512, 48 on AVX2), depths across the 256 slice.
+        for (rows, k, n) in [(1, 33, 17), (5, 40, 1), (13, 96, 24), (97, 257, 40), (50, 300, 65), (200, 64, 33), (7, 1152, 20)] {
+            seed += 1
+            let activation: Activation = [.relu6, .none, .relu][Int(seed % 3)]
+            let x = seededFloats(rows * k, seed: seed)
+            let wt = seededFloats(n * k, seed: seed + 1, scale: 0.3)
+            let (scale, shift) = ModelKernelTests.affine(n, seed: seed + 2)
+            let res = seededFloats(rows * n, seed: seed + 3)
+            for withResidual in [false, true] {
+                let ref = ModelKernelTests.referenceConv(x, n: 1, h: 1, w: rows, c: k, weight: wt, out: n, k: 1, stride: 1, pad: .zero,
+                                                         depthwise: false, scale: scale, shift: shift, activation: activation,
+                                                         residual: withResidual ? res : nil)
+                for path in paths {
+                    let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation) }
+                    XCTAssertFalse(pw.usesSmallKernel)
+                    var y = [Float](repeating: .nan, count: rows * n), yc = y
+                    x.withUnsafeBufferPointer { xb in
+                        res.withUnsafeBufferPointer { rb in
+                            let r = withResidual ? rb.baseAddress : nil
+                            y.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: rows, $0.baseAddress!, residual: r) }
+                            // By column ranges on panel boundaries, as a team splits the 14×14 and 7×7 layers.
+                            yc.withUnsafeMutableBufferPointer { yb in
+                                let unit = pw.packed?.panelWidth ?? 8
+                                var j = 0
+                                while j < n {
+                                    let e = min(n, j + unit)
+                                    pw.run(xb.baseAddress!, rows: rows, yb.baseAddress!, residual: r, columns: j..<e)
+                                    j = e
+                                }
+                            }
+                        }
+                    }
+                    let label = "\(path) \(rows)×\(k)→\(n) \(activation) residual \(withResidual)"
+                    let d = ModelKernelTests.maxDiff(y, ref), dc = ModelKernelTests.maxDiff(yc, ref)
+                    XCTAssertLessThanOrEqual(d, 1e-4, "\(label): max |Δ| \(d), tolerance 1e-4")
+                    XCTAssertLessThanOrEqual(dc, 1e-4, "\(label), by columns: max |Δ| \(dc), tolerance 1e-4")
+                }
+            }
+        }
+    }
+
+    func testPackedPointwiseKeepsNaNOnEveryPath() {
+        let rows = 30, k = 70, n = 45
+        var x = seededFloats(rows * k, seed: 15)
+        x[17 * k + 69] = .nan
+        let wt = seededFloats(n * k, seed: 16, scale: 0.3)
+        let (scale, shift) = ModelKernelTests.affine(n, seed: 17)
+        for path in paths {
+            let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: .relu6) }
+            var y = [Float](repeating: 0, count: rows * n)
+            x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: rows, $0.baseAddress!) } }
+            let nanRows = (0..<rows).filter { r in y[(r * n)..<((r + 1) * n)].contains { $0.isNaN } }
+            XCTAssertEqual(nanRows, [17], "\(path): only the row with the NaN input")
+            XCTAssertTrue(y[(17 * n)..<(18 * n)].allSatisfy(\.isNaN), "\(path): every output of that row is NaN")
+        }
+    }
+
+    // MARK: - Dense conv on planar input (the stem)
+
+    func testPlanarConvMatchesDoubleReferenceOnEveryPath() {
+        var seed: UInt64 = 1700
+        let cases: [(h: Int, w: Int, c: Int, o: Int, k: Int, s: Int)] = [
+            (1, 1, 3, 5, 3, 1), (15, 16, 3, 32, 3, 2), (7, 8, 3, 17, 5, 1), (13, 9, 1, 40, 3, 2), (17, 13, 3, 64, 7, 2),
+            (30, 29, 3, 48, 3, 2), (6, 30, 2, 16, 3, 1),
+        ]
+        for t in cases {
+            seed += 1
+            let n = 2
+            let pad = seed % 2 == 0 ? Padding2D.tfSame(height: t.h, width: t.w, kernel: t.k, stride: t.s) : .symmetric(t.k / 2)
+            let activation: Activation = [.relu6, .none, .relu][Int(seed % 3)]
+            var xNHWC = seededFloats(n * t.h * t.w * t.c, seed: seed)
+            xNHWC[((1 * t.h + t.h / 2) * t.w + t.w - 1) * t.c] = .nan   // image 1, right border
+            var xIn = xNHWC
+            for i in 0..<n { for y in 0..<t.h { for x in 0..<t.w { for ch in 0..<t.c {
+                xIn[((i * t.c + ch) * t.h + y) * t.w + x] = xNHWC[((i * t.h + y) * t.w + x) * t.c + ch]
+            } } } }
+            let wt = seededFloats(t.o * t.c * t.k * t.k, seed: seed + 1, scale: 0.3)
+            let (scale, shift) = ModelKernelTests.affine(t.o, seed: seed + 2)
+            let ref = ModelKernelTests.referenceConv(xNHWC, n: n, h: t.h, w: t.w, c: t.c, weight: wt, out: t.o, k: t.k, stride: t.s, pad: pad,
+                                                     depthwise: false, scale: scale, shift: shift, activation: activation)
+            for path in paths {
+                let conv = SGEMM.withPath(path) {
+                    Conv2D(weight: wt, out: t.o, in: t.c, kernel: t.k, stride: t.s, padding: pad, inputLayout: .planar,
+                           scale: scale, shift: shift, activation: activation)
+                }
+                let (oh, ow) = conv.outputSize(height: t.h, width: t.w)
+                var y = [Float](repeating: .nan, count: n * oh * ow * t.o)
+                var scratch = [Float](repeating: 0, count: conv.patchLength)
+                xIn.withUnsafeBufferPointer { xb in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        scratch.withUnsafeMutableBufferPointer { sb in
+                            let cut = (n * oh * ow) / 3 + 1   // a split inside a row, as the threads make
+                            for part in [0..<cut, cut..<(n * oh * ow)] {
+                                conv.run(xb.baseAddress!, images: n, height: t.h, width: t.w, yb.baseAddress!,
+                                         scratch: sb.baseAddress!, scratchCapacity: conv.patchLength, pixels: part)
+                            }
+                        }
+                    }
+                }
+                // NaN where the reference has it (the windows holding the NaN input), values elsewhere.
+                let nanAgree = zip(y, ref).allSatisfy { $0.isNaN == $1.isNaN }
+                XCTAssertEqual(y.count, ref.count)
+                XCTAssertTrue(nanAgree, "\(path) planar \(t): NaN outputs differ from the reference")
+                XCTAssertTrue(ref.contains { $0.isNaN }, "the NaN input reaches some output")
+                let finite = zip(y, ref).filter { !$1.isNaN }
+                let d = maxAbsDifference(finite.map(\.0), finite.map(\.1))
+                XCTAssertLessThanOrEqual(d.isNaN ? .infinity : d, 1e-4, "\(path) planar \(t) pad \(pad) \(activation): max |Δ| \(d), tolerance 1e-4")
+            }
+        }
+    }
+
     /// The whole network on each forced path against the PyTorch fixtures, as
     /// ModelParityTests checks the default path.
     func testEfficientNetLite0MatchesPyTorchOnEveryPath() throws {

@@ -49,4 +49,18 @@ package enum ConvKernels {
                                 bias.map { $0 + j0 }, residual.map { $0 + j0 }, ldr, activation.rawValue, c + j0, ldc)
         }
     }
+
+    /// Taps (cin · k · k) up to which `convPlanar` runs SIMD tiles (beyond: plain loops).
+    package static let planarMaxTaps = Int(CK_CONV_PLANAR_MAX_TAPS)
+
+    /// Dense k×k convolution, stride `stride`, of planar (CHW per image) input into NHWC output:
+    /// output pixels `pixels` (over images × outHeight × outWidth), weights [(c·k + kh)·k + kw][out].
+    package static func convPlanar(path: GEMMPath, _ x: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int, kernel: Int,
+                                   stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int, weights: UnsafePointer<Float>,
+                                   outChannels: Int, bias: UnsafePointer<Float>, activation: GEMMActivation,
+                                   _ y: UnsafeMutablePointer<Float>, pixels: Range<Int>) {
+        guard !pixels.isEmpty else { return }
+        ck_conv_planar(simdPath(path), x, height, width, inChannels, Int32(kernel), Int32(stride), padTop, padLeft, outHeight, outWidth,
+                       weights, outChannels, bias, activation.rawValue, y, pixels.lowerBound, pixels.upperBound)
+    }
 }
