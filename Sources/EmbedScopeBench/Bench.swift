@@ -24,6 +24,8 @@ struct Bench: ParsableCommand {
         @Option(name: .customLong("repeat"), help: "Timed repetitions per measurement (the median is reported).") var repeats: Int = 10
         @Option(help: "Batch size for the batched measurement.") var batch = 64
         @Option(help: "Threads (default: all active cores).") var threads: Int?
+        @Option(help: "What to time: all, single (the one-query scans) or batch (the own batch path only; for profiling).")
+        var only = "all"
         @Flag var json = false
 
         struct Figures: Encodable {
@@ -61,26 +63,27 @@ struct Bench: ParsableCommand {
                 let bw = median((0..<repeats).map { _ in time { sink += Kernels.bandwidthPass(UnsafeRawPointer(v.base), bytes: bytes, threads: t) } })
                 func query(_ i: Int) -> [Float] { Array(q.values[(i % q.rows) * q.cols..<((i % q.rows) + 1) * q.cols]) }
                 var first: [Int] = []
-                let simd = median(try (0..<repeats).map { i in
+                let single = only != "batch", batches = only != "single", all = only == "all"
+                let simd = !single ? 0 : median(try (0..<repeats).map { i in
                     let qi = query(i)
                     var hits: [Hit] = []
                     let ms = try time { hits = try Scorer.search(m, query: qi, k: k, kernel: .simd, threads: t) }
                     if i == 0 { first = hits.map(\.row) }
                     return ms
                 })
-                let blas = median(try (0..<repeats).map { i in
+                let blas = !all ? 0 : median(try (0..<repeats).map { i in
                     let qi = query(i)
                     return try time { _ = try Scorer.search(m, query: qi, k: k, kernel: .blas, threads: t) }
                 })
                 let qb = Array(q.values[0..<(batch * q.cols)])
                 var tops: [[Int]] = []
-                let batchMs = median(try (0..<max(3, repeats / 3)).map { i in
+                let batchMs = !batches ? 0 : median(try (0..<(all ? max(3, repeats / 3) : repeats)).map { i in
                     var r: [[Hit]] = []
                     let ms = try time { r = try Scorer.searchBatch(m, queries: qb, count: batch, k: k, kernel: .blas, threads: t) }
                     if i == 0 { tops = r.map { $0.map(\.row) } }
                     return ms
                 })
-                let batchOpenBLAS = median(try (0..<max(3, repeats / 3)).map { _ in
+                let batchOpenBLAS = !all ? 0 : median(try (0..<max(3, repeats / 3)).map { _ in
                     try SGEMM.withPath(.openblas) {
                         try time { _ = try Scorer.searchBatch(m, queries: qb, count: batch, k: k, kernel: .blas, threads: t) }
                     }

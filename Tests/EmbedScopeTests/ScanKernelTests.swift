@@ -217,4 +217,100 @@ final class ScanKernelTests: XCTestCase {
             }
         }
     }
+
+    // MARK: one query (ck_scan_dots, `Kernels.dots`)
+
+    func testDotsOddShapesEveryPath() {
+        var rng = SplitMix64(seed: 48)
+        for m in [1, 7, 13, 65] {
+            for k in [1, 7, 63, 65, 1280] {
+                let lda = k + (m % 2 == 0 ? 0 : 5)
+                let a = (0..<(m * lda)).map { _ in Float(rng.gaussian()) }
+                let q = (0..<k).map { _ in Float(rng.gaussian()) }
+                for path in paths {
+                    var out = [Float](repeating: -7, count: m + 1)
+                    ck_scan_dots(path.kernelPath!, m, k, a, lda, q, &out)
+                    var worst = 0.0
+                    for i in 0..<m {
+                        var s = 0.0, t = 0.0
+                        for p in 0..<k { let v = Double(a[i * lda + p]) * Double(q[p]); s += v; t += abs(v) }
+                        worst = maxKeepingNaN(worst, abs(Double(out[i]) - s) / (t + 1e-30))
+                    }
+                    let what = "path \(path) m \(m) k \(k) lda \(lda)"
+                    XCTAssertTrue(worst <= Self.bar, "\(what): relative error \(worst), bar \(Self.bar)")
+                    XCTAssertEqual(out[m], -7, "\(what): wrote past m")
+                    // A row alone scores the same bits as inside the range.
+                    let r = m / 2
+                    var alone: Float = 0
+                    a.withUnsafeBufferPointer { ap in ck_scan_dots(path.kernelPath!, 1, k, ap.baseAddress! + r * lda, lda, q, &alone) }
+                    XCTAssertEqual(alone.bitPattern, out[r].bitPattern, "\(what): row \(r) alone")
+                }
+            }
+        }
+    }
+
+    /// The one-query scan on every path (forced through `SGEMM.withPath`): the exact top-k of the
+    /// kernel's own scores, rows and scores identical; the half copy's exact re-scoring agrees bit
+    /// for bit; NaN rows are named.
+    func testSingleSearchEveryPath() throws {
+        let (n, d, hs) = (2100, 65, 96)
+        var x = randomMatrix(rows: n, dim: d, seed: 49)
+        for i in 0..<n {
+            var s = 0.0
+            for j in 0..<d { s += Double(x[i * d + j]) * Double(x[i * d + j]) }
+            for j in 0..<d { x[i * d + j] = Float(Double(x[i * d + j]) / s.squareRoot()) }
+        }
+        for a in stride(from: 0, to: n - 9, by: 10) { for j in 0..<d { x[(a + 9) * d + j] = x[a * d + j] } }
+        var halves = [UInt16](repeating: 0, count: n * hs)
+        for i in 0..<n {
+            let h = HalfConvert.toHalf(Array(x[(i * d)..<((i + 1) * d)]), storage: .f16)
+            for j in 0..<d { halves[i * hs + j] = h[j] }
+        }
+        let filters = [RowFilter(), RowFilter(excluded: [0, 9]), RowFilter.allowing(rows: (0..<n).filter { $0 % 3 != 1 }, total: n)]
+        try x.withUnsafeBufferPointer { xp in
+            try halves.withUnsafeBufferPointer { hp in
+                let m = RowMatrix(base: xp.baseAddress!, rows: n, dim: d, stride: d)
+                let h = HalfRows(base: hp.baseAddress!, rows: n, dim: d, stride: hs, storage: .f16)
+                for path in paths {
+                    try SGEMM.withPath(path) {
+                        for qi in [0, 1, 700] {
+                            let q = Array(x[(qi * d)..<((qi + 1) * d)])
+                            for farthest in [false, true] {
+                                let signed = farthest ? q.map { -$0 } : q
+                                var scores = [Float](repeating: 0, count: n)
+                                ck_scan_dots(path.kernelPath!, n, d, xp.baseAddress!, d, signed, &scores)
+                                for (k, threads) in [(1, 1), (10, 2), (40, 3)] {
+                                    for (fi, f) in filters.enumerated() {
+                                        let got = try Scorer.search(m, query: q, k: k, farthest: farthest, filter: f, kernel: .simd, threads: threads)
+                                        let want = exactTopK(scores, rows: n, queries: 1, query: 0, k: k, filter: f)
+                                            .map { Hit(row: $0.row, score: farthest ? -$0.score : $0.score) }
+                                        let what = "path \(path) query \(qi) farthest \(farthest) k \(k) threads \(threads) filter \(fi)"
+                                        XCTAssertEqual(got, want, what)
+                                        let half = try Scorer.searchHalf(m, half: h, query: q, k: k, farthest: farthest, filter: f, threads: threads)
+                                        XCTAssertEqual(half.map(\.row), got.map(\.row), "\(what): half copy")
+                                        XCTAssertEqual(half.map(\.score.bitPattern), got.map(\.score.bitPattern), "\(what): half copy scores")
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        var damaged = x
+        damaged[5 * d + 3] = .nan
+        damaged[2000 * d] = .infinity
+        try damaged.withUnsafeBufferPointer { xp in
+            let m = RowMatrix(base: xp.baseAddress!, rows: n, dim: d, stride: d)
+            for path in paths {
+                try SGEMM.withPath(path) {
+                    for threads in [1, 2] {
+                        XCTAssertThrowsError(try Scorer.search(m, query: Array(x[0..<d]), k: 5, kernel: .simd, threads: threads)) { e in
+                            XCTAssertEqual((e as? NonFiniteScores)?.rows, [5, 2000], "path \(path)")
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -44,4 +44,10 @@ void ck_scan_gemm(int path, long m, long n, long k, const float *a, long lda, co
 long ck_scan_candidates(int path, long m, long n, const float *c, long ldc, const float *thresholds, int32_t *out,
                         int *nonfinite);
 
+/// One query: out[i] = Σ_p a[i · lda + p] · q[p] for i < m, each row alone (its score does not
+/// depend on the rows around it), the rows read in order with a software prefetch ~16 KB ahead
+/// (a prefetch never faults: reading past the last row is harmless). Fused multiply-adds in
+/// four vector accumulators on the AVX2 and AVX-512 paths; eight scalar sums on the portable path.
+void ck_scan_dots(int path, long m, long k, const float *a, long lda, const float *q, float *out);
+
 #endif
