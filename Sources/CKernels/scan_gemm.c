@@ -375,3 +375,59 @@ void ck_scan_dots(int path, long m, long k, const float *a, long lda, const floa
 #endif
     dots_portable(m, k, a, lda, q, out);
 }
+
+// ---------------------------------------------------------------- a pure read, for benchmarks
+
+static float read_portable(const float *x, long n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int t = 0; t < 8; t++) acc[t] += x[j + t];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+#if defined(__x86_64__)
+AVX512_ATTR static float read_avx512(const float *x, long n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    long j = 0;
+    for (; j + 64 <= n; j += 64) {
+        const char *pf = (const char *)(x + j) + 16384;
+        _mm_prefetch(pf, _MM_HINT_T0);
+        _mm_prefetch(pf + 64, _MM_HINT_T0);
+        _mm_prefetch(pf + 128, _MM_HINT_T0);
+        _mm_prefetch(pf + 192, _MM_HINT_T0);
+        a0 = _mm512_add_ps(a0, _mm512_loadu_ps(x + j));
+        a1 = _mm512_add_ps(a1, _mm512_loadu_ps(x + j + 16));
+        a2 = _mm512_add_ps(a2, _mm512_loadu_ps(x + j + 32));
+        a3 = _mm512_add_ps(a3, _mm512_loadu_ps(x + j + 48));
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+AVX2_ATTR static float read_avx2(const float *x, long n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    long j = 0;
+    for (; j + 32 <= n; j += 32) {
+        const char *pf = (const char *)(x + j) + 16384;
+        _mm_prefetch(pf, _MM_HINT_T0);
+        _mm_prefetch(pf + 64, _MM_HINT_T0);
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + j));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + j + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + j + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + j + 24));
+    }
+    const __m256 v = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    float f[8];
+    _mm256_storeu_ps(f, v);
+    return ((f[0] + f[1]) + (f[2] + f[3])) + ((f[4] + f[5]) + (f[6] + f[7]));
+}
+#endif
+
+float ck_read_pass(int path, const float *x, long n) {
+    if (n <= 0) return 0;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) return read_avx512(x, n);
+    if (path == CK_PATH_AVX2) return read_avx2(x, n);
+#endif
+    return read_portable(x, n);
+}

@@ -313,4 +313,18 @@ final class ScanKernelTests: XCTestCase {
             }
         }
     }
+
+    /// The benchmark's read pass reads every float it is given (counts that are multiples of 64 per thread).
+    func testReadPassSumsEveryFloatEveryPath() {
+        let x = [Float](repeating: 0.5, count: 64 * 37 * 2)
+        for path in paths {
+            SGEMM.withPath(path) {
+                x.withUnsafeBufferPointer { xp in
+                    for threads in [1, 2] {
+                        XCTAssertEqual(Kernels.readPass(xp.baseAddress!, count: x.count, threads: threads), Float(x.count) / 2, "path \(path) threads \(threads)")
+                    }
+                }
+            }
+        }
+    }
 }

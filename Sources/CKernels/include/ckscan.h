@@ -50,4 +50,9 @@ long ck_scan_candidates(int path, long m, long n, const float *c, long ldc, cons
 /// four vector accumulators on the AVX2 and AVX-512 paths; eight scalar sums on the portable path.
 void ck_scan_dots(int path, long m, long k, const float *a, long lda, const float *q, float *out);
 
+/// Benchmarks only: the sum of x[0 ..< n rounded down to a multiple of 64 (AVX-512), 32 (AVX2) or 8],
+/// read as the one-query scan reads its rows (same vector width, same prefetch distance) with no
+/// arithmetic beyond one add per vector: the floor a scan of the same bytes cannot beat.
+float ck_read_pass(int path, const float *x, long n);
+
 #endif

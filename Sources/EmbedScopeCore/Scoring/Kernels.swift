@@ -26,6 +26,25 @@ package enum Kernels {
 }
 
 extension Kernels {
+    /// Reads `count` floats from `base` as the one-query scan reads its rows (`ck_read_pass`: the
+    /// same vector width and software prefetch, one add per vector) and returns their sum: a
+    /// stricter floor than `bandwidthPass` for the scan. Multi-threaded like the scan.
+    package static func readPass(_ base: UnsafePointer<Float>, count: Int, threads: Int) -> Float {
+        let t = max(1, threads)
+        let per = (count / t) & ~63
+        let path = dotsPath
+        var partial = [Float](repeating: 0, count: t)
+        partial.withUnsafeMutableBufferPointer { out in
+            let o = out
+            parallelFor(t) { i in
+                let start = i * per
+                let end = i == t - 1 ? count : start + per
+                o[i] = ck_read_pass(path, base + start, end - start)
+            }
+        }
+        return partial.reduce(0, +)
+    }
+
     /// Reads every byte of `bytes` (as Float lanes) and returns their sum: the memory-bandwidth
     /// floor a scan of the same bytes cannot beat. Multi-threaded like the scan.
     package static func bandwidthPass(_ base: UnsafeRawPointer, bytes: Int, threads: Int) -> Float {

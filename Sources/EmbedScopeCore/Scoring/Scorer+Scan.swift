@@ -1,4 +1,5 @@
 import CKernels
+import Synchronization
 
 /// A batch of queries packed once for the scan kernels (`ckscan.h`) of one own GEMM path: the
 /// B operand of C = rows · queriesᵀ, where the rows are read in place (never packed).
@@ -53,24 +54,29 @@ extension Scorer {
     /// Rows whose scores are searched for candidates at a time (the thresholds rise in between).
     static let scanStripRows = 64
 
-    /// The batch scan on the own kernels (`searchBatch` unless the path is OpenBLAS): per worker,
-    /// each chunk of rows is multiplied by the packed batch, read in place, into a [rows × queries]
-    /// tile; the tile is searched strip by strip for scores at or above each query's current
-    /// k-th best (`ck_scan_candidates`, vectorized), and only those are offered to the heaps. A
+    /// The batch scan on the own kernels (`searchBatch` unless the path is OpenBLAS): `workers`
+    /// threads take chunks of rows in turn from a shared counter (a worker slowed by a neighbour
+    /// on a shared machine takes fewer; the answer does not depend on who took what), and each
+    /// chunk is multiplied by the packed batch, read in place, into a [rows × queries] tile; the
+    /// tile is searched strip by strip for scores at or above each query's current k-th best
+    /// (`ck_scan_candidates`, vectorized), and only those are offered to the heaps. A
     /// chunk with a NaN or ±Inf score is noted as the per-query scan notes it (`DamagedRows`).
     /// `q` is the batch as scored (negated for farthest); `ks[i]` 0 skips query i.
     static func scanBatch(_ matrix: RowMatrix, queries q: [Float], count b: Int, ks: [Int], filters fs: [RowFilter],
-                          parts: [Range<Int>], path: GEMMPath) -> (heaps: [[TopK]], damaged: [DamagedRows]) {
+                          workers: Int, path: GEMMPath) -> (heaps: [[TopK]], damaged: [DamagedRows]) {
         let panels = QueryPanels.packing(q, count: b, dim: matrix.dim, path: path)
         let kp = panels.kernelPath
         let chunk = scanChunkRows, strip = scanStripRows
         precondition(strip * b < Int(Int32.max), "batch of \(b) queries is too large for one strip")
-        var heapsPerPart = [[TopK]](repeating: [], count: parts.count)
-        var damaged = [DamagedRows](repeating: DamagedRows(), count: parts.count)
+        let total = matrix.rows, chunks = (total + chunk - 1) / chunk
+        let workers = max(1, min(workers, chunks))
+        let taken = Atomic<Int>(0)
+        var heapsPerPart = [[TopK]](repeating: [], count: workers)
+        var damaged = [DamagedRows](repeating: DamagedRows(), count: workers)
         heapsPerPart.withUnsafeMutableBufferPointer { hp in
           damaged.withUnsafeMutableBufferPointer { dp in
             let out = hp.baseAddress!, damagedBase = dp.baseAddress!
-            parallelFor(parts.count) { t in
+            parallelFor(workers) { t in
                 var heaps = ks.map { TopK(k: $0) }
                 var bad = DamagedRows()
                 // Per query: the score a candidate must reach (-inf until its heap is full); NaN
@@ -79,10 +85,11 @@ extension Scorer {
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: chunk * b)
                 let found = UnsafeMutablePointer<Int32>.allocate(capacity: strip * b)
                 defer { scores.deallocate(); found.deallocate() }
-                var start = parts[t].lowerBound
-                let end = parts[t].upperBound
-                while start < end {
-                    let n = min(chunk, end - start)
+                while true {
+                    let c = taken.add(1, ordering: .relaxed).oldValue
+                    guard c < chunks else { break }
+                    let start = c * chunk
+                    let n = min(chunk, total - start)
                     panels.scores(rows: n, a: matrix.row(start), lda: matrix.stride, c: scores, ldc: b)
                     var nonfinite: Int32 = 0
                     var r0 = 0
@@ -124,7 +131,6 @@ extension Scorer {
                             }
                         }
                     }
-                    start += n
                 }
                 out[t] = heaps
                 damagedBase[t] = bad

@@ -130,7 +130,7 @@ public enum Scorer {
         if SGEMM.path != .openblas {
             // Own kernels: the batch packed once, the rows multiplied where they are (not packed),
             // candidates picked from each score tile by vector compares (Scorer+Scan.swift).
-            (heapsPerPart, damaged) = scanBatch(matrix, queries: q, count: b, ks: ks, filters: fs, parts: parts, path: SGEMM.path)
+            (heapsPerPart, damaged) = scanBatch(matrix, queries: q, count: b, ks: ks, filters: fs, workers: parts.count, path: SGEMM.path)
         } else {
         BLASInfo.warnIfGeneric()
         BLASThreads.single {
