@@ -1,6 +1,7 @@
 import EmbedScope
 import Foundation
 import XCTest
+@testable import EmbedScopeImages
 
 final class ResizeTests: XCTestCase {
     /// Against the float64 reference of Pillow's BILINEAR-with-antialias formula
@@ -99,5 +100,32 @@ final class ResizeTests: XCTestCase {
         XCTAssertEqual(ImageResize.resize(malformed, width: 3, height: 1), [Float](repeating: 0, count: 9))
         let empty = RGBImage(width: 0, height: 0, pixels: [])
         XCTAssertEqual(ImageResize.resize(empty, width: 1, height: 1), [0, 0, 0])
+    }
+
+    /// The SIMD horizontal pass equals the plain per-channel loop it replaced, bit for bit, on
+    /// widths that end the row at every lane offset, up- and downscaling, one-pixel images.
+    func testHorizontalPassEqualsThePlainLoopBitForBit() {
+        var rng = SeededGenerator(seed: 31)
+        for (w, h, ow) in [(1, 1, 1), (1, 3, 5), (2, 2, 1), (7, 3, 3), (13, 5, 29), (64, 4, 7), (333, 3, 256), (1000, 2, 32), (517, 2, 341)] {
+            let pixels = (0..<(w * h * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let image = RGBImage(width: w, height: h, pixels: pixels)
+            let weights = ResampleWeights(inSize: w, outSize: ow)
+            let got = ImageResize.horizontalPass(image, weights: weights)
+            var want = [Float](repeating: 0, count: ow * h * 3)
+            for y in 0..<h {
+                for x in 0..<ow {
+                    var r: Float = 0, g: Float = 0, b: Float = 0
+                    var p = (y * w + weights.start[x]) * 3
+                    for k in (x * weights.taps)..<(x * weights.taps + weights.count[x]) {
+                        let wk = weights.weights[k]
+                        r += wk * Float(pixels[p]); g += wk * Float(pixels[p + 1]); b += wk * Float(pixels[p + 2])
+                        p += 3
+                    }
+                    want[(y * ow + x) * 3] = r; want[(y * ow + x) * 3 + 1] = g; want[(y * ow + x) * 3 + 2] = b
+                }
+            }
+            XCTAssertEqual(got.count, want.count, "\(w)x\(h) -> \(ow)")
+            XCTAssertTrue(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(w)x\(h) -> \(ow): not bit-identical")
+        }
     }
 }
