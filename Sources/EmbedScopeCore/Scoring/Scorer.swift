@@ -108,8 +108,9 @@ public enum Scorer {
         return all.sorted().map { Hit(row: $0.row, score: $0.score * sign) }
     }
 
-    /// Top-k for a batch of queries (row-major `queries`, `count × dim`), through sgemm:
-    /// each worker multiplies the whole batch by a chunk of rows, then selects per query.
+    /// Top-k for a batch of queries (row-major `queries`, `count × dim`) as one GEMM-like pass:
+    /// each worker multiplies the whole batch by a chunk of rows, then selects per query — on the
+    /// own scan kernel (`scanBatch`), or on OpenBLAS sgemm when `SGEMM.path` is `.openblas`.
     package static func searchBatch(_ matrix: RowMatrix, queries: [Float], count b: Int, k: Int, farthest: Bool = false,
                                    filters: [RowFilter]? = nil, kernel: ScoreKernel = .blas,
                                    threads: Int = defaultThreads) throws -> [[Hit]] {
