@@ -7,7 +7,8 @@ import EmbedScopeImages
 /// one output pixel is k rows of k·C contiguous floats, so im2col is k memcpy's per pixel in the
 /// interior. Chunks of at most `scratchCapacity / patchLength` pixels keep the patch matrix
 /// and the GEMM output in cache for the epilogue. A 1×1 stride-1 convolution skips im2col, and
-/// the first convolution (planar input, a multiple of 32 outputs) runs PlanarDirectConv.
+/// the first convolution (planar input) runs direct: the C kernel on our own GEMM paths
+/// (`usesPlanarKernel`), PlanarDirectConv (a multiple of 32 outputs) with OpenBLAS.
 struct Conv2D: Sendable {
     enum InputLayout: Sendable { case nhwc, planar }
 
@@ -25,6 +26,9 @@ struct Conv2D: Sendable {
     let packed: PackedMatrix?
 
     var patchLength: Int { kernel * kernel * inChannels }
+    /// Planar input on one of our own GEMM paths: the C direct kernel (`ConvKernels.convPlanar`).
+    var usesPlanarKernel: Bool { inputLayout == .planar && packed != nil && patchLength <= ConvKernels.planarMaxTaps }
+
     var isPointwise: Bool { kernel == 1 && stride == 1 && padding == .zero && inputLayout == .nhwc }
 
     /// `weight` in PyTorch's layout [out, in, k, k]; `scale`/`shift` from the BatchNorm that follows.
@@ -77,6 +81,18 @@ struct Conv2D: Sendable {
         let (oh, ow) = outputSize(height: height, width: width)
         let all = 0..<(images * oh * ow)
         let range = pixels ?? all
+        if usesPlanarKernel && residual == nil, let packed {
+            // Our own GEMM path: the C kernel of its SIMD width (CKernels/conv.c).
+            weights.withUnsafeBufferPointer { wb in
+                bias.withUnsafeBufferPointer { bb in
+                    ConvKernels.convPlanar(path: packed.path, x, height: height, width: width, inChannels: inChannels, kernel: kernel,
+                                           stride: stride, padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow,
+                                           weights: wb.baseAddress!, outChannels: outChannels, bias: bb.baseAddress!,
+                                           activation: activation.gemm, y, pixels: range)
+                }
+            }
+            return
+        }
         if inputLayout == .planar && outChannels % 32 == 0 && residual == nil {
             weights.withUnsafeBufferPointer { wb in
                 bias.withUnsafeBufferPointer { bb in
@@ -106,9 +122,10 @@ struct Conv2D: Sendable {
                     }
                     let yc = y + p0 * outChannels
                     if let packed {
-                        packed.multiply(m: m, a: a, lda: plen, c: yc, ldc: outChannels, bias: bb.baseAddress!,
-                                        residual: residual.map { $0 + p0 * outChannels }, ldr: outChannels,
-                                        activation: activation.gemm)
+                        // A (the input rows, or the chunk's patches just written) is read in place.
+                        ConvKernels.pointwise(packed, m: m, a, lda: plen, bias: bb.baseAddress!,
+                                              residual: residual.map { $0 + p0 * outChannels }, ldr: outChannels,
+                                              activation: activation.gemm, yc, ldc: outChannels)
                         p0 += m
                         continue
                     }

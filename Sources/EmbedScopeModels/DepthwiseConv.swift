@@ -17,11 +17,15 @@ struct DepthwiseConv: Sendable {
     let weights: [Float]
     let bias: [Float]
     let activation: Activation
+    /// The SIMD width of the C kernels (`ConvKernels.depthwise`, the GEMM path in use at load);
+    /// with the OpenBLAS path, the Swift kernels below (the engine as it was before the C kernels).
+    let path: GEMMPath
 
     /// `weight` in PyTorch's layout [C, 1, k, k].
     init(weight: [Float], channels: Int, kernel: Int, stride: Int, padding: Padding2D,
-         scale: [Double], shift: [Double], activation: Activation) {
+         scale: [Double], shift: [Double], activation: Activation, path: GEMMPath? = nil) {
         precondition(weight.count == channels * kernel * kernel)
+        self.path = path ?? SGEMM.path
         self.channels = channels
         self.kernel = kernel
         self.stride = stride
@@ -53,6 +57,12 @@ struct DepthwiseConv: Sendable {
         weights.withUnsafeBufferPointer { wb in
             bias.withUnsafeBufferPointer { bb in
                 let w = wb.baseAddress!, b = bb.baseAddress!
+                if path != .openblas {
+                    ConvKernels.depthwise(path: path, kernel: kernel, stride: stride, x, height: height, width: width, channels: channels,
+                                          firstRow: firstRow, padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow,
+                                          weights: w, bias: b, activation: activation.gemm, y, rows: rows)
+                    return
+                }
                 switch (kernel, stride, activation) {
                 case (3, 1, .relu6): DepthwiseKernel<K3S1, ReLU6>.run(g, x, y, w, b, rows)
                 case (3, 2, .relu6): DepthwiseKernel<K3S2, ReLU6>.run(g, x, y, w, b, rows)

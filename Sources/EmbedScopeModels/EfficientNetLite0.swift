@@ -8,9 +8,13 @@ import EmbedScopeImages
 /// into the conv at load time) and ReLU6, except the project convs (no activation). Padding is
 /// TensorFlow "SAME" (asymmetric on stride 2). No squeeze-excite.
 ///
-/// Layout: activations are NHWC (see DepthwiseConv for why). Work: the batch is split across
-/// `threads` workers, each with its own buffers and single-threaded OpenBLAS (images left over,
-/// e.g. at batch 1, run with each layer split across the threads). A worker runs the
+/// Layout: activations are NHWC (see DepthwiseConv for why). Kernels (on our own GEMM paths,
+/// `CKernels/conv.c`, AVX-512 / AVX2 / portable by CPUID): the stem runs direct on the planar
+/// input, the depthwise convs direct with ReLU6 fused, the 1×1 convs on weights packed once at
+/// load with the activations read in place (no per-call packing of A, the epilogue fused), K ≤ 32
+/// unpacked; `EMBEDSCOPE_GEMM=openblas` selects the Swift kernels + OpenBLAS reference instead.
+/// Work: the batch is split across `threads` workers, each with its own buffers (images left
+/// over, e.g. at batch 1, run with each layer split across the threads). A worker runs the
 /// high-resolution blocks one image at a time, expand → depthwise → project in bands of rows
 /// that stay in L2, and the 14×14 and 7×7 blocks on groups of `groupSize` images (wider GEMMs).
 public final class EfficientNetLite0: FeatureExtractor {
@@ -90,11 +94,11 @@ public final class EfficientNetLite0: FeatureExtractor {
         case stem, expand, depthwise, project, headConv, pool, classifier
         var label: String {
             switch self {
-            case .stem: return "stem 3×3 conv (direct SIMD)"
-            case .expand: return "expand 1×1 convs (sgemm; SIMD kernel for K ≤ 32)"
-            case .depthwise: return "depthwise convs (SIMD)"
-            case .project: return "project 1×1 convs (sgemm; SIMD kernel for K ≤ 32)"
-            case .headConv: return "head 1×1 conv (sgemm)"
+            case .stem: return "stem 3×3 conv (direct)"
+            case .expand: return "expand 1×1 convs (1×1 kernel; small-K kernel for K ≤ 32)"
+            case .depthwise: return "depthwise convs (direct)"
+            case .project: return "project 1×1 convs (1×1 kernel; small-K kernel for K ≤ 32)"
+            case .headConv: return "head 1×1 conv (1×1 kernel)"
             case .pool: return "global average pool"
             case .classifier: return "classifier (sgemm / sgemv)"
             }

@@ -3,8 +3,11 @@ import EmbedScopeImages
 /// A 1×1 convolution (BatchNorm folded in) over NHWC activations: one GEMM,
 /// y[pixels × out] = x[pixels × in] · W + b, followed by the epilogue (residual, activation).
 ///
-/// The rows are processed in chunks of `chunkRows` pixels: each chunk's GEMM output is still
-/// in L2 when the epilogue reads it back, so the epilogue costs no memory traffic.
+/// On our own GEMM paths (`packed` non-nil) the C kernels run it with the epilogue fused:
+/// `ConvKernels.pointwise` (weights packed once, A read in place: nothing is packed per call,
+/// where sgemm would repack the activations every time) and, for K ≤ 32, `ConvKernels.pointwiseSmall`.
+/// With `EMBEDSCOPE_GEMM=openblas`: the Swift kernel for K ≤ 32, else OpenBLAS in chunks of
+/// `chunkRows` pixels, each chunk's GEMM output still in L2 when the epilogue reads it back.
 struct Pointwise: Sendable {
     let inChannels: Int
     let outChannels: Int
@@ -49,10 +52,17 @@ struct Pointwise: Sendable {
 
     /// y[rows × out] = act(x[rows × in] · W + b (+ residual)). `residual` has y's layout and may not alias y.
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil) {
-        if let packed, !usesKernel {
+        if let packed, usesSmallKernel {
+            weights.withUnsafeBufferPointer { w in
+                bias.withUnsafeBufferPointer { b in
+                    ConvKernels.pointwiseSmall(path: packed.path, rows: rows, k: inChannels, n: outChannels, x, weights: w.baseAddress!,
+                                               bias: b.baseAddress!, residual: residual, activation: activation.gemm, y)
+                }
+            }
+        } else if let packed {
             bias.withUnsafeBufferPointer { b in
-                packed.multiply(m: rows, a: x, lda: inChannels, c: y, ldc: outChannels, bias: b.baseAddress!,
-                                residual: residual, ldr: outChannels, activation: activation.gemm)
+                ConvKernels.pointwise(packed, m: rows, x, lda: inChannels, bias: b.baseAddress!, residual: residual, ldr: outChannels,
+                                      activation: activation.gemm, y, ldc: outChannels)
             }
         } else if usesKernel {
             weights.withUnsafeBufferPointer { w in
@@ -66,10 +76,14 @@ struct Pointwise: Sendable {
         }
     }
 
-    /// Few input channels: the hand-written kernel (fused epilogue, no packing) beats OpenBLAS
+    /// Few input channels (the OpenBLAS configuration): the hand-written Swift kernel (fused epilogue, no packing) beats OpenBLAS
     /// + epilogue pass up to K = 32 (EfficientNet-Lite0: 32→16 56 vs 37 GFLOP/s, 16→96 54 vs 36,
     /// 24→144 49 vs 47 on one core) and loses beyond (40→240: 44 vs 58).
     var usesKernel: Bool { inChannels <= 32 && outChannels % 8 == 0 }
+
+    /// K ≤ 32 on one of our own GEMM paths: the C kernel (`ConvKernels.pointwiseSmall`: unpacked
+    /// W, fused epilogue, the path's SIMD width).
+    var usesSmallKernel: Bool { packed != nil && inChannels <= 32 }
 
     /// Output channels `columns` only (all rows): how a team splits a layer with few rows (the
     /// 14×14 and 7×7 layers of one image), so that each thread packs only its share of W.
@@ -78,8 +92,8 @@ struct Pointwise: Sendable {
         let n = outChannels
         if let packed {
             bias.withUnsafeBufferPointer { b in
-                packed.multiply(m: rows, a: x, lda: inChannels, c: y, ldc: n, bias: b.baseAddress!,
-                                residual: residual, ldr: n, activation: activation.gemm, columns: columns)
+                ConvKernels.pointwise(packed, m: rows, x, lda: inChannels, bias: b.baseAddress!, residual: residual, ldr: n,
+                                      activation: activation.gemm, y, ldc: n, columns: columns)
             }
             return
         }
@@ -97,7 +111,7 @@ struct Pointwise: Sendable {
     /// channels), else by output channels in multiples of 8.
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
              team: Team, kind: Int, _ clock: inout Stopwatch) {
-        if team.threads > 1 && rows < 256 && outChannels >= 64 && !usesKernel {
+        if team.threads > 1 && rows < 256 && outChannels >= 64 && !usesKernel && !usesSmallKernel {
             let unit = packed?.panelWidth ?? 8
             let groups = outChannels / unit
             team.split(groups, kind, &clock) { g, _, _ in

@@ -11,6 +11,7 @@ extension ResNet {
             let shape = "\(c.kernel)×\(c.kernel)/\(c.stride) \(c.inChannels)→\(c.outChannels)"
             let kernel: String
             if let w { kernel = "Winograd F(2×2,3×3) + sgemm (\(w.path.rawValue))" }
+            else if c.usesPlanarKernel, let p = c.packed { kernel = "direct (C, \(p.path.rawValue))" }
             else if c.inputLayout == .planar && c.outChannels % 32 == 0 { kernel = "direct SIMD" }
             else if c.isPointwise { kernel = gemm }
             else { kernel = "im2col + \(gemm)" }

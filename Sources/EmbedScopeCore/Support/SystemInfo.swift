@@ -47,7 +47,12 @@ package struct SystemInfo: Codable, Sendable {
         let blas = BLASInfo.current
         let gemmKernel = path == .openblas ? "OpenBLAS sgemm (core \(blas.core))" : "own packed SGEMM (\(path.rawValue))"
         let hot: [HotPath] = [
-            HotPath(work: "convolutions (1×1, stem and 3×3 im2col), fused bias + activation", kernel: gemmKernel),
+            HotPath(work: "EfficientNet 1×1 convolutions, fused bias + activation",
+                    kernel: path == .openblas ? "\(gemmKernel); Swift SIMD kernel for K ≤ 32"
+                        : "own 1×1 kernel, packed weights, activations read in place (\(path.rawValue)); small-K kernel for K ≤ 32"),
+            HotPath(work: "depthwise convolutions, planar stems (direct)",
+                    kernel: path == .openblas ? "Swift SIMD kernels" : "own C kernels (\(path.rawValue))"),
+            HotPath(work: "ResNet 1×1 and im2col convolutions, fused bias + activation", kernel: gemmKernel),
             HotPath(work: "3×3 stride-1 convolutions (ResNet)",
                     kernel: Conv3x3Algorithm.current == .winograd ? "Winograd F(2×2,3×3) + \(gemmKernel)" : "im2col + \(gemmKernel)"),
             HotPath(work: "silhouette / neighbour tiles", kernel: gemmKernel),

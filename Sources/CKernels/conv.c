@@ -1,0 +1,273 @@
+// Depthwise k×k and small-K 1×1 convolutions over NHWC activations (see ckconv.h), with the
+// epilogue fused. NHWC makes the channel the SIMD dimension: every tap is one vector load of
+// input and one of weights, whatever the stride. The interior of a row runs 8 (then 4) output
+// pixels × one channel vector per tile: the tap's weight vector is loaded once for the tile
+// and each input load feeds one multiply-add, with 8 independent chains to cover the FMA
+// latency. Border pixels (window clipped) run one pixel × four channel vectors.
+//
+// One copy per SIMD width (conv_simd.h included with the width's macros): AVX-512F (16 lanes),
+// AVX2 + FMA (8 lanes), each with target attributes and called only after a CPUID check by the
+// caller; and portable C. No global -m flags.
+#include "ckconv.h"
+#include "ckernels.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+// Taps (cin · k · k) the planar convolution takes: the stem has 27.
+#define CP_MAX_TAPS CK_CONV_PLANAR_MAX_TAPS
+
+typedef struct {
+    const float *x;
+    long h, w, c, first_row, pad_top, pad_left, oh, ow;
+    const float *wt, *bias;
+    int act;
+    float *y;
+} dw_geom;
+
+static inline long lmin(long a, long b) { return a < b ? a : b; }
+static inline long lmax(long a, long b) { return a > b ? a : b; }
+
+// Output columns whose whole window lies inside the row: [*lo, *hi).
+static inline void interior_columns(const dw_geom *g, long k, long s, long *lo, long *hi) {
+    const long a = lmin(g->ow, (g->pad_left + s - 1) / s);
+    const long last = g->w - k + g->pad_left;
+    *lo = a;
+    *hi = lmax(a, lmin(g->ow, last >= 0 ? last / s + 1 : 0));
+}
+
+// x < 0 is false for NaN, so NaN passes through both (as the GEMM epilogue).
+static inline float act1(float v, int act) {
+    if (act == CK_ACT_NONE) return v;
+    v = v < 0 ? 0 : v;
+    if (act == CK_ACT_RELU6) v = v > 6 ? 6 : v;
+    return v;
+}
+
+// ---------------------------------------------------------------- portable
+
+static void dw_portable(int k, int s, const dw_geom *g, long r0, long r1) {
+    enum { CH = 64 };
+    const long c = g->c, rs = g->w * c;
+    for (long r = r0; r < r1; r++) {
+        const long img = r / g->oh, orow = r - img * g->oh;
+        const long ihBase = orow * s - g->pad_top;
+        const long khLo = lmax(0, -ihBase), khHi = lmin(k, g->h - ihBase);
+        const long rowoff = (img * g->h + ihBase - g->first_row) * rs;
+        for (long o = 0; o < g->ow; o++) {
+            const long iw0 = o * s - g->pad_left;
+            const long kwLo = lmax(0, -iw0), kwHi = lmin(k, g->w - iw0);
+            float *yp = g->y + (r * g->ow + o) * c;
+            for (long c0 = 0; c0 < c; c0 += CH) {
+                const long nc = lmin(CH, c - c0);
+                float acc[CH];
+                for (long j = 0; j < nc; j++) acc[j] = g->bias[c0 + j];
+                for (long kh = khLo; kh < khHi; kh++)
+                    for (long kw = kwLo; kw < kwHi; kw++) {
+                        const float *xq = g->x + (rowoff + kh * rs + (iw0 + kw) * c + c0);
+                        const float *wq = g->wt + (kh * k + kw) * c + c0;
+                        for (long j = 0; j < nc; j++) acc[j] += xq[j] * wq[j];
+                    }
+                for (long j = 0; j < nc; j++) yp[c0 + j] = act1(acc[j], g->act);
+            }
+        }
+    }
+}
+
+// Portable: panels of 16 columns (ck_nr of the portable path).
+static void gp_portable(long m, long n, long k, const float *a, long lda, const float *packed, long pstride, const float *bias,
+                        const float *res, long ldr, int act, float *c, long ldc) {
+    for (long i = 0; i < m; i++)
+        for (long j0 = 0; j0 < n; j0 += 16) {
+            const float *bp = packed + (j0 / 16) * pstride;
+            const long w = lmin(16, n - j0);
+            float acc[16] = {0};
+            for (long p = 0; p < k; p++) {
+                const float av = a[i * lda + p];
+                for (long j = 0; j < 16; j++) acc[j] += av * bp[p * 16 + j];
+            }
+            for (long j = 0; j < w; j++) {
+                float v = acc[j];
+                if (bias) v += bias[j0 + j];
+                if (res) v += res[i * ldr + j0 + j];
+                c[i * ldc + j0 + j] = act1(v, act);
+            }
+        }
+}
+
+static void pw_portable(long rows, long k, long n, const float *x, const float *w, const float *bias, const float *res, int act,
+                        float *y) {
+    enum { CH = 64 };
+    for (long p = 0; p < rows; p++) {
+        for (long j0 = 0; j0 < n; j0 += CH) {
+            const long nc = lmin(CH, n - j0);
+            float acc[CH];
+            for (long j = 0; j < nc; j++) acc[j] = bias[j0 + j];
+            for (long i = 0; i < k; i++) {
+                const float xv = x[p * k + i];
+                const float *wr = w + i * n + j0;
+                for (long j = 0; j < nc; j++) acc[j] += xv * wr[j];
+            }
+            for (long j = 0; j < nc; j++) {
+                float v = acc[j];
+                if (res) v += res[p * n + j0 + j];
+                y[p * n + j0 + j] = act1(v, act);
+            }
+        }
+    }
+}
+
+#if defined(__x86_64__)
+
+// ---------------------------------------------------------------- AVX-512F, 16 lanes
+
+#define VT __m512
+#define MT __mmask16
+#define VW 16
+#define PW_R 8
+#define GP_MR 12
+#define CP_P 12
+#define ATTR __attribute__((target("avx512f")))
+#define SFX(name) name##_avx512
+#define V_LOAD(p) _mm512_loadu_ps(p)
+#define V_MLOAD(m, p) _mm512_maskz_loadu_ps(m, p)
+#define V_STORE(p, v) _mm512_storeu_ps(p, v)
+#define V_MSTORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define V_SET1(f) _mm512_set1_ps(f)
+#define V_FMA(a, b, acc) _mm512_fmadd_ps(a, b, acc)
+#define V_ADD(a, b) _mm512_add_ps(a, b)
+#define V_ACT(v, act) act_avx512(v, act)
+#define V_MASK(count) ((__mmask16)((1u << (count)) - 1))
+#define V_FULL ((__mmask16)0xFFFF)
+
+// max(0, v) / min(6, v) return v when v is NaN (the second operand wins on unordered).
+ATTR static inline __m512 act_avx512(__m512 v, int act) {
+    if (act != CK_ACT_NONE) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+    if (act == CK_ACT_RELU6) v = _mm512_min_ps(_mm512_set1_ps(6), v);
+    return v;
+}
+
+#include "conv_simd.h"
+
+#undef VT
+#undef MT
+#undef VW
+#undef PW_R
+#undef GP_MR
+#undef CP_P
+#undef ATTR
+#undef SFX
+#undef V_LOAD
+#undef V_MLOAD
+#undef V_STORE
+#undef V_MSTORE
+#undef V_SET1
+#undef V_FMA
+#undef V_ADD
+#undef V_ACT
+#undef V_MASK
+#undef V_FULL
+
+// ---------------------------------------------------------------- AVX2 + FMA, 8 lanes
+
+#define VT __m256
+#define MT __m256i
+#define VW 8
+#define PW_R 4
+#define GP_MR 6
+#define CP_P 4
+#define ATTR __attribute__((target("avx2,fma")))
+#define SFX(name) name##_avx2
+#define V_LOAD(p) _mm256_loadu_ps(p)
+#define V_MLOAD(m, p) _mm256_maskload_ps(p, m)
+#define V_STORE(p, v) _mm256_storeu_ps(p, v)
+#define V_MSTORE(p, m, v) _mm256_maskstore_ps(p, m, v)
+#define V_SET1(f) _mm256_set1_ps(f)
+#define V_FMA(a, b, acc) _mm256_fmadd_ps(a, b, acc)
+#define V_ADD(a, b) _mm256_add_ps(a, b)
+#define V_ACT(v, act) act_avx2(v, act)
+#define V_MASK(count) _mm256_cmpgt_epi32(_mm256_set1_epi32(count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define V_FULL _mm256_set1_epi32(-1)
+
+ATTR static inline __m256 act_avx2(__m256 v, int act) {
+    if (act != CK_ACT_NONE) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+    if (act == CK_ACT_RELU6) v = _mm256_min_ps(_mm256_set1_ps(6), v);
+    return v;
+}
+
+#include "conv_simd.h"
+
+#endif
+
+// ---------------------------------------------------------------- entry points
+
+void ck_depthwise(int path, int k, int s, const float *x, long h, long w, long c, long first_row,
+                  long pad_top, long pad_left, long oh, long ow, const float *weights, const float *bias,
+                  int activation, float *y, long row_begin, long row_end) {
+    if (k < 1 || s < 1 || c <= 0 || ow <= 0 || row_begin >= row_end) return;
+    const dw_geom g = {x, h, w, c, first_row, pad_top, pad_left, oh, ow, weights, bias, activation, y};
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { dw_run_avx512(k, s, &g, row_begin, row_end); return; }
+    if (path == CK_PATH_AVX2) { dw_run_avx2(k, s, &g, row_begin, row_end); return; }
+#endif
+    dw_portable(k, s, &g, row_begin, row_end);
+}
+
+void ck_pointwise_packed(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
+                         const float *bias, const float *residual, long ldr, int activation, float *c, long ldc) {
+    if (m <= 0 || n <= 0) return;
+    const long pstride = (long)ck_panel_stride(path, k);
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { gp_run_avx512(m, n, k, a, lda, packed_b, pstride, bias, residual, ldr, activation, c, ldc); return; }
+    if (path == CK_PATH_AVX2) { gp_run_avx2(m, n, k, a, lda, packed_b, pstride, bias, residual, ldr, activation, c, ldc); return; }
+#endif
+    gp_portable(m, n, k, a, lda, packed_b, pstride, bias, residual, ldr, activation, c, ldc);
+}
+
+static void cp_portable(const float *x, long h, long w, long cin, long k, long s, long pad_top, long pad_left, long oh, long ow,
+                        const float *wt, long out, const float *bias, int act, float *y, long p0, long p1) {
+    enum { CH = 64 };
+    for (long p = p0; p < p1; p++) {
+        const long img = p / (oh * ow), rem = p - img * oh * ow;
+        const long oy = rem / ow, ox = rem - oy * ow;
+        const float *planes = x + img * cin * h * w;
+        for (long j0 = 0; j0 < out; j0 += CH) {
+            const long nc = lmin(CH, out - j0);
+            float acc[CH];
+            for (long j = 0; j < nc; j++) acc[j] = bias[j0 + j];
+            long t = 0;
+            for (long ch = 0; ch < cin; ch++)
+                for (long kh = 0; kh < k; kh++)
+                    for (long kw = 0; kw < k; kw++, t++) {
+                        const long iy = oy * s - pad_top + kh, ix = ox * s - pad_left + kw;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+                        const float v = planes[(ch * h + iy) * w + ix];
+                        for (long j = 0; j < nc; j++) acc[j] += v * wt[t * out + j0 + j];
+                    }
+            for (long j = 0; j < nc; j++) y[p * out + j0 + j] = act1(acc[j], act);
+        }
+    }
+}
+
+void ck_conv_planar(int path, const float *x, long h, long w, long cin, int k, int s, long pad_top, long pad_left, long oh, long ow,
+                    const float *weights, long out, const float *bias, int activation, float *y, long pixel_begin, long pixel_end) {
+    if (k < 1 || s < 1 || out <= 0 || pixel_begin >= pixel_end) return;
+#if defined(__x86_64__)
+    if (cin * k * k <= CP_MAX_TAPS) {
+        if (path == CK_PATH_AVX512) { cp_run_avx512(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, pixel_begin, pixel_end); return; }
+        if (path == CK_PATH_AVX2) { cp_run_avx2(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, pixel_begin, pixel_end); return; }
+    }
+#endif
+    cp_portable(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, pixel_begin, pixel_end);
+}
+
+void ck_pointwise_small(int path, long rows, long k, long n, const float *x, const float *weights, const float *bias,
+                        const float *residual, int activation, float *y) {
+    if (rows <= 0 || n <= 0) return;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { pw_run_avx512(rows, k, n, x, weights, bias, residual, activation, y); return; }
+    if (path == CK_PATH_AVX2) { pw_run_avx2(rows, k, n, x, weights, bias, residual, activation, y); return; }
+#endif
+    pw_portable(rows, k, n, x, weights, bias, residual, activation, y);
+}

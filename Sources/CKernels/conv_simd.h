@@ -1,0 +1,353 @@
+// One SIMD width of the depthwise and small-K pointwise kernels (see conv.c). Included once
+// per width with these defined:
+//   VT, MT            vector and lane-mask types; VW lanes
+//   ATTR              the target attribute of the width
+//   SFX(name)         name with the width's suffix
+//   V_LOAD(p), V_MLOAD(m, p), V_STORE(p, v), V_MSTORE(p, m, v), V_SET1(f), V_FMA(a, b, acc) = a·b + acc,
+//   V_ADD(a, b), V_ACT(v, act) (NaN kept), V_MASK(count) (the first count < VW lanes), V_FULL (all lanes)
+// Masked loads and stores touch only the lanes of the mask (no fault past the end of a row).
+
+#define INL ATTR __attribute__((always_inline)) static inline
+
+// ---------------------------------------------------------------- depthwise
+
+// N interior output pixels (their whole window is inside the row) of one output row, channels
+// [cb, cb + VW) (the lanes of m when MASKED). xoff: offset of (image row ihBase, column of the
+// first pixel's window, channel cb) from x; kh runs over [khLo, khHi) (rows inside the image).
+INL void SFX(dw_tile)(const int K, const int S, const int N, const int MASKED, MT m, const float *x, long xoff, long rs,
+                      long c, long khLo, long khHi, const float *wcb, VT bias, int act, float *yp) {
+    VT acc[8];
+    for (int i = 0; i < N; i++) acc[i] = bias;
+    for (long kh = khLo; kh < khHi; kh++) {
+        const float *xr = x + (xoff + kh * rs);
+        const float *wr = wcb + kh * K * c;
+        for (int kw = 0; kw < K; kw++) {
+            const VT wv = MASKED ? V_MLOAD(m, wr + kw * c) : V_LOAD(wr + kw * c);
+            for (int i = 0; i < N; i++) {
+                const float *q = xr + (long)(i * S + kw) * c;
+                acc[i] = V_FMA(MASKED ? V_MLOAD(m, q) : V_LOAD(q), wv, acc[i]);
+            }
+        }
+    }
+    for (int i = 0; i < N; i++) {
+        const VT v = V_ACT(acc[i], act);
+        if (MASKED) V_MSTORE(yp + i * c, m, v); else V_STORE(yp + i * c, v);
+    }
+}
+
+// One output pixel, all channels, its window clipped to [khLo, khHi) × [kwLo, kwHi): four
+// channel vectors at a time (four independent chains), then one, then the masked rest.
+// xoff: offset of (image row ihBase, column iw0, channel 0) from x.
+INL void SFX(dw_pixel)(const int K, const float *x, long xoff, long rs, long c, long c0, long c1, long khLo, long khHi, long kwLo,
+                       long kwHi, const float *wt, const float *bias, int act, float *yp) {
+    long cb = c0;
+    for (; cb + 4 * VW <= c1; cb += 4 * VW) {
+        VT a0 = V_LOAD(bias + cb), a1 = V_LOAD(bias + cb + VW), a2 = V_LOAD(bias + cb + 2 * VW), a3 = V_LOAD(bias + cb + 3 * VW);
+        for (long kh = khLo; kh < khHi; kh++) {
+            for (long kw = kwLo; kw < kwHi; kw++) {
+                const float *q = x + (xoff + kh * rs + kw * c + cb);
+                const float *wq = wt + (kh * K + kw) * c + cb;
+                a0 = V_FMA(V_LOAD(q), V_LOAD(wq), a0);
+                a1 = V_FMA(V_LOAD(q + VW), V_LOAD(wq + VW), a1);
+                a2 = V_FMA(V_LOAD(q + 2 * VW), V_LOAD(wq + 2 * VW), a2);
+                a3 = V_FMA(V_LOAD(q + 3 * VW), V_LOAD(wq + 3 * VW), a3);
+            }
+        }
+        V_STORE(yp + cb, V_ACT(a0, act));
+        V_STORE(yp + cb + VW, V_ACT(a1, act));
+        V_STORE(yp + cb + 2 * VW, V_ACT(a2, act));
+        V_STORE(yp + cb + 3 * VW, V_ACT(a3, act));
+    }
+    for (; cb < c1; cb += VW) {
+        const int full = c1 - cb >= VW;
+        const MT m = full ? V_FULL : V_MASK((int)(c1 - cb));
+        VT a = V_MLOAD(m, bias + cb);
+        for (long kh = khLo; kh < khHi; kh++)
+            for (long kw = kwLo; kw < kwHi; kw++)
+                a = V_FMA(V_MLOAD(m, x + (xoff + kh * rs + kw * c + cb)), V_MLOAD(m, wt + (kh * K + kw) * c + cb), a);
+        V_MSTORE(yp + cb, m, V_ACT(a, act));
+    }
+}
+
+// Output rows [r0, r1), in chunks of 4·VW channels: a chunk's k·k weight vectors and the input
+// rows its taps read stay in L1 while it sweeps all the rows (the 14×14 and 7×7 layers have
+// 17–115 KB of weights, the whole of them per pixel would come from L2). Per row, each channel
+// vector sweeps the interior columns in tiles of 8 then 4 pixels (a tap's weight vector loaded
+// once per tile); the border columns and the interior rest go pixel by pixel over the chunk.
+INL void SFX(dw_rows)(const int K, const int S, const dw_geom *g, long r0, long r1) {
+    long lo, hi;
+    interior_columns(g, K, S, &lo, &hi);
+    const long c = g->c, rs = g->w * c;
+    const long end8 = lo + (hi - lo) / 8 * 8, end4 = end8 + (hi - end8) / 4 * 4;
+    for (long c0 = 0; c0 < c; c0 += 4 * VW) {
+        const long c1 = lmin(c, c0 + 4 * VW);
+        for (long r = r0; r < r1; r++) {
+            const long img = r / g->oh, orow = r - img * g->oh;
+            const long ihBase = orow * S - g->pad_top;
+            const long khLo = lmax(0, -ihBase), khHi = lmin(K, g->h - ihBase);
+            const long rowoff = (img * g->h + ihBase - g->first_row) * rs;
+            float *yr = g->y + r * g->ow * c;
+            for (long cb = c0; cb < c1; cb += VW) {
+                const int full = c1 - cb >= VW;
+                const MT m = full ? V_FULL : V_MASK((int)(c1 - cb));
+                const VT bias = V_MLOAD(m, g->bias + cb);
+                const float *wcb = g->wt + cb;
+                if (full) {
+                    for (long o = lo; o < end8; o += 8)
+                        SFX(dw_tile)(K, S, 8, 0, m, g->x, rowoff + (o * S - g->pad_left) * c + cb, rs, c, khLo, khHi, wcb, bias, g->act, yr + o * c + cb);
+                    for (long o = end8; o < end4; o += 4)
+                        SFX(dw_tile)(K, S, 4, 0, m, g->x, rowoff + (o * S - g->pad_left) * c + cb, rs, c, khLo, khHi, wcb, bias, g->act, yr + o * c + cb);
+                } else {
+                    for (long o = lo; o < end8; o += 8)
+                        SFX(dw_tile)(K, S, 8, 1, m, g->x, rowoff + (o * S - g->pad_left) * c + cb, rs, c, khLo, khHi, wcb, bias, g->act, yr + o * c + cb);
+                    for (long o = end8; o < end4; o += 4)
+                        SFX(dw_tile)(K, S, 4, 1, m, g->x, rowoff + (o * S - g->pad_left) * c + cb, rs, c, khLo, khHi, wcb, bias, g->act, yr + o * c + cb);
+                }
+            }
+            for (long o = 0; o < g->ow; o++) {
+                if (o >= lo && o < end4) continue;
+                const long iw0 = o * S - g->pad_left;
+                const long kwLo = lmax(0, -iw0), kwHi = lmin(K, g->w - iw0);
+                SFX(dw_pixel)(K, g->x, rowoff + iw0 * c, rs, c, c0, c1, khLo, khHi, kwLo, kwHi, g->wt, g->bias, g->act, yr + o * c);
+            }
+        }
+    }
+}
+
+ATTR static void SFX(dw_run)(int k, int s, const dw_geom *g, long r0, long r1) {
+    if (k == 3 && s == 1) SFX(dw_rows)(3, 1, g, r0, r1);
+    else if (k == 3 && s == 2) SFX(dw_rows)(3, 2, g, r0, r1);
+    else if (k == 5 && s == 1) SFX(dw_rows)(5, 1, g, r0, r1);
+    else if (k == 5 && s == 2) SFX(dw_rows)(5, 2, g, r0, r1);
+    else SFX(dw_rows)(k, s, g, r0, r1);
+}
+
+// ---------------------------------------------------------------- pointwise, small K
+
+// R pixels × NV vectors of output channels from column j (the last vector masked by m when
+// MASKED): per input channel, NV weight vectors and R broadcasts feed R·NV multiply-adds.
+INL void SFX(pw_tile)(const int R, const int NV, const int MASKED, MT m, long k, long n, const float *x, const float *w,
+                      const float *bias, const float *res, int act, float *y) {
+    VT acc[PW_R][3];
+    for (int v = 0; v < NV; v++) {
+        const VT b = (MASKED && v == NV - 1) ? V_MLOAD(m, bias + v * VW) : V_LOAD(bias + v * VW);
+        for (int r = 0; r < R; r++) acc[r][v] = b;
+    }
+    for (long i = 0; i < k; i++) {
+        VT wv[3];
+        for (int v = 0; v < NV; v++) wv[v] = (MASKED && v == NV - 1) ? V_MLOAD(m, w + i * n + v * VW) : V_LOAD(w + i * n + v * VW);
+        for (int r = 0; r < R; r++) {
+            const VT xb = V_SET1(x[r * k + i]);
+            for (int v = 0; v < NV; v++) acc[r][v] = V_FMA(xb, wv[v], acc[r][v]);
+        }
+    }
+    for (int r = 0; r < R; r++)
+        for (int v = 0; v < NV; v++) {
+            const int last = MASKED && v == NV - 1;
+            VT a = acc[r][v];
+            if (res) a = V_ADD(a, last ? V_MLOAD(m, res + r * n + v * VW) : V_LOAD(res + r * n + v * VW));
+            a = V_ACT(a, act);
+            if (last) V_MSTORE(y + r * n + v * VW, m, a); else V_STORE(y + r * n + v * VW, a);
+        }
+}
+
+// R rows from p across all n columns: groups of 3 vectors, then the 1–3 vectors left (the last masked if partial).
+INL void SFX(pw_rows)(const int R, long p, long k, long n, const float *x, const float *w, const float *bias, const float *res,
+                      int act, float *y) {
+    const float *xp = x + p * k;
+    const float *rp = res ? res + p * n : NULL;
+    float *yp = y + p * n;
+    long j = 0;
+    for (; j + 3 * VW <= n; j += 3 * VW)
+        SFX(pw_tile)(R, 3, 0, V_FULL, k, n, xp, w + j, bias + j, rp ? rp + j : NULL, act, yp + j);
+    const long rest = n - j;
+    if (rest <= 0) return;
+    const int nv = (int)((rest + VW - 1) / VW);
+    const int partial = rest % VW != 0;
+    const MT m = partial ? V_MASK((int)(rest % VW)) : V_FULL;
+    const float *rj = rp ? rp + j : NULL;
+    if (nv == 1) {
+        if (partial) SFX(pw_tile)(R, 1, 1, m, k, n, xp, w + j, bias + j, rj, act, yp + j);
+        else SFX(pw_tile)(R, 1, 0, m, k, n, xp, w + j, bias + j, rj, act, yp + j);
+    } else if (nv == 2) {
+        if (partial) SFX(pw_tile)(R, 2, 1, m, k, n, xp, w + j, bias + j, rj, act, yp + j);
+        else SFX(pw_tile)(R, 2, 0, m, k, n, xp, w + j, bias + j, rj, act, yp + j);
+    } else {
+        SFX(pw_tile)(R, 3, 1, m, k, n, xp, w + j, bias + j, rj, act, yp + j);
+    }
+}
+
+ATTR static void SFX(pw_run)(long rows, long k, long n, const float *x, const float *w, const float *bias, const float *res,
+                             int act, float *y) {
+    long p = 0;
+    for (; p + PW_R <= rows; p += PW_R) SFX(pw_rows)(PW_R, p, k, n, x, w, bias, res, act, y);
+    for (; p < rows; p++) SFX(pw_rows)(1, p, k, n, x, w, bias, res, act, y);
+}
+
+
+// ---------------------------------------------------------------- 1×1 convolution: packed weights, A in place
+
+// MR rows × one weight panel (2·VW columns, zero-padded past the matrix) over depths [p0, p0 + kc).
+// A is read where it is (row i at a + i·lda, one broadcast per row and depth; rows ≥ h repeat
+// row h − 1 and are not stored), so nothing is packed per call. first: start from 0 (else from
+// C); last: add bias and residual, apply the activation. w: columns of the panel to store.
+INL void SFX(gp_tile)(const int MR, long p0, long kc, long h, const float *a, long lda, const float *bp, long w, int first, int last,
+                      const float *bias, const float *res, long ldr, int act, float *c, long ldc) {
+    VT acc[GP_MR][2];
+    const float *ar[GP_MR];
+    for (int i = 0; i < MR; i++) ar[i] = a + (i < h ? i : h - 1) * lda + p0;
+    const MT m0 = w >= VW ? V_FULL : V_MASK((int)w);
+    const MT m1 = w >= 2 * VW ? V_FULL : V_MASK((int)(w > VW ? w - VW : 0));
+    for (int i = 0; i < MR; i++) {
+        if (first || i >= h) {
+            acc[i][0] = V_SET1(0);
+            acc[i][1] = V_SET1(0);
+        } else {
+            acc[i][0] = V_MLOAD(m0, c + i * ldc);
+            acc[i][1] = w > VW ? V_MLOAD(m1, c + i * ldc + VW) : V_SET1(0);
+        }
+    }
+    const float *b = bp + p0 * 2 * VW;
+    for (long p = 0; p < kc; p++) {
+        const VT b0 = V_LOAD(b + p * 2 * VW), b1 = V_LOAD(b + p * 2 * VW + VW);
+        for (int i = 0; i < MR; i++) {
+            const VT av = V_SET1(ar[i][p]);
+            acc[i][0] = V_FMA(av, b0, acc[i][0]);
+            acc[i][1] = V_FMA(av, b1, acc[i][1]);
+        }
+    }
+    if (h == MR && w == 2 * VW) {
+        // A whole tile: straight-line stores, the accumulators stay in registers.
+        const VT bv0 = (last && bias) ? V_LOAD(bias) : V_SET1(0), bv1 = (last && bias) ? V_LOAD(bias + VW) : V_SET1(0);
+        for (int i = 0; i < MR; i++) {
+            VT x0 = acc[i][0], x1 = acc[i][1];
+            if (last) {
+                x0 = V_ADD(x0, bv0);
+                x1 = V_ADD(x1, bv1);
+                if (res) {
+                    x0 = V_ADD(x0, V_LOAD(res + i * ldr));
+                    x1 = V_ADD(x1, V_LOAD(res + i * ldr + VW));
+                }
+                x0 = V_ACT(x0, act);
+                x1 = V_ACT(x1, act);
+            }
+            V_STORE(c + i * ldc, x0);
+            V_STORE(c + i * ldc + VW, x1);
+        }
+        return;
+    }
+    for (int v = 0; v < 2; v++) {
+        if (w <= v * VW) break;
+        const MT m = v == 0 ? m0 : m1;
+        const VT bv = (last && bias) ? V_MLOAD(m, bias + v * VW) : V_SET1(0);
+        for (int i = 0; i < MR; i++) {
+            if (i >= h) break;
+            VT x = acc[i][v];
+            if (last) {
+                if (bias) x = V_ADD(x, bv);
+                if (res) x = V_ADD(x, V_MLOAD(m, res + i * ldr + v * VW));
+                x = V_ACT(x, act);
+            }
+            V_MSTORE(c + i * ldc + v * VW, m, x);
+        }
+    }
+}
+
+// C[m × n] = act(A[m × k] · B + bias (+ R)), B packed in panels of 2·VW columns (ck_pack_b of
+// this path, panel stride pstride). Depth in slices of 256 (a slice of a panel, 32 KB at most,
+// stays in L1 while the rows of a block pass), rows in blocks of 8 tiles, panels in between.
+ATTR static void SFX(gp_run)(long m, long n, long k, const float *a, long lda, const float *packed, long pstride,
+                             const float *bias, const float *res, long ldr, int act, float *c, long ldc) {
+    const long nr = 2 * VW, mb = 8 * GP_MR;
+    for (long i0 = 0; i0 < m; i0 += mb) {
+        const long ie = lmin(m, i0 + mb);
+        for (long p0 = 0; p0 < k || p0 == 0; p0 += 256) {
+            const long kc = lmin(256, k - p0);
+            const int first = p0 == 0, last = p0 + 256 >= k;
+            for (long j = 0; j < n; j += nr) {
+                const float *bp = packed + (j / nr) * pstride;
+                const long w = lmin(nr, n - j);
+                for (long i = i0; i < ie; i += GP_MR)
+                    SFX(gp_tile)(GP_MR, p0, kc, lmin(GP_MR, ie - i), a + i * lda, lda, bp, w, first, last, bias ? bias + j : NULL,
+                                 res ? res + i * ldr + j : NULL, ldr, act, c + i * ldc + j, ldc);
+            }
+            if (k <= 0) break;
+        }
+    }
+}
+
+// ---------------------------------------------------------------- dense conv on planar input (the stem)
+
+// CP_P pixels × output channels [j, j + 2·VW) (the lanes of m0, m1; two: the second vector is
+// used), T taps: tap t's input for pixel i at tp[t][i · ps] (in the image, or a zero-padded
+// patch); weights w[t · out + j]. Stores the first np pixels (row stride out).
+INL void SFX(cp_tile)(long T, const float *const *tp, long ps, const float *w, long out, MT m0, MT m1, const int two, const float *bias,
+                      int act, float *y, long np) {
+    VT acc[CP_P][2];
+    const VT b0 = V_MLOAD(m0, bias), b1 = two ? V_MLOAD(m1, bias + VW) : V_SET1(0);
+    for (int i = 0; i < CP_P; i++) { acc[i][0] = b0; acc[i][1] = b1; }
+    for (long t = 0; t < T; t++) {
+        const float *q = tp[t];
+        const VT w0 = V_MLOAD(m0, w + t * out), w1 = two ? V_MLOAD(m1, w + t * out + VW) : V_SET1(0);
+        for (int i = 0; i < CP_P; i++) {
+            const VT v = V_SET1(q[i * ps]);
+            acc[i][0] = V_FMA(v, w0, acc[i][0]);
+            if (two) acc[i][1] = V_FMA(v, w1, acc[i][1]);
+        }
+    }
+    for (int i = 0; i < CP_P; i++) {
+        if (i >= np) break;
+        V_MSTORE(y + i * out, m0, V_ACT(acc[i][0], act));
+        if (two) V_MSTORE(y + i * out + VW, m1, V_ACT(acc[i][1], act));
+    }
+}
+
+ATTR static void SFX(cp_run)(const float *x, long h, long w, long cin, long k, long s, long pad_top, long pad_left, long oh, long ow,
+                             const float *wt, long out, const float *bias, int act, float *y, long p0, long p1) {
+    const long T = cin * k * k;
+    const float *tp[CP_MAX_TAPS];
+    float patch[CP_MAX_TAPS * CP_P];
+    long p = p0;
+    while (p < p1) {
+        const long img = p / (oh * ow), rem = p - img * oh * ow;
+        const long oy = rem / ow, ox = rem - oy * ow;
+        const long np = lmin(CP_P, lmin(ow - ox, p1 - p));   // pixels of this tile, all in one row
+        const long iy0 = oy * s - pad_top, ix0 = ox * s - pad_left;
+        const float *planes = x + img * cin * h * w;
+        const int inside = np == CP_P && iy0 >= 0 && iy0 + k <= h && ix0 >= 0 && ix0 + (CP_P - 1) * s + k <= w;
+        long ps;
+        if (inside) {
+            long t = 0;
+            for (long ch = 0; ch < cin; ch++)
+                for (long kh = 0; kh < k; kh++)
+                    for (long kw = 0; kw < k; kw++) tp[t++] = planes + (ch * h + iy0 + kh) * w + ix0 + kw;
+            ps = s;
+        } else {
+            long t = 0;
+            for (long ch = 0; ch < cin; ch++)
+                for (long kh = 0; kh < k; kh++)
+                    for (long kw = 0; kw < k; kw++, t++) {
+                        float *d = patch + t * CP_P;
+                        const long iy = iy0 + kh;
+                        for (long i = 0; i < CP_P; i++) {
+                            const long ix = ix0 + i * s + kw;
+                            d[i] = i < np && iy >= 0 && iy < h && ix >= 0 && ix < w ? planes[(ch * h + iy) * w + ix] : 0.0f;
+                        }
+                        tp[t] = d;
+                    }
+            ps = 1;
+        }
+        float *yp = y + p * out;
+        for (long j = 0; j < out; j += 2 * VW) {
+            const long cols = out - j;
+            const MT m0 = cols >= VW ? V_FULL : V_MASK((int)cols);
+            const int two = cols > VW;
+            const MT m1 = cols >= 2 * VW ? V_FULL : V_MASK((int)(two ? cols - VW : 0));
+            if (two) SFX(cp_tile)(T, tp, ps, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
+            else SFX(cp_tile)(T, tp, ps, wt + j, out, m0, m1, 0, bias + j, act, yp + j, np);
+        }
+        p += np;
+    }
+}
+
+#undef INL

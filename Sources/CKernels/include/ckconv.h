@@ -1,0 +1,48 @@
+#ifndef EMBEDSCOPE_CKCONV_H
+#define EMBEDSCOPE_CKCONV_H
+
+/// Convolution kernels of the NHWC CNNs that are not GEMMs: the depthwise k×k convolution and
+/// the 1×1 convolution with few input channels (K ≤ 32), both with the epilogue fused
+/// (bias, optional residual, activation: a ck_activation; NaN is kept through ReLU / ReLU6).
+/// `path` is a ck_path (AVX-512F, AVX2 + FMA, portable C); the caller checks it with
+/// ck_path_supported. Single-threaded: callers split the rows across their threads.
+
+/// Depthwise convolution, one k × k filter per channel, stride s, zero padding pad_top /
+/// pad_left (the bottom / right padding follow from oh, ow):
+///
+///   y[img, oy, ox, ch] = act(bias[ch] + Σ w[(kh·k + kw)·c + ch] · x[img, oy·s − pad_top + kh, ox·s − pad_left + kw, ch])
+///
+/// x: NHWC input of height h, width w, c channels; element (img, row, col, ch) is at
+/// x[((img·h + row − first_row)·w + col)·c + ch] (first_row > 0: x holds one image's rows from
+/// first_row on, a band; only the rows read are addressed). Output rows r in [row_begin, row_end)
+/// count over images × oh; row r is at y + r·ow·c. Weights [k·k][c] (tap-major), bias [c].
+/// Any k ≥ 1, s ≥ 1; k = 3, 5 with s = 1, 2 run fully unrolled.
+void ck_depthwise(int path, int k, int s, const float *x, long h, long w, long c, long first_row,
+                  long pad_top, long pad_left, long oh, long ow, const float *weights, const float *bias,
+                  int activation, float *y, long row_begin, long row_end);
+
+/// 1×1 convolution with few input channels: y[p, :] = act(x[p, :] · W + bias (+ residual[p, :]))
+/// for `rows` pixels; x [rows × k] (row stride k), W [k × n] row-major, y and residual [rows × n]
+/// (row stride n; residual may be NULL, may not alias y). Unpacked W: meant for k ≤ 32, where
+/// packing A and B for a GEMM costs as much as the multiply.
+void ck_pointwise_small(int path, long rows, long k, long n, const float *x, const float *weights, const float *bias,
+                        const float *residual, int activation, float *y);
+
+/// 1×1 convolution on weights packed by ck_pack_b for `path` (panels of ck_nr(path) columns; pass
+/// the panel of column j0, a multiple of ck_nr, with bias, residual and C at column j0 too),
+/// A [m × k] read in place (row stride lda; nothing is packed per call, unlike ck_sgemm_packed):
+///   C[m × n] = act(A · B + bias (+ R)), R with row stride ldr (NULL: none; may not alias C).
+void ck_pointwise_packed(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
+                         const float *bias, const float *residual, long ldr, int activation, float *c, long ldc);
+
+/// Taps (cin · k · k) up to which ck_conv_planar runs its SIMD tiles (more: portable loops).
+#define CK_CONV_PLANAR_MAX_TAPS 192
+
+/// Dense k×k convolution, stride s, of a planar (CHW per image) input of cin planes h × w into
+/// NHWC output with `out` channels (the network's first convolution):
+///   y[p, o] = act(bias[o] + Σ_(c, kh, kw) w[((c·k + kh)·k + kw)·out + o] · x[img, c, oy·s − pad_top + kh, ox·s − pad_left + kw])
+/// for output pixels p in [pixel_begin, pixel_end) (p over images × oh × ow), zero outside the image.
+void ck_conv_planar(int path, const float *x, long h, long w, long cin, int k, int s, long pad_top, long pad_left, long oh, long ow,
+                    const float *weights, long out, const float *bias, int activation, float *y, long pixel_begin, long pixel_end);
+
+#endif

@@ -1,0 +1,66 @@
+import CKernels
+
+/// The convolution kernels of the NHWC CNNs that are not GEMMs (`CKernels/conv.c`): the
+/// depthwise k×k convolution and the 1×1 convolution with few input channels, each with the
+/// epilogue fused (bias, optional residual, activation; NaN kept). One copy per SIMD width of
+/// our GEMM paths (AVX-512F, AVX2 + FMA, portable C), chosen by the `path` passed in.
+package enum ConvKernels {
+    /// The SIMD width a GEMM path's convolutions run at (portable C for OpenBLAS, which has none).
+    static func simdPath(_ p: GEMMPath) -> Int32 {
+        guard let kp = p.kernelPath, p.isSupported else { return Int32(CK_PATH_PORTABLE.rawValue) }
+        return kp
+    }
+
+    /// Depthwise k×k convolution, stride `stride`, over NHWC `x` (height × width × channels per
+    /// image; with `firstRow` > 0, x holds one image's rows from `firstRow` on); output rows
+    /// `rows` (indices over images × outHeight), row r at `y + r · outWidth · channels`.
+    /// `weights` [k·k][channels] (tap-major), `bias` [channels].
+    package static func depthwise(path: GEMMPath, kernel: Int, stride: Int, _ x: UnsafePointer<Float>, height: Int, width: Int,
+                                  channels: Int, firstRow: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
+                                  weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, activation: GEMMActivation,
+                                  _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+        guard !rows.isEmpty else { return }
+        ck_depthwise(simdPath(path), Int32(kernel), Int32(stride), x, height, width, channels, firstRow, padTop, padLeft,
+                     outHeight, outWidth, weights, bias, activation.rawValue, y, rows.lowerBound, rows.upperBound)
+    }
+
+    /// y[p, :] = act(x[p, :] · W + bias (+ residual[p, :])) for `rows` pixels: x [rows × k],
+    /// W [k × n] row-major (unpacked), y and residual [rows × n]; residual may not alias y.
+    package static func pointwiseSmall(path: GEMMPath, rows: Int, k: Int, n: Int, _ x: UnsafePointer<Float>,
+                                       weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, residual: UnsafePointer<Float>?,
+                                       activation: GEMMActivation, _ y: UnsafeMutablePointer<Float>) {
+        guard rows > 0, n > 0 else { return }
+        ck_pointwise_small(simdPath(path), rows, k, n, x, weights, bias, residual, activation.rawValue, y)
+    }
+
+    /// c[m × columns] = act(a[m × k] · B[:, columns] + bias (+ residual)) for weights `b` packed
+    /// for one of our paths, with A read in place (row stride `lda`; nothing packed per call).
+    /// `c`, `bias`, `residual` point at column 0; `columns.lowerBound` is a multiple of `b.panelWidth`.
+    package static func pointwise(_ b: PackedMatrix, m: Int, _ a: UnsafePointer<Float>, lda: Int, bias: UnsafePointer<Float>?,
+                                  residual: UnsafePointer<Float>?, ldr: Int, activation: GEMMActivation,
+                                  _ c: UnsafeMutablePointer<Float>, ldc: Int, columns: Range<Int>? = nil) {
+        let cols = columns ?? 0..<b.n
+        guard m > 0, !cols.isEmpty, let kp = b.path.kernelPath else { return }
+        precondition(cols.lowerBound >= 0 && cols.upperBound <= b.n && cols.lowerBound % b.panelWidth == 0,
+                     "columns \(cols) of \(b.n) must start on a panel boundary (\(b.panelWidth))")
+        let j0 = cols.lowerBound
+        b.withPanels { panels in
+            ck_pointwise_packed(kp, m, cols.count, b.k, a, lda, panels + (j0 / b.panelWidth) * ck_panel_stride(kp, b.k),
+                                bias.map { $0 + j0 }, residual.map { $0 + j0 }, ldr, activation.rawValue, c + j0, ldc)
+        }
+    }
+
+    /// Taps (cin · k · k) up to which `convPlanar` runs SIMD tiles (beyond: plain loops).
+    package static let planarMaxTaps = Int(CK_CONV_PLANAR_MAX_TAPS)
+
+    /// Dense k×k convolution, stride `stride`, of planar (CHW per image) input into NHWC output:
+    /// output pixels `pixels` (over images × outHeight × outWidth), weights [(c·k + kh)·k + kw][out].
+    package static func convPlanar(path: GEMMPath, _ x: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int, kernel: Int,
+                                   stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int, weights: UnsafePointer<Float>,
+                                   outChannels: Int, bias: UnsafePointer<Float>, activation: GEMMActivation,
+                                   _ y: UnsafeMutablePointer<Float>, pixels: Range<Int>) {
+        guard !pixels.isEmpty else { return }
+        ck_conv_planar(simdPath(path), x, height, width, inChannels, Int32(kernel), Int32(stride), padTop, padLeft, outHeight, outWidth,
+                       weights, outChannels, bias, activation.rawValue, y, pixels.lowerBound, pixels.upperBound)
+    }
+}

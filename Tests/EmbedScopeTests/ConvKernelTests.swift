@@ -1,0 +1,321 @@
+import Foundation
+import XCTest
+@testable import EmbedScope
+@testable import EmbedScopeCore
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
+
+/// The C convolution kernels (`CKernels/conv.c`: depthwise k×k, 1×1 with K ≤ 32) on every
+/// dispatch path this CPU runs (AVX-512F, AVX2 + FMA, portable C), against the Double reference
+/// of ModelKernelTests and the Swift kernels (the `.openblas` configuration), on odd shapes:
+/// channels not a multiple of 16 or 8, 1×1 and tiny maps, stride 2 on odd sides, row bands,
+/// NaN inputs.
+final class ConvKernelTests: XCTestCase {
+    var paths: [GEMMPath] { [.avx512, .avx2, .portable].filter(\.isSupported) }
+
+    func testEveryPathIsExercisedHere() {
+        // The portable path runs everywhere; on this kind of machine all three do.
+        XCTAssertTrue(paths.contains(.portable))
+        if GEMMPath.avx512.isSupported { XCTAssertEqual(paths.count, 3) }
+    }
+
+    private func depthwise(_ dw: DepthwiseConv, _ x: [Float], images n: Int, h: Int, w: Int, splits: Int = 3) -> [Float] {
+        let (oh, ow) = dw.outputSize(height: h, width: w)
+        var y = [Float](repeating: .nan, count: n * oh * ow * dw.channels)
+        let total = n * oh
+        x.withUnsafeBufferPointer { xb in
+            y.withUnsafeMutableBufferPointer { yb in
+                // Split the output rows, as the threads do.
+                for part in 0..<splits {
+                    let rows = (part * total / splits)..<((part + 1) * total / splits)
+                    dw.run(xb.baseAddress!, height: h, width: w, yb.baseAddress!, rows: rows)
+                }
+            }
+        }
+        return y
+    }
+
+    func testDepthwiseMatchesDoubleAndSwiftReferencesOnEveryPath() {
+        var seed: UInt64 = 500
+        let shapes: [(h: Int, w: Int)] = [(1, 1), (2, 9), (7, 7), (13, 21), (29, 30), (14, 14), (5, 27)]
+        for (k, s) in [(3, 1), (3, 2), (5, 1), (5, 2), (7, 1), (1, 1), (3, 3)] {
+            for (h, w) in shapes {
+                for c in [1, 7, 16, 17, 40, 63, 72] {
+                    seed += 1
+                    let n = 2
+                    let pad = seed % 2 == 0 ? Padding2D.tfSame(height: h, width: w, kernel: k, stride: s) : .symmetric(k / 2)
+                    let activation: Activation = seed % 3 == 0 ? .none : .relu6
+                    let x = seededFloats(n * h * w * c, seed: seed, scale: 2)
+                    let wt = seededFloats(c * k * k, seed: seed + 1000, scale: 0.5)
+                    let (scale, shift) = ModelKernelTests.affine(c, seed: seed + 2000)
+                    let ref = ModelKernelTests.referenceConv(x, n: n, h: h, w: w, c: c, weight: wt, out: c, k: k, stride: s, pad: pad,
+                                                             depthwise: true, scale: scale, shift: shift, activation: activation)
+                    let swift = DepthwiseConv(weight: wt, channels: c, kernel: k, stride: s, padding: pad, scale: scale, shift: shift,
+                                              activation: activation, path: .openblas)
+                    let ys = depthwise(swift, x, images: n, h: h, w: w)
+                    for path in paths {
+                        let dw = DepthwiseConv(weight: wt, channels: c, kernel: k, stride: s, padding: pad, scale: scale, shift: shift,
+                                               activation: activation, path: path)
+                        let y = depthwise(dw, x, images: n, h: h, w: w, splits: 1 + Int(seed % 3))
+                        let label = "\(path) k\(k) s\(s) \(h)×\(w)×\(c) pad \(pad) \(activation)"
+                        let d = ModelKernelTests.maxDiff(y, ref), e = ModelKernelTests.maxDiff(y, ys)
+                        XCTAssertLessThanOrEqual(d, 1e-4, "\(label): max |Δ| vs Double \(d), tolerance 1e-4")
+                        XCTAssertLessThanOrEqual(e, 1e-4, "\(label): max |Δ| vs the Swift kernel \(e), tolerance 1e-4")
+                    }
+                }
+            }
+        }
+    }
+
+    /// A band of input rows (`firstRow` > 0), as the banded MBConv path passes it: the same
+    /// numbers, bit for bit, as the whole image.
+    func testDepthwiseOnARowBandOnEveryPath() {
+        for path in paths {
+            for (k, s) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
+                let h = 23, w = 19, c = 41
+                let pad = Padding2D.tfSame(height: h, width: w, kernel: k, stride: s)
+                let x = seededFloats(h * w * c, seed: 77)
+                let wt = seededFloats(c * k * k, seed: 78, scale: 0.5)
+                let (scale, shift) = ModelKernelTests.affine(c, seed: 79)
+                let dw = DepthwiseConv(weight: wt, channels: c, kernel: k, stride: s, padding: pad, scale: scale, shift: shift,
+                                       activation: .relu6, path: path)
+                let (oh, ow) = dw.outputSize(height: h, width: w)
+                let full = depthwise(dw, x, images: 1, h: h, w: w, splits: 1)
+                var banded = [Float](repeating: .nan, count: oh * ow * c)
+                banded.withUnsafeMutableBufferPointer { yb in
+                    var r0 = 0
+                    while r0 < oh {
+                        let r1 = min(r0 + 3, oh)
+                        let lo = max(0, r0 * s - pad.top), hi = min(h, (r1 - 1) * s - pad.top + k)
+                        let band = Array(x[(lo * w * c)..<(hi * w * c)])   // only the rows the band needs
+                        band.withUnsafeBufferPointer { dw.run($0.baseAddress!, height: h, width: w, yb.baseAddress!, rows: r0..<r1, firstRow: lo) }
+                        r0 = r1
+                    }
+                }
+                XCTAssertEqual(ModelKernelTests.maxDiff(full, banded), 0, "\(path) k\(k) s\(s): bands of rows must give the whole-image result")
+            }
+        }
+    }
+
+    /// A NaN input reaches exactly the outputs whose window holds it, through ReLU6 (max/min
+    /// would drop it with the operands the other way round); every other output stays finite.
+    func testDepthwiseKeepsNaNOnEveryPath() {
+        for path in paths {
+            for (k, s) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
+                for (h, w) in [(9, 11), (14, 14)] {
+                    for c in [7, 16, 33] {
+                        let pad = Padding2D.tfSame(height: h, width: w, kernel: k, stride: s)
+                        var x = seededFloats(h * w * c, seed: 91, scale: 2)
+                        // NaNs at a corner, on the border and inside, in a few channels.
+                        let spots = [(0, 0, 0), (h / 2, w - 1, c - 1), (h / 2, w / 2, c / 2), (h - 1, 1, 0)]
+                        for (r, col, ch) in spots { x[(r * w + col) * c + ch] = .nan }
+                        let wt = seededFloats(c * k * k, seed: 92, scale: 0.5)
+                        let (scale, shift) = ModelKernelTests.affine(c, seed: 93)
+                        let dw = DepthwiseConv(weight: wt, channels: c, kernel: k, stride: s, padding: pad, scale: scale, shift: shift,
+                                               activation: .relu6, path: path)
+                        let (oh, ow) = dw.outputSize(height: h, width: w)
+                        let y = depthwise(dw, x, images: 1, h: h, w: w, splits: 2)
+                        var wrong = 0
+                        for oy in 0..<oh {
+                            for ox in 0..<ow {
+                                for ch in 0..<c {
+                                    let hit = spots.contains { r, col, sc in
+                                        sc == ch && r - (oy * s - pad.top) >= 0 && r - (oy * s - pad.top) < k
+                                            && col - (ox * s - pad.left) >= 0 && col - (ox * s - pad.left) < k
+                                    }
+                                    let v = y[(oy * ow + ox) * c + ch]
+                                    if hit != v.isNaN || (!hit && !(v >= 0 && v <= 6)) { wrong += 1 }
+                                }
+                            }
+                        }
+                        XCTAssertEqual(wrong, 0, "\(path) k\(k) s\(s) \(h)×\(w)×\(c): outputs with the wrong NaN-ness or out of [0, 6]")
+                    }
+                }
+            }
+        }
+    }
+
+    func testSmallPointwiseMatchesDoubleReferenceOnEveryPath() {
+        var seed: UInt64 = 900
+        for rows in [1, 7, 9, 17, 40] {
+            for k in [1, 3, 16, 24, 32] {
+                for n in [1, 7, 16, 17, 40, 48, 49, 96, 144] {
+                    seed += 1
+                    let activation: Activation = [.relu6, .none, .relu][Int(seed % 3)]
+                    let withResidual = seed % 2 == 0
+                    let x = seededFloats(rows * k, seed: seed)
+                    let wt = seededFloats(n * k, seed: seed + 1, scale: 0.3)
+                    let (scale, shift) = ModelKernelTests.affine(n, seed: seed + 2)
+                    let res = withResidual ? seededFloats(rows * n, seed: seed + 3) : nil
+                    let ref = ModelKernelTests.referenceConv(x, n: 1, h: 1, w: rows, c: k, weight: wt, out: n, k: 1, stride: 1, pad: .zero,
+                                                             depthwise: false, scale: scale, shift: shift, activation: activation, residual: res)
+                    for path in paths {
+                        let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation) }
+                        XCTAssertTrue(pw.usesSmallKernel, "K = \(k) on \(path) takes the small-K kernel")
+                        var y = [Float](repeating: .nan, count: rows * n)
+                        x.withUnsafeBufferPointer { xb in
+                            y.withUnsafeMutableBufferPointer { yb in
+                                if let res {
+                                    res.withUnsafeBufferPointer { pw.run(xb.baseAddress!, rows: rows, yb.baseAddress!, residual: $0.baseAddress!) }
+                                } else {
+                                    pw.run(xb.baseAddress!, rows: rows, yb.baseAddress!)
+                                }
+                            }
+                        }
+                        let d = ModelKernelTests.maxDiff(y, ref)
+                        XCTAssertLessThanOrEqual(d, 1e-4, "\(path) pointwise \(rows)×\(k)→\(n) \(activation) residual \(withResidual): max |Δ| \(d), tolerance 1e-4")
+                    }
+                }
+            }
+        }
+    }
+
+    func testSmallPointwiseKeepsNaNOnEveryPath() {
+        let rows = 11, k = 24, n = 50
+        var x = seededFloats(rows * k, seed: 5)
+        x[3 * k + 7] = .nan
+        let wt = seededFloats(n * k, seed: 6, scale: 0.3)
+        let (scale, shift) = ModelKernelTests.affine(n, seed: 7)
+        for path in paths {
+            for activation in [Activation.relu6, .relu, .none] {
+                let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation) }
+                var y = [Float](repeating: 0, count: rows * n)
+                x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: rows, $0.baseAddress!) } }
+                let nanRows = (0..<rows).filter { r in y[(r * n)..<((r + 1) * n)].contains { $0.isNaN } }
+                XCTAssertEqual(nanRows, [3], "\(path) \(activation): only the row with the NaN input")
+                XCTAssertTrue(y[(3 * n)..<(4 * n)].allSatisfy(\.isNaN), "\(path) \(activation): every output of that row is NaN")
+            }
+        }
+    }
+
+    // MARK: - 1×1 on packed weights, A in place (K > 32)
+
+    func testPackedPointwiseMatchesDoubleReferenceOnEveryPath() {
+        var seed: UInt64 = 1300
+        // Rows across the 8-tile row block (96 on AVX-512, 48 on AVX2), depths across the 256 slice.
+        for (rows, k, n) in [(1, 33, 17), (5, 40, 1), (13, 96, 24), (97, 257, 40), (50, 300, 65), (200, 64, 33), (7, 1152, 20)] {
+            seed += 1
+            let activation: Activation = [.relu6, .none, .relu][Int(seed % 3)]
+            let x = seededFloats(rows * k, seed: seed)
+            let wt = seededFloats(n * k, seed: seed + 1, scale: 0.3)
+            let (scale, shift) = ModelKernelTests.affine(n, seed: seed + 2)
+            let res = seededFloats(rows * n, seed: seed + 3)
+            for withResidual in [false, true] {
+                let ref = ModelKernelTests.referenceConv(x, n: 1, h: 1, w: rows, c: k, weight: wt, out: n, k: 1, stride: 1, pad: .zero,
+                                                         depthwise: false, scale: scale, shift: shift, activation: activation,
+                                                         residual: withResidual ? res : nil)
+                for path in paths {
+                    let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation) }
+                    XCTAssertFalse(pw.usesSmallKernel)
+                    var y = [Float](repeating: .nan, count: rows * n), yc = y
+                    x.withUnsafeBufferPointer { xb in
+                        res.withUnsafeBufferPointer { rb in
+                            let r = withResidual ? rb.baseAddress : nil
+                            y.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: rows, $0.baseAddress!, residual: r) }
+                            // By column ranges on panel boundaries, as a team splits the 14×14 and 7×7 layers.
+                            yc.withUnsafeMutableBufferPointer { yb in
+                                let unit = pw.packed?.panelWidth ?? 8
+                                var j = 0
+                                while j < n {
+                                    let e = min(n, j + unit)
+                                    pw.run(xb.baseAddress!, rows: rows, yb.baseAddress!, residual: r, columns: j..<e)
+                                    j = e
+                                }
+                            }
+                        }
+                    }
+                    let label = "\(path) \(rows)×\(k)→\(n) \(activation) residual \(withResidual)"
+                    let d = ModelKernelTests.maxDiff(y, ref), dc = ModelKernelTests.maxDiff(yc, ref)
+                    XCTAssertLessThanOrEqual(d, 1e-4, "\(label): max |Δ| \(d), tolerance 1e-4")
+                    XCTAssertLessThanOrEqual(dc, 1e-4, "\(label), by columns: max |Δ| \(dc), tolerance 1e-4")
+                }
+            }
+        }
+    }
+
+    func testPackedPointwiseKeepsNaNOnEveryPath() {
+        let rows = 30, k = 70, n = 45
+        var x = seededFloats(rows * k, seed: 15)
+        x[17 * k + 69] = .nan
+        let wt = seededFloats(n * k, seed: 16, scale: 0.3)
+        let (scale, shift) = ModelKernelTests.affine(n, seed: 17)
+        for path in paths {
+            let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: .relu6) }
+            var y = [Float](repeating: 0, count: rows * n)
+            x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: rows, $0.baseAddress!) } }
+            let nanRows = (0..<rows).filter { r in y[(r * n)..<((r + 1) * n)].contains { $0.isNaN } }
+            XCTAssertEqual(nanRows, [17], "\(path): only the row with the NaN input")
+            XCTAssertTrue(y[(17 * n)..<(18 * n)].allSatisfy(\.isNaN), "\(path): every output of that row is NaN")
+        }
+    }
+
+    // MARK: - Dense conv on planar input (the stem)
+
+    func testPlanarConvMatchesDoubleReferenceOnEveryPath() {
+        var seed: UInt64 = 1700
+        let cases: [(h: Int, w: Int, c: Int, o: Int, k: Int, s: Int)] = [
+            (1, 1, 3, 5, 3, 1), (15, 16, 3, 32, 3, 2), (7, 8, 3, 17, 5, 1), (13, 9, 1, 40, 3, 2), (17, 13, 3, 64, 7, 2),
+            (30, 29, 3, 48, 3, 2), (6, 30, 2, 16, 3, 1),
+        ]
+        for t in cases {
+            seed += 1
+            let n = 2
+            let pad = seed % 2 == 0 ? Padding2D.tfSame(height: t.h, width: t.w, kernel: t.k, stride: t.s) : .symmetric(t.k / 2)
+            let activation: Activation = [.relu6, .none, .relu][Int(seed % 3)]
+            var xNHWC = seededFloats(n * t.h * t.w * t.c, seed: seed)
+            xNHWC[((1 * t.h + t.h / 2) * t.w + t.w - 1) * t.c] = .nan   // image 1, right border
+            var xIn = xNHWC
+            for i in 0..<n { for y in 0..<t.h { for x in 0..<t.w { for ch in 0..<t.c {
+                xIn[((i * t.c + ch) * t.h + y) * t.w + x] = xNHWC[((i * t.h + y) * t.w + x) * t.c + ch]
+            } } } }
+            let wt = seededFloats(t.o * t.c * t.k * t.k, seed: seed + 1, scale: 0.3)
+            let (scale, shift) = ModelKernelTests.affine(t.o, seed: seed + 2)
+            let ref = ModelKernelTests.referenceConv(xNHWC, n: n, h: t.h, w: t.w, c: t.c, weight: wt, out: t.o, k: t.k, stride: t.s, pad: pad,
+                                                     depthwise: false, scale: scale, shift: shift, activation: activation)
+            for path in paths {
+                let conv = SGEMM.withPath(path) {
+                    Conv2D(weight: wt, out: t.o, in: t.c, kernel: t.k, stride: t.s, padding: pad, inputLayout: .planar,
+                           scale: scale, shift: shift, activation: activation)
+                }
+                let (oh, ow) = conv.outputSize(height: t.h, width: t.w)
+                var y = [Float](repeating: .nan, count: n * oh * ow * t.o)
+                var scratch = [Float](repeating: 0, count: conv.patchLength)
+                xIn.withUnsafeBufferPointer { xb in
+                    y.withUnsafeMutableBufferPointer { yb in
+                        scratch.withUnsafeMutableBufferPointer { sb in
+                            let cut = (n * oh * ow) / 3 + 1   // a split inside a row, as the threads make
+                            for part in [0..<cut, cut..<(n * oh * ow)] {
+                                conv.run(xb.baseAddress!, images: n, height: t.h, width: t.w, yb.baseAddress!,
+                                         scratch: sb.baseAddress!, scratchCapacity: conv.patchLength, pixels: part)
+                            }
+                        }
+                    }
+                }
+                // NaN where the reference has it (the windows holding the NaN input), values elsewhere.
+                let nanAgree = zip(y, ref).allSatisfy { $0.isNaN == $1.isNaN }
+                XCTAssertEqual(y.count, ref.count)
+                XCTAssertTrue(nanAgree, "\(path) planar \(t): NaN outputs differ from the reference")
+                XCTAssertTrue(ref.contains { $0.isNaN }, "the NaN input reaches some output")
+                let finite = zip(y, ref).filter { !$1.isNaN }
+                let d = maxAbsDifference(finite.map(\.0), finite.map(\.1))
+                XCTAssertLessThanOrEqual(d.isNaN ? .infinity : d, 1e-4, "\(path) planar \(t) pad \(pad) \(activation): max |Δ| \(d), tolerance 1e-4")
+            }
+        }
+    }
+
+    /// The whole network on each forced path against the PyTorch fixtures, as
+    /// ModelParityTests checks the default path.
+    func testEfficientNetLite0MatchesPyTorchOnEveryPath() throws {
+        let sd = try ModelFixtures.efficientNetLite0()
+        let x = try ModelFixtures.inputs()
+        let n = ModelFixtures.photos.count
+        let ef = try ModelFixtures.npy("effnet_features.npy")
+        for path in paths {
+            let model = try SGEMM.withPath(path) { try EfficientNetLite0(stateDict: sd) }
+            let (f, _) = try model.forward(x, count: n)
+            let d = maxAbsDifference(f, ef.values)
+            XCTAssertLessThanOrEqual(d.isNaN ? .infinity : d, ModelParityTests.maxFeatureDiff,
+                                     "\(path): features vs PyTorch, max |Δ| \(d), tolerance \(ModelParityTests.maxFeatureDiff)")
+        }
+    }
+}
