@@ -24,11 +24,15 @@ struct Bench: ParsableCommand {
         @Option(name: .customLong("repeat"), help: "Timed repetitions per measurement (the median is reported).") var repeats: Int = 10
         @Option(help: "Batch size for the batched measurement.") var batch = 64
         @Option(help: "Threads (default: all active cores).") var threads: Int?
+        @Option(help: "What to time: all, single (the one-query scans) or batch (the own batch path only; for profiling).")
+        var only = "all"
         @Flag var json = false
 
         struct Figures: Encodable {
             var rows: Int, dim: Int, bytes: Int, threads: Int, k: Int, batch: Int, repeats: Int
             var bandwidthMs: Double, bandwidthGBs: Double
+            /// A pure read as the one-query kernel reads (its vector width and software prefetch): a stricter floor.
+            var readPassMs: Double, readPassGBs: Double
             var singleSimdMs: Double, singleBlasMs: Double
             /// The batch on the GEMM path in use (`batchPath`: own kernel unless EMBEDSCOPE_GEMM=openblas), and on OpenBLAS.
             var batchBlasMs: Double
@@ -58,29 +62,36 @@ struct Bench: ParsableCommand {
                 var sink: Float = 0
                 // Warm the page cache once.
                 sink += Kernels.bandwidthPass(UnsafeRawPointer(v.base), bytes: bytes, threads: t)
-                let bw = median((0..<repeats).map { _ in time { sink += Kernels.bandwidthPass(UnsafeRawPointer(v.base), bytes: bytes, threads: t) } })
                 func query(_ i: Int) -> [Float] { Array(q.values[(i % q.rows) * q.cols..<((i % q.rows) + 1) * q.cols]) }
                 var first: [Int] = []
-                let simd = median(try (0..<repeats).map { i in
+                let single = only != "batch", batches = only != "single", all = only == "all"
+                // Interleaved, one of each per repetition: the floors and the scan see the same
+                // neighbours on a shared machine (blocks of one then the other drifted apart).
+                var bwTimes: [Double] = [], readTimes: [Double] = [], simdTimes: [Double] = []
+                for i in 0..<repeats {
+                    bwTimes.append(time { sink += Kernels.bandwidthPass(UnsafeRawPointer(v.base), bytes: bytes, threads: t) })
+                    guard single else { continue }
+                    readTimes.append(time { sink += Kernels.readPass(v.base, count: bytes / 4, threads: t) })
                     let qi = query(i)
                     var hits: [Hit] = []
-                    let ms = try time { hits = try Scorer.search(m, query: qi, k: k, kernel: .simd, threads: t) }
+                    simdTimes.append(try time { hits = try Scorer.search(m, query: qi, k: k, kernel: .simd, threads: t) })
                     if i == 0 { first = hits.map(\.row) }
-                    return ms
-                })
-                let blas = median(try (0..<repeats).map { i in
+                }
+                let bw = median(bwTimes)
+                let read = single ? median(readTimes) : 0, simd = single ? median(simdTimes) : 0
+                let blas = !all ? 0 : median(try (0..<repeats).map { i in
                     let qi = query(i)
                     return try time { _ = try Scorer.search(m, query: qi, k: k, kernel: .blas, threads: t) }
                 })
                 let qb = Array(q.values[0..<(batch * q.cols)])
                 var tops: [[Int]] = []
-                let batchMs = median(try (0..<max(3, repeats / 3)).map { i in
+                let batchMs = !batches ? 0 : median(try (0..<(all ? max(3, repeats / 3) : repeats)).map { i in
                     var r: [[Hit]] = []
                     let ms = try time { r = try Scorer.searchBatch(m, queries: qb, count: batch, k: k, kernel: .blas, threads: t) }
                     if i == 0 { tops = r.map { $0.map(\.row) } }
                     return ms
                 })
-                let batchOpenBLAS = median(try (0..<max(3, repeats / 3)).map { _ in
+                let batchOpenBLAS = !all ? 0 : median(try (0..<max(3, repeats / 3)).map { _ in
                     try SGEMM.withPath(.openblas) {
                         try time { _ = try Scorer.searchBatch(m, queries: qb, count: batch, k: k, kernel: .blas, threads: t) }
                     }
@@ -88,13 +99,15 @@ struct Bench: ParsableCommand {
                 if sink.isNaN { note("(sink \(sink))") }
                 let f = Figures(rows: v.rows, dim: v.dim, bytes: bytes, threads: t, k: k, batch: batch, repeats: repeats,
                                 bandwidthMs: bw, bandwidthGBs: Double(bytes) / bw / 1e6,
+                                readPassMs: read, readPassGBs: read > 0 ? Double(bytes) / read / 1e6 : 0,
                                 singleSimdMs: simd, singleBlasMs: blas, batchBlasMs: batchMs,
                                 batchPath: SGEMM.path.rawValue, batchOpenBLASMs: batchOpenBLAS,
                                 firstQueryTop: first, firstBatchTops: tops)
                 if json { try printJSON(f) } else {
                     print(String(format: "%d × %d float32 (%.2f GB), %d threads, k=%d, median of %d", v.rows, v.dim, Double(bytes) / 1e9, t, k, repeats))
                     print(String(format: "bandwidth pass      %8.2f ms  (%.1f GB/s)", bw, f.bandwidthGBs))
-                    print(String(format: "single query simd   %8.2f ms  (%.2f× the bandwidth floor)", simd, simd / bw))
+                    print(String(format: "read pass (prefetch) %7.2f ms  (%.1f GB/s)", read, f.readPassGBs))
+                    print(String(format: "single query simd   %8.2f ms  (%.2f× the bandwidth floor, %.2f× the read pass)", simd, simd / bw, simd / read))
                     print(String(format: "single query blas   %8.2f ms  (%.2f× the bandwidth floor)", blas, blas / bw))
                     print(String(format: "batch of %d (%@) %8.2f ms  (%.3f ms per query)", batch, SGEMM.path.rawValue as NSString, batchMs, batchMs / Double(batch)))
                     print(String(format: "batch of %d (OpenBLAS) %8.2f ms", batch, batchOpenBLAS))

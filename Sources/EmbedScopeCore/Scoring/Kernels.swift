@@ -1,47 +1,50 @@
+import CKernels
 import Dispatch
 
 /// Hand-written dot-product kernels for the single-query scan. Memory-bound: each row is read
-/// once, in order, one row at a time with four independent 8-lane accumulators.
+/// once, in order.
 package enum Kernels {
     typealias V = SIMD8<Float>
 
-    /// out[i - rows.lowerBound] = row(i) · query for i in rows.
+    /// The own kernel path of the one-query scan: the GEMM path in use (`SGEMM.path`, so
+    /// `EMBEDSCOPE_GEMM` and `SGEMM.withPath` choose it too), or the best one when that is OpenBLAS.
+    static var dotsPath: Int32 {
+        SGEMM.path.kernelPath ?? SGEMM.bestPath.kernelPath ?? Int32(CK_PATH_PORTABLE.rawValue)
+    }
+
+    /// out[i - rows.lowerBound] = row(i) · query for i in rows (`ck_scan_dots`, ckscan.h).
     ///
-    /// Rows are visited strictly in order (one sequential stream, which the hardware
-    /// prefetcher follows best); each row is reduced with four independent 8-lane
-    /// accumulators so the adds are not one dependent chain. The query stays in L1.
+    /// Rows are visited strictly in order (one sequential stream), with a software prefetch
+    /// ~16 KB ahead; each row is reduced alone with four independent vector accumulators, so a
+    /// row's score is the same whatever range it is computed in (the half scan's exact re-scoring
+    /// relies on it). The query stays in L1.
     @inline(__always)
     static func dots(_ m: RowMatrix, rows: Range<Int>, query: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
-        let d = m.dim
-        let d32 = d & ~31, d8 = d & ~7
-        let q = UnsafeRawPointer(query)
-        var o = out
-        for i in rows {
-            let r = UnsafeRawPointer(m.row(i))
-            var a0 = V(), a1 = V(), a2 = V(), a3 = V()
-            var j = 0
-            while j < d32 {
-                let off = j * 4
-                a0 += r.loadUnaligned(fromByteOffset: off, as: V.self) * q.loadUnaligned(fromByteOffset: off, as: V.self)
-                a1 += r.loadUnaligned(fromByteOffset: off + 32, as: V.self) * q.loadUnaligned(fromByteOffset: off + 32, as: V.self)
-                a2 += r.loadUnaligned(fromByteOffset: off + 64, as: V.self) * q.loadUnaligned(fromByteOffset: off + 64, as: V.self)
-                a3 += r.loadUnaligned(fromByteOffset: off + 96, as: V.self) * q.loadUnaligned(fromByteOffset: off + 96, as: V.self)
-                j += 32
-            }
-            while j < d8 {
-                a0 += r.loadUnaligned(fromByteOffset: j * 4, as: V.self) * q.loadUnaligned(fromByteOffset: j * 4, as: V.self)
-                j += 8
-            }
-            var s = ((a0 + a1) + (a2 + a3)).sum()
-            let rp = m.row(i)
-            while j < d { s += rp[j] * query[j]; j += 1 }
-            o.pointee = s
-            o += 1
-        }
+        guard !rows.isEmpty else { return }
+        ck_scan_dots(dotsPath, rows.count, m.dim, m.row(rows.lowerBound), m.stride, query, out)
     }
 }
 
 extension Kernels {
+    /// Reads `count` floats from `base` as the one-query scan reads its rows (`ck_read_pass`: the
+    /// same vector width and software prefetch, one add per vector) and returns their sum: a
+    /// stricter floor than `bandwidthPass` for the scan. Multi-threaded like the scan.
+    package static func readPass(_ base: UnsafePointer<Float>, count: Int, threads: Int) -> Float {
+        let t = max(1, threads)
+        let per = (count / t) & ~63
+        let path = dotsPath
+        var partial = [Float](repeating: 0, count: t)
+        partial.withUnsafeMutableBufferPointer { out in
+            let o = out
+            parallelFor(t) { i in
+                let start = i * per
+                let end = i == t - 1 ? count : start + per
+                o[i] = ck_read_pass(path, base + start, end - start)
+            }
+        }
+        return partial.reduce(0, +)
+    }
+
     /// Reads every byte of `bytes` (as Float lanes) and returns their sum: the memory-bandwidth
     /// floor a scan of the same bytes cannot beat. Multi-threaded like the scan.
     package static func bandwidthPass(_ base: UnsafeRawPointer, bytes: Int, threads: Int) -> Float {

@@ -130,7 +130,7 @@ extension Scorer {
     /// not `.openblas`), re-scored exactly: the same answers as `searchBatch` on the float32 rows.
     /// Each chunk of half rows is widened to float32 (exact) and multiplied by the packed batch;
     /// candidates within 2B_i of query i's k-th half score are gathered (float32 rows) and
-    /// multiplied by the same packed batch: the own kernels compute every element of C with the
+    /// multiplied by the same packed batch: the scan kernels compute every element of C with the
     /// same operations wherever its row sits in A, so these are the float32 search's scores.
     package static func searchBatchHalf(_ matrix: RowMatrix, half: HalfRows, queries: [Float], count b: Int, k: Int,
                                        farthest: Bool = false, filters: [RowFilter]? = nil, threads: Int = defaultThreads,
@@ -148,7 +148,8 @@ extension Scorer {
         let margins: [Double] = (0..<b).map { i in
             q.withUnsafeBufferPointer { 2 * HalfBound.bound(query: UnsafeBufferPointer(rebasing: $0[(i * d)..<((i + 1) * d)]), storage: half.storage) }
         }
-        let packed = q.withUnsafeBufferPointer { PackedMatrix(k: d, n: b, b: $0.baseAddress!, ldb: d, transposed: true, path: gemmPath) }
+        // The float32 batch scan's kernel (`scanBatch`): the re-scored candidates get its scores, bit for bit.
+        let packed = QueryPanels.packing(q, count: b, dim: d, path: gemmPath)
         let parts = partitions(rows: matrix.rows, threads: threads)
         let chunk = 2048
         var heapsPerPart = [[TopK]](repeating: [], count: parts.count)
@@ -173,7 +174,7 @@ extension Scorer {
                         for r in 0..<n {
                             ck_half_to_float(kp, type, half.base + (start + r) * half.stride, widened + r * d, d)
                         }
-                        packed.multiply(m: n, a: widened, lda: d, c: rowsFirst, ldc: b)
+                        packed.scores(rows: n, a: widened, lda: d, c: rowsFirst, ldc: b)
                         for r in 0..<n {
                             for i in 0..<b { perQuery[i * n + r] = rowsFirst[r * b + i] }
                         }
@@ -215,7 +216,7 @@ extension Scorer {
         if !rows.isEmpty {
             try matrix.gathering(rows: rows) { g in
                 scores.withUnsafeMutableBufferPointer { sp in
-                    packed.multiply(m: g.rows, a: g.base, lda: g.stride, c: sp.baseAddress!, ldc: b)
+                    packed.scores(rows: g.rows, a: g.base, lda: g.stride, c: sp.baseAddress!, ldc: b)
                 }
                 var bad = DamagedRows()
                 for p in 0..<rows.count {

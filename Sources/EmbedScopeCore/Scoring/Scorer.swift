@@ -108,8 +108,9 @@ public enum Scorer {
         return all.sorted().map { Hit(row: $0.row, score: $0.score * sign) }
     }
 
-    /// Top-k for a batch of queries (row-major `queries`, `count × dim`), through sgemm:
-    /// each worker multiplies the whole batch by a chunk of rows, then selects per query.
+    /// Top-k for a batch of queries (row-major `queries`, `count × dim`) as one GEMM-like pass:
+    /// each worker multiplies the whole batch by a chunk of rows, then selects per query — on the
+    /// own scan kernel (`scanBatch`), or on OpenBLAS sgemm when `SGEMM.path` is `.openblas`.
     package static func searchBatch(_ matrix: RowMatrix, queries: [Float], count b: Int, k: Int, farthest: Bool = false,
                                    filters: [RowFilter]? = nil, kernel: ScoreKernel = .blas,
                                    threads: Int = defaultThreads) throws -> [[Hit]] {
@@ -128,51 +129,9 @@ public enum Scorer {
         var damaged = [DamagedRows](repeating: DamagedRows(), count: parts.count)
         let d = matrix.dim
         if SGEMM.path != .openblas {
-            // Own kernel: the batch is the packed operand (packed once), the rows stream through as A:
-            // scores come out [rows × b] and are turned per query before selection.
-            let packed = q.withUnsafeBufferPointer { qp in
-                PackedMatrix(k: d, n: b, b: qp.baseAddress!, ldb: d, transposed: true)
-            }
-            heapsPerPart.withUnsafeMutableBufferPointer { hp in
-              damaged.withUnsafeMutableBufferPointer { dp in
-                let out = hp.baseAddress!, damagedBase = dp.baseAddress!
-                parallelFor(parts.count) { t in
-                    var heaps = ks.map { TopK(k: $0) }
-                    var bad = DamagedRows()
-                    let rowsFirst = UnsafeMutablePointer<Float>.allocate(capacity: b * chunk)
-                    let perQuery = UnsafeMutablePointer<Float>.allocate(capacity: b * chunk)
-                    defer { rowsFirst.deallocate(); perQuery.deallocate() }
-                    var start = parts[t].lowerBound
-                    while start < parts[t].upperBound {
-                        let n = min(chunk, parts[t].upperBound - start)
-                        packed.multiply(m: n, a: matrix.row(start), lda: matrix.stride, c: rowsFirst, ldc: b)
-                        // Turned in strips of 32 rows: the strip's source lines (32 × b floats) stay in
-                        // L1 while each query's 32 scores are written contiguously (a plain r-then-i
-                        // loop writes every score to another line, n floats apart).
-                        var r0 = 0
-                        while r0 < n {
-                            let r1 = min(r0 + 32, n)
-                            for i in 0..<b {
-                                let dst = perQuery + i * n
-                                for r in r0..<r1 { dst[r] = rowsFirst[r * b + i] }
-                            }
-                            r0 = r1
-                        }
-                        var noted = false
-                        for i in 0..<b where ks[i] > 0 {
-                            if !select(perQuery + i * n, count: n, firstRow: start, into: &heaps[i], filter: fs[i]) && !noted {
-                                // A damaged row scores NaN for every query: note its rows once.
-                                bad.note(perQuery + i * n, count: n, firstRow: start)
-                                noted = true
-                            }
-                        }
-                        start += n
-                    }
-                    out[t] = heaps
-                    damagedBase[t] = bad
-                }
-              }
-            }
+            // Own kernels: the batch packed once, the rows multiplied where they are (not packed),
+            // candidates picked from each score tile by vector compares (Scorer+Scan.swift).
+            (heapsPerPart, damaged) = scanBatch(matrix, queries: q, count: b, ks: ks, filters: fs, workers: parts.count, path: SGEMM.path)
         } else {
         BLASInfo.warnIfGeneric()
         BLASThreads.single {

@@ -1,0 +1,58 @@
+#ifndef EMBEDSCOPE_CKSCAN_H
+#define EMBEDSCOPE_CKSCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Batch-query scan kernels (scan_gemm.c): the scores of a batch of queries against index rows
+/// read where they are (a mapped vector file), and the selection of the scores that may enter
+/// a top-k.
+///
+///   C[m × n] = A[m × k] · Qᵀ     A: m rows of k floats, row stride lda, read in place (not packed)
+///                                Q: n queries of k floats, packed once into panels
+///
+/// Unlike ck_sgemm_packed (ckernels.h), A is never copied into slivers: the micro-kernel
+/// broadcasts each row's elements straight from the row (MR row pointers, prefetched one
+/// block ahead), so a scan streams the index once, at the speed of the multiply-adds.
+///
+/// Paths as in ckernels.h (CK_PATH_PORTABLE 4 × 16, CK_PATH_AVX2 6 × 16, CK_PATH_AVX512 12 × 32),
+/// chosen by the caller after ck_path_supported. Every element of C is one chain of
+/// multiply-adds over p = 0, 1, …, k−1 (fused on the AVX2 and AVX-512 paths), started from 0: its
+/// value depends only on its row, its query and the path — not on where the row sits in A, nor
+/// on m, n or the panel it falls in. So scores of the same rows computed in another call (a
+/// gathered subset, a half copy re-scored) are equal bit for bit.
+
+/// Queries per panel of `path` (32 for AVX-512, 16 otherwise).
+int ck_scan_nr(int path);
+/// Rows per micro-kernel block of `path`.
+int ck_scan_mr(int path);
+/// Floats a packed batch of n queries of k floats occupies (64-byte aligned panels; at least 16).
+size_t ck_scan_packed_count(int path, long k, long n);
+/// Packs n queries (query j's element p at q[j * ldq + p]) into `packed` (ck_scan_packed_count
+/// floats, 64-byte aligned): panel t holds queries [t·nr, t·nr + nr), element (p, c) at
+/// [t · stride + p · nr + c], zero past the last query.
+void ck_scan_pack_queries(int path, long k, long n, const float *q, long ldq, float *packed);
+
+/// C[m × n] (row stride ldc ≥ n) = A · Qᵀ for the n queries packed in `packed` (same path and k).
+/// Single-threaded; callers split the rows across their threads.
+void ck_scan_gemm(int path, long m, long n, long k, const float *a, long lda, const float *packed, float *c, long ldc);
+
+/// The scores that may enter a top-k: appends r · n + j to `out` (room for m · n entries; m · n
+/// must be below 2^31) for every r < m, j < n with c[r · ldc + j] ≥ thresholds[j] (an ordered
+/// comparison: never for NaN, nor for a NaN threshold), row by row; returns how many. Sets
+/// *nonfinite to 1 if any of the m × n scores is NaN or ±Inf (leaves it alone otherwise).
+long ck_scan_candidates(int path, long m, long n, const float *c, long ldc, const float *thresholds, int32_t *out,
+                        int *nonfinite);
+
+/// One query: out[i] = Σ_p a[i · lda + p] · q[p] for i < m, each row alone (its score does not
+/// depend on the rows around it), the rows read in order with a software prefetch ~16 KB ahead
+/// (a prefetch never faults: reading past the last row is harmless). Fused multiply-adds in
+/// four vector accumulators on the AVX2 and AVX-512 paths; eight scalar sums on the portable path.
+void ck_scan_dots(int path, long m, long k, const float *a, long lda, const float *q, float *out);
+
+/// Benchmarks only: the sum of x[0 ..< n rounded down to a multiple of 64 (AVX-512), 32 (AVX2) or 8],
+/// read as the one-query scan reads its rows (same vector width, same prefetch distance) with no
+/// arithmetic beyond one add per vector: the floor a scan of the same bytes cannot beat.
+float ck_read_pass(int path, const float *x, long n);
+
+#endif

@@ -1,0 +1,433 @@
+// Batch-query scan (ckscan.h): C = A · Qᵀ with A the index rows read in place, Q the batch of
+// queries packed once into panels of NR queries.
+//
+// Why not ck_sgemm_packed: there A is packed per block into MR-row slivers, a strided copy of
+// every row that cost as much as the multiply-adds when the rows stream from memory once (a
+// scan never reuses a row across calls). Here the micro-kernel broadcasts A's elements straight
+// from MR row pointers (row stride lda) against the query panel, and prefetches the next block
+// of MR rows while the current one is multiplied. The whole depth k runs in one pass per tile
+// (no k slicing): with k ≤ a few thousand a query panel (k × NR floats) sits in L2, and every
+// element of C is a single chain of multiply-adds from 0, whatever the shapes (see ckscan.h).
+//
+// No global -m flags, as in sgemm.c: the AVX2 and AVX-512 kernels carry target attributes and
+// are only called after a CPUID check (ck_path_supported).
+#include "ckscan.h"
+#include "ckernels.h"
+
+#include <float.h>
+#include <immintrin.h>
+#include <string.h>
+
+int ck_scan_nr(int path) { return path == CK_PATH_AVX512 ? 32 : 16; }
+int ck_scan_mr(int path) { return path == CK_PATH_AVX512 ? 12 : path == CK_PATH_AVX2 ? 6 : 4; }
+
+static size_t scan_panel_stride(int path, long k) {
+    size_t s = (size_t)(k > 0 ? k : 0) * (size_t)ck_scan_nr(path);
+    return (s + 15) & ~(size_t)15;
+}
+
+size_t ck_scan_packed_count(int path, long k, long n) {
+    const long nr = ck_scan_nr(path);
+    const long panels = n > 0 ? (n + nr - 1) / nr : 0;
+    const size_t total = (size_t)panels * scan_panel_stride(path, k);
+    return total > 16 ? total : 16;
+}
+
+void ck_scan_pack_queries(int path, long k, long n, const float *q, long ldq, float *packed) {
+    const long nr = ck_scan_nr(path);
+    const size_t stride = scan_panel_stride(path, k);
+    for (long j0 = 0; j0 < n; j0 += nr) {
+        float *dst = packed + (size_t)(j0 / nr) * stride;
+        const long w = n - j0 < nr ? n - j0 : nr;
+        for (long p = 0; p < k; p++) {
+            float *d = dst + p * nr;
+            long c = 0;
+            for (; c < w; c++) d[c] = q[(j0 + c) * ldq + p];
+            for (; c < nr; c++) d[c] = 0;
+        }
+        for (size_t t = (size_t)k * (size_t)nr; t < stride; t++) dst[t] = 0;
+    }
+}
+
+// A micro-kernel: the tile C[h × w] (h ≤ MR rows from a, w ≤ its width of queries from the panel
+// bp) over the whole depth k. Rows past h repeat row h − 1 (computed, not stored), so every
+// row pointer is valid. When pf is set, the pfh rows at pf (stride lda) are prefetched, one
+// line per row every 16 steps of p: the next block, while this one is multiplied.
+typedef void (*scan_kernel)(long k, const float *a, long lda, int h, const float *bp, float *c, long ldc, int w,
+                            const float *pf, int pfh);
+
+#define PF_LINE(pf, pfh, lda, p)                                                                                    \
+    do {                                                                                                            \
+        if (pf) {                                                                                                   \
+            const float *pp = (pf) + (p);                                                                           \
+            for (int t = 0; t < (pfh); t++, pp += (lda)) __builtin_prefetch(pp, 0, 3);                              \
+        }                                                                                                           \
+    } while (0)
+
+// ---------------------------------------------------------------- portable 4 × 16
+
+enum { P_MR = 4, P_NR = 16 };
+
+static void scan_portable(long k, const float *a, long lda, int h, const float *bp, float *c, long ldc, int w,
+                          const float *pf, int pfh) {
+    const float *r[P_MR];
+    for (int i = 0; i < P_MR; i++) r[i] = a + (long)(i < h ? i : h - 1) * lda;
+    float acc[P_MR][P_NR];
+    for (int i = 0; i < P_MR; i++)
+        for (int j = 0; j < P_NR; j++) acc[i][j] = 0;
+    for (long p = 0; p < k; p++) {
+        if ((p & 15) == 0) PF_LINE(pf, pfh, lda, p);
+        const float *b = bp + p * P_NR;
+        for (int i = 0; i < P_MR; i++) {
+            const float av = r[i][p];
+            for (int j = 0; j < P_NR; j++) acc[i][j] += av * b[j];
+        }
+    }
+    for (int i = 0; i < h; i++)
+        for (int j = 0; j < w; j++) c[i * ldc + j] = acc[i][j];
+}
+
+#if defined(__x86_64__)
+// ---------------------------------------------------------------- AVX2 + FMA 6 × 16
+
+#define AVX2_ATTR __attribute__((target("avx2,fma")))
+
+#define SCAN_AVX2(NAME, NV)                                                                                          \
+    AVX2_ATTR static void NAME(long k, const float *a, long lda, int h, const float *bp, float *c, long ldc, int w,   \
+                               const float *pf, int pfh) {                                                           \
+        const float *r[6];                                                                                           \
+        for (int i = 0; i < 6; i++) r[i] = a + (long)(i < h ? i : h - 1) * lda;                                      \
+        __m256 acc[6][NV];                                                                                           \
+        for (int i = 0; i < 6; i++)                                                                                  \
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();                                            \
+        long p = 0;                                                                                                  \
+        for (; p + 16 <= k; p += 16) {                                                                               \
+            PF_LINE(pf, pfh, lda, p);                                                                                \
+            for (long q = p; q < p + 16; q++) {                                                                      \
+                __m256 b[NV];                                                                                        \
+                for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(bp + q * 16 + 8 * v);                             \
+                for (int i = 0; i < 6; i++) {                                                                        \
+                    const __m256 av = _mm256_broadcast_ss(r[i] + q);                                                 \
+                    for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(av, b[v], acc[i][v]);                   \
+                }                                                                                                    \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (; p < k; p++) {                                                                                         \
+            __m256 b[NV];                                                                                            \
+            for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(bp + p * 16 + 8 * v);                                 \
+            for (int i = 0; i < 6; i++) {                                                                            \
+                const __m256 av = _mm256_broadcast_ss(r[i] + p);                                                     \
+                for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(av, b[v], acc[i][v]);                       \
+            }                                                                                                        \
+        }                                                                                                            \
+        const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);                                              \
+        for (int v = 0; v < NV; v++) {                                                                               \
+            const int cols = w - 8 * v;                                                                              \
+            if (cols <= 0) break;                                                                                    \
+            const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), idx);                                   \
+            for (int i = 0; i < h; i++) {                                                                            \
+                if (cols >= 8) _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);                                     \
+                else _mm256_maskstore_ps(c + i * ldc + 8 * v, mask, acc[i][v]);                                      \
+            }                                                                                                        \
+        }                                                                                                            \
+    }
+
+SCAN_AVX2(scan_avx2_16, 2)
+SCAN_AVX2(scan_avx2_8, 1)
+
+// ---------------------------------------------------------------- AVX-512F 12 × 32
+
+#define AVX512_ATTR __attribute__((target("avx512f")))
+
+#define SCAN_AVX512(NAME, NV)                                                                                        \
+    AVX512_ATTR static void NAME(long k, const float *a, long lda, int h, const float *bp, float *c, long ldc, int w, \
+                                 const float *pf, int pfh) {                                                         \
+        const float *r[12];                                                                                          \
+        for (int i = 0; i < 12; i++) r[i] = a + (long)(i < h ? i : h - 1) * lda;                                     \
+        __m512 acc[12][NV];                                                                                          \
+        for (int i = 0; i < 12; i++)                                                                                 \
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();                                            \
+        long p = 0;                                                                                                  \
+        for (; p + 16 <= k; p += 16) {                                                                               \
+            PF_LINE(pf, pfh, lda, p);                                                                                \
+            for (long q = p; q < p + 16; q++) {                                                                      \
+                __m512 b[NV];                                                                                        \
+                for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(bp + q * 32 + 16 * v);                            \
+                for (int i = 0; i < 12; i++) {                                                                       \
+                    const __m512 av = _mm512_set1_ps(r[i][q]);                                                       \
+                    for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, b[v], acc[i][v]);                   \
+                }                                                                                                    \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (; p < k; p++) {                                                                                         \
+            __m512 b[NV];                                                                                            \
+            for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(bp + p * 32 + 16 * v);                                \
+            for (int i = 0; i < 12; i++) {                                                                           \
+                const __m512 av = _mm512_set1_ps(r[i][p]);                                                           \
+                for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, b[v], acc[i][v]);                       \
+            }                                                                                                        \
+        }                                                                                                            \
+        for (int v = 0; v < NV; v++) {                                                                               \
+            const int cols = w - 16 * v;                                                                             \
+            if (cols <= 0) break;                                                                                    \
+            const __mmask16 mask = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);                   \
+            for (int i = 0; i < h; i++) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask, acc[i][v]);                \
+        }                                                                                                            \
+    }
+
+SCAN_AVX512(scan_avx512_32, 2)
+SCAN_AVX512(scan_avx512_16, 1)
+#endif
+
+// ---------------------------------------------------------------- driver
+
+void ck_scan_gemm(int path, long m, long n, long k, const float *a, long lda, const float *packed, float *c, long ldc) {
+    if (m <= 0 || n <= 0) return;
+    if (k < 0) k = 0;
+#if !defined(__x86_64__)
+    path = CK_PATH_PORTABLE;
+#endif
+    const int mr = ck_scan_mr(path), nr = ck_scan_nr(path);
+    scan_kernel wide = scan_portable, narrow = scan_portable;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { wide = scan_avx512_32; narrow = scan_avx512_16; }
+    else if (path == CK_PATH_AVX2) { wide = scan_avx2_16; narrow = scan_avx2_8; }
+#endif
+    const size_t stride = scan_panel_stride(path, k);
+    for (long i0 = 0; i0 < m; i0 += mr) {
+        const int h = (int)(m - i0 < mr ? m - i0 : mr);
+        const float *ab = a + i0 * lda;
+        const long next = m - i0 - h;
+        const float *pf = next > 0 ? ab + (long)h * lda : NULL;
+        const int pfh = (int)(next < mr ? next : mr);
+        for (long j0 = 0; j0 < n; j0 += nr) {
+            const int w = (int)(n - j0 < nr ? n - j0 : nr);
+            const scan_kernel kern = w <= nr / 2 ? narrow : wide;
+            kern(k, ab, lda, h, packed + (size_t)(j0 / nr) * stride, c + i0 * ldc + j0, ldc, w, j0 == 0 ? pf : NULL, pfh);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- candidates
+
+static long candidates_portable(long m, long n, const float *c, long ldc, const float *thr, int32_t *out, int *nonfinite) {
+    long count = 0;
+    int bad = 0;
+    for (long r = 0; r < m; r++) {
+        const float *row = c + r * ldc;
+        for (long j = 0; j < n; j++) {
+            const float s = row[j];
+            bad |= !(s - s == 0);  // NaN or ±Inf
+            if (s >= thr[j]) out[count++] = (int32_t)(r * n + j);
+        }
+    }
+    if (bad) *nonfinite = 1;
+    return count;
+}
+
+#if defined(__x86_64__)
+AVX2_ATTR static long candidates_avx2(long m, long n, const float *c, long ldc, const float *thr, int32_t *out,
+                                      int *nonfinite) {
+    long count = 0;
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 big = _mm256_set1_ps(FLT_MAX);
+    __m256 bad = _mm256_setzero_ps();
+    const long n8 = n & ~7L;
+    for (long r = 0; r < m; r++) {
+        const float *row = c + r * ldc;
+        long j = 0;
+        for (; j < n8; j += 8) {
+            const __m256 s = _mm256_loadu_ps(row + j);
+            bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(s, absmask), big, _CMP_NLE_UQ));
+            unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(s, _mm256_loadu_ps(thr + j), _CMP_GE_OQ));
+            while (bits) {
+                const int t = __builtin_ctz(bits);
+                out[count++] = (int32_t)(r * n + j + t);
+                bits &= bits - 1;
+            }
+        }
+        for (; j < n; j++) {
+            const float s = row[j];
+            if (!(s - s == 0)) *nonfinite = 1;
+            if (s >= thr[j]) out[count++] = (int32_t)(r * n + j);
+        }
+    }
+    if (_mm256_movemask_ps(bad)) *nonfinite = 1;
+    return count;
+}
+
+AVX512_ATTR static long candidates_avx512(long m, long n, const float *c, long ldc, const float *thr, int32_t *out,
+                                          int *nonfinite) {
+    long count = 0;
+    const __m512 big = _mm512_set1_ps(FLT_MAX);
+    __mmask16 bad = 0;
+    for (long r = 0; r < m; r++) {
+        const float *row = c + r * ldc;
+        for (long j = 0; j < n; j += 16) {
+            const __mmask16 mask = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+            const __m512 s = _mm512_maskz_loadu_ps(mask, row + j);
+            bad |= _mm512_mask_cmp_ps_mask(mask, _mm512_abs_ps(s), big, _CMP_NLE_UQ);
+            unsigned bits = _mm512_mask_cmp_ps_mask(mask, s, _mm512_maskz_loadu_ps(mask, thr + j), _CMP_GE_OQ);
+            while (bits) {
+                const int t = __builtin_ctz(bits);
+                out[count++] = (int32_t)(r * n + j + t);
+                bits &= bits - 1;
+            }
+        }
+    }
+    if (bad) *nonfinite = 1;
+    return count;
+}
+#endif
+
+long ck_scan_candidates(int path, long m, long n, const float *c, long ldc, const float *thresholds, int32_t *out,
+                        int *nonfinite) {
+    if (m <= 0 || n <= 0) return 0;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) return candidates_avx512(m, n, c, ldc, thresholds, out, nonfinite);
+    if (path == CK_PATH_AVX2) return candidates_avx2(m, n, c, ldc, thresholds, out, nonfinite);
+#endif
+    return candidates_portable(m, n, c, ldc, thresholds, out, nonfinite);
+}
+
+// ---------------------------------------------------------------- one query: dot products
+
+// Prefetch distance of the one-query scan, in rows: ~16 KB ahead. Without it the scan waited on
+// memory more than a pure read of the same bytes does (its loop carries twice the loads).
+static long dots_ahead(long lda) {
+    const long bytes = lda * (long)sizeof(float);
+    const long rows = bytes > 0 ? (16384 + bytes - 1) / bytes : 1;
+    return rows < 1 ? 1 : rows;
+}
+
+static void dots_portable(long m, long k, const float *a, long lda, const float *q, float *out) {
+    for (long r = 0; r < m; r++) {
+        const float *x = a + r * lda;
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        long j = 0;
+        for (; j + 8 <= k; j += 8)
+            for (int t = 0; t < 8; t++) acc[t] += x[j + t] * q[j + t];
+        float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        for (; j < k; j++) s += x[j] * q[j];
+        out[r] = s;
+    }
+}
+
+#if defined(__x86_64__)
+AVX2_ATTR static void dots_avx2(long m, long k, const float *a, long lda, const float *q, float *out) {
+    const long ahead = dots_ahead(lda) * lda;
+    for (long r = 0; r < m; r++) {
+        const float *x = a + r * lda;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        long j = 0;
+        for (; j + 32 <= k; j += 32) {
+            _mm_prefetch((const char *)(x + ahead + j), _MM_HINT_T0);
+            _mm_prefetch((const char *)(x + ahead + j + 16), _MM_HINT_T0);
+            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(q + j), a0);
+            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 8), _mm256_loadu_ps(q + j + 8), a1);
+            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 16), _mm256_loadu_ps(q + j + 16), a2);
+            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 24), _mm256_loadu_ps(q + j + 24), a3);
+        }
+        for (; j + 8 <= k; j += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(q + j), a0);
+        const __m256 v = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+        __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+        h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+        float s = _mm_cvtss_f32(h);
+        for (; j < k; j++) s += x[j] * q[j];
+        out[r] = s;
+    }
+}
+
+AVX512_ATTR static void dots_avx512(long m, long k, const float *a, long lda, const float *q, float *out) {
+    const long ahead = dots_ahead(lda) * lda;
+    const long tail = k & 15;
+    const __mmask16 tmask = (__mmask16)((1u << tail) - 1);
+    for (long r = 0; r < m; r++) {
+        const float *x = a + r * lda;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        long j = 0;
+        for (; j + 64 <= k; j += 64) {
+            const char *pf = (const char *)(x + ahead + j);
+            _mm_prefetch(pf, _MM_HINT_T0);
+            _mm_prefetch(pf + 64, _MM_HINT_T0);
+            _mm_prefetch(pf + 128, _MM_HINT_T0);
+            _mm_prefetch(pf + 192, _MM_HINT_T0);
+            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(q + j), a0);
+            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 16), _mm512_loadu_ps(q + j + 16), a1);
+            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 32), _mm512_loadu_ps(q + j + 32), a2);
+            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 48), _mm512_loadu_ps(q + j + 48), a3);
+        }
+        for (; j + 16 <= k; j += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(q + j), a0);
+        // The last k mod 16 elements: masked loads read zeros past k, adding exact zeros.
+        if (tail) a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tmask, x + j), _mm512_maskz_loadu_ps(tmask, q + j), a1);
+        out[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+    }
+}
+#endif
+
+void ck_scan_dots(int path, long m, long k, const float *a, long lda, const float *q, float *out) {
+    if (m <= 0) return;
+    if (k < 0) k = 0;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { dots_avx512(m, k, a, lda, q, out); return; }
+    if (path == CK_PATH_AVX2) { dots_avx2(m, k, a, lda, q, out); return; }
+#endif
+    dots_portable(m, k, a, lda, q, out);
+}
+
+// ---------------------------------------------------------------- a pure read, for benchmarks
+
+static float read_portable(const float *x, long n) {
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    long j = 0;
+    for (; j + 8 <= n; j += 8)
+        for (int t = 0; t < 8; t++) acc[t] += x[j + t];
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
+#if defined(__x86_64__)
+AVX512_ATTR static float read_avx512(const float *x, long n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    long j = 0;
+    for (; j + 64 <= n; j += 64) {
+        const char *pf = (const char *)(x + j) + 16384;
+        _mm_prefetch(pf, _MM_HINT_T0);
+        _mm_prefetch(pf + 64, _MM_HINT_T0);
+        _mm_prefetch(pf + 128, _MM_HINT_T0);
+        _mm_prefetch(pf + 192, _MM_HINT_T0);
+        a0 = _mm512_add_ps(a0, _mm512_loadu_ps(x + j));
+        a1 = _mm512_add_ps(a1, _mm512_loadu_ps(x + j + 16));
+        a2 = _mm512_add_ps(a2, _mm512_loadu_ps(x + j + 32));
+        a3 = _mm512_add_ps(a3, _mm512_loadu_ps(x + j + 48));
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+AVX2_ATTR static float read_avx2(const float *x, long n) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    long j = 0;
+    for (; j + 32 <= n; j += 32) {
+        const char *pf = (const char *)(x + j) + 16384;
+        _mm_prefetch(pf, _MM_HINT_T0);
+        _mm_prefetch(pf + 64, _MM_HINT_T0);
+        a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + j));
+        a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + j + 8));
+        a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + j + 16));
+        a3 = _mm256_add_ps(a3, _mm256_loadu_ps(x + j + 24));
+    }
+    const __m256 v = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
+    float f[8];
+    _mm256_storeu_ps(f, v);
+    return ((f[0] + f[1]) + (f[2] + f[3])) + ((f[4] + f[5]) + (f[6] + f[7]));
+}
+#endif
+
+float ck_read_pass(int path, const float *x, long n) {
+    if (n <= 0) return 0;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) return read_avx512(x, n);
+    if (path == CK_PATH_AVX2) return read_avx2(x, n);
+#endif
+    return read_portable(x, n);
+}
