@@ -35,8 +35,12 @@ package final class ReadOnlyMapping: @unchecked Sendable {
     }
 
     /// Hints the kernel that the whole file will be read sequentially, soon.
+    /// (`madvise` advice values are not flags: two calls, not one with both OR-ed — that would be
+    /// MADV_WILLNEED alone.)
     package func adviseSequential() {
-        _ = madvise(UnsafeMutableRawPointer(mutating: base), length, MADV_SEQUENTIAL | MADV_WILLNEED)
+        let p = UnsafeMutableRawPointer(mutating: base)
+        _ = madvise(p, length, MADV_SEQUENTIAL)
+        _ = madvise(p, length, MADV_WILLNEED)
     }
 
     deinit { munmap(UnsafeMutableRawPointer(mutating: base), length) }
