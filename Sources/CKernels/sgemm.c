@@ -9,6 +9,7 @@
 
 #include <immintrin.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 #define KC 256
@@ -289,6 +290,56 @@ AVX512_ATTR static inline void avx512_store_vec(__m512 v, float *cp, const float
 AVX512_KERNEL(kernel_avx512_32, 2)
 AVX512_KERNEL(kernel_avx512_16, 1)
 #endif
+
+// ---------------------------------------------------------------- peak
+
+// The machine's single-thread fused multiply-add ceiling for a path: `iterations` rounds of
+// independent FMA chains (24 for AVX-512, 12 for AVX2: enough to cover latency × ports), no
+// loads. Returns the FLOPs done (the caller times it); the benchmark prints each kernel's
+// GFLOP/s as a fraction of this.
+#if defined(__x86_64__)
+AVX512_ATTR static double peak_avx512(long iterations, float *sink) {
+    __m512 acc[24];
+    for (int i = 0; i < 24; i++) acc[i] = _mm512_set1_ps((float)i * 1e-9f);
+    const __m512 m = _mm512_set1_ps(0.999999f), c = _mm512_set1_ps(1e-9f);
+    for (long it = 0; it < iterations; it++)
+        for (int i = 0; i < 24; i++) acc[i] = _mm512_fmadd_ps(acc[i], m, c);
+    __m512 s = acc[0];
+    for (int i = 1; i < 24; i++) s = _mm512_add_ps(s, acc[i]);
+    *sink = _mm512_reduce_add_ps(s);
+    return (double)iterations * 24 * 32;
+}
+
+AVX2_ATTR static double peak_avx2(long iterations, float *sink) {
+    __m256 acc[12];
+    for (int i = 0; i < 12; i++) acc[i] = _mm256_set1_ps((float)i * 1e-9f);
+    const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-9f);
+    for (long it = 0; it < iterations; it++)
+        for (int i = 0; i < 12; i++) acc[i] = _mm256_fmadd_ps(acc[i], m, c);
+    __m256 s = acc[0];
+    for (int i = 1; i < 12; i++) s = _mm256_add_ps(s, acc[i]);
+    float out[8];
+    _mm256_storeu_ps(out, s);
+    *sink = out[0] + out[7];
+    return (double)iterations * 12 * 16;
+}
+#endif
+
+double ck_fma_peak_gflops(int path, long iterations) {
+    float sink = 0;
+    double flops = 0;
+    struct timespec t0, t1;
+    // This thread's CPU time, not wall time: other processes on the core do not lower the figure.
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t0);
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512 && ck_path_supported(path)) flops = peak_avx512(iterations, &sink);
+    else if (path == CK_PATH_AVX2 && ck_path_supported(path)) flops = peak_avx2(iterations, &sink);
+#endif
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t1);
+    const double ns = (double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec);
+    (void)path; (void)iterations;
+    return flops > 0 && ns > 0 && sink == sink ? flops / ns : 0;
+}
 
 // ---------------------------------------------------------------- driver
 

@@ -52,10 +52,19 @@ extension Bench {
                         rows.append(Row(m: m, n: n, k: k, path: path.rawValue, ms: best, gflops: 2.0 * Double(m * n * k) / best / 1e6))
                     }
                 }
-                if json { try printJSON(["rows": rows]) } else {
+                // Each SIMD path's FMA ceiling on one thread (best of the repetitions).
+                var peaks: [String: Double] = [:]
+                for path in [GEMMPath.avx512, .avx2] {
+                    if let g = SGEMM.fmaPeakGflops(path: path, repeats: repeats) { peaks[path.rawValue] = g }
+                }
+                if json { try printJSON(Merged(["rows": rows], ["peakGflops": peaks])) } else {
                     print(SystemInfo.collect().summary)
+                    for (p, g) in peaks.sorted(by: { $0.key > $1.key }) {
+                        print(String(format: "FMA peak, one thread, %@: %.1f GFLOP/s", p as NSString, g))
+                    }
                     for r in rows {
-                        print(String(format: "%6d × %5d × %5d  %-9@ %9.3f ms  %7.1f GFLOP/s", r.m, r.n, r.k, r.path as NSString, r.ms, r.gflops))
+                        let share = peaks[r.path].map { String(format: "  %3.0f %% of peak", 100 * r.gflops / $0) } ?? ""
+                        print(String(format: "%6d × %5d × %5d  %-9@ %9.3f ms  %7.1f GFLOP/s", r.m, r.n, r.k, r.path as NSString, r.ms, r.gflops) + share)
                     }
                 }
             }

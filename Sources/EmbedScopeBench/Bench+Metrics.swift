@@ -37,6 +37,10 @@ extension Bench {
             var silhouetteMedianSeconds: Double
             /// Effective GFLOP/s of the exact silhouette: N²·dim multiply-adds (one per ordered pair) / time.
             var silhouetteGflops: Double
+            /// CPU seconds (user + system, all threads) of each timed run: far steadier than wall
+            /// time on a shared machine; and N²·dim multiply-adds / the median CPU seconds.
+            var silhouetteCPUSeconds: [Double]
+            var silhouetteGflopsPerCPUSecond: Double
             var refinedPairs: Int
             var daviesBouldin: Double
             var calinskiHarabasz: Double
@@ -74,12 +78,15 @@ extension Bench {
                     let m = RowMatrix(base: xp.baseAddress!, rows: rows, dim: dim, stride: dim)
                     let o = SilhouetteOptions(blockRows: block, threads: t)
                     var result: SilhouetteResult?
-                    var seconds: [Double] = []
+                    var seconds: [Double] = [], cpu: [Double] = []
                     for _ in 0..<repeats {
+                        let c0 = Self.processCPUSeconds()
                         let (r, s) = try time { try ClusterMetrics.silhouette(m, labels: labels, options: o, progress: TerminalProgress()) }
+                        cpu.append(Self.processCPUSeconds() - c0)
                         result = r
                         seconds.append(s)
                     }
+                    let medianCPU = cpu.sorted()[cpu.count / 2]
                     guard let sil = result else { throw EmbedScopeError(.invalidArgument, "no timed run") }
                     let median = seconds.sorted()[seconds.count / 2]
                     let ((db, ch), centroid) = try time {
@@ -88,6 +95,8 @@ extension Bench {
                     return Figures(rows: rows, dim: dim, classes: classes, threads: t, block: block, seed: seed, spread: spread,
                                    generateSeconds: gen, silhouette: sil.mean, silhouetteSeconds: seconds, silhouetteMedianSeconds: median,
                                    silhouetteGflops: Double(rows) * Double(rows) * Double(dim) / median / 1e9,
+                                   silhouetteCPUSeconds: cpu,
+                                   silhouetteGflopsPerCPUSecond: Double(rows) * Double(rows) * Double(dim) / medianCPU / 1e9,
                                    refinedPairs: sil.refinedPairs, daviesBouldin: db, calinskiHarabasz: ch, centroidMetricsSeconds: centroid)
                 }
                 try x.withUnsafeBufferPointer { xp in
@@ -112,11 +121,23 @@ extension Bench {
             }
         }
 
+        /// User + system CPU seconds of this process so far (all threads).
+        static func processCPUSeconds() -> Double {
+            var u = rusage()
+            #if os(Linux)
+            getrusage(RUSAGE_SELF.rawValue, &u)
+            #else
+            getrusage(RUSAGE_SELF, &u)
+            #endif
+            return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6
+        }
+
         static func text(_ f: Figures) -> String {
             var lines = [String(format: "%d × %d float32 unit rows, %d classes, seed %llu, %d threads, blocks of %d (generated in %.2f s)",
                                 f.rows, f.dim, f.classes, f.seed, f.threads, f.block, f.generateSeconds)]
-            lines.append(String(format: "exact silhouette (float32)  %.9f  %8.3f s  (median of %d; %.1f effective GFLOP/s; %d pairs refined in Double)",
-                                f.silhouette, f.silhouetteMedianSeconds, f.silhouetteSeconds.count, f.silhouetteGflops, f.refinedPairs))
+            lines.append(String(format: "exact silhouette (float32)  %.9f  %8.3f s  (median of %d; %.1f effective GFLOP/s; %.1f per CPU second; %d pairs refined in Double)",
+                                f.silhouette, f.silhouetteMedianSeconds, f.silhouetteSeconds.count, f.silhouetteGflops,
+                                f.silhouetteGflopsPerCPUSecond, f.refinedPairs))
             if let v = f.float64Silhouette, let s = f.float64Seconds, let d = f.float64RelativeDifference {
                 lines.append(String(format: "exact silhouette (float64)  %.9f  %8.3f s  (%.2f× the float32 time; relative difference %.1e)",
                                     v, s, s / f.silhouetteMedianSeconds, d))

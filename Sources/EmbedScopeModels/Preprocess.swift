@@ -44,23 +44,26 @@ public struct Preprocessing: Sendable, Equatable, Codable {
         return out
     }
 
-    /// Writes 3 × crop × crop planar floats at `out`.
+    /// Writes 3 × crop × crop planar floats at `out`. Only the cropped window of the resize is
+    /// computed (`ImageResize.resize(_:width:height:columns:rows:)`, the same values).
     package func apply(_ image: RGBImage, into out: UnsafeMutablePointer<Float>) {
         let (rw, rh) = resizedSize(width: max(image.width, 1), height: max(image.height, 1))
-        let resized = ImageResize.resize(image, width: rw, height: rh)
         // Crop offsets as torchvision.transforms.functional.center_crop: int(round((size - crop) / 2)).
         // When the resized image is smaller than the crop (only if resizeShort < crop), it is padded with 0.
         let top = Int(((Double(rh - crop)) / 2).rounded(.toNearestOrEven))
         let left = Int(((Double(rw - crop)) / 2).rounded(.toNearestOrEven))
+        let cols = max(0, left)..<max(max(0, left), min(rw, left + crop))
+        let rows = max(0, top)..<max(max(0, top), min(rh, top + crop))
+        let window = ImageResize.resize(image, width: rw, height: rh, columns: cols, rows: rows)
         let plane = crop * crop
         let inv = std.map { 1 / $0 }
         for y in 0..<crop {
             let sy = y + top
             for x in 0..<crop {
                 let sx = x + left
-                let inside = sy >= 0 && sy < rh && sx >= 0 && sx < rw
+                let inside = rows.contains(sy) && cols.contains(sx) && !window.isEmpty
                 for c in 0..<3 {
-                    let v: Float = inside && !resized.isEmpty ? resized[(sy * rw + sx) * 3 + c] : 0
+                    let v: Float = inside ? window[((sy - rows.lowerBound) * cols.count + sx - cols.lowerBound) * 3 + c] : 0
                     out[c * plane + y * crop + x] = (v - mean[c]) * inv[c]
                 }
             }

@@ -30,12 +30,25 @@ final class ServedIndex: @unchecked Sendable {
         datasetRoot = (try? index.catalog.meta())?["datasetRoot"]
     }
 
-    /// The batcher of a space (one per space and generation).
+    /// The batcher of a space (one per space and generation). It scans as `embedscope query`
+    /// does: the space's half-precision copy when it has one (the same answers, half the bytes).
     func batcher(space: String) throws -> QueryBatcher {
-        let matrix = try RowMatrix(index.vectors(space: space))
+        lock.lock()
+        if let b = batchers[space] { lock.unlock(); return b }
+        lock.unlock()
+        let vectors = try index.vectors(space: space)
+        let half = try index.halfVectors(space: space) != nil
+        let index = self.index
+        let made = QueryBatcher(dim: vectors.dim, window: options.batchWindow, halfCopy: half) { q, count, k, farthest, filters in
+            var o = SearchOptions()
+            o.k = k
+            o.farthest = farthest
+            o.kernel = .simd
+            return try index.scanBatch(space: space, vectors: vectors, queries: q, count: count, options: o, filters: filters)
+        }
         lock.lock(); defer { lock.unlock() }
         if let b = batchers[space] { return b }
-        let b = QueryBatcher(matrix: matrix, window: options.batchWindow)
+        let b = made
         batchers[space] = b
         return b
     }

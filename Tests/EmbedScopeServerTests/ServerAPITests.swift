@@ -408,4 +408,42 @@ final class ServerAPITests: XCTestCase {
             }
         }
     }
+
+    /// A space with a half-precision copy (`--storage f16` / `bf16`): the server's batcher scans
+    /// the copy, and every answer (alone and in a coalesced pass, nearest and farthest, filtered)
+    /// is the library's float32 answer.
+    func testQueriesScanTheHalfCopyWithTheSameAnswers() async throws {
+        for storage in [HalfStorage.f16, .bf16] {
+            let dir = try serverTemporaryDirectory(self)
+            let f = try ServerFixture.make(in: dir, perClass: 40, storage: storage)
+            let index = try Index.open(f.index)
+            let float32: SearchOptions = { var o = SearchOptions(); o.halfCopy = false; return o }()
+            try await app(f).test(.router) { client in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for row in stride(from: 0, to: f.rows, by: 5) {
+                        let farthest = row % 3 == 0, cls = row % 4 == 0 ? "&class=square" : ""
+                        group.addTask {
+                            try await client.execute(uri: "/api/indexes/tiny/query?row=\(row)&k=7&farthest=\(farthest)\(cls)", method: .get) { r in
+                                XCTAssertEqual(r.status, .ok)
+                                let got = try Self.decode(Results.self, r).results
+                                var o = float32
+                                o.k = 7
+                                o.farthest = farthest
+                                o.className = cls.isEmpty ? nil : "square"
+                                let want = try index.search(.row(row), options: o)
+                                XCTAssertEqual(got.count, 7)
+                                Self.assertSameResults(got, want, "\(storage) row \(row)")
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            var options = ServerOptions(roots: [f.root])
+            options.log = nil
+            let served = try IndexLibrary(options: options).index("tiny")
+            XCTAssertTrue(try served.batcher(space: "embedding").halfCopy, "\(storage): the batcher scans the half copy")
+            XCTAssertTrue(try served.batcher(space: "pixel").halfCopy, "\(storage): the pixel space has its copy too")
+        }
+    }
 }

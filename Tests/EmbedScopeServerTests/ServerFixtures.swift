@@ -39,7 +39,8 @@ struct ServerFixture {
 
     static let classes = ["circle", "square", "stripes"]
 
-    static func make(in dir: URL, name: String = "tiny", perClass: Int = 8, seed: UInt64 = 11) throws -> ServerFixture {
+    static func make(in dir: URL, name: String = "tiny", perClass: Int = 8, seed: UInt64 = 11,
+                     storage: HalfStorage? = nil) throws -> ServerFixture {
         let data = dir.appendingPathComponent("data-\(name)")
         let images = data.appendingPathComponent("images")
         var g = TestRNG(state: seed)
@@ -72,6 +73,7 @@ struct ServerFixture {
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         var req = ImportRequest(vectors: xURL, manifest: m, out: root.appendingPathComponent(name))
         req.head = wURL; req.bias = bURL; req.headClasses = nURL; req.pixelSize = 8
+        req.storage = storage
         _ = try Importer.run(req)
         return ServerFixture(root: root, index: req.out, images: images, classes: classes, rows: rows.count)
     }

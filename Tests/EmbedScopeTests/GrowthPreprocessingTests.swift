@@ -10,15 +10,8 @@ import XCTest
 extension GrowthTests {
     func testAddWithRecordedPreprocessingEqualsARebuild() throws {
         let dir = try temporaryDirectory(self)
-        let root = dir.appendingPathComponent("photos")
-        func copy(_ c: String, _ name: String) throws {
-            let to = root.appendingPathComponent(c).appendingPathComponent(name + ".png")
-            try FileManager.default.createDirectory(at: to.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try FileManager.default.copyItem(at: try ModelFixtures.url(name + ".png"), to: to)
-        }
-        try copy("cat", "chelsea"); try copy("other", "rocket")
-        let weights = dir.appendingPathComponent("weights.pth")
-        try FileManager.default.copyItem(at: try ModelFixtures.url("resnet18_legacy.pth"), to: weights)
+        let photos = try PhotoFolder(in: dir)
+        let root = photos.root, weights = photos.weights, copy = photos.copy
         func build(_ out: URL) throws {
             var r = BuildRequest(dataset: root, out: out)
             r.pixelSize = 8; r.model = "resnet18"; r.weights = weights; r.batchSize = 2

@@ -151,17 +151,31 @@ final class GrowthTests: XCTestCase {
         XCTAssertThrowsKind(.refused, try IndexGrowth.addImages(AddImagesRequest(index: imported, images: [])))
     }
 
-    func testAddWithTheNativeModelEqualsARebuild() throws {
-        let dir = try temporaryDirectory(self)
-        let root = dir.appendingPathComponent("photos")
+    /// The native `add` tests' data: a folder `photos/<class>/<name>.png` of the model fixtures'
+    /// photos (cat/chelsea and other/rocket to start with) and a copy of the ResNet-18 weights.
+    struct PhotoFolder {
+        let root: URL
+        let weights: URL
+
+        init(in dir: URL) throws {
+            root = dir.appendingPathComponent("photos")
+            weights = dir.appendingPathComponent("weights.pth")
+            try FileManager.default.copyItem(at: try ModelFixtures.url("resnet18_legacy.pth"), to: weights)
+            try copy("cat", "chelsea"); try copy("other", "rocket")
+        }
+
+        /// Adds the fixture photo `name` to class folder `c`.
         func copy(_ c: String, _ name: String) throws {
             let to = root.appendingPathComponent(c).appendingPathComponent(name + ".png")
             try FileManager.default.createDirectory(at: to.deletingLastPathComponent(), withIntermediateDirectories: true)
             try FileManager.default.copyItem(at: try ModelFixtures.url(name + ".png"), to: to)
         }
-        try copy("cat", "chelsea"); try copy("other", "rocket")
-        let weights = dir.appendingPathComponent("weights.pth")
-        try FileManager.default.copyItem(at: try ModelFixtures.url("resnet18_legacy.pth"), to: weights)
+    }
+
+    func testAddWithTheNativeModelEqualsARebuild() throws {
+        let dir = try temporaryDirectory(self)
+        let photos = try PhotoFolder(in: dir)
+        let root = photos.root, weights = photos.weights, copy = photos.copy
         let idx = dir.appendingPathComponent("idx"), full = dir.appendingPathComponent("full")
         try build(root, idx, model: "resnet18", weights: weights)
         try copy("other", "coffee")

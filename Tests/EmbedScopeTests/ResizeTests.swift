@@ -1,6 +1,8 @@
 import EmbedScope
 import Foundation
 import XCTest
+@testable import EmbedScopeImages
+@testable import EmbedScopeModels
 
 final class ResizeTests: XCTestCase {
     /// Against the float64 reference of Pillow's BILINEAR-with-antialias formula
@@ -99,5 +101,91 @@ final class ResizeTests: XCTestCase {
         XCTAssertEqual(ImageResize.resize(malformed, width: 3, height: 1), [Float](repeating: 0, count: 9))
         let empty = RGBImage(width: 0, height: 0, pixels: [])
         XCTAssertEqual(ImageResize.resize(empty, width: 1, height: 1), [0, 0, 0])
+    }
+
+    /// The SIMD horizontal pass equals the plain per-channel loop it replaced, bit for bit, on
+    /// widths that end the row at every lane offset, up- and downscaling, one-pixel images.
+    func testHorizontalPassEqualsThePlainLoopBitForBit() {
+        var rng = SeededGenerator(seed: 31)
+        for (w, h, ow) in [(1, 1, 1), (1, 3, 5), (2, 2, 1), (7, 3, 3), (13, 5, 29), (64, 4, 7), (333, 3, 256), (1000, 2, 32), (517, 2, 341)] {
+            let pixels = (0..<(w * h * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let image = RGBImage(width: w, height: h, pixels: pixels)
+            let weights = ResampleWeights(inSize: w, outSize: ow)
+            let got = ImageResize.horizontalPass(image, weights: weights, rows: 0..<h, columns: 0..<ow)
+            var want = [Float](repeating: 0, count: ow * h * 3)
+            for y in 0..<h {
+                for x in 0..<ow {
+                    var r: Float = 0, g: Float = 0, b: Float = 0
+                    var p = (y * w + weights.start[x]) * 3
+                    for k in (x * weights.taps)..<(x * weights.taps + weights.count[x]) {
+                        let wk = weights.weights[k]
+                        r += wk * Float(pixels[p]); g += wk * Float(pixels[p + 1]); b += wk * Float(pixels[p + 2])
+                        p += 3
+                    }
+                    want[(y * ow + x) * 3] = r; want[(y * ow + x) * 3 + 1] = g; want[(y * ow + x) * 3 + 2] = b
+                }
+            }
+            XCTAssertEqual(got.count, want.count, "\(w)x\(h) -> \(ow)")
+            XCTAssertTrue(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(w)x\(h) -> \(ow): not bit-identical")
+        }
+    }
+
+    /// A window of the resize equals the same window cut from the whole resize, bit for bit:
+    /// centre crops as the preprocessing takes them, edges, single pixels, same-size axes.
+    func testWindowEqualsTheCropOfTheWholeResizeBitForBit() {
+        var rng = SeededGenerator(seed: 41)
+        let cases: [(w: Int, h: Int, ow: Int, oh: Int)] = [(97, 61, 34, 26), (61, 97, 26, 40), (40, 30, 40, 17), (40, 30, 13, 30),
+                                                           (40, 30, 40, 30), (5, 3, 23, 11), (1, 1, 4, 4), (333, 250, 341, 256)]
+        for c in cases {
+            let pixels = (0..<(c.w * c.h * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let image = RGBImage(width: c.w, height: c.h, pixels: pixels)
+            let whole = ImageResize.resize(image, width: c.ow, height: c.oh)
+            let windows: [(Range<Int>, Range<Int>)] = [(0..<c.ow, 0..<c.oh), (c.ow / 4..<(c.ow - c.ow / 4), c.oh / 3..<(c.oh - c.oh / 4)),
+                                                       (0..<1, (c.oh - 1)..<c.oh), ((c.ow - 1)..<c.ow, 0..<1), (c.ow / 2..<(c.ow / 2 + 1), 0..<c.oh)]
+            for (cols, rows) in windows {
+                let got = ImageResize.resize(image, width: c.ow, height: c.oh, columns: cols, rows: rows)
+                var want: [Float] = []
+                for y in rows { for x in cols { for ch in 0..<3 { want.append(whole[(y * c.ow + x) * 3 + ch]) } } }
+                XCTAssertEqual(got.count, want.count, "\(c) \(cols) \(rows)")
+                XCTAssertTrue(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(c) \(cols) \(rows): not bit-identical")
+            }
+        }
+        let image = RGBImage(width: 4, height: 4, pixels: [UInt8](repeating: 9, count: 48))
+        XCTAssertEqual(ImageResize.resize(image, width: 8, height: 8, columns: 0..<9, rows: 0..<8), [], "a window outside the output")
+        XCTAssertEqual(ImageResize.resize(image, width: 8, height: 8, columns: 2..<2, rows: 0..<8), [], "an empty window")
+    }
+
+    /// The preprocessing (resize the short side, centre crop, normalize) computes only the crop,
+    /// and gives the values of the whole resize cropped, bit for bit: wide, tall, square, tiny
+    /// images, and a crop larger than the resize (zero padding).
+    func testPreprocessingEqualsTheCropOfTheWholeResize() {
+        var rng = SeededGenerator(seed: 43)
+        let recipes = [Preprocessing.efficientNetLite, .torchvisionImageNet,
+                       Preprocessing(resizeShort: 40, crop: 48, mean: [1, 2, 3], std: [2, 3, 4]),
+                       Preprocessing(resizeShort: 37, crop: 32, mean: [0, 0, 0], std: [1, 1, 1])]
+        for (w, h) in [(300, 200), (200, 300), (257, 257), (3, 2), (1, 9)] {
+            let pixels = (0..<(w * h * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            let image = RGBImage(width: w, height: h, pixels: pixels)
+            for p in recipes {
+                let got = p.apply(image)
+                let (rw, rh) = p.resizedSize(width: w, height: h)
+                let resized = ImageResize.resize(image, width: rw, height: rh)
+                let top = Int((Double(rh - p.crop) / 2).rounded(.toNearestOrEven))
+                let left = Int((Double(rw - p.crop) / 2).rounded(.toNearestOrEven))
+                var want = [Float](repeating: 0, count: 3 * p.crop * p.crop)
+                for y in 0..<p.crop {
+                    for x in 0..<p.crop {
+                        let sy = y + top, sx = x + left
+                        let inside = sy >= 0 && sy < rh && sx >= 0 && sx < rw && !resized.isEmpty
+                        for c in 0..<3 {
+                            let v: Float = inside ? resized[(sy * rw + sx) * 3 + c] : 0
+                            want[c * p.crop * p.crop + y * p.crop + x] = (v - p.mean[c]) * (1 / p.std[c])
+                        }
+                    }
+                }
+                XCTAssertEqual(got.count, want.count)
+                XCTAssertTrue(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(w)x\(h) \(p.summary): not bit-identical")
+            }
+        }
     }
 }

@@ -33,6 +33,11 @@ typedef struct {
     int activation;          ///< a ck_activation
 } ck_epilogue;
 
+/// Runs `iterations` rounds of independent fused multiply-add chains on `path` (AVX-512 or AVX2)
+/// and returns GFLOP per second of this thread's CPU time: the single-thread FMA ceiling (0 for
+/// a path without SIMD FMA or one the CPU lacks).
+double ck_fma_peak_gflops(int path, long iterations);
+
 /// The best path this CPU (and OS) supports.
 int ck_best_path(void);
 /// 1 when `path` can run on this CPU.

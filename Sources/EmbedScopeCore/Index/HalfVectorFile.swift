@@ -157,53 +157,34 @@ package enum HalfConvert {
 
 /// A read-only, memory-mapped half copy (`<space>.f16.vec` / `.bf16.vec`): the vector-file
 /// header (element type 2 or 3, payload at 128) and the extension naming its float32 source.
-/// `@unchecked`: as `VectorFile`, an immutable read-only mapping unmapped in `deinit`.
+/// `@unchecked`: as `VectorFile`, an immutable read-only mapping (`ReadOnlyMapping`).
 package final class HalfVectorFile: @unchecked Sendable {
     package let url: URL
     package let header: VectorFileHeader
     package let ext: HalfExtension
     package let storage: HalfStorage
-    private let mapping: UnsafeMutableRawPointer
-    private let mappedLength: Int
+    private let mapping: ReadOnlyMapping
 
     package var rows: Int { Int(header.rows) }
     package var dim: Int { Int(header.dim) }
     /// Row stride in 16-bit elements (a multiple of 32).
     package var stride: Int { Int(header.strideBytes) / 2 }
-    package var fileSize: Int { mappedLength }
+    package var fileSize: Int { mapping.length }
 
     package var base: UnsafePointer<UInt16> {
-        UnsafePointer(mapping.advanced(by: Int(header.payloadOffset)).assumingMemoryBound(to: UInt16.self))
+        (mapping.base + Int(header.payloadOffset)).assumingMemoryBound(to: UInt16.self)
     }
 
     package init(url: URL) throws {
         self.url = url
-        let path = url.path
-        let (fd, size) = try RegularFile.open(path)
-        defer { close(fd) }
-        let need = 2 * VectorFileHeader.size
-        guard size >= need else {
-            throw EmbedScopeError(.truncated, "file is \(size) bytes, shorter than the \(need)-byte header of a half copy",
-                                  path: path, hint: "the index is damaged; rebuild it")
-        }
-        guard let m = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), m != MAP_FAILED else {
-            throw EmbedScopeError(.io, "mmap failed: \(String(cString: strerror(errno)))", path: path)
-        }
-        do {
-            let h = try VectorFileHeader.decode(UnsafeRawBufferPointer(start: m, count: VectorFileHeader.size), fileSize: size, path: path,
-                                                accepting: [.float16, .bfloat16])
-            header = h
-            storage = h.elementType == .float16 ? .f16 : .bf16
-            ext = try HalfExtension.decode(UnsafeRawBufferPointer(start: m + HalfExtension.offset, count: 64), path: path)
-        } catch {
-            munmap(m, size)
-            throw error
-        }
+        let m = try ReadOnlyMapping(path: url.path, minimumSize: 2 * VectorFileHeader.size, header: "header of a half copy")
+        let h = try VectorFileHeader.decode(m.prefix(VectorFileHeader.size), fileSize: m.length, path: url.path,
+                                            accepting: [.float16, .bfloat16])
+        header = h
+        storage = h.elementType == .float16 ? .f16 : .bf16
+        ext = try HalfExtension.decode(UnsafeRawBufferPointer(rebasing: m.prefix(2 * VectorFileHeader.size)[HalfExtension.offset...]), path: url.path)
         mapping = m
-        mappedLength = size
     }
-
-    deinit { munmap(mapping, mappedLength) }
 
     @inline(__always) package func row(_ i: Int) -> UnsafeBufferPointer<UInt16> {
         UnsafeBufferPointer(start: base + i * stride, count: dim)

@@ -103,7 +103,7 @@ extension Index {
 
     /// The scan behind `searchBatch` for one group of queries (as `scan`): the half copy when the
     /// float32 batch would run on the own kernels (SIMD for one query, own GEMM otherwise).
-    func scanBatch(space: String, vectors v: VectorFile, queries: [Float], count: Int, options o: SearchOptions,
+    package func scanBatch(space: String, vectors v: VectorFile, queries: [Float], count: Int, options o: SearchOptions,
                    filters: [RowFilter]) throws -> [[Hit]] {
         let matrix = RowMatrix(v)
         if o.halfCopy, let h = try halfVectors(space: space) {

@@ -5,50 +5,29 @@ import Glibc
 
 /// A read-only, memory-mapped vector file. Opening validates the 64-byte header and maps the
 /// file: O(1), no load step. The payload checksum is checked by `verify()` (O(n)), not on open.
-/// `@unchecked`: the mapping is a raw pointer to a read-only (`PROT_READ`) map, unmapped only
-/// in `deinit`; every stored property is immutable.
+/// `@unchecked`: the mapping is a read-only (`PROT_READ`) map (`ReadOnlyMapping`), unmapped when
+/// the file goes; every stored property is immutable.
 public final class VectorFile: @unchecked Sendable {
     public let url: URL
     package let header: VectorFileHeader
-    private let mapping: UnsafeMutableRawPointer
-    private let mappedLength: Int
+    private let mapping: ReadOnlyMapping
 
     public var rows: Int { Int(header.rows) }
     public var dim: Int { Int(header.dim) }
     /// Row stride in Float elements (a multiple of 16).
     public var stride: Int { Int(header.strideBytes) / 4 }
-    public var fileSize: Int { mappedLength }
+    public var fileSize: Int { mapping.length }
 
     /// First element of row 0. Valid while `self` is alive.
     public var base: UnsafePointer<Float> {
-        UnsafePointer(mapping.advanced(by: Int(header.payloadOffset)).assumingMemoryBound(to: Float.self))
+        (mapping.base + Int(header.payloadOffset)).assumingMemoryBound(to: Float.self)
     }
 
     package init(url: URL) throws {
         self.url = url
-        let path = url.path
-        // Never blocks: a FIFO or device in place of a vector file is refused (RegularFile).
-        let (fd, size) = try RegularFile.open(path)
-        defer { close(fd) }
-        guard size >= VectorFileHeader.size else {
-            throw EmbedScopeError(.truncated, "file is \(size) bytes, shorter than the \(VectorFileHeader.size)-byte header",
-                                  path: path, hint: "the index is damaged; rebuild it")
-        }
-        guard let m = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), m != MAP_FAILED else {
-            throw EmbedScopeError(.io, "mmap failed: \(String(cString: strerror(errno)))", path: path)
-        }
-        do {
-            header = try VectorFileHeader.decode(UnsafeRawBufferPointer(start: m, count: VectorFileHeader.size), fileSize: size, path: path)
-        } catch {
-            munmap(m, size)
-            throw error
-        }
+        let m = try ReadOnlyMapping(path: url.path, minimumSize: VectorFileHeader.size, header: "header")
+        header = try VectorFileHeader.decode(m.prefix(VectorFileHeader.size), fileSize: m.length, path: url.path)
         mapping = m
-        mappedLength = size
-    }
-
-    deinit {
-        munmap(mapping, mappedLength)
     }
 
     /// Row `i` (its `dim` data elements, not the padding).
@@ -69,7 +48,7 @@ public final class VectorFile: @unchecked Sendable {
 
     /// Hint the kernel that the whole payload will be read sequentially.
     public func adviseSequential() {
-        _ = madvise(mapping, mappedLength, MADV_SEQUENTIAL | MADV_WILLNEED)
+        mapping.adviseSequential()
     }
 }
 
