@@ -122,9 +122,10 @@ struct Conv2D: Sendable {
                     }
                     let yc = y + p0 * outChannels
                     if let packed {
-                        packed.multiply(m: m, a: a, lda: plen, c: yc, ldc: outChannels, bias: bb.baseAddress!,
-                                        residual: residual.map { $0 + p0 * outChannels }, ldr: outChannels,
-                                        activation: activation.gemm)
+                        // A (the input rows, or the chunk's patches just written) is read in place.
+                        ConvKernels.pointwise(packed, m: m, a, lda: plen, bias: bb.baseAddress!,
+                                              residual: residual.map { $0 + p0 * outChannels }, ldr: outChannels,
+                                              activation: activation.gemm, yc, ldc: outChannels)
                         p0 += m
                         continue
                     }

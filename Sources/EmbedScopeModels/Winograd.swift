@@ -7,7 +7,8 @@ import EmbedScopeImages
 /// At load, the folded weights are transformed once (U = G g Gᵀ, in Double) into 16 matrices
 /// [in × out], each packed for our SGEMM. Per block of tiles (sized so the block's transformed
 /// inputs and products stay near L2): the input transform V = Bᵀ d B of every 4×4 patch
-/// (vectorised over channels), 16 GEMMs M[ξ] = V[ξ] · U[ξ] with the packed kernel, and the
+/// (vectorised over channels), 16 GEMMs M[ξ] = V[ξ] · U[ξ] with the packed-weights kernel
+/// that reads V in place (`ConvKernels.pointwise`: no per-call packing of A), and the
 /// output transform Y = Aᵀ M A with bias, residual and activation fused at the store. Partial
 /// tiles (odd sizes) compute the whole tile and store only the pixels inside the output.
 ///
@@ -91,8 +92,10 @@ struct Winograd3x3: Sendable {
                 let block = t0..<(t0 + count)
                 let v = scratch, m = scratch + products * count * cin
                 WinogradKernels.input(tile: tile, path: path, x, height: height, width: width, cin: cin, tiles: block, v, ldv: cin)
+                // A (the block's V[ξ], just written, in L2) is read in place: nothing packed per call.
                 for xi in 0..<products {
-                    transformed[xi].multiply(m: count, a: v + xi * count * cin, lda: cin, c: m + xi * count * cout, ldc: cout)
+                    ConvKernels.pointwise(transformed[xi], m: count, v + xi * count * cin, lda: cin, bias: nil, residual: nil, ldr: 0,
+                                          activation: .none, m + xi * count * cout, ldc: cout)
                 }
                 WinogradKernels.output(tile: tile, path: path, m, ldm: cout, tiles: block, height: height, width: width, cout: cout,
                                        bias: bb.baseAddress, residual: residual, activation: activation.gemm, y)
