@@ -187,12 +187,13 @@ ATTR static void SFX(pw_run)(long rows, long k, long n, const float *x, const fl
 
 // ---------------------------------------------------------------- 1×1 convolution: packed weights, A in place
 
-// MR rows × one weight panel (2·VW columns, zero-padded past the matrix) over depths [p0, p0 + kc).
-// A is read where it is (row i at a + i·lda, one broadcast per row and depth; rows ≥ h repeat
-// row h − 1 and are not stored), so nothing is packed per call. first: start from 0 (else from
-// C); last: add bias and residual, apply the activation. w: columns of the panel to store.
-INL void SFX(gp_tile)(const int MR, long p0, long kc, long h, const float *a, long lda, const float *bp, long w, int first, int last,
-                      const float *bias, const float *res, long ldr, int act, float *c, long ldc) {
+// MR rows × one weight panel (2·VW columns, zero-padded past the matrix; only the first vector
+// when NV = 1, for a panel with w ≤ VW columns) over depths [p0, p0 + kc). A is read where it is
+// (row i at a + i·lda, one broadcast per row and depth; rows ≥ h repeat row h − 1 and are not
+// stored), so nothing is packed per call. first: start from 0 (else from C); last: add bias and
+// residual, apply the activation. w: columns of the panel to store.
+INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, const float *a, long lda, const float *bp, long w,
+                      int first, int last, const float *bias, const float *res, long ldr, int act, float *c, long ldc) {
     VT acc[GP_MR][2];
     const float *ar[GP_MR];
     for (int i = 0; i < MR; i++) ar[i] = a + (i < h ? i : h - 1) * lda + p0;
@@ -201,22 +202,22 @@ INL void SFX(gp_tile)(const int MR, long p0, long kc, long h, const float *a, lo
     for (int i = 0; i < MR; i++) {
         if (first || i >= h) {
             acc[i][0] = V_SET1(0);
-            acc[i][1] = V_SET1(0);
+            if (NV == 2) acc[i][1] = V_SET1(0);
         } else {
             acc[i][0] = V_MLOAD(m0, c + i * ldc);
-            acc[i][1] = w > VW ? V_MLOAD(m1, c + i * ldc + VW) : V_SET1(0);
+            if (NV == 2) acc[i][1] = V_MLOAD(m1, c + i * ldc + VW);
         }
     }
     const float *b = bp + p0 * 2 * VW;
     for (long p = 0; p < kc; p++) {
-        const VT b0 = V_LOAD(b + p * 2 * VW), b1 = V_LOAD(b + p * 2 * VW + VW);
+        const VT b0 = V_LOAD(b + p * 2 * VW), b1 = NV == 2 ? V_LOAD(b + p * 2 * VW + VW) : b0;
         for (int i = 0; i < MR; i++) {
             const VT av = V_SET1(ar[i][p]);
             acc[i][0] = V_FMA(av, b0, acc[i][0]);
-            acc[i][1] = V_FMA(av, b1, acc[i][1]);
+            if (NV == 2) acc[i][1] = V_FMA(av, b1, acc[i][1]);
         }
     }
-    if (h == MR && w == 2 * VW) {
+    if (NV == 2 && h == MR && w == 2 * VW) {
         // A whole tile: straight-line stores, the accumulators stay in registers.
         const VT bv0 = (last && bias) ? V_LOAD(bias) : V_SET1(0), bv1 = (last && bias) ? V_LOAD(bias + VW) : V_SET1(0);
         for (int i = 0; i < MR; i++) {
@@ -236,7 +237,7 @@ INL void SFX(gp_tile)(const int MR, long p0, long kc, long h, const float *a, lo
         }
         return;
     }
-    for (int v = 0; v < 2; v++) {
+    for (int v = 0; v < NV; v++) {
         if (w <= v * VW) break;
         const MT m = v == 0 ? m0 : m1;
         const VT bv = (last && bias) ? V_MLOAD(m, bias + v * VW) : V_SET1(0);
@@ -267,9 +268,13 @@ ATTR static void SFX(gp_run)(long m, long n, long k, const float *a, long lda, c
             for (long j = 0; j < n; j += nr) {
                 const float *bp = packed + (j / nr) * pstride;
                 const long w = lmin(nr, n - j);
-                for (long i = i0; i < ie; i += GP_MR)
-                    SFX(gp_tile)(GP_MR, p0, kc, lmin(GP_MR, ie - i), a + i * lda, lda, bp, w, first, last, bias ? bias + j : NULL,
-                                 res ? res + i * ldr + j : NULL, ldr, act, c + i * ldc + j, ldc);
+                for (long i = i0; i < ie; i += GP_MR) {
+                    const float *bj = bias ? bias + j : NULL, *rj = res ? res + i * ldr + j : NULL;
+                    if (w > VW)
+                        SFX(gp_tile)(GP_MR, 2, p0, kc, lmin(GP_MR, ie - i), a + i * lda, lda, bp, w, first, last, bj, rj, ldr, act, c + i * ldc + j, ldc);
+                    else
+                        SFX(gp_tile)(GP_MR, 1, p0, kc, lmin(GP_MR, ie - i), a + i * lda, lda, bp, w, first, last, bj, rj, ldr, act, c + i * ldc + j, ldc);
+                }
             }
             if (k <= 0) break;
         }

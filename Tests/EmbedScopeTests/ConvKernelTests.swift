@@ -5,7 +5,8 @@ import XCTest
 @testable import EmbedScopeImages
 @testable import EmbedScopeModels
 
-/// The C convolution kernels (`CKernels/conv.c`: depthwise k×k, 1×1 with K ≤ 32) on every
+/// The C convolution kernels (`CKernels/conv.c`: depthwise k×k, 1×1 on packed weights with A
+/// read in place, 1×1 with K ≤ 32, the direct conv on planar input) on every
 /// dispatch path this CPU runs (AVX-512F, AVX2 + FMA, portable C), against the Double reference
 /// of ModelKernelTests and the Swift kernels (the `.openblas` configuration), on odd shapes:
 /// channels not a multiple of 16 or 8, 1×1 and tiny maps, stride 2 on odd sides, row bands,
