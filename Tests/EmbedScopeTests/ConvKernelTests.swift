@@ -80,19 +80,8 @@ final class ConvKernelTests: XCTestCase {
                 let (scale, shift) = ModelKernelTests.affine(c, seed: 79)
                 let dw = DepthwiseConv(weight: wt, channels: c, kernel: k, stride: s, padding: pad, scale: scale, shift: shift,
                                        activation: .relu6, path: path)
-                let (oh, ow) = dw.outputSize(height: h, width: w)
                 let full = depthwise(dw, x, images: 1, h: h, w: w, splits: 1)
-                var banded = [Float](repeating: .nan, count: oh * ow * c)
-                banded.withUnsafeMutableBufferPointer { yb in
-                    var r0 = 0
-                    while r0 < oh {
-                        let r1 = min(r0 + 3, oh)
-                        let lo = max(0, r0 * s - pad.top), hi = min(h, (r1 - 1) * s - pad.top + k)
-                        let band = Array(x[(lo * w * c)..<(hi * w * c)])   // only the rows the band needs
-                        band.withUnsafeBufferPointer { dw.run($0.baseAddress!, height: h, width: w, yb.baseAddress!, rows: r0..<r1, firstRow: lo) }
-                        r0 = r1
-                    }
-                }
+                let banded = ModelKernelTests.inBands(dw, x, height: h, width: w)
                 XCTAssertEqual(ModelKernelTests.maxDiff(full, banded), 0, "\(path) k\(k) s\(s): bands of rows must give the whole-image result")
             }
         }

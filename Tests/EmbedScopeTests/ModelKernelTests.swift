@@ -111,6 +111,25 @@ final class ModelKernelTests: XCTestCase {
         }
     }
 
+    /// `dw` over one image x [h × w × C] in bands of 3 output rows, each band given only the
+    /// input rows it reads (`firstRow` > 0), as the banded MBConv path passes them.
+    static func inBands(_ dw: DepthwiseConv, _ x: [Float], height h: Int, width w: Int) -> [Float] {
+        let (oh, ow) = dw.outputSize(height: h, width: w)
+        let c = dw.channels, k = dw.kernel, s = dw.stride, top = dw.padding.top
+        var banded = [Float](repeating: .nan, count: oh * ow * c)
+        banded.withUnsafeMutableBufferPointer { yb in
+            var r0 = 0
+            while r0 < oh {
+                let r1 = min(r0 + 3, oh)
+                let lo = max(0, r0 * s - top), hi = min(h, (r1 - 1) * s - top + k)
+                let band = Array(x[(lo * w * c)..<(hi * w * c)])   // only the rows the band needs
+                band.withUnsafeBufferPointer { dw.run($0.baseAddress!, height: h, width: w, yb.baseAddress!, rows: r0..<r1, firstRow: lo) }
+                r0 = r1
+            }
+        }
+        return banded
+    }
+
     /// A band of input rows (`firstRow` > 0), as the banded MBConv path passes it.
     func testDepthwiseOnARowBand() {
         for (k, s) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
@@ -121,20 +140,11 @@ final class ModelKernelTests: XCTestCase {
             let (scale, shift) = Self.affine(c, seed: 79)
             let dw = DepthwiseConv(weight: wt, channels: c, kernel: k, stride: s, padding: pad, scale: scale, shift: shift, activation: .relu6)
             let (oh, ow) = dw.outputSize(height: h, width: w)
-            var full = [Float](repeating: .nan, count: oh * ow * c), banded = full
+            var full = [Float](repeating: .nan, count: oh * ow * c)
             x.withUnsafeBufferPointer { xb in
                 full.withUnsafeMutableBufferPointer { dw.run(xb.baseAddress!, height: h, width: w, $0.baseAddress!, rows: 0..<oh) }
-                banded.withUnsafeMutableBufferPointer { yb in
-                    var r0 = 0
-                    while r0 < oh {
-                        let r1 = min(r0 + 3, oh)
-                        let lo = max(0, r0 * s - pad.top), hi = min(h, (r1 - 1) * s - pad.top + k)
-                        let band = Array(x[(lo * w * c)..<(hi * w * c)])   // only the rows the band needs
-                        band.withUnsafeBufferPointer { dw.run($0.baseAddress!, height: h, width: w, yb.baseAddress!, rows: r0..<r1, firstRow: lo) }
-                        r0 = r1
-                    }
-                }
             }
+            let banded = Self.inBands(dw, x, height: h, width: w)
             XCTAssertEqual(Self.maxDiff(full, banded), 0, "k\(k) s\(s): bands of rows must give the whole-image result")
         }
     }
