@@ -46,19 +46,24 @@ package struct SystemInfo: Codable, Sendable {
         let path = SGEMM.path
         let blas = BLASInfo.current
         let gemmKernel = path == .openblas ? "OpenBLAS sgemm (core \(blas.core))" : "own packed SGEMM (\(path.rawValue))"
+        // Convolution GEMMs on our paths: packed weights, the activations (or patches, or
+        // Winograd's V) read where they lie (ConvKernels.pointwise).
+        let inPlace = path == .openblas ? gemmKernel : "own 1×1 kernel, packed weights, A read in place (\(path.rawValue))"
         let hot: [HotPath] = [
             HotPath(work: "EfficientNet 1×1 convolutions, fused bias + activation",
                     kernel: path == .openblas ? "\(gemmKernel); Swift SIMD kernel for K ≤ 32"
                         : "own 1×1 kernel, packed weights, activations read in place (\(path.rawValue)); small-K kernel for K ≤ 32"),
             HotPath(work: "depthwise convolutions, planar stems (direct)",
                     kernel: path == .openblas ? "Swift SIMD kernels" : "own C kernels (\(path.rawValue))"),
-            HotPath(work: "ResNet 1×1 and im2col convolutions, fused bias + activation", kernel: gemmKernel),
+            HotPath(work: "ResNet 1×1 and im2col convolutions, fused bias + activation", kernel: inPlace),
             HotPath(work: "3×3 stride-1 convolutions (ResNet)",
-                    kernel: Conv3x3Algorithm.current == .winograd ? "Winograd F(2×2,3×3) + \(gemmKernel)" : "im2col + \(gemmKernel)"),
+                    kernel: Conv3x3Algorithm.current == .winograd ? "Winograd F(2×2,3×3) + \(inPlace)" : "im2col + \(inPlace)"),
             HotPath(work: "silhouette / neighbour tiles", kernel: gemmKernel),
-            HotPath(work: "batch queries", kernel: gemmKernel),
+            HotPath(work: "batch queries",
+                    kernel: path == .openblas ? gemmKernel : "own scan kernel, index rows multiplied where they are mapped (\(path.rawValue))"),
             HotPath(work: "linear probe", kernel: gemmKernel),
-            HotPath(work: "single query", kernel: "own SIMD dot kernel (memory-bound)"),
+            HotPath(work: "single query",
+                    kernel: "own dot kernel, prefetching (\((path == .openblas ? SGEMM.bestPath : path).rawValue); memory-bound)"),
             HotPath(work: "classifier head, projections (PCA/LDA), LAPACK", kernel: "OpenBLAS (core \(blas.core))"),
         ]
         return SystemInfo(cpu: CPUInfo.current, blas: blas, gemmPath: path.rawValue, gemmBestPath: SGEMM.bestPath.rawValue,
