@@ -148,13 +148,7 @@ final class ScanKernelTests: XCTestCase {
     func testBatchSearchEqualsExactTopKOfTheSameScoresEveryPath() throws {
         let (n, d) = (1300, 65)
         // Unit rows; rows 10i + 9 duplicate row 10i (exact ties), row 1000 duplicates row 3.
-        var x = randomMatrix(rows: n, dim: d, seed: 45)
-        for i in 0..<n {
-            var s = 0.0
-            for j in 0..<d { s += Double(x[i * d + j]) * Double(x[i * d + j]) }
-            for j in 0..<d { x[i * d + j] = Float(Double(x[i * d + j]) / s.squareRoot()) }
-        }
-        for a in stride(from: 0, to: n - 9, by: 10) { for j in 0..<d { x[(a + 9) * d + j] = x[a * d + j] } }
+        var x = Self.unitRowsWithTies(rows: n, dim: d, seed: 45)
         for j in 0..<d { x[1000 * d + j] = x[3 * d + j] }
         try x.withUnsafeBufferPointer { xp in
             let m = RowMatrix(base: xp.baseAddress!, rows: n, dim: d, stride: d)
@@ -254,13 +248,7 @@ final class ScanKernelTests: XCTestCase {
     /// for bit; NaN rows are named.
     func testSingleSearchEveryPath() throws {
         let (n, d, hs) = (2100, 65, 96)
-        var x = randomMatrix(rows: n, dim: d, seed: 49)
-        for i in 0..<n {
-            var s = 0.0
-            for j in 0..<d { s += Double(x[i * d + j]) * Double(x[i * d + j]) }
-            for j in 0..<d { x[i * d + j] = Float(Double(x[i * d + j]) / s.squareRoot()) }
-        }
-        for a in stride(from: 0, to: n - 9, by: 10) { for j in 0..<d { x[(a + 9) * d + j] = x[a * d + j] } }
+        let x = Self.unitRowsWithTies(rows: n, dim: d, seed: 49)
         var halves = [UInt16](repeating: 0, count: n * hs)
         for i in 0..<n {
             let h = HalfConvert.toHalf(Array(x[(i * d)..<((i + 1) * d)]), storage: .f16)
@@ -326,5 +314,18 @@ final class ScanKernelTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// Seeded unit rows (normalized in Double) where every tenth row repeats the row nine
+    /// before it, so exact ties in score are certain.
+    static func unitRowsWithTies(rows n: Int, dim d: Int, seed: UInt64) -> [Float] {
+        var x = randomMatrix(rows: n, dim: d, seed: seed)
+        for i in 0..<n {
+            var s = 0.0
+            for j in 0..<d { s += Double(x[i * d + j]) * Double(x[i * d + j]) }
+            for j in 0..<d { x[i * d + j] = Float(Double(x[i * d + j]) / s.squareRoot()) }
+        }
+        for a in stride(from: 0, to: n - 9, by: 10) { for j in 0..<d { x[(a + 9) * d + j] = x[a * d + j] } }
+        return x
     }
 }
