@@ -1,4 +1,5 @@
 import EmbedScopeCore
+import Synchronization
 
 /// The pointers of one forward call: the input images and the rows of features and logits
 /// the images write.
@@ -10,14 +11,20 @@ struct BatchBuffers {
 
 extension FeatureExtractor {
     /// The one batch runner, scheduler and profiler of the CNNs (EfficientNet-Lite0, ResNet):
-    /// checks the input, allocates the outputs, hands the images that divide evenly among
-    /// `threads` to independent workers (each with its own workspace from `pool` and
-    /// single-threaded OpenBLAS, no synchronisation at all), runs the rest — all of them when
-    /// n < threads — with every layer split across the threads (`Team`), and sums the workers'
-    /// per-layer CPU times into a `ForwardProfile` labelled by `kinds` (network order).
+    /// checks the input, allocates the outputs, and runs the images that divide evenly among
+    /// `threads` on independent workers (each with its own workspace from `pool` and
+    /// single-threaded OpenBLAS). The workers take runs of images from a shared counter — at
+    /// most `group`, fewer as the batch runs out (an equal share of what is left), so that a
+    /// worker slowed by another thread on its core (the decoder of `build`, a neighbour on a
+    /// shared machine) takes fewer images instead of leaving the other core idle at the end.
+    /// The rest — all of them when n < threads — runs with every layer split across the
+    /// threads (`Team`). The workers' per-layer CPU times are summed into a `ForwardProfile`
+    /// labelled by `kinds` (network order). Which worker runs an image does not change its result:
+    /// every run is computed alone, by the same kernels.
     ///
-    /// `images(buffers, range, workspace, team, clock)` runs the images `range` of the batch.
-    func runBatch(_ input: [Float], count n: Int, threads t: Int, pool: WorkspacePool, kinds: [String],
+    /// `images(buffers, range, workspace, team, clock)` runs the images `range` of the batch
+    /// (`range.count` ≤ `group` on the workers).
+    func runBatch(_ input: [Float], count n: Int, threads t: Int, group: Int, pool: WorkspacePool, kinds: [String],
                   capacities: () -> [Int], profile: Bool,
                   _ images: (BatchBuffers, Range<Int>, Workspace, Team, inout Stopwatch) -> Void)
         throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
@@ -43,7 +50,17 @@ extension FeatureExtractor {
                         }
                         BLASThreads.single {
                             if perWorker > 0 {
-                                runWorkers(t) { w in run((w * perWorker)..<((w + 1) * perWorker), .alone, w) }
+                                let end = n - shared
+                                let next = Atomic<Int>(0)
+                                runWorkers(t) { w in
+                                    let ws = pool.take(caps)
+                                    var clock = Stopwatch(kinds: kinds.count, enabled: profile)
+                                    while let r = claimImages(next, end: end, group: group, workers: t) {
+                                        images(buffers, r, ws, .alone, &clock)
+                                    }
+                                    pool.give(ws)
+                                    times[w] = clock.seconds
+                                }
                             }
                             if shared > 0 { run((n - shared)..<n, Team(threads: t), t) }
                         }
@@ -57,4 +74,17 @@ extension FeatureExtractor {
                                wall: Stopwatch.now() - start, threads: t)
         return (features, classCount == 0 ? [] : logits, p)
     }
+}
+
+/// The next run of images for a worker: `group` while the batch lasts, then an equal share of
+/// what is left (at least one), so the workers finish together; nil when none is left.
+func claimImages(_ next: borrowing Atomic<Int>, end: Int, group: Int, workers: Int) -> Range<Int>? {
+    var start = next.load(ordering: .relaxed)
+    while start < end {
+        let size = Swift.max(1, Swift.min(group, (end - start) / Swift.max(1, workers)))
+        let (exchanged, original) = next.compareExchange(expected: start, desired: start + size, ordering: .relaxed)
+        if exchanged { return start..<(start + size) }
+        start = original
+    }
+    return nil
 }

@@ -129,7 +129,7 @@ public final class EfficientNetLite0: FeatureExtractor {
     }
 
     private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
-        try runBatch(input, count: n, threads: threads, pool: pool, kinds: Kind.allCases.map(\.label),
+        try runBatch(input, count: n, threads: threads, group: Self.groupSize, pool: pool, kinds: Kind.allCases.map(\.label),
                      capacities: { capacities }, profile: profile) { b, range, ws, team, clock in
             runImages(b.input, range, ws, team, b.features, b.logits, &clock)
         }

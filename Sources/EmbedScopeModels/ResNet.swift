@@ -127,7 +127,7 @@ public final class ResNet: FeatureExtractor {
 
     private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
         let per = 3 * inputSize * inputSize
-        return try runBatch(input, count: n, threads: threads, pool: pool, kinds: Kind.allCases.map(\.label),
+        return try runBatch(input, count: n, threads: threads, group: Self.groupSize, pool: pool, kinds: Kind.allCases.map(\.label),
                             capacities: { capacities }, profile: profile) { b, range, ws, team, clock in
             var i = range.lowerBound
             while i < range.upperBound {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 @testable import EmbedScope
 @testable import EmbedScopeCore
@@ -120,6 +121,34 @@ final class ModelTests: XCTestCase {
         XCTAssertThrowsKind(.shapeMismatch, try m.forward([Float](repeating: 0, count: 3 * 224 * 224 - 1), count: 1))
         XCTAssertThrowsKind(.shapeMismatch, try m.forward([Float](repeating: 0, count: 3 * 224 * 224), count: 2))
         XCTAssertThrowsKind(.invalidArgument, try m.forward([], count: -1))
+    }
+
+    /// The batch runner's workers take runs of images from a shared counter: every image exactly
+    /// once, runs of at most `group` that never grow, shrinking to single images at the end, with
+    /// any number of threads claiming at once.
+    func testWorkersClaimEveryImageOnce() {
+        for (end, group, workers) in [(32, 8, 2), (32, 4, 2), (7, 8, 2), (1, 4, 2), (0, 4, 2), (100, 8, 3), (5, 1, 2), (9, 4, 1)] {
+            let next = Synchronization.Atomic<Int>(0)
+            var runs: [Range<Int>] = []
+            while let r = claimImages(next, end: end, group: group, workers: workers) { runs.append(r) }
+            let what = "end \(end), group \(group), workers \(workers): \(runs)"
+            XCTAssertEqual(runs.first?.lowerBound ?? 0, 0, what)
+            XCTAssertEqual(runs.last?.upperBound ?? 0, end, what)
+            XCTAssertTrue(zip(runs, runs.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && $0.count >= $1.count }, what)
+            XCTAssertTrue(runs.allSatisfy { !$0.isEmpty && $0.count <= group }, what)
+            if end > 0 { XCTAssertEqual(runs.last?.count, 1, what) }
+            if end >= group * workers { XCTAssertEqual(runs.first?.count, group, what) }
+        }
+        // Threads racing for 1,000 images: each claimed once.
+        let next = Synchronization.Atomic<Int>(0)
+        var seen = [Int](repeating: 0, count: 1000)
+        seen.withUnsafeMutableBufferPointer { counts in
+            let c = counts
+            parallelFor(4) { _ in
+                while let r = claimImages(next, end: 1000, group: 3, workers: 4) { for i in r { c[i] += 1 } }
+            }
+        }
+        XCTAssertEqual(seen, [Int](repeating: 1, count: 1000))
     }
 
     func testResNet18ExecutionPathsAgree() throws {
