@@ -2,12 +2,13 @@
 //
 // No global -m flags, as in sgemm.c: the F16C / AVX2 and AVX-512 functions carry target
 // attributes and are only called after a CPUID check (ck_half_path_supported). The SIMD scans
-// prefetch the row 8 ahead (a prefetch never faults, so reading past the last row is harmless):
-// under load the hardware prefetcher alone left the f16 scan ~1.5× its bandwidth pass.
+// prefetch the row 8 ahead (a prefetch never faults, so reading past the last row is harmless)
+// except on AMD, where it slows them (half_scan_prefetches).
 #include "ckhalf.h"
 #include "ckernels.h"
 
 #include <immintrin.h>
+#include <stdlib.h>
 #include <string.h>
 
 // ---------------------------------------------------------------- dispatch
@@ -139,13 +140,13 @@ HALF_AVX2_ATTR static inline float avx2_hsum(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
 }
 
-#define HALF_DOTS_AVX2(NAME, TYPE)                                                                              \
+#define HALF_DOTS_AVX2(NAME, TYPE, PF)                                                                          \
     HALF_AVX2_ATTR static void NAME(const uint16_t *rows, long stride, long n, long dp, const float *q, float *out) { \
         for (long r = 0; r < n; r++) {                                                                          \
             const uint16_t *x = rows + r * stride;                                                              \
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                         \
             for (long j = 0; j < dp; j += 32) {                                                                 \
-                _mm_prefetch((const char *)(x + 8 * stride + j), _MM_HINT_T0);                                  \
+                if (PF) _mm_prefetch((const char *)(x + 8 * stride + j), _MM_HINT_T0);                          \
                 a0 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j), _mm256_loadu_ps(q + j), a0);                      \
                 a1 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 8), _mm256_loadu_ps(q + j + 8), a1);              \
                 a2 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 16), _mm256_loadu_ps(q + j + 16), a2);            \
@@ -155,8 +156,10 @@ HALF_AVX2_ATTR static inline float avx2_hsum(__m256 v) {
         }                                                                                                       \
     }
 
-HALF_DOTS_AVX2(dots_avx2_f16, CK_HALF_F16)
-HALF_DOTS_AVX2(dots_avx2_bf16, CK_HALF_BF16)
+HALF_DOTS_AVX2(dots_avx2_f16, CK_HALF_F16, 1)
+HALF_DOTS_AVX2(dots_avx2_bf16, CK_HALF_BF16, 1)
+HALF_DOTS_AVX2(dots_avx2_f16_nopf, CK_HALF_F16, 0)
+HALF_DOTS_AVX2(dots_avx2_bf16_nopf, CK_HALF_BF16, 0)
 
 // ---------------------------------------------------------------- AVX-512F
 
@@ -183,15 +186,17 @@ HALF_AVX512_ATTR static void to_float_avx512(int type, const uint16_t *src, floa
     for (; i < n; i++) dst[i] = type == CK_HALF_BF16 ? bf16_to_f32(src[i]) : f16_to_f32(src[i]);
 }
 
-#define HALF_DOTS_AVX512(NAME, TYPE)                                                                            \
+#define HALF_DOTS_AVX512(NAME, TYPE, PF)                                                                        \
     HALF_AVX512_ATTR static void NAME(const uint16_t *rows, long stride, long n, long dp, const float *q, float *out) { \
         for (long r = 0; r < n; r++) {                                                                          \
             const uint16_t *x = rows + r * stride;                                                              \
             __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                         \
             long j = 0;                                                                                         \
             for (; j + 64 <= dp; j += 64) {                                                                     \
-                _mm_prefetch((const char *)(x + 8 * stride + j), _MM_HINT_T0);                                  \
-                _mm_prefetch((const char *)(x + 8 * stride + j + 32), _MM_HINT_T0);                             \
+                if (PF) {                                                                                       \
+                    _mm_prefetch((const char *)(x + 8 * stride + j), _MM_HINT_T0);                              \
+                    _mm_prefetch((const char *)(x + 8 * stride + j + 32), _MM_HINT_T0);                         \
+                }                                                                                               \
                 a0 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j), _mm512_loadu_ps(q + j), a0);                   \
                 a1 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j + 16), _mm512_loadu_ps(q + j + 16), a1);         \
                 a2 = _mm512_fmadd_ps(avx512_load16(TYPE, x + j + 32), _mm512_loadu_ps(q + j + 32), a2);         \
@@ -205,11 +210,31 @@ HALF_AVX512_ATTR static void to_float_avx512(int type, const uint16_t *src, floa
         }                                                                                                       \
     }
 
-HALF_DOTS_AVX512(dots_avx512_f16, CK_HALF_F16)
-HALF_DOTS_AVX512(dots_avx512_bf16, CK_HALF_BF16)
+HALF_DOTS_AVX512(dots_avx512_f16, CK_HALF_F16, 1)
+HALF_DOTS_AVX512(dots_avx512_bf16, CK_HALF_BF16, 1)
+HALF_DOTS_AVX512(dots_avx512_f16_nopf, CK_HALF_F16, 0)
+HALF_DOTS_AVX512(dots_avx512_bf16_nopf, CK_HALF_BF16, 0)
 #endif
 
 // ---------------------------------------------------------------- entry points
+
+#if defined(__x86_64__)
+// Whether the SIMD half scans prefetch 8 rows ahead: on Intel (Sapphire/Emerald Rapids, measured
+// under load) the hardware prefetcher alone left the f16 scan ~1.5× its bandwidth pass; on AMD
+// Zen 4 the software prefetch costs more than it saves (the f16 kernel at 0.62–0.71× the float32
+// pass with it, 0.52× without, quiet, same harness). EMBEDSCOPE_HALF_PREFETCH=0/1 overrides.
+static int half_scan_prefetches(void) {
+    static int cached = -1;
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *e = getenv("EMBEDSCOPE_HALF_PREFETCH");
+        if (e && (e[0] == '0' || e[0] == '1') && e[1] == 0) v = e[0] == '1';
+        else { __builtin_cpu_init(); v = !__builtin_cpu_is("amd"); }
+        __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+#endif
 
 void ck_float_to_half(int path, int type, const float *src, uint16_t *dst, long n) {
     if (n <= 0) return;
@@ -235,14 +260,15 @@ void ck_half_dots(int path, int type, const uint16_t *rows, long stride, long n,
                   float *out) {
     if (n <= 0) return;
 #if defined(__x86_64__)
+    const int pf = half_scan_prefetches();
     if (path == CK_PATH_AVX512) {
-        if (type == CK_HALF_BF16) dots_avx512_bf16(rows, stride, n, dimPadded, q, out);
-        else dots_avx512_f16(rows, stride, n, dimPadded, q, out);
+        if (type == CK_HALF_BF16) (pf ? dots_avx512_bf16 : dots_avx512_bf16_nopf)(rows, stride, n, dimPadded, q, out);
+        else (pf ? dots_avx512_f16 : dots_avx512_f16_nopf)(rows, stride, n, dimPadded, q, out);
         return;
     }
     if (path == CK_PATH_AVX2) {
-        if (type == CK_HALF_BF16) dots_avx2_bf16(rows, stride, n, dimPadded, q, out);
-        else dots_avx2_f16(rows, stride, n, dimPadded, q, out);
+        if (type == CK_HALF_BF16) (pf ? dots_avx2_bf16 : dots_avx2_bf16_nopf)(rows, stride, n, dimPadded, q, out);
+        else (pf ? dots_avx2_f16 : dots_avx2_f16_nopf)(rows, stride, n, dimPadded, q, out);
         return;
     }
 #endif
