@@ -236,6 +236,14 @@ static int half_scan_prefetches(void) {
 }
 #endif
 
+int ck_half_scan_prefetches(void) {
+#if defined(__x86_64__)
+    return half_scan_prefetches();
+#else
+    return 0;
+#endif
+}
+
 void ck_float_to_half(int path, int type, const float *src, uint16_t *dst, long n) {
     if (n <= 0) return;
 #if defined(__x86_64__)

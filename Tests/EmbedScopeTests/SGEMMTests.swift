@@ -33,6 +33,13 @@ final class SGEMMTests: XCTestCase {
         XCTAssertEqual(info.blas.coretypeEnvironment, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : $0 })
         XCTAssertFalse(info.hotPaths.isEmpty)
         XCTAssertTrue(info.text.contains("core \(info.blas.core)"), info.text)
+        // The half scan's line names the path in use and whether it prefetches (not on AMD).
+        let half = try XCTUnwrap(info.hotPaths.first { $0.work.hasPrefix("single query on a half copy") })
+        XCTAssertTrue(half.kernel.contains("(\(HalfPath.current.rawValue);"), half.kernel)
+        let amd = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8))?.contains("AuthenticAMD") ?? false
+        if ProcessInfo.processInfo.environment["EMBEDSCOPE_HALF_PREFETCH"] == nil, HalfPath.current != .portable {
+            XCTAssertTrue(half.kernel.hasSuffix(amd ? "software prefetch off)" : "software prefetch on)"), half.kernel)
+        }
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(info)) as? [String: Any]
         XCTAssertNotNil(json?["hotPaths"] as? [Any])
     }

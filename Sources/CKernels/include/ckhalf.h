@@ -35,4 +35,7 @@ void ck_half_to_float(int path, int type, const uint16_t *src, float *dst, long 
 void ck_half_dots(int path, int type, const uint16_t *rows, long stride, long n, long dimPadded, const float *q,
                   float *out);
 
+/// 1 when the SIMD half scans prefetch rows ahead (not on AMD; EMBEDSCOPE_HALF_PREFETCH=0/1 overrides).
+int ck_half_scan_prefetches(void);
+
 #endif

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Foundation
 
 /// What this machine is and which kernel each hot path runs on: `embedscope info --system`.
@@ -64,6 +65,8 @@ package struct SystemInfo: Codable, Sendable {
             HotPath(work: "linear probe", kernel: gemmKernel),
             HotPath(work: "single query",
                     kernel: "own dot kernel, prefetching (\((path == .openblas ? SGEMM.bestPath : path).rawValue); memory-bound)"),
+            HotPath(work: "single query on a half copy (f16 / bf16)",
+                    kernel: "own conversion + dot kernel (\(HalfPath.current.rawValue); software prefetch \(ck_half_scan_prefetches() != 0 ? "on" : "off"))"),
             HotPath(work: "classifier head, projections (PCA/LDA), LAPACK", kernel: "OpenBLAS (core \(blas.core))"),
         ]
         return SystemInfo(cpu: CPUInfo.current, blas: blas, gemmPath: path.rawValue, gemmBestPath: SGEMM.bestPath.rawValue,
