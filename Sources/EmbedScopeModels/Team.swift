@@ -41,13 +41,15 @@ struct Team {
         for _ in 0..<parts { clocks.append(clock.child()) }
         clocks.withUnsafeMutableBufferPointer { cb in
             let cb = cb
-            parallelFor(parts) { t in
+            let part = { (t: Int) in
                 var c = cb[t]
                 c.restart()
                 body(RowPartition.range(t, of: parts, count: count), t, &c)
                 c.lap(kind)
                 cb[t] = c
             }
+            // Helpers kept awake between layers (SpinTeam); Dispatch when they are taken.
+            if SpinTeam.shared?.run(parts, part) != true { parallelFor(parts, part) }
         }
         for c in clocks { clock.absorb(c) }
     }

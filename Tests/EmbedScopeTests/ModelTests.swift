@@ -151,6 +151,42 @@ final class ModelTests: XCTestCase {
         XCTAssertEqual(seen, [Int](repeating: 1, count: 1000))
     }
 
+    /// The helpers kept awake between layers: every part of every job runs exactly once, before
+    /// `run` returns; a job posted while another is running is refused (the caller falls back);
+    /// more parts than threads are claimed in turn.
+    func testSpinTeamRunsEveryPartOnce() throws {
+        let team = try XCTUnwrap(SpinTeam.shared, "this machine has one core")
+        for parts in [1, 2, 3, 7] {
+            for _ in 0..<500 {
+                var hits = [Int](repeating: 0, count: parts)
+                let ran = hits.withUnsafeMutableBufferPointer { h in
+                    let h = h
+                    return team.run(parts) { i in h[i] += 1 }
+                }
+                XCTAssertTrue(ran)
+                XCTAssertEqual(hits, [Int](repeating: 1, count: parts), "parts \(parts)")
+            }
+        }
+        // A job inside a job is refused, not deadlocked.
+        var inner: Bool?
+        XCTAssertTrue(team.run(1) { _ in inner = team.run(2) { _ in } })
+        XCTAssertEqual(inner, false)
+        // Callers on several threads at once: each job either ran whole or was refused.
+        let whole = Synchronization.Atomic<Int>(0), refused = Synchronization.Atomic<Int>(0)
+        parallelFor(4) { _ in
+            for _ in 0..<200 {
+                let count = Synchronization.Atomic<Int>(0)
+                if team.run(2, { _ in count.add(1, ordering: .relaxed) }) {
+                    if count.load(ordering: .relaxed) == 2 { whole.add(1, ordering: .relaxed) }
+                } else {
+                    refused.add(1, ordering: .relaxed)
+                }
+            }
+        }
+        XCTAssertEqual(whole.load(ordering: .relaxed) + refused.load(ordering: .relaxed), 800)
+        XCTAssertGreaterThan(whole.load(ordering: .relaxed), 0)
+    }
+
     func testResNet18ExecutionPathsAgree() throws {
         let sd = SyntheticWeights.resnet(.r18, classes: 5)
         let two = try ResNet(depth: .r18, stateDict: sd, threads: 2)
