@@ -41,28 +41,23 @@ extension FeatureExtractor {
                 logits.withUnsafeMutableBufferPointer { lb in
                     times.withUnsafeMutableBufferPointer { tb in
                         let buffers = BatchBuffers(input: xb.baseAddress!, features: fb.baseAddress!, logits: lb.baseAddress!), times = tb
-                        func run(_ range: Range<Int>, _ team: Team, _ slot: Int) {
+                        // Runs the ranges `next` hands out with one workspace; its times go to `slot`.
+                        func run(_ slot: Int, _ team: Team, _ next: () -> Range<Int>?) {
                             let ws = pool.take(caps)
                             var clock = Stopwatch(kinds: kinds.count, enabled: profile)
-                            images(buffers, range, ws, team, &clock)
+                            while let range = next() { images(buffers, range, ws, team, &clock) }
                             pool.give(ws)
                             times[slot] = clock.seconds
                         }
                         BLASThreads.single {
                             if perWorker > 0 {
-                                let end = n - shared
-                                let next = Atomic<Int>(0)
-                                runWorkers(t) { w in
-                                    let ws = pool.take(caps)
-                                    var clock = Stopwatch(kinds: kinds.count, enabled: profile)
-                                    while let r = claimImages(next, end: end, group: group, workers: t) {
-                                        images(buffers, r, ws, .alone, &clock)
-                                    }
-                                    pool.give(ws)
-                                    times[w] = clock.seconds
-                                }
+                                let claimed = Atomic<Int>(0)
+                                runWorkers(t) { w in run(w, .alone) { claimImages(claimed, end: n - shared, group: group, workers: t) } }
                             }
-                            if shared > 0 { run((n - shared)..<n, Team(threads: t), t) }
+                            if shared > 0 {
+                                var rest: Range<Int>? = (n - shared)..<n
+                                run(t, Team(threads: t)) { defer { rest = nil }; return rest }
+                            }
                         }
                     }
                 }
