@@ -100,7 +100,7 @@ public final class EfficientNetLite0: FeatureExtractor {
             case .project: return "project 1×1 convs (1×1 kernel; small-K kernel for K ≤ 32)"
             case .headConv: return "head 1×1 conv (1×1 kernel)"
             case .pool: return "global average pool"
-            case .classifier: return "classifier (sgemm / sgemv)"
+            case .classifier: return "classifier (GEMM; one image: dot kernel)"
             }
         }
     }

@@ -7,7 +7,8 @@ struct Linear: Sendable {
     let outFeatures: Int
     let weights: [Float]
     let bias: [Float]
-    /// Wᵀ packed for our GEMM kernel (nil: the OpenBLAS path is selected); used for batches.
+    /// Wᵀ packed for our GEMM kernel (nil: the OpenBLAS path is selected); used for batches (one
+    /// image runs the dot kernel on W's rows; on the OpenBLAS path, sgemv).
     let packed: PackedMatrix?
 
     /// Reads `prefix.weight` [out, inFeatures] (any out ≥ 1) and `prefix.bias` [out]. With
@@ -36,6 +37,17 @@ struct Linear: Sendable {
         if rows > 1, let packed, o.lowerBound % packed.panelWidth == 0 {
             bias.withUnsafeBufferPointer { b in
                 packed.multiply(m: rows, a: x, lda: inFeatures, c: y, ldc: outFeatures, bias: b.baseAddress!, columns: o)
+            }
+            return
+        }
+        if rows == 1, let packed {
+            // One image on our own paths: the scan's dot kernel over W's rows (memory-bound; the
+            // packed panels are for batches).
+            weights.withUnsafeBufferPointer { w in
+                bias.withUnsafeBufferPointer { b in
+                    ConvKernels.matrixVector(path: packed.path, m: o.count, k: inFeatures, w.baseAddress! + o.lowerBound * inFeatures,
+                                             lda: inFeatures, x, bias: b.baseAddress! + o.lowerBound, y + o.lowerBound)
+                }
             }
             return
         }

@@ -102,7 +102,7 @@ public final class ResNet: FeatureExtractor {
             case .conv1x1: return "1×1 convs (sgemm)"
             case .downsample: return "downsample 1×1 convs (gather + sgemm)"
             case .pool: return "global average pool"
-            case .classifier: return "classifier (sgemm / sgemv)"
+            case .classifier: return "classifier (GEMM; one image: dot kernel)"
             }
         }
     }

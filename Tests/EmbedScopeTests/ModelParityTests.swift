@@ -98,6 +98,10 @@ final class ModelParityTests: XCTestCase {
             let alone = try two.forward(Array(x[(i * per)..<((i + 1) * per)]), count: 1)
             let d = RowAgreement(alone.features, Array(batch.features[(i * 1280)..<((i + 1) * 1280)]), rows: 1, dim: 1280)
             XCTAssertLessThanOrEqual(d.maxAbs[0], 1e-5, "image \(i) alone vs in a batch of 4")
+            // One image's classifier runs the dot kernel, a batch's the packed GEMM.
+            let c = two.classCount
+            let l = RowAgreement(alone.logits, Array(batch.logits[(i * c)..<((i + 1) * c)]), rows: 1, dim: c)
+            XCTAssertLessThanOrEqual(l.maxAbs[0], 1e-4, "image \(i) logits alone vs in a batch of 4")
         }
         let d = RowAgreement(single.features, batch.features, rows: 4, dim: 1280)
         XCTAssertLessThanOrEqual(d.maxAbs.max() ?? 0, 1e-5, "1 thread vs 2")

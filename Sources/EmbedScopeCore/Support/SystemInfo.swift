@@ -67,7 +67,10 @@ package struct SystemInfo: Codable, Sendable {
                     kernel: "own dot kernel, prefetching (\((path == .openblas ? SGEMM.bestPath : path).rawValue); memory-bound)"),
             HotPath(work: "single query on a half copy (f16 / bf16)",
                     kernel: "own conversion + dot kernel (\(HalfPath.current.rawValue); software prefetch \(ck_half_scan_prefetches() != 0 ? "on" : "off"))"),
-            HotPath(work: "classifier head, projections (PCA/LDA), LAPACK", kernel: "OpenBLAS (core \(blas.core))"),
+            HotPath(work: "classifier head (network forward passes)",
+                    kernel: path == .openblas ? "OpenBLAS sgemm / sgemv (core \(blas.core))"
+                        : "own packed SGEMM; one image: own dot kernel (\(path.rawValue))"),
+            HotPath(work: "projections (PCA/LDA), prototype evaluation, LAPACK", kernel: "OpenBLAS (core \(blas.core))"),
         ]
         return SystemInfo(cpu: CPUInfo.current, blas: blas, gemmPath: path.rawValue, gemmBestPath: SGEMM.bestPath.rawValue,
                           gemmSupportedPaths: GEMMPath.allCases.filter(\.isSupported).map(\.rawValue),
