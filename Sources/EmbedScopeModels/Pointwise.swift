@@ -108,21 +108,61 @@ struct Pointwise: Sendable {
     }
 
     /// Splits this layer over `rows` rows for `team`: by rows when there are many (or few
-    /// channels), else by output channels in multiples of 8.
+    /// channels), else by output channels — whichever keeps the busiest thread's share of
+    /// kernel tiles smaller (`splitsByColumns`).
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
              team: Team, kind: Int, _ clock: inout Stopwatch) {
-        if team.threads > 1 && rows < 256 && outChannels >= 64 && !usesKernel && !usesSmallKernel {
-            let unit = packed?.panelWidth ?? 8
-            let groups = outChannels / unit
-            team.split(groups, kind, &clock) { g, _, _ in
-                run(x, rows: rows, y, residual: residual, columns: (g.lowerBound * unit)..<(g.upperBound == groups ? outChannels : g.upperBound * unit))
+        if let ranges = columnParts(rows: rows, team: team) {
+            team.split(ranges.count, kind, &clock) { g, _, _ in
+                for i in g { run(x, rows: rows, y, residual: residual, columns: ranges[i]) }
             }
         } else {
             let k = inChannels, n = outChannels
-            team.split(rows, kind, &clock, minimumPerPart: 32) { r, _, _ in
+            team.split(rows, kind, &clock, minimumPerPart: Self.minimumRowsPerPart) { r, _, _ in
                 run(x + r.lowerBound * k, rows: r.count, y + r.lowerBound * n, residual: residual.map { $0 + r.lowerBound * n })
             }
         }
+    }
+
+    /// Rows a team splits by rows at the least (`run(team:)`).
+    static let minimumRowsPerPart = 32
+
+    /// The output-channel ranges a team of `team.threads` splits a layer of `rows` rows into, or
+    /// nil to split it by rows. Columns only for few rows (< 256) and many channels. On our
+    /// kernels the split with the smaller busiest part wins, counted in kernel tiles: a part of
+    /// r rows and c columns runs ⌈r / MR⌉ row tiles per weight panel, a panel of at most half
+    /// the panel width at half the cost (a short row tile costs a whole one: its rows repeat).
+    /// The 14×14 projections to 80 and 112 channels are why: split by 32-column panels, one
+    /// thread got 80 of 112 columns; split by rows, 98 and 98 of 196.
+    func columnParts(rows: Int, team: Team) -> [Range<Int>]? {
+        let n = outChannels
+        guard team.threads > 1, rows < 256, n >= 64, !usesKernel, !usesSmallKernel else { return nil }
+        guard let packed else {
+            // OpenBLAS: by columns in multiples of 8, each thread reading only its share of W.
+            let groups = n / 8, parts = team.parts(groups)
+            return (0..<parts).map { t in
+                let g = RowPartition.range(t, of: parts, count: groups)
+                return (g.lowerBound * 8)..<(g.upperBound == groups ? n : g.upperBound * 8)
+            }
+        }
+        // Columns in half panels, part boundaries on whole panels (where a packed range may start).
+        let pw = packed.panelWidth, half = Swift.max(1, pw / 2)
+        let halves = (n + half - 1) / half
+        let parts = team.parts((halves + 1) / 2)
+        let columns = (0..<parts).map { t in
+            let h = RowPartition.range(t, of: parts, count: halves, alignment: 2)
+            return (h.lowerBound * half)..<Swift.min(n, h.upperBound * half)
+        }.filter { !$0.isEmpty }
+        let mr = packed.path == .avx512 ? 12 : 6
+        func panelCost(_ c: Int) -> Int {   // in half panels
+            let tail = c % pw
+            return c / pw * 2 + (tail == 0 ? 0 : tail <= half ? 1 : 2)
+        }
+        func tiles(_ r: Int) -> Int { (r + mr - 1) / mr }
+        let byColumns = columns.map { tiles(rows) * panelCost($0.count) }.max() ?? 0
+        let rowParts = team.parts(rows, minimumPerPart: Self.minimumRowsPerPart)
+        let byRows = (0..<rowParts).map { tiles(RowPartition.range($0, of: rowParts, count: rows).count) * panelCost(n) }.max() ?? 0
+        return columns.count > 1 && byColumns < byRows ? columns : nil
     }
 
     /// The OpenBLAS path: chunked sgemm, then the epilogue on each chunk while it is in cache.

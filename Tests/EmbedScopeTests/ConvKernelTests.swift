@@ -223,6 +223,45 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// A team splits a few-row 1×1 layer by output columns or by rows, whichever leaves the busiest
+    /// thread fewer kernel tiles; either way every output is the one the single thread computes.
+    func testTeamSplitOfPointwiseChoosesTheBalancedSplitAndMatchesOneThread() {
+        let team = Team(threads: 2)
+        for path in paths {
+            // (rows, k, n, expected: split by columns?) — the 14×14 projections to 80 / 112 split by
+            // rows on our kernels (by 32-column panels one thread got 48 of 80 / 80 of 112 columns).
+            let cases: [(rows: Int, k: Int, n: Int, columns: Bool?)] = [
+                (196, 480, 80, path == .openblas ? true : false), (196, 672, 112, path == .openblas ? true : false),
+                (49, 672, 192, true), (49, 1152, 320, true), (196, 112, 672, nil), (300, 64, 96, false), (49, 320, 1280, true),
+                (40, 70, 72, true), (33, 45, 65, nil),
+            ]
+            for (c, t) in cases.enumerated() {
+                let x = seededFloats(t.rows * t.k, seed: UInt64(900 + c))
+                let wt = seededFloats(t.n * t.k, seed: UInt64(950 + c), scale: 0.2)
+                let (scale, shift) = ModelKernelTests.affine(t.n, seed: UInt64(990 + c))
+                let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: t.n, in: t.k, scale: scale, shift: shift, activation: .relu6) }
+                let parts = pw.columnParts(rows: t.rows, team: team)
+                let label = "\(path) \(t.rows)×\(t.k)→\(t.n)"
+                if let expected = t.columns { XCTAssertEqual(parts != nil, expected, "\(label): split by columns") }
+                if let parts {
+                    // Contiguous, covering every column, each part starting on a panel boundary.
+                    XCTAssertEqual(parts.first?.lowerBound, 0, label)
+                    XCTAssertEqual(parts.last?.upperBound, t.n, label)
+                    XCTAssertTrue(zip(parts, parts.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, label)
+                    if let unit = pw.packed?.panelWidth { XCTAssertTrue(parts.allSatisfy { $0.lowerBound % unit == 0 }, label) }
+                }
+                var alone = [Float](repeating: 0, count: t.rows * t.n), split = alone
+                var clock = Stopwatch(kinds: 1, enabled: false)
+                x.withUnsafeBufferPointer { xb in
+                    alone.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: t.rows, $0.baseAddress!) }
+                    split.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: t.rows, $0.baseAddress!, team: team, kind: 0, &clock) }
+                }
+                XCTAssertFalse(alone.contains { !$0.isFinite }, label)
+                XCTAssertEqual(split, alone, "\(label): the team's output differs from one thread's")
+            }
+        }
+    }
+
     func testPackedPointwiseKeepsNaNOnEveryPath() {
         let rows = 30, k = 70, n = 45
         var x = seededFloats(rows * k, seed: 15)
