@@ -79,8 +79,8 @@ INL void SFX(dw_rows)(const int K, const int S, const dw_geom *g, long r0, long 
     interior_columns(g, K, S, &lo, &hi);
     const long c = g->c, rs = g->w * c;
     const long end8 = lo + (hi - lo) / 8 * 8, end4 = end8 + (hi - end8) / 4 * 4;
-    for (long c0 = 0; c0 < c; c0 += 4 * VW) {
-        const long c1 = lmin(c, c0 + 4 * VW);
+    for (long c0 = g->c0; c0 < g->c1; c0 += 4 * VW) {
+        const long c1 = lmin(g->c1, c0 + 4 * VW);
         for (long r = r0; r < r1; r++) {
             const long img = r / g->oh, orow = r - img * g->oh;
             const long ihBase = orow * S - g->pad_top;

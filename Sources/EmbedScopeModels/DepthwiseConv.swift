@@ -50,7 +50,14 @@ struct DepthwiseConv: Sendable {
     /// `rows`, indices into the images × oh output rows (so callers can split the work).
     /// With `firstRow` > 0, x holds one image's input rows from `firstRow` on (a band): the
     /// rows read by output rows `rows` must be in it.
-    func run(_ x: UnsafePointer<Float>, height: Int, width: Int, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>, firstRow: Int = 0) {
+    /// Whether `run(channels:)` can compute a subset of the channels (the C kernels; not the
+    /// Swift ones of the OpenBLAS configuration).
+    var splitsByChannels: Bool { path != .openblas }
+
+    /// Output rows `rows`; with `channels`, only those channels of them (`splitsByChannels` only).
+    func run(_ x: UnsafePointer<Float>, height: Int, width: Int, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>, firstRow: Int = 0,
+             channels only: Range<Int>? = nil) {
+        precondition(only == nil || splitsByChannels, "a channel range needs the C kernels")
         let (oh, ow) = outputSize(height: height, width: width)
         let g = DepthwiseGeometry(h: height, w: width, c: channels, oh: oh, ow: ow, padTop: padding.top, padLeft: padding.left,
                                   firstRow: firstRow)
@@ -60,7 +67,7 @@ struct DepthwiseConv: Sendable {
                 if path != .openblas {
                     ConvKernels.depthwise(path: path, kernel: kernel, stride: stride, x, height: height, width: width, channels: channels,
                                           firstRow: firstRow, padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow,
-                                          weights: w, bias: b, activation: activation.gemm, y, rows: rows)
+                                          weights: w, bias: b, activation: activation.gemm, y, rows: rows, only: only)
                     return
                 }
                 switch (kernel, stride, activation) {

@@ -283,11 +283,29 @@ struct MBConvBlock: Sendable {
         typealias Kind = EfficientNetLite0.Kind
         var h = UnsafePointer(x)
         let xc = UnsafePointer(x)
+        let rows = images * inputSize * inputSize, size = inputSize
+        if let expand, rows < 256, depthwise.splitsByChannels, let parts = expand.panelParts(team: team) {
+            // Few rows (one image's 14×14 and 7×7 blocks, split across the team): expand and
+            // depthwise in one parallel region, each thread on its own hidden channels — the
+            // depthwise of a channel reads only that channel, so no join between the two.
+            let e = UnsafePointer(expanded)
+            team.split(parts.count, Kind.expand.rawValue, &clock) { g, _, clock in
+                for i in g {
+                    expand.run(xc, rows: rows, expanded, columns: parts[i])
+                    clock.lap(Kind.expand.rawValue)
+                    depthwise.run(e, height: size, width: size, dwOut, rows: 0..<(images * outputSize), channels: parts[i])
+                    clock.lap(Kind.depthwise.rawValue)
+                }
+            }
+            project.run(dwOut, rows: images * outputSize * outputSize, y, residual: residual ? xc : nil,
+                        team: team, kind: Kind.project.rawValue, &clock)
+            return
+        }
         if let expand {
             expand.run(xc, rows: images * inputSize * inputSize, expanded, team: team, kind: Kind.expand.rawValue, &clock)
             h = UnsafePointer(expanded)
         }
-        let dwIn = h, size = inputSize
+        let dwIn = h
         team.split(images * outputSize, Kind.depthwise.rawValue, &clock) { r, _, _ in
             depthwise.run(dwIn, height: size, width: size, dwOut, rows: r)
         }

@@ -145,14 +145,8 @@ struct Pointwise: Sendable {
                 return (g.lowerBound * 8)..<(g.upperBound == groups ? n : g.upperBound * 8)
             }
         }
-        // Columns in half panels, part boundaries on whole panels (where a packed range may start).
         let pw = packed.panelWidth, half = Swift.max(1, pw / 2)
-        let halves = (n + half - 1) / half
-        let parts = team.parts((halves + 1) / 2)
-        let columns = (0..<parts).map { t in
-            let h = RowPartition.range(t, of: parts, count: halves, alignment: 2)
-            return (h.lowerBound * half)..<Swift.min(n, h.upperBound * half)
-        }.filter { !$0.isEmpty }
+        guard let columns = panelParts(team: team) else { return nil }
         let mr = packed.path == .avx512 ? 12 : 6
         func panelCost(_ c: Int) -> Int {   // in half panels
             let tail = c % pw
@@ -162,7 +156,22 @@ struct Pointwise: Sendable {
         let byColumns = columns.map { tiles(rows) * panelCost($0.count) }.max() ?? 0
         let rowParts = team.parts(rows, minimumPerPart: Self.minimumRowsPerPart)
         let byRows = (0..<rowParts).map { tiles(RowPartition.range($0, of: rowParts, count: rows).count) * panelCost(n) }.max() ?? 0
-        return columns.count > 1 && byColumns < byRows ? columns : nil
+        return byColumns < byRows ? columns : nil
+    }
+
+    /// The output channels cut into `team.threads` contiguous parts on weight-panel boundaries
+    /// (where a packed column range may start), balanced in half panels (a panel of at most
+    /// half the width costs the kernel half); nil off our kernels or when there is one part.
+    func panelParts(team: Team) -> [Range<Int>]? {
+        guard let packed, team.threads > 1, !usesSmallKernel else { return nil }
+        let n = outChannels, half = Swift.max(1, packed.panelWidth / 2)
+        let halves = (n + half - 1) / half
+        let parts = team.parts((halves + 1) / 2)
+        let columns = (0..<parts).map { t in
+            let h = RowPartition.range(t, of: parts, count: halves, alignment: 2)
+            return (h.lowerBound * half)..<Swift.min(n, h.upperBound * half)
+        }.filter { !$0.isEmpty }
+        return columns.count > 1 ? columns : nil
     }
 
     /// The OpenBLAS path: chunked sgemm, then the epilogue on each chunk while it is in cache.

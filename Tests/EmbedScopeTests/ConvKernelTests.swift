@@ -87,6 +87,45 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// A channel range (how a team splits a few-row block's expand + depthwise): those channels
+    /// bit for bit as the whole layer computes them, every other channel of y left untouched.
+    func testDepthwiseOnAChannelRangeOnEveryPath() {
+        for path in paths {
+            for (k, s) in [(3, 1), (3, 2), (5, 1), (5, 2), (7, 1)] {
+                let n = 2, h = 14, w = 13, c = 200
+                let pad = Padding2D.tfSame(height: h, width: w, kernel: k, stride: s)
+                let x = seededFloats(n * h * w * c, seed: 88)
+                let wt = seededFloats(c * k * k, seed: 89, scale: 0.5)
+                let (scale, shift) = ModelKernelTests.affine(c, seed: 90)
+                let dw = DepthwiseConv(weight: wt, channels: c, kernel: k, stride: s, padding: pad, scale: scale, shift: shift,
+                                       activation: .relu6, path: path)
+                XCTAssertTrue(dw.splitsByChannels)
+                let full = depthwise(dw, x, images: n, h: h, w: w, splits: 1)
+                let (oh, ow) = dw.outputSize(height: h, width: w)
+                for range in [0..<32, 32..<200, 16..<17, 96..<160, 0..<200, 199..<200, 64..<64] {
+                    var y = [Float](repeating: -7, count: n * oh * ow * c)
+                    x.withUnsafeBufferPointer { xb in
+                        y.withUnsafeMutableBufferPointer {
+                            dw.run(xb.baseAddress!, height: h, width: w, $0.baseAddress!, rows: 0..<(n * oh), channels: range)
+                        }
+                    }
+                    let label = "\(path) k\(k) s\(s) channels \(range)"
+                    var inside = 0, outside = 0
+                    for p in 0..<(n * oh * ow) {
+                        for ch in 0..<c {
+                            let v = y[p * c + ch]
+                            if range.contains(ch) { if v.bitPattern != full[p * c + ch].bitPattern { inside += 1 } }
+                            else if v != -7 { outside += 1 }
+                        }
+                    }
+                    XCTAssertEqual(inside, 0, "\(label): outputs that differ from the whole layer's")
+                    XCTAssertEqual(outside, 0, "\(label): outputs written outside the range")
+                }
+                XCTAssertFalse(full.contains { !$0.isFinite }, "\(path) k\(k) s\(s)")
+            }
+        }
+    }
+
     /// A NaN input reaches exactly the outputs whose window holds it, through ReLU6 (max/min
     /// would drop it with the operands the other way round); every other output stays finite.
     func testDepthwiseKeepsNaNOnEveryPath() {

@@ -14,14 +14,17 @@ package enum ConvKernels {
     /// Depthwise k×k convolution, stride `stride`, over NHWC `x` (height × width × channels per
     /// image; with `firstRow` > 0, x holds one image's rows from `firstRow` on); output rows
     /// `rows` (indices over images × outHeight), row r at `y + r · outWidth · channels`.
-    /// `weights` [k·k][channels] (tap-major), `bias` [channels].
+    /// `weights` [k·k][channels] (tap-major), `bias` [channels]. With `only`, just those channels
+    /// of each output pixel are computed (the same values, bit for bit; the rest of y is untouched).
     package static func depthwise(path: GEMMPath, kernel: Int, stride: Int, _ x: UnsafePointer<Float>, height: Int, width: Int,
                                   channels: Int, firstRow: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
                                   weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, activation: GEMMActivation,
-                                  _ y: UnsafeMutablePointer<Float>, rows: Range<Int>) {
+                                  _ y: UnsafeMutablePointer<Float>, rows: Range<Int>, only: Range<Int>? = nil) {
         guard !rows.isEmpty else { return }
-        ck_depthwise(simdPath(path), Int32(kernel), Int32(stride), x, height, width, channels, firstRow, padTop, padLeft,
-                     outHeight, outWidth, weights, bias, activation.rawValue, y, rows.lowerBound, rows.upperBound)
+        let ch = only ?? 0..<channels
+        ck_depthwise_channels(simdPath(path), Int32(kernel), Int32(stride), x, height, width, channels, firstRow, padTop, padLeft,
+                              outHeight, outWidth, weights, bias, activation.rawValue, y, rows.lowerBound, rows.upperBound,
+                              ch.lowerBound, ch.upperBound)
     }
 
     /// y[p, :] = act(x[p, :] · W + bias (+ residual[p, :])) for `rows` pixels: x [rows × k],
