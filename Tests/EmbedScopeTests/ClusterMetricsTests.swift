@@ -122,6 +122,41 @@ final class ClusterMetricsTests: XCTestCase {
         }
     }
 
+    /// Many classes (70: the class centroids' products are computed 32 classes at a time) and
+    /// singleton classes, on both kernels, against a direct Double silhouette written here.
+    func testManyClassesMatchADirectDoubleReference() throws {
+        let n = 300, d = 24, k = 70
+        var rng = SplitMix64(seed: 4242)
+        var labels = (0..<n).map { Int32($0 % (k - 3)) }   // classes 0…66, 4–5 rows each
+        labels[7] = 67; labels[100] = 68; labels[299] = 69    // three classes of one row
+        let x = (0..<(n * d)).map { i in Float(Double(rng.next() % 20_000) / 10_000 - 1) + Float(labels[i / d] % 5) * 0.3 }
+        // Direct reference: a = mean distance to the rest of the own class, b = the smallest mean
+        // distance to another class, s = (b − a) / max(a, b); 0 for a row alone in its class.
+        var expected = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var sums = [Double](repeating: 0, count: k), counts = [Int](repeating: 0, count: k)
+            for j in 0..<n where j != i {
+                var s = 0.0
+                for t in 0..<d { let e = Double(x[i * d + t]) - Double(x[j * d + t]); s += e * e }
+                sums[Int(labels[j])] += s.squareRoot(); counts[Int(labels[j])] += 1
+            }
+            let own = Int(labels[i])
+            guard counts[own] > 0 else { continue }
+            let a = sums[own] / Double(counts[own])
+            let b = (0..<k).filter { $0 != own && counts[$0] > 0 }.map { sums[$0] / Double(counts[$0]) }.min()!
+            expected[i] = (b - a) / max(a, b)
+        }
+        for kernel in [SilhouetteKernel.float32, .float64] {
+            var o = SilhouetteOptions(blockRows: 64, threads: 2)
+            o.kernel = kernel
+            let r = try withMatrix(x, rows: n, dim: d) { try ClusterMetrics.silhouette($0, labels: labels, options: o) }
+            XCTAssertEqual(r.values.count, n)
+            XCTAssertEqual(r.values[7], 0, "\(kernel): a class of one row")
+            _ = assertSamples(r.values, expected, "\(kernel), 70 classes")
+            assertRelative(r.mean, expected.reduce(0, +) / Double(n), 1e-6, "\(kernel) mean")
+        }
+    }
+
     /// The float32 path against a direct-difference Double reference (sharper than
     /// scikit-learn's own float64 shortcut on the near-duplicate case): the agreement we claim.
     func testFloat32PathIsAccurateOnNearDuplicates() throws {
