@@ -111,7 +111,7 @@ struct SilhouetteEngine {
                             naBase[p] = s
                         }
                         // P = A'·μᵀ (m × K); Q[p][c] = P[p][c(p)] − P[p][c]. Double dot products of
-                        // our own (not dgemm: OpenBLAS's generic core made it 10 % of a sampled run).
+                        // our own (not dgemm: on OpenBLAS's generic core it was ~14 % of a sampled run).
                         doubleProductsTransposed(dbuf, m, d, mdp.baseAddress!, k, into: pbuf)
                         for r in 0..<m {
                             let p = p0 + r, own = pbuf[r * k + Int(layout.classAt[p])]

@@ -109,7 +109,7 @@ struct Pointwise: Sendable {
 
     /// Splits this layer over `rows` rows for `team`: by rows when there are many (or few
     /// channels), else by output channels — whichever keeps the busiest thread's share of
-    /// kernel tiles smaller (`splitsByColumns`).
+    /// kernel tiles smaller (`columnParts`).
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
              team: Team, kind: Int, _ clock: inout Stopwatch) {
         if let ranges = columnParts(rows: rows, team: team) {
@@ -147,7 +147,7 @@ struct Pointwise: Sendable {
         }
         let pw = packed.panelWidth, half = Swift.max(1, pw / 2)
         guard let columns = panelParts(team: team) else { return nil }
-        let mr = packed.path == .avx512 ? 12 : 6
+        let mr = packed.path == .avx512 ? 12 : 6   // the 1×1 kernel's row tile (GP_MR in conv.c)
         func panelCost(_ c: Int) -> Int {   // in half panels
             let tail = c % pw
             return c / pw * 2 + (tail == 0 ? 0 : tail <= half ? 1 : 2)
