@@ -302,7 +302,7 @@ struct MBConvBlock: Sendable {
             return
         }
         if let expand {
-            expand.run(xc, rows: images * inputSize * inputSize, expanded, team: team, kind: Kind.expand.rawValue, &clock)
+            expand.run(xc, rows: rows, expanded, team: team, kind: Kind.expand.rawValue, &clock)
             h = UnsafePointer(expanded)
         }
         let dwIn = h

@@ -40,20 +40,14 @@ struct Linear: Sendable {
             }
             return
         }
-        if rows == 1, let packed {
-            // One image on our own paths: the scan's dot kernel over W's rows (memory-bound; the
-            // packed panels are for batches).
-            weights.withUnsafeBufferPointer { w in
-                bias.withUnsafeBufferPointer { b in
-                    ConvKernels.matrixVector(path: packed.path, m: o.count, k: inFeatures, w.baseAddress! + o.lowerBound * inFeatures,
-                                             lda: inFeatures, x, bias: b.baseAddress! + o.lowerBound, y + o.lowerBound)
-                }
-            }
-            return
-        }
         weights.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
-                if rows == 1 {
+                if rows == 1, let packed {
+                    // One image on our own paths: the scan's dot kernel over W's rows (memory-bound;
+                    // the packed panels are for batches).
+                    ConvKernels.matrixVector(path: packed.path, m: o.count, k: inFeatures, w.baseAddress! + o.lowerBound * inFeatures,
+                                             lda: inFeatures, x, y + o.lowerBound)
+                } else if rows == 1 {
                     // One image: a matrix-vector product (sgemm with m = 1 is ~2× slower here).
                     GEMM.av(m: o.count, n: inFeatures, a: w.baseAddress! + o.lowerBound * inFeatures, lda: inFeatures, x: x, y: y + o.lowerBound)
                 } else {

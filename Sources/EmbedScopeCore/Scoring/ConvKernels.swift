@@ -53,15 +53,14 @@ package enum ConvKernels {
         }
     }
 
-    /// y[i] = a[i, :] · x + bias[i] for i < m: a matrix-vector product (a [m × k], row stride
-    /// `lda`) on the one-query scan's dot kernel (`ck_scan_dots`: rows in order, each reduced
-    /// alone with four vector accumulators, prefetched ahead) — the classifier head of one image,
-    /// memory-bound on its weights.
+    /// y[i] = a[i, :] · x for i < m: a matrix-vector product (a [m × k], row stride `lda`) on the
+    /// one-query scan's dot kernel (`ck_scan_dots`: rows in order, each reduced alone with four
+    /// vector accumulators, prefetched ahead) — the classifier head of one image, memory-bound on
+    /// its weights.
     package static func matrixVector(path: GEMMPath, m: Int, k: Int, _ a: UnsafePointer<Float>, lda: Int, _ x: UnsafePointer<Float>,
-                                     bias: UnsafePointer<Float>?, _ y: UnsafeMutablePointer<Float>) {
+                                     _ y: UnsafeMutablePointer<Float>) {
         guard m > 0 else { return }
         ck_scan_dots(simdPath(path), m, k, a, lda, x, y)
-        if let bias { for i in 0..<m { y[i] += bias[i] } }
     }
 
     /// Taps (cin · k · k) up to which `convPlanar` runs SIMD tiles (beyond: plain loops).
