@@ -11,7 +11,7 @@ extension Bench {
 
         @Option(help: "Shapes m×n×k, comma-separated (default: EfficientNet-Lite0 / ResNet layers and a silhouette tile).")
         var shapes: String?
-        @Option(help: "Threads (rows split across them; OpenBLAS threads itself).") var threads = 1
+        @Option(help: "Threads (rows split across them; OpenBLAS is held to one thread when this is 1, else it threads itself).") var threads = 1
         @Option(name: .customLong("repeat"), help: "Timed repetitions (the best is reported).") var repeats = 5
         @Flag var json = false
 
@@ -39,11 +39,15 @@ extension Bench {
                         var best = Double.infinity
                         for _ in 0..<(repeats + 1) {
                             let t0 = DispatchTime.now().uptimeNanoseconds
-                            a.withUnsafeBufferPointer { ap in
-                                bias.withUnsafeBufferPointer { bp in
-                                    c.withUnsafeMutableBufferPointer { cp in
-                                        packed.multiply(m: m, a: ap.baseAddress!, lda: k, c: cp.baseAddress!, ldc: n,
-                                                        bias: bp.baseAddress!, activation: .relu6, threads: threads)
+                            // One thread means one thread for the reference too: OpenBLAS would
+                            // otherwise use every core and look twice as fast per thread.
+                            BLASThreads.single(if: threads == 1 && path == .openblas) {
+                                a.withUnsafeBufferPointer { ap in
+                                    bias.withUnsafeBufferPointer { bp in
+                                        c.withUnsafeMutableBufferPointer { cp in
+                                            packed.multiply(m: m, a: ap.baseAddress!, lda: k, c: cp.baseAddress!, ldc: n,
+                                                            bias: bp.baseAddress!, activation: .relu6, threads: threads)
+                                        }
                                     }
                                 }
                             }
