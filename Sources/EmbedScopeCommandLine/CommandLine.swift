@@ -37,6 +37,7 @@ package func note(_ s: String) {
 
 /// Runs a command body and turns an EmbedScopeError into a clean message + exit code 1.
 package func runCommand(_ body: () throws -> Void) throws {
+    BLASThreads.stopIdleWorkers()
     do {
         try body()
     } catch let e as EmbedScopeError {

@@ -29,6 +29,7 @@ extension Root {
         }
 
         func run() async throws {
+            BLASThreads.stopIdleWorkers()
             let roots = (paths.isEmpty ? ["Indexes"] : paths).map(resolveURL)
             for r in roots where !FileManager.default.fileExists(atPath: r.path) {
                 note("error: no such folder: \(r.path) (build an index first, e.g. `embedscope demo`, or name a folder of indexes)")

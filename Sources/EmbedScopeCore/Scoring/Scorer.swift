@@ -258,4 +258,23 @@ package enum BLASThreads {
         }
         return try body()
     }
+
+    /// Ends OpenBLAS's idle worker threads, once per process; a no-op after the first call.
+    ///
+    /// OpenBLAS starts one worker per extra core when the library loads, and each spins on
+    /// `sched_yield` for 2^28 TSC cycles (0.1 s on a 2.6 GHz TSC) waiting for a first job before
+    /// it sleeps. A command that starts computing at once — `metrics` on a 10k index takes
+    /// 0.5 s — shares a core with that spinning thread for its first 0.1 s (seen as 7 % of a
+    /// profiled `metrics` run's samples, all in `sched_yield`). `blas_thread_shutdown_` joins the
+    /// workers, and OpenBLAS starts them again by itself on its next threaded call (the lazy
+    /// re-initialisation it has for `fork`). Looked up at run time: a serial or OpenMP OpenBLAS
+    /// may not export it, and then nothing happens.
+    package static func stopIdleWorkers() { _ = stopped }
+
+    private static let stopped: Bool = {
+        typealias Shutdown = @convention(c) () -> Int32
+        guard let symbol = dlsym(nil, "blas_thread_shutdown_") else { return false }
+        _ = unsafeBitCast(symbol, to: Shutdown.self)()
+        return true
+    }()
 }
