@@ -65,6 +65,11 @@ public enum Projection {
     /// Principal components of `x`'s rows. Signs follow scikit-learn (`svd_flip` with
     /// `u_based_decision=False`): each axis's largest-magnitude entry is positive.
     package static func pca(_ x: RowMatrix, components k: Int, progress: ProgressSink = SilentProgress()) throws -> Result {
+        // dsyrk / dsyevr / dgemm called one after another: OpenBLAS threads them itself.
+        try BLASThreads.allCores { try pcaOnBLAS(x, components: k, progress: progress) }
+    }
+
+    private static func pcaOnBLAS(_ x: RowMatrix, components k: Int, progress: ProgressSink) throws -> Result {
         let n = x.rows, d = x.dim
         guard n >= 2 else { throw EmbedScopeError(.undefined, "PCA needs at least 2 rows, the space has \(n)") }
         guard (1...min(n, d)).contains(k) else {
@@ -110,6 +115,13 @@ public enum Projection {
     /// given, LDA then runs on the top r principal components instead (`reducedLDA`).
     package static func lda(_ x: RowMatrix, labels: [Int32], components k: Int, shrinkage: Double? = nil, reduce: Bool = true,
                            progress: ProgressSink = SilentProgress()) throws -> Result {
+        try BLASThreads.allCores {
+            try ldaOnBLAS(x, labels: labels, components: k, shrinkage: shrinkage, reduce: reduce, progress: progress)
+        }
+    }
+
+    private static func ldaOnBLAS(_ x: RowMatrix, labels: [Int32], components k: Int, shrinkage: Double?, reduce: Bool,
+                                  progress: ProgressSink) throws -> Result {
         let n = x.rows, d = x.dim
         guard labels.count == n else { throw EmbedScopeError(.shapeMismatch, "\(labels.count) labels for \(n) rows") }
         let layout = ClassLayout(labels: labels)

@@ -50,4 +50,38 @@ final class BLASThreadsTests: XCTestCase {
         XCTAssertEqual(BLASThreads.openScopes, 0)
         XCTAssertEqual(openblas_get_num_threads(), before)
     }
+
+    /// After `stopIdleWorkers` (what every command does first) OpenBLAS is single-threaded outside
+    /// scopes, `allCores` hands it the count it started with, a `single` inside wins, and OpenBLAS
+    /// still computes right once its stopped workers have been started again.
+    func testAllCoresScopesAfterTheIdleWorkersAreStopped() {
+        let cores = Int32(BLASThreads.cores)
+        XCTAssertGreaterThanOrEqual(cores, 1)
+        BLASThreads.stopIdleWorkers()
+        BLASThreads.stopIdleWorkers()   // once per process: the second call does nothing
+        XCTAssertEqual(openblas_get_num_threads(), 1)
+        let (outer, inner, nested): (Int32, Int32, Int32) = BLASThreads.allCores {
+            let outer = openblas_get_num_threads()
+            let inner = BLASThreads.single { openblas_get_num_threads() }
+            let nested = BLASThreads.allCores { openblas_get_num_threads() }
+            return (outer, inner, nested)
+        }
+        XCTAssertEqual(outer, cores)
+        XCTAssertEqual(inner, 1)
+        XCTAssertEqual(nested, cores)
+        XCTAssertEqual(openblas_get_num_threads(), 1)
+        // A product big enough for OpenBLAS to split across its (restarted) threads.
+        let n = 256
+        let a = (0..<(n * n)).map { Double(($0 * 7) % 13) - 6 }
+        var c = [Double](repeating: .nan, count: n * n)
+        BLASThreads.allCores {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), a, Int32(n), 0, &c, Int32(n))
+        }
+        for (i, j) in [(0, 0), (3, 200), (255, 17), (128, 128)] {
+            var s = 0.0
+            for t in 0..<n { s += a[i * n + t] * a[j * n + t] }
+            XCTAssertEqual(c[i * n + j], s, "C[\(i)][\(j)]")
+        }
+        XCTAssertEqual(openblas_get_num_threads(), 1)
+    }
 }

@@ -230,51 +230,74 @@ struct DamagedRows {
 /// inside them must be single-threaded or the two cores are oversubscribed.
 ///
 /// `single` is safe to call from several threads at once and re-entrant (a `single` inside a
-/// `single`, on the same thread or another): scopes are counted, the first one to open saves
-/// OpenBLAS's thread count and sets it to 1, the last one to close restores it. The body runs
-/// outside the lock, so concurrent callers (server requests, nested analyses) never wait on one
-/// another. While any scope is open, every OpenBLAS call in the process is single-threaded.
+/// `single`, on the same thread or another): scopes are counted; while any is open, every
+/// OpenBLAS call in the process is single-threaded, and when the last one closes OpenBLAS gets
+/// back the count it has outside scopes. The body runs outside the lock, so concurrent callers
+/// (server requests, nested analyses) never wait on one another.
+///
+/// The command-line tools call `stopIdleWorkers` first: OpenBLAS is then single-threaded outside
+/// scopes too, and only `allCores` scopes (LAPACK and the level-3 calls of PCA / LDA) hand it
+/// every core. Thread counts are only ever set when they change, because setting one restarts
+/// OpenBLAS's worker threads if they were stopped.
 package enum BLASThreads {
-    private struct State { var open = 0; var saved: Int32 = 1 }
+    private struct State {
+        var open = 0, wide = 0
+        var read = false
+        /// OpenBLAS's count now, its count at start (what `allCores` uses), the count outside scopes.
+        var current: Int32 = 1, cores: Int32 = 1, idle: Int32 = 1
+
+        mutating func apply() {
+            if !read {
+                current = openblas_get_num_threads(); cores = current; idle = current; read = true
+            }
+            let want = open > 0 ? 1 : wide > 0 ? cores : idle
+            if want != current { openblas_set_num_threads(want); current = want }
+        }
+    }
     private static let state = Mutex(State())
 
     /// Number of `single` scopes open in the process (for tests).
     package static var openScopes: Int { state.withLock { $0.open } }
 
+    /// OpenBLAS's thread count at start: what it runs with in `allCores` scopes (and, unless
+    /// `stopIdleWorkers` was called, outside scopes).
+    package static var cores: Int { state.withLock { s in s.apply(); return Int(s.cores) } }
+
     package static func single<T>(if condition: Bool = true, _ body: () throws -> T) rethrows -> T {
         guard condition else { return try body() }
-        state.withLock { s in
-            if s.open == 0 {
-                s.saved = openblas_get_num_threads()
-                openblas_set_num_threads(1)
-            }
-            s.open += 1
-        }
-        defer {
-            state.withLock { s in
-                s.open -= 1
-                if s.open == 0 { openblas_set_num_threads(s.saved) }
-            }
-        }
+        state.withLock { s in s.open += 1; s.apply() }
+        defer { state.withLock { s in s.open -= 1; s.apply() } }
         return try body()
     }
 
-    /// Ends OpenBLAS's idle worker threads, once per process; a no-op after the first call.
+    /// Runs body with OpenBLAS on every core (its count at start), unless a `single` scope is
+    /// open somewhere in the process, which wins.
+    package static func allCores<T>(_ body: () throws -> T) rethrows -> T {
+        state.withLock { s in s.wide += 1; s.apply() }
+        defer { state.withLock { s in s.wide -= 1; s.apply() } }
+        return try body()
+    }
+
+    /// Makes OpenBLAS single-threaded outside `allCores` scopes and ends its idle worker
+    /// threads, once per process (later calls do nothing).
     ///
-    /// OpenBLAS starts one worker per extra core when the library loads, and each spins on
-    /// `sched_yield` for 2^28 TSC cycles (0.1 s on a 2.6 GHz TSC) waiting for a first job before
-    /// it sleeps. A command that starts computing at once — `metrics` on a 10k index takes
-    /// 0.5 s — shares a core with that spinning thread for its first 0.1 s (seen as 7 % of a
-    /// profiled `metrics` run's samples, all in `sched_yield`). `blas_thread_shutdown_` joins the
-    /// workers, and OpenBLAS starts them again by itself on its next threaded call (the lazy
-    /// re-initialisation it has for `fork`). Looked up at run time: a serial or OpenMP OpenBLAS
-    /// may not export it, and then nothing happens.
+    /// OpenBLAS starts one worker per extra core when the library loads, and again whenever a
+    /// thread count is set after its workers were stopped; each worker then spins on
+    /// `sched_yield` for 2^28 TSC cycles (0.1 s on a 2.6 GHz TSC) waiting for a job before it
+    /// sleeps, sharing a core with whatever the command computes meanwhile (7–8 % of a profiled
+    /// `metrics` run's samples, all in `sched_yield`). `blas_thread_shutdown_` joins the workers;
+    /// OpenBLAS starts them again by itself on its next threaded call (an `allCores` scope).
+    /// Looked up at run time: a serial or OpenMP OpenBLAS may not export it (then the workers,
+    /// if any, stay).
     package static func stopIdleWorkers() { _ = stopped }
 
-    private static let stopped: Bool = {
+    private static let stopped: Bool = state.withLock { s in
+        s.apply()
+        s.idle = 1
+        s.apply()
         typealias Shutdown = @convention(c) () -> Int32
         guard let symbol = dlsym(nil, "blas_thread_shutdown_") else { return false }
         _ = unsafeBitCast(symbol, to: Shutdown.self)()
         return true
-    }()
+    }
 }

@@ -148,7 +148,7 @@ package enum BLASInfo {
         let env = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : $0 }
         return SystemInfo.BLAS(library: "OpenBLAS", version: version, config: config, core: core,
                                genericCore: genericCores.contains(core.lowercased()), coretypeEnvironment: env,
-                               threads: Int(openblas_get_num_threads()))
+                               threads: BLASThreads.cores)
     }
 
     private static let warning: Void = {
