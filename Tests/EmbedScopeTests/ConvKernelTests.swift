@@ -221,8 +221,11 @@ final class ConvKernelTests: XCTestCase {
 
     func testPackedPointwiseMatchesDoubleReferenceOnEveryPath() {
         var seed: UInt64 = 1300
-        // Rows across the 8-tile row block (96 on AVX-512, 48 on AVX2), depths across the 256 slice.
-        for (rows, k, n) in [(1, 33, 17), (5, 40, 1), (13, 96, 24), (97, 257, 40), (50, 300, 65), (200, 64, 33), (7, 1152, 20)] {
+        // Rows across the 8-tile row block (96 on AVX-512, 48 on AVX2), depths across the 256 slice;
+        // last tiles of every size the kernel runs (a third, two thirds or all of its 12 / 6 rows:
+        // 49 and 196 are the 7×7 and 14×14 maps of one image).
+        for (rows, k, n) in [(1, 33, 17), (5, 40, 1), (13, 96, 24), (97, 257, 40), (50, 300, 65), (200, 64, 33), (7, 1152, 20),
+                             (49, 192, 40), (196, 40, 48)] {
             seed += 1
             let activation: Activation = [.relu6, .none, .relu][Int(seed % 3)]
             let x = seededFloats(rows * k, seed: seed)
