@@ -61,6 +61,11 @@ public enum ClusterMetrics {
         return layout
     }
 
+    private static var nonFiniteSilhouette: EmbedScopeError {
+        EmbedScopeError(.nonFinite, "the silhouette is not finite: the rows contain NaN or infinity",
+                        hint: "check the vectors (an index built by EmbedScope never holds them)")
+    }
+
     static func silhouette(_ x: RowMatrix, layout: ClassLayout, moments: ClassMoments, options: SilhouetteOptions,
                            progress: ProgressSink) throws -> SilhouetteResult {
         let n = x.rows, k = layout.classCount
@@ -84,6 +89,9 @@ public enum ClusterMetrics {
         }
         let engine = SilhouetteEngine(x: x, layout: layout, moments: moments, options: options)
         let (sums, refinedPairs) = engine.classDistanceSums(rowPositions: rowPositions, progress: progress)
+        // A non-finite row makes every sum NaN (the engine's fixed-point sums cannot hold it);
+        // the reduction below would turn NaN into 0 (max / min skip NaN), so it is caught here.
+        guard sums.allSatisfy({ $0.isFinite }) else { throw Self.nonFiniteSilhouette }
 
         // scikit-learn's reduction: a = S[own] / (n_own − 1), b = min over other classes of
         // S[c] / n_c, s = (b − a) / max(a, b); 0 for a class of one row and for a = b = 0.
@@ -105,10 +113,7 @@ public enum ClusterMetrics {
         }
         valueAtRow.sort { $0.row < $1.row }
         let rows = valueAtRow.map(\.row), values = valueAtRow.map(\.value)
-        guard values.allSatisfy({ $0.isFinite }) else {
-            throw EmbedScopeError(.nonFinite, "the silhouette is not finite: the rows contain NaN or infinity",
-                                  hint: "check the vectors (an index built by EmbedScope never holds them)")
-        }
+        guard values.allSatisfy({ $0.isFinite }) else { throw Self.nonFiniteSilhouette }
 
         let mean = values.reduce(0, +) / Double(values.count)
         var perClassSum = [Double](repeating: 0, count: k), perClassN = [Int](repeating: 0, count: k)

@@ -123,6 +123,20 @@ struct SilhouetteEngine {
         }}}}
         let sn = na.map { $0.squareRoot() }
 
+        // Sums in fixed point: every tile's contribution to S[i][c] is rounded to a multiple of
+        // quantum = n·bound / 2^62 (bound ≥ any distance here: twice the largest row norm) and
+        // added as an Int64. Integer addition is exact and associative, so S does not depend on
+        // which worker took which tile: workers claim tiles as they go (no core idles at the end
+        // behind a slowed one) and the result is the same on every run, thread count and machine.
+        // The rounding error is ≤ quantum/2 per tile contribution, below 10^-17 of any S here,
+        // smaller than Double summation's own. Non-finite contributions poison the result (NaN).
+        var centroidNorm = [Double](repeating: 0, count: k)
+        for c in 0..<k { centroidNorm[c] = (0..<d).reduce(0.0) { $0 + md[c * d + $1] * md[c * d + $1] }.squareRoot() }
+        var largestNorm = 0.0
+        for p in 0..<n { largestNorm = Swift.max(largestNorm, sn[p] + centroidNorm[Int(layout.classAt[p])]) }
+        let fixedRange = 2 * largestNorm * Double(n) * 1.01
+        let toFixed = fixedRange > 0 && fixedRange.isFinite ? 0x1p62 / fixedRange : 0
+
         // Float32 on our own kernels: every column block's centered rows are packed once into
         // the GEMM's panel layout here, instead of re-centered and re-packed in every tile that
         // uses them (each block is the B side of up to n / b tiles). Costs one more copy of the
@@ -142,7 +156,8 @@ struct SilhouetteEngine {
 
         // Per-worker sums (rows of S indexed like rowPos), merged in worker order at the end.
         let sRows = rowPos.count
-        var partial = [[Double]](repeating: [], count: threads)
+        var partial = [[Int64]](repeating: [], count: threads)
+        var poisoned = [Bool](repeating: false, count: threads)
         var refinedPerWorker = [Int](repeating: 0, count: threads)
         let rho = max(0, options.refineBelow)
         let counter = TileCounter(progress: progress, total: tiles.count)
@@ -156,11 +171,17 @@ struct SilhouetteEngine {
         rowPos.withUnsafeBufferPointer { rpp in
         partial.withUnsafeMutableBufferPointer { outp in
         refinedPerWorker.withUnsafeMutableBufferPointer { refp in
-            let outBase = outp.baseAddress!, refinedOut = refp.baseAddress!
+        poisoned.withUnsafeMutableBufferPointer { poisonp in
+            let outBase = outp.baseAddress!, refinedOut = refp.baseAddress!, poisonOut = poisonp.baseAddress!
             let naAll = nap.baseAddress!, snAll = snp.baseAddress!, qAll = qp.baseAddress!, ccBase = ccp.baseAddress!
             BLASThreads.single {
                 parallelFor(threads) { t in
-                    var sums = [Double](repeating: 0, count: sRows * k)
+                    var sums = [Int64](repeating: 0, count: sRows * k)
+                    var poison = false
+                    @inline(__always) func add(_ v: Double, to p: UnsafeMutablePointer<Int64>) {
+                        let q = (v * toFixed).rounded()
+                        if q.magnitude < 0x1p62 { p.pointee &+= Int64(q) } else { poison = true }   // NaN lands here too
+                    }
                     let bufI = UnsafeMutablePointer<T>.allocate(capacity: b * d)
                     let bufJ = UnsafeMutablePointer<T>.allocate(capacity: b * d)
                     let g = UnsafeMutablePointer<T>.allocate(capacity: b * b)
@@ -197,7 +218,9 @@ struct SilhouetteEngine {
 
                     sums.withUnsafeMutableBufferPointer { sp in
                         let s = sp.baseAddress!
-                        for tile in stride(from: t, to: tiles.count, by: threads) {
+                        while true {
+                            let tile = counter.claim()
+                            if tile >= tiles.count { break }
                             let (bi, bj) = tiles[tile]
                             let blockI = rowBlocks[bi], blockJ = colBlocks[bj]
                             let mI = blockI.count, mJ = blockJ.count
@@ -253,10 +276,10 @@ struct SilhouetteEngine {
                                             if a != b { refined += 1 }
                                             return exactSquaredDistance(a, b)
                                         }
-                                        rowBase[i * k + cj] += acc
+                                        add(acc, to: rowBase + i * k + cj)
                                     }
                                     if colSide {
-                                        for j in rJ.lo..<rJ.hi { colBase[j * k + ci] += colAcc[j] }
+                                        for j in rJ.lo..<rJ.hi { add(colAcc[j], to: colBase + j * k + ci) }
                                     }
                                 }
                             }
@@ -264,15 +287,18 @@ struct SilhouetteEngine {
                         }
                     }
                     outBase[t] = sums
+                    poisonOut[t] = poison
                     refinedOut[t] = refined
                 }
             }
-        }}}}}}}}}
+        }}}}}}}}}}
         progress.end()
-        var total = partial[0]
+        var fixed = partial[0]
         for p in partial.dropFirst() where !p.isEmpty {
-            for i in 0..<total.count { total[i] += p[i] }
+            for i in 0..<fixed.count { fixed[i] &+= p[i] }
         }
+        let total = poisoned.contains(true) ? [Double](repeating: .nan, count: fixed.count)
+            : fixed.map { toFixed > 0 ? Double($0) / toFixed : 0 }
         return (total, refinedPerWorker.reduce(0, +))
     }
 
@@ -379,16 +405,21 @@ struct SilhouetteEngine {
     }
 }
 
-/// Counts finished tiles across workers and forwards them to the progress sink.
+/// Hands out tiles to workers and counts finished ones for the progress sink.
 private final class TileCounter: Sendable {
     private let done = Atomic<Int>(0)
     private let progress: ProgressSink
 
     init(progress: ProgressSink, total: Int) { self.progress = progress }
 
+    private let next = Atomic<Int>(0)
+
     func tick() {
         progress.update(done.add(1, ordering: .relaxed).newValue)
     }
+
+    /// The next tile to compute, for whichever worker asks first (tiles run in order).
+    func claim() -> Int { next.add(1, ordering: .relaxed).oldValue }
 }
 
 /// The element type of the GEMM in the silhouette: float32 (sgemm) or float64 (dgemm).

@@ -122,6 +122,24 @@ final class ClusterMetricsTests: XCTestCase {
         }
     }
 
+    /// Workers claim tiles as they go, so which worker computes which tile changes from run to
+    /// run; the per-class sums are fixed point, so the silhouettes may not: bit for bit the same
+    /// for 1, 2 and 3 workers, and from one run to the next.
+    func testValuesDoNotDependOnWorkersOrTheirOrder() throws {
+        let n = 400, d = 20
+        let x = randomMatrix(rows: n, dim: d, seed: 77)
+        let labels = (0..<n).map { Int32(($0 * 7) % 5) }
+        try withMatrix(x, rows: n, dim: d) { m in
+            let one = try ClusterMetrics.silhouette(m, labels: labels, options: SilhouetteOptions(blockRows: 16, threads: 1))
+            XCTAssertFalse(one.values.contains { !$0.isFinite })
+            for threads in [2, 3, 2, 3] {
+                let r = try ClusterMetrics.silhouette(m, labels: labels, options: SilhouetteOptions(blockRows: 16, threads: threads))
+                XCTAssertEqual(r.values.map(\.bitPattern), one.values.map(\.bitPattern), "\(threads) workers")
+                XCTAssertEqual(r.mean.bitPattern, one.mean.bitPattern)
+            }
+        }
+    }
+
     /// Many classes (70: the class centroids' products are computed 32 classes at a time) and
     /// singleton classes, on both kernels, against a direct Double silhouette written here.
     func testManyClassesMatchADirectDoubleReference() throws {
