@@ -68,6 +68,8 @@ final class SGEMMTests: XCTestCase {
         cases.append(Case(m: 49, n: 1280, k: 320, transposed: false, beta: 0, bias: true, residual: false, activation: .relu6, pad: 0))
         cases.append(Case(m: 65, n: 96, k: 1152, transposed: false, beta: 1, bias: true, residual: false, activation: .relu, pad: 5))
         cases.append(Case(m: 33, n: 130, k: 1280, transposed: true, beta: 0, bias: false, residual: false, activation: .none, pad: 1))
+        // Deeper than one slice on every path (256; 1280 on AVX-512) and taller than one A block (96 / 144 rows).
+        cases.append(Case(m: 100, n: 40, k: 2600, transposed: false, beta: 0.5, bias: true, residual: true, activation: .relu, pad: 2))
         cases.append(Case(m: 0, n: 5, k: 5, transposed: false, beta: 0, bias: false, residual: false, activation: .none, pad: 0))
         cases.append(Case(m: 5, n: 5, k: 0, transposed: false, beta: 0.5, bias: true, residual: true, activation: .relu, pad: 0))
         // A given transposed (the probe's gradient Rᵀ·X): every third case again, and the gradient's shape.
@@ -86,12 +88,13 @@ final class SGEMMTests: XCTestCase {
     }
 
     /// A packed whole (`PackedRows`, the all-pairs scans' row blocks) gives the same values, bit
-    /// for bit, as A packed block by block inside the GEMM, on every own path, across the MC (192)
-    /// and KC (256) block edges; an empty pack gives nothing.
+    /// for bit, as A packed block by block inside the GEMM, on every own path, across the A block
+    /// (96 rows on AVX-512, 144 on AVX2) and slice (1280 deep on AVX-512, else 256) edges; an
+    /// empty pack gives nothing.
     func testPrepackedRowsEqualPackingInside() {
         for path in paths where path != .openblas {
             var rng = SplitMix64(seed: 77)
-            for (m, n, k, lda) in [(1, 1, 1, 1), (13, 33, 7, 9), (193, 65, 257, 260), (400, 70, 600, 600), (12, 32, 1280, 1281)] {
+            for (m, n, k, lda) in [(1, 1, 1, 1), (13, 33, 7, 9), (193, 65, 257, 260), (400, 70, 600, 600), (12, 32, 1280, 1281), (100, 33, 2600, 2601)] {
                 let a = (0..<(m * lda)).map { _ in Float(rng.gaussian()) }
                 let b = (0..<(n * k)).map { _ in Float(rng.gaussian()) }
                 let pb = PackedMatrix.packing(b, k: k, n: n, transposed: true, path: path)
