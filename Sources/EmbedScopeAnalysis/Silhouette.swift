@@ -9,7 +9,9 @@ import EmbedScopeCore
 /// For every evaluated row i we need S[i][c] = Σ_{j in class c} ‖x_i − x_j‖ for all classes c
 /// (scikit-learn's `_silhouette_reduce`). Rows are taken in class order (positions, see
 /// `ClassLayout`) and cut into blocks of `blockRows`; a tile is a pair of blocks, its dot
-/// products come from one GEMM, and its distances are added to per-class sums in Double.
+/// products come from one GEMM, and its distances are summed in Double along each tile row and
+/// then added to the per-class sums in fixed point (exact, so independent of which worker ran
+/// which tile; see `run`).
 /// Exact mode visits each unordered block pair once and adds every distance to both sides;
 /// sampled mode visits (sample block × every block).
 ///
@@ -154,7 +156,7 @@ struct SilhouetteEngine {
                 }
             }} : nil
 
-        // Per-worker sums (rows of S indexed like rowPos), merged in worker order at the end.
+        // Per-worker fixed-point sums (rows of S indexed like rowPos), added up exactly at the end.
         let sRows = rowPos.count
         var partial = [[Int64]](repeating: [], count: threads)
         var poisoned = [Bool](repeating: false, count: threads)
