@@ -409,12 +409,11 @@ struct SilhouetteEngine {
 
 /// Hands out tiles to workers and counts finished ones for the progress sink.
 private final class TileCounter: Sendable {
+    private let next = Atomic<Int>(0)
     private let done = Atomic<Int>(0)
     private let progress: ProgressSink
 
     init(progress: ProgressSink, total: Int) { self.progress = progress }
-
-    private let next = Atomic<Int>(0)
 
     func tick() {
         progress.update(done.add(1, ordering: .relaxed).newValue)
