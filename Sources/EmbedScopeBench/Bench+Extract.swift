@@ -6,7 +6,7 @@ import Foundation
 extension Bench {
     /// Forward-pass throughput; Scripts/bench_extract.py runs it beside PyTorch and ONNX Runtime.
     struct Extract: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Time the native forward pass on preprocessed inputs (.npy [N, 3·224·224]).")
+        static let configuration = CommandConfiguration(commandName: "extract", abstract: "Time the native forward pass on preprocessed inputs (.npy [N, 3·224·224]).")
 
         @Option(help: "Model.") var model = "efficientnet-lite0"
         @Option(help: "Weights (default: the installed ImageNet weights).") var weights: String?

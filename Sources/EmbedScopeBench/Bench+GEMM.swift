@@ -7,7 +7,7 @@ extension Bench {
     /// GFLOP/s of every GEMM path on the hot shapes, same process, same data.
     struct Gemm: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time every SGEMM path (own AVX-512 / AVX2 / portable kernels, OpenBLAS) on the model's and the analysis' shapes.")
+            commandName: "gemm", abstract: "Time every SGEMM path (own AVX-512 / AVX2 / portable kernels, OpenBLAS) on the model's and the analysis' shapes.")
 
         @Option(help: "Shapes m×n×k, comma-separated (default: EfficientNet-Lite0 / ResNet layers and a silhouette tile).")
         var shapes: String?

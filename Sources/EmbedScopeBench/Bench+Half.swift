@@ -9,7 +9,7 @@ extension Bench {
     /// beat). The half answers are checked to equal the float32 answers, rows and scores bit for bit.
     struct Half: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time one query on the float32 rows and on their f16/bf16 copy (exact re-scoring), beside the bandwidth pass.")
+            commandName: "half", abstract: "Time one query on the float32 rows and on their f16/bf16 copy (exact re-scoring), beside the bandwidth pass.")
 
         @Argument(help: "Index directory (or give --synthetic).") var index: String?
         @Option(help: "Queries: .npy [Q, d] (default with --synthetic: 16 seeded Gaussian queries).") var queries: String?

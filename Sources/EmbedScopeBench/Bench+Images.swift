@@ -6,7 +6,7 @@ import Foundation
 extension Bench {
     /// Image-layer timings; Scripts/bench_images.py prints Pillow's beside them.
     struct Images: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Time JPEG/PNG decoding, PNG encoding and the antialiased resize.")
+        static let configuration = CommandConfiguration(commandName: "images", abstract: "Time JPEG/PNG decoding, PNG encoding and the antialiased resize.")
 
         @Option(help: "A JPEG to time decoding on.") var jpeg: String?
         @Option(help: "Median of this many runs.") var runs = 5

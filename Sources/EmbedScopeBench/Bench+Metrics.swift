@@ -8,7 +8,7 @@ extension Bench {
     /// scikit-learn on the same rows (written with --save) in the same run.
     struct Metrics: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time the exact silhouette (and Davies-Bouldin, Calinski-Harabasz) on seeded clustered unit vectors.")
+            commandName: "metrics", abstract: "Time the exact silhouette (and Davies-Bouldin, Calinski-Harabasz) on seeded clustered unit vectors.")
 
         @Option(help: "Rows.") var rows = 10_000
         @Option(help: "Dimensions.") var dim = 1280

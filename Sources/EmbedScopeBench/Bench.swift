@@ -15,7 +15,7 @@ struct Bench: ParsableCommand {
 
     struct Search: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Time single and batched top-k queries on an index, and a memory-bandwidth pass over the same bytes.")
+            commandName: "search", abstract: "Time single and batched top-k queries on an index, and a memory-bandwidth pass over the same bytes.")
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Queries: .npy [Q, d] (unit rows). At least --batch rows.") var queries: String

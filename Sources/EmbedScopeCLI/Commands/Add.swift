@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Add new images (or imported vectors) to an index without recomputing its rows.",
+            commandName: "add", abstract: "Add new images (or imported vectors) to an index without recomputing its rows.",
             discussion: """
             embedscope add INDEX [DATASET_OR_IMAGES…]: the images of the index's data set (its root, or \
             folders / files inside it; default the whole root) whose paths are not in the index yet, \

@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Build: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Index an image folder (root/<class>/**/*.{jpg,jpeg,png}).",
+            commandName: "build", abstract: "Index an image folder (root/<class>/**/*.{jpg,jpeg,png}).",
             discussion: """
             Each image is decoded once. Spaces: `pixel` always; `embedding` from --model (its
             penultimate features), and the model's classifier head as a prototype set

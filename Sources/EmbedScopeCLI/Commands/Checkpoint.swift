@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Checkpoint: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Read a PyTorch checkpoint (.pth/.pt/.ckpt): list its tensors, optionally export each as .npy.",
+            commandName: "checkpoint", abstract: "Read a PyTorch checkpoint (.pth/.pt/.ckpt): list its tensors, optionally export each as .npy.",
             discussion: """
             Reads both torch.save formats without Python and without running code from the file.
             Scripts/check_checkpoint.py compares the export against torch.load.

@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Compare: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "One table across indexes (models, checkpoints) and spaces: silhouette, DB, CH, precision@k, probe accuracy.",
+            commandName: "compare", abstract: "One table across indexes (models, checkpoints) and spaces: silhouette, DB, CH, precision@k, probe accuracy.",
             discussion: """
             Reads each index's metrics.json (written by metrics, versus, probe and project). A space \
             with no cluster metrics yet gets them computed (exact silhouette) unless --no-compute; \

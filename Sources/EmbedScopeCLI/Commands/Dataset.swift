@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Dataset: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write a packaged data set as an image folder.",
+            commandName: "dataset", abstract: "Write a packaged data set as an image folder.",
             subcommands: [FashionMNISTCommand.self])
 
         struct FashionMNISTCommand: ParsableCommand {

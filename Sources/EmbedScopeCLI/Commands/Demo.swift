@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Demo: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "The main job on the embedded default: Fashion-MNIST → PNG folder → index → queries.",
+            commandName: "demo", abstract: "The main job on the embedded default: Fashion-MNIST → PNG folder → index → queries.",
             discussion: "Uses the Debian package dataset-fashion-mnist (installed by Scripts/setup.sh); nothing is downloaded.")
 
         @Option(help: "Images from the Fashion-MNIST test split to use (10–10,000).") var limit = 2000

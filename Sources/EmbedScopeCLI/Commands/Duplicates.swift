@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Duplicates: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Near-duplicate images: every pair above a cosine threshold, grouped; cross-split pairs (leakage) first.",
+            commandName: "duplicates", abstract: "Near-duplicate images: every pair above a cosine threshold, grouped; cross-split pairs (leakage) first.",
             discussion: """
             Exact over all pairs (blocked sgemm tiles, pairs near the threshold recomputed in Double). \
             Pairs whose two images are in different splits (train / val / test) are leakage and come \

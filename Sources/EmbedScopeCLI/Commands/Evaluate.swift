@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Evaluate: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "A prototype set (classifier head) as a classifier of the index's classes: accuracy, confusion, P/R/F1, lowest margins.",
+            commandName: "evaluate", abstract: "A prototype set (classifier head) as a classifier of the index's classes: accuracy, confusion, P/R/F1, lowest margins.",
             discussion: """
             Prototypes are matched to classes by name. Prediction = argmax of logit = x·w + b over the \
             matched prototypes (tie: the lower prototype index); rows whose class has no prototype are \

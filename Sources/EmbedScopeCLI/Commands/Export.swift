@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Export one space for other tools: X.npy, norms.npy, rows.csv (+ W.npy, b.npy, head-classes.txt).",
+            commandName: "export", abstract: "Export one space for other tools: X.npy, norms.npy, rows.csv (+ W.npy, b.npy, head-classes.txt).",
             discussion: """
             X.npy: float32 [n, d], the unit rows as stored (row i = catalog row i); norms.npy: each row's \
             original norm; rows.csv: row,path,class,split. With a prototype set on the space (--set, default \

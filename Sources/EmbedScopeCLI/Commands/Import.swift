@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Import embeddings made by any model (.npy) with a manifest (path,class) into an index.",
+            commandName: "import", abstract: "Import embeddings made by any model (.npy) with a manifest (path,class) into an index.",
             discussion: """
             X.npy: float32 or float64, C order, shape [N, d]; row i is the image on data line i of rows.csv.
             rows.csv: a header naming `path` and `class` (optional `split`), then N rows.

@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Info: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "What an index holds: spaces, classes, prototype sets, files; or, with --system, this machine's CPU, BLAS and kernels.")
+            commandName: "info", abstract: "What an index holds: spaces, classes, prototype sets, files; or, with --system, this machine's CPU, BLAS and kernels.")
 
         @Argument(help: "Index directory (not with --system).") var index: String?
         @Flag(help: "CPU model and features, BLAS library, version and core, the kernel each hot path uses, threads.")
@@ -33,7 +33,7 @@ extension Root {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Check everything: file checksums, the catalog (SQLite integrity, foreign keys, content checksum), the catalog against the vector files, finite values.",
+            commandName: "verify", abstract: "Check everything: file checksums, the catalog (SQLite integrity, foreign keys, content checksum), the catalog against the vector files, finite values.",
             discussion: "Reads every byte. Exit status 0 only when every check passed; --json lists every check.")
         @Argument(help: "Index directory.") var index: String
         @OptionGroup var output: OutputOptions

@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Merge indexes of one data set (e.g. the shards of `build --shard i/n`) into one index.",
+            commandName: "merge", abstract: "Merge indexes of one data set (e.g. the shards of `build --shard i/n`) into one index.",
             discussion: """
             The inputs must have the same spaces (names, models, dimensions, preprocessing), model, \
             weights and prototype sets, and no path in common. Rows of built indexes are put in build's \

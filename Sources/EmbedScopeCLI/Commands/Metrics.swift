@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Metrics: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "How well the classes separate: silhouette (mean and per class), Davies-Bouldin, Calinski-Harabasz.",
+            commandName: "metrics", abstract: "How well the classes separate: silhouette (mean and per class), Davies-Bouldin, Calinski-Harabasz.",
             discussion: """
             Euclidean distance on the index's unit rows (d² = 2 − 2·cos), with the catalog's classes as \
             labels; the definitions are scikit-learn's. The silhouette is exact over all pairs unless \

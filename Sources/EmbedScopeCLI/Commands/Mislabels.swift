@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Mislabels: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Images whose label disagrees with held-out evidence, ranked, with the suggested label.",
+            commandName: "mislabels", abstract: "Images whose label disagrees with held-out evidence, ranked, with the suggested label.",
             discussion: """
             Each image is judged by models that never saw its label: a linear probe (as `probe`) trained \
             on the other folds of a stratified seeded k-fold split gives P(class | image), and its k \

@@ -9,7 +9,7 @@ import Glibc
 extension Root {
     struct Probe: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Train a linear probe (multinomial logistic regression, L2) on a space; store it as the prototype set `probe`.",
+            commandName: "probe", abstract: "Train a linear probe (multinomial logistic regression, L2) on a space; store it as the prototype set `probe`.",
             discussion: """
             Same objective as scikit-learn's LogisticRegression(C, lbfgs, fit_intercept=True): \
             Σ cross-entropy + ½/C·‖W‖², the bias not penalized, on the vectors x = norm · unit row. \

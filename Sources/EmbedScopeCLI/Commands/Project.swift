@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Project: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "PCA or LDA of a space: explained variance per component, coordinates (CSV/JSON), prototypes as directions.",
+            commandName: "project", abstract: "PCA or LDA of a space: explained variance per component, coordinates (CSV/JSON), prototypes as directions.",
             discussion: """
             PCA is scikit-learn's PCA (covariance eigen-decomposition, n − 1 denominator, each axis's \
             largest entry positive). LDA is scikit-learn's LinearDiscriminantAnalysis(solver='eigen'): \

@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Query: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Nearest (or farthest) images to an image in the index or to a vector.",
+            commandName: "query", abstract: "Nearest (or farthest) images to an image in the index or to a vector.",
             discussion: "Scores are cosine similarities of unit vectors. Farthest means lowest cosine.")
 
         @Argument(help: "Index directory.") var index: String

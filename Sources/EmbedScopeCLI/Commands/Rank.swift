@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Rank: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Images ordered by a classifier head's logit for one class (its prototype).",
+            commandName: "rank", abstract: "Images ordered by a classifier head's logit for one class (its prototype).",
             discussion: "score = the classifier's logit = embedding · w + b, computed as ‖x‖·‖w‖·(x̂·ŵ) + b from the index.")
 
         @Argument(help: "Index directory.") var index: String

@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Remove rows from an index (by path, class or row numbers).",
+            commandName: "remove", abstract: "Remove rows from an index (by path, class or row numbers).",
             discussion: """
             The remaining rows keep their order and are renumbered 0…n−1 in every space, norms file and \
             the catalog; a class left without rows is dropped. One new generation, switched atomically; \

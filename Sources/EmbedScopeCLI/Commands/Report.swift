@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write an HTML report (works offline) of one or more indexes: metrics, charts, image sheets.",
+            commandName: "report", abstract: "Write an HTML report (works offline) of one or more indexes: metrics, charts, image sheets.",
             discussion: """
             Writes OUT/index.html and its pictures under OUT/img/ (SVG plots, PNG image sheets), \
             linked relatively: open OUT/index.html from disk. For each index: summary, cluster \

@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Representativeness: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Representativeness of every image (FiftyOne Brain's cluster-center method): 1 at its k-means cluster's centre.",
+            commandName: "representativeness", abstract: "Representativeness of every image (FiftyOne Brain's cluster-center method): 1 at its k-means cluster's centre.",
             discussion: """
             k-means (--clusters, default 20, seeded k-means++) on the unit rows; each image scores \
             1 − d/max d, d its Euclidean distance to its cluster's centre and max d the largest in that \

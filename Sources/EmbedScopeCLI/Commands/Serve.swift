@@ -7,7 +7,7 @@ import Foundation
 extension Root {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "The interactive explorer and its HTTP API: every index under the given folders, in a browser.",
+            commandName: "serve", abstract: "The interactive explorer and its HTTP API: every index under the given folders, in a browser.",
             discussion: """
             Serves the indexes found under each DIR (an index directory, or a folder of them; default \
             Indexes/) at http://HOST:PORT/ — the page — and /api/… (JSON; docs/http-api.md, \

@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Uniqueness: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Uniqueness of every image (FiftyOne Brain's definition): far from its 3 nearest neighbours = 1.",
+            commandName: "uniqueness", abstract: "Uniqueness of every image (FiftyOne Brain's definition): far from its 3 nearest neighbours = 1.",
             discussion: """
             (0.6·d1 + 0.3·d2 + 0.1·d3)/3 over the Euclidean distances of the unit rows to the 3 nearest \
             other images, divided by the largest value in the index. Prints the most and least unique; \

@@ -6,7 +6,7 @@ import Foundation
 extension Root {
     struct Versus: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Neighbour quality per space (precision@k, k-NN accuracy) and where embedding and pixel neighbours disagree (Jaccard@k).",
+            commandName: "versus", abstract: "Neighbour quality per space (precision@k, k-NN accuracy) and where embedding and pixel neighbours disagree (Jaccard@k).",
             discussion: """
             For every row, its k nearest other rows by cosine (the row itself excluded; equal cosine: \
             the lower row is nearer). precision@k = same-class neighbours / k, per class and overall. \
