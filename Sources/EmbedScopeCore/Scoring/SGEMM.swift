@@ -97,9 +97,12 @@ package enum SGEMM {
         let p = path ?? Self.path
         if p == .openblas { BLASInfo.warnIfGeneric() }
         if p == .openblas && threads <= 1 {
-            // No copy of B: OpenBLAS reads it where it is.
-            cblas_sgemm(CblasRowMajor, aTransposed ? CblasTrans : CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans, Int32(m), Int32(n), Int32(k),
-                        1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            // No copy of B: OpenBLAS reads it where it is, on every core unless a caller's
+            // `BLASThreads.single` scope is open (commands keep OpenBLAS on one thread otherwise).
+            BLASThreads.allCores {
+                cblas_sgemm(CblasRowMajor, aTransposed ? CblasTrans : CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans,
+                            Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+            }
             var ep = ck_epilogue(beta: 0, bias: bias, residual: residual, ldr: ldr, activation: activation.rawValue)
             ck_epilogue_apply(m, n, c, ldc, &ep)
             return
