@@ -59,6 +59,34 @@ final class ProjectionTests: XCTestCase {
         }
     }
 
+    /// The scatter split over workers (row blocks dealt round-robin, one dsyrk each, sums added
+    /// in worker order) equals a direct Double sum, on 1, 2 and 3 workers and a row count that
+    /// leaves the last block short.
+    func testScatterOverWorkersMatchesADirectSum() {
+        let n = 2 * Projection.blockRows + 37, d = 9
+        var rng = SplitMix64(seed: 31)
+        let rows = (0..<(n * d)).map { _ in Float(rng.gaussian()) }
+        let centres = (0..<(2 * d)).map { Double($0) * 0.01 }
+        let which = { (i: Int) in i % 2 }
+        var direct = [Double](repeating: 0, count: d * d)
+        for i in 0..<n {
+            let c = which(i) * d
+            for a in 0..<d {
+                for b in 0..<d { direct[a * d + b] += (Double(rows[i * d + a]) - centres[c + a]) * (Double(rows[i * d + b]) - centres[c + b]) }
+            }
+        }
+        rows.withUnsafeBufferPointer { buf in
+            let x = RowMatrix(base: buf.baseAddress!, rows: n, dim: d, stride: d)
+            for threads in [1, 2, 3] {
+                var s = [Double](repeating: 0, count: d * d)
+                Projection.scatter(x, into: &s, centres: centres, which: which, progress: SilentProgress(), offset: 0, threads: threads)
+                let worst = zip(s, direct).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? .nan
+                XCTAssertLessThanOrEqual(worst, 1e-12, "\(threads) workers")
+                XCTAssertEqual(s[1 * d + 4], s[4 * d + 1], "mirrored")
+            }
+        }
+    }
+
     func testLDAMatchesScikitLearnUpToSign() throws {
         for name in ["blobs", "fmnist"] {
             let (rows, n, d, f) = try load(name)

@@ -236,8 +236,10 @@ struct DamagedRows {
 /// (server requests, nested analyses) never wait on one another.
 ///
 /// The command-line tools call `stopIdleWorkers` first: OpenBLAS is then single-threaded outside
-/// scopes too, and only `allCores` scopes (LAPACK and the level-3 calls of PCA / LDA) hand it
-/// every core. Thread counts are only ever set when they change, because setting one restarts
+/// scopes too, and only `allCores` scopes (a GEMM handed to OpenBLAS whole: prototype
+/// evaluation, `EMBEDSCOPE_GEMM=openblas`) hand it every core. Where we can split the work
+/// ourselves we do (PCA / LDA's scatter): OpenBLAS's threads meet at barriers that stall
+/// whenever another process holds a core. Thread counts are only ever set when they change, because setting one restarts
 /// OpenBLAS's worker threads if they were stopped.
 package enum BLASThreads {
     private struct State {
@@ -286,7 +288,7 @@ package enum BLASThreads {
     /// `sched_yield` for 2^28 TSC cycles (0.1 s on a 2.6 GHz TSC) waiting for a job before it
     /// sleeps, sharing a core with whatever the command computes meanwhile (7–8 % of a profiled
     /// `metrics` run's samples, all in `sched_yield`). `blas_thread_shutdown_` joins the workers;
-    /// OpenBLAS starts them again by itself on its next threaded call (an `allCores` scope).
+    /// OpenBLAS starts them again by itself when an `allCores` scope sets its thread count.
     /// Looked up at run time: a serial or OpenMP OpenBLAS may not export it (then the workers,
     /// if any, stay).
     package static func stopIdleWorkers() { _ = stopped }
