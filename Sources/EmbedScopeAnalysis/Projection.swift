@@ -238,8 +238,8 @@ public enum Projection {
     /// The row blocks are dealt to `threads` workers (every threads-th block), each adding into a
     /// d × d sum of its own with a single-threaded `dsyrk`; the sums are added in worker order.
     /// Split here rather than by OpenBLAS's own threads, whose barriers stall whenever another
-    /// process holds a core: a 10k × 1280 PCA took 7–10 s beside a compile with OpenBLAS on two
-    /// threads, 0.9 s on one.
+    /// process holds a core: a 10k × 1280 PCA took 2–16 s beside a compile with OpenBLAS on two
+    /// threads, 0.9 s on one (split here: 0.8 s).
     static func scatter(_ x: RowMatrix, into s: inout [Double], centres: [Double], which: (Int) -> Int,
                         progress: ProgressSink, offset: Int, threads: Int = Scorer.defaultThreads) {
         let d = x.dim

@@ -239,8 +239,8 @@ struct DamagedRows {
 /// scopes too, and only `allCores` scopes (a GEMM handed to OpenBLAS whole: prototype
 /// evaluation, `EMBEDSCOPE_GEMM=openblas`) hand it every core. Where we can split the work
 /// ourselves we do (PCA / LDA's scatter): OpenBLAS's threads meet at barriers that stall
-/// whenever another process holds a core. Thread counts are only ever set when they change, because setting one restarts
-/// OpenBLAS's worker threads if they were stopped.
+/// whenever another process holds a core. Thread counts are only ever set when they change,
+/// because setting one restarts OpenBLAS's worker threads if they were stopped.
 package enum BLASThreads {
     private struct State {
         var open = 0, wide = 0
