@@ -307,24 +307,26 @@ ATTR static void SFX(gp_run)(long m, long n, long k, const float *a, long lda, c
 
 // ---------------------------------------------------------------- dense conv on planar input (the stem)
 
-// CP_P pixels × output channels [j, j + 2·VW) (the lanes of m0, m1; two: the second vector is
-// used), T taps: tap t's input for pixel i at tp[t][i · ps] (in the image, or a zero-padded
-// patch); weights w[t · out + j]. Stores the first np pixels (row stride out).
-INL void SFX(cp_tile)(long T, const float *const *tp, long ps, const float *w, long out, MT m0, MT m1, const int two, const float *bias,
-                      int act, float *y, long np) {
+// P ≤ CP_P pixels × output channels [j, j + 2·VW) (the lanes of m0, m1; two: the second vector
+// is used), T taps: tap t's input for pixel i at tp[t][i · ps] (in the image, or a zero-padded
+// patch); weights w[t · out + j]. Stores the first np pixels (row stride out). Called with P and
+// ps constant where they can be: with a run-time stride the P broadcast addresses took P
+// registers and the compiler spilled accumulators to the stack (the stem ran at 108 GFLOP/s).
+INL void SFX(cp_tile)(const int P, long T, const float *const *tp, long ps, const float *w, long out, MT m0, MT m1, const int two,
+                      const float *bias, int act, float *y, long np) {
     VT acc[CP_P][2];
     const VT b0 = V_MLOAD(m0, bias), b1 = two ? V_MLOAD(m1, bias + VW) : V_SET1(0);
-    for (int i = 0; i < CP_P; i++) { acc[i][0] = b0; acc[i][1] = b1; }
+    for (int i = 0; i < P; i++) { acc[i][0] = b0; acc[i][1] = b1; }
     for (long t = 0; t < T; t++) {
         const float *q = tp[t];
         const VT w0 = V_MLOAD(m0, w + t * out), w1 = two ? V_MLOAD(m1, w + t * out + VW) : V_SET1(0);
-        for (int i = 0; i < CP_P; i++) {
+        for (int i = 0; i < P; i++) {
             const VT v = V_SET1(q[i * ps]);
             acc[i][0] = V_FMA(v, w0, acc[i][0]);
             if (two) acc[i][1] = V_FMA(v, w1, acc[i][1]);
         }
     }
-    for (int i = 0; i < CP_P; i++) {
+    for (int i = 0; i < P; i++) {
         if (i >= np) break;
         V_MSTORE(y + i * out, m0, V_ACT(acc[i][0], act));
         if (two) V_MSTORE(y + i * out + VW, m1, V_ACT(acc[i][1], act));
@@ -335,7 +337,7 @@ ATTR static void SFX(cp_run)(const float *x, long h, long w, long cin, long k, l
                              const float *wt, long out, const float *bias, int act, float *y, long p0, long p1) {
     const long T = cin * k * k;
     const float *tp[CP_MAX_TAPS];
-    float patch[CP_MAX_TAPS * CP_P];
+    float patch[CP_MAX_TAPS * CP_P] = {0};   // entries past a border tile's pixels are read, never stored
     long p = p0;
     while (p < p1) {
         const long img = p / (oh * ow), rem = p - img * oh * ow;
@@ -358,9 +360,10 @@ ATTR static void SFX(cp_run)(const float *x, long h, long w, long cin, long k, l
                     for (long kw = 0; kw < k; kw++, t++) {
                         float *d = patch + t * CP_P;
                         const long iy = iy0 + kh;
-                        for (long i = 0; i < CP_P; i++) {
+                        // Only the np pixels stored (the tile runs at most a third more, never read).
+                        for (long i = 0; i < np; i++) {
                             const long ix = ix0 + i * s + kw;
-                            d[i] = i < np && iy >= 0 && iy < h && ix >= 0 && ix < w ? planes[(ch * h + iy) * w + ix] : 0.0f;
+                            d[i] = iy >= 0 && iy < h && ix >= 0 && ix < w ? planes[(ch * h + iy) * w + ix] : 0.0f;
                         }
                         tp[t] = d;
                     }
@@ -372,8 +375,13 @@ ATTR static void SFX(cp_run)(const float *x, long h, long w, long cin, long k, l
             const MT m0 = cols >= VW ? V_FULL : V_MASK((int)cols);
             const int two = cols > VW;
             const MT m1 = cols >= 2 * VW ? V_FULL : V_MASK((int)(two ? cols - VW : 0));
-            if (two) SFX(cp_tile)(T, tp, ps, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
-            else SFX(cp_tile)(T, tp, ps, wt + j, out, m0, m1, 0, bias + j, act, yp + j, np);
+            if (!two) SFX(cp_tile)(CP_P, T, tp, ps, wt + j, out, m0, m1, 0, bias + j, act, yp + j, np);
+            else if (ps == 2) SFX(cp_tile)(CP_P, T, tp, 2, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
+            else if (ps != 1) SFX(cp_tile)(CP_P, T, tp, ps, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
+            // A border tile (a zero-padded patch, stride 1): a third, two thirds or all of CP_P pixels.
+            else if (np > 2 * (CP_P / 3)) SFX(cp_tile)(CP_P, T, tp, 1, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
+            else if (np > CP_P / 3) SFX(cp_tile)(2 * (CP_P / 3), T, tp, 1, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
+            else SFX(cp_tile)(CP_P / 3, T, tp, 1, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
         }
         p += np;
     }
