@@ -34,9 +34,17 @@ extension Bench {
                     let f = try m.extractor.forward(x.values, count: n).features
                     try NPYArray.write(shape: [n, m.extractor.featureDim], values: f, to: resolveURL(saveFeatures))
                 }
-                _ = try m.extractor.forward(Array(x.values[0..<per]), count: 1) // warm-up
                 var rows: [Row] = []
                 for b in batch where b >= 1 {
+                    // Warm-up at this batch size, at least 16 images: buffers, page faults, the
+                    // helper threads. Scripts/bench_extract_rounds.py starts this process afresh each
+                    // round and times it against an ONNX Runtime session already warm.
+                    var w = 0
+                    while w < min(n, max(b, 16)) {
+                        let e = min(n, w + b)
+                        _ = try m.extractor.forward(Array(x.values[(w * per)..<(e * per)]), count: e - w)
+                        w = e
+                    }
                     var times: [Double] = []
                     for _ in 0..<max(1, runs) {
                         let t0 = DispatchTime.now().uptimeNanoseconds
