@@ -3,7 +3,8 @@
 // input and one of weights, whatever the stride. The interior of a row runs 8 (then 4) output
 // pixels × one channel vector per tile: the tap's weight vector is loaded once for the tile
 // and each input load feeds one multiply-add, with 8 independent chains to cover the FMA
-// latency. Border pixels (window clipped) run one pixel × four channel vectors.
+// latency. Border pixels (window clipped) run one pixel × four channel vectors; at stride 1 on
+// narrow maps the rows are first copied into a zero-padded window, so that no window is clipped.
 //
 // One copy per SIMD width (conv_simd.h included with the width's macros): AVX-512F (16 lanes),
 // AVX2 + FMA (8 lanes), each with target attributes and called only after a CPUID check by the
@@ -36,6 +37,12 @@ static inline void interior_columns(const dw_geom *g, long k, long s, long *lo, 
     const long last = g->w - k + g->pad_left;
     *lo = a;
     *hi = lmax(a, lmin(g->ow, last >= 0 ? last / s + 1 : 0));
+}
+
+// Input row ih of image img (in the band x holds, which starts at row first_row); only read when
+// 0 ≤ ih < h.
+static inline const float *x_row_ptr(const dw_geom *g, long img, long ih) {
+    return g->x + (img * g->h + ih - g->first_row) * g->w * g->c;
 }
 
 // x < 0 is false for NaN, so NaN passes through both (as the GEMM epilogue).
