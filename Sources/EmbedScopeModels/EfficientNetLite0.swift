@@ -183,7 +183,7 @@ public final class EfficientNetLite0: FeatureExtractor {
         var x = x0
         for bi in range {
             let y: UnsafeMutablePointer<Float> = (bi == range.upperBound - 1 && last != nil) ? last! : (x == ws[0] ? ws[1] : ws[0])
-            if images == 1 && blocks[bi].banded && blocks[bi].expand != nil {
+            if images == 1 && blocks[bi].banded {
                 blocks[bi].runBanded(x, y, depthwise: ws[3], bands: ws[7], team, &clock)
             } else {
                 blocks[bi].run(x, images: images, y, expanded: ws[2], depthwise: ws[3], team, &clock)
@@ -237,7 +237,8 @@ struct MBConvBlock: Sendable {
         bandCapacity = ((bandRows - 1) * stride + kernel) * rowFloats
     }
 
-    /// One image, expand → depthwise → project fused over bands of output rows: each band's
+    /// One image, expand → depthwise → project fused over bands of output rows (without an
+    /// expand, depthwise → project): each band's
     /// expanded input rows are computed right before the depthwise reads them (rows shared
     /// with the previous band are kept), and its depthwise output is projected right away, so
     /// the wide tensors never leave L2. The output rows are split across the team; each part
@@ -245,10 +246,26 @@ struct MBConvBlock: Sendable {
     func runBanded(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, depthwise dwOut: UnsafeMutablePointer<Float>,
                    bands: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch) {
         typealias Kind = EfficientNetLite0.Kind
-        guard let expand else { return }
+        let xc = UnsafePointer(x)
+        guard let expand else {
+            // No expand (the first block): depthwise and project band by band, the depthwise
+            // output of a band still in L2 when the project reads it (112×112×32, 1.6 MB whole).
+            team.split(outputSize, Kind.depthwise.rawValue, &clock, minimumPerPart: 2) { rows, _, clock in
+                var r0 = rows.lowerBound
+                while r0 < rows.upperBound {
+                    let r1 = Swift.min(r0 + bandRows, rows.upperBound)
+                    depthwise.run(xc, height: inputSize, width: inputSize, dwOut, rows: r0..<r1)
+                    clock.lap(Kind.depthwise.rawValue)
+                    let p0 = r0 * outputSize, pixels = (r1 - r0) * outputSize
+                    project.run(dwOut + p0 * hidden, rows: pixels, y + p0 * outC, residual: residual ? xc + p0 * outC : nil)
+                    clock.lap(Kind.project.rawValue)
+                    r0 = r1
+                }
+            }
+            return
+        }
         let s = depthwise.stride, k = depthwise.kernel, pt = depthwise.padding.top
         let w = inputSize, rowLen = w * hidden
-        let xc = UnsafePointer(x)
         team.split(outputSize, Kind.depthwise.rawValue, &clock, minimumPerPart: 2) { rows, part, clock in
             let band = bands + part * bandCapacity
             var lo = 0, hi = 0                       // expanded input rows held in `band`: [lo, hi)
