@@ -158,14 +158,18 @@ INL void SFX(dwp_row)(const int K, const int S, const int MASKED, MT m, const fl
 
 // Output rows [r0, r1) on the padded window `ring` (K · wp · DW_CH floats, wp = (ow − 1)·S + K).
 INL void SFX(dw_rows_padded)(const int K, const int S, const dw_geom *g, long r0, long r1, float *ring, long wp) {
-    const long c = g->c, rs = g->w * c;
+    const long c = g->c;
+    const long pl = g->pad_left, iw1 = lmin(g->w, wp - pl);   // image columns [0, iw1) land in the window
+    // The padding columns are zeroed once; row copies write only the image columns [pl, pl + iw1).
+    for (int t = 0; t < K; t++) {
+        float *row = ring + t * wp * DW_CH;
+        for (long j = 0; j < wp; j++)
+            if (j < pl || j >= pl + iw1) { V_STORE(row + j * DW_CH, V_SET1(0)); V_STORE(row + j * DW_CH + VW, V_SET1(0)); }
+    }
     for (long c0 = g->c0; c0 < g->c1; c0 += DW_CH) {
         const long cw = lmin(DW_CH, g->c1 - c0);
         const MT mc0 = cw >= VW ? V_FULL : V_MASK((int)cw), mc1 = cw >= 2 * VW ? V_FULL : V_MASK((int)(cw > VW ? cw - VW : 0));
         long haveImg = -1, haveHi = 0;   // the ring holds input rows [haveHi − K, haveHi) of image haveImg
-        // Padding columns stay zero: the ring is cleared once per chunk, rows write only the w image columns.
-        for (long j = 0; j < K * wp * DW_CH; j += VW) V_STORE(ring + j, V_SET1(0));
-        const long pl = g->pad_left, iw1 = lmin(g->w, wp - pl);   // image columns [0, iw1) land in the window
         for (long r = r0; r < r1; r++) {
             const long img = r / g->oh, orow = r - img * g->oh;
             const long ihBase = orow * S - g->pad_top;
