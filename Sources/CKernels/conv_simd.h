@@ -125,15 +125,15 @@ INL void SFX(dw_rows)(const int K, const int S, const dw_geom *g, long r0, long 
 
 // N output pixels from column o of one output row, one channel vector (lanes of m when MASKED):
 // win[kh] is the padded window row of the tap row kh (DW_CH floats per padded column).
-INL void SFX(dwp_tile)(const int K, const int S, const int N, const int MASKED, MT m, const float *const *win, long o,
+INL void SFX(dwp_tile)(const int K, const int N, const int MASKED, MT m, const float *const *win, long o,
                        const float *wv, long c, VT bias, int act, float *yp) {
     VT acc[8];
     for (int i = 0; i < N; i++) acc[i] = bias;
     for (int kh = 0; kh < K; kh++) {
-        const float *xr = win[kh] + o * S * DW_CH;
+        const float *xr = win[kh] + o * DW_CH;
         for (int kw = 0; kw < K; kw++) {
             const VT w = MASKED ? V_MLOAD(m, wv + (kh * K + kw) * c) : V_LOAD(wv + (kh * K + kw) * c);
-            for (int i = 0; i < N; i++) acc[i] = V_FMA(V_LOAD(xr + (i * S + kw) * DW_CH), w, acc[i]);
+            for (int i = 0; i < N; i++) acc[i] = V_FMA(V_LOAD(xr + (i + kw) * DW_CH), w, acc[i]);
         }
     }
     for (int i = 0; i < N; i++) {
@@ -142,22 +142,22 @@ INL void SFX(dwp_tile)(const int K, const int S, const int N, const int MASKED, 
     }
 }
 
-INL void SFX(dwp_row)(const int K, const int S, const int MASKED, MT m, const float *const *win, long ow, const float *wv, long c,
+INL void SFX(dwp_row)(const int K, const int MASKED, MT m, const float *const *win, long ow, const float *wv, long c,
                       VT bias, int act, float *yr) {
     long o = 0;
-    for (; o + 8 <= ow; o += 8) SFX(dwp_tile)(K, S, 8, MASKED, m, win, o, wv, c, bias, act, yr + o * c);
+    for (; o + 8 <= ow; o += 8) SFX(dwp_tile)(K, 8, MASKED, m, win, o, wv, c, bias, act, yr + o * c);
     switch (ow - o) {
-    case 7: SFX(dwp_tile)(K, S, 7, MASKED, m, win, o, wv, c, bias, act, yr + o * c); return;
-    case 6: SFX(dwp_tile)(K, S, 6, MASKED, m, win, o, wv, c, bias, act, yr + o * c); return;
+    case 7: SFX(dwp_tile)(K, 7, MASKED, m, win, o, wv, c, bias, act, yr + o * c); return;
+    case 6: SFX(dwp_tile)(K, 6, MASKED, m, win, o, wv, c, bias, act, yr + o * c); return;
     default: break;
     }
-    if (ow - o >= 4) { SFX(dwp_tile)(K, S, 4, MASKED, m, win, o, wv, c, bias, act, yr + o * c); o += 4; }
-    if (ow - o >= 2) { SFX(dwp_tile)(K, S, 2, MASKED, m, win, o, wv, c, bias, act, yr + o * c); o += 2; }
-    if (ow - o >= 1) SFX(dwp_tile)(K, S, 1, MASKED, m, win, o, wv, c, bias, act, yr + o * c);
+    if (ow - o >= 4) { SFX(dwp_tile)(K, 4, MASKED, m, win, o, wv, c, bias, act, yr + o * c); o += 4; }
+    if (ow - o >= 2) { SFX(dwp_tile)(K, 2, MASKED, m, win, o, wv, c, bias, act, yr + o * c); o += 2; }
+    if (ow - o >= 1) SFX(dwp_tile)(K, 1, MASKED, m, win, o, wv, c, bias, act, yr + o * c);
 }
 
-// Output rows [r0, r1) on the padded window `ring` (K · wp · DW_CH floats, wp = (ow − 1)·S + K).
-INL void SFX(dw_rows_padded)(const int K, const int S, const dw_geom *g, long r0, long r1, float *ring, long wp) {
+// Output rows [r0, r1), stride 1, on the padded window `ring` (K · wp · DW_CH floats, wp = ow − 1 + K).
+INL void SFX(dw_rows_padded)(const int K, const dw_geom *g, long r0, long r1, float *ring, long wp) {
     const long c = g->c;
     const long pl = g->pad_left, iw1 = lmin(g->w, wp - pl);   // image columns [0, iw1) land in the window
     // The padding columns are zeroed once; row copies write only the image columns [pl, pl + iw1).
@@ -172,7 +172,7 @@ INL void SFX(dw_rows_padded)(const int K, const int S, const dw_geom *g, long r0
         long haveImg = -1, haveHi = 0;   // the ring holds input rows [haveHi − K, haveHi) of image haveImg
         for (long r = r0; r < r1; r++) {
             const long img = r / g->oh, orow = r - img * g->oh;
-            const long ihBase = orow * S - g->pad_top;
+            const long ihBase = orow - g->pad_top;
             long from = ihBase;
             if (img == haveImg && haveHi > ihBase && haveHi - K <= ihBase) from = haveHi;
             for (long ih = from; ih < ihBase + K; ih++) {
@@ -195,17 +195,15 @@ INL void SFX(dw_rows_padded)(const int K, const int S, const dw_geom *g, long r0
             }
             haveImg = img;
             haveHi = ihBase + K;
-            const float *win[16];
-            for (int kh = 0; kh < K; kh++) win[kh] = ring + (((ihBase + kh) % K + K) % K) * wp * DW_CH;
             float *yr = g->y + r * g->ow * c + c0;
             for (long v = 0; v < cw; v += VW) {
                 const int full = cw - v >= VW;
                 const MT mv = full ? V_FULL : V_MASK((int)(cw - v));
                 const VT bias = V_MLOAD(mv, g->bias + c0 + v);
-                const float *wins[16];
-                for (int kh = 0; kh < K; kh++) wins[kh] = win[kh] + v;
-                if (full) SFX(dwp_row)(K, S, 0, mv, wins, g->ow, g->wt + c0 + v, c, bias, g->act, yr + v);
-                else SFX(dwp_row)(K, S, 1, mv, wins, g->ow, g->wt + c0 + v, c, bias, g->act, yr + v);
+                const float *win[16];   // the ring row of each tap row, at this channel vector
+                for (int kh = 0; kh < K; kh++) win[kh] = ring + (((ihBase + kh) % K + K) % K) * wp * DW_CH + v;
+                if (full) SFX(dwp_row)(K, 0, mv, win, g->ow, g->wt + c0 + v, c, bias, g->act, yr + v);
+                else SFX(dwp_row)(K, 1, mv, win, g->ow, g->wt + c0 + v, c, bias, g->act, yr + v);
             }
         }
     }
@@ -220,8 +218,8 @@ ATTR static void SFX(dw_run)(int k, int s, const dw_geom *g, long r0, long r1) {
     const long wp = (g->ow - 1) * s + k;
     if (s == 1 && (k == 3 || k == 5) && k * wp * DW_CH * 4 <= 32768) {
         float ring[32768 / 4] __attribute__((aligned(64)));
-        if (k == 3) SFX(dw_rows_padded)(3, 1, g, r0, r1, ring, wp);
-        else SFX(dw_rows_padded)(5, 1, g, r0, r1, ring, wp);
+        if (k == 3) SFX(dw_rows_padded)(3, g, r0, r1, ring, wp);
+        else SFX(dw_rows_padded)(5, g, r0, r1, ring, wp);
         return;
     }
     if (k == 3 && s == 1) SFX(dw_rows)(3, 1, g, r0, r1);
