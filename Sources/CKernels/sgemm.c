@@ -374,25 +374,32 @@ void ck_pack_a(int path, long m, long k, const float *a, long lda, float *packed
 }
 
 static void sgemm_driver(int path, long m, long n, long k, const float *a, long lda, int a_transposed,
-                         const float *packed_a, const float *packed_b, float *c, long ldc, const ck_epilogue *ep);
+                         const float *packed_a, const float *packed_b, float *c, long ldc, const ck_epilogue *ep,
+                         int lower);
 
 void ck_sgemm_packed(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
                      float *c, long ldc, const ck_epilogue *ep) {
-    sgemm_driver(path, m, n, k, a, lda, 0, NULL, packed_b, c, ldc, ep);
+    sgemm_driver(path, m, n, k, a, lda, 0, NULL, packed_b, c, ldc, ep, 0);
 }
 
 void ck_sgemm_packed_at(int path, long m, long n, long k, const float *a, long lda, const float *packed_b,
                         float *c, long ldc, const ck_epilogue *ep) {
-    sgemm_driver(path, m, n, k, a, lda, 1, NULL, packed_b, c, ldc, ep);
+    sgemm_driver(path, m, n, k, a, lda, 1, NULL, packed_b, c, ldc, ep, 0);
 }
 
 void ck_sgemm_prepacked(int path, long m, long n, long k, const float *packed_a, const float *packed_b,
                         float *c, long ldc, const ck_epilogue *ep) {
-    sgemm_driver(path, m, n, k, NULL, 0, 0, packed_a, packed_b, c, ldc, ep);
+    sgemm_driver(path, m, n, k, NULL, 0, 0, packed_a, packed_b, c, ldc, ep, 0);
+}
+
+void ck_sgemm_prepacked_lower(int path, long m, long n, long k, const float *packed_a, const float *packed_b,
+                              float *c, long ldc) {
+    sgemm_driver(path, m, n, k, NULL, 0, 0, packed_a, packed_b, c, ldc, NULL, 1);
 }
 
 static void sgemm_driver(int path, long m, long n, long k, const float *a, long lda, int a_transposed,
-                         const float *packed_a, const float *packed_b, float *c, long ldc, const ck_epilogue *ep) {
+                         const float *packed_a, const float *packed_b, float *c, long ldc, const ck_epilogue *ep,
+                         int lower) {
     if (m <= 0 || n <= 0) return;
 #if !defined(__x86_64__)
     path = CK_PATH_PORTABLE;
@@ -439,6 +446,8 @@ static void sgemm_driver(int path, long m, long n, long k, const float *a, long 
                     const kernel_fn kern = w <= half ? narrow : wide;
                     for (long ir = 0; ir < mc; ir += mr) {
                         const int h = (int)(mc - ir < mr ? mc - ir : mr);
+                        // Lower: only tiles holding some (i, j) with j < i.
+                        if (lower && jr + 1 >= ic + ir + h) continue;
                         s.bias = ep && ep->bias ? ep->bias + jr : NULL;
                         s.res = ep && ep->residual ? ep->residual + (ic + ir) * ep->ldr + jr : NULL;
                         kern(kc, ablk + ir * kc, bp, c + (ic + ir) * ldc + jr, ldc, h, w, &s);

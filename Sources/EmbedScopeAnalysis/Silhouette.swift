@@ -12,8 +12,9 @@ import EmbedScopeCore
 /// products come from one GEMM, and its distances are summed in Double along each tile row and
 /// then added to the per-class sums in fixed point (exact, so independent of which worker ran
 /// which tile; see `run`).
-/// Exact mode visits each unordered block pair once and adds every distance to both sides;
-/// sampled mode visits (sample block × every block).
+/// Exact mode visits each unordered block pair once and adds every distance to both sides (on a
+/// diagonal tile, only the pairs j < i are computed: our kernels skip the micro-tiles above the
+/// diagonal); sampled mode visits (sample block × every block).
 ///
 /// Precision. On unit rows d² = 2 − 2cos, and computing it as ‖a‖² + ‖b‖² − 2a·b from a
 /// float32 dot product cancels badly when a and b are close (tight classes, near-duplicates):
@@ -104,13 +105,7 @@ struct SilhouetteEngine {
                         for r in 0..<m {
                             let p = p0 + r, c = Int(layout.classAt[p])
                             T.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: buf + r * d)
-                            var s = 0.0
-                            for j in 0..<d {
-                                let v = Double(buf[r * d + j])
-                                dbuf[r * d + j] = v
-                                s += v * v
-                            }
-                            naBase[p] = s
+                            naBase[p] = convertingSumOfSquares(buf + r * d, d, into: dbuf + r * d)
                         }
                         // P = A'·μᵀ (m × K); Q[p][c] = P[p][c(p)] − P[p][c]. Double dot products of
                         // our own (not dgemm: on OpenBLAS's generic core it was ~14 % of a sampled run).
@@ -250,7 +245,7 @@ struct SilhouetteEngine {
                             if let packedBlocks, let packedI {
                                 // T is Float here (packedBlocks is nil otherwise).
                                 g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
-                                    packedI.multiply(by: packedBlocks[bj], c: c, ldc: mJ)
+                                    packedI.multiply(by: packedBlocks[bj], c: c, ldc: mJ, strictlyLower: diagonal)
                                 }
                             } else {
                                 T.gemm(mI, mJ, d, bufI, jBuf, g)
@@ -261,18 +256,23 @@ struct SilhouetteEngine {
                                 let off = posI[i] - j0
                                 if off >= 0 && off < mJ && posJ[off] == posI[i] { g[i * mJ + off] = .infinity }
                             }
-                            let colSide = symmetric && !diagonal
+                            // Symmetric: each pair once, its distance added to both rows' sums; on a
+                            // diagonal tile that is the pairs j < i (a row with itself adds 0).
+                            let colSide = symmetric
                             let rowBase = s + blockI.start * k
                             let colBase = s + blockJ.start * k
                             for rI in runsI {
                                 let ci = rI.cls
                                 for rJ in runsJ {
+                                    if diagonal && rJ.lo + 1 >= rI.hi { continue }   // no j < i here
                                     let cj = rJ.cls
                                     let c2 = ccBase[ci * k + cj]
                                     for j in rJ.lo..<rJ.hi { w[j] = naJ[j] + 2 * qJ[j * k + ci]; colAcc[j] = 0 }
                                     for i in rI.lo..<rI.hi {
+                                        let hi = diagonal ? Swift.min(rJ.hi, i) : rJ.hi
+                                        if hi <= rJ.lo { continue }
                                         let u = naI[i] + c2 + 2 * qI[i * k + cj]
-                                        let acc = accumulateRow(T.self, g + i * mJ, lo: rJ.lo, hi: rJ.hi, u: u, w: w, ti: snI[i], tj: snJ,
+                                        let acc = accumulateRow(T.self, g + i * mJ, lo: rJ.lo, hi: hi, u: u, w: w, ti: snI[i], tj: snJ,
                                                                 r: rowScratch, colAcc: colSide ? colAcc : nil) { j in
                                             let a = layout.order[posI[i]], b = layout.order[posJ[j]]
                                             if a != b { refined += 1 }
@@ -335,6 +335,29 @@ struct SilhouetteEngine {
         var acc = acc4.sum()
         while j < hi { acc += r[j]; j += 1 }
         return acc
+    }
+
+    /// Σ v² of a row, in Double, storing the row as Double in `out` on the way; eight
+    /// independent lanes (a single running sum was latency-bound).
+    @inline(__always)
+    private func convertingSumOfSquares<T: SilhouetteScalar>(_ x: UnsafePointer<T>, _ d: Int, into out: UnsafeMutablePointer<Double>) -> Double {
+        var acc = SIMD8<Double>()
+        var j = 0
+        while j + 8 <= d {
+            var v = SIMD8<Double>()
+            for l in 0..<8 { v[l] = T.double(x[j + l]) }
+            UnsafeMutableRawPointer(out + j).storeBytes(of: v, as: SIMD8<Double>.self)
+            acc += v * v
+            j += 8
+        }
+        var s = acc.sum()
+        while j < d {
+            let v = T.double(x[j])
+            out[j] = v
+            s += v * v
+            j += 1
+        }
+        return s
     }
 
     /// out[r · k + c] = Σ_j a[r · d + j] · b[c · d + j] (a [m × d], b [k × d], both row-major

@@ -113,6 +113,40 @@ final class SGEMMTests: XCTestCase {
         }
     }
 
+    /// The strictly lower product of a block with itself (the silhouette's diagonal tiles): every
+    /// element with j < i equals the full product's, bit for bit, on every own path, across the
+    /// A block and slice edges; the micro-tiles wholly on or above the diagonal are not written
+    /// (so about half the tile is computed).
+    func testStrictlyLowerProductOfABlockWithItself() {
+        for path in paths where path != .openblas {
+            var rng = SplitMix64(seed: 78)
+            for (m, k) in [(1, 1), (2, 3), (13, 7), (63, 65), (65, 63), (193, 257), (512, 1280), (100, 2600)] {
+                let a = (0..<(m * k)).map { _ in Float(rng.gaussian()) }
+                let pb = PackedMatrix.packing(a, k: k, n: m, transposed: true, path: path)
+                var full = [Float](repeating: .nan, count: m * m)
+                var lower = [Float](repeating: .nan, count: m * m)
+                a.withUnsafeBufferPointer { ap in
+                    let rows = PackedRows(path: path)
+                    rows.pack(m: m, k: k, a: ap.baseAddress!, lda: k)
+                    full.withUnsafeMutableBufferPointer { rows.multiply(by: pb, c: $0.baseAddress!, ldc: m) }
+                    lower.withUnsafeMutableBufferPointer { rows.multiply(by: pb, c: $0.baseAddress!, ldc: m, strictlyLower: true) }
+                }
+                XCTAssertFalse(full.contains { $0.isNaN }, "\(path) \(m)×\(k)")
+                var mismatches = 0, untouched = 0
+                for i in 0..<m {
+                    for j in 0..<m {
+                        if j < i { if lower[i * m + j].bitPattern != full[i * m + j].bitPattern { mismatches += 1 } }
+                        else if lower[i * m + j].isNaN { untouched += 1 }
+                    }
+                }
+                XCTAssertEqual(mismatches, 0, "\(path) \(m)×\(k)")
+                if m >= 256 {
+                    XCTAssertGreaterThan(Double(untouched), 0.35 * Double(m * m), "\(path) \(m)×\(k): the upper micro-tiles are skipped")
+                }
+            }
+        }
+    }
+
     /// Columns from a panel boundary on, as the model splits a layer by output channels.
     func testColumnRangeAndThreads() {
         for path in paths {

@@ -75,6 +75,13 @@ void ck_pack_a(int path, long m, long k, const float *a, long lda, float *packed
 void ck_sgemm_prepacked(int path, long m, long n, long k, const float *packed_a, const float *packed_b,
                         float *c, long ldc, const ck_epilogue *ep);
 
+/// `ck_sgemm_prepacked` (no epilogue) for a product of rows with themselves (C = A·Aᵀ, m = n, B
+/// packed from the same rows): only the micro-tiles of C that hold some element (i, j) with j < i
+/// are computed — about half of C plus a band along the diagonal. Every element with j < i is
+/// written, bit for bit as `ck_sgemm_prepacked` writes it; elements with j ≥ i may be left unwritten.
+void ck_sgemm_prepacked_lower(int path, long m, long n, long k, const float *packed_a, const float *packed_b,
+                              float *c, long ldc);
+
 /// Floats between two consecutive panels of a packed B of depth k.
 size_t ck_panel_stride(int path, long k);
 

@@ -249,12 +249,21 @@ package final class PackedRows: @unchecked Sendable {
 
     /// c[m × b.n] = (packed rows) · B on the calling thread; the same values, bit for bit, as
     /// `b.multiply(m:a:lda:c:ldc:)` on the rows that were packed.
-    package func multiply(by b: PackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    ///
+    /// `strictlyLower`: B holds the same rows as this A (a diagonal block of an all-pairs product),
+    /// and only c[i][j] with j < i is wanted: those are written (the same values), about half of
+    /// the tile is computed, and elements with j ≥ i may be left as they were.
+    package func multiply(by b: PackedMatrix, c: UnsafeMutablePointer<Float>, ldc: Int, strictlyLower: Bool = false) {
         precondition(b.path == path && b.k == k, "packed operands of different paths or depths")
+        precondition(!strictlyLower || b.n == m, "a strictly lower product is of a block with itself")
         guard m > 0, b.n > 0, let kp = path.kernelPath, let storage else { return }
         b.withPanels { panels in
-            var ep = ck_epilogue(beta: 0, bias: nil, residual: nil, ldr: 0, activation: GEMMActivation.none.rawValue)
-            ck_sgemm_prepacked(kp, m, b.n, k, storage, panels, c, ldc, &ep)
+            if strictlyLower {
+                ck_sgemm_prepacked_lower(kp, m, b.n, k, storage, panels, c, ldc)
+            } else {
+                var ep = ck_epilogue(beta: 0, bias: nil, residual: nil, ldr: 0, activation: GEMMActivation.none.rawValue)
+                ck_sgemm_prepacked(kp, m, b.n, k, storage, panels, c, ldc, &ep)
+            }
         }
     }
 }
