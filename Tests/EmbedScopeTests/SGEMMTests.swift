@@ -147,6 +147,53 @@ final class SGEMMTests: XCTestCase {
         }
     }
 
+    /// The silhouette's row epilogue (C, per path) against a Double reference, and identical
+    /// values on every path: tails of every length, rounding below zero, NaN kept, the
+    /// refinement flag raised only by pairs below the threshold.
+    func testSilhouetteRowKernelMatchesReferenceOnEveryPath() {
+        var rng = SplitMix64(seed: 79)
+        for n in [1, 7, 8, 9, 63, 65, 512, 1280] {
+            let g = (0..<n).map { _ in Float(rng.gaussian()) * 0.4 }
+            let w = (0..<n).map { _ in 1 + abs(rng.gaussian()) }
+            let tj = (0..<n).map { _ in abs(rng.gaussian()) * 0.01 }
+            let colStart = (0..<n).map { _ in rng.gaussian() }
+            let u = 1.0, ti = 1.0
+            // Reference: the same expression in Swift, then sqrt(max(·, 0)).
+            let d2 = (0..<n).map { (u + w[$0]) - 2 * Double(g[$0]) }
+            let refLow = (0..<n).contains { d2[$0] < ti * tj[$0] }
+            let dist = d2.map { $0 < 0 ? 0 : $0.squareRoot() }
+            var results: [(low: Bool, r: [Double], col: [Double], sum: Double)] = []
+            for path in paths.compactMap(\.kernelPath) {
+                var r = [Double](repeating: .nan, count: n), col = colStart
+                let low = SilhouetteRowKernel.squaredDistances(n, g: g, u: u, w: w, ti: ti, tj: tj, into: &r, path: path)
+                XCTAssertEqual(r, d2, "n \(n) path \(path): squared distances")
+                let sum = col.withUnsafeMutableBufferPointer { SilhouetteRowKernel.distanceSum(n, &r, colAcc: $0.baseAddress!, path: path) }
+                XCTAssertEqual(low, refLow, "n \(n) path \(path)")
+                XCTAssertEqual(r, dist, "n \(n) path \(path): distances")
+                XCTAssertEqual(col, zip(colStart, dist).map { $0 + $1 }, "n \(n) path \(path): column sums")
+                XCTAssertEqual(sum, dist.reduce(0, +), accuracy: 1e-12 * Double(n), "n \(n) path \(path)")
+                results.append((low, r, col, sum))
+            }
+            for x in results.dropFirst() { XCTAssertEqual(x.sum.bitPattern, results[0].sum.bitPattern, "n \(n): the same sum on every path") }
+        }
+        // A pair below the threshold raises the flag (in the vector part and in the tail); NaN
+        // and −0.0…−ε rounding are kept / clamped.
+        for path in paths.compactMap(\.kernelPath) {
+            for at in [0, 5, 8, 12] {
+                let n = 13
+                var g = [Float](repeating: 0, count: n)
+                g[at] = 1   // d² = 2 − 2 = 0 < ti·tj
+                var r = [Double](repeating: 0, count: n)
+                XCTAssertTrue(SilhouetteRowKernel.squaredDistances(n, g: g, u: 1, w: [Double](repeating: 1, count: n), ti: 1,
+                                                                  tj: [Double](repeating: 0.01, count: n), into: &r, path: path), "path \(path) at \(at)")
+            }
+            var r: [Double] = [4, -1e-17, .nan, 9, 1, 1, 1, 1, 1, .nan]
+            let sum = SilhouetteRowKernel.distanceSum(r.count, &r, colAcc: nil, path: path)
+            XCTAssertTrue(sum.isNaN, "path \(path): NaN poisons the sum")
+            XCTAssertEqual(r[0], 2); XCTAssertEqual(r[1], 0); XCTAssertTrue(r[2].isNaN); XCTAssertTrue(r[9].isNaN)
+        }
+    }
+
     /// Columns from a panel boundary on, as the model splits a layer by output channels.
     func testColumnRangeAndThreads() {
         for path in paths {

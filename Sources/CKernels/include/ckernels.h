@@ -88,4 +88,11 @@ size_t ck_panel_stride(int path, long k);
 /// The epilogue alone (after a BLAS GEMM that applied beta): C = act(C + bias (+ R)).
 void ck_epilogue_apply(long m, long n, float *c, long ldc, const ck_epilogue *ep);
 
+/// The silhouette's epilogue for one tile row, in Double (silhouette.c). `ck_sil_row_d2`: r[j] =
+/// (u + w[j]) − 2·g[j] for j < n; returns 1 when some r[j] < ti·tj[j] (pairs to recompute exactly),
+/// else 0. `ck_sil_row_sum`: r[j] = sqrt(max(r[j], 0)) (NaN kept), col_acc[j] += r[j] when col_acc
+/// is not NULL, and returns Σ r[j] in a fixed order — the same values on every path.
+int ck_sil_row_d2(int path, long n, const float *g, double u, const double *w, double ti, const double *tj, double *r);
+double ck_sil_row_sum(int path, long n, double *r, double *col_acc);
+
 #endif

@@ -13,7 +13,7 @@ package enum GEMMPath: String, CaseIterable, Sendable {
     case portable
     case openblas
 
-    var kernelPath: Int32? {
+    package var kernelPath: Int32? {
         switch self {
         case .avx512: return Int32(CK_PATH_AVX512.rawValue)
         case .avx2: return Int32(CK_PATH_AVX2.rawValue)
@@ -299,5 +299,26 @@ extension PackedMatrix {
             }
         }
         return packed.compactMap { $0 }
+    }
+}
+
+/// The silhouette's per-row epilogue on our kernels' path (CKernels/silhouette.c): the same
+/// values on every path.
+package enum SilhouetteRowKernel {
+    /// The SIMD path of the epilogue: the GEMM's, or the best one when the GEMM is OpenBLAS.
+    package static let path: Int32 = SGEMM.path.kernelPath ?? ck_best_path()
+
+    /// r[j] = (u + w[j]) − 2·g[j] for j < n; true when some r[j] < ti·tj[j].
+    @inline(__always)
+    package static func squaredDistances(_ n: Int, g: UnsafePointer<Float>, u: Double, w: UnsafePointer<Double>, ti: Double,
+                                         tj: UnsafePointer<Double>, into r: UnsafeMutablePointer<Double>, path: Int32 = path) -> Bool {
+        ck_sil_row_d2(path, n, g, u, w, ti, tj, r) != 0
+    }
+
+    /// r[j] = sqrt(max(r[j], 0)) (NaN kept), colAcc[j] += r[j] if given; returns Σ r[j] in a fixed order.
+    @inline(__always)
+    package static func distanceSum(_ n: Int, _ r: UnsafeMutablePointer<Double>, colAcc: UnsafeMutablePointer<Double>?,
+                                    path: Int32 = path) -> Double {
+        ck_sil_row_sum(path, n, r, colAcc)
     }
 }
