@@ -86,7 +86,7 @@ echo "## Exact silhouette 10,000 × 1,280 against scikit-learn"
 for e in "${ENVS[@]}"; do
   for g in "" "EMBEDSCOPE_GEMM=openblas"; do
     if [[ $QUICK == 1 ]]; then run "$e $g" python3 Scripts/bench_metrics.py --repeat 1 --big-rows 0
-    else run "$e $g" python3 Scripts/bench_metrics.py --repeat 3 --big-rows 0; fi
+    else run "$e $g" python3 Scripts/bench_metrics.py --repeat 5 --big-rows 0; fi
   done
 done
 
