@@ -85,39 +85,64 @@ struct SilhouetteEngine {
             for j in (symmetric ? i : 0)..<colBlocks.count { tiles.append((i, j)) }
         }
 
-        // ‖a'‖² and Q for every position.
+        // Float32 on our own kernels: every column block's centered rows are packed once into
+        // the GEMM's panel layout (in the pass below, from the rows it centers anyway), instead of
+        // re-centered and re-packed in every tile that uses them (each block is the B side of up
+        // to n / b tiles). Costs one more copy of the rows, so only below `prepackLimitBytes`;
+        // above it tiles pack their own B.
+        let prepack = T.self == Float.self && SGEMM.path != .openblas
+            && !n.multipliedReportingOverflow(by: d).overflow
+            && n.multipliedReportingOverflow(by: d).partialValue <= options.prepackLimitBytes / 4
+        var packedSlots = [PackedMatrix?](repeating: nil, count: prepack ? colBlocks.count : 0)
+
+        // ‖a'‖² and Q for every position. With few classes the rows go through Double in chunks
+        // of 16 (160 KB at dim 1280, in L2) rather than a whole block (5 MB at b = 512, written
+        // to memory and read back); with many, a whole block, so that each 32-class slice of the
+        // centroids is read once per block (`doubleProductsTransposed`).
         var na = [Double](repeating: 0, count: n)
         var q = [Double](repeating: 0, count: n * k)
         let prepBlocks = colBlocks
+        let chunkRows = k <= 32 ? Swift.min(16, b) : b
         mf.withUnsafeBufferPointer { mfp in
         md.withUnsafeBufferPointer { mdp in
         na.withUnsafeMutableBufferPointer { nap in
         q.withUnsafeMutableBufferPointer { qp in
-            let naBase = nap.baseAddress!, qBase = qp.baseAddress!
+        packedSlots.withUnsafeMutableBufferPointer { slots in
+            let naBase = nap.baseAddress!, qBase = qp.baseAddress!, slotBase = slots.baseAddress
             BLASThreads.single {
                 parallelFor(threads) { t in
                     let buf = UnsafeMutablePointer<T>.allocate(capacity: b * d)
-                    let dbuf = UnsafeMutablePointer<Double>.allocate(capacity: b * d)
-                    let pbuf = UnsafeMutablePointer<Double>.allocate(capacity: b * k)
+                    let dbuf = UnsafeMutablePointer<Double>.allocate(capacity: chunkRows * d)
+                    let pbuf = UnsafeMutablePointer<Double>.allocate(capacity: chunkRows * k)
                     defer { buf.deallocate(); dbuf.deallocate(); pbuf.deallocate() }
                     for blk in stride(from: t, to: prepBlocks.count, by: threads) {
                         let p0 = prepBlocks[blk].start, m = prepBlocks[blk].count
-                        for r in 0..<m {
-                            let p = p0 + r, c = Int(layout.classAt[p])
-                            T.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: buf + r * d)
-                            naBase[p] = convertingSumOfSquares(buf + r * d, d, into: dbuf + r * d)
+                        for r0 in stride(from: 0, to: m, by: chunkRows) {
+                            let rows = Swift.min(chunkRows, m - r0)
+                            for r in r0..<(r0 + rows) {
+                                let p = p0 + r, c = Int(layout.classAt[p])
+                                T.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: buf + r * d)
+                                naBase[p] = convertingSumOfSquares(buf + r * d, d, into: dbuf + (r - r0) * d)
+                            }
+                            // P = A'·μᵀ (rows × K); Q[p][c] = P[p][c(p)] − P[p][c]. Double dot products
+                            // of our own (not dgemm: on OpenBLAS's generic core it was ~14 % of a sampled run).
+                            doubleProductsTransposed(dbuf, rows, d, mdp.baseAddress!, k, into: pbuf)
+                            for r in 0..<rows {
+                                let p = p0 + r0 + r, own = pbuf[r * k + Int(layout.classAt[p])]
+                                for c in 0..<k { qBase[p * k + c] = own - pbuf[r * k + c] }
+                            }
                         }
-                        // P = A'·μᵀ (m × K); Q[p][c] = P[p][c(p)] − P[p][c]. Double dot products of
-                        // our own (not dgemm: on OpenBLAS's generic core it was ~14 % of a sampled run).
-                        doubleProductsTransposed(dbuf, m, d, mdp.baseAddress!, k, into: pbuf)
-                        for r in 0..<m {
-                            let p = p0 + r, own = pbuf[r * k + Int(layout.classAt[p])]
-                            for c in 0..<k { qBase[p * k + c] = own - pbuf[r * k + c] }
+                        if prepack, let slotBase {
+                            // T is Float here: the centered rows, as the B operand [d × m].
+                            slotBase[blk] = UnsafeRawPointer(buf).withMemoryRebound(to: Float.self, capacity: m * d) {
+                                PackedMatrix(k: d, n: m, b: $0, ldb: d, transposed: true)
+                            }
                         }
                     }
                 }
             }
-        }}}}
+        }}}}}
+        let packedBlocks: [PackedMatrix]? = prepack ? packedSlots.map { $0! } : nil
         let sn = na.map { $0.squareRoot() }
 
         // Sums in fixed point: every tile's contribution to S[i][c] is rounded to a multiple of
@@ -133,23 +158,6 @@ struct SilhouetteEngine {
         for p in 0..<n { largestNorm = Swift.max(largestNorm, sn[p] + centroidNorm[Int(layout.classAt[p])]) }
         let fixedRange = 2 * largestNorm * Double(n) * 1.01
         let toFixed = fixedRange > 0 && fixedRange.isFinite ? 0x1p62 / fixedRange : 0
-
-        // Float32 on our own kernels: every column block's centered rows are packed once into
-        // the GEMM's panel layout here, instead of re-centered and re-packed in every tile that
-        // uses them (each block is the B side of up to n / b tiles). Costs one more copy of the
-        // rows, so only below `prepackLimitBytes`; above it tiles pack their own B.
-        let packedBlocks: [PackedMatrix]? = (T.self == Float.self && SGEMM.path != .openblas
-            && n.multipliedReportingOverflow(by: d).partialValue <= options.prepackLimitBytes / 4
-            && !n.multipliedReportingOverflow(by: d).overflow)
-            ? mf.withUnsafeBufferPointer { mfp in md.withUnsafeBufferPointer { mdp in
-                PackedMatrix.rowBlocks(count: n, dim: d, blockRows: b, threads: threads) { p0, m, out in
-                    for r in 0..<m {
-                        let p = p0 + r, c = Int(layout.classAt[p])
-                        Float.center(x.row(layout.order[p]), mfp.baseAddress! + c * d, mdp.baseAddress! + c * d, d, into: out + r * d)
-                    }
-                    return (UnsafePointer(out), d)
-                }
-            }} : nil
 
         // Per-worker fixed-point sums (rows of S indexed like rowPos), added up exactly at the end.
         let sRows = rowPos.count
