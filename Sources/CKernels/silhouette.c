@@ -29,6 +29,17 @@ static double fold8(const double l[8]) {
 
 static inline double dist1(double v) { return v < 0 ? 0 : sqrt(v); }   // NaN: v < 0 is false, sqrt keeps it
 
+// The elements from j on, one at a time, added to s in order (every path's tail).
+static double sum_tail(long j, long n, double *r, double *col, double s) {
+    for (; j < n; j++) {
+        const double d = dist1(r[j]);
+        r[j] = d;
+        if (col) col[j] += d;
+        s += d;
+    }
+    return s;
+}
+
 static double sum_portable(long n, double *r, double *col) {
     double lane[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     long j = 0;
@@ -40,14 +51,7 @@ static double sum_portable(long n, double *r, double *col) {
             lane[l] += d;
         }
     }
-    double s = fold8(lane);
-    for (; j < n; j++) {
-        const double d = dist1(r[j]);
-        r[j] = d;
-        if (col) col[j] += d;
-        s += d;
-    }
-    return s;
+    return sum_tail(j, n, r, col, fold8(lane));
 }
 
 #if defined(__x86_64__)
@@ -88,14 +92,7 @@ SIL_AVX2 static double sum_avx2(long n, double *r, double *col) {
     double lane[8];
     _mm256_storeu_pd(lane, a0);
     _mm256_storeu_pd(lane + 4, a1);
-    double s = fold8(lane);
-    for (; j < n; j++) {
-        const double d = dist1(r[j]);
-        r[j] = d;
-        if (col) col[j] += d;
-        s += d;
-    }
-    return s;
+    return sum_tail(j, n, r, col, fold8(lane));
 }
 
 SIL_AVX512 static int d2_avx512(long n, const float *g, double u, const double *w, double ti, const double *tj, double *r) {
@@ -124,14 +121,7 @@ SIL_AVX512 static double sum_avx512(long n, double *r, double *col) {
     }
     double lane[8];
     _mm512_storeu_pd(lane, a);
-    double s = fold8(lane);
-    for (; j < n; j++) {
-        const double d = dist1(r[j]);
-        r[j] = d;
-        if (col) col[j] += d;
-        s += d;
-    }
-    return s;
+    return sum_tail(j, n, r, col, fold8(lane));
 }
 #endif
 
