@@ -7,9 +7,26 @@ extension Index {
     ///
     /// With `split`, only the rows of that split (the catalog's `split` column: `train`, `val`,
     /// `test`, …) are scored, as a data set of their own.
+    ///
+    /// NaN or ±Inf anywhere in the space is an error naming the rows. Over the whole space the
+    /// rows are not scanned for it up front: such a row makes the class means, and so
+    /// Davies–Bouldin and Calinski–Harabasz, non-finite, which `ClusterMetrics.all` reports before
+    /// the silhouette starts; only then are the rows scanned (`requireFinite`), to name the
+    /// damaged ones. That saves a pass over every row (~7 ms of a 0.45 s run at 10,000 × 1,280).
+    /// A split is scanned first (its damaged rows could lie outside it).
     public func clusterScores(space name: String, split: String? = nil, options: SilhouetteOptions = SilhouetteOptions(),
                               progress: ProgressSink = SilentProgress()) throws -> ClusterScores {
-        try requireFinite(space: name)
+        if split != nil { try requireFinite(space: name) } else { try requireFiniteNorms(space: name) }
+        do {
+            return try unscannedClusterScores(space: name, split: split, options: options, progress: progress)
+        } catch let e as EmbedScopeError where e.kind == .nonFinite {
+            try requireFinite(space: name)
+            throw e
+        }
+    }
+
+    private func unscannedClusterScores(space name: String, split: String?, options: SilhouetteOptions,
+                                        progress: ProgressSink) throws -> ClusterScores {
         let v = try vectors(space: name)
         let labels = try catalog.classIds()
         guard labels.count == v.rows else {

@@ -74,6 +74,12 @@ extension Index {
         if bad.count > 0 {
             throw Finite.damagedRows(bad.rows, count: bad.count, what: "space '\(name)':", path: v.url.path, index: url.path)
         }
+        try requireFiniteNorms(space: name)
+    }
+
+    /// The norms half of `requireFinite(space:)` (one value a row): for a caller that detects
+    /// non-finite rows another way and scans them only to name them.
+    package func requireFiniteNorms(space name: String) throws {
         let n = try norms(space: name)
         let norms = n.row(0)
         if !Finite.all(norms) {
