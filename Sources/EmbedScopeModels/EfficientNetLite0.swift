@@ -247,23 +247,6 @@ struct MBConvBlock: Sendable {
                    bands: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch) {
         typealias Kind = EfficientNetLite0.Kind
         let xc = UnsafePointer(x)
-        guard let expand else {
-            // No expand (the first block): depthwise and project band by band, the depthwise
-            // output of a band still in L2 when the project reads it (112×112×32, 1.6 MB whole).
-            team.split(outputSize, Kind.depthwise.rawValue, &clock, minimumPerPart: 2) { rows, _, clock in
-                var r0 = rows.lowerBound
-                while r0 < rows.upperBound {
-                    let r1 = Swift.min(r0 + bandRows, rows.upperBound)
-                    depthwise.run(xc, height: inputSize, width: inputSize, dwOut, rows: r0..<r1)
-                    clock.lap(Kind.depthwise.rawValue)
-                    let p0 = r0 * outputSize, pixels = (r1 - r0) * outputSize
-                    project.run(dwOut + p0 * hidden, rows: pixels, y + p0 * outC, residual: residual ? xc + p0 * outC : nil)
-                    clock.lap(Kind.project.rawValue)
-                    r0 = r1
-                }
-            }
-            return
-        }
         let s = depthwise.stride, k = depthwise.kernel, pt = depthwise.padding.top
         let w = inputSize, rowLen = w * hidden
         team.split(outputSize, Kind.depthwise.rawValue, &clock, minimumPerPart: 2) { rows, part, clock in
@@ -272,19 +255,26 @@ struct MBConvBlock: Sendable {
             var r0 = rows.lowerBound
             while r0 < rows.upperBound {
                 let r1 = Swift.min(r0 + bandRows, rows.upperBound)
-                let needLo = Swift.max(0, r0 * s - pt), needHi = Swift.min(inputSize, (r1 - 1) * s - pt + k)
-                var from = needLo
-                if needLo >= lo && needLo < hi {
-                    if needLo > lo { memmove(band, band + (needLo - lo) * rowLen, (hi - needLo) * rowLen * 4) }
-                    from = hi
+                // The depthwise reads the expanded band, or (no expand: the first block, whose
+                // 112×112×32 depthwise output is 1.6 MB whole) the block's input directly.
+                var dwIn = xc, firstRow = 0
+                if let expand {
+                    let needLo = Swift.max(0, r0 * s - pt), needHi = Swift.min(inputSize, (r1 - 1) * s - pt + k)
+                    var from = needLo
+                    if needLo >= lo && needLo < hi {
+                        if needLo > lo { memmove(band, band + (needLo - lo) * rowLen, (hi - needLo) * rowLen * 4) }
+                        from = hi
+                    }
+                    if from < needHi {
+                        expand.run(xc + from * w * inC, rows: (needHi - from) * w, band + (from - needLo) * rowLen)
+                    }
+                    lo = needLo
+                    hi = needHi
+                    clock.lap(Kind.expand.rawValue)
+                    dwIn = UnsafePointer(band)
+                    firstRow = needLo
                 }
-                if from < needHi {
-                    expand.run(xc + from * w * inC, rows: (needHi - from) * w, band + (from - needLo) * rowLen)
-                }
-                lo = needLo
-                hi = needHi
-                clock.lap(Kind.expand.rawValue)
-                depthwise.run(band, height: inputSize, width: inputSize, dwOut, rows: r0..<r1, firstRow: needLo)
+                depthwise.run(dwIn, height: inputSize, width: inputSize, dwOut, rows: r0..<r1, firstRow: firstRow)
                 clock.lap(Kind.depthwise.rawValue)
                 let p0 = r0 * outputSize, pixels = (r1 - r0) * outputSize
                 project.run(dwOut + p0 * hidden, rows: pixels, y + p0 * outC, residual: residual ? xc + p0 * outC : nil)
