@@ -243,7 +243,7 @@ void ck_pointwise_packed(int path, long m, long n, long k, const float *a, long 
 }
 
 static void cp_portable(const float *x, long h, long w, long cin, long k, long s, long pad_top, long pad_left, long oh, long ow,
-                        const float *wt, long out, const float *bias, int act, float *y, long p0, long p1) {
+                        const float *wt, long out, const float *bias, int act, float *y, long y_origin, long p0, long p1) {
     enum { CH = 64 };
     for (long p = p0; p < p1; p++) {
         const long img = p / (oh * ow), rem = p - img * oh * ow;
@@ -262,21 +262,22 @@ static void cp_portable(const float *x, long h, long w, long cin, long k, long s
                         const float v = planes[(ch * h + iy) * w + ix];
                         for (long j = 0; j < nc; j++) acc[j] += v * wt[t * out + j0 + j];
                     }
-            for (long j = 0; j < nc; j++) y[p * out + j0 + j] = act1(acc[j], act);
+            for (long j = 0; j < nc; j++) y[(p - y_origin) * out + j0 + j] = act1(acc[j], act);
         }
     }
 }
 
 void ck_conv_planar(int path, const float *x, long h, long w, long cin, int k, int s, long pad_top, long pad_left, long oh, long ow,
-                    const float *weights, long out, const float *bias, int activation, float *y, long pixel_begin, long pixel_end) {
+                    const float *weights, long out, const float *bias, int activation, float *y, long y_origin,
+                    long pixel_begin, long pixel_end) {
     if (k < 1 || s < 1 || out <= 0 || pixel_begin >= pixel_end) return;
 #if defined(__x86_64__)
     if (cin * k * k <= CP_MAX_TAPS) {
-        if (path == CK_PATH_AVX512) { cp_run_avx512(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, pixel_begin, pixel_end); return; }
-        if (path == CK_PATH_AVX2) { cp_run_avx2(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, pixel_begin, pixel_end); return; }
+        if (path == CK_PATH_AVX512) { cp_run_avx512(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, y_origin, pixel_begin, pixel_end); return; }
+        if (path == CK_PATH_AVX2) { cp_run_avx2(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, y_origin, pixel_begin, pixel_end); return; }
     }
 #endif
-    cp_portable(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, pixel_begin, pixel_end);
+    cp_portable(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, y_origin, pixel_begin, pixel_end);
 }
 
 void ck_pointwise_small(int path, long rows, long k, long n, const float *x, const float *weights, const float *bias,

@@ -26,6 +26,11 @@ struct Conv2D: Sendable {
     let packed: PackedMatrix?
 
     var patchLength: Int { kernel * kernel * inChannels }
+    /// `run` writes nothing to its scratch: the direct kernels of a planar input (either path).
+    var runsWithoutScratch: Bool {
+        usesPlanarKernel || (inputLayout == .planar && outChannels % 32 == 0)
+    }
+
     /// Planar input on one of our own GEMM paths: the C direct kernel (`ConvKernels.convPlanar`).
     var usesPlanarKernel: Bool { inputLayout == .planar && packed != nil && patchLength <= ConvKernels.planarMaxTaps }
 
@@ -74,13 +79,15 @@ struct Conv2D: Sendable {
     /// x: `images` inputs of height×width (NHWC or planar); y: [images × oh × ow × out] NHWC.
     /// `residual` (y's layout) is added before the activation. Computes output pixels `pixels`
     /// (indices into images × oh × ow; all when nil). `scratch` holds `scratchCapacity` floats,
-    /// at least one patch (unused for a 1×1 stride-1 convolution).
+    /// at least one patch (unused for a 1×1 stride-1 convolution). y holds pixel `outputOrigin`
+    /// first (a band of output rows; residual then nil).
     func run(_ x: UnsafePointer<Float>, images: Int, height: Int, width: Int, _ y: UnsafeMutablePointer<Float>,
              residual: UnsafePointer<Float>? = nil, scratch: UnsafeMutablePointer<Float>, scratchCapacity: Int,
-             pixels: Range<Int>? = nil) {
+             pixels: Range<Int>? = nil, outputOrigin: Int = 0) {
         let (oh, ow) = outputSize(height: height, width: width)
         let all = 0..<(images * oh * ow)
         let range = pixels ?? all
+        precondition(outputOrigin <= range.lowerBound && (outputOrigin == 0 || residual == nil))
         if usesPlanarKernel && residual == nil, let packed {
             // Our own GEMM path: the C kernel of its SIMD width (CKernels/conv.c).
             weights.withUnsafeBufferPointer { wb in
@@ -88,7 +95,7 @@ struct Conv2D: Sendable {
                     ConvKernels.convPlanar(path: packed.path, x, height: height, width: width, inChannels: inChannels, kernel: kernel,
                                            stride: stride, padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow,
                                            weights: wb.baseAddress!, outChannels: outChannels, bias: bb.baseAddress!,
-                                           activation: activation.gemm, y, pixels: range)
+                                           activation: activation.gemm, y, outputOrigin: outputOrigin, pixels: range)
                 }
             }
             return
@@ -96,8 +103,8 @@ struct Conv2D: Sendable {
         if inputLayout == .planar && outChannels % 32 == 0 && residual == nil {
             weights.withUnsafeBufferPointer { wb in
                 bias.withUnsafeBufferPointer { bb in
-                    PlanarDirectConv.run(self, x, height: height, width: width, oh: oh, ow: ow, y, pixels: range,
-                                         wb.baseAddress!, bb.baseAddress!)
+                    PlanarDirectConv.run(self, x, height: height, width: width, oh: oh, ow: ow, y, outputOrigin: outputOrigin,
+                                         pixels: range, wb.baseAddress!, bb.baseAddress!)
                 }
             }
             return
@@ -120,7 +127,7 @@ struct Conv2D: Sendable {
                         }
                         a = UnsafePointer(scratch)
                     }
-                    let yc = y + p0 * outChannels
+                    let yc = y + (p0 - outputOrigin) * outChannels
                     if let packed {
                         // A (the input rows, or the chunk's patches just written) is read in place.
                         ConvKernels.pointwise(packed, m: m, a, lda: plen, bias: bb.baseAddress!,
@@ -208,7 +215,8 @@ enum PlanarDirectConv {
     typealias V = SIMD8<Float>
 
     static func run(_ conv: Conv2D, _ x: UnsafePointer<Float>, height h: Int, width w: Int, oh: Int, ow: Int,
-                    _ y: UnsafeMutablePointer<Float>, pixels: Range<Int>, _ wt: UnsafePointer<Float>, _ b: UnsafePointer<Float>) {
+                    _ y: UnsafeMutablePointer<Float>, outputOrigin: Int, pixels: Range<Int>, _ wt: UnsafePointer<Float>,
+                    _ b: UnsafePointer<Float>) {
         let c = conv.inChannels, k = conv.kernel, s = conv.stride, out = conv.outChannels
         let pt = conv.padding.top, pl = conv.padding.left
         let wr = UnsafeRawPointer(wt), br = UnsafeRawPointer(b), yr = UnsafeMutableRawPointer(y)
@@ -260,7 +268,7 @@ enum PlanarDirectConv {
                         }
                     }
                 }
-                let o0 = (p * out + cb) * 4
+                let o0 = ((p - outputOrigin) * out + cb) * 4
                 yr.storeBytes(of: activate(a0, act), toByteOffset: o0, as: V.self)
                 yr.storeBytes(of: activate(a1, act), toByteOffset: o0 + 32, as: V.self)
                 yr.storeBytes(of: activate(a2, act), toByteOffset: o0 + 64, as: V.self)

@@ -11,12 +11,14 @@ import EmbedScopeImages
 /// Layout: activations are NHWC (see DepthwiseConv for why). Kernels (on our own GEMM paths,
 /// `CKernels/conv.c`, AVX-512 / AVX2 / portable by CPUID): the stem runs direct on the planar
 /// input, the depthwise convs direct with ReLU6 fused, the 1×1 convs on weights packed once at
-/// load with the activations read in place (no per-call packing of A, the epilogue fused), K ≤ 32
-/// unpacked; `EMBEDSCOPE_GEMM=openblas` selects the Swift kernels + OpenBLAS reference instead.
+/// load with the activations read in place (no per-call packing of A, the epilogue fused), the
+/// narrow ones on unpacked weights (`ConvKernels.prefersSmallPointwise`); `EMBEDSCOPE_GEMM=openblas`
+/// selects the Swift kernels + OpenBLAS reference instead.
 /// Work: the batch is split across `threads` workers, each with its own buffers (images left
 /// over, e.g. at batch 1, run with each layer split across the threads). A worker runs the
 /// high-resolution blocks one image at a time, expand → depthwise → project in bands of rows
-/// that stay in L2, and the 14×14 and 7×7 blocks on groups of `groupSize` images (wider GEMMs).
+/// that stay in L2 (the stem inside the first block's bands), and the 14×14 and 7×7 blocks on
+/// groups of `groupSize` images (wider GEMMs).
 public final class EfficientNetLite0: FeatureExtractor {
     public let name = "efficientnet-lite0"
     /// Side of the square input (the crop; 224 by default). The network is convolutional with a
@@ -94,10 +96,10 @@ public final class EfficientNetLite0: FeatureExtractor {
         case stem, expand, depthwise, project, headConv, pool, classifier
         var label: String {
             switch self {
-            case .stem: return "stem 3×3 conv (direct)"
-            case .expand: return "expand 1×1 convs (1×1 kernel; small-K kernel for K ≤ 32)"
+            case .stem: return "stem 3×3 conv (direct, in the first block's bands at one image)"
+            case .expand: return "expand 1×1 convs (packed or small-shape 1×1 kernel)"
             case .depthwise: return "depthwise convs (direct)"
-            case .project: return "project 1×1 convs (1×1 kernel; small-K kernel for K ≤ 32)"
+            case .project: return "project 1×1 convs (packed or small-shape 1×1 kernel)"
             case .headConv: return "head 1×1 conv (1×1 kernel)"
             case .pool: return "global average pool"
             case .classifier: return "classifier (GEMM; one image: dot kernel)"
@@ -114,10 +116,10 @@ public final class EfficientNetLite0: FeatureExtractor {
         let stemSide = stem.outputSize(height: inputSize, width: inputSize).height
         let stemImages = (blocks.first?.inputSize ?? 0) >= Self.perImageMinSize ? 1 : g
         var stream = stemImages * stemSide * stemSide * 32, expanded = 0, dw = 0, groupIn = 0, band = 0
-        for b in blocks {
+        for (index, b) in blocks.enumerated() {
             let perImage = b.inputSize >= Self.perImageMinSize, m = perImage ? 1 : g
             stream = Swift.max(stream, m * b.outputSize * b.outputSize * b.outC)
-            if b.expand != nil {
+            if b.expand != nil || (index == 0 && fusesStem) {
                 if perImage && b.banded { band = Swift.max(band, b.bandCapacity) }
                 else { expanded = Swift.max(expanded, m * b.inputSize * b.inputSize * b.hidden) }
             }
@@ -148,8 +150,13 @@ public final class EfficientNetLite0: FeatureExtractor {
                 // High resolution, one image at a time; the last of these blocks writes into the group buffer.
                 let slot = blocks[split - 1].outputSize * blocks[split - 1].outputSize * blocks[split - 1].outC
                 for j in 0..<g {
-                    x = runStem(input + (i + j) * perImage, images: 1, ws, team, &clock)
-                    x = runBlocks(0..<split, x, images: 1, ws, team, last: ws[4] + j * slot, &clock)
+                    let image = input + (i + j) * perImage
+                    if fusesStem {
+                        x = runBlocks(0..<split, ws[0], images: 1, ws, team, last: ws[4] + j * slot, stemInput: image, &clock)
+                    } else {
+                        x = runStem(image, images: 1, ws, team, &clock)
+                        x = runBlocks(0..<split, x, images: 1, ws, team, last: ws[4] + j * slot, &clock)
+                    }
                 }
                 x = ws[4]
             } else {
@@ -177,13 +184,27 @@ public final class EfficientNetLite0: FeatureExtractor {
         return ws[0]
     }
 
-    /// Runs `range` of the blocks on `x` (in buffer 0 or 1, or the group buffer); returns where the output is.
+    /// The stem runs inside the first block's bands (`MBConvBlock.runBanded(stem:)`): one image
+    /// at a time, a first block without an expand or residual, and a stem that needs no scratch.
+    private var fusesStem: Bool {
+        guard let first = blocks.first else { return false }
+        return first.banded && first.expand == nil && !first.residual && stem.runsWithoutScratch
+            && stem.outputSize(height: inputSize, width: inputSize).height == first.inputSize
+    }
+
+    /// Runs `range` of the blocks on `x` (in buffer 0 or 1, or the group buffer); returns where
+    /// the output is. With `stemInput` (the planar image; `fusesStem`) the first block computes
+    /// its input rows from it, band by band, and `x` is not read.
     private func runBlocks(_ range: Range<Int>, _ x0: UnsafeMutablePointer<Float>, images: Int, _ ws: Workspace, _ team: Team,
-                           last: UnsafeMutablePointer<Float>?, _ clock: inout Stopwatch) -> UnsafeMutablePointer<Float> {
+                           last: UnsafeMutablePointer<Float>?, stemInput: UnsafePointer<Float>? = nil,
+                           _ clock: inout Stopwatch) -> UnsafeMutablePointer<Float> {
         var x = x0
         for bi in range {
             let y: UnsafeMutablePointer<Float> = (bi == range.upperBound - 1 && last != nil) ? last! : (x == ws[0] ? ws[1] : ws[0])
-            if images == 1 && blocks[bi].banded {
+            if let stemInput, bi == range.lowerBound {
+                blocks[bi].runBanded(x, y, depthwise: ws[3], bands: ws[7], team, &clock,
+                                     stem: (stem, stemInput, inputSize, EfficientNetLite0.Kind.stem.rawValue))
+            } else if images == 1 && blocks[bi].banded {
                 blocks[bi].runBanded(x, y, depthwise: ws[3], bands: ws[7], team, &clock)
             } else {
                 blocks[bi].run(x, images: images, y, expanded: ws[2], depthwise: ws[3], team, &clock)
@@ -243,22 +264,30 @@ struct MBConvBlock: Sendable {
     /// with the previous band are kept), and its depthwise output is projected right away, so
     /// the wide tensors never leave L2. The output rows are split across the team; each part
     /// has its own band buffer in `bands`.
+    ///
+    /// `stem` (a block without expand or residual: the first): the block's input rows are the
+    /// output rows of that convolution of the planar image `input` (`size` square), computed
+    /// into the band as an expand's would be (`kind` profiles them), and `x` is not read — the
+    /// stem's 112×112×32 output (1.6 MB) is never written out whole, and the stem needs no
+    /// join of its own.
     func runBanded(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, depthwise dwOut: UnsafeMutablePointer<Float>,
-                   bands: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch) {
+                   bands: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch,
+                   stem: (conv: Conv2D, input: UnsafePointer<Float>, size: Int, kind: Int)? = nil) {
         typealias Kind = EfficientNetLite0.Kind
+        precondition(stem == nil || (expand == nil && !residual))
         let xc = UnsafePointer(x)
         let s = depthwise.stride, k = depthwise.kernel, pt = depthwise.padding.top
         let w = inputSize, rowLen = w * hidden
         team.split(outputSize, Kind.depthwise.rawValue, &clock, minimumPerPart: 2) { rows, part, clock in
             let band = bands + part * bandCapacity
-            var lo = 0, hi = 0                       // expanded input rows held in `band`: [lo, hi)
+            var lo = 0, hi = 0                       // input rows (expanded, or the stem's) held in `band`: [lo, hi)
             var r0 = rows.lowerBound
             while r0 < rows.upperBound {
                 let r1 = Swift.min(r0 + bandRows, rows.upperBound)
-                // The depthwise reads the expanded band, or (no expand: the first block, whose
+                // The depthwise reads the band, or (no expand, no stem: the first block, whose
                 // 112×112×32 depthwise output is 1.6 MB whole) the block's input directly.
                 var dwIn = xc, firstRow = 0
-                if let expand {
+                if expand != nil || stem != nil {
                     let needLo = Swift.max(0, r0 * s - pt), needHi = Swift.min(inputSize, (r1 - 1) * s - pt + k)
                     var from = needLo
                     if needLo >= lo && needLo < hi {
@@ -266,11 +295,16 @@ struct MBConvBlock: Sendable {
                         from = hi
                     }
                     if from < needHi {
-                        expand.run(xc + from * w * inC, rows: (needHi - from) * w, band + (from - needLo) * rowLen)
+                        if let expand {
+                            expand.run(xc + from * w * inC, rows: (needHi - from) * w, band + (from - needLo) * rowLen)
+                        } else if let stem {
+                            stem.conv.run(stem.input, images: 1, height: stem.size, width: stem.size, band + (from - needLo) * rowLen,
+                                          scratch: band, scratchCapacity: 0, pixels: (from * w)..<(needHi * w), outputOrigin: from * w)
+                        }
                     }
                     lo = needLo
                     hi = needHi
-                    clock.lap(Kind.expand.rawValue)
+                    clock.lap(stem?.kind ?? Kind.expand.rawValue)
                     dwIn = UnsafePointer(band)
                     firstRow = needLo
                 }

@@ -5,7 +5,8 @@ import EmbedScopeImages
 ///
 /// On our own GEMM paths (`packed` non-nil) the C kernels run it with the epilogue fused:
 /// `ConvKernels.pointwise` (weights packed once, A read in place: nothing is packed per call,
-/// where sgemm would repack the activations every time) and, for K ≤ 32, `ConvKernels.pointwiseSmall`.
+/// where sgemm would repack the activations every time) and, for few input or output channels
+/// (`usesSmallKernel`), `ConvKernels.pointwiseSmall`.
 /// With `EMBEDSCOPE_GEMM=openblas`: the Swift kernel for K ≤ 32, else OpenBLAS in chunks of
 /// `chunkRows` pixels, each chunk's GEMM output still in L2 when the epilogue reads it back.
 struct Pointwise: Sendable {
@@ -18,6 +19,10 @@ struct Pointwise: Sendable {
     let activation: Activation
     /// `weights` packed for our GEMM kernel (nil: the OpenBLAS path is selected).
     let packed: PackedMatrix?
+    /// On one of our own GEMM paths, this shape runs the C kernel on unpacked W
+    /// (`ConvKernels.pointwiseSmall`, fused epilogue, the path's SIMD width) instead of the packed
+    /// one: `ConvKernels.prefersSmallPointwise` (few input or output channels).
+    let usesSmallKernel: Bool
 
     /// Rows per GEMM call: large enough for OpenBLAS to run at speed, small enough that the
     /// chunk's output stays in L2 for the epilogue.
@@ -25,7 +30,9 @@ struct Pointwise: Sendable {
 
     /// `weight` in PyTorch's layout [out, in] (or [out, in, 1, 1]); `scale`/`shift` from the BatchNorm
     /// that follows (nil: none), `convBias` the conv's own bias if it has one.
-    init(weight: [Float], out: Int, in inC: Int, scale: [Double]?, shift: [Double]?, convBias: [Float]? = nil, activation: Activation) {
+    /// `smallKernel` overrides the choice of `usesSmallKernel` (tests run both kernels on every shape).
+    init(weight: [Float], out: Int, in inC: Int, scale: [Double]?, shift: [Double]?, convBias: [Float]? = nil, activation: Activation,
+         smallKernel: Bool? = nil) {
         precondition(weight.count == out * inC)
         inChannels = inC
         outChannels = out
@@ -41,6 +48,7 @@ struct Pointwise: Sendable {
         bias = b
         self.activation = activation
         packed = packedWeights(w, k: inC, n: out)
+        usesSmallKernel = packed.map { smallKernel ?? ConvKernels.prefersSmallPointwise(path: $0.path, k: inC, n: out) } ?? false
     }
 
     /// Reads `prefix.weight` [out, in, 1, 1] and the BatchNorm `bn` from the state dict.
@@ -80,10 +88,6 @@ struct Pointwise: Sendable {
     /// + epilogue pass up to K = 32 (EfficientNet-Lite0: 32→16 56 vs 37 GFLOP/s, 16→96 54 vs 36,
     /// 24→144 49 vs 47 on one core) and loses beyond (40→240: 44 vs 58).
     var usesKernel: Bool { inChannels <= 32 && outChannels % 8 == 0 }
-
-    /// K ≤ 32 on one of our own GEMM paths: the C kernel (`ConvKernels.pointwiseSmall`: unpacked
-    /// W, fused epilogue, the path's SIMD width).
-    var usesSmallKernel: Bool { packed != nil && inChannels <= 32 }
 
     /// Output channels `columns` only (all rows): how a team splits a layer with few rows (the
     /// 14×14 and 7×7 layers of one image), so that each thread packs only its share of W.

@@ -167,7 +167,9 @@ final class ConvKernelTests: XCTestCase {
     func testSmallPointwiseMatchesDoubleReferenceOnEveryPath() {
         var seed: UInt64 = 900
         for rows in [1, 7, 9, 17, 40] {
-            for k in [1, 3, 16, 24, 32] {
+            // K up to 32 on every path; on AVX-512 the kernel also runs K ≤ 48 and any K with
+            // N ≤ 48 (EfficientNet-Lite0's 96 → 24, 144 → 40, 240 → 40).
+            for k in [1, 3, 16, 24, 32, 40, 96, 240] {
                 for n in [1, 7, 16, 17, 40, 48, 49, 96, 144] {
                     seed += 1
                     let activation: Activation = [.relu6, .none, .relu][Int(seed % 3)]
@@ -179,8 +181,10 @@ final class ConvKernelTests: XCTestCase {
                     let ref = ModelKernelTests.referenceConv(x, n: 1, h: 1, w: rows, c: k, weight: wt, out: n, k: 1, stride: 1, pad: .zero,
                                                              depthwise: false, scale: scale, shift: shift, activation: activation, residual: res)
                     for path in paths {
-                        let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation) }
-                        XCTAssertTrue(pw.usesSmallKernel, "K = \(k) on \(path) takes the small-K kernel")
+                        let pw = SGEMM.withPath(path) {
+                            Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation, smallKernel: true)
+                        }
+                        XCTAssertTrue(pw.usesSmallKernel, "K = \(k) on \(path) runs the small kernel when told to")
                         var y = [Float](repeating: .nan, count: rows * n)
                         x.withUnsafeBufferPointer { xb in
                             y.withUnsafeMutableBufferPointer { yb in
@@ -199,6 +203,26 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// Which 1×1 kernel each of EfficientNet-Lite0's shapes runs on each path (the measured rule
+    /// in `ConvKernels.prefersSmallPointwise`), and that a layer built on a path follows it.
+    func testPointwiseKernelChoiceFollowsTheMeasuredRule() {
+        let small: [(k: Int, n: Int, avx512: Bool, avx2: Bool)] = [
+            (32, 16, true, true), (16, 96, true, false), (24, 144, true, false), (96, 24, true, false), (144, 40, true, false),
+            (40, 240, true, false), (240, 40, true, false), (240, 80, false, false), (80, 480, false, false),
+            (672, 112, false, false), (192, 1152, false, false), (1152, 320, false, false), (320, 1280, false, false),
+        ]
+        for t in small {
+            XCTAssertEqual(ConvKernels.prefersSmallPointwise(path: .avx512, k: t.k, n: t.n), t.avx512, "AVX-512 \(t.k)→\(t.n)")
+            XCTAssertEqual(ConvKernels.prefersSmallPointwise(path: .avx2, k: t.k, n: t.n), t.avx2, "AVX2 \(t.k)→\(t.n)")
+            XCTAssertFalse(ConvKernels.prefersSmallPointwise(path: .portable, k: t.k, n: t.n), "portable \(t.k)→\(t.n)")
+            for path in paths {
+                let wt = seededFloats(t.n * t.k, seed: 11, scale: 0.3)
+                let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: t.n, in: t.k, scale: nil, shift: nil, activation: .relu6) }
+                XCTAssertEqual(pw.usesSmallKernel, ConvKernels.prefersSmallPointwise(path: path, k: t.k, n: t.n), "\(path) \(t.k)→\(t.n)")
+            }
+        }
+    }
+
     func testSmallPointwiseKeepsNaNOnEveryPath() {
         let rows = 11, k = 24, n = 50
         var x = seededFloats(rows * k, seed: 5)
@@ -207,7 +231,9 @@ final class ConvKernelTests: XCTestCase {
         let (scale, shift) = ModelKernelTests.affine(n, seed: 7)
         for path in paths {
             for activation in [Activation.relu6, .relu, .none] {
-                let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation) }
+                let pw = SGEMM.withPath(path) {
+                    Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation, smallKernel: true)
+                }
                 var y = [Float](repeating: 0, count: rows * n)
                 x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: rows, $0.baseAddress!) } }
                 let nanRows = (0..<rows).filter { r in y[(r * n)..<((r + 1) * n)].contains { $0.isNaN } }
@@ -237,7 +263,9 @@ final class ConvKernelTests: XCTestCase {
                                                          depthwise: false, scale: scale, shift: shift, activation: activation,
                                                          residual: withResidual ? res : nil)
                 for path in paths {
-                    let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation) }
+                    let pw = SGEMM.withPath(path) {
+                        Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation, smallKernel: false)
+                    }
                     XCTAssertFalse(pw.usesSmallKernel)
                     var y = [Float](repeating: .nan, count: rows * n), yc = y
                     x.withUnsafeBufferPointer { xb in
@@ -311,7 +339,7 @@ final class ConvKernelTests: XCTestCase {
         let wt = seededFloats(n * k, seed: 16, scale: 0.3)
         let (scale, shift) = ModelKernelTests.affine(n, seed: 17)
         for path in paths {
-            let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: .relu6) }
+            let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: .relu6, smallKernel: false) }
             var y = [Float](repeating: 0, count: rows * n)
             x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: rows, $0.baseAddress!) } }
             let nanRows = (0..<rows).filter { r in y[(r * n)..<((r + 1) * n)].contains { $0.isNaN } }
@@ -370,6 +398,35 @@ final class ConvKernelTests: XCTestCase {
                 let finite = zip(y, ref).filter { !$1.isNaN }
                 let d = maxAbsDifference(finite.map(\.0), finite.map(\.1))
                 XCTAssertLessThanOrEqual(d.isNaN ? .infinity : d, 1e-4, "\(path) planar \(t) pad \(pad) \(activation): max |Δ| \(d), tolerance 1e-4")
+            }
+            // A band of output rows written to its own buffer (`outputOrigin`: how EfficientNet-Lite0
+            // runs its stem inside the first block's bands): the same bits as those rows of the whole
+            // output, on every path (OpenBLAS: the planar Swift kernel or im2col), nothing written
+            // outside the band.
+            for path in paths + [.openblas] {
+                let conv = SGEMM.withPath(path) {
+                    Conv2D(weight: wt, out: t.o, in: t.c, kernel: t.k, stride: t.s, padding: pad, inputLayout: .planar,
+                           scale: scale, shift: shift, activation: activation)
+                }
+                let (oh, ow) = conv.outputSize(height: t.h, width: t.w)
+                let all = n * oh * ow, lo = (n * oh / 2) * ow, hi = min(all, lo + 2 * ow)
+                var whole = [Float](repeating: 0, count: all * t.o), band = [Float](repeating: -7, count: (hi - lo) * t.o + 5)
+                var scratch = [Float](repeating: 0, count: conv.patchLength)
+                xIn.withUnsafeBufferPointer { xb in
+                    scratch.withUnsafeMutableBufferPointer { sb in
+                        whole.withUnsafeMutableBufferPointer { yb in
+                            conv.run(xb.baseAddress!, images: n, height: t.h, width: t.w, yb.baseAddress!,
+                                     scratch: sb.baseAddress!, scratchCapacity: conv.patchLength)
+                        }
+                        band.withUnsafeMutableBufferPointer { bb in
+                            conv.run(xb.baseAddress!, images: n, height: t.h, width: t.w, bb.baseAddress!,
+                                     scratch: sb.baseAddress!, scratchCapacity: conv.patchLength, pixels: lo..<hi, outputOrigin: lo)
+                        }
+                    }
+                }
+                let expected = Array(whole[(lo * t.o)..<(hi * t.o)]), got = Array(band[0..<((hi - lo) * t.o)])
+                XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "\(path) planar \(t): the band differs from the whole output's rows")
+                XCTAssertEqual(Array(band[((hi - lo) * t.o)...]), [Float](repeating: -7, count: 5), "\(path) planar \(t): written past the band")
             }
         }
     }

@@ -47,9 +47,12 @@ void ck_pointwise_packed(int path, long m, long n, long k, const float *a, long 
 
 /// Dense k×k convolution, stride s, of a planar (CHW per image) input of cin planes h × w into
 /// NHWC output with `out` channels (the network's first convolution):
-///   y[p, o] = act(bias[o] + Σ_(c, kh, kw) w[((c·k + kh)·k + kw)·out + o] · x[img, c, oy·s − pad_top + kh, ox·s − pad_left + kw])
-/// for output pixels p in [pixel_begin, pixel_end) (p over images × oh × ow), zero outside the image.
+///   y[p − y_origin, o] = act(bias[o] + Σ_(c, kh, kw) w[((c·k + kh)·k + kw)·out + o] · x[img, c, oy·s − pad_top + kh, ox·s − pad_left + kw])
+/// for output pixels p in [pixel_begin, pixel_end) (p over images × oh × ow), zero outside the
+/// image. y holds pixel y_origin ≤ pixel_begin first (0: the whole output; a band of output rows:
+/// its first pixel).
 void ck_conv_planar(int path, const float *x, long h, long w, long cin, int k, int s, long pad_top, long pad_left, long oh, long ow,
-                    const float *weights, long out, const float *bias, int activation, float *y, long pixel_begin, long pixel_end);
+                    const float *weights, long out, const float *bias, int activation, float *y, long y_origin,
+                    long pixel_begin, long pixel_end);
 
 #endif

@@ -27,6 +27,31 @@ package enum ConvKernels {
                               ch.lowerBound, ch.upperBound)
     }
 
+    /// Whether a 1×1 convolution of k input and n output channels runs `pointwiseSmall` (unpacked
+    /// W; AVX-512 tiles of 8 pixels × 48 channels) rather than `pointwise` (packed W, 12 × 32
+    /// tiles) on `path`. Measured one thread per layer shape of EfficientNet-Lite0 (C harness,
+    /// AMD Zen 5, 2026-12-03): on AVX-512 the small kernel is 7–15 % faster wherever k or n ≤ 48
+    /// (the 112²–28² layers: 16→96, 24→144, 40→240 and the projections to 24 and 40 channels,
+    /// which fill 24 or 40 of the packed kernel's 32-column panels), even beyond 80 it ties; on
+    /// AVX2 (6 × 16 packed tiles against 4 × 24) the packed kernel is 1.3–1.7× faster except at
+    /// n ≤ 16 (32 → 16); the portable C loops are faster packed throughout.
+    package static func prefersSmallPointwise(path: GEMMPath, k: Int, n: Int) -> Bool {
+        switch path {
+        case .avx512: return k <= 48 || n <= 48
+        case .avx2: return k <= 32 && n <= 16
+        case .portable, .openblas: return false
+        }
+    }
+
+    /// `prefersSmallPointwise` in words, for `info --system`.
+    package static func smallPointwiseRule(path: GEMMPath) -> String {
+        switch path {
+        case .avx512: return "unpacked small-shape kernel where K or N ≤ 48"
+        case .avx2: return "unpacked small-shape kernel where K ≤ 32 and N ≤ 16"
+        case .portable, .openblas: return "packed throughout"
+        }
+    }
+
     /// y[p, :] = act(x[p, :] · W + bias (+ residual[p, :])) for `rows` pixels: x [rows × k],
     /// W [k × n] row-major (unpacked), y and residual [rows × n]; residual may not alias y.
     package static func pointwiseSmall(path: GEMMPath, rows: Int, k: Int, n: Int, _ x: UnsafePointer<Float>,
@@ -71,9 +96,10 @@ package enum ConvKernels {
     package static func convPlanar(path: GEMMPath, _ x: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int, kernel: Int,
                                    stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int, weights: UnsafePointer<Float>,
                                    outChannels: Int, bias: UnsafePointer<Float>, activation: GEMMActivation,
-                                   _ y: UnsafeMutablePointer<Float>, pixels: Range<Int>) {
+                                   _ y: UnsafeMutablePointer<Float>, outputOrigin: Int = 0, pixels: Range<Int>) {
         guard !pixels.isEmpty else { return }
+        precondition(outputOrigin <= pixels.lowerBound)
         ck_conv_planar(simdPath(path), x, height, width, inChannels, Int32(kernel), Int32(stride), padTop, padLeft, outHeight, outWidth,
-                       weights, outChannels, bias, activation.rawValue, y, pixels.lowerBound, pixels.upperBound)
+                       weights, outChannels, bias, activation.rawValue, y, outputOrigin, pixels.lowerBound, pixels.upperBound)
     }
 }

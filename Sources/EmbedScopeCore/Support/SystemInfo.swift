@@ -53,7 +53,7 @@ package struct SystemInfo: Codable, Sendable {
         let hot: [HotPath] = [
             HotPath(work: "EfficientNet 1×1 convolutions, fused bias + activation",
                     kernel: path == .openblas ? "\(gemmKernel); Swift SIMD kernel for K ≤ 32"
-                        : "own 1×1 kernel, packed weights, activations read in place (\(path.rawValue)); small-K kernel for K ≤ 32"),
+                        : "own 1×1 kernel, packed weights, activations read in place (\(path.rawValue)); \(ConvKernels.smallPointwiseRule(path: path))"),
             HotPath(work: "depthwise convolutions, planar stems (direct)",
                     kernel: path == .openblas ? "Swift SIMD kernels" : "own C kernels (\(path.rawValue))"),
             HotPath(work: "ResNet 1×1 and im2col convolutions, fused bias + activation", kernel: inPlace),
