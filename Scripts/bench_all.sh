@@ -63,9 +63,9 @@ done
 if python3 -c "import torch, onnxruntime" 2>/dev/null; then
   for e in "${ENVS[@]}"; do
     run "$e" python3 Scripts/bench_extract.py --images 64 --batches 1,32 --runs 3
-    # 256 images a round: each round of ours is then ~1 s of forward passes, not ~0.2 s, and the
-    # median over rounds moves less from run to run (one 64-image round at batch 1 lasts ~0.2 s).
-    run "$e" python3 Scripts/bench_extract_rounds.py --rounds 8 --images 256 --batches 1,32
+    # Paired turns: our warm process and ONNX Runtime alternate on the same 32 images (~0.1 s each,
+    # a 50 ms pause before each turn), 40 pairs per batch size; the median of the pair ratios.
+    run "$e" python3 Scripts/bench_extract_rounds.py --rounds 40 --images 256 --chunk 32 --batches 1,32
     run "$e" python3 Scripts/bench_resnet.py --models resnet18,resnet50 --batch 32 --runs 3 --im2col
   done
 else

@@ -17,6 +17,35 @@ extension Bench {
         @Flag(help: "Also print where the CPU time of one pass at the largest batch went, by layer type (CPU time is robust to other processes on the machine).")
         var profile = false
         @Flag var json = false
+        @Flag(help: "Paired rounds for Scripts/bench_extract_rounds.py: after loading, read lines \"BATCH COUNT START\" from stdin, time COUNT images from input START on (cycling) at that batch size, print the seconds; until end of input.")
+        var stdinRounds = false
+
+        /// The `--stdin-rounds` loop. Each request's batches are cut out before its clock starts
+        /// (as in the timed runs below); the first request at a batch size is a warm-up like theirs.
+        func pairedRounds(_ extractor: any FeatureExtractor, _ values: [Float], images n: Int, per: Int) throws {
+            func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
+            say("ready")
+            while let line = readLine() {
+                let f = line.split(separator: " ").compactMap { Int($0) }
+                guard f.count == 3, f[0] >= 1, f[1] >= 1, f[2] >= 0 else {
+                    throw EmbedScopeError(.invalidArgument, "expected \"BATCH COUNT START\", got \"\(line)\"")
+                }
+                let (b, count, start) = (f[0], f[1], f[2])
+                var inputs: [[Float]] = []
+                for s in stride(from: 0, to: count, by: b) {
+                    var input: [Float] = []
+                    input.reserveCapacity(min(b, count - s) * per)
+                    for i in 0..<min(b, count - s) {
+                        let image = (start + s + i) % n
+                        input.append(contentsOf: values[(image * per)..<((image + 1) * per)])
+                    }
+                    inputs.append(input)
+                }
+                let t0 = DispatchTime.now().uptimeNanoseconds
+                for input in inputs { _ = try extractor.forward(input, count: input.count / per) }
+                say(String(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9))
+            }
+        }
 
         struct Row: Encodable { var batch: Int; var imagesPerSecond: Double; var msPerImage: Double }
         struct Figures: Encodable { var model: String; var images: Int; var macsPerImage: Double?; var rows: [Row] }
@@ -33,6 +62,10 @@ extension Bench {
                 if let saveFeatures {
                     let f = try m.extractor.forward(x.values, count: n).features
                     try NPYArray.write(shape: [n, m.extractor.featureDim], values: f, to: resolveURL(saveFeatures))
+                }
+                if stdinRounds {
+                    try pairedRounds(m.extractor, x.values, images: n, per: per)
+                    return
                 }
                 var rows: [Row] = []
                 for b in batch where b >= 1 {
