@@ -21,7 +21,7 @@ extension Bench {
         var stdinRounds = false
 
         /// The `--stdin-rounds` loop. Each request's batches are cut out before its clock starts
-        /// (as in the timed runs below); the first request at a batch size is a warm-up like theirs.
+        /// (as in the timed runs below); the driving script sends untimed warm-up requests first.
         func pairedRounds(_ extractor: any FeatureExtractor, _ values: [Float], images n: Int, per: Int) throws {
             func say(_ line: String) { FileHandle.standardOutput.write(Data((line + "\n").utf8)) }
             say("ready")

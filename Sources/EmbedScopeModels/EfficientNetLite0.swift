@@ -115,7 +115,8 @@ public final class EfficientNetLite0: FeatureExtractor {
         // The stem's output: one image at a time, or a group when no block runs per image.
         let stemSide = stem.outputSize(height: inputSize, width: inputSize).height
         let stemImages = (blocks.first?.inputSize ?? 0) >= Self.perImageMinSize ? 1 : g
-        var stream = stemImages * stemSide * stemSide * 32, expanded = 0, dw = 0, groupIn = 0, band = 0
+        // (Run in the first block's bands, the stem's output is never held whole.)
+        var stream = fusesStem ? 0 : stemImages * stemSide * stemSide * 32, expanded = 0, dw = 0, groupIn = 0, band = 0
         for (index, b) in blocks.enumerated() {
             let perImage = b.inputSize >= Self.perImageMinSize, m = perImage ? 1 : g
             stream = Swift.max(stream, m * b.outputSize * b.outputSize * b.outC)
