@@ -110,7 +110,7 @@ extension NearestNeighbours {
         // rows, so only up to `prepackLimitBytes`), not once for every tile it is the column side of.
         let bytes = n.multipliedReportingOverflow(by: d)
         let packed: [PackedMatrix]? = SGEMM.path != .openblas && !bytes.overflow && bytes.partialValue <= prepackLimitBytes / 4
-            ? PackedMatrix.rowBlocks(count: n, dim: d, blockRows: b, threads: workers) { start, _, _ in (x.row(start), x.stride) }
+            ? PackedMatrix.rowBlocks(count: n, dim: d, blockRows: b, threads: workers) { start, _ in (x.row(start), x.stride) }
             : nil
         var states = (0..<workers).map { _ in makeState() }
         let lock = NSLock()

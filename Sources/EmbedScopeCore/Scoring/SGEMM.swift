@@ -276,12 +276,10 @@ extension PackedMatrix {
 extension PackedMatrix {
     /// `count` rows cut into blocks of `blockRows`, each packed (the blocks shared out to
     /// `threads` threads) as the B operand [dim × block rows] of an all-pairs product X_I · X_Jᵀ,
-    /// for the all-pairs scans that meet every block many times. `rows(start, count, scratch)`
-    /// gives a block's rows and their row stride: rows that already exist, or rows it wrote into
-    /// `scratch` (room for `blockRows × dim` floats; e.g. centered rows) with stride `dim`.
+    /// for the all-pairs scans that meet every block many times. `rows(start, count)` gives a
+    /// block's rows and their row stride.
     package static func rowBlocks(count n: Int, dim d: Int, blockRows: Int, threads: Int,
-                                  rows: (_ start: Int, _ count: Int, _ scratch: UnsafeMutablePointer<Float>) -> (UnsafePointer<Float>, Int))
-        -> [PackedMatrix] {
+                                  rows: (_ start: Int, _ count: Int) -> (UnsafePointer<Float>, Int)) -> [PackedMatrix] {
         let b = max(1, blockRows)
         let blocks = (n + b - 1) / b
         let workers = max(1, min(threads, blocks))
@@ -289,11 +287,9 @@ extension PackedMatrix {
         packed.withUnsafeMutableBufferPointer { out in
             let base = out.baseAddress!
             parallelFor(workers) { t in
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(1, b * d))
-                defer { scratch.deallocate() }
                 for blk in stride(from: t, to: blocks, by: workers) {
                     let start = blk * b, m = min(b, n - start)
-                    let (p, stride) = rows(start, m, scratch)
+                    let (p, stride) = rows(start, m)
                     base[blk] = PackedMatrix(k: d, n: m, b: p, ldb: stride, transposed: true)
                 }
             }
