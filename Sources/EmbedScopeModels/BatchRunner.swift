@@ -18,9 +18,9 @@ extension FeatureExtractor {
     /// worker slowed by another thread on its core (the decoder of `build`, a neighbour on a
     /// shared machine) takes fewer images instead of leaving the other core idle at the end.
     /// The rest — all of them when n < threads — runs with every layer split across the
-    /// threads (`Team`). The workers' per-layer CPU times are summed into a `ForwardProfile`
-    /// labelled by `kinds` (network order). Which worker runs an image does not change its result:
-    /// every run is computed alone, by the same kernels.
+    /// threads (`Team`). With `profile`, the workers' per-layer CPU times are summed into a
+    /// `ForwardProfile` labelled by `kinds` (network order); without, it is empty. Which worker
+    /// runs an image does not change its result: every run is computed alone, by the same kernels.
     ///
     /// `images(buffers, range, workspace, team, clock)` runs the images `range` of the batch
     /// (`range.count` ≤ `group` on the workers).
@@ -63,8 +63,9 @@ extension FeatureExtractor {
                 }
             }
         }
+        guard profile else { return (features, classCount == 0 ? [] : logits, ForwardProfile(layers: [], wall: 0, threads: t)) }
         var seconds = [Double](repeating: 0, count: kinds.count)
-        for tw in times where profile { for (i, s) in tw.enumerated() { seconds[i] += s } }
+        for tw in times { for (i, s) in tw.enumerated() { seconds[i] += s } }
         let p = ForwardProfile(layers: kinds.indices.map { (kinds[$0], seconds[$0]) },
                                wall: Stopwatch.now() - start, threads: t)
         return (features, classCount == 0 ? [] : logits, p)

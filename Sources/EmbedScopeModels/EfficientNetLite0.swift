@@ -77,7 +77,10 @@ public final class EfficientNetLite0: FeatureExtractor {
         headConv = try Pointwise(r, conv: "_conv_head", bn: "_bn1", in: 320, out: 1280, eps: eps, activation: .relu6)
         fc = try Linear(r, "_fc", inFeatures: 1280, optional: true)
         try r.requireExactKeys()
-        self.threads = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let t = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.threads = t
+        bufferCapacities = Self.capacities(stem: stem, blocks: blocks, inputSize: inputSize, threads: t,
+                                           fusesStem: Self.fusesStem(stem: stem, blocks: blocks, inputSize: inputSize))
     }
 
     public func forward(_ input: [Float], count n: Int) throws -> (features: [Float], logits: [Float]) {
@@ -91,6 +94,8 @@ public final class EfficientNetLite0: FeatureExtractor {
     }
 
     // MARK: - Execution
+
+    static let kindLabels = Kind.allCases.map(\.label)
 
     enum Kind: Int, CaseIterable {
         case stem, expand, depthwise, project, headConv, pool, classifier
@@ -109,8 +114,11 @@ public final class EfficientNetLite0: FeatureExtractor {
 
     /// Buffers: 0, 1 stream ping-pong; 2 expanded (unbanded blocks); 3 depthwise output;
     /// 4 group input (the per-image part's output); 5 head conv output; 6 im2col scratch;
-    /// 7 one expanded-rows band per thread (banded blocks).
-    private var capacities: [Int] {
+    /// 7 one expanded-rows band per thread (banded blocks). Computed once, at load.
+    private var capacities: [Int] { bufferCapacities }
+    private let bufferCapacities: [Int]
+
+    private static func capacities(stem: Conv2D, blocks: [MBConvBlock], inputSize: Int, threads: Int, fusesStem: Bool) -> [Int] {
         let g = Self.groupSize
         // The stem's output: one image at a time, or a group when no block runs per image.
         let stemSide = stem.outputSize(height: inputSize, width: inputSize).height
@@ -132,7 +140,7 @@ public final class EfficientNetLite0: FeatureExtractor {
     }
 
     private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
-        try runBatch(input, count: n, threads: threads, group: Self.groupSize, pool: pool, kinds: Kind.allCases.map(\.label),
+        try runBatch(input, count: n, threads: threads, group: Self.groupSize, pool: pool, kinds: Self.kindLabels,
                      capacities: { capacities }, profile: profile) { b, range, ws, team, clock in
             runImages(b.input, range, ws, team, b.features, b.logits, &clock)
         }
@@ -166,9 +174,11 @@ public final class EfficientNetLite0: FeatureExtractor {
             x = runBlocks(split..<blocks.count, x, images: g, ws, team, last: nil, &clock)
             // Head: 1×1 conv to 1280 + ReLU6, average pool, classifier.
             let hw = blocks[blocks.count - 1].outputSize * blocks[blocks.count - 1].outputSize
-            headConv.run(x, rows: g * hw, ws[5], team: team, kind: Kind.headConv.rawValue, &clock)
-            Pooling.globalAverage(ws[5], images: g, pixels: hw, channels: featureDim, features + i * featureDim)
-            clock.lap(Kind.pool.rawValue)
+            // Each part of the head's channels is pooled by the thread that computed it, while in its cache.
+            let head = ws[5], dim = featureDim, pooled = features + i * featureDim
+            headConv.run(x, rows: g * hw, head, team: team, kind: Kind.headConv.rawValue, &clock, then: (Kind.pool.rawValue, { columns in
+                Pooling.globalAverage(head, images: g, pixels: hw, channels: dim, columns: columns, pooled)
+            }))
             fc.run(features + i * featureDim, rows: g, logits + i * classCount, team: team, kind: Kind.classifier.rawValue, &clock)
             i += g
         }
@@ -187,7 +197,9 @@ public final class EfficientNetLite0: FeatureExtractor {
 
     /// The stem runs inside the first block's bands (`MBConvBlock.runBanded(stem:)`): one image
     /// at a time, a first block without an expand or residual, and a stem that needs no scratch.
-    private var fusesStem: Bool {
+    private var fusesStem: Bool { Self.fusesStem(stem: stem, blocks: blocks, inputSize: inputSize) }
+
+    private static func fusesStem(stem: Conv2D, blocks: [MBConvBlock], inputSize: Int) -> Bool {
         guard let first = blocks.first else { return false }
         return first.banded && first.expand == nil && !first.residual && stem.runsWithoutScratch
             && stem.outputSize(height: inputSize, width: inputSize).height == first.inputSize

@@ -114,16 +114,32 @@ struct Pointwise: Sendable {
     /// Splits this layer over `rows` rows for `team`: by rows when there are many (or few
     /// channels), else by output channels — whichever keeps the busiest thread's share of
     /// kernel tiles smaller (`columnParts`).
+    ///
+    /// `then` (its time charged to `then.kind`) runs on each range of output channels once all
+    /// the rows of those channels are written: inside the same parallel region, by the thread
+    /// that computed them, when the layer is split by channels; on the calling thread for all
+    /// of them after the layer otherwise.
     func run(_ x: UnsafePointer<Float>, rows: Int, _ y: UnsafeMutablePointer<Float>, residual: UnsafePointer<Float>? = nil,
-             team: Team, kind: Int, _ clock: inout Stopwatch) {
+             team: Team, kind: Int, _ clock: inout Stopwatch, then: (kind: Int, body: (Range<Int>) -> Void)? = nil) {
         if let ranges = columnParts(rows: rows, team: team) {
-            team.split(ranges.count, kind, &clock) { g, _, _ in
-                for i in g { run(x, rows: rows, y, residual: residual, columns: ranges[i]) }
+            team.split(ranges.count, kind, &clock) { g, _, clock in
+                for i in g {
+                    run(x, rows: rows, y, residual: residual, columns: ranges[i])
+                    if let then {
+                        clock.lap(kind)
+                        then.body(ranges[i])
+                        clock.lap(then.kind)
+                    }
+                }
             }
         } else {
             let k = inChannels, n = outChannels
             team.split(rows, kind, &clock, minimumPerPart: Self.minimumRowsPerPart) { r, _, _ in
                 run(x + r.lowerBound * k, rows: r.count, y + r.lowerBound * n, residual: residual.map { $0 + r.lowerBound * n })
+            }
+            if let then {
+                then.body(0..<n)
+                clock.lap(then.kind)
             }
         }
     }

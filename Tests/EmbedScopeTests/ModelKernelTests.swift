@@ -275,5 +275,30 @@ final class ModelKernelTests: XCTestCase {
             let r = (0..<(h * w)).reduce(0.0) { $0 + Double(x[(i * h * w + $1) * c + ch]) } / Double(h * w)
             XCTAssertEqual(Double(mean[i * c + ch]), r, accuracy: 1e-5, "global average, image \(i) channel \(ch)")
         } }
+
+        // 75 channels: two blocks of 32 (four sums each), one of 8, three single ones; and the
+        // same channels pooled in ranges, as the head's parts do. Each channel is summed over the
+        // pixels in order, so every path gives the plain Float loop's result bit for bit.
+        let wide = 75, pixels = 49
+        let xw = seededFloats(n * pixels * wide, seed: 9)
+        var whole = [Float](repeating: .nan, count: n * wide), parts = whole
+        xw.withUnsafeBufferPointer { xb in
+            whole.withUnsafeMutableBufferPointer { mb in
+                Pooling.globalAverage(xb.baseAddress!, images: n, pixels: pixels, channels: wide, mb.baseAddress!)
+            }
+            parts.withUnsafeMutableBufferPointer { mb in
+                for r in [0..<33, 33..<40, 40..<75] {
+                    Pooling.globalAverage(xb.baseAddress!, images: n, pixels: pixels, channels: wide, columns: r, mb.baseAddress!)
+                }
+            }
+        }
+        var plain = [Float](repeating: 0, count: n * wide)
+        for i in 0..<n { for ch in 0..<wide {
+            var sum: Float = 0
+            for p in 0..<pixels { sum += xw[(i * pixels + p) * wide + ch] }
+            plain[i * wide + ch] = sum * (1 / Float(pixels))
+        } }
+        XCTAssertEqual(whole, plain, "global average, 75 channels")
+        XCTAssertEqual(parts, plain, "global average in channel ranges")
     }
 }
