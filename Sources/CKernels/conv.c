@@ -26,6 +26,7 @@ typedef struct {
     const float *wt, *bias;
     int act;
     float *y;
+    long y_row0;   // the output row y points at
 } dw_geom;
 
 static inline long lmin(long a, long b) { return a < b ? a : b; }
@@ -66,7 +67,7 @@ static void dw_portable(int k, int s, const dw_geom *g, long r0, long r1) {
         for (long o = 0; o < g->ow; o++) {
             const long iw0 = o * s - g->pad_left;
             const long kwLo = lmax(0, -iw0), kwHi = lmin(k, g->w - iw0);
-            float *yp = g->y + (r * g->ow + o) * c;
+            float *yp = g->y + ((r - g->y_row0) * g->ow + o) * c;
             for (long c0 = g->c0; c0 < g->c1; c0 += CH) {
                 const long nc = lmin(CH, g->c1 - c0);
                 float acc[CH];
@@ -213,17 +214,18 @@ ATTR static inline __m256 act_avx2(__m256 v, int act) {
 void ck_depthwise(int path, int k, int s, const float *x, long h, long w, long c, long first_row,
                   long pad_top, long pad_left, long oh, long ow, const float *weights, const float *bias,
                   int activation, float *y, long row_begin, long row_end) {
-    ck_depthwise_channels(path, k, s, x, h, w, c, first_row, pad_top, pad_left, oh, ow, weights, bias, activation, y,
+    ck_depthwise_channels(path, k, s, x, h, w, c, first_row, pad_top, pad_left, oh, ow, weights, bias, activation, y, 0,
                           row_begin, row_end, 0, c);
 }
 
 void ck_depthwise_channels(int path, int k, int s, const float *x, long h, long w, long c, long first_row,
                            long pad_top, long pad_left, long oh, long ow, const float *weights, const float *bias,
-                           int activation, float *y, long row_begin, long row_end, long ch_begin, long ch_end) {
+                           int activation, float *y, long out_first_row, long row_begin, long row_end, long ch_begin,
+                           long ch_end) {
     if (ch_begin < 0) ch_begin = 0;
     if (ch_end > c) ch_end = c;
-    if (k < 1 || s < 1 || c <= 0 || ow <= 0 || row_begin >= row_end || ch_begin >= ch_end) return;
-    const dw_geom g = {x, h, w, c, first_row, pad_top, pad_left, oh, ow, ch_begin, ch_end, weights, bias, activation, y};
+    if (k < 1 || s < 1 || c <= 0 || ow <= 0 || row_begin >= row_end || ch_begin >= ch_end || out_first_row > row_begin) return;
+    const dw_geom g = {x, h, w, c, first_row, pad_top, pad_left, oh, ow, ch_begin, ch_end, weights, bias, activation, y, out_first_row};
 #if defined(__x86_64__)
     if (path == CK_PATH_AVX512) { dw_run_avx512(k, s, &g, row_begin, row_end); return; }
     if (path == CK_PATH_AVX2) { dw_run_avx2(k, s, &g, row_begin, row_end); return; }

@@ -86,7 +86,7 @@ INL void SFX(dw_rows)(const int K, const int S, const dw_geom *g, long r0, long 
             const long ihBase = orow * S - g->pad_top;
             const long khLo = lmax(0, -ihBase), khHi = lmin(K, g->h - ihBase);
             const long rowoff = (img * g->h + ihBase - g->first_row) * rs;
-            float *yr = g->y + r * g->ow * c;
+            float *yr = g->y + (r - g->y_row0) * g->ow * c;
             for (long cb = c0; cb < c1; cb += VW) {
                 const int full = c1 - cb >= VW;
                 const MT m = full ? V_FULL : V_MASK((int)(c1 - cb));
@@ -195,7 +195,7 @@ INL void SFX(dw_rows_padded)(const int K, const dw_geom *g, long r0, long r1, fl
             }
             haveImg = img;
             haveHi = ihBase + K;
-            float *yr = g->y + r * g->ow * c + c0;
+            float *yr = g->y + (r - g->y_row0) * g->ow * c + c0;
             for (long v = 0; v < cw; v += VW) {
                 const int full = cw - v >= VW;
                 const MT mv = full ? V_FULL : V_MASK((int)(cw - v));

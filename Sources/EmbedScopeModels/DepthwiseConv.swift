@@ -49,25 +49,28 @@ struct DepthwiseConv: Sendable {
     /// x: [images × height × width × C]; y: [images × oh × ow × C]. Computes the output rows
     /// `rows`, indices into the images × oh output rows (so callers can split the work).
     /// With `firstRow` > 0, x holds one image's input rows from `firstRow` on (a band): the
-    /// rows read by output rows `rows` must be in it.
+    /// rows read by output rows `rows` must be in it. With `outFirstRow` > 0, y holds the output
+    /// rows from `outFirstRow` on (≤ rows.lowerBound).
     /// Whether `run(channels:)` can compute a subset of the channels (the C kernels; not the
     /// Swift ones of the OpenBLAS configuration).
     var splitsByChannels: Bool { path != .openblas }
 
     /// Output rows `rows`; with `channels`, only those channels of them (`splitsByChannels` only).
     func run(_ x: UnsafePointer<Float>, height: Int, width: Int, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>, firstRow: Int = 0,
-             channels only: Range<Int>? = nil) {
+             outFirstRow: Int = 0, channels only: Range<Int>? = nil) {
         precondition(only == nil || splitsByChannels, "a channel range needs the C kernels")
+        precondition(outFirstRow <= rows.lowerBound, "y starts after the first row written")
         let (oh, ow) = outputSize(height: height, width: width)
         let g = DepthwiseGeometry(h: height, w: width, c: channels, oh: oh, ow: ow, padTop: padding.top, padLeft: padding.left,
-                                  firstRow: firstRow)
+                                  firstRow: firstRow, outFirstRow: outFirstRow)
         weights.withUnsafeBufferPointer { wb in
             bias.withUnsafeBufferPointer { bb in
                 let w = wb.baseAddress!, b = bb.baseAddress!
                 if path != .openblas {
                     ConvKernels.depthwise(path: path, kernel: kernel, stride: stride, x, height: height, width: width, channels: channels,
                                           firstRow: firstRow, padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow,
-                                          weights: w, bias: b, activation: activation.gemm, y, rows: rows, only: only)
+                                          weights: w, bias: b, activation: activation.gemm, y, outFirstRow: outFirstRow, rows: rows,
+                                          only: only)
                     return
                 }
                 switch (kernel, stride, activation) {
@@ -87,6 +90,8 @@ struct DepthwiseGeometry {
     /// The first input row present at x (rows before it are never read): 0 for whole images,
     /// the band's first row when the input is a band of rows of one image.
     var firstRow: Int = 0
+    /// The output row y points at (0: the whole output; a band's first row when y is a band).
+    var outFirstRow: Int = 0
 }
 
 /// Kernel size and stride as compile-time constants: each specialization of DepthwiseKernel
@@ -130,7 +135,7 @@ enum DepthwiseKernel<Shape: KernelShape, Act: VectorActivation> {
                 // Element offset of the image's row 0 from x (negative inside a band: only rows
                 // from firstRow on are addressed, so every address formed is inside x's buffer).
                 let xImg = (img * g.h - g.firstRow) * g.w * c
-                let yRow = y + r * g.ow * c
+                let yRow = y + (r - g.outFirstRow) * g.ow * c
                 // Interior: 8 pixels × 8 channels per tile.
                 var cb = chunk
                 while cb < chunkEnd {
@@ -272,7 +277,7 @@ enum DepthwiseReference {
                         acc += x[((img * g.h + ih - g.firstRow) * g.w + iw) * c + ch] * w[(kh * k + kw) * c + ch]
                     }
                 }
-                y[((img * g.oh + orow) * g.ow + o) * c + ch] = activate(acc, activation)
+                y[((img * g.oh + orow - g.outFirstRow) * g.ow + o) * c + ch] = activate(acc, activation)
             }
         }
     }

@@ -114,7 +114,8 @@ public final class EfficientNetLite0: FeatureExtractor {
 
     /// Buffers: 0, 1 stream ping-pong; 2 expanded (unbanded blocks); 3 depthwise output;
     /// 4 group input (the per-image part's output); 5 head conv output; 6 im2col scratch;
-    /// 7 one expanded-rows band per thread (banded blocks). Computed once, at load.
+    /// 7 one expanded-rows band per thread (banded blocks); 8 one depthwise-output band per
+    /// thread (banded blocks). Computed once, at load.
     private var capacities: [Int] { bufferCapacities }
     private let bufferCapacities: [Int]
 
@@ -124,7 +125,7 @@ public final class EfficientNetLite0: FeatureExtractor {
         let stemSide = stem.outputSize(height: inputSize, width: inputSize).height
         let stemImages = (blocks.first?.inputSize ?? 0) >= Self.perImageMinSize ? 1 : g
         // (Run in the first block's bands, the stem's output is never held whole.)
-        var stream = fusesStem ? 0 : stemImages * stemSide * stemSide * 32, expanded = 0, dw = 0, groupIn = 0, band = 0
+        var stream = fusesStem ? 0 : stemImages * stemSide * stemSide * 32, expanded = 0, dw = 0, groupIn = 0, band = 0, dwBand = 0
         for (index, b) in blocks.enumerated() {
             let perImage = b.inputSize >= Self.perImageMinSize, m = perImage ? 1 : g
             stream = Swift.max(stream, m * b.outputSize * b.outputSize * b.outC)
@@ -132,11 +133,13 @@ public final class EfficientNetLite0: FeatureExtractor {
                 if perImage && b.banded { band = Swift.max(band, b.bandCapacity) }
                 else { expanded = Swift.max(expanded, m * b.inputSize * b.inputSize * b.hidden) }
             }
-            dw = Swift.max(dw, m * b.outputSize * b.outputSize * b.hidden)
+            if perImage && b.banded { dwBand = Swift.max(dwBand, b.dwBandCapacity) }
+            else { dw = Swift.max(dw, m * b.outputSize * b.outputSize * b.hidden) }
             if perImage { groupIn = g * b.outputSize * b.outputSize * b.outC }
         }
         let last = blocks[blocks.count - 1].outputSize
-        return [stream, stream, expanded, dw, groupIn, g * last * last * 1280, Pointwise.chunkRows * stem.patchLength, threads * band]
+        return [stream, stream, expanded, dw, groupIn, g * last * last * 1280, Pointwise.chunkRows * stem.patchLength, threads * band,
+                threads * dwBand]
     }
 
     private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
@@ -215,10 +218,10 @@ public final class EfficientNetLite0: FeatureExtractor {
         for bi in range {
             let y: UnsafeMutablePointer<Float> = (bi == range.upperBound - 1 && last != nil) ? last! : (x == ws[0] ? ws[1] : ws[0])
             if let stemInput, bi == range.lowerBound {
-                blocks[bi].runBanded(x, y, depthwise: ws[3], bands: ws[7], team, &clock,
+                blocks[bi].runBanded(x, y, bands: ws[7], depthwiseBands: ws[8], team, &clock,
                                      stem: (stem, stemInput, inputSize, EfficientNetLite0.Kind.stem.rawValue))
             } else if images == 1 && blocks[bi].banded {
-                blocks[bi].runBanded(x, y, depthwise: ws[3], bands: ws[7], team, &clock)
+                blocks[bi].runBanded(x, y, bands: ws[7], depthwiseBands: ws[8], team, &clock)
             } else {
                 blocks[bi].run(x, images: images, y, expanded: ws[2], depthwise: ws[3], team, &clock)
             }
@@ -237,9 +240,11 @@ struct MBConvBlock: Sendable {
     let depthwise: DepthwiseConv
     let project: Pointwise
     let residual: Bool
-    /// Output rows per band in `runBanded`, and the band buffer (floats) that needs.
+    /// Output rows per band in `runBanded`, and the band buffers (floats) that needs: the
+    /// expanded input rows, the depthwise output rows.
     let bandRows: Int
     let bandCapacity: Int
+    var dwBandCapacity: Int { bandRows * outputSize * hidden }
     /// Blocks this large run expand → depthwise → project band by band, one image at a time.
     var banded: Bool { inputSize >= 28 }
 
@@ -276,15 +281,18 @@ struct MBConvBlock: Sendable {
     /// expanded input rows are computed right before the depthwise reads them (rows shared
     /// with the previous band are kept), and its depthwise output is projected right away, so
     /// the wide tensors never leave L2. The output rows are split across the team; each part
-    /// has its own band buffer in `bands`.
+    /// has its own band buffers in `bands` and `depthwiseBands`. (The depthwise output went to
+    /// a whole-map buffer before: 1.2–1.8 MB at 56×56, each band's rows cold in cache when the
+    /// depthwise stored them — at batch 1 these layers ran at 30–60 GFLOP/s on a thread, against
+    /// 55–100 in a harness with the buffers warm.)
     ///
     /// `stem` (a block without expand or residual: the first): the block's input rows are the
     /// output rows of that convolution of the planar image `input` (`size` square), computed
     /// into the band as an expand's would be (`kind` profiles them), and `x` is not read — the
     /// stem's 112×112×32 output (1.6 MB) is never written out whole, and the stem needs no
     /// join of its own.
-    func runBanded(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, depthwise dwOut: UnsafeMutablePointer<Float>,
-                   bands: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch,
+    func runBanded(_ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>, bands: UnsafeMutablePointer<Float>,
+                   depthwiseBands: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch,
                    stem: (conv: Conv2D, input: UnsafePointer<Float>, size: Int, kind: Int)? = nil) {
         typealias Kind = EfficientNetLite0.Kind
         precondition(stem == nil || (expand == nil && !residual))
@@ -292,7 +300,7 @@ struct MBConvBlock: Sendable {
         let s = depthwise.stride, k = depthwise.kernel, pt = depthwise.padding.top
         let w = inputSize, rowLen = w * hidden
         team.split(outputSize, Kind.depthwise.rawValue, &clock, minimumPerPart: 2) { rows, part, clock in
-            let band = bands + part * bandCapacity
+            let band = bands + part * bandCapacity, dwOut = depthwiseBands + part * dwBandCapacity
             var lo = 0, hi = 0                       // input rows (expanded, or the stem's) held in `band`: [lo, hi)
             var r0 = rows.lowerBound
             while r0 < rows.upperBound {
@@ -321,10 +329,10 @@ struct MBConvBlock: Sendable {
                     dwIn = UnsafePointer(band)
                     firstRow = needLo
                 }
-                depthwise.run(dwIn, height: inputSize, width: inputSize, dwOut, rows: r0..<r1, firstRow: firstRow)
+                depthwise.run(dwIn, height: inputSize, width: inputSize, dwOut, rows: r0..<r1, firstRow: firstRow, outFirstRow: r0)
                 clock.lap(Kind.depthwise.rawValue)
                 let p0 = r0 * outputSize, pixels = (r1 - r0) * outputSize
-                project.run(dwOut + p0 * hidden, rows: pixels, y + p0 * outC, residual: residual ? xc + p0 * outC : nil)
+                project.run(dwOut, rows: pixels, y + p0 * outC, residual: residual ? xc + p0 * outC : nil)
                 clock.lap(Kind.project.rawValue)
                 r0 = r1
             }

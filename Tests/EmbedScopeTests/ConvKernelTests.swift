@@ -68,10 +68,11 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
-    /// A band of input rows (`firstRow` > 0), as the banded MBConv path passes it: the same
-    /// numbers, bit for bit, as the whole image.
+    /// A band of input rows (`firstRow` > 0) into a band of output rows (`outFirstRow`), as the
+    /// banded MBConv path passes them: the same numbers, bit for bit, as the whole image — on
+    /// every C path and the Swift kernels.
     func testDepthwiseOnARowBandOnEveryPath() {
-        for path in paths {
+        for path in paths + [.openblas] {
             for (k, s) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
                 let h = 23, w = 19, c = 41
                 let pad = Padding2D.tfSame(height: h, width: w, kernel: k, stride: s)

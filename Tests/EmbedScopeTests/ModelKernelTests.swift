@@ -123,14 +123,22 @@ final class ModelKernelTests: XCTestCase {
                 let r1 = min(r0 + 3, oh)
                 let lo = max(0, r0 * s - top), hi = min(h, (r1 - 1) * s - top + k)
                 let band = Array(x[(lo * w * c)..<(hi * w * c)])   // only the rows the band needs
-                band.withUnsafeBufferPointer { dw.run($0.baseAddress!, height: h, width: w, yb.baseAddress!, rows: r0..<r1, firstRow: lo) }
+                // The output rows go to a buffer of just those rows (outFirstRow), as in runBanded.
+                var out = [Float](repeating: .nan, count: (r1 - r0) * ow * c)
+                band.withUnsafeBufferPointer { xb in
+                    out.withUnsafeMutableBufferPointer {
+                        dw.run(xb.baseAddress!, height: h, width: w, $0.baseAddress!, rows: r0..<r1, firstRow: lo, outFirstRow: r0)
+                    }
+                }
+                for (i, v) in out.enumerated() { yb[r0 * ow * c + i] = v }
                 r0 = r1
             }
         }
         return banded
     }
 
-    /// A band of input rows (`firstRow` > 0), as the banded MBConv path passes it.
+    /// A band of input rows (`firstRow` > 0) written to a band of output rows (`outFirstRow`), as
+    /// the banded MBConv path passes them.
     func testDepthwiseOnARowBand() {
         for (k, s) in [(3, 1), (3, 2), (5, 1), (5, 2)] {
             let h = 23, w = 19, c = 40

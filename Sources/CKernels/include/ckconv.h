@@ -23,10 +23,13 @@ void ck_depthwise(int path, int k, int s, const float *x, long h, long w, long c
 
 /// ck_depthwise for channels [ch_begin, ch_end) only (clamped to [0, c)); c stays the pixel's
 /// channel count (the stride of x, y, weights and bias). Each output element is the one
-/// ck_depthwise computes, bit for bit: a team can split a layer by channels.
+/// ck_depthwise computes, bit for bit: a team can split a layer by channels. y holds the output
+/// rows from out_first_row on (row r at y + (r − out_first_row)·ow·c; ≤ row_begin): a band of
+/// rows written into a small buffer that stays in cache.
 void ck_depthwise_channels(int path, int k, int s, const float *x, long h, long w, long c, long first_row,
                            long pad_top, long pad_left, long oh, long ow, const float *weights, const float *bias,
-                           int activation, float *y, long row_begin, long row_end, long ch_begin, long ch_end);
+                           int activation, float *y, long out_first_row, long row_begin, long row_end, long ch_begin,
+                           long ch_end);
 
 /// 1×1 convolution with few input channels: y[p, :] = act(x[p, :] · W + bias (+ residual[p, :]))
 /// for `rows` pixels; x [rows × k] (row stride k), W [k × n] row-major, y and residual [rows × n]

@@ -13,17 +13,18 @@ package enum ConvKernels {
 
     /// Depthwise k×k convolution, stride `stride`, over NHWC `x` (height × width × channels per
     /// image; with `firstRow` > 0, x holds one image's rows from `firstRow` on); output rows
-    /// `rows` (indices over images × outHeight), row r at `y + r · outWidth · channels`.
+    /// `rows` (indices over images × outHeight), row r at `y + (r − outFirstRow) · outWidth · channels`.
     /// `weights` [k·k][channels] (tap-major), `bias` [channels]. With `only`, just those channels
     /// of each output pixel are computed (the same values, bit for bit; the rest of y is untouched).
     package static func depthwise(path: GEMMPath, kernel: Int, stride: Int, _ x: UnsafePointer<Float>, height: Int, width: Int,
                                   channels: Int, firstRow: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
                                   weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, activation: GEMMActivation,
-                                  _ y: UnsafeMutablePointer<Float>, rows: Range<Int>, only: Range<Int>? = nil) {
+                                  _ y: UnsafeMutablePointer<Float>, outFirstRow: Int = 0, rows: Range<Int>, only: Range<Int>? = nil) {
         guard !rows.isEmpty else { return }
+        precondition(outFirstRow <= rows.lowerBound, "y starts after the first row written")
         let ch = only ?? 0..<channels
         ck_depthwise_channels(simdPath(path), Int32(kernel), Int32(stride), x, height, width, channels, firstRow, padTop, padLeft,
-                              outHeight, outWidth, weights, bias, activation.rawValue, y, rows.lowerBound, rows.upperBound,
+                              outHeight, outWidth, weights, bias, activation.rawValue, y, outFirstRow, rows.lowerBound, rows.upperBound,
                               ch.lowerBound, ch.upperBound)
     }
 
