@@ -79,7 +79,7 @@ public final class EfficientNetLite0: FeatureExtractor {
         try r.requireExactKeys()
         let t = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
         self.threads = t
-        bufferCapacities = Self.capacities(stem: stem, blocks: blocks, inputSize: inputSize, threads: t,
+        capacities = Self.bufferCapacities(stem: stem, blocks: blocks, inputSize: inputSize, threads: t,
                                            fusesStem: Self.fusesStem(stem: stem, blocks: blocks, inputSize: inputSize))
     }
 
@@ -116,10 +116,9 @@ public final class EfficientNetLite0: FeatureExtractor {
     /// 4 group input (the per-image part's output); 5 head conv output; 6 im2col scratch;
     /// 7 one expanded-rows band per thread (banded blocks); 8 one depthwise-output band per
     /// thread (banded blocks). Computed once, at load.
-    private var capacities: [Int] { bufferCapacities }
-    private let bufferCapacities: [Int]
+    private let capacities: [Int]
 
-    private static func capacities(stem: Conv2D, blocks: [MBConvBlock], inputSize: Int, threads: Int, fusesStem: Bool) -> [Int] {
+    private static func bufferCapacities(stem: Conv2D, blocks: [MBConvBlock], inputSize: Int, threads: Int, fusesStem: Bool) -> [Int] {
         let g = Self.groupSize
         // The stem's output: one image at a time, or a group when no block runs per image.
         let stemSide = stem.outputSize(height: inputSize, width: inputSize).height
