@@ -280,10 +280,9 @@ struct MBConvBlock: Sendable {
     /// expanded input rows are computed right before the depthwise reads them (rows shared
     /// with the previous band are kept), and its depthwise output is projected right away, so
     /// the wide tensors never leave L2. The output rows are split across the team; each part
-    /// has its own band buffers in `bands` and `depthwiseBands`. (The depthwise output went to
-    /// a whole-map buffer before: 1.2–1.8 MB at 56×56, each band's rows cold in cache when the
-    /// depthwise stored them — at batch 1 these layers ran at 30–60 GFLOP/s on a thread, against
-    /// 55–100 in a harness with the buffers warm.)
+    /// has its own band buffers in `bands` and `depthwiseBands`: the depthwise output rows of a
+    /// band go to a small buffer reused band after band, not to a whole-map buffer (1.2–1.8 MB
+    /// at 56×56) whose lines are cold at every band (batch 1, in-process A/B: +0.4–0.8 %).
     ///
     /// `stem` (a block without expand or residual: the first): the block's input rows are the
     /// output rows of that convolution of the planar image `input` (`size` square), computed
