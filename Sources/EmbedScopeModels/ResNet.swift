@@ -76,7 +76,9 @@ public final class ResNet: FeatureExtractor {
         featureDim = inC
         fc = try Linear(r, "fc", inFeatures: inC, optional: true)
         try r.requireExactKeys()
-        self.threads = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let t = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        self.threads = t
+        capacities = Self.bufferCapacities(stem: stem, blocks: blocks, inputSize: inputSize, threads: t)
     }
 
     public func forward(_ input: [Float], count n: Int) throws -> (features: [Float], logits: [Float]) {
@@ -107,9 +109,13 @@ public final class ResNet: FeatureExtractor {
         }
     }
 
+    static let kindLabels = Kind.allCases.map(\.label)
+
     /// Buffers: 0, 1 stream ping-pong (block inputs/outputs); 2, 3 inside a block; 4 downsample
-    /// output; 5 im2col scratch.
-    private var capacities: [Int] {
+    /// output; 5 im2col scratch. Computed once, at load.
+    private let capacities: [Int]
+
+    private static func bufferCapacities(stem: Conv2D, blocks: [ResidualBlock], inputSize: Int, threads: Int) -> [Int] {
         let g = Self.groupSize
         let stemOut = stem.outputSize(height: inputSize, width: inputSize)
         var stream = 0, t1 = g * stemOut.height * stemOut.width * 64, t2 = 0, ds = 0, patch = stem.patchLength, wino = 0
@@ -127,7 +133,7 @@ public final class ResNet: FeatureExtractor {
 
     private func run(_ input: [Float], count n: Int, profile: Bool) throws -> (features: [Float], logits: [Float], profile: ForwardProfile) {
         let per = 3 * inputSize * inputSize
-        return try runBatch(input, count: n, threads: threads, group: Self.groupSize, pool: pool, kinds: Kind.allCases.map(\.label),
+        return try runBatch(input, count: n, threads: threads, group: Self.groupSize, pool: pool, kinds: Self.kindLabels,
                             capacities: { capacities }, profile: profile) { b, range, ws, team, clock in
             var i = range.lowerBound
             while i < range.upperBound {
