@@ -53,6 +53,34 @@ final class TrustTests: XCTestCase {
         XCTAssertThrowsKind(.catalog, try Index.open(idx))
     }
 
+    /// Values damaged in place — a meta value that is a blob, a text class id: what one flipped
+    /// bit in a record header gives (the fuzzed catalog had a NULL key, past its NOT NULL). `meta()` and `classCounts()`
+    /// throw, and `info` (which reads both) fails with the catalog named; both trapped in the row
+    /// decoding before (SIGILL from `info`, `query`, `metrics` on a fuzzed catalog).
+    func testDamagedCatalogValuesAreAnErrorNotATrap() throws {
+        let dir = try temporaryDirectory(self)
+        let a = try makeIndex(dir, name: "a")
+        try writeCatalog(a, "UPDATE meta SET value = X'FF00' WHERE rowid = (SELECT MIN(rowid) FROM meta)")
+        XCTAssertThrowsError(try Index.open(a).catalog.meta())
+        XCTAssertThrowsError(try IndexInfo.collect(try Index.open(a)))
+        let b = try makeIndex(dir, name: "b")
+        var config = Configuration()
+        config.foreignKeysEnabled = false
+        try DatabaseQueue(path: files(b).appendingPathComponent(Catalog.fileName).path, configuration: config).write {
+            try $0.execute(sql: "UPDATE images SET classId = 'abc' WHERE row = 5")
+        }
+        XCTAssertThrowsError(try Catalog.openReadOnly(at: files(b).appendingPathComponent(Catalog.fileName)).classCounts())
+        // A prototype index turned to text: the open's consistency check says so (its MAX was decoded by a trapping subscript).
+        let d = try makeIndex(dir, name: "d")
+        try writeCatalog(d, "UPDATE prototypes SET idx = 'abc' WHERE idx = 2")
+        XCTAssertThrowsKind(.catalog, try Index.open(d))
+        // Undamaged, both read.
+        let c = try makeIndex(dir, name: "c")
+        let cat = try Index.open(c).catalog
+        XCTAssertEqual(try cat.classCounts(), [0: 14, 1: 13, 2: 13])
+        XCTAssertFalse(try cat.meta().isEmpty)
+    }
+
     /// Item 2: a shorter `.vec` (a valid file of another index) under the catalog is named on open.
     func testOpenRefusesShortVectorFile() throws {
         let dir = try temporaryDirectory(self)

@@ -258,7 +258,8 @@ extension Catalog {
         try dbQueue.read { db in
             var out: [Int: Int] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT classId, COUNT(*) AS n FROM images GROUP BY classId") {
-                out[row["classId"]] = row["n"]
+                // `decode` throws on a damaged value (NULL, text) where the subscript would trap.
+                out[try row.decode(Int.self, forColumn: "classId")] = try row.decode(Int.self, forColumn: "n")
             }
             return out
         }
@@ -271,7 +272,9 @@ extension Catalog {
     public func meta() throws -> [String: String] {
         try dbQueue.read { db in
             var out: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM meta") { out[row["key"]] = row["value"] }
+            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM meta") {
+                out[try row.decode(String.self, forColumn: "key")] = try row.decode(String.self, forColumn: "value")
+            }
             return out
         }
     }

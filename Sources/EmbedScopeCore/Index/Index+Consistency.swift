@@ -14,8 +14,9 @@ extension Index {
         let catalogPath = directory.appendingPathComponent(Catalog.fileName).path
         // Rows are 0..<rowCount with no gaps (the primary key makes them unique).
         let (minRow, maxRow) = try readCatalog { db -> (Int?, Int?) in
-            let r = try Row.fetchOne(db, sql: "SELECT MIN(row) AS lo, MAX(row) AS hi FROM images")
-            return (r?["lo"], r?["hi"])
+            // `decode` throws on a damaged value where the subscripts would trap.
+            guard let r = try Row.fetchOne(db, sql: "SELECT MIN(row) AS lo, MAX(row) AS hi FROM images") else { return (nil, nil) }
+            return (try r.decode(Int?.self, forColumn: "lo"), try r.decode(Int?.self, forColumn: "hi"))
         }
         if rowCount > 0, minRow != 0 || maxRow != rowCount - 1 {
             throw EmbedScopeError(.catalog, "the catalog's \(rowCount) image rows are not numbered 0…\(rowCount - 1) (they run \(minRow ?? -1)…\(maxRow ?? -1))",
@@ -46,7 +47,8 @@ extension Index {
         let protoStats = try readCatalog { db -> [String: (n: Int, lo: Int, hi: Int)] in
             var out: [String: (Int, Int, Int)] = [:]
             for r in try Row.fetchAll(db, sql: "SELECT setName, COUNT(*) AS n, MIN(idx) AS lo, MAX(idx) AS hi FROM prototypes GROUP BY setName") {
-                out[r["setName"]] = (r["n"], r["lo"], r["hi"])
+                out[try r.decode(String.self, forColumn: "setName")] =
+                    (try r.decode(Int.self, forColumn: "n"), try r.decode(Int.self, forColumn: "lo"), try r.decode(Int.self, forColumn: "hi"))
             }
             return out
         }
