@@ -74,11 +74,26 @@ final class TrustTests: XCTestCase {
         let d = try makeIndex(dir, name: "d")
         try writeCatalog(d, "UPDATE prototypes SET idx = 'abc' WHERE idx = 2")
         XCTAssertThrowsKind(.catalog, try Index.open(d))
+        // An image's class id outside the classes (a fuzzed catalog: mislabels indexed its per-class
+        // array with it, SIGILL), and classes not numbered 0..<count: refused at open; the class ids
+        // as read row by row are checked too (a damaged page can disagree with the classId index).
+        let e = try makeIndex(dir, name: "e")
+        try DatabaseQueue(path: files(e).appendingPathComponent(Catalog.fileName).path, configuration: config).write {
+            try $0.execute(sql: "UPDATE images SET classId = 18 WHERE row = 17")
+        }
+        XCTAssertThrowsKind(.catalog, try Index.open(e))
+        XCTAssertThrowsKind(.catalog, try Catalog.openReadOnly(at: files(e).appendingPathComponent(Catalog.fileName)).classIds())
+        let f = try makeIndex(dir, name: "f")
+        try DatabaseQueue(path: files(f).appendingPathComponent(Catalog.fileName).path, configuration: config).write {
+            try $0.execute(sql: "UPDATE classes SET id = 9 WHERE id = 2")
+        }
+        XCTAssertThrowsKind(.catalog, try Index.open(f))
         // Undamaged, both read.
         let c = try makeIndex(dir, name: "c")
         let cat = try Index.open(c).catalog
         XCTAssertEqual(try cat.classCounts(), [0: 14, 1: 13, 2: 13])
         XCTAssertFalse(try cat.meta().isEmpty)
+        XCTAssertEqual(try cat.classIds(), (0..<40).map { Int32($0 % 3) })
     }
 
     /// Item 2: a shorter `.vec` (a valid file of another index) under the catalog is named on open.

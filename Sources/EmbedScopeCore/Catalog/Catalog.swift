@@ -251,7 +251,17 @@ extension Catalog {
     /// Class id of every row, in row order.
     public func classIds() throws -> [Int32] {
         try dbQueue.read { db in
-            try Int.fetchAll(db, sql: "SELECT classId FROM images ORDER BY row").map { Int32($0) }
+            // Checked against the classes (numbered 0..<count; `Index.open` checks that), as read
+            // from the table itself: the analyses index per-class arrays with these, and a damaged
+            // page can disagree with what the classId index says.
+            let classes = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM classes") ?? 0
+            return try Int.fetchAll(db, sql: "SELECT classId FROM images ORDER BY row").enumerated().map { row, id in
+                guard id >= 0, id < classes else {
+                    throw EmbedScopeError(.catalog, "image row \(row) has class id \(id), but the catalog has \(classes) classes",
+                                          path: dbQueue.path, hint: "the index is damaged; run `embedscope verify` and rebuild it")
+                }
+                return Int32(id)
+            }
         }
     }
     public func classCounts() throws -> [Int: Int] {

@@ -22,6 +22,23 @@ extension Index {
             throw EmbedScopeError(.catalog, "the catalog's \(rowCount) image rows are not numbered 0…\(rowCount - 1) (they run \(minRow ?? -1)…\(maxRow ?? -1))",
                                   path: catalogPath, hint: hint)
         }
+        // Classes are numbered 0..<count (every writer numbers them so, and the analyses size
+        // their per-class arrays by it), and every image's class is one of them: two indexed
+        // MIN/MAX lookups, not a scan. A damaged class id sized arrays from it or indexed past them.
+        let (classes, classLo, classHi, imageLo, imageHi) = try readCatalog { db -> (Int, Int?, Int?, Int?, Int?) in
+            guard let c = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MIN(id) AS lo, MAX(id) AS hi FROM classes"),
+                  let i = try Row.fetchOne(db, sql: "SELECT MIN(classId) AS lo, MAX(classId) AS hi FROM images") else { return (0, nil, nil, nil, nil) }
+            return (try c.decode(Int.self, forColumn: "n"), try c.decode(Int?.self, forColumn: "lo"), try c.decode(Int?.self, forColumn: "hi"),
+                    try i.decode(Int?.self, forColumn: "lo"), try i.decode(Int?.self, forColumn: "hi"))
+        }
+        if classes > 0, classLo != 0 || classHi != classes - 1 {
+            throw EmbedScopeError(.catalog, "the catalog's \(classes) classes are not numbered 0…\(classes - 1) (they run \(classLo ?? -1)…\(classHi ?? -1))",
+                                  path: catalogPath, hint: hint)
+        }
+        if let lo = imageLo, let hi = imageHi, lo < 0 || hi >= classes {
+            throw EmbedScopeError(.catalog, "images refer to class ids \(lo)…\(hi), but the catalog has \(classes) classes (0…\(classes - 1))",
+                                  path: catalogPath, hint: hint)
+        }
         for s in spaces {
             guard s.dim >= 1, s.rows >= 0 else {
                 throw EmbedScopeError(.catalog, "space '\(s.name)' has dim \(s.dim) and \(s.rows) rows in the catalog", path: catalogPath, hint: hint)
