@@ -24,7 +24,7 @@ extension Index {
         }
         // Classes are numbered 0..<count (every writer numbers them so, and the analyses size
         // their per-class arrays by it), and every image's class is one of them: two indexed
-        // MIN/MAX lookups, not a scan. A damaged class id sized arrays from it or indexed past them.
+        // MIN/MAX lookups, not a scan (a damaged class id indexed past such an array: `mislabels` trapped).
         let (classes, classLo, classHi, imageLo, imageHi) = try readCatalog { db -> (Int, Int?, Int?, Int?, Int?) in
             guard let c = try Row.fetchOne(db, sql: "SELECT COUNT(*) AS n, MIN(id) AS lo, MAX(id) AS hi FROM classes"),
                   let i = try Row.fetchOne(db, sql: "SELECT MIN(classId) AS lo, MAX(classId) AS hi FROM images") else { return (0, nil, nil, nil, nil) }
