@@ -116,7 +116,7 @@ let package = Package(
 
         .testTarget(
             name: "EmbedScopeTests",
-            dependencies: ["EmbedScope", "EmbedScopeCLI"],
+            dependencies: ["EmbedScope", "EmbedScopeCLI", "CJPEGShim"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(

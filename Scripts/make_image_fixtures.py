@@ -259,9 +259,17 @@ def make_jpegs():
     files["rgb_progressive_17x11.jpg"] = buf.getvalue()
     buf = io.BytesIO(); im.convert("L").crop((0, 0, 9, 6)).save(buf, "JPEG", quality=95)
     files["gray.jpg"] = buf.getvalue()
-    expected = {name: pillow_rgb(data) for name, data in files.items()}
+    # CMYK (libjpeg writes an Adobe marker; Pillow reads every CMYK JPEG with Adobe's inverted polarity).
     buf = io.BytesIO(); im.crop((0, 0, 9, 6)).convert("CMYK").save(buf, "JPEG", quality=95)
     files["cmyk.jpg"] = buf.getvalue()
+    # YCCK: the same file with its Adobe marker's transform byte set to 2 (libjpeg then reads the
+    # components as YCCK and converts them to CMYK, in Pillow as in ours).
+    cmyk = bytearray(files["cmyk.jpg"])
+    adobe = cmyk.index(b"Adobe") - 4  # FF EE, 2-byte length, "Adobe", version, flags0, flags1, transform
+    assert cmyk[adobe:adobe + 2] == b"\xff\xee" and cmyk[adobe + 15] == 0, "expected an Adobe marker with transform 0"
+    cmyk[adobe + 15] = 2
+    files["ycck.jpg"] = bytes(cmyk)
+    expected = {name: pillow_rgb(data) for name, data in files.items()}
     return files, expected
 
 

@@ -42,11 +42,30 @@ static void es_emit_message(j_common_ptr cinfo, int msg_level) {
 
 static void es_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
+/// CMYK samples as libjpeg returns them -> RGB, exactly as Pillow's `Image.open(f).convert("RGB")`:
+/// Pillow reads every CMYK JPEG with Adobe's inverted polarity ("CMYK;I": c = 255 - sample; the
+/// Adobe marker that Photoshop and libjpeg write means the same), then converts with
+/// r = clip(nk - nk * c / 255) where nk = 255 - k, the division rounded as its MULDIV255 does.
+/// With inverted samples nk is K's sample itself.
+void es_cmyk_to_rgb(const unsigned char *cmyk, unsigned char *rgb, unsigned width) {
+    for (unsigned x = 0; x < width; x++) {
+        int nk = cmyk[4 * x + 3];
+        for (int ch = 0; ch < 3; ch++) {
+            int c = 255 - cmyk[4 * x + ch];
+            int t = c * nk + 128;
+            int v = nk - (((t >> 8) + t) >> 8);
+            rgb[3 * x + ch] = (unsigned char)(v < 0 ? 0 : v);
+        }
+    }
+}
+
 void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
                         unsigned char **out_rgb, es_jpeg_result *result) {
     struct jpeg_decompress_struct cinfo;
     es_error_mgr err;
     unsigned char *volatile buffer = NULL;
+    unsigned char *volatile cmyk_row = NULL;
+    int cmyk = 0;
 
     memset(result, 0, sizeof(*result));
     *out_rgb = NULL;
@@ -68,6 +87,7 @@ void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
             err.base.format_message((j_common_ptr)&cinfo, result->message);
         }
         free(buffer);
+        free(cmyk_row);
         jpeg_destroy_decompress(&cinfo);
         return;
     }
@@ -85,6 +105,12 @@ void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
     case JCS_YCbCr:
     case JCS_RGB:
         cinfo.out_color_space = JCS_RGB;
+        break;
+    case JCS_CMYK:
+    case JCS_YCCK:
+        /* libjpeg turns YCCK into CMYK; the CMYK -> RGB step is ours (below), as Pillow does it. */
+        cinfo.out_color_space = JCS_CMYK;
+        cmyk = 1;
         break;
     default:
         result->status = ES_JPEG_UNSUPPORTED_COLOR;
@@ -109,11 +135,27 @@ void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
         err.status = ES_JPEG_OUT_OF_MEMORY;
         longjmp(err.jump, 1);
     }
+    if (cmyk) {
+        cmyk_row = malloc((size_t)cinfo.output_width * 4);
+        if (cmyk_row == NULL) {
+            err.status = ES_JPEG_OUT_OF_MEMORY;
+            longjmp(err.jump, 1);
+        }
+    }
     while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW row = buffer + stride * cinfo.output_scanline;
-        jpeg_read_scanlines(&cinfo, &row, 1);
+        unsigned char *out = buffer + stride * cinfo.output_scanline;
+        if (cmyk) {
+            JSAMPROW row = cmyk_row;
+            jpeg_read_scanlines(&cinfo, &row, 1);
+            es_cmyk_to_rgb(cmyk_row, out, cinfo.output_width);
+        } else {
+            JSAMPROW row = out;
+            jpeg_read_scanlines(&cinfo, &row, 1);
+        }
     }
     jpeg_finish_decompress(&cinfo);
+    free(cmyk_row);
+    cmyk_row = NULL;
     result->width = (int)cinfo.output_width;
     result->height = (int)cinfo.output_height;
     jpeg_destroy_decompress(&cinfo);

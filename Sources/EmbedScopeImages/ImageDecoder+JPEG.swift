@@ -4,7 +4,7 @@ import Foundation
 import EmbedScopeCore
 
 extension ImageDecoder {
-    /// Decodes a baseline or progressive 8-bit JPEG (YCbCr, RGB or grayscale) into RGB through the
+    /// Decodes a baseline or progressive 8-bit JPEG (YCbCr, RGB, grayscale, CMYK or YCCK) into RGB through the
     /// setjmp shim `es_jpeg_decode_rgb`, which never exits and reports failures as codes.
     /// Decoding settings are libjpeg's defaults (ISLOW IDCT, fancy upsampling), the same as Pillow's.
     static func decodeJPEG(_ data: Data, path: String) throws -> RGBImage {
@@ -31,7 +31,7 @@ extension ImageDecoder {
                              reason: "truncated JPEG: the data (\(data.count) bytes) ends before the \(size) image does")
         case ES_JPEG_UNSUPPORTED_COLOR:
             throw ImageError(kind: .unsupported, path: path,
-                             reason: "\(colorSpaceName(result)) JPEG (\(result.components) components) is not supported, only YCbCr, RGB and grayscale")
+                             reason: "\(colorSpaceName(result)) JPEG (\(result.components) components) is not supported, only YCbCr, RGB, grayscale, CMYK and YCCK")
         case ES_JPEG_UNSUPPORTED_FEATURE:
             throw ImageError(kind: .unsupported, path: path, reason: "unsupported JPEG variant (libjpeg: \(message))")
         case ES_JPEG_TOO_LARGE:

@@ -10,7 +10,7 @@ public struct ImageError: Error, CustomStringConvertible {
         case corrupt
         /// An image whose data stops before the image does (an interrupted copy or download).
         case truncated
-        /// A real image in a format or variant this build does not decode (CMYK JPEG, GIF, ...).
+        /// A real image in a format or variant this build does not decode (12-bit JPEG, GIF, ...).
         case unsupported
         /// Width × height above `ImageDecoder.maxPixels`, or more memory than could be allocated.
         case tooLarge

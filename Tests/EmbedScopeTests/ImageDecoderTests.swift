@@ -1,3 +1,4 @@
+import CJPEGShim
 import EmbedScope
 import Foundation
 import XCTest
@@ -72,9 +73,28 @@ final class ImageDecoderTests: XCTestCase {
         assertKind(.corrupt, "bad_sof.jpg")   // SOF length disagrees with its component count
     }
 
-    func testCMYKJPEGIsUnsupported() throws {
-        let error = assertKind(.unsupported, "cmyk.jpg")
-        XCTAssertTrue(error?.reason.contains("CMYK") ?? false, error?.reason ?? "")
+    /// CMYK and YCCK JPEGs (ImageNet's training set has some) decode to Pillow's `convert("RGB")`
+    /// pixels exactly: their expected pixels are in expected.json with the others; this test keeps
+    /// them there, and checks that the two files do not decode alike (the YCCK transform is applied).
+    func testCMYKAndYCCKJPEGsDecodeAsPillowDoes() throws {
+        let expected = try ImageFixtures.expected()
+        let cmyk = try ImageDecoder.decode(contentsOf: ImageFixtures.url("cmyk.jpg"))
+        let ycck = try ImageDecoder.decode(contentsOf: ImageFixtures.url("ycck.jpg"))
+        for (name, image) in [("cmyk.jpg", cmyk), ("ycck.jpg", ycck)] {
+            let want = try XCTUnwrap(expected[name], "\(name) missing from expected.json")
+            XCTAssertEqual(image.width, want.width, name)
+            XCTAssertEqual(image.pixels.map(Int.init), want.rgb, name)
+        }
+        XCTAssertNotEqual(cmyk.pixels, ycck.pixels)
+    }
+
+    func testCMYKConversionMatchesPillowsFormulaAtTheExtremes() {
+        // Samples as libjpeg returns them (Adobe polarity: 255 = no ink).
+        let cmyk: [UInt8] = [255, 255, 255, 255,   0, 0, 0, 0,   255, 255, 255, 0,   0, 128, 255, 128,   10, 200, 77, 255]
+        var rgb = [UInt8](repeating: 0, count: 15)
+        es_cmyk_to_rgb(cmyk, &rgb, 5)
+        // white; full C+M+Y+K → black; full K → black; half K with C full / M half / Y none; no K.
+        XCTAssertEqual(rgb, [255, 255, 255,   0, 0, 0,   0, 0, 0,   0, 64, 128,   10, 200, 77])
     }
 
     func testTwelveBitJPEGIsUnsupported() throws {

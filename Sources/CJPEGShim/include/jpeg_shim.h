@@ -8,7 +8,7 @@ typedef enum {
     ES_JPEG_OK = 0,
     ES_JPEG_CORRUPT = 1,            ///< libjpeg raised a fatal error (bad marker, bad Huffman data, not a JPEG, ...)
     ES_JPEG_TRUNCATED = 2,          ///< the data ended before the image did (libjpeg's JWRN_JPEG_EOF)
-    ES_JPEG_UNSUPPORTED_COLOR = 3,  ///< CMYK / YCCK / unknown colour space
+    ES_JPEG_UNSUPPORTED_COLOR = 3,  ///< a colour space other than grayscale, YCbCr, RGB, CMYK and YCCK
     ES_JPEG_TOO_LARGE = 4,          ///< width * height above the caller's limit
     ES_JPEG_OUT_OF_MEMORY = 5,
     ES_JPEG_UNSUPPORTED_FEATURE = 6, ///< a valid JPEG this libjpeg cannot decode (12-bit samples, arithmetic coding not built in)
@@ -24,10 +24,14 @@ typedef struct {
     char message[200];   ///< libjpeg's human-readable text, for display only
 } es_jpeg_result;
 
-/// Decodes a whole JPEG held in memory into interleaved 8-bit RGB (grayscale is expanded).
+/// Decodes a whole JPEG held in memory into interleaved 8-bit RGB (grayscale is expanded; CMYK and
+/// YCCK are converted as Pillow converts them, see es_cmyk_to_rgb).
 /// On success `*out_rgb` is a malloc'd buffer of width*height*3 bytes owned by the caller (free()).
 /// On failure `*out_rgb` is NULL and `result->status` says why. Never prints, never exits.
 void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
                         unsigned char **out_rgb, es_jpeg_result *result);
+
+/// One row of libjpeg CMYK samples (4 bytes a pixel) to RGB (3 bytes a pixel), Pillow's conversion.
+void es_cmyk_to_rgb(const unsigned char *cmyk, unsigned char *rgb, unsigned width);
 
 #endif
