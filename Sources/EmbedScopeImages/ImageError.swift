@@ -1,4 +1,7 @@
 import EmbedScopeCore
+#if canImport(Glibc)
+import Glibc
+#endif
 /// Why an image could not be read. `kind` is for code to switch on; `description` is for people.
 public struct ImageError: Error, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
@@ -26,6 +29,15 @@ public struct ImageError: Error, CustomStringConvertible {
         self.kind = kind
         self.path = path
         self.reason = reason
+    }
+
+    /// A file that could not be read. A name listed with U+FFFD that opens nothing was not valid
+    /// UTF-8 on disk (Foundation replaced its bad bytes): said so, since "does not exist" misleads.
+    public static func unreadable(_ path: String, _ error: any Error) -> ImageError {
+        if path.contains("\u{FFFD}"), access(path, F_OK) != 0 {
+            return ImageError(kind: .unreadable, path: path, reason: "its name is not valid UTF-8, so it cannot be opened by name (rename it)")
+        }
+        return ImageError(kind: .unreadable, path: path, reason: "cannot read file (\(error.localizedDescription))")
     }
 
     /// What the user can do about it.

@@ -68,6 +68,44 @@ final class FolderBuildTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }, [])
     }
 
+    /// Names that are not valid UTF-8 (Latin-1 names from old archives): Foundation lists them with
+    /// U+FFFD, a name that opens nothing. A class folder so named would vanish without a word; it is
+    /// an error. A file so named is skipped with a reason that says why, not "does not exist".
+    func testNamesThatAreNotUTF8AreReportedNotLost() throws {
+        let dir = try temporaryDirectory(self)
+        let root = try makeFolder(dir)
+        let png = try Data(contentsOf: root.appendingPathComponent("red/a.png"))
+        func create(_ relative: [UInt8], directory: Bool) {
+            let path = Array((root.path + "/").utf8) + relative
+            path.map { CChar(bitPattern: $0) }.withUnsafeBufferPointer { p in
+                let cpath = Array(p) + [0]
+                if directory {
+                    XCTAssertEqual(mkdir(cpath, 0o755), 0)
+                } else {
+                    let fd = open(cpath, O_CREAT | O_WRONLY, 0o644)
+                    XCTAssertGreaterThanOrEqual(fd, 0)
+                    _ = png.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+                    close(fd)
+                }
+            }
+        }
+        create(Array("red/caf".utf8) + [0xE9] + Array(".png".utf8), directory: false)   // Latin-1 "café.png"
+        var req = BuildRequest(dataset: root, out: dir.appendingPathComponent("idx"))
+        req.pixelSize = 8
+        let s = try FolderBuilder.run(req)
+        XCTAssertEqual(s.rows, 5)
+        XCTAssertEqual(s.skipped.count, 1)
+        XCTAssertTrue(s.skipped.first?.reason.contains("not valid UTF-8") ?? false, "\(s.skipped)")
+
+        create(Array("gr".utf8) + [0xFC] + Array("n".utf8), directory: true)            // Latin-1 "grün"
+        create(Array("gr".utf8) + [0xFC] + Array("n/a.png".utf8), directory: false)
+        req.out = dir.appendingPathComponent("idx2")
+        XCTAssertThrowsError(try FolderBuilder.run(req)) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .dataset)
+            XCTAssertTrue("\(error)".contains("gr\\xfcn"), "\(error)")
+        }
+    }
+
     func testEmptyOrMissingFolderIsAClearError() throws {
         let dir = try temporaryDirectory(self)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("none/cls"), withIntermediateDirectories: true)

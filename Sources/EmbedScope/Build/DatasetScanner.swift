@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import EmbedScopeCore
 import EmbedScopeImages
 import EmbedScopeModels
@@ -38,6 +41,36 @@ package struct DatasetFolder: Sendable {
         return FileManager.default.fileExists(atPath: url.path, isDirectory: &d) && d.boolValue
     }
 
+    /// Entries of `dir` whose names are not valid UTF-8 (Foundation lists them with U+FFFD in place
+    /// of the bad bytes, a name that then opens nothing), shown with the bad bytes as `\xNN`.
+    static func undecodableNames(_ dir: URL) -> [(shown: String, isDirectory: Bool)] {
+        guard let d = opendir(dir.path) else { return [] }
+        defer { closedir(d) }
+        var found: [(shown: String, isDirectory: Bool)] = []
+        while let e = readdir(d) {
+            let bytes: [UInt8] = withUnsafeBytes(of: &e.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if String(validating: bytes, as: UTF8.self) != nil { continue }
+            let shown = bytes.map { $0 < 0x80 ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined()
+            var isDir = e.pointee.d_type == UInt8(DT_DIR)
+            if e.pointee.d_type == UInt8(DT_UNKNOWN) {
+                var st = stat()
+                isDir = (dir.path + "/").utf8CString.dropLast().withUnsafeBufferPointer { prefix in
+                    let full = Array(prefix) + bytes.map { CChar(bitPattern: $0) } + [0]
+                    return lstat(full, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+                }
+            }
+            found.append((shown, isDir))
+        }
+        return found.sorted { $0.shown < $1.shown }
+    }
+
+    /// A folder that cannot be named is a class (or split) that would silently vanish: an error.
+    static func rejectUndecodableFolders(in dir: URL) throws {
+        guard let bad = undecodableNames(dir).first(where: \.isDirectory) else { return }
+        throw EmbedScopeError(.dataset, "folder name \"\(bad.shown)\" is not valid UTF-8", path: dir.path,
+                              hint: "rename it (class names are stored as UTF-8 text)")
+    }
+
     static func sortedListing(_ dir: URL) throws -> [String] {
         do {
             return try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { !$0.hasPrefix(".") }
@@ -57,6 +90,7 @@ package struct DatasetFolder: Sendable {
             throw EmbedScopeError(.dataset, "a data set is a folder with one sub-folder per class; this is a file", path: root.path)
         }
         let top = try sortedListing(root)
+        try rejectUndecodableFolders(in: root)
         // `root/{train,val,test}/<class>/…`: every top-level folder is a split name.
         let topDirs = top.filter { isDirectory(root.appendingPathComponent($0)) }
         let splitLayout = !topDirs.isEmpty && topDirs.allSatisfy { splitNames.contains($0.lowercased()) }
@@ -65,6 +99,7 @@ package struct DatasetFolder: Sendable {
         for part in splitLayout ? topDirs : [""] {
             let base = part.isEmpty ? root : root.appendingPathComponent(part)
             let names = part.isEmpty ? top : try sortedListing(base)
+            if !part.isEmpty { try rejectUndecodableFolders(in: base) }
             let split = part.isEmpty ? nil : canonicalSplit(part)
             for name in names {
                 let dir = base.appendingPathComponent(name)
