@@ -168,6 +168,27 @@ final class IndexGenerationTests: XCTestCase {
         XCTAssertEqual(names, [".embedscope-index", "NOTES.txt", "current", "gen-1", "gen-2"], "flat files removed, the user's file kept")
     }
 
+    /// The lock file names the last writer; between a new holder's flock and its writing its own
+    /// line, a waiter read the previous, finished writer's PID and named it. A PID that no longer
+    /// exists is "another process".
+    func testWriterLockDoesNotNameAWriterThatHasExited() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 10, dim: 4, seed: 1), rows: 10, dim: 4, classes: classes(10))
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let held = try IndexWriterLock.acquire(url, create: false)
+        let marker = url.appendingPathComponent(IndexDirectory.markerName)
+        try Data("pid \(finished.processIdentifier) embedscope build\n".utf8).write(to: marker)
+        XCTAssertThrowsError(try IndexWriterLock.acquire(url, create: false, policy: .init(timeout: 0) { _ in })) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .locked)
+            XCTAssertTrue("\(error)".contains("another process"), "\(error)")
+            XCTAssertFalse("\(error)".contains("PID \(finished.processIdentifier)"), "\(error)")
+        }
+        held.release()
+    }
+
     /// Fails on main (no lock): a second writer waits, says who it waits for, and gives up after its timeout.
     func testWriterLockWaitsAndTimesOut() throws {
         let dir = try temporaryDirectory(self)

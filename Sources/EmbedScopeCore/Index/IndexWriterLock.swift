@@ -102,16 +102,18 @@ public final class IndexWriterLock: Sendable {
                     close(fd)
                     throw EmbedScopeError(.io, "cannot lock the index for writing: \(String(cString: strerror(e)))", path: path)
                 }
-                let holder = holderDescription(fd)
                 let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 if let timeout = policy.timeout, waited >= timeout {
+                    let holder = holderDescription(fd)
                     close(fd)
                     throw EmbedScopeError(.locked, "the index is being written by \(holder)", path: index.path,
                                           hint: timeout == 0 ? "try again when it has finished, or pass --lock-timeout SECONDS to wait"
                                                               : "waited \(Int(timeout)) s; try again when it has finished, or pass a longer --lock-timeout")
                 }
-                if !told {
-                    policy.notice("waiting for the writer lock held by \(holder) on \(index.path)"
+                // Said after ~30 ms, not at once: a holder that has just taken the lock may not have
+                // written its line yet (the file would still name the previous, finished, writer).
+                if !told, waited >= 0.025 {
+                    policy.notice("waiting for the writer lock held by \(holderDescription(fd)) on \(index.path)"
                                   + (policy.timeout.map { " (at most \(Int($0)) s)" } ?? ""))
                     told = true
                 }
@@ -143,7 +145,9 @@ public final class IndexWriterLock: Sendable {
         guard n > 0 else { return "another process" }
         let text = String(decoding: buf[0..<n], as: UTF8.self).split(separator: "\n").first ?? ""
         let parts = text.split(separator: " ", maxSplits: 2)
-        guard parts.count >= 2, parts[0] == "pid", Int32(parts[1]) != nil else { return "another process" }
+        guard parts.count >= 2, parts[0] == "pid", let pid = Int32(parts[1]) else { return "another process" }
+        // A line left by a writer that has exited (the holder has not written its own yet).
+        if kill(pid, 0) != 0, errno == ESRCH { return "another process" }
         return "PID \(parts[1])" + (parts.count == 3 ? " (\(parts[2]))" : "")
     }
 
