@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -23,6 +24,8 @@ final class SpinTeam: @unchecked Sendable {
 
     /// How long a helper spins for the next job before it parks.
     static let spinNanoseconds: UInt64 = 200_000
+    /// How long the caller spins at a join before it also yields the core between checks.
+    static let joinSpinNanoseconds: UInt64 = 40_000
     private static let indexBits = 20
 
     private let busy = Atomic<Bool>(false)
@@ -56,15 +59,21 @@ final class SpinTeam: @unchecked Sendable {
             claim.store(generation << Self.indexBits, ordering: .releasing)
             wake.lock(); wake.broadcast(); wake.unlock()
             runParts(generation)
-            // Wait for the helpers' parts: spin, and yield the core only after a while (~20-80 µs),
-            // for when a helper shares it (another process holds the other core). Yielding every
-            // 1,024 spins from the start cost a system call per µs of waiting: at batch 1, 3 % of
-            // the forward pass's samples were sched_yield, and a helper finishing mid-call was
-            // seen a call late.
+            // Wait for the helpers' parts: spin, and yield the core only after 40 µs, for when a
+            // helper shares it (another process holds the other core). Yielding every 1,024 spins
+            // from the start cost a system call per µs of waiting: at batch 1, 3 % of the forward
+            // pass's samples were sched_yield, and a helper finishing mid-call was seen a call
+            // late. Each spin PAUSEs (~30 ns on Zen 5, longer on recent Intel), so that a helper
+            // on this core's SMT sibling keeps the pipeline; the clock is read every 64 spins.
             var spins = 0
+            var since: UInt64 = 0
             while done.load(ordering: .acquiring) < parts {
+                ck_spin_pause()
                 spins += 1
-                if spins > 1 << 14 && spins & 1023 == 0 { sched_yield() }
+                if spins & 63 == 0 {
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    if since == 0 { since = now } else if now - since > Self.joinSpinNanoseconds { sched_yield() }
+                }
             }
             self.body = nil
         }
@@ -93,6 +102,7 @@ final class SpinTeam: @unchecked Sendable {
                 let start = DispatchTime.now().uptimeNanoseconds
                 var spins = 0
                 while gen == seen {
+                    ck_spin_pause()
                     spins += 1
                     if spins & 255 == 0 && DispatchTime.now().uptimeNanoseconds - start > Self.spinNanoseconds { break }
                     gen = claim.load(ordering: .acquiring) >> Self.indexBits

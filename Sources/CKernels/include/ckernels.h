@@ -13,6 +13,17 @@
 /// The path is chosen by the caller (`ck_best_path()` is what the CPU supports); a packed B
 /// is only valid for the path it was packed for.
 
+/// The spin-wait hint (x86 PAUSE): a thread spinning on a flag tells the core it waits, so an SMT
+/// sibling doing the work gets the pipeline (and the loop does not flood the memory order
+/// machinery on exit). Cheap on a core of its own.
+static inline void ck_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 typedef enum {
     CK_PATH_PORTABLE = 0,  ///< plain C, any CPU
     CK_PATH_AVX2 = 1,      ///< AVX2 + FMA, 6 × 16 micro-kernel
