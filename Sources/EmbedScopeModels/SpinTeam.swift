@@ -1,4 +1,4 @@
-import CKernels
+import EmbedScopeCore
 import Foundation
 import Synchronization
 #if canImport(Glibc)
@@ -68,7 +68,7 @@ final class SpinTeam: @unchecked Sendable {
             var spins = 0
             var since: UInt64 = 0
             while done.load(ordering: .acquiring) < parts {
-                ck_spin_pause()
+                spinPause()
                 spins += 1
                 if spins & 63 == 0 {
                     let now = DispatchTime.now().uptimeNanoseconds
@@ -102,7 +102,7 @@ final class SpinTeam: @unchecked Sendable {
                 let start = DispatchTime.now().uptimeNanoseconds
                 var spins = 0
                 while gen == seen {
-                    ck_spin_pause()
+                    spinPause()
                     spins += 1
                     if spins & 255 == 0 && DispatchTime.now().uptimeNanoseconds - start > Self.spinNanoseconds { break }
                     gen = claim.load(ordering: .acquiring) >> Self.indexBits
