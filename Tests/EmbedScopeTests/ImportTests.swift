@@ -162,6 +162,11 @@ final class ImportTests: XCTestCase {
         XCTAssertThrowsKind(.manifest, try Manifest.parse("path,class\n", path: "m.csv", baseDirectory: base))
         XCTAssertThrowsKind(.manifest, try Manifest.parse("path,class\na,b,c\n", path: "m.csv", baseDirectory: base))
         XCTAssertThrowsKind(.manifest, try Manifest.parse("path,class\n\"a,b\n", path: "m.csv", baseDirectory: base))
+        // A path twice (import wrote both rows; `query --path` then found one of them).
+        XCTAssertThrowsError(try Manifest.parse("path,class\na.png,x\nb.png,y\na.png,y\n", path: "m.csv", baseDirectory: base)) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .manifest)
+            XCTAssertTrue("\(error)".contains("line 4 repeats the path 'a.png' of line 2"), "\(error)")
+        }
         let m = try Manifest.parse("class,path,split\r\n\"T-shirt, top\",\"x/\"\"q\"\".png\",train\r\ncoat,y.png,\r\n", path: "m.csv", baseDirectory: base)
         XCTAssertEqual(m.entries, [.init(path: "x/\"q\".png", className: "T-shirt, top", split: "train"), .init(path: "y.png", className: "coat", split: nil)])
     }

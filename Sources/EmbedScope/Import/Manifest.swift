@@ -39,6 +39,9 @@ package struct Manifest: Sendable {
         let si = names.firstIndex(of: "split")
         var entries: [Entry] = []
         entries.reserveCapacity(records.count - 1)
+        // A path names one row: `query --path`, `remove --path`, `add`'s "already indexed" and the
+        // server's images all look rows up by it.
+        var lineOfPath: [String: Int] = [:]
         for rec in records.dropFirst() {
             if rec.fields.count == 1 && rec.fields[0].isEmpty { continue } // blank line
             guard rec.fields.count == names.count else {
@@ -47,6 +50,10 @@ package struct Manifest: Sendable {
             let p = rec.fields[pi], c = rec.fields[ci]
             guard !p.isEmpty, !c.isEmpty else {
                 throw EmbedScopeError(.manifest, "line \(rec.line) has an empty path or class", path: path)
+            }
+            if let first = lineOfPath.updateValue(rec.line, forKey: p) {
+                throw EmbedScopeError(.manifest, "line \(rec.line) repeats the path '\(p)' of line \(first)", path: path,
+                                      hint: "each row is one image, named by its path; drop the repeated line (and its vector). Nothing was written")
             }
             entries.append(Entry(path: p, className: c, split: si.map { rec.fields[$0] }.flatMap { $0.isEmpty ? nil : $0 }))
         }
