@@ -16,7 +16,7 @@ extension Root {
             """)
 
         @Option(help: "Vectors, .npy [N, d].") var vectors: String
-        @Option(help: "Manifest CSV with header path,class.") var manifest: String
+        @Option(help: "Manifest CSV with header path,class[,split]: one line per row of the vectors, each path once.") var manifest: String
         @Option(help: "Folder the manifest's relative paths start from (default: the manifest's folder).") var root: String?
         @Option(help: "Index directory to write (or add a space to).") var out: String
         @Option(help: "Space name.") var space = "embedding"
