@@ -44,7 +44,11 @@ extension IndexGrowth {
             let a = first.spaces.map { [$0.name, $0.model, String($0.dim), $0.preprocessing] }
             let b = idx.spaces.map { [$0.name, $0.model, String($0.dim), $0.preprocessing] }
             if a != b {
-                throw refuse(i, "its spaces are \(idx.spaces.map(describe).joined(separator: ", ")), not \(first.spaces.map(describe).joined(separator: ", "))\(Set(a.map { $0[0] }) == Set(b.map { $0[0] }) ? " (or their preprocessing differs)" : "")")
+                // Same names, models and dimensions: say which recipe differs, in full.
+                if a.count == b.count, let k = a.indices.first(where: { a[$0] != b[$0] }), a[k][0..<3] == b[k][0..<3] {
+                    throw refuse(i, "its space '\(a[k][0])' was made as \"\(b[k][3])\", not as \"\(a[k][3])\"")
+                }
+                throw refuse(i, "its spaces are \(idx.spaces.map(describe).joined(separator: ", ")), not \(first.spaces.map(describe).joined(separator: ", "))")
             }
             if metas[i]["model"] != m0["model"] {
                 throw refuse(i, "it was made with model \(metas[i]["model"] ?? "none"), not \(m0["model"] ?? "none")")
