@@ -64,7 +64,7 @@ extension Root {
                                     pixelSpace: s.pixelSpace.map { PixelSpaceJSON(written: $0.written, size: $0.size, failures: $0.failures.count) }))
                     return
                 }
-                print("imported \(s.rows) × \(s.dim) as space '\(s.space)' \(s.addedToExisting ? "into the existing" : "in a new") index \(out) (\(s.classes.count) classes)")
+                print("imported \(s.rows) × \(s.dim) as space '\(s.space)' \(s.addedToExisting ? "into the existing" : "in a new") index \(out) (\(s.classes.count) \(s.classes.count == 1 ? "class" : "classes"))")
                 if let c = s.prototypeCount { print("prototype set '\(prototypeSet)': \(c) prototypes, names from \(s.prototypeNamesFrom ?? "?")") }
                 if let p = s.pixelSpace {
                     if p.written { print("pixel space: \(p.size)×\(p.size) RGB from the manifest's images") } else {
