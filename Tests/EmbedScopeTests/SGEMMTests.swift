@@ -1,5 +1,6 @@
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeCore
 
 /// Every GEMM path (forced), OpenBLAS included, against a Double reference on odd shapes,
 /// padded leading dimensions, beta, bias, residual and each activation.
@@ -26,6 +27,15 @@ final class SGEMMTests: XCTestCase {
     /// `info --system`: what it reports agrees with what the kernels use; OPENBLAS_CORETYPE is only read.
     func testSystemInfoReportsTheKernelInUse() throws {
         let info = SystemInfo.collect()
+        // Threads per core from Linux's sibling lists.
+        XCTAssertEqual(CPUInfo.countCPUList("0\n"), 1)
+        XCTAssertEqual(CPUInfo.countCPUList("0-1"), 2)
+        XCTAssertEqual(CPUInfo.countCPUList("0,64"), 2)
+        XCTAssertEqual(CPUInfo.countCPUList("0-3,8-11"), 8)
+        XCTAssertNil(CPUInfo.countCPUList("3-1"))
+        XCTAssertNil(CPUInfo.countCPUList("x"))
+        XCTAssertNil(CPUInfo.countCPUList(""))
+        if let t = info.cpu.threadsPerCore { XCTAssertTrue((1...8).contains(t), "\(t)") }
         XCTAssertEqual(info.gemmPath, SGEMM.path.rawValue)
         XCTAssertTrue(info.gemmSupportedPaths.contains("portable"))
         XCTAssertEqual(info.blas.library, "OpenBLAS")

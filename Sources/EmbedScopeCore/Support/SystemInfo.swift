@@ -12,6 +12,9 @@ package struct SystemInfo: Codable, Sendable {
         /// The SIMD features the kernels care about (from /proc/cpuinfo on Linux).
         package var features: [String]
         package var logicalCores: Int
+        /// Hardware threads per physical core (2: SMT siblings share one core's FMA units, so two
+        /// threads add little to a GEMM), from Linux's CPU topology; nil where it is not known.
+        package var threadsPerCore: Int?
     }
 
     package struct BLAS: Codable, Sendable {
@@ -82,7 +85,8 @@ package struct SystemInfo: Codable, Sendable {
         var lines = [String]()
         var cpuLine = "CPU: \(cpu.model)"
         if let f = cpu.family, let m = cpu.modelNumber { cpuLine += " (\(cpu.vendor) family \(f) model \(m))" }
-        lines.append(cpuLine + ", \(cpu.logicalCores) logical cores")
+        lines.append(cpuLine + ", \(cpu.logicalCores) logical cores"
+                     + (cpu.threadsPerCore.map { ", \($0) thread\($0 == 1 ? "" : "s") per physical core" } ?? ""))
         lines.append("features: " + (cpu.features.isEmpty ? "(none of interest)" : cpu.features.joined(separator: " ")))
         var blasLine = "BLAS: \(blas.library) \(blas.version), core \(blas.core)"
         if blas.genericCore { blasLine += " (generic fallback: OpenBLAS GEMMs run 3–5× slower here)" }
@@ -105,7 +109,7 @@ package struct SystemInfo: Codable, Sendable {
     }
 }
 
-enum CPUInfo {
+package enum CPUInfo {
     static let interesting = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq", "avx512bw", "avx512vl",
                               "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve"]
 
@@ -130,7 +134,26 @@ enum CPUInfo {
         }
         return SystemInfo.CPU(model: fields["model name"] ?? fields["Model"] ?? "unknown", vendor: fields["vendor_id"] ?? "unknown",
                               family: fields["cpu family"].flatMap { Int($0) }, modelNumber: fields["model"].flatMap { Int($0) },
-                              features: features, logicalCores: ProcessInfo.processInfo.activeProcessorCount)
+                              features: features, logicalCores: ProcessInfo.processInfo.activeProcessorCount,
+                              threadsPerCore: threadsPerCore)
+    }
+
+    /// cpu0's SMT siblings, counted.
+    static var threadsPerCore: Int? {
+        guard let list = try? String(contentsOfFile: "/sys/devices/system/cpu/cpu0/topology/thread_siblings_list", encoding: .utf8) else { return nil }
+        return countCPUList(list)
+    }
+
+    /// The number of CPUs in a Linux CPU list ("0-1", "0,64", "0-3,8-11"); nil if malformed.
+    package static func countCPUList(_ list: String) -> Int? {
+        var count = 0
+        for part in list.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: ",") {
+            let ends = part.split(separator: "-").map { Int($0) }
+            if ends.count == 1, ends[0] != nil { count += 1 }
+            else if ends.count == 2, let a = ends[0], let b = ends[1], b >= a { count += b - a + 1 }
+            else { return nil }
+        }
+        return count > 0 ? count : nil
     }
 }
 
