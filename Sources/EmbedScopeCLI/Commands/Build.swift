@@ -90,7 +90,8 @@ extension Root {
                     try printJSON(J(index: dest.path, rows: s.rows, classes: IndexInfo.collect(Index.open(dest)).classes,
                                     skipped: s.skipped.map { Skipped(path: $0.path, reason: $0.reason) }, seconds: s.seconds))
                 } else {
-                    print(String(format: "indexed %d images in %d classes into %@ in %.1fs (%.0f images/s)", s.rows, s.classes.count, dest.path, s.seconds, Double(s.rows) / s.seconds))
+                    print(String(format: "indexed %d image%@ in %d class%@ into %@ in %.1fs (%.0f images/s)", s.rows, s.rows == 1 ? "" : "s",
+                                 s.classes.count, s.classes.count == 1 ? "" : "es", dest.path, s.seconds, Double(s.rows) / s.seconds))
                     print("spaces: " + s.spaces.map { "\($0.name) (dim \($0.dim))" }.joined(separator: ", ")
                           + (s.skipped.isEmpty ? "" : "; \(s.skipped.count) image(s) skipped"))
                     if s.forwardSeconds > 0 {
