@@ -15,8 +15,7 @@ package enum ImageDecoder {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ImageError(kind: .unreadable, path: path,
-                             reason: "cannot read the file: \(error.localizedDescription)")
+            throw ImageError.unreadable(path, error)
         }
         return try decode(data: data, path: path)
     }

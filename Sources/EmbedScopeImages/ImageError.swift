@@ -37,6 +37,13 @@ public struct ImageError: Error, CustomStringConvertible {
         if path.contains("\u{FFFD}"), access(path, F_OK) != 0 {
             return ImageError(kind: .unreadable, path: path, reason: "its name is not valid UTF-8, so it cannot be opened by name (rename it)")
         }
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) != S_IFREG {
+            // Foundation refuses these with "You don't have permission", which misleads.
+            let what = (st.st_mode & S_IFMT) == S_IFIFO ? "a FIFO" : (st.st_mode & S_IFMT) == S_IFDIR ? "a folder"
+                : (st.st_mode & S_IFMT) == S_IFSOCK ? "a socket" : "a device"
+            return ImageError(kind: .unreadable, path: path, reason: "not a regular file (\(what)), so not read")
+        }
         return ImageError(kind: .unreadable, path: path, reason: "cannot read file (\(error.localizedDescription))")
     }
 

@@ -106,6 +106,25 @@ final class FolderBuildTests: XCTestCase {
         }
     }
 
+    /// A FIFO or a link to a device named like an image is skipped as "not a regular file" (no
+    /// hang reading a FIFO, no endless read of /dev/zero, no misleading "permission" message).
+    func testFilesThatAreNotRegularAreSkippedSayingSo() throws {
+        let dir = try temporaryDirectory(self)
+        let root = try makeFolder(dir)
+        XCTAssertEqual(mkfifo(root.appendingPathComponent("red/fifo.png").path, 0o644), 0)
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("blue/zero.jpg").path, withDestinationPath: "/dev/zero")
+        var req = BuildRequest(dataset: root, out: dir.appendingPathComponent("idx"))
+        req.pixelSize = 8
+        let s = try FolderBuilder.run(req)
+        XCTAssertEqual(s.rows, 5)
+        XCTAssertEqual(Set(s.skipped.map(\.path)), ["red/fifo.png", "blue/zero.jpg"])
+        XCTAssertTrue(s.skipped.allSatisfy { $0.reason.contains("not a regular file") }, "\(s.skipped)")
+        XCTAssertThrowsError(try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: "/dev/zero"))) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .unreadable)
+            XCTAssertTrue("\(error)".contains("not a regular file (a device)"), "\(error)")
+        }
+    }
+
     func testEmptyOrMissingFolderIsAClearError() throws {
         let dir = try temporaryDirectory(self)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("none/cls"), withIntermediateDirectories: true)
