@@ -44,7 +44,7 @@ public struct ImageError: Error, CustomStringConvertible {
                 : (st.st_mode & S_IFMT) == S_IFSOCK ? "a socket" : "a device"
             return ImageError(kind: .unreadable, path: path, reason: "not a regular file (\(what)), so not read")
         }
-        return ImageError(kind: .unreadable, path: path, reason: "cannot read file (\(error.localizedDescription))")
+        return ImageError(kind: .unreadable, path: path, reason: "cannot read file (\(EmbedScopeError.describe(error)))")
     }
 
     /// What the user can do about it.

@@ -1,4 +1,5 @@
 import CPNG
+import EmbedScopeCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -28,7 +29,7 @@ package enum PNGWriter {
             try data.write(to: temporary, options: .withoutOverwriting)
         } catch {
             throw ImageWriteError(kind: .ioFailed, path: path,
-                                  reason: "cannot write the temporary file \(temporary.path): \(error.localizedDescription)")
+                                  reason: "cannot write the temporary file \(temporary.path): \(EmbedScopeError.describe(error))")
         }
         if rename(temporary.path, path) != 0 {
             let why = String(cString: strerror(errno))

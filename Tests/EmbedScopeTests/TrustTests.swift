@@ -10,6 +10,19 @@ import XCTest
 /// Issue 9, the reader side: hostile sizes, inconsistent indexes, FIFOs, non-finite data, and
 /// `verify` catching catalog damage. Each test failed (crash, hang, wrong answer or exit 0) before.
 final class TrustTests: XCTestCase {
+    /// A full disk said "Error Domain=NSCocoaErrorDomain Code=640 … UserInfo={…}" in every message
+    /// that carried a Foundation error; the POSIX reason is what a person needs.
+    func testSystemErrorsAreDescribedInAFewWords() {
+        let full = NSError(domain: NSCocoaErrorDomain, code: 640,
+                           userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(ENOSPC)), NSFilePathErrorKey: "/x/y"])
+        XCTAssertEqual(EmbedScopeError.describe(full), String(cString: strerror(ENOSPC)))
+        XCTAssertEqual(EmbedScopeError.describe(NSError(domain: NSPOSIXErrorDomain, code: Int(ENOENT))), String(cString: strerror(ENOENT)))
+        let ours = EmbedScopeError(.io, "cannot write", path: "/x", underlying: full)
+        XCTAssertEqual(ours.description, "/x: cannot write (\(String(cString: strerror(ENOSPC))))")
+        XCTAssertEqual(EmbedScopeError.describe(ours), ours.description)
+        XCTAssertFalse(EmbedScopeError.describe(full).contains("Domain"))
+    }
+
     let classes = ["ant", "bee", "cat"]
 
     func makeIndex(_ dir: URL, n: Int = 40, d: Int = 8, name: String = "index", seed: UInt64 = 3) throws -> URL {

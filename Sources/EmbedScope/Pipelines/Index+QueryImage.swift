@@ -64,7 +64,7 @@ extension Index {
         guard isDir.boolValue else { return [url] }
         let names: [String]
         do { names = try FileManager.default.contentsOfDirectory(atPath: url.path) } catch {
-            throw EmbedScopeError(.io, "cannot list this folder: \(error.localizedDescription)", path: url.path)
+            throw EmbedScopeError(.io, "cannot list this folder: \(EmbedScopeError.describe(error))", path: url.path)
         }
         let files = names.filter { DatasetFolder.extensions.contains(($0 as NSString).pathExtension.lowercased()) }.sorted()
             .map { url.appendingPathComponent($0) }

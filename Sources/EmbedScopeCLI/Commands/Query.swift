@@ -102,7 +102,7 @@ extension Root {
         static func readRows(_ url: URL) throws -> [Int] {
             let text: String
             do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-                throw EmbedScopeError(.io, "cannot read the rows file: \(error.localizedDescription)", path: url.path)
+                throw EmbedScopeError(.io, "cannot read the rows file: \(EmbedScopeError.describe(error))", path: url.path)
             }
             var rows: [Int] = []
             for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {

@@ -60,7 +60,21 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         self.message = message
         self.path = path
         self.hint = hint
-        self.underlying = underlying.map { String(describing: $0) }
+        self.underlying = underlying.map(EmbedScopeError.describe)
+    }
+
+    /// A system error in a few words: the POSIX reason ("No space left on device") where
+    /// Foundation wraps one, instead of its `Error Domain=NSCocoaErrorDomain Code=640 … UserInfo={…}`.
+    public static func describe(_ error: any Error) -> String {
+        if let e = error as? EmbedScopeError { return e.description }
+        let ns = error as NSError
+        if ns.domain == NSPOSIXErrorDomain, let c = Int32(exactly: ns.code) { return String(cString: strerror(c)) }
+        if let u = ns.userInfo[NSUnderlyingErrorKey] as? any Error {
+            let un = u as NSError
+            if un.domain == NSPOSIXErrorDomain, let c = Int32(exactly: un.code) { return String(cString: strerror(c)) }
+        }
+        if ns.domain == NSCocoaErrorDomain { return ns.localizedDescription }
+        return String(describing: error)
     }
 
     public var description: String {
