@@ -30,7 +30,8 @@ public struct VerifyReport: Codable, Sendable {
     /// One line per failure, or the one-line summary.
     public var text: String {
         if ok {
-            return "ok: \(rows ?? 0) rows, \(spaceCount ?? 0) spaces, \(prototypeSetCount ?? 0) prototype sets; \(checks.count) checks passed "
+            func n(_ count: Int?, _ word: String) -> String { "\(count ?? 0) \(word)\(count == 1 ? "" : "s")" }
+            return "ok: \(n(rows, "row")), \(n(spaceCount, "space")), \(n(prototypeSetCount, "prototype set")); \(checks.count) checks passed "
                 + "(catalog integrity, foreign keys and content checksum, file checksums, catalog against files, finite values)"
         }
         return failures.map { "FAILED \($0.check): \($0.message ?? "")" }.joined(separator: "\n")
