@@ -25,6 +25,10 @@ package struct BarChart: Sendable {
     /// Fixed axis range (e.g. -1…1); nil fits the data (always including 0).
     package var domain: ClosedRange<Double>?
     package var width = 720
+    /// Sorted charts with more bars than this draw the highest and the lowest halves of it, with
+    /// a row between them saying how many are left out (1,000 classes drew a chart 22,000 px
+    /// tall); nil draws every bar.
+    package var limit: Int? = 50
 
     package init(title: String, valueLabel: String, bars: [Bar], reference: (value: Double, label: String)? = nil) {
         self.title = title; self.valueLabel = valueLabel; self.bars = bars; self.reference = reference
@@ -43,15 +47,27 @@ package struct BarChart: Sendable {
         }.map(\.element)
     }
 
-    package var height: Int { 56 + 40 + max(1, bars.count) * Self.rowHeight }
+    /// The bars drawn, and where the gap row goes (after `gapAfter` bars) with how many it stands for.
+    package var shown: (bars: [Bar], gapAfter: Int?, omitted: Int) {
+        let all = orderedBars
+        guard sorted, let limit, limit >= 2, all.count > limit else { return (all, nil, 0) }
+        let head = limit / 2
+        return (Array(all.prefix(head)) + Array(all.suffix(limit - head)), head, all.count - limit)
+    }
+
+    package var height: Int {
+        let s = shown
+        return 56 + 40 + (max(1, s.bars.count) + (s.gapAfter == nil ? 0 : 1)) * Self.rowHeight
+    }
     static let rowHeight = 22
 
     package func svg() -> String {
-        let bars = orderedBars
+        let (bars, gapAfter, omitted) = shown
+        let rowsDrawn = bars.count + (gapAfter == nil ? 0 : 1)
         var w = SVGWriter(width: width, height: height)
         let labelWidth = Double(min(200, max(60, (bars.map(\.label.count).max() ?? 4) * 7 + 12)))
         let left = labelWidth + 8, right = Double(width) - 64, top = 44.0
-        let bottom = top + Double(max(1, bars.count) * Self.rowHeight)
+        let bottom = top + Double(max(1, rowsDrawn) * Self.rowHeight)
         var values = bars.compactMap(\.value).filter(\.isFinite) + [0]
         if let reference { values.append(reference.value) }
         let lo = domain?.lowerBound ?? values.min()!, hi = domain?.upperBound ?? values.max()!
@@ -69,8 +85,15 @@ package struct BarChart: Sendable {
         }
         w.text(valueLabel, x: (left + right) / 2, y: bottom + 36, size: 12, anchor: .middle)
         let zero = px(0)
+        if let gapAfter {
+            let y = top + Double(gapAfter * Self.rowHeight)
+            w.rect(x: left, y: y + 2, width: right - left, height: Double(Self.rowHeight - 4), fill: "#f4f4f4")
+            w.text("⋯ \(omitted) of \(omitted + bars.count) not shown: the \(gapAfter) highest above, the \(bars.count - gapAfter) lowest below ⋯",
+                   x: (left + right) / 2, y: y + 15, size: 11, anchor: .middle, fill: "#666666")
+        }
         for (i, b) in bars.enumerated() {
-            let y = top + Double(i * Self.rowHeight)
+            let row = gapAfter.map { i >= $0 ? i + 1 : i } ?? i
+            let y = top + Double(row * Self.rowHeight)
             w.text(ScatterPlot.shorten(b.label, Int(labelWidth / 7)), x: left - 8, y: y + 15, size: 12, anchor: .end)
             guard let v = b.value, v.isFinite else {
                 w.text("n/a", x: zero + 4, y: y + 15, size: 11, fill: "#666666")

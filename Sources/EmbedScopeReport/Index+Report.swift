@@ -184,6 +184,9 @@ extension Index {
         }
     }
 
+    /// Prototype arrows drawn at most in one projection plot.
+    static let maxArrows = 12
+
     /// A scatter plot of the first two axes, prototype directions as arrows scaled to the data.
     func scatter(_ p: ProjectionReport, classNames: [String]) -> ScatterPlot {
         let index = Dictionary(uniqueKeysWithValues: classNames.enumerated().map { ($1, $0) })
@@ -191,11 +194,17 @@ extension Index {
         let radius = zip(xs, ys).map { ($0 * $0 + $1 * $1).squareRoot() }.max() ?? 1
         let longest = p.prototypes.map { ($0.coordinates[0] * $0.coordinates[0] + $0.coordinates[1] * $0.coordinates[1]).squareRoot() }.max() ?? 1
         let scale = longest > 0 ? 0.8 * radius / longest : 1
-        let arrows = p.prototypes.map {
+        // At most `maxArrows` (1,000 ImageNet prototypes drew an unreadable star of labels): the
+        // longest ones, the directions that lie most in this plane.
+        let drawn = p.prototypes.enumerated().map { (i: $0.offset, len: ($0.element.coordinates[0] * $0.element.coordinates[0] + $0.element.coordinates[1] * $0.element.coordinates[1]).squareRoot()) }
+            .sorted { $0.len != $1.len ? $0.len > $1.len : $0.i < $1.i }.prefix(Self.maxArrows).map(\.i).sorted()
+        let arrows = drawn.map { p.prototypes[$0] }.map {
             ScatterPlot.Arrow(x: scale * $0.coordinates[0], y: scale * $0.coordinates[1], label: $0.name, classIndex: index[$0.name])
         }
         let what = p.method == .pca ? "PCA" : "LDA"
-        return ScatterPlot(title: "\(what) of the \(p.space) space (\(p.rows) images)" + (arrows.isEmpty ? "" : "; arrows: prototype directions"),
+        let arrowNote = arrows.isEmpty ? "" : arrows.count == p.prototypes.count ? "; arrows: prototype directions"
+            : "; arrows: the \(arrows.count) longest of \(p.prototypes.count) prototype directions"
+        return ScatterPlot(title: "\(what) of the \(p.space) space (\(p.rows) images)" + arrowNote,
                            xLabel: p.axisLabel(0), yLabel: p.axisLabel(1), classNames: classNames, xs: xs, ys: ys,
                            classes: p.points.map { index[$0.class] ?? 0 }, arrows: arrows)
     }

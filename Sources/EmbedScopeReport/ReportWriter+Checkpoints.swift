@@ -47,6 +47,7 @@ extension ReportWriter {
             let k = base.versus?.k
             h.line("<section class=\"card\" id=\"deltas-\(slug(space))\"><h2>Per-class change against \(h.esc(base.name)) (space \(h.esc(space)))</h2>")
             h.line("<p class=\"sub\">Silhouette / precision@\(k.map(String.init) ?? "k") of the baseline, then each index's difference (Δ &gt; 0: the class separates better).</p>")
+            h.collapsible(rows: m.perClass.count, summary: "\(m.perClass.count) classes: show them all") { h in
             h.line("<table><thead><tr><th>class</th><th class=\"num\">\(h.esc(base.name))</th>"
                    + others.map { "<th class=\"num\">Δ \(h.esc($0.name))</th>" }.joined() + "</tr></thead><tbody>")
             for c in m.perClass.map(\.name) {
@@ -59,7 +60,9 @@ extension ReportWriter {
                 }
                 h.line(row + "</tr>")
             }
-            h.line("</tbody></table></section>")
+            h.line("</tbody></table>")
+            }
+            h.line("</section>")
         }
     }
 }

@@ -149,7 +149,10 @@ public enum ReportWriter {
             }
             h.line("</tbody></table>")
         }
-        h.line("<p class=\"classes\">" + s.classes.map { "<span>\(h.esc($0.name)) <small>\($0.rows)</small></span>" }.joined(separator: " ") + "</p>")
+        let sizes = s.classes.map(\.rows)
+        h.collapsible(rows: s.classes.count, summary: "\(s.classes.count) classes, \(sizes.min() ?? 0)–\(sizes.max() ?? 0) rows each: show them all") { h in
+            h.line("<p class=\"classes\">" + s.classes.map { "<span>\(h.esc($0.name)) <small>\($0.rows)</small></span>" }.joined(separator: " ") + "</p>")
+        }
         if !s.meta.isEmpty {
             h.line("<p class=\"sub\">" + s.meta.map { "\(h.esc($0.key)): <code>\(h.esc($0.value))</code>" }.joined(separator: " · ") + "</p>")
         }
@@ -288,15 +291,22 @@ public enum ReportWriter {
         h.line("<div class=\"grid\">")
         h.figure(rel, alt: "confusion matrix: \(c.title)", width: size.width, height: size.height, caption: nil)
         let per = c.perClass
-        h.line("<div><table><thead><tr><th>class</th><th class=\"num\">precision</th><th class=\"num\">recall</th><th class=\"num\">F1</th><th class=\"num\">support</th></tr></thead><tbody>")
-        for p in per {
-            h.line("<tr><td>\(h.esc(p.name))</td><td class=\"num\">\(f3(p.precision))</td><td class=\"num\">\(f3(p.recall))</td><td class=\"num\">\(f3(p.f1))</td><td class=\"num\">\(p.support)</td></tr>")
+        let lowest = per.filter { $0.support > 0 }.sorted { $0.f1 < $1.f1 }.prefix(3)
+        let macroF1 = per.isEmpty ? Double.nan : per.map(\.f1).reduce(0, +) / Double(per.count)
+        h.line("<div>")
+        h.collapsible(rows: per.count, summary: "Precision, recall and F1 of \(per.count) classes (macro F1 \(f3(macroF1)); lowest F1: "
+                      + lowest.map { "\(h.esc($0.name)) \(f3($0.f1))" }.joined(separator: ", ") + "): show them all") { h in
+            h.line("<table><thead><tr><th>class</th><th class=\"num\">precision</th><th class=\"num\">recall</th><th class=\"num\">F1</th><th class=\"num\">support</th></tr></thead><tbody>")
+            for p in per {
+                h.line("<tr><td>\(h.esc(p.name))</td><td class=\"num\">\(f3(p.precision))</td><td class=\"num\">\(f3(p.recall))</td><td class=\"num\">\(f3(p.f1))</td><td class=\"num\">\(p.support)</td></tr>")
+            }
+            if !per.isEmpty {
+                let n = Double(per.count)
+                h.line("<tr class=\"total\"><td>macro average</td><td class=\"num\">\(f3(per.map(\.precision).reduce(0, +) / n))</td><td class=\"num\">\(f3(per.map(\.recall).reduce(0, +) / n))</td><td class=\"num\">\(f3(macroF1))</td><td class=\"num\">\(per.map(\.support).reduce(0, +))</td></tr>")
+            }
+            h.line("</tbody></table>")
         }
-        if !per.isEmpty {
-            let n = Double(per.count)
-            h.line("<tr class=\"total\"><td>macro average</td><td class=\"num\">\(f3(per.map(\.precision).reduce(0, +) / n))</td><td class=\"num\">\(f3(per.map(\.recall).reduce(0, +) / n))</td><td class=\"num\">\(f3(per.map(\.f1).reduce(0, +) / n))</td><td class=\"num\">\(per.map(\.support).reduce(0, +))</td></tr>")
-        }
-        h.line("</tbody></table></div></div>")
+        h.line("</div></div>")
         if !c.lowMargins.isEmpty {
             h.line("<p class=\"sub\">Lowest margins (own-class logit minus best other): likely mislabels or hard examples.</p>")
             h.line("<table><thead><tr><th class=\"num\">row</th><th>path</th><th>class</th><th>predicted</th><th class=\"num\">margin</th></tr></thead><tbody>")
@@ -308,15 +318,25 @@ public enum ReportWriter {
     }
 
     static func versus(_ v: VersusSection, _ h: inout HTML) {
-        h.line("<table><thead><tr><th>class</th>" + v.spaces.map { "<th class=\"num\">P@\(v.k) \(h.esc($0))</th>" }.joined() + "</tr></thead><tbody>")
-        for c in v.perClass {
-            h.line("<tr><td>\(h.esc(c.name))</td>" + c.precision.map { "<td class=\"num\">\(f3($0))</td>" }.joined() + "</tr>")
+        let head = "<table><thead><tr><th>class</th>" + v.spaces.map { "<th class=\"num\">P@\(v.k) \(h.esc($0))</th>" }.joined() + "</tr></thead><tbody>"
+        func totals(_ h: inout HTML) {
+            h.line("<tr class=\"total\"><td>overall</td>" + v.overall.map { "<td class=\"num\">\(f3($0))</td>" }.joined() + "</tr>")
+            if let a = v.knnAccuracy {
+                h.line("<tr class=\"total\"><td>k-NN accuracy</td>" + a.map { "<td class=\"num\">\(f3($0))</td>" }.joined() + "</tr>")
+            }
         }
-        h.line("<tr class=\"total\"><td>overall</td>" + v.overall.map { "<td class=\"num\">\(f3($0))</td>" }.joined() + "</tr>")
-        if let a = v.knnAccuracy {
-            h.line("<tr class=\"total\"><td>k-NN accuracy</td>" + a.map { "<td class=\"num\">\(f3($0))</td>" }.joined() + "</tr>")
+        if v.perClass.count > HTML.openLimit {
+            // The totals stay in view; the per-class rows are one click away.
+            h.line(head); totals(&h); h.line("</tbody></table>")
         }
-        h.line("</tbody></table>")
+        h.collapsible(rows: v.perClass.count, summary: "Precision@\(v.k) of each of \(v.perClass.count) classes: show them all") { h in
+            h.line(head)
+            for c in v.perClass {
+                h.line("<tr><td>\(h.esc(c.name))</td>" + c.precision.map { "<td class=\"num\">\(f3($0))</td>" }.joined() + "</tr>")
+            }
+            if v.perClass.count <= HTML.openLimit { totals(&h) }
+            h.line("</tbody></table>")
+        }
         if let j = v.meanJaccard { h.line("<p>Mean Jaccard@\(v.k) of the neighbour lists across spaces: <b>\(f3(j))</b>.</p>") }
     }
 
@@ -366,6 +386,7 @@ public enum ReportWriter {
     dl.facts dd{margin:0;font-size:22px;font-weight:600}
     p.classes span{display:inline-block;margin:2px 6px 2px 0;padding:1px 8px;border-radius:10px;background:var(--bg);border:1px solid var(--line);font-size:12px}
     p.classes small{color:var(--muted)}
+    details>summary{cursor:pointer;color:var(--accent);margin:6px 0}
     .grid{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
     figure{margin:8px 0 16px;max-width:100%}
     figure img{max-width:100%;height:auto;border:1px solid var(--line);border-radius:6px;background:#fff}
@@ -379,6 +400,19 @@ struct HTML {
     var text = ""
     mutating func line(_ s: String) { text += s + "\n" }
     func esc(_ s: String) -> String { SVGWriter.escape(s) }
+
+    /// Per-class material longer than this many rows is written closed (a data set with 1,000
+    /// classes made a report tens of thousands of pixels long).
+    static let openLimit = 40
+
+    /// `body` as is, or, when it has more than `openLimit` rows, inside a closed `<details>` whose
+    /// summary (HTML, escaped by the caller) says what it holds.
+    mutating func collapsible(rows: Int, summary: String, _ body: (inout HTML) -> Void) {
+        guard rows > Self.openLimit else { body(&self); return }
+        line("<details><summary>\(summary)</summary>")
+        body(&self)
+        line("</details>")
+    }
 
     mutating func figure(_ src: String, alt: String, width: Int, height: Int, caption: String?) {
         line("<figure><img src=\"\(esc(src))\" alt=\"\(esc(alt))\" width=\"\(width)\" height=\"\(height)\" loading=\"eager\">"

@@ -82,7 +82,14 @@ public struct ScatterPlot: Sendable {
             w.line(x1: x0, y1: y0, x2: x1 - ux * head, y2: y1 - uy * head, stroke: color, width: 2)
             w.polygon([(x1, y1), (x1 - ux * head - uy * head * 0.45, y1 - uy * head + ux * head * 0.45),
                        (x1 - ux * head + uy * head * 0.45, y1 - uy * head - ux * head * 0.45)], fill: color)
-            w.text(a.label, x: x1 + ux * 6, y: y1 + uy * 6 + 4, size: 11, anchor: ux < -0.3 ? .end : .start, fill: "#333333", weight: "600", halo: true)
+            // Kept inside the picture (labels of arrows near the left edge were cut off): ~6.6 px a
+            // character of 11 px bold text, long names shortened.
+            let label = Self.shorten(a.label, 24)
+            let textWidth = Double(label.count) * 6.6
+            let toLeft = ux < -0.3
+            var tx = x1 + ux * 6
+            tx = toLeft ? max(tx, 4 + textWidth) : min(tx, Double(width) - 4 - textWidth)
+            w.text(label, x: tx, y: y1 + uy * 6 + 4, size: 11, anchor: toLeft ? .end : .start, fill: "#333333", weight: "600", halo: true)
         }
 
         // Legend: one line per class, at most as many as fit; the rest summarised.

@@ -135,6 +135,30 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(x.texts.contains("-0.250"))
     }
 
+    /// 1,000 classes drew a per-class silhouette chart 22,000 px tall: above `limit` bars only the
+    /// highest and lowest halves are drawn, with a row saying how many are left out.
+    func testBarChartOfManyClassesDrawsItsEnds() {
+        let bars = (0..<1000).map { BarChart.Bar(label: "c\($0)", value: Double($0) / 1000) }
+        let chart = BarChart(title: "t", valueLabel: "v", bars: bars)
+        let shown = chart.shown
+        XCTAssertEqual(shown.bars.count, 50)
+        XCTAssertEqual(shown.gapAfter, 25)
+        XCTAssertEqual(shown.omitted, 950)
+        XCTAssertEqual(shown.bars.first?.label, "c999")
+        XCTAssertEqual(shown.bars[24].label, "c975")
+        XCTAssertEqual(shown.bars[25].label, "c24")
+        XCTAssertEqual(shown.bars.last?.label, "c0")
+        XCTAssertEqual(chart.height, 56 + 40 + 51 * BarChart.rowHeight)
+        let x = XMLCollector.parse(chart.svg())
+        XCTAssertEqual(x.elements.filter { $0.name == "rect" && $0.attributes["fill"] != "#ffffff" && $0.attributes["fill"] != "#f4f4f4" }.count, 50)
+        XCTAssertTrue(x.texts.contains { $0.contains("950 of 1000 not shown") }, "\(x.texts.filter { $0.contains("shown") })")
+        // Rows below the gap are one row further down than their index.
+        var few = chart
+        few.limit = nil
+        XCTAssertEqual(few.shown.bars.count, 1000)
+        XCTAssertNil(few.shown.gapAfter)
+    }
+
     func testHeatMapDimensionsAndDegradation() {
         func names(_ n: Int) -> [String] { (0..<n).map { "class \($0)" } }
         func counts(_ n: Int) -> [[Int]] { (0..<n).map { i in (0..<n).map { j in i == j ? 10 : (i + j) % 3 } } }
@@ -269,6 +293,35 @@ final class ReportTests: XCTestCase {
         XCTAssertNotNil(record.pca)
         XCTAssertNotNil(record.lda)
         XCTAssertNotNil(record.probe)
+    }
+
+    /// Many classes: per-class lists and tables are written closed, with a summary line.
+    func testReportOfManyClassesKeepsPerClassTablesClosed() throws {
+        let dir = try temporaryDirectory(self)
+        let c = 60, n = 3 * c, d = 8
+        let classNames = (0..<c).map { "class \($0)" }
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 3), rows: n, dim: d,
+                                        classes: (0..<n).map { classNames[$0 % c] },
+                                        head: (randomMatrix(rows: c, dim: d, seed: 4), [Float](repeating: 0, count: c), classNames))
+        var o = ReportOptions(); o.queries = 1
+        let section = try Index.open(url).reportSection(name: "many", options: o)
+        // 60 prototype arrows were 60 overlapping labels: the 12 longest are drawn, and the title says so.
+        XCTAssertEqual(section.projections.first?.plot.arrows.count, 12)
+        XCTAssertTrue(section.projections.first?.plot.title.contains("the 12 longest of 60 prototype directions") ?? false)
+        if let p = section.projections.first?.plot {
+            let drawn = p.arrows.map { ($0.x * $0.x + $0.y * $0.y).squareRoot() }.min() ?? 0
+            XCTAssertGreaterThan(drawn, 0)
+        }
+        let out = dir.appendingPathComponent("report")
+        _ = try ReportWriter.write(ReportDocument(indexes: [section]), to: out)
+        let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("<details><summary>60 classes, 3–3 rows each"), "class chips closed")
+        XCTAssertTrue(html.contains("<details><summary>Precision, recall and F1 of 60 classes"), "classification table closed")
+        XCTAssertTrue(html.contains("<details><summary>Precision@"), "neighbour table closed")
+        XCTAssertEqual(html.components(separatedBy: "<details>").count, html.components(separatedBy: "</details>").count)
+        let svg = try String(contentsOf: out.appendingPathComponent("img").appendingPathComponent(
+            try XCTUnwrap(FileManager.default.contentsOfDirectory(atPath: out.appendingPathComponent("img").path).first { $0.contains("silhouette") })), encoding: .utf8)
+        XCTAssertTrue(svg.contains("10 of 60 not shown"))
     }
 
     func testReportWriterReplacesAtomicallyAndRefusesOtherFolders() throws {
