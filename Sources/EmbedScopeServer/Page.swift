@@ -77,7 +77,7 @@ enum Page {
     <section id="evaluation" class="tab">
       <div class="toolbar"><label>Set <select id="evalSet"></select></label><span id="evalSummary"></span></div>
       <div class="split">
-        <div><table id="confusion" class="confusion"></table><p class="hint">Rows: true class; columns: predicted. Click a cell for its images.</p></div>
+        <div><p id="confusionNote" class="hint"></p><table id="confusion" class="confusion"></table><p class="hint">Rows: true class; columns: predicted. Click a cell for its images.</p></div>
         <aside id="cell" class="panel"></aside>
       </div>
       <h3>Lowest margins (likely mislabelled or hard)</h3><div id="lowest" class="grid"></div>
@@ -129,7 +129,7 @@ enum Page {
     .selbar { display:flex; gap:10px; align-items:center; margin-bottom:4px; }
     .sellist { max-height:150px; overflow:auto; border:1px solid var(--line); border-radius:4px; }
     .table.sel { width:100%; } .table.sel tr { cursor:pointer; } .table.sel td:last-child { text-align:left; }
-    .legend { display:flex; flex-wrap:wrap; gap:4px 10px; max-width:760px; margin-top:6px; font-size:12px; }
+    .legend { display:flex; flex-wrap:wrap; gap:4px 10px; max-width:760px; max-height:240px; overflow-y:auto; margin-top:6px; font-size:12px; }
     .legend span { cursor:pointer; } .legend i { display:inline-block; width:10px; height:10px; border-radius:50%; margin-right:4px; vertical-align:-1px; }
     .legend .off { opacity:.35; }
     .hover { position:absolute; pointer-events:none; background:#fff; border:1px solid var(--line); border-radius:4px; padding:4px; box-shadow:0 2px 8px #0002; font-size:11px; max-width:180px; }
@@ -148,7 +148,7 @@ enum Page {
     .confusion { border-collapse: collapse; font-size:11px; }
     .confusion td, .confusion th { border:1px solid #fff; padding:3px 5px; text-align:center; min-width:34px; }
     .confusion td { cursor:pointer; } .confusion td.sel { outline:2px solid var(--fg); }
-    .confusion th.rowh { text-align:right; } .confusion th.colh { writing-mode: vertical-rl; transform: rotate(180deg); max-height:120px; }
+    .confusion th.rowh { text-align:right; } .confusion th.colh { writing-mode: vertical-rl; transform: rotate(180deg); max-height:120px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
     .drop { border:2px dashed #9aa7b8; border-radius:8px; padding:28px; text-align:center; background:#fff; color: var(--muted); }
     .drop.over { border-color: var(--accent); background:#eef4ff; }
     .filebtn { color: var(--accent); cursor:pointer; text-decoration: underline; } .filebtn input { display:none; }

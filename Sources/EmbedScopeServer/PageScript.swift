@@ -517,10 +517,16 @@ async function loadEvaluation() {
     const e = await api(idxURL(`evaluate?set=${enc(set)}&lowest=24`));
     const c = e.classification, L = c.labels, M = c.confusion;
     $("#evalSummary").textContent = `${e.evaluatedRows} of ${e.rows} rows · accuracy ${(100 * c.accuracy).toFixed(1)}% · mean margin ${e.meanMargin.toFixed(3)}`;
-    const max = Math.max(1, ...M.map((r, i) => Math.max(...r.map((v, j) => i === j ? 0 : v))));
-    const diag = Math.max(1, ...M.map((r, i) => r[i]));
-    table.replaceChildren(el("tr", {}, el("th", { text: "" }), ...L.map((n) => el("th", { class: "colh", text: n }))),
-      ...M.map((r, i) => el("tr", {}, el("th", { class: "rowh", text: L[i] }), ...r.map((v, j) => {
+    // Above CONFUSION_MAX classes (1,000 made a million cells): the classes with the most errors,
+    // in their order, as the report's heat map picks them.
+    const shown = confusionClasses(M, CONFUSION_MAX);
+    $("#confusionNote").textContent = shown.length < L.length
+      ? `${shown.length} of ${L.length} classes: those with the most errors (row + column, off the diagonal); the others are left out of the table.` : "";
+    const max = Math.max(1, ...shown.map((i) => Math.max(...shown.map((j) => i === j ? 0 : M[i][j]))));
+    const diag = Math.max(1, ...shown.map((i) => M[i][i]));
+    table.replaceChildren(el("tr", {}, el("th", { text: "" }), ...shown.map((j) => el("th", { class: "colh", text: L[j], title: L[j] }))),
+      ...shown.map((i) => el("tr", {}, el("th", { class: "rowh", text: L[i], title: L[i] }), ...shown.map((j) => {
+        const v = M[i][j];
         const a = i === j ? v / diag : v / max;
         const bg = i === j ? `rgba(46,157,79,${0.1 + 0.8 * a})` : `rgba(208,67,58,${v ? 0.08 + 0.8 * a : 0})`;
         return el("td", { "data-true": L[i], "data-pred": L[j], style: `background:${bg}`, text: String(v), onclick: (ev) => openCell(set, L[i], L[j], ev.currentTarget) });
@@ -531,6 +537,15 @@ async function loadEvaluation() {
     }));
     table.dataset.state = "ready";
   } catch (err) { table.replaceChildren(); $("#evalSummary").textContent = err.message; table.dataset.state = "error"; }
+}
+const CONFUSION_MAX = 40;
+/** Indexes of the classes to show: all, or the `limit` with the most off-diagonal counts, in order. */
+function confusionClasses(M, limit) {
+  const n = M.length, all = [...Array(n).keys()];
+  if (n <= limit) return all;
+  const errors = new Array(n).fill(0);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (i !== j) { errors[i] += M[i][j]; errors[j] += M[i][j]; }
+  return all.sort((a, b) => errors[b] - errors[a] || a - b).slice(0, limit).sort((a, b) => a - b);
 }
 async function openCell(set, t, p, td) {
   for (const x of document.querySelectorAll(".confusion td.sel")) x.classList.remove("sel");

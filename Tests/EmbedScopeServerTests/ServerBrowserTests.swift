@@ -169,6 +169,19 @@ final class ServerBrowserTests: XCTestCase {
                 // Evaluation: open the cell circle → circle.
                 try await wd.click("#tabs button[data-tab=evaluation]")
                 try await wd.waitUntil("the confusion matrix", "return document.querySelector('#confusion').dataset.state === 'ready'")
+                // Many classes: the table keeps the 40 with the most off-diagonal counts (1,000 classes
+                // made a million cells), in order; few classes: all of them.
+                let picked = try await wd.execute("""
+                    const n = 50, M = [...Array(n)].map((_, i) => [...Array(n)].map((_, j) => i === j ? 5 : (i === 3 && j === 7 ? 9 : (i >= 45 && j >= 45 ? 1 : 0))));
+                    return [confusionClasses(M, 40), confusionClasses(M.slice(0, 3).map(r => r.slice(0, 3)), 40)];
+                    """) as? [[Int]]
+                let many = try XCTUnwrap(picked?.first), few = try XCTUnwrap(picked?.last)
+                XCTAssertEqual(many.count, 40)
+                XCTAssertEqual(many, many.sorted())
+                XCTAssertTrue(Set([3, 7, 45, 46, 47, 48, 49]).isSubset(of: Set(many)), "\(many)")
+                XCTAssertEqual(few, [0, 1, 2])
+                let headers = try await wd.execute("return document.querySelectorAll('#confusion th.colh').length") as? Int
+                XCTAssertEqual(headers, ServerFixture.classes.count)
                 try await wd.click("#confusion td[data-true=circle][data-pred=circle]")
                 try await wd.waitUntil("the cell's images", "return document.querySelector('#cell').dataset.state === 'ready'")
                 struct Cell: Decodable { var count: Int; var results: [ResultRow] }
