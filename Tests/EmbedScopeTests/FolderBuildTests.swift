@@ -125,6 +125,29 @@ final class FolderBuildTests: XCTestCase {
         }
     }
 
+    /// .webp / .bmp / .tif (torchvision's ImageFolder reads them) were left out without a word; now
+    /// they are counted and said, and a folder of nothing else is an error that names them.
+    func testImagesInFormatsNotReadAreCountedAndSaid() throws {
+        let dir = try temporaryDirectory(self)
+        let root = try makeFolder(dir)
+        for name in ["red/x.webp", "red/y.WEBP", "blue/z.bmp"] { try Data("RIFF".utf8).write(to: root.appendingPathComponent(name)) }
+        var req = BuildRequest(dataset: root, out: dir.appendingPathComponent("idx"))
+        req.pixelSize = 8
+        let s = try FolderBuilder.run(req)
+        XCTAssertEqual(s.rows, 5)
+        XCTAssertEqual(s.unreadImages, ["webp": 2, "bmp": 1])
+        XCTAssertEqual(s.ignoredFiles, 4)   // notes.txt too
+        XCTAssertEqual(DatasetFolder.describeUnread(s.unreadImages), "2 .webp, 1 .bmp files")
+
+        let only = dir.appendingPathComponent("only")
+        try FileManager.default.createDirectory(at: only.appendingPathComponent("cls"), withIntermediateDirectories: true)
+        try Data("RIFF".utf8).write(to: only.appendingPathComponent("cls/a.webp"))
+        XCTAssertThrowsError(try FolderBuilder.run(BuildRequest(dataset: only, out: dir.appendingPathComponent("i2")))) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .dataset)
+            XCTAssertTrue("\(error)".contains("only 1 .webp file"), "\(error)")
+        }
+    }
+
     func testEmptyOrMissingFolderIsAClearError() throws {
         let dir = try temporaryDirectory(self)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("none/cls"), withIntermediateDirectories: true)

@@ -37,6 +37,8 @@ public struct SweepSummary: Sendable {
     public var classCounts: [Int]
     public var skipped: [(path: String, reason: String)]
     public var ignoredFiles: Int
+    /// Images left out because their format is not read here (.webp, .bmp, …): count per extension.
+    public var unreadImages: [String: Int] = [:]
     /// Images decoded: once each, whatever the number of checkpoints.
     public var decodes: Int
     /// Wall time of reading, decoding and preprocessing the images (the part a sweep shares).
@@ -158,7 +160,7 @@ public enum CheckpointSweep {
                                  spaces: spaces, prototypeSet: proto))
         }
         return SweepSummary(rows: pass.images.count, classes: folder.classes, classCounts: pass.counts, skipped: pass.skipped,
-                            ignoredFiles: folder.ignored, decodes: pass.decodes, decodeSeconds: pass.decodeSeconds,
+                            ignoredFiles: folder.ignored, unreadImages: folder.unreadImages, decodes: pass.decodes, decodeSeconds: pass.decodeSeconds,
                             seconds: Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9, indexes: entries)
     }
 }

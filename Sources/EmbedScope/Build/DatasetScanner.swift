@@ -26,8 +26,13 @@ package struct DatasetFolder: Sendable {
     package var entries: [Entry]
     /// Files that were skipped because of their extension (count only).
     package var ignored: Int
+    /// Of those, images in formats torchvision's `ImageFolder` reads and EmbedScope does not
+    /// (.webp, .bmp, .tif, …): count per extension, to say so instead of leaving them out silently.
+    package var unreadImages: [String: Int] = [:]
 
     package static let extensions: Set<String> = ["jpg", "jpeg", "png"]
+    /// Image formats not decoded here: torchvision's IMG_EXTENSIONS beyond ours, and a few more.
+    package static let otherImageExtensions: Set<String> = ["webp", "bmp", "tif", "tiff", "gif", "ppm", "pgm", "pbm", "heic", "heif", "avif", "jxl", "jp2"]
     /// Top-level folder names that make a split layout (`validation` is recorded as `val`).
     package static let splitNames: Set<String> = ["train", "val", "validation", "test"]
 
@@ -96,6 +101,7 @@ package struct DatasetFolder: Sendable {
         let splitLayout = !topDirs.isEmpty && topDirs.allSatisfy { splitNames.contains($0.lowercased()) }
         var perClass: [String: [(path: String, split: String?)]] = [:]
         var ignored = 0
+        var unread: [String: Int] = [:]
         for part in splitLayout ? topDirs : [""] {
             let base = part.isEmpty ? root : root.appendingPathComponent(part)
             let names = part.isEmpty ? top : try sortedListing(base)
@@ -111,10 +117,12 @@ package struct DatasetFolder: Sendable {
                 while let rel = walker.nextObject() as? String {
                     let last = (rel as NSString).lastPathComponent
                     if last.hasPrefix(".") { continue }
-                    if extensions.contains((last as NSString).pathExtension.lowercased()) {
+                    let ext = (last as NSString).pathExtension.lowercased()
+                    if extensions.contains(ext) {
                         files.append(rel)
                     } else if walker.fileAttributes?[.type] as? FileAttributeType != .typeDirectory {
                         ignored += 1
+                        if otherImageExtensions.contains(ext) { unread[ext, default: 0] += 1 }
                     }
                 }
                 files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
@@ -133,9 +141,19 @@ package struct DatasetFolder: Sendable {
             entries += files.map { Entry(path: $0.path, classId: id, split: $0.split) }
         }
         guard !entries.isEmpty else {
+            if !unread.isEmpty {
+                throw EmbedScopeError(.dataset, "no JPEG or PNG images found, only \(describeUnread(unread))", path: root.path,
+                                      hint: "EmbedScope reads JPEG and PNG; convert the images (e.g. with Pillow or ImageMagick's mogrify -format png)")
+            }
             throw EmbedScopeError(.dataset, "no images found (looked for \(root.lastPathComponent)/<class>/**/*.{jpg,jpeg,png})", path: root.path,
                                   hint: "put each class's images in its own sub-folder; `embedscope dataset fashion-mnist --out DIR` writes an example")
         }
-        return DatasetFolder(root: root, classes: classes, entries: entries, ignored: ignored)
+        return DatasetFolder(root: root, classes: classes, entries: entries, ignored: ignored, unreadImages: unread)
+    }
+
+    /// "120 .webp, 3 .bmp files" (most first).
+    package static func describeUnread(_ counts: [String: Int]) -> String {
+        counts.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+            .map { "\($0.value) .\($0.key)" }.joined(separator: ", ") + " file" + (counts.values.reduce(0, +) == 1 ? "" : "s")
     }
 }

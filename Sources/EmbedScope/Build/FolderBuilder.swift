@@ -43,6 +43,8 @@ public struct BuildSummary: Sendable {
     public var classCounts: [Int]
     public var skipped: [(path: String, reason: String)]
     public var ignoredFiles: Int
+    /// Images left out because their format is not read here (.webp, .bmp, …): count per extension.
+    public var unreadImages: [String: Int] = [:]
     public var spaces: [(name: String, dim: Int)]
     public var seconds: Double
     /// Seconds spent in the model's forward pass (0 without a model).
@@ -78,7 +80,7 @@ public enum FolderBuilder {
         let (spaces, protoSummary) = try commit(target, pass: pass, folder: folder, req: req)
         let secs = Double(DispatchTime.now().uptimeNanoseconds - t0.uptimeNanoseconds) / 1e9
         return BuildSummary(rows: pass.images.count, classes: folder.classes, classCounts: pass.counts, skipped: pass.skipped,
-                            ignoredFiles: folder.ignored, spaces: spaces, seconds: secs, forwardSeconds: target.forwardSeconds,
+                            ignoredFiles: folder.ignored, unreadImages: folder.unreadImages, spaces: spaces, seconds: secs, forwardSeconds: target.forwardSeconds,
                             prototypeSet: protoSummary, decodes: pass.decodes, checkpoint: model?.checkpoint, keyPrefix: model?.keyPrefix)
     }
 }

@@ -83,6 +83,7 @@ extension Root {
                 if let k = s.keyPrefix, !k.ignoredKeys.isEmpty { note("left out \(k.ignoredKeys.count) tensor(s) outside '\(k.prefix)': \(k.ignoredKeys.prefix(5).joined(separator: ", "))\(k.ignoredKeys.count > 5 ? ", …" : "")") }
                 for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }
                 if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
+                if !s.unreadImages.isEmpty { note(Self.unreadNote(s.unreadImages)) }
                 if output.json {
                     // `classes` as `info --json` lists them (id, name, count), read back from the new index.
                     struct Skipped: Encodable { var path: String; var reason: String }
@@ -103,6 +104,11 @@ extension Root {
             }
         }
 
+        /// Images in formats not read here, left out: said, with what to do.
+        static func unreadNote(_ counts: [String: Int]) -> String {
+            "left out \(DatasetFolder.describeUnread(counts)): EmbedScope reads JPEG and PNG only; convert them to index them"
+        }
+
         /// "0.485,0.456,0.406" → three Floats.
         static func triple(_ s: String) -> [Float]? {
             let v = s.split(separator: ",").map { Float($0.trimmingCharacters(in: .whitespaces)) }
@@ -114,6 +120,7 @@ extension Root {
             let s = try CheckpointSweep.run(req, progress: TerminalProgress())
             for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }
             if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
+            if !s.unreadImages.isEmpty { note(Self.unreadNote(s.unreadImages)) }
             for e in s.indexes where !e.keyPrefix.ignoredKeys.isEmpty {
                 note("\(e.name): left out \(e.keyPrefix.ignoredKeys.count) tensor(s) outside '\(e.keyPrefix.prefix)': \(e.keyPrefix.ignoredKeys.prefix(5).joined(separator: ", "))")
             }
