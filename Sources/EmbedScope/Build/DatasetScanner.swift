@@ -54,7 +54,7 @@ package struct DatasetFolder: Sendable {
         var found: [(shown: String, isDirectory: Bool)] = []
         while let e = readdir(d) {
             let bytes: [UInt8] = withUnsafeBytes(of: &e.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
-            if String(validating: bytes, as: UTF8.self) != nil { continue }
+            if bytes.first == UInt8(ascii: ".") || String(validating: bytes, as: UTF8.self) != nil { continue }  // hidden ones are skipped anyway
             let shown = bytes.map { $0 < 0x80 ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined()
             var isDir = e.pointee.d_type == UInt8(DT_DIR)
             if e.pointee.d_type == UInt8(DT_UNKNOWN) {
