@@ -86,6 +86,15 @@ final class BatchQueryTests: XCTestCase {
         XCTAssertEqual(text.status, 0, text.stderr)
         XCTAssertTrue(text.stdout.contains("query row 17 (img/bee/17.png):"), text.stdout)
 
+        // CRLF line ends (a file written on Windows was read as one line), and a CSV with a `row`
+        // column (the page's "Export CSV": row,path,class) give the same rows.
+        for text in ["3\r\n17\r\n199\r\n", "row,path,class\r\n3,img/ant/3.png,ant\r\n17,\"img/bee/17.png\",bee\n199,x,y\n"] {
+            try text.write(to: rowsFile, atomically: true, encoding: .utf8)
+            let again = try CLI.run(["query", url.path, "--rows", rowsFile.path, "-k", "3", "--farthest", "--json"])
+            XCTAssertEqual(again.status, 0, again.stderr)
+            XCTAssertEqual(try JSONDecoder().decode(Many.self, from: Data(again.stdout.utf8)).queries.map(\.query.row), [3, 17, 199], text)
+        }
+
         // Refusals: a bad line, a row out of range, a [d] vector file, two sources at once.
         try "3\nseven\n".write(to: rowsFile, atomically: true, encoding: .utf8)
         let badLine = try CLI.run(["query", url.path, "--rows", rowsFile.path])

@@ -14,7 +14,7 @@ extension Root {
         @Option(help: "Query by an image path as stored in the catalog.") var path: String?
         @Option(help: "Query by a vector: a .npy of shape [d] or [1, d].") var vector: String?
         @Option(help: "Query by many vectors in one pass: a .npy of shape [n, d].") var vectors: String?
-        @Option(help: "Query by many rows in one pass: a text file with one row number per line (# comments allowed).") var rows: String?
+        @Option(help: "Query by many rows in one pass: a text file with one row number per line (# comments allowed), or a CSV with a `row` column (the page's Export CSV).") var rows: String?
         @Option(help: "Query by a new image file (or every image in a folder), embedded with the index's model.") var image: String?
         @Option(help: "Weights for --image (default: those the index was built with).") var weights: String?
         @Option(name: .shortAndLong, help: "Number of results (all rows if larger than the index).") var k = 10
@@ -98,19 +98,29 @@ extension Root {
             }
         }
 
-        /// One row number per line; blank lines and `#` comments are skipped.
+        /// One row number per line (LF or CRLF); blank lines and `#` comments are skipped. A CSV
+        /// whose header has a `row` column (the page's "Export CSV", `export`'s rows.csv) gives that column.
         static func readRows(_ url: URL) throws -> [Int] {
             let text: String
             do { text = try String(contentsOf: url, encoding: .utf8) } catch {
                 throw EmbedScopeError(.io, "cannot read the rows file: \(EmbedScopeError.describe(error))", path: url.path)
             }
             var rows: [Int] = []
-            for (n, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            var column: Int? = nil
+            // Split on every newline: "\r\n" is one Character in Swift, so splitting on "\n" kept a
+            // Windows file as one line.
+            for (n, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
                 let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
                     .trimmingCharacters(in: .whitespaces) ?? ""
                 if line.isEmpty { continue }
-                guard let r = Int(line) else {
-                    throw EmbedScopeError(.invalidArgument, "line \(n + 1) is not a row number: '\(line)'", path: url.path)
+                if rows.isEmpty, column == nil, Int(line) == nil,
+                   let c = line.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }).firstIndex(of: "row") {
+                    column = c
+                    continue
+                }
+                let field = column.map { c in line.split(separator: ",", omittingEmptySubsequences: false).dropFirst(c).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" } ?? line
+                guard let r = Int(field) else {
+                    throw EmbedScopeError(.invalidArgument, "line \(n + 1) is not a row number: '\(line.prefix(80))'", path: url.path)
                 }
                 rows.append(r)
             }
