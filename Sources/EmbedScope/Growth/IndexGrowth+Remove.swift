@@ -18,12 +18,20 @@ public enum RowSelection: Sendable, Equatable {
     /// Row numbers from a file: one per line (blank lines and `#` comments ignored), or a CSV
     /// whose header names a `row` column (e.g. `rows.csv` of `export`).
     public static func readRows(from url: URL) throws -> RowSelection {
+        .rows(try readRowNumbers(from: url))
+    }
+
+    /// The row numbers of a rows file (`remove --rows`, `query --rows`): one per line, LF or CRLF,
+    /// blank lines and `#` comments (whole-line or trailing) ignored; or a CSV whose header names
+    /// a `row` column (`export`'s rows.csv, the page's Export CSV).
+    public static func readRowNumbers(from url: URL) throws -> [Int] {
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
         }
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        let lines = text.split(whereSeparator: \.isNewline)
+            .map { ($0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
         guard let first = lines.first else {
             throw EmbedScopeError(.invalidArgument, "no row numbers in the file", path: url.path, hint: "one row number per line")
         }
@@ -44,7 +52,7 @@ public enum RowSelection: Sendable, Equatable {
             }
             rows.append(r)
         }
-        return .rows(rows)
+        return rows
     }
 }
 

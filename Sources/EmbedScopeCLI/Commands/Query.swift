@@ -60,7 +60,7 @@ extension Root {
                     return
                 }
                 if let rows {
-                    let list = try Query.readRows(resolveURL(rows))
+                    let list = try RowSelection.readRowNumbers(from: resolveURL(rows))  // as `remove --rows` reads them
                     let answers = try idx.searchBatch(list.map { QuerySource.row($0) }, options: o, progress: TerminalProgress())
                     let recs = try idx.catalog.images(rows: list)
                     try printMany(list.indices.map { (BatchQueryJSON.Query(row: list[$0], path: recs[list[$0]]?.path), answers[$0]) })
@@ -96,36 +96,6 @@ extension Root {
                 print((i > 0 ? "\n" : "") + "query \(q.label):")
                 print(formatTable(results))
             }
-        }
-
-        /// One row number per line (LF or CRLF); blank lines and `#` comments are skipped. A CSV
-        /// whose header has a `row` column (the page's "Export CSV", `export`'s rows.csv) gives that column.
-        static func readRows(_ url: URL) throws -> [Int] {
-            let text: String
-            do { text = try String(contentsOf: url, encoding: .utf8) } catch {
-                throw EmbedScopeError(.io, "cannot read the rows file: \(EmbedScopeError.describe(error))", path: url.path)
-            }
-            var rows: [Int] = []
-            var column: Int? = nil
-            // Split on every newline: "\r\n" is one Character in Swift, so splitting on "\n" kept a
-            // Windows file as one line.
-            for (n, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline).enumerated() {
-                let line = raw.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init)?
-                    .trimmingCharacters(in: .whitespaces) ?? ""
-                if line.isEmpty { continue }
-                if rows.isEmpty, column == nil, Int(line) == nil,
-                   let c = line.split(separator: ",", omittingEmptySubsequences: false).map({ $0.trimmingCharacters(in: .whitespaces).lowercased() }).firstIndex(of: "row") {
-                    column = c
-                    continue
-                }
-                let field = column.map { c in line.split(separator: ",", omittingEmptySubsequences: false).dropFirst(c).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? "" } ?? line
-                guard let r = Int(field) else {
-                    throw EmbedScopeError(.invalidArgument, "line \(n + 1) is not a row number: '\(line.prefix(80))'", path: url.path)
-                }
-                rows.append(r)
-            }
-            guard !rows.isEmpty else { throw EmbedScopeError(.invalidArgument, "the rows file lists no rows", path: url.path) }
-            return rows
         }
     }
 }
