@@ -344,7 +344,7 @@ extension IndexGrowth {
         let oldClasses = try index.catalog.classes().map(\.name)
         var seen = Set(old.map(\.path))
         for e in manifest.entries where !seen.insert(e.path).inserted {
-            throw EmbedScopeError(.alreadyExists, "'\(e.path)' is already in the index (or twice in the manifest)", path: r.manifest.path,
+            throw EmbedScopeError(.alreadyExists, "'\(e.path)' is already in the index", path: r.manifest.path,
                                   hint: "add only new images; remove the old row first (`embedscope remove --path`) to replace it. Nothing was changed")
         }
         // The other spaces: pixel from the images, nothing else.
