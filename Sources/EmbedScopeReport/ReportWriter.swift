@@ -86,7 +86,7 @@ public enum ReportWriter {
         h.line("</head>")
         h.line("<body>")
         h.line("<header><h1>\(h.esc(doc.title))</h1>")
-        h.line("<p class=\"sub\">\(doc.indexes.count) index\(doc.indexes.count == 1 ? "" : "es") · written by <code>embedscope report</code></p>")
+        h.line("<p class=\"sub\">\(counted(doc.indexes.count, "index", plural: "indexes")) · written by <code>embedscope report</code></p>")
         if doc.indexes.count > 1 {
             h.line("<nav>" + doc.indexes.enumerated().map { "<a href=\"#index-\($0.offset + 1)\">\(h.esc($0.element.name))</a>" }.joined(separator: " · ") + "</nav>")
         }

@@ -10,6 +10,16 @@ import XCTest
 /// `add`, `remove`, `merge`, `export` and `build --shard` through the binary: JSON on stdout,
 /// refusals on stderr with a non-zero status.
 final class CLIGrowthTests: XCTestCase {
+    /// Messages count in words: "1 row", "2 classes", "3 indexes", never "row(s)".
+    func testCountedNouns() {
+        XCTAssertEqual(counted(1, "row"), "1 row")
+        XCTAssertEqual(counted(0, "row"), "0 rows")
+        XCTAssertEqual(counted(2, "class"), "2 classes")
+        XCTAssertEqual(counted(1, "class"), "1 class")
+        XCTAssertEqual(counted(3, "index", plural: "indexes"), "3 indexes")
+        XCTAssertEqual(counted(5, "patch"), "5 patches")
+    }
+
     func testGrowShrinkMergeAndExportFromTheCommandLine() throws {
         let dir = try temporaryDirectory(self)
         let root = try makeFolder(dir)
@@ -59,5 +69,9 @@ final class CLIGrowthTests: XCTestCase {
         XCTAssertTrue(foreign.stderr.contains("did not write"), foreign.stderr)
         let both = try CLI.run(["remove", idx, "--class", "red", "--path", "blue/a.png"])
         XCTAssertNotEqual(both.status, 0)
+        let one = try CLI.run(["remove", idx, "--path", "blue/a.png"])
+        XCTAssertEqual(one.status, 0, one.stderr)
+        XCTAssertTrue(one.stdout.hasPrefix("removed 1 row: "), one.stdout)
+        XCTAssertTrue(one.stdout.contains("now has 4 rows (was 5) in 2 classes"), one.stdout)
     }
 }

@@ -151,7 +151,7 @@ public enum CheckpointSweep {
             try FolderBuilder.Target(model: model, out: b.out.appendingPathComponent(name), req: b)
         }
         let pass = try FolderBuilder.decodePass(folder, targets: targets, req: b,
-                                                label: "build (\(modelName), \(models.count) checkpoint\(models.count == 1 ? "" : "s"))", progress: progress)
+                                                label: "build (\(modelName), \(counted(models.count, "checkpoint")))", progress: progress)
         var entries: [SweepSummary.Entry] = []
         for (i, target) in targets.enumerated() {
             let (spaces, proto) = try FolderBuilder.commit(target, pass: pass, folder: folder, req: b)

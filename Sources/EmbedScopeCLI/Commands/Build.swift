@@ -80,7 +80,7 @@ extension Root {
                     return
                 }
                 let s = try FolderBuilder.run(r, progress: TerminalProgress())
-                if let k = s.keyPrefix, !k.ignoredKeys.isEmpty { note("left out \(k.ignoredKeys.count) tensor(s) outside '\(k.prefix)': \(k.ignoredKeys.prefix(5).joined(separator: ", "))\(k.ignoredKeys.count > 5 ? ", …" : "")") }
+                if let k = s.keyPrefix, !k.ignoredKeys.isEmpty { note("left out \(counted(k.ignoredKeys.count, "tensor")) outside '\(k.prefix)': \(k.ignoredKeys.prefix(5).joined(separator: ", "))\(k.ignoredKeys.count > 5 ? ", …" : "")") }
                 for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }
                 if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
                 if !s.unreadImages.isEmpty { note(Self.unreadNote(s.unreadImages)) }
@@ -94,7 +94,7 @@ extension Root {
                     print(String(format: "indexed %d image%@ in %d class%@ into %@ in %.1fs (%.0f images/s)", s.rows, s.rows == 1 ? "" : "s",
                                  s.classes.count, s.classes.count == 1 ? "" : "es", dest.path, s.seconds, Double(s.rows) / s.seconds))
                     print("spaces: " + s.spaces.map { "\($0.name) (dim \($0.dim))" }.joined(separator: ", ")
-                          + (s.skipped.isEmpty ? "" : "; \(s.skipped.count) image(s) skipped"))
+                          + (s.skipped.isEmpty ? "" : "; \(counted(s.skipped.count, "image")) skipped"))
                     if s.forwardSeconds > 0 {
                         print(String(format: "model: %@, forward pass %.1fs (%.1f images/s)", model, s.forwardSeconds, Double(s.rows) / s.forwardSeconds))
                     }
@@ -122,7 +122,7 @@ extension Root {
             if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
             if !s.unreadImages.isEmpty { note(Self.unreadNote(s.unreadImages)) }
             for e in s.indexes where !e.keyPrefix.ignoredKeys.isEmpty {
-                note("\(e.name): left out \(e.keyPrefix.ignoredKeys.count) tensor(s) outside '\(e.keyPrefix.prefix)': \(e.keyPrefix.ignoredKeys.prefix(5).joined(separator: ", "))")
+                note("\(e.name): left out \(counted(e.keyPrefix.ignoredKeys.count, "tensor")) outside '\(e.keyPrefix.prefix)': \(e.keyPrefix.ignoredKeys.prefix(5).joined(separator: ", "))")
             }
             if output.json {
                 struct Entry: Encodable {

@@ -31,7 +31,7 @@ func printGrowth(_ s: GrowthSummary, verb: String, json: Bool) throws {
     if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
     for n in s.notes { note(n) }
     if !s.droppedPrototypeSets.isEmpty {
-        note("note: probe set(s) \(s.droppedPrototypeSets.joined(separator: ", ")) dropped: trained on the old rows; run `embedscope probe` again")
+        note("note: \(s.droppedPrototypeSets.count == 1 ? "probe set" : "probe sets") \(s.droppedPrototypeSets.joined(separator: ", ")) dropped: trained on the old rows; run `embedscope probe` again")
     }
     if json {
         try printJSON(GrowthJSON(index: s.index.path, rowsBefore: s.rowsBefore, rowsAfter: s.rowsAfter,
@@ -43,7 +43,7 @@ func printGrowth(_ s: GrowthSummary, verb: String, json: Bool) throws {
                                  notes: s.notes, seconds: s.seconds))
         return
     }
-    print(String(format: "%@ %d row(s): %@ now has %d rows (was %d) in %d classes, %.1fs", verb, s.paths.count, s.index.path, s.rowsAfter, s.rowsBefore, s.classes.count, s.seconds))
-    if s.alreadyIndexed > 0 { print("\(s.alreadyIndexed) image(s) were already in the index") }
+    print("\(verb) \(counted(s.paths.count, "row")): \(s.index.path) now has \(counted(s.rowsAfter, "row")) (was \(s.rowsBefore)) in \(counted(s.classes.count, "class")), " + String(format: "%.1fs", s.seconds))
+    if s.alreadyIndexed > 0 { print("\(counted(s.alreadyIndexed, "image")) \(s.alreadyIndexed == 1 ? "was" : "were") already in the index") }
     print("spaces: " + s.spaces.map { "\($0.name) (dim \($0.dim))" }.joined(separator: ", ") + "; metrics.json dropped (it described the old rows)")
 }

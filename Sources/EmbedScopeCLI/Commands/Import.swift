@@ -64,11 +64,11 @@ extension Root {
                                     pixelSpace: s.pixelSpace.map { PixelSpaceJSON(written: $0.written, size: $0.size, failures: $0.failures.count) }))
                     return
                 }
-                print("imported \(s.rows) × \(s.dim) as space '\(s.space)' \(s.addedToExisting ? "into the existing" : "in a new") index \(out) (\(s.classes.count) \(s.classes.count == 1 ? "class" : "classes"))")
+                print("imported \(s.rows) × \(s.dim) as space '\(s.space)' \(s.addedToExisting ? "into the existing" : "in a new") index \(out) (\(counted(s.classes.count, "class")))")
                 if let c = s.prototypeCount { print("prototype set '\(prototypeSet)': \(c) prototypes, names from \(s.prototypeNamesFrom ?? "?")") }
                 if let p = s.pixelSpace {
                     if p.written { print("pixel space: \(p.size)×\(p.size) RGB from the manifest's images") } else {
-                        note("warning: pixel space not written: \(p.failures.count) image(s) could not be used, e.g. \(p.failures.first.map { "\($0.0): \($0.1)" } ?? "")")
+                        note("warning: pixel space not written: \(counted(p.failures.count, "image")) could not be used, e.g. \(p.failures.first.map { "\($0.0): \($0.1)" } ?? "")")
                     }
                 } else if !noPixels {
                     note("note: no pixel space (the manifest's image paths do not all exist)")

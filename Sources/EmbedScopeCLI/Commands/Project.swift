@@ -49,7 +49,7 @@ extension Root {
         }
 
         static func text(_ r: ProjectionReport, csv: String?) -> String {
-            var lines = ["\(r.method.rawValue.uppercased()) of space \(r.space): \(r.rows) rows × \(r.dim), \(r.components) component\(r.components == 1 ? "" : "s")"]
+            var lines = ["\(r.method.rawValue.uppercased()) of space \(r.space): \(r.rows) rows × \(r.dim), \(counted(r.components, "component"))"]
             if let red = r.reducedBy { lines.append(red.reason) }
             if let s = r.shrinkage, s > 0 {
                 lines.append(String(format: "within-class covariance shrunk by %g (it is singular without)", s))
