@@ -40,12 +40,16 @@ package func runCommand(_ body: () throws -> Void) throws {
     BLASThreads.stopIdleWorkers()
     do {
         try body()
-    } catch let e as EmbedScopeError {
-        note("error: \(e.description)")
-        throw ExitCode(1)
-    } catch let e as ImageError {
-        note("error: \(e.description)")
-        throw ExitCode(1)
+    } catch {
+        InterruptCleanup.holdIfInterrupted()
+        if let e = error as? EmbedScopeError {
+            note("error: \(e.description)")
+            throw ExitCode(1)
+        } else if let e = error as? ImageError {
+            note("error: \(e.description)")
+            throw ExitCode(1)
+        }
+        throw error
     }
 }
 

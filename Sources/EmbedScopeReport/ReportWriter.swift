@@ -37,6 +37,8 @@ public enum ReportWriter {
         }
         let temp = DirectorySwap.temporary(beside: dir)
         var files: [String] = []
+        let interruptToken = InterruptCleanup.track(temp)
+        defer { InterruptCleanup.untrack(interruptToken) }
         do {
             try fm.createDirectory(at: temp.appendingPathComponent("img"), withIntermediateDirectories: true)
             var pictures = PictureSink(root: temp)
@@ -49,6 +51,7 @@ public enum ReportWriter {
             try Data("EmbedScope report folder: `embedscope report --out` replaces this folder as a whole.\n".utf8)
                 .write(to: temp.appendingPathComponent(markerName))
             files = ["index.html"] + pictures.written
+            InterruptCleanup.untrack(interruptToken) // not during the swap: the old report may be renamed aside
             try DirectorySwap.install(temp, at: dir)
         } catch {
             try? fm.removeItem(at: temp)

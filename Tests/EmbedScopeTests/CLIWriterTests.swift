@@ -194,6 +194,62 @@ final class CLIWriterTests: XCTestCase {
         print("fault test: kills \(kills) (with a generation half-written: \(midWrite)), \(attempts) runs, \(queries.get()) reader queries")
     }
 
+    /// Fails on main: a writer stopped by SIGTERM (or Ctrl-C) left its `.tmp-gen-…` folder, which
+    /// can hold gigabytes, until the next writer; a new index's folder stayed behind too.
+    func testTerminatedWriterRemovesItsUnfinishedGeneration() throws {
+        let dir = try temporaryDirectory(self)
+        let fm = FileManager.default
+        let images = dir.appendingPathComponent("images")
+        var g = SeededGenerator(seed: 5)
+        for c in ["a", "b", "c"] {
+            try fm.createDirectory(at: images.appendingPathComponent(c), withIntermediateDirectories: true)
+            for i in 0..<400 {
+                let px = (0..<(24 * 24 * 3)).map { _ in UInt8(truncatingIfNeeded: g.next()) }
+                try PNGWriter.write(width: 24, height: 24, channels: 3, pixels: px, to: images.appendingPathComponent("\(c)/\(i).png"))
+            }
+        }
+        func entries(_ u: URL) -> [String] { ((try? fm.contentsOfDirectory(atPath: u.path)) ?? []).sorted() }
+        /// Starts `args`, sends SIGTERM once a temporary generation is in `out`; false if it finished first.
+        func terminateMidWrite(_ args: [String], out: URL) throws -> Bool {
+            let p = try spawn(args, log: dir.appendingPathComponent("term.log"))
+            while p.isRunning && !entries(out).contains(where: { $0.hasPrefix(".tmp-gen-") }) { usleep(500) }
+            guard p.isRunning else { p.waitUntilExit(); return false }
+            usleep(20_000)
+            kill(p.processIdentifier, SIGTERM)
+            p.waitUntilExit()
+            let log = (try? String(contentsOf: dir.appendingPathComponent("term.log"), encoding: .utf8)) ?? ""
+            if p.terminationReason == .exit && p.terminationStatus == 0 { return false } // finished within the 20 ms
+            XCTAssertEqual(p.terminationReason, .uncaughtSignal, log)
+            XCTAssertEqual(p.terminationStatus, SIGTERM, log)
+            XCTAssertTrue(log.contains("interrupted: removed the unfinished"), log)
+            XCTAssertFalse(log.contains("error:"), log)
+            return true
+        }
+        // A new index: nothing of it is left.
+        let fresh = dir.appendingPathComponent("fresh")
+        var caught = false
+        for _ in 0..<5 where !caught {
+            caught = try terminateMidWrite(["build", images.path, "--out", fresh.path, "--pixel-size", "8"], out: fresh)
+            if !caught { try? fm.removeItem(at: fresh) }
+        }
+        XCTAssertTrue(caught, "the build always finished before it could be stopped mid-write")
+        XCTAssertFalse(fm.fileExists(atPath: fresh.path), "\(entries(fresh))")
+        // Replacing an index: the old generation stays current, nothing else is left.
+        let live = dir.appendingPathComponent("live")
+        let b = try CLI.run(["build", images.path, "--out", live.path, "--pixel-size", "8"])
+        XCTAssertEqual(b.status, 0, b.stderr)
+        let before = entries(live)
+        caught = false
+        for _ in 0..<5 where !caught {
+            caught = try terminateMidWrite(["build", images.path, "--out", live.path, "--pixel-size", "6", "--force"], out: live)
+        }
+        XCTAssertTrue(caught)
+        XCTAssertEqual(entries(live), before)
+        let idx = try Index.open(live)
+        XCTAssertNoThrow(try idx.verify())
+        XCTAssertEqual(idx.spaces.first { $0.name == "pixel" }?.dim, caught ? 8 * 8 * 3 : nil)
+    }
+
     /// Fails on main: `--force` deleted the data set, the working folder, or any folder.
     func testForceRefusesWhatIsNotAnIndex() throws {
         let dir = try temporaryDirectory(self)

@@ -117,6 +117,8 @@ public enum FashionMNIST {
         } catch {
             throw EmbedScopeError(.io, "cannot create folder", path: tmp.path, underlying: error)
         }
+        let interruptToken = InterruptCleanup.track(tmp)
+        defer { InterruptCleanup.untrack(interruptToken) }
         var perClass = [Int](repeating: 0, count: classNames.count)
         progress.begin("fashion-mnist \(split.rawValue)", total: count)
         do {
@@ -134,6 +136,7 @@ public enum FashionMNIST {
             progress.end()
             try Data("EmbedScope data set export: `embedscope dataset … --force` replaces this folder as a whole.\n".utf8)
                 .write(to: tmp.appendingPathComponent(datasetMarkerName))
+            InterruptCleanup.untrack(interruptToken)
             if fm.fileExists(atPath: out.path) { try fm.removeItem(at: out) }
             try fm.moveItem(at: tmp, to: out)
         } catch {

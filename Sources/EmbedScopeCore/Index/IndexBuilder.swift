@@ -25,6 +25,8 @@ public final class IndexBuilder {
     private var lock: IndexWriterLock?
     private let ownsLock: Bool
     private let generation: String
+    /// The temporary folder's entry in `InterruptCleanup` (removed on Ctrl-C / SIGTERM until commit).
+    private var interruptToken: Int?
 
     /// - Parameters:
     ///   - overwrite: replace an index that is there (`--force`); without it an existing index
@@ -81,6 +83,9 @@ public final class IndexBuilder {
             if let e = error as? EmbedScopeError { throw e }
             throw EmbedScopeError(.io, "cannot prepare the index", path: temporary.path, underlying: error)
         }
+        var release: (@Sendable () -> Void)?
+        if ownsLock { release = { [held] in held.release() } }
+        interruptToken = InterruptCleanup.track(temporary, after: release)
     }
 
     deinit { if !committed { abort() } }
@@ -89,6 +94,7 @@ public final class IndexBuilder {
     /// Safe to call more than once.
     public func abort() {
         catalog = nil
+        if let t = interruptToken { InterruptCleanup.untrack(t); interruptToken = nil }
         try? FileManager.default.removeItem(at: temporary)
         if ownsLock { lock?.release() }
         lock = nil
@@ -164,6 +170,7 @@ public final class IndexBuilder {
     public func commit() throws {
         guard !committed else { return }
         catalog = nil // closes the database
+        if let t = interruptToken { InterruptCleanup.untrack(t); interruptToken = nil } // from here on a leftover is the next writer's to remove
         try DirectorySwap.install(temporary, at: destination.appendingPathComponent(generation))
         try IndexDirectory.switchCurrent(destination, to: generation)
         committed = true
