@@ -104,12 +104,8 @@ extension ProjectionReport {
         return out
     }
 
-    /// Writes `csv()` atomically.
+    /// Writes `csv()`: a regular file atomically, a FIFO or device through (`OutputFile`).
     public func writeCSV(to url: URL) throws {
-        do {
-            try Data(csv().utf8).write(to: url, options: .atomic)
-        } catch {
-            throw EmbedScopeError(.io, "cannot write the CSV file", path: url.path, underlying: error)
-        }
+        try OutputFile.write(Data(csv().utf8), to: url, what: "the CSV file")
     }
 }

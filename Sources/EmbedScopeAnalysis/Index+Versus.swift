@@ -63,10 +63,7 @@ extension Index {
         // The rows scored: every row, or one split's (a list index i stands for row subset[i]).
         let subset: [Int]? = try o.split.map { try rows(inSplit: $0) }
         let count = subset?.count ?? rowCount
-        guard o.k < count else {
-            throw EmbedScopeError(.invalidArgument, "k = \(o.k) needs at least \(o.k + 1) rows (each row's neighbours exclude itself); \(o.split.map { "split '\($0)' has" } ?? "this index has") \(count)",
-                                  hint: "use -k \(max(1, count - 1)) or less")
-        }
+        try NearestNeighbours.requireMoreRows(than: o.k, have: count, in: o.split.map { "split '\($0)' has" } ?? "this index has")
         let allLabels = try catalog.classIds()
         let labels = subset.map { $0.map { allLabels[$0] } } ?? allLabels
         func rowOf(_ i: Int) -> Int { subset?[i] ?? i }

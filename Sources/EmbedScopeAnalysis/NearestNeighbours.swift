@@ -31,14 +31,19 @@ public struct NeighbourLists: Sendable, Equatable {
 /// Ties: a higher score is nearer; at an equal score the lower row number is nearer, so the
 /// lists do not depend on the block size, the order tiles are visited or the thread count.
 public enum NearestNeighbours {
+    /// k neighbours that exclude the row itself need k + 1 rows: the one check (and message) of
+    /// every leave-one-out command. `place` says whose rows: "this space has", "split 'val' has".
+    package static func requireMoreRows(than k: Int, have n: Int, in place: String) throws {
+        guard k >= n else { return }
+        throw EmbedScopeError(.invalidArgument, "k = \(k) needs more rows than k (each row's neighbours exclude itself); \(place) \(counted(n, "row"))",
+                              hint: n >= 2 ? "use -k \(n - 1) or less" : "this needs at least 2 rows")
+    }
+
     package static func leaveOneOut(_ x: RowMatrix, k: Int, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
                                    progress: ProgressSink = SilentProgress()) throws -> NeighbourLists {
         let n = x.rows
         guard k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(k)") }
-        guard k < n else {
-            throw EmbedScopeError(.invalidArgument, "k = \(k) needs at least \(k + 1) rows (each row's neighbours exclude itself); this space has \(n)",
-                                  hint: "use -k \(max(1, n - 1)) or less")
-        }
+        try requireMoreRows(than: k, have: n, in: "this space has")
         guard blockRows >= 1, threads >= 1 else { throw EmbedScopeError(.invalidArgument, "blockRows and threads must be at least 1") }
         let banks = forEachTile(x, threads: threads, blockRows: blockRows, progress: progress, label: "neighbours (tiles)",
                                 makeState: { HeapBank(rows: n, k: k) }) { bank, tile in

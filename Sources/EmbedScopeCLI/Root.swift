@@ -15,6 +15,22 @@ struct Root: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Add.self, Remove.self, Merge.self, Export.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Project.self, Compare.self, Duplicates.self, Mislabels.self, Uniqueness.self, Representativeness.self, Report.self, Serve.self, Checkpoint.self]
     )
+
+    /// ArgumentParser's own `main`, after fds 0–2 are made safe (`StandardStreams`): a command
+    /// run with stdout closed must not write its results into the next file it opens.
+    static func main() async {
+        StandardStreams.reserveClosedDescriptors()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
 func formatTable(_ rows: [ResultRow]) -> String {

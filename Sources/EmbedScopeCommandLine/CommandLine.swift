@@ -21,8 +21,7 @@ package func printJSON<T: Encodable>(_ value: T) throws {
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     let data = try enc.encode(Merged(value, SchemaVersion()))
-    FileHandle.standardOutput.write(data)
-    FileHandle.standardOutput.write(Data("\n".utf8))
+    try StandardStreams.output(data + Data("\n".utf8))
 }
 
 /// A top-level JSON object with `schemaVersion` added beside the value's own fields.
@@ -32,14 +31,17 @@ private struct SchemaVersion: Encodable {
 
 /// Writes a line to stderr (notes, warnings).
 package func note(_ s: String) {
-    FileHandle.standardError.write(Data((s + "\n").utf8))
+    StandardStreams.error(s + "\n")
 }
 
-/// Runs a command body and turns an EmbedScopeError into a clean message + exit code 1.
+/// Runs a command body and turns an EmbedScopeError into a clean message + exit code 1; output
+/// that could not be written (stdout closed or full) is such an error.
 package func runCommand(_ body: () throws -> Void) throws {
+    StandardStreams.reserveClosedDescriptors()
     BLASThreads.stopIdleWorkers()
     do {
         try body()
+        try StandardStreams.finishOutput() // a table `print`ed to a closed or full stdout is an error too
     } catch {
         InterruptCleanup.holdIfInterrupted()
         if let e = error as? EmbedScopeError {

@@ -43,7 +43,7 @@ package final class TerminalProgress: ProgressSink {
                 if rate > 0 && done < total { s += " · ETA \(Self.duration(Double(total - done) / rate))" }
             }
             s += String(format: " · %.0f/s", rate)
-            FileHandle.standardError.write(Data(s.utf8))
+            StandardStreams.error(s)
             st.drawn = true
         }
     }
@@ -51,7 +51,7 @@ package final class TerminalProgress: ProgressSink {
     package func end() {
         guard enabled else { return }
         state.withLock { st in
-            if st.drawn { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+            if st.drawn { StandardStreams.error("\r\u{1B}[K") }
             st.drawn = false
         }
     }

@@ -107,6 +107,13 @@ final class BatchQueryTests: XCTestCase {
         try NPYArray.write(shape: [d], values: Array(q[0..<d]), to: oneD)
         let wrongShape = try CLI.run(["query", url.path, "--vectors", oneD.path])
         XCTAssertNotEqual(wrongShape.status, 0); XCTAssertTrue(wrongShape.stderr.contains("[n, d]"), wrongShape.stderr)
+        // A 79-byte file declaring a billion rows of no columns: refused at once (it allocated without bound).
+        let noColumns = dir.appendingPathComponent("empty-rows.npy")
+        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 0), }"
+        let padded = header + String(repeating: " ", count: (64 - (10 + header.count + 1) % 64) % 64) + "\n"
+        try Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(padded.utf8.count & 0xFF), UInt8(padded.utf8.count >> 8)] + Array(padded.utf8)).write(to: noColumns)
+        let zeroD = try CLI.run(["query", url.path, "--vectors", noColumns.path])
+        XCTAssertEqual(zeroD.status, 1, zeroD.stderr); XCTAssertTrue(zeroD.stderr.contains("d ≥ 1"), zeroD.stderr)
         let both = try CLI.run(["query", url.path, "--vectors", qURL.path, "--row", "1"])
         XCTAssertNotEqual(both.status, 0)
     }

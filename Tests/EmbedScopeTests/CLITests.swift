@@ -99,6 +99,39 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(verify.status, 0, verify.stderr)
     }
 
+    /// Fails on main: results written to a closed or full stdout ended the process with a
+    /// `try!` trap (SIGILL) in Foundation's FileHandle (JSON), or were lost with exit 0 (tables);
+    /// with stdout closed, the next file opened took fd 1. Now: exit 1 and a message on stderr.
+    func testUnwritableStdoutIsAnError() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 12, d = 4
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 3), rows: n, dim: d,
+                                        classes: (0..<n).map { $0 % 2 == 0 ? "even" : "odd" })
+        func shell(_ redirect: String, _ args: [String]) throws -> (status: Int32, reason: Process.TerminationReason, stderr: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "exec \"$0\" \"$@\" \(redirect)", CLI.binary.path] + args
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            let e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, p.terminationReason, String(decoding: e, as: UTF8.self))
+        }
+        for redirect in [">&-", ">/dev/full"] {
+            for args in [["query", idx.path, "--row", "1", "--json"], ["query", idx.path, "--row", "1"], ["info", idx.path, "--json"]] {
+                let r = try shell(redirect, args)
+                XCTAssertEqual(r.reason, .exit, "\(redirect) \(args): \(r.stderr)")
+                XCTAssertEqual(r.status, 1, "\(redirect) \(args): \(r.stderr)")
+                XCTAssertTrue(r.stderr.contains("cannot write the results"), "\(redirect) \(args): \(r.stderr)")
+            }
+        }
+        // An error with stderr closed: exit 1, no trap.
+        let quiet = try shell("2>&-", ["query", idx.path, "--row", "99"])
+        XCTAssertEqual(quiet.reason, .exit); XCTAssertEqual(quiet.status, 1)
+        XCTAssertNoThrow(try Index.open(idx).verify())
+    }
+
     func testMetricsCommand() throws {
         let dir = try temporaryDirectory(self)
         let n = 60, d = 12

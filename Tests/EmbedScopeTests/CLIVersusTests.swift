@@ -29,7 +29,13 @@ extension CLITests {
         XCTAssertTrue(vt.stdout.contains("precision@5") && vt.stdout.contains("skipped"), vt.stdout)
         let tooMany = try run(["versus", idx.path, "-k", "\(n)"])
         XCTAssertEqual(tooMany.status, 1)
-        XCTAssertTrue(tooMany.stderr.contains("needs at least"), tooMany.stderr)
+        XCTAssertTrue(tooMany.stderr.contains("needs more rows than k") && tooMany.stderr.contains("use -k \(n - 1) or less"), tooMany.stderr)
+        // The largest k: an error, not an overflow trap (SIGILL) while writing the message.
+        for cmd in ["versus", "mislabels"] {
+            let huge = try run([cmd, idx.path, "-k", "\(Int.max)"])
+            XCTAssertEqual(huge.status, 1, "\(cmd): \(huge.stderr)")
+            XCTAssertTrue(huge.stderr.contains("needs more rows than k"), huge.stderr)
+        }
 
         let p = try run(["probe", idx.path, "--C", "1", "--json"])
         XCTAssertEqual(p.status, 0, p.stderr)

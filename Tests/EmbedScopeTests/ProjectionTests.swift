@@ -141,6 +141,55 @@ final class ProjectionTests: XCTestCase {
             XCTAssertThrowsKind(.invalidArgument, try Projection.lda(x, labels: [0, 0, 1, 1], components: 1, shrinkage: 2))
         }
     }
+
+    /// Fails on main: `project --csv` replaced whatever was at the path with a regular file, the
+    /// index's own catalog included (exit 0, then `verify` failed), and a FIFO or a symlink.
+    func testCSVGoesWhereItIsSentAndNeverIntoAnIndex() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 20, d = 5
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 8), rows: n, dim: d,
+                                        classes: (0..<n).map { $0 % 2 == 0 ? "a" : "b" })
+        let fm = FileManager.default
+        let catalog = idx.appendingPathComponent("current/catalog.sqlite")
+        let before = try Data(contentsOf: catalog)
+        for target in [catalog, idx.appendingPathComponent("pca.csv"), idx] {
+            let r = try CLI.run(["project", idx.path, "--components", "2", "--csv", target.path])
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("the index folder"), r.stderr)
+        }
+        XCTAssertEqual(try Data(contentsOf: catalog), before)
+        XCTAssertFalse(fm.fileExists(atPath: idx.appendingPathComponent("pca.csv").path))
+        XCTAssertNoThrow(try Index.open(idx).verify())
+        // Through a symlink: the target is written, the link stays a link.
+        let real = dir.appendingPathComponent("real.csv"), link = dir.appendingPathComponent("link.csv")
+        try Data("old".utf8).write(to: real)
+        try fm.createSymbolicLink(at: link, withDestinationURL: real)
+        XCTAssertEqual(try CLI.run(["project", idx.path, "--components", "2", "--csv", link.path]).status, 0)
+        XCTAssertEqual(try fm.destinationOfSymbolicLink(atPath: link.path), real.path)
+        XCTAssertTrue(try String(contentsOf: real, encoding: .utf8).hasPrefix("row,path,class,"))
+        // Into a FIFO: written through to its reader, still a FIFO.
+        let fifo = dir.appendingPathComponent("pipe.csv")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        let got = Atomic<String>("")
+        let reader = Thread {
+            let fd = open(fifo.path, O_RDONLY) // blocks until the writer opens it
+            var bytes: [UInt8] = [], buf = [UInt8](repeating: 0, count: 4096)
+            while fd >= 0 {
+                let k = read(fd, &buf, buf.count)
+                if k <= 0 { break }
+                bytes += buf[0..<k]
+            }
+            if fd >= 0 { close(fd) }
+            got.set(String(decoding: bytes, as: UTF8.self))
+        }
+        reader.start()
+        XCTAssertEqual(try CLI.run(["project", idx.path, "--components", "2", "--csv", fifo.path]).status, 0)
+        while !reader.isFinished { usleep(1_000) }
+        XCTAssertEqual(got.get().split(separator: "\n").count, n + 1)
+        var st = stat()
+        XCTAssertEqual(lstat(fifo.path, &st), 0)
+        XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
+    }
 }
 
 /// metrics.json and the comparison table.

@@ -49,10 +49,7 @@ public enum IndexExport {
             }
         }
         try IndexDirectory.refuseOverlap(out, protecting: [url], what: "the index")
-        let (o, i) = (Growth.canonical(out), Growth.canonical(url))
-        if o.hasPrefix(i.hasSuffix("/") ? i : i + "/") {
-            throw EmbedScopeError(.refused, "--out is inside the index folder", path: out.path, hint: "export to a folder outside the index; nothing was changed")
-        }
+        try IndexDirectory.refuseInside(url, output: out, what: "--out")
         // The head: the named set, else the space's `head`, `imagenet`, or only set (probes included).
         let onSpace = index.prototypeSets.filter { $0.space == space }.map(\.name)
         var setName = prototypeSet

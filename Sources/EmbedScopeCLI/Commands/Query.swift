@@ -50,8 +50,9 @@ extension Root {
                 }
                 if let vectors {
                     let a = try NPYArray.read(contentsOf: resolveURL(vectors))
-                    guard a.shape.count == 2, a.rows >= 1 else {
-                        throw EmbedScopeError(.shapeMismatch, "query vectors file has shape \(a.shape); expected [n, d] with n ≥ 1", path: vectors)
+                    // d ≥ 1 first: the rows of an [n, 0] file are not bounded by its size.
+                    guard a.shape.count == 2, a.rows >= 1, a.cols >= 1 else {
+                        throw EmbedScopeError(.shapeMismatch, "query vectors file has shape \(a.shape); expected [n, d] with n ≥ 1 and d ≥ 1", path: vectors)
                     }
                     let d = a.cols
                     let sources = (0..<a.rows).map { QuerySource.vector(Array(a.values[$0 * d ..< ($0 + 1) * d])) }

@@ -114,6 +114,15 @@ package enum IndexDirectory {
         }
     }
 
+    /// Refuses an output (`export --out`, `project --csv`, `report --out`) at the index folder or
+    /// inside it, compared after resolving symlinks: only the index's writers change what is in it.
+    package static func refuseInside(_ index: URL, output: URL, what: String) throws {
+        let (o, i) = (canonicalPath(output), canonicalPath(index))
+        guard o == i || o.hasPrefix(i.hasSuffix("/") ? i : i + "/") else { return }
+        throw EmbedScopeError(.refused, "\(what) is \(o == i ? "the index folder" : "inside the index folder") \(index.path)", path: output.path,
+                              hint: "write it outside the index; nothing was changed")
+    }
+
     /// `realpath` of the longest existing prefix, with the rest appended.
     static func canonicalPath(_ url: URL) -> String {
         var existing = url.standardizedFileURL

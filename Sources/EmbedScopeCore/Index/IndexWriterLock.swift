@@ -21,8 +21,9 @@ public final class IndexWriterLock: Sendable {
         public var timeout: Double?
         /// Receives "waiting for the writer lock held by PID …" once per wait.
         public var notice: @Sendable (String) -> Void
-        public init(timeout: Double? = nil, notice: @escaping @Sendable (String) -> Void = { FileHandle.standardError.write(Data(($0 + "\n").utf8)) }) {
-            self.timeout = timeout; self.notice = notice
+        /// - notice: nil writes the notice to stderr.
+        public init(timeout: Double? = nil, notice: (@Sendable (String) -> Void)? = nil) {
+            self.timeout = timeout; self.notice = notice ?? { StandardStreams.error($0 + "\n") }
         }
     }
 

@@ -72,7 +72,7 @@ package enum InterruptCleanup {
         let newline = isatty(2) != 0 ? "\n" : "" // after a progress line
         for (folder, after) in folders {
             if (try? FileManager.default.removeItem(at: folder)) != nil {
-                FileHandle.standardError.write(Data("\(newline)interrupted: removed the unfinished \(folder.path)\n".utf8))
+                StandardStreams.error("\(newline)interrupted: removed the unfinished \(folder.path)\n")
             }
             after?()
         }

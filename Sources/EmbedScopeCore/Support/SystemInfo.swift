@@ -181,7 +181,7 @@ package enum BLASInfo {
         let message = "embedscope: warning: OpenBLAS \(b.version) runs its generic \(b.core) kernels on this CPU\(set); "
             + "GEMMs left on OpenBLAS run 3–5× slower (the own kernels run them unless \(SGEMM.environmentVariable)=openblas; "
             + "see `embedscope info --system`).\n"
-        FileHandle.standardError.write(Data(message.utf8))
+        StandardStreams.error(message)
     }()
 
     /// Says once on stderr when a hot path runs on OpenBLAS and OpenBLAS fell back to a generic core.

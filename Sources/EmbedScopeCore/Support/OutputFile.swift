@@ -1,0 +1,40 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One output file a user named (`project --csv`): a regular file (or a new one) is replaced
+/// atomically — a temporary file beside it, then `rename(2)` — after following symlinks, so a
+/// link's target is written, not the link replaced; anything else that exists there (a FIFO,
+/// `/dev/stdout`, a terminal, `/dev/full`) is opened and written as it is, never replaced by a
+/// regular file, and a failed write is an error.
+package enum OutputFile {
+    package static func write(_ data: Data, to url: URL, what: String) throws {
+        let target = url.resolvingSymlinksInPath()
+        var st = stat()
+        let exists = stat(target.path, &st) == 0
+        if exists, (st.st_mode & S_IFMT) == S_IFDIR {
+            throw EmbedScopeError(.refused, "\(what) is a folder", path: url.path, hint: "give a file name")
+        }
+        if !exists || (st.st_mode & S_IFMT) == S_IFREG {
+            do { try data.write(to: target, options: .atomic) } catch {
+                throw EmbedScopeError(.io, "cannot write \(what)", path: url.path, underlying: error)
+            }
+            return
+        }
+        let fd = open(target.path, O_WRONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw EmbedScopeError(.io, "cannot open \(what): \(String(cString: strerror(errno)))", path: url.path) }
+        defer { close(fd) }
+        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
+            guard var p = raw.baseAddress else { return }
+            var left = raw.count
+            while left > 0 {
+                let n = Glibc.write(fd, p, left)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw EmbedScopeError(.io, "cannot write \(what): \(String(cString: strerror(errno)))", path: url.path) }
+                p += n
+                left -= n
+            }
+        }
+    }
+}

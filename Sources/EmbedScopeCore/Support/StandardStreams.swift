@@ -1,0 +1,68 @@
+import CKernels
+import Foundation
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes to stdout and stderr that never trap. Foundation's `FileHandle.write(_:)` ends the
+/// process with a fatal error (SIGILL) when the write fails: stdout or stderr closed (`>&-`),
+/// a full device (`> /dev/full`), a pipe whose reader left while SIGPIPE is ignored.
+package enum StandardStreams {
+    private static let stdoutWasClosed = Atomic<Bool>(false)
+
+    /// Opens /dev/null on any of fds 0–2 the process was started without (`>&-`), before
+    /// anything else is opened: else the next file opened — a catalog, a vector file — would
+    /// get that number and the results would be written into it. A closed stdout is then
+    /// reported by `finishOutput` as an error.
+    package static func reserveClosedDescriptors() {
+        for fd: Int32 in 0...2 where fcntl(fd, F_GETFD) == -1 && errno == EBADF {
+            let null = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY)
+            if null >= 0 && null != fd { _ = dup2(null, fd); close(null) }
+            if fd == 1 { stdoutWasClosed.store(true, ordering: .relaxed) }
+        }
+    }
+
+    /// The whole of `data` to stdout (Swift's `print` buffer is flushed first, to keep order).
+    package static func output(_ data: Data) throws {
+        _ = ck_stdout_flush_failed() // (an earlier failure is reported by finishOutput)
+        if let errno = writeAll(1, data) {
+            throw EmbedScopeError(.io, "cannot write the results to stdout: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// A message to stderr; if stderr cannot take it there is nowhere to say so, so it is dropped.
+    package static func error(_ text: String) {
+        _ = writeAll(2, Data(text.utf8))
+    }
+
+    /// Flushes what `print` buffered; an error if any of stdout's writes failed.
+    package static func finishOutput() throws {
+        if stdoutWasClosed.load(ordering: .relaxed) {
+            throw EmbedScopeError(.io, "cannot write the results: stdout is closed")
+        }
+        errno = 0
+        if ck_stdout_flush_failed() != 0 {
+            let e = errno
+            throw EmbedScopeError(.io, "cannot write the results to stdout\(e != 0 ? ": \(String(cString: strerror(e)))" : "")")
+        }
+    }
+
+    /// nil, or the errno of the write that failed.
+    private static func writeAll(_ fd: Int32, _ data: Data) -> Int32? {
+        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32? in
+            guard var p = raw.baseAddress else { return nil }
+            var left = raw.count
+            while left > 0 {
+                let n = write(fd, p, left)
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    return errno
+                }
+                p += n
+                left -= n
+            }
+            return nil
+        }
+    }
+}
