@@ -55,5 +55,10 @@ package func runCommand(_ body: () throws -> Void) throws {
     }
 }
 
+/// `--threads`: 1…1024 (work and memory grow with the count; a huge one never finished).
+package func validateThreads(_ threads: Int?) throws {
+    if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024") }
+}
+
 /// A path from the command line, absolute and standardized.
 package func resolveURL(_ path: String) -> URL { URL(fileURLWithPath: path).standardizedFileURL }

@@ -10,6 +10,15 @@ import EmbedScopeCore
 /// 5. L2-normalize (the norm is kept). An all-black image has no direction and is refused.
 package enum PixelSpace {
     package static let defaultSize = 32
+    /// The sides `--pixel-size` may take (a 256 × 256 pixel vector is 196,608 floats).
+    package static let sizes = 4...256
+
+    /// The one check of `--pixel-size` (`build`, `import`, checkpoint sweeps), before any work.
+    package static func checkSize(_ size: Int) throws {
+        guard sizes.contains(size) else {
+            throw EmbedScopeError(.invalidArgument, "--pixel-size \(size) is out of range (\(sizes.lowerBound)…\(sizes.upperBound))")
+        }
+    }
 
     package static func describe(size: Int) -> String {
         "RGB \(size)x\(size), whole image resized (antialiased bilinear, no crop), x/255, no centering, flattened HWC, L2-normalized"

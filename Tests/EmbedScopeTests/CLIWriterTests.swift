@@ -67,10 +67,21 @@ final class CLIWriterTests: XCTestCase {
         // A writer that cannot wait says who holds the lock.
         let held = try IndexWriterLock.acquire(index, create: false)
         let r = try CLI.run(["probe", index.path, "--set", "p3", "--lock-timeout", "0.2"])
+        // Fails on main: a timeout too large for Int trapped (SIGILL) in the waiting notice.
+        let log = dir.appendingPathComponent("huge-timeout.log")
+        let huge = try spawn(["probe", index.path, "--set", "p3", "--lock-timeout", "1e300"], log: log)
+        usleep(400_000)
+        XCTAssertTrue(huge.isRunning, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        kill(huge.processIdentifier, SIGKILL)
+        huge.waitUntilExit()
+        XCTAssertTrue(((try? String(contentsOf: log, encoding: .utf8)) ?? "").contains("(at most 1e+300 s)"))
         held.release()
         XCTAssertEqual(r.status, 1)
         XCTAssertTrue(r.stderr.contains("waiting for the writer lock held by PID \(getpid())"), r.stderr)
-        XCTAssertTrue(r.stderr.contains("is being written by PID \(getpid())"), r.stderr)
+        XCTAssertTrue(r.stderr.contains("is being written by PID \(getpid())") && r.stderr.contains("waited 0.2 s"), r.stderr)
+        for (value, want) in [("2.5", 2.5), ("0", 0), ("nan", nil), ("inf", nil), ("-5", nil), ("soon", nil), (nil, nil)] as [(String?, Double?)] {
+            XCTAssertEqual(IndexWriterLock.Policy.timeout(fromEnvironment: value), want, value ?? "unset")
+        }
     }
 
     /// Fails on main: a killed writer could leave no index at the path (between its two renames)

@@ -156,6 +156,44 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(Double(v.row(1)[0]), 3 / (9.0 + 16).squareRoot(), accuracy: 1e-7)
     }
 
+    /// Fails on main: values whose norm is beyond float32 were imported (exit 0) and the new index
+    /// failed `verify` (an infinite stored norm); two head rows with one name were accepted and
+    /// `rank --prototype` then refused the name; a logit beyond float32 was reported as damaged
+    /// stored vectors.
+    func testMagnitudesBeyondFloat32AndRepeatedHeadNames() throws {
+        let dir = try temporaryDirectory(self)
+        var big = [Float](repeating: 0.5, count: 4 * 4)
+        for j in 4..<8 { big[j] = 3e38 }
+        try NPYArray.write(shape: [4, 4], values: big, to: dir.appendingPathComponent("big.npy"))
+        var r = try request(dir, vectors: dir.appendingPathComponent("big.npy"))
+        r.pixels = false
+        XCTAssertThrowsError(try Importer.run(r)) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .nonFinite)
+            XCTAssertTrue("\(error)".contains("beyond float32's range"), "\(error)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: r.out.appendingPathComponent("current").path))
+
+        try NPYArray.write(shape: [4, 4], values: randomMatrix(rows: 4, dim: 4, seed: 2).map { (abs($0) + 1) * 1e19 }, to: dir.appendingPathComponent("x.npy"))
+        r = try request(dir, vectors: dir.appendingPathComponent("x.npy"))
+        r.pixels = false
+        try NPYArray.write(shape: [2, 4], values: [1e19, 1e19, 1e19, 1e19, 1, 0, 0, 0], to: dir.appendingPathComponent("W.npy"))
+        r.head = dir.appendingPathComponent("W.npy")
+        try "c0\nc0\n".write(to: dir.appendingPathComponent("names.txt"), atomically: true, encoding: .utf8)
+        r.headClasses = dir.appendingPathComponent("names.txt")
+        XCTAssertThrowsError(try Importer.run(r)) { error in
+            XCTAssertTrue("\(error)".contains("rows 0 and 1 are both named 'c0'"), "\(error)")
+        }
+        r.headClasses = nil
+        _ = try Importer.run(r)
+        let idx = try Index.open(r.out)
+        XCTAssertNoThrow(try idx.verify())
+        XCTAssertThrowsError(try idx.rank(prototype: "c0", set: nil, least: false, k: 3)) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .nonFinite)
+            XCTAssertTrue("\(error)".contains("beyond float32's range") && !"\(error)".contains("damaged"), "\(error)")
+        }
+        XCTAssertEqual(try idx.rank(prototype: "c1", set: nil, least: false, k: 3).count, 3)
+    }
+
     func testManifestErrors() throws {
         let base = URL(fileURLWithPath: "/tmp")
         XCTAssertThrowsKind(.manifest, try Manifest.parse("file,label\na,b\n", path: "m.csv", baseDirectory: base))
@@ -166,6 +204,10 @@ final class ImportTests: XCTestCase {
         XCTAssertThrowsError(try Manifest.parse("path,class\na.png,x\nb.png,y\na.png,y\n", path: "m.csv", baseDirectory: base)) { error in
             XCTAssertEqual((error as? EmbedScopeError)?.kind, .manifest)
             XCTAssertTrue("\(error)".contains("line 4 repeats the path 'a.png' of line 2"), "\(error)")
+        }
+        // NUL (and any control character) in a path: SQLite cut "a\0x.png" and "a\0y.png" to one "a".
+        XCTAssertThrowsError(try Manifest.parse("path,class\na\u{0}x.png,k\na\u{0}y.png,k\n", path: "m.csv", baseDirectory: base)) { error in
+            XCTAssertTrue("\(error)".contains("line 2: the path contains a control character (U+0000)"), "\(error)")
         }
         let m = try Manifest.parse("class,path,split\r\n\"T-shirt, top\",\"x/\"\"q\"\".png\",train\r\ncoat,y.png,\r\n", path: "m.csv", baseDirectory: base)
         XCTAssertEqual(m.entries, [.init(path: "x/\"q\".png", className: "T-shirt, top", split: "train"), .init(path: "y.png", className: "coat", split: nil)])

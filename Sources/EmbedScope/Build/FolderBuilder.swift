@@ -65,9 +65,7 @@ public enum FolderBuilder {
 
     public static func run(_ req: BuildRequest, progress: ProgressSink = SilentProgress()) throws -> BuildSummary {
         let t0 = DispatchTime.now()
-        guard (4...256).contains(req.pixelSize) else {
-            throw EmbedScopeError(.invalidArgument, "--pixel-size \(req.pixelSize) is out of range (4…256)")
-        }
+        try PixelSpace.checkSize(req.pixelSize)
         try IndexDirectory.refuseOverlap(req.out, protecting: [req.dataset])
         var folder = try DatasetFolder.scan(req.dataset)
         if let limit = req.limit {

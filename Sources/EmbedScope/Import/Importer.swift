@@ -49,6 +49,7 @@ public struct ImportSummary: Sendable {
 public enum Importer {
     public static func run(_ req: ImportRequest, progress: ProgressSink = SilentProgress()) throws -> ImportSummary {
         try IndexBuilder.validateName(req.space, what: "space")
+        if req.pixels { try PixelSpace.checkSize(req.pixelSize) }
         var manifest = try Manifest.read(contentsOf: req.manifest)
         if let root = req.root { manifest.baseDirectory = root }
         var x = try NPYArray.read(contentsOf: req.vectors)

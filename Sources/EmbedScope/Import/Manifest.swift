@@ -51,6 +51,13 @@ package struct Manifest: Sendable {
             guard !p.isEmpty, !c.isEmpty else {
                 throw EmbedScopeError(.manifest, "line \(rec.line) has an empty path or class", path: path)
             }
+            // NUL ended the path in the catalog (SQLite's C strings): "a\0x.png" and "a\0y.png" both became "a".
+            for (what, text) in [("path", p), ("class", c)] {
+                if let bad = text.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                    throw EmbedScopeError(.manifest, "line \(rec.line): the \(what) contains a control character (U+\(String(format: "%04X", bad.value)))", path: path,
+                                          hint: "file and class names cannot hold control characters; nothing was written")
+                }
+            }
             if let first = lineOfPath.updateValue(rec.line, forKey: p) {
                 throw EmbedScopeError(.manifest, "line \(rec.line) repeats the path '\(p)' of line \(first)", path: path,
                                       hint: "each row is one image, named by its path; drop the repeated line (and its vector). Nothing was written")

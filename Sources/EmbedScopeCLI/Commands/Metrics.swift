@@ -28,7 +28,7 @@ extension Root {
             if let sample, sample < 2 { throw ValidationError("--sample must be at least 2 (leave it out for the exact silhouette)") }
             if seed != nil && sample == nil { throw ValidationError("--seed only applies with --sample N") }
             guard SilhouetteKernel(rawValue: kernel) != nil else { throw ValidationError("--kernel must be float32 or float64") }
-            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+            try validateThreads(threads)
         }
 
         func run() throws {

@@ -27,7 +27,7 @@ extension Root {
         func validate() throws {
             guard k >= 1 else { throw ValidationError("-k must be at least 1") }
             guard worst >= 0 else { throw ValidationError("--worst must be 0 or more") }
-            if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+            try validateThreads(threads)
         }
 
         func run() throws {

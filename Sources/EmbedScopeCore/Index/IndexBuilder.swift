@@ -144,6 +144,14 @@ public final class IndexBuilder {
         guard c > 0, weights.count == c * dim, bias.count == c else {
             throw EmbedScopeError(.shapeMismatch, "prototype set '\(name)': \(names.count) names, \(weights.count / max(dim, 1)) weight rows of dim \(dim), \(bias.count) biases — they must agree")
         }
+        // A name picks a prototype (`rank --prototype`, `evaluate` by class name): one each.
+        var rowOfName: [String: Int] = [:]
+        for (i, n) in names.enumerated() {
+            if let first = rowOfName.updateValue(i, forKey: n) {
+                throw EmbedScopeError(.invalidArgument, "prototype set '\(name)': rows \(first) and \(i) are both named '\(n)'",
+                                      hint: "each prototype needs its own name (a class names file with one unique name per head row); nothing was written")
+            }
+        }
         let record = PrototypeSetRecord(name: name, space: space, source: source, count: c)
         let writer = try VectorFileWriter(url: temporary.appendingPathComponent(record.file), dim: dim, flags: [.unitRows])
         var records: [PrototypeRecord] = []

@@ -25,9 +25,16 @@ public final class IndexWriterLock: Sendable {
         public init(timeout: Double? = nil, notice: (@Sendable (String) -> Void)? = nil) {
             self.timeout = timeout; self.notice = notice ?? { StandardStreams.error($0 + "\n") }
         }
+
+        /// `EMBEDSCOPE_LOCK_TIMEOUT` as a timeout: seconds, finite and ≥ 0; anything else
+        /// (unset, "nan", "-5", "soon") is no limit.
+        static func timeout(fromEnvironment value: String?) -> Double? {
+            guard let t = value.flatMap(Double.init), t.isFinite, t >= 0 else { return nil }
+            return t
+        }
     }
 
-    private static let _policy = Mutex(Policy(timeout: ProcessInfo.processInfo.environment["EMBEDSCOPE_LOCK_TIMEOUT"].flatMap(Double.init)))
+    private static let _policy = Mutex(Policy(timeout: Policy.timeout(fromEnvironment: ProcessInfo.processInfo.environment["EMBEDSCOPE_LOCK_TIMEOUT"])))
     /// The process-wide policy (the CLI sets it from `--lock-timeout`; default from the
     /// environment variable `EMBEDSCOPE_LOCK_TIMEOUT`, else no limit).
     public static var policy: Policy {
@@ -109,13 +116,13 @@ public final class IndexWriterLock: Sendable {
                     close(fd)
                     throw EmbedScopeError(.locked, "the index is being written by \(holder)", path: index.path,
                                           hint: timeout == 0 ? "try again when it has finished, or pass --lock-timeout SECONDS to wait"
-                                                              : "waited \(Int(timeout)) s; try again when it has finished, or pass a longer --lock-timeout")
+                                                              : "waited \(String(format: "%g", timeout)) s; try again when it has finished, or pass a longer --lock-timeout")
                 }
                 // Said after ~30 ms, not at once: a holder that has just taken the lock may not have
                 // written its line yet (the file would still name the previous, finished, writer).
                 if !told, waited >= 0.025 {
                     policy.notice("waiting for the writer lock held by \(holderDescription(fd)) on \(index.path)"
-                                  + (policy.timeout.map { " (at most \(Int($0)) s)" } ?? ""))
+                                  + (policy.timeout.map { " (at most \(String(format: "%g", $0)) s)" } ?? ""))
                     told = true
                 }
                 usleep(pause)

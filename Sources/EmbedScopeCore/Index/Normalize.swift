@@ -22,8 +22,13 @@ package enum Normalize {
             s += Double(x) * Double(x)
         }
         let n = s.squareRoot()
-        guard n > 0, n.isFinite else {
+        guard n > 0 else {
             throw EmbedScopeError(.zeroVector, "\(what()) is all zeros and has no direction", hint: "drop that vector")
+        }
+        // The norm is stored as a Float (norms file, prototype norms): it must be one.
+        guard Float(n).isFinite else {
+            throw EmbedScopeError(.nonFinite, "\(what()) has norm \(String(format: "%.3g", n)), beyond float32's range (3.4e38): its stored norm would be infinite",
+                                  hint: "scale the vectors down (their directions are what is compared)")
         }
         let inv = 1.0 / n
         for i in v.indices { v[i] = Float(Double(v[i]) * inv) }

@@ -50,19 +50,25 @@ extension Index {
         }
         let n = norms.row(0)
         let wn = rec.norm, b = rec.bias
+        var logits = [Float](repeating: 0, count: v.rows)
         var bad = DamagedRows()
-        dots.withUnsafeMutableBufferPointer { d in
+        logits.withUnsafeMutableBufferPointer { l in
             var sum: Float = 0
-            for i in d.indices {
-                d[i] = Float(Double(n[i]) * wn * Double(d[i]) + b)
-                sum += d[i] * 0
+            for i in l.indices {
+                l[i] = Float(Double(n[i]) * wn * Double(dots[i]) + b)
+                sum += l[i] * 0
             }
-            if !sum.isFinite || sum != 0 { bad.note(d.baseAddress!, count: d.count, firstRow: 0) }
+            if !sum.isFinite || sum != 0 { bad.note(l.baseAddress!, count: l.count, firstRow: 0) }
         }
         if bad.count > 0 {
+            // A finite row and norm whose logit is beyond float32 is the head's doing, not damage.
+            if let r = bad.rows.first(where: { n[$0].isFinite && dots[$0].isFinite }) {
+                throw EmbedScopeError(.nonFinite, "the logit of row \(r) for prototype '\(rec.name)' of set '\(set)' is \(String(format: "%.3g", Double(n[r]) * wn * Double(dots[r]) + b)), beyond float32's range",
+                                      path: url.path, hint: "the classifier head's weights (norm \(String(format: "%.3g", wn))) or bias are too large to rank by")
+            }
             throw Finite.damagedRows(bad.rows, count: bad.count, what: "space '\(space)' (rows or norms):", path: v.url.path, index: url.path)
         }
-        return dots
+        return logits
     }
 
     /// Images ordered by a prototype's logit: highest first, or lowest with `least`.
