@@ -186,6 +186,18 @@ final class JSONSchemaTests: XCTestCase {
         try json(["project", px, "--method", "pca"], "project")
         try json(["project", px, "--method", "lda"], "project")
         try json(["compare", px, imp], "compare")
+        // Values that are missing in these runs print as null (each failed validation on main).
+        try json(["probe", px, "--no-store"], "probe")
+        try json(["duplicates", imp], "duplicates")                         // no splits: split null
+        let rowsFile = dir.appendingPathComponent("rows.txt")
+        try "1\n2\n".write(to: rowsFile, atomically: true, encoding: .utf8)
+        try json(["query", imp, "--rows", rowsFile.path, "-k", "2"], "queryBatch") // no vector number
+        try json(["metrics", px, "--sample", "2"], "metrics")              // classes with no sampled row
+        try json(["versus", imp2, "-k", "3"], "versus")                    // two spaces, no pixel space
+        let mid = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 30, dim: 4, seed: 1), rows: 30, dim: 4,
+                                        classes: (0..<30).map { ["a", "b", "c"][$0 % 3] }, name: "mid").path
+        XCTAssertEqual(try CLI.run(["project", mid, "--components", "2"]).status, 0)
+        try json(["compare", mid, "--no-compute"], "compare")               // metrics.json without cluster metrics
         let metricsFile = try String(contentsOf: Index.open(URL(fileURLWithPath: px)).metricsURL, encoding: .utf8)
         check(metricsFile, against: "metricsFile", v, topLevel: false)
 
