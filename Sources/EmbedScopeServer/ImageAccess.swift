@@ -8,10 +8,15 @@ enum ImageAccess {
     /// Largest original image file served (bytes).
     static let maxFileBytes = 64 << 20
 
-    static func file(row: Int, in s: ServedIndex) throws -> URL {
+    /// Refuses a row outside 0..<rowCount (404), before anything is looked up by it.
+    static func checkRow(_ row: Int, in s: ServedIndex) throws {
         guard row >= 0 && row < s.index.rowCount else {
             throw APIError.notFound("row \(row) is out of range (the index has rows 0…\(s.index.rowCount - 1))")
         }
+    }
+
+    static func file(row: Int, in s: ServedIndex) throws -> URL {
+        try checkRow(row, in: s)
         guard let root = s.datasetRoot else {
             throw APIError.notFound("this index records no data-set root, so its images cannot be served (rebuild or re-import it)")
         }
@@ -62,7 +67,8 @@ enum ImageAccess {
 
     /// A PNG thumbnail whose longer side is `size` (never enlarged), antialiased.
     static func thumbnail(row: Int, size: Int, in s: ServedIndex) throws -> Data {
-        try s.thumbnail(row: row, size: size) {
+        try checkRow(row, in: s)  // before the cache: a row out of range is never answered from it
+        return try s.thumbnail(row: row, size: size) {
             let (data, _) = try original(row: row, in: s)
             let img = try decodeBounded(data, maxPixels: ImageDecoder.maxPixels, what: "row \(row)")
             let scale = min(1, Double(size) / Double(max(img.width, img.height)))
@@ -75,28 +81,41 @@ enum ImageAccess {
         }
     }
 
-    /// Width and height from a PNG or JPEG header, without decoding; nil if the header is not found.
+    /// Width and height from a PNG's IHDR chunk or a JPEG's frame header (SOF), without
+    /// decoding; nil if the header does not give them. A JPEG's marker segments are walked over
+    /// the whole body as libjpeg reads them (bytes between segments skipped, each segment
+    /// jumped by its length), so no amount of APPn data ahead of the SOF hides it; a scan (SOS)
+    /// or the end (EOI) before any SOF is a JPEG libjpeg refuses, and gives nil.
     static func dimensions(_ d: Data) -> (width: Int, height: Int)? {
-        let b = [UInt8](d.prefix(1 << 20))
-        if b.count >= 24, mediaType(d) == "image/png" {
-            func u32(_ i: Int) -> Int { Int(b[i]) << 24 | Int(b[i + 1]) << 16 | Int(b[i + 2]) << 8 | Int(b[i + 3]) }
-            return (u32(16), u32(20))
-        }
-        if mediaType(d) == "image/jpeg" {
-            var i = 2
-            while i + 9 < b.count {
-                guard b[i] == 0xFF else { i += 1; continue }
+        let type = mediaType(d)
+        return d.withUnsafeBytes { (b: UnsafeRawBufferPointer) -> (width: Int, height: Int)? in
+            func u16(_ i: Int) -> Int { Int(b[i]) << 8 | Int(b[i + 1]) }
+            func u32(_ i: Int) -> Int { u16(i) << 16 | u16(i + 2) }
+            if type == "image/png" {
+                // Signature (8), then the first chunk, which must be IHDR: length 13, "IHDR", width, height.
+                guard b.count >= 24, u32(8) == 13, b[12..<16].elementsEqual("IHDR".utf8) else { return nil }
+                return (u32(16), u32(20))
+            }
+            guard type == "image/jpeg" else { return nil }
+            var i = 2  // after SOI
+            while i + 1 < b.count {
+                guard b[i] == 0xFF else { i += 1; continue }  // stray bytes between segments
                 let m = b[i + 1]
-                if m == 0xFF { i += 1; continue }
-                if m == 0xD8 || m == 0x01 || (0xD0...0xD7).contains(m) { i += 2; continue }
-                let len = Int(b[i + 2]) << 8 | Int(b[i + 3])
+                if m == 0xFF { i += 1; continue }  // fill byte
+                if m == 0x00 || m == 0x01 || m == 0xD8 || (0xD0...0xD7).contains(m) { i += 2; continue }  // stuffed zero, TEM, SOI, RSTn: no length
+                if m == 0xDA || m == 0xD9 { return nil }  // a scan or the end before any frame header
+                guard i + 4 <= b.count else { return nil }
+                let len = u16(i + 2)
+                guard len >= 2 else { return nil }
                 if (0xC0...0xCF).contains(m) && m != 0xC4 && m != 0xC8 && m != 0xCC {
-                    return (Int(b[i + 7]) << 8 | Int(b[i + 8]), Int(b[i + 5]) << 8 | Int(b[i + 6]))
+                    // SOFn: length, precision, height, width.
+                    guard len >= 8, i + 9 <= b.count else { return nil }
+                    return (u16(i + 7), u16(i + 5))
                 }
                 i += 2 + len
             }
+            return nil
         }
-        return nil
     }
 
     /// Decodes an image after checking, from its header, that it has at most `maxPixels` pixels.
@@ -105,11 +124,13 @@ enum ImageAccess {
         guard mediaType(data) != nil else {
             throw APIError(.unsupportedMediaType, "image", "\(what) is not a PNG or JPEG image (its first bytes are no PNG or JPEG signature)")
         }
-        if let (w, h) = dimensions(data) {
-            guard w > 0, h > 0 else { throw APIError.badRequest("\(what) has a zero width or height") }
-            guard w <= maxPixels / h else {
-                throw APIError(.contentTooLarge, "tooLarge", "\(what) is \(w)×\(h) pixels, above the limit of \(maxPixels) pixels")
-            }
+        // No size from the header: refused, never decoded unbounded.
+        guard let (w, h) = dimensions(data) else {
+            throw APIError(.badRequest, "image", "\(what) has no readable size in its header (a PNG's first chunk must be IHDR, a JPEG needs a frame header (SOF) before its first scan): it is not decoded")
+        }
+        guard w > 0, h > 0 else { throw APIError.badRequest("\(what) has a zero width or height") }
+        guard w <= maxPixels / h else {
+            throw APIError(.contentTooLarge, "tooLarge", "\(what) is \(w)×\(h) pixels, above the limit of \(maxPixels) pixels")
         }
         do {
             return try ImageDecoder.decode(data: data, path: what)

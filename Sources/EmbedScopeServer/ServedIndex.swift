@@ -17,8 +17,11 @@ final class ServedIndex: @unchecked Sendable {
     private var batchers: [String: QueryBatcher] = [:]
     private var computed: [String: Task<any Sendable, Error>] = [:]
     private var clusters: [String: ClusterMetricsReport] = [:]
-    private var thumbs: [Int64: Data] = [:]
-    private var thumbOrder: [Int64] = []
+    private var thumbs: [ThumbKey: Data] = [:]
+    private var thumbOrder: [ThumbKey] = []
+
+    /// A thumbnail's cache key: the row and the size as they are, so no two requests share one.
+    private struct ThumbKey: Hashable { var row: Int; var size: Int }
 
     init(name: String, index: Index, stamp: IndexLibrary.Stamp, options: ServerOptions) {
         self.name = name
@@ -73,8 +76,10 @@ final class ServedIndex: @unchecked Sendable {
         }
     }
 
+    /// The cached thumbnail of (row, size), or `make`'s, kept (the oldest dropped beyond
+    /// `thumbnailCacheEntries`). The caller checks the row first: the cache answers any key it holds.
     func thumbnail(row: Int, size: Int, make: () throws -> Data) throws -> Data {
-        let key = Int64(row) << 16 | Int64(size)
+        let key = ThumbKey(row: row, size: size)
         lock.lock()
         if let d = thumbs[key] { lock.unlock(); return d }
         lock.unlock()

@@ -13,6 +13,9 @@ package func buildApplication(_ options: ServerOptions,
     logger.logLevel = .warning
     return Application(
         router: buildRouter(options),
+        // Closes a connection whose request header is not complete `idleTimeout` after it opened
+        // (or after its last answer), or whose body stalls that long; not one awaiting its answer.
+        server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(options.idleTimeout * 1e9)))),
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: "embedscope"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)

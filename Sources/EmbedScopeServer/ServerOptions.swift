@@ -18,6 +18,10 @@ package struct ServerOptions: Sendable {
     package var maxK = 10_000
     /// How long the first query of a batch waits for others on the same space (seconds).
     package var batchWindow: Double = 0.0015
+    /// Idle connections are closed after this (seconds): a request header not complete this long
+    /// after the connection opened or its last answer, a stalled body, a kept-alive connection
+    /// with no next request. Not a connection whose answer is being computed.
+    package var idleTimeout: Double = 30
     /// Thumbnails kept in memory per index.
     package var thumbnailCacheEntries = 4096
     /// Where request log lines go (nil: none).

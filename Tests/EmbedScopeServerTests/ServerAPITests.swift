@@ -446,4 +446,127 @@ final class ServerAPITests: XCTestCase {
             XCTAssertTrue(try served.batcher(space: "pixel").halfCopy, "\(storage): the pixel space has its copy too")
         }
     }
+
+    /// A row out of range is refused (404) before the thumbnail cache is asked, and the cache
+    /// keys on (row, size) as they are: row r and r ± 2⁴⁸ once shared a key (`row << 16 | size`).
+    func testThumbnailsOfRowsOutOfRangeAreNeverCached() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        try await app(f).test(.router) { client in
+            for row in [0, 3] {
+                try await client.execute(uri: "/api/indexes/tiny/thumbs/\(row)?size=96", method: .get) { r in XCTAssertEqual(r.status, .ok) }
+            }
+            for row in [1 << 48, (1 << 48) + 3, -(1 << 48), -(1 << 48) + 3, Int.max, Int.min, f.rows] {
+                try await ServerAPITests.expectError(client, "/api/indexes/tiny/thumbs/\(row)?size=96", .notFound)
+                try await ServerAPITests.expectError(client, "/api/indexes/tiny/images/\(row)", .notFound)
+            }
+        }
+        // The cache itself: rows 2⁴⁸ apart, and sizes, are different entries.
+        var options = ServerOptions(roots: [f.root])
+        options.log = nil
+        let served = try IndexLibrary(options: options).index("tiny")
+        let keys = [(0, 96), (1 << 48, 96), (-(1 << 48), 96), (0, 97)]
+        for (i, (row, size)) in keys.enumerated() {
+            let d = try served.thumbnail(row: row, size: size) { Data([UInt8(i)]) }
+            XCTAssertEqual(d, Data([UInt8(i)]), "row \(row) size \(size) has its own cache entry")
+        }
+    }
+
+    /// A JPEG of marker segments: SOI, `padding` bytes of APP1 segments, a baseline frame
+    /// header (SOF0) of width × height, then EOI (no scan: enough for the header checks).
+    static func jpegHeader(width: Int, height: Int, padding: Int, before: [UInt8] = []) -> Data {
+        var b: [UInt8] = [0xFF, 0xD8]
+        var left = padding
+        while left > 0 {
+            let n = min(left, 65_533)
+            b += [0xFF, 0xE1, UInt8((n + 2) >> 8), UInt8((n + 2) & 0xFF)] + [UInt8](repeating: 0, count: n)
+            left -= n
+        }
+        b += before
+        b += [0xFF, 0xC0, 0, 17, 8, UInt8(height >> 8), UInt8(height & 0xFF), UInt8(width >> 8), UInt8(width & 0xFF), 3,
+              1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]
+        b += [0xFF, 0xD9]
+        return Data(b)
+    }
+
+    /// The pixel limit holds wherever the JPEG's frame header is (here after 1.1 MiB of APP1
+    /// segments, past the first MiB that was once all that was read), and an image whose header
+    /// gives no size is refused rather than decoded unbounded.
+    func testUploadPixelLimitWhereverTheHeaderIs() async throws {
+        let hidden = Self.jpegHeader(width: 8000, height: 6000, padding: 1_100_000)
+        XCTAssertGreaterThan(hidden.count, 1 << 20)
+        XCTAssertEqual(ImageAccess.dimensions(hidden).map { [$0.width, $0.height] }, [8000, 6000])
+        // Fill bytes, a stuffed zero and stray bytes between segments are skipped, as libjpeg does.
+        let odd = Self.jpegHeader(width: 640, height: 480, padding: 10, before: [0xFF, 0xFF, 0xFF, 0x00, 0x12, 0x34])
+        XCTAssertEqual(ImageAccess.dimensions(odd).map { [$0.width, $0.height] }, [640, 480])
+        // A scan before any frame header, a truncated frame header, a PNG whose first chunk is not IHDR: no size.
+        XCTAssertNil(ImageAccess.dimensions(Data([0xFF, 0xD8, 0xFF, 0xDA, 0, 2]) + Self.jpegHeader(width: 9, height: 9, padding: 0).dropFirst(2)))
+        XCTAssertNil(ImageAccess.dimensions(Self.jpegHeader(width: 9, height: 9, padding: 0).prefix(8)))
+        let png = try PNGWriter.encode(width: 4, height: 4, channels: 3, pixels: [UInt8](repeating: 200, count: 48))
+        XCTAssertEqual(ImageAccess.dimensions(png).map { [$0.width, $0.height] }, [4, 4])
+        var chunkFirst = png
+        chunkFirst.replaceSubrange(12..<16, with: Array("tEXt".utf8))
+        let noIHDR = chunkFirst
+        XCTAssertNil(ImageAccess.dimensions(noIHDR))
+
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        try await app(f).test(.router) { client in
+            let q = "/api/indexes/tiny/query?space=pixel"
+            try await ServerAPITests.expectError(client, q, method: .post, body: ByteBuffer(bytes: hidden), headers: [.contentType: "image/jpeg"], .contentTooLarge)
+            let noSize = Data([0xFF, 0xD8, 0xFF]) + Data(repeating: 0, count: 2 << 20)
+            try await ServerAPITests.expectError(client, q, method: .post, body: ByteBuffer(bytes: noSize), headers: [.contentType: "image/jpeg"], .badRequest)
+            try await ServerAPITests.expectError(client, q, method: .post, body: ByteBuffer(bytes: noIHDR), headers: [.contentType: "image/png"], .badRequest)
+            try await client.execute(uri: q + "&k=1", method: .post, headers: [.contentType: "image/png"], body: ByteBuffer(bytes: png)) { r in
+                XCTAssertEqual(r.status, .ok)
+            }
+        }
+    }
+
+    /// A client that sends half a request header and then nothing is disconnected after the
+    /// idle timeout (here 1 s), and the server keeps answering. (Raw sockets throughout: the
+    /// test client's own kept-alive connection is closed by the same timeout.)
+    func testIdleConnectionsAreClosed() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        try await app(f, configure: { $0.host = "127.0.0.1"; $0.port = 0; $0.idleTimeout = 1 }).test(.live) { client in
+            let port = try XCTUnwrap(client.port)
+            let half = try await offPool { try Self.exchange(port: port, "GET /api/indexes HTTP/1.1\r\nHost: 127.0.0.1\r\n", wait: 10) }
+            XCTAssertTrue(half.closed, "the server closed the connection (waited \(half.seconds) s)")
+            XCTAssertLessThan(half.seconds, 5, "closed within a few seconds of the 1 s idle timeout")
+            let full = try await offPool {
+                try Self.exchange(port: port, "GET /api/indexes/tiny HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", wait: 10)
+            }
+            XCTAssertTrue(String(decoding: full.reply.prefix(12), as: UTF8.self) == "HTTP/1.1 200", "still answering: \(String(decoding: full.reply.prefix(200), as: UTF8.self))")
+        }
+    }
+
+    /// Connects to 127.0.0.1:`port`, sends `request`, and reads until the server closes or
+    /// `wait` seconds pass without a byte: what came back, whether the server closed (end of
+    /// file or reset), and after how many seconds.
+    static func exchange(port: Int, _ request: String, wait: Int) throws -> (reply: [UInt8], closed: Bool, seconds: Double) {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { throw POSIXError(.init(rawValue: errno) ?? .ECONNREFUSED) }
+        var timeout = timeval(tv_sec: wait, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        let bytes = Array(request.utf8)
+        guard send(fd, bytes, bytes.count, 0) == bytes.count else { throw POSIXError(.EIO) }
+        let start = Date()
+        var reply: [UInt8] = [], buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n > 0 { reply += buffer.prefix(n); continue }
+            // 0: closed by the server; -1: the wait ran out (EAGAIN) or the connection was reset.
+            return (reply, n == 0 || errno == ECONNRESET, Date().timeIntervalSince(start))
+        }
+    }
 }
