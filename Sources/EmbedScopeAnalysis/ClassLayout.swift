@@ -57,7 +57,7 @@ struct ClassLayout: Sendable {
         }
         guard k < n else {
             throw EmbedScopeError(.undefined, "\(metric) is not defined when every row is a class of its own (\(n) rows, \(k) classes)",
-                                  hint: "cluster metrics need 2 to \(n - 1) classes for \(n) rows")
+                                  hint: n >= 3 ? "cluster metrics need 2 to \(n - 1) classes for \(n) rows" : "cluster metrics need at least 3 rows, one class with 2 or more")
         }
     }
 }

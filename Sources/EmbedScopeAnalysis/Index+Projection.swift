@@ -45,8 +45,10 @@ extension Index {
     /// variance ratios in metrics.json.
     /// The number of components `project` computes when none is given: 6, and for LDA at most
     /// classes − 1 (the rank of the between-class scatter).
-    public func defaultComponents(method: Projection.Method) throws -> Int {
-        method == .lda ? min(6, max(1, Set(try catalog.classIds()).count - 1)) : 6
+    public func defaultComponents(method: Projection.Method, space: String? = nil) throws -> Int {
+        let s = try self.space(space ?? defaultSpace())
+        let most = method == .lda ? min(Set(try catalog.classIds()).count - 1, s.dim) : min(s.rows, s.dim)
+        return max(1, min(6, most))
     }
 
     public func projection(space: String? = nil, method: Projection.Method, components: Int,

@@ -150,6 +150,10 @@ final class ProjectionTests: XCTestCase {
         let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 8), rows: n, dim: d,
                                         classes: (0..<n).map { $0 % 2 == 0 ? "a" : "b" })
         let fm = FileManager.default
+        // The default of 6 components on a space of 5 dimensions: 5 (it failed: "choose between 1 and 5").
+        let defaulted = try CLI.run(["project", idx.path])
+        XCTAssertEqual(defaulted.status, 0, defaulted.stderr)
+        XCTAssertTrue(defaulted.stdout.contains("20 rows × 5, 5 components"), defaulted.stdout)
         let catalog = idx.appendingPathComponent("current/catalog.sqlite")
         let before = try Data(contentsOf: catalog)
         for target in [catalog, idx.appendingPathComponent("pca.csv"), idx] {

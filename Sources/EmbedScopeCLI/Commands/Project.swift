@@ -20,7 +20,7 @@ extension Root {
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "pca or lda.") var method: String = "pca"
-        @Option(help: "Components to keep (LDA: at most classes − 1).") var components: Int?
+        @Option(help: "Components to keep (default: 6, or fewer if the space has fewer rows or dimensions; LDA: at most classes − 1).") var components: Int?
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
         @Option(help: "LDA only: shrinkage in [0, 1] of the within-class covariance.") var shrinkage: Double?
         @Flag(help: "LDA only: never reduce by PCA first, even when the within-class scatter is singular.") var noReduce = false
@@ -41,7 +41,7 @@ extension Root {
                 let idx = try Index.open(resolveURL(index))
                 if let csv { try IndexDirectory.refuseInside(idx.url, output: resolveURL(csv), what: "--csv") }
                 let m = Projection.Method(rawValue: method) ?? .pca
-                let k = try components ?? idx.defaultComponents(method: m)
+                let k = try components ?? idx.defaultComponents(method: m, space: space)
                 let r = try idx.projection(space: space, method: m, components: k, shrinkage: shrinkage, reduce: !noReduce, progress: TerminalProgress())
                 try recordMetrics { try idx.recordProjection(r) }
                 if let csv { try r.writeCSV(to: resolveURL(csv)) }
