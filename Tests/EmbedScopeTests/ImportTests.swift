@@ -123,6 +123,11 @@ final class ImportTests: XCTestCase {
             ("truncated", try writeNPY(dir, "s.npy", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2), }", payload: Array(floats4x2.prefix(20))), .npy),
             ("rows ≠ manifest", try writeNPY(dir, "r.npy", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 4), }", payload: floats4x2), .shapeMismatch),
             ("zero rows", try writeNPY(dir, "z.npy", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4), }", payload: []), .npy),
+            // As strict as numpy's header check (these were read: the first 'shape' won, numpy keeps the last).
+            ("repeated key", try writeNPY(dir, "k.npy", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2), 'shape': (8,), }", payload: floats4x2), .npy),
+            ("extra key", try writeNPY(dir, "x.npy", header: "{'descr': '<f4', 'fortran_order': False, 'shape': (4, 2), 'note': 'hi', }", payload: floats4x2), .npy),
+            ("quoted bool", try writeNPY(dir, "q.npy", header: "{'descr': '<f4', 'fortran_order': 'False', 'shape': (4, 2), }", payload: floats4x2), .npy),
+            ("no brace", try writeNPY(dir, "b.npy", header: "'descr': '<f4', 'fortran_order': False, 'shape': (4, 2)", payload: floats4x2), .npy),
         ]
         for (what, url, kind) in cases {
             XCTAssertThrowsKind(kind, try Importer.run(try request(dir, vectors: url)), "\(what)")

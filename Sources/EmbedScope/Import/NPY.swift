@@ -94,20 +94,71 @@ package struct NPYArray: Sendable {
         return NPYArray(shape: shape, values: values)
     }
 
-    /// Minimal parser for the header's Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+    /// Parser for the header's Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }.
+    /// As strict as numpy: exactly the keys descr, fortran_order and shape, each once (numpy's
+    /// literal_eval would keep the last of a repeated key; a file that repeats one is refused),
+    /// fortran_order a bare True or False. Returns each value's text: a string without its
+    /// quotes, a tuple's inside without its parentheses, a bare word as it is.
     static func parseHeader(_ s: String, fail: (String, String?) -> EmbedScopeError) throws -> [String: String] {
+        let c = Array(s.unicodeScalars)
+        var i = 0
+        func skipSpace() { while i < c.count, c[i] == " " || c[i] == "\t" || c[i] == "\n" || c[i] == "\r" { i += 1 } }
+        func bad(_ what: String) -> EmbedScopeError { fail("the header is not an .npy header dict: \(what)", nil) }
+        func quoted() throws -> String {
+            let q = c[i]
+            i += 1
+            let start = i
+            while i < c.count, c[i] != q { i += 1 }
+            guard i < c.count else { throw bad("an unterminated string") }
+            defer { i += 1 }
+            return String(String.UnicodeScalarView(c[start..<i]))
+        }
+        skipSpace()
+        guard i < c.count, c[i] == "{" else { throw bad("it does not start with '{'") }
+        i += 1
         var out: [String: String] = [:]
-        for key in ["descr", "fortran_order", "shape"] {
-            guard let r = s.range(of: "'\(key)':") else { continue }
-            var rest = s[r.upperBound...].drop(while: { $0 == " " })
-            if rest.first == "'" {
-                rest = rest.dropFirst()
-                out[key] = String(rest.prefix(while: { $0 != "'" }))
-            } else if rest.first == "(" {
-                out[key] = String(rest.prefix(while: { $0 != ")" }).dropFirst())
-            } else {
-                out[key] = String(rest.prefix(while: { $0 != "," && $0 != "}" })).trimmingCharacters(in: .whitespaces)
+        var bare: Set<String> = []
+        while true {
+            skipSpace()
+            guard i < c.count else { throw bad("it ends before '}'") }
+            if c[i] == "}" { i += 1; break }
+            guard c[i] == "'" || c[i] == "\"" else { throw bad("a key that is not a string") }
+            let key = try quoted()
+            guard ["descr", "fortran_order", "shape"].contains(key) else {
+                throw bad("the key '\(key)' (an .npy header has descr, fortran_order and shape, nothing else)")
             }
+            guard out[key] == nil else { throw bad("the key '\(key)' twice") }
+            skipSpace()
+            guard i < c.count, c[i] == ":" else { throw bad("no ':' after '\(key)'") }
+            i += 1
+            skipSpace()
+            guard i < c.count else { throw bad("no value for '\(key)'") }
+            if c[i] == "'" || c[i] == "\"" {
+                out[key] = try quoted()
+            } else if c[i] == "(" {
+                let start = i + 1
+                while i < c.count, c[i] != ")" { i += 1 }
+                guard i < c.count else { throw bad("an unterminated tuple") }
+                out[key] = String(String.UnicodeScalarView(c[start..<i]))
+                i += 1
+            } else {
+                let start = i
+                while i < c.count, CharacterSet.alphanumerics.contains(c[i]) || c[i] == "_" { i += 1 }
+                guard i > start else { throw bad("an unreadable value for '\(key)'") }
+                out[key] = String(String.UnicodeScalarView(c[start..<i]))
+                bare.insert(key)
+            }
+            skipSpace()
+            guard i < c.count else { throw bad("it ends before '}'") }
+            if c[i] == "," { i += 1; continue }
+            guard c[i] == "}" else { throw bad("'\(c[i])' after the value of '\(key)'") }
+            i += 1
+            break
+        }
+        skipSpace()
+        guard i == c.count else { throw bad("text after its '}'") }
+        if let f = out["fortran_order"], !bare.contains("fortran_order") || (f != "True" && f != "False") {
+            throw bad("fortran_order is '\(f)', not True or False")
         }
         return out
     }
