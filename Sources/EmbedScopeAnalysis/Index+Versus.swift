@@ -59,6 +59,9 @@ extension Index {
         guard o.worst >= 0 else { throw EmbedScopeError(.invalidArgument, "worst must be ≥ 0, got \(o.worst)") }
         let names = try o.spaces ?? spaces.map(\.name)
         guard !names.isEmpty else { throw EmbedScopeError(.catalog, "this index has no spaces", path: url.path) }
+        if let twice = names.enumerated().first(where: { names[..<$0.offset].contains($0.element) })?.element {
+            throw EmbedScopeError(.invalidArgument, "space '\(twice)' is named twice; versus compares different spaces", hint: "e.g. --spaces embedding,pixel")
+        }
         for s in names { _ = try space(s) }
         // The rows scored: every row, or one split's (a list index i stands for row subset[i]).
         let subset: [Int]? = try o.split.map { try rows(inSplit: $0) }

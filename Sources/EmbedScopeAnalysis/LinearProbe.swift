@@ -50,7 +50,10 @@ public enum LinearProbe {
                              onStep: (Step) -> Void = { _ in }) throws -> Model {
         guard labels.count == x.rows else { throw EmbedScopeError(.shapeMismatch, "\(labels.count) labels for \(x.rows) rows") }
         if let scales, scales.count != x.rows { throw EmbedScopeError(.shapeMismatch, "\(scales.count) scales for \(x.rows) rows") }
-        guard o.c > 0, o.c.isFinite else { throw EmbedScopeError(.invalidArgument, "C must be a positive number, got \(o.c)") }
+        // The penalty is 1/C: it must be a number too (C = 1e-310 made it infinite and the fit "diverge").
+        guard o.c > 0, o.c.isFinite, (1 / o.c).isFinite else {
+            throw EmbedScopeError(.invalidArgument, "C must be a positive number with a finite 1/C (at least 1e-308), got \(o.c)")
+        }
         guard o.maxIterations >= 1 else { throw EmbedScopeError(.invalidArgument, "max iterations must be at least 1, got \(o.maxIterations)") }
         guard o.tolerance >= 0, o.memory >= 1 else { throw EmbedScopeError(.invalidArgument, "tolerance must be ≥ 0 and memory ≥ 1") }
         guard rows.allSatisfy({ $0 >= 0 && $0 < x.rows }) else { throw EmbedScopeError(.invalidArgument, "a training row is out of range") }

@@ -114,6 +114,12 @@ final class BatchQueryTests: XCTestCase {
         try Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(padded.utf8.count & 0xFF), UInt8(padded.utf8.count >> 8)] + Array(padded.utf8)).write(to: noColumns)
         let zeroD = try CLI.run(["query", url.path, "--vectors", noColumns.path])
         XCTAssertEqual(zeroD.status, 1, zeroD.stderr); XCTAssertTrue(zeroD.stderr.contains("d ≥ 1"), zeroD.stderr)
+        // Devices and FIFOs named as input files: refused by name (Foundation said "Permission denied").
+        for (option, device) in [("--rows", "/dev/null"), ("--vector", "/dev/zero"), ("--vectors", "/dev/zero")] {
+            let r = try CLI.run(["query", url.path, option, device])
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("is a character device, not a regular file"), "\(option) \(device): \(r.stderr)")
+        }
         let both = try CLI.run(["query", url.path, "--vectors", qURL.path, "--row", "1"])
         XCTAssertNotEqual(both.status, 0)
     }

@@ -99,6 +99,26 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(verify.status, 0, verify.stderr)
     }
 
+    /// Fails on main: a port in use printed NIO's "bind(descriptor:ptr:bytes:): Address already in use) (errno: 98)".
+    func testServeOnAPortInUseSaysSo() throws {
+        let dir = try temporaryDirectory(self)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && listen(fd, 1) == 0 && getsockname(fd, $0, &len) == 0 }
+        }
+        XCTAssertTrue(bound)
+        let port = Int(UInt16(bigEndian: addr.sin_port))
+        let r = try run(["serve", dir.path, "--port", "\(port)", "--quiet"])
+        XCTAssertEqual(r.status, 1, r.stderr)
+        XCTAssertTrue(r.stderr.contains("error: cannot serve on 127.0.0.1:\(port): Address already in use (another program listens there"), r.stderr)
+    }
+
     /// Fails on main: results written to a closed or full stdout ended the process with a
     /// `try!` trap (SIGILL) in Foundation's FileHandle (JSON), or were lost with exit 0 (tables);
     /// with stdout closed, the next file opened took fd 1. Now: exit 1 and a message on stderr.

@@ -37,6 +37,10 @@ extension CLITests {
             XCTAssertTrue(huge.stderr.contains("needs more rows than k"), huge.stderr)
         }
 
+        let twice = try run(["versus", idx.path, "--spaces", "embedding,embedding"])
+        XCTAssertEqual(twice.status, 1); XCTAssertTrue(twice.stderr.contains("named twice"), twice.stderr)
+        let tinyC = try run(["probe", idx.path, "--C", "1e-310"]) // 1/C is infinite: refused, not "diverged"
+        XCTAssertNotEqual(tinyC.status, 0); XCTAssertTrue(tinyC.stderr.contains("1e-308"), tinyC.stderr)
         let p = try run(["probe", idx.path, "--C", "1", "--json"])
         XCTAssertEqual(p.status, 0, p.stderr)
         XCTAssertTrue(p.stderr.isEmpty, "progress goes to a terminal only: \(p.stderr)")

@@ -25,6 +25,7 @@ public enum RowSelection: Sendable, Equatable {
     /// blank lines and `#` comments (whole-line or trailing) ignored; or a CSV whose header names
     /// a `row` column (`export`'s rows.csv, the page's Export CSV).
     public static func readRowNumbers(from url: URL) throws -> [Int] {
+        try RegularFile.requireRegularInput(url)
         let text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)

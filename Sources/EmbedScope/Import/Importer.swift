@@ -179,6 +179,7 @@ public enum Importer {
     }
 
     static func readLines(_ url: URL) throws -> [String] {
+        try RegularFile.requireRegularInput(url)
         do {
             return try String(contentsOf: url, encoding: .utf8).split(whereSeparator: \.isNewline)
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }

@@ -18,6 +18,7 @@ package struct Manifest: Sendable {
     package var baseDirectory: URL
 
     package static func read(contentsOf url: URL) throws -> Manifest {
+        try RegularFile.requireRegularInput(url)
         let text: String
         do {
             text = try String(contentsOf: url, encoding: .utf8)

@@ -21,6 +21,7 @@ package struct NPYArray: Sendable {
     }
 
     package static func read(contentsOf url: URL) throws -> NPYArray {
+        try RegularFile.requireRegularInput(url)
         let data: Data
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)

@@ -36,7 +36,7 @@ extension Root {
 
         func validate() throws {
             guard val > 0 && val < 1 else { throw ValidationError("--val must be between 0 and 1 (exclusive)") }
-            guard c > 0 && c.isFinite else { throw ValidationError("--C must be a positive number") }
+            guard c > 0 && c.isFinite && (1 / c).isFinite else { throw ValidationError("--C must be a positive number, at least 1e-308 (the penalty is 1/C)") }
             guard maxIter >= 1 else { throw ValidationError("--max-iter must be at least 1") }
             guard tol >= 0 else { throw ValidationError("--tol must be 0 or more") }
         }

@@ -42,7 +42,20 @@ extension Root {
             let app = buildApplication(o) { port in
                 note("embedscope serve: http://\(host.contains(":") ? "[\(host)]" : host):\(port)/ (\(roots.map(\.path).joined(separator: ", ")))")
             }
-            try await app.runService()
+            do {
+                try await app.runService()
+            } catch {
+                // NIO's socket errors read "bind(descriptor:ptr:bytes:): Address already in use) (errno: 98)".
+                let text = "\(error)"
+                if let r = text.range(of: #"\(errno: (\d+)\)"#, options: .regularExpression),
+                   let code = Int32(text[r].filter(\.isNumber)) {
+                    note("error: cannot serve on \(host):\(port): \(String(cString: strerror(code)))"
+                         + (code == EADDRINUSE ? " (another program listens there; choose another --port, or 0 for any free one)" : ""))
+                } else {
+                    note("error: \(text)")
+                }
+                throw ExitCode(1)
+            }
         }
     }
 }
