@@ -40,7 +40,7 @@ enum StateDictPrefix {
             guard given.isEmpty || raw.keys.contains(where: { $0.hasPrefix(given) && $0.count > given.count }) else {
                 let found = candidates(raw, anchors: anchors)
                 throw EmbedScopeError(.checkpoint, "no key of the checkpoint starts with '\(given)' (--strip-prefix)", path: path,
-                                      hint: found.count == 1 ? "its \(model) keys start with '\(found[0])': use --strip-prefix '\(found[0])' or leave --strip-prefix out"
+                                      hint: found.count == 1 ? "its \(model) keys start with '\(found[0].escapedForDisplay)': use --strip-prefix '\(found[0].escapedForDisplay)' or leave --strip-prefix out"
                                                              : "list the keys with `embedscope checkpoint \(path) --strip-prefix ''`")
             }
             return under(given, detected: false)
@@ -48,8 +48,8 @@ enum StateDictPrefix {
         let found = candidates(raw, anchors: anchors)
         if found.contains("") || found.isEmpty { return (raw, KeyPrefix(prefix: "", detected: true)) }
         guard found.count == 1 else {
-            throw EmbedScopeError(.checkpoint, "holds \(found.count) copies of a \(model) (key prefixes \(found.map { "'\($0)'" }.joined(separator: ", ")))",
-                                  path: path, hint: "choose one with --strip-prefix, e.g. --strip-prefix '\(found[0])'")
+            throw EmbedScopeError(.checkpoint, "holds \(found.count) copies of a \(model) (key prefixes \(found.map { "'\($0.escapedForDisplay)'" }.joined(separator: ", ")))",
+                                  path: path, hint: "choose one with --strip-prefix, e.g. --strip-prefix '\(found[0].escapedForDisplay)'")
         }
         return under(found[0], detected: true)
     }

@@ -57,7 +57,7 @@ struct StateDictReader {
         guard readKeys.missing.isEmpty else { throw missingKeysError() }
         let unexpected = stateDict.keys.filter { !readKeys.keys.contains($0) && !$0.hasSuffix(".num_batches_tracked") }.sorted()
         guard unexpected.isEmpty else {
-            throw EmbedScopeError(.checkpoint, notThisModel("\(unexpected.count) unexpected \(unexpected.count == 1 ? "key" : "keys") (\(unexpected.prefix(5).joined(separator: ", "))\(unexpected.count > 5 ? ", …" : ""))"),
+            throw EmbedScopeError(.checkpoint, notThisModel("\(unexpected.count) unexpected \(unexpected.count == 1 ? "key" : "keys") (\(unexpected.prefix(5).map(\.escapedForDisplay).joined(separator: ", "))\(unexpected.count > 5 ? ", …" : ""))"),
                                   hint: "pick the --model the checkpoint was trained as; for other architectures use Scripts/extract.py and `embedscope import`")
         }
     }
@@ -68,7 +68,7 @@ struct StateDictReader {
         let missing = readKeys.missing
         let unexpected = stateDict.keys.filter { !readKeys.keys.contains($0) && !$0.hasSuffix(".num_batches_tracked") }.sorted()
         func list(_ keys: [String], _ what: String) -> String {
-            "\(keys.count) \(what) \(keys.count == 1 ? "key" : "keys") (\(keys.prefix(5).joined(separator: ", "))\(keys.count > 5 ? ", …" : ""))"
+            "\(keys.count) \(what) \(keys.count == 1 ? "key" : "keys") (\(keys.prefix(5).map(\.escapedForDisplay).joined(separator: ", "))\(keys.count > 5 ? ", …" : ""))"
         }
         var detail = list(missing, "missing")
         if !unexpected.isEmpty { detail += "; " + list(unexpected, "unexpected") }

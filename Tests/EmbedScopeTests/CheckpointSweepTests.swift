@@ -177,6 +177,35 @@ final class CheckpointSweepTests: XCTestCase {
         XCTAssertThrowsKind(.notFound, try CheckpointSweep.discover(dir.appendingPathComponent("version_2/checkpoints/nothing")))
     }
 
+    /// A suffix never takes another checkpoint's name (two indexes in one folder would wait on
+    /// each other's writer lock forever); names differing in case are distinct, as on Linux.
+    func testGeneratedNamesNeverCollideWithOtherCheckpointsNames() {
+        func names(_ files: [String]) -> [String] { CheckpointSweep.names(for: files.map { URL(fileURLWithPath: "/w/" + $0) }) }
+        XCTAssertEqual(names(["m.pt", "m.pth", "m-2.ckpt"]), ["m", "m-3", "m-2"])
+        XCTAssertEqual(names(["m-2.ckpt", "m.pt", "m.pth"]), ["m-2", "m", "m-3"])
+        XCTAssertEqual(names(["m.pt", "m.pth", "m.ckpt", "m-2.pt", "m-2.pth", "m-3.pt"]), ["m", "m-4", "m-5", "m-2", "m-2-2", "m-3"])
+        XCTAssertEqual(names(["M.pt", "m.pt", "m.pth"]), ["M", "m", "m-2"])
+        for files in [["a.pt", "a.pth", "a-2.ckpt", "a-3.pt", "a-2.pth", "a-2-2.pt"], ["x.pt", "x-2.pt", "x.pth", "x-2.pth", "x.ckpt"]] {
+            let n = names(files)
+            XCTAssertEqual(Set(n).count, n.count, "\(files) → \(n)")
+        }
+    }
+
+    /// The sweep repro: m.pt, m.pth, m-2.ckpt (one state dict) made the sweep wait for its own lock.
+    func testSweepOfCollidingFileNamesBuildsOneIndexEach() throws {
+        let dir = try temporaryDirectory(self)
+        let weights = dir.appendingPathComponent("weights")
+        try FileManager.default.createDirectory(at: weights, withIntermediateDirectories: true)
+        let ckpt = try logs.appendingPathComponent("version_0/checkpoints/epoch=0-step=3.ckpt")
+        for name in ["m.pt", "m.pth", "m-2.ckpt"] { try FileManager.default.copyItem(at: ckpt, to: weights.appendingPathComponent(name)) }
+        var r = try request(out: dir.appendingPathComponent("sweep"))
+        r.limit = 3
+        let s = try CheckpointSweep.run(SweepRequest(build: r, checkpoints: try CheckpointSweep.discover(weights)))
+        XCTAssertEqual(s.indexes.map(\.name), ["m-2", "m", "m-3"])
+        XCTAssertEqual(s.indexes.map(\.weights.lastPathComponent), ["m-2.ckpt", "m.pt", "m.pth"])
+        for e in s.indexes { XCTAssertEqual(try Index.open(e.index).catalog.allImages().count, 3, e.name) }
+    }
+
     /// The CLI end to end: `build --weights-dir` then `compare` with weights, epoch and per-class deltas.
     func testCLISweepThenCompareShowsWeightsEpochAndPerClassDeltas() throws {
         let dir = try temporaryDirectory(self)

@@ -305,6 +305,198 @@ final class TorchCheckpointTests: XCTestCase {
         }
     }
 
+    // MARK: - Memory budget
+
+    /// `[None] * n` as memo 0 (MARK, n × NONE, APPENDS), `(list,)` as memo 1; what follows builds on them.
+    private func bigListPickle(_ n: Int) -> PickleBytes {
+        var p = PickleBytes()
+        p.op(0x5D); p.op(0x71); p.raw([0]) // EMPTY_LIST, BINPUT 0
+        p.op(0x28); p.raw([UInt8](repeating: 0x4E, count: n)); p.op(0x65) // MARK, NONE × n, APPENDS
+        p.op(0x85); p.op(0x71); p.raw([1]); p.op(0x30) // TUPLE1, BINPUT 1, POP
+        return p
+    }
+
+    private func assertOverBudget(_ p: PickleBytes, _ what: String, line: UInt = #line) {
+        var u = Unpickler(path: "test.pkl")
+        do {
+            _ = try p.bytes.withUnsafeBytes { try u.load($0, label: "data.pkl") }
+            XCTFail("\(what): loaded, building \(u.valuesBuilt) values from \(p.bytes.count) bytes", line: line)
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.kind, .checkpoint, what, line: line)
+            XCTAssertTrue(e.description.contains("values for its first"), "\(what): \(e.description)", line: line)
+            XCTAssertTrue(e.description.contains("not a checkpoint torch.save writes"), "\(what): \(e.description)", line: line)
+        } catch {
+            XCTFail("\(what): \(error)", line: line)
+        }
+    }
+
+    /// A few bytes that copy a big container, repeated: without a budget, 100 000 items copied 20
+    /// times for 8 bytes each (the 2.4 GB sweep repro, scaled down), and the copies never freed.
+    func testPicklesThatRecopyContainersAreRefusedBeforeExhaustingMemory() {
+        // builtins.set(list) shares the list's items, APPEND to it copies them all.
+        var set = bigListPickle(100_000)
+        set.global("builtins", "set"); set.op(0x71); set.raw([2]); set.op(0x30)
+        for _ in 0..<20 { set.op(0x68); set.raw([2]); set.op(0x68); set.raw([1]); set.op(0x52); set.op(0x4E); set.op(0x61); set.op(0x30) }
+        set.op(0x4E); set.stop()
+        assertOverBudget(set, "set(list) repeated")
+        // OrderedDict(list of pairs): the list holds one pair 100 000 times.
+        var pairs = PickleBytes()
+        pairs.op(0x4E); pairs.op(0x4E); pairs.op(0x86); pairs.op(0x71); pairs.raw([3]); pairs.op(0x30) // (None, None) as memo 3
+        pairs.op(0x5D); pairs.op(0x28)
+        for _ in 0..<100_000 { pairs.op(0x68); pairs.raw([3]) }
+        pairs.op(0x65); pairs.op(0x85); pairs.op(0x71); pairs.raw([1]); pairs.op(0x30)
+        pairs.global("collections", "OrderedDict"); pairs.op(0x71); pairs.raw([2]); pairs.op(0x30)
+        for _ in 0..<20 { pairs.op(0x68); pairs.raw([2]); pairs.op(0x68); pairs.raw([1]); pairs.op(0x52); pairs.op(0x30) }
+        pairs.op(0x4E); pairs.stop()
+        assertOverBudget(pairs, "OrderedDict(pairs) repeated")
+        // _codecs.encode(a 1 MB string, 'latin1'): a new megabyte for 5 bytes, appended to a list.
+        var encode = PickleBytes()
+        encode.string(String(repeating: "x", count: 1 << 20)); encode.string("latin1"); encode.op(0x86)
+        encode.op(0x71); encode.raw([1]); encode.op(0x30)
+        encode.global("_codecs", "encode"); encode.op(0x71); encode.raw([2]); encode.op(0x30)
+        encode.op(0x5D)
+        for _ in 0..<40 { encode.op(0x68); encode.raw([2]); encode.op(0x68); encode.raw([1]); encode.op(0x52); encode.op(0x61) }
+        encode.stop()
+        assertOverBudget(encode, "_codecs.encode repeated")
+        // The budget spans the five pickles of a legacy file: one such pickle fits in the
+        // constant part of the budget, the next ones may not start from zero again.
+        var one = bigListPickle(100_000)
+        one.global("builtins", "set"); one.op(0x71); one.raw([2]); one.op(0x30)
+        for _ in 0..<8 { one.op(0x68); one.raw([2]); one.op(0x68); one.raw([1]); one.op(0x52); one.op(0x30) }
+        one.op(0x4E); one.stop()
+        var fresh = Unpickler(path: "test.pkl")
+        XCTAssertNoThrow(try one.bytes.withUnsafeBytes { try fresh.load($0, label: "test") })
+        var u = Unpickler(path: "test.pkl")
+        XCTAssertThrowsKind(.checkpoint, try (0..<5).map { _ in try one.bytes.withUnsafeBytes { try u.load($0, label: "test").end } },
+                            "budget carried across loads")
+    }
+
+    /// What torch.save writes stays far inside the budget: a 2M-item list in APPENDS batches of
+    /// 1000 (as pickle writes them) and a set made from it load; the fixtures (Lightning with
+    /// optimizer state and hyper-parameters, both formats) build well under one value per byte
+    /// (a ResNet-50 state dict and a Lightning ResNet-50 checkpoint with Adam state, saved by
+    /// PyTorch 2.9 in both formats, build 0.24–0.51 values per pickle byte).
+    func testLegitimatePicklesStayWithinTheBudget() throws {
+        var p = PickleBytes()
+        p.op(0x5D)
+        for _ in 0..<2000 {
+            p.op(0x28)
+            for _ in 0..<1000 { p.op(0x4B); p.raw([7]) }
+            p.op(0x65)
+        }
+        p.op(0x71); p.raw([0])
+        p.global("builtins", "set"); p.op(0x68); p.raw([0]); p.op(0x85); p.op(0x52)
+        p.op(0x86); p.stop()
+        var u = Unpickler(path: "test.pkl")
+        let (value, _) = try p.bytes.withUnsafeBytes { try u.load($0, label: "test") }
+        guard case .tuple(let t) = value else { return XCTFail(value.typeName) }
+        XCTAssertEqual(u.heap.sequence(u.heap.tuples[t][1])?.count, 2_000_000)
+        XCTAssertLessThanOrEqual(u.valuesBuilt, 3 * p.bytes.count)
+
+        for name in ["lightning.ckpt", "tiny_zip.pt", "dtypes_zip.pt", "views_zip.pt"] {
+            let data = try Data(contentsOf: Self.url(name))
+            try data.withUnsafeBytes { raw in
+                let decoded = try TorchCheckpoint.readZip(raw, path: name)
+                let zip = try ZipDirectory(raw)
+                let pickle = try XCTUnwrap(zip.entries.first { $0.name.hasSuffix("/data.pkl") })
+                XCTAssertLessThanOrEqual(decoded.unpickler.valuesBuilt, try zip.dataRange(of: pickle, in: raw).count, name)
+            }
+        }
+        for name in ["tiny_legacy.pt", "dtypes_legacy.pt", "views_legacy.pt", "dataparallel_legacy.pt"] {
+            let data = try Data(contentsOf: Self.url(name))
+            try data.withUnsafeBytes { raw in
+                XCTAssertLessThanOrEqual(try TorchCheckpoint.readLegacy(raw, path: name).unpickler.valuesBuilt, raw.count, name)
+            }
+        }
+    }
+
+    // MARK: - Tensor names
+
+    /// A zip checkpoint of one-element float tensors named `names` (all views of storage "0").
+    static func namedTensorsFile(_ names: [String]) -> Data {
+        var p = PickleBytes()
+        p.op(0x7D); p.op(0x28)
+        for name in names {
+            p.string(name)
+            p.global("torch._utils", "_rebuild_tensor_v2")
+            p.op(0x28)
+            p.op(0x28); p.string("storage"); p.global("torch", "FloatStorage"); p.string("0"); p.string("cpu"); p.int(1); p.op(0x74); p.op(0x51)
+            p.int(0); p.intTuple([1]); p.intTuple([1])
+            p.op(0x89); p.global("collections", "OrderedDict"); p.op(0x29); p.op(0x52)
+            p.op(0x74); p.op(0x52)
+        }
+        p.op(0x75); p.stop()
+        return zipFile([("archive/data.pkl", p.bytes), ("archive/data/0", [0, 0, 0x80, 0x3F])])
+    }
+
+    /// Python keeps 'café' (NFC) and 'cafe\u{301}' (NFD) as two keys; Swift strings compare them
+    /// equal. The pickle's dicts keep them apart; the state dict, keyed by String, refuses them
+    /// rather than dropping one tensor.
+    func testCanonicallyEquivalentTensorNamesAreNotMerged() throws {
+        let nfc = "caf\u{E9}", nfd = "cafe\u{301}"
+        XCTAssertEqual(nfc, nfd, "Swift's String == is canonical equivalence")
+        let file = Self.namedTensorsFile([nfc, nfd])
+        let (root, heap) = try Self.unpickleZip(file)
+        guard case .dict(let d) = root else { return XCTFail(root.typeName) }
+        XCTAssertEqual(heap.dicts[d].count, 2, "two keys, as in Python")
+        XCTAssertEqual(heap.dicts[d].keys.compactMap(\.stringValue).map { Array($0.utf8) }, [Array(nfc.utf8), Array(nfd.utf8)])
+        do {
+            let sd = try TorchCheckpoint.load(data: file, path: "nfc.pt")
+            XCTFail("loaded \(sd.count) tensor(s) from two")
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.kind, .checkpoint)
+            XCTAssertTrue(e.description.contains("'caf\\u{E9}' and 'cafe\\u{301}'"), e.description)
+            XCTAssertTrue(e.description.contains("normalization"), e.description)
+        }
+        // Exactly equal keys still replace each other, as in Python; other names load as before.
+        XCTAssertEqual(try TorchCheckpoint.load(data: Self.namedTensorsFile(["a", "a", nfc]), path: "x.pt").count, 2)
+    }
+
+    func testNamesFromTheFileAreEscapedWhenPrinted() throws {
+        XCTAssertEqual("conv1.weight".escapedForDisplay, "conv1.weight")
+        XCTAssertEqual("caf\u{E9}".escapedForDisplay, "caf\u{E9}")
+        XCTAssertEqual("a\u{1B}[2Jb\nc\r\u{7F}\u{9B}\u{202E}\\d".escapedForDisplay, #"a\u{1B}[2Jb\u{A}c\u{D}\u{7F}\u{9B}\u{202E}\\d"#)
+        XCTAssertEqual("cafe\u{301}".escapedToASCII, #"cafe\u{301}"#)
+
+        // build's "unexpected key" error.
+        let evil = "fc.weight\u{1B}]0;owned\u{7}\nerror: forged line"
+        let reader = StateDictReader([evil: Tensor(shape: [1], data: [1])], model: "resnet18")
+        do {
+            try reader.requireExactKeys()
+            XCTFail("unexpected key accepted")
+        } catch let e as EmbedScopeError {
+            XCTAssertFalse(e.message.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{7}" || $0 == "\n" }, e.message)
+            XCTAssertTrue(e.description.contains(#"fc.weight\u{1B}]0;owned\u{7}\u{A}error: forged line"#), e.description)
+        }
+
+        // `embedscope checkpoint` lists the names escaped (JSON escapes them its own way).
+        let dir = try temporaryDirectory(self)
+        let path = dir.appendingPathComponent("evil.pt")
+        try Self.namedTensorsFile(["ok", evil]).write(to: path)
+        let r = try CLI.run(["checkpoint", path.path])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertFalse(r.stdout.unicodeScalars.contains { $0 == "\u{1B}" || $0 == "\u{7}" }, r.stdout)
+        XCTAssertEqual(r.stdout.split(separator: "\n").count, 3, r.stdout) // two tensors and the summary
+        XCTAssertTrue(r.stdout.contains(#"fc.weight\u{1B}]0;owned\u{7}\u{A}error: forged line  [1]"#), r.stdout)
+    }
+
+    /// `checkpoint --export DIR` refuses names that collide as files before creating DIR.
+    func testRefusedExportLeavesNoFolder() throws {
+        let dir = try temporaryDirectory(self)
+        let path = dir.appendingPathComponent("clash.pt")
+        try Self.namedTensorsFile(["a/b", "a_b"]).write(to: path)
+        let out = dir.appendingPathComponent("export")
+        let r = try CLI.run(["checkpoint", path.path, "--export", out.path])
+        XCTAssertNotEqual(r.status, 0)
+        XCTAssertTrue(r.stderr.contains("nothing was written"), r.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "a refused export left \(out.path) behind")
+        // Accepted names: the folder is created and written.
+        try Self.namedTensorsFile(["a/b", "c"]).write(to: path)
+        let ok = try CLI.run(["checkpoint", path.path, "--export", out.path])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: out.path).sorted(), ["a_b.npy", "c.npy"])
+    }
+
     // MARK: - Malformed tensors and storages (hand-built legacy files)
 
     func testHandBuiltLegacyFileLoads() throws {

@@ -81,16 +81,30 @@ public enum CheckpointSweep {
     }
 
     /// Index names: the file name without its extension, after `version_<k>-` when the file is in
-    /// a Lightning version folder; a name seen before gets `-2`, `-3`, … in order.
+    /// a Lightning version folder; a name seen before gets the first of `-2`, `-3`, … that is no
+    /// other checkpoint's name (`m.pt`, `m.pth`, `m-2.ckpt` → `m`, `m-3`, `m-2`). The names are
+    /// distinct by construction (compared byte for byte, as a case-sensitive file system
+    /// compares them): two indexes in one folder would otherwise wait on each other's writer lock.
     public static func names(for checkpoints: [URL]) -> [String] {
-        var seen: [String: Int] = [:]
-        return checkpoints.map { url in
+        let bases = checkpoints.map { url in
             var base = url.deletingPathExtension().lastPathComponent
             if let k = CheckpointInfo.version(of: url) { base = "version_\(k)-" + base }
             if base.hasPrefix(".") || base.isEmpty { base = "checkpoint" + base }
-            let n = (seen[base] ?? 0) + 1
-            seen[base] = n
-            return n == 1 ? base : "\(base)-\(n)"
+            return base
+        }
+        // Every checkpoint's own name is reserved first, so a suffix never takes it.
+        var taken = Set(bases.map { Array($0.utf8) })
+        var first = Set<[UInt8]>()
+        var next: [[UInt8]: Int] = [:]
+        return bases.map { base in
+            let bytes = Array(base.utf8)
+            if first.insert(bytes).inserted { return base }
+            var n = next[bytes] ?? 2
+            while taken.contains(Array("\(base)-\(n)".utf8)) { n += 1 }
+            next[bytes] = n + 1
+            let name = "\(base)-\(n)"
+            taken.insert(Array(name.utf8))
+            return name
         }
     }
 
@@ -124,9 +138,7 @@ public enum CheckpointSweep {
             throw EmbedScopeError(.invalidArgument, "a checkpoint sweep needs --model", hint: "e.g. --model resnet18")
         }
         guard !req.checkpoints.isEmpty else { throw EmbedScopeError(.invalidArgument, "a checkpoint sweep needs at least one checkpoint") }
-        guard (4...256).contains(b.pixelSize) else {
-            throw EmbedScopeError(.invalidArgument, "--pixel-size \(b.pixelSize) is out of range (4…256)")
-        }
+        try PixelSpace.checkSize(b.pixelSize)
         try IndexDirectory.refuseOverlap(b.out, protecting: [b.dataset])
         if case .index = IndexDirectory.classify(b.out) {
             throw EmbedScopeError(.refused, "--out of a checkpoint sweep is the folder that receives one index per checkpoint, and this is an index",
@@ -142,6 +154,10 @@ public enum CheckpointSweep {
             try ModelRegistry.load(modelName, weights: $0, datasetClasses: folder.classes, options: b.modelOptions)
         }
         let names = names(for: req.checkpoints)
+        // Two targets in one folder would deadlock on the index writer lock: never build them.
+        guard Set(names.map { Array($0.utf8) }).count == names.count else {
+            throw EmbedScopeError(.invalidArgument, "two checkpoints of the sweep would be written to one index (names \(names.joined(separator: ", ")))", path: b.out.path)
+        }
         do {
             try FileManager.default.createDirectory(at: b.out, withIntermediateDirectories: true)
         } catch {

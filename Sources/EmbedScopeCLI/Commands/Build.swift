@@ -80,7 +80,7 @@ extension Root {
                     return
                 }
                 let s = try FolderBuilder.run(r, progress: TerminalProgress())
-                if let k = s.keyPrefix, !k.ignoredKeys.isEmpty { note("left out \(counted(k.ignoredKeys.count, "tensor")) outside '\(k.prefix)': \(k.ignoredKeys.prefix(5).joined(separator: ", "))\(k.ignoredKeys.count > 5 ? ", …" : "")") }
+                if let k = s.keyPrefix, !k.ignoredKeys.isEmpty { note("left out \(counted(k.ignoredKeys.count, "tensor")) outside '\(k.prefix)': \(k.ignoredKeys.prefix(5).map(\.escapedForDisplay).joined(separator: ", "))\(k.ignoredKeys.count > 5 ? ", …" : "")") }
                 for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }
                 if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
                 if !s.unreadImages.isEmpty { note(Self.unreadNote(s.unreadImages)) }
@@ -122,7 +122,7 @@ extension Root {
             if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
             if !s.unreadImages.isEmpty { note(Self.unreadNote(s.unreadImages)) }
             for e in s.indexes where !e.keyPrefix.ignoredKeys.isEmpty {
-                note("\(e.name): left out \(counted(e.keyPrefix.ignoredKeys.count, "tensor")) outside '\(e.keyPrefix.prefix)': \(e.keyPrefix.ignoredKeys.prefix(5).joined(separator: ", "))")
+                note("\(e.name): left out \(counted(e.keyPrefix.ignoredKeys.count, "tensor")) outside '\(e.keyPrefix.prefix)': \(e.keyPrefix.ignoredKeys.prefix(5).map(\.escapedForDisplay).joined(separator: ", "))")
             }
             if output.json {
                 struct Entry: Encodable {

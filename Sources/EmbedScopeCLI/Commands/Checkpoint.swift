@@ -48,12 +48,13 @@ extension Root {
                                     loadMs: times.sorted()[times.count / 2], repeats: repeats)
                 if let export {
                     let dir = resolveURL(export)
+                    // Names are checked before the folder is created: a refusal leaves nothing behind.
+                    let fileNames = try CheckpointExport.fileNames(names, in: dir)
                     do {
                         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
                     } catch {
                         throw EmbedScopeError(.io, "cannot create the export directory", path: dir.path, underlying: error)
                     }
-                    let fileNames = try CheckpointExport.fileNames(names, in: dir)
                     for name in names {
                         guard let t = stateDict[name], let fileName = fileNames[name] else { continue }
                         try NPYArray.write(shape: t.shape, values: t.data, to: dir.appendingPathComponent(fileName))
@@ -62,7 +63,8 @@ extension Root {
                 if output.json {
                     try printJSON(report)
                 } else {
-                    for entry in report.tensors { print("\(entry.name)  \(entry.shape)") }
+                    // Names come from the file: control characters are escaped, never sent to the terminal.
+                    for entry in report.tensors { print("\(entry.name.escapedForDisplay)  \(entry.shape)") }
                     print(String(format: "%d tensors, %d values, loaded in %.1f ms", names.count, report.values, report.loadMs)
                           + (repeats > 1 ? " (median of \(repeats))" : ""))
                 }

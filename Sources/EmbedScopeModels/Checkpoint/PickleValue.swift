@@ -66,16 +66,20 @@ enum PickleValue: Sendable {
 /// A dict in insertion order. Re-setting a key (str, int or bool, as in Python: `True == 1`)
 /// replaces its value in place; other keys (tuples, floats, …) are only appended — nothing reads
 /// them back by key.
+///
+/// String keys are compared by their exact UTF-8 bytes, as Python compares str keys (by code
+/// point), not by Swift's `String ==`, which holds canonically equivalent strings equal: the NFC
+/// and NFD spellings of "café" are two keys in Python and stay two keys here.
 struct PickleDict: Sendable {
     private(set) var keys: [PickleValue] = []
     private(set) var values: [PickleValue] = []
     private var index: [Key: Int] = [:]
 
-    private enum Key: Hashable { case string(String), int(Int) }
+    private enum Key: Hashable { case string(ExactString), int(Int) }
 
     private static func key(_ v: PickleValue) -> Key? {
         switch v {
-        case .string(let s): return .string(s)
+        case .string(let s): return .string(ExactString(s))
         case .int, .bool: return v.intValue.map(Key.int)
         default: return nil
         }
@@ -94,7 +98,24 @@ struct PickleDict: Sendable {
     }
 
     subscript(string key: String) -> PickleValue? {
-        index[.string(key)].map { values[$0] }
+        index[.string(ExactString(key))].map { values[$0] }
+    }
+}
+
+/// A string that equals another only when their UTF-8 bytes are the same (Python's str equality),
+/// unlike `String`, whose `==` and hash follow Unicode canonical equivalence.
+struct ExactString: Hashable, Sendable {
+    let value: String
+
+    init(_ value: String) { self.value = value }
+
+    static func == (a: ExactString, b: ExactString) -> Bool {
+        a.value.utf8.elementsEqual(b.value.utf8)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        var s = value
+        s.withUTF8 { hasher.combine(bytes: UnsafeRawBufferPointer($0)) }
     }
 }
 

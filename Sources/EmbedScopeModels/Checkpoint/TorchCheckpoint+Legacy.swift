@@ -16,7 +16,7 @@ extension TorchCheckpoint {
 
     static func readLegacy(_ raw: UnsafeRawBufferPointer, path: String) throws -> Decoded {
         func fail(_ message: String, hint: String? = nil) -> EmbedScopeError {
-            EmbedScopeError(.checkpoint, message, path: path, hint: hint)
+            EmbedScopeError(.checkpoint, message.escapedForDisplay, path: path, hint: hint) // keys come from the file
         }
         var unpickler = Unpickler(path: path)
         unpickler.maxStorageBytes = raw.count

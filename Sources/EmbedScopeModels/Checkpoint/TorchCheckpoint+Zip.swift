@@ -11,7 +11,7 @@ import EmbedScopeImages
 extension TorchCheckpoint {
     static func readZip(_ raw: UnsafeRawBufferPointer, path: String) throws -> Decoded {
         func fail(_ message: String, hint: String? = nil) -> EmbedScopeError {
-            EmbedScopeError(.checkpoint, message, path: path, hint: hint)
+            EmbedScopeError(.checkpoint, message.escapedForDisplay, path: path, hint: hint) // names come from the file
         }
         let directory: ZipDirectory
         do {

@@ -78,6 +78,15 @@ package enum TorchCheckpoint {
         var rootBytes: [String: Range<Int>] = [:]
         var result = StateDict(minimumCapacity: entries.count)
         for (name, entry) in zip(names, entries) {
+            // The pickle's dict keeps keys apart by their exact bytes, as Python does; a StateDict
+            // is keyed by Swift strings, equal under Unicode canonical equivalence. Two names that
+            // differ only in normalization form would silently become one tensor: refuse instead.
+            if let i = result.index(forKey: name) {
+                let other = result[i].key
+                throw EmbedScopeError(.checkpoint, "holds tensors '\(other.escapedToASCII)' and '\(name.escapedToASCII)', two spellings of one name "
+                                          + "in different Unicode normalization forms, which this reader cannot keep apart (one would replace the other)",
+                                      path: path, hint: "rename one of them, e.g. normalize the names to NFC, and save the checkpoint again")
+            }
             let tensor = heap.tensors[entry.tensor]
             let storage = heap.storages[tensor.storage]
             let size = storage.dtype.size
@@ -89,7 +98,7 @@ package enum TorchCheckpoint {
                 let rootCount = decoded.unpickler.storageRoots[storage.key]?.count ?? 0
                 range = try decoded.storageBytes(storage.key, rootCount * size)
                 guard range.count >= rootCount * size, range.upperBound <= raw.count else {
-                    throw EmbedScopeError(.checkpoint, "storage '\(storage.key.prefix(40))' is shorter than its \(rootCount) elements", path: path)
+                    throw EmbedScopeError(.checkpoint, "storage '\(String(storage.key.prefix(40)).escapedForDisplay)' is shorter than its \(rootCount) elements", path: path)
                 }
                 rootBytes[storage.key] = range
             }
@@ -150,7 +159,7 @@ package enum TorchCheckpoint {
         let found = tensorEntries(dict)
         guard found.isEmpty else { return found }
         var described = zip(dict.keys, dict.values).prefix(12).map { key, value in
-            "\(key.stringValue.map { "'\($0.prefix(60))'" } ?? key.typeName) (\(value.typeName))"
+            "\(key.stringValue.map { "'\(String($0.prefix(60)).escapedForDisplay)'" } ?? key.typeName) (\(value.typeName))"
         }
         if dict.count > 12 { described.append("…") }
         throw EmbedScopeError(.checkpoint,

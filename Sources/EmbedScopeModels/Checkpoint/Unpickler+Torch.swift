@@ -16,10 +16,14 @@ extension Unpickler {
         case .dict:
             var d = PickleDict()
             guard args.count <= 1 else { throw bad("\(args.count) arguments") }
+            // A copy of a dict or of a sequence of pairs: charged in full, as a hostile pickle can
+            // repeat it for a few bytes each time (the copy shares storage only until it is changed).
             if let source = args.first {
                 if case .dict(let i) = source {
+                    try charge(2 * heap.dicts[i].count)
                     d = heap.dicts[i]
                 } else if let pairs = heap.sequence(source) {
+                    try charge(2 * pairs.count)
                     for pair in pairs {
                         guard let kv = heap.sequence(pair), kv.count == 2 else { throw bad("an item that is not a key-value pair") }
                         d.set(kv[0], kv[1])
@@ -34,6 +38,7 @@ extension Unpickler {
             guard args.count <= 1 else { throw bad("\(args.count) arguments") }
             guard let source = args.first else { return heap.list() }
             guard let items = heap.sequence(source) else { throw bad("a \(source.typeName)") }
+            try charge(items.count) // a copy, as for dicts above
             return heap.list(items)
 
         case .slice:
@@ -49,6 +54,7 @@ extension Unpickler {
         case .encode:
             guard (1...2).contains(args.count), let text = args[0].stringValue else { throw bad("arguments other than (str, encoding)") }
             let encoding = args.count == 2 ? args[1].stringValue?.lowercased() : "utf-8"
+            try charge(text.utf8.count) // a new byte array per call, however often the string is reused
             switch encoding {
             case "latin1", "latin-1", "iso-8859-1", "iso8859-1":
                 var out: [UInt8] = []

@@ -15,6 +15,13 @@ import EmbedScopeImages
 ///
 /// Each `load` reads one pickle (up to STOP) from a byte buffer; the heap persists across
 /// loads (the legacy format is five pickles in a row), the memo does not.
+///
+/// Memory: a pickle can copy a container it already built for a few bytes (`builtins.set(l)` or
+/// `OrderedDict(pairs)` through the memo, again and again), so every value placed in or copied
+/// into a container is counted (`charge`) against a running allowance proportional to the pickle
+/// bytes read so far (`valuesPerByte` per byte plus `baseValues`). torch.save's pickles build at
+/// most about 3 values per byte: every value on the stack costs at least one opcode byte, is
+/// copied off the MARK stack at most once and stored once, and a set is copied from its list once.
 struct Unpickler {
     /// For error messages: the file, and the name of the pickle being read.
     let path: String
@@ -23,6 +30,13 @@ struct Unpickler {
     var storageRoots: [String: (dtype: TorchDType, count: Int)] = [:]
     /// No storage may claim more bytes than this (the file's size: storages are stored uncompressed).
     var maxStorageBytes = Int.max
+    /// Values placed in or copied into containers so far, over every load (see `charge`).
+    private(set) var valuesBuilt = 0
+    static let valuesPerByte = 4
+    static let baseValues = 1 << 20
+    /// Pickle bytes read by earlier loads, and where the current load started.
+    private var bytesBefore = 0
+    private var loadStart = 0
 
     // Per-load state.
     private var stack: [PickleValue] = []
@@ -45,9 +59,12 @@ struct Unpickler {
         memo = [:]
         self.label = label
         self.fileOffset = fileOffset
+        loadStart = start
+        position = start
         var r = ByteReader(bytes: bytes, position: start)
         do {
             let value = try run(&r)
+            bytesBefore += r.position - start
             return (value, r.position)
         } catch ByteReader.Failure.truncated {
             throw error("ends in the middle of a pickle opcode (at byte \(fileOffset + r.position)): the file is truncated or corrupt",
@@ -61,11 +78,31 @@ struct Unpickler {
 
     /// A `.checkpoint` error that says which pickle and byte it comes from.
     func error(_ message: String, hint: String? = nil) -> EmbedScopeError {
-        EmbedScopeError(.checkpoint, "\(label): \(message)", path: path, hint: hint)
+        // Messages quote strings from the pickle: escape what could act on a terminal.
+        EmbedScopeError(.checkpoint, "\(label): \(message)".escapedForDisplay, path: path, hint: hint)
     }
 
     func corrupt(_ message: String) -> EmbedScopeError {
         error("\(message) (opcode at byte \(fileOffset + position)); the file is corrupt or not a PyTorch checkpoint")
+    }
+
+    // MARK: - Memory budget
+
+    /// Counts `n` values placed in or copied into a container (or `n` bytes of a bytes object
+    /// built from a string), and refuses the pickle once they outgrow `valuesPerByte` per pickle
+    /// byte read so far plus `baseValues`: without this, a megabyte of pickle that re-copies a
+    /// million-item list a few bytes at a time asks for gigabytes. Checked before the values are
+    /// built.
+    mutating func charge(_ n: Int) throws {
+        let read = bytesBefore + (position - loadStart) + 1
+        let allowance = Self.baseValues + Self.valuesPerByte * read
+        let (total, overflow) = valuesBuilt.addingReportingOverflow(n)
+        guard !overflow, total <= allowance else {
+            throw error("the pickle builds more than \(allowance) values for its first \(read) bytes (\(Self.valuesPerByte) per byte + \(Self.baseValues); "
+                        + "opcode at byte \(fileOffset + position)): not a checkpoint torch.save writes, which builds a few values per byte",
+                        hint: "the file is corrupt or crafted to exhaust memory; a checkpoint saved by torch.save loads within this limit")
+        }
+        valuesBuilt = total
     }
 
     // MARK: - The opcode loop
@@ -141,20 +178,20 @@ struct Unpickler {
 
             // Tuples.
             case 0x29: push(heap.tuple([])) // EMPTY_TUPLE
-            case 0x74: push(heap.tuple(try popMark())) // TUPLE
+            case 0x74: push(try tuple(try popMark())) // TUPLE
             case 0x85: // TUPLE1
                 let a = try pop()
-                push(heap.tuple([a]))
+                push(try tuple([a]))
             case 0x86: // TUPLE2
                 let b = try pop(), a = try pop()
-                push(heap.tuple([a, b]))
+                push(try tuple([a, b]))
             case 0x87: // TUPLE3
                 let c = try pop(), b = try pop(), a = try pop()
-                push(heap.tuple([a, b, c]))
+                push(try tuple([a, b, c]))
 
             // Lists and sets.
             case 0x5D: push(heap.list()) // EMPTY_LIST
-            case 0x6C: push(heap.list(try popMark())) // LIST
+            case 0x6C: push(try list(try popMark())) // LIST
             case 0x61: // APPEND
                 let v = try pop()
                 try append([v])
@@ -165,7 +202,7 @@ struct Unpickler {
             case 0x90: // ADDITEMS
                 let items = try popMark()
                 try append(items)
-            case 0x91: push(heap.list(try popMark())) // FROZENSET
+            case 0x91: push(try list(try popMark())) // FROZENSET
 
             // Dicts.
             case 0x7D: push(heap.dict()) // EMPTY_DICT
@@ -275,6 +312,7 @@ struct Unpickler {
     /// The items pushed since the last MARK (and the mark itself) are removed and returned.
     private mutating func popMark() throws -> [PickleValue] {
         guard let m = marks.popLast(), m <= stack.count else { throw corrupt("no MARK on the pickle stack") }
+        try charge(stack.count - m)
         let items = Array(stack[m...])
         stack.removeSubrange(m...)
         return items
@@ -285,15 +323,27 @@ struct Unpickler {
         return v
     }
 
+    private mutating func tuple(_ items: [PickleValue]) throws -> PickleValue {
+        try charge(items.count)
+        return heap.tuple(items)
+    }
+
+    private mutating func list(_ items: [PickleValue]) throws -> PickleValue {
+        try charge(items.count)
+        return heap.list(items)
+    }
+
     private mutating func append(_ items: [PickleValue]) throws {
         let target = try top()
         guard case .list(let l) = target else { throw corrupt("APPEND to a \(target.typeName), not a list") }
+        try charge(items.count)
         heap.lists[l].append(contentsOf: items)
     }
 
     private mutating func setItems(_ items: [PickleValue], in target: PickleValue) throws {
         guard case .dict(let d) = target else { throw corrupt("SETITEM on a \(target.typeName), not a dict") }
         guard items.count % 2 == 0 else { throw corrupt("SETITEMS with an odd number of items") }
+        try charge(items.count)
         var i = 0
         while i + 1 < items.count {
             heap.dicts[d].set(items[i], items[i + 1])
