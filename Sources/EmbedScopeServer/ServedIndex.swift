@@ -56,9 +56,11 @@ final class ServedIndex: @unchecked Sendable {
         return b
     }
 
-    /// Computes `body` once per key (concurrent callers wait for the same computation); a
-    /// failure is not kept, so the next request tries again. The work runs off the
-    /// cooperative thread pool.
+    /// Computes `body` once per key (concurrent callers wait for the same computation). A
+    /// failure that the index itself decides (`undefined`: LDA of one class; `invalidArgument`)
+    /// is kept like a result — the index does not change under a `ServedIndex` — so asking
+    /// again costs nothing; any other failure (I/O) is dropped, so the next request tries again.
+    /// The work runs off the cooperative thread pool.
     func once<T: Sendable>(_ key: String, _ body: @escaping @Sendable () throws -> T) async throws -> T {
         let task: Task<any Sendable, Error> = lock.withLock {
             if let t = computed[key] { return t }
@@ -71,7 +73,8 @@ final class ServedIndex: @unchecked Sendable {
             guard let typed = v as? T else { throw APIError(.internalServerError, "internal", "cache entry '\(key)' has another type") }
             return typed
         } catch {
-            lock.withLock { if computed[key] == task { computed[key] = nil } }
+            let decided = (error as? EmbedScopeError).map { [.undefined, .invalidArgument].contains($0.kind) } ?? false
+            if !decided { lock.withLock { if computed[key] == task { computed[key] = nil } } }
             throw error
         }
     }

@@ -2,6 +2,7 @@ import EmbedScope
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Synchronization
 import XCTest
 @testable import EmbedScopeServer
 
@@ -470,6 +471,35 @@ final class ServerAPITests: XCTestCase {
             let d = try served.thumbnail(row: row, size: size) { Data([UInt8(i)]) }
             XCTAssertEqual(d, Data([UInt8(i)]), "row \(row) size \(size) has its own cache entry")
         }
+    }
+
+    /// Fails on main: an analysis the index cannot have (LDA of one class) was recomputed by
+    /// every request (3–4 s of CPU each on a real index); an I/O failure is still retried.
+    func testDecidedFailuresAreKeptOthersRetried() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        var options = ServerOptions(roots: [f.root])
+        options.log = nil
+        let served = try IndexLibrary(options: options).index("tiny")
+        let runs = Mutex(0)
+        for _ in 0..<3 {
+            do {
+                _ = try await served.once("undefined") { () throws -> Int in
+                    runs.withLock { $0 += 1 }
+                    throw EmbedScopeError(.undefined, "LDA needs at least 2 classes")
+                }
+                XCTFail("no error")
+            } catch let e as EmbedScopeError { XCTAssertEqual(e.kind, .undefined) }
+        }
+        XCTAssertEqual(runs.withLock { $0 }, 1, "a decided failure is computed once")
+        runs.withLock { $0 = 0 }
+        for _ in 0..<3 {
+            _ = try? await served.once("io") { () throws -> Int in
+                runs.withLock { $0 += 1 }
+                throw EmbedScopeError(.io, "disk hiccup")
+            }
+        }
+        XCTAssertEqual(runs.withLock { $0 }, 3, "an I/O failure is tried again")
     }
 
     /// A JPEG of marker segments: SOI, `padding` bytes of APP1 segments, a baseline frame
