@@ -7,6 +7,10 @@ import EmbedScopeCore
 /// of rows once). A float32 product can be off by a few 1e-7 from the exact inner product of
 /// the stored rows, so every pair within `recheckMargin` of the threshold or above is recomputed
 /// in Double, and the Double cosine decides: the list equals a brute-force Double all-pairs scan.
+/// That cosine is a·b / (‖a‖‖b‖) of the stored float32 rows (whose norms are 1 only to ~1e-8:
+/// their plain dot product put identical rows at 0.99999996…1.00000004, so threshold 1 missed
+/// half the exact copies and scores above 1 were printed), clamped to [−1, 1]; a pair is in
+/// when it is within `doubleSlack` (Double rounding) of the threshold or above.
 public enum Duplicates {
     public struct Pair: Sendable, Equatable {
         /// a < b.
@@ -17,6 +21,8 @@ public enum Duplicates {
     }
 
     public static let recheckMargin: Float = 1e-4
+    /// Double rounding of the cosine (a few 1e-16): identical rows are in at threshold 1.
+    public static let doubleSlack = 1e-12
 
     package static func pairs(_ x: RowMatrix, threshold: Double, maxPairs: Int = 1_000_000, threads: Int = Scorer.defaultThreads,
                              blockRows: Int = 256, progress: ProgressSink = SilentProgress()) throws -> [Pair] {
@@ -49,12 +55,16 @@ public enum Duplicates {
         for st in states {
             for (a, b) in st.pairs {
                 let ra = x.row(Int(a)), rb = x.row(Int(b))
-                var s = 0.0
-                for t in 0..<x.dim { s += Double(ra[t]) * Double(rb[t]) }
+                var dot = 0.0, na = 0.0, nb = 0.0
+                for t in 0..<x.dim {
+                    let p = Double(ra[t]), q = Double(rb[t])
+                    dot += p * q; na += p * p; nb += q * q
+                }
+                let s = min(1, max(-1, dot / (na.squareRoot() * nb.squareRoot())))
                 guard s.isFinite else {
                     throw EmbedScopeError(.nonFinite, "rows \(a) and \(b) give a non-finite cosine: the vectors contain NaN or infinity")
                 }
-                if s >= threshold { out.append(Pair(a: Int(a), b: Int(b), score: s)) }
+                if s >= threshold - doubleSlack { out.append(Pair(a: Int(a), b: Int(b), score: s)) }
             }
         }
         out.sort { ($0.a, $0.b) < ($1.a, $1.b) }

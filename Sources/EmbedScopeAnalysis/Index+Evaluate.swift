@@ -105,7 +105,8 @@ extension Index {
         for (i, _) in rows.enumerated() {
             let own = column[Int(labels[rows[i]])]!
             var best = 0
-            for j in 1..<max(1, c) where z[i * c + j] > z[i * c + best] { best = j }
+            // Columns are in class order; a tie goes to the lower prototype index, as documented.
+            for j in 1..<max(1, c) where z[i * c + j] > z[i * c + best] || (z[i * c + j] == z[i * c + best] && protos[j] < protos[best]) { best = j }
             var other = -Double.infinity
             for j in 0..<c where j != own { other = max(other, z[i * c + j]) }
             let m = c > 1 ? z[i * c + own] - other : 0

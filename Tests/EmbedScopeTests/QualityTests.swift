@@ -185,13 +185,13 @@ final class QualityTests: XCTestCase {
         let n = x.rows
         var brute: [Double] = []                    // Double cosine of every pair (a < b)
         for a in 0..<n { for b in (a + 1)..<n {
-            var s = 0.0
-            for t in 0..<x.dim { s += Double(x.row(a)[t]) * Double(x.row(b)[t]) }
-            brute.append(s)
+            var s = 0.0, na = 0.0, nb = 0.0
+            for t in 0..<x.dim { let p = Double(x.row(a)[t]), q = Double(x.row(b)[t]); s += p * q; na += p * p; nb += q * q }
+            brute.append(min(1, s / (na.squareRoot() * nb.squareRoot())))
         } }
         func bruteList(_ t: Double) -> [String] {
             var out: [String] = [], i = 0
-            for a in 0..<n { for b in (a + 1)..<n { if brute[i] >= t { out.append("\(a)-\(b)") }; i += 1 } }
+            for a in 0..<n { for b in (a + 1)..<n { if brute[i] >= t - Duplicates.doubleSlack { out.append("\(a)-\(b)") }; i += 1 } }
             return out
         }
         for t in [0.98, 0.9, 0.6, 0.3] {
@@ -215,6 +215,71 @@ final class QualityTests: XCTestCase {
         XCTAssertThrowsKind(.invalidArgument, try idx.duplicates(space: "pixel", threshold: 1.5))
         // Union–find groups: a chain is one group.
         XCTAssertEqual(Duplicates.groups([.init(a: 1, b: 5, score: 1), .init(a: 5, b: 9, score: 1), .init(a: 2, b: 3, score: 1)]), [[1, 5, 9], [2, 3]])
+    }
+
+    /// Fails on main: the pair cosine was the plain dot of the stored float32 unit rows (norms 1 ± 3e-8),
+    /// so identical rows scored 0.99999996…1.00000004, `--threshold 1` found about half of them,
+    /// and scores above 1 were printed.
+    func testIdenticalRowsAreCosineOneAtThresholdOne() throws {
+        var g = SplitMix64(seed: 4)
+        let n = 20, d = 32
+        var rows: [Float] = []
+        for _ in 0..<n {
+            var v = (0..<d).map { _ in Float(g.gaussian()) }
+            _ = try Normalize.toUnit(&v, what: "row")
+            rows += v
+        }
+        let x2 = rows + rows  // row i and row i + n are the same
+        let pairs = try x2.withUnsafeBufferPointer { try Duplicates.pairs(RowMatrix(base: $0.baseAddress!, rows: 2 * n, dim: d, stride: d), threshold: 1) }
+        XCTAssertEqual(pairs.map { "\($0.a)-\($0.b)" }, (0..<n).map { "\($0)-\($0 + n)" })
+        XCTAssertTrue(pairs.allSatisfy { $0.score <= 1 && $0.score >= 1 - 1e-12 }, "\(pairs.map(\.score))")
+    }
+
+    /// Fails on main: distances from 2 − 2·dot of float32 unit rows, and neighbours chosen by
+    /// float32 cosines, made the uniqueness of a tight class rounding noise (off by up to 1.0).
+    func testUniquenessOfTightClassesIsExact() throws {
+        var g = SplitMix64(seed: 3)
+        let n = 60, d = 16
+        let centres = (0..<3).map { _ in (0..<d).map { _ in g.gaussian() } }
+        var rows: [Float] = []
+        for i in 0..<n {
+            var v = centres[i % 3].map { Float($0 + 1e-4 * g.gaussian()) }
+            _ = try Normalize.toUnit(&v, what: "row")
+            rows += v
+        }
+        let ours = try rows.withUnsafeBufferPointer { try Uniqueness.scores(RowMatrix(base: $0.baseAddress!, rows: n, dim: d, stride: d)) }
+        // Reference: every pair's Euclidean distance in Double, the 3 nearest other rows.
+        var raw = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var dist: [Double] = []
+            for j in 0..<n where j != i {
+                var s = 0.0
+                for t in 0..<d { let e = Double(rows[i * d + t]) - Double(rows[j * d + t]); s += e * e }
+                dist.append(s.squareRoot())
+            }
+            dist.sort()
+            raw[i] = (0.6 * dist[0] + 0.3 * dist[1] + 0.1 * dist[2]) / 3
+        }
+        let top = raw.max()!
+        let err = zip(ours, raw).map { abs($0 - $1 / top) }.max() ?? .nan
+        XCTAssertLessThanOrEqual(err, 1e-6)
+        XCTAssertEqual(ours.firstIndex(of: ours.max()!), raw.firstIndex(of: top))
+        // Exact copies only (every row has 3 copies): every score 0.
+        let first: [Float] = Array(rows[0..<d]), second: [Float] = Array(rows[d..<(2 * d)])
+        let copies: [Float] = Array([[Float]](repeating: first, count: 4).joined()) + Array([[Float]](repeating: second, count: 4).joined())
+        XCTAssertEqual(try copies.withUnsafeBufferPointer { try Uniqueness.scores(RowMatrix(base: $0.baseAddress!, rows: 8, dim: d, stride: d)) },
+                       [Double](repeating: 0, count: 8))
+    }
+
+    /// Fails on main: a tie between two prototypes went to the lower class id, not to the lower
+    /// prototype index the documentation (and `predictionRule`) promises.
+    func testEvaluateTiesGoToTheLowerPrototypeIndex() throws {
+        let dir = try temporaryDirectory(self)
+        let x: [Float] = [1, 0, 0, 1, 1, 1, 1, -1]
+        let url = try makeImportedIndex(in: dir, vectors: x, rows: 4, dim: 2, classes: ["a", "a", "b", "b"],
+                                        head: ([1, 2, 1, 2], [0.5, 0.5], ["b", "a"]))  // two identical prototypes, b first
+        let e = try Index.open(url).evaluate(set: "head", split: .all)
+        XCTAssertEqual(e.classification.confusion, [[0, 2], [0, 2]], "every row predicted 'b' (prototype 0)")
     }
 
     func testMislabelsFindPlantedLabelSwaps() throws {
