@@ -128,8 +128,9 @@ extension Index {
         let names = try classNames()
         var found: [(row: Int, sug: Int, score: Double, vote: [Double])] = []
         for r in 0..<v.rows {
-            var vote = [Double](repeating: 0, count: classes)
-            for nb in nn.neighbours(of: r) { vote[Int(labels[Int(nb)])] += 1 / Double(o.k) }
+            var count = [Int](repeating: 0, count: classes)
+            for nb in nn.neighbours(of: r) { count[Int(labels[Int(nb)])] += 1 }
+            let vote = count.map { Double($0) / Double(o.k) }  // 10 of 10 is 1, not a sum of tenths
             var best = 0, bestE = -Double.infinity
             for c in 0..<classes {
                 let e = 0.5 * cv.probabilities[r * classes + c] + 0.5 * vote[c]
