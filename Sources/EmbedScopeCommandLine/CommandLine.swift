@@ -38,6 +38,7 @@ package func note(_ s: String) {
 /// that could not be written (stdout closed or full) is such an error.
 package func runCommand(_ body: () throws -> Void) throws {
     StandardStreams.reserveClosedDescriptors()
+    InterruptCleanup.install()  // before any folder is made: an interrupted writer leaves nothing
     BLASThreads.stopIdleWorkers()
     do {
         try body()

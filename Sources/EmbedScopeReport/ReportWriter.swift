@@ -51,8 +51,7 @@ public enum ReportWriter {
             try Data("EmbedScope report folder: `embedscope report --out` replaces this folder as a whole.\n".utf8)
                 .write(to: temp.appendingPathComponent(markerName))
             files = ["index.html"] + pictures.written
-            InterruptCleanup.untrack(interruptToken) // not during the swap: the old report may be renamed aside
-            try DirectorySwap.install(temp, at: dir)
+            try InterruptCleanup.commit { try DirectorySwap.install(temp, at: dir) }
         } catch {
             try? fm.removeItem(at: temp)
             if error is EmbedScopeError || error is ImageWriteError { throw error }

@@ -110,6 +110,8 @@ public enum FashionMNIST {
         let count = chosen.count
         let parent = out.standardizedFileURL.deletingLastPathComponent()
         let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
+        let interruptToken = InterruptCleanup.track(tmp)  // before it exists
+        defer { InterruptCleanup.untrack(interruptToken) }
         do {
             try? fm.removeItem(at: tmp)
             try fm.createDirectory(at: tmp, withIntermediateDirectories: true)
@@ -117,8 +119,6 @@ public enum FashionMNIST {
         } catch {
             throw EmbedScopeError(.io, "cannot create folder", path: tmp.path, underlying: error)
         }
-        let interruptToken = InterruptCleanup.track(tmp)
-        defer { InterruptCleanup.untrack(interruptToken) }
         var perClass = [Int](repeating: 0, count: classNames.count)
         progress.begin("fashion-mnist \(split.rawValue)", total: count)
         do {
@@ -136,9 +136,10 @@ public enum FashionMNIST {
             progress.end()
             try Data("EmbedScope data set export: `embedscope dataset … --force` replaces this folder as a whole.\n".utf8)
                 .write(to: tmp.appendingPathComponent(datasetMarkerName))
-            InterruptCleanup.untrack(interruptToken)
-            if fm.fileExists(atPath: out.path) { try fm.removeItem(at: out) }
-            try fm.moveItem(at: tmp, to: out)
+            try InterruptCleanup.commit {
+                if fm.fileExists(atPath: out.path) { try fm.removeItem(at: out) }
+                try fm.moveItem(at: tmp, to: out)
+            }
         } catch {
             progress.end()
             try? fm.removeItem(at: tmp)

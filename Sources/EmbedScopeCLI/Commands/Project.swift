@@ -39,7 +39,7 @@ extension Root {
             lockOptions.apply()
             try runCommand {
                 let idx = try Index.open(resolveURL(index))
-                if let csv { try IndexDirectory.refuseInside(idx.url, output: resolveURL(csv), what: "--csv") }
+                if let csv { try idx.refuseOutputInside(resolveURL(csv), what: "--csv") }
                 let m = Projection.Method(rawValue: method) ?? .pca
                 let k = try components ?? idx.defaultComponents(method: m, space: space)
                 let r = try idx.projection(space: space, method: m, components: k, shrinkage: shrinkage, reduce: !noReduce, progress: TerminalProgress())

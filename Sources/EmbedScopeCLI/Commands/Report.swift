@@ -47,7 +47,7 @@ extension Root {
                 let progress = TerminalProgress()
                 var sections: [IndexReport] = []
                 let urls = indexes.map(resolveURL)
-                for u in urls { try IndexDirectory.refuseInside(u, output: resolveURL(out), what: "--out") }
+                for u in urls { try Index.open(u).refuseOutputInside(resolveURL(out), what: "--out") }
                 // Names: the folder name, made unique with its parent when two share it.
                 let names = urls.map { u -> String in
                     urls.filter { $0.lastPathComponent == u.lastPathComponent }.count > 1

@@ -59,6 +59,7 @@ public final class IndexBuilder {
         let n = (listing.generations.last ?? 0) + 1
         generation = IndexDirectory.generationName(n)
         temporary = self.destination.appendingPathComponent("\(IndexDirectory.temporaryPrefix)\(n)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        interruptToken = InterruptCleanup.track(temporary)  // before it exists: no window for a signal
         do {
             try fm.createDirectory(at: temporary, withIntermediateDirectories: false)
             if let existing {
@@ -79,13 +80,11 @@ public final class IndexBuilder {
             catalog = try Catalog.create(at: temporary.appendingPathComponent(Catalog.fileName))
         } catch {
             try? fm.removeItem(at: temporary)
+            if let t = interruptToken { InterruptCleanup.untrack(t) }
             if ownsLock { held.release() }
             if let e = error as? EmbedScopeError { throw e }
             throw EmbedScopeError(.io, "cannot prepare the index", path: temporary.path, underlying: error)
         }
-        var release: (@Sendable () -> Void)?
-        if ownsLock { release = { [held] in held.release() } }
-        interruptToken = InterruptCleanup.track(temporary, after: release)
     }
 
     deinit { if !committed { abort() } }
@@ -178,11 +177,14 @@ public final class IndexBuilder {
     public func commit() throws {
         guard !committed else { return }
         catalog = nil // closes the database
-        if let t = interruptToken { InterruptCleanup.untrack(t); interruptToken = nil } // from here on a leftover is the next writer's to remove
-        try DirectorySwap.install(temporary, at: destination.appendingPathComponent(generation))
-        try IndexDirectory.switchCurrent(destination, to: generation)
-        committed = true
-        IndexDirectory.collectGarbage(destination, keep: generation)
+        // An interrupt waits for this to finish, or stops it from starting (then `abort` cleans up).
+        try InterruptCleanup.commit {
+            try DirectorySwap.install(temporary, at: destination.appendingPathComponent(generation))
+            try IndexDirectory.switchCurrent(destination, to: generation)
+            committed = true
+            if let t = interruptToken { InterruptCleanup.untrack(t); interruptToken = nil }
+            IndexDirectory.collectGarbage(destination, keep: generation)
+        }
         if ownsLock { lock?.release() }
         lock = nil
     }

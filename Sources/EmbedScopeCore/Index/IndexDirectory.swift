@@ -116,11 +116,11 @@ package enum IndexDirectory {
 
     /// Refuses an output (`export --out`, `project --csv`, `report --out`) at the index folder or
     /// inside it, compared after resolving symlinks: only the index's writers change what is in it.
-    package static func refuseInside(_ index: URL, output: URL, what: String) throws {
+    package static func refuseInside(_ index: URL, output: URL, what: String, container: String = "the index folder") throws {
         let (o, i) = (canonicalPath(output), canonicalPath(index))
         guard o == i || o.hasPrefix(i.hasSuffix("/") ? i : i + "/") else { return }
-        throw EmbedScopeError(.refused, "\(what) is \(o == i ? "the index folder" : "inside the index folder") \(index.path)", path: output.path,
-                              hint: "write it outside the index; nothing was changed")
+        throw EmbedScopeError(.refused, "\(what) is \(o == i ? container : "inside \(container)") \(index.path)", path: output.path,
+                              hint: "write it outside \(container); nothing was changed")
     }
 
     /// `realpath` of the longest existing prefix, with the rest appended.
@@ -320,4 +320,17 @@ package enum IndexDirectory {
 /// named here so the index layer can carry it from one generation to the next).
 enum MetricsFile {
     static let fileName = "metrics.json"
+}
+
+extension Index {
+    /// Refuses an output (`report --out`, `project --csv`) at or inside this index's folder or the
+    /// data set it was built from: a report's sheets written into the data set were indexed by the
+    /// next `add` as images, and a CSV could replace one of its images.
+    package func refuseOutputInside(_ output: URL, what: String) throws {
+        try IndexDirectory.refuseInside(url, output: output, what: what)
+        // A built index's root is a folder `add` scans; an import's only resolves its manifest paths.
+        if let meta = try? catalog.meta(), meta["source"] == "build", let root = meta["datasetRoot"] {
+            try IndexDirectory.refuseInside(URL(fileURLWithPath: root), output: output, what: what, container: "the data set")
+        }
+    }
 }

@@ -51,6 +51,10 @@ public final class IndexWriterLock: Sendable {
     /// lock is released, the folder (holding only the marker) is removed again.
     private let createdFolder: Bool
 
+    /// Its entry in `InterruptCleanup`: an interrupted writer releases the lock (and so removes a
+    /// folder it created that nothing was committed into).
+    private let interruptToken = Mutex<Int?>(nil)
+
     private init(index: URL, fd: Int32, createdFolder: Bool) { self.index = index; self.fd = Mutex(fd); self.createdFolder = createdFolder }
     deinit { release() }
 
@@ -141,7 +145,10 @@ public final class IndexWriterLock: Sendable {
             let line = Array("pid \(getpid()) \(what)\n".utf8)
             _ = ftruncate(fd, 0)
             _ = line.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-            return IndexWriterLock(index: index, fd: fd, createdFolder: created)
+            let lock = IndexWriterLock(index: index, fd: fd, createdFolder: created)
+            let token = InterruptCleanup.atInterrupt { [weak lock] in lock?.release() }
+            lock.interruptToken.withLock { $0 = token }
+            return lock
         }
         throw EmbedScopeError(.io, "the index folder kept changing while taking its writer lock", path: index.path, hint: "try again")
     }
@@ -161,6 +168,7 @@ public final class IndexWriterLock: Sendable {
 
     /// Releases the lock (also done when the value is freed or the process exits).
     public func release() {
+        if let t = interruptToken.withLock({ t in defer { t = nil }; return t }) { InterruptCleanup.untrack(t) }
         fd.withLock { fd in
             guard fd >= 0 else { return }
             if createdFolder, (try? FileManager.default.contentsOfDirectory(atPath: index.path)) == [IndexDirectory.markerName] {

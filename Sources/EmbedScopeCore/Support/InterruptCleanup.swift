@@ -5,53 +5,103 @@ import Synchronization
 import Glibc
 #endif
 
-/// Folders being written that must not outlive an interrupted process: a new index generation
-/// (`IndexBuilder`), a report folder (`ReportWriter`). While one is tracked, SIGINT, SIGTERM and
-/// SIGHUP remove every tracked folder, say so on stderr, and then end the process by the same
-/// signal (the default action, so the shell sees 130 / 143 / 129 as before). Without this a Ctrl-C
-/// during `build` left its `.tmp-gen-…` folder, possibly gigabytes, until the next writer.
+/// What an interrupted writer must not leave behind: a new index generation being written
+/// (`IndexBuilder`), a new index folder its writer lock created (`IndexWriterLock`), a report or
+/// data-set folder being written. On SIGINT, SIGTERM or SIGHUP the handler
+/// 1. waits for a commit in progress to finish (`commit`): a generation is either switched in
+///    whole, or its commit never starts — a signal never lands between the two;
+/// 2. renames each tracked folder aside and removes it (renamed first, so a writer thread still
+///    running cannot create files in it), says so on stderr;
+/// 3. runs the tracked actions (a writer lock's release, which removes an index folder that it
+///    created and nothing was committed into);
+/// 4. ends the process by the same signal (the default action: 130 / 143 / 129 in a shell).
+/// Meanwhile a command thread that fails because its folder went away waits to be ended instead
+/// of printing that failure (`holdIfInterrupted`).
 ///
-/// The handlers are installed at the first `track` (never in a process that writes nothing,
-/// such as `serve`, whose server has its own graceful shutdown). A process killed with SIGKILL
-/// or by a crash still leaves the folder; the next writer removes it, as before.
+/// `install` sets the handlers up front (`runCommand` calls it before any work), so there is no
+/// window in which a writer has made a folder that is not yet tracked. A signal the process was
+/// started ignoring (`nohup`, a background job of a script) stays ignored. `serve` never installs
+/// them (its server shuts down gracefully). SIGKILL or a crash still leaves the folder; the next
+/// writer removes it, as before.
 package enum InterruptCleanup {
-    private struct State: ~Copyable {
+    private struct State {
         var next = 0
-        var folders: [Int: (URL, (@Sendable () -> Void)?)] = [:]
+        var folders: [Int: URL] = [:]
+        var actions: [Int: @Sendable () -> Void] = [:]
         var installed = false
         var sources: [DispatchSourceSignal] = []
+        var interrupting = false
+        var commits = 0
     }
-    private static let state = Mutex(State())
+    private static let condition = NSCondition()
+    nonisolated(unsafe) private static var state = State()  // guarded by `condition`
     private static let interrupting = Atomic<Bool>(false)
     private static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
 
-    /// Tracks `folder` until `untrack` is called with the returned token; on an interrupt it is
-    /// removed, then `after` runs (e.g. releasing a writer lock, which removes an index folder
-    /// that the writer created and nothing was committed into).
-    package static func track(_ folder: URL, after: (@Sendable () -> Void)? = nil) -> Int {
-        state.withLock { s in
-            if !s.installed {
-                s.installed = true
-                let queue = DispatchQueue(label: "embedscope.interrupt")
-                for sig in signals {
-                    // A signal the process was started ignoring (`nohup`, a background job of a
-                    // script) stays ignored: it is not ours to act on.
-                    let previous = signal(sig, SIG_IGN)
-                    guard unsafeBitCast(previous, to: Int.self) != unsafeBitCast(SIG_IGN, to: Int.self) else { continue }
-                    let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
-                    source.setEventHandler { interrupted(by: sig) }
-                    source.resume()
-                    s.sources.append(source)
-                }
+    private static func locked<T>(_ body: (inout State) throws -> T) rethrows -> T {
+        condition.lock()
+        defer { condition.unlock() }
+        return try body(&state)
+    }
+
+    /// Installs the handlers (once; later calls do nothing).
+    package static func install() {
+        locked { s in
+            guard !s.installed else { return }
+            s.installed = true
+            let queue = DispatchQueue(label: "embedscope.interrupt")
+            for sig in signals {
+                // Inherited as ignored: not ours to act on.
+                let previous = signal(sig, SIG_IGN)
+                guard unsafeBitCast(previous, to: Int.self) != unsafeBitCast(SIG_IGN, to: Int.self) else { continue }
+                let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
+                source.setEventHandler { interrupted(by: sig) }
+                source.resume()
+                s.sources.append(source)
             }
+        }
+    }
+
+    /// Tracks a folder being written (it need not exist yet) until `untrack`.
+    package static func track(_ folder: URL) -> Int {
+        install()
+        return locked { s in
             s.next += 1
-            s.folders[s.next] = (folder, after)
+            s.folders[s.next] = folder
+            return s.next
+        }
+    }
+
+    /// Tracks an action to run on an interrupt, after the folders are removed, until `untrack`.
+    package static func atInterrupt(_ action: @escaping @Sendable () -> Void) -> Int {
+        install()
+        return locked { s in
+            s.next += 1
+            s.actions[s.next] = action
             return s.next
         }
     }
 
     package static func untrack(_ token: Int) {
-        state.withLock { s in _ = s.folders.removeValue(forKey: token) }
+        locked { s in
+            s.folders[token] = nil
+            s.actions[token] = nil
+        }
+    }
+
+    /// Runs `body` (a commit: renames that switch a generation or a folder in) so that an
+    /// interrupt either waits for it to finish or, having come first, stops it from starting
+    /// (an error; the caller's clean-up then runs as for any failure).
+    package static func commit<T>(_ body: () throws -> T) throws -> T {
+        try locked { s in
+            if s.interrupting { throw EmbedScopeError(.refused, "interrupted before the commit; nothing was changed") }
+            s.commits += 1
+        }
+        defer {
+            locked { s in s.commits -= 1 }
+            condition.broadcast()
+        }
+        return try body()
     }
 
     /// Called on a command's error path: when an interrupt is being handled, the error is most
@@ -64,23 +114,39 @@ package enum InterruptCleanup {
 
     private static func interrupted(by sig: Int32) {
         interrupting.store(true, ordering: .releasing)
-        let folders = state.withLock { s in
-            let f = Array(s.folders.values)
+        let (folders, actions) = locked { s -> ([URL], [@Sendable () -> Void]) in
+            s.interrupting = true
+            while s.commits > 0 { condition.wait() }
+            let f = Array(s.folders.values), a = Array(s.actions.values)
             s.folders.removeAll()
-            return f
+            s.actions.removeAll()
+            return (f, a)
         }
+        let fm = FileManager.default
         let newline = isatty(2) != 0 ? "\n" : "" // after a progress line
-        for (folder, after) in folders {
-            if (try? FileManager.default.removeItem(at: folder)) != nil {
-                StandardStreams.error("\(newline)interrupted: removed the unfinished \(folder.path)\n")
+        for folder in folders where fm.fileExists(atPath: folder.path) {
+            // The same name + a suffix: an index's next writer still knows a `.tmp-gen-…` leftover.
+            let aside = folder.deletingLastPathComponent().appendingPathComponent("\(folder.lastPathComponent).interrupted")
+            let target = rename(folder.path, aside.path) == 0 ? aside : folder
+            var removed = false
+            for _ in 0..<5 where !removed {  // a writer thread may still be closing a file in it
+                removed = (try? fm.removeItem(at: target)) != nil || !fm.fileExists(atPath: target.path)
+                if !removed { usleep(20_000) }
             }
-            after?()
+            StandardStreams.error(removed ? "\(newline)interrupted: removed the unfinished \(folder.path)\n"
+                                          : "\(newline)interrupted: could not remove the unfinished \(target.path); remove it by hand\n")
         }
-        // Dispatch's threads block signals, so not raise(): the process gets it, a thread that
-        // takes it ends the process; should every thread block it, exit with the shell's code.
+        for action in actions { action() }
+        // This is a dispatch thread, which blocks signals: unblock this one here and raise it, so
+        // the default action ends the process now (a process-directed kill() could wait on
+        // another thread); should it not, exit with the shell's code for it.
         signal(sig, SIG_DFL)
-        kill(getpid(), sig)
-        usleep(500_000)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, sig)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        raise(sig)
+        usleep(200_000)
         _exit(128 + sig)
     }
 }
