@@ -142,42 +142,36 @@ package enum RegularFile {
     }
 
     /// Throws unless `path` exists and is a regular file (symbolic links are followed).
-    package static func requireRegular(_ path: String) throws {
+    package static func requireRegular(_ path: String, hint: String = indexHint) throws {
         var st = stat()
         guard stat(path, &st) == 0 else {
             throw EmbedScopeError(errno == ENOENT ? .notFound : .io, "cannot open: \(String(cString: strerror(errno)))", path: path)
         }
-        guard st.st_mode & S_IFMT == S_IFREG else { throw notRegular(path, mode: st.st_mode) }
+        guard st.st_mode & S_IFMT == S_IFREG else { throw notRegular(path, mode: st.st_mode, hint: hint) }
     }
 
     /// For a file the user names (`--rows`, `--vector(s)`, `--manifest`, `--head`): a FIFO or a
     /// device is refused by name (Foundation said "Permission denied", or read /dev/zero forever).
     package static func requireRegularInput(_ url: URL) throws {
-        var st = stat()
-        guard stat(url.path, &st) == 0 else {
-            throw EmbedScopeError(errno == ENOENT ? .notFound : .io, "cannot open: \(String(cString: strerror(errno)))", path: url.path)
-        }
-        guard st.st_mode & S_IFMT == S_IFREG else {
-            throw EmbedScopeError(.io, "is \(describe(mode: st.st_mode)), not a regular file; refusing to read it", path: url.path,
-                                  hint: "give a file (save what a pipe produces to a file first)")
-        }
+        try requireRegular(url.path, hint: "give a file (save what a pipe produces to a file first)")
     }
 
-    static func describe(mode: mode_t) -> String {
+    static func notRegular(_ path: String, mode: mode_t, hint: String = indexHint) -> EmbedScopeError {
+        let kind: String
         switch mode & S_IFMT {
-        case S_IFIFO: "a FIFO (named pipe)"
-        case S_IFCHR: "a character device"
-        case S_IFBLK: "a block device"
-        case S_IFDIR: "a directory"
-        case S_IFSOCK: "a socket"
-        default: "not a regular file"
+        case S_IFIFO: kind = "a FIFO (named pipe)"
+        case S_IFCHR: kind = "a character device"
+        case S_IFBLK: kind = "a block device"
+        case S_IFDIR: kind = "a directory"
+        case S_IFSOCK: kind = "a socket"
+        default: kind = "not a regular file"
         }
+        return EmbedScopeError(.io, "is \(kind), not a regular file; refusing to read it", path: path, hint: hint)
     }
 
-    static func notRegular(_ path: String, mode: mode_t) -> EmbedScopeError {
-        EmbedScopeError(.io, "is \(describe(mode: mode)), not a regular file; refusing to read it", path: path,
-                               hint: "the index is damaged or tampered with; rebuild it")
-    }
+    /// What a file of an index that is not a regular file means.
+    static let indexHint = "the index is damaged or tampered with; rebuild it"
+
 }
 
 extension VectorFileHeader {

@@ -25,16 +25,8 @@ package enum OutputFile {
         let fd = open(target.path, O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { throw EmbedScopeError(.io, "cannot open \(what): \(String(cString: strerror(errno)))", path: url.path) }
         defer { close(fd) }
-        try data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) in
-            guard var p = raw.baseAddress else { return }
-            var left = raw.count
-            while left > 0 {
-                let n = Glibc.write(fd, p, left)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw EmbedScopeError(.io, "cannot write \(what): \(String(cString: strerror(errno)))", path: url.path) }
-                p += n
-                left -= n
-            }
+        if let e = StandardStreams.writeAll(fd, data) {
+            throw EmbedScopeError(.io, "cannot write \(what): \(String(cString: strerror(e)))", path: url.path)
         }
     }
 }

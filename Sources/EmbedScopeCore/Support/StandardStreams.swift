@@ -48,8 +48,9 @@ package enum StandardStreams {
         }
     }
 
-    /// nil, or the errno of the write that failed.
-    private static func writeAll(_ fd: Int32, _ data: Data) -> Int32? {
+    /// Writes all of `data` to `fd` (retrying short writes and EINTR): nil, or the errno of the
+    /// write that failed. Also `OutputFile`'s loop for FIFOs and devices.
+    package static func writeAll(_ fd: Int32, _ data: Data) -> Int32? {
         data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32? in
             guard var p = raw.baseAddress else { return nil }
             var left = raw.count
