@@ -19,6 +19,6 @@ extension Comparison {
                 }
             }
         }
-        return lines.map { $0.map(CSV.field).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        return lines.map { $0.map(CSV.textField).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 }

@@ -95,7 +95,7 @@ public enum Comparison {
     }
 
     package static func csv(_ rows: [ComparisonRow]) -> String {
-        ([headers] + rows.map { fields($0, missing: "") }).map { $0.map(CSV.field).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        ([headers] + rows.map { fields($0, missing: "") }).map { $0.map(CSV.textField).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
     package static func markdown(_ rows: [ComparisonRow]) -> String {

@@ -100,7 +100,7 @@ extension ProjectionReport {
         let prefix = method == .pca ? "pc" : "ld"
         var out = "row,path,class," + (1...components).map { "\(prefix)\($0)" }.joined(separator: ",") + "\n"
         for p in points {
-            out += "\(p.row),\(CSV.field(p.path)),\(CSV.field(p.class)),"
+            out += "\(p.row),\(CSV.textField(p.path)),\(CSV.textField(p.class)),"
             out += p.coordinates.map { String(format: "%.9g", $0) }.joined(separator: ",") + "\n"
         }
         return out

@@ -385,7 +385,12 @@ function inside(poly, x, y) {
   }
   return c;
 }
-const csvField = (v) => /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+// A text cell a spreadsheet would run as a formula (=, +, -, @, tab, CR first; not a number) gets a
+// leading ' (as CSV.textField does for the CLI's CSVs); then RFC 4180 quoting.
+const csvField = (v) => {
+  if (/^[=+\-@\t\r]/.test(v) && !(v.trim() !== "" && Number.isFinite(Number(v)))) v = "'" + v;
+  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+};
 function selectionCSV() {
   return "row,path,class\n" + S.selection.map((r) => { const q = S.rowInfo.get(r); return `${r},${csvField(q.path || "")},${csvField(q.class)}`; }).join("\n") + "\n";
 }

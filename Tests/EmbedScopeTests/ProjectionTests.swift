@@ -264,6 +264,15 @@ final class MetricsRecordTests: XCTestCase {
         XCTAssertEqual(try CSV.parse(text, path: "t").first?.fields, nasty)
     }
 
+    func testTextFieldsThatASpreadsheetWouldRunAsFormulasAreWrittenAsText() throws {
+        XCTAssertEqual(CSV.textField("=HYPERLINK(\"http://x\",\"y\")"), "\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"")
+        for s in ["+1+2", "-cmd", "@SUM(A1)", "\tx", "\rx", "-", "-inf", "+nan"] {
+            XCTAssertEqual(try CSV.parse(CSV.textField(s) + "\n", path: "t").first?.fields, ["'" + s], s)
+        }
+        // Numbers and ordinary text are left as they are.
+        for s in ["-0.25", "+3", "1e-5", "cat", "a-b", ""] { XCTAssertEqual(CSV.textField(s), s) }
+    }
+
     func testCompareCommandComputesMissingMetricsAndPrintsJSON() throws {
         let dir = try temporaryDirectory(self)
         let a = try index(dir, name: "a"), b = try index(dir, name: "b")

@@ -11,6 +11,17 @@ package enum CSV {
             ? "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : s
     }
 
+    /// A text field of a CSV written for people and spreadsheets (`project --csv`, `compare
+    /// --csv`, the page's Export CSV): as `field`, but a value that a spreadsheet would run as a
+    /// formula — one starting with `=`, `+`, `-`, `@`, a tab or a carriage return that is not a
+    /// number — gets a leading `'` (OWASP's advice on CSV injection), so a class named
+    /// `=HYPERLINK(…)` shows as text. Numbers such as `-0.25` stay as they are. Files that
+    /// `embedscope` reads back (the manifest of `export`) use `field`: they keep every value exactly.
+    package static func textField(_ s: String) -> String {
+        guard let c = s.unicodeScalars.first, "=+-@\t\r".unicodeScalars.contains(c), Double(s)?.isFinite != true else { return field(s) }
+        return field("'" + s)
+    }
+
     package static func parse(_ text: String, path: String) throws -> [Record] {
         var records: [Record] = []
         var fields: [String] = []
