@@ -23,7 +23,7 @@ package func buildApplication(_ options: ServerOptions,
 
 package func buildRouter(_ options: ServerOptions) -> Router<BasicRequestContext> {
     let api = ServerAPI(library: IndexLibrary(options: options))
-    let router = Router(context: BasicRequestContext.self)
+    let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)  // HEAD answers as GET, without the body
     router.add(middleware: ErrorAndLogMiddleware(log: options.log))
     api.register(router)
     return router

@@ -233,6 +233,20 @@ final class ServerAPITests: XCTestCase {
                     XCTAssertEqual(img.width, 20); XCTAssertEqual(img.height, 15)
                 }
             }
+            // HEAD answers as GET does (status, type, length) without the body; a missing row is 404 either way.
+            try await client.execute(uri: "/api/indexes/tiny/images/5", method: .head) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(r.headers[.contentType], "image/png")
+                XCTAssertEqual(r.headers[.contentLength], String(bytes.count))
+                XCTAssertEqual(r.body.readableBytes, 0)
+            }
+            try await client.execute(uri: "/", method: .head) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(r.body.readableBytes, 0)
+            }
+            try await client.execute(uri: "/api/indexes/tiny/images/99999", method: .head) { r in
+                XCTAssertEqual(r.status, .notFound)
+            }
         }
     }
 
