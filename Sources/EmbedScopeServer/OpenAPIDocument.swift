@@ -58,7 +58,7 @@ enum OpenAPIDocument {
       "parameters": [{"name": "index", "in": "query", "schema": {"type": "array", "items": {"type": "string"}}, "style": "form", "explode": true},
         {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["silhouette", "db", "ch", "precision", "knn", "probe", "name"]}},
         {"name": "space", "in": "query", "schema": {"type": "string"}}, {"name": "perClass", "in": "query", "schema": {"type": "boolean"}}, {"$ref": "#/components/parameters/k"}],
-      "responses": {"200": {"description": "{\"entries\":[…, \"perClass\":[{\"id\",\"name\",\"rows\",\"silhouette\",\"precisionAtK\"}], \"perClassK\", \"perClassSample\"]}"}}}},
+      "responses": {"200": {"description": "{\"entries\":[…, \"perClass\":[{\"id\",\"name\",\"rows\",\"silhouette\",\"precisionAtK\"}], \"perClassK\", \"perClassSample\", \"perClassError\"]}"}}}},
     "/api/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
   },
   "components": {

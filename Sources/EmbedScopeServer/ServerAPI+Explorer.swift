@@ -66,6 +66,9 @@ extension ServerAPI {
         var perClassK: Int?
         /// Rows whose neighbours were counted for per-class precision@k (nil: every row).
         var perClassSample: Int?
+        /// Why this row has no per-class figures (its space is too small or unlabelled for them,
+        /// say); the other rows of the comparison still have theirs.
+        var perClassError: String?
     }
     typealias CompareRow = Merged<ComparisonRow, PerClassFields>
 
@@ -119,30 +122,43 @@ extension ServerAPI {
         guard try Self.bool(r, "perClass") else { return rows.map { CompareRow($0, PerClassFields()) } }
         let k = try Self.int(r, "k", default: 10, in: 1...options.maxK)
         var out: [CompareRow] = []
-        for var row in rows {
-            let s = try library.index(row.index)
-            let cluster = try await s.clusterReport(space: row.space)
-            // Cluster metrics just computed fill a row metrics.json had none for (as /api/indexes does).
-            if row.silhouette == nil {
-                row.silhouette = cluster.silhouette.mean
-                row.daviesBouldin = cluster.daviesBouldin
-                row.calinskiHarabasz = cluster.calinskiHarabasz
+        for row in rows {
+            do {
+                out.append(try await perClassRow(row, k: k))
+            } catch {
+                // A row whose data cannot give per-class figures (a 4xx answer on its own) keeps its
+                // place with the reason; anything else (a damaged file, say) fails the request.
+                let e = APIError.from(error)
+                guard (400..<500).contains(e.status.code) else { throw error }
+                out.append(CompareRow(row, PerClassFields(perClassK: k, perClassError: e.message)))
             }
-            let nb = try await classNeighbours(s, space: row.space, k: k)
-            if row.precisionAtK == nil && nb.sample == nil {
-                let rowsCounted = nb.rows.values.reduce(0, +)
-                row.precisionAtK = Double(nb.hits.values.reduce(0, +)) / Double(max(1, rowsCounted * k))
-                row.k = k
-            }
-            var per: [PerClassEntry] = []
-            for (id, name) in s.classNames.sorted(by: { $0.key < $1.key }) {
-                let sil = cluster.perClass.first { $0.id == id }
-                let n = nb.rows[Int32(id)] ?? 0
-                per.append(PerClassEntry(id: id, name: name, rows: sil?.rows ?? n, silhouette: sil?.silhouette,
-                                         precisionAtK: n > 0 ? Double(nb.hits[Int32(id)] ?? 0) / Double(n * k) : nil))
-            }
-            out.append(CompareRow(row, PerClassFields(perClass: per, perClassK: k, perClassSample: nb.sample)))
         }
         return out
+    }
+
+    private func perClassRow(_ row: ComparisonRow, k: Int) async throws -> CompareRow {
+        var row = row
+        let s = try library.index(row.index)
+        let cluster = try await s.clusterReport(space: row.space)
+        // Cluster metrics just computed fill a row metrics.json had none for (as /api/indexes does).
+        if row.silhouette == nil {
+            row.silhouette = cluster.silhouette.mean
+            row.daviesBouldin = cluster.daviesBouldin
+            row.calinskiHarabasz = cluster.calinskiHarabasz
+        }
+        let nb = try await classNeighbours(s, space: row.space, k: k)
+        if row.precisionAtK == nil && nb.sample == nil {
+            let rowsCounted = nb.rows.values.reduce(0, +)
+            row.precisionAtK = Double(nb.hits.values.reduce(0, +)) / Double(max(1, rowsCounted * k))
+            row.k = k
+        }
+        var per: [PerClassEntry] = []
+        for (id, name) in s.classNames.sorted(by: { $0.key < $1.key }) {
+            let sil = cluster.perClass.first { $0.id == id }
+            let n = nb.rows[Int32(id)] ?? 0
+            per.append(PerClassEntry(id: id, name: name, rows: sil?.rows ?? n, silhouette: sil?.silhouette,
+                                     precisionAtK: n > 0 ? Double(nb.hits[Int32(id)] ?? 0) / Double(n * k) : nil))
+        }
+        return CompareRow(row, PerClassFields(perClass: per, perClassK: k, perClassSample: nb.sample))
     }
 }

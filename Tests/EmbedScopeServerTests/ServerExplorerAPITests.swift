@@ -51,6 +51,7 @@ final class ServerExplorerAPITests: XCTestCase {
         let dir = try serverTemporaryDirectory(self)
         let f = try ServerFixture.make(in: dir)
         _ = try ServerFixture.make(in: dir, name: "tiny2", seed: 12)
+        _ = try ServerFixture.make(in: dir, name: "three", perClass: 1, seed: 13)   // too small for per-class figures
         try await app(f).test(.router) { client in
             try await client.execute(uri: "/api/compare?index=tiny&index=tiny2&perClass=true&k=5", method: .get) { r in
                 XCTAssertEqual(r.status, .ok)
@@ -94,6 +95,24 @@ final class ServerExplorerAPITests: XCTestCase {
                     let e = try XCTUnwrap(Index.open(f.root.appendingPathComponent(row.index)).versus(options: versus).spaces.first)
                     XCTAssertEqual(try XCTUnwrap(row.precisionAtK), e.precisionAtK, accuracy: 1e-12)
                     XCTAssertEqual(row.k, 5)
+                }
+            }
+            // An index too small for precision@k keeps its rows with the reason; the others still get theirs.
+            for uri in ["/api/compare?perClass=true&k=5", "/api/compare?index=tiny&index=three&perClass=true&k=5"] {
+                try await client.execute(uri: uri, method: .get) { r in
+                    XCTAssertEqual(r.status, .ok, uri)
+                    struct C: Decodable { var name: String }
+                    struct Row: Decodable { var index: String; var space: String; var perClass: [C]?; var perClassError: String? }
+                    struct T: Decodable { var entries: [Row] }
+                    let t = try JSONDecoder().decode(T.self, from: Self.body(r))
+                    let small = t.entries.filter { $0.index == "three" }, others = t.entries.filter { $0.index != "three" }
+                    XCTAssertEqual(small.count, 2, uri)
+                    XCTAssertFalse(others.isEmpty, uri)
+                    for row in small {
+                        XCTAssertNil(row.perClass, uri)
+                        XCTAssertTrue(row.perClassError?.contains("3 rows") == true, "\(uri): \(String(describing: row.perClassError))")
+                    }
+                    for row in others { XCTAssertEqual(row.perClass?.count, 3, uri); XCTAssertNil(row.perClassError, uri) }
                 }
             }
             try await client.execute(uri: "/api/compare?index=tiny&space=nope", method: .get) { r in XCTAssertEqual(r.status, .notFound) }
