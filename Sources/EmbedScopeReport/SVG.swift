@@ -21,10 +21,12 @@ package struct SVGWriter {
     }
 
     /// Escapes text or an attribute value for XML: & < > " ' and drops characters XML 1.0 forbids.
+    /// Bidirectional controls, which would reorder the text around them, are shown as `\u{202E}`
+    /// (`bidiControlsEscaped`). The report's HTML escapes with this too (`HTML.esc`).
     package static func escape(_ s: String) -> String {
         var out = ""
         out.reserveCapacity(s.utf8.count)
-        for u in s.unicodeScalars {
+        for u in s.bidiControlsEscaped.unicodeScalars {
             switch u {
             case "&": out += "&amp;"
             case "<": out += "&lt;"

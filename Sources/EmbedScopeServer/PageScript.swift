@@ -4,13 +4,18 @@ enum PageScript {
     static let source = #"""
 "use strict";
 const $ = (s) => document.querySelector(s);
+// Text shown to the user with each bidirectional control (ALM, LRM, RLM, U+202A–U+202E, U+2066–U+2069)
+// written as \u{202E}, as the report and the CLI show it: a class named "cat\u{202E}gpj.exe" would
+// otherwise read "catexe.jpg". Only what is displayed: values, data-* and URLs keep the exact names.
+const showText = (s) => typeof s === "string"
+  ? s.replace(/[\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/g, (c) => `\\u{${c.charCodeAt(0).toString(16).toUpperCase()}}`) : s;
 const el = (tag, attrs = {}, ...kids) => {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") e.className = v; else if (k === "text") e.textContent = v; else if (k === "style") e.style.cssText = v;
-    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, v);
+    if (k === "class") e.className = v; else if (k === "text") e.textContent = showText(v); else if (k === "style") e.style.cssText = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v); else e.setAttribute(k, k === "title" || k === "alt" ? showText(v) : v);
   }
-  for (const c of kids) if (c != null) e.append(c);
+  for (const c of kids) if (c != null) e.append(showText(c));
   return e;
 };
 const PALETTE = ["#1f77b4","#ff7f0e","#2ca02c","#d62728","#9467bd","#8c564b","#e377c2","#7f7f7f","#bcbd22","#17becf",
@@ -20,7 +25,7 @@ const S = window.__es = { errors: [], indexes: [], index: null, space: null, met
 window.addEventListener("error", (e) => S.errors.push(String(e.message || e)));
 window.addEventListener("unhandledrejection", (e) => S.errors.push(String(e.reason && e.reason.message || e.reason)));
 
-function status(text, isError) { const s = $("#status"); s.textContent = text || ""; s.className = isError ? "err" : ""; }
+function status(text, isError) { const s = $("#status"); s.textContent = showText(text || ""); s.className = isError ? "err" : ""; }
 async function api(url, opts) {
   const r = await fetch(url, opts);
   const body = await r.json().catch(() => ({ error: { kind: "http", message: r.statusText } }));
@@ -126,6 +131,8 @@ async function perClass() {
     const r = await api(`/api/compare?perClass=true&k=10&${names.map((n) => "index=" + enc(n)).join("&")}${spaces.length === 1 ? "&space=" + enc(spaces[0]) : ""}`);
     const rows = sel.map(([i, s]) => r.entries.find((x) => x.index === i && x.space === s));
     if (rows.some((x) => !x)) throw new Error("a ticked row is no longer served: reload the page");
+    const bad = rows.find((x) => x.perClassError != null);
+    if (bad) throw new Error(`no per-class figures for ${bad.index} · ${bad.space}: ${bad.perClassError}`);
     const classes = [...new Set(rows.flatMap((x) => x.perClass.map((c) => c.name)))];
     const metrics = [["silhouette", "silhouette"], ["precisionAtK", `precision@${rows[0].perClassK}`]];
     const value = (row, cls, m) => { const c = row.perClass.find((c) => c.name === cls); return c && c[m] != null ? c[m] : null; };
@@ -177,7 +184,7 @@ async function loadProjection() {
     p.key = key; p.classIndex = new Map(S.index.classes.map((c, i) => [c.name, i]));
     S.rowInfo = new Map(p.points.map((q) => [q.row, q]));
     S.proj = p; status("");
-    $("#axes").textContent = p.axisLabels.join(" · ");
+    $("#axes").textContent = showText(p.axisLabels.join(" · "));
     setSelection([]);
     await colourAndDraw();
   } catch (e) { status(e.message, true); }
@@ -296,8 +303,8 @@ function render(axisLabels) {
   if (x0 < 0 && x1 > 0) { const zx = px(0); ctx.beginPath(); ctx.moveTo(zx, m); ctx.lineTo(zx, PH - m); ctx.stroke(); }
   if (y0 < 0 && y1 > 0) { const zy = py(0); ctx.beginPath(); ctx.moveTo(m, zy); ctx.lineTo(PW - m, zy); ctx.stroke(); }
   ctx.fillStyle = "#5f6b7a"; ctx.font = "11px DejaVu Sans, sans-serif";
-  ctx.fillText(axisLabels[0] || "", m, PH - 8);
-  if (axisLabels[1]) { ctx.save(); ctx.translate(12, PH - m); ctx.rotate(-Math.PI / 2); ctx.fillText(axisLabels[1], 0, 0); ctx.restore(); }
+  ctx.fillText(showText(axisLabels[0] || ""), m, PH - 8);
+  if (axisLabels[1]) { ctx.save(); ctx.translate(12, PH - m); ctx.rotate(-Math.PI / 2); ctx.fillText(showText(axisLabels[1]), 0, 0); ctx.restore(); }
 }
 /// Selected rows (dark rings), the clicked row, and a selection being dragged.
 function drawOverlay(shape) {
@@ -426,7 +433,7 @@ overlay.addEventListener("mousemove", (ev) => {
   if (hoverRow !== h.pt.row) {
     hoverRow = h.pt.row;
     box.querySelector("img").src = thumbURL(h.pt.row, 96);
-    box.querySelector(".cap").textContent = `#${h.pt.row} ${h.pt.class} — ${h.pt.path || ""}`;
+    box.querySelector(".cap").textContent = showText(`#${h.pt.row} ${h.pt.class} — ${h.pt.path || ""}`);
   }
   box.style.left = Math.min(h.X + 14, PW - 190) + "px"; box.style.top = Math.min(h.Y + 14, PH - 150) + "px";
   box.classList.remove("hidden");
@@ -541,7 +548,7 @@ async function loadEvaluation() {
       t.classList.add(m.class === m.predicted ? "same" : "other"); return t;
     }));
     table.dataset.state = "ready";
-  } catch (err) { table.replaceChildren(); $("#evalSummary").textContent = err.message; table.dataset.state = "error"; }
+  } catch (err) { table.replaceChildren(); $("#evalSummary").textContent = showText(err.message); table.dataset.state = "error"; }
 }
 const CONFUSION_MAX = 40;
 /** Indexes of the classes to show: all, or the `limit` with the most off-diagonal counts, in order. */

@@ -324,6 +324,47 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(svg.contains("10 of 60 not shown"))
     }
 
+    /// Bidirectional controls reorder the text around them ("cat\u{202E}gpj.exe" reads "catexe.jpg"):
+    /// shown as `\u{202E}`, like the CLI's `escapedForDisplay`; every other character as it is.
+    func testBidiControlsAreShownEscaped() {
+        XCTAssertEqual("cat\u{202E}gpj.exe".bidiControlsEscaped, #"cat\u{202E}gpj.exe"#)
+        XCTAssertEqual("\u{61C}\u{200E}\u{200F}\u{202A}\u{202B}\u{202C}\u{202D}\u{2066}\u{2067}\u{2068}\u{2069}".bidiControlsEscaped,
+                       #"\u{61C}\u{200E}\u{200F}\u{202A}\u{202B}\u{202C}\u{202D}\u{2066}\u{2067}\u{2068}\u{2069}"#)
+        XCTAssertEqual("x\u{202E}y".bidiControlsEscaped, "x\u{202E}y".escapedForDisplay, "the CLI's form")
+        for plain in ["golden retriever", "a\\b", "قطة", "חתול", "👩\u{200D}💻", "caf\u{E9}", "cafe\u{301}", "zero\u{200B}width", ""] {
+            XCTAssertEqual(plain.bidiControlsEscaped, plain)
+        }
+        XCTAssertEqual(SVGWriter.escape("<\u{2066}a&b\u{2069}>"), #"&lt;\u{2066}a&amp;b\u{2069}&gt;"#)
+        XCTAssertEqual(SVGWriter.escape("قطة 👩\u{200D}💻"), "قطة 👩\u{200D}💻")
+    }
+
+    /// A report of an index whose class, index and path names hold bidirectional controls has
+    /// none left in its HTML or its SVGs: each is shown as `\u{202E}`.
+    func testReportShowsBidiControlsInNamesEscaped() throws {
+        let dir = try temporaryDirectory(self)
+        let classNames = ["cat\u{202E}gpj.exe", "\u{2066}dog\u{2069}", "plain"]
+        let n = 30, d = 6
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 21), rows: n, dim: d,
+                                        classes: (0..<n).map { classNames[$0 % 3] },
+                                        head: (randomMatrix(rows: 3, dim: d, seed: 22), [0, 0, 0], classNames), name: "idx\u{202B}")
+        var o = ReportOptions(); o.queries = 1
+        let section = try Index.open(url).reportSection(name: "name\u{202E}x", options: o)
+        let out = dir.appendingPathComponent("report")
+        let written = try ReportWriter.write(ReportDocument(indexes: [section]), to: out)
+        let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains(#"cat\u{202E}gpj.exe"#), "class name shown escaped")
+        XCTAssertTrue(html.contains(#"\u{2066}dog\u{2069}"#))
+        XCTAssertTrue(html.contains(#"name\u{202E}x"#), "index name shown escaped")
+        XCTAssertTrue(html.contains(#"idx\u{202B}"#), "index path shown escaped")
+        let texts = try written.files.filter { $0.hasSuffix(".html") || $0.hasSuffix(".svg") }.map {
+            (name: $0, text: try String(contentsOf: out.appendingPathComponent($0), encoding: .utf8))
+        }
+        XCTAssertTrue(texts.contains { $0.name.hasSuffix(".svg") && $0.text.contains(#"cat\u{202E}gpj.exe"#) }, "SVG labels escaped")
+        for (name, text) in texts {
+            XCTAssertFalse(text.unicodeScalars.contains(where: String.isBidiControl), "a raw bidirectional control in \(name)")
+        }
+    }
+
     func testReportWriterReplacesAtomicallyAndRefusesOtherFolders() throws {
         let dir = try temporaryDirectory(self)
         let (url, _, _) = try makeImageIndex(in: dir, perClass: 4)

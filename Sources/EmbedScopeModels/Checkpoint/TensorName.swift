@@ -1,3 +1,5 @@
+import EmbedScopeCore
+
 /// Tensor names come from the checkpoint file, which anyone may have written: before one is
 /// printed (a listing, an error message) the characters that could act on a terminal or forge a
 /// line — control characters (ESC, CR, LF, DEL, C1 controls), Unicode format characters
@@ -12,25 +14,12 @@ extension String {
     package var escapedToASCII: String { escaped(asciiOnly: true) }
 
     private func escaped(asciiOnly: Bool) -> String {
-        func needsEscape(_ s: Unicode.Scalar) -> Bool {
-            if s == "\\" { return true }
+        escapingScalars(backslash: true) { s in
             if asciiOnly && !s.isASCII { return true }
             switch s.properties.generalCategory {
             case .control, .format, .lineSeparator, .paragraphSeparator: return true
             default: return false
             }
         }
-        guard unicodeScalars.contains(where: needsEscape) else { return self }
-        var out = ""
-        for s in unicodeScalars {
-            if s == "\\" {
-                out += "\\\\"
-            } else if needsEscape(s) {
-                out += "\\u{\(String(s.value, radix: 16, uppercase: true))}"
-            } else {
-                out.unicodeScalars.append(s)
-            }
-        }
-        return out
     }
 }
