@@ -65,17 +65,25 @@ struct ServerAPI: Sendable {
         return try library.index(raw.removingPercentEncoding ?? raw)
     }
 
+    /// The value of a parameter that takes one, nil when it is absent. Given twice it is refused:
+    /// which of the two would count is a guess (`index`, the one that repeats, is read on its own).
+    static func single(_ r: Request, _ key: String) throws -> Substring? {
+        let all = r.uri.queryParameters[values: Substring(key)]
+        guard all.count <= 1 else { throw APIError.badRequest("give \(key) once (it is there \(all.count) times)") }
+        return all.first
+    }
+
     static func int(_ r: Request, _ key: String, default d: Int, in range: ClosedRange<Int>) throws -> Int {
-        guard let s = r.uri.queryParameters[Substring(key)] else { return d }
+        guard let s = try single(r, key) else { return d }
         guard let v = Int(s) else { throw APIError.badRequest("\(key) must be an integer, got '\(s.prefix(40))'") }
         guard range.contains(v) else { throw APIError.badRequest("\(key) must be in \(range.lowerBound)…\(range.upperBound), got \(v)") }
         return v
     }
 
     static func bool(_ r: Request, _ key: String) throws -> Bool {
-        guard let s = r.uri.queryParameters[Substring(key)] else { return false }
+        guard let s = try single(r, key) else { return false }
         switch s.lowercased() {
-        case "true", "1", "yes", "": return true
+        case "true", "1", "yes": return true
         case "false", "0", "no": return false
         default: throw APIError.badRequest("\(key) must be true or false, got '\(s.prefix(40))'")
         }
@@ -83,7 +91,7 @@ struct ServerAPI: Sendable {
 
     /// A name parameter (space, set, class, prototype): any text, compared with the catalog's names only.
     static func name(_ r: Request, _ key: String) throws -> String? {
-        guard let s = r.uri.queryParameters[Substring(key)] else { return nil }
+        guard let s = try single(r, key) else { return nil }
         guard !s.isEmpty, s.count <= 1000, !s.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
             throw APIError.badRequest("\(key) must be a non-empty name without control characters")
         }
@@ -159,9 +167,8 @@ struct ServerAPI: Sendable {
 
     func query(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
         let s = try served(c)
-        let q = r.uri.queryParameters
         let source: QuerySource
-        switch (q["row"], q["path"]) {
+        switch (try Self.single(r, "row"), try Self.single(r, "path")) {
         case (let row?, nil):
             guard let v = Int(row) else { throw APIError.badRequest("row must be an integer, got '\(row.prefix(40))'") }
             source = .row(v)
@@ -189,6 +196,9 @@ struct ServerAPI: Sendable {
 
     func queryUpload(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
         let s = try served(c)
+        guard try Self.single(r, "row") == nil, try Self.single(r, "path") == nil else {
+            throw APIError.badRequest("a POSTed image is the query: give no row or path with it")
+        }
         let space = try Self.space(r, s)
         let k = try Self.int(r, "k", default: 10, in: 1...options.maxK)
         let farthest = try Self.bool(r, "farthest")
@@ -361,7 +371,8 @@ struct ServerAPI: Sendable {
     // MARK: - Comparison
 
     func compare(_ r: Request) async throws -> Response {
-        var names = r.uri.queryParameters[values: "index"].map(String.init)
+        var names: [String] = []
+        for n in r.uri.queryParameters[values: "index"].map(String.init) where !names.contains(n) { names.append(n) }   // once each
         if names.isEmpty { names = library.names() }
         var rows: [ComparisonRow] = []
         for n in names { rows += try await comparisonRows(library.index(n)) }

@@ -315,7 +315,10 @@ final class ServerAPITests: XCTestCase {
             try await e("/api/nothing-here", .notFound)
             // Bad numbers and missing parameters.
             for q in ["row=abc", "row=1&k=0", "row=1&k=-3", "row=1&k=abc", "row=1&k=1e3", "row=1&k=99999999999999999999", "row=1&farthest=maybe",
-                      "", "row=1&path=images/circle/1.png", "row=1&space="] {
+                      "", "row=1&path=images/circle/1.png", "row=1&space=",
+                      // A parameter that takes one value given twice (which would count is a guess), an empty boolean.
+                      "row=1&row=2", "row=1&k=3&k=4", "row=1&farthest=true&farthest=false", "row=1&space=pixel&space=embedding",
+                      "row=1&farthest=", "row=1&includeSelf="] {
                 try await e("/api/indexes/tiny/query?\(q)", .badRequest)
             }
             try await e("/api/indexes/tiny/thumbs/1?size=0", .badRequest)
@@ -326,6 +329,14 @@ final class ServerAPITests: XCTestCase {
             try await e("/api/indexes/tiny/evaluate", .badRequest)
             try await e("/api/indexes/tiny/evaluate?set=head&lowest=-1", .badRequest)
             try await e("/api/compare?sort=nope", .badRequest)
+            // An uploaded image is the query: a row or path beside it is refused, not ignored.
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?space=pixel&row=3", method: .post, body: ByteBuffer(bytes: png), .badRequest)
+            // An index named twice in a comparison is listed once.
+            try await client.execute(uri: "/api/compare?index=tiny&index=tiny", method: .get) { r in
+                struct T: Decodable { struct Row: Decodable { var index: String; var space: String }; var entries: [Row] }
+                let t = try JSONDecoder().decode(T.self, from: Data(r.body.readableBytesView))
+                XCTAssertEqual(t.entries.map(\.space).sorted(), ["embedding", "pixel"])
+            }
             // Path traversal in every parameter that could name a file.
             try await e("/api/indexes/tiny/query?path=../../etc/passwd", .badRequest)
             try await e("/api/indexes/tiny/query?path=/etc/passwd", .badRequest)
