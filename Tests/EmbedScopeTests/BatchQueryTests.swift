@@ -107,6 +107,17 @@ final class BatchQueryTests: XCTestCase {
         try NPYArray.write(shape: [d], values: Array(q[0..<d]), to: oneD)
         let wrongShape = try CLI.run(["query", url.path, "--vectors", oneD.path])
         XCTAssertNotEqual(wrongShape.status, 0); XCTAssertTrue(wrongShape.stderr.contains("[n, d]"), wrongShape.stderr)
+        // A bad vector among many is named by its number (from 0, as the output's "vector").
+        for (bad, word) in [(Float.nan, "NaN"), (0, "all zeros")] {
+            var qs = [Float]((0..<(3 * d)).map { Float($0 % 7) + 1 })
+            for j in 0..<d { qs[2 * d + j] = bad == 0 ? 0 : (j == 1 ? bad : 1) }
+            let badVectors = dir.appendingPathComponent("bad.npy")
+            try NPYArray.write(shape: [3, d], values: qs, to: badVectors)
+            let r = try CLI.run(["query", url.path, "--vectors", badVectors.path])
+            XCTAssertEqual(r.status, 1, r.stderr)
+            XCTAssertTrue(r.stderr.contains("query vector 2 ") && r.stderr.contains(word), r.stderr)
+            XCTAssertTrue(r.stdout.isEmpty)
+        }
         // A 79-byte file declaring a billion rows of no columns: refused at once (it allocated without bound).
         let noColumns = dir.appendingPathComponent("empty-rows.npy")
         let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 0), }"

@@ -68,12 +68,17 @@ extension Index {
 
     /// The unit query vector for a source in a space.
     public func queryVector(_ source: QuerySource, space: String) throws -> [Float] {
+        try queryVector(source, space: space, what: "query vector")
+    }
+
+    /// As `queryVector(_:space:)`; `what` names the vector in errors ("query vector 437" of a batch).
+    package func queryVector(_ source: QuerySource, space: String, what: String) throws -> [Float] {
         let v = try vectors(space: space)
         if case .vector(var q) = source {
             guard q.count == v.dim else {
-                throw EmbedScopeError(.shapeMismatch, "query vector has \(q.count) values, space '\(space)' has dim \(v.dim)")
+                throw EmbedScopeError(.shapeMismatch, "\(what) has \(q.count) values, space '\(space)' has dim \(v.dim)")
             }
-            _ = try Normalize.toUnit(&q, what: "query vector")
+            _ = try Normalize.toUnit(&q, what: what)
             return q
         }
         let r = try row(for: source)!

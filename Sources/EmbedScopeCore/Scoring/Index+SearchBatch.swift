@@ -30,8 +30,9 @@ extension Index {
             var queries: [Float] = []
             queries.reserveCapacity(group.count * v.dim)
             var filters: [RowFilter] = []
-            for source in group {
-                queries += try queryVector(source, space: space)
+            for (i, source) in zip(group.indices, group) {
+                // Numbered from 0 as the output's "vector" is, so a bad one in a thousand can be found.
+                queries += try queryVector(source, space: space, what: "query vector \(i)")
                 var f = classFilter
                 if !o.includeSelf, let r = try row(for: source) { f.excluded.insert(r) }
                 filters.append(f)
