@@ -94,12 +94,29 @@ public enum Comparison {
         return String(format: "%.4f ± %.4f (sampled, n = %d)", v, r.silhouetteStandardError ?? .nan, r.silhouetteSample ?? 0)
     }
 
+    static let csvHeaders = headers + ["silhouette_sample", "silhouette_standard_error"]
+
+    /// The table as CSV: the values as `compare --json` has them (shortest round-trip decimals, not
+    /// the table's rounding); a sampled silhouette is its estimate, with its sample size and
+    /// standard error in the last two columns (empty for an exact one); a missing value is empty.
     package static func csv(_ rows: [ComparisonRow]) -> String {
-        ([headers] + rows.map { fields($0, missing: "") }).map { $0.map(CSV.textField).joined(separator: ",") }.joined(separator: "\n") + "\n"
+        func f(_ v: Double?) -> String { v.map { "\($0)" } ?? "" }
+        let lines = rows.map { r -> [String] in
+            let sampled = r.silhouetteSampled == true
+            return [r.index, r.space, r.model ?? "", r.weights ?? "", r.epoch.map(String.init) ?? "",
+                    r.globalStep.map(String.init) ?? "", String(r.samples), String(r.classCount), String(r.dim),
+                    f(r.silhouette), f(r.daviesBouldin), f(r.calinskiHarabasz), f(r.precisionAtK), r.k.map(String.init) ?? "",
+                    f(r.knnAccuracy), f(r.probeAccuracy),
+                    sampled ? r.silhouetteSample.map(String.init) ?? "" : "", sampled ? f(r.silhouetteStandardError) : ""]
+        }
+        return ([csvHeaders] + lines).map { $0.map(CSV.textField).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
 
     package static func markdown(_ rows: [ComparisonRow]) -> String {
-        let esc = { (s: String) in s.replacingOccurrences(of: "|", with: "\\|") }
+        // A | would end the cell and a line break the row: both shown escaped.
+        let esc = { (s: String) in
+            s.replacingOccurrences(of: "|", with: "\\|").replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
+        }
         var lines = ["| " + headers.joined(separator: " | ") + " |",
                      "|" + headers.map { _ in "---" }.joined(separator: "|") + "|"]
         for r in rows { lines.append("| " + fields(r, missing: "—").map(esc).joined(separator: " | ") + " |") }

@@ -95,13 +95,14 @@ extension Index {
 }
 
 extension ProjectionReport {
-    /// The coordinates as CSV: `row,path,class,pc1…` (or `ld1…`), fields quoted as RFC 4180 needs.
+    /// The coordinates as CSV: `row,path,class,pc1…` (or `ld1…`), fields quoted as RFC 4180 needs,
+    /// the numbers exactly as `--json` has them.
     public func csv() -> String {
         let prefix = method == .pca ? "pc" : "ld"
         var out = "row,path,class," + (1...components).map { "\(prefix)\($0)" }.joined(separator: ",") + "\n"
         for p in points {
             out += "\(p.row),\(CSV.textField(p.path)),\(CSV.textField(p.class)),"
-            out += p.coordinates.map { String(format: "%.9g", $0) }.joined(separator: ",") + "\n"
+            out += p.coordinates.map { "\($0)" }.joined(separator: ",") + "\n"   // as --json has them (shortest round trip)
         }
         return out
     }

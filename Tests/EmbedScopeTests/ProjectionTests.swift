@@ -249,10 +249,16 @@ final class MetricsRecordTests: XCTestCase {
         XCTAssertEqual(Comparison.sorted(rows, by: .name).map(\.index), ["a", "b", "c"])
         let one = [row("a,b", s: 0.25, db: nil)]
         XCTAssertEqual(Comparison.csv(one), """
-            index,space,model,weights,epoch,step,samples,classes,dim,silhouette,davies_bouldin,calinski_harabasz,precision_at_k,k,knn_accuracy,probe_accuracy
-            "a,b",embedding,m,,,,10,2,4,0.2500,,,,,,
+            index,space,model,weights,epoch,step,samples,classes,dim,silhouette,davies_bouldin,calinski_harabasz,precision_at_k,k,knn_accuracy,probe_accuracy,silhouette_sample,silhouette_standard_error
+            "a,b",embedding,m,,,,10,2,4,0.25,,,,,,,,
 
             """)
+        // The CSV keeps the values (the table rounds them).
+        var precise = row("p", s: 0.123456789012345, db: 1.1802512248452837)
+        precise.calinskiHarabasz = 1.1802512248452837
+        let fields = Comparison.csv([precise]).split(separator: "\n")[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(Double(fields[9]), 0.123456789012345); XCTAssertEqual(Double(fields[10]), 1.1802512248452837)
+        XCTAssertEqual(Double(fields[11]), 1.1802512248452837)
         XCTAssertEqual(Comparison.markdown(one).split(separator: "\n").last, "| a,b | embedding | m | — | — | — | 10 | 2 | 4 | 0.2500 | — | — | — | — | — | — |")
     }
 

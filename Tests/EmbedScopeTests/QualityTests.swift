@@ -157,7 +157,10 @@ final class QualityTests: XCTestCase {
         XCTAssertEqual(rows[0].silhouetteSampled, true)
         XCTAssertNotNil(rows[0].silhouetteStandardError)
         XCTAssertTrue(Comparison.table(rows).contains("±"), Comparison.table(rows))
-        XCTAssertTrue(Comparison.csv(rows).contains("sampled"))
+        // The CSV: the estimate, then its sample size and standard error in the last two columns.
+        let sampledFields = Comparison.csv(rows).split(separator: "\n")[1].split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        XCTAssertEqual(sampledFields.suffix(2).first, "30")
+        XCTAssertEqual(Double(sampledFields.last ?? ""), rows[0].silhouetteStandardError)
         let exact = try idx.clusterScores(space: "embedding")
         _ = try idx.recordCluster(exact, space: "embedding")
         _ = try idx.recordCluster(sampled, space: "embedding")        // a later estimate does not replace the exact figure
