@@ -51,6 +51,28 @@ final class TrustTests: XCTestCase {
         XCTAssertEqual(CheckedSize.product([3, 0, 1 << 62]), 0)
     }
 
+    /// A float64 value beyond float32's range is named as such (it read as an "infinity" the file does not hold).
+    func testNPYFloat64BeyondFloat32IsNamed() throws {
+        func npy(_ values: [Double], shape: String) -> Data {
+            var header = "{'descr': '<f8', 'fortran_order': False, 'shape': \(shape), }"
+            header += String(repeating: " ", count: (64 - (10 + header.utf8.count + 1) % 64) % 64) + "\n"
+            var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xff), UInt8(header.utf8.count >> 8)])
+            data.append(contentsOf: Array(header.utf8))
+            for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { data.append(contentsOf: $0) } }
+            return data
+        }
+        do {
+            _ = try NPYArray.parse(npy([1, 2, 3, 4, 1e300, 6], shape: "(3, 2)"), path: "q.npy")
+            XCTFail("accepted")
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.kind, .npy)
+            XCTAssertTrue(e.message.contains("row 2, column 0") && e.message.contains("beyond float32"), e.message)
+        }
+        // Infinity and NaN in the file stay what they are (the checks downstream name them); large finite values pass.
+        let a = try NPYArray.parse(npy([.infinity, .nan, 3e38, -3e38], shape: "(4,)"), path: "q.npy")
+        XCTAssertEqual(a.values[0], .infinity); XCTAssertTrue(a.values[1].isNaN); XCTAssertEqual(a.values[2], 3e38)
+    }
+
     /// Item 1: a vector header with an absurd stride (and no rows) is refused, not converted to Int.
     func testVectorHeaderHugeStrideRefused() throws {
         var h = VectorFileHeader(rows: 0, dim: 4, flags: [])

@@ -82,15 +82,29 @@ package struct NPYArray: Sendable {
             throw fail("file holds \(present) data bytes, shape \(shape) needs \(expected) (truncated)")
         }
         var values = [Float](repeating: 0, count: count)
-        data.withUnsafeBytes { raw in
+        // float64: a finite value beyond float32's range would become infinity here and be reported
+        // as one the file does not hold; it is named instead.
+        let overflow: Int? = data.withUnsafeBytes { raw in
             let p = raw.baseAddress! + payloadStart
-            values.withUnsafeMutableBufferPointer { out in
+            return values.withUnsafeMutableBufferPointer { out -> Int? in
                 if elem == 4 {
                     _ = memcpy(out.baseAddress!, p, expected)
-                } else {
-                    for i in 0..<count { out[i] = Float(p.loadUnaligned(fromByteOffset: i * 8, as: Double.self)) }
+                    return nil
                 }
+                var first: Int? = nil
+                for i in 0..<count {
+                    let v = p.loadUnaligned(fromByteOffset: i * 8, as: Double.self), f = Float(v)
+                    if first == nil && f.isInfinite && v.isFinite { first = i }
+                    out[i] = f
+                }
+                return first
             }
+        }
+        if let i = overflow {
+            let cols = shape.count >= 2 ? shape.dropFirst().reduce(1, *) : 1
+            let at = shape.count >= 2 ? "row \(i / Swift.max(1, cols)), column \(i % Swift.max(1, cols))" : "element \(i)"
+            throw fail("float64 value at \(at) is beyond float32's range (3.4e38); EmbedScope reads vectors as float32",
+                       hint: "scale the vectors down (only their directions are compared)")
         }
         return NPYArray(shape: shape, values: values)
     }
