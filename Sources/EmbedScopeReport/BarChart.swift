@@ -65,7 +65,7 @@ package struct BarChart: Sendable {
         let (bars, gapAfter, omitted) = shown
         let rowsDrawn = bars.count + (gapAfter == nil ? 0 : 1)
         var w = SVGWriter(width: width, height: height)
-        let labelWidth = Double(min(200, max(60, (bars.map(\.label.count).max() ?? 4) * 7 + 12)))
+        let labelWidth = Double(min(200, max(60, (bars.map(\.label.bidiControlsEscaped.count).max() ?? 4) * 7 + 12)))
         let left = labelWidth + 8, right = Double(width) - 64, top = 44.0
         let bottom = top + Double(max(1, rowsDrawn) * Self.rowHeight)
         var values = bars.compactMap(\.value).filter(\.isFinite) + [0]

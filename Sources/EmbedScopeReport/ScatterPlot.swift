@@ -110,5 +110,10 @@ public struct ScatterPlot: Sendable {
         return w.document(title: title)
     }
 
-    static func shorten(_ s: String, _ n: Int) -> String { s.count <= n ? s : String(s.prefix(n - 1)) + "…" }
+    /// At most n characters of the name as it is shown (bidi controls escaped first, so the
+    /// escapes count), with "…" when cut.
+    static func shorten(_ s: String, _ n: Int) -> String {
+        let shown = s.bidiControlsEscaped
+        return shown.count <= n ? shown : String(shown.prefix(n - 1)) + "…"
+    }
 }

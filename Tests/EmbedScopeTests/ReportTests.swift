@@ -331,6 +331,9 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual("\u{61C}\u{200E}\u{200F}\u{202A}\u{202B}\u{202C}\u{202D}\u{2066}\u{2067}\u{2068}\u{2069}".bidiControlsEscaped,
                        #"\u{61C}\u{200E}\u{200F}\u{202A}\u{202B}\u{202C}\u{202D}\u{2066}\u{2067}\u{2068}\u{2069}"#)
         XCTAssertEqual("x\u{202E}y".bidiControlsEscaped, "x\u{202E}y".escapedForDisplay, "the CLI's form")
+        // Chart labels are measured and shortened as shown (escapes count; the bar chart clipped them).
+        XCTAssertEqual(ScatterPlot.shorten("cat\u{202E}gpj.exe", 24), #"cat\u{202E}gpj.exe"#)
+        XCTAssertEqual(ScatterPlot.shorten("ab\u{202E}\u{202E}", 8), #"ab\u{20…"#)
         for plain in ["golden retriever", "a\\b", "قطة", "חתול", "👩\u{200D}💻", "caf\u{E9}", "cafe\u{301}", "zero\u{200B}width", ""] {
             XCTAssertEqual(plain.bidiControlsEscaped, plain)
         }
