@@ -79,11 +79,13 @@ public enum Comparison {
     static let headers = ["index", "space", "model", "weights", "epoch", "step", "samples", "classes", "dim", "silhouette",
                           "davies_bouldin", "calinski_harabasz", "precision_at_k", "k", "knn_accuracy", "probe_accuracy"]
 
-    static func fields(_ r: ComparisonRow, missing: String) -> [String] {
-        func f(_ v: Double?, _ format: String) -> String { v.map { String(format: format, $0) } ?? missing }
+    /// One row's cells: rounded for reading, or (`exact`) each number as its shortest round-trip
+    /// decimal and the silhouette as the bare value.
+    static func fields(_ r: ComparisonRow, missing: String, exact: Bool = false) -> [String] {
+        func f(_ v: Double?, _ format: String) -> String { v.map { exact ? "\($0)" : String(format: format, $0) } ?? missing }
         return [r.index, r.space, r.model ?? missing, r.weights ?? missing, r.epoch.map(String.init) ?? missing,
                 r.globalStep.map(String.init) ?? missing, String(r.samples), String(r.classCount), String(r.dim),
-                silhouetteText(r, missing: missing), f(r.daviesBouldin, "%.4f"), f(r.calinskiHarabasz, "%.1f"), f(r.precisionAtK, "%.4f"),
+                exact ? f(r.silhouette, "") : silhouetteText(r, missing: missing), f(r.daviesBouldin, "%.4f"), f(r.calinskiHarabasz, "%.1f"), f(r.precisionAtK, "%.4f"),
                 r.k.map(String.init) ?? missing, f(r.knnAccuracy, "%.4f"), f(r.probeAccuracy, "%.4f")]
     }
 
@@ -100,14 +102,10 @@ public enum Comparison {
     /// the table's rounding); a sampled silhouette is its estimate, with its sample size and
     /// standard error in the last two columns (empty for an exact one); a missing value is empty.
     package static func csv(_ rows: [ComparisonRow]) -> String {
-        func f(_ v: Double?) -> String { v.map { "\($0)" } ?? "" }
         let lines = rows.map { r -> [String] in
             let sampled = r.silhouetteSampled == true
-            return [r.index, r.space, r.model ?? "", r.weights ?? "", r.epoch.map(String.init) ?? "",
-                    r.globalStep.map(String.init) ?? "", String(r.samples), String(r.classCount), String(r.dim),
-                    f(r.silhouette), f(r.daviesBouldin), f(r.calinskiHarabasz), f(r.precisionAtK), r.k.map(String.init) ?? "",
-                    f(r.knnAccuracy), f(r.probeAccuracy),
-                    sampled ? r.silhouetteSample.map(String.init) ?? "" : "", sampled ? f(r.silhouetteStandardError) : ""]
+            return fields(r, missing: "", exact: true)
+                + [sampled ? r.silhouetteSample.map(String.init) ?? "" : "", sampled ? r.silhouetteStandardError.map { "\($0)" } ?? "" : ""]
         }
         return ([csvHeaders] + lines).map { $0.map(CSV.textField).joined(separator: ",") }.joined(separator: "\n") + "\n"
     }
