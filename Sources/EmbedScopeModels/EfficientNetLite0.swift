@@ -16,9 +16,9 @@ import EmbedScopeImages
 /// selects the Swift kernels + OpenBLAS reference instead.
 /// Work: the batch is split across `threads` workers, each with its own buffers (images left
 /// over, e.g. at batch 1, run with each layer split across the threads). A worker runs the
-/// high-resolution blocks one image at a time, expand → depthwise → project in bands of rows
-/// that stay in L2 (the stem inside the first block's bands), and the 14×14 and 7×7 blocks on
-/// groups of `groupSize` images (wider GEMMs).
+/// blocks down to 14×14 one image at a time, expand → depthwise → project in bands of rows
+/// that stay in L2 (the stem inside the first block's bands), and the 7×7 blocks on groups of
+/// `groupSize` images (wider GEMMs; their weights, 0.9 MB per 1×1 conv, are read once per group).
 public final class EfficientNetLite0: FeatureExtractor {
     public let name = "efficientnet-lite0"
     /// Side of the square input (the crop; 224 by default). The network is convolutional with a
@@ -36,7 +36,12 @@ public final class EfficientNetLite0: FeatureExtractor {
     /// Images per group in the low-resolution part of the network.
     static let groupSize = 8
     /// Blocks whose input is at least this many pixels high run one image at a time.
-    static let perImageMinSize = 28
+    /// (14×14 blocks in groups of 8 left 8 × 14 × 14 × 672 floats, 4.2 MB, between expand,
+    /// depthwise and project, beyond L2: the depthwise ran at a quarter of the FMA peak. One
+    /// image at a time, in bands, on Zen 4 at batch 32: depthwise 2.0 → 1.35 CPU ms/image, the
+    /// whole forward 4.85 → 4.49 ms/image, median of 8 interleaved runs; 7×7 blocks one at a time
+    /// too: no better, their weights then come from L3 for every image.)
+    static let perImageMinSize = 14
 
     /// (repeats, kernel, first stride, in, out, expand ratio) per stage: efficientnet_lite_builder's
     /// 'r1_k3_s11_e1_i32_o16', 'r2_k3_s22_e6_i16_o24', ... (Lite0: no width/depth scaling).
@@ -128,12 +133,14 @@ public final class EfficientNetLite0: FeatureExtractor {
         for (index, b) in blocks.enumerated() {
             let perImage = b.inputSize >= Self.perImageMinSize, m = perImage ? 1 : g
             stream = Swift.max(stream, m * b.outputSize * b.outputSize * b.outC)
+            // A block that runs banded on a worker alone may run whole in a team (`banded(alone:)`).
+            let bands = perImage && b.banded(alone: true), whole = !(perImage && b.banded(alone: false))
             if b.expand != nil || (index == 0 && fusesStem) {
-                if perImage && b.banded { band = Swift.max(band, b.bandCapacity) }
-                else { expanded = Swift.max(expanded, m * b.inputSize * b.inputSize * b.hidden) }
+                if bands { band = Swift.max(band, b.bandCapacity) }
+                if whole { expanded = Swift.max(expanded, m * b.inputSize * b.inputSize * b.hidden) }
             }
-            if perImage && b.banded { dwBand = Swift.max(dwBand, b.dwBandCapacity) }
-            else { dw = Swift.max(dw, m * b.outputSize * b.outputSize * b.hidden) }
+            if bands { dwBand = Swift.max(dwBand, b.dwBandCapacity) }
+            if whole { dw = Swift.max(dw, m * b.outputSize * b.outputSize * b.hidden) }
             if perImage { groupIn = g * b.outputSize * b.outputSize * b.outC }
         }
         let last = blocks[blocks.count - 1].outputSize
@@ -203,7 +210,7 @@ public final class EfficientNetLite0: FeatureExtractor {
 
     private static func fusesStem(stem: Conv2D, blocks: [MBConvBlock], inputSize: Int) -> Bool {
         guard let first = blocks.first else { return false }
-        return first.banded && first.expand == nil && !first.residual && stem.runsWithoutScratch
+        return first.banded(alone: false) && first.expand == nil && !first.residual && stem.runsWithoutScratch
             && stem.outputSize(height: inputSize, width: inputSize).height == first.inputSize
     }
 
@@ -219,7 +226,7 @@ public final class EfficientNetLite0: FeatureExtractor {
             if let stemInput, bi == range.lowerBound {
                 blocks[bi].runBanded(x, y, bands: ws[7], depthwiseBands: ws[8], team, &clock,
                                      stem: (stem, stemInput, inputSize, EfficientNetLite0.Kind.stem.rawValue))
-            } else if images == 1 && blocks[bi].banded {
+            } else if images == 1 && blocks[bi].banded(alone: team.threads == 1) {
                 blocks[bi].runBanded(x, y, bands: ws[7], depthwiseBands: ws[8], team, &clock)
             } else {
                 blocks[bi].run(x, images: images, y, expanded: ws[2], depthwise: ws[3], team, &clock)
@@ -244,8 +251,12 @@ struct MBConvBlock: Sendable {
     let bandRows: Int
     let bandCapacity: Int
     var dwBandCapacity: Int { bandRows * outputSize * hidden }
-    /// Blocks this large run expand → depthwise → project band by band, one image at a time.
-    var banded: Bool { inputSize >= 28 }
+    /// Whether this block runs expand → depthwise → project band by band, one image at a time
+    /// (`runBanded`): from 28×28 up always; a 14×14 block only on a worker alone. A team splits
+    /// a band's output rows, and each thread expands the input rows its rows read: at 14×14 the
+    /// 5×5 windows' halo rows would expand 11 of 14 rows on each of two threads, where the
+    /// whole-image path (`run`) splits expand and depthwise by channels without overlap.
+    func banded(alone: Bool) -> Bool { inputSize >= 28 || (alone && inputSize >= 14) }
 
     /// Expanded rows per band are sized to this (L2 is 1 MB per core here).
     /// (Measured on the 2-core machines: 128 KB 14.4, 256 KB 13.4, 512 KB 13.3, 768 KB 13.4
