@@ -17,18 +17,21 @@
 INL void SFX(dw_tile)(const int K, const int S, const int N, const int MASKED, MT m, const float *x, long xoff, long rs,
                       long c, long khLo, long khHi, const float *wcb, VT bias, int act, float *yp) {
     VT acc[8];
+    _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) acc[i] = bias;
     for (long kh = khLo; kh < khHi; kh++) {
         const float *xr = x + (xoff + kh * rs);
         const float *wr = wcb + kh * K * c;
         for (int kw = 0; kw < K; kw++) {
             const VT wv = MASKED ? V_MLOAD(m, wr + kw * c) : V_LOAD(wr + kw * c);
+            _Pragma("clang loop unroll(full)")
             for (int i = 0; i < N; i++) {
                 const float *q = xr + (long)(i * S + kw) * c;
                 acc[i] = V_FMA(MASKED ? V_MLOAD(m, q) : V_LOAD(q), wv, acc[i]);
             }
         }
     }
+    _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) {
         const VT v = V_ACT(acc[i], act);
         if (MASKED) V_MSTORE(yp + i * c, m, v); else V_STORE(yp + i * c, v);
@@ -128,14 +131,17 @@ INL void SFX(dw_rows)(const int K, const int S, const dw_geom *g, long r0, long 
 INL void SFX(dwp_tile)(const int K, const int N, const int MASKED, MT m, const float *const *win, long o,
                        const float *wv, long c, VT bias, int act, float *yp) {
     VT acc[8];
+    _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) acc[i] = bias;
     for (int kh = 0; kh < K; kh++) {
         const float *xr = win[kh] + o * DW_CH;
         for (int kw = 0; kw < K; kw++) {
             const VT w = MASKED ? V_MLOAD(m, wv + (kh * K + kw) * c) : V_LOAD(wv + (kh * K + kw) * c);
+            _Pragma("clang loop unroll(full)")
             for (int i = 0; i < N; i++) acc[i] = V_FMA(V_LOAD(xr + (i + kw) * DW_CH), w, acc[i]);
         }
     }
+    _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) {
         const VT v = V_ACT(acc[i], act);
         if (MASKED) V_MSTORE(yp + i * c, m, v); else V_STORE(yp + i * c, v);
@@ -236,19 +242,26 @@ ATTR static void SFX(dw_run)(int k, int s, const dw_geom *g, long r0, long r1) {
 INL void SFX(pw_tile)(const int R, const int NV, const int MASKED, MT m, long k, long n, const float *x, const float *w,
                       const float *bias, const float *res, int act, float *y) {
     VT acc[PW_R][3];
+    _Pragma("clang loop unroll(full)")
     for (int v = 0; v < NV; v++) {
         const VT b = (MASKED && v == NV - 1) ? V_MLOAD(m, bias + v * VW) : V_LOAD(bias + v * VW);
+        _Pragma("clang loop unroll(full)")
         for (int r = 0; r < R; r++) acc[r][v] = b;
     }
     for (long i = 0; i < k; i++) {
         VT wv[3];
+        _Pragma("clang loop unroll(full)")
         for (int v = 0; v < NV; v++) wv[v] = (MASKED && v == NV - 1) ? V_MLOAD(m, w + i * n + v * VW) : V_LOAD(w + i * n + v * VW);
+        _Pragma("clang loop unroll(full)")
         for (int r = 0; r < R; r++) {
             const VT xb = V_SET1(x[r * k + i]);
+            _Pragma("clang loop unroll(full)")
             for (int v = 0; v < NV; v++) acc[r][v] = V_FMA(xb, wv[v], acc[r][v]);
         }
     }
+    _Pragma("clang loop unroll(full)")
     for (int r = 0; r < R; r++)
+        _Pragma("clang loop unroll(full)")
         for (int v = 0; v < NV; v++) {
             const int last = MASKED && v == NV - 1;
             VT a = acc[r][v];
@@ -305,9 +318,11 @@ INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, cons
                       const float *pf) {
     VT acc[GP_MR][2];
     const float *ar[GP_MR];
+    _Pragma("clang loop unroll(full)")
     for (int i = 0; i < MR; i++) ar[i] = a + (i < h ? i : h - 1) * lda + p0;
     const MT m0 = w >= VW ? V_FULL : V_MASK((int)w);
     const MT m1 = w >= 2 * VW ? V_FULL : V_MASK((int)(w > VW ? w - VW : 0));
+    _Pragma("clang loop unroll(full)")
     for (int i = 0; i < MR; i++) {
         if (first || i >= h) {
             acc[i][0] = V_SET1(0);
@@ -324,6 +339,7 @@ INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, cons
             if (2 * VW > 16) _mm_prefetch((const char *)(pf + p * 2 * VW + 16), _MM_HINT_T0);
         }
         const VT b0 = V_LOAD(b + p * 2 * VW), b1 = NV == 2 ? V_LOAD(b + p * 2 * VW + VW) : b0;
+        _Pragma("clang loop unroll(full)")
         for (int i = 0; i < MR; i++) {
             const VT av = V_SET1(ar[i][p]);
             acc[i][0] = V_FMA(av, b0, acc[i][0]);
@@ -333,6 +349,7 @@ INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, cons
     if (NV == 2 && h == MR && w == 2 * VW) {
         // A whole tile: straight-line stores, the accumulators stay in registers.
         const VT bv0 = (last && bias) ? V_LOAD(bias) : V_SET1(0), bv1 = (last && bias) ? V_LOAD(bias + VW) : V_SET1(0);
+        _Pragma("clang loop unroll(full)")
         for (int i = 0; i < MR; i++) {
             VT x0 = acc[i][0], x1 = acc[i][1];
             if (last) {
@@ -350,10 +367,12 @@ INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, cons
         }
         return;
     }
+    _Pragma("clang loop unroll(full)")
     for (int v = 0; v < NV; v++) {
         if (w <= v * VW) break;
         const MT m = v == 0 ? m0 : m1;
         const VT bv = (last && bias) ? V_MLOAD(m, bias + v * VW) : V_SET1(0);
+        _Pragma("clang loop unroll(full)")
         for (int i = 0; i < MR; i++) {
             if (i >= h) break;
             VT x = acc[i][v];
@@ -423,16 +442,19 @@ INL void SFX(cp_tile)(const int P, long T, const float *const *tp, long ps, cons
                       const float *bias, int act, float *y, long np) {
     VT acc[CP_P][2];
     const VT b0 = V_MLOAD(m0, bias), b1 = two ? V_MLOAD(m1, bias + VW) : V_SET1(0);
+    _Pragma("clang loop unroll(full)")
     for (int i = 0; i < P; i++) { acc[i][0] = b0; acc[i][1] = b1; }
     for (long t = 0; t < T; t++) {
         const float *q = tp[t];
         const VT w0 = V_MLOAD(m0, w + t * out), w1 = two ? V_MLOAD(m1, w + t * out + VW) : V_SET1(0);
+        _Pragma("clang loop unroll(full)")
         for (int i = 0; i < P; i++) {
             const VT v = V_SET1(q[i * ps]);
             acc[i][0] = V_FMA(v, w0, acc[i][0]);
             if (two) acc[i][1] = V_FMA(v, w1, acc[i][1]);
         }
     }
+    _Pragma("clang loop unroll(full)")
     for (int i = 0; i < P; i++) {
         if (i >= np) break;
         V_MSTORE(y + i * out, m0, V_ACT(acc[i][0], act));
