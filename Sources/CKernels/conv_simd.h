@@ -369,12 +369,12 @@ INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, cons
     }
     _Pragma("clang loop unroll(full)")
     for (int v = 0; v < NV; v++) {
-        if (w <= v * VW) break;
+        if (w <= v * VW) continue;
         const MT m = v == 0 ? m0 : m1;
         const VT bv = (last && bias) ? V_MLOAD(m, bias + v * VW) : V_SET1(0);
         _Pragma("clang loop unroll(full)")
         for (int i = 0; i < MR; i++) {
-            if (i >= h) break;
+            if (i >= h) continue;
             VT x = acc[i][v];
             if (last) {
                 if (bias) x = V_ADD(x, bv);
@@ -456,7 +456,7 @@ INL void SFX(cp_tile)(const int P, long T, const float *const *tp, long ps, cons
     }
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < P; i++) {
-        if (i >= np) break;
+        if (i >= np) continue;
         V_MSTORE(y + i * out, m0, V_ACT(acc[i][0], act));
         if (two) V_MSTORE(y + i * out + VW, m1, V_ACT(acc[i][1], act));
     }

@@ -96,36 +96,48 @@ static void scan_portable(long k, const float *a, long lda, int h, const float *
     AVX2_ATTR static void NAME(long k, const float *a, long lda, int h, const float *bp, float *c, long ldc, int w,   \
                                const float *pf, int pfh) {                                                           \
         const float *r[6];                                                                                           \
+        _Pragma("clang loop unroll(full)")                                                                           \
         for (int i = 0; i < 6; i++) r[i] = a + (long)(i < h ? i : h - 1) * lda;                                      \
         __m256 acc[6][NV];                                                                                           \
+        _Pragma("clang loop unroll(full)")                                                                           \
         for (int i = 0; i < 6; i++)                                                                                  \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();                                            \
         long p = 0;                                                                                                  \
         for (; p + 16 <= k; p += 16) {                                                                               \
             PF_LINE(pf, pfh, lda, p);                                                                                \
             for (long q = p; q < p + 16; q++) {                                                                      \
                 __m256 b[NV];                                                                                        \
+                _Pragma("clang loop unroll(full)")                                                                   \
                 for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(bp + q * 16 + 8 * v);                             \
+                _Pragma("clang loop unroll(full)")                                                                   \
                 for (int i = 0; i < 6; i++) {                                                                        \
                     const __m256 av = _mm256_broadcast_ss(r[i] + q);                                                 \
+                    _Pragma("clang loop unroll(full)")                                                               \
                     for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(av, b[v], acc[i][v]);                   \
                 }                                                                                                    \
             }                                                                                                        \
         }                                                                                                            \
         for (; p < k; p++) {                                                                                         \
             __m256 b[NV];                                                                                            \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(bp + p * 16 + 8 * v);                                 \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int i = 0; i < 6; i++) {                                                                            \
                 const __m256 av = _mm256_broadcast_ss(r[i] + p);                                                     \
+                _Pragma("clang loop unroll(full)")                                                                   \
                 for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(av, b[v], acc[i][v]);                       \
             }                                                                                                        \
         }                                                                                                            \
         const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);                                              \
+        _Pragma("clang loop unroll(full)")                                                                           \
         for (int v = 0; v < NV; v++) {                                                                               \
             const int cols = w - 8 * v;                                                                              \
-            if (cols <= 0) break;                                                                                    \
+            if (cols <= 0) continue;                                                                                 \
             const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), idx);                                   \
-            for (int i = 0; i < h; i++) {                                                                            \
+            _Pragma("clang loop unroll(full)")                                                                       \
+            for (int i = 0; i < 6; i++) {                                                                            \
+                if (i >= h) continue;                                                                                \
                 if (cols >= 8) _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);                                     \
                 else _mm256_maskstore_ps(c + i * ldc + 8 * v, mask, acc[i][v]);                                      \
             }                                                                                                        \
@@ -143,35 +155,49 @@ SCAN_AVX2(scan_avx2_8, 1)
     AVX512_ATTR static void NAME(long k, const float *a, long lda, int h, const float *bp, float *c, long ldc, int w, \
                                  const float *pf, int pfh) {                                                         \
         const float *r[12];                                                                                          \
+        _Pragma("clang loop unroll(full)")                                                                           \
         for (int i = 0; i < 12; i++) r[i] = a + (long)(i < h ? i : h - 1) * lda;                                     \
         __m512 acc[12][NV];                                                                                          \
+        _Pragma("clang loop unroll(full)")                                                                           \
         for (int i = 0; i < 12; i++)                                                                                 \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();                                            \
         long p = 0;                                                                                                  \
         for (; p + 16 <= k; p += 16) {                                                                               \
             PF_LINE(pf, pfh, lda, p);                                                                                \
             for (long q = p; q < p + 16; q++) {                                                                      \
                 __m512 b[NV];                                                                                        \
+                _Pragma("clang loop unroll(full)")                                                                   \
                 for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(bp + q * 32 + 16 * v);                            \
+                _Pragma("clang loop unroll(full)")                                                                   \
                 for (int i = 0; i < 12; i++) {                                                                       \
                     const __m512 av = _mm512_set1_ps(r[i][q]);                                                       \
+                    _Pragma("clang loop unroll(full)")                                                               \
                     for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, b[v], acc[i][v]);                   \
                 }                                                                                                    \
             }                                                                                                        \
         }                                                                                                            \
         for (; p < k; p++) {                                                                                         \
             __m512 b[NV];                                                                                            \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(bp + p * 32 + 16 * v);                                \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int i = 0; i < 12; i++) {                                                                           \
                 const __m512 av = _mm512_set1_ps(r[i][p]);                                                           \
+                _Pragma("clang loop unroll(full)")                                                                   \
                 for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, b[v], acc[i][v]);                       \
             }                                                                                                        \
         }                                                                                                            \
+        _Pragma("clang loop unroll(full)")                                                                           \
         for (int v = 0; v < NV; v++) {                                                                               \
             const int cols = w - 16 * v;                                                                             \
-            if (cols <= 0) break;                                                                                    \
+            if (cols <= 0) continue;                                                                                 \
             const __mmask16 mask = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);                   \
-            for (int i = 0; i < h; i++) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask, acc[i][v]);                \
+            _Pragma("clang loop unroll(full)")                                                                       \
+            for (int i = 0; i < 12; i++) {                                                                           \
+                if (i >= h) continue;                                                                                \
+                _mm512_mask_storeu_ps(c + i * ldc + 16 * v, mask, acc[i][v]);                                        \
+            }                                                                                                        \
         }                                                                                                            \
     }
 

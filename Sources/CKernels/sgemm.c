@@ -225,23 +225,30 @@ AVX2_ATTR static inline __m256i avx2_mask(int count) {
     AVX2_ATTR static void NAME(long kc, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,         \
                                const store_mode *s) {                                                                \
         __m256 acc[6][NV];                                                                                           \
+        _Pragma("clang loop unroll(full)")                                                                           \
         for (int i = 0; i < 6; i++)                                                                                  \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();                                            \
         for (long p = 0; p < kc; p++) {                                                                              \
             __m256 b[NV];                                                                                            \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(bp + p * 16 + 8 * v);                                 \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int i = 0; i < 6; i++) {                                                                            \
                 const __m256 a = _mm256_broadcast_ss(ap + p * 6 + i);                                                \
+                _Pragma("clang loop unroll(full)")                                                                   \
                 for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(a, b[v], acc[i][v]);                        \
             }                                                                                                        \
         }                                                                                                            \
+        _Pragma("clang loop unroll(full)")                                                                           \
         for (int v = 0; v < NV; v++) {                                                                               \
             const int cols = nr - 8 * v;                                                                             \
-            if (cols <= 0) break;                                                                                    \
+            if (cols <= 0) continue;                                                                                 \
             const int full = cols >= 8;                                                                              \
             const __m256i mask = avx2_mask(cols);                                                                    \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int i = 0; i < 6; i++) {                                                                            \
-                if (i >= mr) break;                                                                                  \
+                if (i >= mr) continue;                                                                               \
                 avx2_store_vec(acc[i][v], c + i * ldc + 8 * v, s->bias ? s->bias + 8 * v : NULL,                     \
                                s->res ? s->res + i * s->ldr + 8 * v : NULL, mask, full, s);                          \
             }                                                                                                        \
@@ -272,22 +279,29 @@ AVX512_ATTR static inline void avx512_store_vec(__m512 v, float *cp, const float
     AVX512_ATTR static void NAME(long kc, const float *ap, const float *bp, float *c, long ldc, int mr, int nr,       \
                                  const store_mode *s) {                                                              \
         __m512 acc[12][NV];                                                                                          \
+        _Pragma("clang loop unroll(full)")                                                                           \
         for (int i = 0; i < 12; i++)                                                                                 \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();                                            \
         for (long p = 0; p < kc; p++) {                                                                              \
             __m512 b[NV];                                                                                            \
+            _Pragma("clang loop unroll(full)")                                                                      \
             for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(bp + p * 32 + 16 * v);                               \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int i = 0; i < 12; i++) {                                                                           \
                 const __m512 a = _mm512_set1_ps(ap[p * 12 + i]);                                                     \
+                _Pragma("clang loop unroll(full)")                                                                   \
                 for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(a, b[v], acc[i][v]);                        \
             }                                                                                                        \
         }                                                                                                            \
+        _Pragma("clang loop unroll(full)")                                                                           \
         for (int v = 0; v < NV; v++) {                                                                               \
             const int cols = nr - 16 * v;                                                                            \
-            if (cols <= 0) break;                                                                                    \
+            if (cols <= 0) continue;                                                                                 \
             const __mmask16 mask = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1);                   \
+            _Pragma("clang loop unroll(full)")                                                                       \
             for (int i = 0; i < 12; i++) {                                                                           \
-                if (i >= mr) break;                                                                                  \
+                if (i >= mr) continue;                                                                               \
                 avx512_store_vec(acc[i][v], c + i * ldc + 16 * v, s->bias ? s->bias + 16 * v : NULL,                 \
                                  s->res ? s->res + i * s->ldr + 16 * v : NULL, mask, s);                             \
             }                                                                                                        \
