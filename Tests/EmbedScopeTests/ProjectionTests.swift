@@ -193,6 +193,17 @@ final class ProjectionTests: XCTestCase {
         var st = stat()
         XCTAssertEqual(lstat(fifo.path, &st), 0)
         XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
+        // `--csv -`: the CSV on stdout, nothing else there, no file named "-" (one was written).
+        let piped = try CLI.run(["project", idx.path, "--components", "2", "--csv", "-"], cwd: dir)
+        XCTAssertEqual(piped.status, 0, piped.stderr)
+        let lines = piped.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        XCTAssertEqual(lines.first, "row,path,class,pc1,pc2")
+        XCTAssertEqual(lines.count, n + 2, "a header, \(n) rows, the final newline")
+        XCTAssertFalse(fm.fileExists(atPath: dir.appendingPathComponent("-").path))
+        let both = try CLI.run(["project", idx.path, "--csv", "-", "--json"], cwd: dir)
+        XCTAssertNotEqual(both.status, 0)
+        XCTAssertTrue(both.stderr.contains("choose one"), both.stderr)
+        XCTAssertEqual(both.stdout, "")
     }
 }
 

@@ -24,7 +24,7 @@ extension Root {
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
         @Option(help: "LDA only: shrinkage in [0, 1] of the within-class covariance.") var shrinkage: Double?
         @Flag(help: "LDA only: never reduce by PCA first, even when the within-class scatter is singular.") var noReduce = false
-        @Option(help: "Write row,path,class,<axis>1..N to this CSV file.") var csv: String?
+        @Option(help: "Write row,path,class,<axis>1..N to this CSV file (`-`: to stdout, instead of the summary).") var csv: String?
         @OptionGroup var output: OutputOptions
         @OptionGroup var lockOptions: LockOptions
 
@@ -33,17 +33,25 @@ extension Root {
             if let components, components < 1 { throw ValidationError("--components must be at least 1") }
             if shrinkage != nil && method != "lda" { throw ValidationError("--shrinkage applies to --method lda only") }
             if noReduce && method != "lda" { throw ValidationError("--no-reduce applies to --method lda only") }
+            if csv == "-" && output.json { throw ValidationError("--csv - and --json both write to stdout: choose one") }
         }
+
+        /// `--csv -`: the CSV goes to stdout (a file named "-" is never written).
+        var csvToStdout: Bool { csv == "-" }
 
         func run() throws {
             lockOptions.apply()
             try runCommand {
                 let idx = try Index.open(resolveURL(index))
-                if let csv { try idx.refuseOutputInside(resolveURL(csv), what: "--csv") }
+                if let csv, !csvToStdout { try idx.refuseOutputInside(resolveURL(csv), what: "--csv") }
                 let m = Projection.Method(rawValue: method) ?? .pca
                 let k = try components ?? idx.defaultComponents(method: m, space: space)
                 let r = try idx.projection(space: space, method: m, components: k, shrinkage: shrinkage, reduce: !noReduce, progress: TerminalProgress())
                 try recordMetrics { try idx.recordProjection(r) }
+                if csvToStdout {
+                    print(r.csv(), terminator: "")
+                    return
+                }
                 if let csv { try r.writeCSV(to: resolveURL(csv)) }
                 if output.json { try printJSON(r) } else { print(Self.text(r, csv: csv)) }
             }
