@@ -369,6 +369,27 @@ final class GrowthTests: XCTestCase {
         r.head = out.appendingPathComponent("W.npy"); r.bias = out.appendingPathComponent("b.npy"); r.headClasses = out.appendingPathComponent("head-classes.txt")
         _ = try Importer.run(r)
         try assertSameIndex(idx, r.out, tolerance: 1e-6, sameProvenance: false)
+        // Bit for bit: the unit rows and the norms (scaling a unit row by its norm and normalizing
+        // again moved ~10 % of the values by one ulp).
+        let again = dir.appendingPathComponent("export-again")
+        _ = try IndexExport.run(index: r.out, space: "embedding", out: again)
+        for file in ["X.npy", "norms.npy"] {
+            XCTAssertEqual(try Data(contentsOf: again.appendingPathComponent(file)), try Data(contentsOf: out.appendingPathComponent(file)),
+                           "\(file): export → import --norms → export")
+        }
+        // A row that is not unit is still scaled: its norm is its norm in X times the given one.
+        let scaled = dir.appendingPathComponent("scaled")
+        try FileManager.default.createDirectory(at: scaled, withIntermediateDirectories: true)
+        try NPYArray.write(shape: [n, d], values: x.values.map { $0 * 2 }, to: scaled.appendingPathComponent("X.npy"))
+        var r2 = ImportRequest(vectors: scaled.appendingPathComponent("X.npy"), manifest: out.appendingPathComponent("rows.csv"),
+                               out: dir.appendingPathComponent("back2"))
+        r2.norms = out.appendingPathComponent("norms.npy")
+        _ = try Importer.run(r2)
+        let i1 = try Index.open(idx), i2 = try Index.open(r2.out)
+        let f1 = try i1.norms(space: "embedding"), f2 = try i2.norms(space: "embedding")
+        let n1 = Array(f1.row(0)), n2 = Array(f2.row(0))
+        withExtendedLifetime((i1, i2, f1, f2)) {}
+        for i in 0..<n { XCTAssertEqual(Double(n2[i]), 2 * Double(n1[i]), accuracy: 1e-6 * Double(n1[i]), "row \(i)") }
 
         // Exporting again into an export folder replaces it; a foreign folder is refused.
         XCTAssertNoThrow(try IndexExport.run(index: idx, space: "embedding", out: out))

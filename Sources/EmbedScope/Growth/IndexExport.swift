@@ -100,11 +100,12 @@ public enum IndexExport {
 }
 
 extension Importer {
-    /// Scales row i of `x` by `norms[i]` (`import --norms`, the inverse of `export`'s split
-    /// into unit rows and norms). Norms must be finite and positive, one per row.
-    static func applyNorms(_ x: inout NPYArray, from url: URL) throws {
+    /// The norms of `import --norms` (the inverse of `export`'s split into unit rows and
+    /// norms): finite and positive, one per row of `x`. Row i's original norm is norms[i] times
+    /// its norm in X (`SpaceWriter.append(_:scale:what:)`: exactly norms[i] for a unit row).
+    static func readNorms(for x: NPYArray, from url: URL) throws -> [Float] {
         let norms = try NPYArray.read(contentsOf: url)
-        let n = x.rows, d = x.cols
+        let n = x.rows
         guard norms.values.count == n, norms.shape.count == 1 || (norms.shape.count == 2 && norms.shape.contains(1)) else {
             throw EmbedScopeError(.shapeMismatch, "norms have shape \(norms.shape); expected [\(n)], one per row of the vectors", path: url.path)
         }
@@ -112,7 +113,7 @@ extension Importer {
             guard s.isFinite, s > 0 else {
                 throw EmbedScopeError(.nonFinite, "norm \(i) is \(s); norms must be finite and positive", path: url.path, hint: "nothing was written")
             }
-            for j in 0..<d { x.values[i * d + j] *= s }
         }
+        return norms.values
     }
 }

@@ -52,7 +52,7 @@ public enum Importer {
         if req.pixels { try PixelSpace.checkSize(req.pixelSize) }
         var manifest = try Manifest.read(contentsOf: req.manifest)
         if let root = req.root { manifest.baseDirectory = root }
-        var x = try NPYArray.read(contentsOf: req.vectors)
+        let x = try NPYArray.read(contentsOf: req.vectors)
         guard x.shape.count == 2 else {
             throw EmbedScopeError(.npy, "vectors must be 2-D [N, d], got shape \(x.shape)", path: req.vectors.path)
         }
@@ -64,7 +64,7 @@ public enum Importer {
             throw EmbedScopeError(.shapeMismatch, "\(req.vectors.lastPathComponent) has \(n) rows but \(req.manifest.lastPathComponent) lists \(manifest.entries.count) images",
                                   hint: "row i of the vectors must be the image on data line i of the manifest")
         }
-        if let norms = req.norms { try applyNorms(&x, from: norms) }
+        let scales = try req.norms.map { try readNorms(for: x, from: $0) }
         // Validate every row before anything is written.
         try x.values.withUnsafeBufferPointer { v in
             for i in 0..<n {
@@ -73,9 +73,13 @@ public enum Importer {
                     throw EmbedScopeError(.nonFinite, "row \(i) (\(manifest.entries[i].path)) contains \(bad.isNaN ? "NaN" : "infinity")",
                                           path: req.vectors.path, hint: "fix or drop that image's vector; nothing was written")
                 }
-                if Normalize.norm(row) == 0 {
+                let norm = Normalize.norm(row)
+                if norm == 0 {
                     throw EmbedScopeError(.zeroVector, "row \(i) (\(manifest.entries[i].path)) is all zeros", path: req.vectors.path,
                                           hint: "drop that image; a zero vector has no direction. Nothing was written")
+                }
+                if let scales {
+                    _ = try SpaceWriter.storedNorm(norm, scale: scales[i], what: "row \(i) (\(manifest.entries[i].path))")
                 }
             }
         }
@@ -152,7 +156,7 @@ public enum Importer {
         progress.begin("import \(req.space)", total: n)
         try x.values.withUnsafeBufferPointer { v in
             for i in 0..<n {
-                try writer.append(UnsafeBufferPointer(rebasing: v[(i * d)..<((i + 1) * d)]), what: "row \(i)")
+                try writer.append(UnsafeBufferPointer(rebasing: v[(i * d)..<((i + 1) * d)]), scale: scales?[i], what: "row \(i)")
                 if i & 4095 == 0 { progress.update(i) }
             }
         }

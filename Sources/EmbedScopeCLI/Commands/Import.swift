@@ -24,7 +24,7 @@ extension Root {
         @Option(help: "Classifier head weights, .npy [C, d].") var head: String?
         @Option(help: "Classifier head bias, .npy [C].") var bias: String?
         @Option(help: "Class names of the head rows, one per line.") var headClasses: String?
-        @Option(help: "Row norms, .npy [N] (export's norms.npy): X's unit rows are scaled back to their original norms.") var norms: String?
+        @Option(help: "Row norms, .npy [N] (export's norms.npy): X's unit rows are stored as they are, with these norms (an export comes back bit for bit); other rows' norms are scaled by them.") var norms: String?
         @Option(help: "Name of the prototype set made from the head.") var prototypeSet = "head"
         @Option(help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
         @Flag(help: "Do not compute the pixel space even when the images exist.") var noPixels = false
