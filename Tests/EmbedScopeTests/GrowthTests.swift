@@ -270,6 +270,28 @@ final class GrowthTests: XCTestCase {
         XCTAssertEqual(try currentGeneration(idx), before)
     }
 
+    /// Rows files: plain numbers (comments, CRLF, a BOM) or a CSV with one `row` column read as
+    /// RFC 4180 — a quoted path before it may hold commas and a line break (it was split on
+    /// every comma and line). A header naming `row` twice is refused (the first one won).
+    func testRowsFilesPlainAndCSV() throws {
+        let dir = try temporaryDirectory(self)
+        func rows(_ text: String) throws -> [Int] {
+            let f = dir.appendingPathComponent("rows-\(UUID().uuidString).txt")
+            try Data(text.utf8).write(to: f)
+            return try RowSelection.readRowNumbers(from: f)
+        }
+        XCTAssertEqual(try rows("# drop these\r\n3\r\n\r\n 7 # the dog\r\n0\n"), [3, 7, 0])
+        XCTAssertEqual(try rows("\u{FEFF}5\n6\n"), [5, 6])
+        XCTAssertEqual(try rows("path,row,class\n\"a,b\nc.png\",4,cat\n\"x\"\"y.png\",2,\"dog, big\"\n\n"), [4, 2])
+        XCTAssertEqual(try rows("\u{FEFF}# from the page\nrow,path\n1,p.png\n"), [1])
+        XCTAssertThrowsKind(.invalidArgument, try rows("row,row\n1,2\n"))
+        XCTAssertThrowsKind(.invalidArgument, try rows("path,row\n\"a,1\",x\n"))
+        XCTAssertThrowsKind(.invalidArgument, try rows("path,row\na.png,-1\n"))
+        XCTAssertThrowsKind(.invalidArgument, try rows("row,path\n"))
+        XCTAssertThrowsKind(.invalidArgument, try rows("3\nfour\n"))
+        XCTAssertThrowsKind(.invalidArgument, try rows("# nothing\n\n"))
+    }
+
     func testRemoveDropsProbeSetsAndKeepsOtherPrototypeSets() throws {
         let dir = try temporaryDirectory(self)
         let n = 24, d = 5

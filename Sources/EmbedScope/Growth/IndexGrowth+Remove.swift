@@ -30,28 +30,54 @@ public enum RowSelection: Sendable, Equatable {
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
         }
-        let lines = text.split(whereSeparator: \.isNewline)
-            .map { ($0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingCharacters(in: .whitespaces) }
-            .filter { !$0.isEmpty }
-        guard let first = lines.first else {
+        // One row number per line (# comments), or a CSV whose header names a `row` column: that
+        // one is read as RFC 4180 (quoted fields may hold commas and line breaks).
+        let firstLine = text.split(whereSeparator: \.isNewline)
+            .lazy.map { ($0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingCharacters(in: .whitespaces) }
+            .first { !$0.isEmpty }
+        guard let first = firstLine else {
             throw EmbedScopeError(.invalidArgument, "no row numbers in the file", path: url.path, hint: "one row number per line")
         }
-        var column = 0, body = lines[...]
-        if Int(first) == nil {
-            let header = first.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-            guard let c = header.firstIndex(of: "row") else {
-                throw EmbedScopeError(.invalidArgument, "line 1 is '\(first.prefix(60))': neither a row number nor a CSV header with a `row` column", path: url.path)
-            }
-            column = c; body = lines.dropFirst()
-        }
         var rows: [Int] = []
-        for (k, line) in body.enumerated() {
-            // The row column comes before any quoted field in the files we write; a plain split is enough for it.
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            guard fields.count > column, let r = Int(fields[column].trimmingCharacters(in: .whitespaces)), r >= 0 else {
-                throw EmbedScopeError(.invalidArgument, "'\(line.prefix(60))' (data line \(k + 1)) has no row number", path: url.path)
+        if Int(first) != nil || first.hasPrefix("\u{FEFF}") && Int(first.dropFirst()) != nil {
+            let lines = text.split(whereSeparator: \.isNewline)
+                .map { ($0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingCharacters(in: .whitespaces) }
+                .filter { !$0.isEmpty }
+            for (k, line) in lines.enumerated() {
+                let t = k == 0 && line.hasPrefix("\u{FEFF}") ? String(line.dropFirst()) : line
+                guard let r = Int(t), r >= 0 else {
+                    throw EmbedScopeError(.invalidArgument, "'\(line.prefix(60))' (line \(k + 1)) is not a row number", path: url.path)
+                }
+                rows.append(r)
+            }
+            return rows
+        }
+        // Blank and `#` comment lines before the header are skipped, as in the plain form.
+        let records = try CSV.parse(text, path: url.path).drop { rec in
+            rec.fields.allSatisfy { $0.trimmingCharacters(in: .whitespaces).isEmpty }
+                || rec.fields[0].trimmingCharacters(in: .whitespaces).hasPrefix("#")
+        }
+        guard let header = records.first else {
+            throw EmbedScopeError(.invalidArgument, "no row numbers in the file", path: url.path, hint: "one row number per line")
+        }
+        let names = header.fields.map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let rowColumns = names.indices.filter { names[$0] == "row" }
+        guard let column = rowColumns.first else {
+            throw EmbedScopeError(.invalidArgument, "line 1 is '\(first.prefix(60))': neither a row number nor a CSV header with a `row` column", path: url.path)
+        }
+        guard rowColumns.count == 1 else {
+            throw EmbedScopeError(.invalidArgument, "the header names a `row` column \(rowColumns.count) times: which one is meant?", path: url.path)
+        }
+        for rec in records.dropFirst() {
+            if rec.fields.allSatisfy({ $0.trimmingCharacters(in: .whitespaces).isEmpty }) { continue } // blank line
+            guard rec.fields.count > column, let r = Int(rec.fields[column].trimmingCharacters(in: .whitespaces)), r >= 0 else {
+                let shown = rec.fields.count > column ? "'\(rec.fields[column].prefix(40))'" : "nothing"
+                throw EmbedScopeError(.invalidArgument, "line \(rec.line) has \(shown) in the `row` column, not a row number", path: url.path)
             }
             rows.append(r)
+        }
+        guard !rows.isEmpty else {
+            throw EmbedScopeError(.invalidArgument, "the CSV has a header but no rows", path: url.path)
         }
         return rows
     }
