@@ -189,6 +189,13 @@ final class JSONSchemaTests: XCTestCase {
         // Values that are missing in these runs print as null (each failed validation on main).
         try json(["probe", px, "--no-store"], "probe")
         try json(["duplicates", imp], "duplicates")                         // no splits: split null
+        // ... with pairs to show (the random rows above have none): imageRef.split is null.
+        var twins = randomMatrix(rows: 12, dim: 6, seed: 9)
+        for j in 0..<6 { twins[6 + j] = twins[j] }
+        let tw = try makeImportedIndex(in: dir, vectors: twins, rows: 12, dim: 6, classes: (0..<12).map { ["a", "b"][$0 % 2] }, name: "twins").path
+        let dup = try CLI.run(["duplicates", tw, "--json"])
+        XCTAssertTrue(dup.stdout.contains("\"split\" : null"), dup.stdout)
+        try json(["duplicates", tw], "duplicates")
         let rowsFile = dir.appendingPathComponent("rows.txt")
         try "1\n2\n".write(to: rowsFile, atomically: true, encoding: .utf8)
         try json(["query", imp, "--rows", rowsFile.path, "-k", "2"], "queryBatch") // no vector number
