@@ -356,6 +356,22 @@ final class GrowthTests: XCTestCase {
         let a = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 4, dim: 3, seed: 1), rows: 4, dim: 3, classes: ["a", "a", "b", "b"], name: "a")
         let b = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 4, dim: 4, seed: 1), rows: 4, dim: 4, classes: ["a", "a", "b", "b"], name: "b")
         XCTAssertThrowsKind(.refused, try IndexGrowth.merge([a, b], out: dir.appendingPathComponent("x3")))
+        // Parts imported from differently named files by one model merge (the .npy's name was
+        // compared as if it were the recipe).
+        var imported: [URL] = []
+        for (i, rows) in [5, 3].enumerated() {
+            let x = dir.appendingPathComponent("part-\(i + 1).npy"), m = dir.appendingPathComponent("part-\(i + 1).csv")
+            try NPYArray.write(shape: [rows, 4], values: randomMatrix(rows: rows, dim: 4, seed: UInt64(10 + i)), to: x)
+            try ("path,class\n" + (0..<rows).map { "p\(i)/\($0).png,\(["a", "b"][$0 % 2])\n" }.joined()).write(to: m, atomically: true, encoding: .utf8)
+            var r = ImportRequest(vectors: x, manifest: m, out: dir.appendingPathComponent("imported-\(i + 1)"))
+            r.model = "clip"
+            _ = try Importer.run(r)
+            imported.append(r.out)
+        }
+        let joined = dir.appendingPathComponent("imported-merged")
+        _ = try IndexGrowth.merge(imported, out: joined)
+        XCTAssertEqual(try Index.open(joined).rowCount, 8)
+        XCTAssertEqual(try Index.open(joined).catalog.allImages().map(\.path).prefix(6), ["p0/0.png", "p0/1.png", "p0/2.png", "p0/3.png", "p0/4.png", "p1/0.png"])
     }
 
     func testShardAssignmentIsAStableHashOfThePath() throws {

@@ -31,6 +31,17 @@ extension IndexGrowth {
         return summary
     }
 
+    /// A space's recipe as merge compares it: an imported space's records the .npy it came
+    /// from ("imported from part-2.npy, L2-normalized"), which names a file, not a way of
+    /// making vectors — shards imported from part-1.npy and part-2.npy by one model merge
+    /// (they were refused), and two files that share a name prove nothing (the model name is
+    /// what `import --model` records for that).
+    static func recipe(_ preprocessing: String) -> String {
+        let prefix = "imported from ", suffix = ", L2-normalized"
+        guard preprocessing.hasPrefix(prefix), preprocessing.hasSuffix(suffix) else { return preprocessing }
+        return "imported, L2-normalized"
+    }
+
     private static func prepareMerge(_ urls: [URL], out: URL, force: Bool, progress: ProgressSink) throws -> (IndexBuilder, GrowthSummary) {
         let indexes = try urls.map(Index.open)
         let metas = try indexes.map { try $0.catalog.meta() }
@@ -41,8 +52,8 @@ extension IndexGrowth {
         }
         func describe(_ s: SpaceRecord) -> String { "\(s.name) (\(s.model), dim \(s.dim))" }
         for (i, idx) in indexes.enumerated().dropFirst() {
-            let a = first.spaces.map { [$0.name, $0.model, String($0.dim), $0.preprocessing] }
-            let b = idx.spaces.map { [$0.name, $0.model, String($0.dim), $0.preprocessing] }
+            let a = first.spaces.map { [$0.name, $0.model, String($0.dim), Self.recipe($0.preprocessing)] }
+            let b = idx.spaces.map { [$0.name, $0.model, String($0.dim), Self.recipe($0.preprocessing)] }
             if a != b {
                 // Same names, models and dimensions: say which recipe differs, in full.
                 if a.count == b.count, let k = a.indices.first(where: { a[$0] != b[$0] }), a[k][0..<3] == b[k][0..<3] {
