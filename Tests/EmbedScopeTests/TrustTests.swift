@@ -279,4 +279,28 @@ final class TrustTests: XCTestCase {
         XCTAssertNotEqual(r.status, 0)
         XCTAssertFalse(r.stdout.lowercased().contains("nan"), r.stdout)
     }
+
+    /// Both passed `verify` (held-out sweep): bytes appended to a vector file after its payload,
+    /// and a damaged metrics.json (which `compare --no-compute` and the report refuse).
+    func testVerifyCatchesAppendedBytesAndADamagedMetricsFile() throws {
+        let dir = try temporaryDirectory(self)
+        for damage in ["append", "metrics"] {
+            let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 20, dim: 4, seed: 3), rows: 20, dim: 4,
+                                            classes: (0..<20).map { ["a", "b"][$0 % 2] }, name: damage)
+            XCTAssertEqual(try CLI.run(["metrics", idx.path]).status, 0)
+            let clean = try CLI.run(["verify", idx.path])
+            XCTAssertEqual(clean.status, 0, clean.stderr)
+            let current = try Index.open(idx).directory
+            if damage == "append" {
+                let h = try FileHandle(forWritingTo: current.appendingPathComponent("embedding.vec"))
+                try h.seekToEnd(); try h.write(contentsOf: Data(count: 4096)); try h.close()
+            } else {
+                try Data("{\"spaces\":".utf8).write(to: current.appendingPathComponent("metrics.json"))
+            }
+            let bad = try CLI.run(["verify", idx.path, "--json"])
+            XCTAssertEqual(bad.status, 1, damage)
+            let report = try JSONDecoder().decode(VerifyReport.self, from: Data(bad.stdout.utf8))
+            XCTAssertEqual(report.failures.map(\.check), [damage == "append" ? "checksum" : "metrics-file"], damage)
+        }
+    }
 }

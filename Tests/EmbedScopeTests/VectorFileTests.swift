@@ -77,6 +77,20 @@ final class VectorFileHeaderTests: XCTestCase {
         XCTAssertThrowsKind(.checksumMismatch, try f.verify())
     }
 
+    /// Bytes appended after the payload: the file still opens and reads (they are no row's),
+    /// but `verify` says the file is not what was written (it passed).
+    func testBytesAfterThePayloadAreCaughtByVerify() throws {
+        let url = try writeSample(try temporaryDirectory(self))
+        XCTAssertNoThrow(try VectorFile(url: url).verify())
+        let h = try FileHandle(forWritingTo: url)
+        try h.seekToEnd()
+        try h.write(contentsOf: Data(count: 4096))
+        try h.close()
+        let f = try VectorFile(url: url)
+        XCTAssertEqual(f.rows, 10)
+        XCTAssertThrowsKind(.checksumMismatch, try f.verify())
+    }
+
     func testBitFlipInHeaderIsCaughtOnOpen() throws {
         let url = try writeSample(try temporaryDirectory(self))
         try mutate(url) { $0[17] ^= 0x01 } // rows

@@ -33,14 +33,16 @@ extension Root {
 
     struct Verify: ParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "verify", abstract: "Check everything: file checksums, the catalog (SQLite integrity, foreign keys, content checksum), the catalog against the vector files, finite values.",
+            commandName: "verify", abstract: "Check everything: file checksums and sizes, the catalog (SQLite integrity, foreign keys, content checksum), the catalog against the vector files, finite values, metrics.json.",
             discussion: "Reads every byte. Exit status 0 only when every check passed; --json lists every check.")
         @Argument(help: "Index directory.") var index: String
         @OptionGroup var output: OutputOptions
 
         func run() throws {
             try runCommand {
-                let report = Index.verifyReport(resolveURL(index))
+                // metrics.json is derived data (any measuring command rewrites it), but `compare
+                // --no-compute` and the report read it: a damaged one is reported here too.
+                let report = Index.verifyReport(resolveURL(index), also: [("metrics-file", MetricsRecord.fileName, { _ = try $0.readMetrics() })])
                 if output.json { try printJSON(report) } else if report.ok { print(report.text) } else { note(report.text) }
                 if !report.ok { throw ExitCode(1) }
             }

@@ -192,6 +192,7 @@ package final class HalfVectorFile: @unchecked Sendable {
 
     /// Recomputes the payload CRC-32 and compares it with the header's. Reads the whole file.
     package func verify() throws {
+        try header.requireExactSize(fileSize, path: url.path)
         let crc = Checksum.crc32(UnsafeRawBufferPointer(start: UnsafeRawPointer(base), count: Int(header.payloadLength)))
         guard crc == header.payloadCRC else {
             throw EmbedScopeError(.checksumMismatch, "payload checksum mismatch (stored \(hex(header.payloadCRC)), computed \(hex(crc)))",

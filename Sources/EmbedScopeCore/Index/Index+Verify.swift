@@ -8,7 +8,8 @@ internal import GRDB
 public struct VerifyReport: Codable, Sendable {
     public struct Check: Codable, Sendable, Equatable {
         /// `catalog-integrity`, `catalog-foreign-keys`, `catalog-checksum`, `open`, `checksum`, `finite`,
-        /// `half-copy` (a half-precision copy within one rounding of its float32 rows).
+        /// `half-copy` (a half-precision copy within one rounding of its float32 rows), `metrics-file`
+        /// (metrics.json, when there is one, reads).
         public var check: String
         public var path: String
         public var ok: Bool
@@ -32,7 +33,7 @@ public struct VerifyReport: Codable, Sendable {
         if ok {
             func n(_ count: Int?, _ word: String) -> String { "\(count ?? 0) \(word)\(count == 1 ? "" : "s")" }
             return "ok: \(n(rows, "row")), \(n(spaceCount, "space")), \(n(prototypeSetCount, "prototype set")); \(checks.count) checks passed "
-                + "(catalog integrity, foreign keys and content checksum, file checksums, catalog against files, finite values)"
+                + "(catalog integrity, foreign keys and content checksum, file checksums and sizes, catalog against files, finite values, metrics.json)"
         }
         return failures.map { "FAILED \($0.check): \($0.message ?? "")" }.joined(separator: "\n")
             + "\n\(failures.count) of \(checks.count) checks failed"
@@ -55,7 +56,9 @@ extension VerifyReport.Check {
 
 extension Index {
     /// Runs every check on the index at `url`; never throws (a failure is a failed check).
-    public static func verifyReport(_ url: URL) -> VerifyReport {
+    /// `also`: checks of layers above this one, run on the opened index (name, file, body), e.g.
+    /// the analysis layer's metrics.json.
+    public static func verifyReport(_ url: URL, also: [(check: String, file: String, body: (Index) throws -> Void)] = []) -> VerifyReport {
         var checks: [VerifyReport.Check] = []
         func run(_ check: String, _ path: String, _ body: () throws -> Void) { checks.append(.outcome(check, path, body)) }
         // The generation `current` names, held (shared) while the checks run, so the catalog and
@@ -73,7 +76,10 @@ extension Index {
         }
         var idx: Index?
         run("open", url.path) { idx = try Index.open(url) }
-        if let idx { checks += idx.fileChecks() }
+        if let idx {
+            checks += idx.fileChecks()
+            for a in also { run(a.check, idx.directory.appendingPathComponent(a.file).path) { try a.body(idx) } }
+        }
         withExtendedLifetime(generation) {}
         return VerifyReport(path: url.path, ok: checks.allSatisfy(\.ok), rows: idx?.rowCount, spaceCount: idx?.spaces.count,
                             prototypeSetCount: idx?.prototypeSets.count, checks: checks)

@@ -38,6 +38,7 @@ public final class VectorFile: @unchecked Sendable {
 
     /// Recomputes the payload CRC-32 and compares it with the header's. Reads the whole file.
     public func verify() throws {
+        try header.requireExactSize(fileSize, path: url.path)
         let payload = UnsafeRawBufferPointer(start: UnsafeRawPointer(base), count: Int(header.payloadLength))
         let crc = Checksum.crc32(payload)
         guard crc == header.payloadCRC else {
