@@ -1,6 +1,7 @@
 import ArgumentParser
 import EmbedScope
 import EmbedScopeCommandLine
+import Foundation
 
 /// `--lock-timeout` for commands that write an index (build, import, probe, and the commands
 /// that record results in metrics.json): how long to wait for another writer of the same index.
@@ -11,6 +12,14 @@ struct LockOptions: ParsableArguments {
 
     func validate() throws {
         if let t = lockTimeout, !(t >= 0 && t.isFinite) { throw ValidationError("--lock-timeout must be 0 or more seconds") }
+        // The library reads anything but a number of seconds as no limit; a user who set the
+        // variable meant a limit, so the CLI refuses a value it cannot use (it waited forever).
+        if lockTimeout == nil, let v = ProcessInfo.processInfo.environment["EMBEDSCOPE_LOCK_TIMEOUT"],
+           !v.trimmingCharacters(in: .whitespaces).isEmpty {
+            guard let t = Double(v.trimmingCharacters(in: .whitespaces)), t >= 0, t.isFinite else {
+                throw ValidationError("EMBEDSCOPE_LOCK_TIMEOUT is '\(v)': it must be 0 or more seconds (or unset: wait as long as the other writer runs)")
+            }
+        }
     }
 
     /// Sets the process-wide writer-lock policy; waiting is announced on stderr.

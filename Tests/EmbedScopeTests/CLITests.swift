@@ -28,12 +28,13 @@ enum CLI {
         var description: String { "embedscope binary not found at \(CLI.binary.path); run `swift build --build-tests` first" }
     }
 
-    static func run(_ args: [String], cwd: URL? = nil) throws -> Run {
+    static func run(_ args: [String], cwd: URL? = nil, environment: [String: String] = [:]) throws -> Run {
         guard FileManager.default.isExecutableFile(atPath: binary.path) else { throw MissingBinary() }
         let p = Process()
         p.executableURL = binary
         p.arguments = args
         if let cwd { p.currentDirectoryURL = cwd }
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         let out = Pipe(), err = Pipe()
         p.standardOutput = out; p.standardError = err
         try p.run()

@@ -67,6 +67,18 @@ final class CLIWriterTests: XCTestCase {
         // A writer that cannot wait says who holds the lock.
         let held = try IndexWriterLock.acquire(index, create: false)
         let r = try CLI.run(["probe", index.path, "--set", "p3", "--lock-timeout", "0.2"])
+        // The variable: a value that is not a number of seconds is refused (it meant no limit:
+        // this writer waited forever); a good one, or --lock-timeout over a bad one, is used.
+        for bad in ["abc", "nan", "-1"] {
+            let e = try CLI.run(["probe", index.path, "--set", "p3"], environment: ["EMBEDSCOPE_LOCK_TIMEOUT": bad])
+            XCTAssertEqual(e.status, 64, bad)
+            XCTAssertTrue(e.stderr.contains("EMBEDSCOPE_LOCK_TIMEOUT"), e.stderr)
+        }
+        let byEnv = try CLI.run(["probe", index.path, "--set", "p3"], environment: ["EMBEDSCOPE_LOCK_TIMEOUT": "0.2"])
+        XCTAssertEqual(byEnv.status, 1, byEnv.stderr)
+        XCTAssertTrue(byEnv.stderr.contains("writer lock"), byEnv.stderr)
+        let flagWins = try CLI.run(["probe", index.path, "--set", "p3", "--lock-timeout", "0"], environment: ["EMBEDSCOPE_LOCK_TIMEOUT": "abc"])
+        XCTAssertEqual(flagWins.status, 1, flagWins.stderr)
         // Fails on main: a timeout too large for Int trapped (SIGILL) in the waiting notice.
         let log = dir.appendingPathComponent("huge-timeout.log")
         let huge = try spawn(["probe", index.path, "--set", "p3", "--lock-timeout", "1e300"], log: log)
