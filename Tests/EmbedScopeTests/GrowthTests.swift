@@ -415,6 +415,14 @@ final class GrowthTests: XCTestCase {
             XCTAssertEqual(try Data(contentsOf: again.appendingPathComponent(file)), try Data(contentsOf: out.appendingPathComponent(file)),
                            "\(file): export → import --norms → export")
         }
+        // Without --norms too (norms then 1): the same unit rows.
+        var r3 = ImportRequest(vectors: out.appendingPathComponent("X.npy"), manifest: out.appendingPathComponent("rows.csv"),
+                               out: dir.appendingPathComponent("back3"))
+        r3.space = "embedding"
+        _ = try Importer.run(r3)
+        let again3 = dir.appendingPathComponent("export-again3")
+        _ = try IndexExport.run(index: r3.out, space: "embedding", out: again3)
+        XCTAssertEqual(try Data(contentsOf: again3.appendingPathComponent("X.npy")), try Data(contentsOf: out.appendingPathComponent("X.npy")))
         // A row that is not unit is still scaled: its norm is its norm in X times the given one.
         let scaled = dir.appendingPathComponent("scaled")
         try FileManager.default.createDirectory(at: scaled, withIntermediateDirectories: true)

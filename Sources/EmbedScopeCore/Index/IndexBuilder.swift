@@ -218,20 +218,22 @@ public final class SpaceWriter {
 
     /// Appends one raw row (not yet normalized). `what` names it for error messages.
     ///
-    /// `scale` (`import --norms`): the row's original norm is `scale` times its norm here. A row
-    /// that is already unit (norm 1 within `unitTolerance`, as `export` writes them) is stored
-    /// as it is, with `scale` as its norm: an export imported back is the same rows and norms,
-    /// bit for bit (normalizing a unit row again, or scaling it by its norm first, moves some
-    /// values by one ulp).
+    /// A row that is already unit (norm 1 within `unitTolerance`, as `export` writes them) is
+    /// stored as it is: normalizing it again would move some values by one ulp, and an export
+    /// imported back would not be the same rows. `scale` (`import --norms`): the row's original
+    /// norm is `scale` times its norm here (`scale` exactly for a unit row).
     public func append(_ raw: UnsafeBufferPointer<Float>, scale: Float? = nil, what: @autoclosure () -> String) throws {
         guard raw.count == record.dim else {
             throw EmbedScopeError(.shapeMismatch, "\(what()) has \(raw.count) values, space '\(record.name)' has dim \(record.dim)")
         }
         _ = scratch.withUnsafeMutableBufferPointer { $0.initialize(from: raw) }
-        if let scale, raw.allSatisfy(\.isFinite), abs(Normalize.norm(raw) - 1) <= Self.unitTolerance {
-            try writer.append(scratch)
-            norms.append(scale)
-            return
+        if raw.allSatisfy(\.isFinite) {
+            let n = Normalize.norm(raw)
+            if abs(n - 1) <= Self.unitTolerance {
+                try writer.append(scratch)
+                norms.append(scale ?? Float(n))
+                return
+            }
         }
         let n = try Normalize.toUnit(&scratch, what: what())
         let stored = try Self.storedNorm(n, scale: scale, what: what())
