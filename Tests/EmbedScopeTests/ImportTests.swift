@@ -205,6 +205,10 @@ final class ImportTests: XCTestCase {
         XCTAssertThrowsKind(.manifest, try Manifest.parse("path,class\n", path: "m.csv", baseDirectory: base))
         XCTAssertThrowsKind(.manifest, try Manifest.parse("path,class\na,b,c\n", path: "m.csv", baseDirectory: base))
         XCTAssertThrowsKind(.manifest, try Manifest.parse("path,class\n\"a,b\n", path: "m.csv", baseDirectory: base))
+        // A column named twice (the first silently won).
+        XCTAssertThrowsKind(.manifest, try Manifest.parse("path,class,path\na,b,c\n", path: "m.csv", baseDirectory: base))
+        XCTAssertThrowsKind(.manifest, try Manifest.parse("path,class,Class\na,b,c\n", path: "m.csv", baseDirectory: base))
+        XCTAssertThrowsKind(.manifest, try Manifest.parse("split,path,class,split\ntrain,a,b,val\n", path: "m.csv", baseDirectory: base))
         // A path twice (import wrote both rows; `query --path` then found one of them).
         XCTAssertThrowsError(try Manifest.parse("path,class\na.png,x\nb.png,y\na.png,y\n", path: "m.csv", baseDirectory: base)) { error in
             XCTAssertEqual((error as? EmbedScopeError)?.kind, .manifest)

@@ -37,6 +37,10 @@ package struct Manifest: Sendable {
         guard let pi = names.firstIndex(of: "path"), let ci = names.firstIndex(of: "class") else {
             throw EmbedScopeError(.manifest, "header is '\(header.fields.joined(separator: ","))'; it must name the columns `path` and `class`", path: path)
         }
+        for name in ["path", "class", "split"] where names.filter({ $0 == name }).count > 1 {
+            throw EmbedScopeError(.manifest, "the header names the column `\(name)` \(names.filter { $0 == name }.count) times: which one is meant?", path: path,
+                                  hint: "keep one `\(name)` column; nothing was written")
+        }
         let si = names.firstIndex(of: "split")
         var entries: [Entry] = []
         entries.reserveCapacity(records.count - 1)
