@@ -39,6 +39,13 @@ final class BatchQueryTests: XCTestCase {
         // A bad row anywhere refuses the whole batch with the row named.
         XCTAssertThrowsKind(.notFound, try idx.searchBatch([.row(1), .row(n + 5)], options: SearchOptions()))
         XCTAssertThrowsKind(.shapeMismatch, try idx.searchBatch([.vector([1, 2, 3])], options: SearchOptions()))
+        // A query's norm is not stored: one beyond float32's range is only a direction (it was
+        // refused as "its stored norm would be infinite").
+        let unit = (0..<d).map { _ in Float(g.gaussian()) }
+        let s: Float = 3e38 / (unit.map(abs).max() ?? 1), huge = unit.map { $0 * s }
+        XCTAssertTrue(huge.allSatisfy(\.isFinite))
+        let a = try idx.search(.vector(huge), options: SearchOptions()), b = try idx.search(.vector(unit), options: SearchOptions())
+        assertSameAnswers(a, b, "a query of norm beyond float32")
     }
 
     func testCLIVectorsAndRows() throws {

@@ -12,7 +12,9 @@ package enum Normalize {
 
     /// Scales `v` in place to unit length and returns the original norm. Throws on NaN/Inf or
     /// a zero vector; `what` names the vector in the message ("row 17 of X.npy").
-    package static func toUnit(_ v: UnsafeMutableBufferPointer<Float>, what: @autoclosure () -> String) throws -> Double {
+    /// `storesNorm`: the norm will be stored as a Float, so it must be one (a query's is not
+    /// stored: only its direction counts).
+    package static func toUnit(_ v: UnsafeMutableBufferPointer<Float>, storesNorm: Bool = true, what: @autoclosure () -> String) throws -> Double {
         var s = 0.0
         for x in v {
             guard x.isFinite else {
@@ -26,7 +28,7 @@ package enum Normalize {
             throw EmbedScopeError(.zeroVector, "\(what()) is all zeros and has no direction", hint: "drop that vector")
         }
         // The norm is stored as a Float (norms file, prototype norms): it must be one.
-        guard Float(n).isFinite else {
+        guard !storesNorm || Float(n).isFinite else {
             throw EmbedScopeError(.nonFinite, "\(what()) has norm \(String(format: "%.3g", n)), beyond float32's range (3.4e38): its stored norm would be infinite",
                                   hint: "scale the vectors down (their directions are what is compared)")
         }
@@ -35,7 +37,7 @@ package enum Normalize {
         return n
     }
 
-    package static func toUnit(_ v: inout [Float], what: @autoclosure () -> String) throws -> Double {
-        try v.withUnsafeMutableBufferPointer { try toUnit($0, what: what()) }
+    package static func toUnit(_ v: inout [Float], storesNorm: Bool = true, what: @autoclosure () -> String) throws -> Double {
+        try v.withUnsafeMutableBufferPointer { try toUnit($0, storesNorm: storesNorm, what: what()) }
     }
 }

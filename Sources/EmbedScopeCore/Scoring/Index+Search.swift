@@ -78,7 +78,7 @@ extension Index {
             guard q.count == v.dim else {
                 throw EmbedScopeError(.shapeMismatch, "\(what) has \(q.count) values, space '\(space)' has dim \(v.dim)")
             }
-            _ = try Normalize.toUnit(&q, what: what)
+            _ = try Normalize.toUnit(&q, storesNorm: false, what: what)
             return q
         }
         let r = try row(for: source)!
