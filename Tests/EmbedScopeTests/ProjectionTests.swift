@@ -204,6 +204,11 @@ final class ProjectionTests: XCTestCase {
         XCTAssertNotEqual(both.status, 0)
         XCTAssertTrue(both.stderr.contains("choose one"), both.stderr)
         XCTAssertEqual(both.stdout, "")
+        // A shrinkage the user chose is not explained as needed ("it is singular without").
+        let chosen = try CLI.run(["project", idx.path, "--method", "lda", "--shrinkage", "0.5"])
+        XCTAssertEqual(chosen.status, 0, chosen.stderr)
+        XCTAssertTrue(chosen.stdout.contains("shrunk by 0.5 (--shrinkage)"), chosen.stdout)
+        XCTAssertFalse(chosen.stdout.contains("singular"), chosen.stdout)
     }
 }
 

@@ -53,15 +53,17 @@ extension Root {
                     return
                 }
                 if let csv { try r.writeCSV(to: resolveURL(csv)) }
-                if output.json { try printJSON(r) } else { print(Self.text(r, csv: csv)) }
+                if output.json { try printJSON(r) } else { print(Self.text(r, csv: csv, shrinkageGiven: shrinkage != nil)) }
             }
         }
 
-        static func text(_ r: ProjectionReport, csv: String?) -> String {
+        /// `shrinkageGiven`: `--shrinkage` chose it (else it was the least that made Sw invertible).
+        static func text(_ r: ProjectionReport, csv: String?, shrinkageGiven: Bool = false) -> String {
             var lines = ["\(r.method.rawValue.uppercased()) of space \(r.space): \(r.rows) rows × \(r.dim), \(counted(r.components, "component"))"]
             if let red = r.reducedBy { lines.append(red.reason) }
             if let s = r.shrinkage, s > 0 {
-                lines.append(String(format: "within-class covariance shrunk by %g (it is singular without)", s))
+                lines.append(String(format: shrinkageGiven ? "within-class covariance shrunk by %g (--shrinkage)"
+                                                           : "within-class covariance shrunk by %g (it is singular without)", s))
             }
             var cumulative = 0.0
             lines.append(r.method == .pca ? "component   variance   ratio   cumulative" : "component  eigenvalue   ratio   cumulative")
