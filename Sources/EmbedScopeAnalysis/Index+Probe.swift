@@ -66,6 +66,14 @@ extension Index {
         let validation = try report(split.validation)
         let train = try report(split.train)
         if let name = req.storeAs {
+            // A prototype is a direction: a class whose trained weights are all zero has none
+            // (identical rows, a vanishing C). Said in the probe's terms, not as a bad input vector.
+            let d = model.dim
+            if let j = model.classes.indices.first(where: { j in model.weights[(j * d)..<((j + 1) * d)].allSatisfy { $0 == 0 } }) {
+                let cls = names[Int(model.classes[j])] ?? "class \(model.classes[j])"
+                throw EmbedScopeError(.undefined, "the trained head's weights for class '\(cls)' are all zero: the probe found no direction for it, so the head cannot be stored as prototype set '\(name)'",
+                                      hint: "the rows may not differ between classes, or C is too small; --no-store reports the validation figures without storing")
+            }
             try Index.writePrototypeSet(at: url, name: name, space: spaceName,
                                         source: "embedscope probe (C=\(req.options.c), \(split.record.summary))",
                                         names: model.classes.map { names[Int($0)] ?? "class \($0)" },

@@ -326,6 +326,17 @@ final class VersusTests: XCTestCase {
         XCTAssertThrowsKind(.invalidArgument, try withMatrix(c.a) { try LinearProbe.train($0, labels: c.ref.labels, rows: [0, 1, 2], options: bad) })
         XCTAssertThrowsKind(.undefined, try withMatrix(c.a) { try LinearProbe.train($0, labels: c.ref.labels, rows: [0], options: LinearProbe.Options()) })
 
+        // Identical rows: the trained head is all zeros, no direction to store — said as the
+        // probe's finding (it was "prototype 0 ... is all zeros; drop that vector"); --no-store runs.
+        let same = try makeImportedIndex(in: dir, vectors: (0..<(20 * 4)).map { Float($0 % 4) + 1 }, rows: 20, dim: 4,
+                                         classes: (0..<20).map { ["a", "b"][$0 % 2] }, name: "same")
+        XCTAssertThrowsError(try Index.open(same).probe(ProbeRequest())) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .undefined)
+            XCTAssertTrue("\(error)".contains("weights for class 'a' are all zero"), "\(error)")
+        }
+        var noStore = ProbeRequest(); noStore.storeAs = nil
+        XCTAssertNoThrow(try Index.open(same).probe(noStore))
+
         // A head whose names match no class; an index of one class.
         let n = 30, d = 6
         let other = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 1), rows: n, dim: d,
