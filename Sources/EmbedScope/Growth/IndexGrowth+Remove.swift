@@ -32,17 +32,14 @@ public enum RowSelection: Sendable, Equatable {
         }
         // One row number per line (# comments), or a CSV whose header names a `row` column: that
         // one is read as RFC 4180 (quoted fields may hold commas and line breaks).
-        let firstLine = text.split(whereSeparator: \.isNewline)
-            .lazy.map { ($0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingCharacters(in: .whitespaces) }
-            .first { !$0.isEmpty }
-        guard let first = firstLine else {
+        let lines = text.split(whereSeparator: \.isNewline)
+            .map { ($0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingCharacters(in: .whitespaces) }
+            .filter { !$0.isEmpty }
+        guard let first = lines.first else {
             throw EmbedScopeError(.invalidArgument, "no row numbers in the file", path: url.path, hint: "one row number per line")
         }
         var rows: [Int] = []
         if Int(first) != nil || first.hasPrefix("\u{FEFF}") && Int(first.dropFirst()) != nil {
-            let lines = text.split(whereSeparator: \.isNewline)
-                .map { ($0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first ?? "").trimmingCharacters(in: .whitespaces) }
-                .filter { !$0.isEmpty }
             for (k, line) in lines.enumerated() {
                 let t = k == 0 && line.hasPrefix("\u{FEFF}") ? String(line.dropFirst()) : line
                 guard let r = Int(t), r >= 0 else {

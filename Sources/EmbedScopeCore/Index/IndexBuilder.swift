@@ -218,38 +218,24 @@ public final class SpaceWriter {
 
     /// Appends one raw row (not yet normalized). `what` names it for error messages.
     ///
-    /// A row that is already unit (norm 1 within `unitTolerance`, as `export` writes them) is
-    /// stored as it is: normalizing it again would move some values by one ulp, and an export
-    /// imported back would not be the same rows. `scale` (`import --norms`): the row's original
-    /// norm is `scale` times its norm here (`scale` exactly for a unit row).
+    /// A row that is already unit (`Normalize.unitTolerance`, as `export` writes them) is stored
+    /// as it is (an export imported back is the same rows). `scale` (`import --norms`): the
+    /// row's original norm is `scale` times its norm here (`scale` exactly for a unit row).
     public func append(_ raw: UnsafeBufferPointer<Float>, scale: Float? = nil, what: @autoclosure () -> String) throws {
         guard raw.count == record.dim else {
             throw EmbedScopeError(.shapeMismatch, "\(what()) has \(raw.count) values, space '\(record.name)' has dim \(record.dim)")
         }
         _ = scratch.withUnsafeMutableBufferPointer { $0.initialize(from: raw) }
-        if raw.allSatisfy(\.isFinite) {
-            let n = Normalize.norm(raw)
-            if abs(n - 1) <= Self.unitTolerance {
-                try writer.append(scratch)
-                norms.append(scale ?? Float(n))
-                return
-            }
-        }
-        let n = try Normalize.toUnit(&scratch, what: what())
+        let n = try Normalize.toUnit(&scratch, keepingUnit: true, what: what())
         let stored = try Self.storedNorm(n, scale: scale, what: what())
         try writer.append(scratch)
         norms.append(stored)
     }
 
-    /// How far from 1 a row's norm may be for `append(scale:)` to take it as unit: 4 × 2⁻²⁴.
-    /// Rounding each value of a normalized row to float32 moves its norm by at most
-    /// Σ xᵢ² · 2⁻²⁴ = 2⁻²⁴, so every row `Normalize.toUnit` writes is inside, and a row inside
-    /// is as unit as the rows it writes.
-    public static let unitTolerance = 4.0 / 16_777_216
-
     /// The norm stored for a row of norm `n` given `scale` (see `append(_:scale:what:)`).
     public static func storedNorm(_ n: Double, scale: Float?, what: @autoclosure () -> String) throws -> Float {
         guard let scale else { return Float(n) }
+        if abs(n - 1) <= Normalize.unitTolerance { return scale }
         let s = Float(n * Double(scale))
         guard s.isFinite, s > 0 else {
             throw EmbedScopeError(.nonFinite, "\(what()) has norm \(n) × \(scale) from --norms, \(s > 0 ? "beyond float32's range" : "below float32's smallest value")",
