@@ -371,6 +371,30 @@ final class TorchCheckpointTests: XCTestCase {
                             "budget carried across loads")
     }
 
+    /// Objects cost 50–350 bytes each here, and empty containers are not copies: 20 MB of
+    /// EMPTY_LIST reached 1 GB, 12 MB of nested dicts 1.05 GB (held-out sweep). At most
+    /// `Unpickler.maxObjects` objects, stack and memo entries at once.
+    func testPicklesOfManyEmptyContainersAreRefusedAtTheObjectCap() {
+        for (op, what) in [(UInt8(0x5D), "EMPTY_LIST"), (0x7D, "EMPTY_DICT")] {
+            var p = PickleBytes()
+            p.raw([UInt8](repeating: op, count: Unpickler.maxObjects + 10))
+            p.stop()
+            var u = Unpickler(path: "test.pkl")
+            XCTAssertThrowsError(try p.bytes.withUnsafeBytes { try u.load($0, label: "data.pkl") }, what) { error in
+                XCTAssertEqual((error as? EmbedScopeError)?.kind, .checkpoint, what)
+                XCTAssertTrue("\(error)".contains("more than \(Unpickler.maxObjects) objects"), "\(error)")
+                XCTAssertTrue("\(error)".contains("of data.pkl"), "\(error)")
+            }
+        }
+        // MEMOIZE of one value, again and again.
+        var memo = PickleBytes(protocol: 4)
+        memo.op(0x4E)
+        memo.raw([UInt8](repeating: 0x94, count: Unpickler.maxObjects + 10))
+        memo.stop()
+        var u = Unpickler(path: "test.pkl")
+        XCTAssertThrowsKind(.checkpoint, try memo.bytes.withUnsafeBytes { try u.load($0, label: "data.pkl") })
+    }
+
     /// What torch.save writes stays far inside the budget: a 2M-item list in APPENDS batches of
     /// 1000 (as pickle writes them) and a set made from it load; the fixtures (Lightning with
     /// optimizer state and hyper-parameters, both formats) build well under one value per byte
@@ -580,6 +604,12 @@ final class TorchCheckpointTests: XCTestCase {
         refused(zipFile(entries.map { ($0.0, $0.0 == "a/data/3" ? Array($0.1.prefix(4)) : $0.1) }), "needs", "short storage")
         refused(zipFile(entries.filter { $0.0 != "a/data.pkl" }), "data.pkl", "no data.pkl")
         refused(zipFile(entries, method: 8), "compressed", "deflated entries")
+        // A name twice (torch.load took the second copy of a storage, we took the first: exit 0
+        // with other weights): ambiguous, refused — for a storage and for data.pkl alike.
+        for name in ["a/data/3", "a/data.pkl"] {
+            let twice = entries.flatMap { $0.0 == name ? [$0, ($0.0, $0.1.map { $0 ^ 0x5A })] : [$0] }
+            refused(zipFile(twice), "more than once", "\(name) twice")
+        }
         var flipped = zipFile(entries)
         flipped[200] ^= 0x10 // inside data.pkl, which starts at byte 30 + name
         refused(flipped, "CRC-32", "damaged data")

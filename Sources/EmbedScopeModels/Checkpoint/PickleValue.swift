@@ -134,6 +134,9 @@ struct PickleHeap: Sendable {
     var tensors: [TensorRef] = []
     var storages: [StorageRef] = []
 
+    /// Objects built so far (every container, object, tensor and storage).
+    var count: Int { tuples.count + lists.count + dicts.count + objects.count + tensors.count + storages.count }
+
     mutating func tuple(_ items: [PickleValue]) -> PickleValue {
         tuples.append(items)
         return .tuple(tuples.count - 1)

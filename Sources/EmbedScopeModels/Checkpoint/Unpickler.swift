@@ -34,6 +34,11 @@ struct Unpickler {
     private(set) var valuesBuilt = 0
     static let valuesPerByte = 4
     static let baseValues = 1 << 20
+    /// At most this many objects, stack entries and memo entries at once, however long the
+    /// pickle: the per-byte allowance above bounds copies, not the ~50–350 bytes each object
+    /// costs here, so 20 MB of EMPTY_LIST opcodes reached 1 GB (held-out sweep). torch.save's
+    /// pickle of a whole CNN checkpoint holds a few thousand (ResNet-50: ~10 per tensor).
+    static let maxObjects = 1 << 21
     /// Pickle bytes read by earlier loads, and where the current load started.
     private var bytesBefore = 0
     private var loadStart = 0
@@ -67,7 +72,7 @@ struct Unpickler {
             bytesBefore += r.position - start
             return (value, r.position)
         } catch ByteReader.Failure.truncated {
-            throw error("ends in the middle of a pickle opcode (at byte \(fileOffset + r.position)): the file is truncated or corrupt",
+            throw error("ends in the middle of a pickle opcode (at \(at(r.position))): the file is truncated or corrupt",
                         hint: "the file is incomplete: download or copy it again")
         } catch ByteReader.Failure.lineTooLong {
             throw corrupt("text operand longer than \(ByteReader.maxLine) bytes")
@@ -82,8 +87,13 @@ struct Unpickler {
         EmbedScopeError(.checkpoint, "\(label): \(message)".escapedForDisplay, path: path, hint: hint)
     }
 
+    /// Where `p` (a position in the bytes being read) is: in the pickle, and in the file.
+    func at(_ p: Int) -> String {
+        "byte \(p - loadStart) of \(label), byte \(fileOffset + p) of the file"
+    }
+
     func corrupt(_ message: String) -> EmbedScopeError {
-        error("\(message) (opcode at byte \(fileOffset + position)); the file is corrupt or not a PyTorch checkpoint")
+        error("\(message) (opcode at \(at(position))); the file is corrupt or not a PyTorch checkpoint")
     }
 
     // MARK: - Memory budget
@@ -99,7 +109,7 @@ struct Unpickler {
         let (total, overflow) = valuesBuilt.addingReportingOverflow(n)
         guard !overflow, total <= allowance else {
             throw error("the pickle builds more than \(allowance) values for its first \(read) bytes (\(Self.valuesPerByte) per byte + \(Self.baseValues); "
-                        + "opcode at byte \(fileOffset + position)): not a checkpoint torch.save writes, which builds a few values per byte",
+                        + "opcode at \(at(position))): not a checkpoint torch.save writes, which builds a few values per byte",
                         hint: "the file is corrupt or crafted to exhaust memory; a checkpoint saved by torch.save loads within this limit")
         }
         valuesBuilt = total
@@ -110,6 +120,10 @@ struct Unpickler {
     private mutating func run(_ r: inout ByteReader) throws -> PickleValue {
         while true {
             position = r.position
+            guard stack.count &+ memo.count &+ heap.count <= Self.maxObjects else {
+                throw error("the pickle holds more than \(Self.maxObjects) objects, stack and memo entries (opcode at \(at(position))): not a checkpoint torch.save writes",
+                            hint: "the file is corrupt or crafted to exhaust memory")
+            }
             let op = try r.u8()
             switch op {
             // Framing and protocol.

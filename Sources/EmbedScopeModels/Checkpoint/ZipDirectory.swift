@@ -108,8 +108,16 @@ struct ZipDirectory {
             at = next
         }
         self.entries = entries
+        // One name, one entry: readers disagree on which copy of a repeated name counts (Python's
+        // zipfile takes the last, PyTorch's reader may take either), so weights read from such an
+        // archive would depend on the reader — refused as ambiguous (held-out sweep: a second
+        // data/0 gave other weights under torch.load, ours took the first).
         var byName: [String: Int] = [:]
-        for (i, entry) in entries.enumerated() where byName[entry.name] == nil { byName[entry.name] = i }
+        for (i, entry) in entries.enumerated() {
+            if byName.updateValue(i, forKey: entry.name) != nil {
+                throw Failure.malformed("the archive holds the entry '\(entry.name.prefix(80))' more than once: which copy is meant is up to the reader")
+            }
+        }
         self.byName = byName
     }
 
@@ -126,8 +134,11 @@ struct ZipDirectory {
               let nameLength = r.u16(at: at + 26), let extraLength = r.u16(at: at + 28)
         else { throw Failure.malformed("entry '\(entry.name.prefix(80))' has no local header where the directory says") }
         guard entry.flags & 1 == 0 else { throw Failure.malformed("entry '\(entry.name.prefix(80))' is encrypted") }
-        guard entry.method == 0, entry.compressedSize == entry.uncompressedSize else {
+        guard entry.method == 0 else {
             throw Failure.malformed("entry '\(entry.name.prefix(80))' is compressed (method \(entry.method)); torch.save stores entries uncompressed — was the archive re-zipped?")
+        }
+        guard entry.compressedSize == entry.uncompressedSize else {
+            throw Failure.malformed("entry '\(entry.name.prefix(80))' is stored, yet the directory gives it \(entry.compressedSize) bytes stored and \(entry.uncompressedSize) uncompressed: the archive is damaged")
         }
         let start = at + 30 + Int(nameLength) + Int(extraLength)
         guard start <= raw.count, entry.compressedSize <= raw.count - start else {
