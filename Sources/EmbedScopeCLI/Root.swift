@@ -33,16 +33,26 @@ struct Root: AsyncParsableCommand {
     }
 }
 
+/// Every table and summary this module prints goes through here: names come from users' files,
+/// and a bidirectional control in one ("cat\u{202E}gpj.exe" reads as "catexe.jpg") reorders the
+/// terminal line around it, so each is shown as `\u{202E}` — as the report and the page show
+/// them. JSON keeps names exactly (`printJSON`), and so do the CSVs (`Swift.print`).
+func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
+    Swift.print(items.map { "\($0)" }.joined(separator: separator).bidiControlsEscaped, terminator: terminator)
+}
+
 func formatTable(_ rows: [ResultRow]) -> String {
     guard !rows.isEmpty else { return "(no results)" }
-    let pw = min(60, max(4, rows.map(\.path.count).max() ?? 4))
-    let cw = max(5, rows.map(\.class.count).max() ?? 5)
+    // Measured as shown (escaped), so the columns line up.
+    let paths = rows.map(\.path.bidiControlsEscaped), classes = rows.map(\.class.bidiControlsEscaped)
+    let pw = min(60, max(4, paths.map(\.count).max() ?? 4))
+    let cw = max(5, classes.map(\.count).max() ?? 5)
     var lines = ["rank    row  " + "path".padding(toLength: pw, withPad: " ", startingAt: 0) + "  " + "class".padding(toLength: cw, withPad: " ", startingAt: 0) + "    score"]
-    for r in rows {
-        var p = r.path
+    for (i, r) in rows.enumerated() {
+        var p = paths[i]
         if p.count > pw { p = "…" + p.suffix(pw - 1) }
         lines.append(String(format: "%4d %6d  ", r.rank, r.row) + p.padding(toLength: pw, withPad: " ", startingAt: 0) + "  "
-                     + r.class.padding(toLength: cw, withPad: " ", startingAt: 0) + String(format: "  %7.4f", r.score))
+                     + classes[i].padding(toLength: cw, withPad: " ", startingAt: 0) + String(format: "  %7.4f", r.score))
     }
     return lines.joined(separator: "\n")
 }

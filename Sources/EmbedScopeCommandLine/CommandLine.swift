@@ -29,9 +29,10 @@ private struct SchemaVersion: Encodable {
     var schemaVersion = jsonSchemaVersion
 }
 
-/// Writes a line to stderr (notes, warnings).
+/// Writes a line to stderr (notes, warnings), names' bidirectional controls shown as `\u{202E}`
+/// (`String.bidiControlsEscaped`): a class or file name must not reorder the line around it.
 package func note(_ s: String) {
-    StandardStreams.error(s + "\n")
+    StandardStreams.error(s.bidiControlsEscaped + "\n")
 }
 
 /// Runs a command body and turns an EmbedScopeError into a clean message + exit code 1; output

@@ -49,6 +49,26 @@ final class CLITests: XCTestCase {
     var binary: URL { CLI.binary }
     func run(_ args: [String]) throws -> Run { try CLI.run(args) }
 
+    /// A bidirectional control in a class or file name is shown escaped in every table the CLI
+    /// prints (`info` and `query` printed U+202E raw, reordering the terminal line; held-out
+    /// sweep); JSON and the CSVs keep the names exactly.
+    func testBidiControlsInNamesAreEscapedInTablesNotInJSONOrCSV() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 12, d = 4, cat = "cat\u{202E}A"
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 2), rows: n, dim: d,
+                                        classes: (0..<n).map { $0 % 2 == 0 ? "dog" : cat })
+        for args in [["info", idx.path], ["query", idx.path, "--row", "0", "-k", "4"], ["metrics", idx.path]] {
+            let r = try run(args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            XCTAssertFalse(r.stdout.unicodeScalars.contains { $0.value == 0x202E }, "\(args): \(r.stdout)")
+            XCTAssertTrue(r.stdout.contains("cat\\u{202E}A"), "\(args): \(r.stdout)")
+        }
+        let json = try run(["query", idx.path, "--row", "0", "-k", "4", "--json"])
+        XCTAssertTrue(json.stdout.contains(cat), json.stdout)
+        let csv = try run(["project", idx.path, "--components", "1", "--csv", "-"])
+        XCTAssertTrue(csv.stdout.contains(cat), csv.stdout)
+    }
+
     func testQueryJSONRankAndErrors() throws {
         let dir = try temporaryDirectory(self)
         let n = 60, d = 12

@@ -77,9 +77,9 @@ extension Root {
                     struct J: Encodable { var entries: [ComparisonRow]; var perClass: [PerClassComparison] }
                     try printJSON(J(entries: rows, perClass: deltas))
                 } else if csv {
-                    print(Comparison.csv(rows), terminator: "")
+                    Swift.print(Comparison.csv(rows), terminator: "")  // exact names (formula guard aside)
                     // The per-class deltas follow after one empty line, as a second CSV table.
-                    if !deltas.isEmpty { print("\n" + Comparison.perClassCSV(deltas), terminator: "") }
+                    if !deltas.isEmpty { Swift.print("\n" + Comparison.perClassCSV(deltas), terminator: "") }
                 } else if markdown {
                     print(Comparison.markdown(rows), terminator: "")
                     for d in deltas { print("\n" + Comparison.perClassMarkdown(d), terminator: "") }

@@ -52,7 +52,7 @@ public struct IndexInfo: Codable, Sendable {
             s.append("  \(String(repeating: " ", count: 12)) \(sp.preprocessing)")
         }
         s.append("classes (\(classes.count)):")
-        for c in classes { s.append("  \(String(format: "%3d", c.id))  \(c.name.padding(toLength: 24, withPad: " ", startingAt: 0)) \(c.count)") }
+        for c in classes { s.append("  \(String(format: "%3d", c.id))  \(c.name.bidiControlsEscaped.padding(toLength: 24, withPad: " ", startingAt: 0)) \(c.count)") }
         if prototypeSets.isEmpty { s.append("prototype sets: none") } else {
             s.append("prototype sets:")
             for p in prototypeSets {
