@@ -218,6 +218,14 @@ final class FashionMNISTTests: XCTestCase {
             XCTAssertEqual(img.pixels, gray.flatMap { [$0, $0, $0] }, "image \(i)")
         }
         XCTAssertThrowsKind(.alreadyExists, try FashionMNIST.export(split: .test, limit: 5, to: out))
+        // A file in the way is named a file (it was called "folder exists").
+        let file = dir.appendingPathComponent("afile")
+        try Data("x".utf8).write(to: file)
+        XCTAssertThrowsError(try FashionMNIST.export(split: .test, limit: 5, to: file)) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .alreadyExists)
+            XCTAssertTrue("\(error)".contains("a file with this name exists"), "\(error)")
+        }
+        XCTAssertEqual(try Data(contentsOf: file), Data("x".utf8))
         XCTAssertThrowsKind(.notFound, try IDXArray.read(dir.appendingPathComponent("missing.gz")))
     }
 }

@@ -85,9 +85,11 @@ public enum FashionMNIST {
     public static func export(split: Split, limit: Int?, seed: UInt64 = 0, to out: URL, source: URL = defaultDirectory,
                               force: Bool = false, progress: ProgressSink = SilentProgress()) throws -> Summary {
         let fm = FileManager.default
-        if fm.fileExists(atPath: out.path) {
+        var outIsDir: ObjCBool = false
+        if fm.fileExists(atPath: out.path, isDirectory: &outIsDir) {
             guard force else {
-                throw EmbedScopeError(.alreadyExists, "folder exists", path: out.path, hint: "pass --force to replace it, or choose another --out")
+                throw EmbedScopeError(.alreadyExists, outIsDir.boolValue ? "folder exists" : "a file with this name exists", path: out.path,
+                                      hint: outIsDir.boolValue ? "pass --force to replace it, or choose another --out" : "choose another --out")
             }
             // --force replaces only a folder this command wrote (its marker), or an empty one.
             var isDir: ObjCBool = false
