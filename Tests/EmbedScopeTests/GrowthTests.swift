@@ -224,7 +224,19 @@ final class GrowthTests: XCTestCase {
         let m = try manifest(dir, "B.csv", paths: paths, classes: Array(labels[k...]))
         let s = try IndexGrowth.addVectors(AddVectorsRequest(index: part, vectors: xb, manifest: m))
         XCTAssertEqual(s.rowsAfter, n)
+        XCTAssertEqual(s.notes, [], "same classes: nothing to say")
         try assertSameIndex(part, all, sameProvenance: false)
+
+        // A new class under a head named after the classes: the names are kept, and said so (a
+        // build from scratch could not match 3 head rows to 4 classes).
+        let grown = try makeImportedIndex(in: dir, vectors: Array(x.prefix(k * d)), rows: k, dim: d, classes: Array(labels.prefix(k)), head: head, name: "grown")
+        let xd = dir.appendingPathComponent("D.npy")
+        try NPYArray.write(shape: [1, d], values: Array(x.prefix(d)), to: xd)
+        let md = try manifest(dir, "D.csv", paths: ["img/d/new.png"], classes: ["d"])
+        let sd = try IndexGrowth.addVectors(AddVectorsRequest(index: grown, vectors: xd, manifest: md))
+        XCTAssertEqual(sd.notes.count, 1)
+        XCTAssertTrue(sd.notes.first?.contains("prototype set 'head' keeps its 3 rows named after the 3 classes") == true, "\(sd.notes)")
+        XCTAssertEqual(try Index.open(grown).prototypes(set: "head").records.map(\.name), ["a", "b", "c"])
 
         // Refusals: a path already there, another dimension, a space the index does not have.
         XCTAssertThrowsKind(.alreadyExists, try IndexGrowth.addVectors(AddVectorsRequest(index: part, vectors: xb, manifest: m)))

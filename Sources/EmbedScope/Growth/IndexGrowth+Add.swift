@@ -304,6 +304,7 @@ extension IndexGrowth {
         summary.spaces = index.spaces.map { (name: $0.name, dim: $0.dim) }
         summary.droppedPrototypeSets = sets.dropped
         summary.classes = classes
+        summary.notes = Growth.headNameNotes(index, kept: sets.kept, oldClasses: oldClasses, newClasses: classes)
         return (builder, summary)
     }
 
@@ -389,6 +390,7 @@ extension IndexGrowth {
         summary.spaces = index.spaces.map { (name: $0.name, dim: $0.dim) }
         summary.droppedPrototypeSets = sets.dropped
         summary.classes = classes
+        summary.notes = Growth.headNameNotes(index, kept: sets.kept, oldClasses: oldClasses, newClasses: classes)
         return (builder, summary)
     }
 }

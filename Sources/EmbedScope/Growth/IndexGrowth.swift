@@ -65,6 +65,20 @@ enum Growth {
         return (names.filter { !dropped.contains($0) }, dropped)
     }
 
+    /// Notes for prototype sets kept across a change of the class list: a head whose rows were
+    /// named after the classes in order (build's rule when the head has one row per class) keeps
+    /// those names, where a build from scratch of the new class list could not match them up
+    /// and would name the rows 0…C−1 (held-out sweep: `add` of a first image of a new class).
+    static func headNameNotes(_ index: Index, kept: [String], oldClasses: [String], newClasses: [String]) -> [String] {
+        guard oldClasses != newClasses else { return [] }
+        return kept.compactMap { name in
+            guard let names = try? index.prototypes(set: name).records.sorted(by: { $0.idx < $1.idx }).map(\.name),
+                  names == oldClasses else { return nil }
+            return "note: prototype set '\(name)' keeps its \(names.count) rows named after the \(names.count) classes it was built with; "
+                + "the index now has \(newClasses.count) classes, and a build from scratch would name those rows 0…\(names.count - 1)"
+        }
+    }
+
     /// Class list and id remapping for rows drawn from several class lists: the sorted union.
     static func unionClasses(_ lists: [[String]], bytewise: Bool) -> [String] {
         let all = Set(lists.joined())
