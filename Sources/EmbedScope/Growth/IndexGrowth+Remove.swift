@@ -26,10 +26,11 @@ public enum RowSelection: Sendable, Equatable {
     /// a `row` column (`export`'s rows.csv, the page's Export CSV).
     public static func readRowNumbers(from url: URL) throws -> [Int] {
         try RegularFile.requireRegularInput(url)
-        let text: String
+        var text: String
         do { text = try String(contentsOf: url, encoding: .utf8) } catch {
             throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
         }
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark, in either form
         // One row number per line (# comments), or a CSV whose header names a `row` column: that
         // one is read as RFC 4180 (quoted fields may hold commas and line breaks).
         let lines = text.split(whereSeparator: \.isNewline)
@@ -39,10 +40,9 @@ public enum RowSelection: Sendable, Equatable {
             throw EmbedScopeError(.invalidArgument, "no row numbers in the file", path: url.path, hint: "one row number per line")
         }
         var rows: [Int] = []
-        if Int(first) != nil || first.hasPrefix("\u{FEFF}") && Int(first.dropFirst()) != nil {
+        if Int(first) != nil {
             for (k, line) in lines.enumerated() {
-                let t = k == 0 && line.hasPrefix("\u{FEFF}") ? String(line.dropFirst()) : line
-                guard let r = Int(t), r >= 0 else {
+                guard let r = Int(line), r >= 0 else {
                     throw EmbedScopeError(.invalidArgument, "'\(line.prefix(60))' (line \(k + 1)) is not a row number", path: url.path)
                 }
                 rows.append(r)
