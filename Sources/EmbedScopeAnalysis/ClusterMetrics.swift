@@ -88,7 +88,7 @@ public enum ClusterMetrics {
             rowPositions = rows.map { positionOfRow[$0] }.sorted()
         }
         let engine = SilhouetteEngine(x: x, layout: layout, moments: moments, options: options)
-        let (sums, refinedPairs) = engine.classDistanceSums(rowPositions: rowPositions, progress: progress)
+        let (sums, refinedPairs, strassenTiles) = engine.classDistanceSums(rowPositions: rowPositions, progress: progress)
         // A non-finite row makes every sum NaN (the engine's fixed-point sums cannot hold it);
         // the reduction below would turn NaN into 0 (max / min skip NaN), so it is caught here.
         guard sums.allSatisfy({ $0.isFinite }) else { throw Self.nonFiniteSilhouette }
@@ -135,7 +135,7 @@ public enum ClusterMetrics {
         }
         return SilhouetteResult(mean: mean, rows: rows, values: values, perClass: perClass,
                                 sample: sampledRows.map(\.count), seed: sampledRows == nil ? nil : options.seed,
-                                standardError: standardError, refinedPairs: refinedPairs)
+                                standardError: standardError, refinedPairs: refinedPairs, strassenTiles: strassenTiles)
     }
 
     static func centroidScores(_ x: RowMatrix, layout: ClassLayout, moments: ClassMoments,
@@ -203,15 +203,25 @@ public struct SilhouetteOptions: Sendable {
     public var refineBelow: Double
     /// Rows per block; a tile is blockRows² GEMM outputs. Memory: per thread 2·blockRows·dim +
     /// blockRows² GEMM elements and rows × classes Doubles of sums, plus one shared
-    /// rows × classes Doubles table — never rows × rows.
+    /// rows × classes Doubles table — never rows × rows. (576: halves of 288 rows, whole 12-row
+    /// slivers and 32-column panels of the AVX-512 kernel, 6 and 16 of the AVX2 one.)
     public var blockRows: Int
     public var threads: Int
     /// Up to this many bytes of rows, the float32 kernel packs every column block once (one more
     /// copy of the rows) instead of once per tile; above it, each tile packs its own.
     var prepackLimitBytes = 2 << 30
+    /// Whether the exact float32 silhouette multiplies its full off-diagonal tiles with one level
+    /// of Strassen–Winograd (7 half-size products instead of 8; `SilhouetteEngine`).
+    /// `.automatic`: on our own kernels, with prepacked blocks, for blocks of at least 128 rows
+    /// (an even count) and rows of at least 128 dimensions.
+    package var strassen: StrassenUse = .automatic
+
+    package enum StrassenUse: Sendable {
+        case automatic, always, never
+    }
 
     public init(sample: Int? = nil, seed: UInt64 = 0, kernel: SilhouetteKernel = .float32, refineBelow: Double = 0.05,
-                blockRows: Int = 512, threads: Int = Scorer.defaultThreads) {
+                blockRows: Int = 576, threads: Int = Scorer.defaultThreads) {
         self.sample = sample; self.seed = seed; self.kernel = kernel; self.refineBelow = refineBelow
         self.blockRows = blockRows; self.threads = threads
     }
@@ -260,6 +270,9 @@ public struct SilhouetteResult: Sendable {
     /// Distance evaluations recomputed exactly in Double because the pair is a near-duplicate
     /// (see `SilhouetteOptions.refineBelow`; a row with itself is not counted). A diagnostic.
     public var refinedPairs: Int
+    /// Tiles of the all-pairs product multiplied with one level of Strassen–Winograd
+    /// (`SilhouetteOptions.strassen`); 0 when every tile was a plain product. A diagnostic.
+    public var strassenTiles = 0
 
     public var isExact: Bool { sample == nil }
 }

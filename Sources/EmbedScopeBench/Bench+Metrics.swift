@@ -17,6 +17,8 @@ extension Bench {
         @Option(help: "Seed of the data.") var seed: UInt64 = 1
         @Option(name: .customLong("repeat"), help: "Timed runs of the exact silhouette (the median is reported).") var repeats = 1
         @Option(help: "Rows per block.") var block = SilhouetteOptions().blockRows
+        @Option(help: "One level of Strassen–Winograd on the exact float32 silhouette's full off-diagonal tiles: auto, always or never.")
+        var strassen = "auto"
         @Option(help: "Threads (default: all active cores).") var threads: Int?
         @Option(help: "Also time a sampled silhouette of this many rows.") var sample: Int?
         @Flag(help: "Also time the float64 (dgemm) kernel and report its difference from float32.") var compareFloat64 = false
@@ -27,6 +29,7 @@ extension Bench {
             guard rows >= 3, dim >= 1, classes >= 2, classes < rows else { throw ValidationError("need rows ≥ 3, dim ≥ 1, 2 ≤ classes < rows") }
             guard repeats >= 1, block >= 1 else { throw ValidationError("--repeat and --block must be at least 1") }
             if let sample, sample < 2 { throw ValidationError("--sample must be at least 2") }
+            guard Self.strassenUse(strassen) != nil else { throw ValidationError("--strassen must be auto, always or never") }
         }
 
         struct Figures: Encodable {
@@ -42,6 +45,8 @@ extension Bench {
             var silhouetteCPUSeconds: [Double]
             var silhouetteGflopsPerCPUSecond: Double
             var refinedPairs: Int
+            /// Tiles multiplied with one level of Strassen–Winograd (`--strassen`).
+            var strassenTiles: Int
             var daviesBouldin: Double
             var calinskiHarabasz: Double
             var centroidMetricsSeconds: Double
@@ -76,7 +81,8 @@ extension Bench {
                 }
                 var f = try x.withUnsafeBufferPointer { xp -> Figures in
                     let m = RowMatrix(base: xp.baseAddress!, rows: rows, dim: dim, stride: dim)
-                    let o = SilhouetteOptions(blockRows: block, threads: t)
+                    var o = SilhouetteOptions(blockRows: block, threads: t)
+                    o.strassen = Self.strassenUse(strassen) ?? .automatic
                     var result: SilhouetteResult?
                     var seconds: [Double] = [], cpu: [Double] = []
                     for _ in 0..<repeats {
@@ -97,7 +103,7 @@ extension Bench {
                                    silhouetteGflops: Double(rows) * Double(rows) * Double(dim) / median / 1e9,
                                    silhouetteCPUSeconds: cpu,
                                    silhouetteGflopsPerCPUSecond: Double(rows) * Double(rows) * Double(dim) / medianCPU / 1e9,
-                                   refinedPairs: sil.refinedPairs, daviesBouldin: db, calinskiHarabasz: ch, centroidMetricsSeconds: centroid)
+                                   refinedPairs: sil.refinedPairs, strassenTiles: sil.strassenTiles, daviesBouldin: db, calinskiHarabasz: ch, centroidMetricsSeconds: centroid)
                 }
                 try x.withUnsafeBufferPointer { xp in
                     let m = RowMatrix(base: xp.baseAddress!, rows: rows, dim: dim, stride: dim)
@@ -121,6 +127,10 @@ extension Bench {
             }
         }
 
+        static func strassenUse(_ s: String) -> SilhouetteOptions.StrassenUse? {
+            switch s { case "auto": .automatic; case "always": .always; case "never": .never; default: nil }
+        }
+
         /// User + system CPU seconds of this process so far (all threads).
         static func processCPUSeconds() -> Double {
             var u = rusage()
@@ -135,9 +145,9 @@ extension Bench {
         static func text(_ f: Figures) -> String {
             var lines = [String(format: "%d × %d float32 unit rows, %d classes, seed %llu, %d threads, blocks of %d (generated in %.2f s)",
                                 f.rows, f.dim, f.classes, f.seed, f.threads, f.block, f.generateSeconds)]
-            lines.append(String(format: "exact silhouette (float32)  %.9f  %8.3f s  (median of %d; %.1f effective GFLOP/s; %.1f per CPU second; %d pairs refined in Double)",
+            lines.append(String(format: "exact silhouette (float32)  %.9f  %8.3f s  (median of %d; %.1f effective GFLOP/s; %.1f per CPU second; %d pairs refined in Double; %d Strassen tiles)",
                                 f.silhouette, f.silhouetteMedianSeconds, f.silhouetteSeconds.count, f.silhouetteGflops,
-                                f.silhouetteGflopsPerCPUSecond, f.refinedPairs))
+                                f.silhouetteGflopsPerCPUSecond, f.refinedPairs, f.strassenTiles))
             if let v = f.float64Silhouette, let s = f.float64Seconds, let d = f.float64RelativeDifference {
                 lines.append(String(format: "exact silhouette (float64)  %.9f  %8.3f s  (%.2f× the float32 time; relative difference %.1e)",
                                     v, s, s / f.silhouetteMedianSeconds, d))

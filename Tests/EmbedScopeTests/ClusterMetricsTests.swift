@@ -191,6 +191,93 @@ final class ClusterMetricsTests: XCTestCase {
         }
     }
 
+    /// One level of Strassen–Winograd on the full off-diagonal tiles (forced on these small
+    /// fixtures; automatic only from blocks of 128 rows and 128 dimensions): scikit-learn's
+    /// values, the direct Double values (the near-duplicate case included), and the plain
+    /// product's values.
+    func testStrassenTilesMatchScikitLearnAndThePlainProduct() throws {
+        for name in ["blobs", "tight"] {
+            let f = try fixture(name)
+            try withMatrix(f.x, rows: f.ref.rows, dim: f.ref.dim) { m in
+                for (block, threads) in [(64, 2), (100, 1), (50, 3)] {
+                    let what = "\(name) block \(block) threads \(threads)"
+                    var o = SilhouetteOptions(blockRows: block, threads: threads)
+                    o.strassen = .always
+                    let s = try ClusterMetrics.silhouette(m, labels: f.ref.labels, options: o)
+                    let full = f.ref.rows / block
+                    XCTAssertEqual(s.strassenTiles, full * (full - 1) / 2, what)
+                    assertRelative(s.mean, f.ref.silhouette_score, Self.tolerance, "\(what) mean")
+                    _ = assertSamples(s.values, f.ref.silhouette_samples, "\(what) silhouette")
+                    let worst = maxAbsDifference(s.values, f.ref.silhouette_samples_direct)
+                    XCTAssertLessThan(worst, 1e-6, "\(what): largest per-sample error vs direct")
+                    if name == "tight" { XCTAssertGreaterThan(s.refinedPairs, 0, what) }
+                    o.strassen = .never
+                    let plain = try ClusterMetrics.silhouette(m, labels: f.ref.labels, options: o)
+                    XCTAssertEqual(plain.strassenTiles, 0, what)
+                    XCTAssertLessThan(maxAbsDifference(s.values, plain.values), 1e-7, what)
+                }
+                // Automatic: not on 32 or 64 dimensions.
+                var o = SilhouetteOptions(blockRows: 128, threads: 2)
+                o.strassen = .automatic
+                XCTAssertEqual(try ClusterMetrics.silhouette(m, labels: f.ref.labels, options: o).strassenTiles, 0, name)
+            }
+        }
+        // Automatic from 128-row blocks and 128 dimensions, on even blocks only.
+        let n = 600, d = 128
+        let x = randomMatrix(rows: n, dim: d, seed: 5)
+        let labels = (0..<n).map { Int32($0 % 3) }
+        try withMatrix(x, rows: n, dim: d) { m in
+            XCTAssertEqual(try ClusterMetrics.silhouette(m, labels: labels, options: SilhouetteOptions(blockRows: 128, threads: 2)).strassenTiles, 6)
+            XCTAssertEqual(try ClusterMetrics.silhouette(m, labels: labels, options: SilhouetteOptions(blockRows: 129, threads: 2)).strassenTiles, 0)
+        }
+    }
+
+    /// Near-duplicates whose Strassen partners (rows i ± h of their block) are far larger: a
+    /// tile entry then carries the rounding of the large rows, and the exactness test has to
+    /// use their norms — with the duplicates' own, their tiny distances would come out wrong by
+    /// orders of magnitude. Against a direct Double silhouette written here, with and without
+    /// Strassen.
+    func testStrassenKeepsNearDuplicatesBesideLargePartnersExact() throws {
+        let d = 40, group = 32, groups = 8, n = group * groups
+        var rng = SplitMix64(seed: 606)
+        let point = (0..<d).map { _ in rng.gaussian() }
+        // Rows in class order; with blocks of 64 (h = 32) positions 0–31 of each block are rows
+        // of norm ~600 (classes 0, 2, 4, 6), 32–63 near-duplicates of one point (classes 1, 3, 5,
+        // 7, each shifted by 1e-3): the duplicate pairs land in the tiles' C22 quarters, which
+        // every product feeds (C11 = M1 + M2 would involve the two rows alone).
+        var x = [Float](repeating: 0, count: n * d)
+        let labels = (0..<n).map { Int32($0 / group) }
+        for r in 0..<n {
+            let c = r / group
+            for t in 0..<d {
+                x[r * d + t] = c % 2 == 1 ? Float(point[t] + (t == c ? 1e-3 : 0) + 1e-5 * rng.gaussian()) : Float(100 * rng.gaussian())
+            }
+        }
+        var expected = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var sums = [Double](repeating: 0, count: groups), counts = [Int](repeating: 0, count: groups)
+            for j in 0..<n where j != i {
+                var s = 0.0
+                for t in 0..<d { let e = Double(x[i * d + t]) - Double(x[j * d + t]); s += e * e }
+                sums[Int(labels[j])] += s.squareRoot(); counts[Int(labels[j])] += 1
+            }
+            let own = Int(labels[i]), a = sums[own] / Double(counts[own])
+            let b = (0..<groups).filter { $0 != own }.map { sums[$0] / Double(counts[$0]) }.min()!
+            expected[i] = (b - a) / max(a, b)
+        }
+        for use in [SilhouetteOptions.StrassenUse.always, .never] {
+            var o = SilhouetteOptions(blockRows: 2 * group, threads: 2)
+            o.strassen = use
+            let r = try withMatrix(x, rows: n, dim: d) { try ClusterMetrics.silhouette($0, labels: labels, options: o) }
+            XCTAssertEqual(r.strassenTiles, use == .always ? 6 : 0)
+            let worst = maxAbsDifference(r.values, expected)
+            XCTAssertLessThan(worst, 1e-6, "\(use): largest per-sample error vs direct")
+            // The plain product needs no refinement here (centering leaves the duplicates tiny);
+            // Strassen tiles must refine the duplicate pairs.
+            if use == .always { XCTAssertGreaterThan(r.refinedPairs, 1000) } else { XCTAssertEqual(r.refinedPairs, 0) }
+        }
+    }
+
     func testSamplingIsSeededAndUnbiasedPerRow() throws {
         let f = try fixture("blobs")
         try withMatrix(f.x, rows: f.ref.rows, dim: f.ref.dim) { m in

@@ -157,6 +157,71 @@ final class SGEMMTests: XCTestCase {
         }
     }
 
+    /// One level of Strassen–Winograd (CKernels/strassen.c) on every own path, against a Double
+    /// reference on odd shapes (h and k odd, k = 1, depths across the AVX2 path's 256-deep
+    /// slices), with rows of very different norms. The bound is the one the silhouette's
+    /// exactness test assumes: entry (i, j) within a small multiple of ε₃₂·k·τ_i·τ_j, τ the larger
+    /// norm of a row and its partner (i ± h) — a wrong formula is off by O(τ²). NaN is kept.
+    func testStrassenTileMatchesDoubleReferenceEveryPath() {
+        for path in paths where path != .openblas {
+            var rng = SplitMix64(seed: 91)
+            for (h, k) in [(1, 1), (1, 2), (5, 7), (6, 63), (13, 65), (37, 129), (48, 640), (144, 321)] {
+                let rows = 2 * h
+                func draw() -> [Float] {
+                    var x = (0..<(rows * k)).map { _ in Float(rng.gaussian()) }
+                    // Rows of norm ~1000× and ~1/1000× the others, paired with ordinary ones.
+                    for r in stride(from: 0, to: rows, by: 3) {
+                        let scale: Float = r % 2 == 0 ? 1000 : 1e-3
+                        for p in 0..<k { x[r * k + p] *= scale }
+                    }
+                    return x
+                }
+                let x = draw(), y = draw()
+                let a = StrassenBlock(path: path, side: .rows), b = StrassenBlock(path: path, side: .columns)
+                x.withUnsafeBufferPointer { a.pack(h: h, k: k, x: $0.baseAddress!, ldx: k) }
+                y.withUnsafeBufferPointer { b.pack(h: h, k: k, x: $0.baseAddress!, ldx: k) }
+                let ldc = rows + 3
+                var c = [Float](repeating: .nan, count: rows * ldc)
+                var scratch = [Float](repeating: 0, count: h * h)
+                c.withUnsafeMutableBufferPointer { cp in
+                    scratch.withUnsafeMutableBufferPointer { a.multiply(by: b, c: cp.baseAddress!, ldc: ldc, scratch: $0.baseAddress!) }
+                }
+                func norm(_ m: [Float], _ r: Int) -> Double { (0..<k).reduce(0.0) { $0 + Double(m[r * k + $1]) * Double(m[r * k + $1]) }.squareRoot() }
+                let tx = (0..<rows).map { Swift.max(norm(x, $0), norm(x, $0 < h ? $0 + h : $0 - h)) }
+                let ty = (0..<rows).map { Swift.max(norm(y, $0), norm(y, $0 < h ? $0 + h : $0 - h)) }
+                var worst = 0.0
+                for i in 0..<rows {
+                    for j in 0..<rows {
+                        var ref = 0.0
+                        for p in 0..<k { ref += Double(x[i * k + p]) * Double(y[j * k + p]) }
+                        let err = abs(Double(c[i * ldc + j]) - ref) / (0x1p-24 * Double(k) * tx[i] * ty[j])
+                        if !(err <= 16) {
+                            XCTFail("\(path) h \(h) k \(k): C[\(i)][\(j)] = \(c[i * ldc + j]), reference \(ref), \(err) × ε·k·τ_i·τ_j")
+                            return
+                        }
+                        worst = Swift.max(worst, err)
+                    }
+                }
+                XCTAssertLessThan(worst, 16, "\(path) h \(h) k \(k)")
+                // Past the tile: untouched.
+                XCTAssertTrue(c[0 * ldc + rows].isNaN && c[(rows - 1) * ldc + rows + 2].isNaN, "\(path) h \(h) k \(k)")
+            }
+            // A NaN in a row of X: that row of C is NaN throughout.
+            let h = 5, k = 9
+            var x = (0..<(2 * h * k)).map { Float($0 % 7) - 3 }
+            x[2 * k + 4] = .nan
+            let y = (0..<(2 * h * k)).map { Float($0 % 5) - 2 }
+            let a = StrassenBlock(path: path, side: .rows), b = StrassenBlock(path: path, side: .columns)
+            x.withUnsafeBufferPointer { a.pack(h: h, k: k, x: $0.baseAddress!, ldx: k) }
+            y.withUnsafeBufferPointer { b.pack(h: h, k: k, x: $0.baseAddress!, ldx: k) }
+            var c = [Float](repeating: 0, count: 4 * h * h), scratch = [Float](repeating: 0, count: h * h)
+            c.withUnsafeMutableBufferPointer { cp in
+                scratch.withUnsafeMutableBufferPointer { a.multiply(by: b, c: cp.baseAddress!, ldc: 2 * h, scratch: $0.baseAddress!) }
+            }
+            XCTAssertTrue((0..<(2 * h)).allSatisfy { c[2 * 2 * h + $0].isNaN }, "\(path): row 2 of C")
+        }
+    }
+
     /// The silhouette's row epilogue (C, per path) against a Double reference, and identical
     /// values on every path: tails of every length, rounding below zero, NaN kept, the
     /// refinement flag raised only by pairs below the threshold.

@@ -93,6 +93,22 @@ void ck_sgemm_prepacked(int path, long m, long n, long k, const float *packed_a,
 void ck_sgemm_prepacked_lower(int path, long m, long n, long k, const float *packed_a, const float *packed_b,
                               float *c, long ldc);
 
+/// One level of Strassen–Winograd for a tile of an all-pairs product, C[2h × 2h] = X · Yᵀ with X
+/// and Y blocks of 2h rows of depth k (strassen.c: 7 half-size products instead of 8, the
+/// additions on the packed operands and on C). Each side is prepared once by
+/// `ck_strassen_pack` into seven packed operands of depth ⌈k/2⌉ — X as the rows of C
+/// (`CK_STRASSEN_ROWS`), Y as its columns (`CK_STRASSEN_COLUMNS`) — and any two are multiplied
+/// by `ck_sgemm_strassen`. The result differs from the plain product by rounding only, within a
+/// bound in terms of row pairs (i, i ± h) (strassen.c).
+enum { CK_STRASSEN_ROWS = 0, CK_STRASSEN_COLUMNS = 1 };
+/// Floats one side's packed operands occupy (64-byte aligned storage).
+size_t ck_strassen_count(int path, long h, long k, int side);
+/// Packs rows x[0 ..< 2h] (row stride ldx, depth k) as one side; 0, or −1 when out of memory.
+int ck_strassen_pack(int path, long h, long k, const float *x, long ldx, int side, float *packed);
+/// C = X · Yᵀ [2h × 2h] (row stride ldc) from `pa` (rows side) and `pb` (columns side), packed
+/// for the same path, h and k; `scratch` holds h × h floats.
+void ck_sgemm_strassen(int path, long h, long k, const float *pa, const float *pb, float *c, long ldc, float *scratch);
+
 /// Floats between two consecutive panels of a packed B of depth k.
 size_t ck_panel_stride(int path, long k);
 

@@ -223,6 +223,9 @@ package final class PackedRows: @unchecked Sendable {
     package private(set) var k = 0
     private var storage: UnsafeMutablePointer<Float>?
     private var capacity = 0
+    /// The same rows packed as a B operand (`multiplyStrictlyLowerBySelf`), kept for reuse.
+    private var selfB: UnsafeMutablePointer<Float>?
+    private var selfBCapacity = 0
 
     /// `path` must be one of our kernels (the path of the `PackedMatrix`es it will meet).
     package init(path: GEMMPath) {
@@ -230,7 +233,7 @@ package final class PackedRows: @unchecked Sendable {
         self.path = path
     }
 
-    deinit { storage?.deallocate() }
+    deinit { storage?.deallocate(); selfB?.deallocate() }
 
     /// Packs `a` [m × k] (row stride `lda`), replacing what was packed before.
     package func pack(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
@@ -265,6 +268,24 @@ package final class PackedRows: @unchecked Sendable {
                 ck_sgemm_prepacked(kp, m, b.n, k, storage, panels, c, ldc, &ep)
             }
         }
+    }
+}
+
+extension PackedRows {
+    /// `multiply(by:c:ldc:strictlyLower: true)` against the packed rows themselves: `a` is what
+    /// was packed (the same m × k rows, row stride `lda`), packed here as B into a buffer kept
+    /// from one call to the next (a diagonal tile without a packed copy of its block).
+    package func multiplyStrictlyLowerBySelf(a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        guard m > 0, let kp = path.kernelPath, let storage else { return }
+        let count = ck_packed_b_count(kp, k, m)
+        if count > selfBCapacity {
+            selfB?.deallocate()
+            selfB = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+            selfBCapacity = count
+        }
+        guard let selfB else { return }
+        ck_pack_b(kp, k, m, a, 1, lda, selfB)
+        ck_sgemm_prepacked_lower(kp, m, m, k, storage, selfB, c, ldc)
     }
 }
 
@@ -316,5 +337,56 @@ package enum SilhouetteRowKernel {
     package static func distanceSum(_ n: Int, _ r: UnsafeMutablePointer<Double>, colAcc: UnsafeMutablePointer<Double>?,
                                     path: Int32 = path) -> Double {
         ck_sil_row_sum(path, n, r, colAcc)
+    }
+}
+
+/// One side of a one-level Strassen–Winograd tile product (CKernels/strassen.c): a block of 2h
+/// rows packed as the seven half-depth operands of the rows of C (`.rows`) or of its columns
+/// (`.columns`). Two sides packed for the same path, h and depth multiply into the 2h × 2h tile
+/// X · Yᵀ with 7/8 of the plain product's multiply-adds. Our own kernels only. `@unchecked`:
+/// one owner at a time, or read-only after `pack`.
+package final class StrassenBlock: @unchecked Sendable {
+    package enum Side { case rows, columns }
+
+    package let path: GEMMPath
+    package let side: Side
+    package private(set) var h = 0
+    package private(set) var k = 0
+    private var storage: UnsafeMutablePointer<Float>?
+    private var capacity = 0
+
+    package init(path: GEMMPath, side: Side) {
+        precondition(path.kernelPath != nil, "StrassenBlock is for our own kernels")
+        self.path = path
+        self.side = side
+    }
+
+    deinit { storage?.deallocate() }
+
+    private var sideCode: Int32 { Int32(side == .rows ? CK_STRASSEN_ROWS : CK_STRASSEN_COLUMNS) }
+
+    /// Packs rows `x[0 ..< 2h]` (row stride `ldx`, depth `k`), replacing what was packed before.
+    package func pack(h: Int, k: Int, x: UnsafePointer<Float>, ldx: Int) {
+        guard let kp = path.kernelPath else { return }
+        let count = ck_strassen_count(kp, h, k, sideCode)
+        if count > capacity {
+            storage?.deallocate()
+            storage = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+            capacity = count
+        }
+        self.h = h
+        self.k = k
+        if let storage, ck_strassen_pack(kp, h, k, x, ldx, sideCode, storage) != 0 {
+            fatalError("out of memory packing a Strassen block (\(h) × 2 rows of \(k))")
+        }
+    }
+
+    /// c[2h × 2h] (row stride `ldc`) = (these rows) · (`columns`' rows)ᵀ on the calling thread;
+    /// `scratch` holds h × h floats.
+    package func multiply(by columns: StrassenBlock, c: UnsafeMutablePointer<Float>, ldc: Int, scratch: UnsafeMutablePointer<Float>) {
+        precondition(side == .rows && columns.side == .columns, "a Strassen product is rows × columns")
+        precondition(columns.path == path && columns.h == h && columns.k == k, "Strassen operands of different paths or shapes")
+        guard h > 0, k > 0, let kp = path.kernelPath, let a = storage, let b = columns.storage else { return }
+        ck_sgemm_strassen(kp, h, k, a, b, c, ldc, scratch)
     }
 }
