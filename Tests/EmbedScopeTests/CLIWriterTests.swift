@@ -273,6 +273,60 @@ final class CLIWriterTests: XCTestCase {
         XCTAssertEqual(idx.spaces.first { $0.name == "pixel" }?.dim, caught ? 8 * 8 * 3 : nil)
     }
 
+    /// Fails on main: a `serve --writable` that had recorded metrics could no longer be stopped by
+    /// SIGTERM or Ctrl-C — the writer's interrupt handling set SIG_IGN over the server's own
+    /// handlers (only SIGKILL ended it).
+    func testWritableServerStopsOnSIGTERMAfterRecordingMetrics() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 30, d = 6
+        let indexes = dir.appendingPathComponent("indexes")
+        try FileManager.default.createDirectory(at: indexes, withIntermediateDirectories: true)
+        _ = try makeImportedIndex(in: indexes, vectors: randomMatrix(rows: n, dim: d, seed: 9), rows: n, dim: d,
+                                  classes: (0..<n).map { "c\($0 % 3)" }, name: "a")
+        let log = dir.appendingPathComponent("serve.log")
+        let p = try spawn(["serve", indexes.path, "--port", "0", "--writable", "--quiet"], log: log)
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        // The port it chose, from its first line ("embedscope serve: http://127.0.0.1:PORT/ (…)").
+        var port: UInt16?
+        for _ in 0..<600 where port == nil && p.isRunning {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let r = text.range(of: "http://127.0.0.1:"), let end = text[r.upperBound...].firstIndex(of: "/") {
+                port = UInt16(text[r.upperBound..<end])
+            } else { usleep(50_000) }
+        }
+        let p0 = try XCTUnwrap(port, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        let response = try httpGet(port: p0, path: "/api/indexes/a/metrics")
+        XCTAssertTrue(response.hasPrefix("HTTP/1.1 200"), response)
+        XCTAssertNotNil(try Index.open(indexes.appendingPathComponent("a")).readMetrics(), "the metrics were recorded")
+        kill(p.processIdentifier, SIGTERM)
+        for _ in 0..<200 where p.isRunning { usleep(50_000) }
+        XCTAssertFalse(p.isRunning, "serve --writable ignored SIGTERM after recording metrics")
+    }
+
+    /// One HTTP/1.1 GET to 127.0.0.1:`port`; the whole response (the server closes the connection).
+    private func httpGet(port: UInt16, path: String) throws -> String {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &addr) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+        guard connected else { throw POSIXError(.ECONNREFUSED) }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var out = [UInt8](), buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let got = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if got <= 0 { break }
+            out += buf[0..<got]
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Fails on main: `--force` deleted the data set, the working folder, or any folder.
     func testForceRefusesWhatIsNotAnIndex() throws {
         let dir = try temporaryDirectory(self)

@@ -20,8 +20,9 @@ import Glibc
 ///
 /// `install` sets the handlers up front (`runCommand` calls it before any work), so there is no
 /// window in which a writer has made a folder that is not yet tracked. A signal the process was
-/// started ignoring (`nohup`, a background job of a script) stays ignored. `serve` never installs
-/// them (its server shuts down gracefully). SIGKILL or a crash still leaves the folder; the next
+/// started ignoring (`nohup`, a background job of a script) stays ignored, and one already
+/// handled keeps its handler: `serve` (whose server shuts down gracefully) has installed its own
+/// by the time a writable request records metrics. SIGKILL or a crash still leaves the folder; the next
 /// writer removes it, as before.
 package enum InterruptCleanup {
     private struct State {
@@ -51,15 +52,27 @@ package enum InterruptCleanup {
             s.installed = true
             let queue = DispatchQueue(label: "embedscope.interrupt")
             for sig in signals {
-                // Inherited as ignored: not ours to act on.
-                let previous = signal(sig, SIG_IGN)
-                guard unsafeBitCast(previous, to: Int.self) != unsafeBitCast(SIG_IGN, to: Int.self) else { continue }
+                // Only a signal left at its default action is ours: one inherited as ignored is
+                // not ours to act on, and one the process already handles (`serve`: the server's
+                // graceful shutdown, whose dispatch source is already installed) must keep its
+                // handler — setting SIG_IGN over it left a writable server that had recorded
+                // metrics unable to stop on SIGTERM or Ctrl-C.
+                guard hasDefaultAction(sig) else { continue }
+                signal(sig, SIG_IGN)
                 let source = DispatchSource.makeSignalSource(signal: sig, queue: queue)
                 source.setEventHandler { interrupted(by: sig) }
                 source.resume()
                 s.sources.append(source)
             }
         }
+    }
+
+    /// Whether `sig`'s current disposition is the default action (neither ignored nor handled).
+    static func hasDefaultAction(_ sig: Int32) -> Bool {
+        var current = sigaction()
+        guard sigaction(sig, nil, &current) == 0 else { return false }
+        if current.sa_flags & Int32(SA_SIGINFO) != 0 { return false }
+        return current.__sigaction_handler.sa_handler == nil   // SIG_DFL is the null handler
     }
 
     /// Tracks a folder being written (it need not exist yet) until `untrack`.
