@@ -72,9 +72,26 @@ final class TrustModelTests: XCTestCase {
         _ = try Importer.run(r)
         let i = try Index.open(out)
         XCTAssertThrowsKind(.invalidArgument, try i.imageQueryVectors(images: [root.appendingPathComponent("cat/chelsea.png")], space: "clip"))
-        XCTAssertEqual(try i.imageQueryVectors(images: [root.appendingPathComponent("cat/chelsea.png")], space: nil).space, "pixel")
+        // The space a search of it defaults to is now 'clip' (its first by name): not computable,
+        // so --image needs --space pixel said (see below).
+        XCTAssertEqual(try i.defaultSpace(), "clip")
+        XCTAssertThrowsKind(.invalidArgument, try i.imageQueryVectors(images: [root.appendingPathComponent("cat/chelsea.png")], space: nil))
+        XCTAssertEqual(try i.imageQueryVectors(images: [root.appendingPathComponent("cat/chelsea.png")], space: "pixel").space, "pixel")
         let refused = try CLI.run(["query", out.path, "--image", root.appendingPathComponent("cat/chelsea.png").path, "--space", "clip"])
         XCTAssertEqual(refused.status, 1)
         XCTAssertTrue(refused.stderr.contains("clip") && refused.stderr.contains("--space pixel"), refused.stderr)
+
+        // Fails on main: once the space a search defaults to (`embedding`) holds imported vectors,
+        // `query --image` without --space answered from the pixel space, unasked and unsaid.
+        r.space = "embedding"
+        _ = try Importer.run(r)
+        let j = try Index.open(out)
+        XCTAssertEqual(try j.defaultSpace(), "embedding")
+        XCTAssertThrowsKind(.invalidArgument, try j.imageQueryVectors(images: [root.appendingPathComponent("cat/chelsea.png")], space: nil))
+        XCTAssertEqual(try j.imageQueryVectors(images: [root.appendingPathComponent("cat/chelsea.png")], space: "pixel").space, "pixel")
+        let unasked = try CLI.run(["query", out.path, "--image", root.appendingPathComponent("cat/chelsea.png").path])
+        XCTAssertEqual(unasked.status, 1, unasked.stdout)
+        XCTAssertTrue(unasked.stderr.contains("'embedding' space") && unasked.stderr.contains("--space pixel"), unasked.stderr)
+        XCTAssertEqual(unasked.stdout, "")
     }
 }

@@ -8,7 +8,9 @@ extension Index {
     /// own native model produced (`meta.model`, loaded from the recorded or given weights). A
     /// space of imported vectors was made by a model EmbedScope does not run, so searching it
     /// with our embedding would compare unrelated vectors: refused, naming the searchable spaces.
-    /// Default: `embedding` when the model made it, else `pixel`.
+    /// Default: `embedding` (or another space) when the index's model made it; `pixel` on an
+    /// index of pixels only. An index whose embedding was imported is refused without `space`:
+    /// its pixel neighbours are not what a search of that index means by default.
     public func imageQueryVectors(images: [URL], space requested: String?, weights: URL? = nil) throws -> (space: String, vectors: [[Float]]) {
         let model = try catalog.meta()["model"]
         func isPixel(_ s: SpaceRecord) -> Bool {
@@ -30,8 +32,15 @@ extension Index {
             name = requested
         } else if let e = searchable.first(where: { !isPixel($0) && $0.name == "embedding" }) ?? searchable.first(where: { !isPixel($0) }) {
             name = e.name
-        } else if let p = searchable.first(where: isPixel) {
-            name = p.name
+        } else if let d = try? defaultSpace(), searchable.contains(where: { $0.name == d }) {
+            name = d   // what a search of this index defaults to (a pixels-only index: pixel)
+        } else if !searchable.isEmpty, let imported = try? space(defaultSpace()) {
+            // The space a search defaults to holds imported vectors: answering from the pixel
+            // space instead, unasked, would pass pixel neighbours off as the model's.
+            throw EmbedScopeError(.invalidArgument,
+                                  "this index's '\(imported.name)' space holds vectors made by '\(imported.model)', which EmbedScope cannot compute for a new image",
+                                  path: url.path,
+                                  hint: "search \(searchable.map { "--space \($0.name)" }.joined(separator: " or ")) explicitly, or embed the image with '\(imported.model)' yourself and use --vector")
         } else {
             throw EmbedScopeError(.invalidArgument, "no space of this index can be computed for a new image (it has no pixel space and no native model space)",
                                   path: url.path, hint: "embed the image yourself and use --vector")
