@@ -24,7 +24,7 @@ extension Root {
         @Argument(help: "Image folder: one sub-folder per class.") var dataset: String
         @Option(help: "Index directory (default Indexes/<folder name>).") var out: String?
         @Option(help: "Model for the embedding space: efficientnet-lite0, resnet18, resnet34, resnet50, or none (pixels only).") var model = "none"
-        @Option(parsing: .upToNextOption, help: "Weights file (.pth/.pt/.ckpt); default: the model's installed ImageNet weights. Several files: a checkpoint sweep.")
+        @Option(parsing: .upToNextOption, help: "Weights file (.pth/.pt/.ckpt); default: the installed ImageNet weights (efficientnet-lite0 only; the ResNets need this). Several files: a checkpoint sweep.")
         var weights: [String] = []
         @Option(help: "A checkpoint sweep over every *.pth/*.pt/*.ckpt in this folder and its version_*/checkpoints/*.ckpt (Lightning).") var weightsDir: String?
         @Option(help: "Key prefix to strip from the checkpoint's keys (default: found from the model's own keys, e.g. 'model.', 'model.backbone.'; '' keeps keys).")
