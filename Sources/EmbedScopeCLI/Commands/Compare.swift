@@ -15,7 +15,8 @@ extension Root {
             come from each index's catalog. With two or more indexes, per-class deltas follow: each
             class's silhouette and precision@10 in the baseline (--baseline, default the first index
             given) and their change in every other index, for --space or else every space all
-            indexes have except pixel (the same in every index of a checkpoint sweep); precision@10
+            indexes have except pixel (the same in every index of a checkpoint sweep; pixel when it
+            is the only space they share); precision@10
             per class is computed (`versus -k 10`) when metrics.json lacks it, unless --no-compute.
             With --csv the deltas follow the table after one empty line, as a second CSV table
             (space, baseline, class, index, k, silhouette, precision_at_k, delta_silhouette,
