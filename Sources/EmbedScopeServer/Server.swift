@@ -266,6 +266,9 @@ struct ServerAPI: Sendable {
         var explainedVarianceRatio: [Double]
         var axisLabels: [String]
         var shrinkage: Double?
+        /// LDA on the leading principal components instead of the raw space (many dimensions
+        /// for the rows): how many, the variance they keep, and why; null otherwise.
+        var reducedBy: Projection.Reduction?
         var classes: [String]
         var points: [Point]
         var prototypes: [Direction]
@@ -286,7 +289,7 @@ struct ServerAPI: Sendable {
             return ProjectionJSON(
                 index: s.name, space: rep.space, method: rep.method.rawValue, rows: rep.rows, dim: rep.dim, components: rep.components,
                 explainedVariance: rep.explainedVariance, explainedVarianceRatio: rep.explainedVarianceRatio,
-                axisLabels: (0..<rep.components).map(rep.axisLabel), shrinkage: rep.shrinkage, classes: classes,
+                axisLabels: (0..<rep.components).map(rep.axisLabel), shrinkage: rep.shrinkage, reducedBy: rep.reducedBy, classes: classes,
                 points: rep.points.map { .init(row: $0.row, x: $0.coordinates.first ?? 0, y: $0.coordinates.count > 1 ? $0.coordinates[1] : 0, class: $0.class, path: $0.path) },
                 prototypes: rep.prototypes.map { .init(set: $0.set, name: $0.name, x: $0.coordinates.first ?? 0, y: $0.coordinates.count > 1 ? $0.coordinates[1] : 0) })
         }

@@ -152,7 +152,17 @@ final class ServerAPITests: XCTestCase {
                     }
                     XCTAssertEqual(p.explainedVarianceRatio.count, 2)
                     for (a, b) in zip(p.explainedVarianceRatio, expected.explainedVarianceRatio) { XCTAssertTrue(abs(a - b) <= 1e-12) }
+                    // The CLI's reduction note too (was left out of the API).
+                    XCTAssertEqual(p.reducedBy, expected.reducedBy, "\(method)")
+                    XCTAssertEqual(p.shrinkage, expected.shrinkage, "\(method)")
                 }
+            }
+            // LDA of the pixel space (more dimensions than rows) runs on leading principal components: said.
+            let reduced = try idx.projection(space: "pixel", method: .lda, components: 2)
+            XCTAssertNotNil(reduced.reducedBy)
+            try await client.execute(uri: "/api/indexes/tiny/projection?space=pixel&method=lda", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(try ServerAPITests.decode(ServerAPI.ProjectionJSON.self, r).reducedBy, reduced.reducedBy)
             }
             let scores = try idx.clusterScores(space: "pixel")
             let report = ClusterMetricsReport(scores, space: "pixel", classNames: try idx.classNames())
