@@ -62,6 +62,17 @@ final class TrustModelTests: XCTestCase {
         let q = try CLI.run(["query", out.path, "--image", root.appendingPathComponent("other/rocket.png").path, "-k", "1", "--json"])
         XCTAssertEqual(q.status, 0, q.stderr)
         XCTAssertTrue(q.stdout.contains("other/rocket.png"), q.stdout)
+        // An all-black image (a pixel vector of zeros) is named by its file, alone or in a folder.
+        let blacks = dir.appendingPathComponent("blacks")
+        try FileManager.default.createDirectory(at: blacks, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: root.appendingPathComponent("other/rocket.png"), to: blacks.appendingPathComponent("a.png"))
+        let black = blacks.appendingPathComponent("b.png")
+        try PNGWriter.write(width: 20, height: 20, channels: 3, pixels: [UInt8](repeating: 0, count: 20 * 20 * 3), to: black)
+        for target in [black, blacks] {
+            let r = try CLI.run(["query", out.path, "--image", target.path, "-k", "1"])
+            XCTAssertEqual(r.status, 1, r.stdout)
+            XCTAssertTrue(r.stderr.contains(black.path) && r.stderr.contains("all zeros"), r.stderr)
+        }
 
         // Add an imported space: searchable by --vector, not by --image.
         let x = dir.appendingPathComponent("X.npy"), m = dir.appendingPathComponent("rows.csv")

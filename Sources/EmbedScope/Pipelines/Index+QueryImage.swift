@@ -46,12 +46,22 @@ extension Index {
                                   path: url.path, hint: "embed the image yourself and use --vector")
         }
         let s = try space(name)
+        let vectors: [[Float]]
         if isPixel(s) {
             let side = Int(Double(s.dim / 3).squareRoot().rounded())
-            let vectors = try images.map { try PixelSpace.vector(of: ImageDecoder.decode(contentsOf: $0), size: side) }
-            return (name, vectors)
+            vectors = try images.map { try PixelSpace.vector(of: ImageDecoder.decode(contentsOf: $0), size: side) }
+        } else {
+            vectors = try Index.embed(images: images, with: loadModel(weights: weights))
         }
-        return (name, try Index.embed(images: images, with: loadModel(weights: weights)))
+        // A vector of zeros has no direction to compare (an all-black image in the pixel space):
+        // named here, by its file, rather than as "query vector i" of a batch.
+        if let i = vectors.firstIndex(where: { $0.allSatisfy { $0 == 0 } }) {
+            throw EmbedScopeError(.invalidArgument,
+                                  "this image's vector in space '\(name)' is all zeros\(isPixel(s) ? " (the image is black throughout)" : ""): it has no direction to compare",
+                                  path: images[i].path,
+                                  hint: images.count > 1 ? "leave it out of the folder (build skips such images too)" : "query with another image")
+        }
+        return (name, vectors)
     }
 }
 
