@@ -120,6 +120,19 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(verify.status, 0, verify.stderr)
     }
 
+    /// Fails on main: `demo --row` past the index was found only after the data set and the index
+    /// were written. Now a usage error before anything is.
+    func testDemoRowIsCheckedBeforeAnythingIsWritten() throws {
+        let dir = try temporaryDirectory(self)
+        let work = dir.appendingPathComponent("work")
+        for row in ["50", "10"] {
+            let r = try run(["demo", "--limit", "10", "--row", row, "--model", "none", "--workdir", work.path])
+            XCTAssertEqual(r.status, 64, r.stderr)
+            XCTAssertTrue(r.stderr.contains("--row must be a row of the demo's index: 0…9"), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: work.path))
+        }
+    }
+
     /// Fails on main: a port in use printed NIO's "bind(descriptor:ptr:bytes:): Address already in use) (errno: 98)".
     func testServeOnAPortInUseSaysSo() throws {
         let dir = try temporaryDirectory(self)

@@ -19,6 +19,8 @@ extension Root {
 
         func validate() throws {
             guard (10...10000).contains(limit) else { throw ValidationError("--limit must be between 10 and 10000") }
+            // Checked before anything is written (the index has --limit rows).
+            guard (0..<limit).contains(row) else { throw ValidationError("--row must be a row of the demo's index: 0…\(limit - 1) (--limit \(limit))") }
             guard model == "none" || ModelRegistry.names.contains(model) else {
                 throw ValidationError("--model must be none or one of \(ModelRegistry.names.joined(separator: ", "))")
             }
