@@ -216,6 +216,15 @@ final class ClusterMetricsTests: XCTestCase {
                     XCTAssertEqual(plain.strassenTiles, 0, what)
                     XCTAssertLessThan(maxAbsDifference(s.values, plain.values), 1e-7, what)
                 }
+                // Every own kernel path (the packed operands are per path).
+                for path in GEMMPath.allCases where path != .openblas && path.isSupported {
+                    var o = SilhouetteOptions(blockRows: 64, threads: 2)
+                    o.strassen = .always
+                    let s = try SGEMM.withPath(path) { try ClusterMetrics.silhouette(m, labels: f.ref.labels, options: o) }
+                    let full = f.ref.rows / 64
+                    XCTAssertEqual(s.strassenTiles, full * (full - 1) / 2, "\(name) \(path)")
+                    XCTAssertLessThan(maxAbsDifference(s.values, f.ref.silhouette_samples_direct), 1e-6, "\(name) \(path)")
+                }
                 // Automatic: not on 32 or 64 dimensions.
                 var o = SilhouetteOptions(blockRows: 128, threads: 2)
                 o.strassen = .automatic
