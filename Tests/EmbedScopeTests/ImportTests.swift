@@ -161,6 +161,83 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(Double(v.row(1)[0]), 3 / (9.0 + 16).squareRoot(), accuracy: 1e-7)
     }
 
+    /// Fails on main: float64 vectors were rounded to float32 and normalized after, two roundings
+    /// (up to 1.2 ulp from the true unit row). Now each row is normalized in Double and rounded
+    /// once — what numpy's `(x / norm(x)).astype(float32)` gives — with its Double norm; `add
+    /// --vectors` stores the same rows and norms as `import`; norms past float32 are refused.
+    func testFloat64RowsAreNormalizedBeforeRoundingOnce() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 40, d = 33
+        var rng = SplitMix64(seed: 64)
+        var x = (0..<(n * d)).map { _ in rng.gaussian() * 3 + 0.1 }
+        // Rows far from 1 in norm, still within float32's range once normalized.
+        for j in 0..<d { x[5 * d + j] = x[7 * d + j] * 1e-30; x[6 * d + j] = x[8 * d + j] * 1e30 }
+        func npy(_ name: String, _ rows: Range<Int>) throws -> URL {
+            try writeNPY(dir, name, header: "{'descr': '<f8', 'fortran_order': False, 'shape': (\(rows.count), \(d)), }",
+                         payload: Array(x[(rows.lowerBound * d)..<(rows.upperBound * d)]).withUnsafeBytes { Array($0) })
+        }
+        var r = try request(dir, vectors: try npy("x.npy", 0..<n), rows: n)
+        r.pixels = false
+        _ = try Importer.run(r)
+        let idx = try Index.open(r.out)
+        let v = try idx.vectors(space: "embedding"), nv = try idx.norms(space: "embedding")
+        var twice = 0
+        try withExtendedLifetime((v, nv)) {
+            for i in 0..<n {
+                let row = Array(x[(i * d)..<((i + 1) * d)])
+                let norm = row.reduce(0) { $0 + $1 * $1 }.squareRoot()
+                let stored = v.row(i)
+                // Rounded to float32 first, then normalized (as before): not always the same value.
+                let f32 = row.map { Float($0) }
+                let n32 = f32.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+                // The true quotient within half an ulp of float32 (plus Double's own rounding).
+                for j in 0..<d {
+                    let q = row[j] / norm, f = stored[j]
+                    XCTAssertLessThanOrEqual(abs(Double(f) - q), 0.5 * Double(f.ulp) * (1 + 1e-9), "row \(i) col \(j)")
+                    if Float(Double(f32[j]) / n32) != f { twice += 1 }
+                }
+                let storedNorm = nv.row(0)[i]
+                XCTAssertEqual(Double(storedNorm), norm, accuracy: Double(storedNorm.ulp), "norm \(i)")
+            }
+            XCTAssertEqual(Double(nv.row(0)[5]) / (1e-30 * Double(nv.row(0)[7])), 1, accuracy: 2e-7)
+        }
+        XCTAssertGreaterThan(twice, 0, "the data should show the double rounding this avoids")
+
+        // add --vectors: the same rows and norms as the import of them all.
+        let part = dir.appendingPathComponent("part")
+        var rp = try request(dir, vectors: try npy("head.npy", 0..<30), rows: 30)
+        rp.pixels = false
+        rp.out = part
+        _ = try Importer.run(rp)
+        let csv = "path,class\n" + (30..<n).map { "img/\($0).png,c\($0 % 2)\n" }.joined()
+        try csv.write(to: dir.appendingPathComponent("tail.csv"), atomically: true, encoding: .utf8)
+        _ = try IndexGrowth.addVectors(AddVectorsRequest(index: part, vectors: try npy("tail.npy", 30..<n), manifest: dir.appendingPathComponent("tail.csv")))
+        let grown = try Index.open(part)
+        let gv = try grown.vectors(space: "embedding"), gn = try grown.norms(space: "embedding")
+        try withExtendedLifetime((v, nv, gv, gn)) {
+            for i in 30..<n {
+                XCTAssertEqual(gv.row(i).map(\.bitPattern), v.row(i).map(\.bitPattern), "row \(i)")
+                XCTAssertEqual(gn.row(0)[i].bitPattern, nv.row(0)[i].bitPattern, "norm \(i)")
+            }
+        }
+
+        // A float64 row whose norm float32 cannot hold: refused, by row, nothing written.
+        for (scale, why) in [(1e-60, "below float32's smallest value"), (1e60, "beyond float32's range")] {
+            var y = x
+            for j in 0..<d { y[3 * d + j] *= scale }
+            let url = try writeNPY(dir, "y.npy", header: "{'descr': '<f8', 'fortran_order': False, 'shape': (\(n), \(d)), }",
+                                   payload: y.withUnsafeBytes { Array($0) })
+            var ry = try request(dir, vectors: url, rows: n)
+            ry.pixels = false
+            ry.out = dir.appendingPathComponent("y")
+            XCTAssertThrowsError(try Importer.run(ry)) { error in
+                XCTAssertEqual((error as? EmbedScopeError)?.kind, .nonFinite)
+                XCTAssertTrue("\(error)".contains("row 3") && "\(error)".contains(why), "\(error)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: ry.out.path))
+        }
+    }
+
     /// Fails on main: values whose norm is beyond float32 were imported (exit 0) and the new index
     /// failed `verify` (an infinite stored norm); two head rows with one name were accepted and
     /// `rank --prototype` then refused the name; a logit beyond float32 was reported as damaged

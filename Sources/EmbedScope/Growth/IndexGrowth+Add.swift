@@ -329,7 +329,8 @@ extension IndexGrowth {
         let meta = try index.catalog.meta()
         let target = try index.space(r.space)
         let manifest = try Manifest.read(contentsOf: r.manifest)
-        let x = try NPYArray.read(contentsOf: r.vectors)
+        // float64 rows come normalized in Double, rounded once, with their norms (as `import` reads them).
+        let (x, rowNorms) = try NPYArray.readRows(contentsOf: r.vectors)
         guard x.shape.count == 2, x.rows > 0 else {
             throw EmbedScopeError(.npy, "vectors must be 2-D [N, d] with N ≥ 1, got shape \(x.shape)", path: r.vectors.path)
         }
@@ -351,6 +352,17 @@ extension IndexGrowth {
         // The other spaces: pixel from the images, nothing else.
         let root = r.root ?? meta["datasetRoot"].map { URL(fileURLWithPath: $0) } ?? r.manifest.deletingLastPathComponent()
         var newVectors: [String: [Float]] = [r.space: x.values]
+        var newScales: [String: [Float]] = [:]
+        if let rowNorms {
+            newScales[r.space] = try rowNorms.enumerated().map { i, norm in
+                let f = Float(norm)
+                guard f.isFinite, f > 0 else {
+                    throw EmbedScopeError(.nonFinite, "row \(i) (\(manifest.entries[i].path)) has norm \(norm), \(f > 0 ? "beyond float32's range" : "below float32's smallest value")",
+                                          path: r.vectors.path, hint: "scale the vectors (only their directions are compared); nothing was changed")
+                }
+                return f
+            }
+        }
         for s in index.spaces where s.name != r.space {
             let side = Int((Double(s.dim) / 3).squareRoot().rounded())
             guard s.model == "pixels", 3 * side * side == s.dim, s.preprocessing == PixelSpace.describe(size: side) else {
@@ -383,8 +395,9 @@ extension IndexGrowth {
             sources.append(.new(j))
         }
         let sets = Growth.prototypeSets(of: index, meta: meta)
-        let plan = ComposedGeneration(classes: classes, images: images, sources: sources, meta: Growth.carriedMeta(meta),
+        var plan = ComposedGeneration(classes: classes, images: images, sources: sources, meta: Growth.carriedMeta(meta),
                                       spaces: index.spaces, newVectors: newVectors, prototypeSets: sets.kept.map { (input: 0, name: $0) })
+        plan.newScales = newScales
         let builder = try Growth.write(plan, inputs: [index], to: r.index, overwrite: true, lock: lock, progress: progress)
         var summary = GrowthSummary(index: r.index, rowsBefore: old.count, rowsAfter: images.count, paths: manifest.entries.map(\.path))
         summary.spaces = index.spaces.map { (name: $0.name, dim: $0.dim) }

@@ -52,7 +52,8 @@ public enum Importer {
         if req.pixels { try PixelSpace.checkSize(req.pixelSize) }
         var manifest = try Manifest.read(contentsOf: req.manifest)
         if let root = req.root { manifest.baseDirectory = root }
-        let x = try NPYArray.read(contentsOf: req.vectors)
+        // float64 rows come normalized in Double, rounded once, with their norms (`readRows`).
+        let (x, rowNorms) = try NPYArray.readRows(contentsOf: req.vectors)
         guard x.shape.count == 2 else {
             throw EmbedScopeError(.npy, "vectors must be 2-D [N, d], got shape \(x.shape)", path: req.vectors.path)
         }
@@ -64,7 +65,9 @@ public enum Importer {
             throw EmbedScopeError(.shapeMismatch, "\(req.vectors.lastPathComponent) has \(n) rows but \(req.manifest.lastPathComponent) lists \(manifest.entries.count) images",
                                   hint: "row i of the vectors must be the image on data line i of the manifest")
         }
-        let scales = try req.norms.map { try readNorms(for: x, from: $0) }
+        let given = try req.norms.map { try readNorms(for: x, from: $0) }
+        // What each row's stored norm is scaled by: --norms, and for float64 rows their norm too.
+        var scales: [Float]? = rowNorms == nil ? given : [Float](repeating: 1, count: n)
         // Validate every row before anything is written.
         try x.values.withUnsafeBufferPointer { v in
             for i in 0..<n {
@@ -77,6 +80,14 @@ public enum Importer {
                 if norm == 0 {
                     throw EmbedScopeError(.zeroVector, "row \(i) (\(manifest.entries[i].path)) is all zeros", path: req.vectors.path,
                                           hint: "drop that image; a zero vector has no direction. Nothing was written")
+                }
+                if let rowNorms {
+                    let total = rowNorms[i] * Double(given?[i] ?? 1), f = Float(total)
+                    guard f.isFinite, f > 0 else {
+                        throw EmbedScopeError(.nonFinite, "row \(i) (\(manifest.entries[i].path)) has norm \(total)\(given == nil ? "" : " (with --norms)"), \(f > 0 ? "beyond float32's range" : "below float32's smallest value")",
+                                              path: req.vectors.path, hint: "scale the vectors (only their directions are compared); nothing was written")
+                    }
+                    scales![i] = f
                 }
                 if let scales {
                     _ = try SpaceWriter.storedNorm(norm, scale: scales[i], what: "row \(i) (\(manifest.entries[i].path))")

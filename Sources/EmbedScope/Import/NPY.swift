@@ -31,7 +31,34 @@ package struct NPYArray: Sendable {
         return try parse(data, path: url.path)
     }
 
+    /// `read`, for vectors about to be stored L2-normalized (`import`, `add --vectors`): a 2-D
+    /// float64 file's rows are normalized in Double and rounded to float32 once, with their
+    /// Double norms — the unit rows numpy's `(x / np.linalg.norm(x, axis=1,
+    /// keepdims=True)).astype(np.float32)` gives, where rounding to float32 first and
+    /// normalizing after rounds twice (up to 1.2 ulp off). A row of zeros or with a non-finite
+    /// value is left as read, for the caller's checks to name. A float32 file: `read`'s values,
+    /// norms nil.
+    package static func readRows(contentsOf url: URL) throws -> (array: NPYArray, norms: [Double]?) {
+        try RegularFile.requireRegularInput(url)
+        let data: Data
+        do {
+            data = try Data(contentsOf: url, options: .alwaysMapped)
+        } catch {
+            throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
+        }
+        var norms: [Double]? = nil
+        let a = try parse(data, path: url.path, unitRows: &norms)
+        return (a, norms)
+    }
+
     package static func parse(_ data: Data, path: String) throws -> NPYArray {
+        var none: [Double]? = nil
+        return try parse(data, path: path, unitRows: &none, normalizing: false)
+    }
+
+    /// `normalizing` (a 2-D float64 array): rows normalized in Double before the rounding to
+    /// float32, their norms in `unitRows` (see `readRows`).
+    private static func parse(_ data: Data, path: String, unitRows: inout [Double]?, normalizing: Bool = true) throws -> NPYArray {
         func fail(_ why: String, hint: String? = nil) -> EmbedScopeError {
             EmbedScopeError(.npy, why, path: path, hint: hint ?? "write it with numpy.save(path, np.ascontiguousarray(x, dtype=np.float32))")
         }
@@ -82,6 +109,36 @@ package struct NPYArray: Sendable {
             throw fail("file holds \(present) data bytes, shape \(shape) needs \(expected) (truncated)")
         }
         var values = [Float](repeating: 0, count: count)
+        if normalizing && elem == 8 && shape.count == 2 && shape[1] > 0 {
+            let (n, d) = (shape[0], shape[1])
+            var norms = [Double](repeating: 1, count: n)
+            data.withUnsafeBytes { raw in
+                let p = raw.baseAddress! + payloadStart
+                values.withUnsafeMutableBufferPointer { out in
+                    for i in 0..<n {
+                        @inline(__always) func v(_ j: Int) -> Double { p.loadUnaligned(fromByteOffset: (i * d + j) * 8, as: Double.self) }
+                        var largest = 0.0, finite = true
+                        for j in 0..<d {
+                            let x = v(j)
+                            if !x.isFinite { finite = false; break }
+                            largest = Swift.max(largest, abs(x))
+                        }
+                        guard finite, largest > 0 else {
+                            for j in 0..<d { out[i * d + j] = Float(v(j)) }   // the caller names it
+                            continue
+                        }
+                        // ‖x‖ = m·‖x/m‖ (m the largest |x_j|): no overflow or underflow of the squares.
+                        var s = 0.0
+                        for j in 0..<d { let t = v(j) / largest; s += t * t }
+                        let norm = largest * s.squareRoot()
+                        for j in 0..<d { out[i * d + j] = Float(v(j) / norm) }
+                        norms[i] = norm
+                    }
+                }
+            }
+            unitRows = norms
+            return NPYArray(shape: shape, values: values)
+        }
         // float64: a finite value beyond float32's range would become infinity here and be reported
         // as one the file does not hold; it is named instead.
         let overflow: Int? = data.withUnsafeBytes { raw in

@@ -26,6 +26,10 @@ package struct ComposedGeneration: Sendable {
     package var spaces: [SpaceRecord]
     /// Space name → the raw vectors of the `.new` rows, row-major (new count × dim).
     package var newVectors: [String: [Float]]
+    /// Space name → one scale per `.new` row, as `import --norms` gives (`SpaceWriter.storedNorm`:
+    /// a unit row's stored norm is its scale): a float64 file's rows arrive normalized, with
+    /// their norms here. Absent: the norm of the raw vector.
+    package var newScales: [String: [Float]] = [:]
     /// Prototype sets copied exactly (unit rows, norms, biases) from an input index.
     package var prototypeSets: [(input: Int, name: String)]
 
@@ -120,9 +124,11 @@ extension IndexBuilder {
                     norms.append(norm)
                 case .new(let j):
                     for k in 0..<s.dim { scratch[k] = raw[j * s.dim + k] }
-                    let nn = try Normalize.toUnit(&scratch, what: "the \(s.name) vector of \(g.images[i].path)")
+                    // As a build or an import stores a row: one already unit is kept as it is.
+                    let what = "the \(s.name) vector of \(g.images[i].path)"
+                    let nn = try Normalize.toUnit(&scratch, keepingUnit: true, what: what)
                     try writer.append(scratch)
-                    norms.append(Float(nn))
+                    norms.append(try SpaceWriter.storedNorm(nn, scale: g.newScales[s.name]?[j], what: what))
                 }
                 if i & 4095 == 0 { progress.update(i) }
             }
