@@ -95,8 +95,11 @@ struct ClassMoments: Sendable {
         var global = [Double](repeating: 0, count: d)
         for c in 0..<k {
             for j in 0..<d { global[j] += sums[c * d + j] }
-            let inv = 1 / Double(layout.counts[c])
-            for j in 0..<d { sums[c * d + j] *= inv }
+            // Divided, not multiplied by 1/count: the mean of identical rows is then that row
+            // exactly (a class of one point has within-class dispersion 0, not rounding noise
+            // that Calinski–Harabasz divides by), as numpy's mean gives.
+            let count = Double(layout.counts[c])
+            for j in 0..<d { sums[c * d + j] /= count }
         }
         for j in 0..<d { global[j] /= Double(n) }
         dim = d

@@ -361,6 +361,22 @@ final class ClusterMetricsTests: XCTestCase {
             XCTAssertEqual(s.daviesBouldin, 0)
             XCTAssertEqual(s.calinskiHarabasz, 1)
         }
+        // Fails on main: classes that are each one point (identical rows, distinct points) had a
+        // within-class dispersion of rounding noise (the means were sums times 1/count), and
+        // Calinski–Harabasz came out ~1e30 instead of scikit-learn's convention, 1.
+        var rng = SplitMix64(seed: 3)
+        let sizes = [3, 7, 11, 49], d = 64
+        var rows: [Float] = [], labels: [Int32] = []
+        for (c, size) in sizes.enumerated() {
+            let point = (0..<d).map { _ in Float(rng.gaussian()) }
+            for _ in 0..<size { rows += point; labels.append(Int32(c)) }
+        }
+        try withMatrix(rows, rows: labels.count, dim: d) { m in
+            let s = try ClusterMetrics.all(m, labels: labels)
+            XCTAssertEqual(s.calinskiHarabasz, 1)
+            XCTAssertEqual(s.daviesBouldin, 0)
+            XCTAssertTrue(s.silhouette.values.allSatisfy { $0 == 1 }, "\(s.silhouette.values)")
+        }
     }
 
     func testProgressCountsEveryTile() throws {
