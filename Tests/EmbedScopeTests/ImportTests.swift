@@ -238,6 +238,50 @@ final class ImportTests: XCTestCase {
         }
     }
 
+    /// Fails on main: `import --space pixel` with the manifest's images present computed the
+    /// pixel space over the imported vectors (exit 0, the vectors gone, the summary's dim wrong),
+    /// or with a head failed on SQLite's foreign key; importing over a space that has prototype
+    /// sets failed the same way. Now the vectors are the space 'pixel', and importing over a space
+    /// with prototype sets is refused by name.
+    func testImportedVectorsNamedPixelAreKept() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 8, d = 16
+        for i in 0..<n {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent("a"), withIntermediateDirectories: true)
+            let px = (0..<(12 * 12 * 3)).map { UInt8(truncatingIfNeeded: $0 * (i + 3)) }
+            try PNGWriter.write(width: 12, height: 12, channels: 3, pixels: px, to: dir.appendingPathComponent("a/\(i).png"))
+        }
+        let x = randomMatrix(rows: n, dim: d, seed: 12)
+        try NPYArray.write(shape: [n, d], values: x, to: dir.appendingPathComponent("x.npy"))
+        try NPYArray.write(shape: [2, d], values: randomMatrix(rows: 2, dim: d, seed: 13), to: dir.appendingPathComponent("W.npy"))
+        try NPYArray.write(shape: [2], values: [0.5, -0.5], to: dir.appendingPathComponent("b.npy"))
+        var r = try request(dir, vectors: dir.appendingPathComponent("x.npy"), rows: n)
+        r.space = "pixel"
+        r.head = dir.appendingPathComponent("W.npy"); r.bias = dir.appendingPathComponent("b.npy")
+        let s = try Importer.run(r)
+        XCTAssertEqual(s.dim, d)
+        XCTAssertNil(s.pixelSpace, "no pixel space computed over the imported one")
+        let idx = try Index.open(r.out)
+        XCTAssertEqual(idx.spaces.map(\.name), ["pixel"])
+        XCTAssertEqual(try idx.space("pixel").dim, d)
+        XCTAssertEqual(idx.prototypeSets.map(\.space), ["pixel"])
+        let v = try idx.vectors(space: "pixel")
+        withExtendedLifetime(v) {
+            let row = Array(x[0..<d]), norm = row.reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+            for j in 0..<d { XCTAssertEqual(Double(v.row(0)[j]), Double(row[j]) / norm, accuracy: 1e-6) }
+        }
+        // Importing over 'pixel' again (same rows): its prototype set would be left stale.
+        r.head = nil; r.bias = nil
+        XCTAssertThrowsError(try Importer.run(r)) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .refused)
+            XCTAssertTrue("\(error)".contains("prototype set 'head'") && !"\(error)".contains("SQLite"), "\(error)")
+        }
+        // Another space name beside it is fine.
+        r.space = "other"
+        XCTAssertEqual(try Importer.run(r).addedToExisting, true)
+        XCTAssertEqual(Set(try Index.open(r.out).spaces.map(\.name)), ["pixel", "other"])
+    }
+
     /// Fails on main: values whose norm is beyond float32 were imported (exit 0) and the new index
     /// failed `verify` (an infinite stored norm); two head rows with one name were accepted and
     /// `rank --prototype` then refused the name; a logit beyond float32 was reported as damaged

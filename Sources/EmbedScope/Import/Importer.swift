@@ -146,6 +146,13 @@ public enum Importer {
             let old = try existing.catalog.allImages()
             let same = old.count == images.count && zip(old, images).allSatisfy { $0.path == $1.path && $0.classId == $1.classId }
             if same {
+                // Replacing a space's vectors would leave the prototype sets made from the old ones
+                // (a probe, a head) pointing at vectors they were not made for.
+                let sets = existing.prototypeSets.filter { $0.space == req.space }.map(\.name)
+                if existing.spaces.contains(where: { $0.name == req.space }) && !sets.isEmpty {
+                    throw EmbedScopeError(.refused, "space '\(req.space)' of this index has prototype set\(sets.count == 1 ? "" : "s") \(sets.map { "'\($0)'" }.joined(separator: ", ")) made from its vectors; importing over it would leave \(sets.count == 1 ? "that set" : "them") stale",
+                                          path: req.out.path, hint: "import under another --space, or into a new index (another --out, or --force to replace this one); nothing was changed")
+                }
                 basedOn = req.out
             } else if !req.force {
                 throw EmbedScopeError(.alreadyExists, "an index with different rows exists here (\(old.count) images)", path: req.out.path,
@@ -178,7 +185,9 @@ public enum Importer {
                                         names: head.names, weights: head.weights, bias: head.bias)
         }
         var pixelSummary: PixelSpaceSummary?
-        if req.pixels && basedOn == nil {
+        // Vectors imported under the name 'pixel' are that space: none is computed over them (it
+        // replaced them, or failed on their prototype set's reference).
+        if req.pixels && basedOn == nil && req.space != "pixel" {
             let urls = manifest.entries.map { manifest.resolve($0.path) }
             if urls.allSatisfy({ FileManager.default.fileExists(atPath: $0.path) }) {
                 pixelSummary = try PixelSpace.write(images: urls, size: req.pixelSize, builder: builder, progress: progress)

@@ -70,7 +70,9 @@ extension Root {
                     if p.written { print("pixel space: \(p.size)×\(p.size) RGB from the manifest's images") } else {
                         note("warning: pixel space not written: \(counted(p.failures.count, "image")) could not be used, e.g. \(p.failures.first.map { "\($0.0): \($0.1)" } ?? "")")
                     }
-                } else if !noPixels {
+                } else if s.space == "pixel" && !s.addedToExisting && !noPixels {
+                    note("note: no pixel space computed from the images: the imported vectors are the space 'pixel'")
+                } else if !noPixels && !s.addedToExisting {
                     note("note: no pixel space (the manifest's image paths do not all exist)")
                 }
             }
