@@ -26,6 +26,7 @@ public struct ReportDocument: Sendable {
                               calinskiHarabasz: m.calinskiHarabasz,
                               precisionAtK: ix.versus.flatMap { v in v.spaces.firstIndex(of: m.space).map { v.overall[$0] } },
                               probeAccuracy: ix.probe.flatMap { $0.space == m.space ? $0.accuracy : nil },
+                              knnAccuracy: ix.versus.flatMap { v in v.spaces.firstIndex(of: m.space).flatMap { j in v.knnAccuracy.flatMap { j < $0.count ? $0[j] : nil } } },
                               checkpoint: ix.checkpoint(space: m.space))
             }
         }
@@ -47,6 +48,8 @@ public struct ReportComparisonRow: Sendable, Equatable {
     /// precision@k (k = 10 in the report) and the probe's validation accuracy, when measured.
     public var precisionAtK: Double? = nil
     public var probeAccuracy: Double? = nil
+    /// Leave-one-out k-NN accuracy (the same `versus` run as precision@k), when measured.
+    public var knnAccuracy: Double? = nil
     /// The weights file and its epoch / step, for the space the index's model made.
     public var checkpoint: ReportCheckpoint? = nil
 }

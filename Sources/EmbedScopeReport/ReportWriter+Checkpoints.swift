@@ -26,12 +26,15 @@ extension ReportWriter {
     }
 
     /// Per-class silhouette and precision@k of every other index against the first (the
-    /// baseline), for each space the first index has, except pixel when it has another one
-    /// (the pixel space is the same in every index of a checkpoint sweep).
+    /// baseline), for each space every index has metrics of, except pixel when they share
+    /// another one (the pixel space is the same in every index of a checkpoint sweep) — the
+    /// spaces `compare` shows deltas for.
     static func perClassDeltas(_ doc: ReportDocument, _ h: inout HTML) {
         guard let base = doc.indexes.first, doc.indexes.count > 1 else { return }
-        var spaces = base.metrics.map(\.space)
-        if spaces.count > 1 { spaces.removeAll { $0 == "pixel" } }
+        var common = Set(base.metrics.map(\.space))
+        for ix in doc.indexes.dropFirst() { common.formIntersection(ix.metrics.map(\.space)) }
+        if common.count > 1 { common.remove("pixel") }
+        let spaces = base.metrics.map(\.space).filter(common.contains)
         func silhouette(_ ix: IndexReport, _ space: String, _ c: String) -> Double? {
             ix.metrics.first { $0.space == space }?.perClass.first { $0.name == c }?.silhouette
         }

@@ -108,8 +108,9 @@ public enum ReportWriter {
         guard !rows.isEmpty else { h.line("<p class=\"note\">No cluster metrics were computed.</p></section>"); return }
         h.line("<p class=\"sub\">Higher silhouette and Calinski–Harabasz, lower Davies–Bouldin separate classes better. Best per column in bold.</p>")
         let bestS = rows.map(\.silhouette).max(), bestDB = rows.map(\.daviesBouldin).min(), bestCH = rows.map(\.calinskiHarabasz).max()
-        h.line("<table><thead><tr><th>index</th><th>model</th><th>weights</th><th class=\"num\">epoch</th><th class=\"num\">step</th><th>space</th><th class=\"num\">rows</th><th class=\"num\">classes</th><th class=\"num\">silhouette</th><th class=\"num\">Davies–Bouldin</th><th class=\"num\">Calinski–Harabasz</th><th class=\"num\">precision@10</th><th class=\"num\">probe accuracy</th></tr></thead><tbody>")
+        h.line("<table><thead><tr><th>index</th><th>model</th><th>weights</th><th class=\"num\">epoch</th><th class=\"num\">step</th><th>space</th><th class=\"num\">rows</th><th class=\"num\">classes</th><th class=\"num\">silhouette</th><th class=\"num\">Davies–Bouldin</th><th class=\"num\">Calinski–Harabasz</th><th class=\"num\">precision@10</th><th class=\"num\">k-NN accuracy</th><th class=\"num\">probe accuracy</th></tr></thead><tbody>")
         let bestP = rows.compactMap(\.precisionAtK).max(), bestProbe = rows.compactMap(\.probeAccuracy).max()
+        let bestKNN = rows.compactMap(\.knnAccuracy).max()
         for r in rows {
             func b(_ s: String, _ best: Bool) -> String { best && rows.count > 1 ? "<b>\(s)</b>" : s }
             h.line("<tr><td>\(h.esc(r.index))</td><td>\(h.esc(r.model))</td>" + checkpointCells(r.checkpoint, h) + "<td>\(h.esc(r.space))</td><td class=\"num\">\(r.rows)</td><td class=\"num\">\(r.classes)</td>"
@@ -117,6 +118,7 @@ public enum ReportWriter {
                    + "<td class=\"num\">\(b(f4(r.daviesBouldin), r.daviesBouldin == bestDB))</td>"
                    + "<td class=\"num\">\(b(String(format: "%.1f", r.calinskiHarabasz), r.calinskiHarabasz == bestCH))</td>"
                    + "<td class=\"num\">\(r.precisionAtK.map { b(f4($0), $0 == bestP) } ?? "—")</td>"
+                   + "<td class=\"num\">\(r.knnAccuracy.map { b(f4($0), $0 == bestKNN) } ?? "—")</td>"
                    + "<td class=\"num\">\(r.probeAccuracy.map { b(f4($0), $0 == bestProbe) } ?? "—")</td></tr>")
         }
         h.line("</tbody></table>")

@@ -295,6 +295,27 @@ final class ReportTests: XCTestCase {
         XCTAssertNotNil(record.probe)
     }
 
+    /// Fails on main: an index with an embedding and a pixel space beside a pixels-only one got no
+    /// per-class delta table in the report (it looked for the first index's spaces but pixel),
+    /// while `compare` shows the pixel deltas they share; and the comparison had no k-NN column.
+    func testReportDeltasUseTheSpacesCompareUses() throws {
+        let dir = try temporaryDirectory(self)
+        let (a, images, _) = try makeImageIndex(in: dir)
+        let b = dir.appendingPathComponent("pixels")
+        _ = try FolderBuilder.run(BuildRequest(dataset: images, out: b))
+        let cmp = try CLI.run(["compare", a.path, b.path, "--json"])
+        XCTAssertEqual(cmp.status, 0, cmp.stderr)
+        let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(cmp.stdout.utf8)) as? [String: Any])
+        XCTAssertEqual((json["perClass"] as? [[String: Any]])?.compactMap { $0["space"] as? String }, ["pixel"], cmp.stdout)
+        let out = dir.appendingPathComponent("report")
+        let rep = try CLI.run(["report", a.path, b.path, "--out", out.path, "--no-quality", "--queries", "1"])
+        XCTAssertEqual(rep.status, 0, rep.stderr)
+        let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
+        XCTAssertTrue(html.contains("Per-class change against index (space pixel)"), "the pixel deltas compare shows")
+        XCTAssertFalse(html.contains("(space embedding)</h2>"))
+        XCTAssertTrue(html.contains("<th class=\"num\">k-NN accuracy</th>"))
+    }
+
     /// Many classes: per-class lists and tables are written closed, with a summary line.
     func testReportOfManyClassesKeepsPerClassTablesClosed() throws {
         let dir = try temporaryDirectory(self)
