@@ -152,9 +152,16 @@ struct ServerAPI: Sendable {
             for n in missing { r.spaces[n] = MetricsRecord.Space(dim: (try? s.index.space(n).dim) ?? 0) }
             rows = Comparison.rows(r, path: s.index.url.path, spaces: nil)
         }
-        for i in rows.indices where rows[i].silhouette == nil {
-            if let m = s.cachedCluster(space: rows[i].space) {
+        // Metrics this server computed fill a row metrics.json has none for, and an exact
+        // silhouette replaces a sampled one (compare shows the exact one when there is one).
+        for i in rows.indices {
+            guard let m = s.cachedCluster(space: rows[i].space) else { continue }
+            let sampled = rows[i].silhouetteSampled == true
+            if rows[i].silhouette == nil || (sampled && m.silhouette.exact) {
                 rows[i].silhouette = m.silhouette.mean
+                rows[i].silhouetteSampled = m.silhouette.exact ? nil : true
+                rows[i].silhouetteSample = m.silhouette.sample
+                rows[i].silhouetteStandardError = m.silhouette.standardError
                 rows[i].daviesBouldin = m.daviesBouldin
                 rows[i].calinskiHarabasz = m.calinskiHarabasz
             }

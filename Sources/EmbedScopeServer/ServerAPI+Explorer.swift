@@ -76,7 +76,11 @@ extension ServerAPI {
     static let exactNeighbourRows = 20_000
     static let neighbourSample = 5_000
 
-    struct ClassNeighbours: Sendable { var k: Int; var sample: Int?; var hits: [Int32: Int]; var rows: [Int32: Int] }
+    struct ClassNeighbours: Sendable {
+        var k: Int; var sample: Int?; var hits: [Int32: Int]; var rows: [Int32: Int]
+        /// Rows whose neighbours' majority class (`NeighbourQuality.vote`, `versus`'s rule) is their own.
+        var knnCorrect: Int? = nil
+    }
 
     /// Leave-one-out same-class neighbour counts per class: every row's k nearest other rows
     /// (ties: lower row first, as `versus`), from a seeded sample of 5,000 rows above 20,000.
@@ -96,7 +100,7 @@ extension ServerAPI {
                 queries = Array(queries.prefix(Self.neighbourSample)).sorted()
                 sample = queries.count
             }
-            var hits: [Int32: Int] = [:], rows: [Int32: Int] = [:]
+            var hits: [Int32: Int] = [:], rows: [Int32: Int] = [:], correct = 0
             let d = matrix.dim, batch = 128
             var start = 0
             while start < queries.count {
@@ -109,10 +113,11 @@ extension ServerAPI {
                     let own = labels[r]
                     rows[own, default: 0] += 1
                     hits[own, default: 0] += list.filter { labels[$0.row] == own }.count
+                    if !list.isEmpty && NeighbourQuality.vote(ArraySlice(list.map { Int32($0.row) }), labels: labels) == own { correct += 1 }
                 }
                 start += batch
             }
-            return ClassNeighbours(k: k, sample: sample, hits: hits, rows: rows)
+            return ClassNeighbours(k: k, sample: sample, hits: hits, rows: rows, knnCorrect: correct)
         }
     }
 
@@ -141,8 +146,11 @@ extension ServerAPI {
         let s = try library.index(row.index)
         let cluster = try await s.clusterReport(space: row.space)
         // Cluster metrics just computed fill a row metrics.json had none for (as /api/indexes does).
-        if row.silhouette == nil {
+        if row.silhouette == nil || (row.silhouetteSampled == true && cluster.silhouette.exact) {
             row.silhouette = cluster.silhouette.mean
+            row.silhouetteSampled = cluster.silhouette.exact ? nil : true
+            row.silhouetteSample = cluster.silhouette.sample
+            row.silhouetteStandardError = cluster.silhouette.standardError
             row.daviesBouldin = cluster.daviesBouldin
             row.calinskiHarabasz = cluster.calinskiHarabasz
         }
@@ -150,6 +158,8 @@ extension ServerAPI {
         if row.precisionAtK == nil && nb.sample == nil {
             let rowsCounted = nb.rows.values.reduce(0, +)
             row.precisionAtK = Double(nb.hits.values.reduce(0, +)) / Double(max(1, rowsCounted * k))
+            // The same neighbour lists give the leave-one-out k-NN accuracy (`versus`'s majority vote).
+            row.knnAccuracy = nb.knnCorrect.map { Double($0) / Double(max(1, rowsCounted)) }
             row.k = k
         }
         var per: [PerClassEntry] = []

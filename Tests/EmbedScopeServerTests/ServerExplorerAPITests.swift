@@ -85,7 +85,7 @@ final class ServerExplorerAPITests: XCTestCase {
             }
             // space= keeps that space's rows only (compare --space); the overall precision@k is filled in.
             try await client.execute(uri: "/api/compare?index=tiny&index=tiny2&space=pixel&perClass=true&k=5", method: .get) { r in
-                struct Row: Decodable { var index: String; var space: String; var precisionAtK: Double?; var k: Int? }
+                struct Row: Decodable { var index: String; var space: String; var precisionAtK: Double?; var knnAccuracy: Double?; var k: Int? }
                 struct T: Decodable { var entries: [Row] }
                 let t = try JSONDecoder().decode(T.self, from: Self.body(r))
                 XCTAssertEqual(t.entries.map(\.space), ["pixel", "pixel"])
@@ -94,6 +94,8 @@ final class ServerExplorerAPITests: XCTestCase {
                     versus.k = 5; versus.worst = 0; versus.spaces = ["pixel"]
                     let e = try XCTUnwrap(Index.open(f.root.appendingPathComponent(row.index)).versus(options: versus).spaces.first)
                     XCTAssertEqual(try XCTUnwrap(row.precisionAtK), e.precisionAtK, accuracy: 1e-12)
+                    // Fails on main: the k-NN accuracy of the same neighbour lists was left null.
+                    XCTAssertEqual(try XCTUnwrap(row.knnAccuracy), e.knnAccuracy, accuracy: 1e-12)
                     XCTAssertEqual(row.k, 5)
                 }
             }
