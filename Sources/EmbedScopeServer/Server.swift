@@ -121,7 +121,11 @@ struct ServerAPI: Sendable {
     typealias IndexEntry = Merged<IndexInfo, IndexEntryFields>
 
     func entry(_ s: ServedIndex) async throws -> IndexEntry {
-        let info = try await s.once("info") { try IndexInfo.collect(s.index) }
+        var info = try await s.once("info") { try IndexInfo.collect(s.index) }
+        // The rest is fixed for a generation; the files are not (metrics.json is written by
+        // `metrics` or by this server while the generation stays the same).
+        info.files = IndexInfo.fileSizes(s.index)
+        info.totalBytes = info.files.values.reduce(0, +)
         let meta = (try? s.index.catalog.meta()) ?? [:]
         return IndexEntry(info, IndexEntryFields(name: s.name, model: meta["model"], weights: meta["weights"].map { URL(fileURLWithPath: $0).lastPathComponent },
                                                  metrics: try await comparisonRows(s)))

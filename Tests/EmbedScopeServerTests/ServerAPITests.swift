@@ -217,8 +217,20 @@ final class ServerAPITests: XCTestCase {
     func testWritableRecordsAnalysesInMetricsJSON() async throws {
         let dir = try serverTemporaryDirectory(self)
         let f = try ServerFixture.make(in: dir)
+        struct Entry: Decodable { var files: [String: Int]; var totalBytes: Int }
         try await app(f, configure: { $0.writable = true }).test(.router) { client in
+            var before: Entry?
+            try await client.execute(uri: "/api/indexes/tiny", method: .get) { r in before = try ServerAPITests.decode(Entry.self, r) }
+            XCTAssertNil(before?.files["metrics.json"])
             try await client.execute(uri: "/api/indexes/tiny/metrics?space=embedding", method: .get) { r in XCTAssertEqual(r.status, .ok) }
+            // The entry's file list is the directory's now, not as it was when the index was opened.
+            try await client.execute(uri: "/api/indexes/tiny", method: .get) { r in
+                let e = try ServerAPITests.decode(Entry.self, r)
+                let size = try XCTUnwrap(e.files["metrics.json"], "metrics.json written by this server is listed")
+                XCTAssertGreaterThan(size, 0)
+                XCTAssertEqual(e.totalBytes, e.files.values.reduce(0, +))
+                XCTAssertEqual(e.totalBytes, (before?.totalBytes ?? 0) + size)
+            }
         }
         let record = try XCTUnwrap(try Index.open(f.index).readMetrics())
         XCTAssertNotNil(record.spaces["embedding"]?.cluster)

@@ -21,12 +21,7 @@ public struct IndexInfo: Codable, Sendable {
 
     public static func collect(_ idx: Index) throws -> IndexInfo {
         let counts = try idx.catalog.classCounts()
-        var files: [String: Int] = [:]
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: idx.directory.path)) ?? []
-        for n in names.sorted() where !n.hasPrefix(".") {
-            let a = try? FileManager.default.attributesOfItem(atPath: idx.directory.appendingPathComponent(n).path)
-            files[n] = (a?[.size] as? NSNumber)?.intValue ?? 0
-        }
+        let files = fileSizes(idx)
         var version = "\(VectorFileHeader.currentMajor).\(VectorFileHeader.currentMinor)"
         let spaces = try idx.spaces.map { s -> Space in
             let f = try idx.vectors(space: s.name)
@@ -41,6 +36,18 @@ public struct IndexInfo: Codable, Sendable {
         return IndexInfo(path: idx.url.path, formatVersion: version, rows: idx.rowCount, spaces: spaces,
                          classes: try idx.catalog.classes().map { Class(id: $0.id, name: $0.name, count: counts[$0.id] ?? 0) },
                          prototypeSets: sets, files: files, totalBytes: files.values.reduce(0, +), meta: try idx.catalog.meta())
+    }
+
+    /// The index directory's files and their sizes now (metrics.json and a half copy come and go
+    /// while an index is served).
+    public static func fileSizes(_ idx: Index) -> [String: Int] {
+        var files: [String: Int] = [:]
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: idx.directory.path)) ?? []
+        for n in names.sorted() where !n.hasPrefix(".") {
+            let a = try? FileManager.default.attributesOfItem(atPath: idx.directory.appendingPathComponent(n).path)
+            files[n] = (a?[.size] as? NSNumber)?.intValue ?? 0
+        }
+        return files
     }
 
     public var text: String {
