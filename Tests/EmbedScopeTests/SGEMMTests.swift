@@ -41,6 +41,10 @@ final class SGEMMTests: XCTestCase {
         XCTAssertEqual(info.blas.library, "OpenBLAS")
         XCTAssertFalse(info.blas.core.isEmpty)
         XCTAssertEqual(info.blas.coretypeEnvironment, ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : $0 })
+        // Every OpenBLAS variable the user set is listed as set (OPENBLAS_L2_SIZE is set on purpose on some VMs).
+        let blasVariables = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("OPENBLAS_") || $0.key.hasPrefix("GOTO_") }
+        XCTAssertEqual(info.blas.environment, blasVariables)
+        for (k, v) in blasVariables where k != "OPENBLAS_CORETYPE" { XCTAssertTrue(info.text.contains("\(k)=\(v)"), k) }
         XCTAssertFalse(info.hotPaths.isEmpty)
         XCTAssertTrue(info.text.contains("core \(info.blas.core)"), info.text)
         // The half scan's line names the path in use and whether it prefetches (not on AMD).

@@ -27,6 +27,9 @@ package struct SystemInfo: Codable, Sendable {
         package var genericCore: Bool
         /// `OPENBLAS_CORETYPE` as the user set it (always respected; never changed by EmbedScope).
         package var coretypeEnvironment: String?
+        /// Every `OPENBLAS_*` / `GOTO_*` variable set in the environment (`OPENBLAS_L2_SIZE`,
+        /// `OPENBLAS_NUM_THREADS`, …): respected as set, never changed by EmbedScope.
+        package var environment: [String: String]
         package var threads: Int
     }
 
@@ -92,6 +95,10 @@ package struct SystemInfo: Codable, Sendable {
         if blas.genericCore { blasLine += " (generic fallback: OpenBLAS GEMMs run 3–5× slower here)" }
         if let env = blas.coretypeEnvironment { blasLine += ", OPENBLAS_CORETYPE=\(env) (set by you)" }
         lines.append(blasLine + ", \(blas.threads) threads")
+        let others = blas.environment.filter { $0.key != "OPENBLAS_CORETYPE" }.sorted { $0.key < $1.key }
+        if !others.isEmpty {
+            lines.append("BLAS environment (set by you, respected): " + others.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
+        }
         var gemm = "GEMM kernel: \(gemmPath) (best here: \(gemmBestPath); supported: \(gemmSupportedPaths.joined(separator: ", "))"
         gemm += "; force with \(SGEMM.environmentVariable)=avx512|avx2|portable|openblas)"
         lines.append(gemm)
@@ -168,10 +175,12 @@ package enum BLASInfo {
         // The config string starts "OpenBLAS 0.3.21 …".
         let words = config.split(separator: " ")
         let version = words.count > 1 && words[0] == "OpenBLAS" ? String(words[1]) : "unknown"
-        let env = ProcessInfo.processInfo.environment["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : $0 }
+        let all = ProcessInfo.processInfo.environment
+        let env = all["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : $0 }
+        let blasEnvironment = all.filter { $0.key.hasPrefix("OPENBLAS_") || $0.key.hasPrefix("GOTO_") }
         return SystemInfo.BLAS(library: "OpenBLAS", version: version, config: config, core: core,
                                genericCore: genericCores.contains(core.lowercased()), coretypeEnvironment: env,
-                               threads: BLASThreads.cores)
+                               environment: blasEnvironment, threads: BLASThreads.cores)
     }
 
     private static let warning: Void = {
