@@ -243,6 +243,7 @@ public enum Projection {
     static func scatter(_ x: RowMatrix, into s: inout [Double], centres: [Double], which: (Int) -> Int,
                         progress: ProgressSink, offset: Int, threads: Int = Scorer.defaultThreads) {
         let d = x.dim
+        BLASInfo.warnIfGeneric("the PCA / LDA scatter (Double products, OpenBLAS dsyrk)")
         let blocks = (x.rows + blockRows - 1) / blockRows
         let workers = max(1, min(threads, blocks))
         var partial = [[Double]](repeating: [], count: workers)

@@ -15,7 +15,7 @@ extension Activation {
 /// is selected (`EMBEDSCOPE_GEMM=openblas`): [k × n] row-major `weights`, packed once at load.
 func packedWeights(_ weights: [Float], k: Int, n: Int) -> PackedMatrix? {
     if SGEMM.path == .openblas {
-        BLASInfo.warnIfGeneric()
+        BLASInfo.warnIfGeneric("the network's convolutions (EMBEDSCOPE_GEMM=openblas)")
         return nil
     }
     return PackedMatrix.packing(weights, k: k, n: n)

@@ -58,6 +58,23 @@ final class SGEMMTests: XCTestCase {
         XCTAssertNotNil(json?["hotPaths"] as? [Any])
     }
 
+    /// The one-time stderr warning names the work left on OpenBLAS, the core and a variable the
+    /// user set; there is none on a core OpenBLAS knows. (Tests never set OPENBLAS_CORETYPE:
+    /// the text is checked on a described BLAS.)
+    func testGenericCoreWarningNamesTheWork() throws {
+        var b = BLASInfo.current
+        b.core = "Prescott"; b.genericCore = true; b.version = "0.3.21"; b.coretypeEnvironment = "Prescott"
+        let text = try XCTUnwrap(BLASInfo.genericWarning(b, work: "the PCA / LDA scatter"))
+        XCTAssertTrue(text.hasPrefix("embedscope: warning: OpenBLAS 0.3.21 runs its generic Prescott kernels"), text)
+        XCTAssertTrue(text.contains("(OPENBLAS_CORETYPE=Prescott is set)"), text)
+        XCTAssertTrue(text.contains("the PCA / LDA scatter runs on OpenBLAS"), text)
+        XCTAssertTrue(text.hasSuffix("\n"))
+        b.coretypeEnvironment = nil
+        XCTAssertFalse(try XCTUnwrap(BLASInfo.genericWarning(b, work: "x")).contains("OPENBLAS_CORETYPE"))
+        b.core = "Haswell"; b.genericCore = false
+        XCTAssertNil(BLASInfo.genericWarning(b, work: "x"))
+    }
+
     func testPathsAreReported() {
         XCTAssertTrue(GEMMPath.portable.isSupported)
         XCTAssertTrue(SGEMM.bestPath.isSupported)

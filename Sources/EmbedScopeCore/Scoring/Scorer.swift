@@ -133,7 +133,7 @@ public enum Scorer {
             // candidates picked from each score tile by vector compares (Scorer+Scan.swift).
             (heapsPerPart, damaged) = scanBatch(matrix, queries: q, count: b, ks: ks, filters: fs, workers: parts.count, path: SGEMM.path)
         } else {
-        BLASInfo.warnIfGeneric()
+        BLASInfo.warnIfGeneric("batch queries (EMBEDSCOPE_GEMM=openblas)")
         BLASThreads.single {
             q.withUnsafeBufferPointer { qp in
                 heapsPerPart.withUnsafeMutableBufferPointer { hp in

@@ -1,6 +1,7 @@
 import CBLAS
 import CKernels
 import Foundation
+import Synchronization
 
 /// What this machine is and which kernel each hot path runs on: `embedscope info --system`.
 package struct SystemInfo: Codable, Sendable {
@@ -183,16 +184,23 @@ package enum BLASInfo {
                                environment: blasEnvironment, threads: BLASThreads.cores)
     }
 
-    private static let warning: Void = {
-        let b = current
-        guard b.genericCore else { return }
+    /// The warning's text for `work` (nil when OpenBLAS runs a core it knows).
+    package static func genericWarning(_ b: SystemInfo.BLAS, work: String) -> String? {
+        guard b.genericCore else { return nil }
         let set = b.coretypeEnvironment.map { " (OPENBLAS_CORETYPE=\($0) is set)" } ?? ""
-        let message = "embedscope: warning: OpenBLAS \(b.version) runs its generic \(b.core) kernels on this CPU\(set); "
-            + "GEMMs left on OpenBLAS run 3–5× slower (the own kernels run them unless \(SGEMM.environmentVariable)=openblas; "
-            + "see `embedscope info --system`).\n"
-        StandardStreams.error(message)
-    }()
+        return "embedscope: warning: OpenBLAS \(b.version) runs its generic \(b.core) kernels on this CPU\(set); "
+            + "\(work) runs on OpenBLAS and is 3–5× slower here than on a core OpenBLAS knows "
+            + "(see `embedscope info --system`).\n"
+    }
 
-    /// Says once on stderr when a hot path runs on OpenBLAS and OpenBLAS fell back to a generic core.
-    package static func warnIfGeneric() { _ = warning }
+    private static let warned = Mutex(false)
+
+    /// Says once per process on stderr, when OpenBLAS fell back to a generic core, that `work`
+    /// (a hot path left on OpenBLAS: `EMBEDSCOPE_GEMM=openblas`, the projections' Double
+    /// products) runs on it. The first such work is the one named.
+    package static func warnIfGeneric(_ work: String = "this GEMM path (EMBEDSCOPE_GEMM=openblas)") {
+        let first = warned.withLock { w -> Bool in defer { w = true }; return !w }
+        guard first, let message = genericWarning(current, work: work) else { return }
+        StandardStreams.error(message)
+    }
 }
