@@ -45,6 +45,27 @@ final class ClusterMetricsTests: XCTestCase {
     }
 
     /// |observed − expected| ≤ tolerance · |expected|; prints all three on failure.
+    /// Direct reference, all in Double from the stored floats: a = mean distance to the rest of
+    /// the own class, b = the smallest mean distance to another class, s = (b − a) / max(a, b);
+    /// 0 for a row alone in its class.
+    func directSilhouette(_ x: [Float], rows n: Int, dim d: Int, labels: [Int32], classes k: Int) -> [Double] {
+        var expected = [Double](repeating: 0, count: n)
+        for i in 0..<n {
+            var sums = [Double](repeating: 0, count: k), counts = [Int](repeating: 0, count: k)
+            for j in 0..<n where j != i {
+                var s = 0.0
+                for t in 0..<d { let e = Double(x[i * d + t]) - Double(x[j * d + t]); s += e * e }
+                sums[Int(labels[j])] += s.squareRoot(); counts[Int(labels[j])] += 1
+            }
+            let own = Int(labels[i])
+            guard counts[own] > 0 else { continue }
+            let a = sums[own] / Double(counts[own])
+            let b = (0..<k).filter { $0 != own && counts[$0] > 0 }.map { sums[$0] / Double(counts[$0]) }.min()!
+            expected[i] = (b - a) / max(a, b)
+        }
+        return expected
+    }
+
     func assertRelative(_ observed: Double, _ expected: Double, _ tolerance: Double, _ what: String,
                         file: StaticString = #filePath, line: UInt = #line) {
         let error = abs(observed - expected)
@@ -148,22 +169,7 @@ final class ClusterMetricsTests: XCTestCase {
         var labels = (0..<n).map { Int32($0 % (k - 3)) }   // classes 0…66, 4–5 rows each
         labels[7] = 67; labels[100] = 68; labels[299] = 69    // three classes of one row
         let x = (0..<(n * d)).map { i in Float(Double(rng.next() % 20_000) / 10_000 - 1) + Float(labels[i / d] % 5) * 0.3 }
-        // Direct reference: a = mean distance to the rest of the own class, b = the smallest mean
-        // distance to another class, s = (b − a) / max(a, b); 0 for a row alone in its class.
-        var expected = [Double](repeating: 0, count: n)
-        for i in 0..<n {
-            var sums = [Double](repeating: 0, count: k), counts = [Int](repeating: 0, count: k)
-            for j in 0..<n where j != i {
-                var s = 0.0
-                for t in 0..<d { let e = Double(x[i * d + t]) - Double(x[j * d + t]); s += e * e }
-                sums[Int(labels[j])] += s.squareRoot(); counts[Int(labels[j])] += 1
-            }
-            let own = Int(labels[i])
-            guard counts[own] > 0 else { continue }
-            let a = sums[own] / Double(counts[own])
-            let b = (0..<k).filter { $0 != own && counts[$0] > 0 }.map { sums[$0] / Double(counts[$0]) }.min()!
-            expected[i] = (b - a) / max(a, b)
-        }
+        let expected = directSilhouette(x, rows: n, dim: d, labels: labels, classes: k)
         for kernel in [SilhouetteKernel.float32, .float64] {
             var o = SilhouetteOptions(blockRows: 64, threads: 2)
             o.kernel = kernel
@@ -262,18 +268,7 @@ final class ClusterMetricsTests: XCTestCase {
                 x[r * d + t] = c % 2 == 1 ? Float(point[t] + (t == c ? 1e-3 : 0) + 1e-5 * rng.gaussian()) : Float(100 * rng.gaussian())
             }
         }
-        var expected = [Double](repeating: 0, count: n)
-        for i in 0..<n {
-            var sums = [Double](repeating: 0, count: groups), counts = [Int](repeating: 0, count: groups)
-            for j in 0..<n where j != i {
-                var s = 0.0
-                for t in 0..<d { let e = Double(x[i * d + t]) - Double(x[j * d + t]); s += e * e }
-                sums[Int(labels[j])] += s.squareRoot(); counts[Int(labels[j])] += 1
-            }
-            let own = Int(labels[i]), a = sums[own] / Double(counts[own])
-            let b = (0..<groups).filter { $0 != own }.map { sums[$0] / Double(counts[$0]) }.min()!
-            expected[i] = (b - a) / max(a, b)
-        }
+        let expected = directSilhouette(x, rows: n, dim: d, labels: labels, classes: groups)
         for use in [SilhouetteOptions.StrassenUse.always, .never] {
             var o = SilhouetteOptions(blockRows: 2 * group, threads: 2)
             o.strassen = use

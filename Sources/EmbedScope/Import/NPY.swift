@@ -21,14 +21,17 @@ package struct NPYArray: Sendable {
     }
 
     package static func read(contentsOf url: URL) throws -> NPYArray {
+        try parse(mapped(url), path: url.path)
+    }
+
+    /// The file's bytes, mapped (a regular file only: not a FIFO or a device).
+    private static func mapped(_ url: URL) throws -> Data {
         try RegularFile.requireRegularInput(url)
-        let data: Data
         do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
+            return try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
             throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
         }
-        return try parse(data, path: url.path)
     }
 
     /// `read`, for vectors about to be stored L2-normalized (`import`, `add --vectors`): a 2-D
@@ -39,15 +42,8 @@ package struct NPYArray: Sendable {
     /// value is left as read, for the caller's checks to name. A float32 file: `read`'s values,
     /// norms nil.
     package static func readRows(contentsOf url: URL) throws -> (array: NPYArray, norms: [Double]?) {
-        try RegularFile.requireRegularInput(url)
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
-        }
         var norms: [Double]? = nil
-        let a = try parse(data, path: url.path, unitRows: &norms)
+        let a = try parse(mapped(url), path: url.path, unitRows: &norms)
         return (a, norms)
     }
 
