@@ -6,7 +6,7 @@ import Foundation
 /// `--lock-timeout` for commands that write an index (build, import, probe, and the commands
 /// that record results in metrics.json): how long to wait for another writer of the same index.
 struct LockOptions: ParsableArguments {
-    @Option(name: .customLong("lock-timeout"),
+    @Option(name: .customLong("lock-timeout"), parsing: .unconditional,
             help: "Seconds to wait when another process is writing the same index (0: fail at once; default: wait until it is done, or EMBEDSCOPE_LOCK_TIMEOUT).")
     var lockTimeout: Double?
 

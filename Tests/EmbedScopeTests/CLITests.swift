@@ -101,6 +101,18 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(bad.stdout.isEmpty)
         XCTAssertTrue(bad.stderr.contains("out of range"), bad.stderr)
 
+        // A negative number is read as the option's value and checked (it read as a missing value:
+        // "Missing value for '-k <k>'", as if -1 were an option of its own).
+        let negativeK = try run(["query", idx.path, "--row", "4", "-k", "-1"])
+        XCTAssertEqual(negativeK.status, 64, negativeK.stderr)
+        XCTAssertTrue(negativeK.stderr.contains("-k must be at least 1"), negativeK.stderr)
+        let negativeRow = try run(["query", idx.path, "--row", "-3"])
+        XCTAssertEqual(negativeRow.status, 1, negativeRow.stderr)
+        XCTAssertTrue(negativeRow.stderr.contains("row -3 is out of range"), negativeRow.stderr)
+        let negativeTimeout = try run(["metrics", idx.path, "--lock-timeout", "-1"])
+        XCTAssertEqual(negativeTimeout.status, 64, negativeTimeout.stderr)
+        XCTAssertTrue(negativeTimeout.stderr.contains("--lock-timeout must be 0 or more seconds"), negativeTimeout.stderr)
+
         let usage = try run(["query", idx.path])
         XCTAssertNotEqual(usage.status, 0)
         XCTAssertTrue(usage.stderr.contains("exactly one of"), usage.stderr)

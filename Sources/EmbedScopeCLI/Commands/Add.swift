@@ -27,8 +27,8 @@ extension Root {
         @Option(help: "Folder the manifest's relative paths start from (default: the index's data-set root).") var root: String?
         @Option(help: "Must be the index's model (checked).") var model: String?
         @Option(help: "The index's weights file, when it has moved (checked against the recorded checksum).") var weights: String?
-        @Option(help: "Must be the index's pixel size (checked).") var pixelSize: Int?
-        @Option(help: "Images per forward pass.") var batch = 32
+        @Option(parsing: .unconditional, help: "Must be the index's pixel size (checked).") var pixelSize: Int?
+        @Option(parsing: .unconditional, help: "Images per forward pass.") var batch = 32
         @Flag(help: "Fail on the first image that cannot be decoded instead of skipping it.") var strict = false
         @OptionGroup var output: OutputOptions
         @OptionGroup var lockOptions: LockOptions

@@ -29,14 +29,14 @@ extension Root {
         @Option(help: "A checkpoint sweep over every *.pth/*.pt/*.ckpt in this folder and its version_*/checkpoints/*.ckpt (Lightning).") var weightsDir: String?
         @Option(help: "Key prefix to strip from the checkpoint's keys (default: found from the model's own keys, e.g. 'model.', 'model.backbone.'; '' keeps keys).")
         var stripPrefix: String?
-        @Option(help: "Resize the short side to N before the crop (default 256).") var resize: Int?
-        @Option(help: "Center crop N×N = the network's input (default 224; ResNets take any N ≥ 32).") var crop: Int?
+        @Option(parsing: .unconditional, help: "Resize the short side to N before the crop (default 256).") var resize: Int?
+        @Option(parsing: .unconditional, help: "Center crop N×N = the network's input (default 224; ResNets take any N ≥ 32).") var crop: Int?
         @Option(help: "Per-channel mean R,G,B on [0,1] inputs, as torchvision's Normalize (default: the model's).") var mean: String?
         @Option(help: "Per-channel std R,G,B on [0,1] inputs, as torchvision's Normalize (default: the model's).") var std: String?
-        @Option(help: "Images per forward pass.") var batch = 32
-        @Option(help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
-        @Option(help: "Index at most N images, spread over the classes in proportion to their sizes (seeded by --seed).") var limit: Int?
-        @Option(help: "Seed of --limit's per-class choice.") var seed: UInt64 = 0
+        @Option(parsing: .unconditional, help: "Images per forward pass.") var batch = 32
+        @Option(parsing: .unconditional, help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
+        @Option(parsing: .unconditional, help: "Index at most N images, spread over the classes in proportion to their sizes (seeded by --seed).") var limit: Int?
+        @Option(parsing: .unconditional, help: "Seed of --limit's per-class choice.") var seed: UInt64 = 0
         @Option(help: "Index only shard i of n (1…n; an image's shard is CRC-32 of its relative path mod n, + 1); `embedscope merge` joins the shards.") var shard: String?
         @Flag(help: "Fail on the first image that cannot be decoded instead of skipping it.") var strict = false
         @Flag(help: "Replace an existing index.") var force = false

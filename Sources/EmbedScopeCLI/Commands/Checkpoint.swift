@@ -16,7 +16,7 @@ extension Root {
         @Option(help: "Key prefix to strip (default: a prefix 'model.' or 'module.' that every key has; '' keeps keys).")
         var stripPrefix: String?
         @Option(help: "Directory to write one float32 <name>.npy per tensor into (created if missing).") var export: String?
-        @Option(name: .customLong("repeat"), help: "Load this many times and report the median time.") var repeats = 1
+        @Option(name: .customLong("repeat"), parsing: .unconditional, help: "Load this many times and report the median time.") var repeats = 1
         @OptionGroup var output: OutputOptions
 
         func validate() throws {

@@ -16,8 +16,8 @@ extension Root {
 
             @Option(help: "Folder to write.") var out: String
             @Option(help: "train (60,000) or test (10,000).") var split: String = "test"
-            @Option(help: "Write N images, spread over the classes in proportion to their sizes (seeded by --seed).") var limit: Int?
-            @Option(help: "Seed of --limit's per-class choice.") var seed: UInt64 = 0
+            @Option(parsing: .unconditional, help: "Write N images, spread over the classes in proportion to their sizes (seeded by --seed).") var limit: Int?
+            @Option(parsing: .unconditional, help: "Seed of --limit's per-class choice.") var seed: UInt64 = 0
             @Option(help: "Folder holding the IDX .gz files.") var source = FashionMNIST.defaultDirectory.path
             @Flag(help: "Replace OUT if it exists.") var force = false
 

@@ -9,12 +9,12 @@ extension Root {
             commandName: "demo", abstract: "The main job on the embedded default: Fashion-MNIST → PNG folder → index → queries.",
             discussion: "Uses the Debian package dataset-fashion-mnist (installed by Scripts/setup.sh); nothing is downloaded.")
 
-        @Option(help: "Images from the Fashion-MNIST test split to use (10–10,000).") var limit = 2000
+        @Option(parsing: .unconditional, help: "Images from the Fashion-MNIST test split to use (10–10,000).") var limit = 2000
         @Option(help: "Native model for the embedding space (efficientnet-lite0, resnet18/34/50 with --weights), or none for pixels only.")
         var model = "efficientnet-lite0"
         @Option(help: "Weights for --model (default: the EfficientNet-Lite0 ImageNet weights Scripts/setup.sh installs).") var weights: String?
         @Option(help: "Where the image folder and the index are written.") var workdir = "Indexes"
-        @Option(help: "Row of the sample query.") var row = 0
+        @Option(parsing: .unconditional, help: "Row of the sample query.") var row = 0
         @Option(help: "ImageNet class whose prototype ranks the images (with an ImageNet head).") var prototype = "running shoe"
 
         func validate() throws {

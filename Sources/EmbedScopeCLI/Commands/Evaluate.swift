@@ -19,7 +19,7 @@ extension Root {
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Prototype set, e.g. head or probe.") var set: String
         @Option(help: "Space (must be the set's own; default: the set's).") var space: String?
-        @Option(help: "List this many lowest-margin images.") var lowest = 20
+        @Option(parsing: .unconditional, help: "List this many lowest-margin images.") var lowest = 20
         @Option(help: "Rows to score: heldout (default: every row the set did not train on), val, test, train, all.") var split = "heldout"
         @OptionGroup var output: OutputOptions
 

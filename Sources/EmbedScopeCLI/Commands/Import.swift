@@ -26,7 +26,7 @@ extension Root {
         @Option(help: "Class names of the head rows, one per line.") var headClasses: String?
         @Option(help: "Row norms, .npy [N] (export's norms.npy): X's unit rows are stored as they are, with these norms (an export comes back bit for bit); other rows' norms are scaled by them.") var norms: String?
         @Option(help: "Name of the prototype set made from the head.") var prototypeSet = "head"
-        @Option(help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
+        @Option(parsing: .unconditional, help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
         @Flag(help: "Do not compute the pixel space even when the images exist.") var noPixels = false
         @Flag(help: "Replace an existing index with different rows.") var force = false
         @Option(help: "Vector storage: f32 (default), or f16 / bf16 to add a half-precision copy of the space that queries scan (answers stay exactly float32's).") var storage = "f32"

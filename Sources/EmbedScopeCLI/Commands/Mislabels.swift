@@ -16,11 +16,11 @@ extension Root {
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
-        @Option(name: .shortAndLong, help: "Neighbours of the k-NN vote.") var k = 10
-        @Option(help: "Folds of the cross-validated probe.") var folds = 5
-        @Option(help: "Seed of the folds.") var seed: UInt64 = 0
-        @Option(name: .customLong("C"), help: "Inverse L2 strength of the probe (scikit-learn's C).") var c = 1.0
-        @Option(help: "List at most this many images.") var limit = 50
+        @Option(name: .shortAndLong, parsing: .unconditional, help: "Neighbours of the k-NN vote.") var k = 10
+        @Option(parsing: .unconditional, help: "Folds of the cross-validated probe.") var folds = 5
+        @Option(parsing: .unconditional, help: "Seed of the folds.") var seed: UInt64 = 0
+        @Option(name: .customLong("C"), parsing: .unconditional, help: "Inverse L2 strength of the probe (scikit-learn's C).") var c = 1.0
+        @Option(parsing: .unconditional, help: "List at most this many images.") var limit = 50
         @OptionGroup var output: OutputOptions
 
         func validate() throws {

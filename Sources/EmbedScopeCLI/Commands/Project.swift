@@ -20,9 +20,9 @@ extension Root {
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "pca or lda.") var method: String = "pca"
-        @Option(help: "Components to keep (default: 6, or fewer if the space has fewer rows or dimensions; LDA: at most classes − 1).") var components: Int?
+        @Option(parsing: .unconditional, help: "Components to keep (default: 6, or fewer if the space has fewer rows or dimensions; LDA: at most classes − 1).") var components: Int?
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
-        @Option(help: "LDA only: shrinkage in [0, 1] of the within-class covariance.") var shrinkage: Double?
+        @Option(parsing: .unconditional, help: "LDA only: shrinkage in [0, 1] of the within-class covariance.") var shrinkage: Double?
         @Flag(help: "LDA only: never reduce by PCA first, even when the within-class scatter is singular.") var noReduce = false
         @Option(help: "Write row,path,class,<axis>1..N to this CSV file (`-`: to stdout, instead of the summary).") var csv: String?
         @OptionGroup var output: OutputOptions

@@ -10,14 +10,14 @@ extension Root {
             discussion: "Scores are cosine similarities of unit vectors. Farthest means lowest cosine.")
 
         @Argument(help: "Index directory.") var index: String
-        @Option(help: "Query by a row of the index.") var row: Int?
+        @Option(parsing: .unconditional, help: "Query by a row of the index.") var row: Int?
         @Option(help: "Query by an image path as stored in the catalog.") var path: String?
         @Option(help: "Query by a vector: a .npy of shape [d] or [1, d].") var vector: String?
         @Option(help: "Query by many vectors in one pass: a .npy of shape [n, d].") var vectors: String?
         @Option(help: "Query by many rows in one pass: a text file with one row number per line (# comments allowed), or a CSV with a `row` column (the page's Export CSV).") var rows: String?
         @Option(help: "Query by a new image file (or every image in a folder), embedded with the index's model.") var image: String?
         @Option(help: "Weights for --image (default: those the index was built with).") var weights: String?
-        @Option(name: .shortAndLong, help: "Number of results (all rows if larger than the index).") var k = 10
+        @Option(name: .shortAndLong, parsing: .unconditional, help: "Number of results (all rows if larger than the index).") var k = 10
         @Flag(help: "Lowest cosine first instead of highest.") var farthest = false
         @Option(help: "Space to search (default: embedding if the index has it, else its first space).") var space: String?
         @Option(name: .customLong("class"), help: "Only return images of this class.") var className: String?

@@ -13,7 +13,7 @@ extension Root {
         @Option(help: "Prototype (class) name.") var prototype: String
         @Option(help: "Prototype set (needed only when the name is in several).") var set: String?
         @Flag(help: "Lowest logits first.") var least = false
-        @Option(name: .shortAndLong, help: "Number of results.") var k = 10
+        @Option(name: .shortAndLong, parsing: .unconditional, help: "Number of results.") var k = 10
         @Option(name: .customLong("class"), help: "Only rank images of this class.") var className: String?
         @OptionGroup var output: OutputOptions
 

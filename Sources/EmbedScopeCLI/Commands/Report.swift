@@ -23,13 +23,13 @@ extension Root {
         @Argument(help: "Index directories.") var indexes: [String]
         @Option(help: "Report directory to write.") var out: String
         @Option(help: "Space of the contact sheets and the only space measured (default: all spaces; sheets in embedding if present).") var space: String?
-        @Option(help: "Sample queries per index.") var queries = 4
-        @Option(help: "Seed of the sample queries (and of --sample).") var seed: UInt64 = 0
-        @Option(name: .shortAndLong, help: "Neighbours per sheet row.") var k = 8
-        @Option(help: "Estimate silhouettes from this many seeded rows (default: exact).") var sample: Int?
+        @Option(parsing: .unconditional, help: "Sample queries per index.") var queries = 4
+        @Option(parsing: .unconditional, help: "Seed of the sample queries (and of --sample).") var seed: UInt64 = 0
+        @Option(name: .shortAndLong, parsing: .unconditional, help: "Neighbours per sheet row.") var k = 8
+        @Option(parsing: .unconditional, help: "Estimate silhouettes from this many seeded rows (default: exact).") var sample: Int?
         @Option(help: "Folder to look for the images in first (catalog paths are relative to it).") var images: String?
         @OptionGroup var lockOptions: LockOptions
-        @Option(help: "Cosine at or above which two images are near-duplicates in the quality section.") var duplicateThreshold = 0.98
+        @Option(parsing: .unconditional, help: "Cosine at or above which two images are near-duplicates in the quality section.") var duplicateThreshold = 0.98
         @Flag(help: "Leave out the data-quality section (duplicates, leakage, likely mislabels).") var noQuality = false
         @Option(help: "Compute cluster metrics, precision@k and the prototype evaluations on this split's rows only (train, val, test, …: the catalog's split); not recorded in metrics.json.") var split: String?
 

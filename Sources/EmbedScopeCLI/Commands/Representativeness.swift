@@ -15,9 +15,9 @@ extension Root {
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
-        @Option(help: "Number of k-means clusters.") var clusters = EmbedScope.Representativeness.defaultClusters
-        @Option(help: "Seed of the k-means++ start.") var seed: UInt64 = 0
-        @Option(help: "Print this many most and least representative images.") var show = 10
+        @Option(parsing: .unconditional, help: "Number of k-means clusters.") var clusters = EmbedScope.Representativeness.defaultClusters
+        @Option(parsing: .unconditional, help: "Seed of the k-means++ start.") var seed: UInt64 = 0
+        @Option(parsing: .unconditional, help: "Print this many most and least representative images.") var show = 10
         @OptionGroup var output: OutputOptions
 
         func validate() throws {

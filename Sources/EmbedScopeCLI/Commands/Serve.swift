@@ -19,7 +19,7 @@ extension Root {
 
         @Argument(help: "Index directories or folders of indexes (default: Indexes).") var paths: [String] = []
         @Option(help: "Address to bind (127.0.0.1: this machine only; 0.0.0.0: every interface).") var host = "127.0.0.1"
-        @Option(help: "TCP port (0: any free port).") var port = 8080
+        @Option(parsing: .unconditional, help: "TCP port (0: any free port).") var port = 8080
         @Flag(help: "Record analyses computed on demand in the indexes' metrics.json.") var writable = false
         @Flag(help: "Do not log each request.") var quiet = false
 

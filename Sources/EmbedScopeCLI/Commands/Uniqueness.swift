@@ -15,7 +15,7 @@ extension Root {
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
-        @Option(help: "Print this many most and least unique images.") var show = 10
+        @Option(parsing: .unconditional, help: "Print this many most and least unique images.") var show = 10
         @OptionGroup var output: OutputOptions
 
         func validate() throws { guard show >= 0 else { throw ValidationError("--show must be 0 or more") } }

@@ -16,10 +16,10 @@ extension Root {
             """)
 
         @Argument(help: "Index directory.") var index: String
-        @Option(name: .shortAndLong, help: "Neighbours per row.") var k = 10
-        @Option(help: "List this many images whose two neighbour lists disagree most.") var worst = 10
+        @Option(name: .shortAndLong, parsing: .unconditional, help: "Neighbours per row.") var k = 10
+        @Option(parsing: .unconditional, help: "List this many images whose two neighbour lists disagree most.") var worst = 10
         @Option(help: "Only these spaces (comma-separated; default: all).") var spaces: String?
-        @Option(help: "Threads (default: all active cores).") var threads: Int?
+        @Option(parsing: .unconditional, help: "Threads (default: all active cores).") var threads: Int?
         @Option(help: "Only the rows of this split, their neighbours from the same split; printed, not recorded in metrics.json.") var split: String?
         @OptionGroup var output: OutputOptions
         @OptionGroup var lockOptions: LockOptions
