@@ -180,15 +180,23 @@ struct Pointwise: Sendable {
     }
 
     /// The output channels cut into `team.threads` contiguous parts on weight-panel boundaries
-    /// (where a packed column range may start), balanced in half panels (a panel of at most
-    /// half the width costs the kernel half); nil off our kernels or when there is one part.
+    /// (half panels on AVX-512: where a packed column range may start), balanced in half panels
+    /// (a panel of at most half the width costs the kernel half); nil off our kernels or when
+    /// there is one part.
     func panelParts(team: Team) -> [Range<Int>]? {
         guard let packed, team.threads > 1, !usesSmallKernel else { return nil }
         let n = outChannels, half = Swift.max(1, packed.panelWidth / 2)
         let halves = (n + half - 1) / half
         let parts = team.parts((halves + 1) / 2)
+        // On AVX-512 parts may start on half panels (`ConvKernels.startAlignment`): 480 and 672
+        // channels (15 and 21 panels of 32) split 240 / 240 and 336 / 336, not 224 / 256 and
+        // 320 / 352 — one thread had 7–14 % more of the 14×14 blocks' expand and depthwise and the
+        // other waited for it, every image (batch 1 on Zen 5, in-process A/B: −0.5 %). Not on
+        // AVX2: its 16-column panels already split those evenly, and half starts only moved the
+        // 14×14 projections from row to column splits, 2–3 % slower there.
+        let alignment = packed.path == .avx512 ? ConvKernels.startAlignment(packed) / half : 2
         let columns = (0..<parts).map { t in
-            let h = RowPartition.range(t, of: parts, count: halves, alignment: 2)
+            let h = RowPartition.range(t, of: parts, count: halves, alignment: alignment)
             return (h.lowerBound * half)..<Swift.min(n, h.upperBound * half)
         }.filter { !$0.isEmpty }
         return columns.count > 1 ? columns : nil

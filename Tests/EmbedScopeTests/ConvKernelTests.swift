@@ -273,9 +273,10 @@ final class ConvKernelTests: XCTestCase {
                         res.withUnsafeBufferPointer { rb in
                             let r = withResidual ? rb.baseAddress : nil
                             y.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: rows, $0.baseAddress!, residual: r) }
-                            // By column ranges on panel boundaries, as a team splits the 14×14 and 7×7 layers.
+                            // By column ranges starting where a team may start them (half panels on the
+                            // SIMD paths), as a team splits the 14×14 and 7×7 layers.
                             yc.withUnsafeMutableBufferPointer { yb in
-                                let unit = pw.packed?.panelWidth ?? 8
+                                let unit = pw.packed.map { ConvKernels.startAlignment($0) } ?? 8
                                 var j = 0
                                 while j < n {
                                     let e = min(n, j + unit)
@@ -289,6 +290,8 @@ final class ConvKernelTests: XCTestCase {
                     let d = ModelKernelTests.maxDiff(y, ref), dc = ModelKernelTests.maxDiff(yc, ref)
                     XCTAssertLessThanOrEqual(d, 1e-4, "\(label): max |Δ| \(d), tolerance 1e-4")
                     XCTAssertLessThanOrEqual(dc, 1e-4, "\(label), by columns: max |Δ| \(dc), tolerance 1e-4")
+                    // Each column is computed the same way whichever range holds it.
+                    if pw.packed != nil { XCTAssertEqual(yc, y, "\(label): by columns differs from the whole layer") }
                 }
             }
         }
@@ -319,7 +322,8 @@ final class ConvKernelTests: XCTestCase {
                     XCTAssertEqual(parts.first?.lowerBound, 0, label)
                     XCTAssertEqual(parts.last?.upperBound, t.n, label)
                     XCTAssertTrue(zip(parts, parts.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, label)
-                    if let unit = pw.packed?.panelWidth { XCTAssertTrue(parts.allSatisfy { $0.lowerBound % unit == 0 }, label) }
+                    // Each part starting where the kernel can start one (half panels on AVX-512).
+                    if let p = pw.packed { XCTAssertTrue(parts.allSatisfy { $0.lowerBound % ConvKernels.startAlignment(p) == 0 }, label) }
                 }
                 var alone = [Float](repeating: 0, count: t.rows * t.n), split = alone
                 var clock = Stopwatch(kinds: 1, enabled: false)
@@ -329,6 +333,16 @@ final class ConvKernelTests: XCTestCase {
                 }
                 XCTAssertFalse(alone.contains { !$0.isFinite }, label)
                 XCTAssertEqual(split, alone, "\(label): the team's output differs from one thread's")
+            }
+            // The 14×14 blocks' expand + depthwise split by `panelParts`: 480 and 672 channels in two
+            // equal halves — on AVX-512 (15 and 21 panels of 32) by starting on a half panel, not
+            // 224 / 256 and 320 / 352; on AVX2 (30 and 42 panels of 16) on whole panels.
+            for n in [480, 672] where path == .avx512 || path == .avx2 {
+                let wt = seededFloats(n * 80, seed: UInt64(n), scale: 0.2)
+                let (scale, shift) = ModelKernelTests.affine(n, seed: UInt64(n + 1))
+                let pw = SGEMM.withPath(path) { Pointwise(weight: wt, out: n, in: 80, scale: scale, shift: shift, activation: .relu6) }
+                let parts = pw.panelParts(team: team)
+                XCTAssertEqual(parts, [0..<(n / 2), (n / 2)..<n], "\(path) \(n) channels")
             }
         }
     }

@@ -64,19 +64,38 @@ package enum ConvKernels {
 
     /// c[m × columns] = act(a[m × k] · B[:, columns] + bias (+ residual)) for weights `b` packed
     /// for one of our paths, with A read in place (row stride `lda`; nothing packed per call).
-    /// `c`, `bias`, `residual` point at column 0; `columns.lowerBound` is a multiple of `b.panelWidth`.
+    /// `c`, `bias`, `residual` point at column 0; `columns.lowerBound` is a multiple of
+    /// `startAlignment(b)`: a panel boundary, or on the SIMD paths half of one too.
     package static func pointwise(_ b: PackedMatrix, m: Int, _ a: UnsafePointer<Float>, lda: Int, bias: UnsafePointer<Float>?,
                                   residual: UnsafePointer<Float>?, ldr: Int, activation: GEMMActivation,
                                   _ c: UnsafeMutablePointer<Float>, ldc: Int, columns: Range<Int>? = nil) {
         let cols = columns ?? 0..<b.n
         guard m > 0, !cols.isEmpty, let kp = b.path.kernelPath else { return }
-        precondition(cols.lowerBound >= 0 && cols.upperBound <= b.n && cols.lowerBound % b.panelWidth == 0,
-                     "columns \(cols) of \(b.n) must start on a panel boundary (\(b.panelWidth))")
-        let j0 = cols.lowerBound
+        let align = startAlignment(b)
+        precondition(cols.lowerBound >= 0 && cols.upperBound <= b.n && cols.lowerBound % align == 0,
+                     "columns \(cols) of \(b.n) must start on a multiple of \(align) (panels of \(b.panelWidth))")
+        let pw = b.panelWidth, stride = ck_panel_stride(kp, b.k)
         b.withPanels { panels in
-            ck_pointwise_packed(kp, m, cols.count, b.k, a, lda, panels + (j0 / b.panelWidth) * ck_panel_stride(kp, b.k),
+            var j0 = cols.lowerBound
+            if j0 % pw != 0 {
+                // The right half of a panel: the one-vector tile reads the panel's second vector of
+                // each depth (same stride), so it multiplies those columns alone, in the same order
+                // as a whole panel would (the same result bit for bit).
+                let half = pw / 2, n = Swift.min(half, cols.upperBound - j0)
+                ck_pointwise_packed(kp, m, n, b.k, a, lda, panels + (j0 / pw) * stride + half,
+                                    bias.map { $0 + j0 }, residual.map { $0 + j0 }, ldr, activation.rawValue, c + j0, ldc)
+                j0 += n
+                guard j0 < cols.upperBound else { return }
+            }
+            ck_pointwise_packed(kp, m, cols.upperBound - j0, b.k, a, lda, panels + (j0 / pw) * stride,
                                 bias.map { $0 + j0 }, residual.map { $0 + j0 }, ldr, activation.rawValue, c + j0, ldc)
         }
+    }
+
+    /// Where a column range of `pointwise` may start: every half panel on the SIMD paths (a panel
+    /// is two vectors; the one-vector tile runs either), every panel on the portable one.
+    package static func startAlignment(_ b: PackedMatrix) -> Int {
+        b.path == .avx512 || b.path == .avx2 ? b.panelWidth / 2 : b.panelWidth
     }
 
     /// y[i] = a[i, :] · x for i < m: a matrix-vector product (a [m × k], row stride `lda`) on the
