@@ -156,19 +156,8 @@ struct ServerAPI: Sendable {
             for n in missing { r.spaces[n] = MetricsRecord.Space(dim: (try? s.index.space(n).dim) ?? 0) }
             rows = Comparison.rows(r, path: s.index.url.path, spaces: nil)
         }
-        // Metrics this server computed fill a row metrics.json has none for, and an exact
-        // silhouette replaces a sampled one (compare shows the exact one when there is one).
         for i in rows.indices {
-            guard let m = s.cachedCluster(space: rows[i].space) else { continue }
-            let sampled = rows[i].silhouetteSampled == true
-            if rows[i].silhouette == nil || (sampled && m.silhouette.exact) {
-                rows[i].silhouette = m.silhouette.mean
-                rows[i].silhouetteSampled = m.silhouette.exact ? nil : true
-                rows[i].silhouetteSample = m.silhouette.sample
-                rows[i].silhouetteStandardError = m.silhouette.standardError
-                rows[i].daviesBouldin = m.daviesBouldin
-                rows[i].calinskiHarabasz = m.calinskiHarabasz
-            }
+            if let m = s.cachedCluster(space: rows[i].space) { rows[i].fill(from: m) }
         }
         for i in rows.indices { rows[i].index = s.name; rows[i].path = s.name }
         return try s.index.withCheckpoint(rows)  // weights file and epoch / step from the catalog
@@ -400,5 +389,19 @@ struct ServerAPI: Sendable {
         }
         struct Table: Encodable { var entries: [CompareRow] }
         return try JSONCoding.response(Table(entries: try await compareRows(r, names: names, rows: Comparison.sorted(rows, by: key))))
+    }
+}
+
+extension ComparisonRow {
+    /// Cluster metrics this server computed fill a row metrics.json has none for, and an exact
+    /// silhouette replaces a sampled one (compare shows the exact one when there is one).
+    mutating func fill(from m: ClusterMetricsReport) {
+        guard silhouette == nil || (silhouetteSampled == true && m.silhouette.exact) else { return }
+        silhouette = m.silhouette.mean
+        silhouetteSampled = m.silhouette.exact ? nil : true
+        silhouetteSample = m.silhouette.sample
+        silhouetteStandardError = m.silhouette.standardError
+        daviesBouldin = m.daviesBouldin
+        calinskiHarabasz = m.calinskiHarabasz
     }
 }

@@ -79,7 +79,7 @@ extension ServerAPI {
     struct ClassNeighbours: Sendable {
         var k: Int; var sample: Int?; var hits: [Int32: Int]; var rows: [Int32: Int]
         /// Rows whose neighbours' majority class (`NeighbourQuality.vote`, `versus`'s rule) is their own.
-        var knnCorrect: Int? = nil
+        var knnCorrect: Int
     }
 
     /// Leave-one-out same-class neighbour counts per class: every row's k nearest other rows
@@ -145,21 +145,14 @@ extension ServerAPI {
         var row = row
         let s = try library.index(row.index)
         let cluster = try await s.clusterReport(space: row.space)
-        // Cluster metrics just computed fill a row metrics.json had none for (as /api/indexes does).
-        if row.silhouette == nil || (row.silhouetteSampled == true && cluster.silhouette.exact) {
-            row.silhouette = cluster.silhouette.mean
-            row.silhouetteSampled = cluster.silhouette.exact ? nil : true
-            row.silhouetteSample = cluster.silhouette.sample
-            row.silhouetteStandardError = cluster.silhouette.standardError
-            row.daviesBouldin = cluster.daviesBouldin
-            row.calinskiHarabasz = cluster.calinskiHarabasz
-        }
+        // Cluster metrics just computed fill the row as /api/indexes does.
+        row.fill(from: cluster)
         let nb = try await classNeighbours(s, space: row.space, k: k)
         if row.precisionAtK == nil && nb.sample == nil {
             let rowsCounted = nb.rows.values.reduce(0, +)
             row.precisionAtK = Double(nb.hits.values.reduce(0, +)) / Double(max(1, rowsCounted * k))
             // The same neighbour lists give the leave-one-out k-NN accuracy (`versus`'s majority vote).
-            row.knnAccuracy = nb.knnCorrect.map { Double($0) / Double(max(1, rowsCounted)) }
+            row.knnAccuracy = Double(nb.knnCorrect) / Double(max(1, rowsCounted))
             row.k = k
         }
         var per: [PerClassEntry] = []
