@@ -1,9 +1,10 @@
 // Depthwise k×k and small-K 1×1 convolutions over NHWC activations (see ckconv.h), with the
 // epilogue fused. NHWC makes the channel the SIMD dimension: every tap is one vector load of
 // input and one of weights, whatever the stride. The interior of a row runs 8 (then 4) output
-// pixels × one channel vector per tile: the tap's weight vector is loaded once for the tile
-// and each input load feeds one multiply-add, with 8 independent chains to cover the FMA
-// latency. Border pixels (window clipped) run one pixel × four channel vectors; at stride 1 on
+// pixels × one channel vector per tile (two on AVX-512 where K input rows fit L1): a tap row's
+// weight vectors are loaded once for the tile and each input vector of the row once, feeding
+// every pixel whose window covers it, with 8 (16) independent chains to cover the FMA latency.
+// Border pixels (window clipped) run one pixel × four channel vectors; at stride 1 on
 // narrow maps the rows are first copied into a zero-padded window, so that no window is clipped.
 //
 // One copy per SIMD width (conv_simd.h included with the width's macros): AVX-512F (16 lanes),

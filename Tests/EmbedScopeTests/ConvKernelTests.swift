@@ -88,6 +88,47 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// The SIMD paths' depthwise tiles (AVX-512: two channel vectors per tile where K input rows
+    /// fit L1, one elsewhere; AVX2: one; each input vector loaded once per tap row) and border
+    /// pixels all take an output's taps in the same order, kh then kw, with one fused multiply-add
+    /// each: the AVX-512 and AVX2 paths give the same bits, on maps narrow and wide (the 112-wide
+    /// rows take the one-vector tiles on AVX-512), every stride and channel count, and channel
+    /// ranges that start mid-vector.
+    func testDepthwiseSIMDPathsAgreeBitForBit() throws {
+        guard GEMMPath.avx512.isSupported, GEMMPath.avx2.isSupported else { throw XCTSkip("needs AVX-512F and AVX2") }
+        var seed: UInt64 = 7100
+        for (k, s) in [(3, 1), (3, 2), (5, 1), (5, 2), (7, 1), (3, 3)] {
+            for (h, w) in [(9, 60), (6, 112), (14, 14), (7, 7), (5, 33)] {
+                for c in [17, 32, 40, 64, 96, 144] {
+                    seed += 1
+                    let pad = Padding2D.tfSame(height: h, width: w, kernel: k, stride: s)
+                    let x = seededFloats(h * w * c, seed: seed, scale: 2)
+                    let wt = seededFloats(c * k * k, seed: seed + 1000, scale: 0.5)
+                    let (scale, shift) = ModelKernelTests.affine(c, seed: seed + 2000)
+                    let (oh, ow) = DepthwiseConv(weight: wt, channels: c, kernel: k, stride: s, padding: pad, scale: scale, shift: shift,
+                                                 activation: .relu6, path: .avx2).outputSize(height: h, width: w)
+                    for range in [0..<c, (c / 2)..<c] {
+                        var outputs: [[Float]] = []
+                        for path in [GEMMPath.avx512, .avx2] {
+                            let dw = DepthwiseConv(weight: wt, channels: c, kernel: k, stride: s, padding: pad, scale: scale, shift: shift,
+                                                   activation: .relu6, path: path)
+                            var y = [Float](repeating: 0, count: oh * ow * c)
+                            x.withUnsafeBufferPointer { xb in
+                                y.withUnsafeMutableBufferPointer {
+                                    dw.run(xb.baseAddress!, height: h, width: w, $0.baseAddress!, rows: 0..<oh, channels: range)
+                                }
+                            }
+                            outputs.append(y)
+                        }
+                        let differ = zip(outputs[0], outputs[1]).filter { $0.bitPattern != $1.bitPattern }.count
+                        XCTAssertEqual(differ, 0, "k\(k) s\(s) \(h)×\(w)×\(c) channels \(range): outputs that differ between AVX-512 and AVX2")
+                        XCTAssertFalse(outputs[0].contains { !$0.isFinite }, "k\(k) s\(s) \(h)×\(w)×\(c)")
+                    }
+                }
+            }
+        }
+    }
+
     /// A channel range (how a team splits a few-row block's expand + depthwise): those channels
     /// bit for bit as the whole layer computes them, every other channel of y left untouched.
     func testDepthwiseOnAChannelRangeOnEveryPath() {
