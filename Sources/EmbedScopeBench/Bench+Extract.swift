@@ -14,7 +14,7 @@ extension Bench {
         @Option(parsing: .upToNextOption, help: "Batch sizes to time.") var batch: [Int] = [1, 8, 32]
         @Option(help: "Timed passes over the inputs per batch size (median reported).") var runs = 3
         @Option(help: "Write the features of all inputs to this .npy (for parity checks).") var saveFeatures: String?
-        @Flag(help: "Also print where the CPU time of one pass at the largest batch went, by layer type (CPU time is robust to other processes on the machine).")
+        @Flag(help: "Also print where the CPU time of one pass over the inputs at the largest batch size went, by layer type, with the wall time (CPU time is robust to other processes on the machine).")
         var profile = false
         @Flag var json = false
         @Flag(help: "Paired rounds for Scripts/bench_extract_rounds.py: after loading, read lines \"BATCH COUNT START\" from stdin, time COUNT images from input START on (cycling) at that batch size, print the seconds; until end of input.")
@@ -92,19 +92,28 @@ extension Bench {
                     rows.append(Row(batch: b, imagesPerSecond: Double(n) / med, msPerImage: med * 1000 / Double(n)))
                 }
                 if profile, let b = batch.max(), b >= 1 {
-                    let e = min(n, b)
-                    let slice = Array(x.values[0..<(e * per)])
-                    let p: ForwardProfile?
-                    if let net = m.extractor as? EfficientNetLite0 { p = try net.profiledForward(slice, count: e).profile }
-                    else if let net = m.extractor as? ResNet {
-                        p = try net.profiledForward(slice, count: e).profile
-                        FileHandle.standardError.write(Data(("kernels:\n  " + net.kernelChoices.joined(separator: "\n  ") + "\n").utf8))
+                    // Every input, in batches of b (one batch of one image is too few samples to show anything).
+                    var sum: ForwardProfile?
+                    for s in stride(from: 0, to: n, by: b) {
+                        let e = min(n, s + b) - s
+                        let slice = Array(x.values[(s * per)..<((s + e) * per)])
+                        let p: ForwardProfile
+                        if let net = m.extractor as? EfficientNetLite0 { p = try net.profiledForward(slice, count: e).profile }
+                        else if let net = m.extractor as? ResNet {
+                            p = try net.profiledForward(slice, count: e).profile
+                            if s == 0 { FileHandle.standardError.write(Data(("kernels:\n  " + net.kernelChoices.joined(separator: "\n  ") + "\n").utf8)) }
+                        }
+                        else { break }
+                        if var t = sum {
+                            for i in t.layers.indices { t.layers[i].seconds += p.layers[i].seconds }
+                            t.wall += p.wall
+                            sum = t
+                        } else { sum = p }
                     }
-                    else { p = nil }
-                    if let p {
-                        let detail = p.layers.filter { $0.seconds > 0 }.map { String(format: "%@ %.1f", $0.kind as NSString, $0.seconds * 1000 / Double(e)) }
-                        FileHandle.standardError.write(Data(String(format: "profile batch %d: %.2f CPU ms/image (%@ ms/image)\n",
-                                                                   e, p.total * 1000 / Double(e), detail.joined(separator: ", ")).utf8))
+                    if let p = sum {
+                        let detail = p.layers.filter { $0.seconds > 0 }.map { String(format: "%@ %.3f", $0.kind as NSString, $0.seconds * 1000 / Double(n)) }
+                        FileHandle.standardError.write(Data(String(format: "profile batch %d, %d images: %.3f CPU ms/image, wall %.3f ms/image (%@ ms/image)\n",
+                                                                   b, n, p.total * 1000 / Double(n), p.wall * 1000 / Double(n), detail.joined(separator: ", ")).utf8))
                     }
                 }
                 let macs: Double? = model == "efficientnet-lite0" ? 385.2e6 : nil
