@@ -75,6 +75,42 @@ final class SGEMMTests: XCTestCase {
         XCTAssertNil(BLASInfo.genericWarning(b, work: "x"))
     }
 
+    /// The GEMM operands' allocator: 64-byte aligned below the huge-page threshold, 2 MiB aligned
+    /// from it on, every byte writable and read back; a packed matrix that large (the classifier
+    /// head's 1,280 × 1,000) still multiplies exactly as a small one.
+    func testLargeBuffersAreAlignedAndUsable() throws {
+        for bytes in [1, 100, 4096, LargeBuffer.hugePageThreshold - 1, LargeBuffer.hugePageThreshold, 9 << 20] {
+            let p = try XCTUnwrap(LargeBuffer.allocate(bytes: bytes))
+            defer { LargeBuffer.deallocate(p) }
+            let alignment = bytes >= LargeBuffer.hugePageThreshold ? 2 << 20 : 64
+            XCTAssertEqual(Int(bitPattern: p) % alignment, 0, "\(bytes) bytes")
+            let b = p.bindMemory(to: UInt8.self, capacity: bytes)
+            for i in stride(from: 0, to: bytes, by: 4093) { b[i] = UInt8(truncatingIfNeeded: i) }
+            b[bytes - 1] = 0xA5
+            for i in stride(from: 0, to: bytes - 1, by: 4093) { XCTAssertEqual(b[i], UInt8(truncatingIfNeeded: i)) }
+            XCTAssertEqual(b[bytes - 1], 0xA5)
+        }
+        let (k, n) = (1280, 1000)
+        let w = seededFloats(k * n, seed: 71)
+        let x = seededFloats(3 * k, seed: 72)
+        for path in [GEMMPath.avx512, .avx2, .portable].filter(\.isSupported) {
+            let packed = PackedMatrix.packing(w, k: k, n: n, path: path)
+            var c = [Float](repeating: .nan, count: 3 * n)
+            x.withUnsafeBufferPointer { xb in
+                c.withUnsafeMutableBufferPointer { packed.multiply(m: 3, a: xb.baseAddress!, lda: k, c: $0.baseAddress!, ldc: n) }
+            }
+            var worst = 0.0
+            for i in 0..<3 {
+                for j in 0..<n {
+                    var ref = 0.0
+                    for p in 0..<k { ref += Double(x[i * k + p]) * Double(w[p * n + j]) }
+                    worst = max(worst, abs(Double(c[i * n + j]) - ref))
+                }
+            }
+            XCTAssertLessThan(worst, 1e-3, "\(path): max |Δ| \(worst) against Double")
+        }
+    }
+
     func testPathsAreReported() {
         XCTAssertTrue(GEMMPath.portable.isSupported)
         XCTAssertTrue(SGEMM.bestPath.isSupported)

@@ -159,11 +159,10 @@ package final class PackedMatrix: @unchecked Sendable {
     }
 
     private static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * 4, alignment: 64)
-        return raw.bindMemory(to: Float.self, capacity: max(1, count))
+        LargeBuffer.allocate(Float.self, count: count, for: "a packed matrix")
     }
 
-    deinit { storage.deallocate() }
+    deinit { LargeBuffer.deallocate(storage) }
 
     /// c[m × columns] = act(a[m × k] · B[:, columns] + beta · c + bias (+ residual)), a given as
     /// [k × m] (Aᵀ) when `aTransposed`; `c`, `bias`
@@ -233,16 +232,15 @@ package final class PackedRows: @unchecked Sendable {
         self.path = path
     }
 
-    deinit { storage?.deallocate(); selfB?.deallocate() }
+    deinit { LargeBuffer.deallocate(storage); LargeBuffer.deallocate(selfB) }
 
     /// Packs `a` [m × k] (row stride `lda`), replacing what was packed before.
     package func pack(m: Int, k: Int, a: UnsafePointer<Float>, lda: Int) {
         guard let kp = path.kernelPath else { return }
         let count = ck_packed_a_count(kp, m, k)
         if count > capacity {
-            storage?.deallocate()
-            let raw = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
-            storage = raw.bindMemory(to: Float.self, capacity: count)
+            LargeBuffer.deallocate(storage)
+            storage = LargeBuffer.allocate(Float.self, count: count, for: "packed rows")
             capacity = count
         }
         self.m = m
@@ -279,8 +277,8 @@ extension PackedRows {
         guard m > 0, let kp = path.kernelPath, let storage else { return }
         let count = ck_packed_b_count(kp, k, m)
         if count > selfBCapacity {
-            selfB?.deallocate()
-            selfB = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+            LargeBuffer.deallocate(selfB)
+            selfB = LargeBuffer.allocate(Float.self, count: count, for: "packed rows")
             selfBCapacity = count
         }
         guard let selfB else { return }
@@ -361,7 +359,7 @@ package final class StrassenBlock: @unchecked Sendable {
         self.side = side
     }
 
-    deinit { storage?.deallocate() }
+    deinit { LargeBuffer.deallocate(storage) }
 
     private var sideCode: Int32 { Int32(side == .rows ? CK_STRASSEN_ROWS : CK_STRASSEN_COLUMNS) }
 
@@ -370,8 +368,8 @@ package final class StrassenBlock: @unchecked Sendable {
         guard let kp = path.kernelPath else { return }
         let count = ck_strassen_count(kp, h, k, sideCode)
         if count > capacity {
-            storage?.deallocate()
-            storage = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64).bindMemory(to: Float.self, capacity: count)
+            LargeBuffer.deallocate(storage)
+            storage = LargeBuffer.allocate(Float.self, count: count, for: "a Strassen block")
             capacity = count
         }
         self.h = h
