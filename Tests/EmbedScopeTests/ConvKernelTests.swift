@@ -309,11 +309,18 @@ final class ConvKernelTests: XCTestCase {
                         Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation, smallKernel: false)
                     }
                     XCTAssertFalse(pw.usesSmallKernel)
-                    var y = [Float](repeating: .nan, count: rows * n), yc = y
+                    var y = [Float](repeating: .nan, count: rows * n), yc = y, yr = y
                     x.withUnsafeBufferPointer { xb in
                         res.withUnsafeBufferPointer { rb in
                             let r = withResidual ? rb.baseAddress : nil
                             y.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: rows, $0.baseAddress!, residual: r) }
+                            // Row by row: a row's sum runs in the same order whatever row tile holds it
+                            // (so an image's features do not depend on the batch it came in).
+                            yr.withUnsafeMutableBufferPointer { yb in
+                                for i in 0..<rows {
+                                    pw.run(xb.baseAddress! + i * k, rows: 1, yb.baseAddress! + i * n, residual: r.map { $0 + i * n })
+                                }
+                            }
                             // By column ranges starting where a team may start them (half panels on the
                             // SIMD paths), as a team splits the 14×14 and 7×7 layers.
                             yc.withUnsafeMutableBufferPointer { yb in
@@ -332,7 +339,10 @@ final class ConvKernelTests: XCTestCase {
                     XCTAssertLessThanOrEqual(d, 1e-4, "\(label): max |Δ| \(d), tolerance 1e-4")
                     XCTAssertLessThanOrEqual(dc, 1e-4, "\(label), by columns: max |Δ| \(dc), tolerance 1e-4")
                     // Each column is computed the same way whichever range holds it.
-                    if pw.packed != nil { XCTAssertEqual(yc, y, "\(label): by columns differs from the whole layer") }
+                    if pw.packed != nil {
+                        XCTAssertEqual(yc, y, "\(label): by columns differs from the whole layer")
+                        XCTAssertEqual(yr, y, "\(label): row by row differs from the whole layer")
+                    }
                 }
             }
         }
