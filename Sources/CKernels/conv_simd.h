@@ -422,9 +422,77 @@ INL void SFX(pw_rows)(const int R, long p, long k, long n, const float *x, const
     }
 }
 
+#if VW == 16
+// n = 16q + 8 output channels (24, 40: the projections to 24 and 40 channels), AVX-512: one
+// pixel's n outputs take q + 1 vectors with the last half empty; two pixels' 2n outputs, which
+// are contiguous in y, take 2q + 1 full vectors. P pairs of pixels from p (2P rows): vectors
+// 0..q−1 are the first pixel's channels [0, 16q) (its broadcast), vector q its channels
+// [16q, n) and the second pixel's [0, 8) (the two broadcasts in the two halves), vectors q+1..2q
+// the second pixel's [8, n). Weights: row i of W as it is, the middle vector shuffled from
+// W[i][16q..n) and W[i][0..8). Each output still sums bias + Σ_i x·w in the order of pw_tile,
+// one fused multiply-add per term: the same bits, with (2q+1)/(2q+2) of its multiply-adds.
+INL void SFX(pw_pairs)(const int Q, const int P, long k, long n, const float *x, const float *w, const float *bias,
+                       const float *res, int act, float *y) {
+    enum { V = 2 * 2 + 1 };   // 2Q + 1 ≤ 5
+    const __mmask16 lo8 = 0x00FF, hi8 = 0xFF00;
+    VT bv[V];
+    _Pragma("clang loop unroll(full)")
+    for (int v = 0; v < Q; v++) { bv[v] = V_LOAD(bias + 16 * v); bv[Q + 1 + v] = V_LOAD(bias + 8 + 16 * v); }
+    bv[Q] = _mm512_shuffle_f32x4(_mm512_maskz_loadu_ps(lo8, bias + 16 * Q), _mm512_loadu_ps(bias), 0x44);
+    VT acc[4][V];
+    _Pragma("clang loop unroll(full)")
+    for (int r = 0; r < P; r++)
+        _Pragma("clang loop unroll(full)")
+        for (int v = 0; v < 2 * Q + 1; v++) acc[r][v] = bv[v];
+    for (long i = 0; i < k; i++) {
+        const float *wr = w + i * n;
+        VT wv[V];
+        _Pragma("clang loop unroll(full)")
+        for (int v = 0; v < Q; v++) { wv[v] = V_LOAD(wr + 16 * v); wv[Q + 1 + v] = V_LOAD(wr + 8 + 16 * v); }
+        wv[Q] = _mm512_shuffle_f32x4(_mm512_maskz_loadu_ps(lo8, wr + 16 * Q), _mm512_loadu_ps(wr), 0x44);
+        _Pragma("clang loop unroll(full)")
+        for (int r = 0; r < P; r++) {
+            const VT x0 = V_SET1(x[(2 * r) * k + i]);
+            const VT xm = _mm512_mask_broadcastss_ps(x0, hi8, _mm_load_ss(x + (2 * r + 1) * k + i));
+            const VT x1 = V_SET1(x[(2 * r + 1) * k + i]);
+            _Pragma("clang loop unroll(full)")
+            for (int v = 0; v < Q; v++) acc[r][v] = V_FMA(x0, wv[v], acc[r][v]);
+            acc[r][Q] = V_FMA(xm, wv[Q], acc[r][Q]);
+            _Pragma("clang loop unroll(full)")
+            for (int v = 0; v < Q; v++) acc[r][Q + 1 + v] = V_FMA(x1, wv[Q + 1 + v], acc[r][Q + 1 + v]);
+        }
+    }
+    _Pragma("clang loop unroll(full)")
+    for (int r = 0; r < P; r++)
+        _Pragma("clang loop unroll(full)")
+        for (int v = 0; v < 2 * Q + 1; v++) {
+            VT a = acc[r][v];
+            if (res) a = V_ADD(a, V_LOAD(res + 2 * r * n + 16 * v));
+            V_STORE(y + 2 * r * n + 16 * v, V_ACT(a, act));
+        }
+}
+#endif
+
 ATTR static void SFX(pw_run)(long rows, long k, long n, const float *x, const float *w, const float *bias, const float *res,
                              int act, float *y) {
     long p = 0;
+#if VW == 16
+    if (n == 24 || n == 40) {
+        // Pairs of pixels in full vectors (pw_pairs); an odd last row as one pixel.
+        for (; p + 8 <= rows; p += 8) {
+            const float *xp = x + p * k, *rp = res ? res + p * n : NULL;
+            if (n == 24) SFX(pw_pairs)(1, 4, k, n, xp, w, bias, rp, act, y + p * n);
+            else SFX(pw_pairs)(2, 4, k, n, xp, w, bias, rp, act, y + p * n);
+        }
+        for (; p + 2 <= rows; p += 2) {
+            const float *xp = x + p * k, *rp = res ? res + p * n : NULL;
+            if (n == 24) SFX(pw_pairs)(1, 1, k, n, xp, w, bias, rp, act, y + p * n);
+            else SFX(pw_pairs)(2, 1, k, n, xp, w, bias, rp, act, y + p * n);
+        }
+        for (; p < rows; p++) SFX(pw_rows)(1, p, k, n, x, w, bias, res, act, y);
+        return;
+    }
+#endif
     for (; p + PW_R <= rows; p += PW_R) SFX(pw_rows)(PW_R, p, k, n, x, w, bias, res, act, y);
     for (; p < rows; p++) SFX(pw_rows)(1, p, k, n, x, w, bias, res, act, y);
 }
