@@ -56,6 +56,13 @@ final class SGEMMTests: XCTestCase {
         }
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(info)) as? [String: Any]
         XCTAssertNotNil(json?["hotPaths"] as? [Any])
+        // Huge pages: the selected mode of the sysfs file, and whether our large buffers ask for them.
+        XCTAssertEqual(SystemInfo.hugePageMode("always [madvise] never\n"), "madvise")
+        XCTAssertEqual(SystemInfo.hugePageMode("[always] madvise never"), "always")
+        XCTAssertNil(SystemInfo.hugePageMode("always madvise never"))
+        XCTAssertNil(SystemInfo.hugePageMode(nil))
+        XCTAssertEqual(info.hugePages.advised, ProcessInfo.processInfo.environment["EMBEDSCOPE_HUGEPAGES"] != "0")
+        XCTAssertTrue(info.text.contains("transparent huge pages: \(info.hugePages.system ?? "not available")"), info.text)
     }
 
     /// The one-time stderr warning names the work left on OpenBLAS, the core and a variable the

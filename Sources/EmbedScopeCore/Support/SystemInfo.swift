@@ -48,6 +48,16 @@ package struct SystemInfo: Codable, Sendable {
     /// `EMBEDSCOPE_GEMM` when set but naming no path this CPU runs (then the best path is used).
     package var gemmEnvironmentIgnored: String?
     package var hotPaths: [HotPath]
+    /// Transparent huge pages: the system's mode and whether the GEMMs' large operands ask for them.
+    package struct HugePages: Codable, Sendable {
+        /// The bracketed mode of /sys/kernel/mm/transparent_hugepage/enabled ("always", "madvise",
+        /// "never"); nil where there is no such file.
+        package var system: String?
+        /// Whether buffers of `thresholdBytes` or more are advised (`EMBEDSCOPE_HUGEPAGES=0`: not).
+        package var advised: Bool
+        package var thresholdBytes: Int
+    }
+    package var hugePages: HugePages
     package var threads: Int
 
     package static func collect() -> SystemInfo {
@@ -82,7 +92,16 @@ package struct SystemInfo: Codable, Sendable {
         return SystemInfo(cpu: CPUInfo.current, blas: blas, gemmPath: path.rawValue, gemmBestPath: SGEMM.bestPath.rawValue,
                           gemmSupportedPaths: GEMMPath.allCases.filter(\.isSupported).map(\.rawValue),
                           gemmEnvironmentIgnored: SGEMM.environmentRejected, hotPaths: hot,
+                          hugePages: HugePages(system: Self.hugePageMode(), advised: LargeBuffer.advisesHugePages,
+                                               thresholdBytes: LargeBuffer.hugePageThreshold),
                           threads: ProcessInfo.processInfo.activeProcessorCount)
+    }
+
+    /// The selected mode in a transparent_hugepage/enabled file ("always [madvise] never" → "madvise").
+    static func hugePageMode(_ text: String? = try? String(contentsOfFile: "/sys/kernel/mm/transparent_hugepage/enabled", encoding: .utf8)) -> String? {
+        guard let text, let open = text.firstIndex(of: "["), let close = text[open...].firstIndex(of: "]") else { return nil }
+        let mode = text[text.index(after: open)..<close]
+        return mode.isEmpty ? nil : String(mode)
     }
 
     package var text: String {
@@ -107,6 +126,10 @@ package struct SystemInfo: Codable, Sendable {
             lines.append("note: \(SGEMM.environmentVariable)=\(ignored) names no path this CPU runs; using \(gemmPath)")
         }
         for h in hotPaths { lines.append("  \(h.work): \(h.kernel)") }
+        let thp = "transparent huge pages: \(hugePages.system ?? "not available")"
+        lines.append(thp + (hugePages.advised
+            ? "; GEMM operands from \(hugePages.thresholdBytes >> 20) MiB advised (EMBEDSCOPE_HUGEPAGES=0: not)"
+            : "; GEMM operands not advised (EMBEDSCOPE_HUGEPAGES=0)"))
         lines.append("threads: \(threads)")
         return lines.joined(separator: "\n")
     }
