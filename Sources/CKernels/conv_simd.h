@@ -11,6 +11,48 @@
 
 // ---------------------------------------------------------------- depthwise
 
+// One tap row of a tile, sliding: acc[i] += Σ_kw x[(i·S + kw)·xs] · w[kw·ws] for the N pixels, the
+// K weight vectors loaded once and each input vector of the row once ((N − 1)·S + K loads), every
+// accumulator taking its taps in kw order. xr, wr: the row's first input and weight vector; the
+// inputs (MASKX) and the weights (MASKW) read only the lanes of m.
+INL void SFX(slide_row)(const int K, const int S, const int N, const int MASKX, const int MASKW, MT m, const float *xr, long xs,
+                        const float *wr, long ws, VT *acc) {
+    VT wv[5];
+    _Pragma("clang loop unroll(full)")
+    for (int kw = 0; kw < K; kw++) wv[kw] = MASKW ? V_MLOAD(m, wr + kw * ws) : V_LOAD(wr + kw * ws);
+    _Pragma("clang loop unroll(full)")
+    for (int j = 0; j < (N - 1) * S + K; j++) {
+        const float *q = xr + (long)j * xs;
+        const VT xv = MASKX ? V_MLOAD(m, q) : V_LOAD(q);
+        _Pragma("clang loop unroll(full)")
+        for (int kw = 0; kw < K; kw++) {
+            const int d = j - kw;
+            if (d >= 0 && d % S == 0 && d / S < N) acc[d / S] = V_FMA(xv, wv[kw], acc[d / S]);
+        }
+    }
+}
+
+// slide_row on two channel vectors at once (the second VW floats after the first, in x and w):
+// acc[i][0], acc[i][1].
+INL void SFX(slide_row2)(const int K, const int S, const int N, const float *xr, long xs, const float *wr, long ws,
+                         VT (*acc)[2]) {
+    VT wv[5][2];
+    _Pragma("clang loop unroll(full)")
+    for (int kw = 0; kw < K; kw++) { wv[kw][0] = V_LOAD(wr + kw * ws); wv[kw][1] = V_LOAD(wr + kw * ws + VW); }
+    _Pragma("clang loop unroll(full)")
+    for (int j = 0; j < (N - 1) * S + K; j++) {
+        const VT x0 = V_LOAD(xr + (long)j * xs), x1 = V_LOAD(xr + (long)j * xs + VW);
+        _Pragma("clang loop unroll(full)")
+        for (int kw = 0; kw < K; kw++) {
+            const int d = j - kw;
+            if (d >= 0 && d % S == 0 && d / S < N) {
+                acc[d / S][0] = V_FMA(x0, wv[kw][0], acc[d / S][0]);
+                acc[d / S][1] = V_FMA(x1, wv[kw][1], acc[d / S][1]);
+            }
+        }
+    }
+}
+
 // Two channel vectors [cb, cb + 2·VW), all lanes, sliding as dw_tile: N pixels × 2 vectors, 2N
 // independent chains where one vector has N (AVX-512 only: 2N + 2K + 2 of its 32 registers; K ≤ 5).
 INL void SFX(dw_tile2)(const int K, const int S, const int N, const float *x, long xoff, long rs, long c, long khLo, long khHi,
@@ -18,25 +60,7 @@ INL void SFX(dw_tile2)(const int K, const int S, const int N, const float *x, lo
     VT acc[8][2];
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) { acc[i][0] = b0; acc[i][1] = b1; }
-    for (long kh = khLo; kh < khHi; kh++) {
-        const float *xr = x + (xoff + kh * rs);
-        const float *wr = wcb + kh * K * c;
-        VT wv[5][2];
-        _Pragma("clang loop unroll(full)")
-        for (int kw = 0; kw < K; kw++) { wv[kw][0] = V_LOAD(wr + kw * c); wv[kw][1] = V_LOAD(wr + kw * c + VW); }
-        _Pragma("clang loop unroll(full)")
-        for (int j = 0; j < (N - 1) * S + K; j++) {
-            const VT x0 = V_LOAD(xr + (long)j * c), x1 = V_LOAD(xr + (long)j * c + VW);
-            _Pragma("clang loop unroll(full)")
-            for (int kw = 0; kw < K; kw++) {
-                const int d = j - kw;
-                if (d >= 0 && d % S == 0 && d / S < N) {
-                    acc[d / S][0] = V_FMA(x0, wv[kw][0], acc[d / S][0]);
-                    acc[d / S][1] = V_FMA(x1, wv[kw][1], acc[d / S][1]);
-                }
-            }
-        }
-    }
+    for (long kh = khLo; kh < khHi; kh++) SFX(slide_row2)(K, S, N, x + (xoff + kh * rs), c, wcb + kh * K * c, c, acc);
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) {
         V_STORE(yp + i * c, V_ACT(acc[i][0], act));
@@ -60,19 +84,7 @@ INL void SFX(dw_tile)(const int K, const int S, const int N, const int MASKED, c
         const float *xr = x + (xoff + kh * rs);
         const float *wr = wcb + kh * K * c;
         if (SLIDE) {
-            VT wv[5];
-            _Pragma("clang loop unroll(full)")
-            for (int kw = 0; kw < K; kw++) wv[kw] = MASKED ? V_MLOAD(m, wr + kw * c) : V_LOAD(wr + kw * c);
-            _Pragma("clang loop unroll(full)")
-            for (int j = 0; j < (N - 1) * S + K; j++) {
-                const float *q = xr + (long)j * c;
-                const VT xv = MASKED ? V_MLOAD(m, q) : V_LOAD(q);
-                _Pragma("clang loop unroll(full)")
-                for (int kw = 0; kw < K; kw++) {
-                    const int d = j - kw;
-                    if (d >= 0 && d % S == 0 && d / S < N) acc[d / S] = V_FMA(xv, wv[kw], acc[d / S]);
-                }
-            }
+            SFX(slide_row)(K, S, N, MASKED, MASKED, m, xr, c, wr, c, acc);
         } else {
             for (int kw = 0; kw < K; kw++) {
                 const VT wv = MASKED ? V_MLOAD(m, wr + kw * c) : V_LOAD(wr + kw * c);
@@ -201,21 +213,8 @@ INL void SFX(dwp_tile)(const int K, const int N, const int MASKED, MT m, const f
     VT acc[8];
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) acc[i] = bias;
-    for (int kh = 0; kh < K; kh++) {
-        const float *xr = win[kh] + o * DW_CH;
-        VT w[5];
-        _Pragma("clang loop unroll(full)")
-        for (int kw = 0; kw < K; kw++) w[kw] = MASKED ? V_MLOAD(m, wv + (kh * K + kw) * c) : V_LOAD(wv + (kh * K + kw) * c);
-        _Pragma("clang loop unroll(full)")
-        for (int j = 0; j < N + K - 1; j++) {
-            const VT xv = V_LOAD(xr + j * DW_CH);
-            _Pragma("clang loop unroll(full)")
-            for (int kw = 0; kw < K; kw++) {
-                const int i = j - kw;
-                if (i >= 0 && i < N) acc[i] = V_FMA(xv, w[kw], acc[i]);
-            }
-        }
-    }
+    // The window holds whole vectors (zeros past the chunk's channels); the weights only m's lanes.
+    for (int kh = 0; kh < K; kh++) SFX(slide_row)(K, 1, N, 0, MASKED, m, win[kh] + o * DW_CH, DW_CH, wv + kh * K * c, c, acc);
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) {
         const VT v = V_ACT(acc[i], act);
@@ -230,21 +229,7 @@ INL void SFX(dwp_tile2)(const int K, const int N, const float *const *win, long 
     VT acc[8][2];
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) { acc[i][0] = b0; acc[i][1] = b1; }
-    for (int kh = 0; kh < K; kh++) {
-        const float *xr = win[kh] + o * DW_CH;
-        VT w[5][2];
-        _Pragma("clang loop unroll(full)")
-        for (int kw = 0; kw < K; kw++) { w[kw][0] = V_LOAD(wv + (kh * K + kw) * c); w[kw][1] = V_LOAD(wv + (kh * K + kw) * c + VW); }
-        _Pragma("clang loop unroll(full)")
-        for (int j = 0; j < N + K - 1; j++) {
-            const VT x0 = V_LOAD(xr + j * DW_CH), x1 = V_LOAD(xr + j * DW_CH + VW);
-            _Pragma("clang loop unroll(full)")
-            for (int kw = 0; kw < K; kw++) {
-                const int i = j - kw;
-                if (i >= 0 && i < N) { acc[i][0] = V_FMA(x0, w[kw][0], acc[i][0]); acc[i][1] = V_FMA(x1, w[kw][1], acc[i][1]); }
-            }
-        }
-    }
+    for (int kh = 0; kh < K; kh++) SFX(slide_row2)(K, 1, N, win[kh] + o * DW_CH, DW_CH, wv + kh * K * c, c, acc);
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) {
         V_STORE(yp + i * c, V_ACT(acc[i][0], act));
