@@ -3,14 +3,14 @@ import Foundation
 import Glibc
 #endif
 
-/// Allocation of the large, short-lived operands of the GEMM paths (packed matrices, Strassen
-/// operands, all-pairs scratch): 64-byte aligned, and from `hugePageThreshold` bytes on,
-/// aligned to 2 MiB and advised for transparent huge pages (`MADV_HUGEPAGE`).
+/// Allocation of the GEMM paths' large operands (packed matrices, packed row blocks, Strassen
+/// blocks): 64-byte aligned, and from `hugePageThreshold` bytes on, aligned to 2 MiB and advised
+/// for transparent huge pages (`MADV_HUGEPAGE`).
 ///
 /// Linux's default (`enabled = madvise`, as on the machines measured) gives a fresh anonymous
 /// mapping 4 KiB pages, each one a page fault and each a TLB entry for kernels that stream the
 /// whole buffer: the silhouette of 10,000 × 1,280 packs ~90 MB of operands, ~22,000 faults. With
-/// the advice: `embedscope metrics` on that index 0.345 → 0.329 s (median of 12, alternated, Zen 5;
+/// the advice: `embedscope metrics` on that index 0.349 → 0.333 s (median of 12, alternated, Zen 5;
 /// the same gain as `GLIBC_TUNABLES=glibc.malloc.hugetlb=1` for the whole process). Where huge
 /// pages are off (`never`) the advice is ignored and nothing else changes.
 ///
