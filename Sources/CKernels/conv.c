@@ -137,6 +137,7 @@ static void pw_portable(long rows, long k, long n, const float *x, const float *
 #define VW 16
 #define PW_R 8
 #define GP_MR 12
+#define GP_MR_MAX 14
 #define CP_P 12
 #define ATTR __attribute__((target("avx512f")))
 #define SFX(name) name##_avx512
@@ -165,6 +166,7 @@ ATTR static inline __m512 act_avx512(__m512 v, int act) {
 #undef VW
 #undef PW_R
 #undef GP_MR
+#undef GP_MR_MAX
 #undef CP_P
 #undef ATTR
 #undef SFX
@@ -186,6 +188,7 @@ ATTR static inline __m512 act_avx512(__m512 v, int act) {
 #define VW 8
 #define PW_R 4
 #define GP_MR 6
+#define GP_MR_MAX 6
 #define CP_P 4
 #define ATTR __attribute__((target("avx2,fma")))
 #define SFX(name) name##_avx2

@@ -494,8 +494,8 @@ ATTR static void SFX(pw_run)(long rows, long k, long n, const float *x, const fl
 INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, const float *a, long lda, const float *bp, long w,
                       int first, int last, const float *bias, const float *res, long ldr, int act, float *c, long ldc,
                       const float *pf) {
-    VT acc[GP_MR][2];
-    const float *ar[GP_MR];
+    VT acc[GP_MR_MAX][2];
+    const float *ar[GP_MR_MAX];
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < MR; i++) ar[i] = a + (i < h ? i : h - 1) * lda + p0;
     const MT m0 = w >= VW ? V_FULL : V_MASK((int)w);
@@ -571,18 +571,22 @@ ATTR static void SFX(gp_run)(long m, long n, long k, const float *a, long lda, c
                              const float *bias, const float *res, long ldr, int act, float *c, long ldc) {
     const long nr = 2 * VW, mb = 8 * GP_MR;
     for (long i0 = 0; i0 < m; i0 += mb) {
-        const long ie = lmin(m, i0 + mb);
+        const long ie = m - i0 <= mb + (GP_MR_MAX - GP_MR) ? m : lmin(m, i0 + mb);
         for (long p0 = 0; p0 < k || p0 == 0; p0 += 256) {
             const long kc = lmin(256, k - p0);
             const int first = p0 == 0, last = p0 + 256 >= k;
             for (long j = 0; j < n; j += nr) {
                 const float *bp = packed + (j / nr) * pstride;
                 const long w = lmin(nr, n - j);
-                for (long i = i0; i < ie; i += GP_MR) {
+                for (long i = i0, h; i < ie; i += h) {
                     const float *bj = bias ? bias + j : NULL, *rj = res ? res + i * ldr + j : NULL;
-                    const long h = lmin(GP_MR, ie - i);
+                    h = lmin(GP_MR, ie - i);
                     // The last tile of rows runs a third, two thirds or all of GP_MR rows,
-                    // whichever covers it: 49 rows (a 7×7 map at batch 1) cost 52 rows' work, not 60.
+                    // whichever covers it; on AVX-512 one or two rows left over after a whole
+                    // tile are run with it, in a tile of 13 or 14 rows (28 of the 32 registers
+                    // accumulate), and a block stretches by those rows to the end. 49 rows (a
+                    // 7×7 map at batch 1) cost 49 rows' work, not 52 (12 + 12 + 12 + 4) or 60;
+                    // the 7×7 GEMMs in the harness: 237–241 → 252–258 GFLOP/s.
                     // The first tile of a block prefetches what the block reads next: the next
                     // panel's slice, or after the last panel the first panel's next slice. At
                     // batch 1 the weights come from L3 or DRAM once per image; without this the
@@ -594,7 +598,14 @@ ATTR static void SFX(gp_run)(long m, long n, long k, const float *a, long lda, c
 #define GP_TILE(MRV, NVV) SFX(gp_tile)(MRV, NVV, p0, kc, h, a + i * lda, lda, bp, w, first, last, bj, rj, ldr, act, c + i * ldc + j, ldc, pf)
 #define GP_TILES(NVV)                                              \
     do {                                                           \
-        if (h > 2 * (GP_MR / 3)) GP_TILE(GP_MR, NVV);              \
+        if (GP_MR_MAX >= GP_MR + 2 && ie - i == GP_MR + 2) {       \
+            h = GP_MR + 2;                                         \
+            GP_TILE(GP_MR_MAX >= GP_MR + 2 ? GP_MR + 2 : GP_MR, NVV); \
+        } else if (GP_MR_MAX >= GP_MR + 1 && ie - i == GP_MR + 1) { \
+            h = GP_MR + 1;                                         \
+            GP_TILE(GP_MR_MAX >= GP_MR + 1 ? GP_MR + 1 : GP_MR, NVV); \
+        }                                                          \
+        else if (h > 2 * (GP_MR / 3)) GP_TILE(GP_MR, NVV);         \
         else if (h > GP_MR / 3) GP_TILE(2 * (GP_MR / 3), NVV);     \
         else GP_TILE(GP_MR / 3, NVV);                              \
     } while (0)

@@ -149,11 +149,11 @@ struct Pointwise: Sendable {
 
     /// The output-channel ranges a team of `team.threads` splits a layer of `rows` rows into, or
     /// nil to split it by rows. Columns only for few rows (< 256) and many channels. On our
-    /// kernels the split with the smaller busiest part wins, counted in kernel tiles: a part of
-    /// r rows and c columns runs ⌈r / MR⌉ row tiles per weight panel, a panel of at most half
-    /// the panel width at half the cost (a short row tile costs a whole one: its rows repeat).
-    /// The 14×14 projections to 80 and 112 channels are why: split by 32-column panels, one
-    /// thread got 80 of 112 columns; split by rows, 98 and 98 of 196.
+    /// kernels the split with the smaller busiest part wins, counted in the kernel's work: a part
+    /// of r rows and c columns runs `tileRows(r)` rows of tiles per weight panel, a panel of at
+    /// most half the panel width at half the cost. The 14×14 projections to 80 and 112 channels
+    /// are why: split by 32-column panels, one thread got 80 of 112 columns; split by rows, 98
+    /// and 98 of 196.
     func columnParts(rows: Int, team: Team) -> [Range<Int>]? {
         let n = outChannels
         guard team.threads > 1, rows < 256, n >= 64, !usesKernel, !usesSmallKernel else { return nil }
@@ -167,16 +167,37 @@ struct Pointwise: Sendable {
         }
         let pw = packed.panelWidth, half = Swift.max(1, pw / 2)
         guard let columns = panelParts(team: team) else { return nil }
-        let mr = packed.path == .avx512 ? 12 : 6   // the 1×1 kernel's row tile (GP_MR in conv.c)
         func panelCost(_ c: Int) -> Int {   // in half panels
             let tail = c % pw
             return c / pw * 2 + (tail == 0 ? 0 : tail <= half ? 1 : 2)
         }
-        func tiles(_ r: Int) -> Int { (r + mr - 1) / mr }
+        let tiles = { Self.tileRows($0, path: packed.path) }
         let byColumns = columns.map { tiles(rows) * panelCost($0.count) }.max() ?? 0
         let rowParts = team.parts(rows, minimumPerPart: Self.minimumRowsPerPart)
         let byRows = (0..<rowParts).map { tiles(RowPartition.range($0, of: rowParts, count: rows).count) * panelCost(n) }.max() ?? 0
         return byColumns < byRows ? columns : nil
+    }
+
+    /// Rows of work the packed 1×1 kernel spends on `rows` rows (`gp_run` in conv_simd.h): row
+    /// blocks of 8 tiles of MR (12 on AVX-512, 6 on AVX2); a block's last tile runs a third, two
+    /// thirds or all of MR rows, and on AVX-512 one or two rows past a whole tile join it (a tile
+    /// of 13 or 14), a block stretching by them to the end.
+    static func tileRows(_ rows: Int, path: GEMMPath) -> Int {
+        let mr = path == .avx512 ? 12 : 6, extra = path == .avx512 ? 2 : 0, mb = 8 * mr
+        var i0 = 0, work = 0
+        while i0 < rows {
+            let ie = rows - i0 <= mb + extra ? rows : Swift.min(rows, i0 + mb)
+            var i = i0
+            while i < ie {
+                let left = ie - i
+                if left > mr && left <= mr + extra { work += left; break }
+                let h = Swift.min(mr, left)
+                work += h > 2 * (mr / 3) ? mr : h > mr / 3 ? 2 * (mr / 3) : mr / 3
+                i += h
+            }
+            i0 = ie
+        }
+        return work
     }
 
     /// The output channels cut into `team.threads` contiguous parts on weight-panel boundaries

@@ -298,10 +298,12 @@ final class ConvKernelTests: XCTestCase {
     func testPackedPointwiseMatchesDoubleReferenceOnEveryPath() {
         var seed: UInt64 = 1300
         // Rows across the 8-tile row block (96 on AVX-512, 48 on AVX2), depths across the 256 slice;
-        // last tiles of every size the kernel runs (a third, two thirds or all of its 12 / 6 rows:
-        // 49 and 196 are the 7×7 and 14×14 maps of one image).
-        for (rows, k, n) in [(1, 33, 17), (5, 40, 1), (13, 96, 24), (97, 257, 40), (50, 300, 65), (200, 64, 33), (7, 1152, 20),
-                             (49, 192, 40), (196, 40, 48)] {
+        // last tiles of every size the kernel runs (a third, two thirds or all of its 12 / 6 rows,
+        // and on AVX-512 the 13- and 14-row tiles: 13, 14, 26, 49, 50, 97, 98; a block stretched
+        // by two rows: 98; not stretched: 99, 200). 49 and 196 are the 7×7 and 14×14 maps of one
+        // image, 98 half of 196.
+        for (rows, k, n) in [(1, 33, 17), (5, 40, 1), (13, 96, 24), (14, 20, 64), (26, 70, 33), (97, 257, 40), (98, 112, 80),
+                             (99, 30, 16), (50, 300, 65), (200, 64, 33), (7, 1152, 20), (49, 192, 40), (196, 40, 48)] {
             seed += 1
             let activation: Activation = [.relu6, .none, .relu][Int(seed % 3)]
             let x = seededFloats(rows * k, seed: seed)
@@ -354,6 +356,17 @@ final class ConvKernelTests: XCTestCase {
                 }
             }
         }
+    }
+
+    /// The split's cost model counts the rows of work the packed kernel runs (`gp_run`'s tiles).
+    func testPackedPointwiseRowWorkFollowsTheKernelsTiles() {
+        // AVX-512: tiles of 12, a short last tile of 4, 8 or 12, one or two rows past a whole tile joining it.
+        let avx512: [(Int, Int)] = [(1, 4), (4, 4), (5, 8), (9, 12), (12, 12), (13, 13), (14, 14), (15, 16), (25, 25), (26, 26),
+                                    (27, 28), (49, 49), (50, 50), (51, 52), (96, 96), (97, 97), (98, 98), (99, 100), (196, 196), (197, 200)]
+        for (rows, work) in avx512 { XCTAssertEqual(Pointwise.tileRows(rows, path: .avx512), work, "AVX-512, \(rows) rows") }
+        // AVX2: tiles of 6, a short last tile of 2, 4 or 6; nothing joins.
+        let avx2: [(Int, Int)] = [(1, 2), (3, 4), (5, 6), (7, 8), (13, 14), (49, 50), (98, 98), (99, 100)]
+        for (rows, work) in avx2 { XCTAssertEqual(Pointwise.tileRows(rows, path: .avx2), work, "AVX2, \(rows) rows") }
     }
 
     /// A team splits a few-row 1×1 layer by output columns or by rows, whichever leaves the busiest
