@@ -191,6 +191,7 @@ struct ServerAPI: Sendable {
         var filter = try s.index.classFilter(className)
         if !includeSelf, let row = try s.index.row(for: source) { filter.excluded.insert(row) }
         let hits = try await s.batcher(space: space).search(vector, k: k, farthest: farthest, filter: filter)
+        try s.index.requireUnit(rows: hits.lazy.map(\.row), space: space, file: s.index.vectors(space: space))
         return try JSONCoding.response(Results(results: s.index.describe(hits.map { ($0.row, Double($0.score)) })))
     }
 
@@ -216,6 +217,7 @@ struct ServerAPI: Sendable {
         let raw = try await embed(image, space: space, in: s)
         let vector = try s.index.queryVector(.vector(raw), space: space)
         let hits = try await s.batcher(space: space).search(vector, k: k, farthest: farthest, filter: filter)
+        try s.index.requireUnit(rows: hits.lazy.map(\.row), space: space, file: s.index.vectors(space: space))
         return try JSONCoding.response(Results(results: s.index.describe(hits.map { ($0.row, Double($0.score)) })))
     }
 

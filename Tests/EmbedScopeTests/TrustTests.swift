@@ -181,9 +181,9 @@ final class TrustTests: XCTestCase {
     }
 
     /// Writes NaN into row `row` of a space's vector file (the header and its CRC stay as they were).
-    func damage(_ idx: URL, row: Int, value: Float = .nan, file: String = "embedding.vec") throws {
+    func damage(_ idx: URL, row: Int, value: Float = .nan, column: Int = 0, file: String = "embedding.vec") throws {
         let f = try VectorFile(url: files(idx).appendingPathComponent(file))
-        let offset = 64 + row * f.stride * 4
+        let offset = 64 + row * f.stride * 4 + column * 4
         let h = try FileHandle(forWritingTo: f.url)
         try h.seek(toOffset: UInt64(offset))
         try h.write(contentsOf: withUnsafeBytes(of: value) { Data($0) })
@@ -225,6 +225,46 @@ final class TrustTests: XCTestCase {
         let report = Index.verifyReport(idx)
         XCTAssertFalse(report.ok)
         XCTAssertTrue(report.failures.contains { $0.check == "finite" }, report.text)
+    }
+
+    /// Finite damage — a zeroed page, garbage bytes — used to give a different answer with exit 0
+    /// (`verify` alone found it). Every row a result shows, and the query row, must be unit length.
+    func testRowsNotOfUnitLengthNeverReachAResult() throws {
+        let idx = try makeIndex(try temporaryDirectory(self))
+        var o = SearchOptions(); o.k = 40
+        // No false alarm: every row of a fresh index, on every path that checks.
+        let fresh = try Index.open(idx)
+        XCTAssertEqual(try fresh.search(.row(0), options: o).count, 39)
+        XCTAssertEqual(try fresh.searchBatch([.row(0), .row(1)], options: o).map(\.count), [39, 39])
+        XCTAssertEqual(try fresh.rank(prototype: "bee", set: nil, least: false, k: 40).count, 40)
+        for c in 0..<8 { try damage(idx, row: 5, value: 0, column: c) }   // a zeroed row
+        try damage(idx, row: 17, value: 3)                                  // a garbled value
+        let i = try Index.open(idx)
+        func assertRefused(_ body: @autoclosure () throws -> Any, _ what: String, row: Int? = nil) {
+            do {
+                _ = try body()
+                XCTFail("\(what): no error on rows of the wrong length")
+            } catch let e as EmbedScopeError {
+                XCTAssertEqual(e.kind, .checksumMismatch, "\(what): \(e.description)")
+                XCTAssertTrue(e.description.contains("verify") && e.description.contains("not 1"), "\(what): \(e.description)")
+                if let row { XCTAssertTrue(e.description.contains("row \(row) has length"), "\(what): \(e.description)") }
+            } catch { XCTFail("\(what): \(error)") }
+        }
+        assertRefused(try i.search(.row(0), options: o), "query --row 0 -k 40")
+        assertRefused(try i.search(.row(5), options: o), "query --row 5 (the zeroed row)", row: 5)
+        assertRefused(try i.search(.row(17), options: o), "query --row 17 (the garbled row)", row: 17)
+        o.farthest = true
+        assertRefused(try i.search(.row(1), options: o), "query --farthest")
+        o.kernel = .blas
+        assertRefused(try i.search(.row(1), options: o), "query --kernel blas")
+        o = SearchOptions(); o.k = 40
+        assertRefused(try i.searchBatch([.row(0), .row(1)], options: o), "query --rows")
+        assertRefused(try i.rank(prototype: "bee", set: nil, least: false, k: 40), "rank")
+        // A result that does not show a damaged row is still answered.
+        o.k = 1; o.includeSelf = true
+        XCTAssertEqual(try i.search(.row(3), options: o).first?.row, 3)
+        let report = Index.verifyReport(idx)
+        XCTAssertFalse(report.ok, report.text)
     }
 
     /// Item 3: a NaN query vector is refused (it would score NaN against every row).

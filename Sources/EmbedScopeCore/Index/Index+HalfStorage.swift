@@ -88,23 +88,35 @@ extension Index {
     /// The scan behind `search`: the half copy (re-scored exactly) when the space has one, the
     /// options allow it and the kernel is the SIMD one; the float32 rows otherwise. The answer is
     /// the same either way.
+    /// The rows it returns are checked to be unit length (`UnitRows`).
     func scan(space: String, vectors v: VectorFile, query q: [Float], options o: SearchOptions, filter: RowFilter) throws -> [Hit] {
+        let hits: [Hit]
         if o.halfCopy, o.kernel == .simd, let h = try halfVectors(space: space) {
-            return try rethrowingNonFinite(space: space, file: v) {
+            hits = try rethrowingNonFinite(space: space, file: v) {
                 try rethrowingNonFiniteHalf(space: space, file: h) {
                     try Scorer.searchHalf(RowMatrix(v), half: HalfRows(h), query: q, k: o.k, farthest: o.farthest, filter: filter)
                 }
             }
+        } else {
+            hits = try rethrowingNonFinite(space: space, file: v) {
+                try Scorer.search(RowMatrix(v), query: q, k: o.k, farthest: o.farthest, filter: filter, kernel: o.kernel)
+            }
         }
-        return try rethrowingNonFinite(space: space, file: v) {
-            try Scorer.search(RowMatrix(v), query: q, k: o.k, farthest: o.farthest, filter: filter, kernel: o.kernel)
-        }
+        try requireUnit(rows: hits.lazy.map(\.row), space: space, file: v)
+        return hits
     }
 
     /// The scan behind `searchBatch` for one group of queries (as `scan`): the half copy when the
     /// float32 batch would run on the own kernels (SIMD for one query, own GEMM otherwise).
     package func scanBatch(space: String, vectors v: VectorFile, queries: [Float], count: Int, options o: SearchOptions,
                    filters: [RowFilter]) throws -> [[Hit]] {
+        let hits = try scanBatchUnchecked(space: space, vectors: v, queries: queries, count: count, options: o, filters: filters)
+        try requireUnit(rows: Set(hits.lazy.flatMap { $0.lazy.map(\.row) }).sorted(), space: space, file: v)
+        return hits
+    }
+
+    private func scanBatchUnchecked(space: String, vectors v: VectorFile, queries: [Float], count: Int, options o: SearchOptions,
+                                    filters: [RowFilter]) throws -> [[Hit]] {
         let matrix = RowMatrix(v)
         if o.halfCopy, let h = try halfVectors(space: space) {
             if count == 1 && o.kernel == .simd {

@@ -59,6 +59,33 @@ package enum Finite {
     }
 }
 
+/// Rows that reach a result are unit length. Every stored row of a space is unit length to
+/// within `Normalize.unitTolerance` (build, import and growth write them through
+/// `Normalize.toUnit`); one whose length is off by more than `tolerance` was damaged after it was
+/// written — a zeroed page (length 0), garbage bytes, a flipped exponent bit. The rows a query
+/// returns (and its query row) are checked, k of them: O(k · dim), nothing next to the scan.
+/// A flipped sign or low mantissa bit keeps the length and is found by `verify`'s CRC only.
+package enum UnitRows {
+    /// 40 × the writers' bound (4 × 2⁻²⁴): no row they write is near it.
+    package static let tolerance = 1e-5
+
+    /// The first of `rows` of `m` (in the order given) whose length is not 1, with its length.
+    package static func firstNotUnit(_ m: RowMatrix, rows: some Sequence<Int>) -> (row: Int, length: Double)? {
+        for r in rows where r >= 0 && r < m.rows {
+            let n = Normalize.norm(UnsafeBufferPointer(start: m.row(r), count: m.dim))
+            if !(abs(n - 1) <= tolerance) { return (r, n) }
+        }
+        return nil
+    }
+
+    /// The error for a row of the wrong length, naming it and pointing at `verify`.
+    package static func damaged(row: Int, length: Double, what: String, path: String?, index: String?) -> EmbedScopeError {
+        EmbedScopeError(.checksumMismatch,
+                        "\(what) row \(row) has length \(String(format: "%.6g", length)), not 1 (stored rows are unit length): the stored vectors are damaged",
+                        path: path, hint: "run `embedscope verify \(index ?? "INDEX")` to see every damaged file, then rebuild the index")
+    }
+}
+
 /// Thrown by `Scorer` when a scan scored a NaN or ±Inf: the rows (first few, ascending) and
 /// how many. `Index` turns it into an `EmbedScopeError` naming the file.
 public struct NonFiniteScores: Error, Sendable {
@@ -99,6 +126,14 @@ extension Index {
         if !badRecords.isEmpty {
             throw Finite.damagedRows(Array(badRecords.prefix(10)), count: badRecords.count, what: "bias or norm of prototype set '\(name)':",
                                      path: directory.appendingPathComponent(Catalog.fileName).path, index: url.path)
+        }
+    }
+
+    /// Throws `.checksumMismatch` naming the first of `rows` of a space that is not unit length
+    /// (`UnitRows`): the rows a result is about to show.
+    package func requireUnit(rows: some Sequence<Int>, space: String, file v: VectorFile, what: String = "") throws {
+        if let bad = UnitRows.firstNotUnit(RowMatrix(v), rows: rows) {
+            throw UnitRows.damaged(row: bad.row, length: bad.length, what: "space '\(space)':\(what)", path: v.url.path, index: url.path)
         }
     }
 

@@ -80,6 +80,13 @@ extension Index {
         var heap = TopK(k: min(k, filter.eligible(total: logits.count)))
         let sign: Float = least ? -1 : 1
         for (i, l) in logits.enumerated() where filter.accepts(i) { heap.push(sign * l, i) }
-        return try describe(heap.sorted().map { ($0.row, Double(sign * $0.score)) })
+        let ranked = heap.sorted()
+        // The rows shown, and the prototype's own row, are unit length (`UnitRows`).
+        let p = try prototypes(set: s)
+        try requireUnit(rows: ranked.lazy.map(\.row), space: p.set.space, file: try vectors(space: p.set.space))
+        if let bad = UnitRows.firstNotUnit(RowMatrix(p.vectors), rows: [idx]) {
+            throw UnitRows.damaged(row: bad.row, length: bad.length, what: "prototype set '\(s)':", path: p.vectors.url.path, index: url.path)
+        }
+        return try describe(ranked.map { ($0.row, Double(sign * $0.score)) })
     }
 }
