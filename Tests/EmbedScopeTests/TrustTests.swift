@@ -190,6 +190,18 @@ final class TrustTests: XCTestCase {
         try h.close()
     }
 
+    /// `body` fails with an `EmbedScopeError` of `kind` whose description holds every one of `phrases`.
+    func assertDamageError(_ body: @autoclosure () throws -> Any, _ kind: EmbedScopeError.Kind, mentioning phrases: [String], _ what: String,
+                           file: StaticString = #filePath, line: UInt = #line) {
+        do {
+            _ = try body()
+            XCTFail("\(what): no error on damaged rows", file: file, line: line)
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.kind, kind, "\(what): \(e.description)", file: file, line: line)
+            for p in phrases { XCTAssertTrue(e.description.contains(p), "\(what): no '\(p)' in \(e.description)", file: file, line: line) }
+        } catch { XCTFail("\(what): \(error)", file: file, line: line) }
+    }
+
     /// Item 3: a NaN row never reaches a result (was: silently dropped, or `-nan` printed with exit 0).
     func testNonFiniteRowIsAnErrorEverywhere() throws {
         let idx = try makeIndex(try temporaryDirectory(self))
@@ -198,13 +210,7 @@ final class TrustTests: XCTestCase {
         let i = try Index.open(idx)
         var o = SearchOptions(); o.k = 3
         func assertNamesRows(_ body: @autoclosure () throws -> Any, _ what: String) {
-            do {
-                _ = try body()
-                XCTFail("\(what): no error on NaN rows")
-            } catch let e as EmbedScopeError {
-                XCTAssertEqual(e.kind, .nonFinite, "\(what): \(e.description)")
-                XCTAssertTrue(e.description.contains("5") && e.description.contains("verify"), "\(what): \(e.description)")
-            } catch { XCTFail("\(what): \(error)") }
+            assertDamageError(try body(), .nonFinite, mentioning: ["5", "verify"], what)
         }
         assertNamesRows(try i.search(.row(0), options: o), "query --row 0")
         assertNamesRows(try i.search(.row(5), options: o), "query --row 5 (the damaged row)")
@@ -241,14 +247,7 @@ final class TrustTests: XCTestCase {
         try damage(idx, row: 17, value: 3)                                  // a garbled value
         let i = try Index.open(idx)
         func assertRefused(_ body: @autoclosure () throws -> Any, _ what: String, row: Int? = nil) {
-            do {
-                _ = try body()
-                XCTFail("\(what): no error on rows of the wrong length")
-            } catch let e as EmbedScopeError {
-                XCTAssertEqual(e.kind, .checksumMismatch, "\(what): \(e.description)")
-                XCTAssertTrue(e.description.contains("verify") && e.description.contains("not 1"), "\(what): \(e.description)")
-                if let row { XCTAssertTrue(e.description.contains("row \(row) has length"), "\(what): \(e.description)") }
-            } catch { XCTFail("\(what): \(error)") }
+            assertDamageError(try body(), .checksumMismatch, mentioning: ["verify", "not 1"] + (row.map { ["row \($0) has length"] } ?? []), what)
         }
         assertRefused(try i.search(.row(0), options: o), "query --row 0 -k 40")
         assertRefused(try i.search(.row(5), options: o), "query --row 5 (the zeroed row)", row: 5)
