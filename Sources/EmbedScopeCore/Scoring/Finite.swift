@@ -129,12 +129,18 @@ extension Index {
         }
     }
 
-    /// Throws `.checksumMismatch` naming the first of `rows` of a space that is not unit length
-    /// (`UnitRows`): the rows a result is about to show.
-    package func requireUnit(rows: some Sequence<Int>, space: String, file v: VectorFile, what: String = "") throws {
+    /// Throws `.checksumMismatch` naming the first of `rows` of `v` that is not unit length
+    /// (`UnitRows`): the rows a result is about to show. `what` names the file's rows in the
+    /// message ("space 'embedding':", "prototype set 'head':").
+    package func requireUnit(rows: some Sequence<Int>, of v: VectorFile, what: String) throws {
         if let bad = UnitRows.firstNotUnit(RowMatrix(v), rows: rows) {
-            throw UnitRows.damaged(row: bad.row, length: bad.length, what: "space '\(space)':\(what)", path: v.url.path, index: url.path)
+            throw UnitRows.damaged(row: bad.row, length: bad.length, what: what, path: v.url.path, index: url.path)
         }
+    }
+
+    /// `requireUnit(rows:of:what:)` for rows of a space.
+    package func requireUnit(rows: some Sequence<Int>, space: String, file v: VectorFile) throws {
+        try requireUnit(rows: rows, of: v, what: "space '\(space)':")
     }
 
     /// Re-throws a scan's `NonFiniteScores` as an `EmbedScopeError` naming the file.

@@ -84,9 +84,7 @@ extension Index {
         // The rows shown, and the prototype's own row, are unit length (`UnitRows`).
         let p = try prototypes(set: s)
         try requireUnit(rows: ranked.lazy.map(\.row), space: p.set.space, file: try vectors(space: p.set.space))
-        if let bad = UnitRows.firstNotUnit(RowMatrix(p.vectors), rows: [idx]) {
-            throw UnitRows.damaged(row: bad.row, length: bad.length, what: "prototype set '\(s)':", path: p.vectors.url.path, index: url.path)
-        }
+        try requireUnit(rows: [idx], of: p.vectors, what: "prototype set '\(s)':")
         return try describe(ranked.map { ($0.row, Double(sign * $0.score)) })
     }
 }

@@ -86,7 +86,7 @@ extension Index {
         guard q.withUnsafeBufferPointer(Finite.all) else {
             throw Finite.damagedRows([r], count: 1, what: "space '\(space)': query", path: v.url.path, index: url.path)
         }
-        try requireUnit(rows: [r], space: space, file: v, what: " query")
+        try requireUnit(rows: [r], of: v, what: "space '\(space)': query")
         return q
     }
 
