@@ -191,8 +191,7 @@ struct ServerAPI: Sendable {
         var filter = try s.index.classFilter(className)
         if !includeSelf, let row = try s.index.row(for: source) { filter.excluded.insert(row) }
         let hits = try await s.batcher(space: space).search(vector, k: k, farthest: farthest, filter: filter)
-        try s.index.requireUnit(rows: hits.lazy.map(\.row), space: space, file: s.index.vectors(space: space))
-        return try JSONCoding.response(Results(results: s.index.describe(hits.map { ($0.row, Double($0.score)) })))
+        return try Self.response(hits, space: space, in: s)
     }
 
     func queryUpload(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
@@ -217,6 +216,12 @@ struct ServerAPI: Sendable {
         let raw = try await embed(image, space: space, in: s)
         let vector = try s.index.queryVector(.vector(raw), space: space)
         let hits = try await s.batcher(space: space).search(vector, k: k, farthest: farthest, filter: filter)
+        return try Self.response(hits, space: space, in: s)
+    }
+
+    /// A query's hits as its answer, each row shown first checked to be unit length
+    /// (`Index.requireUnit`: a damaged row is an error, never a result).
+    static func response(_ hits: [Hit], space: String, in s: ServedIndex) throws -> Response {
         try s.index.requireUnit(rows: hits.lazy.map(\.row), space: space, file: s.index.vectors(space: space))
         return try JSONCoding.response(Results(results: s.index.describe(hits.map { ($0.row, Double($0.score)) })))
     }
