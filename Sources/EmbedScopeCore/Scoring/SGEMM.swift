@@ -293,8 +293,8 @@ extension PackedMatrix {
 }
 
 extension PackedMatrix {
-    /// `count` rows cut into blocks of `blockRows`, each packed (the blocks shared out to
-    /// `threads` threads) as the B operand [dim × block rows] of an all-pairs product X_I · X_Jᵀ,
+    /// `count` rows cut into blocks of `blockRows`, each packed (by `threads` threads, each
+    /// taking the next block when it is free) as the B operand [dim × block rows] of an all-pairs product X_I · X_Jᵀ,
     /// for the all-pairs scans that meet every block many times. `rows(start, count)` gives a
     /// block's rows and their row stride.
     package static func rowBlocks(count n: Int, dim d: Int, blockRows: Int, threads: Int,
@@ -303,10 +303,15 @@ extension PackedMatrix {
         let blocks = (n + b - 1) / b
         let workers = max(1, min(threads, blocks))
         var packed = [PackedMatrix?](repeating: nil, count: blocks)
+        // Claimed as threads come free: packing first-touches the block's memory, whose cost
+        // varies with the host (see the silhouette's prep pass).
+        let next = Atomic<Int>(0)
         packed.withUnsafeMutableBufferPointer { out in
             let base = out.baseAddress!
-            parallelFor(workers) { t in
-                for blk in stride(from: t, to: blocks, by: workers) {
+            parallelFor(workers) { _ in
+                while true {
+                    let blk = next.add(1, ordering: .relaxed).oldValue
+                    if blk >= blocks { break }
                     let start = blk * b, m = min(b, n - start)
                     let (p, stride) = rows(start, m)
                     base[blk] = PackedMatrix(k: d, n: m, b: p, ldb: stride, transposed: true)
