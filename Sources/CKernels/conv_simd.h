@@ -237,31 +237,32 @@ INL void SFX(dwp_tile2)(const int K, const int N, const float *const *win, long 
     }
 }
 
+// The tiles one output row of ow pixels runs in, o counting pixels: 8 at a time, then 7 or 6
+// pixels in one tile, else 4, 2, 1. TILE(N) runs N pixels from o (N a compile-time constant).
+#ifndef DWP_TILES
+#define DWP_TILES(TILE)                                                \
+    do {                                                               \
+        long o = 0;                                                    \
+        for (; o + 8 <= ow; o += 8) TILE(8);                           \
+        if (ow - o == 7) { TILE(7); break; }                           \
+        if (ow - o == 6) { TILE(6); break; }                           \
+        if (ow - o >= 4) { TILE(4); o += 4; }                          \
+        if (ow - o >= 2) { TILE(2); o += 2; }                          \
+        if (ow - o >= 1) TILE(1);                                      \
+    } while (0)
+#endif
+
 INL void SFX(dwp_row2)(const int K, const float *const *win, long ow, const float *wv, long c, VT b0, VT b1, int act, float *yr) {
-    long o = 0;
-    for (; o + 8 <= ow; o += 8) SFX(dwp_tile2)(K, 8, win, o, wv, c, b0, b1, act, yr + o * c);
-    switch (ow - o) {
-    case 7: SFX(dwp_tile2)(K, 7, win, o, wv, c, b0, b1, act, yr + o * c); return;
-    case 6: SFX(dwp_tile2)(K, 6, win, o, wv, c, b0, b1, act, yr + o * c); return;
-    default: break;
-    }
-    if (ow - o >= 4) { SFX(dwp_tile2)(K, 4, win, o, wv, c, b0, b1, act, yr + o * c); o += 4; }
-    if (ow - o >= 2) { SFX(dwp_tile2)(K, 2, win, o, wv, c, b0, b1, act, yr + o * c); o += 2; }
-    if (ow - o >= 1) SFX(dwp_tile2)(K, 1, win, o, wv, c, b0, b1, act, yr + o * c);
+#define DWP_TILE2(N) SFX(dwp_tile2)(K, N, win, o, wv, c, b0, b1, act, yr + o * c)
+    DWP_TILES(DWP_TILE2);
+#undef DWP_TILE2
 }
 
 INL void SFX(dwp_row)(const int K, const int MASKED, MT m, const float *const *win, long ow, const float *wv, long c,
                       VT bias, int act, float *yr) {
-    long o = 0;
-    for (; o + 8 <= ow; o += 8) SFX(dwp_tile)(K, 8, MASKED, m, win, o, wv, c, bias, act, yr + o * c);
-    switch (ow - o) {
-    case 7: SFX(dwp_tile)(K, 7, MASKED, m, win, o, wv, c, bias, act, yr + o * c); return;
-    case 6: SFX(dwp_tile)(K, 6, MASKED, m, win, o, wv, c, bias, act, yr + o * c); return;
-    default: break;
-    }
-    if (ow - o >= 4) { SFX(dwp_tile)(K, 4, MASKED, m, win, o, wv, c, bias, act, yr + o * c); o += 4; }
-    if (ow - o >= 2) { SFX(dwp_tile)(K, 2, MASKED, m, win, o, wv, c, bias, act, yr + o * c); o += 2; }
-    if (ow - o >= 1) SFX(dwp_tile)(K, 1, MASKED, m, win, o, wv, c, bias, act, yr + o * c);
+#define DWP_TILE1(N) SFX(dwp_tile)(K, N, MASKED, m, win, o, wv, c, bias, act, yr + o * c)
+    DWP_TILES(DWP_TILE1);
+#undef DWP_TILE1
 }
 
 // Output rows [r0, r1), stride 1, on the padded window `ring` (K · wp · DW_CH floats, wp = ow − 1 + K).
