@@ -94,8 +94,15 @@ struct SilhouetteEngine {
         let rowBlocks = stride(from: 0, to: rowPos.count, by: b).map { Block(start: $0, count: min(b, rowPos.count - $0)) }
         let colBlocks = stride(from: 0, to: n, by: b).map { Block(start: $0, count: min(b, n - $0)) }
         var tiles: [(Int, Int)] = []
+        // What a worker claims at a time: on the symmetric product a whole row block's tiles (the
+        // longest rows first), so that one worker loads and packs each row block; otherwise one
+        // tile. (Claimed tile by tile in row order, both workers took tiles of the same row block
+        // and each packed it: 31 Strassen row packs for 16 row blocks at 10k × 1280.)
+        var units: [Range<Int>] = []
         for i in 0..<rowBlocks.count {
+            let first = tiles.count
             for j in (symmetric ? i : 0)..<colBlocks.count { tiles.append((i, j)) }
+            if symmetric { units.append(first..<tiles.count) } else { units += (first..<tiles.count).map { $0..<($0 + 1) } }
         }
 
         // Float32 on our own kernels: every column block's centered rows are packed once into
@@ -192,10 +199,11 @@ struct SilhouetteEngine {
         // Sums in fixed point: every tile's contribution to S[i][c] is rounded to a multiple of
         // quantum = n·bound / 2^62 (bound ≥ any distance here: twice the largest row norm) and
         // added as an Int64. Integer addition is exact and associative, so S does not depend on
-        // which worker took which tile: workers claim tiles as they go (no core idles at the end
-        // behind a slowed one) and the result is the same on every run, thread count and machine.
-        // The rounding error is ≤ quantum/2 per tile contribution, below 10^-17 of any S here,
-        // smaller than Double summation's own. Non-finite contributions poison the result (NaN).
+        // which worker took which tile: workers claim row blocks (or tiles) as they go (no core
+        // idles at the end behind a slowed one) and the result is the same on every run, thread
+        // count and machine. The rounding error is ≤ quantum/2 per tile contribution, below 10^-17
+        // of any S here, smaller than Double summation's own. Non-finite contributions poison the
+        // result (NaN).
         var centroidNorm = [Double](repeating: 0, count: k)
         for c in 0..<k { centroidNorm[c] = (0..<d).reduce(0.0) { $0 + md[c * d + $1] * md[c * d + $1] }.squareRoot() }
         var largestNorm = 0.0
@@ -274,109 +282,112 @@ struct SilhouetteEngine {
                     sums.withUnsafeMutableBufferPointer { sp in
                         let s = sp.baseAddress!
                         while true {
-                            let tile = counter.claim()
-                            if tile >= tiles.count { break }
-                            let (bi, bj) = tiles[tile]
-                            let blockI = rowBlocks[bi], blockJ = colBlocks[bj]
-                            let mI = blockI.count, mJ = blockJ.count
-                            if loadedI != bi {
-                                load(rpp.baseAddress! + blockI.start, mI, into: bufI, na: naI, sn: snI, q: qI, pos: &posI, runs: &runsI, scale: 1)
-                                loadedI = bi
-                                // Packed as the tiles of this row block need it (plainly, or as the
-                                // rows side of Strassen tiles), on first use.
-                                plainFor = -1
-                                strassenFor = -1
-                            }
-                            let diagonal = symmetric && bi == bj
-                            let jBuf: UnsafeMutablePointer<T>
-                            if diagonal {
-                                jBuf = bufI
-                                for r in 0..<mJ { naJ[r] = naI[r]; snJ[r] = snI[r] * rho; posJ[r] = posI[r] }
-                                (qJ).update(from: qI, count: mJ * k)
-                                runsJ = runsI
-                            } else {
-                                allPositions.withUnsafeBufferPointer { ap in
-                                    load(ap.baseAddress! + blockJ.start, mJ, into: packedBlocks == nil ? bufJ : nil,
-                                         na: naJ, sn: snJ, q: qJ, pos: &posJ, runs: &runsJ, scale: rho)
+                            let unit = counter.claim()
+                            if unit >= units.count { break }
+                            for tile in units[unit] {
+                                let (bi, bj) = tiles[tile]
+                                let blockI = rowBlocks[bi], blockJ = colBlocks[bj]
+                                let mI = blockI.count, mJ = blockJ.count
+                                if loadedI != bi {
+                                    load(rpp.baseAddress! + blockI.start, mI, into: bufI, na: naI, sn: snI, q: qI, pos: &posI,
+                                         runs: &runsI, scale: 1)
+                                    loadedI = bi
+                                    // Packed as the tiles of this row block need it (plainly, or as the
+                                    // rows side of Strassen tiles), on first use.
+                                    plainFor = -1
+                                    strassenFor = -1
                                 }
-                                jBuf = bufJ
-                            }
-                            var ti = snI, tj = snJ
-                            if let strassenI, let h = strassenHalf, !diagonal, mI == b, mJ == b, let columns = strassenBlocks[bj] {
-                                // T is Float here. A tile entry now carries the rounding of rows i and
-                                // i ± h (and of columns j, j ± h): its exactness test uses the larger
-                                // norm of each pair, and `strassenRefineFactor` times the threshold.
-                                if strassenFor != bi {
-                                    bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { strassenI.pack(h: h, k: d, x: $0, ldx: d) }
-                                    strassenFor = bi
+                                let diagonal = symmetric && bi == bj
+                                let jBuf: UnsafeMutablePointer<T>
+                                if diagonal {
+                                    jBuf = bufI
+                                    for r in 0..<mJ { naJ[r] = naI[r]; snJ[r] = snI[r] * rho; posJ[r] = posI[r] }
+                                    (qJ).update(from: qI, count: mJ * k)
+                                    runsJ = runsI
+                                } else {
+                                    allPositions.withUnsafeBufferPointer { ap in
+                                        load(ap.baseAddress! + blockJ.start, mJ, into: packedBlocks == nil ? bufJ : nil,
+                                             na: naJ, sn: snJ, q: qJ, pos: &posJ, runs: &runsJ, scale: rho)
+                                    }
+                                    jBuf = bufJ
                                 }
-                                g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
-                                    strassenI.multiply(by: columns, c: c, ldc: mJ, scratch: strassenScratch)
+                                var ti = snI, tj = snJ
+                                if let strassenI, let h = strassenHalf, !diagonal, mI == b, mJ == b, let columns = strassenBlocks[bj] {
+                                    // T is Float here. A tile entry now carries the rounding of rows i and
+                                    // i ± h (and of columns j, j ± h): its exactness test uses the larger
+                                    // norm of each pair, and `strassenRefineFactor` times the threshold.
+                                    if strassenFor != bi {
+                                        bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { strassenI.pack(h: h, k: d, x: $0, ldx: d) }
+                                        strassenFor = bi
+                                    }
+                                    g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
+                                        strassenI.multiply(by: columns, c: c, ldc: mJ, scratch: strassenScratch)
+                                    }
+                                    for r in 0..<h {
+                                        let i = Swift.max(snI[r], snI[r + h]) * Self.strassenRefineFactor
+                                        tauI[r] = i; tauI[r + h] = i
+                                        let j = Swift.max(snJ[r], snJ[r + h])
+                                        tauJ[r] = j; tauJ[r + h] = j
+                                    }
+                                    ti = tauI; tj = tauJ
+                                    strassenTiles.add(1, ordering: .relaxed)
+                                } else if let packedBlocks, let packedI {
+                                    // T is Float here (packedBlocks is nil otherwise). A full block under
+                                    // Strassen is packed only as a column side: its diagonal tile packs it here.
+                                    if plainFor != bi {
+                                        bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { packedI.pack(m: mI, k: d, a: $0, lda: d) }
+                                        plainFor = bi
+                                    }
+                                    g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
+                                        if let plain = packedBlocks[bj] {
+                                            packedI.multiply(by: plain, c: c, ldc: mJ, strictlyLower: diagonal)
+                                        } else {
+                                            precondition(diagonal, "a full column block without plain packing met off the diagonal")
+                                            bufI.withMemoryRebound(to: Float.self, capacity: mI * d) {
+                                                packedI.multiplyStrictlyLowerBySelf(a: $0, lda: d, c: c, ldc: mJ)
+                                            }
+                                        }
+                                    }
+                                } else {
+                                    T.gemm(mI, mJ, d, bufI, jBuf, g)
                                 }
-                                for r in 0..<h {
-                                    let i = Swift.max(snI[r], snI[r + h]) * Self.strassenRefineFactor
-                                    tauI[r] = i; tauI[r + h] = i
-                                    let j = Swift.max(snJ[r], snJ[r + h])
-                                    tauJ[r] = j; tauJ[r + h] = j
+                                // A row with itself: force the exact path (which returns 0).
+                                let j0 = posJ[0]
+                                for i in 0..<mI {
+                                    let off = posI[i] - j0
+                                    if off >= 0 && off < mJ && posJ[off] == posI[i] { g[i * mJ + off] = .infinity }
                                 }
-                                ti = tauI; tj = tauJ
-                                strassenTiles.add(1, ordering: .relaxed)
-                            } else if let packedBlocks, let packedI {
-                                // T is Float here (packedBlocks is nil otherwise). A full block under
-                                // Strassen is packed only as a column side: its diagonal tile packs it here.
-                                if plainFor != bi {
-                                    bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { packedI.pack(m: mI, k: d, a: $0, lda: d) }
-                                    plainFor = bi
-                                }
-                                g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
-                                    if let plain = packedBlocks[bj] {
-                                        packedI.multiply(by: plain, c: c, ldc: mJ, strictlyLower: diagonal)
-                                    } else {
-                                        precondition(diagonal, "a full column block without plain packing met off the diagonal")
-                                        bufI.withMemoryRebound(to: Float.self, capacity: mI * d) {
-                                            packedI.multiplyStrictlyLowerBySelf(a: $0, lda: d, c: c, ldc: mJ)
+                                // Symmetric: each pair once, its distance added to both rows' sums; on a
+                                // diagonal tile that is the pairs j < i (a row with itself adds 0).
+                                let colSide = symmetric
+                                let rowBase = s + blockI.start * k
+                                let colBase = s + blockJ.start * k
+                                for rI in runsI {
+                                    let ci = rI.cls
+                                    for rJ in runsJ {
+                                        if diagonal && rJ.lo + 1 >= rI.hi { continue }   // no j < i here
+                                        let cj = rJ.cls
+                                        let c2 = ccBase[ci * k + cj]
+                                        for j in rJ.lo..<rJ.hi { w[j] = naJ[j] + 2 * qJ[j * k + ci]; colAcc[j] = 0 }
+                                        for i in rI.lo..<rI.hi {
+                                            let hi = diagonal ? Swift.min(rJ.hi, i) : rJ.hi
+                                            if hi <= rJ.lo { continue }
+                                            let u = naI[i] + c2 + 2 * qI[i * k + cj]
+                                            let acc = accumulateRow(T.self, g + i * mJ, lo: rJ.lo, hi: hi, u: u, w: w, ti: ti[i], tj: tj,
+                                                                    r: rowScratch, colAcc: colSide ? colAcc : nil) { j in
+                                                let a = layout.order[posI[i]], b = layout.order[posJ[j]]
+                                                if a != b { refined += 1 }
+                                                return exactSquaredDistance(a, b)
+                                            }
+                                            add(acc, to: rowBase + i * k + cj)
+                                        }
+                                        if colSide {
+                                            for j in rJ.lo..<rJ.hi { add(colAcc[j], to: colBase + j * k + ci) }
                                         }
                                     }
                                 }
-                            } else {
-                                T.gemm(mI, mJ, d, bufI, jBuf, g)
+                                counter.tick()
                             }
-                            // A row with itself: force the exact path (which returns 0).
-                            let j0 = posJ[0]
-                            for i in 0..<mI {
-                                let off = posI[i] - j0
-                                if off >= 0 && off < mJ && posJ[off] == posI[i] { g[i * mJ + off] = .infinity }
-                            }
-                            // Symmetric: each pair once, its distance added to both rows' sums; on a
-                            // diagonal tile that is the pairs j < i (a row with itself adds 0).
-                            let colSide = symmetric
-                            let rowBase = s + blockI.start * k
-                            let colBase = s + blockJ.start * k
-                            for rI in runsI {
-                                let ci = rI.cls
-                                for rJ in runsJ {
-                                    if diagonal && rJ.lo + 1 >= rI.hi { continue }   // no j < i here
-                                    let cj = rJ.cls
-                                    let c2 = ccBase[ci * k + cj]
-                                    for j in rJ.lo..<rJ.hi { w[j] = naJ[j] + 2 * qJ[j * k + ci]; colAcc[j] = 0 }
-                                    for i in rI.lo..<rI.hi {
-                                        let hi = diagonal ? Swift.min(rJ.hi, i) : rJ.hi
-                                        if hi <= rJ.lo { continue }
-                                        let u = naI[i] + c2 + 2 * qI[i * k + cj]
-                                        let acc = accumulateRow(T.self, g + i * mJ, lo: rJ.lo, hi: hi, u: u, w: w, ti: ti[i], tj: tj,
-                                                                r: rowScratch, colAcc: colSide ? colAcc : nil) { j in
-                                            let a = layout.order[posI[i]], b = layout.order[posJ[j]]
-                                            if a != b { refined += 1 }
-                                            return exactSquaredDistance(a, b)
-                                        }
-                                        add(acc, to: rowBase + i * k + cj)
-                                    }
-                                    if colSide {
-                                        for j in rJ.lo..<rJ.hi { add(colAcc[j], to: colBase + j * k + ci) }
-                                    }
-                                }
-                            }
-                            counter.tick()
                         }
                     }
                     outBase[t] = sums
@@ -532,7 +543,7 @@ struct SilhouetteEngine {
     }
 }
 
-/// Hands out tiles to workers and counts finished ones for the progress sink.
+/// Hands out work units to workers and counts finished tiles for the progress sink.
 private final class TileCounter: Sendable {
     private let next = Atomic<Int>(0)
     private let done = Atomic<Int>(0)
@@ -544,7 +555,7 @@ private final class TileCounter: Sendable {
         progress.update(done.add(1, ordering: .relaxed).newValue)
     }
 
-    /// The next tile to compute, for whichever worker asks first (tiles run in order).
+    /// The next work unit (a row block's tiles, or a tile) for whichever worker asks first, in order.
     func claim() -> Int { next.add(1, ordering: .relaxed).oldValue }
 }
 
