@@ -57,7 +57,7 @@ extension Index {
     public func versus(options o: VersusOptions = VersusOptions(), progress: ProgressSink = SilentProgress()) throws -> VersusReport {
         guard o.k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(o.k)") }
         guard o.worst >= 0 else { throw EmbedScopeError(.invalidArgument, "worst must be ≥ 0, got \(o.worst)") }
-        let names = try o.spaces ?? spaces.map(\.name)
+        let names = o.spaces ?? spaces.map(\.name)
         guard !names.isEmpty else { throw EmbedScopeError(.catalog, "this index has no spaces", path: url.path) }
         if let twice = names.enumerated().first(where: { names[..<$0.offset].contains($0.element) })?.element {
             throw EmbedScopeError(.invalidArgument, "space '\(twice)' is named twice; versus compares different spaces", hint: "e.g. --spaces embedding,pixel")

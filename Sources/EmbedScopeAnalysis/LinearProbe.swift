@@ -139,7 +139,7 @@ public enum LinearProbe {
 
     /// Predicted label of each of `rows` (argmax of logits; ties: the lower class).
     package static func predict(_ model: Model, _ x: RowMatrix, scales: [Float]? = nil, rows: [Int]) -> [Int32] {
-        let d = model.dim, k = model.classes.count
+        let k = model.classes.count
         var out: [Int32] = []
         out.reserveCapacity(rows.count)
         RowLogits.forEachBlock(x, rows: rows, scales: scales, weights: model.weights, columns: k) { _, z in

@@ -77,7 +77,7 @@ public enum Mislabels {
     package static func crossValidatedProbabilities(_ x: RowMatrix, scales: [Float]?, labels: [Int32], classes: Int, folds: Int,
                                                    seed: UInt64, options: LinearProbe.Options,
                                                    progress: ProgressSink = SilentProgress()) throws -> (probabilities: [Double], margins: [Double]) {
-        let n = x.rows, d = x.dim
+        let n = x.rows
         guard folds >= 2, folds <= n else { throw EmbedScopeError(.invalidArgument, "folds must be between 2 and the row count, got \(folds)") }
         let fold = stratifiedFolds(labels: labels, folds: folds, seed: seed)
         var prob = [Double](repeating: 0, count: n * classes)
