@@ -94,15 +94,23 @@ struct SilhouetteEngine {
         let rowBlocks = stride(from: 0, to: rowPos.count, by: b).map { Block(start: $0, count: min(b, rowPos.count - $0)) }
         let colBlocks = stride(from: 0, to: n, by: b).map { Block(start: $0, count: min(b, n - $0)) }
         var tiles: [(Int, Int)] = []
-        // What a worker claims at a time: on the symmetric product a whole row block's tiles (the
-        // longest rows first), so that one worker loads and packs each row block; otherwise one
-        // tile. (Claimed tile by tile in row order, both workers took tiles of the same row block
-        // and each packed it: 31 Strassen row packs for 16 row blocks at 10k × 1280.)
-        var units: [Range<Int>] = []
         for i in 0..<rowBlocks.count {
-            let first = tiles.count
             for j in (symmetric ? i : 0)..<colBlocks.count { tiles.append((i, j)) }
-            if symmetric { units.append(first..<tiles.count) } else { units += (first..<tiles.count).map { $0..<($0 + 1) } }
+        }
+        // What a worker claims at a time: on the symmetric product a run of one row block's tiles
+        // (the longest rows first), so that one worker loads and packs the row block for all of
+        // them — claimed tile by tile in row order, both workers took tiles of the same row block
+        // and each packed it (31 Strassen row packs for 16 row blocks at 10k × 1280). A run holds
+        // at most a quarter of a thread's share of the tiles, so that many threads still find
+        // work (2 threads at 10k rows: whole rows; 32: single tiles). Otherwise single tiles.
+        let runLength = symmetric ? Swift.max(1, tiles.count / (4 * threads)) : 1
+        var units: [Range<Int>] = []
+        var u = 0
+        while u < tiles.count {
+            var e = u + 1
+            while e < tiles.count, e - u < runLength, tiles[e].0 == tiles[u].0 { e += 1 }
+            units.append(u..<e)
+            u = e
         }
 
         // Float32 on our own kernels: every column block's centered rows are packed once into
