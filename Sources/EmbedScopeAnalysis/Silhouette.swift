@@ -155,7 +155,7 @@ struct SilhouetteEngine {
         strassenSlots.withUnsafeMutableBufferPointer { sslots in
             let naBase = nap.baseAddress!, qBase = qp.baseAddress!, slotBase = slots.baseAddress, strassenBase = sslots.baseAddress
             // Blocks are claimed as threads come free, not dealt out in turn: packing a block
-            // first-touches its memory (~4.6 MB under Strassen), and fresh pages cost from 0.7 to
+            // first-touches its memory (~5 MB under Strassen), and fresh pages cost from 0.7 to
             // 7 GB/s here depending on the host; dealt out, one thread was seen packing alone
             // for the last 50 ms.
             let nextBlock = Atomic<Int>(0)
@@ -207,11 +207,10 @@ struct SilhouetteEngine {
         // Sums in fixed point: every tile's contribution to S[i][c] is rounded to a multiple of
         // quantum = n·bound / 2^62 (bound ≥ any distance here: twice the largest row norm) and
         // added as an Int64. Integer addition is exact and associative, so S does not depend on
-        // which worker took which tile: workers claim row blocks (or tiles) as they go (no core
-        // idles at the end behind a slowed one) and the result is the same on every run, thread
-        // count and machine. The rounding error is ≤ quantum/2 per tile contribution, below 10^-17
-        // of any S here, smaller than Double summation's own. Non-finite contributions poison the
-        // result (NaN).
+        // which worker took which tile: workers claim runs of tiles as they go (no core idles at the end
+        // behind a slowed one) and the result is the same on every run, thread count and machine.
+        // The rounding error is ≤ quantum/2 per tile contribution, below 10^-17 of any S here,
+        // smaller than Double summation's own. Non-finite contributions poison the result (NaN).
         var centroidNorm = [Double](repeating: 0, count: k)
         for c in 0..<k { centroidNorm[c] = (0..<d).reduce(0.0) { $0 + md[c * d + $1] * md[c * d + $1] }.squareRoot() }
         var largestNorm = 0.0
@@ -289,113 +288,116 @@ struct SilhouetteEngine {
 
                     sums.withUnsafeMutableBufferPointer { sp in
                         let s = sp.baseAddress!
+                        var run = 0..<0   // what is left of the run of tiles this worker claimed
                         while true {
-                            let unit = counter.claim()
-                            if unit >= units.count { break }
-                            for tile in units[unit] {
-                                let (bi, bj) = tiles[tile]
-                                let blockI = rowBlocks[bi], blockJ = colBlocks[bj]
-                                let mI = blockI.count, mJ = blockJ.count
-                                if loadedI != bi {
-                                    load(rpp.baseAddress! + blockI.start, mI, into: bufI, na: naI, sn: snI, q: qI, pos: &posI,
-                                         runs: &runsI, scale: 1)
-                                    loadedI = bi
-                                    // Packed as the tiles of this row block need it (plainly, or as the
-                                    // rows side of Strassen tiles), on first use.
-                                    plainFor = -1
-                                    strassenFor = -1
-                                }
-                                let diagonal = symmetric && bi == bj
-                                let jBuf: UnsafeMutablePointer<T>
-                                if diagonal {
-                                    jBuf = bufI
-                                    for r in 0..<mJ { naJ[r] = naI[r]; snJ[r] = snI[r] * rho; posJ[r] = posI[r] }
-                                    (qJ).update(from: qI, count: mJ * k)
-                                    runsJ = runsI
-                                } else {
-                                    allPositions.withUnsafeBufferPointer { ap in
-                                        load(ap.baseAddress! + blockJ.start, mJ, into: packedBlocks == nil ? bufJ : nil,
-                                             na: naJ, sn: snJ, q: qJ, pos: &posJ, runs: &runsJ, scale: rho)
-                                    }
-                                    jBuf = bufJ
-                                }
-                                var ti = snI, tj = snJ
-                                if let strassenI, let h = strassenHalf, !diagonal, mI == b, mJ == b, let columns = strassenBlocks[bj] {
-                                    // T is Float here. A tile entry now carries the rounding of rows i and
-                                    // i ± h (and of columns j, j ± h): its exactness test uses the larger
-                                    // norm of each pair, and `strassenRefineFactor` times the threshold.
-                                    if strassenFor != bi {
-                                        bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { strassenI.pack(h: h, k: d, x: $0, ldx: d) }
-                                        strassenFor = bi
-                                    }
-                                    g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
-                                        strassenI.multiply(by: columns, c: c, ldc: mJ, scratch: strassenScratch)
-                                    }
-                                    for r in 0..<h {
-                                        let i = Swift.max(snI[r], snI[r + h]) * Self.strassenRefineFactor
-                                        tauI[r] = i; tauI[r + h] = i
-                                        let j = Swift.max(snJ[r], snJ[r + h])
-                                        tauJ[r] = j; tauJ[r + h] = j
-                                    }
-                                    ti = tauI; tj = tauJ
-                                    strassenTiles.add(1, ordering: .relaxed)
-                                } else if let packedBlocks, let packedI {
-                                    // T is Float here (packedBlocks is nil otherwise). A full block under
-                                    // Strassen is packed only as a column side: its diagonal tile packs it here.
-                                    if plainFor != bi {
-                                        bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { packedI.pack(m: mI, k: d, a: $0, lda: d) }
-                                        plainFor = bi
-                                    }
-                                    g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
-                                        if let plain = packedBlocks[bj] {
-                                            packedI.multiply(by: plain, c: c, ldc: mJ, strictlyLower: diagonal)
-                                        } else {
-                                            precondition(diagonal, "a full column block without plain packing met off the diagonal")
-                                            bufI.withMemoryRebound(to: Float.self, capacity: mI * d) {
-                                                packedI.multiplyStrictlyLowerBySelf(a: $0, lda: d, c: c, ldc: mJ)
-                                            }
-                                        }
-                                    }
-                                } else {
-                                    T.gemm(mI, mJ, d, bufI, jBuf, g)
-                                }
-                                // A row with itself: force the exact path (which returns 0).
-                                let j0 = posJ[0]
-                                for i in 0..<mI {
-                                    let off = posI[i] - j0
-                                    if off >= 0 && off < mJ && posJ[off] == posI[i] { g[i * mJ + off] = .infinity }
-                                }
-                                // Symmetric: each pair once, its distance added to both rows' sums; on a
-                                // diagonal tile that is the pairs j < i (a row with itself adds 0).
-                                let colSide = symmetric
-                                let rowBase = s + blockI.start * k
-                                let colBase = s + blockJ.start * k
-                                for rI in runsI {
-                                    let ci = rI.cls
-                                    for rJ in runsJ {
-                                        if diagonal && rJ.lo + 1 >= rI.hi { continue }   // no j < i here
-                                        let cj = rJ.cls
-                                        let c2 = ccBase[ci * k + cj]
-                                        for j in rJ.lo..<rJ.hi { w[j] = naJ[j] + 2 * qJ[j * k + ci]; colAcc[j] = 0 }
-                                        for i in rI.lo..<rI.hi {
-                                            let hi = diagonal ? Swift.min(rJ.hi, i) : rJ.hi
-                                            if hi <= rJ.lo { continue }
-                                            let u = naI[i] + c2 + 2 * qI[i * k + cj]
-                                            let acc = accumulateRow(T.self, g + i * mJ, lo: rJ.lo, hi: hi, u: u, w: w, ti: ti[i], tj: tj,
-                                                                    r: rowScratch, colAcc: colSide ? colAcc : nil) { j in
-                                                let a = layout.order[posI[i]], b = layout.order[posJ[j]]
-                                                if a != b { refined += 1 }
-                                                return exactSquaredDistance(a, b)
-                                            }
-                                            add(acc, to: rowBase + i * k + cj)
-                                        }
-                                        if colSide {
-                                            for j in rJ.lo..<rJ.hi { add(colAcc[j], to: colBase + j * k + ci) }
-                                        }
-                                    }
-                                }
-                                counter.tick()
+                            if run.isEmpty {
+                                let unit = counter.claim()
+                                if unit >= units.count { break }
+                                run = units[unit]
                             }
+                            let tile = run.lowerBound
+                            run = (tile + 1)..<run.upperBound
+                            let (bi, bj) = tiles[tile]
+                            let blockI = rowBlocks[bi], blockJ = colBlocks[bj]
+                            let mI = blockI.count, mJ = blockJ.count
+                            if loadedI != bi {
+                                load(rpp.baseAddress! + blockI.start, mI, into: bufI, na: naI, sn: snI, q: qI, pos: &posI, runs: &runsI, scale: 1)
+                                loadedI = bi
+                                // Packed as the tiles of this row block need it (plainly, or as the
+                                // rows side of Strassen tiles), on first use.
+                                plainFor = -1
+                                strassenFor = -1
+                            }
+                            let diagonal = symmetric && bi == bj
+                            let jBuf: UnsafeMutablePointer<T>
+                            if diagonal {
+                                jBuf = bufI
+                                for r in 0..<mJ { naJ[r] = naI[r]; snJ[r] = snI[r] * rho; posJ[r] = posI[r] }
+                                (qJ).update(from: qI, count: mJ * k)
+                                runsJ = runsI
+                            } else {
+                                allPositions.withUnsafeBufferPointer { ap in
+                                    load(ap.baseAddress! + blockJ.start, mJ, into: packedBlocks == nil ? bufJ : nil,
+                                         na: naJ, sn: snJ, q: qJ, pos: &posJ, runs: &runsJ, scale: rho)
+                                }
+                                jBuf = bufJ
+                            }
+                            var ti = snI, tj = snJ
+                            if let strassenI, let h = strassenHalf, !diagonal, mI == b, mJ == b, let columns = strassenBlocks[bj] {
+                                // T is Float here. A tile entry now carries the rounding of rows i and
+                                // i ± h (and of columns j, j ± h): its exactness test uses the larger
+                                // norm of each pair, and `strassenRefineFactor` times the threshold.
+                                if strassenFor != bi {
+                                    bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { strassenI.pack(h: h, k: d, x: $0, ldx: d) }
+                                    strassenFor = bi
+                                }
+                                g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
+                                    strassenI.multiply(by: columns, c: c, ldc: mJ, scratch: strassenScratch)
+                                }
+                                for r in 0..<h {
+                                    let i = Swift.max(snI[r], snI[r + h]) * Self.strassenRefineFactor
+                                    tauI[r] = i; tauI[r + h] = i
+                                    let j = Swift.max(snJ[r], snJ[r + h])
+                                    tauJ[r] = j; tauJ[r + h] = j
+                                }
+                                ti = tauI; tj = tauJ
+                                strassenTiles.add(1, ordering: .relaxed)
+                            } else if let packedBlocks, let packedI {
+                                // T is Float here (packedBlocks is nil otherwise). A full block under
+                                // Strassen is packed only as a column side: its diagonal tile packs it here.
+                                if plainFor != bi {
+                                    bufI.withMemoryRebound(to: Float.self, capacity: mI * d) { packedI.pack(m: mI, k: d, a: $0, lda: d) }
+                                    plainFor = bi
+                                }
+                                g.withMemoryRebound(to: Float.self, capacity: mI * mJ) { c in
+                                    if let plain = packedBlocks[bj] {
+                                        packedI.multiply(by: plain, c: c, ldc: mJ, strictlyLower: diagonal)
+                                    } else {
+                                        precondition(diagonal, "a full column block without plain packing met off the diagonal")
+                                        bufI.withMemoryRebound(to: Float.self, capacity: mI * d) {
+                                            packedI.multiplyStrictlyLowerBySelf(a: $0, lda: d, c: c, ldc: mJ)
+                                        }
+                                    }
+                                }
+                            } else {
+                                T.gemm(mI, mJ, d, bufI, jBuf, g)
+                            }
+                            // A row with itself: force the exact path (which returns 0).
+                            let j0 = posJ[0]
+                            for i in 0..<mI {
+                                let off = posI[i] - j0
+                                if off >= 0 && off < mJ && posJ[off] == posI[i] { g[i * mJ + off] = .infinity }
+                            }
+                            // Symmetric: each pair once, its distance added to both rows' sums; on a
+                            // diagonal tile that is the pairs j < i (a row with itself adds 0).
+                            let colSide = symmetric
+                            let rowBase = s + blockI.start * k
+                            let colBase = s + blockJ.start * k
+                            for rI in runsI {
+                                let ci = rI.cls
+                                for rJ in runsJ {
+                                    if diagonal && rJ.lo + 1 >= rI.hi { continue }   // no j < i here
+                                    let cj = rJ.cls
+                                    let c2 = ccBase[ci * k + cj]
+                                    for j in rJ.lo..<rJ.hi { w[j] = naJ[j] + 2 * qJ[j * k + ci]; colAcc[j] = 0 }
+                                    for i in rI.lo..<rI.hi {
+                                        let hi = diagonal ? Swift.min(rJ.hi, i) : rJ.hi
+                                        if hi <= rJ.lo { continue }
+                                        let u = naI[i] + c2 + 2 * qI[i * k + cj]
+                                        let acc = accumulateRow(T.self, g + i * mJ, lo: rJ.lo, hi: hi, u: u, w: w, ti: ti[i], tj: tj,
+                                                                r: rowScratch, colAcc: colSide ? colAcc : nil) { j in
+                                            let a = layout.order[posI[i]], b = layout.order[posJ[j]]
+                                            if a != b { refined += 1 }
+                                            return exactSquaredDistance(a, b)
+                                        }
+                                        add(acc, to: rowBase + i * k + cj)
+                                    }
+                                    if colSide {
+                                        for j in rJ.lo..<rJ.hi { add(colAcc[j], to: colBase + j * k + ci) }
+                                    }
+                                }
+                            }
+                            counter.tick()
                         }
                     }
                     outBase[t] = sums
@@ -563,7 +565,7 @@ private final class TileCounter: Sendable {
         progress.update(done.add(1, ordering: .relaxed).newValue)
     }
 
-    /// The next work unit (a row block's tiles, or a tile) for whichever worker asks first, in order.
+    /// The next work unit (a run of one row block's tiles) for whichever worker asks first, in order.
     func claim() -> Int { next.add(1, ordering: .relaxed).oldValue }
 }
 
