@@ -158,16 +158,14 @@ struct SilhouetteEngine {
             // first-touches its memory (~5 MB under Strassen), and fresh pages cost from 0.7 to
             // 7 GB/s here depending on the host; dealt out, one thread was seen packing alone
             // for the last 50 ms.
-            let nextBlock = Atomic<Int>(0)
+            let blockClaims = Claims(prepBlocks.count)
             BLASThreads.single {
                 parallelFor(threads) { _ in
                     let buf = UnsafeMutablePointer<T>.allocate(capacity: b * d)
                     let dbuf = UnsafeMutablePointer<Double>.allocate(capacity: chunkRows * d)
                     let pbuf = UnsafeMutablePointer<Double>.allocate(capacity: chunkRows * k)
                     defer { buf.deallocate(); dbuf.deallocate(); pbuf.deallocate() }
-                    while true {
-                        let blk = nextBlock.add(1, ordering: .relaxed).oldValue
-                        if blk >= prepBlocks.count { break }
+                    for blk in blockClaims {
                         let p0 = prepBlocks[blk].start, m = prepBlocks[blk].count
                         for r0 in stride(from: 0, to: m, by: chunkRows) {
                             let rows = Swift.min(chunkRows, m - r0)

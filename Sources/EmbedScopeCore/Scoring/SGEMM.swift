@@ -305,13 +305,11 @@ extension PackedMatrix {
         var packed = [PackedMatrix?](repeating: nil, count: blocks)
         // Claimed as threads come free: packing first-touches the block's memory, whose cost
         // varies with the host (see the silhouette's prep pass).
-        let next = Atomic<Int>(0)
+        let claims = Claims(blocks)
         packed.withUnsafeMutableBufferPointer { out in
             let base = out.baseAddress!
             parallelFor(workers) { _ in
-                while true {
-                    let blk = next.add(1, ordering: .relaxed).oldValue
-                    if blk >= blocks { break }
+                for blk in claims {
                     let start = blk * b, m = min(b, n - start)
                     let (p, stride) = rows(start, m)
                     base[blk] = PackedMatrix(k: d, n: m, b: p, ldb: stride, transposed: true)

@@ -1,5 +1,4 @@
 import CKernels
-import Synchronization
 
 /// A batch of queries packed once for the scan kernels (`ckscan.h`) of one own GEMM path: the
 /// B operand of C = rows · queriesᵀ, where the rows are read in place (never packed).
@@ -70,7 +69,7 @@ extension Scorer {
         precondition(strip * b < Int(Int32.max), "batch of \(b) queries is too large for one strip")
         let total = matrix.rows, chunks = (total + chunk - 1) / chunk
         let workers = max(1, min(workers, chunks))
-        let taken = Atomic<Int>(0)
+        let claims = Claims(chunks)
         var heapsPerPart = [[TopK]](repeating: [], count: workers)
         var damaged = [DamagedRows](repeating: DamagedRows(), count: workers)
         heapsPerPart.withUnsafeMutableBufferPointer { hp in
@@ -85,9 +84,7 @@ extension Scorer {
                 let scores = UnsafeMutablePointer<Float>.allocate(capacity: chunk * b)
                 let found = UnsafeMutablePointer<Int32>.allocate(capacity: strip * b)
                 defer { scores.deallocate(); found.deallocate() }
-                while true {
-                    let c = taken.add(1, ordering: .relaxed).oldValue
-                    guard c < chunks else { break }
+                for c in claims {
                     let start = c * chunk
                     let n = min(chunk, total - start)
                     panels.scores(rows: n, a: matrix.row(start), lda: matrix.stride, c: scores, ldc: b)

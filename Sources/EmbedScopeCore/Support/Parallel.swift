@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 
 /// Runs `body(i)` for i in 0..<iterations on all cores (Dispatch's `concurrentPerform`) and
 /// returns when every iteration has finished.
@@ -29,4 +30,24 @@ package func parallelResults<T>(_ count: Int, _ body: (Int) throws -> T) -> [Res
         parallelFor(count) { i in b[i] = Result { try body(i) } }
     }
     return out.map { $0! }
+}
+
+/// The indices 0..<count, each handed to whichever thread asks next: `for i in claims` on every
+/// thread of a `parallelFor`. For items of uneven cost — packing that first-touches memory, chunks
+/// of a scan — where dealing them out in turn leaves a core idle behind a slow one.
+package final class Claims: Sequence, Sendable {
+    package let count: Int
+    private let next = Atomic<Int>(0)
+
+    package init(_ count: Int) { self.count = count }
+
+    package struct Iterator: IteratorProtocol {
+        fileprivate let claims: Claims
+        package mutating func next() -> Int? {
+            let i = claims.next.add(1, ordering: .relaxed).oldValue
+            return i < claims.count ? i : nil
+        }
+    }
+
+    package func makeIterator() -> Iterator { Iterator(claims: self) }
 }
