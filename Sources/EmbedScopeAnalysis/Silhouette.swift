@@ -224,6 +224,7 @@ struct SilhouetteEngine {
         let strassenTiles = Atomic<Int>(0)
         let rho = max(0, options.refineBelow)
         let counter = TileCounter(progress: progress, total: tiles.count)
+        let unitClaims = Claims(units.count)
         progress.begin("silhouette", total: tiles.count)
         mf.withUnsafeBufferPointer { mfp in
         md.withUnsafeBufferPointer { mdp in
@@ -286,11 +287,11 @@ struct SilhouetteEngine {
 
                     sums.withUnsafeMutableBufferPointer { sp in
                         let s = sp.baseAddress!
+                        var claimed = unitClaims.makeIterator()
                         var run = 0..<0   // what is left of the run of tiles this worker claimed
                         while true {
                             if run.isEmpty {
-                                let unit = counter.claim()
-                                if unit >= units.count { break }
+                                guard let unit = claimed.next() else { break }
                                 run = units[unit]
                             }
                             let tile = run.lowerBound
@@ -551,9 +552,8 @@ struct SilhouetteEngine {
     }
 }
 
-/// Hands out work units to workers and counts finished tiles for the progress sink.
+/// Counts finished tiles for the progress sink.
 private final class TileCounter: Sendable {
-    private let next = Atomic<Int>(0)
     private let done = Atomic<Int>(0)
     private let progress: ProgressSink
 
@@ -562,9 +562,6 @@ private final class TileCounter: Sendable {
     func tick() {
         progress.update(done.add(1, ordering: .relaxed).newValue)
     }
-
-    /// The next work unit (a run of one row block's tiles) for whichever worker asks first, in order.
-    func claim() -> Int { next.add(1, ordering: .relaxed).oldValue }
 }
 
 /// The element type of the GEMM in the silhouette: float32 (sgemm) or float64 (dgemm).

@@ -294,9 +294,9 @@ extension PackedMatrix {
 
 extension PackedMatrix {
     /// `count` rows cut into blocks of `blockRows`, each packed (by `threads` threads, each
-    /// taking the next block when it is free) as the B operand [dim × block rows] of an all-pairs product X_I · X_Jᵀ,
-    /// for the all-pairs scans that meet every block many times. `rows(start, count)` gives a
-    /// block's rows and their row stride.
+    /// taking the next block when it is free) as the B operand [dim × block rows] of an
+    /// all-pairs product X_I · X_Jᵀ, for the all-pairs scans that meet every block many times.
+    /// `rows(start, count)` gives a block's rows and their row stride.
     package static func rowBlocks(count n: Int, dim d: Int, blockRows: Int, threads: Int,
                                   rows: (_ start: Int, _ count: Int) -> (UnsafePointer<Float>, Int)) -> [PackedMatrix] {
         let b = max(1, blockRows)
