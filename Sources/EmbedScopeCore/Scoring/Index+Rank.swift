@@ -27,7 +27,12 @@ extension Index {
     /// The classifier's logit for one prototype on every row:
     /// logit_i = ‖x_i‖ · ‖w‖ · (x̂_i · ŵ) + b, which equals x_i · w + b.
     public func logits(set: String, prototype: Int) throws -> [Float] {
-        let p = try prototypes(set: set)
+        try logits(set: set, prototype: prototype, of: prototypes(set: set))
+    }
+
+    /// `logits(set:prototype:)` with the set `p` already read.
+    private func logits(set: String, prototype: Int,
+                        of p: (set: PrototypeSetRecord, records: [PrototypeRecord], vectors: VectorFile)) throws -> [Float] {
         let space = p.set.space
         let v = try vectors(space: space)
         let norms = try self.norms(space: space)
@@ -75,14 +80,14 @@ extension Index {
     public func rank(prototype name: String, set: String?, least: Bool, k: Int, className: String? = nil) throws -> [ResultRow] {
         guard k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(k)") }
         let (s, idx) = try findPrototype(name, set: set)
-        let logits = try self.logits(set: s, prototype: idx)
+        let p = try prototypes(set: s)
+        let logits = try self.logits(set: s, prototype: idx, of: p)
         let filter = try classFilter(className)
         var heap = TopK(k: min(k, filter.eligible(total: logits.count)))
         let sign: Float = least ? -1 : 1
         for (i, l) in logits.enumerated() where filter.accepts(i) { heap.push(sign * l, i) }
         let ranked = heap.sorted()
         // The rows shown, and the prototype's own row, are unit length (`UnitRows`).
-        let p = try prototypes(set: s)
         try requireUnit(rows: ranked.lazy.map(\.row), space: p.set.space, file: try vectors(space: p.set.space))
         try requireUnit(rows: [idx], of: p.vectors, what: "prototype set '\(s)':")
         return try describe(ranked.map { ($0.row, Double(sign * $0.score)) })
