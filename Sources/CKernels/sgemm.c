@@ -58,13 +58,168 @@ size_t ck_packed_b_count(int path, long k, long n) {
     return total > 0 ? total : 16;
 }
 
+#if defined(__x86_64__)
+#define PACK_AVX512 __attribute__((target("avx512f")))
+
+// r[0..15], 16 rows of 16 floats, becomes its transpose: r[j] = column j. Four rounds of 16
+// shuffles (pairs of rows interleaved, then pairs of pairs, then 128-bit lanes gathered twice)
+// instead of 256 scalar moves.
+PACK_AVX512 static inline void transpose16(__m512 r[16]) {
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);       // lane L: r_i[4L], r_i+1[4L], r_i[4L+1], r_i+1[4L+1]
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);   // … [4L+2], [4L+3]
+    }
+    for (int g = 0; g < 4; g++) {                        // u[4g + c], lane L: column 4L + c of rows 4g … 4g+3
+        const __m512d a = _mm512_castps_pd(t[4 * g]), b = _mm512_castps_pd(t[4 * g + 1]);
+        const __m512d c = _mm512_castps_pd(t[4 * g + 2]), d = _mm512_castps_pd(t[4 * g + 3]);
+        u[4 * g] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        u[4 * g + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        u[4 * g + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        u[4 * g + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int c = 0; c < 4; c++) {                        // column 4L + c: lane L of u[c], u[4 + c], u[8 + c], u[12 + c]
+        const __m512 v01 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0x44), w01 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0x44);
+        const __m512 v23 = _mm512_shuffle_f32x4(u[c], u[4 + c], 0xEE), w23 = _mm512_shuffle_f32x4(u[8 + c], u[12 + c], 0xEE);
+        r[c] = _mm512_shuffle_f32x4(v01, w01, 0x88);
+        r[4 + c] = _mm512_shuffle_f32x4(v01, w01, 0xDD);
+        r[8 + c] = _mm512_shuffle_f32x4(v23, w23, 0x88);
+        r[12 + c] = _mm512_shuffle_f32x4(v23, w23, 0xDD);
+    }
+}
+
+static inline __mmask16 first_lanes(long n) { return (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1); }
+
+// One 32-column panel of B given by columns (element (p, j) at b[j * csb + p], j < w), as
+// 16 × 16 blocks transposed in registers; columns from w on are written as zeros.
+PACK_AVX512 static void pack_b_panel_avx512(long k, long w, const float *b, long csb, float *dst) {
+    for (long p0 = 0; p0 < k; p0 += 16) {
+        const long pe = k - p0 < 16 ? k - p0 : 16;
+        const __mmask16 m = first_lanes(pe);
+        for (long half = 0; half < 2; half++) {
+            __m512 r[16];
+            for (long j = 0; j < 16; j++) {
+                const long col = half * 16 + j;
+                r[j] = col < w ? _mm512_maskz_loadu_ps(m, b + col * csb + p0) : _mm512_setzero_ps();
+            }
+            transpose16(r);
+            for (long p = 0; p < pe; p++) _mm512_storeu_ps(dst + (p0 + p) * 32 + half * 16, r[p]);
+        }
+    }
+}
+
+// pack_a's slivers of 12 rows (the AVX-512 kernel's MR), 16 × 16 blocks transposed in registers
+// (rows past the 12, and past mc, are zeros).
+PACK_AVX512 static void pack_a_avx512(long mc, long kc, const float *a, long lda, float *dst) {
+    // Lanes of (x, y) for permutex2var: 0–15 from x, 16–31 from y.
+    const __m512i idx0 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 18, 19);
+    const __m512i idx1 = _mm512_setr_epi32(4, 5, 6, 7, 8, 9, 10, 11, 16, 17, 18, 19, 20, 21, 22, 23);
+    const __m512i idx2 = _mm512_setr_epi32(8, 9, 10, 11, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27);
+    for (long i0 = 0; i0 < mc; i0 += 12) {
+        const long h = mc - i0 < 12 ? mc - i0 : 12;
+        float *d = dst + i0 * kc;
+        for (long p0 = 0; p0 < kc; p0 += 16) {
+            const long pe = kc - p0 < 16 ? kc - p0 : 16;
+            const __mmask16 m = first_lanes(pe);
+            __m512 r[16];
+            for (long i = 0; i < 16; i++) r[i] = i < h ? _mm512_maskz_loadu_ps(m, a + (i0 + i) * lda + p0) : _mm512_setzero_ps();
+            transpose16(r);
+            // Four k steps (48 floats) as three whole vectors; a tail of fewer under a mask.
+            long p = 0;
+            for (; p + 4 <= pe; p += 4) {
+                float *q = d + (p0 + p) * 12;
+                _mm512_storeu_ps(q, _mm512_permutex2var_ps(r[p], idx0, r[p + 1]));
+                _mm512_storeu_ps(q + 16, _mm512_permutex2var_ps(r[p + 1], idx1, r[p + 2]));
+                _mm512_storeu_ps(q + 32, _mm512_permutex2var_ps(r[p + 2], idx2, r[p + 3]));
+            }
+            for (; p < pe; p++) _mm512_mask_storeu_ps(d + (p0 + p) * 12, 0x0FFF, r[p]);
+        }
+    }
+}
+
+#define PACK_AVX2 __attribute__((target("avx2")))
+
+// r[0..7], 8 rows of 8 floats, becomes its transpose (r[j] = column j).
+PACK_AVX2 static inline void transpose8(__m256 r[8]) {
+    __m256 t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 2; g++) {   // u[4g + c], 128-bit lane L: column 4L + c of rows 4g … 4g+3
+        u[4 * g] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0x44);
+        u[4 * g + 1] = _mm256_shuffle_ps(t[4 * g], t[4 * g + 2], 0xEE);
+        u[4 * g + 2] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0x44);
+        u[4 * g + 3] = _mm256_shuffle_ps(t[4 * g + 1], t[4 * g + 3], 0xEE);
+    }
+    for (int c = 0; c < 4; c++) {
+        r[c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x20);
+        r[4 + c] = _mm256_permute2f128_ps(u[c], u[4 + c], 0x31);
+    }
+}
+
+// The first n (≤ 8) floats at p, the rest zeros; nothing past them is read.
+PACK_AVX2 static inline __m256 load_first(const float *p, long n) {
+    if (n >= 8) return _mm256_loadu_ps(p);
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), lane));
+}
+
+// pack_b_panel_avx512 for the AVX2 path's 16-column panels, in 8 × 8 blocks.
+PACK_AVX2 static void pack_b_panel_avx2(long k, long w, const float *b, long csb, float *dst) {
+    for (long p0 = 0; p0 < k; p0 += 8) {
+        const long pe = k - p0 < 8 ? k - p0 : 8;
+        for (long half = 0; half < 2; half++) {
+            __m256 r[8];
+            for (long j = 0; j < 8; j++) {
+                const long col = half * 8 + j;
+                r[j] = col < w ? load_first(b + col * csb + p0, pe) : _mm256_setzero_ps();
+            }
+            transpose8(r);
+            for (long p = 0; p < pe; p++) _mm256_storeu_ps(dst + (p0 + p) * 16 + half * 8, r[p]);
+        }
+    }
+}
+
+// pack_a's slivers of 6 rows (the AVX2 kernel's MR), in 8 × 8 blocks; each k step's 6 floats
+// stored as 4 + 2.
+PACK_AVX2 static void pack_a_avx2(long mc, long kc, const float *a, long lda, float *dst) {
+    for (long i0 = 0; i0 < mc; i0 += 6) {
+        const long h = mc - i0 < 6 ? mc - i0 : 6;
+        float *d = dst + i0 * kc;
+        for (long p0 = 0; p0 < kc; p0 += 8) {
+            const long pe = kc - p0 < 8 ? kc - p0 : 8;
+            __m256 r[8];
+            for (long i = 0; i < 8; i++) r[i] = i < h ? load_first(a + (i0 + i) * lda + p0, pe) : _mm256_setzero_ps();
+            transpose8(r);
+            for (long p = 0; p < pe; p++) {
+                float *q = d + (p0 + p) * 6;
+                _mm_storeu_ps(q, _mm256_castps256_ps128(r[p]));
+                _mm_storel_pi((__m64 *)(q + 4), _mm256_extractf128_ps(r[p], 1));
+            }
+        }
+    }
+}
+#endif
+
 void ck_pack_b(int path, long k, long n, const float *b, long rsb, long csb, float *packed) {
     const long nr = ck_nr(path);
     const size_t stride = ck_panel_stride(path, k);
+#if defined(__x86_64__)
+    const int simd = rsb == 1 && csb != 1 && ck_path_supported(path)
+        ? (path == CK_PATH_AVX512 && nr == 32 ? 512 : path == CK_PATH_AVX2 && nr == 16 ? 256 : 0) : 0;
+#else
+    const int simd = 0;
+#endif
     for (long j0 = 0; j0 < n; j0 += nr) {
         float *dst = packed + (size_t)(j0 / nr) * stride;
         const long w = n - j0 < nr ? n - j0 : nr;
-        if (csb == 1) {
+        if (simd) {
+#if defined(__x86_64__)
+            if (simd == 512) pack_b_panel_avx512(k, w, b + j0 * csb, csb, dst);
+            else pack_b_panel_avx2(k, w, b + j0 * csb, csb, dst);
+#endif
+        } else if (csb == 1) {
             for (long p = 0; p < k; p++) {
                 const float *src = b + p * rsb + j0;
                 float *d = dst + p * nr;
@@ -93,7 +248,11 @@ void ck_pack_b(int path, long k, long n, const float *b, long rsb, long csb, flo
 
 // Packs rows [0, mc) × columns [0, kc) of A into slivers of mr rows: sliver s holds
 // a[(s*mr + i) * lda + p] at [s * mr * kc + p * mr + i], zero rows past mc.
-static void pack_a(long mc, long kc, const float *a, long lda, int mr, float *dst) {
+static void pack_a(int path, long mc, long kc, const float *a, long lda, int mr, float *dst) {
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512 && mr == 12 && ck_path_supported(path)) { pack_a_avx512(mc, kc, a, lda, dst); return; }
+    if (path == CK_PATH_AVX2 && mr == 6 && ck_path_supported(path)) { pack_a_avx2(mc, kc, a, lda, dst); return; }
+#endif
     for (long i0 = 0; i0 < mc; i0 += mr) {
         const long h = mc - i0 < mr ? mc - i0 : mr;
         float *d = dst + i0 * kc;
@@ -383,7 +542,7 @@ void ck_pack_a(int path, long m, long k, const float *a, long lda, float *packed
     const long kcMax = kc_max(path);
     for (long pc = 0; pc < k; pc += kcMax) {
         const long kc = k - pc < kcMax ? k - pc : kcMax;
-        pack_a(m, kc, a + pc, lda, mr, packed + pc * mp);
+        pack_a(path, m, kc, a + pc, lda, mr, packed + pc * mp);
     }
 }
 
@@ -451,7 +610,7 @@ static void sgemm_driver(int path, long m, long n, long k, const float *a, long 
                     ablk = packed_a + pc * mp + ic * kc;
                 } else {
                     if (a_transposed) pack_a_t(mc, kc, a + pc * lda + ic, lda, mr, abuf);
-                    else pack_a(mc, kc, a + ic * lda + pc, lda, mr, abuf);
+                    else pack_a(path, mc, kc, a + ic * lda + pc, lda, mr, abuf);
                     ablk = abuf;
                 }
                 for (long jr = jc; jr < jc + nc; jr += nr) {

@@ -1,4 +1,5 @@
 import XCTest
+import CKernels
 @testable import EmbedScope
 @testable import EmbedScopeCore
 
@@ -158,6 +159,65 @@ final class SGEMMTests: XCTestCase {
                           aTransposed: true))
         for path in paths {
             for (i, c) in cases.enumerated() { check(c, path: path, seed: UInt64(i)) }
+        }
+    }
+
+    /// The packed layouts themselves (`ck_pack_a`, `ck_pack_b`; the AVX-512 and AVX2 paths
+    /// transpose 16 × 16 / 8 × 8 blocks in registers): every element where the layout puts it,
+    /// bit for bit, and zeros in the padding (rows past m to the sliver's MR, columns past n to
+    /// the panel's NR), on odd shapes across the block edges (k not a multiple of 16 or 8, the
+    /// AVX-512 slice of 1280) and for B given as rows (the Strassen and all-pairs column sides)
+    /// or as columns.
+    func testPackedLayoutsOnEveryPath() {
+        var rng = SplitMix64(seed: 79)
+        for path in paths where path != .openblas {
+            let kp = path.kernelPath!
+            let mr = Int(ck_mr(kp)), nr = Int(ck_nr(kp))
+            let kc = path == .avx512 ? 1280 : 256
+            for (m, k, pad) in [(1, 1, 0), (5, 7, 1), (12, 16, 0), (13, 17, 3), (31, 33, 0), (65, 63, 2), (6, 1283, 1), (40, 2600, 0)] {
+                let lda = k + pad
+                let a = (0..<(m * lda)).map { _ in Float(rng.gaussian()) }
+                // A: slice pc (depth kc) at pc · mp; in it sliver s at s · mr · kcs, element (i, p) at p · mr + i mod mr.
+                let mp = (m + mr - 1) / mr * mr
+                var packedA = [Float](repeating: .nan, count: Int(mp * k))
+                a.withUnsafeBufferPointer { ap in packedA.withUnsafeMutableBufferPointer { ck_pack_a(kp, m, k, ap.baseAddress!, lda, $0.baseAddress!) } }
+                var wrongA = 0
+                for pc in stride(from: 0, to: k, by: kc) {
+                    let kcs = min(kc, k - pc)
+                    for i in 0..<mp {
+                        for p in 0..<kcs {
+                            let want: Float = i < m ? a[i * lda + pc + p] : 0
+                            let got = packedA[pc * mp + (i / mr) * mr * kcs + p * mr + i % mr]
+                            if got.bitPattern != want.bitPattern { wrongA += 1 }
+                        }
+                    }
+                }
+                XCTAssertEqual(wrongA, 0, "\(path) pack_a \(m)×\(k) lda \(lda)")
+                // B (k × n, here n = m): panel q at q · stride, element (p, j) at p · nr + j mod nr, zeros past n
+                // and past k · nr to the stride; given as rows of Bᵀ (csb = ldb) or as rows of B (rsb = ldb).
+                for transposed in [true, false] {
+                    let n = m
+                    let ldb = transposed ? lda : n + pad
+                    let b = transposed ? a : (0..<(k * ldb)).map { _ in Float(rng.gaussian()) }
+                    let stride = Int(ck_panel_stride(kp, k))
+                    let count = Int(ck_packed_b_count(kp, k, n))
+                    var packedB = [Float](repeating: .nan, count: count)
+                    b.withUnsafeBufferPointer { bp in
+                        packedB.withUnsafeMutableBufferPointer {
+                            ck_pack_b(kp, k, n, bp.baseAddress!, transposed ? 1 : ldb, transposed ? ldb : 1, $0.baseAddress!)
+                        }
+                    }
+                    var wrongB = 0
+                    for q in 0..<((n + nr - 1) / nr) {
+                        for t in 0..<stride {
+                            let p = t / nr, j = q * nr + t % nr
+                            let want: Float = p < k && j < n ? (transposed ? b[j * ldb + p] : b[p * ldb + j]) : 0
+                            if packedB[q * stride + t].bitPattern != want.bitPattern { wrongB += 1 }
+                        }
+                    }
+                    XCTAssertEqual(wrongB, 0, "\(path) pack_b \(k)×\(n) transposed \(transposed)")
+                }
+            }
         }
     }
 
