@@ -75,19 +75,22 @@ struct ClassMoments: Sendable {
 
     init(_ x: RowMatrix, layout: ClassLayout, threads: Int) {
         let d = x.dim, k = layout.classCount, n = x.rows
-        let parts = ClassMoments.ranges(n, threads)
+        let parts = ClassMoments.parts(n, doublesPerPart: k * d)
         var partial = [[Double]](repeating: [], count: parts.count)
         partial.withUnsafeMutableBufferPointer { out in
             let outBase = out.baseAddress!
-            parallelFor(parts.count) { t in
-                var sums = [Double](repeating: 0, count: k * d)
-                sums.withUnsafeMutableBufferPointer { s in
-                    for r in parts[t] {
-                        let row = x.row(r), acc = s.baseAddress! + Int(layout.classOfRow[r]) * d
-                        for j in 0..<d { acc[j] += Double(row[j]) }
+            let claims = Claims(parts.count)
+            parallelFor(Swift.min(Swift.max(1, threads), parts.count)) { _ in
+                for t in claims {
+                    var sums = [Double](repeating: 0, count: k * d)
+                    sums.withUnsafeMutableBufferPointer { s in
+                        for r in parts[t] {
+                            let row = x.row(r), acc = s.baseAddress! + Int(layout.classOfRow[r]) * d
+                            for j in 0..<d { acc[j] += Double(row[j]) }
+                        }
                     }
+                    outBase[t] = sums
                 }
-                outBase[t] = sums
             }
         }
         var sums = partial[0]
@@ -111,20 +114,23 @@ struct ClassMoments: Sendable {
     /// Double, no ‖x‖² − 2x·μ + ‖μ‖² cancellation).
     func deviations(_ x: RowMatrix, layout: ClassLayout, threads: Int) -> (distance: [Double], squared: [Double]) {
         let d = dim, k = layout.classCount
-        let parts = ClassMoments.ranges(x.rows, threads)
+        let parts = ClassMoments.parts(x.rows, doublesPerPart: 2 * k)
         var partial = [([Double], [Double])](repeating: ([], []), count: parts.count)
         means.withUnsafeBufferPointer { mp in
             partial.withUnsafeMutableBufferPointer { out in
                 let outBase = out.baseAddress!, m = mp.baseAddress!
-                parallelFor(parts.count) { t in
-                    var dist = [Double](repeating: 0, count: k), sq = [Double](repeating: 0, count: k)
-                    for r in parts[t] {
-                        let c = Int(layout.classOfRow[r])
-                        let s = squaredDistance(x.row(r), m + c * d, d)
-                        dist[c] += s.squareRoot()
-                        sq[c] += s
+                let claims = Claims(parts.count)
+                parallelFor(Swift.min(Swift.max(1, threads), parts.count)) { _ in
+                    for t in claims {
+                        var dist = [Double](repeating: 0, count: k), sq = [Double](repeating: 0, count: k)
+                        for r in parts[t] {
+                            let c = Int(layout.classOfRow[r])
+                            let s = squaredDistance(x.row(r), m + c * d, d)
+                            dist[c] += s.squareRoot()
+                            sq[c] += s
+                        }
+                        outBase[t] = (dist, sq)
                     }
-                    outBase[t] = (dist, sq)
                 }
             }
         }
@@ -156,8 +162,16 @@ struct ClassMoments: Sendable {
         return s
     }
 
-    static func ranges(_ n: Int, _ threads: Int) -> [Range<Int>] {
-        let t = max(1, min(threads, n / 256 + 1))
-        return (0..<t).map { RowPartition.range($0, of: t, count: n) }
+    /// The rows cut into parts that depend on the shape only, never on the thread count: each
+    /// part is summed on its own and the parts added in order, so the moments — and the scores
+    /// built on them — are the same bits on any number of threads (split by thread, Davies–Bouldin
+    /// and Calinski–Harabasz moved in their last digits with it). Up to 16 parts of at least ~1,024
+    /// rows, fewer when 16 sets of partial sums (`doublesPerPart` each) would pass 64 MB.
+    static func parts(_ n: Int, doublesPerPart: Int) -> [Range<Int>] {
+        var p = Swift.max(1, Swift.min(16, n / 1024 + 1))
+        let perPart = Swift.max(1, doublesPerPart).multipliedReportingOverflow(by: 8)
+        let limit = 64 << 20
+        if perPart.overflow { p = 1 } else { while p > 1 && perPart.partialValue > limit / p { p -= 1 } }
+        return (0..<p).map { RowPartition.range($0, of: p, count: n) }
     }
 }

@@ -161,6 +161,28 @@ final class ClusterMetricsTests: XCTestCase {
         }
     }
 
+    /// The centroid pass (class means, deviations) sums fixed parts of the rows in a fixed order,
+    /// so Davies–Bouldin, Calinski–Harabasz and the silhouette are the same bits on 1, 2, 3 and 5
+    /// threads (they moved in their last digits with the thread count when each thread summed its
+    /// own share of the rows).
+    func testEveryScoreIsTheSameOnAnyThreadCount() throws {
+        let n = 5_000, d = 37
+        let x = randomMatrix(rows: n, dim: d, seed: 78)
+        let labels = (0..<n).map { Int32(($0 * 13) % 7) }
+        try withMatrix(x, rows: n, dim: d) { m in
+            let one = try ClusterMetrics.all(m, labels: labels, options: SilhouetteOptions(blockRows: 64, threads: 1))
+            XCTAssertTrue(one.daviesBouldin.isFinite && one.calinskiHarabasz.isFinite && one.silhouette.mean.isFinite)
+            for threads in [2, 3, 5] {
+                let r = try ClusterMetrics.all(m, labels: labels, options: SilhouetteOptions(blockRows: 64, threads: threads))
+                XCTAssertEqual(r.calinskiHarabasz.bitPattern, one.calinskiHarabasz.bitPattern, "\(threads) threads: \(r.calinskiHarabasz) vs \(one.calinskiHarabasz)")
+                XCTAssertEqual(r.daviesBouldin.bitPattern, one.daviesBouldin.bitPattern, "\(threads) threads: \(r.daviesBouldin) vs \(one.daviesBouldin)")
+                XCTAssertEqual(r.silhouette.values.map(\.bitPattern), one.silhouette.values.map(\.bitPattern), "\(threads) threads")
+                XCTAssertEqual(try ClusterMetrics.calinskiHarabasz(m, labels: labels, threads: threads).bitPattern, one.calinskiHarabasz.bitPattern)
+                XCTAssertEqual(try ClusterMetrics.daviesBouldin(m, labels: labels, threads: threads).bitPattern, one.daviesBouldin.bitPattern)
+            }
+        }
+    }
+
     /// Many classes (70: the class centroids' products are computed 32 classes at a time) and
     /// singleton classes, on both kernels, against a direct Double silhouette written here.
     func testManyClassesMatchADirectDoubleReference() throws {
