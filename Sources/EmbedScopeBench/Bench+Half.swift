@@ -18,7 +18,7 @@ extension Bench {
         @Option(help: "f16 or bf16: the index's copy when it has one of this type, else one converted in memory here.") var storage = "f16"
         @Option(name: .shortAndLong) var k = 10
         @Option(name: .customLong("repeat"), help: "Timed repetitions per measurement (the median is reported).") var repeats: Int = 10
-        @Option(help: "Threads (default: all active cores).") var threads: Int?
+        @Option(help: "Threads (default: the CPUs this process may use; see `info --system`).") var threads: Int?
         @Flag var json = false
 
         struct Figures: Encodable {

@@ -19,7 +19,7 @@ extension Bench {
         @Option(help: "Rows per block.") var block = SilhouetteOptions().blockRows
         @Option(help: "One level of Strassen–Winograd on the exact float32 silhouette's full off-diagonal tiles: auto, always or never.")
         var strassen = "auto"
-        @Option(help: "Threads (default: all active cores).") var threads: Int?
+        @Option(help: "Threads (default: the CPUs this process may use; see `info --system`).") var threads: Int?
         @Option(help: "Also time a sampled silhouette of this many rows.") var sample: Int?
         @Flag(help: "Also time the float64 (dgemm) kernel and report its difference from float32.") var compareFloat64 = false
         @Option(help: "Write the rows (X.npy, float32) and labels (labels.txt) to this directory.") var save: String?

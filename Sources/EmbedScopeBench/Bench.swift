@@ -23,7 +23,7 @@ struct Bench: ParsableCommand {
         @Option(name: .shortAndLong) var k = 10
         @Option(name: .customLong("repeat"), help: "Timed repetitions per measurement (the median is reported).") var repeats: Int = 10
         @Option(help: "Batch size for the batched measurement.") var batch = 64
-        @Option(help: "Threads (default: all active cores).") var threads: Int?
+        @Option(help: "Threads (default: the CPUs this process may use; see `info --system`).") var threads: Int?
         @Option(help: "What to time: all, single (the one-query scans) or batch (the own batch path only; for profiling).")
         var only = "all"
         @Flag var json = false

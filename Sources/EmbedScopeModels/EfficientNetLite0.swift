@@ -29,7 +29,7 @@ public final class EfficientNetLite0: FeatureExtractor {
     public var classCount: Int { fc.outFeatures }
     public var head: (weights: [Float], bias: [Float]) { (fc.weights, fc.bias) }
 
-    /// Worker threads (default: the active cores).
+    /// Worker threads (default: `CPUBudget.threads`, the CPUs this process may use).
     public let threads: Int
 
     static let bnEps = 1e-3
@@ -82,7 +82,7 @@ public final class EfficientNetLite0: FeatureExtractor {
         headConv = try Pointwise(r, conv: "_conv_head", bn: "_bn1", in: 320, out: 1280, eps: eps, activation: .relu6)
         fc = try Linear(r, "_fc", inFeatures: 1280, optional: true)
         try r.requireExactKeys()
-        let t = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let t = Swift.max(1, threads ?? CPUBudget.threads)
         self.threads = t
         capacities = Self.bufferCapacities(stem: stem, blocks: blocks, inputSize: inputSize, threads: t,
                                            fusesStem: Self.fusesStem(stem: stem, blocks: blocks, inputSize: inputSize))

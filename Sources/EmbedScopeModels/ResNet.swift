@@ -36,7 +36,7 @@ public final class ResNet: FeatureExtractor {
     public var classCount: Int { fc.outFeatures }
     public var head: (weights: [Float], bias: [Float]) { (fc.weights, fc.bias) }
     public let depth: Depth
-    /// Worker threads (default: the active cores).
+    /// Worker threads (default: `CPUBudget.threads`, the CPUs this process may use).
     public let threads: Int
 
     static let bnEps = 1e-5
@@ -76,7 +76,7 @@ public final class ResNet: FeatureExtractor {
         featureDim = inC
         fc = try Linear(r, "fc", inFeatures: inC, optional: true)
         try r.requireExactKeys()
-        let t = Swift.max(1, threads ?? ProcessInfo.processInfo.activeProcessorCount)
+        let t = Swift.max(1, threads ?? CPUBudget.threads)
         self.threads = t
         capacities = Self.bufferCapacities(stem: stem, blocks: blocks, inputSize: inputSize, threads: t)
     }

@@ -16,9 +16,10 @@ import Glibc
 /// is only ever run for the job that posted it. One job at a time: a second caller (two forward
 /// passes at once in a server) gets `false` and runs its parts another way.
 final class SpinTeam: @unchecked Sendable {
-    /// One helper per active core beyond the first; nil on one core.
+    /// One helper per usable core beyond the first (`CPUBudget`: a helper on a CPU the caller
+    /// also needs would spin where the caller should run); nil on one core.
     static let shared: SpinTeam? = {
-        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let cores = CPUBudget.threads
         return cores >= 2 ? SpinTeam(helpers: cores - 1) : nil
     }()
 

@@ -50,8 +50,8 @@ extension Root {
                 print(String(format: "\n2. indexed %d images into %@  (%.2fs, %.0f images/s; each PNG decoded once with libpng)",
                              b.rows, indexURL.path, b.seconds, Double(b.rows) / b.seconds))
                 if b.forwardSeconds > 0 {
-                    print(String(format: "   %@ forward pass (native): %.1fs, %.0f images/s at 224×224 on %d cores",
-                                 model, b.forwardSeconds, Double(b.rows) / b.forwardSeconds, ProcessInfo.processInfo.activeProcessorCount))
+                    print(String(format: "   %@ forward pass (native): %.1fs, %.0f images/s at 224×224 on %d threads",
+                                 model, b.forwardSeconds, Double(b.rows) / b.forwardSeconds, CPUBudget.threads))
                     print("   machine: \(SystemInfo.collect().summary) (embedscope info --system)")
                 }
                 let idx = try Index.open(indexURL)

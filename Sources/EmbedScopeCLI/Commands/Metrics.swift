@@ -20,7 +20,7 @@ extension Root {
         @Option(parsing: .unconditional, help: "Seed of the sample.") var seed: UInt64?
         @Option(help: "Score only the rows of this split (train, val, test, …); printed, not recorded in metrics.json.") var split: String?
         @Option(help: "GEMM precision: float32 (default) or float64 (the reference, about 2× slower).") var kernel = "float32"
-        @Option(parsing: .unconditional, help: "Threads (default: all active cores).") var threads: Int?
+        @Option(parsing: .unconditional, help: "Threads (default: the CPUs this process may use; see `info --system`).") var threads: Int?
         @OptionGroup var output: OutputOptions
         @OptionGroup var lockOptions: LockOptions
 

@@ -19,7 +19,7 @@ extension Root {
         @Option(name: .shortAndLong, parsing: .unconditional, help: "Neighbours per row.") var k = 10
         @Option(parsing: .unconditional, help: "List this many images whose two neighbour lists disagree most.") var worst = 10
         @Option(help: "Only these spaces (comma-separated; default: all).") var spaces: String?
-        @Option(parsing: .unconditional, help: "Threads (default: all active cores).") var threads: Int?
+        @Option(parsing: .unconditional, help: "Threads (default: the CPUs this process may use; see `info --system`).") var threads: Int?
         @Option(help: "Only the rows of this split, their neighbours from the same split; printed, not recorded in metrics.json.") var split: String?
         @OptionGroup var output: OutputOptions
         @OptionGroup var lockOptions: LockOptions

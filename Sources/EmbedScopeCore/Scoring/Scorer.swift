@@ -51,8 +51,9 @@ public enum Scorer {
     /// Rows per chunk: each worker scores a chunk into a small buffer, then selects from it.
     static let chunkRows = 1024
 
-    /// Threads used for a scan (the machine's active cores).
-    public static var defaultThreads: Int { max(1, ProcessInfo.processInfo.activeProcessorCount) }
+    /// Threads used for a scan: the CPUs this process may use (`CPUBudget`: affinity mask,
+    /// cgroup CPU quota, `EMBEDSCOPE_THREADS`).
+    public static var defaultThreads: Int { CPUBudget.threads }
 
     /// Top-k for one query. `query` must have `matrix.dim` values (it is used as given: pass a
     /// unit vector for cosine scores). Throws `NonFiniteScores` naming the rows if any score is
@@ -251,6 +252,13 @@ package enum BLASThreads {
         mutating func apply() {
             if !read {
                 current = openblas_get_num_threads(); cores = current; idle = current; read = true
+                // OpenBLAS counts the affinity mask but not a cgroup CPU quota: held to the CPUs this
+                // process may use (`CPUBudget`), unless the user set its thread count.
+                let env = ProcessInfo.processInfo.environment
+                if !["OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"].contains(where: { env[$0] != nil }) {
+                    let budget = Int32(clamping: CPUBudget.threads)
+                    if budget < cores { cores = budget; idle = budget }
+                }
             }
             let want = open > 0 ? 1 : wide > 0 ? cores : idle
             if want != current { openblas_set_num_threads(want); current = want }

@@ -58,7 +58,9 @@ package struct SystemInfo: Codable, Sendable {
         package var thresholdBytes: Int
     }
     package var hugePages: HugePages
+    /// Threads EmbedScope runs (`CPUBudget`), and where that count came from.
     package var threads: Int
+    package var threadBudget: CPUBudget.Detail
 
     package static func collect() -> SystemInfo {
         let path = SGEMM.path
@@ -94,7 +96,7 @@ package struct SystemInfo: Codable, Sendable {
                           gemmEnvironmentIgnored: SGEMM.environmentRejected, hotPaths: hot,
                           hugePages: HugePages(system: Self.hugePageMode(), advised: LargeBuffer.advisesHugePages,
                                                thresholdBytes: LargeBuffer.hugePageThreshold),
-                          threads: ProcessInfo.processInfo.activeProcessorCount)
+                          threads: CPUBudget.threads, threadBudget: CPUBudget.current)
     }
 
     /// The selected mode in a transparent_hugepage/enabled file ("always [madvise] never" → "madvise").
@@ -130,7 +132,7 @@ package struct SystemInfo: Codable, Sendable {
         lines.append(thp + (hugePages.advised
             ? "; GEMM operands from \(hugePages.thresholdBytes >> 20) MiB advised (EMBEDSCOPE_HUGEPAGES=0: not)"
             : "; GEMM operands not advised (EMBEDSCOPE_HUGEPAGES=0)"))
-        lines.append("threads: \(threads)")
+        lines.append(CPUBudget.describe(threadBudget))
         return lines.joined(separator: "\n")
     }
 
