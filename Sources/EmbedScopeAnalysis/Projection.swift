@@ -235,8 +235,11 @@ public enum Projection {
     /// Adds Σ (x_i − c_i)(x_i − c_i)ᵀ to the upper triangle of `s` and mirrors it, blocks of rows at
     /// a time in Double (`dsyrk`). Row i's centre c_i is row `which(i)` of `centres` (row-major, d wide).
     ///
-    /// The row blocks are dealt to `threads` workers (every threads-th block), each adding into a
-    /// d × d sum of its own with a single-threaded `dsyrk`; the sums are added in worker order.
+    /// The row blocks are dealt to a fixed number of parts (every parts-th block; the count
+    /// depends on the shape only, never on the thread count), each summed into a d × d matrix
+    /// of its own with a single-threaded `dsyrk`; the threads claim parts, and the parts' sums
+    /// are added in part order — so the scatter, and every axis and coordinate after it, is the
+    /// same bits on any number of threads (dealt by thread, PCA's last digits moved with it).
     /// Split here rather than by OpenBLAS's own threads, whose barriers stall whenever another
     /// process holds a core: a 10k × 1280 PCA took 2–16 s beside a compile with OpenBLAS on two
     /// threads, 0.9 s on one (split here: 0.8 s).
@@ -245,25 +248,28 @@ public enum Projection {
         let d = x.dim
         BLASInfo.warnIfGeneric("the PCA / LDA scatter (Double products, OpenBLAS dsyrk)")
         let blocks = (x.rows + blockRows - 1) / blockRows
-        let workers = max(1, min(threads, blocks))
-        var partial = [[Double]](repeating: [], count: workers)
+        let parts = scatterParts(blocks: blocks, dim: d)
+        var partial = [[Double]](repeating: [], count: parts)
         BLASThreads.single {
             partial.withUnsafeMutableBufferPointer { pp in
                 let out = pp.baseAddress!
-                parallelFor(workers) { t in
-                    var sum = [Double](repeating: 0, count: d * d)
+                let claims = Claims(parts)
+                parallelFor(max(1, min(threads, parts))) { _ in
                     var block = [Double](repeating: 0, count: blockRows * d)
-                    for b in stride(from: t, to: blocks, by: workers) {
-                        let start = b * blockRows, m = min(blockRows, x.rows - start)
-                        for r in 0..<m {
-                            let row = x.row(start + r), c = which(start + r) * d
-                            for j in 0..<d { block[r * d + j] = Double(row[j]) - centres[c + j] }
+                    for part in claims {
+                        var sum = [Double](repeating: 0, count: d * d)
+                        for b in stride(from: part, to: blocks, by: parts) {
+                            let start = b * blockRows, m = min(blockRows, x.rows - start)
+                            for r in 0..<m {
+                                let row = x.row(start + r), c = which(start + r) * d
+                                for j in 0..<d { block[r * d + j] = Double(row[j]) - centres[c + j] }
+                            }
+                            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(m), 1, block, Int32(d), 1, &sum, Int32(d))
+                            // Part 0 reports for all (its blocks are every parts-th one).
+                            if part == 0 { progress.update(offset + min(x.rows, (b + 1) * blockRows)) }
                         }
-                        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(m), 1, block, Int32(d), 1, &sum, Int32(d))
-                        // Worker 0 reports for all (its blocks are every workers-th one).
-                        if t == 0 { progress.update(offset + min(x.rows, (b + 1) * blockRows)) }
+                        out[part] = sum
                     }
-                    out[t] = sum
                 }
             }
         }
@@ -272,6 +278,16 @@ public enum Projection {
         }
         for i in 0..<d { for j in 0..<i { s[i * d + j] = s[j * d + i] } }
         progress.update(offset + x.rows)
+    }
+
+    /// Parts of the scatter: up to 4 (one per block at most), fewer when their d × d sums would pass
+    /// 160 MB (d = 1280: 4 parts, 52 MB; d = 2048: 4, 134 MB; d = 4096: 1).
+    static func scatterParts(blocks: Int, dim d: Int) -> Int {
+        let bytes = d.multipliedReportingOverflow(by: d).partialValue.multipliedReportingOverflow(by: 8)
+        guard !d.multipliedReportingOverflow(by: d).overflow, !bytes.overflow, bytes.partialValue > 0 else { return 1 }
+        var p = max(1, min(4, blocks))
+        while p > 1 && bytes.partialValue > (160 << 20) / p { p -= 1 }
+        return p
     }
 
     /// Row-major [rows × k] = (x − center)·axesᵀ, in Double, a block at a time (`dgemm`).

@@ -59,11 +59,12 @@ final class ProjectionTests: XCTestCase {
         }
     }
 
-    /// The scatter split over workers (row blocks dealt round-robin, one dsyrk each, sums added
-    /// in worker order) equals a direct Double sum, on 1, 2 and 3 workers and a row count that
-    /// leaves the last block short.
+    /// The scatter split into parts (row blocks dealt round-robin to a fixed number of parts, one
+    /// dsyrk each, sums added in part order) equals a direct Double sum, on 1, 2, 3 and 5 workers
+    /// and a row count that leaves the last block short — and is the same bits on every worker
+    /// count (split by worker, its last digits moved with the count).
     func testScatterOverWorkersMatchesADirectSum() {
-        let n = 2 * Projection.blockRows + 37, d = 9
+        let n = 5 * Projection.blockRows + 37, d = 9
         var rng = SplitMix64(seed: 31)
         let rows = (0..<(n * d)).map { _ in Float(rng.gaussian()) }
         let centres = (0..<(2 * d)).map { Double($0) * 0.01 }
@@ -77,13 +78,20 @@ final class ProjectionTests: XCTestCase {
         }
         rows.withUnsafeBufferPointer { buf in
             let x = RowMatrix(base: buf.baseAddress!, rows: n, dim: d, stride: d)
-            for threads in [1, 2, 3] {
+            var first: [Double]? = nil
+            for threads in [1, 2, 3, 5] {
                 var s = [Double](repeating: 0, count: d * d)
                 Projection.scatter(x, into: &s, centres: centres, which: which, progress: SilentProgress(), offset: 0, threads: threads)
                 let worst = zip(s, direct).map { abs($0 - $1) / max(1, abs($1)) }.max() ?? .nan
                 XCTAssertLessThanOrEqual(worst, 1e-12, "\(threads) workers")
                 XCTAssertEqual(s[1 * d + 4], s[4 * d + 1], "mirrored")
+                if let first { XCTAssertEqual(s.map(\.bitPattern), first.map(\.bitPattern), "\(threads) workers: not the same bits as 1") }
+                else { first = s }
             }
+            XCTAssertEqual(Projection.scatterParts(blocks: 6, dim: 1280), 4)
+            XCTAssertEqual(Projection.scatterParts(blocks: 2, dim: 1280), 2)
+            XCTAssertEqual(Projection.scatterParts(blocks: 100, dim: 4096), 1)
+            XCTAssertEqual(Projection.scatterParts(blocks: 100, dim: Int.max / 2), 1)
         }
     }
 
