@@ -233,13 +233,16 @@ public enum Projection {
     }
 
     /// Adds Σ (x_i − c_i)(x_i − c_i)ᵀ to the upper triangle of `s` and mirrors it, blocks of rows at
-    /// a time in Double (`dsyrk`). Row i's centre c_i is row `which(i)` of `centres` (row-major, d wide).
+    /// a time in Double (`dsyrk` / `dgemm`). Row i's centre c_i is row `which(i)` of `centres`
+    /// (row-major, d wide).
     ///
-    /// The row blocks are dealt to a fixed number of parts (every parts-th block; the count
-    /// depends on the shape only, never on the thread count), each summed into a d × d matrix
-    /// of its own with a single-threaded `dsyrk`; the threads claim parts, and the parts' sums
-    /// are added in part order — so the scatter, and every axis and coordinate after it, is the
-    /// same bits on any number of threads (dealt by thread, PCA's last digits moved with it).
+    /// Each block of rows is centred by all threads (a share of its rows each), then its product
+    /// is cut by rows of the output: slice [a, b) of the upper triangle takes a `dsyrk` on its
+    /// diagonal square and a `dgemm` right of it, single-threaded, claimed by the threads. Every
+    /// element is summed over the blocks in block order by a call whose shape depends on the
+    /// dimension only (`scatterSlices`), so the scatter — and every axis and coordinate after it —
+    /// is the same bits on any number of threads (split by thread with a d × d sum each, PCA's
+    /// last digits moved with the count), and no thread needs a d × d sum of its own.
     /// Split here rather than by OpenBLAS's own threads, whose barriers stall whenever another
     /// process holds a core: a 10k × 1280 PCA took 2–16 s beside a compile with OpenBLAS on two
     /// threads, 0.9 s on one (split here: 0.8 s).
@@ -247,47 +250,65 @@ public enum Projection {
                         progress: ProgressSink, offset: Int, threads: Int = Scorer.defaultThreads) {
         let d = x.dim
         BLASInfo.warnIfGeneric("the PCA / LDA scatter (Double products, OpenBLAS dsyrk)")
-        let blocks = (x.rows + blockRows - 1) / blockRows
-        let parts = scatterParts(blocks: blocks, dim: d)
-        var partial = [[Double]](repeating: [], count: parts)
+        let slices = scatterSlices(d)
+        let workers = max(1, min(threads, slices.count))
+        var upper = [Double](repeating: 0, count: d * d)
+        var block = [Double](repeating: 0, count: blockRows * d)
         BLASThreads.single {
-            partial.withUnsafeMutableBufferPointer { pp in
-                let out = pp.baseAddress!
-                let claims = Claims(parts)
-                parallelFor(max(1, min(threads, parts))) { _ in
-                    var block = [Double](repeating: 0, count: blockRows * d)
-                    for part in claims {
-                        var sum = [Double](repeating: 0, count: d * d)
-                        for b in stride(from: part, to: blocks, by: parts) {
-                            let start = b * blockRows, m = min(blockRows, x.rows - start)
-                            for r in 0..<m {
-                                let row = x.row(start + r), c = which(start + r) * d
-                                for j in 0..<d { block[r * d + j] = Double(row[j]) - centres[c + j] }
-                            }
-                            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(m), 1, block, Int32(d), 1, &sum, Int32(d))
-                            // Part 0 reports for all (its blocks are every parts-th one).
-                            if part == 0 { progress.update(offset + min(x.rows, (b + 1) * blockRows)) }
+            upper.withUnsafeMutableBufferPointer { up in
+            block.withUnsafeMutableBufferPointer { bp in
+                let c = up.baseAddress!, a = bp.baseAddress!
+                var start = 0
+                while start < x.rows {
+                    let m = min(blockRows, x.rows - start)
+                    parallelFor(workers) { t in
+                        for r in RowPartition.range(t, of: workers, count: m) {
+                            let row = x.row(start + r), centre = which(start + r) * d
+                            for j in 0..<d { a[r * d + j] = Double(row[j]) - centres[centre + j] }
                         }
-                        out[part] = sum
                     }
+                    let claims = Claims(slices.count)
+                    parallelFor(workers) { _ in
+                        for i in claims {
+                            let lo = slices[i].lowerBound, n = slices[i].count
+                            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(m), 1, a + lo, Int32(d),
+                                        1, c + lo * d + lo, Int32(d))
+                            let right = lo + n
+                            if right < d {
+                                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(d - right), Int32(m), 1,
+                                            a + lo, Int32(d), a + right, Int32(d), 1, c + lo * d + right, Int32(d))
+                            }
+                        }
+                    }
+                    start += m
+                    progress.update(offset + start)
                 }
-            }
+            }}
         }
-        for p in partial {
-            for i in 0..<d { for j in i..<d { s[i * d + j] += p[i * d + j] } }
-        }
+        for i in 0..<d { for j in i..<d { s[i * d + j] += upper[i * d + j] } }
         for i in 0..<d { for j in 0..<i { s[i * d + j] = s[j * d + i] } }
         progress.update(offset + x.rows)
     }
 
-    /// Parts of the scatter: up to 4 (one per block at most), fewer when their d × d sums would pass
-    /// 160 MB (d = 1280: 4 parts, 52 MB; d = 2048: 4, 134 MB; d = 4096: 1).
-    static func scatterParts(blocks: Int, dim d: Int) -> Int {
-        let bytes = d.multipliedReportingOverflow(by: d).partialValue.multipliedReportingOverflow(by: 8)
-        guard !d.multipliedReportingOverflow(by: d).overflow, !bytes.overflow, bytes.partialValue > 0 else { return 1 }
-        var p = max(1, min(4, blocks))
-        while p > 1 && bytes.partialValue > (160 << 20) / p { p -= 1 }
-        return p
+    /// Rows of the scatter's output cut into slices of about equal work (row i of the upper
+    /// triangle has d − i entries): up to 4, at least 32 rows each. Depends on d only. (So at most
+    /// 4 threads share a scatter. More, smaller calls cost more than they split: a 10k × 1280
+    /// PCA on 2 threads took 1.2 % longer than with one d × d sum per thread with 4 slices, 3.5 %
+    /// with 8 and 12 % with 16 — 12 alternated pairs each.)
+    static func scatterSlices(_ d: Int) -> [Range<Int>] {
+        guard d > 0 else { return [] }
+        let count = max(1, min(4, d / 32))
+        let total = Double(d) * Double(d + 1) / 2
+        var out = [Range<Int>](), lo = 0
+        for k in 1...count {
+            // Smallest hi with Σ_{i<hi} (d − i) ≥ k/count of the triangle.
+            let target = total * Double(k) / Double(count)
+            var hi = k == count ? d : lo
+            while hi < d, Double(hi) * (Double(d) - Double(hi - 1) / 2) < target { hi += 1 }
+            if hi > lo { out.append(lo..<hi); lo = hi }
+        }
+        if lo < d { out.append(lo..<d) }
+        return out
     }
 
     /// Row-major [rows × k] = (x − center)·axesᵀ, in Double, a block at a time (`dgemm`).

@@ -59,12 +59,12 @@ final class ProjectionTests: XCTestCase {
         }
     }
 
-    /// The scatter split into parts (row blocks dealt round-robin to a fixed number of parts, one
-    /// dsyrk each, sums added in part order) equals a direct Double sum, on 1, 2, 3 and 5 workers
-    /// and a row count that leaves the last block short — and is the same bits on every worker
-    /// count (split by worker, its last digits moved with the count).
+    /// The scatter cut by output rows (each block's product in slices of the upper triangle,
+    /// claimed by the workers) equals a direct Double sum, on 1, 2, 3 and 5 workers and a row
+    /// count that leaves the last block short — and is the same bits on every worker count (split
+    /// by worker, its last digits moved with the count).
     func testScatterOverWorkersMatchesADirectSum() {
-        let n = 5 * Projection.blockRows + 37, d = 9
+        let n = 2 * Projection.blockRows + 37, d = 70
         var rng = SplitMix64(seed: 31)
         let rows = (0..<(n * d)).map { _ in Float(rng.gaussian()) }
         let centres = (0..<(2 * d)).map { Double($0) * 0.01 }
@@ -88,10 +88,39 @@ final class ProjectionTests: XCTestCase {
                 if let first { XCTAssertEqual(s.map(\.bitPattern), first.map(\.bitPattern), "\(threads) workers: not the same bits as 1") }
                 else { first = s }
             }
-            XCTAssertEqual(Projection.scatterParts(blocks: 6, dim: 1280), 4)
-            XCTAssertEqual(Projection.scatterParts(blocks: 2, dim: 1280), 2)
-            XCTAssertEqual(Projection.scatterParts(blocks: 100, dim: 4096), 1)
-            XCTAssertEqual(Projection.scatterParts(blocks: 100, dim: Int.max / 2), 1)
+            XCTAssertEqual(Projection.scatterSlices(d).count, 2, "two slices: the claimed path is exercised")
+        }
+    }
+
+    /// The output slices cover every row once, in order, with about equal shares of the upper
+    /// triangle; and a wider scatter (several slices, several blocks) is the same bits on 1–5 workers.
+    func testScatterSlicesCoverTheTriangleEvenly() {
+        for d in [1, 2, 31, 32, 63, 64, 65, 200, 512, 1280, 2048] {
+            let slices = Projection.scatterSlices(d)
+            XCTAssertEqual(slices.first?.lowerBound, 0, "d \(d)")
+            XCTAssertEqual(slices.last?.upperBound, d, "d \(d)")
+            XCTAssertTrue(zip(slices, slices.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound && !$0.isEmpty }, "d \(d)")
+            XCTAssertLessThanOrEqual(slices.count, 4)
+            let work = slices.map { r in r.reduce(0) { $0 + (d - $1) } }
+            if slices.count > 1 {
+                XCTAssertLessThan(Double(work.max()!), 1.25 * Double(d * (d + 1) / 2) / Double(slices.count), "d \(d): \(work)")
+            }
+        }
+        XCTAssertTrue(Projection.scatterSlices(0).isEmpty)
+        let n = 3 * Projection.blockRows + 5, d = 200
+        var rng = SplitMix64(seed: 32)
+        let rows = (0..<(n * d)).map { _ in Float(rng.gaussian()) }
+        let centres = (0..<d).map { Double($0) * 0.001 }
+        rows.withUnsafeBufferPointer { buf in
+            let x = RowMatrix(base: buf.baseAddress!, rows: n, dim: d, stride: d)
+            var first: [UInt64]? = nil
+            for threads in [1, 2, 3, 5] {
+                var s = [Double](repeating: 0, count: d * d)
+                Projection.scatter(x, into: &s, centres: centres, which: { _ in 0 }, progress: SilentProgress(), offset: 0, threads: threads)
+                XCTAssertFalse(s.contains { !$0.isFinite })
+                XCTAssertEqual(s[3 * d + 150], s[150 * d + 3], "mirrored")
+                if let first { XCTAssertEqual(s.map(\.bitPattern), first, "\(threads) workers") } else { first = s.map(\.bitPattern) }
+            }
         }
     }
 
