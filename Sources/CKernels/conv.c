@@ -34,7 +34,7 @@ static inline long lmin(long a, long b) { return a < b ? a : b; }
 static inline long lmax(long a, long b) { return a > b ? a : b; }
 
 // Output columns whose whole window lies inside the row: [*lo, *hi).
-static inline void interior_columns(const dw_geom *g, long k, long s, long *lo, long *hi) {
+__attribute__((unused)) static inline void interior_columns(const dw_geom *g, long k, long s, long *lo, long *hi) {
     const long a = lmin(g->ow, (g->pad_left + s - 1) / s);
     const long last = g->w - k + g->pad_left;
     *lo = a;
@@ -43,7 +43,7 @@ static inline void interior_columns(const dw_geom *g, long k, long s, long *lo, 
 
 // Input row ih of image img (in the band x holds, which starts at row first_row); only read when
 // 0 ≤ ih < h.
-static inline const float *x_row_ptr(const dw_geom *g, long img, long ih) {
+__attribute__((unused)) static inline const float *x_row_ptr(const dw_geom *g, long img, long ih) {
     return g->x + (img * g->h + ih - g->first_row) * g->w * g->c;
 }
 

@@ -7,7 +7,9 @@
 #include "ckhalf.h"
 #include "ckernels.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 

@@ -15,7 +15,9 @@
 #include "ckernels.h"
 
 #include <float.h>
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <string.h>
 
 int ck_scan_nr(int path) { return path == CK_PATH_AVX512 ? 32 : 16; }
@@ -320,7 +322,7 @@ long ck_scan_candidates(int path, long m, long n, const float *c, long ldc, cons
 
 // Prefetch distance of the one-query scan, in rows: ~16 KB ahead. Without it the scan waited on
 // memory more than a pure read of the same bytes does (its loop carries twice the loads).
-static long dots_ahead(long lda) {
+__attribute__((unused)) static long dots_ahead(long lda) {   // (used by the x86 kernels only)
     const long bytes = lda * (long)sizeof(float);
     const long rows = bytes > 0 ? (16384 + bytes - 1) / bytes : 1;
     return rows < 1 ? 1 : rows;

@@ -7,7 +7,9 @@
 // after a CPUID check (ck_path_supported).
 #include "ckernels.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <time.h>
 #include <string.h>

@@ -8,7 +8,9 @@
 // tail added in sequence.
 #include "ckernels.h"
 
+#if defined(__x86_64__)
 #include <immintrin.h>
+#endif
 #include <math.h>
 
 #pragma STDC FP_CONTRACT OFF
