@@ -112,7 +112,9 @@ let package = Package(
         .target(name: "CJPEGShim", dependencies: ["CJPEG"]),
         // Packed SGEMM micro-kernels: AVX-512 / AVX2 chosen at run time by CPUID (function target
         // attributes, no global -m flags). Always optimized: a -O0 kernel would make debug test runs crawl.
-        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])]),
+        // The Swift targets above are built for x86-64-v3 unless EMBEDSCOPE_PORTABLE is set: CKernels
+        // then refuses to start on a CPU without it (a clear error instead of SIGILL; sgemm.c).
+        .target(name: "CKernels", cSettings: [.unsafeFlags(["-O3"])] + (simdSettings.isEmpty ? [] : [.define("EMBEDSCOPE_BUILT_FOR_V3")])),
 
         .testTarget(
             name: "EmbedScopeTests",

@@ -39,6 +39,26 @@ int ck_path_supported(int path) {
 #endif
 }
 
+// The Swift code of this build was compiled for x86-64-v3 (AVX2 + FMA + F16C; Package.swift) and
+// may use those instructions anywhere: on a CPU without them it would die of SIGILL at the first
+// one. This runs before main (and before any Swift code): on such a CPU it says so and exits 2.
+// EMBEDSCOPE_TEST_CPU_WITHOUT_V3=1 makes it act as on such a CPU (for the test of this message).
+#if defined(__x86_64__) && defined(EMBEDSCOPE_BUILT_FOR_V3)
+#include <unistd.h>
+__attribute__((constructor)) static void ck_refuse_cpu_without_v3(void) {
+    __builtin_cpu_init();
+    const char *pretend = getenv("EMBEDSCOPE_TEST_CPU_WITHOUT_V3");
+    const int has = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+    if (has && !(pretend && pretend[0] == '1')) return;
+    static const char msg[] =
+        "embedscope: error: this build runs on x86-64-v3 CPUs (AVX2, FMA and F16C), and this CPU does not report all three\n"
+        "  hint: build for baseline x86-64 instead: EMBEDSCOPE_PORTABLE=1 swift build -c release\n";
+    ssize_t ignored = write(2, msg, sizeof msg - 1);
+    (void)ignored;
+    _exit(2);
+}
+#endif
+
 int ck_best_path(void) {
     if (ck_path_supported(CK_PATH_AVX512)) return CK_PATH_AVX512;
     if (ck_path_supported(CK_PATH_AVX2)) return CK_PATH_AVX2;

@@ -49,6 +49,20 @@ final class CLITests: XCTestCase {
     var binary: URL { CLI.binary }
     func run(_ args: [String]) throws -> Run { try CLI.run(args) }
 
+    /// Built for x86-64-v3 (the default on x86-64), the binary refuses a CPU without AVX2 / FMA /
+    /// F16C before any of its code runs: a clear error and exit status 2, never SIGILL. The CPU is
+    /// simulated by EMBEDSCOPE_TEST_CPU_WITHOUT_V3=1 (the check in CKernels/sgemm.c).
+    func testACPUWithoutTheBuildsInstructionsIsAClearError() throws {
+        #if arch(x86_64)
+        let r = try CLI.run(["--version"], environment: ["EMBEDSCOPE_TEST_CPU_WITHOUT_V3": "1"])
+        XCTAssertEqual(r.status, 2, r.stderr)
+        XCTAssertTrue(r.stderr.contains("x86-64-v3") && r.stderr.contains("EMBEDSCOPE_PORTABLE=1"), r.stderr)
+        XCTAssertEqual(r.stdout, "")
+        let normal = try CLI.run(["--version"], environment: ["EMBEDSCOPE_TEST_CPU_WITHOUT_V3": "0"])
+        XCTAssertEqual(normal.status, 0, normal.stderr)
+        #endif
+    }
+
     /// A bidirectional control in a class or file name is shown escaped in every table the CLI
     /// prints (`info` and `query` printed U+202E raw, reordering the terminal line; held-out
     /// sweep); JSON and the CSVs keep the names exactly.
