@@ -19,7 +19,7 @@ final class SpinTeam: @unchecked Sendable {
     /// One helper per usable core beyond the first (`CPUBudget`: a helper on a CPU the caller
     /// also needs would spin where the caller should run); nil on one core.
     static let shared: SpinTeam? = {
-        let cores = CPUBudget.threads
+        let cores = CPUBudget.spinningThreads
         return cores >= 2 ? SpinTeam(helpers: cores - 1) : nil
     }()
 

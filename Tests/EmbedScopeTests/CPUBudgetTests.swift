@@ -30,6 +30,7 @@ final class CPUBudgetTests: XCTestCase {
     func testEnvironmentWinsWhenValidAndIsReportedWhenNot() {
         let set = CPUBudget.resolve(online: 2, status: nil, quota: 1, environment: " 6 ")
         XCTAssertEqual(set.threads, 6)
+        XCTAssertEqual(set.usable, 1, "the CPUs themselves: spinning helpers stay within them")
         XCTAssertEqual(set.environment, 6)
         XCTAssertNil(set.environmentIgnored)
         for bad in ["0", "-1", "abc", "", "1025", "2.5", "99999999999999999999"] {
@@ -84,6 +85,7 @@ final class CPUBudgetTests: XCTestCase {
         let d = CPUBudget.current
         XCTAssertGreaterThanOrEqual(d.threads, 1)
         XCTAssertEqual(Scorer.defaultThreads, d.threads)
+        XCTAssertEqual(CPUBudget.spinningThreads, min(d.threads, d.usable))
         if d.environment == nil {
             XCTAssertLessThanOrEqual(d.threads, d.online)
             if let a = d.affinity { XCTAssertLessThanOrEqual(d.threads, a) }

@@ -25,6 +25,9 @@ package enum CPUBudget {
         package var environment: Int?
         /// `EMBEDSCOPE_THREADS` when set but not a whole number from 1 to 1024 (then ignored).
         package var environmentIgnored: String?
+        /// The CPUs this process may use (online, affinity mask, quota), whatever
+        /// `EMBEDSCOPE_THREADS` says: threads that spin while they wait never outnumber these.
+        package var usable: Int
         /// What EmbedScope runs.
         package var threads: Int
     }
@@ -41,6 +44,11 @@ package enum CPUBudget {
     /// The thread count: `current.threads`.
     package static var threads: Int { current.threads }
 
+    /// Threads that may spin while they wait (the forward pass's helpers): the thread count, but
+    /// never more than the CPUs this process may use — `EMBEDSCOPE_THREADS` above them would have
+    /// spinning threads take turns on the CPUs the work needs.
+    package static var spinningThreads: Int { Swift.min(current.threads, current.usable) }
+
     /// The budget from what the system says (each part separately testable).
     package static func resolve(online: Int, status: String?, quota: Double?, environment: String?) -> Detail {
         let online = Swift.max(1, online)
@@ -52,13 +60,14 @@ package enum CPUBudget {
         }
         var threads = Swift.min(online, affinity ?? online)
         if let q = quota, q > 0, q.isFinite { threads = Swift.min(threads, Swift.max(1, Int(q.rounded(.up)))) }
+        let usable = Swift.max(1, threads)
         var accepted: Int? = nil, ignored: String? = nil
         if let environment {
             let text = environment.trimmingCharacters(in: .whitespaces)
             if let n = Int(text), (1...1024).contains(n) { accepted = n; threads = n } else { ignored = environment }
         }
         return Detail(online: online, affinity: affinity, quota: quota, environment: accepted, environmentIgnored: ignored,
-                      threads: Swift.max(1, threads))
+                      usable: usable, threads: Swift.max(1, threads))
     }
 
     /// The tightest CPU quota on this process's cgroup path, in CPUs; nil when there is none (or
