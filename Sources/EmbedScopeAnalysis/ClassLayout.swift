@@ -79,18 +79,15 @@ struct ClassMoments: Sendable {
         var partial = [[Double]](repeating: [], count: parts.count)
         partial.withUnsafeMutableBufferPointer { out in
             let outBase = out.baseAddress!
-            let claims = Claims(parts.count)
-            parallelFor(Swift.min(Swift.max(1, threads), parts.count)) { _ in
-                for t in claims {
-                    var sums = [Double](repeating: 0, count: k * d)
-                    sums.withUnsafeMutableBufferPointer { s in
-                        for r in parts[t] {
-                            let row = x.row(r), acc = s.baseAddress! + Int(layout.classOfRow[r]) * d
-                            for j in 0..<d { acc[j] += Double(row[j]) }
-                        }
+            parallelClaimed(parts.count, threads: threads) { t in
+                var sums = [Double](repeating: 0, count: k * d)
+                sums.withUnsafeMutableBufferPointer { s in
+                    for r in parts[t] {
+                        let row = x.row(r), acc = s.baseAddress! + Int(layout.classOfRow[r]) * d
+                        for j in 0..<d { acc[j] += Double(row[j]) }
                     }
-                    outBase[t] = sums
                 }
+                outBase[t] = sums
             }
         }
         var sums = partial[0]
@@ -119,18 +116,15 @@ struct ClassMoments: Sendable {
         means.withUnsafeBufferPointer { mp in
             partial.withUnsafeMutableBufferPointer { out in
                 let outBase = out.baseAddress!, m = mp.baseAddress!
-                let claims = Claims(parts.count)
-                parallelFor(Swift.min(Swift.max(1, threads), parts.count)) { _ in
-                    for t in claims {
-                        var dist = [Double](repeating: 0, count: k), sq = [Double](repeating: 0, count: k)
-                        for r in parts[t] {
-                            let c = Int(layout.classOfRow[r])
-                            let s = squaredDistance(x.row(r), m + c * d, d)
-                            dist[c] += s.squareRoot()
-                            sq[c] += s
-                        }
-                        outBase[t] = (dist, sq)
+                parallelClaimed(parts.count, threads: threads) { t in
+                    var dist = [Double](repeating: 0, count: k), sq = [Double](repeating: 0, count: k)
+                    for r in parts[t] {
+                        let c = Int(layout.classOfRow[r])
+                        let s = squaredDistance(x.row(r), m + c * d, d)
+                        dist[c] += s.squareRoot()
+                        sq[c] += s
                     }
+                    outBase[t] = (dist, sq)
                 }
             }
         }

@@ -267,17 +267,14 @@ public enum Projection {
                             for j in 0..<d { a[r * d + j] = Double(row[j]) - centres[centre + j] }
                         }
                     }
-                    let claims = Claims(slices.count)
-                    parallelFor(workers) { _ in
-                        for i in claims {
-                            let lo = slices[i].lowerBound, n = slices[i].count
-                            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(m), 1, a + lo, Int32(d),
-                                        1, c + lo * d + lo, Int32(d))
-                            let right = lo + n
-                            if right < d {
-                                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(d - right), Int32(m), 1,
-                                            a + lo, Int32(d), a + right, Int32(d), 1, c + lo * d + right, Int32(d))
-                            }
+                    parallelClaimed(slices.count, threads: workers) { i in
+                        let lo = slices[i].lowerBound, n = slices[i].count
+                        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(m), 1, a + lo, Int32(d),
+                                    1, c + lo * d + lo, Int32(d))
+                        let right = lo + n
+                        if right < d {
+                            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(d - right), Int32(m), 1,
+                                        a + lo, Int32(d), a + right, Int32(d), 1, c + lo * d + right, Int32(d))
                         }
                     }
                     start += m

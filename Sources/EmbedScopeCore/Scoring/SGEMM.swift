@@ -301,19 +301,15 @@ extension PackedMatrix {
                                   rows: (_ start: Int, _ count: Int) -> (UnsafePointer<Float>, Int)) -> [PackedMatrix] {
         let b = max(1, blockRows)
         let blocks = (n + b - 1) / b
-        let workers = max(1, min(threads, blocks))
         var packed = [PackedMatrix?](repeating: nil, count: blocks)
         // Claimed as threads come free: packing first-touches the block's memory, whose cost
         // varies with the host (see the silhouette's prep pass).
-        let claims = Claims(blocks)
         packed.withUnsafeMutableBufferPointer { out in
             let base = out.baseAddress!
-            parallelFor(workers) { _ in
-                for blk in claims {
-                    let start = blk * b, m = min(b, n - start)
-                    let (p, stride) = rows(start, m)
-                    base[blk] = PackedMatrix(k: d, n: m, b: p, ldb: stride, transposed: true)
-                }
+            parallelClaimed(blocks, threads: threads) { blk in
+                let start = blk * b, m = min(b, n - start)
+                let (p, stride) = rows(start, m)
+                base[blk] = PackedMatrix(k: d, n: m, b: p, ldb: stride, transposed: true)
             }
         }
         return packed.compactMap { $0 }

@@ -51,3 +51,14 @@ package final class Claims: Sequence, Sendable {
 
     package func makeIterator() -> Iterator { Iterator(claims: self) }
 }
+
+/// Runs `body(i)` for i in 0..<count on at most `threads` threads (never more than `count`),
+/// each index run by whichever thread is free next (`Claims`); returns when all have finished.
+/// Iterations must write disjoint memory, as for `parallelFor`.
+package func parallelClaimed(_ count: Int, threads: Int, _ body: (Int) -> Void) {
+    guard count > 0 else { return }
+    let claims = Claims(count)
+    parallelFor(max(1, min(threads, count))) { _ in
+        for i in claims { body(i) }
+    }
+}
