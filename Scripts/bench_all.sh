@@ -5,7 +5,11 @@
 # EMBEDSCOPE_GEMM=openblas (the reference). Only ratios within one run mean anything: the
 # machines are shared and noisy.
 #
-#   Scripts/bench_all.sh [--quick]     # --quick: smaller search/silhouette data, fewer runs
+#   Scripts/bench_all.sh [--quick] [--hide-avx512]
+#     --quick: smaller search/silhouette data, fewer runs
+#     --hide-avx512: every process (ours and every reference) sees a CPU without AVX-512
+#       (Scripts/hide_avx512.c, LD_PRELOAD, Linux CPUID faulting): the figures an AVX2-only CPU
+#       gives, measured on this one
 #
 # Needs a release build (built if missing) and Scripts/setup.sh --bench (numpy, scikit-learn,
 # faiss-cpu). The PyTorch / ONNX Runtime rows need Scripts/setup.sh --torch and are skipped
@@ -17,8 +21,21 @@ BIN="$ROOT/.build/release/embedscope"
 BENCH="$ROOT/.build/release/embedscope-bench"
 DATA="$ROOT/bench-data"
 QUICK=0
-[[ "${1:-}" == "--quick" ]] && QUICK=1
+HIDE=0
+for a in "$@"; do
+  case "$a" in
+    --quick) QUICK=1 ;;
+    --hide-avx512) HIDE=1 ;;
+    *) echo "bench_all.sh: unknown option $a (use --quick, --hide-avx512)" >&2; exit 2 ;;
+  esac
+done
 mkdir -p "$DATA"
+if [[ $HIDE == 1 ]]; then
+  grep -qw cpuid_fault /proc/cpuinfo || { echo "bench_all.sh: --hide-avx512 needs CPUID faulting (cpuid_fault in /proc/cpuinfo)" >&2; exit 2; }
+  CC="${CC:-$(command -v cc || command -v clang)}"
+  "$CC" -O2 -shared -fPIC -o "$DATA/hide_avx512.so" "$ROOT/Scripts/hide_avx512.c" || exit 2
+  export LD_PRELOAD="$DATA/hide_avx512.so${LD_PRELOAD:+:$LD_PRELOAD}"
+fi
 [[ -x "$BIN" ]] || swift build -c release --product embedscope
 [[ -x "$BENCH" ]] || swift build -c release --product embedscope-bench
 
@@ -31,6 +48,7 @@ run() {  # run ENV CMD...: prints the command line, then runs it with ENV added
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC')"
+[[ $HIDE == 1 ]] && echo "# --hide-avx512: every process sees CPUID without AVX-512 / AMX (LD_PRELOAD=$LD_PRELOAD)"
 run "" "$BIN" info --system
 run "OPENBLAS_CORETYPE=Prescott" "$BIN" info --system
 
