@@ -5,6 +5,9 @@
 //
 // No global -m flags: the AVX2 and AVX-512 kernels carry target attributes and are only called
 // after a CPUID check (ck_path_supported).
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
 #include "ckernels.h"
 
 #if defined(__x86_64__)
@@ -63,6 +66,20 @@ int ck_best_path(void) {
     if (ck_path_supported(CK_PATH_AVX512)) return CK_PATH_AVX512;
     if (ck_path_supported(CK_PATH_AVX2)) return CK_PATH_AVX2;
     return CK_PATH_PORTABLE;
+}
+
+int ck_cpu_amd_family(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (!__get_cpuid(0, &a, &b, &c, &d)) return 0;
+    if (!(b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u)) return 0;  // "Auth" "enti" "cAMD"
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    unsigned family = (a >> 8) & 0xF;
+    if (family == 0xF) family += (a >> 20) & 0xFF;
+    return (int)family;
+#else
+    return 0;
+#endif
 }
 
 int ck_mr(int path) { return path == CK_PATH_AVX512 ? 12 : path == CK_PATH_AVX2 ? 6 : 4; }

@@ -213,8 +213,12 @@ public struct SilhouetteOptions: Sendable {
     /// Whether the exact float32 silhouette multiplies its full off-diagonal tiles with one level
     /// of Strassen–Winograd (7 half-size products instead of 8; `SilhouetteEngine`).
     /// `.automatic`: on our own kernels, with prepacked blocks, for blocks of at least 128 rows
-    /// (an even count) and rows of at least 128 dimensions.
+    /// (an even count), rows of at least 128 dimensions and at least `strassenMinimumRows` rows.
     package var strassen: StrassenUse = .automatic
+    /// Rows from which `.automatic` uses Strassen tiles; nil: `SGEMM.strassenMinimumRows` for the
+    /// GEMM path and CPU.
+    package var strassenMinimumRows: Int? = nil
+
 
     package enum StrassenUse: Sendable {
         case automatic, always, never

@@ -131,7 +131,9 @@ struct SilhouetteEngine {
             switch options.strassen {
             case .never: return nil
             case .always: break
-            case .automatic: guard b >= 128, d >= 128 else { return nil }
+            case .automatic:
+                let minimumRows = options.strassenMinimumRows ?? SGEMM.strassenMinimumRows(path: gemmPath)
+                guard b >= 128, d >= 128, n >= minimumRows else { return nil }
             }
             guard n.multipliedReportingOverflow(by: d).partialValue <= options.prepackLimitBytes / 8 else { return nil }
             return b / 2

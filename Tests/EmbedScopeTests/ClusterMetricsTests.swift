@@ -245,13 +245,24 @@ final class ClusterMetricsTests: XCTestCase {
                 XCTAssertEqual(try ClusterMetrics.silhouette(m, labels: f.ref.labels, options: o).strassenTiles, 0, name)
             }
         }
-        // Automatic from 128-row blocks and 128 dimensions, on even blocks only.
+        // Automatic from 128-row blocks and 128 dimensions, on even blocks only, from the CPU's
+        // minimum row count (here set: 0, then the rows, then one more).
         let n = 600, d = 128
         let x = randomMatrix(rows: n, dim: d, seed: 5)
         let labels = (0..<n).map { Int32($0 % 3) }
+        func options(_ blockRows: Int, minimumRows: Int? = 0) -> SilhouetteOptions {
+            var o = SilhouetteOptions(blockRows: blockRows, threads: 2)
+            o.strassenMinimumRows = minimumRows
+            return o
+        }
         try withMatrix(x, rows: n, dim: d) { m in
-            XCTAssertEqual(try ClusterMetrics.silhouette(m, labels: labels, options: SilhouetteOptions(blockRows: 128, threads: 2)).strassenTiles, 6)
-            XCTAssertEqual(try ClusterMetrics.silhouette(m, labels: labels, options: SilhouetteOptions(blockRows: 129, threads: 2)).strassenTiles, 0)
+            XCTAssertEqual(try ClusterMetrics.silhouette(m, labels: labels, options: options(128)).strassenTiles, 6)
+            XCTAssertEqual(try ClusterMetrics.silhouette(m, labels: labels, options: options(129)).strassenTiles, 0)
+            XCTAssertEqual(try ClusterMetrics.silhouette(m, labels: labels, options: options(128, minimumRows: n)).strassenTiles, 6)
+            XCTAssertEqual(try ClusterMetrics.silhouette(m, labels: labels, options: options(128, minimumRows: n + 1)).strassenTiles, 0)
+            // The CPU's default: Strassen tiles exactly when 600 rows reach it.
+            let byDefault = try ClusterMetrics.silhouette(m, labels: labels, options: options(128, minimumRows: nil)).strassenTiles
+            XCTAssertEqual(byDefault, n >= SGEMM.strassenMinimumRows(path: SGEMM.path) ? 6 : 0)
         }
     }
 

@@ -55,6 +55,15 @@ final class SGEMMTests: XCTestCase {
         if ProcessInfo.processInfo.environment["EMBEDSCOPE_HALF_PREFETCH"] == nil, HalfPath.current != .portable {
             XCTAssertTrue(half.kernel.hasSuffix(amd ? "software prefetch off)" : "software prefetch on)"), half.kernel)
         }
+        // The AMD family CPUID gives is /proc/cpuinfo's on AMD, 0 elsewhere; the silhouette line
+        // says where its Strassen tiles start.
+        XCTAssertEqual(SGEMM.amdFamily, amd ? try XCTUnwrap(info.cpu.family) : 0)
+        let tiles = try XCTUnwrap(info.hotPaths.first { $0.work == "silhouette / neighbour tiles" })
+        let minimumRows = SGEMM.strassenMinimumRows(path: SGEMM.path)
+        if SGEMM.path != .openblas {
+            XCTAssertTrue(tiles.kernel.hasSuffix(minimumRows > 0 ? "from \(minimumRows) rows" : "on full tiles"), tiles.kernel)
+        }
+        XCTAssertEqual(minimumRows, SGEMM.path == .avx512 && SGEMM.amdFamily >= 26 ? 32_768 : 0)
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(info)) as? [String: Any]
         XCTAssertNotNil(json?["hotPaths"] as? [Any])
         // Huge pages: the selected mode of the sysfs file, and whether our large buffers ask for them.

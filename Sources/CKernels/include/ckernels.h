@@ -51,6 +51,9 @@ double ck_fma_peak_gflops(int path, long iterations);
 
 /// The best path this CPU (and OS) supports.
 int ck_best_path(void);
+/// The CPU family (base + extended, as CPUID leaf 1 reports it) when the CPU is AMD's
+/// ("AuthenticAMD"), else 0 (other vendors, non-x86): 25 is Zen 3/4, 26 Zen 5.
+int ck_cpu_amd_family(void);
 /// 1 when `path` can run on this CPU.
 int ck_path_supported(int path);
 /// Rows per A sliver and columns per B panel of `path`.

@@ -67,6 +67,26 @@ package enum SGEMM {
 
     private static let overridePath = Mutex<GEMMPath?>(nil)
 
+    /// The CPU family when it is AMD's, else 0 (`ck_cpu_amd_family`): tuning choices that
+    /// depend on how wide its FMA units are (Zen 4, family 25, runs AVX-512 on 256-bit units).
+    package static let amdFamily = Int(ck_cpu_amd_family())
+
+    /// Rows from which the exact silhouette multiplies its full off-diagonal tiles with one level
+    /// of Strassen–Winograd by default (`SilhouetteOptions.strassen`): where that starts to pay.
+    /// It saves 1/8 of each such tile's multiply-adds (the tiles grow as rows²) and costs an
+    /// amount that grows with the rows only: every column block packed as its 7/4-size column
+    /// side, in fresh memory (first-touch page clearing ran at 1–5 GB/s on the VMs measured). The
+    /// faster the kernel, the more rows that takes. Measured on exact 10k–100k × 1280 silhouettes,
+    /// alternated runs: AMD Zen 5 on AVX-512 (~540 GFLOP/s on two cores) 9 % slower with Strassen
+    /// at 10k rows, 1.5 % slower at 20k, 4.5 % faster at 40k; the same CPU limited to AVX2 (half
+    /// the rate) 5.6 % faster already at 10k; Zen 4 (AVX-512 on 256-bit units) faster at 10k too.
+    /// So from 32,768 rows on AVX-512 from Zen 5 on (AMD family 26), and from the smallest
+    /// qualifying block everywhere else, as before (Intel's AVX-512 servers, ~330 GFLOP/s on two
+    /// cores, are not re-measured).
+    package static func strassenMinimumRows(path: GEMMPath) -> Int {
+        path == .avx512 && amdFamily >= 26 ? 32_768 : 0
+    }
+
     /// The path new packed matrices and one-shot products use: an override set by `withPath`
     /// (tests, benchmarks), else `environmentPath`.
     package static var path: GEMMPath {

@@ -78,7 +78,9 @@ package struct SystemInfo: Codable, Sendable {
             HotPath(work: "ResNet 1×1 and im2col convolutions, fused bias + activation", kernel: inPlace),
             HotPath(work: "3×3 stride-1 convolutions (ResNet)",
                     kernel: Conv3x3Algorithm.current == .winograd ? "Winograd F(2×2,3×3) + \(inPlace)" : "im2col + \(inPlace)"),
-            HotPath(work: "silhouette / neighbour tiles", kernel: gemmKernel),
+            HotPath(work: "silhouette / neighbour tiles",
+                    kernel: path == .openblas ? gemmKernel : gemmKernel + "; exact silhouette with one level of Strassen–Winograd "
+                        + (SGEMM.strassenMinimumRows(path: path) > 0 ? "from \(SGEMM.strassenMinimumRows(path: path)) rows" : "on full tiles")),
             HotPath(work: "batch queries",
                     kernel: path == .openblas ? gemmKernel : "own scan kernel, index rows multiplied where they are mapped (\(path.rawValue))"),
             HotPath(work: "linear probe", kernel: gemmKernel),
