@@ -219,7 +219,6 @@ public struct SilhouetteOptions: Sendable {
     /// GEMM path and CPU.
     package var strassenMinimumRows: Int? = nil
 
-
     package enum StrassenUse: Sendable {
         case automatic, always, never
     }

@@ -69,6 +69,7 @@ package struct SystemInfo: Codable, Sendable {
         // Convolution GEMMs on our paths: packed weights, the activations (or patches, or
         // Winograd's V) read where they lie (ConvKernels.pointwise).
         let inPlace = path == .openblas ? gemmKernel : "own 1×1 kernel, packed weights, A read in place (\(path.rawValue))"
+        let strassenRows = SGEMM.strassenMinimumRows(path: path)
         let hot: [HotPath] = [
             HotPath(work: "EfficientNet 1×1 convolutions, fused bias + activation",
                     kernel: path == .openblas ? "\(gemmKernel); Swift SIMD kernel for K ≤ 32"
@@ -80,7 +81,7 @@ package struct SystemInfo: Codable, Sendable {
                     kernel: Conv3x3Algorithm.current == .winograd ? "Winograd F(2×2,3×3) + \(inPlace)" : "im2col + \(inPlace)"),
             HotPath(work: "silhouette / neighbour tiles",
                     kernel: path == .openblas ? gemmKernel : gemmKernel + "; exact silhouette with one level of Strassen–Winograd "
-                        + (SGEMM.strassenMinimumRows(path: path) > 0 ? "from \(SGEMM.strassenMinimumRows(path: path)) rows" : "on full tiles")),
+                        + (strassenRows > 0 ? "from \(strassenRows) rows" : "on full tiles")),
             HotPath(work: "batch queries",
                     kernel: path == .openblas ? gemmKernel : "own scan kernel, index rows multiplied where they are mapped (\(path.rawValue))"),
             HotPath(work: "linear probe", kernel: gemmKernel),
