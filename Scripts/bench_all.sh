@@ -30,14 +30,16 @@ for a in "$@"; do
   esac
 done
 mkdir -p "$DATA"
+# Built before the shim is preloaded: compilers install their own SIGSEGV handlers (LLVM's crash
+# reporter), which would receive the shim's CPUID faults.
+[[ -x "$BIN" ]] || swift build -c release --product embedscope
+[[ -x "$BENCH" ]] || swift build -c release --product embedscope-bench
 if [[ $HIDE == 1 ]]; then
   grep -qw cpuid_fault /proc/cpuinfo || { echo "bench_all.sh: --hide-avx512 needs CPUID faulting (cpuid_fault in /proc/cpuinfo)" >&2; exit 2; }
   CC="${CC:-$(command -v cc || command -v clang)}"
   "$CC" -O2 -shared -fPIC -o "$DATA/hide_avx512.so" "$ROOT/Scripts/hide_avx512.c" || exit 2
   export LD_PRELOAD="$DATA/hide_avx512.so${LD_PRELOAD:+:$LD_PRELOAD}"
 fi
-[[ -x "$BIN" ]] || swift build -c release --product embedscope
-[[ -x "$BENCH" ]] || swift build -c release --product embedscope-bench
 
 ENVS=("" "OPENBLAS_CORETYPE=Prescott")
 run() {  # run ENV CMD...: prints the command line, then runs it with ENV added
