@@ -11,7 +11,9 @@
 // the AVX-512 / AMX feature bits (leaf 7; leaf 0xD's ZMM / tile state) and steps over it. The
 // setting is per thread and inherited by threads and forks; exec resets it and the preload sets
 // it again. The hardware is unchanged: /proc/cpuinfo still lists avx512f. A program that installs
-// its own SIGSEGV handler later would receive the faults (none of the benchmarked ones does).
+// its own SIGSEGV handler later receives the faults and dies of them (clang and swift do: LLVM's
+// crash reporter; so bench_all.sh builds before it preloads this; none of the benchmarked
+// programs does).
 // Not a test dependency: tests and CI never load it.
 #define _GNU_SOURCE
 #include <asm/prctl.h>
