@@ -13,9 +13,12 @@ extension Bench {
         var shapes: String?
         @Option(help: "Threads (rows split across them; OpenBLAS is held to one thread when this is 1, else it threads itself).") var threads = 1
         @Option(name: .customLong("repeat"), help: "Timed repetitions (the best is reported).") var repeats = 5
+        @Flag(help: "Time the 1×1-convolution kernels instead, on the SIMD paths, one thread: ConvKernels.pointwise (packed weights, A read in place) or, where the path prefers it, the unpacked small-shape kernel (kernel \"small\"); ReLU6 epilogue.")
+        var pointwise = false
         @Flag var json = false
 
-        struct Row: Encodable { var m: Int, n: Int, k: Int, path: String, ms: Double, gflops: Double }
+        /// `kernel`: "sgemm" (the GEMM entry point), "pointwise" or "small" (`--pointwise`).
+        struct Row: Encodable { var m: Int, n: Int, k: Int, path: String, kernel: String, ms: Double, gflops: Double }
 
         func run() throws {
             try runCommand {
@@ -34,26 +37,38 @@ extension Bench {
                     let b = (0..<(k * n)).map { _ in Float(rng.gaussian()) }
                     let bias = (0..<n).map { _ in Float(rng.gaussian()) }
                     var c = [Float](repeating: 0, count: m * n)
-                    for path in GEMMPath.allCases where path.isSupported {
+                    for path in GEMMPath.allCases where path.isSupported && (!pointwise || path == .avx512 || path == .avx2) {
                         let packed = PackedMatrix.packing(b, k: k, n: n, path: path)
+                        let small = pointwise && ConvKernels.prefersSmallPointwise(path: path, k: k, n: n)
                         var best = Double.infinity
                         for _ in 0..<(repeats + 1) {
                             let t0 = DispatchTime.now().uptimeNanoseconds
                             // One thread means one thread for the reference too: OpenBLAS would
                             // otherwise use every core and look twice as fast per thread.
-                            BLASThreads.single(if: threads == 1 && path == .openblas) {
-                                a.withUnsafeBufferPointer { ap in
-                                    bias.withUnsafeBufferPointer { bp in
-                                        c.withUnsafeMutableBufferPointer { cp in
-                                            packed.multiply(m: m, a: ap.baseAddress!, lda: k, c: cp.baseAddress!, ldc: n,
-                                                            bias: bp.baseAddress!, activation: .relu6, threads: threads)
+                            a.withUnsafeBufferPointer { ap in
+                                bias.withUnsafeBufferPointer { bp in
+                                    c.withUnsafeMutableBufferPointer { cp in
+                                        if small {
+                                            b.withUnsafeBufferPointer { wp in
+                                                ConvKernels.pointwiseSmall(path: path, rows: m, k: k, n: n, ap.baseAddress!, weights: wp.baseAddress!,
+                                                                           bias: bp.baseAddress!, residual: nil, activation: .relu6, cp.baseAddress!)
+                                            }
+                                        } else if pointwise {
+                                            ConvKernels.pointwise(packed, m: m, ap.baseAddress!, lda: k, bias: bp.baseAddress!, residual: nil, ldr: 0,
+                                                                  activation: .relu6, cp.baseAddress!, ldc: n)
+                                        } else {
+                                            BLASThreads.single(if: threads == 1 && path == .openblas) {
+                                                packed.multiply(m: m, a: ap.baseAddress!, lda: k, c: cp.baseAddress!, ldc: n,
+                                                                bias: bp.baseAddress!, activation: .relu6, threads: threads)
+                                            }
                                         }
                                     }
                                 }
                             }
                             best = min(best, Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
                         }
-                        rows.append(Row(m: m, n: n, k: k, path: path.rawValue, ms: best, gflops: 2.0 * Double(m * n * k) / best / 1e6))
+                        rows.append(Row(m: m, n: n, k: k, path: path.rawValue,
+                                        kernel: small ? "small" : pointwise ? "pointwise" : "sgemm", ms: best, gflops: 2.0 * Double(m * n * k) / best / 1e6))
                     }
                 }
                 // Each SIMD path's FMA ceiling on one thread (best of the repetitions).
@@ -68,7 +83,8 @@ extension Bench {
                     }
                     for r in rows {
                         let share = peaks[r.path].map { String(format: "  %3.0f %% of peak", 100 * r.gflops / $0) } ?? ""
-                        print(String(format: "%6d × %5d × %5d  %-9@ %9.3f ms  %7.1f GFLOP/s", r.m, r.n, r.k, r.path as NSString, r.ms, r.gflops) + share)
+                        let label = r.kernel == "sgemm" ? r.path : "\(r.path) \(r.kernel)"
+                        print(String(format: "%6d × %5d × %5d  %-16@ %9.3f ms  %7.1f GFLOP/s", r.m, r.n, r.k, label as NSString, r.ms, r.gflops) + share)
                     }
                 }
             }
