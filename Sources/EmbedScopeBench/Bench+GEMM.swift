@@ -9,7 +9,7 @@ extension Bench {
         static let configuration = CommandConfiguration(
             commandName: "gemm", abstract: "Time every SGEMM path (own AVX-512 / AVX2 / portable kernels, OpenBLAS) on the model's and the analysis' shapes.")
 
-        @Option(help: "Shapes m×n×k, comma-separated (default: EfficientNet-Lite0 / ResNet layers and a silhouette tile).")
+        @Option(help: "Shapes m×n×k, comma-separated (default: EfficientNet-Lite0 / ResNet layers and a silhouette tile; with --pointwise, every distinct 1×1 shape of EfficientNet-Lite0).")
         var shapes: String?
         @Option(help: "Threads (rows split across them; OpenBLAS is held to one thread when this is 1, else it threads itself).") var threads = 1
         @Option(name: .customLong("repeat"), help: "Timed repetitions (the best is reported).") var repeats = 5
@@ -18,11 +18,21 @@ extension Bench {
         @Flag var json = false
 
         /// `kernel`: "sgemm" (the GEMM entry point), "pointwise" or "small" (`--pointwise`).
+        /// EfficientNet-Lite0 and ResNet layers and a silhouette tile.
+        static let defaultShapes = "12544x96x16,3136x144x24,784x240x40,196x672x112,49x1152x192,49x1280x320,3136x64x576,784x512x128,1024x1024x1280"
+        /// Every distinct 1×1-convolution shape of EfficientNet-Lite0 at 224 × 224, one image (pixels × out × in), in the
+        /// order the network first runs it (block 0's projection, the blocks' expands and projections, the head).
+        static let efficientNetPointwise = [
+            "12544x16x32", "12544x96x16", "3136x24x96", "3136x144x24", "3136x24x144", "784x40x144", "784x240x40", "784x40x240",
+            "196x80x240", "196x480x80", "196x80x480", "196x112x480", "196x672x112", "196x112x672", "49x192x672", "49x1152x192",
+            "49x192x1152", "49x320x1152", "49x1280x320",
+        ].joined(separator: ",")
+
         struct Row: Encodable { var m: Int, n: Int, k: Int, path: String, kernel: String, ms: Double, gflops: Double }
 
         func run() throws {
             try runCommand {
-                let list = try (shapes ?? "12544x96x16,3136x144x24,784x240x40,196x672x112,49x1152x192,49x1280x320,3136x64x576,784x512x128,1024x1024x1280")
+                let list = try (shapes ?? (pointwise ? Self.efficientNetPointwise : Self.defaultShapes))
                     .split(separator: ",").map { s -> (Int, Int, Int) in
                         let p = s.split(separator: "x").compactMap { Int($0) }
                         guard p.count == 3, p.allSatisfy({ $0 > 0 }) else {
