@@ -318,6 +318,66 @@ long ck_scan_candidates(int path, long m, long n, const float *c, long ldc, cons
     return candidates_portable(m, n, c, ldc, thresholds, out, nonfinite);
 }
 
+// ---------------------------------------------------------------- one query: candidates
+
+// Scores [j0, n) one at a time (the portable path, and the vector paths' tails).
+static long select_scalar(long j0, long n, const float *s, float threshold, int32_t *out, long count, int *nonfinite) {
+    int bad = 0;
+    for (long j = j0; j < n; j++) {
+        bad |= !(s[j] - s[j] == 0);  // NaN or ±Inf
+        if (s[j] >= threshold) out[count++] = (int32_t)j;
+    }
+    if (bad) *nonfinite = 1;
+    return count;
+}
+
+#if defined(__x86_64__)
+AVX2_ATTR static long select_avx2(long n, const float *s, float threshold, int32_t *out, int *nonfinite) {
+    long count = 0, j = 0;
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    const __m256 big = _mm256_set1_ps(FLT_MAX), thr = _mm256_set1_ps(threshold);
+    __m256 bad = _mm256_setzero_ps();
+    for (; j + 8 <= n; j += 8) {
+        const __m256 v = _mm256_loadu_ps(s + j);
+        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(v, absmask), big, _CMP_NLE_UQ));
+        unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, thr, _CMP_GE_OQ));
+        while (bits) {
+            out[count++] = (int32_t)(j + __builtin_ctz(bits));
+            bits &= bits - 1;
+        }
+    }
+    if (_mm256_movemask_ps(bad)) *nonfinite = 1;
+    return select_scalar(j, n, s, threshold, out, count, nonfinite);
+}
+
+AVX512_ATTR static long select_avx512(long n, const float *s, float threshold, int32_t *out, int *nonfinite) {
+    long count = 0;
+    const __m512 big = _mm512_set1_ps(FLT_MAX), thr = _mm512_set1_ps(threshold);
+    __mmask16 bad = 0;
+    for (long j = 0; j < n; j += 16) {
+        const __mmask16 mask = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
+        const __m512 v = _mm512_maskz_loadu_ps(mask, s + j);
+        bad |= _mm512_mask_cmp_ps_mask(mask, _mm512_abs_ps(v), big, _CMP_NLE_UQ);
+        unsigned bits = _mm512_mask_cmp_ps_mask(mask, v, thr, _CMP_GE_OQ);
+        while (bits) {
+            out[count++] = (int32_t)(j + __builtin_ctz(bits));
+            bits &= bits - 1;
+        }
+    }
+    if (bad) *nonfinite = 1;
+    return count;
+}
+#endif
+
+long ck_scan_select(int path, long n, const float *scores, float threshold, int32_t *out, int *nonfinite) {
+    if (n <= 0) return 0;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) return select_avx512(n, scores, threshold, out, nonfinite);
+    if (path == CK_PATH_AVX2) return select_avx2(n, scores, threshold, out, nonfinite);
+#endif
+    return select_scalar(0, n, scores, threshold, out, 0, nonfinite);
+}
+
 // ---------------------------------------------------------------- one query: dot products
 
 // Prefetch distance of the one-query scan, in rows: ~16 KB ahead. Without it the scan waited on

@@ -136,6 +136,41 @@ final class ScanKernelTests: XCTestCase {
         }
     }
 
+    /// One query's candidate pick (`ck_scan_select`, the single scan's selection) on every path against
+    /// a scalar reference: every score at or above one threshold, in order, on lengths around the
+    /// vector widths; ties with the threshold kept; NaN never picked; NaN and ±Inf flagged.
+    func testSelectEveryPathAgainstScalarReference() {
+        var rng = SplitMix64(seed: 45)
+        for n in [1, 7, 8, 15, 16, 17, 33, 1024, 1025] {
+            for trial in 0..<5 {
+                var s = (0..<n).map { _ in Float(rng.gaussian()) }
+                let threshold: Float
+                switch trial {
+                case 0: threshold = -.infinity
+                case 1: threshold = .nan
+                case 2: threshold = s[n / 2]  // a tie
+                case 3: threshold = .infinity
+                default: threshold = 0.75
+                }
+                if trial >= 3 {
+                    s[n - 1] = .nan
+                    s[0] = .infinity
+                    if n > 2 { s[n / 2] = -.infinity }
+                }
+                let want = (0..<n).filter { s[$0] >= threshold }.map(Int32.init)
+                let wantBad = s.contains { !$0.isFinite }
+                for path in paths {
+                    var out = [Int32](repeating: -1, count: n)
+                    var bad: Int32 = 0
+                    let count = ck_scan_select(path.kernelPath!, n, s, threshold, &out, &bad)
+                    let what = "path \(path) n \(n) trial \(trial)"
+                    XCTAssertEqual(Array(out.prefix(count)), want, what)
+                    XCTAssertEqual(bad != 0, wantBad, "\(what): non-finite flag")
+                }
+            }
+        }
+    }
+
     /// The exact top-k of the kernel's own scores (sorted by score, then row), as a reference
     /// for the batch search's selection: rows and scores must be identical, not just close.
     func exactTopK(_ scores: [Float], rows n: Int, queries b: Int, query i: Int, k: Int, filter: RowFilter) -> [Hit] {

@@ -44,6 +44,12 @@ void ck_scan_gemm(int path, long m, long n, long k, const float *a, long lda, co
 long ck_scan_candidates(int path, long m, long n, const float *c, long ldc, const float *thresholds, int32_t *out,
                         int *nonfinite);
 
+/// One query's candidates: appends j to `out` (room for n entries; n below 2^31) for every j < n with
+/// scores[j] ≥ threshold (ordered: never for NaN), in order; returns how many. Sets *nonfinite to 1 if
+/// any of the n scores is NaN or ±Inf (leaves it alone otherwise). (`ck_scan_candidates` with one
+/// threshold for every score.)
+long ck_scan_select(int path, long n, const float *scores, float threshold, int32_t *out, int *nonfinite);
+
 /// One query: out[i] = Σ_p a[i · lda + p] · q[p] for i < m, each row alone (its score does not
 /// depend on the rows around it), the rows read in order with a software prefetch ~16 KB ahead
 /// (a prefetch never faults: reading past the last row is harmless). Fused multiply-adds in

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 import Dispatch
 import Foundation
 import Synchronization
@@ -80,6 +81,8 @@ public enum Scorer {
                     var heap = TopK(k: kk)
                     var bad = DamagedRows()
                     var buf = [Float](repeating: 0, count: chunkRows)
+                    var candidates = [Int32](repeating: 0, count: chunkRows)
+                    candidates.withUnsafeMutableBufferPointer { cand in
                     buf.withUnsafeMutableBufferPointer { bp in
                         var start = parts[t].lowerBound
                         while start < parts[t].upperBound {
@@ -90,11 +93,13 @@ public enum Scorer {
                                 cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(matrix.dim), 1,
                                             matrix.row(start), Int32(matrix.stride), qp.baseAddress!, 1, 0, bp.baseAddress!, 1)
                             }
-                            if !select(bp.baseAddress!, count: n, firstRow: start, into: &heap, filter: filter) {
+                            if !select(bp.baseAddress!, count: n, firstRow: start, into: &heap, filter: filter,
+                                       candidates: cand.baseAddress!) {
                                 bad.note(bp.baseAddress!, count: n, firstRow: start)
                             }
                             start += n
                         }
+                    }
                     }
                     heapBase[t] = heap
                     damagedBase[t] = bad
@@ -144,6 +149,8 @@ public enum Scorer {
                         var heaps = ks.map { TopK(k: $0) }
                         var bad = DamagedRows()
                         var c = [Float](repeating: 0, count: b * chunk)
+                        var candidates = [Int32](repeating: 0, count: chunk)
+                        candidates.withUnsafeMutableBufferPointer { cand in
                         c.withUnsafeMutableBufferPointer { cp in
                             var start = parts[t].lowerBound
                             while start < parts[t].upperBound {
@@ -153,7 +160,8 @@ public enum Scorer {
                                             cp.baseAddress!, Int32(n))
                                 var noted = false
                                 for i in 0..<b where ks[i] > 0 {
-                                    if !select(cp.baseAddress! + i * n, count: n, firstRow: start, into: &heaps[i], filter: fs[i]) && !noted {
+                                    if !select(cp.baseAddress! + i * n, count: n, firstRow: start, into: &heaps[i], filter: fs[i],
+                                               candidates: cand.baseAddress!) && !noted {
                                         // A damaged row scores NaN for every query: note its rows once.
                                         bad.note(cp.baseAddress! + i * n, count: n, firstRow: start)
                                         noted = true
@@ -161,6 +169,7 @@ public enum Scorer {
                                 }
                                 start += n
                             }
+                        }
                         }
                         out[t] = heaps
                         damagedBase[t] = bad
@@ -184,19 +193,23 @@ public enum Scorer {
         return RowPartition.ranges(rows, parts: max(1, min(threads, chunks)), alignment: chunkRows)
     }
 
-    /// Offers a chunk of scores to the heap. Returns false if a score was NaN or ±Inf: the sum of
-    /// the scores, kept on the way (one add per score, the loop reads them anyway), is then not
-    /// finite. (A finite sum can only overflow for scores near 1e35, i.e. not from unit rows;
-    /// the caller's rescan then finds no damaged row and nothing is reported.)
+    /// Offers a chunk of scores to the heap. Returns false if a score was NaN or ±Inf.
+    /// The scores at or above the heap's threshold when the chunk starts are picked by vector
+    /// compares (`ck_scan_select`, which also flags non-finite scores) into `candidates` (room
+    /// for `n`); each is then offered in row order against the threshold as it rises, as a
+    /// one-by-one pass would. (That pass spent ~4 cycles a score on the running sum it kept for the
+    /// finiteness test, with no loads of the next rows issued meanwhile: with the VM reading ~75 GB/s
+    /// the one-query scan went from 1.08–1.13× the read pass to 1.06–1.10×, alternated runs.)
     @inline(__always) @discardableResult
-    static func select(_ scores: UnsafePointer<Float>, count n: Int, firstRow: Int, into heap: inout TopK, filter: RowFilter) -> Bool {
+    static func select(_ scores: UnsafePointer<Float>, count n: Int, firstRow: Int, into heap: inout TopK, filter: RowFilter,
+                       candidates: UnsafeMutablePointer<Int32>) -> Bool {
         var threshold = heap.threshold
-        var sum: Float = 0
-        for j in 0..<n {
-            let s = scores[j]
-            sum += s
+        var nonfinite: Int32 = 0
+        let found = ck_scan_select(Kernels.dotsPath, n, scores, threshold, candidates, &nonfinite)
+        for i in 0..<found {
+            let j = Int(candidates[i]), s = scores[j]
             // `>=` lets equal scores through; TopK.push breaks the tie by row.
-            if s >= threshold && !s.isNaN {
+            if s >= threshold {
                 let r = firstRow + j
                 if filter.accepts(r) {
                     heap.push(s, r)
@@ -204,7 +217,7 @@ public enum Scorer {
                 }
             }
         }
-        return sum.isFinite
+        return nonfinite == 0
     }
 }
 
