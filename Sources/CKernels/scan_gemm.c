@@ -238,7 +238,10 @@ void ck_scan_gemm(int path, long m, long n, long k, const float *a, long lda, co
 
 // ---------------------------------------------------------------- candidates
 
-static long candidates_portable(long m, long n, const float *c, long ldc, const float *thr, int32_t *out, int *nonfinite) {
+// Column j's threshold is thr[j · ts]: ts = 1 (one per query, ck_scan_candidates) or 0 (one for
+// every score, ck_scan_select).
+static long candidates_portable(long m, long n, const float *c, long ldc, const float *thr, long ts, int32_t *out,
+                                int *nonfinite) {
     long count = 0;
     int bad = 0;
     for (long r = 0; r < m; r++) {
@@ -246,7 +249,7 @@ static long candidates_portable(long m, long n, const float *c, long ldc, const 
         for (long j = 0; j < n; j++) {
             const float s = row[j];
             bad |= !(s - s == 0);  // NaN or ±Inf
-            if (s >= thr[j]) out[count++] = (int32_t)(r * n + j);
+            if (s >= thr[j * ts]) out[count++] = (int32_t)(r * n + j);
         }
     }
     if (bad) *nonfinite = 1;
@@ -254,11 +257,11 @@ static long candidates_portable(long m, long n, const float *c, long ldc, const 
 }
 
 #if defined(__x86_64__)
-AVX2_ATTR static long candidates_avx2(long m, long n, const float *c, long ldc, const float *thr, int32_t *out,
+AVX2_ATTR static long candidates_avx2(long m, long n, const float *c, long ldc, const float *thr, long ts, int32_t *out,
                                       int *nonfinite) {
     long count = 0;
     const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 big = _mm256_set1_ps(FLT_MAX);
+    const __m256 big = _mm256_set1_ps(FLT_MAX), thr0 = _mm256_set1_ps(thr[0]);
     __m256 bad = _mm256_setzero_ps();
     const long n8 = n & ~7L;
     for (long r = 0; r < m; r++) {
@@ -267,7 +270,8 @@ AVX2_ATTR static long candidates_avx2(long m, long n, const float *c, long ldc, 
         for (; j < n8; j += 8) {
             const __m256 s = _mm256_loadu_ps(row + j);
             bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(s, absmask), big, _CMP_NLE_UQ));
-            unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(s, _mm256_loadu_ps(thr + j), _CMP_GE_OQ));
+            const __m256 t = ts ? _mm256_loadu_ps(thr + j) : thr0;
+            unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(s, t, _CMP_GE_OQ));
             while (bits) {
                 const int t = __builtin_ctz(bits);
                 out[count++] = (int32_t)(r * n + j + t);
@@ -277,17 +281,17 @@ AVX2_ATTR static long candidates_avx2(long m, long n, const float *c, long ldc, 
         for (; j < n; j++) {
             const float s = row[j];
             if (!(s - s == 0)) *nonfinite = 1;
-            if (s >= thr[j]) out[count++] = (int32_t)(r * n + j);
+            if (s >= thr[j * ts]) out[count++] = (int32_t)(r * n + j);
         }
     }
     if (_mm256_movemask_ps(bad)) *nonfinite = 1;
     return count;
 }
 
-AVX512_ATTR static long candidates_avx512(long m, long n, const float *c, long ldc, const float *thr, int32_t *out,
+AVX512_ATTR static long candidates_avx512(long m, long n, const float *c, long ldc, const float *thr, long ts, int32_t *out,
                                           int *nonfinite) {
     long count = 0;
-    const __m512 big = _mm512_set1_ps(FLT_MAX);
+    const __m512 big = _mm512_set1_ps(FLT_MAX), thr0 = _mm512_set1_ps(thr[0]);
     __mmask16 bad = 0;
     for (long r = 0; r < m; r++) {
         const float *row = c + r * ldc;
@@ -295,7 +299,8 @@ AVX512_ATTR static long candidates_avx512(long m, long n, const float *c, long l
             const __mmask16 mask = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
             const __m512 s = _mm512_maskz_loadu_ps(mask, row + j);
             bad |= _mm512_mask_cmp_ps_mask(mask, _mm512_abs_ps(s), big, _CMP_NLE_UQ);
-            unsigned bits = _mm512_mask_cmp_ps_mask(mask, s, _mm512_maskz_loadu_ps(mask, thr + j), _CMP_GE_OQ);
+            const __m512 t = ts ? _mm512_maskz_loadu_ps(mask, thr + j) : thr0;
+            unsigned bits = _mm512_mask_cmp_ps_mask(mask, s, t, _CMP_GE_OQ);
             while (bits) {
                 const int t = __builtin_ctz(bits);
                 out[count++] = (int32_t)(r * n + j + t);
@@ -308,74 +313,23 @@ AVX512_ATTR static long candidates_avx512(long m, long n, const float *c, long l
 }
 #endif
 
-long ck_scan_candidates(int path, long m, long n, const float *c, long ldc, const float *thresholds, int32_t *out,
-                        int *nonfinite) {
+static long candidates(int path, long m, long n, const float *c, long ldc, const float *thr, long ts, int32_t *out,
+                       int *nonfinite) {
     if (m <= 0 || n <= 0) return 0;
 #if defined(__x86_64__)
-    if (path == CK_PATH_AVX512) return candidates_avx512(m, n, c, ldc, thresholds, out, nonfinite);
-    if (path == CK_PATH_AVX2) return candidates_avx2(m, n, c, ldc, thresholds, out, nonfinite);
+    if (path == CK_PATH_AVX512) return candidates_avx512(m, n, c, ldc, thr, ts, out, nonfinite);
+    if (path == CK_PATH_AVX2) return candidates_avx2(m, n, c, ldc, thr, ts, out, nonfinite);
 #endif
-    return candidates_portable(m, n, c, ldc, thresholds, out, nonfinite);
+    return candidates_portable(m, n, c, ldc, thr, ts, out, nonfinite);
 }
 
-// ---------------------------------------------------------------- one query: candidates
-
-// Scores [j0, n) one at a time (the portable path, and the vector paths' tails).
-static long select_scalar(long j0, long n, const float *s, float threshold, int32_t *out, long count, int *nonfinite) {
-    int bad = 0;
-    for (long j = j0; j < n; j++) {
-        bad |= !(s[j] - s[j] == 0);  // NaN or ±Inf
-        if (s[j] >= threshold) out[count++] = (int32_t)j;
-    }
-    if (bad) *nonfinite = 1;
-    return count;
+long ck_scan_candidates(int path, long m, long n, const float *c, long ldc, const float *thresholds, int32_t *out,
+                        int *nonfinite) {
+    return candidates(path, m, n, c, ldc, thresholds, 1, out, nonfinite);
 }
-
-#if defined(__x86_64__)
-AVX2_ATTR static long select_avx2(long n, const float *s, float threshold, int32_t *out, int *nonfinite) {
-    long count = 0, j = 0;
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
-    const __m256 big = _mm256_set1_ps(FLT_MAX), thr = _mm256_set1_ps(threshold);
-    __m256 bad = _mm256_setzero_ps();
-    for (; j + 8 <= n; j += 8) {
-        const __m256 v = _mm256_loadu_ps(s + j);
-        bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(v, absmask), big, _CMP_NLE_UQ));
-        unsigned bits = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(v, thr, _CMP_GE_OQ));
-        while (bits) {
-            out[count++] = (int32_t)(j + __builtin_ctz(bits));
-            bits &= bits - 1;
-        }
-    }
-    if (_mm256_movemask_ps(bad)) *nonfinite = 1;
-    return select_scalar(j, n, s, threshold, out, count, nonfinite);
-}
-
-AVX512_ATTR static long select_avx512(long n, const float *s, float threshold, int32_t *out, int *nonfinite) {
-    long count = 0;
-    const __m512 big = _mm512_set1_ps(FLT_MAX), thr = _mm512_set1_ps(threshold);
-    __mmask16 bad = 0;
-    for (long j = 0; j < n; j += 16) {
-        const __mmask16 mask = n - j >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - j)) - 1);
-        const __m512 v = _mm512_maskz_loadu_ps(mask, s + j);
-        bad |= _mm512_mask_cmp_ps_mask(mask, _mm512_abs_ps(v), big, _CMP_NLE_UQ);
-        unsigned bits = _mm512_mask_cmp_ps_mask(mask, v, thr, _CMP_GE_OQ);
-        while (bits) {
-            out[count++] = (int32_t)(j + __builtin_ctz(bits));
-            bits &= bits - 1;
-        }
-    }
-    if (bad) *nonfinite = 1;
-    return count;
-}
-#endif
 
 long ck_scan_select(int path, long n, const float *scores, float threshold, int32_t *out, int *nonfinite) {
-    if (n <= 0) return 0;
-#if defined(__x86_64__)
-    if (path == CK_PATH_AVX512) return select_avx512(n, scores, threshold, out, nonfinite);
-    if (path == CK_PATH_AVX2) return select_avx2(n, scores, threshold, out, nonfinite);
-#endif
-    return select_scalar(0, n, scores, threshold, out, 0, nonfinite);
+    return candidates(path, 1, n, scores, n, &threshold, 0, out, nonfinite);
 }
 
 // ---------------------------------------------------------------- one query: dot products

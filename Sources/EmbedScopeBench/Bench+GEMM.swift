@@ -17,7 +17,6 @@ extension Bench {
         var pointwise = false
         @Flag var json = false
 
-        /// `kernel`: "sgemm" (the GEMM entry point), "pointwise" or "small" (`--pointwise`).
         /// EfficientNet-Lite0 and ResNet layers and a silhouette tile.
         static let defaultShapes = "12544x96x16,3136x144x24,784x240x40,196x672x112,49x1152x192,49x1280x320,3136x64x576,784x512x128,1024x1024x1280"
         /// Every distinct 1×1-convolution shape of EfficientNet-Lite0 at 224 × 224, one image (pixels × out × in), in the
@@ -28,6 +27,7 @@ extension Bench {
             "49x192x1152", "49x320x1152", "49x1280x320",
         ].joined(separator: ",")
 
+        /// `kernel`: "sgemm" (the GEMM entry point), "pointwise" or "small" (`--pointwise`).
         struct Row: Encodable { var m: Int, n: Int, k: Int, path: String, kernel: String, ms: Double, gflops: Double }
 
         func run() throws {
