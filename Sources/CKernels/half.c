@@ -231,7 +231,7 @@ static int half_scan_prefetches(void) {
     if (v < 0) {
         const char *e = getenv("EMBEDSCOPE_HALF_PREFETCH");
         if (e && (e[0] == '0' || e[0] == '1') && e[1] == 0) v = e[0] == '1';
-        else { __builtin_cpu_init(); v = !__builtin_cpu_is("amd"); }
+        else v = ck_cpu_amd_family() == 0;   // the one vendor test (sgemm.c)
         __atomic_store_n(&cached, v, __ATOMIC_RELAXED);
     }
     return v;
