@@ -147,6 +147,7 @@ INL void SFX(dw_rows)(const int K, const int S, const int SLIDE, const dw_geom *
     interior_columns(g, K, S, &lo, &hi);
     const long c = g->c, rs = g->w * c;
     const long end8 = lo + (hi - lo) / 8 * 8, end4 = end8 + (hi - end8) / 4 * 4;
+    const long tile2Bytes = ck_l1d_bytes() / 6 * 5;
     for (long c0 = g->c0; c0 < g->c1; c0 += 4 * VW) {
         const long c1 = lmin(g->c1, c0 + 4 * VW);
         for (long r = r0; r < r1; r++) {
@@ -157,8 +158,9 @@ INL void SFX(dw_rows)(const int K, const int S, const int SLIDE, const dw_geom *
             float *yr = g->y + (r - g->y_row0) * g->ow * c;
             for (long cb = c0; cb < c1; cb += VW) {
                 // AVX-512, two vectors left in the chunk: both in one tile (2N chains), unless K input
-                // rows of two vectors exceed ~40 KB (the 112-wide rows: 7-14 % slower, L1 is 48 KB).
-                if (VW == 16 && SLIDE && K * g->w * 2 * VW * 4 <= 40960 && cb + 2 * VW <= c1) {
+                // rows of two vectors exceed 5/6 of L1 (40 KB of Zen 5's 48: the 112-wide rows there
+                // 7-14 % slower).
+                if (VW == 16 && SLIDE && K * g->w * 2 * VW * 4 <= tile2Bytes && cb + 2 * VW <= c1) {
                     const VT b0 = V_LOAD(g->bias + cb), b1 = V_LOAD(g->bias + cb + VW);
                     const float *wcb = g->wt + cb;
                     for (long o = lo; o < end8; o += 8)
@@ -204,6 +206,9 @@ INL void SFX(dw_rows)(const int K, const int S, const int SLIDE, const dw_geom *
 // dw_tile with SLIDE); on AVX-512 a whole chunk's two vectors go through one tile (dwp_tile2:
 // 16 chains at 8 pixels; the model at batch 1, in-process A/B on Zen 5: −1.5 to −2.5 %).
 #define DW_CH (2 * VW)
+#ifndef DW_RING_BYTES
+#define DW_RING_BYTES 49152
+#endif
 
 // N output pixels from column o of one output row, one channel vector (lanes of m when MASKED):
 // win[kh] is the padded window row of the tap row kh (DW_CH floats per padded column). Taps in
@@ -326,16 +331,17 @@ INL void SFX(dw_rows_padded)(const int K, const dw_geom *g, long r0, long r1, fl
 }
 
 ATTR static void SFX(dw_run)(int k, int s, const dw_geom *g, long r0, long r1) {
-    // Stride 1, 3×3 or 5×5: the padded window when it fits in 48 KB (K rows of the padded width,
-    // DW_CH channels). In EfficientNet-Lite0 at batch 1, one thread, per call: 7×7 5×5 62 → 50 µs,
+    // Stride 1, 3×3 or 5×5: the padded window (K rows of the padded width, DW_CH channels) when it
+    // fits in L1, 48 KB at most (the ring's size; on a 32 KB L1 — Zen 2–4, Skylake-X — 32 KB, the
+    // limit before the 48 KB figures below were measured on Zen 5's 48 KB L1). In EfficientNet-Lite0 at batch 1, one thread, per call: 7×7 5×5 62 → 50 µs,
     // 14×14 5×5 84 → 73, 14×14 3×3 31 → 27, 56-wide 3×3 bands 32 → 29; 28×28 5×5 within 5 %.
     // The 112-wide 3×3 on 32 channels (AVX-512: a 43.8 KB window) 58 → 47 µs a layer (it was
     // limited to 32 KB before). Not for stride 2: a quarter as many outputs per copied input
     // (14 → 7 5×5 33 → 37 µs, 28 → 14 3×3 14 → 17; on the wide maps too, 112 → 56 and 56 → 28,
     // 2026-12-05: the model's depthwise layers 0.55–0.59 → 0.60–0.70 ms an image, one thread).
-    const long wp = (g->ow - 1) * s + k;
-    if (s == 1 && (k == 3 || k == 5) && k * wp * DW_CH * 4 <= 49152) {
-        float ring[49152 / 4] __attribute__((aligned(64)));
+    const long wp = (g->ow - 1) * s + k, l1 = ck_l1d_bytes();
+    if (s == 1 && (k == 3 || k == 5) && k * wp * DW_CH * 4 <= (l1 < DW_RING_BYTES ? l1 : DW_RING_BYTES)) {
+        float ring[DW_RING_BYTES / 4] __attribute__((aligned(64)));
         if (k == 3) SFX(dw_rows_padded)(3, g, r0, r1, ring, wp);
         else SFX(dw_rows_padded)(5, g, r0, r1, ring, wp);
         return;

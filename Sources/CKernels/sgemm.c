@@ -13,7 +13,9 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <time.h>
 #include <string.h>
 
@@ -80,6 +82,68 @@ int ck_cpu_amd_family(void) {
 #else
     return 0;
 #endif
+}
+
+// ---------------------------------------------------------------- cache sizes
+
+// Bytes of cpu0's cache of `level` and `type` ("Data", "Unified") as sysfs states it ("48K"), 0 if unknown.
+static long sysfs_cache_bytes(int level, const char *type) {
+    for (int i = 0; i < 8; i++) {
+        char path[96], buf[32];
+        long lv = 0, size = 0;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/level", i);
+        FILE *f = fopen(path, "r");
+        if (!f) return 0;
+        int ok = fscanf(f, "%ld", &lv) == 1;
+        fclose(f);
+        if (!ok || lv != level) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/type", i);
+        if (!(f = fopen(path, "r"))) continue;
+        ok = fgets(buf, sizeof buf, f) != NULL;
+        fclose(f);
+        if (!ok || strncmp(buf, type, strlen(type)) != 0) continue;
+        snprintf(path, sizeof path, "/sys/devices/system/cpu/cpu0/cache/index%d/size", i);
+        if (!(f = fopen(path, "r"))) continue;
+        char unit = 0;
+        ok = fscanf(f, "%ld%c", &size, &unit) >= 1;
+        fclose(f);
+        if (!ok || size <= 0 || size > (1L << 30)) return 0;
+        return unit == 'K' ? size << 10 : unit == 'M' ? size << 20 : size;
+    }
+    return 0;
+}
+
+static long detect_cache(int level) {
+    long v = 0;
+#if defined(_SC_LEVEL1_DCACHE_SIZE) && defined(_SC_LEVEL2_CACHE_SIZE)
+    v = sysconf(level == 1 ? _SC_LEVEL1_DCACHE_SIZE : _SC_LEVEL2_CACHE_SIZE);
+#endif
+    if (v <= 0) v = sysfs_cache_bytes(level, level == 1 ? "Data" : "Unified");
+    const long lo = level == 1 ? 8L << 10 : 64L << 10, hi = level == 1 ? 1L << 20 : 64L << 20;
+    return v >= lo && v <= hi ? v : (level == 1 ? 32L << 10 : 512L << 10);
+}
+
+static long cache_l1d, cache_l2;   // 0: not yet detected (atomic accesses; detection is idempotent)
+
+long ck_l1d_bytes(void) {
+    long v = __atomic_load_n(&cache_l1d, __ATOMIC_RELAXED);
+    if (v > 0) return v;
+    v = detect_cache(1);
+    __atomic_store_n(&cache_l1d, v, __ATOMIC_RELAXED);
+    return v;
+}
+
+long ck_l2_bytes(void) {
+    long v = __atomic_load_n(&cache_l2, __ATOMIC_RELAXED);
+    if (v > 0) return v;
+    v = detect_cache(2);
+    __atomic_store_n(&cache_l2, v, __ATOMIC_RELAXED);
+    return v;
+}
+
+void ck_set_cache_sizes(long l1d, long l2) {
+    __atomic_store_n(&cache_l1d, l1d > 0 ? l1d : 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&cache_l2, l2 > 0 ? l2 : 0, __ATOMIC_RELAXED);
 }
 
 int ck_mr(int path) { return path == CK_PATH_AVX512 ? 12 : path == CK_PATH_AVX2 ? 6 : 4; }

@@ -258,10 +258,11 @@ struct MBConvBlock: Sendable {
     /// whole-image path (`run`) splits expand and depthwise by channels without overlap.
     func banded(alone: Bool) -> Bool { inputSize >= 28 || (alone && inputSize >= 14) }
 
-    /// Expanded rows per band are sized to this (L2 is 1 MB per core here).
-    /// (Measured on the 2-core machines: 128 KB 14.4, 256 KB 13.4, 512 KB 13.3, 768 KB 13.4
-    /// CPU ms/img; unbanded 13.9.)
-    static let bandBytes = 512 * 1024
+    /// Expanded rows per band are sized to this: half of one core's L2, at most 512 KB (the band's
+    /// depthwise output takes about as much again). (Measured on the 2-core machines, 1 MB L2:
+    /// 128 KB 14.4, 256 KB 13.4, 512 KB 13.3, 768 KB 13.4 CPU ms/img; unbanded 13.9. A 512 KB L2
+    /// — Zen 2 and 3 — gets 256 KB bands.)
+    static var bandBytes: Int { Swift.min(512 * 1024, CacheSizes.l2Bytes / 2) }
 
     init(_ r: StateDictReader, index: Int, inC: Int, outC: Int, expand ratio: Int, kernel: Int, stride: Int,
          inputSize: Int, eps: Double) throws {

@@ -1,5 +1,6 @@
 import Foundation
 import XCTest
+import CKernels
 @testable import EmbedScope
 @testable import EmbedScopeCore
 @testable import EmbedScopeImages
@@ -515,6 +516,74 @@ final class ConvKernelTests: XCTestCase {
                 XCTAssertEqual(got.map(\.bitPattern), expected.map(\.bitPattern), "\(path) planar \(t): the band differs from the whole output's rows")
                 XCTAssertEqual(Array(band[((hi - lo) * t.o)...]), [Float](repeating: -7, count: 5), "\(path) planar \(t): written past the band")
             }
+        }
+    }
+
+    /// The depthwise kernels size two choices to the L1 data cache (`ck_l1d_bytes`): the padded
+    /// window of the stride-1 layers (when its K rows fit) and, on AVX-512, two channel vectors per
+    /// tile (when K input rows of two vectors fit 5/6 of it). Whatever the sizes — Zen 5's 48 KB,
+    /// a 32 KB L1, a tiny one — every path gives the same bits: on shapes where the choices flip
+    /// (112-wide 3×3 on 32 channels: a 43.8 KB window on AVX-512; 56-wide 5×5: 38 KB, and 36 KB of
+    /// rows for the two-vector tiles), stride 1 and 2, channel counts that leave masked vectors.
+    func testDepthwiseGivesTheSameBitsWhateverTheCacheSizes() {
+        let detected = (l1: ck_l1d_bytes(), l2: ck_l2_bytes())
+        defer { ck_set_cache_sizes(0, 0) }
+        XCTAssertTrue((8 << 10)...(1 << 20) ~= detected.l1, "detected L1d \(detected.l1) bytes")
+        XCTAssertTrue((64 << 10)...(64 << 20) ~= detected.l2, "detected L2 \(detected.l2) bytes")
+        let sizes: [(Int, Int)] = [(49152, 1 << 20), (32768, 512 << 10), (16384, 256 << 10), (1 << 20, 64 << 20)]
+        var seed: UInt64 = 9300
+        for path in paths {
+            for (k, s, h, w, c) in [(3, 1, 6, 112, 32), (3, 1, 5, 112, 40), (5, 1, 9, 56, 64), (5, 1, 7, 7, 1152),
+                                    (5, 2, 11, 56, 64), (3, 2, 7, 112, 96), (5, 1, 14, 14, 72)] {
+                seed += 1
+                let pad = Padding2D.tfSame(height: h, width: w, kernel: k, stride: s)
+                let x = seededFloats(h * w * c, seed: seed, scale: 2)
+                let wt = seededFloats(c * k * k, seed: seed + 1000, scale: 0.5)
+                let (scale, shift) = ModelKernelTests.affine(c, seed: seed + 2000)
+                let dw = DepthwiseConv(weight: wt, channels: c, kernel: k, stride: s, padding: pad, scale: scale, shift: shift,
+                                       activation: .relu6, path: path)
+                var outputs: [[Float]] = []
+                for (l1, l2) in sizes {
+                    ck_set_cache_sizes(l1, l2)
+                    XCTAssertEqual(ck_l1d_bytes(), l1)
+                    XCTAssertEqual(ck_l2_bytes(), l2)
+                    outputs.append(depthwise(dw, x, images: 1, h: h, w: w, splits: 2))
+                }
+                let label = "\(path) k\(k) s\(s) \(h)×\(w)×\(c)"
+                XCTAssertFalse(outputs[0].contains { !$0.isFinite }, label)
+                for (i, y) in outputs.enumerated().dropFirst() {
+                    let differ = zip(outputs[0], y).filter { $0.bitPattern != $1.bitPattern }.count
+                    XCTAssertEqual(differ, 0, "\(label): outputs that differ with L1d \(sizes[i].0) bytes from those with 48 KB")
+                }
+            }
+        }
+        ck_set_cache_sizes(0, 0)
+        XCTAssertEqual(ck_l1d_bytes(), detected.l1, "detected again after the override is cleared")
+        XCTAssertEqual(ck_l2_bytes(), detected.l2)
+    }
+
+    /// The banded blocks size their bands to half of L2, at most 512 KB: a 512 KB L2 (Zen 2, 3)
+    /// gets more, thinner bands than 1 MB does, and the network the same features and logits,
+    /// bit for bit, on one thread and on two.
+    func testEfficientNetLite0GivesTheSameBitsWhateverTheCacheSizes() throws {
+        let sd = try ModelFixtures.efficientNetLite0()
+        let per = 3 * 224 * 224
+        let x = Array(try ModelFixtures.inputs()[0..<per])
+        defer { ck_set_cache_sizes(0, 0) }
+        var runs: [(features: [Float], logits: [Float], bandRows: [Int])] = []
+        for (l1, l2) in [(49152, 1 << 20), (32768, 512 << 10)] {
+            ck_set_cache_sizes(l1, l2)
+            for threads in [1, 2] {
+                let model = try EfficientNetLite0(stateDict: sd, threads: threads)
+                let (f, l) = try model.forward(x, count: 1)
+                runs.append((f, l, model.blocks.map(\.bandRows)))
+            }
+        }
+        XCTAssertLessThan(runs[2].bandRows.reduce(0, +), runs[0].bandRows.reduce(0, +), "a 512 KB L2 gets thinner bands")
+        XCTAssertFalse(runs[0].features.contains { !$0.isFinite } || runs[0].logits.contains { !$0.isFinite })
+        for r in runs.dropFirst() {
+            XCTAssertEqual(r.features.map(\.bitPattern), runs[0].features.map(\.bitPattern), "features, bands \(r.bandRows)")
+            XCTAssertEqual(r.logits.map(\.bitPattern), runs[0].logits.map(\.bitPattern), "logits, bands \(r.bandRows)")
         }
     }
 

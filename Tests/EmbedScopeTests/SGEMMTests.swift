@@ -37,6 +37,12 @@ final class SGEMMTests: XCTestCase {
         XCTAssertNil(CPUInfo.countCPUList("x"))
         XCTAssertNil(CPUInfo.countCPUList(""))
         if let t = info.cpu.threadsPerCore { XCTAssertTrue((1...8).contains(t), "\(t)") }
+        // The caches the kernels size their blocks to: as detected (or the 32 KB / 512 KB fallback), in range.
+        XCTAssertEqual(info.cpu.l1dBytes, Int(ck_l1d_bytes()))
+        XCTAssertEqual(info.cpu.l2Bytes, Int(ck_l2_bytes()))
+        XCTAssertTrue((8 << 10)...(1 << 20) ~= info.cpu.l1dBytes, "L1d \(info.cpu.l1dBytes)")
+        XCTAssertTrue((64 << 10)...(64 << 20) ~= info.cpu.l2Bytes, "L2 \(info.cpu.l2Bytes)")
+        XCTAssertTrue(info.text.contains("L1d \(info.cpu.l1dBytes >> 10) KiB, L2 \(info.cpu.l2Bytes >> 10) KiB"), info.text)
         XCTAssertEqual(info.gemmPath, SGEMM.path.rawValue)
         XCTAssertTrue(info.gemmSupportedPaths.contains("portable"))
         XCTAssertEqual(info.blas.library, "OpenBLAS")

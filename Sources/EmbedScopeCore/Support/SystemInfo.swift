@@ -16,6 +16,10 @@ package struct SystemInfo: Codable, Sendable {
         /// Hardware threads per physical core (2: SMT siblings share one core's FMA units, so two
         /// threads add little to a GEMM), from Linux's CPU topology; nil where it is not known.
         package var threadsPerCore: Int?
+        /// One core's L1 data cache and L2, in bytes, as the kernels size their blocks to them
+        /// (`CacheSizes`: 32 KB / 512 KB where the CPU does not say).
+        package var l1dBytes: Int
+        package var l2Bytes: Int
     }
 
     package struct BLAS: Codable, Sendable {
@@ -116,6 +120,7 @@ package struct SystemInfo: Codable, Sendable {
         lines.append(cpuLine + ", \(cpu.logicalCores) logical cores"
                      + (cpu.threadsPerCore.map { ", \($0) thread\($0 == 1 ? "" : "s") per physical core" } ?? ""))
         lines.append("features: " + (cpu.features.isEmpty ? "(none of interest)" : cpu.features.joined(separator: " ")))
+        lines.append("caches per core (kernel blocks sized to them): L1d \(cpu.l1dBytes >> 10) KiB, L2 \(cpu.l2Bytes >> 10) KiB")
         var blasLine = "BLAS: \(blas.library) \(blas.version), core \(blas.core)"
         if blas.genericCore { blasLine += " (generic fallback: OpenBLAS GEMMs run 3–5× slower here)" }
         if let env = blas.coretypeEnvironment { blasLine += ", OPENBLAS_CORETYPE=\(env) (set by you)" }
@@ -145,6 +150,13 @@ package struct SystemInfo: Codable, Sendable {
     }
 }
 
+/// The data caches of one core that the kernels size their blocks to (`ck_l1d_bytes`,
+/// `ck_l2_bytes`: detected once; 32 KB / 512 KB where the CPU does not say).
+package enum CacheSizes {
+    package static var l1dBytes: Int { Int(ck_l1d_bytes()) }
+    package static var l2Bytes: Int { Int(ck_l2_bytes()) }
+}
+
 package enum CPUInfo {
     static let interesting = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512dq", "avx512bw", "avx512vl",
                               "avx512_vnni", "avx512_bf16", "avx512_fp16", "amx_tile", "amx_bf16", "amx_int8", "asimd", "sve"]
@@ -171,7 +183,7 @@ package enum CPUInfo {
         return SystemInfo.CPU(model: fields["model name"] ?? fields["Model"] ?? "unknown", vendor: fields["vendor_id"] ?? "unknown",
                               family: fields["cpu family"].flatMap { Int($0) }, modelNumber: fields["model"].flatMap { Int($0) },
                               features: features, logicalCores: ProcessInfo.processInfo.activeProcessorCount,
-                              threadsPerCore: threadsPerCore)
+                              threadsPerCore: threadsPerCore, l1dBytes: CacheSizes.l1dBytes, l2Bytes: CacheSizes.l2Bytes)
     }
 
     /// cpu0's SMT siblings, counted.
