@@ -688,8 +688,14 @@ static void sgemm_driver(int path, long m, long n, long k, const float *a, long 
 #endif
     const int half = nr / 2;
     const size_t pstride = ck_panel_stride(path, k);
-    // MC: A block (MC × KC) in L2; NC: the B slab swept per A block.
-    const long mcMax = (long)mr * (path == CK_PATH_AVX512 ? 8 : 24), kcMax = kc_max(path);
+    // MC: A block (MC × KC) in L2; NC: the B slab swept per A block. 8 slivers of 1280 deep on
+    // AVX-512 (480 KB), 24 of 256 on AVX2 (147 KB); fewer where that passes half of this CPU's L2
+    // (AVX-512 with a 512 KB L2: Ice Lake and Rocket Lake clients, 4 slivers).
+    const long kcMax = kc_max(path);
+    long slivers = path == CK_PATH_AVX512 ? 8 : 24;
+    const long fit = ck_l2_bytes() / 2 / ((long)mr * kcMax * (long)sizeof(float));
+    if (fit < slivers) slivers = fit > 1 ? fit : 1;
+    const long mcMax = (long)mr * slivers;
     const long ncMax = 2048;
     float *abuf = packed_a ? NULL : scratch((size_t)mcMax * kcMax);
     if (!packed_a && !abuf) return;

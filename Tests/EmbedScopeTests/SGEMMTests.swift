@@ -440,6 +440,42 @@ final class SGEMMTests: XCTestCase {
         }
     }
 
+    /// The A blocks hold at most half of L2 (`ck_l2_bytes`): with a smaller L2 more, shorter
+    /// blocks, and the same bits (each element still sums its depth slices in order), on every
+    /// path — 300 rows (AVX-512: one 96-row block at 1 MB, 48 at 512 KB, 12 at 128 KB), 1,300
+    /// deep (two slices), a Double reference beside.
+    func testBlockingFollowsL2WithTheSameBits() {
+        defer { ck_set_cache_sizes(0, 0) }
+        let m = 300, n = 70, k = 1300
+        let a = seededFloats(m * k, seed: 41), b = seededFloats(k * n, seed: 42)
+        for path in paths {
+            var outputs: [[Float]] = []
+            for l2 in [1 << 20, 512 << 10, 128 << 10, 16 << 10] {
+                ck_set_cache_sizes(48 << 10, l2)
+                var c = [Float](repeating: .nan, count: m * n)
+                a.withUnsafeBufferPointer { ap in
+                    b.withUnsafeBufferPointer { bp in
+                        SGEMM.multiply(m: m, n: n, k: k, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n, bTransposed: false,
+                                       c: &c, ldc: n, path: path)
+                    }
+                }
+                outputs.append(c)
+            }
+            var worst = 0.0
+            for i in stride(from: 0, to: m, by: 37) {
+                for j in 0..<n {
+                    var r = 0.0
+                    for p in 0..<k { r += Double(a[i * k + p]) * Double(b[p * n + j]) }
+                    worst = max(worst, abs(Double(outputs[0][i * n + j]) - r))
+                }
+            }
+            XCTAssertLessThanOrEqual(worst, 2e-3, "\(path): max |Δ| vs Double over sampled rows")
+            for (i, c) in outputs.enumerated().dropFirst() {
+                XCTAssertEqual(c.map(\.bitPattern), outputs[0].map(\.bitPattern), "\(path): result \(i) differs from the 1 MB L2 blocking")
+            }
+        }
+    }
+
     /// beta = 0 never reads C (NaN there is ignored); a NaN in A reaches its output row through ReLU.
     func testNaNHandling() {
         for path in paths {
