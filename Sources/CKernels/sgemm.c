@@ -125,21 +125,16 @@ static long detect_cache(int level) {
 
 static long cache_l1d, cache_l2;   // 0: not yet detected (atomic accesses; detection is idempotent)
 
-long ck_l1d_bytes(void) {
-    long v = __atomic_load_n(&cache_l1d, __ATOMIC_RELAXED);
+static long cached_cache(long *slot, int level) {
+    long v = __atomic_load_n(slot, __ATOMIC_RELAXED);
     if (v > 0) return v;
-    v = detect_cache(1);
-    __atomic_store_n(&cache_l1d, v, __ATOMIC_RELAXED);
+    v = detect_cache(level);
+    __atomic_store_n(slot, v, __ATOMIC_RELAXED);
     return v;
 }
 
-long ck_l2_bytes(void) {
-    long v = __atomic_load_n(&cache_l2, __ATOMIC_RELAXED);
-    if (v > 0) return v;
-    v = detect_cache(2);
-    __atomic_store_n(&cache_l2, v, __ATOMIC_RELAXED);
-    return v;
-}
+long ck_l1d_bytes(void) { return cached_cache(&cache_l1d, 1); }
+long ck_l2_bytes(void) { return cached_cache(&cache_l2, 2); }
 
 void ck_set_cache_sizes(long l1d, long l2) {
     __atomic_store_n(&cache_l1d, l1d > 0 ? l1d : 0, __ATOMIC_RELAXED);
