@@ -206,9 +206,7 @@ INL void SFX(dw_rows)(const int K, const int S, const int SLIDE, const dw_geom *
 // dw_tile with SLIDE); on AVX-512 a whole chunk's two vectors go through one tile (dwp_tile2:
 // 16 chains at 8 pixels; the model at batch 1, in-process A/B on Zen 5: −1.5 to −2.5 %).
 #define DW_CH (2 * VW)
-#ifndef DW_RING_BYTES
 #define DW_RING_BYTES 49152
-#endif
 
 // N output pixels from column o of one output row, one channel vector (lanes of m when MASKED):
 // win[kh] is the padded window row of the tap row kh (DW_CH floats per padded column). Taps in
@@ -333,8 +331,9 @@ INL void SFX(dw_rows_padded)(const int K, const dw_geom *g, long r0, long r1, fl
 ATTR static void SFX(dw_run)(int k, int s, const dw_geom *g, long r0, long r1) {
     // Stride 1, 3×3 or 5×5: the padded window (K rows of the padded width, DW_CH channels) when it
     // fits in L1, 48 KB at most (the ring's size; on a 32 KB L1 — Zen 2–4, Skylake-X — 32 KB, the
-    // limit before the 48 KB figures below were measured on Zen 5's 48 KB L1). In EfficientNet-Lite0 at batch 1, one thread, per call: 7×7 5×5 62 → 50 µs,
-    // 14×14 5×5 84 → 73, 14×14 3×3 31 → 27, 56-wide 3×3 bands 32 → 29; 28×28 5×5 within 5 %.
+    // limit before the 48 KB figures below were measured on Zen 5's 48 KB L1). In
+    // EfficientNet-Lite0 at batch 1, one thread, per call: 7×7 5×5 62 → 50 µs, 14×14 5×5 84 → 73,
+    // 14×14 3×3 31 → 27, 56-wide 3×3 bands 32 → 29; 28×28 5×5 within 5 %.
     // The 112-wide 3×3 on 32 channels (AVX-512: a 43.8 KB window) 58 → 47 µs a layer (it was
     // limited to 32 KB before). Not for stride 2: a quarter as many outputs per copied input
     // (14 → 7 5×5 33 → 37 µs, 28 → 14 3×3 14 → 17; on the wide maps too, 112 → 56 and 56 → 28,
