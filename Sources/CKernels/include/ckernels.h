@@ -57,8 +57,8 @@ int ck_cpu_amd_family(void);
 /// The data caches the kernels size their blocks to, in bytes: the L1 data cache and the L2 of
 /// one core. Read once from the CPU (glibc's sysconf, which asks CPUID leaf 4 / 0x8000001D, else
 /// Linux's /sys/devices/system/cpu/cpu0/cache); where neither answers, or answers outside
-/// 8 KB–1 MB (L1) / 64 KB–64 MB (L2), 32 KB and 512 KB, the smallest of the x86-64 CPUs with AVX2
-/// (blocks sized for a smaller cache than the CPU has cost a little; for a larger one, a lot).
+/// 8 KB–1 MB (L1) / 64 KB–64 MB (L2), 32 KB and 512 KB (Zen 2 / 3's; older Intel clients have a
+/// 256 KB L2): blocks sized for a smaller cache than the CPU has cost a little, for a larger one a lot.
 long ck_l1d_bytes(void);
 long ck_l2_bytes(void);
 /// Overrides the sizes ck_l1d_bytes / ck_l2_bytes return (a value ≤ 0: detected again). For
