@@ -43,19 +43,41 @@ public final class IndexWriterLock: Sendable {
     }
 
     /// The index folder.
-    public let index: URL
-    /// The lock file's descriptor while held, -1 once released.
-    private let fd: Mutex<Int32>
+    public var index: URL { held.index }
 
-    /// This lock created the index folder: if nothing was committed into it by the time the
-    /// lock is released, the folder (holding only the marker) is removed again.
-    private let createdFolder: Bool
+    /// The lock file's descriptor and the folder, shared with the lock's interrupt action, which
+    /// must outlive the lock: a command thread unwinding from an interrupt (its files went away)
+    /// may free the lock before the handler has removed the unfinished generation.
+    private final class Held: Sendable {
+        let index: URL
+        /// The lock file's descriptor while held, -1 once released.
+        let fd: Mutex<Int32>
+        /// This lock created the index folder: if nothing was committed into it by the time the
+        /// lock is released, the folder (holding only the marker) is removed again.
+        let createdFolder: Bool
+
+        init(index: URL, fd: Int32, createdFolder: Bool) { self.index = index; self.fd = Mutex(fd); self.createdFolder = createdFolder }
+
+        func release() {
+            fd.withLock { fd in
+                guard fd >= 0 else { return }
+                if createdFolder, (try? FileManager.default.contentsOfDirectory(atPath: index.path)) == [IndexDirectory.markerName] {
+                    unlink(index.appendingPathComponent(IndexDirectory.markerName).path)
+                    rmdir(index.path)
+                }
+                _ = flock(fd, LOCK_UN)
+                close(fd)
+                fd = -1
+            }
+        }
+    }
+    private let held: Held
 
     /// Its entry in `InterruptCleanup`: an interrupted writer releases the lock (and so removes a
     /// folder it created that nothing was committed into).
     private let interruptToken = Mutex<Int?>(nil)
 
-    private init(index: URL, fd: Int32, createdFolder: Bool) { self.index = index; self.fd = Mutex(fd); self.createdFolder = createdFolder }
+    private init(held: Held) { self.held = held }
     deinit { release() }
 
     /// Takes the writer lock of the index at `index`. With `create`, a missing folder is
@@ -145,8 +167,9 @@ public final class IndexWriterLock: Sendable {
             let line = Array("pid \(getpid()) \(what)\n".utf8)
             _ = ftruncate(fd, 0)
             _ = line.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-            let lock = IndexWriterLock(index: index, fd: fd, createdFolder: created)
-            let token = InterruptCleanup.atInterrupt { [weak lock] in lock?.release() }
+            let held = Held(index: index, fd: fd, createdFolder: created)
+            let lock = IndexWriterLock(held: held)
+            let token = InterruptCleanup.atInterrupt { held.release() }
             lock.interruptToken.withLock { $0 = token }
             return lock
         }
@@ -166,18 +189,14 @@ public final class IndexWriterLock: Sendable {
         return "PID \(parts[1])" + (parts.count == 3 ? " (\(parts[2]))" : "")
     }
 
-    /// Releases the lock (also done when the value is freed or the process exits).
+    /// Releases the lock (also done when the value is freed or the process exits). While an
+    /// interrupt is being handled, the handler releases it instead, after it has removed the
+    /// unfinished generation: a command thread unwinding meanwhile would find that generation
+    /// still in a folder this lock created, keep the folder, and leave it holding only the
+    /// marker (seen about once in 40 builds stopped by SIGTERM near their end).
     public func release() {
+        if InterruptCleanup.isInterrupting { return }
         if let t = interruptToken.withLock({ t in defer { t = nil }; return t }) { InterruptCleanup.untrack(t) }
-        fd.withLock { fd in
-            guard fd >= 0 else { return }
-            if createdFolder, (try? FileManager.default.contentsOfDirectory(atPath: index.path)) == [IndexDirectory.markerName] {
-                unlink(index.appendingPathComponent(IndexDirectory.markerName).path)
-                rmdir(index.path)
-            }
-            _ = flock(fd, LOCK_UN)
-            close(fd)
-            fd = -1
-        }
+        held.release()
     }
 }

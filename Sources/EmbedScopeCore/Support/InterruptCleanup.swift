@@ -117,11 +117,14 @@ package enum InterruptCleanup {
         return try body()
     }
 
+    /// Whether a signal is being handled (the process is about to end by it).
+    package static var isInterrupting: Bool { interrupting.load(ordering: .acquiring) }
+
     /// Called on a command's error path: when an interrupt is being handled, the error is most
     /// likely its consequence (a worker found its folder gone), so this thread waits for the
     /// handler to end the process instead of printing it and exiting 1.
     package static func holdIfInterrupted() {
-        guard interrupting.load(ordering: .acquiring) else { return }
+        guard isInterrupting else { return }
         while true { sleep(1) }
     }
 
