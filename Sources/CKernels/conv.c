@@ -5,7 +5,9 @@
 // weight vectors are loaded once for the tile and each input vector of the row once, feeding
 // every pixel whose window covers it, with 8 (16) independent chains to cover the FMA latency.
 // Border pixels (window clipped) run one pixel × four channel vectors; at stride 1 on
-// narrow maps the rows are first copied into a zero-padded window, so that no window is clipped.
+// narrow maps the rows are first copied into a zero-padded window, so that no window is clipped —
+// or the layer before wrote them as planes of such padded rows (ck_depthwise_planes), and the
+// windows are read where they are.
 //
 // One copy per SIMD width (conv_simd.h included with the width's macros): AVX-512F (16 lanes),
 // AVX2 + FMA (8 lanes), each with target attributes and called only after a CPUID check by the
@@ -16,6 +18,10 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+
+// The stride-1 depthwise window (conv_simd.h: dw_rows_padded) and planes (ck_depthwise_planes_fit) take
+// K rows of this many bytes at most, and no more than L1d.
+#define DW_RING_BYTES 49152
 
 // Taps (cin · k · k) the planar convolution takes: the stem has 27.
 #define CP_MAX_TAPS CK_CONV_PLANAR_MAX_TAPS
@@ -279,8 +285,8 @@ void ck_conv_planar(int path, const float *x, long h, long w, long cin, int k, i
     if (k < 1 || s < 1 || out <= 0 || pixel_begin >= pixel_end) return;
 #if defined(__x86_64__)
     if (cin * k * k <= CP_MAX_TAPS) {
-        if (path == CK_PATH_AVX512) { cp_run_avx512(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, y_origin, pixel_begin, pixel_end); return; }
-        if (path == CK_PATH_AVX2) { cp_run_avx2(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, y_origin, pixel_begin, pixel_end); return; }
+        if (path == CK_PATH_AVX512) { cp_run_avx512(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, y_origin, pixel_begin, pixel_end, 0, 0); return; }
+        if (path == CK_PATH_AVX2) { cp_run_avx2(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, y_origin, pixel_begin, pixel_end, 0, 0); return; }
     }
 #endif
     cp_portable(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, y_origin, pixel_begin, pixel_end);
@@ -294,4 +300,104 @@ void ck_pointwise_small(int path, long rows, long k, long n, const float *x, con
     if (path == CK_PATH_AVX2) { pw_run_avx2(rows, k, n, x, weights, bias, residual, activation, y); return; }
 #endif
     pw_portable(rows, k, n, x, weights, bias, residual, activation, y);
+}
+
+// ---------------------------------------------------------------- planes (stride-1 depthwise input)
+
+// Floats in one zero row of planes: the widest row a layer reads from planes has k·row·4 ≤ 48 KB
+// (ck_depthwise_planes_fit), so at most 4,096 floats for k ≥ 3.
+#define CK_PLANE_ROW_MAX 4096
+static const float ck_zero_row[CK_PLANE_ROW_MAX] __attribute__((aligned(64)));
+
+long ck_plane_width(int path) {
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) return 32;
+    if (path == CK_PATH_AVX2) return 16;
+#endif
+    (void)path;
+    return 0;
+}
+
+int ck_depthwise_planes_fit(int path, int k, int s, long w) {
+    const long pw = ck_plane_width(path), l1 = ck_l1d_bytes();
+    if (pw == 0 || s != 1 || (k != 3 && k != 5) || w < 1) return 0;
+    const long row = (w + k - 1) * pw;   // floats in one padded row of a plane
+    const long limit = l1 < DW_RING_BYTES ? l1 : DW_RING_BYTES;
+    return row <= CK_PLANE_ROW_MAX && k * row * 4 <= limit;
+}
+
+void ck_pointwise_packed_planes(int path, long rows, long w, long n, long k, const float *a, long lda, const float *packed_b,
+                                const float *bias, int activation, float *c, long plane_stride, long row_stride) {
+    if (rows <= 0 || w <= 0 || n <= 0) return;
+    const long pstride = (long)ck_panel_stride(path, k);
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) {
+        gp_run_planes_avx512(rows, w, n, k, a, lda, packed_b, pstride, bias, activation, c, plane_stride, row_stride);
+        return;
+    }
+    if (path == CK_PATH_AVX2) {
+        gp_run_planes_avx2(rows, w, n, k, a, lda, packed_b, pstride, bias, activation, c, plane_stride, row_stride);
+        return;
+    }
+#endif
+    (void)a; (void)lda; (void)packed_b; (void)bias; (void)activation; (void)c; (void)plane_stride; (void)row_stride; (void)pstride;
+}
+
+void ck_planes_clear(int path, float *planes, long plane_stride, long row_stride, long rows, long w, int k, long pad_left,
+                     long ch_begin, long ch_end, long c) {
+    if (ck_plane_width(path) == 0 || rows <= 0 || ch_begin >= ch_end) return;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { planes_clear_avx512(planes, plane_stride, row_stride, rows, w, k, pad_left, ch_begin, ch_end, c); return; }
+    if (path == CK_PATH_AVX2) { planes_clear_avx2(planes, plane_stride, row_stride, rows, w, k, pad_left, ch_begin, ch_end, c); return; }
+#endif
+    (void)planes; (void)plane_stride; (void)row_stride; (void)w; (void)k; (void)pad_left; (void)c;
+}
+
+void ck_depthwise_planes(int path, int k, const float *planes, long plane_stride, long row_stride, long h, long w, long c,
+                         long first_row, long pad_top, long pad_left, long oh, long ow, const float *weights, const float *bias,
+                         int activation, float *y, long out_first_row, long row_begin, long row_end, long ch_begin, long ch_end) {
+    if (ch_begin < 0) ch_begin = 0;
+    if (ch_end > c) ch_end = c;
+    // What the tiles need (not whether the window fits L1: the caller chose planes for that).
+    const long pw = ck_plane_width(path);
+    if (pw == 0 || (k != 3 && k != 5) || (w + k - 1) * pw > CK_PLANE_ROW_MAX || ow != w || c <= 0 || row_begin >= row_end
+        || ch_begin >= ch_end || out_first_row > row_begin || ch_begin % (pw / 2) != 0)
+        return;
+    const dw_geom g = {NULL, h, w, c, first_row, pad_top, pad_left, oh, ow, ch_begin, ch_end, weights, bias, activation, y, out_first_row};
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { dw_run_planes_avx512(k, &g, row_begin, row_end, planes, plane_stride, row_stride, ck_zero_row); return; }
+    if (path == CK_PATH_AVX2) { dw_run_planes_avx2(k, &g, row_begin, row_end, planes, plane_stride, row_stride, ck_zero_row); return; }
+#endif
+    (void)planes; (void)plane_stride; (void)row_stride;
+}
+
+void ck_conv_planar_planes(int path, const float *x, long h, long w, long cin, int k, int s, long pad_top, long pad_left, long oh,
+                           long ow, const float *weights, long out, const float *bias, int activation, float *y, long y_origin,
+                           long pixel_begin, long pixel_end, long plane_stride, long row_stride) {
+    if (k < 1 || s < 1 || out <= 0 || pixel_begin >= pixel_end || ck_plane_width(path) == 0 || cin * k * k > CP_MAX_TAPS
+        || y_origin % ow != 0 || plane_stride <= 0)
+        return;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) {
+        cp_run_avx512(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, y_origin, pixel_begin, pixel_end,
+                      plane_stride, row_stride);
+        return;
+    }
+    if (path == CK_PATH_AVX2) {
+        cp_run_avx2(x, h, w, cin, k, s, pad_top, pad_left, oh, ow, weights, out, bias, activation, y, y_origin, pixel_begin, pixel_end,
+                    plane_stride, row_stride);
+        return;
+    }
+#endif
+    (void)x; (void)h; (void)w; (void)cin; (void)pad_top; (void)pad_left; (void)oh; (void)weights; (void)bias; (void)activation; (void)y; (void)row_stride;
+}
+
+void ck_pointwise_small_planes(int path, long rows, long w, long k, long n, const float *x, const float *weights, const float *bias,
+                               int activation, float *y, long plane_stride, long row_stride) {
+    if (rows <= 0 || w <= 0 || n <= 0 || ck_plane_width(path) == 0) return;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { pw_run_planes_avx512(rows, w, k, n, x, weights, bias, activation, y, plane_stride, row_stride); return; }
+    if (path == CK_PATH_AVX2) { pw_run_planes_avx2(rows, w, k, n, x, weights, bias, activation, y, plane_stride, row_stride); return; }
+#endif
+    (void)k; (void)x; (void)weights; (void)bias; (void)activation; (void)y; (void)plane_stride; (void)row_stride;
 }

@@ -206,7 +206,6 @@ INL void SFX(dw_rows)(const int K, const int S, const int SLIDE, const dw_geom *
 // dw_tile with SLIDE); on AVX-512 a whole chunk's two vectors go through one tile (dwp_tile2:
 // 16 chains at 8 pixels; the model at batch 1, in-process A/B on Zen 5: −1.5 to −2.5 %).
 #define DW_CH (2 * VW)
-#define DW_RING_BYTES 49152
 
 // N output pixels from column o of one output row, one channel vector (lanes of m when MASKED):
 // win[kh] is the padded window row of the tap row kh (DW_CH floats per padded column). Taps in
@@ -352,12 +351,86 @@ ATTR static void SFX(dw_run)(int k, int s, const dw_geom *g, long r0, long r1) {
     else SFX(dw_rows)(k, s, 0, g, r0, r1);
 }
 
+// Output rows [r0, r1), stride 1, read from planes (ck_depthwise_planes): the layer's input as
+// DW_CH-channel planes of zero-padded rows, written so by the layer before (the 1×1 expand, the
+// stem), so the windows dw_rows_padded copies into its ring are read where they are. Plane q
+// holds channels [q·DW_CH, (q + 1)·DW_CH), its row ih (from first_row) at planes + q·cps +
+// (ih − first_row)·crs; rows outside the image read the zero row. Channels [c0, c1) with c0 a
+// multiple of VW. The tiles and the order of the taps are dw_rows_padded's: the same bits.
+INL void SFX(dw_planes)(const int K, const dw_geom *g, long r0, long r1, const float *planes, long cps, long crs,
+                        const float *zero_row) {
+    const long c = g->c;
+    for (long q = g->c0 / DW_CH; q * DW_CH < g->c1; q++) {
+        const long lo = lmax(g->c0, q * DW_CH), hi = lmin(g->c1, (q + 1) * DW_CH);
+        const float *plane = planes + q * cps;
+        for (long r = r0; r < r1; r++) {
+            const long img = r / g->oh, orow = r - img * g->oh;
+            const long ihBase = orow - g->pad_top;
+            const float *win[16];
+            for (int kh = 0; kh < K; kh++) {
+                const long ih = ihBase + kh;
+                win[kh] = ih < 0 || ih >= g->h ? zero_row : plane + (img * g->h + ih - g->first_row) * crs;
+            }
+            float *yr = g->y + (r - g->y_row0) * g->ow * c;
+            if (VW == 16 && lo == q * DW_CH && hi == lo + DW_CH) {
+                SFX(dwp_row2)(K, win, g->ow, g->wt + lo, c, V_LOAD(g->bias + lo), V_LOAD(g->bias + lo + VW), g->act, yr + lo);
+                continue;
+            }
+            for (long cb = lo; cb < hi; cb += VW) {
+                const int full = hi - cb >= VW;
+                const MT mv = full ? V_FULL : V_MASK((int)(hi - cb));
+                const VT bias = V_MLOAD(mv, g->bias + cb);
+                const float *wv[16];
+                for (int kh = 0; kh < K; kh++) wv[kh] = win[kh] + (cb - q * DW_CH);
+                if (full) SFX(dwp_row)(K, 0, mv, wv, g->ow, g->wt + cb, c, bias, g->act, yr + cb);
+                else SFX(dwp_row)(K, 1, mv, wv, g->ow, g->wt + cb, c, bias, g->act, yr + cb);
+            }
+        }
+    }
+}
+
+ATTR static void SFX(dw_run_planes)(int k, const dw_geom *g, long r0, long r1, const float *planes, long cps, long crs,
+                                    const float *zero_row) {
+    if (k == 3) SFX(dw_planes)(3, g, r0, r1, planes, cps, crs, zero_row);
+    else SFX(dw_planes)(5, g, r0, r1, planes, cps, crs, zero_row);
+}
+
+// ck_planes_clear on this width, with vector stores (not a memset call for each pad pixel's few
+// lanes). Lanes [lo, hi) of each plane are whole vectors but for a masked last one.
+ATTR static void SFX(planes_clear)(float *planes, long cps, long crs, long rows, long w, long k, long pad_left, long ch_begin,
+                                   long ch_end, long c) {
+    const long pw = DW_CH, wp = w + k - 1;
+    for (long q = ch_begin / pw; q * pw < ch_end; q++) {
+        const long lo = lmax(ch_begin, q * pw) - q * pw, hi = lmin(ch_end, (q + 1) * pw) - q * pw;
+        // Past the last channel (c not a multiple of pw): lanes the masked tiles read, never store.
+        const long hiz = ch_end == c && hi < pw ? pw : hi;
+        float *plane = planes + q * cps;
+        for (long r = 0; r < rows; r++) {
+            float *row = plane + r * crs;
+            for (long j = 0; j < wp; j++) {
+                const int pad = j < pad_left || j >= pad_left + w;
+                if (!pad && hiz == hi) { j = pad_left + w - 1; continue; }
+                for (long l = pad ? lo : hi; l < hiz; l += VW) {
+                    const long left = hiz - l;
+                    if (left >= VW) V_STORE(row + j * pw + l, V_SET1(0));
+                    else V_MSTORE(row + j * pw + l, V_MASK((int)left), V_SET1(0));
+                }
+            }
+        }
+    }
+}
+
 // ---------------------------------------------------------------- pointwise, small K
 
 // R pixels × NV vectors of output channels from column j (the last vector masked by m when
 // MASKED): per input channel, NV weight vectors and R broadcasts feed R·NV multiply-adds.
+// Without PL, row r's vector v is stored at y + r·n + v·VW. With PL (planes, pw_run_planes): y
+// is plane 0 at pixel 0 of the call, the tile's columns start at pj, and row r (pixel px0 + r of
+// rows wrapw wide, crs floats apart) stores column pj + c at y + ((pj + c) / (2·VW))·cps + row·crs +
+// col·2·VW + (pj + c) % (2·VW).
 INL void SFX(pw_tile)(const int R, const int NV, const int MASKED, MT m, long k, long n, const float *x, const float *w,
-                      const float *bias, const float *res, int act, float *y) {
+                      const float *bias, const float *res, int act, float *y, const int PL, long px0, long wrapw, long crs, long cps,
+                      long pj) {
     VT acc[PW_R][3];
     _Pragma("clang loop unroll(full)")
     for (int v = 0; v < NV; v++) {
@@ -376,6 +449,18 @@ INL void SFX(pw_tile)(const int R, const int NV, const int MASKED, MT m, long k,
             for (int v = 0; v < NV; v++) acc[r][v] = V_FMA(xb, wv[v], acc[r][v]);
         }
     }
+    float *yv[3];   // where vector v of row 0 (PL: of pixel 0 of the call) goes
+    long yo[PW_R];  // row r's offset from it
+    _Pragma("clang loop unroll(full)")
+    for (int v = 0; v < NV; v++) yv[v] = PL ? y + ((pj + v * VW) / (2 * VW)) * cps + (pj + v * VW) % (2 * VW) : y + v * VW;
+    {
+        long rr = PL ? px0 / wrapw : 0, cc = PL ? px0 - rr * wrapw : 0;
+        _Pragma("clang loop unroll(full)")
+        for (int r = 0; r < R; r++) {
+            yo[r] = PL ? rr * crs + cc * 2 * VW : r * n;
+            if (PL && ++cc == wrapw) { cc = 0; rr++; }
+        }
+    }
     _Pragma("clang loop unroll(full)")
     for (int r = 0; r < R; r++)
         _Pragma("clang loop unroll(full)")
@@ -384,34 +469,36 @@ INL void SFX(pw_tile)(const int R, const int NV, const int MASKED, MT m, long k,
             VT a = acc[r][v];
             if (res) a = V_ADD(a, last ? V_MLOAD(m, res + r * n + v * VW) : V_LOAD(res + r * n + v * VW));
             a = V_ACT(a, act);
-            if (last) V_MSTORE(y + r * n + v * VW, m, a); else V_STORE(y + r * n + v * VW, a);
+            if (last) V_MSTORE(yv[v] + yo[r], m, a); else V_STORE(yv[v] + yo[r], a);
         }
 }
 
 // R rows from p across all n columns: groups of 3 vectors, then the 1–3 vectors left (the last masked if partial).
+// PL: y is planes (pw_tile), no residual.
 INL void SFX(pw_rows)(const int R, long p, long k, long n, const float *x, const float *w, const float *bias, const float *res,
-                      int act, float *y) {
+                      int act, float *y, const int PL, long wrapw, long crs, long cps) {
     const float *xp = x + p * k;
     const float *rp = res ? res + p * n : NULL;
-    float *yp = y + p * n;
+    float *yp = PL ? y : y + p * n;
+#define PWT(NV, MASKED, M)                                                                                \
+    SFX(pw_tile)(R, NV, MASKED, M, k, n, xp, w + j, bias + j, rp ? rp + j : NULL, act, PL ? yp : yp + j, PL, p, wrapw, crs, cps, j)
     long j = 0;
-    for (; j + 3 * VW <= n; j += 3 * VW)
-        SFX(pw_tile)(R, 3, 0, V_FULL, k, n, xp, w + j, bias + j, rp ? rp + j : NULL, act, yp + j);
+    for (; j + 3 * VW <= n; j += 3 * VW) PWT(3, 0, V_FULL);
     const long rest = n - j;
     if (rest <= 0) return;
     const int nv = (int)((rest + VW - 1) / VW);
     const int partial = rest % VW != 0;
     const MT m = partial ? V_MASK((int)(rest % VW)) : V_FULL;
-    const float *rj = rp ? rp + j : NULL;
     if (nv == 1) {
-        if (partial) SFX(pw_tile)(R, 1, 1, m, k, n, xp, w + j, bias + j, rj, act, yp + j);
-        else SFX(pw_tile)(R, 1, 0, m, k, n, xp, w + j, bias + j, rj, act, yp + j);
+        if (partial) PWT(1, 1, m);
+        else PWT(1, 0, m);
     } else if (nv == 2) {
-        if (partial) SFX(pw_tile)(R, 2, 1, m, k, n, xp, w + j, bias + j, rj, act, yp + j);
-        else SFX(pw_tile)(R, 2, 0, m, k, n, xp, w + j, bias + j, rj, act, yp + j);
+        if (partial) PWT(2, 1, m);
+        else PWT(2, 0, m);
     } else {
-        SFX(pw_tile)(R, 3, 1, m, k, n, xp, w + j, bias + j, rj, act, yp + j);
+        PWT(3, 1, m);
     }
+#undef PWT
 }
 
 #if VW == 16
@@ -481,14 +568,25 @@ ATTR static void SFX(pw_run)(long rows, long k, long n, const float *x, const fl
             if (n == 24) SFX(pw_pairs)(1, 1, k, n, xp, w, bias, rp, act, y + p * n);
             else SFX(pw_pairs)(2, 1, k, n, xp, w, bias, rp, act, y + p * n);
         }
-        for (; p < rows; p++) SFX(pw_rows)(1, p, k, n, x, w, bias, res, act, y);
+        for (; p < rows; p++) SFX(pw_rows)(1, p, k, n, x, w, bias, res, act, y, 0, 0, 0, 0);
         return;
     }
 #endif
-    for (; p + PW_R <= rows; p += PW_R) SFX(pw_rows)(PW_R, p, k, n, x, w, bias, res, act, y);
-    for (; p < rows; p++) SFX(pw_rows)(1, p, k, n, x, w, bias, res, act, y);
+    for (; p + PW_R <= rows; p += PW_R) SFX(pw_rows)(PW_R, p, k, n, x, w, bias, res, act, y, 0, 0, 0, 0);
+    for (; p < rows; p++) SFX(pw_rows)(1, p, k, n, x, w, bias, res, act, y, 0, 0, 0, 0);
 }
 
+
+// pw_run with y as planes (ck_pointwise_small_planes): `rows` image rows of wrapw pixels; output
+// column j of pixel i at y + (j / (2·VW))·cps + (i / wrapw)·crs + (i % wrapw)·2·VW + j % (2·VW). The
+// tiles of pw_run (but not its pairs of pixels: n = 24, 40 are projections, never planes); the same bits.
+ATTR static void SFX(pw_run_planes)(long rows, long wrapw, long k, long n, const float *x, const float *w, const float *bias, int act,
+                                    float *y, long cps, long crs) {
+    const long m = rows * wrapw;
+    long p = 0;
+    for (; p + PW_R <= m; p += PW_R) SFX(pw_rows)(PW_R, p, k, n, x, w, bias, NULL, act, y, 1, wrapw, crs, cps);
+    for (; p < m; p++) SFX(pw_rows)(1, p, k, n, x, w, bias, NULL, act, y, 1, wrapw, crs, cps);
+}
 
 // ---------------------------------------------------------------- 1×1 convolution: packed weights, A in place
 
@@ -498,13 +596,27 @@ ATTR static void SFX(pw_run)(long rows, long k, long n, const float *x, const fl
 // stored), so nothing is packed per call. first: start from 0 (else from C); last: add bias and
 // residual, apply the activation. w: columns of the panel to store. pf (or NULL): the same depths
 // of the panel that comes next, prefetched one 64-byte line per vector of B as this tile reads it.
-INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, const float *a, long lda, const float *bp, long w,
-                      int first, int last, const float *bias, const float *res, long ldr, int act, float *c, long ldc,
-                      const float *pf) {
+INL void SFX(gp_tile)(const int MR, const int NV, const int PL, long p0, long kc, long h, const float *a, long lda, const float *bp,
+                      long w, int first, int last, const float *bias, const float *res, long ldr, int act, float *c0, long ldc,
+                      const float *pf, long px0, long wrapw, long crs) {
     VT acc[GP_MR_MAX][2];
     const float *ar[GP_MR_MAX];
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < MR; i++) ar[i] = a + (i < h ? i : h - 1) * lda + p0;
+    // Row i of the tile is stored at C(i): c0 + i·ldc, or with PL (planes) at pixel px0 + i of rows
+    // wrapw pixels wide, crs floats apart (c0: pixel 0 of the call).
+    float *cr[GP_MR_MAX];
+#define C(i) cr[i]
+#define C_ROWS()                                                                       \
+    do {                                                                               \
+        long rr = PL ? px0 / wrapw : 0, cc = PL ? px0 - rr * wrapw : 0;                \
+        _Pragma("clang loop unroll(full)")                                             \
+        for (int i = 0; i < MR; i++) {                                                 \
+            cr[i] = PL ? c0 + rr * crs + cc * ldc : c0 + i * ldc;                      \
+            if (PL && ++cc == wrapw) { cc = 0; rr++; }                                 \
+        }                                                                              \
+    } while (0)
+    if (!first) C_ROWS();
     const MT m0 = w >= VW ? V_FULL : V_MASK((int)w);
     const MT m1 = w >= 2 * VW ? V_FULL : V_MASK((int)(w > VW ? w - VW : 0));
     _Pragma("clang loop unroll(full)")
@@ -513,8 +625,8 @@ INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, cons
             acc[i][0] = V_SET1(0);
             if (NV == 2) acc[i][1] = V_SET1(0);
         } else {
-            acc[i][0] = V_MLOAD(m0, c + i * ldc);
-            if (NV == 2) acc[i][1] = V_MLOAD(m1, c + i * ldc + VW);
+            acc[i][0] = V_MLOAD(m0, C(i));
+            if (NV == 2) acc[i][1] = V_MLOAD(m1, C(i) + VW);
         }
     }
     const float *b = bp + p0 * 2 * VW;
@@ -531,6 +643,7 @@ INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, cons
             if (NV == 2) acc[i][1] = V_FMA(av, b1, acc[i][1]);
         }
     }
+    if (first) C_ROWS();
     if (NV == 2 && h == MR && w == 2 * VW) {
         // A whole tile: straight-line stores, the accumulators stay in registers.
         const VT bv0 = (last && bias) ? V_LOAD(bias) : V_SET1(0), bv1 = (last && bias) ? V_LOAD(bias + VW) : V_SET1(0);
@@ -547,8 +660,8 @@ INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, cons
                 x0 = V_ACT(x0, act);
                 x1 = V_ACT(x1, act);
             }
-            V_STORE(c + i * ldc, x0);
-            V_STORE(c + i * ldc + VW, x1);
+            V_STORE(C(i), x0);
+            V_STORE(C(i) + VW, x1);
         }
         return;
     }
@@ -566,16 +679,21 @@ INL void SFX(gp_tile)(const int MR, const int NV, long p0, long kc, long h, cons
                 if (res) x = V_ADD(x, V_MLOAD(m, res + i * ldr + v * VW));
                 x = V_ACT(x, act);
             }
-            V_MSTORE(c + i * ldc + v * VW, m, x);
+            V_MSTORE(C(i) + v * VW, m, x);
         }
     }
 }
+#undef C
+#undef C_ROWS
 
 // C[m × n] = act(A[m × k] · B + bias (+ R)), B packed in panels of 2·VW columns (ck_pack_b of
 // this path, panel stride pstride). Depth in slices of 256 (a slice of a panel, 32 KB at most,
 // stays in L1 while the rows of a block pass), rows in blocks of 8 tiles, panels in between.
-ATTR static void SFX(gp_run)(long m, long n, long k, const float *a, long lda, const float *packed, long pstride,
-                             const float *bias, const float *res, long ldr, int act, float *c, long ldc) {
+// With PL (planes, ck_pointwise_packed_planes): C is planes, the m rows of A are pixels of rows
+// wrapw wide, output column j of pixel i at c + (j / (2·VW))·cps + (i / wrapw)·crs + (i % wrapw)·ldc
+// + j % (2·VW) (ldc = 2·VW); the tiles are the same, only where they store changes.
+INL void SFX(gp_drive)(const int PL, long m, long n, long k, const float *a, long lda, const float *packed, long pstride,
+                       const float *bias, const float *res, long ldr, int act, float *c, long ldc, long wrapw, long crs, long cps) {
     const long nr = 2 * VW, mb = 8 * GP_MR;
     for (long i0 = 0; i0 < m; i0 += mb) {
         const long ie = m - i0 <= mb + (GP_MR_MAX - GP_MR) ? m : lmin(m, i0 + mb);
@@ -602,7 +720,9 @@ ATTR static void SFX(gp_run)(long m, long n, long k, const float *a, long lda, c
                     const float *pf = i != i0 ? NULL
                         : j + nr < n ? packed + (j / nr + 1) * pstride + p0 * nr
                         : p0 + 256 < k ? packed + (p0 + 256) * nr : NULL;
-#define GP_TILE(MRV, NVV) SFX(gp_tile)(MRV, NVV, p0, kc, h, a + i * lda, lda, bp, w, first, last, bj, rj, ldr, act, c + i * ldc + j, ldc, pf)
+#define GP_TILE(MRV, NVV)                                                                                                   \
+    SFX(gp_tile)(MRV, NVV, PL, p0, kc, h, a + i * lda, lda, bp, w, first, last, bj, rj, ldr, act,                           \
+                 PL ? c + (j / nr) * cps : c + i * ldc + j, ldc, pf, i, wrapw, crs)
 #define GP_TILES(NVV)                                              \
     do {                                                           \
         if (GP_MR_MAX >= GP_MR + 2 && ie - i == GP_MR + 2) {       \
@@ -627,15 +747,25 @@ ATTR static void SFX(gp_run)(long m, long n, long k, const float *a, long lda, c
     }
 }
 
+ATTR static void SFX(gp_run)(long m, long n, long k, const float *a, long lda, const float *packed, long pstride,
+                             const float *bias, const float *res, long ldr, int act, float *c, long ldc) {
+    SFX(gp_drive)(0, m, n, k, a, lda, packed, pstride, bias, res, ldr, act, c, ldc, 0, 0, 0);
+}
+
+ATTR static void SFX(gp_run_planes)(long rows, long w, long n, long k, const float *a, long lda, const float *packed, long pstride,
+                                    const float *bias, int act, float *c, long cps, long crs) {
+    SFX(gp_drive)(1, rows * w, n, k, a, lda, packed, pstride, bias, NULL, 0, act, c, 2 * VW, w, crs, cps);
+}
+
 // ---------------------------------------------------------------- dense conv on planar input (the stem)
 
 // P ≤ CP_P pixels × output channels [j, j + 2·VW) (the lanes of m0, m1; two: the second vector
 // is used), T taps: tap t's input for pixel i at tp[t][i · ps] (in the image, or a zero-padded
-// patch); weights w[t · out + j]. Stores the first np pixels (row stride out). Called with P and
+// patch); weights w[t · out + j]. Stores the first np pixels, ys floats apart. Called with P and
 // ps constant where they can be: with a run-time stride the P broadcast addresses took P
 // registers and the compiler spilled accumulators to the stack (the stem ran at 108 GFLOP/s).
 INL void SFX(cp_tile)(const int P, long T, const float *const *tp, long ps, const float *w, long out, MT m0, MT m1, const int two,
-                      const float *bias, int act, float *y, long np) {
+                      const float *bias, int act, float *y, long ys, long np) {
     VT acc[CP_P][2];
     const VT b0 = V_MLOAD(m0, bias), b1 = two ? V_MLOAD(m1, bias + VW) : V_SET1(0);
     _Pragma("clang loop unroll(full)")
@@ -653,13 +783,16 @@ INL void SFX(cp_tile)(const int P, long T, const float *const *tp, long ps, cons
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < P; i++) {
         if (i >= np) continue;
-        V_MSTORE(y + i * out, m0, V_ACT(acc[i][0], act));
-        if (two) V_MSTORE(y + i * out + VW, m1, V_ACT(acc[i][1], act));
+        V_MSTORE(y + i * ys, m0, V_ACT(acc[i][0], act));
+        if (two) V_MSTORE(y + i * ys + VW, m1, V_ACT(acc[i][1], act));
     }
 }
 
+// cps > 0: y is planes (ck_conv_planar_planes): output channel j of pixel p goes to y + (j / (2·VW))·cps +
+// ((p − y_origin) / ow)·crs + (p % ow)·2·VW + j % (2·VW), y_origin a row's first pixel.
 ATTR static void SFX(cp_run)(const float *x, long h, long w, long cin, long k, long s, long pad_top, long pad_left, long oh, long ow,
-                             const float *wt, long out, const float *bias, int act, float *y, long y_origin, long p0, long p1) {
+                             const float *wt, long out, const float *bias, int act, float *y, long y_origin, long p0, long p1,
+                             long cps, long crs) {
     const long T = cin * k * k;
     const float *tp[CP_MAX_TAPS];
     float patch[CP_MAX_TAPS * CP_P] = {0};   // entries past a border tile's pixels are read, never stored
@@ -705,19 +838,21 @@ ATTR static void SFX(cp_run)(const float *x, long h, long w, long cin, long k, l
                     }
             ps = 1;
         }
-        float *yp = y + (p - y_origin) * out;
+        float *yp = cps > 0 ? y + ((p - y_origin) / ow) * crs + ox * 2 * VW : y + (p - y_origin) * out;
+        const long ys = cps > 0 ? 2 * VW : out;
         for (long j = 0; j < out; j += 2 * VW) {
+            float *yj = cps > 0 ? yp + (j / (2 * VW)) * cps : yp + j;
             const long cols = out - j;
             const MT m0 = cols >= VW ? V_FULL : V_MASK((int)cols);
             const int two = cols > VW;
             const MT m1 = cols >= 2 * VW ? V_FULL : V_MASK((int)(two ? cols - VW : 0));
-            if (!two) SFX(cp_tile)(CP_P, T, tp, ps, wt + j, out, m0, m1, 0, bias + j, act, yp + j, np);
-            else if (ps == 2) SFX(cp_tile)(CP_P, T, tp, 2, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
-            else if (ps != 1) SFX(cp_tile)(CP_P, T, tp, ps, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
+            if (!two) SFX(cp_tile)(CP_P, T, tp, ps, wt + j, out, m0, m1, 0, bias + j, act, yj, ys, np);
+            else if (ps == 2) SFX(cp_tile)(CP_P, T, tp, 2, wt + j, out, m0, m1, 1, bias + j, act, yj, ys, np);
+            else if (ps != 1) SFX(cp_tile)(CP_P, T, tp, ps, wt + j, out, m0, m1, 1, bias + j, act, yj, ys, np);
             // A border tile (a zero-padded patch, stride 1): a third, two thirds or all of CP_P pixels.
-            else if (np > 2 * (CP_P / 3)) SFX(cp_tile)(CP_P, T, tp, 1, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
-            else if (np > CP_P / 3) SFX(cp_tile)(2 * (CP_P / 3), T, tp, 1, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
-            else SFX(cp_tile)(CP_P / 3, T, tp, 1, wt + j, out, m0, m1, 1, bias + j, act, yp + j, np);
+            else if (np > 2 * (CP_P / 3)) SFX(cp_tile)(CP_P, T, tp, 1, wt + j, out, m0, m1, 1, bias + j, act, yj, ys, np);
+            else if (np > CP_P / 3) SFX(cp_tile)(2 * (CP_P / 3), T, tp, 1, wt + j, out, m0, m1, 1, bias + j, act, yj, ys, np);
+            else SFX(cp_tile)(CP_P / 3, T, tp, 1, wt + j, out, m0, m1, 1, bias + j, act, yj, ys, np);
         }
         p += np;
     }

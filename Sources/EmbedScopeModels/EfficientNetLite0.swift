@@ -10,10 +10,12 @@ import EmbedScopeImages
 ///
 /// Layout: activations are NHWC (see DepthwiseConv for why). Kernels (on our own GEMM paths,
 /// `CKernels/conv.c`, AVX-512 / AVX2 / portable by CPUID): the stem runs direct on the planar
-/// input, the depthwise convs direct with ReLU6 fused, the 1×1 convs on weights packed once at
-/// load with the activations read in place (no per-call packing of A, the epilogue fused), the
-/// narrow ones on unpacked weights (`ConvKernels.prefersSmallPointwise`); `EMBEDSCOPE_GEMM=openblas`
-/// selects the Swift kernels + OpenBLAS reference instead.
+/// input, the depthwise convs direct with ReLU6 fused (at one image, a stride-1 layer's input
+/// written by the expand or the stem as planes of padded rows, whose windows need no copy:
+/// `MBConvBlock.planes`), the 1×1 convs on weights packed once at load with the activations
+/// read in place (no per-call packing of A, the epilogue fused), the narrow ones on unpacked
+/// weights (`ConvKernels.prefersSmallPointwise`); `EMBEDSCOPE_GEMM=openblas` selects the Swift
+/// kernels + OpenBLAS reference instead.
 /// Work: the batch is split across `threads` workers, each with its own buffers (images left
 /// over, e.g. at batch 1, run with each layer split across the threads). A worker runs the
 /// blocks down to 14×14 one image at a time, expand → depthwise → project in bands of rows
@@ -56,7 +58,9 @@ public final class EfficientNetLite0: FeatureExtractor {
     let fc: Linear
     private let pool = WorkspacePool(keep: 4)
 
-    package init(stateDict: StateDict, threads: Int? = nil, inputSize: Int = 224) throws {
+    /// `planes: false` keeps every depthwise input NHWC (the depthwise copying its windows), for
+    /// tests and measurements of `MBConvBlock.planes`.
+    package init(stateDict: StateDict, threads: Int? = nil, inputSize: Int = 224, planes: Bool = true) throws {
         guard (32...1024).contains(inputSize) else {
             throw EmbedScopeError(.invalidArgument, "efficientnet-lite0: input size \(inputSize) is out of range (32…1024)")
         }
@@ -73,7 +77,7 @@ public final class EfficientNetLite0: FeatureExtractor {
             for rep in 0..<st.repeats {
                 let inC = rep == 0 ? st.inC : st.outC, s = rep == 0 ? st.stride : 1
                 let block = try MBConvBlock(r, index: blocks.count, inC: inC, outC: st.outC, expand: st.expand,
-                                            kernel: st.kernel, stride: s, inputSize: size, eps: eps)
+                                            kernel: st.kernel, stride: s, inputSize: size, eps: eps, planes: planes)
                 size = block.outputSize
                 blocks.append(block)
             }
@@ -137,7 +141,7 @@ public final class EfficientNetLite0: FeatureExtractor {
             let bands = perImage && b.banded(alone: true), whole = !(perImage && b.banded(alone: false))
             if b.expand != nil || (index == 0 && fusesStem) {
                 if bands { band = Swift.max(band, b.bandCapacity) }
-                if whole { expanded = Swift.max(expanded, m * b.inputSize * b.inputSize * b.hidden) }
+                if whole { expanded = Swift.max(expanded, m * b.inputSize * b.inputSize * b.hidden, b.planes?.floats ?? 0) }
             }
             if bands { dwBand = Swift.max(dwBand, b.dwBandCapacity) }
             if whole { dw = Swift.max(dw, m * b.outputSize * b.outputSize * b.hidden) }
@@ -246,6 +250,15 @@ struct MBConvBlock: Sendable {
     let depthwise: DepthwiseConv
     let project: Pointwise
     let residual: Bool
+    /// How the expanded input is laid out as planes for the depthwise (`ConvKernels.PlaneLayout`)
+    /// when one image's whole map is split by channels across a team (`run`): a stride-1 layer
+    /// whose padded rows fit L1, after an expand on the packed kernel. nil: NHWC, the depthwise
+    /// copying its windows.
+    let planes: ConvKernels.PlaneLayout?
+    /// The band's expanded rows as planes (`runBanded`): a stride-1 layer whose padded rows fit L1,
+    /// its input rows computed by the expand (or the stem) straight into them. nil: NHWC rows,
+    /// the depthwise copying its windows.
+    let bandPlanes: ConvKernels.PlaneLayout?
     /// Output rows per band in `runBanded`, and the band buffers (floats) that needs: the
     /// expanded input rows, the depthwise output rows.
     let bandRows: Int
@@ -265,7 +278,7 @@ struct MBConvBlock: Sendable {
     static var bandBytes: Int { Swift.min(512 * 1024, CacheSizes.l2Bytes / 2) }
 
     init(_ r: StateDictReader, index: Int, inC: Int, outC: Int, expand ratio: Int, kernel: Int, stride: Int,
-         inputSize: Int, eps: Double) throws {
+         inputSize: Int, eps: Double, planes usePlanes: Bool = true) throws {
         let p = "_blocks.\(index)."
         self.inC = inC
         self.outC = outC
@@ -281,10 +294,23 @@ struct MBConvBlock: Sendable {
         outputSize = depthwise.outputSize(height: inputSize, width: inputSize).height
         project = try Pointwise(r, conv: p + "_project_conv", bn: p + "_bn2", in: hidden, out: outC, eps: eps, activation: .none)
         residual = stride == 1 && inC == outC
+        if usePlanes, let expand, let packed = expand.packed, !expand.usesSmallKernel {
+            planes = ConvKernels.PlaneLayout(path: packed.path, kernel: kernel, stride: stride, imageWidth: inputSize,
+                                             padLeft: depthwise.padding.left, rows: inputSize, channels: hidden)
+                .flatMap { $0.width == packed.panelWidth ? $0 : nil }
+        } else {
+            planes = nil
+        }
         let rowFloats = inputSize * hidden
         let inputRows = Swift.max(kernel, Self.bandBytes / (rowFloats * 4))
         bandRows = Swift.max(1, (inputRows - kernel) / stride + 1)
-        bandCapacity = ((bandRows - 1) * stride + kernel) * rowFloats
+        let bandInputRows = (bandRows - 1) * stride + kernel
+        let ex = expand
+        let layout = ConvKernels.PlaneLayout(path: ex?.packed?.path ?? SGEMM.path, kernel: kernel, stride: stride, imageWidth: inputSize,
+                                             padLeft: depthwise.padding.left, rows: bandInputRows, channels: hidden)
+        // The expand's packed panels must be the planes' width (the small-shape kernel writes any).
+        bandPlanes = usePlanes ? layout.flatMap { p in ex.map { $0.usesSmallKernel || $0.packed?.panelWidth == p.width } ?? true ? p : nil } : nil
+        bandCapacity = Swift.max(bandInputRows * rowFloats, bandPlanes?.floats ?? 0)
     }
 
     /// One image, expand → depthwise → project fused over bands of output rows (without an
@@ -311,6 +337,10 @@ struct MBConvBlock: Sendable {
         let w = inputSize, rowLen = w * hidden
         team.split(outputSize, Kind.depthwise.rawValue, &clock, minimumPerPart: 2) { rows, part, clock in
             let band = bands + part * bandCapacity, dwOut = depthwiseBands + part * dwBandCapacity
+            if let planes = bandPlanes, expand != nil || stem?.conv.usesPlanarKernel == true {
+                runBandedPlanes(xc, y, rows: rows, band: band, dwOut: dwOut, planes: planes, stem: stem, &clock)
+                return
+            }
             var lo = 0, hi = 0                       // input rows (expanded, or the stem's) held in `band`: [lo, hi)
             var r0 = rows.lowerBound
             while r0 < rows.upperBound {
@@ -349,6 +379,50 @@ struct MBConvBlock: Sendable {
         }
     }
 
+    /// `runBanded`'s part `rows` with the band held as planes (`bandPlanes`): the expand or the
+    /// stem writes each band's new input rows into the planes, the depthwise reads its windows
+    /// there. The same values, bit for bit.
+    private func runBandedPlanes(_ xc: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>,
+                                 band: UnsafeMutablePointer<Float>, dwOut: UnsafeMutablePointer<Float>, planes: ConvKernels.PlaneLayout,
+                                 stem: (conv: Conv2D, input: UnsafePointer<Float>, size: Int, kind: Int)?, _ clock: inout Stopwatch) {
+        typealias Kind = EfficientNetLite0.Kind
+        let k = depthwise.kernel, pt = depthwise.padding.top, w = inputSize, rf = planes.rowFloats
+        var lo = 0, hi = 0, r0 = rows.lowerBound
+        while r0 < rows.upperBound {
+            let r1 = Swift.min(r0 + bandRows, rows.upperBound)
+            let needLo = Swift.max(0, r0 - pt), needHi = Swift.min(inputSize, r1 - 1 - pt + k)
+            var from = needLo
+            if needLo >= lo && needLo < hi {
+                if needLo > lo {
+                    for q in 0..<planes.count {
+                        let p = band + q * planes.planeStride
+                        memmove(p, p + (needLo - lo) * rf, (hi - needLo) * rf * 4)
+                    }
+                }
+                from = hi
+            }
+            if from < needHi {
+                let at = band + (from - needLo) * rf
+                if let expand {
+                    expand.runPlanes(xc + from * w * inC, rows: needHi - from, planes: at, layout: planes)
+                } else if let stem {
+                    stem.conv.runPlanes(stem.input, height: stem.size, width: stem.size, planes: at, layout: planes,
+                                        pixels: (from * w)..<(needHi * w))
+                }
+            }
+            lo = needLo
+            hi = needHi
+            clock.lap(stem?.kind ?? Kind.expand.rawValue)
+            depthwise.runPlanes(band, layout: planes, height: inputSize, firstRow: needLo, dwOut, outFirstRow: r0, rows: r0..<r1,
+                                channels: 0..<hidden)
+            clock.lap(Kind.depthwise.rawValue)
+            let p0 = r0 * outputSize, pixels = (r1 - r0) * outputSize
+            project.run(dwOut, rows: pixels, y + p0 * outC, residual: residual ? xc + p0 * outC : nil)
+            clock.lap(Kind.project.rawValue)
+            r0 = r1
+        }
+    }
+
     /// x: [images × in × in × inC] → y: [images × out × out × outC]; y must not alias x.
     func run(_ x: UnsafeMutablePointer<Float>, images: Int, _ y: UnsafeMutablePointer<Float>,
              expanded: UnsafeMutablePointer<Float>, depthwise dwOut: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch) {
@@ -361,6 +435,20 @@ struct MBConvBlock: Sendable {
             // depthwise in one parallel region, each thread on its own hidden channels — the
             // depthwise of a channel reads only that channel, so no join between the two.
             let e = UnsafePointer(expanded)
+            if images == 1, let planes {
+                // The expand writes planes and the depthwise reads its windows there (no copy).
+                team.split(parts.count, Kind.expand.rawValue, &clock) { g, _, clock in
+                    for i in g {
+                        expand.runPlanes(xc, rows: size, planes: expanded, layout: planes, columns: parts[i])
+                        clock.lap(Kind.expand.rawValue)
+                        depthwise.runPlanes(e, layout: planes, height: size, dwOut, rows: 0..<outputSize, channels: parts[i])
+                        clock.lap(Kind.depthwise.rawValue)
+                    }
+                }
+                project.run(dwOut, rows: outputSize * outputSize, y, residual: residual ? xc : nil,
+                            team: team, kind: Kind.project.rawValue, &clock)
+                return
+            }
             team.split(parts.count, Kind.expand.rawValue, &clock) { g, _, clock in
                 for i in g {
                     expand.run(xc, rows: rows, expanded, columns: parts[i])

@@ -84,6 +84,26 @@ struct Pointwise: Sendable {
         }
     }
 
+    /// `run` (no residual) writing `rows` image rows of `layout.imageWidth` pixels into planes at
+    /// `planes` (plane 0, row 0), output channels `columns` (all by default; the packed kernel
+    /// only): the same values, bit for bit. Our own kernels only.
+    func runPlanes(_ x: UnsafePointer<Float>, rows: Int, planes: UnsafeMutablePointer<Float>, layout: ConvKernels.PlaneLayout,
+                   columns: Range<Int>? = nil) {
+        guard let packed else { preconditionFailure("planes are written by the C kernels") }
+        bias.withUnsafeBufferPointer { b in
+            if usesSmallKernel {
+                precondition(columns == nil || columns == 0..<outChannels)
+                weights.withUnsafeBufferPointer { w in
+                    ConvKernels.pointwiseSmallPlanes(path: packed.path, rows: rows, k: inChannels, x, weights: w.baseAddress!,
+                                                     bias: b.baseAddress!, activation: activation.gemm, planes: planes, layout: layout)
+                }
+            } else {
+                ConvKernels.pointwisePlanes(packed, rows: rows, x, lda: inChannels, bias: b.baseAddress!, activation: activation.gemm,
+                                            planes: planes, layout: layout, columns: columns)
+            }
+        }
+    }
+
     /// Few input channels (the OpenBLAS configuration): the hand-written Swift kernel (fused epilogue, no packing) beats OpenBLAS
     /// + epilogue pass up to K = 32 (EfficientNet-Lite0: 32→16 56 vs 37 GFLOP/s, 16→96 54 vs 36,
     /// 24→144 49 vs 47 on one core) and loses beyond (40→240: 44 vs 58).

@@ -587,6 +587,190 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// Planes (`ConvKernels.PlaneLayout`): the 1×1 expand (packed and small-shape kernels), the
+    /// stem, and the stride-1 depthwise reading them give the bits of the NHWC layers they replace,
+    /// on every SIMD path: channel counts that leave a plane half full or end mid-vector (72, 41,
+    /// 40: the small kernel's pairs path when NHWC), maps 1 to 28 wide, whole maps, bands of rows
+    /// and column / channel parts as a team splits them. The buffer starts as NaN: the pad columns
+    /// and the lanes past the last channel must be zeroed by the writers.
+    func testPlanesGiveTheBitsOfNHWCOnEverySIMDPath() throws {
+        let simd = paths.filter { $0 == .avx512 || $0 == .avx2 }
+        guard !simd.isEmpty else { throw XCTSkip("planes need a SIMD path") }
+        var seed: UInt64 = 9100
+        let cases: [(h: Int, w: Int, k: Int, inC: Int, c: Int, small: Bool)] = [
+            (7, 7, 5, 40, 72, false), (14, 14, 3, 24, 48, true), (5, 19, 5, 33, 41, false), (9, 28, 5, 16, 96, true),
+            (3, 1, 3, 8, 16, false), (6, 13, 3, 20, 40, true), (11, 14, 5, 80, 120, false),
+        ]
+        for path in simd {
+            for t in cases {
+                seed += 10
+                let x = seededFloats(t.h * t.w * t.inC, seed: seed)
+                let (scale, shift) = ModelKernelTests.affine(t.c, seed: seed + 1)
+                let pw = SGEMM.withPath(path) {
+                    Pointwise(weight: seededFloats(t.c * t.inC, seed: seed + 2, scale: 0.3), out: t.c, in: t.inC, scale: scale, shift: shift,
+                              activation: .relu6, smallKernel: t.small)
+                }
+                let (dscale, dshift) = ModelKernelTests.affine(t.c, seed: seed + 3)
+                let pad = Padding2D.tfSame(height: t.h, width: t.w, kernel: t.k, stride: 1)
+                let dw = DepthwiseConv(weight: seededFloats(t.c * t.k * t.k, seed: seed + 4, scale: 0.5), channels: t.c, kernel: t.k,
+                                       stride: 1, padding: pad, scale: dscale, shift: dshift, activation: .relu6, path: path)
+                let label = "\(path) \(t)"
+                guard let layout = ConvKernels.PlaneLayout(path: path, kernel: t.k, stride: 1, imageWidth: t.w, padLeft: pad.left,
+                                                           rows: t.h, channels: t.c) else { XCTFail("\(label): no planes"); continue }
+                XCTAssertEqual(layout.width, path == .avx512 ? 32 : 16)
+                // NHWC: expand, then depthwise.
+                var e = [Float](repeating: .nan, count: t.h * t.w * t.c), y = e
+                x.withUnsafeBufferPointer { xb in e.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: t.h * t.w, $0.baseAddress!) } }
+                e.withUnsafeBufferPointer { eb in
+                    y.withUnsafeMutableBufferPointer { dw.run(eb.baseAddress!, height: t.h, width: t.w, $0.baseAddress!, rows: 0..<t.h) }
+                }
+                // Planes, whole map: by column parts where the packed kernel may start them.
+                var planes = [Float](repeating: .nan, count: layout.floats)
+                let unit = t.small ? t.c : ConvKernels.startAlignment(pw.packed!)
+                planes.withUnsafeMutableBufferPointer { p in
+                    x.withUnsafeBufferPointer { xb in
+                        var j = 0
+                        while j < t.c {
+                            // Parts of one and two half planes: every other one starts mid-plane.
+                            let end = t.small ? t.c : min(t.c, j + unit * (j / unit % 2 == 0 ? 1 : 2))
+                            pw.runPlanes(xb.baseAddress!, rows: t.h, planes: p.baseAddress!, layout: layout, columns: j..<end)
+                            j = end
+                        }
+                    }
+                }
+                var interior = true, pads = true
+                for r in 0..<t.h {
+                    for col in 0..<(t.w + t.k - 1) {
+                        for ch in 0..<(layout.count * layout.width) {
+                            let v = planes[(ch / layout.width) * layout.planeStride + r * layout.rowFloats + col * layout.width + ch % layout.width]
+                            let x0 = col - layout.padLeft
+                            if x0 >= 0 && x0 < t.w && ch < t.c {
+                                interior = interior && v.bitPattern == e[(r * t.w + x0) * t.c + ch].bitPattern
+                            } else {
+                                pads = pads && v.bitPattern == Float(0).bitPattern
+                            }
+                        }
+                    }
+                }
+                XCTAssertTrue(interior, "\(label): the planes hold the expand's values")
+                XCTAssertTrue(pads, "\(label): pad columns and lanes past the channels are zero")
+                // The depthwise on planes, by channel parts (on half-plane boundaries).
+                var yp = [Float](repeating: .nan, count: y.count)
+                let half = layout.width / 2, cut = min(t.c, (t.c / 2 + half - 1) / half * half)
+                planes.withUnsafeBufferPointer { p in
+                    yp.withUnsafeMutableBufferPointer { yb in
+                        for part in [0..<cut, cut..<t.c] where !part.isEmpty {
+                            dw.runPlanes(p.baseAddress!, layout: layout, height: t.h, yb.baseAddress!, rows: 0..<t.h, channels: part)
+                        }
+                    }
+                }
+                XCTAssertEqual(Self.bitMismatches(yp, y), 0, "\(label): depthwise from planes (values that differ)")
+                // A band: output rows [r0, r1) from planes holding only the input rows they read.
+                let r0 = t.h / 3, r1 = max(r0 + 1, 2 * t.h / 3), pt = pad.top
+                let lo = max(0, r0 - pt), hi = min(t.h, r1 - 1 - pt + t.k)
+                guard let band = ConvKernels.PlaneLayout(path: path, kernel: t.k, stride: 1, imageWidth: t.w, padLeft: pad.left,
+                                                         rows: hi - lo, channels: t.c) else { XCTFail(label); continue }
+                var bp = [Float](repeating: .nan, count: band.floats), yb = [Float](repeating: .nan, count: (r1 - r0) * t.w * t.c)
+                bp.withUnsafeMutableBufferPointer { p in
+                    x.withUnsafeBufferPointer { xb in pw.runPlanes(xb.baseAddress! + lo * t.w * t.inC, rows: hi - lo, planes: p.baseAddress!, layout: band) }
+                }
+                bp.withUnsafeBufferPointer { p in
+                    yb.withUnsafeMutableBufferPointer {
+                        dw.runPlanes(p.baseAddress!, layout: band, height: t.h, firstRow: lo, $0.baseAddress!, outFirstRow: r0, rows: r0..<r1,
+                                     channels: 0..<t.c)
+                    }
+                }
+                XCTAssertEqual(Self.bitMismatches(yb, Array(y[(r0 * t.w * t.c)..<(r1 * t.w * t.c)])), 0, "\(label): a band from planes (values that differ)")
+            }
+            // The stem: a planar 3×3 / 2 convolution writing whole output rows into planes.
+            seed += 10
+            let (h, w, out) = (30, 29, path == .avx512 ? 32 : 48)
+            let spad = Padding2D.tfSame(height: h, width: w, kernel: 3, stride: 2)
+            let (scale, shift) = ModelKernelTests.affine(out, seed: seed)
+            let conv = SGEMM.withPath(path) {
+                Conv2D(weight: seededFloats(out * 27, seed: seed + 1, scale: 0.3), out: out, in: 3, kernel: 3, stride: 2, padding: spad,
+                       inputLayout: .planar, scale: scale, shift: shift, activation: .relu6)
+            }
+            XCTAssertTrue(conv.usesPlanarKernel)
+            let (oh, ow) = conv.outputSize(height: h, width: w)
+            let img = seededFloats(3 * h * w, seed: seed + 2)
+            var ref = [Float](repeating: .nan, count: oh * ow * out)
+            var scratch = [Float](repeating: 0, count: conv.patchLength)
+            img.withUnsafeBufferPointer { xb in
+                ref.withUnsafeMutableBufferPointer { yb in
+                    scratch.withUnsafeMutableBufferPointer { sb in
+                        conv.run(xb.baseAddress!, images: 1, height: h, width: w, yb.baseAddress!, scratch: sb.baseAddress!, scratchCapacity: sb.count)
+                    }
+                }
+            }
+            let (a, b) = (2, 9)   // output rows [a, b) into planes of b − a rows
+            guard let layout = ConvKernels.PlaneLayout(path: path, kernel: 3, stride: 1, imageWidth: ow, padLeft: 1, rows: b - a,
+                                                       channels: out) else { XCTFail("\(path) stem: no planes"); continue }
+            var planes = [Float](repeating: .nan, count: layout.floats)
+            img.withUnsafeBufferPointer { xb in
+                planes.withUnsafeMutableBufferPointer { conv.runPlanes(xb.baseAddress!, height: h, width: w, planes: $0.baseAddress!, layout: layout,
+                                                                       pixels: (a * ow)..<(b * ow)) }
+            }
+            var same = true, zero = true
+            for r in 0..<(b - a) {
+                for col in 0..<(ow + 2) {
+                    for ch in 0..<out {
+                        let v = planes[(ch / layout.width) * layout.planeStride + r * layout.rowFloats + col * layout.width + ch % layout.width]
+                        if col >= 1 && col <= ow { same = same && v.bitPattern == ref[((a + r) * ow + col - 1) * out + ch].bitPattern }
+                        else { zero = zero && v == 0 }
+                    }
+                }
+            }
+            XCTAssertTrue(same, "\(path) stem: planes hold the convolution's values")
+            XCTAssertTrue(zero, "\(path) stem: pad columns zero")
+        }
+    }
+
+    /// Which layers read planes: stride 1, k 3 or 5, padded rows that fit L1; never the portable
+    /// path or stride 2.
+    func testPlaneLayoutIsOfferedWhereTheWindowFitsL1() {
+        defer { ck_set_cache_sizes(0, 0) }
+        for path in paths {
+            let simd = path == .avx512 || path == .avx2
+            XCTAssertEqual(ConvKernels.PlaneLayout(path: path, kernel: 3, stride: 1, imageWidth: 56, padLeft: 1, rows: 3, channels: 64) != nil, simd)
+            XCTAssertNil(ConvKernels.PlaneLayout(path: path, kernel: 3, stride: 2, imageWidth: 56, padLeft: 0, rows: 3, channels: 64))
+            XCTAssertNil(ConvKernels.PlaneLayout(path: path, kernel: 7, stride: 1, imageWidth: 14, padLeft: 3, rows: 7, channels: 64))
+        }
+        guard GEMMPath.avx512.isSupported else { return }
+        // 112-wide 3×3 rows of 32 channels: 3 · 114 · 32 · 4 = 43.8 KB — a 48 KB L1d takes them, a 32 KB one not.
+        ck_set_cache_sizes(49152, 1 << 20)
+        XCTAssertNotNil(ConvKernels.PlaneLayout(path: .avx512, kernel: 3, stride: 1, imageWidth: 112, padLeft: 1, rows: 3, channels: 32))
+        ck_set_cache_sizes(32768, 1 << 20)
+        XCTAssertNil(ConvKernels.PlaneLayout(path: .avx512, kernel: 3, stride: 1, imageWidth: 112, padLeft: 1, rows: 3, channels: 32))
+    }
+
+    /// EfficientNet-Lite0 at batch 1 with its stride-1 depthwise layers on planes (the default)
+    /// and on NHWC: the same features and logits, bit for bit, on one thread (bands) and two
+    /// (bands, and the 14×14 / 7×7 blocks split by channels).
+    func testEfficientNetLite0PlanesGiveTheSameBits() throws {
+        let sd = try ModelFixtures.efficientNetLite0()
+        let per = 3 * 224 * 224
+        let x = Array(try ModelFixtures.inputs()[0..<per])
+        for threads in [1, 2] {
+            let planes = try EfficientNetLite0(stateDict: sd, threads: threads)
+            let nhwc = try EfficientNetLite0(stateDict: sd, threads: threads, planes: false)
+            if SGEMM.path == .avx512 || SGEMM.path == .avx2 {
+                XCTAssertGreaterThanOrEqual(planes.blocks.filter { $0.planes != nil }.count, 8, "the 14×14 and 7×7 stride-1 blocks")
+                XCTAssertGreaterThanOrEqual(planes.blocks.filter { $0.bandPlanes != nil }.count, 3, "the first block, 56- and 28-wide")
+            }
+            XCTAssertTrue(nhwc.blocks.allSatisfy { $0.planes == nil && $0.bandPlanes == nil })
+            let a = try planes.forward(x, count: 1), b = try nhwc.forward(x, count: 1)
+            XCTAssertFalse(a.features.contains { !$0.isFinite })
+            XCTAssertEqual(Self.bitMismatches(a.features, b.features), 0, "features that differ, \(threads) threads")
+            XCTAssertEqual(Self.bitMismatches(a.logits, b.logits), 0, "logits that differ, \(threads) threads")
+        }
+    }
+
+    /// Positions where two arrays differ bit for bit (or the length difference).
+    static func bitMismatches(_ a: [Float], _ b: [Float]) -> Int {
+        zip(a, b).filter { $0.bitPattern != $1.bitPattern }.count + abs(a.count - b.count)
+    }
+
     /// The whole network on each forced path against the PyTorch fixtures, as
     /// ModelParityTests checks the default path.
     func testEfficientNetLite0MatchesPyTorchOnEveryPath() throws {

@@ -58,4 +58,53 @@ void ck_conv_planar(int path, const float *x, long h, long w, long cin, int k, i
                     const float *weights, long out, const float *bias, int activation, float *y, long y_origin,
                     long pixel_begin, long pixel_end);
 
+/// Planes: the input of a stride-1 depthwise layer laid out so that its windows need no copy.
+/// Channels go in planes of ck_plane_width(path) (two SIMD vectors: 32 on AVX-512, 16 on AVX2; 0
+/// on the portable path, which has no planes); plane q holds channels [q·pw, (q + 1)·pw) of every
+/// pixel, row by row, each row w + k − 1 pixels wide: image column x at column x + pad_left, the
+/// other columns zero (ck_planes_clear). Row ih (from first_row) of plane q starts at
+/// planes + q·plane_stride + (ih − first_row)·row_stride; rows outside the image are not stored.
+long ck_plane_width(int path);
+
+/// Whether a k×k stride-s depthwise layer over rows w pixels wide reads planes on `path`: stride 1,
+/// k = 3 or 5, and k padded rows of a plane fit L1d (48 KB at most): where ck_depthwise copies
+/// its input rows into such a window itself.
+int ck_depthwise_planes_fit(int path, int k, int s, long w);
+
+/// ck_pointwise_packed (no residual) with C written as planes: A holds rows·w pixels, `rows`
+/// image rows of w; output column j of pixel (row, x) goes to
+/// c + (j / pw)·plane_stride + row·row_stride + x·pw + j % pw, c pointing at column pad_left of
+/// the first row of the plane of the first column (a column range may start on half a plane: c
+/// then points at that lane). The same values as ck_pointwise_packed, bit for bit.
+void ck_pointwise_packed_planes(int path, long rows, long w, long n, long k, const float *a, long lda, const float *packed_b,
+                                const float *bias, int activation, float *c, long plane_stride, long row_stride);
+
+/// Zeroes what ck_depthwise_planes reads but no producer writes, in the lanes of channels
+/// [ch_begin, ch_end) (of c) of `rows` rows: the pad columns, and where ch_end = c the lanes of
+/// the last plane past c.
+void ck_planes_clear(int path, float *planes, long plane_stride, long row_stride, long rows, long w, int k, long pad_left,
+                     long ch_begin, long ch_end, long c);
+
+/// ck_depthwise_channels at stride 1, k = 3 or 5, on input given as planes (rows of at most 4,096
+/// floats, as ck_depthwise_planes_fit ensures; ow = w; ch_begin a multiple of half the plane
+/// width; otherwise nothing is written): the same output, bit for bit.
+void ck_depthwise_planes(int path, int k, const float *planes, long plane_stride, long row_stride, long h, long w, long c,
+                         long first_row, long pad_top, long pad_left, long oh, long ow, const float *weights, const float *bias,
+                         int activation, float *y, long out_first_row, long row_begin, long row_end, long ch_begin, long ch_end);
+
+/// ck_conv_planar writing its output as planes (ck_plane_width(path) > 0, cin·k·k ≤
+/// CK_CONV_PLANAR_MAX_TAPS): output channel j of pixel p goes to y + (j / pw)·plane_stride +
+/// ((p − y_origin) / ow)·row_stride + (p % ow)·pw + j % pw (y_origin the first pixel of a row; y
+/// pointing at column pad_left of that row's plane 0). The same values, bit for bit.
+void ck_conv_planar_planes(int path, const float *x, long h, long w, long cin, int k, int s, long pad_top, long pad_left, long oh,
+                           long ow, const float *weights, long out, const float *bias, int activation, float *y, long y_origin,
+                           long pixel_begin, long pixel_end, long plane_stride, long row_stride);
+
+/// ck_pointwise_small (no residual) with y written as planes: x holds rows·w pixels, `rows` image
+/// rows of w; output column j of pixel (row, x) goes to y + (j / pw)·plane_stride + row·row_stride +
+/// x·pw + j % pw (y pointing at column pad_left of the first row of plane 0). The same values, bit
+/// for bit.
+void ck_pointwise_small_planes(int path, long rows, long w, long k, long n, const float *x, const float *weights, const float *bias,
+                               int activation, float *y, long plane_stride, long row_stride);
+
 #endif

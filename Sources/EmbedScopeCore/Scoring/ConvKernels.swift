@@ -92,6 +92,110 @@ package enum ConvKernels {
         }
     }
 
+    /// How a stride-1 depthwise layer's input is laid out as planes (`ck_plane_width` in ckconv.h):
+    /// channels in planes of `width` (two SIMD vectors), each plane `rows` rows of `rowFloats`
+    /// floats (the image row zero-padded by k − 1 pixels, `padLeft` of them on the left), planes
+    /// `planeStride` floats apart. The 1×1 expand writes it (`pointwisePlanes`), the depthwise
+    /// reads its windows from it without copying them (`depthwisePlanes`).
+    package struct PlaneLayout: Sendable, Equatable {
+        package let width: Int, imageWidth: Int, kernel: Int, padLeft: Int, rows: Int, channels: Int
+        package var rowFloats: Int { (imageWidth + kernel - 1) * width }
+        package var planeStride: Int { rows * rowFloats }
+        package var count: Int { (channels + width - 1) / width }
+        /// Floats the planes take.
+        package var floats: Int { count * planeStride }
+
+        /// Planes for `channels` channels of `rows` rows of a layer k×k, stride 1, `imageWidth`
+        /// wide, on `path`; nil where that layer does not read planes (`ck_depthwise_planes_fit`).
+        package init?(path: GEMMPath, kernel: Int, stride: Int, imageWidth: Int, padLeft: Int, rows: Int, channels: Int) {
+            let p = ConvKernels.simdPath(path)
+            let w = ck_plane_width(p)
+            guard path.kernelPath != nil, w > 0, ck_depthwise_planes_fit(p, Int32(kernel), Int32(stride), imageWidth) != 0,
+                  (0..<kernel).contains(padLeft), rows > 0, channels > 0 else { return nil }
+            (width, self.imageWidth, self.kernel, self.padLeft, self.rows, self.channels) = (w, imageWidth, kernel, padLeft, rows, channels)
+        }
+    }
+
+    /// `pointwise` (no residual) writing `rows` image rows of `layout.imageWidth` pixels (A's
+    /// rows) into planes at `planes` (plane 0, row 0), output columns `columns` only: the same
+    /// values, bit for bit. Also zeroes those channels' pad columns in these rows.
+    package static func pointwisePlanes(_ b: PackedMatrix, rows: Int, _ a: UnsafePointer<Float>, lda: Int, bias: UnsafePointer<Float>?,
+                                        activation: GEMMActivation, planes: UnsafeMutablePointer<Float>, layout: PlaneLayout,
+                                        columns: Range<Int>? = nil) {
+        let cols = columns ?? 0..<b.n
+        guard rows > 0, !cols.isEmpty, let kp = b.path.kernelPath else { return }
+        let pw = layout.width
+        precondition(b.panelWidth == pw && b.n == layout.channels && rows <= layout.rows, "planes of \(pw) for panels of \(b.panelWidth)")
+        let align = startAlignment(b)
+        precondition(cols.lowerBound >= 0 && cols.upperBound <= b.n && cols.lowerBound % align == 0)
+        let stride = ck_panel_stride(kp, b.k), w = layout.imageWidth
+        let at = { (j: Int) in planes + (j / pw) * layout.planeStride + layout.padLeft * pw + j % pw }
+        b.withPanels { panels in
+            var j0 = cols.lowerBound
+            if j0 % pw != 0 {
+                let half = pw / 2, n = Swift.min(half, cols.upperBound - j0)
+                ck_pointwise_packed_planes(kp, rows, w, n, b.k, a, lda, panels + (j0 / pw) * stride + half, bias.map { $0 + j0 },
+                                           activation.rawValue, at(j0), layout.planeStride, layout.rowFloats)
+                j0 += n
+            }
+            if j0 < cols.upperBound {
+                ck_pointwise_packed_planes(kp, rows, w, cols.upperBound - j0, b.k, a, lda, panels + (j0 / pw) * stride,
+                                           bias.map { $0 + j0 }, activation.rawValue, at(j0), layout.planeStride, layout.rowFloats)
+            }
+        }
+        ck_planes_clear(kp, planes, layout.planeStride, layout.rowFloats, rows, w, Int32(layout.kernel), layout.padLeft,
+                        cols.lowerBound, cols.upperBound, layout.channels)
+    }
+
+    /// `depthwise` (stride 1, channels `only`) reading its input from planes (`layout`; rows
+    /// `firstRow` ..< `firstRow + layout.rows` of an image of `height` rows present): the same
+    /// output, bit for bit.
+    package static func depthwisePlanes(path: GEMMPath, kernel: Int, _ planes: UnsafePointer<Float>, layout: PlaneLayout, height: Int,
+                                        firstRow: Int, padTop: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                        activation: GEMMActivation, _ y: UnsafeMutablePointer<Float>, outFirstRow: Int = 0,
+                                        rows: Range<Int>, only: Range<Int>) {
+        guard !rows.isEmpty, !only.isEmpty else { return }
+        precondition(outFirstRow <= rows.lowerBound && only.lowerBound % (layout.width / 2) == 0 && kernel == layout.kernel
+                     && (kernel == 3 || kernel == 5) && layout.rowFloats <= 4096)
+        let w = layout.imageWidth
+        ck_depthwise_planes(simdPath(path), Int32(kernel), planes, layout.planeStride, layout.rowFloats, height, w, layout.channels,
+                            firstRow, padTop, layout.padLeft, height, w, weights, bias, activation.rawValue, y, outFirstRow,
+                            rows.lowerBound, rows.upperBound, only.lowerBound, only.upperBound)
+    }
+
+    /// `pointwiseSmall` (no residual) writing `rows` image rows (x's rows) into planes at `planes`
+    /// (plane 0, row 0): the same values, bit for bit; those rows' pad columns zeroed.
+    package static func pointwiseSmallPlanes(path: GEMMPath, rows: Int, k: Int, _ x: UnsafePointer<Float>, weights: UnsafePointer<Float>,
+                                             bias: UnsafePointer<Float>, activation: GEMMActivation, planes: UnsafeMutablePointer<Float>,
+                                             layout: PlaneLayout) {
+        guard rows > 0 else { return }
+        precondition(rows <= layout.rows)
+        let p = simdPath(path), w = layout.imageWidth
+        ck_pointwise_small_planes(p, rows, w, k, layout.channels, x, weights, bias, activation.rawValue,
+                                  planes + layout.padLeft * layout.width, layout.planeStride, layout.rowFloats)
+        ck_planes_clear(p, planes, layout.planeStride, layout.rowFloats, rows, w, Int32(layout.kernel), layout.padLeft, 0,
+                        layout.channels, layout.channels)
+    }
+
+    /// `convPlanar` writing whole output rows — pixels `pixels`, from the first pixel of a row — into
+    /// planes at `planes` (plane 0, the row of `pixels.lowerBound`): the same values, bit for bit;
+    /// those rows' pad columns zeroed.
+    package static func convPlanarPlanes(path: GEMMPath, _ x: UnsafePointer<Float>, height: Int, width: Int, inChannels: Int, kernel: Int,
+                                         stride: Int, padTop: Int, padLeft: Int, outHeight: Int, outWidth: Int,
+                                         weights: UnsafePointer<Float>, bias: UnsafePointer<Float>, activation: GEMMActivation,
+                                         planes: UnsafeMutablePointer<Float>, layout: PlaneLayout, pixels: Range<Int>) {
+        guard !pixels.isEmpty else { return }
+        let rows = pixels.count / outWidth
+        precondition(outWidth == layout.imageWidth && pixels.lowerBound % outWidth == 0 && pixels.count % outWidth == 0
+                     && rows <= layout.rows && inChannels * kernel * kernel <= planarMaxTaps)
+        let p = simdPath(path)
+        ck_conv_planar_planes(p, x, height, width, inChannels, Int32(kernel), Int32(stride), padTop, padLeft, outHeight, outWidth,
+                              weights, layout.channels, bias, activation.rawValue, planes + layout.padLeft * layout.width,
+                              pixels.lowerBound, pixels.lowerBound, pixels.upperBound, layout.planeStride, layout.rowFloats)
+        ck_planes_clear(p, planes, layout.planeStride, layout.rowFloats, rows, outWidth, Int32(layout.kernel), layout.padLeft, 0,
+                        layout.channels, layout.channels)
+    }
+
     /// Where a column range of `pointwise` may start: every half panel on the SIMD paths (a panel
     /// is two vectors; the one-vector tile runs either), every panel on the portable one.
     package static func startAlignment(_ b: PackedMatrix) -> Int {
