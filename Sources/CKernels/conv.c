@@ -318,10 +318,16 @@ long ck_plane_width(int path) {
     return 0;
 }
 
+long ck_plane_padded_width(int k, int s, long w) {
+    if (k < 1 || s < 1 || w < 1) return 0;
+    const long ow = (w + s - 1) / s;   // TF "SAME": the output width
+    return (ow - 1) * s + k;
+}
+
 int ck_depthwise_planes_fit(int path, int k, int s, long w) {
     const long pw = ck_plane_width(path), l1 = ck_l1d_bytes();
-    if (pw == 0 || s != 1 || (k != 3 && k != 5) || w < 1) return 0;
-    const long row = (w + k - 1) * pw;   // floats in one padded row of a plane
+    if (pw == 0 || (s != 1 && s != 2) || (k != 3 && k != 5) || w < 1) return 0;
+    const long row = ck_plane_padded_width(k, s, w) * pw;   // floats in one padded row of a plane
     const long limit = l1 < DW_RING_BYTES ? l1 : DW_RING_BYTES;
     return row <= CK_PLANE_ROW_MAX && k * row * 4 <= limit;
 }
@@ -343,32 +349,38 @@ void ck_pointwise_packed_planes(int path, long rows, long w, long n, long k, con
     (void)a; (void)lda; (void)packed_b; (void)bias; (void)activation; (void)c; (void)plane_stride; (void)row_stride; (void)pstride;
 }
 
-void ck_planes_clear(int path, float *planes, long plane_stride, long row_stride, long rows, long w, int k, long pad_left,
+void ck_planes_clear(int path, float *planes, long plane_stride, long row_stride, long rows, long w, long padded_width, long pad_left,
                      long ch_begin, long ch_end, long c) {
-    if (ck_plane_width(path) == 0 || rows <= 0 || ch_begin >= ch_end) return;
+    if (ck_plane_width(path) == 0 || rows <= 0 || ch_begin >= ch_end || padded_width < w + pad_left) return;
 #if defined(__x86_64__)
-    if (path == CK_PATH_AVX512) { planes_clear_avx512(planes, plane_stride, row_stride, rows, w, k, pad_left, ch_begin, ch_end, c); return; }
-    if (path == CK_PATH_AVX2) { planes_clear_avx2(planes, plane_stride, row_stride, rows, w, k, pad_left, ch_begin, ch_end, c); return; }
+    if (path == CK_PATH_AVX512) {
+        planes_clear_avx512(planes, plane_stride, row_stride, rows, w, padded_width, pad_left, ch_begin, ch_end, c);
+        return;
+    }
+    if (path == CK_PATH_AVX2) {
+        planes_clear_avx2(planes, plane_stride, row_stride, rows, w, padded_width, pad_left, ch_begin, ch_end, c);
+        return;
+    }
 #endif
-    (void)planes; (void)plane_stride; (void)row_stride; (void)w; (void)k; (void)pad_left; (void)c;
+    (void)planes; (void)plane_stride; (void)row_stride; (void)c;
 }
 
-void ck_depthwise_planes(int path, int k, const float *planes, long plane_stride, long row_stride, long h, long w, long c,
+void ck_depthwise_planes(int path, int k, int s, const float *planes, long plane_stride, long row_stride, long h, long w, long c,
                          long first_row, long pad_top, long pad_left, long oh, long ow, const float *weights, const float *bias,
                          int activation, float *y, long out_first_row, long row_begin, long row_end, long ch_begin, long ch_end) {
     if (ch_begin < 0) ch_begin = 0;
     if (ch_end > c) ch_end = c;
     // What the tiles need (not whether the window fits L1: the caller chose planes for that).
-    const long pw = ck_plane_width(path);
-    if (pw == 0 || (k != 3 && k != 5) || (w + k - 1) * pw > CK_PLANE_ROW_MAX || ow != w || c <= 0 || row_begin >= row_end
-        || ch_begin >= ch_end || out_first_row > row_begin || ch_begin % (pw / 2) != 0)
+    const long pw = ck_plane_width(path), wp = (ow - 1) * s + k;
+    if (pw == 0 || (k != 3 && k != 5) || (s != 1 && s != 2) || ow < 1 || wp * pw > CK_PLANE_ROW_MAX || wp * pw > row_stride
+        || c <= 0 || row_begin >= row_end || ch_begin >= ch_end || out_first_row > row_begin || ch_begin % (pw / 2) != 0)
         return;
     const dw_geom g = {NULL, h, w, c, first_row, pad_top, pad_left, oh, ow, ch_begin, ch_end, weights, bias, activation, y, out_first_row};
 #if defined(__x86_64__)
-    if (path == CK_PATH_AVX512) { dw_run_planes_avx512(k, &g, row_begin, row_end, planes, plane_stride, row_stride, ck_zero_row); return; }
-    if (path == CK_PATH_AVX2) { dw_run_planes_avx2(k, &g, row_begin, row_end, planes, plane_stride, row_stride, ck_zero_row); return; }
+    if (path == CK_PATH_AVX512) { dw_run_planes_avx512(k, s, &g, row_begin, row_end, planes, plane_stride, row_stride, ck_zero_row); return; }
+    if (path == CK_PATH_AVX2) { dw_run_planes_avx2(k, s, &g, row_begin, row_end, planes, plane_stride, row_stride, ck_zero_row); return; }
 #endif
-    (void)planes; (void)plane_stride; (void)row_stride;
+    (void)planes; (void)plane_stride;
 }
 
 void ck_conv_planar_planes(int path, const float *x, long h, long w, long cin, int k, int s, long pad_top, long pad_left, long oh,

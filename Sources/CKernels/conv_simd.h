@@ -210,13 +210,13 @@ INL void SFX(dw_rows)(const int K, const int S, const int SLIDE, const dw_geom *
 // N output pixels from column o of one output row, one channel vector (lanes of m when MASKED):
 // win[kh] is the padded window row of the tap row kh (DW_CH floats per padded column). Taps in
 // the order of dw_tile (kh, then kw), the same result bit for bit.
-INL void SFX(dwp_tile)(const int K, const int N, const int MASKED, MT m, const float *const *win, long o,
+INL void SFX(dwp_tile)(const int K, const int S, const int N, const int MASKED, MT m, const float *const *win, long o,
                        const float *wv, long c, VT bias, int act, float *yp) {
     VT acc[8];
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) acc[i] = bias;
     // The window holds whole vectors (zeros past the chunk's channels); the weights only m's lanes.
-    for (int kh = 0; kh < K; kh++) SFX(slide_row)(K, 1, N, 0, MASKED, m, win[kh] + o * DW_CH, DW_CH, wv + kh * K * c, c, acc);
+    for (int kh = 0; kh < K; kh++) SFX(slide_row)(K, S, N, 0, MASKED, m, win[kh] + o * S * DW_CH, DW_CH, wv + kh * K * c, c, acc);
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) {
         const VT v = V_ACT(acc[i], act);
@@ -226,12 +226,12 @@ INL void SFX(dwp_tile)(const int K, const int N, const int MASKED, MT m, const f
 
 // Both vectors of a padded column (DW_CH = 2·VW channels, all lanes): N pixels × 2 vectors, 2N
 // independent chains.
-INL void SFX(dwp_tile2)(const int K, const int N, const float *const *win, long o, const float *wv, long c, VT b0, VT b1,
+INL void SFX(dwp_tile2)(const int K, const int S, const int N, const float *const *win, long o, const float *wv, long c, VT b0, VT b1,
                         int act, float *yp) {
     VT acc[8][2];
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) { acc[i][0] = b0; acc[i][1] = b1; }
-    for (int kh = 0; kh < K; kh++) SFX(slide_row2)(K, 1, N, win[kh] + o * DW_CH, DW_CH, wv + kh * K * c, c, acc);
+    for (int kh = 0; kh < K; kh++) SFX(slide_row2)(K, S, N, win[kh] + o * S * DW_CH, DW_CH, wv + kh * K * c, c, acc);
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) {
         V_STORE(yp + i * c, V_ACT(acc[i][0], act));
@@ -254,15 +254,16 @@ INL void SFX(dwp_tile2)(const int K, const int N, const float *const *win, long 
     } while (0)
 #endif
 
-INL void SFX(dwp_row2)(const int K, const float *const *win, long ow, const float *wv, long c, VT b0, VT b1, int act, float *yr) {
-#define DWP_TILE2(N) SFX(dwp_tile2)(K, N, win, o, wv, c, b0, b1, act, yr + o * c)
+INL void SFX(dwp_row2)(const int K, const int S, const float *const *win, long ow, const float *wv, long c, VT b0, VT b1, int act,
+                       float *yr) {
+#define DWP_TILE2(N) SFX(dwp_tile2)(K, S, N, win, o, wv, c, b0, b1, act, yr + o * c)
     DWP_TILES(DWP_TILE2);
 #undef DWP_TILE2
 }
 
-INL void SFX(dwp_row)(const int K, const int MASKED, MT m, const float *const *win, long ow, const float *wv, long c,
+INL void SFX(dwp_row)(const int K, const int S, const int MASKED, MT m, const float *const *win, long ow, const float *wv, long c,
                       VT bias, int act, float *yr) {
-#define DWP_TILE1(N) SFX(dwp_tile)(K, N, MASKED, m, win, o, wv, c, bias, act, yr + o * c)
+#define DWP_TILE1(N) SFX(dwp_tile)(K, S, N, MASKED, m, win, o, wv, c, bias, act, yr + o * c)
     DWP_TILES(DWP_TILE1);
 #undef DWP_TILE1
 }
@@ -311,7 +312,7 @@ INL void SFX(dw_rows_padded)(const int K, const dw_geom *g, long r0, long r1, fl
                 // AVX-512, a whole chunk: both vectors in one tile.
                 const float *win[16];
                 for (int kh = 0; kh < K; kh++) win[kh] = ring + (((ihBase + kh) % K + K) % K) * wp * DW_CH;
-                SFX(dwp_row2)(K, win, g->ow, g->wt + c0, c, V_LOAD(g->bias + c0), V_LOAD(g->bias + c0 + VW), g->act, yr);
+                SFX(dwp_row2)(K, 1, win, g->ow, g->wt + c0, c, V_LOAD(g->bias + c0), V_LOAD(g->bias + c0 + VW), g->act, yr);
                 continue;
             }
             for (long v = 0; v < cw; v += VW) {
@@ -320,8 +321,8 @@ INL void SFX(dw_rows_padded)(const int K, const dw_geom *g, long r0, long r1, fl
                 const VT bias = V_MLOAD(mv, g->bias + c0 + v);
                 const float *win[16];   // the ring row of each tap row, at this channel vector
                 for (int kh = 0; kh < K; kh++) win[kh] = ring + (((ihBase + kh) % K + K) % K) * wp * DW_CH + v;
-                if (full) SFX(dwp_row)(K, 0, mv, win, g->ow, g->wt + c0 + v, c, bias, g->act, yr + v);
-                else SFX(dwp_row)(K, 1, mv, win, g->ow, g->wt + c0 + v, c, bias, g->act, yr + v);
+                if (full) SFX(dwp_row)(K, 1, 0, mv, win, g->ow, g->wt + c0 + v, c, bias, g->act, yr + v);
+                else SFX(dwp_row)(K, 1, 1, mv, win, g->ow, g->wt + c0 + v, c, bias, g->act, yr + v);
             }
         }
     }
@@ -337,6 +338,8 @@ ATTR static void SFX(dw_run)(int k, int s, const dw_geom *g, long r0, long r1) {
     // limited to 32 KB before). Not for stride 2: a quarter as many outputs per copied input
     // (14 → 7 5×5 33 → 37 µs, 28 → 14 3×3 14 → 17; on the wide maps too, 112 → 56 and 56 → 28,
     // 2026-12-05: the model's depthwise layers 0.55–0.59 → 0.60–0.70 ms an image, one thread).
+    // Planes (dw_run_planes) take stride 2 too: there the layer before writes the padded rows,
+    // nothing is copied.
     const long wp = (g->ow - 1) * s + k, l1 = ck_l1d_bytes();
     if (s == 1 && (k == 3 || k == 5) && k * wp * DW_CH * 4 <= (l1 < DW_RING_BYTES ? l1 : DW_RING_BYTES)) {
         float ring[DW_RING_BYTES / 4] __attribute__((aligned(64)));
@@ -351,13 +354,14 @@ ATTR static void SFX(dw_run)(int k, int s, const dw_geom *g, long r0, long r1) {
     else SFX(dw_rows)(k, s, 0, g, r0, r1);
 }
 
-// Output rows [r0, r1), stride 1, read from planes (ck_depthwise_planes): the layer's input as
-// DW_CH-channel planes of zero-padded rows, written so by the layer before (the 1×1 expand, the
-// stem), so the windows dw_rows_padded copies into its ring are read where they are. Plane q
+// Output rows [r0, r1), stride S (1 or 2), read from planes (ck_depthwise_planes): the layer's
+// input as DW_CH-channel planes of zero-padded rows, written so by the layer before (the 1×1
+// expand, the stem), so that no window is copied (dw_rows_padded's ring at stride 1) or clipped
+// (dw_rows' border pixels), and a plane's pixels are contiguous, not c floats apart. Plane q
 // holds channels [q·DW_CH, (q + 1)·DW_CH), its row ih (from first_row) at planes + q·cps +
 // (ih − first_row)·crs; rows outside the image read the zero row. Channels [c0, c1) with c0 a
 // multiple of VW. The tiles and the order of the taps are dw_rows_padded's: the same bits.
-INL void SFX(dw_planes)(const int K, const dw_geom *g, long r0, long r1, const float *planes, long cps, long crs,
+INL void SFX(dw_planes)(const int K, const int S, const dw_geom *g, long r0, long r1, const float *planes, long cps, long crs,
                         const float *zero_row) {
     const long c = g->c;
     for (long q = g->c0 / DW_CH; q * DW_CH < g->c1; q++) {
@@ -365,7 +369,7 @@ INL void SFX(dw_planes)(const int K, const dw_geom *g, long r0, long r1, const f
         const float *plane = planes + q * cps;
         for (long r = r0; r < r1; r++) {
             const long img = r / g->oh, orow = r - img * g->oh;
-            const long ihBase = orow - g->pad_top;
+            const long ihBase = orow * S - g->pad_top;
             const float *win[16];
             for (int kh = 0; kh < K; kh++) {
                 const long ih = ihBase + kh;
@@ -373,7 +377,7 @@ INL void SFX(dw_planes)(const int K, const dw_geom *g, long r0, long r1, const f
             }
             float *yr = g->y + (r - g->y_row0) * g->ow * c;
             if (VW == 16 && lo == q * DW_CH && hi == lo + DW_CH) {
-                SFX(dwp_row2)(K, win, g->ow, g->wt + lo, c, V_LOAD(g->bias + lo), V_LOAD(g->bias + lo + VW), g->act, yr + lo);
+                SFX(dwp_row2)(K, S, win, g->ow, g->wt + lo, c, V_LOAD(g->bias + lo), V_LOAD(g->bias + lo + VW), g->act, yr + lo);
                 continue;
             }
             for (long cb = lo; cb < hi; cb += VW) {
@@ -382,24 +386,26 @@ INL void SFX(dw_planes)(const int K, const dw_geom *g, long r0, long r1, const f
                 const VT bias = V_MLOAD(mv, g->bias + cb);
                 const float *wv[16];
                 for (int kh = 0; kh < K; kh++) wv[kh] = win[kh] + (cb - q * DW_CH);
-                if (full) SFX(dwp_row)(K, 0, mv, wv, g->ow, g->wt + cb, c, bias, g->act, yr + cb);
-                else SFX(dwp_row)(K, 1, mv, wv, g->ow, g->wt + cb, c, bias, g->act, yr + cb);
+                if (full) SFX(dwp_row)(K, S, 0, mv, wv, g->ow, g->wt + cb, c, bias, g->act, yr + cb);
+                else SFX(dwp_row)(K, S, 1, mv, wv, g->ow, g->wt + cb, c, bias, g->act, yr + cb);
             }
         }
     }
 }
 
-ATTR static void SFX(dw_run_planes)(int k, const dw_geom *g, long r0, long r1, const float *planes, long cps, long crs,
+ATTR static void SFX(dw_run_planes)(int k, int s, const dw_geom *g, long r0, long r1, const float *planes, long cps, long crs,
                                     const float *zero_row) {
-    if (k == 3) SFX(dw_planes)(3, g, r0, r1, planes, cps, crs, zero_row);
-    else SFX(dw_planes)(5, g, r0, r1, planes, cps, crs, zero_row);
+    if (k == 3 && s == 1) SFX(dw_planes)(3, 1, g, r0, r1, planes, cps, crs, zero_row);
+    else if (k == 3) SFX(dw_planes)(3, 2, g, r0, r1, planes, cps, crs, zero_row);
+    else if (s == 1) SFX(dw_planes)(5, 1, g, r0, r1, planes, cps, crs, zero_row);
+    else SFX(dw_planes)(5, 2, g, r0, r1, planes, cps, crs, zero_row);
 }
 
 // ck_planes_clear on this width, with vector stores (not a memset call for each pad pixel's few
 // lanes). Lanes [lo, hi) of each plane are whole vectors but for a masked last one.
-ATTR static void SFX(planes_clear)(float *planes, long cps, long crs, long rows, long w, long k, long pad_left, long ch_begin,
+ATTR static void SFX(planes_clear)(float *planes, long cps, long crs, long rows, long w, long wp, long pad_left, long ch_begin,
                                    long ch_end, long c) {
-    const long pw = DW_CH, wp = w + k - 1;
+    const long pw = DW_CH;
     for (long q = ch_begin / pw; q * pw < ch_end; q++) {
         const long lo = lmax(ch_begin, q * pw) - q * pw, hi = lmin(ch_end, (q + 1) * pw) - q * pw;
         // Past the last channel (c not a multiple of pw): lanes the masked tiles read, never store.

@@ -86,17 +86,18 @@ struct DepthwiseConv: Sendable {
 }
 
 extension DepthwiseConv {
-    /// Output rows `rows` (of one image), channels `only`, of this stride-1 layer reading its
-    /// input from planes (`ConvKernels.depthwisePlanes`; rows `firstRow` on of the image present):
-    /// the same values as `run`, bit for bit.
+    /// Output rows `rows` (of one image), channels `only`, of this layer reading its input from
+    /// planes (`ConvKernels.depthwisePlanes`; rows `firstRow` on of the image present): the same
+    /// values as `run`, bit for bit.
     func runPlanes(_ planes: UnsafePointer<Float>, layout: ConvKernels.PlaneLayout, height: Int, firstRow: Int = 0,
                    _ y: UnsafeMutablePointer<Float>, outFirstRow: Int = 0, rows: Range<Int>, channels only: Range<Int>) {
-        precondition(stride == 1 && path != .openblas, "planes are read by the C kernels at stride 1")
+        precondition(path != .openblas && layout.stride == stride && layout.padLeft == padding.left, "planes of this layer's geometry")
+        let oh = outputSize(height: height, width: layout.imageWidth).height
         weights.withUnsafeBufferPointer { w in
             bias.withUnsafeBufferPointer { b in
                 ConvKernels.depthwisePlanes(path: path, kernel: kernel, planes, layout: layout, height: height, firstRow: firstRow,
-                                            padTop: padding.top, weights: w.baseAddress!, bias: b.baseAddress!, activation: activation.gemm,
-                                            y, outFirstRow: outFirstRow, rows: rows, only: only)
+                                            padTop: padding.top, outHeight: oh, weights: w.baseAddress!, bias: b.baseAddress!,
+                                            activation: activation.gemm, y, outFirstRow: outFirstRow, rows: rows, only: only)
             }
         }
     }

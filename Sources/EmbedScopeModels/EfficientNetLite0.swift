@@ -10,8 +10,8 @@ import EmbedScopeImages
 ///
 /// Layout: activations are NHWC (see DepthwiseConv for why). Kernels (on our own GEMM paths,
 /// `CKernels/conv.c`, AVX-512 / AVX2 / portable by CPUID): the stem runs direct on the planar
-/// input, the depthwise convs direct with ReLU6 fused (at one image, a stride-1 layer's input
-/// written by the expand or the stem as planes of padded rows, whose windows need no copy:
+/// input, the depthwise convs direct with ReLU6 fused (at one image, their input written by the
+/// expand or the stem as planes of padded rows, whose windows need no copy and no clipping:
 /// `MBConvBlock.planes`), the 1×1 convs on weights packed once at load with the activations
 /// read in place (no per-call packing of A, the epilogue fused), the narrow ones on unpacked
 /// weights (`ConvKernels.prefersSmallPointwise`); `EMBEDSCOPE_GEMM=openblas` selects the Swift
@@ -251,13 +251,13 @@ struct MBConvBlock: Sendable {
     let project: Pointwise
     let residual: Bool
     /// How the expanded input is laid out as planes for the depthwise (`ConvKernels.PlaneLayout`)
-    /// when one image's whole map is split by channels across a team (`run`): a stride-1 layer
-    /// whose padded rows fit L1, after an expand on the packed kernel. nil: NHWC, the depthwise
-    /// copying its windows.
+    /// when one image's whole map is split by channels across a team (`run`): a layer of stride 1
+    /// or 2 whose padded rows fit L1, after an expand on the packed kernel. nil: NHWC, the
+    /// depthwise copying (stride 1) or clipping (stride 2) its windows.
     let planes: ConvKernels.PlaneLayout?
-    /// The band's expanded rows as planes (`runBanded`): a stride-1 layer whose padded rows fit L1,
-    /// its input rows computed by the expand (or the stem) straight into them. nil: NHWC rows,
-    /// the depthwise copying its windows.
+    /// The band's expanded rows as planes (`runBanded`): a layer of stride 1 or 2 whose padded
+    /// rows fit L1, its input rows computed by the expand (or the stem) straight into them. nil:
+    /// NHWC rows.
     let bandPlanes: ConvKernels.PlaneLayout?
     /// Output rows per band in `runBanded`, and the band buffers (floats) that needs: the
     /// expanded input rows, the depthwise output rows.
@@ -386,11 +386,11 @@ struct MBConvBlock: Sendable {
                                  band: UnsafeMutablePointer<Float>, dwOut: UnsafeMutablePointer<Float>, planes: ConvKernels.PlaneLayout,
                                  stem: (conv: Conv2D, input: UnsafePointer<Float>, size: Int, kind: Int)?, _ clock: inout Stopwatch) {
         typealias Kind = EfficientNetLite0.Kind
-        let k = depthwise.kernel, pt = depthwise.padding.top, w = inputSize, rf = planes.rowFloats
+        let s = depthwise.stride, k = depthwise.kernel, pt = depthwise.padding.top, w = inputSize, rf = planes.rowFloats
         var lo = 0, hi = 0, r0 = rows.lowerBound
         while r0 < rows.upperBound {
             let r1 = Swift.min(r0 + bandRows, rows.upperBound)
-            let needLo = Swift.max(0, r0 - pt), needHi = Swift.min(inputSize, r1 - 1 - pt + k)
+            let needLo = Swift.max(0, r0 * s - pt), needHi = Swift.min(inputSize, (r1 - 1) * s - pt + k)
             var from = needLo
             if needLo >= lo && needLo < hi {
                 if needLo > lo {

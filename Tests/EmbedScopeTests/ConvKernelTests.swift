@@ -597,9 +597,11 @@ final class ConvKernelTests: XCTestCase {
         let simd = paths.filter { $0 == .avx512 || $0 == .avx2 }
         guard !simd.isEmpty else { throw XCTSkip("planes need a SIMD path") }
         var seed: UInt64 = 9100
-        let cases: [(h: Int, w: Int, k: Int, inC: Int, c: Int, small: Bool)] = [
-            (7, 7, 5, 40, 72, false), (14, 14, 3, 24, 48, true), (5, 19, 5, 33, 41, false), (9, 28, 5, 16, 96, true),
-            (3, 1, 3, 8, 16, false), (6, 13, 3, 20, 40, true), (11, 14, 5, 80, 120, false),
+        let cases: [(h: Int, w: Int, k: Int, s: Int, inC: Int, c: Int, small: Bool)] = [
+            (7, 7, 5, 1, 40, 72, false), (14, 14, 3, 1, 24, 48, true), (5, 19, 5, 1, 33, 41, false), (9, 28, 5, 1, 16, 96, true),
+            (3, 1, 3, 1, 8, 16, false), (6, 13, 3, 1, 20, 40, true), (11, 14, 5, 1, 80, 120, false),
+            (14, 14, 5, 2, 80, 120, false), (9, 28, 3, 2, 16, 96, true), (7, 7, 5, 2, 40, 72, false), (5, 19, 3, 2, 33, 41, false),
+            (6, 13, 5, 2, 20, 40, true), (2, 1, 3, 2, 8, 16, false),
         ]
         for path in simd {
             for t in cases {
@@ -611,18 +613,20 @@ final class ConvKernelTests: XCTestCase {
                               activation: .relu6, smallKernel: t.small)
                 }
                 let (dscale, dshift) = ModelKernelTests.affine(t.c, seed: seed + 3)
-                let pad = Padding2D.tfSame(height: t.h, width: t.w, kernel: t.k, stride: 1)
+                let pad = Padding2D.tfSame(height: t.h, width: t.w, kernel: t.k, stride: t.s)
                 let dw = DepthwiseConv(weight: seededFloats(t.c * t.k * t.k, seed: seed + 4, scale: 0.5), channels: t.c, kernel: t.k,
-                                       stride: 1, padding: pad, scale: dscale, shift: dshift, activation: .relu6, path: path)
+                                       stride: t.s, padding: pad, scale: dscale, shift: dshift, activation: .relu6, path: path)
+                let (oh, ow) = dw.outputSize(height: t.h, width: t.w)
                 let label = "\(path) \(t)"
-                guard let layout = ConvKernels.PlaneLayout(path: path, kernel: t.k, stride: 1, imageWidth: t.w, padLeft: pad.left,
+                guard let layout = ConvKernels.PlaneLayout(path: path, kernel: t.k, stride: t.s, imageWidth: t.w, padLeft: pad.left,
                                                            rows: t.h, channels: t.c) else { XCTFail("\(label): no planes"); continue }
+                XCTAssertEqual(layout.paddedWidth, (ow - 1) * t.s + t.k)
                 XCTAssertEqual(layout.width, path == .avx512 ? 32 : 16)
                 // NHWC: expand, then depthwise.
-                var e = [Float](repeating: .nan, count: t.h * t.w * t.c), y = e
+                var e = [Float](repeating: .nan, count: t.h * t.w * t.c), y = [Float](repeating: .nan, count: oh * ow * t.c)
                 x.withUnsafeBufferPointer { xb in e.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: t.h * t.w, $0.baseAddress!) } }
                 e.withUnsafeBufferPointer { eb in
-                    y.withUnsafeMutableBufferPointer { dw.run(eb.baseAddress!, height: t.h, width: t.w, $0.baseAddress!, rows: 0..<t.h) }
+                    y.withUnsafeMutableBufferPointer { dw.run(eb.baseAddress!, height: t.h, width: t.w, $0.baseAddress!, rows: 0..<oh) }
                 }
                 // Planes, whole map: by column parts where the packed kernel may start them.
                 var planes = [Float](repeating: .nan, count: layout.floats)
@@ -640,7 +644,7 @@ final class ConvKernelTests: XCTestCase {
                 }
                 var interior = true, pads = true
                 for r in 0..<t.h {
-                    for col in 0..<(t.w + t.k - 1) {
+                    for col in 0..<layout.paddedWidth {
                         for ch in 0..<(layout.count * layout.width) {
                             let v = planes[(ch / layout.width) * layout.planeStride + r * layout.rowFloats + col * layout.width + ch % layout.width]
                             let x0 = col - layout.padLeft
@@ -660,17 +664,17 @@ final class ConvKernelTests: XCTestCase {
                 planes.withUnsafeBufferPointer { p in
                     yp.withUnsafeMutableBufferPointer { yb in
                         for part in [0..<cut, cut..<t.c] where !part.isEmpty {
-                            dw.runPlanes(p.baseAddress!, layout: layout, height: t.h, yb.baseAddress!, rows: 0..<t.h, channels: part)
+                            dw.runPlanes(p.baseAddress!, layout: layout, height: t.h, yb.baseAddress!, rows: 0..<oh, channels: part)
                         }
                     }
                 }
                 XCTAssertEqual(Self.bitMismatches(yp, y), 0, "\(label): depthwise from planes (values that differ)")
                 // A band: output rows [r0, r1) from planes holding only the input rows they read.
-                let r0 = t.h / 3, r1 = max(r0 + 1, 2 * t.h / 3), pt = pad.top
-                let lo = max(0, r0 - pt), hi = min(t.h, r1 - 1 - pt + t.k)
-                guard let band = ConvKernels.PlaneLayout(path: path, kernel: t.k, stride: 1, imageWidth: t.w, padLeft: pad.left,
+                let r0 = oh / 3, r1 = max(r0 + 1, 2 * oh / 3), pt = pad.top
+                let lo = max(0, r0 * t.s - pt), hi = min(t.h, (r1 - 1) * t.s - pt + t.k)
+                guard let band = ConvKernels.PlaneLayout(path: path, kernel: t.k, stride: t.s, imageWidth: t.w, padLeft: pad.left,
                                                          rows: hi - lo, channels: t.c) else { XCTFail(label); continue }
-                var bp = [Float](repeating: .nan, count: band.floats), yb = [Float](repeating: .nan, count: (r1 - r0) * t.w * t.c)
+                var bp = [Float](repeating: .nan, count: band.floats), yb = [Float](repeating: .nan, count: (r1 - r0) * ow * t.c)
                 bp.withUnsafeMutableBufferPointer { p in
                     x.withUnsafeBufferPointer { xb in pw.runPlanes(xb.baseAddress! + lo * t.w * t.inC, rows: hi - lo, planes: p.baseAddress!, layout: band) }
                 }
@@ -680,7 +684,7 @@ final class ConvKernelTests: XCTestCase {
                                      channels: 0..<t.c)
                     }
                 }
-                XCTAssertEqual(Self.bitMismatches(yb, Array(y[(r0 * t.w * t.c)..<(r1 * t.w * t.c)])), 0, "\(label): a band from planes (values that differ)")
+                XCTAssertEqual(Self.bitMismatches(yb, Array(y[(r0 * ow * t.c)..<(r1 * ow * t.c)])), 0, "\(label): a band from planes (values that differ)")
             }
             // The stem: a planar 3×3 / 2 convolution writing whole output rows into planes.
             seed += 10
@@ -726,14 +730,16 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
-    /// Which layers read planes: stride 1, k 3 or 5, padded rows that fit L1; never the portable
-    /// path or stride 2.
+    /// Which layers read planes: stride 1 or 2, k 3 or 5, padded rows that fit L1; never the
+    /// portable path.
     func testPlaneLayoutIsOfferedWhereTheWindowFitsL1() {
         defer { ck_set_cache_sizes(0, 0) }
         for path in paths {
             let simd = path == .avx512 || path == .avx2
             XCTAssertEqual(ConvKernels.PlaneLayout(path: path, kernel: 3, stride: 1, imageWidth: 56, padLeft: 1, rows: 3, channels: 64) != nil, simd)
-            XCTAssertNil(ConvKernels.PlaneLayout(path: path, kernel: 3, stride: 2, imageWidth: 56, padLeft: 0, rows: 3, channels: 64))
+            XCTAssertEqual(ConvKernels.PlaneLayout(path: path, kernel: 5, stride: 2, imageWidth: 56, padLeft: 1, rows: 5, channels: 64)?
+                .paddedWidth, simd ? 59 : nil)
+            XCTAssertNil(ConvKernels.PlaneLayout(path: path, kernel: 3, stride: 3, imageWidth: 56, padLeft: 0, rows: 3, channels: 64))
             XCTAssertNil(ConvKernels.PlaneLayout(path: path, kernel: 7, stride: 1, imageWidth: 14, padLeft: 3, rows: 7, channels: 64))
         }
         guard GEMMPath.avx512.isSupported else { return }

@@ -58,17 +58,21 @@ void ck_conv_planar(int path, const float *x, long h, long w, long cin, int k, i
                     const float *weights, long out, const float *bias, int activation, float *y, long y_origin,
                     long pixel_begin, long pixel_end);
 
-/// Planes: the input of a stride-1 depthwise layer laid out so that its windows need no copy.
-/// Channels go in planes of ck_plane_width(path) (two SIMD vectors: 32 on AVX-512, 16 on AVX2; 0
-/// on the portable path, which has no planes); plane q holds channels [q·pw, (q + 1)·pw) of every
-/// pixel, row by row, each row w + k − 1 pixels wide: image column x at column x + pad_left, the
-/// other columns zero (ck_planes_clear). Row ih (from first_row) of plane q starts at
-/// planes + q·plane_stride + (ih − first_row)·row_stride; rows outside the image are not stored.
+/// Planes: the input of a depthwise layer laid out so that its windows need no copy and are never
+/// clipped. Channels go in planes of ck_plane_width(path) (two SIMD vectors: 32 on AVX-512, 16 on
+/// AVX2; 0 on the portable path, which has no planes); plane q holds channels [q·pw, (q + 1)·pw)
+/// of every pixel, row by row, each row ck_plane_padded_width(k, s, w) pixels wide: image column
+/// x at column x + pad_left, the other columns zero (ck_planes_clear). Row ih (from first_row) of
+/// plane q starts at planes + q·plane_stride + (ih − first_row)·row_stride; rows outside the
+/// image are not stored.
 long ck_plane_width(int path);
 
-/// Whether a k×k stride-s depthwise layer over rows w pixels wide reads planes on `path`: stride 1,
-/// k = 3 or 5, and k padded rows of a plane fit L1d (48 KB at most): where ck_depthwise copies
-/// its input rows into such a window itself.
+/// Pixels in a padded row of planes for a k×k, stride-s layer over rows w wide with TF "SAME"
+/// padding: (ceil(w / s) − 1)·s + k.
+long ck_plane_padded_width(int k, int s, long w);
+
+/// Whether a k×k stride-s depthwise layer over rows w pixels wide reads planes on `path`: stride
+/// 1 or 2, k = 3 or 5, and k padded rows of a plane fit L1d (48 KB at most).
 int ck_depthwise_planes_fit(int path, int k, int s, long w);
 
 /// ck_pointwise_packed (no residual) with C written as planes: A holds rows·w pixels, `rows`
@@ -80,15 +84,16 @@ void ck_pointwise_packed_planes(int path, long rows, long w, long n, long k, con
                                 const float *bias, int activation, float *c, long plane_stride, long row_stride);
 
 /// Zeroes what ck_depthwise_planes reads but no producer writes, in the lanes of channels
-/// [ch_begin, ch_end) (of c) of `rows` rows: the pad columns, and where ch_end = c the lanes of
-/// the last plane past c.
-void ck_planes_clear(int path, float *planes, long plane_stride, long row_stride, long rows, long w, int k, long pad_left,
+/// [ch_begin, ch_end) (of c) of `rows` rows padded_width pixels wide: the pad columns, and where
+/// ch_end = c the lanes of the last plane past c.
+void ck_planes_clear(int path, float *planes, long plane_stride, long row_stride, long rows, long w, long padded_width, long pad_left,
                      long ch_begin, long ch_end, long c);
 
-/// ck_depthwise_channels at stride 1, k = 3 or 5, on input given as planes (rows of at most 4,096
-/// floats, as ck_depthwise_planes_fit ensures; ow = w; ch_begin a multiple of half the plane
-/// width; otherwise nothing is written): the same output, bit for bit.
-void ck_depthwise_planes(int path, int k, const float *planes, long plane_stride, long row_stride, long h, long w, long c,
+/// ck_depthwise_channels at stride s (1 or 2), k = 3 or 5, on input given as planes (rows of
+/// (ow − 1)·s + k pixels, at most 4,096 floats — ck_depthwise_planes_fit ensures both — and
+/// row_stride at least that; ch_begin a multiple of half the plane width; otherwise nothing is
+/// written): the same output, bit for bit.
+void ck_depthwise_planes(int path, int k, int s, const float *planes, long plane_stride, long row_stride, long h, long w, long c,
                          long first_row, long pad_top, long pad_left, long oh, long ow, const float *weights, const float *bias,
                          int activation, float *y, long out_first_row, long row_begin, long row_end, long ch_begin, long ch_end);
 

@@ -92,27 +92,37 @@ package enum ConvKernels {
         }
     }
 
-    /// How a stride-1 depthwise layer's input is laid out as planes (`ck_plane_width` in ckconv.h):
-    /// channels in planes of `width` (two SIMD vectors), each plane `rows` rows of `rowFloats`
-    /// floats (the image row zero-padded by k − 1 pixels, `padLeft` of them on the left), planes
-    /// `planeStride` floats apart. The 1×1 expand writes it (`pointwisePlanes`), the depthwise
-    /// reads its windows from it without copying them (`depthwisePlanes`).
+    /// How a depthwise layer's input is laid out as planes (`ck_plane_width` in ckconv.h): channels
+    /// in planes of `width` (two SIMD vectors), each plane `rows` rows of `rowFloats` floats (the
+    /// image row zero-padded to `paddedWidth` pixels, `padLeft` of them on the left), planes
+    /// `planeStride` floats apart. The 1×1 expand or the stem writes it (`pointwisePlanes`,
+    /// `convPlanarPlanes`), the depthwise reads its windows from it without copying or clipping
+    /// them (`depthwisePlanes`).
     package struct PlaneLayout: Sendable, Equatable {
-        package let width: Int, imageWidth: Int, kernel: Int, padLeft: Int, rows: Int, channels: Int
-        package var rowFloats: Int { (imageWidth + kernel - 1) * width }
+        package let width: Int, imageWidth: Int, kernel: Int, stride: Int, padLeft: Int, rows: Int, channels: Int
+        /// Pixels in a padded row: (ceil(imageWidth / stride) − 1)·stride + kernel (TF "SAME").
+        package let paddedWidth: Int
+        package var rowFloats: Int { paddedWidth * width }
         package var planeStride: Int { rows * rowFloats }
         package var count: Int { (channels + width - 1) / width }
         /// Floats the planes take.
         package var floats: Int { count * planeStride }
+        /// The depthwise output's width.
+        package var outputWidth: Int { (imageWidth + stride - 1) / stride }
 
-        /// Planes for `channels` channels of `rows` rows of a layer k×k, stride 1, `imageWidth`
-        /// wide, on `path`; nil where that layer does not read planes (`ck_depthwise_planes_fit`).
+        /// Planes for `channels` channels of `rows` rows of a layer k×k, stride 1 or 2, over rows
+        /// `imageWidth` wide, on `path`; nil where that layer does not read planes
+        /// (`ck_depthwise_planes_fit`: its padded rows would not fit L1, or no SIMD path).
         package init?(path: GEMMPath, kernel: Int, stride: Int, imageWidth: Int, padLeft: Int, rows: Int, channels: Int) {
             let p = ConvKernels.simdPath(path)
             let w = ck_plane_width(p)
             guard path.kernelPath != nil, w > 0, ck_depthwise_planes_fit(p, Int32(kernel), Int32(stride), imageWidth) != 0,
-                  (0..<kernel).contains(padLeft), rows > 0, channels > 0 else { return nil }
-            (width, self.imageWidth, self.kernel, self.padLeft, self.rows, self.channels) = (w, imageWidth, kernel, padLeft, rows, channels)
+                  rows > 0, channels > 0 else { return nil }
+            let padded = ck_plane_padded_width(Int32(kernel), Int32(stride), imageWidth)
+            guard padLeft >= 0, padLeft + imageWidth <= padded else { return nil }
+            (width, self.imageWidth, self.kernel, self.stride, self.padLeft, self.rows, self.channels) =
+                (w, imageWidth, kernel, stride, padLeft, rows, channels)
+            paddedWidth = padded
         }
     }
 
@@ -143,24 +153,24 @@ package enum ConvKernels {
                                            bias.map { $0 + j0 }, activation.rawValue, at(j0), layout.planeStride, layout.rowFloats)
             }
         }
-        ck_planes_clear(kp, planes, layout.planeStride, layout.rowFloats, rows, w, Int32(layout.kernel), layout.padLeft,
+        ck_planes_clear(kp, planes, layout.planeStride, layout.rowFloats, rows, w, layout.paddedWidth, layout.padLeft,
                         cols.lowerBound, cols.upperBound, layout.channels)
     }
 
-    /// `depthwise` (stride 1, channels `only`) reading its input from planes (`layout`; rows
-    /// `firstRow` ..< `firstRow + layout.rows` of an image of `height` rows present): the same
-    /// output, bit for bit.
+    /// `depthwise` (stride `layout.stride`, channels `only`) reading its input from planes
+    /// (`layout`; rows `firstRow` ..< `firstRow + layout.rows` of an image of `height` rows
+    /// present; output rows `rows` of `outHeight`): the same output, bit for bit.
     package static func depthwisePlanes(path: GEMMPath, kernel: Int, _ planes: UnsafePointer<Float>, layout: PlaneLayout, height: Int,
-                                        firstRow: Int, padTop: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
+                                        firstRow: Int, padTop: Int, outHeight: Int, weights: UnsafePointer<Float>, bias: UnsafePointer<Float>,
                                         activation: GEMMActivation, _ y: UnsafeMutablePointer<Float>, outFirstRow: Int = 0,
                                         rows: Range<Int>, only: Range<Int>) {
         guard !rows.isEmpty, !only.isEmpty else { return }
         precondition(outFirstRow <= rows.lowerBound && only.lowerBound % (layout.width / 2) == 0 && kernel == layout.kernel
                      && (kernel == 3 || kernel == 5) && layout.rowFloats <= 4096)
         let w = layout.imageWidth
-        ck_depthwise_planes(simdPath(path), Int32(kernel), planes, layout.planeStride, layout.rowFloats, height, w, layout.channels,
-                            firstRow, padTop, layout.padLeft, height, w, weights, bias, activation.rawValue, y, outFirstRow,
-                            rows.lowerBound, rows.upperBound, only.lowerBound, only.upperBound)
+        ck_depthwise_planes(simdPath(path), Int32(kernel), Int32(layout.stride), planes, layout.planeStride, layout.rowFloats, height, w,
+                            layout.channels, firstRow, padTop, layout.padLeft, outHeight, layout.outputWidth, weights, bias,
+                            activation.rawValue, y, outFirstRow, rows.lowerBound, rows.upperBound, only.lowerBound, only.upperBound)
     }
 
     /// `pointwiseSmall` (no residual) writing `rows` image rows (x's rows) into planes at `planes`
@@ -173,7 +183,7 @@ package enum ConvKernels {
         let p = simdPath(path), w = layout.imageWidth
         ck_pointwise_small_planes(p, rows, w, k, layout.channels, x, weights, bias, activation.rawValue,
                                   planes + layout.padLeft * layout.width, layout.planeStride, layout.rowFloats)
-        ck_planes_clear(p, planes, layout.planeStride, layout.rowFloats, rows, w, Int32(layout.kernel), layout.padLeft, 0,
+        ck_planes_clear(p, planes, layout.planeStride, layout.rowFloats, rows, w, layout.paddedWidth, layout.padLeft, 0,
                         layout.channels, layout.channels)
     }
 
@@ -192,7 +202,7 @@ package enum ConvKernels {
         ck_conv_planar_planes(p, x, height, width, inChannels, Int32(kernel), Int32(stride), padTop, padLeft, outHeight, outWidth,
                               weights, layout.channels, bias, activation.rawValue, planes + layout.padLeft * layout.width,
                               pixels.lowerBound, pixels.lowerBound, pixels.upperBound, layout.planeStride, layout.rowFloats)
-        ck_planes_clear(p, planes, layout.planeStride, layout.rowFloats, rows, outWidth, Int32(layout.kernel), layout.padLeft, 0,
+        ck_planes_clear(p, planes, layout.planeStride, layout.rowFloats, rows, outWidth, layout.paddedWidth, layout.padLeft, 0,
                         layout.channels, layout.channels)
     }
 
