@@ -750,9 +750,9 @@ final class ConvKernelTests: XCTestCase {
         XCTAssertNil(ConvKernels.PlaneLayout(path: .avx512, kernel: 3, stride: 1, imageWidth: 112, padLeft: 1, rows: 3, channels: 32))
     }
 
-    /// EfficientNet-Lite0 at batch 1 with its stride-1 depthwise layers on planes (the default)
+    /// EfficientNet-Lite0 at batch 1 with its depthwise layers reading planes (the default)
     /// and on NHWC: the same features and logits, bit for bit, on one thread (bands) and two
-    /// (bands, and the 14×14 / 7×7 blocks split by channels).
+    /// (bands, and the 14×14 / 7×7 blocks split by channels), at 224 and at odd input sides.
     func testEfficientNetLite0PlanesGiveTheSameBits() throws {
         let sd = try ModelFixtures.efficientNetLite0()
         let per = 3 * 224 * 224
@@ -769,6 +769,17 @@ final class ConvKernelTests: XCTestCase {
             XCTAssertFalse(a.features.contains { !$0.isFinite })
             XCTAssertEqual(Self.bitMismatches(a.features, b.features), 0, "features that differ, \(threads) threads")
             XCTAssertEqual(Self.bitMismatches(a.logits, b.logits), 0, "logits that differ, \(threads) threads")
+        }
+        // Other input sides: odd maps, stride-2 layers over odd widths, bands of other heights.
+        for side in [61, 97] {
+            let xs = seededFloats(3 * side * side, seed: UInt64(side))
+            for threads in [1, 2] {
+                let planes = try EfficientNetLite0(stateDict: sd, threads: threads, inputSize: side)
+                let nhwc = try EfficientNetLite0(stateDict: sd, threads: threads, inputSize: side, planes: false)
+                let a = try planes.forward(xs, count: 1), b = try nhwc.forward(xs, count: 1)
+                XCTAssertFalse(a.features.contains { !$0.isFinite }, "side \(side)")
+                XCTAssertEqual(Self.bitMismatches(a.features, b.features), 0, "features that differ, side \(side), \(threads) threads")
+            }
         }
     }
 
