@@ -79,7 +79,9 @@ package struct SystemInfo: Codable, Sendable {
                     kernel: path == .openblas ? "\(gemmKernel); Swift SIMD kernel for K ≤ 32"
                         : "own 1×1 kernel, packed weights, activations read in place (\(path.rawValue)); \(ConvKernels.smallPointwiseRule(path: path))"),
             HotPath(work: "depthwise convolutions, planar stems (direct)",
-                    kernel: path == .openblas ? "Swift SIMD kernels" : "own C kernels (\(path.rawValue))"),
+                    kernel: path == .openblas ? "Swift SIMD kernels"
+                        : path == .portable ? "own C kernels (portable)"
+                        : "own C kernels (\(path.rawValue)); at one image the layer before writes their input as zero-padded planes"),
             HotPath(work: "ResNet 1×1 and im2col convolutions, fused bias + activation", kernel: inPlace),
             HotPath(work: "3×3 stride-1 convolutions (ResNet)",
                     kernel: Conv3x3Algorithm.current == .winograd ? "Winograd F(2×2,3×3) + \(inPlace)" : "im2col + \(inPlace)"),
