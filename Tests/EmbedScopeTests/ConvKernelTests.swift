@@ -752,7 +752,7 @@ final class ConvKernelTests: XCTestCase {
 
     /// EfficientNet-Lite0 at batch 1 with its depthwise layers reading planes (the default)
     /// and on NHWC: the same features and logits, bit for bit, on one thread (bands) and two
-    /// (bands, and the 14×14 / 7×7 blocks split by channels), at 224 and at odd input sides.
+    /// (bands, and the 14×14 / 7×7 blocks split by channels), at 224 and at small and odd input sides.
     func testEfficientNetLite0PlanesGiveTheSameBits() throws {
         let sd = try ModelFixtures.efficientNetLite0()
         let per = 3 * 224 * 224
@@ -771,7 +771,7 @@ final class ConvKernelTests: XCTestCase {
             XCTAssertEqual(Self.bitMismatches(a.logits, b.logits), 0, "logits that differ, \(threads) threads")
         }
         // Other input sides: odd maps, stride-2 layers over odd widths, bands of other heights.
-        for side in [61, 97] {
+        for side in [32, 61, 97] {
             let xs = seededFloats(3 * side * side, seed: UInt64(side))
             for threads in [1, 2] {
                 let planes = try EfficientNetLite0(stateDict: sd, threads: threads, inputSize: side)
