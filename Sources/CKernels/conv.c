@@ -302,7 +302,7 @@ void ck_pointwise_small(int path, long rows, long k, long n, const float *x, con
     pw_portable(rows, k, n, x, weights, bias, residual, activation, y);
 }
 
-// ---------------------------------------------------------------- planes (stride-1 depthwise input)
+// ---------------------------------------------------------------- planes (depthwise input, stride 1 and 2)
 
 // Floats in one zero row of planes: the widest row a layer reads from planes has k·row·4 ≤ 48 KB
 // (ck_depthwise_planes_fit), so at most 4,096 floats for k ≥ 3.

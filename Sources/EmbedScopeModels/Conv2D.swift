@@ -81,22 +81,6 @@ struct Conv2D: Sendable {
     /// (indices into images × oh × ow; all when nil). `scratch` holds `scratchCapacity` floats,
     /// at least one patch (unused for a 1×1 stride-1 convolution). y holds pixel `outputOrigin`
     /// first (a band of output rows; residual then nil).
-    /// One image's output pixels `pixels` (whole rows) written into planes (`usesPlanarKernel`):
-    /// the values of `run`, bit for bit.
-    func runPlanes(_ x: UnsafePointer<Float>, height: Int, width: Int, planes: UnsafeMutablePointer<Float>,
-                   layout: ConvKernels.PlaneLayout, pixels: Range<Int>) {
-        precondition(usesPlanarKernel && layout.channels == outChannels)
-        let (oh, ow) = outputSize(height: height, width: width)
-        weights.withUnsafeBufferPointer { wb in
-            bias.withUnsafeBufferPointer { bb in
-                ConvKernels.convPlanarPlanes(path: packed!.path, x, height: height, width: width, inChannels: inChannels, kernel: kernel,
-                                             stride: stride, padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow,
-                                             weights: wb.baseAddress!, bias: bb.baseAddress!, activation: activation.gemm,
-                                             planes: planes, layout: layout, pixels: pixels)
-            }
-        }
-    }
-
     func run(_ x: UnsafePointer<Float>, images: Int, height: Int, width: Int, _ y: UnsafeMutablePointer<Float>,
              residual: UnsafePointer<Float>? = nil, scratch: UnsafeMutablePointer<Float>, scratchCapacity: Int,
              pixels: Range<Int>? = nil, outputOrigin: Int = 0) {
@@ -158,6 +142,22 @@ struct Conv2D: Sendable {
                                    residual: residual.map { $0 + p0 * outChannels }, activation: activation)
                     p0 += m
                 }
+            }
+        }
+    }
+
+    /// One image's output pixels `pixels` (whole rows) written into planes (`usesPlanarKernel`):
+    /// the values of `run`, bit for bit.
+    func runPlanes(_ x: UnsafePointer<Float>, height: Int, width: Int, planes: UnsafeMutablePointer<Float>,
+                   layout: ConvKernels.PlaneLayout, pixels: Range<Int>) {
+        precondition(usesPlanarKernel && layout.channels == outChannels)
+        let (oh, ow) = outputSize(height: height, width: width)
+        weights.withUnsafeBufferPointer { wb in
+            bias.withUnsafeBufferPointer { bb in
+                ConvKernels.convPlanarPlanes(path: packed!.path, x, height: height, width: width, inChannels: inChannels, kernel: kernel,
+                                             stride: stride, padTop: padding.top, padLeft: padding.left, outHeight: oh, outWidth: ow,
+                                             weights: wb.baseAddress!, bias: bb.baseAddress!, activation: activation.gemm,
+                                             planes: planes, layout: layout, pixels: pixels)
             }
         }
     }

@@ -334,13 +334,13 @@ struct MBConvBlock: Sendable {
         precondition(stem == nil || (expand == nil && !residual))
         let xc = UnsafePointer(x)
         let s = depthwise.stride, k = depthwise.kernel, pt = depthwise.padding.top
-        let w = inputSize, rowLen = w * hidden
+        let w = inputSize
+        // The band's rows as planes (`bandPlanes`) where the expand or the stem can write them;
+        // else NHWC rows, one "plane" of rowLen floats a row.
+        let planes = bandPlanes.flatMap { expand != nil || stem?.conv.usesPlanarKernel == true ? $0 : nil }
+        let rowLen = planes?.rowFloats ?? w * hidden, planeCount = planes?.count ?? 1, planeStride = planes?.planeStride ?? 0
         team.split(outputSize, Kind.depthwise.rawValue, &clock, minimumPerPart: 2) { rows, part, clock in
             let band = bands + part * bandCapacity, dwOut = depthwiseBands + part * dwBandCapacity
-            if let planes = bandPlanes, expand != nil || stem?.conv.usesPlanarKernel == true {
-                runBandedPlanes(xc, y, rows: rows, band: band, dwOut: dwOut, planes: planes, stem: stem, &clock)
-                return
-            }
             var lo = 0, hi = 0                       // input rows (expanded, or the stem's) held in `band`: [lo, hi)
             var r0 = rows.lowerBound
             while r0 < rows.upperBound {
@@ -352,15 +352,28 @@ struct MBConvBlock: Sendable {
                     let needLo = Swift.max(0, r0 * s - pt), needHi = Swift.min(inputSize, (r1 - 1) * s - pt + k)
                     var from = needLo
                     if needLo >= lo && needLo < hi {
-                        if needLo > lo { memmove(band, band + (needLo - lo) * rowLen, (hi - needLo) * rowLen * 4) }
+                        if needLo > lo {
+                            for q in 0..<planeCount {
+                                let p = band + q * planeStride
+                                memmove(p, p + (needLo - lo) * rowLen, (hi - needLo) * rowLen * 4)
+                            }
+                        }
                         from = hi
                     }
                     if from < needHi {
-                        if let expand {
-                            expand.run(xc + from * w * inC, rows: (needHi - from) * w, band + (from - needLo) * rowLen)
-                        } else if let stem {
-                            stem.conv.run(stem.input, images: 1, height: stem.size, width: stem.size, band + (from - needLo) * rowLen,
-                                          scratch: band, scratchCapacity: 0, pixels: (from * w)..<(needHi * w), outputOrigin: from * w)
+                        let at = band + (from - needLo) * rowLen, pixels = (from * w)..<(needHi * w)
+                        switch (expand, stem, planes) {
+                        case let (expand?, _, planes?):
+                            expand.runPlanes(xc + from * w * inC, rows: needHi - from, planes: at, layout: planes)
+                        case let (expand?, _, nil):
+                            expand.run(xc + from * w * inC, rows: pixels.count, at)
+                        case let (nil, stem?, planes?):
+                            stem.conv.runPlanes(stem.input, height: stem.size, width: stem.size, planes: at, layout: planes, pixels: pixels)
+                        case let (nil, stem?, nil):
+                            stem.conv.run(stem.input, images: 1, height: stem.size, width: stem.size, at, scratch: band, scratchCapacity: 0,
+                                          pixels: pixels, outputOrigin: from * w)
+                        case (nil, nil, _):
+                            break
                         }
                     }
                     lo = needLo
@@ -369,57 +382,18 @@ struct MBConvBlock: Sendable {
                     dwIn = UnsafePointer(band)
                     firstRow = needLo
                 }
-                depthwise.run(dwIn, height: inputSize, width: inputSize, dwOut, rows: r0..<r1, firstRow: firstRow, outFirstRow: r0)
+                if let planes {
+                    depthwise.runPlanes(dwIn, layout: planes, height: inputSize, firstRow: firstRow, dwOut, outFirstRow: r0, rows: r0..<r1,
+                                        channels: 0..<hidden)
+                } else {
+                    depthwise.run(dwIn, height: inputSize, width: inputSize, dwOut, rows: r0..<r1, firstRow: firstRow, outFirstRow: r0)
+                }
                 clock.lap(Kind.depthwise.rawValue)
                 let p0 = r0 * outputSize, pixels = (r1 - r0) * outputSize
                 project.run(dwOut, rows: pixels, y + p0 * outC, residual: residual ? xc + p0 * outC : nil)
                 clock.lap(Kind.project.rawValue)
                 r0 = r1
             }
-        }
-    }
-
-    /// `runBanded`'s part `rows` with the band held as planes (`bandPlanes`): the expand or the
-    /// stem writes each band's new input rows into the planes, the depthwise reads its windows
-    /// there. The same values, bit for bit.
-    private func runBandedPlanes(_ xc: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, rows: Range<Int>,
-                                 band: UnsafeMutablePointer<Float>, dwOut: UnsafeMutablePointer<Float>, planes: ConvKernels.PlaneLayout,
-                                 stem: (conv: Conv2D, input: UnsafePointer<Float>, size: Int, kind: Int)?, _ clock: inout Stopwatch) {
-        typealias Kind = EfficientNetLite0.Kind
-        let s = depthwise.stride, k = depthwise.kernel, pt = depthwise.padding.top, w = inputSize, rf = planes.rowFloats
-        var lo = 0, hi = 0, r0 = rows.lowerBound
-        while r0 < rows.upperBound {
-            let r1 = Swift.min(r0 + bandRows, rows.upperBound)
-            let needLo = Swift.max(0, r0 * s - pt), needHi = Swift.min(inputSize, (r1 - 1) * s - pt + k)
-            var from = needLo
-            if needLo >= lo && needLo < hi {
-                if needLo > lo {
-                    for q in 0..<planes.count {
-                        let p = band + q * planes.planeStride
-                        memmove(p, p + (needLo - lo) * rf, (hi - needLo) * rf * 4)
-                    }
-                }
-                from = hi
-            }
-            if from < needHi {
-                let at = band + (from - needLo) * rf
-                if let expand {
-                    expand.runPlanes(xc + from * w * inC, rows: needHi - from, planes: at, layout: planes)
-                } else if let stem {
-                    stem.conv.runPlanes(stem.input, height: stem.size, width: stem.size, planes: at, layout: planes,
-                                        pixels: (from * w)..<(needHi * w))
-                }
-            }
-            lo = needLo
-            hi = needHi
-            clock.lap(stem?.kind ?? Kind.expand.rawValue)
-            depthwise.runPlanes(band, layout: planes, height: inputSize, firstRow: needLo, dwOut, outFirstRow: r0, rows: r0..<r1,
-                                channels: 0..<hidden)
-            clock.lap(Kind.depthwise.rawValue)
-            let p0 = r0 * outputSize, pixels = (r1 - r0) * outputSize
-            project.run(dwOut, rows: pixels, y + p0 * outC, residual: residual ? xc + p0 * outC : nil)
-            clock.lap(Kind.project.rawValue)
-            r0 = r1
         }
     }
 
