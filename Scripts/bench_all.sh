@@ -58,6 +58,7 @@ echo "## GEMM kernels on the hot shapes (one thread; every path in the same proc
 for e in "${ENVS[@]}"; do run "$e" "$BENCH" gemm --threads 1 --repeat 5; done
 # The kernels the network runs its 1×1 convolutions on, every shape of EfficientNet-Lite0 (OpenBLAS plays no part).
 run "" "$BENCH" gemm --pointwise --repeat 10
+run "" "$BENCH" gemm --depthwise --repeat 10
 
 echo "## One query on 1M x 512: float32 scan, f16/bf16 copy scan (exact re-scoring), bandwidth pass"
 for e in "${ENVS[@]}"; do run "$e" "$BENCH" half --synthetic 1000000x512 --storage f16 --repeat 7; done

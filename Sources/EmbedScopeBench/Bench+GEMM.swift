@@ -15,6 +15,8 @@ extension Bench {
         @Option(name: .customLong("repeat"), help: "Timed repetitions (the best is reported).") var repeats = 5
         @Flag(help: "Time the 1×1-convolution kernels instead, on the SIMD paths, one thread: ConvKernels.pointwise (packed weights, A read in place) or, where the path prefers it, the unpacked small-shape kernel (kernel \"small\"); ReLU6 epilogue.")
         var pointwise = false
+        @Flag(help: "Time the depthwise kernel instead, on the SIMD paths, one thread: every depthwise layer of EfficientNet-Lite0 at one image, on a band of rows whose input fits half of L2 (the 14×14 and 7×7 layers whole), as the network runs them at batch 1; input as planes where the padded rows fit L1, else NHWC; 64-byte-aligned buffers; ReLU6 epilogue.")
+        var depthwise = false
         @Flag var json = false
 
         /// EfficientNet-Lite0 and ResNet layers and a silhouette tile.
@@ -31,6 +33,7 @@ extension Bench {
         struct Row: Encodable { var m: Int, n: Int, k: Int, path: String, kernel: String, ms: Double, gflops: Double }
 
         func run() throws {
+            if depthwise { return try runDepthwise() }
             try runCommand {
                 let list = try (shapes ?? (pointwise ? Self.efficientNetPointwise : Self.defaultShapes))
                     .split(separator: ",").map { s -> (Int, Int, Int) in

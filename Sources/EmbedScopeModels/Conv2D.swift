@@ -19,8 +19,8 @@ struct Conv2D: Sendable {
     let padding: Padding2D
     let inputLayout: InputLayout
     /// [patchLength × out] row-major; patch order (kh, kw, c) for NHWC input, (c, kh, kw) for planar.
-    let weights: [Float]
-    let bias: [Float]
+    let weights: AlignedFloats
+    let bias: AlignedFloats
     let activation: Activation
     /// `weights` packed for our GEMM kernel (nil: the OpenBLAS path is selected).
     let packed: PackedMatrix?
@@ -58,8 +58,8 @@ struct Conv2D: Sendable {
                 }
             }
         }
-        weights = w
-        bias = shift.map { Float($0) }
+        weights = AlignedFloats(w)
+        bias = AlignedFloats(shift.map { Float($0) })
         packed = packedWeights(w, k: plen, n: out)
     }
 

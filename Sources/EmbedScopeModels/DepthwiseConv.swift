@@ -14,8 +14,8 @@ struct DepthwiseConv: Sendable {
     let stride: Int
     let padding: Padding2D
     /// [kh][kw][channel]: one vector of taps per kernel position, BatchNorm scale folded in.
-    let weights: [Float]
-    let bias: [Float]
+    let weights: AlignedFloats
+    let bias: AlignedFloats
     let activation: Activation
     /// The SIMD width of the C kernels (`ConvKernels.depthwise`, the GEMM path in use at load);
     /// with the OpenBLAS path, the Swift kernels below (the engine as it was before the C kernels).
@@ -37,8 +37,8 @@ struct DepthwiseConv: Sendable {
                 w[t * channels + c] = Float(Double(weight[c * kernel * kernel + t]) * scale[c])
             }
         }
-        weights = w
-        bias = shift.map { Float($0) }
+        weights = AlignedFloats(w)
+        bias = AlignedFloats(shift.map { Float($0) })
     }
 
     func outputSize(height: Int, width: Int) -> (height: Int, width: Int) {

@@ -14,8 +14,8 @@ struct Pointwise: Sendable {
     let outChannels: Int
     /// [in × out] row-major: the transpose of PyTorch's [out, in, 1, 1]. (OpenBLAS runs this
     /// orientation 2–7% faster than a transposed [out × in] operand on the 7×7 and 14×14 layers.)
-    let weights: [Float]
-    let bias: [Float]
+    let weights: AlignedFloats
+    let bias: AlignedFloats
     let activation: Activation
     /// `weights` packed for our GEMM kernel (nil: the OpenBLAS path is selected).
     let packed: PackedMatrix?
@@ -44,8 +44,8 @@ struct Pointwise: Sendable {
             let b0 = Double(convBias?[o] ?? 0)
             b[o] = Float(b0 * s + (shift?[o] ?? 0))
         }
-        weights = w
-        bias = b
+        weights = AlignedFloats(w)
+        bias = AlignedFloats(b)
         self.activation = activation
         packed = packedWeights(w, k: inC, n: out)
         usesSmallKernel = packed.map { smallKernel ?? ConvKernels.prefersSmallPointwise(path: $0.path, k: inC, n: out) } ?? false

@@ -45,10 +45,10 @@ struct Winograd3x3: Sendable {
         self.tile = tile
         inChannels = conv.inChannels
         outChannels = conv.outChannels
-        bias = conv.bias
+        bias = Array(conv.bias)
         activation = conv.activation
         self.path = p
-        let u = WinogradKernels.transformWeights(conv.weights, tile: tile, cin: conv.inChannels, cout: conv.outChannels)
+        let u = WinogradKernels.transformWeights(Array(conv.weights), tile: tile, cin: conv.inChannels, cout: conv.outChannels)
         let plane = conv.inChannels * conv.outChannels
         transformed = (0..<((tile + 2) * (tile + 2))).map { xi in
             PackedMatrix.packing(Array(u[(xi * plane)..<((xi + 1) * plane)]), k: conv.inChannels, n: conv.outChannels, path: p)

@@ -730,6 +730,30 @@ final class ConvKernelTests: XCTestCase {
         }
     }
 
+    /// The weights and biases the SIMD kernels read as vectors start on a 64-byte line (an
+    /// Array's elements do not), whatever their count, and hold the values given.
+    func testLayerWeightsAre64ByteAligned() {
+        for n in [0, 1, 7, 63, 65, 288, 1280, 25 * 1152] {
+            let values = (0..<n).map { Float($0) * 0.5 - 3 }
+            let a = AlignedFloats(values)
+            XCTAssertEqual(a.count, n)
+            XCTAssertEqual(Array(a), values)
+            a.withUnsafeBufferPointer { p in
+                XCTAssertEqual(p.count, n)
+                if n > 0 { XCTAssertEqual(Int(bitPattern: p.baseAddress!) % 64, 0, "\(n) floats") }
+            }
+        }
+        var rng = SplitMix64(seed: 11)
+        let (c, k) = (41, 5)
+        let dw = DepthwiseConv(weight: (0..<(c * k * k)).map { _ in Float(rng.gaussian()) }, channels: c, kernel: k, stride: 1,
+                               padding: .symmetric(2), scale: [Double](repeating: 1, count: c), shift: [Double](repeating: 0.25, count: c),
+                               activation: .relu6)
+        for buffer in [dw.weights, dw.bias] {
+            buffer.withUnsafeBufferPointer { XCTAssertEqual(Int(bitPattern: $0.baseAddress!) % 64, 0) }
+        }
+        XCTAssertEqual(Array(dw.bias), [Float](repeating: 0.25, count: c))
+    }
+
     /// Which layers read planes: stride 1 or 2, k 3 or 5, padded rows that fit L1; never the
     /// portable path.
     func testPlaneLayoutIsOfferedWhereTheWindowFitsL1() {
