@@ -144,6 +144,7 @@ static void pw_portable(long rows, long k, long n, const float *x, const float *
 #define PW_R 8
 #define GP_MR 12
 #define GP_MR_MAX 14
+#define GP_MR1 12
 #define CP_P 12
 #define ATTR __attribute__((target("avx512f")))
 #define SFX(name) name##_avx512
@@ -173,6 +174,7 @@ ATTR static inline __m512 act_avx512(__m512 v, int act) {
 #undef PW_R
 #undef GP_MR
 #undef GP_MR_MAX
+#undef GP_MR1
 #undef CP_P
 #undef ATTR
 #undef SFX
@@ -195,6 +197,7 @@ ATTR static inline __m512 act_avx512(__m512 v, int act) {
 #define PW_R 4
 #define GP_MR 6
 #define GP_MR_MAX 6
+#define GP_MR1 8
 #define CP_P 4
 #define ATTR __attribute__((target("avx2,fma")))
 #define SFX(name) name##_avx2
