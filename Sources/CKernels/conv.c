@@ -307,9 +307,8 @@ void ck_pointwise_small(int path, long rows, long k, long n, const float *x, con
 
 // ---------------------------------------------------------------- planes (depthwise input, stride 1 and 2)
 
-// Floats in one zero row of planes: the widest row a layer reads from planes has k·row·4 ≤ 48 KB
-// (ck_depthwise_planes_fit), so at most 4,096 floats for k ≥ 3.
-#define CK_PLANE_ROW_MAX 4096
+// The zero row that rows above and below the image read (CK_PLANE_ROW_MAX, ckconv.h: the widest
+// row a layer reads from planes has k·row·4 ≤ 48 KB, ck_depthwise_planes_fit).
 static const float ck_zero_row[CK_PLANE_ROW_MAX] __attribute__((aligned(64)));
 
 long ck_plane_width(int path) {

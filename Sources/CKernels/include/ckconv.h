@@ -71,8 +71,12 @@ long ck_plane_width(int path);
 /// padding: (ceil(w / s) − 1)·s + k.
 long ck_plane_padded_width(int k, int s, long w);
 
+/// Floats in one padded row of a plane at most (k rows of the widest fit 48 KB for k ≥ 3); rows
+/// above and below the image are read from a zero row of this length.
+#define CK_PLANE_ROW_MAX 4096
+
 /// Whether a k×k stride-s depthwise layer over rows w pixels wide reads planes on `path`: stride
-/// 1 or 2, k = 3 or 5, and k padded rows of a plane fit L1d (48 KB at most).
+/// 1 or 2, k = 3 or 5, k padded rows of a plane fit L1d (48 KB at most) and a row CK_PLANE_ROW_MAX.
 int ck_depthwise_planes_fit(int path, int k, int s, long w);
 
 /// ck_pointwise_packed (no residual) with C written as planes: A holds rows·w pixels, `rows`
@@ -90,7 +94,7 @@ void ck_planes_clear(int path, float *planes, long plane_stride, long row_stride
                      long ch_begin, long ch_end, long c);
 
 /// ck_depthwise_channels at stride s (1 or 2), k = 3 or 5, on input given as planes (rows of
-/// (ow − 1)·s + k pixels, at most 4,096 floats — ck_depthwise_planes_fit ensures both — and
+/// (ow − 1)·s + k pixels, at most CK_PLANE_ROW_MAX floats — ck_depthwise_planes_fit ensures both — and
 /// row_stride at least that; ch_begin a multiple of half the plane width; otherwise nothing is
 /// written): the same output, bit for bit.
 void ck_depthwise_planes(int path, int k, int s, const float *planes, long plane_stride, long row_stride, long h, long w, long c,

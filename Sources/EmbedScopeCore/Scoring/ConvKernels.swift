@@ -166,7 +166,7 @@ package enum ConvKernels {
                                         rows: Range<Int>, only: Range<Int>) {
         guard !rows.isEmpty, !only.isEmpty else { return }
         precondition(outFirstRow <= rows.lowerBound && only.lowerBound % (layout.width / 2) == 0 && kernel == layout.kernel
-                     && (kernel == 3 || kernel == 5) && layout.rowFloats <= 4096)
+                     && (kernel == 3 || kernel == 5) && layout.rowFloats <= Int(CK_PLANE_ROW_MAX))
         let w = layout.imageWidth
         ck_depthwise_planes(simdPath(path), Int32(kernel), Int32(layout.stride), planes, layout.planeStride, layout.rowFloats, height, w,
                             layout.channels, firstRow, padTop, layout.padLeft, outHeight, layout.outputWidth, weights, bias,
