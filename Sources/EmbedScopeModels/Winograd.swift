@@ -48,11 +48,15 @@ struct Winograd3x3: Sendable {
         bias = Array(conv.bias)
         activation = conv.activation
         self.path = p
-        let u = WinogradKernels.transformWeights(Array(conv.weights), tile: tile, cin: conv.inChannels, cout: conv.outChannels)
-        let plane = conv.inChannels * conv.outChannels
-        transformed = (0..<((tile + 2) * (tile + 2))).map { xi in
-            PackedMatrix.packing(Array(u[(xi * plane)..<((xi + 1) * plane)]), k: conv.inChannels, n: conv.outChannels, path: p)
+        let weights: [Float] = Array(conv.weights)
+        let u: [Float] = WinogradKernels.transformWeights(weights, tile: tile, cin: conv.inChannels, cout: conv.outChannels)
+        let plane = conv.inChannels * conv.outChannels, points = (tile + 2) * (tile + 2)
+        var packed: [PackedMatrix] = []
+        for xi in 0..<points {
+            let slice: [Float] = Array(u[(xi * plane)..<((xi + 1) * plane)])
+            packed.append(PackedMatrix.packing(slice, k: conv.inChannels, n: conv.outChannels, path: p))
         }
+        transformed = packed
     }
 
     /// Output tiles of `images` outputs of height × width (the input's size: stride 1, pad 1).
