@@ -334,11 +334,20 @@ long ck_scan_select(int path, long n, const float *scores, float threshold, int3
 
 // ---------------------------------------------------------------- one query: dot products
 
-// Prefetch distance of the one-query scan, in rows: ~16 KB ahead. Without it the scan waited on
-// memory more than a pure read of the same bytes does (its loop carries twice the loads).
-__attribute__((unused)) static long dots_ahead(long lda) {   // (used by the x86 kernels only)
+// Prefetch distance of the one-query scan (and of the read pass that mirrors it), per thread:
+// without a software prefetch the scan waited on memory more than a pure read of the same bytes
+// does (its loop carries twice the loads). On the AVX-512 path 64 KB ahead: on Zen 5 when the VM
+// read ~80 GB/s (1M × 512, `bench half`, alternated runs) 16 KB ahead left the scan at 1.13–1.26×
+// the bandwidth pass, 64 KB at 1.09–1.12× (96–128 KB 1.11–1.12×, 192 KB 1.13–1.14×, none 1.39×);
+// at ~50 GB/s every distance within 0.98–1.08×. The AVX2 path keeps 16 KB (0.98–1.06× at ~80 GB/s;
+// 64 KB 1.06–1.10×).
+#define DOTS_PREFETCH_AVX512 65536
+#define DOTS_PREFETCH_AVX2 16384
+
+// The distance in rows (at least one) for `ahead` bytes.
+__attribute__((unused)) static long dots_ahead(long lda, long ahead) {   // (used by the x86 kernels only)
     const long bytes = lda * (long)sizeof(float);
-    const long rows = bytes > 0 ? (16384 + bytes - 1) / bytes : 1;
+    const long rows = bytes > 0 ? (ahead + bytes - 1) / bytes : 1;
     return rows < 1 ? 1 : rows;
 }
 
@@ -357,7 +366,7 @@ static void dots_portable(long m, long k, const float *a, long lda, const float 
 
 #if defined(__x86_64__)
 AVX2_ATTR static void dots_avx2(long m, long k, const float *a, long lda, const float *q, float *out) {
-    const long ahead = dots_ahead(lda) * lda;
+    const long ahead = dots_ahead(lda, DOTS_PREFETCH_AVX2) * lda;
     for (long r = 0; r < m; r++) {
         const float *x = a + r * lda;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -382,7 +391,7 @@ AVX2_ATTR static void dots_avx2(long m, long k, const float *a, long lda, const 
 }
 
 AVX512_ATTR static void dots_avx512(long m, long k, const float *a, long lda, const float *q, float *out) {
-    const long ahead = dots_ahead(lda) * lda;
+    const long ahead = dots_ahead(lda, DOTS_PREFETCH_AVX512) * lda;
     const long tail = k & 15;
     const __mmask16 tmask = (__mmask16)((1u << tail) - 1);
     for (long r = 0; r < m; r++) {
@@ -433,7 +442,7 @@ AVX512_ATTR static float read_avx512(const float *x, long n) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     long j = 0;
     for (; j + 64 <= n; j += 64) {
-        const char *pf = (const char *)(x + j) + 16384;
+        const char *pf = (const char *)(x + j) + DOTS_PREFETCH_AVX512;
         _mm_prefetch(pf, _MM_HINT_T0);
         _mm_prefetch(pf + 64, _MM_HINT_T0);
         _mm_prefetch(pf + 128, _MM_HINT_T0);
@@ -450,7 +459,7 @@ AVX2_ATTR static float read_avx2(const float *x, long n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     long j = 0;
     for (; j + 32 <= n; j += 32) {
-        const char *pf = (const char *)(x + j) + 16384;
+        const char *pf = (const char *)(x + j) + DOTS_PREFETCH_AVX2;
         _mm_prefetch(pf, _MM_HINT_T0);
         _mm_prefetch(pf + 64, _MM_HINT_T0);
         a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + j));
