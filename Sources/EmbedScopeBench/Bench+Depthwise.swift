@@ -71,15 +71,9 @@ extension Bench.Gemm {
                                              imageMs: best * Double(oh) / Double(band) * Double(count)))
                 }
             }
-            var peaks: [String: Double] = [:]
-            for path in [GEMMPath.avx512, .avx2] {
-                if let g = SGEMM.fmaPeakGflops(path: path, repeats: repeats) { peaks[path.rawValue] = g }
-            }
+            let peaks = Self.fmaPeaks(repeats: repeats)
             if json { try printJSON(Merged(["rows": rows], ["peakGflops": peaks])) } else {
-                print(SystemInfo.collect().summary)
-                for (p, g) in peaks.sorted(by: { $0.key > $1.key }) {
-                    print(String(format: "FMA peak, one thread, %@: %.1f GFLOP/s", p as NSString, g))
-                }
+                Self.printHeader(peaks)
                 var total: [String: Double] = [:]
                 for r in rows {
                     total[r.path, default: 0] += r.imageMs

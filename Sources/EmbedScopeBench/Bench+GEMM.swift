@@ -84,22 +84,32 @@ extension Bench {
                                         kernel: small ? "small" : pointwise ? "pointwise" : "sgemm", ms: best, gflops: 2.0 * Double(m * n * k) / best / 1e6))
                     }
                 }
-                // Each SIMD path's FMA ceiling on one thread (best of the repetitions).
-                var peaks: [String: Double] = [:]
-                for path in [GEMMPath.avx512, .avx2] {
-                    if let g = SGEMM.fmaPeakGflops(path: path, repeats: repeats) { peaks[path.rawValue] = g }
-                }
+                let peaks = Self.fmaPeaks(repeats: repeats)
                 if json { try printJSON(Merged(["rows": rows], ["peakGflops": peaks])) } else {
-                    print(SystemInfo.collect().summary)
-                    for (p, g) in peaks.sorted(by: { $0.key > $1.key }) {
-                        print(String(format: "FMA peak, one thread, %@: %.1f GFLOP/s", p as NSString, g))
-                    }
+                    Self.printHeader(peaks)
                     for r in rows {
                         let share = peaks[r.path].map { String(format: "  %3.0f %% of peak", 100 * r.gflops / $0) } ?? ""
                         let label = r.kernel == "sgemm" ? r.path : "\(r.path) \(r.kernel)"
                         print(String(format: "%6d × %5d × %5d  %-16@ %9.3f ms  %7.1f GFLOP/s", r.m, r.n, r.k, label as NSString, r.ms, r.gflops) + share)
                     }
                 }
+            }
+        }
+
+        /// Each SIMD path's FMA ceiling on one thread (best of the repetitions), by path name.
+        static func fmaPeaks(repeats: Int) -> [String: Double] {
+            var peaks: [String: Double] = [:]
+            for path in [GEMMPath.avx512, .avx2] {
+                if let g = SGEMM.fmaPeakGflops(path: path, repeats: repeats) { peaks[path.rawValue] = g }
+            }
+            return peaks
+        }
+
+        /// The machine's summary line and the FMA peaks, before a table of kernel timings.
+        static func printHeader(_ peaks: [String: Double]) {
+            print(SystemInfo.collect().summary)
+            for (p, g) in peaks.sorted(by: { $0.key > $1.key }) {
+                print(String(format: "FMA peak, one thread, %@: %.1f GFLOP/s", p as NSString, g))
             }
         }
     }
