@@ -4,11 +4,11 @@ import EmbedScopeCore
 /// layers whose C kernels read them as whole SIMD vectors (depthwise, the small-shape 1×1 kernel,
 /// the stem).
 ///
-/// An `Array`'s elements start 16 bytes past a 16-byte boundary or so (its header, then `malloc`'s
-/// alignment), so with 64-byte vectors (AVX-512) almost every weight load spans two cache lines and
-/// costs two. `embedscope-bench gemm --depthwise`, Zen 5, the depthwise layers of EfficientNet-Lite0
-/// with their weights 16 bytes off a line: 0.107 ms against 0.097 ms aligned (AVX-512; AVX2 within
-/// 1 %).
+/// An `Array`'s elements are only 16-byte aligned (its header, then `malloc`'s alignment: 0, 16, 32
+/// or 48 bytes past a cache line, by size), so with 64-byte vectors (AVX-512) most weight loads span
+/// two lines and cost two. `embedscope-bench gemm --depthwise`, Zen 5, the depthwise layers of
+/// EfficientNet-Lite0 with their weights 16 bytes off a line: 0.107–0.110 ms against 0.099 ms aligned
+/// (AVX-512; AVX2 within 1 %); in the whole network the difference is within the noise.
 final class AlignedFloats: RandomAccessCollection, @unchecked Sendable {
     // @unchecked: written once in init, never after; freed in deinit.
     private let base: UnsafeMutablePointer<Float>
