@@ -18,6 +18,7 @@
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
+#include <stdlib.h>
 #include <string.h>
 
 int ck_scan_nr(int path) { return path == CK_PATH_AVX512 ? 32 : 16; }
@@ -341,8 +342,42 @@ long ck_scan_select(int path, long n, const float *scores, float threshold, int3
 // the bandwidth pass, 64 KB at 1.09–1.12× (96–128 KB 1.11–1.12×, 192 KB 1.13–1.14×, none 1.39×);
 // at ~50 GB/s every distance within 0.98–1.08×. The AVX2 path keeps 16 KB (0.98–1.06× at ~80 GB/s;
 // 64 KB 1.06–1.10×).
+//
+// On AMD family 25 (Zen 4 measured) none: its hardware prefetchers keep up and a software prefetch
+// costs more than it saves — alternated `bench half` runs at ~58 GB/s: AVX-512 none 1.03–1.05× the
+// bandwidth pass, 16 KB 1.24–1.27×, 64 KB 1.29×; AVX2 (AVX-512 hidden) none 1.07–1.08×, 16 KB 1.21×;
+// at ~34 GB/s none 1.00–1.02×, 64 KB 1.04–1.09× (the half scans' prefetch is off on AMD already,
+// half.c). EMBEDSCOPE_SCAN_PREFETCH=<bytes> (0: none) overrides.
+//
+// The half scan holds the query's first 384 floats in registers (half.c); here that made the scan
+// slower on Zen 4 (alternated `bench half`: 1.12× / 1.47–1.53× the bandwidth pass at ~36 / ~60 GB/s,
+// against 1.01× / 1.05–1.06× loading q for every row), so this one loads it.
 #define DOTS_PREFETCH_AVX512 65536
 #define DOTS_PREFETCH_AVX2 16384
+
+__attribute__((unused)) static long dots_prefetch_bytes(int avx512) {
+    static long cached[2] = {-1, -1};
+    long v = __atomic_load_n(&cached[avx512 != 0], __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *e = getenv("EMBEDSCOPE_SCAN_PREFETCH");
+        char *end = NULL;
+        const long parsed = e ? strtol(e, &end, 10) : -1;
+        if (e && *e && end && *end == 0 && parsed >= 0 && parsed <= (1L << 24)) v = parsed;
+        else if (ck_cpu_amd_family() == 0x19) v = 0;
+        else v = avx512 ? DOTS_PREFETCH_AVX512 : DOTS_PREFETCH_AVX2;
+        __atomic_store_n(&cached[avx512 != 0], v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+long ck_scan_prefetch_bytes(int path) {
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) return dots_prefetch_bytes(1);
+    if (path == CK_PATH_AVX2) return dots_prefetch_bytes(0);
+#endif
+    (void)path;
+    return 0;
+}
 
 // The distance in rows (at least one) for `ahead` bytes.
 __attribute__((unused)) static long dots_ahead(long lda, long ahead) {   // (used by the x86 kernels only)
@@ -366,14 +401,16 @@ static void dots_portable(long m, long k, const float *a, long lda, const float 
 
 #if defined(__x86_64__)
 AVX2_ATTR static void dots_avx2(long m, long k, const float *a, long lda, const float *q, float *out) {
-    const long ahead = dots_ahead(lda, DOTS_PREFETCH_AVX2) * lda;
+    const long pfb = dots_prefetch_bytes(0), ahead = dots_ahead(lda, pfb) * lda;
     for (long r = 0; r < m; r++) {
         const float *x = a + r * lda;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         long j = 0;
         for (; j + 32 <= k; j += 32) {
-            _mm_prefetch((const char *)(x + ahead + j), _MM_HINT_T0);
-            _mm_prefetch((const char *)(x + ahead + j + 16), _MM_HINT_T0);
+            if (pfb) {
+                _mm_prefetch((const char *)(x + ahead + j), _MM_HINT_T0);
+                _mm_prefetch((const char *)(x + ahead + j + 16), _MM_HINT_T0);
+            }
             a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(q + j), a0);
             a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 8), _mm256_loadu_ps(q + j + 8), a1);
             a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 16), _mm256_loadu_ps(q + j + 16), a2);
@@ -391,7 +428,7 @@ AVX2_ATTR static void dots_avx2(long m, long k, const float *a, long lda, const 
 }
 
 AVX512_ATTR static void dots_avx512(long m, long k, const float *a, long lda, const float *q, float *out) {
-    const long ahead = dots_ahead(lda, DOTS_PREFETCH_AVX512) * lda;
+    const long pfb = dots_prefetch_bytes(1), ahead = dots_ahead(lda, pfb) * lda;
     const long tail = k & 15;
     const __mmask16 tmask = (__mmask16)((1u << tail) - 1);
     for (long r = 0; r < m; r++) {
@@ -399,11 +436,13 @@ AVX512_ATTR static void dots_avx512(long m, long k, const float *a, long lda, co
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         long j = 0;
         for (; j + 64 <= k; j += 64) {
-            const char *pf = (const char *)(x + ahead + j);
-            _mm_prefetch(pf, _MM_HINT_T0);
-            _mm_prefetch(pf + 64, _MM_HINT_T0);
-            _mm_prefetch(pf + 128, _MM_HINT_T0);
-            _mm_prefetch(pf + 192, _MM_HINT_T0);
+            if (pfb) {
+                const char *pf = (const char *)(x + ahead + j);
+                _mm_prefetch(pf, _MM_HINT_T0);
+                _mm_prefetch(pf + 64, _MM_HINT_T0);
+                _mm_prefetch(pf + 128, _MM_HINT_T0);
+                _mm_prefetch(pf + 192, _MM_HINT_T0);
+            }
             a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(q + j), a0);
             a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 16), _mm512_loadu_ps(q + j + 16), a1);
             a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 32), _mm512_loadu_ps(q + j + 32), a2);
@@ -439,14 +478,17 @@ static float read_portable(const float *x, long n) {
 
 #if defined(__x86_64__)
 AVX512_ATTR static float read_avx512(const float *x, long n) {
+    const long pfb = dots_prefetch_bytes(1);
     __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     long j = 0;
     for (; j + 64 <= n; j += 64) {
-        const char *pf = (const char *)(x + j) + DOTS_PREFETCH_AVX512;
-        _mm_prefetch(pf, _MM_HINT_T0);
-        _mm_prefetch(pf + 64, _MM_HINT_T0);
-        _mm_prefetch(pf + 128, _MM_HINT_T0);
-        _mm_prefetch(pf + 192, _MM_HINT_T0);
+        if (pfb) {
+            const char *pf = (const char *)(x + j) + pfb;
+            _mm_prefetch(pf, _MM_HINT_T0);
+            _mm_prefetch(pf + 64, _MM_HINT_T0);
+            _mm_prefetch(pf + 128, _MM_HINT_T0);
+            _mm_prefetch(pf + 192, _MM_HINT_T0);
+        }
         a0 = _mm512_add_ps(a0, _mm512_loadu_ps(x + j));
         a1 = _mm512_add_ps(a1, _mm512_loadu_ps(x + j + 16));
         a2 = _mm512_add_ps(a2, _mm512_loadu_ps(x + j + 32));
@@ -456,12 +498,15 @@ AVX512_ATTR static float read_avx512(const float *x, long n) {
 }
 
 AVX2_ATTR static float read_avx2(const float *x, long n) {
+    const long pfb = dots_prefetch_bytes(0);
     __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
     long j = 0;
     for (; j + 32 <= n; j += 32) {
-        const char *pf = (const char *)(x + j) + DOTS_PREFETCH_AVX2;
-        _mm_prefetch(pf, _MM_HINT_T0);
-        _mm_prefetch(pf + 64, _MM_HINT_T0);
+        if (pfb) {
+            const char *pf = (const char *)(x + j) + pfb;
+            _mm_prefetch(pf, _MM_HINT_T0);
+            _mm_prefetch(pf + 64, _MM_HINT_T0);
+        }
         a0 = _mm256_add_ps(a0, _mm256_loadu_ps(x + j));
         a1 = _mm256_add_ps(a1, _mm256_loadu_ps(x + j + 8));
         a2 = _mm256_add_ps(a2, _mm256_loadu_ps(x + j + 16));

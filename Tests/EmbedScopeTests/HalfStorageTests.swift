@@ -173,7 +173,8 @@ final class HalfStorageTests: XCTestCase {
 
     func testSingleQueryEqualsFloat32OnRandomAndAdversarialRows() throws {
         for storage in HalfStorage.allCases {
-            for (d, n) in [(67, 2500), (512, 3000)] {
+            // 200 and 300: the AVX-512 kernel holds 2 and 4 of the query's 64-float blocks in registers (6 at 512).
+            for (d, n) in [(67, 2500), (200, 1200), (300, 1200), (512, 3000)] {
                 var g = SplitMix64(seed: UInt64(d))
                 let random = try unitRows(randomMatrix(rows: n, dim: d, seed: UInt64(d) &+ 7), d: d)
                 let adv = try adversarialRows(n: n, d: d, seed: UInt64(d) &+ 11, storage: storage)
@@ -247,7 +248,7 @@ final class HalfStorageTests: XCTestCase {
     /// whose signs line up with the errors so nothing cancels.
     func testMeasuredErrorNeverExceedsTheBound() throws {
         for storage in HalfStorage.allCases {
-            for d in [1, 31, 512, 1280] {
+            for d in [1, 31, 160, 300, 512, 1280] {
                 var g = SplitMix64(seed: UInt64(d) &* 3)
                 var raw = randomMatrix(rows: 200, dim: d, seed: UInt64(d))
                 // Half-way rows: every value a midpoint between two neighbouring half values.

@@ -51,10 +51,16 @@ long ck_scan_candidates(int path, long m, long n, const float *c, long ldc, cons
 long ck_scan_select(int path, long n, const float *scores, float threshold, int32_t *out, int *nonfinite);
 
 /// One query: out[i] = Σ_p a[i · lda + p] · q[p] for i < m, each row alone (its score does not
-/// depend on the rows around it), the rows read in order with a software prefetch ~16 KB ahead
-/// (a prefetch never faults: reading past the last row is harmless). Fused multiply-adds in
+/// depend on the rows around it), the rows read in order with a software prefetch
+/// `ck_scan_prefetch_bytes(path)` ahead (a prefetch never faults: reading past the last row is
+/// harmless). Fused multiply-adds in
 /// four vector accumulators on the AVX2 and AVX-512 paths; eight scalar sums on the portable path.
 void ck_scan_dots(int path, long m, long k, const float *a, long lda, const float *q, float *out);
+
+/// Bytes ahead of the row being read that `ck_scan_dots` and `ck_read_pass` prefetch on `path`
+/// (0: no software prefetch): 64 KB on AVX-512, 16 KB on AVX2, none on AMD family 25 (Zen 3/4)
+/// and on the portable path; EMBEDSCOPE_SCAN_PREFETCH=<bytes> overrides (read once).
+long ck_scan_prefetch_bytes(int path);
 
 /// Benchmarks only: the sum of x[0 ..< n rounded down to a multiple of 64 (AVX-512), 32 (AVX2) or 8],
 /// read as the one-query scan reads its rows (same vector width, same prefetch distance) with no

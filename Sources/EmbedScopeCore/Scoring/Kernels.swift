@@ -15,7 +15,7 @@ package enum Kernels {
     /// out[i - rows.lowerBound] = row(i) · query for i in rows (`ck_scan_dots`, ckscan.h).
     ///
     /// Rows are visited strictly in order (one sequential stream), with a software prefetch
-    /// 64 KB ahead (AVX-512; 16 KB on AVX2); each row is reduced alone with four independent vector accumulators, so a
+    /// 64 KB ahead (AVX-512; 16 KB on AVX2; none on AMD Zen 3/4, `ck_scan_prefetch_bytes`); each row is reduced alone with four independent vector accumulators, so a
     /// row's score is the same whatever range it is computed in (the half scan's exact re-scoring
     /// relies on it). The query stays in L1.
     @inline(__always)

@@ -91,8 +91,7 @@ package struct SystemInfo: Codable, Sendable {
             HotPath(work: "batch queries",
                     kernel: path == .openblas ? gemmKernel : "own scan kernel, index rows multiplied where they are mapped (\(path.rawValue))"),
             HotPath(work: "linear probe", kernel: gemmKernel),
-            HotPath(work: "single query",
-                    kernel: "own dot kernel, prefetching (\((path == .openblas ? SGEMM.bestPath : path).rawValue); memory-bound)"),
+            HotPath(work: "single query", kernel: singleQueryKernel(path == .openblas ? SGEMM.bestPath : path)),
             HotPath(work: "single query on a half copy (f16 / bf16)",
                     kernel: "own conversion + dot kernel (\(HalfPath.current.rawValue); software prefetch \(ck_half_scan_prefetches() != 0 ? "on" : "off"))"),
             HotPath(work: "classifier head (network forward passes)",
@@ -106,6 +105,14 @@ package struct SystemInfo: Codable, Sendable {
                           hugePages: HugePages(system: Self.hugePageMode(), advised: LargeBuffer.advisesHugePages,
                                                thresholdBytes: LargeBuffer.hugePageThreshold),
                           threads: CPUBudget.threads, threadBudget: CPUBudget.current)
+    }
+
+    /// The one-query kernel on `path` and its software prefetch (`ck_scan_prefetch_bytes`).
+    static func singleQueryKernel(_ path: GEMMPath) -> String {
+        let kp = path.kernelPath ?? Int32(CK_PATH_PORTABLE.rawValue)
+        let ahead = Int(ck_scan_prefetch_bytes(kp))
+        let prefetch = ahead == 0 ? "no software prefetch" : "prefetching \(ahead >> 10) KB ahead"
+        return "own dot kernel, \(prefetch) (\(path.rawValue); memory-bound; EMBEDSCOPE_SCAN_PREFETCH=<bytes> overrides)"
     }
 
     /// The selected mode in a transparent_hugepage/enabled file ("always [madvise] never" → "madvise").
