@@ -241,6 +241,35 @@ final class HalfStorageTests: XCTestCase {
         }
     }
 
+    /// A half copy whose values turn a row's half score NaN or ±Inf (a damaged file) is an error
+    /// naming that row — single and batch queries, every path — never an answer without it.
+    func testNonFiniteHalfScoresAreReportedNotSkipped() throws {
+        let (n, d) = (3000, 200)
+        for storage in HalfStorage.allCases {
+            let unit = try unitRows(randomMatrix(rows: n, dim: d, seed: 31), d: d)
+            let nan: UInt16 = storage == .f16 ? 0x7E00 : 0x7FC0, inf: UInt16 = storage == .f16 ? 0x7C00 : 0x7F80
+            for (bad, value) in [(5, nan), (2047, inf), (2999, nan)] {
+                let rows = Rows(unit, n: n, d: d, storage: storage)
+                rows.halves[bad * rows.hs + 150] = value
+                let q = Array(unit[0..<d])
+                try rows.with { m, h in
+                    for path in halfPaths {
+                        XCTAssertThrowsError(try Scorer.searchHalf(m, half: h, query: q, k: 5, path: path), "\(storage) \(path) row \(bad)") { e in
+                            XCTAssertEqual((e as? NonFiniteHalfScores)?.rows, [bad], "\(storage) \(path)")
+                        }
+                    }
+                    for gp in gemmPaths {
+                        try SGEMM.withPath(gp) {
+                            XCTAssertThrowsError(try Scorer.searchBatchHalf(m, half: h, queries: q + q, count: 2, k: 5), "\(storage) \(gp) row \(bad)") { e in
+                                XCTAssertEqual((e as? NonFiniteHalfScores)?.rows, [bad], "\(storage) gemm \(gp)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     // MARK: the bound
 
     /// |fl(q·x̃) − fl(q·x)| ≤ B on random rows and on rows built to maximise the rounding: values
