@@ -758,6 +758,8 @@ final class ConvKernelTests: XCTestCase {
     /// portable path.
     func testPlaneLayoutIsOfferedWhereTheWindowFitsL1() {
         defer { ck_set_cache_sizes(0, 0) }
+        // A 48 KB L1d (Zen 5) whatever this machine has; the 32 KB case (Zen 4, most Intel) below.
+        ck_set_cache_sizes(49152, 1 << 20)
         for path in paths {
             let simd = path == .avx512 || path == .avx2
             XCTAssertEqual(ConvKernels.PlaneLayout(path: path, kernel: 3, stride: 1, imageWidth: 56, padLeft: 1, rows: 3, channels: 64) != nil, simd)
@@ -772,6 +774,9 @@ final class ConvKernelTests: XCTestCase {
         XCTAssertNotNil(ConvKernels.PlaneLayout(path: .avx512, kernel: 3, stride: 1, imageWidth: 112, padLeft: 1, rows: 3, channels: 32))
         ck_set_cache_sizes(32768, 1 << 20)
         XCTAssertNil(ConvKernels.PlaneLayout(path: .avx512, kernel: 3, stride: 1, imageWidth: 112, padLeft: 1, rows: 3, channels: 32))
+        // 56-wide 5×5 stride 2: 5 · 59 · 32 · 4 = 37.8 KB on AVX-512 (not in 32 KB), 18.9 KB in AVX2's 16-float planes.
+        XCTAssertNil(ConvKernels.PlaneLayout(path: .avx512, kernel: 5, stride: 2, imageWidth: 56, padLeft: 1, rows: 5, channels: 64))
+        XCTAssertEqual(ConvKernels.PlaneLayout(path: .avx2, kernel: 5, stride: 2, imageWidth: 56, padLeft: 1, rows: 5, channels: 64)?.paddedWidth, 59)
     }
 
     /// EfficientNet-Lite0 at batch 1 with its depthwise layers reading planes (the default)
