@@ -220,6 +220,69 @@ ATTR static inline __m256 act_avx2(__m256 v, int act) {
 
 #include "conv_simd.h"
 
+#undef VT
+#undef MT
+#undef VW
+#undef PW_R
+#undef GP_MR
+#undef GP_MR_MAX
+#undef GP_MR1
+#undef CP_P
+#undef ATTR
+#undef SFX
+#undef V_LOAD
+#undef V_MLOAD
+#undef V_STORE
+#undef V_MSTORE
+#undef V_SET1
+#undef V_FMA
+#undef V_ADD
+#undef V_ACT
+#undef V_MASK
+#undef V_FULL
+
+// ---------------------------------------------------------------- AVX-512VL, 8 lanes in 32 registers
+
+// For the projections to 24 and 40 channels on CPUs where 512-bit multiply-adds run at half rate
+// (ck_avx512_half_rate: Zen 4): there a 16-lane vector does the work of two 8-lane ones, so
+// 8-lane vectors lose nothing, and 24 or 40 channels fill 3 or 5 of them with no lane empty;
+// AVX-512VL gives them 32 registers, so tiles of 8 pixels × 3 vectors (24 accumulators).
+// Only pw_run is used. One thread, C harness, Zen 4, 3136 pixels: 96 → 24 and 144 → 24 at 112
+// GFLOP/s (95 % of peak) against 81–82 (70 %) for AVX-512's pairs of pixels (pw_pairs) and 52
+// for AVX2's 4 × 3 tiles; 144 → 40 and 240 → 40 107–108 against 106–107. Every output sums the
+// same terms in the same order with fused multiply-adds: the same bits as the other widths.
+#define VT __m256
+#define MT __mmask8
+#define VW 8
+#define PW_R 8
+#define GP_MR 6
+#define GP_MR_MAX 6
+#define GP_MR1 8
+#define CP_P 4
+#define ATTR __attribute__((target("avx2,fma,avx512f,avx512vl")))
+#define SFX(name) name##_y32
+#define V_LOAD(p) _mm256_loadu_ps(p)
+#define V_MLOAD(m, p) _mm256_maskz_loadu_ps(m, p)
+#define V_STORE(p, v) _mm256_storeu_ps(p, v)
+#define V_MSTORE(p, m, v) _mm256_mask_storeu_ps(p, m, v)
+#define V_SET1(f) _mm256_set1_ps(f)
+#define V_FMA(a, b, acc) _mm256_fmadd_ps(a, b, acc)
+#define V_ADD(a, b) _mm256_add_ps(a, b)
+#define V_ACT(v, act) act_y32(v, act)
+#define V_MASK(count) ((__mmask8)((1u << (count)) - 1))
+#define V_FULL ((__mmask8)0xFF)
+
+ATTR static inline __m256 act_y32(__m256 v, int act) {
+    if (act != CK_ACT_NONE) v = _mm256_max_ps(_mm256_setzero_ps(), v);
+    if (act == CK_ACT_RELU6) v = _mm256_min_ps(_mm256_set1_ps(6), v);
+    return v;
+}
+
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Wunused-function"
+#include "conv_simd.h"
+#pragma clang diagnostic pop
+
 #endif
 
 // ---------------------------------------------------------------- entry points
@@ -299,7 +362,11 @@ void ck_pointwise_small(int path, long rows, long k, long n, const float *x, con
                         const float *residual, int activation, float *y) {
     if (rows <= 0 || n <= 0) return;
 #if defined(__x86_64__)
-    if (path == CK_PATH_AVX512) { pw_run_avx512(rows, k, n, x, weights, bias, residual, activation, y); return; }
+    if (path == CK_PATH_AVX512) {
+        if ((n == 24 || n == 40) && ck_avx512_half_rate()) pw_run_y32(rows, k, n, x, weights, bias, residual, activation, y);
+        else pw_run_avx512(rows, k, n, x, weights, bias, residual, activation, y);
+        return;
+    }
     if (path == CK_PATH_AVX2) { pw_run_avx2(rows, k, n, x, weights, bias, residual, activation, y); return; }
 #endif
     pw_portable(rows, k, n, x, weights, bias, residual, activation, y);

@@ -619,6 +619,63 @@ double ck_fma_peak_gflops(int path, long iterations) {
     return flops > 0 && ns > 0 && sink == sink ? flops / ns : 0;
 }
 
+// ---------------------------------------------------------------- AVX-512 at half rate
+
+// Whether 512-bit multiply-adds run at no more FLOPs than 256-bit ones here: CPUs that split each
+// 512-bit instruction over two 256-bit halves (AMD Zen 4; Intel parts with one 512-bit FMA
+// unit). There, a kernel whose columns leave a 16-lane vector part empty (the projections to 24
+// and 40 channels) runs faster on 8-lane vectors with AVX-512VL's 32 registers (conv.c, pw_run
+// of the "y32" width). Measured, not looked up: a short probe of both peaks (peak_avx512 and
+// peak_avx2, ~20 µs each at 4 GHz), five interleaved rounds, the best of each by this thread's CPU
+// time; half rate when 512-bit is below 1.4× the 256-bit FLOPs (2× on full-width units).
+// EMBEDSCOPE_AVX512_HALF_RATE=0|1 overrides; ck_set_avx512_half_rate for tests.
+static int half_rate_forced = -1;
+static int half_rate_cached = -1;
+
+static double thread_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
+}
+
+static int probe_half_rate(void) {
+#if defined(__x86_64__)
+    if (!ck_path_supported(CK_PATH_AVX512) || !ck_path_supported(CK_PATH_AVX2)) return 0;
+    float sink = 0;
+    double best512 = 0, best256 = 0;
+    for (int round = 0; round < 5; round++) {
+        double t0 = thread_ns();
+        const double f512 = peak_avx512(3000, &sink);
+        double t1 = thread_ns();
+        if (t1 > t0 && f512 / (t1 - t0) > best512) best512 = f512 / (t1 - t0);
+        t0 = thread_ns();
+        const double f256 = peak_avx2(12000, &sink);
+        t1 = thread_ns();
+        if (t1 > t0 && f256 / (t1 - t0) > best256) best256 = f256 / (t1 - t0);
+    }
+    return sink == sink && best256 > 0 && best512 < 1.4 * best256;
+#else
+    return 0;
+#endif
+}
+
+int ck_avx512_half_rate(void) {
+    const int forced = __atomic_load_n(&half_rate_forced, __ATOMIC_RELAXED);
+    if (forced >= 0) return forced;
+    int v = __atomic_load_n(&half_rate_cached, __ATOMIC_RELAXED);
+    if (v < 0) {
+        const char *e = getenv("EMBEDSCOPE_AVX512_HALF_RATE");
+        if (e && (strcmp(e, "0") == 0 || strcmp(e, "1") == 0)) v = e[0] == '1' && ck_path_supported(CK_PATH_AVX512);
+        else v = probe_half_rate();
+        __atomic_store_n(&half_rate_cached, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+void ck_set_avx512_half_rate(int value) {
+    __atomic_store_n(&half_rate_forced, value < 0 ? -1 : value != 0 && ck_path_supported(CK_PATH_AVX512), __ATOMIC_RELAXED);
+}
+
 // ---------------------------------------------------------------- driver
 
 typedef void (*kernel_fn)(long, const float *, const float *, float *, long, int, int, const store_mode *);

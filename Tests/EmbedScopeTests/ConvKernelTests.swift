@@ -14,6 +14,11 @@ import CKernels
 /// NaN inputs.
 final class ConvKernelTests: XCTestCase {
     var paths: [GEMMPath] { [.avx512, .avx2, .portable].filter(\.isSupported) }
+    /// `paths` with AVX-512 twice, for `ck_set_avx512_half_rate`: as on full-width units (0) and as
+    /// where 512-bit multiply-adds run at half rate (1); -1 (not forced) for the other paths.
+    var halfRateRuns: [(GEMMPath, Int32)] {
+        paths.flatMap { p -> [(GEMMPath, Int32)] in p == .avx512 ? [(p, Int32(0)), (p, Int32(1))] : [(p, Int32(-1))] }
+    }
 
     func testEveryPathIsExercisedHere() {
         // The portable path runs everywhere; on this kind of machine all three do.
@@ -209,7 +214,7 @@ final class ConvKernelTests: XCTestCase {
 
     func testSmallPointwiseMatchesDoubleReferenceOnEveryPath() {
         var seed: UInt64 = 900
-        for rows in [1, 7, 9, 17, 40] {
+        for rows in [1, 7, 9, 17, 40, 65] {
             // K up to 32 on every path; on AVX-512 the kernel also runs K ≤ 48 and any K with
             // N ≤ 48 (EfficientNet-Lite0's 96 → 24, 144 → 40, 240 → 40).
             for k in [1, 3, 16, 24, 32, 40, 96, 240] {
@@ -224,7 +229,11 @@ final class ConvKernelTests: XCTestCase {
                     let ref = ModelKernelTests.referenceConv(x, n: 1, h: 1, w: rows, c: k, weight: wt, out: n, k: 1, stride: 1, pad: .zero,
                                                              depthwise: false, scale: scale, shift: shift, activation: activation, residual: res)
                     var simd: [[Float]] = []
-                    for path in paths {
+                    // AVX-512 twice: as on full-width units, and as where 512-bit multiply-adds run at
+                    // half rate (n = 24 and 40 then run on 8-lane vectors, conv.c's y32 width).
+                    for (path, halfRate) in halfRateRuns {
+                        ck_set_avx512_half_rate(halfRate)
+                        defer { ck_set_avx512_half_rate(-1) }
                         let pw = SGEMM.withPath(path) {
                             Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation, smallKernel: true)
                         }
@@ -240,14 +249,15 @@ final class ConvKernelTests: XCTestCase {
                             }
                         }
                         let d = ModelKernelTests.maxDiff(y, ref)
-                        XCTAssertLessThanOrEqual(d, 1e-4, "\(path) pointwise \(rows)×\(k)→\(n) \(activation) residual \(withResidual): max |Δ| \(d), tolerance 1e-4")
+                        XCTAssertLessThanOrEqual(d, 1e-4, "\(path) (half rate \(halfRate)) pointwise \(rows)×\(k)→\(n) \(activation) residual \(withResidual): max |Δ| \(d), tolerance 1e-4")
                         if path != .portable { simd.append(y) }
                     }
                     // The SIMD paths sum every output in the same order with fused multiply-adds
-                    // (AVX-512 runs n = 24 and 40 two pixels to a set of full vectors): the same bits.
-                    if simd.count == 2 {
-                        XCTAssertEqual(simd[0].map(\.bitPattern), simd[1].map(\.bitPattern),
-                                       "pointwise \(rows)×\(k)→\(n): AVX-512 and AVX2 differ")
+                    // (AVX-512 runs n = 24 and 40 two pixels to a set of full vectors, or at half
+                    // rate on 8-lane vectors): the same bits.
+                    for other in simd.dropFirst() {
+                        XCTAssertEqual(simd[0].map(\.bitPattern), other.map(\.bitPattern),
+                                       "pointwise \(rows)×\(k)→\(n): the SIMD paths differ")
                     }
                 }
             }
@@ -275,21 +285,27 @@ final class ConvKernelTests: XCTestCase {
     }
 
     func testSmallPointwiseKeepsNaNOnEveryPath() {
-        let rows = 11, k = 24, n = 50
-        var x = seededFloats(rows * k, seed: 5)
-        x[3 * k + 7] = .nan
-        let wt = seededFloats(n * k, seed: 6, scale: 0.3)
-        let (scale, shift) = ModelKernelTests.affine(n, seed: 7)
-        for path in paths {
-            for activation in [Activation.relu6, .relu, .none] {
-                let pw = SGEMM.withPath(path) {
-                    Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation, smallKernel: true)
+        // n = 24 and 40: AVX-512's pairs of pixels, and at half rate the 8-lane vectors.
+        for n in [50, 24, 40] {
+            let rows = 11, k = 24
+            var x = seededFloats(rows * k, seed: 5)
+            x[3 * k + 7] = .nan
+            let wt = seededFloats(n * k, seed: 6, scale: 0.3)
+            let (scale, shift) = ModelKernelTests.affine(n, seed: 7)
+            for (path, halfRate) in halfRateRuns {
+                ck_set_avx512_half_rate(halfRate)
+                defer { ck_set_avx512_half_rate(-1) }
+                for activation in [Activation.relu6, .relu, .none] {
+                    let pw = SGEMM.withPath(path) {
+                        Pointwise(weight: wt, out: n, in: k, scale: scale, shift: shift, activation: activation, smallKernel: true)
+                    }
+                    var y = [Float](repeating: 0, count: rows * n)
+                    x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: rows, $0.baseAddress!) } }
+                    let nanRows = (0..<rows).filter { r in y[(r * n)..<((r + 1) * n)].contains { $0.isNaN } }
+                    XCTAssertEqual(nanRows, [3], "\(path) (half rate \(halfRate)) n \(n) \(activation): only the row with the NaN input")
+                    XCTAssertTrue(y[(3 * n)..<(4 * n)].allSatisfy(\.isNaN),
+                                  "\(path) (half rate \(halfRate)) n \(n) \(activation): every output of that row is NaN")
                 }
-                var y = [Float](repeating: 0, count: rows * n)
-                x.withUnsafeBufferPointer { xb in y.withUnsafeMutableBufferPointer { pw.run(xb.baseAddress!, rows: rows, $0.baseAddress!) } }
-                let nanRows = (0..<rows).filter { r in y[(r * n)..<((r + 1) * n)].contains { $0.isNaN } }
-                XCTAssertEqual(nanRows, [3], "\(path) \(activation): only the row with the NaN input")
-                XCTAssertTrue(y[(3 * n)..<(4 * n)].allSatisfy(\.isNaN), "\(path) \(activation): every output of that row is NaN")
             }
         }
     }

@@ -47,7 +47,9 @@ package enum ConvKernels {
     /// `prefersSmallPointwise` in words, for `info --system`.
     package static func smallPointwiseRule(path: GEMMPath) -> String {
         switch path {
-        case .avx512: return "unpacked small-shape kernel where K or N ≤ 48"
+        case .avx512:
+            return "unpacked small-shape kernel where K or N ≤ 48"
+                + (ck_avx512_half_rate() != 0 ? ", N = 24 and 40 on 8-lane vectors (512-bit multiply-adds run at half rate here)" : "")
         case .avx2: return "unpacked small-shape kernel where K ≤ 32 and N ≤ 16"
         case .portable, .openblas: return "packed throughout"
         }
