@@ -142,6 +142,7 @@ static void pw_portable(long rows, long k, long n, const float *x, const float *
 #define MT __mmask16
 #define VW 16
 #define PW_R 8
+#define PW_R3 8
 #define GP_MR 12
 #define GP_MR_MAX 14
 #define GP_MR1 12
@@ -172,6 +173,7 @@ ATTR static inline __m512 act_avx512(__m512 v, int act) {
 #undef MT
 #undef VW
 #undef PW_R
+#undef PW_R3
 #undef GP_MR
 #undef GP_MR_MAX
 #undef GP_MR1
@@ -195,6 +197,7 @@ ATTR static inline __m512 act_avx512(__m512 v, int act) {
 #define MT __m256i
 #define VW 8
 #define PW_R 4
+#define PW_R3 3
 #define GP_MR 6
 #define GP_MR_MAX 6
 #define GP_MR1 8
@@ -224,6 +227,7 @@ ATTR static inline __m256 act_avx2(__m256 v, int act) {
 #undef MT
 #undef VW
 #undef PW_R
+#undef PW_R3
 #undef GP_MR
 #undef GP_MR_MAX
 #undef GP_MR1
@@ -255,6 +259,7 @@ ATTR static inline __m256 act_avx2(__m256 v, int act) {
 #define MT __mmask8
 #define VW 8
 #define PW_R 8
+#define PW_R3 8
 #define GP_MR 6
 #define GP_MR_MAX 6
 #define GP_MR1 8

@@ -33,13 +33,17 @@ package enum ConvKernels {
     /// tiles) on `path`. Measured one thread per layer shape of EfficientNet-Lite0 (C harness,
     /// AMD Zen 5, 2026-12-03): on AVX-512 the small kernel is 7–15 % faster wherever k or n ≤ 48
     /// (the 112²–28² layers: 16→96, 24→144, 40→240 and the projections to 24 and 40 channels,
-    /// which fill 24 or 40 of the packed kernel's 32-column panels), even beyond 80 it ties; on
-    /// AVX2 (6 × 16 packed tiles against 4 × 24) the packed kernel is 1.3–1.7× faster except at
-    /// n ≤ 16 (32 → 16); the portable C loops are faster packed throughout.
+    /// which fill 24 or 40 of the packed kernel's 32-column panels), even beyond 80 it ties; the
+    /// portable C loops are faster packed throughout. On AVX2 (6 × 16 packed tiles against the
+    /// small kernel's 3 × 24 or 4 × 16; C harness, one thread, Zen 4 with its 256-bit path,
+    /// 2026-12-06) the small kernel is faster where k ≤ 32 (16 → 96 111 against 87 GFLOP/s,
+    /// 24 → 144 111 against 98; 32 → 16 110 against 108) and for the projections to 24 channels
+    /// (96 and 144 → 24: 109–110 against 88–91, the packed kernel's second 16-column panel half
+    /// empty); to 40 channels it ties or loses (101 / 97 against 101 / 102), as with k = 40.
     package static func prefersSmallPointwise(path: GEMMPath, k: Int, n: Int) -> Bool {
         switch path {
         case .avx512: return k <= 48 || n <= 48
-        case .avx2: return k <= 32 && n <= 16
+        case .avx2: return k <= 32 || n <= 24
         case .portable, .openblas: return false
         }
     }
@@ -50,7 +54,7 @@ package enum ConvKernels {
         case .avx512:
             return "unpacked small-shape kernel where K or N ≤ 48"
                 + (ck_avx512_half_rate() != 0 ? ", N = 24 and 40 on 8-lane vectors (512-bit multiply-adds run at half rate here)" : "")
-        case .avx2: return "unpacked small-shape kernel where K ≤ 32 and N ≤ 16"
+        case .avx2: return "unpacked small-shape kernel where K ≤ 32 or N ≤ 24"
         case .portable, .openblas: return "packed throughout"
         }
     }
