@@ -213,7 +213,7 @@ INL void SFX(dw_rows)(const int K, const int S, const int SLIDE, const dw_geom *
 // the order of dw_tile (kh, then kw), the same result bit for bit.
 INL void SFX(dwp_tile)(const int K, const int S, const int N, const int MASKED, MT m, const float *const *win, long o,
                        const float *wv, long c, VT bias, int act, float *yp) {
-    VT acc[8];
+    VT acc[12];
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < N; i++) acc[i] = bias;
     // The window holds whole vectors (zeros past the chunk's channels); the weights only m's lanes.
@@ -240,13 +240,15 @@ INL void SFX(dwp_tile2)(const int K, const int S, const int N, const float *cons
     }
 }
 
-// The tiles one output row of ow pixels runs in, o counting pixels: 8 at a time, then 7 or 6
-// pixels in one tile, else 4, 2, 1. TILE(N) runs N pixels from o (N a compile-time constant).
+// The tiles one output row of ow pixels runs in, o counting pixels: NMAX (8 to 12) at a time, then
+// 8, then 7 or 6 pixels in one tile, else 4, 2, 1. TILE(N) runs N pixels from o (N a compile-time
+// constant).
 #ifndef DWP_TILES
-#define DWP_TILES(TILE)                                                \
+#define DWP_TILES(TILE, NMAX)                                          \
     do {                                                               \
         long o = 0;                                                    \
-        for (; o + 8 <= ow; o += 8) TILE(8);                           \
+        for (; o + (NMAX) <= ow; o += (NMAX)) TILE(NMAX);              \
+        if ((NMAX) > 8 && ow - o >= 8) { TILE(8); o += 8; }            \
         if (ow - o == 7) { TILE(7); break; }                           \
         if (ow - o == 6) { TILE(6); break; }                           \
         if (ow - o >= 4) { TILE(4); o += 4; }                          \
@@ -258,14 +260,14 @@ INL void SFX(dwp_tile2)(const int K, const int S, const int N, const float *cons
 INL void SFX(dwp_row2)(const int K, const int S, const float *const *win, long ow, const float *wv, long c, VT b0, VT b1, int act,
                        float *yr) {
 #define DWP_TILE2(N) SFX(dwp_tile2)(K, S, N, win, o, wv, c, b0, b1, act, yr + o * c)
-    DWP_TILES(DWP_TILE2);
+    DWP_TILES(DWP_TILE2, 8);
 #undef DWP_TILE2
 }
 
 INL void SFX(dwp_row)(const int K, const int S, const int MASKED, MT m, const float *const *win, long ow, const float *wv, long c,
                       VT bias, int act, float *yr) {
 #define DWP_TILE1(N) SFX(dwp_tile)(K, S, N, MASKED, m, win, o, wv, c, bias, act, yr + o * c)
-    DWP_TILES(DWP_TILE1);
+    DWP_TILES(DWP_TILE1, DWP_N(K));
 #undef DWP_TILE1
 }
 
