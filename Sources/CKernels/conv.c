@@ -170,29 +170,6 @@ ATTR static inline __m512 act_avx512(__m512 v, int act) {
 
 #include "conv_simd.h"
 
-#undef VT
-#undef MT
-#undef VW
-#undef PW_R
-#undef PW_R3
-#undef DWP_N
-#undef GP_MR
-#undef GP_MR_MAX
-#undef GP_MR1
-#undef CP_P
-#undef ATTR
-#undef SFX
-#undef V_LOAD
-#undef V_MLOAD
-#undef V_STORE
-#undef V_MSTORE
-#undef V_SET1
-#undef V_FMA
-#undef V_ADD
-#undef V_ACT
-#undef V_MASK
-#undef V_FULL
-
 // ---------------------------------------------------------------- AVX2 + FMA, 8 lanes
 
 #define VT __m256
@@ -229,29 +206,6 @@ ATTR static inline __m256 act_avx2(__m256 v, int act) {
 }
 
 #include "conv_simd.h"
-
-#undef VT
-#undef MT
-#undef VW
-#undef PW_R
-#undef PW_R3
-#undef DWP_N
-#undef GP_MR
-#undef GP_MR_MAX
-#undef GP_MR1
-#undef CP_P
-#undef ATTR
-#undef SFX
-#undef V_LOAD
-#undef V_MLOAD
-#undef V_STORE
-#undef V_MSTORE
-#undef V_SET1
-#undef V_FMA
-#undef V_ADD
-#undef V_ACT
-#undef V_MASK
-#undef V_FULL
 
 // ---------------------------------------------------------------- AVX-512VL, 8 lanes in 32 registers
 

@@ -1,5 +1,5 @@
 // One SIMD width of the depthwise and small-K pointwise kernels (see conv.c). Included once
-// per width with these defined:
+// per width with these defined (and undefined again at the end):
 //   VT, MT            vector and lane-mask types; VW lanes
 //   ATTR              the target attribute of the width
 //   SFX(name)         name with the width's suffix
@@ -894,3 +894,27 @@ ATTR static void SFX(cp_run)(const float *x, long h, long w, long cin, long k, l
 }
 
 #undef INL
+
+// The width's parameters end with it (the next width defines its own).
+#undef VT
+#undef MT
+#undef VW
+#undef PW_R
+#undef PW_R3
+#undef DWP_N
+#undef GP_MR
+#undef GP_MR_MAX
+#undef GP_MR1
+#undef CP_P
+#undef ATTR
+#undef SFX
+#undef V_LOAD
+#undef V_MLOAD
+#undef V_STORE
+#undef V_MSTORE
+#undef V_SET1
+#undef V_FMA
+#undef V_ADD
+#undef V_ACT
+#undef V_MASK
+#undef V_FULL
