@@ -236,15 +236,9 @@ ATTR static inline __m256 act_avx2(__m256 v, int act) {
 #define V_SET1(f) _mm256_set1_ps(f)
 #define V_FMA(a, b, acc) _mm256_fmadd_ps(a, b, acc)
 #define V_ADD(a, b) _mm256_add_ps(a, b)
-#define V_ACT(v, act) act_y32(v, act)
+#define V_ACT(v, act) act_avx2(v, act)
 #define V_MASK(count) ((__mmask8)((1u << (count)) - 1))
 #define V_FULL ((__mmask8)0xFF)
-
-ATTR static inline __m256 act_y32(__m256 v, int act) {
-    if (act != CK_ACT_NONE) v = _mm256_max_ps(_mm256_setzero_ps(), v);
-    if (act == CK_ACT_RELU6) v = _mm256_min_ps(_mm256_set1_ps(6), v);
-    return v;
-}
 
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wunused-function"
