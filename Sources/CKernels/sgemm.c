@@ -638,9 +638,18 @@ static double thread_ns(void) {
     return (double)t.tv_sec * 1e9 + (double)t.tv_nsec;
 }
 
+// What the 8-lane AVX-512 width needs: AVX-512F with VL (not on Knights Landing), AVX2 and FMA.
+static int half_rate_width_runs(void) {
+#if defined(__x86_64__)
+    return ck_path_supported(CK_PATH_AVX512) && ck_path_supported(CK_PATH_AVX2) && __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
+
 static int probe_half_rate(void) {
 #if defined(__x86_64__)
-    if (!ck_path_supported(CK_PATH_AVX512) || !ck_path_supported(CK_PATH_AVX2)) return 0;
+    if (!half_rate_width_runs()) return 0;
     float sink = 0;
     double best512 = 0, best256 = 0;
     for (int round = 0; round < 5; round++) {
@@ -665,7 +674,7 @@ int ck_avx512_half_rate(void) {
     int v = __atomic_load_n(&half_rate_cached, __ATOMIC_RELAXED);
     if (v < 0) {
         const char *e = getenv("EMBEDSCOPE_AVX512_HALF_RATE");
-        if (e && (strcmp(e, "0") == 0 || strcmp(e, "1") == 0)) v = e[0] == '1' && ck_path_supported(CK_PATH_AVX512);
+        if (e && (strcmp(e, "0") == 0 || strcmp(e, "1") == 0)) v = e[0] == '1' && half_rate_width_runs();
         else v = probe_half_rate();
         __atomic_store_n(&half_rate_cached, v, __ATOMIC_RELAXED);
     }
@@ -673,7 +682,7 @@ int ck_avx512_half_rate(void) {
 }
 
 void ck_set_avx512_half_rate(int value) {
-    __atomic_store_n(&half_rate_forced, value < 0 ? -1 : value != 0 && ck_path_supported(CK_PATH_AVX512), __ATOMIC_RELAXED);
+    __atomic_store_n(&half_rate_forced, value < 0 ? -1 : value != 0 && half_rate_width_runs(), __ATOMIC_RELAXED);
 }
 
 // ---------------------------------------------------------------- driver

@@ -54,13 +54,13 @@ int ck_best_path(void);
 /// The CPU family (base + extended, as CPUID leaf 1 reports it) when the CPU is AMD's
 /// ("AuthenticAMD"), else 0 (other vendors, non-x86): 25 is Zen 3/4, 26 Zen 5.
 int ck_cpu_amd_family(void);
-/// 1 when AVX-512 runs here and its 512-bit multiply-adds do no more FLOPs than 256-bit ones
+/// 1 when AVX-512 (with VL) runs here and its 512-bit multiply-adds do no more FLOPs than 256-bit ones
 /// (each split over two 256-bit halves: AMD Zen 4, Intel parts with one 512-bit FMA unit), measured
 /// once by a ~0.2 ms probe; EMBEDSCOPE_AVX512_HALF_RATE=0|1 overrides. Only the speed of a kernel
 /// choice depends on it, never a result (ck_pointwise_small).
 int ck_avx512_half_rate(void);
 /// Forces ck_avx512_half_rate's answer (value < 0: back to the probe's or the environment's), for
-/// tests; 1 only where AVX-512 runs.
+/// tests; 1 only where AVX-512 with VL runs.
 void ck_set_avx512_half_rate(int value);
 /// The data caches the kernels size their blocks to, in bytes: the L1 data cache and the L2 of
 /// one core. Read once from the CPU (glibc's sysconf, which asks CPUID leaf 4 / 0x8000001D, else
