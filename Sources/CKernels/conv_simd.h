@@ -6,6 +6,7 @@
 //   V_LOAD(p), V_MLOAD(m, p), V_STORE(p, v), V_MSTORE(p, m, v), V_SET1(f), V_FMA(a, b, acc) = a·b + acc,
 //   V_ADD(a, b), V_ACT(v, act) (NaN kept), V_MASK(count) (the first count < VW lanes), V_FULL (all lanes)
 //   PW_R, PW_R3       pixels per small-K pointwise tile (pw_tile), PW_R3 where n ≥ 3 vectors (tiles of 3)
+//   DWP_N(K)          pixels per one-vector depthwise tile on planes (dwp_row) for a K×K window, 8 to 12
 // Masked loads and stores touch only the lanes of the mask (no fault past the end of a row).
 
 #define INL ATTR __attribute__((always_inline)) static inline
