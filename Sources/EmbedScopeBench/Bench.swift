@@ -34,6 +34,9 @@ struct Bench: ParsableCommand {
             /// A pure read as the one-query kernel reads (its vector width and software prefetch): a stricter floor.
             var readPassMs: Double, readPassGBs: Double
             var singleSimdMs: Double, singleBlasMs: Double
+            /// The median over repetitions of each repetition's ratio (scan / bandwidth pass, scan / read pass): the
+            /// VM's memory bandwidth moves in spells, and a ratio of medians can take its terms from different ones.
+            var singleOverBandwidth: Double, singleOverReadPass: Double
             /// The batch on the GEMM path in use (`batchPath`: own kernel unless EMBEDSCOPE_GEMM=openblas), and on OpenBLAS.
             var batchBlasMs: Double
             var batchPath: String
@@ -79,6 +82,8 @@ struct Bench: ParsableCommand {
                 }
                 let bw = median(bwTimes)
                 let read = single ? median(readTimes) : 0, simd = single ? median(simdTimes) : 0
+                let overBandwidth = single ? median(zip(simdTimes, bwTimes).map { $0 / $1 }) : 0
+                let overRead = single ? median(zip(simdTimes, readTimes).map { $0 / $1 }) : 0
                 let blas = !all ? 0 : median(try (0..<repeats).map { i in
                     let qi = query(i)
                     return try time { _ = try Scorer.search(m, query: qi, k: k, kernel: .blas, threads: t) }
@@ -100,14 +105,16 @@ struct Bench: ParsableCommand {
                 let f = Figures(rows: v.rows, dim: v.dim, bytes: bytes, threads: t, k: k, batch: batch, repeats: repeats,
                                 bandwidthMs: bw, bandwidthGBs: Double(bytes) / bw / 1e6,
                                 readPassMs: read, readPassGBs: read > 0 ? Double(bytes) / read / 1e6 : 0,
-                                singleSimdMs: simd, singleBlasMs: blas, batchBlasMs: batchMs,
+                                singleSimdMs: simd, singleBlasMs: blas, singleOverBandwidth: overBandwidth, singleOverReadPass: overRead,
+                                batchBlasMs: batchMs,
                                 batchPath: SGEMM.path.rawValue, batchOpenBLASMs: batchOpenBLAS,
                                 firstQueryTop: first, firstBatchTops: tops)
                 if json { try printJSON(f) } else {
                     print(String(format: "%d × %d float32 (%.2f GB), %d threads, k=%d, median of %d", v.rows, v.dim, Double(bytes) / 1e9, t, k, repeats))
                     print(String(format: "bandwidth pass      %8.2f ms  (%.1f GB/s)", bw, f.bandwidthGBs))
                     print(String(format: "read pass (prefetch) %7.2f ms  (%.1f GB/s)", read, f.readPassGBs))
-                    print(String(format: "single query simd   %8.2f ms  (%.2f× the bandwidth floor, %.2f× the read pass)", simd, simd / bw, simd / read))
+                    print(String(format: "single query simd   %8.2f ms  (%.2f× the bandwidth floor, %.2f× the read pass; per repetition)",
+                                 simd, overBandwidth, overRead))
                     print(String(format: "single query blas   %8.2f ms  (%.2f× the bandwidth floor)", blas, blas / bw))
                     print(String(format: "batch of %d (%@) %8.2f ms  (%.3f ms per query)", batch, SGEMM.path.rawValue as NSString, batchMs, batchMs / Double(batch)))
                     print(String(format: "batch of %d (OpenBLAS) %8.2f ms", batch, batchOpenBLAS))
