@@ -796,19 +796,23 @@ ATTR static void SFX(gp_run_planes)(long rows, long w, long n, long k, const flo
 // ---------------------------------------------------------------- dense conv on planar input (the stem)
 
 // P ≤ CP_P pixels × output channels [j, j + 2·VW) (the lanes of m0, m1; two: the second vector
-// is used), T taps: tap t's input for pixel i at tp[t][i · ps] (in the image, or a zero-padded
+// is used; two == 2: both vectors whole, the masks not needed), T taps: tap t's input for pixel i at tp[t][i · ps] (in the image, or a zero-padded
 // patch); weights w[t · out + j]. Stores the first np pixels, ys floats apart. Called with P and
 // ps constant where they can be: with a run-time stride the P broadcast addresses took P
 // registers and the compiler spilled accumulators to the stack (the stem ran at 108 GFLOP/s).
 INL void SFX(cp_tile)(const int P, long T, const float *const *tp, long ps, const float *w, long out, MT m0, MT m1, const int two,
                       const float *bias, int act, float *y, long ys, long np) {
     VT acc[CP_P][2];
-    const VT b0 = V_MLOAD(m0, bias), b1 = two ? V_MLOAD(m1, bias + VW) : V_SET1(0);
+    const VT b0 = two == 2 ? V_LOAD(bias) : V_MLOAD(m0, bias);
+    const VT b1 = two == 2 ? V_LOAD(bias + VW) : two ? V_MLOAD(m1, bias + VW) : V_SET1(0);
     _Pragma("clang loop unroll(full)")
     for (int i = 0; i < P; i++) { acc[i][0] = b0; acc[i][1] = b1; }
     for (long t = 0; t < T; t++) {
         const float *q = tp[t];
-        const VT w0 = V_MLOAD(m0, w + t * out), w1 = two ? V_MLOAD(m1, w + t * out + VW) : V_SET1(0);
+        // All lanes (two == 2): plain loads. AVX2's masked load (vmaskmovps) is slow on AMD: with it
+        // in this loop the stem ran at 47 GFLOP/s on Zen 4 (C harness, 224² image, one thread), 78 without.
+        const VT w0 = two == 2 ? V_LOAD(w + t * out) : V_MLOAD(m0, w + t * out);
+        const VT w1 = two == 2 ? V_LOAD(w + t * out + VW) : two ? V_MLOAD(m1, w + t * out + VW) : V_SET1(0);
         _Pragma("clang loop unroll(full)")
         for (int i = 0; i < P; i++) {
             const VT v = V_SET1(q[i * ps]);
@@ -883,6 +887,7 @@ ATTR static void SFX(cp_run)(const float *x, long h, long w, long cin, long k, l
             const int two = cols > VW;
             const MT m1 = cols >= 2 * VW ? V_FULL : V_MASK((int)(two ? cols - VW : 0));
             if (!two) SFX(cp_tile)(CP_P, T, tp, ps, wt + j, out, m0, m1, 0, bias + j, act, yj, ys, np);
+            else if (ps == 2 && cols >= 2 * VW) SFX(cp_tile)(CP_P, T, tp, 2, wt + j, out, m0, m1, 2, bias + j, act, yj, ys, np);
             else if (ps == 2) SFX(cp_tile)(CP_P, T, tp, 2, wt + j, out, m0, m1, 1, bias + j, act, yj, ys, np);
             else if (ps != 1) SFX(cp_tile)(CP_P, T, tp, ps, wt + j, out, m0, m1, 1, bias + j, act, yj, ys, np);
             // A border tile (a zero-padded patch, stride 1): a third, two thirds or all of CP_P pixels.
