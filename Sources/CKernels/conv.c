@@ -147,6 +147,7 @@ static void pw_portable(long rows, long k, long n, const float *x, const float *
 #define GP_MR 12
 #define GP_MR_MAX 14
 #define GP_MR1 12
+#define GP_TAIL5 0
 #define CP_P 12
 #define ATTR __attribute__((target("avx512f")))
 #define SFX(name) name##_avx512
@@ -185,6 +186,11 @@ ATTR static inline __m512 act_avx512(__m512 v, int act) {
 #define GP_MR 6
 #define GP_MR_MAX 6
 #define GP_MR1 8
+// The packed 1×1 kernel's last rows of a block in tiles of 5 and 4 rows (10 and 8 chains), not a
+// tile of 2 (4 chains, half speed) or 1: 49 rows (a 7×7 map at batch 1) run 6·6 + 5 + 4 + 4, not
+// 8·6 + a 2-row tile for 1 row; the block stretches by up to 6 rows to take them (C harness /
+// `bench gemm --pointwise`, one thread, Zen 4 with AVX-512 hidden: see docs/performance.md).
+#define GP_TAIL5 1
 // The stem's tiles: 6 pixels × 2 vectors, 12 accumulators + 2 weight vectors + the broadcast in
 // the 16 registers (C harness, 224² image, one thread, Zen 4: 4 pixels 78, 6 pixels 85 GFLOP/s).
 #define CP_P 6
@@ -228,6 +234,7 @@ ATTR static inline __m256 act_avx2(__m256 v, int act) {
 #define GP_MR 6
 #define GP_MR_MAX 6
 #define GP_MR1 8
+#define GP_TAIL5 0
 #define CP_P 4
 #define ATTR __attribute__((target("avx2,fma,avx512f,avx512vl")))
 #define SFX(name) name##_y32

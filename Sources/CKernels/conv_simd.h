@@ -721,9 +721,9 @@ INL void SFX(gp_tile)(const int MR, const int NV, const int PL, long p0, long kc
 // + j % (2·VW) (ldc = 2·VW); the tiles are the same, only where they store changes.
 INL void SFX(gp_drive)(const int PL, long m, long n, long k, const float *a, long lda, const float *packed, long pstride,
                        const float *bias, const float *res, long ldr, int act, float *c, long ldc, long wrapw, long crs, long cps) {
-    const long nr = 2 * VW, mb = 8 * GP_MR;
-    for (long i0 = 0; i0 < m; i0 += mb) {
-        const long ie = m - i0 <= mb + (GP_MR_MAX - GP_MR) ? m : lmin(m, i0 + mb);
+    const long nr = 2 * VW, mb = 8 * GP_MR, stretch = GP_TAIL5 ? GP_MR : GP_MR_MAX - GP_MR;
+    for (long i0 = 0, ie; i0 < m; i0 = ie) {
+        ie = m - i0 <= mb + stretch ? m : lmin(m, i0 + mb);
         for (long p0 = 0; p0 < k || p0 == 0; p0 += 256) {
             const long kc = lmin(256, k - p0);
             const int first = p0 == 0, last = p0 + 256 >= k;
@@ -733,6 +733,12 @@ INL void SFX(gp_drive)(const int PL, long m, long n, long k, const float *a, lon
                 for (long i = i0, h; i < ie; i += h) {
                     const float *bj = bias ? bias + j : NULL, *rj = res ? res + i * ldr + j : NULL;
                     h = lmin(GP_MR, ie - i);
+                    if (GP_TAIL5) {
+                        // The block's last 7 to 13 rows (GP_MR = 6) in tiles of 4 and 5 (GP_TAIL5 above).
+                        const long left = ie - i;
+                        if (left == 7 || left == 8) h = 4;
+                        else if (left == 9 || left == 10 || left == 13) h = 5;
+                    }
                     // The last tile of rows runs a third, two thirds or all of GP_MR rows,
                     // whichever covers it; on AVX-512 one or two rows left over after a whole
                     // tile are run with it, in a tile of 13 or 14 rows (28 of the 32 registers
@@ -759,6 +765,7 @@ INL void SFX(gp_drive)(const int PL, long m, long n, long k, const float *a, lon
             h = GP_MR + 1;                                         \
             GP_TILE(GP_MR_MAX >= GP_MR + 1 ? GP_MR + 1 : GP_MR, NVV); \
         }                                                          \
+        else if (GP_TAIL5 && h == GP_MR - 1) GP_TILE(GP_TAIL5 ? GP_MR - 1 : GP_MR, NVV); \
         else if (h > 2 * (GP_MR / 3)) GP_TILE(GP_MR, NVV);         \
         else if (h > GP_MR / 3) GP_TILE(2 * (GP_MR / 3), NVV);     \
         else GP_TILE(GP_MR / 3, NVV);                              \
@@ -911,6 +918,7 @@ ATTR static void SFX(cp_run)(const float *x, long h, long w, long cin, long k, l
 #undef GP_MR
 #undef GP_MR_MAX
 #undef GP_MR1
+#undef GP_TAIL5
 #undef CP_P
 #undef ATTR
 #undef SFX

@@ -198,21 +198,26 @@ struct Pointwise: Sendable {
         return byColumns < byRows ? columns : nil
     }
 
-    /// Rows of work the packed 1×1 kernel spends on `rows` rows (`gp_run` in conv_simd.h): row
+    /// Rows of work the packed 1×1 kernel spends on `rows` rows (`gp_drive` in conv_simd.h): row
     /// blocks of 8 tiles of MR (12 on AVX-512, 6 on AVX2); a block's last tile runs a third, two
-    /// thirds or all of MR rows, and on AVX-512 one or two rows past a whole tile join it (a tile
-    /// of 13 or 14), a block stretching by them to the end.
+    /// thirds or all of MR rows; on AVX-512 one or two rows past a whole tile join it (a tile
+    /// of 13 or 14), a block stretching by them to the end; on AVX2 a block's last 7 to 13 rows run
+    /// in tiles of 4 and 5 (7, 8: 4 + 4; 9: 5 + 4; 10: 5 + 5; 13: 5 + 4 + 4), a block stretching by
+    /// up to 6 rows to the end.
     static func tileRows(_ rows: Int, path: GEMMPath) -> Int {
-        let mr = path == .avx512 ? 12 : 6, extra = path == .avx512 ? 2 : 0, mb = 8 * mr
+        let mr = path == .avx512 ? 12 : 6, mb = 8 * mr
+        let joins = path == .avx512, tail5 = path == .avx2
+        let stretch = joins ? 2 : tail5 ? mr : 0
         var i0 = 0, work = 0
         while i0 < rows {
-            let ie = rows - i0 <= mb + extra ? rows : Swift.min(rows, i0 + mb)
+            let ie = rows - i0 <= mb + stretch ? rows : Swift.min(rows, i0 + mb)
             var i = i0
             while i < ie {
                 let left = ie - i
-                if left > mr && left <= mr + extra { work += left; break }
-                let h = Swift.min(mr, left)
-                work += h > 2 * (mr / 3) ? mr : h > mr / 3 ? 2 * (mr / 3) : mr / 3
+                if joins && left > mr && left <= mr + 2 { work += left; break }
+                var h = Swift.min(mr, left)
+                if tail5 && (left == 7 || left == 8) { h = 4 } else if tail5 && (left == 9 || left == 10 || left == 13) { h = 5 }
+                work += tail5 && h == mr - 1 ? h : h > 2 * (mr / 3) ? mr : h > mr / 3 ? 2 * (mr / 3) : mr / 3
                 i += h
             }
             i0 = ie

@@ -318,10 +318,12 @@ final class ConvKernelTests: XCTestCase {
         // Rows across the 8-tile row block (96 on AVX-512, 48 on AVX2), depths across the 256 slice;
         // last tiles of every size the kernel runs (a third, two thirds or all of its 12 / 6 rows,
         // and on AVX-512 the 13- and 14-row tiles: 13, 14, 26, 49, 50, 97, 98; a block stretched
-        // by two rows: 98; not stretched: 99, 200). 49 and 196 are the 7×7 and 14×14 maps of one
-        // image, 98 half of 196.
+        // by two rows: 98; not stretched: 99, 200; on AVX2 the 4- and 5-row tiles of a block's last 7 to 13
+        // rows and a block of 48 stretched to 54: 9, 13, 49, 50, 54, 103; not stretched: 55). 49 and 196 are
+        // the 7×7 and 14×14 maps of one image, 98 half of 196.
         for (rows, k, n) in [(1, 33, 17), (5, 40, 1), (13, 96, 24), (14, 20, 64), (26, 70, 33), (97, 257, 40), (98, 112, 80),
-                             (99, 30, 16), (50, 300, 65), (200, 64, 33), (7, 1152, 20), (49, 192, 40), (196, 40, 48)] {
+                             (99, 30, 16), (50, 300, 65), (200, 64, 33), (7, 1152, 20), (49, 192, 40), (196, 40, 48),
+                             (54, 300, 40), (55, 64, 32), (103, 40, 48), (9, 24, 32)] {
             seed += 1
             let activation: Activation = [.relu6, .none, .relu][Int(seed % 3)]
             let x = seededFloats(rows * k, seed: seed)
@@ -382,8 +384,10 @@ final class ConvKernelTests: XCTestCase {
         let avx512: [(Int, Int)] = [(1, 4), (4, 4), (5, 8), (9, 12), (12, 12), (13, 13), (14, 14), (15, 16), (25, 25), (26, 26),
                                     (27, 28), (49, 49), (50, 50), (51, 52), (96, 96), (97, 97), (98, 98), (99, 100), (196, 196), (197, 200)]
         for (rows, work) in avx512 { XCTAssertEqual(Pointwise.tileRows(rows, path: .avx512), work, "AVX-512, \(rows) rows") }
-        // AVX2: tiles of 6, a short last tile of 2, 4 or 6; nothing joins.
-        let avx2: [(Int, Int)] = [(1, 2), (3, 4), (5, 6), (7, 8), (13, 14), (49, 50), (98, 98), (99, 100)]
+        // AVX2: tiles of 6, a block's last 7 to 13 rows in tiles of 4 and 5, a short last tile of 2, 4, 5 or 6; a
+        // block of 48 stretching by up to 6 rows (49 = 6·6 + 5 + 4 + 4; 103 = 48 + 48 + 4 + a 4-row tile for 3).
+        let avx2: [(Int, Int)] = [(1, 2), (3, 4), (5, 5), (7, 8), (8, 8), (9, 9), (10, 10), (11, 11), (13, 13), (49, 49), (54, 54),
+                                  (55, 56), (98, 98), (99, 99), (103, 104)]
         for (rows, work) in avx2 { XCTAssertEqual(Pointwise.tileRows(rows, path: .avx2), work, "AVX2, \(rows) rows") }
     }
 
