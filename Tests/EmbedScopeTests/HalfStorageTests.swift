@@ -2,6 +2,7 @@ import Foundation
 import XCTest
 @testable import EmbedScope
 @testable import EmbedScopeCore
+import CKernels
 
 /// Half-precision copies (`--storage f16|bf16`): conversions against references, the bound B
 /// against measured errors, and the exactness claim — every half scan (single, batch, nearest,
@@ -275,6 +276,36 @@ final class HalfStorageTests: XCTestCase {
     /// |fl(q·x̃) − fl(q·x)| ≤ B on random rows and on rows built to maximise the rounding: values
     /// at half-way points (the largest representation error), subnormal-range values, and a query
     /// whose signs line up with the errors so nothing cancels.
+    /// A row's half score is the same bits whatever call computes it: alone, or in a call of any
+    /// number of rows (the AVX2 kernels pair each row with the one half a call further on, each
+    /// keeping its own sums in the order of a row alone).
+    func testHalfScoresOfARowDoNotDependOnTheCall() throws {
+        for storage in HalfStorage.allCases {
+            for d in [31, 512] {
+                let n = 1025
+                let unit = try unitRows(randomMatrix(rows: n, dim: d, seed: UInt64(d) &+ 77), d: d)
+                let rows = Rows(unit, n: n, d: d, storage: storage)
+                var g = SplitMix64(seed: 5)
+                let q = (0..<d).map { _ in Float(g.gaussian()) }
+                rows.with { _, h in
+                    var qpad = [Float](repeating: 0, count: h.paddedDim)
+                    for j in 0..<d { qpad[j] = q[j] }
+                    for path in halfPaths {
+                        let whole = Scorer.halfScores(h, query: q, path: path)
+                        for count in [1, 2, 3, 7, 64, 1025] {
+                            for first in Set([0, 1, n - count]) where first + count <= n {
+                                var part = [Float](repeating: .nan, count: count)
+                                ck_half_dots(path.kernelPath, storage.kernelType, h.base + first * h.stride, h.stride, count, h.paddedDim, qpad, &part)
+                                let same = (0..<count).allSatisfy { part[$0].bitPattern == whole[first + $0].bitPattern }
+                                XCTAssertTrue(same, "\(storage) d \(d) \(path): rows \(first)..<\(first + count) in one call differ from the whole scan")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     func testMeasuredErrorNeverExceedsTheBound() throws {
         for storage in HalfStorage.allCases {
             for d in [1, 31, 160, 300, 512, 1280] {
