@@ -803,10 +803,11 @@ ATTR static void SFX(gp_run_planes)(long rows, long w, long n, long k, const flo
 // ---------------------------------------------------------------- dense conv on planar input (the stem)
 
 // P ≤ CP_P pixels × output channels [j, j + 2·VW) (the lanes of m0, m1; two: the second vector
-// is used; two == 2: both vectors whole, the masks not needed), T taps: tap t's input for pixel i at tp[t][i · ps] (in the image, or a zero-padded
-// patch); weights w[t · out + j]. Stores the first np pixels, ys floats apart. Called with P and
-// ps constant where they can be: with a run-time stride the P broadcast addresses took P
-// registers and the compiler spilled accumulators to the stack (the stem ran at 108 GFLOP/s).
+// is used; two == 2: both vectors whole, the masks not needed), T taps: tap t's input for pixel i
+// at tp[t][i · ps] (in the image, or a zero-padded patch); weights w[t · out + j]. Stores the first
+// np pixels, ys floats apart. Called with P and ps constant where they can be: with a run-time
+// stride the P broadcast addresses took P registers and the compiler spilled accumulators to the
+// stack (the stem ran at 108 GFLOP/s).
 INL void SFX(cp_tile)(const int P, long T, const float *const *tp, long ps, const float *w, long out, MT m0, MT m1, const int two,
                       const float *bias, int act, float *y, long ys, long np) {
     VT acc[CP_P][2];
