@@ -119,7 +119,6 @@ extension Bench {
                     source = "converted in memory"
                 }
                 let floatBytes = m.rows * m.stride * 4, halfBytes = half.rows * half.stride * 2
-                func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
                 func time(_ body: () throws -> Void) rethrows -> Double {
                     let t0 = DispatchTime.now().uptimeNanoseconds
                     try body()
@@ -149,10 +148,7 @@ extension Bench {
                 let f = Figures(rows: m.rows, dim: m.dim, threads: t, k: k, repeats: repeats, storage: st.rawValue,
                                 halfPath: HalfPath.current.rawValue, halfSource: source, floatBytes: floatBytes, halfBytes: halfBytes,
                                 bandwidthMs: median(bw), halfBandwidthMs: median(hbw), floatScanMs: median(fl), halfScanMs: median(hf),
-                                // The median of each repetition's ratio: the VM's memory bandwidth moves in
-                                // spells (35 ↔ 60 GB/s on Zen 4), and a ratio of two medians can take its two
-                                // terms from different spells.
-                                halfOverFloatBandwidth: median(zip(hf, bw).map { $0 / $1 }), floatOverFloatBandwidth: median(zip(fl, bw).map { $0 / $1 }),
+                                halfOverFloatBandwidth: medianOfRatios(hf, bw), floatOverFloatBandwidth: medianOfRatios(fl, bw),
                                 rescoredMedian: rescored.sorted()[rescored.count / 2],
                                 identical: identical)
                 if json { try printJSON(f) } else {

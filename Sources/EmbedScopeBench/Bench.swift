@@ -3,6 +3,14 @@ import EmbedScope
 import EmbedScopeCommandLine
 import Foundation
 
+/// The median of timings (the upper one of an even count).
+func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
+
+/// The median of each repetition's ratio a[i] / b[i], for timings taken interleaved: the VM's memory
+/// bandwidth moves in spells (35 ↔ 60 GB/s on Zen 4), and a ratio of two medians can take its two
+/// terms from different spells.
+func medianOfRatios(_ a: [Double], _ b: [Double]) -> Double { median(zip(a, b).map { $0 / $1 }) }
+
 /// `embedscope-bench`: the benchmark executable (figures, not tests), kept apart from the user's
 /// CLI. The scripts in Scripts/bench_*.py run it beside numpy, FAISS, ONNX Runtime, PyTorch and
 /// scikit-learn and print the ratios.
@@ -56,7 +64,6 @@ struct Bench: ParsableCommand {
                 let m = RowMatrix(v)
                 let t = threads ?? Scorer.defaultThreads
                 let bytes = Int(v.header.payloadLength)
-                func median(_ xs: [Double]) -> Double { let s = xs.sorted(); return s[s.count / 2] }
                 func time(_ body: () throws -> Void) rethrows -> Double {
                     let t0 = DispatchTime.now().uptimeNanoseconds
                     try body()
@@ -82,8 +89,8 @@ struct Bench: ParsableCommand {
                 }
                 let bw = median(bwTimes)
                 let read = single ? median(readTimes) : 0, simd = single ? median(simdTimes) : 0
-                let overBandwidth = single ? median(zip(simdTimes, bwTimes).map { $0 / $1 }) : 0
-                let overRead = single ? median(zip(simdTimes, readTimes).map { $0 / $1 }) : 0
+                let overBandwidth = single ? medianOfRatios(simdTimes, bwTimes) : 0
+                let overRead = single ? medianOfRatios(simdTimes, readTimes) : 0
                 let blas = !all ? 0 : median(try (0..<repeats).map { i in
                     let qi = query(i)
                     return try time { _ = try Scorer.search(m, query: qi, k: k, kernel: .blas, threads: t) }
