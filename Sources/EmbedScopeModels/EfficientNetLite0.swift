@@ -397,6 +397,19 @@ struct MBConvBlock: Sendable {
         }
     }
 
+    /// A worker alone runs the planes path (`run`) on parts of this many hidden channels at most
+    /// (whole planes): a part's expand weights (192 × 256 floats, 196 KB, at 7×7) and planes
+    /// (124 KB) stay in L2 while the part goes through a group's images. (Zen 4, one thread,
+    /// batch 32, CPU ms an image over three alternated rounds: 128 channels 7.79–7.93, 256
+    /// 7.64–7.97, 512 7.64–8.07, all 1,152 7.68–7.93 — the same within the noise.)
+    static let planeChunkChannels = 256
+
+    /// `hidden` channels in parts of `planeChunkChannels` (a multiple of the plane width).
+    static func planeChunks(_ hidden: Int, width: Int) -> [Range<Int>] {
+        let step = Swift.max(width, planeChunkChannels / width * width)
+        return stride(from: 0, to: hidden, by: step).map { $0..<Swift.min(hidden, $0 + step) }
+    }
+
     /// x: [images × in × in × inC] → y: [images × out × out × outC]; y must not alias x.
     func run(_ x: UnsafeMutablePointer<Float>, images: Int, _ y: UnsafeMutablePointer<Float>,
              expanded: UnsafeMutablePointer<Float>, depthwise dwOut: UnsafeMutablePointer<Float>, _ team: Team, _ clock: inout Stopwatch) {
@@ -404,25 +417,35 @@ struct MBConvBlock: Sendable {
         var h = UnsafePointer(x)
         let xc = UnsafePointer(x)
         let rows = images * inputSize * inputSize, size = inputSize
-        if let expand, rows < 256, depthwise.splitsByChannels, let parts = expand.panelParts(team: team) {
-            // Few rows (one image's 14×14 and 7×7 blocks, split across the team): expand and
-            // depthwise in one parallel region, each thread on its own hidden channels — the
-            // depthwise of a channel reads only that channel, so no join between the two.
-            let e = UnsafePointer(expanded)
-            if images == 1, let planes {
-                // The expand writes planes and the depthwise reads its windows there (no copy).
-                team.split(parts.count, Kind.expand.rawValue, &clock) { g, _, clock in
-                    for i in g {
-                        expand.runPlanes(xc, rows: size, planes: expanded, layout: planes, columns: parts[i])
+        if let expand, let planes, depthwise.splitsByChannels,
+           let parts = team.threads == 1 ? Self.planeChunks(hidden, width: planes.width)
+                                         : rows < 256 ? expand.panelParts(team: team) : nil {
+            // The expand writes planes and the depthwise reads its windows there (no copy), one
+            // part of the hidden channels at a time, image by image: each thread on its own
+            // channels (a team: no join between the two), or a worker alone on parts small
+            // enough that the part's weights and planes stay in L2 across a group's images. (A
+            // group's whole expanded tensor, 8 × 7 × 7 × 1152 floats, is 1.8 MB: written NHWC,
+            // the depthwise read it back from L3 and copied its windows.)
+            let e = UnsafePointer(expanded), inPer = size * size * inC, outPer = outputSize * outputSize * hidden
+            team.split(parts.count, Kind.expand.rawValue, &clock) { g, _, clock in
+                for i in g {
+                    for j in 0..<images {
+                        expand.runPlanes(xc + j * inPer, rows: size, planes: expanded, layout: planes, columns: parts[i])
                         clock.lap(Kind.expand.rawValue)
-                        depthwise.runPlanes(e, layout: planes, height: size, dwOut, rows: 0..<outputSize, channels: parts[i])
+                        depthwise.runPlanes(e, layout: planes, height: size, dwOut + j * outPer, rows: 0..<outputSize, channels: parts[i])
                         clock.lap(Kind.depthwise.rawValue)
                     }
                 }
-                project.run(dwOut, rows: outputSize * outputSize, y, residual: residual ? xc : nil,
-                            team: team, kind: Kind.project.rawValue, &clock)
-                return
             }
+            project.run(dwOut, rows: images * outputSize * outputSize, y, residual: residual ? xc : nil,
+                        team: team, kind: Kind.project.rawValue, &clock)
+            return
+        }
+        if let expand, rows < 256, depthwise.splitsByChannels, let parts = expand.panelParts(team: team) {
+            // Few rows (one image's 14×14 and 7×7 blocks, split across the team) without planes:
+            // expand and depthwise in one parallel region, each thread on its own hidden channels
+            // — the depthwise of a channel reads only that channel, so no join between the two.
+            let e = UnsafePointer(expanded)
             team.split(parts.count, Kind.expand.rawValue, &clock) { g, _, clock in
                 for i in g {
                     expand.run(xc, rows: rows, expanded, columns: parts[i])

@@ -802,7 +802,9 @@ final class ConvKernelTests: XCTestCase {
 
     /// EfficientNet-Lite0 at batch 1 with its depthwise layers reading planes (the default)
     /// and on NHWC: the same features and logits, bit for bit, on one thread (bands) and two
-    /// (bands, and the 14×14 / 7×7 blocks split by channels), at 224 and at small and odd input sides.
+    /// (bands, and the 14×14 / 7×7 blocks split by channels), at 224 and at small and odd input
+    /// sides; and batches whose low-resolution blocks run in groups on a worker alone (planes
+    /// in parts of channels, image by image).
     func testEfficientNetLite0PlanesGiveTheSameBits() throws {
         let sd = try ModelFixtures.efficientNetLite0()
         let per = 3 * 224 * 224
@@ -830,6 +832,19 @@ final class ConvKernelTests: XCTestCase {
                 XCTAssertFalse(a.features.contains { !$0.isFinite }, "side \(side)")
                 XCTAssertEqual(Self.bitMismatches(a.features, b.features), 0, "features that differ, side \(side), \(threads) threads")
             }
+        }
+        // Groups: 3 images on one thread (a group of 3 in the 7×7 blocks); 5 on two (2 per
+        // worker, the fifth split across both); at side 61 more blocks run in groups.
+        let all = try ModelFixtures.inputs(), n = all.count / per
+        for (threads, count, side) in [(1, 3, 224), (2, 5, 224), (1, 3, 61)] {
+            let xs = side == 224 ? (0..<count).flatMap { all[($0 % n) * per..<($0 % n + 1) * per] }
+                                 : seededFloats(count * 3 * side * side, seed: 7)
+            let planes = try EfficientNetLite0(stateDict: sd, threads: threads, inputSize: side)
+            let nhwc = try EfficientNetLite0(stateDict: sd, threads: threads, inputSize: side, planes: false)
+            let a = try planes.forward(xs, count: count), b = try nhwc.forward(xs, count: count)
+            XCTAssertFalse(a.features.contains { !$0.isFinite }, "side \(side), batch \(count)")
+            XCTAssertEqual(Self.bitMismatches(a.features, b.features), 0, "features that differ, side \(side), batch \(count), \(threads) threads")
+            XCTAssertEqual(Self.bitMismatches(a.logits, b.logits), 0, "logits that differ, side \(side), batch \(count), \(threads) threads")
         }
     }
 
