@@ -10,9 +10,9 @@ import EmbedScopeImages
 ///
 /// Layout: activations are NHWC (see DepthwiseConv for why). Kernels (on our own GEMM paths,
 /// `CKernels/conv.c`, AVX-512 / AVX2 / portable by CPUID): the stem runs direct on the planar
-/// input, the depthwise convs direct with ReLU6 fused (at one image, their input written by the
-/// expand or the stem as planes of padded rows, whose windows need no copy and no clipping:
-/// `MBConvBlock.planes`), the 1×1 convs on weights packed once at load with the activations
+/// input, the depthwise convs direct with ReLU6 fused (their input written by the expand or the
+/// stem as planes of padded rows, one image at a time, whose windows need no copy and no
+/// clipping: `MBConvBlock.planes`, `bandPlanes`), the 1×1 convs on weights packed once at load with the activations
 /// read in place (no per-call packing of A, the epilogue fused), the narrow ones on unpacked
 /// weights (`ConvKernels.prefersSmallPointwise`); `EMBEDSCOPE_GEMM=openblas` selects the Swift
 /// kernels + OpenBLAS reference instead.
@@ -251,7 +251,8 @@ struct MBConvBlock: Sendable {
     let project: Pointwise
     let residual: Bool
     /// How the expanded input is laid out as planes for the depthwise (`ConvKernels.PlaneLayout`)
-    /// when one image's whole map is split by channels across a team (`run`): a layer of stride 1
+    /// when a block runs whole (`run`: one image's map split by channels across a team, or a
+    /// worker alone on parts of the channels, image by image): a layer of stride 1
     /// or 2 whose padded rows fit L1, after an expand on the packed kernel. nil: NHWC, the
     /// depthwise copying (stride 1) or clipping (stride 2) its windows.
     let planes: ConvKernels.PlaneLayout?
