@@ -273,9 +273,6 @@ final class HalfStorageTests: XCTestCase {
 
     // MARK: the bound
 
-    /// |fl(q·x̃) − fl(q·x)| ≤ B on random rows and on rows built to maximise the rounding: values
-    /// at half-way points (the largest representation error), subnormal-range values, and a query
-    /// whose signs line up with the errors so nothing cancels.
     /// A row's half score is the same bits whatever call computes it: alone, or in a call of any
     /// number of rows (the AVX2 kernels pair each row with the one half a call further on, each
     /// keeping its own sums in the order of a row alone).
@@ -306,6 +303,9 @@ final class HalfStorageTests: XCTestCase {
         }
     }
 
+    /// |fl(q·x̃) − fl(q·x)| ≤ B on random rows and on rows built to maximise the rounding: values
+    /// at half-way points (the largest representation error), subnormal-range values, and a query
+    /// whose signs line up with the errors so nothing cancels.
     func testMeasuredErrorNeverExceedsTheBound() throws {
         for storage in HalfStorage.allCases {
             for d in [1, 31, 160, 300, 512, 1280] {
