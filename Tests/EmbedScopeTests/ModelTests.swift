@@ -58,6 +58,46 @@ final class ModelTests: XCTestCase {
         XCTAssertTrue(empty.features.isEmpty && empty.logits.isEmpty)
     }
 
+    /// Machines with more cores than this one split the work more ways: a batch into more workers
+    /// (some with one image, some with none), a lone image's layers into more parts (bands,
+    /// channel parts) than some layers have. Every thread count gives the 1-thread features bit for
+    /// bit (the splits never change a sum's order), at batch 1 and at a batch that leaves workers
+    /// uneven. The logits too, except where a worker's share of the batch changes the classifier's
+    /// kernel (one image: the dot kernel; several: packed panels, another order of the same sums):
+    /// there within float32 rounding.
+    func testModelsGiveTheSameBitsOnAnyThreadCount() throws {
+        let per = 3 * 224 * 224
+        let x = seededFloats(5 * per, seed: 44)
+        let effOne = try EfficientNetLite0(stateDict: Self.effnet, threads: 1)
+        for n in [1, 5] {
+            let ref = try effOne.forward(Array(x[..<(n * per)]), count: n)
+            XCTAssertFalse(ref.features.contains { !$0.isFinite } || ref.logits.contains { !$0.isFinite })
+            for threads in [3, 4, 7, 16] {
+                let m = try EfficientNetLite0(stateDict: Self.effnet, threads: threads)
+                let r = try m.forward(Array(x[..<(n * per)]), count: n)
+                XCTAssertEqual(r.features.map(\.bitPattern), ref.features.map(\.bitPattern), "EfficientNet-Lite0, batch \(n), \(threads) threads")
+                if n == 1 {
+                    XCTAssertEqual(r.logits.map(\.bitPattern), ref.logits.map(\.bitPattern), "EfficientNet-Lite0 logits, \(threads) threads")
+                } else {
+                    XCTAssertEqual(r.logits.count, ref.logits.count)
+                    let tol = 1e-5 * max(1, ref.logits.map { abs($0) }.max() ?? 0)
+                    XCTAssertLessThanOrEqual(ModelKernelTests.maxDiff(r.logits, ref.logits), tol, "EfficientNet-Lite0 logits, batch \(n), \(threads) threads")
+                }
+            }
+        }
+        let sd = SyntheticWeights.resnet(.r18, classes: 5)
+        let resOne = try ResNet(depth: .r18, stateDict: sd, threads: 1)
+        for (n, threads) in [(1, 3), (1, 8), (3, 5)] {
+            let ref = try resOne.forward(Array(x[..<(n * per)]), count: n)
+            let r = try ResNet(depth: .r18, stateDict: sd, threads: threads).forward(Array(x[..<(n * per)]), count: n)
+            XCTAssertFalse(ref.features.contains { !$0.isFinite })
+            XCTAssertEqual(r.features.map(\.bitPattern), ref.features.map(\.bitPattern), "ResNet-18, batch \(n), \(threads) threads")
+            XCTAssertEqual(r.logits.count, ref.logits.count)
+            let tol = 1e-5 * max(1, ref.logits.map { abs($0) }.max() ?? 0)
+            XCTAssertLessThanOrEqual(ModelKernelTests.maxDiff(r.logits, ref.logits), tol, "ResNet-18 logits, batch \(n), \(threads) threads")
+        }
+    }
+
     func testEfficientNetValidatesTheStateDict() throws {
         var sd = Self.effnet
         sd["_blocks.3._bn1.weight"] = nil
