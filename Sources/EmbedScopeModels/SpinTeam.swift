@@ -36,7 +36,10 @@ final class SpinTeam: @unchecked Sendable {
     private let wake = NSCondition()
     /// Written by the caller before the generation is published; read by helpers after a claim.
     private var body: ((Int) -> Void)?
-    private var parts = 0
+    /// The job's part count, stored before the generation is published. Atomic because a late
+    /// helper may read it while the caller posts the next job (ThreadSanitizer: a plain Int was
+    /// a data race there); the value it reads then is harmless, its claim of the old job fails.
+    private let partCount = Atomic<Int>(0)
     private var generation = 0
 
     private init(helpers: Int) {
@@ -55,7 +58,7 @@ final class SpinTeam: @unchecked Sendable {
         withoutActuallyEscaping(body) { b in
             generation += 1
             self.body = b
-            self.parts = parts
+            partCount.store(parts, ordering: .relaxed)
             done.store(0, ordering: .relaxed)
             claim.store(generation << Self.indexBits, ordering: .releasing)
             wake.lock(); wake.broadcast(); wake.unlock()
@@ -88,7 +91,7 @@ final class SpinTeam: @unchecked Sendable {
             let c = claim.load(ordering: .acquiring)
             guard c >> Self.indexBits == gen else { return }
             let i = c & ((1 << Self.indexBits) - 1)
-            guard i < parts else { return }
+            guard i < partCount.load(ordering: .relaxed) else { return }
             guard claim.compareExchange(expected: c, desired: c + 1, ordering: .acquiringAndReleasing).exchanged else { continue }
             body!(i)
             done.add(1, ordering: .releasing)
