@@ -252,7 +252,7 @@ final class SGEMMTests: XCTestCase {
                 a.withUnsafeBufferPointer { ap in
                     pb.multiply(m: m, a: ap.baseAddress!, lda: lda, c: &inside, ldc: n)
                     let rows = PackedRows(path: path)
-                    rows.pack(m: 3, k: k, a: ap.baseAddress!, lda: lda)  // reused buffer: packed again below
+                    rows.pack(m: min(3, m), k: k, a: ap.baseAddress!, lda: lda)  // reused buffer: packed again below
                     rows.pack(m: m, k: k, a: ap.baseAddress!, lda: lda)
                     prepacked.withUnsafeMutableBufferPointer { rows.multiply(by: pb, c: $0.baseAddress!, ldc: n) }
                 }
