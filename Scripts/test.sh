@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command (README.md; .ci/run calls it): installs system packages if missing, runs the
 # whole test suite (debug), then the shipped configuration: builds release, runs the CLI tests
-# against the release binary (EMBEDSCOPE_CLI), and the short seeded fuzz pass on it.
+# against the release binary (EMBEDSCOPE_CLI), and the short seeded fuzz pass on it; then the
+# threaded suites under ThreadSanitizer (Scripts/sanitize.sh).
 # Tests need no Python and no network.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +24,10 @@ if [[ $# -eq 0 ]]; then
     EMBEDSCOPE_CLI="$PWD/.build/release/embedscope" swift test --skip-build --disable-swift-testing \
         --filter 'EmbedScopeTests\.(CLI[A-Za-z]*Tests|TrustTests|TrustModelTests)'
     Scripts/fuzz.sh
+    # The suites that run threads (forward-pass helpers, build pipeline, scorer, silhouette,
+    # index generations) again under ThreadSanitizer, in their own build directory
+    # (.build-thread): any data race fails. ~5 min to build, ~8 min to run on 2 cores.
+    Scripts/sanitize.sh thread --ci
 fi
 
 # Last, so its summary closes the output.
