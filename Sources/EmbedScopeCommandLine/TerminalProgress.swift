@@ -17,7 +17,7 @@ package final class TerminalProgress: ProgressSink {
         var lastDraw = 0.0
         var drawn = false
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
 
     package init(enabled: Bool = isatty(STDERR_FILENO) == 1) {
         self.enabled = enabled

@@ -107,7 +107,7 @@ extension RGB {
 /// relative to the index's parent directory. Decoded images are cached.
 public final class ImageResolver: Sendable {
     public let roots: [URL]
-    private let cache = Mutex<[String: Result<RGBImage, ResolveFailure>]>([:])
+    private let cache = Locked<[String: Result<RGBImage, ResolveFailure>]>([:])
 
     public struct ResolveFailure: Error, Sendable { public var note: String }
 

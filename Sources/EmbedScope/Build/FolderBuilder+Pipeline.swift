@@ -85,7 +85,7 @@ final class DecodeAhead: Sendable {
         var ready: [FolderBuilder.DecodedBatch] = []
         var stopped = false
     }
-    private let state = Mutex(State())
+    private let state = Locked(State())
     /// Free places: the producer takes one before decoding a batch, the consumer gives it back
     /// when it takes the batch. Made with value 0 and signalled `depth` times, because
     /// libdispatch refuses to free a semaphore whose value is below the one it was made with.

@@ -104,7 +104,7 @@ package enum HalfPath: String, CaseIterable, Sendable {
         }
     }()
 
-    private static let override = Mutex<HalfPath?>(nil)
+    private static let override = Locked<HalfPath?>(nil)
 
     /// The path in use: an override set by `withPath` (tests, benchmarks), else `best`.
     package static var current: HalfPath { override.withLock { $0 } ?? best }

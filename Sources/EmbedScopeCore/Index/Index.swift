@@ -17,9 +17,9 @@ public final class Index: Sendable {
     public let prototypeSets: [PrototypeSetRecord]
     public let rowCount: Int
     /// Vector files mapped so far, by file name.
-    private let openFiles = Mutex<[String: VectorFile]>([:])
+    private let openFiles = Locked<[String: VectorFile]>([:])
     /// Half-precision copies mapped so far, by file name (`Index+HalfStorage.swift`).
-    let openHalfFiles = Mutex<[String: HalfVectorFile]>([:])
+    let openHalfFiles = Locked<[String: HalfVectorFile]>([:])
     /// Space name → its half copy's storage, from `meta` (`storage.<space>`).
     public let halfStorage: [String: HalfStorage]
 

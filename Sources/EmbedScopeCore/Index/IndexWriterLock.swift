@@ -34,7 +34,7 @@ public final class IndexWriterLock: Sendable {
         }
     }
 
-    private static let _policy = Mutex(Policy(timeout: Policy.timeout(fromEnvironment: ProcessInfo.processInfo.environment["EMBEDSCOPE_LOCK_TIMEOUT"])))
+    private static let _policy = Locked(Policy(timeout: Policy.timeout(fromEnvironment: ProcessInfo.processInfo.environment["EMBEDSCOPE_LOCK_TIMEOUT"])))
     /// The process-wide policy (the CLI sets it from `--lock-timeout`; default from the
     /// environment variable `EMBEDSCOPE_LOCK_TIMEOUT`, else no limit).
     public static var policy: Policy {
@@ -51,12 +51,12 @@ public final class IndexWriterLock: Sendable {
     private final class Held: Sendable {
         let index: URL
         /// The lock file's descriptor while held, -1 once released.
-        let fd: Mutex<Int32>
+        let fd: Locked<Int32>
         /// This lock created the index folder: if nothing was committed into it by the time the
         /// lock is released, the folder (holding only the marker) is removed again.
         let createdFolder: Bool
 
-        init(index: URL, fd: Int32, createdFolder: Bool) { self.index = index; self.fd = Mutex(fd); self.createdFolder = createdFolder }
+        init(index: URL, fd: Int32, createdFolder: Bool) { self.index = index; self.fd = Locked(fd); self.createdFolder = createdFolder }
 
         func release() {
             fd.withLock { fd in
@@ -75,7 +75,7 @@ public final class IndexWriterLock: Sendable {
 
     /// Its entry in `InterruptCleanup`: an interrupted writer releases the lock (and so removes a
     /// folder it created that nothing was committed into).
-    private let interruptToken = Mutex<Int?>(nil)
+    private let interruptToken = Locked<Int?>(nil)
 
     private init(held: Held) { self.held = held }
     deinit { release() }

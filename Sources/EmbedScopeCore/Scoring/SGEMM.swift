@@ -65,7 +65,7 @@ package enum SGEMM {
         return v
     }
 
-    private static let overridePath = Mutex<GEMMPath?>(nil)
+    private static let overridePath = Locked<GEMMPath?>(nil)
 
     /// The CPU family when it is AMD's, else 0 (`ck_cpu_amd_family`): tuning choices that
     /// depend on how wide its FMA units are (Zen 4, family 25, runs AVX-512 on 256-bit units).

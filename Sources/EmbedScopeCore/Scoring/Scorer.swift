@@ -277,7 +277,7 @@ package enum BLASThreads {
             if want != current { openblas_set_num_threads(want); current = want }
         }
     }
-    private static let state = Mutex(State())
+    private static let state = Locked(State())
 
     /// Number of `single` scopes open in the process (for tests).
     package static var openScopes: Int { state.withLock { $0.open } }

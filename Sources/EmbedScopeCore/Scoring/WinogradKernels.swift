@@ -18,7 +18,7 @@ package enum Conv3x3Algorithm: String, CaseIterable, Sendable {
         ProcessInfo.processInfo.environment[environmentVariable].flatMap { Conv3x3Algorithm(rawValue: $0.lowercased()) } ?? .winograd
     }()
 
-    private static let override = Mutex<Conv3x3Algorithm?>(nil)
+    private static let override = Locked<Conv3x3Algorithm?>(nil)
 
     /// The algorithm models loaded now are asked for: an override set by `withAlgorithm`
     /// (tests, benchmarks), else `environment`.

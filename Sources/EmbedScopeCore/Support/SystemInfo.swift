@@ -242,7 +242,7 @@ package enum BLASInfo {
             + "(see `embedscope info --system`).\n"
     }
 
-    private static let warned = Mutex(false)
+    private static let warned = Locked(false)
 
     /// Says once per process on stderr, when OpenBLAS fell back to a generic core, that `work`
     /// (a hot path left on OpenBLAS: `EMBEDSCOPE_GEMM=openblas`, the projections' Double
