@@ -1,6 +1,5 @@
 import CKernels
 import Foundation
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 internal import GRDB
 
 /// An index directory, opened for reading: the catalog (read-only) and, on first use, the

@@ -2,7 +2,6 @@ import CBLAS
 import CKernels
 import Dispatch
 import Foundation
-import Synchronization
 
 /// Which single-precision GEMM runs the hot paths (model convolutions, silhouette and
 /// neighbour tiles, batch queries, the probe). Our packed kernels (CKernels) run at the

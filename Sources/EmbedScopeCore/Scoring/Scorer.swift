@@ -2,7 +2,6 @@ import CBLAS
 import CKernels
 import Dispatch
 import Foundation
-import Synchronization
 
 /// How dot products are computed. `.simd` is our kernel (one row at a time with four 8-wide
 /// SIMD accumulators, streamed once through memory); `.blas` is OpenBLAS sgemv/sgemm, kept as the reference

@@ -1,6 +1,5 @@
 import CKernels
 import Foundation
-import Synchronization
 
 /// How the 3×3 stride-1 pad-1 convolutions of the native CNNs run: Winograd F(2×2, 3×3)
 /// (2.25× fewer multiplications, our packed SGEMM for the 16 products) or im2col + SGEMM (the

@@ -1,7 +1,6 @@
 import CBLAS
 import CKernels
 import Foundation
-import Synchronization
 
 /// What this machine is and which kernel each hot path runs on: `embedscope info --system`.
 package struct SystemInfo: Codable, Sendable {
