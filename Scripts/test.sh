@@ -26,7 +26,7 @@ if [[ $# -eq 0 ]]; then
     Scripts/fuzz.sh
     # The suites that run threads (forward-pass helpers, build pipeline, scorer, silhouette,
     # index generations) again under ThreadSanitizer, in their own build directory
-    # (.build-thread): any data race fails. ~5 min to build, ~8 min to run on 2 cores.
+    # (.build-thread): any data race fails. ~5 min to build, ~5 min to run on 2 cores.
     Scripts/sanitize.sh thread --ci
 fi
 
