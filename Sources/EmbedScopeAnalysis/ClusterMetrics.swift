@@ -88,6 +88,10 @@ public enum ClusterMetrics {
             rowPositions = rows.map { positionOfRow[$0] }.sorted()
         }
         let engine = SilhouetteEngine(x: x, layout: layout, moments: moments, options: options)
+        // Under `ulimit -v`: a clear error before the work, not a trap in the middle of it.
+        try AddressSpace.require(engine.estimatedBytes(evaluatedRows: rowPositions?.count ?? n),
+                                 for: "the silhouette of \(rowPositions?.count ?? n) × \(n) rows")
+        if options.kernel == .float64 || SGEMM.path == .openblas { try OpenBLASMemory.reserve(for: "the silhouette") }
         let (sums, refinedPairs, strassenTiles) = engine.classDistanceSums(rowPositions: rowPositions, progress: progress)
         // A non-finite row makes every sum NaN (the engine's fixed-point sums cannot hold it);
         // the reduction below would turn NaN into 0 (max / min skip NaN), so it is caught here.

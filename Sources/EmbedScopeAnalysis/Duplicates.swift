@@ -32,7 +32,7 @@ public enum Duplicates {
         guard maxPairs >= 1 else { throw EmbedScopeError(.invalidArgument, "maxPairs must be at least 1") }
         let cut = Float(threshold) - recheckMargin
         struct State { var pairs: [(Int32, Int32)] = []; var overflow = false }
-        let states = NearestNeighbours.forEachTile(x, threads: threads, blockRows: blockRows, progress: progress,
+        let states = try NearestNeighbours.forEachTile(x, threads: threads, blockRows: blockRows, progress: progress,
                                                    label: "duplicates (tiles)", makeState: { State() }) { st, tile in
             if st.overflow { return }
             let t = tile.scores

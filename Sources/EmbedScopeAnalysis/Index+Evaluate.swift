@@ -54,6 +54,7 @@ extension Index {
         var out = [Double](repeating: 0, count: rowList.count * c)
         // OpenBLAS's sgemm, as before the shared helper: the figures stay bit for bit.
         BLASInfo.warnIfGeneric("the prototype evaluation's logits (kept on OpenBLAS so recorded figures do not move)")
+        try OpenBLASMemory.reserve(for: "the prototype evaluation")
         RowLogits.forEachBlock(RowMatrix(v), rows: rowList, weights: w, columns: c, path: .openblas) { start, dots in
             for i in 0..<(dots.count / max(c, 1)) {
                 let xn = Double(norms[rowList[start + i]])

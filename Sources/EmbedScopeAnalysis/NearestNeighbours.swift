@@ -45,7 +45,7 @@ public enum NearestNeighbours {
         guard k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(k)") }
         try requireMoreRows(than: k, have: n, in: "this space has")
         guard blockRows >= 1, threads >= 1 else { throw EmbedScopeError(.invalidArgument, "blockRows and threads must be at least 1") }
-        let banks = forEachTile(x, threads: threads, blockRows: blockRows, progress: progress, label: "neighbours (tiles)",
+        let banks = try forEachTile(x, threads: threads, blockRows: blockRows, progress: progress, label: "neighbours (tiles)",
                                 makeState: { HeapBank(rows: n, k: k) }) { bank, tile in
             let t = tile.scores, r0 = tile.rowStart, rn = tile.rowCount, c0 = tile.columnStart, cn = tile.columnCount
             // Row side: row r0 + i against columns c0 + j.
@@ -103,7 +103,7 @@ extension NearestNeighbours {
     /// updates. Returns the workers' states (at least one). Memory: one tile per worker.
     package static func forEachTile<State>(_ x: RowMatrix, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
                                           progress: ProgressSink = SilentProgress(), label: String = "all pairs (tiles)", makeState: () -> State,
-                                          body: (inout State, Tile) -> Void) -> [State] {
+                                          body: (inout State, Tile) -> Void) throws -> [State] {
         let n = x.rows, d = x.dim
         let b = max(1, blockRows)
         let blocks = (n + b - 1) / b
@@ -114,7 +114,13 @@ extension NearestNeighbours {
         // On our own kernels each block is packed once as a B operand here (one more copy of the
         // rows, so only up to `prepackLimitBytes`), not once for every tile it is the column side of.
         let bytes = n.multipliedReportingOverflow(by: d)
-        let packed: [PackedMatrix]? = SGEMM.path != .openblas && !bytes.overflow && bytes.partialValue <= prepackLimitBytes / 4
+        let prepack = SGEMM.path != .openblas && !bytes.overflow && bytes.partialValue <= prepackLimitBytes / 4
+        // Under `ulimit -v`: a clear error before the work, not a trap in the middle of it. The
+        // packed copy (panels padded: at most 9/8 of the rows), and each worker's tile and row block.
+        let perWorker = Double(b) * Double(b) * 4 + 2 * Double(b) * Double(d) * 4
+        let need = (prepack ? Double(n) * Double(d) * 4.5 : 0) + Double(workers) * perWorker
+        try AddressSpace.require(need >= Double(Int.max / 2) ? Int.max / 2 : Int(need), for: "\(label) over \(n) rows")
+        let packed: [PackedMatrix]? = prepack
             ? PackedMatrix.rowBlocks(count: n, dim: d, blockRows: b, threads: workers) { start, _ in (x.row(start), x.stride) }
             : nil
         var states = (0..<workers).map { _ in makeState() }

@@ -60,6 +60,14 @@ public enum Projection {
     /// Rows per Double block of the scatter accumulation.
     static let blockRows = 1024
 
+    /// Under `ulimit -v`, a clear error before the work: the most d × d Double matrices alive at
+    /// once (`matrices`), the Double block, the eigenvectors, the coordinates, LAPACK's work.
+    static func requireMemory(_ x: RowMatrix, matrices: Int, components k: Int, for what: String) throws {
+        let d = Double(x.dim), n = Double(x.rows)
+        let bytes = (Double(matrices) * d * d + Double(blockRows) * d + 2 * d * Double(k) + n * Double(k) + 64 * d) * 8
+        try AddressSpace.require(bytes >= Double(Int.max / 2) ? Int.max / 2 : Int(bytes), for: "\(what) of \(x.rows) × \(x.dim)")
+    }
+
     // MARK: - PCA
 
     /// Principal components of `x`'s rows. Signs follow scikit-learn (`svd_flip` with
@@ -71,6 +79,8 @@ public enum Projection {
             throw EmbedScopeError(.invalidArgument, "cannot keep \(k) components of \(n) rows × \(d) dimensions",
                                   hint: "choose between 1 and \(min(n, d))")
         }
+        try OpenBLASMemory.reserve(for: "PCA")
+        try requireMemory(x, matrices: 2, components: k, for: "PCA")   // the covariance and the scatter's accumulator
         progress.begin("PCA", total: 2 * n)
         let mean = columnMeans(x)
         var cov = [Double](repeating: 0, count: d * d)
@@ -112,6 +122,7 @@ public enum Projection {
                            progress: ProgressSink = SilentProgress()) throws -> Result {
         let n = x.rows, d = x.dim
         guard labels.count == n else { throw EmbedScopeError(.shapeMismatch, "\(labels.count) labels for \(n) rows") }
+        try OpenBLASMemory.reserve(for: "LDA")
         let layout = ClassLayout(labels: labels)
         let classes = layout.classCount
         guard classes >= 2 else {
@@ -126,6 +137,8 @@ public enum Projection {
         if reduce && shrinkage == nil && d >= n - classes {
             return try reducedLDA(x, labels: labels, classes: classes, components: k, progress: progress)
         }
+        // Sw and the scatter's accumulator, then Sw, Sb and the eigenproblem's two copies.
+        try requireMemory(x, matrices: 4, components: k, for: "LDA")
         progress.begin("LDA", total: 2 * n)
 
         // Class means (Double), the overall mean, priors.
@@ -151,7 +164,9 @@ public enum Projection {
             for j in 0..<d { diffs[c * d + j] = w * (means[c * d + j] - mu[j]) }
         }
         var sb = [Double](repeating: 0, count: d * d)
-        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(classes), 1, diffs, Int32(d), 0, &sb, Int32(d))
+        OpenBLASMemory.serialized {
+            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(d), Int32(classes), 1, diffs, Int32(d), 0, &sb, Int32(d))
+        }
         for i in 0..<d { for j in 0..<i { sb[i * d + j] = sb[j * d + i] } }  // dsyrk filled the upper triangle only
 
         // Shrinkage as scikit-learn applies it: to every covariance it estimates, Sw and the total
@@ -269,12 +284,14 @@ public enum Projection {
                     }
                     parallelClaimed(slices.count, threads: workers) { i in
                         let lo = slices[i].lowerBound, n = slices[i].count
-                        cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(m), 1, a + lo, Int32(d),
-                                    1, c + lo * d + lo, Int32(d))
-                        let right = lo + n
-                        if right < d {
-                            cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(d - right), Int32(m), 1,
-                                        a + lo, Int32(d), a + right, Int32(d), 1, c + lo * d + right, Int32(d))
+                        OpenBLASMemory.serialized {
+                            cblas_dsyrk(CblasRowMajor, CblasUpper, CblasTrans, Int32(n), Int32(m), 1, a + lo, Int32(d),
+                                        1, c + lo * d + lo, Int32(d))
+                            let right = lo + n
+                            if right < d {
+                                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, Int32(n), Int32(d - right), Int32(m), 1,
+                                            a + lo, Int32(d), a + right, Int32(d), 1, c + lo * d + right, Int32(d))
+                            }
                         }
                     }
                     start += m
@@ -326,8 +343,10 @@ public enum Projection {
                 }
             }
             out.withUnsafeMutableBufferPointer { o in
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(k), Int32(d), 1,
-                            block, Int32(d), axes, Int32(d), 0, o.baseAddress! + start * k, Int32(k))
+                OpenBLASMemory.serialized {
+                    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(k), Int32(d), 1,
+                                block, Int32(d), axes, Int32(d), 0, o.baseAddress! + start * k, Int32(k))
+                }
             }
             start += m
             progress.update(offset + start)
@@ -342,8 +361,10 @@ public enum Projection {
         var w = [Double](repeating: 0, count: d)
         var z = [Double](repeating: 0, count: d * k)
         var support = [Int32](repeating: 0, count: 2 * max(1, k))
-        let info = LAPACKE_dsyevr(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "I")), Int8(UInt8(ascii: "U")),
-                                  Int32(d), &a, Int32(d), 0, 0, Int32(d - k + 1), Int32(d), 0, &found, &w, &z, Int32(k), &support)
+        let info = OpenBLASMemory.serialized {
+            LAPACKE_dsyevr(LAPACK_ROW_MAJOR, Int8(UInt8(ascii: "V")), Int8(UInt8(ascii: "I")), Int8(UInt8(ascii: "U")),
+                           Int32(d), &a, Int32(d), 0, 0, Int32(d - k + 1), Int32(d), 0, &found, &w, &z, Int32(k), &support)
+        }
         guard info == 0, found == Int32(k) else {
             throw EmbedScopeError(.undefined, "the eigensolver (LAPACK dsyevr) did not converge (info \(info))")
         }
@@ -360,9 +381,9 @@ public enum Projection {
     static func generalizedTopEigen(_ a: inout [Double], _ b: inout [Double], _ d: Int, _ k: Int) throws
         -> (values: [Double], vectors: [Double], total: Double)? {
         let lower = Int8(UInt8(ascii: "L"))
-        let chol = LAPACKE_dpotrf(LAPACK_ROW_MAJOR, lower, Int32(d), &b, Int32(d))
+        let chol = OpenBLASMemory.serialized { LAPACKE_dpotrf(LAPACK_ROW_MAJOR, lower, Int32(d), &b, Int32(d)) }
         if chol > 0 { return nil }
-        guard chol == 0, LAPACKE_dsygst(LAPACK_ROW_MAJOR, 1, lower, Int32(d), &a, Int32(d), b, Int32(d)) == 0 else {
+        guard chol == 0, OpenBLASMemory.serialized({ LAPACKE_dsygst(LAPACK_ROW_MAJOR, 1, lower, Int32(d), &a, Int32(d), b, Int32(d)) }) == 0 else {
             throw EmbedScopeError(.undefined, "LAPACK could not reduce the generalized eigenproblem")
         }
         // dsygst filled the lower triangle; dsyevr reads the same one.
@@ -370,7 +391,9 @@ public enum Projection {
         for i in 0..<d { for j in 0..<i { a[j * d + i] = a[i * d + j] } }
         let (values, v) = try topEigen(&a, d, k)
         var vectors = v
-        cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(d), Int32(k), 1, b, Int32(d), &vectors, Int32(k))
+        OpenBLASMemory.serialized {
+            cblas_dtrsm(CblasRowMajor, CblasLeft, CblasLower, CblasTrans, CblasNonUnit, Int32(d), Int32(k), 1, b, Int32(d), &vectors, Int32(k))
+        }
         return (values, vectors, total)
     }
 }

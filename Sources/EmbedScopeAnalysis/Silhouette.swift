@@ -59,6 +59,21 @@ struct SilhouetteEngine {
         }
     }
 
+    /// An upper estimate of the memory `classDistanceSums` allocates (the rows themselves are
+    /// mapped already): the packed column blocks, the per-class tables, and each worker's
+    /// blocks, tiles and sums. Checked against an address-space limit before the work.
+    func estimatedBytes(evaluatedRows: Int) -> Int {
+        let n = Double(x.rows), d = Double(x.dim), k = Double(layout.classCount)
+        let b = Double(min(max(1, options.blockRows), max(1, x.rows))), t = Double(max(1, options.threads)), rows = Double(evaluatedRows)
+        let scalar: Double = options.kernel == .float64 ? 8 : 4
+        var total = 2 * n * d * 4                       // column blocks packed once (Strassen's side: twice the rows)
+        total += n * k * 8 + 2 * n * 8 + k * k * 8 + 2 * k * d * 8
+        total += t * (3 * b * d * scalar + b * b * scalar + (12 * b + 2 * b * k) * 8 + 3 * b * d * 4 + b * b)
+        total += 2 * t * rows * k * 8                   // each worker's sums, and their total
+        total += 8 * 1048576                            // tables, tile lists
+        return total >= Double(Int.max / 2) ? Int.max / 2 : Int(total)
+    }
+
     private struct Block {
         let start: Int   // offset into the positions array
         let count: Int
@@ -594,7 +609,9 @@ extension Float: SilhouetteScalar {
 extension Double: SilhouetteScalar {
     @inline(__always)
     static func gemm(_ m: Int, _ n: Int, _ k: Int, _ a: UnsafePointer<Double>, _ b: UnsafePointer<Double>, _ c: UnsafeMutablePointer<Double>) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(k), 0, c, Int32(n))
+        OpenBLASMemory.serialized {
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(n), Int32(k), 1, a, Int32(k), b, Int32(k), 0, c, Int32(n))
+        }
     }
 
     @inline(__always)

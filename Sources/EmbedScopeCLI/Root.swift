@@ -19,7 +19,16 @@ struct Root: AsyncParsableCommand {
     /// ArgumentParser's own `main`, after fds 0–2 are made safe (`StandardStreams`): a command
     /// run with stdout closed must not write its results into the next file it opens.
     static func main() async {
+        // Under `ulimit -v`, first of all: OpenBLAS's worker may already be retrying a mapping
+        // it will never get (`AddressSpace`); the restart has none.
+        AddressSpace.restartWithSingleThreadedOpenBLAS()
         StandardStreams.reserveClosedDescriptors()
+        do {
+            try AddressSpace.requireWorkingRoom()
+        } catch {
+            note("error: \(EmbedScopeError.describe(error))")
+            exit(withError: ExitCode(1))
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

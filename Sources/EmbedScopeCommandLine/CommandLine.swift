@@ -42,6 +42,8 @@ package func runCommand(_ body: () throws -> Void) throws {
     InterruptCleanup.install()  // before any folder is made: an interrupted writer leaves nothing
     BLASThreads.stopIdleWorkers()
     do {
+        // Every GEMM on OpenBLAS (`EMBEDSCOPE_GEMM=openblas`): its buffer now, under `ulimit -v`.
+        if SGEMM.path == .openblas { try OpenBLASMemory.reserve(for: "EMBEDSCOPE_GEMM=openblas") }
         try body()
         try StandardStreams.finishOutput() // a table `print`ed to a closed or full stdout is an error too
     } catch {

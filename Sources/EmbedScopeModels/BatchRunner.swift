@@ -31,11 +31,15 @@ extension FeatureExtractor {
         try checkInput(input, count: n)
         let start = Stopwatch.now()
         guard n > 0 else { return ([], [], ForwardProfile(layers: [], wall: 0, threads: 0)) }
+        let caps = capacities()
+        // Under `ulimit -v`, a clear error before the pass: the workspaces not yet cached (one per
+        // worker and one for the shared rest) and the outputs.
+        try AddressSpace.require(pool.bytesToAllocate(caps, count: t + 1) + n * (featureDim + classCount) * 4,
+                                 for: "the forward pass's buffers (\(n) images on \(t) threads)")
         var features = [Float](repeating: 0, count: n * featureDim)
         var logits = [Float](repeating: 0, count: Swift.max(1, n * classCount)) // a pointer even for a headless model
         let perWorker = n / t, shared = n - perWorker * t
         var times = [[Double]](repeating: [], count: t + 1)
-        let caps = capacities()
         input.withUnsafeBufferPointer { xb in
             features.withUnsafeMutableBufferPointer { fb in
                 logits.withUnsafeMutableBufferPointer { lb in

@@ -43,6 +43,15 @@ final class WorkspacePool: @unchecked Sendable {
         return Workspace(capacities: capacities)
     }
 
+    /// Bytes that `count` takes of these capacities would allocate beyond the cached workspaces.
+    func bytesToAllocate(_ capacities: [Int], count: Int) -> Int {
+        lock.lock()
+        defer { lock.unlock() }
+        let cached = free.filter { $0.capacities == capacities }.count
+        let one = capacities.reduce(0) { $0 + Swift.max(1, $1) * 4 }
+        return Swift.max(0, count - cached) * one
+    }
+
     func give(_ w: Workspace) {
         lock.lock()
         defer { lock.unlock() }

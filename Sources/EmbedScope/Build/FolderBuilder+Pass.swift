@@ -56,6 +56,11 @@ extension FolderBuilder {
         defer { progress.end() }
         let batch = prep == nil ? 256 : max(1, req.batchSize)
         let ranges = stride(from: 0, to: total, by: batch).map { $0..<min(total, $0 + batch) }
+        // Under `ulimit -v`, a clear error before the work: the batches in flight (each image's
+        // pixel vector and network input), and one batch's images before they are joined.
+        let perImage = 3 * s * s + (prep.map { 3 * $0.crop * $0.crop } ?? 0), images = min(batch, max(1, total))
+        let inFlight = (req.overlap && ranges.count > 1 ? decodeAhead + 2 : 1) * images
+        try AddressSpace.require((inFlight + images) * perImage * 4, for: "\(inFlight) decoded images in flight")
         // The decode stage (FolderBuilder+Pipeline): on its own thread, ahead of the forward pass,
         // unless the request asks for the stages one after the other.
         let decode: @Sendable (Range<Int>) -> DecodedBatch = { decodeBatch(folder, $0, pixelSize: s, prep: prep) }

@@ -43,6 +43,11 @@ extension Root {
                 // metrics.json is derived data (any measuring command rewrites it), but `compare
                 // --no-compute` and the report read it: a damaged one is reported here too.
                 let report = Index.verifyReport(resolveURL(index), also: [("metrics-file", MetricsRecord.fileName, { _ = try $0.readMetrics() })])
+                // A check that could not run for want of memory says nothing about the index:
+                // that is the command's error, not a FAILED line.
+                if let f = report.failures.first(where: { $0.kind == EmbedScopeError.Kind.outOfMemory.rawValue }) {
+                    throw EmbedScopeError(.outOfMemory, "cannot verify: " + (f.message ?? "out of memory"))
+                }
                 if output.json { try printJSON(report) } else if report.ok { print(report.text) } else { note(report.text) }
                 if !report.ok { throw ExitCode(1) }
             }

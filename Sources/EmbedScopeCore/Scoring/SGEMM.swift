@@ -119,8 +119,10 @@ package enum SGEMM {
             // No copy of B: OpenBLAS reads it where it is, on every core unless a caller's
             // `BLASThreads.single` scope is open (commands keep OpenBLAS on one thread otherwise).
             BLASThreads.allCores {
-                cblas_sgemm(CblasRowMajor, aTransposed ? CblasTrans : CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans,
-                            Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+                OpenBLASMemory.serialized {
+                    cblas_sgemm(CblasRowMajor, aTransposed ? CblasTrans : CblasNoTrans, bTransposed ? CblasTrans : CblasNoTrans,
+                                Int32(m), Int32(n), Int32(k), 1, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+                }
             }
             var ep = ck_epilogue(beta: 0, bias: bias, residual: residual, ldr: ldr, activation: activation.rawValue)
             ck_epilogue_apply(m, n, c, ldc, &ep)
@@ -224,8 +226,10 @@ package final class PackedMatrix: @unchecked Sendable {
                 ck_sgemm_packed(kp, rows.count, columns.count, k, a + r0 * lda, lda, panel, cp, ldc, &ep)
             }
         } else {
-            cblas_sgemm(CblasRowMajor, aTransposed ? CblasTrans : CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(columns.count), Int32(k),
-                        1, aTransposed ? a + r0 : a + r0 * lda, Int32(lda), storage + j0, Int32(max(1, n)), beta, cp, Int32(ldc))
+            OpenBLASMemory.serialized {
+                cblas_sgemm(CblasRowMajor, aTransposed ? CblasTrans : CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(columns.count), Int32(k),
+                            1, aTransposed ? a + r0 : a + r0 * lda, Int32(lda), storage + j0, Int32(max(1, n)), beta, cp, Int32(ldc))
+            }
             ep.beta = 0
             ck_epilogue_apply(rows.count, columns.count, cp, ldc, &ep)
         }
@@ -393,7 +397,7 @@ package final class StrassenBlock: @unchecked Sendable {
         self.h = h
         self.k = k
         if let storage, ck_strassen_pack(kp, h, k, x, ldx, sideCode, storage) != 0 {
-            fatalError("out of memory packing a Strassen block (\(h) × 2 rows of \(k))")
+            InterruptCleanup.fail(LargeBuffer.outOfMemoryMessage(count: 2 * h * k, stride: 4, for: "packing a Strassen block"))
         }
     }
 

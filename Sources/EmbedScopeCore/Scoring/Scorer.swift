@@ -70,6 +70,7 @@ public enum Scorer {
         let parts = partitions(rows: matrix.rows, threads: threads)
         var heaps = [TopK](repeating: TopK(k: kk), count: parts.count)
         var damaged = [DamagedRows](repeating: DamagedRows(), count: parts.count)
+        if kernel == .blas { try OpenBLASMemory.reserve(for: "the BLAS query kernel") }
         // Only the BLAS kernel needs OpenBLAS held to one thread per worker.
         BLASThreads.single(if: kernel == .blas) {
         q.withUnsafeBufferPointer { qp in
@@ -89,8 +90,10 @@ public enum Scorer {
                             switch kernel {
                             case .simd: Kernels.dots(matrix, rows: start..<(start + n), query: qp.baseAddress!, out: bp.baseAddress!)
                             case .blas:
-                                cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(matrix.dim), 1,
-                                            matrix.row(start), Int32(matrix.stride), qp.baseAddress!, 1, 0, bp.baseAddress!, 1)
+                                OpenBLASMemory.serialized {
+                                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(matrix.dim), 1,
+                                                matrix.row(start), Int32(matrix.stride), qp.baseAddress!, 1, 0, bp.baseAddress!, 1)
+                                }
                             }
                             if !select(bp.baseAddress!, count: n, firstRow: start, into: &heap, filter: filter,
                                        candidates: cand.baseAddress!) {
@@ -139,6 +142,7 @@ public enum Scorer {
             (heapsPerPart, damaged) = scanBatch(matrix, queries: q, count: b, ks: ks, filters: fs, workers: parts.count, path: SGEMM.path)
         } else {
         BLASInfo.warnIfGeneric("batch queries (EMBEDSCOPE_GEMM=openblas)")
+        try OpenBLASMemory.reserve(for: "batch queries (EMBEDSCOPE_GEMM=openblas)")
         BLASThreads.single {
             q.withUnsafeBufferPointer { qp in
                 heapsPerPart.withUnsafeMutableBufferPointer { hp in
@@ -154,9 +158,11 @@ public enum Scorer {
                             var start = parts[t].lowerBound
                             while start < parts[t].upperBound {
                                 let n = min(chunk, parts[t].upperBound - start)
-                                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(b), Int32(n), Int32(d), 1,
-                                            qp.baseAddress!, Int32(d), matrix.row(start), Int32(matrix.stride), 0,
-                                            cp.baseAddress!, Int32(n))
+                                OpenBLASMemory.serialized {
+                                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(b), Int32(n), Int32(d), 1,
+                                                qp.baseAddress!, Int32(d), matrix.row(start), Int32(matrix.stride), 0,
+                                                cp.baseAddress!, Int32(n))
+                                }
                                 var noted = false
                                 for i in 0..<b where ks[i] > 0 {
                                     if !select(cp.baseAddress! + i * n, count: n, firstRow: start, into: &heaps[i], filter: fs[i],

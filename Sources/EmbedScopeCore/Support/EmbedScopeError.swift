@@ -47,6 +47,9 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         /// The destination may not be written: not an EmbedScope index (or report / data set),
         /// the data set itself or a folder holding it, or a read-only folder. Nothing was changed.
         case refused
+        /// The memory the work needs cannot be had: the address-space limit (`ulimit -v`) leaves
+        /// too little. Nothing was changed.
+        case outOfMemory
     }
 
     public let kind: Kind

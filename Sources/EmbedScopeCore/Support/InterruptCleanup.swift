@@ -129,6 +129,32 @@ package enum InterruptCleanup {
     }
 
     private static func interrupted(by sig: Int32) {
+        removeUnfinished(saying: "interrupted")
+        // This is a dispatch thread, which blocks signals: unblock this one here and raise it, so
+        // the default action ends the process now (a process-directed kill() could wait on
+        // another thread); should it not, exit with the shell's code for it.
+        signal(sig, SIG_DFL)
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, sig)
+        pthread_sigmask(SIG_UNBLOCK, &set, nil)
+        raise(sig)
+        usleep(200_000)
+        _exit(128 + sig)
+    }
+
+    /// Ends the process with `message` on stderr and exit code 1 where it cannot go on and cannot
+    /// throw (an allocation for a kernel's operand refused under `ulimit -v`, deep in a parallel
+    /// loop): as an interrupt would, what was being written is removed first — no half-written
+    /// index, no signal. Threads that fail meanwhile wait (`holdIfInterrupted`).
+    package static func fail(_ message: String) -> Never {
+        removeUnfinished(saying: "stopped")
+        StandardStreams.error((isatty(2) != 0 ? "\n" : "") + "error: \(message)\n")
+        _exit(1)
+    }
+
+    /// Steps 1–3 of an interrupt: waits out a commit, removes each tracked folder, runs the actions.
+    private static func removeUnfinished(saying verb: String) {
         interrupting.store(true, ordering: .releasing)
         let (folders, actions) = locked { s -> ([URL], [@Sendable () -> Void]) in
             s.interrupting = true
@@ -149,20 +175,9 @@ package enum InterruptCleanup {
                 removed = (try? fm.removeItem(at: target)) != nil || !fm.fileExists(atPath: target.path)
                 if !removed { usleep(20_000) }
             }
-            StandardStreams.error(removed ? "\(newline)interrupted: removed the unfinished \(folder.path)\n"
-                                          : "\(newline)interrupted: could not remove the unfinished \(target.path); remove it by hand\n")
+            StandardStreams.error(removed ? "\(newline)\(verb): removed the unfinished \(folder.path)\n"
+                                          : "\(newline)\(verb): could not remove the unfinished \(target.path); remove it by hand\n")
         }
         for action in actions { action() }
-        // This is a dispatch thread, which blocks signals: unblock this one here and raise it, so
-        // the default action ends the process now (a process-directed kill() could wait on
-        // another thread); should it not, exit with the shell's code for it.
-        signal(sig, SIG_DFL)
-        var set = sigset_t()
-        sigemptyset(&set)
-        sigaddset(&set, sig)
-        pthread_sigmask(SIG_UNBLOCK, &set, nil)
-        raise(sig)
-        usleep(200_000)
-        _exit(128 + sig)
     }
 }

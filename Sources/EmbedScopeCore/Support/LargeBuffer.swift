@@ -44,14 +44,23 @@ package enum LargeBuffer {
         return p
     }
 
-    /// `allocate`, or a trap naming `what` when the system has no memory left (as Swift's own
-    /// allocation traps).
+    /// `allocate`; when the system refuses (`ulimit -v`: the commands check their estimates
+    /// before the work, but an estimate can fall short), the process ends with a clear error and
+    /// exit code 1, what it was writing removed (`InterruptCleanup.fail`) — not a trap.
     package static func allocate<T>(_: T.Type, count: Int, for what: @autoclosure () -> String) -> UnsafeMutablePointer<T> {
         let (bytes, overflow) = Swift.max(1, count).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
         guard !overflow, let p = allocate(bytes: bytes) else {
-            fatalError("out of memory: \(count) × \(MemoryLayout<T>.stride) bytes for \(what())")
+            InterruptCleanup.fail(outOfMemoryMessage(count: count, stride: MemoryLayout<T>.stride, for: what()))
         }
         return p.bindMemory(to: T.self, capacity: Swift.max(1, count))
+    }
+
+    static func outOfMemoryMessage(count: Int, stride: Int, for what: String) -> String {
+        var m = "out of memory: \(count) × \(stride) bytes for \(what)"
+        if let limit = AddressSpace.limit {
+            m += " (the address-space limit, `ulimit -v`, is \(AddressSpace.mebibytes(limit)); raise it or work on fewer rows)"
+        }
+        return m
     }
 
     package static func deallocate(_ p: UnsafeMutableRawPointer?) { free(p) }

@@ -22,6 +22,10 @@ package final class ReadOnlyMapping: @unchecked Sendable {
             throw EmbedScopeError(.truncated, "file is \(size) bytes, shorter than the \(minimumSize)-byte \(header)",
                                   path: path, hint: "the index is damaged; rebuild it")
         }
+        // Under `ulimit -v`, the file and some room to work with it, or a clear error (the
+        // allocation that finds no room after the mapping would trap).
+        try AddressSpace.require(size.addingReportingOverflow(AddressSpace.workingRoom).partialValue,
+                                 for: "mapping \(AddressSpace.mebibytes(size)) of vectors (and room to work with them)")
         guard let m = mmap(nil, size, PROT_READ, MAP_SHARED, fd, 0), m != MAP_FAILED else {
             throw EmbedScopeError(.io, "mmap failed: \(String(cString: strerror(errno)))", path: path)
         }

@@ -64,6 +64,9 @@ package struct SystemInfo: Codable, Sendable {
     /// Threads EmbedScope runs (`CPUBudget`), and where that count came from.
     package var threads: Int
     package var threadBudget: CPUBudget.Detail
+    /// The address-space limit (`ulimit -v`) in bytes; nil: none. Under one the command-line
+    /// tools run OpenBLAS on one thread (`AddressSpace`).
+    package var addressSpaceLimit: Int?
 
     package static func collect() -> SystemInfo {
         let path = SGEMM.path
@@ -103,7 +106,7 @@ package struct SystemInfo: Codable, Sendable {
                           gemmEnvironmentIgnored: SGEMM.environmentRejected, hotPaths: hot,
                           hugePages: HugePages(system: Self.hugePageMode(), advised: LargeBuffer.advisesHugePages,
                                                thresholdBytes: LargeBuffer.hugePageThreshold),
-                          threads: CPUBudget.threads, threadBudget: CPUBudget.current)
+                          threads: CPUBudget.threads, threadBudget: CPUBudget.current, addressSpaceLimit: AddressSpace.limit)
     }
 
     /// The one-query kernel on `path` and its software prefetch (`ck_scan_prefetch_bytes`).
@@ -149,6 +152,10 @@ package struct SystemInfo: Codable, Sendable {
             ? "; GEMM operands from \(hugePages.thresholdBytes >> 20) MiB advised (EMBEDSCOPE_HUGEPAGES=0: not)"
             : "; GEMM operands not advised (EMBEDSCOPE_HUGEPAGES=0)"))
         lines.append(CPUBudget.describe(threadBudget))
+        if let limit = addressSpaceLimit {
+            lines.append("address-space limit (ulimit -v): \(AddressSpace.mebibytes(limit))"
+                         + (AddressSpace.restarted ? "; OpenBLAS on one thread (its buffers must fit under the limit)" : ""))
+        }
         return lines.joined(separator: "\n")
     }
 
@@ -226,7 +233,9 @@ package enum BLASInfo {
         let version = words.count > 1 && words[0] == "OpenBLAS" ? String(words[1]) : "unknown"
         let all = ProcessInfo.processInfo.environment
         let env = all["OPENBLAS_CORETYPE"].flatMap { $0.isEmpty ? nil : $0 }
-        let blasEnvironment = all.filter { $0.key.hasPrefix("OPENBLAS_") || $0.key.hasPrefix("GOTO_") }
+        // Not the user's: OPENBLAS_NUM_THREADS=1 that the restart under `ulimit -v` set (`AddressSpace`).
+        let blasEnvironment = all.filter { ($0.key.hasPrefix("OPENBLAS_") || $0.key.hasPrefix("GOTO_"))
+            && !(AddressSpace.restarted && $0.key == "OPENBLAS_NUM_THREADS") }
         return SystemInfo.BLAS(library: "OpenBLAS", version: version, config: config, core: core,
                                genericCore: genericCores.contains(core.lowercased()), coretypeEnvironment: env,
                                environment: blasEnvironment, threads: BLASThreads.cores)

@@ -1,0 +1,125 @@
+import Foundation
+import XCTest
+@testable import EmbedScope
+@testable import EmbedScopeCore
+
+/// Commands under an address-space limit (`ulimit -v`, as batch schedulers set it): an answer or
+/// a clear error, at every limit. Before: a limit that left OpenBLAS less than its 128 MiB buffer
+/// hung every command for ever (OpenBLAS 0.3.21 retries the mapping in a loop; one core at 100 %),
+/// and tighter ones ended in traps ("Fatal error: out of memory", SIGILL / SIGABRT) with part of
+/// the output printed.
+final class CLIAddressLimitTests: XCTestCase {
+    struct Limited { var status: Int32; var signalled: Bool; var timedOut: Bool; var stdout: String; var stderr: String }
+
+    /// Runs the binary under `ulimit -v kib` (through /bin/sh, as a user would), ended after
+    /// `timeout` seconds if still running.
+    func runLimited(_ kib: Int, _ args: [String], timeout: Double = 60) throws -> Limited {
+        guard FileManager.default.isExecutableFile(atPath: CLI.binary.path) else { throw CLI.MissingBinary() }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "ulimit -v \"$1\" || exit 99; shift; exec \"$@\"", "sh", String(kib), CLI.binary.path] + args
+        let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("limit-\(UUID().uuidString).out")
+        let errURL = outURL.appendingPathExtension("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        defer { try? FileManager.default.removeItem(at: outURL); try? FileManager.default.removeItem(at: errURL) }
+        p.standardOutput = try FileHandle(forWritingTo: outURL)
+        p.standardError = try FileHandle(forWritingTo: errURL)
+        let done = DispatchSemaphore(value: 0)
+        p.terminationHandler = { _ in done.signal() }
+        try p.run()
+        let timedOut = done.wait(timeout: .now() + timeout) == .timedOut
+        if timedOut {
+            kill(p.processIdentifier, SIGKILL)
+            done.wait()
+        }
+        return Limited(status: p.terminationStatus, signalled: p.terminationReason == .uncaughtSignal, timedOut: timedOut,
+                       stdout: (try? String(contentsOf: outURL, encoding: .utf8)) ?? "",
+                       stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
+    }
+
+    func testEveryLimitGivesAnAnswerOrAClearError() throws {
+        #if os(Linux)
+        let dir = try temporaryDirectory(self)
+        let n = 3000, d = 384
+        let names = ["ant", "bee", "cat", "dog"]
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 41), rows: n, dim: d,
+                                        classes: (0..<n).map { names[$0 % 4] })
+        let commands: [[String]] = [
+            ["metrics", idx.path],
+            ["project", idx.path, "--method", "pca", "--components", "2"],
+            ["duplicates", idx.path],
+            ["query", idx.path, "--row", "7", "-k", "5", "--json"],
+            ["probe", idx.path],
+        ]
+        // `probe` writes its prototype set into the index, which `project` then lists: once
+        // before the references, so that every later run sees the same index.
+        XCTAssertEqual(try CLI.run(["probe", idx.path]).status, 0)
+        // Without a limit, for comparison: the same answers must come back under one.
+        let reference = try commands.map { args -> String in
+            let r = try CLI.run(args)
+            XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
+            return r.stdout
+        }
+        var answered = 0, refused = 0
+        // From below what the binary needs to load, through the limits where OpenBLAS's buffer,
+        // the mapping and each command's own memory run out, to enough.
+        for mib in stride(from: 120, through: 720, by: 60) {
+            for (c, args) in commands.enumerated() {
+                let r = try runLimited(mib << 10, args)
+                let what = "\(args[0]) under ulimit -v \(mib) MiB"
+                XCTAssertFalse(r.timedOut, "\(what): still running after 60 s (hang)")
+                XCTAssertFalse(r.signalled, "\(what): ended by a signal (\(r.status)): \(r.stderr.prefix(400))")
+                XCTAssertFalse(r.stderr.contains("Fatal error"), "\(what): \(r.stderr.prefix(400))")
+                XCTAssertNotEqual(r.status, 99, "\(what): the shell could not set the limit")
+                switch r.status {
+                case 0:
+                    answered += 1
+                    XCTAssertEqual(r.stdout, reference[c], "\(what): a different answer than without the limit")
+                case 1:
+                    refused += 1
+                    XCTAssertTrue(r.stderr.contains("error: ") && r.stderr.contains("out of memory"), "\(what): \(r.stderr.prefix(400))")
+                    XCTAssertFalse(r.stdout.contains("nan"), "\(what): \(r.stdout.prefix(200))")
+                case 127:
+                    // Below what the dynamic loader needs to map the libraries: ld.so's own error.
+                    XCTAssertTrue(r.stderr.contains("error while loading shared libraries"), "\(what): \(r.stderr.prefix(400))")
+                default:
+                    XCTFail("\(what): exit status \(r.status): \(r.stderr.prefix(400))")
+                }
+            }
+        }
+        // The sweep reached both sides: limits too tight for some command, and enough for all.
+        XCTAssertGreaterThan(refused, 0)
+        XCTAssertGreaterThanOrEqual(answered, commands.count)
+        let enough = try commands.map { try runLimited(4 << 20, $0) }
+        for (c, r) in enough.enumerated() {
+            XCTAssertEqual(r.status, 0, "\(commands[c][0]) under ulimit -v 4 GiB: \(r.stderr.prefix(400))")
+            XCTAssertEqual(r.stdout, reference[c])
+        }
+        #endif
+    }
+
+    /// The restart under a limit sets only what it says: OpenBLAS on one thread and one malloc
+    /// arena, a thread count the user set is kept, and the limit is what `info --system` reports.
+    func testTheRestartUnderALimitKeepsWhatTheUserSet() throws {
+        #if os(Linux)
+        let plain = try runLimited(4 << 20, ["info", "--system", "--json"])
+        XCTAssertEqual(plain.status, 0, plain.stderr)
+        struct Info: Decodable { struct B: Decodable { var threads: Int; var environment: [String: String] }; var blas: B }
+        let info = try JSONDecoder().decode(Info.self, from: Data(plain.stdout.utf8))
+        XCTAssertEqual(info.blas.threads, 1)
+        XCTAssertNil(info.blas.environment["OPENBLAS_NUM_THREADS"], "set by EmbedScope, not by the user: \(info.blas.environment)")
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/sh")
+        p.arguments = ["-c", "ulimit -v 4194304; OPENBLAS_NUM_THREADS=2 exec \"$0\" info --system --json", CLI.binary.path]
+        let out = Pipe()
+        p.standardOutput = out
+        try p.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        XCTAssertEqual(p.terminationStatus, 0)
+        let kept = try JSONDecoder().decode(Info.self, from: data)
+        XCTAssertEqual(kept.blas.environment["OPENBLAS_NUM_THREADS"], "2")
+        #endif
+    }
+}
