@@ -64,6 +64,8 @@ public enum IndexExport {
         let n = s.rows, d = s.dim
         let (count, overflow) = n.multipliedReportingOverflow(by: d)
         guard !overflow else { throw EmbedScopeError(.corruptHeader, "\(n) × \(d) overflows", path: url.path) }
+        // Under `ulimit -v`: the rows' copy and the file's bytes, or a clear error before writing.
+        try AddressSpace.require(count.multipliedReportingOverflow(by: 8).partialValue, for: "exporting \(n) × \(d) vectors")
         var x = [Float](); x.reserveCapacity(count)
         for i in 0..<n { x += vectors.row(i) }
         let nv = Array(norms.row(0))

@@ -104,6 +104,9 @@ package struct NPYArray: Sendable {
         guard present >= expected else {
             throw fail("file holds \(present) data bytes, shape \(shape) needs \(expected) (truncated)")
         }
+        // Under `ulimit -v`: the values (and a row's norms), or a clear error, not a trap.
+        try AddressSpace.require(count.multipliedReportingOverflow(by: 4).partialValue,
+                                 for: "the \(count) values of \(URL(fileURLWithPath: path).lastPathComponent)")
         var values = [Float](repeating: 0, count: count)
         if normalizing && elem == 8 && shape.count == 2 && shape[1] > 0 {
             let (n, d) = (shape[0], shape[1])
@@ -248,6 +251,7 @@ package struct NPYArray: Sendable {
         var header = "{'descr': '<f4', 'fortran_order': False, 'shape': \(shapeText), }"
         let total = 10 + header.utf8.count + 1
         header += String(repeating: " ", count: (64 - total % 64) % 64) + "\n"
+        try AddressSpace.require(values.count * 4 + 1024, for: "writing \(url.lastPathComponent)")
         var data = Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(header.utf8.count & 0xff), UInt8(header.utf8.count >> 8)])
         data.append(contentsOf: Array(header.utf8))
         values.withUnsafeBytes { data.append(contentsOf: $0) }
