@@ -89,7 +89,7 @@ public enum ClusterMetrics {
         }
         let engine = SilhouetteEngine(x: x, layout: layout, moments: moments, options: options)
         // Under `ulimit -v`: a clear error before the work, not a trap in the middle of it.
-        try AddressSpace.require(engine.estimatedBytes(evaluatedRows: rowPositions?.count ?? n),
+        try AddressSpace.require(estimate: engine.estimatedBytes(evaluatedRows: rowPositions?.count ?? n),
                                  for: "the silhouette of \(rowPositions?.count ?? n) × \(n) rows")
         if options.kernel == .float64 || SGEMM.path == .openblas { try OpenBLASMemory.reserve(for: "the silhouette") }
         let (sums, refinedPairs, strassenTiles) = engine.classDistanceSums(rowPositions: rowPositions, progress: progress)

@@ -68,7 +68,7 @@ public enum LinearProbe {
         let parameters = Double(k * d + k), block = Double(Objective.blockRows)
         let bytes = Double(n) * Double(d) * 4 + Double(2 * o.memory + 8) * parameters * 8
             + Double(Objective.parts) * (parameters * 16 + 2 * block * Double(k) * 4 + 1.25 * block * Double(d) * 4)
-        try AddressSpace.require(bytes >= Double(Int.max / 2) ? Int.max / 2 : Int(bytes), for: "the linear probe on \(n) × \(d)")
+        try AddressSpace.require(estimate: bytes, for: "the linear probe on \(n) × \(d)")
         let classIndex = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         let y = rows.map { classIndex[labels[$0]]! }
         // Contiguous float32 features of the training rows.

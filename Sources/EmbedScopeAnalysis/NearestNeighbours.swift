@@ -119,7 +119,7 @@ extension NearestNeighbours {
         // packed copy (panels padded: at most 9/8 of the rows), and each worker's tile and row block.
         let perWorker = Double(b) * Double(b) * 4 + 2 * Double(b) * Double(d) * 4
         let need = (prepack ? Double(n) * Double(d) * 4.5 : 0) + Double(workers) * perWorker
-        try AddressSpace.require(need >= Double(Int.max / 2) ? Int.max / 2 : Int(need), for: "\(label) over \(n) rows")
+        try AddressSpace.require(estimate: need, for: "\(label) over \(n) rows")
         let packed: [PackedMatrix]? = prepack
             ? PackedMatrix.rowBlocks(count: n, dim: d, blockRows: b, threads: workers) { start, _ in (x.row(start), x.stride) }
             : nil

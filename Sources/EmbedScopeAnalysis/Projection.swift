@@ -65,7 +65,7 @@ public enum Projection {
     static func requireMemory(_ x: RowMatrix, matrices: Int, components k: Int, for what: String) throws {
         let d = Double(x.dim), n = Double(x.rows)
         let bytes = (Double(matrices) * d * d + Double(blockRows) * d + 2 * d * Double(k) + n * Double(k) + 64 * d) * 8
-        try AddressSpace.require(bytes >= Double(Int.max / 2) ? Int.max / 2 : Int(bytes), for: "\(what) of \(x.rows) × \(x.dim)")
+        try AddressSpace.require(estimate: bytes, for: "\(what) of \(x.rows) × \(x.dim)")
     }
 
     // MARK: - PCA

@@ -62,7 +62,7 @@ struct SilhouetteEngine {
     /// An upper estimate of the memory `classDistanceSums` allocates (the rows themselves are
     /// mapped already): the packed column blocks, the per-class tables, and each worker's
     /// blocks, tiles and sums. Checked against an address-space limit before the work.
-    func estimatedBytes(evaluatedRows: Int) -> Int {
+    func estimatedBytes(evaluatedRows: Int) -> Double {
         let n = Double(x.rows), d = Double(x.dim), k = Double(layout.classCount)
         let b = Double(min(max(1, options.blockRows), max(1, x.rows))), t = Double(max(1, options.threads)), rows = Double(evaluatedRows)
         let scalar: Double = options.kernel == .float64 ? 8 : 4
@@ -70,8 +70,7 @@ struct SilhouetteEngine {
         total += n * k * 8 + 2 * n * 8 + k * k * 8 + 2 * k * d * 8
         total += t * (3 * b * d * scalar + b * b * scalar + (12 * b + 2 * b * k) * 8 + 3 * b * d * 4 + b * b)
         total += 2 * t * rows * k * 8                   // each worker's sums, and their total
-        total += 8 * 1048576                            // tables, tile lists
-        return total >= Double(Int.max / 2) ? Int.max / 2 : Int(total)
+        return total + 8 * 1048576                      // tables, tile lists
     }
 
     private struct Block {

@@ -107,6 +107,11 @@ package enum AddressSpace {
             hint: "raise the limit (`ulimit -v`), or work on fewer rows")
     }
 
+    /// `require` for an estimate computed in floating point (sizes that could overflow `Int`).
+    package static func require(estimate bytes: Double, for what: @autoclosure () -> String) throws {
+        try require(bytes < Double(Int.max / 2) ? Int(bytes.rounded(.up)) : Int.max / 2, for: what())
+    }
+
     package static func mebibytes(_ bytes: Int) -> String {
         bytes >= 10 << 20 ? "\(bytes >> 20) MiB" : String(format: "%.1f MiB", Double(bytes) / 1048576)
     }
