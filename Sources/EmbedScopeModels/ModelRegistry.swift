@@ -33,6 +33,12 @@ public enum ModelRegistry {
                                   hint: "for any other PyTorch model, export embeddings with Scripts/extract.py and use `embedscope import`")
         }
         let (raw, info) = try TorchCheckpoint.loadWithInfo(contentsOf: url, stripPrefix: "")
+        // Under `ulimit -v`, a clear error before the network is built from these tensors: their
+        // weights with BatchNorm folded in, packed for the kernels and (ResNet) Winograd-transformed
+        // — measured at up to ~5× the tensors (ResNet-18: 47 MB of tensors, built in ~330 MB of room,
+        // not in 310). (The file's size says little: a checkpoint's storages may be shared views.)
+        let tensorBytes = raw.values.reduce(0.0) { $0 + Double($1.data.count) * 4 }
+        try AddressSpace.require(estimate: 5 * tensorBytes, for: "building \(name) from \(url.lastPathComponent)")
         let (state, keyPrefix) = try StateDictPrefix.select(raw, anchors: anchors, given: options.stripPrefix, model: name, path: url.path)
         let extractor: FeatureExtractor
         let prep: Preprocessing

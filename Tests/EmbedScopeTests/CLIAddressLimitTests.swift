@@ -99,6 +99,41 @@ final class CLIAddressLimitTests: XCTestCase {
         #endif
     }
 
+    /// `build` with a native network under each limit: an index that verifies, or a clear error
+    /// and nothing left where the index was to be (the network's weights, the decoded batches and
+    /// the forward pass's buffers are checked before they are allocated; a ResNet-18 trapped at
+    /// 240–380 MB while it packed its weights).
+    func testBuildUnderEveryLimitMakesAWholeIndexOrNone() throws {
+        #if os(Linux)
+        let dir = try temporaryDirectory(self)
+        let fixtures = try XCTUnwrap(Bundle.module.resourceURL).appendingPathComponent("Fixtures")
+        let data = fixtures.appendingPathComponent("quality/dups"), weights = fixtures.appendingPathComponent("models/resnet18_legacy.pth")
+        var built = 0, refused = 0
+        for mib in stride(from: 160, through: 760, by: 60) {
+            let out = dir.appendingPathComponent("index-\(mib)")
+            let r = try runLimited(mib << 10, ["build", data.path, "--out", out.path, "--model", "resnet18", "--weights", weights.path,
+                                               "--pixel-size", "16"], timeout: 120)
+            let what = "build under ulimit -v \(mib) MiB"
+            XCTAssertFalse(r.timedOut, "\(what): hang")
+            XCTAssertFalse(r.signalled, "\(what): signal \(r.status): \(r.stderr.prefix(400))")
+            switch r.status {
+            case 0:
+                built += 1
+                let v = try CLI.run(["verify", out.path])
+                XCTAssertEqual(v.status, 0, "\(what): \(v.stdout) \(v.stderr)")
+            case 1:
+                refused += 1
+                XCTAssertTrue(r.stderr.contains("out of memory"), "\(what): \(r.stderr.prefix(400))")
+                XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "\(what): left \(out.path)")
+            default:
+                XCTAssertEqual(r.status, 127, "\(what): \(r.stderr.prefix(400))")
+            }
+        }
+        XCTAssertGreaterThan(refused, 0)
+        XCTAssertGreaterThan(built, 0)
+        #endif
+    }
+
     /// The restart under a limit sets only what it says: OpenBLAS on one thread and one malloc
     /// arena, a thread count the user set is kept, and the limit is what `info --system` reports.
     func testTheRestartUnderALimitKeepsWhatTheUserSet() throws {
