@@ -23,8 +23,8 @@ import Glibc
 ///   leaves room for its buffer, and throws a clear error if not; `serialized` then runs the
 ///   calls one at a time so that one buffer serves them all.
 /// - `require` checks an operation's estimate before it starts (the silhouette, the neighbour
-///   tiles, PCA / LDA, the probe, the build's decoded batches, the forward pass's buffers, each
-///   file mapping): `error: out of memory: … needs N MiB more, and the limit leaves M MiB`.
+///   tiles, PCA / LDA, the probe, a network's weights, the build's decoded batches, the forward
+///   pass's buffers, each file mapping, an .npy's values): `error: out of memory: … needs N MiB more, and the limit leaves M MiB`.
 ///   An allocation that still fails (an estimate fell short) ends the command through
 ///   `InterruptCleanup.fail`: the same message, exit code 1, the unfinished output removed.
 ///
