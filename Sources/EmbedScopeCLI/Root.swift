@@ -22,6 +22,9 @@ struct Root: AsyncParsableCommand {
         // Under `ulimit -v`, first of all: OpenBLAS's worker may already be retrying a mapping
         // it will never get (`AddressSpace`); the restart has none.
         AddressSpace.restartWithSingleThreadedOpenBLAS()
+        // Under `ulimit -f`, a write past the limit is an error (EFBIG: "File too large") that the
+        // writer reports and cleans up after, not SIGXFSZ ending the process mid-write.
+        signal(SIGXFSZ, SIG_IGN)
         StandardStreams.reserveClosedDescriptors()
         do {
             try AddressSpace.requireWorkingRoom()

@@ -13,11 +13,11 @@ final class CLIAddressLimitTests: XCTestCase {
 
     /// Runs the binary under `ulimit -v kib` (through /bin/sh, as a user would), ended after
     /// `timeout` seconds if still running.
-    func runLimited(_ kib: Int, _ args: [String], timeout: Double = 60) throws -> Limited {
+    func runLimited(_ kib: Int, _ args: [String], timeout: Double = 60, limit: String = "-v") throws -> Limited {
         guard FileManager.default.isExecutableFile(atPath: CLI.binary.path) else { throw CLI.MissingBinary() }
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "ulimit -v \"$1\" || exit 99; shift; exec \"$@\"", "sh", String(kib), CLI.binary.path] + args
+        p.arguments = ["-c", "ulimit \(limit) \"$1\" || exit 99; shift; exec \"$@\"", "sh", String(kib), CLI.binary.path] + args
         let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("limit-\(UUID().uuidString).out")
         let errURL = outURL.appendingPathExtension("err")
         FileManager.default.createFile(atPath: outURL.path, contents: nil)
@@ -131,6 +131,30 @@ final class CLIAddressLimitTests: XCTestCase {
         }
         XCTAssertGreaterThan(refused, 0)
         XCTAssertGreaterThan(built, 0)
+        #endif
+    }
+
+    /// Under a file-size limit (`ulimit -f`) a write past it is an error, and what was being
+    /// written is removed: before, SIGXFSZ ended `import` (exit 153) and left a new index folder
+    /// with a half-written generation in it.
+    func testAFileSizeLimitIsAClearErrorAndLeavesNothing() throws {
+        #if os(Linux)
+        let dir = try temporaryDirectory(self)
+        let n = 2000, d = 64
+        let x = dir.appendingPathComponent("X.npy"), rows = dir.appendingPathComponent("rows.csv")
+        try NPYArray.write(shape: [n, d], values: randomMatrix(rows: n, dim: d, seed: 9), to: x)
+        try ("path,class\n" + (0..<n).map { "img/\($0).png,c\($0 % 3)" }.joined(separator: "\n") + "\n").write(to: rows, atomically: true, encoding: .utf8)
+        for kib in [1, 100, 300] {   // 1 KiB: the catalog; 100: the vectors (512 KB); 300: the same
+            let out = dir.appendingPathComponent("index-\(kib)")
+            let r = try runLimited(kib, ["import", "--vectors", x.path, "--manifest", rows.path, "--out", out.path], limit: "-f")
+            XCTAssertFalse(r.signalled, "ulimit -f \(kib): signal \(r.status)")
+            XCTAssertEqual(r.status, 1, "ulimit -f \(kib): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("error: "), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "ulimit -f \(kib): left \(out.path)")
+        }
+        let r = try runLimited(4096, ["import", "--vectors", x.path, "--manifest", rows.path, "--out", dir.appendingPathComponent("whole").path], limit: "-f")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertEqual(try CLI.run(["verify", dir.appendingPathComponent("whole").path]).status, 0)
         #endif
     }
 
