@@ -34,8 +34,10 @@ extension FeatureExtractor {
         let caps = capacities()
         // Under `ulimit -v`, a clear error before the pass: the workspaces not yet cached (one per
         // worker and one for the shared rest) and the outputs.
-        try AddressSpace.require(pool.bytesToAllocate(caps, count: t + 1) + n * (featureDim + classCount) * 4,
-                                 for: "the forward pass's buffers (\(n) images on \(t) threads)")
+        if AddressSpace.limit != nil {
+            try AddressSpace.require(pool.bytesToAllocate(caps, count: t + 1) + n * (featureDim + classCount) * 4,
+                                     for: "the forward pass's buffers (\(n) images on \(t) threads)")
+        }
         var features = [Float](repeating: 0, count: n * featureDim)
         var logits = [Float](repeating: 0, count: Swift.max(1, n * classCount)) // a pointer even for a headless model
         let perWorker = n / t, shared = n - perWorker * t

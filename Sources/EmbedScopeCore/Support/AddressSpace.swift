@@ -30,13 +30,14 @@ import Glibc
 ///
 /// Without a limit (the usual case) none of this does anything.
 package enum AddressSpace {
-    /// The process's address-space limit in bytes (`RLIMIT_AS`'s soft limit); nil: unlimited.
-    package static var limit: Int? {
+    /// The process's address-space limit in bytes (`RLIMIT_AS`'s soft limit, read once: the
+    /// process never changes it, and the forward pass asks on every call); nil: unlimited.
+    package static let limit: Int? = {
         var rl = rlimit(rlim_cur: 0, rlim_max: 0)
         let status = withUnsafeMutablePointer(to: &rl) { getrlimit(Int32(RLIMIT_AS.rawValue), $0) }
         guard status == 0, rl.rlim_cur != rlim_t.max else { return nil }   // rlim_t.max: RLIM_INFINITY
         return Int(clamping: rl.rlim_cur)
-    }
+    }()
 
     /// The process's mapped address space now, in bytes (`/proc/self/statm`'s first field).
     package static var used: Int? {
