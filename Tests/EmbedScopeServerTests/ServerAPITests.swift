@@ -556,7 +556,7 @@ final class ServerAPITests: XCTestCase {
         var options = ServerOptions(roots: [f.root])
         options.log = nil
         let served = try IndexLibrary(options: options).index("tiny")
-        let runs = Mutex(0)
+        let runs = Locked(0)
         for _ in 0..<3 {
             do {
                 _ = try await served.once("undefined") { () throws -> Int in

@@ -30,7 +30,9 @@ final class BLASThreadsTests: XCTestCase {
         let workers = 4
         let entered = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
         let group = DispatchGroup()
-        let threadsInside = Mutex<[Int32]>([])
+        // Locked (a pthread mutex), not Synchronization.Mutex: ThreadSanitizer does not see Mutex's
+        // contended hand-over and reported this test's own appends as a race (CI, 2026-12-06).
+        let threadsInside = Locked<[Int32]>([])
         for _ in 0..<workers {
             DispatchQueue.global().async(group: group) {
                 BLASThreads.single {

@@ -149,4 +149,4 @@ final class BuildPipelineTests: XCTestCase {
 }
 
 private final class Counter: Sendable { let value = Synchronization.Atomic<Int>(0) }
-private final class Box<T: Sendable>: Sendable { let value = Mutex<T?>(nil) }
+private final class Box<T: Sendable>: Sendable { let value = Locked<T?>(nil) }   // Locked: ThreadSanitizer sees it
