@@ -22,6 +22,9 @@ struct Root: AsyncParsableCommand {
         // Under `ulimit -v`, first of all: OpenBLAS's worker may already be retrying a mapping
         // it will never get (`AddressSpace`); the restart has none.
         AddressSpace.restartWithSingleThreadedOpenBLAS()
+        // Under `ulimit -s`: threads get the usual 8 MiB stacks; where the main thread's stack
+        // cannot grow to that, the command runs on a thread of its own (`StackLimit`).
+        let ownThread = StackLimit.raise()
         // Under `ulimit -f`, a write past the limit is an error (EFBIG: "File too large") that the
         // writer reports and cleans up after, not SIGXFSZ ending the process mid-write.
         signal(SIGXFSZ, SIG_IGN)
@@ -33,7 +36,28 @@ struct Root: AsyncParsableCommand {
             exit(withError: ExitCode(1))
         }
         do {
-            var command = try parseAsRoot()
+            var command: any ParsableCommand
+            if ownThread {
+                // Parsing and the error's message (help, usage) too: ArgumentParser's reflection
+                // alone overflows a 40 KiB main stack.
+                let box = CommandBox()
+                try StackLimit.run {
+                    do {
+                        var parsed = try Root.parseAsRoot()
+                        if !(parsed is AsyncParsableCommand) {
+                            try parsed.run()
+                            box.finished = true
+                        }
+                        box.command = parsed
+                    } catch {
+                        Root.exit(withError: error)
+                    }
+                }
+                guard !box.finished, let parsed = box.command else { return }
+                command = parsed
+            } else {
+                command = try parseAsRoot()
+            }
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
@@ -43,6 +67,14 @@ struct Root: AsyncParsableCommand {
             exit(withError: error)
         }
     }
+}
+
+/// What the thread that parses (and runs) a command under a small stack limit hands back
+/// (`StackLimit.run`: the main thread only waits for it, which orders these accesses).
+private final class CommandBox: @unchecked Sendable {
+    /// The parsed command; `finished`: it has run (a synchronous command), else the caller runs it.
+    var command: (any ParsableCommand)?
+    var finished = false
 }
 
 /// Every table and summary this module prints goes through here: names come from users' files,

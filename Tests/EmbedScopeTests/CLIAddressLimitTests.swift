@@ -7,7 +7,8 @@ import XCTest
 /// a clear error, at every limit. Before: a limit that left OpenBLAS less than its 128 MiB buffer
 /// hung every command for ever (OpenBLAS 0.3.21 retries the mapping in a loop; one core at 100 %),
 /// and tighter ones ended in traps ("Fatal error: out of memory", SIGILL / SIGABRT) with part of
-/// the output printed.
+/// the output printed. Also the other resource limits a shell sets: the stack (`ulimit -s`) and
+/// the file size (`ulimit -f`).
 final class CLIAddressLimitTests: XCTestCase {
     struct Limited { var status: Int32; var signalled: Bool; var timedOut: Bool; var stdout: String; var stderr: String }
 
@@ -131,6 +132,52 @@ final class CLIAddressLimitTests: XCTestCase {
         }
         XCTAssertGreaterThan(refused, 0)
         XCTAssertGreaterThan(built, 0)
+        #endif
+    }
+
+    /// Under a small stack limit (`ulimit -s`): the same answers as without one. Before, a 64 KiB
+    /// limit ended `metrics` and `project` in SIGSEGV (a worker thread's stack, sized from the
+    /// limit, overflowed in the Swift runtime), and at 32 KiB every command, `--help` included
+    /// (ArgumentParser's reflection on the main thread).
+    func testASmallStackLimitStillAnswers() throws {
+        #if os(Linux)
+        let dir = try temporaryDirectory(self)
+        let n = 1500, d = 96
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 43), rows: n, dim: d,
+                                        classes: (0..<n).map { ["ant", "bee", "cat"][$0 % 3] })
+        XCTAssertEqual(try CLI.run(["probe", idx.path]).status, 0)
+        let commands: [[String]] = [
+            ["metrics", idx.path],
+            ["project", idx.path, "--method", "pca", "--components", "2"],
+            ["duplicates", idx.path],
+            ["query", idx.path, "--row", "7", "-k", "5", "--json"],
+            ["probe", idx.path],
+            ["--help"],
+        ]
+        for args in commands {
+            let reference = try CLI.run(args)
+            XCTAssertEqual(reference.status, 0, "\(args): \(reference.stderr)")
+            // Hard and soft limit 32 KiB (the main thread cannot grow: the command runs on a
+            // thread of its own); soft 64 KiB only (raised back to 8 MiB).
+            for (kib, limit) in [(32, "-s"), (64, "-S -s")] {
+                let r = try runLimited(kib, args, timeout: 120, limit: limit)
+                let what = "\(args[0]) under ulimit \(limit) \(kib)"
+                XCTAssertNotEqual(r.status, 99, "\(what): the shell could not set the limit")
+                XCTAssertFalse(r.signalled, "\(what): signal \(r.status): \(r.stderr.prefix(400))")
+                XCTAssertEqual(r.status, 0, "\(what): \(r.stderr.prefix(400))")
+                XCTAssertEqual(r.stdout, reference.stdout, what)
+            }
+        }
+        // A network's forward pass and the decoding workers, on a 32 KiB limit.
+        let fixtures = try XCTUnwrap(Bundle.module.resourceURL).appendingPathComponent("Fixtures")
+        let out = dir.appendingPathComponent("built")
+        let r = try runLimited(32, ["build", fixtures.appendingPathComponent("quality/dups").path, "--out", out.path,
+                                    "--model", "resnet18", "--weights", fixtures.appendingPathComponent("models/resnet18_legacy.pth").path,
+                                    "--pixel-size", "16"], timeout: 120, limit: "-s")
+        XCTAssertFalse(r.signalled, "build under ulimit -s 32: signal \(r.status): \(r.stderr.prefix(400))")
+        XCTAssertEqual(r.status, 0, r.stderr)
+        let v = try CLI.run(["verify", out.path])
+        XCTAssertEqual(v.status, 0, v.stdout + v.stderr)
         #endif
     }
 
