@@ -31,6 +31,9 @@ struct Root: AsyncParsableCommand {
         StandardStreams.reserveClosedDescriptors()
         do {
             try AddressSpace.requireWorkingRoom()
+            // Under `ulimit -u` (or a pids limit), before the first thing that starts a thread:
+            // libdispatch would wait for ever for a thread it cannot create (`ThreadRoom`).
+            try ThreadRoom.require()
         } catch {
             note("error: \(EmbedScopeError.describe(error))")
             exit(withError: ExitCode(1))

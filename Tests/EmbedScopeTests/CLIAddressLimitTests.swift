@@ -181,6 +181,69 @@ final class CLIAddressLimitTests: XCTestCase {
         #endif
     }
 
+    /// Under a process limit (`ulimit -u`, which counts every thread of the user's processes):
+    /// the answer, or `error: cannot start threads …`. Before, `ulimit -u 1` … `3` (beside the
+    /// running binary) hung `metrics` for ever: libdispatch retries a thread it cannot create in
+    /// a sleep loop. The limit does not bind root, so the runs are an ordinary user's (`nobody`),
+    /// on a copy of the binary and an index that user can read.
+    func testAProcessLimitGivesAnAnswerOrAClearError() throws {
+        #if os(Linux)
+        guard getuid() == 0, FileManager.default.isExecutableFile(atPath: "/usr/sbin/runuser") else {
+            throw XCTSkip("needs root and runuser to run as another user")
+        }
+        guard FileManager.default.isExecutableFile(atPath: CLI.binary.path) else { throw CLI.MissingBinary() }
+        let dir = try temporaryDirectory(self)
+        let n = 1200, d = 64
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 47), rows: n, dim: d,
+                                        classes: (0..<n).map { ["ant", "bee", "cat"][$0 % 3] })
+        let binary = dir.appendingPathComponent("embedscope")
+        try FileManager.default.copyItem(at: CLI.binary, to: binary)
+        let chmod = try Process.run(URL(fileURLWithPath: "/bin/chmod"), arguments: ["-R", "a+rwX", dir.path])
+        chmod.waitUntilExit()
+        XCTAssertEqual(chmod.terminationStatus, 0)
+        let args = ["metrics", idx.path, "--json"]
+        let reference = try CLI.run(args)
+        XCTAssertEqual(reference.status, 0, reference.stderr)
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        var answered = 0, refused = 0
+        for limit in stride(from: 2, through: 2 * cores + 16, by: max(1, cores / 4)) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/sbin/runuser")
+            p.arguments = ["-u", "nobody", "--", "/bin/bash", "-c", "ulimit -u \(limit) || exit 99; exec \"$@\"", "bash", binary.path] + args
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out
+            p.standardError = err
+            let done = DispatchSemaphore(value: 0)
+            p.terminationHandler = { _ in done.signal() }
+            try p.run()
+            let timedOut = done.wait(timeout: .now() + 60) == .timedOut
+            if timedOut { kill(p.processIdentifier, SIGKILL); done.wait() }
+            let stdout = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let stderr = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let what = "metrics under ulimit -u \(limit)"
+            XCTAssertFalse(timedOut, "\(what): still running after 60 s (hang)")
+            XCTAssertNotEqual(p.terminationStatus, 99, "\(what): the shell could not set the limit")
+            switch (p.terminationReason, p.terminationStatus) {
+            case (.exit, 0):
+                answered += 1
+                XCTAssertEqual(stdout, reference.stdout, what)
+            case (.exit, 1):
+                refused += 1
+                XCTAssertTrue(stderr.contains("error: cannot start threads"), "\(what): \(stderr.prefix(400))")
+                XCTAssertTrue(stdout.isEmpty, what)
+            case (.uncaughtSignal, SIGINT):
+                // OpenBLAS (0.3.21) starts its workers when it loads, before `main`, and raises
+                // SIGINT when it cannot, after saying so.
+                XCTAssertTrue(stderr.contains("OpenBLAS blas_thread_init: pthread_create failed"), "\(what): \(stderr.prefix(400))")
+            default:
+                XCTFail("\(what): \(p.terminationReason == .exit ? "exit" : "signal") \(p.terminationStatus): \(stderr.prefix(400))")
+            }
+        }
+        XCTAssertGreaterThan(refused, 0)
+        XCTAssertGreaterThan(answered, 0)
+        #endif
+    }
+
     /// Under a file-size limit (`ulimit -f`) a write past it is an error, and what was being
     /// written is removed: before, SIGXFSZ ended `import` (exit 153) and left a new index folder
     /// with a half-written generation in it.

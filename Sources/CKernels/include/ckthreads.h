@@ -8,4 +8,12 @@
    libdispatch's workers, ours). 0 on success, else an errno value. */
 int ck_set_default_thread_stack_size(size_t bytes);
 
+/* Starts up to `count` threads (512 KiB stacks) that all stay alive until the last has started,
+   then ends them: how many could be alive at once. Returns the number started; where it is less
+   than `count`, `*error` is pthread_create's error (EAGAIN: the process / thread limit). */
+int ck_probe_threads(int count, int *error);
+
+/* RLIMIT_NPROC's soft limit (`ulimit -u`; a macro Swift does not see); -1: unlimited. */
+long long ck_process_limit(void);
+
 #endif

@@ -50,6 +50,9 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         /// The memory the work needs cannot be had: the address-space limit (`ulimit -v`) leaves
         /// too little. Nothing was changed.
         case outOfMemory
+        /// The threads the work needs cannot be started: the user's process limit (`ulimit -u`,
+        /// `RLIMIT_NPROC`) or a container's pids limit is reached. Nothing was changed.
+        case threadLimit
     }
 
     public let kind: Kind
