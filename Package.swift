@@ -79,6 +79,7 @@ let package = Package(
             dependencies: [
                 "EmbedScope",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),  // MaximumAvailableConnections
             ]
         ),
         // What the two command-line tools share: JSON output, errors, paths, terminal progress.

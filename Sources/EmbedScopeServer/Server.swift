@@ -1,6 +1,7 @@
 import EmbedScope
 import Foundation
 import Hummingbird
+import HummingbirdCore
 import Logging
 
 /// The HTTP server of `embedscope serve`: the JSON API under `/api/` and the explorer page at `/`.
@@ -11,12 +12,15 @@ package func buildApplication(_ options: ServerOptions,
                              onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
     var logger = Logger(label: "embedscope.serve")
     logger.logLevel = .warning
+    // Never more connections than file descriptors left for them (`ConnectionLimit`).
+    let cap = ConnectionLimit.maximum()
     return Application(
         router: buildRouter(options),
         // Closes a connection whose request header is not complete `idleTimeout` after it opened
         // (or after its last answer), or whose body stalls that long; not one awaiting its answer.
         server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(options.idleTimeout * 1e9)))),
-        configuration: .init(address: .hostname(options.host, port: options.port), serverName: "embedscope"),
+        configuration: .init(address: .hostname(options.host, port: options.port), serverName: "embedscope",
+                             availableConnectionsDelegate: cap.map { MaximumAvailableConnections($0.connections) }),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
 }
