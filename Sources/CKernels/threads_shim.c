@@ -64,3 +64,24 @@ long long ck_process_limit(void) {
     if (getrlimit(RLIMIT_NPROC, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return -1;
     return (long long)rl.rlim_cur;
 }
+
+struct ck_call { void (*body)(void *); void *context; };
+
+static void *ck_call_body(void *arg) {
+    struct ck_call *c = arg;
+    c->body(c->context);
+    return NULL;
+}
+
+int ck_run_on_thread(void (*body)(void *), void *context, size_t stack_bytes) {
+    pthread_attr_t attr;
+    int status = pthread_attr_init(&attr);
+    if (status != 0) return status;
+    status = pthread_attr_setstacksize(&attr, stack_bytes);
+    struct ck_call call = { body, context };
+    pthread_t thread;
+    if (status == 0) status = pthread_create(&thread, &attr, ck_call_body, &call);
+    pthread_attr_destroy(&attr);
+    if (status != 0) return status;
+    return pthread_join(thread, NULL);
+}

@@ -19,12 +19,32 @@ struct Root: AsyncParsableCommand {
     /// ArgumentParser's own `main`, after fds 0–2 are made safe (`StandardStreams`): a command
     /// run with stdout closed must not write its results into the next file it opens.
     static func main() async {
+        // Under `ulimit -s`, before anything else: threads get the usual 8 MiB stacks, and where
+        // the main thread's stack cannot grow to that, everything runs on a thread of its own
+        // (`StackLimit`; the main thread only waits for it).
+        let pending: (any AsyncParsableCommand)?
+        if StackLimit.raise() {
+            let box = CommandBox()
+            StackLimit.run { box.command = start() }
+            pending = box.command
+        } else {
+            pending = start()
+        }
+        guard var command = pending else { return }
+        do {
+            try await command.run()
+        } catch {
+            // The message (usage, help) is rendered by reflection: on a full stack too.
+            StackLimit.run { Root.exit(withError: error) }
+        }
+    }
+
+    /// Everything up to the run of an asynchronous command (`serve`), which is returned; a
+    /// synchronous command has run when this returns nil. Ends the process on an error.
+    private static func start() -> (any AsyncParsableCommand)? {
         // Under `ulimit -v`, first of all: OpenBLAS's worker may already be retrying a mapping
         // it will never get (`AddressSpace`); the restart has none.
         AddressSpace.restartWithSingleThreadedOpenBLAS()
-        // Under `ulimit -s`: threads get the usual 8 MiB stacks; where the main thread's stack
-        // cannot grow to that, the command runs on a thread of its own (`StackLimit`).
-        let ownThread = StackLimit.raise()
         // Under `ulimit -f`, a write past the limit is an error (EFBIG: "File too large") that the
         // writer reports and cleans up after, not SIGXFSZ ending the process mid-write.
         signal(SIGXFSZ, SIG_IGN)
@@ -39,45 +59,21 @@ struct Root: AsyncParsableCommand {
             exit(withError: ExitCode(1))
         }
         do {
-            var command: any ParsableCommand
-            if ownThread {
-                // Parsing and the error's message (help, usage) too: ArgumentParser's reflection
-                // alone overflows a 40 KiB main stack.
-                let box = CommandBox()
-                try StackLimit.run {
-                    do {
-                        var parsed = try Root.parseAsRoot()
-                        if !(parsed is AsyncParsableCommand) {
-                            try parsed.run()
-                            box.finished = true
-                        }
-                        box.command = parsed
-                    } catch {
-                        Root.exit(withError: error)
-                    }
-                }
-                guard !box.finished, let parsed = box.command else { return }
-                command = parsed
-            } else {
-                command = try parseAsRoot()
-            }
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
+            var command = try parseAsRoot()
+            if let asyncCommand = command as? AsyncParsableCommand { return asyncCommand }
+            try command.run()
+            return nil
         } catch {
             exit(withError: error)
         }
     }
 }
 
-/// What the thread that parses (and runs) a command under a small stack limit hands back
-/// (`StackLimit.run`: the main thread only waits for it, which orders these accesses).
+/// What the thread that starts a command under a small stack limit hands back (`StackLimit.run`:
+/// the main thread waits for it, and the join orders these accesses): an asynchronous command
+/// still to run, nil when the command has run.
 private final class CommandBox: @unchecked Sendable {
-    /// The parsed command; `finished`: it has run (a synchronous command), else the caller runs it.
-    var command: (any ParsableCommand)?
-    var finished = false
+    var command: (any AsyncParsableCommand)?
 }
 
 /// Every table and summary this module prints goes through here: names come from users' files,

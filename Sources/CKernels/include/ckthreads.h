@@ -16,4 +16,8 @@ int ck_probe_threads(int count, int *error);
 /* RLIMIT_NPROC's soft limit (`ulimit -u`; a macro Swift does not see); -1: unlimited. */
 long long ck_process_limit(void);
 
+/* Runs body(context) on a new thread with a stack of `stack_bytes` and waits for it to end.
+   0 when it ran; else pthread's error (the thread could not be started: body did not run). */
+int ck_run_on_thread(void (*body)(void *), void *context, size_t stack_bytes);
+
 #endif

@@ -18,7 +18,9 @@ import Glibc
 /// - every thread created from then on gets a `wanted` stack (`pthread_setattr_default_np`): our
 ///   workers, Foundation's `Thread`s and libdispatch's;
 /// - where the hard limit is below `wanted` (`ulimit -s 64` sets both), the main thread cannot
-///   grow, and `raise` says so: the caller runs the command on a thread of its own (`run`).
+///   grow, and `raise` says so: the caller runs everything on a thread of its own (`run`) — from
+///   the first use of `ProcessInfo` on (its first use alone instantiates enough generic metadata
+///   to overflow 32 KiB, one run in six).
 ///
 /// Below ~64 KiB the dynamic loader and the Swift runtime fail before `main` (so do `python3`
 /// and `gdb`); nothing here can help there. With the limit at its default none of this runs.
@@ -52,18 +54,21 @@ package enum StackLimit {
     }
 
     /// Runs `body` on a new thread with a `wanted` stack and waits for it (the calling thread
-    /// only waits); rethrows what it threw. For work that must not run on a main thread whose
-    /// stack cannot grow.
-    package static func run(_ body: @escaping @Sendable () throws -> Void) throws {
-        let failure = Locked<(any Error)?>(nil)
-        let done = DispatchSemaphore(value: 0)
-        let thread = Thread {
-            do { try body() } catch { failure.withLock { $0 = error } }
-            done.signal()
+    /// only waits; the join orders what `body` wrote before what the caller reads). Where no
+    /// thread can be started, runs `body` here: a small stack is better than no answer.
+    package static func run(_ body: () -> Void) {
+        withoutActuallyEscaping(body) { body in
+            let box = Unmanaged.passRetained(Body(body))
+            defer { box.release() }
+            let status = ck_run_on_thread({ context in
+                Unmanaged<Body>.fromOpaque(context!).takeUnretainedValue().body()
+            }, box.toOpaque(), wanted)
+            if status != 0 { body() }
         }
-        thread.stackSize = wanted
-        thread.start()
-        done.wait()
-        if let error = failure.withLock({ $0 }) { throw error }
+    }
+
+    private final class Body {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
     }
 }
