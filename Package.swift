@@ -6,9 +6,22 @@ import PackageDescription
 // and has no fused multiply-add (SIMD.addProduct becomes a libm call per lane). AVX2 + FMA
 // (x86-64-v3: every x86-64 server CPU since 2013–2015) runs them as one instruction; the
 // EMBEDSCOPE_FMA condition tells the kernels that addProduct is one instruction.
-// EMBEDSCOPE_PORTABLE=1 builds for baseline x86-64 instead.
+// EMBEDSCOPE_PORTABLE=1 builds for baseline x86-64 instead, and so does a build on a machine
+// whose CPU does not report all of AVX2, FMA and F16C (`/proc/cpuinfo`): a fresh clone builds a
+// binary that runs where it was built (the C kernels still choose AVX-512 / AVX2 / portable
+// code at run time by CPUID). A v3 binary copied to such a CPU says so and exits 2 (sgemm.c).
 #if arch(x86_64)
-let portable = Context.environment["EMBEDSCOPE_PORTABLE"] != nil
+import Foundation
+
+/// Whether this machine's CPU lacks one of x86-64-v3's vector features the build relies on.
+/// Unknown (no /proc/cpuinfo, e.g. macOS): assume it has them, as before.
+func buildMachineLacksV3() -> Bool {
+    guard let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+          let line = info.split(separator: "\n").first(where: { $0.hasPrefix("flags") }) else { return false }
+    let flags = Set(line.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == ":" }).map(String.init))
+    return !["avx2", "fma", "f16c"].allSatisfy(flags.contains)
+}
+let portable = Context.environment["EMBEDSCOPE_PORTABLE"] != nil || buildMachineLacksV3()
 let simdSettings: [SwiftSetting] = portable ? [] : [
     .unsafeFlags(["-Xcc", "-mavx2", "-Xcc", "-mfma", "-Xcc", "-mf16c"]),
     .define("EMBEDSCOPE_FMA"),

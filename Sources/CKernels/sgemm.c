@@ -64,6 +64,14 @@ __attribute__((constructor)) static void ck_refuse_cpu_without_v3(void) {
 }
 #endif
 
+int ck_built_for_v3(void) {
+#if defined(__x86_64__) && defined(EMBEDSCOPE_BUILT_FOR_V3)
+    return 1;
+#else
+    return 0;
+#endif
+}
+
 int ck_best_path(void) {
     if (ck_path_supported(CK_PATH_AVX512)) return CK_PATH_AVX512;
     if (ck_path_supported(CK_PATH_AVX2)) return CK_PATH_AVX2;

@@ -51,6 +51,9 @@ double ck_fma_peak_gflops(int path, long iterations);
 
 /// The best path this CPU (and OS) supports.
 int ck_best_path(void);
+/// 1 when this build was compiled for x86-64-v3 (AVX2, FMA, F16C required; checked at load), 0 for
+/// baseline x86-64 (EMBEDSCOPE_PORTABLE, or a build machine without them) or another architecture.
+int ck_built_for_v3(void);
 /// The CPU family (base + extended, as CPUID leaf 1 reports it) when the CPU is AMD's
 /// ("AuthenticAMD"), else 0 (other vendors, non-x86): 25 is Zen 3/4, 26 Zen 5.
 int ck_cpu_amd_family(void);

@@ -67,6 +67,19 @@ package struct SystemInfo: Codable, Sendable {
     /// The address-space limit (`ulimit -v`) in bytes; nil: none. Under one the command-line
     /// tools run OpenBLAS on one thread (`AddressSpace`).
     package var addressSpaceLimit: Int?
+    /// What the binary was compiled for: "x86-64-v3" (AVX2, FMA and F16C required), "x86-64"
+    /// (baseline: `EMBEDSCOPE_PORTABLE`, or built on a CPU without them), or the architecture.
+    package var buildTarget: String
+
+    package static var currentBuildTarget: String {
+        #if arch(x86_64)
+        return ck_built_for_v3() != 0 ? "x86-64-v3" : "x86-64"
+        #elseif arch(arm64)
+        return "arm64"
+        #else
+        return "other"
+        #endif
+    }
 
     package static func collect() -> SystemInfo {
         let path = SGEMM.path
@@ -106,7 +119,8 @@ package struct SystemInfo: Codable, Sendable {
                           gemmEnvironmentIgnored: SGEMM.environmentRejected, hotPaths: hot,
                           hugePages: HugePages(system: Self.hugePageMode(), advised: LargeBuffer.advisesHugePages,
                                                thresholdBytes: LargeBuffer.hugePageThreshold),
-                          threads: CPUBudget.threads, threadBudget: CPUBudget.current, addressSpaceLimit: AddressSpace.limit)
+                          threads: CPUBudget.threads, threadBudget: CPUBudget.current, addressSpaceLimit: AddressSpace.limit,
+                          buildTarget: currentBuildTarget)
     }
 
     /// The one-query kernel on `path` and its software prefetch (`ck_scan_prefetch_bytes`).
@@ -131,6 +145,8 @@ package struct SystemInfo: Codable, Sendable {
         lines.append(cpuLine + ", \(cpu.logicalCores) logical cores"
                      + (cpu.threadsPerCore.map { ", \($0) thread\($0 == 1 ? "" : "s") per physical core" } ?? ""))
         lines.append("features: " + (cpu.features.isEmpty ? "(none of interest)" : cpu.features.joined(separator: " ")))
+        lines.append("built for: " + (buildTarget == "x86-64-v3" ? "x86-64-v3 (AVX2, FMA, F16C)"
+            : buildTarget == "x86-64" ? "baseline x86-64 (Swift SIMD code without AVX2 / FMA; the C kernels still choose by CPUID)" : buildTarget))
         lines.append("caches per core (kernel blocks sized to them): L1d \(cpu.l1dBytes >> 10) KiB, L2 \(cpu.l2Bytes >> 10) KiB")
         var blasLine = "BLAS: \(blas.library) \(blas.version), core \(blas.core)"
         if blas.genericCore { blasLine += " (generic fallback: OpenBLAS GEMMs run 3–5× slower here)" }
