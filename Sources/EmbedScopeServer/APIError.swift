@@ -27,7 +27,7 @@ package struct APIError: Error, Sendable {
             let status: HTTPResponse.Status
             switch e.kind {
             case .notFound: status = .notFound
-            case .outOfMemory, .threadLimit: status = .serviceUnavailable
+            case .outOfMemory, .resourceLimit: status = .serviceUnavailable
             case .invalidArgument, .shapeMismatch, .zeroVector, .undefined, .nonFinite, .npy, .dataset: status = .badRequest
             default: status = .internalServerError
             }

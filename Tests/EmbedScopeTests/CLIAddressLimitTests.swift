@@ -246,6 +246,42 @@ final class CLIAddressLimitTests: XCTestCase {
         #endif
     }
 
+    /// Under a descriptor limit (`ulimit -n`), `build` makes an index of every image or fails with
+    /// a clear error, leaving nothing: before, at 14 (700 JPEGs) it skipped 595 images as
+    /// "cannot read file (Too many open files)" and exited 0 with 85, and at 8 a class folder it
+    /// could not list vanished without a word ("no images found").
+    func testADescriptorLimitNeverDropsImages() throws {
+        #if os(Linux)
+        let dir = try temporaryDirectory(self)
+        let fixtures = try XCTUnwrap(Bundle.module.resourceURL).appendingPathComponent("Fixtures")
+        let data = fixtures.appendingPathComponent("quality/dups")
+        var built = 0, refused = 0
+        for n in 6...24 {
+            let out = dir.appendingPathComponent("index-\(n)")
+            let r = try runLimited(n, ["build", data.path, "--out", out.path, "--pixel-size", "8"], timeout: 120, limit: "-n")
+            let what = "build under ulimit -n \(n)"
+            XCTAssertFalse(r.timedOut, "\(what): hang")
+            XCTAssertFalse(r.signalled, "\(what): signal \(r.status): \(r.stderr.prefix(400))")
+            XCTAssertFalse(r.stderr.contains("Too many open files") && r.status == 0, "\(what): \(r.stderr.prefix(400))")
+            switch r.status {
+            case 0:
+                built += 1
+                XCTAssertTrue(r.stdout.contains("indexed 35 images"), "\(what): \(r.stdout)")
+                XCTAssertFalse(r.stderr.contains("skipped"), "\(what): \(r.stderr.prefix(400))")
+            case 1:
+                refused += 1
+                XCTAssertTrue(r.stderr.contains("error: "), "\(what): \(r.stderr.prefix(400))")
+                XCTAssertFalse(r.stderr.contains("no images found"), "\(what): \(r.stderr.prefix(400))")
+                XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "\(what): left \(out.path)")
+            default:
+                XCTFail("\(what): exit status \(r.status): \(r.stderr.prefix(400))")
+            }
+        }
+        XCTAssertGreaterThan(built, 0)
+        XCTAssertGreaterThan(refused, 0)
+        #endif
+    }
+
     /// Under a file-size limit (`ulimit -f`) a write past it is an error, and what was being
     /// written is removed: before, SIGXFSZ ended `import` (exit 153) and left a new index folder
     /// with a half-written generation in it.

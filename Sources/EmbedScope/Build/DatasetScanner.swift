@@ -81,7 +81,8 @@ package struct DatasetFolder: Sendable {
             return try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { !$0.hasPrefix(".") }
                 .sorted { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
         } catch {
-            throw EmbedScopeError(.io, "cannot list folder", path: dir.path, underlying: error)
+            throw EmbedScopeError.resourceShortage(error, reading: dir.path)
+                ?? EmbedScopeError(.io, "cannot list folder", path: dir.path, underlying: error)
         }
     }
 
@@ -111,19 +112,36 @@ package struct DatasetFolder: Sendable {
                 let dir = base.appendingPathComponent(name)
                 guard isDirectory(dir) else { ignored += 1; continue }
                 var files: [String] = []
-                guard let walker = fm.enumerator(atPath: dir.path) else {
+                // The URL enumerator, for its error handler: the path one skips a folder it cannot
+                // list without a word, so a class (or part of one) vanished — under `ulimit -n`
+                // (Too many open files) or in a folder without read permission.
+                var listingError: (url: URL, error: any Error)?
+                guard let walker = fm.enumerator(at: dir, includingPropertiesForKeys: [.isDirectoryKey], options: [],
+                                                 errorHandler: { url, error in
+                                                     if listingError == nil { listingError = (url, error) }
+                                                     return false
+                                                 }) else {
                     throw EmbedScopeError(.io, "cannot list folder", path: dir.path)
                 }
-                while let rel = walker.nextObject() as? String {
+                let basePath = dir.path.hasSuffix("/") ? dir.path : dir.path + "/"
+                while let url = walker.nextObject() as? URL {
+                    let full = url.path
+                    guard full.hasPrefix(basePath) else { continue }
+                    let rel = String(full.dropFirst(basePath.count))
                     let last = (rel as NSString).lastPathComponent
                     if last.hasPrefix(".") { continue }
                     let ext = (last as NSString).pathExtension.lowercased()
                     if extensions.contains(ext) {
                         files.append(rel)
-                    } else if walker.fileAttributes?[.type] as? FileAttributeType != .typeDirectory {
+                    } else if (try? url.resourceValues(forKeys: [.isDirectoryKey]))?.isDirectory != true {
                         ignored += 1
                         if otherImageExtensions.contains(ext) { unread[ext, default: 0] += 1 }
                     }
+                }
+                if let (url, error) = listingError {
+                    throw EmbedScopeError.resourceShortage(error, reading: url.path)
+                        ?? EmbedScopeError(.io, "cannot list folder", path: url.path,
+                                           hint: "make it readable, or move it out of the data set", underlying: error)
                 }
                 files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
                 let prefix = part.isEmpty ? name + "/" : part + "/" + name + "/"

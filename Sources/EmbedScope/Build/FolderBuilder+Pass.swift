@@ -77,6 +77,8 @@ extension FolderBuilder {
                 switch r {
                 case .success(let d): good.append((e, d))
                 case .failure(let err):
+                    // Out of descriptors or memory: the process's limit, not the file's fault.
+                    if EmbedScopeError.isResourceShortage(err) { throw err }
                     if req.strict {
                         throw EmbedScopeError(.dataset, "cannot use \(e.path): \(err)", path: req.dataset.path,
                                               hint: "remove or fix the file, or build without --strict to skip such files")

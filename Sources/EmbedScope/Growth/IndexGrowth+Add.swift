@@ -143,7 +143,7 @@ extension IndexGrowth {
                 let url = files[start + j]
                 let data: Data
                 do { data = try Data(contentsOf: url) } catch {
-                    throw ImageError.unreadable(url.path, error)
+                    throw EmbedScopeError.resourceShortage(error, reading: url.path) ?? ImageError.unreadable(url.path, error)
                 }
                 let img = try ImageDecoder.decode(data: data, path: url.path)
                 let v = recipe.pixelSize.map { PixelSpace.vector(of: img, size: $0) } ?? []
@@ -259,6 +259,8 @@ extension IndexGrowth {
             switch res.0 {
             case .success(let e): newEntries.append((entry, e, res.features))
             case .failure(let err):
+                // Out of descriptors or memory: the process's limit, not the file's fault.
+                if EmbedScopeError.isResourceShortage(err) { throw err }
                 if r.strict {
                     throw EmbedScopeError(.dataset, "cannot use \(entry.path): \(err)", path: root.path,
                                           hint: "remove or fix the file, or add without --strict to skip such files; nothing was changed")

@@ -23,7 +23,7 @@ package enum ThreadRoom {
     /// already when this runs, so not counted), and some room.
     package static var needed: Int { 2 * CPUBudget.threads + 4 }
 
-    /// Throws `.threadLimit` unless `count` more threads can be alive at once.
+    /// Throws `.resourceLimit` unless `count` more threads can be alive at once.
     package static func require(_ count: Int = needed) throws {
         var error: Int32 = 0
         let started = Int(ck_probe_threads(Int32(clamping: count), &error))
@@ -31,7 +31,7 @@ package enum ThreadRoom {
         let nproc = ck_process_limit()
         let limit = nproc >= 0 ? "the process limit (`ulimit -u` \(nproc)) or a container's pids limit" : "a container's pids limit"
         throw EmbedScopeError(
-            .threadLimit,
+            .resourceLimit,
             "cannot start threads (\(String(cString: strerror(error)))): \(limit) leaves room for \(started) "
                 + "of the \(count) this command may run at once",
             hint: "raise the limit (`ulimit -u`), or end other processes of this user")
