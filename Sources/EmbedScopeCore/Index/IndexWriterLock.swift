@@ -54,15 +54,47 @@ public final class IndexWriterLock: Sendable {
         /// This lock created the index folder: if nothing was committed into it by the time the
         /// lock is released, the folder (holding only the marker) is removed again.
         let createdFolder: Bool
+        /// A descriptor kept in reserve (a duplicate of the lock's) for the listing `release`
+        /// makes: a command that failed because the process ran out of descriptors (`ulimit -n`)
+        /// could not list the folder, and left it behind holding only the marker. -1: none.
+        let spare: Int32
 
-        init(index: URL, fd: Int32, createdFolder: Bool) { self.index = index; self.fd = Locked(fd); self.createdFolder = createdFolder }
+        init(index: URL, fd: Int32, createdFolder: Bool) {
+            self.index = index
+            self.fd = Locked(fd)
+            self.createdFolder = createdFolder
+            spare = createdFolder ? dup(fd) : -1
+        }
 
         func release() {
             fd.withLock { fd in
                 guard fd >= 0 else { return }
-                if createdFolder, (try? FileManager.default.contentsOfDirectory(atPath: index.path)) == [IndexDirectory.markerName] {
-                    unlink(index.appendingPathComponent(IndexDirectory.markerName).path)
-                    rmdir(index.path)
+                if spare >= 0 { close(spare) }   // the lock stays: `fd` still holds it
+                if createdFolder {
+                    let marker = index.appendingPathComponent(IndexDirectory.markerName).path
+                    if let names = try? FileManager.default.contentsOfDirectory(atPath: index.path) {
+                        if names == [IndexDirectory.markerName] {
+                            unlink(marker)
+                            rmdir(index.path)
+                        }
+                    } else {
+                        // Not even one descriptor for the listing: nothing was committed if there
+                        // is no `current` (a stat needs none), and rmdir removes only an empty folder.
+                        var st = stat()
+                        if lstat(index.appendingPathComponent(IndexDirectory.currentName).path, &st) != 0 {
+                            unlink(marker)
+                            if rmdir(index.path) != 0 {
+                                // Something else is in it: the marker back, as a new file (a waiter
+                                // that gets the lock re-checks the marker's inode and starts again).
+                                _ = flock(fd, LOCK_UN)
+                                close(fd)
+                                fd = -1
+                                let m = open(marker, O_CREAT | O_WRONLY | O_CLOEXEC, 0o644)
+                                if m >= 0 { close(m) }
+                                return
+                            }
+                        }
+                    }
                 }
                 _ = flock(fd, LOCK_UN)
                 close(fd)
