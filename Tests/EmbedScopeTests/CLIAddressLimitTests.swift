@@ -39,6 +39,17 @@ final class CLIAddressLimitTests: XCTestCase {
                        stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }
 
+    /// The commands the limit sweeps run on an index: each allocates, maps and threads differently.
+    static func analyses(_ idx: URL) -> [[String]] {
+        [
+            ["metrics", idx.path],
+            ["project", idx.path, "--method", "pca", "--components", "2"],
+            ["duplicates", idx.path],
+            ["query", idx.path, "--row", "7", "-k", "5", "--json"],
+            ["probe", idx.path],
+        ]
+    }
+
     func testEveryLimitGivesAnAnswerOrAClearError() throws {
         #if os(Linux)
         let dir = try temporaryDirectory(self)
@@ -46,13 +57,7 @@ final class CLIAddressLimitTests: XCTestCase {
         let names = ["ant", "bee", "cat", "dog"]
         let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 41), rows: n, dim: d,
                                         classes: (0..<n).map { names[$0 % 4] })
-        let commands: [[String]] = [
-            ["metrics", idx.path],
-            ["project", idx.path, "--method", "pca", "--components", "2"],
-            ["duplicates", idx.path],
-            ["query", idx.path, "--row", "7", "-k", "5", "--json"],
-            ["probe", idx.path],
-        ]
+        let commands = Self.analyses(idx)
         // `probe` writes its prototype set into the index, which `project` then lists: once
         // before the references, so that every later run sees the same index.
         XCTAssertEqual(try CLI.run(["probe", idx.path]).status, 0)
@@ -146,14 +151,7 @@ final class CLIAddressLimitTests: XCTestCase {
         let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 43), rows: n, dim: d,
                                         classes: (0..<n).map { ["ant", "bee", "cat"][$0 % 3] })
         XCTAssertEqual(try CLI.run(["probe", idx.path]).status, 0)
-        let commands: [[String]] = [
-            ["metrics", idx.path],
-            ["project", idx.path, "--method", "pca", "--components", "2"],
-            ["duplicates", idx.path],
-            ["query", idx.path, "--row", "7", "-k", "5", "--json"],
-            ["probe", idx.path],
-            ["--help"],
-        ]
+        let commands = Self.analyses(idx) + [["--help"]]
         for args in commands {
             let reference = try CLI.run(args)
             XCTAssertEqual(reference.status, 0, "\(args): \(reference.stderr)")

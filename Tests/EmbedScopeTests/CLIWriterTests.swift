@@ -13,13 +13,19 @@ import Glibc
 /// Writers as users run them (separate `embedscope` processes): serialized by the writer lock,
 /// killed at random moments, pointed at folders they must not replace.
 final class CLIWriterTests: XCTestCase {
-    /// Starts the binary with stdout and stderr going to files (no pipes to drain).
-    private func spawn(_ args: [String], log: URL) throws -> Process {
+    /// Starts the binary with stdout and stderr going to files (no pipes to drain); with `shell`,
+    /// through /bin/sh after that command (a `ulimit`).
+    private func spawn(_ args: [String], log: URL, shell: String? = nil) throws -> Process {
         guard FileManager.default.isExecutableFile(atPath: CLI.binary.path) else { throw CLI.MissingBinary() }
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let p = Process()
-        p.executableURL = CLI.binary
-        p.arguments = args
+        if let shell {
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", shell + " || exit 99; exec \"$@\"", "sh", CLI.binary.path] + args
+        } else {
+            p.executableURL = CLI.binary
+            p.arguments = args
+        }
         let h = try FileHandle(forWritingTo: log)
         p.standardOutput = h
         p.standardError = h
@@ -278,23 +284,11 @@ final class CLIWriterTests: XCTestCase {
     /// handlers (only SIGKILL ended it).
     func testWritableServerStopsOnSIGTERMAfterRecordingMetrics() throws {
         let dir = try temporaryDirectory(self)
-        let n = 30, d = 6
-        let indexes = dir.appendingPathComponent("indexes")
-        try FileManager.default.createDirectory(at: indexes, withIntermediateDirectories: true)
-        _ = try makeImportedIndex(in: indexes, vectors: randomMatrix(rows: n, dim: d, seed: 9), rows: n, dim: d,
-                                  classes: (0..<n).map { "c\($0 % 3)" }, name: "a")
+        let indexes = try servedFolder(in: dir, rows: 30, dim: 6, seed: 9)
         let log = dir.appendingPathComponent("serve.log")
         let p = try spawn(["serve", indexes.path, "--port", "0", "--writable", "--quiet"], log: log)
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
-        // The port it chose, from its first line ("embedscope serve: http://127.0.0.1:PORT/ (…)").
-        var port: UInt16?
-        for _ in 0..<600 where port == nil && p.isRunning {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if let r = text.range(of: "http://127.0.0.1:"), let end = text[r.upperBound...].firstIndex(of: "/") {
-                port = UInt16(text[r.upperBound..<end])
-            } else { usleep(50_000) }
-        }
-        let p0 = try XCTUnwrap(port, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        let p0 = try servedPort(p, log: log)
         let response = try httpGet(port: p0, path: "/api/indexes/a/metrics")
         XCTAssertTrue(response.hasPrefix("HTTP/1.1 200"), response)
         XCTAssertNotNil(try Index.open(indexes.appendingPathComponent("a")).readMetrics(), "the metrics were recorded")
@@ -309,70 +303,37 @@ final class CLIWriterTests: XCTestCase {
     /// files could not be opened); under `wrk -c 100` and `ulimit -n 40` libdispatch's thread
     /// monitor (which opens /proc files) ended the server with SIGILL within a second.
     func testServerUnderADescriptorLimitAnswersEveryConnection() throws {
-        guard FileManager.default.isExecutableFile(atPath: CLI.binary.path) else { throw CLI.MissingBinary() }
         let dir = try temporaryDirectory(self)
-        let n = 40, d = 8
-        let indexes = dir.appendingPathComponent("indexes")
-        try FileManager.default.createDirectory(at: indexes, withIntermediateDirectories: true)
-        _ = try makeImportedIndex(in: indexes, vectors: randomMatrix(rows: n, dim: d, seed: 5), rows: n, dim: d,
-                                  classes: (0..<n).map { "c\($0 % 3)" }, name: "a")
+        let n = 40
+        let indexes = try servedFolder(in: dir, rows: n, dim: 8, seed: 5)
         let log = dir.appendingPathComponent("serve.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: "/bin/sh")
-        p.arguments = ["-c", "ulimit -n 48 || exit 99; exec \"$@\"", "sh", CLI.binary.path, "serve", indexes.path, "--port", "0", "--quiet"]
-        let h = try FileHandle(forWritingTo: log)
-        p.standardOutput = h
-        p.standardError = h
-        try p.run()
+        let p = try spawn(["serve", indexes.path, "--port", "0", "--quiet"], log: log, shell: "ulimit -n 48")
         defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
-        var port: UInt16?
-        for _ in 0..<600 where port == nil && p.isRunning {
-            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-            if let r = text.range(of: "http://127.0.0.1:"), let end = text[r.upperBound...].firstIndex(of: "/") {
-                port = UInt16(text[r.upperBound..<end])
-            } else { usleep(50_000) }
-        }
-        let p0 = try XCTUnwrap(port, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+        let p0 = try servedPort(p, log: log)
         // Rounds of 150 connections at once, each with its request sent, then each answer read in
         // turn: those past the server's cap wait in the listen queue until earlier ones close.
         let count = 150
         for round in 0..<4 {
-        var sockets: [Int32] = []
-        defer { sockets.filter { $0 >= 0 }.forEach { close($0) } }
-        for i in 0..<count {
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            XCTAssertGreaterThanOrEqual(fd, 0)
-            var timeout = timeval(tv_sec: 30, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var addr = sockaddr_in()
-            addr.sin_family = sa_family_t(AF_INET)
-            addr.sin_port = p0.bigEndian
-            addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &addr) { ptr in
-                ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+            var sockets: [Int32] = []
+            defer { sockets.filter { $0 >= 0 }.forEach { close($0) } }
+            for i in 0..<count {
+                let fd = try connectLocal(port: p0)
+                var timeout = timeval(tv_sec: 30, tv_usec: 0)
+                setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                let request = Array("GET /api/indexes/a/query?row=\(i % n)&k=3 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+                _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                sockets.append(fd)
             }
-            XCTAssertTrue(connected, "connection \(i)")
-            let request = Array("GET /api/indexes/a/query?row=\(i % n)&k=3 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
-            _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            sockets.append(fd)
-        }
-        var answered = 0
-        for (i, fd) in sockets.enumerated() {
-            var out = [UInt8](), buf = [UInt8](repeating: 0, count: 16384)
-            while true {
-                let got = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if got <= 0 { break }
-                out += buf[0..<got]
+            var answered = 0
+            for (i, fd) in sockets.enumerated() {
+                let text = readToEnd(fd)
+                // Closed as a client does when done: the server keeps a connection (and its slot)
+                // until the client closes it or the idle timeout does.
+                close(fd)
+                sockets[i] = -1
+                if text.hasPrefix("HTTP/1.1 200"), text.contains("\"results\"") { answered += 1 } else { XCTFail("round \(round), connection \(i): \(text.prefix(200))") }
             }
-            // Closed as a client does when done: the server keeps a connection (and its slot)
-            // until the client closes it or the idle timeout does.
-            close(fd)
-            sockets[i] = -1
-            let text = String(decoding: out, as: UTF8.self)
-            if text.hasPrefix("HTTP/1.1 200"), text.contains("\"results\"") { answered += 1 } else { XCTFail("round \(round), connection \(i): \(text.prefix(200))") }
-        }
-        XCTAssertEqual(answered, count, "round \(round)")
+            XCTAssertEqual(answered, count, "round \(round)")
         }
         XCTAssertTrue(p.isRunning, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
         kill(p.processIdentifier, SIGTERM)
@@ -380,11 +341,31 @@ final class CLIWriterTests: XCTestCase {
         XCTAssertFalse(p.isRunning)
     }
 
-    /// One HTTP/1.1 GET to 127.0.0.1:`port`; the whole response (the server closes the connection).
-    private func httpGet(port: UInt16, path: String) throws -> String {
+    /// A folder of indexes for `serve` holding one, "a": `rows` × `dim`, three classes.
+    private func servedFolder(in dir: URL, rows n: Int, dim d: Int, seed: UInt64) throws -> URL {
+        let indexes = dir.appendingPathComponent("indexes")
+        try FileManager.default.createDirectory(at: indexes, withIntermediateDirectories: true)
+        _ = try makeImportedIndex(in: indexes, vectors: randomMatrix(rows: n, dim: d, seed: seed), rows: n, dim: d,
+                                  classes: (0..<n).map { "c\($0 % 3)" }, name: "a")
+        return indexes
+    }
+
+    /// The port a `serve --port 0` chose, from its first line ("embedscope serve: http://127.0.0.1:PORT/ (…)").
+    private func servedPort(_ p: Process, log: URL) throws -> UInt16 {
+        var port: UInt16?
+        for _ in 0..<600 where port == nil && p.isRunning {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if let r = text.range(of: "http://127.0.0.1:"), let end = text[r.upperBound...].firstIndex(of: "/") {
+                port = UInt16(text[r.upperBound..<end])
+            } else { usleep(50_000) }
+        }
+        return try XCTUnwrap(port, (try? String(contentsOf: log, encoding: .utf8)) ?? "")
+    }
+
+    /// A TCP socket connected to 127.0.0.1:`port`.
+    private func connectLocal(port: UInt16) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EIO) }
-        defer { close(fd) }
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
@@ -392,9 +373,21 @@ final class CLIWriterTests: XCTestCase {
         let connected = withUnsafePointer(to: &addr) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
         }
-        guard connected else { throw POSIXError(.ECONNREFUSED) }
+        guard connected else { close(fd); throw POSIXError(.ECONNREFUSED) }
+        return fd
+    }
+
+    /// One HTTP/1.1 GET to 127.0.0.1:`port`; the whole response (the server closes the connection).
+    private func httpGet(port: UInt16, path: String) throws -> String {
+        let fd = try connectLocal(port: port)
+        defer { close(fd) }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        return readToEnd(fd)
+    }
+
+    /// Everything `fd` receives until the peer closes (or its receive timeout passes).
+    private func readToEnd(_ fd: Int32) -> String {
         var out = [UInt8](), buf = [UInt8](repeating: 0, count: 65536)
         while true {
             let got = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
