@@ -54,7 +54,7 @@ public final class IndexWriterLock: Sendable {
         /// This lock created the index folder: if nothing was committed into it by the time the
         /// lock is released, the folder (holding only the marker) is removed again.
         let createdFolder: Bool
-        /// A descriptor kept in reserve (a duplicate of the lock's) for the listing `release`
+        /// A descriptor kept in reserve (a duplicate of the lock's) for the removal `release`
         /// makes: a command that failed because the process ran out of descriptors (`ulimit -n`)
         /// could not list the folder, and left it behind holding only the marker. -1: none.
         let spare: Int32
@@ -70,29 +70,26 @@ public final class IndexWriterLock: Sendable {
             fd.withLock { fd in
                 guard fd >= 0 else { return }
                 if spare >= 0 { close(spare) }   // the lock stays: `fd` still holds it
-                if createdFolder {
-                    let marker = index.appendingPathComponent(IndexDirectory.markerName).path
-                    if let names = try? FileManager.default.contentsOfDirectory(atPath: index.path) {
-                        if names == [IndexDirectory.markerName] {
-                            unlink(marker)
-                            rmdir(index.path)
-                        }
-                    } else {
-                        // Not even one descriptor for the listing: nothing was committed if there
-                        // is no `current` (a stat needs none), and rmdir removes only an empty folder.
-                        var st = stat()
-                        if lstat(index.appendingPathComponent(IndexDirectory.currentName).path, &st) != 0 {
-                            unlink(marker)
-                            if rmdir(index.path) != 0 {
-                                // Something else is in it: the marker back, as a new file (a waiter
-                                // that gets the lock re-checks the marker's inode and starts again).
-                                _ = flock(fd, LOCK_UN)
-                                close(fd)
-                                fd = -1
-                                let m = open(marker, O_CREAT | O_WRONLY | O_CLOEXEC, 0o644)
-                                if m >= 0 { close(m) }
-                                return
-                            }
+                var st = stat()
+                if createdFolder, lstat(index.appendingPathComponent(IndexDirectory.currentName).path, &st) != 0 {
+                    // Nothing was committed into the folder this lock created (no `current`): all
+                    // that is in it is this writer's unfinished work (no other writer enters
+                    // without the lock). Its generation's own clean-up may have failed for want
+                    // of descriptors (`ulimit -n`), and left it for this one.
+                    try? FileManager.default.removeItem(at: index)
+                    if lstat(index.path, &st) == 0 {
+                        // Still there (not even that could list it): rmdir removes only an empty
+                        // folder; if something is left in it, the marker goes back, as a new file
+                        // (a waiter that gets the lock re-checks the marker's inode).
+                        let marker = index.appendingPathComponent(IndexDirectory.markerName).path
+                        unlink(marker)
+                        if rmdir(index.path) != 0 {
+                            _ = flock(fd, LOCK_UN)
+                            close(fd)
+                            fd = -1
+                            let m = open(marker, O_CREAT | O_WRONLY | O_CLOEXEC, 0o644)
+                            if m >= 0 { close(m) }
+                            return
                         }
                     }
                 }
