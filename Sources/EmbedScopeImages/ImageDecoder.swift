@@ -15,7 +15,7 @@ package enum ImageDecoder {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw EmbedScopeError.resourceShortage(error, reading: path) ?? ImageError.unreadable(path, error)
+            throw ImageError.unreadable(path, error)
         }
         return try decode(data: data, path: path)
     }

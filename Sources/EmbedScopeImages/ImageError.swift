@@ -33,7 +33,10 @@ public struct ImageError: Error, CustomStringConvertible {
 
     /// A file that could not be read. A name listed with U+FFFD that opens nothing was not valid
     /// UTF-8 on disk (Foundation replaced its bad bytes): said so, since "does not exist" misleads.
-    public static func unreadable(_ path: String, _ error: any Error) -> ImageError {
+    /// Where the process ran out of descriptors or memory, that is the error instead
+    /// (`EmbedScopeError.resourceShortage`): not the file's fault, and no skip may hide it.
+    public static func unreadable(_ path: String, _ error: any Error) -> any Error {
+        if let shortage = EmbedScopeError.resourceShortage(error, reading: path) { return shortage }
         if path.contains("\u{FFFD}"), access(path, F_OK) != 0 {
             return ImageError(kind: .unreadable, path: path, reason: "its name is not valid UTF-8, so it cannot be opened by name (rename it)")
         }

@@ -37,10 +37,10 @@ enum ConnectionLimit {
     /// The most connections to hold at once: the limit, less what is open, less a reserve (the
     /// files a request opens, the catalog's connections, the listen loop's accepts ahead:
     /// 40, or half of what is free where that is less). nil: no cap needed (unlimited).
-    static func maximum() -> (connections: Int, descriptors: Int)? {
+    static func maximum() -> Int? {
         guard let limit = descriptorLimit() else { return nil }
         let free = limit - (openDescriptors() ?? 32)
         let reserve = Swift.min(40, Swift.max(8, free / 2))
-        return (Swift.max(1, free - reserve), limit)
+        return Swift.max(1, free - reserve)
     }
 }

@@ -20,7 +20,7 @@ package func buildApplication(_ options: ServerOptions,
         // (or after its last answer), or whose body stalls that long; not one awaiting its answer.
         server: .http1(configuration: .init(idleTimeout: .nanoseconds(Int64(options.idleTimeout * 1e9)))),
         configuration: .init(address: .hostname(options.host, port: options.port), serverName: "embedscope",
-                             availableConnectionsDelegate: cap.map { MaximumAvailableConnections($0.connections) }),
+                             availableConnectionsDelegate: cap.map { MaximumAvailableConnections($0) }),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? 0) },
         logger: logger)
 }

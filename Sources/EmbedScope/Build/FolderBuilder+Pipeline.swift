@@ -48,7 +48,7 @@ extension FolderBuilder {
             let url = folder.root.appendingPathComponent(folder.entries[range.lowerBound + j].path)
             let data: Data
             do { data = try Data(contentsOf: url) } catch {
-                throw EmbedScopeError.resourceShortage(error, reading: url.path) ?? ImageError.unreadable(url.path, error)
+                throw ImageError.unreadable(url.path, error)
             }
             let img = try ImageDecoder.decode(data: data, path: url.path)
             let v = PixelSpace.vector(of: img, size: s)

@@ -143,7 +143,7 @@ extension IndexGrowth {
                 let url = files[start + j]
                 let data: Data
                 do { data = try Data(contentsOf: url) } catch {
-                    throw EmbedScopeError.resourceShortage(error, reading: url.path) ?? ImageError.unreadable(url.path, error)
+                    throw ImageError.unreadable(url.path, error)
                 }
                 let img = try ImageDecoder.decode(data: data, path: url.path)
                 let v = recipe.pixelSize.map { PixelSpace.vector(of: img, size: $0) } ?? []

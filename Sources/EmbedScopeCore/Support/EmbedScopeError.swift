@@ -80,14 +80,7 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
     /// that skips unreadable files must stop on these instead (under `ulimit -n 14`, `build`
     /// skipped 595 of 700 images as "cannot read file (Too many open files)" and exited 0).
     public static func resourceShortage(_ error: any Error, reading path: String) -> EmbedScopeError? {
-        let ns = error as NSError
-        var code: Int32?
-        if ns.domain == NSPOSIXErrorDomain { code = Int32(exactly: ns.code) }
-        if code == nil, let u = ns.userInfo[NSUnderlyingErrorKey] as? any Error {
-            let un = u as NSError
-            if un.domain == NSPOSIXErrorDomain { code = Int32(exactly: un.code) }
-        }
-        guard let code, [EMFILE, ENFILE, ENOMEM].contains(code) else { return nil }
+        guard let code = posixCode(error), [EMFILE, ENFILE, ENOMEM].contains(code) else { return nil }
         let what = String(cString: strerror(code))
         if code == ENOMEM {
             return EmbedScopeError(.outOfMemory, "out of memory reading a file (\(what))", path: path,
@@ -105,14 +98,21 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         return e.kind == .resourceLimit || e.kind == .outOfMemory
     }
 
-    public static func describe(_ error: any Error) -> String {
-        if let e = error as? EmbedScopeError { return e.description }
+    /// The POSIX error code of `error` or of the error under it (Foundation's file errors wrap one).
+    private static func posixCode(_ error: any Error) -> Int32? {
         let ns = error as NSError
-        if ns.domain == NSPOSIXErrorDomain, let c = Int32(exactly: ns.code) { return String(cString: strerror(c)) }
+        if ns.domain == NSPOSIXErrorDomain, let c = Int32(exactly: ns.code) { return c }
         if let u = ns.userInfo[NSUnderlyingErrorKey] as? any Error {
             let un = u as NSError
-            if un.domain == NSPOSIXErrorDomain, let c = Int32(exactly: un.code) { return String(cString: strerror(c)) }
+            if un.domain == NSPOSIXErrorDomain, let c = Int32(exactly: un.code) { return c }
         }
+        return nil
+    }
+
+    public static func describe(_ error: any Error) -> String {
+        if let e = error as? EmbedScopeError { return e.description }
+        if let c = posixCode(error) { return String(cString: strerror(c)) }
+        let ns = error as NSError
         if ns.domain == NSCocoaErrorDomain { return ns.localizedDescription }
         return String(describing: error)
     }
