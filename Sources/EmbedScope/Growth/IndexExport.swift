@@ -27,8 +27,11 @@ public struct ExportSummary: Sendable {
 ///   norm), `b.npy` [C] and `head-classes.txt` (one name per line);
 /// - `.embedscope-export`: the marker that lets a later export replace the folder.
 /// DIR may be missing, empty, or a folder an earlier export wrote; anything else is refused.
+/// A failed or interrupted export leaves DIR as it was (missing, empty, or the earlier export).
 public enum IndexExport {
     public static let markerName = ".embedscope-export"
+    /// Where an export into an existing folder writes before its commit (removed after it).
+    static let stagingName = ".embedscope-export-staging"
     static let ours = ["X.npy", "norms.npy", "rows.csv", "W.npy", "b.npy", "head-classes.txt"]
 
     /// `space` nil: `embedding` if the index has it, else its first space.
@@ -43,7 +46,7 @@ public enum IndexExport {
                 throw EmbedScopeError(.refused, "--out is a file", path: out.path, hint: "give a folder (missing, empty, or written by `embedscope export`)")
             }
             let names = (try? fm.contentsOfDirectory(atPath: out.path)) ?? []
-            guard names.isEmpty || names.contains(markerName) else {
+            guard names.allSatisfy({ $0 == stagingName }) || names.contains(markerName) else {
                 throw EmbedScopeError(.refused, "--out is a folder that `embedscope export` did not write (it contains \(names.sorted().prefix(3).joined(separator: ", ")))",
                                       path: out.path, hint: "export into an empty or new folder; nothing was changed")
             }
@@ -75,27 +78,58 @@ public enum IndexExport {
         for img in images {
             csv += "\(img.row),\(CSV.field(img.path)),\(CSV.field(classes[img.classId] ?? String(img.classId))),\(CSV.field(img.split ?? ""))\n"
         }
+        // Written whole or not at all: the files go to a staging folder first — beside `out` when
+        // `out` is new (the commit renames it into place), inside `out` when it is an empty folder
+        // or an earlier export (the commit renames each file over its old one and removes the old
+        // export's files this one does not write). A failure or an interrupt before the commit
+        // removes the staging folder and leaves `out` as it was; SIGKILL leaves the staging folder,
+        // which the next export into `out` removes.
+        let isNew = !fm.fileExists(atPath: out.path)
+        let staging = isNew
+            ? out.deletingLastPathComponent().appendingPathComponent(".\(out.lastPathComponent).export-\(getpid())")
+            : out.appendingPathComponent(stagingName)
+        let token = InterruptCleanup.track(staging)
+        defer { InterruptCleanup.untrack(token) }
         do {
-            try fm.createDirectory(at: out, withIntermediateDirectories: true)
-            for name in ours { try? fm.removeItem(at: out.appendingPathComponent(name)) }
-            try Data().write(to: out.appendingPathComponent(markerName))
-            try NPYArray.write(shape: [n, d], values: x, to: out.appendingPathComponent("X.npy"))
-            try NPYArray.write(shape: [n], values: nv, to: out.appendingPathComponent("norms.npy"))
-            try Data(csv.utf8).write(to: out.appendingPathComponent("rows.csv"), options: .atomic)
+            if isNew { try fm.createDirectory(at: out.deletingLastPathComponent(), withIntermediateDirectories: true) }
+            try? fm.removeItem(at: staging)
+            try fm.createDirectory(at: staging, withIntermediateDirectories: false)
+            try Data().write(to: staging.appendingPathComponent(markerName))
+            try NPYArray.write(shape: [n, d], values: x, to: staging.appendingPathComponent("X.npy"))
+            try NPYArray.write(shape: [n], values: nv, to: staging.appendingPathComponent("norms.npy"))
+            try Data(csv.utf8).write(to: staging.appendingPathComponent("rows.csv"))
             var files = ["X.npy", "norms.npy", "rows.csv"]
             if let setName {
                 let p = try index.prototypes(set: setName)
                 var w = [Float](); w.reserveCapacity(p.set.count * d)
                 for (i, r) in p.records.enumerated() { w += p.vectors.row(i).map { $0 * Float(r.norm) } }
-                try NPYArray.write(shape: [p.set.count, d], values: w, to: out.appendingPathComponent("W.npy"))
-                try NPYArray.write(shape: [p.set.count], values: p.records.map { Float($0.bias) }, to: out.appendingPathComponent("b.npy"))
-                try Data((p.records.map(\.name).joined(separator: "\n") + "\n").utf8).write(to: out.appendingPathComponent("head-classes.txt"), options: .atomic)
+                try NPYArray.write(shape: [p.set.count, d], values: w, to: staging.appendingPathComponent("W.npy"))
+                try NPYArray.write(shape: [p.set.count], values: p.records.map { Float($0.bias) }, to: staging.appendingPathComponent("b.npy"))
+                try Data((p.records.map(\.name).joined(separator: "\n") + "\n").utf8).write(to: staging.appendingPathComponent("head-classes.txt"))
                 files += ["W.npy", "b.npy", "head-classes.txt"]
+            }
+            try InterruptCleanup.commit {
+                if isNew {
+                    guard rename(staging.path, out.path) == 0 else {
+                        throw EmbedScopeError(.io, "cannot move the export into place (\(String(cString: strerror(errno))))", path: out.path)
+                    }
+                } else {
+                    if !fm.fileExists(atPath: out.appendingPathComponent(markerName).path) {
+                        try fm.moveItem(at: staging.appendingPathComponent(markerName), to: out.appendingPathComponent(markerName))
+                    }
+                    for name in files where rename(staging.appendingPathComponent(name).path, out.appendingPathComponent(name).path) != 0 {
+                        throw EmbedScopeError(.io, "cannot move \(name) into place (\(String(cString: strerror(errno))))", path: out.path)
+                    }
+                    for name in ours where !files.contains(name) { try? fm.removeItem(at: out.appendingPathComponent(name)) }
+                    try? fm.removeItem(at: staging)
+                }
             }
             return ExportSummary(out: out, rows: n, dim: d, space: space, prototypeSet: setName, files: files)
         } catch let e as EmbedScopeError {
+            try? fm.removeItem(at: staging)
             throw e
         } catch {
+            try? fm.removeItem(at: staging)
             throw EmbedScopeError(.io, "cannot write the export", path: out.path, underlying: error)
         }
     }
