@@ -1,4 +1,6 @@
 import XCTest
+import CKernels
+import Foundation
 @testable import EmbedScopeCore
 
 /// The thread count is the CPUs this process may use, not the machine's: the affinity mask, a
@@ -92,5 +94,41 @@ final class CPUBudgetTests: XCTestCase {
         }
         XCTAssertEqual(SystemInfo.collect().threads, d.threads)
         XCTAssertTrue(SystemInfo.collect().text.contains("threads: \(d.threads)"))
+    }
+}
+
+/// `ThreadRoom.unbounded`: the start-up thread probe is skipped only where no pids cgroup level
+/// and no process limit can bind.
+final class ThreadRoomTests: XCTestCase {
+    private func tree(_ files: [String: String]) throws -> URL {
+        let root = try temporaryDirectory(self)
+        for (path, text) in files {
+            let url = root.appendingPathComponent(path)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try text.write(to: url, atomically: true, encoding: .utf8)
+        }
+        return root
+    }
+
+    func testPidsLimitsAlongThePathDecide() throws {
+        guard geteuid() == 0 || ck_process_limit() < 0 else { throw XCTSkip("a finite `ulimit -u` always probes") }
+        let cases: [(String, [String: String], Bool)] = [
+            ("v1, no limit anywhere", ["cg": "8:pids:/a/b\n4:memory:/x\n", "fs/pids/a/b/pids.max": "max\n", "fs/pids/a/pids.max": "max\n"], true),
+            ("v1, an ancestor full", ["cg": "8:pids:/a/b\n", "fs/pids/a/b/pids.max": "max\n", "fs/pids/a/pids.max": "100\n", "fs/pids/a/pids.current": "95\n"], false),
+            ("v1, room", ["cg": "8:pids:/a\n", "fs/pids/a/pids.max": "1000\n", "fs/pids/a/pids.current": "10\n"], true),
+            ("v1, a limit without its count", ["cg": "8:pids:/a\n", "fs/pids/a/pids.max": "1000\n"], false),
+            ("v1, the folder missing", ["cg": "8:pids:/gone\n", "fs/pids/other/pids.max": "max\n"], false),
+            ("v2, tight", ["cg": "0::/s/t\n", "fs/cgroup.controllers": "pids\n", "fs/s/t/pids.max": "20\n", "fs/s/t/pids.current": "3\n"], false),
+            ("v2, no pids files", ["cg": "0::/s/t\n", "fs/cgroup.controllers": "cpu\n", "fs/s/t/cpu.max": "max\n"], true),
+            ("no pids controller at all", ["cg": "4:memory:/x\n", "fs/memory/x/memory.max": "1\n"], false),
+            ("garbage", ["cg": "what\n", "fs/pids/pids.max": "max\n"], false),
+            ("a path climbing out", ["cg": "8:pids:/a/../../etc\n", "fs/pids/a/pids.max": "max\n"], false),
+        ]
+        for (what, files, expected) in cases {
+            let root = try tree(files)
+            XCTAssertEqual(ThreadRoom.unbounded(room: 8, cgroupFile: root.appendingPathComponent("cg").path,
+                                                cgroupRoot: root.appendingPathComponent("fs").path), expected, what)
+        }
+        XCTAssertFalse(ThreadRoom.unbounded(room: 8, cgroupFile: "/nonexistent/cgroup"))
     }
 }

@@ -23,8 +23,10 @@ package enum ThreadRoom {
     /// already when this runs, so not counted), and some room.
     package static var needed: Int { 2 * CPUBudget.threads + 4 }
 
-    /// Throws `.resourceLimit` unless `count` more threads can be alive at once.
+    /// Throws `.resourceLimit` unless `count` more threads can be alive at once. Where neither
+    /// limit can bind (`unbounded`) nothing is started: the probe's cost grows with the cores.
     package static func require(_ count: Int = needed) throws {
+        if unbounded(room: count) { return }
         var error: Int32 = 0
         let started = Int(ck_probe_threads(Int32(clamping: count), &error))
         guard started < count, error != 0 else { return }
@@ -35,5 +37,48 @@ package enum ThreadRoom {
             "cannot start threads (\(String(cString: strerror(error)))): \(limit) leaves room for \(started) "
                 + "of the \(count) this command may run at once",
             hint: "raise the limit (`ulimit -u`), or end other processes of this user")
+    }
+
+    /// Whether `room` more threads (and some slack) are known to fit: the process limit does not
+    /// apply (root, or `ulimit -u` unlimited) and every pids cgroup from this process's up to
+    /// the root is unlimited or has the room. Anything unread or unknown: false (then probe).
+    package static func unbounded(room: Int, cgroupFile: String = "/proc/self/cgroup", cgroupRoot: String = "/sys/fs/cgroup") -> Bool {
+        guard geteuid() == 0 || ck_process_limit() < 0 else { return false }
+        guard let text = try? String(contentsOfFile: cgroupFile, encoding: .utf8) else { return false }
+        let need = room + 16
+        var checked = false
+        for line in text.split(separator: "\n") {
+            // "hierarchy:controllers:path"; v2's is "0::path", v1's pids line names the controller.
+            let parts = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard parts.count == 3 else { continue }
+            let base: String
+            if parts[0] == "0" && parts[1].isEmpty {
+                let fm = FileManager.default
+                if fm.fileExists(atPath: cgroupRoot + "/cgroup.controllers") { base = cgroupRoot }
+                else if fm.fileExists(atPath: cgroupRoot + "/unified/cgroup.controllers") { base = cgroupRoot + "/unified" }
+                else { continue }   // a v2 line with no v2 mount: v1 decides
+            } else if parts[1].split(separator: ",").contains("pids") {
+                base = cgroupRoot + "/pids"
+            } else { continue }
+            var path = String(parts[2])
+            guard path.hasPrefix("/"), !path.contains("/../") else { return false }
+            while true {
+                let dir = base + (path == "/" ? "" : path)
+                var isDir: ObjCBool = false
+                guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { return false }
+                if let max = try? String(contentsOfFile: dir + "/pids.max", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines),
+                   max != "max" {
+                    guard let limit = Int(max),
+                          let current = (try? String(contentsOfFile: dir + "/pids.current", encoding: .utf8))
+                              .flatMap({ Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }),
+                          limit - current >= need else { return false }
+                }
+                if path == "/" { break }
+                path = (path as NSString).deletingLastPathComponent
+                if path.isEmpty { path = "/" }
+            }
+            checked = true
+        }
+        return checked
     }
 }
