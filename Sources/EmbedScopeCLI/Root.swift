@@ -54,6 +54,9 @@ struct Root: AsyncParsableCommand {
             // Under `ulimit -u` (or a pids limit), before the first thing that starts a thread:
             // libdispatch would wait for ever for a thread it cannot create (`ThreadRoom`).
             try ThreadRoom.require()
+            // Under `ulimit -n`, before the first dispatch source: libdispatch stops the process
+            // when it finds no descriptor free (`DescriptorRoom`).
+            try DescriptorRoom.require()
         } catch {
             note("error: \(EmbedScopeError.describe(error))")
             exit(withError: ExitCode(1))

@@ -1,3 +1,4 @@
+import EmbedScopeCore
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -14,20 +15,8 @@ import Glibc
 /// wait in the kernel's listen queue, which needs no descriptor of ours) at the limit less the
 /// descriptors already open and a reserve for the work itself.
 enum ConnectionLimit {
-    /// The soft descriptor limit, raised to the hard one first where that is higher (as Go's
-    /// runtime does at start: the soft limit of 1,024 is a default for `select`, which nothing
-    /// here uses). nil: unlimited.
-    static func descriptorLimit() -> Int? {
-        var rl = rlimit(rlim_cur: 0, rlim_max: 0)
-        let resource = Int32(RLIMIT_NOFILE.rawValue)
-        guard getrlimit(resource, &rl) == 0 else { return nil }
-        if rl.rlim_cur < rl.rlim_max {
-            var raised = rl
-            raised.rlim_cur = Swift.min(rl.rlim_max, 1 << 20)
-            if raised.rlim_cur > rl.rlim_cur, setrlimit(resource, &raised) == 0 { rl = raised }
-        }
-        return rl.rlim_cur == rlim_t.max ? nil : Int(clamping: rl.rlim_cur)
-    }
+    /// The soft descriptor limit, raised to the hard one first (`DescriptorRoom.raiseSoftLimit`).
+    static func descriptorLimit() -> Int? { DescriptorRoom.raiseSoftLimit() }
 
     /// Descriptors open now (`/proc/self/fd`); nil where that cannot be listed.
     static func openDescriptors() -> Int? {

@@ -105,6 +105,45 @@ final class CLIAddressLimitTests: XCTestCase {
         #endif
     }
 
+    /// Under `ulimit -n`, from the least the binary loads with: the answer or a clear error, never
+    /// a signal. Before, at 4 (one descriptor free) every command ended in SIGILL (libdispatch's
+    /// event loop, started by the first signal source, traps when it cannot open its
+    /// descriptors), and `duplicates` at 11 one run in six (its thread monitor, the same way).
+    func testEveryDescriptorLimitGivesAnAnswerOrAClearError() throws {
+        #if os(Linux)
+        let dir = try temporaryDirectory(self)
+        let n = 600, d = 32
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 43), rows: n, dim: d,
+                                        classes: (0..<n).map { ["ant", "bee", "cat"][$0 % 3] })
+        XCTAssertEqual(try CLI.run(["probe", idx.path]).status, 0)
+        let commands = Self.analyses(idx) + [["--help"], ["info", idx.path]]
+        let reference = try commands.map { try CLI.run($0).stdout }
+        var answered = 0, refused = 0
+        for limit in [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 20, 24, 26, 27, 28, 30, 32, 40] {
+            for (c, args) in commands.enumerated() {
+                let r = try runLimited(limit, args, limit: "-n")
+                let what = "\(args[0]) under ulimit -n \(limit)"
+                XCTAssertFalse(r.timedOut, "\(what): hang")
+                XCTAssertFalse(r.signalled, "\(what): ended by a signal (\(r.status)): \(r.stderr.prefix(400))")
+                switch r.status {
+                case 0:
+                    answered += 1
+                    XCTAssertEqual(r.stdout, reference[c], "\(what): a different answer than without the limit")
+                case 1:
+                    refused += 1
+                    XCTAssertTrue(r.stderr.contains("error: ") && r.stderr.contains("descriptor limit (`ulimit -n` \(limit))"), "\(what): \(r.stderr.prefix(400))")
+                case 127:   // below what the dynamic loader needs to open the libraries: ld.so's error
+                    XCTAssertTrue(r.stderr.contains("error while loading shared libraries"), "\(what): \(r.stderr.prefix(400))")
+                default:
+                    XCTFail("\(what): exit status \(r.status): \(r.stderr.prefix(400))")
+                }
+            }
+        }
+        XCTAssertGreaterThan(refused, 0)
+        XCTAssertGreaterThanOrEqual(answered, commands.count)
+        #endif
+    }
+
     /// `build` with a native network under each limit: an index that verifies, or a clear error
     /// and nothing left where the index was to be (the network's weights, the decoded batches and
     /// the forward pass's buffers are checked before they are allocated; a ResNet-18 trapped at
@@ -254,7 +293,7 @@ final class CLIAddressLimitTests: XCTestCase {
         let fixtures = try XCTUnwrap(Bundle.module.resourceURL).appendingPathComponent("Fixtures")
         let data = fixtures.appendingPathComponent("quality/dups")
         var built = 0, refused = 0
-        for n in 6...24 {
+        for n in stride(from: 6, through: 40, by: 2) {   // refused at start below ~27 (`DescriptorRoom`)
             let out = dir.appendingPathComponent("index-\(n)")
             let r = try runLimited(n, ["build", data.path, "--out", out.path, "--pixel-size", "8"], timeout: 120, limit: "-n")
             let what = "build under ulimit -n \(n)"
@@ -270,6 +309,9 @@ final class CLIAddressLimitTests: XCTestCase {
                 refused += 1
                 XCTAssertTrue(r.stderr.contains("error: "), "\(what): \(r.stderr.prefix(400))")
                 XCTAssertFalse(r.stderr.contains("no images found"), "\(what): \(r.stderr.prefix(400))")
+                // Named as the limit wherever it ran out: the catalog's open too (SQLite's own
+                // message, "unable to open database file", was all it said at 9–12).
+                XCTAssertTrue(r.stderr.contains("descriptor limit (`ulimit -n` \(n))"), "\(what): \(r.stderr.prefix(400))")
                 XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), "\(what): left \(out.path)")
             default:
                 XCTFail("\(what): exit status \(r.status): \(r.stderr.prefix(400))")
@@ -301,6 +343,51 @@ final class CLIAddressLimitTests: XCTestCase {
         let r = try runLimited(4096, ["import", "--vectors", x.path, "--manifest", rows.path, "--out", dir.appendingPathComponent("whole").path], limit: "-f")
         XCTAssertEqual(r.status, 0, r.stderr)
         XCTAssertEqual(try CLI.run(["verify", dir.appendingPathComponent("whole").path]).status, 0)
+        #endif
+    }
+
+    /// A failed export leaves its `--out` as it was: missing stays missing (before, a folder
+    /// holding the marker and a cut-off X.npy was left), an earlier export stays whole.
+    func testAFailedExportLeavesOutAsItWas() throws {
+        #if os(Linux)
+        let dir = try temporaryDirectory(self)
+        let n = 2000, d = 64
+        let x = dir.appendingPathComponent("X.npy"), rows = dir.appendingPathComponent("rows.csv")
+        try NPYArray.write(shape: [n, d], values: randomMatrix(rows: n, dim: d, seed: 9), to: x)
+        try ("path,class\n" + (0..<n).map { "img/\($0).png,c\($0 % 3)" }.joined(separator: "\n") + "\n").write(to: rows, atomically: true, encoding: .utf8)
+        let index = dir.appendingPathComponent("index")
+        XCTAssertEqual(try CLI.run(["import", "--vectors", x.path, "--manifest", rows.path, "--out", index.path]).status, 0)
+        func listing(_ url: URL) -> [String: Data] {
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+            return Dictionary(uniqueKeysWithValues: names.map { ($0, (try? Data(contentsOf: url.appendingPathComponent($0))) ?? Data()) })
+        }
+        for kib in [1, 100, 300] {   // X.npy is 512 KB: cut off at its start, in it, near its end
+            let fresh = dir.appendingPathComponent("fresh-\(kib)")
+            let r = try runLimited(kib, ["export", index.path, "--out", fresh.path], limit: "-f")
+            XCTAssertFalse(r.signalled, "ulimit -f \(kib): signal \(r.status)")
+            XCTAssertEqual(r.status, 1, "ulimit -f \(kib): \(r.stderr)")
+            XCTAssertTrue(r.stderr.contains("error: "), r.stderr)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: fresh.path), "ulimit -f \(kib): left \(fresh.path)")
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }, [], "a staging folder left")
+        }
+        // Into an earlier export (a different index, so its files differ): a failure keeps it whole.
+        let earlierIndex = dir.appendingPathComponent("earlier-index")
+        try NPYArray.write(shape: [10, d], values: randomMatrix(rows: 10, dim: d, seed: 3), to: x)
+        try ("path,class\n" + (0..<10).map { "e/\($0).png,c" }.joined(separator: "\n") + "\n").write(to: rows, atomically: true, encoding: .utf8)
+        XCTAssertEqual(try CLI.run(["import", "--vectors", x.path, "--manifest", rows.path, "--out", earlierIndex.path]).status, 0)
+        let earlier = dir.appendingPathComponent("earlier")
+        XCTAssertEqual(try CLI.run(["export", earlierIndex.path, "--out", earlier.path]).status, 0)
+        let before = listing(earlier)
+        XCTAssertEqual(Set(before.keys), [".embedscope-export", "X.npy", "norms.npy", "rows.csv"])
+        for kib in [1, 100, 300] {
+            let r = try runLimited(kib, ["export", index.path, "--out", earlier.path], limit: "-f")
+            XCTAssertEqual(r.status, 1, "ulimit -f \(kib): \(r.stderr)")
+            XCTAssertEqual(listing(earlier), before, "ulimit -f \(kib): the earlier export changed")
+        }
+        // And with room, the export replaces it.
+        XCTAssertEqual(try runLimited(4096, ["export", index.path, "--out", earlier.path], limit: "-f").status, 0)
+        XCTAssertEqual(try NPYArray.read(contentsOf: earlier.appendingPathComponent("X.npy")).shape, [n, d])
+        XCTAssertEqual(Set(listing(earlier).keys), [".embedscope-export", "X.npy", "norms.npy", "rows.csv"])
         #endif
     }
 

@@ -4,6 +4,24 @@ import Foundation
 import XCTest
 
 final class ImageDecoderTests: XCTestCase {
+    /// Out of descriptors or memory is the process's shortage, not the file's: an error no skip
+    /// may hide (the command line now refuses to start without room, `DescriptorRoom`, so this
+    /// guards library callers and descriptors taken by others mid-run).
+    func testAShortageIsNotAnUnreadableFile() {
+        func kind(_ code: Int32) -> String {
+            let e = ImageError.unreadable("/data/a.png", NSError(domain: NSPOSIXErrorDomain, code: Int(code)))
+            if let es = e as? EmbedScopeError { return "\(es.kind)" }
+            return (e as? ImageError).map { "image \($0.kind)" } ?? "other"
+        }
+        XCTAssertEqual(kind(EMFILE), "resourceLimit")
+        XCTAssertEqual(kind(ENFILE), "resourceLimit")
+        XCTAssertEqual(kind(ENOMEM), "outOfMemory")
+        XCTAssertEqual(kind(EACCES), "image unreadable")
+        XCTAssertEqual(kind(ENOENT), "image unreadable")
+        let wrapped = NSError(domain: NSCocoaErrorDomain, code: 256, userInfo: [NSUnderlyingErrorKey: NSError(domain: NSPOSIXErrorDomain, code: Int(EMFILE))])
+        XCTAssertTrue(EmbedScopeError.isResourceShortage(ImageError.unreadable("/data/b.png", wrapped)))
+    }
+
     /// Every fixture variant decodes to the pixels the fixture script computed.
     /// Tolerance: 0 for 8-bit PNGs and for JPEGs; 1 LSB against Pillow for 16-bit PNGs (Pillow keeps
     /// the high byte, libpng rounds), and 0 against round(v / 257).
