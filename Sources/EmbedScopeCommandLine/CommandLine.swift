@@ -64,5 +64,18 @@ package func validateThreads(_ threads: Int?) throws {
     if let threads, !(1...1024).contains(threads) { throw ValidationError("--threads must be between 1 and 1024") }
 }
 
-/// A path from the command line, absolute and standardized.
-package func resolveURL(_ path: String) -> URL { URL(fileURLWithPath: path).standardizedFileURL }
+/// A path from the command line, absolute and standardized. A relative one needs the current
+/// folder: where that was removed (or moved out of reach), the command stops here with an error
+/// that says so — before, `query ../idx` from a removed folder opened nothing and blamed the
+/// index ("cannot read catalog … the index is damaged").
+package func resolveURL(_ path: String) -> URL {
+    if !path.hasPrefix("/") {
+        guard let cwd = getcwd(nil, 0) else {
+            let reason = String(cString: strerror(errno))
+            InterruptCleanup.fail("cannot find '\(path)': the current folder is gone (\(reason)); it was removed or moved. "
+                                  + "Change to an existing folder, or give an absolute path")
+        }
+        free(cwd)
+    }
+    return URL(fileURLWithPath: path).standardizedFileURL
+}

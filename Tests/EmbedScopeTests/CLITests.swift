@@ -78,6 +78,41 @@ final class CLITests: XCTestCase {
     /// A bidirectional control in a class or file name is shown escaped in every table the CLI
     /// prints (`info` and `query` printed U+202E raw, reordering the terminal line; held-out
     /// sweep); JSON and the CSVs keep the names exactly.
+    /// From a current folder that was removed, a relative path is an error that says so; an
+    /// absolute one still answers. Before, `query ../idx` blamed the index ("cannot read catalog
+    /// … the index is damaged; rebuild it").
+    func testARemovedCurrentFolderIsNamedNotBlamedOnTheIndex() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 30, d = 8
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 2), rows: n, dim: d,
+                                        classes: (0..<n).map { $0 % 2 == 0 ? "a" : "b" })
+        let gone = dir.appendingPathComponent("gone")
+        func inRemovedFolder(_ args: [String]) throws -> CLI.Run {
+            try FileManager.default.createDirectory(at: gone, withIntermediateDirectories: true)
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/sh")
+            p.arguments = ["-c", "cd \"$1\" && rmdir \"$1\" && shift && exec \"$@\"", "sh", gone.path, binary.path] + args
+            let out = Pipe(), err = Pipe()
+            p.standardOutput = out; p.standardError = err
+            try p.run()
+            let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return CLI.Run(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        }
+        let relative = try inRemovedFolder(["query", "../" + idx.lastPathComponent, "--row", "0", "-k", "2"])
+        XCTAssertEqual(relative.status, 1, relative.stderr)
+        XCTAssertTrue(relative.stderr.contains("the current folder is gone"), relative.stderr)
+        XCTAssertFalse(relative.stderr.contains("damaged"), relative.stderr)
+        XCTAssertEqual(relative.stdout, "")
+        let out = dir.appendingPathComponent("never")
+        let writer = try inRemovedFolder(["export", idx.path, "--out", "../never"])
+        XCTAssertEqual(writer.status, 1, writer.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: out.path))
+        let absolute = try inRemovedFolder(["query", idx.path, "--row", "0", "-k", "2"])
+        XCTAssertEqual(absolute.status, 0, absolute.stderr)
+        XCTAssertEqual(absolute.stdout, try run(["query", idx.path, "--row", "0", "-k", "2"]).stdout)
+    }
+
     func testBidiControlsInNamesAreEscapedInTablesNotInJSONOrCSV() throws {
         let dir = try temporaryDirectory(self)
         let n = 12, d = 4, cat = "cat\u{202E}A"
