@@ -1,4 +1,4 @@
-import EmbedScopeCore
+import EmbedScope
 import Foundation
 #if canImport(Glibc)
 import Glibc

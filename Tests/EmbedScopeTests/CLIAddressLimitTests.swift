@@ -39,6 +39,67 @@ final class CLIAddressLimitTests: XCTestCase {
                        stderr: (try? String(contentsOf: errURL, encoding: .utf8)) ?? "")
     }
 
+    /// An imported index of three classes with a probe's prototype set in it (so every run of
+    /// `project` after the first sees the same index).
+    func probedIndex(rows n: Int, dim d: Int) throws -> URL {
+        let idx = try makeImportedIndex(in: try temporaryDirectory(self), vectors: randomMatrix(rows: n, dim: d, seed: 43), rows: n, dim: d,
+                                        classes: (0..<n).map { ["ant", "bee", "cat"][$0 % 3] })
+        XCTAssertEqual(try CLI.run(["probe", idx.path]).status, 0)
+        return idx
+    }
+
+    /// Every command under every limit (`ulimit FLAG value(limit)`), each run judged by `verdict`:
+    /// how many answered and how many were refused.
+    func sweep(_ commands: [[String]], reference: [String], limits: [Int], flag: String, value: (Int) -> Int = { $0 }, unit: String = "",
+               refusal: (Int) -> String) throws -> (answered: Int, refused: Int) {
+        var answered = 0, refused = 0
+        for limit in limits {
+            for (c, args) in commands.enumerated() {
+                let r = try runLimited(value(limit), args, limit: flag)
+                switch verdict(r, "\(args[0]) under ulimit \(flag) \(limit)\(unit)", reference: reference[c], refusal: refusal(limit)) {
+                case .answered: answered += 1
+                case .refused: refused += 1
+                case .other: break
+                }
+            }
+        }
+        return (answered, refused)
+    }
+
+    enum Verdict { case answered, refused, other }
+
+    /// One limited run of a sweep: no hang, no signal, no trap; exit 0 with the unlimited run's
+    /// answer, exit 1 with an error that says `refusal` (and no `nan` printed), or — below what
+    /// the dynamic loader needs to map or open the libraries — ld.so's own error (127).
+    func verdict(_ r: Limited, _ what: String, reference: String, refusal: String) -> Verdict {
+        XCTAssertFalse(r.timedOut, "\(what): still running after 60 s (hang)")
+        XCTAssertFalse(r.signalled, "\(what): ended by a signal (\(r.status)): \(r.stderr.prefix(400))")
+        XCTAssertFalse(r.stderr.contains("Fatal error"), "\(what): \(r.stderr.prefix(400))")
+        XCTAssertNotEqual(r.status, 99, "\(what): the shell could not set the limit")
+        switch r.status {
+        case 0:
+            XCTAssertEqual(r.stdout, reference, "\(what): a different answer than without the limit")
+            return .answered
+        case 1:
+            XCTAssertTrue(r.stderr.contains("error: ") && r.stderr.contains(refusal), "\(what): \(r.stderr.prefix(400))")
+            XCTAssertFalse(r.stdout.contains("nan"), "\(what): \(r.stdout.prefix(200))")
+            return .refused
+        case 127:
+            XCTAssertTrue(r.stderr.contains("error while loading shared libraries"), "\(what): \(r.stderr.prefix(400))")
+        default:
+            XCTFail("\(what): exit status \(r.status): \(r.stderr.prefix(400))")
+        }
+        return .other
+    }
+
+    /// `X.npy` (random rows) and `rows.csv` (`FOLDER/i.png`, three classes) in `dir`, for `import`.
+    func importFiles(in dir: URL, rows n: Int, dim d: Int, seed: UInt64 = 9, folder: String = "img") throws -> (x: URL, rows: URL) {
+        let x = dir.appendingPathComponent("X.npy"), rows = dir.appendingPathComponent("rows.csv")
+        try NPYArray.write(shape: [n, d], values: randomMatrix(rows: n, dim: d, seed: seed), to: x)
+        try ("path,class\n" + (0..<n).map { "\(folder)/\($0).png,c\($0 % 3)" }.joined(separator: "\n") + "\n").write(to: rows, atomically: true, encoding: .utf8)
+        return (x, rows)
+    }
+
     /// The commands the limit sweeps run on an index: each allocates, maps and threads differently.
     static func analyses(_ idx: URL) -> [[String]] {
         [
@@ -67,33 +128,10 @@ final class CLIAddressLimitTests: XCTestCase {
             XCTAssertEqual(r.status, 0, "\(args): \(r.stderr)")
             return r.stdout
         }
-        var answered = 0, refused = 0
         // From below what the binary needs to load, through the limits where OpenBLAS's buffer,
         // the mapping and each command's own memory run out, to enough.
-        for mib in stride(from: 120, through: 720, by: 60) {
-            for (c, args) in commands.enumerated() {
-                let r = try runLimited(mib << 10, args)
-                let what = "\(args[0]) under ulimit -v \(mib) MiB"
-                XCTAssertFalse(r.timedOut, "\(what): still running after 60 s (hang)")
-                XCTAssertFalse(r.signalled, "\(what): ended by a signal (\(r.status)): \(r.stderr.prefix(400))")
-                XCTAssertFalse(r.stderr.contains("Fatal error"), "\(what): \(r.stderr.prefix(400))")
-                XCTAssertNotEqual(r.status, 99, "\(what): the shell could not set the limit")
-                switch r.status {
-                case 0:
-                    answered += 1
-                    XCTAssertEqual(r.stdout, reference[c], "\(what): a different answer than without the limit")
-                case 1:
-                    refused += 1
-                    XCTAssertTrue(r.stderr.contains("error: ") && r.stderr.contains("out of memory"), "\(what): \(r.stderr.prefix(400))")
-                    XCTAssertFalse(r.stdout.contains("nan"), "\(what): \(r.stdout.prefix(200))")
-                case 127:
-                    // Below what the dynamic loader needs to map the libraries: ld.so's own error.
-                    XCTAssertTrue(r.stderr.contains("error while loading shared libraries"), "\(what): \(r.stderr.prefix(400))")
-                default:
-                    XCTFail("\(what): exit status \(r.status): \(r.stderr.prefix(400))")
-                }
-            }
-        }
+        let (answered, refused) = try sweep(commands, reference: reference, limits: Array(stride(from: 120, through: 720, by: 60)),
+                                            flag: "-v", value: { $0 << 10 }, unit: " MiB", refusal: { _ in "out of memory" })
         // The sweep reached both sides: limits too tight for some command, and enough for all.
         XCTAssertGreaterThan(refused, 0)
         XCTAssertGreaterThanOrEqual(answered, commands.count)
@@ -111,34 +149,11 @@ final class CLIAddressLimitTests: XCTestCase {
     /// descriptors), and `duplicates` at 11 one run in six (its thread monitor, the same way).
     func testEveryDescriptorLimitGivesAnAnswerOrAClearError() throws {
         #if os(Linux)
-        let dir = try temporaryDirectory(self)
-        let n = 600, d = 32
-        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 43), rows: n, dim: d,
-                                        classes: (0..<n).map { ["ant", "bee", "cat"][$0 % 3] })
-        XCTAssertEqual(try CLI.run(["probe", idx.path]).status, 0)
+        let idx = try probedIndex(rows: 600, dim: 32)
         let commands = Self.analyses(idx) + [["--help"], ["info", idx.path]]
         let reference = try commands.map { try CLI.run($0).stdout }
-        var answered = 0, refused = 0
-        for limit in [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 20, 24, 26, 27, 28, 30, 32, 40] {
-            for (c, args) in commands.enumerated() {
-                let r = try runLimited(limit, args, limit: "-n")
-                let what = "\(args[0]) under ulimit -n \(limit)"
-                XCTAssertFalse(r.timedOut, "\(what): hang")
-                XCTAssertFalse(r.signalled, "\(what): ended by a signal (\(r.status)): \(r.stderr.prefix(400))")
-                switch r.status {
-                case 0:
-                    answered += 1
-                    XCTAssertEqual(r.stdout, reference[c], "\(what): a different answer than without the limit")
-                case 1:
-                    refused += 1
-                    XCTAssertTrue(r.stderr.contains("error: ") && r.stderr.contains("descriptor limit (`ulimit -n` \(limit))"), "\(what): \(r.stderr.prefix(400))")
-                case 127:   // below what the dynamic loader needs to open the libraries: ld.so's error
-                    XCTAssertTrue(r.stderr.contains("error while loading shared libraries"), "\(what): \(r.stderr.prefix(400))")
-                default:
-                    XCTFail("\(what): exit status \(r.status): \(r.stderr.prefix(400))")
-                }
-            }
-        }
+        let (answered, refused) = try sweep(commands, reference: reference, limits: [3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 16, 20, 24, 26, 27, 28, 30, 32, 40],
+                                            flag: "-n", refusal: { "descriptor limit (`ulimit -n` \($0))" })
         XCTAssertGreaterThan(refused, 0)
         XCTAssertGreaterThanOrEqual(answered, commands.count)
         #endif
@@ -185,11 +200,7 @@ final class CLIAddressLimitTests: XCTestCase {
     /// (ArgumentParser's reflection on the main thread).
     func testASmallStackLimitStillAnswers() throws {
         #if os(Linux)
-        let dir = try temporaryDirectory(self)
-        let n = 1500, d = 96
-        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 43), rows: n, dim: d,
-                                        classes: (0..<n).map { ["ant", "bee", "cat"][$0 % 3] })
-        XCTAssertEqual(try CLI.run(["probe", idx.path]).status, 0)
+        let idx = try probedIndex(rows: 1500, dim: 96)
         let commands = Self.analyses(idx) + [["--help"]]
         for args in commands {
             let reference = try CLI.run(args)
@@ -209,7 +220,7 @@ final class CLIAddressLimitTests: XCTestCase {
         }
         // A network's forward pass and the decoding workers, on a 32 KiB limit.
         let fixtures = try XCTUnwrap(Bundle.module.resourceURL).appendingPathComponent("Fixtures")
-        let out = dir.appendingPathComponent("built")
+        let out = idx.deletingLastPathComponent().appendingPathComponent("built")
         let r = try runLimited(32, ["build", fixtures.appendingPathComponent("quality/dups").path, "--out", out.path,
                                     "--model", "resnet18", "--weights", fixtures.appendingPathComponent("models/resnet18_legacy.pth").path,
                                     "--pixel-size", "16"], timeout: 120, limit: "-s")
@@ -329,9 +340,7 @@ final class CLIAddressLimitTests: XCTestCase {
         #if os(Linux)
         let dir = try temporaryDirectory(self)
         let n = 2000, d = 64
-        let x = dir.appendingPathComponent("X.npy"), rows = dir.appendingPathComponent("rows.csv")
-        try NPYArray.write(shape: [n, d], values: randomMatrix(rows: n, dim: d, seed: 9), to: x)
-        try ("path,class\n" + (0..<n).map { "img/\($0).png,c\($0 % 3)" }.joined(separator: "\n") + "\n").write(to: rows, atomically: true, encoding: .utf8)
+        let (x, rows) = try importFiles(in: dir, rows: n, dim: d)
         for kib in [1, 100, 300] {   // 1 KiB: the catalog; 100: the vectors (512 KB); 300: the same
             let out = dir.appendingPathComponent("index-\(kib)")
             let r = try runLimited(kib, ["import", "--vectors", x.path, "--manifest", rows.path, "--out", out.path], limit: "-f")
@@ -352,9 +361,7 @@ final class CLIAddressLimitTests: XCTestCase {
         #if os(Linux)
         let dir = try temporaryDirectory(self)
         let n = 2000, d = 64
-        let x = dir.appendingPathComponent("X.npy"), rows = dir.appendingPathComponent("rows.csv")
-        try NPYArray.write(shape: [n, d], values: randomMatrix(rows: n, dim: d, seed: 9), to: x)
-        try ("path,class\n" + (0..<n).map { "img/\($0).png,c\($0 % 3)" }.joined(separator: "\n") + "\n").write(to: rows, atomically: true, encoding: .utf8)
+        let (x, rows) = try importFiles(in: dir, rows: n, dim: d)
         let index = dir.appendingPathComponent("index")
         XCTAssertEqual(try CLI.run(["import", "--vectors", x.path, "--manifest", rows.path, "--out", index.path]).status, 0)
         func listing(_ url: URL) -> [String: Data] {
@@ -372,8 +379,7 @@ final class CLIAddressLimitTests: XCTestCase {
         }
         // Into an earlier export (a different index, so its files differ): a failure keeps it whole.
         let earlierIndex = dir.appendingPathComponent("earlier-index")
-        try NPYArray.write(shape: [10, d], values: randomMatrix(rows: 10, dim: d, seed: 3), to: x)
-        try ("path,class\n" + (0..<10).map { "e/\($0).png,c" }.joined(separator: "\n") + "\n").write(to: rows, atomically: true, encoding: .utf8)
+        _ = try importFiles(in: dir, rows: 10, dim: d, seed: 3, folder: "e")
         XCTAssertEqual(try CLI.run(["import", "--vectors", x.path, "--manifest", rows.path, "--out", earlierIndex.path]).status, 0)
         let earlier = dir.appendingPathComponent("earlier")
         XCTAssertEqual(try CLI.run(["export", earlierIndex.path, "--out", earlier.path]).status, 0)
