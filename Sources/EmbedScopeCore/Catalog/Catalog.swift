@@ -107,7 +107,7 @@ public final class Catalog: Sendable {
         } catch let e as EmbedScopeError {
             throw e
         } catch {
-            if let shortage = EmbedScopeError.descriptorShortage(opening: url.path) { throw shortage }
+            if let shortage = DescriptorRoom.shortage(opening: url.path) { throw shortage }
             throw EmbedScopeError(.catalog, "cannot create catalog", path: url.path, underlying: error)
         }
     }
@@ -142,7 +142,7 @@ public final class Catalog: Sendable {
         } catch let e as EmbedScopeError {
             throw e
         } catch {
-            if let shortage = EmbedScopeError.descriptorShortage(opening: url.path) { throw shortage }
+            if let shortage = DescriptorRoom.shortage(opening: url.path) { throw shortage }
             throw EmbedScopeError(.catalog, "cannot read catalog", path: url.path, hint: "the index is damaged; rebuild it", underlying: error)
         }
     }

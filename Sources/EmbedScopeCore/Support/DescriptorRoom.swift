@@ -33,23 +33,33 @@ package enum DescriptorRoom {
         return rl.rlim_cur == rlim_t.max ? nil : Int(clamping: rl.rlim_cur)
     }
 
-    /// How many more descriptors can be opened now, counted up to `upTo` (each tried on
-    /// /dev/null, all closed again).
-    package static func free(upTo: Int) -> Int {
+    /// Opens /dev/null up to `upTo` times, closing them all again: how many opened, and the
+    /// errno of the open that failed (0: none did).
+    static func probe(upTo: Int) -> (opened: Int, error: Int32) {
         var opened: [Int32] = []
         defer { for fd in opened { close(fd) } }
         while opened.count < upTo {
             let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
-            if fd < 0 { break }
+            if fd < 0 { return (opened.count, errno) }
             opened.append(fd)
         }
-        return opened.count
+        return (opened.count, 0)
+    }
+
+    /// The descriptor limit as the error, when the process cannot open `room` more files now: for
+    /// a library that reports a failed open without its errno (SQLite's "unable to open database
+    /// file" under `ulimit -n` was all `build` said). nil: the room is there, or the opens failed
+    /// for another reason.
+    package static func shortage(room: Int = 3, opening path: String? = nil) -> EmbedScopeError? {
+        let p = probe(upTo: room)
+        guard p.opened < room, p.error == EMFILE || p.error == ENFILE else { return nil }
+        return EmbedScopeError.descriptorLimit(p.error, path: path)
     }
 
     /// Throws `.resourceLimit` unless `room` descriptors are free (after raising the soft limit).
     package static func require(_ room: Int = needed) throws {
         let limit = raiseSoftLimit()
-        let free = free(upTo: room)
+        let free = probe(upTo: room).opened
         guard free < room else { return }
         throw EmbedScopeError(
             .resourceLimit,

@@ -89,26 +89,8 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         return descriptorLimit(code, path: path)
     }
 
-    /// The descriptor limit as `.resourceLimit` when the process cannot open `room` more files now
-    /// (each tried on /dev/null, then closed): for a library that reports a failed open without
-    /// its errno — SQLite's "unable to open database file" under `ulimit -n` was all `build`
-    /// said.
-    public static func descriptorShortage(room: Int = 3, opening path: String? = nil) -> EmbedScopeError? {
-        var opened: [Int32] = []
-        defer { for fd in opened { close(fd) } }
-        for _ in 0..<room {
-            let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
-            if fd < 0 {
-                let code = errno
-                guard code == EMFILE || code == ENFILE else { return nil }
-                return descriptorLimit(code, path: path)
-            }
-            opened.append(fd)
-        }
-        return nil
-    }
-
-    private static func descriptorLimit(_ code: Int32, path: String?) -> EmbedScopeError {
+    /// EMFILE / ENFILE as the descriptor limit it is (the limit named where there is one).
+    static func descriptorLimit(_ code: Int32, path: String?) -> EmbedScopeError {
         var rl = rlimit(rlim_cur: 0, rlim_max: 0)
         let limit = getrlimit(Int32(RLIMIT_NOFILE.rawValue), &rl) == 0 && rl.rlim_cur != rlim_t.max ? " (`ulimit -n` \(rl.rlim_cur))" : ""
         return EmbedScopeError(.resourceLimit, "cannot open files: \(String(cString: strerror(code))) — the process's descriptor limit\(limit) or the system's file table is full",
