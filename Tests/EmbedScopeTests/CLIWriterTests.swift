@@ -238,18 +238,18 @@ final class CLIWriterTests: XCTestCase {
             }
         }
         func entries(_ u: URL) -> [String] { ((try? fm.contentsOfDirectory(atPath: u.path)) ?? []).sorted() }
-        /// Starts `args`, sends SIGTERM once a temporary generation is in `out`; false if it finished first.
-        func terminateMidWrite(_ args: [String], out: URL) throws -> Bool {
+        /// Starts `args`, sends `sig` once a temporary generation is in `out`; false if it finished first.
+        func terminateMidWrite(_ args: [String], out: URL, signal sig: Int32 = SIGTERM) throws -> Bool {
             let p = try spawn(args, log: dir.appendingPathComponent("term.log"))
             while p.isRunning && !entries(out).contains(where: { $0.hasPrefix(".tmp-gen-") }) { usleep(500) }
             guard p.isRunning else { p.waitUntilExit(); return false }
             usleep(20_000)
-            kill(p.processIdentifier, SIGTERM)
+            kill(p.processIdentifier, sig)
             p.waitUntilExit()
             let log = (try? String(contentsOf: dir.appendingPathComponent("term.log"), encoding: .utf8)) ?? ""
             if p.terminationReason == .exit && p.terminationStatus == 0 { return false } // finished within the 20 ms
             XCTAssertEqual(p.terminationReason, .uncaughtSignal, log)
-            XCTAssertEqual(p.terminationStatus, SIGTERM, log)
+            XCTAssertEqual(p.terminationStatus, sig, log)
             XCTAssertTrue(log.contains("interrupted: removed the unfinished"), log)
             XCTAssertFalse(log.contains("error:"), log)
             return true
@@ -263,6 +263,16 @@ final class CLIWriterTests: XCTestCase {
         }
         XCTAssertTrue(caught, "the build always finished before it could be stopped mid-write")
         XCTAssertFalse(fm.fileExists(atPath: fresh.path), "\(entries(fresh))")
+        // The same for a soft CPU-time limit reached (`ulimit -S -t`: SIGXCPU, whose default action
+        // ended the build and left the folder with its marker and temporary generation).
+        let limited = dir.appendingPathComponent("cpu-limited")
+        caught = false
+        for _ in 0..<5 where !caught {
+            caught = try terminateMidWrite(["build", images.path, "--out", limited.path, "--pixel-size", "8"], out: limited, signal: SIGXCPU)
+            if !caught { try? fm.removeItem(at: limited) }
+        }
+        XCTAssertTrue(caught, "the build always finished before it could be stopped mid-write")
+        XCTAssertFalse(fm.fileExists(atPath: limited.path), "\(entries(limited))")
         // Replacing an index: the old generation stays current, nothing else is left.
         let live = dir.appendingPathComponent("live")
         let b = try CLI.run(["build", images.path, "--out", live.path, "--pixel-size", "8"])

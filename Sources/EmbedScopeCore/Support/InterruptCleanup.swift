@@ -7,14 +7,14 @@ import Glibc
 
 /// What an interrupted writer must not leave behind: a new index generation being written
 /// (`IndexBuilder`), a new index folder its writer lock created (`IndexWriterLock`), a report or
-/// data-set folder being written. On SIGINT, SIGTERM or SIGHUP the handler
+/// data-set folder being written. On SIGINT, SIGTERM, SIGHUP or SIGXCPU the handler
 /// 1. waits for a commit in progress to finish (`commit`): a generation is either switched in
 ///    whole, or its commit never starts — a signal never lands between the two;
 /// 2. renames each tracked folder aside and removes it (renamed first, so a writer thread still
 ///    running cannot create files in it), says so on stderr;
 /// 3. runs the tracked actions (a writer lock's release, which removes an index folder that it
 ///    created and nothing was committed into);
-/// 4. ends the process by the same signal (the default action: 130 / 143 / 129 in a shell).
+/// 4. ends the process by the same signal (the default action: 130 / 143 / 129 / 152 in a shell).
 /// Meanwhile a command thread that fails because its folder went away waits to be ended instead
 /// of printing that failure (`holdIfInterrupted`).
 ///
@@ -37,7 +37,11 @@ package enum InterruptCleanup {
     private static let condition = NSCondition()
     nonisolated(unsafe) private static var state = State()  // guarded by `condition`
     private static let interrupting = Atomic<Bool>(false)
-    private static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP]
+    /// SIGXCPU: a soft CPU-time limit (`ulimit -S -t`) reached; its default action ends the
+    /// process as SIGTERM's does, so it is handled the same way. (Where the hard limit equals the
+    /// soft one, the kernel sends SIGKILL instead, which nothing can handle: the next writer
+    /// removes what is left, as after a crash.)
+    private static let signals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGXCPU]
 
     private static func locked<T>(_ body: (inout State) throws -> T) rethrows -> T {
         condition.lock()
