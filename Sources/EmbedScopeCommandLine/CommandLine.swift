@@ -21,6 +21,8 @@ package func printJSON<T: Encodable>(_ value: T) throws {
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
     let data = try enc.encode(Merged(value, SchemaVersion()))
+    // Nothing computed from an index file another program cut short is printed (`MappingDamage`).
+    try MappingDamage.requireNone(since: commandMark.value)
     try StandardStreams.output(data + Data("\n".utf8))
 }
 
@@ -41,10 +43,14 @@ package func runCommand(_ body: () throws -> Void) throws {
     StandardStreams.reserveClosedDescriptors()
     InterruptCleanup.install()  // before any folder is made: an interrupted writer leaves nothing
     BLASThreads.stopIdleWorkers()
+    commandMark.value = MappingDamage.mark()
     do {
         // Every GEMM on OpenBLAS (`EMBEDSCOPE_GEMM=openblas`): its buffer now, under `ulimit -v`.
         if SGEMM.path == .openblas { try OpenBLASMemory.reserve(for: "EMBEDSCOPE_GEMM=openblas") }
         try body()
+        // An index file cut short by another program while the command read it (a table already
+        // printed from it is disowned by the error and the exit status; JSON is never printed).
+        try MappingDamage.requireNone(since: commandMark.value)
         try StandardStreams.finishOutput() // a table `print`ed to a closed or full stdout is an error too
     } catch {
         InterruptCleanup.holdIfInterrupted()
@@ -56,6 +62,15 @@ package func runCommand(_ body: () throws -> Void) throws {
             throw ExitCode(1)
         }
         throw error
+    }
+}
+
+/// Where the running command's check for damaged index files starts (`MappingDamage.mark`).
+private let commandMark = Locked(0)
+private extension Locked where Value == Int {
+    var value: Int {
+        get { withLock { $0 } }
+        set { withLock { $0 = newValue } }
     }
 }
 

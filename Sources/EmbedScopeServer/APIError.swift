@@ -69,16 +69,31 @@ enum JSONCoding {
 }
 
 /// Turns every thrown error into the API's JSON error, and logs one line per request.
+///
+/// An answer computed from an index whose vector file another program cut short meanwhile is
+/// replaced by that error (and the index is opened again on its next use): the reads past the
+/// file's new end found zeros instead of stopping the server (`ReadOnlyMapping`).
 struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
     let log: (@Sendable (String) -> Void)?
+    let library: IndexLibrary
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
         var response: Response
+        let touched = TouchedIndexes()
         do {
-            response = try await next(request, context)
+            response = try await IndexLibrary.$touched.withValue(touched) { try await next(request, context) }
         } catch {
             response = APIError.from(error).response
+        }
+        for s in touched.all {
+            do {
+                try s.index.requireIntact()
+            } catch {
+                library.evict(s)
+                response = APIError.from(error).response
+                break
+            }
         }
         if let log {
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6

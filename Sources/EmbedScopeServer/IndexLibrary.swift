@@ -39,11 +39,17 @@ final class IndexLibrary: @unchecked Sendable {
         guard let url else { throw APIError.notFound("no index named '\(name)' (GET /api/indexes lists them)") }
         let stamp = Self.stamp(of: Self.catalogURL(url))
         lock.lock()
-        if let e = entries[name], e.stamp == stamp, stamp != nil {
-            lock.unlock()
-            return e
-        }
+        let held = entries[name]
         lock.unlock()
+        // A vector file cut short under the entry (`Index.requireIntact`) took its caches with it:
+        // the generation is opened again (and now refused as damaged, until it is rebuilt).
+        if let e = held, e.stamp == stamp, stamp != nil {
+            if (try? e.index.requireIntact()) != nil {
+                Self.touched?.add(e)
+                return e
+            }
+            evict(e)
+        }
         guard let stamp else {
             rescan(force: true)
             throw APIError.notFound("index '\(name)' is gone (its catalog.sqlite no longer exists)")
@@ -57,10 +63,22 @@ final class IndexLibrary: @unchecked Sendable {
         let entry = ServedIndex(name: name, index: opened, stamp: stamp, options: options)
         lock.lock()
         // Another request may have opened the same generation meanwhile: keep the first (its caches).
-        if let e = entries[name], e.stamp == stamp { lock.unlock(); return e }
+        if let e = entries[name], e.stamp == stamp { lock.unlock(); Self.touched?.add(e); return e }
         entries[name] = entry
         lock.unlock()
+        Self.touched?.add(entry)
         return entry
+    }
+
+    /// The indexes the running request has used (`ErrorAndLogMiddleware` sets it): after the
+    /// answer is made, each is checked for vector files cut short while it was read.
+    @TaskLocal static var touched: TouchedIndexes?
+
+    /// Forgets an entry (its index found damaged): the next use opens the index again.
+    func evict(_ entry: ServedIndex) {
+        lock.lock()
+        if let e = entries[entry.name], e === entry { entries[entry.name] = nil }
+        lock.unlock()
     }
 
     /// A catalog file's identity: inode, size and modification time (nanoseconds).
@@ -113,5 +131,21 @@ final class IndexLibrary: @unchecked Sendable {
         locations = found
         entries = entries.filter { found[$0.key] != nil }
         lock.unlock()
+    }
+}
+
+/// The indexes one request used (`IndexLibrary.touched`).
+final class TouchedIndexes: @unchecked Sendable {
+    private let lock = NSLock()
+    private var list: [ServedIndex] = []
+
+    func add(_ s: ServedIndex) {
+        lock.lock(); defer { lock.unlock() }
+        if !list.contains(where: { $0 === s }) { list.append(s) }
+    }
+
+    var all: [ServedIndex] {
+        lock.lock(); defer { lock.unlock() }
+        return list
     }
 }

@@ -28,7 +28,7 @@ package func buildApplication(_ options: ServerOptions,
 package func buildRouter(_ options: ServerOptions) -> Router<BasicRequestContext> {
     let api = ServerAPI(library: IndexLibrary(options: options))
     let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)  // HEAD answers as GET, without the body
-    router.add(middleware: ErrorAndLogMiddleware(log: options.log))
+    router.add(middleware: ErrorAndLogMiddleware(log: options.log, library: api.library))
     api.register(router)
     return router
 }

@@ -162,6 +162,52 @@ final class ServerAPITests: XCTestCase {
         }
     }
 
+    /// A vector file another program cuts short while the server has it mapped: the reads past
+    /// its new end find zeros instead of SIGBUS ending the server (it did, 2026-12-06); the request
+    /// that read them gets an error, the index is opened again on its next use (refused as
+    /// damaged), and served again once rebuilt.
+    func testAVectorFileCutShortUnderTheServerIsAnErrorNotACrash() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir, perClass: 40)  // 120 rows of 16 floats: two pages
+        let file = f.index.appendingPathComponent("current/embedding.vec")
+        var o = ServerOptions(roots: [f.root])
+        o.log = nil
+        let api = ServerAPI(library: IndexLibrary(options: o))
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: ErrorAndLogMiddleware(log: nil, library: api.library))
+        api.register(router)
+        // Another program's truncate in the middle of a request's scan.
+        router.get("/test/cut/:name") { _, c in
+            let v = try api.served(c).index.vectors(space: "embedding")
+            XCTAssertEqual(truncate(file.path, 4096), 0)
+            var sum: Float = 0
+            for i in 0..<v.rows { sum += v.row(i).reduce(0, +) }
+            return "\(sum)"
+        }
+        try await Application(router: router).test(.router) { client in
+            try await client.execute(uri: "/api/indexes/tiny/query?row=0&k=3", method: .get) { r in XCTAssertEqual(r.status, .ok) }
+            try await client.execute(uri: "/test/cut/tiny", method: .get) { r in
+                XCTAssertEqual(r.status, .internalServerError)
+                let e = try ServerAPITests.decode(ErrorBody.self, r)
+                XCTAssertEqual(e.error.kind, "truncated")
+                XCTAssertTrue(e.error.message.contains("changed while it was being read"), e.error.message)
+                XCTAssertFalse(e.error.message.contains(dir.path), "no server path in the message")
+            }
+            for q in ["query?row=0&k=3", "metrics", "rank?prototype=square&set=head&k=3"] {
+                try await ServerAPITests.expectError(client, "/api/indexes/tiny/\(q)", .internalServerError)
+            }
+            // Rebuilt and renamed into place, as `embedscope import --force` does: served again.
+            let other = try ServerFixture.make(in: dir.appendingPathComponent("b"), name: "tiny", perClass: 6, seed: 5)
+            let old = f.index.deletingLastPathComponent().appendingPathComponent(".old")
+            try FileManager.default.moveItem(at: f.index, to: old)
+            try FileManager.default.moveItem(at: other.index, to: f.index)
+            try await client.execute(uri: "/api/indexes/tiny/query?row=0&k=1000", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(try ServerAPITests.decode(Results.self, r).results.count, 17)
+            }
+        }
+    }
+
     func testAnalysesEqualTheLibrarysAnswers() async throws {
         let dir = try serverTemporaryDirectory(self)
         let f = try ServerFixture.make(in: dir)

@@ -108,6 +108,7 @@ public enum IndexExport {
                 try Data((p.records.map(\.name).joined(separator: "\n") + "\n").utf8).write(to: staging.appendingPathComponent("head-classes.txt"))
                 files += ["W.npy", "b.npy", "head-classes.txt"]
             }
+            try index.requireIntact()  // a vector file cut short under the copy read zeros: no export of them
             try InterruptCleanup.commit {
                 if isNew {
                     guard rename(staging.path, out.path) == 0 else {
@@ -125,12 +126,9 @@ public enum IndexExport {
                 }
             }
             return ExportSummary(out: out, rows: n, dim: d, space: space, prototypeSet: setName, files: files)
-        } catch let e as EmbedScopeError {
-            try? fm.removeItem(at: staging)
-            throw e
         } catch {
             try? fm.removeItem(at: staging)
-            throw EmbedScopeError(.io, "cannot write the export", path: out.path, underlying: error)
+            throw error as? EmbedScopeError ?? EmbedScopeError(.io, "cannot write the export", path: out.path, underlying: error)
         }
     }
 }

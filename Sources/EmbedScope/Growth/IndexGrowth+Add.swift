@@ -122,11 +122,7 @@ extension IndexGrowth {
 
     /// `crc32:` + hex of a file's bytes (recorded as meta `weightsHash` by `build`).
     package static func fileHash(_ url: URL) throws -> String {
-        let data: Data
-        do { data = try Data(contentsOf: url, options: .alwaysMapped) } catch {
-            throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
-        }
-        return "crc32:" + hex(Checksum.crc32(data))
+        try MappedInput.read(url) { "crc32:" + hex(Checksum.crc32($0)) }
     }
 
     struct Embedded { var pixel: [Float]; var input: [Float]; var width: Int; var height: Int; var bytes: Int; var hash: String }

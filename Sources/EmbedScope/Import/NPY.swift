@@ -20,18 +20,10 @@ package struct NPYArray: Sendable {
         self.values = values
     }
 
+    /// Reads the file through a guarded mapping (`MappedInput`: a regular file only, and an error
+    /// if another program cuts it short meanwhile).
     package static func read(contentsOf url: URL) throws -> NPYArray {
-        try parse(mapped(url), path: url.path)
-    }
-
-    /// The file's bytes, mapped (a regular file only: not a FIFO or a device).
-    private static func mapped(_ url: URL) throws -> Data {
-        try RegularFile.requireRegularInput(url)
-        do {
-            return try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
-        }
+        try MappedInput.read(url) { try parse($0, path: url.path) }
     }
 
     /// `read`, for vectors about to be stored L2-normalized (`import`, `add --vectors`): a 2-D
@@ -42,9 +34,11 @@ package struct NPYArray: Sendable {
     /// value is left as read, for the caller's checks to name. A float32 file: `read`'s values,
     /// norms nil.
     package static func readRows(contentsOf url: URL) throws -> (array: NPYArray, norms: [Double]?) {
-        var norms: [Double]? = nil
-        let a = try parse(mapped(url), path: url.path, unitRows: &norms)
-        return (a, norms)
+        try MappedInput.read(url) { data in
+            var norms: [Double]? = nil
+            let a = try parse(data, path: url.path, unitRows: &norms)
+            return (a, norms)
+        }
     }
 
     package static func parse(_ data: Data, path: String) throws -> NPYArray {

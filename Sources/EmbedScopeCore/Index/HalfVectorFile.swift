@@ -189,6 +189,9 @@ package final class HalfVectorFile: @unchecked Sendable {
         UnsafeBufferPointer(start: base + i * stride, count: dim)
     }
 
+    /// As `VectorFile.requireIntact()`.
+    package func requireIntact() throws { try mapping.requireIntact() }
+
     /// Recomputes the payload CRC-32 and compares it with the header's. Reads the whole file.
     package func verify() throws {
         try header.requireExactSize(fileSize, path: url.path)

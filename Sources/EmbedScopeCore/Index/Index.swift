@@ -65,6 +65,15 @@ public final class Index: Sendable {
         return s
     }
 
+    /// Throws if a vector file this value has mapped was cut short by another program (or could
+    /// not be read) since: answers computed from it are wrong and are to be discarded. Search,
+    /// batch search, rank and logits check before they answer; so does a command before it
+    /// prints (`MappingDamage`).
+    public func requireIntact() throws {
+        for f in openFiles.withLock({ Array($0.values) }) { try f.requireIntact() }
+        for f in openHalfFiles.withLock({ Array($0.values) }) { try f.requireIntact() }
+    }
+
     /// The unit-row vectors of a space, mapped on first use and checked against the catalog.
     public func vectors(space name: String) throws -> VectorFile {
         let s = try space(name)

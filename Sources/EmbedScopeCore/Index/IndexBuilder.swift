@@ -27,6 +27,10 @@ public final class IndexBuilder {
     private let generation: String
     /// The temporary folder's entry in `InterruptCleanup` (removed on Ctrl-C / SIGTERM until commit).
     private var interruptToken: Int?
+    /// Where the check for index files cut short under this writer starts (`MappingDamage`):
+    /// rows copied from a file another program truncated meanwhile read zeros, and such a
+    /// generation is never committed.
+    private let damageMark = MappingDamage.mark()
 
     /// - Parameters:
     ///   - overwrite: replace an index that is there (`--force`); without it an existing index
@@ -176,6 +180,7 @@ public final class IndexBuilder {
     /// the writer lock.
     public func commit() throws {
         guard !committed else { return }
+        try MappingDamage.requireNone(since: damageMark)
         catalog = nil // closes the database
         // An interrupt waits for this to finish, or stops it from starting (then `abort` cleans up).
         try InterruptCleanup.commit {

@@ -51,6 +51,10 @@ public final class VectorFile: @unchecked Sendable {
     public func adviseSequential() {
         mapping.adviseSequential()
     }
+
+    /// Throws if another program cut the file short (or it could not be read) since it was
+    /// mapped: what was computed from its rows is to be discarded (`ReadOnlyMapping`).
+    public func requireIntact() throws { try mapping.requireIntact() }
 }
 
 /// Streams rows into a new vector file: header placeholder, rows padded to the stride, then the

@@ -73,6 +73,7 @@ extension Index {
             }
             throw Finite.damagedRows(bad.rows, count: bad.count, what: "space '\(space)' (rows or norms):", path: v.url.path, index: url.path)
         }
+        try requireIntact()
         return logits
     }
 

@@ -113,8 +113,11 @@ extension Index {
         return try describe(hits.map { ($0.row, Double($0.score)) })
     }
 
-    /// Attaches path and class to (row, score) pairs, ranks from 1.
+    /// Attaches path and class to (row, score) pairs, ranks from 1. Every answer of search,
+    /// batch search and rank comes through here: the vector files are checked first
+    /// (`requireIntact`), so no answer read from a file cut short under the scan is returned.
     public func describe(_ hits: [(row: Int, score: Double)]) throws -> [ResultRow] {
+        try requireIntact()
         let recs = try catalog.images(rows: hits.map(\.row))
         let names = try classNames()
         return hits.enumerated().map { i, h in

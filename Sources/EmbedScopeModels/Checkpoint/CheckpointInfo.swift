@@ -47,13 +47,9 @@ extension TorchCheckpoint {
     /// `load(contentsOf:stripPrefix:)`, plus the run's epoch / step / version (`CheckpointInfo`),
     /// from one read of the file.
     public static func loadWithInfo(contentsOf url: URL, stripPrefix: String? = nil) throws -> (stateDict: StateDict, info: CheckpointInfo) {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw EmbedScopeError(.io, "cannot read checkpoint", path: url.path, underlying: error)
+        var (sd, info) = try MappedInput.read(url) { data in
+            try data.withUnsafeBytes { raw in try loadWithInfo(raw, path: url.path, stripPrefix: stripPrefix) }
         }
-        var (sd, info) = try data.withUnsafeBytes { raw in try loadWithInfo(raw, path: url.path, stripPrefix: stripPrefix) }
         info.version = CheckpointInfo.version(of: url)
         return (sd, info)
     }

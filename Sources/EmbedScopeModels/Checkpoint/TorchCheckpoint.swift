@@ -23,13 +23,8 @@ package enum TorchCheckpoint {
     /// skipped. Every dtype is converted to Float; 0-d tensors have shape `[]` and one value.
     /// `stripPrefix: ""` keeps the keys as they are.
     package static func load(contentsOf url: URL, stripPrefix: String? = nil) throws -> StateDict {
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .alwaysMapped)
-        } catch {
-            throw EmbedScopeError(.io, "cannot read checkpoint", path: url.path, underlying: error)
-        }
-        return try load(data: data, path: url.path, stripPrefix: stripPrefix)
+        // A guarded mapping (`MappedInput`): a file cut short meanwhile is an error, not SIGBUS.
+        try MappedInput.read(url) { try load(data: $0, path: url.path, stripPrefix: stripPrefix) }
     }
 
     /// `load(contentsOf:)` on bytes in memory; `path` names them in errors.
