@@ -154,6 +154,8 @@ extension Index {
             record = try freshMetrics()
         }
         try change(&record)
+        // Figures computed from a vector file cut short under them are not recorded (`MappingDamage`).
+        try MappingDamage.requireLiveNone()
         record.updatedAt = MetricsRecord.timestamp()
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

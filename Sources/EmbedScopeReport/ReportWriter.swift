@@ -51,6 +51,7 @@ public enum ReportWriter {
             try Data("EmbedScope report folder: `embedscope report --out` replaces this folder as a whole.\n".utf8)
                 .write(to: temp.appendingPathComponent(markerName))
             files = ["index.html"] + pictures.written
+            try MappingDamage.requireLiveNone()  // no report of figures read from a file cut short meanwhile
             try InterruptCleanup.commit { try DirectorySwap.install(temp, at: dir) }
         } catch {
             try? fm.removeItem(at: temp)

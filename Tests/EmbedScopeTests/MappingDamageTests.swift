@@ -123,6 +123,28 @@ final class MappingDamageTests: XCTestCase {
         XCTAssertThrowsKind(.truncated, try index.requireIntact())
     }
 
+    /// Nor is a file computed from it written: metrics.json, a CSV (`OutputFile`).
+    func testNoFigureReadFromADamagedFileIsWritten() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 300, d = 8
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 6), rows: n, dim: d,
+                                        classes: (0..<n).map { ["a", "b", "c"][$0 % 3] })
+        let index = try Index.open(url)
+        let csv = dir.appendingPathComponent("out.csv")
+        try OutputFile.write(Data("x\n".utf8), to: csv, what: "the CSV file")
+        try index.updateMetrics(spaces: ["embedding"]) { _ in }
+        let metrics = try Data(contentsOf: index.metricsURL)
+        let file = index.directory.appendingPathComponent("embedding.vec")
+        _ = try index.vectors(space: "embedding")
+        let size = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int)
+        XCTAssertEqual(truncate(file.path, off_t(size - 64)), 0)
+        XCTAssertThrowsKind(.truncated, try OutputFile.write(Data("y\n".utf8), to: csv, what: "the CSV file"))
+        XCTAssertEqual(try String(contentsOf: csv, encoding: .utf8), "x\n", "the earlier CSV is kept")
+        // (Refused on opening the latest generation, whose header now announces more than the file holds, or by the live check.)
+        XCTAssertThrowsKind(.truncated, try index.updateMetrics(spaces: ["embedding"]) { $0.updatedAt = "changed" })
+        XCTAssertEqual(try Data(contentsOf: index.metricsURL), metrics, "metrics.json is not rewritten")
+    }
+
     /// A new generation written while a mapped index file of the process was cut short is not
     /// committed (its rows may be copies of the zeros read past the file's new end).
     func testNoGenerationIsCommittedWhileAMappedFileIsDamaged() throws {

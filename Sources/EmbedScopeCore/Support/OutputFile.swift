@@ -10,6 +10,8 @@ import Glibc
 /// regular file, and a failed write is an error.
 package enum OutputFile {
     package static func write(_ data: Data, to url: URL, what: String) throws {
+        // Nothing computed from an index file another program cut short is written (`MappingDamage`).
+        try MappingDamage.requireLiveNone()
         let target = url.resolvingSymlinksInPath()
         var st = stat()
         let exists = stat(target.path, &st) == 0

@@ -144,6 +144,12 @@ package enum MappingDamage {
         }
     }
 
+    /// Throws the first damage found in a mapping still open: before writing a file computed from
+    /// them (metrics.json, a report, a CSV) where no command's mark is at hand.
+    package static func requireLiveNone() throws {
+        try requireNone(since: mark())
+    }
+
     package static let indexHint = "the index is damaged: rebuild it (or, if it was being replaced, run the command again)"
 
     static func error(path: String, reason: String, hint: String = indexHint) -> EmbedScopeError {
