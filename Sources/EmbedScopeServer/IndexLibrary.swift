@@ -39,17 +39,14 @@ final class IndexLibrary: @unchecked Sendable {
         guard let url else { throw APIError.notFound("no index named '\(name)' (GET /api/indexes lists them)") }
         let stamp = Self.stamp(of: Self.catalogURL(url))
         lock.lock()
-        let held = entries[name]
-        lock.unlock()
-        // A vector file cut short under the entry (`Index.requireIntact`) took its caches with it:
-        // the generation is opened again (and now refused as damaged, until it is rebuilt).
-        if let e = held, e.stamp == stamp, stamp != nil {
-            if (try? e.index.requireIntact()) != nil {
-                Self.touched?.add(e)
-                return e
-            }
-            evict(e)
+        // (An entry whose vector file was cut short is dropped by `ErrorAndLogMiddleware` after
+        // the request that finds it; the next one opens the generation again.)
+        if let e = entries[name], e.stamp == stamp, stamp != nil {
+            lock.unlock()
+            Self.touched?.add(e)
+            return e
         }
+        lock.unlock()
         guard let stamp else {
             rescan(force: true)
             throw APIError.notFound("index '\(name)' is gone (its catalog.sqlite no longer exists)")
