@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import XCTest
 @testable import EmbedScope
@@ -227,6 +228,92 @@ final class FashionMNISTTests: XCTestCase {
         }
         XCTAssertEqual(try Data(contentsOf: file), Data("x".utf8))
         XCTAssertThrowsKind(.notFound, try IDXArray.read(dir.appendingPathComponent("missing.gz")))
+    }
+}
+
+/// IDX files a user's `--source` folder may hold: crafted, cut short, inflating to far more
+/// than their header says, or not files at all. A clear error each, and the payload is read no
+/// further than the header's size (before, everything gzread gave was read into memory first:
+/// a small `.gz` inflating to tens of gigabytes ended in the out-of-memory kill).
+final class IDXTests: XCTestCase {
+    func idx(_ shape: [Int], payload: Int, fill: UInt8 = 7) -> Data {
+        var d = Data([0, 0, 8, UInt8(shape.count)])
+        for s in shape { d.append(contentsOf: [UInt8(s >> 24 & 255), UInt8(s >> 16 & 255), UInt8(s >> 8 & 255), UInt8(s & 255)]) }
+        d.append(Data(repeating: fill, count: payload))
+        return d
+    }
+
+    /// `data` gzip-compressed, then `zeros` more zero bytes in the same stream.
+    func gzip(_ data: Data, zeros: Int, to url: URL) throws {
+        let gz = try XCTUnwrap(gzopen(url.path, "wb"))
+        _ = data.withUnsafeBytes { gzwrite(gz, $0.baseAddress, UInt32($0.count)) }
+        let block = [UInt8](repeating: 0, count: 1 << 20)
+        for _ in 0..<(zeros >> 20) { _ = block.withUnsafeBytes { gzwrite(gz, $0.baseAddress, UInt32($0.count)) } }
+        XCTAssertEqual(gzclose(gz), Z_OK)
+    }
+
+    func expectError(_ url: URL, _ needle: String, file: StaticString = #filePath, line: UInt = #line) {
+        XCTAssertThrowsError(try IDXArray.read(url), file: file, line: line) { e in
+            XCTAssertEqual((e as? EmbedScopeError)?.kind, .dataset, "\(e)", file: file, line: line)
+            XCTAssertTrue("\(e)".contains(needle), "\(e)", file: file, line: line)
+        }
+    }
+
+    func testCraftedIDXFilesAreClearErrors() throws {
+        let dir = try temporaryDirectory(self)
+        let good = dir.appendingPathComponent("good.gz")
+        try gzip(idx([3, 4, 5], payload: 60), zeros: 0, to: good)
+        let a = try IDXArray.read(good)
+        XCTAssertEqual(a.shape, [3, 4, 5])
+        XCTAssertEqual(a.bytes, [UInt8](repeating: 7, count: 60))
+        let plain = dir.appendingPathComponent("plain")
+        try idx([2, 3], payload: 6).write(to: plain)
+        XCTAssertEqual(try IDXArray.read(plain).bytes.count, 6, "uncompressed IDX is read too")
+
+        // 64 MiB of zeros after a 4-byte payload: refused after the 5th byte, not after all of them.
+        let bomb = dir.appendingPathComponent("bomb.gz")
+        try gzip(idx([1, 2, 2], payload: 4), zeros: 64 << 20, to: bomb)
+        XCTAssertLessThan(try XCTUnwrap(FileManager.default.attributesOfItem(atPath: bomb.path)[.size] as? Int), 1 << 20)
+        expectError(bomb, "longer than 4 bytes")
+        // A header announcing more than an IDX data set may hold: refused before any allocation.
+        let huge = dir.appendingPathComponent("huge")
+        try idx([60000, 40000, 40000], payload: 16).write(to: huge)
+        expectError(huge, "more than the 1024 MiB")
+        let overflow = dir.appendingPathComponent("overflow")
+        try idx([0x7fffffff, 0x7fffffff, 0x7fffffff], payload: 0).write(to: overflow)
+        expectError(overflow, "overflows")
+        let short = dir.appendingPathComponent("short")
+        try idx([2, 2, 2], payload: 5).write(to: short)
+        expectError(short, "IDX payload is 5 bytes, shape [2, 2, 2] needs 8")
+        let cutHeader = dir.appendingPathComponent("cut")
+        try idx([2, 2, 2], payload: 0).prefix(9).write(to: cutHeader)
+        expectError(cutHeader, "truncated IDX header")
+        let notIDX = dir.appendingPathComponent("text")
+        try Data("hello".utf8).write(to: notIDX)
+        expectError(notIDX, "bad magic")
+        // A FIFO in the file's place is refused (gzopen waited for a writer for ever).
+        let fifo = dir.appendingPathComponent("fifo")
+        XCTAssertEqual(mkfifo(fifo.path, 0o600), 0)
+        XCTAssertThrowsError(try IDXArray.read(fifo)) { XCTAssertTrue("\($0)".contains("FIFO"), "\($0)") }
+    }
+
+    /// A data set of no images, or of images without pixels, is an error naming it, and nothing is
+    /// written (it wrote an empty folder, or failed with "cannot encode a 28x0 image (this is a bug…)").
+    func testASourceWithoutPixelsIsRefused() throws {
+        let dir = try temporaryDirectory(self)
+        for (name, images, labels) in [("none", [0, 28, 28], [0]), ("flat", [5, 0, 28], [5]), ("thin", [5, 28, 0], [5])] {
+            let src = dir.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: src, withIntermediateDirectories: true)
+            try gzip(idx(images, payload: images.reduce(1, *)), zeros: 0, to: src.appendingPathComponent("t10k-images-idx3-ubyte.gz"))
+            try gzip(idx(labels, payload: labels[0], fill: 1), zeros: 0, to: src.appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
+            let out = dir.appendingPathComponent("out-\(name)")
+            XCTAssertThrowsError(try FashionMNIST.export(split: .test, limit: nil, to: out, source: src), name) { e in
+                XCTAssertEqual((e as? EmbedScopeError)?.kind, .dataset, "\(name): \(e)")
+                XCTAssertTrue("\(e)".contains("nothing to write"), "\(name): \(e)")
+            }
+            XCTAssertFalse(FileManager.default.fileExists(atPath: out.path), name)
+            XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasPrefix(".") }, [], name)
+        }
     }
 }
 

@@ -12,42 +12,68 @@ public struct IDXArray: Sendable {
     public var shape: [Int]
     public var bytes: [UInt8]
 
+    /// The most bytes an IDX payload may hold: 1 GiB (Fashion-MNIST's training images are 47 MB).
+    public static let maximumPayload = 1 << 30
+
     /// Reads an unsigned-byte IDX file (`.gz` or plain: zlib's gzread handles both).
+    ///
+    /// The header is read first and the payload's size, from the shape, is overflow-checked and
+    /// bounded (`maximumPayload`, and the address-space limit) before anything is allocated; then
+    /// exactly that many bytes are read, and one more is an error. Before, the whole decompressed
+    /// stream was read into memory first: a small `.gz` that inflates to tens of gigabytes (a
+    /// "zip bomb", or a corrupt header) ended in the kernel's out-of-memory kill.
     public static func read(_ url: URL) throws -> IDXArray {
+        try RegularFile.requireRegularInput(url)  // gzopen on a FIFO would wait for a writer for ever
         guard let gz = gzopen(url.path, "rb") else {
             throw EmbedScopeError(errno == ENOENT ? .notFound : .io, "cannot open IDX file", path: url.path,
                                   hint: "install the data set: Scripts/setup.sh (Debian package dataset-fashion-mnist)")
         }
         defer { gzclose(gz) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { gzread(gz, $0.baseAddress, UInt32($0.count)) }
-            if n < 0 { throw EmbedScopeError(.dataset, "corrupt gzip stream", path: url.path) }
-            if n == 0 { break }
-            out.append(contentsOf: chunk[0..<Int(n)])
+        /// Reads up to `count` bytes into `buffer` (fewer only at the end of the stream).
+        func fill(_ buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+            var done = 0
+            while done < buffer.count {
+                let n = gzread(gz, buffer.baseAddress! + done, UInt32(min(buffer.count - done, 1 << 24)))
+                if n < 0 { throw EmbedScopeError(.dataset, "corrupt gzip stream", path: url.path) }
+                if n == 0 { break }
+                done += Int(n)
+            }
+            return done
         }
-        guard out.count >= 4, out[0] == 0, out[1] == 0 else {
+        var magic = [UInt8](repeating: 0, count: 4)
+        guard try magic.withUnsafeMutableBytes(fill) == 4, magic[0] == 0, magic[1] == 0 else {
             throw EmbedScopeError(.dataset, "not an IDX file (bad magic)", path: url.path)
         }
-        guard out[2] == 0x08 else {
-            throw EmbedScopeError(.dataset, "IDX element type 0x\(String(out[2], radix: 16)) is not unsigned byte", path: url.path)
+        guard magic[2] == 0x08 else {
+            throw EmbedScopeError(.dataset, "IDX element type 0x\(String(magic[2], radix: 16)) is not unsigned byte", path: url.path)
         }
-        let ndim = Int(out[3])
-        guard ndim >= 1, out.count >= 4 + 4 * ndim else { throw EmbedScopeError(.dataset, "truncated IDX header", path: url.path) }
+        let ndim = Int(magic[3])
+        var dims = [UInt8](repeating: 0, count: 4 * ndim)
+        guard ndim >= 1, try dims.withUnsafeMutableBytes(fill) == dims.count else {
+            throw EmbedScopeError(.dataset, "truncated IDX header", path: url.path)
+        }
         var shape: [Int] = []
         for i in 0..<ndim {
-            let o = 4 + 4 * i
-            shape.append(Int(out[o]) << 24 | Int(out[o + 1]) << 16 | Int(out[o + 2]) << 8 | Int(out[o + 3]))
+            let o = 4 * i
+            shape.append(Int(dims[o]) << 24 | Int(dims[o + 1]) << 16 | Int(dims[o + 2]) << 8 | Int(dims[o + 3]))
         }
-        let start = 4 + 4 * ndim
         guard let count = CheckedSize.product(shape) else {
             throw EmbedScopeError(.dataset, "IDX shape \(shape) overflows (the header is corrupt)", path: url.path)
         }
-        guard out.count - start == count else {
-            throw EmbedScopeError(.dataset, "IDX payload is \(out.count - start) bytes, shape \(shape) needs \(count)", path: url.path)
+        guard count <= maximumPayload else {
+            throw EmbedScopeError(.dataset, "IDX shape \(shape) holds \(count) bytes, more than the \(maximumPayload >> 20) MiB an IDX data set may (the header is corrupt?)",
+                                  path: url.path)
         }
-        return IDXArray(shape: shape, bytes: Array(out[start...]))
+        try AddressSpace.require(count, for: "the IDX payload of \(AddressSpace.mebibytes(count))")
+        var bytes = [UInt8](repeating: 0, count: count)
+        let got = try bytes.withUnsafeMutableBytes(fill)
+        var extra: UInt8 = 0
+        let more = try withUnsafeMutableBytes(of: &extra, fill)
+        guard got == count, more == 0 else {
+            throw EmbedScopeError(.dataset, "IDX payload is \(more == 0 ? "\(got) bytes" : "longer than \(count) bytes"), shape \(shape) needs \(count)",
+                                  path: url.path)
+        }
+        return IDXArray(shape: shape, bytes: bytes)
     }
 }
 
@@ -107,6 +133,12 @@ public enum FashionMNIST {
             throw EmbedScopeError(.dataset, "images \(images.shape) and labels \(labels.shape) do not match", path: source.path)
         }
         let (n, h, w) = (images.shape[0], images.shape[1], images.shape[2])
+        // An IDX file of no images, or of images without pixels (it was an empty data set folder,
+        // or "cannot encode a 28x0 image (this is a bug in the caller …)").
+        guard n >= 1, h >= 1, w >= 1 else {
+            throw EmbedScopeError(.dataset, "the images file holds \(n) images of \(h)×\(w) pixels: nothing to write", path: source.path,
+                                  hint: "it needs at least one image of at least 1×1 pixels")
+        }
         guard limit.map({ $0 > 0 }) ?? true else { throw EmbedScopeError(.invalidArgument, "--limit must be at least 1") }
         let chosen = StratifiedLimit.select(labels: labels.bytes.prefix(n).map(Int.init), limit: min(n, limit ?? n), seed: seed)
         let count = chosen.count
