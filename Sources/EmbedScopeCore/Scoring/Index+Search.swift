@@ -113,11 +113,17 @@ extension Index {
         return try describe(hits.map { ($0.row, Double($0.score)) })
     }
 
-    /// Attaches path and class to (row, score) pairs, ranks from 1. Every answer of search,
-    /// batch search and rank comes through here: the vector files are checked first
-    /// (`requireIntact`), so no answer read from a file cut short under the scan is returned.
+    /// Attaches path and class to (row, score) pairs, ranks from 1. Every answer of search and
+    /// rank comes through here (batch search checks once a pass): the vector files are checked
+    /// first (`requireIntact`), so no answer read from a file cut short under the scan is returned.
     public func describe(_ hits: [(row: Int, score: Double)]) throws -> [ResultRow] {
         try requireIntact()
+        return try describeUnchecked(hits)
+    }
+
+    /// `describe` without the check of the vector files (a stat each): for a caller that makes it
+    /// once for many answers (`searchBatch`).
+    func describeUnchecked(_ hits: [(row: Int, score: Double)]) throws -> [ResultRow] {
         let recs = try catalog.images(rows: hits.map(\.row))
         let names = try classNames()
         return hits.enumerated().map { i, h in

@@ -38,7 +38,8 @@ extension Index {
                 filters.append(f)
             }
             let hits = try scanBatch(space: space, vectors: v, queries: queries, count: group.count, options: o, filters: filters)
-            for h in hits { out.append(try describe(h.map { ($0.row, Double($0.score)) })) }
+            try requireIntact()  // once a pass, not once an answer (`describe`)
+            for h in hits { out.append(try describeUnchecked(h.map { ($0.row, Double($0.score)) })) }
             start += group.count
             progress.update(start)
         }
