@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Fuzz the release binary: mutate seeded valid inputs (vector files, catalog.sqlite, .npy,
-# manifest CSV, PNG, JPEG, legacy pickle .pt, zip .pt/.ckpt) and run `embedscope` on each
-# (info/query/rank/verify/metrics, import, build, query --image, checkpoint). Counts crashes
+# manifest CSV, PNG, JPEG, legacy pickle .pt, zip .pt/.ckpt, a half copy, metrics.json, IDX data
+# set files) and run `embedscope` on each (info/query/rank/verify/metrics/compare, import, build,
+# query --image, checkpoint, dataset fashion-mnist --source). Counts crashes
 # (killed by a signal), hangs (> 10 s) and exit-0 outputs printing nan/inf; exit 1 if any.
 #
 #   Scripts/fuzz.sh            short seeded pass for CI (40 inputs per format, ~1–2 min)

@@ -21,12 +21,14 @@ struct Options {
 
 enum Format: String, CaseIterable {
     case vec, catalog, npy, csv, png, jpeg, pickle, zip
+    /// A half-precision copy (`embedding.f16.vec`), metrics.json, an IDX data set file.
+    case half, metrics, idx
 }
 
 @MainActor func usage() -> Never {
     print("""
     usage: embedscope-fuzz [--binary PATH] [--seed N] [--inputs N per format] [--timeout S]
-                           [--formats vec,catalog,npy,csv,png,jpeg,pickle,zip] [--work DIR] [--keep]
+                           [--formats vec,catalog,npy,csv,png,jpeg,pickle,zip,half,metrics,idx] [--work DIR] [--keep]
     """)
     exit(2)
 }
@@ -179,6 +181,20 @@ let fixtures = URL(fileURLWithPath: opt.fixtures)
     r.headClasses = seeds.appendingPathComponent("names.txt")
     r.pixels = false
     _ = try Importer.run(r)
+    // The same with a half copy, and with metrics.json written (`metrics`).
+    r.out = seeds.appendingPathComponent("half")
+    r.storage = .f16
+    _ = try Importer.run(r)
+    let index = try Index.open(seeds.appendingPathComponent("index"))
+    _ = try index.recordCluster(index.clusterScores(space: "embedding"), space: "embedding")
+    // An IDX data set of 20 images of 6 × 5 and their labels (`dataset fashion-mnist --source`).
+    func idx(_ shape: [Int], _ payload: [UInt8]) -> Data {
+        var d = Data([0, 0, 8, UInt8(shape.count)])
+        for v in shape { d.append(contentsOf: [UInt8(v >> 24 & 255), UInt8(v >> 16 & 255), UInt8(v >> 8 & 255), UInt8(v & 255)]) }
+        return d + Data(payload)
+    }
+    try idx([20, 6, 5], (0..<600).map { UInt8($0 * 7 % 256) }).write(to: seeds.appendingPathComponent("t10k-images-idx3-ubyte.gz"))
+    try idx([20], (0..<20).map { UInt8($0 % 10) }).write(to: seeds.appendingPathComponent("t10k-labels-idx1-ubyte.gz"))
     // A pixels-only index of real images, for query --image.
     let data = seeds.appendingPathComponent("data")
     for (c, f) in [("a", "images/rgb8.png"), ("a", "images/gray8.png"), ("b", "images/rgb.jpg"), ("b", "images/palette8.png")] {
@@ -204,6 +220,10 @@ do { try makeSeeds() } catch {
     case .jpeg: return ["rgb.jpg", "gray.jpg", "rgb_progressive_17x11.jpg"].map { fixtures.appendingPathComponent("images/" + $0) }
     case .pickle: return ["tiny_legacy.pt", "views_legacy.pt", "dtypes_legacy.pt"].map { fixtures.appendingPathComponent("checkpoints/" + $0) }
     case .zip: return ["tiny_zip.pt", "views_zip.pt", "lightning.ckpt"].map { fixtures.appendingPathComponent("checkpoints/" + $0) }
+    case .half: return [seeds.appendingPathComponent("half/current/embedding.f16.vec")]
+    case .metrics: return [seeds.appendingPathComponent("index/current/metrics.json")]
+    // Uncompressed (gzread reads both): the mutations reach the header and payload themselves.
+    case .idx: return ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"].map { seeds.appendingPathComponent($0) }
     }
 }
 
@@ -250,6 +270,26 @@ do { try makeSeeds() } catch {
     case .pickle, .zip:
         try data.write(to: dir.appendingPathComponent(seed.lastPathComponent))
         return [["checkpoint", seed.lastPathComponent]]
+    case .half:
+        let idx = dir.appendingPathComponent("index")
+        try copyDir(seeds.appendingPathComponent("half"), idx)
+        try data.write(to: idx.appendingPathComponent("current").appendingPathComponent(seed.lastPathComponent))
+        let row = String(below(34))
+        return [["info", "index"], ["query", "index", "--row", row, "-k", "5"], ["query", "index", "--row", row, "--farthest", "--json"],
+                ["verify", "index"]]
+    case .metrics:
+        let idx = dir.appendingPathComponent("index")
+        try copyDir(seeds.appendingPathComponent("index"), idx)
+        try data.write(to: idx.appendingPathComponent("current").appendingPathComponent(seed.lastPathComponent))
+        return [["info", "index", "--json"], ["verify", "index"], ["compare", "index"], ["metrics", "index", "--json"]]
+    case .idx:
+        let src = dir.appendingPathComponent("source")
+        try fm.createDirectory(at: src, withIntermediateDirectories: true)
+        for f in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+            try fm.copyItem(at: seeds.appendingPathComponent(f), to: src.appendingPathComponent(f))
+        }
+        try data.write(to: src.appendingPathComponent(seed.lastPathComponent))
+        return [["dataset", "fashion-mnist", "--source", "source", "--out", "out"]]
     }
 }
 
