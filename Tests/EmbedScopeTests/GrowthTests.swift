@@ -398,6 +398,46 @@ final class GrowthTests: XCTestCase {
 
     // MARK: export
 
+    /// Two exports into one existing folder at once: one after the other (a flock on the folder),
+    /// so the folder ends holding one export whole. Before, both wrote the one staging folder and
+    /// the result could be one's X.npy beside the other's rows.csv, both reporting success.
+    func testConcurrentExportsIntoOneFolderNeverMix() throws {
+        let dir = try temporaryDirectory(self)
+        let d = 8
+        // Different row counts, so a mix shows in the shapes.
+        let a = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 300, dim: d, seed: 1), rows: 300, dim: d,
+                                      classes: (0..<300).map { ["a", "b"][$0 % 2] }, name: "a")
+        let b = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 700, dim: d, seed: 2), rows: 700, dim: d,
+                                      classes: (0..<700).map { ["c", "d", "e"][$0 % 3] }, name: "b")
+        let out = dir.appendingPathComponent("out")
+        _ = try IndexExport.run(index: a, space: nil, out: out)
+        for round in 0..<12 {
+            let errors = Locked<[String]>([])
+            DispatchQueue.concurrentPerform(iterations: 2) { i in
+                do { _ = try IndexExport.run(index: i == 0 ? a : b, space: nil, out: out) } catch {
+                    errors.withLock { $0.append("\(error)") }
+                }
+            }
+            XCTAssertEqual(errors.withLock { $0 }, [], "round \(round)")
+            let x = try NPYArray.read(contentsOf: out.appendingPathComponent("X.npy"))
+            let norms = try NPYArray.read(contentsOf: out.appendingPathComponent("norms.npy"))
+            let lines = try String(contentsOf: out.appendingPathComponent("rows.csv"), encoding: .utf8).split(separator: "\n").count - 1
+            XCTAssertTrue([300, 700].contains(x.rows), "round \(round)")
+            XCTAssertEqual(norms.shape, [x.rows], "round \(round): norms.npy from the same export as X.npy")
+            XCTAssertEqual(lines, x.rows, "round \(round): rows.csv from the same export as X.npy")
+            let names = try FileManager.default.contentsOfDirectory(atPath: out.path).sorted()
+            XCTAssertEqual(names, [".embedscope-export", "X.npy", "norms.npy", "rows.csv"], "round \(round): no staging left")
+        }
+        // Held by another export: waited for, or `.locked` at once with a zero timeout.
+        let held = try IndexExport.lockFolder(out)
+        let before = IndexWriterLock.policy
+        defer { IndexWriterLock.policy = before }
+        IndexWriterLock.policy = IndexWriterLock.Policy(timeout: 0, notice: { _ in })
+        XCTAssertThrowsKind(.locked, try IndexExport.run(index: b, space: nil, out: out))
+        close(held)
+        XCTAssertNoThrow(try IndexExport.run(index: b, space: nil, out: out))
+    }
+
     func testExportThenImportGivesTheSameAnswers() throws {
         let dir = try temporaryDirectory(self)
         let n = 40, d = 8

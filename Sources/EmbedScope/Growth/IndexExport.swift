@@ -41,10 +41,15 @@ public enum IndexExport {
         let s = try index.space(space)
         let fm = FileManager.default
         var isDir: ObjCBool = false
+        var folderLock: Int32 = -1
+        defer { if folderLock >= 0 { close(folderLock) } }  // closing releases the flock
         if fm.fileExists(atPath: out.path, isDirectory: &isDir) {
             guard isDir.boolValue else {
                 throw EmbedScopeError(.refused, "--out is a file", path: out.path, hint: "give a folder (missing, empty, or written by `embedscope export`)")
             }
+            // One export at a time into a folder: they share its staging folder (two at once mixed
+            // their files — one's X.npy beside the other's rows.csv — and both said they succeeded).
+            folderLock = try lockFolder(out)
             let names = (try? fm.contentsOfDirectory(atPath: out.path)) ?? []
             guard names.allSatisfy({ $0 == stagingName }) || names.contains(markerName) else {
                 throw EmbedScopeError(.refused, "--out is a folder that `embedscope export` did not write (it contains \(names.sorted().prefix(3).joined(separator: ", ")))",
@@ -112,7 +117,12 @@ public enum IndexExport {
             try InterruptCleanup.commit {
                 if isNew {
                     guard rename(staging.path, out.path) == 0 else {
-                        throw EmbedScopeError(.io, "cannot move the export into place (\(String(cString: strerror(errno))))", path: out.path)
+                        let e = errno
+                        if e == ENOTEMPTY || e == EEXIST || e == ENOTDIR {
+                            throw EmbedScopeError(.refused, "--out appeared while this export was written (another export into it?)", path: out.path,
+                                                  hint: "what is there now was left as it is; export again to replace it")
+                        }
+                        throw EmbedScopeError(.io, "cannot move the export into place (\(String(cString: strerror(e))))", path: out.path)
                     }
                 } else {
                     if !fm.fileExists(atPath: out.appendingPathComponent(markerName).path) {
@@ -129,6 +139,53 @@ public enum IndexExport {
         } catch {
             try? fm.removeItem(at: staging)
             throw error as? EmbedScopeError ?? EmbedScopeError(.io, "cannot write the export", path: out.path, underlying: error)
+        }
+    }
+}
+
+extension IndexExport {
+    /// An exclusive `flock` on the folder `out` itself (no file is added to it), waited for as the
+    /// index's writer lock is (`IndexWriterLock.policy`: `--lock-timeout`, `EMBEDSCOPE_LOCK_TIMEOUT`).
+    /// Returns the descriptor holding it; closing it releases the lock.
+    static func lockFolder(_ out: URL) throws -> Int32 {
+        let policy = IndexWriterLock.policy
+        let start = DispatchTime.now().uptimeNanoseconds
+        var told = false
+        while true {
+            let fd = open(out.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw EmbedScopeError(errno == ENOENT ? .notFound : .io, "cannot open --out: \(String(cString: strerror(errno)))", path: out.path)
+            }
+            var st = stat()
+            guard fstat(fd, &st) == 0 else {
+                close(fd)
+                throw EmbedScopeError(.io, "cannot stat --out: \(String(cString: strerror(errno)))", path: out.path)
+            }
+            var pause: UInt32 = 10_000
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                let e = errno
+                if e == EINTR { continue }
+                guard e == EWOULDBLOCK || e == EAGAIN else {
+                    close(fd)
+                    throw EmbedScopeError(.io, "cannot lock --out: \(String(cString: strerror(e)))", path: out.path)
+                }
+                let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if let timeout = policy.timeout, waited >= timeout {
+                    close(fd)
+                    throw EmbedScopeError(.locked, "another export is writing into this folder", path: out.path,
+                                          hint: "try again when it has finished, or pass a longer --lock-timeout; nothing was changed")
+                }
+                if !told, waited >= 0.025 {
+                    policy.notice("waiting for another export into \(out.path)" + (policy.timeout.map { " (at most \(String(format: "%g", $0)) s)" } ?? ""))
+                    told = true
+                }
+                usleep(pause)
+                pause = min(pause * 2, 100_000)
+            }
+            // Still the folder at that path (a new export renamed over an empty one meanwhile: lock that).
+            var now = stat()
+            if stat(out.path, &now) == 0, now.st_dev == st.st_dev, now.st_ino == st.st_ino { return fd }
+            close(fd)
         }
     }
 }

@@ -12,7 +12,8 @@ extension Root {
             original norm; rows.csv: row,path,class,split. With a prototype set on the space (--set, default \
             head / imagenet / the only one): W.npy [C, d], b.npy [C], head-classes.txt. `embedscope import \
             --vectors X.npy --manifest rows.csv --head W.npy --bias b.npy --head-classes head-classes.txt` \
-            reads them back. --out must be missing, empty, or an earlier export.
+            reads them back. --out must be missing, empty, or an earlier export; exports into one --out run \
+            one after another.
             """)
 
         @Argument(help: "Index directory.") var index: String
@@ -20,8 +21,11 @@ extension Root {
         @Option(help: "Prototype set to export as W.npy / b.npy.") var set: String?
         @Option(help: "Folder to write.") var out: String
         @OptionGroup var output: OutputOptions
+        /// Also how long to wait for another export into the same --out.
+        @OptionGroup var lockOptions: LockOptions
 
         func run() throws {
+            lockOptions.apply()
             try runCommand {
                 let s = try IndexExport.run(index: resolveURL(index), space: space, out: resolveURL(out), prototypeSet: set)
                 if output.json {
