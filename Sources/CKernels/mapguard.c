@@ -49,8 +49,10 @@ static void forward(int sig, siginfo_t *info, void *context) {
 
 static void on_sigbus(int sig, siginfo_t *info, void *context) {
     int saved = errno;
+    /* Only a fault the kernel raised has an address: a SIGBUS sent by kill() (si_code <= 0) holds
+       a pid and uid where si_addr would be, and is passed on. */
     uintptr_t a = (uintptr_t)info->si_addr;
-    int n = atomic_load_explicit(&slots_used, memory_order_acquire);
+    int n = info->si_code > 0 ? atomic_load_explicit(&slots_used, memory_order_acquire) : 0;
     for (int i = 0; i < n; i++) {
         struct guarded *g = &slots[i];
         if (atomic_load_explicit(&g->state, memory_order_acquire) != LIVE) continue;
