@@ -161,26 +161,16 @@ extension IndexExport {
                 close(fd)
                 throw EmbedScopeError(.io, "cannot stat --out: \(String(cString: strerror(errno)))", path: out.path)
             }
-            var pause: UInt32 = 10_000
-            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-                let e = errno
-                if e == EINTR { continue }
-                guard e == EWOULDBLOCK || e == EAGAIN else {
-                    close(fd)
-                    throw EmbedScopeError(.io, "cannot lock --out: \(String(cString: strerror(e)))", path: out.path)
-                }
-                let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                if let timeout = policy.timeout, waited >= timeout {
-                    close(fd)
-                    throw EmbedScopeError(.locked, "another export is writing into this folder", path: out.path,
-                                          hint: "try again when it has finished, or pass a longer --lock-timeout; nothing was changed")
-                }
-                if !told, waited >= 0.025 {
-                    policy.notice("waiting for another export into \(out.path)" + (policy.timeout.map { " (at most \(String(format: "%g", $0)) s)" } ?? ""))
-                    told = true
-                }
-                usleep(pause)
-                pause = min(pause * 2, 100_000)
+            do {
+                try policy.lockExclusive(fd, since: start, told: &told, waiting: { "waiting for another export into \(out.path)" },
+                                         timedOut: { _ in
+                                             EmbedScopeError(.locked, "another export is writing into this folder", path: out.path,
+                                                             hint: "try again when it has finished, or pass a longer --lock-timeout; nothing was changed")
+                                         },
+                                         failed: { e in EmbedScopeError(.io, "cannot lock --out: \(String(cString: strerror(e)))", path: out.path) })
+            } catch {
+                close(fd)
+                throw error
             }
             // Still the folder at that path (a new export renamed over an empty one meanwhile: lock that).
             var now = stat()

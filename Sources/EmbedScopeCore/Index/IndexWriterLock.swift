@@ -25,6 +25,29 @@ public final class IndexWriterLock: Sendable {
             self.timeout = timeout; self.notice = notice ?? { StandardStreams.error($0 + "\n") }
         }
 
+        /// Takes an exclusive `flock` on `fd`, polling (10 ms, doubling to 100 ms) until it is held;
+        /// past `timeout` seconds since `start` throws `timedOut(timeout)`, and any error but
+        /// "held by another" `failed(errno)`. `waiting()` is said once (`told`), after ~25 ms, not at
+        /// once: a holder that has just taken the lock may not have written its line yet. The caller
+        /// closes `fd` when this throws. (The index's writer lock, and `export`'s lock on its folder.)
+        package func lockExclusive(_ fd: Int32, since start: UInt64, told: inout Bool, waiting: () -> String,
+                                   timedOut: (Double) -> EmbedScopeError, failed: (Int32) -> EmbedScopeError) throws {
+            var pause: UInt32 = 10_000
+            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+                let e = errno
+                if e == EINTR { continue }
+                guard e == EWOULDBLOCK || e == EAGAIN else { throw failed(e) }
+                let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                if let timeout, waited >= timeout { throw timedOut(timeout) }
+                if !told, waited >= 0.025 {
+                    notice(waiting() + (timeout.map { " (at most \(String(format: "%g", $0)) s)" } ?? ""))
+                    told = true
+                }
+                usleep(pause)
+                pause = min(pause * 2, 100_000)
+            }
+        }
+
         /// `EMBEDSCOPE_LOCK_TIMEOUT` as a timeout: seconds, finite and ≥ 0; anything else
         /// (unset, "nan", "-5", "soon") is no limit.
         static func timeout(fromEnvironment value: String?) -> Double? {
@@ -156,31 +179,18 @@ public final class IndexWriterLock: Sendable {
                 close(fd)
                 throw EmbedScopeError(.refused, "the index's lock file is not a regular file", path: path, hint: "remove it; nothing was changed")
             }
-            var pause: UInt32 = 10_000
-            while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-                let e = errno
-                if e == EINTR { continue }
-                guard e == EWOULDBLOCK || e == EAGAIN else {
-                    close(fd)
-                    throw EmbedScopeError(.io, "cannot lock the index for writing: \(String(cString: strerror(e)))", path: path)
-                }
-                let waited = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                if let timeout = policy.timeout, waited >= timeout {
-                    let holder = holderDescription(fd)
-                    close(fd)
-                    throw EmbedScopeError(.locked, "the index is being written by \(holder)", path: index.path,
-                                          hint: timeout == 0 ? "try again when it has finished, or pass --lock-timeout SECONDS to wait"
-                                                              : "waited \(String(format: "%g", timeout)) s; try again when it has finished, or pass a longer --lock-timeout")
-                }
-                // Said after ~30 ms, not at once: a holder that has just taken the lock may not have
-                // written its line yet (the file would still name the previous, finished, writer).
-                if !told, waited >= 0.025 {
-                    policy.notice("waiting for the writer lock held by \(holderDescription(fd)) on \(index.path)"
-                                  + (policy.timeout.map { " (at most \(String(format: "%g", $0)) s)" } ?? ""))
-                    told = true
-                }
-                usleep(pause)
-                pause = min(pause * 2, 100_000)
+            do {
+                try policy.lockExclusive(fd, since: start, told: &told,
+                                         waiting: { "waiting for the writer lock held by \(holderDescription(fd)) on \(index.path)" },
+                                         timedOut: { timeout in
+                                             EmbedScopeError(.locked, "the index is being written by \(holderDescription(fd))", path: index.path,
+                                                             hint: timeout == 0 ? "try again when it has finished, or pass --lock-timeout SECONDS to wait"
+                                                                                : "waited \(String(format: "%g", timeout)) s; try again when it has finished, or pass a longer --lock-timeout")
+                                         },
+                                         failed: { e in EmbedScopeError(.io, "cannot lock the index for writing: \(String(cString: strerror(e)))", path: path) })
+            } catch {
+                close(fd)
+                throw error
             }
             // The lock counts only if the marker is still the file at that path (a writer that
             // created the folder and failed removes both; then start again).
