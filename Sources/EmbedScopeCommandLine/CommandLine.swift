@@ -48,9 +48,13 @@ package func runCommand(_ body: () throws -> Void) throws {
         // Every GEMM on OpenBLAS (`EMBEDSCOPE_GEMM=openblas`): its buffer now, under `ulimit -v`.
         if SGEMM.path == .openblas { try OpenBLASMemory.reserve(for: "EMBEDSCOPE_GEMM=openblas") }
         try body()
-        // An index file cut short by another program while the command read it (a table already
-        // printed from it is disowned by the error and the exit status; JSON is never printed).
-        try MappingDamage.requireNone(since: commandMark.value)
+        // An index file cut short by another program while the command read it: a table printed
+        // from it that stdout still holds is dropped (one already written is disowned by the error
+        // and the exit status); JSON is never printed.
+        do { try MappingDamage.requireNone(since: commandMark.value) } catch {
+            StandardStreams.discardBufferedOutput()
+            throw error
+        }
         try StandardStreams.finishOutput() // a table `print`ed to a closed or full stdout is an error too
     } catch {
         InterruptCleanup.holdIfInterrupted()

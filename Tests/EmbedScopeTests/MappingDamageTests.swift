@@ -201,9 +201,10 @@ final class CLIMappingDamageTests: XCTestCase {
         var x = randomMatrix(rows: n, dim: d, seed: 12)
         for j in 0..<d { x[5 * d + j] = x[9 * d + j] }  // one exact duplicate pair
         let classes = (0..<n).map { ["a", "b", "c"][$0 % 3] }
-        for (cut, size) in [("past a page", { (old: Int) in old / 2 / 4096 * 4096 }), ("inside the last page", { (old: Int) in old - 4 })] {
+        for (cut, size, json) in [("past a page", { (old: Int) in old / 2 / 4096 * 4096 }, true),
+                                  ("inside the last page", { (old: Int) in old - 4 }, false)] {
             let idx = try makeImportedIndex(in: dir, vectors: x, rows: n, dim: d, classes: classes, name: "i-\(cut.count)")
-            let args = ["duplicates", idx.path, "--json"]
+            let args = ["duplicates", idx.path] + (json ? ["--json"] : [])
             let reference = try CLI.run(args)
             XCTAssertEqual(reference.status, 0, reference.stderr)
             let file = idx.appendingPathComponent("current/embedding.vec").resolvingSymlinksInPath()
@@ -215,7 +216,8 @@ final class CLIMappingDamageTests: XCTestCase {
             } else {
                 XCTAssertEqual(r.status, 1, "\(cut): \(r.stderr)")
                 XCTAssertTrue(r.stderr.contains("changed while it was being read") && r.stderr.contains("embedding.vec"), "\(cut): \(r.stderr)")
-                XCTAssertEqual(r.stdout, "", "\(cut): no JSON from the damaged file")
+                // No JSON; and the table, printed before the last check, is dropped from the pipe's buffer.
+                XCTAssertEqual(r.stdout, "", "\(cut): nothing printed from the damaged file")
             }
         }
     }

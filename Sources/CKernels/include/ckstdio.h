@@ -7,4 +7,7 @@
 /* Flushes stdout; 1 if it or any earlier write to it failed (the error indicator is cleared). */
 int ck_stdout_flush_failed(void);
 
+/* Drops what stdout holds unwritten (glibc's __fpurge): results found wrong before they left. */
+void ck_stdout_discard(void);
+
 #endif

@@ -36,6 +36,13 @@ package enum StandardStreams {
         _ = writeAll(2, Data(text.utf8))
     }
 
+    /// Drops what `print` has buffered and not yet written: results found wrong before they left
+    /// (on a pipe or a file stdout holds a few KiB until the command ends; on a terminal each line
+    /// is written as printed).
+    package static func discardBufferedOutput() {
+        ck_stdout_discard()
+    }
+
     /// Flushes what `print` buffered; an error if any of stdout's writes failed.
     package static func finishOutput() throws {
         if stdoutWasClosed.load(ordering: .relaxed) {
