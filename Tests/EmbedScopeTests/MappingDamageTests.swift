@@ -118,6 +118,10 @@ final class MappingDamageTests: XCTestCase {
         let file = index.directory.appendingPathComponent("embedding.vec")
         XCTAssertEqual(truncate(file.path, off_t(page)), 0)
         XCTAssertThrowsKind(.truncated, try index.search(.row(7), options: o))
+        // Every row shown: the zero rows past the cut are named as the cut, not as rows of length 0.
+        var all = o
+        all.k = n
+        XCTAssertThrowsKind(.truncated, try index.search(.row(7), options: all))
         XCTAssertThrowsKind(.truncated, try index.searchBatch([.row(1), .row(2)], options: o))
         XCTAssertThrowsKind(.truncated, try index.rank(prototype: "a", set: nil, least: false, k: 3))
         XCTAssertThrowsKind(.truncated, try index.requireIntact())

@@ -141,6 +141,7 @@ extension Index {
         do {
             return try body()
         } catch let e as NonFiniteHalfScores {
+            try requireIntact()
             throw Finite.damagedRows(e.rows, count: e.count, what: "half copy of space '\(space)':", path: file.url.path, index: url.path)
         }
     }

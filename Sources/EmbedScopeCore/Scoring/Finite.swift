@@ -134,6 +134,7 @@ extension Index {
     /// message ("space 'embedding':", "prototype set 'head':").
     package func requireUnit(rows: some Sequence<Int>, of v: VectorFile, what: String) throws {
         if let bad = UnitRows.firstNotUnit(RowMatrix(v), rows: rows) {
+            try requireIntact()  // a file cut short under the scan reads zero rows: say that instead
             throw UnitRows.damaged(row: bad.row, length: bad.length, what: what, path: v.url.path, index: url.path)
         }
     }
@@ -148,6 +149,7 @@ extension Index {
         do {
             return try body()
         } catch let e as NonFiniteScores {
+            try requireIntact()
             throw Finite.damagedRows(e.rows, count: e.count, what: "space '\(space)':", path: file.url.path, index: url.path)
         }
     }
