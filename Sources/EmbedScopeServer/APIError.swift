@@ -80,20 +80,30 @@ struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
         var response: Response
-        let touched = TouchedIndexes()
-        do {
-            response = try await IndexLibrary.$touched.withValue(touched) { try await next(request, context) }
-        } catch {
-            response = APIError.from(error).response
-        }
-        for s in touched.all {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let touched = TouchedIndexes()
             do {
-                try s.index.requireIntact()
+                response = try await IndexLibrary.$touched.withValue(touched) { try await next(request, context) }
             } catch {
-                library.evict(s)
                 response = APIError.from(error).response
-                break
             }
+            let used = touched.all
+            var damage: Error?
+            for s in used {
+                do { try s.index.requireIntact() } catch {
+                    library.evict(s)
+                    damage = damage ?? error
+                }
+            }
+            guard let damage else { break }
+            // A request over many indexes (the list, a comparison) is answered again without the
+            // damaged one(s), which now open as damaged and are left out; one about a single index
+            // gets the error.
+            if used.count > 1, attempt == 1, request.method == .get || request.method == .head { continue }
+            response = APIError.from(damage).response
+            break
         }
         if let log {
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6

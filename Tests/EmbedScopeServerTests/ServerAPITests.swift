@@ -196,6 +196,7 @@ final class ServerAPITests: XCTestCase {
             for q in ["query?row=0&k=3", "metrics", "rank?prototype=square&set=head&k=3"] {
                 try await ServerAPITests.expectError(client, "/api/indexes/tiny/\(q)", .internalServerError)
             }
+
             // Rebuilt and renamed into place, as `embedscope import --force` does: served again.
             let other = try ServerFixture.make(in: dir.appendingPathComponent("b"), name: "tiny", perClass: 6, seed: 5)
             let old = f.index.deletingLastPathComponent().appendingPathComponent(".old")
@@ -205,6 +206,28 @@ final class ServerAPITests: XCTestCase {
                 XCTAssertEqual(r.status, .ok)
                 XCTAssertEqual(try ServerAPITests.decode(Results.self, r).results.count, 17)
             }
+        }
+    }
+
+    /// A request over every index (the list) when one of them was cut short: answered again
+    /// without it, not failed as a whole.
+    func testTheListOfIndexesLeavesOutOneCutShort() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir, perClass: 40)
+        _ = try ServerFixture.make(in: dir.appendingPathComponent("c"), name: "second", perClass: 4)
+        try FileManager.default.moveItem(at: dir.appendingPathComponent("c/Indexes/second"), to: f.root.appendingPathComponent("second"))
+        struct List: Decodable { struct E: Decodable { var name: String }; var indexes: [E] }
+        try await app(f).test(.router) { client in
+            for name in ["tiny", "second"] {
+                try await client.execute(uri: "/api/indexes/\(name)/query?row=0&k=3", method: .get) { r in XCTAssertEqual(r.status, .ok) }
+            }
+            XCTAssertEqual(truncate(f.index.appendingPathComponent("current/embedding.vec").path, 4096), 0)
+            try await client.execute(uri: "/api/indexes", method: .get) { r in
+                XCTAssertEqual(r.status, .ok, String(decoding: r.body.readableBytesView, as: UTF8.self))
+                XCTAssertEqual(try ServerAPITests.decode(List.self, r).indexes.map(\.name), ["second"])
+            }
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?row=0&k=3", .internalServerError)
+            try await client.execute(uri: "/api/indexes/second/query?row=0&k=3", method: .get) { r in XCTAssertEqual(r.status, .ok) }
         }
     }
 

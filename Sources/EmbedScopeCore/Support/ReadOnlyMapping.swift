@@ -150,7 +150,7 @@ package enum MappingDamage {
         try requireNone(since: mark())
     }
 
-    package static let indexHint = "the index is damaged: rebuild it (or, if it was being replaced, run the command again)"
+    package static let indexHint = "the index is damaged: rebuild it, or run the command again if it was being replaced"
 
     static func error(path: String, reason: String, hint: String = indexHint) -> EmbedScopeError {
         EmbedScopeError(.truncated, "changed while it was being read: \(reason); what was read from it is discarded", path: path, hint: hint)
