@@ -20,7 +20,6 @@ struct guarded {
 
 static struct guarded slots[CK_MAPGUARD_SLOTS];
 static _Atomic int slots_used;  /* slots at or past this index were never LIVE */
-static _Atomic unsigned long faults;
 static pthread_mutex_t registry = PTHREAD_MUTEX_INITIALIZER;
 static struct sigaction previous;
 static uintptr_t page_size;
@@ -67,7 +66,6 @@ static void on_sigbus(int sig, siginfo_t *info, void *context) {
         void *r = mmap((void *)page, stop - page, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
         if (r == MAP_FAILED) break;
         atomic_store_explicit(&g->faulted, 1, memory_order_release);
-        atomic_fetch_add_explicit(&faults, 1, memory_order_relaxed);
         errno = saved;
         return;
     }
@@ -120,8 +118,4 @@ void ck_mapguard_unregister(int slot) {
 int ck_mapguard_faulted(int slot) {
     if (slot < 0 || slot >= CK_MAPGUARD_SLOTS) return 0;
     return atomic_load_explicit(&slots[slot].faulted, memory_order_acquire);
-}
-
-unsigned long ck_mapguard_fault_count(void) {
-    return atomic_load_explicit(&faults, memory_order_relaxed);
 }

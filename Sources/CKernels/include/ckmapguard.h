@@ -29,7 +29,4 @@ void ck_mapguard_unregister(int slot);
 /* 1 if a SIGBUS was handled inside the slot's mapping since it was registered. */
 int ck_mapguard_faulted(int slot);
 
-/* Faults handled since the process started, in every guarded mapping. */
-unsigned long ck_mapguard_fault_count(void);
-
 #endif
