@@ -11,6 +11,7 @@
 #include <immintrin.h>
 #endif
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 // ---------------------------------------------------------------- dispatch
@@ -98,16 +99,20 @@ static void to_float_portable(int type, const uint16_t *src, float *dst, long n)
     else for (long i = 0; i < n; i++) dst[i] = f16_to_f32(src[i]);
 }
 
-static void dots_portable(int type, const uint16_t *rows, long stride, long n, long dp, const float *q, float *out) {
+static void dots_portable(int type, const uint16_t *rows, long stride, long n, long dp, const float *q, float tol, float *out) {
     for (long r = 0; r < n; r++) {
         const uint16_t *x = rows + r * stride;
-        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sq[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         for (long j = 0; j < dp; j += 8)
             for (int t = 0; t < 8; t++) {
                 const float v = type == CK_HALF_BF16 ? bf16_to_f32(x[j + t]) : f16_to_f32(x[j + t]);
                 acc[t] += v * q[j + t];
+                sq[t] += v * v;
             }
-        out[r] = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+        const float n2 = ((sq[0] + sq[1]) + (sq[2] + sq[3])) + ((sq[4] + sq[5]) + (sq[6] + sq[7]));
+        if (tol >= 0 && !(fabsf(n2 - 1.0f) <= tol)) s = NAN;
+        out[r] = s;
     }
 }
 
@@ -149,12 +154,17 @@ HALF_AVX2_ATTR static inline float avx2_hsum(__m256 v) {
 // scan at 0.59–0.62× the float32 pass; two streams: 0.55–0.56× (C harness, 1M × 512, blocks of
 // 1,024 rows as the scan calls it). Rows next to each other (1–2 KB apart) instead ran 1.5–2.6×
 // slower there whatever the bandwidth (the prefetchers, it seems): the pairs are half a call apart.
-#define HALF_DOTS_AVX2(NAME, TYPE, PF)                                                                          \
-    HALF_AVX2_ATTR static void NAME(const uint16_t *rows, long stride, long n, long dp, const float *q, float *out) { \
+// With CHECK, each row's squares are summed too (`ck_half_dots`, tol ≥ 0): four squares a step
+// into a temporary, one add into the row's sum, so the loop carries one more add, not four more
+// multiply-adds; a row whose sum is not within tol of 1 scores NaN. The scores are the same bits.
+#define HALF_DOTS_AVX2(NAME, TYPE, PF, CHECK)                                                                   \
+    HALF_AVX2_ATTR static void NAME(const uint16_t *rows, long stride, long n, long dp, const float *q, float tol, \
+                                    float *out) {                                                               \
         const long h = n / 2;                                                                                   \
         for (long r = 0; r < h; r++) {                                                                          \
             const uint16_t *x = rows + r * stride, *y = rows + (r + h) * stride;                                \
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, b0 = a0, b1 = a0, b2 = a0, b3 = a0;     \
+            __m256 na = a0, nb = a0;                                                                            \
             for (long j = 0; j < dp; j += 32) {                                                                 \
                 if (PF) {                                                                                       \
                     _mm_prefetch((const char *)(x + 8 * stride + j), _MM_HINT_T0);                              \
@@ -162,35 +172,57 @@ HALF_AVX2_ATTR static inline float avx2_hsum(__m256 v) {
                 }                                                                                               \
                 const __m256 q0 = _mm256_loadu_ps(q + j), q1 = _mm256_loadu_ps(q + j + 8);                      \
                 const __m256 q2 = _mm256_loadu_ps(q + j + 16), q3 = _mm256_loadu_ps(q + j + 24);                \
-                a0 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j), q0, a0);                                          \
-                a1 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 8), q1, a1);                                      \
-                a2 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 16), q2, a2);                                     \
-                a3 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 24), q3, a3);                                     \
-                b0 = _mm256_fmadd_ps(avx2_load8(TYPE, y + j), q0, b0);                                          \
-                b1 = _mm256_fmadd_ps(avx2_load8(TYPE, y + j + 8), q1, b1);                                      \
-                b2 = _mm256_fmadd_ps(avx2_load8(TYPE, y + j + 16), q2, b2);                                     \
-                b3 = _mm256_fmadd_ps(avx2_load8(TYPE, y + j + 24), q3, b3);                                     \
+                const __m256 x0 = avx2_load8(TYPE, x + j), x1 = avx2_load8(TYPE, x + j + 8);                    \
+                const __m256 x2 = avx2_load8(TYPE, x + j + 16), x3 = avx2_load8(TYPE, x + j + 24);              \
+                a0 = _mm256_fmadd_ps(x0, q0, a0);                                                               \
+                a1 = _mm256_fmadd_ps(x1, q1, a1);                                                               \
+                a2 = _mm256_fmadd_ps(x2, q2, a2);                                                               \
+                a3 = _mm256_fmadd_ps(x3, q3, a3);                                                               \
+                if (CHECK) na = _mm256_add_ps(na, avx2_squares4(x0, x1, x2, x3));                               \
+                const __m256 y0 = avx2_load8(TYPE, y + j), y1 = avx2_load8(TYPE, y + j + 8);                    \
+                const __m256 y2 = avx2_load8(TYPE, y + j + 16), y3 = avx2_load8(TYPE, y + j + 24);              \
+                b0 = _mm256_fmadd_ps(y0, q0, b0);                                                               \
+                b1 = _mm256_fmadd_ps(y1, q1, b1);                                                               \
+                b2 = _mm256_fmadd_ps(y2, q2, b2);                                                               \
+                b3 = _mm256_fmadd_ps(y3, q3, b3);                                                               \
+                if (CHECK) nb = _mm256_add_ps(nb, avx2_squares4(y0, y1, y2, y3));                               \
             }                                                                                                   \
-            out[r] = avx2_hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                    \
-            out[r + h] = avx2_hsum(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)));                \
+            out[r] = avx2_checked(avx2_hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))), CHECK, na, tol); \
+            out[r + h] = avx2_checked(avx2_hsum(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3))), CHECK, nb, tol); \
         }                                                                                                       \
         for (long r = 2 * h; r < n; r++) {                                                                      \
             const uint16_t *x = rows + r * stride;                                                              \
-            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                         \
+            __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, na = a0;                                \
             for (long j = 0; j < dp; j += 32) {                                                                 \
-                a0 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j), _mm256_loadu_ps(q + j), a0);                      \
-                a1 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 8), _mm256_loadu_ps(q + j + 8), a1);              \
-                a2 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 16), _mm256_loadu_ps(q + j + 16), a2);            \
-                a3 = _mm256_fmadd_ps(avx2_load8(TYPE, x + j + 24), _mm256_loadu_ps(q + j + 24), a3);            \
+                const __m256 x0 = avx2_load8(TYPE, x + j), x1 = avx2_load8(TYPE, x + j + 8);                    \
+                const __m256 x2 = avx2_load8(TYPE, x + j + 16), x3 = avx2_load8(TYPE, x + j + 24);              \
+                a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(q + j), a0);                                           \
+                a1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(q + j + 8), a1);                                       \
+                a2 = _mm256_fmadd_ps(x2, _mm256_loadu_ps(q + j + 16), a2);                                      \
+                a3 = _mm256_fmadd_ps(x3, _mm256_loadu_ps(q + j + 24), a3);                                      \
+                if (CHECK) na = _mm256_add_ps(na, avx2_squares4(x0, x1, x2, x3));                               \
             }                                                                                                   \
-            out[r] = avx2_hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));                    \
+            out[r] = avx2_checked(avx2_hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))), CHECK, na, tol); \
         }                                                                                                       \
     }
 
-HALF_DOTS_AVX2(dots_avx2_f16, CK_HALF_F16, 1)
-HALF_DOTS_AVX2(dots_avx2_bf16, CK_HALF_BF16, 1)
-HALF_DOTS_AVX2(dots_avx2_f16_nopf, CK_HALF_F16, 0)
-HALF_DOTS_AVX2(dots_avx2_bf16_nopf, CK_HALF_BF16, 0)
+HALF_AVX2_ATTR static inline __m256 avx2_squares4(__m256 x0, __m256 x1, __m256 x2, __m256 x3) {
+    return _mm256_fmadd_ps(x3, x3, _mm256_fmadd_ps(x2, x2, _mm256_fmadd_ps(x1, x1, _mm256_mul_ps(x0, x0))));
+}
+
+// The score `s`, or NaN when checking and the row's sum of squares (lanes of `sq`) is not within tol of 1.
+HALF_AVX2_ATTR static inline float avx2_checked(float s, int check, __m256 sq, float tol) {
+    return check && !(fabsf(avx2_hsum(sq) - 1.0f) <= tol) ? NAN : s;
+}
+
+HALF_DOTS_AVX2(dots_avx2_f16, CK_HALF_F16, 1, 0)
+HALF_DOTS_AVX2(dots_avx2_bf16, CK_HALF_BF16, 1, 0)
+HALF_DOTS_AVX2(dots_avx2_f16_nopf, CK_HALF_F16, 0, 0)
+HALF_DOTS_AVX2(dots_avx2_bf16_nopf, CK_HALF_BF16, 0, 0)
+HALF_DOTS_AVX2(dots_avx2_f16_unit, CK_HALF_F16, 1, 1)
+HALF_DOTS_AVX2(dots_avx2_bf16_unit, CK_HALF_BF16, 1, 1)
+HALF_DOTS_AVX2(dots_avx2_f16_nopf_unit, CK_HALF_F16, 0, 1)
+HALF_DOTS_AVX2(dots_avx2_bf16_nopf_unit, CK_HALF_BF16, 0, 1)
 
 // ---------------------------------------------------------------- AVX-512F
 
@@ -226,27 +258,34 @@ HALF_AVX512_ATTR static void to_float_avx512(int type, const uint16_t *src, floa
 // the speed of a pure read of the same bytes (34–36 ns); from L1 both 17.8 ns.
 #define HALF_Q_BLOCKS_MAX 6
 
-// One 64-float block of row x at j into the four accumulators, against the query vectors Q0..Q3.
+// One 64-float block of row x at j into the four accumulators, against the query vectors Q0..Q3;
+// with `check`, its squares into one temporary and that into `sq` (one add carried by the loop).
 #define HALF_AVX512_BLOCK(Q0, Q1, Q2, Q3)                                                                   \
     do {                                                                                                    \
         if (pf) {                                                                                           \
             _mm_prefetch((const char *)(x + 8 * stride + j), _MM_HINT_T0);                                  \
             _mm_prefetch((const char *)(x + 8 * stride + j + 32), _MM_HINT_T0);                             \
         }                                                                                                   \
-        a0 = _mm512_fmadd_ps(avx512_load16(type, x + j), (Q0), a0);                                         \
-        a1 = _mm512_fmadd_ps(avx512_load16(type, x + j + 16), (Q1), a1);                                    \
-        a2 = _mm512_fmadd_ps(avx512_load16(type, x + j + 32), (Q2), a2);                                    \
-        a3 = _mm512_fmadd_ps(avx512_load16(type, x + j + 48), (Q3), a3);                                    \
+        const __m512 x0 = avx512_load16(type, x + j), x1 = avx512_load16(type, x + j + 16);                 \
+        const __m512 x2 = avx512_load16(type, x + j + 32), x3 = avx512_load16(type, x + j + 48);            \
+        a0 = _mm512_fmadd_ps(x0, (Q0), a0);                                                                 \
+        a1 = _mm512_fmadd_ps(x1, (Q1), a1);                                                                 \
+        a2 = _mm512_fmadd_ps(x2, (Q2), a2);                                                                 \
+        a3 = _mm512_fmadd_ps(x3, (Q3), a3);                                                                 \
+        if (check)                                                                                          \
+            sq = _mm512_add_ps(sq, _mm512_fmadd_ps(x3, x3, _mm512_fmadd_ps(x2, x2,                          \
+                                   _mm512_fmadd_ps(x1, x1, _mm512_mul_ps(x0, x0)))));                       \
     } while (0)
 
 HALF_AVX512_ATTR static inline __attribute__((always_inline)) void half_dots_avx512(
-    int type, int pf, int nb, const uint16_t *rows, long stride, long n, long dp, const float *q, float *out) {
+    int type, int pf, int check, int nb, const uint16_t *rows, long stride, long n, long dp, const float *q, float tol,
+    float *out) {
     __m512 qr[4 * HALF_Q_BLOCKS_MAX];
 #pragma clang loop unroll(full)
     for (int i = 0; i < 4 * HALF_Q_BLOCKS_MAX; i++) qr[i] = i < 4 * nb ? _mm512_loadu_ps(q + 16 * i) : _mm512_setzero_ps();
     for (long r = 0; r < n; r++) {
         const uint16_t *x = rows + r * stride;
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, sq = a0;
         long j = 0;
 #pragma clang loop unroll(full)
         for (int b = 0; b < HALF_Q_BLOCKS_MAX; b++) {
@@ -259,27 +298,36 @@ HALF_AVX512_ATTR static inline __attribute__((always_inline)) void half_dots_avx
             HALF_AVX512_BLOCK(_mm512_loadu_ps(q + j), _mm512_loadu_ps(q + j + 16), _mm512_loadu_ps(q + j + 32),
                               _mm512_loadu_ps(q + j + 48));
         if (j < dp) {
-            a0 = _mm512_fmadd_ps(avx512_load16(type, x + j), _mm512_loadu_ps(q + j), a0);
-            a1 = _mm512_fmadd_ps(avx512_load16(type, x + j + 16), _mm512_loadu_ps(q + j + 16), a1);
+            const __m512 x0 = avx512_load16(type, x + j), x1 = avx512_load16(type, x + j + 16);
+            a0 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(q + j), a0);
+            a1 = _mm512_fmadd_ps(x1, _mm512_loadu_ps(q + j + 16), a1);
+            if (check) sq = _mm512_add_ps(sq, _mm512_fmadd_ps(x1, x1, _mm512_mul_ps(x0, x0)));
         }
-        out[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+        if (check && !(fabsf(_mm512_reduce_add_ps(sq) - 1.0f) <= tol)) s = NAN;
+        out[r] = s;
     }
 }
 
-// One function per storage type and prefetch choice; the query blocks held in registers are
-// chosen per call (6 from 384 dimensions on, 4 from 256, 2 from 128), each a specialised body.
-#define HALF_DOTS_AVX512(NAME, TYPE, PF)                                                                        \
-    HALF_AVX512_ATTR static void NAME(const uint16_t *rows, long stride, long n, long dp, const float *q, float *out) { \
-        if (dp >= 384) half_dots_avx512(TYPE, PF, 6, rows, stride, n, dp, q, out);                             \
-        else if (dp >= 256) half_dots_avx512(TYPE, PF, 4, rows, stride, n, dp, q, out);                        \
-        else if (dp >= 128) half_dots_avx512(TYPE, PF, 2, rows, stride, n, dp, q, out);                        \
-        else half_dots_avx512(TYPE, PF, 0, rows, stride, n, dp, q, out);                                       \
+// One function per storage type, prefetch choice and check; the query blocks held in registers
+// are chosen per call (6 from 384 dimensions on, 4 from 256, 2 from 128), each a specialised body.
+#define HALF_DOTS_AVX512(NAME, TYPE, PF, CHECK)                                                                 \
+    HALF_AVX512_ATTR static void NAME(const uint16_t *rows, long stride, long n, long dp, const float *q, float tol, \
+                                      float *out) {                                                             \
+        if (dp >= 384) half_dots_avx512(TYPE, PF, CHECK, 6, rows, stride, n, dp, q, tol, out);                  \
+        else if (dp >= 256) half_dots_avx512(TYPE, PF, CHECK, 4, rows, stride, n, dp, q, tol, out);             \
+        else if (dp >= 128) half_dots_avx512(TYPE, PF, CHECK, 2, rows, stride, n, dp, q, tol, out);             \
+        else half_dots_avx512(TYPE, PF, CHECK, 0, rows, stride, n, dp, q, tol, out);                            \
     }
 
-HALF_DOTS_AVX512(dots_avx512_f16, CK_HALF_F16, 1)
-HALF_DOTS_AVX512(dots_avx512_bf16, CK_HALF_BF16, 1)
-HALF_DOTS_AVX512(dots_avx512_f16_nopf, CK_HALF_F16, 0)
-HALF_DOTS_AVX512(dots_avx512_bf16_nopf, CK_HALF_BF16, 0)
+HALF_DOTS_AVX512(dots_avx512_f16, CK_HALF_F16, 1, 0)
+HALF_DOTS_AVX512(dots_avx512_bf16, CK_HALF_BF16, 1, 0)
+HALF_DOTS_AVX512(dots_avx512_f16_nopf, CK_HALF_F16, 0, 0)
+HALF_DOTS_AVX512(dots_avx512_bf16_nopf, CK_HALF_BF16, 0, 0)
+HALF_DOTS_AVX512(dots_avx512_f16_unit, CK_HALF_F16, 1, 1)
+HALF_DOTS_AVX512(dots_avx512_bf16_unit, CK_HALF_BF16, 1, 1)
+HALF_DOTS_AVX512(dots_avx512_f16_nopf_unit, CK_HALF_F16, 0, 1)
+HALF_DOTS_AVX512(dots_avx512_bf16_nopf_unit, CK_HALF_BF16, 0, 1)
 #endif
 
 // ---------------------------------------------------------------- entry points
@@ -330,22 +378,23 @@ void ck_half_to_float(int path, int type, const uint16_t *src, float *dst, long 
     to_float_portable(type, src, dst, n);
 }
 
-void ck_half_dots(int path, int type, const uint16_t *rows, long stride, long n, long dimPadded, const float *q,
+typedef void (*half_dots_fn)(const uint16_t *, long, long, long, const float *, float, float *);
+
+void ck_half_dots(int path, int type, const uint16_t *rows, long stride, long n, long dimPadded, const float *q, float tol,
                   float *out) {
     if (n <= 0) return;
 #if defined(__x86_64__)
-    const int pf = half_scan_prefetches();
-    if (path == CK_PATH_AVX512) {
-        if (type == CK_HALF_BF16) (pf ? dots_avx512_bf16 : dots_avx512_bf16_nopf)(rows, stride, n, dimPadded, q, out);
-        else (pf ? dots_avx512_f16 : dots_avx512_f16_nopf)(rows, stride, n, dimPadded, q, out);
-        return;
-    }
-    if (path == CK_PATH_AVX2) {
-        if (type == CK_HALF_BF16) (pf ? dots_avx2_bf16 : dots_avx2_bf16_nopf)(rows, stride, n, dimPadded, q, out);
-        else (pf ? dots_avx2_f16 : dots_avx2_f16_nopf)(rows, stride, n, dimPadded, q, out);
-        return;
-    }
+    // [bf16][prefetch][check]
+    static const half_dots_fn avx512[2][2][2] = {
+        {{dots_avx512_f16_nopf, dots_avx512_f16_nopf_unit}, {dots_avx512_f16, dots_avx512_f16_unit}},
+        {{dots_avx512_bf16_nopf, dots_avx512_bf16_nopf_unit}, {dots_avx512_bf16, dots_avx512_bf16_unit}}};
+    static const half_dots_fn avx2[2][2][2] = {
+        {{dots_avx2_f16_nopf, dots_avx2_f16_nopf_unit}, {dots_avx2_f16, dots_avx2_f16_unit}},
+        {{dots_avx2_bf16_nopf, dots_avx2_bf16_nopf_unit}, {dots_avx2_bf16, dots_avx2_bf16_unit}}};
+    const int bf = type == CK_HALF_BF16, pf = half_scan_prefetches() != 0, check = tol >= 0;
+    if (path == CK_PATH_AVX512) { avx512[bf][pf][check](rows, stride, n, dimPadded, q, tol, out); return; }
+    if (path == CK_PATH_AVX2) { avx2[bf][pf][check](rows, stride, n, dimPadded, q, tol, out); return; }
 #endif
     (void)path;
-    dots_portable(type, rows, stride, n, dimPadded, q, out);
+    dots_portable(type, rows, stride, n, dimPadded, q, tol, out);
 }

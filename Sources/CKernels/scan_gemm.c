@@ -15,6 +15,7 @@
 #include "ckernels.h"
 
 #include <float.h>
+#include <math.h>
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -386,54 +387,106 @@ __attribute__((unused)) static long dots_ahead(long lda, long ahead) {   // (use
     return rows < 1 ? 1 : rows;
 }
 
-static void dots_portable(long m, long k, const float *a, long lda, const float *q, float *out) {
+// The one-query dot kernels, with or without the unit-length check (`check`, a constant in each
+// caller, so each body is compiled twice): with it, a second set of accumulators sums each row's
+// squares from the same loads, and a row whose sum is not within `tol` of 1 scores NaN. The
+// dot's own sums are formed in the same order either way: the scores of unit rows are the same
+// bits with and without the check.
+static inline __attribute__((always_inline)) void dots_portable_impl(long m, long k, const float *a, long lda, const float *q,
+                                                                     float *out, int check, float tol) {
     for (long r = 0; r < m; r++) {
         const float *x = a + r * lda;
-        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+        float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0}, sq[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         long j = 0;
         for (; j + 8 <= k; j += 8)
-            for (int t = 0; t < 8; t++) acc[t] += x[j + t] * q[j + t];
+            for (int t = 0; t < 8; t++) {
+                acc[t] += x[j + t] * q[j + t];
+                if (check) sq[t] += x[j + t] * x[j + t];
+            }
         float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-        for (; j < k; j++) s += x[j] * q[j];
+        float n2 = ((sq[0] + sq[1]) + (sq[2] + sq[3])) + ((sq[4] + sq[5]) + (sq[6] + sq[7]));
+        for (; j < k; j++) {
+            s += x[j] * q[j];
+            if (check) n2 += x[j] * x[j];
+        }
+        if (check && !(fabsf(n2 - 1.0f) <= tol)) s = NAN;
         out[r] = s;
     }
 }
 
+static void dots_portable(long m, long k, const float *a, long lda, const float *q, float *out) {
+    dots_portable_impl(m, k, a, lda, q, out, 0, 0);
+}
+static void dots_portable_unit(long m, long k, const float *a, long lda, const float *q, float tol, float *out) {
+    dots_portable_impl(m, k, a, lda, q, out, 1, tol);
+}
+
 #if defined(__x86_64__)
-AVX2_ATTR static void dots_avx2(long m, long k, const float *a, long lda, const float *q, float *out) {
+AVX2_ATTR static inline float dots_hsum256(__m256 v) {
+    __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    h = _mm_add_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
+    return _mm_cvtss_f32(h);
+}
+
+AVX2_ATTR static inline __attribute__((always_inline)) void dots_avx2_impl(long m, long k, const float *a, long lda, const float *q,
+                                                                           float *out, int check, float tol) {
     const long pfb = dots_prefetch_bytes(0), ahead = dots_ahead(lda, pfb) * lda;
     for (long r = 0; r < m; r++) {
         const float *x = a + r * lda;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m256 n0 = a0, n1 = a0, n2 = a0, n3 = a0;
         long j = 0;
         for (; j + 32 <= k; j += 32) {
             if (pfb) {
                 _mm_prefetch((const char *)(x + ahead + j), _MM_HINT_T0);
                 _mm_prefetch((const char *)(x + ahead + j + 16), _MM_HINT_T0);
             }
-            a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(q + j), a0);
-            a1 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 8), _mm256_loadu_ps(q + j + 8), a1);
-            a2 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 16), _mm256_loadu_ps(q + j + 16), a2);
-            a3 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j + 24), _mm256_loadu_ps(q + j + 24), a3);
+            const __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
+            const __m256 x2 = _mm256_loadu_ps(x + j + 16), x3 = _mm256_loadu_ps(x + j + 24);
+            a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(q + j), a0);
+            a1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(q + j + 8), a1);
+            a2 = _mm256_fmadd_ps(x2, _mm256_loadu_ps(q + j + 16), a2);
+            a3 = _mm256_fmadd_ps(x3, _mm256_loadu_ps(q + j + 24), a3);
+            if (check) {
+                n0 = _mm256_fmadd_ps(x0, x0, n0);
+                n1 = _mm256_fmadd_ps(x1, x1, n1);
+                n2 = _mm256_fmadd_ps(x2, x2, n2);
+                n3 = _mm256_fmadd_ps(x3, x3, n3);
+            }
         }
-        for (; j + 8 <= k; j += 8) a0 = _mm256_fmadd_ps(_mm256_loadu_ps(x + j), _mm256_loadu_ps(q + j), a0);
-        const __m256 v = _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3));
-        __m128 h = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        h = _mm_add_ps(h, _mm_movehl_ps(h, h));
-        h = _mm_add_ss(h, _mm_shuffle_ps(h, h, 1));
-        float s = _mm_cvtss_f32(h);
-        for (; j < k; j++) s += x[j] * q[j];
+        for (; j + 8 <= k; j += 8) {
+            const __m256 x0 = _mm256_loadu_ps(x + j);
+            a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(q + j), a0);
+            if (check) n0 = _mm256_fmadd_ps(x0, x0, n0);
+        }
+        float s = dots_hsum256(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+        float sq = check ? dots_hsum256(_mm256_add_ps(_mm256_add_ps(n0, n1), _mm256_add_ps(n2, n3))) : 0;
+        for (; j < k; j++) {
+            s += x[j] * q[j];
+            if (check) sq += x[j] * x[j];
+        }
+        if (check && !(fabsf(sq - 1.0f) <= tol)) s = NAN;
         out[r] = s;
     }
 }
 
-AVX512_ATTR static void dots_avx512(long m, long k, const float *a, long lda, const float *q, float *out) {
+AVX2_ATTR static void dots_avx2(long m, long k, const float *a, long lda, const float *q, float *out) {
+    dots_avx2_impl(m, k, a, lda, q, out, 0, 0);
+}
+AVX2_ATTR static void dots_avx2_unit(long m, long k, const float *a, long lda, const float *q, float tol, float *out) {
+    dots_avx2_impl(m, k, a, lda, q, out, 1, tol);
+}
+
+AVX512_ATTR static inline __attribute__((always_inline)) void dots_avx512_impl(long m, long k, const float *a, long lda,
+                                                                               const float *q, float *out, int check, float tol) {
     const long pfb = dots_prefetch_bytes(1), ahead = dots_ahead(lda, pfb) * lda;
     const long tail = k & 15;
     const __mmask16 tmask = (__mmask16)((1u << tail) - 1);
     for (long r = 0; r < m; r++) {
         const float *x = a + r * lda;
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m512 n0 = a0, n1 = a0, n2 = a0, n3 = a0;
         long j = 0;
         for (; j + 64 <= k; j += 64) {
             if (pfb) {
@@ -443,16 +496,44 @@ AVX512_ATTR static void dots_avx512(long m, long k, const float *a, long lda, co
                 _mm_prefetch(pf + 128, _MM_HINT_T0);
                 _mm_prefetch(pf + 192, _MM_HINT_T0);
             }
-            a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(q + j), a0);
-            a1 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 16), _mm512_loadu_ps(q + j + 16), a1);
-            a2 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 32), _mm512_loadu_ps(q + j + 32), a2);
-            a3 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j + 48), _mm512_loadu_ps(q + j + 48), a3);
+            const __m512 x0 = _mm512_loadu_ps(x + j), x1 = _mm512_loadu_ps(x + j + 16);
+            const __m512 x2 = _mm512_loadu_ps(x + j + 32), x3 = _mm512_loadu_ps(x + j + 48);
+            a0 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(q + j), a0);
+            a1 = _mm512_fmadd_ps(x1, _mm512_loadu_ps(q + j + 16), a1);
+            a2 = _mm512_fmadd_ps(x2, _mm512_loadu_ps(q + j + 32), a2);
+            a3 = _mm512_fmadd_ps(x3, _mm512_loadu_ps(q + j + 48), a3);
+            if (check) {
+                n0 = _mm512_fmadd_ps(x0, x0, n0);
+                n1 = _mm512_fmadd_ps(x1, x1, n1);
+                n2 = _mm512_fmadd_ps(x2, x2, n2);
+                n3 = _mm512_fmadd_ps(x3, x3, n3);
+            }
         }
-        for (; j + 16 <= k; j += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(x + j), _mm512_loadu_ps(q + j), a0);
+        for (; j + 16 <= k; j += 16) {
+            const __m512 x0 = _mm512_loadu_ps(x + j);
+            a0 = _mm512_fmadd_ps(x0, _mm512_loadu_ps(q + j), a0);
+            if (check) n0 = _mm512_fmadd_ps(x0, x0, n0);
+        }
         // The last k mod 16 elements: masked loads read zeros past k, adding exact zeros.
-        if (tail) a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(tmask, x + j), _mm512_maskz_loadu_ps(tmask, q + j), a1);
-        out[r] = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+        if (tail) {
+            const __m512 x1 = _mm512_maskz_loadu_ps(tmask, x + j);
+            a1 = _mm512_fmadd_ps(x1, _mm512_maskz_loadu_ps(tmask, q + j), a1);
+            if (check) n1 = _mm512_fmadd_ps(x1, x1, n1);
+        }
+        float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+        if (check) {
+            const float sq = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(n0, n1), _mm512_add_ps(n2, n3)));
+            if (!(fabsf(sq - 1.0f) <= tol)) s = NAN;
+        }
+        out[r] = s;
     }
+}
+
+AVX512_ATTR static void dots_avx512(long m, long k, const float *a, long lda, const float *q, float *out) {
+    dots_avx512_impl(m, k, a, lda, q, out, 0, 0);
+}
+AVX512_ATTR static void dots_avx512_unit(long m, long k, const float *a, long lda, const float *q, float tol, float *out) {
+    dots_avx512_impl(m, k, a, lda, q, out, 1, tol);
 }
 #endif
 
@@ -464,6 +545,36 @@ void ck_scan_dots(int path, long m, long k, const float *a, long lda, const floa
     if (path == CK_PATH_AVX2) { dots_avx2(m, k, a, lda, q, out); return; }
 #endif
     dots_portable(m, k, a, lda, q, out);
+}
+
+void ck_scan_dots_unit(int path, long m, long k, const float *a, long lda, const float *q, float tol, float *out) {
+    if (m <= 0) return;
+    if (k < 0) k = 0;
+#if defined(__x86_64__)
+    if (path == CK_PATH_AVX512) { dots_avx512_unit(m, k, a, lda, q, tol, out); return; }
+    if (path == CK_PATH_AVX2) { dots_avx2_unit(m, k, a, lda, q, tol, out); return; }
+#endif
+    dots_portable_unit(m, k, a, lda, q, tol, out);
+}
+
+// ---------------------------------------------------------------- the unit-length check alone
+
+long ck_mark_not_unit(int path, long m, long k, const float *a, long lda, float tol, float *c, long row_step, long query_step,
+                      long n) {
+    if (m <= 0) return 0;
+    if (k < 0) k = 0;
+    long bad = 0;
+    for (long r = 0; r < m; r++) {
+        // A row's squares summed as the checking dot kernel sums them: its dot with itself.
+        const float *x = a + r * lda;
+        float sq;
+        ck_scan_dots(path, 1, k, x, lda, x, &sq);
+        if (!(fabsf(sq - 1.0f) <= tol)) {
+            bad++;
+            for (long j = 0; j < n; j++) c[r * row_step + j * query_step] = NAN;
+        }
+    }
+    return bad;
 }
 
 // ---------------------------------------------------------------- a pure read, for benchmarks

@@ -151,6 +151,7 @@ extension Index {
             throw EmbedScopeError(.catalog, "space '\(name)' has \(v.rows) rows but the catalog lists \(images.count) images", path: url.path,
                                   hint: "the index is damaged; rebuild it")
         }
+        try requireFinite(space: name)  // a damaged row (not unit length) would hide or invent pairs
         let raw = try Duplicates.pairs(RowMatrix(v), threshold: threshold, maxPairs: maxPairs, progress: progress)
         let names = try classNames()
         let splits = try rowSplits()

@@ -117,6 +117,7 @@ extension Index {
         guard o.k >= 1 else { throw EmbedScopeError(.invalidArgument, "k must be at least 1, got \(o.k)") }
         let name = try o.space ?? defaultSpace()
         let (v, norms, labels) = try labelledRows(space: name, purpose: "finding mislabels needs")
+        try requireFinite(space: name)
         try NearestNeighbours.requireMoreRows(than: o.k, have: v.rows, in: "this index has")
         let classRecords = try catalog.classes()
         let classes = (classRecords.map(\.id).max() ?? 0) + 1

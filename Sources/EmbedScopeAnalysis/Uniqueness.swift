@@ -76,6 +76,7 @@ extension Index {
         guard images.count == v.rows else {
             throw EmbedScopeError(.catalog, "space '\(name)' has \(v.rows) rows but the catalog lists \(images.count) images", path: url.path)
         }
+        try requireFinite(space: name)
         let s = try Uniqueness.scores(RowMatrix(v), progress: progress)
         let names = try classNames()
         let order = s.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : $0 < $1 }

@@ -292,7 +292,7 @@ final class HalfStorageTests: XCTestCase {
                         for count in [1, 2, 3, 7, 64, 1025] {
                             for first in Set([0, 1, n - count]) where first + count <= n {
                                 var part = [Float](repeating: .nan, count: count)
-                                ck_half_dots(path.kernelPath, storage.kernelType, h.base + first * h.stride, h.stride, count, h.paddedDim, qpad, &part)
+                                ck_half_dots(path.kernelPath, storage.kernelType, h.base + first * h.stride, h.stride, count, h.paddedDim, qpad, -1, &part)
                                 let same = (0..<count).allSatisfy { part[$0].bitPattern == whole[first + $0].bitPattern }
                                 XCTAssertTrue(same, "\(storage) d \(d) \(path): rows \(first)..<\(first + count) in one call differ from the whole scan")
                             }

@@ -44,7 +44,8 @@ func randomMatrix(rows n: Int, dim d: Int, seed: UInt64) -> [Float] {
 /// Writes vectors + manifest (+ head) and imports them; returns the index URL.
 @discardableResult
 func makeImportedIndex(in dir: URL, vectors: [Float], rows n: Int, dim d: Int, classes: [String],
-                       head: (w: [Float], b: [Float], names: [String])? = nil, name: String = "index") throws -> URL {
+                       head: (w: [Float], b: [Float], names: [String])? = nil, name: String = "index",
+                       storage: HalfStorage? = nil) throws -> URL {
     let x = dir.appendingPathComponent("X-\(name).npy")
     try NPYArray.write(shape: [n, d], values: vectors, to: x)
     let m = dir.appendingPathComponent("rows-\(name).csv")
@@ -52,6 +53,7 @@ func makeImportedIndex(in dir: URL, vectors: [Float], rows n: Int, dim d: Int, c
     for i in 0..<n { csv += "img/\(classes[i])/\(i).png,\(classes[i])\n" }
     try csv.write(to: m, atomically: true, encoding: .utf8)
     var r = ImportRequest(vectors: x, manifest: m, out: dir.appendingPathComponent(name))
+    r.storage = storage
     if let head {
         let w = dir.appendingPathComponent("W-\(name).npy"), b = dir.appendingPathComponent("b-\(name).npy")
         try NPYArray.write(shape: [head.names.count, d], values: head.w, to: w)

@@ -259,9 +259,12 @@ final class TrustTests: XCTestCase {
         o = SearchOptions(); o.k = 40
         assertRefused(try i.searchBatch([.row(0), .row(1)], options: o), "query --rows")
         assertRefused(try i.rank(prototype: "bee", set: nil, least: false, k: 40), "rank")
-        // A result that does not show a damaged row is still answered.
+        // A result that would not show a damaged row is refused too: the scan read the row and
+        // found it damaged (it might have been the answer; `UnitRowScanTests`).
         o.k = 1; o.includeSelf = true
-        XCTAssertEqual(try i.search(.row(3), options: o).first?.row, 3)
+        assertRefused(try i.search(.row(3), options: o), "query --row 3 -k 1 --include-self", row: 5)
+        o.kernel = .blas
+        assertRefused(try i.search(.row(3), options: o), "query --row 3 -k 1 --kernel blas", row: 5)
         let report = Index.verifyReport(idx)
         XCTAssertFalse(report.ok, report.text)
     }

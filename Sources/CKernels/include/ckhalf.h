@@ -32,7 +32,10 @@ void ck_half_to_float(int path, int type, const uint16_t *src, float *dst, long 
 /// fused multiply-adds (the portable path: separate multiply and add). `dimPadded` is a multiple
 /// of 32 no larger than `stride` (elements); `q` holds `dimPadded` floats, zero past the row's
 /// dimension, and the rows' padding is zero, so the padding adds exact zeros.
-void ck_half_dots(int path, int type, const uint16_t *rows, long stride, long n, long dimPadded, const float *q,
+/// With tol ≥ 0 each row's sum of squares s is formed too (float32, from the same loads) and a
+/// row with |s − 1| > tol (or NaN) scores NaN: a half copy of unit rows is checked on the way
+/// (`UnitRows.scanTolerance`); the other scores are the same bits. tol < 0: no check.
+void ck_half_dots(int path, int type, const uint16_t *rows, long stride, long n, long dimPadded, const float *q, float tol,
                   float *out);
 
 /// 1 when the SIMD half scans prefetch rows ahead (not on AMD; EMBEDSCOPE_HALF_PREFETCH=0/1 overrides).

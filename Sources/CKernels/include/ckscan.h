@@ -57,6 +57,20 @@ long ck_scan_select(int path, long n, const float *scores, float threshold, int3
 /// four vector accumulators on the AVX2 and AVX-512 paths; eight scalar sums on the portable path.
 void ck_scan_dots(int path, long m, long k, const float *a, long lda, const float *q, float *out);
 
+/// `ck_scan_dots` for rows stored unit length, checking them on the way: a second set of
+/// accumulators sums each row's squares from the same loads, and a row whose sum s has
+/// |s − 1| > tol (or is NaN) scores NaN — a damaged row is then found by the caller's test for
+/// non-finite scores, whether or not it would have entered the answer. The scores of the other
+/// rows are those of `ck_scan_dots`, bit for bit. `UnitRows.scanTolerance` (Swift) gives a tol
+/// that no row written unit length can exceed, whatever the order of the sums.
+void ck_scan_dots_unit(int path, long m, long k, const float *a, long lda, const float *q, float tol, float *out);
+
+/// The same check alone, for scores computed another way (a GEMM tile, sgemv): for each of the m
+/// rows whose sum of squares s has |s − 1| > tol (or is NaN), sets its n scores
+/// c[r · row_step + j · query_step], j < n, to NaN; returns how many rows.
+long ck_mark_not_unit(int path, long m, long k, const float *a, long lda, float tol, float *c, long row_step, long query_step,
+                      long n);
+
 /// Bytes ahead of the row being read that `ck_scan_dots` and `ck_read_pass` prefetch on `path`
 /// (0: no software prefetch): 64 KB on AVX-512, 16 KB on AVX2, none on AMD family 25 (Zen 3/4)
 /// and on the portable path; EMBEDSCOPE_SCAN_PREFETCH=<bytes> overrides (read once).

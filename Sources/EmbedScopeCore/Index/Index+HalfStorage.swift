@@ -142,7 +142,12 @@ extension Index {
             return try body()
         } catch let e as NonFiniteHalfScores {
             try requireIntact()
-            throw Finite.damagedRows(e.rows, count: e.count, what: "half copy of space '\(space)':", path: file.url.path, index: url.path)
+            throw UnitRows.scanDamage(e.rows, count: e.count, what: "half copy of space '\(space)':", path: file.url.path, index: url.path) { r in
+                guard r < file.rows else { return .nan }
+                var f = [Float](repeating: 0, count: file.dim)
+                f.withUnsafeMutableBufferPointer { HalfConvert.toFloat(file.row(r), $0, storage: file.storage) }
+                return f.withUnsafeBufferPointer { Normalize.norm($0) }
+            }
         }
     }
 }

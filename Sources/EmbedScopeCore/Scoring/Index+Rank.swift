@@ -71,7 +71,15 @@ extension Index {
                 throw EmbedScopeError(.nonFinite, "the logit of row \(r) for prototype '\(rec.name)' of set '\(set)' is \(String(format: "%.3g", Double(n[r]) * wn * Double(dots[r]) + b)), beyond float32's range",
                                       path: url.path, hint: "the classifier head's weights (norm \(String(format: "%.3g", wn))) or bias are too large to rank by")
             }
-            throw Finite.damagedRows(bad.rows, count: bad.count, what: "space '\(space)' (rows or norms):", path: v.url.path, index: url.path)
+            // A row that scored NaN holds NaN or ±Inf, or the scan found it not unit length.
+            let badRows = bad.rows.filter { !dots[$0].isFinite }
+            if !badRows.isEmpty {
+                try requireIntact()
+                throw UnitRows.scanDamage(badRows, count: badRows.count, what: "space '\(space)':", path: v.url.path, index: url.path) {
+                    Normalize.norm(v.row($0))
+                }
+            }
+            throw Finite.damagedRows(bad.rows, count: bad.count, what: "norms of space '\(space)':", path: norms.url.path, index: url.path)
         }
         try requireIntact()
         return logits

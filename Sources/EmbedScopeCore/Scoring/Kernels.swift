@@ -18,10 +18,32 @@ package enum Kernels {
     /// 64 KB ahead (AVX-512; 16 KB on AVX2; none on AMD Zen 3/4, `ck_scan_prefetch_bytes`); each row is reduced alone with four independent vector accumulators, so a
     /// row's score is the same whatever range it is computed in (the half scan's exact re-scoring
     /// relies on it). The query stays in L1.
+    ///
+    /// Rows of a unit-row file (`m.unitRows`) are checked on the way (`ck_scan_dots_unit`: one
+    /// more multiply-add per load, the scores unchanged): a row that is not unit length scores
+    /// NaN, so the scan reports it as damaged even when it would have fallen out of the answer.
     @inline(__always)
     static func dots(_ m: RowMatrix, rows: Range<Int>, query: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
         guard !rows.isEmpty else { return }
-        ck_scan_dots(dotsPath, rows.count, m.dim, m.row(rows.lowerBound), m.stride, query, out)
+        if m.unitRows {
+            ck_scan_dots_unit(dotsPath, rows.count, m.dim, m.row(rows.lowerBound), m.stride, query,
+                              UnitRows.scanTolerance(dim: m.dim), out)
+        } else {
+            ck_scan_dots(dotsPath, rows.count, m.dim, m.row(rows.lowerBound), m.stride, query, out)
+        }
+    }
+
+    /// For scores computed without the check (a GEMM tile, sgemv): sets the scores of every row in
+    /// `rows` of a unit-row matrix that is not unit length to NaN (`ck_mark_not_unit`); row
+    /// `rows.lowerBound + r`'s score for query j is at `scores[r · rowStep + j · queryStep]`,
+    /// j < queries. Nothing for a matrix not flagged unit. `tolerance`: `UnitRows.scanTolerance`
+    /// of float32 rows unless given (the widened rows of a half copy).
+    @inline(__always)
+    static func markNotUnit(_ m: RowMatrix, rows: Range<Int>, scores: UnsafeMutablePointer<Float>, rowStep: Int,
+                            queryStep: Int, queries: Int, tolerance: Float? = nil) {
+        guard m.unitRows, !rows.isEmpty else { return }
+        ck_mark_not_unit(dotsPath, rows.count, m.dim, m.row(rows.lowerBound), m.stride, tolerance ?? UnitRows.scanTolerance(dim: m.dim),
+                         scores, rowStep, queryStep, queries)
     }
 }
 

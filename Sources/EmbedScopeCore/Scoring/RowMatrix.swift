@@ -7,14 +7,18 @@ public struct RowMatrix: @unchecked Sendable {
     public let rows: Int
     public let dim: Int
     public let stride: Int
+    /// Every row was stored unit length (a vector file flagged `unitRows`): the scans check each
+    /// row they read on the way and report one that is not as damaged (`UnitRows`).
+    public let unitRows: Bool
 
-    public init(base: UnsafePointer<Float>, rows: Int, dim: Int, stride: Int) {
+    public init(base: UnsafePointer<Float>, rows: Int, dim: Int, stride: Int, unitRows: Bool = false) {
         precondition(stride >= dim && rows >= 0)
-        self.base = base; self.rows = rows; self.dim = dim; self.stride = stride
+        self.base = base; self.rows = rows; self.dim = dim; self.stride = stride; self.unitRows = unitRows
     }
 
     public init(_ file: VectorFile) {
-        self.init(base: file.base, rows: file.rows, dim: file.dim, stride: file.stride)
+        self.init(base: file.base, rows: file.rows, dim: file.dim, stride: file.stride,
+                  unitRows: file.header.flags.contains(.unitRows))
     }
 
     @inline(__always) public func row(_ i: Int) -> UnsafePointer<Float> { base + i * stride }
@@ -28,7 +32,7 @@ public struct RowMatrix: @unchecked Sendable {
             for t in 0..<dim { x[i * dim + t] = p[t] }
         }
         return try x.withUnsafeBufferPointer { xp in
-            try body(RowMatrix(base: xp.baseAddress!, rows: rows.count, dim: dim, stride: dim))
+            try body(RowMatrix(base: xp.baseAddress!, rows: rows.count, dim: dim, stride: dim, unitRows: unitRows))
         }
     }
 }

@@ -73,6 +73,8 @@ extension Scorer {
         var found = [Candidates](repeating: Candidates(), count: parts.count)
         var damaged = [DamagedRows](repeating: DamagedRows(), count: parts.count)
         let kp = path.kernelPath, type = half.storage.kernelType
+        // Half rows of unit rows are checked on the way (a damaged one scores NaN).
+        let tol: Float = matrix.unitRows ? UnitRows.scanTolerance(dim: dp, storage: half.storage) : -1
         qpad.withUnsafeBufferPointer { qp in
             heaps.withUnsafeMutableBufferPointer { hp in
               found.withUnsafeMutableBufferPointer { fp in
@@ -88,7 +90,7 @@ extension Scorer {
                         var start = parts[t].lowerBound
                         while start < parts[t].upperBound {
                             let n = min(chunkRows, parts[t].upperBound - start)
-                            ck_half_dots(kp, type, half.base + start * half.stride, half.stride, n, dp, qp.baseAddress!, buf)
+                            ck_half_dots(kp, type, half.base + start * half.stride, half.stride, n, dp, qp.baseAddress!, tol, buf)
                             if !selectCandidates(buf, count: n, firstRow: start, heap: &heap, candidates: &cands, margin: margin, filter: filter,
                                                  picked: picked) {
                                 bad.note(buf, count: n, firstRow: start)
@@ -158,6 +160,7 @@ extension Scorer {
         var foundPerPart = [[Candidates]](repeating: [], count: parts.count)
         var damaged = [DamagedRows](repeating: DamagedRows(), count: parts.count)
         let kp = path.kernelPath, type = half.storage.kernelType
+        let halfTolerance = UnitRows.scanTolerance(dim: d, storage: half.storage)
         heapsPerPart.withUnsafeMutableBufferPointer { hp in
           foundPerPart.withUnsafeMutableBufferPointer { fp in
             damaged.withUnsafeMutableBufferPointer { dp in
@@ -178,6 +181,8 @@ extension Scorer {
                             ck_half_to_float(kp, type, half.base + (start + r) * half.stride, widened + r * d, d)
                         }
                         packed.scores(rows: n, a: widened, lda: d, c: rowsFirst, ldc: b)
+                        Kernels.markNotUnit(RowMatrix(base: widened, rows: n, dim: d, stride: d, unitRows: matrix.unitRows), rows: 0..<n,
+                                            scores: rowsFirst, rowStep: b, queryStep: 1, queries: b, tolerance: halfTolerance)
                         for r in 0..<n {
                             for i in 0..<b { perQuery[i * n + r] = rowsFirst[r * b + i] }
                         }
@@ -220,6 +225,7 @@ extension Scorer {
             try matrix.gathering(rows: rows) { g in
                 scores.withUnsafeMutableBufferPointer { sp in
                     packed.scores(rows: g.rows, a: g.base, lda: g.stride, c: sp.baseAddress!, ldc: b)
+                    Kernels.markNotUnit(g, rows: 0..<g.rows, scores: sp.baseAddress!, rowStep: b, queryStep: 1, queries: b)
                 }
                 var bad = DamagedRows()
                 for p in 0..<rows.count {
@@ -300,7 +306,7 @@ extension Scorer {
         var qpad = [Float](repeating: 0, count: half.paddedDim)
         for j in 0..<query.count { qpad[j] = query[j] }
         var out = [Float](repeating: 0, count: max(1, half.rows))
-        ck_half_dots(path.kernelPath, half.storage.kernelType, half.base, half.stride, half.rows, half.paddedDim, qpad, &out)
+        ck_half_dots(path.kernelPath, half.storage.kernelType, half.base, half.stride, half.rows, half.paddedDim, qpad, -1, &out)
         return Array(out.prefix(half.rows))
     }
 }

@@ -88,6 +88,8 @@ extension Scorer {
                     let start = c * chunk
                     let n = min(chunk, total - start)
                     panels.scores(rows: n, a: matrix.row(start), lda: matrix.stride, c: scores, ldc: b)
+                    // A row not unit length scores NaN for every query (its rows are still in cache).
+                    Kernels.markNotUnit(matrix, rows: start..<(start + n), scores: scores, rowStep: b, queryStep: 1, queries: b)
                     var nonfinite: Int32 = 0
                     var r0 = 0
                     while r0 < n {

@@ -94,6 +94,7 @@ public enum Scorer {
                                     cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(matrix.dim), 1,
                                                 matrix.row(start), Int32(matrix.stride), qp.baseAddress!, 1, 0, bp.baseAddress!, 1)
                                 }
+                                Kernels.markNotUnit(matrix, rows: start..<(start + n), scores: bp.baseAddress!, rowStep: 1, queryStep: 0, queries: 1)
                             }
                             if !select(bp.baseAddress!, count: n, firstRow: start, into: &heap, filter: filter,
                                        candidates: cand.baseAddress!) {
@@ -163,6 +164,7 @@ public enum Scorer {
                                                 qp.baseAddress!, Int32(d), matrix.row(start), Int32(matrix.stride), 0,
                                                 cp.baseAddress!, Int32(n))
                                 }
+                                Kernels.markNotUnit(matrix, rows: start..<(start + n), scores: cp.baseAddress!, rowStep: 1, queryStep: n, queries: b)
                                 var noted = false
                                 for i in 0..<b where ks[i] > 0 {
                                     if !select(cp.baseAddress! + i * n, count: n, firstRow: start, into: &heaps[i], filter: fs[i],
