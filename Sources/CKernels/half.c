@@ -9,6 +9,7 @@
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include "simd_reduce.h"
 #endif
 #include <stdlib.h>
 #include <math.h>
@@ -141,12 +142,6 @@ HALF_AVX2_ATTR static void to_float_avx2(int type, const uint16_t *src, float *d
     for (; i < n; i++) dst[i] = type == CK_HALF_BF16 ? bf16_to_f32(src[i]) : f16_to_f32(src[i]);
 }
 
-HALF_AVX2_ATTR static inline float avx2_hsum(__m256 v) {
-    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    return _mm_cvtss_f32(_mm_add_ss(t, _mm_shuffle_ps(t, t, 1)));
-}
-
 // Two rows a step, n / 2 rows apart (the halves of the call's rows: two sequential streams), each
 // query load feeding both; every row keeps its own four sums in the order of a row alone, so the
 // scores are those of one row at a time, bit for bit. Per 8 values a row alone loads 16 bytes of
@@ -187,8 +182,8 @@ HALF_AVX2_ATTR static inline float avx2_hsum(__m256 v) {
                 b3 = _mm256_fmadd_ps(y3, q3, b3);                                                               \
                 if (CHECK) nb = _mm256_add_ps(nb, avx2_squares4(y0, y1, y2, y3));                               \
             }                                                                                                   \
-            out[r] = avx2_checked(avx2_hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))), CHECK, na, tol); \
-            out[r + h] = avx2_checked(avx2_hsum(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3))), CHECK, nb, tol); \
+            out[r] = avx2_checked(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), CHECK, na, tol);         \
+            out[r + h] = avx2_checked(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)), CHECK, nb, tol);     \
         }                                                                                                       \
         for (long r = 2 * h; r < n; r++) {                                                                      \
             const uint16_t *x = rows + r * stride;                                                              \
@@ -202,7 +197,7 @@ HALF_AVX2_ATTR static inline float avx2_hsum(__m256 v) {
                 a3 = _mm256_fmadd_ps(x3, _mm256_loadu_ps(q + j + 24), a3);                                      \
                 if (CHECK) na = _mm256_add_ps(na, avx2_squares4(x0, x1, x2, x3));                               \
             }                                                                                                   \
-            out[r] = avx2_checked(avx2_hsum(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3))), CHECK, na, tol); \
+            out[r] = avx2_checked(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), CHECK, na, tol);         \
         }                                                                                                       \
     }
 
@@ -210,9 +205,12 @@ HALF_AVX2_ATTR static inline __m256 avx2_squares4(__m256 x0, __m256 x1, __m256 x
     return _mm256_fmadd_ps(x3, x3, _mm256_fmadd_ps(x2, x2, _mm256_fmadd_ps(x1, x1, _mm256_mul_ps(x0, x0))));
 }
 
-// The score `s`, or NaN when checking and the row's sum of squares (lanes of `sq`) is not within tol of 1.
-HALF_AVX2_ATTR static inline float avx2_checked(float s, int check, __m256 sq, float tol) {
-    return check && !(fabsf(avx2_hsum(sq) - 1.0f) <= tol) ? NAN : s;
+// The score (the lanes of `a` summed), or NaN when checking and the row's sum of squares (the lanes
+// of `sq`) is not within tol of 1.
+HALF_AVX2_ATTR static inline float avx2_checked(__m256 a, int check, __m256 sq, float tol) {
+    float n2;
+    const float s = ck_reduce2_256(a, check ? sq : a, &n2);
+    return check && !(fabsf(n2 - 1.0f) <= tol) ? NAN : s;
 }
 
 HALF_DOTS_AVX2(dots_avx2_f16, CK_HALF_F16, 1, 0)
@@ -303,8 +301,10 @@ HALF_AVX512_ATTR static inline __attribute__((always_inline)) void half_dots_avx
             a1 = _mm512_fmadd_ps(x1, _mm512_loadu_ps(q + j + 16), a1);
             if (check) sq = _mm512_add_ps(sq, _mm512_fmadd_ps(x1, x1, _mm512_mul_ps(x0, x0)));
         }
-        float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
-        if (check && !(fabsf(_mm512_reduce_add_ps(sq) - 1.0f) <= tol)) s = NAN;
+        const __m512 av = _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
+        float n2;
+        float s = ck_reduce2_512(av, check ? sq : av, &n2);
+        if (check && !(fabsf(n2 - 1.0f) <= tol)) s = NAN;
         out[r] = s;
     }
 }

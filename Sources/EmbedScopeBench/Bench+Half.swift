@@ -20,6 +20,9 @@ extension Bench {
         @Option(name: .customLong("repeat"), help: "Timed repetitions per measurement (the median is reported).") var repeats: Int = 10
         @Option(help: "Threads (default: the CPUs this process may use; see `info --system`).") var threads: Int?
         @Option(help: "Half kernel path: avx512, avx2 or portable (default: the one this CPU runs best).") var halfPath: String?
+        @Flag(help: "Scan without the unit-length check of every row read (to measure what the check costs).") var unchecked = false
+        @Flag(help: "Also time both scans without the unit-length check, in the same repetitions (alternating which runs first).")
+        var abCheck = false
         @Flag var json = false
 
         struct Figures: Encodable {
@@ -49,7 +52,7 @@ extension Bench {
                 guard let st = HalfStorage(rawValue: storage) else { throw ValidationError("--storage must be f16 or bf16") }
                 var floats: UnsafeMutablePointer<Float>?
                 defer { floats?.deallocate() }
-                let m: RowMatrix
+                var m: RowMatrix
                 var fileHalf: HalfVectorFile?
                 var idx: Index?
                 if let synthetic {
@@ -71,7 +74,7 @@ extension Bench {
                             for j in 0..<d { row[j] = Float(Double(row[j]) * inv) }
                         }
                     }
-                    m = RowMatrix(base: p, rows: n, dim: d, stride: fstride)
+                    m = RowMatrix(base: p, rows: n, dim: d, stride: fstride, unitRows: true)
                 } else {
                     guard let index else { throw ValidationError("give an index directory or --synthetic N×D") }
                     let i = try Index.open(resolveURL(index))
@@ -97,6 +100,7 @@ extension Bench {
                     throw EmbedScopeError(.shapeMismatch, "queries have shape \(q.shape); need [≥1, \(m.dim)]")
                 }
                 withExtendedLifetime(idx) {}
+                if unchecked { m = RowMatrix(base: m.base, rows: m.rows, dim: m.dim, stride: m.stride, unitRows: false) }
                 let t = threads ?? Scorer.defaultThreads
                 // The index's copy, or one made here (same rounding as `--storage` writes).
                 var owned: UnsafeMutablePointer<UInt16>?
@@ -131,6 +135,7 @@ extension Bench {
                 var identical = true
                 var rescored: [Int] = []
                 var bw: [Double] = [], hbw: [Double] = [], fl: [Double] = [], hf: [Double] = []
+                var flu: [Double] = [], hfu: [Double] = [], flc: [Double] = [], hfc: [Double] = [], bwu: [Double] = []
                 // Interleaved, so drift on a shared machine hits every measurement alike.
                 for i in 0..<repeats {
                     let qi = query(i)
@@ -139,6 +144,20 @@ extension Bench {
                     var want: [Hit] = [], got: (hits: [Hit], stats: HalfScanStats)?
                     fl.append(try time { want = try Scorer.search(m, query: qi, k: k, kernel: .simd, threads: t) })
                     hf.append(try time { got = try Scorer.searchHalfWithStats(m, half: half, query: qi, k: k, threads: t) })
+                    if abCheck {
+                        let mu = RowMatrix(base: m.base, rows: m.rows, dim: m.dim, stride: m.stride, unitRows: false)
+                        let first = flu.count
+                        for turn in 0..<2 {
+                            if (turn == 0) == (first % 2 == 0) {
+                                flu.append(try time { _ = try Scorer.search(mu, query: qi, k: k, kernel: .simd, threads: t) })
+                                hfu.append(try time { _ = try Scorer.searchHalfWithStats(mu, half: half, query: qi, k: k, threads: t) })
+                            } else {
+                                flc.append(try time { _ = try Scorer.search(m, query: qi, k: k, kernel: .simd, threads: t) })
+                                hfc.append(try time { _ = try Scorer.searchHalfWithStats(m, half: half, query: qi, k: k, threads: t) })
+                            }
+                        }
+                        bwu.append(bw.last!)
+                    }
                     let g = got?.hits ?? []
                     identical = identical && g.count == want.count
                         && zip(g, want).allSatisfy { $0.row == $1.row && $0.score.bitPattern == $1.score.bitPattern }
@@ -159,6 +178,10 @@ extension Bench {
                     print(String(format: "float32 scan (SIMD)            %8.2f ms  (%.2f× the float32 bandwidth pass)", f.floatScanMs, f.floatOverFloatBandwidth))
                     print(String(format: "%@ scan + exact re-scoring    %8.2f ms  (%.2f× the float32 bandwidth pass; %d rows re-scored, median)",
                                  st.rawValue as NSString, f.halfScanMs, f.halfOverFloatBandwidth, f.rescoredMedian))
+                    if abCheck {
+                        print(String(format: "A/B, same repetitions: float32 scan checked %.2f× / unchecked %.2f×, %@ scan checked %.2f× / unchecked %.2f× the float32 bandwidth pass",
+                                     medianOfRatios(flc, bwu), medianOfRatios(flu, bwu), st.rawValue as NSString, medianOfRatios(hfc, bwu), medianOfRatios(hfu, bwu)))
+                    }
                     print("answers identical to float32 (rows and scores, every query): \(identical)")
                 }
                 if !identical { throw EmbedScopeError(.invalidArgument, "the half scan's answer differs from float32's: this is a bug") }

@@ -34,6 +34,7 @@ struct Bench: ParsableCommand {
         @Option(help: "Threads (default: the CPUs this process may use; see `info --system`).") var threads: Int?
         @Option(help: "What to time: all, single (the one-query scans) or batch (the own batch path only; for profiling).")
         var only = "all"
+        @Flag(help: "Scan without the unit-length check of every row read (to measure what the check costs).") var unchecked = false
         @Flag var json = false
 
         struct Figures: Encodable {
@@ -61,7 +62,7 @@ struct Bench: ParsableCommand {
                 guard q.shape.count == 2, q.cols == v.dim, q.rows >= batch, q.rows >= 1 else {
                     throw EmbedScopeError(.shapeMismatch, "queries have shape \(q.shape); need [≥\(batch), \(v.dim)]")
                 }
-                let m = RowMatrix(v)
+                let m = RowMatrix(base: v.base, rows: v.rows, dim: v.dim, stride: v.stride, unitRows: !unchecked)
                 let t = threads ?? Scorer.defaultThreads
                 let bytes = Int(v.header.payloadLength)
                 func time(_ body: () throws -> Void) rethrows -> Double {

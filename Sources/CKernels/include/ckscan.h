@@ -37,6 +37,12 @@ void ck_scan_pack_queries(int path, long k, long n, const float *q, long ldq, fl
 /// Single-threaded; callers split the rows across their threads.
 void ck_scan_gemm(int path, long m, long n, long k, const float *a, long lda, const float *packed, float *c, long ldc);
 
+/// `ck_scan_gemm` for rows stored unit length, checking them on the way: after each block of
+/// rows is multiplied (while it is in cache), a row whose sum of squares s has |s − 1| > tol (or
+/// NaN) gets NaN for all n of its scores (`ck_mark_not_unit`). tol < 0: no check.
+void ck_scan_gemm_unit(int path, long m, long n, long k, const float *a, long lda, const float *packed, float tol, float *c,
+                       long ldc);
+
 /// The scores that may enter a top-k: appends r · n + j to `out` (room for m · n entries; m · n
 /// must be below 2^31) for every r < m, j < n with c[r · ldc + j] ≥ thresholds[j] (an ordered
 /// comparison: never for NaN, nor for a NaN threshold), row by row; returns how many. Sets

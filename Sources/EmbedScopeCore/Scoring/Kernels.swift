@@ -33,16 +33,16 @@ package enum Kernels {
         }
     }
 
-    /// For scores computed without the check (a GEMM tile, sgemv): sets the scores of every row in
+    /// For scores computed without the check (OpenBLAS sgemm / sgemv): sets the scores of every row in
     /// `rows` of a unit-row matrix that is not unit length to NaN (`ck_mark_not_unit`); row
     /// `rows.lowerBound + r`'s score for query j is at `scores[r · rowStep + j · queryStep]`,
-    /// j < queries. Nothing for a matrix not flagged unit. `tolerance`: `UnitRows.scanTolerance`
-    /// of float32 rows unless given (the widened rows of a half copy).
+    /// j < queries. Nothing for a matrix not flagged unit. (The own batch kernels check each block
+    /// of rows while it is in cache instead: `QueryPanels.scores(unitTolerance:)`.)
     @inline(__always)
     static func markNotUnit(_ m: RowMatrix, rows: Range<Int>, scores: UnsafeMutablePointer<Float>, rowStep: Int,
-                            queryStep: Int, queries: Int, tolerance: Float? = nil) {
+                            queryStep: Int, queries: Int) {
         guard m.unitRows, !rows.isEmpty else { return }
-        ck_mark_not_unit(dotsPath, rows.count, m.dim, m.row(rows.lowerBound), m.stride, tolerance ?? UnitRows.scanTolerance(dim: m.dim),
+        ck_mark_not_unit(dotsPath, rows.count, m.dim, m.row(rows.lowerBound), m.stride, UnitRows.scanTolerance(dim: m.dim),
                          scores, rowStep, queryStep, queries)
     }
 }

@@ -160,7 +160,7 @@ extension Scorer {
         var foundPerPart = [[Candidates]](repeating: [], count: parts.count)
         var damaged = [DamagedRows](repeating: DamagedRows(), count: parts.count)
         let kp = path.kernelPath, type = half.storage.kernelType
-        let halfTolerance = UnitRows.scanTolerance(dim: d, storage: half.storage)
+        let halfTolerance = matrix.unitRows ? UnitRows.scanTolerance(dim: d, storage: half.storage) : nil
         heapsPerPart.withUnsafeMutableBufferPointer { hp in
           foundPerPart.withUnsafeMutableBufferPointer { fp in
             damaged.withUnsafeMutableBufferPointer { dp in
@@ -180,9 +180,7 @@ extension Scorer {
                         for r in 0..<n {
                             ck_half_to_float(kp, type, half.base + (start + r) * half.stride, widened + r * d, d)
                         }
-                        packed.scores(rows: n, a: widened, lda: d, c: rowsFirst, ldc: b)
-                        Kernels.markNotUnit(RowMatrix(base: widened, rows: n, dim: d, stride: d, unitRows: matrix.unitRows), rows: 0..<n,
-                                            scores: rowsFirst, rowStep: b, queryStep: 1, queries: b, tolerance: halfTolerance)
+                        packed.scores(rows: n, a: widened, lda: d, c: rowsFirst, ldc: b, unitTolerance: halfTolerance)
                         for r in 0..<n {
                             for i in 0..<b { perQuery[i * n + r] = rowsFirst[r * b + i] }
                         }
@@ -224,8 +222,8 @@ extension Scorer {
         if !rows.isEmpty {
             try matrix.gathering(rows: rows) { g in
                 scores.withUnsafeMutableBufferPointer { sp in
-                    packed.scores(rows: g.rows, a: g.base, lda: g.stride, c: sp.baseAddress!, ldc: b)
-                    Kernels.markNotUnit(g, rows: 0..<g.rows, scores: sp.baseAddress!, rowStep: b, queryStep: 1, queries: b)
+                    packed.scores(rows: g.rows, a: g.base, lda: g.stride, c: sp.baseAddress!, ldc: b,
+                                  unitTolerance: g.unitRows ? UnitRows.scanTolerance(dim: d) : nil)
                 }
                 var bad = DamagedRows()
                 for p in 0..<rows.count {

@@ -40,10 +40,15 @@ package final class QueryPanels: @unchecked Sendable {
 
     /// c[m × count] (row stride `ldc` ≥ count) = rows · queriesᵀ, the m rows at `a` with row
     /// stride `lda` (≥ dim), on the calling thread.
-    package func scores(rows m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int) {
+    ///
+    /// `unitTolerance`: the rows were stored unit length; each block of them is checked right after
+    /// it is multiplied, and a row whose sum of squares is off by more than this scores NaN for
+    /// every query (`ck_scan_gemm_unit`, `UnitRows.scanTolerance`).
+    package func scores(rows m: Int, a: UnsafePointer<Float>, lda: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                        unitTolerance: Float? = nil) {
         guard m > 0, count > 0 else { return }
         precondition(lda >= dim && ldc >= count)
-        ck_scan_gemm(kernelPath, m, count, dim, a, lda, storage, c, ldc)
+        ck_scan_gemm_unit(kernelPath, m, count, dim, a, lda, storage, unitTolerance ?? -1, c, ldc)
     }
 }
 
@@ -65,6 +70,8 @@ extension Scorer {
                           workers: Int, path: GEMMPath) -> (heaps: [[TopK]], damaged: [DamagedRows]) {
         let panels = QueryPanels.packing(q, count: b, dim: matrix.dim, path: path)
         let kp = panels.kernelPath
+        // A row not unit length scores NaN for every query (checked block by block, in cache).
+        let tolerance = matrix.unitRows ? UnitRows.scanTolerance(dim: matrix.dim) : nil
         let chunk = scanChunkRows, strip = scanStripRows
         precondition(strip * b < Int(Int32.max), "batch of \(b) queries is too large for one strip")
         let total = matrix.rows, chunks = (total + chunk - 1) / chunk
@@ -87,9 +94,7 @@ extension Scorer {
                 for c in claims {
                     let start = c * chunk
                     let n = min(chunk, total - start)
-                    panels.scores(rows: n, a: matrix.row(start), lda: matrix.stride, c: scores, ldc: b)
-                    // A row not unit length scores NaN for every query (its rows are still in cache).
-                    Kernels.markNotUnit(matrix, rows: start..<(start + n), scores: scores, rowStep: b, queryStep: 1, queries: b)
+                    panels.scores(rows: n, a: matrix.row(start), lda: matrix.stride, c: scores, ldc: b, unitTolerance: tolerance)
                     var nonfinite: Int32 = 0
                     var r0 = 0
                     while r0 < n {
