@@ -90,11 +90,20 @@ public enum Scorer {
                             switch kernel {
                             case .simd: Kernels.dots(matrix, rows: start..<(start + n), query: qp.baseAddress!, out: bp.baseAddress!)
                             case .blas:
-                                OpenBLASMemory.serialized {
-                                    cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(n), Int32(matrix.dim), 1,
-                                                matrix.row(start), Int32(matrix.stride), qp.baseAddress!, 1, 0, bp.baseAddress!, 1)
+                                // In pieces of ~256 KB, each checked for unit rows right after sgemv read it
+                                // (from L2; after the whole chunk the check re-read it from L3: 1.42× the
+                                // bandwidth pass instead of 1.11×, 1M × 512).
+                                var p = start
+                                while p < start + n {
+                                    let h = min(blasPieceRows(matrix), start + n - p)
+                                    OpenBLASMemory.serialized {
+                                        cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(h), Int32(matrix.dim), 1,
+                                                    matrix.row(p), Int32(matrix.stride), qp.baseAddress!, 1, 0, bp.baseAddress! + (p - start), 1)
+                                    }
+                                    Kernels.markNotUnit(matrix, rows: p..<(p + h), scores: bp.baseAddress! + (p - start), rowStep: 1,
+                                                        queryStep: 0, queries: 1)
+                                    p += h
                                 }
-                                Kernels.markNotUnit(matrix, rows: start..<(start + n), scores: bp.baseAddress!, rowStep: 1, queryStep: 0, queries: 1)
                             }
                             if !select(bp.baseAddress!, count: n, firstRow: start, into: &heap, filter: filter,
                                        candidates: cand.baseAddress!) {
@@ -115,6 +124,12 @@ public enum Scorer {
         var all = heaps[0]
         for h in heaps.dropFirst() { all.merge(h) }
         return all.sorted().map { Hit(row: $0.row, score: $0.score * sign) }
+    }
+
+    /// Rows per sgemv call of the BLAS one-query scan: ~256 KB of them (at least 16), so the unit
+    /// check that follows each call reads them from L2.
+    static func blasPieceRows(_ m: RowMatrix) -> Int {
+        m.unitRows ? max(16, (256 << 10) / max(1, m.stride * 4)) : chunkRows
     }
 
     /// Top-k for a batch of queries (row-major `queries`, `count × dim`) as one GEMM-like pass:
