@@ -242,7 +242,7 @@ void ck_scan_gemm_unit(int path, long m, long n, long k, const float *a, long ld
             kern(k, ab, lda, h, packed + (size_t)(j0 / nr) * stride, c + i0 * ldc + j0, ldc, w, j0 == 0 ? pf : NULL, pfh);
         }
         // The block's rows were just read (still in L1 / L2): their unit-length check costs a
-        // fraction of the block's multiply-adds (2.5–3 % of a 64-query batch on 1M × 512, Zen 5).
+        // fraction of the block's multiply-adds (2–4 % of a 64-query batch on 1M × 512, Zen 5).
         if (tol >= 0) ck_mark_not_unit(path, h, k, ab, lda, tol, c + i0 * ldc, ldc, 1, n);
     }
 }
@@ -437,8 +437,8 @@ AVX2_ATTR static inline float dots_hsum256(__m256 v) {
 }
 
 AVX2_ATTR static inline __attribute__((always_inline)) void dots_avx2_impl(long m, long k, const float *a, long lda, const float *q,
-                                                                           float *out, int check, float tol) {
-    const long pfb = dots_prefetch_bytes(0), ahead = dots_ahead(lda, pfb) * lda;
+                                                                           float *out, int check, float tol, int prefetch) {
+    const long pfb = prefetch ? dots_prefetch_bytes(0) : 0, ahead = dots_ahead(lda, pfb) * lda;
     for (long r = 0; r < m; r++) {
         const float *x = a + r * lda;
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
@@ -480,15 +480,22 @@ AVX2_ATTR static inline __attribute__((always_inline)) void dots_avx2_impl(long 
 }
 
 AVX2_ATTR static void dots_avx2(long m, long k, const float *a, long lda, const float *q, float *out) {
-    dots_avx2_impl(m, k, a, lda, q, out, 0, 0);
+    dots_avx2_impl(m, k, a, lda, q, out, 0, 0, 1);
 }
 AVX2_ATTR static void dots_avx2_unit(long m, long k, const float *a, long lda, const float *q, float tol, float *out) {
-    dots_avx2_impl(m, k, a, lda, q, out, 1, tol);
+    dots_avx2_impl(m, k, a, lda, q, out, 1, tol, 1);
+}
+// A row's sum of squares (its dot with itself), without software prefetch (`ck_mark_not_unit`).
+AVX2_ATTR static float squares_avx2(long k, const float *x) {
+    float s;
+    dots_avx2_impl(1, k, x, k, x, &s, 0, 0, 0);
+    return s;
 }
 
 AVX512_ATTR static inline __attribute__((always_inline)) void dots_avx512_impl(long m, long k, const float *a, long lda,
-                                                                               const float *q, float *out, int check, float tol) {
-    const long pfb = dots_prefetch_bytes(1), ahead = dots_ahead(lda, pfb) * lda;
+                                                                               const float *q, float *out, int check, float tol,
+                                                                               int prefetch) {
+    const long pfb = prefetch ? dots_prefetch_bytes(1) : 0, ahead = dots_ahead(lda, pfb) * lda;
     const long tail = k & 15;
     const __mmask16 tmask = (__mmask16)((1u << tail) - 1);
     for (long r = 0; r < m; r++) {
@@ -537,53 +544,15 @@ AVX512_ATTR static inline __attribute__((always_inline)) void dots_avx512_impl(l
 }
 
 AVX512_ATTR static void dots_avx512(long m, long k, const float *a, long lda, const float *q, float *out) {
-    dots_avx512_impl(m, k, a, lda, q, out, 0, 0);
+    dots_avx512_impl(m, k, a, lda, q, out, 0, 0, 1);
 }
 AVX512_ATTR static void dots_avx512_unit(long m, long k, const float *a, long lda, const float *q, float tol, float *out) {
-    dots_avx512_impl(m, k, a, lda, q, out, 1, tol);
+    dots_avx512_impl(m, k, a, lda, q, out, 1, tol, 1);
 }
-#endif
-
-#if defined(__x86_64__)
-AVX2_ATTR static float squares_avx2(long k, const float *x) {
-    __m256 n0 = _mm256_setzero_ps(), n1 = n0, n2 = n0, n3 = n0;
-    long j = 0;
-    for (; j + 32 <= k; j += 32) {
-        const __m256 x0 = _mm256_loadu_ps(x + j), x1 = _mm256_loadu_ps(x + j + 8);
-        const __m256 x2 = _mm256_loadu_ps(x + j + 16), x3 = _mm256_loadu_ps(x + j + 24);
-        n0 = _mm256_fmadd_ps(x0, x0, n0);
-        n1 = _mm256_fmadd_ps(x1, x1, n1);
-        n2 = _mm256_fmadd_ps(x2, x2, n2);
-        n3 = _mm256_fmadd_ps(x3, x3, n3);
-    }
-    for (; j + 8 <= k; j += 8) {
-        const __m256 x0 = _mm256_loadu_ps(x + j);
-        n0 = _mm256_fmadd_ps(x0, x0, n0);
-    }
-    float s = dots_hsum256(_mm256_add_ps(_mm256_add_ps(n0, n1), _mm256_add_ps(n2, n3)));
-    for (; j < k; j++) s += x[j] * x[j];
-    return s;
-}
-
 AVX512_ATTR static float squares_avx512(long k, const float *x) {
-    __m512 n0 = _mm512_setzero_ps(), n1 = n0, n2 = n0, n3 = n0;
-    long j = 0;
-    for (; j + 64 <= k; j += 64) {
-        const __m512 x0 = _mm512_loadu_ps(x + j), x1 = _mm512_loadu_ps(x + j + 16);
-        const __m512 x2 = _mm512_loadu_ps(x + j + 32), x3 = _mm512_loadu_ps(x + j + 48);
-        n0 = _mm512_fmadd_ps(x0, x0, n0);
-        n1 = _mm512_fmadd_ps(x1, x1, n1);
-        n2 = _mm512_fmadd_ps(x2, x2, n2);
-        n3 = _mm512_fmadd_ps(x3, x3, n3);
-    }
-    for (; j + 16 <= k; j += 16) {
-        const __m512 x0 = _mm512_loadu_ps(x + j);
-        n0 = _mm512_fmadd_ps(x0, x0, n0);
-    }
-    const __mmask16 tmask = (__mmask16)((1u << (k & 15)) - 1);
-    const __m512 xt = _mm512_maskz_loadu_ps(tmask, x + j);
-    n1 = _mm512_fmadd_ps(xt, xt, n1);
-    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(n0, n1), _mm512_add_ps(n2, n3)));
+    float s;
+    dots_avx512_impl(1, k, x, k, x, &s, 0, 0, 0);
+    return s;
 }
 #endif
 
@@ -611,19 +580,15 @@ void ck_scan_dots_unit(int path, long m, long k, const float *a, long lda, const
 
 // A row's sum of squares, four accumulators, no software prefetch (the rows checked here were
 // just read: through the one-query kernel, which prefetches 64 KB ahead of every row, the check
-// cost a 64-query batch on 1M × 512 12–14 %; this way 2.5–3 %).
+// cost a 64-query batch on 1M × 512 12–14 %; this way 2–4 %).
 static float row_squares(int path, long k, const float *x) {
 #if defined(__x86_64__)
     if (path == CK_PATH_AVX512) return squares_avx512(k, x);
     if (path == CK_PATH_AVX2) return squares_avx2(k, x);
 #endif
     (void)path;
-    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    long j = 0;
-    for (; j + 8 <= k; j += 8)
-        for (int t = 0; t < 8; t++) acc[t] += x[j + t] * x[j + t];
-    float s = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-    for (; j < k; j++) s += x[j] * x[j];
+    float s;
+    dots_portable(1, k, x, k, x, &s);
     return s;
 }
 

@@ -104,11 +104,8 @@ final class MappingDamageTests: XCTestCase {
     /// Search, batch search and rank never answer from a file cut short under them.
     func testSearchAndRankThrowInsteadOfAnsweringFromAFileCutShort() throws {
         let dir = try temporaryDirectory(self)
-        let n = 3000, d = 16
-        let classes = ["a", "b", "c"]
-        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 9), rows: n, dim: d,
-                                        classes: (0..<n).map { classes[$0 % 3] },
-                                        head: (randomMatrix(rows: 3, dim: d, seed: 10), [0, 0, 0], classes))
+        let n = 3000
+        let url = try makeIndexWithHead(in: dir, rows: n, dim: 16, seed: 9)
         let index = try Index.open(url)
         var o = SearchOptions()
         o.k = 5

@@ -66,6 +66,15 @@ func makeImportedIndex(in dir: URL, vectors: [Float], rows n: Int, dim d: Int, c
     return r.out
 }
 
+/// An imported index of `n` random rows in classes a, b, c (row i in class i mod 3) with a random
+/// head `head` of one prototype per class (bias 0); vectors from `seed`, the head from `seed + 1`.
+func makeIndexWithHead(in dir: URL, rows n: Int, dim d: Int, seed: UInt64) throws -> URL {
+    let classes = ["a", "b", "c"]
+    return try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: seed), rows: n, dim: d,
+                                 classes: (0..<n).map { classes[$0 % 3] },
+                                 head: (randomMatrix(rows: 3, dim: d, seed: seed + 1), [0, 0, 0], classes))
+}
+
 func XCTAssertThrowsKind(_ kind: EmbedScopeError.Kind, _ expression: @autoclosure () throws -> Any, _ context: String = "", file: StaticString = #filePath, line: UInt = #line) {
     do {
         _ = try expression()

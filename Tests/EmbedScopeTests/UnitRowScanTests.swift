@@ -227,11 +227,8 @@ final class UnitRowScanTests: XCTestCase {
 
     func testAZeroedRowTheAnswerWouldNotShowIsFoundByEveryScan() throws {
         let dir = try temporaryDirectory(self)
-        let n = 3000, d = 16
         let classes = ["a", "b", "c"]
-        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 21), rows: n, dim: d,
-                                        classes: (0..<n).map { classes[$0 % 3] },
-                                        head: (randomMatrix(rows: 3, dim: d, seed: 22), [0, 0, 0], classes))
+        let url = try makeIndexWithHead(in: dir, rows: 3000, dim: 16, seed: 21)
         var o = SearchOptions()
         o.k = 1
         let top = try XCTUnwrap(Index.open(url).search(.row(7), options: o).first?.row)
