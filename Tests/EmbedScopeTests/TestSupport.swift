@@ -45,12 +45,12 @@ func randomMatrix(rows n: Int, dim d: Int, seed: UInt64) -> [Float] {
 @discardableResult
 func makeImportedIndex(in dir: URL, vectors: [Float], rows n: Int, dim d: Int, classes: [String],
                        head: (w: [Float], b: [Float], names: [String])? = nil, name: String = "index",
-                       storage: HalfStorage? = nil) throws -> URL {
+                       storage: HalfStorage? = nil, folder: String = "img") throws -> URL {
     let x = dir.appendingPathComponent("X-\(name).npy")
     try NPYArray.write(shape: [n, d], values: vectors, to: x)
     let m = dir.appendingPathComponent("rows-\(name).csv")
     var csv = "path,class\n"
-    for i in 0..<n { csv += "img/\(classes[i])/\(i).png,\(classes[i])\n" }
+    for i in 0..<n { csv += "\(folder)/\(classes[i])/\(i).png,\(classes[i])\n" }
     try csv.write(to: m, atomically: true, encoding: .utf8)
     var r = ImportRequest(vectors: x, manifest: m, out: dir.appendingPathComponent(name))
     r.storage = storage
@@ -68,11 +68,11 @@ func makeImportedIndex(in dir: URL, vectors: [Float], rows n: Int, dim d: Int, c
 
 /// An imported index of `n` random rows in classes a, b, c (row i in class i mod 3) with a random
 /// head `head` of one prototype per class (bias 0); vectors from `seed`, the head from `seed + 1`.
-func makeIndexWithHead(in dir: URL, rows n: Int, dim d: Int, seed: UInt64) throws -> URL {
+func makeIndexWithHead(in dir: URL, rows n: Int, dim d: Int, seed: UInt64, name: String = "index", folder: String = "img") throws -> URL {
     let classes = ["a", "b", "c"]
     return try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: seed), rows: n, dim: d,
                                  classes: (0..<n).map { classes[$0 % 3] },
-                                 head: (randomMatrix(rows: 3, dim: d, seed: seed + 1), [0, 0, 0], classes))
+                                 head: (randomMatrix(rows: 3, dim: d, seed: seed + 1), [0, 0, 0], classes), name: name, folder: folder)
 }
 
 func XCTAssertThrowsKind(_ kind: EmbedScopeError.Kind, _ expression: @autoclosure () throws -> Any, _ context: String = "", file: StaticString = #filePath, line: UInt = #line) {

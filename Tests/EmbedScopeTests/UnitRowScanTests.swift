@@ -291,4 +291,83 @@ final class UnitRowScanTests: XCTestCase {
             XCTAssertEqual(try index.search(.row(7), options: o), want, "\(storage): the half copy's answer, re-scored on intact rows")
         }
     }
+
+    // MARK: - Damage the length does not show: copies and exports check the payload CRC
+
+    /// Flips the sign of one value of row `row` (its length is kept: only the CRC sees it).
+    func flipSign(_ index: Index, row: Int, column: Int = 0) throws {
+        let url = index.directory.appendingPathComponent("embedding.vec")
+        let v = try VectorFile(url: url)
+        let value = -v.row(row)[column]
+        try write(withUnsafeBytes(of: value) { Data($0) }, to: url, at: Int(v.header.payloadOffset) + (row * v.stride + column) * 4)
+    }
+
+    /// `remove` and `merge` re-write the rows they keep under a new checksum; `export` writes them
+    /// to files without one. A damaged payload — even one whose rows keep their length, which no
+    /// scan can see — is refused before either, and nothing is changed (before: the new
+    /// generation's fresh CRC hid the damage from `verify` for good).
+    func testCopiesAndExportsRefuseAPayloadThatNoLongerMatchesItsChecksum() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeIndexWithHead(in: dir, rows: 600, dim: 16, seed: 41)
+        let index = try Index.open(url)
+        try flipSign(index, row: 77)
+        let generation = try Index.open(url).directory
+        let other = try makeIndexWithHead(in: dir, rows: 50, dim: 16, seed: 41, name: "other", folder: "more")
+        XCTAssertNoThrow(try index.search(.row(3), options: SearchOptions()), "a flipped sign keeps the length: queries cannot see it")
+        for (what, body) in [("remove", { _ = try IndexGrowth.remove(index: url, .rows([5])) }),
+                             ("merge", { _ = try IndexGrowth.merge([other, url], out: dir.appendingPathComponent("merged")) }),
+                             ("export", { _ = try IndexExport.run(index: url, space: nil, out: dir.appendingPathComponent("export")) })] as [(String, () throws -> Void)] {
+            do {
+                try body()
+                XCTFail("\(what): copied a damaged payload")
+            } catch let e as EmbedScopeError {
+                XCTAssertEqual(e.kind, .checksumMismatch, "\(what): \(e.description)")
+                XCTAssertTrue(e.message.contains("payload checksum mismatch"), "\(what): \(e.message)")
+                XCTAssertTrue(e.hint?.contains("nothing was changed") ?? false, "\(what): \(e.description)")
+            }
+        }
+        XCTAssertEqual(try Index.open(url).directory, generation, "no new generation")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("merged").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("export").path))
+        // An intact index is copied as before.
+        let good = try makeIndexWithHead(in: dir, rows: 600, dim: 16, seed: 43, name: "good")
+        XCTAssertEqual(try IndexGrowth.remove(index: good, .rows([5])).rowsAfter, 599)
+        XCTAssertTrue(Index.verifyReport(good).ok)
+    }
+
+    /// A stored norm zeroed in place: `rank` would rank that row by its bias alone. Refused.
+    func testAZeroedNormIsFoundBeforeRanking() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeIndexWithHead(in: dir, rows: 600, dim: 16, seed: 51)
+        let index = try Index.open(url)
+        let normsURL = index.directory.appendingPathComponent("embedding.norms.vec")
+        let n = try VectorFile(url: normsURL)
+        try write(withUnsafeBytes(of: Float(0)) { Data($0) }, to: normsURL, at: Int(n.header.payloadOffset) + 4 * 123)
+        for (what, body) in [("rank", { _ = try index.rank(prototype: "a", set: nil, least: false, k: 3) }),
+                             ("evaluate", { _ = try index.evaluate(set: "head") }),
+                             ("metrics", { _ = try index.clusterScores(space: "embedding") })] as [(String, () throws -> Void)] {
+            do {
+                try body()
+                XCTFail("\(what): answered with row 123's norm zeroed")
+            } catch let e as EmbedScopeError {
+                XCTAssertEqual(e.kind, .checksumMismatch, "\(what): \(e.description)")
+                XCTAssertTrue(e.message.contains("row 123 has norm 0"), "\(what): \(e.message)")
+            }
+        }
+    }
+
+    /// The parallel CRC (parts joined by `crc32_combine`) is zlib's CRC of the whole buffer.
+    func testTheParallelChecksumIsTheChecksum() {
+        let count = Checksum.parallelBytes + 12_345
+        var g = SplitMix64(seed: 3)
+        let bytes = (0..<(count / 8 + 1)).map { _ in g.next() }
+        bytes.withUnsafeBytes { raw in
+            let b = UnsafeRawBufferPointer(rebasing: raw[0..<count])
+            let one = Checksum.crc32(b)
+            for t in [1, 2, 3, 7] { XCTAssertEqual(Checksum.crc32(b, threads: t), one, "\(t) threads") }
+            let small = UnsafeRawBufferPointer(rebasing: raw[0..<1000])
+            XCTAssertEqual(Checksum.crc32(small, threads: 4), Checksum.crc32(small))
+        }
+    }
+
 }

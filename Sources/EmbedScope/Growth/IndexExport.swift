@@ -69,6 +69,10 @@ public enum IndexExport {
             setName = ["head", "imagenet"].first(where: onSpace.contains) ?? (onSpace.count == 1 ? onSpace.first : nil)
         }
         let vectors = try index.vectors(space: space), norms = try index.norms(space: space)
+        // Exported files carry no checksum: damaged rows are refused here, not written out as data.
+        let refusal = "its rows are not exported (the files written carry no checksum)"
+        try IndexBuilder.requireUndamaged(vectors, of: index, refusal: refusal)
+        try IndexBuilder.requireUndamaged(norms, of: index, refusal: refusal)
         let n = s.rows, d = s.dim
         let (count, overflow) = n.multipliedReportingOverflow(by: d)
         guard !overflow else { throw EmbedScopeError(.corruptHeader, "\(n) × \(d) overflows", path: url.path) }
@@ -106,6 +110,7 @@ public enum IndexExport {
             var files = ["X.npy", "norms.npy", "rows.csv"]
             if let setName {
                 let p = try index.prototypes(set: setName)
+                try IndexBuilder.requireUndamaged(p.vectors, of: index, refusal: refusal)
                 var w = [Float](); w.reserveCapacity(p.set.count * d)
                 for (i, r) in p.records.enumerated() { w += p.vectors.row(i).map { $0 * Float(r.norm) } }
                 try NPYArray.write(shape: [p.set.count, d], values: w, to: staging.appendingPathComponent("W.npy"))

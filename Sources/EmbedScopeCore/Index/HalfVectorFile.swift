@@ -195,8 +195,10 @@ package final class HalfVectorFile: @unchecked Sendable {
     /// Recomputes the payload CRC-32 and compares it with the header's. Reads the whole file.
     package func verify() throws {
         try header.requireExactSize(fileSize, path: url.path)
-        let crc = Checksum.crc32(UnsafeRawBufferPointer(start: UnsafeRawPointer(base), count: Int(header.payloadLength)))
+        let crc = Checksum.crc32(UnsafeRawBufferPointer(start: UnsafeRawPointer(base), count: Int(header.payloadLength)),
+                                 threads: CPUBudget.threads)
         guard crc == header.payloadCRC else {
+            try mapping.requireIntact()  // cut short while it was read: say that instead
             throw EmbedScopeError(.checksumMismatch, "payload checksum mismatch (stored \(hex(header.payloadCRC)), computed \(hex(crc)))",
                                   path: url.path, hint: "the index is damaged; rebuild it")
         }

@@ -83,7 +83,10 @@ extension IndexBuilder {
                     throw EmbedScopeError(.shapeMismatch, "space '\(s.name)' has dim \(rec.dim) in \(idx.url.path) but \(s.dim) here",
                                           path: idx.url.path, hint: "only indexes with the same spaces and dimensions can be combined")
                 }
-                files[i] = (try idx.vectors(space: s.name), try idx.norms(space: s.name))
+                let f = (vectors: try idx.vectors(space: s.name), norms: try idx.norms(space: s.name))
+                try Self.requireUndamaged(f.vectors, of: idx)
+                try Self.requireUndamaged(f.norms, of: idx)
+                files[i] = f
             }
             stored[s.name] = files
             let raw = g.newVectors[s.name] ?? []
@@ -147,6 +150,7 @@ extension IndexBuilder {
         for (input, name) in g.prototypeSets {
             guard inputs.indices.contains(input) else { throw EmbedScopeError(.invalidArgument, "composed generation: no input \(input)") }
             let p = try inputs[input].prototypes(set: name)
+            try Self.requireUndamaged(p.vectors, of: inputs[input])
             guard let space = g.spaces.first(where: { $0.name == p.set.space }), space.dim == p.vectors.dim else {
                 throw EmbedScopeError(.shapeMismatch, "prototype set '\(name)' belongs to space '\(p.set.space)', which is not written with its dimension",
                                       path: inputs[input].url.path)
@@ -160,6 +164,20 @@ extension IndexBuilder {
                 try Stored(record).insert(db)
                 for r in p.records { try Stored(r).insert(db) }
             }
+        }
+    }
+
+    /// The rows of an input are copied into the new generation under a new checksum: a file whose
+    /// payload no longer matches its own checksum is refused first (one read of it, CRC-32 on every
+    /// core), or the damage would pass `verify` from then on. `refusal` ends the message (what is
+    /// not done with the rows).
+    package static func requireUndamaged(_ f: VectorFile, of index: Index,
+                                         refusal: String = "its rows are not copied into a new generation, whose new checksum would hide the damage") throws {
+        do {
+            try f.verify()
+        } catch let e as EmbedScopeError where e.kind == .checksumMismatch {
+            throw EmbedScopeError(.checksumMismatch, "\(e.message): \(refusal)", path: e.path,
+                                  hint: "run `embedscope verify \(index.url.path)` and rebuild that index; nothing was changed")
         }
     }
 }

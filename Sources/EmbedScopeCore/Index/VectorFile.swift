@@ -40,8 +40,9 @@ public final class VectorFile: @unchecked Sendable {
     public func verify() throws {
         try header.requireExactSize(fileSize, path: url.path)
         let payload = UnsafeRawBufferPointer(start: UnsafeRawPointer(base), count: Int(header.payloadLength))
-        let crc = Checksum.crc32(payload)
+        let crc = Checksum.crc32(payload, threads: CPUBudget.threads)
         guard crc == header.payloadCRC else {
+            try mapping.requireIntact()  // cut short while it was read: say that instead
             throw EmbedScopeError(.checksumMismatch, "payload checksum mismatch (stored \(hex(header.payloadCRC)), computed \(hex(crc)))",
                                   path: url.path, hint: "the index is damaged; rebuild it")
         }

@@ -164,15 +164,26 @@ extension Index {
         try requireFiniteNorms(space: name)
     }
 
-    /// The norms half of `requireFinite(space:)` (one value a row): for a caller that detects
-    /// non-finite rows another way and scans them only to name them.
+    /// The norms half of `requireFinite(space:)` (one value a row, read in full): every stored
+    /// norm is finite and positive (build, import and growth refuse zero vectors) — a zeroed norm
+    /// is damage, which would make a row's logit its bias alone (`rank`, `evaluate`).
     package func requireFiniteNorms(space name: String) throws {
         let n = try norms(space: name)
         let norms = n.row(0)
-        if !Finite.all(norms) {
-            let rows = norms.indices.filter { !norms[$0].isFinite }
-            throw Finite.damagedRows(Array(rows.prefix(10)), count: rows.count, what: "norms of space '\(name)':", path: n.url.path, index: url.path)
+        var sound = true
+        for x in norms where !(x > 0 && x.isFinite) { sound = false; break }
+        if sound { return }
+        try requireIntact()
+        let what = "norms of space '\(name)':"
+        let nonFinite = norms.indices.filter { !norms[$0].isFinite }
+        if !nonFinite.isEmpty {
+            throw Finite.damagedRows(Array(nonFinite.prefix(10)), count: nonFinite.count, what: what, path: n.url.path, index: url.path)
         }
+        let rows = norms.indices.filter { !(norms[$0] > 0) }
+        let list = rows.prefix(10).map(String.init).joined(separator: ", ") + (rows.count > 10 ? " … (\(rows.count) in all)" : "")
+        throw EmbedScopeError(.checksumMismatch,
+                              "\(what) row \(rows[0]) has norm \(norms[rows[0]]), not a positive one (stored vectors are never zero): the stored norms are damaged\(rows.count > 1 ? " (rows \(list))" : "")",
+                              path: n.url.path, hint: "run `embedscope verify \(url.path)` to see every damaged file, then rebuild the index")
     }
 
     /// Throws `.nonFinite` if a prototype set's vectors, norms or biases hold NaN or ±Inf.
