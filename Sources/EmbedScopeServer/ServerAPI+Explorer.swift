@@ -86,12 +86,13 @@ extension ServerAPI {
     /// (ties: lower row first, as `versus`), from a seeded sample of 5,000 rows above 20,000.
     func classNeighbours(_ s: ServedIndex, space: String, k: Int) async throws -> ClassNeighbours {
         let matrix = try RowMatrix(s.index.vectors(space: space))
-        try s.index.requireFinite(space: space)
         let labels = s.classIds
         guard labels.count == matrix.rows, matrix.rows > k else {
             throw APIError.badRequest("per-class precision@\(k) needs more than \(k) rows with labels; space '\(space)' has \(matrix.rows)")
         }
         return try await s.once("neighbours/\(space)/\(k)") {
+            // Damaged rows (non-finite, not unit length) are an error; checked once, with the answer cached.
+            try s.index.requireFinite(space: space)
             var queries = Array(0..<matrix.rows)
             var sample: Int? = nil
             if matrix.rows > Self.exactNeighbourRows {
