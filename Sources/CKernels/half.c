@@ -152,6 +152,19 @@ HALF_AVX2_ATTR static void to_float_avx2(int type, const uint16_t *src, float *d
 // With CHECK, each row's squares are summed too (`ck_half_dots`, tol ≥ 0): four squares a step
 // into a temporary, one add into the row's sum, so the loop carries one more add, not four more
 // multiply-adds; a row whose sum is not within tol of 1 scores NaN. The scores are the same bits.
+//
+// One 32-value step of row X at j: into the accumulators A0..A3 against Q0..Q3, its squares into N.
+#define HALF_AVX2_STEP(TYPE, CHECK, X, Q0, Q1, Q2, Q3, A0, A1, A2, A3, N)                                       \
+    do {                                                                                                        \
+        const __m256 v0 = avx2_load8(TYPE, (X) + j), v1 = avx2_load8(TYPE, (X) + j + 8);                        \
+        const __m256 v2 = avx2_load8(TYPE, (X) + j + 16), v3 = avx2_load8(TYPE, (X) + j + 24);                  \
+        A0 = _mm256_fmadd_ps(v0, (Q0), A0);                                                                     \
+        A1 = _mm256_fmadd_ps(v1, (Q1), A1);                                                                     \
+        A2 = _mm256_fmadd_ps(v2, (Q2), A2);                                                                     \
+        A3 = _mm256_fmadd_ps(v3, (Q3), A3);                                                                     \
+        if (CHECK) N = _mm256_add_ps(N, avx2_squares4(v0, v1, v2, v3));                                         \
+    } while (0)
+
 #define HALF_DOTS_AVX2(NAME, TYPE, PF, CHECK)                                                                   \
     HALF_AVX2_ATTR static void NAME(const uint16_t *rows, long stride, long n, long dp, const float *q, float tol, \
                                     float *out) {                                                               \
@@ -167,37 +180,19 @@ HALF_AVX2_ATTR static void to_float_avx2(int type, const uint16_t *src, float *d
                 }                                                                                               \
                 const __m256 q0 = _mm256_loadu_ps(q + j), q1 = _mm256_loadu_ps(q + j + 8);                      \
                 const __m256 q2 = _mm256_loadu_ps(q + j + 16), q3 = _mm256_loadu_ps(q + j + 24);                \
-                const __m256 x0 = avx2_load8(TYPE, x + j), x1 = avx2_load8(TYPE, x + j + 8);                    \
-                const __m256 x2 = avx2_load8(TYPE, x + j + 16), x3 = avx2_load8(TYPE, x + j + 24);              \
-                a0 = _mm256_fmadd_ps(x0, q0, a0);                                                               \
-                a1 = _mm256_fmadd_ps(x1, q1, a1);                                                               \
-                a2 = _mm256_fmadd_ps(x2, q2, a2);                                                               \
-                a3 = _mm256_fmadd_ps(x3, q3, a3);                                                               \
-                if (CHECK) na = _mm256_add_ps(na, avx2_squares4(x0, x1, x2, x3));                               \
-                const __m256 y0 = avx2_load8(TYPE, y + j), y1 = avx2_load8(TYPE, y + j + 8);                    \
-                const __m256 y2 = avx2_load8(TYPE, y + j + 16), y3 = avx2_load8(TYPE, y + j + 24);              \
-                b0 = _mm256_fmadd_ps(y0, q0, b0);                                                               \
-                b1 = _mm256_fmadd_ps(y1, q1, b1);                                                               \
-                b2 = _mm256_fmadd_ps(y2, q2, b2);                                                               \
-                b3 = _mm256_fmadd_ps(y3, q3, b3);                                                               \
-                if (CHECK) nb = _mm256_add_ps(nb, avx2_squares4(y0, y1, y2, y3));                               \
+                HALF_AVX2_STEP(TYPE, CHECK, x, q0, q1, q2, q3, a0, a1, a2, a3, na);                             \
+                HALF_AVX2_STEP(TYPE, CHECK, y, q0, q1, q2, q3, b0, b1, b2, b3, nb);                             \
             }                                                                                                   \
-            out[r] = avx2_checked(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), CHECK, na, tol);         \
-            out[r + h] = avx2_checked(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)), CHECK, nb, tol);     \
+            out[r] = avx2_checked(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), CHECK, na, tol); \
+            out[r + h] = avx2_checked(_mm256_add_ps(_mm256_add_ps(b0, b1), _mm256_add_ps(b2, b3)), CHECK, nb, tol); \
         }                                                                                                       \
         for (long r = 2 * h; r < n; r++) {                                                                      \
             const uint16_t *x = rows + r * stride;                                                              \
             __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0, na = a0;                                \
-            for (long j = 0; j < dp; j += 32) {                                                                 \
-                const __m256 x0 = avx2_load8(TYPE, x + j), x1 = avx2_load8(TYPE, x + j + 8);                    \
-                const __m256 x2 = avx2_load8(TYPE, x + j + 16), x3 = avx2_load8(TYPE, x + j + 24);              \
-                a0 = _mm256_fmadd_ps(x0, _mm256_loadu_ps(q + j), a0);                                           \
-                a1 = _mm256_fmadd_ps(x1, _mm256_loadu_ps(q + j + 8), a1);                                       \
-                a2 = _mm256_fmadd_ps(x2, _mm256_loadu_ps(q + j + 16), a2);                                      \
-                a3 = _mm256_fmadd_ps(x3, _mm256_loadu_ps(q + j + 24), a3);                                      \
-                if (CHECK) na = _mm256_add_ps(na, avx2_squares4(x0, x1, x2, x3));                               \
-            }                                                                                                   \
-            out[r] = avx2_checked(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), CHECK, na, tol);         \
+            for (long j = 0; j < dp; j += 32)                                                                   \
+                HALF_AVX2_STEP(TYPE, CHECK, x, _mm256_loadu_ps(q + j), _mm256_loadu_ps(q + j + 8),              \
+                               _mm256_loadu_ps(q + j + 16), _mm256_loadu_ps(q + j + 24), a0, a1, a2, a3, na);   \
+            out[r] = avx2_checked(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)), CHECK, na, tol); \
         }                                                                                                       \
     }
 

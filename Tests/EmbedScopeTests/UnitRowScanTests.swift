@@ -314,18 +314,10 @@ final class UnitRowScanTests: XCTestCase {
         let generation = try Index.open(url).directory
         let other = try makeIndexWithHead(in: dir, rows: 50, dim: 16, seed: 41, name: "other", folder: "more")
         XCTAssertNoThrow(try index.search(.row(3), options: SearchOptions()), "a flipped sign keeps the length: queries cannot see it")
-        for (what, body) in [("remove", { _ = try IndexGrowth.remove(index: url, .rows([5])) }),
-                             ("merge", { _ = try IndexGrowth.merge([other, url], out: dir.appendingPathComponent("merged")) }),
-                             ("export", { _ = try IndexExport.run(index: url, space: nil, out: dir.appendingPathComponent("export")) })] as [(String, () throws -> Void)] {
-            do {
-                try body()
-                XCTFail("\(what): copied a damaged payload")
-            } catch let e as EmbedScopeError {
-                XCTAssertEqual(e.kind, .checksumMismatch, "\(what): \(e.description)")
-                XCTAssertTrue(e.message.contains("payload checksum mismatch"), "\(what): \(e.message)")
-                XCTAssertTrue(e.hint?.contains("nothing was changed") ?? false, "\(what): \(e.description)")
-            }
-        }
+        assertEachRefused([("remove", { _ = try IndexGrowth.remove(index: url, .rows([5])) }),
+                           ("merge", { _ = try IndexGrowth.merge([other, url], out: dir.appendingPathComponent("merged")) }),
+                           ("export", { _ = try IndexExport.run(index: url, space: nil, out: dir.appendingPathComponent("export")) })],
+                          mentioning: "payload checksum mismatch", hint: "nothing was changed")
         XCTAssertEqual(try Index.open(url).directory, generation, "no new generation")
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("merged").path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("export").path))
@@ -343,16 +335,24 @@ final class UnitRowScanTests: XCTestCase {
         let normsURL = index.directory.appendingPathComponent("embedding.norms.vec")
         let n = try VectorFile(url: normsURL)
         try write(withUnsafeBytes(of: Float(0)) { Data($0) }, to: normsURL, at: Int(n.header.payloadOffset) + 4 * 123)
-        for (what, body) in [("rank", { _ = try index.rank(prototype: "a", set: nil, least: false, k: 3) }),
-                             ("evaluate", { _ = try index.evaluate(set: "head") }),
-                             ("metrics", { _ = try index.clusterScores(space: "embedding") })] as [(String, () throws -> Void)] {
+        assertEachRefused([("rank", { _ = try index.rank(prototype: "a", set: nil, least: false, k: 3) }),
+                           ("evaluate", { _ = try index.evaluate(set: "head") }),
+                           ("metrics", { _ = try index.clusterScores(space: "embedding") })],
+                          mentioning: "row 123 has norm 0")
+    }
+
+    /// Each case fails with `.checksumMismatch`, its message holding `phrase` (and its hint `hint`).
+    func assertEachRefused(_ cases: [(String, () throws -> Void)], mentioning phrase: String, hint: String? = nil,
+                           file: StaticString = #filePath, line: UInt = #line) {
+        for (what, body) in cases {
             do {
                 try body()
-                XCTFail("\(what): answered with row 123's norm zeroed")
+                XCTFail("\(what): no error", file: file, line: line)
             } catch let e as EmbedScopeError {
-                XCTAssertEqual(e.kind, .checksumMismatch, "\(what): \(e.description)")
-                XCTAssertTrue(e.message.contains("row 123 has norm 0"), "\(what): \(e.message)")
-            }
+                XCTAssertEqual(e.kind, .checksumMismatch, "\(what): \(e.description)", file: file, line: line)
+                XCTAssertTrue(e.message.contains(phrase), "\(what): \(e.message)", file: file, line: line)
+                if let hint { XCTAssertTrue(e.hint?.contains(hint) ?? false, "\(what): \(e.description)", file: file, line: line) }
+            } catch { XCTFail("\(what): \(error)", file: file, line: line) }
         }
     }
 
