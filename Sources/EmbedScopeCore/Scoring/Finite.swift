@@ -82,7 +82,8 @@ package enum Finite {
 /// (`scanTolerance`, in the kernel, from the loads the dot products make: a damaged row is an
 /// error even when it would have fallen out of the answer), and the rows a result shows are
 /// checked again in Double (`firstNotUnit`). A flipped sign, a low mantissa bit, or one unit
-/// row copied over another keep the length and are found by `verify`'s CRC only.
+/// row copied over another keep the length: the payload CRC finds them, which `verify` and every
+/// copy of the rows (`add`, `remove`, `merge`, `export`: `IndexBuilder.requireUndamaged`) recompute.
 package enum UnitRows {
     /// 40 × the writers' bound (4 × 2⁻²⁴): no row they write is near it.
     package static let tolerance = 1e-5
