@@ -51,13 +51,13 @@ final class IndexLibrary: @unchecked Sendable {
             rescan(force: true)
             throw APIError.notFound("index '\(name)' is gone (its catalog.sqlite no longer exists)")
         }
-        let opened: Index
+        let entry: ServedIndex
         do {
-            opened = try Index.open(url)
+            // The class names and every row's class are read (and their row checks compared) here, once.
+            entry = try ServedIndex(name: name, index: try Index.open(url), stamp: stamp, options: options)
         } catch {
             throw APIError(.internalServerError, "catalog", "index '\(name)' cannot be opened: \(APIError.from(error).message)")
         }
-        let entry = ServedIndex(name: name, index: opened, stamp: stamp, options: options)
         lock.lock()
         // Another request may have opened the same generation meanwhile: keep the first (its caches).
         if let e = entries[name], e.stamp == stamp { lock.unlock(); Self.touched?.add(e); return e }

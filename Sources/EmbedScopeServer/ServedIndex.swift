@@ -23,13 +23,13 @@ final class ServedIndex: @unchecked Sendable {
     /// A thumbnail's cache key: the row and the size as they are, so no two requests share one.
     private struct ThumbKey: Hashable { var row: Int; var size: Int }
 
-    init(name: String, index: Index, stamp: IndexLibrary.Stamp, options: ServerOptions) {
+    init(name: String, index: Index, stamp: IndexLibrary.Stamp, options: ServerOptions) throws {
         self.name = name
         self.index = index
         self.stamp = stamp
         self.options = options
-        classNames = (try? index.classNames()) ?? [:]
-        classIds = (try? index.catalog.classIds()) ?? []
+        classNames = try index.classNames()
+        classIds = try index.catalog.classIds()
         datasetRoot = (try? index.catalog.meta())?["datasetRoot"]
     }
 

@@ -159,6 +159,30 @@ final class ServerAPITests: XCTestCase {
         }
     }
 
+    /// A byte flipped inside a stored path (SQLite reads the page as valid): the server read the
+    /// rows' classes with `try?` and answered with the damaged path; now every row's check is
+    /// compared when the index is opened, and the index is refused by name, not shown.
+    func testACatalogRowDamagedInPlaceIsRefused() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        let catalog = f.index.appendingPathComponent("current/catalog.sqlite")
+        var bytes = try Data(contentsOf: catalog)
+        let at = try XCTUnwrap(bytes.range(of: Data("images/square/1.png".utf8)))
+        bytes[at.lowerBound + 7] ^= 0x01   // square → rquare
+        try bytes.write(to: catalog)
+        try await app(f).test(.router) { client in
+            for q in ["query?row=0&k=3", ""] {
+                try await client.execute(uri: "/api/indexes/tiny/\(q)", method: .get) { r in
+                    XCTAssertEqual(r.status, .internalServerError, q)
+                    let e = try ServerAPITests.decode(ErrorBody.self, r)
+                    XCTAssertTrue(e.error.message.contains("catalog table images") && e.error.message.contains("does not match its check"),
+                                  "\(q): \(e.error.message)")
+                    XCTAssertFalse(String(decoding: r.body.readableBytesView, as: UTF8.self).contains("rquare"), q)
+                }
+            }
+        }
+    }
+
     /// A vector file another program cuts short while the server has it mapped: the reads past
     /// its new end find zeros instead of SIGBUS ending the server (it did, 2026-12-06); the request
     /// that read them gets an error, the index is opened again on its next use (refused as

@@ -33,11 +33,11 @@ final class FormatCompatibilityTests: XCTestCase {
         for (r, e) in zip(ranked, Self.expectedLogits) { XCTAssertEqual(r.score, e, accuracy: 6e-5, "row \(r.row)") }
     }
 
-    func testNewCatalogsAreVersion2() throws {
+    func testNewCatalogsAreVersion3() throws {
         let dir = try temporaryDirectory(self)
         let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 4, dim: 3, seed: 1), rows: 4, dim: 3, classes: ["x", "y", "x", "y"])
         let idx = try Index.open(url)
-        XCTAssertEqual(try idx.catalog.appliedMigrations(), ["v1", "v2"])
+        XCTAssertEqual(try idx.catalog.appliedMigrations(), ["v1", "v2", "v3"])
         XCTAssertEqual(try Index.open(Self.v1).catalog.appliedMigrations(), ["v1"])
     }
 }

@@ -34,39 +34,39 @@ extension Catalog {
     func seal() throws {
         try dbQueue.write { db in
             let h = try Self.contentHash(db)
-            try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", arguments: [Self.contentHashKey, h])
+            try RowCheck.putMeta(db, Self.contentHashKey, h)
         }
     }
 
     static func contentHash(_ db: Database) throws -> String {
-        var crc: UInt32 = 0
-        var buf: [UInt8] = []
-        func flush() {
-            crc = Checksum.crc32(buf, seed: crc)
-            buf.removeAll(keepingCapacity: true)
-        }
-        func put(_ v: UInt64) { for i in 0..<8 { buf.append(UInt8(truncatingIfNeeded: v >> (8 * UInt64(i)))) } }
-        func put(bytes: some Collection<UInt8>) { put(UInt64(bytes.count)); buf.append(contentsOf: bytes) }
+        var e = TaggedValueEncoder()
         for (table, order) in hashedTables where try db.tableExists(table) {
-            put(bytes: Array(table.utf8))
+            e.put(bytes: Array(table.utf8))
             let where_ = table == "meta" ? " WHERE key <> '\(contentHashKey)'" : ""
             let cursor = try Row.fetchCursor(db, sql: "SELECT * FROM \(table)\(where_) ORDER BY \(order)")
             while let row = try cursor.next() {
-                buf.append(0xFF)
-                for value in row.databaseValues {
-                    switch value.storage {
-                    case .null: buf.append(0)
-                    case .int64(let i): buf.append(1); put(UInt64(bitPattern: i))
-                    case .double(let d): buf.append(2); put(d.bitPattern)
-                    case .string(let s): buf.append(3); put(bytes: Array(s.utf8))
-                    case .blob(let b): buf.append(4); put(bytes: b)
-                    }
-                }
-                if buf.count > 1 << 16 { flush() }
+                e.put(byte: 0xFF)
+                for value in row.databaseValues { e.put(value) }
+                e.flushIfLarge()
             }
         }
-        flush()
-        return "crc32:" + String(format: "%08x", crc)
+        return "crc32:" + String(format: "%08x", e.finish())
+    }
+
+    /// Compares the recorded content checksum with the content (no recorded one: nothing to
+    /// compare). `refusal` says what is not done because of a mismatch.
+    static func requireContentHash(_ db: Database, path: String, refusal: String) throws {
+        guard let recorded = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = ?", arguments: [contentHashKey]) else { return }
+        let computed = try contentHash(db)
+        guard recorded == computed else {
+            throw EmbedScopeError(.checksumMismatch, "catalog content checksum mismatch (recorded \(recorded), computed \(computed)): \(refusal)",
+                                  path: path, hint: "the catalog is damaged; run `embedscope verify` on the index and rebuild it; nothing was changed")
+        }
+    }
+
+    /// `requireContentHash` on this catalog.
+    package func requireContentIntact(refusal: String) throws {
+        try dbQueue.read { db in try Self.requireContentHash(db, path: dbQueue.path, refusal: refusal) }
     }
 }
 

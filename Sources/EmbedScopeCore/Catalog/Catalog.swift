@@ -91,6 +91,21 @@ struct Stored<Value: CatalogTable>: Codable, FetchableRecord, PersistableRecord 
     init(_ value: Value) { self.value = value }
     init(from decoder: any Decoder) throws { value = try Value(from: decoder) }
     func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+
+    /// The record's columns as Codable gives them, plus its row check (`Catalog+RowCheck.swift`).
+    func encode(to container: inout PersistenceContainer) throws {
+        try PlainColumns(value: value).encode(to: &container)
+        let c = container
+        if RowCheck.columns[Value.databaseTableName] != nil {
+            container[RowCheck.column] = RowCheck.value(table: Value.databaseTableName) { c[$0]?.databaseValue ?? .null }
+        }
+    }
+
+    /// GRDB's Codable encoding of the record alone.
+    private struct PlainColumns: Encodable, EncodableRecord {
+        let value: Value
+        func encode(to encoder: any Encoder) throws { try value.encode(to: encoder) }
+    }
 }
 
 /// The catalog database: opened read-only for queries, read-write only inside a build.
@@ -102,8 +117,15 @@ public final class Catalog: Sendable {
     public static func create(at url: URL) throws -> Catalog {
         do {
             let queue = try DatabaseQueue(path: url.path)
+            // A catalog copied from the index a writer starts from: its content must still match
+            // its checksum, or the new generation's checksum (and the row checks `v3` adds to an
+            // older catalog) would vouch for damaged rows.
+            let existing = try queue.read { db in try db.tableExists("meta") }
+            if existing {
+                try queue.read { db in try requireContentHash(db, path: url.path, refusal: "it is not copied into a new generation, whose new checksums would hide the damage") }
+            }
             try migrator.migrate(queue)
-            return Catalog(queue, sealsOnClose: true)
+            return Catalog(queue, sealsOnClose: true, checkedTables: try queue.read(tablesWithRowCheck))
         } catch let e as EmbedScopeError {
             throw e
         } catch {
@@ -138,7 +160,7 @@ public final class Catalog: Sendable {
                 throw EmbedScopeError(.catalog, "catalog schema is incomplete (\(applied.count) of \(known.count) migrations)",
                                       path: url.path, hint: "rebuild the index")
             }
-            return Catalog(queue)
+            return Catalog(queue, checkedTables: try queue.read(tablesWithRowCheck))
         } catch let e as EmbedScopeError {
             throw e
         } catch {
@@ -147,7 +169,13 @@ public final class Catalog: Sendable {
         }
     }
 
-    private init(_ q: DatabaseQueue, sealsOnClose: Bool = false) { dbQueue = q; self.sealsOnClose = sealsOnClose }
+    private init(_ q: DatabaseQueue, sealsOnClose: Bool = false, checkedTables: Set<String>) {
+        dbQueue = q; self.sealsOnClose = sealsOnClose; self.checkedTables = checkedTables
+    }
+
+    /// The tables whose rows carry a check (`Catalog+RowCheck.swift`): all five from `v3` on,
+    /// none in an older catalog read as it is.
+    let checkedTables: Set<String>
 
     /// A catalog opened by `create` (a writer's) records its content checksum when it is
     /// closed, so every committed index carries one (`Catalog+ContentHash.swift`). A failure is
@@ -217,22 +245,32 @@ public final class Catalog: Sendable {
         m.registerMigration("v2") { db in
             try db.drop(table: "metrics")
         }
+        // v3: a check on every row (`rowCheck`), compared by every read (`Catalog+RowCheck.swift`).
+        m.registerMigration("v3") { db in
+            try RowCheck.migrate(db)
+        }
         return m
     }
 }
 
 extension Catalog {
+    /// Rows of `table` as `T`, each row's check compared first.
+    private func fetch<T: CatalogTable>(_: T.Type, _ db: Database, _ tail: String, _ arguments: StatementArguments = StatementArguments()) throws -> [T] {
+        try checkedRows(db, table: T.databaseTableName, sql: "SELECT * FROM \(T.databaseTableName) \(tail)", arguments: arguments)
+            .map { try Stored<T>(row: $0).value }
+    }
+
     public func classes() throws -> [ClassRecord] {
-        try dbQueue.read { try Stored<ClassRecord>.order(Column("id")).fetchAll($0).map(\.value) }
+        try dbQueue.read { try fetch(ClassRecord.self, $0, "ORDER BY id") }
     }
     public func spaces() throws -> [SpaceRecord] {
-        try dbQueue.read { try Stored<SpaceRecord>.order(Column("name")).fetchAll($0).map(\.value) }
+        try dbQueue.read { try fetch(SpaceRecord.self, $0, "ORDER BY name") }
     }
     public func prototypeSets() throws -> [PrototypeSetRecord] {
-        try dbQueue.read { try Stored<PrototypeSetRecord>.order(Column("name")).fetchAll($0).map(\.value) }
+        try dbQueue.read { try fetch(PrototypeSetRecord.self, $0, "ORDER BY name") }
     }
     public func prototypes(inSet name: String) throws -> [PrototypeRecord] {
-        try dbQueue.read { try Stored<PrototypeRecord>.filter(Column("setName") == name).order(Column("idx")).fetchAll($0).map(\.value) }
+        try dbQueue.read { try fetch(PrototypeRecord.self, $0, "WHERE setName = ? ORDER BY idx", [name]) }
     }
     public func imageCount() throws -> Int {
         try dbQueue.read { try Stored<ImageRecord>.fetchCount($0) }
@@ -240,15 +278,20 @@ extension Catalog {
     public func images(rows: [Int]) throws -> [Int: ImageRecord] {
         try dbQueue.read { db in
             var out: [Int: ImageRecord] = [:]
-            for r in try Stored<ImageRecord>.filter(keys: rows).fetchAll(db).map(\.value) { out[r.row] = r }
+            // In pieces: SQLite limits the number of bound parameters.
+            for start in stride(from: 0, to: rows.count, by: 500) {
+                let part = Array(rows[start..<min(rows.count, start + 500)])
+                let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
+                for r in try fetch(ImageRecord.self, db, "WHERE row IN (\(marks))", StatementArguments(part)) { out[r.row] = r }
+            }
             return out
         }
     }
     public func allImages() throws -> [ImageRecord] {
-        try dbQueue.read { try Stored<ImageRecord>.order(Column("row")).fetchAll($0).map(\.value) }
+        try dbQueue.read { try fetch(ImageRecord.self, $0, "ORDER BY row") }
     }
     public func image(path: String) throws -> ImageRecord? {
-        try dbQueue.read { try Stored<ImageRecord>.filter(Column("path") == path).fetchOne($0)?.value }
+        try dbQueue.read { try fetch(ImageRecord.self, $0, "WHERE path = ? LIMIT 1", [path]).first }
     }
     /// Class id of every row, in row order.
     public func classIds() throws -> [Int32] {
@@ -257,7 +300,29 @@ extension Catalog {
             // from the table itself: the analyses index per-class arrays with these, and a damaged
             // page can disagree with what the classId index says.
             let classes = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM classes") ?? 0
-            return try Int.fetchAll(db, sql: "SELECT classId FROM images ORDER BY row").enumerated().map { row, id in
+            let ids: [Int]
+            if checkedTables.contains("images") {
+                // Whole rows, each row's check compared: a class id changed in place is another class.
+                var out: [Int] = []
+                var at: Int?
+                try forEachCheckedRow(db, table: "images", sql: "SELECT * FROM images ORDER BY row") { row in
+                    let i = try at ?? { () throws -> Int in
+                        guard let i = Array(row.columnNames).firstIndex(where: { $0.lowercased() == "classid" }) else { throw EmbedScopeError(.catalog, "the images table has no classId column", path: dbQueue.path) }
+                        at = i
+                        return i
+                    }()
+                    let v: DatabaseValue = row[i]
+                    guard case .int64(let id) = v.storage else {
+                        throw EmbedScopeError(.catalog, "an image row's class id is not an integer", path: dbQueue.path,
+                                              hint: "the index is damaged; run `embedscope verify` and rebuild it")
+                    }
+                    out.append(Int(id))
+                }
+                ids = out
+            } else {
+                ids = try Int.fetchAll(db, sql: "SELECT classId FROM images ORDER BY row")
+            }
+            return try ids.enumerated().map { row, id in
                 guard id >= 0, id < classes else {
                     throw EmbedScopeError(.catalog, "image row \(row) has class id \(id), but the catalog has \(classes) classes",
                                           path: dbQueue.path, hint: "the index is damaged; run `embedscope verify` and rebuild it")
@@ -284,7 +349,7 @@ extension Catalog {
     public func meta() throws -> [String: String] {
         try dbQueue.read { db in
             var out: [String: String] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT key, value FROM meta") {
+            for row in try checkedRows(db, table: "meta", sql: "SELECT * FROM meta") {
                 out[try row.decode(String.self, forColumn: "key")] = try row.decode(String.self, forColumn: "value")
             }
             return out

@@ -94,6 +94,8 @@ extension Index {
     private func readCatalog<T>(_ body: (Database) throws -> T) throws -> T {
         do {
             return try catalog.dbQueue.read(body)
+        } catch let e as EmbedScopeError {
+            throw e
         } catch {
             throw EmbedScopeError(.catalog, "cannot read catalog", path: url.path, hint: "the index is damaged; rebuild it", underlying: error)
         }

@@ -8,7 +8,7 @@ import Glibc
 extension Index {
     static func readHalfStorage(_ catalog: Catalog, spaces: [SpaceRecord], path: String) throws -> [String: HalfStorage] {
         let meta: [String: String]
-        do { meta = try catalog.meta() } catch {
+        do { meta = try catalog.meta() } catch let e as EmbedScopeError { throw e } catch {
             throw EmbedScopeError(.catalog, "cannot read catalog", path: path, hint: "the index is damaged; rebuild it", underlying: error)
         }
         var out: [String: HalfStorage] = [:]

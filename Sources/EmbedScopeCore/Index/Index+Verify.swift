@@ -7,7 +7,7 @@ internal import GRDB
 /// every stored value finite (a full scan). `ok` only when every check passed.
 public struct VerifyReport: Codable, Sendable {
     public struct Check: Codable, Sendable, Equatable {
-        /// `catalog-integrity`, `catalog-foreign-keys`, `catalog-checksum`, `open`, `checksum`, `finite`,
+        /// `catalog-integrity`, `catalog-foreign-keys`, `catalog-checksum`, `catalog-row-checks`, `open`, `checksum`, `finite`,
         /// `half-copy` (a half-precision copy within one rounding of its float32 rows), `metrics-file`
         /// (metrics.json, when there is one, reads).
         public var check: String
@@ -33,7 +33,7 @@ public struct VerifyReport: Codable, Sendable {
         if ok {
             func n(_ count: Int?, _ word: String) -> String { "\(count ?? 0) \(word)\(count == 1 ? "" : "s")" }
             return "ok: \(n(rows, "row")), \(n(spaceCount, "space")), \(n(prototypeSetCount, "prototype set")); \(checks.count) checks passed "
-                + "(catalog integrity, foreign keys and content checksum, file checksums and sizes, catalog against files, finite values, metrics.json)"
+                + "(catalog integrity, foreign keys, content checksum and row checks, file checksums and sizes, catalog against files, finite values, metrics.json)"
         }
         return failures.map { "FAILED \($0.check): \($0.message ?? "")" }.joined(separator: "\n")
             + "\n\(failures.count) of \(checks.count) checks failed"
@@ -73,6 +73,9 @@ extension Index {
             var note: String?
             run("catalog-checksum", catalogURL.path) { note = try catalog.checkContentHash(path: catalogURL.path) }
             if let note, let last = checks.indices.last, checks[last].ok { checks[last].message = note }
+            var rowNote: String?
+            run("catalog-row-checks", catalogURL.path) { rowNote = try catalog.checkAllRows() }
+            if let rowNote, let last = checks.indices.last, checks[last].ok { checks[last].message = rowNote }
         }
         var idx: Index?
         run("open", url.path) { idx = try Index.open(url) }

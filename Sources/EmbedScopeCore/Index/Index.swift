@@ -42,6 +42,8 @@ public final class Index: Sendable {
             spaces = try catalog.spaces()
             prototypeSets = try catalog.prototypeSets()
             rowCount = try catalog.imageCount()
+        } catch let e as EmbedScopeError {
+            throw e  // a row check that failed says which row
         } catch {
             throw EmbedScopeError(.catalog, "cannot read catalog", path: url.path, hint: "the index is damaged; rebuild it", underlying: error)
         }

@@ -74,6 +74,15 @@ extension IndexBuilder {
         // Every space is in every input a stored row comes from, with the same dimension.
         let usedInputs = Set(g.sources.compactMap { if case .stored(let i, _) = $0 { return i } else { return nil } })
         var stored: [String: [Int: (vectors: VectorFile, norms: VectorFile)]] = [:]
+        // The catalogs the rows and names come from: a damaged one is not copied under new checks.
+        for i in usedInputs.union(g.prototypeSets.map(\.input)).sorted() where inputs.indices.contains(i) {
+            do {
+                try inputs[i].catalog.requireContentIntact(refusal: "its rows are not copied into a new generation, whose new checksums would hide the damage")
+            } catch let e as EmbedScopeError where e.kind == .checksumMismatch {
+                throw EmbedScopeError(.checksumMismatch, e.message, path: e.path,
+                                      hint: "run `embedscope verify \(inputs[i].url.path)` and rebuild that index; nothing was changed")
+            }
+        }
         for s in g.spaces {
             try Self.validateName(s.name, what: "space")
             var files: [Int: (vectors: VectorFile, norms: VectorFile)] = [:]
@@ -102,7 +111,7 @@ extension IndexBuilder {
             for (i, c) in g.classes.enumerated() { try Stored(ClassRecord(id: i, name: c)).insert(db) }
             for img in g.images { try Stored(img).insert(db) }
             for (k, v) in g.meta where k != Catalog.contentHashKey {
-                try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", arguments: [k, v])
+                try RowCheck.putMeta(db, k, v)
             }
         }
         for s in g.spaces {

@@ -121,13 +121,13 @@ public final class IndexBuilder {
             try Stored<ClassRecord>.deleteAll(db)
             for (i, c) in classes.enumerated() { try Stored(ClassRecord(id: i, name: c)).insert(db) }
             for img in images { try Stored(img).insert(db) }
-            for (k, v) in meta { try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", arguments: [k, v]) }
+            for (k, v) in meta { try RowCheck.putMeta(db, k, v) }
         }
     }
 
     public func setMeta(_ meta: [String: String]) throws {
         try write { db in
-            for (k, v) in meta { try db.execute(sql: "INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", arguments: [k, v]) }
+            for (k, v) in meta { try RowCheck.putMeta(db, k, v) }
         }
     }
 
