@@ -16,6 +16,8 @@ struct Options {
     var formats: [String] = Format.allCases.map(\.rawValue)
     var work = FileManager.default.temporaryDirectory.appendingPathComponent("embedscope-fuzz-\(getpid())").path
     var keep = false
+    /// `--strict-answers`: a changed answer with exit 0 (damaged index files) is a finding, not only counted.
+    var strictAnswers = false
     var fixtures = "Tests/EmbedScopeTests/Fixtures"
 }
 
@@ -29,6 +31,9 @@ enum Format: String, CaseIterable {
     print("""
     usage: embedscope-fuzz [--binary PATH] [--seed N] [--inputs N per format] [--timeout S]
                            [--formats vec,catalog,npy,csv,png,jpeg,pickle,zip,half,metrics,idx] [--work DIR] [--keep]
+                           [--strict-answers]
+    changed: runs on damaged index files (vec, catalog, half) that exited 0 with an answer other than
+    the intact index's (info and verify left out); a finding with --strict-answers
     """)
     exit(2)
 }
@@ -47,6 +52,7 @@ while !args.isEmpty {
     case "--work": opt.work = value()
     case "--fixtures": opt.fixtures = value()
     case "--keep": opt.keep = true
+    case "--strict-answers": opt.strictAnswers = true
     default: usage()
     }
 }
@@ -57,7 +63,7 @@ guard FileManager.default.isExecutableFile(atPath: opt.binary) else {
 
 // MARK: - Running the binary
 
-enum Outcome { case ok, error, crash(Int32), hang, nan }
+enum Outcome { case ok(String), error, crash(Int32), hang, nan }
 
 /// Runs the binary with a timeout; a run past it is killed (SIGKILL) and counted as a hang.
 @MainActor func runBinary(_ arguments: [String], cwd: URL) -> (Outcome, String) {
@@ -91,7 +97,7 @@ enum Outcome { case ok, error, crash(Int32), hang, nan }
         if stdout.range(of: #"(?i)(^|[^a-z0-9_])-?(nan|inf|infinity)([^a-z0-9_]|$)"#, options: .regularExpression) != nil {
             return (.nan, stdout)
         }
-        return (.ok, "")
+        return (.ok(stdout.replacingOccurrences(of: cwd.path, with: "<dir>")), "")
     }
     return (.error, "")
 }
@@ -295,7 +301,26 @@ do { try makeSeeds() } catch {
 
 // MARK: - The pass
 
-struct Counts { var inputs = 0, runs = 0, errors = 0, crashes = 0, hangs = 0, nans = 0 }
+struct Counts { var inputs = 0, runs = 0, errors = 0, crashes = 0, hangs = 0, nans = 0, changed = 0 }
+
+/// The answer oracle for damaged index files: a command that exits 0 on a damaged index must print
+/// what it prints on the intact one (damage that does not change the answer: free SQLite space,
+/// padding) — anything else is a changed answer given as if nothing were wrong. Each command line
+/// is run once on an intact copy of the seed; `info` and `verify` are left out (they describe
+/// the files, and `verify` is itself the check).
+var intactAnswers: [String: String] = [:]
+@MainActor func intactAnswer(_ format: Format, _ cmd: [String]) -> String? {
+    guard [.vec, .catalog, .half].contains(format), let verb = cmd.first, !["info", "verify"].contains(verb) else { return nil }
+    let key = "\(format.rawValue) " + cmd.joined(separator: " ")
+    if let a = intactAnswers[key] { return a }
+    let dir = work.appendingPathComponent("intact")
+    try? fm.removeItem(at: dir)
+    guard (try? fm.createDirectory(at: dir, withIntermediateDirectories: true)) != nil,
+          (try? copyDir(seeds.appendingPathComponent(format == .half ? "half" : "index"), dir.appendingPathComponent("index"))) != nil,
+          case .ok(let out) = runBinary(cmd, cwd: dir).0 else { return nil }
+    intactAnswers[key] = out
+    return out
+}
 var totals: [String: Counts] = [:]
 let findings = work.appendingPathComponent("findings")
 let started = Date()
@@ -320,10 +345,15 @@ for name in opt.formats {
         c.inputs += 1
         for cmd in commands {
             c.runs += 1
-            let (outcome, detail) = runBinary(cmd, cwd: dir)
+            var (outcome, detail) = runBinary(cmd, cwd: dir)
             var what: String?
             switch outcome {
-            case .ok: break
+            case .ok(let out):
+                if let intact = intactAnswer(format, cmd), out != intact {
+                    c.changed += 1
+                    if opt.strictAnswers { what = "a changed answer with exit 0" }
+                    detail = "intact: " + intact.prefix(300) + "\ndamaged: " + out.prefix(300)
+                }
             case .error: c.errors += 1
             case .crash(let sig): c.crashes += 1; what = "crash (signal \(sig))"
             case .hang: c.hangs += 1; what = "hang (> \(opt.timeout) s)"
@@ -343,10 +373,10 @@ for name in opt.formats {
 }
 
 print("embedscope-fuzz: seed \(opt.seed), \(opt.perFormat) inputs per format, timeout \(opt.timeout) s, binary \(opt.binary), \(String(format: "%.0f", Date().timeIntervalSince(started))) s")
-print("format    inputs   runs  refused  crashes  hangs  nan")
+print("format    inputs   runs  refused  crashes  hangs  nan  changed")
 for name in opt.formats {
     let c = totals[name] ?? Counts()
-    print(name.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: "%8d %6d %8d %8d %6d %4d", c.inputs, c.runs, c.errors, c.crashes, c.hangs, c.nans))
+    print(name.padding(toLength: 8, withPad: " ", startingAt: 0) + String(format: "%8d %6d %8d %8d %6d %4d %8d", c.inputs, c.runs, c.errors, c.crashes, c.hangs, c.nans, c.changed))
 }
 if !opt.keep { try? fm.removeItem(at: work.appendingPathComponent("case")); try? fm.removeItem(at: seeds) }
 if failed { print("FAILED: see FOUND lines above (inputs kept under \(findings.path))"); exit(1) }

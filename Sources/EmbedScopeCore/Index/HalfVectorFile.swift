@@ -179,6 +179,9 @@ package final class HalfVectorFile: @unchecked Sendable {
         let m = try ReadOnlyMapping(path: url.path, minimumSize: 2 * VectorFileHeader.size, header: "header of a half copy")
         let h = try VectorFileHeader.decode(m.prefix(VectorFileHeader.size), fileSize: m.length, path: url.path,
                                             accepting: [.float16, .bfloat16])
+        // As `VectorFile`: a half row shifted inside its padded stride keeps its length over the
+        // padded width the scan checks (a fuzzed copy with 14 bytes inserted answered, exit 0).
+        try h.requireExactSize(m.length, path: url.path)
         header = h
         storage = h.elementType == .float16 ? .f16 : .bf16
         ext = try HalfExtension.decode(UnsafeRawBufferPointer(rebasing: m.prefix(2 * VectorFileHeader.size)[HalfExtension.offset...]), path: url.path)

@@ -3,8 +3,8 @@ import Foundation
 import Glibc
 #endif
 
-/// A read-only, memory-mapped vector file. Opening validates the 64-byte header and maps the
-/// file: O(1), no load step. The payload checksum is checked by `verify()` (O(n)), not on open.
+/// A read-only, memory-mapped vector file. Opening validates the 64-byte header, the file's
+/// size against it, and maps the file: O(1), no load step. The payload checksum is checked by `verify()` (O(n)), not on open.
 /// `@unchecked`: the mapping is a read-only (`PROT_READ`) map (`ReadOnlyMapping`), unmapped when
 /// the file goes; every stored property is immutable.
 public final class VectorFile: @unchecked Sendable {
@@ -27,6 +27,9 @@ public final class VectorFile: @unchecked Sendable {
         self.url = url
         let m = try ReadOnlyMapping(path: url.path, minimumSize: VectorFileHeader.size, header: "header")
         header = try VectorFileHeader.decode(m.prefix(VectorFileHeader.size), fileSize: m.length, path: url.path)
+        // O(1): bytes inserted into (or appended to) the file after it was written — the rows
+        // after an insertion are shifted, and a shift can keep a row's length.
+        try header.requireExactSize(m.length, path: url.path)
         mapping = m
     }
 

@@ -169,14 +169,14 @@ package struct VectorFileHeader: Equatable, Sendable {
 package func hex(_ v: UInt32) -> String { String(format: "%08x", v) }
 
 extension VectorFileHeader {
-    /// `verify`: the file ends where its payload does. Opening only needs the bytes the header
-    /// announces (a shorter file is refused there); bytes after them are no part of any row,
-    /// so they are harmless to reading but mean the file is not what was written.
+    /// Opening and `verify`: the file ends where its payload does. A longer file had bytes
+    /// appended or inserted after it was written; an insertion shifts every row after it, which
+    /// O(1) cannot tell from an append, so both are refused (`decode` refuses a shorter one).
     package func requireExactSize(_ fileSize: Int, path: String) throws {
         let end = payloadOffset &+ payloadLength
         guard UInt64(fileSize) == end else {
-            throw EmbedScopeError(.checksumMismatch, "file is \(fileSize) bytes but its header announces \(end): \(UInt64(fileSize) &- end) bytes follow the payload",
-                                  path: path, hint: "the index is damaged (appended to after it was written); rebuild it")
+            throw EmbedScopeError(.checksumMismatch, "file is \(fileSize) bytes but its header announces \(end): \(UInt64(fileSize) &- end) bytes more than were written",
+                                  path: path, hint: "the index is damaged (bytes inserted or appended after it was written); rebuild it")
         }
     }
 }

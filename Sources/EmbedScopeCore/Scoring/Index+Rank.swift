@@ -37,6 +37,7 @@ extension Index {
         let v = try vectors(space: space)
         let norms = try self.norms(space: space)
         try requireFiniteNorms(space: space)   // a zeroed norm would rank its row by the bias alone
+        try p.vectors.verify()                 // the prototype is every score's query: its file's checksum (small)
         guard prototype >= 0, prototype < p.records.count, p.records[prototype].idx == prototype else {
             throw EmbedScopeError(.catalog, "prototype \(prototype) is not in set '\(set)' (it has \(p.records.count))", path: url.path,
                                   hint: "run `embedscope verify \(url.path)`")

@@ -1,0 +1,67 @@
+import Foundation
+import XCTest
+@testable import EmbedScope
+@testable import EmbedScopeCore
+
+/// Damage the unit-length check of the scans cannot see, found by the fuzzer's answer oracle
+/// (`EmbedScopeFuzz --strict-answers`: a command on a damaged index that exits 0 must print what it
+/// prints on the intact one).
+final class SideFileDamageTests: XCTestCase {
+    func current(_ idx: URL) -> URL { idx.appendingPathComponent("current") }
+
+    func insert(_ bytes: Data, into file: URL, at offset: Int) throws {
+        var d = try Data(contentsOf: file)
+        d.insert(contentsOf: bytes, at: offset)
+        try d.write(to: file)
+    }
+
+    /// 14 bytes inserted at a half row's start shifted it inside its padded stride: the scan's
+    /// length check (over the padded width) still summed to 1, and `query` answered without that
+    /// row, exit 0. The file's size is now checked on open, for half copies and `.vec` files.
+    func testBytesInsertedIntoAVectorFileAreRefusedOnOpen() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 30, d = 8
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 7), rows: n, dim: d,
+                                        classes: (0..<n).map { ["a", "b", "c"][$0 % 3] }, storage: .f16)
+        let half = current(idx).appendingPathComponent("embedding.f16.vec")
+        let h = try HalfVectorFile(url: half)
+        let rowStart = Int(h.header.payloadOffset) + 21 * h.stride * 2
+        try insert(Data(count: 14), into: half, at: rowStart)
+        let q = try CLI.run(["query", idx.path, "--row", "6", "-k", "5"])
+        XCTAssertEqual(q.status, 1, q.stdout)
+        XCTAssertTrue(q.stderr.contains("bytes more than were written"), q.stderr)
+
+        let idx2 = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 7), rows: n, dim: d,
+                                         classes: (0..<n).map { ["a", "b", "c"][$0 % 3] }, name: "plain")
+        let vec = current(idx2).appendingPathComponent("embedding.vec")
+        try insert(Data(count: 4), into: vec, at: 64 + 10 * 16 * 4)
+        XCTAssertThrowsKind(.checksumMismatch, try Index.open(idx2).vectors(space: "embedding"))
+        XCTAssertEqual(try CLI.run(["query", idx2.path, "--row", "0"]).status, 1)
+    }
+
+    /// A norm changed in place but still positive changed that row's logit in `rank`, exit 0; the
+    /// norms file (read whole by rank) now has its checksum compared. A prototype's value with its
+    /// sign flipped (same length) changed every score; its small file's checksum is compared too.
+    func testANormOrPrototypeChangedInPlaceIsRefusedByRank() throws {
+        let dir = try temporaryDirectory(self)
+        let a = try makeIndexWithHead(in: dir, rows: 30, dim: 8, seed: 3, name: "a")
+        XCTAssertEqual(try CLI.run(["rank", a.path, "--prototype", "b", "-k", "3"]).status, 0)
+        let norms = current(a).appendingPathComponent("embedding.norms.vec")
+        var bytes = try Data(contentsOf: norms)
+        bytes[64 + 4 * 8 + 3] ^= 0x01   // row 8's norm: its exponent's low bit, ×2 or ×½
+        try bytes.write(to: norms)
+        let r = try CLI.run(["rank", a.path, "--prototype", "b", "-k", "3"])
+        XCTAssertEqual(r.status, 1, r.stdout)
+        XCTAssertTrue(r.stderr.contains("payload checksum mismatch") && r.stderr.contains("embedding.norms.vec"), r.stderr)
+
+        let b = try makeIndexWithHead(in: dir, rows: 30, dim: 8, seed: 3, name: "b")
+        let proto = current(b).appendingPathComponent("prototypes-head.vec")
+        let p = try VectorFile(url: proto)
+        var pb = try Data(contentsOf: proto)
+        pb[Int(p.header.payloadOffset) + 1 * p.stride * 4 + 2 * 4 + 3] ^= 0x80   // prototype 1, value 2: sign
+        try pb.write(to: proto)
+        let r2 = try CLI.run(["rank", b.path, "--prototype", "b", "-k", "3"])
+        XCTAssertEqual(r2.status, 1, r2.stdout)
+        XCTAssertTrue(r2.stderr.contains("payload checksum mismatch") && r2.stderr.contains("prototypes-head.vec"), r2.stderr)
+    }
+}
