@@ -37,7 +37,7 @@ case "$kind" in
     bin=$(swift build --sanitize=address --scratch-path .build-address --show-bin-path)
     # abort_on_error: a report ends the process with SIGABRT, which the harness counts.
     export ASAN_OPTIONS="detect_leaks=0:abort_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
-    exec "$bin/EmbedScopeFuzz" --binary "$bin/embedscope" --timeout 60 "$@" ;;
+    exec "$bin/EmbedScopeFuzz" --binary "$bin/embedscope" --timeout 60 --strict-answers "$@" ;;
   *) echo "usage: Scripts/sanitize.sh thread|address [--filter REGEX] | fuzz [options]" >&2; exit 2 ;;
 esac
 ci=0

@@ -46,12 +46,23 @@ enum RowCheck {
     static func migrate(_ db: Database) throws {
         for table in columns.keys.sorted() {
             try db.alter(table: table) { $0.add(column: column, .integer) }
-            let rows = try Row.fetchAll(db, sql: "SELECT rowid AS \"__rowid\", * FROM \(table)")
+            // In batches of rowids (a catalog of millions of rows is not held in memory), each
+            // row's values read in place (`RowChecker`).
+            let select = try db.makeStatement(sql: "SELECT rowid AS \"__rowid\", * FROM \(table) WHERE rowid > ? ORDER BY rowid LIMIT 4096")
             let update = try db.makeStatement(sql: "UPDATE \(table) SET \(column) = ? WHERE rowid = ?")
-            for row in rows {
-                let check = value(table: table) { row[$0] as DatabaseValue? ?? .null }
-                try update.execute(arguments: [check, row["__rowid"] as DatabaseValue? ?? .null])
-            }
+            var checker = RowChecker(table: table, columnNames: select.columnNames)
+            var last = Int64.min
+            var batch: [(rowid: Int64, check: Int64)] = []
+            repeat {
+                batch.removeAll(keepingCapacity: true)
+                try select.setArguments([last])
+                let cursor = try Row.fetchCursor(select)
+                while try cursor.next() != nil {
+                    batch.append((sqlite3_column_int64(select.sqliteStatement, 0), checker.check(select).computed))
+                }
+                for b in batch { try update.execute(arguments: [b.check, b.rowid]) }
+                last = batch.last?.rowid ?? last
+            } while !batch.isEmpty
         }
     }
 }
