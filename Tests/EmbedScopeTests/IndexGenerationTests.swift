@@ -73,6 +73,7 @@ final class IndexGenerationTests: XCTestCase {
 
     /// A hostile or damaged `current` is refused, never followed out of the index folder.
     func testCurrentMustNameAGenerationInside() throws {
+        let fm = FileManager.default
         let dir = try temporaryDirectory(self)
         let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 10, dim: 4, seed: 1), rows: 10, dim: 4, classes: classes(10))
         let current = url.appendingPathComponent("current").path
@@ -84,6 +85,24 @@ final class IndexGenerationTests: XCTestCase {
         XCTAssertEqual(unlink(current), 0)
         XCTAssertEqual(symlink("gen-7", current), 0)
         XCTAssertThrowsKind(.catalog, try Index.open(url), "dangling")
+
+        // `--force` replaces such an index as its error's hint says (it failed with the same
+        // error), renaming over the link: the folder it pointed to outside is left as it was.
+        let outside = dir.appendingPathComponent("outside")
+        try fm.createDirectory(at: outside, withIntermediateDirectories: true)
+        try Data("keep".utf8).write(to: outside.appendingPathComponent("precious.txt"))
+        XCTAssertEqual(unlink(current), 0)
+        XCTAssertEqual(symlink(outside.path, current), 0)
+        let x = dir.appendingPathComponent("again.npy"), m = dir.appendingPathComponent("again.csv")
+        try NPYArray.write(shape: [10, 4], values: randomMatrix(rows: 10, dim: 4, seed: 2), to: x)
+        try ("path,class\n" + (0..<10).map { "img/\($0).png,\(classes(10)[$0])\n" }.joined()).write(to: m, atomically: true, encoding: .utf8)
+        XCTAssertThrowsKind(.catalog, try Importer.run(ImportRequest(vectors: x, manifest: m, out: url)), "without --force")
+        var forced = ImportRequest(vectors: x, manifest: m, out: url)
+        forced.force = true
+        _ = try Importer.run(forced)
+        XCTAssertEqual(try Index.open(url).rowCount, 10)
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: outside.path), ["precious.txt"])
+        XCTAssertTrue(Index.verifyReport(url).ok)
     }
 
     /// Fails on main: a query racing a rebuild at the same path mixed the catalog of one

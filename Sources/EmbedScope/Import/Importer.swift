@@ -47,6 +47,11 @@ public struct ImportSummary: Sendable {
 }
 
 public enum Importer {
+    /// The index at `url`, or nil when it does not open and `force` replaces it anyway.
+    static func openUnlessForced(_ url: URL, force: Bool) throws -> Index? {
+        do { return try Index.open(url) } catch where force { return nil }
+    }
+
     public static func run(_ req: ImportRequest, progress: ProgressSink = SilentProgress()) throws -> ImportSummary {
         try IndexBuilder.validateName(req.space, what: "space")
         if req.pixels { try PixelSpace.checkSize(req.pixelSize) }
@@ -141,8 +146,8 @@ public enum Importer {
         let lock = try IndexWriterLock.acquire(req.out, create: true)
         defer { lock.release() }
         var basedOn: URL?
-        if IndexDirectory.classify(req.out) == .index {
-            let existing = try Index.open(req.out)
+        // An index that does not open (damaged) is replaced by `--force`, never added to.
+        if IndexDirectory.classify(req.out) == .index, let existing = try Self.openUnlessForced(req.out, force: req.force) {
             let old = try existing.catalog.allImages()
             let same = old.count == images.count && zip(old, images).allSatisfy { $0.path == $1.path && $0.classId == $1.classId }
             if same {
@@ -161,6 +166,7 @@ public enum Importer {
         }
 
         let builder = try IndexBuilder(destination: req.out, overwrite: req.force, basedOn: basedOn, lock: lock)
+
         if basedOn == nil {
             // Relative manifest paths resolve against --root, else the manifest's folder: recorded as
             // the data-set root, like `build` does, so `query --path` and the report's image sheets find the files.

@@ -50,7 +50,8 @@ public final class IndexBuilder {
         ownsLock = lock == nil
         let listing: IndexDirectory.Listing
         do {
-            listing = try IndexDirectory.list(self.destination)
+            // `--force` (no index to start from) also replaces an index whose `current` is damaged.
+            listing = try IndexDirectory.list(self.destination, damagedCurrent: overwrite && existing == nil)
         } catch {
             if ownsLock { held.release() }
             throw error

@@ -238,9 +238,16 @@ package enum IndexDirectory {
         var leftovers: [String]
     }
 
-    static func list(_ index: URL) throws -> Listing {
+    /// With `damagedCurrent`, a `current` that is not a link to a generation (`readCurrent`'s
+    /// error) is listed as `current` = nil instead of thrown: `--force` replaces such an index —
+    /// the link itself is renamed over at the commit, its target never followed.
+    static func list(_ index: URL, damagedCurrent: Bool = false) throws -> Listing {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: index.path)) ?? []
-        return Listing(current: try readCurrent(index), flat: hasFlatCatalog(index),
+        let current: String?
+        do { current = try readCurrent(index) } catch let e as EmbedScopeError where damagedCurrent && e.kind == .catalog {
+            current = nil
+        }
+        return Listing(current: current, flat: hasFlatCatalog(index),
                        generations: names.compactMap(generationNumber).sorted(),
                        leftovers: names.filter { $0.hasPrefix(temporaryPrefix) || $0.hasPrefix(trashPrefix) || $0.hasPrefix(currentTemporaryPrefix) })
     }
