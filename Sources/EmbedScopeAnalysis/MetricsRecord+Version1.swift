@@ -26,7 +26,7 @@ extension MetricsRecord {
     }
 
     enum Keys: String, CodingKey {
-        case version, index, model, weights, samples, classCount, classes, updatedAt, spaces
+        case version, index, model, weights, samples, classCount, classes, updatedAt, spaces, checksum
     }
 
     public init(from decoder: Decoder) throws {
@@ -39,6 +39,7 @@ extension MetricsRecord {
         classCount = try c.decodeIfPresent(Int.self, forKey: .classCount) ?? c.decode(Int.self, forKey: .classes)
         updatedAt = try c.decode(String.self, forKey: .updatedAt)
         spaces = try c.decodeIfPresent([String: Space].self, forKey: .spaces) ?? [:]
+        checksum = try c.decodeIfPresent(String.self, forKey: .checksum)
     }
 
     /// Class ids filled in from `names` (id → name) where a version-1 file had only names.

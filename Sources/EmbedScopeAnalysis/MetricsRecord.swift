@@ -21,6 +21,9 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
     public var classCount: Int
     public var updatedAt: String
     public var spaces: [String: Space] = [:]
+    /// `crc32:` + 8 hex digits: CRC-32 of the file as written with this field `null`
+    /// (`MetricsRecord.seal`); nil in files written before it existed.
+    public var checksum: String? = nil
 
     public struct Space: Codable, Sendable, Equatable {
         public var dim: Int
@@ -82,6 +85,38 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
         public var computedAt: String
     }
 
+    /// The file's bytes: the record encoded (sorted keys) with `checksum` null, then that null
+    /// replaced by the CRC-32 of those bytes. A figure changed in place (the file stays valid
+    /// JSON) no longer matches (`checkSeal`); `verify`, `compare`, `report` and `info` refuse it.
+    package static func seal(_ record: MetricsRecord) throws -> Data {
+        var r = record
+        r.checksum = nil
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let open = try enc.encode(r)
+        guard let at = open.range(of: unsealed) else { return open }
+        let crc = "crc32:" + String(format: "%08x", Checksum.crc32(open))
+        var out = open
+        out.replaceSubrange(at, with: Data("\"checksum\" : \"\(crc)\"".utf8))
+        return out
+    }
+
+    private static let unsealed = Data("\"checksum\" : null".utf8)
+
+    /// The file's bytes against the checksum they record (none recorded: a file from before it).
+    package static func checkSeal(_ data: Data, recorded: String?, path: String) throws {
+        guard let recorded else { return }
+        let field = Data("\"checksum\" : \"\(recorded)\"".utf8)
+        let valid = recorded.count == 14 && recorded.hasPrefix("crc32:") && recorded.dropFirst(6).allSatisfy(\.isHexDigit)
+        var open = data
+        if valid, let at = data.range(of: field) { open.replaceSubrange(at, with: unsealed) }
+        let computed = "crc32:" + String(format: "%08x", Checksum.crc32(open))
+        guard valid, computed == recorded else {
+            throw EmbedScopeError(.checksumMismatch, "metrics.json does not match its checksum (recorded \(recorded), computed \(computed)): a figure in it changed after it was written",
+                                  path: path, hint: "run `embedscope metrics` (or the command that measured it) to measure again; it rewrites the file")
+        }
+    }
+
     /// ISO-8601 UTC, seconds.
     package static func timestamp(_ date: Date = Date()) -> String {
         let f = ISO8601DateFormatter()
@@ -105,6 +140,7 @@ extension Index {
         }
         do {
             var record = try JSONDecoder().decode(MetricsRecord.self, from: data)
+            try MetricsRecord.checkSeal(data, recorded: record.checksum, path: metricsURL.path)
             // Files written before sampled results were kept apart: move an estimate out of `cluster`.
             for (name, var s) in record.spaces where s.cluster?.exact == false {
                 if s.clusterSampled == nil { s.clusterSampled = s.cluster }
@@ -157,9 +193,7 @@ extension Index {
         // Figures computed from a vector file cut short under them are not recorded (`MappingDamage`).
         try MappingDamage.requireLiveNone()
         record.updatedAt = MetricsRecord.timestamp()
-        let enc = JSONEncoder()
-        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        let data = try enc.encode(record)
+        let data = try MetricsRecord.seal(record)
         let tmp = latest.directory.appendingPathComponent(".metrics.json.\(ProcessInfo.processInfo.processIdentifier).tmp")
         do {
             try data.write(to: tmp)

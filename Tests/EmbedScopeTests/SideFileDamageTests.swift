@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import EmbedScope
+@testable import EmbedScopeAnalysis
 @testable import EmbedScopeCore
 
 /// Damage the unit-length check of the scans cannot see, found by the fuzzer's answer oracle
@@ -63,5 +64,46 @@ final class SideFileDamageTests: XCTestCase {
         let r2 = try CLI.run(["rank", b.path, "--prototype", "b", "-k", "3"])
         XCTAssertEqual(r2.status, 1, r2.stdout)
         XCTAssertTrue(r2.stderr.contains("payload checksum mismatch") && r2.stderr.contains("prototypes-head.vec"), r2.stderr)
+    }
+}
+
+/// metrics.json carries its own checksum: a figure changed in place (still valid JSON) was shown by
+/// `compare` with exit 0 and passed `verify`.
+final class MetricsFileSealTests: XCTestCase {
+    func testAFigureChangedInPlaceIsRefusedAndMeasuredAgain() throws {
+        let dir = try temporaryDirectory(self)
+        let idx = try makeIndexWithHead(in: dir, rows: 30, dim: 8, seed: 6)
+        XCTAssertEqual(try CLI.run(["metrics", idx.path]).status, 0)
+        let file = try Index.open(idx).metricsURL
+        let text = try String(contentsOf: file, encoding: .utf8)
+        let sealed = try XCTUnwrap(text.firstMatch(of: #/"checksum" : "(crc32:[0-9a-f]{8})"/#))
+        // The recorded value is CRC-32 of the file with the field null.
+        let open = text.replacingOccurrences(of: String(sealed.0), with: "\"checksum\" : null")
+        XCTAssertEqual(String(sealed.1), "crc32:" + String(format: "%08x", Checksum.crc32(Data(open.utf8))))
+        let good = try CLI.run(["compare", idx.path])
+        XCTAssertEqual(good.status, 0, good.stderr)
+
+        func tamper() throws {
+            let text = try String(contentsOf: file, encoding: .utf8)
+            let s = try XCTUnwrap(text.firstMatch(of: #/"silhouette" : (-?0\.[0-9])/#))
+            let digit = s.1.last!, other: Character = digit == "9" ? "8" : "9"
+            try text.replacingCharacters(in: s.range, with: "\"silhouette\" : " + s.1.dropLast() + String(other))
+                .write(to: file, atomically: true, encoding: .utf8)
+        }
+        try tamper()
+        XCTAssertThrowsKind(.checksumMismatch, try Index.open(idx).readMetrics())
+        XCTAssertTrue(Index.verifyReport(idx, also: [("metrics-file", MetricsRecord.fileName, { _ = try $0.readMetrics() })])
+            .failures.contains { $0.check == "metrics-file" })
+        // compare takes a damaged file as no file: it measures again and shows the figures it had
+        // before (it showed the changed one, exit 0).
+        let again = try CLI.run(["compare", idx.path])
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertTrue(again.stderr.contains("computing cluster metrics"), again.stderr)
+        XCTAssertEqual(again.stdout, good.stdout)
+        try tamper()
+        // The next measurement rewrites it, sealed again.
+        XCTAssertEqual(try CLI.run(["metrics", idx.path]).status, 0)
+        XCTAssertEqual(try CLI.run(["compare", idx.path]).status, 0)
+        XCTAssertNotNil(try Index.open(idx).readMetrics()?.checksum)
     }
 }
