@@ -356,7 +356,7 @@ for name in opt.formats {
     let seedBytes = seedList.map { (try? [UInt8](Data(contentsOf: $0))) ?? [] }
     for i in 0..<opt.perFormat {
         let s = i % seedList.count
-        let bytes = mutate(seedBytes[s], text: format == .csv || format == .npy, csvText: format == .csv)
+        let bytes = mutate(seedBytes[s], text: format == .csv || format == .npy || format == .metrics, csvText: format == .csv)
         let dir = work.appendingPathComponent("case")
         try? fm.removeItem(at: dir)
         try fm.createDirectory(at: dir, withIntermediateDirectories: true)
