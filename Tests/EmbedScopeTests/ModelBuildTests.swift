@@ -117,6 +117,43 @@ final class ModelBuildTests: XCTestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: req.out.path))
     }
 
+    /// `query --image` embeds with the weights recorded at build time, checked against their
+    /// recorded checksum: the file overwritten (a later checkpoint at the same path) or gone was
+    /// loaded as it was now — or, gone, as the model's default weights — and answered, exit 0.
+    func testQueryByNewImageRefusesWeightsOtherThanTheIndexs() throws {
+        let dir = try temporaryDirectory(self)
+        let root = try photoFolder(dir)
+        let w = dir.appendingPathComponent("w.pth")
+        try FileManager.default.copyItem(at: try weights(), to: w)
+        var req = BuildRequest(dataset: root, out: dir.appendingPathComponent("idx"))
+        req.model = "resnet18"
+        req.weights = w
+        _ = try FolderBuilder.run(req)
+        let image = root.appendingPathComponent("other/rocket.png").path
+        XCTAssertEqual(try CLI.run(["query", req.out.path, "--image", image, "-k", "1"]).status, 0)
+
+        let h = try FileHandle(forWritingTo: w)
+        try h.seekToEnd(); try h.write(contentsOf: Data([0])); try h.close()
+        let changed = try CLI.run(["query", req.out.path, "--image", image, "-k", "1"])
+        XCTAssertEqual(changed.status, 1, changed.stdout)
+        XCTAssertTrue(changed.stderr.contains("changed since the index was built"), changed.stderr)
+        XCTAssertTrue(changed.stdout.isEmpty)
+
+        try FileManager.default.removeItem(at: w)
+        let gone = try CLI.run(["query", req.out.path, "--image", image, "-k", "1"])
+        XCTAssertEqual(gone.status, 1, gone.stdout)
+        XCTAssertTrue(gone.stderr.contains("the weights this index was built with are gone"), gone.stderr)
+        // The same bytes elsewhere, given: answered; other bytes given: refused.
+        let moved = dir.appendingPathComponent("moved.pth")
+        try FileManager.default.copyItem(at: try weights(), to: moved)
+        let ok = try CLI.run(["query", req.out.path, "--image", image, "-k", "1", "--weights", moved.path])
+        XCTAssertEqual(ok.status, 0, ok.stderr)
+        XCTAssertTrue(ok.stdout.contains("other/rocket.png"), ok.stdout)
+        let other = try CLI.run(["query", req.out.path, "--image", image, "-k", "1", "--weights", try ModelFixtures.url("resnet50_zip.pt").path])
+        XCTAssertEqual(other.status, 1, other.stdout)
+        XCTAssertTrue(other.stderr.contains("are not the weights this index was built with"), other.stderr)
+    }
+
     func testQueryByNewImageFindsTheSamePhotoFirst() throws {
         let dir = try temporaryDirectory(self)
         let root = try photoFolder(dir)

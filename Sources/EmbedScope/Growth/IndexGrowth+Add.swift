@@ -82,33 +82,7 @@ extension IndexGrowth {
         }
         var model: LoadedModel?
         if let space = modelSpace, let name = meta["model"] {
-            let recorded = meta["weights"].map { URL(fileURLWithPath: $0) }
-            let recordedExists = recorded.map { FileManager.default.fileExists(atPath: $0.path) } ?? false
-            var use = recordedExists ? recorded : nil
-            if let given = r.weights?.standardizedFileURL {
-                let same = recorded.map { Growth.canonical(given) == Growth.canonical($0) } ?? false
-                if !same {
-                    // Another path: the same bytes are fine (a moved or copied file), anything else is refused.
-                    let expected = try meta["weightsHash"] ?? recorded.flatMap { recordedExists ? $0 : nil }.map(fileHash)
-                    guard let expected else {
-                        throw EmbedScopeError(.refused, "cannot tell whether \(given.lastPathComponent) are the weights this index was built with (\(meta["weights"] ?? "not recorded"), which is gone)",
-                                              path: index.url.path, hint: "rebuild the index with these weights; nothing was changed")
-                    }
-                    guard try fileHash(given) == expected else {
-                        throw EmbedScopeError(.refused, "--weights \(given.path) are not the weights this index was built with (\(meta["weights"] ?? "?"))",
-                                              path: index.url.path, hint: "add uses the index's own weights; build a new index for other weights. Nothing was changed")
-                    }
-                }
-                use = given
-            }
-            guard let weights = use else {
-                throw EmbedScopeError(.refused, "the weights this index was built with are gone: \(meta["weights"] ?? "not recorded")", path: index.url.path,
-                                      hint: "pass --weights with the same file (checked against the recorded checksum); nothing was changed")
-            }
-            if let h = meta["weightsHash"], try fileHash(weights) != h {
-                throw EmbedScopeError(.refused, "\(weights.path) changed since the index was built (checksum \(try fileHash(weights)), recorded \(h))",
-                                      path: index.url.path, hint: "restore the original weights, or rebuild the index; nothing was changed")
-            }
+            let weights = try index.buildWeights(given: r.weights, meta: meta, changed: "nothing was changed")
             let loaded = try ModelRegistry.load(name, weights: weights, datasetClasses: try index.catalog.classes().map(\.name),
                                                 options: CheckpointMeta.options(meta))  // the recorded prefix and preprocessing (--resize, --crop, --mean, --std)
             guard loaded.extractor.featureDim == space.dim, FolderBuilder.embeddingPreprocessing(loaded) == space.preprocessing else {
