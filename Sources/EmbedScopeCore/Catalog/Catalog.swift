@@ -284,6 +284,12 @@ extension Catalog {
                 let marks = Array(repeating: "?", count: part.count).joined(separator: ",")
                 for r in try fetch(ImageRecord.self, db, "WHERE row IN (\(marks))", StatementArguments(part)) { out[r.row] = r }
             }
+            // Every row asked for is one the index has (the callers ask for rows of its vectors): a
+            // record a damaged page hides was shown as path "?", exit 0.
+            if let missing = rows.first(where: { out[$0] == nil }) {
+                throw EmbedScopeError(.catalog, "the catalog has no record of row \(missing)", path: dbQueue.path,
+                                      hint: "the index is damaged; run `embedscope verify` and rebuild it")
+            }
             return out
         }
     }
@@ -300,28 +306,32 @@ extension Catalog {
             // from the table itself: the analyses index per-class arrays with these, and a damaged
             // page can disagree with what the classId index says.
             let classes = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM classes") ?? 0
-            let ids: [Int]
-            if checkedTables.contains("images") {
-                // Whole rows, each row's check compared: a class id changed in place is another class.
-                var out: [Int] = []
-                var at: Int?
-                try forEachCheckedRow(db, table: "images", sql: "SELECT * FROM images ORDER BY row") { row in
-                    let i = try at ?? { () throws -> Int in
-                        guard let i = Array(row.columnNames).firstIndex(where: { $0.lowercased() == "classid" }) else { throw EmbedScopeError(.catalog, "the images table has no classId column", path: dbQueue.path) }
-                        at = i
-                        return i
-                    }()
-                    let v: DatabaseValue = row[i]
-                    guard case .int64(let id) = v.storage else {
-                        throw EmbedScopeError(.catalog, "an image row's class id is not an integer", path: dbQueue.path,
-                                              hint: "the index is damaged; run `embedscope verify` and rebuild it")
+            // (row, classId) of every row in row order, each row's check compared when it has one.
+            var pairs: [(row: Int64, id: Int64)] = []
+            var at: (row: Int, id: Int)?
+            try forEachCheckedRow(db, table: "images", sql: checkedTables.contains("images") ? "SELECT * FROM images ORDER BY row" : "SELECT row, classId FROM images ORDER BY row") { row in
+                let p = try at ?? { () throws -> (row: Int, id: Int) in
+                    let names = Array(row.columnNames).map { $0.lowercased() }
+                    guard let r = names.firstIndex(of: "row"), let i = names.firstIndex(of: "classid") else {
+                        throw EmbedScopeError(.catalog, "the images table has no row or classId column", path: dbQueue.path)
                     }
-                    out.append(Int(id))
+                    at = (r, i)
+                    return (r, i)
+                }()
+                let r: DatabaseValue = row[p.row], v: DatabaseValue = row[p.id]
+                guard case .int64(let rn) = r.storage, case .int64(let id) = v.storage else {
+                    throw EmbedScopeError(.catalog, "an image row's number or class id is not an integer", path: dbQueue.path,
+                                          hint: "the index is damaged; run `embedscope verify` and rebuild it")
                 }
-                ids = out
-            } else {
-                ids = try Int.fetchAll(db, sql: "SELECT classId FROM images ORDER BY row")
+                pairs.append((rn, id))
             }
+            // Rows a damaged page hides from the scan would shift every class id after them.
+            let count = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM images") ?? 0
+            if let gap = pairs.indices.first(where: { pairs[$0].row != Int64($0) }) ?? (pairs.count != count ? pairs.count : nil) {
+                throw EmbedScopeError(.catalog, "the catalog's images, read in order, do not number 0…\(count - 1): row \(gap) is \(gap < pairs.count ? "numbered \(pairs[gap].row)" : "missing")",
+                                      path: dbQueue.path, hint: "the index is damaged; run `embedscope verify` and rebuild it")
+            }
+            let ids = pairs.map { Int($0.id) }
             return try ids.enumerated().map { row, id in
                 guard id >= 0, id < classes else {
                     throw EmbedScopeError(.catalog, "image row \(row) has class id \(id), but the catalog has \(classes) classes",
