@@ -166,7 +166,6 @@ public enum Importer {
         }
 
         let builder = try IndexBuilder(destination: req.out, overwrite: req.force, basedOn: basedOn, lock: lock)
-
         if basedOn == nil {
             // Relative manifest paths resolve against --root, else the manifest's folder: recorded as
             // the data-set root, like `build` does, so `query --path` and the report's image sheets find the files.

@@ -33,6 +33,7 @@ extension Index {
         let recorded = meta["weights"].map { URL(fileURLWithPath: $0) }
         let recordedExists = recorded.map { FileManager.default.fileExists(atPath: $0.path) } ?? false
         var use = recordedExists ? recorded : nil
+        var hashed: String?  // the checksum of `use`, once read (a checkpoint is read once)
         if let given = given?.standardizedFileURL {
             let same = recorded.map { Growth.canonical(given) == Growth.canonical($0) } ?? false
             if !same {
@@ -42,7 +43,8 @@ extension Index {
                     throw EmbedScopeError(.refused, "cannot tell whether \(given.lastPathComponent) are the weights this index was built with (\(meta["weights"] ?? "not recorded"), which is gone)",
                                           path: url.path, hint: "rebuild the index with these weights; \(changed)")
                 }
-                guard try IndexGrowth.fileHash(given) == expected else {
+                hashed = try IndexGrowth.fileHash(given)
+                guard hashed == expected else {
                     throw EmbedScopeError(.refused, "--weights \(given.path) are not the weights this index was built with (\(meta["weights"] ?? "?"))",
                                           path: url.path, hint: "use the index's own weights, or build a new index for other weights; \(changed)")
                 }
@@ -52,14 +54,18 @@ extension Index {
         if use == nil, given == nil, let name = meta["model"], let h = meta["weightsHash"],
            let fallback = try? ModelWeights.locate(model: name, override: nil), (try? IndexGrowth.fileHash(fallback)) == h {
             use = fallback  // the model's default weights, moved with the installation: the same bytes
+            hashed = h
         }
         guard let weights = use else {
             throw EmbedScopeError(.refused, "the weights this index was built with are gone: \(meta["weights"] ?? "not recorded")", path: url.path,
                                   hint: "pass --weights with the same file (checked against the recorded checksum); \(changed)")
         }
-        if let h = meta["weightsHash"], try IndexGrowth.fileHash(weights) != h {
-            throw EmbedScopeError(.refused, "\(weights.path) changed since the index was built (checksum \(try IndexGrowth.fileHash(weights)), recorded \(h))",
-                                  path: url.path, hint: "restore the original weights, or rebuild the index; \(changed)")
+        if let h = meta["weightsHash"] {
+            let now = try hashed ?? IndexGrowth.fileHash(weights)
+            guard now == h else {
+                throw EmbedScopeError(.refused, "\(weights.path) changed since the index was built (checksum \(now), recorded \(h))",
+                                      path: url.path, hint: "restore the original weights, or rebuild the index; \(changed)")
+            }
         }
         return weights
     }

@@ -173,7 +173,7 @@ public final class Catalog: Sendable {
         dbQueue = q; self.sealsOnClose = sealsOnClose; self.checkedTables = checkedTables
     }
 
-    /// The tables whose rows carry a check (`Catalog+RowCheck.swift`): all five from `v3` on,
+    /// The tables whose rows carry a check (`Catalog+RowCheck.swift`): all six from `v3` on,
     /// none in an older catalog read as it is.
     let checkedTables: Set<String>
 
