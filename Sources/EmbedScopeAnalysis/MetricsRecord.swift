@@ -87,7 +87,8 @@ public struct MetricsRecord: Codable, Sendable, Equatable {
 
     /// The file's bytes: the record encoded (sorted keys) with `checksum` null, then that null
     /// replaced by the CRC-32 of those bytes. A figure changed in place (the file stays valid
-    /// JSON) no longer matches (`checkSeal`); `verify`, `compare`, `report` and `info` refuse it.
+    /// JSON) no longer matches (`checkSeal`): `readMetrics` throws, so `verify` fails it and
+    /// `compare` / `report` measure again.
     package static func seal(_ record: MetricsRecord) throws -> Data {
         var r = record
         r.checksum = nil

@@ -196,8 +196,8 @@ package final class HalfVectorFile: @unchecked Sendable {
     package func requireIntact() throws { try mapping.requireIntact() }
 
     /// Recomputes the payload CRC-32 and compares it with the header's. Reads the whole file.
+    /// (The file's size was checked on open, against the mapping this reads.)
     package func verify() throws {
-        try header.requireExactSize(fileSize, path: url.path)
         let crc = Checksum.crc32(UnsafeRawBufferPointer(start: UnsafeRawPointer(base), count: Int(header.payloadLength)),
                                  threads: CPUBudget.threads)
         guard crc == header.payloadCRC else {

@@ -4,7 +4,8 @@ import Glibc
 #endif
 
 /// A read-only, memory-mapped vector file. Opening validates the 64-byte header, the file's
-/// size against it, and maps the file: O(1), no load step. The payload checksum is checked by `verify()` (O(n)), not on open.
+/// size against it, and maps the file: O(1), no load step. The payload checksum is checked by
+/// `verify()` (O(n)), not on open.
 /// `@unchecked`: the mapping is a read-only (`PROT_READ`) map (`ReadOnlyMapping`), unmapped when
 /// the file goes; every stored property is immutable.
 public final class VectorFile: @unchecked Sendable {
@@ -40,8 +41,8 @@ public final class VectorFile: @unchecked Sendable {
     }
 
     /// Recomputes the payload CRC-32 and compares it with the header's. Reads the whole file.
+    /// (The file's size was checked on open, against the mapping this reads.)
     public func verify() throws {
-        try header.requireExactSize(fileSize, path: url.path)
         let payload = UnsafeRawBufferPointer(start: UnsafeRawPointer(base), count: Int(header.payloadLength))
         let crc = Checksum.crc32(payload, threads: CPUBudget.threads)
         guard crc == header.payloadCRC else {

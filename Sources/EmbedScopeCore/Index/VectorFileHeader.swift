@@ -169,9 +169,10 @@ package struct VectorFileHeader: Equatable, Sendable {
 package func hex(_ v: UInt32) -> String { String(format: "%08x", v) }
 
 extension VectorFileHeader {
-    /// Opening and `verify`: the file ends where its payload does. A longer file had bytes
-    /// appended or inserted after it was written; an insertion shifts every row after it, which
-    /// O(1) cannot tell from an append, so both are refused (`decode` refuses a shorter one).
+    /// Opening (`VectorFile`, `HalfVectorFile`): the file ends where its payload does. A longer
+    /// file had bytes appended or inserted after it was written; an insertion shifts every row
+    /// after it, which O(1) cannot tell from an append, so both are refused (`decode` refuses a
+    /// shorter one).
     package func requireExactSize(_ fileSize: Int, path: String) throws {
         let end = payloadOffset &+ payloadLength
         guard UInt64(fileSize) == end else {
