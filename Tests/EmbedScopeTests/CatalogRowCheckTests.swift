@@ -96,6 +96,18 @@ final class CatalogRowCheckTests: XCTestCase {
         XCTAssertThrowsKind(.checksumMismatch, try Index.open(c).catalog.classIds())
         XCTAssertNotEqual(try CLI.run(["metrics", c.path]).status, 0)
 
+        // A row's class changed: `info` and the report count images per class from the checked
+        // rows (an SQL aggregate showed the changed counts, exit 0).
+        let f = try makeIndexWithHead(in: dir, rows: 30, dim: 8, seed: 2, name: "f")
+        let before = try CLI.run(["info", f.path, "--json"])
+        XCTAssertEqual(before.status, 0, before.stderr)
+        XCTAssertTrue(before.stdout.contains("\"count\" : 10"), before.stdout)
+        try damage(f, "UPDATE images SET classId = (classId + 1) % 3 WHERE row = 5")
+        XCTAssertThrowsKind(.checksumMismatch, try Index.open(f).catalog.classCounts())
+        let info = try CLI.run(["info", f.path])
+        XCTAssertEqual(info.status, 1, info.stdout)
+        XCTAssertTrue(info.stderr.contains("catalog table images, row 5 does not match its check"), info.stderr)
+
         // A setting in meta (the data set root the server reads images from).
         let e = try makeIndexWithHead(in: dir, rows: 30, dim: 8, seed: 2, name: "e")
         try damage(e, "UPDATE meta SET value = '/elsewhere' WHERE key = 'datasetRoot'")

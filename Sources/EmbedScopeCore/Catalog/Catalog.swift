@@ -341,15 +341,14 @@ extension Catalog {
             }
         }
     }
+    /// Images per class id, counted from every row's class as `classIds()` reads it (each row's
+    /// check compared, rows 0…n−1 required), not from an SQL aggregate over the classId index:
+    /// `info` and the report show these counts, and a damaged row or index page changed them
+    /// with exit 0 (1M rows: ~0.3 s more than the aggregate).
     public func classCounts() throws -> [Int: Int] {
-        try dbQueue.read { db in
-            var out: [Int: Int] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT classId, COUNT(*) AS n FROM images GROUP BY classId") {
-                // `decode` throws on a damaged value (NULL, text) where the subscript would trap.
-                out[try row.decode(Int.self, forColumn: "classId")] = try row.decode(Int.self, forColumn: "n")
-            }
-            return out
-        }
+        var out: [Int: Int] = [:]
+        for id in try classIds() { out[Int(id), default: 0] += 1 }
+        return out
     }
     /// The schema migrations this catalog has, in the order they were registered ("v1", "v2", …).
     package func appliedMigrations() throws -> [String] {
