@@ -134,6 +134,31 @@ final class CatalogRowCheckTests: XCTestCase {
         XCTAssertThrowsKind(.catalog, try Catalog.openReadOnly(at: catalogURL(idx)).classIds())
     }
 
+    /// The path index's entry for one image rewritten to another image's path (the table row intact):
+    /// SQLite follows the entry to the row it points to and takes the path from the index entry, not
+    /// the row, so the row read is the pointed-to row with the asked-for path — which its check refuses
+    /// (else `query --path` would answer for another image, exit 0).
+    func testADamagedPathIndexIsNotFollowedToAnotherImage() throws {
+        let dir = try temporaryDirectory(self)
+        let idx = try makeIndexWithHead(in: dir, rows: 30, dim: 8, seed: 4)
+        let (root, pageSize) = try DatabaseQueue(path: catalogURL(idx).path).read { db in
+            (try Int.fetchOne(db, sql: "SELECT rootpage FROM sqlite_master WHERE name = 'images_path'")!,
+             try Int.fetchOne(db, sql: "PRAGMA page_size")!)
+        }
+        var bytes = try Data(contentsOf: catalogURL(idx))
+        // img/a/3.png → img/a/6.png in the index page only: (img/a/6.png, 3) then sorts before (img/a/6.png, 6).
+        let page = (root - 1) * pageSize..<root * pageSize
+        let at = try XCTUnwrap(bytes.range(of: Data("img/a/3.png".utf8), in: page))
+        bytes[at.lowerBound + 6] = UInt8(ascii: "6")
+        try bytes.write(to: catalogURL(idx))
+        XCTAssertThrowsKind(.checksumMismatch, try Index.open(idx).catalog.image(path: "img/a/6.png"))
+        let q = try CLI.run(["query", idx.path, "--path", "img/a/6.png", "-k", "3"])
+        XCTAssertEqual(q.status, 1, q.stdout)
+        XCTAssertTrue(q.stderr.contains("catalog table images, row 3 does not match its check"), q.stderr)
+        // Images whose entries are intact still resolve.
+        XCTAssertEqual(try Index.open(idx).catalog.image(path: "img/b/4.png")?.row, 4)
+    }
+
     /// A writer that copies a catalog (a prototype set stored, add, remove, merge) compares its
     /// content checksum first: damage its row check does not show (here a path rewritten with a
     /// matching check, as a catalog from before v3 has none to compare) is not covered by the new
