@@ -21,7 +21,7 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(idx.rowCount, n)
         XCTAssertEqual(try idx.catalog.classes().map(\.name), classes)
         let v = try idx.vectors(space: "embedding"), norms = try idx.norms(space: "embedding")
-        XCTAssertEqual(v.header.flags, [.unitRows])
+        XCTAssertEqual(v.header.flags, [.unitRows, .rowChecks])
         for i in 0..<n {
             var s = 0.0
             for j in 0..<d { s += Double(x[i * d + j]) * Double(x[i * d + j]) }

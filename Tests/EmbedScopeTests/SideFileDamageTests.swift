@@ -67,6 +67,57 @@ final class SideFileDamageTests: XCTestCase {
     }
 }
 
+extension SideFileDamageTests {
+    /// A value's sign flipped in a stored row keeps the row unit length, so the scans' length check
+    /// passes it; the row's own check (each row's CRC-32 after the payload, vector format 1.2) is
+    /// compared wherever the row is shown or is the query, and `verify` compares every row's.
+    func testASignFlippedInAShownRowIsRefused() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 40, d = 16
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 12), rows: n, dim: d,
+                                        classes: (0..<n).map { ["a", "b"][$0 % 2] })
+        let file = current(idx).appendingPathComponent("embedding.vec")
+        let v = try VectorFile(url: file)
+        XCTAssertEqual(v.header.minor, 2)
+        XCTAssertTrue(v.header.flags.contains(.rowChecks))
+        XCTAssertEqual(v.fileSize, 64 + n * v.stride * 4 + n * 4)
+        // The stored check is CRC-32 of the row's dim × 4 bytes.
+        let checks = try XCTUnwrap(v.rowChecks)
+        XCTAssertEqual(UInt32(littleEndian: checks[7]), Checksum.crc32(UnsafeRawBufferPointer(v.row(7))))
+        let before = try CLI.run(["query", idx.path, "--row", "3", "-k", "5", "--json"])
+        XCTAssertEqual(before.status, 0, before.stderr)
+        let top = try Index.open(idx).search(.row(3), options: { var o = SearchOptions(); o.k = 1; return o }())[0].row
+
+        var bytes = try Data(contentsOf: file)
+        bytes[64 + top * v.stride * 4 + 5 * 4 + 3] ^= 0x80   // row `top`, value 5: sign
+        try bytes.write(to: file)
+        let damaged = try VectorFile(url: file)
+        XCTAssertEqual(Normalize.norm(damaged.row(top)), 1, accuracy: 1e-6, "the length is kept")
+        for args in [["query", idx.path, "--row", "3", "-k", "5"], ["query", idx.path, "--row", String(top), "-k", "5"]] {
+            let q = try CLI.run(args)
+            XCTAssertEqual(q.status, 1, "\(args): \(q.stdout)")
+            XCTAssertTrue(q.stderr.contains("row \(top) does not match its check"), q.stderr)
+            XCTAssertTrue(q.stdout.isEmpty, q.stdout)
+        }
+        // A query that does not show the row still answers.
+        let far = try CLI.run(["query", idx.path, "--row", "3", "-k", "1", "--farthest"])
+        XCTAssertEqual(far.status, 0, far.stderr)   // (the farthest of row 3 is not its nearest)
+        XCTAssertFalse(Index.verifyReport(idx).ok)
+
+        // Damage to the checks alone: verify names it (the payload CRC passes).
+        let idx2 = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 12), rows: n, dim: d,
+                                         classes: (0..<n).map { ["a", "b"][$0 % 2] }, name: "checks")
+        let file2 = current(idx2).appendingPathComponent("embedding.vec")
+        var b2 = try Data(contentsOf: file2)
+        b2[64 + n * v.stride * 4 + 9 * 4] ^= 0x10
+        try b2.write(to: file2)
+        XCTAssertThrowsError(try VectorFile(url: file2).verify()) { e in
+            XCTAssertTrue("\(e)".contains("the check stored for row 9 does not match the row"), "\(e)")
+        }
+        XCTAssertEqual(try CLI.run(["query", idx2.path, "--row", "9", "-k", "3"]).status, 1)
+    }
+}
+
 /// metrics.json carries its own checksum: a figure changed in place (still valid JSON) was shown by
 /// `compare` with exit 0 and passed `verify`.
 final class MetricsFileSealTests: XCTestCase {

@@ -45,7 +45,8 @@ final class VectorFileHeaderTests: XCTestCase {
         XCTAssertEqual(Int(bitPattern: f.base) % 64, 0, "rows must be 64-byte aligned")
         for i in 0..<7 { XCTAssertEqual(Array(f.row(i)), rows[i]) }
         XCTAssertNoThrow(try f.verify())
-        XCTAssertEqual(f.fileSize, 64 + 7 * 128)
+        XCTAssertEqual(f.fileSize, 64 + 7 * 128 + 7 * 4, "header, padded rows, one CRC-32 a row")
+        for i in 0..<7 { XCTAssertTrue(f.rowMatchesCheck(i)) }
     }
 
     private func writeSample(_ dir: URL) throws -> URL {

@@ -234,7 +234,8 @@ package final class HalfVectorFile: @unchecked Sendable {
     /// row whose norm exceeds `HalfStorage.rowNormBound`.
     package static func write(from source: VectorFile, storage: HalfStorage, to url: URL, what: String) throws {
         let dim = source.dim
-        var header = VectorFileHeader(rows: source.rows, dim: dim, elementType: storage.elementType, flags: source.header.flags)
+        var header = VectorFileHeader(rows: source.rows, dim: dim, elementType: storage.elementType,
+                                       flags: source.header.flags.subtracting(.rowChecks))  // (float32 files only)
         let strideBytes = Int(header.strideBytes)
         let strideElems = strideBytes / 2
         if unlink(url.path) != 0 && errno != ENOENT {

@@ -40,14 +40,49 @@ public final class VectorFile: @unchecked Sendable {
         UnsafeBufferPointer(start: base + i * stride, count: dim)
     }
 
-    /// Recomputes the payload CRC-32 and compares it with the header's. Reads the whole file.
-    /// (The file's size was checked on open, against the mapping this reads.)
+    /// Each row's CRC-32 (`VectorFileHeader.Flags.rowChecks`), after the payload; nil in files
+    /// written before row checks.
+    package var rowChecks: UnsafePointer<UInt32>? {
+        guard header.flags.contains(.rowChecks) else { return nil }
+        return (mapping.base + Int(header.payloadOffset + header.payloadLength)).assumingMemoryBound(to: UInt32.self)
+    }
+
+    /// Whether row `i`'s data bytes match its stored check (true in a file without row checks):
+    /// O(dim), for the rows a result shows.
+    package func rowMatchesCheck(_ i: Int) -> Bool {
+        guard let checks = rowChecks else { return true }
+        return UInt32(littleEndian: checks[i]) == Self.rowCheck(row(i))
+    }
+
+    /// The check stored for a row: CRC-32 of its `dim` floats' bytes (little-endian).
+    package static func rowCheck(_ row: UnsafeBufferPointer<Float>) -> UInt32 {
+        Checksum.crc32(UnsafeRawBufferPointer(row))
+    }
+
+    /// Recomputes the payload CRC-32 and compares it with the header's, and every row's check
+    /// with the stored one. Reads the whole file. (The file's size was checked on open, against
+    /// the mapping this reads.)
     public func verify() throws {
         let payload = UnsafeRawBufferPointer(start: UnsafeRawPointer(base), count: Int(header.payloadLength))
         let crc = Checksum.crc32(payload, threads: CPUBudget.threads)
         guard crc == header.payloadCRC else {
             try mapping.requireIntact()  // cut short while it was read: say that instead
             throw EmbedScopeError(.checksumMismatch, "payload checksum mismatch (stored \(hex(header.payloadCRC)), computed \(hex(crc)))",
+                                  path: url.path, hint: "the index is damaged; rebuild it")
+        }
+        guard rowChecks != nil else { return }
+        // The payload is as written, so a mismatch is in the checks themselves.
+        let n = rows, t = max(1, min(CPUBudget.threads, n / 4096))
+        let firstBad = Locked<Int?>(nil)
+        parallelFor(t) { part in
+            for r in (part * n / t)..<((part + 1) * n / t) where !self.rowMatchesCheck(r) {
+                firstBad.withLock { $0 = min($0 ?? r, r) }
+                return
+            }
+        }
+        if let r = firstBad.withLock({ $0 }) {
+            try mapping.requireIntact()
+            throw EmbedScopeError(.checksumMismatch, "the check stored for row \(r) does not match the row (stored \(hex(UInt32(littleEndian: rowChecks![r]))), computed \(hex(Self.rowCheck(row(r)))))",
                                   path: url.path, hint: "the index is damaged; rebuild it")
         }
     }
@@ -73,9 +108,13 @@ package final class VectorFileWriter {
     private var buffer: [UInt8]
     private var buffered = 0
     private var crc: UInt32 = 0
+    /// Each row's check (`rowChecks`), written after the payload by `finish`.
+    private var checks: [UInt32] = []
     public private(set) var rows = 0
 
+    /// `flags` gains `.rowChecks`: every file written now carries them.
     package init(url: URL, dim: Int, flags: VectorFileHeader.Flags) throws {
+        let flags = flags.union(.rowChecks)
         guard dim >= 1 else { throw EmbedScopeError(.invalidArgument, "vector dimension must be at least 1, got \(dim)") }
         self.url = url
         self.dim = dim
@@ -107,6 +146,7 @@ package final class VectorFileWriter {
         }
         buffered += strideBytes
         rows += 1
+        if flags.contains(.rowChecks) { checks.append(VectorFile.rowCheck(row).littleEndian) }
     }
 
     package func append(_ row: [Float]) throws {
@@ -116,6 +156,16 @@ package final class VectorFileWriter {
     /// Writes the header, fsyncs and closes. The file is complete only after this returns.
     package func finish() throws {
         try flush()
+        // The row checks follow the payload (the file offset is where the last row ended).
+        try checks.withUnsafeBytes { b in
+            var done = 0
+            while done < b.count {
+                let n = write(fd, b.baseAddress! + done, b.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { throw EmbedScopeError(.io, "write failed: \(String(cString: strerror(errno)))", path: url.path) }
+                done += n
+            }
+        }
         let header = VectorFileHeader(rows: rows, dim: dim, flags: flags, payloadCRC: crc)
         try writeAll(header.encoded(), at: 0)
         guard fsync(fd) == 0 else { throw EmbedScopeError(.io, "fsync failed: \(String(cString: strerror(errno)))", path: url.path) }

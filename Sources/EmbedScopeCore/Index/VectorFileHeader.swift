@@ -9,7 +9,7 @@ import Foundation
 /// |      8 |    2 | format major version (readers refuse a higher major)         |
 /// |     10 |    2 | format minor version (additive changes only)                 |
 /// |     12 |    1 | element type: 1 = float32, 2 = float16, 3 = bfloat16         |
-/// |     13 |    1 | flags: bit 0 = rows are unit-normalized                      |
+/// |     13 |    1 | flags: bit 0 = rows are unit-normalized, bit 1 = row checks  |
 /// |     14 |    2 | reserved, zero                                               |
 /// |     16 |    8 | rows                                                         |
 /// |     24 |    8 | dim (elements per row that carry data)                       |
@@ -24,11 +24,15 @@ import Foundation
 ///
 /// Half-precision copies (element type 2 or 3, minor version 1; `HalfVectorFile`) have a
 /// 64-byte header extension at 64 and their payload at 128.
+///
+/// Row checks (flag bit 1, float32 files, minor version 2): the payload is followed by one
+/// UInt32 (little-endian) per row, the CRC-32 of that row's `dim × 4` data bytes, so a single
+/// row can be checked without reading the file (the rows a result shows, the query row).
 package struct VectorFileHeader: Equatable, Sendable {
     package static let size = 64
     package static let magic: [UInt8] = Array("EMBSCVEC".utf8)
     package static let currentMajor: UInt16 = 1
-    package static let currentMinor: UInt16 = 0
+    package static let currentMinor: UInt16 = 2
     package static let alignment = 64
 
     package enum ElementType: UInt8, Sendable {
@@ -44,6 +48,8 @@ package struct VectorFileHeader: Equatable, Sendable {
         package let rawValue: UInt8
         package init(rawValue: UInt8) { self.rawValue = rawValue }
         package static let unitRows = Flags(rawValue: 1 << 0)
+        /// The payload is followed by each row's CRC-32 (float32 files).
+        package static let rowChecks = Flags(rawValue: 1 << 1)
     }
 
     package var major: UInt16 = currentMajor
@@ -65,10 +71,15 @@ package struct VectorFileHeader: Equatable, Sendable {
         self.dim = UInt64(dim)
         self.strideBytes = UInt64(Self.stride(dim: dim, elementType: elementType))
         self.payloadOffset = UInt64(elementType.payloadOffset)
-        if elementType != .float32 { self.minor = 1 }
+        if elementType != .float32 { self.minor = 1 } else { self.minor = flags.contains(.rowChecks) ? 2 : 0 }
         self.payloadLength = UInt64(rows) * self.strideBytes
         self.payloadCRC = payloadCRC
     }
+
+    /// Bytes of the row checks after the payload (4 a row, when the file has them).
+    package var rowChecksLength: UInt64 { flags.contains(.rowChecks) ? rows &* 4 : 0 }
+    /// Where the file ends: header (+ extension), payload, row checks.
+    package var fileEnd: UInt64 { payloadOffset &+ payloadLength &+ rowChecksLength }
 
     /// Bytes per row: `dim × element size` rounded up to the 64-byte alignment (at least 64).
     package static func stride(dim: Int, elementType: ElementType) -> Int {
@@ -151,13 +162,17 @@ package struct VectorFileHeader: Equatable, Sendable {
         let (len, overflow) = h.rows.multipliedReportingOverflow(by: h.strideBytes)
         guard h.dim >= 1, h.dim < 1 << 24, h.rows < 1 << 40, h.strideBytes < 1 << 32,
               h.strideBytes % UInt64(alignment) == 0, h.strideBytes >= h.dim * UInt64(elementType.byteSize),
-              h.payloadOffset == UInt64(elementType.payloadOffset), !overflow, len == h.payloadLength else {
+              h.payloadOffset == UInt64(elementType.payloadOffset), !overflow, len == h.payloadLength,
+              !h.flags.contains(.rowChecks) || elementType == .float32 else {
             throw EmbedScopeError(.corruptHeader, "inconsistent header (rows \(h.rows), dim \(h.dim), stride \(h.strideBytes), payload \(h.payloadOffset)+\(h.payloadLength))",
                                   path: path, hint: "the index is damaged; rebuild it")
         }
         // payloadOffset is 64 and payloadLength = rows × stride < 2^72 was refused above if it
         // overflowed; the sum is checked too, and bounded by the bytes present.
-        let (end, endOverflow) = h.payloadOffset.addingReportingOverflow(h.payloadLength)
+        // The row checks (rows × 4 < 2^42) after it.
+        let (body, bodyOverflow) = h.payloadLength.addingReportingOverflow(h.rowChecksLength)
+        let (sum, sumOverflow) = h.payloadOffset.addingReportingOverflow(body)
+        let end = sum, endOverflow = bodyOverflow || sumOverflow
         guard !endOverflow, UInt64(fileSize) >= end else {
             throw EmbedScopeError(.truncated, "file is \(fileSize) bytes but its header announces \(endOverflow ? "more than 2^64" : String(end))",
                                   path: path, hint: "the index was cut short (disk full or interrupted copy); rebuild it")
@@ -174,7 +189,7 @@ extension VectorFileHeader {
     /// after it, which O(1) cannot tell from an append, so both are refused (`decode` refuses a
     /// shorter one).
     package func requireExactSize(_ fileSize: Int, path: String) throws {
-        let end = payloadOffset &+ payloadLength
+        let end = fileEnd
         guard UInt64(fileSize) == end else {
             throw EmbedScopeError(.checksumMismatch, "file is \(fileSize) bytes but its header announces \(end): \(UInt64(fileSize) &- end) bytes more than were written",
                                   path: path, hint: "the index is damaged (bytes inserted or appended after it was written); rebuild it")

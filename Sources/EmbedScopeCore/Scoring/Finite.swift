@@ -212,10 +212,18 @@ extension Index {
     /// Throws `.checksumMismatch` naming the first of `rows` of `v` that is not unit length
     /// (`UnitRows`): the rows a result is about to show. `what` names the file's rows in the
     /// message ("space 'embedding':", "prototype set 'head':").
+    /// In a file with row checks (`VectorFile.rowChecks`) each of the rows is also compared with
+    /// its CRC-32: damage that keeps a row's length — a sign flipped, a low bit, a row copied
+    /// over another — is refused where it would be shown.
     package func requireUnit(rows: some Sequence<Int>, of v: VectorFile, what: String) throws {
         if let bad = UnitRows.firstNotUnit(RowMatrix(v), rows: rows) {
             try requireIntact()  // a file cut short under the scan reads zero rows: say that instead
             throw UnitRows.damaged(row: bad.row, length: bad.length, what: what, path: v.url.path, index: url.path)
+        }
+        if v.rowChecks != nil, let bad = rows.first(where: { $0 >= 0 && $0 < v.rows && !v.rowMatchesCheck($0) }) {
+            try requireIntact()
+            throw EmbedScopeError(.checksumMismatch, "\(what) row \(bad) does not match its check: a stored value changed after the index was written",
+                                  path: v.url.path, hint: "run `embedscope verify \(url.path)` to see every damaged file, then rebuild the index")
         }
     }
 
