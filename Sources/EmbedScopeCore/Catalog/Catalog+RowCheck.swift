@@ -222,3 +222,26 @@ extension Catalog {
         return out
     }
 }
+
+extension Catalog {
+    /// Whether `file` is an SQLite database whose GRDB migrations table lists `v1` (a catalog
+    /// EmbedScope wrote). Opened with `immutable=1`: SQLite writes nothing (no -shm, no journal)
+    /// and takes no lock, so a foreign file is left exactly as it was.
+    static func recordsFirstMigration(_ file: URL) -> Bool {
+        var db: OpaquePointer?
+        var uri = URLComponents()
+        uri.scheme = "file"
+        uri.path = file.path
+        uri.queryItems = [URLQueryItem(name: "immutable", value: "1")]
+        guard let text = uri.string,
+              sqlite3_open_v2(text, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nil) == SQLITE_OK, let db else {
+            sqlite3_close(db)
+            return false
+        }
+        defer { sqlite3_close(db) }
+        var stmt: OpaquePointer?
+        guard sqlite3_prepare_v2(db, "SELECT 1 FROM grdb_migrations WHERE identifier = 'v1'", -1, &stmt, nil) == SQLITE_OK else { return false }
+        defer { sqlite3_finalize(stmt) }
+        return sqlite3_step(stmt) == SQLITE_ROW
+    }
+}

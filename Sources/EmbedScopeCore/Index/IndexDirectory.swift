@@ -75,19 +75,51 @@ package enum IndexDirectory {
         case foreign(String)
     }
 
+    /// What a writer pointed at `url` finds there. A folder counts as an index (which `--force`
+    /// replaces) or as reusable only by what EmbedScope itself writes first: the marker, a regular
+    /// file (a writer creates it before anything else), or a format 1.0 flat index (no marker),
+    /// whose catalog EmbedScope's migrations wrote. Folder
+    /// names alone (`gen-1`, `current`, `catalog.sqlite`) are not proof: a user's folder holding only
+    /// `gen-1/` and `gen-2/` was taken for a leftover and emptied; one with a `catalog.sqlite` of its
+    /// own lost it and every `.vec` to `--force`; a regular file named `current` was replaced.
     package static func classify(_ url: URL) -> Kind {
         var st = stat()
         guard stat(url.path, &st) == 0 else { return errno == ENOENT ? .missing : .foreign("cannot be inspected: \(String(cString: strerror(errno)))") }
         guard (st.st_mode & S_IFMT) == S_IFDIR else { return .foreign("is a file, not an index folder") }
-        if ((try? readCurrent(url)) ?? nil) != nil || hasFlatCatalog(url) { return .index }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: url.path)) ?? []
+        if names.isEmpty { return .reusable }
+        var m = stat()
+        let hasMarker = lstat(url.appendingPathComponent(markerName).path, &m) == 0
+        if hasMarker && (m.st_mode & S_IFMT) != S_IFREG {
+            return .foreign("has a \(markerName) that is not a regular file (a link or a folder), which EmbedScope never writes")
+        }
+        if hasMarker {
+            if ((try? readCurrent(url)) ?? nil) != nil || hasFlatCatalog(url) { return .index }
+            // A `current` that is not a link to a generation: a damaged index (`--force` replaces it).
+            if names.contains(currentName) { return .index }
+        } else if let current = (try? readCurrent(url)) ?? nil {
+            // An index whose marker was removed: its `current` links to a generation holding a catalog.
+            var g = stat()
+            if lstat(url.appendingPathComponent(current).appendingPathComponent(Catalog.fileName).path, &g) == 0 { return .index }
+        } else if hasFlatCatalog(url), isEmbedScopeCatalog(url.appendingPathComponent(Catalog.fileName)) {
+            return .index
+        }
         let ours = names.filter { name in
             name == markerName || name == currentName || name.hasPrefix(temporaryPrefix) || name.hasPrefix(trashPrefix)
                 || name.hasPrefix(currentTemporaryPrefix) || generationNumber(name) != nil
         }
-        if ours.count == names.count { return .reusable }
-        let others = names.filter { !ours.contains($0) }.sorted()
+        if hasMarker && ours.count == names.count { return .reusable }
+        let others = (hasMarker ? names.filter { !ours.contains($0) } : names).sorted()
         return .foreign("is a folder that does not hold an EmbedScope index (it contains \(others.prefix(3).joined(separator: ", "))\(others.count > 3 ? ", …" : ""))")
+    }
+
+    /// Whether `file` is an SQLite database whose migrations table records EmbedScope's first
+    /// catalog migration. Opened read-only and immutable: nothing is written beside it (no -shm,
+    /// no journal), whatever the file is.
+    static func isEmbedScopeCatalog(_ file: URL) -> Bool {
+        var lst = stat()
+        guard lstat(file.path, &lst) == 0, (lst.st_mode & S_IFMT) == S_IFREG else { return false }
+        return Catalog.recordsFirstMigration(file)
     }
 
     /// Refuses to write into one generation of an index (`INDEX/gen-N`, `INDEX/current`): the

@@ -110,7 +110,7 @@ public final class IndexWriterLock: Sendable {
                             _ = flock(fd, LOCK_UN)
                             close(fd)
                             fd = -1
-                            let m = open(marker, O_CREAT | O_WRONLY | O_CLOEXEC, 0o644)
+                            let m = open(marker, O_CREAT | O_WRONLY | O_CLOEXEC | O_NOFOLLOW, 0o644)
                             if m >= 0 { close(m) }
                             return
                         }
@@ -164,10 +164,15 @@ public final class IndexWriterLock: Sendable {
             }
             try IndexDirectory.refuseReadOnly(index)
             let path = index.appendingPathComponent(IndexDirectory.markerName).path
-            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            // Never through a link (a symlinked marker would have its target truncated and written).
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o644)
             guard fd >= 0 else {
                 let e = errno
                 if e == ENOENT { continue } // the folder went away meanwhile
+                if e == ELOOP {
+                    throw EmbedScopeError(.refused, "the index's lock file is a symbolic link, which EmbedScope never writes", path: path,
+                                          hint: "remove the link; nothing was changed")
+                }
                 if e == EACCES || e == EROFS || e == EPERM {
                     throw EmbedScopeError(.refused, "cannot write the index's lock file: \(String(cString: strerror(e)))", path: path,
                                           hint: "the index folder is not writable; nothing was changed")
