@@ -177,7 +177,7 @@ extension Index {
         let lock = try IndexWriterLock.acquire(url, create: false)
         defer { lock.release() }
         let latest = try Index.open(url)
-        for s in spaces where !(try latest.hasSameVectors(as: self, space: s)) {
+        for s in spaces where !(try latest.hasSameVectorsAndLabels(as: self, space: s)) {
             throw EmbedScopeError(.refused, "space '\(s)' was replaced while it was being measured; results not recorded",
                                   path: url.path, hint: "run the command again on the new index")
         }

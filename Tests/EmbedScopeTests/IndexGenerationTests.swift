@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import XCTest
 @testable import EmbedScope
 @testable import EmbedScopeCore
@@ -305,6 +306,101 @@ final class IndexGenerationTests: XCTestCase {
                                                                   weights: [Float](repeating: 1, count: 8), bias: [0]))
         XCTAssertNoThrow(try Index.open(index).verify())
         XCTAssertEqual(try Index.open(index).prototypeSets.count, 0)
+    }
+
+    /// Folders EmbedScope did not write, whose names only look like an index's (found by a red-team
+    /// pass, each exit 0 before): user folders `gen-1/`, `gen-2/` taken for leftovers and deleted;
+    /// a `catalog.sqlite` of the user's own (and every `.vec`, `metrics.json`) deleted by `--force`;
+    /// a regular file named `current` replaced by `--force`; a symlinked marker followed and its
+    /// target truncated. Each is refused now, before anything is written into the folder.
+    func testFoldersThatOnlyLookLikeAnIndexAreNotTouched() throws {
+        let dir = try temporaryDirectory(self)
+        let fm = FileManager.default
+        let (x, m) = try writeImport(dir, tag: "t", rows: 12, dim: 4, seed: 3)
+        func importing(_ out: URL, force: Bool) -> ImportRequest {
+            var r = ImportRequest(vectors: x, manifest: m, out: out); r.force = force; return r
+        }
+        func contents(_ u: URL) throws -> [String] {
+            (fm.enumerator(atPath: u.path)?.allObjects as? [String] ?? []).sorted()
+        }
+
+        let runs = dir.appendingPathComponent("runs")
+        for g in ["gen-1", "gen-2", ".tmp-gen-notes"] {
+            try fm.createDirectory(at: runs.appendingPathComponent(g), withIntermediateDirectories: true)
+            try "weights".write(to: runs.appendingPathComponent(g).appendingPathComponent("model.pt"), atomically: true, encoding: .utf8)
+        }
+        let foreignCatalog = dir.appendingPathComponent("foreign")
+        try fm.createDirectory(at: foreignCatalog, withIntermediateDirectories: true)
+        var config = Configuration(); config.journalMode = .default
+        try DatabaseQueue(path: foreignCatalog.appendingPathComponent("catalog.sqlite").path, configuration: config)
+            .write { try $0.execute(sql: "CREATE TABLE photos(x)") }
+        try "vec".write(to: foreignCatalog.appendingPathComponent("my.vec"), atomically: true, encoding: .utf8)
+        let onlyCatalog = dir.appendingPathComponent("only-catalog")
+        try fm.createDirectory(at: onlyCatalog, withIntermediateDirectories: true)
+        try fm.copyItem(at: foreignCatalog.appendingPathComponent("catalog.sqlite"), to: onlyCatalog.appendingPathComponent("catalog.sqlite"))
+        let cur = dir.appendingPathComponent("cur")
+        try fm.createDirectory(at: cur, withIntermediateDirectories: true)
+        try "my notes".write(to: cur.appendingPathComponent("current"), atomically: true, encoding: .utf8)
+
+        for folder in [runs, foreignCatalog, onlyCatalog, cur] {
+            let before = try contents(folder)
+            for force in [false, true] {
+                XCTAssertThrowsKind(.refused, try Importer.run(importing(folder, force: force)), "\(folder.lastPathComponent) force \(force)")
+                var b = BuildRequest(dataset: dir, out: folder); b.force = force
+                XCTAssertThrowsError(try FolderBuilder.run(b))
+            }
+            XCTAssertEqual(try contents(folder), before, "\(folder.lastPathComponent): nothing written, nothing removed")
+        }
+        XCTAssertEqual(try String(contentsOf: cur.appendingPathComponent("current"), encoding: .utf8), "my notes")
+
+        // A marker that is a symlink is never followed: not into an index, not into a new folder.
+        let victim = dir.appendingPathComponent("victim.txt")
+        try "important".write(to: victim, atomically: true, encoding: .utf8)
+        let idx = dir.appendingPathComponent("idx")
+        _ = try Importer.run(importing(idx, force: false))
+        let marker = idx.appendingPathComponent(IndexDirectory.markerName)
+        try fm.removeItem(at: marker)
+        try fm.createSymbolicLink(at: marker, withDestinationURL: victim)
+        XCTAssertThrowsKind(.refused, try Importer.run(importing(idx, force: true)))
+        XCTAssertThrowsKind(.refused, try Index.open(idx).updateMetrics(spaces: ["embedding"]) { _ in })
+        let fresh = dir.appendingPathComponent("fresh")
+        try fm.createDirectory(at: fresh, withIntermediateDirectories: true)
+        try fm.createSymbolicLink(at: fresh.appendingPathComponent(IndexDirectory.markerName), withDestinationURL: victim)
+        XCTAssertThrowsKind(.refused, try Importer.run(importing(fresh, force: false)))
+        XCTAssertEqual(try String(contentsOf: victim, encoding: .utf8), "important")
+
+        // What is EmbedScope's is still recognised: an index whose marker was removed, a damaged
+        // `current` inside an index (with its marker), a folder holding only the marker.
+        let noMarker = dir.appendingPathComponent("no-marker")
+        _ = try Importer.run(importing(noMarker, force: false))
+        try fm.removeItem(at: noMarker.appendingPathComponent(IndexDirectory.markerName))
+        XCTAssertEqual(IndexDirectory.classify(noMarker), .index)
+        XCTAssertNoThrow(try Importer.run(importing(noMarker, force: true)))
+        let leftover = dir.appendingPathComponent("leftover")
+        try fm.createDirectory(at: leftover.appendingPathComponent(".tmp-gen-1-x"), withIntermediateDirectories: true)
+        fm.createFile(atPath: leftover.appendingPathComponent(IndexDirectory.markerName).path, contents: Data())
+        XCTAssertEqual(IndexDirectory.classify(leftover), .reusable)
+    }
+
+    /// A rebuild with the same vectors and other labels wrote an identical vector header: metrics and
+    /// a probe's head computed on the old labels were recorded into it, exit 0.
+    func testResultsFromTheOldLabelsAreNotRecordedAfterARelabel() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 30, d = 4, x = randomMatrix(rows: n, dim: d, seed: 5)
+        let url = try makeImportedIndex(in: dir, vectors: x, rows: n, dim: d, classes: classes(n))
+        let old = try Index.open(url)
+        _ = try makeImportedIndex(in: dir, vectors: x, rows: n, dim: d, classes: (0..<n).map { ["bee", "cat", "ant"][$0 % 3] }, name: "relabel")
+        var r = ImportRequest(vectors: dir.appendingPathComponent("X-relabel.npy"), manifest: dir.appendingPathComponent("rows-relabel.csv"), out: url)
+        r.force = true
+        _ = try Importer.run(r)
+        let now = try Index.open(url)
+        XCTAssertEqual(try VectorFile(url: now.directory.appendingPathComponent("embedding.vec")).header,
+                       try VectorFile(url: old.directory.appendingPathComponent("embedding.vec")).header, "the same vectors")
+        XCTAssertFalse(try now.hasSameVectorsAndLabels(as: old, space: "embedding"))
+        XCTAssertThrowsKind(.refused, try old.updateMetrics(spaces: ["embedding"]) { _ in })
+        XCTAssertThrowsKind(.refused, try Index.writePrototypeSet(at: url, name: "probe", space: "embedding", source: "t", names: ["x"],
+                                                                  weights: [1, 2, 3, 4], bias: [0], basis: old))
+        XCTAssertTrue(try now.hasSameVectorsAndLabels(as: Index.open(url), space: "embedding"))
     }
 }
 

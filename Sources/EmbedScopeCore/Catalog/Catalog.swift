@@ -365,3 +365,33 @@ extension Catalog {
         }
     }
 }
+
+extension Catalog {
+    /// CRC-32 of the labels results are computed from: every class (id, name) and every image's
+    /// (row, class id, split), in order. Two generations with equal digests label their rows
+    /// alike; damage makes the digests differ (the safe direction for `hasSameVectorsAndLabels`).
+    package func labelDigest() throws -> UInt32 {
+        try dbQueue.read { db in
+            var crc: UInt32 = 0
+            var bytes: [UInt8] = []
+            func flush() { crc = Checksum.crc32(bytes, seed: crc); bytes.removeAll(keepingCapacity: true) }
+            func int(_ v: Int64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
+            func text(_ s: String?) {
+                guard let s else { bytes.append(0); return }
+                bytes.append(1); int(Int64(s.utf8.count)); bytes += s.utf8
+            }
+            let classes = try Row.fetchCursor(db, sql: "SELECT id, name FROM classes ORDER BY id")
+            while let row = try classes.next() {
+                int(row[0]); text(row[1])
+            }
+            bytes.append(0xff)
+            let images = try Row.fetchCursor(db, sql: "SELECT row, classId, split FROM images ORDER BY row")
+            while let row = try images.next() {
+                int(row[0]); int(row[1]); text(row[2])
+                if bytes.count >= 1 << 16 { flush() }
+            }
+            flush()
+            return crc
+        }
+    }
+}

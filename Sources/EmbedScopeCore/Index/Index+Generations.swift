@@ -5,12 +5,20 @@ import Glibc
 
 extension Index {
     /// True when `other` (possibly another generation of the same index) reads the very same
-    /// vectors for `space`: the same file (a later generation hard-links it), or a file whose
-    /// 64-byte header — dimensions and payload CRC included — is identical. Used before a
-    /// result computed from one generation (metrics, a probe's head) is written into the
-    /// current one: after a rebuild it no longer describes the index and is not recorded.
-    public func hasSameVectors(as other: Index, space: String) throws -> Bool {
+    /// vectors for `space` — the same file (a later generation hard-links it), or a file whose
+    /// 64-byte header, dimensions and payload CRC included, is identical — with the same labels:
+    /// classes, and every row's class and split (`Catalog.labelDigest`). Used before a result
+    /// computed from one generation (metrics, a probe's head) is written into the current one:
+    /// after a rebuild it no longer describes the index and is not recorded. (A rebuild with the
+    /// same vectors and other labels wrote an identical header: the old labels' silhouette and
+    /// probe were recorded into it, exit 0.)
+    public func hasSameVectorsAndLabels(as other: Index, space: String) throws -> Bool {
         if directory.standardizedFileURL == other.directory.standardizedFileURL { return true }
+        guard try sameVectorFile(as: other, space: space) else { return false }
+        return try catalog.labelDigest() == other.catalog.labelDigest()
+    }
+
+    private func sameVectorFile(as other: Index, space: String) throws -> Bool {
         guard let a = try? self.space(space), let b = try? other.space(space) else { return false }
         let pa = directory.appendingPathComponent(a.file).path, pb = other.directory.appendingPathComponent(b.file).path
         var sa = stat(), sb = stat()

@@ -24,7 +24,7 @@ extension Index {
         do { // the generation current under the lock, let go before the commit removes older ones
             let idx = try Index.open(url)
             dim = try idx.space(space).dim
-            if let basis, !(try idx.hasSameVectors(as: basis, space: space)) {
+            if let basis, !(try idx.hasSameVectorsAndLabels(as: basis, space: space)) {
                 throw EmbedScopeError(.refused, "space '\(space)' was replaced while the prototype set '\(name)' was computed from it; not stored",
                                       path: url.path, hint: "run the command again on the new index")
             }
