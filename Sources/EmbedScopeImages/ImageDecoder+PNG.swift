@@ -15,6 +15,12 @@ extension ImageDecoder {
     ///   sees it, otherwise libpng would gamma-correct the samples to sRGB;
     /// * 16-bit samples are reduced by libpng (`png_set_scale_16`, round(v / 257)); Pillow keeps the
     ///   high byte (v >> 8), so 16-bit files can differ from Pillow by 1 LSB. 8-bit files are exact.
+    /// * 16-bit Adam7-interlaced files: libpng 1.6.39's simplified API returns wrong rows when it
+    ///   reduces them to 8 bits (every pass-1…6 row; Pillow and pypng read them right). They are
+    ///   read as 16-bit "linear" samples instead — with gAMA, sRGB and iCCP cut out, libpng then
+    ///   returns the stored values unchanged — and reduced here with the same rounding
+    ///   (`decodePNG16`; alpha: libpng premultiplies linear samples, undone before the reduction,
+    ///   so a semi-transparent pixel can differ from the non-interlaced file by 1 LSB).
     static func decodePNG(_ data: Data, path: String) throws -> RGBImage {
         try data.withUnsafeBytes { raw in
             let layout: PNGChunkLayout
@@ -25,32 +31,31 @@ extension ImageDecoder {
             } catch PNGChunkLayout.Problem.corrupt(let why) {
                 throw ImageError(kind: .corrupt, path: path, reason: "corrupt PNG: \(why)")
             }
-            if layout.gammaChunks.isEmpty {
-                return try decodePNGChunks(UnsafeRawBufferPointer(rebasing: raw[0..<layout.end]), path: path)
+            let sixteenInterlaced = layout.bitDepth == 16 && layout.interlaced
+            let cut = (layout.gammaChunks + (sixteenInterlaced ? layout.colorSpaceChunks : [])).sorted { $0.lowerBound < $1.lowerBound }
+            let decode = sixteenInterlaced ? decodePNG16 : decodePNGChunks
+            if cut.isEmpty {
+                return try decode(UnsafeRawBufferPointer(rebasing: raw[0..<layout.end]), path)
             }
             var stripped = [UInt8]()
             stripped.reserveCapacity(layout.end)
             var from = 0
-            for chunk in layout.gammaChunks {
+            for chunk in cut {
                 stripped.append(contentsOf: raw[from..<chunk.lowerBound])
                 from = chunk.upperBound
             }
             stripped.append(contentsOf: raw[from..<layout.end])
-            return try stripped.withUnsafeBytes { try decodePNGChunks($0, path: path) }
+            return try stripped.withUnsafeBytes { try decode($0, path) }
         }
     }
 
-    /// Runs libpng on a structurally complete PNG (signature through IEND).
-    private static func decodePNGChunks(_ bytes: UnsafeRawBufferPointer, path: String) throws -> RGBImage {
+    /// libpng's simplified reader on a structurally complete PNG (signature through IEND), its
+    /// header read and the size checked: the image, its width and height.
+    private static func beginPNG(_ bytes: UnsafeRawBufferPointer, path: String) throws -> (LibPNGImage, Int, Int) {
         let png = LibPNGImage()
-        func libpngError(_ stage: String) -> ImageError {
-            let message = png.message
-            return ImageError(kind: .corrupt, path: path,
-                              reason: "corrupt PNG (libpng \(stage): \(message.isEmpty ? "unknown error" : message))")
-        }
         guard let base = bytes.baseAddress,
               png_image_begin_read_from_memory(png.image, base, bytes.count) != 0 else {
-            throw libpngError("reading the header")
+            throw libpngError(png, "reading the header", path: path)
         }
         let width = Int(png.image.pointee.width)
         let height = Int(png.image.pointee.height)
@@ -61,6 +66,50 @@ extension ImageDecoder {
             throw ImageError(kind: .tooLarge, path: path,
                              reason: "\(width)x\(height) pixels is above the limit of \(maxPixels)")
         }
+        return (png, width, height)
+    }
+
+    private static func libpngError(_ png: LibPNGImage, _ stage: String, path: String) -> ImageError {
+        let message = png.message
+        return ImageError(kind: .corrupt, path: path,
+                          reason: "corrupt PNG (libpng \(stage): \(message.isEmpty ? "unknown error" : message))")
+    }
+
+    /// A 16-bit interlaced PNG (gAMA, sRGB, iCCP cut out): libpng's 16-bit linear output, which is
+    /// then the stored samples (alpha: premultiplied by it, undone here), reduced to 8 bits as
+    /// `png_set_scale_16` does — (v × 255 + 32895) >> 16, round(v / 257).
+    private static func decodePNG16(_ bytes: UnsafeRawBufferPointer, path: String) throws -> RGBImage {
+        let (png, width, height) = try beginPNG(bytes, path: path)
+        let hasAlpha = png.image.pointee.format & LibPNGImage.formatFlagAlpha != 0
+        png.image.pointee.format = (hasAlpha ? LibPNGImage.formatRGBA : LibPNGImage.formatRGB) | LibPNGImage.formatFlagLinear
+        let channels = hasAlpha ? 4 : 3
+        var samples = [UInt16](repeating: 0, count: width * height * channels)
+        let ok = samples.withUnsafeMutableBytes { png_image_finish_read(png.image, nil, $0.baseAddress, 0, nil) != 0 }
+        guard ok, !png.failed else { throw libpngError(png, "decoding the pixels", path: path) }
+        func scale(_ v: UInt32) -> UInt8 { UInt8((v * 255 + 32895) >> 16) }
+        var out = [UInt8](repeating: 0, count: width * height * channels)
+        for i in 0..<(width * height) {
+            let s = i * channels
+            guard hasAlpha else {
+                for c in 0..<3 { out[s + c] = scale(UInt32(samples[s + c])) }
+                continue
+            }
+            let a = UInt32(samples[s + 3])
+            for c in 0..<3 {
+                // premultiplied c·a/65535 back to c (0 where a is 0: composited on white, c is unused)
+                let v = a == 0 ? 0 : min(65535, (UInt32(samples[s + c]) * 65535 + a / 2) / a)
+                out[s + c] = scale(v)
+            }
+            out[s + 3] = scale(a)
+        }
+        guard hasAlpha else { return RGBImage(width: width, height: height, pixels: out) }
+        return RGBImage(width: width, height: height, pixels: compositeOnWhite(rgba: out))
+    }
+
+    /// Runs libpng on a structurally complete PNG (signature through IEND).
+    private static func decodePNGChunks(_ bytes: UnsafeRawBufferPointer, path: String) throws -> RGBImage {
+        let (png, width, height) = try beginPNG(bytes, path: path)
+        func libpngError(_ stage: String) -> ImageError { Self.libpngError(png, stage, path: path) }
         let hasAlpha = png.image.pointee.format & LibPNGImage.formatFlagAlpha != 0
         png.image.pointee.format = hasAlpha ? LibPNGImage.formatRGBA : LibPNGImage.formatRGB
         // 16-bit samples without gAMA/sRGB are sRGB-encoded (as Pillow assumes), not linear.

@@ -7,7 +7,9 @@ import EmbedScopeCore
 /// It answers two questions before libpng sees the data:
 /// * is the file complete? A PNG ends with an IEND chunk; data that stops before it is truncated.
 ///   Bytes after IEND are ignored, as every decoder does.
-/// * where are the gAMA chunks? See `ImageDecoder.decodePNG` for why they are removed.
+/// * where are the gAMA chunks? See `ImageDecoder.decodePNG` for why they are removed;
+/// * is the image 16-bit and interlaced (IHDR), and where are its sRGB and iCCP chunks? Such an
+///   image is decoded another way (`ImageDecoder.decodePNG`).
 struct PNGChunkLayout {
     enum Problem: Error {
         case truncated(String)
@@ -16,6 +18,11 @@ struct PNGChunkLayout {
 
     /// Byte ranges of the whole gAMA chunks (length, type, data, CRC).
     var gammaChunks: [Range<Int>] = []
+    /// Byte ranges of the whole sRGB and iCCP chunks.
+    var colorSpaceChunks: [Range<Int>] = []
+    /// From IHDR (0 / false when the first chunk is not a 13-byte IHDR: libpng refuses such a file).
+    var bitDepth = 0
+    var interlaced = false
     /// Offset one past the IEND chunk.
     var end = 0
 
@@ -47,6 +54,11 @@ struct PNGChunkLayout {
                 throw Problem.truncated("chunk \(type) at byte \(offset) needs \(12 + length) bytes but only \(count - offset) remain")
             }
             if type == "gAMA" { gammaChunks.append(offset..<chunkEnd) }
+            if type == "sRGB" || type == "iCCP" { colorSpaceChunks.append(offset..<chunkEnd) }
+            if type == "IHDR" && length == 13 && offset == ImageFormat.pngSignature.count {
+                bitDepth = Int(bytes[offset + 8 + 8])
+                interlaced = bytes[offset + 8 + 12] != 0
+            }
             if type == "IEND" {
                 end = chunkEnd
                 return
