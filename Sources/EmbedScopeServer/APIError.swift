@@ -112,3 +112,38 @@ struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 }
+
+/// A server bound to a loopback address answers only requests whose `Host` names a loopback host
+/// (`localhost`, `*.localhost`, `127.x.y.z`, `[::1]`, with any port), or that carry none
+/// (HTTP/1.0). Otherwise a web page on another site could reach it by DNS rebinding — its own
+/// name re-pointed at 127.0.0.1 — and read the API and the images from the user's browser (as
+/// Jupyter refuses, and for the same reason). A server bound to another address (`--host
+/// 0.0.0.0`, a LAN address) is reached by whatever names the network gives it, and checks nothing.
+struct LoopbackHostMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if let host = request.head.authority, !Self.isLoopbackName(host) {  // (HTTP/1.1's Host header)
+            throw APIError(.forbidden, "forbidden",
+                           "this server listens on a loopback address and answers only requests addressed to it by a loopback name (localhost, 127.0.0.1, [::1]), not to another host name")
+        }
+        return try await next(request, context)
+    }
+
+    /// Whether a bind address is a loopback one.
+    static func isLoopbackAddress(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+    }
+
+    /// `Host` value (host, optional port) → whether the host is a loopback name.
+    static func isLoopbackName(_ value: String) -> Bool {
+        var h = value.trimmingCharacters(in: .whitespaces).lowercased()
+        if h.hasPrefix("[") {
+            guard let close = h.firstIndex(of: "]") else { return false }
+            return h[h.index(after: h.startIndex)..<close] == "::1"
+        }
+        if let colon = h.lastIndex(of: ":") { h = String(h[..<colon]) }
+        if h.hasSuffix(".") { h.removeLast() }
+        if h == "localhost" || h.hasSuffix(".localhost") { return true }
+        let parts = h.split(separator: ".", omittingEmptySubsequences: false)
+        return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { p in !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCII) && p.allSatisfy(\.isNumber) && Int(p)! <= 255 }
+    }
+}

@@ -1,5 +1,8 @@
 import EmbedScope
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Image files reached only by row: the catalog's relative path under the index's recorded
 /// data-set root, refused when it is absolute, has a `..` component, or resolves (symlinks
@@ -49,12 +52,36 @@ enum ImageAccess {
     }
 
     /// The original bytes and their media type (only PNG and JPEG are served).
+    ///
+    /// `resolve` checks a path, and a folder on it can be swapped for a symlink before the file is
+    /// opened (a red-team pass read a file outside the root 141 times in 7,900 requests while a
+    /// folder was exchanged with a link in a loop). So the file is opened first and what was
+    /// opened is checked: the descriptor's own path (`/proc/self/fd/N`, resolved by the kernel)
+    /// must be under the root, and it must be a regular file.
     static func original(row: Int, in s: ServedIndex) throws -> (Data, String) {
         let url = try file(row: row, in: s)
-        let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? NSNumber)?.intValue ?? 0
-        guard size <= maxFileBytes else { throw APIError(.contentTooLarge, "tooLarge", "the image file of this row is larger than \(maxFileBytes) bytes") }
-        let data: Data
-        do { data = try Data(contentsOf: url) } catch { throw APIError.notFound("the image file of this row cannot be read") }
+        guard let root = s.datasetRoot, let realRoot = realPath(root) else { throw APIError.notFound("the data-set root of this index no longer exists") }
+        let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { throw APIError.notFound("the image file of this row cannot be read") }
+        defer { close(fd) }
+        guard let opened = realPath("/proc/self/fd/\(fd)"), opened.hasPrefix(realRoot.hasSuffix("/") ? realRoot : realRoot + "/") else {
+            throw APIError(.forbidden, "forbidden", "the image file of this row resolves outside the data-set root; it is not served")
+        }
+        var st = stat()
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw APIError.notFound("the image file of this row is missing") }
+        guard st.st_size <= maxFileBytes else { throw APIError(.contentTooLarge, "tooLarge", "the image file of this row is larger than \(maxFileBytes) bytes") }
+        var data = Data(count: Int(st.st_size))
+        var done = 0
+        let ok = data.withUnsafeMutableBytes { b -> Bool in
+            while done < b.count {
+                let n = read(fd, b.baseAddress! + done, b.count - done)
+                if n < 0 && errno == EINTR { continue }
+                guard n > 0 else { return false }
+                done += n
+            }
+            return true
+        }
+        guard ok else { throw APIError.notFound("the image file of this row cannot be read") }
         guard let type = mediaType(data) else { throw APIError(.unsupportedMediaType, "image", "the file of this row is not a PNG or JPEG image") }
         return (data, type)
     }

@@ -29,6 +29,7 @@ package func buildRouter(_ options: ServerOptions) -> Router<BasicRequestContext
     let api = ServerAPI(library: IndexLibrary(options: options))
     let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)  // HEAD answers as GET, without the body
     router.add(middleware: ErrorAndLogMiddleware(log: options.log, library: api.library))
+    if LoopbackHostMiddleware<BasicRequestContext>.isLoopbackAddress(options.host) { router.add(middleware: LoopbackHostMiddleware()) }
     api.register(router)
     return router
 }

@@ -183,6 +183,34 @@ final class ServerAPITests: XCTestCase {
         }
     }
 
+    /// DNS rebinding: a page on another site re-points its own name at 127.0.0.1 and reads the API
+    /// from the user's browser. A loopback-bound server answers only loopback host names.
+    func testALoopbackServerAnswersOnlyLoopbackHostNames() async throws {
+        for host in ["attacker.test", "attacker.test:8080", "127.0.0.1.evil.test", "10.0.0.1", "[::2]:80", "localhost.evil.test", "127.0.0.256", ""] {
+            XCTAssertFalse(LoopbackHostMiddleware<BasicRequestContext>.isLoopbackName(host), host)
+        }
+        for host in ["localhost", "localhost:8080", "127.0.0.1:18080", "127.1.2.3", "[::1]:8080", "LOCALHOST", "app.localhost:80", "localhost."] {
+            XCTAssertTrue(LoopbackHostMiddleware<BasicRequestContext>.isLoopbackName(host), host)
+        }
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        @Sendable func status(_ reply: [UInt8]) -> String { String(decoding: reply.prefix(12), as: UTF8.self) }
+        try await app(f, configure: { $0.host = "127.0.0.1"; $0.port = 0 }).test(.live) { client in
+            let port = try XCTUnwrap(client.port)
+            let evil = try await offPool { try Self.exchange(port: port, "GET /api/indexes HTTP/1.1\r\nHost: attacker.test:\(port)\r\nConnection: close\r\n\r\n", wait: 10) }
+            XCTAssertEqual(status(evil.reply), "HTTP/1.1 403")
+            XCTAssertTrue(String(decoding: evil.reply, as: UTF8.self).contains("loopback"))
+            let good = try await offPool { try Self.exchange(port: port, "GET /api/indexes HTTP/1.1\r\nHost: localhost:\(port)\r\nConnection: close\r\n\r\n", wait: 10) }
+            XCTAssertEqual(status(good.reply), "HTTP/1.1 200")
+        }
+        // Bound to every address, it checks nothing (the names a network gives it are not known).
+        try await app(f, configure: { $0.host = "0.0.0.0"; $0.port = 0 }).test(.live) { client in
+            let port = try XCTUnwrap(client.port)
+            let other = try await offPool { try Self.exchange(port: port, "GET /api/indexes HTTP/1.1\r\nHost: lab-machine.example\r\nConnection: close\r\n\r\n", wait: 10) }
+            XCTAssertEqual(status(other.reply), "HTTP/1.1 200")
+        }
+    }
+
     /// A vector file another program cuts short while the server has it mapped: the reads past
     /// its new end find zeros instead of SIGBUS ending the server (it did, 2026-12-06); the request
     /// that read them gets an error, the index is opened again on its next use (refused as
