@@ -145,6 +145,15 @@ package struct DatasetFolder: Sendable {
                 }
                 files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
                 let prefix = part.isEmpty ? name + "/" : part + "/" + name + "/"
+                // Folders whose names are one text in two byte spellings would be merged into one class.
+                if let twin = perClass.keys.first(where: { UnicodeTwins.areTwins($0, name) }) {
+                    throw EmbedScopeError(.dataset, "the class folders \(UnicodeTwins.describe(twin, name)) are two spellings of one name",
+                                          path: base.path, hint: UnicodeTwins.hint)
+                }
+                if let (a, b) = UnicodeTwins.first(in: files) {
+                    throw EmbedScopeError(.dataset, "the files \(UnicodeTwins.describe(a, b)) are two spellings of one name", path: dir.path,
+                                          hint: UnicodeTwins.hint)
+                }
                 perClass[name, default: []] += files.map { (prefix + $0, split) }
             }
         }

@@ -241,7 +241,7 @@ extension IndexGrowth {
         guard !newEntries.isEmpty else {
             throw EmbedScopeError(.dataset, "none of the \(fresh.count) new images could be decoded", path: root.path)
         }
-        let classes = Growth.unionClasses([oldClasses, newEntries.map { folder.classes[$0.entry.classId] }], bytewise: true)
+        let classes = try Growth.unionClasses([oldClasses, newEntries.map { folder.classes[$0.entry.classId] }], bytewise: true)
         let classId = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         // Every row in build's order (class, then path): the order a rebuild of the same images gives.
         struct Item { var className: String; var record: ImageRecord; var source: RowSource }
@@ -354,7 +354,7 @@ extension IndexGrowth {
             }
             newVectors[s.name] = values
         }
-        let classes = Growth.unionClasses([oldClasses, manifest.entries.map(\.className)], bytewise: false)
+        let classes = try Growth.unionClasses([oldClasses, manifest.entries.map(\.className)], bytewise: false)
         let classId = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         var images: [ImageRecord] = [], sources: [RowSource] = []
         for img in old {

@@ -97,7 +97,7 @@ extension IndexGrowth {
             }
         }
         let built = metas.allSatisfy { $0["source"] == "build" }
-        let classes = Growth.unionClasses(classLists, bytewise: built)
+        let classes = try Growth.unionClasses(classLists, bytewise: built)
         let classId = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
         struct Item { var className: String; var record: ImageRecord; var source: RowSource }
         var items: [Item] = []

@@ -80,7 +80,12 @@ enum Growth {
     }
 
     /// Class list and id remapping for rows drawn from several class lists: the sorted union.
-    static func unionClasses(_ lists: [[String]], bytewise: Bool) -> [String] {
+    /// Two spellings of one class name across the lists (an index's "café" in NFC, new images' in
+    /// NFD) are refused: as Swift strings they are one key, and the new rows went into the old class.
+    static func unionClasses(_ lists: [[String]], bytewise: Bool) throws -> [String] {
+        if let (a, b) = UnicodeTwins.first(in: lists.joined()) {
+            throw EmbedScopeError(.invalidArgument, "the class names \(UnicodeTwins.describe(a, b)) are two spellings of one name", hint: UnicodeTwins.hint)
+        }
         let all = Set(lists.joined())
         return bytewise ? all.sorted(by: bytewiseLess) : all.sorted()
     }

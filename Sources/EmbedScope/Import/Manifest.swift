@@ -47,6 +47,7 @@ package struct Manifest: Sendable {
         // A path names one row: `query --path`, `remove --path`, `add`'s "already indexed" and the
         // server's images all look rows up by it.
         var lineOfPath: [String: Int] = [:]
+        var classSpelling: [String: String] = [:]
         for rec in records.dropFirst() {
             if rec.fields.count == 1 && rec.fields[0].isEmpty { continue } // blank line
             guard rec.fields.count == names.count else {
@@ -57,16 +58,25 @@ package struct Manifest: Sendable {
                 throw EmbedScopeError(.manifest, "line \(rec.line) has an empty path or class", path: path)
             }
             // NUL ended the path in the catalog (SQLite's C strings): "a\0x.png" and "a\0y.png" both became "a".
-            for (what, text) in [("path", p), ("class", c)] {
-                if let bad = text.unicodeScalars.first(where: { $0.value < 0x20 || $0.value == 0x7F }) {
-                    throw EmbedScopeError(.manifest, "line \(rec.line): the \(what) contains a control character (U+\(String(format: "%04X", bad.value)))", path: path,
-                                          hint: "file and class names cannot hold control characters; nothing was written")
-                }
+            // Other control characters are kept (a file name may hold a newline, and `build` indexes
+            // it; `export` writes it quoted, so the manifest it writes imports back).
+            for (what, text) in [("path", p), ("class", c)] where text.unicodeScalars.contains(where: { $0.value == 0 }) {
+                throw EmbedScopeError(.manifest, "line \(rec.line): the \(what) contains a NUL character", path: path,
+                                      hint: "file and class names cannot hold NUL; nothing was written")
             }
             if let first = lineOfPath.updateValue(rec.line, forKey: p) {
+                if let other = entries.first(where: { $0.path == p }), UnicodeTwins.areTwins(other.path, p) {
+                    throw EmbedScopeError(.manifest, "line \(rec.line)'s path and line \(first)'s, \(UnicodeTwins.describe(other.path, p)), are two names of one text",
+                                          path: path, hint: UnicodeTwins.hint)
+                }
                 throw EmbedScopeError(.manifest, "line \(rec.line) repeats the path '\(p)' of line \(first)", path: path,
                                       hint: "each row is one image, named by its path; drop the repeated line (and its vector). Nothing was written")
             }
+            if let twin = classSpelling[c], UnicodeTwins.areTwins(twin, c) {
+                throw EmbedScopeError(.manifest, "line \(rec.line): the classes \(UnicodeTwins.describe(twin, c)) are two spellings of one name", path: path,
+                                      hint: UnicodeTwins.hint)
+            }
+            classSpelling[c] = classSpelling[c] ?? c
             entries.append(Entry(path: p, className: c, split: si.map { rec.fields[$0] }.flatMap { $0.isEmpty ? nil : $0 }))
         }
         guard !entries.isEmpty else {
