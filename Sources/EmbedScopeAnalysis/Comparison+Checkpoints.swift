@@ -93,7 +93,7 @@ extension Comparison {
             })
         }
         let widths = table[0].indices.map { c in table.map { $0[c].count }.max() ?? 0 }
-        let lines = table.map { r in r.enumerated().map { c, v in v.padding(toLength: widths[c], withPad: " ", startingAt: 0) }.joined(separator: "  ") }
+        let lines = table.map { r in r.enumerated().map { c, v in v.padded(to: widths[c]) }.joined(separator: "  ") }
         return "per-class silhouette / \(kText) in space '\(p.space)' against \(p.baseline) (Δ > 0: the class separates better)\n"
             + lines.joined(separator: "\n")
     }

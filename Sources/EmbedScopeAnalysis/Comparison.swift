@@ -126,7 +126,7 @@ public enum Comparison {
         let widths = headers.indices.map { c in all.map { $0[c].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { c, v in
-                c < 4 ? v.padding(toLength: widths[c], withPad: " ", startingAt: 0)
+                c < 4 ? v.padded(to: widths[c])
                       : String(repeating: " ", count: widths[c] - v.count) + v
             }.joined(separator: "  ")
         }.joined(separator: "\n")

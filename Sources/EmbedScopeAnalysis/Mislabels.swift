@@ -139,7 +139,9 @@ extension Index {
             }
             let own = Int(labels[r])
             let ownE = 0.5 * cv.probabilities[r * classes + own] + 0.5 * vote[own]
-            if best != own { found.append((r, best, bestE - ownE, vote)) }
+            // Only a class with strictly more evidence than the label's: on a tie the label is one of
+            // the argmax (20 identical vectors labelled a/b alternately flagged every b as "a", score 0).
+            if best != own && bestE > ownE { found.append((r, best, bestE - ownE, vote)) }
         }
         found.sort { $0.score != $1.score ? $0.score > $1.score : $0.row < $1.row }
         let listed = o.limit.map { Array(found.prefix($0)) } ?? found

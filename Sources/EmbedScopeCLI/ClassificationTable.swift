@@ -8,7 +8,7 @@ func classificationText(_ r: ClassificationReport) -> [String] {
                         r.accuracy, r.correct, r.total, r.macroPrecision, r.macroRecall, r.macroF1), ""]
     let w = max(5, min(24, r.labels.map(\.count).max() ?? 5))
     func name(_ s: String) -> String {
-        (s.count > w ? String(s.prefix(w - 1)) + "…" : s).padding(toLength: w, withPad: " ", startingAt: 0)
+        (s.count > w ? String(s.prefix(w - 1)) + "…" : s).padded(to: w)
     }
     lines.append(name("class") + "  support  predicted  precision  recall      F1")
     for c in r.perClass {

@@ -90,15 +90,15 @@ func print(_ items: Any..., separator: String = " ", terminator: String = "\n") 
 func formatTable(_ rows: [ResultRow]) -> String {
     guard !rows.isEmpty else { return "(no results)" }
     // Measured as shown (escaped), so the columns line up.
-    let paths = rows.map(\.path.bidiControlsEscaped), classes = rows.map(\.class.bidiControlsEscaped)
+    let paths = rows.map(\.path.displayEscaped), classes = rows.map(\.class.displayEscaped)
     let pw = min(60, max(4, paths.map(\.count).max() ?? 4))
     let cw = max(5, classes.map(\.count).max() ?? 5)
-    var lines = ["rank    row  " + "path".padding(toLength: pw, withPad: " ", startingAt: 0) + "  " + "class".padding(toLength: cw, withPad: " ", startingAt: 0) + "    score"]
+    var lines = ["rank    row  " + "path".padded(to: pw) + "  " + "class".padded(to: cw) + "    score"]
     for (i, r) in rows.enumerated() {
         var p = paths[i]
         if p.count > pw { p = "…" + p.suffix(pw - 1) }
-        lines.append(String(format: "%4d %6d  ", r.rank, r.row) + p.padding(toLength: pw, withPad: " ", startingAt: 0) + "  "
-                     + classes[i].padding(toLength: cw, withPad: " ", startingAt: 0) + String(format: "  %7.4f", r.score))
+        lines.append(String(format: "%4d %6d  ", r.rank, r.row) + p.padded(to: pw) + "  "
+                     + classes[i].padded(to: cw) + String(format: "  %7.4f", r.score))
     }
     return lines.joined(separator: "\n")
 }

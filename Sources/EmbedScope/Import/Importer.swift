@@ -186,8 +186,13 @@ public enum Importer {
         progress.end()
         try writer.finish()
         if let head {
-            try builder.addPrototypeSet(name: req.prototypeSet, space: req.space, dim: d, source: req.head!.lastPathComponent,
-                                        names: head.names, weights: head.weights, bias: head.bias)
+            do {
+                try builder.addPrototypeSet(name: req.prototypeSet, space: req.space, dim: d, source: req.head!.lastPathComponent,
+                                            names: head.names, weights: head.weights, bias: head.bias)
+            } catch let e as EmbedScopeError where e.kind == .zeroVector || e.kind == .nonFinite {
+                // (A bias is named "bias i of set …"; a weight row "prototype i ('name') of set …".)
+                throw e.naming((e.message.hasPrefix("bias") ? req.bias ?? req.head! : req.head!).path)
+            }
         }
         var pixelSummary: PixelSpaceSummary?
         // Vectors imported under the name 'pixel' are that space: none is computed over them (it

@@ -39,7 +39,7 @@ extension Root {
         static func text(_ r: DuplicateReport, show: Int) -> String {
             var lines = [String(format: "space %@: %d rows; %d pairs with cosine ≥ %g in %d groups; %d cross-split (leakage), %d with different labels",
                                 r.space, r.rows, r.pairCount, r.threshold, r.groups.count, r.leakagePairs, r.differentClassPairs)]
-            func img(_ i: DuplicateReport.Image) -> String { "\(i.row) \(i.path) [\(i.class)\(i.split.map { ", \($0)" } ?? "")]" }
+            func img(_ i: DuplicateReport.Image) -> String { "\(i.row) \(i.path.displayEscaped) [\(i.class.displayEscaped)\(i.split.map { ", \($0.displayEscaped)" } ?? "")]" }
             if !r.pairs.isEmpty { lines.append(""); lines.append("pairs (leakage first):") }
             for p in r.pairs.prefix(show) {
                 let flags = [p.leakage ? "LEAKAGE" : nil, p.differentClass ? "labels differ" : nil].compactMap { $0 }.joined(separator: ", ")

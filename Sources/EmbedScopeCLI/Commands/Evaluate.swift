@@ -50,17 +50,19 @@ extension Root {
             lines.append("")
             lines += classificationText(r.classification)
             lines.append("")
-            lines.append(String(format: "mean margin %.4f; lowest margins (own-class logit − best other; negative = misclassified):", r.meanMargin))
-            let pw = min(50, max(4, r.lowestMargins.map(\.path.count).max() ?? 4))
-            let cw = max(9, min(20, r.lowestMargins.map { max($0.class.count, $0.predicted.count) }.max() ?? 5))
-            lines.append("   row  " + "path".padding(toLength: pw, withPad: " ", startingAt: 0) + "  " + "class".padding(toLength: cw, withPad: " ", startingAt: 0)
-                         + "  " + "predicted".padding(toLength: cw, withPad: " ", startingAt: 0) + "    margin")
+            // Logits of heads and vectors at 1e30 gave 60-digit "%.4f" margins: large ones in exponent form.
+            func number(_ v: Double) -> String { abs(v) < 1e6 ? String(format: "%.4f", v) : String(format: "%.4e", v) }
+            lines.append("mean margin \(number(r.meanMargin)); lowest margins (own-class logit − best other; negative = misclassified):")
+            let pw = min(50, max(4, r.lowestMargins.map(\.path.displayEscaped.count).max() ?? 4))
+            let cw = max(9, min(20, r.lowestMargins.map { max($0.class.displayEscaped.count, $0.predicted.displayEscaped.count) }.max() ?? 5))
+            lines.append("   row  " + "path".padded(to: pw) + "  " + "class".padded(to: cw)
+                         + "  " + "predicted".padded(to: cw) + "    margin")
             for m in r.lowestMargins {
-                var p = m.path
+                var p = m.path.displayEscaped
                 if p.count > pw { p = "…" + p.suffix(pw - 1) }
-                lines.append(String(format: "%6d  ", m.row) + p.padding(toLength: pw, withPad: " ", startingAt: 0) + "  "
-                             + String(m.class.prefix(cw)).padding(toLength: cw, withPad: " ", startingAt: 0) + "  "
-                             + String(m.predicted.prefix(cw)).padding(toLength: cw, withPad: " ", startingAt: 0) + String(format: "  %8.4f", m.margin))
+                lines.append(String(format: "%6d  ", m.row) + p.padded(to: pw) + "  "
+                             + String(m.class.displayEscaped.prefix(cw)).padded(to: cw) + "  "
+                             + String(m.predicted.displayEscaped.prefix(cw)).padded(to: cw) + "  " + String(repeating: " ", count: max(0, 8 - number(m.margin).count)) + number(m.margin))
             }
             return lines.joined(separator: "\n")
         }

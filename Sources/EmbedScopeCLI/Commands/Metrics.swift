@@ -61,12 +61,12 @@ extension Root {
             lines.append("")
             let w = max(5, min(40, r.perClass.map(\.name.count).max() ?? 5))
             let sampled = !s.exact
-            lines.append("class".padding(toLength: w, withPad: " ", startingAt: 0) + "     rows" + (sampled ? "  sampled" : "") + "  silhouette")
+            lines.append("class".padded(to: w) + "     rows" + (sampled ? "  sampled" : "") + "  silhouette")
             for c in r.perClass {
                 var name = c.name
                 if name.count > w { name = String(name.prefix(w - 1)) + "…" }
                 let value = c.silhouette.map { String(format: "%10.4f", $0) } ?? "         –"
-                lines.append(name.padding(toLength: w, withPad: " ", startingAt: 0) + String(format: "  %7d", c.rows)
+                lines.append(name.padded(to: w) + String(format: "  %7d", c.rows)
                              + (sampled ? String(format: "  %7d", c.evaluated) : "") + "  " + value)
             }
             return lines.joined(separator: "\n")

@@ -42,14 +42,14 @@ extension Root {
 
         static func text(_ r: MislabelReport) -> String {
             var lines = ["space \(r.space): \(r.flagged) of \(r.rows) images disagree with their label (\(r.evidence))", ""]
-            let pw = min(50, max(4, r.candidates.map(\.path.count).max() ?? 4))
-            let cw = max(9, min(20, r.candidates.map { max($0.class.count, $0.suggested.count) }.max() ?? 5))
-            func pad(_ s: String, _ w: Int) -> String { String(s.prefix(w)).padding(toLength: w, withPad: " ", startingAt: 0) }
+            let pw = min(50, max(4, r.candidates.map(\.path.displayEscaped.count).max() ?? 4))
+            let cw = max(9, min(20, r.candidates.map { max($0.class.displayEscaped.count, $0.suggested.displayEscaped.count) }.max() ?? 5))
+            func pad(_ s: String, _ w: Int) -> String { String(s.prefix(w)).padded(to: w) }
             lines.append("   row  " + pad("path", pw) + "  " + pad("class", cw) + "  " + pad("suggested", cw) + "   score  P(class)  P(sugg.)  kNN(class)  kNN(sugg.)")
             for m in r.candidates {
-                var p = m.path
+                var p = m.path.displayEscaped
                 if p.count > pw { p = "…" + p.suffix(pw - 1) }
-                lines.append(String(format: "%6d  ", m.row) + pad(p, pw) + "  " + pad(m.class, cw) + "  " + pad(m.suggested, cw)
+                lines.append(String(format: "%6d  ", m.row) + pad(p, pw) + "  " + pad(m.class.displayEscaped, cw) + "  " + pad(m.suggested.displayEscaped, cw)
                              + String(format: "  %6.3f  %8.3f  %8.3f  %10.2f  %10.2f", m.score, m.probeProbability, m.probeSuggestedProbability, m.knnAgreement, m.knnSuggested))
             }
             return lines.joined(separator: "\n")

@@ -56,7 +56,10 @@ extension Root {
                     }
                     let d = a.cols
                     let sources = (0..<a.rows).map { QuerySource.vector(Array(a.values[$0 * d ..< ($0 + 1) * d])) }
-                    let answers = try idx.searchBatch(sources, options: o, progress: TerminalProgress())
+                    let answers: [[ResultRow]]
+                    do { answers = try idx.searchBatch(sources, options: o, progress: TerminalProgress()) } catch let e as EmbedScopeError where e.kind == .shapeMismatch || e.kind == .zeroVector || e.kind == .nonFinite {
+                        throw e.naming(vectors)
+                    }
                     try printMany(answers.indices.map { (BatchQueryJSON.Query(vector: $0), answers[$0]) })
                     return
                 }
@@ -75,7 +78,9 @@ extension Root {
                     }
                     source = .vector(a.values)
                 }
-                try printOne(idx.search(source, options: o))
+                do { try printOne(idx.search(source, options: o)) } catch let e as EmbedScopeError where vector != nil && (e.kind == .shapeMismatch || e.kind == .zeroVector || e.kind == .nonFinite) {
+                    throw e.naming(vector!)
+                }
             }
         }
 

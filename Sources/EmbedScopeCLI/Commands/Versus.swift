@@ -48,21 +48,21 @@ extension Root {
 
         static func text(_ r: VersusReport) -> String {
             var lines = ["\(r.rows) rows, k = \(r.k); \(r.similarity); ties: \(r.tieRule)", ""]
-            lines.append("space".padding(toLength: 12, withPad: " ", startingAt: 0) + "    dim  precision@\(r.k)  kNN accuracy")
+            lines.append("space".padded(to: 12) + "    dim  precision@\(r.k)  kNN accuracy")
             for s in r.spaces {
-                lines.append(s.space.padding(toLength: 12, withPad: " ", startingAt: 0)
+                lines.append(s.space.padded(to: 12)
                              + String(format: " %6d  %11.4f  %12.4f", s.dim, s.precisionAtK, s.knnAccuracy))
             }
             lines.append("")
             let names = r.spaces.first?.perClass.map(\.name) ?? []
             let w = max(5, min(30, names.map(\.count).max() ?? 5))
-            var header = "class".padding(toLength: w, withPad: " ", startingAt: 0) + "    rows"
+            var header = "class".padded(to: w) + "    rows"
             for s in r.spaces { header += "  " + String("P@\(r.k) \(s.space)".prefix(14)).leftPad(14) + "  " + String("kNN \(s.space)".prefix(14)).leftPad(14) }
             lines.append(header)
             for (ci, name) in names.enumerated() {
                 var shown = name
                 if shown.count > w { shown = String(shown.prefix(w - 1)) + "…" }
-                var line = shown.padding(toLength: w, withPad: " ", startingAt: 0) + String(format: "  %6d", r.spaces[0].perClass[ci].rows)
+                var line = shown.padded(to: w) + String(format: "  %6d", r.spaces[0].perClass[ci].rows)
                 for s in r.spaces {
                     let c = s.perClass[ci]
                     line += String(format: "  %14.4f  %14.4f", c.precisionAtK, c.knnAccuracy)
@@ -77,13 +77,13 @@ extension Root {
                     lines.append("most disagreeing (lowest Jaccard; same-class neighbours of \(a.k) in each space):")
                     let pw = min(50, max(4, a.worst.map(\.path.count).max() ?? 4))
                     let cw = max(5, min(20, a.worst.map(\.class.count).max() ?? 5))
-                    lines.append("   row  " + "path".padding(toLength: pw, withPad: " ", startingAt: 0) + "  " + "class".padding(toLength: cw, withPad: " ", startingAt: 0)
+                    lines.append("   row  " + "path".padded(to: pw) + "  " + "class".padded(to: cw)
                                  + "  jaccard  " + String(a.spaceA.prefix(9)).leftPad(9) + "  " + String(a.spaceB.prefix(9)).leftPad(9))
                     for d in a.worst {
                         var p = d.path
                         if p.count > pw { p = "…" + p.suffix(pw - 1) }
-                        lines.append(String(format: "%6d  ", d.row) + p.padding(toLength: pw, withPad: " ", startingAt: 0) + "  "
-                                     + String(d.class.prefix(cw)).padding(toLength: cw, withPad: " ", startingAt: 0)
+                        lines.append(String(format: "%6d  ", d.row) + p.padded(to: pw) + "  "
+                                     + String(d.class.prefix(cw)).padded(to: cw)
                                      + String(format: "  %7.4f  %9d  %9d", d.jaccard, d.sameClassA, d.sameClassB))
                     }
                 }

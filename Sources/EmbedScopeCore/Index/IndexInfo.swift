@@ -54,12 +54,12 @@ public struct IndexInfo: Codable, Sendable {
         var s = ["index \(path)  (format \(formatVersion), \(rows) images, \(ByteCount.format(totalBytes)))"]
         s.append("spaces:")
         for sp in spaces {
-            s.append("  \(sp.name.padding(toLength: 12, withPad: " ", startingAt: 0)) dim \(sp.dim)  rows \(sp.rows)  \(ByteCount.format(sp.bytes))  model \(sp.model)"
+            s.append("  \(sp.name.padded(to: 12)) dim \(sp.dim)  rows \(sp.rows)  \(ByteCount.format(sp.bytes))  model \(sp.model)"
                      + (sp.storage == "f32" ? "" : "  storage f32 + \(sp.storage) copy (scanned)"))
             s.append("  \(String(repeating: " ", count: 12)) \(sp.preprocessing)")
         }
         s.append("classes (\(classes.count)):")
-        for c in classes { s.append("  \(String(format: "%3d", c.id))  \(c.name.bidiControlsEscaped.padding(toLength: 24, withPad: " ", startingAt: 0)) \(c.count)") }
+        for c in classes { s.append("  \(String(format: "%3d", c.id))  \(c.name.displayEscaped.padded(to: 24)) \(c.count)") }
         if prototypeSets.isEmpty { s.append("prototype sets: none") } else {
             s.append("prototype sets:")
             for p in prototypeSets {
@@ -67,7 +67,7 @@ public struct IndexInfo: Codable, Sendable {
             }
         }
         s.append("files:")
-        for (n, b) in files.sorted(by: { $0.key < $1.key }) { s.append("  \(n.padding(toLength: 28, withPad: " ", startingAt: 0)) \(ByteCount.format(b))") }
+        for (n, b) in files.sorted(by: { $0.key < $1.key }) { s.append("  \(n.padded(to: 28)) \(ByteCount.format(b))") }
         return s.joined(separator: "\n")
     }
 }

@@ -35,3 +35,23 @@ extension String {
         return out
     }
 }
+
+extension String {
+    /// For one cell or field of text output (a path, a class name): bidirectional controls and
+    /// control characters (C0 — a newline or tab in a file name —, DEL, C1) shown as `\u{A}`
+    /// escapes, so a name cannot break a table's rows or reorder its line.
+    package var displayEscaped: String {
+        escapingScalars { String.isBidiControl($0) || $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
+    }
+
+    /// Padded with spaces, or cut, to `width` characters (grapheme clusters: what `count` measures
+    /// and a terminal shows as one cell, mostly). Foundation's `padding(toLength:)` counts UTF-16
+    /// units: a name with an emoji or a combining accent came out cut short ("cat_😀😀😀." for
+    /// "cat_😀😀😀.png") while the column widths were measured in characters.
+    package func padded(to width: Int) -> String {
+        let n = count
+        if n == width { return self }
+        if n > width { return String(prefix(max(0, width))) }
+        return self + String(repeating: " ", count: width - n)
+    }
+}

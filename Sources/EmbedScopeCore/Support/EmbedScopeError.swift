@@ -63,14 +63,24 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
     public let message: String
     public let path: String?
     public let hint: String?
-    public let underlying: String?
+    public var underlying: String? { underlyingText }
+    private var underlyingText: String?
 
     public init(_ kind: Kind, _ message: String, path: String? = nil, hint: String? = nil, underlying: Error? = nil) {
         self.kind = kind
         self.message = message
         self.path = path
         self.hint = hint
-        self.underlying = underlying.map(EmbedScopeError.describe)
+        self.underlyingText = underlying.map(EmbedScopeError.describe)
+    }
+
+    /// The same error naming `file` when it names none (a vector read from a user's file and
+    /// refused deeper down, where the file is not known: "query vector has 7 values, …").
+    package func naming(_ file: String) -> EmbedScopeError {
+        guard path == nil else { return self }
+        var e = EmbedScopeError(kind, message, path: file, hint: hint)
+        e.underlyingText = underlying
+        return e
     }
 
     /// A system error in a few words: the POSIX reason ("No space left on device") where
