@@ -60,6 +60,7 @@ package func runCommand(_ body: () throws -> Void) throws {
         InterruptCleanup.holdIfInterrupted()
         if let e = error as? EmbedScopeError {
             note("error: \(e.description)")
+            for change in CommittedChanges.all { note("note: the change was made before this error: \(change)") }
             throw ExitCode(1)
         } else if let e = error as? ImageError {
             note("error: \(e.description)")

@@ -253,6 +253,16 @@ final class CLITests: XCTestCase {
                 XCTAssertTrue(r.stderr.contains("cannot write the results"), "\(redirect) \(args): \(r.stderr)")
             }
         }
+        // A writer whose change was made and whose summary could not be printed says both (a
+        // script retrying `add` would find the rows "already in the index").
+        let x2 = dir.appendingPathComponent("X-more.npy"), m2 = dir.appendingPathComponent("rows-more.csv")
+        try NPYArray.write(shape: [1, 4], values: randomMatrix(rows: 1, dim: 4, seed: 77), to: x2)
+        try "path,class\nmore/new.png,even\n".write(to: m2, atomically: true, encoding: .utf8)
+        let rowsBefore = try Index.open(idx).rowCount
+        let added = try shell(">/dev/full", ["add", idx.path, "--vectors", x2.path, "--manifest", m2.path])
+        XCTAssertEqual(added.status, 1, added.stderr)
+        XCTAssertTrue(added.stderr.contains("cannot write the results") && added.stderr.contains("the change was made before this error"), added.stderr)
+        XCTAssertEqual(try Index.open(idx).rowCount, rowsBefore + 1)
         // An error with stderr closed: exit 1, no trap.
         let quiet = try shell("2>&-", ["query", idx.path, "--row", "99"])
         XCTAssertEqual(quiet.reason, .exit); XCTAssertEqual(quiet.status, 1)

@@ -100,6 +100,29 @@ final class InputNamesTests: XCTestCase {
         XCTAssertEqual(try CLI.run(["import", "--vectors", x.path, "--manifest", nul.path, "--out", dir.appendingPathComponent("n").path]).status, 1)
     }
 
+    /// "./a.png" and "a.png" (or "x//a.png" and "x/a.png") are one file: a manifest naming it both
+    /// ways gave two rows of one image, exit 0; `add` took it again.
+    func testOneFileSpelledTwoWaysIsOneImage() throws {
+        let dir = try temporaryDirectory(self)
+        let x = dir.appendingPathComponent("X.npy")
+        try NPYArray.write(shape: [3, 3], values: randomMatrix(rows: 3, dim: 3, seed: 2), to: x)
+        for csv in ["path,class\n./a.png,x\na.png,x\nb.png,y\n", "path,class\nimgs//a.png,x\nimgs/a.png,x\nb.png,y\n"] {
+            let m = dir.appendingPathComponent("m.csv")
+            try csv.write(to: m, atomically: true, encoding: .utf8)
+            let r = try CLI.run(["import", "--vectors", x.path, "--manifest", m.path, "--out", dir.appendingPathComponent("ix").path])
+            XCTAssertEqual(r.status, 1, r.stdout)
+            XCTAssertTrue(r.stderr.contains("names the same file as line 2"), r.stderr)
+        }
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 4, dim: 3, seed: 3), rows: 4, dim: 3, classes: ["a", "b", "a", "b"], name: "grow")
+        let x2 = dir.appendingPathComponent("X2.npy")
+        try NPYArray.write(shape: [1, 3], values: randomMatrix(rows: 1, dim: 3, seed: 4), to: x2)
+        let m2 = dir.appendingPathComponent("m2.csv")
+        try "path,class\n./img/a/0.png,a\n".write(to: m2, atomically: true, encoding: .utf8)
+        let add = try CLI.run(["add", idx.path, "--vectors", x2.path, "--manifest", m2.path])
+        XCTAssertEqual(add.status, 1, add.stdout)
+        XCTAssertTrue(add.stderr.contains("already in the index"), add.stderr)
+    }
+
     /// Column widths were counted in characters and cells padded in UTF-16 units: "cat_😀😀😀.png"
     /// was shown as "cat_😀😀😀.".
     func testTablesShowWideNamesWhole() throws {

@@ -316,8 +316,8 @@ extension IndexGrowth {
         }
         let old = try index.catalog.allImages()
         let oldClasses = try index.catalog.classes().map(\.name)
-        var seen = Set(old.map(\.path))
-        for e in manifest.entries where !seen.insert(e.path).inserted {
+        var seen = Set(old.map { Manifest.sameFileKey($0.path) })   // ("./a.png" is "a.png")
+        for e in manifest.entries where !seen.insert(Manifest.sameFileKey(e.path)).inserted {
             throw EmbedScopeError(.alreadyExists, "'\(e.path)' is already in the index", path: r.manifest.path,
                                   hint: "add only new images; remove the old row first (`embedscope remove --path`) to replace it. Nothing was changed")
         }

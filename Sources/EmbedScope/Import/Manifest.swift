@@ -64,10 +64,18 @@ package struct Manifest: Sendable {
                 throw EmbedScopeError(.manifest, "line \(rec.line): the \(what) contains a NUL character", path: path,
                                       hint: "file and class names cannot hold NUL; nothing was written")
             }
-            if let first = lineOfPath.updateValue(rec.line, forKey: p) {
-                if let other = entries.first(where: { $0.path == p }), UnicodeTwins.areTwins(other.path, p) {
-                    throw EmbedScopeError(.manifest, "line \(rec.line)'s path and line \(first)'s, \(UnicodeTwins.describe(other.path, p)), are two names of one text",
+            // "./a.png", "a.png" and "x//a.png" / "x/a.png" name one file: keyed by the path with
+            // empty and "." components dropped (".." is kept: it may cross a symlink).
+            let key = Self.sameFileKey(p)
+            if let first = lineOfPath.updateValue(rec.line, forKey: key) {
+                let other = entries.first { Self.sameFileKey($0.path) == key }?.path ?? p
+                if UnicodeTwins.areTwins(other, p) || UnicodeTwins.areTwins(Self.sameFileKey(other), key) {
+                    throw EmbedScopeError(.manifest, "line \(rec.line)'s path and line \(first)'s, \(UnicodeTwins.describe(other, p)), are two names of one text",
                                           path: path, hint: UnicodeTwins.hint)
+                }
+                if !other.utf8.elementsEqual(p.utf8) {
+                    throw EmbedScopeError(.manifest, "line \(rec.line)'s path '\(p)' names the same file as line \(first)'s '\(other)'", path: path,
+                                          hint: "each image once, by one spelling of its path; drop the repeated line (and its vector). Nothing was written")
                 }
                 throw EmbedScopeError(.manifest, "line \(rec.line) repeats the path '\(p)' of line \(first)", path: path,
                                       hint: "each row is one image, named by its path; drop the repeated line (and its vector). Nothing was written")
@@ -83,6 +91,12 @@ package struct Manifest: Sendable {
             throw EmbedScopeError(.manifest, "manifest has a header but no rows", path: path)
         }
         return Manifest(entries: entries, baseDirectory: baseDirectory)
+    }
+
+    /// A path with its empty and "." components dropped ("./a//b.png" → "a/b.png"; a leading "/" kept).
+    static func sameFileKey(_ p: String) -> String {
+        let parts = p.split(separator: "/", omittingEmptySubsequences: true).filter { $0 != "." }
+        return (p.hasPrefix("/") ? "/" : "") + parts.joined(separator: "/")
     }
 
     package func resolve(_ path: String) -> URL {

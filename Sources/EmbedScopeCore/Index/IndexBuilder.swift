@@ -188,6 +188,7 @@ public final class IndexBuilder {
             try DirectorySwap.install(temporary, at: destination.appendingPathComponent(generation))
             try IndexDirectory.switchCurrent(destination, to: generation)
             committed = true
+            CommittedChanges.record("\(destination.path) now reads its new generation \(generation)")
             if let t = interruptToken { InterruptCleanup.untrack(t); interruptToken = nil }
             IndexDirectory.collectGarbage(destination, keep: generation)
         }
@@ -272,4 +273,13 @@ public final class SpaceWriter {
         // New rows: a half copy of the old ones (an index this builder started from) is dropped.
         try builder.dropHalfCopy(space: r.name)
     }
+}
+
+/// The index changes this process has committed (a new generation made current): a command that
+/// fails after its change was made — its summary could not be printed to a full or closed stdout —
+/// says so, so that a script does not run it again believing nothing happened.
+package enum CommittedChanges {
+    private static let changes = Locked<[String]>([])
+    static func record(_ what: String) { changes.withLock { $0.append(what) } }
+    package static var all: [String] { changes.withLock { $0 } }
 }
