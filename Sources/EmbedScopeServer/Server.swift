@@ -388,9 +388,19 @@ struct ServerAPI: Sendable {
     func compare(_ r: Request) async throws -> Response {
         var names: [String] = []
         for n in r.uri.queryParameters[values: "index"].map(String.init) where !names.contains(n) { names.append(n) }   // once each
-        if names.isEmpty { names = library.names() }
+        let named = !names.isEmpty
+        if !named { names = library.names() }
         var rows: [ComparisonRow] = []
-        for n in names { rows += try await comparisonRows(library.index(n)) }
+        var compared: [String] = []
+        for n in names {
+            // Every index by default: one that cannot be opened is left out, as from the list (it
+            // failed the whole comparison with 500); one asked for by name is an error.
+            let s: ServedIndex
+            if named { s = try library.index(n) } else { guard let o = try? library.index(n) else { continue }; s = o }
+            rows += try await comparisonRows(s)
+            compared.append(n)
+        }
+        names = compared
         if let space = try Self.name(r, "space") {
             rows = rows.filter { $0.space == space }
             guard !rows.isEmpty else { throw APIError.notFound("no index of the comparison has a space '\(space.prefix(100))'") }

@@ -211,6 +211,27 @@ final class ServerAPITests: XCTestCase {
         }
     }
 
+    /// `/api/compare` over every served index failed with 500 when one of them could not be opened;
+    /// it is left out, as from `/api/indexes`. Asked for by name, it is still an error.
+    func testCompareLeavesOutAnIndexThatCannotBeOpened() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        let broken = f.root.appendingPathComponent("broken")
+        try FileManager.default.copyItem(at: f.index, to: broken)
+        let vec = broken.appendingPathComponent("current/pixel.vec")
+        try FileHandle(forWritingTo: vec).truncate(atOffset: 1000)
+        try await app(f).test(.router) { client in
+            try await client.execute(uri: "/api/compare", method: .get) { r in
+                XCTAssertEqual(r.status, .ok, String(decoding: r.body.readableBytesView, as: UTF8.self))
+                struct T: Decodable { var entries: [ComparisonRow] }
+                XCTAssertFalse(try ServerAPITests.decode(T.self, r).entries.isEmpty)
+            }
+            try await client.execute(uri: "/api/compare?index=broken", method: .get) { r in
+                XCTAssertEqual(r.status, .internalServerError)
+            }
+        }
+    }
+
     /// A vector file another program cuts short while the server has it mapped: the reads past
     /// its new end find zeros instead of SIGBUS ending the server (it did, 2026-12-06); the request
     /// that read them gets an error, the index is opened again on its next use (refused as

@@ -146,7 +146,7 @@ package struct DatasetFolder: Sendable {
                 files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
                 let prefix = part.isEmpty ? name + "/" : part + "/" + name + "/"
                 // Folders whose names are one text in two byte spellings would be merged into one class.
-                if let twin = perClass.keys.first(where: { UnicodeTwins.areTwins($0, name) }) {
+                if let at = perClass.index(forKey: name), case let twin = perClass[at].key, UnicodeTwins.areTwins(twin, name) {
                     throw EmbedScopeError(.dataset, "the class folders \(UnicodeTwins.describe(twin, name)) are two spellings of one name",
                                           path: base.path, hint: UnicodeTwins.hint)
                 }

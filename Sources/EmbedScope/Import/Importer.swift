@@ -215,7 +215,11 @@ public enum Importer {
     static func readLines(_ url: URL) throws -> [String] {
         try RegularFile.requireRegularInput(url)
         do {
-            return try String(contentsOf: url, encoding: .utf8).split(whereSeparator: \.isNewline)
+            // Lines end at LF (CRLF, CR): not at U+2028/U+2029 or NEL, which `isNewline` also
+            // splits on — a class name holding one (kept whole by the manifest) became two names.
+            var text = try String(contentsOf: url, encoding: .utf8)
+            if text.hasPrefix("\u{FEFF}") { text.removeFirst() }
+            return text.split(omittingEmptySubsequences: true, whereSeparator: { $0 == "\n" || $0 == "\r\n" || $0 == "\r" })
                 .map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
         } catch {
             throw EmbedScopeError(.io, "cannot read", path: url.path, underlying: error)
