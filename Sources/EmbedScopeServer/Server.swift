@@ -132,6 +132,12 @@ struct ServerAPI: Sendable {
         info.files = IndexInfo.fileSizes(s.index)
         info.totalBytes = info.files.values.reduce(0, +)
         let meta = (try? s.index.catalog.meta()) ?? [:]
+        // No path of the server's file system leaves it (as in error messages): the index is its
+        // name, the weights their file name, and meta's absolute paths (the data-set root, the
+        // weights) their last component — a server exposed with `--host 0.0.0.0` told every
+        // client where its data lived.
+        info.path = s.name
+        info.meta = info.meta.mapValues { $0.hasPrefix("/") ? URL(fileURLWithPath: $0).lastPathComponent : $0 }
         return IndexEntry(info, IndexEntryFields(name: s.name, model: meta["model"], weights: meta["weights"].map { URL(fileURLWithPath: $0).lastPathComponent },
                                                  metrics: try await comparisonRows(s)))
     }

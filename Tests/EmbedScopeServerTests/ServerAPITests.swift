@@ -211,6 +211,22 @@ final class ServerAPITests: XCTestCase {
         }
     }
 
+    /// The index entries named the server's folders (`path`, `meta.datasetRoot`): no path of the
+    /// server's file system is in an answer.
+    func testIndexEntriesCarryNoServerPaths() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir)
+        try await app(f).test(.router) { client in
+            for uri in ["/api/indexes", "/api/indexes/tiny", "/api/compare"] {
+                try await client.execute(uri: uri, method: .get) { r in
+                    XCTAssertEqual(r.status, .ok, uri)
+                    let body = String(decoding: r.body.readableBytesView, as: UTF8.self)
+                    XCTAssertFalse(body.contains(dir.path) || body.contains(dir.resolvingSymlinksInPath().path), "\(uri): \(body.prefix(400))")
+                }
+            }
+        }
+    }
+
     /// `/api/compare` over every served index failed with 500 when one of them could not be opened;
     /// it is left out, as from `/api/indexes`. Asked for by name, it is still an error.
     func testCompareLeavesOutAnIndexThatCannotBeOpened() async throws {
