@@ -376,18 +376,25 @@ extension Catalog {
             var bytes: [UInt8] = []
             func flush() { crc = Checksum.crc32(bytes, seed: crc); bytes.removeAll(keepingCapacity: true) }
             func int(_ v: Int64) { withUnsafeBytes(of: v.littleEndian) { bytes += $0 } }
-            func text(_ s: String?) {
-                guard let s else { bytes.append(0); return }
-                bytes.append(1); int(Int64(s.utf8.count)); bytes += s.utf8
+            // Any storage, tagged (a damaged value — NULL, text where a number was — hashes as
+            // itself; GRDB's typed subscript would trap on it).
+            func value(_ v: DatabaseValue) {
+                switch v.storage {
+                case .null: bytes.append(0)
+                case .int64(let i): bytes.append(1); int(i)
+                case .double(let d): bytes.append(2); int(Int64(bitPattern: d.bitPattern))
+                case .string(let s): bytes.append(3); int(Int64(s.utf8.count)); bytes += s.utf8
+                case .blob(let b): bytes.append(4); int(Int64(b.count)); bytes += b
+                }
             }
             let classes = try Row.fetchCursor(db, sql: "SELECT id, name FROM classes ORDER BY id")
             while let row = try classes.next() {
-                int(row[0]); text(row[1])
+                value(row[0]); value(row[1])
             }
             bytes.append(0xff)
             let images = try Row.fetchCursor(db, sql: "SELECT row, classId, split FROM images ORDER BY row")
             while let row = try images.next() {
-                int(row[0]); int(row[1]); text(row[2])
+                value(row[0]); value(row[1]); value(row[2])
                 if bytes.count >= 1 << 16 { flush() }
             }
             flush()

@@ -78,10 +78,10 @@ package enum IndexDirectory {
     /// What a writer pointed at `url` finds there. A folder counts as an index (which `--force`
     /// replaces) or as reusable only by what EmbedScope itself writes first: the marker, a regular
     /// file (a writer creates it before anything else), or a format 1.0 flat index (no marker),
-    /// whose catalog EmbedScope's migrations wrote. Folder
-    /// names alone (`gen-1`, `current`, `catalog.sqlite`) are not proof: a user's folder holding only
-    /// `gen-1/` and `gen-2/` was taken for a leftover and emptied; one with a `catalog.sqlite` of its
-    /// own lost it and every `.vec` to `--force`; a regular file named `current` was replaced.
+    /// whose catalog EmbedScope's migrations wrote. Folder names alone (`gen-1`, `current`,
+    /// `catalog.sqlite`) are not proof: a user's folder holding only `gen-1/` and `gen-2/` was taken
+    /// for a leftover and emptied; one with a `catalog.sqlite` of its own lost it and every `.vec`
+    /// to `--force`; a regular file named `current` was replaced.
     package static func classify(_ url: URL) -> Kind {
         var st = stat()
         guard stat(url.path, &st) == 0 else { return errno == ENOENT ? .missing : .foreign("cannot be inspected: \(String(cString: strerror(errno)))") }

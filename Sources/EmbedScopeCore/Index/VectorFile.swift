@@ -157,15 +157,7 @@ package final class VectorFileWriter {
     package func finish() throws {
         try flush()
         // The row checks follow the payload (the file offset is where the last row ended).
-        try checks.withUnsafeBytes { b in
-            var done = 0
-            while done < b.count {
-                let n = write(fd, b.baseAddress! + done, b.count - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw EmbedScopeError(.io, "write failed: \(String(cString: strerror(errno)))", path: url.path) }
-                done += n
-            }
-        }
+        try checks.withUnsafeBytes { try writeSequential($0) }
         let header = VectorFileHeader(rows: rows, dim: dim, flags: flags, payloadCRC: crc)
         try writeAll(header.encoded(), at: 0)
         guard fsync(fd) == 0 else { throw EmbedScopeError(.io, "fsync failed: \(String(cString: strerror(errno)))", path: url.path) }
@@ -178,15 +170,20 @@ package final class VectorFileWriter {
         try buffer.withUnsafeBytes { b in
             let chunk = UnsafeRawBufferPointer(rebasing: b[0..<buffered])
             crc = Checksum.crc32(chunk, seed: crc)
-            var done = 0
-            while done < chunk.count {
-                let n = write(fd, chunk.baseAddress! + done, chunk.count - done)
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw EmbedScopeError(.io, "write failed: \(String(cString: strerror(errno)))", path: url.path) }
-                done += n
-            }
+            try writeSequential(chunk)
         }
         buffered = 0
+    }
+
+    /// All of `bytes` at the file's offset (short writes and EINTR retried).
+    private func writeSequential(_ bytes: UnsafeRawBufferPointer) throws {
+        var done = 0
+        while done < bytes.count {
+            let n = write(fd, bytes.baseAddress! + done, bytes.count - done)
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else { throw EmbedScopeError(.io, "write failed: \(String(cString: strerror(errno)))", path: url.path) }
+            done += n
+        }
     }
 
     private func writeAll(_ bytes: [UInt8], at offset: Int) throws {
