@@ -27,7 +27,9 @@ public struct ClassificationReport: Sendable, Codable, Equatable {
     /// confusion[true][predicted].
     public var confusion: [[Int]]
     public var perClass: [ClassEntry]
-    /// Unweighted means over classes.
+    /// Unweighted means over the classes present — in the truth or the predictions, as
+    /// scikit-learn's `average='macro'` takes its labels (a class with no rows and no predictions,
+    /// e.g. one only in the training split, added an F1 of 0: macro F1 0.67 at accuracy 1).
     public var macroPrecision: Double
     public var macroRecall: Double
     public var macroF1: Double
@@ -55,8 +57,9 @@ public struct ClassificationReport: Sendable, Codable, Equatable {
             return ClassEntry(name: names[k], support: support, predictedCount: pred, truePositives: tp,
                               precision: div(tp, pred), recall: div(tp, support), f1: div(2 * tp, support + pred))
         }
-        macroPrecision = perClass.map(\.precision).reduce(0, +) / Double(c)
-        macroRecall = perClass.map(\.recall).reduce(0, +) / Double(c)
-        macroF1 = perClass.map(\.f1).reduce(0, +) / Double(c)
+        let present = perClass.filter { $0.support > 0 || $0.predictedCount > 0 }   // never empty: truth has a row
+        macroPrecision = present.map(\.precision).reduce(0, +) / Double(present.count)
+        macroRecall = present.map(\.recall).reduce(0, +) / Double(present.count)
+        macroF1 = present.map(\.f1).reduce(0, +) / Double(present.count)
     }
 }

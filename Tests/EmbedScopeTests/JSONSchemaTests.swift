@@ -181,6 +181,13 @@ final class JSONSchemaTests: XCTestCase {
         try json(["evaluate", imp, "--set", "head"], "evaluate")
         try json(["duplicates", px], "duplicates")
         try json(["mislabels", px], "mislabels")
+        // A class of one row: its candidate has no training rows of its class in the other folds,
+        // and `probeMargin` is null (the schema said number).
+        let solo = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 31, dim: 4, seed: 9), rows: 31, dim: 4,
+                                         classes: (0..<31).map { $0 == 30 ? "solo" : ["a", "b"][$0 % 2] }, name: "solo").path
+        let m = try CLI.run(["mislabels", solo, "--json", "-k", "3"])
+        XCTAssertEqual(m.status, 0, m.stderr)
+        check(m.stdout, against: "mislabels", v, topLevel: true)
         try json(["uniqueness", px], "uniqueness")
         try json(["representativeness", px, "--clusters", "3"], "representativeness")
         try json(["project", px, "--method", "pca"], "project")

@@ -23,7 +23,7 @@ package enum Kernels {
     /// more multiply-add per load, the scores unchanged): a row that is not unit length scores
     /// NaN, so the scan reports it as damaged even when it would have fallen out of the answer.
     @inline(__always)
-    static func dots(_ m: RowMatrix, rows: Range<Int>, query: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
+    package static func dots(_ m: RowMatrix, rows: Range<Int>, query: UnsafePointer<Float>, out: UnsafeMutablePointer<Float>) {
         guard !rows.isEmpty else { return }
         if m.unitRows {
             ck_scan_dots_unit(dotsPath, rows.count, m.dim, m.row(rows.lowerBound), m.stride, query,

@@ -210,7 +210,7 @@ public enum Scorer {
     }
 
     /// Contiguous, chunk-aligned row ranges, one per thread (`RowPartition`).
-    static func partitions(rows: Int, threads: Int) -> [Range<Int>] {
+    package static func partitions(rows: Int, threads: Int) -> [Range<Int>] {
         let chunks = (rows + chunkRows - 1) / chunkRows
         return RowPartition.ranges(rows, parts: max(1, min(threads, chunks)), alignment: chunkRows)
     }
