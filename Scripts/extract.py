@@ -104,6 +104,11 @@ def build_model(args):
 def preprocess(path, mean, std):
     from PIL import Image
     img = Image.open(path)
+    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+        # 16-bit grayscale: Pillow's convert("RGB") clips at 255 (nearly white); EmbedScope, like
+        # libpng's png_set_scale_16, reduces each sample to round(v / 257) = (v*255 + 32895) >> 16.
+        a = np.asarray(img).astype(np.int64)
+        img = Image.fromarray(((np.clip(a, 0, 65535) * 255 + 32895) >> 16).astype(np.uint8), mode="L")
     if img.mode in ("RGBA", "LA", "P"):
         img = img.convert("RGBA")
         bg = Image.new("RGBA", img.size, (255, 255, 255, 255))

@@ -33,6 +33,12 @@ struct StateDictReader {
         guard t.shape == shape else {
             throw EmbedScopeError(.shapeMismatch, notThisModel("\(key) has shape \(t.shape), expected \(shape)"))
         }
+        // A weight that is NaN or infinite makes every image's features so: refused here, by name,
+        // not later as "features of <the first image> contain NaN — drop that vector".
+        if let i = t.data.firstIndex(where: { !$0.isFinite }) {
+            throw EmbedScopeError(.checkpoint, "\(model): \(key.escapedForDisplay)[\(i)] (flat index) is \(t.data[i]); every weight must be finite",
+                                  hint: "the checkpoint was saved from a diverged or damaged run: pick an earlier one")
+        }
         return t
     }
 

@@ -206,6 +206,23 @@ final class CheckpointSweepTests: XCTestCase {
         for e in s.indexes { XCTAssertEqual(try Index.open(e.index).catalog.allImages().count, 3, e.name) }
     }
 
+    /// A checkpoint of the sweep that is not the model is named: "not a resnet34: … unexpected keys"
+    /// did not say which of the files it was.
+    func testTheFailingCheckpointOfASweepIsNamed() throws {
+        let dir = try temporaryDirectory(self)
+        let checkpoints = try CheckpointSweep.discover(try logs)
+        var r = try request(out: dir.appendingPathComponent("sweep"))
+        r.model = "resnet34"
+        do {
+            _ = try CheckpointSweep.run(SweepRequest(build: r, checkpoints: checkpoints))
+            XCTFail("resnet18 checkpoints are not a resnet34")
+        } catch let e as EmbedScopeError {
+            XCTAssertEqual(e.path, checkpoints[0].path, e.description)
+            XCTAssertTrue(e.message.contains("not a resnet34"), e.message)
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("sweep").path))
+    }
+
     /// The CLI end to end: `build --weights-dir` then `compare` with weights, epoch and per-class deltas.
     func testCLISweepThenCompareShowsWeightsEpochAndPerClassDeltas() throws {
         let dir = try temporaryDirectory(self)

@@ -264,5 +264,20 @@ final class ModelTests: XCTestCase {
         XCTAssertThrowsKind(.notFound, try ResNet(depth: .r34, stateDict: r18))
         XCTAssertThrowsKind(.shapeMismatch, try ResNet(depth: .r50, stateDict: r18))
         XCTAssertEqual(try ResNet(depth: .r34, stateDict: SyntheticWeights.resnet(.r34, classes: 2, random: false)).classCount, 2)
+        // A NaN or infinite weight (a diverged run) is refused at load, by name: it was found only as
+        // "features of <the first image> contain NaN", with the hint to drop that vector.
+        for bad in [Float.nan, .infinity, -.infinity] {
+            var w = SyntheticWeights.resnet(.r18, classes: 10, random: false)
+            var t = try XCTUnwrap(w["layer1.0.conv1.weight"])
+            t.data[5] = bad
+            w["layer1.0.conv1.weight"] = t
+            do {
+                _ = try ResNet(depth: .r18, stateDict: w)
+                XCTFail("a \(bad) weight must be refused")
+            } catch let e as EmbedScopeError {
+                XCTAssertEqual(e.kind, .checkpoint)
+                XCTAssertTrue(e.message.contains("layer1.0.conv1.weight[5]") && e.message.contains("must be finite"), e.message)
+            }
+        }
     }
 }

@@ -150,8 +150,11 @@ public enum CheckpointSweep {
         }
         if let shard = b.shard { folder.entries = try shard.select(folder.entries, root: b.dataset) }
         // Every checkpoint is read before anything is written: a wrong one fails the sweep early.
-        let models = try req.checkpoints.map {
-            try ModelRegistry.load(modelName, weights: $0, datasetClasses: folder.classes, options: b.modelOptions)
+        let models = try req.checkpoints.map { file in
+            // The error names the checkpoint of the several that failed ("not a resnet18: 80
+            // unexpected keys" did not say which).
+            do { return try ModelRegistry.load(modelName, weights: file, datasetClasses: folder.classes, options: b.modelOptions) }
+            catch let e as EmbedScopeError { throw e.naming(file.path) }
         }
         let names = names(for: req.checkpoints)
         // Two targets in one folder would deadlock on the index writer lock: never build them.
