@@ -14,6 +14,8 @@ public struct RepresentativenessReport: Sendable, Codable, Equatable {
     }
     public var space: String
     public var rows: Int
+    /// Clusters that hold images (at most the number asked; fewer when the rows have fewer
+    /// distinct points).
     public var clusters: Int
     public var seed: Int
     /// Lloyd iterations run and whether the assignments stopped changing before the limit.
@@ -149,9 +151,12 @@ extension Index {
         let s = Representativeness.scores(x, clustering: c)
         let names = try classNames()
         let order = s.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : $0 < $1 }
+        // The clusters that hold images: fewer than asked when the rows have fewer distinct points
+        // (d = 1: every unit row is ±1, 2 clusters of 20 asked).
+        let used = Set(c.labels).count, asked = min(clusters, max(1, v.rows))
         return RepresentativenessReport(
-            space: name, rows: v.rows, clusters: min(clusters, max(1, v.rows)), seed: Int(seed), iterations: c.iterations, converged: c.converged,
-            definition: "FiftyOne Brain's cluster-center representativeness: k-means (\(min(clusters, max(1, v.rows))) clusters, seeded k-means++), score 1 − d/max d within each cluster; d = Euclidean distance of the unit row to its cluster centre",
+            space: name, rows: v.rows, clusters: used, seed: Int(seed), iterations: c.iterations, converged: c.converged,
+            definition: "FiftyOne Brain's cluster-center representativeness: k-means (\(used) clusters\(used < asked ? " holding images, of \(asked) asked" : ""), seeded k-means++), score 1 − d/max d within each cluster; d = Euclidean distance of the unit row to its cluster centre",
             results: order.map { .init(row: $0, path: images[$0].path, class: names[images[$0].classId] ?? String(images[$0].classId), score: s[$0], cluster: c.labels[$0]) })
     }
 }

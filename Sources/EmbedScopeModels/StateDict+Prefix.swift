@@ -43,6 +43,11 @@ enum StateDictPrefix {
                                       hint: found.count == 1 ? "its \(model) keys start with '\(found[0].escapedForDisplay)': use --strip-prefix '\(found[0].escapedForDisplay)' or leave --strip-prefix out"
                                                              : "list the keys with `embedscope checkpoint \(path) --strip-prefix ''`")
             }
+            // "model" for "model.": every key would keep a leading "." and none would be found.
+            if !given.isEmpty, !given.hasSuffix("."), candidates(raw, anchors: anchors).contains(given + ".") {
+                throw EmbedScopeError(.checkpoint, "--strip-prefix '\(given.escapedForDisplay)' leaves every \(model) key starting with '.'", path: path,
+                                      hint: "use --strip-prefix '\(given.escapedForDisplay).' (with the dot)")
+            }
             return under(given, detected: false)
         }
         let found = candidates(raw, anchors: anchors)

@@ -142,6 +142,10 @@ final class CheckpointSweepTests: XCTestCase {
         let ckpt = try logs.appendingPathComponent("version_0/checkpoints/epoch=0-step=3.ckpt")
         XCTAssertEqual(try ModelRegistry.load("resnet18", weights: ckpt, options: ModelOptions(stripPrefix: "model.", crop: 64)).keyPrefix.prefix, "model.")
         XCTAssertThrowsKind(.checkpoint, try ModelRegistry.load("resnet18", weights: ckpt, options: ModelOptions(stripPrefix: "module.", crop: 64)))
+        // The prefix without its dot: said so (the error was "not a resnet18: … unexpected keys (.bn1.bias, …)").
+        XCTAssertThrowsError(try ModelRegistry.load("resnet18", weights: ckpt, options: ModelOptions(stripPrefix: "model", crop: 64))) { e in
+            XCTAssertTrue((e as? EmbedScopeError)?.hint?.contains("--strip-prefix 'model.'") == true, "\(e)")
+        }
     }
 
     func testPreprocessingOptionsAreChecked() throws {
