@@ -101,10 +101,20 @@ public enum NearestNeighbours {
         let n = x.rows, d = x.dim
         let u = Double(d) * 0x1p-24
         let tau = u < 0.5 ? 1.01 * u / (1 - u) + 1e-12 : .infinity
+        // In Double, eight lanes at a time (a sequential sum was a quarter of versus's time at
+        // 10k × 1280); one fixed order, so identical rows score identically.
         func exact(_ a: Int, _ b: Int) -> Double {
-            let p = x.row(a), q = x.row(b)
-            var s = 0.0
-            for i in 0..<d { s += Double(p[i]) * Double(q[i]) }
+            let p = UnsafeRawPointer(x.row(a)), q = UnsafeRawPointer(x.row(b))
+            var acc = SIMD8<Double>()
+            var i = 0
+            while i + 8 <= d {
+                acc += SIMD8<Double>(p.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
+                    * SIMD8<Double>(q.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self))
+                i += 8
+            }
+            var s = acc.sum()
+            let pf = x.row(a), qf = x.row(b)
+            while i < d { s += Double(pf[i]) * Double(qf[i]); i += 1 }
             return s
         }
         func better(_ a: (Double, Int32), _ b: (Double, Int32)) -> Bool { a.0 != b.0 ? a.0 > b.0 : a.1 < b.1 }
