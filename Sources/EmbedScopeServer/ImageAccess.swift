@@ -35,7 +35,7 @@ enum ImageAccess {
         }
         guard let realRoot = realPath(root) else { throw APIError.notFound("the data-set root of this index no longer exists") }
         guard let real = realPath(root + "/" + path) else { throw APIError.notFound("the image file of this row is missing") }
-        guard real.hasPrefix(realRoot.hasSuffix("/") ? realRoot : realRoot + "/") else {
+        guard isInside(real, realRoot) else {
             throw APIError(.forbidden, "forbidden", "the image file of this row resolves outside the data-set root; it is not served")
         }
         var isDir: ObjCBool = false
@@ -44,6 +44,9 @@ enum ImageAccess {
         }
         return URL(fileURLWithPath: real)
     }
+
+    /// Whether the real path `p` lies below the real path `root`.
+    static func isInside(_ p: String, _ root: String) -> Bool { p.hasPrefix(root.hasSuffix("/") ? root : root + "/") }
 
     static func realPath(_ p: String) -> String? {
         guard let r = realpath(p, nil) else { return nil }
@@ -64,7 +67,7 @@ enum ImageAccess {
         let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw APIError.notFound("the image file of this row cannot be read") }
         defer { close(fd) }
-        guard let opened = realPath("/proc/self/fd/\(fd)"), opened.hasPrefix(realRoot.hasSuffix("/") ? realRoot : realRoot + "/") else {
+        guard let opened = realPath("/proc/self/fd/\(fd)"), isInside(opened, realRoot) else {
             throw APIError(.forbidden, "forbidden", "the image file of this row resolves outside the data-set root; it is not served")
         }
         var st = stat()

@@ -131,7 +131,7 @@ struct ServerAPI: Sendable {
         // `metrics` or by this server while the generation stays the same).
         info.files = IndexInfo.fileSizes(s.index)
         info.totalBytes = info.files.values.reduce(0, +)
-        let meta = (try? s.index.catalog.meta()) ?? [:]
+        let meta = info.meta   // (collected with the info; read again per request before)
         // No path of the server's file system leaves it (as in error messages): the index is its
         // name, the weights their file name, and meta's absolute paths (the data-set root, the
         // weights) their last component — a server exposed with `--host 0.0.0.0` told every

@@ -153,8 +153,9 @@ public enum CheckpointSweep {
         let models = try req.checkpoints.map { file in
             // The error names the checkpoint of the several that failed ("not a resnet18: 80
             // unexpected keys" did not say which).
-            do { return try ModelRegistry.load(modelName, weights: file, datasetClasses: folder.classes, options: b.modelOptions) }
-            catch let e as EmbedScopeError { throw e.naming(file.path) }
+            try EmbedScopeError.naming(file.path) {
+                try ModelRegistry.load(modelName, weights: file, datasetClasses: folder.classes, options: b.modelOptions)
+            }
         }
         let names = names(for: req.checkpoints)
         // Two targets in one folder would deadlock on the index writer lock: never build them.

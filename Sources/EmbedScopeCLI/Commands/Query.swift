@@ -5,6 +5,9 @@ import Foundation
 
 extension Root {
     struct Query: ParsableCommand {
+        /// Refusals of a query vector that come from its values: said of the file it was read from.
+        static let vectorRefusals: [EmbedScopeError.Kind] = [.shapeMismatch, .zeroVector, .nonFinite]
+
         static let configuration = CommandConfiguration(
             commandName: "query", abstract: "Nearest (or farthest) images to an image in the index or to a vector.",
             discussion: "Scores are cosine similarities of unit vectors. Farthest means lowest cosine.")
@@ -56,9 +59,8 @@ extension Root {
                     }
                     let d = a.cols
                     let sources = (0..<a.rows).map { QuerySource.vector(Array(a.values[$0 * d ..< ($0 + 1) * d])) }
-                    let answers: [[ResultRow]]
-                    do { answers = try idx.searchBatch(sources, options: o, progress: TerminalProgress()) } catch let e as EmbedScopeError where e.kind == .shapeMismatch || e.kind == .zeroVector || e.kind == .nonFinite {
-                        throw e.naming(vectors)
+                    let answers = try EmbedScopeError.naming(vectors, kinds: Self.vectorRefusals) {
+                        try idx.searchBatch(sources, options: o, progress: TerminalProgress())
                     }
                     try printMany(answers.indices.map { (BatchQueryJSON.Query(vector: $0), answers[$0]) })
                     return
@@ -78,9 +80,9 @@ extension Root {
                     }
                     source = .vector(a.values)
                 }
-                do { try printOne(idx.search(source, options: o)) } catch let e as EmbedScopeError where vector != nil && (e.kind == .shapeMismatch || e.kind == .zeroVector || e.kind == .nonFinite) {
-                    throw e.naming(vector!)
-                }
+                let results = try vector.map { file in try EmbedScopeError.naming(file, kinds: Self.vectorRefusals) { try idx.search(source, options: o) } }
+                    ?? idx.search(source, options: o)
+                try printOne(results)
             }
         }
 

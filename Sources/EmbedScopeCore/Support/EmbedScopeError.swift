@@ -83,6 +83,12 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         return e
     }
 
+    /// `body`, with an EmbedScopeError it throws naming `file` (`naming`) — every one, or those
+    /// of `kinds`.
+    package static func naming<T>(_ file: String, kinds: [Kind]? = nil, _ body: () throws -> T) throws -> T {
+        do { return try body() } catch let e as EmbedScopeError where kinds?.contains(e.kind) ?? true { throw e.naming(file) }
+    }
+
     /// A system error in a few words: the POSIX reason ("No space left on device") where
     /// Foundation wraps one, instead of its `Error Domain=NSCocoaErrorDomain Code=640 … UserInfo={…}`.
     /// The error as `.resourceLimit` (EMFILE, ENFILE) or `.outOfMemory` (ENOMEM) when reading
