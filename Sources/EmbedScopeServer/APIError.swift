@@ -76,6 +76,7 @@ enum JSONCoding {
 struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
     let log: (@Sendable (String) -> Void)?
     let library: IndexLibrary
+    let routes: RouteTable
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let start = DispatchTime.now().uptimeNanoseconds
@@ -86,6 +87,18 @@ struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
             let touched = TouchedIndexes()
             do {
                 response = try await IndexLibrary.$touched.withValue(touched) { try await next(request, context) }
+            } catch let e as any HTTPResponseError where e.status == .notFound && !(e is APIError) {
+                // The router found no route (our handlers throw `APIError`s): 405 when the path
+                // has routes for other methods.
+                let allowed = routes.methods(for: request.uri.path)
+                if allowed.isEmpty {
+                    response = APIError.notFound("no such path: \(request.uri.path.prefix(200)) (the API is under /api/, see /api/openapi.json)").response
+                } else {
+                    var names = allowed.map(\.rawValue)
+                    if allowed.contains(.get) { names.append("HEAD") }
+                    response = APIError(.methodNotAllowed, "methodNotAllowed", "\(request.method.rawValue) is not taken here; this path takes \(names.joined(separator: ", "))").response
+                    response.headers[.allow] = names.joined(separator: ", ")
+                }
             } catch {
                 response = APIError.from(error).response
             }
@@ -145,5 +158,27 @@ struct LoopbackHostMiddleware<Context: RequestContext>: RouterMiddleware {
         if h == "localhost" || h.hasSuffix(".localhost") { return true }
         let parts = h.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { p in !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCII) && p.allSatisfy(\.isNumber) && Int(p)! <= 255 }
+    }
+}
+
+/// The server's routes (method, path with `:parameter` components), in one list for the router and
+/// for the error middleware's 404 / 405 distinction.
+package struct RouteTable: Sendable {
+    package struct Route: Sendable { var method: HTTPRequest.Method; var path: String }
+    package let all: [Route]
+
+    init(_ routes: [(HTTPRequest.Method, String)]) { all = routes.map { Route(method: $0.0, path: $0.1) } }
+
+    /// The methods of the routes whose path matches `path` (`:name` matches one non-empty component).
+    func methods(for path: String) -> [HTTPRequest.Method] {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        var found: [HTTPRequest.Method] = []
+        for r in all {
+            let pattern = r.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            guard pattern.count == parts.count else { continue }
+            let matches = zip(pattern, parts).allSatisfy { p, x in p.hasPrefix(":") ? !x.isEmpty : p == x }
+            if matches && !found.contains(r.method) { found.append(r.method) }
+        }
+        return found
     }
 }

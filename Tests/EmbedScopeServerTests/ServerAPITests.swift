@@ -260,7 +260,7 @@ final class ServerAPITests: XCTestCase {
         o.log = nil
         let api = ServerAPI(library: IndexLibrary(options: o))
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: ErrorAndLogMiddleware(log: nil, library: api.library))
+        router.add(middleware: ErrorAndLogMiddleware(log: nil, library: api.library, routes: ServerAPI.routes))
         api.register(router)
         // Another program's truncate in the middle of a request's scan.
         router.get("/test/cut/:name") { _, c in
@@ -518,6 +518,15 @@ final class ServerAPITests: XCTestCase {
             try await e("/api/indexes/tiny/thumbs/-1", .notFound)
             try await e("/api/compare?index=nope", .notFound)
             try await e("/api/nothing-here", .notFound)
+            try await e("/api/indexes/tiny/images/", .notFound)
+            // A path that exists, asked with a method it does not take: 405 with the methods it takes.
+            try await ServerAPITests.expectError(client, "/api/indexes", method: .post, .methodNotAllowed)
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/rank?set=head", method: .delete, .methodNotAllowed)
+            try await client.execute(uri: "/api/indexes/tiny/query", method: .put) { r in
+                XCTAssertEqual(r.status, .methodNotAllowed)
+                XCTAssertEqual(r.headers[.allow], "GET, POST, HEAD")
+            }
+            try await client.execute(uri: "/api/compare", method: .post) { r in XCTAssertEqual(r.headers[.allow], "GET, HEAD") }
             // Bad numbers and missing parameters.
             for q in ["row=abc", "row=1&k=0", "row=1&k=-3", "row=1&k=abc", "row=1&k=1e3", "row=1&k=99999999999999999999", "row=1&farthest=maybe",
                       "", "row=1&path=images/circle/1.png", "row=1&space=",
