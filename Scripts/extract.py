@@ -109,7 +109,9 @@ def preprocess(path, mean, std):
         # libpng's png_set_scale_16, reduces each sample to round(v / 257) = (v*255 + 32895) >> 16.
         a = np.asarray(img).astype(np.int64)
         img = Image.fromarray(((np.clip(a, 0, 65535) * 255 + 32895) >> 16).astype(np.uint8), mode="L")
-    if img.mode in ("RGBA", "LA", "P"):
+    # Alpha, and a tRNS colour key (Pillow keeps it in info["transparency"] for L, RGB and 1-bit
+    # files, whose convert("RGB") ignores it), is composited on white, as libpng does for build.
+    if img.mode in ("RGBA", "LA", "P", "PA") or "transparency" in img.info:
         img = img.convert("RGBA")
         bg = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(bg, img)

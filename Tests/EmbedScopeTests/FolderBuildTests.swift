@@ -107,6 +107,45 @@ final class FolderBuildTests: XCTestCase {
         }
     }
 
+    /// Symlinked class folders and folders within a class are followed, as torchvision's
+    /// `ImageFolder` follows them (they were left out without a word: a class on another disk
+    /// vanished); the paths are those through the links. A link back to a folder holding it is an
+    /// error naming the link, not an endless walk.
+    func testSymlinkedFoldersAreFollowedAndLoopsRefused() throws {
+        let dir = try temporaryDirectory(self)
+        let root = try makeFolder(dir)
+        let elsewhere = dir.appendingPathComponent("elsewhere")
+        for (sub, name) in [("green", "a.png"), ("green", "b.png"), ("extra", "z.png")] {
+            let url = elsewhere.appendingPathComponent(sub).appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try PNGWriter.write(width: 6, height: 5, channels: 3, pixels: [UInt8](repeating: 90, count: 90), to: url)
+        }
+        let fm = FileManager.default
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("green").path, withDestinationPath: "../elsewhere/green")
+        try fm.createSymbolicLink(atPath: root.appendingPathComponent("blue/more").path, withDestinationPath: elsewhere.appendingPathComponent("extra").path)
+        var req = BuildRequest(dataset: root, out: dir.appendingPathComponent("idx"))
+        req.pixelSize = 8
+        let s = try FolderBuilder.run(req)
+        XCTAssertEqual(s.rows, 8)
+        XCTAssertEqual(s.classes, ["blue", "green", "red"])
+        XCTAssertEqual(s.classCounts, [3, 2, 3])
+        let index = try Index.open(dir.appendingPathComponent("idx"))
+        XCTAssertEqual(try index.catalog.allImages().map(\.path),
+                       ["blue/a.png", "blue/b.png", "blue/more/z.png", "green/a.png", "green/b.png", "red/a.png", "red/c.PNG", "red/deep/b.png"])
+
+        for (link, target) in [("red/deep/up", ".."), ("red/root", "../.."), ("blue/self", ".")] {
+            let at = root.appendingPathComponent(link)
+            try fm.createSymbolicLink(atPath: at.path, withDestinationPath: target)
+            req.out = dir.appendingPathComponent("idx-loop")
+            XCTAssertThrowsError(try FolderBuilder.run(req), link) { error in
+                XCTAssertEqual((error as? EmbedScopeError)?.kind, .dataset, link)
+                XCTAssertTrue("\(error)".contains(at.path) && "\(error)".contains("link back"), "\(error)")
+            }
+            try fm.removeItem(at: at)
+            XCTAssertFalse(fm.fileExists(atPath: req.out.path), link)
+        }
+    }
+
     /// A FIFO or a link to a device named like an image is skipped as "not a regular file" (no
     /// hang reading a FIFO, no endless read of /dev/zero, no misleading "permission" message).
     func testFilesThatAreNotRegularAreSkippedSayingSo() throws {

@@ -86,6 +86,94 @@ package struct DatasetFolder: Sendable {
         }
     }
 
+    /// Every image file below `dir` (paths relative to the class folder, through the names as
+    /// listed), following symlinked folders and files as torchvision's `ImageFolder` does
+    /// (`os.walk(followlinks=True)`): a data set whose class folders, or folders within them, are
+    /// links to other disks is read whole. A link back to a folder that holds it would never end:
+    /// refused, as is a folder that cannot be listed (a class, or part of one, would vanish) and
+    /// an image or folder whose name is not UTF-8.
+    static func walk(_ dir: URL, relative: String, ancestors: [DirectoryIdentity], files: inout [String], ignored: inout Int,
+                     unread: inout [String: Int]) throws {
+        var st = stat()
+        guard stat(dir.path, &st) == 0 else {
+            let e = errno
+            throw EmbedScopeError.resourceShortage(POSIXError(POSIXErrorCode(rawValue: e) ?? .EIO), reading: dir.path)
+                ?? EmbedScopeError(.io, "cannot read folder: \(String(cString: strerror(e)))", path: dir.path)
+        }
+        let me = DirectoryIdentity(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        if ancestors.contains(me) {
+            throw EmbedScopeError(.dataset, "this folder is a link back to a folder that holds it: following it would never end", path: dir.path,
+                                  hint: "remove the link, or move it out of the data set")
+        }
+        guard let d = opendir(dir.path) else {
+            let e = errno
+            throw EmbedScopeError.resourceShortage(POSIXError(POSIXErrorCode(rawValue: e) ?? .EIO), reading: dir.path)
+                ?? EmbedScopeError(.io, "cannot list folder: \(String(cString: strerror(e)))", path: dir.path,
+                                   hint: "make it readable, or move it out of the data set")
+        }
+        var names: [[UInt8]] = []
+        while true {
+            errno = 0
+            guard let e = readdir(d) else {
+                let err = errno
+                closedir(d)
+                if err != 0 {
+                    throw EmbedScopeError(.io, "cannot list folder: \(String(cString: strerror(err)))", path: dir.path)
+                }
+                break
+            }
+            let bytes: [UInt8] = withUnsafeBytes(of: &e.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if bytes.first == UInt8(ascii: ".") { continue }   // hidden ones, and . / ..
+            names.append(bytes)
+        }
+        let chain = ancestors + [me]
+        for bytes in names {
+            let full = dir.path + "/" + String(decoding: bytes, as: UTF8.self)
+            let fullBytes = Array((dir.path + "/").utf8) + bytes
+            var es = stat()
+            let found = (fullBytes + [0]).withUnsafeBufferPointer { p in p.withMemoryRebound(to: CChar.self) { stat($0.baseAddress!, &es) } } == 0
+            let isDir = found && (es.st_mode & S_IFMT) == S_IFDIR
+            guard let name = String(validating: bytes, as: UTF8.self) else {
+                let shown = bytes.map { $0 < 0x80 ? String(UnicodeScalar($0)) : "\\x" + String($0, radix: 16) }.joined()
+                if isDir {
+                    throw EmbedScopeError(.dataset, "folder name \"\(shown)\" is not valid UTF-8", path: dir.path,
+                                          hint: "rename it (paths are stored as UTF-8 text)")
+                }
+                // An image so named is listed as Foundation lists it (U+FFFD for the bad bytes), and
+                // the decoding pass skips it saying why.
+                if extensions.contains((shown as NSString).pathExtension.lowercased()) {
+                    let name = String(decoding: bytes, as: UTF8.self)
+                    files.append(relative.isEmpty ? name : relative + "/" + name)
+                } else {
+                    ignored += 1
+                }
+                continue
+            }
+            let rel = relative.isEmpty ? name : relative + "/" + name
+            if isDir {
+                try walk(URL(fileURLWithPath: full, isDirectory: true), relative: rel, ancestors: chain, files: &files, ignored: &ignored, unread: &unread)
+                continue
+            }
+            let ext = (name as NSString).pathExtension.lowercased()
+            if extensions.contains(ext) {
+                files.append(rel)   // (a link to nothing is listed; decoding it says so)
+            } else {
+                ignored += 1
+                if otherImageExtensions.contains(ext) { unread[ext, default: 0] += 1 }
+            }
+        }
+    }
+
+    struct DirectoryIdentity: Equatable {
+        var device: UInt64, inode: UInt64
+        init(device: UInt64, inode: UInt64) { self.device = device; self.inode = inode }
+        init?(_ url: URL) {
+            var st = stat()
+            guard stat(url.path, &st) == 0 else { return nil }
+            self.init(device: UInt64(st.st_dev), inode: UInt64(st.st_ino))
+        }
+    }
+
     package static func scan(_ root: URL) throws -> DatasetFolder {
         let fm = FileManager.default
         var isDir: ObjCBool = false
@@ -112,37 +200,7 @@ package struct DatasetFolder: Sendable {
                 let dir = base.appendingPathComponent(name)
                 guard isDirectory(dir) else { ignored += 1; continue }
                 var files: [String] = []
-                // The URL enumerator, for its error handler: the path one skips a folder it cannot
-                // list without a word, so a class (or part of one) vanished — under `ulimit -n`
-                // (Too many open files) or in a folder without read permission.
-                var listingError: (url: URL, error: any Error)?
-                guard let walker = fm.enumerator(at: dir, includingPropertiesForKeys: [.isDirectoryKey], options: [],
-                                                 errorHandler: { url, error in
-                                                     if listingError == nil { listingError = (url, error) }
-                                                     return false
-                                                 }) else {
-                    throw EmbedScopeError(.io, "cannot list folder", path: dir.path)
-                }
-                let basePath = dir.path.hasSuffix("/") ? dir.path : dir.path + "/"
-                while let url = walker.nextObject() as? URL {
-                    let full = url.path
-                    guard full.hasPrefix(basePath) else { continue }
-                    let rel = String(full.dropFirst(basePath.count))
-                    let last = (rel as NSString).lastPathComponent
-                    if last.hasPrefix(".") { continue }
-                    let ext = (last as NSString).pathExtension.lowercased()
-                    if extensions.contains(ext) {
-                        files.append(rel)
-                    } else if (try? url.resourceValues(forKeys: [.isDirectoryKey]))?.isDirectory != true {
-                        ignored += 1
-                        if otherImageExtensions.contains(ext) { unread[ext, default: 0] += 1 }
-                    }
-                }
-                if let (url, error) = listingError {
-                    throw EmbedScopeError.resourceShortage(error, reading: url.path)
-                        ?? EmbedScopeError(.io, "cannot list folder", path: url.path,
-                                           hint: "make it readable, or move it out of the data set", underlying: error)
-                }
+                try walk(dir, relative: "", ancestors: [root, base].compactMap(DirectoryIdentity.init), files: &files, ignored: &ignored, unread: &unread)
                 files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
                 let prefix = part.isEmpty ? name + "/" : part + "/" + name + "/"
                 // Folders whose names are one text in two byte spellings would be merged into one class.
