@@ -21,6 +21,7 @@ static void es_error_exit(j_common_ptr cinfo) {
         case JERR_BAD_PRECISION:     /* 12-bit or 16-bit samples */
         case JERR_ARITH_NOTIMPL:
         case JERR_NOT_COMPILED:
+        case JERR_SOF_UNSUPPORTED:   /* lossless (SOF3), hierarchical and other processes */
             err->status = ES_JPEG_UNSUPPORTED_FEATURE;
             break;
         default:

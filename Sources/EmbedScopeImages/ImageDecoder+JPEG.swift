@@ -28,7 +28,9 @@ extension ImageDecoder {
             return RGBImage(width: Int(result.width), height: Int(result.height), pixels: pixels)
         case ES_JPEG_TRUNCATED:
             throw ImageError(kind: .truncated, path: path,
-                             reason: "truncated JPEG: the data (\(data.count) bytes) ends before the \(size) image does")
+                             reason: result.width > 0 && result.height > 0
+                                 ? "truncated JPEG: the data (\(data.count) bytes) ends before the \(size) image does"
+                                 : "truncated JPEG: the data (\(data.count) bytes) ends before the frame header that gives the image's size")
         case ES_JPEG_UNSUPPORTED_COLOR:
             throw ImageError(kind: .unsupported, path: path,
                              reason: "\(colorSpaceName(result)) JPEG (\(result.components) components) is not supported, only YCbCr, RGB, grayscale, CMYK and YCCK")

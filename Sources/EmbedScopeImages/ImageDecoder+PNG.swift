@@ -71,6 +71,12 @@ extension ImageDecoder {
 
     private static func libpngError(_ png: LibPNGImage, _ stage: String, path: String) -> ImageError {
         let message = png.message
+        // The zlib stream ended before the image's rows did: the file was cut inside its pixel data
+        // (the chunks themselves are whole, checked before).
+        if message.contains("Not enough image data") {
+            return ImageError(kind: .truncated, path: path,
+                              reason: "truncated PNG: the compressed pixel data ends before the image's last row (libpng \(stage): \(message))")
+        }
         return ImageError(kind: .corrupt, path: path,
                           reason: "corrupt PNG (libpng \(stage): \(message.isEmpty ? "unknown error" : message))")
     }

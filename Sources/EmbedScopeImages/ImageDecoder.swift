@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import EmbedScopeCore
 
 /// Decodes PNG and JPEG files into `RGBImage`. The format is chosen by the file's signature
@@ -8,9 +11,19 @@ package enum ImageDecoder {
     /// (10⁸ pixels is 300 MB of RGB).
     package static let maxPixels: Int = 100_000_000
 
+    /// Image files larger than this are refused before they are read (the whole file is read into
+    /// memory to decode it): the largest file an image of `maxPixels` pixels makes — 16-bit RGBA,
+    /// stored uncompressed — is 800 MB; a 3 GB file padded behind a small JPEG was read whole.
+    package static let maxFileBytes: Int = 1 << 30
+
     /// Reads and decodes the file at `url`.
     package static func decode(contentsOf url: URL) throws -> RGBImage {
         let path = url.path
+        var st = stat()
+        if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int(st.st_size) > maxFileBytes {
+            throw ImageError(kind: .tooLarge, path: path,
+                             reason: "the file is \(Int(st.st_size)) bytes, above the limit of \(maxFileBytes >> 20) MiB for one image file")
+        }
         let data: Data
         do {
             data = try Data(contentsOf: url)

@@ -1,3 +1,4 @@
+import CZlib
 import CJPEGShim
 import EmbedScope
 import Foundation
@@ -123,6 +124,53 @@ final class ImageDecoderTests: XCTestCase {
         bytes[sof + 4] = 12
         XCTAssertThrowsError(try ImageDecoder.decode(data: Data(bytes), path: "twelve.jpg")) { error in
             XCTAssertEqual((error as? ImageError)?.kind, .unsupported, "\(error)")
+        }
+    }
+
+    /// Errors say what the file is: a lossless (SOF3) JPEG is an unsupported variant, not a damaged
+    /// file; a PNG whose compressed rows stop early (chunks and CRCs whole) is truncated; a JPEG cut
+    /// before its frame header does not speak of a "0x0 image"; a file above `maxFileBytes` is
+    /// refused before it is read (a 3 GB file padded behind a JPEG was read whole).
+    func testErrorsNameWhatTheFileIs() throws {
+        var jpeg = [UInt8](try ImageFixtures.data("rgb.jpg"))
+        let sof = try XCTUnwrap((2..<jpeg.count - 1).first { jpeg[$0] == 0xFF && jpeg[$0 + 1] == 0xC0 })
+        jpeg[sof + 1] = 0xC3
+        XCTAssertThrowsError(try ImageDecoder.decode(data: Data(jpeg), path: "lossless.jpg")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .unsupported, "\(error)")
+        }
+        XCTAssertThrowsError(try ImageDecoder.decode(data: try ImageFixtures.data("rgb.jpg").prefix(sof), path: "cut.jpg")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .truncated, "\(error)")
+            XCTAssertFalse("\(error)".contains("0x0"), "\(error)")
+        }
+
+        // 16 × 16 RGB rows (filter byte + 48 samples), compressed, and only the first half of the stream kept.
+        var rows: [UInt8] = []
+        for y in 0..<16 {
+            rows.append(0)
+            for x in 0..<48 { rows.append(UInt8((x * 7 + y * 13) & 0xFF)) }
+        }
+        var bound = compressBound(uLong(rows.count))
+        var z = [UInt8](repeating: 0, count: Int(bound))
+        XCTAssertEqual(compress(&z, &bound, rows, uLong(rows.count)), Z_OK)
+        z.removeSubrange(Int(bound)...)
+        let ihdr: [UInt8] = [0, 0, 0, 16, 0, 0, 0, 16, 8, 2, 0, 0, 0]
+        let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
+        let whole = signature + pngChunk("IHDR", ihdr) + pngChunk("IDAT", z) + pngChunk("IEND", [])
+        XCTAssertEqual(try ImageDecoder.decode(data: Data(whole), path: "whole.png").width, 16)
+        let cut = signature + pngChunk("IHDR", ihdr) + pngChunk("IDAT", Array(z.prefix(z.count / 2))) + pngChunk("IEND", [])
+        XCTAssertThrowsError(try ImageDecoder.decode(data: Data(cut), path: "cut.png")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .truncated, "\(error)")
+        }
+
+        let dir = try temporaryDirectory(self)
+        let big = dir.appendingPathComponent("big.jpg")
+        try Data(jpeg).write(to: big)
+        let fd = open(big.path, O_WRONLY)
+        XCTAssertEqual(ftruncate(fd, off_t(ImageDecoder.maxFileBytes) + 1), 0)   // sparse: nothing written
+        close(fd)
+        XCTAssertThrowsError(try ImageDecoder.decode(contentsOf: big)) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .tooLarge, "\(error)")
+            XCTAssertTrue("\(error)".contains("1024 MiB"), "\(error)")
         }
     }
 
