@@ -10,7 +10,7 @@ import EmbedScopeCore
 /// That cosine is a·b / (‖a‖‖b‖) of the stored float32 rows (whose norms are 1 only to ~1e-8:
 /// their plain dot product put identical rows at 0.99999996…1.00000004, so threshold 1 missed
 /// half the exact copies and scores above 1 were printed), clamped to [−1, 1]; a pair is in
-/// when it is within `doubleSlack` (Double rounding) of the threshold or above.
+/// when it is within `doubleSlack` (the computation's rounding, ~2e-15) of the threshold or above.
 public enum Duplicates {
     public struct Pair: Sendable, Equatable {
         /// a < b.
@@ -21,8 +21,22 @@ public enum Duplicates {
     }
 
     public static let recheckMargin: Float = 1e-4
-    /// Double rounding of the cosine (a few 1e-16): identical rows are in at threshold 1.
-    public static let doubleSlack = 1e-12
+    /// The rounding of the cosine as computed (compensated sums of exact products, two square
+    /// roots, a division: a few ulps of 1): identical rows are in at threshold 1, and a pair whose
+    /// cosine is below the threshold by more than this is out (it was 1e-12: pairs at exactly 0.5
+    /// were listed at threshold 0.5 + 1e-12).
+    public static let doubleSlack = 8 * Double.ulpOfOne
+
+    /// Neumaier's compensated summation.
+    struct CompensatedSum {
+        var sum = 0.0, carry = 0.0
+        mutating func add(_ v: Double) {
+            let t = sum + v
+            carry += abs(sum) >= abs(v) ? (sum - t) + v : (v - t) + sum
+            sum = t
+        }
+        var value: Double { sum + carry }
+    }
 
     package static func pairs(_ x: RowMatrix, threshold: Double, maxPairs: Int = 1_000_000, threads: Int = Scorer.defaultThreads,
                              blockRows: Int = 256, progress: ProgressSink = SilentProgress()) throws -> [Pair] {
@@ -55,12 +69,15 @@ public enum Duplicates {
         for st in states {
             for (a, b) in st.pairs {
                 let ra = x.row(Int(a)), rb = x.row(Int(b))
-                var dot = 0.0, na = 0.0, nb = 0.0
+                // Each product of two float32 values is exact in Double; the sums are compensated
+                // (Neumaier), so each is within an ulp or two of exact at any dimension, and the
+                // cosine within a few ulps (`doubleSlack`).
+                var dot = CompensatedSum(), na = CompensatedSum(), nb = CompensatedSum()
                 for t in 0..<x.dim {
                     let p = Double(ra[t]), q = Double(rb[t])
-                    dot += p * q; na += p * p; nb += q * q
+                    dot.add(p * q); na.add(p * p); nb.add(q * q)
                 }
-                let s = min(1, max(-1, dot / (na.squareRoot() * nb.squareRoot())))
+                let s = min(1, max(-1, dot.value / (na.value.squareRoot() * nb.value.squareRoot())))
                 guard s.isFinite else {
                     throw EmbedScopeError(.nonFinite, "rows \(a) and \(b) give a non-finite cosine: the vectors contain NaN or infinity")
                 }

@@ -114,7 +114,7 @@ public enum Projection {
     /// (1 − s)·S + s·tr(S)/d·I, as scikit-learn's `shrinkage=s`; nil = none if Sw is positive
     /// definite, else the smallest of 1e-6, 1e-4, 1e-2, 0.1, 0.5 that makes it so (reported).
     ///
-    /// When the within-class scatter is singular (dim ≥ rows − classes: it has rank ≤ rows −
+    /// When the within-class scatter is singular (dim > rows − classes: it has rank ≤ rows −
     /// classes), LDA on the space itself only finds directions that collapse every class of these
     /// rows to a point — an artifact, not separation. Unless `reduce` is false or a `shrinkage` is
     /// given, LDA then runs on the top r principal components instead (`reducedLDA`).
@@ -134,7 +134,7 @@ public enum Projection {
                                   hint: "choose between 1 and \(maxK)")
         }
         if let s = shrinkage, !(0...1).contains(s) { throw EmbedScopeError(.invalidArgument, "shrinkage must be in [0, 1], not \(s)") }
-        if reduce && shrinkage == nil && d >= n - classes {
+        if reduce && shrinkage == nil && d > n - classes {
             return try reducedLDA(x, labels: labels, classes: classes, components: k, progress: progress)
         }
         // Sw and the scatter's accumulator, then Sw, Sb and the eigenproblem's two copies.
@@ -230,7 +230,7 @@ public enum Projection {
             let a = inner.axes[c * r + t]
             for j in 0..<d { axes[c * d + j] += a * p.axes[t * d + j] }
         } }
-        let reason = "the within-class scatter is singular (dim \(d) ≥ rows − classes = \(n - classes)); LDA ran on the top \(r) principal components, which keep \(String(format: "%.1f%%", 100 * keptShare)) of the variance"
+        let reason = "the within-class scatter is singular (dim \(d) > rows − classes = \(n - classes)); LDA ran on the top \(r) principal components, which keep \(String(format: "%.1f%%", 100 * keptShare)) of the variance"
         return Result(method: .lda, rows: n, dim: d, components: k, axes: axes, explainedVariance: inner.explainedVariance,
                       explainedVarianceRatio: inner.explainedVarianceRatio, coordinates: inner.coordinates, mean: p.mean,
                       shrinkage: inner.shrinkage, reduction: Reduction(components: r, varianceKept: keptShare, reason: reason))

@@ -238,6 +238,37 @@ final class QualityTests: XCTestCase {
         XCTAssertTrue(pairs.allSatisfy { $0.score <= 1 && $0.score >= 1 - 1e-12 }, "\(pairs.map(\.score))")
     }
 
+    /// The threshold is "at or above", up to the cosine's own rounding (a few ulps), not 1e-12
+    /// below it: pairs at exactly 0.5 were listed at threshold 0.5 + 1e-12, and an orthogonal pair
+    /// at threshold 1e-12.
+    func testDuplicatesThresholdHasOnlyTheRoundingsSlack() throws {
+        let h = Float(0.5)
+        let x: [Float] = [1, 0, 0, 0,  h, h, h, h,  0, 1, 0, 0]
+        func pairs(_ t: Double) throws -> [String] {
+            try x.withUnsafeBufferPointer { try Duplicates.pairs(RowMatrix(base: $0.baseAddress!, rows: 3, dim: 4, stride: 4), threshold: t) }
+                .map { "\($0.a)-\($0.b)" }
+        }
+        XCTAssertEqual(try pairs(0.5), ["0-1", "1-2"])
+        XCTAssertEqual(try pairs(0.500000000001), [])
+        XCTAssertEqual(try pairs(0.5.nextUp), ["0-1", "1-2"])      // within the rounding: in
+        XCTAssertEqual(try pairs(0), ["0-1", "0-2", "1-2"])
+        XCTAssertEqual(try pairs(1e-12), ["0-1", "1-2"])
+    }
+
+    /// dim = rows − classes leaves the within-class scatter full rank (rank ≤ rows − classes = dim):
+    /// plain LDA, as scikit-learn's; only dim > rows − classes is singular and reduced.
+    func testLDAReducesOnlyWhenTheScatterMustBeSingular() throws {
+        var g = SplitMix64(seed: 11)
+        let n = 10, d = 8
+        let labels: [Int32] = (0..<n).map { Int32($0 % 2) }
+        let x: [Float] = (0..<n * d).map { i in Float(g.gaussian()) + (labels[i / d] == 0 ? 0.5 : -0.5) * Float(i % d == 0 ? 1 : 0) }
+        let exact = try x.withUnsafeBufferPointer { try Projection.lda(RowMatrix(base: $0.baseAddress!, rows: n, dim: d, stride: d), labels: labels, components: 1) }
+        XCTAssertNil(exact.reduction, "dim \(d) = rows − classes")
+        XCTAssertEqual(exact.shrinkage ?? 0, 0)
+        let nine = try x.withUnsafeBufferPointer { try Projection.lda(RowMatrix(base: $0.baseAddress!, rows: n - 1, dim: d, stride: d), labels: Array(labels.prefix(n - 1)), components: 1) }
+        XCTAssertNotNil(nine.reduction, "dim \(d) > rows − classes = 7")
+    }
+
     /// Fails on main: distances from 2 − 2·dot of float32 unit rows, and neighbours chosen by
     /// float32 cosines, made the uniqueness of a tight class rounding noise (off by up to 1.0).
     func testUniquenessOfTightClassesIsExact() throws {

@@ -11,7 +11,7 @@ extension Root {
             PCA is scikit-learn's PCA (covariance eigen-decomposition, n − 1 denominator, each axis's \
             largest entry positive). LDA is scikit-learn's LinearDiscriminantAnalysis(solver='eigen'): \
             at most classes − 1 components, coordinates x·V (uncentred), signs arbitrary. When the \
-            within-class scatter is singular (dim ≥ rows − classes), LDA would collapse each class to a \
+            within-class scatter is singular (dim > rows − classes), LDA would collapse each class to a \
             point; it runs instead on the top r principal components (the fewest keeping 95% of the \
             variance, at most (rows − classes)/2) and says so. With --no-reduce (or --shrinkage) it runs \
             on the space itself, shrinking a singular within-class covariance toward a multiple of the \
