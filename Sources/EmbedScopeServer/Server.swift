@@ -92,10 +92,29 @@ struct ServerAPI: Sendable {
         return try library.index(raw.removingPercentEncoding ?? raw)
     }
 
+    /// Every value of a query parameter, decoded as HTML forms, Python's `urlencode` and `requests`
+    /// encode them: `+` is a space (`%2B` a plus), then percent-escapes. (Hummingbird's parser kept
+    /// `+`, so `class=T-shirt+top` named no class.) A value whose escapes are not UTF-8 is kept raw.
+    static func queryValues(_ r: Request, _ key: String) -> [Substring] {
+        guard let query = r.uri.query, !query.isEmpty else { return [] }
+        func decode(_ s: Substring) -> Substring {
+            let spaced = s.replacingOccurrences(of: "+", with: " ")
+            return Substring(spaced.removingPercentEncoding ?? spaced)
+        }
+        var out: [Substring] = []
+        for part in query.split(separator: "&", omittingEmptySubsequences: true) {
+            let eq = part.firstIndex(of: "=")
+            let name = decode(eq.map { part[..<$0] } ?? part)
+            guard name == key else { continue }
+            out.append(eq.map { decode(part[part.index(after: $0)...]) } ?? "")
+        }
+        return out
+    }
+
     /// The value of a parameter that takes one, nil when it is absent. Given twice it is refused:
     /// which of the two would count is a guess (`index`, the one that repeats, is read on its own).
     static func single(_ r: Request, _ key: String) throws -> Substring? {
-        let all = r.uri.queryParameters[values: Substring(key)]
+        let all = queryValues(r, key)
         guard all.count <= 1 else { throw APIError.badRequest("give \(key) once (it is there \(all.count) times)") }
         return all.first
     }
@@ -415,7 +434,7 @@ struct ServerAPI: Sendable {
 
     func compare(_ r: Request) async throws -> Response {
         var names: [String] = []
-        for n in r.uri.queryParameters[values: "index"].map(String.init) where !names.contains(n) { names.append(n) }   // once each
+        for n in Self.queryValues(r, "index").map(String.init) where !names.contains(n) { names.append(n) }   // once each
         let named = !names.isEmpty
         if !named { names = library.names() }
         var rows: [ComparisonRow] = []

@@ -527,6 +527,15 @@ final class ServerAPITests: XCTestCase {
                 XCTAssertEqual(r.headers[.allow], "GET, POST, HEAD")
             }
             try await client.execute(uri: "/api/compare", method: .post) { r in XCTAssertEqual(r.headers[.allow], "GET, HEAD") }
+            // Query values decode as forms and Python's urlencode encode them: `+` is a space, `%2B` a plus.
+            for (q, named) in [("circle+", "'circle '"), ("circle%2B", "'circle+'"), ("circle%20", "'circle '")] {
+                try await client.execute(uri: "/api/indexes/tiny/query?row=1&class=\(q)", method: .get) { r in
+                    XCTAssertEqual(r.status, .notFound)
+                    let e = try JSONDecoder().decode(ErrorBody.self, from: Data(r.body.readableBytesView))
+                    XCTAssertTrue(e.error.message.contains(named), "\(q): \(e.error.message)")
+                }
+            }
+            try await client.execute(uri: "/api/indexes/tiny/query?row=1&cl%61ss=%63ircle&k=2", method: .get) { r in XCTAssertEqual(r.status, .ok) }
             // Bad numbers and missing parameters.
             for q in ["row=abc", "row=1&k=0", "row=1&k=-3", "row=1&k=abc", "row=1&k=1e3", "row=1&k=99999999999999999999", "row=1&farthest=maybe",
                       "", "row=1&path=images/circle/1.png", "row=1&space=",

@@ -343,6 +343,9 @@ final class ImportTests: XCTestCase {
         XCTAssertEqual(try Manifest.parse("path,class\n\"a\nb.png\",k\nc\u{7}.png,k\n", path: "m.csv", baseDirectory: base).entries.map(\.path), ["a\nb.png", "c\u{7}.png"])
         let m = try Manifest.parse("class,path,split\r\n\"T-shirt, top\",\"x/\"\"q\"\".png\",train\r\ncoat,y.png,\r\n", path: "m.csv", baseDirectory: base)
         XCTAssertEqual(m.entries, [.init(path: "x/\"q\".png", className: "T-shirt, top", split: "train"), .init(path: "y.png", className: "coat", split: nil)])
+        // A split is a name: "a, train" is train (" train" counted as another split, and as leakage).
+        let spaced = try Manifest.parse("path,class,split\na.png,x, train\nb.png,x,train \nc.png,x,  \n", path: "m.csv", baseDirectory: base)
+        XCTAssertEqual(spaced.entries.map(\.split), ["train", "train", nil])
     }
 
     func testAddingASpaceToAnExistingIndex() throws {

@@ -95,7 +95,13 @@ public enum Importer {
                     scales![i] = f
                 }
                 if let scales {
-                    _ = try SpaceWriter.storedNorm(norm, scale: scales[i], what: "row \(i) (\(manifest.entries[i].path))")
+                    try EmbedScopeError.naming(req.vectors.path) {
+                        _ = try SpaceWriter.storedNorm(norm, scale: scales[i], what: "row \(i) (\(manifest.entries[i].path))")
+                    }
+                } else if !Float(norm).isFinite {
+                    // The stored norm is a float32: float32 values near 3e38 have a norm beyond it.
+                    throw EmbedScopeError(.nonFinite, "row \(i) (\(manifest.entries[i].path)) has norm \(String(format: "%.3g", norm)), beyond float32's range (3.4e38)",
+                                          path: req.vectors.path, hint: "scale the vectors down (only their directions are compared); nothing was written")
                 }
             }
         }

@@ -85,7 +85,10 @@ package struct Manifest: Sendable {
                                       hint: UnicodeTwins.hint)
             }
             classSpelling[c] = classSpelling[c] ?? c
-            entries.append(Entry(path: p, className: c, split: si.map { rec.fields[$0] }.flatMap { $0.isEmpty ? nil : $0 }))
+            // A split is a name to compare (`train`, `val`, `test`): "a, train" means train, not " train"
+            // (which would count as another split, and as leakage beside train).
+            let split = si.map { rec.fields[$0].trimmingCharacters(in: .whitespaces) }.flatMap { $0.isEmpty ? nil : $0 }
+            entries.append(Entry(path: p, className: c, split: split))
         }
         guard !entries.isEmpty else {
             throw EmbedScopeError(.manifest, "manifest has a header but no rows", path: path)
