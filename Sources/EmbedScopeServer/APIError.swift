@@ -63,7 +63,10 @@ enum JSONCoding {
     static func response<T: Encodable>(_ value: T, cache: Bool = false) throws -> Response {
         let data = try encoder.encode(value)
         var headers: HTTPFields = [.contentType: "application/json; charset=utf-8"]
-        headers[.cacheControl] = cache ? "private, max-age=60" : "no-store"
+        // Cacheable answers are revalidated (`ErrorAndLogMiddleware` gives them the generation as
+        // their ETag and answers 304 while it holds): with a max-age, a page reloaded after a
+        // rebuild showed the old projection beside the new index's answers.
+        headers[.cacheControl] = cache ? "private, no-cache" : "no-store"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 }
@@ -74,6 +77,7 @@ enum JSONCoding {
 /// replaced by that error (and the index is opened again on its next use): the reads past the
 /// file's new end found zeros instead of stopping the server (`ReadOnlyMapping`).
 struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
+    static var generationHeader: HTTPFields.Element.Name { HTTPFields.Element.Name("X-EmbedScope-Generation")! }
     let log: (@Sendable (String) -> Void)?
     let library: IndexLibrary
     let routes: RouteTable
@@ -82,9 +86,11 @@ struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
         let start = DispatchTime.now().uptimeNanoseconds
         var response: Response
         var attempt = 0
+        var lastTouched: [ServedIndex] = []
         while true {
             attempt += 1
             let touched = TouchedIndexes()
+            defer { lastTouched = touched.all }
             do {
                 response = try await IndexLibrary.$touched.withValue(touched) { try await next(request, context) }
             } catch let e as any HTTPResponseError where e.status == .notFound && !(e is APIError) {
@@ -117,6 +123,18 @@ struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
             if used.count > 1, attempt == 1, request.method == .get || request.method == .head { continue }
             response = APIError.from(damage).response
             break
+        }
+        // Answers about one index say which generation they come from; those the browser may keep
+        // carry it as their ETag and are 304 while it holds.
+        if let only = IndexLibrary.single(touched: lastTouched) {
+            response.headers[Self.generationHeader] = only.generation
+            if response.status == .ok, response.headers[.cacheControl]?.contains("no-cache") == true {
+                let tag = "\"\(only.generation)\""
+                response.headers[.eTag] = tag
+                if let asked = request.headers[.ifNoneMatch], asked.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == tag || $0.trimmingCharacters(in: .whitespaces) == "W/" + tag }) {
+                    response = Response(status: .notModified, headers: response.headers.filter { $0.name != .contentLength && $0.name != .contentType })
+                }
+            }
         }
         if let log {
             let ms = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6

@@ -25,16 +25,54 @@ const S = window.__es = { errors: [], indexes: [], index: null, space: null, met
 window.addEventListener("error", (e) => S.errors.push(String(e.message || e)));
 window.addEventListener("unhandledrejection", (e) => S.errors.push(String(e.reason && e.reason.message || e.reason)));
 
-function status(text, isError) { const s = $("#status"); s.textContent = showText(text || ""); s.className = isError ? "err" : ""; }
+// A notice (the index changed on disk and was reloaded) stays in the status line until another index is picked.
+function status(text, isError) { const s = $("#status"); s.textContent = showText(text || S.notice || ""); s.className = isError ? "err" : ""; }
 async function api(url, opts) {
+  const mine = S.index ? idxURL("") : null;
   const r = await fetch(url, opts);
   const body = await r.json().catch(() => ({ error: { kind: "http", message: r.statusText } }));
   if (!r.ok) { const m = body.error ? body.error.message : r.statusText; const e = new Error(m); e.status = r.status; throw e; }
+  // Every answer about one index names its generation: one from another generation than the page
+  // shows (the index was rebuilt while the page was open) is not mixed in; the index is reloaded.
+  const gen = r.headers.get("X-EmbedScope-Generation");
+  if (gen && mine && url.startsWith(mine) && S.index && S.index.generation && gen !== S.index.generation) {
+    const name = S.index.name;
+    await indexChanged(name);
+    throw new Error(`index '${name}' changed on disk (rebuilt?) while this page showed it: reloaded it, try again`);
+  }
   return body;
+}
+/** Reloads the index list after an index changed on disk, and shows that index (or the first) anew. */
+async function indexChanged(name) {
+  if (S.reloading) return S.reloading;
+  S.reloading = (async () => {
+    const r = await (await fetch("/api/indexes", { cache: "no-store" })).json();
+    S.indexes = r.indexes || [];
+    $("#index").replaceChildren(...S.indexes.map((i) => el("option", { value: i.name, text: i.name })));
+    renderOverview();
+    const keep = S.indexes.some((i) => i.name === name) ? name : (S.indexes[0] || {}).name;
+    if (keep) selectIndex(keep);
+    S.notice = keep === name ? `index '${name}' changed on disk: reloaded` : `index '${name}' is gone`;
+    status(S.notice, keep !== name);
+    S.reloads = (S.reloads || 0) + 1;
+  })().finally(() => { S.reloading = null; });
+  return S.reloading;
+}
+/** An image of this page's generation failed: asks whether the index changed (409) or the file is missing. */
+async function imageFailed(img) {
+  img.classList.add("broken");
+  if (!S.index || S.reloading) return;
+  try {
+    const r = await (await fetch("/api/indexes", { cache: "no-store" })).json();
+    const now = (r.indexes || []).find((i) => i.name === S.index.name);
+    if (!now || now.generation !== S.index.generation) await indexChanged(S.index.name);
+  } catch (e) { /* the server is gone: the broken image says enough */ }
 }
 const enc = encodeURIComponent;
 const idxURL = (rest) => `/api/indexes/${enc(S.index.name)}/${rest}`;
-const thumbURL = (row, size) => idxURL(`thumbs/${row}?size=${size || 96}`);
+const genParam = () => (S.index && S.index.generation ? `g=${enc(S.index.generation)}` : "");
+const thumbURL = (row, size) => idxURL(`thumbs/${row}?size=${size || 96}&${genParam()}`);
+const imageURL = (row) => idxURL(`images/${row}?${genParam()}`);
 const fmt = (v, d = 4) => v == null ? "—" : (Math.abs(v) >= 1000 ? v.toFixed(1) : v.toFixed(d));
 
 // ---------- tabs, pickers ----------
@@ -47,7 +85,7 @@ function showTab(name) {
   if (name === "prototypes") loadPrototypes();
   if (name === "evaluation") loadEvaluation();
 }
-$("#index").addEventListener("change", () => selectIndex($("#index").value));
+$("#index").addEventListener("change", () => { S.notice = null; status(""); selectIndex($("#index").value); });
 $("#space").addEventListener("change", () => { S.space = $("#space").value; S.proj = null; if (S.tab === "explorer") loadProjection(); if (S.selectedRow != null) openRow(S.selectedRow); });
 $("#method").addEventListener("change", () => { S.method = $("#method").value; S.proj = null; loadProjection(); });
 $("#classFilter").addEventListener("change", draw);
@@ -75,6 +113,16 @@ function selectIndex(name) {
   $("#classFilter").replaceChildren(el("option", { value: "", text: "all classes" }), ...S.index.classes.map((c) => el("option", { value: c.name, text: `${c.name} (${c.count})` })));
   const sets = S.index.prototypeSets.map((p) => p.name);
   for (const id of ["#protoSet", "#evalSet", "#colorSet"]) $(id).replaceChildren(...sets.map((s) => el("option", { value: s, text: s })));
+  // Evaluation: the set whose prototypes are most of this index's classes (a probe, a head trained on
+  // them) rather than the first (ImageNet's 1,000, which evaluate nothing here).
+  const classNames = new Set(S.index.classes.map((c) => c.name));
+  const overlap = (p) => (p.sample || []).filter((n) => classNames.has(n)).length;
+  const best = [...S.index.prototypeSets].sort((a, b) => overlap(b) - overlap(a))[0];
+  if (best && overlap(best) > 0) $("#evalSet").value = best.name;
+  // Nothing of the previous index stays on screen (a clicked cell, its lowest margins).
+  for (const id of ["#cell", "#lowest", "#confusion", "#protoMost", "#protoLeast", "#uploadResults"]) $(id).replaceChildren();
+  $("#evalSummary").textContent = ""; $("#confusionNote").textContent = "";
+  protoNames = {};
   S.proj = null; S.selectedRow = null; S.rowInfo = null; S.hidden.clear();
   $("#panel").replaceChildren(el("p", { class: "hint", text: "Hover a point to see its image; click it for its neighbours." }));
   for (const c of document.querySelectorAll(".card")) c.classList.toggle("selected", c.dataset.name === name);
@@ -439,6 +487,7 @@ overlay.addEventListener("mousemove", (ev) => {
   box.classList.remove("hidden");
 });
 overlay.addEventListener("mouseleave", () => $("#hover").classList.add("hidden"));
+$("#hover img").addEventListener("error", (ev) => imageFailed(ev.currentTarget));
 /// Frame time of the point layer for n synthetic points (seeded), median of `frames` redraws,
 /// without touching the page's data (the browser test reports it).
 S.benchScatter = (n, frames) => {
@@ -459,7 +508,7 @@ function tile(r, queryClass, onclick) {
   const same = queryClass != null && r.class === queryClass;
   return el("div", { class: "tile " + (queryClass == null ? "" : same ? "same" : "other"), "data-row": String(r.row), title: `${r.path}\n${r.class}\nrow ${r.row}`,
     onclick: onclick || (() => openRow(r.row)) },
-    el("img", { src: thumbURL(r.row, 96), alt: r.class, loading: "lazy" }),
+    el("img", { src: thumbURL(r.row, 96), alt: "", loading: "lazy", onerror: (ev) => imageFailed(ev.currentTarget) }),
     el("div", { class: "c", text: r.class }), el("div", { text: r.score != null ? r.score.toFixed(4) : "" }));
 }
 async function openRow(row) {
@@ -480,9 +529,9 @@ async function openRow(row) {
       el("h3", { text: `${title} · ${space}` }), el("div", { class: "grid" }, ...res.results.map((r) => tile(r, cls))));
     const protoList = protos.sets.map((s) => el("div", {}, el("b", { text: `${s.set}: ` }), s.top.map((t) => `${t.name} ${t.logit.toFixed(2)}`).join(" · ")));
     panel.replaceChildren(
-      el("div", { class: "query" }, el("img", { src: thumbURL(row, 160), alt: cls || "" }),
+      el("div", { class: "query" }, el("img", { src: thumbURL(row, 160), alt: "", onerror: (ev) => imageFailed(ev.currentTarget) }),
         el("div", {}, el("div", {}, el("b", { text: `row ${row}` })), el("div", { text: cls || "" }), el("div", { class: "hint", text: pt && pt.path || "" }),
-          el("a", { href: idxURL(`images/${row}`), target: "_blank", text: "original" }), ...protoList)),
+          el("a", { href: imageURL(row), target: "_blank", text: "original" }), ...protoList)),
       el("p", { class: "hint", text: "Frames: green = same class as the query, red = another class; the number is the cosine." }),
       el("div", { class: other ? "cols" : "" }, el("div", {}, block(`nearest ${k}`, near, S.space), block(`farthest ${k}`, far, S.space)),
         other ? el("div", {}, block(`nearest ${k}`, onear, other), block(`farthest ${k}`, ofar, other)) : null));
@@ -495,13 +544,15 @@ async function openRow(row) {
 $("#protoSet").addEventListener("change", loadPrototypes);
 $("#protoName").addEventListener("change", loadPrototypeGrids);
 $("#protoK").addEventListener("change", loadPrototypeGrids);
-let protoNames = {};
+var protoNames = {};
 async function loadPrototypes() {
   const set = $("#protoSet").value;
   if (!set) { $("#protoMost").replaceChildren(el("p", { class: "hint", text: "This index has no prototype sets (import a classifier head, or run embedscope probe)." })); $("#protoLeast").replaceChildren(); return; }
   const info = S.index.prototypeSets.find((p) => p.name === set);
-  // Class names first (they exist as prototypes in heads trained on these classes), then the set's sample.
-  const names = [...new Set([...S.index.classes.map((c) => c.name).filter((n) => !info || info.count > 0), ...(info ? info.sample : [])])];
+  // The set's own names first (its sample: what it surely holds), then the index's classes that are
+  // also in it, then the other classes (a head trained on them may hold them beyond the sample).
+  const sample = info ? info.sample : [], inSample = new Set(sample);
+  const names = [...new Set([...sample, ...S.index.classes.map((c) => c.name).filter((n) => !inSample.has(n) && (!info || info.count > 0))])];
   if (protoNames.set !== set) {
     $("#protoName").replaceChildren(...names.map((n) => el("option", { value: n, text: n })));
     protoNames = { set };

@@ -12,6 +12,9 @@ final class ServedIndex: @unchecked Sendable {
     let classNames: [Int: String]
     let classIds: [Int32]
     let datasetRoot: String?
+    /// Names this generation in answers (`X-EmbedScope-Generation`, `ETag`, the index entry's
+    /// `generation`, thumbnail URLs' `g`): the live catalog's inode, size and change time.
+    let generation: String
 
     private let lock = NSLock()
     private var batchers: [String: QueryBatcher] = [:]
@@ -31,6 +34,8 @@ final class ServedIndex: @unchecked Sendable {
         classNames = try index.classNames()
         classIds = try index.catalog.classIds()
         datasetRoot = (try? index.catalog.meta())?["datasetRoot"]
+        generation = String(stamp.inode, radix: 36) + "-" + String(UInt64(bitPattern: stamp.size), radix: 36) + "-"
+            + String(UInt64(bitPattern: stamp.ctime), radix: 36)
     }
 
     /// The batcher of a space (one per space and generation). It scans as `embedscope query`

@@ -78,7 +78,7 @@ struct ServerAPI: Sendable {
         case (.get, "/api/indexes/:name/evaluate/cell"): return { r, c in try await self.evaluateCell(r, c) }
         case (.get, "/api/indexes/:name/prototypes"): return { r, c in try await self.prototypeScores(r, c) }
         case (.get, "/api/indexes/:name/predictions"): return { r, c in try await self.predictions(r, c) }
-        case (.get, "/api/indexes/:name/images/:row"): return { _, c in try await self.image(c) }
+        case (.get, "/api/indexes/:name/images/:row"): return { r, c in try await self.image(r, c) }
         case (.get, "/api/indexes/:name/thumbs/:row"): return { r, c in try await self.thumb(r, c) }
         case (.get, "/api/compare"): return { r, _ in try await self.compare(r) }
         default: preconditionFailure("no handler for \(method) \(path)")
@@ -160,6 +160,7 @@ struct ServerAPI: Sendable {
     /// An entry of the index list: the index's `IndexInfo` plus these fields.
     struct IndexEntryFields: Encodable {
         var name: String
+        var generation: String
         var model: String?
         var weights: String?
         var metrics: [ComparisonRow]
@@ -179,7 +180,7 @@ struct ServerAPI: Sendable {
         // client where its data lived.
         info.path = s.name
         info.meta = info.meta.mapValues { $0.hasPrefix("/") ? URL(fileURLWithPath: $0).lastPathComponent : $0 }
-        return IndexEntry(info, IndexEntryFields(name: s.name, model: meta["model"], weights: meta["weights"].map { URL(fileURLWithPath: $0).lastPathComponent },
+        return IndexEntry(info, IndexEntryFields(name: s.name, generation: s.generation, model: meta["model"], weights: meta["weights"].map { URL(fileURLWithPath: $0).lastPathComponent },
                                                  metrics: try await comparisonRows(s)))
     }
 
@@ -413,11 +414,12 @@ struct ServerAPI: Sendable {
 
     // MARK: - Images
 
-    func image(_ c: BasicRequestContext) async throws -> Response {
+    func image(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
         let s = try served(c)
         let row = try Self.row(c)
+        let pinned = try Self.pinnedGeneration(r, s)
         let (data, type) = try await offPool { try ImageAccess.original(row: row, in: s) }
-        return Response(status: .ok, headers: [.contentType: type, .cacheControl: "private, max-age=300"],
+        return Response(status: .ok, headers: [.contentType: type, .cacheControl: Self.imageCaching(pinned)],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
@@ -425,10 +427,25 @@ struct ServerAPI: Sendable {
         let s = try served(c)
         let row = try Self.row(c)
         let size = try Self.int(r, "size", default: 96, in: 8...512)
+        let pinned = try Self.pinnedGeneration(r, s)
         let data = try await offPool { try ImageAccess.thumbnail(row: row, size: size, in: s) }
-        return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, max-age=300"],
+        return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: Self.imageCaching(pinned)],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
+
+    /// `g=GENERATION` on an image or thumbnail URL (the page adds it) pins the answer to that
+    /// generation: another one is 409, so a page still showing a rebuilt index's old points gets no
+    /// picture of the new index's row under an old label. Such a URL's answer never changes, so the
+    /// browser may keep it; without `g` the browser asks again each time (`ETag`, 304).
+    static func pinnedGeneration(_ r: Request, _ s: ServedIndex) throws -> Bool {
+        guard let g = try single(r, "g") else { return false }
+        guard g == s.generation else {
+            throw APIError(.conflict, "changed", "index '\(s.name)' changed on disk since this generation ('\(g.prefix(40))'); it is now '\(s.generation)': reload it")
+        }
+        return true
+    }
+
+    static func imageCaching(_ pinned: Bool) -> String { pinned ? "private, max-age=3600, immutable" : "private, no-cache" }
 
     // MARK: - Comparison
 

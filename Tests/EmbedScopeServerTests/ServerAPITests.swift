@@ -536,6 +536,31 @@ final class ServerAPITests: XCTestCase {
                 }
             }
             try await client.execute(uri: "/api/indexes/tiny/query?row=1&cl%61ss=%63ircle&k=2", method: .get) { r in XCTAssertEqual(r.status, .ok) }
+            // Every answer about one index names its generation; the ones a browser may keep carry it
+            // as their ETag (304 while it holds); an image pinned to another generation is 409.
+            let gen: String = try await client.execute(uri: "/api/indexes/tiny/projection?space=embedding", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(r.headers[.cacheControl], "private, no-cache")
+                let g = try XCTUnwrap(r.headers[HTTPFields.Element.Name("X-EmbedScope-Generation")!])
+                XCTAssertEqual(r.headers[.eTag], "\"\(g)\"")
+                return g
+            }
+            try await client.execute(uri: "/api/indexes/tiny/projection?space=embedding", method: .get, headers: [.ifNoneMatch: "\"\(gen)\""]) { r in
+                XCTAssertEqual(r.status, .notModified)
+                XCTAssertEqual(r.body.readableBytes, 0)
+            }
+            try await client.execute(uri: "/api/indexes/tiny/projection?space=embedding", method: .get, headers: [.ifNoneMatch: "\"other\""]) { r in
+                XCTAssertEqual(r.status, .ok)
+            }
+            try await client.execute(uri: "/api/indexes/tiny/thumbs/1?g=\(gen)", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(r.headers[.cacheControl], "private, max-age=3600, immutable")
+            }
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/thumbs/1?g=old", .conflict)
+            try await ServerAPITests.expectError(client, "/api/indexes/tiny/images/1?g=old", .conflict)
+            struct Entries: Decodable { struct E: Decodable { var name: String; var generation: String }; var indexes: [E] }
+            let listed: Entries = try await client.execute(uri: "/api/indexes", method: .get) { r in try JSONDecoder().decode(Entries.self, from: Data(r.body.readableBytesView)) }
+            XCTAssertEqual(listed.indexes.first { $0.name == "tiny" }?.generation, gen)
             // Bad numbers and missing parameters.
             for q in ["row=abc", "row=1&k=0", "row=1&k=-3", "row=1&k=abc", "row=1&k=1e3", "row=1&k=99999999999999999999", "row=1&farthest=maybe",
                       "", "row=1&path=images/circle/1.png", "row=1&space=",

@@ -228,6 +228,29 @@ final class ServerBrowserTests: XCTestCase {
                 let img = try ImageDecoder.decode(data: shot, path: "screenshot")
                 XCTAssertGreaterThan(img.width, 800)
 
+                // The index rebuilt while the page shows it: the next answer comes from another
+                // generation, which the page does not mix with the old points — it reloads the index
+                // and says so (a reload used to show the old projection, cached, beside new answers).
+                let before = try await wd.execute("return window.__es.index.generation") as? String
+                let thumb = try await wd.execute("return document.querySelector('#panel .tile img').getAttribute('src')") as? String
+                XCTAssertTrue(thumb?.contains("g=\(before ?? "?")") ?? false, "\(thumb ?? "nil")")
+                var again = ImportRequest(vectors: f.root.deletingLastPathComponent().appendingPathComponent("data-tiny/X.npy"),
+                                          manifest: f.root.deletingLastPathComponent().appendingPathComponent("data-tiny/rows.csv"), out: f.index)
+                let data = f.root.deletingLastPathComponent().appendingPathComponent("data-tiny")
+                again.head = data.appendingPathComponent("W.npy"); again.bias = data.appendingPathComponent("b.npy")
+                again.headClasses = data.appendingPathComponent("names.txt")
+                again.pixelSize = 8; again.force = true
+                _ = try Importer.run(again)
+                try await wd.execute("openRow(3); return 0")
+                try await wd.waitUntil("the reload", "return (window.__es.reloads || 0) >= 1 && !window.__es.reloading")
+                let after = try await wd.execute("return window.__es.index.generation") as? String
+                XCTAssertNotNil(after)
+                XCTAssertNotEqual(after, before)
+                let said = try await wd.execute("return document.querySelector('#status').textContent") as? String
+                XCTAssertTrue(said?.contains("changed on disk") ?? false, said ?? "nil")
+                let dropped = try await wd.execute("return window.__es.proj === null || window.__es.proj.key.length > 0") as? Bool
+                XCTAssertEqual(dropped, true)
+
                 let pageErrors = try await wd.execute("return window.__es.errors") as? [Any]
                 XCTAssertEqual(pageErrors?.count, 0, "page errors: \(pageErrors ?? [])")
                 if let log = await wd.browserLog() {

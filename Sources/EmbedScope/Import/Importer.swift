@@ -161,10 +161,14 @@ public enum Importer {
                 // (a probe, a head) pointing at vectors they were not made for.
                 let sets = existing.prototypeSets.filter { $0.space == req.space }.map(\.name)
                 if existing.spaces.contains(where: { $0.name == req.space }) && !sets.isEmpty {
-                    throw EmbedScopeError(.refused, "space '\(req.space)' of this index has prototype set\(sets.count == 1 ? "" : "s") \(sets.map { "'\($0)'" }.joined(separator: ", ")) made from its vectors; importing over it would leave \(sets.count == 1 ? "that set" : "them") stale",
-                                          path: req.out.path, hint: "import under another --space, or into a new index (another --out, or --force to replace this one); nothing was changed")
+                    // --force replaces the whole index (as it does one with other rows); without it, refused.
+                    guard req.force else {
+                        throw EmbedScopeError(.refused, "space '\(req.space)' of this index has prototype set\(sets.count == 1 ? "" : "s") \(sets.map { "'\($0)'" }.joined(separator: ", ")) made from its vectors; importing over it would leave \(sets.count == 1 ? "that set" : "them") stale",
+                                              path: req.out.path, hint: "import under another --space, into another --out, or pass --force to replace the whole index; nothing was changed")
+                    }
+                } else {
+                    basedOn = req.out
                 }
-                basedOn = req.out
             } else if !req.force {
                 throw EmbedScopeError(.alreadyExists, "an index with different rows exists here (\(old.count) images)", path: req.out.path,
                                       hint: "pass --force to replace it, or import into another --out")
