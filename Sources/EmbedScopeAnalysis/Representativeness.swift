@@ -33,8 +33,8 @@ public struct RepresentativenessReport: Sendable, Codable, Equatable {
 /// normalised *distance* d / max d as the score, so its top images are the ones farthest from their
 /// centre, which contradicts its own documentation ("how representative … closer to cluster
 /// centers"); we follow the documented meaning and report 1 − d / max d. Rows are the index's unit
-/// vectors; k-means here is Lloyd's algorithm from a seeded k-means++ start (one start, at most 300
-/// iterations, as scikit-learn's defaults), the assignment step as one GEMM per pass. FiftyOne's
+/// vectors; k-means here is Lloyd's algorithm from a seeded greedy k-means++ start (one start, at most
+/// 300 iterations, as scikit-learn's defaults, which FiftyOne uses), the assignment step as one GEMM per pass. FiftyOne's
 /// `cluster-center-downweight` variant is not implemented.
 public enum Representativeness {
     public static let defaultClusters = 20
@@ -48,56 +48,94 @@ public enum Representativeness {
         public var converged: Bool
     }
 
-    /// Seeded k-means (k-means++ start, Lloyd iterations until no assignment changes).
+    /// Seeded k-means as scikit-learn's `KMeans` (FiftyOne's): greedy k-means++ start — each next
+    /// centre the best of 2 + ⌊ln k⌋ candidates drawn ∝ squared distance, the one leaving the least
+    /// total squared distance — then Lloyd iterations until no assignment changes (at most 300).
+    ///
+    /// Distances are taken about the rows' mean μ, as scikit-learn centres the data: a row's
+    /// squared distance to a centre c is ‖x − μ‖² + ‖c − μ‖² − 2 (x·(c − μ) − μ·(c − μ)), with
+    /// x·(c − μ) from one float32 GEMM per pass and the rest in Double. Its rounding is then
+    /// relative to ‖c − μ‖, the clusters' own scale, not to ‖x‖ = 1: in a class whose rows are
+    /// 1e-3 apart, uncentred float32 scores (x·c − ‖c‖²/2) assigned 125 of 300 rows to a farther
+    /// centre and never converged.
     package static func kMeans(_ x: RowMatrix, clusters requested: Int, seed: UInt64) -> Clustering {
         let n = x.rows, d = x.dim
         let k = max(1, min(requested, n))
         var g = SplitMix64(seed: seed)
-        func sq(_ i: Int, _ c: [Double], _ j: Int) -> Double {
-            var s = 0.0
+        var mu = [Double](repeating: 0, count: d)
+        for i in 0..<n { let p = x.row(i); for t in 0..<d { mu[t] += Double(p[t]) } }
+        for t in 0..<d { mu[t] /= Double(max(n, 1)) }
+        // ‖x_i − μ‖², in Double.
+        let rowSq: [Double] = (0..<n).map { i in
             let p = x.row(i)
-            for t in 0..<d { let v = Double(p[t]) - c[j * d + t]; s += v * v }
+            var s = 0.0
+            for t in 0..<d { let v = Double(p[t]) - mu[t]; s += v * v }
             return s
         }
-        // k-means++: the first centre uniformly, each next one with probability ∝ squared distance.
+        /// Squared distances of every row to each of the centres `c` (row-major, count × d):
+        /// [n × count], clamped at 0.
+        func distances(to c: [Double], count: Int) -> [Double] {
+            var shifted = [Float](repeating: 0, count: count * d)
+            var bias = [Double](repeating: 0, count: count)   // ‖c − μ‖² + 2 μ·(c − μ)
+            for j in 0..<count {
+                var sq = 0.0, dot = 0.0
+                for t in 0..<d {
+                    let v = c[j * d + t] - mu[t]
+                    shifted[j * d + t] = Float(v); sq += v * v; dot += mu[t] * v
+                }
+                bias[j] = sq + 2 * dot
+            }
+            var dots = [Float](repeating: 0, count: n * count)
+            shifted.withUnsafeBufferPointer { cp in
+                dots.withUnsafeMutableBufferPointer { sp in
+                    SGEMM.multiply(m: n, n: count, k: d, a: x.base, lda: x.stride, b: cp.baseAddress!, ldb: d, bTransposed: true,
+                                   c: sp.baseAddress!, ldc: count, threads: Scorer.defaultThreads)
+                }
+            }
+            var out = [Double](repeating: 0, count: n * count)
+            for i in 0..<n { for j in 0..<count { out[i * count + j] = max(0, rowSq[i] + bias[j] - 2 * Double(dots[i * count + j])) } }
+            return out
+        }
+        func row(_ i: Int) -> [Double] { let p = x.row(i); return (0..<d).map { Double(p[$0]) } }
+
+        // Greedy k-means++ (scikit-learn's `_kmeans_plusplus`).
+        let trials = 2 + Int(log(Double(k)))
         var centres = [Double](repeating: 0, count: k * d)
-        var chosen = Int(g.next() % UInt64(max(n, 1)))
-        for t in 0..<d { centres[t] = Double(x.row(chosen)[t]) }
-        var nearest = (0..<n).map { sq($0, centres, 0) }
+        let first = Int(g.next() % UInt64(max(n, 1)))
+        centres.replaceSubrange(0..<d, with: row(first))
+        var nearest = distances(to: Array(centres[0..<d]), count: 1)
         for j in 1..<k {
             let total = nearest.reduce(0, +)
-            if total > 0 {
-                var r = Double(g.next() >> 11) / Double(1 << 53) * total
-                chosen = n - 1
-                for i in 0..<n { r -= nearest[i]; if r < 0 { chosen = i; break } }
-            } else {
-                chosen = Int(g.next() % UInt64(n))
+            var candidates: [Int] = []
+            for _ in 0..<trials {
+                if total > 0 {
+                    var r = Double(g.next() >> 11) / Double(1 << 53) * total
+                    var chosen = n - 1
+                    for i in 0..<n { r -= nearest[i]; if r < 0 { chosen = i; break } }
+                    candidates.append(chosen)
+                } else {
+                    candidates.append(Int(g.next() % UInt64(n)))
+                }
             }
-            for t in 0..<d { centres[j * d + t] = Double(x.row(chosen)[t]) }
-            for i in 0..<n { nearest[i] = min(nearest[i], sq(i, centres, j)) }
+            let dist = distances(to: candidates.flatMap(row), count: candidates.count)
+            var best = 0, bestPotential = Double.infinity
+            for (c, _) in candidates.enumerated() {
+                var potential = 0.0
+                for i in 0..<n { potential += min(nearest[i], dist[i * candidates.count + c]) }
+                if potential < bestPotential { best = c; bestPotential = potential }
+            }
+            centres.replaceSubrange(j * d..<(j + 1) * d, with: row(candidates[best]))
+            for i in 0..<n { nearest[i] = min(nearest[i], dist[i * candidates.count + best]) }
         }
         var labels = [Int](repeating: -1, count: n)
-        var scores = [Float](repeating: 0, count: n * k)
         var iterations = 0, converged = false
         while iterations < maxIterations {
             iterations += 1
-            // Assignment: argmin ‖x − c‖² = argmax (x·c − ‖c‖²/2), x·c for all rows in one GEMM.
-            let cf = centres.map(Float.init)
-            var half = [Double](repeating: 0, count: k)
-            for j in 0..<k { for t in 0..<d { half[j] += centres[j * d + t] * centres[j * d + t] / 2 } }
-            cf.withUnsafeBufferPointer { cp in
-                scores.withUnsafeMutableBufferPointer { sp in
-                    SGEMM.multiply(m: n, n: k, k: d, a: x.base, lda: x.stride, b: cp.baseAddress!, ldb: d, bTransposed: true,
-                                   c: sp.baseAddress!, ldc: k, threads: Scorer.defaultThreads)
-                }
-            }
+            let dist = distances(to: centres, count: k)
             var changed = false
             for i in 0..<n {
-                var best = 0, bestValue = -Double.infinity
-                for j in 0..<k {
-                    let v = Double(scores[i * k + j]) - half[j]
-                    if v > bestValue { best = j; bestValue = v }
-                }
+                var best = 0, bestValue = Double.infinity
+                for j in 0..<k where dist[i * k + j] < bestValue { best = j; bestValue = dist[i * k + j] }
                 if labels[i] != best { labels[i] = best; changed = true }
             }
             if !changed { converged = true; break }
@@ -156,7 +194,7 @@ extension Index {
         let used = Set(c.labels).count, asked = min(clusters, max(1, v.rows))
         return RepresentativenessReport(
             space: name, rows: v.rows, clusters: used, seed: Int(seed), iterations: c.iterations, converged: c.converged,
-            definition: "FiftyOne Brain's cluster-center representativeness: k-means (\(used) clusters\(used < asked ? " holding images, of \(asked) asked" : ""), seeded k-means++), score 1 − d/max d within each cluster; d = Euclidean distance of the unit row to its cluster centre",
+            definition: "FiftyOne Brain's cluster-center representativeness: k-means (\(used) clusters\(used < asked ? " holding images, of \(asked) asked" : ""), seeded greedy k-means++ as scikit-learn's KMeans), score 1 − d/max d within each cluster; d = Euclidean distance of the unit row to its cluster centre",
             results: order.map { .init(row: $0, path: images[$0].path, class: names[images[$0].classId] ?? String(images[$0].classId), score: s[$0], cluster: c.labels[$0]) })
     }
 }

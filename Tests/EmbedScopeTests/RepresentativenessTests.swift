@@ -23,6 +23,50 @@ final class RepresentativenessTests: XCTestCase {
         return (x, labels)
     }
 
+    /// One blob whose rows are 1e-3 apart (cosines ~0.99999): k-means converges to a Lloyd fixed
+    /// point (every row on its nearest centre, in Double). Uncentred float32 assignment scores put
+    /// 125 of 300 rows on a farther centre and stopped at 300 iterations, "not converged". And a
+    /// greedy k-means++ start (scikit-learn's) finds well-separated blobs from any seed.
+    func testKMeansConvergesOnATightBlobAndSeedsGreedily() throws {
+        let d = 64, n = 300, k = 3
+        var g = SplitMix64(seed: 9)
+        let base = (0..<d).map { _ in g.gaussian() }
+        var x: [Float] = []
+        for _ in 0..<n {
+            var v = base.map { $0 + 1e-3 * g.gaussian() }
+            let norm = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            v = v.map { $0 / norm }
+            x += v.map(Float.init)
+        }
+        try x.withUnsafeBufferPointer { xp in
+            let m = RowMatrix(base: xp.baseAddress!, rows: n, dim: d, stride: d)
+            for seed: UInt64 in 0..<3 {
+                let c = Representativeness.kMeans(m, clusters: k, seed: seed)
+                XCTAssertTrue(c.converged, "seed \(seed): \(c.iterations) iterations")
+                var wrong = 0
+                for i in 0..<n {
+                    let dist = (0..<k).map { j in (0..<d).reduce(0.0) { $0 + pow(Double(x[i * d + $1]) - c.centres[j * d + $1], 2) } }
+                    if dist.indices.min(by: { dist[$0] < dist[$1] }) != c.labels[i] { wrong += 1 }
+                }
+                XCTAssertEqual(wrong, 0, "seed \(seed): rows not on their nearest centre")
+            }
+        }
+        // 20 blobs: the greedy start recovers the planted partition from 7 of 10 seeds here; a plain
+        // k-means++ start (one candidate per centre) from none (two or three blobs merged each time).
+        let (y, planted) = planted(blobs: 20, per: 30, dim: 16, spread: 0.3, seed: 21)
+        try y.withUnsafeBufferPointer { yp in
+            let m = RowMatrix(base: yp.baseAddress!, rows: 600, dim: 16, stride: 16)
+            var found: [Int] = []
+            for seed: UInt64 in 0..<10 {
+                let c = Representativeness.kMeans(m, clusters: 20, seed: seed)
+                var pairs = Set<[Int]>()
+                for (a, b) in zip(planted, c.labels) { pairs.insert([a, b]) }
+                found.append(pairs.count)
+            }
+            XCTAssertGreaterThanOrEqual(found.filter { $0 == 20 }.count, 6, "seeds whose partition equals the planted one: \(found)")
+        }
+    }
+
     func testKMeansIsALloydFixedPointAndRecoversPlantedClusters() throws {
         let d = 16, blobs = 5, per = 40
         let (x, planted) = planted(blobs: blobs, per: per, dim: d, spread: 0.05, seed: 4)
