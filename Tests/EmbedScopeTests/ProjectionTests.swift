@@ -348,5 +348,17 @@ final class MetricsRecordTests: XCTestCase {
         let strict = try CLI.run(["compare", a.url.path, "--no-compute"])
         XCTAssertEqual(strict.status, 1)
         XCTAssertTrue(strict.stderr.contains("embedscope metrics"), strict.stderr)
+
+        // An index whose metrics are undefined (one class) is a row of dashes with a note, not the
+        // end of the comparison (it exited 1 for every index).
+        let one = try makeImportedIndex(in: dir, vectors: (0..<24).map { Float(($0 * 7) % 5) + 0.5 }, rows: 6, dim: 4,
+                                        classes: Array(repeating: "only", count: 6), name: "one")
+        let mixed = try CLI.run(["compare", one.path, b.url.path, "--json"])
+        XCTAssertEqual(mixed.status, 0, mixed.stderr)
+        let rows = try JSONDecoder().decode(Out.self, from: Data(mixed.stdout.utf8)).entries
+        XCTAssertEqual(rows.count, 2)
+        XCTAssertNil(rows.first { $0.index == "one" }?.silhouette)
+        XCTAssertNotNil(rows.first { $0.index == "b" }?.silhouette)
+        XCTAssertTrue(mixed.stderr.contains("one/embedding") && mixed.stderr.contains("shown as —"), mixed.stderr)
     }
 }

@@ -56,10 +56,18 @@ extension Root {
                     if !noCompute {
                         for s in spaces where record?.spaces[s]?.cluster == nil {
                             note("compare: computing cluster metrics for \(idx.url.lastPathComponent)/\(s)")
-                            let scores = try idx.clusterScores(space: s, progress: TerminalProgress())
+                            let scores: ClusterScores
+                            do {
+                                scores = try idx.clusterScores(space: s, progress: TerminalProgress())
+                            } catch let e as EmbedScopeError where e.kind == .undefined {
+                                // One index whose metrics are undefined (one class, every row a class of
+                                // its own) is a row of dashes, not the end of the comparison.
+                                note("compare: \(idx.url.lastPathComponent)/\(s): \(e.message); shown as —")
+                                continue
+                            }
                             try recordMetrics { try idx.recordCluster(scores, space: s) }
                         }
-                        record = try idx.readMetrics()
+                        record = try idx.readMetrics() ?? idx.freshMetrics()
                     }
                     guard record != nil else {
                         throw EmbedScopeError(.notFound, "no metrics.json (or a damaged one) and --no-compute", path: idx.metricsURL.path,
@@ -70,7 +78,9 @@ extension Root {
                 // The deltas first: they may record precision@10, which the table then shows.
                 let deltas = try perClassDeltas(opened)
                 for (o, spaces) in zip(opened, picked) {
-                    let record = try o.index.readMetrics() ?? o.index.freshMetrics()
+                    var record = try o.index.readMetrics() ?? o.index.freshMetrics()
+                    // A space with nothing recorded (its metrics undefined) is still a row, of dashes.
+                    for s in spaces where record.spaces[s] == nil { record.spaces[s] = .init(dim: try o.index.space(s).dim) }
                     rows += try o.index.withCheckpoint(Comparison.rows(record, path: o.index.url.path, spaces: spaces))
                 }
                 rows = Comparison.sorted(rows, by: Comparison.SortKey(rawValue: sort) ?? .silhouette)
