@@ -155,7 +155,7 @@ public enum ReportWriter {
             h.line("</tbody></table>")
         }
         let sizes = s.classes.map(\.rows)
-        h.collapsible(rows: s.classes.count, summary: "\(s.classes.count) classes, \(sizes.min() ?? 0)–\(sizes.max() ?? 0) rows each: show them all") { h in
+        h.collapsible(rows: s.classes.count, summary: "\(s.classes.count) classes, \(sizes.min() == sizes.max() ? "\(sizes.min() ?? 0)" : "\(sizes.min() ?? 0)–\(sizes.max() ?? 0)") rows each: show them all") { h in
             h.line("<p class=\"classes\">" + s.classes.map { "<span>\(h.esc($0.name)) <small>\($0.rows)</small></span>" }.joined(separator: " ") + "</p>")
         }
         if !s.meta.isEmpty {
@@ -382,7 +382,7 @@ public enum ReportWriter {
     nav a{color:var(--accent)}
     code{font-family:"DejaVu Sans Mono",ui-monospace,monospace;font-size:12px;background:var(--bg);padding:1px 4px;border-radius:4px}
     table{border-collapse:collapse;margin:8px 0 12px;font-size:13px}
-    th,td{padding:4px 12px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top}
+    th,td{padding:4px 12px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:anywhere}
     th{font-weight:600;color:var(--muted);border-bottom:2px solid var(--line)}
     td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
     tr.total td{font-weight:600}

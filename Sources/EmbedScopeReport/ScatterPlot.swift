@@ -111,9 +111,12 @@ public struct ScatterPlot: Sendable {
     }
 
     /// At most n characters of the name as it is shown (bidi controls escaped first, so the
-    /// escapes count), with "…" when cut.
+    /// escapes count), cut in the middle with "…": long names often differ only at their end
+    /// (`…_crop_1`, `…_crop_2`), which a cut end made one label.
     static func shorten(_ s: String, _ n: Int) -> String {
         let shown = s.bidiControlsEscaped
-        return shown.count <= n ? shown : String(shown.prefix(n - 1)) + "…"
+        guard shown.count > n else { return shown }
+        let keep = max(1, n - 1), head = (keep + 1) / 2, tail = keep - head
+        return String(shown.prefix(head)) + "…" + String(shown.suffix(tail))
     }
 }

@@ -20,6 +20,14 @@ const el = (tag, attrs = {}, ...kids) => {
 };
 const PALETTE = ["#1f77b4","#ff7f0e","#2ca02c","#d62728","#9467bd","#8c564b","#e377c2","#7f7f7f","#bcbd22","#17becf",
   "#aec7e8","#ffbb78","#98df8a","#ff9896","#c5b0d5","#c49c94","#f7b6d2","#c7c7c7","#dbdb8d","#9edae5"];
+/** Class i's colour: the 20 of the palette, then hues 137.5° apart at two lightnesses (60 classes
+ *  shared 20 colours: classes 0, 20 and 40 were one). */
+function classColour(i) {
+  if (i < PALETTE.length) return PALETTE[i];
+  const h = ((i - PALETTE.length) * 137.508) % 360, l = (i % 2 ? 0.38 : 0.58), s = 0.62;
+  const f = (n) => { const k = (n + h / 30) % 12, a = s * Math.min(l, 1 - l); return Math.round(255 * (l - a * Math.max(-1, Math.min(k - 3, 9 - k, 1)))); };
+  return "#" + [f(0), f(8), f(4)].map((v) => v.toString(16).padStart(2, "0")).join("");
+}
 const S = window.__es = { errors: [], indexes: [], index: null, space: null, method: "pca", proj: null, selectedRow: null,
   panel: null, scatterReady: false, selection: [], selectionIdx: [], lastCSV: null, perClass: null, uploadDone: 0, cellDone: 0, hidden: new Set(), compareSel: new Set(), sortKey: "silhouette", sortDir: -1 };
 window.addEventListener("error", (e) => S.errors.push(String(e.message || e)));
@@ -253,11 +261,11 @@ async function colourAndDraw() {
   const legend = [];
   if (mode === "class" || !set) {
     if (mode !== "class") status("this index has no prototype set: colouring by class", true);
-    for (let i = 0; i < n; i++) col[i] = hex(PALETTE[(p.classIndex.get(p.points[i].class) || 0) % 20]);
+    for (let i = 0; i < n; i++) col[i] = hex(classColour(p.classIndex.get(p.points[i].class) || 0));
     S.index.classes.forEach((c, i) => {
       const s = el("span", { class: S.hidden.has(c.name) ? "off" : "", title: "click to hide or show",
         onclick: () => { S.hidden.has(c.name) ? S.hidden.delete(c.name) : S.hidden.add(c.name); s.classList.toggle("off"); draw(); } },
-        el("i", { style: `background:${PALETTE[i % 20]}` }), c.name);
+        el("i", { style: `background:${classColour(i)}` }), c.name);
       legend.push(s);
     });
   } else {
@@ -275,7 +283,7 @@ async function colourAndDraw() {
       for (const q of p.points) { const nm = pr.names[pr.predicted[q.row]]; counts.set(nm, (counts.get(nm) || 0) + 1); }
       const order = [...counts.keys()].sort((a, b) => counts.get(b) - counts.get(a));
       const colour = new Map(); let next = S.index.classes.length;
-      for (const nm of order) colour.set(nm, p.classIndex.has(nm) ? PALETTE[p.classIndex.get(nm) % 20] : next < 20 ? PALETTE[next++] : "#b8b8b8");
+      for (const nm of order) colour.set(nm, p.classIndex.has(nm) ? classColour(p.classIndex.get(nm)) : classColour(next++));
       for (let i = 0; i < n; i++) col[i] = hex(colour.get(pr.names[pr.predicted[p.points[i].row]]));
       for (const nm of order.slice(0, 24)) legend.push(el("span", {}, el("i", { style: `background:${colour.get(nm)}` }), `${nm} (${counts.get(nm)})`));
       if (order.length > 24) legend.push(el("span", { text: `+ ${order.length - 24} more (grey)` }));

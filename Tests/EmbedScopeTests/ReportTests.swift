@@ -354,7 +354,11 @@ final class ReportTests: XCTestCase {
         XCTAssertEqual("x\u{202E}y".bidiControlsEscaped, "x\u{202E}y".escapedForDisplay, "the CLI's form")
         // Chart labels are measured and shortened as shown (escapes count; the bar chart clipped them).
         XCTAssertEqual(ScatterPlot.shorten("cat\u{202E}gpj.exe", 24), #"cat\u{202E}gpj.exe"#)
-        XCTAssertEqual(ScatterPlot.shorten("ab\u{202E}\u{202E}", 8), #"ab\u{20…"#)
+        XCTAssertEqual(ScatterPlot.shorten("ab\u{202E}\u{202E}", 8), #"ab\u…2E}"#)
+        // Cut in the middle: two long names that differ at their end stay two labels.
+        let long = String(repeating: "A_very_long_class_name_", count: 4)
+        XCTAssertNotEqual(ScatterPlot.shorten(long + "1", 22), ScatterPlot.shorten(long + "2", 22))
+        XCTAssertEqual(ScatterPlot.shorten(long + "1", 22).count, 22)
         for plain in ["golden retriever", "a\\b", "قطة", "חתול", "👩\u{200D}💻", "caf\u{E9}", "cafe\u{301}", "zero\u{200B}width", ""] {
             XCTAssertEqual(plain.bidiControlsEscaped, plain)
         }
