@@ -336,7 +336,7 @@ final class ReportTests: XCTestCase {
         let out = dir.appendingPathComponent("report")
         _ = try ReportWriter.write(ReportDocument(indexes: [section]), to: out)
         let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
-        XCTAssertTrue(html.contains("<details><summary>60 classes, 3–3 rows each"), "class chips closed")
+        XCTAssertTrue(html.contains("<details><summary>60 classes, 3 rows each"), "class chips closed")
         XCTAssertTrue(html.contains("<details><summary>Precision, recall and F1 of 60 classes"), "classification table closed")
         XCTAssertTrue(html.contains("<details><summary>Precision@"), "neighbour table closed")
         XCTAssertEqual(html.components(separatedBy: "<details>").count, html.components(separatedBy: "</details>").count)
