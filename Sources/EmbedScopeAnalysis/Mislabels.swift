@@ -128,7 +128,12 @@ extension Index {
         let images = try catalog.allImages()
         let names = try classNames()
         var found: [(row: Int, sug: Int, score: Double, vote: [Double])] = []
-        for r in 0..<v.rows {
+        // The only image of its class has no held-out evidence for its label (no fold trains on the
+        // class, no other image carries it): it would always be flagged. Not judged; the evidence says how many.
+        var perClass = [Int](repeating: 0, count: classes)
+        for l in labels { perClass[Int(l)] += 1 }
+        let alone = labels.filter { perClass[Int($0)] == 1 }.count
+        for r in 0..<v.rows where perClass[Int(labels[r])] > 1 {
             var count = [Int](repeating: 0, count: classes)
             for nb in nn.neighbours(of: r) { count[Int(labels[Int(nb)])] += 1 }
             let vote = count.map { Double($0) / Double(o.k) }  // 10 of 10 is 1, not a sum of tenths
@@ -155,7 +160,7 @@ extension Index {
                 knnAgreement: f.vote[own], knnSuggested: f.vote[f.sug])
         }
         return MislabelReport(space: name, rows: v.rows, k: o.k, folds: o.folds, seed: o.seed,
-                              evidence: "E = ½·P(class | image) from a linear probe trained on the other \(o.folds - 1) of \(o.folds) stratified folds (seed \(o.seed)) + ½·share of the \(o.k) nearest other images with that label; candidate when argmax E is not the image's label; score = E(suggested) − E(label)",
+                              evidence: "E = ½·P(class | image) from a linear probe trained on the other \(o.folds - 1) of \(o.folds) stratified folds (seed \(o.seed)) + ½·share of the \(o.k) nearest other images with that label; candidate when argmax E is not the image's label; score = E(suggested) − E(label)" + (alone > 0 ? "; \(alone) image\(alone == 1 ? " that is the only one of its class is" : "s that are the only ones of their classes are") not judged (no held-out evidence for their labels)" : ""),
                               flagged: found.count, candidates: candidates)
     }
 }

@@ -238,6 +238,24 @@ final class QualityTests: XCTestCase {
         XCTAssertTrue(pairs.allSatisfy { $0.score <= 1 && $0.score >= 1 - 1e-12 }, "\(pairs.map(\.score))")
     }
 
+    /// The only image of its class has no held-out evidence for its label (no fold trains on the
+    /// class): it was always flagged (score ~0.77). It is not judged, and the evidence says so.
+    func testMislabelsDoNotJudgeTheOnlyImageOfAClass() throws {
+        let dir = try temporaryDirectory(self)
+        var g = SplitMix64(seed: 3)
+        let d = 8, n = 21
+        var x: [Float] = [], classes: [String] = []
+        for i in 0..<n {
+            let c = i == n - 1 ? 2 : i % 2
+            classes.append(["a", "b", "z"][c])
+            x += (0..<d).map { j in Float(j == c ? 3 : 0) + Float(g.gaussian()) * 0.3 }
+        }
+        let url = try makeImportedIndex(in: dir, vectors: x, rows: n, dim: d, classes: classes, name: "alone")
+        let r = try Index.open(url).mislabels(options: { var o = MislabelOptions(); o.k = 3; o.folds = 3; return o }())
+        XCTAssertFalse(r.candidates.contains { $0.row == n - 1 }, "\(r.candidates.map(\.row))")
+        XCTAssertTrue(r.evidence.contains("1 image that is the only one of its class is not judged"), r.evidence)
+    }
+
     /// The threshold is "at or above", up to the cosine's own rounding (a few ulps), not 1e-12
     /// below it: pairs at exactly 0.5 were listed at threshold 0.5 + 1e-12, and an orthogonal pair
     /// at threshold 1e-12.
