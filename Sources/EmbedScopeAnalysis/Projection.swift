@@ -188,6 +188,14 @@ public enum Projection {
             }
         }
         guard let solved else {
+            // Shrinkage adds tr(Sw)/d to the diagonal: with no within-class spread at all (every
+            // class one point) nothing can make it definite.
+            var trace = 0.0
+            for j in 0..<d { trace += sw[j * d + j] }
+            if !(trace > 0) {
+                throw EmbedScopeError(.undefined, "the rows of each class are identical: there is no within-class spread for LDA to scale by",
+                                      hint: "use PCA (--method pca), or an index whose classes vary")
+            }
             throw EmbedScopeError(.undefined, "the within-class covariance is singular" + (shrinkage.map { " even with shrinkage \($0)" } ?? " even with shrinkage 0.5"),
                                   hint: "pass --shrinkage closer to 1, or project a space with more rows than dimensions")
         }
