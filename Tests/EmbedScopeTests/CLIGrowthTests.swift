@@ -67,6 +67,13 @@ final class CLIGrowthTests: XCTestCase {
         let foreign = try CLI.run(["export", idx, "--out", root.path])
         XCTAssertNotEqual(foreign.status, 0)
         XCTAssertTrue(foreign.stderr.contains("did not write"), foreign.stderr)
+        // --out inside the index (its live generation) is refused at once: it waited forever on the
+        // reader's lock this process held on that folder.
+        for inside in ["current", "current/sub"] {
+            let own = try CLI.run(["export", idx, "--out", URL(fileURLWithPath: idx).appendingPathComponent(inside).path, "--lock-timeout", "30"])
+            XCTAssertNotEqual(own.status, 0, inside)
+            XCTAssertTrue(own.stderr.contains("inside the index folder"), own.stderr)
+        }
         let both = try CLI.run(["remove", idx, "--class", "red", "--path", "blue/a.png"])
         XCTAssertNotEqual(both.status, 0)
         let one = try CLI.run(["remove", idx, "--path", "blue/a.png"])

@@ -358,7 +358,7 @@ final class MetricsRecordTests: XCTestCase {
         let rows = try JSONDecoder().decode(Out.self, from: Data(mixed.stdout.utf8)).entries
         XCTAssertEqual(rows.count, 2)
         XCTAssertNil(rows.first { $0.index == "one" }?.silhouette)
-        XCTAssertNotNil(rows.first { $0.index == "b" }?.silhouette)
+        XCTAssertNotNil(rows.first { $0.path == b.url.path }?.silhouette)
         XCTAssertTrue(mixed.stderr.contains("one/embedding") && mixed.stderr.contains("shown as —"), mixed.stderr)
     }
 }

@@ -43,6 +43,10 @@ public enum IndexExport {
         var isDir: ObjCBool = false
         var folderLock: Int32 = -1
         defer { if folderLock >= 0 { close(folderLock) } }  // closing releases the flock
+        // Before the folder's lock: --out inside the index (`current`, a `gen-N`) is a folder this
+        // process already holds a reader's lock on, and waiting for it never ended.
+        try IndexDirectory.refuseOverlap(out, protecting: [url], what: "the index")
+        try IndexDirectory.refuseInside(url, output: out, what: "--out")
         if fm.fileExists(atPath: out.path, isDirectory: &isDir) {
             guard isDir.boolValue else {
                 throw EmbedScopeError(.refused, "--out is a file", path: out.path, hint: "give a folder (missing, empty, or written by `embedscope export`)")
@@ -56,8 +60,6 @@ public enum IndexExport {
                                       path: out.path, hint: "export into an empty or new folder; nothing was changed")
             }
         }
-        try IndexDirectory.refuseOverlap(out, protecting: [url], what: "the index")
-        try IndexDirectory.refuseInside(url, output: out, what: "--out")
         // The head: the named set, else the space's `head`, `imagenet`, or only set (probes included).
         let onSpace = index.prototypeSets.filter { $0.space == space }.map(\.name)
         var setName = prototypeSet

@@ -255,9 +255,21 @@ public final class Catalog: Sendable {
 
 extension Catalog {
     /// Rows of `table` as `T`, each row's check compared first.
+    /// The records `tail` selects, each decoded as its row is read (the rows were all copied first:
+    /// a million `Row` objects, then the records beside them). Under an address-space limit the
+    /// table's row count is checked against the room left first: the records of a million images
+    /// (~112 bytes each, and their paths) were an abort, not an error.
     private func fetch<T: CatalogTable>(_: T.Type, _ db: Database, _ tail: String, _ arguments: StatementArguments = StatementArguments()) throws -> [T] {
-        try checkedRows(db, table: T.databaseTableName, sql: "SELECT * FROM \(T.databaseTableName) \(tail)", arguments: arguments)
-            .map { try Stored<T>(row: $0).value }
+        if AddressSpace.limit != nil {
+            let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(T.databaseTableName)") ?? 0
+            try AddressSpace.require(n.multipliedReportingOverflow(by: MemoryLayout<T>.stride + 96).partialValue,
+                                     for: "reading \(n) \(T.databaseTableName) rows of the catalog")
+        }
+        var out: [T] = []
+        try forEachCheckedRow(db, table: T.databaseTableName, sql: "SELECT * FROM \(T.databaseTableName) \(tail)", arguments: arguments) {
+            out.append(try Stored<T>(row: $0).value)
+        }
+        return out
     }
 
     public func classes() throws -> [ClassRecord] {
