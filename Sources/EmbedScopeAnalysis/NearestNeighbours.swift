@@ -50,8 +50,13 @@ public enum NearestNeighbours {
         // (classes 1e-7 wide: 4 distinct cosines), and the tie rule, not the geometry, picked the
         // neighbours (versus's precision@10 0.65 for sklearn's 0.97).
         let kk = min(n - 1, max(2 * k, k + 8))
-        let banks = try forEachTile(x, threads: threads, blockRows: blockRows, progress: progress, label: "neighbours (tiles)",
-                                makeState: { HeapBank(rows: n, k: kk) }) { bank, tile in
+        // Room: each worker's heaps, then the candidate lists and the answer (the heaps are merged
+        // into the first in place, the others freed as they are merged).
+        let bankBytes = Double(n) * Double(kk * 8 + 4)
+        let listBytes = Double(n) * Double(kk * 4 + k * 4) + Double(threads) * Double(n) * 4
+        var banks = try forEachTile(x, threads: threads, blockRows: blockRows, progress: progress, label: "neighbours (tiles)",
+                                    stateBytes: bankBytes, resultBytes: listBytes,
+                                    makeState: { HeapBank(rows: n, k: kk) }) { bank, tile in
             let t = tile.scores, r0 = tile.rowStart, rn = tile.rowCount, c0 = tile.columnStart, cn = tile.columnCount
             // Row side: row r0 + i against columns c0 + j.
             for i in 0..<rn {
@@ -81,8 +86,8 @@ public enum NearestNeighbours {
                 }
             }
         }
-        var merged = banks[0]
-        for other in banks.dropFirst() { merged.merge(other) }
+        var merged = banks.removeFirst()   // (a copy, with the array still holding it: 260 MB at 1M rows × 32)
+        while !banks.isEmpty { merged.merge(banks.removeFirst()) }
         guard let candidates = merged.sortedRows() else {
             throw EmbedScopeError(.nonFinite, "some similarities are NaN: the rows contain NaN or infinity",
                                   hint: "check the vectors (an index built by EmbedScope never holds them)")
@@ -159,7 +164,8 @@ extension NearestNeighbours {
     /// shared out to `threads` workers, each with its own `State` (from `makeState`) that `body`
     /// updates. Returns the workers' states (at least one). Memory: one tile per worker.
     package static func forEachTile<State>(_ x: RowMatrix, threads: Int = Scorer.defaultThreads, blockRows: Int = 256,
-                                          progress: ProgressSink = SilentProgress(), label: String = "all pairs (tiles)", makeState: () -> State,
+                                          progress: ProgressSink = SilentProgress(), label: String = "all pairs (tiles)",
+                                          stateBytes: Double = 0, resultBytes: Double = 0, makeState: () -> State,
                                           body: (inout State, Tile) -> Void) throws -> [State] {
         let n = x.rows, d = x.dim
         let b = max(1, blockRows)
@@ -175,7 +181,10 @@ extension NearestNeighbours {
         // Under `ulimit -v`: a clear error before the work, not a trap in the middle of it. The
         // packed copy (panels padded: at most 9/8 of the rows), and each worker's tile and row block.
         let perWorker = Double(b) * Double(b) * 4 + 2 * Double(b) * Double(d) * 4
-        let need = (prepack ? Double(n) * Double(d) * 4.5 : 0) + Double(workers) * perWorker
+        // `stateBytes`: each worker's state (a top-k heap per row: a million rows × 2k candidates
+        // was 128 MB a worker, left out, and aborted the process); `resultBytes`: what the caller
+        // builds from the states afterwards.
+        let need = (prepack ? Double(n) * Double(d) * 4.5 : 0) + Double(workers) * (perWorker + stateBytes) + resultBytes
         try AddressSpace.require(estimate: need, for: "\(label) over \(n) rows")
         let packed: [PackedMatrix]? = prepack
             ? PackedMatrix.rowBlocks(count: n, dim: d, blockRows: b, threads: workers) { start, _ in (x.row(start), x.stride) }

@@ -37,6 +37,20 @@ package func note(_ s: String) {
     StandardStreams.error(s.bidiControlsEscaped + "\n")
 }
 
+/// Tuning variables set to a value they do not take are ignored (the default is used): said once,
+/// as `EMBEDSCOPE_THREADS` and `EMBEDSCOPE_GEMM` say it, instead of silently.
+func noteIgnoredTuning(_ env: [String: String] = ProcessInfo.processInfo.environment) {
+    if let v = env["EMBEDSCOPE_SCAN_PREFETCH"], !(Int(v).map { (0...(1 << 24)).contains($0) } ?? false) {
+        note("note: EMBEDSCOPE_SCAN_PREFETCH=\(v) is not a byte count from 0 to 16777216; ignored (the default is used)")
+    }
+    if let v = env["EMBEDSCOPE_HALF_PREFETCH"], v != "0", v != "1" {
+        note("note: EMBEDSCOPE_HALF_PREFETCH=\(v) is neither 0 nor 1; ignored (the default is used)")
+    }
+    if let v = env["EMBEDSCOPE_HUGEPAGES"], v != "0", v != "1" {
+        note("note: EMBEDSCOPE_HUGEPAGES=\(v) is neither 0 nor 1; large buffers are advised, as with 1")
+    }
+}
+
 /// Runs a command body and turns an EmbedScopeError into a clean message + exit code 1; output
 /// that could not be written (stdout closed or full) is such an error.
 package func runCommand(_ body: () throws -> Void) throws {
@@ -44,6 +58,7 @@ package func runCommand(_ body: () throws -> Void) throws {
     InterruptCleanup.install()  // before any folder is made: an interrupted writer leaves nothing
     BLASThreads.stopIdleWorkers()
     commandMark.value = MappingDamage.mark()
+    noteIgnoredTuning()
     do {
         // Every GEMM on OpenBLAS (`EMBEDSCOPE_GEMM=openblas`): its buffer now, under `ulimit -v`.
         if SGEMM.path == .openblas { try OpenBLASMemory.reserve(for: "EMBEDSCOPE_GEMM=openblas") }

@@ -24,8 +24,20 @@ package final class TerminalProgress: ProgressSink {
 
     private static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
 
+    /// A step of unknown length (`total` nil) is shown at once ("label …"), so a long silent step
+    /// (reading a million-line manifest) does not look like a hang; counted steps draw on update.
     package func begin(_ label: String, total: Int?) {
-        state.withLock { $0 = State(label: label, total: total, start: Self.now()) }
+        state.withLock { st in
+            let wasDrawn = st.drawn
+            st = State(label: label, total: total, start: Self.now())
+            guard enabled else { return }
+            if total == nil {
+                StandardStreams.error("\r\u{1B}[K\(label) …")
+                st.drawn = true
+            } else {
+                st.drawn = wasDrawn
+            }
+        }
     }
 
     package func update(_ done: Int) {

@@ -172,6 +172,7 @@ extension IndexGrowth {
     }
 
     private static func prepareAdd(_ r: AddImagesRequest, lock: IndexWriterLock, progress: ProgressSink) throws -> (IndexBuilder, GrowthSummary) {
+        progress.begin("add: reading the index", total: nil)   // (a million rows: seconds before the first count)
         let index = try Index.open(r.index) // the generation current under the lock
         let meta = try index.catalog.meta()
         guard let rootPath = meta["datasetRoot"] else {
@@ -297,6 +298,7 @@ extension IndexGrowth {
     }
 
     private static func prepareAddVectors(_ r: AddVectorsRequest, lock: IndexWriterLock, progress: ProgressSink) throws -> (IndexBuilder, GrowthSummary) {
+        progress.begin("add: reading the index", total: nil)   // (a million rows: seconds before the first count)
         let index = try Index.open(r.index)
         let meta = try index.catalog.meta()
         let target = try index.space(r.space)

@@ -43,6 +43,7 @@ extension IndexGrowth {
     }
 
     private static func prepareMerge(_ urls: [URL], out: URL, force: Bool, progress: ProgressSink) throws -> (IndexBuilder, GrowthSummary) {
+        progress.begin("merge: reading the indexes", total: nil)   // (a million rows: seconds before the first count)
         let indexes = try urls.map(Index.open)
         let metas = try indexes.map { try $0.catalog.meta() }
         let first = indexes[0], m0 = metas[0]

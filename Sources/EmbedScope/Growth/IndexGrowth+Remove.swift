@@ -98,6 +98,7 @@ extension IndexGrowth {
     }
 
     private static func prepareRemove(_ url: URL, _ selection: RowSelection, lock: IndexWriterLock, progress: ProgressSink) throws -> (IndexBuilder, GrowthSummary) {
+        progress.begin("remove: reading the index", total: nil)   // (a million rows: seconds before the first count)
         let index = try Index.open(url)
         let meta = try index.catalog.meta()
         let old = try index.catalog.allImages()

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import EmbedScopeCore
 import EmbedScopeImages
 import EmbedScopeModels
@@ -57,7 +60,14 @@ extension Index {
             hashed = h
         }
         guard let weights = use else {
-            throw EmbedScopeError(.refused, "the weights this index was built with are gone: \(meta["weights"] ?? "not recorded")", path: url.path,
+            let recorded = meta["weights"]
+            // There but not readable (or behind a folder this user may not enter, like /root): not "gone".
+            let unreadable = recorded.map { path -> Bool in
+                var st = stat()
+                if stat(path, &st) == 0 { return access(path, R_OK) != 0 }
+                return errno == EACCES
+            } ?? false
+            throw EmbedScopeError(.refused, "the weights this index was built with are \(unreadable ? "not readable by this user" : "gone"): \(recorded ?? "not recorded")", path: url.path,
                                   hint: "pass --weights with the same file (checked against the recorded checksum); \(changed)")
         }
         if let h = meta["weightsHash"] {

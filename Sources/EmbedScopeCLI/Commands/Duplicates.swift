@@ -18,7 +18,7 @@ extension Root {
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
         @Option(parsing: .unconditional, help: "Cosine at or above which two images are duplicates.") var threshold = 0.98
-        @Option(help: "Refuse when more pairs than this reach the threshold.") var maxPairs = 1_000_000
+        @Option(parsing: .unconditional, help: "Refuse when more pairs than this reach the threshold.") var maxPairs = 1_000_000
         @Option(parsing: .unconditional, help: "Print at most this many pairs and groups (JSON: all).") var show = 20
         @OptionGroup var output: OutputOptions
 

@@ -28,7 +28,7 @@ extension Root {
         @Option(parsing: .unconditional, help: "Seed of the split.") var seed: UInt64 = 0
         @Option(name: .customLong("C"), parsing: .unconditional, help: "Inverse L2 strength (scikit-learn's C).") var c = 1.0
         @Option(parsing: .unconditional, help: "L-BFGS iteration limit.") var maxIter = 1000
-        @Option(help: "Stop when the largest gradient entry of the mean objective is at most this.") var tol = 1e-5
+        @Option(parsing: .unconditional, help: "Stop when the largest gradient entry of the mean objective is at most this.") var tol = 1e-5
         @Option(help: "Prototype set to store the head as.") var set = "probe"
         @Flag(help: "Do not store the head.") var noStore = false
         @OptionGroup var output: OutputOptions

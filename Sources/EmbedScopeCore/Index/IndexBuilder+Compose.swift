@@ -75,6 +75,7 @@ extension IndexBuilder {
         let usedInputs = Set(g.sources.compactMap { if case .stored(let i, _) = $0 { return i } else { return nil } })
         var stored: [String: [Int: (vectors: VectorFile, norms: VectorFile)]] = [:]
         // The catalogs the rows and names come from: a damaged one is not copied under new checks.
+        progress.begin("checking the catalog", total: nil)
         for i in usedInputs.union(g.prototypeSets.map(\.input)).sorted() where inputs.indices.contains(i) {
             do {
                 try inputs[i].catalog.requireContentIntact(refusal: "its rows are not copied into a new generation, whose new checksums would hide the damage")
@@ -83,6 +84,7 @@ extension IndexBuilder {
                                       hint: "run `embedscope verify \(inputs[i].url.path)` and rebuild that index; nothing was changed")
             }
         }
+        progress.end()
         for s in g.spaces {
             try Self.validateName(s.name, what: "space")
             var files: [Int: (vectors: VectorFile, norms: VectorFile)] = [:]
@@ -109,7 +111,12 @@ extension IndexBuilder {
             try Stored<ClassRecord>.deleteAll(db)
             try db.execute(sql: "DELETE FROM meta")
             for (i, c) in g.classes.enumerated() { try Stored(ClassRecord(id: i, name: c)).insert(db) }
-            for img in g.images { try Stored(img).insert(db) }
+            progress.begin("catalog rows", total: n)
+            for (i, img) in g.images.enumerated() {
+                try Stored(img).insert(db)
+                if i & 8191 == 0 { progress.update(i) }
+            }
+            progress.end()
             for (k, v) in g.meta where k != Catalog.contentHashKey {
                 try RowCheck.putMeta(db, k, v)
             }

@@ -116,14 +116,20 @@ public final class IndexBuilder {
     }
 
     /// Records the classes and images (the rows). Replaces any previous rows.
-    public func setImages(classes: [String], images: [ImageRecord], meta: [String: String] = [:]) throws {
+    public func setImages(classes: [String], images: [ImageRecord], meta: [String: String] = [:],
+                          progress: ProgressSink = SilentProgress()) throws {
+        progress.begin("catalog rows", total: images.count)
         try write { db in
             try Stored<ImageRecord>.deleteAll(db)
             try Stored<ClassRecord>.deleteAll(db)
             for (i, c) in classes.enumerated() { try Stored(ClassRecord(id: i, name: c)).insert(db) }
-            for img in images { try Stored(img).insert(db) }
+            for (i, img) in images.enumerated() {
+                try Stored(img).insert(db)
+                if i & 8191 == 0 { progress.update(i) }
+            }
             for (k, v) in meta { try RowCheck.putMeta(db, k, v) }
         }
+        progress.end()
     }
 
     public func setMeta(_ meta: [String: String]) throws {

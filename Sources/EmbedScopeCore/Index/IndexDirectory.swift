@@ -180,8 +180,12 @@ package enum IndexDirectory {
         var vfs = statvfs()
         let roFS = statvfs(url.path, &vfs) == 0 && (vfs.f_flag & UInt(ST_RDONLY)) != 0
         if (st.st_mode & S_IWUSR) == 0 || roFS || access(url.path, W_OK) != 0 {
-            throw EmbedScopeError(.refused, "the index folder is read-only\(roFS ? " (read-only file system)" : "")", path: url.path,
-                                  hint: roFS ? "copy the index to a writable place first; nothing was changed"
+            // Whose folder it is decides what helps: chmod only for its owner.
+            let owner = st.st_uid == geteuid()
+            throw EmbedScopeError(.refused, roFS ? "the index folder is on a read-only file system"
+                                               : owner ? "the index folder is read-only" : "the index folder is not writable by this user (it belongs to uid \(st.st_uid))",
+                                  path: url.path,
+                                  hint: roFS || !owner ? "copy the index to a place you can write first (or run as its owner); nothing was changed"
                                              : "make it writable (chmod u+w '\(url.path)') to let EmbedScope write it; nothing was changed")
         }
     }

@@ -151,7 +151,7 @@ package struct SystemInfo: Codable, Sendable {
         var blasLine = "BLAS: \(blas.library) \(blas.version), core \(blas.core)"
         if blas.genericCore { blasLine += " (generic fallback: OpenBLAS GEMMs run 3–5× slower here)" }
         if let env = blas.coretypeEnvironment { blasLine += ", OPENBLAS_CORETYPE=\(env) (set by you)" }
-        lines.append(blasLine + ", \(blas.threads) threads")
+        lines.append(blasLine + ", \(blas.threads) thread\(blas.threads == 1 ? "" : "s")")
         let others = blas.environment.filter { $0.key != "OPENBLAS_CORETYPE" }.sorted { $0.key < $1.key }
         if !others.isEmpty {
             lines.append("BLAS environment (set by you, respected): " + others.map { "\($0.key)=\($0.value)" }.joined(separator: " "))
@@ -177,7 +177,7 @@ package struct SystemInfo: Codable, Sendable {
 
     /// One line for the demo and logs.
     package var summary: String {
-        "\(cpu.model); BLAS \(blas.library) \(blas.version) core \(blas.core)\(blas.genericCore ? " (generic)" : ""); GEMM \(gemmPath); \(threads) threads"
+        "\(cpu.model); BLAS \(blas.library) \(blas.version) core \(blas.core)\(blas.genericCore ? " (generic)" : ""); GEMM \(gemmPath); \(threads) thread\(threads == 1 ? "" : "s")"
     }
 }
 
