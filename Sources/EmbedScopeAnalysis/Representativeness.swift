@@ -185,6 +185,10 @@ extension Index {
             throw EmbedScopeError(.catalog, "space '\(name)' has \(v.rows) rows but the catalog lists \(images.count) images", path: url.path)
         }
         let x = RowMatrix(v)
+        // Under `ulimit -v`: each pass's distances (Double) beside their float32 inner products,
+        // the rows' distances to the mean, labels, scores and the order (an error, not an abort).
+        let k = Double(min(clusters, v.rows)), n = Double(v.rows)
+        try AddressSpace.require(estimate: n * k * 12 + n * 48 + k * Double(v.dim) * 24, for: "k-means of \(v.rows) rows into \(Int(k)) clusters")
         let c = Representativeness.kMeans(x, clusters: clusters, seed: seed)
         let s = Representativeness.scores(x, clustering: c)
         let names = try classNames()
