@@ -6,7 +6,9 @@ import Glibc
 
 /// Image files reached only by row: the catalog's relative path under the index's recorded
 /// data-set root, refused when it is absolute, has a `..` component, or resolves (symlinks
-/// followed by realpath) to anything outside the root.
+/// followed by realpath) to anything outside the root — or outside the folders `build` recorded
+/// that the data set's own symlinks lead to (`MetaKey.datasetLinkedRoots`: class folders linked
+/// from another disk are served; nothing else outside the root is).
 enum ImageAccess {
     /// Largest original image file served (bytes).
     static let maxFileBytes = 64 << 20
@@ -24,18 +26,18 @@ enum ImageAccess {
             throw APIError.notFound("this index records no data-set root, so its images cannot be served (rebuild or re-import it)")
         }
         guard let rec = try s.index.catalog.images(rows: [row])[row] else { throw APIError.notFound("row \(row) has no catalog entry") }
-        return try resolve(rec.path, under: root)
+        return try resolve(rec.path, under: root, linked: s.linkedRoots)
     }
 
     /// The file of a catalog path under `root`, or an error if it would leave the root.
-    static func resolve(_ path: String, under root: String) throws -> URL {
+    static func resolve(_ path: String, under root: String, linked: [String] = []) throws -> URL {
         let parts = path.split(separator: "/", omittingEmptySubsequences: false)
         guard !path.isEmpty, !path.hasPrefix("/"), !path.contains("\0"), !parts.contains(".."), !parts.contains("") else {
             throw APIError(.forbidden, "forbidden", "the catalog path of this row is not a plain relative path; it is not served")
         }
         guard let realRoot = realPath(root) else { throw APIError.notFound("the data-set root of this index no longer exists") }
         guard let real = realPath(root + "/" + path) else { throw APIError.notFound("the image file of this row is missing") }
-        guard isInside(real, realRoot) else {
+        guard isInside(real, realRoot) || linked.contains(where: { isInside(real, $0) }) else {
             throw APIError(.forbidden, "forbidden", "the image file of this row resolves outside the data-set root; it is not served")
         }
         var isDir: ObjCBool = false
@@ -67,7 +69,7 @@ enum ImageAccess {
         let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw APIError.notFound("the image file of this row cannot be read") }
         defer { close(fd) }
-        guard let opened = realPath("/proc/self/fd/\(fd)"), isInside(opened, realRoot) else {
+        guard let opened = realPath("/proc/self/fd/\(fd)"), isInside(opened, realRoot) || s.linkedRoots.contains(where: { isInside(opened, $0) }) else {
             throw APIError(.forbidden, "forbidden", "the image file of this row resolves outside the data-set root; it is not served")
         }
         var st = stat()

@@ -12,6 +12,8 @@ final class ServedIndex: @unchecked Sendable {
     let classNames: [Int: String]
     let classIds: [Int32]
     let datasetRoot: String?
+    /// Folders outside the root that the data set's symlinks lead to (`MetaKey.datasetLinkedRoots`).
+    let linkedRoots: [String]
     /// Names this generation in answers (`X-EmbedScope-Generation`, `ETag`, the index entry's
     /// `generation`, thumbnail URLs' `g`): the live catalog's inode, size and change time.
     let generation: String
@@ -33,7 +35,9 @@ final class ServedIndex: @unchecked Sendable {
         self.options = options
         classNames = try index.classNames()
         classIds = try index.catalog.classIds()
-        datasetRoot = (try? index.catalog.meta())?["datasetRoot"]
+        let meta = (try? index.catalog.meta()) ?? [:]
+        datasetRoot = meta["datasetRoot"]
+        linkedRoots = (meta[MetaKey.datasetLinkedRoots] ?? "").split(separator: "\n").map(String.init).filter { $0.hasPrefix("/") && $0 != "/" }
         generation = String(stamp.inode, radix: 36) + "-" + String(UInt64(bitPattern: stamp.size), radix: 36) + "-"
             + String(UInt64(bitPattern: stamp.ctime), radix: 36)
     }

@@ -185,6 +185,39 @@ final class ServerAPITests: XCTestCase {
 
     /// DNS rebinding: a page on another site re-points its own name at 127.0.0.1 and reads the API
     /// from the user's browser. A loopback-bound server answers only loopback host names.
+    /// A class folder linked from elsewhere (build follows it, as torchvision's ImageFolder does)
+    /// is served: build records where the data set's links lead. A link added afterwards, to a
+    /// place nothing recorded, is still refused.
+    func testImagesThroughTheDataSetsOwnLinksAreServed() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let data = dir.appendingPathComponent("data"), elsewhere = dir.appendingPathComponent("disk2/dogs")
+        for (folder, name) in [(data.appendingPathComponent("cats"), "a.png"), (elsewhere, "b.png"), (dir.appendingPathComponent("private"), "c.png")] {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try PNGWriter.write(width: 4, height: 4, channels: 3, pixels: [UInt8](repeating: 90, count: 48), to: folder.appendingPathComponent(name))
+        }
+        try FileManager.default.createSymbolicLink(at: data.appendingPathComponent("dogs"), withDestinationURL: elsewhere)
+        let root = dir.appendingPathComponent("Indexes")
+        var req = BuildRequest(dataset: data, out: root.appendingPathComponent("linked"))
+        req.pixelSize = 4
+        _ = try FolderBuilder.run(req)
+        XCTAssertEqual(try Index.open(req.out).catalog.meta()[MetaKey.datasetLinkedRoots], elsewhere.resolvingSymlinksInPath().path)
+        // Afterwards: a file in a recorded folder linked to a place nothing recorded.
+        try FileManager.default.removeItem(at: elsewhere.appendingPathComponent("b.png"))
+        try FileManager.default.createSymbolicLink(at: elsewhere.appendingPathComponent("b.png"), withDestinationURL: dir.appendingPathComponent("private/c.png"))
+        var o = ServerOptions(roots: [root])
+        o.log = nil
+        try await buildApplication(o).test(.router) { client in
+            try await client.execute(uri: "/api/indexes/linked/images/0", method: .get) { r in XCTAssertEqual(r.status, .ok) }      // cats/a.png
+            try await ServerAPITests.expectError(client, "/api/indexes/linked/images/1", .forbidden)                               // dogs/b.png → private
+        }
+        try FileManager.default.removeItem(at: elsewhere.appendingPathComponent("b.png"))
+        try PNGWriter.write(width: 4, height: 4, channels: 3, pixels: [UInt8](repeating: 90, count: 48), to: elsewhere.appendingPathComponent("b.png"))
+        try await buildApplication(o).test(.router) { client in
+            try await client.execute(uri: "/api/indexes/linked/images/1", method: .get) { r in XCTAssertEqual(r.status, .ok) }      // dogs/b.png, linked
+            try await client.execute(uri: "/api/indexes/linked/thumbs/1", method: .get) { r in XCTAssertEqual(r.status, .ok) }
+        }
+    }
+
     func testALoopbackServerAnswersOnlyLoopbackHostNames() async throws {
         for host in ["attacker.test", "attacker.test:8080", "127.0.0.1.evil.test", "10.0.0.1", "[::2]:80", "localhost.evil.test", "127.0.0.256", ""] {
             XCTAssertFalse(LoopbackHostMiddleware<BasicRequestContext>.isLoopbackName(host), host)

@@ -132,6 +132,9 @@ final class FolderBuildTests: XCTestCase {
         let index = try Index.open(dir.appendingPathComponent("idx"))
         XCTAssertEqual(try index.catalog.allImages().map(\.path),
                        ["blue/a.png", "blue/b.png", "blue/more/z.png", "green/a.png", "green/b.png", "red/a.png", "red/c.PNG", "red/deep/b.png"])
+        // Where the links lead is recorded (the server serves images there too, nothing else outside).
+        XCTAssertEqual(try index.catalog.meta()[MetaKey.datasetLinkedRoots],
+                       ["extra", "green"].map { elsewhere.appendingPathComponent($0).resolvingSymlinksInPath().path }.joined(separator: "\n"))
 
         for (link, target) in [("red/deep/up", ".."), ("red/root", "../.."), ("blue/self", ".")] {
             let at = root.appendingPathComponent(link)

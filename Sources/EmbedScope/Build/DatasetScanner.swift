@@ -29,6 +29,20 @@ package struct DatasetFolder: Sendable {
     /// Of those, images in formats torchvision's `ImageFolder` reads and EmbedScope does not
     /// (.webp, .bmp, .tif, …): count per extension, to say so instead of leaving them out silently.
     package var unreadImages: [String: Int] = [:]
+    /// Where symlinks in the data set lead outside its root (real paths of the folders reached,
+    /// and of the folders holding linked files), sorted: recorded in the catalog
+    /// (`datasetLinkedRoots`) so that the server serves those images too, and nothing else
+    /// outside the root.
+    package var linkedRoots: [String] = []
+
+    /// The scan's running state: what `walk` adds to.
+    struct Walk {
+        var files: [String] = []
+        var ignored = 0
+        var unread: [String: Int] = [:]
+        var realRoot: String
+        var linked = Set<String>()
+    }
 
     package static let extensions: Set<String> = ["jpg", "jpeg", "png"]
     /// Image formats not decoded here: torchvision's IMG_EXTENSIONS beyond ours, and a few more.
@@ -92,8 +106,7 @@ package struct DatasetFolder: Sendable {
     /// links to other disks is read whole. A link back to a folder that holds it would never end:
     /// refused, as is a folder that cannot be listed (a class, or part of one, would vanish) and
     /// an image or folder whose name is not UTF-8.
-    static func walk(_ dir: URL, relative: String, ancestors: [DirectoryIdentity], files: inout [String], ignored: inout Int,
-                     unread: inout [String: Int]) throws {
+    static func walk(_ dir: URL, relative: String, ancestors: [DirectoryIdentity], into w: inout Walk) throws {
         var st = stat()
         guard stat(dir.path, &st) == 0 else {
             let e = errno
@@ -105,6 +118,7 @@ package struct DatasetFolder: Sendable {
             throw EmbedScopeError(.dataset, "this folder is a link back to a folder that holds it: following it would never end", path: dir.path,
                                   hint: "remove the link, or move it out of the data set")
         }
+        if let real = realPath(dir.path), !isInside(real, w.realRoot) { w.linked.insert(real) }
         guard let d = opendir(dir.path) else {
             let e = errno
             throw EmbedScopeError.resourceShortage(POSIXError(POSIXErrorCode(rawValue: e) ?? .EIO), reading: dir.path)
@@ -143,26 +157,39 @@ package struct DatasetFolder: Sendable {
                 // the decoding pass skips it saying why.
                 if extensions.contains((shown as NSString).pathExtension.lowercased()) {
                     let name = String(decoding: bytes, as: UTF8.self)
-                    files.append(relative.isEmpty ? name : relative + "/" + name)
+                    w.files.append(relative.isEmpty ? name : relative + "/" + name)
                 } else {
-                    ignored += 1
+                    w.ignored += 1
                 }
                 continue
             }
             let rel = relative.isEmpty ? name : relative + "/" + name
             if isDir {
-                try walk(URL(fileURLWithPath: full, isDirectory: true), relative: rel, ancestors: chain, files: &files, ignored: &ignored, unread: &unread)
+                try walk(URL(fileURLWithPath: full, isDirectory: true), relative: rel, ancestors: chain, into: &w)
                 continue
             }
             let ext = (name as NSString).pathExtension.lowercased()
             if extensions.contains(ext) {
-                files.append(rel)   // (a link to nothing is listed; decoding it says so)
+                w.files.append(rel)   // (a link to nothing is listed; decoding it says so)
+                // A linked file outside the root: its folder is where the data set's images also are.
+                var ls = stat()
+                if lstat(full, &ls) == 0, (ls.st_mode & S_IFMT) == S_IFLNK, let real = realPath(full), !isInside(real, w.realRoot) {
+                    w.linked.insert((real as NSString).deletingLastPathComponent)
+                }
             } else {
-                ignored += 1
-                if otherImageExtensions.contains(ext) { unread[ext, default: 0] += 1 }
+                w.ignored += 1
+                if otherImageExtensions.contains(ext) { w.unread[ext, default: 0] += 1 }
             }
         }
     }
+
+    static func realPath(_ p: String) -> String? {
+        guard let r = realpath(p, nil) else { return nil }
+        defer { free(r) }
+        return String(cString: r)
+    }
+
+    static func isInside(_ p: String, _ root: String) -> Bool { p == root || p.hasPrefix(root.hasSuffix("/") ? root : root + "/") }
 
     struct DirectoryIdentity: Equatable {
         var device: UInt64, inode: UInt64
@@ -189,8 +216,7 @@ package struct DatasetFolder: Sendable {
         let topDirs = top.filter { isDirectory(root.appendingPathComponent($0)) }
         let splitLayout = !topDirs.isEmpty && topDirs.allSatisfy { splitNames.contains($0.lowercased()) }
         var perClass: [String: [(path: String, split: String?)]] = [:]
-        var ignored = 0
-        var unread: [String: Int] = [:]
+        var w = Walk(realRoot: realPath(root.path) ?? root.standardizedFileURL.path)
         for part in splitLayout ? topDirs : [""] {
             let base = part.isEmpty ? root : root.appendingPathComponent(part)
             let names = part.isEmpty ? top : try sortedListing(base)
@@ -198,9 +224,10 @@ package struct DatasetFolder: Sendable {
             let split = part.isEmpty ? nil : canonicalSplit(part)
             for name in names {
                 let dir = base.appendingPathComponent(name)
-                guard isDirectory(dir) else { ignored += 1; continue }
-                var files: [String] = []
-                try walk(dir, relative: "", ancestors: [root, base].compactMap(DirectoryIdentity.init), files: &files, ignored: &ignored, unread: &unread)
+                guard isDirectory(dir) else { w.ignored += 1; continue }
+                w.files = []
+                try walk(dir, relative: "", ancestors: [root, base].compactMap(DirectoryIdentity.init), into: &w)
+                var files = w.files
                 files.sort { Array($0.utf8).lexicographicallyPrecedes(Array($1.utf8)) }
                 let prefix = part.isEmpty ? name + "/" : part + "/" + name + "/"
                 // Folders whose names are one text in two byte spellings would be merged into one class.
@@ -225,6 +252,7 @@ package struct DatasetFolder: Sendable {
             classes.append(name)
             entries += files.map { Entry(path: $0.path, classId: id, split: $0.split) }
         }
+        let (ignored, unread) = (w.ignored, w.unread)
         guard !entries.isEmpty else {
             if !unread.isEmpty {
                 throw EmbedScopeError(.dataset, "no JPEG or PNG images found, only \(describeUnread(unread))", path: root.path,
@@ -233,7 +261,10 @@ package struct DatasetFolder: Sendable {
             throw EmbedScopeError(.dataset, "no images found (looked for \(root.lastPathComponent)/<class>/**/*.{jpg,jpeg,png})", path: root.path,
                                   hint: "put each class's images in its own sub-folder; `embedscope dataset fashion-mnist --out DIR` writes an example")
         }
-        return DatasetFolder(root: root, classes: classes, entries: entries, ignored: ignored, unreadImages: unread)
+        // Linked folders inside another linked folder add nothing.
+        let linked = w.linked.sorted()
+        let outermost = linked.filter { l in !linked.contains { $0 != l && isInside(l, $0) } }
+        return DatasetFolder(root: root, classes: classes, entries: entries, ignored: ignored, unreadImages: unread, linkedRoots: outermost)
     }
 
     /// "120 .webp, 3 .bmp files" (most first).

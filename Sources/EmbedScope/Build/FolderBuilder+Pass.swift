@@ -120,6 +120,7 @@ extension FolderBuilder {
         try target.pixels.finish()
         var spaces = [("pixel", target.pixels.dim)]
         var meta = ["created": isoNow(), "source": "build", "datasetRoot": req.dataset.standardizedFileURL.path]
+        if !folder.linkedRoots.isEmpty { meta[MetaKey.datasetLinkedRoots] = folder.linkedRoots.joined(separator: "\n") }
         var protoSummary: (String, Int, String)?
         if let model = target.model, let embedding = target.embedding {
             try embedding.finish()

@@ -269,7 +269,11 @@ extension IndexGrowth {
             newVectors[name] = how == "pixel" ? newEntries.flatMap(\.e.pixel) : newEntries.flatMap(\.features)
         }
         let sets = Growth.prototypeSets(of: index, meta: meta)
-        let plan = ComposedGeneration(classes: classes, images: images, sources: sources, meta: Growth.carriedMeta(meta),
+        // Folders the data set's links reach outside its root, with those of the images added now.
+        var carried = Growth.carriedMeta(meta)
+        let linked = Set((meta[MetaKey.datasetLinkedRoots] ?? "").split(separator: "\n").map(String.init)).union(folder.linkedRoots)
+        if !linked.isEmpty { carried[MetaKey.datasetLinkedRoots] = linked.sorted().joined(separator: "\n") }
+        let plan = ComposedGeneration(classes: classes, images: images, sources: sources, meta: carried,
                                       spaces: index.spaces, newVectors: newVectors, prototypeSets: sets.kept.map { (input: 0, name: $0) })
         let builder = try Growth.write(plan, inputs: [index], to: r.index, overwrite: true, lock: lock, progress: progress)
         summary.rowsAfter = images.count

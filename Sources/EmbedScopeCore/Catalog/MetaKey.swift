@@ -1,5 +1,9 @@
 /// Names of `meta` keys that more than one layer reads (docs/index-format.md lists every key).
 public enum MetaKey {
+    /// Real paths (one per line) of the folders that symlinks in the data set lead to outside its
+    /// root (`build` follows them as torchvision's ImageFolder does): the server serves images
+    /// under the root and under these, nothing else.
+    public static let datasetLinkedRoots = "datasetLinkedRoots"
     /// `epoch` of the checkpoint the embedding space was made with (PyTorch Lightning's top-level int).
     public static let checkpointEpoch = "checkpointEpoch"
     /// Its `global_step`.
