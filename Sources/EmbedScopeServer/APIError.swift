@@ -126,10 +126,11 @@ struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         // Answers about one index say which generation they come from; those the browser may keep
         // carry it as their ETag and are 304 while it holds.
-        if let only = IndexLibrary.single(touched: lastTouched) {
+        if let only = IndexLibrary.single(touched: lastTouched), request.uri.path.hasPrefix("/api/indexes/") {
             response.headers[Self.generationHeader] = only.generation
             if response.status == .ok, response.headers[.cacheControl]?.contains("no-cache") == true {
-                let tag = "\"\(only.generation)\""
+                // (Images set their own: the generation and the file's stamp.)
+                let tag = response.headers[.eTag] ?? "\"\(only.generation)\""
                 response.headers[.eTag] = tag
                 if let asked = request.headers[.ifNoneMatch], asked.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == tag || $0.trimmingCharacters(in: .whitespaces) == "W/" + tag }) {
                     response = Response(status: .notModified, headers: response.headers.filter { $0.name != .contentLength && $0.name != .contentType })
@@ -189,10 +190,11 @@ package struct RouteTable: Sendable {
 
     /// The methods of the routes whose path matches `path` (`:name` matches one non-empty component).
     func methods(for path: String) -> [HTTPRequest.Method] {
-        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        // Empty components dropped, as the router drops them (`/api/indexes/` is `/api/indexes`).
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
         var found: [HTTPRequest.Method] = []
         for r in all {
-            let pattern = r.path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+            let pattern = r.path.split(separator: "/", omittingEmptySubsequences: true)
             guard pattern.count == parts.count else { continue }
             let matches = zip(pattern, parts).allSatisfy { p, x in p.hasPrefix(":") ? !x.isEmpty : p == x }
             if matches && !found.contains(r.method) { found.append(r.method) }

@@ -63,7 +63,7 @@ enum ImageAccess {
     /// folder was exchanged with a link in a loop). So the file is opened first and what was
     /// opened is checked: the descriptor's own path (`/proc/self/fd/N`, resolved by the kernel)
     /// must be under the root, and it must be a regular file.
-    static func original(row: Int, in s: ServedIndex) throws -> (Data, String) {
+    static func original(row: Int, in s: ServedIndex) throws -> (Data, String, String) {
         let url = try file(row: row, in: s)
         guard let root = s.datasetRoot, let realRoot = realPath(root) else { throw APIError.notFound("the data-set root of this index no longer exists") }
         let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
@@ -74,6 +74,7 @@ enum ImageAccess {
         }
         var st = stat()
         guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { throw APIError.notFound("the image file of this row is missing") }
+        let tag = stamp(st)
         guard st.st_size <= maxFileBytes else { throw APIError(.contentTooLarge, "tooLarge", "the image file of this row is larger than \(maxFileBytes) bytes") }
         var data = Data(count: Int(st.st_size))
         var done = 0
@@ -88,7 +89,23 @@ enum ImageAccess {
         }
         guard ok else { throw APIError.notFound("the image file of this row cannot be read") }
         guard let type = mediaType(data) else { throw APIError(.unsupportedMediaType, "image", "the file of this row is not a PNG or JPEG image") }
-        return (data, type)
+        return (data, type, tag)
+    }
+
+    /// A file's identity for the answers made from it (inode, size, modification time): an image
+    /// file replaced in the data set while the index stays the same generation is another answer
+    /// (its ETag was the generation alone: a changed picture came back 304).
+    static func stamp(_ st: stat) -> String {
+        String(UInt64(st.st_ino), radix: 36) + "-" + String(UInt64(bitPattern: Int64(st.st_size)), radix: 36) + "-"
+            + String(UInt64(bitPattern: Int64(st.st_mtim.tv_sec) &* 1_000_000_000 &+ Int64(st.st_mtim.tv_nsec)), radix: 36)
+    }
+
+    /// The stamp of a row's file as it is now (for the thumbnail cache's key).
+    static func fileStamp(row: Int, in s: ServedIndex) throws -> String {
+        let url = try file(row: row, in: s)
+        var st = stat()
+        guard stat(url.path, &st) == 0 else { throw APIError.notFound("the image file of this row is missing") }
+        return stamp(st)
     }
 
     static func mediaType(_ d: Data) -> String? {
@@ -98,10 +115,12 @@ enum ImageAccess {
     }
 
     /// A PNG thumbnail whose longer side is `size` (never enlarged), antialiased.
-    static func thumbnail(row: Int, size: Int, in s: ServedIndex) throws -> Data {
+    /// With the stamp of the file it was made from.
+    static func thumbnail(row: Int, size: Int, in s: ServedIndex) throws -> (Data, String) {
         try checkRow(row, in: s)  // before the cache: a row out of range is never answered from it
-        return try s.thumbnail(row: row, size: size) {
-            let (data, _) = try original(row: row, in: s)
+        let tag = try fileStamp(row: row, in: s)
+        return (try s.thumbnail(row: row, size: size, file: tag) {
+            let (data, _, _) = try original(row: row, in: s)
             let img = try decodeBounded(data, maxPixels: ImageDecoder.maxPixels, what: "row \(row)")
             let scale = min(1, Double(size) / Double(max(img.width, img.height)))
             let w = max(1, Int((Double(img.width) * scale).rounded())), h = max(1, Int((Double(img.height) * scale).rounded()))
@@ -110,7 +129,7 @@ enum ImageAccess {
                 px = ImageResize.resize(img, width: w, height: h).map { UInt8(min(max($0.rounded(), 0), 255)) }
             }
             return try PNGWriter.encode(width: w, height: h, channels: 3, pixels: px)
-        }
+        }, tag)
     }
 
     /// Width and height from a PNG's IHDR chunk or a JPEG's frame header (SOF), without

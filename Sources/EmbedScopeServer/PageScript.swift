@@ -39,7 +39,12 @@ async function api(url, opts) {
   const mine = S.index ? idxURL("") : null;
   const r = await fetch(url, opts);
   const body = await r.json().catch(() => ({ error: { kind: "http", message: r.statusText } }));
-  if (!r.ok) { const m = body.error ? body.error.message : r.statusText; const e = new Error(m); e.status = r.status; throw e; }
+  if (!r.ok) {
+    // An error about the shown index may mean it changed or is gone (a row past the new end, a
+    // 404 for the index): ask the list, and reload it if so, rather than leave the page on it.
+    if (mine && url.startsWith(mine) && [404, 409, 500].includes(r.status)) await generationCheck();
+    const m = body.error ? body.error.message : r.statusText; const e = new Error(m); e.status = r.status; throw e;
+  }
   // Every answer about one index names its generation: one from another generation than the page
   // shows (the index was rebuilt while the page was open) is not mixed in; the index is reloaded.
   const gen = r.headers.get("X-EmbedScope-Generation");
@@ -66,15 +71,19 @@ async function indexChanged(name) {
   })().finally(() => { S.reloading = null; });
   return S.reloading;
 }
-/** An image of this page's generation failed: asks whether the index changed (409) or the file is missing. */
-async function imageFailed(img) {
-  img.classList.add("broken");
+/** Whether the shown index changed on disk or is gone; reloads it if so. */
+async function generationCheck() {
   if (!S.index || S.reloading) return;
   try {
     const r = await (await fetch("/api/indexes", { cache: "no-store" })).json();
     const now = (r.indexes || []).find((i) => i.name === S.index.name);
     if (!now || now.generation !== S.index.generation) await indexChanged(S.index.name);
-  } catch (e) { /* the server is gone: the broken image says enough */ }
+  } catch (e) { /* the server is gone: the error says enough */ }
+}
+/** An image of this page's generation failed: the index may have changed (409) or the file be missing. */
+async function imageFailed(img) {
+  img.classList.add("broken");
+  await generationCheck();
 }
 const enc = encodeURIComponent;
 const idxURL = (rest) => `/api/indexes/${enc(S.index.name)}/${rest}`;
@@ -131,7 +140,7 @@ function selectIndex(name) {
   for (const id of ["#cell", "#lowest", "#confusion", "#protoMost", "#protoLeast", "#uploadResults"]) $(id).replaceChildren();
   $("#evalSummary").textContent = ""; $("#confusionNote").textContent = "";
   protoNames = {};
-  S.proj = null; S.selectedRow = null; S.rowInfo = null; S.hidden.clear();
+  S.proj = null; S.pred = null; S.selectedRow = null; S.rowInfo = null; S.hidden.clear();
   $("#panel").replaceChildren(el("p", { class: "hint", text: "Hover a point to see its image; click it for its neighbours." }));
   for (const c of document.querySelectorAll(".card")) c.classList.toggle("selected", c.dataset.name === name);
   if (S.tab && S.tab !== "overview") showTab(S.tab);
@@ -269,7 +278,7 @@ async function colourAndDraw() {
       legend.push(s);
     });
   } else {
-    const key = `${S.index.name}|${set}`;
+    const key = `${S.index.name}|${S.index.generation}|${set}`;
     if (!S.pred || S.pred.key !== key) {
       status(`predicting with ${set}…`);
       const r = await api(idxURL(`predictions?set=${enc(set)}`));

@@ -26,7 +26,7 @@ final class ServedIndex: @unchecked Sendable {
     private var thumbOrder: [ThumbKey] = []
 
     /// A thumbnail's cache key: the row and the size as they are, so no two requests share one.
-    private struct ThumbKey: Hashable { var row: Int; var size: Int }
+    private struct ThumbKey: Hashable { var row: Int; var size: Int; var file: String }
 
     init(name: String, index: Index, stamp: IndexLibrary.Stamp, options: ServerOptions) throws {
         self.name = name
@@ -90,8 +90,9 @@ final class ServedIndex: @unchecked Sendable {
 
     /// The cached thumbnail of (row, size), or `make`'s, kept (the oldest dropped beyond
     /// `thumbnailCacheEntries`). The caller checks the row first: the cache answers any key it holds.
-    func thumbnail(row: Int, size: Int, make: () throws -> Data) throws -> Data {
-        let key = ThumbKey(row: row, size: size)
+    /// `file`: the stamp of the row's image file, so a file replaced in the data set is made anew.
+    func thumbnail(row: Int, size: Int, file: String, make: () throws -> Data) throws -> Data {
+        let key = ThumbKey(row: row, size: size, file: file)
         lock.lock()
         if let d = thumbs[key] { lock.unlock(); return d }
         lock.unlock()

@@ -94,7 +94,7 @@ struct ServerAPI: Sendable {
 
     /// Every value of a query parameter, decoded as HTML forms, Python's `urlencode` and `requests`
     /// encode them: `+` is a space (`%2B` a plus), then percent-escapes. (Hummingbird's parser kept
-    /// `+`, so `class=T-shirt+top` named no class.) A value whose escapes are not UTF-8 is kept raw.
+    /// `+`, so `class=T-shirt+top` named no class.) A value whose escapes are not UTF-8 keeps them as written (its `+` still a space).
     static func queryValues(_ r: Request, _ key: String) -> [Substring] {
         guard let query = r.uri.query, !query.isEmpty else { return [] }
         func decode(_ s: Substring) -> Substring {
@@ -139,7 +139,7 @@ struct ServerAPI: Sendable {
     static func name(_ r: Request, _ key: String) throws -> String? {
         guard let s = try single(r, key) else { return nil }
         guard !s.isEmpty, s.count <= 1000, !s.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
-            throw APIError.badRequest("\(key) must be a non-empty name without control characters")
+            throw APIError.badRequest("\(key) must be a non-empty name of at most 1000 characters without control characters")
         }
         return String(s)
     }
@@ -417,9 +417,9 @@ struct ServerAPI: Sendable {
     func image(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
         let s = try served(c)
         let row = try Self.row(c)
-        let pinned = try Self.pinnedGeneration(r, s)
-        let (data, type) = try await offPool { try ImageAccess.original(row: row, in: s) }
-        return Response(status: .ok, headers: [.contentType: type, .cacheControl: Self.imageCaching(pinned)],
+        try Self.pinnedGeneration(r, s)
+        let (data, type, file) = try await offPool { try ImageAccess.original(row: row, in: s) }
+        return Response(status: .ok, headers: [.contentType: type, .cacheControl: "private, no-cache", .eTag: "\"\(s.generation).\(file)\""],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
@@ -427,25 +427,23 @@ struct ServerAPI: Sendable {
         let s = try served(c)
         let row = try Self.row(c)
         let size = try Self.int(r, "size", default: 96, in: 8...512)
-        let pinned = try Self.pinnedGeneration(r, s)
-        let data = try await offPool { try ImageAccess.thumbnail(row: row, size: size, in: s) }
-        return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: Self.imageCaching(pinned)],
+        try Self.pinnedGeneration(r, s)
+        let (data, file) = try await offPool { try ImageAccess.thumbnail(row: row, size: size, in: s) }
+        return Response(status: .ok, headers: [.contentType: "image/png", .cacheControl: "private, no-cache", .eTag: "\"\(s.generation).\(file)\""],
                         body: .init(byteBuffer: ByteBuffer(bytes: data)))
     }
 
     /// `g=GENERATION` on an image or thumbnail URL (the page adds it) pins the answer to that
     /// generation: another one is 409, so a page still showing a rebuilt index's old points gets no
-    /// picture of the new index's row under an old label. Such a URL's answer never changes, so the
-    /// browser may keep it; without `g` the browser asks again each time (`ETag`, 304).
-    static func pinnedGeneration(_ r: Request, _ s: ServedIndex) throws -> Bool {
-        guard let g = try single(r, "g") else { return false }
+    /// picture of the new index's row under an old label. Images are revalidated either way: their
+    /// ETag is the generation and the file's own stamp (a file replaced in the data set, the
+    /// index unchanged, is a new picture — it was 304, and kept an hour when pinned).
+    static func pinnedGeneration(_ r: Request, _ s: ServedIndex) throws {
+        guard let g = try single(r, "g") else { return }
         guard g == s.generation else {
             throw APIError(.conflict, "changed", "index '\(s.name)' changed on disk since this generation ('\(g.prefix(40))'); it is now '\(s.generation)': reload it")
         }
-        return true
     }
-
-    static func imageCaching(_ pinned: Bool) -> String { pinned ? "private, max-age=3600, immutable" : "private, no-cache" }
 
     // MARK: - Comparison
 

@@ -585,10 +585,25 @@ final class ServerAPITests: XCTestCase {
             try await client.execute(uri: "/api/indexes/tiny/projection?space=embedding", method: .get, headers: [.ifNoneMatch: "\"other\""]) { r in
                 XCTAssertEqual(r.status, .ok)
             }
-            try await client.execute(uri: "/api/indexes/tiny/thumbs/1?g=\(gen)", method: .get) { r in
+            let thumbTag: String = try await client.execute(uri: "/api/indexes/tiny/thumbs/1?g=\(gen)", method: .get) { r in
                 XCTAssertEqual(r.status, .ok)
-                XCTAssertEqual(r.headers[.cacheControl], "private, max-age=3600, immutable")
+                XCTAssertEqual(r.headers[.cacheControl], "private, no-cache")
+                return try XCTUnwrap(r.headers[.eTag])
             }
+            XCTAssertTrue(thumbTag.hasPrefix("\"\(gen)."), thumbTag)
+            try await client.execute(uri: "/api/indexes/tiny/thumbs/1?g=\(gen)", method: .get, headers: [.ifNoneMatch: thumbTag]) { r in
+                XCTAssertEqual(r.status, .notModified)
+            }
+            // The image file replaced (the index the same generation): a new answer, not 304.
+            let file = f.images.deletingLastPathComponent().appendingPathComponent("images/circle/1.png")
+            try PNGWriter.write(width: 40, height: 30, channels: 3, pixels: [UInt8](repeating: 17, count: 3600), to: file)
+            for uri in ["/api/indexes/tiny/thumbs/1?g=\(gen)", "/api/indexes/tiny/images/1"] {
+                try await client.execute(uri: uri, method: .get, headers: [.ifNoneMatch: thumbTag]) { r in
+                    XCTAssertEqual(r.status, .ok, uri)
+                    XCTAssertNotEqual(r.headers[.eTag], thumbTag, uri)
+                }
+            }
+            try await ServerAPITests.expectError(client, "/api/indexes/", method: .post, .methodNotAllowed)
             try await ServerAPITests.expectError(client, "/api/indexes/tiny/thumbs/1?g=old", .conflict)
             try await ServerAPITests.expectError(client, "/api/indexes/tiny/images/1?g=old", .conflict)
             struct Entries: Decodable { struct E: Decodable { var name: String; var generation: String }; var indexes: [E] }
@@ -774,7 +789,7 @@ final class ServerAPITests: XCTestCase {
         let served = try IndexLibrary(options: options).index("tiny")
         let keys = [(0, 96), (1 << 48, 96), (-(1 << 48), 96), (0, 97)]
         for (i, (row, size)) in keys.enumerated() {
-            let d = try served.thumbnail(row: row, size: size) { Data([UInt8(i)]) }
+            let d = try served.thumbnail(row: row, size: size, file: "") { Data([UInt8(i)]) }
             XCTAssertEqual(d, Data([UInt8(i)]), "row \(row) size \(size) has its own cache entry")
         }
     }

@@ -250,6 +250,9 @@ final class ServerBrowserTests: XCTestCase {
                 XCTAssertTrue(said?.contains("changed on disk") ?? false, said ?? "nil")
                 let dropped = try await wd.execute("return window.__es.proj === null || window.__es.proj.key.length > 0") as? Bool
                 XCTAssertEqual(dropped, true)
+                // Predictions are the new generation's (they were kept under the index's name alone).
+                let predKept = try await wd.execute("return window.__es.pred === null || window.__es.pred.key.includes(window.__es.index.generation)") as? Bool
+                XCTAssertEqual(predKept, true)
 
                 let pageErrors = try await wd.execute("return window.__es.errors") as? [Any]
                 XCTAssertEqual(pageErrors?.count, 0, "page errors: \(pageErrors ?? [])")
