@@ -8,7 +8,7 @@ extension Root {
         static let configuration = CommandConfiguration(
             commandName: "representativeness", abstract: "Representativeness of every image (FiftyOne Brain's cluster-center method): 1 at its k-means cluster's centre.",
             discussion: """
-            k-means (--clusters, default 20, seeded k-means++) on the unit rows; each image scores \
+            k-means (--clusters, default 20, seeded greedy k-means++ as scikit-learn's KMeans) on the unit rows; each image scores \
             1 − d/max d, d its Euclidean distance to its cluster's centre and max d the largest in that \
             cluster. Prints the most and least representative; --json gives every image, most first.
             """)
@@ -28,6 +28,7 @@ extension Root {
         func run() throws {
             try runCommand {
                 let r = try Index.open(resolveURL(index)).representativeness(space: space, clusters: clusters, seed: seed)
+                if r.clusters < clusters { note("note: \(r.clusters) of the \(clusters) clusters asked hold images (\(r.rows) rows\(r.rows > r.clusters ? ", fewer distinct points" : ""))") }
                 if output.json { try printJSON(r); return }
                 print("space \(r.space), \(r.rows) images, \(r.clusters) clusters (\(r.iterations) iterations\(r.converged ? "" : ", not converged")): \(r.definition)")
                 func line(_ e: RepresentativenessReport.Entry) -> String { String(format: "  %6d  %.4f  cluster %3d  ", e.row, e.score, e.cluster) + e.path + " [\(e.class)]" }
