@@ -186,6 +186,14 @@ public enum Projection {
                 solved = (r.values, r.vectors, r.total, s)
                 break
             }
+            // Singular although dim ≤ rows − classes (rows that repeat one another within a class):
+            // like a singular scatter by count, LDA runs on the leading principal components — a
+            // small shrinkage would let the null direction's rounding dominate (99.99 %).
+            if s == 0, shrinkage == nil, reduce {
+                progress.end()
+                return try reducedLDA(x, labels: labels, classes: classes, components: k, progress: progress,
+                                      why: "the within-class scatter is singular (its rows are linearly dependent within classes)")
+            }
         }
         guard let solved else {
             // Shrinkage adds tr(Sw)/d to the diagonal: with no within-class spread at all (every
@@ -216,7 +224,8 @@ public enum Projection {
     /// LDA on the top r principal components, r = the fewest components keeping 95% of the
     /// variance, at most ⌊(rows − classes)/2⌋ (so the within-class scatter has at least twice as
     /// many degrees of freedom as dimensions) and at least the components asked for.
-    static func reducedLDA(_ x: RowMatrix, labels: [Int32], classes: Int, components k: Int, progress: ProgressSink) throws -> Result {
+    static func reducedLDA(_ x: RowMatrix, labels: [Int32], classes: Int, components k: Int, progress: ProgressSink,
+                           why: String? = nil) throws -> Result {
         let n = x.rows, d = x.dim
         let cap = min(min(n, d), max(k, (n - classes) / 2))
         let p = try pca(x, components: cap, progress: progress)
@@ -238,7 +247,7 @@ public enum Projection {
             let a = inner.axes[c * r + t]
             for j in 0..<d { axes[c * d + j] += a * p.axes[t * d + j] }
         } }
-        let reason = "the within-class scatter is singular (dim \(d) > rows − classes = \(n - classes)); LDA ran on the top \(r) principal components, which keep \(String(format: "%.1f%%", 100 * keptShare)) of the variance"
+        let reason = (why ?? "the within-class scatter is singular (dim \(d) > rows − classes = \(n - classes))") + "; LDA ran on the top \(r) principal components, which keep \(String(format: "%.1f%%", 100 * keptShare)) of the variance"
         return Result(method: .lda, rows: n, dim: d, components: k, axes: axes, explainedVariance: inner.explainedVariance,
                       explainedVarianceRatio: inner.explainedVarianceRatio, coordinates: inner.coordinates, mean: p.mean,
                       shrinkage: inner.shrinkage, reduction: Reduction(components: r, varianceKept: keptShare, reason: reason))
@@ -391,6 +400,13 @@ public enum Projection {
         let lower = Int8(UInt8(ascii: "L"))
         let chol = OpenBLASMemory.serialized { LAPACKE_dpotrf(LAPACK_ROW_MAJOR, lower, Int32(d), &b, Int32(d)) }
         if chol > 0 { return nil }
+        // Singular in all but rounding (a row twice the other of its class: rank d − 1, condition
+        // 5e16) passes Cholesky with a pivot at rounding level, and the "direction" it gives is that
+        // rounding (an eigenvalue of 1e17, 100 %). A condition above ~1e12 by the pivots counts as
+        // singular: the caller shrinks, as for a failed factorization.
+        var lo = Double.infinity, hi = 0.0
+        for i in 0..<d { let p = b[i * d + i] * b[i * d + i]; lo = min(lo, p); hi = max(hi, p) }
+        if chol == 0, !(lo > hi * 1e-12) { return nil }
         guard chol == 0, OpenBLASMemory.serialized({ LAPACKE_dsygst(LAPACK_ROW_MAJOR, 1, lower, Int32(d), &a, Int32(d), b, Int32(d)) }) == 0 else {
             throw EmbedScopeError(.undefined, "LAPACK could not reduce the generalized eigenproblem")
         }

@@ -18,19 +18,24 @@ package enum ImageDecoder {
 
     /// Reads and decodes the file at `url`.
     package static func decode(contentsOf url: URL) throws -> RGBImage {
+        try decode(data: read(url), path: url.path)
+    }
+
+    /// The bytes of an image file, refused above `maxFileBytes` before it is read (every reader
+    /// of image files comes here: `build` and `add` read them themselves, for the checksum, and
+    /// read a 1 GiB file whole).
+    package static func read(_ url: URL) throws -> Data {
         let path = url.path
         var st = stat()
         if stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, Int(st.st_size) > maxFileBytes {
             throw ImageError(kind: .tooLarge, path: path,
                              reason: "the file is \(Int(st.st_size)) bytes, above the limit of \(maxFileBytes >> 20) MiB for one image file")
         }
-        let data: Data
         do {
-            data = try Data(contentsOf: url)
+            return try Data(contentsOf: url)
         } catch {
             throw ImageError.unreadable(path, error)
         }
-        return try decode(data: data, path: path)
     }
 
     /// Decodes an image held in memory. `path` is used only to describe errors.

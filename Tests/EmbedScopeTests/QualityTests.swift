@@ -285,6 +285,14 @@ final class QualityTests: XCTestCase {
         XCTAssertEqual(exact.shrinkage ?? 0, 0)
         let nine = try x.withUnsafeBufferPointer { try Projection.lda(RowMatrix(base: $0.baseAddress!, rows: n - 1, dim: d, stride: d), labels: Array(labels.prefix(n - 1)), components: 1) }
         XCTAssertNotNil(nine.reduction, "dim \(d) > rows − classes = 7")
+        // dim = rows − classes, but row 2 repeats row 0 of its class: the class's centred rows span
+        // one dimension less, and the scatter is singular (in all but rounding, Cholesky can pass
+        // it: LD1 was that rounding, 100 %). Reduced, saying why.
+        var dependent = x
+        for j in 0..<d { dependent[2 * d + j] = x[j] }
+        let dep = try dependent.withUnsafeBufferPointer { try Projection.lda(RowMatrix(base: $0.baseAddress!, rows: n, dim: d, stride: d), labels: labels, components: 1) }
+        XCTAssertTrue(dep.reduction?.reason.contains("linearly dependent") ?? false, "\(String(describing: dep.reduction))")
+        XCTAssertTrue(dep.explainedVarianceRatio.allSatisfy(\.isFinite))
     }
 
     /// Fails on main: distances from 2 − 2·dot of float32 unit rows, and neighbours chosen by

@@ -46,10 +46,7 @@ extension FolderBuilder {
         let t0 = DispatchTime.now().uptimeNanoseconds
         let outcomes = parallelResults(range.count) { j -> (Decoded, [Float]) in
             let url = folder.root.appendingPathComponent(folder.entries[range.lowerBound + j].path)
-            let data: Data
-            do { data = try Data(contentsOf: url) } catch {
-                throw ImageError.unreadable(url.path, error)
-            }
+            let data = try ImageDecoder.read(url)   // (refused above its size limit before reading)
             let img = try ImageDecoder.decode(data: data, path: url.path)
             let v = PixelSpace.vector(of: img, size: s)
             guard v.contains(where: { $0 != 0 }) else {

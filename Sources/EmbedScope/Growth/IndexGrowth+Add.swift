@@ -111,10 +111,7 @@ extension IndexGrowth {
             let end = min(files.count, start + batch)
             let results = parallelResults(end - start) { j -> Embedded in
                 let url = files[start + j]
-                let data: Data
-                do { data = try Data(contentsOf: url) } catch {
-                    throw ImageError.unreadable(url.path, error)
-                }
+                let data = try ImageDecoder.read(url)   // (refused above its size limit before reading)
                 let img = try ImageDecoder.decode(data: data, path: url.path)
                 let v = recipe.pixelSize.map { PixelSpace.vector(of: img, size: $0) } ?? []
                 if recipe.pixelSize != nil, !v.contains(where: { $0 != 0 }) {
@@ -145,17 +142,24 @@ extension IndexGrowth {
     }
 
     /// Maps the given folders / files to path prefixes relative to `root` ("" = everything).
+    ///
+    /// A path is inside the root when one of its leading parts resolves (symlinks followed) to the
+    /// root or below it; the rest is kept as written. So a folder or file reached through a link in
+    /// the data set — which `build` follows, as torchvision's ImageFolder does — is named through
+    /// the link, as the catalog names it, even though the link's target is elsewhere.
     static func prefixes(_ given: [URL], root: URL) throws -> [String] {
         let r = Growth.canonical(root)
+        let base = r.hasSuffix("/") ? r : r + "/"
         return try given.map { url in
-            let p = Growth.canonical(url)
-            if p == r { return "" }
-            let base = r.hasSuffix("/") ? r : r + "/"
-            guard p.hasPrefix(base) else {
-                throw EmbedScopeError(.refused, "\(url.path) is not inside the index's data set (\(root.path))", path: url.path,
-                                      hint: "image paths in an index are relative to its data-set root: put the new images under \(root.path)/<class>/ and add from there")
+            let parts = url.standardizedFileURL.path.split(separator: "/").map(String.init)
+            for i in stride(from: parts.count, through: 0, by: -1) {
+                let p = Growth.canonical(URL(fileURLWithPath: "/" + parts[0..<i].joined(separator: "/")))
+                guard p == r || p.hasPrefix(base) else { continue }
+                let inside = (p == r ? [] : [String(p.dropFirst(base.count))]) + parts[i...]
+                return inside.joined(separator: "/")
             }
-            return String(p.dropFirst(base.count))
+            throw EmbedScopeError(.refused, "\(url.path) is not inside the index's data set (\(root.path))", path: url.path,
+                                  hint: "image paths in an index are relative to its data-set root: put the new images under \(root.path)/<class>/ and add from there")
         }
     }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What to search with.
 public enum QuerySource: Sendable {
@@ -42,6 +45,12 @@ extension Index {
     }
 
     /// Resolves a row or path query to its row number.
+    static func realPath(_ p: String) -> String? {
+        guard let r = realpath(p, nil) else { return nil }
+        defer { free(r) }
+        return String(cString: r)
+    }
+
     public func row(for source: QuerySource) throws -> Int? {
         switch source {
         case .row(let r):
@@ -55,6 +64,19 @@ extension Index {
             if rec == nil, let root = try catalog.meta()["datasetRoot"] {
                 let abs = URL(fileURLWithPath: p).standardizedFileURL.path
                 if abs.hasPrefix(root + "/") { rec = try catalog.image(path: String(abs.dropFirst(root.count + 1))) }
+                // The root spelled another way (through a link to it, or its link resolved): the
+                // longest leading part of the path that resolves to the root or below it, and the
+                // rest as written (a link inside the data set stays a name, as the catalog has it).
+                if rec == nil, let realRoot = Self.realPath(root) {
+                    let parts = abs.split(separator: "/").map(String.init)
+                    for i in stride(from: parts.count - 1, through: 1, by: -1) {
+                        guard let real = Self.realPath("/" + parts[0..<i].joined(separator: "/")),
+                              real == realRoot || real.hasPrefix(realRoot + "/") else { continue }
+                        let inside = (real == realRoot ? [] : [String(real.dropFirst(realRoot.count + 1))]) + parts[i...]
+                        rec = try catalog.image(path: inside.joined(separator: "/"))
+                        break
+                    }
+                }
             }
             guard let rec else {
                 throw EmbedScopeError(.notFound, "no image with path '\(p)' in this index", path: url.path,
