@@ -52,7 +52,7 @@ struct ClassLayout: Sendable {
     func requireDefined(_ metric: String) throws {
         let k = classCount, n = rowCount
         guard k >= 2 else {
-            throw EmbedScopeError(.undefined, "\(metric) is not defined for \(k == 0 ? "no rows" : "a single class") (\(n) rows, \(counted(k, "class")))",
+            throw EmbedScopeError(.undefined, "\(metric) \(metric.hasSuffix("s") ? "are" : "is") not defined for \(k == 0 ? "no rows" : "a single class") (\(n) rows, \(counted(k, "class")))",
                                   hint: "cluster metrics compare classes: the rows need labels from at least 2 classes")
         }
         guard k < n else {

@@ -122,17 +122,23 @@ extension Index {
         let classRecords = try catalog.classes()
         let classes = (classRecords.map(\.id).max() ?? 0) + 1
         let x = RowMatrix(v)
+        // The only image of its class has no held-out evidence for its label (no fold trains on the
+        // class, no other image carries it): it would always be flagged. Not judged; the evidence says how many.
+        var perClass = [Int](repeating: 0, count: classes)
+        for l in labels { perClass[Int(l)] += 1 }
+        let alone = labels.filter { perClass[Int($0)] == 1 }.count
+        let judged = perClass.filter { $0 > 1 }.count
+        guard judged >= 2 else {
+            throw EmbedScopeError(.undefined, "mislabels needs two classes of at least two images each; this index has \(judged)"
+                                  + (alone > 0 ? " (and \(alone) image\(alone == 1 ? " that is the only one of its class" : "s that are the only ones of their classes"))" : ""),
+                                  path: url.path)
+        }
         let cv = try Mislabels.crossValidatedProbabilities(x, scales: norms, labels: labels, classes: classes, folds: o.folds, seed: o.seed,
                                                            options: o.probe, progress: progress)
         let nn = try NearestNeighbours.leaveOneOut(x, k: o.k, progress: progress)
         let images = try catalog.allImages()
         let names = try classNames()
         var found: [(row: Int, sug: Int, score: Double, vote: [Double])] = []
-        // The only image of its class has no held-out evidence for its label (no fold trains on the
-        // class, no other image carries it): it would always be flagged. Not judged; the evidence says how many.
-        var perClass = [Int](repeating: 0, count: classes)
-        for l in labels { perClass[Int(l)] += 1 }
-        let alone = labels.filter { perClass[Int($0)] == 1 }.count
         for r in 0..<v.rows where perClass[Int(labels[r])] > 1 {
             var count = [Int](repeating: 0, count: classes)
             for nb in nn.neighbours(of: r) { count[Int(labels[Int(nb)])] += 1 }

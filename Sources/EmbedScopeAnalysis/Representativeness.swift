@@ -198,7 +198,7 @@ extension Index {
         let used = Set(c.labels).count, asked = min(clusters, max(1, v.rows))
         return RepresentativenessReport(
             space: name, rows: v.rows, clusters: used, seed: Int(seed), iterations: c.iterations, converged: c.converged,
-            definition: "FiftyOne Brain's cluster-center representativeness: k-means (\(used) clusters\(used < asked ? " holding images, of \(asked) asked" : ""), seeded greedy k-means++ as scikit-learn's KMeans), score 1 − d/max d within each cluster; d = Euclidean distance of the unit row to its cluster centre",
+            definition: "FiftyOne Brain's cluster-center representativeness: k-means (\(used) cluster\(used == 1 ? "" : "s")\(used < asked ? " holding images, of \(asked) asked" : ""), seeded greedy k-means++ as scikit-learn's KMeans), score 1 − d/max d within each cluster; d = Euclidean distance of the unit row to its cluster centre",
             results: order.map { .init(row: $0, path: images[$0].path, class: names[images[$0].classId] ?? String(images[$0].classId), score: s[$0], cluster: c.labels[$0]) })
     }
 }

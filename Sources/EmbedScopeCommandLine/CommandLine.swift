@@ -1,6 +1,9 @@
 import ArgumentParser
 import EmbedScope
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 // What the command-line tools share (`embedscope`, `embedscope-bench`): JSON output in the one
 // schema, errors to stderr with a non-zero exit, paths, progress on a terminal.
@@ -73,6 +76,8 @@ package func runCommand(_ body: () throws -> Void) throws {
         try StandardStreams.finishOutput() // a table `print`ed to a closed or full stdout is an error too
     } catch {
         InterruptCleanup.holdIfInterrupted()
+        // A progress line still drawn (the step that failed) is cleared, not prefixed to the error.
+        if isatty(STDERR_FILENO) == 1 { StandardStreams.error("\r\u{1B}[K") }
         if let e = error as? EmbedScopeError {
             note("error: \(e.description)")
             for change in CommittedChanges.all { note("note: the change was made before this error: \(change)") }

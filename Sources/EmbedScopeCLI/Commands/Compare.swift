@@ -69,6 +69,11 @@ extension Root {
                         }
                         record = try idx.readMetrics() ?? idx.freshMetrics()
                     }
+                    if record == nil, Set(try idx.catalog.classIds()).count < 2 {
+                        // Nothing `metrics` could record: a row of dashes, as when computing.
+                        note("compare: \(idx.url.lastPathComponent): one class, no cluster metrics; shown as —")
+                        record = try idx.freshMetrics()
+                    }
                     guard record != nil else {
                         throw EmbedScopeError(.notFound, "no metrics.json (or a damaged one) and --no-compute", path: idx.metricsURL.path,
                                               hint: "run `embedscope metrics \(path)` first")
@@ -82,6 +87,12 @@ extension Root {
                     // A space with nothing recorded (its metrics undefined) is still a row, of dashes.
                     for s in spaces where record.spaces[s] == nil { record.spaces[s] = .init(dim: try o.index.space(s).dim) }
                     rows += try o.index.withCheckpoint(Comparison.rows(record, path: o.index.url.path, spaces: spaces))
+                }
+                // Indexes that share a folder name (run1/idx, run2/idx) are told apart by their parent folder.
+                let paths = Dictionary(grouping: rows, by: \.index).mapValues { Set($0.map(\.path)).count }
+                for i in rows.indices where (paths[rows[i].index] ?? 0) > 1 {
+                    let u = URL(fileURLWithPath: rows[i].path)
+                    rows[i].index = u.deletingLastPathComponent().lastPathComponent + "/" + u.lastPathComponent
                 }
                 rows = Comparison.sorted(rows, by: Comparison.SortKey(rawValue: sort) ?? .silhouette)
                 if output.json {

@@ -263,7 +263,7 @@ extension Catalog {
         if AddressSpace.limit != nil {
             let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(T.databaseTableName)") ?? 0
             try AddressSpace.require(n.multipliedReportingOverflow(by: MemoryLayout<T>.stride + 96).partialValue,
-                                     for: "reading \(n) \(T.databaseTableName) rows of the catalog")
+                                     for: "reading the catalog's \(n) rows of \(T.databaseTableName)")
         }
         var out: [T] = []
         try forEachCheckedRow(db, table: T.databaseTableName, sql: "SELECT * FROM \(T.databaseTableName) \(tail)", arguments: arguments) {
