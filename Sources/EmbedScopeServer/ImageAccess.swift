@@ -35,9 +35,9 @@ enum ImageAccess {
         guard !path.isEmpty, !path.hasPrefix("/"), !path.contains("\0"), !parts.contains(".."), !parts.contains("") else {
             throw APIError(.forbidden, "forbidden", "the catalog path of this row is not a plain relative path; it is not served")
         }
-        guard let realRoot = realPath(root) else { throw APIError.notFound("the data-set root of this index no longer exists") }
-        guard let real = realPath(root + "/" + path) else { throw APIError.notFound("the image file of this row is missing") }
-        guard isInside(real, realRoot) || linked.contains(where: { isInside(real, $0) }) else {
+        guard let realRoot = RealPath.of(root) else { throw APIError.notFound("the data-set root of this index no longer exists") }
+        guard let real = RealPath.of(root + "/" + path) else { throw APIError.notFound("the image file of this row is missing") }
+        guard servable(real, root: realRoot, linked: linked) else {
             throw APIError(.forbidden, "forbidden", "the image file of this row resolves outside the data-set root; it is not served")
         }
         var isDir: ObjCBool = false
@@ -47,13 +47,11 @@ enum ImageAccess {
         return URL(fileURLWithPath: real)
     }
 
-    /// Whether the real path `p` lies below the real path `root`.
-    static func isInside(_ p: String, _ root: String) -> Bool { p.hasPrefix(root.hasSuffix("/") ? root : root + "/") }
 
-    static func realPath(_ p: String) -> String? {
-        guard let r = realpath(p, nil) else { return nil }
-        defer { free(r) }
-        return String(cString: r)
+    /// Whether a resolved file path may be served: under the data-set root, or under a folder its
+    /// own links led to when it was scanned.
+    static func servable(_ real: String, root realRoot: String, linked: [String]) -> Bool {
+        RealPath.isInside(real, realRoot) || linked.contains { RealPath.isInside(real, $0) }
     }
 
     /// The original bytes and their media type (only PNG and JPEG are served).
@@ -65,11 +63,11 @@ enum ImageAccess {
     /// must be under the root, and it must be a regular file.
     static func original(row: Int, in s: ServedIndex) throws -> (Data, String, String) {
         let url = try file(row: row, in: s)
-        guard let root = s.datasetRoot, let realRoot = realPath(root) else { throw APIError.notFound("the data-set root of this index no longer exists") }
+        guard let root = s.datasetRoot, let realRoot = RealPath.of(root) else { throw APIError.notFound("the data-set root of this index no longer exists") }
         let fd = open(url.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { throw APIError.notFound("the image file of this row cannot be read") }
         defer { close(fd) }
-        guard let opened = realPath("/proc/self/fd/\(fd)"), isInside(opened, realRoot) || s.linkedRoots.contains(where: { isInside(opened, $0) }) else {
+        guard let opened = RealPath.of("/proc/self/fd/\(fd)"), servable(opened, root: realRoot, linked: s.linkedRoots) else {
             throw APIError(.forbidden, "forbidden", "the image file of this row resolves outside the data-set root; it is not served")
         }
         var st = stat()

@@ -131,11 +131,6 @@ final class IndexLibrary: @unchecked Sendable {
     }
 }
 
-extension IndexLibrary {
-    /// The one index a request used, nil when it used none or several.
-    static func single(touched: [ServedIndex]) -> ServedIndex? { touched.count == 1 ? touched[0] : nil }
-}
-
 /// The indexes one request used (`IndexLibrary.touched`).
 final class TouchedIndexes: @unchecked Sendable {
     private let lock = NSLock()

@@ -28,7 +28,7 @@ package func buildApplication(_ options: ServerOptions,
 package func buildRouter(_ options: ServerOptions) -> Router<BasicRequestContext> {
     let api = ServerAPI(library: IndexLibrary(options: options))
     let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)  // HEAD answers as GET, without the body
-    router.add(middleware: ErrorAndLogMiddleware(log: options.log, library: api.library, routes: ServerAPI.routes))
+    router.add(middleware: ErrorAndLogMiddleware(log: options.log, library: api.library, routes: api.routeTable))
     if LoopbackHostMiddleware<BasicRequestContext>.isLoopbackAddress(options.host) { router.add(middleware: LoopbackHostMiddleware()) }
     api.register(router)
     return router
@@ -41,47 +41,41 @@ struct ServerAPI: Sendable {
     let library: IndexLibrary
     var options: ServerOptions { library.options }
 
-    func register(_ router: Router<BasicRequestContext>) {
-        for route in Self.routes.all {
-            let handler = handler(route.method, route.path)
-            router.on(RouterPath(route.path), method: route.method) { r, c in try await handler(r, c) }
-        }
+    typealias Handler = @Sendable (Request, BasicRequestContext) async throws -> Response
+
+    /// Every route, in one list: what the router answers, and (`routeTable`) what the error
+    /// middleware consults to tell a path no route has (404) from one asked with a method it does
+    /// not take (405, with `Allow`).
+    var routes: [(method: HTTPRequest.Method, path: String, handler: Handler)] {
+        [
+            (.get, "/", { _, _ in Page.response(Page.html, type: "text/html; charset=utf-8") }),
+            (.get, "/index.html", { _, _ in Page.response(Page.html, type: "text/html; charset=utf-8") }),
+            (.get, "/static/app.js", { _, _ in Page.response(Page.script, type: "text/javascript; charset=utf-8") }),
+            (.get, "/static/app.css", { _, _ in Page.response(Page.style, type: "text/css; charset=utf-8") }),
+            (.get, "/api/openapi.json", { _, _ in Page.response(OpenAPIDocument.json, type: "application/json; charset=utf-8") }),
+            (.get, "/api/indexes", { _, _ in try await self.indexes() }),
+            (.get, "/api/indexes/:name", { _, c in try await self.indexInfo(c) }),
+            (.get, "/api/indexes/:name/query", { r, c in try await self.query(r, c) }),
+            (.post, "/api/indexes/:name/query", { r, c in try await self.queryUpload(r, c) }),
+            (.get, "/api/indexes/:name/rank", { r, c in try await self.rank(r, c) }),
+            (.get, "/api/indexes/:name/projection", { r, c in try await self.projection(r, c) }),
+            (.get, "/api/indexes/:name/metrics", { r, c in try await self.metrics(r, c) }),
+            (.get, "/api/indexes/:name/evaluate", { r, c in try await self.evaluate(r, c) }),
+            (.get, "/api/indexes/:name/evaluate/cell", { r, c in try await self.evaluateCell(r, c) }),
+            (.get, "/api/indexes/:name/prototypes", { r, c in try await self.prototypeScores(r, c) }),
+            (.get, "/api/indexes/:name/predictions", { r, c in try await self.predictions(r, c) }),
+            (.get, "/api/indexes/:name/images/:row", { r, c in try await self.image(r, c) }),
+            (.get, "/api/indexes/:name/thumbs/:row", { r, c in try await self.thumb(r, c) }),
+            (.get, "/api/compare", { r, _ in try await self.compare(r) }),
+        ]
     }
 
-    /// Every route: what the router answers, and what the error middleware consults to tell a path
-    /// no route has (404) from one asked with a method it does not take (405, with `Allow`).
-    static let routes = RouteTable([
-        (.get, "/"), (.get, "/index.html"), (.get, "/static/app.js"), (.get, "/static/app.css"),
-        (.get, "/api/openapi.json"), (.get, "/api/indexes"), (.get, "/api/indexes/:name"),
-        (.get, "/api/indexes/:name/query"), (.post, "/api/indexes/:name/query"),
-        (.get, "/api/indexes/:name/rank"), (.get, "/api/indexes/:name/projection"),
-        (.get, "/api/indexes/:name/metrics"), (.get, "/api/indexes/:name/evaluate"),
-        (.get, "/api/indexes/:name/evaluate/cell"), (.get, "/api/indexes/:name/prototypes"),
-        (.get, "/api/indexes/:name/predictions"), (.get, "/api/indexes/:name/images/:row"),
-        (.get, "/api/indexes/:name/thumbs/:row"), (.get, "/api/compare"),
-    ])
+    var routeTable: RouteTable { RouteTable(routes.map { ($0.method, $0.path) }) }
 
-    private func handler(_ method: HTTPRequest.Method, _ path: String) -> @Sendable (Request, BasicRequestContext) async throws -> Response {
-        switch (method, path) {
-        case (.get, "/"), (.get, "/index.html"): return { _, _ in Page.response(Page.html, type: "text/html; charset=utf-8") }
-        case (.get, "/static/app.js"): return { _, _ in Page.response(Page.script, type: "text/javascript; charset=utf-8") }
-        case (.get, "/static/app.css"): return { _, _ in Page.response(Page.style, type: "text/css; charset=utf-8") }
-        case (.get, "/api/openapi.json"): return { _, _ in Page.response(OpenAPIDocument.json, type: "application/json; charset=utf-8") }
-        case (.get, "/api/indexes"): return { _, _ in try await self.indexes() }
-        case (.get, "/api/indexes/:name"): return { _, c in try await self.indexInfo(c) }
-        case (.get, "/api/indexes/:name/query"): return { r, c in try await self.query(r, c) }
-        case (.post, "/api/indexes/:name/query"): return { r, c in try await self.queryUpload(r, c) }
-        case (.get, "/api/indexes/:name/rank"): return { r, c in try await self.rank(r, c) }
-        case (.get, "/api/indexes/:name/projection"): return { r, c in try await self.projection(r, c) }
-        case (.get, "/api/indexes/:name/metrics"): return { r, c in try await self.metrics(r, c) }
-        case (.get, "/api/indexes/:name/evaluate"): return { r, c in try await self.evaluate(r, c) }
-        case (.get, "/api/indexes/:name/evaluate/cell"): return { r, c in try await self.evaluateCell(r, c) }
-        case (.get, "/api/indexes/:name/prototypes"): return { r, c in try await self.prototypeScores(r, c) }
-        case (.get, "/api/indexes/:name/predictions"): return { r, c in try await self.predictions(r, c) }
-        case (.get, "/api/indexes/:name/images/:row"): return { r, c in try await self.image(r, c) }
-        case (.get, "/api/indexes/:name/thumbs/:row"): return { r, c in try await self.thumb(r, c) }
-        case (.get, "/api/compare"): return { r, _ in try await self.compare(r) }
-        default: preconditionFailure("no handler for \(method) \(path)")
+    func register(_ router: Router<BasicRequestContext>) {
+        for route in routes {
+            let handler = route.handler
+            router.on(RouterPath(route.path), method: route.method) { r, c in try await handler(r, c) }
         }
     }
 

@@ -293,7 +293,7 @@ final class ServerAPITests: XCTestCase {
         o.log = nil
         let api = ServerAPI(library: IndexLibrary(options: o))
         let router = Router(context: BasicRequestContext.self)
-        router.add(middleware: ErrorAndLogMiddleware(log: nil, library: api.library, routes: ServerAPI.routes))
+        router.add(middleware: ErrorAndLogMiddleware(log: nil, library: api.library, routes: api.routeTable))
         api.register(router)
         // Another program's truncate in the middle of a request's scan.
         router.get("/test/cut/:name") { _, c in

@@ -136,6 +136,16 @@ final class FolderBuildTests: XCTestCase {
         XCTAssertEqual(try index.catalog.meta()[MetaKey.datasetLinkedRoots],
                        ["extra", "green"].map { elsewhere.appendingPathComponent($0).resolvingSymlinksInPath().path }.joined(separator: "\n"))
 
+        // Paths through the data set's links name its rows as the catalog does: `add` of a linked
+        // folder (realpath led outside the root: refused), `query --path` with the root spelled
+        // through a link to it.
+        XCTAssertEqual(try IndexGrowth.prefixes([root.appendingPathComponent("green"), root.appendingPathComponent("blue/more/z.png")], root: root),
+                       ["green", "blue/more/z.png"])
+        let rootLink = dir.appendingPathComponent("rootlink")
+        try fm.createSymbolicLink(at: rootLink, withDestinationURL: root)
+        XCTAssertEqual(try index.row(for: .path(rootLink.appendingPathComponent("green/b.png").path)), 4)
+        XCTAssertEqual(try index.row(for: .path(rootLink.appendingPathComponent("blue/more/z.png").path)), 2)
+
         for (link, target) in [("red/deep/up", ".."), ("red/root", "../.."), ("blue/self", ".")] {
             let at = root.appendingPathComponent(link)
             try fm.createSymbolicLink(atPath: at.path, withDestinationPath: target)

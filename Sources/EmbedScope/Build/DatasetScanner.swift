@@ -118,7 +118,7 @@ package struct DatasetFolder: Sendable {
             throw EmbedScopeError(.dataset, "this folder is a link back to a folder that holds it: following it would never end", path: dir.path,
                                   hint: "remove the link, or move it out of the data set")
         }
-        if let real = realPath(dir.path), !isInside(real, w.realRoot) { w.linked.insert(real) }
+        if let real = RealPath.of(dir.path), !RealPath.isInside(real, w.realRoot) { w.linked.insert(real) }
         guard let d = opendir(dir.path) else {
             let e = errno
             throw EmbedScopeError.resourceShortage(POSIXError(POSIXErrorCode(rawValue: e) ?? .EIO), reading: dir.path)
@@ -173,7 +173,7 @@ package struct DatasetFolder: Sendable {
                 w.files.append(rel)   // (a link to nothing is listed; decoding it says so)
                 // A linked file outside the root: its folder is where the data set's images also are.
                 var ls = stat()
-                if lstat(full, &ls) == 0, (ls.st_mode & S_IFMT) == S_IFLNK, let real = realPath(full), !isInside(real, w.realRoot) {
+                if lstat(full, &ls) == 0, (ls.st_mode & S_IFMT) == S_IFLNK, let real = RealPath.of(full), !RealPath.isInside(real, w.realRoot) {
                     w.linked.insert((real as NSString).deletingLastPathComponent)
                 }
             } else {
@@ -182,14 +182,6 @@ package struct DatasetFolder: Sendable {
             }
         }
     }
-
-    static func realPath(_ p: String) -> String? {
-        guard let r = realpath(p, nil) else { return nil }
-        defer { free(r) }
-        return String(cString: r)
-    }
-
-    static func isInside(_ p: String, _ root: String) -> Bool { p == root || p.hasPrefix(root.hasSuffix("/") ? root : root + "/") }
 
     struct DirectoryIdentity: Equatable {
         var device: UInt64, inode: UInt64
@@ -216,7 +208,7 @@ package struct DatasetFolder: Sendable {
         let topDirs = top.filter { isDirectory(root.appendingPathComponent($0)) }
         let splitLayout = !topDirs.isEmpty && topDirs.allSatisfy { splitNames.contains($0.lowercased()) }
         var perClass: [String: [(path: String, split: String?)]] = [:]
-        var w = Walk(realRoot: realPath(root.path) ?? root.standardizedFileURL.path)
+        var w = Walk(realRoot: RealPath.of(root.path) ?? root.standardizedFileURL.path)
         for part in splitLayout ? topDirs : [""] {
             let base = part.isEmpty ? root : root.appendingPathComponent(part)
             let names = part.isEmpty ? top : try sortedListing(base)
@@ -263,7 +255,7 @@ package struct DatasetFolder: Sendable {
         }
         // Linked folders inside another linked folder add nothing.
         let linked = w.linked.sorted()
-        let outermost = linked.filter { l in !linked.contains { $0 != l && isInside(l, $0) } }
+        let outermost = linked.filter { l in !linked.contains { $0 != l && RealPath.isInside(l, $0) } }
         return DatasetFolder(root: root, classes: classes, entries: entries, ignored: ignored, unreadImages: unread, linkedRoots: outermost)
     }
 

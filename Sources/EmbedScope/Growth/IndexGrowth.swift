@@ -108,9 +108,7 @@ enum Growth {
     /// `realpath` of a path (the path as given when it does not exist).
     static func canonical(_ url: URL) -> String {
         let p = url.standardizedFileURL.path
-        guard let r = realpath(p, nil) else { return p }
-        defer { free(r) }
-        return String(cString: r)
+        return RealPath.of(p) ?? p
     }
 
     static func seconds(since t0: DispatchTime) -> Double {

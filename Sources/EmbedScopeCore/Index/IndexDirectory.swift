@@ -160,9 +160,7 @@ package enum IndexDirectory {
         var existing = url.standardizedFileURL
         var rest: [String] = []
         while existing.path != "/" {
-            if let r = realpath(existing.path, nil) {
-                defer { free(r) }
-                var path = String(cString: r)
+            if var path = RealPath.of(existing.path) {
                 for c in rest.reversed() { path += (path.hasSuffix("/") ? "" : "/") + c }
                 return path
             }

@@ -45,12 +45,6 @@ extension Index {
     }
 
     /// Resolves a row or path query to its row number.
-    static func realPath(_ p: String) -> String? {
-        guard let r = realpath(p, nil) else { return nil }
-        defer { free(r) }
-        return String(cString: r)
-    }
-
     public func row(for source: QuerySource) throws -> Int? {
         switch source {
         case .row(let r):
@@ -67,11 +61,10 @@ extension Index {
                 // The root spelled another way (through a link to it, or its link resolved): the
                 // longest leading part of the path that resolves to the root or below it, and the
                 // rest as written (a link inside the data set stays a name, as the catalog has it).
-                if rec == nil, let realRoot = Self.realPath(root) {
+                if rec == nil, let realRoot = RealPath.of(root) {
                     let parts = abs.split(separator: "/").map(String.init)
                     for i in stride(from: parts.count - 1, through: 1, by: -1) {
-                        guard let real = Self.realPath("/" + parts[0..<i].joined(separator: "/")),
-                              real == realRoot || real.hasPrefix(realRoot + "/") else { continue }
+                        guard let real = RealPath.of("/" + parts[0..<i].joined(separator: "/")), RealPath.isInside(real, realRoot) else { continue }
                         let inside = (real == realRoot ? [] : [String(real.dropFirst(realRoot.count + 1))]) + parts[i...]
                         rec = try catalog.image(path: inside.joined(separator: "/"))
                         break
