@@ -67,6 +67,16 @@ struct Root: AsyncParsableCommand {
             try command.run()
             return nil
         } catch {
+            // Help and --version are printed here, so that one that cannot be written (stdout
+            // closed or full) is an error, not exit 0 with nothing shown.
+            if exitCode(for: error) == .success {
+                Swift.print(fullMessage(for: error))
+                do { try StandardStreams.finishOutput() } catch {
+                    note("error: \(EmbedScopeError.describe(error))")
+                    exit(withError: ExitCode(1))
+                }
+                exit(withError: ExitCode.success)
+            }
             exit(withError: error)
         }
     }

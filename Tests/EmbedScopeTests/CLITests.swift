@@ -246,7 +246,9 @@ final class CLITests: XCTestCase {
             return (p.terminationStatus, p.terminationReason, String(decoding: e, as: UTF8.self))
         }
         for redirect in [">&-", ">/dev/full"] {
-            for args in [["query", idx.path, "--row", "1", "--json"], ["query", idx.path, "--row", "1"], ["info", idx.path, "--json"]] {
+            // (Help and --version too: they exited 0 having shown nothing.)
+            for args in [["query", idx.path, "--row", "1", "--json"], ["query", idx.path, "--row", "1"], ["info", idx.path, "--json"],
+                         ["--version"], ["query", "--help"]] {
                 let r = try shell(redirect, args)
                 XCTAssertEqual(r.reason, .exit, "\(redirect) \(args): \(r.stderr)")
                 XCTAssertEqual(r.status, 1, "\(redirect) \(args): \(r.stderr)")
