@@ -68,6 +68,16 @@ final class BatchQueryTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let parsed = try JSONDecoder().decode(Many.self, from: Data(r.stdout.utf8))
         XCTAssertEqual(parsed.queries.map(\.query.vector), [0, 1, 2, 3, 4])
+        // The same directions as float64 at scale 1e-300 (each value underflowed to a float32 zero:
+        // "the query vector is all zeros"): rows normalized in Double first, the same answers.
+        var f8 = npyHeader(descr: "<f8", shape: "(5, \(d))")
+        for v in q { withUnsafeBytes(of: (Double(v) * 1e-300).bitPattern.littleEndian) { f8.append(contentsOf: $0) } }
+        let tinyURL = dir.appendingPathComponent("Q-tiny.npy")
+        try f8.write(to: tinyURL)
+        let tiny = try CLI.run(["query", url.path, "--vectors", tinyURL.path, "-k", "4", "--json"])
+        XCTAssertEqual(tiny.status, 0, tiny.stderr)
+        let tinyParsed = try JSONDecoder().decode(Many.self, from: Data(tiny.stdout.utf8))
+        XCTAssertEqual(tinyParsed.queries.map { $0.results.map(\.row) }, parsed.queries.map { $0.results.map(\.row) })
         for i in 0..<5 {
             var o = SearchOptions(); o.k = 4
             assertSameAnswers(parsed.queries[i].results, try idx.search(.vector(Array(q[i * d ..< (i + 1) * d])), options: o), "vector \(i)")
@@ -127,9 +137,7 @@ final class BatchQueryTests: XCTestCase {
         }
         // A 79-byte file declaring a billion rows of no columns: refused at once (it allocated without bound).
         let noColumns = dir.appendingPathComponent("empty-rows.npy")
-        let header = "{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000, 0), }"
-        let padded = header + String(repeating: " ", count: (64 - (10 + header.count + 1) % 64) % 64) + "\n"
-        try Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(padded.utf8.count & 0xFF), UInt8(padded.utf8.count >> 8)] + Array(padded.utf8)).write(to: noColumns)
+        try npyHeader(descr: "<f4", shape: "(1000000000, 0)").write(to: noColumns)
         let zeroD = try CLI.run(["query", url.path, "--vectors", noColumns.path])
         XCTAssertEqual(zeroD.status, 1, zeroD.stderr); XCTAssertTrue(zeroD.stderr.contains("d ≥ 1"), zeroD.stderr)
         // Devices and FIFOs named as input files: refused by name (Foundation said "Permission denied").
@@ -141,4 +149,11 @@ final class BatchQueryTests: XCTestCase {
         let both = try CLI.run(["query", url.path, "--vectors", qURL.path, "--row", "1"])
         XCTAssertNotEqual(both.status, 0)
     }
+}
+
+/// A version-1 .npy header (magic, version, padded dictionary) for `descr` and `shape`, no data.
+private func npyHeader(descr: String, shape: String) -> Data {
+    let header = "{'descr': '\(descr)', 'fortran_order': False, 'shape': \(shape), }"
+    let padded = header + String(repeating: " ", count: (64 - (10 + header.count + 1) % 64) % 64) + "\n"
+    return Data([0x93] + Array("NUMPY".utf8) + [1, 0, UInt8(padded.utf8.count & 0xFF), UInt8(padded.utf8.count >> 8)] + Array(padded.utf8))
 }

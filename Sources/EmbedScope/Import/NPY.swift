@@ -46,7 +46,7 @@ package struct NPYArray: Sendable {
         return try parse(data, path: path, unitRows: &none, normalizing: false)
     }
 
-    /// `normalizing` (a 2-D float64 array): rows normalized in Double before the rounding to
+    /// `normalizing` (a 2-D or 1-D float64 array): rows normalized in Double before the rounding to
     /// float32, their norms in `unitRows` (see `readRows`).
     private static func parse(_ data: Data, path: String, unitRows: inout [Double]?, normalizing: Bool = true) throws -> NPYArray {
         func fail(_ why: String, hint: String? = nil) -> EmbedScopeError {
@@ -102,8 +102,8 @@ package struct NPYArray: Sendable {
         try AddressSpace.require(count.multipliedReportingOverflow(by: 4).partialValue,
                                  for: "the \(count) values of \(URL(fileURLWithPath: path).lastPathComponent)")
         var values = [Float](repeating: 0, count: count)
-        if normalizing && elem == 8 && shape.count == 2 && shape[1] > 0 {
-            let (n, d) = (shape[0], shape[1])
+        if normalizing && elem == 8 && (shape.count == 2 || shape.count == 1) && shape.last! > 0 {
+            let (n, d) = shape.count == 2 ? (shape[0], shape[1]) : (1, shape[0])   // ([d]: one row, a query vector)
             var norms = [Double](repeating: 1, count: n)
             data.withUnsafeBytes { raw in
                 let p = raw.baseAddress! + payloadStart

@@ -52,7 +52,8 @@ extension Root {
                     return
                 }
                 if let vectors {
-                    let a = try NPYArray.read(contentsOf: resolveURL(vectors))
+                    // float64 rows normalized in Double first (a vector at scale 1e-300 underflowed to zeros)
+                    let a = try NPYArray.readRows(contentsOf: resolveURL(vectors)).array
                     // d ≥ 1 first: the rows of an [n, 0] file are not bounded by its size.
                     guard a.shape.count == 2, a.rows >= 1, a.cols >= 1 else {
                         throw EmbedScopeError(.shapeMismatch, "query vectors file has shape \(a.shape); expected [n, d] with n ≥ 1 and d ≥ 1", path: vectors)
@@ -74,7 +75,7 @@ extension Root {
                 }
                 let source: QuerySource
                 if let row { source = .row(row) } else if let path { source = .path(path) } else {
-                    let a = try NPYArray.read(contentsOf: resolveURL(vector!))
+                    let a = try NPYArray.readRows(contentsOf: resolveURL(vector!)).array
                     guard a.shape.count == 1 || a.shape.first == 1 else {
                         throw EmbedScopeError(.shapeMismatch, "query vector file has shape \(a.shape); expected [d] or [1, d] (use --vectors for many)", path: vector)
                     }
