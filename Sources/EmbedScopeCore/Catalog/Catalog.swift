@@ -254,17 +254,10 @@ public final class Catalog: Sendable {
 }
 
 extension Catalog {
-    /// Rows of `table` as `T`, each row's check compared first.
-    /// The records `tail` selects, each decoded as its row is read (the rows were all copied first:
-    /// a million `Row` objects, then the records beside them). Under an address-space limit the
-    /// table's row count is checked against the room left first: the records of a million images
-    /// (~112 bytes each, and their paths) were an abort, not an error.
+    /// The records `tail` selects from `T`'s table, each row's check compared first and each
+    /// decoded as it is read (the rows were all copied first: a million `Row` objects, then the
+    /// records beside them).
     private func fetch<T: CatalogTable>(_: T.Type, _ db: Database, _ tail: String, _ arguments: StatementArguments = StatementArguments()) throws -> [T] {
-        if AddressSpace.limit != nil {
-            let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(T.databaseTableName)") ?? 0
-            try AddressSpace.require(n.multipliedReportingOverflow(by: MemoryLayout<T>.stride + 96).partialValue,
-                                     for: "reading the catalog's \(n) rows of \(T.databaseTableName)")
-        }
         var out: [T] = []
         try forEachCheckedRow(db, table: T.databaseTableName, sql: "SELECT * FROM \(T.databaseTableName) \(tail)", arguments: arguments) {
             out.append(try Stored<T>(row: $0).value)
@@ -306,7 +299,17 @@ extension Catalog {
         }
     }
     public func allImages() throws -> [ImageRecord] {
-        try dbQueue.read { try fetch(ImageRecord.self, $0, "ORDER BY row") }
+        try dbQueue.read { db in
+            // Under an address-space limit, the room for every record first: a million images' records
+            // (~112 bytes each, and their paths) were an abort, not an error. (Only here: the lookups
+            // of a few rows by row or path read no more than those.)
+            if AddressSpace.limit != nil {
+                let n = try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(ImageRecord.databaseTableName)") ?? 0
+                try AddressSpace.require(n.multipliedReportingOverflow(by: MemoryLayout<ImageRecord>.stride + 96).partialValue,
+                                         for: "reading the catalog's \(n) image rows")
+            }
+            return try fetch(ImageRecord.self, db, "ORDER BY row")
+        }
     }
     public func image(path: String) throws -> ImageRecord? {
         try dbQueue.read { try fetch(ImageRecord.self, $0, "WHERE path = ? LIMIT 1", [path]).first }
