@@ -71,9 +71,14 @@ extension Index {
             }
             result = try Projection.lda(x, labels: labels, components: components, shrinkage: shrinkage, reduce: reduce, progress: progress)
         }
+        let k = result.components
         let images = try catalog.allImages()
         let names = try classNames()
-        let k = result.components
+        // Under `ulimit -v`, with the catalog's records read: each row's point (its coordinates an
+        // array of their own, a malloc chunk of ≥ 80 bytes; its path and class copied) — an abort
+        // at a million rows, not an error.
+        try AddressSpace.require(estimate: Double(result.rows) * Double(MemoryLayout<ProjectionReport.Point>.stride + 96 + 8 * k + 64),
+                                 for: "the \(result.rows) projected points")
         let points = images.map { img in
             ProjectionReport.Point(row: img.row, path: img.path, class: names[img.classId] ?? String(img.classId),
                                    coordinates: Array(result.coordinates[(img.row * k)..<((img.row + 1) * k)]))
