@@ -21,12 +21,13 @@ package let jsonSchemaVersion = 2
 /// Prints one command's result as JSON: the value's own fields plus `schemaVersion`, sorted
 /// keys, missing values as `null` (`Core/Support/JSONNulls.swift`).
 package func printJSON<T: Encodable>(_ value: T) throws {
-    let enc = JSONEncoder()
-    enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    let data = try enc.encode(Merged(value, SchemaVersion()))
+    // JSONEncoder's bytes without its tree of values (`PrettyJSON`): a million rows' report
+    // would take several times its size and, under `ulimit -v`, end by a signal.
+    let out = try PrettyJSON.encode(Merged(value, SchemaVersion()))
+    try out.append(UInt8(ascii: "\n"))
     // Nothing computed from an index file another program cut short is printed (`MappingDamage`).
     try MappingDamage.requireNone(since: commandMark.value)
-    try StandardStreams.output(data + Data("\n".utf8))
+    try StandardStreams.output(out)
 }
 
 /// A top-level JSON object with `schemaVersion` added beside the value's own fields.

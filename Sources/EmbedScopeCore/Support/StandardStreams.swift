@@ -31,6 +31,14 @@ package enum StandardStreams {
         }
     }
 
+    /// `output` of a buffer built without `Data` (`OutputBytes`: a large JSON or CSV).
+    package static func output(_ bytes: OutputBytes) throws {
+        _ = ck_stdout_flush_failed()
+        if let errno = bytes.write(to: 1) {
+            throw EmbedScopeError(.io, "cannot write the results to stdout: \(String(cString: strerror(errno)))")
+        }
+    }
+
     /// A message to stderr; if stderr cannot take it there is nowhere to say so, so it is dropped.
     package static func error(_ text: String) {
         _ = writeAll(2, Data(text.utf8))
@@ -58,19 +66,22 @@ package enum StandardStreams {
     /// Writes all of `data` to `fd` (retrying short writes and EINTR): nil, or the errno of the
     /// write that failed. Also `OutputFile`'s loop for FIFOs and devices.
     package static func writeAll(_ fd: Int32, _ data: Data) -> Int32? {
-        data.withUnsafeBytes { (raw: UnsafeRawBufferPointer) -> Int32? in
-            guard var p = raw.baseAddress else { return nil }
-            var left = raw.count
-            while left > 0 {
-                let n = write(fd, p, left)
-                if n < 0 {
-                    if errno == EINTR { continue }
-                    return errno
-                }
-                p += n
-                left -= n
+        data.withUnsafeBytes { writeAll(fd, $0) }
+    }
+
+    /// `writeAll` of raw bytes (`OutputBytes`).
+    package static func writeAll(_ fd: Int32, _ raw: UnsafeRawBufferPointer) -> Int32? {
+        guard var p = raw.baseAddress else { return nil }
+        var left = raw.count
+        while left > 0 {
+            let n = write(fd, p, left)
+            if n < 0 {
+                if errno == EINTR { continue }
+                return errno
             }
-            return nil
+            p += n
+            left -= n
         }
+        return nil
     }
 }
