@@ -101,19 +101,27 @@ extension Index {
 
 extension ProjectionReport {
     /// The coordinates as CSV: `row,path,class,pc1…` (or `ld1…`), fields quoted as RFC 4180 needs,
-    /// the numbers exactly as `--json` has them.
-    public func csv() -> String {
+    /// the numbers exactly as `--json` has them. Written into a buffer whose growth is checked
+    /// (a million rows' CSV is ~100 MB: as a `String` it ended by a signal under `ulimit -v`).
+    package func csvBytes() throws -> OutputBytes {
         let prefix = method == .pca ? "pc" : "ld"
-        var out = "row,path,class," + (1...components).map { "\(prefix)\($0)" }.joined(separator: ",") + "\n"
+        let out = OutputBytes(what: "the CSV output")
+        try out.append("row,path,class," + (1...components).map { "\(prefix)\($0)" }.joined(separator: ",") + "\n")
         for p in points {
-            out += "\(p.row),\(CSV.textField(p.path)),\(CSV.textField(p.class)),"
-            out += p.coordinates.map { "\($0)" }.joined(separator: ",") + "\n"   // as --json has them (shortest round trip)
+            try out.append("\(p.row),\(CSV.textField(p.path)),\(CSV.textField(p.class))")
+            for c in p.coordinates { try out.append(",\(c)") }   // as --json has them (shortest round trip)
+            try out.append(UInt8(ascii: "\n"))
         }
         return out
     }
 
-    /// Writes `csv()`: a regular file atomically, a FIFO or device through (`OutputFile`).
+    /// `csvBytes` as a string.
+    public func csv() throws -> String {
+        try csvBytes().withBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    /// Writes `csvBytes()`: a regular file atomically, a FIFO or device through (`OutputFile`).
     public func writeCSV(to url: URL) throws {
-        try OutputFile.write(Data(csv().utf8), to: url, what: "the CSV file")
+        try OutputFile.write(try csvBytes(), to: url, what: "the CSV file")
     }
 }

@@ -30,6 +30,12 @@ package func printJSON<T: Encodable>(_ value: T) throws {
     try StandardStreams.output(out)
 }
 
+/// Prints a large output built in a buffer (a CSV to stdout), after the same check as `printJSON`.
+package func printBytes(_ out: OutputBytes) throws {
+    try MappingDamage.requireNone(since: commandMark.value)
+    try StandardStreams.output(out)
+}
+
 /// A top-level JSON object with `schemaVersion` added beside the value's own fields.
 private struct SchemaVersion: Encodable {
     var schemaVersion = jsonSchemaVersion

@@ -198,6 +198,25 @@ final class PrettyJSONTests: XCTestCase {
         try assertSame(Merged(report, ["schemaVersion": 2]))
     }
 
+    /// Objects larger than `copyLimit` are reordered in place (rotations): the same bytes, a key
+    /// written twice included.
+    struct Big: Encodable {
+        var zz = 1
+        var points: [Double]
+        var aa = "x"
+        var mm: [String]
+        var bb: [Int] = [3, 1]
+    }
+
+    func testLargeObjectsReorderedInPlace() throws {
+        let big = Big(points: (0..<100_000).map { Double($0) * 0.37 }, mm: (0..<40_000).map { "m\($0)" })
+        XCTAssertGreaterThan(try Self.ours(big).utf8.count, JSONStreamWriter.copyLimit)
+        try assertSame(big)
+        try assertSame(Merged(big, ["aa": [5], "a": [6]]))
+        try assertSame(Merged(["zz": 0], big))
+        try assertSame([big, big])
+    }
+
     /// The buffer's growth is checked: past what can be mapped it is an error, not a trap.
     func testBufferGrowthThatCannotHappenIsAnError() throws {
         let out = OutputBytes(what: "the test output")

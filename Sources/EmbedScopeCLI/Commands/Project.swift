@@ -49,7 +49,7 @@ extension Root {
                 let r = try idx.projection(space: space, method: m, components: k, shrinkage: shrinkage, reduce: !noReduce, progress: TerminalProgress())
                 try recordMetrics { try idx.recordProjection(r) }
                 if csvToStdout {
-                    Swift.print(r.csv(), terminator: "")  // exact names (formula guard aside), as the file gets
+                    try printBytes(try r.csvBytes())  // exact names (formula guard aside), as the file gets
                     return
                 }
                 if let csv { try r.writeCSV(to: resolveURL(csv)) }

@@ -9,6 +9,14 @@ import Glibc
 /// `/dev/stdout`, a terminal, `/dev/full`) is opened and written as it is, never replaced by a
 /// regular file, and a failed write is an error.
 package enum OutputFile {
+    /// `write` of an `OutputBytes` (not copied).
+    package static func write(_ bytes: OutputBytes, to url: URL, what: String) throws {
+        try bytes.withBytes { raw in
+            let data = raw.baseAddress.map { Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: $0), count: raw.count, deallocator: .none) } ?? Data()
+            try write(data, to: url, what: what)
+        }
+    }
+
     package static func write(_ data: Data, to url: URL, what: String) throws {
         // Nothing computed from an index file another program cut short is written (`MappingDamage`).
         try MappingDamage.requireLiveNone()

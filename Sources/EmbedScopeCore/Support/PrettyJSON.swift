@@ -229,15 +229,34 @@ final class JSONStreamWriter {
         var ordered = true
         for i in 1..<n where !keys[i - 1].utf8.lexicographicallyPrecedes(keys[i].utf8) { ordered = false; break }
         if ordered { return }
-        var last: [String: Int] = [:]
-        for (i, k) in keys.enumerated() { last[k] = i }
-        var order = (0..<n).filter { last[keys[$0]] == $0 }
-        order.sort { keys[$0].utf8.lexicographicallyPrecedes(keys[$1].utf8) }
+        // Stable sort by key; of equal keys the last written is kept (JSONEncoder's dictionary).
+        var order = Array(0..<n)
+        order.sort { keys[$0].utf8.lexicographicallyPrecedes(keys[$1].utf8) || (keys[$0] == keys[$1] && $0 < $1) }
+        var kept: [Int] = []
+        kept.reserveCapacity(n)
+        for (j, i) in order.enumerated() where j + 1 == n || keys[order[j + 1]] != keys[i] { kept.append(i) }
         let start = f.contentStarts[0], end = out.count
-        let members = try out.copy(start..<end)
+        let separatorLength = f.contentStarts[1] - f.separatorStarts[1]   // ",\n" and the indentation
+        if end - start <= Self.copyLimit || n > 32 {
+            try reorderByCopy(f, kept, start: start, end: end)
+        } else {
+            try reorderInPlace(f, kept, start: start, end: end, separatorLength: separatorLength)
+        }
+    }
+
+    /// Objects up to this size are reordered through a copy; larger ones (a report's million
+    /// points) in place, so that the document is never held twice.
+    static let copyLimit = 1 << 20
+    /// The copy's buffer, kept between objects.
+    private lazy var scratch = OutputBytes(what: out.what)
+
+    private func reorderByCopy(_ f: JSONFrame, _ kept: [Int], start: Int, end: Int) throws {
+        let n = f.keys.count
+        scratch.truncate(to: 0)
+        try out.withBytes { try scratch.append(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
         out.truncate(to: start)
-        try members.withBytes { m in
-            for (j, i) in order.enumerated() {
+        try scratch.withBytes { m in
+            for (j, i) in kept.enumerated() {
                 if j > 0 {
                     try out.append(",\n")
                     try indent(f.depth + 1)
@@ -245,6 +264,48 @@ final class JSONStreamWriter {
                 let from = f.contentStarts[i] - start
                 let to = (i + 1 < n ? f.separatorStarts[i + 1] : end) - start
                 try out.append(UnsafeRawBufferPointer(rebasing: m[from..<to]))
+            }
+        }
+        if scratch.count > Self.copyLimit { scratch = OutputBytes(what: out.what) }
+    }
+
+    /// With a separator added after the last member, the object's members are units "member,
+    /// separator" laid end to end; each unit in key order is rotated to the front of the ones not
+    /// yet placed (the smaller side of each rotation goes through a buffer), duplicates end up last
+    /// and are cut off with the final separator.
+    private func reorderInPlace(_ f: JSONFrame, _ kept: [Int], start: Int, end: Int, separatorLength: Int) throws {
+        let n = f.keys.count
+        try out.append(",\n")
+        try indent(f.depth + 1)
+        var position = (0..<n).map { f.contentStarts[$0] }
+        let length = (0..<n).map { (($0 + 1 < n ? f.separatorStarts[$0 + 1] : end) - f.contentStarts[$0]) + separatorLength }
+        var placedEnd = start
+        for i in kept {
+            let p = position[i], len = length[i]
+            if p != placedEnd {
+                try rotate(from: placedEnd, middle: p, to: p + len)
+                for u in 0..<n where position[u] >= placedEnd && position[u] < p { position[u] += len }
+                position[i] = placedEnd
+            }
+            placedEnd += len
+        }
+        out.truncate(to: placedEnd - separatorLength)
+    }
+
+    /// Moves the bytes [middle, end) before [from, middle).
+    private func rotate(from: Int, middle: Int, to end: Int) throws {
+        let left = middle - from, right = end - middle
+        let buffer = OutputBytes(what: out.what)
+        try out.withBytes { b in
+            let base = UnsafeMutableRawPointer(mutating: b.baseAddress!)
+            if right <= left {
+                try buffer.append(UnsafeRawBufferPointer(start: base + middle, count: right))
+                memmove(base + from + right, base + from, left)
+                buffer.withBytes { _ = memcpy(base + from, $0.baseAddress!, right) }
+            } else {
+                try buffer.append(UnsafeRawBufferPointer(start: base + from, count: left))
+                memmove(base + from, base + middle, right)
+                buffer.withBytes { _ = memcpy(base + from + right, $0.baseAddress!, left) }
             }
         }
     }
