@@ -32,14 +32,16 @@ package enum ImageResize {
             return [Float](repeating: 0, count: columns.count * rows.count * 3)
         }
         // An axis whose size does not change is copied, not filtered (same-size resize = input).
-        let vertical = height != image.height ? ResampleWeights(inSize: image.height, outSize: height) : nil
+        // Weights only for the window's rows and columns: a 1 × 1,000,000 image's resize to a
+        // short side of 256 is 256 million rows tall, whose weights for every row took gigabytes.
+        let vertical = height != image.height ? ResampleWeights(inSize: image.height, outSize: height, outputs: rows) : nil
         var inputRows = rows
         if let v = vertical {
             var lo = Int.max, hi = 0
-            for y in rows { lo = min(lo, v.start[y]); hi = max(hi, v.start[y] + v.count[y]) }
+            for i in 0..<rows.count { lo = min(lo, v.start[i]); hi = max(hi, v.start[i] + v.count[i]) }
             inputRows = min(lo, hi)..<hi
         }
-        let horizontal = width != image.width ? ResampleWeights(inSize: image.width, outSize: width) : nil
+        let horizontal = width != image.width ? ResampleWeights(inSize: image.width, outSize: width, outputs: columns) : nil
         let h = horizontalPass(image, weights: horizontal, rows: inputRows, columns: columns)
         guard let vertical else { return h }
         return verticalPass(h, rowLength: columns.count * 3, weights: vertical, rows: rows, firstInputRow: inputRows.lowerBound)
@@ -71,7 +73,8 @@ package enum ImageResize {
             }
             return out
         }
-        let taps = weights.taps, firstColumn = columns.lowerBound
+        let taps = weights.taps
+        assert(weights.outputs == columns)
         // Zero padding: the padded taps of the last pixels and the 4-lane loads read it.
         var wide = [Float](repeating: 0, count: rowLength + 3 * taps + 1)
         return [Float](unsafeUninitializedCapacity: outWidth * rows.count * 3) { out, count in
@@ -93,8 +96,8 @@ package enum ImageResize {
                                     let row = s + y * rowLength
                                     for i in 0..<rowLength { f[i] = Float(row[i]) }  // widened once per row
                                     let outRow = o + r * outWidth * 3
-                                    // Output column x of the window is column firstColumn + x of the resize.
-                                    let sb = sb + firstColumn, nb = nb + firstColumn, wb = wb + firstColumn * taps
+                                    // Output column x of the window is column firstColumn + x of the resize
+                                    // (the weights hold the window's columns only).
                                     var x = 0
                                     while x + 4 <= outWidth {
                                         let kmax = max(max(nb[x], nb[x + 1]), max(nb[x + 2], nb[x + 3]))
@@ -143,11 +146,12 @@ package enum ImageResize {
             count = rows.count * rowLength
             input.withUnsafeBufferPointer { src in
                 guard let outBase = out.baseAddress, let srcBase = src.baseAddress else { return }
-                for (r, y) in rows.enumerated() {
+                assert(weights.outputs == rows)
+                for r in 0..<rows.count {
                     let dst = outBase + r * rowLength
-                    for k in 0..<weights.count[y] {
-                        let wk = weights.weights[y * taps + k]
-                        let srcRow = srcBase + (weights.start[y] + k - firstInputRow) * rowLength
+                    for k in 0..<weights.count[r] {
+                        let wk = weights.weights[r * taps + k]
+                        let srcRow = srcBase + (weights.start[r] + k - firstInputRow) * rowLength
                         for i in 0..<rowLength {
                             dst[i] += wk * srcRow[i].floatValue
                         }
@@ -171,31 +175,33 @@ extension Float: ResampleSample {
     @inline(__always) var floatValue: Float { self }
 }
 
-/// The filter weights of one axis, computed once per resize (Pillow's `precompute_coeffs` with the
-/// bilinear filter, support 1): output sample `i` is
+/// The filter weights of one axis for the output samples `outputs` (Pillow's `precompute_coeffs`
+/// with the bilinear filter, support 1): output sample `outputs.lowerBound + i` is
 /// `sum(weights[i * taps + k] * input[start[i] + k] for k in 0..<count[i])`.
 struct ResampleWeights {
     let outSize: Int
+    let outputs: Range<Int>
     /// Row stride of `weights`: the largest possible tap count, `2 * ceil(support) + 1`.
     let taps: Int
     var start: [Int]
     var count: [Int]
     var weights: [Float]
 
-    init(inSize: Int, outSize: Int) {
+    init(inSize: Int, outSize: Int, outputs: Range<Int>) {
         self.outSize = outSize
+        self.outputs = outputs
         let scale = Double(inSize) / Double(outSize)
         let filterScale = max(scale, 1.0)
         let support = 1.0 * filterScale
         let taps = Int(support.rounded(.up)) * 2 + 1
         self.taps = taps
-        start = [Int](repeating: 0, count: outSize)
-        count = [Int](repeating: 0, count: outSize)
-        weights = [Float](repeating: 0, count: outSize * taps)
+        start = [Int](repeating: 0, count: outputs.count)
+        count = [Int](repeating: 0, count: outputs.count)
+        weights = [Float](repeating: 0, count: outputs.count * taps)
         let inverseScale = 1.0 / filterScale
         var w = [Double](repeating: 0, count: taps)
-        for i in 0..<outSize {
-            let center = (Double(i) + 0.5) * scale
+        for i in 0..<outputs.count {
+            let center = (Double(outputs.lowerBound + i) + 0.5) * scale
             // Pillow: xmin = (int)(center - support + 0.5), xmax = (int)(center + support + 0.5);
             // C's truncation equals floor here because negative values are clamped to 0 anyway.
             let lo = max(Int((center - support + 0.5).rounded(.down)), 0)

@@ -110,7 +110,7 @@ final class ResizeTests: XCTestCase {
         for (w, h, ow) in [(1, 1, 1), (1, 3, 5), (2, 2, 1), (7, 3, 3), (13, 5, 29), (64, 4, 7), (333, 3, 256), (1000, 2, 32), (517, 2, 341)] {
             let pixels = (0..<(w * h * 3)).map { _ in UInt8.random(in: 0...255, using: &rng) }
             let image = RGBImage(width: w, height: h, pixels: pixels)
-            let weights = ResampleWeights(inSize: w, outSize: ow)
+            let weights = ResampleWeights(inSize: w, outSize: ow, outputs: 0..<ow)
             let got = ImageResize.horizontalPass(image, weights: weights, rows: 0..<h, columns: 0..<ow)
             var want = [Float](repeating: 0, count: ow * h * 3)
             for y in 0..<h {
@@ -185,6 +185,42 @@ final class ResizeTests: XCTestCase {
                 }
                 XCTAssertEqual(got.count, want.count)
                 XCTAssertTrue(zip(got, want).allSatisfy { $0.bitPattern == $1.bitPattern }, "\(w)x\(h) \(p.summary): not bit-identical")
+            }
+        }
+    }
+
+    /// A thin image (1 × 4,000,000 pixels, 12 MB decoded) resizes to a short side of 256 as an
+    /// image 1,024 million pixels tall; only the crop's rows and columns get weights. Computing them
+    /// for every row took ~7 KB per input row (28 GB here; `build` and `query --image` died by a
+    /// signal on a 10 KB PNG). Each value is checked against the filter's formula in Double.
+    func testThinImagesResizeWithoutWeightsForEveryRow() {
+        let n = 4_000_000
+        let p = Preprocessing.efficientNetLite
+        for tall in [true, false] {
+            let pixels = [UInt8](unsafeUninitializedCapacity: n * 3) { b, count in
+                for i in 0..<n { b[3 * i] = UInt8(i % 251); b[3 * i + 1] = UInt8((i / 7) % 256); b[3 * i + 2] = 200 }
+                count = n * 3
+            }
+            let image = RGBImage(width: tall ? 1 : n, height: tall ? n : 1, pixels: pixels)
+            let got = p.apply(image)
+            let (rw, rh) = p.resizedSize(width: image.width, height: image.height)
+            let long = tall ? rh : rw
+            let offset = Int((Double(long - p.crop) / 2).rounded(.toNearestOrEven))
+            let scale = Double(n) / Double(long)   // < 1: upscaling, support 1
+            for t in [0, 1, 100, p.crop - 1] {
+                let centre = (Double(offset + t) + 0.5) * scale
+                let lo = max(Int((centre - 1 + 0.5).rounded(.down)), 0), hi = min(Int((centre + 1 + 0.5).rounded(.down)), n)
+                var sum = 0.0, total = 0.0
+                for k in lo..<hi {
+                    let w = max(0, 1 - abs(Double(k) - centre + 0.5))
+                    sum += w * Double(k % 251)
+                    total += w
+                }
+                let want = (sum / total - Double(p.mean[0])) / Double(p.std[0])
+                for s in [0, 57, p.crop - 1] {   // every position across the thin axis has the same value
+                    let (y, x) = tall ? (t, s) : (s, t)
+                    XCTAssertEqual(Double(got[y * p.crop + x]), want, accuracy: 1e-4, "tall \(tall) at \(t), \(s)")
+                }
             }
         }
     }
