@@ -164,6 +164,31 @@ final class VersusTests: XCTestCase {
     static let objectiveTolerance = 1e-5
     static let coefficientTolerance = 1e-2
 
+    /// Features far from unit size (norms of ~1e5 or ~1e-4, as imported vectors can be): the
+    /// problem with features s·x and C / s² is scikit-learn's with x and C (W' = W / s), so the
+    /// same objective and s · W' = W must come out. Unscaled inside, L-BFGS stalled in float32
+    /// rounding at s = 2¹⁷ (objective 0.714 where the optimum is 0.398, on the red team's data).
+    func testProbeOfFeaturesFarFromUnitSizeMatchesScikitLearn() throws {
+        let c = try load("clusters")
+        let p = c.ref.probe
+        for exponent in [17, -13] {
+            let s = Float(sign: .plus, exponent: exponent, significand: 1)
+            var o = LinearProbe.Options()
+            o.c = p.C / (Double(s) * Double(s))
+            o.tolerance = 1e-7
+            o.maxIterations = 5000
+            let scales = [Float](repeating: s, count: c.a.rows)
+            let model = try withMatrix(c.a) { try LinearProbe.train($0, scales: scales, labels: c.ref.labels, rows: p.train, options: o) }
+            XCTAssertEqual(model.loss, p.objective, accuracy: Self.objectiveTolerance * p.objective,
+                           "scale 2^\(exponent): objective ours \(model.loss) vs scikit-learn \(p.objective) (\(model.stopReason))")
+            let w = p.coef.flatMap { $0 }
+            let largest = w.map(abs).max() ?? 1
+            let dw = maxAbsDifference(model.weights.map { $0 * s }, w)
+            XCTAssertLessThanOrEqual(dw, Self.coefficientTolerance * largest, "scale 2^\(exponent): max |ΔW| \(dw), max |W| \(largest)")
+            XCTAssertLessThanOrEqual(maxAbsDifference(model.bias, p.intercept), Self.coefficientTolerance * max(largest, p.intercept.map(abs).max() ?? 1))
+        }
+    }
+
     func testProbeMatchesScikitLearn() throws {
         for name in ["clusters", "fmnist"] {
             let c = try load(name)
