@@ -5,9 +5,13 @@
 // every row that cost as much as the multiply-adds when the rows stream from memory once (a
 // scan never reuses a row across calls). Here the micro-kernel broadcasts A's elements straight
 // from MR row pointers (row stride lda) against the query panel, and prefetches the next block
-// of MR rows while the current one is multiplied. The whole depth k runs in one pass per tile
-// (no k slicing): with k ≤ a few thousand a query panel (k × NR floats) sits in L2, and every
-// element of C is a single chain of multiply-adds from 0, whatever the shapes (see ckscan.h).
+// of MR rows while the current one is multiplied. The whole depth k runs in one pass per tile:
+// with k ≤ a few thousand a query panel (k × NR floats) sits in L2. Each element of C is summed
+// in slices of SCAN_SLICE steps of p — a chain of multiply-adds from 0 in registers per slice,
+// the slices' sums added in order in a tile on the stack — so its value depends only on its
+// row, its query, k and the path (see ckscan.h). One chain over all of k (as before 2026-12-07)
+// lost ~√k ulps: at k = 4097 batch scores were off by 2e-6 where numpy's sgemm is at 2.7e-7 and
+// the one-query scan at 8e-8, and a batch could rank two rows the other way round.
 //
 // No global -m flags, as in sgemm.c: the AVX2 and AVX-512 kernels carry target attributes and
 // are only called after a CPUID check (ck_path_supported).
@@ -22,6 +26,10 @@
 #endif
 #include <stdlib.h>
 #include <string.h>
+
+// Steps of p summed in registers before a slice's sums are added into the tile (a multiple of 16,
+// the prefetch step): one slice for k ≤ 256 (no extra work), 2 for 1M × 512.
+enum { SCAN_SLICE = 256 };
 
 int ck_scan_nr(int path) { return path == CK_PATH_AVX512 ? 32 : 16; }
 int ck_scan_mr(int path) { return path == CK_PATH_AVX512 ? 12 : path == CK_PATH_AVX2 ? 6 : 4; }
@@ -77,19 +85,25 @@ static void scan_portable(long k, const float *a, long lda, int h, const float *
                           const float *pf, int pfh) {
     const float *r[P_MR];
     for (int i = 0; i < P_MR; i++) r[i] = a + (long)(i < h ? i : h - 1) * lda;
-    float acc[P_MR][P_NR];
-    for (int i = 0; i < P_MR; i++)
-        for (int j = 0; j < P_NR; j++) acc[i][j] = 0;
-    for (long p = 0; p < k; p++) {
-        if ((p & 15) == 0) PF_LINE(pf, pfh, lda, p);
-        const float *b = bp + p * P_NR;
-        for (int i = 0; i < P_MR; i++) {
-            const float av = r[i][p];
-            for (int j = 0; j < P_NR; j++) acc[i][j] += av * b[j];
+    float acc[P_MR][P_NR], tot[P_MR][P_NR];
+    for (long k0 = 0, p = 0;; k0 = p) {
+        const long k1 = k - k0 > SCAN_SLICE ? k0 + SCAN_SLICE : k;
+        for (int i = 0; i < P_MR; i++)
+            for (int j = 0; j < P_NR; j++) acc[i][j] = 0;
+        for (; p < k1; p++) {
+            if ((p & 15) == 0) PF_LINE(pf, pfh, lda, p);
+            const float *b = bp + p * P_NR;
+            for (int i = 0; i < P_MR; i++) {
+                const float av = r[i][p];
+                for (int j = 0; j < P_NR; j++) acc[i][j] += av * b[j];
+            }
         }
+        for (int i = 0; i < P_MR; i++)
+            for (int j = 0; j < P_NR; j++) tot[i][j] = k0 == 0 ? acc[i][j] : tot[i][j] + acc[i][j];
+        if (k1 >= k) break;
     }
     for (int i = 0; i < h; i++)
-        for (int j = 0; j < w; j++) c[i * ldc + j] = acc[i][j];
+        for (int j = 0; j < w; j++) c[i * ldc + j] = tot[i][j];
 }
 
 #if defined(__x86_64__)
@@ -108,31 +122,50 @@ static void scan_portable(long k, const float *a, long lda, int h, const float *
         for (int i = 0; i < 6; i++)                                                                                  \
             _Pragma("clang loop unroll(full)")                                                                       \
             for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();                                            \
-        long p = 0;                                                                                                  \
-        for (; p + 16 <= k; p += 16) {                                                                               \
-            PF_LINE(pf, pfh, lda, p);                                                                                \
-            for (long q = p; q < p + 16; q++) {                                                                      \
+        float tot[6 * NV * 8] __attribute__((aligned(32)));                                                          \
+        for (long k0 = 0, p = 0;; k0 = p) {                                                                          \
+            const long k1 = k - k0 > SCAN_SLICE ? k0 + SCAN_SLICE : k;                                               \
+            if (k0 > 0) {                                                                                            \
+                _Pragma("clang loop unroll(full)")                                                                   \
+                for (int i = 0; i < 6; i++)                                                                          \
+                    _Pragma("clang loop unroll(full)")                                                               \
+                    for (int v = 0; v < NV; v++) acc[i][v] = _mm256_setzero_ps();                                    \
+            }                                                                                                        \
+            for (; p + 16 <= k1; p += 16) {                                                                          \
+                PF_LINE(pf, pfh, lda, p);                                                                            \
+                for (long q = p; q < p + 16; q++) {                                                                  \
+                    __m256 b[NV];                                                                                    \
+                    _Pragma("clang loop unroll(full)")                                                               \
+                    for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(bp + q * 16 + 8 * v);                         \
+                    _Pragma("clang loop unroll(full)")                                                               \
+                    for (int i = 0; i < 6; i++) {                                                                    \
+                        const __m256 av = _mm256_broadcast_ss(r[i] + q);                                             \
+                        _Pragma("clang loop unroll(full)")                                                           \
+                        for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(av, b[v], acc[i][v]);               \
+                    }                                                                                                \
+                }                                                                                                    \
+            }                                                                                                        \
+            for (; p < k1; p++) {                                                                                    \
                 __m256 b[NV];                                                                                        \
                 _Pragma("clang loop unroll(full)")                                                                   \
-                for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(bp + q * 16 + 8 * v);                             \
+                for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(bp + p * 16 + 8 * v);                             \
                 _Pragma("clang loop unroll(full)")                                                                   \
                 for (int i = 0; i < 6; i++) {                                                                        \
-                    const __m256 av = _mm256_broadcast_ss(r[i] + q);                                                 \
+                    const __m256 av = _mm256_broadcast_ss(r[i] + p);                                                 \
                     _Pragma("clang loop unroll(full)")                                                               \
                     for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(av, b[v], acc[i][v]);                   \
                 }                                                                                                    \
             }                                                                                                        \
-        }                                                                                                            \
-        for (; p < k; p++) {                                                                                         \
-            __m256 b[NV];                                                                                            \
+            if (k1 >= k && k0 == 0) break; /* one slice: the sums are in acc */                                     \
             _Pragma("clang loop unroll(full)")                                                                       \
-            for (int v = 0; v < NV; v++) b[v] = _mm256_load_ps(bp + p * 16 + 8 * v);                                 \
-            _Pragma("clang loop unroll(full)")                                                                       \
-            for (int i = 0; i < 6; i++) {                                                                            \
-                const __m256 av = _mm256_broadcast_ss(r[i] + p);                                                     \
+            for (int i = 0; i < 6; i++)                                                                              \
                 _Pragma("clang loop unroll(full)")                                                                   \
-                for (int v = 0; v < NV; v++) acc[i][v] = _mm256_fmadd_ps(av, b[v], acc[i][v]);                       \
-            }                                                                                                        \
+                for (int v = 0; v < NV; v++) {                                                                       \
+                    float *t = tot + (i * NV + v) * 8;                                                               \
+                    const __m256 sum = k0 == 0 ? acc[i][v] : _mm256_add_ps(_mm256_load_ps(t), acc[i][v]);            \
+                    if (k1 >= k) acc[i][v] = sum; else _mm256_store_ps(t, sum);                                      \
+                }                                                                                                    \
+            if (k1 >= k) break;                                                                                      \
         }                                                                                                            \
         const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);                                              \
         _Pragma("clang loop unroll(full)")                                                                           \
@@ -167,31 +200,50 @@ SCAN_AVX2(scan_avx2_8, 1)
         for (int i = 0; i < 12; i++)                                                                                 \
             _Pragma("clang loop unroll(full)")                                                                       \
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();                                            \
-        long p = 0;                                                                                                  \
-        for (; p + 16 <= k; p += 16) {                                                                               \
-            PF_LINE(pf, pfh, lda, p);                                                                                \
-            for (long q = p; q < p + 16; q++) {                                                                      \
+        float tot[12 * NV * 16] __attribute__((aligned(64)));                                                        \
+        for (long k0 = 0, p = 0;; k0 = p) {                                                                          \
+            const long k1 = k - k0 > SCAN_SLICE ? k0 + SCAN_SLICE : k;                                               \
+            if (k0 > 0) {                                                                                            \
+                _Pragma("clang loop unroll(full)")                                                                   \
+                for (int i = 0; i < 12; i++)                                                                         \
+                    _Pragma("clang loop unroll(full)")                                                               \
+                    for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();                                    \
+            }                                                                                                        \
+            for (; p + 16 <= k1; p += 16) {                                                                          \
+                PF_LINE(pf, pfh, lda, p);                                                                            \
+                for (long q = p; q < p + 16; q++) {                                                                  \
+                    __m512 b[NV];                                                                                    \
+                    _Pragma("clang loop unroll(full)")                                                               \
+                    for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(bp + q * 32 + 16 * v);                        \
+                    _Pragma("clang loop unroll(full)")                                                               \
+                    for (int i = 0; i < 12; i++) {                                                                   \
+                        const __m512 av = _mm512_set1_ps(r[i][q]);                                                   \
+                        _Pragma("clang loop unroll(full)")                                                           \
+                        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, b[v], acc[i][v]);               \
+                    }                                                                                                \
+                }                                                                                                    \
+            }                                                                                                        \
+            for (; p < k1; p++) {                                                                                    \
                 __m512 b[NV];                                                                                        \
                 _Pragma("clang loop unroll(full)")                                                                   \
-                for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(bp + q * 32 + 16 * v);                            \
+                for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(bp + p * 32 + 16 * v);                            \
                 _Pragma("clang loop unroll(full)")                                                                   \
                 for (int i = 0; i < 12; i++) {                                                                       \
-                    const __m512 av = _mm512_set1_ps(r[i][q]);                                                       \
+                    const __m512 av = _mm512_set1_ps(r[i][p]);                                                       \
                     _Pragma("clang loop unroll(full)")                                                               \
                     for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, b[v], acc[i][v]);                   \
                 }                                                                                                    \
             }                                                                                                        \
-        }                                                                                                            \
-        for (; p < k; p++) {                                                                                         \
-            __m512 b[NV];                                                                                            \
+            if (k1 >= k && k0 == 0) break; /* one slice: the sums are in acc */                                     \
             _Pragma("clang loop unroll(full)")                                                                       \
-            for (int v = 0; v < NV; v++) b[v] = _mm512_load_ps(bp + p * 32 + 16 * v);                                \
-            _Pragma("clang loop unroll(full)")                                                                       \
-            for (int i = 0; i < 12; i++) {                                                                           \
-                const __m512 av = _mm512_set1_ps(r[i][p]);                                                           \
+            for (int i = 0; i < 12; i++)                                                                             \
                 _Pragma("clang loop unroll(full)")                                                                   \
-                for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(av, b[v], acc[i][v]);                       \
-            }                                                                                                        \
+                for (int v = 0; v < NV; v++) {                                                                       \
+                    float *t = tot + (i * NV + v) * 16;                                                              \
+                    const __m512 sum = k0 == 0 ? acc[i][v] : _mm512_add_ps(_mm512_load_ps(t), acc[i][v]);            \
+                    if (k1 >= k) acc[i][v] = sum; else _mm512_store_ps(t, sum);                                      \
+                }                                                                                                    \
+            if (k1 >= k) break;                                                                                      \
         }                                                                                                            \
         _Pragma("clang loop unroll(full)")                                                                           \
         for (int v = 0; v < NV; v++) {                                                                               \

@@ -16,10 +16,11 @@
 /// block ahead), so a scan streams the index once, at the speed of the multiply-adds.
 ///
 /// Paths as in ckernels.h (CK_PATH_PORTABLE 4 × 16, CK_PATH_AVX2 6 × 16, CK_PATH_AVX512 12 × 32),
-/// chosen by the caller after ck_path_supported. Every element of C is one chain of
-/// multiply-adds over p = 0, 1, …, k−1 (fused on the AVX2 and AVX-512 paths), started from 0: its
-/// value depends only on its row, its query and the path — not on where the row sits in A, nor
-/// on m, n or the panel it falls in. So scores of the same rows computed in another call (a
+/// chosen by the caller after ck_path_supported. Every element of C is summed in slices of 256
+/// steps of p: in each, one chain of multiply-adds over its p in order (fused on the AVX2 and
+/// AVX-512 paths) started from 0; the slices' sums added in order. Its value depends only on its
+/// row, its query, k and the path — not on where the row sits in A, nor on m, n or the panel it
+/// falls in. So scores of the same rows computed in another call (a
 /// gathered subset, a half copy re-scored) are equal bit for bit.
 
 /// Queries per panel of `path` (32 for AVX-512, 16 otherwise).
