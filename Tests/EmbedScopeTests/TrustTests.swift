@@ -303,6 +303,28 @@ final class TrustTests: XCTestCase {
         XCTAssertThrowsError(try Index.open(idx).verify())
     }
 
+    /// A vector file copied from another index of the same shape (its own checksums intact) used to
+    /// answer with the other index's rows, exit 0, and pass `verify`: the catalog records each
+    /// file's payload checksum at commit (`fileChecksum.<file>`), `Index.open` compares it.
+    func testAFileFromAnotherIndexOfTheSameShapeIsRefused() throws {
+        let dir = try temporaryDirectory(self)
+        let fm = FileManager.default
+        for file in ["embedding.vec", "embedding.norms.vec", "prototypes-head.vec"] {
+            let a = try makeIndex(dir, name: "a-\(file)", seed: 3)
+            let b = try makeIndex(dir, name: "b-\(file)", seed: 11)
+            XCTAssertNoThrow(try Index.open(a))
+            let target = files(a).appendingPathComponent(file)
+            guard fm.fileExists(atPath: target.path) else { return XCTFail("no \(file) in \(try fm.contentsOfDirectory(atPath: files(a).path))") }
+            try fm.removeItem(at: target)
+            try fm.copyItem(at: files(b).appendingPathComponent(file), to: target)
+            XCTAssertThrowsKind(.checksumMismatch, try Index.open(a), file)
+            let q = try CLI.run(["query", a.path, "--row", "0"])
+            XCTAssertEqual(q.status, 1, file)
+            XCTAssertTrue(q.stderr.contains("not the file this generation was written with"), q.stderr)
+            XCTAssertEqual(try CLI.run(["verify", a.path]).status, 1, file)
+        }
+    }
+
     /// Item 8 through the binary: exit status and --json.
     func testVerifyCommandExitStatusAndJSON() throws {
         let idx = try makeIndex(try temporaryDirectory(self))

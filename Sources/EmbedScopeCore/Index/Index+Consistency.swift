@@ -39,6 +39,21 @@ extension Index {
             throw EmbedScopeError(.catalog, "images refer to class ids \(lo)…\(hi), but the catalog has \(classes) classes (0…\(classes - 1))",
                                   path: catalogPath, hint: hint)
         }
+        // The payload CRC each vector file had when this generation was committed (none recorded
+        // in indexes written before: not compared).
+        let meta = try readCatalog { db in
+            try Dictionary(Row.fetchAll(db, sql: "SELECT key, value FROM meta WHERE substr(key, 1, ?) = ?", arguments: [MetaKey.fileChecksumPrefix.count, MetaKey.fileChecksumPrefix])
+                .map { (try $0.decode(String.self, forColumn: "key"), try $0.decode(String.self, forColumn: "value")) }, uniquingKeysWith: { a, _ in a })
+        }
+        func checkRecorded(_ name: String, _ h: VectorFileHeader) throws {
+            guard let recorded = meta[MetaKey.fileChecksum(name)] else { return }
+            let actual = MetaKey.checksumText(h.payloadCRC)
+            guard recorded == actual else {
+                throw EmbedScopeError(.checksumMismatch,
+                                      "this is not the file this generation was written with: its payload checksum is \(actual), the catalog records \(recorded) (a file copied from another index, or restored from another version)",
+                                      path: directory.appendingPathComponent(name).path, hint: "put back the index's own file, or rebuild the index")
+            }
+        }
         for s in spaces {
             guard s.dim >= 1, s.rows >= 0 else {
                 throw EmbedScopeError(.catalog, "space '\(s.name)' has dim \(s.dim) and \(s.rows) rows in the catalog", path: catalogPath, hint: hint)
@@ -54,8 +69,10 @@ extension Index {
                 throw EmbedScopeError(.catalog, "vector file is \(v.rows)×\(v.dim) but the catalog says \(s.rows)×\(s.dim) for space '\(s.name)'",
                                       path: directory.appendingPathComponent(s.file).path, hint: hint)
             }
+            try checkRecorded(s.file, v)
             try checkHalfCopy(space: s, vectors: v, catalogPath: catalogPath)
             let n = try VectorFileHeader.read(directory.appendingPathComponent(s.normsFile))
+            try checkRecorded(s.normsFile, n)
             guard n.rows == 1, n.dim == UInt64(s.rows) else {
                 throw EmbedScopeError(.catalog, "norms file is \(n.rows)×\(n.dim) but space '\(s.name)' has \(s.rows) rows (expected 1×\(s.rows))",
                                       path: directory.appendingPathComponent(s.normsFile).path, hint: hint)
@@ -81,6 +98,7 @@ extension Index {
             }
             try Self.checkName(p.file, catalogPath: catalogPath)
             let h = try VectorFileHeader.read(directory.appendingPathComponent(p.file))
+            try checkRecorded(p.file, h)
             guard h.rows == UInt64(p.count), h.dim == UInt64(s.dim) else {
                 throw EmbedScopeError(.catalog, "prototype file is \(h.rows)×\(h.dim) but the catalog says \(p.count)×\(s.dim) for set '\(p.name)'",
                                       path: directory.appendingPathComponent(p.file).path, hint: hint)

@@ -188,6 +188,7 @@ public final class IndexBuilder {
     public func commit() throws {
         guard !committed else { return }
         try MappingDamage.requireNone(since: damageMark)
+        try recordFileChecksums()
         catalog = nil // closes the database
         // An interrupt waits for this to finish, or stops it from starting (then `abort` cleans up).
         try InterruptCleanup.commit {
@@ -200,6 +201,24 @@ public final class IndexBuilder {
         }
         if ownsLock { lock?.release() }
         lock = nil
+    }
+
+    /// Records in `meta` the payload CRC of every vector file the catalog names (spaces, norms,
+    /// prototype sets; `MetaKey.fileChecksum`), so that `Index.open` refuses a file that is not
+    /// this generation's — one copied from another index of the same shape answered with its
+    /// rows, exit 0, and `verify` passed (each file's own checksum matched itself).
+    func recordFileChecksums() throws {
+        guard let catalog else { return }
+        let spaces = try catalog.spaces(), sets = try catalog.prototypeSets()
+        var entries: [String: String] = [:]
+        for name in spaces.flatMap({ [$0.file, $0.normsFile] }) + sets.map(\.file) {
+            let h = try VectorFileHeader.read(temporary.appendingPathComponent(name))
+            entries[MetaKey.fileChecksum(name)] = MetaKey.checksumText(h.payloadCRC)
+        }
+        try write { db in
+            try db.execute(sql: "DELETE FROM meta WHERE substr(key, 1, ?) = ?", arguments: [MetaKey.fileChecksumPrefix.count, MetaKey.fileChecksumPrefix])
+            for (k, v) in entries { try RowCheck.putMeta(db, k, v) }
+        }
     }
 
     package static func validateName(_ name: String, what: String) throws {
