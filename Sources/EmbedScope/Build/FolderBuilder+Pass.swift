@@ -88,17 +88,45 @@ extension FolderBuilder {
             }
             if !good.isEmpty {
                 let inputs = decoded.inputs
+                // Every target's features first: an image whose features have no direction (all
+                // zeros, e.g. after a ReLU that silences it) is skipped in every target, as an
+                // all-black image is, so that the sweep's indexes keep the same rows.
+                var features: [[Float]?] = []
+                var keep = [Bool](repeating: true, count: good.count)
                 for target in targets {
-                    for g in good { try target.pixels.append(g.decoded.vector, what: g.entry.path) }
-                    guard let model = target.model, let embedding = target.embedding else { continue }
+                    guard let model = target.model, let embedding = target.embedding else { features.append(nil); continue }
                     let t = DispatchTime.now().uptimeNanoseconds
-                    let features = try model.extractor.forward(inputs, count: good.count).features
+                    let f = try model.extractor.forward(inputs, count: good.count).features
                     target.forwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
                     let d = embedding.dim
-                    for (i, g) in good.enumerated() {
-                        try features.withUnsafeBufferPointer { try embedding.append(UnsafeBufferPointer(rebasing: $0[(i * d)..<((i + 1) * d)]), what: "features of \(g.entry.path)") }
+                    for (i, g) in good.enumerated() where keep[i] {
+                        let row = f[(i * d)..<((i + 1) * d)]
+                        if let bad = row.first(where: { !$0.isFinite }) {
+                            throw EmbedScopeError(.nonFinite, "the network's features of \(g.entry.path) contain \(bad.isNaN ? "NaN" : "infinity")",
+                                                  path: req.dataset.path,
+                                                  hint: "the checkpoint's weights (or what they make of this image) overflow float32: check the checkpoint; nothing was written")
+                        }
+                        if !row.contains(where: { $0 != 0 }) {
+                            let reason = "the network's features of this image are all zeros: no direction to index"
+                            if req.strict {
+                                throw EmbedScopeError(.dataset, "cannot use \(g.entry.path): \(reason)", path: req.dataset.path,
+                                                      hint: "build without --strict to skip such images")
+                            }
+                            keep[i] = false
+                            result.skipped.append((g.entry.path, reason))
+                        }
+                    }
+                    features.append(f)
+                }
+                for (target, f) in zip(targets, features) {
+                    for (i, g) in good.enumerated() where keep[i] { try target.pixels.append(g.decoded.vector, what: g.entry.path) }
+                    guard let f, let embedding = target.embedding else { continue }
+                    let d = embedding.dim
+                    for (i, g) in good.enumerated() where keep[i] {
+                        try f.withUnsafeBufferPointer { try embedding.append(UnsafeBufferPointer(rebasing: $0[(i * d)..<((i + 1) * d)]), what: "features of \(g.entry.path)") }
                     }
                 }
+                good = zip(good, keep).filter(\.1).map(\.0)
             }
             for g in good {
                 result.images.append(ImageRecord(row: result.images.count, path: g.entry.path, classId: g.entry.classId, split: g.entry.split,

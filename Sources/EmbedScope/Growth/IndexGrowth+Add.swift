@@ -127,10 +127,20 @@ extension IndexGrowth {
             }
             let d = recipe.model?.extractor.featureDim ?? 0
             var g = 0
-            for r in results {
+            for (j, r) in results.enumerated() {
                 if case .success = r {
-                    out.append((r, d > 0 ? Array(features[(g * d)..<((g + 1) * d)]) : []))
+                    let f = d > 0 ? Array(features[(g * d)..<((g + 1) * d)]) : []
                     g += 1
+                    if let bad = f.first(where: { !$0.isFinite }) {
+                        throw EmbedScopeError(.nonFinite, "the network's features of \(files[start + j].path) contain \(bad.isNaN ? "NaN" : "infinity")",
+                                              hint: "the checkpoint's weights (or what they make of this image) overflow float32: check the checkpoint; nothing was changed")
+                    }
+                    if d > 0, !f.contains(where: { $0 != 0 }) {   // skipped, as `build` skips it
+                        out.append((.failure(ImageError(kind: .unsupported, path: files[start + j].path,
+                                                        reason: "the network's features of this image are all zeros: no direction to index")), []))
+                        continue
+                    }
+                    out.append((r, f))
                 } else {
                     out.append((r, []))
                 }
