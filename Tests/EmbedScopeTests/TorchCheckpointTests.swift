@@ -184,6 +184,35 @@ final class TorchCheckpointTests: XCTestCase {
         assertRefused(p, naming: "torch.FloatStorage")
     }
 
+    /// Metadata values that `torch.load(weights_only=True)` accepts (a device, a Size, a complex
+    /// number, a bytearray, a Counter in the hyper-parameters) are read as inert values; a
+    /// checkpoint holding one was refused as "not on the list of allowed globals" (red team).
+    func testMetadataValuesTorchLoadAcceptsAreRead() throws {
+        var p = PickleBytes()
+        p.op(0x7D) // EMPTY_DICT
+        p.string("device"); p.global("torch", "device"); p.op(0x28); p.string("cuda"); p.int(0); p.op(0x74); p.op(0x52); p.op(0x73)
+        p.string("size"); p.global("torch", "Size"); p.op(0x28); p.intTuple([3, 4]); p.op(0x74); p.op(0x52); p.op(0x73)
+        p.string("complex"); p.global("builtins", "complex"); p.op(0x28)
+        p.op(0x47); p.raw([0x3F, 0xF0, 0, 0, 0, 0, 0, 0]); p.op(0x47); p.raw([0x40, 0, 0, 0, 0, 0, 0, 0]); p.op(0x74); p.op(0x52); p.op(0x73)
+        p.string("bytearray"); p.global("__builtin__", "bytearray"); p.op(0x28); p.op(0x43); p.raw([2, 1, 2]); p.op(0x74); p.op(0x52); p.op(0x73)
+        p.string("counter"); p.global("collections", "Counter"); p.op(0x28); p.op(0x7D); p.string("a"); p.int(1); p.op(0x73); p.op(0x74); p.op(0x52); p.op(0x73)
+        p.stop()
+        var u = Unpickler(path: "test.pkl")
+        let (value, _) = try p.bytes.withUnsafeBytes { try u.load($0, label: "test") }
+        guard case .dict(let top) = value else { return XCTFail(value.typeName) }
+        let d = u.heap.dicts[top]
+        for key in ["device", "size", "complex", "bytearray"] {
+            guard case .object? = d[string: key] else { return XCTFail("\(key): \(d[string: key]?.typeName ?? "missing")") }
+        }
+        guard case .dict(let counter)? = d[string: "counter"] else { return XCTFail("counter") }
+        XCTAssertEqual(u.heap.dicts[counter][string: "a"]?.intValue, 1)
+        // Called with a number of arguments they never take: refused as damaged, not trapped.
+        var bad = PickleBytes()
+        bad.global("torch", "device"); bad.op(0x28); bad.op(0x74); bad.op(0x52); bad.stop()
+        var v = Unpickler(path: "test.pkl")
+        XCTAssertThrowsError(try bad.bytes.withUnsafeBytes { try v.load($0, label: "test") })
+    }
+
     private func assertRefused(_ p: PickleBytes, naming shown: String, line: UInt = #line) {
         var u = Unpickler(path: "test.pkl")
         do {

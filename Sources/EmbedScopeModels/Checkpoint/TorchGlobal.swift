@@ -18,6 +18,10 @@ struct TorchGlobal: Sendable, Equatable {
         case set
         /// Builds an opaque object holding its arguments: `builtins.slice`.
         case slice
+        /// Builds an opaque object holding its arguments (between the bounds in number): values
+        /// `torch.load(weights_only=True)` accepts in a checkpoint's metadata — `torch.device`,
+        /// `torch.Size`, `builtins.complex`, `builtins.bytearray`. No weight is ever one of them.
+        case opaque(ClosedRange<Int>)
         /// `torch.torch_version.TorchVersion(str)`: a string.
         case string
         /// `_codecs.encode(str, encoding)`: how protocol 2 pickles `bytes`.
@@ -50,6 +54,11 @@ struct TorchGlobal: Sendable, Equatable {
             "builtins.set": .set,
             "builtins.frozenset": .set,
             "builtins.slice": .slice,
+            "torch.device": .opaque(1...2),
+            "torch.Size": .opaque(0...1),
+            "builtins.complex": .opaque(0...2),
+            "builtins.bytearray": .opaque(0...3),
+            "collections.Counter": .dict,
             "torch.torch_version.TorchVersion": .string,
             "_codecs.encode": .encode,
             "torch._utils._rebuild_tensor_v2": .rebuildTensor,

@@ -45,6 +45,10 @@ extension Unpickler {
             guard (1...3).contains(args.count) else { throw bad("\(args.count) arguments") }
             return heap.object(OpaqueObject(type: g, arguments: args))
 
+        case .opaque(let arity):
+            guard arity.contains(args.count) else { throw bad("\(args.count) arguments") }
+            return heap.object(OpaqueObject(type: g, arguments: args))
+
         case .string:
             guard args.count <= 1 else { throw bad("\(args.count) arguments") }
             guard let first = args.first else { return .string("") }
