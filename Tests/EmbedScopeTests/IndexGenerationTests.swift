@@ -382,6 +382,38 @@ final class IndexGenerationTests: XCTestCase {
         XCTAssertEqual(IndexDirectory.classify(leftover), .reusable)
     }
 
+    /// Fails on main (red-team, exit 0): a stray `gen-999999999999999999` (18 digits, a name readers
+    /// accept) made the next writer commit `gen-1000000000000000000`, which readers refuse, switch
+    /// `current` to it and remove the old generation: the index was unreadable. Now refused before
+    /// anything is written, naming the folder.
+    func testAGenerationNumberReadersRefuseIsNeverCommitted() throws {
+        let dir = try temporaryDirectory(self)
+        let fm = FileManager.default
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 10, dim: 4, seed: 1), rows: 10, dim: 4, classes: classes(10))
+        let stray = "gen-999999999999999999"
+        try fm.createDirectory(at: url.appendingPathComponent(stray), withIntermediateDirectories: false)
+        let before = try fm.contentsOfDirectory(atPath: url.path).sorted()
+        let (x, m) = try writeImport(dir, tag: "more", rows: 5, dim: 4, seed: 2)
+        var force = ImportRequest(vectors: x, manifest: m, out: url); force.force = true
+        let writers: [(String, () throws -> Void)] = [
+            ("prototype set", { try Index.writePrototypeSet(at: url, name: "p", space: "embedding", source: "t", names: ["x"], weights: [1, 2, 3, 4], bias: [0]) }),
+            ("add", { _ = try IndexGrowth.addVectors(AddVectorsRequest(index: url, vectors: x, manifest: m)) }),
+            ("import --force", { _ = try Importer.run(force) }),
+        ]
+        for (what, write) in writers {
+            XCTAssertThrowsError(try write(), what) { error in
+                XCTAssertEqual((error as? EmbedScopeError)?.kind, .refused, "\(what): \(error)")
+                XCTAssertTrue("\(error)".contains(stray), "\(what): \(error)")
+            }
+            XCTAssertEqual(try fm.contentsOfDirectory(atPath: url.path).sorted(), before, "\(what): nothing written")
+            XCTAssertEqual(try Index.open(url).rowCount, 10, what)
+        }
+        // Moved out, writers work again.
+        try fm.removeItem(at: url.appendingPathComponent(stray))
+        XCTAssertNoThrow(try writers[1].1())
+        XCTAssertEqual(try Index.open(url).rowCount, 15)
+    }
+
     /// A rebuild with the same vectors and other labels wrote an identical vector header: metrics and
     /// a probe's head computed on the old labels were recorded into it, exit 0.
     func testResultsFromTheOldLabelsAreNotRecordedAfterARelabel() throws {

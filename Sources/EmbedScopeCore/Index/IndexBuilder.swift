@@ -63,6 +63,17 @@ public final class IndexBuilder {
         }
         let n = (listing.generations.last ?? 0) + 1
         generation = IndexDirectory.generationName(n)
+        // The largest name readers accept is gen-999999999999999999 (18 digits): one more would be
+        // committed, `current` switched to a name every reader refuses, and the old generation
+        // removed — the index unreadable after an exit 0. Only a folder EmbedScope did not number
+        // gets there; it is named, and nothing is written.
+        guard IndexDirectory.generationNumber(generation) != nil else {
+            if ownsLock { held.release() }
+            let stray = IndexDirectory.generationName(n - 1)
+            throw EmbedScopeError(.refused, "the index holds a folder \(stray), the largest generation number there is, so no next generation can be numbered",
+                                  path: self.destination.appendingPathComponent(stray).path,
+                                  hint: "EmbedScope numbers its generations from 1 and did not write it; move it out of the index folder (or rename it). Nothing was changed")
+        }
         temporary = self.destination.appendingPathComponent("\(IndexDirectory.temporaryPrefix)\(n)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         interruptToken = InterruptCleanup.track(temporary)  // before it exists: no window for a signal
         do {
