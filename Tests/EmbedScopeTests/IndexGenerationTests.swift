@@ -414,6 +414,61 @@ final class IndexGenerationTests: XCTestCase {
         XCTAssertEqual(try Index.open(url).rowCount, 15)
     }
 
+    /// Fails on main (red-team): converting a format 1.0 flat index deleted every `*.vec` and
+    /// `catalog.sqlite-*` in the folder, a user's `my-old-embeddings.vec` and
+    /// `catalog.sqlite-backup-2024` included. Only the files its catalog names (and SQLite's own
+    /// beside the catalog) are removed now.
+    func testConvertingAFlatIndexRemovesOnlyItsOwnFiles() throws {
+        let dir = try temporaryDirectory(self)
+        let fm = FileManager.default
+        let v1 = dir.appendingPathComponent("v1")
+        try fm.copyItem(at: FormatCompatibilityTests.v1, to: v1)
+        let user = ["my-old-embeddings.vec", "catalog.sqlite-backup-2024", "README.txt"]
+        for name in user { try "mine".write(to: v1.appendingPathComponent(name), atomically: false, encoding: .utf8) }
+        try Index.writePrototypeSet(at: v1, name: "p", space: "embedding", source: "t", names: ["x"], weights: [1, 2, 3, 4], bias: [0])
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: v1.path).sorted(), ([".embedscope-index", "current", "gen-1"] + user).sorted(),
+                       "the flat index's own files removed, the user's kept")
+        for name in user { XCTAssertEqual(try String(contentsOf: v1.appendingPathComponent(name), encoding: .utf8), "mine", name) }
+        XCTAssertEqual(try Index.open(v1).rowCount, 6)
+    }
+
+    /// Fails on main (red-team): cleaning up an old generation deleted the whole folder —
+    /// `INDEX/current/user.txt` went with the next `import --force`, a user's `gen-99/photo.jpg`
+    /// with the next writer. Now only what EmbedScope writes in a generation is removed; a folder
+    /// that still holds something else stays (said on stderr); a symlinked `gen-*` is unlinked,
+    /// its target untouched.
+    func testCleanUpRemovesOnlyWhatEmbedScopeWroteInAGeneration() throws {
+        let dir = try temporaryDirectory(self)
+        let fm = FileManager.default
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 10, dim: 4, seed: 1), rows: 10, dim: 4, classes: classes(10))
+        try "x".write(to: url.appendingPathComponent("current/user.txt"), atomically: false, encoding: .utf8)
+        try "mine".write(to: url.appendingPathComponent("current/my.vec"), atomically: false, encoding: .utf8)
+        try fm.createDirectory(at: url.appendingPathComponent("gen-99/sub"), withIntermediateDirectories: true)
+        try "jpeg".write(to: url.appendingPathComponent("gen-99/photo.jpg"), atomically: false, encoding: .utf8)
+        try fm.createDirectory(at: url.appendingPathComponent("gen-5"), withIntermediateDirectories: false)  // empty: nothing to keep
+        let outside = dir.appendingPathComponent("outside")
+        try fm.createDirectory(at: outside, withIntermediateDirectories: false)
+        try "keep".write(to: outside.appendingPathComponent("catalog.sqlite"), atomically: false, encoding: .utf8)
+        XCTAssertEqual(symlink(outside.path, url.appendingPathComponent("gen-7").path), 0)
+
+        let (x, m) = try writeImport(dir, tag: "again", rows: 10, dim: 4, seed: 2)
+        var r = ImportRequest(vectors: x, manifest: m, out: url); r.force = true
+        _ = try Importer.run(r)
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: url.path).sorted(), [".embedscope-index", "current", "gen-1", "gen-100", "gen-99"])
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: url.appendingPathComponent("gen-1").path).sorted(), ["my.vec", "user.txt"],
+                       "EmbedScope's files of the old generation removed, the user's kept")
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: url.appendingPathComponent("gen-99").path).sorted(), ["photo.jpg", "sub"])
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: outside.path), ["catalog.sqlite"], "a symlinked gen-7: the link removed, never its target")
+        // The next writer keeps them too; once the user's files are moved out, the folder goes.
+        try Index.writePrototypeSet(at: url, name: "p", space: "embedding", source: "t", names: ["x"], weights: [1, 2, 3, 4], bias: [0])
+        XCTAssertEqual(try String(contentsOf: url.appendingPathComponent("gen-1/user.txt"), encoding: .utf8), "x")
+        XCTAssertTrue(fm.fileExists(atPath: url.appendingPathComponent("gen-99/photo.jpg").path))
+        for name in ["user.txt", "my.vec"] { try fm.removeItem(at: url.appendingPathComponent("gen-1/\(name)")) }
+        try Index.writePrototypeSet(at: url, name: "q", space: "embedding", source: "t", names: ["x"], weights: [1, 2, 3, 4], bias: [0])
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: url.path).sorted(), [".embedscope-index", "current", "gen-102", "gen-99"])
+        XCTAssertNoThrow(try Index.open(url).verify())
+    }
+
     /// A rebuild with the same vectors and other labels wrote an identical vector header: metrics and
     /// a probe's head computed on the old labels were recorded into it, exit 0.
     func testResultsFromTheOldLabelsAreNotRecordedAfterARelabel() throws {

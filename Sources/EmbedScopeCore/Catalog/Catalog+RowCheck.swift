@@ -1,6 +1,9 @@
 import Foundation
 internal import GRDB
 internal import GRDBSQLite
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Per-row checks (catalog migration `v3`): every row of `images`, `classes`, `spaces`,
 /// `prototypeSets`, `prototypes` and `meta` carries `rowCheck`, the CRC-32 of its own values, written
@@ -243,5 +246,50 @@ extension Catalog {
         guard sqlite3_prepare_v2(db, "SELECT 1 FROM grdb_migrations WHERE identifier = 'v1'", -1, &stmt, nil) == SQLITE_OK else { return false }
         defer { sqlite3_finalize(stmt) }
         return sqlite3_step(stmt) == SQLITE_ROW
+    }
+}
+
+extension Catalog {
+    /// The vector files that the catalog `file` names (a generation's, or a format 1.0 flat
+    /// folder's): every space's `file` and `normsFile`, every prototype set's `file`, and the half
+    /// copy `<space>.<f16|bf16>.vec` a `storage.<space>` meta key records. Only plain names ending
+    /// in `.vec` (no '/', not starting with '.'); nil when the catalog cannot be read. Opened
+    /// `immutable=1`, as `recordsFirstMigration`: nothing is written beside it.
+    static func namedVectorFiles(_ file: URL) -> Set<String>? {
+        var lst = stat()
+        guard lstat(file.path, &lst) == 0, (lst.st_mode & S_IFMT) == S_IFREG else { return nil }
+        var db: OpaquePointer?
+        var uri = URLComponents()
+        uri.scheme = "file"
+        uri.path = file.path
+        uri.queryItems = [URLQueryItem(name: "immutable", value: "1")]
+        guard let text = uri.string,
+              sqlite3_open_v2(text, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nil) == SQLITE_OK, let db else {
+            sqlite3_close(db)
+            return nil
+        }
+        defer { sqlite3_close(db) }
+        func rows(_ sql: String) -> [[String]]? {
+            var stmt: OpaquePointer?
+            guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else { return nil }
+            defer { sqlite3_finalize(stmt) }
+            var out: [[String]] = []
+            while true {
+                let rc = sqlite3_step(stmt)
+                if rc == SQLITE_DONE { return out }
+                guard rc == SQLITE_ROW else { return nil }
+                out.append((0..<sqlite3_column_count(stmt)).map { i in
+                    sqlite3_column_text(stmt, i).map { String(cString: $0) } ?? ""
+                })
+            }
+        }
+        guard let spaces = rows("SELECT name, file, normsFile FROM spaces"),
+              let sets = rows("SELECT file FROM prototypeSets"),
+              let storage = rows("SELECT key, value FROM meta WHERE key LIKE 'storage.%'") else { return nil }
+        var names = spaces.flatMap { $0.dropFirst() } + sets.flatMap { $0 }
+        for kv in storage where kv.count == 2 {
+            if let s = HalfStorage(rawValue: kv[1]) { names.append(s.fileName(space: String(kv[0].dropFirst("storage.".count)))) }
+        }
+        return Set(names.filter { !$0.isEmpty && !$0.contains("/") && !$0.hasPrefix(".") && $0.hasSuffix(".vec") })
     }
 }

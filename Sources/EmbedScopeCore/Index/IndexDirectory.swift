@@ -301,36 +301,64 @@ package enum IndexDirectory {
         try fsyncPath(index.path)
     }
 
-    /// Removes what no reader and no writer uses any more: temporary and trash folders, stale
-    /// link names, generations other than `keep` that no reader holds, and the files of a
-    /// format 1.0 flat layout once a generation is current. Best effort: anything held or that
-    /// cannot be removed stays for a later writer. Returns the names removed.
+    /// Removes what no reader and no writer uses any more: temporary folders and stale link
+    /// names, generations other than `keep` that no reader holds, and the files of a format 1.0
+    /// flat layout once a generation is current. Only what EmbedScope writes is removed: from an
+    /// old generation (and a `.trash-` folder a killed writer left) the files of
+    /// `removeGenerationFiles`, then the folder if that left it empty; a generation folder that
+    /// holds anything else (`INDEX/current/notes.txt`, a user's `gen-99/photo.jpg`) keeps it, under
+    /// its own name, and this is said once on stderr. A `gen-<n>` that is a symlink is only
+    /// unlinked. Best effort: anything held or that cannot be removed stays for a later writer.
+    /// Returns the names removed.
     @discardableResult
     static func collectGarbage(_ index: URL, keep: String) -> [String] {
         let fm = FileManager.default
         var removed: [String] = []
+        var kept: [(name: String, others: [String])] = []
         let names = (try? fm.contentsOfDirectory(atPath: index.path)) ?? []
-        for name in names where name.hasPrefix(temporaryPrefix) || name.hasPrefix(trashPrefix) || name.hasPrefix(currentTemporaryPrefix) {
+        for name in names where name.hasPrefix(temporaryPrefix) || name.hasPrefix(currentTemporaryPrefix) {
             if (try? fm.removeItem(at: index.appendingPathComponent(name))) != nil { removed.append(name) }
+        }
+        for name in names where name.hasPrefix(trashPrefix) {
+            let trash = index.appendingPathComponent(name)
+            var st = stat()
+            guard lstat(trash.path, &st) == 0 else { continue }
+            if (st.st_mode & S_IFMT) != S_IFDIR {
+                if unlink(trash.path) == 0 { removed.append(name) }
+                continue
+            }
+            let others = removeGenerationFiles(trash)
+            if rmdir(trash.path) == 0 { removed.append(name) } else if !others.isEmpty { kept.append((name, others)) }
         }
         for name in names where generationNumber(name) != nil && name != keep {
             let dir = index.appendingPathComponent(name)
+            var st = stat()
+            guard lstat(dir.path, &st) == 0 else { continue }
+            let isLink = (st.st_mode & S_IFMT) == S_IFLNK
             let fd = open(dir.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             guard fd >= 0 else { continue }
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { close(fd); continue } // a reader holds it
+            // Renamed first: a reader that resolved `current` before the switch and waits for its
+            // shared lock finds the name gone and resolves `current` again.
             let trash = index.appendingPathComponent("\(trashPrefix)\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
             let moved = rename(dir.path, trash.path) == 0
             close(fd)
-            if moved {
-                try? fm.removeItem(at: trash)
-                removed.append(name)
+            guard moved else { continue }
+            if isLink {
+                if unlink(trash.path) == 0 { removed.append(name) }   // the link only, never its target
+                continue
             }
+            let others = removeGenerationFiles(trash)
+            if rmdir(trash.path) == 0 { removed.append(name); continue }
+            // Something EmbedScope did not write is in it: the folder stays, under its own name
+            // (a `.trash-` name would be the next writer's to remove).
+            kept.append((rename(trash.path, dir.path) == 0 ? name : trash.lastPathComponent, others))
         }
         if hasFlatCatalog(index) {
             let fd = open(index.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
             if fd >= 0 {
-                if flock(fd, LOCK_EX | LOCK_NB) == 0 {
-                    for name in names where isFlatIndexFile(name) {
+                if flock(fd, LOCK_EX | LOCK_NB) == 0, let files = flatIndexFiles(index, names: names) {
+                    for name in files {
                         let p = index.appendingPathComponent(name).path
                         var st = stat()
                         if lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, unlink(p) == 0 { removed.append(name) }
@@ -340,13 +368,70 @@ package enum IndexDirectory {
             }
         }
         if !removed.isEmpty { try? fsyncPath(index.path) }
+        if !kept.isEmpty {
+            let what = kept.map { k in
+                "\(k.name) (\(k.others.sorted().prefix(3).joined(separator: ", "))\(k.others.count > 3 ? ", …" : ""))"
+            }.joined(separator: ", ")
+            StandardStreams.error("note: kept the old generation folder\(kept.count > 1 ? "s" : "") \(what) in \(index.path): "
+                                  + "\(kept.count > 1 ? "they hold" : "it holds") files EmbedScope did not write, which it never deletes; "
+                                  + "move them elsewhere and the next writer removes the folder\n")
+        }
         return removed
     }
 
-    /// The files of a format 1.0 flat index (nothing else in the folder is touched).
-    static func isFlatIndexFile(_ name: String) -> Bool {
-        name == Catalog.fileName || name.hasPrefix(Catalog.fileName + "-") || name.hasSuffix(".vec")
-            || name == MetricsFile.fileName || (name.hasPrefix(".\(MetricsFile.fileName).") && name.hasSuffix(".tmp"))
+    /// Removes from an old generation folder the files EmbedScope writes in a generation and
+    /// returns the names of what is left (what EmbedScope did not write): the vector files
+    /// (`*.vec` that its catalog names or that start with the vector-file magic), `metrics.json`
+    /// and its temporary files, then `catalog.sqlite` and SQLite's `-journal`, `-wal`, `-shm`
+    /// beside it — the catalog last, so a writer killed meanwhile leaves a folder whose catalog
+    /// still names what is left. Only regular files; nothing in a subfolder.
+    static func removeGenerationFiles(_ dir: URL) -> [String] {
+        let fm = FileManager.default
+        let names = (try? fm.contentsOfDirectory(atPath: dir.path)) ?? []
+        let named = Catalog.namedVectorFiles(dir.appendingPathComponent(Catalog.fileName)) ?? []
+        func unlinkRegular(_ name: String) {
+            let p = dir.appendingPathComponent(name).path
+            var st = stat()
+            if lstat(p, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG { unlink(p) }
+        }
+        for name in names where name.hasSuffix(".vec") && !name.hasPrefix(".") {
+            if named.contains(name) || startsWithVectorMagic(dir.appendingPathComponent(name)) { unlinkRegular(name) }
+        }
+        for name in names where name == MetricsFile.fileName || isMetricsTemporary(name) { unlinkRegular(name) }
+        for name in catalogFileNames { unlinkRegular(name) }
+        return (try? fm.contentsOfDirectory(atPath: dir.path)) ?? names
+    }
+
+    /// `catalog.sqlite` and the files SQLite keeps beside it.
+    static let catalogFileNames = [Catalog.fileName] + ["-journal", "-wal", "-shm"].map { Catalog.fileName + $0 }
+
+    /// `.metrics.json.<pid>.tmp`, the analysis layer's temporary file while it replaces metrics.json.
+    static func isMetricsTemporary(_ name: String) -> Bool {
+        name.hasPrefix(".\(MetricsFile.fileName).") && name.hasSuffix(".tmp")
+    }
+
+    /// Whether `file` is a regular file starting with `EMBSCVEC` (a vector file EmbedScope wrote).
+    static func startsWithVectorMagic(_ file: URL) -> Bool {
+        var st = stat()
+        guard lstat(file.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return false }
+        let fd = open(file.path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        var head = [UInt8](repeating: 0, count: VectorFileHeader.magic.count)
+        let n = head.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        return n == head.count && head == VectorFileHeader.magic
+    }
+
+    /// The files of a format 1.0 flat index in `index` (among `names`) that a writer converting it
+    /// removes: the vector files its catalog names, the catalog and SQLite's files beside it,
+    /// `metrics.json` and its temporary files — nothing else in the folder (a user's `notes.vec`
+    /// or `catalog.sqlite-backup` stays). Nil when the catalog cannot be read: then nothing is
+    /// removed.
+    static func flatIndexFiles(_ index: URL, names: [String]) -> [String]? {
+        guard let named = Catalog.namedVectorFiles(index.appendingPathComponent(Catalog.fileName)) else { return nil }
+        // Vector files first, the catalog last (as for a generation).
+        return names.filter(named.contains) + names.filter { $0 == MetricsFile.fileName || isMetricsTemporary($0) }
+            + catalogFileNames.filter(names.contains)
     }
 
     package static func fsyncPath(_ path: String) throws {
