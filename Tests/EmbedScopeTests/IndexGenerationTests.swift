@@ -469,6 +469,31 @@ final class IndexGenerationTests: XCTestCase {
         XCTAssertNoThrow(try Index.open(url).verify())
     }
 
+    /// Fails on main (red-team, exit 0): a regular file named `current` beside a marker was
+    /// replaced by `--force`'s link; a folder named `current` made `--force` fail at the switch and
+    /// leave a complete `gen-1/` behind. Both are refused before anything is written.
+    func testACurrentThatIsNotALinkIsRefusedEvenWithForce() throws {
+        let dir = try temporaryDirectory(self)
+        let fm = FileManager.default
+        let (x, m) = try writeImport(dir, tag: "t", rows: 6, dim: 4, seed: 3)
+        for kind in ["file", "folder"] {
+            let out = dir.appendingPathComponent("c-\(kind)")
+            try fm.createDirectory(at: out, withIntermediateDirectories: false)
+            fm.createFile(atPath: out.appendingPathComponent(IndexDirectory.markerName).path, contents: Data())
+            let current = out.appendingPathComponent("current")
+            if kind == "file" { try "my notes".write(to: current, atomically: false, encoding: .utf8) } else {
+                try fm.createDirectory(at: current, withIntermediateDirectories: false)
+                try "mine".write(to: current.appendingPathComponent("a.txt"), atomically: false, encoding: .utf8)
+            }
+            for force in [false, true] {
+                var r = ImportRequest(vectors: x, manifest: m, out: out); r.force = force
+                XCTAssertThrowsKind(.refused, try Importer.run(r), "\(kind) force \(force)")
+                XCTAssertEqual(try fm.contentsOfDirectory(atPath: out.path).sorted(), [".embedscope-index", "current"], "\(kind): nothing written")
+            }
+            if kind == "file" { XCTAssertEqual(try String(contentsOf: current, encoding: .utf8), "my notes") }
+        }
+    }
+
     /// A rebuild with the same vectors and other labels wrote an identical vector header: metrics and
     /// a probe's head computed on the old labels were recorded into it, exit 0.
     func testResultsFromTheOldLabelsAreNotRecordedAfterARelabel() throws {

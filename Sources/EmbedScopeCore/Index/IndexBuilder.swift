@@ -203,8 +203,14 @@ public final class IndexBuilder {
         catalog = nil // closes the database
         // An interrupt waits for this to finish, or stops it from starting (then `abort` cleans up).
         try InterruptCleanup.commit {
-            try DirectorySwap.install(temporary, at: destination.appendingPathComponent(generation))
-            try IndexDirectory.switchCurrent(destination, to: generation)
+            let installed = destination.appendingPathComponent(generation)
+            try DirectorySwap.install(temporary, at: installed)
+            do { try IndexDirectory.switchCurrent(destination, to: generation) } catch {
+                // Not current: back under the temporary name, which `abort` removes (a complete
+                // gen-N was left beside the old generation after "cannot switch 'current'").
+                if rename(installed.path, temporary.path) != 0 { try? FileManager.default.removeItem(at: installed) }
+                throw error
+            }
             committed = true
             CommittedChanges.record("\(destination.path) now reads its new generation \(generation)")
             if let t = interruptToken { InterruptCleanup.untrack(t); interruptToken = nil }

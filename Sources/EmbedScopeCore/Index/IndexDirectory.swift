@@ -93,9 +93,15 @@ package enum IndexDirectory {
         if hasMarker && (m.st_mode & S_IFMT) != S_IFREG {
             return .foreign("has a \(markerName) that is not a regular file (a link or a folder), which EmbedScope never writes")
         }
+        var c = stat()
+        if lstat(url.appendingPathComponent(currentName).path, &c) == 0, (c.st_mode & S_IFMT) != S_IFLNK {
+            // EmbedScope's `current` is only ever a symlink: a file or folder of that name is not
+            // its to replace (`--force` renamed the link over a user's `current` notes file).
+            return .foreign("has a \((c.st_mode & S_IFMT) == S_IFDIR ? "folder" : "file") named 'current' where an index has a symbolic link, which EmbedScope never writes")
+        }
         if hasMarker {
             if ((try? readCurrent(url)) ?? nil) != nil || hasFlatCatalog(url) { return .index }
-            // A `current` that is not a link to a generation: a damaged index (`--force` replaces it).
+            // A `current` link to something else than a generation: a damaged index (`--force` replaces it).
             if names.contains(currentName) { return .index }
         } else if let current = (try? readCurrent(url)) ?? nil {
             // An index whose marker was removed: its `current` links to a generation holding a catalog.
