@@ -289,6 +289,50 @@ final class CLIWriterTests: XCTestCase {
         XCTAssertEqual(idx.spaces.first { $0.name == "pixel" }?.dim, caught ? 8 * 8 * 3 : nil)
     }
 
+    /// Fails on main (red-team): SIGTERM right after `add` had committed its generation ended it
+    /// with 143 and nothing on stderr, though the rows were added — a script retrying after the
+    /// 143 added them twice. The process still ends by the signal, and says the change was made.
+    func testSignalAfterTheCommitSaysTheChangeWasMade() throws {
+        guard FileManager.default.isExecutableFile(atPath: CLI.binary.path) else { throw CLI.MissingBinary() }
+        let dir = try temporaryDirectory(self)
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 8, dim: 4, seed: 1), rows: 8, dim: 4, classes: (0..<8).map { ["a", "b"][$0 % 2] })
+        let x = dir.appendingPathComponent("more.npy"), m = dir.appendingPathComponent("more.csv")
+        try NPYArray.write(shape: [3, 4], values: randomMatrix(rows: 3, dim: 4, seed: 2), to: x)
+        try "path,class\nnew/0.png,a\nnew/1.png,b\nnew/2.png,a\n".write(to: m, atomically: true, encoding: .utf8)
+        // stdout is a pipe filled beforehand: the command commits, then blocks printing its summary,
+        // where the signal reaches it.
+        var fds: [Int32] = [0, 0]
+        XCTAssertEqual(pipe(&fds), 0)
+        defer { close(fds[0]) }
+        let flags = fcntl(fds[1], F_GETFL)
+        _ = fcntl(fds[1], F_SETFL, flags | O_NONBLOCK)
+        let chunk = [UInt8](repeating: 0x2E, count: 4096)
+        while chunk.withUnsafeBytes({ write(fds[1], $0.baseAddress, $0.count) }) > 0 {}
+        _ = fcntl(fds[1], F_SETFL, flags)
+        let log = dir.appendingPathComponent("err.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let p = Process()
+        p.executableURL = CLI.binary
+        p.arguments = ["add", idx.path, "--vectors", x.path, "--manifest", m.path]
+        p.standardOutput = FileHandle(fileDescriptor: fds[1], closeOnDealloc: true)
+        p.standardError = try FileHandle(forWritingTo: log)
+        try p.run()
+        close(fds[1])
+        let deadline = Date().addingTimeInterval(120)
+        while p.isRunning, Date() < deadline,
+              (try? FileManager.default.destinationOfSymbolicLink(atPath: idx.appendingPathComponent("current").path)) != "gen-2" { usleep(2_000) }
+        usleep(200_000)
+        XCTAssertTrue(p.isRunning, "the command ended without printing its summary")
+        kill(p.processIdentifier, SIGTERM)
+        p.waitUntilExit()
+        let err = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+        XCTAssertEqual(p.terminationReason, .uncaughtSignal, err)
+        XCTAssertEqual(p.terminationStatus, SIGTERM, err)
+        XCTAssertTrue(err.contains("interrupted: the change was made before the signal and stays:"), err)
+        XCTAssertTrue(err.contains("now reads its new generation gen-2"), err)
+        XCTAssertEqual(try Index.open(idx).rowCount, 11)
+    }
+
     /// Fails on main: a `serve --writable` that had recorded metrics could no longer be stopped by
     /// SIGTERM or Ctrl-C — the writer's interrupt handling set SIG_IGN over the server's own
     /// handlers (only SIGKILL ended it).

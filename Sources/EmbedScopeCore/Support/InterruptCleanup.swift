@@ -13,7 +13,8 @@ import Glibc
 /// 2. renames each tracked folder aside and removes it (renamed first, so a writer thread still
 ///    running cannot create files in it), says so on stderr;
 /// 3. runs the tracked actions (a writer lock's release, which removes an index folder that it
-///    created and nothing was committed into);
+///    created and nothing was committed into), and says on stderr which changes this process has
+///    already committed (`CommittedChanges`: a signal right after a commit does not undo it);
 /// 4. ends the process by the same signal (the default action: 130 / 143 / 129 / 152 in a shell).
 /// Meanwhile a command thread that fails because its folder went away waits to be ended instead
 /// of printing that failure (`holdIfInterrupted`).
@@ -183,5 +184,10 @@ package enum InterruptCleanup {
                                           : "\(newline)\(verb): could not remove the unfinished \(target.path); remove it by hand\n")
         }
         for action in actions { action() }
+        // A change already committed stays: said, so that an exit by a signal (or 1) is not taken
+        // for "nothing happened" and the command run again (an `add` applied twice).
+        for change in CommittedChanges.all {
+            StandardStreams.error("\(newline)\(verb): the change was made before the \(verb == "interrupted" ? "signal" : "error") and stays: \(change) (do not run the command again to make it)\n")
+        }
     }
 }
