@@ -11,7 +11,7 @@ struct LockOptions: ParsableArguments {
     var lockTimeout: Double?
 
     func validate() throws {
-        if let t = lockTimeout, !(t >= 0 && t.isFinite) { throw ValidationError("--lock-timeout must be 0 or more seconds") }
+        if let t = lockTimeout, !(t >= 0 && t.isFinite) { throw ValidationError("--lock-timeout must be a finite number of seconds, 0 or more (leave it out to wait as long as the other writer runs)") }
         // The library reads anything but a number of seconds as no limit; a user who set the
         // variable meant a limit, so the CLI refuses a value it cannot use (it waited forever).
         if lockTimeout == nil, let v = ProcessInfo.processInfo.environment["EMBEDSCOPE_LOCK_TIMEOUT"],

@@ -172,7 +172,7 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(negativeRow.stderr.contains("row -3 is out of range"), negativeRow.stderr)
         let negativeTimeout = try run(["metrics", idx.path, "--lock-timeout", "-1"])
         XCTAssertEqual(negativeTimeout.status, 64, negativeTimeout.stderr)
-        XCTAssertTrue(negativeTimeout.stderr.contains("--lock-timeout must be 0 or more seconds"), negativeTimeout.stderr)
+        XCTAssertTrue(negativeTimeout.stderr.contains("--lock-timeout must be a finite number of seconds, 0 or more"), negativeTimeout.stderr)
 
         let usage = try run(["query", idx.path])
         XCTAssertNotEqual(usage.status, 0)

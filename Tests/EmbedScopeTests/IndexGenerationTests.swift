@@ -494,6 +494,18 @@ final class IndexGenerationTests: XCTestCase {
         }
     }
 
+    /// Fails on main: a writer that created `--out a/b/idx` and failed removed `idx` but left the
+    /// parent folders it had created (`a/b`). Those that were there before stay.
+    func testAFailedFirstWriterRemovesTheParentFoldersItCreated() throws {
+        let dir = try temporaryDirectory(self)
+        let fm = FileManager.default
+        try fm.createDirectory(at: dir.appendingPathComponent("there"), withIntermediateDirectories: false)
+        let lock = try IndexWriterLock.acquire(dir.appendingPathComponent("there/np/a/b/idx"), create: true)
+        XCTAssertTrue(fm.fileExists(atPath: dir.appendingPathComponent("there/np/a/b/idx/.embedscope-index").path))
+        lock.release()  // nothing committed
+        XCTAssertEqual(try fm.contentsOfDirectory(atPath: dir.appendingPathComponent("there").path), [])
+    }
+
     /// A rebuild with the same vectors and other labels wrote an identical vector header: metrics and
     /// a probe's head computed on the old labels were recorded into it, exit 0.
     func testResultsFromTheOldLabelsAreNotRecordedAfterARelabel() throws {

@@ -81,11 +81,15 @@ public final class IndexWriterLock: Sendable {
         /// makes: a command that failed because the process ran out of descriptors (`ulimit -n`)
         /// could not list the folder, and left it behind holding only the marker. -1: none.
         let spare: Int32
+        /// The folders above the index that this lock created with it (deepest first): removed
+        /// with it, each only if empty (a failed `import --out new/a/b/idx` left new/a/b).
+        let createdParents: [String]
 
-        init(index: URL, fd: Int32, createdFolder: Bool) {
+        init(index: URL, fd: Int32, createdFolder: Bool, createdParents: [String]) {
             self.index = index
             self.fd = Locked(fd)
             self.createdFolder = createdFolder
+            self.createdParents = createdFolder ? createdParents : []
             spare = createdFolder ? dup(fd) : -1
         }
 
@@ -100,7 +104,9 @@ public final class IndexWriterLock: Sendable {
                     // without the lock). Its generation's own clean-up may have failed for want
                     // of descriptors (`ulimit -n`), and left it for this one.
                     try? FileManager.default.removeItem(at: index)
-                    if lstat(index.path, &st) == 0 {
+                    if lstat(index.path, &st) != 0 {
+                        for parent in createdParents where rmdir(parent) != 0 { break }
+                    } else {
                         // Still there (not even that could list it): rmdir removes only an empty
                         // folder; if something is left in it, the marker goes back, as a new file
                         // (a waiter that gets the lock re-checks the marker's inode).
@@ -142,17 +148,24 @@ public final class IndexWriterLock: Sendable {
         var told = false
         for _ in 0..<64 {
             var created = false
+            var createdParents: [String] = []
             switch IndexDirectory.classify(index) {
             case .missing:
                 guard create else {
                     throw EmbedScopeError(.notFound, "no such index", path: index.path,
                                           hint: "build one with `embedscope build DATASET --out \(index.path)` or `embedscope import`")
                 }
+                var parent = index.deletingLastPathComponent(), st = stat()
+                while parent.path != "/", lstat(parent.path, &st) != 0, errno == ENOENT {
+                    createdParents.append(parent.path)
+                    parent = parent.deletingLastPathComponent()
+                }
                 do {
                     try FileManager.default.createDirectory(at: index, withIntermediateDirectories: true)
                     created = true
                 } catch {
                     if case .missing = IndexDirectory.classify(index) {
+                        for parent in createdParents where rmdir(parent) != 0 && errno != ENOENT { break }
                         throw EmbedScopeError(.io, "cannot create the index folder", path: index.path, underlying: error)
                     }
                 }
@@ -210,7 +223,7 @@ public final class IndexWriterLock: Sendable {
             let line = Array("pid \(getpid()) \(what)\n".utf8)
             _ = ftruncate(fd, 0)
             _ = line.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
-            let held = Held(index: index, fd: fd, createdFolder: created)
+            let held = Held(index: index, fd: fd, createdFolder: created, createdParents: createdParents)
             let lock = IndexWriterLock(held: held)
             let token = InterruptCleanup.atInterrupt { held.release() }
             lock.interruptToken.withLock { $0 = token }
