@@ -24,6 +24,9 @@ extension TorchCheckpoint {
                 return try directory.dataRange(of: entry, in: raw)
             } catch ZipDirectory.Failure.malformed(let why) {
                 throw fail("is a damaged zip archive: \(why)", hint: "the file is incomplete or corrupt: download or copy it again")
+            } catch ZipDirectory.Failure.compressed(let why) {
+                throw fail("was re-zipped with compression: \(why)",
+                           hint: "save it again uncompressed: python -c \"import torch; torch.save(torch.load('IN', weights_only=True), 'OUT')\"")
             }
         }
 

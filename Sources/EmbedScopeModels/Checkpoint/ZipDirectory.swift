@@ -25,6 +25,8 @@ struct ZipDirectory {
     enum Failure: Error {
         /// What is wrong, for the caller to wrap with the path.
         case malformed(String)
+        /// A well-formed entry this reader does not read (compressed: the archive was re-zipped).
+        case compressed(String)
     }
 
     /// Entries in directory order.
@@ -135,7 +137,7 @@ struct ZipDirectory {
         else { throw Failure.malformed("entry '\(entry.name.prefix(80))' has no local header where the directory says") }
         guard entry.flags & 1 == 0 else { throw Failure.malformed("entry '\(entry.name.prefix(80))' is encrypted") }
         guard entry.method == 0 else {
-            throw Failure.malformed("entry '\(entry.name.prefix(80))' is compressed (method \(entry.method)); torch.save stores entries uncompressed — was the archive re-zipped?")
+            throw Failure.compressed("entry '\(entry.name.prefix(80))' is compressed (method \(entry.method)); torch.save stores entries uncompressed, and this reader maps them where they are")
         }
         guard entry.compressedSize == entry.uncompressedSize else {
             throw Failure.malformed("entry '\(entry.name.prefix(80))' is stored, yet the directory gives it \(entry.compressedSize) bytes stored and \(entry.uncompressedSize) uncompressed: the archive is damaged")
