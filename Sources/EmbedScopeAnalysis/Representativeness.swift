@@ -17,7 +17,7 @@ public struct RepresentativenessReport: Sendable, Codable, Equatable {
     /// Clusters that hold images (at most the number asked; fewer when the rows have fewer
     /// distinct points).
     public var clusters: Int
-    public var seed: Int
+    public var seed: UInt64
     /// Lloyd iterations run and whether the assignments stopped changing before the limit.
     public var iterations: Int
     public var converged: Bool
@@ -197,7 +197,7 @@ extension Index {
         // (d = 1: every unit row is ±1, 2 clusters of 20 asked).
         let used = Set(c.labels).count, asked = min(clusters, max(1, v.rows))
         return RepresentativenessReport(
-            space: name, rows: v.rows, clusters: used, seed: Int(seed), iterations: c.iterations, converged: c.converged,
+            space: name, rows: v.rows, clusters: used, seed: seed, iterations: c.iterations, converged: c.converged,
             definition: "FiftyOne Brain's cluster-center representativeness: k-means (\(used) cluster\(used == 1 ? "" : "s")\(used < asked ? " holding images, of \(asked) asked" : ""), seeded greedy k-means++ as scikit-learn's KMeans), score 1 − d/max d within each cluster; d = Euclidean distance of the unit row to its cluster centre",
             results: order.map { .init(row: $0, path: images[$0].path, class: names[images[$0].classId] ?? String(images[$0].classId), score: s[$0], cluster: c.labels[$0]) })
     }

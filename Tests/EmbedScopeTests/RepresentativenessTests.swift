@@ -122,5 +122,10 @@ final class RepresentativenessTests: XCTestCase {
         XCTAssertEqual(decoded.results.map(\.row), r.results.map(\.row))
         let bad = try CLI.run(["representativeness", url.path, "--clusters", "0"])
         XCTAssertNotEqual(bad.status, 0)
+        // A seed above Int.max (metrics, probe and mislabels take any UInt64) stopped the process
+        // with SIGILL where the report's seed was converted to Int.
+        let big = try CLI.run(["representativeness", url.path, "--clusters", "3", "--seed", "18446744073709551615", "--json"])
+        XCTAssertEqual(big.status, 0, big.stderr)
+        XCTAssertEqual(try JSONDecoder().decode(RepresentativenessReport.self, from: Data(big.stdout.utf8)).seed, .max)
     }
 }
