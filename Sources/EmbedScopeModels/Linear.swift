@@ -14,7 +14,28 @@ struct Linear: Sendable {
     /// Reads `prefix.weight` [out, inFeatures] (any out ≥ 1) and `prefix.bias` [out]. With
     /// `optional`, a checkpoint with neither (a headless backbone) gives a head of 0 outputs:
     /// embeddings only, no prototype set.
+    ///
+    /// A head fine-tuned as `nn.Sequential(nn.Dropout(p), nn.Linear(…))` (keys `prefix.1.weight`,
+    /// `prefix.1.bias`: the common transfer-learning head) is read as its one Linear layer; a
+    /// Sequential of more than one layer with weights is refused by name (it is not a linear head,
+    /// so its rows are no class prototypes).
     init(_ reader: StateDictReader, _ prefix: String, inFeatures: Int, optional: Bool = false) throws {
+        var prefix = prefix
+        if optional && !reader.has(prefix + ".weight") && !reader.has(prefix + ".bias") {
+            let under = reader.stateDict.keys.filter { $0.hasPrefix(prefix + ".") }
+            var layers: [Int: Set<String>] = [:], other: [String] = []
+            for key in under {
+                let parts = key.dropFirst(prefix.count + 1).split(separator: ".", omittingEmptySubsequences: false)
+                if parts.count == 2, let i = Int(parts[0]), i >= 0, String(i) == parts[0] { layers[i, default: []].insert(String(parts[1])) } else { other.append(key) }
+            }
+            if !under.isEmpty {
+                guard other.isEmpty, layers.count == 1, let (i, params) = layers.first, params == ["weight", "bias"] else {
+                    throw EmbedScopeError(.checkpoint, reader.notThisModel("its head `\(prefix)` is not one linear layer (keys \(under.sorted().prefix(4).map(\.escapedForDisplay).joined(separator: ", "))\(under.count > 4 ? ", …" : ""))"),
+                                          hint: "a Linear head, or nn.Sequential(nn.Dropout, nn.Linear), is read; for embeddings without it, save the state dict without the \(prefix).* keys")
+                }
+                prefix += ".\(i)"
+            }
+        }
         if optional && !reader.has(prefix + ".weight") && !reader.has(prefix + ".bias") {
             (outFeatures, weights, bias, self.inFeatures, packed) = (0, [], [], inFeatures, nil)
             return

@@ -280,4 +280,26 @@ final class ModelTests: XCTestCase {
             }
         }
     }
+
+    /// A head fine-tuned as nn.Sequential(nn.Dropout, nn.Linear) — keys fc.1.weight / fc.1.bias —
+    /// is that Linear layer (it was refused as "not a resnet18: 2 unexpected keys"); a head of two
+    /// layers with weights is refused by name, not read as a headless backbone.
+    func testResNetReadsADropoutLinearHead() throws {
+        let plain = SyntheticWeights.resnet(.r18, classes: 7)
+        var sequential = plain
+        sequential["fc.1.weight"] = plain["fc.weight"]; sequential["fc.1.bias"] = plain["fc.bias"]
+        sequential["fc.weight"] = nil; sequential["fc.bias"] = nil
+        let a = try ResNet(depth: .r18, stateDict: plain), b = try ResNet(depth: .r18, stateDict: sequential)
+        XCTAssertEqual(b.classCount, 7)
+        XCTAssertEqual(b.head.weights, a.head.weights)
+        XCTAssertEqual(b.head.bias, a.head.bias)
+        var twoLayers = sequential
+        twoLayers["fc.3.weight"] = plain["fc.weight"]; twoLayers["fc.3.bias"] = plain["fc.bias"]
+        do {
+            _ = try ResNet(depth: .r18, stateDict: twoLayers)
+            XCTFail("a two-layer head must be refused")
+        } catch let e as EmbedScopeError {
+            XCTAssertTrue(e.message.contains("head `fc` is not one linear layer"), e.message)
+        }
+    }
 }
