@@ -231,16 +231,7 @@ extension Catalog {
     /// EmbedScope wrote). Opened with `immutable=1`: SQLite writes nothing (no -shm, no journal)
     /// and takes no lock, so a foreign file is left exactly as it was.
     static func recordsFirstMigration(_ file: URL) -> Bool {
-        var db: OpaquePointer?
-        var uri = URLComponents()
-        uri.scheme = "file"
-        uri.path = file.path
-        uri.queryItems = [URLQueryItem(name: "immutable", value: "1")]
-        guard let text = uri.string,
-              sqlite3_open_v2(text, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nil) == SQLITE_OK, let db else {
-            sqlite3_close(db)
-            return false
-        }
+        guard let db = openImmutable(file) else { return false }
         defer { sqlite3_close(db) }
         var stmt: OpaquePointer?
         guard sqlite3_prepare_v2(db, "SELECT 1 FROM grdb_migrations WHERE identifier = 'v1'", -1, &stmt, nil) == SQLITE_OK else { return false }
@@ -250,14 +241,9 @@ extension Catalog {
 }
 
 extension Catalog {
-    /// The vector files that the catalog `file` names (a generation's, or a format 1.0 flat
-    /// folder's): every space's `file` and `normsFile`, every prototype set's `file`, and the half
-    /// copy `<space>.<f16|bf16>.vec` a `storage.<space>` meta key records. Only plain names ending
-    /// in `.vec` (no '/', not starting with '.'); nil when the catalog cannot be read. Opened
-    /// `immutable=1`, as `recordsFirstMigration`: nothing is written beside it.
-    static func namedVectorFiles(_ file: URL) -> Set<String>? {
-        var lst = stat()
-        guard lstat(file.path, &lst) == 0, (lst.st_mode & S_IFMT) == S_IFREG else { return nil }
+    /// `file` opened read-only with `immutable=1` (SQLite writes nothing beside it and takes no
+    /// lock); nil if it cannot be opened. The caller closes it (`sqlite3_close`).
+    static func openImmutable(_ file: URL) -> OpaquePointer? {
         var db: OpaquePointer?
         var uri = URLComponents()
         uri.scheme = "file"
@@ -268,6 +254,17 @@ extension Catalog {
             sqlite3_close(db)
             return nil
         }
+        return db
+    }
+
+    /// The vector files that the catalog `file` names (a generation's, or a format 1.0 flat
+    /// folder's): every space's `file` and `normsFile`, every prototype set's `file`, and the half
+    /// copy `<space>.<f16|bf16>.vec` a `storage.<space>` meta key records. Only plain names ending
+    /// in `.vec` (no '/', not starting with '.'); nil when the catalog cannot be read. Opened
+    /// `immutable=1`, as `recordsFirstMigration`: nothing is written beside it.
+    static func namedVectorFiles(_ file: URL) -> Set<String>? {
+        var lst = stat()
+        guard lstat(file.path, &lst) == 0, (lst.st_mode & S_IFMT) == S_IFREG, let db = openImmutable(file) else { return nil }
         defer { sqlite3_close(db) }
         func rows(_ sql: String) -> [[String]]? {
             var stmt: OpaquePointer?
