@@ -8,20 +8,29 @@ import XCTest
 /// was made by `JSONEncoder` until it was replaced, so any byte of difference here is a change of
 /// the outputs.
 final class PrettyJSONTests: XCTestCase {
-    static func reference<T: Encodable>(_ value: T) throws -> String {
+    static func reference<T: Encodable>(_ value: T, style: PrettyJSON.Style = .pretty) throws -> String {
         let e = JSONEncoder()
-        e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        if style.pretty {
+            e.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        } else {
+            // The HTTP API's encoder (`JSONCoding.encoder`).
+            e.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            e.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "Infinity", negativeInfinity: "-Infinity", nan: "NaN")
+        }
         return String(decoding: try e.encode(value), as: UTF8.self)
     }
 
-    static func ours<T: Encodable>(_ value: T) throws -> String {
-        try PrettyJSON.encode(value).withBytes { String(decoding: $0, as: UTF8.self) }
+    static func ours<T: Encodable>(_ value: T, style: PrettyJSON.Style = .pretty) throws -> String {
+        try PrettyJSON.encode(value, style: style).withBytes { String(decoding: $0, as: UTF8.self) }
     }
 
+    /// The same bytes as `JSONEncoder` in both layouts: the CLI's (pretty) and the API's (compact).
     func assertSame<T: Encodable>(_ value: T, file: StaticString = #filePath, line: UInt = #line) throws {
-        let want = try Self.reference(value)
-        let got = try Self.ours(value)
-        XCTAssertEqual(got, want, file: file, line: line)
+        for style in [PrettyJSON.Style.pretty, .compact] {
+            let want = try Self.reference(value, style: style)
+            let got = try Self.ours(value, style: style)
+            XCTAssertEqual(got, want, "pretty: \(style.pretty)", file: file, line: line)
+        }
     }
 
     struct Scalars: Encodable {
@@ -131,6 +140,10 @@ final class PrettyJSONTests: XCTestCase {
             }
         }
         XCTAssertThrowsError(try Self.ours([Float.nan]))
+        // The API's layout writes them as strings, as its JSONEncoder did.
+        struct Q: Encodable { var x: [Double] = [.nan, .infinity, -.infinity, 1]; var f: Float = .nan }
+        XCTAssertEqual(try Self.ours(Q(), style: .compact), try Self.reference(Q(), style: .compact))
+        XCTAssertEqual(try Self.ours(Q(), style: .compact), #"{"f":"NaN","x":["NaN","Infinity","-Infinity",1]}"#)
     }
 
     /// A random document of every kind of value, many times (the fixed cases above miss

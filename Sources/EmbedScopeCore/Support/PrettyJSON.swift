@@ -21,18 +21,28 @@ import Foundation
 /// is finished before its parent writes again (every synthesized `Encodable` does so); anything
 /// else is an `EncodingError`, not a wrong document.
 package enum PrettyJSON {
+    /// The other layout: `JSONEncoder` with `[.sortedKeys, .withoutEscapingSlashes]` (no
+    /// whitespace), and non-finite numbers as the strings "NaN", "Infinity", "-Infinity" (its
+    /// `.convertToString` strategy) — the HTTP API's bodies.
+    package struct Style: Sendable {
+        package var pretty = true
+        package var nonFiniteAsStrings = false
+        package static let pretty = Style()
+        package static let compact = Style(pretty: false, nonFiniteAsStrings: true)
+    }
+
     /// `value` as JSON into `out` (appended).
-    package static func encode<T: Encodable>(_ value: T, into out: OutputBytes) throws {
-        let w = JSONStreamWriter(out)
+    package static func encode<T: Encodable>(_ value: T, into out: OutputBytes, style: Style = .pretty) throws {
+        let w = JSONStreamWriter(out, style: style)
         try w.encodeValue(value, depth: 0, parent: nil, key: nil)
         try w.closeFrames(downTo: 0)
         if let failure = w.failure { throw failure }
     }
 
     /// `value` as JSON in a buffer of its own.
-    package static func encode<T: Encodable>(_ value: T, what: String = "the JSON output") throws -> OutputBytes {
+    package static func encode<T: Encodable>(_ value: T, what: String = "the JSON output", style: Style = .pretty) throws -> OutputBytes {
         let out = OutputBytes(what: what)
-        try encode(value, into: out)
+        try encode(value, into: out, style: style)
         return out
     }
 }
@@ -86,7 +96,12 @@ final class JSONStreamWriter {
     /// container written to after its parent moved on): thrown when the document ends.
     var failure: (any Error)?
 
-    init(_ out: OutputBytes) { self.out = out }
+    let style: PrettyJSON.Style
+
+    init(_ out: OutputBytes, style: PrettyJSON.Style = .pretty) {
+        self.out = out
+        self.style = style
+    }
 
     func fail(_ message: String, _ path: [any CodingKey]) {
         if failure == nil {
@@ -115,7 +130,7 @@ final class JSONStreamWriter {
         try value.encode(to: encoder)
         try closeFrames(downTo: mark)
         if case .nothing = encoder.state {
-            try out.append("{\n\n")
+            try out.append(style.pretty ? "{\n\n" : "{")
             try indent(depth)
             try out.append("}")
         }
@@ -123,6 +138,7 @@ final class JSONStreamWriter {
 
     func writeNumber<F: BinaryFloatingPoint & CustomStringConvertible>(_ value: F, _ parent: JSONPathNode?, _ key: (any CodingKey)?) throws {
         guard value.isFinite else {
+            if style.nonFiniteAsStrings { return try writeString(value.isNaN ? "NaN" : value > 0 ? "Infinity" : "-Infinity") }
             let path = JSONPathNode.path(parent) + (key.map { [$0] } ?? [])
             throw EncodingError.invalidValue(value, .init(codingPath: path, debugDescription: "Unable to encode \(F.self).\(value) directly in JSON."))
         }
@@ -161,8 +177,14 @@ final class JSONStreamWriter {
         try out.append(UInt8(ascii: "\""))
     }
 
+    /// Indentation (pretty only).
     func indent(_ depth: Int) throws {
-        try out.append(repeating: UInt8(ascii: " "), count: 2 * depth)
+        if style.pretty { try out.append(repeating: UInt8(ascii: " "), count: 2 * depth) }
+    }
+
+    /// Before a member or element: `,` after the first, and (pretty) a new line.
+    func separator(first: Bool) throws {
+        if style.pretty { try out.append(first ? "\n" : ",\n") } else if !first { try out.append(UInt8(ascii: ",")) }
     }
 
     // MARK: Containers
@@ -188,19 +210,19 @@ final class JSONStreamWriter {
     func beginMember(_ frame: JSONFrame, key: String, _ path: @autoclosure () -> [any CodingKey]) throws {
         try reach(frame, path())
         frame.separatorStarts.append(out.count)
-        try out.append(frame.count > 0 ? ",\n" : "\n")
+        try separator(first: frame.count == 0)
         try indent(frame.depth + 1)
         frame.contentStarts.append(out.count)
         frame.keys.append(key)
         frame.count += 1
         try writeString(key)
-        try out.append(" : ")
+        try out.append(style.pretty ? " : " : ":")
     }
 
     /// Starts an array's element: separator and indentation.
     func beginElement(_ frame: JSONFrame, _ path: @autoclosure () -> [any CodingKey]) throws {
         try reach(frame, path())
-        try out.append(frame.count > 0 ? ",\n" : "\n")
+        try separator(first: frame.count == 0)
         try indent(frame.depth + 1)
         frame.count += 1
     }
@@ -213,10 +235,10 @@ final class JSONStreamWriter {
         f.closed = true
         let bracket = f.keyed ? UInt8(ascii: "}") : UInt8(ascii: "]")
         if f.count == 0 {
-            try out.append("\n\n")
+            if style.pretty { try out.append("\n\n") }
         } else {
             if f.keyed { try sortMembers(f) }
-            try out.append("\n")
+            if style.pretty { try out.append("\n") }
         }
         try indent(f.depth)
         try out.append(bracket)
@@ -236,7 +258,7 @@ final class JSONStreamWriter {
         kept.reserveCapacity(n)
         for (j, i) in order.enumerated() where j + 1 == n || keys[order[j + 1]] != keys[i] { kept.append(i) }
         let start = f.contentStarts[0], end = out.count
-        let separatorLength = f.contentStarts[1] - f.separatorStarts[1]   // ",\n" and the indentation
+        let separatorLength = f.contentStarts[1] - f.separatorStarts[1]   // "," (pretty: a new line and the indentation)
         if end - start <= Self.copyLimit || n > 32 {
             try reorderByCopy(f, kept, start: start, end: end)
         } else {
@@ -258,7 +280,7 @@ final class JSONStreamWriter {
         try scratch.withBytes { m in
             for (j, i) in kept.enumerated() {
                 if j > 0 {
-                    try out.append(",\n")
+                    try separator(first: false)
                     try indent(f.depth + 1)
                 }
                 let from = f.contentStarts[i] - start
@@ -275,7 +297,7 @@ final class JSONStreamWriter {
     /// and are cut off with the final separator.
     private func reorderInPlace(_ f: JSONFrame, _ kept: [Int], start: Int, end: Int, separatorLength: Int) throws {
         let n = f.keys.count
-        try out.append(",\n")
+        try separator(first: false)
         try indent(f.depth + 1)
         var position = (0..<n).map { f.contentStarts[$0] }
         let length = (0..<n).map { (($0 + 1 < n ? f.separatorStarts[$0 + 1] : end) - f.contentStarts[$0]) + separatorLength }
