@@ -100,14 +100,8 @@ extension FolderBuilder {
                     target.forwardSeconds += Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
                     let d = embedding.dim
                     for (i, g) in good.enumerated() where keep[i] {
-                        let row = f[(i * d)..<((i + 1) * d)]
-                        if let bad = row.first(where: { !$0.isFinite }) {
-                            throw EmbedScopeError(.nonFinite, "the network's features of \(g.entry.path) contain \(bad.isNaN ? "NaN" : "infinity")",
-                                                  path: req.dataset.path,
-                                                  hint: "the checkpoint's weights (or what they make of this image) overflow float32: check the checkpoint; nothing was written")
-                        }
-                        if !row.contains(where: { $0 != 0 }) {
-                            let reason = "the network's features of this image are all zeros: no direction to index"
+                        if let reason = try FeatureRowCheck.skipReason(f[(i * d)..<((i + 1) * d)], path: g.entry.path, folder: req.dataset.path,
+                                                                         unchanged: "nothing was written") {
                             if req.strict {
                                 throw EmbedScopeError(.dataset, "cannot use \(g.entry.path): \(reason)", path: req.dataset.path,
                                                       hint: "build without --strict to skip such images")

@@ -131,13 +131,8 @@ extension IndexGrowth {
                 if case .success = r {
                     let f = d > 0 ? Array(features[(g * d)..<((g + 1) * d)]) : []
                     g += 1
-                    if let bad = f.first(where: { !$0.isFinite }) {
-                        throw EmbedScopeError(.nonFinite, "the network's features of \(files[start + j].path) contain \(bad.isNaN ? "NaN" : "infinity")",
-                                              hint: "the checkpoint's weights (or what they make of this image) overflow float32: check the checkpoint; nothing was changed")
-                    }
-                    if d > 0, !f.contains(where: { $0 != 0 }) {   // skipped, as `build` skips it
-                        out.append((.failure(ImageError(kind: .unsupported, path: files[start + j].path,
-                                                        reason: "the network's features of this image are all zeros: no direction to index")), []))
+                    if d > 0, let reason = try FeatureRowCheck.skipReason(f, path: files[start + j].path, unchanged: "nothing was changed") {
+                        out.append((.failure(ImageError(kind: .unsupported, path: files[start + j].path, reason: reason)), []))   // skipped, as `build` skips it
                         continue
                     }
                     out.append((r, f))

@@ -114,16 +114,16 @@ final class JSONStreamWriter {
     /// Writes `value` at the current position; `depth` is the indentation of the brackets it would open.
     func encodeValue<T: Encodable>(_ value: T, depth: Int, parent: JSONPathNode?, key: (any CodingKey)?) throws {
         // Exact types first (no dynamic cast on the common path); then the casts JSONEncoder makes.
-        if T.self == Double.self { return try writeNumber(value as! Double, parent, key) }
-        if T.self == String.self { return try writeString(value as! String) }
-        if T.self == Int.self { return try out.append((value as! Int).description) }
-        if T.self == Float.self { return try writeNumber(value as! Float, parent, key) }
-        if T.self == Bool.self { return try out.append((value as! Bool) ? "true" : "false") }
+        if T.self == Double.self, let v = value as? Double { return try writeNumber(v, parent, key) }
+        if T.self == String.self, let v = value as? String { return try writeString(v) }
+        if T.self == Int.self, let v = value as? Int { return try out.append(v.description) }
+        if T.self == Float.self, let v = value as? Float { return try writeNumber(v, parent, key) }
+        if T.self == Bool.self, let v = value as? Bool { return try out.append(v ? "true" : "false") }
         // (JSONEncoder casts with `as?`, which also unwraps an Optional; an Optional here encodes
         // its wrapped value through a single value container, which comes back with the exact type.)
-        if T.self == URL.self { return try writeString((value as! URL).absoluteString) }
-        if T.self == Decimal.self { return try out.append((value as! Decimal).description) }
-        if T.self == Data.self { return try writeString((value as! Data).base64EncodedString()) }
+        if T.self == URL.self, let v = value as? URL { return try writeString(v.absoluteString) }
+        if T.self == Decimal.self, let v = value as? Decimal { return try out.append(v.description) }
+        if T.self == Data.self, let v = value as? Data { return try writeString(v.base64EncodedString()) }
         let node = key.map { JSONPathNode(parent, $0) } ?? parent
         let mark = frames.count
         let encoder = JSONValueEncoder(writer: self, depth: depth, path: node, mark: mark)
