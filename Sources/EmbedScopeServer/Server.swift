@@ -252,7 +252,15 @@ struct ServerAPI: Sendable {
         let className = try Self.name(r, "class")
         var filter = try s.index.classFilter(className)
         filter.excluded = []
-        let buffer = try await r.body.collect(upTo: options.maxUploadBytes)
+        let buffer: ByteBuffer
+        do {
+            buffer = try await r.body.collect(upTo: options.maxUploadBytes)
+        } catch let e as any HTTPResponseError {
+            throw e   // too large: 413
+        } catch {
+            // The client's fault, not the server's: a body shorter than its Content-Length was a 500.
+            throw APIError(.badRequest, "http", "the request body ended before it was whole (\(error)): send the whole image")
+        }
         var data = Data(buffer.readableBytesView)
         if let type = r.headers[.contentType], type.lowercased().hasPrefix("multipart/form-data") {
             data = try Multipart.firstFile(data, contentType: type)

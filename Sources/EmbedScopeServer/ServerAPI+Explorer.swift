@@ -82,17 +82,23 @@ extension ServerAPI {
         var knnCorrect: Int
     }
 
-    /// Leave-one-out same-class neighbour counts per class: every row's k nearest other rows
-    /// (ties: lower row first, as `versus`), from a seeded sample of 5,000 rows above 20,000.
-    func classNeighbours(_ s: ServedIndex, space: String, k: Int) async throws -> ClassNeighbours {
-        let matrix = try RowMatrix(s.index.vectors(space: space))
-        let labels = s.classIds
-        guard labels.count == matrix.rows, matrix.rows > k else {
-            throw APIError.badRequest("per-class precision@\(k) needs more than \(k) rows with labels; space '\(space)' has \(matrix.rows)")
-        }
-        return try await s.once("neighbours/\(space)/\(k)") {
+    /// The largest k of per-class precision@k: each space's neighbour lists are searched once, at
+    /// this depth, and every k up to it is read from them (a request per k, each a search of the
+    /// whole space, was a way to keep the server busy for minutes: k = 10000 on 500k rows took 75 s).
+    static let maxPerClassK = 100
+
+    /// Every sampled row's nearest other rows (ties: lower row first, as `versus`), at most
+    /// `maxPerClassK` deep; computed once per space. The first k of a list are the row's k nearest:
+    /// the order (score, then row) is total, so a shorter search would give that same prefix.
+    struct NeighbourLists: Sendable {
+        var queries: [Int]; var lists: [[Int32]]; var sample: Int?
+    }
+
+    func neighbourLists(_ s: ServedIndex, space: String, matrix: RowMatrix) async throws -> NeighbourLists {
+        try await s.once("neighbours/\(space)") {
             // Damaged rows (non-finite, not unit length) are an error; checked once, with the answer cached.
             try s.index.requireFinite(space: space)
+            let depth = min(Self.maxPerClassK, matrix.rows - 1)
             var queries = Array(0..<matrix.rows)
             var sample: Int? = nil
             if matrix.rows > Self.exactNeighbourRows {
@@ -101,32 +107,48 @@ extension ServerAPI {
                 queries = Array(queries.prefix(Self.neighbourSample)).sorted()
                 sample = queries.count
             }
-            var hits: [Int32: Int] = [:], rows: [Int32: Int] = [:], correct = 0
+            var lists: [[Int32]] = []
+            lists.reserveCapacity(queries.count)
             let d = matrix.dim, batch = 128
             var start = 0
             while start < queries.count {
                 let part = Array(queries[start..<min(queries.count, start + batch)])
                 var q = [Float](); q.reserveCapacity(part.count * d)
                 for r in part { q += UnsafeBufferPointer(start: matrix.row(r), count: d) }
-                let lists = try Scorer.searchBatch(matrix, queries: q, count: part.count, k: k,
+                let found = try Scorer.searchBatch(matrix, queries: q, count: part.count, k: depth,
                                                    filters: part.map { RowFilter(excluded: [$0]) })
-                for (r, list) in zip(part, lists) {
-                    let own = labels[r]
-                    rows[own, default: 0] += 1
-                    hits[own, default: 0] += list.filter { labels[$0.row] == own }.count
-                    if !list.isEmpty && NeighbourQuality.vote(ArraySlice(list.map { Int32($0.row) }), labels: labels) == own { correct += 1 }
-                }
+                lists += found.map { $0.map { Int32($0.row) } }
                 start += batch
             }
-            return ClassNeighbours(k: k, sample: sample, hits: hits, rows: rows, knnCorrect: correct)
+            return NeighbourLists(queries: queries, lists: lists, sample: sample)
         }
+    }
+
+    /// Leave-one-out same-class neighbour counts per class: every row's k nearest other rows
+    /// (ties: lower row first, as `versus`), from a seeded sample of 5,000 rows above 20,000;
+    /// read from `neighbourLists`.
+    func classNeighbours(_ s: ServedIndex, space: String, k: Int) async throws -> ClassNeighbours {
+        let matrix = try RowMatrix(s.index.vectors(space: space))
+        let labels = s.classIds
+        guard labels.count == matrix.rows, matrix.rows > k else {
+            throw APIError.badRequest("per-class precision@\(k) needs more than \(k) rows with labels; space '\(space)' has \(matrix.rows)")
+        }
+        let nl = try await neighbourLists(s, space: space, matrix: matrix)
+        var hits: [Int32: Int] = [:], rows: [Int32: Int] = [:], correct = 0
+        for (r, list) in zip(nl.queries, nl.lists) {
+            let own = labels[r], first = list.prefix(k)
+            rows[own, default: 0] += 1
+            hits[own, default: 0] += first.filter { labels[Int($0)] == own }.count
+            if !first.isEmpty && NeighbourQuality.vote(first, labels: labels) == own { correct += 1 }
+        }
+        return ClassNeighbours(k: k, sample: nl.sample, hits: hits, rows: rows, knnCorrect: correct)
     }
 
     /// `compare --json`'s rows; with `perClass=true`, each row also carries per-class silhouette
     /// and precision@k (k = `k`, default 10).
     func compareRows(_ r: Request, names: [String], rows: [ComparisonRow]) async throws -> [CompareRow] {
         guard try Self.bool(r, "perClass") else { return rows.map { CompareRow($0, PerClassFields()) } }
-        let k = try Self.int(r, "k", default: 10, in: 1...options.maxK)
+        let k = try Self.int(r, "k", default: 10, in: 1...Self.maxPerClassK)
         var out: [CompareRow] = []
         for row in rows {
             do {

@@ -117,6 +117,24 @@ final class ServerExplorerAPITests: XCTestCase {
                     for row in others { XCTAssertEqual(row.perClass?.count, 3, uri); XCTAssertNil(row.perClassError, uri) }
                 }
             }
+            // Every k is read from the same neighbour lists (searched once per space, 100 deep): each
+            // equals versus at that k. Above 100: refused (a search per k kept the server busy for minutes).
+            for k in [1, 3, 7, 20] {
+                try await client.execute(uri: "/api/compare?index=tiny&space=embedding&perClass=true&k=\(k)", method: .get) { r in
+                    XCTAssertEqual(r.status, .ok)
+                    struct C: Decodable { var name: String; var precisionAtK: Double? }
+                    struct Row: Decodable { var perClass: [C]; var knnAccuracy: Double? }
+                    struct T: Decodable { var entries: [Row] }
+                    let row = try XCTUnwrap(try JSONDecoder().decode(T.self, from: Self.body(r)).entries.first)
+                    var versus = VersusOptions()
+                    versus.k = k; versus.worst = 0; versus.spaces = ["embedding"]
+                    let e = try XCTUnwrap(Index.open(f.root.appendingPathComponent("tiny")).versus(options: versus).spaces.first)
+                    for (a, b) in zip(row.perClass, e.perClass) {
+                        XCTAssertEqual(try XCTUnwrap(a.precisionAtK), b.precisionAtK, accuracy: 1e-12, "k \(k) \(a.name)")
+                    }
+                }
+            }
+            try await client.execute(uri: "/api/compare?index=tiny&perClass=true&k=101", method: .get) { r in XCTAssertEqual(r.status, .badRequest) }
             try await client.execute(uri: "/api/compare?index=tiny&space=nope", method: .get) { r in XCTAssertEqual(r.status, .notFound) }
             for uri in ["/api/compare?perClass=maybe", "/api/compare?perClass=true&k=0", "/api/compare?perClass=true&k=x"] {
                 try await client.execute(uri: uri, method: .get) { r in XCTAssertEqual(r.status, .badRequest, uri) }
