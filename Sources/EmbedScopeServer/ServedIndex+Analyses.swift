@@ -74,14 +74,22 @@ enum Multipart {
             throw APIError.badRequest("multipart/form-data without a boundary")
         }
         let boundary = Data(("--" + b.trimmingCharacters(in: CharacterSet(charactersIn: "\""))).utf8)
-        guard let first = body.range(of: boundary),
-              let headersEnd = body.range(of: Data("\r\n\r\n".utf8), in: first.upperBound..<body.endIndex) else {
-            throw APIError.badRequest("malformed multipart/form-data body: no part found")
+        // The first part that is a file (`filename=` in its headers: a form's text fields before
+        // the file were taken for the image, 415); a body with no such part: its first part.
+        var from = body.startIndex
+        var firstPart: Data?
+        while let start = body.range(of: boundary, in: from..<body.endIndex), !body[start.upperBound...].starts(with: Data("--".utf8)) {
+            guard let headersEnd = body.range(of: Data("\r\n\r\n".utf8), in: start.upperBound..<body.endIndex) else { break }
+            let contentStart = headersEnd.upperBound
+            guard let end = body.range(of: Data("\r\n".utf8) + boundary, in: contentStart..<body.endIndex) else {
+                throw APIError.badRequest("malformed multipart/form-data body: the part does not end")
+            }
+            let content = body.subdata(in: contentStart..<end.lowerBound)
+            if String(decoding: body[start.upperBound..<headersEnd.lowerBound], as: UTF8.self).lowercased().contains("filename=") { return content }
+            if firstPart == nil { firstPart = content }
+            from = end.lowerBound + 2
         }
-        let contentStart = headersEnd.upperBound
-        guard let end = body.range(of: Data("\r\n".utf8) + boundary, in: contentStart..<body.endIndex) else {
-            throw APIError.badRequest("malformed multipart/form-data body: the part does not end")
-        }
-        return body.subdata(in: contentStart..<end.lowerBound)
+        guard let firstPart else { throw APIError.badRequest("malformed multipart/form-data body: no part found") }
+        return firstPart
     }
 }

@@ -147,8 +147,9 @@ extension ServerAPI {
     /// `compare --json`'s rows; with `perClass=true`, each row also carries per-class silhouette
     /// and precision@k (k = `k`, default 10).
     func compareRows(_ r: Request, names: [String], rows: [ComparisonRow]) async throws -> [CompareRow] {
-        guard try Self.bool(r, "perClass") else { return rows.map { CompareRow($0, PerClassFields()) } }
+        // k is read (and a k that is no number refused) with or without perClass.
         let k = try Self.int(r, "k", default: 10, in: 1...Self.maxPerClassK)
+        guard try Self.bool(r, "perClass") else { return rows.map { CompareRow($0, PerClassFields()) } }
         var out: [CompareRow] = []
         for row in rows {
             do {

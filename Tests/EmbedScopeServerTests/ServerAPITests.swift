@@ -514,6 +514,14 @@ final class ServerAPITests: XCTestCase {
                 XCTAssertEqual(r.status, .ok)
                 XCTAssertEqual(try ServerAPITests.decode(Results.self, r).results.first?.row, 9)
             }
+            // A form's text field before the file: the file is the image (the first part was taken: 415).
+            var withField = Data("--\(boundary)\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nhello\r\n".utf8)
+            withField += body
+            try await client.execute(uri: "/api/indexes/tiny/query?space=pixel&k=4", method: .post,
+                                     headers: [.contentType: "multipart/form-data; boundary=\(boundary)"], body: ByteBuffer(bytes: withField)) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(try ServerAPITests.decode(Results.self, r).results.first?.row, 9)
+            }
             // The embedding space holds imported vectors: no model to embed a new image with.
             try await ServerAPITests.expectError(client, "/api/indexes/tiny/query?space=embedding", method: .post, body: ByteBuffer(bytes: bytes), .badRequest)
         }

@@ -135,6 +135,7 @@ final class ServerExplorerAPITests: XCTestCase {
                 }
             }
             try await client.execute(uri: "/api/compare?index=tiny&perClass=true&k=101", method: .get) { r in XCTAssertEqual(r.status, .badRequest) }
+            try await client.execute(uri: "/api/compare?index=tiny&k=abc", method: .get) { r in XCTAssertEqual(r.status, .badRequest, "k that is no number, without perClass") }
             try await client.execute(uri: "/api/compare?index=tiny&space=nope", method: .get) { r in XCTAssertEqual(r.status, .notFound) }
             for uri in ["/api/compare?perClass=maybe", "/api/compare?perClass=true&k=0", "/api/compare?perClass=true&k=x"] {
                 try await client.execute(uri: uri, method: .get) { r in XCTAssertEqual(r.status, .badRequest, uri) }
