@@ -31,10 +31,10 @@ package struct APIError: Error, Sendable {
             case .invalidArgument, .shapeMismatch, .zeroVector, .undefined, .nonFinite, .npy, .dataset: status = .badRequest
             default: status = .internalServerError
             }
-            return APIError(status, e.kind.rawValue, e.message + (e.hint.map { " (\($0))" } ?? ""))
+            return APIError(status, e.kind.rawValue, redactingPaths(e.message + (e.hint.map { " (\($0))" } ?? "")))
         case let e as ImageError:
             let status: HTTPResponse.Status = e.kind == .tooLarge ? .contentTooLarge : .badRequest
-            return APIError(status, "image", e.reason + " (\(e.advice))")
+            return APIError(status, "image", redactingPaths(e.reason + " (\(e.advice))"))
         case let e as any HTTPResponseError:
             let kind = e.status == .contentTooLarge ? "tooLarge" : e.status == .notFound ? "notFound" : "http"
             let message = e.status == .contentTooLarge ? "the request body is too large" : e.status.reasonPhrase
@@ -42,6 +42,28 @@ package struct APIError: Error, Sendable {
         default:
             return APIError(.internalServerError, "internal", "\(error)")
         }
+    }
+
+    /// The library's messages name files by their paths ("run `embedscope verify /srv/data/x`");
+    /// no path of the server's file system is in an answer (docs/http-api.md): each absolute path
+    /// is given as its last component, as `meta` values are.
+    static func redactingPaths(_ message: String) -> String {
+        guard message.contains("/") else { return message }
+        let chars = Array(message)
+        let ends: Set<Character> = [" ", "\t", "\n", "`", "'", "\"", "(", ")", "[", "]"]
+        var out = "", i = 0
+        while i < chars.count {
+            let startsWord = i == 0 || ends.contains(chars[i - 1])
+            guard chars[i] == "/", startsWord else { out.append(chars[i]); i += 1; continue }
+            var j = i
+            while j < chars.count && !ends.contains(chars[j]) { j += 1 }
+            var k = j   // punctuation that ends a sentence or a clause is not part of the path
+            while k > i + 1 && ":,.;".contains(chars[k - 1]) { k -= 1 }
+            let path = String(chars[i..<k])
+            out += (path.split(separator: "/").last.map(String.init) ?? path) + String(chars[k..<j])
+            i = j
+        }
+        return out
     }
 
     var response: Response {

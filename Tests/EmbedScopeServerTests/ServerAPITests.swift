@@ -154,9 +154,18 @@ final class ServerAPITests: XCTestCase {
                     let e = try ServerAPITests.decode(ErrorBody.self, r)
                     XCTAssertEqual(e.error.kind, "checksumMismatch", q)
                     XCTAssertTrue(e.error.message.contains("row 5 has length 0"), "\(q): \(e.error.message)")
+                    // No path of the server's file system (the hint said "run `embedscope verify /tmp/…/tiny`").
+                    XCTAssertFalse(e.error.message.contains(dir.path), "\(q): \(e.error.message)")
+                    XCTAssertTrue(e.error.message.contains("embedscope verify tiny"), "\(q): \(e.error.message)")
                 }
             }
         }
+    }
+
+    func testAbsolutePathsInMessagesAreGivenAsTheirLastComponent() {
+        XCTAssertEqual(APIError.redactingPaths("run `embedscope verify /srv/data/x` and /a/b.vec: bad."), "run `embedscope verify x` and b.vec: bad.")
+        XCTAssertEqual(APIError.redactingPaths("(/tmp/i/current/embedding.vec) 1/3 of PC1/PC2, a / b"), "(embedding.vec) 1/3 of PC1/PC2, a / b")
+        XCTAssertEqual(APIError.redactingPaths("no path here"), "no path here")
     }
 
     /// A byte flipped inside a stored path (SQLite reads the page as valid): the server read the
