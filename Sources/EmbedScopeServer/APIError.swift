@@ -151,7 +151,9 @@ struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
         }
         // Answers about one index say which generation they come from; those the browser may keep
         // carry it as their ETag and are 304 while it holds.
-        if lastTouched.count == 1, let only = lastTouched.first, request.uri.path.hasPrefix("/api/indexes/") {
+        // (Empty path components dropped, as the router drops them: `//api//indexes/x` is routed too.)
+        if lastTouched.count == 1, let only = lastTouched.first,
+           ("/" + request.uri.path.split(separator: "/").joined(separator: "/")).hasPrefix("/api/indexes/") {
             response.headers[Self.generationHeader] = only.generation
             if response.status == .ok, response.headers[.cacheControl]?.contains("no-cache") == true {
                 // (Images set their own: the generation and the file's stamp.)

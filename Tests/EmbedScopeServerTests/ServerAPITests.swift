@@ -595,6 +595,11 @@ final class ServerAPITests: XCTestCase {
                 XCTAssertEqual(r.headers[.eTag], "\"\(g)\"")
                 return g
             }
+            // A doubled slash is routed as the router drops empty components: the same headers.
+            try await client.execute(uri: "//api//indexes/tiny/projection?space=embedding", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                XCTAssertEqual(r.headers[HTTPFields.Element.Name("X-EmbedScope-Generation")!], gen)
+            }
             try await client.execute(uri: "/api/indexes/tiny/projection?space=embedding", method: .get, headers: [.ifNoneMatch: "\"\(gen)\""]) { r in
                 XCTAssertEqual(r.status, .notModified)
                 XCTAssertEqual(r.body.readableBytes, 0)
