@@ -14,6 +14,12 @@ import Glibc
 /// Not re-entrant: a second `acquire` of the same index in the same process waits for the
 /// first to be released (pass the held lock along instead, e.g. `IndexBuilder(lock:)`).
 public final class IndexWriterLock: Sendable {
+    /// Removes the folders a writer created above its index (deepest first), each only if empty;
+    /// stops at the first that stays (a folder gone already is passed over).
+    static func removeCreatedParents(_ parents: [String]) {
+        for parent in parents where rmdir(parent) != 0 && errno != ENOENT { break }
+    }
+
     /// How long a writer waits for another writer, and where it says that it waits.
     public struct Policy: Sendable {
         /// Seconds to wait; nil waits as long as the other writer runs, 0 fails at once.
@@ -105,7 +111,7 @@ public final class IndexWriterLock: Sendable {
                     // of descriptors (`ulimit -n`), and left it for this one.
                     try? FileManager.default.removeItem(at: index)
                     if lstat(index.path, &st) != 0 {
-                        for parent in createdParents where rmdir(parent) != 0 { break }
+                        IndexWriterLock.removeCreatedParents(createdParents)
                     } else {
                         // Still there (not even that could list it): rmdir removes only an empty
                         // folder; if something is left in it, the marker goes back, as a new file
@@ -165,7 +171,7 @@ public final class IndexWriterLock: Sendable {
                     created = true
                 } catch {
                     if case .missing = IndexDirectory.classify(index) {
-                        for parent in createdParents where rmdir(parent) != 0 && errno != ENOENT { break }
+                        Self.removeCreatedParents(createdParents)
                         throw EmbedScopeError(.io, "cannot create the index folder", path: index.path, underlying: error)
                     }
                 }
