@@ -28,6 +28,7 @@ package struct APIError: Error, Sendable {
             switch e.kind {
             case .notFound: status = .notFound
             case .outOfMemory, .resourceLimit: status = .serviceUnavailable
+            case _ where e.isStoredDamage: status = .internalServerError   // the index's rows, not the request
             case .invalidArgument, .shapeMismatch, .zeroVector, .undefined, .nonFinite, .npy, .dataset: status = .badRequest
             default: status = .internalServerError
             }

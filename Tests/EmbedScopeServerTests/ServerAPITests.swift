@@ -138,25 +138,31 @@ final class ServerAPITests: XCTestCase {
     /// shown, nor silently left out: a query or rank that reads it is an error naming it, not a
     /// 200 with a different answer — one whose answer would not show it too (the scan finds it).
     func testDamagedRowsNeverReachAnAnswer() async throws {
-        let dir = try serverTemporaryDirectory(self)
-        let f = try ServerFixture.make(in: dir)
-        let file = f.index.appendingPathComponent("current/embedding.vec")
-        let v = try VectorFile(url: file)
-        let h = try FileHandle(forWritingTo: file)
-        try h.seek(toOffset: UInt64(64 + 5 * v.stride * 4))
-        try h.write(contentsOf: Data(count: v.dim * 4))
-        try h.close()
-        try await app(f).test(.router) { client in
-            for q in ["query?row=0&k=\(f.rows)", "query?row=5&k=3", "query?row=0&k=\(f.rows)&farthest=true", "rank?prototype=square&set=head&k=\(f.rows)",
-                      "query?row=0&k=1&includeSelf=true", "rank?prototype=square&set=head&k=1"] {
-                try await client.execute(uri: "/api/indexes/tiny/\(q)", method: .get) { r in
-                    XCTAssertEqual(r.status, .internalServerError, q)
-                    let e = try ServerAPITests.decode(ErrorBody.self, r)
-                    XCTAssertEqual(e.error.kind, "checksumMismatch", q)
-                    XCTAssertTrue(e.error.message.contains("row 5 has length 0"), "\(q): \(e.error.message)")
-                    // No path of the server's file system (the hint said "run `embedscope verify /tmp/…/tiny`").
-                    XCTAssertFalse(e.error.message.contains(dir.path), "\(q): \(e.error.message)")
-                    XCTAssertTrue(e.error.message.contains("embedscope verify tiny"), "\(q): \(e.error.message)")
+        // Zeroed (a lost page) and NaN (a flipped exponent): both the index's fault, so 500 — a NaN
+        // row answered 400 `nonFinite`, the status of a caller's NaN query vector (red team).
+        for (damage, kind, says) in [("zero", "checksumMismatch", "row 5 has length 0"), ("nan", "nonFinite", "row 5 holds NaN")] {
+            let dir = try serverTemporaryDirectory(self).appendingPathComponent(damage)
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            let f = try ServerFixture.make(in: dir)
+            let file = f.index.appendingPathComponent("current/embedding.vec")
+            let v = try VectorFile(url: file)
+            let h = try FileHandle(forWritingTo: file)
+            try h.seek(toOffset: UInt64(64 + 5 * v.stride * 4))
+            let row = damage == "zero" ? [Float](repeating: 0, count: v.dim) : [Float](repeating: .nan, count: v.dim)
+            try h.write(contentsOf: row.withUnsafeBytes { Data($0) })
+            try h.close()
+            try await app(f).test(.router) { client in
+                for q in ["query?row=0&k=\(f.rows)", "query?row=5&k=3", "query?row=0&k=\(f.rows)&farthest=true", "rank?prototype=square&set=head&k=\(f.rows)",
+                          "query?row=0&k=1&includeSelf=true", "rank?prototype=square&set=head&k=1"] {
+                    try await client.execute(uri: "/api/indexes/tiny/\(q)", method: .get) { r in
+                        XCTAssertEqual(r.status, .internalServerError, "\(damage): \(q)")
+                        let e = try ServerAPITests.decode(ErrorBody.self, r)
+                        XCTAssertEqual(e.error.kind, kind, "\(damage): \(q)")
+                        XCTAssertTrue(e.error.message.contains(says), "\(damage): \(q): \(e.error.message)")
+                        // No path of the server's file system (the hint said "run `embedscope verify /tmp/…/tiny`").
+                        XCTAssertFalse(e.error.message.contains(dir.path), "\(q): \(e.error.message)")
+                        XCTAssertTrue(e.error.message.contains("embedscope verify tiny"), "\(q): \(e.error.message)")
+                    }
                 }
             }
         }

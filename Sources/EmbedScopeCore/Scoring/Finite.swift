@@ -71,7 +71,7 @@ package enum Finite {
         let list = rows.map(String.init).joined(separator: ", ") + (count > rows.count ? " … (\(count) in all)" : "")
         return EmbedScopeError(.nonFinite, "\(what) \(count == 1 ? "row" : "rows") \(list) \(count == 1 ? "holds" : "hold") NaN or infinity: the stored vectors are damaged",
                                path: path,
-                               hint: "run `embedscope verify \(index ?? "INDEX")` to see every damaged file, then rebuild the index")
+                               hint: "run `embedscope verify \(index ?? "INDEX")` to see every damaged file, then rebuild the index").storedDamage()
     }
 }
 

@@ -65,6 +65,10 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
     public let hint: String?
     public var underlying: String? { underlyingText }
     private var underlyingText: String?
+    /// Whether the error is about data stored in an index (a row or norm damaged after it was
+    /// written), as opposed to a caller's input of the same kind (a query vector holding NaN):
+    /// the server answers the first 500 and the second 400.
+    package private(set) var isStoredDamage = false
 
     public init(_ kind: Kind, _ message: String, path: String? = nil, hint: String? = nil, underlying: Error? = nil) {
         self.kind = kind
@@ -80,6 +84,14 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         guard path == nil else { return self }
         var e = EmbedScopeError(kind, message, path: file, hint: hint)
         e.underlyingText = underlying
+        e.isStoredDamage = isStoredDamage
+        return e
+    }
+
+    /// The same error, marked as being about an index's stored data (`isStoredDamage`).
+    package func storedDamage() -> EmbedScopeError {
+        var e = self
+        e.isStoredDamage = true
         return e
     }
 
