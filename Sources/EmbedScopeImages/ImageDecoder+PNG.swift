@@ -15,6 +15,9 @@ extension ImageDecoder {
     ///   sees it, otherwise libpng would gamma-correct the samples to sRGB;
     /// * 16-bit samples are reduced by libpng (`png_set_scale_16`, round(v / 257)); Pillow keeps the
     ///   high byte (v >> 8), so 16-bit files can differ from Pillow by 1 LSB. 8-bit files are exact.
+    /// * a file whose data stops after its image data with only the IEND chunk missing is read, as
+    ///   Pillow reads it (`PNGChunkLayout.missingEnd`); one whose compressed rows stop early is
+    ///   `.truncated`;
     /// * 16-bit Adam7-interlaced files: libpng 1.6.39's simplified API returns wrong rows when it
     ///   reduces them to 8 bits (every pass-1…6 row; Pillow and pypng read them right). They are
     ///   read as 16-bit "linear" samples instead — with gAMA, sRGB and iCCP cut out, libpng then
@@ -34,17 +37,18 @@ extension ImageDecoder {
             let sixteenInterlaced = layout.bitDepth == 16 && layout.interlaced
             let cut = (layout.gammaChunks + (sixteenInterlaced ? layout.colorSpaceChunks : [])).sorted { $0.lowerBound < $1.lowerBound }
             let decode = sixteenInterlaced ? decodePNG16 : decodePNGChunks
-            if cut.isEmpty {
+            if cut.isEmpty && !layout.missingEnd {
                 return try decode(UnsafeRawBufferPointer(rebasing: raw[0..<layout.end]), path)
             }
             var stripped = [UInt8]()
-            stripped.reserveCapacity(layout.end)
+            stripped.reserveCapacity(layout.end + PNGChunkLayout.iend.count)
             var from = 0
             for chunk in cut {
                 stripped.append(contentsOf: raw[from..<chunk.lowerBound])
                 from = chunk.upperBound
             }
             stripped.append(contentsOf: raw[from..<layout.end])
+            if layout.missingEnd { stripped.append(contentsOf: PNGChunkLayout.iend) }
             return try stripped.withUnsafeBytes { try decode($0, path) }
         }
     }

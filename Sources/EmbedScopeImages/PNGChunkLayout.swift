@@ -5,7 +5,10 @@ import EmbedScopeCore
 /// (no CRC check, no decompression: libpng does those).
 ///
 /// It answers two questions before libpng sees the data:
-/// * is the file complete? A PNG ends with an IEND chunk; data that stops before it is truncated.
+/// * is the file complete? A PNG ends with an IEND chunk; data that stops inside a chunk, or
+///   before any IDAT, is truncated. Data that stops at a chunk's end after the IDAT chunks, with
+///   only the IEND missing, is read as if it were there (`missingEnd`): Pillow reads such a file,
+///   and libpng still refuses it if the compressed rows stop early (`Not enough image data`).
 ///   Bytes after IEND are ignored, as every decoder does.
 /// * where are the gAMA chunks? See `ImageDecoder.decodePNG` for why they are removed;
 /// * is the image 16-bit and interlaced (IHDR), and where are its sRGB and iCCP chunks? Such an
@@ -23,8 +26,12 @@ struct PNGChunkLayout {
     /// From IHDR (0 / false when the first chunk is not a 13-byte IHDR: libpng refuses such a file).
     var bitDepth = 0
     var interlaced = false
-    /// Offset one past the IEND chunk.
+    /// Offset one past the IEND chunk (or the data's end when `missingEnd`).
     var end = 0
+    /// The data stops at a chunk's end after IDAT, without an IEND chunk.
+    var missingEnd = false
+    /// An IEND chunk (length 0, type, CRC), for `missingEnd`.
+    static let iend: [UInt8] = [0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82]
 
     /// Walks `bytes`, which must start with the 8-byte PNG signature.
     init(_ bytes: UnsafeRawBufferPointer) throws {
@@ -33,9 +40,13 @@ struct PNGChunkLayout {
         func u32(_ at: Int) -> Int {
             Int(bytes[at]) << 24 | Int(bytes[at + 1]) << 16 | Int(bytes[at + 2]) << 8 | Int(bytes[at + 3])
         }
+        var sawData = false
         while true {
             if offset == count {
-                throw Problem.truncated("the data ends at byte \(count) without an IEND chunk")
+                guard sawData else { throw Problem.truncated("the data ends at byte \(count), before any image data (IDAT)") }
+                end = count
+                missingEnd = true
+                return
             }
             guard offset + 8 <= count else {
                 throw Problem.truncated("the data ends at byte \(count), inside the header of the chunk at byte \(offset)")
@@ -53,6 +64,7 @@ struct PNGChunkLayout {
             guard chunkEnd <= count else {
                 throw Problem.truncated("chunk \(type) at byte \(offset) needs \(12 + length) bytes but only \(count - offset) remain")
             }
+            if type == "IDAT" { sawData = true }
             if type == "gAMA" { gammaChunks.append(offset..<chunkEnd) }
             if type == "sRGB" || type == "iCCP" { colorSpaceChunks.append(offset..<chunkEnd) }
             if type == "IHDR" && length == 13 && offset == ImageFormat.pngSignature.count {

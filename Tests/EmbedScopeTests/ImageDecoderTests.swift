@@ -161,6 +161,17 @@ final class ImageDecoderTests: XCTestCase {
         XCTAssertThrowsError(try ImageDecoder.decode(data: Data(cut), path: "cut.png")) { error in
             XCTAssertEqual((error as? ImageError)?.kind, .truncated, "\(error)")
         }
+        // Without IEND: the whole rows are read (as Pillow reads them); rows cut short are truncated,
+        // with or without the IEND; no IDAT at all is truncated.
+        let half = Array(z.prefix(z.count / 2)), rest = Array(z.suffix(from: z.count / 2))
+        let noEnd = signature + pngChunk("IHDR", ihdr) + pngChunk("IDAT", half) + pngChunk("IDAT", rest)
+        let read = try ImageDecoder.decode(data: Data(noEnd), path: "noend.png")
+        XCTAssertEqual(read.pixels, try ImageDecoder.decode(data: Data(whole), path: "whole.png").pixels)
+        for damaged in [signature + pngChunk("IHDR", ihdr) + pngChunk("IDAT", half), signature + pngChunk("IHDR", ihdr)] {
+            XCTAssertThrowsError(try ImageDecoder.decode(data: Data(damaged), path: "cut.png")) { error in
+                XCTAssertEqual((error as? ImageError)?.kind, .truncated, "\(error)")
+            }
+        }
 
         let dir = try temporaryDirectory(self)
         let big = dir.appendingPathComponent("big.jpg")
@@ -227,9 +238,17 @@ final class ImageDecoderTests: XCTestCase {
     func testEveryPrefixOfAPNGOrJPEGIsTruncatedOrCorrupt() throws {
         for name in ["rgb8.png", "rgba16.png", "rgb8_interlaced.png", "rgb.jpg", "rgb_progressive_17x11.jpg"] {
             let bytes = try ImageFixtures.data(name)
+            // A PNG cut just before its IEND chunk holds the whole image: read as Pillow reads it.
+            let iend = name.hasSuffix(".png") ? bytes.count - 12 : -1
+            let whole = try ImageDecoder.decode(data: bytes, path: name)
             for cut in 0..<bytes.count {
                 do {
-                    _ = try ImageDecoder.decode(data: bytes.prefix(cut), path: name)
+                    let image = try ImageDecoder.decode(data: bytes.prefix(cut), path: name)
+                    if cut == iend {
+                        XCTAssertEqual(image.pixels, whole.pixels, name)
+                        XCTAssertEqual([image.width, image.height], [whole.width, whole.height], name)
+                        continue
+                    }
                     XCTFail("\(name) cut to \(cut) of \(bytes.count) bytes decoded without error")
                 } catch let error as ImageError {
                     XCTAssertTrue([.truncated, .corrupt].contains(error.kind), "\(name) cut at \(cut): \(error)")
