@@ -8,10 +8,10 @@ struct Root: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embedscope",
         abstract: "Embedding similarity search for image datasets.",
-        discussion: """
+        discussion: reflow("""
         Start with `embedscope demo`. An index is a directory: one memory-mapped vector file per
         space (embedding, pixel, …), prototype sets from classifier heads, and catalog.sqlite.
-        """,
+        """),
         version: "0.1.0",
         subcommands: [Demo.self, Dataset.self, Build.self, Import.self, Add.self, Remove.self, Merge.self, Export.self, Query.self, Rank.self, Info.self, Verify.self, Metrics.self, Versus.self, Evaluate.self, Probe.self, Project.self, Compare.self, Duplicates.self, Mislabels.self, Uniqueness.self, Representativeness.self, Report.self, Serve.self, Checkpoint.self]
     )

@@ -271,6 +271,34 @@ final class CLITests: XCTestCase {
         XCTAssertNoThrow(try Index.open(idx).verify())
     }
 
+    /// ArgumentParser wraps each line of a discussion on its own: a sentence written over several
+    /// source lines printed as ragged lines (`build --help`: "… from --model (its" then
+    /// "penultimate features), …"). Every command's help is read at 80 columns: no line of the
+    /// text above USAGE is cut short where the next line continues its sentence.
+    func testHelpTextIsWrappedAsParagraphs() throws {
+        let root = try run(["--help"])
+        XCTAssertEqual(root.status, 0, root.stderr)
+        let lines = root.stdout.split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("SUBCOMMANDS") })
+        let commands = lines[(start + 1)...].compactMap { l -> String? in
+            guard l.hasPrefix("  "), let w = l.split(separator: " ").first, w.first?.isLetter == true else { return nil }
+            return String(w)
+        }
+        XCTAssertGreaterThan(commands.count, 20, root.stdout)
+        for command in [nil] + commands.map(Optional.some) {
+            let r = try run(command.map { ["help", $0] } ?? ["--help"])
+            XCTAssertEqual(r.status, 0, "\(command ?? "embedscope"): \(r.stderr)")
+            let text = r.stdout.components(separatedBy: "\nUSAGE:")[0].split(separator: "\n", omittingEmptySubsequences: false)
+            for (line, next) in zip(text, text.dropFirst()) where !next.isEmpty {
+                // A line wrapped at 80 columns stops within a word's length of the edge.
+                let cutShort = line.count < 60 && next.first.map { $0.isLowercase || "(-`".contains($0) } == true
+                    && !next.hasPrefix("- ") && !line.isEmpty && !line.hasPrefix("OVERVIEW")
+                    && !(line.last.map { ".:!?".contains($0) } ?? false)
+                XCTAssertFalse(cutShort, "\(command ?? "embedscope") --help: a line cut short:\n\(line)\n\(next)")
+            }
+        }
+    }
+
     func testMetricsCommand() throws {
         let dir = try temporaryDirectory(self)
         let n = 60, d = 12

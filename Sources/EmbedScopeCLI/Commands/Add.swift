@@ -7,7 +7,7 @@ extension Root {
     struct Add: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "add", abstract: "Add new images (or imported vectors) to an index without recomputing its rows.",
-            discussion: """
+            discussion: reflow("""
             embedscope add INDEX [DATASET_OR_IMAGES…]: the images of the index's data set (its root, or \
             folders / files inside it; default the whole root) whose paths are not in the index yet, \
             embedded with the index's own pixel size, model, weights and preprocessing (refused when \
@@ -17,7 +17,7 @@ extension Root {
             space (import's formats; same dimension; paths must be new), appended in manifest order; a \
             pixel space is computed from the images.
             One new generation, switched atomically; metrics.json is dropped, probe sets too.
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Argument(help: "The index's data-set root, or folders / image files inside it.") var images: [String] = []

@@ -7,7 +7,7 @@ extension Root {
     struct Build: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "build", abstract: "Index an image folder (root/<class>/**/*.{jpg,jpeg,png}).",
-            discussion: """
+            discussion: reflow("""
             Each image is decoded once. Spaces: `pixel` always; `embedding` from --model (its
             penultimate features), and the model's classifier head as a prototype set
             (`imagenet` for a 1000-class ImageNet head, else `head`).
@@ -19,7 +19,7 @@ extension Root {
             checkpoint; one index per checkpoint is written under --out (OUT/<checkpoint name>),
             with the checkpoint's epoch / step / version in its catalog. Compare them with
             `embedscope compare OUT/*`.
-            """)
+            """))
 
         @Argument(help: "Image folder: one sub-folder per class.") var dataset: String
         @Option(help: "Index directory (default Indexes/<folder name>).") var out: String?

@@ -7,10 +7,10 @@ extension Root {
     struct Checkpoint: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "checkpoint", abstract: "Read a PyTorch checkpoint (.pth/.pt/.ckpt): list its tensors, optionally export each as .npy.",
-            discussion: """
+            discussion: reflow("""
             Reads both torch.save formats without Python and without running code from the file.
             Scripts/check_checkpoint.py compares the export against torch.load.
-            """)
+            """))
 
         @Argument(help: "Checkpoint file.") var file: String
         @Option(help: "Key prefix to strip (default: a prefix 'model.' or 'module.' that every key has; '' keeps keys).")

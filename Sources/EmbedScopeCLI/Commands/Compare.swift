@@ -7,7 +7,7 @@ extension Root {
     struct Compare: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "compare", abstract: "One table across indexes (models, checkpoints) and spaces: silhouette, DB, CH, precision@k, probe accuracy.",
-            discussion: """
+            discussion: reflow("""
             Reads each index's metrics.json (written by metrics, versus, probe and project). A space \
             with no cluster metrics yet gets them computed (exact silhouette) unless --no-compute; \
             precision@k and probe accuracy appear once `embedscope versus` / `embedscope probe` have run. \
@@ -21,7 +21,7 @@ extension Root {
             With --csv the deltas follow the table after one empty line, as a second CSV table
             (space, baseline, class, index, k, silhouette, precision_at_k, delta_silhouette,
             delta_precision_at_k: one line per class and index); --no-deltas prints the table alone.
-            """)
+            """))
 
         @Argument(help: "Index directories.") var indexes: [String]
         @Option(help: "Only this space.") var space: String?

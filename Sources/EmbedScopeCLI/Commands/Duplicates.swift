@@ -7,13 +7,13 @@ extension Root {
     struct Duplicates: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "duplicates", abstract: "Near-duplicate images: every pair above a cosine threshold, grouped; cross-split pairs (leakage) first.",
-            discussion: """
+            discussion: reflow("""
             Exact over all pairs (blocked sgemm tiles, pairs near the threshold recomputed in Double). \
             Pairs whose two images are in different splits (train / val / test) are leakage and come \
             first, then pairs whose labels differ, then by cosine. Groups are the connected components \
             of the pairs. Try the pixel space for resized or re-encoded copies, the embedding space for \
             crops and edits.
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?

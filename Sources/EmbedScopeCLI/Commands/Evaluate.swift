@@ -7,14 +7,14 @@ extension Root {
     struct Evaluate: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "evaluate", abstract: "A prototype set (classifier head) as a classifier of the index's classes: accuracy, confusion, P/R/F1, lowest margins.",
-            discussion: """
+            discussion: reflow("""
             Prototypes are matched to classes by name. Prediction = argmax of logit = x·w + b over the \
             matched prototypes (tie: the lower prototype index); rows whose class has no prototype are \
             left out and counted. Precision / recall / F1 are scikit-learn's (zero_division=0). The \
             margin of an image is its own class's logit minus the best other logit: the lowest margins \
             are likely mislabels or hard examples. By default (--split heldout) a probe's training rows \
             are left out (its recorded split); --split val scores exactly the probe's validation rows.
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Prototype set, e.g. head or probe.") var set: String

@@ -7,14 +7,14 @@ extension Root {
     struct Export: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "export", abstract: "Export one space for other tools: X.npy, norms.npy, rows.csv (+ W.npy, b.npy, head-classes.txt).",
-            discussion: """
+            discussion: reflow("""
             X.npy: float32 [n, d], the unit rows as stored (row i = catalog row i); norms.npy: each row's \
             original norm; rows.csv: row,path,class,split. With a prototype set on the space (--set, default \
             head / imagenet / the only one): W.npy [C, d], b.npy [C], head-classes.txt. `embedscope import \
             --vectors X.npy --manifest rows.csv --head W.npy --bias b.npy --head-classes head-classes.txt` \
             reads them back. --out must be missing, empty, or an earlier export; exports into one --out run \
             one after another.
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space to export (default: embedding if the index has it, else its first space).") var space: String?

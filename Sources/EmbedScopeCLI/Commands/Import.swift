@@ -7,13 +7,13 @@ extension Root {
     struct Import: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "import", abstract: "Import embeddings made by any model (.npy) with a manifest (path,class) into an index.",
-            discussion: """
+            discussion: reflow("""
             X.npy: float32 or float64, C order, shape [N, d]; row i is the image on data line i of rows.csv.
             rows.csv: a header naming `path` and `class` (optional `split`), then N rows.
             --head W.npy [C, d] and --bias b.npy [C] become the prototype set `head` (names from
             --head-classes, one per line, or the manifest's classes sorted when C matches).
             Importing into an index with the same rows adds the space (e.g. --space resnet50).
-            """)
+            """))
 
         @Option(help: "Vectors, .npy [N, d].") var vectors: String
         @Option(help: "Manifest CSV with header path,class[,split]: one line per row of the vectors, each path once.") var manifest: String

@@ -7,12 +7,12 @@ extension Root {
     struct Merge: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "merge", abstract: "Merge indexes of one data set (e.g. the shards of `build --shard i/n`) into one index.",
-            discussion: """
+            discussion: reflow("""
             The inputs must have the same spaces (names, models, dimensions, preprocessing), model, \
             weights and prototype sets, and no path in common. Rows of built indexes are put in build's \
             order (class, then path), so the shards merge into exactly the unsharded build; imported \
             indexes are concatenated in the order given. Vectors are copied, never recomputed.
-            """)
+            """))
 
         @Argument(help: "Indexes to merge (at least two).") var indexes: [String]
         @Option(help: "Index directory to write.") var out: String

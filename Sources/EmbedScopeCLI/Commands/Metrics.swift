@@ -7,12 +7,12 @@ extension Root {
     struct Metrics: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "metrics", abstract: "How well the classes separate: silhouette (mean and per class), Davies-Bouldin, Calinski-Harabasz.",
-            discussion: """
+            discussion: reflow("""
             Euclidean distance on the index's unit rows (d² = 2 − 2·cos), with the catalog's classes as \
             labels; the definitions are scikit-learn's. The silhouette is exact over all pairs unless \
             --sample N is given: then N seeded rows are each measured against all rows, and the mean is \
             reported with its standard error.
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?

@@ -7,12 +7,12 @@ extension Root {
     struct Mislabels: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "mislabels", abstract: "Images whose label disagrees with held-out evidence, ranked, with the suggested label.",
-            discussion: """
+            discussion: reflow("""
             Each image is judged by models that never saw its label: a linear probe (as `probe`) trained \
             on the other folds of a stratified seeded k-fold split gives P(class | image), and its k \
             nearest other images vote (share of each label). E = ½·P + ½·vote; an image whose best class \
             by E is not its own label is listed, scored E(suggested) − E(label), highest first.
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?

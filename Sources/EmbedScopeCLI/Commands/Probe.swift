@@ -10,7 +10,7 @@ extension Root {
     struct Probe: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "probe", abstract: "Train a linear probe (multinomial logistic regression, L2) on a space; store it as the prototype set `probe`.",
-            discussion: """
+            discussion: reflow("""
             Same objective as scikit-learn's LogisticRegression(C, lbfgs, fit_intercept=True): \
             Σ cross-entropy + ½/C·‖W‖², the bias not penalized, on the vectors x = norm · unit row. \
             Trained natively (sgemm, our L-BFGS). When the index records splits (a root/{train,val,test}/… \
@@ -20,7 +20,7 @@ extension Root {
             The split is recorded with the stored head, and `evaluate` leaves its training rows out. \
             Afterwards `embedscope rank INDEX --set probe --prototype CLASS` and \
             `embedscope evaluate INDEX --set probe` use the stored head.
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?

@@ -7,7 +7,7 @@ extension Root {
     struct Project: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "project", abstract: "PCA or LDA of a space: explained variance per component, coordinates (CSV/JSON), prototypes as directions.",
-            discussion: """
+            discussion: reflow("""
             PCA is scikit-learn's PCA (covariance eigen-decomposition, n − 1 denominator, each axis's \
             largest entry positive). LDA is scikit-learn's LinearDiscriminantAnalysis(solver='eigen'): \
             at most classes − 1 components, coordinates x·V (uncentred), signs arbitrary. When the \
@@ -16,7 +16,7 @@ extension Root {
             variance, at most (rows − classes)/2) and says so. With --no-reduce (or --shrinkage) it runs \
             on the space itself, shrinking a singular within-class covariance toward a multiple of the \
             identity by the smallest amount that works (--shrinkage sets it).
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "pca or lda.") var method: String = "pca"

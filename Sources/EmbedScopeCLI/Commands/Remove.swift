@@ -7,11 +7,11 @@ extension Root {
     struct Remove: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "remove", abstract: "Remove rows from an index (by path, class or row numbers).",
-            discussion: """
+            discussion: reflow("""
             The remaining rows keep their order and are renumbered 0…n−1 in every space, norms file and \
             the catalog; a class left without rows is dropped. One new generation, switched atomically; \
             metrics.json is dropped, probe sets too. A path, class or row that is not in the index is an error.
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Option(name: .customLong("path"), help: "Remove the row with this path (repeatable).") var paths: [String] = []

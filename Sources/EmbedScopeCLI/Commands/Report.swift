@@ -7,7 +7,7 @@ extension Root {
     struct Report: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "report", abstract: "Write an HTML report (works offline) of one or more indexes: metrics, charts, image sheets.",
-            discussion: """
+            discussion: reflow("""
             Writes OUT/index.html and its pictures under OUT/img/ (SVG plots, PNG image sheets), \
             linked relatively: open OUT/index.html from disk. For each index: summary, cluster \
             metrics per space with the per-class silhouette chart, contact sheets (nearest and \
@@ -18,7 +18,7 @@ extension Root {
             prototype evaluations are computed on split S's rows only (as metrics/versus/evaluate \
             --split); projections, image sheets and the quality section keep every row. Run it once \
             per split for a report per split.
-            """)
+            """))
 
         @Argument(help: "Index directories.") var indexes: [String]
         @Option(help: "Report directory to write.") var out: String

@@ -7,11 +7,11 @@ extension Root {
     struct Representativeness: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "representativeness", abstract: "Representativeness of every image (FiftyOne Brain's cluster-center method): 1 at its k-means cluster's centre.",
-            discussion: """
+            discussion: reflow("""
             k-means (--clusters, default 20, seeded greedy k-means++ as scikit-learn's KMeans) on the unit rows; each image scores \
             1 − d/max d, d its Euclidean distance to its cluster's centre and max d the largest in that \
             cluster. Prints the most and least representative; --json gives every image, most first.
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?

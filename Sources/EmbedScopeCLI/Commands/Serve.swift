@@ -8,14 +8,14 @@ extension Root {
     struct Serve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "serve", abstract: "The interactive explorer and its HTTP API: every index under the given folders, in a browser.",
-            discussion: """
+            discussion: reflow("""
             Serves the indexes found under each DIR (an index directory, or a folder of them; default \
             Indexes/) at http://HOST:PORT/ — the page — and /api/… (JSON; docs/http-api.md, \
             /api/openapi.json). An index's name is its folder's name; indexes that appear or are \
             rebuilt are picked up without a restart. Binds to 127.0.0.1 unless --host says otherwise. \
             Read-only unless --writable: analyses computed on demand are then also recorded in the \
             index's metrics.json. One log line per request goes to stderr.
-            """)
+            """))
 
         @Argument(help: "Index directories or folders of indexes (default: Indexes).") var paths: [String] = []
         @Option(help: "Address to bind (127.0.0.1: this machine only; 0.0.0.0: every interface).") var host = "127.0.0.1"

@@ -7,11 +7,11 @@ extension Root {
     struct Uniqueness: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "uniqueness", abstract: "Uniqueness of every image (FiftyOne Brain's definition): far from its 3 nearest neighbours = 1.",
-            discussion: """
+            discussion: reflow("""
             (0.6·d1 + 0.3·d2 + 0.1·d3)/3 over the Euclidean distances of the unit rows to the 3 nearest \
             other images, divided by the largest value in the index. Prints the most and least unique; \
             --json gives every image, most unique first.
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?

@@ -7,13 +7,13 @@ extension Root {
     struct Versus: ParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "versus", abstract: "Neighbour quality per space (precision@k, k-NN accuracy) and where embedding and pixel neighbours disagree (Jaccard@k).",
-            discussion: """
+            discussion: reflow("""
             For every row, its k nearest other rows by cosine (the row itself excluded; equal cosine: \
             the lower row is nearer). precision@k = same-class neighbours / k, per class and overall. \
             k-NN accuracy: the majority class of the k neighbours is the prediction (tie: the class of \
             the nearest tied neighbour). Jaccard@k = |A ∩ B| / |A ∪ B| of a row's neighbour sets in the \
             embedding and pixel spaces (or the first two spaces when either is missing).
-            """)
+            """))
 
         @Argument(help: "Index directory.") var index: String
         @Option(name: .shortAndLong, parsing: .unconditional, help: "Neighbours per row.") var k = 10
