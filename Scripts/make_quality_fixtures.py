@@ -23,6 +23,14 @@
   uniqueness.json
              FiftyOne Brain's uniqueness of those 60 rows: sklearn NearestNeighbors (Euclidean)
              distances to the 3 nearest others, mean of (0.6, 0.3, 0.1)-weighted, / max.
+  downweight.json
+             FiftyOne Brain's cluster-center-downweight step (`_adjust_rankings` in
+             fiftyone/brain/internal/core/representativeness.py, transcribed: a walk from the highest
+             score down with scipy's cKDTree.query_ball_point, radius 0.5, factor 0.7, / max) on 400
+             seeded float32 unit rows of 10 dims in 24 clusters (many pairs near distance 0.5)
+             with seeded distinct initial scores: rows, initial, expected final scores.
+
+  python3 Scripts/make_quality_fixtures.py downweight   # only that fixture
 
 The test builds a pixel index of the folder and checks `duplicates` against a brute-force
 Double all-pairs list of the stored rows, and that every planted pair is found.
@@ -104,7 +112,7 @@ def lda_reduced():
     n, d, classes, k = 60, 80, 3, 2
     y = np.repeat(np.arange(classes), n // classes)
     centres = rng.normal(0, 1, size=(classes, d))
-    x = centres[y] + rng.normal(0, 1.5, size=(n, d)) * rng.uniform(0.2, 1.5, size=d)
+    x = centres[y] + rng.normal(0, 0.65, size=(n, d)) * rng.uniform(0.2, 1.5, size=d)
     x /= np.linalg.norm(x, axis=1, keepdims=True)
     x32 = x.astype(np.float32)
     xd = x32.astype(np.float64)
@@ -140,7 +148,40 @@ def uniqueness():
         f.write("\n")
 
 
+def downweight():
+    """FiftyOne's `_adjust_rankings` (transcribed), on seeded unit rows and initial scores."""
+    from scipy.spatial import cKDTree
+    rng = np.random.default_rng(12)
+    n, d = 400, 10
+    centres = rng.normal(0, 1, size=(24, d))
+    x = centres[rng.integers(0, 24, size=n)] + rng.normal(0, 0.65, size=(n, d))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    x = x.astype(np.float32)
+    xd = x.astype(np.float64)
+    initial = rng.permutation(n).astype(np.float64) / n + 0.5 / n   # distinct: no ties to order
+    tree = cKDTree(xd)
+    ranking = initial.copy()
+    visited = set()
+    for i in np.argsort(ranking)[::-1]:
+        visited.add(i)
+        near = [j for j in tree.query_ball_point(xd[i, :], 0.5, return_sorted=True) if j not in visited]
+        visited |= set(near)
+        ranking[near] = ranking[near] * 0.7
+    ranking = ranking / ranking.max()
+    d2 = ((xd[:, None, :] - xd[None, :, :]) ** 2).sum(-1)
+    near_edge = int(np.sum(np.abs(np.sqrt(d2[np.triu_indices(n, 1)]) - 0.5) < 1e-3))
+    with open(os.path.join(OUT, "downweight.json"), "w") as f:
+        json.dump({"rows": n, "dim": d, "x": x.tolist(), "initial": initial.tolist(), "expected": ranking.tolist()}, f)
+        f.write("\n")
+    print("downweight:", int(np.sum(ranking < initial / initial.max() - 1e-12)), "of", n, "downweighted;", near_edge, "pairs within 1e-3 of the radius")
+
+
 if __name__ == "__main__":
+    import sys
+    if sys.argv[1:] == ["downweight"]:
+        downweight()
+        sys.exit(0)
     main()
     lda_reduced()
     uniqueness()
+    downweight()

@@ -11,8 +11,13 @@ public struct RepresentativenessReport: Sendable, Codable, Equatable {
         public var score: Double
         /// The k-means cluster the image belongs to.
         public var cluster: Int
+        /// `cluster-center-downweight`: whether a more representative image lies within the ball
+        /// radius, so this one's score was multiplied by the factor (always false for `cluster-center`).
+        public var downweighted: Bool
     }
     public var space: String
+    /// FiftyOne Brain's method name: `cluster-center` or `cluster-center-downweight`.
+    public var method: String
     public var rows: Int
     /// Clusters that hold images (at most the number asked; fewer when the rows have fewer
     /// distinct points).
@@ -34,11 +39,26 @@ public struct RepresentativenessReport: Sendable, Codable, Equatable {
 /// centre, which contradicts its own documentation ("how representative … closer to cluster
 /// centers"); we follow the documented meaning and report 1 − d / max d. Rows are the index's unit
 /// vectors; k-means here is Lloyd's algorithm from a seeded greedy k-means++ start (one start, at most
-/// 300 iterations, as scikit-learn's defaults, which FiftyOne uses), the assignment step as one GEMM per pass. FiftyOne's
-/// `cluster-center-downweight` variant is not implemented.
+/// 300 iterations, as scikit-learn's defaults, which FiftyOne uses), the assignment step as one GEMM per pass.
+///
+/// `cluster-center-downweight` (FiftyOne's `_adjust_rankings`, ball radius 0.5, factor 0.7) then
+/// walks the images from the highest score down; each one's not yet visited neighbours within
+/// Euclidean distance 0.5 are marked visited and their scores multiplied by 0.7, and the scores are
+/// divided by their largest. An image is therefore downweighted exactly when an image ranked before
+/// it lies within the ball (it is visited either as such a neighbour, or first as a query, after
+/// which nothing downweights it): that is how it is computed here, from one all-pairs pass
+/// (`downweighted(_:scores:)`), not a walk with a k-d tree.
 public enum Representativeness {
     public static let defaultClusters = 20
     public static let maxIterations = 300
+
+    public enum Method: String, Sendable, CaseIterable {
+        case clusterCenter = "cluster-center"
+        case clusterCenterDownweight = "cluster-center-downweight"
+    }
+    /// FiftyOne's `_adjust_rankings` constants.
+    public static let downweightRadius = 0.5
+    public static let downweightFactor = 0.7
 
     public struct Clustering: Sendable {
         public var labels: [Int]
@@ -153,6 +173,44 @@ public enum Representativeness {
         return Clustering(labels: labels, centres: centres, iterations: iterations, converged: converged)
     }
 
+    /// For each row, whether a row ranked before it (`order`: most representative first) lies within
+    /// Euclidean distance `radius` of it. The pairs come from the all-pairs float32 tiles (cosine
+    /// c ↔ distance √(2 − 2c) for unit rows); a pair whose float32 cosine is within `margin` of the
+    /// radius's cosine is decided by its distance in Double (differences of float32 values and their
+    /// squares exact, the sum compensated), so the answer is that of the distances of the stored rows.
+    package static func downweighted(_ x: RowMatrix, order: [Int], radius: Double = downweightRadius,
+                                     threads: Int = Scorer.defaultThreads, progress: ProgressSink = SilentProgress()) throws -> [Bool] {
+        let n = x.rows, d = x.dim
+        var position = [Int](repeating: 0, count: n)
+        for (p, r) in order.enumerated() { position[r] = p }
+        let c = 1 - radius * radius / 2, margin = 1e-4
+        let hi = Float(c + margin), lo = Float(c - margin), r2 = radius * radius
+        let states = try position.withUnsafeBufferPointer { pos in
+            try NearestNeighbours.forEachTile(x, threads: threads, progress: progress, label: "representativeness (downweight)",
+                                              stateBytes: Double(n), makeState: { [Bool](repeating: false, count: n) }) { st, tile in
+                let t = tile.scores
+                for i in 0..<tile.rowCount {
+                    let a = tile.rowStart + i, s = t + i * tile.columnCount
+                    let j0 = tile.isDiagonal ? i + 1 : 0
+                    guard j0 < tile.columnCount else { continue }
+                    for j in j0..<tile.columnCount where s[j] >= lo {
+                        let b = tile.columnStart + j
+                        if s[j] < hi {
+                            let ra = x.row(a), rb = x.row(b)
+                            var sum = Duplicates.CompensatedSum()
+                            for k in 0..<d { let v = Double(ra[k]) - Double(rb[k]); sum.add(v * v) }
+                            guard sum.value <= r2 else { continue }
+                        }
+                        st[pos[a] > pos[b] ? a : b] = true
+                    }
+                }
+            }
+        }
+        var out = states[0]
+        for st in states.dropFirst() { for i in 0..<n where st[i] { out[i] = true } }
+        return out
+    }
+
     /// 1 − d / max d within each cluster (d: Euclidean distance to the cluster's centre, in Double);
     /// a cluster whose members all sit on its centre scores 1.
     package static func scores(_ x: RowMatrix, clustering c: Clustering) -> [Double] {
@@ -175,7 +233,8 @@ public enum Representativeness {
 
 extension Index {
     public func representativeness(space: String? = nil, clusters: Int = Representativeness.defaultClusters,
-                                   seed: UInt64 = 0) throws -> RepresentativenessReport {
+                                   seed: UInt64 = 0, method: Representativeness.Method = .clusterCenter,
+                                   progress: ProgressSink = SilentProgress()) throws -> RepresentativenessReport {
         guard clusters >= 1 else { throw EmbedScopeError(.invalidArgument, "--clusters must be at least 1, got \(clusters)") }
         let name = try space ?? defaultSpace()
         try requireFinite(space: name)
@@ -190,15 +249,29 @@ extension Index {
         let k = Double(min(clusters, v.rows)), n = Double(v.rows)
         try AddressSpace.require(estimate: n * k * 12 + n * 48 + k * Double(v.dim) * 24, for: "k-means of \(v.rows) rows into \(Int(k)) clusters")
         let c = Representativeness.kMeans(x, clusters: clusters, seed: seed)
-        let s = Representativeness.scores(x, clustering: c)
+        var s = Representativeness.scores(x, clustering: c)
+        var order = s.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : $0 < $1 }
+        var down = [Bool](repeating: false, count: v.rows)
+        if method == .clusterCenterDownweight {
+            down = try Representativeness.downweighted(x, order: order, progress: progress)
+            for i in s.indices where down[i] { s[i] *= Representativeness.downweightFactor }
+            let top = s.max() ?? 0
+            if top > 0 { for i in s.indices { s[i] /= top } }
+            order = s.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : $0 < $1 }
+        }
         let names = try classNames()
-        let order = s.indices.sorted { s[$0] != s[$1] ? s[$0] > s[$1] : $0 < $1 }
         // The clusters that hold images: fewer than asked when the rows have fewer distinct points
         // (d = 1: every unit row is ±1, 2 clusters of 20 asked).
         let used = Set(c.labels).count, asked = min(clusters, max(1, v.rows))
+        let base = "k-means (\(used) cluster\(used == 1 ? "" : "s")\(used < asked ? " holding images, of \(asked) asked" : ""), seeded greedy k-means++ as scikit-learn's KMeans), score 1 − d/max d within each cluster; d = Euclidean distance of the unit row to its cluster centre"
+        let definition = method == .clusterCenter
+            ? "FiftyOne Brain's cluster-center representativeness: " + base
+            : "FiftyOne Brain's cluster-center-downweight representativeness: " + base
+                + "; then an image with a higher-scoring image within Euclidean distance \(Representativeness.downweightRadius) has its score multiplied by \(Representativeness.downweightFactor), and every score is divided by the largest"
         return RepresentativenessReport(
-            space: name, rows: v.rows, clusters: used, seed: seed, iterations: c.iterations, converged: c.converged,
-            definition: "FiftyOne Brain's cluster-center representativeness: k-means (\(used) cluster\(used == 1 ? "" : "s")\(used < asked ? " holding images, of \(asked) asked" : ""), seeded greedy k-means++ as scikit-learn's KMeans), score 1 − d/max d within each cluster; d = Euclidean distance of the unit row to its cluster centre",
-            results: order.map { .init(row: $0, path: images[$0].path, class: names[images[$0].classId] ?? String(images[$0].classId), score: s[$0], cluster: c.labels[$0]) })
+            space: name, method: method.rawValue, rows: v.rows, clusters: used, seed: seed, iterations: c.iterations, converged: c.converged,
+            definition: definition,
+            results: order.map { .init(row: $0, path: images[$0].path, class: names[images[$0].classId] ?? String(images[$0].classId), score: s[$0],
+                                       cluster: c.labels[$0], downweighted: down[$0]) })
     }
 }

@@ -190,6 +190,7 @@ final class JSONSchemaTests: XCTestCase {
         check(m.stdout, against: "mislabels", v, topLevel: true)
         try json(["uniqueness", px], "uniqueness")
         try json(["representativeness", px, "--clusters", "3"], "representativeness")
+        try json(["representativeness", px, "--clusters", "3", "--method", "cluster-center-downweight"], "representativeness")
         try json(["project", px, "--method", "pca"], "project")
         try json(["project", px, "--method", "lda"], "project")
         try json(["compare", px, imp], "compare")

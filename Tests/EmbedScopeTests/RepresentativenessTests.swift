@@ -128,4 +128,97 @@ final class RepresentativenessTests: XCTestCase {
         XCTAssertEqual(big.status, 0, big.stderr)
         XCTAssertEqual(try JSONDecoder().decode(RepresentativenessReport.self, from: Data(big.stdout.utf8)).seed, .max)
     }
+
+    // MARK: - cluster-center-downweight
+
+    /// Against FiftyOne Brain's `_adjust_rankings` walk (transcribed in Scripts/make_quality_fixtures.py,
+    /// scipy's cKDTree, radius 0.5, factor 0.7, / max) on 400 seeded unit rows: the same scores, and
+    /// an image downweighted exactly where the walk lowered it.
+    func testDownweightMatchesFiftyOnesWalk() throws {
+        struct F: Decodable { var rows: Int; var dim: Int; var x: [[Float]]; var initial: [Double]; var expected: [Double] }
+        let url = try XCTUnwrap(Bundle.module.resourceURL).appendingPathComponent("Fixtures/quality/downweight.json")
+        let f = try JSONDecoder().decode(F.self, from: Data(contentsOf: url))
+        let flat = f.x.flatMap { $0 }
+        let order = f.initial.indices.sorted { f.initial[$0] > f.initial[$1] }
+        for threads in [1, 2] {
+            let down = try flat.withUnsafeBufferPointer { b in
+                try Representativeness.downweighted(RowMatrix(base: b.baseAddress!, rows: f.rows, dim: f.dim, stride: f.dim), order: order, threads: threads)
+            }
+            var s = f.initial
+            for i in s.indices where down[i] { s[i] *= Representativeness.downweightFactor }
+            let top = s.max() ?? .nan
+            s = s.map { $0 / top }
+            let err = zip(s, f.expected).map { abs($0 - $1) }.max() ?? .nan
+            XCTAssertLessThanOrEqual(err, 1e-12, "threads \(threads): max |Δ| against the walk")
+            let lowered = f.initial.indices.map { f.expected[$0] < f.initial[$0] / (f.initial.max() ?? 1) - 1e-9 }
+            XCTAssertEqual(down, lowered, "threads \(threads)")
+            XCTAssertGreaterThan(down.filter { $0 }.count, 50)
+            XCTAssertLessThan(down.filter { $0 }.count, 350)
+        }
+    }
+
+    /// Pairs within float32 rounding of the radius are decided by their Double distance: rows on a
+    /// circle at angles around the chord of 0.5 (2·asin(0.25)), ±1e-6 rad, against a Double brute force.
+    func testDownweightDecidesTheRadiusInDouble() throws {
+        let theta = 2 * asin(0.25)
+        var g = SplitMix64(seed: 4)
+        var x: [Float] = [1, 0, 0]
+        for _ in 0..<300 {
+            let a = theta + (Double(g.next() >> 11) / Double(1 << 53) - 0.5) * 2e-6
+            let z = 1e-3 * (Double(g.next() >> 11) / Double(1 << 53))
+            var v = [cos(a), sin(a), z]
+            let nv = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+            v = v.map { $0 / nv }
+            x += v.map(Float.init)
+        }
+        let n = x.count / 3
+        // Row 0 first, then the rest in row order: each of the others is downweighted when it lies
+        // within 0.5 of row 0 or of an earlier one among them.
+        let order = Array(0..<n)
+        let down = try x.withUnsafeBufferPointer { b in
+            try Representativeness.downweighted(RowMatrix(base: b.baseAddress!, rows: n, dim: 3, stride: 3), order: order)
+        }
+        var expected = [Bool](repeating: false, count: n)
+        for j in 0..<n {
+            for i in 0..<j {
+                let d2 = (0..<3).reduce(0.0) { $0 + pow(Double(x[i * 3 + $1]) - Double(x[j * 3 + $1]), 2) }
+                if d2 <= 0.25 { expected[j] = true; break }
+            }
+        }
+        XCTAssertEqual(down, expected)
+        let onRow0 = (1..<n).filter { j in (0..<3).reduce(0.0) { $0 + pow(Double(x[$1]) - Double(x[j * 3 + $1]), 2) } <= 0.25 }
+        XCTAssertGreaterThan(onRow0.count, 20, "rows inside the radius of row 0")
+        XCTAssertLessThan(onRow0.count, n - 21, "rows outside it")
+    }
+
+    func testDownweightFromTheIndexAndTheCLI() throws {
+        let dir = try temporaryDirectory(self)
+        // Blobs of near-copies: every blob keeps one image at full weight, the rest are downweighted.
+        let (x, planted) = planted(blobs: 3, per: 20, dim: 12, spread: 0.02, seed: 9)
+        let url = try makeImportedIndex(in: dir, vectors: x, rows: 60, dim: 12, classes: planted.map { ["a", "b", "c"][$0] })
+        let plain = try Index.open(url).representativeness(clusters: 3, seed: 2)
+        let r = try Index.open(url).representativeness(clusters: 3, seed: 2, method: .clusterCenterDownweight)
+        XCTAssertEqual(r.method, "cluster-center-downweight")
+        XCTAssertEqual(plain.method, "cluster-center")
+        XCTAssertFalse(plain.results.contains { $0.downweighted })
+        XCTAssertEqual(r.results.filter { !$0.downweighted }.count, 3, "one per blob")
+        XCTAssertEqual(Set(r.results.filter { !$0.downweighted }.map { planted[$0.row] }), [0, 1, 2])
+        XCTAssertEqual(r.results.first?.score ?? .nan, 1, accuracy: 1e-15)
+        XCTAssertTrue(zip(r.results, r.results.dropFirst()).allSatisfy { $0.score >= $1.score }, "most representative first")
+        let before = Dictionary(uniqueKeysWithValues: plain.results.map { ($0.row, $0.score) })
+        let top = plain.results.first?.score ?? .nan
+        for e in r.results {
+            let want = (before[e.row] ?? .nan) * (e.downweighted ? 0.7 : 1) / top
+            XCTAssertEqual(e.score, want, accuracy: 1e-12, "row \(e.row)")
+        }
+        let cli = try CLI.run(["representativeness", url.path, "--clusters", "3", "--seed", "2", "--method", "cluster-center-downweight", "--json"])
+        XCTAssertEqual(cli.status, 0, cli.stderr)
+        XCTAssertEqual(try JSONDecoder().decode(RepresentativenessReport.self, from: Data(cli.stdout.utf8)), r)
+        let table = try CLI.run(["representativeness", url.path, "--clusters", "3", "--method", "cluster-center-downweight"])
+        XCTAssertEqual(table.status, 0, table.stderr)
+        XCTAssertTrue(table.stdout.contains("57 of 60 images downweighted"), table.stdout)
+        let bad = try CLI.run(["representativeness", url.path, "--method", "downweight"])
+        XCTAssertNotEqual(bad.status, 0)
+        XCTAssertTrue(bad.stderr.contains("cluster-center-downweight"), bad.stderr)
+    }
 }
