@@ -5,12 +5,20 @@ extension Index {
     /// `rows` (this index's comparison rows) with the weights file and the checkpoint's epoch and
     /// step filled in from the catalog's `meta` for the spaces its model made: metrics.json may be
     /// older than them, the catalog is what the vectors were built with.
+    /// A space the index's model did not make (an imported one, `import --model NAME`) keeps the
+    /// model its space record names (it showed none).
     public func withCheckpoint(_ rows: [ComparisonRow]) throws -> [ComparisonRow] {
         let meta = try catalog.meta()
-        guard let model = meta["model"] else { return rows }
+        let spaceModel = Dictionary(spaces.map { ($0.name, $0.model) }, uniquingKeysWith: { a, _ in a })
+        let named = rows.map { r in
+            var r = r
+            if r.model == nil, let m = spaceModel[r.space], !m.isEmpty { r.model = m }
+            return r
+        }
+        guard let model = meta["model"] else { return named }
         let ck = MetaKey.checkpoint(meta)
         let modelSpaces = Set(spaces.filter { $0.model == model }.map(\.name))
-        return rows.map { r in
+        return named.map { r in
             guard modelSpaces.contains(r.space) else { return r }
             var r = r
             r.model = model

@@ -341,6 +341,9 @@ final class MetricsRecordTests: XCTestCase {
         let out = try JSONDecoder().decode(Out.self, from: Data(r.stdout.utf8))
         XCTAssertEqual(out.entries.count, 2)
         XCTAssertTrue(out.entries.allSatisfy { $0.silhouette != nil })
+        // An imported space shows the model its catalog names (`import --model`, default
+        // "imported"), as `info` does; it showed none (red team).
+        XCTAssertEqual(out.entries.map(\.model), ["imported", "imported"])
         XCTAssertTrue(r.stderr.contains("computing cluster metrics"))
         let none = try CLI.run(["compare", dir.appendingPathComponent("c-missing").path])
         XCTAssertEqual(none.status, 1)

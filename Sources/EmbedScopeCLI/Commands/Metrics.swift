@@ -17,7 +17,7 @@ extension Root {
         @Argument(help: "Index directory.") var index: String
         @Option(help: "Space (default: embedding if the index has it, else its first space).") var space: String?
         @Option(parsing: .unconditional, help: "Estimate the silhouette from this many seeded rows (each against all rows).") var sample: Int?
-        @Option(parsing: .unconditional, help: "Seed of the sample.") var seed: UInt64?
+        @Option(parsing: .unconditional, help: "Seed of the sample (default: 0).") var seed: UInt64?
         @Option(help: "Score only the rows of this split (train, val, test, …); printed, not recorded in metrics.json.") var split: String?
         @Option(help: "GEMM precision: float32 (default) or float64 (the reference, about 2× slower).") var kernel = "float32"
         @Option(parsing: .unconditional, help: "Threads (default: the CPUs this process may use; see `info --system`).") var threads: Int?
