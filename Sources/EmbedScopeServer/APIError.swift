@@ -181,6 +181,7 @@ struct ErrorAndLogMiddleware<Context: RequestContext>: RouterMiddleware {
 /// 0.0.0.0`, a LAN address) is reached by whatever names the network gives it, and checks nothing.
 struct LoopbackHostMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try SingleHostMiddleware<Context>.check(request)
         if let host = request.head.authority, !Self.isLoopbackName(host) {  // (HTTP/1.1's Host header)
             throw APIError(.forbidden, "forbidden",
                            "this server listens on a loopback address and answers only requests addressed to it by a loopback name (localhost, 127.0.0.1, [::1]), not to another host name")
@@ -205,6 +206,23 @@ struct LoopbackHostMiddleware<Context: RequestContext>: RouterMiddleware {
         if h == "localhost" || h.hasSuffix(".localhost") { return true }
         let parts = h.split(separator: ".", omittingEmptySubsequences: false)
         return parts.count == 4 && parts[0] == "127" && parts.allSatisfy { p in !p.isEmpty && p.count <= 3 && p.allSatisfy(\.isASCII) && p.allSatisfy(\.isNumber) && Int(p)! <= 255 }
+    }
+}
+
+/// A request with more than one `Host` header is a 400 (RFC 9112 §3.2: a server MUST answer so).
+/// The HTTP/1 codec takes the first as the request's authority and leaves the others among its
+/// fields; the loopback check read the first alone, so `Host: localhost` then `Host: attacker.test`
+/// passed it. Every server runs this check (the loopback one runs it first).
+struct SingleHostMiddleware<Context: RequestContext>: RouterMiddleware {
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try Self.check(request)
+        return try await next(request, context)
+    }
+
+    static func check(_ request: Request) throws {
+        if let name = HTTPFields.Element.Name("Host"), !request.headers[values: name].isEmpty {
+            throw APIError(.badRequest, "invalidArgument", "the request has more than one Host header")
+        }
     }
 }
 

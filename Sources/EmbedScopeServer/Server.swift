@@ -29,7 +29,11 @@ package func buildRouter(_ options: ServerOptions) -> Router<BasicRequestContext
     let api = ServerAPI(library: IndexLibrary(options: options))
     let router = Router(context: BasicRequestContext.self, options: .autoGenerateHeadEndpoints)  // HEAD answers as GET, without the body
     router.add(middleware: ErrorAndLogMiddleware(log: options.log, library: api.library, routes: api.routeTable))
-    if LoopbackHostMiddleware<BasicRequestContext>.isLoopbackAddress(options.host) { router.add(middleware: LoopbackHostMiddleware()) }
+    if LoopbackHostMiddleware<BasicRequestContext>.isLoopbackAddress(options.host) {
+        router.add(middleware: LoopbackHostMiddleware())
+    } else {
+        router.add(middleware: SingleHostMiddleware())
+    }
     api.register(router)
     return router
 }

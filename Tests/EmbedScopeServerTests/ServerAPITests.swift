@@ -250,12 +250,18 @@ final class ServerAPITests: XCTestCase {
             XCTAssertTrue(String(decoding: evil.reply, as: UTF8.self).contains("loopback"))
             let good = try await offPool { try Self.exchange(port: port, "GET /api/indexes HTTP/1.1\r\nHost: localhost:\(port)\r\nConnection: close\r\n\r\n", wait: 10) }
             XCTAssertEqual(status(good.reply), "HTTP/1.1 200")
+            // Two Host headers, the first a loopback name: 400 (the check read only the first).
+            let two = try await offPool { try Self.exchange(port: port, "GET /api/indexes HTTP/1.1\r\nHost: localhost:\(port)\r\nHost: attacker.test\r\nConnection: close\r\n\r\n", wait: 10) }
+            XCTAssertEqual(status(two.reply), "HTTP/1.1 400")
+            XCTAssertTrue(String(decoding: two.reply, as: UTF8.self).contains("more than one Host"))
         }
         // Bound to every address, it checks nothing (the names a network gives it are not known).
         try await app(f, configure: { $0.host = "0.0.0.0"; $0.port = 0 }).test(.live) { client in
             let port = try XCTUnwrap(client.port)
             let other = try await offPool { try Self.exchange(port: port, "GET /api/indexes HTTP/1.1\r\nHost: lab-machine.example\r\nConnection: close\r\n\r\n", wait: 10) }
             XCTAssertEqual(status(other.reply), "HTTP/1.1 200")
+            let two = try await offPool { try Self.exchange(port: port, "GET /api/indexes HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n", wait: 10) }
+            XCTAssertEqual(status(two.reply), "HTTP/1.1 400")
         }
     }
 
