@@ -42,7 +42,7 @@ final class SpinTeam: @unchecked Sendable {
     private let partCount = Atomic<Int>(0)
     private var generation = 0
 
-    private init(helpers: Int) {
+    init(helpers: Int) {   // (internal for the tests: a team on a one-core machine)
         for i in 0..<helpers {
             let t = Thread { [unowned self] in self.helperLoop() }
             t.name = "embedscope-team-\(i + 1)"
