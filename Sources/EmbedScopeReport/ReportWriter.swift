@@ -384,7 +384,7 @@ public enum ReportWriter {
     table{border-collapse:collapse;margin:8px 0 12px;font-size:13px}
     th,td{padding:4px 12px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:anywhere}
     th{font-weight:600;color:var(--muted);border-bottom:2px solid var(--line)}
-    td.num,th.num{text-align:right;font-variant-numeric:tabular-nums}
+    td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;overflow-wrap:normal}
     tr.total td{font-weight:600}
     dl.facts{display:flex;gap:28px;margin:8px 0 12px}
     dl.facts dt{color:var(--muted);font-size:12px}

@@ -103,7 +103,8 @@ enum Page {
     .picker { color:#c9d2de; } .picker select { margin-left:4px; }
     #status { margin-left:auto; color:#ffd27a; font-size:12px; }
     main { padding: 12px 16px; }
-    .tab { display:none; } .tab.active { display:block; }
+    .tab { display:none; } .tab.active { display:block; overflow-x:auto; }
+    select { max-width:240px; text-overflow:ellipsis; }
     h2 { font-size:16px; margin:18px 0 8px; } h2 small { color: var(--muted); font-weight:normal; font-size:12px; }
     h3 { font-size:14px; margin:14px 0 6px; }
     .cards { display:grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap:10px; }
@@ -120,7 +121,7 @@ enum Page {
     .toolbar { display:flex; gap:14px; align-items:center; flex-wrap:wrap; margin-bottom:8px; }
     .toolbar input[type=number] { width:60px; }
     #axes { color: var(--muted); font-size:12px; }
-    .split { display:flex; gap:14px; align-items:flex-start; }
+    .split { display:flex; flex-wrap:wrap; gap:14px; align-items:flex-start; }
     .plotwrap { position:relative; }
     .stack { position:relative; width:762px; height:562px; background:#fff; border:1px solid var(--line); border-radius:4px; }
     .stack canvas { display:block; position:absolute; left:0; top:0; }
@@ -133,6 +134,7 @@ enum Page {
     .legend span { cursor:pointer; } .legend i { display:inline-block; width:10px; height:10px; border-radius:50%; margin-right:4px; vertical-align:-1px; }
     .legend .off { opacity:.35; }
     .hover { position:absolute; pointer-events:none; background:#fff; border:1px solid var(--line); border-radius:4px; padding:4px; box-shadow:0 2px 8px #0002; font-size:11px; max-width:180px; }
+    .hover .cap { overflow-wrap:anywhere; }
     .hover img { display:block; width:96px; height:96px; object-fit:contain; image-rendering: pixelated; background:#eee; }
     .hidden { display:none; }
     .panel { flex:1; min-width:320px; background:var(--card); border:1px solid var(--line); border-radius:6px; padding:10px; max-height:80vh; overflow:auto; }

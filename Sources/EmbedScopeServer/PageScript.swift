@@ -36,19 +36,23 @@ window.addEventListener("unhandledrejection", (e) => S.errors.push(String(e.reas
 // A notice (the index changed on disk and was reloaded) stays in the status line until another index is picked.
 function status(text, isError) { const s = $("#status"); s.textContent = showText(text || S.notice || ""); s.className = isError ? "err" : ""; }
 async function api(url, opts) {
-  const mine = S.index ? idxURL("") : null;
+  // The index this request is about, as the page showed it when asking: the answer is checked
+  // against that index's generation, and only while it is still the one shown (picking `big` then
+  // `two` compared big's answer with two's generation: a false "changed on disk: reloaded").
+  const asked = S.index, mine = asked ? idxURL("") : null;
   const r = await fetch(url, opts);
   const body = await r.json().catch(() => ({ error: { kind: "http", message: r.statusText } }));
+  const current = () => mine && url.startsWith(mine) && S.index === asked;
   if (!r.ok) {
     // An error about the shown index may mean it changed or is gone (a row past the new end, a
     // 404 for the index): ask the list, and reload it if so, rather than leave the page on it.
-    if (mine && url.startsWith(mine) && [404, 409, 500].includes(r.status)) await generationCheck();
+    if (current() && [404, 409, 500].includes(r.status)) await generationCheck();
     const m = body.error ? body.error.message : r.statusText; const e = new Error(m); e.status = r.status; throw e;
   }
   // Every answer about one index names its generation: one from another generation than the page
   // shows (the index was rebuilt while the page was open) is not mixed in; the index is reloaded.
   const gen = r.headers.get("X-EmbedScope-Generation");
-  if (gen && mine && url.startsWith(mine) && S.index && S.index.generation && gen !== S.index.generation) {
+  if (gen && current() && asked.generation && gen !== asked.generation) {
     const name = S.index.name;
     await indexChanged(name);
     throw new Error(`index '${name}' changed on disk (rebuilt?) while this page showed it: reloaded it, try again`);
@@ -74,6 +78,16 @@ async function indexChanged(name) {
 /** Whether the shown index changed on disk or is gone; reloads it if so. */
 async function generationCheck() {
   if (!S.index || S.reloading) return;
+  // One check at a time and at most one every 5 s: every missing image of an imported index asks
+  // (24 tiles made 24 requests for the whole list, each 0.3–0.9 s on a big server).
+  const now = Date.now();
+  if (S.checking) return S.checking;
+  if (S.lastCheck && now - S.lastCheck < 5000) return;
+  S.lastCheck = now;
+  S.checking = (async () => { try { await generationCheckNow(); } finally { S.checking = null; } })();
+  return S.checking;
+}
+async function generationCheckNow() {
   try {
     const r = await (await fetch("/api/indexes", { cache: "no-store" })).json();
     const now = (r.indexes || []).find((i) => i.name === S.index.name);
@@ -98,10 +112,31 @@ function showTab(name) {
   for (const b of document.querySelectorAll("#tabs button")) b.classList.toggle("active", b.dataset.tab === name);
   for (const t of document.querySelectorAll(".tab")) t.classList.toggle("active", t.id === name);
   S.tab = name;
+  writeHash();
   if (name === "explorer") loadProjection();
   if (name === "prototypes") loadPrototypes();
   if (name === "evaluation") loadEvaluation();
 }
+// The address names the tab and the index (#explorer/name): Back and Forward move between them,
+// and a reload or a bookmark opens the same view (Back left the page).
+function writeHash() {
+  if (S.applyingHash || !S.index) return;
+  const h = `#${S.tab || "overview"}/${enc(S.index.name)}`;
+  if (location.hash !== h) history[location.hash ? "pushState" : "replaceState"](null, "", h);
+}
+function applyHash() {
+  const m = /^#([a-z]+)\/(.*)$/.exec(location.hash);
+  if (!m || !document.querySelector(`#tabs button[data-tab="${m[1]}"]`)) return false;
+  let name; try { name = decodeURIComponent(m[2]); } catch (e) { return false; }
+  if (!S.indexes.some((i) => i.name === name)) return false;
+  S.applyingHash = true;
+  try {
+    if (!S.index || S.index.name !== name) { S.notice = null; status(""); selectIndex(name); }
+    if (S.tab !== m[1]) showTab(m[1]);
+  } finally { S.applyingHash = false; }
+  return true;
+}
+window.addEventListener("popstate", () => { if (S.indexes.length) applyHash(); });
 $("#index").addEventListener("change", () => { S.notice = null; status(""); selectIndex($("#index").value); });
 $("#space").addEventListener("change", () => { S.space = $("#space").value; S.proj = null; if (S.tab === "explorer") loadProjection(); if (S.selectedRow != null) openRow(S.selectedRow); });
 $("#method").addEventListener("change", () => { S.method = $("#method").value; S.proj = null; loadProjection(); });
@@ -116,7 +151,7 @@ async function init() {
     if (!S.indexes.length) { status("no indexes found: build one (embedscope demo) into the served folder", true); return; }
     $("#index").replaceChildren(...S.indexes.map((i) => el("option", { value: i.name, text: i.name })));
     renderOverview();
-    selectIndex(S.indexes[0].name);
+    if (!applyHash()) selectIndex(S.indexes[0].name);
   } catch (e) { status(e.message, true); }
 }
 
@@ -137,13 +172,13 @@ function selectIndex(name) {
   const best = [...S.index.prototypeSets].sort((a, b) => overlap(b) - overlap(a))[0];
   if (best && overlap(best) > 0) $("#evalSet").value = best.name;
   // Nothing of the previous index stays on screen (a clicked cell, its lowest margins).
-  for (const id of ["#cell", "#lowest", "#confusion", "#protoMost", "#protoLeast", "#uploadResults"]) $(id).replaceChildren();
+  for (const id of ["#cell", "#lowest", "#confusion", "#protoMost", "#protoLeast", "#uploadResults", "#protoName"]) $(id).replaceChildren();
   $("#evalSummary").textContent = ""; $("#confusionNote").textContent = "";
   protoNames = {};
   S.proj = null; S.pred = null; S.selectedRow = null; S.rowInfo = null; S.hidden.clear();
   $("#panel").replaceChildren(el("p", { class: "hint", text: "Hover a point to see its image; click it for its neighbours." }));
   for (const c of document.querySelectorAll(".card")) c.classList.toggle("selected", c.dataset.name === name);
-  if (S.tab && S.tab !== "overview") showTab(S.tab);
+  if (S.tab && S.tab !== "overview") showTab(S.tab); else writeHash();
 }
 
 // ---------- overview ----------
@@ -242,21 +277,40 @@ async function loadProjection() {
   const key = `${S.index.name}|${S.space}|${S.method}`;
   if (S.proj && S.proj.key === key) { await colourAndDraw(); return; }
   S.scatterReady = false;
+  // Until the new projection is here, no other one stays on screen (another index's 200k points
+  // stayed, under the new index's name, and hovering them read a projection that was gone).
+  if (S.proj && S.proj.key !== key) { S.proj = null; clearPlot(); }
   status(`projecting ${S.space} (${S.method.toUpperCase()})…`);
+  const stillWanted = () => S.index && key === `${S.index.name}|${S.space}|${S.method}`;
   try {
     const p = await api(idxURL(`projection?space=${enc(S.space)}&method=${S.method}`));
-    if (key !== `${S.index.name}|${S.space}|${S.method}`) return;
+    if (!stillWanted()) return;
     p.key = key; p.classIndex = new Map(S.index.classes.map((c, i) => [c.name, i]));
     S.rowInfo = new Map(p.points.map((q) => [q.row, q]));
     S.proj = p; status("");
     $("#axes").textContent = showText(p.axisLabels.join(" · "));
     setSelection([]);
     await colourAndDraw();
-  } catch (e) { status(e.message, true); }
+  } catch (e) {
+    if (!stillWanted()) return;
+    S.proj = null; clearPlot(); status(e.message, true);
+  }
 }
-function visible(pt) {
-  const cf = $("#classFilter").value, pf = $("#pathFilter").value.trim().toLowerCase();
-  return !S.hidden.has(pt.class) && (!cf || pt.class === cf) && (!pf || (pt.path || "").toLowerCase().includes(pf));
+/// An empty plot: no points, legend, axes or hover grid (what a failed projection leaves).
+function clearPlot() {
+  P.n = 0; P.sx = P.sy = P.col = P.vis = P.gridStart = P.gridRows = null;
+  S.scatterReady = false;
+  ctx.setTransform(1, 0, 0, 1, 0, 0); ctx.clearRect(0, 0, canvas.width, canvas.height);
+  octx.setTransform(1, 0, 0, 1, 0, 0); octx.clearRect(0, 0, overlay.width, overlay.height);
+  $("#legend").replaceChildren(); $("#axes").textContent = "";
+  $("#hover").classList.add("hidden");
+  setSelection([]);
+}
+/// The visibility test of the current filters, read from the page once per draw (read per point,
+/// the two form fields were 400k DOM queries a redraw of 200k points).
+function visibility() {
+  const cf = $("#classFilter").value, pf = $("#pathFilter").value.trim().toLowerCase(), hidden = S.hidden;
+  return (pt) => !hidden.has(pt.class) && (!cf || pt.class === cf) && (!pf || (pt.path || "").toLowerCase().includes(pf));
 }
 const hex = (h) => { const v = parseInt(h.slice(1), 16); return 0xff000000 | ((v & 0xff) << 16) | (v & 0xff00) | (v >> 16); };  // ABGR (little-endian RGBA)
 const RAMP = ["#d0433a", "#f08a3c", "#f2cf4a", "#8ccf6a", "#2e9d8f", "#2f6fdb"];
@@ -323,6 +377,7 @@ function draw() {
   const n = p.points.length;
   layout(p.points);
   P.n = n; P.sx = new Float64Array(n); P.sy = new Float64Array(n); P.vis = new Uint8Array(n);
+  const visible = visibility();
   for (let i = 0; i < n; i++) { const q = p.points[i]; P.sx[i] = px(q.x); P.sy[i] = py(q.y); P.vis[i] = visible(q) ? 1 : 0; }
   render(p.axisLabels);
   // Hover grid: the visible points by 8-pixel cell (counting sort into one array).
@@ -399,7 +454,7 @@ S.pixelAt = (row) => { const q = S.pointPosition(row), dpr = window.devicePixelR
   const d = ctx.getImageData(Math.round(q.x * dpr), Math.round(q.y * dpr), 1, 1).data; return [d[0], d[1], d[2]]; };
 const canvasXY = (ev) => { const b = overlay.getBoundingClientRect(); return [ev.clientX - b.left, ev.clientY - b.top]; };
 function pick(ev) {
-  if (!P.gridStart) return null;
+  if (!P.gridStart || !S.proj) return null;
   const [X, Y] = canvasXY(ev);
   let best = -1, bd = 100;
   const gx = Math.floor(X / CELL), gy = Math.floor(Y / CELL);
@@ -524,7 +579,7 @@ S.benchScatter = (n, frames) => {
 function tile(r, queryClass, onclick) {
   const same = queryClass != null && r.class === queryClass;
   return el("div", { class: "tile " + (queryClass == null ? "" : same ? "same" : "other"), "data-row": String(r.row), title: `${r.path}\n${r.class}\nrow ${r.row}`,
-    onclick: onclick || (() => openRow(r.row)) },
+    onclick: onclick || (() => { if (S.tab !== "explorer") showTab("explorer"); openRow(r.row); }) },
     el("img", { src: thumbURL(r.row, 96), alt: "", loading: "lazy", onerror: (ev) => imageFailed(ev.currentTarget) }),
     el("div", { class: "c", text: r.class }), el("div", { text: r.score != null ? r.score.toFixed(4) : "" }));
 }
@@ -645,7 +700,8 @@ const drop = $("#drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
 drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); if (e.dataTransfer.files[0]) upload(e.dataTransfer.files[0]); });
-$("#file").addEventListener("change", (e) => { if (e.target.files[0]) upload(e.target.files[0]); });
+// The input is emptied after each upload: choosing the same file again (after switching index) fired no change.
+$("#file").addEventListener("change", (e) => { const f = e.target.files[0]; e.target.value = ""; if (f) upload(f); });
 async function upload(file) {
   const out = $("#uploadResults"); out.dataset.state = "loading";
   out.replaceChildren(el("p", { class: "hint", text: `searching with ${file.name}…` }));
