@@ -345,6 +345,15 @@ final class MetricsRecordTests: XCTestCase {
         // "imported"), as `info` does; it showed none (red team).
         XCTAssertEqual(out.entries.map(\.model), ["imported", "imported"])
         XCTAssertTrue(r.stderr.contains("computing cluster metrics"))
+        // precision@k measured at different k in the one column: said, not silently compared.
+        XCTAssertEqual(try CLI.run(["versus", a.url.path, "-k", "3"]).status, 0)
+        XCTAssertEqual(try CLI.run(["versus", b.url.path, "-k", "5"]).status, 0)
+        let mixedK = try CLI.run(["compare", a.url.path, b.url.path, "--no-deltas"])
+        XCTAssertEqual(mixedK.status, 0, mixedK.stderr)
+        XCTAssertTrue(mixedK.stderr.contains("precision@k was measured at different k (3, 5)"), mixedK.stderr)
+        XCTAssertEqual(try CLI.run(["versus", b.url.path, "-k", "3"]).status, 0)
+        let sameK = try CLI.run(["compare", a.url.path, b.url.path, "--no-deltas"])
+        XCTAssertFalse(sameK.stderr.contains("different k"), sameK.stderr)
         let none = try CLI.run(["compare", dir.appendingPathComponent("c-missing").path])
         XCTAssertEqual(none.status, 1)
         try FileManager.default.removeItem(at: a.metricsURL)

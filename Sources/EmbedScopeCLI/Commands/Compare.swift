@@ -95,6 +95,11 @@ extension Root {
                     rows[i].index = u.deletingLastPathComponent().lastPathComponent + "/" + u.lastPathComponent
                 }
                 rows = Comparison.sorted(rows, by: Comparison.SortKey(rawValue: sort) ?? .silhouette)
+                // precision@k of different k in one column (each row's k is shown) is not a comparison.
+                let ks = Set(rows.compactMap { $0.precisionAtK == nil ? nil : $0.k })
+                if ks.count > 1 {
+                    note("compare: precision@k was measured at different k (\(ks.sorted().map(String.init).joined(separator: ", "))): those figures do not compare; run `embedscope versus -k K` on each index with one K")
+                }
                 if output.json {
                     struct J: Encodable { var entries: [ComparisonRow]; var perClass: [PerClassComparison] }
                     try printJSON(J(entries: rows, perClass: deltas))
