@@ -40,7 +40,17 @@ public struct ScatterPlot: Sendable {
         var w = SVGWriter(width: width, height: height)
         let n = min(xs.count, ys.count, classes.count)
         let legendWidth = 170.0
-        let left = 64.0, right = Double(width) - legendWidth - 12, top = 44.0, bottom = Double(height) - 52
+        // The title in one line where it fits (~8.6 px a character of 15 px bold text), else its
+        // head on the first line and what follows its first "; " on a second, smaller one (the
+        // arrows' note ran past the picture's edge: "…the 12 longest of 4000 p").
+        let titleRoom = Int((Double(width) - 64 - 8) / 8.6)
+        let titleLines: [String] = {
+            let shown = title.bidiControlsEscaped
+            guard shown.count > titleRoom, let cut = title.range(of: "; ") else { return [Self.shorten(title, titleRoom)] }
+            return [Self.shorten(String(title[..<cut.lowerBound]), titleRoom),
+                    Self.shorten(String(title[cut.upperBound...]), Int((Double(width) - 64 - 8) / 6.2))]
+        }()
+        let left = 64.0, right = Double(width) - legendWidth - 12, top = titleLines.count > 1 ? 56.0 : 44.0, bottom = Double(height) - 52
         var xsAll = Array(xs.prefix(n)).filter(\.isFinite), ysAll = Array(ys.prefix(n)).filter(\.isFinite)
         if !arrows.isEmpty { xsAll += arrows.map(\.x) + [0]; ysAll += arrows.map(\.y) + [0] }
         // 4% of margin on each side, so points at the extremes stay off the frame.
@@ -54,7 +64,8 @@ public struct ScatterPlot: Sendable {
         func px(_ v: Double) -> Double { left + (v - xt.lo) / (xt.hi - xt.lo) * (right - left) }
         func py(_ v: Double) -> Double { bottom - (v - yt.lo) / (yt.hi - yt.lo) * (bottom - top) }
 
-        w.text(title, x: left, y: 24, size: 15, weight: "600")
+        w.text(titleLines[0], x: left, y: 24, size: 15, weight: "600")
+        if titleLines.count > 1 { w.text(titleLines[1], x: left, y: 42, size: 11, fill: "#666666") }
         let xStep = xt.ticks.count > 1 ? xt.ticks[1] - xt.ticks[0] : 1, yStep = yt.ticks.count > 1 ? yt.ticks[1] - yt.ticks[0] : 1
         for t in xt.ticks {
             w.line(x1: px(t), y1: top, x2: px(t), y2: bottom, stroke: "#ececec")
@@ -73,6 +84,9 @@ public struct ScatterPlot: Sendable {
         for i in 0..<n where xs[i].isFinite && ys[i].isFinite {
             w.circle(cx: px(xs[i]), cy: py(ys[i]), r: r, fill: Palette.color(classes[i]).css, extra: opacity.trimmingCharacters(in: .whitespaces))
         }
+        // Label boxes already placed: a label that would overlap one moves away along y, in steps
+        // of a line (two long arrows close together wrote their names over each other).
+        var placed: [(x0: Double, x1: Double, y: Double)] = []
         for a in arrows where a.x.isFinite && a.y.isFinite {
             let color = a.classIndex.map { Palette.color($0).css } ?? "#333333"
             let x0 = px(0), y0 = py(0), x1 = px(a.x), y1 = py(a.y)
@@ -89,7 +103,12 @@ public struct ScatterPlot: Sendable {
             let toLeft = ux < -0.3
             var tx = x1 + ux * 6
             tx = toLeft ? max(tx, 4 + textWidth) : min(tx, Double(width) - 4 - textWidth)
-            w.text(label, x: tx, y: y1 + uy * 6 + 4, size: 11, anchor: toLeft ? .end : .start, fill: "#333333", weight: "600", halo: true)
+            let bx0 = toLeft ? tx - textWidth : tx, bx1 = toLeft ? tx : tx + textWidth
+            var ty = y1 + uy * 6 + 4
+            let step = uy < 0 ? -13.0 : 13.0
+            for _ in 0..<8 where placed.contains(where: { $0.x0 < bx1 && bx0 < $0.x1 && abs($0.y - ty) < 12 }) { ty += step }
+            placed.append((bx0, bx1, ty))
+            w.text(label, x: tx, y: ty, size: 11, anchor: toLeft ? .end : .start, fill: "#333333", weight: "600", halo: true)
         }
 
         // Legend: one line per class, at most as many as fit; the rest summarised.

@@ -279,7 +279,8 @@ async function loadProjection() {
   S.scatterReady = false;
   // Until the new projection is here, no other one stays on screen (another index's 200k points
   // stayed, under the new index's name, and hovering them read a projection that was gone).
-  if (S.proj && S.proj.key !== key) { S.proj = null; clearPlot(); }
+  // (Picking an index or a space drops S.proj first, so the test is on what is drawn.)
+  if (!S.proj || S.proj.key !== key) { S.proj = null; clearPlot(); }
   status(`projecting ${S.space} (${S.method.toUpperCase()})…`);
   const stillWanted = () => S.index && key === `${S.index.name}|${S.space}|${S.method}`;
   try {
@@ -555,8 +556,9 @@ overlay.addEventListener("mousemove", (ev) => {
     box.querySelector("img").src = thumbURL(h.pt.row, 96);
     box.querySelector(".cap").textContent = showText(`#${h.pt.row} ${h.pt.class} — ${h.pt.path || ""}`);
   }
-  box.style.left = Math.min(h.X + 14, PW - 190) + "px"; box.style.top = Math.min(h.Y + 14, PH - 150) + "px";
   box.classList.remove("hidden");
+  // Inside the plot whatever the caption's height (a long name wraps over several lines).
+  box.style.left = Math.min(h.X + 14, PW - 190) + "px"; box.style.top = Math.max(0, Math.min(h.Y + 14, PH - box.offsetHeight - 4)) + "px";
 });
 overlay.addEventListener("mouseleave", () => $("#hover").classList.add("hidden"));
 $("#hover img").addEventListener("error", (ev) => imageFailed(ev.currentTarget));
