@@ -102,7 +102,8 @@ public struct ScatterPlot: Sendable {
             let textWidth = Double(label.count) * 6.6
             let toLeft = ux < -0.3
             var tx = x1 + ux * 6
-            tx = toLeft ? max(tx, 4 + textWidth) : min(tx, Double(width) - 4 - textWidth)
+            // (and off the legend: a label right of the plot's frame ran over the class names)
+            tx = toLeft ? max(tx, 4 + textWidth) : min(tx, right + 8 - textWidth)
             let bx0 = toLeft ? tx - textWidth : tx, bx1 = toLeft ? tx : tx + textWidth
             var ty = y1 + uy * 6 + 4
             let step = uy < 0 ? -13.0 : 13.0
@@ -118,7 +119,7 @@ public struct ScatterPlot: Sendable {
         for (i, name) in classNames.prefix(shown).enumerated() {
             let y = top + 8 + Double(i) * lineHeight
             w.circle(cx: lx + 5, cy: y - 4, r: 5, fill: Palette.color(i).css)
-            w.text(Self.shorten(name, 22), x: lx + 16, y: y, size: 12)
+            w.text(Self.shorten(name, 20), x: lx + 16, y: y, size: 12)   // 22 ran past the picture's edge
         }
         if shown < classNames.count {
             w.text("… \(classNames.count - shown) more", x: lx + 16, y: top + 8 + Double(shown) * lineHeight, size: 12, fill: "#666666")
