@@ -47,7 +47,7 @@ public struct RepresentativenessReport: Sendable, Codable, Equatable {
 /// divided by their largest. An image is therefore downweighted exactly when an image ranked before
 /// it lies within the ball (it is visited either as such a neighbour, or first as a query, after
 /// which nothing downweights it): that is how it is computed here, from one all-pairs pass
-/// (`downweighted(_:scores:)`), not a walk with a k-d tree.
+/// (`downweighted(_:order:)`), not a walk with a k-d tree.
 public enum Representativeness {
     public static let defaultClusters = 20
     public static let maxIterations = 300

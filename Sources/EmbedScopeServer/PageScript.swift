@@ -76,13 +76,14 @@ async function indexChanged(name) {
   return S.reloading;
 }
 /** Whether the shown index changed on disk or is gone; reloads it if so. */
-async function generationCheck() {
+async function generationCheck(throttled) {
   if (!S.index || S.reloading) return;
-  // One check at a time and at most one every 5 s: every missing image of an imported index asks
-  // (24 tiles made 24 requests for the whole list, each 0.3–0.9 s on a big server).
+  // One check at a time; for a failed image at most one every 5 s: every missing image of an
+  // imported index asks (24 tiles made 24 requests for the whole list, each 0.3–0.9 s on a big
+  // server). An error answer from the API always checks.
   const now = Date.now();
   if (S.checking) return S.checking;
-  if (S.lastCheck && now - S.lastCheck < 5000) return;
+  if (throttled && S.lastCheck && now - S.lastCheck < 5000) return;
   S.lastCheck = now;
   S.checking = (async () => { try { await generationCheckNow(); } finally { S.checking = null; } })();
   return S.checking;
@@ -97,7 +98,7 @@ async function generationCheckNow() {
 /** An image of this page's generation failed: the index may have changed (409) or the file be missing. */
 async function imageFailed(img) {
   img.classList.add("broken");
-  await generationCheck();
+  await generationCheck(true);
 }
 const enc = encodeURIComponent;
 const idxURL = (rest) => `/api/indexes/${enc(S.index.name)}/${rest}`;
