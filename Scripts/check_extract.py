@@ -22,7 +22,6 @@ Usage: python3 Scripts/check_extract.py [--images 200] [--embedscope .build/rele
 """
 import argparse
 import csv
-import json
 import os
 import shutil
 import subprocess
@@ -81,16 +80,15 @@ def main():
             W = np.load(os.path.join(out, "W.npy")).astype(np.float64)
             b = np.load(os.path.join(out, "b.npy")).astype(np.float64)
 
-            # The native embeddings, read from the vector files (docs/index-format.md), with
-            # their norms: the raw features are unit row × norm.
-            meta = json.loads(run([args.embedscope, "info", native, "--json"]))
-            space = next(s for s in meta["spaces"] if s["name"] == "embedding")
-            rows, dim = space["rows"], space["dim"]
-            vf = read_vectors(os.path.join(native, space["file"]), rows, dim)
-            norms = read_vectors(os.path.join(native, "embedding.norms.vec"), 1, rows)[0]
-            native_raw = vf * norms[:, None]
-            native_paths = json.loads(run([args.embedscope, "query", native, "--row", "0", "-k", str(rows), "--include-self", "--json"]))["results"]
-            by_row = {r["row"]: r["path"] for r in native_paths}
+            # The native embeddings through `embedscope export` (unit rows and their norms: the raw
+            # features are unit row × norm; rows.csv names each row's image).
+            exported = os.path.join(tmp, f"{model}-export")
+            run([args.embedscope, "export", native, "--space", "embedding", "--out", exported])
+            native_raw = np.load(os.path.join(exported, "X.npy")).astype(np.float64) * \
+                np.load(os.path.join(exported, "norms.npy")).astype(np.float64)[:, None]
+            with open(os.path.join(exported, "rows.csv")) as f:
+                by_row = {int(r["row"]): r["path"] for r in csv.DictReader(f)}
+            rows = native_raw.shape[0]
             order = [torch_paths.index(by_row[i]) for i in range(rows)]
             T = X[order]
             cos = (native_raw * T).sum(1) / np.linalg.norm(native_raw, axis=1) / np.linalg.norm(T, axis=1)
@@ -105,18 +103,6 @@ def main():
         shutil.rmtree(tmp, ignore_errors=True)
     return 1 if failed else 0
 
-
-def read_vectors(path, rows, dim):
-    """Rows of an EmbedScope vector file: a 64-byte header, then rows padded to 64 bytes."""
-    import numpy as np
-    stride = (dim * 4 + 63) // 64 * 16
-    with open(path, "rb") as f:
-        f.seek(HEADER_BYTES)
-        a = np.frombuffer(f.read(rows * stride * 4), dtype="<f4").reshape(rows, stride)
-    return a[:, :dim].astype(np.float64)
-
-
-HEADER_BYTES = 64
 
 if __name__ == "__main__":
     sys.exit(main())
