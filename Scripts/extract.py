@@ -65,7 +65,7 @@ def _walk(folder: Path, rel: str, ancestors, out):
     me = (st.st_dev, st.st_ino)
     if me in ancestors:
         sys.exit(f"extract.py: {folder}: a link back to a folder that holds it (build refuses it too)")
-    for name in sorted(os.listdir(folder), key=_bytes):
+    for name in os.listdir(folder):   # (scan sorts the whole relative paths)
         if name.startswith("."):
             continue
         full = folder / name
@@ -106,7 +106,6 @@ def scan(root: Path):
 
 def load_state_dict(path):
     """The tensors of a state_dict, a Lightning .ckpt ("state_dict") or {"model": state_dict}."""
-    import argparse
     import torch
     # Lightning keeps its hyper-parameters as an argparse.Namespace (inert: a dict of attributes).
     torch.serialization.add_safe_globals([argparse.Namespace])
@@ -178,25 +177,24 @@ def build_model(args):
         kwargs["init_weights"] = False
     elif args.transform_input:
         sys.exit("extract.py: --transform-input is for googlenet and inception_v3")
+    sd = load_state_dict(args.weights) if args.weights else None
+    if sd is not None and args.model in ("googlenet", "inception_v3") and not any(".aux" in "." + k.lower() or "auxlogits" in k.lower() for k in sd):
+        kwargs["aux_logits"] = False   # fine-tuned without the auxiliary heads
     # The classifier is the architecture's last nn.Linear; without one (SqueezeNet's is a
     # convolution) there is no penultimate vector to take.
-    probe = ctor(**kwargs)
-    linear = [n for n, m in probe.named_modules() if isinstance(m, torch.nn.Linear)]
+    model = ctor(**kwargs)
+    linear = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)]
     if not linear:
         sys.exit(f"extract.py: {args.model} has no nn.Linear classifier (its head is a convolution): no penultimate vector to take")
     head_name = linear[-1]
-    sd = load_state_dict(args.weights) if args.weights else None
     if sd is not None:
-        if args.model in ("googlenet", "inception_v3") and not any(".aux" in "." + k.lower() or "auxlogits" in k.lower() for k in sd):
-            kwargs["aux_logits"] = False   # fine-tuned without the auxiliary heads
-        probe = ctor(**kwargs)
-        fitted = fit_state_dict(sd, probe)
-        w = fitted.get(head_name + ".weight")
-        if w is not None and w.shape[0] != dict(probe.named_modules())[head_name].out_features:
-            kwargs["num_classes"] = w.shape[0]
-    model = ctor(**kwargs)
-    if sd is not None:
+        # Key names do not depend on the head's size: fitted once, the model rebuilt only when the
+        # checkpoint's head has another number of classes.
         fitted = fit_state_dict(sd, model)
+        w = fitted.get(head_name + ".weight")
+        if w is not None and w.shape[0] != model.get_submodule(head_name).out_features:
+            kwargs["num_classes"] = w.shape[0]
+            model = ctor(**kwargs)
         try:
             missing, unexpected = model.load_state_dict(fitted, strict=False)
         except RuntimeError as err:   # shapes that do not fit this architecture
