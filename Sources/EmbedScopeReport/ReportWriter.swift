@@ -381,22 +381,25 @@ public enum ReportWriter {
     .note{color:var(--muted);font-style:italic;background:var(--bg);border-left:3px solid var(--line);padding:6px 10px;margin:6px 0}
     nav a{color:var(--accent)}
     code{font-family:"DejaVu Sans Mono",ui-monospace,monospace;font-size:12px;background:var(--bg);padding:1px 4px;border-radius:4px}
-    table{border-collapse:collapse;margin:8px 0 12px;font-size:13px}
+    table{border-collapse:collapse;margin:8px 0 12px;font-size:13px;display:block;max-width:100%;overflow-x:auto}
     th,td{padding:4px 12px;border-bottom:1px solid var(--line);text-align:left;vertical-align:top;overflow-wrap:anywhere}
-    th{font-weight:600;color:var(--muted);border-bottom:2px solid var(--line)}
+    th{font-weight:600;color:var(--muted);border-bottom:2px solid var(--line);overflow-wrap:normal}
+    td{min-width:5.5em}
     td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;overflow-wrap:normal}
     tr.total td{font-weight:600}
-    dl.facts{display:flex;gap:28px;margin:8px 0 12px}
+    dl.facts{display:flex;flex-wrap:wrap;gap:12px 28px;margin:8px 0 12px}
     dl.facts dt{color:var(--muted);font-size:12px}
     dl.facts dd{margin:0;font-size:22px;font-weight:600}
     p.classes span{display:inline-block;margin:2px 6px 2px 0;padding:1px 8px;border-radius:10px;background:var(--bg);border:1px solid var(--line);font-size:12px}
     p.classes small{color:var(--muted)}
     details>summary{cursor:pointer;color:var(--accent);margin:6px 0}
     .grid{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}
+    .grid>*{min-width:0;max-width:100%}
     figure{margin:8px 0 16px;max-width:100%}
     figure img{max-width:100%;height:auto;border:1px solid var(--line);border-radius:6px;background:#fff}
     figcaption{color:var(--muted);font-size:12px;margin-top:4px}
     footer{color:var(--muted);font-size:12px}
+    @media (max-width:600px){body{padding:10px}.card{padding:12px 14px}th,td{padding:4px 8px}}
     """
 }
 

@@ -99,6 +99,24 @@ final class ReportBrowserTests: XCTestCase {
                        "page errors: \(Self.htmlAttribute("data-error-list", in: dom.stdout) ?? "?")")
         XCTAssertTrue(dom.stdout.contains("tiny &lt;index&gt; &amp; co"), "the escaped index name is in the rendered DOM")
 
+        // On a phone (390 CSS px; headless Chromium's window is at least 500 wide, so the page is
+        // loaded in a 390-pixel frame): wide tables scroll inside themselves, the page does not.
+        let narrow = out.appendingPathComponent("narrow.html")
+        try """
+        <html><body style="margin:0"><iframe id="f" src="index.html" style="width:390px;height:844px;border:0"></iframe>
+        <script>document.getElementById('f').addEventListener('load',function(){var d=this.contentDocument.documentElement;\
+        document.documentElement.setAttribute('data-narrow',d.clientWidth+'/'+d.scrollWidth)})</script></body></html>
+        """.write(to: narrow, atomically: true, encoding: .utf8)
+        let phone = try chromium(browser, profile: profile, ["--allow-file-access-from-files", "--dump-dom"], page: narrow)
+        XCTAssertEqual(phone.status, 0, "chromium failed: \(phone.stderr.suffix(2000))")
+        let widths = Self.htmlAttribute("data-narrow", in: phone.stdout)?.split(separator: "/").compactMap { Int($0) } ?? []
+        XCTAssertEqual(widths.count, 2, "the frame's widths: \(phone.stdout.prefix(400))")
+        if widths.count == 2 {
+            XCTAssertGreaterThan(widths[0], 300)
+            XCTAssertLessThanOrEqual(widths[1], widths[0], "the report is wider than a 390-pixel screen")
+        }
+        try FileManager.default.removeItem(at: narrow)
+
         let shot = dir.appendingPathComponent("screenshot.png")
         let s = try chromium(browser, profile: profile, ["--window-size=1280,2400", "--screenshot=\(shot.path)"], page: page)
         XCTAssertEqual(s.status, 0, "chromium failed: \(s.stderr.suffix(2000))")
