@@ -126,10 +126,18 @@ function writeHash() {
   if (location.hash !== h) history[location.hash ? "pushState" : "replaceState"](null, "", h);
 }
 function applyHash() {
+  if (!location.hash || location.hash === "#") return false;
+  // An address this page cannot show (a removed index, a mistyped bookmark) says so and is
+  // dropped, so the view shown next replaces it instead of stacking a Back step on it.
+  const refuse = (why) => {
+    S.notice = why; status(why, true);
+    history.replaceState(null, "", location.pathname + location.search);
+    return false;
+  };
   const m = /^#([a-z]+)\/(.*)$/.exec(location.hash);
-  if (!m || !document.querySelector(`#tabs button[data-tab="${m[1]}"]`)) return false;
-  let name; try { name = decodeURIComponent(m[2]); } catch (e) { return false; }
-  if (!S.indexes.some((i) => i.name === name)) return false;
+  if (!m || !document.querySelector(`#tabs button[data-tab="${m[1]}"]`)) return refuse(`the address ${location.hash.slice(0, 80)} names no view of this page`);
+  let name; try { name = decodeURIComponent(m[2]); } catch (e) { return refuse(`the address ${location.hash.slice(0, 80)} names no view of this page`); }
+  if (!S.indexes.some((i) => i.name === name)) return refuse(`no index named "${name.slice(0, 80)}" is served here`);
   S.applyingHash = true;
   try {
     if (!S.index || S.index.name !== name) { S.notice = null; status(""); selectIndex(name); }

@@ -67,6 +67,16 @@ final class ServerBrowserTests: XCTestCase {
                 // The address names the tab and the index; Back returns to the overview.
                 let hash = try await wd.execute("return location.hash") as? String
                 XCTAssertEqual(hash, "#explorer/tiny")
+                // An address naming an index that is not served says so (it was ignored without a
+                // word), shows the first index and drops the address; then the explorer again.
+                try await wd.navigate(page + "/?fresh=1#prototypes/nosuch")
+                try await wd.waitUntil("the index list", "return !!(window.__es && window.__es.indexes.length > 0 && window.__es.index)")
+                let refused = try await wd.execute("return [document.querySelector('#status').textContent, document.querySelector('#status').className, location.hash, window.__es.index.name]") as? [String]
+                XCTAssertEqual(refused?.count, 4)
+                XCTAssertTrue(refused?.first?.contains("no index named \"nosuch\"") == true, "\(refused ?? [])")
+                XCTAssertEqual(refused?[1], "err"); XCTAssertEqual(refused?[2], "#overview/tiny"); XCTAssertEqual(refused?[3], "tiny")
+                try await wd.navigate(page + "/#explorer/tiny")
+                try await wd.waitUntil("the scatter after the address", "return window.__es && window.__es.scatterReady === true")
 
                 // Click a point: at the drawn position of row 7 (the nearest point there is opened).
                 let pos = try await wd.execute("const p = window.__es.pointPosition(7); const c = document.querySelector('#scatter'); return [p.x, p.y, c.clientWidth, c.clientHeight]") as? [Double]
