@@ -213,10 +213,40 @@ def build_model(args):
     return model, mean, std
 
 
+def png16(path, img):
+    """A 16-bit PNG as build reads it: every sample, alpha too, reduced to round(v / 257) as
+    libpng's png_set_scale_16 does, and a tRNS colour key applied to the 16-bit samples (alpha 0
+    where every channel equals it) — as 8-bit RGBA or RGB. Pillow keeps only the high byte of 16-bit
+    RGB and compares the 16-bit key with it (never equal), so torchvision's PNG decoder, which
+    returns the stored 16-bit samples, reads these. None for any other file."""
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if len(head) < 26 or head[:8] != b"\x89PNG\r\n\x1a\n" or head[12:16] != b"IHDR" or head[24] != 16:
+        return None
+    import torch
+    from PIL import Image
+    from torchvision.io import ImageReadMode, decode_png
+    data = torch.frombuffer(bytearray(Path(path).read_bytes()), dtype=torch.uint8)
+    v = decode_png(data, mode=ImageReadMode.UNCHANGED).numpy().astype(np.int64)   # [C, H, W]
+    key = img.info.get("transparency")
+    colour = v[:v.shape[0] - (v.shape[0] in (2, 4))]
+    alpha = v[-1] if v.shape[0] in (2, 4) else None
+    if key is not None and alpha is None:
+        key = np.asarray(key if isinstance(key, tuple) else (key,), dtype=np.int64).reshape(-1, 1, 1)
+        alpha = np.where((colour == key[:len(colour)]).all(axis=0), 0, 65535)
+    reduce = lambda a: ((np.clip(a, 0, 65535) * 255 + 32895) >> 16).astype(np.uint8)
+    rgb = np.repeat(colour, 3, axis=0) if len(colour) == 1 else colour
+    planes = [reduce(c) for c in rgb] + ([reduce(alpha)] if alpha is not None else [])
+    return Image.fromarray(np.stack(planes, axis=-1), mode="RGBA" if alpha is not None else "RGB")
+
+
 def preprocess(path, mean, std, resize=256, crop=224):
     from PIL import Image
     img = Image.open(path)
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
+    sixteen = png16(path, img)
+    if sixteen is not None:
+        img = sixteen
+    elif img.mode in ("I;16", "I;16B", "I;16L", "I"):
         # 16-bit grayscale: Pillow's convert("RGB") clips at 255 (nearly white); EmbedScope, like
         # libpng's png_set_scale_16, reduces each sample to round(v / 257) = (v*255 + 32895) >> 16.
         a = np.asarray(img).astype(np.int64)

@@ -43,6 +43,18 @@ static void es_emit_message(j_common_ptr cinfo, int msg_level) {
 
 static void es_output_message(j_common_ptr cinfo) { (void)cinfo; }
 
+/// Called by libjpeg between steps of its passes; stops a progressive file past ES_JPEG_MAX_SCANS
+/// scans (libjpeg-turbo's djpeg -maxscans does the same from its progress monitor).
+static void es_progress(j_common_ptr cinfo) {
+    if (!cinfo->is_decompressor) return;
+    j_decompress_ptr d = (j_decompress_ptr)cinfo;
+    if (d->input_scan_number > ES_JPEG_MAX_SCANS) {
+        es_error_mgr *err = (es_error_mgr *)cinfo->err;
+        err->status = ES_JPEG_TOO_MANY_SCANS;
+        longjmp(err->jump, 1);
+    }
+}
+
 /// CMYK samples as libjpeg returns them -> RGB, exactly as Pillow's `Image.open(f).convert("RGB")`:
 /// Pillow reads every CMYK JPEG with Adobe's inverted polarity ("CMYK;I": c = 255 - sample; the
 /// Adobe marker that Photoshop and libjpeg write means the same), then converts with
@@ -64,6 +76,8 @@ void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
                         unsigned char **out_rgb, es_jpeg_result *result) {
     struct jpeg_decompress_struct cinfo;
     es_error_mgr err;
+    struct jpeg_progress_mgr progress;
+    memset(&progress, 0, sizeof(progress));
     unsigned char *volatile buffer = NULL;
     unsigned char *volatile cmyk_row = NULL;
     int cmyk = 0;
@@ -83,6 +97,10 @@ void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
             /* raised by this shim, not libjpeg: msg_code would be stale */
             snprintf(result->message, sizeof(result->message), "cannot allocate %dx%d RGB pixels",
                      result->width, result->height);
+        } else if (err.status == ES_JPEG_TOO_MANY_SCANS) {
+            snprintf(result->message, sizeof(result->message),
+                     "a progressive JPEG of more than %d scans (encoders write about 10; each is a pass over all %dx%d pixels)",
+                     ES_JPEG_MAX_SCANS, result->width, result->height);
         } else {
             result->jpeg_msg_code = err.base.msg_code;
             err.base.format_message((j_common_ptr)&cinfo, result->message);
@@ -94,6 +112,8 @@ void es_jpeg_decode_rgb(const unsigned char *data, size_t size, long max_pixels,
     }
 
     jpeg_CreateDecompress(&cinfo, JPEG_LIB_VERSION, sizeof(cinfo));
+    progress.progress_monitor = es_progress;
+    cinfo.progress = &progress;
     jpeg_mem_src(&cinfo, data, (unsigned long)size);
     jpeg_read_header(&cinfo, TRUE);
     result->width = (int)cinfo.image_width;

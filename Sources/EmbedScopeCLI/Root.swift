@@ -92,9 +92,10 @@ private final class CommandBox: @unchecked Sendable {
 /// Every table and summary this module prints goes through here: names come from users' files,
 /// and a bidirectional control in one ("cat\u{202E}gpj.exe" reads as "catexe.jpg") reorders the
 /// terminal line around it, so each is shown as `\u{202E}` — as the report and the page show
-/// them. JSON keeps names exactly (`printJSON`), and so do the CSVs (`Swift.print`).
+/// them; control characters but the line feed (an escape sequence in a name) as `\u{1B}`
+/// (`terminalEscaped`). JSON keeps names exactly (`printJSON`), and so do the CSVs (`Swift.print`).
 func print(_ items: Any..., separator: String = " ", terminator: String = "\n") {
-    Swift.print(items.map { "\($0)" }.joined(separator: separator).bidiControlsEscaped, terminator: terminator)
+    Swift.print(items.map { "\($0)" }.joined(separator: separator).terminalEscaped, terminator: terminator)
 }
 
 func formatTable(_ rows: [ResultRow]) -> String {

@@ -41,10 +41,11 @@ private struct SchemaVersion: Encodable {
     var schemaVersion = jsonSchemaVersion
 }
 
-/// Writes a line to stderr (notes, warnings), names' bidirectional controls shown as `\u{202E}`
-/// (`String.bidiControlsEscaped`): a class or file name must not reorder the line around it.
+/// Writes a line to stderr (notes, warnings), names' bidirectional and control characters shown as
+/// `\u{202E}`, `\u{1B}` (`String.terminalEscaped`): a class or file name must not reorder the line
+/// around it or send the terminal an escape sequence.
 package func note(_ s: String) {
-    StandardStreams.error(s.bidiControlsEscaped + "\n")
+    StandardStreams.error(s.terminalEscaped + "\n")
 }
 
 /// Tuning variables set to a value they do not take are ignored (the default is used): said once,

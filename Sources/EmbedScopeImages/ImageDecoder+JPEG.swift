@@ -36,6 +36,8 @@ extension ImageDecoder {
                              reason: "\(colorSpaceName(result)) JPEG (\(result.components) components) is not supported, only YCbCr, RGB, grayscale, CMYK and YCCK")
         case ES_JPEG_UNSUPPORTED_FEATURE:
             throw ImageError(kind: .unsupported, path: path, reason: "unsupported JPEG variant (libjpeg: \(message))")
+        case ES_JPEG_TOO_MANY_SCANS:
+            throw ImageError(kind: .unsupported, path: path, reason: message)
         case ES_JPEG_TOO_LARGE:
             throw ImageError(kind: .tooLarge, path: path, reason: "\(size) pixels is above the limit of \(maxPixels)")
         case ES_JPEG_OUT_OF_MEMORY:

@@ -34,6 +34,15 @@ extension ImageDecoder {
             } catch PNGChunkLayout.Problem.corrupt(let why) {
                 throw ImageError(kind: .corrupt, path: path, reason: "corrupt PNG: \(why)")
             }
+            // libpng refuses a side above its build's user limit (1,000,000) as "Invalid IHDR data",
+            // which read as damage; such a file is valid (Pillow reads a 1 × 1,200,000 strip).
+            if layout.width > 0, layout.height > 0, max(layout.width, layout.height) > Self.libpngMaxSide {
+                if layout.width > maxPixels / layout.height {
+                    throw ImageError(kind: .tooLarge, path: path, reason: "\(layout.width)x\(layout.height) pixels is above the limit of \(maxPixels)")
+                }
+                throw ImageError(kind: .unsupported, path: path,
+                                 reason: "a \(layout.width)x\(layout.height) PNG: libpng reads at most \(Self.libpngMaxSide) pixels per side")
+            }
             let sixteenInterlaced = layout.bitDepth == 16 && layout.interlaced
             let cut = (layout.gammaChunks + (sixteenInterlaced ? layout.colorSpaceChunks : [])).sorted { $0.lowerBound < $1.lowerBound }
             let decode = sixteenInterlaced ? decodePNG16 : decodePNGChunks
@@ -72,6 +81,10 @@ extension ImageDecoder {
         }
         return (png, width, height)
     }
+
+    /// libpng's default user limit on width and height (PNG_USER_WIDTH_MAX / HEIGHT_MAX), which its
+    /// simplified API gives no way to raise.
+    static let libpngMaxSide = 1_000_000
 
     private static func libpngError(_ png: LibPNGImage, _ stage: String, path: String) -> ImageError {
         let message = png.message

@@ -7,13 +7,16 @@ import EmbedScopeCore
 /// Decodes PNG and JPEG files into `RGBImage`. The format is chosen by the file's signature
 /// (magic bytes), never by its name; the name only helps word the error when no signature matches.
 package enum ImageDecoder {
-    /// Images with more pixels than this are refused with `.tooLarge` before any pixel is decoded
-    /// (10⁸ pixels is 300 MB of RGB).
-    package static let maxPixels: Int = 100_000_000
+    /// Images with more pixels than this are refused with `.tooLarge` before any pixel is decoded:
+    /// Pillow's own limit (twice `Image.MAX_IMAGE_PIXELS`, above which it raises
+    /// `DecompressionBombError`), so a PyTorch pipeline and `build` read the same images — a 108 MP
+    /// photo (12000 × 9000) was refused at 10⁸. 537 MB of RGB at most.
+    package static let maxPixels: Int = 2 * (1024 * 1024 * 1024 / 4 / 3)
 
     /// Image files larger than this are refused before they are read (the whole file is read into
-    /// memory to decode it): the largest file an image of `maxPixels` pixels makes — 16-bit RGBA,
-    /// stored uncompressed — is 800 MB; a 3 GB file padded behind a small JPEG was read whole.
+    /// memory to decode it): a 3 GB file padded behind a small JPEG was read whole. Compressed,
+    /// an image of `maxPixels` pixels is far smaller; stored uncompressed as 16-bit RGBA, one of
+    /// more than 134 MP is not read.
     package static let maxFileBytes: Int = 1 << 30
 
     /// Reads and decodes the file at `url`.

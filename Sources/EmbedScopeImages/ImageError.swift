@@ -63,5 +63,5 @@ public struct ImageError: Error, CustomStringConvertible {
     }
 
     /// "path: reason (advice)".
-    public var description: String { "\(path): \(reason) (\(advice))" }
+    public var description: String { "\(path.displayEscaped): \(reason) (\(advice))" }
 }

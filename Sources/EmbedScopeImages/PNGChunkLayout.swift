@@ -1,3 +1,4 @@
+import CZlib
 import Foundation
 import EmbedScopeCore
 
@@ -26,6 +27,9 @@ struct PNGChunkLayout {
     /// From IHDR (0 / false when the first chunk is not a 13-byte IHDR: libpng refuses such a file).
     var bitDepth = 0
     var interlaced = false
+    /// From an IHDR whose CRC holds (0 otherwise).
+    var width = 0
+    var height = 0
     /// Offset one past the IEND chunk (or the data's end when `missingEnd`).
     var end = 0
     /// The data stops at a chunk's end after IDAT, without an IEND chunk.
@@ -69,6 +73,14 @@ struct PNGChunkLayout {
             if type == "sRGB" || type == "iCCP" { colorSpaceChunks.append(offset..<chunkEnd) }
             if type == "IHDR" && length == 13 && offset == ImageFormat.pngSignature.count {
                 bitDepth = Int(bytes[offset + 8 + 8])
+                // The size only from an IHDR whose CRC holds and within the PNG limit (2³¹ − 1):
+                // a damaged header is libpng's to call corrupt.
+                let data = UnsafeRawBufferPointer(rebasing: bytes[(offset + 4)..<(offset + 8 + 13)])
+                let crc = data.withMemoryRebound(to: UInt8.self) { UInt32(CZlib.crc32(0, $0.baseAddress, uInt($0.count))) }
+                if crc == UInt32(u32(offset + 8 + 13)), u32(offset + 8) <= 0x7FFF_FFFF, u32(offset + 12) <= 0x7FFF_FFFF {
+                    width = u32(offset + 8)
+                    height = u32(offset + 12)
+                }
                 interlaced = bytes[offset + 8 + 12] != 0
             }
             if type == "IEND" {

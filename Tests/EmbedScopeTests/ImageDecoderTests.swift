@@ -1,6 +1,8 @@
 import CZlib
 import CJPEGShim
 import EmbedScope
+import EmbedScopeCore
+import EmbedScopeImages
 import Foundation
 import XCTest
 
@@ -225,6 +227,74 @@ final class ImageDecoderTests: XCTestCase {
         XCTAssertThrowsError(try ImageDecoder.decode(data: Data(bytes), path: "huge.png")) { error in
             XCTAssertEqual((error as? ImageError)?.kind, .tooLarge, "\(error)")
         }
+    }
+
+    /// The pixel limit is Pillow's (it raises `DecompressionBombError` above twice
+    /// `Image.MAX_IMAGE_PIXELS`), so a PyTorch pipeline and `build` read the same images: a 108 MP
+    /// photo was refused at 10⁸.
+    func testPixelLimitIsPillows() {
+        XCTAssertEqual(ImageDecoder.maxPixels, 178_956_970)
+        func header(_ w: Int, _ h: Int) -> Data {
+            let be = { (v: Int) in [UInt8((v >> 24) & 255), UInt8((v >> 16) & 255), UInt8((v >> 8) & 255), UInt8(v & 255)] }
+            return Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + pngChunk("IHDR", be(w) + be(h) + [8, 2, 0, 0, 0])
+                + pngChunk("IDAT", [0x78, 0x9C, 0x03, 0x00, 0x00, 0x00, 0x00, 0x01]) + pngChunk("IEND", []))
+        }
+        XCTAssertThrowsError(try ImageDecoder.decode(data: header(13_000, 13_765), path: "under.png")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .truncated, "read (its rows are missing), not refused: \(error)")
+        }
+        XCTAssertThrowsError(try ImageDecoder.decode(data: header(13_000, 13_766), path: "over.png")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .tooLarge, "\(error)")
+        }
+    }
+
+    /// A valid PNG with a side above libpng's 1,000,000 limit was called corrupt ("Invalid IHDR
+    /// data"); it is a clear `.unsupported` now, and one at the limit is read.
+    func testPNGSideAboveLibpngLimitIsUnsupportedNotCorrupt() throws {
+        func strip(_ height: Int) -> Data {
+            var raw = [UInt8](repeating: 0, count: 2 * height)   // per row: filter 0, one gray byte
+            for row in 0..<height { raw[2 * row + 1] = 7 }
+            var out = [UInt8](repeating: 0, count: Int(compressBound(uLong(raw.count))))
+            var n = uLongf(out.count)
+            XCTAssertEqual(compress2(&out, &n, raw, uLong(raw.count), 9), Z_OK)
+            let be = { (v: Int) in [UInt8((v >> 24) & 255), UInt8((v >> 16) & 255), UInt8((v >> 8) & 255), UInt8(v & 255)] }
+            return Data([0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A] + pngChunk("IHDR", be(1) + be(height) + [8, 0, 0, 0, 0])
+                + pngChunk("IDAT", Array(out.prefix(Int(n)))) + pngChunk("IEND", []))
+        }
+        let image = try ImageDecoder.decode(data: strip(1_000_000), path: "strip.png")
+        XCTAssertEqual(image.width, 1); XCTAssertEqual(image.height, 1_000_000)
+        XCTAssertEqual(image.pixels[3 * 999_999], 7)
+        XCTAssertThrowsError(try ImageDecoder.decode(data: strip(1_000_001), path: "strip.png")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .unsupported, "\(error)")
+            XCTAssertTrue("\(error)".contains("at most 1000000 pixels per side"), "\(error)")
+        }
+    }
+
+    /// Each scan of a progressive JPEG is a pass over the whole image: 3,000 scans in 535 KB took
+    /// 45 s on 8000 x 8000 pixels. Past 500 scans (libjpeg-turbo's fuzzers' limit) the file is refused.
+    func testProgressiveJPEGOfTooManyScansIsRefused() throws {
+        let bytes = [UInt8](try ImageFixtures.data("rgb_progressive_17x11.jpg"))
+        XCTAssertEqual(Array(bytes.suffix(2)), [0xFF, 0xD9])
+        // The last scan, from its SOS marker to EOI (0xFF in scan data is always followed by 0x00 or RSTn).
+        let sos = try XCTUnwrap((0..<(bytes.count - 1)).last { bytes[$0] == 0xFF && bytes[$0 + 1] == 0xDA })
+        let scan = Array(bytes[sos..<(bytes.count - 2)])
+        func repeated(_ n: Int) -> Data { Data(Array(bytes[..<sos]) + (0..<n).flatMap { _ in scan } + [0xFF, 0xD9]) }
+        let plain = try ImageDecoder.decode(data: Data(bytes), path: "p.jpg")
+        let many = try ImageDecoder.decode(data: repeated(400), path: "p.jpg")   // a refinement scan again changes nothing
+        XCTAssertEqual(many.width, plain.width); XCTAssertEqual(many.height, plain.height)
+        XCTAssertThrowsError(try ImageDecoder.decode(data: repeated(600), path: "p.jpg")) { error in
+            XCTAssertEqual((error as? ImageError)?.kind, .unsupported, "\(error)")
+            XCTAssertTrue("\(error)".contains("more than 500 scans"), "\(error)")
+        }
+    }
+
+    /// A file name's control characters are escaped where the name is shown: an escape sequence
+    /// or a line feed in a name could colour the terminal or print a fake line.
+    func testControlCharactersInNamesAreEscaped() {
+        let error = ImageError(kind: .notAnImage, path: "a/evil\u{1B}[31mRED\nskipped fake.png", reason: "not an image")
+        XCTAssertTrue(error.description.hasPrefix("a/evil\\u{1B}[31mRED\\u{A}skipped fake.png: "), error.description)
+        XCTAssertFalse(error.description.unicodeScalars.contains { $0.value < 0x20 }, error.description)
+        let line = "error: x\u{1B}]0;title\u{7}y\r\tz\u{9B}\u{202E}\nhint: w"
+        XCTAssertEqual(line.terminalEscaped, "error: x\\u{1B}]0;title\\u{7}y\\u{D}\\u{9}z\\u{9B}\\u{202E}\nhint: w")
     }
 
     func testDescriptionSaysPathReasonAndAdvice() {

@@ -12,7 +12,14 @@ typedef enum {
     ES_JPEG_TOO_LARGE = 4,          ///< width * height above the caller's limit
     ES_JPEG_OUT_OF_MEMORY = 5,
     ES_JPEG_UNSUPPORTED_FEATURE = 6, ///< a valid JPEG this libjpeg cannot decode (12-bit samples, arithmetic coding not built in)
+    ES_JPEG_TOO_MANY_SCANS = 7,     ///< a progressive JPEG of more than ES_JPEG_MAX_SCANS scans (each costs a pass over the image)
 } es_jpeg_status;
+
+/// Scans a progressive JPEG may have. Encoders write about 10 (libjpeg's default script) and at
+/// most a few dozen; each scan is one more pass over the whole image, so a 535 KB file of 3,000
+/// scans over 8000 x 8000 pixels took 45 s. libjpeg-turbo's own guard (djpeg -maxscans, its
+/// fuzzers' scan limit) is the model; 500 is the limit its fuzzers use.
+#define ES_JPEG_MAX_SCANS 500
 
 typedef struct {
     int status;          ///< an es_jpeg_status

@@ -81,7 +81,7 @@ extension Root {
                 }
                 let s = try FolderBuilder.run(r, progress: TerminalProgress())
                 if let k = s.keyPrefix, !k.ignoredKeys.isEmpty { note("left out \(counted(k.ignoredKeys.count, "tensor")) outside '\(k.prefix)': \(k.ignoredKeys.prefix(5).map(\.escapedForDisplay).joined(separator: ", "))\(k.ignoredKeys.count > 5 ? ", …" : "")") }
-                for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }
+                for (p, why) in s.skipped.prefix(20) { note("skipped \(p.displayEscaped): \(why)") }
                 if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
                 if !s.unreadImages.isEmpty { note(Self.unreadNote(s.unreadImages)) }
                 if output.json {
@@ -118,7 +118,7 @@ extension Root {
 
         func sweep(_ req: SweepRequest) throws {
             let s = try CheckpointSweep.run(req, progress: TerminalProgress())
-            for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }
+            for (p, why) in s.skipped.prefix(20) { note("skipped \(p.displayEscaped): \(why)") }
             if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
             if !s.unreadImages.isEmpty { note(Self.unreadNote(s.unreadImages)) }
             for e in s.indexes where !e.keyPrefix.ignoredKeys.isEmpty {

@@ -27,7 +27,7 @@ struct GrowthJSON: Encodable {
 }
 
 func printGrowth(_ s: GrowthSummary, verb: String, json: Bool) throws {
-    for (p, why) in s.skipped.prefix(20) { note("skipped \(p): \(why)") }
+    for (p, why) in s.skipped.prefix(20) { note("skipped \(p.displayEscaped): \(why)") }
     if s.skipped.count > 20 { note("… and \(s.skipped.count - 20) more skipped") }
     for n in s.notes { note(n) }
     if !s.droppedPrototypeSets.isEmpty {

@@ -18,6 +18,15 @@ extension String {
     /// Hebrew letters, the zero-width joiner of an emoji sequence, backslashes) unchanged.
     package var bidiControlsEscaped: String { escapingScalars(where: String.isBidiControl) }
 
+    /// For whole lines written to a terminal (notes, errors, tables): bidirectional controls and
+    /// every control character but the line feed (C0 — ESC, CR, TAB —, DEL, C1) shown as
+    /// `\u{1B}`, so a name holding an escape sequence cannot colour, move or retitle the terminal.
+    /// Line feeds are the message's own; a name's own line feed is escaped where the name is put
+    /// into the message (`displayEscaped`).
+    package var terminalEscaped: String {
+        escapingScalars { String.isBidiControl($0) || ($0.value < 0x20 && $0 != "\n") || (0x7F...0x9F).contains($0.value) }
+    }
+
     /// The text with each scalar for which `needsEscape` holds written as `\u{` + its code point in
     /// uppercase hex + `}`, and, when `backslash` is true, each backslash as `\\`.
     package func escapingScalars(backslash: Bool = false, where needsEscape: (Unicode.Scalar) -> Bool) -> String {
