@@ -158,17 +158,39 @@ package enum InterruptCleanup {
         _exit(1)
     }
 
+    /// Step 1 of an interrupt: marks the process as interrupting (no commit starts after this),
+    /// waits until no commit is in progress, and takes the tracked folders and actions.
+    ///
+    /// The wait reads `state` afresh on each wake-up, outside any `inout` access: inside
+    /// `locked { s in … }` the optimizer may keep `s.commits` in a register across the opaque
+    /// `wait()` (an `inout` is exclusive), so a signal that came during a commit waited forever —
+    /// `probe` then hung holding its index's writer lock, and `add` exited 0 without handling the
+    /// signal (red team, 2026-12-07, a signal timed into the commit's renames).
+    static func waitOutCommits() -> (folders: [URL], actions: [@Sendable () -> Void]) {
+        interrupting.store(true, ordering: .releasing)
+        condition.lock()
+        defer { condition.unlock() }
+        state.interrupting = true
+        while commitsInProgress() > 0 { condition.wait() }
+        let taken = (Array(state.folders.values), Array(state.actions.values))
+        state.folders.removeAll()
+        state.actions.removeAll()
+        return taken
+    }
+
+    /// Undoes `waitOutCommits` for the test that calls it in-process (the folders and actions it
+    /// took are not given back).
+    static func endInterruptForTesting() {
+        locked { $0.interrupting = false }
+        interrupting.store(false, ordering: .releasing)
+    }
+
+    /// `state.commits`, read from memory (called with `condition` locked).
+    @inline(never) private static func commitsInProgress() -> Int { state.commits }
+
     /// Steps 1–3 of an interrupt: waits out a commit, removes each tracked folder, runs the actions.
     private static func removeUnfinished(saying verb: String) {
-        interrupting.store(true, ordering: .releasing)
-        let (folders, actions) = locked { s -> ([URL], [@Sendable () -> Void]) in
-            s.interrupting = true
-            while s.commits > 0 { condition.wait() }
-            let f = Array(s.folders.values), a = Array(s.actions.values)
-            s.folders.removeAll()
-            s.actions.removeAll()
-            return (f, a)
-        }
+        let (folders, actions) = waitOutCommits()
         let fm = FileManager.default
         let newline = isatty(2) != 0 ? "\n" : "" // after a progress line
         for folder in folders where fm.fileExists(atPath: folder.path) {
