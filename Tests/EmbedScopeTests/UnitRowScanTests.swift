@@ -327,6 +327,34 @@ final class UnitRowScanTests: XCTestCase {
         XCTAssertTrue(Index.verifyReport(good).ok)
     }
 
+    /// Every analysis that reads a whole space checks its payload CRC first (once per opened
+    /// file): a flipped sign keeps the row's length, and `metrics`, `versus`, `probe` (storing a
+    /// head trained on it), `project` and the server answered from it with exit 0 (red team).
+    func testAnalysesRefuseAPayloadThatNoLongerMatchesItsChecksum() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeIndexWithHead(in: dir, rows: 600, dim: 16, seed: 45)
+        try flipSign(try Index.open(url), row: 300, column: 5)
+        let index = try Index.open(url)
+        var probe = ProbeRequest(); probe.storeAs = nil
+        assertEachRefused([("metrics", { _ = try index.clusterScores(space: "embedding") }),
+                           ("versus", { _ = try index.versus() }),
+                           ("probe", { _ = try index.probe(probe) }),
+                           ("project", { _ = try index.projection(method: .pca, components: 2) }),
+                           ("evaluate", { _ = try index.evaluate(set: "head") }),
+                           ("duplicates", { _ = try index.duplicates() }),
+                           ("uniqueness", { _ = try index.uniqueness() }),
+                           ("mislabels", { _ = try index.mislabels() })],
+                          mentioning: "payload checksum mismatch", hint: "nothing was changed")
+        // `verify` names it once, as a checksum (its `finite` check does not repeat it).
+        let report = Index.verifyReport(url)
+        XCTAssertFalse(report.ok)
+        XCTAssertEqual(report.checks.filter { !$0.ok }.map(\.check), ["checksum"], "\(report.checks.filter { !$0.ok })")
+        // Intact: each runs (and the second analysis of one opened index does not read the CRC again).
+        let good = try Index.open(try makeIndexWithHead(in: dir, rows: 600, dim: 16, seed: 47, name: "good"))
+        XCTAssertNoThrow(try good.clusterScores(space: "embedding"))
+        XCTAssertNoThrow(try good.versus())
+    }
+
     /// A stored norm zeroed in place: `rank` would rank that row by its bias alone. Refused.
     func testAZeroedNormIsFoundBeforeRanking() throws {
         let dir = try temporaryDirectory(self)

@@ -188,9 +188,10 @@ extension IndexBuilder {
     /// core), or the damage would pass `verify` from then on. `refusal` ends the message (what is
     /// not done with the rows).
     package static func requireUndamaged(_ f: VectorFile, of index: Index,
-                                         refusal: String = "its rows are not copied into a new generation, whose new checksum would hide the damage") throws {
+                                         refusal: String = "its rows are not copied into a new generation, whose new checksum would hide the damage",
+                                         once: Bool = false) throws {
         do {
-            try f.verify()
+            if once { try f.verifyOnce() } else { try f.verify() }
         } catch let e as EmbedScopeError where e.kind == .checksumMismatch {
             throw EmbedScopeError(.checksumMismatch, "\(e.message): \(refusal)", path: e.path,
                                   hint: "run `embedscope verify \(index.url.path)` and rebuild that index; nothing was changed")

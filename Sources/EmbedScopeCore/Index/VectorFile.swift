@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,6 +13,8 @@ public final class VectorFile: @unchecked Sendable {
     public let url: URL
     package let header: VectorFileHeader
     private let mapping: ReadOnlyMapping
+    /// Set once `verify` has passed on this mapping (`verifyOnce`).
+    private let verified = Atomic<Bool>(false)
 
     public var rows: Int { Int(header.rows) }
     public var dim: Int { Int(header.dim) }
@@ -85,6 +88,14 @@ public final class VectorFile: @unchecked Sendable {
             throw EmbedScopeError(.checksumMismatch, "the check stored for row \(r) does not match the row (stored \(hex(UInt32(littleEndian: rowChecks![r]))), computed \(hex(Self.rowCheck(row(r)))))",
                                   path: url.path, hint: "the index is damaged; rebuild it")
         }
+        verified.store(true, ordering: .releasing)
+    }
+
+    /// `verify`, unless it has passed already on this mapping (a server answering many analyses
+    /// of one generation reads the file's checksum once).
+    package func verifyOnce() throws {
+        if verified.load(ordering: .acquiring) { return }
+        try verify()
     }
 
     /// Hint the kernel that the whole payload will be read sequentially.

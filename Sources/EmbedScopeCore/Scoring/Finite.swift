@@ -152,8 +152,13 @@ public struct NonFiniteScores: Error, Sendable {
 
 extension Index {
     /// Throws `.nonFinite` naming the damaged rows if a space's rows or norms hold NaN or ±Inf,
-    /// `.checksumMismatch` if a row is not unit length (`UnitRows.scanDamage`). One read of the rows.
-    public func requireFinite(space name: String) throws {
+    /// `.checksumMismatch` if a row is not unit length (`UnitRows.scanDamage`) or, with
+    /// `checksum`, if the rows are not the bytes written (the payload CRC, once per opened file):
+    /// every analysis that reads a whole space calls this first. Damage that keeps a row's length —
+    /// a flipped sign — passed the unit check, and `metrics`, `versus`, `probe` (which stored a head
+    /// trained on it), `project` and the server's metrics answered from it with exit 0 (red team).
+    /// The CRC costs one more read of the rows (zlib's, ~6 GB/s a core).
+    public func requireFinite(space name: String, checksum: Bool = true) throws {
         let v = try vectors(space: name)
         let bad = Finite.damagedRows(RowMatrix(v))
         if bad.count > 0 {
@@ -162,6 +167,7 @@ extension Index {
                 Normalize.norm(v.row($0))
             }
         }
+        if checksum { try IndexBuilder.requireUndamaged(v, of: self, refusal: "no answer is computed from it", once: true) }
         try requireFiniteNorms(space: name)
     }
 
