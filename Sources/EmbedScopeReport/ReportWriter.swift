@@ -35,6 +35,7 @@ public enum ReportWriter {
         do { try fm.createDirectory(at: parent, withIntermediateDirectories: true) } catch {
             throw EmbedScopeError(.io, "cannot create the parent directory", path: parent.path, underlying: error)
         }
+        DirectorySwap.removeStale(beside: dir, kinds: ["tmp"])   // a killed report's
         let temp = DirectorySwap.temporary(beside: dir)
         var files: [String] = []
         let interruptToken = InterruptCleanup.track(temp)

@@ -209,6 +209,52 @@ final class IndexGenerationTests: XCTestCase {
         held.release()
     }
 
+    /// A lock file that is a hard link to a file elsewhere is refused before it is written: the
+    /// holder's line went into the other name's file (red team: `ln ~/user.txt IDX/.embedscope-index`).
+    func testWriterLockRefusesAHardLinkedLockFile() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 10, dim: 4, seed: 1), rows: 10, dim: 4, classes: classes(10))
+        let user = dir.appendingPathComponent("user.txt")
+        try Data("mine\n".utf8).write(to: user)
+        let marker = url.appendingPathComponent(IndexDirectory.markerName)
+        try FileManager.default.removeItem(at: marker)
+        XCTAssertEqual(link(user.path, marker.path), 0)
+        XCTAssertThrowsError(try IndexWriterLock.acquire(url, create: false)) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .refused, "\(error)")
+            XCTAssertTrue("\(error)".contains("2 hard links"), "\(error)")
+        }
+        XCTAssertEqual(try String(contentsOf: user, encoding: .utf8), "mine\n")
+        try FileManager.default.removeItem(at: marker)   // as the hint says: a new one is made
+        XCTAssertNoThrow(try IndexWriterLock.acquire(url, create: false).release())
+    }
+
+    /// A writer killed by SIGKILL leaves its staging folder beside the destination
+    /// (`.<name>.export-<pid>`, `.<name>.tmp-<pid>-…`); the next export or report removes those
+    /// whose process no longer runs, and leaves a running one's and every other name alone.
+    func testStagingFoldersOfKilledWritersAreRemovedByTheNextOne() throws {
+        let dir = try temporaryDirectory(self)
+        let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 10, dim: 4, seed: 1), rows: 10, dim: 4, classes: classes(10))
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let dead = finished.processIdentifier, live = getppid()
+        let names = [".exp.export-\(dead)", ".exp.tmp-\(dead)-1234", ".exp.export-\(live)", ".exp.exportx-\(dead)", ".other.export-\(dead)", ".exp.export-\(dead)x"]
+        for n in names {
+            try FileManager.default.createDirectory(at: dir.appendingPathComponent(n).appendingPathComponent("sub"), withIntermediateDirectories: true)
+        }
+        _ = try IndexExport.run(index: url, space: nil, out: dir.appendingPathComponent("exp"))
+        let left = Set(try FileManager.default.contentsOfDirectory(atPath: dir.path))
+        XCTAssertFalse(left.contains(".exp.export-\(dead)"), "\(left)")
+        for kept in [".exp.tmp-\(dead)-1234", ".exp.export-\(live)", ".exp.exportx-\(dead)", ".other.export-\(dead)", ".exp.export-\(dead)x"] {
+            XCTAssertTrue(left.contains(kept), "\(kept) was removed: \(left)")
+        }
+        // The report's kind ("tmp") beside its folder.
+        DirectorySwap.removeStale(beside: dir.appendingPathComponent("exp"), kinds: ["tmp"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent(".exp.tmp-\(dead)-1234").path))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: dir.appendingPathComponent(".exp.export-\(live)").path))
+    }
+
     /// Fails on main (no lock): a second writer waits, says who it waits for, and gives up after its timeout.
     func testWriterLockWaitsAndTimesOut() throws {
         let dir = try temporaryDirectory(self)

@@ -143,6 +143,7 @@ public enum FashionMNIST {
         let chosen = StratifiedLimit.select(labels: labels.bytes.prefix(n).map(Int.init), limit: min(n, limit ?? n), seed: seed)
         let count = chosen.count
         let parent = out.standardizedFileURL.deletingLastPathComponent()
+        DirectorySwap.removeStale(beside: out.standardizedFileURL, kinds: ["tmp"])   // a killed writer's
         let tmp = parent.appendingPathComponent(".\(out.lastPathComponent).tmp-\(getpid())")
         let interruptToken = InterruptCleanup.track(tmp)  // before it exists
         defer { InterruptCleanup.untrack(interruptToken) }

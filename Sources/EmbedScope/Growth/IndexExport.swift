@@ -47,7 +47,11 @@ public enum IndexExport {
         // process already holds a reader's lock on, and waiting for it never ended.
         try IndexDirectory.refuseOverlap(out, protecting: [url], what: "the index")
         try IndexDirectory.refuseInside(url, output: out, what: "--out")
-        if fm.fileExists(atPath: out.path, isDirectory: &isDir) {
+        // Whether `out` is new is decided once, here: a folder made at `out` while this export
+        // runs is not written into (it was: files named like ours in a folder made meanwhile were
+        // replaced); the new export's rename into place then fails and says so.
+        let isNew = !fm.fileExists(atPath: out.path, isDirectory: &isDir)
+        if !isNew {
             guard isDir.boolValue else {
                 throw EmbedScopeError(.refused, "--out is a file", path: out.path, hint: "give a folder (missing, empty, or written by `embedscope export`)")
             }
@@ -94,8 +98,9 @@ public enum IndexExport {
         // or an earlier export (the commit renames each file over its old one and removes the old
         // export's files this one does not write). A failure or an interrupt before the commit
         // removes the staging folder and leaves `out` as it was; SIGKILL leaves the staging folder,
-        // which the next export into `out` removes.
-        let isNew = !fm.fileExists(atPath: out.path)
+        // which the next export into `out` removes (inside `out`: by its name; beside it: when its
+        // process no longer runs).
+        if isNew { DirectorySwap.removeStale(beside: out, kinds: ["export"]) }
         let staging = isNew
             ? out.deletingLastPathComponent().appendingPathComponent(".\(out.lastPathComponent).export-\(getpid())")
             : out.appendingPathComponent(stagingName)

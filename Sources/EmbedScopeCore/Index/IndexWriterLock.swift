@@ -203,6 +203,13 @@ public final class IndexWriterLock: Sendable {
                 close(fd)
                 throw EmbedScopeError(.refused, "the index's lock file is not a regular file", path: path, hint: "remove it; nothing was changed")
             }
+            // Nor a hard link: the holder's line written into it would change the other name's file,
+            // which may lie outside the index (red team: `ln ~/user.txt IDX/.embedscope-index`).
+            guard st.st_nlink == 1 else {
+                close(fd)
+                throw EmbedScopeError(.refused, "the index's lock file has \(st.st_nlink) hard links: writing it would change a file outside the index", path: path,
+                                      hint: "remove it (EmbedScope makes a new one); nothing was changed")
+            }
             do {
                 try policy.lockExclusive(fd, since: start, told: &told,
                                          waiting: { "waiting for the writer lock held by \(holderDescription(fd)) on \(index.path)" },

@@ -10,9 +10,35 @@ import Glibc
 /// directory or the new one, never half of one.
 package enum DirectorySwap {
     /// A fresh name beside `destination` for the directory being written:
-    /// `.<name>.tmp-<UUID>` (hidden; not created here).
+    /// `.<name>.tmp-<pid>-<UUID>` (hidden; not created here). The process id lets a later writer
+    /// tell one left by a process that was killed (`removeStale`).
     package static func temporary(beside destination: URL) -> URL {
-        destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).tmp-\(UUID().uuidString)")
+        destination.deletingLastPathComponent().appendingPathComponent(".\(destination.lastPathComponent).tmp-\(getpid())-\(UUID().uuidString)")
+    }
+
+    /// Removes the folders a killed writer (SIGKILL, a crash: nothing could clean up) left beside
+    /// `destination`: `.<name>.<kind>-<pid>` or `.<name>.<kind>-<pid>-<anything>` for each of
+    /// `kinds` ("tmp", "export"), a real folder (not a link), whose process no longer runs.
+    /// One of a live process (another writer at work) is left alone; so is any other name.
+    package static func removeStale(beside destination: URL, kinds: [String]) {
+        let parent = destination.deletingLastPathComponent()
+        let name = destination.lastPathComponent
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: parent.path) else { return }
+        for entry in entries {
+            for kind in kinds {
+                let prefix = ".\(name).\(kind)-"
+                guard entry.hasPrefix(prefix) else { continue }
+                let rest = entry.dropFirst(prefix.count)
+                let digits = rest.prefix { $0.isASCII && $0.isNumber }
+                guard !digits.isEmpty, digits.count == rest.count || rest.dropFirst(digits.count).first == "-",
+                      let pid = Int32(digits), pid > 0, pid != getpid() else { continue }
+                guard kill(pid, 0) != 0, errno == ESRCH else { continue }   // alive, or not ours to judge
+                let path = parent.appendingPathComponent(entry)
+                var st = stat()
+                guard lstat(path.path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { continue }
+                try? FileManager.default.removeItem(at: path)
+            }
+        }
     }
 
     /// Makes the complete directory `temporary` (same file system) the one at `destination`:
