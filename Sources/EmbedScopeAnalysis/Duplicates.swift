@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import EmbedScopeCore
 
 /// Every pair of rows whose cosine is at least a threshold — exact, all pairs.
@@ -45,10 +48,10 @@ public enum Duplicates {
         }
         guard maxPairs >= 1 else { throw EmbedScopeError(.invalidArgument, "maxPairs must be at least 1") }
         let cut = Float(threshold) - recheckMargin
-        struct State { var pairs: [(Int32, Int32)] = []; var overflow = false }
+        struct State { var pairs: [(Int32, Int32)] = []; var overflow = false; var noRoom: EmbedScopeError? }
         let states = try NearestNeighbours.forEachTile(x, threads: threads, blockRows: blockRows, progress: progress,
                                                    label: "duplicates (tiles)", makeState: { State() }) { st, tile in
-            if st.overflow { return }
+            if st.overflow || st.noRoom != nil { return }
             let t = tile.scores
             for i in 0..<tile.rowCount {
                 let r = tile.rowStart + i, s = t + i * tile.columnCount
@@ -56,11 +59,19 @@ public enum Duplicates {
                 let j0 = tile.isDiagonal ? i + 1 : 0
                 guard j0 < tile.columnCount else { continue }
                 for j in j0..<tile.columnCount where s[j] >= cut || s[j].isNaN {
+                    if st.pairs.count == st.pairs.capacity {
+                        // Before the list grows: room for it and for what the pairs become.
+                        do { try requireRoom(pairs: max(1024, 2 * st.pairs.count), threads: threads) } catch {
+                            st.noRoom = error as? EmbedScopeError ?? EmbedScopeError(.outOfMemory, "\(error)")
+                            return
+                        }
+                    }
                     st.pairs.append((Int32(r), Int32(tile.columnStart + j)))
                 }
             }
             if st.pairs.count > maxPairs { st.overflow = true }
         }
+        if let e = states.lazy.compactMap(\.noRoom).first { throw e }
         if states.contains(where: \.overflow) || states.reduce(0, { $0 + $1.pairs.count }) > maxPairs {
             throw EmbedScopeError(.invalidArgument, "more than \(maxPairs) pairs reach cosine \(threshold)",
                                   hint: "raise --threshold (near-duplicates are typically above 0.95)")
@@ -86,6 +97,26 @@ public enum Duplicates {
         }
         out.sort { ($0.a, $0.b) < ($1.a, $1.b) }
         return out
+    }
+
+    /// Bytes a pair takes from the tiles to the report: found (8), kept (24), reported with its two
+    /// images' paths and classes (~128).
+    static let bytesPerPair = 160
+
+    /// Throws `.outOfMemory` unless `pairs` pairs on each of `threads` threads fit: under an
+    /// address-space limit (`AddressSpace.require`), and in any case in this machine's memory. A
+    /// list that grew past either ended the process by a signal ("failed to allocate", red team:
+    /// 1,414 identical rows under `ulimit -v 300000`; 20,000 with `--max-pairs 300000000` asked
+    /// for 25.6 GB on a 23 GB machine after 28 s).
+    static func requireRoom(pairs: Int, threads: Int) throws {
+        let (bytes, overflow) = pairs.multipliedReportingOverflow(by: bytesPerPair * max(1, threads))
+        let need = overflow ? Int.max / 2 : bytes
+        try AddressSpace.require(need, for: "keeping \(pairs) near-duplicate pairs")
+        let physical = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
+        if physical > 0, need > physical {
+            throw EmbedScopeError(.outOfMemory, "out of memory: keeping \(pairs) near-duplicate pairs needs \(AddressSpace.mebibytes(need)), more than this machine's \(AddressSpace.mebibytes(physical))",
+                                  hint: "raise --threshold, or lower --max-pairs")
+        }
     }
 
     /// Connected components of the pair graph (union–find): each group's rows ascending, groups

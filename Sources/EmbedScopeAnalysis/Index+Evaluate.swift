@@ -92,6 +92,13 @@ extension Index {
             throw EmbedScopeError(.notFound, "no prototype of set '\(name)' is named like a class of this index (prototypes: \(p.records.prefix(8).map(\.name).joined(separator: ", "))…; classes: \(classes.prefix(8).map(\.name).joined(separator: ", ")))",
                                   path: url.path, hint: "evaluate needs a head trained on these classes, e.g. `embedscope probe` (set 'probe'), or import the head with --head-classes naming them")
         }
+        // One matched prototype is a classifier of one class: always right, every margin 0 — which
+        // read as a perfect head (red team: head [a, zzz] on classes a, b gave accuracy 1).
+        guard protoOfClass.count >= 2 else {
+            let only = classes.first { protoOfClass[$0.id] != nil }?.name ?? "?"
+            throw EmbedScopeError(.undefined, "only one prototype of set '\(name)' is named like a class of this index ('\(only)'): a classifier of one class is always right and has no margin",
+                                  path: url.path, hint: "evaluate needs prototypes for at least two of the index's classes (prototypes not named like a class are left out\(unmatched.isEmpty ? "" : ": \(unmatched.prefix(5).joined(separator: ", "))"))")
+        }
         // Evaluated classes in class-id order; column j of the logits is prototype protos[j].
         let evalClasses = classes.filter { protoOfClass[$0.id] != nil }
         let protos = evalClasses.map { protoOfClass[$0.id]! }

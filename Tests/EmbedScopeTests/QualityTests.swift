@@ -342,6 +342,26 @@ final class QualityTests: XCTestCase {
         XCTAssertEqual(e.classification.confusion, [[0, 2], [0, 2]], "every row predicted 'b' (prototype 0)")
     }
 
+    /// One prototype named like a class is a classifier of one class: it gave accuracy 1 and every
+    /// margin 0 (red team: head [a, zzz] on classes a, b). Refused, saying why.
+    func testEvaluateNeedsTwoMatchedPrototypes() throws {
+        let dir = try temporaryDirectory(self)
+        let x: [Float] = [1, 0, 0, 1, 1, 1, 1, -1]
+        let url = try makeImportedIndex(in: dir, vectors: x, rows: 4, dim: 2, classes: ["a", "a", "b", "b"],
+                                        head: ([1, 0, 0, 1], [0, 0], ["a", "zzz"]))
+        XCTAssertThrowsError(try Index.open(url).evaluate(set: "head", split: .all)) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .undefined, "\(error)")
+            XCTAssertTrue("\(error)".contains("only one prototype"), "\(error)")
+        }
+    }
+
+    /// The near-duplicate list checks its room before it grows: past the machine's memory (or an
+    /// address-space limit) a clear error, not "failed to allocate" and a signal.
+    func testDuplicatePairsBeyondMemoryAreAClearError() {
+        XCTAssertThrowsKind(.outOfMemory, try Duplicates.requireRoom(pairs: Int.max / 4, threads: 2))
+        XCTAssertNoThrow(try Duplicates.requireRoom(pairs: 1024, threads: 2))
+    }
+
     func testMislabelsFindPlantedLabelSwaps() throws {
         let dir = try temporaryDirectory(self)
         let (n, d, classes) = (600, 24, 6)

@@ -19,6 +19,12 @@ extension Index {
         guard !sources.isEmpty else { return [] }
         let space = try o.space ?? defaultSpace()
         let v = try vectors(space: space)
+        // The answers (each result's path and class, then its JSON) and a pass's heaps, before any
+        // of it is made: under `ulimit -v` a large k ended by a signal ("failed to allocate").
+        let kept = Double(min(o.k, v.rows))
+        try AddressSpace.require(estimate: Double(sources.count) * kept * 400
+                                     + Double(min(sources.count, Index.batchQueriesPerPass)) * kept * 16 * Double(Scorer.defaultThreads),
+                                 for: "\(sources.count) queries of k = \(Int(kept))")
         let classFilter = try self.classFilter(o.className)
         var out: [[ResultRow]] = []
         out.reserveCapacity(sources.count)
