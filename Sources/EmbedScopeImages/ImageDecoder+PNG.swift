@@ -37,9 +37,7 @@ extension ImageDecoder {
             // libpng refuses a side above its build's user limit (1,000,000) as "Invalid IHDR data",
             // which read as damage; such a file is valid (Pillow reads a 1 × 1,200,000 strip).
             if layout.width > 0, layout.height > 0, max(layout.width, layout.height) > Self.libpngMaxSide {
-                if layout.width > maxPixels / layout.height {
-                    throw ImageError(kind: .tooLarge, path: path, reason: "\(layout.width)x\(layout.height) pixels is above the limit of \(maxPixels)")
-                }
+                try refuseAboveMaxPixels(layout.width, layout.height, path: path)
                 throw ImageError(kind: .unsupported, path: path,
                                  reason: "a \(layout.width)x\(layout.height) PNG: libpng reads at most \(Self.libpngMaxSide) pixels per side")
             }
@@ -75,11 +73,15 @@ extension ImageDecoder {
         guard width > 0, height > 0 else {
             throw ImageError(kind: .corrupt, path: path, reason: "corrupt PNG: header says \(width)x\(height) pixels")
         }
-        guard width <= maxPixels / height else {
-            throw ImageError(kind: .tooLarge, path: path,
-                             reason: "\(width)x\(height) pixels is above the limit of \(maxPixels)")
-        }
+        try refuseAboveMaxPixels(width, height, path: path)
         return (png, width, height)
+    }
+
+    /// `.tooLarge` for a width × height (both ≥ 1) above `maxPixels`.
+    private static func refuseAboveMaxPixels(_ width: Int, _ height: Int, path: String) throws {
+        guard width <= maxPixels / height else {
+            throw ImageError(kind: .tooLarge, path: path, reason: "\(width)x\(height) pixels is above the limit of \(maxPixels)")
+        }
     }
 
     /// libpng's default user limit on width and height (PNG_USER_WIDTH_MAX / HEIGHT_MAX), which its

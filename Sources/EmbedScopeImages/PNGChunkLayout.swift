@@ -1,4 +1,3 @@
-import CZlib
 import Foundation
 import EmbedScopeCore
 
@@ -75,8 +74,7 @@ struct PNGChunkLayout {
                 bitDepth = Int(bytes[offset + 8 + 8])
                 // The size only from an IHDR whose CRC holds and within the PNG limit (2³¹ − 1):
                 // a damaged header is libpng's to call corrupt.
-                let data = UnsafeRawBufferPointer(rebasing: bytes[(offset + 4)..<(offset + 8 + 13)])
-                let crc = data.withMemoryRebound(to: UInt8.self) { UInt32(CZlib.crc32(0, $0.baseAddress, uInt($0.count))) }
+                let crc = Checksum.crc32(UnsafeRawBufferPointer(rebasing: bytes[(offset + 4)..<(offset + 8 + 13)]))
                 if crc == UInt32(u32(offset + 8 + 13)), u32(offset + 8) <= 0x7FFF_FFFF, u32(offset + 12) <= 0x7FFF_FFFF {
                     width = u32(offset + 8)
                     height = u32(offset + 12)

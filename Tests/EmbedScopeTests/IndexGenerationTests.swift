@@ -194,19 +194,25 @@ final class IndexGenerationTests: XCTestCase {
     func testWriterLockDoesNotNameAWriterThatHasExited() throws {
         let dir = try temporaryDirectory(self)
         let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 10, dim: 4, seed: 1), rows: 10, dim: 4, classes: classes(10))
+        let exited = try exitedProcessID()
+        let held = try IndexWriterLock.acquire(url, create: false)
+        let marker = url.appendingPathComponent(IndexDirectory.markerName)
+        try Data("pid \(exited) embedscope build\n".utf8).write(to: marker)
+        XCTAssertThrowsError(try IndexWriterLock.acquire(url, create: false, policy: .init(timeout: 0) { _ in })) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .locked)
+            XCTAssertTrue("\(error)".contains("another process"), "\(error)")
+            XCTAssertFalse("\(error)".contains("PID \(exited)"), "\(error)")
+        }
+        held.release()
+    }
+
+    /// The id of a process that has exited (`/bin/true`, run and waited for).
+    func exitedProcessID() throws -> Int32 {
         let finished = Process()
         finished.executableURL = URL(fileURLWithPath: "/bin/true")
         try finished.run()
         finished.waitUntilExit()
-        let held = try IndexWriterLock.acquire(url, create: false)
-        let marker = url.appendingPathComponent(IndexDirectory.markerName)
-        try Data("pid \(finished.processIdentifier) embedscope build\n".utf8).write(to: marker)
-        XCTAssertThrowsError(try IndexWriterLock.acquire(url, create: false, policy: .init(timeout: 0) { _ in })) { error in
-            XCTAssertEqual((error as? EmbedScopeError)?.kind, .locked)
-            XCTAssertTrue("\(error)".contains("another process"), "\(error)")
-            XCTAssertFalse("\(error)".contains("PID \(finished.processIdentifier)"), "\(error)")
-        }
-        held.release()
+        return finished.processIdentifier
     }
 
     /// A lock file that is a hard link to a file elsewhere is refused before it is written: the
@@ -234,11 +240,7 @@ final class IndexGenerationTests: XCTestCase {
     func testStagingFoldersOfKilledWritersAreRemovedByTheNextOne() throws {
         let dir = try temporaryDirectory(self)
         let url = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 10, dim: 4, seed: 1), rows: 10, dim: 4, classes: classes(10))
-        let finished = Process()
-        finished.executableURL = URL(fileURLWithPath: "/bin/true")
-        try finished.run()
-        finished.waitUntilExit()
-        let dead = finished.processIdentifier, live = getppid()
+        let dead = try exitedProcessID(), live = getppid()
         let names = [".exp.export-\(dead)", ".exp.tmp-\(dead)-1234", ".exp.export-\(live)", ".exp.exportx-\(dead)", ".other.export-\(dead)", ".exp.export-\(dead)x"]
         for n in names {
             try FileManager.default.createDirectory(at: dir.appendingPathComponent(n).appendingPathComponent("sub"), withIntermediateDirectories: true)

@@ -157,7 +157,7 @@ extension Index {
     /// every analysis that reads a whole space calls this first. Damage that keeps a row's length —
     /// a flipped sign — passed the unit check, and `metrics`, `versus`, `probe` (which stored a head
     /// trained on it), `project` and the server's metrics answered from it with exit 0 (red team).
-    /// The CRC costs one more read of the rows (zlib's, ~6 GB/s a core).
+    /// The CRC costs one more read of the rows (`Checksum`: 10–15 GB/s a core with PCLMULQDQ).
     public func requireFinite(space name: String, checksum: Bool = true) throws {
         let v = try vectors(space: name)
         let bad = Finite.damagedRows(RowMatrix(v))
