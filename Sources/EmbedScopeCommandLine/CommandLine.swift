@@ -82,6 +82,10 @@ package func runCommand(_ body: () throws -> Void) throws {
             throw error
         }
         try StandardStreams.finishOutput() // a table `print`ed to a closed or full stdout is an error too
+        // A signal came while the command ran (during its commit, say): the handler ends the
+        // process by it, after its note; exiting 0 here first lost both (red team: `import
+        // --force` and `merge` sometimes exited 0 silently when SIGTERM came during the commit).
+        InterruptCleanup.holdIfInterrupted()
     } catch {
         InterruptCleanup.holdIfInterrupted()
         // A progress line still drawn (the step that failed) is cleared, not prefixed to the error.

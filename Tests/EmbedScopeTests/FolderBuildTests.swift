@@ -201,6 +201,20 @@ final class FolderBuildTests: XCTestCase {
         }
     }
 
+    /// A folder whose only images cannot be decoded says why for each (the skipped lines are
+    /// printed only after a build that succeeds: a folder of one bad image said nothing else).
+    func testNoImageDecodedSaysWhy() throws {
+        let dir = try temporaryDirectory(self)
+        let only = dir.appendingPathComponent("bad")
+        try FileManager.default.createDirectory(at: only.appendingPathComponent("cls"), withIntermediateDirectories: true)
+        try Data("not a picture".utf8).write(to: only.appendingPathComponent("cls/a\u{1B}[31m.png"))
+        XCTAssertThrowsError(try FolderBuilder.run(BuildRequest(dataset: only, out: dir.appendingPathComponent("i")))) { error in
+            XCTAssertEqual((error as? EmbedScopeError)?.kind, .dataset)
+            XCTAssertTrue("\(error)".contains("none of the 1 images could be decoded (cls/a\\u{1B}[31m.png: "), "\(error)")
+            XCTAssertTrue("\(error)".contains("neither the PNG nor the JPEG signature"), "\(error)")
+        }
+    }
+
     func testEmptyOrMissingFolderIsAClearError() throws {
         let dir = try temporaryDirectory(self)
         try FileManager.default.createDirectory(at: dir.appendingPathComponent("none/cls"), withIntermediateDirectories: true)

@@ -130,9 +130,16 @@ extension FolderBuilder {
             progress.update(end)
         }
         guard !result.images.isEmpty else {
-            throw EmbedScopeError(.dataset, "none of the \(total) images could be decoded", path: req.dataset.path)
+            throw FolderBuilder.noneDecoded("none of the \(total) images could be decoded", skipped: result.skipped, path: req.dataset.path)
         }
         return result
+    }
+
+    /// The error when no image could be used, with why for the first few (the skipped lines are
+    /// printed only after a build that succeeds: a folder of one bad image said nothing else).
+    package static func noneDecoded(_ what: String, skipped: [(path: String, reason: String)], path: String) -> EmbedScopeError {
+        let reasons = skipped.prefix(3).map { "\($0.0.displayEscaped): \($0.1)" }.joined(separator: "; ")
+        return EmbedScopeError(.dataset, what + (reasons.isEmpty ? "" : " (\(reasons)\(skipped.count > 3 ? "; …" : ""))"), path: path)
     }
 
     /// Finishes one target's spaces, prototype set and catalog, and commits it.

@@ -249,7 +249,7 @@ extension IndexGrowth {
             }
         }
         guard !newEntries.isEmpty else {
-            throw EmbedScopeError(.dataset, "none of the \(fresh.count) new images could be decoded", path: root.path)
+            throw FolderBuilder.noneDecoded("none of the \(fresh.count) new images could be decoded", skipped: summary.skipped, path: root.path)
         }
         let classes = try Growth.unionClasses([oldClasses, newEntries.map { folder.classes[$0.entry.classId] }], bytewise: true)
         let classId = Dictionary(uniqueKeysWithValues: classes.enumerated().map { ($1, $0) })
