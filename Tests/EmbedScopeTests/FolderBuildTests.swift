@@ -192,22 +192,28 @@ final class FolderBuildTests: XCTestCase {
         XCTAssertEqual(s.ignoredFiles, 4)   // notes.txt too
         XCTAssertEqual(DatasetFolder.describeUnread(s.unreadImages), "2 .webp, 1 .bmp files")
 
-        let only = dir.appendingPathComponent("only")
-        try FileManager.default.createDirectory(at: only.appendingPathComponent("cls"), withIntermediateDirectories: true)
-        try Data("RIFF".utf8).write(to: only.appendingPathComponent("cls/a.webp"))
+        let only = try folderOfOneFile(in: dir, "only", "cls/a.webp", "RIFF")
         XCTAssertThrowsError(try FolderBuilder.run(BuildRequest(dataset: only, out: dir.appendingPathComponent("i2")))) { error in
             XCTAssertEqual((error as? EmbedScopeError)?.kind, .dataset)
             XCTAssertTrue("\(error)".contains("only 1 .webp file"), "\(error)")
         }
     }
 
+    /// A data set folder `name` under `dir` holding one file, `file` (a class folder and its name),
+    /// with `contents`.
+    func folderOfOneFile(in dir: URL, _ name: String, _ file: String, _ contents: String) throws -> URL {
+        let root = dir.appendingPathComponent(name)
+        let url = root.appendingPathComponent(file)
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(contents.utf8).write(to: url)
+        return root
+    }
+
     /// A folder whose only images cannot be decoded says why for each (the skipped lines are
     /// printed only after a build that succeeds: a folder of one bad image said nothing else).
     func testNoImageDecodedSaysWhy() throws {
         let dir = try temporaryDirectory(self)
-        let only = dir.appendingPathComponent("bad")
-        try FileManager.default.createDirectory(at: only.appendingPathComponent("cls"), withIntermediateDirectories: true)
-        try Data("not a picture".utf8).write(to: only.appendingPathComponent("cls/a\u{1B}[31m.png"))
+        let only = try folderOfOneFile(in: dir, "bad", "cls/a\u{1B}[31m.png", "not a picture")
         XCTAssertThrowsError(try FolderBuilder.run(BuildRequest(dataset: only, out: dir.appendingPathComponent("i")))) { error in
             XCTAssertEqual((error as? EmbedScopeError)?.kind, .dataset)
             XCTAssertTrue("\(error)".contains("none of the 1 images could be decoded (cls/a\\u{1B}[31m.png: "), "\(error)")

@@ -138,7 +138,7 @@ extension FolderBuilder {
     /// The error when no image could be used, with why for the first few (the skipped lines are
     /// printed only after a build that succeeds: a folder of one bad image said nothing else).
     package static func noneDecoded(_ what: String, skipped: [(path: String, reason: String)], path: String) -> EmbedScopeError {
-        let reasons = skipped.prefix(3).map { "\($0.0.displayEscaped): \($0.1)" }.joined(separator: "; ")
+        let reasons = skipped.prefix(3).map { "\($0.path.displayEscaped): \($0.reason)" }.joined(separator: "; ")
         return EmbedScopeError(.dataset, what + (reasons.isEmpty ? "" : " (\(reasons)\(skipped.count > 3 ? "; …" : ""))"), path: path)
     }
 
