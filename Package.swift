@@ -106,6 +106,7 @@ let package = Package(
                 "EmbedScope",
                 "EmbedScopeServer",
                 "EmbedScopeCommandLine",
+                "CStart",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -124,6 +125,9 @@ let package = Package(
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg", providers: [.apt(["libjpeg-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CJPEGShim", dependencies: ["CJPEG"]),
+        // The command-line tool's first step, before any library's constructor (Sources/CStart/start.c):
+        // under `ulimit -v` / `-u` or a full pids cgroup, the process starts again with OpenBLAS on one thread.
+        .target(name: "CStart"),
         // Packed SGEMM micro-kernels: AVX-512 / AVX2 chosen at run time by CPUID (function target
         // attributes, no global -m flags). Always optimized: a -O0 kernel would make debug test runs crawl.
         // The Swift targets above are built for x86-64-v3 unless EMBEDSCOPE_PORTABLE is set: CKernels

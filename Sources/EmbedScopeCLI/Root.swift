@@ -42,9 +42,8 @@ struct Root: AsyncParsableCommand {
     /// Everything up to the run of an asynchronous command (`serve`), which is returned; a
     /// synchronous command has run when this returns nil. Ends the process on an error.
     private static func start() -> (any AsyncParsableCommand)? {
-        // Under `ulimit -v`, first of all: OpenBLAS's worker may already be retrying a mapping
-        // it will never get (`AddressSpace`); the restart has none.
-        AddressSpace.restartWithSingleThreadedOpenBLAS()
+        // Under `ulimit -v` / `-u` the process has already started again with OpenBLAS on one
+        // thread, before any library ran (Sources/CStart/start.c, `AddressSpace`).
         // Under `ulimit -f`, a write past the limit is an error (EFBIG: "File too large") that the
         // writer reports and cleans up after, not SIGXFSZ ending the process mid-write.
         signal(SIGXFSZ, SIG_IGN)

@@ -15,10 +15,13 @@ import Glibc
 /// hangs when it stops the workers or exits (measured: `ulimit -v 200000`, `embedscope metrics`
 /// on a 10,000-row index never returned, one core at 100 %). So, where a limit is set:
 ///
-/// - `restartWithSingleThreadedOpenBLAS` (the command-line tools' first step) runs the process
-///   again with `OPENBLAS_NUM_THREADS=1`, unless the user set OpenBLAS's thread count: OpenBLAS
-///   then starts no worker. Everything EmbedScope runs on its own threads is unchanged. It also
-///   sets `MALLOC_ARENA_MAX=1` (unless set): glibc's per-thread arenas reserve 64 MiB each.
+/// - the command-line tool starts again with `OPENBLAS_NUM_THREADS=1` before any library runs
+///   (`Sources/CStart/start.c`, from the executable's `.preinit_array`), unless the user set
+///   OpenBLAS's thread count: OpenBLAS then starts no worker. Everything EmbedScope runs on its
+///   own threads is unchanged. It also sets `MALLOC_ARENA_MAX=1` (unless set): glibc's
+///   per-thread arenas reserve 64 MiB each. (The restart used to happen in `main`, after
+///   OpenBLAS's constructor had started its worker: below ~150 MiB that start failed and
+///   OpenBLAS raised SIGINT before `main` ran.)
 /// - `OpenBLASMemory.reserve` checks, before an operation that calls OpenBLAS, that the limit
 ///   leaves room for its buffer, and throws a clear error if not; `serialized` then runs the
 ///   calls one at a time so that one buffer serves them all.
@@ -62,35 +65,16 @@ package enum AddressSpace {
         try require(workingRoom, for: "starting (threads' stacks, the catalog, tables)")
     }
 
-    /// The environment variable that marks the restarted process (its value: the limit seen).
+    /// The environment variable that marks the restarted process (its value: the address-space
+    /// limit seen, in bytes, or `threads` when the restart was for the room for threads).
     package static let restartMarker = "EMBEDSCOPE_ADDRESS_LIMIT_RESTART"
 
     /// Whether this process is the restart, with `OPENBLAS_NUM_THREADS=1` set by EmbedScope.
     package static var restarted: Bool { ProcessInfo.processInfo.environment[restartMarker] != nil }
 
-    /// Under an address-space limit, replaces the process with itself (same arguments) with
-    /// `OPENBLAS_NUM_THREADS=1` in its environment; returns without doing anything when there is
-    /// no limit, when the user set `OPENBLAS_NUM_THREADS` / `GOTO_NUM_THREADS` / `OMP_NUM_THREADS`
-    /// (respected as set), when this already is the restart, or when `execv` fails.
-    package static func restartWithSingleThreadedOpenBLAS() {
-        guard let limit else { return }
-        let env = ProcessInfo.processInfo.environment
-        guard env[restartMarker] == nil,
-              !["OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"].contains(where: { env[$0] != nil }) else { return }
-        setenv("OPENBLAS_NUM_THREADS", "1", 1)
-        // glibc gives each thread that allocates an arena of its own, 64 MiB of address space
-        // each, mostly never touched; under a limit they would crowd out the work.
-        let arenaSet = env["MALLOC_ARENA_MAX"] != nil || (env["GLIBC_TUNABLES"] ?? "").contains("arena_max")
-        if !arenaSet { setenv("MALLOC_ARENA_MAX", "1", 1) }
-        setenv(restartMarker, String(limit), 1)
-        // The arguments as the process got them; /proc/self/exe is this binary even if its path
-        // was relative or has been replaced since.
-        _ = execv("/proc/self/exe", CommandLine.unsafeArgv)
-        // Still here: exec failed (no /proc?). Carry on as we are.
-        unsetenv("OPENBLAS_NUM_THREADS")
-        if !arenaSet { unsetenv("MALLOC_ARENA_MAX") }
-        unsetenv(restartMarker)
-    }
+    /// Whether the restart was for the room for threads (`ulimit -u`, a pids cgroup), not for an
+    /// address-space limit.
+    package static var restartedForThreads: Bool { ProcessInfo.processInfo.environment[restartMarker] == "threads" }
 
     /// What `require` adds to every estimate: the allocations an estimate leaves out (a thread's
     /// stack, a packed operand, the results' own arrays) must not be the ones that find no room.

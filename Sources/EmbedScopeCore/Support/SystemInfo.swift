@@ -172,6 +172,9 @@ package struct SystemInfo: Codable, Sendable {
             lines.append("address-space limit (ulimit -v): \(AddressSpace.mebibytes(limit))"
                          + (AddressSpace.restarted ? "; OpenBLAS on one thread (its buffers must fit under the limit)" : ""))
         }
+        if AddressSpace.restartedForThreads {
+            lines.append("OpenBLAS on one thread: the process limit (ulimit -u) or a pids cgroup leaves little room for its workers")
+        }
         return lines.joined(separator: "\n")
     }
 

@@ -1,0 +1,169 @@
+// Runs before every shared library's constructor (the executable's .preinit_array): under a
+// limit that OpenBLAS's start-up cannot live with, starts the process again with
+// OPENBLAS_NUM_THREADS=1, before OpenBLAS has run a line.
+//
+// OpenBLAS (Debian 12's 0.3.21) starts its worker threads in its library constructor, before
+// `main`. Under a process or pids limit that leaves no room for them, `pthread_create` fails and
+// OpenBLAS raises SIGINT (`blas_thread_init`); under an address-space limit a worker retries a
+// 128 MiB mapping for ever (OpenMathLib/OpenBLAS#5289), and below ~150 MiB its thread cannot be
+// started at all (SIGINT again). Nothing in `main` runs early enough, and setenv() here is not
+// enough either: glibc's own initialisation, which runs after this, sets `environ` back to the
+// block the kernel passed. So the process replaces itself (execve of /proc/self/exe, same
+// arguments) with the variable set, once: the marker stops a second restart.
+//
+// Linked only into the command-line tools, never into the library: a library must not restart
+// the program that uses it. Everything EmbedScope runs on its own threads is unchanged; OpenBLAS
+// serves only LAPACK and the reference paths there.
+
+#include "cstart.h"
+
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define MARKER "EMBEDSCOPE_ADDRESS_LIMIT_RESTART"
+
+static const char *find(char **envp, const char *name) {
+    size_t n = strlen(name);
+    for (char **e = envp; e && *e; e++)
+        if (strncmp(*e, name, n) == 0 && (*e)[n] == '=') return *e + n + 1;
+    return NULL;
+}
+
+/// A small file's first bytes, NUL-terminated; 0 when it cannot be read.
+static int slurp(const char *path, char *buf, size_t size) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t got = read(fd, buf, size - 1);
+    close(fd);
+    if (got <= 0) return 0;
+    buf[got] = 0;
+    return 1;
+}
+
+static long leading_number(const char *s, const char **end) {
+    long v = 0;
+    int any = 0;
+    while (*s >= '0' && *s <= '9') { v = v * 10 + (*s - '0'); s++; any = 1; if (v > (1L << 50)) break; }
+    if (end) *end = s;
+    return any ? v : -1;
+}
+
+/// Whether a pids cgroup from `dir` up to `root` leaves fewer than `need` tasks.
+static int pids_short(const char *root, const char *path, long need) {
+    char dir[4096], buf[64];
+    size_t rl = strlen(root), pl = strlen(path);
+    if (rl + pl + 16 >= sizeof dir || path[0] != '/') return 0;
+    memcpy(dir, root, rl);
+    memcpy(dir + rl, path, pl + 1);
+    for (;;) {
+        size_t len = strlen(dir);
+        while (len > rl + 1 && dir[len - 1] == '/') dir[--len] = 0;
+        memcpy(dir + len, "/pids.max", 10);
+        if (slurp(dir, buf, sizeof buf) && strncmp(buf, "max", 3) != 0) {
+            long max = leading_number(buf, NULL);
+            memcpy(dir + len, "/pids.current", 14);
+            long cur = slurp(dir, buf, sizeof buf) ? leading_number(buf, NULL) : -1;
+            if (max >= 0 && cur >= 0 && max - cur < need) return 1;
+        }
+        dir[len] = 0;
+        if (len <= rl) return 0;
+        char *slash = strrchr(dir + rl, '/');
+        if (!slash) return 0;
+        *slash = 0;
+    }
+}
+
+/// Whether OpenBLAS's workers (one per CPU) might find no room: the process limit (`ulimit -u`,
+/// which counts every thread of the user's, and does not bind root) is under the machine's whole
+/// task count (`/proc/loadavg`, an upper bound of the user's), or a pids cgroup is nearly full.
+static int threads_short(void) {
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    long need = (cpus > 0 ? cpus : 1) + 16;
+    struct rlimit rl;
+    if (geteuid() != 0 && getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+        char buf[256];
+        long tasks = -1;
+        if (slurp("/proc/loadavg", buf, sizeof buf)) {
+            const char *slash = strchr(buf, '/');   // "0.12 0.30 0.25 2/345 6789": running/total
+            if (slash) tasks = leading_number(slash + 1, NULL);
+        }
+        if (tasks < 0 || (rlim_t)(tasks + need) > rl.rlim_cur) return 1;
+    }
+    char text[4096];
+    if (!slurp("/proc/self/cgroup", text, sizeof text)) return 0;
+    for (char *line = text, *next; line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next) *next++ = 0;
+        // "hierarchy:controllers:path": v2's "0::/path", v1's pids line names its controller.
+        char *c1 = strchr(line, ':');
+        if (!c1) continue;
+        char *c2 = strchr(c1 + 1, ':');
+        if (!c2) continue;
+        *c2 = 0;
+        const char *controllers = c1 + 1, *path = c2 + 1;
+        if (strcmp(line, "0:") == 0) {
+            if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) {
+                if (pids_short("/sys/fs/cgroup", path, need)) return 1;
+            } else if (access("/sys/fs/cgroup/unified/cgroup.controllers", F_OK) == 0) {
+                if (pids_short("/sys/fs/cgroup/unified", path, need)) return 1;
+            }
+        } else if (strstr(controllers, "pids")) {
+            if (pids_short("/sys/fs/cgroup/pids", path, need)) return 1;
+        }
+    }
+    return 0;
+}
+
+static void cs_preinit(int argc, char **argv, char **envp) {
+    (void)argc;
+    if (!argv || !envp || find(envp, MARKER)) return;
+    // A thread count the user set is respected as set.
+    if (find(envp, "OPENBLAS_NUM_THREADS") || find(envp, "GOTO_NUM_THREADS") || find(envp, "OMP_NUM_THREADS")) return;
+    struct rlimit as;
+    int limited = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
+    if (!limited && !threads_short()) return;
+
+    static char marker[64] = MARKER "=";
+    if (limited) {
+        // The limit in bytes (what the process saw), as the marker's value.
+        char digits[24];
+        int n = 0;
+        unsigned long long v = (unsigned long long)as.rlim_cur;
+        do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v && n < 23);
+        size_t at = strlen(marker);
+        while (n) marker[at++] = digits[--n];
+        marker[at] = 0;
+    } else {
+        strcat(marker, "threads");
+    }
+    // glibc gives each thread that allocates an arena of its own, 64 MiB of address space each,
+    // mostly never touched; under an address-space limit they would crowd out the work.
+    const char *tunables = find(envp, "GLIBC_TUNABLES");
+    int arena = limited && !find(envp, "MALLOC_ARENA_MAX") && !(tunables && strstr(tunables, "arena_max"));
+
+    size_t count = 0;
+    while (envp[count]) count++;
+    if (count > 1 << 20) return;
+    char **env = alloca((count + 4) * sizeof *env);
+    memcpy(env, envp, count * sizeof *env);
+    size_t n = count;
+    static char threads[] = "OPENBLAS_NUM_THREADS=1", arenas[] = "MALLOC_ARENA_MAX=1";
+    env[n++] = threads;
+    if (arena) env[n++] = arenas;
+    env[n++] = marker;
+    env[n] = NULL;
+    execve("/proc/self/exe", argv, env);
+    // Still here (no /proc?): carry on as we are.
+}
+
+__attribute__((section(".preinit_array"), used))
+static void (*const cs_preinit_entry)(int, char **, char **) = cs_preinit;
+
+int cs_restart_reason(void) {
+    const char *v = getenv(MARKER);
+    if (!v) return 0;
+    return strcmp(v, "threads") == 0 ? 2 : 1;
+}
