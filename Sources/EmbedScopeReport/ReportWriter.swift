@@ -53,7 +53,10 @@ public enum ReportWriter {
                 .write(to: temp.appendingPathComponent(markerName))
             files = ["index.html"] + pictures.written
             try MappingDamage.requireLiveNone()  // no report of figures read from a file cut short meanwhile
-            try InterruptCleanup.commit { try DirectorySwap.install(temp, at: dir) }
+            try InterruptCleanup.commit {
+                try DirectorySwap.install(temp, at: dir)
+                CommittedChanges.record("\(dir.path) holds the new report")
+            }
         } catch {
             try? fm.removeItem(at: temp)
             if error is EmbedScopeError || error is ImageWriteError { throw error }

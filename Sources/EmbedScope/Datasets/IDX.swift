@@ -174,6 +174,7 @@ public enum FashionMNIST {
             try InterruptCleanup.commit {
                 if fm.fileExists(atPath: out.path) { try fm.removeItem(at: out) }
                 try fm.moveItem(at: tmp, to: out)
+                CommittedChanges.record("\(out.path) holds the \(count) images written")
             }
         } catch {
             progress.end()

@@ -146,6 +146,7 @@ public enum IndexExport {
                     for name in ours where !files.contains(name) { try? fm.removeItem(at: out.appendingPathComponent(name)) }
                     try? fm.removeItem(at: staging)
                 }
+                CommittedChanges.record("\(out.path) holds the export of '\(space)' (\(files.joined(separator: ", ")))")
             }
             return ExportSummary(out: out, rows: n, dim: d, space: space, prototypeSet: setName, files: files)
         } catch {

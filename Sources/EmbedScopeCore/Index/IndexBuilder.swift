@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 internal import GRDB
 #if canImport(Glibc)
@@ -317,11 +318,18 @@ public final class SpaceWriter {
     }
 }
 
-/// The index changes this process has committed (a new generation made current): a command that
-/// fails after its change was made — its summary could not be printed to a full or closed stdout —
-/// says so, so that a script does not run it again believing nothing happened.
+/// The changes this process has committed (a new index generation made current, a data set,
+/// report or export folder moved into place): a command that fails after its change was made —
+/// its summary could not be printed to a full or closed stdout, its reader left (`| head`, SIGPIPE),
+/// a signal came — says so, so that a script does not run it again believing nothing happened.
 package enum CommittedChanges {
     private static let changes = Locked<[String]>([])
-    static func record(_ what: String) { changes.withLock { $0.append(what) } }
+    package static func record(_ what: String) {
+        let all = changes.withLock { $0.append(what); return $0 }
+        // SIGPIPE ends the process in the write that finds the reader gone, before any of our
+        // error paths: its handler says it (and ends the process by it, as before).
+        ck_sigpipe_note(all.map { "note: the output's reader left (SIGPIPE) after the change was made, which stays: \($0) "
+                                      + "(do not run the command again to make it)\n" }.joined().terminalEscaped)
+    }
     package static var all: [String] { changes.withLock { $0 } }
 }
