@@ -89,7 +89,7 @@ package func runCommand(_ body: () throws -> Void) throws {
     } catch {
         InterruptCleanup.holdIfInterrupted()
         // A progress line still drawn (the step that failed) is cleared, not prefixed to the error.
-        if isatty(STDERR_FILENO) == 1 { StandardStreams.error("\r\u{1B}[K") }
+        StandardStreams.clearErrorLine()
         if let e = error as? EmbedScopeError {
             note("error: \(e.description)")
             for change in CommittedChanges.all { note("note: the change was made before this error: \(change)") }

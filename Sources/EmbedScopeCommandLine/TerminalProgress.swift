@@ -6,8 +6,14 @@ import Glibc
 
 /// A one-line progress display on stderr — count, rate, ETA — redrawn at most 10 times a
 /// second, and only when stderr is a terminal: quiet when piped or in CI.
+///
+/// The line is cut to the terminal's width, read at each draw (a line that wrapped left its first
+/// rows on the screen: a carriage return goes back to the start of the last row only). On a
+/// terminal that has no escape sequences (`TERM=dumb`: an editor's shell buffer) the line is
+/// cleared by writing spaces over it instead of `ESC [ K`.
 package final class TerminalProgress: ProgressSink {
     private let enabled: Bool
+    private let dumb: Bool
     package var isEnabled: Bool { enabled }
     private struct State {
         var label = ""
@@ -15,11 +21,44 @@ package final class TerminalProgress: ProgressSink {
         var start = 0.0
         var lastDraw = 0.0
         var drawn = false
+        /// Characters of the line on the screen (what a dumb terminal's clearing overwrites).
+        var shown = 0
     }
     private let state = Locked(State())
 
-    package init(enabled: Bool = isatty(STDERR_FILENO) == 1) {
+    package init(enabled: Bool = isatty(STDERR_FILENO) == 1,
+                 dumb: Bool = ProcessInfo.processInfo.environment["TERM"] == "dumb") {
         self.enabled = enabled
+        self.dumb = dumb
+    }
+
+    /// Columns of the terminal on stderr (80 when it does not say).
+    private static func columns() -> Int { StandardStreams.errorColumns ?? 80 }
+
+    /// `text` cut to one row short of the width (a line as wide as the terminal wraps on some), as
+    /// it replaces the line drawn before.
+    package static func line(_ text: String, columns: Int, dumb: Bool, shown: Int) -> (bytes: String, shown: Int) {
+        let room = max(1, columns - 1)
+        let cut = text.count > room ? String(text.prefix(max(0, room - 1))) + "…" : text
+        if dumb {
+            return ("\r" + cut + String(repeating: " ", count: max(0, min(shown, room) - cut.count)), cut.count)
+        }
+        return ("\r\u{1B}[K" + cut, cut.count)
+    }
+
+    /// Draws `text` over the line (called with the state locked).
+    private func draw(_ text: String, _ st: inout State) {
+        let (bytes, shown) = Self.line(text, columns: Self.columns(), dumb: dumb, shown: st.shown)
+        StandardStreams.error(bytes)
+        st.shown = shown
+        st.drawn = true
+    }
+
+    /// Clears the line (called with the state locked).
+    private func clear(_ st: inout State) {
+        StandardStreams.error(dumb ? "\r" + String(repeating: " ", count: st.shown) + "\r" : "\r\u{1B}[K")
+        st.shown = 0
+        st.drawn = false
     }
 
     private static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }
@@ -28,15 +67,12 @@ package final class TerminalProgress: ProgressSink {
     /// (reading a million-line manifest) does not look like a hang; counted steps draw on update.
     package func begin(_ label: String, total: Int?) {
         state.withLock { st in
-            let wasDrawn = st.drawn
+            let (wasDrawn, shown) = (st.drawn, st.shown)
             st = State(label: label, total: total, start: Self.now())
+            st.drawn = wasDrawn
+            st.shown = shown
             guard enabled else { return }
-            if total == nil {
-                StandardStreams.error("\r\u{1B}[K\(label) …")
-                st.drawn = true
-            } else {
-                st.drawn = wasDrawn
-            }
+            if total == nil { draw("\(label) …", &st) }
         }
     }
 
@@ -48,22 +84,20 @@ package final class TerminalProgress: ProgressSink {
             st.lastDraw = t
             let elapsed = max(t - st.start, 1e-9)
             let rate = Double(done) / elapsed
-            var s = "\r\u{1B}[K\(st.label): \(done)"
+            var s = "\(st.label): \(done)"
             if let total = st.total {
                 s += "/\(total) (\(total > 0 ? 100 * done / total : 100)%)"
                 if rate > 0 && done < total { s += " · ETA \(Self.duration(Double(total - done) / rate))" }
             }
             s += String(format: " · %.0f/s", rate)
-            StandardStreams.error(s)
-            st.drawn = true
+            draw(s, &st)
         }
     }
 
     package func end() {
         guard enabled else { return }
         state.withLock { st in
-            if st.drawn { StandardStreams.error("\r\u{1B}[K") }
-            st.drawn = false
+            if st.drawn { clear(&st) }
         }
     }
 

@@ -55,10 +55,13 @@ extension Root {
                     var record: MetricsRecord? = try? idx.readMetrics()
                     if !noCompute {
                         for s in spaces where record?.spaces[s]?.cluster == nil {
-                            note("compare: computing cluster metrics for \(idx.url.lastPathComponent)/\(s)")
+                            let progress = TerminalProgress()
+                            // What it is doing, on a terminal only (as `report` says which index): in a
+                            // log or a script's stderr, a success says nothing.
+                            if progress.isEnabled { note("compare: computing cluster metrics for \(idx.url.lastPathComponent)/\(s)") }
                             let scores: ClusterScores
                             do {
-                                scores = try idx.clusterScores(space: s, progress: TerminalProgress())
+                                scores = try idx.clusterScores(space: s, progress: progress)
                             } catch let e as EmbedScopeError where e.kind == .undefined {
                                 // One index whose metrics are undefined (one class, every row a class of
                                 // its own) is a row of dashes, not the end of the comparison.
@@ -135,10 +138,11 @@ extension Root {
                 var records: [MetricsRecord] = []
                 for o in opened {
                     if !noCompute, o.index.rowCount > k, (try? o.index.readMetrics())?.spaces[s]?.neighbours.map({ $0.k != k || $0.perClass == nil }) ?? true {
-                        note("compare: computing precision@\(k) per class for \(o.name)/\(s)")
+                        let progress = TerminalProgress()
+                        if progress.isEnabled { note("compare: computing precision@\(k) per class for \(o.name)/\(s)") }
                         var v = VersusOptions(); v.k = k; v.spaces = [s]
                         do {
-                            let report = try o.index.versus(options: v, progress: TerminalProgress())
+                            let report = try o.index.versus(options: v, progress: progress)
                             try recordMetrics { try o.index.recordVersus(report) }
                         } catch let e as EmbedScopeError {
                             note("compare: no precision@\(k) for \(o.name)/\(s): \(e.description)")

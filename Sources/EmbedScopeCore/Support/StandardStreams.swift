@@ -39,6 +39,23 @@ package enum StandardStreams {
         }
     }
 
+    /// The width in columns of the terminal stderr is on; nil when it is not one or does not say.
+    package static var errorColumns: Int? {
+        let n = Int(ck_terminal_columns(2))
+        return n > 0 ? n : nil
+    }
+
+    /// Clears a progress line still drawn on stderr's terminal (nothing when stderr is not one):
+    /// `ESC [ K`, or spaces over the row where the terminal has no escape sequences (`TERM=dumb`).
+    package static func clearErrorLine() {
+        guard isatty(2) == 1 else { return }
+        if ProcessInfo.processInfo.environment["TERM"] == "dumb" {
+            error("\r" + String(repeating: " ", count: max(0, (errorColumns ?? 80) - 1)) + "\r")
+        } else {
+            error("\r\u{1B}[K")
+        }
+    }
+
     /// A message to stderr; if stderr cannot take it there is nowhere to say so, so it is dropped.
     package static func error(_ text: String) {
         _ = writeAll(2, Data(text.utf8))
