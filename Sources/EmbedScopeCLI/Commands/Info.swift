@@ -42,7 +42,14 @@ extension Root {
             try runCommand {
                 // metrics.json is derived data (any measuring command rewrites it), but `compare
                 // --no-compute` and the report read it: a damaged one is reported here too.
-                let report = Index.verifyReport(resolveURL(index), also: [("metrics-file", MetricsRecord.fileName, { _ = try $0.readMetrics() })])
+                let url = resolveURL(index)
+                // A path that holds no index at all (none there, a folder of something else) is the
+                // command's error, on stderr as for every other command; the report (FAILED lines,
+                // --json) is for an index and its damage.
+                do { _ = try IndexDirectory.openGeneration(url) } catch let e as EmbedScopeError where e.kind == .notFound {
+                    _ = try Index.open(url)   // its "no such index" error
+                } catch {}   // damage ('current' names a missing generation, …): the report says it
+                let report = Index.verifyReport(url, also: [("metrics-file", MetricsRecord.fileName, { _ = try $0.readMetrics() })])
                 // A check that could not run for want of memory says nothing about the index:
                 // that is the command's error, not a FAILED line.
                 if let f = report.failures.first(where: { $0.kind == EmbedScopeError.Kind.outOfMemory.rawValue }) {

@@ -231,8 +231,17 @@ package enum IndexDirectory {
             }
             guard hasFlatCatalog(index) else {
                 let names = (try? FileManager.default.contentsOfDirectory(atPath: index.path)) ?? []
-                let unfinished = names.contains { $0.hasPrefix(temporaryPrefix) }
-                throw EmbedScopeError(.notFound, unfinished ? "no index here yet (an unfinished or interrupted build left a temporary folder)" : "no index here (no catalog.sqlite, no 'current' generation)",
+                let temporaries = names.filter { $0.hasPrefix(temporaryPrefix) }
+                // `.tmp-gen-<n>-<pid>-<random>`: a writer still running is not an interrupted one.
+                if let writer = temporaries.lazy.compactMap({ name -> Int32? in
+                    let parts = name.dropFirst(temporaryPrefix.count).split(separator: "-")
+                    guard parts.count >= 2, let pid = Int32(parts[1]), pid > 0 else { return nil }
+                    return kill(pid, 0) == 0 || errno == EPERM ? pid : nil
+                }).first {
+                    throw EmbedScopeError(.notFound, "no index here yet: a build (process \(writer)) is writing the first one", path: index.path,
+                                          hint: "wait for it to finish, then run this again")
+                }
+                throw EmbedScopeError(.notFound, !temporaries.isEmpty ? "no index here yet (an unfinished or interrupted build left a temporary folder)" : "no index here (no catalog.sqlite, no 'current' generation)",
                                       path: index.path, hint: "build one with `embedscope build DATASET --out \(index.path)` or `embedscope import`")
             }
             // Format 1.0 flat folder (or a generation folder named directly, e.g. INDEX/current):
