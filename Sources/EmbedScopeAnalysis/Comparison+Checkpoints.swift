@@ -95,7 +95,7 @@ extension Comparison {
         let kText = p.k.map { "precision@\($0)" } ?? "precision@k"
         var table = [["class"] + p.indexes.enumerated().map { i, n in i == 0 ? "\(n) (baseline)" : "Δ \(n)" }]
         for row in p.classes {
-            table.append([row.name] + row.values.enumerated().map { i, v in
+            table.append([row.name.displayEscaped] + row.values.enumerated().map { i, v in
                 i == 0 ? "\(f(v.silhouette, false)) / \(f(v.precisionAtK, false))"
                        : "\(f(v.deltaSilhouette, true)) / \(f(v.deltaPrecisionAtK, true))"
             })
@@ -108,7 +108,7 @@ extension Comparison {
 
     /// The same as Markdown.
     package static func perClassMarkdown(_ p: PerClassComparison) -> String {
-        let esc = { (s: String) in s.replacingOccurrences(of: "|", with: "\\|") }
+        let esc = { (s: String) in s.displayEscaped.replacingOccurrences(of: "|", with: "\\|") }
         func f(_ v: Double?, _ signed: Bool) -> String { v.map { String(format: signed ? "%+.4f" : "%.4f", $0) } ?? "—" }
         var lines = ["| class | " + p.indexes.enumerated().map { i, n in esc(i == 0 ? "\(n) (baseline)" : "Δ \(n)") }.joined(separator: " | ") + " |",
                      "|" + Array(repeating: "---", count: p.indexes.count + 1).joined(separator: "|") + "|"]

@@ -122,7 +122,7 @@ public enum Comparison {
     }
 
     package static func table(_ rows: [ComparisonRow]) -> String {
-        let all = [headers] + rows.map { fields($0, missing: "—") }
+        let all = [headers] + rows.map { fields($0, missing: "—").map(\.displayEscaped) }  // a line feed in a name: shown escaped
         let widths = headers.indices.map { c in all.map { $0[c].count }.max() ?? 0 }
         return all.map { row in
             row.enumerated().map { c, v in

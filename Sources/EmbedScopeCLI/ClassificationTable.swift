@@ -6,9 +6,11 @@ import Foundation
 func classificationText(_ r: ClassificationReport) -> [String] {
     var lines = [String(format: "accuracy %.4f (%d of %d); macro precision %.4f, recall %.4f, F1 %.4f",
                         r.accuracy, r.correct, r.total, r.macroPrecision, r.macroRecall, r.macroF1), ""]
-    let w = max(5, min(24, r.labels.map(\.count).max() ?? 5))
-    func name(_ s: String) -> String {
-        (s.count > w ? String(s.prefix(w - 1)) + "…" : s).padded(to: w)
+    // Names as shown (escaped: a line feed in one would break the table's line), so the columns line up.
+    let w = max(5, min(24, r.labels.map(\.displayEscaped.count).max() ?? 5))
+    func name(_ raw: String) -> String {
+        let s = raw.displayEscaped
+        return (s.count > w ? String(s.prefix(w - 1)) + "…" : s).padded(to: w)
     }
     lines.append(name("class") + "  support  predicted  precision  recall      F1")
     for c in r.perClass {

@@ -59,11 +59,11 @@ extension Root {
             lines.append(String(format: "Davies-Bouldin      %8.4f  (lower is better)", r.daviesBouldin))
             lines.append(String(format: "Calinski-Harabasz   %8.1f  (higher is better)", r.calinskiHarabasz))
             lines.append("")
-            let w = max(5, min(40, r.perClass.map(\.name.count).max() ?? 5))
+            let w = max(5, min(40, r.perClass.map(\.name.displayEscaped.count).max() ?? 5))
             let sampled = !s.exact
             lines.append("class".padded(to: w) + "     rows" + (sampled ? "  sampled" : "") + "  silhouette")
             for c in r.perClass {
-                var name = c.name
+                var name = c.name.displayEscaped
                 if name.count > w { name = String(name.prefix(w - 1)) + "…" }
                 let value = c.silhouette.map { String(format: "%10.4f", $0) } ?? "         –"
                 lines.append(name.padded(to: w) + String(format: "  %7d", c.rows)

@@ -46,7 +46,7 @@ extension Root {
                 }
                 func line(_ e: RepresentativenessReport.Entry) -> String {
                     String(format: "  %6d  %.4f  cluster %3d  ", e.row, e.score, e.cluster) + (m == .clusterCenterDownweight ? (e.downweighted ? "↓ " : "  ") : "")
-                        + e.path + " [\(e.class)]"
+                        + e.path.displayEscaped + " [\(e.class.displayEscaped)]"
                 }
                 print("most representative:"); r.results.prefix(show).forEach { print(line($0)) }
                 print("least representative:"); r.results.suffix(show).reversed().forEach { print(line($0)) }

@@ -25,7 +25,7 @@ extension Root {
                 let r = try Index.open(resolveURL(index)).uniqueness(space: space, progress: TerminalProgress())
                 if output.json { try printJSON(r); return }
                 print("space \(r.space), \(r.rows) images: \(r.definition)")
-                func line(_ e: UniquenessReport.Entry) -> String { String(format: "  %6d  %.4f  ", e.row, e.score) + e.path + " [\(e.class)]" }
+                func line(_ e: UniquenessReport.Entry) -> String { String(format: "  %6d  %.4f  ", e.row, e.score) + e.path.displayEscaped + " [\(e.class.displayEscaped)]" }
                 print("most unique:"); r.results.prefix(show).forEach { print(line($0)) }
                 print("least unique:"); r.results.suffix(show).reversed().forEach { print(line($0)) }
             }

@@ -54,7 +54,7 @@ extension Root {
                              + String(format: " %6d  %11.4f  %12.4f", s.dim, s.precisionAtK, s.knnAccuracy))
             }
             lines.append("")
-            let names = r.spaces.first?.perClass.map(\.name) ?? []
+            let names = r.spaces.first?.perClass.map(\.name.displayEscaped) ?? []
             let w = max(5, min(30, names.map(\.count).max() ?? 5))
             var header = "class".padded(to: w) + "    rows"
             for s in r.spaces { header += "  " + String("P@\(r.k) \(s.space)".prefix(14)).leftPad(14) + "  " + String("kNN \(s.space)".prefix(14)).leftPad(14) }
@@ -75,15 +75,15 @@ extension Root {
                                     a.k, a.spaceA, a.spaceB, a.meanJaccard, a.medianJaccard, a.identical, a.disjoint))
                 if !a.worst.isEmpty {
                     lines.append("most disagreeing (lowest Jaccard; same-class neighbours of \(a.k) in each space):")
-                    let pw = min(50, max(4, a.worst.map(\.path.count).max() ?? 4))
-                    let cw = max(5, min(20, a.worst.map(\.class.count).max() ?? 5))
+                    let pw = min(50, max(4, a.worst.map(\.path.displayEscaped.count).max() ?? 4))
+                    let cw = max(5, min(20, a.worst.map(\.class.displayEscaped.count).max() ?? 5))
                     lines.append("   row  " + "path".padded(to: pw) + "  " + "class".padded(to: cw)
                                  + "  jaccard  " + String(a.spaceA.prefix(9)).leftPad(9) + "  " + String(a.spaceB.prefix(9)).leftPad(9))
                     for d in a.worst {
-                        var p = d.path
+                        var p = d.path.displayEscaped
                         if p.count > pw { p = "…" + p.suffix(pw - 1) }
                         lines.append(String(format: "%6d  ", d.row) + p.padded(to: pw) + "  "
-                                     + String(d.class.prefix(cw)).padded(to: cw)
+                                     + String(d.class.displayEscaped.prefix(cw)).padded(to: cw)
                                      + String(format: "  %7.4f  %9d  %9d", d.jaccard, d.sameClassA, d.sameClassB))
                     }
                 }
