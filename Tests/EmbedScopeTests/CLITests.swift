@@ -6,6 +6,7 @@ import XCTest
 @testable import EmbedScopeModels
 @testable import EmbedScopeAnalysis
 @testable import EmbedScopeReport
+import EmbedScopeCommandLine
 
 /// The `embedscope` binary, run as a user runs it: results on stdout, errors on stderr with a
 /// non-zero exit status.
@@ -269,6 +270,83 @@ final class CLITests: XCTestCase {
         let quiet = try shell("2>&-", ["query", idx.path, "--row", "99"])
         XCTAssertEqual(quiet.reason, .exit); XCTAssertEqual(quiet.status, 1)
         XCTAssertNoThrow(try Index.open(idx).verify())
+    }
+
+    /// A writer whose reader left (`remove … --json | true`) died by SIGPIPE when it printed its
+    /// summary, after its change was made, and said nothing: a script would run it again. It says
+    /// so now, and still ends by SIGPIPE (status 141, as `| head` expects). A reader stays silent.
+    func testAWriterWhoseReaderLeftSaysTheChangeWasMade() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 12, d = 4
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 5), rows: n, dim: d,
+                                        classes: (0..<n).map { $0 % 2 == 0 ? "even" : "odd" })
+        func piped(_ args: [String]) throws -> (status: Int32, stderr: String) {
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/bin/bash")
+            // The reader is gone before the writer prints: `true` reads nothing and exits at once.
+            p.arguments = ["-c", "set -o pipefail; \"$0\" \"$@\" | true", CLI.binary.path] + args
+            let err = Pipe()
+            p.standardError = err
+            try p.run()
+            let e = err.fileHandleForReading.readDataToEndOfFile()
+            p.waitUntilExit()
+            return (p.terminationStatus, String(decoding: e, as: UTF8.self))
+        }
+        let removed = try piped(["remove", idx.path, "--class", "odd", "--json"])
+        XCTAssertEqual(removed.status, 141, removed.stderr)
+        XCTAssertTrue(removed.stderr.contains("the output's reader left (SIGPIPE) after the change was made"), removed.stderr)
+        XCTAssertTrue(removed.stderr.contains(idx.path), removed.stderr)
+        XCTAssertEqual(try Index.open(idx).rowCount, n / 2)
+        XCTAssertNoThrow(try Index.open(idx).verify())
+        // A reader: no note, whatever it managed to write.
+        let read = try piped(["query", idx.path, "--row", "0", "-k", "5", "--json"])
+        XCTAssertTrue([0, 141].contains(read.status), "\(read.status) \(read.stderr)")
+        XCTAssertEqual(read.stderr, "")
+    }
+
+    /// `verify` on a path that holds no index printed its FAILED report (with --json, on stdout):
+    /// that is the command's error, as for every other command — stderr, nothing on stdout.
+    func testVerifyOfNoIndexIsAnError() throws {
+        let dir = try temporaryDirectory(self)
+        for path in [dir.appendingPathComponent("none").path, dir.path] {
+            for json in [false, true] {
+                let r = try run(["verify", path] + (json ? ["--json"] : []))
+                XCTAssertEqual(r.status, 1, r.stderr)
+                XCTAssertEqual(r.stdout, "", "\(path) json \(json)")
+                XCTAssertTrue(r.stderr.contains("error: ") && r.stderr.contains("no "), r.stderr)
+            }
+        }
+    }
+
+    /// A query while the first build of an index runs said the build was "unfinished or
+    /// interrupted" and to build again; a temporary folder whose writer still runs is named as such.
+    func testAnIndexBeingBuiltIsNotCalledInterrupted() throws {
+        let dir = try temporaryDirectory(self).appendingPathComponent("lk")
+        // This test process stands for the running build (the name carries its pid).
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent(".tmp-gen-1-\(getpid())-12345"), withIntermediateDirectories: true)
+        let r = try run(["query", dir.path, "--row", "1"])
+        XCTAssertEqual(r.status, 1)
+        XCTAssertTrue(r.stderr.contains("a build (process \(getpid())) is writing the first one"), r.stderr)
+        // A dead writer's folder: interrupted.
+        try FileManager.default.removeItem(at: dir.appendingPathComponent(".tmp-gen-1-\(getpid())-12345"))
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent(".tmp-gen-1-\(exitedProcessID())-12345"), withIntermediateDirectories: true)
+        let dead = try run(["query", dir.path, "--row", "1"])
+        XCTAssertTrue(dead.stderr.contains("unfinished or interrupted build"), dead.stderr)
+    }
+
+    /// The progress line is cut to the terminal's width (a wrapped line left its first rows on the
+    /// screen) and, on a terminal without escape sequences (`TERM=dumb`), cleared with spaces.
+    func testProgressLineFitsTheTerminal() {
+        let long = "neighbours (tiles): 32/36 (88%) · ETA 0s · 272/s"
+        let cut = TerminalProgress.line(long, columns: 20, dumb: false, shown: 0)
+        XCTAssertEqual(cut.bytes, "\r\u{1B}[K" + long.prefix(18) + "…")
+        XCTAssertEqual(cut.shown, 19)
+        let fits = TerminalProgress.line("abc", columns: 80, dumb: false, shown: 0)
+        XCTAssertEqual(fits.bytes, "\r\u{1B}[Kabc")
+        let dumb = TerminalProgress.line("abc", columns: 80, dumb: true, shown: 7)
+        XCTAssertEqual(dumb.bytes, "\rabc    ")
+        XCTAssertFalse(dumb.bytes.contains("\u{1B}"))
+        XCTAssertEqual(dumb.shown, 3)
     }
 
     /// ArgumentParser wraps each line of a discussion on its own: a sentence written over several

@@ -206,15 +206,6 @@ final class IndexGenerationTests: XCTestCase {
         held.release()
     }
 
-    /// The id of a process that has exited (`/bin/true`, run and waited for).
-    func exitedProcessID() throws -> Int32 {
-        let finished = Process()
-        finished.executableURL = URL(fileURLWithPath: "/bin/true")
-        try finished.run()
-        finished.waitUntilExit()
-        return finished.processIdentifier
-    }
-
     /// A lock file that is a hard link to a file elsewhere is refused before it is written: the
     /// holder's line went into the other name's file (red team: `ln ~/user.txt IDX/.embedscope-index`).
     func testWriterLockRefusesAHardLinkedLockFile() throws {

@@ -140,6 +140,31 @@ final class InputNamesTests: XCTestCase {
         XCTAssertTrue(q.stdout.contains("cat_😀😀😀.png  "), q.stdout)
     }
 
+    /// A line feed in a class name (a quoted manifest field) split a text record in two:
+    /// `uniqueness` printed "[f" and "nl]" on two lines, and so did the per-class tables. Every text
+    /// output shows it as `\u{A}`, one record a line (JSON keeps the name exactly).
+    func testALineFeedInAClassNameKeepsEachRecordOnOneLine() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 40, d = 6
+        let x = dir.appendingPathComponent("X.npy")
+        try NPYArray.write(shape: [n, d], values: randomMatrix(rows: n, dim: d, seed: 8), to: x)
+        let m = dir.appendingPathComponent("m.csv")
+        try ("path,class\n" + (0..<n).map { "i\($0).png,\($0 % 2 == 0 ? "\"f\nnl\"" : "plain")" }.joined(separator: "\n") + "\n")
+            .write(to: m, atomically: true, encoding: .utf8)
+        let idx = dir.appendingPathComponent("ix")
+        let imported = try CLI.run(["import", "--vectors", x.path, "--manifest", m.path, "--out", idx.path])
+        XCTAssertEqual(imported.status, 0, imported.stderr)
+        for args in [["uniqueness", idx.path], ["representativeness", idx.path], ["metrics", idx.path], ["versus", idx.path],
+                     ["probe", idx.path, "--no-store"]] {
+            let r = try CLI.run(args)
+            XCTAssertEqual(r.status, 0, "\(args[0]): \(r.stderr)")
+            XCTAssertTrue(r.stdout.contains("f\\u{A}nl"), "\(args[0]): \(r.stdout)")
+            XCTAssertFalse(r.stdout.split(separator: "\n").contains { $0.hasPrefix("nl") }, "\(args[0]): \(r.stdout)")
+        }
+        let json = try CLI.run(["uniqueness", idx.path, "--json"])
+        XCTAssertTrue(json.stdout.contains("f\\nnl"), json.stdout)   // JSON's own escape of the exact name
+    }
+
     /// A vector the query refuses for its shape names the file it came from.
     func testAQueryVectorOfTheWrongDimensionNamesItsFile() throws {
         let dir = try temporaryDirectory(self)

@@ -85,3 +85,12 @@ func XCTAssertThrowsKind(_ kind: EmbedScopeError.Kind, _ expression: @autoclosur
         XCTFail("expected EmbedScopeError.\(kind), got \(error)", file: file, line: line)
     }
 }
+
+/// The id of a process that has exited (`/bin/true`, run and waited for).
+func exitedProcessID() throws -> Int32 {
+    let finished = Process()
+    finished.executableURL = URL(fileURLWithPath: "/bin/true")
+    try finished.run()
+    finished.waitUntilExit()
+    return finished.processIdentifier
+}
