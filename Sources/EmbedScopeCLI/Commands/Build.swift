@@ -22,7 +22,7 @@ extension Root {
             """))
 
         @Argument(help: "Image folder: one sub-folder per class.") var dataset: String
-        @Option(help: "Index directory (default Indexes/<folder name>).") var out: String?
+        @Option(help: "Index directory (default Indexes/<folder name>; with several checkpoints, the folder of their indexes, default Indexes/<folder name>-sweep).") var out: String?
         @Option(help: "Model for the embedding space: efficientnet-lite0, resnet18, resnet34, resnet50, or none (pixels only).") var model = "none"
         @Option(parsing: .upToNextOption, help: "Weights file (.pth/.pt/.ckpt); default: the installed ImageNet weights (efficientnet-lite0 only; the ResNets need this). Several files: a checkpoint sweep.")
         var weights: [String] = []
