@@ -184,12 +184,22 @@ extension Index {
         let metricsURL = latest.metricsURL
         var damaged = false
         var record: MetricsRecord
+        // The header describes the generation written into — `latest`, not the one this value read:
+        // a measure that waited for the lock while `build --force --model …` replaced the index
+        // (its pixel space unchanged, so the figures stand) recorded the old generation's model
+        // (none), and every later update kept it.
+        let fresh = try latest.freshMetrics()
         do {
-            record = try latest.readMetrics() ?? freshMetrics()
+            record = try latest.readMetrics() ?? fresh
         } catch {
             damaged = true
-            record = try freshMetrics()
+            record = fresh
         }
+        record.index = fresh.index
+        record.model = fresh.model
+        record.weights = fresh.weights
+        record.samples = fresh.samples
+        record.classCount = fresh.classCount
         try change(&record)
         // Figures computed from a vector file cut short under them are not recorded (`MappingDamage`).
         try MappingDamage.requireLiveNone()

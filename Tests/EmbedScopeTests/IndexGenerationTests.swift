@@ -305,6 +305,18 @@ final class IndexGenerationTests: XCTestCase {
         // ... and is carried into the next generation.
         try Index.writePrototypeSet(at: url, name: "q", space: "embedding", source: "t", names: ["x"], weights: [1, 2, 3, 4], bias: [0])
         XCTAssertEqual(try Index.open(url).readMetrics()?.spaces["embedding"]?.dim, 4)
+        // The header is the generation's, whatever the file said: a measure that waited out
+        // `build --force --model …` recorded the old generation's model (none), and every update
+        // after kept it (README walk-through). Written here as such a file would be, then healed.
+        let latest = try Index.open(url)
+        try latest.updateMetrics(spaces: []) { $0.model = "stale-model"; $0.weights = "stale.pth"; $0.samples = 1 }
+        XCTAssertEqual(try Index.open(url).readMetrics()?.model, "stale-model")
+        try latest.updateMetrics(spaces: ["embedding"]) { _ in }
+        let healed = try XCTUnwrap(try Index.open(url).readMetrics())
+        let meta = try latest.catalog.meta()
+        XCTAssertEqual(healed.model, meta["model"])
+        XCTAssertEqual(healed.weights, meta["weights"])
+        XCTAssertEqual(healed.samples, 30)
     }
 
     /// Fails on main: `--force` replaced any folder, the data set and its parents included, and
