@@ -60,6 +60,10 @@ struct Root: AsyncParsableCommand {
             note("error: \(EmbedScopeError.describe(error))")
             exit(withError: ExitCode(1))
         }
+        if let message = unknownCommand(Array(CommandLine.arguments.dropFirst())) {
+            note("Error: \(message)\n  See 'embedscope --help' for the commands.")
+            exit(withError: ExitCode.validationFailure)
+        }
         do {
             var command = try parseAsRoot()
             if let asyncCommand = command as? AsyncParsableCommand { return asyncCommand }
@@ -79,6 +83,39 @@ struct Root: AsyncParsableCommand {
             exit(withError: error)
         }
     }
+}
+
+/// A command name that names no command, where ArgumentParser would not say so: `help NAME …`
+/// printed the root help with exit 0 for a NAME that is no command, and a command group's
+/// unknown subcommand followed by an option (`dataset mnist --out x`) was "Unknown option
+/// '--out'". Nil: nothing to say here (ArgumentParser reports the rest).
+func unknownCommand(_ args: [String]) -> String? {
+    var words: ArraySlice<String>
+    var command: ParsableCommand.Type = Root.self
+    var names = ["embedscope"]
+    if args.first == "help" {
+        words = args.dropFirst()
+    } else {
+        // A group (a command with subcommands) below the root: its next word must name one of them.
+        guard let first = args.first,
+              let group = Root.configuration.subcommands.first(where: { $0._commandName == first }),
+              !group.configuration.subcommands.isEmpty, group.configuration.defaultSubcommand == nil else { return nil }
+        command = group
+        names.append(first)
+        words = args.dropFirst().prefix(1)
+    }
+    for word in words {
+        if word.hasPrefix("-") { return nil }   // options: ArgumentParser's to check
+        let subcommands = command.configuration.subcommands
+        if subcommands.isEmpty { return nil }   // a command's own arguments
+        guard let sub = subcommands.first(where: { $0._commandName == word }) else {
+            let known = subcommands.map { $0._commandName }.joined(separator: ", ")
+            return "no command '\((names + [word]).joined(separator: " "))'; \(names.joined(separator: " ")) has: \(known)"
+        }
+        command = sub
+        names.append(word)
+    }
+    return nil
 }
 
 /// What the thread that starts a command under a small stack limit hands back (`StackLimit.run`:

@@ -23,28 +23,34 @@ public struct ModelOptions: Sendable, Equatable {
         self.stripPrefix = stripPrefix; self.resize = resize; self.crop = crop; self.mean = mean; self.std = std
     }
 
-    /// `base` with the given fields replaced, checked.
-    public func preprocessing(from base: Preprocessing, model: String) throws -> Preprocessing {
-        var p = recordedPreprocessing ?? base
-        if let resize {
-            guard (1...8192).contains(resize) else { throw EmbedScopeError(.invalidArgument, "--resize \(resize) is out of range (1…8192)") }
-            p.resizeShort = resize
-        }
-        if let crop {
-            guard (32...1024).contains(crop) else { throw EmbedScopeError(.invalidArgument, "--crop \(crop) is out of range (32…1024)") }
-            p.crop = crop
-        }
+    /// The given values on their own (ranges, three finite numbers, std > 0), before any work: the
+    /// command line checks them as usage errors.
+    public func checkValues() throws {
+        if let resize, !(1...8192).contains(resize) { throw EmbedScopeError(.invalidArgument, "--resize \(resize) is out of range (1…8192)") }
+        if let crop, !(32...1024).contains(crop) { throw EmbedScopeError(.invalidArgument, "--crop \(crop) is out of range (32…1024)") }
         for (name, v) in [("--mean", mean), ("--std", std)] {
             guard let v else { continue }
-            guard v.count == 3, v.allSatisfy({ $0.isFinite }) else {
-                throw EmbedScopeError(.invalidArgument, "\(name) needs 3 finite values (R,G,B), got \(v.count)", hint: "e.g. \(name) 0.485,0.456,0.406")
+            guard v.count == 3 else {
+                throw EmbedScopeError(.invalidArgument, "\(name) needs 3 values (R,G,B), got \(v.count)", hint: "e.g. \(name) 0.485,0.456,0.406")
+            }
+            guard v.allSatisfy({ $0.isFinite }) else {
+                throw EmbedScopeError(.invalidArgument, "\(name) needs finite values (R,G,B), got \(v.map { "\($0)" }.joined(separator: ","))",
+                                      hint: "e.g. \(name) 0.485,0.456,0.406")
             }
         }
-        if let mean { p.mean = mean.map { $0 * 255 } }
-        if let std {
-            guard std.allSatisfy({ $0 > 0 }) else { throw EmbedScopeError(.invalidArgument, "--std values must be > 0, got \(std)") }
-            p.std = std.map { $0 * 255 }
+        if let std, !std.allSatisfy({ $0 > 0 }) {
+            throw EmbedScopeError(.invalidArgument, "--std values must be > 0, got \(std.map { "\($0)" }.joined(separator: ","))")
         }
+    }
+
+    /// `base` with the given fields replaced, checked.
+    public func preprocessing(from base: Preprocessing, model: String) throws -> Preprocessing {
+        try checkValues()
+        var p = recordedPreprocessing ?? base
+        if let resize { p.resizeShort = resize }
+        if let crop { p.crop = crop }
+        if let mean { p.mean = mean.map { $0 * 255 } }
+        if let std { p.std = std.map { $0 * 255 } }
         if p.resizeShort < p.crop {
             throw EmbedScopeError(.invalidArgument, "--resize \(p.resizeShort) is smaller than the crop \(p.crop): the crop would reach outside the image",
                                   hint: "resize the short side to at least the crop (torchvision: Resize(\(p.crop)) then CenterCrop(\(p.crop)))")

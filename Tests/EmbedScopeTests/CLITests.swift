@@ -199,12 +199,18 @@ final class CLITests: XCTestCase {
     func testDemoRowIsCheckedBeforeAnythingIsWritten() throws {
         let dir = try temporaryDirectory(self)
         let work = dir.appendingPathComponent("work")
-        for row in ["50", "10"] {
-            let r = try run(["demo", "--limit", "10", "--row", row, "--model", "none", "--workdir", work.path])
+        for row in ["50", "20"] {
+            let r = try run(["demo", "--limit", "20", "--row", row, "--model", "none", "--workdir", work.path])
             XCTAssertEqual(r.status, 64, r.stderr)
-            XCTAssertTrue(r.stderr.contains("--row must be a row of the demo's index: 0…9"), r.stderr)
+            XCTAssertTrue(r.stderr.contains("--row must be a row of the demo's index: 0…19"), r.stderr)
             XCTAssertFalse(FileManager.default.fileExists(atPath: work.path))
         }
+        // --limit 10 (one image a class) failed at the demo's fifth step, after writing four: the
+        // silhouette is undefined there. Refused up front now.
+        let ten = try run(["demo", "--limit", "10", "--model", "none", "--workdir", work.path])
+        XCTAssertEqual(ten.status, 64, ten.stderr)
+        XCTAssertTrue(ten.stderr.contains("--limit must be between 20 and 10000"), ten.stderr)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: work.path))
     }
 
     /// Fails on main: a port in use printed NIO's "bind(descriptor:ptr:bytes:): Address already in use) (errno: 98)".
@@ -270,6 +276,38 @@ final class CLITests: XCTestCase {
         let quiet = try shell("2>&-", ["query", idx.path, "--row", "99"])
         XCTAssertEqual(quiet.reason, .exit); XCTAssertEqual(quiet.status, 1)
         XCTAssertNoThrow(try Index.open(idx).verify())
+    }
+
+    /// Usage errors are usage errors (exit 64, stderr, nothing on stdout): `help NAME` for no
+    /// command printed the root help with exit 0; `dataset mnist --out x` said "Unknown option
+    /// '--out'"; option values the library refused (`--pixel-size 0`, `--crop 0`, `--std 0,0,0`,
+    /// `--shrinkage 2`) exited 1 while the others exit 64; `--mean nan,nan,nan` said "needs 3
+    /// finite values, got 3"; `--shard 1/1000000` quoted a rule the value meets (red team).
+    func testUsageErrorsAreUsageErrors() throws {
+        let dir = try temporaryDirectory(self)
+        let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 12, dim: 4, seed: 3), rows: 12, dim: 4,
+                                        classes: (0..<12).map { $0 % 2 == 0 ? "even" : "odd" })
+        let cases: [([String], String)] = [
+            (["help", "nope"], "no command 'embedscope nope'"),
+            (["dataset", "mnist", "--out", dir.appendingPathComponent("d").path], "no command 'embedscope dataset mnist'; embedscope dataset has: fashion-mnist"),
+            (["build", dir.path, "--pixel-size", "0"], "--pixel-size 0 is out of range"),
+            (["build", dir.path, "--model", "resnet18", "--crop", "0"], "--crop 0 is out of range"),
+            (["build", dir.path, "--model", "resnet18", "--std", "0,0,0"], "--std values must be > 0"),
+            (["build", dir.path, "--model", "resnet18", "--mean", "nan,nan,nan"], "--mean needs finite values (R,G,B), got nan,nan,nan"),
+            (["build", dir.path, "--shard", "1/1000000"], "n ≤ 65536"),
+            (["project", idx.path, "--method", "lda", "--shrinkage", "2"], "--shrinkage must be in [0, 1]"),
+        ]
+        for (args, message) in cases {
+            let r = try run(args)
+            XCTAssertEqual(r.status, 64, "\(args): \(r.stderr)")
+            XCTAssertEqual(r.stdout, "", "\(args)")
+            XCTAssertTrue(r.stderr.contains(message), "\(args): \(r.stderr)")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: dir.appendingPathComponent("d").path))
+        // A topic that exists is still help.
+        let help = try run(["help", "dataset", "fashion-mnist"])
+        XCTAssertEqual(help.status, 0, help.stderr)
+        XCTAssertTrue(help.stdout.contains("USAGE: embedscope dataset fashion-mnist"), help.stdout)
     }
 
     /// A writer whose reader left (`remove … --json | true`) died by SIGPIPE when it printed its
@@ -359,7 +397,10 @@ final class CLITests: XCTestCase {
         let lines = root.stdout.split(separator: "\n", omittingEmptySubsequences: false)
         let start = try XCTUnwrap(lines.firstIndex { $0.hasPrefix("SUBCOMMANDS") })
         let commands = lines[(start + 1)...].compactMap { l -> String? in
-            guard l.hasPrefix("  "), let w = l.split(separator: " ").first, w.first?.isLetter == true else { return nil }
+            // A command's own line (two spaces in; its wrapped description is indented further, and
+            // "See 'embedscope help …'" closes the list) — `help files;` used to print the root help.
+            guard l.hasPrefix("  "), !l.hasPrefix("   "), let w = l.split(separator: " ").first,
+                  w.allSatisfy({ $0.isLowercase || $0 == "-" }) else { return nil }
             return String(w)
         }
         XCTAssertGreaterThan(commands.count, 20, root.stdout)

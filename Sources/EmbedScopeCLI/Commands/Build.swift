@@ -59,7 +59,15 @@ extension Root {
             guard batch >= 1 else { throw ValidationError("--batch must be at least 1") }
             if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
             guard storage == "f32" || HalfStorage(rawValue: storage) != nil else { throw ValidationError("--storage must be f32, f16 or bf16") }
-            if let shard { do { _ = try Shard(parsing: shard) } catch { throw ValidationError("--shard must be i/n with 1 ≤ i ≤ n, e.g. 2/4") } }
+            // Option values checked here are usage errors (exit 64) like the rest, before any work;
+            // the library checks them again (the one rule each: `Shard`, `PixelSpace`, `ModelOptions`).
+            do {
+                if let shard { _ = try Shard(parsing: shard) }
+                try PixelSpace.checkSize(pixelSize)
+                try ModelOptions(resize: resize, crop: crop, mean: mean.flatMap(Self.triple), std: std.flatMap(Self.triple)).checkValues()
+            } catch let e as EmbedScopeError {
+                throw ValidationError(e.message + (e.hint.map { " (\($0))" } ?? ""))
+            }
         }
 
         func run() throws {

@@ -9,7 +9,7 @@ extension Root {
             commandName: "demo", abstract: "The main job on the embedded default: Fashion-MNIST → PNG folder → index → queries.",
             discussion: "Uses the Debian package dataset-fashion-mnist (installed by Scripts/setup.sh); nothing is downloaded.")
 
-        @Option(parsing: .unconditional, help: "Images from the Fashion-MNIST test split to use (10–10,000).") var limit = 2000
+        @Option(parsing: .unconditional, help: "Images from the Fashion-MNIST test split to use (20–10,000: at least two of each class, which cluster metrics need).") var limit = 2000
         @Option(help: "Native model for the embedding space (efficientnet-lite0, resnet18/34/50 with --weights), or none for pixels only.")
         var model = "efficientnet-lite0"
         @Option(help: "Weights for --model (default: the EfficientNet-Lite0 ImageNet weights Scripts/setup.sh installs).") var weights: String?
@@ -18,7 +18,8 @@ extension Root {
         @Option(help: "ImageNet class whose prototype ranks the images (with an ImageNet head).") var prototype = "running shoe"
 
         func validate() throws {
-            guard (10...10000).contains(limit) else { throw ValidationError("--limit must be between 10 and 10000") }
+            // 10 would be one image a class: the silhouette is undefined there and the demo failed at step 5.
+            guard (20...10000).contains(limit) else { throw ValidationError("--limit must be between 20 and 10000 (two images of each of the 10 classes at least)") }
             // Checked before anything is written (the index has --limit rows).
             guard (0..<limit).contains(row) else { throw ValidationError("--row must be a row of the demo's index: 0…\(limit - 1) (--limit \(limit))") }
             guard model == "none" || ModelRegistry.names.contains(model) else {
@@ -122,7 +123,7 @@ extension Root {
                     print("   data quality (\(q.space)): \(q.pairCount) near-duplicate pairs at cosine ≥ \(q.threshold) (\(q.leakagePairs) across splits), "
                           + "\(q.mislabels?.flagged ?? 0) images whose label disagrees with held-out evidence (embedscope duplicates / mislabels)")
                 }
-                print("\nnext: embedscope info \(indexURL.path) · embedscope query \(indexURL.path) --row 42 --json · embedscope compare \(indexURL.path)")
+                print("\nnext: embedscope info \(indexURL.path) · embedscope query \(indexURL.path) --row \(min(42, limit - 1)) --json · embedscope compare \(indexURL.path)")
             }
         }
     }

@@ -32,6 +32,7 @@ extension Root {
             guard Projection.Method(rawValue: method) != nil else { throw ValidationError("--method must be pca or lda") }
             if let components, components < 1 { throw ValidationError("--components must be at least 1") }
             if shrinkage != nil && method != "lda" { throw ValidationError("--shrinkage applies to --method lda only") }
+            if let shrinkage, !(0...1).contains(shrinkage) { throw ValidationError("--shrinkage must be in [0, 1], not \(shrinkage)") }
             if noReduce && method != "lda" { throw ValidationError("--no-reduce applies to --method lda only") }
             if csv == "-" && output.json { throw ValidationError("--csv - and --json both write to stdout: choose one") }
         }

@@ -51,6 +51,10 @@ extension Root {
                    let code = Int32(text[r].filter(\.isNumber)) {
                     note("error: cannot serve on \(host):\(port): \(String(cString: strerror(code)))"
                          + (code == EADDRINUSE ? " (another program listens there; choose another --port, or 0 for any free one)" : ""))
+                } else if text.contains("UnknownHost") || text.contains("unknownHost") {
+                    // NIO's "SocketAddressError.UnknownHost(host: …, port: …)": the name resolves to no address.
+                    note("error: cannot serve on \(host):\(port): '\(host)' is no address of this machine (nor a name that resolves to one)\n"
+                         + "  hint: --host 127.0.0.1 (this machine only, the default), 0.0.0.0 (every interface) or ::1")
                 } else {
                     note("error: \(text)")
                 }
