@@ -233,6 +233,21 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(r.stderr.contains("error: cannot serve on 127.0.0.1:\(port): Address already in use (another program listens there"), r.stderr)
     }
 
+    /// The binary run inside `script` by `shell -c` ("$0" "$@" is the command): exit status, how the
+    /// shell ended, stderr.
+    func runInShell(_ script: String, _ args: [String], shell: String = "/bin/sh") throws
+        -> (status: Int32, reason: Process.TerminationReason, stderr: String) {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: shell)
+        p.arguments = ["-c", script, CLI.binary.path] + args
+        let err = Pipe()
+        p.standardError = err
+        try p.run()
+        let e = err.fileHandleForReading.readDataToEndOfFile()
+        p.waitUntilExit()
+        return (p.terminationStatus, p.terminationReason, String(decoding: e, as: UTF8.self))
+    }
+
     /// Fails on main: results written to a closed or full stdout ended the process with a
     /// `try!` trap (SIGILL) in Foundation's FileHandle (JSON), or were lost with exit 0 (tables);
     /// with stdout closed, the next file opened took fd 1. Now: exit 1 and a message on stderr.
@@ -242,15 +257,7 @@ final class CLITests: XCTestCase {
         let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 3), rows: n, dim: d,
                                         classes: (0..<n).map { $0 % 2 == 0 ? "even" : "odd" })
         func shell(_ redirect: String, _ args: [String]) throws -> (status: Int32, reason: Process.TerminationReason, stderr: String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/sh")
-            p.arguments = ["-c", "exec \"$0\" \"$@\" \(redirect)", CLI.binary.path] + args
-            let err = Pipe()
-            p.standardError = err
-            try p.run()
-            let e = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, p.terminationReason, String(decoding: e, as: UTF8.self))
+            try runInShell("exec \"$0\" \"$@\" \(redirect)", args)
         }
         for redirect in [">&-", ">/dev/full"] {
             // (Help and --version too: they exited 0 having shown nothing.)
@@ -319,16 +326,9 @@ final class CLITests: XCTestCase {
         let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 5), rows: n, dim: d,
                                         classes: (0..<n).map { $0 % 2 == 0 ? "even" : "odd" })
         func piped(_ args: [String]) throws -> (status: Int32, stderr: String) {
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: "/bin/bash")
             // The reader is gone before the writer prints: `true` reads nothing and exits at once.
-            p.arguments = ["-c", "set -o pipefail; \"$0\" \"$@\" | true", CLI.binary.path] + args
-            let err = Pipe()
-            p.standardError = err
-            try p.run()
-            let e = err.fileHandleForReading.readDataToEndOfFile()
-            p.waitUntilExit()
-            return (p.terminationStatus, String(decoding: e, as: UTF8.self))
+            let r = try runInShell("set -o pipefail; \"$0\" \"$@\" | true", args, shell: "/bin/bash")
+            return (r.status, r.stderr)
         }
         let removed = try piped(["remove", idx.path, "--class", "odd", "--json"])
         XCTAssertEqual(removed.status, 141, removed.stderr)
