@@ -478,7 +478,7 @@ function pick(ev) {
   return best >= 0 ? { pt: S.proj.points[best], X, Y } : null;
 }
 // ---------- selection: drag = box (or lasso, by the mode); shift-drag = box, alt-drag = lasso ----------
-let drag = null, hoverRow = null;
+let drag = null, hoverKey = null;
 overlay.addEventListener("mousedown", (ev) => {
   if (ev.button !== 0 || !S.proj) return;
   const mode = ev.shiftKey ? "box" : ev.altKey ? "lasso" : $("#selectMode").value;
@@ -559,9 +559,12 @@ function exportCSV() {
 overlay.addEventListener("mousemove", (ev) => {
   if (drag) return;
   const h = pick(ev), box = $("#hover");
-  if (!h) { box.classList.add("hidden"); hoverRow = null; return; }
-  if (hoverRow !== h.pt.row) {
-    hoverRow = h.pt.row;
+  if (!h) { box.classList.add("hidden"); hoverKey = null; return; }
+  // The index (and its generation) is part of the key: row 7 of another index kept the previous
+  // index's thumbnail and caption when it was the first point hovered after a switch.
+  const key = `${S.index.name}\u0000${S.index.generation}\u0000${h.pt.row}`;
+  if (hoverKey !== key) {
+    hoverKey = key;
     box.querySelector("img").src = thumbURL(h.pt.row, 96);
     box.querySelector(".cap").textContent = showText(`#${h.pt.row} ${h.pt.class} — ${h.pt.path || ""}`);
   }
