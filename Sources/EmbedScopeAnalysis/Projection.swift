@@ -128,6 +128,12 @@ public enum Projection {
         guard classes >= 2 else {
             throw EmbedScopeError(.undefined, "LDA needs at least 2 classes, the index has \(classes)")
         }
+        // One row per class: no class has a spread to scale by. Said as such (it reached the
+        // zero-trace check below, which said "the rows of each class are identical": wrong here).
+        if layout.counts.allSatisfy({ $0 == 1 }) {
+            throw EmbedScopeError(.undefined, "every class has a single row (\(n) rows, \(classes) classes): there is no within-class spread for LDA to scale by",
+                                  hint: "use PCA (--method pca), or an index with two or more rows in some class")
+        }
         let maxK = min(classes - 1, d)
         guard (1...maxK).contains(k) else {
             throw EmbedScopeError(.invalidArgument, "LDA gives at most \(maxK) components (classes − 1 = \(classes - 1), dim = \(d)); \(k) asked",

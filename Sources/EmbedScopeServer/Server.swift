@@ -349,7 +349,14 @@ struct ServerAPI: Sendable {
         let p: ProjectionJSON = try await s.once("projection/\(space)/\(method.rawValue)") {
             let classCount = Set(s.classIds).count
             let k = method == .lda ? min(2, max(1, classCount - 1)) : min(2, max(1, s.index.rowCount - 1))
-            let rep = try s.index.projection(space: space, method: method, components: k)
+            let rep: ProjectionReport
+            do {
+                rep = try s.index.projection(space: space, method: method, components: k)
+            } catch let e as EmbedScopeError where e.kind == .undefined && method == .lda {
+                // The library's hint names the CLI's flag (--method pca); here the choice is the
+                // method parameter (the page says it in its own terms).
+                throw EmbedScopeError(.undefined, e.message, hint: "method=pca projects every index")
+            }
             if writable { _ = try? s.writeLocked { try s.index.recordProjection(rep) } }
             let classes = Set(rep.points.map(\.class)).sorted()
             return ProjectionJSON(

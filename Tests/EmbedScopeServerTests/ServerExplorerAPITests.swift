@@ -16,6 +16,22 @@ final class ServerExplorerAPITests: XCTestCase {
 
     static func body(_ r: TestResponse) -> Data { Data(r.body.readableBytesView) }
 
+    /// LDA of one row per class says so, in the API's terms (it said "the rows of each class are
+    /// identical" of three different rows, and named the CLI's --method pca).
+    func testLDAOfOneRowPerClassSaysSo() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir, perClass: 1)
+        try await app(f).test(.router) { client in
+            try await client.execute(uri: "/api/indexes/tiny/projection?method=lda", method: .get) { r in
+                XCTAssertEqual(r.status, .badRequest)
+                let text = String(decoding: Self.body(r), as: UTF8.self)
+                XCTAssertTrue(text.contains("every class has a single row (3 rows, 3 classes)"), text)
+                XCTAssertTrue(text.contains("method=pca"), text)
+                XCTAssertFalse(text.contains("--method") || text.contains("identical"), text)
+            }
+        }
+    }
+
     func testPredictionsAreTopPrototypeAndMargin() async throws {
         let dir = try serverTemporaryDirectory(self)
         let f = try ServerFixture.make(in: dir)
