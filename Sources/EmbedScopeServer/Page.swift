@@ -68,8 +68,9 @@ enum Page {
     <section id="prototypes" class="tab">
       <div class="toolbar">
         <label>Set <select id="protoSet"></select></label>
-        <label>Prototype <select id="protoName"></select></label>
-        <label>k <input id="protoK" type="number" min="1" max="200" value="24"></label>
+        <label>Prototype <input id="protoName" list="protoNames" placeholder="type to search the set's names" autocomplete="off"></label><datalist id="protoNames"></datalist>
+        <span id="protoCount" class="hint"></span>
+        <label>k <input id="protoK" type="number" min="1" max="200" value="24"></label><span id="protoKNote" class="hint"></span>
       </div>
       <h3>Highest logit</h3><div id="protoMost" class="grid"></div>
       <h3>Lowest logit</h3><div id="protoLeast" class="grid"></div>

@@ -181,7 +181,9 @@ function selectIndex(name) {
   const best = [...S.index.prototypeSets].sort((a, b) => overlap(b) - overlap(a))[0];
   if (best && overlap(best) > 0) $("#evalSet").value = best.name;
   // Nothing of the previous index stays on screen (a clicked cell, its lowest margins).
-  for (const id of ["#cell", "#lowest", "#confusion", "#protoMost", "#protoLeast", "#uploadResults", "#protoName"]) $(id).replaceChildren();
+  for (const id of ["#cell", "#lowest", "#confusion", "#protoMost", "#protoLeast", "#uploadResults", "#protoNames"]) $(id).replaceChildren();
+  $("#protoName").value = ""; $("#protoCount").textContent = "";
+  hoverKey = null; $("#hover").classList.add("hidden");
   $("#evalSummary").textContent = ""; $("#confusionNote").textContent = "";
   protoNames = {};
   S.proj = null; S.pred = null; S.selectedRow = null; S.rowInfo = null; S.hidden.clear();
@@ -630,24 +632,36 @@ async function openRow(row) {
 $("#protoSet").addEventListener("change", loadPrototypes);
 $("#protoName").addEventListener("change", loadPrototypeGrids);
 $("#protoK").addEventListener("change", loadPrototypeGrids);
+$("#protoName").addEventListener("focus", (e) => e.target.select());
 var protoNames = {};
 async function loadPrototypes() {
   const set = $("#protoSet").value;
   if (!set) { $("#protoMost").replaceChildren(el("p", { class: "hint", text: "This index has no prototype sets (import a classifier head, or run embedscope probe)." })); $("#protoLeast").replaceChildren(); return; }
-  const info = S.index.prototypeSets.find((p) => p.name === set);
-  // The set's own names first (its sample: what it surely holds), then the index's classes that are
-  // also in it, then the other classes (a head trained on them may hold them beyond the sample).
-  const sample = info ? info.sample : [], inSample = new Set(sample);
-  const names = [...new Set([...sample, ...S.index.classes.map((c) => c.name).filter((n) => !inSample.has(n) && (!info || info.count > 0))])];
-  if (protoNames.set !== set) {
-    $("#protoName").replaceChildren(...names.map((n) => el("option", { value: n, text: n })));
-    protoNames = { set };
+  // Every name of the chosen set, from the server, in a searchable list (the index list carries a
+  // sample of 5: ImageNet's other 995 could not be picked, and the index's class names offered in
+  // their place were 404s when the set does not hold them). The first name that is also a class
+  // of the index is picked, else the set's first.
+  const indexName = S.index.name;
+  if (protoNames.set !== set || protoNames.index !== indexName) {
+    try {
+      const r = await api(idxURL(`prototypes/names?set=${enc(set)}`));
+      if (S.index.name !== indexName || $("#protoSet").value !== set) return;
+      protoNames = { set, index: indexName, names: r.names, has: new Set(r.names) };
+    } catch (e) { $("#protoMost").replaceChildren(el("p", { class: "err", text: e.message })); $("#protoLeast").replaceChildren(); return; }
+    $("#protoNames").replaceChildren(...protoNames.names.map((n) => el("option", { value: n })));
+    $("#protoCount").textContent = `${protoNames.names.length} prototype${protoNames.names.length === 1 ? "" : "s"} in ${set}`;
+    const classNames = new Set(S.index.classes.map((c) => c.name));
+    if (!protoNames.has.has($("#protoName").value)) $("#protoName").value = protoNames.names.find((n) => classNames.has(n)) || protoNames.names[0] || "";
   }
   loadPrototypeGrids();
 }
 async function loadPrototypeGrids() {
   const set = $("#protoSet").value, name = $("#protoName").value, k = Math.max(1, Math.min(200, parseInt($("#protoK").value, 10) || 24));
   if (!set || !name) return;
+  if (protoNames.has && !protoNames.has.has(name)) {
+    $("#protoMost").replaceChildren(el("p", { class: "err", text: `set ${set} has no prototype named "${name}": pick one of its ${protoNames.names.length} names from the list` }));
+    $("#protoLeast").replaceChildren(); return;
+  }
   try {
     const [most, least] = await Promise.all([false, true].map((l) => api(idxURL(`rank?set=${enc(set)}&prototype=${enc(name)}&k=${k}${l ? "&least=true" : ""}`))));
     $("#protoMost").replaceChildren(...most.results.map((r) => tile(r, name)));

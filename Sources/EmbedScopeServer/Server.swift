@@ -67,6 +67,7 @@ struct ServerAPI: Sendable {
             (.get, "/api/indexes/:name/evaluate", { r, c in try await self.evaluate(r, c) }),
             (.get, "/api/indexes/:name/evaluate/cell", { r, c in try await self.evaluateCell(r, c) }),
             (.get, "/api/indexes/:name/prototypes", { r, c in try await self.prototypeScores(r, c) }),
+            (.get, "/api/indexes/:name/prototypes/names", { r, c in try await self.prototypeNames(r, c) }),
             (.get, "/api/indexes/:name/predictions", { r, c in try await self.predictions(r, c) }),
             (.get, "/api/indexes/:name/images/:row", { r, c in try await self.image(r, c) }),
             (.get, "/api/indexes/:name/thumbs/:row", { r, c in try await self.thumb(r, c) }),
@@ -423,6 +424,18 @@ struct ServerAPI: Sendable {
         }
         struct All: Encodable { var row: Int; var sets: [SetScores] }
         return try JSONCoding.response(All(row: row, sets: out))
+    }
+
+    /// Every prototype name of one set, in the set's order. The index list carries only a sample
+    /// (5 names) per set: the Prototypes tab offered those 5 and the index's class names, so 995
+    /// of ImageNet's 1,000 could not be picked and a class name absent from the set was a 404.
+    func prototypeNames(_ r: Request, _ c: BasicRequestContext) async throws -> Response {
+        let s = try served(c)
+        guard let set = try Self.name(r, "set") else { throw APIError.badRequest("give set=NAME (a prototype set of the index)") }
+        let info = try s.index.prototypeSet(set)
+        let names = try s.index.catalog.prototypes(inSet: set).map(\.name)
+        struct Names: Encodable { var set: String; var space: String; var count: Int; var names: [String] }
+        return try JSONCoding.response(Names(set: set, space: info.space, count: names.count, names: names))
     }
 
     // MARK: - Images

@@ -32,6 +32,25 @@ final class ServerExplorerAPITests: XCTestCase {
         }
     }
 
+    /// Every name of a set, in its order (the index list carries 5: the Prototypes tab offered
+    /// those and the index's classes, so most of a 1,000-name set could not be picked).
+    func testPrototypeNamesListTheWholeSet() async throws {
+        let dir = try serverTemporaryDirectory(self)
+        let f = try ServerFixture.make(in: dir, perClass: 1)
+        try await app(f).test(.router) { client in
+            try await client.execute(uri: "/api/indexes/tiny/prototypes/names?set=head", method: .get) { r in
+                XCTAssertEqual(r.status, .ok)
+                struct N: Decodable { var set: String; var space: String; var count: Int; var names: [String] }
+                let n = try JSONDecoder().decode(N.self, from: Self.body(r))
+                XCTAssertEqual(n.names, ServerFixture.classes)
+                XCTAssertEqual(n.count, 3); XCTAssertEqual(n.set, "head"); XCTAssertEqual(n.space, "embedding")
+            }
+            try await client.execute(uri: "/api/indexes/tiny/prototypes/names?set=nosuch", method: .get) { r in
+                XCTAssertEqual(r.status, .notFound)
+            }
+        }
+    }
+
     func testPredictionsAreTopPrototypeAndMargin() async throws {
         let dir = try serverTemporaryDirectory(self)
         let f = try ServerFixture.make(in: dir)
