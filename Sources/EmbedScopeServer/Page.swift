@@ -132,7 +132,7 @@ enum Page {
     .sellist { max-height:150px; overflow:auto; border:1px solid var(--line); border-radius:4px; }
     .table.sel { width:100%; } .table.sel tr { cursor:pointer; } .table.sel td:last-child { text-align:left; }
     .legend { display:flex; flex-wrap:wrap; gap:4px 10px; max-width:760px; max-height:240px; overflow-y:auto; margin-top:6px; font-size:12px; }
-    .legend span { cursor:pointer; } .legend i { display:inline-block; width:10px; height:10px; border-radius:50%; margin-right:4px; vertical-align:-1px; }
+    .legend span { cursor:pointer; overflow-wrap:anywhere; } .legend i { display:inline-block; width:10px; height:10px; border-radius:50%; margin-right:4px; vertical-align:-1px; }
     .legend .off { opacity:.35; }
     .hover { position:absolute; pointer-events:none; background:#fff; border:1px solid var(--line); border-radius:4px; padding:4px; box-shadow:0 2px 8px #0002; font-size:11px; max-width:180px; }
     .hover .cap { overflow-wrap:anywhere; }
@@ -141,8 +141,12 @@ enum Page {
     .panel { flex:1; min-width:320px; background:var(--card); border:1px solid var(--line); border-radius:6px; padding:10px; max-height:80vh; overflow:auto; }
     .hint { color: var(--muted); font-size:12px; }
     .query { display:flex; gap:10px; align-items:flex-start; margin-bottom:6px; }
+    /* Long class names and paths (70 characters, no spaces) wrap inside the panel: as flex and
+       grid items they kept their text's width and the panel scrolled sideways. */
+    .query > div { min-width:0; overflow-wrap:anywhere; }
+    .panel h3, .panel p { overflow-wrap:anywhere; }
     .query img { width:112px; height:112px; object-fit:contain; image-rendering: pixelated; background:#eee; border-radius:3px; }
-    .cols { display:grid; grid-template-columns: 1fr 1fr; gap:8px; }
+    .cols { display:grid; grid-template-columns: minmax(0, 1fr) minmax(0, 1fr); gap:8px; }
     .grid { display:flex; flex-wrap:wrap; gap:6px; }
     .tile { width:86px; font-size:10px; text-align:center; cursor:pointer; }
     .tile img { width:80px; height:80px; object-fit:contain; image-rendering: pixelated; background:#eee; border:3px solid #ccc; border-radius:3px; display:block; margin:0 auto; }

@@ -95,9 +95,23 @@ async function generationCheckNow() {
     if (!now || now.generation !== S.index.generation) await indexChanged(S.index.name);
   } catch (e) { /* the server is gone: the error says enough */ }
 }
+// What a thumbnail whose file the server cannot give shows instead of the browser's broken-image
+// icon (an index whose image files are not on this machine showed a wall of them), as the report
+// does: drawn once on a canvas (a data: PNG; the page's CSP allows data: images).
+let missingImage = null;
+function missingImageURL() {
+  if (missingImage) return missingImage;
+  const c = document.createElement("canvas"); c.width = c.height = 96;
+  const g = c.getContext("2d");
+  g.fillStyle = "#eee"; g.fillRect(0, 0, 96, 96);
+  g.fillStyle = "#5f6b7a"; g.font = "11px DejaVu Sans, sans-serif"; g.textAlign = "center";
+  g.fillText("image file", 48, 44); g.fillText("not found", 48, 58);
+  return (missingImage = c.toDataURL("image/png"));
+}
 /** An image of this page's generation failed: the index may have changed (409) or the file be missing. */
 async function imageFailed(img) {
   img.classList.add("broken");
+  if (!img.src.startsWith("data:")) { img.src = missingImageURL(); img.title = "the server has no readable image file for this row (missing, moved or unreadable)"; }
   await generationCheck(true);
 }
 const enc = encodeURIComponent;
