@@ -49,8 +49,9 @@ enum Page {
         <label>Colour <select id="colorBy"><option value="class">by class</option><option value="predicted">by predicted class</option><option value="margin">by margin (top1 − top2)</option></select></label>
         <label id="colorSetLabel" class="hidden">of set <select id="colorSet"></select></label>
         <label>Drag <select id="selectMode"><option value="box">box select</option><option value="lasso">lasso select</option></select></label>
-        <label>k <input id="kInput" type="number" min="1" max="100" value="8"></label>
+        <label>k <input id="kInput" type="number" min="1" max="100" value="8"></label><span id="kNote" class="hint"></span>
         <span id="axes"></span>
+        <span id="shown" class="hint"></span>
       </div>
       <div class="split">
         <div class="plotwrap">
@@ -58,6 +59,7 @@ enum Page {
             <canvas id="scatter" width="760" height="560"></canvas>
             <canvas id="overlay" width="760" height="560"></canvas>
             <div id="hover" class="hover hidden"><img alt=""><div class="cap"></div></div>
+            <div id="plotMsg" class="plotmsg hidden" role="status"></div>
           </div>
           <div id="legend" class="legend"></div>
           <div id="selection" class="selection" data-count="0"></div>
@@ -138,6 +140,10 @@ enum Page {
     .hover .cap { overflow-wrap:anywhere; }
     .hover img { display:block; width:96px; height:96px; object-fit:contain; image-rendering: pixelated; background:#eee; }
     .hidden { display:none; }
+    .plotmsg { position:absolute; left:40px; right:40px; top:200px; padding:14px 16px; background:#fffbea; border:1px solid #e8d48a; border-radius:6px; font-size:13px; overflow-wrap:anywhere; }
+    .plotmsg b { display:block; margin-bottom:4px; } .plotmsg button { margin-top:8px; }
+    #shown a, #kNote, #protoKNote { margin-left:4px; } #shown a { color: var(--accent); cursor:pointer; text-decoration:underline; }
+    #protoName { width:260px; }
     .panel { flex:1; min-width:320px; background:var(--card); border:1px solid var(--line); border-radius:6px; padding:10px; max-height:80vh; overflow:auto; }
     .hint { color: var(--muted); font-size:12px; }
     .query { display:flex; gap:10px; align-items:flex-start; margin-bottom:6px; }

@@ -163,9 +163,22 @@ window.addEventListener("popstate", () => { if (S.indexes.length) applyHash(); }
 $("#index").addEventListener("change", () => { S.notice = null; status(""); selectIndex($("#index").value); });
 $("#space").addEventListener("change", () => { S.space = $("#space").value; S.proj = null; if (S.tab === "explorer") loadProjection(); if (S.selectedRow != null) openRow(S.selectedRow); });
 $("#method").addEventListener("change", () => { S.method = $("#method").value; S.proj = null; loadProjection(); });
-$("#classFilter").addEventListener("change", draw);
-for (const id of ["#colorBy", "#colorSet"]) $(id).addEventListener("change", () => colourAndDraw().catch((e) => status(e.message, true)));
-$("#pathFilter").addEventListener("input", draw);
+// Filters and hidden classes change what the predicted-class legend counts, so they recolour too.
+const recolour = () => colourAndDraw().catch((e) => status(e.message, true));
+$("#classFilter").addEventListener("change", recolour);
+for (const id of ["#colorBy", "#colorSet"]) $(id).addEventListener("change", recolour);
+$("#pathFilter").addEventListener("input", recolour);
+$("#kInput").addEventListener("change", () => { kValue(); if (S.selectedRow != null) openRow(S.selectedRow); });
+for (const [box, note] of [["#kInput", "#kNote"], ["#protoK", "#protoKNote"]]) $(box).addEventListener("input", () => { $(note).textContent = ""; });
+/** The k actually used, written back into its box (0 and "abc" became 8 and 1000 became 100 while
+ *  the box still showed what was typed); a note says when the typed value was replaced. */
+function kValue(box = "#kInput", note = "#kNote", fallback = 8, max = 100) {
+  const raw = $(box).value.trim(), v = parseInt(raw, 10);
+  const k = Number.isFinite(v) ? Math.max(1, Math.min(max, v)) : fallback;
+  // The note stays until the box is typed in again (the next use reads the k it wrote back).
+  if (String(k) !== raw) { $(note).textContent = `k must be 1–${max}: using ${k}`; $(box).value = String(k); }
+  return k;
+}
 
 async function init() {
   try {
@@ -319,8 +332,31 @@ async function loadProjection() {
     await colourAndDraw();
   } catch (e) {
     if (!stillWanted()) return;
-    S.proj = null; clearPlot(); status(e.message, true);
+    S.proj = null; clearPlot();
+    // Said where the plot would be, in this page's terms: a failed LDA left a blank plot and a line
+    // in the header naming a CLI flag. The server's hint (in parentheses) names an API parameter.
+    const reason = showText(e.message).replace(/ \([^()]*\)$/, "");
+    if (S.method === "lda" && e.status === 400) {
+      plotMessage("LDA cannot project this index", `${reason}.`, "Choose PCA in the Projection menu: it projects every index.",
+        ["Switch to PCA", () => { $("#method").value = "pca"; $("#method").dispatchEvent(new Event("change")); }]);
+      status("LDA cannot project this index: see the plot", true);
+    } else {
+      plotMessage(`The ${S.method.toUpperCase()} projection of ${S.space} failed`, `${reason}.`);
+      status(e.message, true);
+    }
   }
+}
+/** A message over the plot area (null: none): a title, lines of text and an optional [label, action] button. */
+function plotMessage(title, ...rest) {
+  const box = $("#plotMsg");
+  if (title == null) { box.classList.add("hidden"); box.replaceChildren(); return; }
+  const button = Array.isArray(rest[rest.length - 1]) ? rest.pop() : null;
+  box.replaceChildren(el("b", { text: title }), ...rest.map((t) => el("div", { text: t })),
+    button ? el("button", { onclick: button[1] }, button[0]) : null);
+  box.classList.remove("hidden");
+}
+function clearFilters() {
+  $("#classFilter").value = ""; $("#pathFilter").value = ""; S.hidden.clear(); recolour();
 }
 /// An empty plot: no points, legend, axes or hover grid (what a failed projection leaves).
 function clearPlot() {
@@ -328,8 +364,8 @@ function clearPlot() {
   S.scatterReady = false;
   ctx.setTransform(1, 0, 0, 1, 0, 0); ctx.clearRect(0, 0, canvas.width, canvas.height);
   octx.setTransform(1, 0, 0, 1, 0, 0); octx.clearRect(0, 0, overlay.width, overlay.height);
-  $("#legend").replaceChildren(); $("#axes").textContent = "";
-  $("#hover").classList.add("hidden");
+  $("#legend").replaceChildren(); $("#axes").textContent = ""; $("#shown").replaceChildren();
+  $("#hover").classList.add("hidden"); plotMessage(null);
   setSelection([]);
 }
 /// The visibility test of the current filters, read from the page once per draw (read per point,
@@ -339,6 +375,7 @@ function visibility() {
   return (pt) => !hidden.has(pt.class) && (!cf || pt.class === cf) && (!pf || (pt.path || "").toLowerCase().includes(pf));
 }
 const hex = (h) => { const v = parseInt(h.slice(1), 16); return 0xff000000 | ((v & 0xff) << 16) | (v & 0xff00) | (v >> 16); };  // ABGR (little-endian RGBA)
+const LEGEND_MAX = 24, OTHERS_GREY = "#b4b4b4";
 const RAMP = ["#d0433a", "#f08a3c", "#f2cf4a", "#8ccf6a", "#2e9d8f", "#2f6fdb"];
 function ramp(t) { const i = Math.max(0, Math.min(RAMP.length - 1, Math.round(t * (RAMP.length - 1)))); return RAMP[i]; }
 /// Colours for the current mode: class, predicted class (top prototype of a set) or margin (top1 − top2 logit).
@@ -353,7 +390,7 @@ async function colourAndDraw() {
     for (let i = 0; i < n; i++) col[i] = hex(classColour(p.classIndex.get(p.points[i].class) || 0));
     S.index.classes.forEach((c, i) => {
       const s = el("span", { class: S.hidden.has(c.name) ? "off" : "", title: "click to hide or show",
-        onclick: () => { S.hidden.has(c.name) ? S.hidden.delete(c.name) : S.hidden.add(c.name); s.classList.toggle("off"); draw(); } },
+        onclick: () => { S.hidden.has(c.name) ? S.hidden.delete(c.name) : S.hidden.add(c.name); s.classList.toggle("off"); draw(); shownNote(); } },
         el("i", { style: `background:${classColour(i)}` }), c.name);
       legend.push(s);
     });
@@ -367,15 +404,22 @@ async function colourAndDraw() {
     const pr = S.pred;
     if ($("#colorBy").value !== mode || !S.proj || S.proj !== p) return;
     if (mode === "predicted") {
-      // A predicted name that is a class keeps that class's colour; others by frequency.
-      const counts = new Map();
-      for (const q of p.points) { const nm = pr.names[pr.predicted[q.row]]; counts.set(nm, (counts.get(nm) || 0) + 1); }
-      const order = [...counts.keys()].sort((a, b) => counts.get(b) - counts.get(a));
+      // A predicted name that is a class keeps that class's colour; others by frequency. Counted
+      // over the points shown (filters and hidden classes leave the others out); the names past the
+      // legend's 24 are drawn grey, as it says (they were drawn in colours it did not list).
+      const counts = new Map(), visible = visibility();
+      for (const q of p.points) { if (!visible(q)) continue; const nm = pr.names[pr.predicted[q.row]]; counts.set(nm, (counts.get(nm) || 0) + 1); }
+      const order = [...counts.keys()].sort((a, b) => counts.get(b) - counts.get(a) || (a < b ? -1 : 1));
+      // (The palette's two greys are skipped for names that are not classes: grey means "the rest".)
       const colour = new Map(); let next = S.index.classes.length;
-      for (const nm of order) colour.set(nm, p.classIndex.has(nm) ? classColour(p.classIndex.get(nm)) : classColour(next++));
-      for (let i = 0; i < n; i++) col[i] = hex(colour.get(pr.names[pr.predicted[p.points[i].row]]));
-      for (const nm of order.slice(0, 24)) legend.push(el("span", {}, el("i", { style: `background:${colour.get(nm)}` }), `${nm} (${counts.get(nm)})`));
-      if (order.length > 24) legend.push(el("span", { text: `+ ${order.length - 24} more (grey)` }));
+      const nextColour = () => { while (next === 7 || next === 17) next++; return classColour(next++); };
+      order.forEach((nm, i) => colour.set(nm, i >= LEGEND_MAX ? OTHERS_GREY : p.classIndex.has(nm) ? classColour(p.classIndex.get(nm)) : nextColour()));
+      for (let i = 0; i < n; i++) col[i] = hex(colour.get(pr.names[pr.predicted[p.points[i].row]]) || OTHERS_GREY);
+      for (const nm of order.slice(0, LEGEND_MAX)) legend.push(el("span", {}, el("i", { style: `background:${colour.get(nm)}` }), `${nm} (${counts.get(nm)})`));
+      if (order.length > LEGEND_MAX) {
+        const rest = order.slice(LEGEND_MAX).reduce((a, nm) => a + counts.get(nm), 0);
+        legend.push(el("span", { class: "more" }, el("i", { style: `background:${OTHERS_GREY}` }), `${order.length - LEGEND_MAX} more names (${rest} points, grey)`));
+      }
     } else {
       const m = p.points.map((q) => pr.margin[q.row]).sort((a, b) => a - b);
       const hi = m[Math.floor(0.95 * (m.length - 1))] || 1;
@@ -388,6 +432,22 @@ async function colourAndDraw() {
   $("#legend").replaceChildren(...legend);
   S.colorMode = mode;
   draw();
+  shownNote();
+}
+/** "N of M shown" whenever filters or hidden classes leave points out (with what does, and a way
+ *  back); when they leave none, the same over the empty plot (it went blank without a word). */
+function shownNote() {
+  const p = S.proj, box = $("#shown");
+  if (!p || !P.vis) { box.replaceChildren(); return; }
+  const n = p.points.length, shown = P.vis.reduce((a, v) => a + v, 0);
+  const cf = $("#classFilter").value, pf = $("#pathFilter").value.trim();
+  const why = [cf ? `class filter "${cf}"` : null, pf ? `path filter "${pf}"` : null,
+    S.hidden.size ? `${S.hidden.size} class${S.hidden.size > 1 ? "es" : ""} hidden${S.colorMode !== "class" ? " in the class legend" : ""}` : null].filter(Boolean);
+  box.dataset.shown = String(shown); box.dataset.total = String(n);
+  if (!why.length) { box.replaceChildren(); plotMessage(null); return; }
+  box.replaceChildren(`${shown} of ${n} shown (${why.join(", ")})`, el("a", { onclick: clearFilters, text: "show all" }));
+  if (shown === 0) plotMessage(`No point of ${S.index.name} is shown`, `0 of ${n} rows pass: ${why.join(", ")}.`, ["Clear the filters", clearFilters]);
+  else plotMessage(null);
 }
 function layout(points) {
   let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
@@ -606,6 +666,8 @@ S.benchScatter = (n, frames) => {
   return { n, frames, medianMs: times[Math.floor(frames / 2)], maxMs: times[frames - 1] };
 };
 
+/** "nearest 8", or "nearest 2 (of k = 8: no more rows)" when fewer than k were found. */
+const found = (kind, n, k) => n === k ? `${kind} ${k}` : `${kind} ${n} (of k = ${k}: ${n ? "no more rows" : "none found"})`;
 function tile(r, queryClass, onclick) {
   const same = queryClass != null && r.class === queryClass;
   return el("div", { class: "tile " + (queryClass == null ? "" : same ? "same" : "other"), "data-row": String(r.row), title: `${r.path}\n${r.class}\nrow ${r.row}`,
@@ -615,7 +677,7 @@ function tile(r, queryClass, onclick) {
 }
 async function openRow(row) {
   S.selectedRow = row; S.panel = null; if (P.sx) drawOverlay();
-  const k = Math.max(1, Math.min(100, parseInt($("#kInput").value, 10) || 8));
+  const k = kValue();
   const spaces = S.index.spaces.map((s) => s.name), other = spaces.find((s) => s !== S.space);
   const panel = $("#panel"); panel.dataset.state = "loading"; panel.dataset.row = String(row);
   try {
@@ -627,16 +689,17 @@ async function openRow(row) {
     if (S.selectedRow !== row) return;
     const pt = S.rowInfo && S.rowInfo.get(row);
     const cls = pt ? pt.class : (near.results[0] || {}).class;
-    const block = (title, res, space) => el("div", { class: "block", "data-space": space, "data-kind": title.startsWith("nearest") ? "nearest" : "farthest" },
-      el("h3", { text: `${title} · ${space}` }), el("div", { class: "grid" }, ...res.results.map((r) => tile(r, cls))));
+    // The heading says how many were found: "nearest 8" stood above 2 tiles on a 3-image index.
+    const block = (kind, res, space) => el("div", { class: "block", "data-space": space, "data-kind": kind },
+      el("h3", { text: `${found(kind, res.results.length, k)} · ${space}` }), el("div", { class: "grid" }, ...res.results.map((r) => tile(r, cls))));
     const protoList = protos.sets.map((s) => el("div", {}, el("b", { text: `${s.set}: ` }), s.top.map((t) => `${t.name} ${t.logit.toFixed(2)}`).join(" · ")));
     panel.replaceChildren(
       el("div", { class: "query" }, el("img", { src: thumbURL(row, 160), alt: "", onerror: (ev) => imageFailed(ev.currentTarget) }),
-        el("div", {}, el("div", {}, el("b", { text: `row ${row}` })), el("div", { text: cls || "" }), el("div", { class: "hint", text: pt && pt.path || "" }),
+        el("div", {}, el("div", {}, el("b", { text: `row ${row}` })), el("div", { text: cls || "", title: cls || "" }), el("div", { class: "hint", text: pt && pt.path || "", title: pt && pt.path || "" }),
           el("a", { href: imageURL(row), target: "_blank", text: "original" }), ...protoList)),
       el("p", { class: "hint", text: "Frames: green = same class as the query, red = another class; the number is the cosine." }),
-      el("div", { class: other ? "cols" : "" }, el("div", {}, block(`nearest ${k}`, near, S.space), block(`farthest ${k}`, far, S.space)),
-        other ? el("div", {}, block(`nearest ${k}`, onear, other), block(`farthest ${k}`, ofar, other)) : null));
+      el("div", { class: other ? "cols" : "" }, el("div", {}, block("nearest", near, S.space), block("farthest", far, S.space)),
+        other ? el("div", {}, block("nearest", onear, other), block("farthest", ofar, other)) : null));
     S.panel = { row, space: S.space, nearest: near.results.map((r) => r.row), farthest: far.results.map((r) => r.row) };
     panel.dataset.state = "ready";
   } catch (e) { panel.replaceChildren(el("p", { class: "err", text: e.message })); panel.dataset.state = "error"; }
@@ -670,7 +733,7 @@ async function loadPrototypes() {
   loadPrototypeGrids();
 }
 async function loadPrototypeGrids() {
-  const set = $("#protoSet").value, name = $("#protoName").value, k = Math.max(1, Math.min(200, parseInt($("#protoK").value, 10) || 24));
+  const set = $("#protoSet").value, name = $("#protoName").value, k = kValue("#protoK", "#protoKNote", 24, 200);
   if (!set || !name) return;
   if (protoNames.has && !protoNames.has.has(name)) {
     $("#protoMost").replaceChildren(el("p", { class: "err", text: `set ${set} has no prototype named "${name}": pick one of its ${protoNames.names.length} names from the list` }));
@@ -750,13 +813,13 @@ async function upload(file) {
   // A new image can be put in the pixel space, and in the embedding space when the index has a native model.
   const spaces = S.index.spaces.map((s) => s.name).filter((s) => s === "pixel" || (s === "embedding" && S.index.model));
   if (!spaces.length) { out.replaceChildren(el("p", { class: "err", text: "This index has no pixel space and no native model: a new image cannot be placed in it." })); out.dataset.state = "error"; return; }
-  const k = Math.max(1, Math.min(100, parseInt($("#kInput").value, 10) || 8));
+  const k = kValue();
   try {
     const blocks = [el("div", { class: "query" }, el("img", { src: URL.createObjectURL(file), alt: file.name }), el("div", { text: file.name }))];
     for (const s of spaces) {
       const [near, far] = await Promise.all([false, true].map((f) => api(idxURL(`query?space=${enc(s)}&k=${k}${f ? "&farthest=true" : ""}`), { method: "POST", body: file, headers: { "Content-Type": file.type || "application/octet-stream" } })));
-      blocks.push(el("div", { class: "block", "data-space": s }, el("h3", { text: `nearest ${k} · ${s}` }), el("div", { class: "grid" }, ...near.results.map((r) => tile(r, null))),
-        el("h3", { text: `farthest ${k} · ${s}` }), el("div", { class: "grid" }, ...far.results.map((r) => tile(r, null)))));
+      blocks.push(el("div", { class: "block", "data-space": s }, el("h3", { text: `${found("nearest", near.results.length, k)} · ${s}` }), el("div", { class: "grid" }, ...near.results.map((r) => tile(r, null))),
+        el("h3", { text: `${found("farthest", far.results.length, k)} · ${s}` }), el("div", { class: "grid" }, ...far.results.map((r) => tile(r, null)))));
       out.dataset[`rows_${s}`] = near.results.map((r) => r.row).join(",");
     }
     out.replaceChildren(...blocks); out.dataset.state = "ready"; S.uploadDone++;
