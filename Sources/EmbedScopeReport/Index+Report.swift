@@ -66,6 +66,7 @@ extension Index {
                 report.metrics.append(ClusterMetricsReport(scores, space: s.name, split: options.split, classNames: names))
             } catch let e as EmbedScopeError where e.kind == .undefined {
                 report.metricNotes.append("space \(s.name): \(e.message)")
+                report.unmeasured.append((s.name, e.message))
             }
         }
 
@@ -138,6 +139,13 @@ extension Index {
             }
         }
         let scoredRows = try options.split.map { try rows(inSplit: $0).count } ?? rowCount
+        // `versus` refuses these (a note said precision@k "comes from embedscope versus", which
+        // refuses them too): the note says why instead.
+        if classCount < 2 {
+            report.versusNote = "precision@k counts same-class neighbours: it needs two or more classes, and this index has \(classCount)."
+        } else if scoredRows <= 10 {
+            report.versusNote = "precision@10 needs more than 10 rows (each row's 10 neighbours, itself left out); this index has \(scoredRows)\(options.split.map { " in split \($0)" } ?? "")."
+        }
         if scoredRows > 10, classCount >= 2 {
             var o = VersusOptions()
             o.k = 10

@@ -15,6 +15,17 @@ public struct ReportDocument: Sendable {
         self.title = title; self.indexes = indexes
     }
 
+    /// The index and space of each comparison row that has no cluster metrics, with the reason,
+    /// in index order (the table shows them with dashes).
+    public var comparisonGaps: [(index: String, model: String, space: String, rows: Int, classes: Int, reason: String)] {
+        indexes.flatMap { ix in
+            ix.unmeasured.map { u in
+                (ix.name, ix.summary.spaces.first(where: { $0.name == u.space })?.model ?? "", u.space, ix.split?.rows ?? ix.summary.rows,
+                 ix.summary.classes.filter { $0.rows > 0 }.count, u.reason)
+            }
+        }
+    }
+
     /// One row per index and space, for the comparison table (shown with two or more indexes).
     public var comparison: [ReportComparisonRow] {
         indexes.flatMap { ix in
@@ -63,6 +74,11 @@ public struct IndexReport: Sendable {
     public var metrics: [ClusterMetricsReport] = []
     /// Spaces whose metrics could not be computed, with the reason (e.g. a single class).
     public var metricNotes: [String] = []
+    /// The spaces without cluster metrics and why (the comparison table lists them with dashes:
+    /// an index without any was left out of it without a word).
+    public var unmeasured: [(space: String, reason: String)] = []
+    /// Why there is no precision@k section (`versus` is not run on it), when there is none.
+    public var versusNote: String?
     /// PCA / LDA scatter plots (from `embedscope project`), with optional variance ratios.
     public var projections: [ProjectionSection] = []
     /// Confusion matrices with per-class P/R/F1 (prototype heads, probe, k-NN).

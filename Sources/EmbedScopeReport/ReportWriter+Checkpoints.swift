@@ -22,7 +22,7 @@ extension IndexReport {
 
 extension ReportWriter {
     static func checkpointCells(_ c: ReportCheckpoint?, _ h: HTML) -> String {
-        "<td>\(c.map { h.esc($0.weights) } ?? "—")</td><td class=\"num\">\(c?.epoch.map(String.init) ?? "—")</td><td class=\"num\">\(c?.step.map(String.init) ?? "—")</td>"
+        "<td>\(c.map { h.breakable($0.weights) } ?? "—")</td><td class=\"num\">\(c?.epoch.map(String.init) ?? "—")</td><td class=\"num\">\(c?.step.map(String.init) ?? "—")</td>"
     }
 
     /// Per-class silhouette and precision@k of every other index against the first (the

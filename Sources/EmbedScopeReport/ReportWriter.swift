@@ -98,7 +98,7 @@ public enum ReportWriter {
             h.line("<nav>" + doc.indexes.enumerated().map { "<a href=\"#index-\($0.offset + 1)\">\(h.esc($0.element.name))</a>" }.joined(separator: " · ") + "</nav>")
         }
         h.line("</header>")
-        if doc.indexes.count > 1 { comparisonTable(doc.comparison, &h); perClassDeltas(doc, &h) }
+        if doc.indexes.count > 1 { comparisonTable(doc.indexes.map { ReportDocument(indexes: [$0]) }.map { ($0.comparison, $0.comparisonGaps) }, &h); perClassDeltas(doc, &h) }
         for (i, ix) in doc.indexes.enumerated() {
             try indexSection(ix, number: i + 1, &h, &pictures, sheetDone)
         }
@@ -108,23 +108,37 @@ public enum ReportWriter {
         return h.text
     }
 
-    static func comparisonTable(_ rows: [ReportComparisonRow], _ h: inout HTML) {
+    typealias ComparisonGap = (index: String, model: String, space: String, rows: Int, classes: Int, reason: String)
+
+    /// The comparison rows of each index in turn: its measured spaces, then those without
+    /// cluster metrics (dashes, and why).
+    static func comparisonTable(_ groups: [(rows: [ReportComparisonRow], gaps: [ComparisonGap])], _ h: inout HTML) {
+        let rows = groups.flatMap(\.rows)
         h.line("<section class=\"card\" id=\"comparison\"><h2>Comparison</h2>")
-        guard !rows.isEmpty else { h.line("<p class=\"note\">No cluster metrics were computed.</p></section>"); return }
+        guard groups.contains(where: { !$0.rows.isEmpty || !$0.gaps.isEmpty }) else { h.line("<p class=\"note\">No cluster metrics were computed.</p></section>"); return }
         h.line("<p class=\"sub\">Higher silhouette and Calinski–Harabasz, lower Davies–Bouldin separate classes better. Best per column in bold.</p>")
         let bestS = rows.map(\.silhouette).max(), bestDB = rows.map(\.daviesBouldin).min(), bestCH = rows.map(\.calinskiHarabasz).max()
-        h.line("<table><thead><tr><th>index</th><th>model</th><th>weights</th><th class=\"num\">epoch</th><th class=\"num\">step</th><th>space</th><th class=\"num\">rows</th><th class=\"num\">classes</th><th class=\"num\">silhouette</th><th class=\"num\">Davies–Bouldin</th><th class=\"num\">Calinski–Harabasz</th><th class=\"num\">precision@10</th><th class=\"num\">k-NN accuracy</th><th class=\"num\">probe accuracy</th></tr></thead><tbody>")
+        h.line("<table class=\"compare\"><thead><tr><th>index</th><th>model</th><th>weights</th><th class=\"num\">epoch</th><th class=\"num\">step</th><th>space</th><th class=\"num\">rows</th><th class=\"num\">classes</th><th class=\"num\">silhouette</th><th class=\"num\">Davies–Bouldin</th><th class=\"num\">Calinski–Harabasz</th><th class=\"num\">precision@10</th><th class=\"num\">k-NN accuracy</th><th class=\"num\">probe accuracy</th></tr></thead><tbody>")
         let bestP = rows.compactMap(\.precisionAtK).max(), bestProbe = rows.compactMap(\.probeAccuracy).max()
         let bestKNN = rows.compactMap(\.knnAccuracy).max()
-        for r in rows {
-            func b(_ s: String, _ best: Bool) -> String { best && rows.count > 1 ? "<b>\(s)</b>" : s }
-            h.line("<tr><td>\(h.esc(r.index))</td><td>\(h.esc(r.model))</td>" + checkpointCells(r.checkpoint, h) + "<td>\(h.esc(r.space))</td><td class=\"num\">\(r.rows)</td><td class=\"num\">\(r.classes)</td>"
-                   + "<td class=\"num\">\(b(f4(r.silhouette) + (r.silhouetteExact ? "" : " ± " + f4(r.silhouetteStandardError ?? .nan) + "*"), r.silhouette == bestS))</td>"
-                   + "<td class=\"num\">\(b(f4(r.daviesBouldin), r.daviesBouldin == bestDB))</td>"
-                   + "<td class=\"num\">\(b(String(format: "%.1f", r.calinskiHarabasz), r.calinskiHarabasz == bestCH))</td>"
-                   + "<td class=\"num\">\(r.precisionAtK.map { b(f4($0), $0 == bestP) } ?? "—")</td>"
-                   + "<td class=\"num\">\(r.knnAccuracy.map { b(f4($0), $0 == bestKNN) } ?? "—")</td>"
-                   + "<td class=\"num\">\(r.probeAccuracy.map { b(f4($0), $0 == bestProbe) } ?? "—")</td></tr>")
+        for (measured, gaps) in groups {
+            for r in measured {
+                func b(_ s: String, _ best: Bool) -> String { best && rows.count > 1 ? "<b>\(s)</b>" : s }
+                h.line("<tr><td>\(h.breakable(r.index))</td><td>\(h.breakable(r.model))</td>" + checkpointCells(r.checkpoint, h) + "<td>\(h.breakable(r.space))</td><td class=\"num\">\(r.rows)</td><td class=\"num\">\(r.classes)</td>"
+                       + "<td class=\"num\">\(b(f4(r.silhouette) + (r.silhouetteExact ? "" : " ± " + f4(r.silhouetteStandardError ?? .nan) + "*"), r.silhouette == bestS))</td>"
+                       + "<td class=\"num\">\(b(f4(r.daviesBouldin), r.daviesBouldin == bestDB))</td>"
+                       + "<td class=\"num\">\(b(String(format: "%.1f", r.calinskiHarabasz), r.calinskiHarabasz == bestCH))</td>"
+                       + "<td class=\"num\">\(r.precisionAtK.map { b(f4($0), $0 == bestP) } ?? "—")</td>"
+                       + "<td class=\"num\">\(r.knnAccuracy.map { b(f4($0), $0 == bestKNN) } ?? "—")</td>"
+                       + "<td class=\"num\">\(r.probeAccuracy.map { b(f4($0), $0 == bestProbe) } ?? "—")</td></tr>")
+            }
+            // Indexes (spaces) without cluster metrics keep their row: dashes, and why.
+            for g in gaps {
+                h.line("<tr class=\"gap\"><td>\(h.breakable(g.index))</td><td>\(h.breakable(g.model))</td><td>—</td><td class=\"num\">—</td><td class=\"num\">—</td>"
+                       + "<td>\(h.breakable(g.space))</td><td class=\"num\">\(g.rows)</td><td class=\"num\">\(g.classes)</td>"
+                       + "<td class=\"num\">—</td><td class=\"num\">—</td><td class=\"num\">—</td><td class=\"num\">—</td><td class=\"num\">—</td><td class=\"num\">—</td></tr>")
+                h.line("<tr class=\"gapnote\"><td colspan=\"14\">no cluster metrics for \(h.esc(g.index)) · \(h.esc(g.space)): \(h.esc(g.reason))</td></tr>")
+            }
         }
         h.line("</tbody></table>")
         if rows.contains(where: { !$0.silhouetteExact }) { h.line("<p class=\"note\">* estimated from a seeded sample of rows (± its standard error); Davies–Bouldin and Calinski–Harabasz are exact.</p>") }
@@ -216,7 +230,9 @@ public enum ReportWriter {
 
         // Versus.
         h.line("<h3>Neighbour quality: precision@k per space</h3>")
-        if let v = ix.versus { versus(v, &h) } else {
+        if let v = ix.versus { versus(v, &h) } else if let why = ix.versusNote {
+            h.line("<p class=\"note\" id=\"versus-note-\(number)\">Not defined for this index: \(h.esc(why))</p>")
+        } else {
             h.line("<p class=\"note\">Not in this report: precision@k per space comes from <code>embedscope versus</code>.</p>")
         }
 
@@ -391,6 +407,9 @@ public enum ReportWriter {
     td{min-width:5.5em}
     td.num,th.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap;overflow-wrap:normal}
     tr.total td{font-weight:600}
+    table.compare td{overflow-wrap:normal}
+    table.compare tr.gap td{border-bottom:0;color:var(--muted)}
+    table.compare tr.gapnote td{color:var(--muted);font-style:italic;font-size:12px;padding-top:0;white-space:normal}
     dl.facts{display:flex;flex-wrap:wrap;gap:12px 28px;margin:8px 0 12px}
     dl.facts dt{color:var(--muted);font-size:12px}
     dl.facts dd{margin:0;font-size:22px;font-weight:600}
@@ -412,6 +431,12 @@ struct HTML {
     var text = ""
     mutating func line(_ s: String) { text += s + "\n" }
     func esc(_ s: String) -> String { SVGWriter.escape(s) }
+    /// Escaped, with a break opportunity after each path separator and underscore: the
+    /// comparison table breaks a name only there and between words ("efficie|ntnet" broke mid-word
+    /// under `overflow-wrap:anywhere`).
+    func breakable(_ s: String) -> String {
+        esc(s).replacingOccurrences(of: "/", with: "/<wbr>").replacingOccurrences(of: "_", with: "_<wbr>")
+    }
 
     /// Per-class material longer than this many rows is written closed (a data set with 1,000
     /// classes made a report tens of thousands of pixels long).

@@ -316,6 +316,36 @@ final class ReportTests: XCTestCase {
         XCTAssertTrue(html.contains("<th class=\"num\">k-NN accuracy</th>"))
     }
 
+    /// Fails before the fix: an index without cluster metrics (every row a class of its own) was
+    /// left out of the comparison table without a word; its precision@k section said the figure
+    /// "comes from embedscope versus", which refuses such an index; its LDA note said "the rows of
+    /// each class are identical" of three different rows; and the table broke names mid-word.
+    func testReportListsAnIndexWithoutMetricsAndSaysWhyVersusIsAbsent() throws {
+        let dir = try temporaryDirectory(self)
+        let n = 30, d = 6
+        let full = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 3), rows: n, dim: d,
+                                         classes: (0..<n).map { ["ant", "bee", "cat"][$0 % 3] }, name: "efficientnet_full")
+        let three = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: 3, dim: d, seed: 4), rows: 3, dim: d,
+                                          classes: ["ant", "bee", "cat"], name: "three")
+        var o = ReportOptions(); o.queries = 1; o.quality = false
+        let a = try Index.open(full).reportSection(name: "efficientnet_full", options: o)
+        let b = try Index.open(three).reportSection(name: "three", options: o)
+        XCTAssertNil(b.versus)
+        XCTAssertTrue(b.versusNote?.contains("more than 10 rows") == true, b.versusNote ?? "nil")
+        XCTAssertEqual(b.unmeasured.map(\.space), ["embedding"])
+        XCTAssertTrue(b.metricNotes.contains { $0.contains("every class has a single row") }, "\(b.metricNotes)")
+        XCTAssertFalse(b.metricNotes.contains { $0.contains("identical") }, "\(b.metricNotes)")
+        let out = dir.appendingPathComponent("report")
+        _ = try ReportWriter.write(ReportDocument(indexes: [a, b]), to: out)
+        let html = try String(contentsOf: out.appendingPathComponent("index.html"), encoding: .utf8)
+        let table = try XCTUnwrap(html.components(separatedBy: "id=\"comparison\"").dropFirst().first?.components(separatedBy: "</section>").first)
+        XCTAssertTrue(table.contains("<tr class=\"gap\"><td>three</td>"), table)
+        XCTAssertTrue(table.contains("no cluster metrics for three · embedding: cluster metrics is not defined when every row is a class of its own"), table)
+        XCTAssertTrue(table.contains("<td>efficientnet_<wbr>full</td>"), "a break opportunity after the underscore only")
+        XCTAssertTrue(html.contains("Not defined for this index: precision@10 needs more than 10 rows"))
+        XCTAssertEqual(html.components(separatedBy: "comes from <code>embedscope versus</code>").count, 1, "no index is told versus would give it")
+    }
+
     /// Many classes: per-class lists and tables are written closed, with a summary line.
     func testReportOfManyClassesKeepsPerClassTablesClosed() throws {
         let dir = try temporaryDirectory(self)
