@@ -413,7 +413,7 @@ public enum ReportWriter {
     dl.facts{display:flex;flex-wrap:wrap;gap:12px 28px;margin:8px 0 12px}
     dl.facts dt{color:var(--muted);font-size:12px}
     dl.facts dd{margin:0;font-size:22px;font-weight:600}
-    p.classes span{display:inline-block;margin:2px 6px 2px 0;padding:1px 8px;border-radius:10px;background:var(--bg);border:1px solid var(--line);font-size:12px}
+    p.classes span{display:inline-block;max-width:100%;overflow-wrap:anywhere;margin:2px 6px 2px 0;padding:1px 8px;border-radius:10px;background:var(--bg);border:1px solid var(--line);font-size:12px}
     p.classes small{color:var(--muted)}
     details>summary{cursor:pointer;color:var(--accent);margin:6px 0}
     .grid{display:flex;flex-wrap:wrap;gap:16px;align-items:flex-start}

@@ -82,7 +82,11 @@ final class ReportBrowserTests: XCTestCase {
                                        knnAccuracy: [0.95, 0.7], meanJaccard: 0.21)
         section.probe = ProbeSection(space: "embedding", accuracy: 0.944, trainRows: 14, validationRows: 4, seed: 1)
         let out = dir.appendingPathComponent("report")
-        let written = try ReportWriter.write(ReportDocument(indexes: [section, section]), to: out)
+        // The second copy also has a class named like a long data-set folder (70 characters, no
+        // space): its chip made the page 500 px wide on a 390-px phone (checked below).
+        var longNamed = section
+        longNamed.summary.classes.append(("class_17_very_long_descriptive_category_name_for_testing_layout_17_end", 3))
+        let written = try ReportWriter.write(ReportDocument(indexes: [section, longNamed]), to: out)
         let page = out.appendingPathComponent("index.html")
         let html = try String(contentsOf: page, encoding: .utf8)
         let imgCount = html.components(separatedBy: "<img ").count - 1
