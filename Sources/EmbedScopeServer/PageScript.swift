@@ -741,8 +741,12 @@ async function loadPrototypeGrids() {
   }
   try {
     const [most, least] = await Promise.all([false, true].map((l) => api(idxURL(`rank?set=${enc(set)}&prototype=${enc(name)}&k=${k}${l ? "&least=true" : ""}`))));
-    $("#protoMost").replaceChildren(...most.results.map((r) => tile(r, name)));
-    $("#protoLeast").replaceChildren(...least.results.map((r) => tile(r, name)));
+    // Frames (same class / other class) only where the prototype names one of the index's classes (a
+    // probe, a head trained on them): against another label set (ImageNet's "sandal" on Fashion-MNIST's
+    // "Sandal") every tile was framed as wrong.
+    const own = S.index.classes.some((c) => c.name === name) ? name : null;
+    $("#protoMost").replaceChildren(...most.results.map((r) => tile(r, own)));
+    $("#protoLeast").replaceChildren(...least.results.map((r) => tile(r, own)));
   } catch (e) { $("#protoMost").replaceChildren(el("p", { class: "err", text: e.message })); $("#protoLeast").replaceChildren(); }
 }
 
