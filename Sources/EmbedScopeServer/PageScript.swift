@@ -307,7 +307,20 @@ async function perClass() {
 // The scatter is drawn into an ImageData buffer (a few ms for 100k points); a second canvas on
 // top holds what changes with the mouse (hover ring, the selection being dragged, selected rows).
 const canvas = $("#scatter"), ctx = canvas.getContext("2d"), overlay = $("#overlay"), octx = overlay.getContext("2d");
-const PW = 760, PH = 560, CELL = 8;
+let PW = 760, PH = 560;
+const CELL = 8;
+/** The plot's size: 760 × 560 where the window has the room, else the window's width at the same
+ *  shape — on a phone the fixed 760-pixel plot made the tab scroll sideways, with half the points
+ *  and the legend off the screen. Returns whether it changed (then the caller draws again). */
+function fitPlot() {
+  const w = Math.max(240, Math.min(760, document.documentElement.clientWidth - 34));  // main's padding, the frame
+  if (w === PW) return false;
+  PW = w; PH = Math.round(w * 560 / 760);
+  const stack = $("#explorer .stack"); stack.style.width = PW + 2 + "px"; stack.style.height = PH + 2 + "px";
+  return true;
+}
+fitPlot();
+window.addEventListener("resize", () => { if (fitPlot() && S.proj) draw(); });
 let view = null;
 const P = { n: 0, sx: null, sy: null, col: null, vis: null, gridStart: null, gridRows: null };
 async function loadProjection() {
@@ -461,6 +474,7 @@ function draw() {
   const p = S.proj; if (!p || !P.col || P.col.length !== p.points.length) return;
   const t0 = performance.now();
   const n = p.points.length;
+  fitPlot();
   layout(p.points);
   P.n = n; P.sx = new Float64Array(n); P.sy = new Float64Array(n); P.vis = new Uint8Array(n);
   const visible = visibility();

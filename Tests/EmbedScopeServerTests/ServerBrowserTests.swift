@@ -411,6 +411,23 @@ final class ServerBrowserTests: XCTestCase {
 
                 try await wd.click("#tabs button[data-tab=explorer]")
                 try await wd.waitUntil("the scatter", "return window.__es.scatterReady === true")
+
+                // A narrow window (Chromium's narrowest, 500 px; a phone is narrower): the plot fits
+                // it at the same shape, nothing scrolls sideways, the points are drawn where they
+                // are hit. The fixed 760-pixel plot made the tab scroll, half the points off screen.
+                _ = try await wd.request("POST", wd.s("/window/rect"), ["width": 500, "height": 900])
+                try await wd.waitUntil("the narrow plot", "return parseInt(document.querySelector('#explorer .stack').style.width) <= 470 && window.__es.view.W <= 468")
+                let narrow = try await wd.execute("""
+                    const e = document.documentElement, t = document.querySelector('#explorer');
+                    return [e.scrollWidth <= e.clientWidth, t.scrollWidth <= t.clientWidth + 1, window.__es.view.W / window.__es.view.H]
+                    """) as? [Any]
+                XCTAssertEqual(narrow?[0] as? Bool, true, "\(narrow ?? [])")
+                XCTAssertEqual(narrow?[1] as? Bool, true, "\(narrow ?? [])")
+                XCTAssertEqual(narrow?[2] as? Double ?? 0, 760.0 / 560, accuracy: 0.01)
+                try await hover(0)
+                _ = try await wd.request("POST", wd.s("/window/rect"), ["width": 1500, "height": 1000])
+                try await wd.waitUntil("the full plot", "return window.__es.view.W === 760")
+
                 let pageErrors = try await wd.execute("return window.__es.errors") as? [Any]
                 XCTAssertEqual(pageErrors?.count, 0, "page errors: \(pageErrors ?? [])")
                 if let log = await wd.browserLog() {
