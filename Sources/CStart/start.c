@@ -18,6 +18,7 @@
 #include "cstart.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -117,13 +118,83 @@ static int threads_short(void) {
     return 0;
 }
 
+/// `AddressSpace.mebibytes`' form: "146 MiB", "7.9 MiB".
+static void mebibytes(char *out, size_t size, long bytes) {
+    if (bytes >= (10L << 20)) snprintf(out, size, "%ld MiB", bytes >> 20);
+    else snprintf(out, size, "%ld.%ld MiB", bytes >> 20, ((bytes & ((1L << 20) - 1)) * 10) >> 20);
+}
+
+static void fail(const char *text) {
+    size_t n = strlen(text), done = 0;
+    while (done < n) {
+        ssize_t w = write(STDERR_FILENO, text + done, n - done);
+        if (w <= 0) break;
+        done += (size_t)w;
+    }
+    _exit(1);
+}
+
+/// What starting needs under an address-space limit (`AddressSpace.requireWorkingRoom`: 32 MiB and
+/// 24 MiB of slack). Between here and `main` the Swift runtime and Foundation allocate, and with
+/// nothing left they trap: within ~250 KB above what the loader needs, `info` ended by SIGILL with
+/// nothing said, or by "failed to allocate" after `main`'s own message (red team). So the same
+/// refusal is made here, before any of it.
+#define WORKING_ROOM (56L << 20)
+/// OpenBLAS's buffer a worker maps when it starts (Debian's 0.3.21 retries a failed one for ever).
+#define OPENBLAS_BUFFER (128L << 20)
+
+/// The bytes mapped now (`/proc/self/statm`'s first field); -1 when unknown.
+static long mapped_now(void) {
+    char buf[128];
+    if (!slurp("/proc/self/statm", buf, sizeof buf)) return -1;
+    long pages = leading_number(buf, NULL);
+    return pages < 0 ? -1 : pages * sysconf(_SC_PAGESIZE);
+}
+
+/// The thread count the user gave OpenBLAS, as OpenBLAS reads it (the first positive one of
+/// OPENBLAS_NUM_THREADS, GOTO_NUM_THREADS, OMP_NUM_THREADS; empty or 0 is none); 0: none.
+static long user_threads(char **envp) {
+    const char *names[] = {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"};
+    for (int i = 0; i < 3; i++) {
+        const char *v = find(envp, names[i]);
+        long n = v ? leading_number(v, NULL) : -1;
+        if (n > 0) return n;
+    }
+    return 0;
+}
+
 static void cs_preinit(int argc, char **argv, char **envp) {
     (void)argc;
-    if (!argv || !envp || find(envp, MARKER)) return;
-    // A thread count the user set is respected as set.
-    if (find(envp, "OPENBLAS_NUM_THREADS") || find(envp, "GOTO_NUM_THREADS") || find(envp, "OMP_NUM_THREADS")) return;
+    if (!argv || !envp) return;
     struct rlimit as;
     int limited = getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY;
+    long used = limited ? mapped_now() : -1;
+    long room = used >= 0 && (rlim_t)used < as.rlim_cur ? (long)(as.rlim_cur - (rlim_t)used) : 0;
+    if (limited && used >= 0 && room < WORKING_ROOM) {
+        char need[32], lim[32], left[32], text[512];
+        mebibytes(need, sizeof need, WORKING_ROOM);
+        mebibytes(lim, sizeof lim, (long)as.rlim_cur);
+        mebibytes(left, sizeof left, room);
+        snprintf(text, sizeof text, "error: out of memory: starting (threads' stacks, the catalog, tables) needs %s more, and the "
+                 "address-space limit (%s, `ulimit -v`) leaves %s\n  hint: raise the limit (`ulimit -v`), or work on fewer rows\n",
+                 need, lim, left);
+        fail(text);
+    }
+    if (find(envp, MARKER)) return;
+    // A thread count the user set is respected as set — but where its workers' buffers cannot fit
+    // under the limit OpenBLAS would retry their mapping for ever (a hang): said instead.
+    long wanted = user_threads(envp);
+    if (wanted > 1 && limited && used >= 0 && room < WORKING_ROOM + (wanted - 1) * OPENBLAS_BUFFER) {
+        char lim[32], left[32], text[640];
+        mebibytes(lim, sizeof lim, (long)as.rlim_cur);
+        mebibytes(left, sizeof left, room);
+        snprintf(text, sizeof text, "error: out of memory: OpenBLAS on %ld threads maps 128 MiB for each of its %ld worker%s when it "
+                 "starts, and the address-space limit (%s, `ulimit -v`) leaves %s (OpenBLAS 0.3.21 would wait for that memory for ever)\n"
+                 "  hint: unset OPENBLAS_NUM_THREADS / GOTO_NUM_THREADS / OMP_NUM_THREADS (embedscope then runs OpenBLAS on one "
+                 "thread), set 1, or raise the limit\n", wanted, wanted - 1, wanted == 2 ? "" : "s", lim, left);
+        fail(text);
+    }
+    if (wanted > 0) return;
     if (!limited && !threads_short()) return;
 
     static char marker[64] = MARKER "=";
@@ -148,8 +219,10 @@ static void cs_preinit(int argc, char **argv, char **envp) {
     while (envp[count]) count++;
     if (count > 1 << 20) return;
     char **env = alloca((count + 4) * sizeof *env);
-    memcpy(env, envp, count * sizeof *env);
-    size_t n = count;
+    size_t n = 0;
+    // An OPENBLAS_NUM_THREADS that names no count (empty, 0) would be found before ours: left out.
+    for (size_t i = 0; i < count; i++)
+        if (strncmp(envp[i], "OPENBLAS_NUM_THREADS=", 21) != 0) env[n++] = envp[i];
     static char threads[] = "OPENBLAS_NUM_THREADS=1", arenas[] = "MALLOC_ARENA_MAX=1";
     env[n++] = threads;
     if (arena) env[n++] = arenas;

@@ -14,9 +14,10 @@ final class CLIAddressLimitTests: XCTestCase {
 
     /// Runs the binary under `ulimit -v kib` (through /bin/sh, as a user would), ended after
     /// `timeout` seconds if still running.
-    func runLimited(_ kib: Int, _ args: [String], timeout: Double = 60, limit: String = "-v") throws -> Limited {
+    func runLimited(_ kib: Int, _ args: [String], timeout: Double = 60, limit: String = "-v", environment: [String: String] = [:]) throws -> Limited {
         guard FileManager.default.isExecutableFile(atPath: CLI.binary.path) else { throw CLI.MissingBinary() }
         let p = Process()
+        if !environment.isEmpty { p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         p.executableURL = URL(fileURLWithPath: "/bin/sh")
         p.arguments = ["-c", "ulimit \(limit) \"$1\" || exit 99; shift; exec \"$@\"", "sh", String(kib), CLI.binary.path] + args
         let outURL = FileManager.default.temporaryDirectory.appendingPathComponent("limit-\(UUID().uuidString).out")
@@ -231,6 +232,53 @@ final class CLIAddressLimitTests: XCTestCase {
         XCTAssertEqual(r.status, 0, r.stderr)
         let v = try CLI.run(["verify", out.path])
         XCTAssertEqual(v.status, 0, v.stdout + v.stderr)
+        #endif
+    }
+
+    /// Just above what the loader needs, the Swift runtime found nothing left before `main`: `info`
+    /// ended by SIGILL with nothing said, or by "failed to allocate" after its own message, within
+    /// ~250 KB of the loader's limit (red team). The start (Sources/CStart/start.c) refuses there.
+    /// Found by bisection (the binary's size differs between builds), then swept at 64 KiB.
+    /// And a thread count the user gave OpenBLAS whose workers' buffers cannot fit (OpenBLAS would
+    /// wait for them for ever) is refused; an empty one is no count.
+    func testTheEdgeOfWhatLoadsGivesAClearError() throws {
+        #if os(Linux)
+        // Whether the loader gets the binary going (far below, ld.so itself may end by SIGSEGV).
+        func loads(_ kib: Int) throws -> Bool {
+            let r = try runLimited(kib, ["info", "--system"], timeout: 30)
+            return !(r.status == 127 || r.signalled)
+        }
+        var low = 64 << 10, high = 1 << 20   // KiB: the loader fails at `low`, `high` starts
+        XCTAssertFalse(try loads(low))
+        XCTAssertTrue(try loads(high))
+        while high - low > 64 {
+            let mid = (low + high) / 2
+            if try loads(mid) { high = mid } else { low = mid }
+        }
+        var refused = 0
+        for kib in stride(from: high, through: high + (6 << 10), by: 64) {
+            let r = try runLimited(kib, ["info", "--system"], timeout: 30)
+            let what = "info --system under ulimit -v \(kib) KiB"
+            XCTAssertFalse(r.timedOut, "\(what): hang")
+            XCTAssertFalse(r.signalled, "\(what): signal \(r.status): \(r.stderr.prefix(300))")
+            XCTAssertFalse(r.stderr.contains("Fatal error"), "\(what): \(r.stderr.prefix(300))")
+            if r.status == 1 {
+                refused += 1
+                XCTAssertTrue(r.stderr.hasPrefix("error: out of memory: starting"), "\(what): \(r.stderr.prefix(300))")
+            } else {
+                XCTAssertTrue([0, 127].contains(r.status), "\(what): \(r.status) \(r.stderr.prefix(300))")
+            }
+        }
+        XCTAssertGreaterThan(refused, 0)
+        let kib = high + (200 << 10)   // room to start, not for a second OpenBLAS buffer
+        let two = try runLimited(kib, ["info", "--system"], timeout: 30, environment: ["OPENBLAS_NUM_THREADS": "3"])
+        XCTAssertFalse(two.timedOut || two.signalled, "OPENBLAS_NUM_THREADS=3: \(two.status) \(two.stderr.prefix(300))")
+        XCTAssertEqual(two.status, 1, two.stderr)
+        XCTAssertTrue(two.stderr.contains("OpenBLAS on 3 threads maps 128 MiB for each of its 2 workers"), two.stderr)
+        let empty = try runLimited(kib, ["info", "--system"], timeout: 30, environment: ["OPENBLAS_NUM_THREADS": ""])
+        XCTAssertFalse(empty.timedOut || empty.signalled, "OPENBLAS_NUM_THREADS= : \(empty.status) \(empty.stderr.prefix(300))")
+        XCTAssertEqual(empty.status, 0, empty.stderr)
+        XCTAssertTrue(empty.stdout.contains("OpenBLAS on one thread"), empty.stdout)
         #endif
     }
 
