@@ -35,15 +35,41 @@ package final class TerminalProgress: ProgressSink {
     /// Columns of the terminal on stderr (80 when it does not say).
     private static func columns() -> Int { StandardStreams.errorColumns ?? 80 }
 
-    /// `text` cut to one row short of the width (a line as wide as the terminal wraps on some), as
-    /// it replaces the line drawn before.
+    /// `text` cut to one column short of the width (a line as wide as the terminal wraps on some),
+    /// as it replaces the line drawn before. Measured in the terminal's columns: a wide character
+    /// (CJK, emoji) takes two, so a label of them was cut too late and wrapped. Control characters
+    /// in it (a file name in a label) are shown escaped: under `TERM=dumb` an ESC reached the
+    /// terminal raw.
     package static func line(_ text: String, columns: Int, dumb: Bool, shown: Int) -> (bytes: String, shown: Int) {
         let room = max(1, columns - 1)
-        let cut = text.count > room ? String(text.prefix(max(0, room - 1))) + "…" : text
-        if dumb {
-            return ("\r" + cut + String(repeating: " ", count: max(0, min(shown, room) - cut.count)), cut.count)
+        let shownText = text.displayEscaped
+        var cut = "", width = 0
+        let total = shownText.reduce(0) { $0 + cells($1) }
+        if total <= room {
+            (cut, width) = (shownText, total)
+        } else {
+            for c in shownText {
+                let w = cells(c)
+                if width + w > room - 1 { break }
+                cut.append(c); width += w
+            }
+            cut += "…"; width += 1
         }
-        return ("\r\u{1B}[K" + cut, cut.count)
+        if dumb {
+            return ("\r" + cut + String(repeating: " ", count: max(0, min(shown, room) - width)), width)
+        }
+        return ("\r\u{1B}[K" + cut, width)
+    }
+
+    /// Columns a character takes on a terminal: 2 for East Asian wide and fullwidth characters and
+    /// emoji, 0 for a combining mark on its own, else 1 (the ranges of `wcwidth`, in short).
+    package static func cells(_ c: Character) -> Int {
+        let wide: [ClosedRange<UInt32>] = [0x1100...0x115F, 0x2E80...0x303E, 0x3041...0x33FF, 0x3400...0x4DBF, 0x4E00...0x9FFF,
+                                           0xA000...0xA4CF, 0xAC00...0xD7A3, 0xF900...0xFAFF, 0xFE30...0xFE4F, 0xFF00...0xFF60,
+                                           0xFFE0...0xFFE6, 0x1F300...0x1F64F, 0x1F900...0x1F9FF, 0x20000...0x3FFFD]
+        if c.unicodeScalars.contains(where: { s in wide.contains { $0.contains(s.value) } }) { return 2 }
+        if let first = c.unicodeScalars.first, first.properties.generalCategory == .nonspacingMark { return 0 }
+        return 1
     }
 
     /// Draws `text` over the line (called with the state locked).

@@ -150,10 +150,17 @@ public struct EmbedScopeError: Error, CustomStringConvertible, Sendable {
         return String(describing: error)
     }
 
+    /// The message (with its path and cause) on one line, the hint on the next. A line break inside
+    /// a part — a class or file name that has one, quoted in the message — is shown as `\u{A}`:
+    /// it printed the rest of a class list as a line of its own (red team: `query --class`).
     public var description: String {
-        var s = path.map { "\($0): \(message)" } ?? message
-        if let underlying { s += " (\(underlying))" }
-        if let hint { s += "\n  hint: \(hint)" }
+        func oneLine(_ t: String) -> String {
+            guard t.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\r\n" }) else { return t }
+            return t.unicodeScalars.map { $0 == "\n" ? "\\u{A}" : $0 == "\r" ? "\\u{D}" : String($0) }.joined()
+        }
+        var s = oneLine(path.map { "\($0): \(message)" } ?? message)
+        if let underlying { s += " (\(oneLine("\(underlying)")))" }
+        if let hint { s += "\n  hint: \(oneLine(hint))" }
         return s
     }
 }
