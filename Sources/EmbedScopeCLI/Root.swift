@@ -106,8 +106,12 @@ func unknownCommand(_ args: [String]) -> String? {
     }
     for word in words {
         if word.hasPrefix("-") { return nil }   // options: ArgumentParser's to check
+        if word == "help" && names == ["embedscope"] { return nil }   // `help help`: ArgumentParser's own
         let subcommands = command.configuration.subcommands
-        if subcommands.isEmpty { return nil }   // a command's own arguments
+        // A command's own arguments — but after `help` every word is a command's name.
+        if subcommands.isEmpty {
+            return args.first == "help" ? "no command '\((names + [word]).joined(separator: " "))'; \(names.joined(separator: " ")) has no subcommands" : nil
+        }
         guard let sub = subcommands.first(where: { $0._commandName == word }) else {
             let known = subcommands.map { $0._commandName }.joined(separator: ", ")
             return "no command '\((names + [word]).joined(separator: " "))'; \(names.joined(separator: " ")) has: \(known)"

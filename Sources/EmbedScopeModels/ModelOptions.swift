@@ -38,8 +38,9 @@ public struct ModelOptions: Sendable, Equatable {
                                       hint: "e.g. \(name) 0.485,0.456,0.406")
             }
         }
-        if let std, !std.allSatisfy({ $0 > 0 }) {
-            throw EmbedScopeError(.invalidArgument, "--std values must be > 0, got \(std.map { "\($0)" }.joined(separator: ","))")
+        // A std near 0 divides the pixels into infinities (1e-45 passed and every feature came out NaN).
+        if let std, !std.allSatisfy({ $0 >= 1e-6 }) {
+            throw EmbedScopeError(.invalidArgument, "--std values must be at least 1e-6, got \(std.map { "\($0)" }.joined(separator: ","))")
         }
     }
 

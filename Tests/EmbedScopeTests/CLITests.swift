@@ -299,7 +299,10 @@ final class CLITests: XCTestCase {
             (["dataset", "mnist", "--out", dir.appendingPathComponent("d").path], "no command 'embedscope dataset mnist'; embedscope dataset has: fashion-mnist"),
             (["build", dir.path, "--pixel-size", "0"], "--pixel-size 0 is out of range"),
             (["build", dir.path, "--model", "resnet18", "--crop", "0"], "--crop 0 is out of range"),
-            (["build", dir.path, "--model", "resnet18", "--std", "0,0,0"], "--std values must be > 0"),
+            (["build", dir.path, "--model", "resnet18", "--std", "0,0,0"], "--std values must be at least 1e-6"),
+            (["build", dir.path, "--model", "resnet18", "--std", "-1,1,1"], "--std values must be at least 1e-6"),
+            (["build", dir.path, "--model", "resnet18", "--std", "1e-45,1,1"], "--std values must be at least 1e-6"),
+            (["help", "build", "nope"], "no command 'embedscope build nope'"),
             (["build", dir.path, "--model", "resnet18", "--mean", "nan,nan,nan"], "--mean needs finite values (R,G,B), got nan,nan,nan"),
             (["build", dir.path, "--shard", "1/1000000"], "n ≤ 65536"),
             (["project", idx.path, "--method", "lda", "--shrinkage", "2"], "--shrinkage must be in [0, 1]"),
@@ -346,12 +349,14 @@ final class CLITests: XCTestCase {
     /// that is the command's error, as for every other command — stderr, nothing on stdout.
     func testVerifyOfNoIndexIsAnError() throws {
         let dir = try temporaryDirectory(self)
-        for path in [dir.appendingPathComponent("none").path, dir.path] {
+        let file = dir.appendingPathComponent("file")
+        try Data("x".utf8).write(to: file)
+        for path in [dir.appendingPathComponent("none").path, dir.path, file.path, "/dev/null"] {
             for json in [false, true] {
                 let r = try run(["verify", path] + (json ? ["--json"] : []))
                 XCTAssertEqual(r.status, 1, r.stderr)
                 XCTAssertEqual(r.stdout, "", "\(path) json \(json)")
-                XCTAssertTrue(r.stderr.contains("error: ") && r.stderr.contains("no "), r.stderr)
+                XCTAssertTrue(r.stderr.hasPrefix("error: ") && (r.stderr.contains("no ") || r.stderr.contains("an index is a directory")), r.stderr)
             }
         }
     }
@@ -385,6 +390,14 @@ final class CLITests: XCTestCase {
         XCTAssertEqual(dumb.bytes, "\rabc    ")
         XCTAssertFalse(dumb.bytes.contains("\u{1B}"))
         XCTAssertEqual(dumb.shown, 3)
+        // Wide characters take two columns (a label of them wrapped at 20 columns), and a control
+        // character in a label (a file name) is shown escaped, not sent to the terminal.
+        let wide = TerminalProgress.line("空間空間空間空間空間空間: 3/9", columns: 20, dumb: true, shown: 0)
+        XCTAssertEqual(wide.bytes, "\r空間空間空間空間空…")
+        XCTAssertEqual(wide.shown, 19)
+        let esc = TerminalProgress.line("x\u{1B}[31mred.csv", columns: 80, dumb: true, shown: 0)
+        XCTAssertFalse(esc.bytes.contains("\u{1B}"))
+        XCTAssertTrue(esc.bytes.contains("x\\u{1B}[31mred.csv"), esc.bytes)
     }
 
     /// ArgumentParser wraps each line of a discussion on its own: a sentence written over several

@@ -31,8 +31,9 @@ extension Root {
         var stripPrefix: String?
         @Option(parsing: .unconditional, help: "Resize the short side to N before the crop (default 256).") var resize: Int?
         @Option(parsing: .unconditional, help: "Center crop N×N = the network's input (default 224; ResNets take any N ≥ 32).") var crop: Int?
-        @Option(help: "Per-channel mean R,G,B on [0,1] inputs, as torchvision's Normalize (default: the model's).") var mean: String?
-        @Option(help: "Per-channel std R,G,B on [0,1] inputs, as torchvision's Normalize (default: the model's).") var std: String?
+        // (.unconditional: "--mean -0.5,0,0" is a value, not an unknown option "-0.5,0,0".)
+        @Option(parsing: .unconditional, help: "Per-channel mean R,G,B on [0,1] inputs, as torchvision's Normalize (default: the model's).") var mean: String?
+        @Option(parsing: .unconditional, help: "Per-channel std R,G,B on [0,1] inputs, as torchvision's Normalize (default: the model's).") var std: String?
         @Option(parsing: .unconditional, help: "Images per forward pass.") var batch = 32
         @Option(parsing: .unconditional, help: "Side of the pixel-space images.") var pixelSize = PixelSpace.defaultSize
         @Option(parsing: .unconditional, help: "Index at most N images, spread over the classes in proportion to their sizes (seeded by --seed).") var limit: Int?

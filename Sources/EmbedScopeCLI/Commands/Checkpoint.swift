@@ -59,6 +59,8 @@ extension Root {
                         guard let t = stateDict[name], let fileName = fileNames[name] else { continue }
                         try NPYArray.write(shape: t.shape, values: t.data, to: dir.appendingPathComponent(fileName))
                     }
+                    // Said if the listing cannot be printed after it (a full stdout, a reader gone).
+                    CommittedChanges.record("\(dir.path) holds the \(names.count) tensors as .npy")
                 }
                 if output.json {
                     try printJSON(report)

@@ -46,6 +46,12 @@ extension Root {
                 // A path that holds no index at all (none there, a folder of something else) is the
                 // command's error, on stderr as for every other command; the report (FAILED lines,
                 // --json) is for an index and its damage.
+                var isFolder: ObjCBool = false
+                if !FileManager.default.fileExists(atPath: url.path, isDirectory: &isFolder) || !isFolder.boolValue {
+                    // A file (/dev/null, a FIFO) or nothing: an index is a folder.
+                    _ = try Index.open(url)
+                    throw EmbedScopeError(.notFound, "not an index: an index is a folder", path: url.path)
+                }
                 do { _ = try IndexDirectory.openGeneration(url) } catch let e as EmbedScopeError where e.kind == .notFound {
                     _ = try Index.open(url)   // its "no such index" error
                 } catch {}   // damage ('current' names a missing generation, …): the report says it

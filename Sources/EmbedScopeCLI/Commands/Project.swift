@@ -53,7 +53,10 @@ extension Root {
                     try printBytes(try r.csvBytes())  // exact names (formula guard aside), as the file gets
                     return
                 }
-                if let csv { try r.writeCSV(to: resolveURL(csv)) }
+                if let csv {
+                    try r.writeCSV(to: resolveURL(csv))
+                    CommittedChanges.record("\(resolveURL(csv).path) holds the coordinates")   // said if the summary cannot be printed
+                }
                 if output.json { try printJSON(r) } else { print(Self.text(r, csv: csv, shrinkageGiven: shrinkage != nil)) }
             }
         }
