@@ -15,12 +15,20 @@ import XCTest
 final class ServerBrowserTests: XCTestCase {
     struct Results: Decodable { var results: [ResultRow] }
 
-    func testExplorerInChromium() async throws {
+    struct MissingTool: Error, CustomStringConvertible { var description: String }
+
+    /// Chromium and its driver: without Chromium the test is skipped, without the driver (which
+    /// Scripts/setup.sh installs with it) it fails.
+    func browserTools() throws -> (chromium: URL, chromedriver: URL) {
         guard let chromium = WebDriver.findChromium() else { throw XCTSkip("chromium is not installed (Scripts/setup.sh installs it)") }
         guard let chromedriver = WebDriver.findDriver() else {
-            XCTFail("chromedriver is missing: run Scripts/setup.sh (it installs Debian's chromium-driver)")
-            return
+            throw MissingTool(description: "chromedriver is missing: run Scripts/setup.sh (it installs Debian's chromium-driver)")
         }
+        return (chromium, chromedriver)
+    }
+
+    func testExplorerInChromium() async throws {
+        let (chromium, chromedriver) = try browserTools()
         let dir = try serverTemporaryDirectory(self)
         let f = try ServerFixture.make(in: dir, perClass: 12)
         _ = try ServerFixture.make(in: dir, name: "tiny2", perClass: 12, seed: 12)   // a second checkpoint to compare
@@ -306,11 +314,7 @@ final class ServerBrowserTests: XCTestCase {
     /// under another colour mode, the k box, a missing image file, and the Prototypes tab's list.
     /// Each check failed before its fix.
     func testExplorerAcrossIndexesAndEmptyStates() async throws {
-        guard let chromium = WebDriver.findChromium() else { throw XCTSkip("chromium is not installed (Scripts/setup.sh installs it)") }
-        guard let chromedriver = WebDriver.findDriver() else {
-            XCTFail("chromedriver is missing: run Scripts/setup.sh (it installs Debian's chromium-driver)")
-            return
-        }
+        let (chromium, chromedriver) = try browserTools()
         let dir = try serverTemporaryDirectory(self)
         let f = try ServerFixture.make(in: dir, perClass: 12)
         _ = try ServerFixture.make(in: dir, name: "solo", perClass: 1, seed: 5)   // 3 rows, one per class
