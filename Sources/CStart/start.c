@@ -197,19 +197,10 @@ static void cs_preinit(int argc, char **argv, char **envp) {
     if (wanted > 0) return;
     if (!limited && !threads_short()) return;
 
-    static char marker[64] = MARKER "=";
-    if (limited) {
-        // The limit in bytes (what the process saw), as the marker's value.
-        char digits[24];
-        int n = 0;
-        unsigned long long v = (unsigned long long)as.rlim_cur;
-        do { digits[n++] = (char)('0' + v % 10); v /= 10; } while (v && n < 23);
-        size_t at = strlen(marker);
-        while (n) marker[at++] = digits[--n];
-        marker[at] = 0;
-    } else {
-        strcat(marker, "threads");
-    }
+    // The marker's value: the limit in bytes (what the process saw), or why else it restarted.
+    static char marker[80];
+    if (limited) snprintf(marker, sizeof marker, MARKER "=%llu", (unsigned long long)as.rlim_cur);
+    else snprintf(marker, sizeof marker, MARKER "=threads");
     // glibc gives each thread that allocates an arena of its own, 64 MiB of address space each,
     // mostly never touched; under an address-space limit they would crowd out the work.
     const char *tunables = find(envp, "GLIBC_TUNABLES");
@@ -234,9 +225,3 @@ static void cs_preinit(int argc, char **argv, char **envp) {
 
 __attribute__((section(".preinit_array"), used))
 static void (*const cs_preinit_entry)(int, char **, char **) = cs_preinit;
-
-int cs_restart_reason(void) {
-    const char *v = getenv(MARKER);
-    if (!v) return 0;
-    return strcmp(v, "threads") == 0 ? 2 : 1;
-}

@@ -1,9 +1,8 @@
 #ifndef CSTART_H
 #define CSTART_H
 
-/// Why the process was started again before any library ran (`start.c`): 0 not restarted,
-/// 1 an address-space limit (`ulimit -v`), 2 little room for threads (`ulimit -u`, a pids
-/// cgroup). Read from the marker the restart leaves in the environment.
-int cs_restart_reason(void);
+/* Nothing to call: start.c's one function runs from the executable's .preinit_array, before any
+   library (see there). The marker it leaves, EMBEDSCOPE_ADDRESS_LIMIT_RESTART, is read by
+   `AddressSpace.restarted` / `restartedForThreads`. */
 
 #endif
