@@ -328,9 +328,13 @@ final class CLITests: XCTestCase {
         let n = 12, d = 4
         let idx = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 5), rows: n, dim: d,
                                         classes: (0..<n).map { $0 % 2 == 0 ? "even" : "odd" })
-        func piped(_ args: [String]) throws -> (status: Int32, stderr: String) {
+        // SIGPIPE as a shell gives it (its default action) — or ignored, as some runners start their
+        // children (CI's does): then the write fails with EPIPE, the command says so and that the
+        // change stays, and exits 1. `env` sets either (a shell cannot undo an inherited ignore).
+        func piped(_ args: [String], ignored: Bool = false) throws -> (status: Int32, stderr: String) {
             // The reader is gone before the writer prints: `true` reads nothing and exits at once.
-            let r = try runInShell("set -o pipefail; \"$0\" \"$@\" | true", args, shell: "/bin/bash")
+            let r = try runInShell("set -o pipefail; env --\(ignored ? "ignore" : "default")-signal=PIPE \"$0\" \"$@\" | true", args,
+                                   shell: "/bin/bash")
             return (r.status, r.stderr)
         }
         let removed = try piped(["remove", idx.path, "--class", "odd", "--json"])
@@ -339,8 +343,14 @@ final class CLITests: XCTestCase {
         XCTAssertTrue(removed.stderr.contains(idx.path), removed.stderr)
         XCTAssertEqual(try Index.open(idx).rowCount, n / 2)
         XCTAssertNoThrow(try Index.open(idx).verify())
+        let removedIgnoring = try piped(["remove", idx.path, "--path", "img/even/0.png", "--json"], ignored: true)
+        XCTAssertEqual(removedIgnoring.status, 1, removedIgnoring.stderr)
+        XCTAssertTrue(removedIgnoring.stderr.contains("the change was made before this error"), removedIgnoring.stderr)
+        XCTAssertEqual(try Index.open(idx).rowCount, n / 2 - 1)
         // A reader: no note, whatever it managed to write.
-        let read = try piped(["query", idx.path, "--row", "0", "-k", "5", "--json"])
+        let other = try makeImportedIndex(in: dir, vectors: randomMatrix(rows: n, dim: d, seed: 6), rows: n, dim: d,
+                                          classes: (0..<n).map { $0 % 2 == 0 ? "even" : "odd" }, name: "read")
+        let read = try piped(["query", other.path, "--row", "0", "-k", "5", "--json"])
         XCTAssertTrue([0, 141].contains(read.status), "\(read.status) \(read.stderr)")
         XCTAssertEqual(read.stderr, "")
     }
