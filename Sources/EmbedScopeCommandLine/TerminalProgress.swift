@@ -27,7 +27,7 @@ package final class TerminalProgress: ProgressSink {
     private let state = Locked(State())
 
     package init(enabled: Bool = isatty(STDERR_FILENO) == 1,
-                 dumb: Bool = ProcessInfo.processInfo.environment["TERM"] == "dumb") {
+                 dumb: Bool = StandardStreams.terminalIsDumb) {
         self.enabled = enabled
         self.dumb = dumb
     }

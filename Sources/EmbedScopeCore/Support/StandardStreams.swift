@@ -45,11 +45,14 @@ package enum StandardStreams {
         return n > 0 ? n : nil
     }
 
+    /// Whether the terminal has no escape sequences (`TERM=dumb`: an editor's shell buffer).
+    package static let terminalIsDumb = ProcessInfo.processInfo.environment["TERM"] == "dumb"
+
     /// Clears a progress line still drawn on stderr's terminal (nothing when stderr is not one):
     /// `ESC [ K`, or spaces over the row where the terminal has no escape sequences (`TERM=dumb`).
     package static func clearErrorLine() {
         guard isatty(2) == 1 else { return }
-        if ProcessInfo.processInfo.environment["TERM"] == "dumb" {
+        if terminalIsDumb {
             error("\r" + String(repeating: " ", count: max(0, (errorColumns ?? 80) - 1)) + "\r")
         } else {
             error("\r\u{1B}[K")
